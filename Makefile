@@ -1,0 +1,36 @@
+# Two entry points, each bootstrapping a fresh Debian machine:
+#   make test  - unit and integration tests (tests/) and the conformance suite
+#   make run   - the main job (svclab run)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEBS := iptables nftables iproute2 ipvsadm ipset conntrack kmod user-mode-linux
+
+.PHONY: test run debs venv clean
+
+debs:
+	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages: $$missing (run as root, or install them)" >&2; exit 1; fi; \
+	  echo "installing Debian packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(STAMP)
+
+test: debs venv
+	$(BIN)/pytest -p no:cacheprovider -q
+
+run: debs venv
+	$(BIN)/svclab run
+
+clean:
+	rm -rf $(VENV) build *.egg-info implementation/*.egg-info

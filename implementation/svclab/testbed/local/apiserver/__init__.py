@@ -1,0 +1,16 @@
+"""A Kubernetes-compatible API server for the local provider (`svclab apiserver`).
+
+Objects are plain JSON-compatible dicts throughout. The modules:
+
+* ``resources``  - the served resource types (group, version, kind, plural, scope).
+* ``selectors``  - label and field selectors (pure).
+* ``patch``      - JSON patch, merge patch, strategic merge patch (pure).
+* ``validation`` - per-kind validation as upstream does it (pure).
+* ``services``   - Service defaulting and ClusterIP / NodePort allocation.
+* ``printing``   - server-side printing: meta.k8s.io/v1 Tables like a real cluster.
+* ``discovery``  - /api, /apis, APIResourceLists, aggregated discovery, OpenAPI.
+* ``protobuf``   - decoding the protobuf bodies kubectl sends for some creates.
+* ``certs``      - CA and serving certificate made at first start.
+* ``storage``    - SQLite (WAL) store with resourceVersions and a watch cache.
+* ``server``     - the aiohttp application: authentication, routing, verbs.
+"""

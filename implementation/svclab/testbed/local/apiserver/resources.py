@@ -1,0 +1,65 @@
+"""The resource types the local API server serves, with their REST names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["RESOURCES", "ResourceType", "by_kind", "by_path"]
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceType:
+    group: str  # "" for the core group
+    version: str
+    kind: str
+    plural: str
+    singular: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    subresources: tuple[str, ...] = ()  # e.g. "status", "binding"
+    verbs: tuple[str, ...] = (
+        "create", "delete", "deletecollection", "get", "list", "patch", "update", "watch",
+    )
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def group_version(self) -> str:
+        return self.api_version
+
+    @property
+    def list_kind(self) -> str:
+        return self.kind + "List"
+
+
+RESOURCES: tuple[ResourceType, ...] = (
+    ResourceType("", "v1", "Namespace", "namespaces", "namespace", False,
+                 ("ns",), (), ("status", "finalize"),
+                 ("create", "delete", "get", "list", "patch", "update", "watch")),
+    ResourceType("", "v1", "Node", "nodes", "node", False, ("no",), (), ("status",)),
+    ResourceType("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",), ("status", "binding")),
+    ResourceType("", "v1", "Service", "services", "service", True, ("svc",), ("all",), ("status",),
+                 ("create", "delete", "deletecollection", "get", "list", "patch", "update",
+                  "watch")),
+    ResourceType("", "v1", "Endpoints", "endpoints", "endpoints", True, ("ep",)),
+    ResourceType("", "v1", "Event", "events", "event", True, ("ev",)),
+    ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice",
+                 True),
+    ResourceType("coordination.k8s.io", "v1", "Lease", "leases", "lease", True),
+)
+
+_BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
+_BY_KIND = {r.kind: r for r in RESOURCES}
+
+
+def by_path(group: str, version: str, plural: str) -> ResourceType | None:
+    """The resource served at /api(s)/<group>/<version>/<plural>, or None."""
+    return _BY_PATH.get((group, version, plural))
+
+
+def by_kind(kind: str) -> ResourceType:
+    """The resource type of a kind; KeyError for a kind this server does not serve."""
+    return _BY_KIND[kind]
