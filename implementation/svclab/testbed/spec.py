@@ -1,0 +1,372 @@
+"""The testbed spec: one YAML file describes one testbed.
+
+A ``Testbed`` wraps a kind ``Cluster`` config verbatim (so the same file can
+drive a real kind cluster) and adds what kind has no words for: the provider,
+the kernel to run on, the proxy mode with its sync periods, and which of our
+controllers run.
+
+``load_spec(path)`` parses and validates a file and returns a frozen
+``Testbed``. Validation is strict and exhaustive: unknown fields and bad
+values are all collected and raised together in one ``SpecError`` whose
+lines read ``FILE: FIELD.PATH: what is allowed``, so a user fixes the file in
+one go. ``parse_spec(document, source)`` does the same for an already loaded
+mapping and has no side effects.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "API_VERSION",
+    "KIND",
+    "Controller",
+    "Duration",
+    "KernelChoice",
+    "NodeRole",
+    "NodeSpec",
+    "ProviderKind",
+    "ProxyMode",
+    "ProxySpec",
+    "SpecError",
+    "Testbed",
+    "load_spec",
+    "parse_duration",
+    "parse_spec",
+]
+
+API_VERSION = "svclab.dev/v1alpha1"
+KIND = "Testbed"
+KIND_API_VERSION = "kind.x-k8s.io/v1alpha4"
+DEFAULT_POD_SUBNET = "10.244.0.0/16"
+DEFAULT_SERVICE_SUBNET = "10.96.0.0/16"
+
+# ipvs schedulers the kernel ships (ip_vs_*.ko); kube-proxy passes the name through.
+IPVS_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh")
+
+# kind Cluster fields we accept as they are (kind's own schema, v1alpha4); the
+# ones we use are validated more closely.
+_KIND_CLUSTER_FIELDS = frozenset({
+    "kind", "apiVersion", "name", "networking", "nodes", "featureGates", "runtimeConfig",
+    "kubeadmConfigPatches", "kubeadmConfigPatchesJSON6902", "containerdConfigPatches",
+    "containerdConfigPatchesJSON6902",
+})
+_KIND_NETWORKING_FIELDS = frozenset({
+    "ipFamily", "apiServerPort", "apiServerAddress", "podSubnet", "serviceSubnet",
+    "disableDefaultCNI", "kubeProxyMode", "dnsSearch",
+})
+_KIND_NODE_FIELDS = frozenset({
+    "role", "image", "labels", "extraMounts", "extraPortMappings", "kubeadmConfigPatches",
+    "kubeadmConfigPatchesJSON6902",
+})
+
+
+class ProviderKind(StrEnum):
+    LOCAL = "local"
+    KIND = "kind"
+    KUBECONFIG = "kubeconfig"
+
+
+class KernelChoice(StrEnum):
+    AUTO = "auto"
+    HOST = "host"
+    UML = "uml"
+
+
+class ProxyMode(StrEnum):
+    NONE = "none"
+    USERSPACE = "userspace"
+    IPTABLES = "iptables"
+    IPVS = "ipvs"
+    NFTABLES = "nftables"
+
+
+class Controller(StrEnum):
+    ENDPOINTS = "endpoints"
+    ENDPOINTSLICE = "endpointslice"
+    ENDPOINTSLICE_MIRRORING = "endpointslice-mirroring"
+
+
+class NodeRole(StrEnum):
+    CONTROL_PLANE = "control-plane"
+    WORKER = "worker"
+
+
+class SpecError(ValueError):
+    """A spec failed validation; ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    """A Go-style duration (``500ms``, ``1s``, ``1m30s``) kept with its text."""
+
+    text: str
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class ProxySpec:
+    mode: ProxyMode = ProxyMode.IPTABLES
+    min_sync_period: Duration = Duration("1s", 1.0)
+    sync_period: Duration = Duration("30s", 30.0)
+    scheduler: str | None = None  # ipvs only
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSpec:
+    role: NodeRole
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Testbed:
+    """A validated testbed spec. ``cluster`` is the kind config, verbatim."""
+
+    name: str
+    source: str
+    provider: ProviderKind
+    kernel: KernelChoice
+    proxy: ProxySpec
+    controllers: tuple[Controller, ...]
+    pod_subnet: str
+    service_subnet: str
+    kube_proxy_mode: str
+    ip_family: str
+    nodes: tuple[NodeSpec, ...]
+    cluster: Mapping[str, Any] = field(compare=False, repr=False)
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
+                   "h": 3600.0}
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
+
+
+def parse_duration(text: str) -> Duration:
+    """Parse a Go duration string; raises ValueError. Side-effect-free."""
+    if not isinstance(text, str) or not text:
+        raise ValueError("must be a duration like 500ms, 1s or 1m30s")
+    position, seconds = 0, 0.0
+    while position < len(text):
+        match = _DURATION_PART.match(text, position)
+        if match is None:
+            raise ValueError("must be a duration like 500ms, 1s or 1m30s")
+        seconds += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        position = match.end()
+    return Duration(text, seconds)
+
+
+class _Checker:
+    """Collects problems as ``SOURCE: PATH: message`` lines."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[str] = []
+
+    def fail(self, path: str, message: str) -> None:
+        self.problems.append(f"{self.source}: {path}: {message}")
+
+    def mapping(self, value: Any, path: str, allowed: frozenset[str] | None) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            self.fail(path, "must be a mapping")
+            return {}
+        for key in value:
+            if allowed is not None and key not in allowed:
+                self.fail(f"{path}.{key}", "unknown field")
+        return dict(value)
+
+    def choice(self, value: Any, path: str, enum: type[StrEnum], default: str) -> Any:
+        if value is None:
+            return enum(default)
+        allowed = [member.value for member in enum]
+        if value not in allowed:
+            self.fail(path, "must be one of " + ", ".join(allowed))
+            return enum(default)
+        return enum(value)
+
+    def cidr(self, value: Any, path: str, default: str) -> str:
+        if value is None:
+            return default
+        try:
+            network = ipaddress.ip_network(str(value), strict=True)
+        except ValueError:
+            self.fail(path, "must be a CIDR like 10.244.0.0/16")
+            return default
+        return str(network)
+
+    def duration(self, value: Any, path: str, default: Duration) -> Duration:
+        if value is None:
+            return default
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            self.fail(path, str(exc))
+            return default
+
+
+def _check_proxy(check: _Checker, raw: Any) -> ProxySpec:
+    proxy = check.mapping(raw, "spec.proxy",
+                          frozenset({"mode", "minSyncPeriod", "syncPeriod", "scheduler"}))
+    mode = check.choice(proxy.get("mode"), "spec.proxy.mode", ProxyMode, "iptables")
+    scheduler = proxy.get("scheduler")
+    if scheduler is not None:
+        if mode is not ProxyMode.IPVS:
+            check.fail("spec.proxy.scheduler", "only allowed with mode: ipvs")
+        elif scheduler not in IPVS_SCHEDULERS:
+            check.fail("spec.proxy.scheduler", "must be one of " + ", ".join(IPVS_SCHEDULERS))
+    defaults = ProxySpec()
+    return ProxySpec(
+        mode=mode,
+        min_sync_period=check.duration(proxy.get("minSyncPeriod"), "spec.proxy.minSyncPeriod",
+                                       defaults.min_sync_period),
+        sync_period=check.duration(proxy.get("syncPeriod"), "spec.proxy.syncPeriod",
+                                   defaults.sync_period),
+        scheduler=scheduler if isinstance(scheduler, str) else None,
+    )
+
+
+def _check_controllers(check: _Checker, raw: Any) -> tuple[Controller, ...]:
+    if raw is None:
+        return tuple(Controller)
+    if not isinstance(raw, list):
+        check.fail("spec.controllers", "must be a list")
+        return ()
+    allowed = [member.value for member in Controller]
+    chosen: list[Controller] = []
+    for index, item in enumerate(raw):
+        if item not in allowed:
+            check.fail(f"spec.controllers[{index}]", "must be one of " + ", ".join(allowed))
+        elif Controller(item) in chosen:
+            check.fail(f"spec.controllers[{index}]", f"duplicate controller {item}")
+        else:
+            chosen.append(Controller(item))
+    return tuple(chosen)
+
+
+def _check_labels(check: _Checker, raw: Any, path: str) -> tuple[tuple[str, str], ...]:
+    labels = check.mapping(raw, path, None)
+    result = []
+    for key, value in labels.items():
+        if not isinstance(key, str) or not isinstance(value, str | int | float | bool):
+            check.fail(f"{path}.{key}", "must map a string to a string")
+            continue
+        result.append((key, str(value).lower() if isinstance(value, bool) else str(value)))
+    return tuple(result)
+
+
+def _check_nodes(check: _Checker, raw: Any) -> tuple[NodeSpec, ...]:
+    if raw is None:
+        return (NodeSpec(NodeRole.CONTROL_PLANE),)  # kind's default: one control-plane node
+    if not isinstance(raw, list) or not raw:
+        check.fail("spec.cluster.nodes", "must be a non-empty list")
+        return ()
+    nodes = []
+    for index, item in enumerate(raw):
+        path = f"spec.cluster.nodes[{index}]"
+        node = check.mapping(item, path, _KIND_NODE_FIELDS)
+        role = check.choice(node.get("role"), f"{path}.role", NodeRole, "control-plane")
+        nodes.append(NodeSpec(role, _check_labels(check, node.get("labels"), f"{path}.labels")))
+    return tuple(nodes)
+
+
+def _check_cluster(check: _Checker, raw: Any) -> dict[str, Any]:
+    cluster = check.mapping(raw, "spec.cluster", _KIND_CLUSTER_FIELDS)
+    if cluster.get("kind", "Cluster") != "Cluster":
+        check.fail("spec.cluster.kind", "must be Cluster")
+    if cluster.get("apiVersion", KIND_API_VERSION) != KIND_API_VERSION:
+        check.fail("spec.cluster.apiVersion", f"must be {KIND_API_VERSION}")
+    net = check.mapping(cluster.get("networking"), "spec.cluster.networking",
+                        _KIND_NETWORKING_FIELDS)
+    ip_family = net.get("ipFamily", "ipv4")
+    if ip_family not in ("ipv4", "ipv6", "dual"):
+        check.fail("spec.cluster.networking.ipFamily", "must be one of ipv4, ipv6, dual")
+    kube_proxy_mode = net.get("kubeProxyMode", "none")
+    if kube_proxy_mode not in ("iptables", "ipvs", "nftables", "none"):
+        check.fail("spec.cluster.networking.kubeProxyMode",
+                   "must be one of iptables, ipvs, nftables, none")
+    return {
+        "pod_subnet": check.cidr(net.get("podSubnet"), "spec.cluster.networking.podSubnet",
+                                 DEFAULT_POD_SUBNET),
+        "service_subnet": check.cidr(net.get("serviceSubnet"),
+                                     "spec.cluster.networking.serviceSubnet",
+                                     DEFAULT_SERVICE_SUBNET),
+        "kube_proxy_mode": str(kube_proxy_mode),
+        "ip_family": str(ip_family),
+        "nodes": _check_nodes(check, cluster.get("nodes")),
+    }
+
+
+def _check_local_limits(check: _Checker, testbed: dict[str, Any]) -> None:
+    """What the local provider cannot do (kind can): say so up front."""
+    roles = [node.role for node in testbed["nodes"]]
+    if roles and roles.count(NodeRole.CONTROL_PLANE) != 1:
+        check.fail("spec.cluster.nodes", "the local provider needs exactly one control-plane node")
+    if testbed["ip_family"] != "ipv4":
+        check.fail("spec.cluster.networking.ipFamily", "the local provider supports only ipv4")
+    pod_subnet = ipaddress.ip_network(testbed["pod_subnet"])
+    if pod_subnet.version == 4 and pod_subnet.prefixlen > 24 - max(len(roles) - 1, 0).bit_length():
+        check.fail("spec.cluster.networking.podSubnet",
+                   f"too small for {len(roles)} nodes with a /24 each")
+    service_subnet = ipaddress.ip_network(testbed["service_subnet"])
+    if pod_subnet.overlaps(service_subnet):
+        check.fail("spec.cluster.networking.serviceSubnet", "overlaps podSubnet")
+
+
+def parse_spec(document: Any, source: str, name: str | None = None) -> Testbed:
+    """Validate a loaded YAML document; ``name`` overrides metadata.name.
+
+    Raises SpecError listing every problem. Side-effect-free.
+    """
+    check = _Checker(source)
+    top = check.mapping(document, "(top level)",
+                        frozenset({"apiVersion", "kind", "metadata", "spec"}))
+    if top.get("apiVersion") != API_VERSION:
+        check.fail("apiVersion", f"must be {API_VERSION}")
+    if top.get("kind") != KIND:
+        check.fail("kind", f"must be {KIND}")
+    metadata = check.mapping(top.get("metadata"), "metadata", frozenset({"name"}))
+    chosen_name = name if name is not None else metadata.get("name")
+    if not isinstance(chosen_name, str) or not _NAME.match(chosen_name):
+        where = "--name" if name is not None else "metadata.name"
+        check.fail(where, "must be 1-32 lowercase letters, digits or '-', "
+                          "starting and ending with a letter or digit")
+    spec = check.mapping(top.get("spec"), "spec", frozenset(
+        {"provider", "kernel", "proxy", "controllers", "cluster"}))
+    provider = check.choice(spec.get("provider"), "spec.provider", ProviderKind, "local")
+    kernel = check.choice(spec.get("kernel"), "spec.kernel", KernelChoice, "auto")
+    proxy = _check_proxy(check, spec.get("proxy"))
+    controllers = _check_controllers(check, spec.get("controllers"))
+    cluster = _check_cluster(check, spec.get("cluster"))
+    if provider is ProviderKind.LOCAL and not check.problems:
+        _check_local_limits(check, cluster)
+    if check.problems:
+        raise SpecError(check.problems)
+    return Testbed(name=str(chosen_name), source=source, provider=provider, kernel=kernel,
+                   proxy=proxy, controllers=controllers, cluster=dict(spec.get("cluster") or {}),
+                   **cluster)
+
+
+def load_spec(path: str | Path, name: str | None = None) -> Testbed:
+    """Read and validate a spec file; raises SpecError (also for unreadable YAML)."""
+    source = str(path)
+    try:
+        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SpecError([f"{source}: cannot read: {exc.strerror}"]) from exc
+    except yaml.YAMLError as exc:
+        raise SpecError([f"{source}: not valid YAML: {exc}".splitlines()[0]]) from exc
+    return parse_spec(document, source, name)
