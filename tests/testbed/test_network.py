@@ -1,0 +1,117 @@
+"""The local cluster network on real namespaces (root only), plus its pure naming.
+
+Address plan (cluster ``tnNNNN``, 2 nodes, pod subnet 10.244.0.0/16):
+  svclab-tnNNNN-net  br0 172.18.0.1/16
+  svclab-tnNNNN-0    eth0 172.18.0.2/16, cni0 10.244.0.1/24, 10.244.1.0/24 via 172.18.0.3
+  svclab-tnNNNN-1    eth0 172.18.0.3/16, cni0 10.244.1.1/24, 10.244.0.0/24 via 172.18.0.2
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from svclab.testbed.local import naming, network, nsexec
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")
+
+
+def test_node_names_follow_kind() -> None:
+    assert naming.node_names("c", ["control-plane", "worker", "worker", "worker"]) == [
+        "c-control-plane", "c-worker", "c-worker2", "c-worker3"]
+
+
+@pytest.mark.parametrize(("subnet", "index", "expected"), [
+    ("10.244.0.0/16", 0, "10.244.0.0/24"), ("10.244.0.0/16", 2, "10.244.2.0/24"),
+    ("192.168.0.0/23", 1, "192.168.1.0/24"),
+])
+def test_pod_cidr_is_the_ith_slash24(subnet: str, index: int, expected: str) -> None:
+    assert naming.pod_cidr(subnet, index) == expected
+
+
+def test_pod_cidr_out_of_range() -> None:
+    with pytest.raises(ValueError):
+        naming.pod_cidr("192.168.0.0/23", 2)
+
+
+def test_plan_network() -> None:
+    net = network.plan_network("c", ["c-control-plane", "c-worker"], "10.244.0.0/16")
+    assert net.netns == "svclab-c-net"
+    assert [(n.netns, n.ip, n.pod_cidr, n.pod_gateway) for n in net.nodes] == [
+        ("svclab-c-0", "172.18.0.2", "10.244.0.0/24", "10.244.0.1"),
+        ("svclab-c-1", "172.18.0.3", "10.244.1.0/24", "10.244.1.1"),
+    ]
+
+
+@pytest.fixture
+def cluster_network() -> Iterator[network.ClusterNetwork]:
+    name = f"tn{os.getpid() % 100000}"
+    net = network.plan_network(name, [f"{name}-control-plane", f"{name}-worker"],
+                               "10.244.0.0/16")
+    try:
+        network.create_network(net)
+        yield net
+    finally:
+        network.teardown(name)
+
+
+def _run(node: network.NodeNetwork, *argv: str) -> str:
+    return nsexec.run_in_netns(argv, node.netns, capture_output=True, text=True,
+                               check=True).stdout
+
+
+@needs_root
+def test_topology_is_created_idempotently(cluster_network: network.ClusterNetwork) -> None:
+    network.create_network(cluster_network)  # a second run completes nothing and fails nowhere
+    first, second = cluster_network.nodes
+    assert network.list_netns(naming.cluster_netns_prefix(cluster_network.cluster)) == sorted(
+        [cluster_network.netns, first.netns, second.netns])
+    assert "172.18.0.2/16" in _run(first, "ip", "-br", "addr", "show", "eth0")
+    assert "10.244.0.1/24" in _run(first, "ip", "-br", "addr", "show", "cni0")
+    assert "10.244.1.0/24 via 172.18.0.3 dev eth0" in _run(first, "ip", "route")
+    assert "default via 172.18.0.1" in _run(second, "ip", "route")
+    assert _run(second, "cat", "/proc/sys/net/ipv4/ip_forward").strip() == "1"
+    assert _run(second, "cat", "/proc/sys/net/bridge/bridge-nf-call-iptables").strip() == "1"
+
+
+@needs_root
+def test_nodes_reach_each_other_through_the_bridge(
+        cluster_network: network.ClusterNetwork) -> None:
+    first, second = cluster_network.nodes
+    with nsexec.socket_in_netns(first.netns) as server:
+        server.bind((first.ip, 6443))
+        server.listen()
+        with nsexec.socket_in_netns(second.netns) as client:
+            client.settimeout(5)
+            client.connect((first.ip, 6443))
+            peer, _ = server.accept()
+            peer.close()
+            assert client.getsockname()[0] == second.ip
+    # The caller's thread came back: 172.18.0.2 is not an address of the root namespace.
+    with socket.socket() as probe, pytest.raises(OSError):
+        probe.bind((first.ip, 0))
+
+
+@needs_root
+def test_child_gets_its_own_hostname(cluster_network: network.ClusterNetwork) -> None:
+    node = cluster_network.nodes[1]
+    child = nsexec.popen_in_netns(["hostname"], node.netns, hostname=node.name,
+                                  stdout=subprocess.PIPE, text=True)
+    assert child.communicate(timeout=5)[0].strip() == node.name
+    assert socket.gethostname() != node.name
+
+
+@needs_root
+def test_teardown_kills_leftovers_and_is_idempotent(
+        cluster_network: network.ClusterNetwork) -> None:
+    leftover = nsexec.popen_in_netns(["sleep", "600"], cluster_network.nodes[0].netns)
+    assert leftover.pid in network.pids_in_netns([cluster_network.nodes[0].netns])
+    removed = network.teardown(cluster_network.cluster)
+    assert len(removed) == 3
+    assert leftover.wait(timeout=5) == -9
+    assert network.teardown(cluster_network.cluster) == []
+    assert network.list_netns(naming.cluster_netns_prefix(cluster_network.cluster)) == []
