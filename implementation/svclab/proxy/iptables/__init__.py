@@ -1,0 +1,1 @@
+"""iptables proxy mode: ``plan`` (pure rendering), ``proxier`` (applying), ``testing`` (fake)."""
