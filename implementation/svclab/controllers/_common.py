@@ -1,0 +1,210 @@
+"""Facts shared by the three controllers: label keys, pod rules, port lookup.
+
+Everything here is a side-effect-free helper over lightkube models.  Names
+follow upstream's ``endpointslice/util`` and ``pkg/api/v1/pod`` helpers so a
+reader can put the two side by side.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from lightkube.models.core_v1 import ObjectReference
+from lightkube.models.meta_v1 import OwnerReference
+from lightkube.resources.core_v1 import Pod, Service
+
+__all__ = [
+    "AddressType",
+    "ANNOTATION_LAST_APPLIED",
+    "ANNOTATION_LAST_CHANGE_TRIGGER_TIME",
+    "ANNOTATION_OVER_CAPACITY",
+    "ANNOTATION_LEADER",
+    "CLUSTER_IP_NONE",
+    "LABEL_HEADLESS",
+    "LABEL_MANAGED_BY",
+    "LABEL_SERVICE_NAME",
+    "LABEL_SKIP_MIRROR",
+    "LABEL_ZONE",
+    "ControllerName",
+    "address_type_of",
+    "controller_ref",
+    "deep_copy",
+    "find_port",
+    "format_trigger_time",
+    "has_selector",
+    "is_headless",
+    "is_pod_ready",
+    "labels_of",
+    "pod_ips",
+    "pod_reference",
+    "should_pod_be_in_endpoints",
+    "should_set_hostname",
+]
+
+# Label and annotation keys (k8s.io/api core/v1 and discovery/v1 constants).
+LABEL_SERVICE_NAME = "kubernetes.io/service-name"
+LABEL_MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
+LABEL_SKIP_MIRROR = "endpointslice.kubernetes.io/skip-mirror"
+LABEL_HEADLESS = "service.kubernetes.io/headless"
+LABEL_ZONE = "topology.kubernetes.io/zone"
+ANNOTATION_LAST_CHANGE_TRIGGER_TIME = "endpoints.kubernetes.io/last-change-trigger-time"
+ANNOTATION_OVER_CAPACITY = "endpoints.kubernetes.io/over-capacity"
+ANNOTATION_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+# Endpoints objects used as leader-election locks carry this; never mirrored.
+ANNOTATION_LEADER = "control-plane.alpha.kubernetes.io/leader"
+CLUSTER_IP_NONE = "None"
+
+
+class ControllerName(StrEnum):
+    """Values of the managed-by label, one per slice-writing controller."""
+
+    ENDPOINTSLICE = "endpointslice-controller.k8s.io"
+    MIRRORING = "endpointslicemirroring-controller.k8s.io"
+
+
+class AddressType(StrEnum):
+    """EndpointSlice address types the controllers produce."""
+
+    IPV4 = "IPv4"
+    IPV6 = "IPv6"
+
+
+ModelT = TypeVar("ModelT")
+
+
+def deep_copy(obj: ModelT) -> ModelT:
+    """Return an independent copy of a lightkube model (caches stay unmutated)."""
+    return type(obj).from_dict(obj.to_dict())  # type: ignore[attr-defined, no-any-return]
+
+
+def format_trigger_time(moment: datetime.datetime) -> str:
+    """Format like Go's ``time.RFC3339Nano`` in UTC (trailing zeros trimmed)."""
+    moment = moment.astimezone(datetime.timezone.utc)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.microsecond:
+        text += ("." + f"{moment.microsecond:06d}").rstrip("0")
+    return text + "Z"
+
+
+def has_selector(service: Service) -> bool:
+    """True when the Service selects pods.
+
+    An empty selector is treated as none: the API omits empty maps on the
+    wire, so upstream sees ``nil`` for it too.
+    """
+    return bool(service.spec and service.spec.selector)
+
+
+def is_headless(service: Service) -> bool:
+    """True when ``spec.clusterIP`` is ``None`` (upstream ``IsServiceIPSet`` negated)."""
+    cluster_ip = service.spec.clusterIP if service.spec else None
+    return not cluster_ip or cluster_ip == CLUSTER_IP_NONE
+
+
+def is_pod_ready(pod: Pod) -> bool:
+    """True when the pod's ``Ready`` condition is ``True``."""
+    for condition in (pod.status.conditions if pod.status else None) or []:
+        if condition.type == "Ready":
+            return condition.status == "True"
+    return False
+
+
+def pod_ips(pod: Pod) -> list[str]:
+    """The pod's IPs: ``status.podIPs``, falling back to ``status.podIP``."""
+    status = pod.status
+    if status is None:
+        return []
+    ips = [entry.ip for entry in status.podIPs or [] if entry.ip]
+    if not ips and status.podIP:
+        ips = [status.podIP]
+    return ips
+
+
+def should_pod_be_in_endpoints(pod: Pod, *, include_terminating: bool) -> bool:
+    """Upstream ``ShouldPodBeInEndpoints``: not terminal, has an IP, terminating only if asked."""
+    phase = pod.status.phase if pod.status else None
+    if phase in ("Failed", "Succeeded"):
+        return False
+    if not pod_ips(pod):
+        return False
+    return include_terminating or pod.metadata.deletionTimestamp is None
+
+
+def should_set_hostname(pod: Pod, service: Service) -> bool:
+    """``hostname`` is published only when set and the pod's subdomain is the Service."""
+    spec = pod.spec
+    return bool(
+        spec is not None
+        and spec.hostname
+        and spec.subdomain == service.metadata.name
+        and pod.metadata.namespace == service.metadata.namespace
+    )
+
+
+def find_port(pod: Pod, service_port: Any) -> int | None:
+    """Upstream ``podutil.FindPort``: resolve a Service port's targetPort on one pod.
+
+    A numeric (or absent) targetPort is used as is; a named one is looked up
+    among the pod's container ports with the same protocol.  ``None`` when the
+    pod has no such named port.
+    """
+    target = service_port.targetPort
+    if target is None or target == "":
+        return int(service_port.port)
+    if isinstance(target, int):
+        return target
+    if target.isdigit():
+        return int(target)
+    protocol = service_port.protocol or "TCP"
+    containers = list(pod.spec.containers or []) if pod.spec else []
+    # Restartable init containers (sidecars) serve traffic too (KEP-753).
+    for init in (pod.spec.initContainers or []) if pod.spec else []:
+        if init.restartPolicy == "Always":
+            containers.append(init)
+    for container in containers:
+        for port in container.ports or []:
+            if port.name == target and (port.protocol or "TCP") == protocol:
+                return int(port.containerPort)
+    return None
+
+
+def address_type_of(ip: str) -> AddressType | None:
+    """The address type of an IP string, ``None`` when it is not an IP."""
+    try:
+        parsed = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is None:
+        return AddressType.IPV6
+    return AddressType.IPV4
+
+
+def controller_ref(owner: Any, kind: str, api_version: str = "v1") -> OwnerReference:
+    """Upstream ``metav1.NewControllerRef``: controller and blockOwnerDeletion set."""
+    return OwnerReference(
+        apiVersion=api_version,
+        kind=kind,
+        name=owner.metadata.name,
+        uid=owner.metadata.uid or "",
+        controller=True,
+        blockOwnerDeletion=True,
+    )
+
+
+def pod_reference(pod: Pod) -> ObjectReference:
+    """The ``targetRef`` naming a pod (kind, namespace, name, uid)."""
+    return ObjectReference(
+        kind="Pod",
+        namespace=pod.metadata.namespace,
+        name=pod.metadata.name,
+        uid=pod.metadata.uid,
+    )
+
+
+def labels_of(obj: Any) -> Mapping[str, str]:
+    """An object's labels, ``{}`` when unset."""
+    return (obj.metadata.labels if obj.metadata else None) or {}
