@@ -1,0 +1,285 @@
+"""Reflector: list, then watch from the list's resourceVersion, into a sink.
+
+The loop, as client-go's ``Reflector.ListAndWatch``:
+
+1. **list** (a consistent read) and hand the items and the list's
+   resourceVersion to the sink (``replace``);
+2. **watch** from that resourceVersion with ``allowWatchBookmarks=true`` and a
+   randomised server timeout of 5-10 minutes; every event, BOOKMARKs included,
+   advances the last seen resourceVersion;
+3. when the watch **ends cleanly**, watch again from the last seen version;
+4. on **410 Gone** (expired resourceVersion, as an HTTP status or an ERROR
+   event), list again at once;
+5. on a **transient error** (connection refused/reset, 429, 5xx) while
+   watching, back off and resume the watch from the last seen version; on any
+   other error back off and list again.
+
+Backoff is client-go's reflector backoff: 800 ms doubling to 30 s, each delay
+stretched by up to 100 % jitter, reset after 2 quiet minutes.
+
+The decisions (steps 3-5) are pure functions (``decide_after_watch``,
+``decide_after_list_error``) and event handling (``apply_watch_event``) does no
+I/O, so they are unit-tested without a server.  I/O sits behind a
+``ListerWatcher``; ``client_lister_watcher`` adapts a lightkube
+``AsyncClient`` (or ``svclab.kube.testing.FakeClient``).
+"""
+
+from __future__ import annotations
+
+import logging
+import random as random_module
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Generic, Protocol, TypeVar
+
+import httpx2
+
+from .clock import Clock, LoopClock
+from .names import resource_version_of
+
+__all__ = [
+    "Backoff",
+    "BackoffState",
+    "Decision",
+    "EventAction",
+    "ListerWatcher",
+    "NextStep",
+    "Reflector",
+    "ReflectorOptions",
+    "ReflectorSink",
+    "ReflectorState",
+    "apply_watch_event",
+    "decide_after_list_error",
+    "decide_after_watch",
+    "error_status_code",
+]
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+# Server-side watch timeout: client-go's minWatchTimeout, stretched by a
+# random factor in [1, 2) so many reflectors do not reconnect in lockstep.
+MIN_WATCH_TIMEOUT = 300.0
+
+# HTTP codes after which a watch is resumed rather than re-listed.
+_TRANSIENT_CODES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff parameters (client-go reflector defaults)."""
+
+    initial: float = 0.8
+    cap: float = 30.0
+    factor: float = 2.0
+    jitter: float = 1.0
+    reset_after: float = 120.0
+
+
+@dataclass(slots=True)
+class BackoffState:
+    """The running backoff; ``next_delay`` is side-effect-free apart from self."""
+
+    params: Backoff = field(default_factory=Backoff)
+    _current: float | None = None
+    _last_end: float | None = None
+
+    def next_delay(self, now: float, rand: float) -> float:
+        """The next delay in seconds; ``rand`` in [0, 1) drives the jitter."""
+        quiet = self._last_end is None or now - self._last_end > self.params.reset_after
+        if quiet or self._current is None:
+            self._current = self.params.initial
+        else:
+            self._current = min(self._current * self.params.factor, self.params.cap)
+        delay = self._current * (1.0 + self.params.jitter * rand)
+        self._last_end = now + delay
+        return delay
+
+
+@dataclass(frozen=True, slots=True)
+class ReflectorOptions:
+    """What to list and watch and how (client-go ``ReflectorOptions``).
+
+    ``namespace`` "" means all namespaces; selectors are selector strings or
+    lightkube selector mappings; ``resync_period`` 0 disables resyncs.
+    """
+
+    namespace: str = ""
+    label_selector: str | Mapping[str, Any] | None = None
+    field_selector: str | Mapping[str, Any] | None = None
+    resync_period: float = 0.0
+    backoff: Backoff = field(default_factory=Backoff)
+
+
+class NextStep(str, Enum):
+    LIST = "list"
+    WATCH = "watch"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the reflector does next: ``step``, after a backoff or not."""
+
+    step: NextStep
+    backoff: bool
+    reason: str
+
+
+class EventAction(str, Enum):
+    UPSERT = "upsert"
+    DELETE = "delete"
+    BOOKMARK = "bookmark"
+
+
+_EVENT_ACTIONS = {
+    "ADDED": EventAction.UPSERT,
+    "MODIFIED": EventAction.UPSERT,
+    "DELETED": EventAction.DELETE,
+    "BOOKMARK": EventAction.BOOKMARK,
+}
+
+
+def error_status_code(error: BaseException) -> int | None:
+    """The HTTP status of an API error (lightkube ``ApiError`` or httpx), else None."""
+    status = getattr(error, "status", None)
+    code = getattr(status, "code", None)
+    if isinstance(code, int):
+        return code
+    if isinstance(error, httpx2.HTTPStatusError):
+        return error.response.status_code
+    return None
+
+
+def decide_after_watch(error: BaseException | None, *, saw_events: bool = True) -> Decision:
+    """Next step after a watch stream ended (``error`` None: closed cleanly).
+
+    A clean close after no events at all backs off, so a server that closes
+    every watch at once cannot make the reflector spin.  Side-effect-free.
+    """
+    if error is None:
+        return Decision(NextStep.WATCH, backoff=not saw_events, reason="watch closed")
+    code = error_status_code(error)
+    if code == 410:
+        return Decision(NextStep.LIST, backoff=False, reason="resourceVersion expired (410 Gone)")
+    if code in _TRANSIENT_CODES or isinstance(error, httpx2.TransportError):
+        return Decision(NextStep.WATCH, backoff=True, reason=f"transient watch error: {error!r}")
+    return Decision(NextStep.LIST, backoff=True, reason=f"watch failed: {error!r}")
+
+
+def decide_after_list_error(error: BaseException) -> Decision:
+    """Next step after a failed list: always list again, after a backoff.  Pure."""
+    return Decision(NextStep.LIST, backoff=True, reason=f"list failed: {error!r}")
+
+
+class ReflectorSink(Protocol[T]):
+    """Where a reflector delivers what it sees (an informer, or a bare store)."""
+
+    def replace(self, items: list[T], resource_version: str) -> None: ...
+
+    def upsert(self, obj: T) -> None: ...
+
+    def remove(self, obj: T) -> None: ...
+
+
+@dataclass(slots=True)
+class ReflectorState:
+    """The reflector's memory: the last resourceVersion it saw."""
+
+    resource_version: str = ""
+
+
+def apply_watch_event(state: ReflectorState, event_type: str, obj: Any, sink: ReflectorSink[Any]) -> EventAction:
+    """Deliver one watch event to ``sink`` and advance ``state``; no I/O.
+
+    Raises ``ValueError`` for an unknown event type (ERROR events are raised
+    as ``ApiError`` by the watch itself).
+    """
+    action = _EVENT_ACTIONS.get(event_type)
+    if action is None:
+        raise ValueError(f"unexpected watch event type {event_type!r}")
+    if action is EventAction.UPSERT:
+        sink.upsert(obj)
+    elif action is EventAction.DELETE:
+        sink.remove(obj)
+    resource_version = resource_version_of(obj)
+    if resource_version:
+        state.resource_version = resource_version
+    return action
+
+
+class ListerWatcher(Protocol[T]):
+    """The reflector's I/O: one list, or one watch stream."""
+
+    async def list(self) -> tuple[list[T], str]:
+        """All matching objects and the list's resourceVersion."""
+        ...
+
+    def watch(self, resource_version: str, timeout_seconds: int) -> AsyncIterator[tuple[str, T]]:
+        """One watch stream from ``resource_version``; raises on errors."""
+        ...
+
+
+class Reflector(Generic[T]):
+    """Keeps a sink in step with the API server; see the module docstring."""
+
+    def __init__(
+        self,
+        lister_watcher: ListerWatcher[T],
+        sink: ReflectorSink[T],
+        options: ReflectorOptions | None = None,
+        *,
+        clock: Clock | None = None,
+        random: Callable[[], float] = random_module.random,
+        name: str = "",
+    ) -> None:
+        self.name = name
+        self._lister_watcher = lister_watcher
+        self._sink = sink
+        self._options = options or ReflectorOptions()
+        self._clock: Clock = clock or LoopClock()
+        self._random = random
+        self._backoff = BackoffState(self._options.backoff)
+        self.state = ReflectorState()
+        self.lists = 0
+        self.watches = 0
+
+    @property
+    def resource_version(self) -> str:
+        """The last resourceVersion seen (list, event or bookmark)."""
+        return self.state.resource_version
+
+    async def run(self) -> None:
+        """List and watch until cancelled; errors are logged and retried."""
+        step = NextStep.LIST
+        while True:
+            decision = await (self._list() if step is NextStep.LIST else self._watch())
+            if decision is None:
+                step = NextStep.WATCH
+                continue
+            log.info("reflector %s: %s, next=%s backoff=%s", self.name, decision.reason, decision.step.value, decision.backoff)
+            if decision.backoff:
+                await self._clock.sleep(self._backoff.next_delay(self._clock.now(), self._random()))
+            step = decision.step
+
+    async def _list(self) -> Decision | None:
+        self.lists += 1
+        try:
+            items, resource_version = await self._lister_watcher.list()
+        except Exception as error:  # noqa: BLE001 - every list failure is retried
+            return decide_after_list_error(error)
+        self._sink.replace(items, resource_version)
+        self.state.resource_version = resource_version
+        return None
+
+    async def _watch(self) -> Decision:
+        self.watches += 1
+        timeout = int(MIN_WATCH_TIMEOUT * (1.0 + self._random()))
+        saw_events = False
+        try:
+            async for event_type, obj in self._lister_watcher.watch(self.state.resource_version, timeout):
+                apply_watch_event(self.state, event_type, obj, self._sink)
+                saw_events = True
+        except Exception as error:  # noqa: BLE001 - classified by decide_after_watch
+            return decide_after_watch(error, saw_events=saw_events)
+        return decide_after_watch(None, saw_events=saw_events)
