@@ -1,0 +1,155 @@
+"""Per-controller memory that the informer caches cannot give.
+
+* ``EndpointSliceTracker`` (upstream ``util.EndpointSliceTracker``): the
+  generation of every slice this controller wrote, per Service, and the
+  slices it deleted.  Until the informer shows those writes, the cache is
+  *stale* for that Service and a sync must wait (retry) rather than act on
+  it, or it would create duplicates or resurrect deleted slices.
+* ``TriggerTimeTracker`` (upstream ``util.TriggerTimeTracker``): the
+  last-change-trigger-time to publish for a Service, i.e. the earliest pod
+  Ready transition (or Service creation) not yet reflected.
+
+Neither does I/O; callers hold no lock because asyncio runs one sync step at
+a time and the work queue never hands one key to two workers.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from lightkube.resources.core_v1 import Pod, Service
+from lightkube.resources.discovery_v1 import EndpointSlice
+
+from ._common import LABEL_SERVICE_NAME
+
+__all__ = ["EndpointSliceTracker", "TriggerTimeTracker"]
+
+_DELETION_EXPECTED = -1
+_ServiceKey = tuple[str, str]  # (namespace, name); kept internal to this module
+
+
+def _service_of_slice(slice_: EndpointSlice) -> _ServiceKey:
+    labels = slice_.metadata.labels or {}
+    return (slice_.metadata.namespace or "", labels.get(LABEL_SERVICE_NAME, ""))
+
+
+def _generation(slice_: EndpointSlice) -> int:
+    return int(slice_.metadata.generation or 0)
+
+
+class EndpointSliceTracker:
+    """Expected slice generations by Service, keyed by slice UID."""
+
+    def __init__(self) -> None:
+        self._generations: dict[_ServiceKey, dict[str, int]] = {}
+        self._service_uids: dict[_ServiceKey, str] = {}
+
+    def has(self, slice_: EndpointSlice) -> bool:
+        """True when the slice is tracked (this controller wrote or deleted it)."""
+        return slice_.metadata.uid in self._generations.get(_service_of_slice(slice_), {})
+
+    def should_sync(self, slice_: EndpointSlice) -> bool:
+        """True unless this event only echoes a write of ours (same or older generation)."""
+        tracked = self._generations.get(_service_of_slice(slice_))
+        if tracked is None or slice_.metadata.uid not in tracked:
+            return True
+        return _generation(slice_) > tracked[slice_.metadata.uid]
+
+    def stale_slices(self, service: Service, slices: Iterable[EndpointSlice]) -> bool:
+        """True when the cache lags our writes for ``service``.
+
+        Stale means: a listed slice is older than the generation we wrote, or
+        is one we deleted, or a slice we wrote is missing.  Tracked state of
+        an earlier Service with the same name (other UID) is dropped first.
+        """
+        key = (service.metadata.namespace or "", service.metadata.name)
+        uid = service.metadata.uid or ""
+        known_uid = self._service_uids.get(key, "")
+        if known_uid and uid and known_uid != uid:
+            self._generations.pop(key, None)
+        self._service_uids[key] = uid
+        tracked = self._generations.get(key)
+        if not tracked:
+            return False
+        listed = set()
+        for slice_ in slices:
+            listed.add(slice_.metadata.uid)
+            expected = tracked.get(slice_.metadata.uid)
+            if expected is not None and (expected == _DELETION_EXPECTED or expected > _generation(slice_)):
+                return True
+        return any(g != _DELETION_EXPECTED and uid_ not in listed for uid_, g in tracked.items())
+
+    def update(self, slice_: EndpointSlice) -> None:
+        """Record a slice as written (its generation as returned by the server)."""
+        self._generations.setdefault(_service_of_slice(slice_), {})[slice_.metadata.uid] = _generation(slice_)
+
+    def expect_deletion(self, slice_: EndpointSlice) -> None:
+        """Record a slice as deleted by us."""
+        self._generations.setdefault(_service_of_slice(slice_), {})[slice_.metadata.uid] = _DELETION_EXPECTED
+
+    def handle_deletion(self, slice_: EndpointSlice) -> bool:
+        """Forget a deleted slice; False when the deletion was not ours (resync then)."""
+        tracked = self._generations.get(_service_of_slice(slice_))
+        if tracked is not None and slice_.metadata.uid in tracked:
+            return tracked.pop(slice_.metadata.uid) == _DELETION_EXPECTED
+        return True
+
+    def delete_service(self, namespace: str, name: str) -> None:
+        self._generations.pop((namespace, name), None)
+        self._service_uids.pop((namespace, name), None)
+
+
+def _pod_trigger_time(pod: Pod) -> datetime.datetime | None:
+    for condition in (pod.status.conditions if pod.status else None) or []:
+        if condition.type == "Ready":
+            return condition.lastTransitionTime
+    return None
+
+
+@dataclass(slots=True)
+class _ServiceState:
+    service_time: datetime.datetime | None = None
+    pod_times: dict[str, datetime.datetime] = field(default_factory=dict)
+
+
+def _earlier(a: datetime.datetime | None, b: datetime.datetime) -> datetime.datetime:
+    return b if a is None or b < a else a
+
+
+class TriggerTimeTracker:
+    """Computes the last-change-trigger-time of a Service's endpoints objects."""
+
+    def __init__(self) -> None:
+        self._states: dict[_ServiceKey, _ServiceState] = {}
+
+    def compute(self, service: Service, pods: Iterable[Pod]) -> datetime.datetime | None:
+        """Trigger time to publish now, and remember what this sync saw.
+
+        A Service seen for the first time gets its creation time; later, the
+        earliest Ready transition (or Service creation time) that moved since
+        the previous call; ``None`` when nothing moved.
+        """
+        key = (service.metadata.namespace or "", service.metadata.name)
+        state = self._states.get(key)
+        known = state is not None
+        state = state or _ServiceState()
+        earliest: datetime.datetime | None = None
+        pod_times = {}
+        for pod in pods:
+            moment = _pod_trigger_time(pod)
+            if moment is None:
+                continue
+            pod_times[pod.metadata.name] = moment
+            previous = state.pod_times.get(pod.metadata.name)
+            if previous is None or moment > previous:
+                earliest = _earlier(earliest, moment)
+        created = service.metadata.creationTimestamp
+        if created is not None and (state.service_time is None or created > state.service_time):
+            earliest = _earlier(earliest, created)
+        self._states[key] = _ServiceState(created, pod_times)
+        return earliest if known else created
+
+    def delete_service(self, namespace: str, name: str) -> None:
+        self._states.pop((namespace, name), None)

@@ -1,0 +1,239 @@
+"""Unit tests of ``desired_endpoints`` and friends (upstream endpoints_controller_test).
+
+Address plan: see ``builders`` (pod n = ``1.2.3.<4+n>`` on ``node-1``,
+Service ``foo`` port 80 -> 8080).
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from lightkube.models.core_v1 import ContainerPort
+
+from svclab.controllers._common import format_trigger_time
+from svclab.controllers.endpoints import (
+    desired_endpoints,
+    endpoints_equal_for_write,
+    repack_subsets,
+    truncate_subsets,
+)
+
+from .builders import (
+    address,
+    endpoint_port,
+    endpoints,
+    headless,
+    pod,
+    pod_ip,
+    raw_address,
+    service,
+    service_port,
+    subset,
+)
+
+HEADLESS = "service.kubernetes.io/headless"
+OVER_CAPACITY = "endpoints.kubernetes.io/over-capacity"
+TRIGGER = "endpoints.kubernetes.io/last-change-trigger-time"
+
+
+def only_subsets(svc, pods):
+    result = desired_endpoints(svc, pods)
+    assert result is not None
+    return result.subsets or []
+
+
+def test_one_ready_pod_gives_one_address_on_the_target_port():
+    got = desired_endpoints(service(), [pod(0)])
+    assert got.metadata.name == "foo" and got.metadata.namespace == "test"
+    assert got.subsets == [subset([address(0)], ports=[endpoint_port(8080)])]
+
+
+@pytest.mark.parametrize("svc", [
+    pytest.param(service(selector={}), id="selector-less"),
+    pytest.param(service(type_="ExternalName"), id="external-name"),
+])
+def test_services_the_controller_ignores(svc):
+    assert desired_endpoints(svc, [pod(0)]) is None
+
+
+@pytest.mark.parametrize(("the_pod", "publish", "expected"), [
+    (pod(0, ready=False), False, subset(not_ready=[address(0)], ports=[endpoint_port()])),
+    (pod(0, ready=False), True, subset([address(0)], ports=[endpoint_port()])),
+    (pod(0, terminating=True), False, None),
+    (pod(0, terminating=True), True, subset([address(0)], ports=[endpoint_port()])),
+    (pod(0, phase="Failed"), True, None),
+    (pod(0, phase="Succeeded"), False, None),
+    (pod(0, ips=[]), False, None),
+], ids=["not-ready", "not-ready-published", "terminating", "terminating-published",
+        "failed", "succeeded", "no-ip"])
+def test_pod_state_decides_where_the_address_goes(the_pod, publish, expected):
+    got = only_subsets(service(publish_not_ready=publish), [the_pod])
+    assert got == ([expected] if expected else [])
+
+
+def test_named_target_port_resolves_per_pod_and_skips_pods_without_it():
+    svc = service(ports=[service_port(80, "http", name="http"), service_port(81, 9000, name="raw")])
+    with_http = pod(0, container_ports=[ContainerPort(name="http", containerPort=8081)])
+    other_number = pod(1, container_ports=[ContainerPort(name="http", containerPort=8082)])
+    without = pod(2, container_ports=[])
+    got = only_subsets(svc, [with_http, other_number, without])
+    raw = endpoint_port(9000, name="raw")
+    # Repacking groups by address set: all three serve "raw", one each "http".
+    assert got == [
+        subset([address(0)], ports=[endpoint_port(8081, name="http")]),
+        subset([address(1)], ports=[endpoint_port(8082, name="http")]),
+        subset([address(0), address(1), address(2)], ports=[raw]),
+    ]
+
+
+def test_named_port_must_match_the_protocol():
+    svc = service(ports=[service_port(53, "dns", name="dns", protocol="UDP")])
+    tcp_only = pod(0, container_ports=[ContainerPort(name="dns", containerPort=5353, protocol="TCP")])
+    assert only_subsets(svc, [tcp_only]) == []
+
+
+def test_multi_port_multi_protocol_service_gets_one_subset():
+    svc = service(ports=[service_port(80, 8080, name="http"), service_port(53, 5353, name="dns", protocol="UDP")])
+    got = only_subsets(svc, [pod(0), pod(1)])
+    assert got == [subset([address(0), address(1)], ports=[
+        endpoint_port(5353, name="dns", protocol="UDP"), endpoint_port(8080, name="http"),
+    ])]
+
+
+@pytest.mark.parametrize(("hostname", "subdomain", "published"), [
+    ("web", "foo", "web"), ("web", "other", None), (None, "foo", None),
+])
+def test_hostname_only_with_matching_subdomain(hostname, subdomain, published):
+    got = only_subsets(service(), [pod(0, hostname=hostname, subdomain=subdomain)])
+    assert got[0].addresses[0].hostname == published
+
+
+def test_headless_service_without_ports_lists_addresses_without_ports():
+    assert only_subsets(headless(ports=[]), [pod(0)]) == [subset([address(0)])]
+    assert only_subsets(service(ports=[]), [pod(0)]) == []
+
+
+def test_labels_are_copied_and_headless_label_added():
+    got = desired_endpoints(headless(labels={"app": "x"}), [pod(0)])
+    assert got.metadata.labels == {"app": "x", HEADLESS: ""}
+    assert desired_endpoints(service(labels={"app": "x"}), []).metadata.labels == {"app": "x"}
+
+
+def test_ready_and_not_ready_mix_in_one_subset_sorted_by_ip():
+    got = only_subsets(service(), [pod(2, ready=False), pod(1), pod(0)])
+    assert got == [subset([address(0), address(1)], [address(2)], ports=[endpoint_port()])]
+
+
+def test_pod_on_other_family_is_skipped():
+    svc = service(families=["IPv6"], cluster_ip="fd00::10")
+    dual = pod(0, ips=["1.2.3.4", "fd00::4"])
+    v4_only = pod(1)
+    got = only_subsets(svc, [dual, v4_only])
+    assert [a.ip for a in got[0].addresses] == ["fd00::4"]
+
+
+def test_repack_merges_ports_of_identical_address_sets_and_ready_wins():
+    a, b = raw_address("10.0.0.1"), raw_address("10.0.0.2")
+    got = repack_subsets([
+        subset([a], ports=[endpoint_port(80)]),
+        subset([b], ports=[endpoint_port(80)]),
+        subset([a, b], ports=[endpoint_port(443)]),
+        subset([], [a], ports=[endpoint_port(443)]),
+    ])
+    assert got == [subset([a, b], ports=[endpoint_port(80), endpoint_port(443)])]
+
+
+def test_repack_drops_empty_ips_and_keeps_portless_subsets():
+    got = repack_subsets([subset([raw_address(""), raw_address("10.0.0.1")])])
+    assert got == [subset([raw_address("10.0.0.1")])]
+
+
+# Upstream TestTruncateEndpoints: (ready per subset, not ready per subset) ->
+# expected after truncation to 1000, ready kept first, shares rounded up.
+@pytest.mark.parametrize(("ready", "not_ready", "want_ready", "want_not_ready"), [
+    ([1001], [0], [1000], [0]),
+    ([500], [600], [500], [500]),
+    ([300, 400], [200, 300], [300, 400], [120, 180]),
+    ([600, 600], [100, 100], [500, 500], [0, 0]),
+    ([1], [1000], [1], [999]),
+], ids=["ready-over", "not-ready-cut", "proportional", "ready-split", "one-ready"])
+def test_truncation(ready, not_ready, want_ready, want_not_ready):
+    counter = iter(range(100000))
+    subsets = [
+        subset([raw_address(f"10.{next(counter)}.0.1") for _ in range(r)],
+               [raw_address(f"10.{next(counter)}.0.1") for _ in range(nr)], ports=[endpoint_port()])
+        for r, nr in zip(ready, not_ready)
+    ]
+    got, truncated = truncate_subsets(subsets)
+    assert truncated
+    assert [len(s.addresses or []) for s in got] == want_ready
+    assert [len(s.notReadyAddresses or []) for s in got] == want_not_ready
+
+
+def test_over_capacity_annotation_set_and_removed():
+    svc = service(ports=[service_port()])
+    many = [pod(n) for n in range(1001)]
+    got = desired_endpoints(svc, many)
+    assert got.metadata.annotations == {OVER_CAPACITY: "truncated"}
+    assert len(got.subsets[0].addresses) == 1000
+    back = desired_endpoints(svc, many[:10], current=got)
+    assert back.metadata.annotations is None
+    assert got.metadata.annotations == {OVER_CAPACITY: "truncated"}, "current must not be mutated"
+
+
+def test_trigger_time_annotation_and_other_annotations_kept():
+    current = endpoints("foo", annotations={"keep": "me", TRIGGER: "old"}, resource_version="7")
+    moment = datetime.datetime(2026, 1, 2, 3, 4, 5, 120000, tzinfo=datetime.timezone.utc)
+    got = desired_endpoints(service(), [pod(0)], current=current, trigger_time=moment)
+    assert got.metadata.annotations == {"keep": "me", TRIGGER: "2026-01-02T03:04:05.12Z"}
+    assert got.metadata.resourceVersion == "7"
+    cleared = desired_endpoints(service(), [pod(0)], current=current)
+    assert cleared.metadata.annotations == {"keep": "me"}
+
+
+@pytest.mark.parametrize(("moment", "text"), [
+    (datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc), "2026-01-01T00:00:00Z"),
+    (datetime.datetime(2026, 1, 1, 0, 0, 0, 500, tzinfo=datetime.timezone.utc), "2026-01-01T00:00:00.0005Z"),
+    (datetime.datetime(2026, 1, 1, 1, tzinfo=datetime.timezone(datetime.timedelta(hours=1))),
+     "2026-01-01T00:00:00Z"),
+])
+def test_rfc3339nano_format(moment, text):
+    assert format_trigger_time(moment) == text
+
+
+class TestEqualForWrite:
+    def desired(self, svc=None, pods=None):
+        return desired_endpoints(svc or service(), pods if pods is not None else [pod(0)])
+
+    def test_same_content_needs_no_write(self):
+        current = self.desired()
+        current.subsets[0].addresses[0].targetRef.resourceVersion = "42"
+        assert endpoints_equal_for_write(current, self.desired())
+
+    def test_trigger_time_alone_is_not_a_change(self):
+        current = self.desired()
+        current.metadata.annotations = {TRIGGER: "2020-01-01T00:00:00Z"}
+        assert endpoints_equal_for_write(current, self.desired())
+
+    def test_address_change_is_a_change(self):
+        assert not endpoints_equal_for_write(self.desired(), self.desired(pods=[pod(1)]))
+
+    def test_label_change_is_a_change(self):
+        assert not endpoints_equal_for_write(self.desired(), self.desired(svc=service(labels={"a": "b"})))
+
+    def test_headless_label_alone_is_ignored_as_upstream_does(self):
+        current = self.desired()
+        current.metadata.labels = {HEADLESS: ""}
+        assert endpoints_equal_for_write(current, self.desired())
+
+    def test_truncated_objects_are_always_rewritten(self):
+        current = self.desired()
+        current.metadata.annotations = {OVER_CAPACITY: "truncated"}
+        assert not endpoints_equal_for_write(current, self.desired())
+
+
+def test_addresses_sort_by_ip_text_like_go():
+    # Go compares IP strings bytewise: "1.2.3.104" < "1.2.3.14" < "1.2.3.5".
+    got = only_subsets(service(), [pod(1), pod(10), pod(100)])
+    assert [a.ip for a in got[0].addresses] == [pod_ip(100), pod_ip(10), pod_ip(1)]
