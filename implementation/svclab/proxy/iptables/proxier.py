@@ -1,0 +1,254 @@
+"""iptables mode, imperative part: apply a ``Ruleset`` with one ``iptables-restore``.
+
+Each sync re-plans only the service ports that changed (cached
+``ServiceRules`` for the rest), assembles the full desired ``Ruleset`` and
+sends ``iptables-restore --noflush`` only the chains whose content differs
+from what the last successful sync installed, plus ``-X`` for chains that
+went away. So a change that only moves endpoints rewrites that Service's
+chains and nothing else (upstream rewrites KUBE-SERVICES every time; see
+DESIGN.md "Rule-programming costs"). A full sync (first sync, after a
+failure, or when the ``KUBE-PROXY-CANARY`` chain vanished because someone
+flushed the tables) rewrites every chain and deletes stale ``KUBE-*`` chains
+found by ``iptables-save``.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from svclab.proxy.endpoint import Endpoint
+from svclab.proxy.iptables.plan import (
+    KUBE_EXTERNAL_SERVICES, KUBE_FIREWALL, KUBE_FORWARD, KUBE_MARK_MASQ, KUBE_NODEPORTS,
+    KUBE_POSTROUTING, KUBE_PROXY_CANARY, KUBE_PROXY_FIREWALL, KUBE_SERVICES,
+    SERVICE_CHAIN_PREFIXES, IptablesServicePort, PlanOptions, Ruleset, ServiceRules, assemble,
+    make_endpoint, make_service_port, plan_service)
+from svclab.proxy.service_port import ServicePortName
+
+__all__ = ["IptablesExecutor", "IptablesProxier", "JUMP_RULES", "RestoreError",
+           "SubprocessIptables", "restore_input"]
+
+
+class RestoreError(RuntimeError):
+    """``iptables-restore`` rejected the input; the message quotes the failing line."""
+
+    def __init__(self, message: str, data: str = "", line: int = 0) -> None:
+        lines = data.splitlines()
+        if line and lines:
+            lo, hi = max(0, line - 3), min(len(lines), line + 2)
+            context = "\n".join(f"{'>' if n + 1 == line else ' '} {n + 1}: {lines[n]}" for n in range(lo, hi))
+            message = f"{message}\n{context}"
+        super().__init__(message)
+        self.line = line
+
+
+class IptablesExecutor(Protocol):
+    """The system adapter; ``testing.FakeIptables`` is the fake."""
+
+    def restore(self, data: str, *, noflush: bool = True) -> None: ...
+    def save(self, table: str) -> str: ...
+    def ensure_chain(self, table: str, chain: str) -> None: ...
+    def chain_exists(self, table: str, chain: str) -> bool: ...
+    def ensure_rule(self, table: str, chain: str, rule: str, *, prepend: bool = True) -> None: ...
+    def delete_rule(self, table: str, chain: str, rule: str) -> None: ...
+    def delete_chain(self, table: str, chain: str) -> None: ...
+
+
+def _c(text: str) -> str:
+    return f'-m comment --comment "{text}"'
+
+
+#: Jumps from the built-in chains into ours (upstream ``iptablesJumpChains``).
+JUMP_RULES: tuple[tuple[str, str, str], ...] = (
+    ("filter", "INPUT", f"-m conntrack --ctstate NEW {_c('kubernetes externally-visible service portals')} -j {KUBE_EXTERNAL_SERVICES}"),
+    ("filter", "FORWARD", f"-m conntrack --ctstate NEW {_c('kubernetes externally-visible service portals')} -j {KUBE_EXTERNAL_SERVICES}"),
+    ("filter", "INPUT", f"{_c('kubernetes health check service ports')} -j {KUBE_NODEPORTS}"),
+    ("filter", "FORWARD", f"-m conntrack --ctstate NEW {_c('kubernetes service portals')} -j {KUBE_SERVICES}"),
+    ("filter", "OUTPUT", f"-m conntrack --ctstate NEW {_c('kubernetes service portals')} -j {KUBE_SERVICES}"),
+    ("filter", "FORWARD", f"{_c('kubernetes forwarding rules')} -j {KUBE_FORWARD}"),
+    ("filter", "INPUT", f"-m conntrack --ctstate NEW {_c('kubernetes load balancer firewall')} -j {KUBE_PROXY_FIREWALL}"),
+    ("filter", "OUTPUT", f"-m conntrack --ctstate NEW {_c('kubernetes load balancer firewall')} -j {KUBE_PROXY_FIREWALL}"),
+    ("filter", "FORWARD", f"-m conntrack --ctstate NEW {_c('kubernetes load balancer firewall')} -j {KUBE_PROXY_FIREWALL}"),
+    ("filter", "INPUT", f"-j {KUBE_FIREWALL}"),
+    ("filter", "OUTPUT", f"-j {KUBE_FIREWALL}"),
+    ("nat", "OUTPUT", f"{_c('kubernetes service portals')} -j {KUBE_SERVICES}"),
+    ("nat", "PREROUTING", f"{_c('kubernetes service portals')} -j {KUBE_SERVICES}"),
+    ("nat", "POSTROUTING", f"{_c('kubernetes postrouting rules')} -j {KUBE_POSTROUTING}"),
+)
+BASE_CHAINS = (("filter", KUBE_EXTERNAL_SERVICES), ("filter", KUBE_NODEPORTS), ("filter", KUBE_SERVICES),
+               ("filter", KUBE_FORWARD), ("filter", KUBE_PROXY_FIREWALL), ("filter", KUBE_FIREWALL),
+               ("nat", KUBE_SERVICES), ("nat", KUBE_POSTROUTING), ("nat", KUBE_NODEPORTS),
+               ("nat", KUBE_MARK_MASQ))
+CANARY_TABLES = ("mangle", "nat", "filter")
+
+
+def is_service_chain(name: str) -> bool:
+    """Chains we own per service (and may delete when unused)."""
+    return name.startswith(SERVICE_CHAIN_PREFIXES)
+
+
+def chains_in_save(text: str) -> set[str]:
+    """Chain names declared in ``iptables-save`` output."""
+    return {line[1:].split()[0] for line in text.splitlines() if line.startswith(":")}
+
+
+def restore_input(new: Ruleset, previous: Ruleset | None,
+                  stale: Mapping[str, Sequence[str]] | None = None) -> tuple[str, int]:
+    """The ``--noflush`` restore text turning ``previous`` into ``new``. Side-effect-free.
+
+    ``previous`` None means "unknown": every chain is written. ``stale`` lists
+    extra chains per table to delete (found in the kernel on a full sync).
+    Returns (text, number of chains written or deleted).
+    """
+    out: list[str] = []
+    touched = 0
+    for table in ("filter", "nat"):
+        changed = []
+        for chain in new.table(table):
+            old = previous.chains.get((table, chain.name)) if previous else None
+            if old is None or (old is not chain and old.rules != chain.rules):
+                changed.append(chain)
+        gone = [c.name for c in previous.table(table)
+                if (table, c.name) not in new.chains and is_service_chain(c.name)] if previous else []
+        gone += [c for c in (stale or {}).get(table, ()) if c not in gone]
+        out.append(f"*{table}")
+        out += [f":{c.name} - [0:0]" for c in changed] + [f":{name} - [0:0]" for name in gone]
+        out += [f"-A {c.name} {r}" for c in changed for r in c.rules]
+        out += [f"-X {name}" for name in gone]
+        out.append("COMMIT")
+        touched += len(changed) + len(gone)
+    return "\n".join(out) + "\n", touched
+
+
+@dataclass
+class IptablesProxier:
+    """The iptables ``ModeBackend``: incremental planning and atomic apply."""
+
+    executor: IptablesExecutor
+    options: PlanOptions = field(default_factory=PlanOptions)
+    need_full_sync: bool = True
+    last_sync_full: bool = False
+    service_port_factory = staticmethod(make_service_port)
+    endpoint_factory = staticmethod(make_endpoint)
+    applied: Ruleset | None = None
+    last_restore: str = ""
+    chains_touched: int = 0
+    _cache: dict[ServicePortName, tuple[ServiceRules, object, object]] = field(default_factory=dict)
+
+    def _bootstrap(self) -> None:
+        for table, chain in BASE_CHAINS:
+            self.executor.ensure_chain(table, chain)
+        for table, chain, rule in JUMP_RULES:
+            if chain == "INPUT" and KUBE_FIREWALL in rule and not self.options.localhost_node_ports:
+                continue
+            self.executor.ensure_rule(table, chain, rule)
+        for table in CANARY_TABLES:
+            self.executor.ensure_chain(table, KUBE_PROXY_CANARY)
+
+    def _plan_services(self, state: "ProxyStateLike", full: bool) -> list[ServiceRules]:
+        if full:
+            self._cache.clear()
+        for name in [n for n in self._cache if n not in state.service_ports]:
+            del self._cache[name]
+        out = []
+        for name, port in sorted(state.service_ports.items()):
+            eps = state.endpoints.get(name, ())
+            cached = self._cache.get(name)
+            # identity checks: the trackers hand back the same objects when unchanged
+            if cached is None or cached[1] is not port or cached[2] is not eps:
+                if not isinstance(port, IptablesServicePort):
+                    raise TypeError(f"service port {name} was not built by the iptables factory")
+                cached = (plan_service(port, eps, self.options, state.node_labels), port, eps)
+                self._cache[name] = cached
+            out.append(cached[0])
+        return out
+
+    def sync_rules(self, state: "ProxyStateLike") -> dict[str, int]:
+        """Plan and apply; see the module docstring. Raises ``RestoreError``."""
+        if not self.need_full_sync and not all(
+                self.executor.chain_exists(t, KUBE_PROXY_CANARY) for t in CANARY_TABLES):
+            self.need_full_sync = True  # someone flushed our rules
+        full = self.last_sync_full = self.need_full_sync
+        if full:
+            self._bootstrap()
+        ruleset = assemble(self._plan_services(state, full), self.options)
+        stale = None
+        if full:
+            active = {name for (t, name) in ruleset.chains if t == "nat"}
+            stale = {"nat": sorted(c for c in chains_in_save(self.executor.save("nat"))
+                                   if is_service_chain(c) and c not in active)}
+        text, self.chains_touched = restore_input(ruleset, None if full else self.applied, stale)
+        self.last_restore = text
+        try:
+            self.executor.restore(text, noflush=True)
+        except Exception:
+            self.need_full_sync, self.applied = True, None
+            raise
+        self.need_full_sync, self.applied = False, ruleset
+        return {t: sum(len(c.rules) for c in ruleset.table(t)) for t in ("filter", "nat")}
+
+    def cleanup(self) -> None:
+        """Remove jump rules, our chains and the canaries (``--cleanup``)."""
+        for table, chain, rule in JUMP_RULES:
+            self.executor.delete_rule(table, chain, rule)
+        for table in ("filter", "nat"):
+            ours = [c for c in chains_in_save(self.executor.save(table)) if c.startswith("KUBE-")]
+            text = f"*{table}\n" + "".join(f":{c} - [0:0]\n" for c in ours) \
+                + "".join(f"-X {c}\n" for c in ours) + "COMMIT\n"
+            self.executor.restore(text, noflush=True)
+        self.executor.delete_chain("mangle", KUBE_PROXY_CANARY)
+        self.need_full_sync, self.applied = True, None
+
+
+class ProxyStateLike(Protocol):
+    """The part of ``provider.ProxyState`` this backend reads."""
+
+    @property
+    def service_ports(self) -> Mapping[ServicePortName, object]: ...
+    @property
+    def endpoints(self) -> Mapping[ServicePortName, Sequence[Endpoint]]: ...
+    @property
+    def node_labels(self) -> Mapping[str, str]: ...
+
+
+@dataclass
+class SubprocessIptables:
+    """Runs the real tools. ``prefix`` e.g. ``("ip", "netns", "exec", NS)`` for a namespace."""
+
+    prefix: tuple[str, ...] = ()
+    binary: str = "iptables"
+
+    def _run(self, *args: str, data: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*self.prefix, *args], input=data, text=True, capture_output=True, check=check)
+
+    def restore(self, data: str, *, noflush: bool = True) -> None:
+        args = [f"{self.binary}-restore", "-w"] + (["--noflush"] if noflush else [])
+        result = self._run(*args, data=data, check=False)
+        if result.returncode != 0:
+            line = next((int(w) for w in result.stderr.replace(":", " ").split() if w.isdigit()), 0)
+            raise RestoreError(f"{self.binary}-restore failed: {result.stderr.strip()}", data, line)
+
+    def save(self, table: str) -> str:
+        return self._run(f"{self.binary}-save", "-t", table).stdout
+
+    def chain_exists(self, table: str, chain: str) -> bool:
+        return self._run(self.binary, "-w", "-t", table, "-S", chain, check=False).returncode == 0
+
+    def ensure_chain(self, table: str, chain: str) -> None:
+        if not self.chain_exists(table, chain):
+            self._run(self.binary, "-w", "-t", table, "-N", chain)
+
+    def ensure_rule(self, table: str, chain: str, rule: str, *, prepend: bool = True) -> None:
+        args = shlex.split(rule)
+        if self._run(self.binary, "-w", "-t", table, "-C", chain, *args, check=False).returncode != 0:
+            self._run(self.binary, "-w", "-t", table, "-I" if prepend else "-A", chain, *args)
+
+    def delete_rule(self, table: str, chain: str, rule: str) -> None:
+        self._run(self.binary, "-w", "-t", table, "-D", chain, *shlex.split(rule), check=False)
+
+    def delete_chain(self, table: str, chain: str) -> None:
+        self._run(self.binary, "-w", "-t", table, "-F", chain, check=False)
+        self._run(self.binary, "-w", "-t", table, "-X", chain, check=False)

@@ -1,0 +1,166 @@
+"""The one interface every proxy mode implements, and the shared sync driver.
+
+``Provider`` is what the shell talks to: Service, EndpointSlice and Node event
+handlers, ``sync()`` and ``sync_loop()`` (upstream ``proxy.Provider``).
+``Proxier`` implements it once for all modes: its handlers feed the two change
+trackers; ``sync()`` drains them into a ``ProxyState`` and hands that to the
+mode's ``ModeBackend`` (plan + apply), then reports what to clean up. A mode is
+therefore only a backend: factories for its ServicePort/Endpoint subclasses and
+a ``sync_rules`` method. Modes never import each other.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from svclab.proxy.endpoint import Endpoint, EndpointFactory
+from svclab.proxy.endpoints_change_tracker import EndpointsChangeTracker
+from svclab.proxy.runner import BoundedFrequencyRunner
+from svclab.proxy.service_change_tracker import ServiceChangeTracker
+from svclab.proxy.service_port import (IPFamily, ServiceName, ServicePort, ServicePortFactory,
+                                       ServicePortName)
+
+_log = logging.getLogger(__name__)
+
+__all__ = ["ModeBackend", "Provider", "Proxier", "ProxierOptions", "ProxyState", "SyncReport"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyState:
+    """Everything a mode needs to compute its rules for one sync."""
+
+    service_ports: Mapping[ServicePortName, ServicePort]
+    endpoints: Mapping[ServicePortName, tuple[Endpoint, ...]]
+    node_name: str
+    node_labels: Mapping[str, str]
+    changed_services: frozenset[ServiceName]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """What one sync did, for metrics, logs and conntrack cleanup."""
+
+    full: bool
+    duration_seconds: float
+    rules_by_table: Mapping[str, int] = field(default_factory=dict)
+    stale_udp_cluster_ips: frozenset[str] = frozenset()
+    stale_udp_endpoints: tuple[tuple[ServicePortName, Endpoint], ...] = ()
+    trigger_times: Mapping[ServiceName, tuple[float, ...]] = field(default_factory=dict)
+
+
+class ModeBackend(Protocol):
+    """The mode-specific part: its factories and how it turns state into kernel rules."""
+
+    service_port_factory: ServicePortFactory | None
+    endpoint_factory: EndpointFactory | None
+    #: whether the latest ``sync_rules`` rewrote everything
+    last_sync_full: bool
+
+    def sync_rules(self, state: ProxyState) -> Mapping[str, int]:
+        """Plan and apply rules for ``state``; returns rule counts per table.
+
+        Raises on failure; the backend must then do a full sync next time.
+        """
+        ...
+
+    def cleanup(self) -> None:
+        """Remove everything this mode ever installed."""
+        ...
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """What the shell drives (upstream ``proxy.Provider``)."""
+
+    def on_service(self, previous: Any | None, current: Any | None) -> None: ...
+    def on_endpoint_slice(self, endpoint_slice: Any, removed: bool = False) -> None: ...
+    def on_node(self, node: Any | None) -> None: ...
+    async def sync(self) -> SyncReport: ...
+    async def sync_loop(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProxierOptions:
+    """Construction options shared by every mode."""
+
+    node_name: str
+    family: IPFamily = IPFamily.IPV4
+    min_sync_period: float = 1.0
+    sync_period: float = 30.0
+    clock: Callable[[], float] = time.monotonic
+    wall_clock: Callable[[], float] = time.time
+
+
+class Proxier:
+    """Implements ``Provider`` for any ``ModeBackend``.
+
+    ``on_sync`` (optional) receives each ``SyncReport`` (metrics, conntrack).
+    Call ``sync()`` directly in tests; ``sync_loop()`` runs the bounded-frequency
+    runner forever.
+    """
+
+    def __init__(self, backend: ModeBackend, options: ProxierOptions,
+                 on_sync: Callable[[SyncReport], None] | None = None) -> None:
+        self.backend = backend
+        self.options = options
+        self._on_sync = on_sync
+        self._services = ServiceChangeTracker(options.family, backend.service_port_factory)
+        self._endpoints = EndpointsChangeTracker(options.family, options.node_name,
+                                                 backend.endpoint_factory)
+        self.service_ports: Mapping[ServicePortName, ServicePort] = {}
+        self.endpoints: Mapping[ServicePortName, tuple[Endpoint, ...]] = {}
+        self.node_labels: Mapping[str, str] = {}
+        self.last_report: SyncReport | None = None
+        self.runner = BoundedFrequencyRunner(self._sync_for_runner, min_interval=options.min_sync_period,
+                                             max_interval=options.sync_period, clock=options.clock)
+
+    def on_service(self, previous: Any | None, current: Any | None) -> None:
+        """Service add (previous None), update, or delete (current None)."""
+        if self._services.update(previous, current):
+            self.runner.run()
+
+    def on_endpoint_slice(self, endpoint_slice: Any, removed: bool = False) -> None:
+        """EndpointSlice add/update, or delete with ``removed=True``."""
+        if self._endpoints.update(endpoint_slice, removed):
+            self.runner.run()
+
+    def on_node(self, node: Any | None) -> None:
+        """This proxy's own Node changed: its labels drive topology."""
+        labels = dict((node.metadata.labels or {}) if node is not None else {})
+        if labels != dict(self.node_labels):
+            self.node_labels = labels
+            self.runner.run()
+
+    async def sync(self) -> SyncReport:
+        """Drain the trackers, let the backend plan and apply, report the result."""
+        started = self.options.clock()
+        svc = self._services.apply(self.service_ports)
+        eps = self._endpoints.apply(self.endpoints)
+        self.service_ports, self.endpoints = svc.service_ports, eps.endpoints
+        state = ProxyState(self.service_ports, self.endpoints, self.options.node_name,
+                           self.node_labels, svc.updated_services | eps.updated_services)
+        counts = self.backend.sync_rules(state)
+        report = SyncReport(
+            full=bool(getattr(self.backend, "last_sync_full", False)), duration_seconds=self.options.clock() - started, rules_by_table=counts,
+            stale_udp_cluster_ips=svc.deleted_udp_cluster_ips | frozenset(
+                self.service_ports[n].cluster_ip for n in eps.new_udp_services if n in self.service_ports),
+            stale_udp_endpoints=eps.deleted_udp_endpoints, trigger_times=eps.trigger_times)
+        self.last_report = report
+        if self._on_sync is not None:
+            self._on_sync(report)
+        return report
+
+    async def _sync_for_runner(self) -> None:
+        try:
+            await self.sync()
+        except Exception:  # noqa: BLE001 - the loop must survive; the backend resyncs fully
+            _log.exception("event=sync_failed node=%s", self.options.node_name)
+            self.runner.retry_after(self.options.min_sync_period)
+
+    async def sync_loop(self) -> None:
+        """Run syncs forever, bounded by min_sync_period / sync_period."""
+        await self.runner.loop()

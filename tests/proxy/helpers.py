@@ -1,0 +1,35 @@
+"""Builds proxiers through their real constructors with fake executors injected."""
+
+from __future__ import annotations
+
+from svclab.proxy.iptables.plan import PlanOptions
+from svclab.proxy.iptables.proxier import IptablesProxier
+from svclab.proxy.iptables.testing import FakeIptables
+from svclab.proxy.provider import Proxier, ProxierOptions
+
+from .builders import CLUSTER_CIDR, TEST_NODE, TEST_NODE_IP, overall_scenario
+
+
+class ManualClock:
+    """A clock tests advance by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def iptables_proxier(**plan: object) -> tuple[Proxier, IptablesProxier, FakeIptables]:
+    fake = FakeIptables()
+    backend = IptablesProxier(fake, PlanOptions(cluster_cidr=CLUSTER_CIDR, node_ip=TEST_NODE_IP, **plan))  # type: ignore[arg-type]
+    proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=ManualClock()))
+    return proxier, backend, fake
+
+
+def load_overall(proxier: Proxier) -> None:
+    services, slices = overall_scenario()
+    for svc in services:
+        proxier.on_service(None, svc)
+    for eps in slices:
+        proxier.on_endpoint_slice(eps)

@@ -1,0 +1,178 @@
+"""iptables proxier against the fake: partial syncs, stale chains, canary, packet flows.
+
+Address plan: see ``builders.py`` (upstream conventions).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from svclab.proxy.iptables.plan import endpoint_chain_name, service_chain_name
+from svclab.proxy.iptables.proxier import RestoreError
+from svclab.proxy.iptables.testing import trace_packet
+from svclab.proxy.service_port import Protocol, ServiceName, ServicePortName
+
+from .builders import (EXTERNAL_CLIENT, EXTERNAL_CLIENT_BLOCKED, TEST_NODE, TEST_NODE_IP,
+                       TEST_NODE_IPS, endpoint, endpoint_slice, service)
+from .helpers import iptables_proxier, load_overall
+
+
+def spn(ns: str, name: str, port: str = "p80") -> ServicePortName:
+    return ServicePortName(ServiceName(ns, name), port, Protocol.TCP)
+
+
+def test_hash_vectors() -> None:
+    assert service_chain_name("KUBE-SVC-", spn("ns1", "svc1")) == "KUBE-SVC-XPGD46QRK7WJZT7O"
+    assert endpoint_chain_name(spn("ns1", "svc1"), "10.180.0.1:80") == "KUBE-SEP-SXIVWICOYRO3J4NJ"
+
+
+async def test_first_sync_installs_jumps_canaries_and_rules() -> None:
+    proxier, backend, fake = iptables_proxier()
+    load_overall(proxier)
+    report = await proxier.sync()
+    assert report.full
+    assert "KUBE-SVC-XPGD46QRK7WJZT7O" in fake.tables["nat"]
+    assert all(fake.chain_exists(t, "KUBE-PROXY-CANARY") for t in ("mangle", "nat", "filter"))
+    assert any("-j KUBE-SERVICES" in r for r in fake.tables["nat"]["PREROUTING"])
+    assert report.rules_by_table["nat"] == fake.count_rules("nat") - 3  # minus the 3 jump rules
+
+
+FLOWS = [
+    # (id, source, destination, port, verdict, masqueraded)
+    ("pod to cluster IP", "10.0.0.2", "172.30.0.41", 80, "10.180.0.1:80", False),
+    ("external to cluster IP", EXTERNAL_CLIENT, "172.30.0.41", 80, "10.180.0.1:80", True),
+    ("hairpin", "10.180.0.1", "172.30.0.41", 80, "10.180.0.1:80", True),
+    ("two endpoints", "10.0.0.2", "172.30.0.44", 80, "10.180.0.4:80, 10.180.0.5:80", False),
+    ("no endpoints rejects", "10.0.0.2", "172.30.0.46", 80, "REJECT", False),
+    ("wrong port", "10.0.0.2", "172.30.0.41", 81, "", False),
+    ("external to nodeport", EXTERNAL_CLIENT, TEST_NODE_IP, 3003, "10.180.0.3:80", True),
+    ("localhost nodeport", "127.0.0.1", "127.0.0.1", 3003, "10.180.0.3:80", True),
+    ("external IP, cluster policy", EXTERNAL_CLIENT, "192.168.99.33", 80, "10.180.0.4:80, 10.180.0.5:80", True),
+    ("ETP Local, no local endpoints", EXTERNAL_CLIENT, "1.2.3.4", 80, "DROP", False),
+    ("ETP Local nodeport, no local endpoints", EXTERNAL_CLIENT, TEST_NODE_IP, 3001, "DROP", False),
+    ("ETP Local, pod short-circuit", "10.0.0.2", "1.2.3.4", 80, "10.180.0.2:80", False),
+    ("ETP Local, from the node", TEST_NODE_IP, "1.2.3.4", 80, "10.180.0.2:80", True),
+    ("LB source range allowed", EXTERNAL_CLIENT, "5.6.7.8", 80, "10.180.0.3:80", True),
+    ("LB source range blocked", EXTERNAL_CLIENT_BLOCKED, "5.6.7.8", 80, "DROP", False),
+]
+
+
+@pytest.mark.parametrize("src,dst,port,verdict,masq", [f[1:] for f in FLOWS], ids=[f[0] for f in FLOWS])
+async def test_packet_flows(src: str, dst: str, port: int, verdict: str, masq: bool) -> None:
+    proxier, _, fake = iptables_proxier()
+    load_overall(proxier)
+    await proxier.sync()
+    result = trace_packet(fake, src, dst, port, node_ips=TEST_NODE_IPS)
+    assert (result.verdict, result.masquerade) == (verdict, masq)
+
+
+async def test_endpoint_move_rewrites_only_that_service() -> None:
+    proxier, backend, fake = iptables_proxier()
+    load_overall(proxier)
+    await proxier.sync()
+    proxier.on_endpoint_slice(endpoint_slice("ns1", "svc1", endpoint("10.180.0.9")))
+    report = await proxier.sync()
+    assert not report.full
+    text = backend.last_restore
+    assert ":KUBE-SERVICES" not in text  # only endpoints moved
+    assert ":KUBE-SVC-XPGD46QRK7WJZT7O - [0:0]" in text
+    assert "-X KUBE-SEP-SXIVWICOYRO3J4NJ" in text
+    assert "KUBE-SVC-4SW47YFZTEDKD3PK" not in text
+    assert "KUBE-SEP-SXIVWICOYRO3J4NJ" not in fake.tables["nat"]
+    assert trace_packet(fake, "10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.9:80"
+
+
+async def test_losing_all_endpoints_turns_into_reject_and_deletes_chains() -> None:
+    proxier, backend, fake = iptables_proxier()
+    load_overall(proxier)
+    await proxier.sync()
+    proxier.on_endpoint_slice(endpoint_slice("ns1", "svc1", endpoint("10.180.0.1")), removed=True)
+    await proxier.sync()
+    assert "KUBE-SVC-XPGD46QRK7WJZT7O" not in fake.tables["nat"]
+    assert trace_packet(fake, "10.0.0.2", "172.30.0.41", 80).verdict == "REJECT"
+
+
+async def test_deleted_service_goes_and_nothing_else_changes() -> None:
+    proxier, backend, fake = iptables_proxier()
+    svc = service("ns1", "svc1", "172.30.0.41", ("p80", 80, 0))
+    proxier.on_service(None, svc)
+    proxier.on_endpoint_slice(endpoint_slice("ns1", "svc1", endpoint("10.180.0.1")))
+    await proxier.sync()
+    proxier.on_service(svc, None)
+    await proxier.sync()
+    assert not [c for c in fake.tables["nat"] if c.startswith(("KUBE-SVC", "KUBE-SEP"))]
+    await proxier.sync()
+    assert backend.chains_touched == 0  # an idle sync asks the kernel for nothing
+
+
+async def test_flush_is_detected_by_the_canary() -> None:
+    proxier, backend, fake = iptables_proxier()
+    load_overall(proxier)
+    await proxier.sync()
+    fake.flush_all()
+    report = await proxier.sync()
+    assert report.full
+    assert backend.need_full_sync is False
+    assert "KUBE-SVC-XPGD46QRK7WJZT7O" in fake.tables["nat"]
+    assert fake.chain_exists("mangle", "KUBE-PROXY-CANARY")
+
+
+async def test_failed_restore_forces_full_resync() -> None:
+    proxier, backend, fake = iptables_proxier()
+    load_overall(proxier)
+    await proxier.sync()
+    fake.fail_next_restore = True
+    proxier.on_endpoint_slice(endpoint_slice("ns1", "svc1", endpoint("10.180.0.9")))
+    with pytest.raises(RestoreError):
+        await proxier.sync()
+    assert backend.need_full_sync
+    await proxier.sync()
+    assert ":KUBE-SERVICES - [0:0]" in backend.last_restore
+    assert trace_packet(fake, "10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.9:80"
+
+
+async def test_full_sync_deletes_stale_chains_left_in_the_kernel() -> None:
+    proxier, backend, fake = iptables_proxier()
+    fake.tables["nat"]["KUBE-SVC-AAAAAAAAAAAAAAAA"] = ["-j RETURN"]
+    fake.tables["nat"]["OTHER-CHAIN"] = []
+    await proxier.sync()
+    assert "KUBE-SVC-AAAAAAAAAAAAAAAA" not in fake.tables["nat"]
+    assert "OTHER-CHAIN" in fake.tables["nat"]
+
+
+async def test_internal_traffic_policy_local_uses_svl_chain() -> None:
+    proxier, _, fake = iptables_proxier()
+    proxier.on_service(None, service("ns1", "svc1", "172.30.0.41", ("p80", 80, 0),
+                                     internalTrafficPolicy="Local"))
+    proxier.on_endpoint_slice(endpoint_slice("ns1", "svc1", endpoint("10.180.0.1"),
+                                             endpoint("10.180.0.2", node=TEST_NODE)))
+    await proxier.sync()
+    assert service_chain_name("KUBE-SVL-", spn("ns1", "svc1")) in fake.tables["nat"]
+    assert trace_packet(fake, "10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.2:80"
+
+
+async def test_terminating_endpoints_are_a_fallback_only() -> None:
+    proxier, _, fake = iptables_proxier()
+    proxier.on_service(None, service("ns1", "svc1", "172.30.0.41", ("p80", 80, 0)))
+    proxier.on_endpoint_slice(endpoint_slice(
+        "ns1", "svc1", endpoint("10.180.0.1", ready=False, serving=True, terminating=True),
+        endpoint("10.180.0.2", ready=False, serving=False)))
+    await proxier.sync()
+    assert trace_packet(fake, "10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.1:80"
+    proxier.on_endpoint_slice(endpoint_slice(
+        "ns1", "svc1", endpoint("10.180.0.1", ready=False, serving=True, terminating=True),
+        endpoint("10.180.0.3")))
+    await proxier.sync()
+    assert trace_packet(fake, "10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.3:80"
+
+
+async def test_udp_endpoint_removal_is_reported_for_conntrack() -> None:
+    proxier, _, _ = iptables_proxier()
+    proxier.on_service(None, service("ns1", "dns", "172.30.0.10", ("dns", 53, 0), protocol="UDP"))
+    first = await proxier.sync()
+    proxier.on_endpoint_slice(endpoint_slice("ns1", "dns", endpoint("10.180.0.1"), port=("dns", 53), protocol="UDP"))
+    second = await proxier.sync()
+    assert "172.30.0.10" in second.stale_udp_cluster_ips and not first.stale_udp_endpoints
+    proxier.on_endpoint_slice(endpoint_slice("ns1", "dns", endpoint("10.180.0.2"), port=("dns", 53), protocol="UDP"))
+    third = await proxier.sync()
+    assert [str(ep) for _, ep in third.stale_udp_endpoints] == ["10.180.0.1:53"]
