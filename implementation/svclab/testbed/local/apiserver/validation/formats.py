@@ -1,0 +1,364 @@
+"""String formats of the Kubernetes API: DNS names, label keys and values, ports, IPs, CIDRs.
+
+The ``is_*`` functions mirror apimachinery's ``k8s.io/apimachinery/pkg/util/validation``
+(and its ``api/validate/content`` package): each returns the list of upstream's
+message strings for a bad value, empty when the value is fine. Lengths are
+counted in bytes, as Go's ``len`` does, and patterns must match the whole value.
+
+IP parsing follows Go: the "sloppy" parser of ``k8s.io/utils/net`` accepts IPv4
+octets with leading zeros and IPv4-mapped IPv6 addresses, which strict
+validation then rejects with its own messages. All functions are side-effect-free.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+
+from .errors import FieldError, invalid, required
+
+__all__ = [
+    "DNS1123_LABEL_MAX",
+    "Address",
+    "is_dns1035_label",
+    "is_dns1123_label",
+    "is_dns1123_subdomain",
+    "is_fully_qualified_domain_name",
+    "is_label_value",
+    "is_port_name",
+    "is_port_num",
+    "is_qualified_name",
+    "is_valid_cidr",
+    "is_valid_ip",
+    "is_valid_ipv4_address",
+    "is_valid_ipv6_address",
+    "name_is_dns1035_label",
+    "name_is_dns_label",
+    "name_is_dns_subdomain",
+    "parse_ip_sloppy",
+    "validate_non_special_ip",
+    "validate_port_num_or_name",
+    "validate_path_segment_name",
+]
+
+NameFn = Callable[[str, bool], list[str]]
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+DNS1123_LABEL_MAX = 63
+DNS1123_SUBDOMAIN_MAX = 253
+
+_DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS1123_SUBDOMAIN_FMT = _DNS1123_LABEL_FMT + "(\\." + _DNS1123_LABEL_FMT + ")*"
+_DNS1035_LABEL_FMT = "[a-z]([-a-z0-9]*[a-z0-9])?"
+_LABEL_KEY_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+_LABEL_VALUE_FMT = "(" + _LABEL_KEY_FMT + ")?"
+
+_DNS1123_LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+    "and must start and end with an alphanumeric character"
+)
+_DNS1123_SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+    "and must start and end with an alphanumeric character"
+)
+_DNS1035_LABEL_MSG = (
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', "
+    "start with an alphabetic character, and end with an alphanumeric character"
+)
+_LABEL_KEY_MSG = (
+    "must consist of alphanumeric characters, '-', '_' or '.', "
+    "and must start and end with an alphanumeric character"
+)
+_LABEL_VALUE_MSG = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
+    "and must start and end with an alphanumeric character"
+)
+
+
+def _byte_len(value: str) -> int:
+    return len(value.encode())
+
+
+def max_len_error(length: int) -> str:
+    return f"must be no more than {length} characters"
+
+
+def regex_error(msg: str, fmt: str, *examples: str) -> str:
+    """Upstream ``RegexError``, including its doubled space before each ``or``."""
+    if not examples:
+        return f"{msg} (regex used for validation is '{fmt}')"
+    text = msg + " (e.g. "
+    for i, example in enumerate(examples):
+        if i > 0:
+            text += " or "
+        text += f"'{example}', "
+    return text + f"regex used for validation is '{fmt}')"
+
+
+def inclusive_range_error(low: int, high: int) -> str:
+    return f"must be between {low} and {high}, inclusive"
+
+
+def _matches(fmt: str, value: str) -> bool:
+    return re.fullmatch(fmt, value) is not None
+
+
+def is_dns1123_label(value: str) -> list[str]:
+    errs = []
+    if _byte_len(value) > DNS1123_LABEL_MAX:
+        errs.append(max_len_error(DNS1123_LABEL_MAX))
+    if not _matches(_DNS1123_LABEL_FMT, value):
+        if _matches(_DNS1123_SUBDOMAIN_FMT, value):
+            errs.append("must not contain dots")
+        else:
+            errs.append(regex_error(_DNS1123_LABEL_MSG, _DNS1123_LABEL_FMT, "my-name", "123-abc"))
+    return errs
+
+
+def is_dns1123_subdomain(value: str) -> list[str]:
+    errs = []
+    if _byte_len(value) > DNS1123_SUBDOMAIN_MAX:
+        errs.append(max_len_error(DNS1123_SUBDOMAIN_MAX))
+    if not _matches(_DNS1123_SUBDOMAIN_FMT, value):
+        errs.append(regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
+    return errs
+
+
+def is_dns1035_label(value: str) -> list[str]:
+    errs = []
+    if _byte_len(value) > DNS1123_LABEL_MAX:
+        errs.append(max_len_error(DNS1123_LABEL_MAX))
+    if not _matches(_DNS1035_LABEL_FMT, value):
+        errs.append(regex_error(_DNS1035_LABEL_MSG, _DNS1035_LABEL_FMT, "my-name", "abc-123"))
+    return errs
+
+
+def is_qualified_name(value: str) -> list[str]:
+    """A label key / qualified name: ``[DNS-subdomain prefix '/'] name``."""
+    errs: list[str] = []
+    parts = value.split("/")
+    if len(parts) == 1:
+        name = parts[0]
+    elif len(parts) == 2:
+        prefix, name = parts
+        if not prefix:
+            errs.append("prefix part must be non-empty")
+        else:
+            errs.extend("prefix part " + msg for msg in is_dns1123_subdomain(prefix))
+    else:
+        return [
+            "a valid label key "
+            + regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, "MyName", "my.name", "123-abc")
+            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+        ]
+    if not name:
+        errs.append("name part must be non-empty")
+    elif _byte_len(name) > DNS1123_LABEL_MAX:
+        errs.append("name part " + max_len_error(DNS1123_LABEL_MAX))
+    if not _matches(_LABEL_KEY_FMT, name):
+        errs.append("name part " + regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, "MyName", "my.name", "123-abc"))
+    return errs
+
+
+def is_label_value(value: str) -> list[str]:
+    errs = []
+    if _byte_len(value) > DNS1123_LABEL_MAX:
+        errs.append(max_len_error(DNS1123_LABEL_MAX))
+    if not _matches(_LABEL_VALUE_FMT, value):
+        errs.append(regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
+    return errs
+
+
+def is_port_num(port: int) -> list[str]:
+    return [] if 1 <= port <= 65535 else [inclusive_range_error(1, 65535)]
+
+
+def is_port_name(port: str) -> list[str]:
+    """An IANA_SVC_NAME: at most 15 of ``[-a-z0-9]``, at least one letter, no edge or double hyphen."""
+    errs = []
+    if _byte_len(port) > 15:
+        errs.append(max_len_error(15))
+    if not _matches("[-a-z0-9]+", port):
+        errs.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
+    if re.search("[a-z]", port) is None:
+        errs.append("must contain at least one letter (a-z)")
+    if "--" in port:
+        errs.append("must not contain consecutive hyphens")
+    if port and (port[0] == "-" or port[-1] == "-"):
+        errs.append("must not begin or end with a hyphen")
+    return errs
+
+
+def validate_port_num_or_name(port: object, path: str) -> list[FieldError]:
+    """Upstream ``ValidatePortNumOrName`` for an IntOrString (JSON int or string)."""
+    if isinstance(port, str):
+        return [invalid(path, port, msg) for msg in is_port_name(port)]
+    if isinstance(port, int) and not isinstance(port, bool):
+        return [invalid(path, port, msg) for msg in is_port_num(port)]
+    return [invalid(path, port, "must be an integer or a string")]
+
+
+def _mask_trailing_dash(name: str) -> str:
+    # Upstream replaces the last two characters with "a" (sic) so a generateName
+    # prefix ending in "-" can pass the name pattern.
+    if len(name) > 1 and name.endswith("-"):
+        return name[:-2] + "a"
+    return name
+
+
+def name_is_dns_subdomain(name: str, prefix: bool) -> list[str]:
+    return is_dns1123_subdomain(_mask_trailing_dash(name) if prefix else name)
+
+
+def name_is_dns_label(name: str, prefix: bool) -> list[str]:
+    return is_dns1123_label(_mask_trailing_dash(name) if prefix else name)
+
+
+def name_is_dns1035_label(name: str, prefix: bool) -> list[str]:
+    return is_dns1035_label(_mask_trailing_dash(name) if prefix else name)
+
+
+def validate_path_segment_name(name: str, prefix: bool) -> list[str]:
+    """Upstream ``path.ValidatePathSegmentName``: what every name must allow in a URL."""
+    errs = []
+    if not prefix and name in (".", ".."):
+        errs.append(f"may not be '{name}'")
+    for bad in ("/", "%"):
+        if bad in name:
+            errs.append(f"may not contain '{bad}'")
+    return errs
+
+
+def is_fully_qualified_domain_name(path: str, name: str) -> list[FieldError]:
+    """Upstream ``IsFullyQualifiedDomainName``: a subdomain of at least two labels, maybe dot-terminated."""
+    if not name:
+        return [required(path)]
+    name = name.removesuffix(".")
+    errs = is_dns1123_subdomain(name)
+    if errs:
+        return [invalid(path, name, ",".join(errs))]
+    labels = name.split(".")
+    if len(labels) < 2:
+        return [invalid(path, name, "should be a domain with at least two segments separated by dots")]
+    for label in labels:
+        errs = is_dns1123_label(label)
+        if errs:
+            return [invalid(path, label, ",".join(errs))]
+    return []
+
+
+# --- IP addresses ------------------------------------------------------------
+
+
+def _parse_ipv4_sloppy(value: str) -> ipaddress.IPv4Address | None:
+    parts = value.split(".")
+    if len(parts) != 4 or not all(p.isascii() and p.isdigit() for p in parts):
+        return None
+    octets = [int(p) for p in parts]
+    if any(o > 255 for o in octets):
+        return None
+    return ipaddress.IPv4Address(".".join(str(o) for o in octets))
+
+
+def parse_ip_sloppy(value: str) -> Address | None:
+    """Go's ``netutils.ParseIPSloppy``: leading-zero IPv4 octets allowed, no zones."""
+    if ":" not in value:
+        return _parse_ipv4_sloppy(value)
+    if "%" in value or not value.isascii():
+        return None
+    try:
+        return ipaddress.IPv6Address(value)
+    except ValueError:
+        return None
+
+
+def _as_go_ip(ip: Address) -> Address:
+    """Go treats an IPv4-mapped IPv6 address as the IPv4 address it carries."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def _strict_ip_errors(path: str, value: str, ip: Address) -> list[FieldError]:
+    errs = []
+    if isinstance(ip, ipaddress.IPv4Address) and str(ip) != value:
+        errs.append(invalid(path, value, "must not have leading 0s"))
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        errs.append(invalid(path, value, "must not be an IPv4-mapped IPv6 address"))
+    return errs
+
+
+def is_valid_ip(path: str, value: str) -> list[FieldError]:
+    """Upstream ``IsValidIP``: a valid IP with no leading zeros, not IPv4-mapped, canonical."""
+    ip = parse_ip_sloppy(value)
+    if ip is None:
+        return [invalid(path, value, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)")]
+    errs = _strict_ip_errors(path, value, ip)
+    if errs:
+        return errs
+    if str(ip) != value:
+        errs.append(invalid(path, value, f"must be in canonical form (\"{ip}\")"))
+    return errs
+
+
+def is_valid_ipv4_address(path: str, value: str) -> list[FieldError]:
+    ip = parse_ip_sloppy(value)
+    if ip is None or not isinstance(_as_go_ip(ip), ipaddress.IPv4Address):
+        return [invalid(path, value, "must be a valid IPv4 address")]
+    return []
+
+
+def is_valid_ipv6_address(path: str, value: str) -> list[FieldError]:
+    ip = parse_ip_sloppy(value)
+    if ip is None or isinstance(_as_go_ip(ip), ipaddress.IPv4Address):
+        return [invalid(path, value, "must be a valid IPv6 address")]
+    return []
+
+
+def _is_link_local_multicast(ip: Address) -> bool:
+    if isinstance(ip, ipaddress.IPv4Address):
+        return ip in ipaddress.IPv4Network("224.0.0.0/24")
+    packed = ip.packed
+    return packed[0] == 0xFF and packed[1] & 0x0F == 0x02
+
+
+def validate_non_special_ip(value: str, path: str) -> list[FieldError]:
+    """Upstream ``ValidateNonSpecialIP`` / ``ValidateEndpointIP``: no unspecified,
+    loopback, link-local or link-local multicast addresses."""
+    parsed = parse_ip_sloppy(value)
+    if parsed is None:
+        return [invalid(path, value, "must be a valid IP address")]
+    ip = _as_go_ip(parsed)
+    errs = []
+    if ip.is_unspecified:
+        errs.append(invalid(path, value, f"may not be unspecified ({value})"))
+    if ip.is_loopback:
+        errs.append(invalid(path, value, "may not be in the loopback range (127.0.0.0/8, ::1/128)"))
+    if ip.is_link_local:
+        errs.append(invalid(path, value, "may not be in the link-local range (169.254.0.0/16, fe80::/10)"))
+    if _is_link_local_multicast(ip):
+        errs.append(invalid(path, value, "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"))
+    return errs
+
+
+def is_valid_cidr(path: str, value: str) -> list[FieldError]:
+    """Upstream ``IsValidCIDR``: a subnet with no leading zeros, no host bits, canonical."""
+    bad = [invalid(path, value, "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)")]
+    address, slash, length = value.partition("/")
+    ip = parse_ip_sloppy(address)
+    if not slash or ip is None or not (length.isascii() and length.isdigit()):
+        return bad
+    max_bits = 32 if isinstance(ip, ipaddress.IPv4Address) else 128
+    if int(length) > max_bits:
+        return bad
+    if _strict_ip_errors(path, address, ip) or (length != str(int(length))):
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            return [invalid(path, value, "must not have an IPv4-mapped IPv6 address")]
+        return [invalid(path, value, "must not have leading 0s in IP or prefix length")]
+    network = ipaddress.ip_network(f"{ip}/{int(length)}", strict=False)
+    if network.network_address != ip:
+        return [invalid(path, value, "must not have bits set beyond the prefix length")]
+    if str(network) != value:
+        return [invalid(path, value, f"must be in canonical form (\"{network}\")")]
+    return []
