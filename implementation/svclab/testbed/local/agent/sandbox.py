@@ -1,0 +1,180 @@
+"""Pod sandboxes: a network namespace, a veth on the node's ``cni0``, and a holder.
+
+For pod UID ``u`` on cluster ``C`` the sandbox is the network namespace
+``svclab-C-p<first 8 hex of u>`` holding ``eth0`` (the pod end of a veth pair)
+with the pod IP, ``lo`` up and a default route via ``cni0``'s address; the host
+end ``veth<8 hex>`` is a port of ``cni0`` with hairpin mode on, so a pod can
+reach itself through a Service. A holder process (``sleep infinity`` in the
+pod's netns and its own UTS namespace, hostname = pod hostname) plays the pause
+container. ``<state-dir>/pods/<ns>_<name>/info.json`` records all of it for
+``svclab exec`` and for the next agent run.
+
+The functions here run in the agent's (node's) network namespace; the pod side
+is configured through pyroute2's netns support.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from pyroute2 import IPRoute, netns
+
+from .nsutil import start_in_new_uts
+
+__all__ = ["Sandbox", "create_sandbox", "destroy_sandbox", "kill_if_ours", "load_sandboxes",
+           "process_start_ticks", "sandbox_netns_name", "save_sandbox"]
+
+BRIDGE = "cni0"
+POD_INTERFACE = "eth0"
+
+
+def sandbox_netns_name(cluster: str, uid: str) -> str:
+    return f"svclab-{cluster}-p{_short(uid)}"
+
+
+def _short(uid: str) -> str:
+    return uid.replace("-", "")[:8]
+
+
+@dataclass(slots=True)
+class Sandbox:
+    """One pod's sandbox; mutable only in ``containers`` (name -> [pid, start ticks])."""
+
+    uid: str
+    namespace: str
+    name: str
+    netns: str
+    host_veth: str
+    ip: str
+    holder_pid: int
+    holder_ticks: int
+    directory: str
+    containers: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def info_path(self) -> Path:
+        return Path(self.directory) / "info.json"
+
+
+def process_start_ticks(pid: int) -> int:
+    """The process's start time in clock ticks (0 when it is gone): tells pid reuse apart."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def kill_if_ours(pid: int, ticks: int, signum: int = signal.SIGKILL) -> bool:
+    """Signal ``pid`` only if it is still the process we started (same start time)."""
+    if pid <= 0 or ticks <= 0 or process_start_ticks(pid) != ticks:
+        return False
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        return False
+    if signum == signal.SIGKILL:
+        _reap(pid)
+    return True
+
+
+def _reap(pid: int) -> None:
+    """Collect a killed child so it does not linger as a zombie (not ours: nothing to do)."""
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def save_sandbox(sandbox: Sandbox) -> None:
+    """Write info.json atomically (``svclab exec`` may read it at any moment)."""
+    info = asdict(sandbox)
+    info["pid"] = sandbox.holder_pid  # the contract's name for the holder
+    tmp = sandbox.info_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info, indent=1))
+    tmp.replace(sandbox.info_path)
+
+
+def create_sandbox(*, cluster: str, uid: str, namespace: str, name: str, hostname: str,
+                   ip: ipaddress.IPv4Address, network: ipaddress.IPv4Network,
+                   state_dir: Path) -> Sandbox:
+    """Build the namespace, veth, addresses, routes and holder; undo all on failure."""
+    ns_name = sandbox_netns_name(cluster, uid)
+    host_veth = f"veth{_short(uid)}"
+    directory = state_dir / "pods" / f"{namespace}_{name}"
+    directory.mkdir(parents=True, exist_ok=True)
+    sandbox = Sandbox(uid=uid, namespace=namespace, name=name, netns=ns_name,
+                      host_veth=host_veth, ip=str(ip), holder_pid=0, holder_ticks=0,
+                      directory=str(directory))
+    try:
+        _plumb(ns_name, host_veth, ip, network)
+        holder = subprocess.Popen(["sleep", "infinity"], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  preexec_fn=start_in_new_uts(ns_name, hostname[:63]),
+                                  close_fds=True)
+        sandbox.holder_pid = holder.pid
+        sandbox.holder_ticks = process_start_ticks(holder.pid)
+        save_sandbox(sandbox)
+    except BaseException:
+        destroy_sandbox(sandbox)
+        raise
+    return sandbox
+
+
+def _plumb(ns_name: str, host_veth: str, ip: ipaddress.IPv4Address,
+           network: ipaddress.IPv4Network) -> None:
+    gateway = str(network.network_address + 1)
+    if ns_name in netns.listnetns():
+        netns.remove(ns_name)  # a leftover from a crash; its pod is gone or being rebuilt
+    netns.create(ns_name)
+    with IPRoute() as ipr:
+        if ipr.link_lookup(ifname=host_veth):
+            ipr.link("del", ifname=host_veth)
+        temp_peer = f"p{host_veth[4:]}"
+        ipr.link("add", ifname=host_veth, kind="veth",
+                 peer={"ifname": temp_peer, "net_ns_fd": ns_name})
+        (bridge,) = ipr.link_lookup(ifname=BRIDGE)
+        (index,) = ipr.link_lookup(ifname=host_veth)
+        ipr.link("set", index=index, master=bridge, state="up")
+        ipr.brport("set", index=index, mode=1)  # IFLA_BRPORT_MODE: hairpin
+    with IPRoute(netns=ns_name) as pod:
+        (index,) = pod.link_lookup(ifname=temp_peer)
+        pod.link("set", index=index, ifname=POD_INTERFACE)
+        pod.addr("add", index=index, address=str(ip), prefixlen=network.prefixlen)
+        pod.link("set", index=index, state="up")
+        (lo,) = pod.link_lookup(ifname="lo")
+        pod.link("set", index=lo, state="up")
+        pod.route("add", dst="0.0.0.0/0", gateway=gateway)
+
+
+def destroy_sandbox(sandbox: Sandbox) -> None:
+    """Kill the holder and leftover containers (ours only), drop netns, veth and state."""
+    for pid, ticks in sandbox.containers.values():
+        kill_if_ours(pid, ticks)
+    kill_if_ours(sandbox.holder_pid, sandbox.holder_ticks)
+    if sandbox.netns in netns.listnetns():
+        netns.remove(sandbox.netns)  # takes the pod end, and with it the whole veth pair
+    with IPRoute() as ipr:
+        if ipr.link_lookup(ifname=sandbox.host_veth):
+            ipr.link("del", ifname=sandbox.host_veth)
+    shutil.rmtree(sandbox.directory, ignore_errors=True)
+
+
+def load_sandboxes(state_dir: Path) -> list[Sandbox]:
+    """The sandboxes a previous agent run recorded (unreadable records are skipped)."""
+    found = []
+    for info_path in sorted((state_dir / "pods").glob("*/info.json")):
+        try:
+            info = json.loads(info_path.read_text())
+            info.pop("pid", None)
+            found.append(Sandbox(**info))
+        except (OSError, ValueError, TypeError):
+            continue
+    return found
