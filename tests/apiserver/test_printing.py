@@ -342,8 +342,9 @@ def test_event_cells() -> None:
     assert cells("Event", event) == [
         "30s", "Warning", "FailedToUpdateEndpointSlices", "service/web", "",
         "endpoint-slice-controller", "slice conflict", "30m", 4, "web.17a"]
+    # 59.88s ago: ages truncate to whole seconds, as Go's int(d.Seconds()) does.
     new_api = {"metadata": meta("n"), "involvedObject": {"kind": "Node"},
-               "eventTime": "2026-11-26T11:59:00.123456Z",  # 59.88s: truncated, "reportingController": "kubelet",
+               "eventTime": "2026-11-26T11:59:00.123456Z", "reportingController": "kubelet",
                "reportingInstance": "node-1", "type": "Normal", "reason": "Starting"}
     assert cells("Event", new_api) == [
         "59s", "Normal", "Starting", "node", "", "kubelet, node-1", "", "59s", 1, "n"]
