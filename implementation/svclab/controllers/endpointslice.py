@@ -143,7 +143,7 @@ def pod_to_endpoint(
     ready = bool(service.spec.publishNotReadyAddresses) or (serving and not terminating)
     zone = ((node.metadata.labels or {}).get(LABEL_ZONE) if node and node.metadata else None) or None
     return Endpoint(
-        addresses=[ip for ip in pod_ips(pod) if address_type_of(ip) is address_type],
+        addresses=[ip for ip in pod_ips(pod) if address_type_of(ip) == address_type],
         conditions=EndpointConditions(ready=ready, serving=serving, terminating=terminating),
         targetRef=pod_reference(pod),
         nodeName=pod.spec.nodeName or None,

@@ -1,0 +1,235 @@
+"""Unit tests of ``plan_slices`` (upstream staging endpointslice reconciler_test / utils_test).
+
+Address plan: see ``builders`` (pod n = ``1.2.3.<4+n>`` on ``node-1``, Service
+``foo`` port 80 -> 8080, IPv4).  ``NODES`` holds ``node-1`` in zone
+``us-central1-a``.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from lightkube.models.core_v1 import ContainerPort, ObjectReference
+from lightkube.models.discovery_v1 import Endpoint, EndpointConditions
+
+from svclab.controllers.endpointslice import plan_slices, pod_to_endpoint
+from svclab.controllers.endpointslice import address_types_for_service
+
+from .builders import T0, headless, node, pod, service, service_port
+from .slice_builders import CONTROLLER, existing_slice, slice_port
+
+ZONE = "us-central1-a"
+NODES = {"node-1": node("node-1", ZONE)}
+
+
+def lengths(slices):
+    return sorted((len(s.endpoints or []) for s in slices), reverse=True)
+
+
+def test_one_pod_gives_one_slice_with_the_upstream_shape():
+    svc = service(labels={"app": "web"})
+    plan = plan_slices(svc, [pod(1)], NODES, [], trigger_time=T0)
+    assert (len(plan.create), plan.update, plan.delete) == (1, (), ())
+    created = plan.create[0]
+    assert created.metadata.generateName == "foo-" and created.metadata.name is None
+    assert created.metadata.labels == {
+        "app": "web",
+        "kubernetes.io/service-name": "foo",
+        "endpointslice.kubernetes.io/managed-by": CONTROLLER,
+    }
+    assert created.metadata.annotations == {"endpoints.kubernetes.io/last-change-trigger-time": "2026-01-01T00:00:00Z"}
+    owner = created.metadata.ownerReferences[0]
+    assert (owner.apiVersion, owner.kind, owner.name, owner.uid, owner.controller, owner.blockOwnerDeletion) == (
+        "v1", "Service", "foo", "uid-svc-foo", True, True)
+    assert created.addressType == "IPv4"
+    assert created.ports == [slice_port(8080)]
+    assert created.endpoints == [Endpoint(
+        addresses=["1.2.3.5"],
+        conditions=EndpointConditions(ready=True, serving=True, terminating=False),
+        nodeName="node-1",
+        zone=ZONE,
+        targetRef=ObjectReference(kind="Pod", namespace="test", name="pod1", uid="uid-pod1"),
+    )]
+
+
+# upstream utils_test TestPodToEndpoint: (pod, publishNotReady) -> (ready, serving, terminating)
+@pytest.mark.parametrize(("the_pod", "publish", "conditions"), [
+    (pod(1), False, (True, True, False)),
+    (pod(1, ready=False), False, (False, False, False)),
+    (pod(1, ready=False), True, (True, False, False)),
+    (pod(1, terminating=True), False, (False, True, True)),
+    (pod(1, ready=False, terminating=True), False, (False, False, True)),
+    (pod(1, terminating=True), True, (True, True, True)),
+], ids=["ready", "not-ready", "not-ready-published", "terminating-serving",
+        "terminating-not-serving", "terminating-published"])
+def test_endpoint_conditions(the_pod, publish, conditions):
+    got = pod_to_endpoint(the_pod, NODES["node-1"], service(publish_not_ready=publish), "IPv4")
+    assert (got.conditions.ready, got.conditions.serving, got.conditions.terminating) == conditions
+
+
+def test_terminating_pods_are_kept_but_terminal_ones_dropped():
+    plan = plan_slices(service(), [pod(1, terminating=True), pod(2, phase="Succeeded")], NODES, [])
+    assert [e.targetRef.name for e in plan.create[0].endpoints] == ["pod1"]
+
+
+def test_hostname_and_missing_zone():
+    svc = service()
+    got = pod_to_endpoint(pod(1, hostname="h", subdomain="foo"), node("node-1"), svc, "IPv4")
+    assert (got.hostname, got.zone) == ("h", None)
+
+
+def test_many_pods_fill_slices_of_100():
+    # upstream TestReconcileManyPods
+    plan = plan_slices(service(), [pod(i) for i in range(250)], NODES, [])
+    assert lengths(plan.create) == [100, 100, 50]
+
+
+@pytest.mark.parametrize(("max_per_slice", "expected"), [
+    (50, [50] * 5), (80, [80, 80, 80, 10]), (150, [150, 100]), (250, [250]), (500, [250]),
+])
+def test_max_endpoints_per_slice(max_per_slice, expected):
+    # upstream TestReconcileMaxEndpointsPerSlice
+    pods = [pod(i, ready=i % 3 != 0) for i in range(250)]
+    plan = plan_slices(service(), pods, NODES, [], max_endpoints_per_slice=max_per_slice)
+    assert lengths(plan.create) == expected
+
+
+def test_named_ports_group_slices_per_resolved_port():
+    # upstream TestReconcileEndpointSlicesNamedPorts: 300 pods, 5 port numbers -> 5 x 60
+    svc = service(ports=[service_port(80, "http")])
+    pods = [pod(i, container_ports=[ContainerPort(name="http", containerPort=8080 + i % 5)]) for i in range(300)]
+    plan = plan_slices(svc, pods, NODES, [])
+    assert lengths(plan.create) == [60] * 5
+    assert sorted(s.ports[0].port for s in plan.create) == [8080, 8081, 8082, 8083, 8084]
+
+
+def test_unchanged_slices_cause_no_writes():
+    svc = service()
+    pods = [pod(i) for i in range(3)]
+    existing = [existing_slice(1, svc, pods, node=NODES["node-1"])]
+    assert plan_slices(svc, pods, NODES, existing).is_empty()
+
+
+def test_some_preexisting_slices_are_updated_and_filled_first():
+    # upstream TestReconcileEndpointSlicesSomePreexisting: 250 pods, slices with 62 and 83 of them plus extras
+    svc = service()
+    pods = [pod(i) for i in range(250)]
+    extra = [pod(i) for i in range(400, 423)]
+    slice1 = existing_slice(1, svc, pods[:62] + extra[:8], node=NODES["node-1"])
+    slice2 = existing_slice(2, svc, pods[62:145] + extra[8:], node=NODES["node-1"])
+    plan = plan_slices(svc, pods, NODES, [slice1, slice2])
+    assert (len(plan.create), len(plan.update), len(plan.delete)) == (1, 2, 0)
+    assert lengths(plan.update + plan.create) == [100, 100, 50]
+    assert len(slice1.endpoints) == 70, "the cached slice must not be mutated"
+
+
+def test_update_packing_prefers_the_fuller_slice():
+    # upstream TestReconcileEndpointSlicesUpdatePacking: slices of 80 and 20, every 10th pod
+    # changed, 15 new pods -> [95, 20]
+    svc = service()
+    pods = [pod(i) for i in range(80)] + [pod(i) for i in range(100, 120)]
+    existing = [existing_slice(1, svc, pods[:80], node=NODES["node-1"]),
+                existing_slice(2, svc, pods[80:], node=NODES["node-1"])]
+    changed = [pod(int(p.metadata.name[3:]), ready=False) if i % 10 == 0 else p for i, p in enumerate(pods)]
+    plan = plan_slices(svc, changed + [pod(i) for i in range(120, 135)], NODES, existing)
+    assert (len(plan.create), len(plan.update)) == (0, 2)
+    assert lengths(plan.update) == [95, 20]
+
+
+def test_leftovers_go_to_the_unchanged_slice_that_fits_best():
+    svc = service()
+    pods = [pod(i) for i in range(150)]
+    a = existing_slice(1, svc, pods[:90], node=NODES["node-1"])
+    b = existing_slice(2, svc, pods[90:140], node=NODES["node-1"])
+    plan = plan_slices(svc, pods, NODES, [a, b])
+    assert [s.metadata.name for s in plan.update] == ["foo-1"] and lengths(plan.update) == [100]
+
+
+def test_recycling_turns_creates_into_updates():
+    # upstream TestReconcileEndpointSlicesRecycling: 10 slices of 30, target port changes -> 3 updates, 7 deletes
+    svc = service()
+    pods = [pod(i) for i in range(300)]
+    existing = [existing_slice(n, svc, pods[n * 30:(n + 1) * 30], node=NODES["node-1"]) for n in range(10)]
+    svc.spec.ports[0].targetPort = 81
+    plan = plan_slices(svc, pods, NODES, existing)
+    assert (len(plan.create), len(plan.update), len(plan.delete)) == (0, 3, 7)
+    assert lengths(plan.update) == [100, 100, 100]
+    assert all(s.ports == [slice_port(81)] for s in plan.update)
+
+
+def test_deprecated_ip_address_type_is_replaced():
+    # upstream TestReconcileEndpointSlicesReplaceDeprecated: 80 + 50 in "IP" slices -> [100, 30] IPv4
+    svc = service()
+    pods = [pod(i) for i in range(80)] + [pod(i) for i in range(100, 150)]
+    existing = [existing_slice(1, svc, pods[:80], address_type="IP"),
+                existing_slice(2, svc, pods[80:], address_type="IP")]
+    plan = plan_slices(svc, pods, NODES, existing)
+    assert len(plan.delete) == 2 and lengths(plan.create) == [100, 30]
+    assert {s.addressType for s in plan.create} == {"IPv4"}
+
+
+@pytest.mark.parametrize(("owned", "changes"), [(True, False), (False, True)])
+def test_slices_of_a_recreated_service_are_replaced(owned, changes):
+    # upstream TestReconcileEndpointSlicesRecreation
+    svc = service()
+    existing = [existing_slice(1, svc, [pod(1)], node=NODES["node-1"], owner_uid=None if owned else "different")]
+    plan = plan_slices(svc, [pod(1)], NODES, existing)
+    assert (len(plan.create), len(plan.delete)) == ((1, 1) if changes else (0, 0))
+
+
+def test_placeholder_when_nothing_matches_and_kept_when_present():
+    svc = service()
+    plan = plan_slices(svc, [], NODES, [])
+    assert len(plan.create) == 1
+    placeholder = plan.create[0]
+    assert placeholder.endpoints == [] and placeholder.ports == []
+    placeholder.metadata.name = "foo-abc"
+    assert plan_slices(svc, [], NODES, [placeholder]).is_empty()
+
+
+def test_last_pod_gone_replaces_slice_with_placeholder_by_update():
+    svc = service()
+    plan = plan_slices(svc, [], NODES, [existing_slice(1, svc, [pod(1)], node=NODES["node-1"])])
+    assert (len(plan.create), len(plan.update), len(plan.delete)) == (0, 1, 0)
+    assert plan.update[0].metadata.name == "foo-1" and plan.update[0].endpoints == []
+
+
+def test_label_change_alone_updates():
+    svc = service()
+    existing = [existing_slice(1, svc, [pod(1)], node=NODES["node-1"])]
+    relabelled = service(labels={"tier": "web"})
+    plan = plan_slices(relabelled, [pod(1)], NODES, existing)
+    assert len(plan.update) == 1 and plan.update[0].metadata.labels["tier"] == "web"
+
+
+def test_headless_label_and_dual_stack_headless_without_families():
+    svc = headless(families=None)
+    assert address_types_for_service(svc) == {"IPv4", "IPv6"}
+    plan = plan_slices(svc, [pod(1, ips=["1.2.3.5", "fd00::5"])], NODES, [])
+    assert sorted(s.addressType for s in plan.create) == ["IPv4", "IPv6"]
+    assert all(s.metadata.labels["service.kubernetes.io/headless"] == "" for s in plan.create)
+
+
+def test_pod_on_unknown_node_is_skipped_and_reported():
+    plan = plan_slices(service(), [pod(1, node="gone"), pod(2)], NODES, [])
+    assert plan.pods_without_node == ("pod1",)
+    assert [e.targetRef.name for e in plan.create[0].endpoints] == ["pod2"]
+    published = plan_slices(service(publish_not_ready=True), [pod(1, node="gone")], NODES, [])
+    assert published.pods_without_node == () and len(published.create[0].endpoints) == 1
+
+
+def test_service_being_deleted_gets_no_new_slices():
+    assert plan_slices(service(deleting=True), [pod(1)], NODES, []).create == ()
+
+
+def test_trigger_time_on_updates_and_cleared_without_one():
+    svc = service()
+    existing = [existing_slice(1, svc, [pod(1)], node=NODES["node-1"])]
+    existing[0].metadata.annotations = {"endpoints.kubernetes.io/last-change-trigger-time": "old"}
+    later = T0 + datetime.timedelta(seconds=1)
+    plan = plan_slices(svc, [pod(1), pod(2)], NODES, existing, trigger_time=later)
+    assert plan.update[0].metadata.annotations == {
+        "endpoints.kubernetes.io/last-change-trigger-time": "2026-01-01T00:00:01Z"}
+    plan = plan_slices(svc, [pod(1), pod(2)], NODES, existing)
+    assert plan.update[0].metadata.annotations is None
