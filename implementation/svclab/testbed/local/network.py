@@ -25,6 +25,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import os
+import re
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ from svclab.testbed.local import naming
 __all__ = [
     "ClusterNetwork",
     "NodeNetwork",
+    "cluster_namespaces",
     "create_network",
     "list_netns",
     "pids_in_netns",
@@ -94,6 +96,20 @@ def list_netns(prefix: str = naming.NETNS_PREFIX) -> list[str]:
     except FileNotFoundError:
         return []
     return sorted(name for name in names if name.startswith(prefix))
+
+
+# After ``svclab-NAME-``: the cluster network, a node index, or a pod (node agent).
+_OWN_SUFFIX = re.compile(r"net|\d+|p[0-9a-f]{8}")
+
+
+def cluster_namespaces(cluster: str) -> list[str]:
+    """The namespaces of ``cluster``: ``svclab-NAME-net``, ``-<i>`` and ``-p<hex>``.
+
+    Matching the suffix, not only the prefix, keeps cluster ``a`` away from
+    cluster ``a-b``'s ``svclab-a-b-net``.
+    """
+    prefix = naming.cluster_netns_prefix(cluster)
+    return [name for name in list_netns(prefix) if _OWN_SUFFIX.fullmatch(name[len(prefix):])]
 
 
 def _ensure_netns(name: str) -> None:
@@ -209,11 +225,11 @@ def remove_netns(name: str) -> None:
 def teardown(cluster: str) -> list[str]:
     """Kill what still runs in the cluster's namespaces, then remove them all.
 
-    Covers ``svclab-NAME-*``: the cluster network, the nodes and the pods.
+    Covers ``cluster_namespaces``: the cluster network, the nodes and the pods.
     Processes found inside them were started for this cluster (pods, agents,
     proxies); they get SIGKILL by PID. Returns the removed names; idempotent.
     """
-    names = list_netns(naming.cluster_netns_prefix(cluster))
+    names = cluster_namespaces(cluster)
     for pid in pids_in_netns(names):
         if pid != os.getpid():
             try:

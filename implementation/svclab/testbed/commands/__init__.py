@@ -1,0 +1,5 @@
+"""The local provider's subcommands: up, down, list, kubeconfig, exec, node-exec.
+
+Each module exposes ``add_arguments(parser)`` and ``run(args) -> int`` for
+``svclab.cli``. Exit status 2 means bad input (nothing was changed).
+"""

@@ -1,0 +1,31 @@
+"""`svclab list`: the local testbeds on this host."""
+
+from __future__ import annotations
+
+import argparse
+
+from svclab.testbed.local.cluster import list_clusters, process_alive
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quiet", "-q", action="store_true", help="names only")
+
+
+def run(args: argparse.Namespace) -> int:
+    clusters = list_clusters()
+    if args.quiet:
+        for info in clusters:
+            print(info.name)
+        return 0
+    rows = [("NAME", "NODES", "PROXY", "SUPERVISOR", "KUBECONFIG")]
+    for info in clusters:
+        pid = info.supervisor_pid
+        state = f"running ({pid})" if pid and process_alive(pid) else "gone"
+        rows.append((info.name, str(len(info.nodes)), info.proxy_mode, state,
+                     str(info.kubeconfig)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    return 0

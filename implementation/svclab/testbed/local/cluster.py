@@ -1,0 +1,507 @@
+"""What a local cluster is, as recorded in its state directory's ``cluster.json``.
+
+``svclab up`` turns a validated ``Testbed`` into a ``ClusterInfo`` (pure:
+``describe_cluster``), writes it to ``/run/svclab/NAME/cluster.json`` and
+starts the supervisor, which reads it back to know what to run. ``down``,
+``list``, ``exec`` and the conformance harness read it too. The file is JSON
+with camelCase keys::
+
+    {"name", "stateDir", "specFile", "podSubnet", "serviceSubnet",
+     "proxy": {"mode", "minSyncPeriod", "syncPeriod", "scheduler"},
+     "controllers": [...], "clusterNetns", "apiserver": {"advertiseAddress", "port"},
+     "supervisorPid",
+     "nodes": [{"name", "role", "index", "netns", "ip", "podCIDR",
+                "labels": {...}, "taints": [{"key", "value", "effect"}]}]}
+
+The life cycle: ``bring_up(spec, name)`` validates, checks the host, builds the
+network, spawns the supervisor and waits until every node is Ready;
+``tear_down(name)`` stops the supervisor (and anything of the cluster still
+running), removes the namespaces and the state directory; ``tear_down_all``
+also clears what crashed runs left behind.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from svclab.testbed.local import naming
+from svclab.testbed.spec import NodeRole, Testbed
+
+__all__ = [
+    "CONTROL_PLANE_LABEL",
+    "CONTROL_PLANE_TAINT",
+    "ClusterHandle",
+    "ClusterInfo",
+    "NodeInfo",
+    "Taint",
+    "UpError",
+    "bring_up",
+    "cluster_exists",
+    "describe_cluster",
+    "list_clusters",
+    "process_alive",
+    "read_cluster",
+    "tear_down",
+    "tear_down_all",
+    "write_cluster",
+]
+
+# What kubeadm (hence kind) puts on a control-plane node of a multi-node cluster.
+CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
+CONTROL_PLANE_TAINT_EFFECT = "NoSchedule"
+
+
+@dataclass(frozen=True, slots=True)
+class Taint:
+    key: str
+    value: str = ""
+    effect: str = "NoSchedule"
+
+    def flag(self) -> str:
+        """kubelet's ``--register-with-taints`` syntax: ``key=value:Effect`` or ``key:Effect``."""
+        return f"{self.key}={self.value}:{self.effect}" if self.value else \
+            f"{self.key}:{self.effect}"
+
+
+CONTROL_PLANE_TAINT = Taint(CONTROL_PLANE_LABEL, "", CONTROL_PLANE_TAINT_EFFECT)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    name: str
+    role: str
+    index: int
+    netns: str
+    ip: str
+    pod_cidr: str
+    labels: tuple[tuple[str, str], ...]
+    taints: tuple[Taint, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "role": self.role, "index": self.index, "netns": self.netns,
+                "ip": self.ip, "podCIDR": self.pod_cidr, "labels": dict(self.labels),
+                "taints": [{"key": t.key, "value": t.value, "effect": t.effect}
+                           for t in self.taints]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> NodeInfo:
+        return cls(name=data["name"], role=data["role"], index=data["index"],
+                   netns=data["netns"], ip=data["ip"], pod_cidr=data["podCIDR"],
+                   labels=tuple(data.get("labels", {}).items()),
+                   taints=tuple(Taint(t["key"], t.get("value", ""), t["effect"])
+                                for t in data.get("taints", [])))
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterInfo:
+    name: str
+    state_dir: str
+    spec_file: str
+    pod_subnet: str
+    service_subnet: str
+    proxy_mode: str
+    min_sync_period: str
+    sync_period: str
+    ipvs_scheduler: str | None
+    controllers: tuple[str, ...]
+    cluster_netns: str
+    advertise_address: str
+    nodes: tuple[NodeInfo, ...]
+    supervisor_pid: int | None = None
+
+    @property
+    def kubeconfig(self) -> Path:
+        """For the user: the API server on 127.0.0.1."""
+        return Path(self.state_dir) / "kubeconfig"
+
+    @property
+    def kubeconfig_internal(self) -> Path:
+        """For components inside the cluster: the control-plane node's address."""
+        return Path(self.state_dir) / "kubeconfig.internal"
+
+    def node(self, name: str) -> NodeInfo:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(f"cluster {self.name} has no node {name} "
+                       f"(nodes: {', '.join(n.name for n in self.nodes)})")
+
+    def with_supervisor(self, pid: int | None) -> ClusterInfo:
+        return replace(self, supervisor_pid=pid)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "stateDir": self.state_dir, "specFile": self.spec_file,
+            "podSubnet": self.pod_subnet, "serviceSubnet": self.service_subnet,
+            "proxy": {"mode": self.proxy_mode, "minSyncPeriod": self.min_sync_period,
+                      "syncPeriod": self.sync_period, "scheduler": self.ipvs_scheduler},
+            "controllers": list(self.controllers), "clusterNetns": self.cluster_netns,
+            "apiserver": {"advertiseAddress": self.advertise_address,
+                          "port": naming.APISERVER_PORT},
+            "supervisorPid": self.supervisor_pid,
+            "nodes": [node.to_json() for node in self.nodes],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ClusterInfo:
+        proxy = data["proxy"]
+        return cls(name=data["name"], state_dir=data["stateDir"], spec_file=data["specFile"],
+                   pod_subnet=data["podSubnet"], service_subnet=data["serviceSubnet"],
+                   proxy_mode=proxy["mode"], min_sync_period=proxy["minSyncPeriod"],
+                   sync_period=proxy["syncPeriod"], ipvs_scheduler=proxy.get("scheduler"),
+                   controllers=tuple(data["controllers"]), cluster_netns=data["clusterNetns"],
+                   advertise_address=data["apiserver"]["advertiseAddress"],
+                   nodes=tuple(NodeInfo.from_json(n) for n in data["nodes"]),
+                   supervisor_pid=data.get("supervisorPid"))
+
+
+def describe_cluster(testbed: Testbed, state_dir: Path) -> ClusterInfo:
+    """The cluster a testbed asks for, with names and addresses. Side-effect-free.
+
+    The control-plane node is put first (index 0) whatever its place in the
+    file, so it always has 172.18.0.2 and the first pod CIDR, as in kind.
+    """
+    ordered = sorted(testbed.nodes, key=lambda n: n.role is not NodeRole.CONTROL_PLANE)
+    names = naming.node_names(testbed.name, [n.role.value for n in ordered])
+    nodes = []
+    for index, (spec, name) in enumerate(zip(ordered, names, strict=True)):
+        control_plane = spec.role is NodeRole.CONTROL_PLANE
+        labels = dict(spec.labels)
+        if control_plane:
+            labels.setdefault(CONTROL_PLANE_LABEL, "")
+        nodes.append(NodeInfo(
+            name=name, role=spec.role.value, index=index,
+            netns=naming.node_netns(testbed.name, index), ip=naming.node_ip(index),
+            pod_cidr=naming.pod_cidr(testbed.pod_subnet, index), labels=tuple(labels.items()),
+            taints=(CONTROL_PLANE_TAINT,) if control_plane and len(ordered) > 1 else ()))
+    return ClusterInfo(
+        name=testbed.name, state_dir=str(state_dir), spec_file=testbed.source,
+        pod_subnet=testbed.pod_subnet, service_subnet=testbed.service_subnet,
+        proxy_mode=testbed.proxy.mode.value, min_sync_period=testbed.proxy.min_sync_period.text,
+        sync_period=testbed.proxy.sync_period.text, ipvs_scheduler=testbed.proxy.scheduler,
+        controllers=tuple(c.value for c in testbed.controllers),
+        cluster_netns=naming.cluster_netns(testbed.name), advertise_address=nodes[0].ip,
+        nodes=tuple(nodes))
+
+
+def write_cluster(info: ClusterInfo) -> Path:
+    """Write cluster.json atomically (readers never see half a file)."""
+    path = Path(info.state_dir) / "cluster.json"
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(info.to_json(), indent=2) + "\n")
+    os.replace(temporary, path)
+    return path
+
+
+def read_cluster(name_or_state_dir: str | Path) -> ClusterInfo:
+    """Read a cluster by name or state directory; FileNotFoundError if it is not up."""
+    candidate = Path(name_or_state_dir)
+    state = candidate if candidate.is_absolute() else naming.state_dir(str(name_or_state_dir))
+    return ClusterInfo.from_json(json.loads((state / "cluster.json").read_text()))
+
+
+# --------------------------------------------------------------------------- life cycle
+
+
+class UpError(Exception):
+    """``svclab up`` cannot go on; the message is one line. ``status`` is the exit status."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterHandle:
+    """A cluster that is up, with how long each phase took (for ``svclab bench``)."""
+
+    info: ClusterInfo
+    timings: tuple[tuple[str, float], ...]
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.info.kubeconfig
+
+
+def _check_host(testbed: Testbed) -> None:
+    if os.geteuid() != 0:
+        raise UpError("must run as root (it creates network namespaces)")
+    if not Path("/proc/self/ns/net").exists():
+        raise UpError("this kernel has no network namespaces")
+    if testbed.provider.value != "local":
+        raise UpError(f"{testbed.source}: spec.provider: {testbed.provider.value} is not "
+                      "handled by `svclab up` (only local)", status=2)
+    if cluster_exists(testbed.name):
+        raise UpError(f"cluster {testbed.name} is already up (or left over); "
+                      f"run `svclab down {testbed.name}` first")
+    cluster_net = ipaddress.ip_network("172.18.0.0/16")
+    for field_name, subnet in (("podSubnet", testbed.pod_subnet),
+                               ("serviceSubnet", testbed.service_subnet)):
+        if ipaddress.ip_network(subnet).overlaps(cluster_net):
+            raise UpError(f"{testbed.source}: spec.cluster.networking.{field_name}: overlaps "
+                          f"the node network {cluster_net}", status=2)
+    _check_kernel_and_mode(testbed)
+
+
+def _check_kernel_and_mode(testbed: Testbed) -> None:
+    """A mode or kernel we cannot provide is an error now, never a silent fallback."""
+    from svclab.testbed.local.supervisor import module_available
+
+    if testbed.kernel.value == "uml":
+        raise UpError(f"{testbed.source}: spec.kernel: uml is not available in this version",
+                      status=2)
+    mode = testbed.proxy.mode.value
+    if mode == "none" or not module_available("svclab.proxy.command"):
+        return  # no proxy runs (its slot stays empty and the supervisor logs so)
+    if not module_available(f"svclab.proxy.{mode}"):
+        raise UpError(f"{testbed.source}: spec.proxy.mode: {mode} is not implemented in this "
+                      "version", status=2)
+    if mode == "ipvs" and not Path("/proc/net/ip_vs").exists() and not any(
+            Path("/lib/modules", os.uname().release).glob("kernel/net/netfilter/ipvs")):
+        raise UpError("spec.proxy.mode: ipvs needs IPVS, which this kernel lacks "
+                      "(kernel: uml is not available in this version)")
+
+
+def cluster_exists(name: str) -> bool:
+    """Anything of this cluster on the host: state directory or namespaces."""
+    from svclab.testbed.local import network
+
+    return naming.state_dir(name).exists() or bool(network.cluster_namespaces(name))
+
+
+def _spawn_supervisor(info: ClusterInfo) -> int:
+    """Start ``svclab supervisor`` in its own session; stdout/stderr to its log."""
+    from svclab.testbed.local.supervisor import svclab_argv
+
+    log_path = Path(info.state_dir) / "logs" / "supervisor.log"
+    argv = [*svclab_argv(), "supervisor", "--state-dir", info.state_dir]
+    return os.posix_spawn(argv[0], argv, os.environ, setsid=True, file_actions=[
+        (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, str(log_path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
+        (os.POSIX_SPAWN_DUP2, 1, 2),
+    ])
+
+
+def process_alive(pid: int) -> bool:
+    """True while ``pid`` runs; reaps it first if it is our own exited child."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def bring_up(spec_path: str | Path, name: str | None = None, *,
+             progress: Callable[[str], None] = print, timeout: float = 60.0,
+             keep_on_failure: bool = False) -> ClusterHandle:
+    """Validate, build the network, start the supervisor, wait for every node Ready.
+
+    Raises SpecError (bad file; nothing created) or UpError (then everything
+    created so far is torn down again unless ``keep_on_failure``).
+    """
+    from svclab.testbed.local import network
+    from svclab.testbed.spec import load_spec
+
+    started = time.monotonic()
+    testbed = load_spec(spec_path, name)
+    _check_host(testbed)
+    state = naming.state_dir(testbed.name)
+    info = describe_cluster(testbed, state)
+    timings: list[tuple[str, float]] = []
+    try:
+        (state / "logs").mkdir(parents=True)
+        write_cluster(info)
+        net = network.plan_network(info.name, [n.name for n in info.nodes], info.pod_subnet)
+        try:
+            network.create_network(net)
+        except Exception as exc:
+            raise UpError(f"cannot build the cluster network: {exc}") from exc
+        timings.append(("network", time.monotonic() - started))
+        progress(f"network: {len(info.nodes)} nodes on {naming.CLUSTER_BRIDGE} in {net.netns}")
+        info = info.with_supervisor(_spawn_supervisor(info))
+        write_cluster(info)
+        _wait_until_ready(info, deadline=started + timeout, progress=progress,
+                                   alive=lambda: process_alive(info.supervisor_pid or 0),
+                                   timings=timings, started=started)
+    except BaseException as failure:
+        if not keep_on_failure:
+            if isinstance(failure, UpError):
+                _report_logs(state, progress)
+            tear_down(testbed.name)
+        raise
+    return ClusterHandle(info, tuple(timings))
+
+
+def _ready_nodes(kubeconfig: Path) -> set[str]:
+    """Names of the Nodes whose Ready condition is True (one API call)."""
+    from lightkube import Client, KubeConfig
+    from lightkube.resources.core_v1 import Node
+
+    client = Client(KubeConfig.from_file(str(kubeconfig)), timeout=5)
+    try:
+        return {node.metadata.name for node in client.list(Node)
+                if node.metadata and node.status and any(
+                    c.type == "Ready" and c.status == "True"
+                    for c in node.status.conditions or [])}
+    finally:
+        client.close()
+
+
+def _wait_until_ready(info: ClusterInfo, *, deadline: float, progress: Callable[[str], None],
+                      alive: Callable[[], bool], timings: list[tuple[str, float]],
+                      started: float) -> None:
+    """Poll until the API server's kubeconfig exists and every node is Ready."""
+    wanted = {node.name for node in info.nodes}
+    ready: set[str] = set()
+    api_up = False
+    last_error = ""
+    while True:
+        if not alive():
+            raise UpError(f"the supervisor of {info.name} exited; see "
+                          f"{info.state_dir}/logs/supervisor.log")
+        if not api_up and info.kubeconfig.exists():
+            api_up = True
+            timings.append(("apiserver", time.monotonic() - started))
+            progress(f"apiserver: ready ({info.kubeconfig})")
+        if api_up:
+            try:
+                now_ready = _ready_nodes(info.kubeconfig) & wanted
+            except Exception as exc:  # not serving yet, restarting, ...: retry until the deadline
+                last_error = f"{type(exc).__name__}: {exc}"
+                now_ready = ready
+            for name in sorted(now_ready - ready):
+                progress(f"node {name}: Ready")
+            ready = now_ready
+            if ready == wanted:
+                timings.append(("nodes", time.monotonic() - started))
+                return
+        if time.monotonic() >= deadline:
+            missing = ", ".join(sorted(wanted - ready))
+            what = f"nodes not Ready: {missing}" if api_up else "the API server never got ready"
+            raise UpError(f"{info.name}: {what} (timeout){'; ' + last_error if last_error else ''}")
+        time.sleep(0.1)
+
+
+def _report_logs(state: Path, progress: Callable[[str], None], lines: int = 3) -> None:
+    """Show the tail of each component log before a failed cluster is removed."""
+    for log_file in sorted((state / "logs").glob("*.log")):
+        tail = log_file.read_text(errors="replace").splitlines()[-lines:]
+        for line in tail:
+            progress(f"  {log_file.stem}: {line}")
+
+
+def _svclab_processes_of(state: Path) -> list[int]:
+    """PIDs of svclab processes whose arguments name ``state`` (or a path below it)."""
+    prefix = str(state) + "/"
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        is_svclab = any(arg == "svclab.cli" or arg.endswith("/svclab") for arg in argv)
+        if is_svclab and any(arg == str(state) or arg.startswith(prefix) for arg in argv):
+            found.append(int(entry))
+    return found
+
+
+def _terminate(pids: list[int], grace: float) -> None:
+    """SIGTERM, wait up to ``grace`` seconds, SIGKILL the rest."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + grace
+    while any(process_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in pids:
+        if process_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    for pid in pids:  # reap our own children so no zombie lingers
+        while process_alive(pid) and time.monotonic() < deadline + 5:
+            time.sleep(0.02)
+
+
+def tear_down(name: str, *, grace: float = 15.0) -> bool:
+    """Stop and remove cluster ``name``; True if there was anything. Idempotent.
+
+    The supervisor gets SIGTERM (it stops its children); then any svclab
+    process still naming the state directory (e.g. orphans of a SIGKILLed
+    supervisor) is stopped, every process in the cluster's namespaces is
+    killed, the namespaces and the state directory are removed.
+    """
+    from svclab.testbed.local import network
+
+    state = naming.state_dir(name)
+    existed = cluster_exists(name)
+    supervisors = _svclab_processes_of(state)
+    _terminate([pid for pid in supervisors if _is_supervisor(pid)], grace)
+    _terminate(_svclab_processes_of(state), grace)
+    network.teardown(name)
+    shutil.rmtree(state, ignore_errors=True)
+    try:
+        naming.run_root().rmdir()  # only if empty: other clusters may be up
+    except OSError:
+        pass
+    return existed
+
+
+def _is_supervisor(pid: int) -> bool:
+    try:
+        return b"\0supervisor\0" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def list_clusters() -> list[ClusterInfo]:
+    """Clusters with a readable cluster.json, by name."""
+    root = naming.run_root()
+    infos = []
+    for state in sorted(root.iterdir()) if root.is_dir() else []:
+        try:
+            infos.append(read_cluster(state))
+        except (OSError, ValueError, KeyError):
+            continue
+    return infos
+
+
+def tear_down_all() -> list[str]:
+    """Tear down every cluster, including what crashed runs left: state
+    directories without a live supervisor and any ``svclab-*`` namespace."""
+    from svclab.testbed.local import network
+
+    root = naming.run_root()
+    names = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    for name in names:
+        tear_down(name)
+    leftovers = network.list_netns(naming.NETNS_PREFIX)
+    for pid in network.pids_in_netns(leftovers):
+        if pid != os.getpid():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    for namespace in leftovers:
+        network.remove_netns(namespace)
+    return names + leftovers

@@ -1,0 +1,251 @@
+"""The per-cluster supervisor: one OS process per component, restarted on crash.
+
+``plan_children(info)`` (pure) says what runs and where:
+
+* ``apiserver`` in the root namespace, listening on 127.0.0.1 and, through
+  ``--listen-netns``, on the control-plane node's address;
+* ``scheduler`` in the root namespace (loopback kubeconfig);
+* ``controller-manager`` in the control-plane node's namespace, like a static
+  pod with hostNetwork (slot: only when ``svclab.controllers.command`` exists);
+* per node: ``node-agent`` and ``proxy`` (slot: only when ``svclab.proxy.command``
+  exists and the mode is not ``none``) in the node's namespace, hostname = node name.
+
+Everything but the API server waits until the API server has written its
+kubeconfigs. ``Supervisor.run`` starts the children, restarts one that exits
+after an exponential backoff (0.5 s doubling to 30 s, reset after 10 s of
+uptime), appends each child's output to ``logs/<child>.log``, and on SIGTERM
+or SIGINT stops them all (SIGTERM, wait, SIGKILL) and returns.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from svclab.testbed.local.cluster import ClusterInfo
+from svclab.testbed.local.nsexec import preexec_entering
+
+__all__ = ["Backoff", "ChildSpec", "Supervisor", "module_available", "plan_children",
+           "svclab_argv"]
+
+log = logging.getLogger("svclab.supervisor")
+
+INITIAL_BACKOFF = 0.5
+MAX_BACKOFF = 30.0
+STABLE_AFTER = 10.0  # a child that ran this long starts over at INITIAL_BACKOFF
+STOP_GRACE = 10.0
+POLL_INTERVAL = 0.1
+
+
+def module_available(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def svclab_argv() -> list[str]:
+    """How to start ``svclab`` with this interpreter, independent of $PATH."""
+    return [sys.executable, "-m", "svclab.cli"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChildSpec:
+    name: str  # also the log file's stem
+    argv: tuple[str, ...]
+    netns: str | None = None  # None: the supervisor's (root) namespace
+    hostname: str | None = None
+    needs_apiserver: bool = True
+
+
+def _node_children(info: ClusterInfo, base: list[str], with_proxy: bool) -> list[ChildSpec]:
+    state = Path(info.state_dir)
+    children = []
+    for node in info.nodes:
+        agent = [*base, "node-agent", "--kubeconfig", str(info.kubeconfig_internal),
+                 "--node-name", node.name, "--cluster", info.name, "--netns", node.netns,
+                 "--node-ip", node.ip, "--pod-cidr", node.pod_cidr,
+                 "--state-dir", str(state / "nodes" / node.name)]
+        if node.labels:
+            agent += ["--labels", ",".join(f"{k}={v}" for k, v in node.labels)]
+        if node.taints:
+            agent += ["--register-with-taints", ",".join(t.flag() for t in node.taints)]
+        children.append(ChildSpec(f"node-agent-{node.name}", tuple(agent), node.netns, node.name))
+        if with_proxy:
+            proxy = [*base, "proxy", "--kubeconfig", str(info.kubeconfig_internal),
+                     "--mode", info.proxy_mode, "--hostname-override", node.name,
+                     "--min-sync-period", info.min_sync_period,
+                     "--sync-period", info.sync_period]
+            if info.ipvs_scheduler:
+                proxy += ["--ipvs-scheduler", info.ipvs_scheduler]
+            children.append(ChildSpec(f"proxy-{node.name}", tuple(proxy), node.netns, node.name))
+    return children
+
+
+def plan_children(info: ClusterInfo, *, base: list[str] | None = None,
+                  available: Callable[[str], bool] = module_available) -> list[ChildSpec]:
+    """The processes of a cluster, in start order. Side-effect-free given ``available``."""
+    base = svclab_argv() if base is None else base
+    state = Path(info.state_dir)
+    control_plane = info.nodes[0]
+    children = [
+        ChildSpec("apiserver", (*base, "apiserver", "--state-dir", str(state / "apiserver"),
+                                "--listen", "127.0.0.1:0", "--listen-netns",
+                                f"{control_plane.netns}={info.advertise_address}:6443",
+                                "--service-cidr", info.service_subnet,
+                                "--advertise-address", info.advertise_address,
+                                "--cluster-name", info.name),
+                  needs_apiserver=False),
+        ChildSpec("scheduler", (*base, "scheduler", "--kubeconfig", str(info.kubeconfig))),
+    ]
+    if info.controllers and available("svclab.controllers.command"):
+        children.append(ChildSpec(
+            "controller-manager",
+            (*base, "controller-manager", "--kubeconfig", str(info.kubeconfig_internal),
+             "--controllers", ",".join(info.controllers)),
+            control_plane.netns, control_plane.name))
+    with_proxy = info.proxy_mode != "none" and available("svclab.proxy.command")
+    return children + _node_children(info, base, with_proxy)
+
+
+@dataclass(slots=True)
+class Backoff:
+    """Exponential restart delay; pure arithmetic, the caller supplies times."""
+
+    delay: float = INITIAL_BACKOFF
+
+    def next_delay(self, uptime: float) -> float:
+        """The wait before restarting a child that ran ``uptime`` seconds."""
+        if uptime >= STABLE_AFTER:
+            self.delay = INITIAL_BACKOFF
+        current = self.delay
+        self.delay = min(self.delay * 2, MAX_BACKOFF)
+        return current
+
+
+@dataclass(slots=True)
+class _Running:
+    spec: ChildSpec
+    backoff: Backoff = field(default_factory=Backoff)
+    process: subprocess.Popen[Any] | None = None
+    started_at: float = 0.0
+    restart_at: float = 0.0
+    restarts: int = 0
+
+
+class Supervisor:
+    """Runs ``children`` until ``stop()`` (or SIGTERM/SIGINT via ``install_signals``)."""
+
+    def __init__(self, info: ClusterInfo, children: list[ChildSpec], *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.info = info
+        self.state = Path(info.state_dir)
+        self.children = [_Running(spec) for spec in children]
+        self.clock = clock
+        self.stopping = False
+        self._logs: dict[str, TextIO] = {}
+
+    def install_signals(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self.stop())
+
+    def stop(self) -> None:
+        self.stopping = True
+
+    def apiserver_ready(self) -> bool:
+        api = self.state / "apiserver"
+        return (api / "kubeconfig").exists() and (api / "kubeconfig.internal").exists()
+
+    def link_kubeconfigs(self) -> None:
+        """DIR/kubeconfig{,.internal} point at the API server's (rewritten on restart)."""
+        for name in ("kubeconfig", "kubeconfig.internal"):
+            link = self.state / name
+            if not link.is_symlink():
+                link.symlink_to(Path("apiserver") / name)
+
+    def _log_file(self, name: str) -> TextIO:
+        if name not in self._logs:
+            (self.state / "logs").mkdir(parents=True, exist_ok=True)
+            self._logs[name] = open(self.state / "logs" / f"{name}.log", "a", buffering=1)
+        return self._logs[name]
+
+    def _start(self, child: _Running) -> None:
+        spec = child.spec
+        out = self._log_file(spec.name)
+        out.write(f"--- svclab supervisor: starting {spec.name} (start {child.restarts + 1}) "
+                  f"at {time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
+        preexec = preexec_entering(spec.netns, hostname=spec.hostname) if spec.netns else None
+        try:
+            child.process = subprocess.Popen(spec.argv, stdin=subprocess.DEVNULL, stdout=out,
+                                             stderr=subprocess.STDOUT, preexec_fn=preexec,
+                                             close_fds=True)
+        except OSError as exc:
+            out.write(f"--- svclab supervisor: cannot start {spec.name}: {exc}\n")
+            child.process = None
+            child.restart_at = self.clock() + child.backoff.next_delay(0.0)
+            return
+        child.started_at = self.clock()
+        log.info("started child=%s pid=%d", spec.name, child.process.pid)
+
+    def _reap(self, child: _Running, now: float) -> None:
+        assert child.process is not None
+        code = child.process.poll()
+        if code is None:
+            return
+        delay = child.backoff.next_delay(now - child.started_at)
+        self._log_file(child.spec.name).write(
+            f"--- svclab supervisor: {child.spec.name} exited with {code}; "
+            f"restarting in {delay:.1f}s\n")
+        log.warning("exited child=%s code=%s restart_in=%.1f", child.spec.name, code, delay)
+        child.process = None
+        child.restarts += 1
+        child.restart_at = now + delay
+
+    def step(self) -> None:
+        """One pass: reap exited children, start those that are due."""
+        now = self.clock()
+        api_ready = self.apiserver_ready()
+        if api_ready:
+            self.link_kubeconfigs()
+        for child in self.children:
+            if child.process is not None:
+                self._reap(child, now)
+            elif now >= child.restart_at and (api_ready or not child.spec.needs_apiserver):
+                self._start(child)
+
+    def run(self) -> None:
+        while not self.stopping:
+            self.step()
+            time.sleep(POLL_INTERVAL)
+        self.stop_children()
+
+    def stop_children(self, grace: float = STOP_GRACE) -> None:
+        """SIGTERM all, wait up to ``grace`` seconds, SIGKILL what is left."""
+        running = [c.process for c in self.children if c.process is not None]
+        for process in running:
+            _signal(process, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for process in running:
+            try:
+                process.wait(timeout=max(deadline - time.monotonic(), 0.01))
+            except subprocess.TimeoutExpired:
+                _signal(process, signal.SIGKILL)
+                process.wait()
+        for out in self._logs.values():
+            out.close()
+
+
+def _signal(process: subprocess.Popen[Any], signum: int) -> None:
+    try:
+        os.kill(process.pid, signum)
+    except ProcessLookupError:
+        pass
