@@ -1,0 +1,92 @@
+"""FakeClient: API-server rules the controllers rely on.  Pods in ns1/ns2, a Node."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from lightkube import ApiError
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import Node, Pod
+from lightkube.types import PatchType
+
+from kube_builders import make_pod, names
+from svclab.kube.testing import Action, FakeClient
+
+
+async def test_records_actions_with_bodies(client: FakeClient) -> None:
+    await client.create(make_pod("a", labels={"app": "x"}))
+    await client.patch(Pod, "a", {"metadata": {"labels": {"tier": "web"}}}, namespace="ns1")
+    await client.delete(Pod, "a", namespace="ns1")
+    assert client.actions[1] == Action("patch", "Pod", "ns1", "a", {"metadata": {"labels": {"tier": "web"}}})
+    assert client.verbs() == [("create", "Pod"), ("patch", "Pod"), ("delete", "Pod")]
+
+
+@pytest.mark.parametrize(
+    ("call", "code"),
+    [
+        (lambda c: c.get(Pod, "nope", namespace="ns1"), 404),
+        (lambda c: c.delete(Pod, "nope", namespace="ns1"), 404),
+        (lambda c: c.patch(Pod, "nope", {"a": 1}, namespace="ns1"), 404),
+        (lambda c: c.create(make_pod("a")), 409),
+        (lambda c: c.replace(make_pod("a", rv="999")), 409),
+    ],
+    ids=["get-missing", "delete-missing", "patch-missing", "create-duplicate", "replace-stale"],
+)
+async def test_errors_like_the_api_server(client: FakeClient, call, code: int) -> None:  # type: ignore[no-untyped-def]
+    client.seed(make_pod("a"))
+    with pytest.raises(ApiError) as caught:
+        await call(client)
+    assert caught.value.status.code == code
+
+
+async def test_objects_are_copies_and_rv_increases(client: FakeClient) -> None:
+    created = await client.create(make_pod("a"))
+    created.metadata.labels = {"mutated": "yes"}
+    stored = await client.get(Pod, "a", namespace="ns1")
+    assert stored.metadata.labels is None
+    replaced = await client.replace(stored)
+    assert int(replaced.metadata.resourceVersion) > int(created.metadata.resourceVersion)
+    assert replaced.metadata.uid == created.metadata.uid
+
+
+async def test_list_filters_namespace_and_selectors(client: FakeClient) -> None:
+    client.seed(make_pod("a", labels={"app": "x"}), make_pod("b"), make_pod("c", "ns2", labels={"app": "x"}))
+    client.seed(Node(metadata=ObjectMeta(name="n1")))
+
+    async def listed(**kwargs: object) -> list[str]:
+        return names([p async for p in client.list(Pod, **kwargs)])
+
+    assert await listed(namespace="ns1") == ["a", "b"]
+    assert await listed(namespace="*", labels={"app": "x"}) == ["a", "c"]
+    assert await listed(namespace="*", fields={"metadata.name": "b"}) == ["b"]
+    assert names([n async for n in client.list(Node)]) == ["n1"]
+
+
+async def test_json_patch_and_apply_create(client: FakeClient) -> None:
+    client.seed(make_pod("a", labels={"app": "x"}))
+    patched = await client.patch(
+        Pod, "a", [{"op": "replace", "path": "/metadata/labels/app", "value": "y"}], namespace="ns1", patch_type=PatchType.JSON
+    )
+    assert patched.metadata.labels == {"app": "y"}
+    applied = await client.apply(make_pod("new"))
+    assert applied.metadata.name == "new" and client.actions[-1].verb == "patch"
+
+
+async def test_watch_replays_from_rv_then_streams_and_closes(client: FakeClient) -> None:
+    client.seed(make_pod("a"))
+    await client.create(make_pod("b"))  # rv 2
+    events: list[tuple[str, str]] = []
+
+    async def consume() -> None:
+        async for event_type, obj in client.watch(Pod, namespace="ns1", resource_version="1"):
+            events.append((event_type, obj.metadata.name))
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0)
+    await client.delete(Pod, "a", namespace="ns1")
+    await asyncio.sleep(0)
+    client.close_watches()
+    await asyncio.wait_for(task, 1)
+    assert events == [("ADDED", "b"), ("DELETED", "a")]
+    assert client.watch_count() == 0
