@@ -1,4 +1,4 @@
-"""The local cluster network on real namespaces (root only), plus its pure naming.
+"""The local cluster: network on real namespaces (root only), naming, layout and supervisor.
 
 Address plan (cluster ``tnNNNN``, 2 nodes, pod subnet 10.244.0.0/16):
   svclab-tnNNNN-net  br0 172.18.0.1/16
@@ -12,10 +12,14 @@ import os
 import socket
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from svclab.testbed.local import naming, network, nsexec
+from svclab.testbed.local.cluster import ClusterInfo, describe_cluster
+from svclab.testbed.local.supervisor import Backoff, ChildSpec, Supervisor, plan_children
+from svclab.testbed.spec import load_spec
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")
 
@@ -115,3 +119,100 @@ def test_teardown_kills_leftovers_and_is_idempotent(
     assert leftover.wait(timeout=5) == -9
     assert network.teardown(cluster_network.cluster) == []
     assert network.list_netns(naming.cluster_netns_prefix(cluster_network.cluster)) == []
+
+
+# --- cluster description and process plan (pure, no root) -------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _iptables_cluster(state: Path = Path("/run/svclab/iptables")) -> ClusterInfo:
+    return describe_cluster(load_spec(REPO / "clusters" / "iptables.yaml"), state)
+
+
+def test_describe_cluster_kind_style_nodes() -> None:
+    info = _iptables_cluster()
+    assert [(n.name, n.netns, n.ip, n.pod_cidr) for n in info.nodes] == [
+        ("iptables-control-plane", "svclab-iptables-0", "172.18.0.2", "10.244.0.0/24"),
+        ("iptables-worker", "svclab-iptables-1", "172.18.0.3", "10.244.1.0/24"),
+        ("iptables-worker2", "svclab-iptables-2", "172.18.0.4", "10.244.2.0/24"),
+    ]
+    control_plane = info.nodes[0]
+    assert dict(control_plane.labels) == {"topology.kubernetes.io/zone": "zone-a",
+                                          "node-role.kubernetes.io/control-plane": ""}
+    assert [t.flag() for t in control_plane.taints] == [
+        "node-role.kubernetes.io/control-plane:NoSchedule"]
+    assert info.nodes[1].taints == ()
+    assert ClusterInfo.from_json(info.to_json()) == info
+
+
+def test_plan_children_places_each_process() -> None:
+    info = _iptables_cluster()
+    children = plan_children(info, base=["svclab"], available=lambda module: True)
+    by_name = {child.name: child for child in children}
+    assert list(by_name) == [
+        "apiserver", "scheduler", "controller-manager",
+        "node-agent-iptables-control-plane", "proxy-iptables-control-plane",
+        "node-agent-iptables-worker", "proxy-iptables-worker",
+        "node-agent-iptables-worker2", "proxy-iptables-worker2"]
+    apiserver = by_name["apiserver"]
+    assert apiserver.netns is None and not apiserver.needs_apiserver
+    assert "svclab-iptables-0=172.18.0.2:6443" in apiserver.argv
+    agent = by_name["node-agent-iptables-worker2"]
+    assert agent.netns == "svclab-iptables-2" and agent.hostname == "iptables-worker2"
+    assert agent.argv[agent.argv.index("--pod-cidr") + 1] == "10.244.2.0/24"
+    assert agent.argv[agent.argv.index("--labels") + 1] == "topology.kubernetes.io/zone=zone-b"
+    proxy = by_name["proxy-iptables-worker"]
+    assert proxy.argv[1:5] == ("proxy", "--kubeconfig", "/run/svclab/iptables/kubeconfig.internal",
+                               "--mode")
+    assert by_name["controller-manager"].netns == "svclab-iptables-0"
+
+
+def test_plan_children_leaves_missing_slots_empty() -> None:
+    children = plan_children(_iptables_cluster(), base=["svclab"], available=lambda m: False)
+    assert [c.name for c in children if c.name.startswith(("proxy", "controller"))] == []
+
+
+def test_backoff_doubles_to_a_cap_and_resets_after_stable_run() -> None:
+    backoff = Backoff()
+    assert [backoff.next_delay(0.1) for _ in range(8)] == [0.5, 1, 2, 4, 8, 16, 30, 30]
+    assert backoff.next_delay(60.0) == 0.5
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_supervisor_restarts_a_crashed_child_after_backoff(tmp_path: Path) -> None:
+    clock = FakeClock()
+    info = _iptables_cluster(tmp_path)
+    supervisor = Supervisor(info, [ChildSpec("crasher", ("false",), needs_apiserver=False),
+                                   ChildSpec("waiter", ("true",))], clock=clock)
+    supervisor.step()
+    crasher, waiter = supervisor.children
+    assert crasher.process is not None and waiter.process is None  # no API server yet
+    crasher.process.wait()
+    supervisor.step()
+    assert crasher.process is None and crasher.restarts == 1
+    supervisor.step()
+    assert crasher.process is None  # backoff not over
+    clock.now += 0.5
+    supervisor.step()
+    assert crasher.process is not None
+    supervisor.stop_children(grace=5)
+    log = (tmp_path / "logs" / "crasher.log").read_text()
+    assert "crasher exited with 1; restarting in 0.5s" in log
+
+
+def test_supervisor_stops_children_with_sigterm(tmp_path: Path) -> None:
+    supervisor = Supervisor(_iptables_cluster(tmp_path),
+                            [ChildSpec("sleeper", ("sleep", "60"), needs_apiserver=False)])
+    supervisor.step()
+    process = supervisor.children[0].process
+    assert process is not None
+    supervisor.stop_children(grace=5)
+    assert process.returncode == -15
