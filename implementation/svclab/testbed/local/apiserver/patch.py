@@ -54,6 +54,7 @@ __all__ = [
     "apply_patch",
     "apply_strategic_merge_patch",
     "patch_meta_for_kind",
+    "strategic_merge",
 ]
 
 JSON_PATCH = "application/json-patch+json"
@@ -444,12 +445,21 @@ def _apply_element_orders(original: dict[str, Any], patch: dict[str, Any],
         patch.pop(name, None)
 
 
+def strategic_merge(doc: Mapping[str, Any], patch: Mapping[str, Any],
+                    meta: PatchMeta) -> dict[str, Any]:
+    """Apply a strategic merge patch under explicit field metadata (side-effect-free).
+
+    Returns a new dict; neither `doc` nor `patch` is modified or aliased.
+    """
+    if not isinstance(patch, Mapping):
+        raise PatchError("invalid JSON document", code=400)
+    return _merge_map(copy.deepcopy(dict(doc)), patch, meta)
+
+
 def apply_strategic_merge_patch(doc: Mapping[str, Any], patch: Mapping[str, Any],
                                 kind: str) -> dict[str, Any]:
     """Apply a strategic merge patch for `kind`; returns a new dict, inputs untouched."""
-    if not isinstance(patch, Mapping):
-        raise PatchError("invalid JSON document", code=400)
-    return _merge_map(copy.deepcopy(dict(doc)), patch, patch_meta_for_kind(kind))
+    return strategic_merge(doc, patch, patch_meta_for_kind(kind))
 
 
 # ---------------------------------------------------------------------------
