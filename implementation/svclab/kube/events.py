@@ -19,6 +19,7 @@ as client-go's broadcaster does.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -173,5 +174,5 @@ class EventRecorder:
         return _Seen(created.metadata.name, namespace, 1, pending.timestamp)
 
 
-def _rfc3339(timestamp: Any) -> str:
+def _rfc3339(timestamp: datetime.datetime) -> str:
     return timestamp.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -21,6 +21,7 @@ or close them cleanly (``close_watches``).  Re-exported by
 from __future__ import annotations
 
 import asyncio
+import builtins
 import copy
 import itertools
 from collections.abc import AsyncIterator, Mapping
@@ -110,16 +111,16 @@ class FakeClient:
         for obj in objs:
             self._store_new(type(obj), obj, None)
 
-    def objects(self, res: type[Any]) -> list[Any]:
+    def objects(self, res: type[Any]) -> builtins.list[Any]:
         """Stored objects of ``res``, ordered by key, decoded afresh."""
         stored = self._objects.get(self._kind_key(res), {})
         return [res.from_dict(copy.deepcopy(stored[key])) for key in sorted(stored)]
 
-    def verbs(self) -> list[tuple[str, str]]:
+    def verbs(self) -> builtins.list[tuple[str, str]]:
         """The recorded (verb, kind) pairs, in order (reads included)."""
         return [(action.verb, action.kind) for action in self.actions]
 
-    def writes(self) -> list[Action]:
+    def writes(self) -> builtins.list[Action]:
         """Recorded actions other than get/list/watch."""
         return [a for a in self.actions if a.verb not in ("get", "list", "watch")]
 
@@ -181,7 +182,7 @@ class FakeClient:
         selected = self._select(res, ns, labels, fields)
         resource_version = self.resource_version
 
-        async def chunks() -> AsyncIterator[tuple[str | None, list[Any]]]:
+        async def chunks() -> AsyncIterator[tuple[str | None, builtins.list[Any]]]:
             self._raise_injected("list", res)
             yield resource_version, [res.from_dict(obj) for obj in selected]
 
@@ -237,7 +238,7 @@ class FakeClient:
         **_: Any,
     ) -> Any:
         ns = self._namespace(res, namespace)
-        body = obj if isinstance(obj, list) else _to_json(obj)
+        body: Any = obj if isinstance(obj, builtins.list) else _to_json(obj)
         self._record("patch", res, ns, name, body)
         current = self._objects.get(self._kind_key(res), {}).get(NamespacedName(ns, name))
         if current is None:
@@ -277,7 +278,8 @@ class FakeClient:
 
     @staticmethod
     def _kind(res: type[Any]) -> str:
-        return api_info(res).resource.kind
+        kind: str = api_info(res).resource.kind
+        return kind
 
     @staticmethod
     def _kind_key(res: type[Any]) -> tuple[str, str]:
@@ -359,7 +361,7 @@ class FakeClient:
             return False
         return matches(watcher.fields, field_values(body, [r.key for r in watcher.fields]))
 
-    def _select(self, res: type[Any], namespace: str, labels: Any, fields: Any) -> list[dict[str, Any]]:
+    def _select(self, res: type[Any], namespace: str, labels: Any, fields: Any) -> builtins.list[dict[str, Any]]:
         probe = _Watcher(self._kind_key(res), namespace, parse_selector(labels), parse_selector(fields, for_fields=True))
         stored = self._objects.get(self._kind_key(res), {})
         return [copy.deepcopy(stored[k]) for k in sorted(stored) if self._visible(probe, stored[k])]

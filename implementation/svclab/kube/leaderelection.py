@@ -109,7 +109,7 @@ class LeaderElector:
         When ``run`` itself is cancelled the Lease is released.
         """
         await self._acquire()
-        work = asyncio.create_task(on_started_leading(), name=f"leading-{self.config.identity}")
+        work: asyncio.Task[None] = asyncio.create_task(_await(on_started_leading()), name=f"leading-{self.config.identity}")
         try:
             await self._renew_until_lost()
         finally:
@@ -231,3 +231,7 @@ class LeaderElector:
 
     def _lease_key(self) -> str:
         return f"{self.config.lease_namespace}/{self.config.lease_name}"
+
+
+async def _await(awaitable: Awaitable[None]) -> None:
+    await awaitable

@@ -39,6 +39,8 @@ class ClientListerWatcher(Generic[T]):
     def __init__(self, client: Any, resource: type[T], options: ReflectorOptions) -> None:
         self._client = client
         self._resource = resource
+        # The same class, typed as lightkube's request helpers expect.
+        self._lightkube_resource: Any = resource
         namespaced = issubclass(resource, NamespacedResource)
         self._namespace: str | None = (options.namespace or ALL_NS) if namespaced else None
         self._labels = _selector(options.label_selector, for_fields=False)
@@ -48,7 +50,7 @@ class ClientListerWatcher(Generic[T]):
         if isinstance(self._client, AsyncClient):
             generic = self._client._client  # lightkube 1.0 internals, see module docstring
             request = generic.prepare_request(
-                "list", res=self._resource, namespace=self._namespace, params=self._selector_params()
+                "list", res=self._lightkube_resource, namespace=self._namespace, params=self._selector_params()
             )
             iterable = generic.list(request)
         else:
@@ -86,7 +88,9 @@ class ClientListerWatcher(Generic[T]):
             "allowWatchBookmarks": "true",
             "timeoutSeconds": timeout_seconds,
         }
-        request = generic.prepare_request("list", res=self._resource, namespace=self._namespace, watch=True, params=params)
+        request = generic.prepare_request(
+            "list", res=self._lightkube_resource, namespace=self._namespace, watch=True, params=params
+        )
         http_request = generic._client.build_request(
             request.method, request.url, params=request.params, timeout=generic._watch_timeout
         )

@@ -65,7 +65,7 @@ class ItemExponentialFailureRateLimiter:
         # Compare exponents before multiplying: 2**exponent grows without bound.
         if exponent >= 64:
             return self._max_delay
-        return min(self._base_delay * 2**exponent, self._max_delay)
+        return min(self._base_delay * float(2**exponent), self._max_delay)
 
     def forget(self, key: Hashable) -> None:
         self._failures.pop(key, None)

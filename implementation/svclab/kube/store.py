@@ -14,6 +14,7 @@ copies.  Never mutate them; copy first (upstream's "cache mutation" rule).
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Generic, TypeVar
 
@@ -57,11 +58,11 @@ class Store(Generic[T]):
         """The cached object for ``key``, or None."""
         return self._items.get(key)
 
-    def list(self) -> list[T]:
+    def list(self) -> builtins.list[T]:
         """All cached objects, ordered by key."""
         return [self._items[key] for key in sorted(self._items)]
 
-    def keys(self) -> list[NamespacedName]:
+    def keys(self) -> builtins.list[NamespacedName]:
         """All keys, sorted."""
         return sorted(self._items)
 
@@ -86,11 +87,11 @@ class Store(Generic[T]):
         for key, obj in self._items.items():
             self._index_one(name, key, obj)
 
-    def index_names(self) -> list[str]:
+    def index_names(self) -> builtins.list[str]:
         """Names of all registered indexes, sorted."""
         return sorted(self._index_funcs)
 
-    def by_index(self, name: str, value: str) -> list[T]:
+    def by_index(self, name: str, value: str) -> builtins.list[T]:
         """Objects whose index function ``name`` yields ``value``, ordered by key.
 
         Raises ``KeyError`` for an unknown index name.
@@ -100,7 +101,7 @@ class Store(Generic[T]):
         keys = self._indexes[name].get(value, ())
         return [self._items[key] for key in sorted(keys)]
 
-    def index_keys(self, name: str, value: str) -> list[NamespacedName]:
+    def index_keys(self, name: str, value: str) -> builtins.list[NamespacedName]:
         """Keys of the objects whose index ``name`` yields ``value``, sorted."""
         if name not in self._indexes:
             raise KeyError(f"no index named {name!r}")
