@@ -296,9 +296,9 @@ def _validate_traffic_policies(spec: dict[str, Any]) -> list[FieldError]:
         if health_port:
             errs.append(invalid(hc_path, health_port,
                                 "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"))
-    elif not health_port:
-        errs.append(required(hc_path))
-    else:
+    elif health_port:
+        # Upstream also requires the port here, but validates after allocation so that
+        # never fires; our registry validates before the allocator assigns it.
         errs += [invalid(hc_path, health_port, msg) for msg in is_port_num(health_port)]
     itp_path = child(SPEC, "internalTrafficPolicy")
     itp = spec.get("internalTrafficPolicy")
