@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from lightkube import ApiError
@@ -54,7 +55,7 @@ async def test_list_filters_namespace_and_selectors(client: FakeClient) -> None:
     client.seed(make_pod("a", labels={"app": "x"}), make_pod("b"), make_pod("c", "ns2", labels={"app": "x"}))
     client.seed(Node(metadata=ObjectMeta(name="n1")))
 
-    async def listed(**kwargs: object) -> list[str]:
+    async def listed(**kwargs: Any) -> list[str]:
         return names([p async for p in client.list(Pod, **kwargs)])
 
     assert await listed(namespace="ns1") == ["a", "b"]

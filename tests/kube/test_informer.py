@@ -10,7 +10,7 @@ from typing import Any
 
 from lightkube.resources.core_v1 import Pod
 
-from kube_builders import make_pod
+from kube_builders import make_pod, names
 from svclab.kube import FuncHandler, Informer, ReflectorOptions, wait_for_sync
 from svclab.kube.testing import FakeClient, FakeClock
 
@@ -49,7 +49,7 @@ async def test_initial_list_then_watch_events(client: FakeClient, clock: FakeClo
     await client.delete(Pod, "b", namespace="ns1")
     await clock.settle()
     assert log == [("add", "a"), ("add", "b"), ("update", "a"), ("delete", "b")]
-    assert [p.metadata.name for p in informer.store.list()] == ["a"]
+    assert names(informer.store.list()) == ["a"]
     await _stop(task)
 
 
@@ -68,7 +68,7 @@ async def test_relist_after_410_fans_out_missed_changes(client: FakeClient, cloc
     client.expire_watches()
     await clock.advance_async(0.8 + 1.6)  # idle-close backoff, then failed-watch backoff
     assert sorted(log) == [("add", "c"), ("delete", "a"), ("update", "b")]
-    assert [p.metadata.name for p in informer.store.list()] == ["b", "c"]
+    assert names(informer.store.list()) == ["b", "c"]
     await _stop(task)
 
 

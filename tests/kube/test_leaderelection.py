@@ -42,7 +42,7 @@ class Candidate:
 
 
 async def _lease(client: FakeClient) -> LeaseSpec:
-    lease = await client.get(Lease, LEASE, namespace=NAMESPACE)
+    lease: Lease = await client.get(Lease, LEASE, namespace=NAMESPACE)
     assert lease.spec is not None
     return lease.spec
 

@@ -14,7 +14,9 @@ from lightkube import ApiError, AsyncClient, KubeConfig
 from lightkube.resources.core_v1 import Pod
 
 from svclab.kube import ReflectorOptions
+from kube_builders import names
 from svclab.kube.list_watch import ClientListerWatcher
+from svclab.kube.names import resource_version_of
 
 CONFIG = {
     "apiVersion": "v1",
@@ -48,7 +50,7 @@ async def test_list_passes_selectors_and_returns_items_and_rv() -> None:
 
     options = ReflectorOptions(namespace="ns1", label_selector="app=x", field_selector={"spec.nodeName": "n1"})
     items, rv = await ClientListerWatcher(_client(handler), Pod, options).list()
-    assert [p.metadata.name for p in items] == ["a"] and rv == "10"
+    assert names(items) == ["a"] and rv == "10"
     assert seen[0].url.path == "/api/v1/namespaces/ns1/pods"
     assert seen[0].url.params["labelSelector"] == "app=x"
     assert seen[0].url.params["fieldSelector"] == "spec.nodeName=n1"
@@ -68,7 +70,7 @@ async def test_watch_sends_bookmarks_flag_and_yields_events_and_bookmarks() -> N
         )
 
     watcher = ClientListerWatcher(_client(handler), Pod, ReflectorOptions())
-    events = [(t, o.metadata.resourceVersion) async for t, o in watcher.watch("10", 400)]
+    events = [(t, resource_version_of(o)) async for t, o in watcher.watch("10", 400)]
     assert events == [("ADDED", "11"), ("BOOKMARK", "15")]
     params = seen[0].url.params
     assert seen[0].url.path == "/api/v1/pods"  # all namespaces

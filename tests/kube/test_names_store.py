@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from lightkube.resources.core_v1 import Pod
 
 from svclab.kube import NAMESPACE_INDEX, NamespacedName, Store
 from kube_builders import make_pod, names
@@ -30,13 +31,13 @@ def test_namespaced_names_sort_by_namespace_then_name() -> None:
     assert [str(k) for k in sorted(keys)] == ["a/b", "a/z", "b/a"]
 
 
-def _app_index(pod: object) -> list[str]:
-    labels = pod.metadata.labels or {}  # type: ignore[attr-defined]
+def _app_index(pod: Pod) -> list[str]:
+    labels = (pod.metadata.labels if pod.metadata else None) or {}
     return [f"app={labels['app']}"] if "app" in labels else []
 
 
-def _filled_store() -> Store[object]:
-    store: Store[object] = Store()
+def _filled_store() -> Store[Pod]:
+    store: Store[Pod] = Store()
     store.add_index("app", _app_index)
     store.replace(
         [make_pod("b", labels={"app": "x"}), make_pod("a", labels={"app": "x"}), make_pod("c", "ns2", labels={"app": "y"})],
@@ -66,7 +67,7 @@ def test_store_namespace_and_custom_indexes() -> None:
 def test_store_upsert_moves_object_between_index_values() -> None:
     store = _filled_store()
     old = store.upsert(make_pod("a", labels={"app": "y"}))
-    assert old is not None and old.metadata.labels == {"app": "x"}
+    assert old is not None and old.metadata is not None and old.metadata.labels == {"app": "x"}
     assert names(store.by_index("app", "app=x")) == ["b"]
     assert names(store.by_index("app", "app=y")) == ["a", "c"]
 
@@ -74,7 +75,8 @@ def test_store_upsert_moves_object_between_index_values() -> None:
 def test_store_delete_unindexes_even_if_cached_object_was_mutated() -> None:
     store = _filled_store()
     cached = store.get(NamespacedName("ns1", "a"))
-    cached.metadata.labels = {"app": "mutated"}  # type: ignore[union-attr]
+    assert cached is not None and cached.metadata is not None
+    cached.metadata.labels = {"app": "mutated"}
     store.delete(NamespacedName("ns1", "a"))
     assert names(store.by_index("app", "app=x")) == ["b"]
     assert store.index_keys("app", "app=mutated") == []
@@ -82,7 +84,7 @@ def test_store_delete_unindexes_even_if_cached_object_was_mutated() -> None:
 
 
 def test_store_index_added_late_covers_existing_objects() -> None:
-    store: Store[object] = Store()
+    store: Store[Pod] = Store()
     store.upsert(make_pod("a", labels={"app": "x"}))
     store.add_index("app", _app_index)
     assert names(store.by_index("app", "app=x")) == ["a"]
