@@ -1,0 +1,1 @@
+"""nftables proxy mode: ``plan`` and ``base`` (pure rendering), ``proxier`` (applying), ``testing`` (fake)."""
