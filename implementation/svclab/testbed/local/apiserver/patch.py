@@ -203,7 +203,7 @@ def _merge_map(original: dict[str, Any], patch: Mapping[str, Any],
     if DIRECTIVE in patch:
         directive = patch[DIRECTIVE]
         if directive == "replace":
-            return _fresh({k: v for k, v in patch.items() if k != DIRECTIVE}, meta)
+            return _merge_map({}, {k: v for k, v in patch.items() if k != DIRECTIVE}, meta)
         if directive == "delete":
             return {}
         raise _bad_directive(directive, patch)
@@ -431,8 +431,9 @@ def _apply_element_orders(original: dict[str, Any], patch: dict[str, Any],
         _check_order_list(update or [], order, child.merge_key)
         if current is None and update is None:
             continue
+        merged: list[Any]
         if update is None:
-            merged = current
+            merged = list(current or [])
         elif current is None:
             merged = _fresh(update, child)
         else:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import enum
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -467,7 +467,7 @@ def label_selector_from_api(selector: Mapping[str, Any] | None) -> LabelSelector
 # ---------------------------------------------------------------------------
 # Field selectors
 
-FieldGetter = Any  # Callable[[Mapping[str, Any]], str]; kept loose for the table below
+FieldGetter = Callable[[Mapping[str, Any]], str]
 
 
 def _path(*keys: str) -> FieldGetter:
