@@ -36,7 +36,16 @@ def _service_of_slice(slice_: EndpointSlice) -> _ServiceKey:
 
 
 def _generation(slice_: EndpointSlice) -> int:
-    return int(slice_.metadata.generation or 0)
+    """The slice's generation; its resourceVersion if the server sets none.
+
+    Real API servers bump ``metadata.generation`` on every EndpointSlice
+    change.  Servers (and fakes) that leave it unset hand out increasing
+    integer resourceVersions, which order writes the same way.
+    """
+    if slice_.metadata.generation:
+        return int(slice_.metadata.generation)
+    version = slice_.metadata.resourceVersion or ""
+    return int(version) if version.isdigit() else 0
 
 
 class EndpointSliceTracker:

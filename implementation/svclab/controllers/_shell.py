@@ -1,0 +1,199 @@
+"""The imperative shell the three controllers share.
+
+* ``SharedInformers``: one informer per resource kind, shared by every
+  controller of the process (as client-go's shared informer factory), with the
+  indexes the controllers need: pods by namespace (built in), slices by the
+  Service they belong to.
+* ``pods_for_service`` / ``services_for_pod``: selector matching over caches.
+* ``ignore_not_found`` / ``write``: API calls that turn failures into
+  ``WriteError`` naming verb, kind and object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from lightkube.resources.core_v1 import Endpoints, Node, Pod, Service
+from lightkube.resources.discovery_v1 import EndpointSlice
+
+from svclab.kube.informer import Informer, wait_for_sync
+from svclab.kube.names import NamespacedName
+from svclab.kube.reflector import error_status_code
+from svclab.kube.store import NAMESPACE_INDEX
+
+from ._common import LABEL_MANAGED_BY, LABEL_SERVICE_NAME
+from .errors import WriteError
+
+__all__ = [
+    "SERVICE_INDEX",
+    "SharedInformers",
+    "managed_slices",
+    "pods_for_service",
+    "service_key_of_slice",
+    "services_for_pod",
+    "write",
+]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Index of EndpointSlices: "<namespace>/<kubernetes.io/service-name label>".
+SERVICE_INDEX = "service"
+
+
+def service_key_of_slice(slice_: EndpointSlice) -> NamespacedName | None:
+    """The Service a slice belongs to, by its service-name label (None without one)."""
+    name = (slice_.metadata.labels or {}).get(LABEL_SERVICE_NAME)
+    return NamespacedName(slice_.metadata.namespace or "", name) if name else None
+
+
+def _slice_service_index(slice_: EndpointSlice) -> Iterable[str]:
+    key = service_key_of_slice(slice_)
+    return (str(key),) if key else ()
+
+
+@dataclass(slots=True)
+class SharedInformers:
+    """Lazily created informers over one client; ``run()`` runs those created."""
+
+    client: Any
+    _informers: dict[type[Any], Informer[Any]] = field(default_factory=dict)
+
+    def _get(self, resource: type[T]) -> Informer[T]:
+        informer = self._informers.get(resource)
+        if informer is None:
+            informer = Informer(self.client, resource)
+            if resource is EndpointSlice:
+                informer.store.add_index(SERVICE_INDEX, _slice_service_index)
+            self._informers[resource] = informer
+        return informer
+
+    @property
+    def pods(self) -> Informer[Pod]:
+        return self._get(Pod)
+
+    @property
+    def services(self) -> Informer[Service]:
+        return self._get(Service)
+
+    @property
+    def endpoints(self) -> Informer[Endpoints]:
+        return self._get(Endpoints)
+
+    @property
+    def slices(self) -> Informer[EndpointSlice]:
+        return self._get(EndpointSlice)
+
+    @property
+    def nodes(self) -> Informer[Node]:
+        return self._get(Node)
+
+    async def run(self) -> None:
+        """Run every informer created so far until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            for resource, informer in self._informers.items():
+                group.create_task(informer.run(), name=f"informer-{resource.__name__}")
+
+    async def wait_for_sync(self) -> bool:
+        return await wait_for_sync(*self._informers.values())
+
+
+def _selects(selector: dict[str, str], labels: dict[str, str] | None) -> bool:
+    labels = labels or {}
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def pods_for_service(informers: SharedInformers, service: Service) -> list[Pod]:
+    """Pods in the Service's namespace matching its (non-empty) selector."""
+    selector = dict(service.spec.selector or {}) if service.spec else {}
+    if not selector:
+        return []
+    namespace = service.metadata.namespace or ""
+    return [p for p in informers.pods.store.by_index(NAMESPACE_INDEX, namespace)
+            if _selects(selector, p.metadata.labels)]
+
+
+def services_for_pod(informers: SharedInformers, pod: Pod) -> list[NamespacedName]:
+    """Keys of the Services (with a selector) that select ``pod``."""
+    namespace = pod.metadata.namespace or ""
+    return [
+        NamespacedName.of(svc)
+        for svc in informers.services.store.by_index(NAMESPACE_INDEX, namespace)
+        if svc.spec and svc.spec.selector and _selects(dict(svc.spec.selector), pod.metadata.labels)
+    ]
+
+
+def managed_slices(informers: SharedInformers, key: NamespacedName, controller: str) -> list[EndpointSlice]:
+    """Cached slices of Service ``key`` carrying managed-by ``controller``."""
+    return [s for s in informers.slices.store.by_index(SERVICE_INDEX, str(key))
+            if (s.metadata.labels or {}).get(LABEL_MANAGED_BY) == controller]
+
+
+async def write(verb: str, obj: Any, call: Awaitable[T], *, missing_ok: bool = False) -> T | None:
+    """Await an API call; 404 is ``None`` when ``missing_ok``; other failures ``WriteError``."""
+    try:
+        return await call
+    except Exception as error:  # noqa: BLE001 - re-raised with context
+        if missing_ok and error_status_code(error) == 404:
+            return None
+        meta = obj.metadata
+        name = meta.name or f"{meta.generateName or ''}*"
+        raise WriteError(verb, getattr(obj, "kind", None) or type(obj).__name__,
+                         f"{meta.namespace}/{name}", error) from error
+
+
+class QueueController:
+    """Base of the three controllers: a keyed work queue drained by workers.
+
+    Subclasses register informer handlers in ``__init__`` (enqueueing
+    ``NamespacedName`` keys), implement ``sync(key)`` and may override
+    ``on_synced()`` (runs once the caches are filled, before the workers).
+    """
+
+    name = "controller"
+
+    def __init__(self, informers: SharedInformers, client: Any, recorder: Any, *, workers: int = 5,
+                 max_retries: int = 15, queue: Any = None) -> None:
+        from svclab.kube.workqueue import WorkQueue
+
+        self.informers = informers
+        self.client = client
+        self.recorder = recorder
+        self.workers = workers
+        self.max_retries = max_retries
+        self.queue: Any = queue if queue is not None else WorkQueue(name=self.name)
+
+    def enqueue(self, key: NamespacedName | None) -> None:
+        if key is not None:
+            self.queue.add(key)
+
+    async def sync(self, key: NamespacedName) -> None:
+        raise NotImplementedError
+
+    def on_synced(self) -> None:
+        """Hook run once after the caches synced (orphan scans)."""
+
+    async def run(self) -> None:
+        """Wait for the caches, run ``on_synced``, then work until cancelled."""
+        from svclab.kube.workqueue import run_workers
+
+        await self.informers.wait_for_sync()
+        self.on_synced()
+        log.info("controller started controller=%s workers=%d", self.name, self.workers)
+        try:
+            await run_workers(self.queue, self.timed_sync, workers=self.workers, max_retries=self.max_retries)
+        finally:
+            self.queue.shutdown()
+            log.info("controller stopped controller=%s", self.name)
+
+    async def timed_sync(self, key: NamespacedName) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            await self.sync(key)
+        finally:
+            log.debug("synced controller=%s key=%s seconds=%.4f", self.name, key, loop.time() - started)

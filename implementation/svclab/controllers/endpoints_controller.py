@@ -1,0 +1,104 @@
+"""The Endpoints controller (imperative shell of ``endpoints.desired_endpoints``).
+
+Upstream ``pkg/controller/endpoint``: a Service key is queued whenever the
+Service, one of its pods or its Endpoints changes; ``sync`` reads the caches,
+asks the pure core for the desired object and writes it only when it differs.
+When the Service is gone its Endpoints are deleted; at start every Endpoints
+object is queued so that orphans (no Service) are deleted too.
+
+Like upstream's ``staleEndpointsTracker``: after updating an Endpoints we
+remember the resourceVersion we replaced; while the cache still shows it,
+the cache is stale and the sync is retried instead of acting on it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lightkube.resources.core_v1 import Endpoints, Pod, Service
+
+from svclab.kube.informer import FuncHandler
+from svclab.kube.names import NamespacedName
+
+from ._common import ANNOTATION_LEADER
+from ._shell import QueueController, SharedInformers, pods_for_service, services_for_pod, write
+from .endpoints import desired_endpoints, endpoints_equal_for_write
+from .errors import StaleCacheError
+from .tracking import TriggerTimeTracker
+
+__all__ = ["EndpointsController"]
+
+log = logging.getLogger(__name__)
+
+
+class EndpointsController(QueueController):
+    """Keeps one Endpoints object per selector Service; see the module docstring."""
+
+    name = "endpoints"
+
+    def __init__(self, informers: SharedInformers, client: Any, recorder: Any, **kwargs: Any) -> None:
+        super().__init__(informers, client, recorder, **kwargs)
+        self.trigger_times = TriggerTimeTracker()
+        self._stale_versions: dict[NamespacedName, str] = {}
+        informers.services.add_handler(FuncHandler(
+            on_add=self._on_object, on_update=lambda old, new: self._on_object(new),
+            on_delete=self._on_object,
+        ))
+        informers.pods.add_handler(FuncHandler(
+            on_add=self._on_pod, on_update=self._on_pod_update, on_delete=self._on_pod,
+        ))
+        informers.endpoints.add_handler(FuncHandler(on_delete=self._on_object))
+
+    def _on_object(self, obj: Service | Endpoints) -> None:
+        self.enqueue(NamespacedName.of(obj))
+
+    def _on_pod(self, pod: Pod) -> None:
+        for key in services_for_pod(self.informers, pod):
+            self.enqueue(key)
+
+    def _on_pod_update(self, old: Pod, new: Pod) -> None:
+        # Labels may have changed: the Services of both versions are affected.
+        for key in set(services_for_pod(self.informers, old)) | set(services_for_pod(self.informers, new)):
+            self.enqueue(key)
+
+    def on_synced(self) -> None:
+        """Queue every Endpoints object so those without a Service get deleted."""
+        for endpoints in self.informers.endpoints.store.list():
+            if ANNOTATION_LEADER not in (endpoints.metadata.annotations or {}):
+                self.enqueue(NamespacedName.of(endpoints))
+
+    async def sync(self, key: NamespacedName) -> None:
+        service = self.informers.services.store.get(key)
+        if service is None:
+            await self._delete_endpoints(key)
+            return
+        current = self.informers.endpoints.store.get(key)
+        if current is not None and self._stale_versions.get(key) == current.metadata.resourceVersion:
+            raise StaleCacheError(f"endpoints informer cache is out of date for {key}")
+        pods = pods_for_service(self.informers, service)
+        trigger_time = self.trigger_times.compute(service, pods)
+        desired = desired_endpoints(service, pods, current=current, trigger_time=trigger_time)
+        if desired is None:
+            return
+        if current is not None and endpoints_equal_for_write(current, desired):
+            return
+        if current is None:
+            await write("create", desired, self.client.create(desired))
+            log.info("created endpoints key=%s", key)
+        else:
+            await write("update", desired, self.client.replace(desired))
+            self._stale_versions[key] = current.metadata.resourceVersion or ""
+            log.info("updated endpoints key=%s", key)
+
+    async def _delete_endpoints(self, key: NamespacedName) -> None:
+        self.trigger_times.delete_service(key.namespace, key.name)
+        self._stale_versions.pop(key, None)
+        current = self.informers.endpoints.store.get(key)
+        if current is None:
+            return
+        if ANNOTATION_LEADER in (current.metadata.annotations or {}):
+            return  # a leader-election lock, not ours
+        await write("delete", current,
+                    self.client.delete(Endpoints, key.name, namespace=key.namespace), missing_ok=True)
+        log.info("deleted endpoints key=%s reason=service-gone", key)

@@ -1,0 +1,157 @@
+"""The EndpointSlice controller (imperative shell of ``endpointslice.plan_slices``).
+
+Upstream ``pkg/controller/endpointslice``: a Service key is queued when the
+Service, one of its pods or one of its managed slices changes (echoes of our
+own writes are recognised by the ``EndpointSliceTracker`` and ignored).
+``sync`` refuses to act on a cache that has not caught up with our writes,
+plans with the pure reconciler, then creates, updates and deletes.
+
+Differences from upstream, and why: upstream leaves the slices of a deleted
+Service to the garbage collector; svclab's local API server may have none,
+so the controller deletes them itself (harmless where a GC races it: 404s are
+ignored).  For the same reason, managed slices whose Service is gone are
+queued at start.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lightkube.resources.core_v1 import Pod, Service
+from lightkube.resources.discovery_v1 import EndpointSlice
+
+from svclab.kube.informer import FuncHandler
+from svclab.kube.names import NamespacedName
+
+from ._common import LABEL_MANAGED_BY, ControllerName, has_selector
+from ._shell import (
+    QueueController,
+    SharedInformers,
+    managed_slices,
+    pods_for_service,
+    service_key_of_slice,
+    services_for_pod,
+    write,
+)
+from ._slices import SlicePlan
+from .endpointslice import DEFAULT_MAX_ENDPOINTS_PER_SLICE, plan_slices
+from .errors import NodeNotFoundError, StaleCacheError
+from .tracking import EndpointSliceTracker, TriggerTimeTracker
+
+__all__ = ["EndpointSliceController", "apply_slice_plan"]
+
+log = logging.getLogger(__name__)
+CONTROLLER = ControllerName.ENDPOINTSLICE
+
+
+async def apply_slice_plan(client: Any, tracker: EndpointSliceTracker, plan: SlicePlan) -> None:
+    """Upstream ``finalize``'s I/O: create, update, delete, recording each in ``tracker``."""
+    for slice_ in plan.create:
+        created = await write("create", slice_, client.create(slice_))
+        tracker.update(created)
+    for slice_ in plan.update:
+        updated = await write("update", slice_, client.replace(slice_))
+        tracker.update(updated)
+    for slice_ in plan.delete:
+        meta = slice_.metadata
+        await write("delete", slice_, client.delete(EndpointSlice, meta.name, namespace=meta.namespace),
+                    missing_ok=True)
+        tracker.expect_deletion(slice_)
+
+
+def _managed_by(slice_: EndpointSlice, controller: str) -> bool:
+    return (slice_.metadata.labels or {}).get(LABEL_MANAGED_BY) == controller
+
+
+class EndpointSliceController(QueueController):
+    """Keeps the EndpointSlices of selector Services; see the module docstring."""
+
+    name = "endpointslice"
+
+    def __init__(self, informers: SharedInformers, client: Any, recorder: Any, *,
+                 max_endpoints_per_slice: int = DEFAULT_MAX_ENDPOINTS_PER_SLICE, **kwargs: Any) -> None:
+        super().__init__(informers, client, recorder, **kwargs)
+        self.max_endpoints_per_slice = max_endpoints_per_slice
+        self.tracker = EndpointSliceTracker()
+        self.trigger_times = TriggerTimeTracker()
+        informers.services.add_handler(FuncHandler(
+            on_add=self._on_service, on_update=lambda old, new: self._on_service(new),
+            on_delete=self._on_service,
+        ))
+        informers.pods.add_handler(FuncHandler(
+            on_add=self._on_pod, on_update=self._on_pod_update, on_delete=self._on_pod,
+        ))
+        informers.slices.add_handler(FuncHandler(
+            on_add=self._on_slice, on_update=self._on_slice_update, on_delete=self._on_slice_delete,
+        ))
+        # Zones come from Nodes; the cache must hold them before the first sync.
+        _ = informers.nodes
+
+    def _on_service(self, service: Service) -> None:
+        self.enqueue(NamespacedName.of(service))
+
+    def _on_pod(self, pod: Pod) -> None:
+        for key in services_for_pod(self.informers, pod):
+            self.enqueue(key)
+
+    def _on_pod_update(self, old: Pod, new: Pod) -> None:
+        for key in set(services_for_pod(self.informers, old)) | set(services_for_pod(self.informers, new)):
+            self.enqueue(key)
+
+    def _on_slice(self, slice_: EndpointSlice) -> None:
+        if _managed_by(slice_, CONTROLLER) and self.tracker.should_sync(slice_):
+            self.enqueue(service_key_of_slice(slice_))
+
+    def _on_slice_update(self, old: EndpointSlice, new: EndpointSlice) -> None:
+        # A slice handed to or taken from us (label change) concerns both Services.
+        if _managed_by(old, CONTROLLER) != _managed_by(new, CONTROLLER) or \
+                service_key_of_slice(old) != service_key_of_slice(new):
+            self.enqueue(service_key_of_slice(old))
+            self.enqueue(service_key_of_slice(new))
+            return
+        self._on_slice(new)
+
+    def _on_slice_delete(self, slice_: EndpointSlice) -> None:
+        if _managed_by(slice_, CONTROLLER) and not self.tracker.handle_deletion(slice_):
+            self.enqueue(service_key_of_slice(slice_))
+
+    def on_synced(self) -> None:
+        """Queue the Services of managed slices whose Service no longer exists."""
+        for slice_ in self.informers.slices.store.list():
+            key = service_key_of_slice(slice_)
+            if key and _managed_by(slice_, CONTROLLER) and self.informers.services.store.get(key) is None:
+                self.enqueue(key)
+
+    async def sync(self, key: NamespacedName) -> None:
+        service = self.informers.services.store.get(key)
+        if service is None:
+            await self._delete_all(key)
+            return
+        if service.spec is None or service.spec.type == "ExternalName" or not has_selector(service):
+            return  # as upstream: such Services get no slices from this controller
+        slices = managed_slices(self.informers, key, CONTROLLER)
+        if self.tracker.stale_slices(service, slices):
+            raise StaleCacheError(f"EndpointSlice informer cache is out of date for {key}")
+        pods = pods_for_service(self.informers, service)
+        nodes = {n.metadata.name: n for n in self.informers.nodes.store.list()}
+        plan = plan_slices(
+            service, pods, nodes, slices,
+            max_endpoints_per_slice=self.max_endpoints_per_slice,
+            trigger_time=self.trigger_times.compute(service, pods),
+        )
+        if not plan.is_empty():
+            await apply_slice_plan(self.client, self.tracker, plan)
+            log.info("reconciled slices key=%s created=%d updated=%d deleted=%d",
+                     key, len(plan.create), len(plan.update), len(plan.delete))
+        if plan.pods_without_node:
+            raise NodeNotFoundError(
+                f"skipping pods {', '.join(plan.pods_without_node)} of Service {key}: node not found")
+
+    async def _delete_all(self, key: NamespacedName) -> None:
+        self.trigger_times.delete_service(key.namespace, key.name)
+        slices = managed_slices(self.informers, key, CONTROLLER)
+        if slices:
+            await apply_slice_plan(self.client, self.tracker, SlicePlan(delete=tuple(slices)))
+            log.info("deleted slices key=%s reason=service-gone count=%d", key, len(slices))
+        self.tracker.delete_service(key.namespace, key.name)

@@ -1,0 +1,107 @@
+"""The EndpointSlice mirroring controller (shell of ``mirroring.plan_mirrored_slices``).
+
+Upstream ``pkg/controller/endpointslicemirroring``: an Endpoints key is
+queued when the Endpoints, the Service of the same name, or one of the
+mirrored slices changes.  ``sync`` deletes every mirrored slice when the
+Endpoints should not be mirrored (gone, skip-mirror, Service gone or with a
+selector: this is the hand-over to the EndpointSlice controller), otherwise
+plans, writes and records the planner's Warning events on the Endpoints.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lightkube.resources.core_v1 import Endpoints, Service
+from lightkube.resources.discovery_v1 import EndpointSlice
+
+from svclab.kube.informer import FuncHandler
+from svclab.kube.names import NamespacedName
+
+from ._common import LABEL_MANAGED_BY, ControllerName
+from ._shell import QueueController, SharedInformers, managed_slices, service_key_of_slice
+from ._slices import SlicePlan
+from .endpointslice_controller import apply_slice_plan
+from .errors import StaleCacheError
+from .mirroring import plan_mirrored_slices, should_mirror
+from .tracking import EndpointSliceTracker
+
+__all__ = ["EndpointSliceMirroringController"]
+
+log = logging.getLogger(__name__)
+CONTROLLER = ControllerName.MIRRORING
+
+
+def _mirrored(slice_: EndpointSlice) -> bool:
+    return (slice_.metadata.labels or {}).get(LABEL_MANAGED_BY) == CONTROLLER
+
+
+class EndpointSliceMirroringController(QueueController):
+    """Mirrors custom Endpoints into EndpointSlices; see the module docstring."""
+
+    name = "endpointslice-mirroring"
+
+    def __init__(self, informers: SharedInformers, client: Any, recorder: Any, **kwargs: Any) -> None:
+        super().__init__(informers, client, recorder, **kwargs)
+        self.tracker = EndpointSliceTracker()
+        informers.endpoints.add_handler(FuncHandler(
+            on_add=self._on_object, on_update=lambda old, new: self._on_object(new),
+            on_delete=self._on_object,
+        ))
+        informers.services.add_handler(FuncHandler(
+            on_add=self._on_object, on_update=self._on_service_update, on_delete=self._on_object,
+        ))
+        informers.slices.add_handler(FuncHandler(
+            on_add=self._on_slice, on_update=self._on_slice_update, on_delete=self._on_slice_delete,
+        ))
+
+    def _on_object(self, obj: Endpoints | Service) -> None:
+        self.enqueue(NamespacedName.of(obj))
+
+    def _on_service_update(self, old: Service, new: Service) -> None:
+        # Only a selector appearing or going changes what is mirrored.
+        if bool(old.spec and old.spec.selector) != bool(new.spec and new.spec.selector):
+            self.enqueue(NamespacedName.of(new))
+
+    def _on_slice(self, slice_: EndpointSlice) -> None:
+        if _mirrored(slice_) and self.tracker.should_sync(slice_):
+            self.enqueue(service_key_of_slice(slice_))
+
+    def _on_slice_update(self, old: EndpointSlice, new: EndpointSlice) -> None:
+        if _mirrored(old) and not _mirrored(new):
+            self.enqueue(service_key_of_slice(old))  # someone took our slice: recreate
+            return
+        self._on_slice(new)
+
+    def _on_slice_delete(self, slice_: EndpointSlice) -> None:
+        if _mirrored(slice_) and not self.tracker.handle_deletion(slice_):
+            self.enqueue(service_key_of_slice(slice_))
+
+    def on_synced(self) -> None:
+        """Queue owners of mirrored slices whose Endpoints or Service are gone."""
+        for slice_ in self.informers.slices.store.list():
+            key = service_key_of_slice(slice_)
+            if key and _mirrored(slice_) and not should_mirror(
+                    self.informers.endpoints.store.get(key), self.informers.services.store.get(key)):
+                self.enqueue(key)
+
+    async def sync(self, key: NamespacedName) -> None:
+        endpoints = self.informers.endpoints.store.get(key)
+        service = self.informers.services.store.get(key)
+        slices = managed_slices(self.informers, key, CONTROLLER)
+        if endpoints is None or service is None or not should_mirror(endpoints, service):
+            if slices:
+                await apply_slice_plan(self.client, self.tracker, SlicePlan(delete=tuple(slices)))
+                log.info("deleted mirrored slices key=%s count=%d", key, len(slices))
+            self.tracker.delete_service(key.namespace, key.name)
+            return
+        if self.tracker.stale_slices(service, slices):
+            raise StaleCacheError(f"EndpointSlice informer cache is out of date for {key}")
+        plan = plan_mirrored_slices(endpoints, slices)
+        for event in plan.events:
+            self.recorder.event(endpoints, event.type, str(event.reason), event.message)
+        if not plan.is_empty():
+            await apply_slice_plan(self.client, self.tracker, plan)
+            log.info("mirrored slices key=%s created=%d updated=%d deleted=%d",
+                     key, len(plan.create), len(plan.update), len(plan.delete))
