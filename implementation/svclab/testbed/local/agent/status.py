@@ -105,7 +105,7 @@ def container_status(view: ContainerView) -> dict[str, Any]:
     }
     if view.pid:
         status["containerID"] = f"svclab://{view.pid}"
-    if view.last_terminated is not None:
+    if view.last_terminated is not None and view.state is not RunState.TERMINATED:
         code, reason, started, finished = view.last_terminated
         status["lastState"] = {"terminated": _terminated(code, reason, started, finished, 0)}
     return status

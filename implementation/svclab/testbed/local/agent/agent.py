@@ -1,0 +1,114 @@
+"""The node agent's main loop: register, heartbeat, and one worker per bound pod.
+
+The agent watches pods with ``fieldSelector=spec.nodeName=<node>`` through an
+informer. A pod it has not seen gets a :class:`PodWorker`; a newer version is
+handed to its worker (which starts graceful termination on a
+``deletionTimestamp``); a pod that vanished from the API without going through
+the agent (force deletion) has its processes killed and its sandbox removed.
+
+Restart adoption: sandboxes recorded under ``<state-dir>/pods`` by a previous
+run are matched by UID against the first pod list. A pod still bound here keeps
+its sandbox and IP while its containers are started afresh (the old processes
+are not the new agent's children, so their exit status could never be read;
+restartCount goes up by one). A record whose pod is gone is torn down.
+Terminal pods (``Succeeded``/``Failed``) without a record are left alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from lightkube.resources.core_v1 import Pod
+
+from svclab.kube import FuncHandler, Informer, ReflectorOptions
+
+from .ipam import IPAllocator
+from .node import Heartbeat, NodeOptions, register_node
+from .podworker import AgentContext, PodWorker
+from .sandbox import Sandbox, destroy_sandbox, load_sandboxes
+
+__all__ = ["NodeAgent"]
+
+log = logging.getLogger(__name__)
+TERMINAL_PHASES = ("Succeeded", "Failed")
+
+
+class NodeAgent:
+    """kubelet's role for one node of a local cluster."""
+
+    def __init__(self, client: Any, *, cluster: str, node: NodeOptions, state_dir: Path) -> None:
+        self._client = client
+        self._node = node
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self._context = AgentContext(client=client, cluster=cluster, node_name=node.name,
+                                     node_ip=node.node_ip, state_dir=state_dir,
+                                     allocator=IPAllocator(node.pod_cidr))
+        self._workers: dict[str, PodWorker] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._leftovers: dict[str, Sandbox] = {s.uid: s for s in load_sandboxes(state_dir)}
+        self.informer: Informer[Pod] = Informer(
+            client, Pod, ReflectorOptions(field_selector=f"spec.nodeName={node.name}"))
+
+    async def run(self) -> None:
+        """Register the node, then serve its pods until cancelled."""
+        await register_node(self._client, self._node)
+        heartbeat = asyncio.ensure_future(Heartbeat(self._client, self._node).run())
+        self.informer.add_handler(FuncHandler(on_add=self._on_pod, on_update=lambda _old, new: self._on_pod(new),
+                                              on_delete=self._on_pod_deleted))
+        informer = asyncio.ensure_future(self.informer.run())
+        try:
+            await self.informer.wait_synced()
+            await self._clean_leftovers()
+            await asyncio.gather(heartbeat, informer)
+        finally:
+            heartbeat.cancel()
+            informer.cancel()
+
+    def _on_pod(self, pod: Pod) -> None:
+        data = pod.to_dict()
+        uid = data["metadata"]["uid"]
+        worker = self._workers.get(uid)
+        if worker is not None:
+            worker.update(data)
+            return
+        adopted = self._leftovers.pop(uid, None)
+        if adopted is None and (data.get("status") or {}).get("phase") in TERMINAL_PHASES:
+            return
+        worker = PodWorker(data, self._context, adopted=adopted)
+        self._workers[uid] = worker
+        self._spawn(self._run_worker(worker))
+
+    def _on_pod_deleted(self, pod: Pod) -> None:
+        uid = pod.to_dict()["metadata"]["uid"]
+        worker = self._workers.get(uid)
+        if worker is not None:
+            worker.force_stop()
+
+    async def _run_worker(self, worker: PodWorker) -> None:
+        try:
+            await worker.run()
+        except Exception:
+            log.exception("pod worker failed pod=%s", worker.key)
+        finally:
+            self._workers.pop(worker.uid, None)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _clean_leftovers(self) -> None:
+        """Tear down sandboxes of a previous run whose pods are no longer ours."""
+        for uid, sandbox in list(self._leftovers.items()):
+            if uid not in self._workers:
+                log.info("removing leftover sandbox pod=%s/%s", sandbox.namespace, sandbox.name)
+                await asyncio.to_thread(destroy_sandbox, sandbox)
+                del self._leftovers[uid]
+
+    async def shutdown(self) -> None:
+        """Agent stop: leave pods running (kubelet does), just stop watching."""
+        for task in list(self._tasks):
+            task.cancel()

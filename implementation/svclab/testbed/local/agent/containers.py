@@ -1,0 +1,239 @@
+"""Containers as processes: what to run, and the restart loop kubelet would drive.
+
+:func:`container_argv` decides what a container runs (side-effect-free): the
+built-in agnhost for ``registry.k8s.io/e2e-test-images/agnhost:*`` (its
+``args`` are agnhost's), the pause image as agnhost ``pause``, otherwise the
+container's ``command`` + ``args`` (with ``$(VAR)`` expansion from its env).
+An image without a command cannot run here: the container waits with reason
+:data:`IMAGE_NOT_SUPPORTED` and the pod stays ``Pending``.
+
+:class:`ContainerRunner` starts the process in the pod's namespaces and
+restarts it per ``restartPolicy`` with kubelet's crash-loop backoff: the first
+restart is immediate, then 10 s doubling up to 5 min (:func:`restart_delay`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import os
+import re
+import signal
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .nsutil import enter_pod
+from .sandbox import Sandbox, process_start_ticks
+from .status import ContainerView, RunState
+
+__all__ = ["IMAGE_NOT_SUPPORTED", "ContainerRunner", "Launch", "container_argv",
+           "container_env", "restart_delay", "rfc3339"]
+
+IMAGE_NOT_SUPPORTED = "ImageNotSupported"
+AGNHOST_IMAGE = "registry.k8s.io/e2e-test-images/agnhost"
+PAUSE_IMAGES = ("registry.k8s.io/pause", "k8s.gcr.io/pause")
+BACKOFF_INITIAL = 10.0
+BACKOFF_MAX = 300.0
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """What to exec; ``argv`` empty means the container cannot run (see ``reason``)."""
+
+    argv: tuple[str, ...]
+    reason: str = ""
+    message: str = ""
+
+
+def _repository(image: str) -> str:
+    name = image.split("@", 1)[0]
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    return name[:colon] if colon > slash else name
+
+
+def _expand(text: str, env: Mapping[str, str]) -> str:
+    """Kubernetes ``$(VAR)`` expansion: unknown names stay, ``$$`` escapes."""
+    return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)",
+                  lambda m: "$" if m.group(0) == "$$" else env.get(m.group(1), m.group(0)), text)
+
+
+def container_argv(container: Mapping[str, Any], env: Mapping[str, str]) -> Launch:
+    """The process a container runs (side-effect-free)."""
+    command = [_expand(c, env) for c in container.get("command") or []]
+    args = [_expand(a, env) for a in container.get("args") or []]
+    image = str(container.get("image", ""))
+    agnhost = (sys.executable, "-m", "svclab.testbed.local.agnhost")
+    repository = _repository(image)
+    if repository == AGNHOST_IMAGE:
+        if command and not command[0].endswith("agnhost"):
+            return Launch(tuple(command + args))
+        rest = command[1:] + args
+        return Launch(agnhost + tuple(rest or ["pause"]))
+    if repository in PAUSE_IMAGES and not command:
+        return Launch(agnhost + ("pause",))
+    if command:
+        return Launch(tuple(command + args))
+    return Launch((), IMAGE_NOT_SUPPORTED,
+                  f"svclab runs only the built-in {AGNHOST_IMAGE} image or containers with a "
+                  f"command; image {image!r} has no command in the pod spec")
+
+
+def container_env(container: Mapping[str, Any], pod: Mapping[str, Any], pod_ip: str,
+                  host_ip: str) -> dict[str, str]:
+    """Environment: plain values and the common downward-API fields (side-effect-free)."""
+    meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+    fields = {"metadata.name": meta.get("name", ""), "metadata.namespace": meta.get("namespace", ""),
+              "metadata.uid": meta.get("uid", ""), "spec.nodeName": spec.get("nodeName", ""),
+              "spec.serviceAccountName": spec.get("serviceAccountName", ""),
+              "status.podIP": pod_ip, "status.hostIP": host_ip, "status.podIPs": pod_ip,
+              "status.hostIPs": host_ip}
+    env = {"PATH": DEFAULT_PATH, "HOSTNAME": spec.get("hostname") or meta.get("name", "")}
+    for var in container.get("env") or []:
+        source = var.get("valueFrom") or {}
+        if "value" in var:
+            env[var["name"]] = _expand(str(var["value"] or ""), env)
+        elif "fieldRef" in source:
+            env[var["name"]] = str(fields.get(source["fieldRef"].get("fieldPath", ""), ""))
+    return env
+
+
+def restart_delay(previous_restarts: int) -> float:
+    """kubelet's crash-loop backoff before restart number ``previous_restarts + 1``."""
+    if previous_restarts <= 0:
+        return 0.0
+    return min(BACKOFF_INITIAL * 2 ** (previous_restarts - 1), BACKOFF_MAX)
+
+
+def rfc3339(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ContainerRunner:
+    """Runs one container of one pod until stopped; reports every change via ``on_change``."""
+
+    def __init__(self, container: Mapping[str, Any], pod: Mapping[str, Any], sandbox: Sandbox,
+                 launch: Launch, env: Mapping[str, str], on_change: Callable[[], None],
+                 restart_count: int = 0) -> None:
+        self.spec = container
+        self.name = str(container["name"])
+        self._pod = pod
+        self._sandbox = sandbox
+        self._launch = launch
+        self._env = dict(env)
+        self._on_change = on_change
+        self._process: asyncio.subprocess.Process | None = None
+        self._stopping = False
+        self._changed = asyncio.Event()
+        self._probes_readiness = bool(container.get("readinessProbe"))
+        self.generation = 0  # one per process started, so probes know a restart happened
+        self.ready = False
+        self.view = ContainerView(self.name, str(container.get("image", "")), RunState.WAITING,
+                                  reason=launch.reason or "ContainerCreating",
+                                  message=launch.message, restart_count=restart_count)
+
+    def _set(self, **changes: Any) -> None:
+        self.view = replace(self.view, **changes)
+        self._notify()
+
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+        self._on_change()
+
+    async def wait_changed(self) -> None:
+        """Return after the next state change."""
+        await self._changed.wait()
+
+    def set_ready(self, ready: bool) -> None:
+        """The readiness probe's verdict for the current process."""
+        if ready != self.ready:
+            self.ready = ready
+            self._notify()
+
+    async def kill_current(self, grace_seconds: float) -> None:
+        """Stop the current process (liveness failure); ``run`` then restarts it per policy."""
+        process = self._process
+        if process is not None and process.returncode is None:
+            await _terminate(process, grace_seconds)
+
+    async def run(self) -> None:
+        """Start, wait, restart per policy; returns when stopped or done for good."""
+        if not self._launch.argv:
+            return  # waits for ever with its ImageNotSupported reason
+        policy = (self._pod.get("spec") or {}).get("restartPolicy", "Always")
+        while not self._stopping:
+            code = await self._run_once()
+            if self._stopping or policy == "Never" or (policy == "OnFailure" and code == 0):
+                return
+            delay = restart_delay(self.view.restart_count)
+            if delay:
+                meta = self._pod.get("metadata") or {}
+                self._set(state=RunState.WAITING, reason="CrashLoopBackOff", message=(
+                    f"back-off {int(delay)}s restarting failed container={self.name} "
+                    f"pod={meta.get('name')}_{meta.get('namespace')}({meta.get('uid')})"))
+                await asyncio.sleep(delay)
+            self.view = replace(self.view, restart_count=self.view.restart_count + 1)
+
+    async def _run_once(self) -> int:
+        log_path = Path(self._sandbox.directory) / f"{self.name}.log"
+        workdir = self.spec.get("workingDir") or None
+        with open(log_path, "ab") as log:
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    *self._launch.argv, env=self._env, stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log, stderr=log,
+                    preexec_fn=enter_pod(self._sandbox.holder_pid, self._sandbox.netns, workdir))
+            except OSError as exc:
+                now = rfc3339(_now())
+                self._set(state=RunState.TERMINATED, exit_code=128, reason="StartError",
+                          message=str(exc), started_at=now, finished_at=now, pid=0, ready=False)
+                return 128
+        self._process = process
+        self._sandbox.containers[self.name] = [process.pid, process_start_ticks(process.pid)]
+        started = rfc3339(_now())
+        self.generation += 1
+        self.ready = not self._probes_readiness
+        self._set(state=RunState.RUNNING, reason="", message="", pid=process.pid,
+                  started_at=started, finished_at="", ready=False)
+        code = await process.wait()
+        self.ready = False
+        self._sandbox.containers.pop(self.name, None)
+        exit_code = code if code >= 0 else 128 - code  # killed by signal N: 128+N
+        reason = "Completed" if exit_code == 0 else "Error"
+        finished = rfc3339(_now())
+        self._set(state=RunState.TERMINATED, exit_code=exit_code, reason=reason, finished_at=finished,
+                  ready=False, last_terminated=(exit_code, reason, started, finished))
+        return exit_code
+
+    async def stop(self, grace_seconds: float) -> None:
+        """SIGTERM the container's process group, SIGKILL it after ``grace_seconds``."""
+        self._stopping = True
+        process = self._process
+        if process is not None and process.returncode is None:
+            await _terminate(process, grace_seconds)
+
+
+async def _terminate(process: asyncio.subprocess.Process, grace_seconds: float) -> None:
+    _signal_group(process.pid, signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.wait(), max(grace_seconds, 0.0))
+    except asyncio.TimeoutError:
+        _signal_group(process.pid, signal.SIGKILL)
+        await process.wait()
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    try:
+        os.killpg(pid, signum)  # the container leads its own session (setsid in enter_pod)
+    except ProcessLookupError:
+        pass
+
+
+def _now() -> float:
+    return time.time()

@@ -1,0 +1,254 @@
+"""One pod's life on the node: sandbox, containers, probes, status, graceful deletion.
+
+A :class:`PodWorker` is kubelet's pod worker for one pod UID. ``run()`` builds
+(or adopts) the sandbox, starts one :class:`ContainerRunner` per container and a
+probe task per readiness/liveness probe, and writes the pod's status (coalesced:
+at most one write in flight, skipped when nothing changed). When the pod gets a
+``deletionTimestamp``, :meth:`PodWorker.terminate` sends SIGTERM, waits up to
+the grace period, sends SIGKILL, writes the final status, tears the sandbox
+down, releases the IP and deletes the pod from the API with grace period 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from lightkube import ApiError
+from lightkube.resources.core_v1 import Pod
+from lightkube.types import PatchType
+
+from .containers import ContainerRunner, container_argv, container_env, rfc3339
+from .ipam import IPAllocator
+from .nsutil import enter_pod
+from .probes import ProbeKind, ProbeSettings, ProbeTracker, run_probe
+from .sandbox import Sandbox, create_sandbox, destroy_sandbox, kill_if_ours
+from .status import ContainerView, RunState, SandboxFacts, pod_status
+
+__all__ = ["AgentContext", "PodWorker"]
+
+log = logging.getLogger(__name__)
+DEFAULT_GRACE_SECONDS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class AgentContext:
+    client: Any
+    cluster: str
+    node_name: str
+    node_ip: str
+    state_dir: Path
+    allocator: IPAllocator
+
+
+class PodWorker:
+    """Drives one pod; create with the pod dict, then ``run()`` as a task."""
+
+    def __init__(self, pod: Mapping[str, Any], context: AgentContext,
+                 adopted: Sandbox | None = None) -> None:
+        self.pod = dict(pod)
+        self.uid = str(pod["metadata"]["uid"])
+        self._ctx = context
+        self._sandbox: Sandbox | None = None
+        self._adopted = adopted
+        self._runners: list[ContainerRunner] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._dirty = asyncio.Event()
+        self._last_written: dict[str, Any] | None = None
+        self._start_time = rfc3339(time.time())
+        self._terminating: asyncio.Task[None] | None = None
+        self.done = asyncio.Event()
+
+    @property
+    def key(self) -> str:
+        meta = self.pod["metadata"]
+        return f"{meta.get('namespace')}/{meta.get('name')}"
+
+    def update(self, pod: Mapping[str, Any]) -> None:
+        """A newer version of the pod arrived from the watch."""
+        self.pod = dict(pod)
+        if self.pod["metadata"].get("deletionTimestamp") and self._terminating is None:
+            self._terminating = asyncio.ensure_future(self.terminate(delete_from_api=True))
+
+    def force_stop(self) -> None:
+        """The pod vanished from the API without our final delete (force deletion): kill now."""
+        if self._terminating is None:
+            self._terminating = asyncio.ensure_future(self.terminate(delete_from_api=False, grace=0))
+
+    async def run(self) -> None:
+        writer = asyncio.ensure_future(self._status_writer())
+        try:
+            if self.pod["metadata"].get("deletionTimestamp"):
+                self.update(self.pod)
+                return
+            self._sandbox = await asyncio.to_thread(self._ensure_sandbox)
+            self._start_containers()
+        except Exception as exc:
+            log.error("pod sandbox failed pod=%s error=%s", self.key, exc)
+        finally:
+            self._dirty.set()
+            await self.done.wait()
+            writer.cancel()
+
+    def _ensure_sandbox(self) -> Sandbox:
+        meta, spec = self.pod["metadata"], self.pod.get("spec") or {}
+        adopted = self._adopted
+        if adopted is not None:
+            holder_alive = kill_if_ours(adopted.holder_pid, adopted.holder_ticks, 0)
+            for pid, ticks in adopted.containers.values():
+                kill_if_ours(pid, ticks)  # their exit status is lost with the old agent: restart
+            adopted.containers.clear()
+            if holder_alive:
+                self._ctx.allocator.reserve(self.uid, adopted.ip)
+                return adopted
+            destroy_sandbox(adopted)
+        ip = self._ctx.allocator.allocate(self.uid)
+        try:
+            return create_sandbox(cluster=self._ctx.cluster, uid=self.uid,
+                                  namespace=meta["namespace"], name=meta["name"],
+                                  hostname=spec.get("hostname") or meta["name"], ip=ip,
+                                  network=self._ctx.allocator.network, state_dir=self._ctx.state_dir)
+        except BaseException:
+            self._ctx.allocator.release(self.uid)
+            raise
+
+    def _start_containers(self) -> None:
+        assert self._sandbox is not None
+        previous = {s.get("name"): s for s in (self.pod.get("status") or {}).get("containerStatuses") or []}
+        for container in (self.pod.get("spec") or {}).get("containers") or []:
+            env = container_env(container, self.pod, self._sandbox.ip, self._ctx.node_ip)
+            old = previous.get(container["name"])
+            restarts = int(old.get("restartCount", 0)) + (self._adopted is not None) if old else 0
+            runner = ContainerRunner(container, self.pod, self._sandbox, container_argv(container, env),
+                                     env, self._dirty.set, restart_count=restarts)
+            self._runners.append(runner)
+            self._tasks.append(asyncio.ensure_future(runner.run()))
+            for kind, field in ((ProbeKind.READINESS, "readinessProbe"), (ProbeKind.LIVENESS, "livenessProbe")):
+                if container.get(field):
+                    self._tasks.append(asyncio.ensure_future(self._probe_loop(runner, kind, container[field])))
+
+    async def _probe_loop(self, runner: ContainerRunner, kind: ProbeKind, probe: Mapping[str, Any]) -> None:
+        loop = asyncio.get_running_loop()
+        settings = ProbeSettings.from_spec(probe)
+        while True:
+            if runner.view.state is not RunState.RUNNING:
+                await runner.wait_changed()
+                continue
+            generation = runner.generation
+            tracker = ProbeTracker(kind, settings, loop.time())
+            while runner.generation == generation and runner.view.state is RunState.RUNNING:
+                await asyncio.sleep(max(tracker.next_due() - loop.time(), 0.0))
+                if runner.generation != generation or runner.view.state is not RunState.RUNNING:
+                    break
+                success = await run_probe(probe, runner.spec, self._sandbox.ip if self._sandbox else "",
+                                          self._exec_in_pod)
+                if tracker.record(success, loop.time()):
+                    if kind is ProbeKind.READINESS:
+                        runner.set_ready(tracker.ok)
+                    elif not tracker.ok:
+                        log.info("liveness probe failed, restarting pod=%s container=%s", self.key, runner.name)
+                        await runner.kill_current(self._grace_seconds())
+
+    async def _exec_in_pod(self, command: list[str], timeout: float) -> int:
+        sandbox = self._sandbox
+        if sandbox is None or not command:
+            return 1
+        process = await asyncio.create_subprocess_exec(
+            *command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL, preexec_fn=enter_pod(sandbox.holder_pid, sandbox.netns))
+        try:
+            return await asyncio.wait_for(process.wait(), timeout)
+        except asyncio.TimeoutError:
+            process.kill()
+            await process.wait()
+            return 1
+
+    def _grace_seconds(self) -> float:
+        meta, spec = self.pod["metadata"], self.pod.get("spec") or {}
+        for value in (meta.get("deletionGracePeriodSeconds"), spec.get("terminationGracePeriodSeconds")):
+            if value is not None:
+                return float(value)
+        return float(DEFAULT_GRACE_SECONDS)
+
+    def _status(self) -> dict[str, Any]:
+        sandbox = self._sandbox
+        facts = SandboxFacts(sandbox.ip, self._ctx.node_ip, self._start_time) if sandbox else None
+        views = [replace(r.view, ready=r.ready and r.view.state is RunState.RUNNING) for r in self._runners]
+        if not views:
+            views = [_creating(c) for c in (self.pod.get("spec") or {}).get("containers") or []]
+        return pod_status(self.pod, views, facts, rfc3339(time.time()))
+
+    async def _status_writer(self) -> None:
+        meta = self.pod["metadata"]
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            status = self._status()
+            if _comparable(status) == _comparable(self._last_written):
+                continue
+            try:
+                await self._ctx.client.patch(Pod.Status, meta["name"], {"status": status},
+                                             namespace=meta["namespace"], patch_type=PatchType.MERGE)
+                self._last_written = status
+                self.pod["status"] = status
+            except ApiError as exc:
+                if exc.status.code == 404:
+                    return
+                log.warning("pod status write failed pod=%s error=%s", self.key, exc)
+                await asyncio.sleep(1.0)
+                self._dirty.set()
+            except Exception as exc:  # API server away: retry, the status is recomputed anyway
+                log.warning("pod status write failed pod=%s error=%s", self.key, exc)
+                await asyncio.sleep(1.0)
+                self._dirty.set()
+
+    async def terminate(self, *, delete_from_api: bool, grace: float | None = None) -> None:
+        """Stop containers gracefully, tear the sandbox down, then remove the pod from the API."""
+        grace = self._grace_seconds() if grace is None else grace
+        await asyncio.gather(*(runner.stop(grace) for runner in self._runners))
+        for task in self._tasks:
+            task.cancel()
+        if delete_from_api:
+            await self._write_final_status()
+        if self._sandbox is not None:
+            await asyncio.to_thread(destroy_sandbox, self._sandbox)
+        self._ctx.allocator.release(self.uid)
+        if delete_from_api:
+            await self._delete_from_api()
+        self.done.set()
+
+    async def _write_final_status(self) -> None:
+        meta = self.pod["metadata"]
+        try:
+            await self._ctx.client.patch(Pod.Status, meta["name"], {"status": self._status()},
+                                         namespace=meta["namespace"], patch_type=PatchType.MERGE)
+        except Exception as exc:  # the pod is going away; deletion matters more
+            log.info("final pod status not written pod=%s error=%s", self.key, exc)
+
+    async def _delete_from_api(self) -> None:
+        meta = self.pod["metadata"]
+        try:
+            # TODO(issue 3): kubelet adds a uid precondition; lightkube's delete has no option for it.
+            await self._ctx.client.delete(Pod, meta["name"], namespace=meta["namespace"], grace_period=0)
+        except ApiError as exc:
+            if exc.status.code != 404:
+                log.warning("pod delete failed pod=%s error=%s", self.key, exc)
+
+
+def _creating(container: Mapping[str, Any]) -> ContainerView:
+    return ContainerView(str(container["name"]), str(container.get("image", "")), RunState.WAITING,
+                         reason="ContainerCreating")
+
+
+def _comparable(status: Mapping[str, Any] | None) -> Any:
+    """A status without the times that change on every computation."""
+    if status is None:
+        return None
+    conditions = [{k: v for k, v in c.items() if k != "lastTransitionTime"}
+                  for c in status.get("conditions") or []]
+    return {**status, "conditions": conditions}

@@ -1,0 +1,59 @@
+"""`svclab node-agent`: kubelet's role on one node of a local cluster.
+
+Started by the cluster supervisor inside the node's network namespace; see
+:mod:`svclab.testbed.local.agent` for what it does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kubeconfig", required=True)
+    parser.add_argument("--node-name", required=True)
+    parser.add_argument("--cluster", required=True, help="cluster name (prefix of pod namespaces)")
+    parser.add_argument("--netns", default="", help="the node's network namespace (informational)")
+    parser.add_argument("--node-ip", required=True)
+    parser.add_argument("--pod-cidr", required=True)
+    parser.add_argument("--state-dir", required=True, type=Path)
+    parser.add_argument("--labels", default="", help="k=v,k2=v2 node labels")
+    parser.add_argument("--register-with-taints", default="", help="key=value:Effect,... taints")
+    parser.add_argument("-v", "--verbose", action="store_true")
+
+
+async def _main(args: argparse.Namespace) -> int:
+    from svclab.kube import make_client
+
+    from .agent.agent import NodeAgent
+    from .agent.node import NodeOptions, parse_labels, parse_taints
+
+    node = NodeOptions(name=args.node_name, node_ip=args.node_ip, pod_cidr=args.pod_cidr,
+                       labels=parse_labels(args.labels), taints=parse_taints(args.register_with_taints))
+    client = make_client(args.kubeconfig, field_manager="svclab-node-agent")
+    agent = NodeAgent(client, cluster=args.cluster, node=node, state_dir=args.state_dir)
+    task = asyncio.ensure_future(agent.run())
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        await agent.shutdown()
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        return asyncio.run(_main(args))
+    except ValueError as exc:
+        print(f"svclab node-agent: {exc}")
+        return 2
