@@ -34,8 +34,8 @@ log = logging.getLogger("svclab.controllers")
 # --controllers name -> (class, event source component as upstream names it)
 CONTROLLERS: dict[str, tuple[type[QueueController], str]] = {
     "endpoints": (EndpointsController, "endpoint-controller"),
-    "endpointslice": (EndpointSliceController, "endpointslice-controller"),
-    "endpointslice-mirroring": (EndpointSliceMirroringController, "endpointslice-mirroring-controller"),
+    "endpointslice": (EndpointSliceController, "endpoint-slice-controller"),
+    "endpointslice-mirroring": (EndpointSliceMirroringController, "endpoint-slice-mirroring-controller"),
 }
 DEFAULT_LEASE_NAME = "svclab-controller-manager"
 DEFAULT_LEASE_NAMESPACE = "kube-system"
