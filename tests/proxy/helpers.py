@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from svclab.proxy.iptables.plan import PlanOptions
 from svclab.proxy.iptables.proxier import IptablesProxier
 from svclab.proxy.iptables.testing import FakeIptables
 from svclab.proxy.provider import Proxier, ProxierOptions
+
+if TYPE_CHECKING:
+    from svclab.proxy.nftables.proxier import NftablesProxier
+    from svclab.proxy.nftables.testing import FakeNft
 
 from .builders import CLUSTER_CIDR, TEST_NODE, TEST_NODE_IP, overall_scenario
 
@@ -33,3 +39,14 @@ def load_overall(proxier: Proxier) -> None:
         proxier.on_service(None, svc)
     for eps in slices:
         proxier.on_endpoint_slice(eps)
+
+
+def nftables_proxier() -> tuple[Proxier, "NftablesProxier", "FakeNft"]:
+    from svclab.proxy.nftables.plan import NftOptions
+    from svclab.proxy.nftables.proxier import NftablesProxier
+    from svclab.proxy.nftables.testing import FakeNft
+    fake = FakeNft()
+    backend = NftablesProxier(fake, NftOptions(cluster_cidr=CLUSTER_CIDR, service_cidrs=("172.30.0.0/16",),
+                                               node_ip=TEST_NODE_IP, node_port_ips=(TEST_NODE_IP,)))
+    proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=ManualClock()))
+    return proxier, backend, fake
