@@ -4,7 +4,8 @@
 
 * ``apiserver`` in the root namespace, listening on 127.0.0.1 and, through
   ``--listen-netns``, on the control-plane node's address;
-* ``scheduler`` in the root namespace (loopback kubeconfig);
+* ``scheduler`` in the root namespace (loopback kubeconfig; slot: only when
+  ``svclab.testbed.local.scheduler_command`` exists);
 * ``controller-manager`` in the control-plane node's namespace, like a static
   pod with hostNetwork (slot: only when ``svclab.controllers.command`` exists);
 * per node: ``node-agent`` and ``proxy`` (slot: only when ``svclab.proxy.command``
@@ -105,8 +106,10 @@ def plan_children(info: ClusterInfo, *, base: list[str] | None = None,
                                 "--advertise-address", info.advertise_address,
                                 "--cluster-name", info.name),
                   needs_apiserver=False),
-        ChildSpec("scheduler", (*base, "scheduler", "--kubeconfig", str(info.kubeconfig))),
     ]
+    if available("svclab.testbed.local.scheduler_command"):
+        children.append(ChildSpec("scheduler", (*base, "scheduler", "--kubeconfig",
+                                                str(info.kubeconfig))))
     if info.controllers and available("svclab.controllers.command"):
         children.append(ChildSpec(
             "controller-manager",

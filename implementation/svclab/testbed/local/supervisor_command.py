@@ -24,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _log_empty_slots(proxy_mode: str, controllers: tuple[str, ...]) -> None:
+    if not module_available("svclab.testbed.local.scheduler_command"):
+        log.warning("slot empty: scheduler (svclab.testbed.local.scheduler_command not installed)")
     if controllers and not module_available("svclab.controllers.command"):
         log.warning("slot empty: controller-manager (svclab.controllers.command not installed)")
     if proxy_mode != "none" and not module_available("svclab.proxy.command"):

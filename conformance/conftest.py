@@ -1,0 +1,99 @@
+"""Conformance suite configuration: which clusters to test, markers, fixtures.
+
+Options:
+  --testbed FILE   bring up a local testbed from FILE for the session (repeatable;
+                   each is brought down afterwards, also on failure)
+  --cluster NAME   test a local cluster that is already up (repeatable)
+Without either, every conformance test is skipped with a reason.
+
+Markers: ``proxy_mode("iptables", ...)`` runs a test only on clusters with one
+of these proxy modes; ``needs_proxy`` / ``needs_controllers`` skip when the
+component does not run; feature markers (``nodes``, ``pods``, ``services``, ...)
+select areas with ``-m``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.cluster import ClusterUnderTest
+from harness.fixtures import (  # noqa: F401  (fixtures are found by name)
+    ClusterRef,
+    client,
+    cluster,
+    cluster_ref,
+    namespace,
+    node_host,
+    tear_down_leftovers,
+)
+
+FEATURE_MARKERS = {
+    "nodes": "node registration, labels, taints and pod CIDRs",
+    "pods": "pod life cycle: IPs, readiness, graceful deletion",
+    "services": "Service API semantics (ClusterIP, ports, default/kubernetes)",
+    "endpoints": "the endpoints controller",
+    "endpointslices": "the EndpointSlice controller",
+    "mirroring": "the EndpointSlice mirroring controller",
+    "traffic": "packets through the proxy (ClusterIP, NodePort, hairpin, UDP)",
+    "session_affinity": "ClientIP session affinity",
+    "traffic_policy": "internal/externalTrafficPolicy: Local",
+}
+NO_CLUSTER_REASON = ("no cluster under test: pass --testbed clusters/iptables.yaml (brings "
+                     "one up and down) or --cluster NAME (uses a local cluster that is up)")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("svclab", "svclab conformance")
+    group.addoption("--testbed", action="append", default=[], metavar="FILE",
+                    help="testbed spec to bring up for the session (repeatable)")
+    group.addoption("--cluster", action="append", default=[], metavar="NAME",
+                    help="name of a local cluster that is already up (repeatable)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "proxy_mode(*modes): run only with these proxy modes")
+    config.addinivalue_line("markers", "needs_proxy: skip when no proxy runs in the cluster")
+    config.addinivalue_line("markers", "needs_controllers: skip when our controllers do not run")
+    for name, text in FEATURE_MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+
+
+def _cluster_refs(config: pytest.Config) -> list[ClusterRef]:
+    return ([ClusterRef(testbed=path) for path in config.getoption("--testbed")]
+            + [ClusterRef(existing=name) for name in config.getoption("--cluster")])
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    refs = _cluster_refs(metafunc.config)
+    if refs and "cluster_ref" in metafunc.fixturenames:
+        metafunc.parametrize("cluster_ref", refs, indirect=True, scope="session",
+                             ids=[ref.id for ref in refs])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _cluster_refs(config):
+        return
+    skip = pytest.mark.skip(reason=NO_CLUSTER_REASON)
+    for item in items:
+        if "cluster_ref" in getattr(item, "fixturenames", ()):
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _skip_by_cluster_markers(request: pytest.FixtureRequest) -> None:
+    """Apply proxy_mode / needs_* markers once the cluster is known."""
+    markers = {m.name for m in request.node.iter_markers()}
+    if not markers & {"proxy_mode", "needs_proxy", "needs_controllers"}:
+        return
+    under_test: ClusterUnderTest = request.getfixturevalue("cluster")
+    mode = request.node.get_closest_marker("proxy_mode")
+    if mode is not None and under_test.proxy_mode not in mode.args:
+        pytest.skip(f"proxy mode {under_test.proxy_mode} (test is for {', '.join(mode.args)})")
+    if "needs_proxy" in markers and not under_test.has_proxy:
+        pytest.skip(f"no proxy runs in cluster {under_test.name}")
+    if "needs_controllers" in markers and not under_test.has_controllers:
+        pytest.skip(f"our controllers do not run in cluster {under_test.name}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    tear_down_leftovers()

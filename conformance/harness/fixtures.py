@@ -1,0 +1,111 @@
+"""pytest fixtures of the conformance suite (imported by ``conformance/conftest.py``).
+
+* ``cluster`` (session, one instance per ``--testbed`` / ``--cluster``): a
+  ``ClusterUnderTest``. Clusters from ``--testbed`` are brought up on first use
+  and torn down when the session moves to the next one or ends, also when a
+  test failed or the run was interrupted.
+* ``client``: a lightkube ``Client`` for the cluster.
+* ``namespace``: a fresh Namespace per test, deleted afterwards.
+* ``node_host``: ``node_host(node_name)`` -> testinfra Host on that node.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from lightkube import Client, KubeConfig
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import Namespace
+
+from harness.cluster import ClusterUnderTest, local_cluster
+from svclab.testbed.local.cluster import bring_up, read_cluster, tear_down
+
+__all__ = ["ClusterRef", "client", "cluster", "cluster_ref", "namespace", "node_host",
+           "tear_down_leftovers"]
+
+BRING_UP_TIMEOUT = 120.0
+_brought_up: set[str] = set()  # names this session brought up, for the safety net
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterRef:
+    """What ``--testbed FILE`` or ``--cluster NAME`` asked for."""
+
+    testbed: str | None = None
+    existing: str | None = None
+
+    @property
+    def id(self) -> str:
+        from pathlib import Path
+
+        return Path(self.testbed).stem if self.testbed else f"cluster-{self.existing}"
+
+
+def _bring_up(spec_file: str) -> ClusterUnderTest:
+    if os.geteuid() != 0:
+        pytest.fail(f"--testbed {spec_file}: the local provider needs root", pytrace=False)
+    from svclab.testbed.local.cluster import UpError
+    from svclab.testbed.spec import SpecError
+
+    try:
+        handle = bring_up(spec_file, progress=lambda line: None, timeout=BRING_UP_TIMEOUT)
+    except (SpecError, UpError) as exc:
+        pytest.fail(f"--testbed {spec_file}: {exc}", pytrace=False)
+    _brought_up.add(handle.name)
+    return local_cluster(handle.info)
+
+
+def tear_down_leftovers() -> None:
+    """Safety net at session end: whatever this session brought up goes down."""
+    for name in sorted(_brought_up):
+        tear_down(name)
+    _brought_up.clear()
+
+
+@pytest.fixture(scope="session")
+def cluster_ref(request: pytest.FixtureRequest) -> ClusterRef:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def cluster(cluster_ref: ClusterRef) -> Iterator[ClusterUnderTest]:
+    if cluster_ref.existing is not None:
+        try:
+            info = read_cluster(cluster_ref.existing)
+        except FileNotFoundError:
+            pytest.fail(f"--cluster {cluster_ref.existing}: no such local cluster is up "
+                        "(see `svclab list`)", pytrace=False)
+        yield local_cluster(info)
+        return
+    assert cluster_ref.testbed is not None
+    under_test = _bring_up(cluster_ref.testbed)
+    try:
+        yield under_test
+    finally:
+        tear_down(under_test.name)
+        _brought_up.discard(under_test.name)
+
+
+@pytest.fixture(scope="session")
+def client(cluster: ClusterUnderTest) -> Iterator[Client]:
+    api = Client(KubeConfig.from_file(str(cluster.kubeconfig)), timeout=30)
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def namespace(client: Client) -> Iterator[str]:
+    name = f"svclab-test-{uuid.uuid4().hex[:8]}"
+    client.create(Namespace(metadata=ObjectMeta(name=name,
+                                                labels={"svclab.dev/conformance": "true"})))
+    yield name
+    client.delete(Namespace, name)
+
+
+@pytest.fixture
+def node_host(cluster: ClusterUnderTest) -> Callable[[str], object]:
+    return cluster.node_host

@@ -1,0 +1,62 @@
+"""Wait for a condition by polling it against a deadline.
+
+A test never sleeps to let something happen: it states the condition and how
+long it may take, and fails with the last observed state when the deadline
+passes. ``wait_for`` returns the first truthy value the probe produced.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+__all__ = ["WaitTimeout", "node_is_ready", "pod_is_ready", "wait_for"]
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT = 30.0
+POLL_INTERVAL = 0.1
+
+
+class WaitTimeout(AssertionError):
+    """The condition did not hold before the deadline."""
+
+
+def wait_for(probe: Callable[[], T], *, timeout: float = DEFAULT_TIMEOUT,
+             interval: float = POLL_INTERVAL, what: str = "condition",
+             clock: Callable[[], float] = time.monotonic,
+             sleep: Callable[[float], None] = time.sleep) -> T:
+    """Call ``probe`` until it returns something truthy; return that.
+
+    Exceptions from ``probe`` count as "not yet" (the API may be restarting)
+    and the last one is reported on timeout.
+    """
+    deadline = clock() + timeout
+    last: object = None
+    while True:
+        try:
+            value = probe()
+            if value:
+                return value
+            last = value
+        except Exception as exc:  # not yet: remember why
+            last = exc
+        if clock() >= deadline:
+            raise WaitTimeout(f"timed out after {timeout:g}s waiting for {what}; "
+                              f"last: {last!r}")
+        sleep(interval)
+
+
+def _condition_true(obj: object, condition: str) -> bool:
+    status = getattr(obj, "status", None)
+    return any(c.type == condition and c.status == "True"
+               for c in (getattr(status, "conditions", None) or []))
+
+
+def node_is_ready(node: object) -> bool:
+    return _condition_true(node, "Ready")
+
+
+def pod_is_ready(pod: object) -> bool:
+    return _condition_true(pod, "Ready")
