@@ -20,3 +20,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture
 def golden_dir() -> Path:
     return GOLDEN
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "root: needs root; runs in a throwaway network namespace")

@@ -28,7 +28,7 @@ class ManualClock:
 
 def iptables_proxier(**plan: object) -> tuple[Proxier, IptablesProxier, FakeIptables]:
     fake = FakeIptables()
-    backend = IptablesProxier(fake, PlanOptions(cluster_cidr=CLUSTER_CIDR, node_ip=TEST_NODE_IP, **plan))  # type: ignore[arg-type]
+    backend = IptablesProxier(fake, PlanOptions(cluster_cidr=CLUSTER_CIDR, node_ip=TEST_NODE_IP, **{"nfacct": True, **plan}))  # type: ignore[arg-type]
     proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=ManualClock()))
     return proxier, backend, fake
 

@@ -17,7 +17,7 @@ from svclab.proxy.service_port import IPFamily
 
 from .builders import CLUSTER_CIDR, TEST_NODE, TEST_NODE_IP, overall_scenario
 
-OPTIONS = PlanOptions(cluster_cidr=CLUSTER_CIDR, node_ip=TEST_NODE_IP)
+OPTIONS = PlanOptions(cluster_cidr=CLUSTER_CIDR, node_ip=TEST_NODE_IP, nfacct=True)
 
 
 def sorted_by_chain(text: str) -> str:

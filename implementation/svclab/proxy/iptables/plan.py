@@ -101,7 +101,7 @@ class PlanOptions:
     masquerade_all: bool = False
     masquerade_random_fully: bool = False
     localhost_node_ports: bool = True
-    nfacct: bool = True
+    nfacct: bool = False
     node_ip: str = ""
     node_port_addresses: tuple[str, ...] | None = None
 
