@@ -138,7 +138,7 @@ def test_status_subresource_keeps_spec(api) -> None:
     pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x:1"}]}}
     created = api.post("/api/v1/namespaces/default/pods", pod).json()
     assert created["status"]["phase"] == "Pending"
-    created["status"] = {"phase": "Running", "podIP": "10.244.1.5"}
+    created["status"].update(phase="Running", podIP="10.244.1.5")
     created["spec"]["nodeName"] = "sneaky"
     updated = api.put("/api/v1/namespaces/default/pods/p/status", created).json()
     assert updated["status"]["phase"] == "Running"

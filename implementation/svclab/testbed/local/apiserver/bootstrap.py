@@ -21,12 +21,12 @@ def _ensure(registry: Registry, kind: str, namespace: str, obj: dict[str, Any]) 
     r = by_kind(kind)
     current = registry.store.get(kind, namespace, obj["metadata"]["name"])
     if current is None:
-        registry.create(r, namespace, obj)
+        registry.create(r, namespace, obj, validate=False)
         return
     wanted = dict(current, **{k: v for k, v in obj.items() if k != "metadata"})
     wanted["metadata"] = dict(current["metadata"], labels=obj["metadata"].get("labels", {}))
     if wanted != current:
-        registry.update(r, namespace, obj["metadata"]["name"], wanted)
+        registry.update(r, namespace, obj["metadata"]["name"], wanted, validate=False)
 
 
 def ensure_system_objects(registry: Registry, service_cidr: str, address: str, port: int) -> None:

@@ -34,7 +34,14 @@ log = logging.getLogger(__name__)
 ObjRef = tuple[str, str, str]  # (kind, namespace, name)
 
 
+# Kinds whose DELETE answers the deleted object rather than a Status (upstream's
+# ReturnDeletedObject; the official clients' models expect it).
+_RETURNS_DELETED_OBJECT = {"Pod", "Service"}
+
+
 def _success(r: ResourceType, obj: Obj) -> Obj:
+    if r.kind in _RETURNS_DELETED_OBJECT:
+        return obj
     meta = obj["metadata"]
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
             "details": {"name": meta["name"], "group": r.group, "kind": r.plural,
@@ -105,8 +112,7 @@ def delete(registry: Registry, r: ResourceType, namespace: str, name: str,
     if policy == "Foreground" and registry.gc.has_dependents(obj["metadata"]["uid"]):
         finalizers = sorted(set(finalizers) | {"foregroundDeletion"})
     if grace == 0 and not finalizers:
-        remove_now(registry, r, obj)
-        return _success(r, obj)
+        return _success(r, remove_now(registry, r, obj))
     new = clone(obj)
     meta = new["metadata"]
     when = datetime.now(timezone.utc) + timedelta(seconds=grace)
@@ -117,8 +123,7 @@ def delete(registry: Registry, r: ResourceType, namespace: str, name: str,
     if not finalizers:
         meta.pop("finalizers")
     if grace == 0 and r.kind == "Pod" and not finalizers:
-        remove_now(registry, r, new)
-        return _success(r, obj)
+        return _success(r, remove_now(registry, r, new))
     if new == obj:
         return obj
     return registry._put(r, new, MODIFIED, obj)

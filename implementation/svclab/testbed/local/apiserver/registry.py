@@ -110,7 +110,9 @@ class Registry:
 
     # -- create --------------------------------------------------------------
 
-    def create(self, r: ResourceType, namespace: str, obj: Obj) -> Obj:
+    def create(self, r: ResourceType, namespace: str, obj: Obj, *, validate: bool = True) -> Obj:
+        """Create an object. `validate=False` is for the server's own system objects
+        only (the kubernetes Endpoints may point at a loopback advertise address)."""
         self._check_body(r, obj, namespace, None)
         meta = obj["metadata"]
         if not meta.get("name") and meta.get("generateName"):
@@ -125,7 +127,7 @@ class Registry:
         if r.kind in _GENERATION_TRACKED:
             meta["generation"] = 1
         obj = self._prepare_for_create(r.kind, obj)
-        errs = validation.validate_create(r.kind, obj)
+        errs = validation.validate_create(r.kind, obj) if validate else []
         if errs:
             raise self._invalid(r, name, errs)
         if self.store.get(r.kind, namespace if r.namespaced else "", name) is not None:
@@ -167,7 +169,7 @@ class Registry:
     # -- update --------------------------------------------------------------
 
     def update(self, r: ResourceType, namespace: str, name: str, obj: Obj,
-               subresource: str | None = None) -> tuple[Obj, bool]:
+               subresource: str | None = None, *, validate: bool = True) -> tuple[Obj, bool]:
         """Replace an object (or its status). Returns (object, created)."""
         self._check_body(r, obj, namespace, name)
         ns_key = namespace if r.namespaced else ""
@@ -175,13 +177,13 @@ class Registry:
         if old is None:
             if subresource is None and r.kind in _CREATE_ON_UPDATE:
                 obj["metadata"].pop("resourceVersion", None)
-                return self.create(r, namespace, obj), True
+                return self.create(r, namespace, obj, validate=validate), True
             raise errors.not_found(r.group, r.plural, name)
         wanted_rv = obj["metadata"].get("resourceVersion")
         if wanted_rv and wanted_rv != old["metadata"]["resourceVersion"]:
             raise errors.conflict(r.group, r.plural, name, errors.STALE_OBJECT)
         new = self._merge_system_fields(r, obj, old, subresource)
-        return self._write_update(r, new, old, subresource), False
+        return self._write_update(r, new, old, subresource, validate), False
 
     def _merge_system_fields(self, r: ResourceType, obj: Obj, old: Obj,
                              subresource: str | None) -> Obj:
@@ -211,12 +213,13 @@ class Registry:
             obj.setdefault("spec", old.get("spec", {}))
         return obj
 
-    def _write_update(self, r: ResourceType, new: Obj, old: Obj, subresource: str | None) -> Obj:
+    def _write_update(self, r: ResourceType, new: Obj, old: Obj, subresource: str | None,
+                      validate: bool = True) -> Obj:
         if subresource is None:
             new = default_service(new) if r.kind == "Service" else apply_defaults(r.kind, new)
-        validate = (validation.validate_status_update if subresource == "status"
+        validate_fn = (validation.validate_status_update if subresource == "status"
                     else validation.validate_update)
-        errs = validate(r.kind, new, old)
+        errs = validate_fn(r.kind, new, old) if validate else []
         if errs:
             raise self._invalid(r, old["metadata"]["name"], errs)
         if r.kind == "Service" and subresource is None:
@@ -251,16 +254,11 @@ class Registry:
             if is_apply and subresource is None:
                 base: Obj = {"apiVersion": r.api_version, "kind": r.kind,
                              "metadata": {"name": name}}
-                created = patching.apply_patch(content_type, base, body, r.kind)
+                created = self._apply_patch(content_type, base, body, r.kind)
                 created.setdefault("metadata", {})["name"] = name
                 return self.create(r, namespace, created), True
             raise errors.not_found(r.group, r.plural, name)
-        try:
-            patched = patching.apply_patch(content_type, clone(old), body, r.kind)
-        except patching.UnsupportedMediaType as exc:
-            raise errors.unsupported_media_type(content_type) from exc
-        except patching.PatchError as exc:
-            raise errors.ApiError(422, "Invalid", str(exc)) from exc
+        patched = self._apply_patch(content_type, clone(old), body, r.kind)
         if not isinstance(patched, dict):
             raise errors.bad_request("the patch did not produce an object")
         wanted_rv = (patched.get("metadata") or {}).get("resourceVersion")
@@ -268,6 +266,16 @@ class Registry:
             raise errors.conflict(r.group, r.plural, name, errors.STALE_OBJECT)
         patched.setdefault("metadata", {})["resourceVersion"] = old["metadata"]["resourceVersion"]
         return self.update(r, namespace, name, patched, subresource)
+
+    @staticmethod
+    def _apply_patch(content_type: str, doc: Obj, body: bytes, kind: str) -> Obj:
+        try:
+            return patching.apply_patch(content_type, doc, body, kind)
+        except patching.UnsupportedMediaType as exc:
+            raise errors.unsupported_media_type(content_type) from exc
+        except patching.PatchError as exc:
+            reason = "Invalid" if exc.code == 422 else "BadRequest"
+            raise errors.ApiError(exc.code, reason, str(exc)) from exc
 
     # -- pods/binding ----------------------------------------------------------
 
