@@ -1,0 +1,76 @@
+"""Unit tests for the built-in agnhost: netexec's answers and the HTTP/1.1 framing.
+
+Peers are made up (10.244.1.5:40000); no sockets are opened.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from svclab.testbed.local.agnhost import HttpProtocol, netexec_http_response, netexec_udp_reply
+
+PEER = ("10.244.1.5", 40000)
+
+
+def _get(target: str) -> tuple[int, bytes, bool]:
+    return netexec_http_response("web-0", "GET", target, {}, PEER)
+
+
+def test_netexec_http_endpoints() -> None:
+    assert _get("/hostname") == (200, b"web-0", False)
+    assert _get("/clientip") == (200, b"10.244.1.5:40000", False)
+    assert _get("/echo?msg=hello%20world") == (200, b"hello world", False)
+    assert _get("/healthz")[0] == 200
+    assert _get("/")[1].startswith(b"NOW: ")
+    assert _get("/nope")[0] == 404
+
+
+def test_netexec_udp_commands() -> None:
+    assert netexec_udp_reply("web-0", b"hostname", PEER) == b"web-0"
+    assert netexec_udp_reply("web-0", b"echo hi there\n", PEER) == b"hi there"
+    assert netexec_udp_reply("web-0", b"clientip", ("fd00::5", 7)) == b"[fd00::5]:7"
+
+
+class _Transport:
+    def __init__(self) -> None:
+        self.written = b""
+        self.closed = False
+
+    def get_extra_info(self, name: str) -> Any:
+        return PEER if name == "peername" else None
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _connection() -> tuple[HttpProtocol, _Transport]:
+    protocol = HttpProtocol(lambda m, t, h, p: netexec_http_response("web-0", m, t, h, p))
+    transport = _Transport()
+    protocol.connection_made(transport)  # type: ignore[arg-type]
+    return protocol, transport
+
+
+def test_keep_alive_pipelining_and_split_packets() -> None:
+    protocol, transport = _connection()
+    protocol.data_received(b"GET /hostname HTTP/1.1\r\nHost: x\r\n\r\nGET /echo?msg=a HTTP/1.1\r\n")
+    protocol.data_received(b"Host: x\r\n\r\n")
+    responses = transport.written.split(b"HTTP/1.1 200 OK")
+    assert len(responses) == 3 and responses[1].endswith(b"\r\n\r\nweb-0") and responses[2].endswith(b"a")
+    assert b"Content-Length: 5\r\n" in transport.written and not transport.closed
+
+
+def test_request_body_is_skipped_and_connection_close_honoured() -> None:
+    protocol, transport = _connection()
+    protocol.data_received(b"POST /hostname HTTP/1.1\r\nContent-Length: 4\r\n\r\nab")
+    protocol.data_received(b"cdGET /hostname HTTP/1.1\r\nConnection: close\r\n\r\n")
+    assert transport.written.count(b"web-0") == 2
+    assert b"Connection: close" in transport.written and transport.closed
+
+
+def test_http10_closes_by_default() -> None:
+    protocol, transport = _connection()
+    protocol.data_received(b"GET /hostname HTTP/1.0\r\n\r\n")
+    assert transport.closed and transport.written.endswith(b"web-0")
