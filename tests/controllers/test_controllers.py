@@ -153,3 +153,46 @@ async def test_restart_finds_everything_in_place(make_harness):
         assert await second.drain(name) == [], name
     # foo: one managed slice; bar (selector-less): one mirrored slice.
     assert len(second.client.objects(EndpointSlice)) == count == 2
+
+
+async def _until(predicate, rounds: int = 5000) -> bool:
+    """Poll ``predicate`` between loop turns (no wall-clock waiting)."""
+    import asyncio
+
+    for _ in range(rounds):
+        if predicate():
+            return True
+        await asyncio.sleep(0)
+    return predicate()
+
+
+@pytest.mark.parametrize("leader_elect", [False, True], ids=["plain", "leader-elect"])
+async def test_controller_manager_converges_and_stops_on_sigterm(monkeypatch, leader_elect):
+    import argparse
+    import asyncio
+    import os
+    import signal
+
+    from lightkube.resources.coordination_v1 import Lease
+
+    import svclab.kube.client
+    from svclab.controllers import command
+    from svclab.kube.testing import FakeClient
+
+    client = FakeClient()
+    client.seed(service(), pod(0), node())
+    monkeypatch.setattr(svclab.kube.client, "make_client", lambda *a, **k: client)
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    args = parser.parse_args(["--concurrent-syncs", "2"] + (["--leader-elect"] if leader_elect else []))
+    main = asyncio.create_task(command._main(args))
+    assert await _until(lambda: client.objects(Endpoints) and client.objects(EndpointSlice))
+    if leader_elect:
+        [lease] = client.objects(Lease)
+        assert lease.metadata.name == "svclab-controller-manager" and lease.metadata.namespace == "kube-system"
+        assert lease.spec.holderIdentity
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert await main == 0
+    if leader_elect:
+        [lease] = client.objects(Lease)
+        assert not lease.spec.holderIdentity, "the Lease is released on SIGTERM"

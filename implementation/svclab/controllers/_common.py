@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from lightkube.models.core_v1 import ObjectReference
-from lightkube.models.meta_v1 import OwnerReference
+from lightkube.models.core_v1 import ObjectReference, PodSpec, PodStatus, ServiceSpec
+from lightkube.models.meta_v1 import ObjectMeta, OwnerReference
 from lightkube.resources.core_v1 import Pod, Service
 
 __all__ = [
@@ -39,6 +39,12 @@ __all__ = [
     "is_headless",
     "is_pod_ready",
     "labels_of",
+    "meta",
+    "name_of",
+    "namespace_of",
+    "pod_spec",
+    "pod_status",
+    "svc_spec",
     "pod_ips",
     "pod_reference",
     "should_pod_be_in_endpoints",
@@ -81,6 +87,39 @@ def deep_copy(obj: ModelT) -> ModelT:
     return type(obj).from_dict(obj.to_dict())  # type: ignore[attr-defined, no-any-return]
 
 
+def meta(obj: Any) -> ObjectMeta:
+    """An object's metadata; objects read from the API always carry one."""
+    found = obj.metadata
+    if found is None:
+        raise ValueError(f"{type(obj).__name__} has no metadata")
+    return found  # type: ignore[no-any-return]
+
+
+def name_of(obj: Any) -> str:
+    """An object's name ("" when unset, as for objects still to be created)."""
+    return meta(obj).name or ""
+
+
+def namespace_of(obj: Any) -> str:
+    """An object's namespace ("" when unset)."""
+    return meta(obj).namespace or ""
+
+
+def svc_spec(service: Service) -> ServiceSpec:
+    """A Service's spec (an empty one when unset)."""
+    return service.spec or ServiceSpec()
+
+
+def pod_spec(pod: Pod) -> PodSpec:
+    """A pod's spec (an empty one when unset)."""
+    return pod.spec or PodSpec(containers=[])
+
+
+def pod_status(pod: Pod) -> PodStatus:
+    """A pod's status (an empty one when unset)."""
+    return pod.status or PodStatus()
+
+
 def format_trigger_time(moment: datetime.datetime) -> str:
     """Format like Go's ``time.RFC3339Nano`` in UTC (trailing zeros trimmed)."""
     moment = moment.astimezone(datetime.timezone.utc)
@@ -96,18 +135,18 @@ def has_selector(service: Service) -> bool:
     An empty selector is treated as none: the API omits empty maps on the
     wire, so upstream sees ``nil`` for it too.
     """
-    return bool(service.spec and service.spec.selector)
+    return bool(svc_spec(service).selector)
 
 
 def is_headless(service: Service) -> bool:
     """True when ``spec.clusterIP`` is ``None`` (upstream ``IsServiceIPSet`` negated)."""
-    cluster_ip = service.spec.clusterIP if service.spec else None
+    cluster_ip = svc_spec(service).clusterIP
     return not cluster_ip or cluster_ip == CLUSTER_IP_NONE
 
 
 def is_pod_ready(pod: Pod) -> bool:
     """True when the pod's ``Ready`` condition is ``True``."""
-    for condition in (pod.status.conditions if pod.status else None) or []:
+    for condition in pod_status(pod).conditions or []:
         if condition.type == "Ready":
             return condition.status == "True"
     return False
@@ -115,9 +154,7 @@ def is_pod_ready(pod: Pod) -> bool:
 
 def pod_ips(pod: Pod) -> list[str]:
     """The pod's IPs: ``status.podIPs``, falling back to ``status.podIP``."""
-    status = pod.status
-    if status is None:
-        return []
+    status = pod_status(pod)
     ips = [entry.ip for entry in status.podIPs or [] if entry.ip]
     if not ips and status.podIP:
         ips = [status.podIP]
@@ -126,22 +163,21 @@ def pod_ips(pod: Pod) -> list[str]:
 
 def should_pod_be_in_endpoints(pod: Pod, *, include_terminating: bool) -> bool:
     """Upstream ``ShouldPodBeInEndpoints``: not terminal, has an IP, terminating only if asked."""
-    phase = pod.status.phase if pod.status else None
+    phase = pod_status(pod).phase
     if phase in ("Failed", "Succeeded"):
         return False
     if not pod_ips(pod):
         return False
-    return include_terminating or pod.metadata.deletionTimestamp is None
+    return include_terminating or meta(pod).deletionTimestamp is None
 
 
 def should_set_hostname(pod: Pod, service: Service) -> bool:
     """``hostname`` is published only when set and the pod's subdomain is the Service."""
-    spec = pod.spec
+    spec = pod_spec(pod)
     return bool(
-        spec is not None
-        and spec.hostname
-        and spec.subdomain == service.metadata.name
-        and pod.metadata.namespace == service.metadata.namespace
+        spec.hostname
+        and spec.subdomain == meta(service).name
+        and meta(pod).namespace == meta(service).namespace
     )
 
 
@@ -160,9 +196,9 @@ def find_port(pod: Pod, service_port: Any) -> int | None:
     if target.isdigit():
         return int(target)
     protocol = service_port.protocol or "TCP"
-    containers = list(pod.spec.containers or []) if pod.spec else []
+    containers = list(pod_spec(pod).containers or [])
     # Restartable init containers (sidecars) serve traffic too (KEP-753).
-    for init in (pod.spec.initContainers or []) if pod.spec else []:
+    for init in pod_spec(pod).initContainers or []:
         if init.restartPolicy == "Always":
             containers.append(init)
     for container in containers:
@@ -188,8 +224,8 @@ def controller_ref(owner: Any, kind: str, api_version: str = "v1") -> OwnerRefer
     return OwnerReference(
         apiVersion=api_version,
         kind=kind,
-        name=owner.metadata.name,
-        uid=owner.metadata.uid or "",
+        name=name_of(owner),
+        uid=meta(owner).uid or "",
         controller=True,
         blockOwnerDeletion=True,
     )
@@ -199,9 +235,9 @@ def pod_reference(pod: Pod) -> ObjectReference:
     """The ``targetRef`` naming a pod (kind, namespace, name, uid)."""
     return ObjectReference(
         kind="Pod",
-        namespace=pod.metadata.namespace,
-        name=pod.metadata.name,
-        uid=pod.metadata.uid,
+        namespace=meta(pod).namespace,
+        name=meta(pod).name,
+        uid=meta(pod).uid,
     )
 
 

@@ -25,7 +25,12 @@ from svclab.kube.names import NamespacedName
 from svclab.kube.reflector import error_status_code
 from svclab.kube.store import NAMESPACE_INDEX
 
-from ._common import LABEL_MANAGED_BY, LABEL_SERVICE_NAME
+from ._common import (
+    LABEL_MANAGED_BY,
+    LABEL_SERVICE_NAME,
+    meta,
+    svc_spec,
+)
 from .errors import WriteError
 
 __all__ = [
@@ -47,8 +52,8 @@ SERVICE_INDEX = "service"
 
 def service_key_of_slice(slice_: EndpointSlice) -> NamespacedName | None:
     """The Service a slice belongs to, by its service-name label (None without one)."""
-    name = (slice_.metadata.labels or {}).get(LABEL_SERVICE_NAME)
-    return NamespacedName(slice_.metadata.namespace or "", name) if name else None
+    name = (meta(slice_).labels or {}).get(LABEL_SERVICE_NAME)
+    return NamespacedName(meta(slice_).namespace or "", name) if name else None
 
 
 def _slice_service_index(slice_: EndpointSlice) -> Iterable[str]:
@@ -109,28 +114,28 @@ def _selects(selector: dict[str, str], labels: dict[str, str] | None) -> bool:
 
 def pods_for_service(informers: SharedInformers, service: Service) -> list[Pod]:
     """Pods in the Service's namespace matching its (non-empty) selector."""
-    selector = dict(service.spec.selector or {}) if service.spec else {}
+    selector = dict(svc_spec(service).selector or {}) if service.spec else {}
     if not selector:
         return []
-    namespace = service.metadata.namespace or ""
+    namespace = meta(service).namespace or ""
     return [p for p in informers.pods.store.by_index(NAMESPACE_INDEX, namespace)
-            if _selects(selector, p.metadata.labels)]
+            if _selects(selector, meta(p).labels)]
 
 
 def services_for_pod(informers: SharedInformers, pod: Pod) -> list[NamespacedName]:
     """Keys of the Services (with a selector) that select ``pod``."""
-    namespace = pod.metadata.namespace or ""
+    namespace = meta(pod).namespace or ""
     return [
         NamespacedName.of(svc)
         for svc in informers.services.store.by_index(NAMESPACE_INDEX, namespace)
-        if svc.spec and svc.spec.selector and _selects(dict(svc.spec.selector), pod.metadata.labels)
+        if svc.spec and svc_spec(svc).selector and _selects(dict(svc_spec(svc).selector or {}), meta(pod).labels)
     ]
 
 
 def managed_slices(informers: SharedInformers, key: NamespacedName, controller: str) -> list[EndpointSlice]:
     """Cached slices of Service ``key`` carrying managed-by ``controller``."""
     return [s for s in informers.slices.store.by_index(SERVICE_INDEX, str(key))
-            if (s.metadata.labels or {}).get(LABEL_MANAGED_BY) == controller]
+            if (meta(s).labels or {}).get(LABEL_MANAGED_BY) == controller]
 
 
 async def write(verb: str, obj: Any, call: Awaitable[T], *, missing_ok: bool = False) -> T | None:

@@ -21,7 +21,11 @@ from dataclasses import dataclass
 from lightkube.models.discovery_v1 import Endpoint, EndpointPort
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-from ._common import ANNOTATION_LAST_CHANGE_TRIGGER_TIME, format_trigger_time
+from ._common import (
+    ANNOTATION_LAST_CHANGE_TRIGGER_TIME,
+    format_trigger_time,
+    meta,
+)
 
 __all__ = [
     "EndpointKey",
@@ -110,9 +114,9 @@ def port_map_key(ports: Sequence[EndpointPort] | None) -> PortMapKey:
 
 def set_trigger_time(slice_: EndpointSlice, trigger_time: datetime.datetime | None) -> None:
     """Set or clear the last-change-trigger-time annotation.  Mutates ``slice_``."""
-    annotations = dict(slice_.metadata.annotations or {})
+    annotations = dict(meta(slice_).annotations or {})
     if trigger_time is not None:
         annotations[ANNOTATION_LAST_CHANGE_TRIGGER_TIME] = format_trigger_time(trigger_time)
     else:
         annotations.pop(ANNOTATION_LAST_CHANGE_TRIGGER_TIME, None)
-    slice_.metadata.annotations = annotations or None
+    meta(slice_).annotations = annotations or None

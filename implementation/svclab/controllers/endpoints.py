@@ -32,19 +32,23 @@ from lightkube.resources.core_v1 import Endpoints, Pod, Service
 from ._common import (
     ANNOTATION_LAST_CHANGE_TRIGGER_TIME,
     ANNOTATION_OVER_CAPACITY,
+    AddressType,
     LABEL_HEADLESS,
     address_type_of,
-    AddressType,
     deep_copy,
     find_port,
     format_trigger_time,
     has_selector,
     is_headless,
     is_pod_ready,
+    meta,
     pod_ips,
     pod_reference,
+    pod_spec,
+    pod_status,
     should_pod_be_in_endpoints,
     should_set_hostname,
+    svc_spec,
 )
 
 __all__ = [
@@ -107,7 +111,8 @@ def repack_subsets(subsets: Iterable[EndpointSubset]) -> list[EndpointSubset]:
     ready_by_port: dict[tuple[str, int, str, str], dict[_AddressKey, bool]] = {}
     ports_by_key: dict[tuple[str, int, str, str], EndpointPort | None] = {}
     for subset in subsets:
-        for port in subset.ports or [None]:
+        ports: list[EndpointPort | None] = list(subset.ports or []) or [None]
+        for port in ports:
             key = _port_key(port)
             ports_by_key.setdefault(key, port)
             readiness = ready_by_port.setdefault(key, {})
@@ -128,13 +133,13 @@ def repack_subsets(subsets: Iterable[EndpointSubset]) -> list[EndpointSubset]:
         if port is not None:
             group.append(port)
     final = []
-    for group_key, ports in groups.items():
+    for group_key, group_ports in groups.items():
         ready = sorted((addresses[k] for k, r in group_key if r), key=_address_sort_key)
         not_ready = sorted((addresses[k] for k, r in group_key if not r), key=_address_sort_key)
         final.append(EndpointSubset(
             addresses=ready or None,
             notReadyAddresses=not_ready or None,
-            ports=sorted(ports, key=_port_key) or None,
+            ports=sorted(group_ports, key=_port_key) or None,
         ))
     return sorted(final, key=_subset_sort_key)
 
@@ -180,11 +185,11 @@ def truncate_subsets(subsets: Sequence[EndpointSubset]) -> tuple[list[EndpointSu
 
 def _service_family(service: Service, pod: Pod) -> AddressType:
     """The IP family the Endpoints of this Service uses (first of ipFamilies)."""
-    spec = service.spec
+    spec = svc_spec(service)
     if spec.ipFamilies:
         return AddressType.IPV6 if spec.ipFamilies[0] == "IPv6" else AddressType.IPV4
     # Old API servers leave ipFamilies empty: guess from clusterIP, else pod IP.
-    probe = spec.clusterIP if not is_headless(service) else (pod.status.podIP or "")
+    probe = (spec.clusterIP or "") if not is_headless(service) else (pod_status(pod).podIP or "")
     return AddressType.IPV6 if address_type_of(probe) is AddressType.IPV6 else AddressType.IPV4
 
 
@@ -195,15 +200,15 @@ def _pod_address(service: Service, pod: Pod) -> EndpointAddress | None:
         return None
     return EndpointAddress(
         ip=ip,
-        nodeName=pod.spec.nodeName or "",
+        nodeName=pod_spec(pod).nodeName or "",
         targetRef=pod_reference(pod),
-        hostname=pod.spec.hostname if should_set_hostname(pod, service) else None,
+        hostname=pod_spec(pod).hostname if should_set_hostname(pod, service) else None,
     )
 
 
 def _pod_subsets(service: Service, pod: Pod, address: EndpointAddress) -> list[EndpointSubset]:
     """One single-address subset per Service port the pod serves."""
-    publish = bool(service.spec.publishNotReadyAddresses)
+    publish = bool(svc_spec(service).publishNotReadyAddresses)
     ready = publish or is_pod_ready(pod)
 
     def subset(ports: list[EndpointPort] | None) -> EndpointSubset:
@@ -211,10 +216,10 @@ def _pod_subsets(service: Service, pod: Pod, address: EndpointAddress) -> list[E
             return EndpointSubset(addresses=[address], ports=ports)
         return EndpointSubset(notReadyAddresses=[address], ports=ports)
 
-    if not service.spec.ports:
+    if not svc_spec(service).ports:
         return [subset(None)] if is_headless(service) else []
     subsets = []
-    for service_port in service.spec.ports:
+    for service_port in svc_spec(service).ports or []:
         number = find_port(pod, service_port)
         if number is None:
             continue
@@ -229,7 +234,7 @@ def _pod_subsets(service: Service, pod: Pod, address: EndpointAddress) -> list[E
 
 def desired_subsets(service: Service, pods: Iterable[Pod]) -> list[EndpointSubset]:
     """The repacked (untruncated) subsets for a Service.  Side-effect-free."""
-    publish = bool(service.spec.publishNotReadyAddresses)
+    publish = bool(svc_spec(service).publishNotReadyAddresses)
     subsets: list[EndpointSubset] = []
     for pod in pods:
         if not should_pod_be_in_endpoints(pod, include_terminating=publish):
@@ -241,7 +246,7 @@ def desired_subsets(service: Service, pods: Iterable[Pod]) -> list[EndpointSubse
 
 
 def _desired_labels(service: Service) -> dict[str, str]:
-    labels = dict(service.metadata.labels or {})
+    labels = dict(meta(service).labels or {})
     if is_headless(service):
         labels[LABEL_HEADLESS] = ""
     else:
@@ -264,13 +269,13 @@ def desired_endpoints(
     annotation is removed when ``None``).  Returns ``None`` when the Service
     gets no Endpoints from this controller (ExternalName, no selector).
     """
-    if service.spec is None or service.spec.type == "ExternalName" or not has_selector(service):
+    if service.spec is None or svc_spec(service).type == "ExternalName" or not has_selector(service):
         return None
     subsets, truncated = truncate_subsets(desired_subsets(service, pods))
     endpoints = deep_copy(current) if current is not None else Endpoints(
-        metadata=ObjectMeta(name=service.metadata.name, namespace=service.metadata.namespace),
+        metadata=ObjectMeta(name=meta(service).name, namespace=meta(service).namespace),
     )
-    annotations = dict(endpoints.metadata.annotations or {})
+    annotations = dict(meta(endpoints).annotations or {})
     if trigger_time is not None:
         annotations[ANNOTATION_LAST_CHANGE_TRIGGER_TIME] = format_trigger_time(trigger_time)
     else:
@@ -279,14 +284,14 @@ def desired_endpoints(
         annotations[ANNOTATION_OVER_CAPACITY] = OVER_CAPACITY_TRUNCATED
     else:
         annotations.pop(ANNOTATION_OVER_CAPACITY, None)
-    endpoints.metadata.annotations = annotations or None
-    endpoints.metadata.labels = _desired_labels(service) or None
+    meta(endpoints).annotations = annotations or None
+    meta(endpoints).labels = _desired_labels(service) or None
     endpoints.subsets = subsets or None
     return endpoints
 
 
 def _strip_resource_versions(subsets: Sequence[EndpointSubset] | None) -> list[object]:
-    stripped = []
+    stripped: list[object] = []
     for subset in subsets or []:
         data = subset.to_dict()
         for field in ("addresses", "notReadyAddresses"):
@@ -309,7 +314,7 @@ def endpoints_equal_for_write(current: Endpoints, desired: Endpoints) -> bool:
         return False
 
     def labels(obj: Endpoints) -> dict[str, str]:
-        found = dict(obj.metadata.labels or {})
+        found = dict(meta(obj).labels or {})
         found.pop(LABEL_HEADLESS, None)
         return found
 
@@ -318,4 +323,4 @@ def endpoints_equal_for_write(current: Endpoints, desired: Endpoints) -> bool:
     ready, not_ready = _count(current.subsets or [])
     if ready + not_ready > MAX_ENDPOINTS_CAPACITY:
         return False
-    return ANNOTATION_OVER_CAPACITY not in (current.metadata.annotations or {})
+    return ANNOTATION_OVER_CAPACITY not in (meta(current).annotations or {})

@@ -21,7 +21,10 @@ from lightkube.resources.core_v1 import Endpoints, Pod, Service
 from svclab.kube.informer import FuncHandler
 from svclab.kube.names import NamespacedName
 
-from ._common import ANNOTATION_LEADER
+from ._common import (
+    ANNOTATION_LEADER,
+    meta,
+)
 from ._shell import QueueController, SharedInformers, pods_for_service, services_for_pod, write
 from .endpoints import desired_endpoints, endpoints_equal_for_write
 from .errors import StaleCacheError
@@ -65,7 +68,7 @@ class EndpointsController(QueueController):
     def on_synced(self) -> None:
         """Queue every Endpoints object so those without a Service get deleted."""
         for endpoints in self.informers.endpoints.store.list():
-            if ANNOTATION_LEADER not in (endpoints.metadata.annotations or {}):
+            if ANNOTATION_LEADER not in (meta(endpoints).annotations or {}):
                 self.enqueue(NamespacedName.of(endpoints))
 
     async def sync(self, key: NamespacedName) -> None:
@@ -74,7 +77,7 @@ class EndpointsController(QueueController):
             await self._delete_endpoints(key)
             return
         current = self.informers.endpoints.store.get(key)
-        if current is not None and self._stale_versions.get(key) == current.metadata.resourceVersion:
+        if current is not None and self._stale_versions.get(key) == meta(current).resourceVersion:
             raise StaleCacheError(f"endpoints informer cache is out of date for {key}")
         pods = pods_for_service(self.informers, service)
         trigger_time = self.trigger_times.compute(service, pods)
@@ -88,7 +91,7 @@ class EndpointsController(QueueController):
             log.info("created endpoints key=%s", key)
         else:
             await write("update", desired, self.client.replace(desired))
-            self._stale_versions[key] = current.metadata.resourceVersion or ""
+            self._stale_versions[key] = meta(current).resourceVersion or ""
             log.info("updated endpoints key=%s", key)
 
     async def _delete_endpoints(self, key: NamespacedName) -> None:
@@ -97,7 +100,7 @@ class EndpointsController(QueueController):
         current = self.informers.endpoints.store.get(key)
         if current is None:
             return
-        if ANNOTATION_LEADER in (current.metadata.annotations or {}):
+        if ANNOTATION_LEADER in (meta(current).annotations or {}):
             return  # a leader-election lock, not ours
         await write("delete", current,
                     self.client.delete(Endpoints, key.name, namespace=key.namespace), missing_ok=True)

@@ -31,22 +31,27 @@ from lightkube.resources.core_v1 import Node, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from ._common import (
+    AddressType,
+    ControllerName,
     LABEL_HEADLESS,
     LABEL_MANAGED_BY,
     LABEL_SERVICE_NAME,
     LABEL_ZONE,
-    AddressType,
-    ControllerName,
     address_type_of,
     controller_ref,
     deep_copy,
     find_port,
     is_headless,
     is_pod_ready,
+    meta,
+    namespace_of,
+    name_of,
     pod_ips,
     pod_reference,
+    pod_spec,
     should_pod_be_in_endpoints,
     should_set_hostname,
+    svc_spec,
 )
 from ._slices import (
     EndpointSet,
@@ -84,19 +89,19 @@ class ServiceSlicePlan(SlicePlan):
 
 def address_types_for_service(service: Service) -> set[AddressType]:
     """Upstream ``getAddressTypesForService``: from ipFamilies, else clusterIP, else both."""
-    families = {AddressType(f) for f in service.spec.ipFamilies or [] if f in ("IPv4", "IPv6")}
+    families = {AddressType(f) for f in svc_spec(service).ipFamilies or [] if f in ("IPv4", "IPv6")}
     if families:
         return families
     if not is_headless(service):
-        return {address_type_of(service.spec.clusterIP) or AddressType.IPV4}
+        return {address_type_of(svc_spec(service).clusterIP or "") or AddressType.IPV4}
     return {AddressType.IPV4, AddressType.IPV6}
 
 
 def owned_by(slice_: EndpointSlice, service: Service) -> bool:
     """True when one of the slice's owners is this very Service (same UID)."""
     return any(
-        ref.uid == service.metadata.uid and ref.kind == "Service" and ref.apiVersion == "v1"
-        for ref in slice_.metadata.ownerReferences or []
+        ref.uid == meta(service).uid and ref.kind == "Service" and ref.apiVersion == "v1"
+        for ref in meta(slice_).ownerReferences or []
     )
 
 
@@ -110,11 +115,11 @@ def service_slice_labels(
     labels.  Only a change of the non-reserved labels counts as a change.
     """
     current = {k: v for k, v in (slice_labels or {}).items() if k not in _RESERVED_LABELS}
-    wanted = {k: v for k, v in (service.metadata.labels or {}).items() if k not in _RESERVED_LABELS}
+    wanted = {k: v for k, v in (meta(service).labels or {}).items() if k not in _RESERVED_LABELS}
     changed = current != wanted
     if is_headless(service):
         wanted[LABEL_HEADLESS] = ""
-    wanted[LABEL_SERVICE_NAME] = service.metadata.name
+    wanted[LABEL_SERVICE_NAME] = meta(service).name
     wanted[LABEL_MANAGED_BY] = controller
     return wanted, changed
 
@@ -122,7 +127,7 @@ def service_slice_labels(
 def _endpoint_ports(service: Service, pod: Pod) -> list[EndpointPort]:
     """Upstream ``getEndpointPorts``: the Service's ports as this pod serves them."""
     ports: list[EndpointPort] = []
-    for service_port in service.spec.ports or []:
+    for service_port in svc_spec(service).ports or []:
         number = find_port(pod, service_port)
         if number is not None:
             ports.append(EndpointPort(
@@ -139,16 +144,16 @@ def pod_to_endpoint(
 ) -> Endpoint:
     """Upstream ``podToEndpoint``.  Side-effect-free."""
     serving = is_pod_ready(pod)
-    terminating = pod.metadata.deletionTimestamp is not None
-    ready = bool(service.spec.publishNotReadyAddresses) or (serving and not terminating)
-    zone = ((node.metadata.labels or {}).get(LABEL_ZONE) if node and node.metadata else None) or None
+    terminating = meta(pod).deletionTimestamp is not None
+    ready = bool(svc_spec(service).publishNotReadyAddresses) or (serving and not terminating)
+    zone = ((meta(node).labels or {}).get(LABEL_ZONE) if node and node.metadata else None) or None
     return Endpoint(
         addresses=[ip for ip in pod_ips(pod) if address_type_of(ip) == address_type],
         conditions=EndpointConditions(ready=ready, serving=serving, terminating=terminating),
         targetRef=pod_reference(pod),
-        nodeName=pod.spec.nodeName or None,
+        nodeName=pod_spec(pod).nodeName or None,
         zone=zone,
-        hostname=pod.spec.hostname if should_set_hostname(pod, service) else None,
+        hostname=pod_spec(pod).hostname if should_set_hostname(pod, service) else None,
     )
 
 
@@ -159,8 +164,8 @@ def _new_slice(
     labels, _ = service_slice_labels({}, service, controller)
     return EndpointSlice(
         metadata=ObjectMeta(
-            generateName=f"{service.metadata.name}-",
-            namespace=service.metadata.namespace,
+            generateName=f"{meta(service).name}-",
+            namespace=meta(service).namespace,
             labels=labels,
             ownerReferences=[controller_ref(service, "Service")],
         ),
@@ -191,10 +196,10 @@ class _Planner:
                 continue
             ports = _endpoint_ports(self.service, pod)
             ports_, endpoints = groups.setdefault(port_map_key(ports), (ports, EndpointSet()))
-            node = nodes.get(pod.spec.nodeName or "")
-            if node is None and not self.service.spec.publishNotReadyAddresses:
+            node = nodes.get(pod_spec(pod).nodeName or "")
+            if node is None and not svc_spec(self.service).publishNotReadyAddresses:
                 # Upstream skips the pod and retries the Service later.
-                self.pods_without_node.append(pod.metadata.name)
+                self.pods_without_node.append(name_of(pod))
                 continue
             endpoint = pod_to_endpoint(pod, node, self.service, address_type)
             if endpoint.addresses:
@@ -245,7 +250,7 @@ class _Planner:
         to_update: list[str] = []
         to_delete: list[str] = []
         for slice_ in existing:
-            name = slice_.metadata.name
+            name = name_of(slice_)
             by_name[name] = slice_
             kept: list[Endpoint] = []
             endpoint_changed = False
@@ -256,26 +261,27 @@ class _Planner:
                     endpoint_changed |= not endpoints_equal_beyond_key(wanted, endpoint)
                     desired.discard(endpoint)
             labels, labels_changed = service_slice_labels(
-                slice_.metadata.labels, self.service, self.controller)
+                meta(slice_).labels, self.service, self.controller)
             if endpoint_changed or len(kept) != len(slice_.endpoints or []):
                 if not kept:
                     to_delete.append(name)
                     continue
                 copy = deep_copy(slice_)
-                copy.endpoints, copy.metadata.labels = kept, labels
+                copy.endpoints, meta(copy).labels = kept, labels
                 by_name[name] = copy
                 to_update.append(name)
             elif labels_changed:
                 copy = deep_copy(slice_)
-                copy.metadata.labels = labels
+                meta(copy).labels = labels
                 by_name[name] = copy
                 to_update.append(name)
             else:
                 unchanged.append(name)
         # Fill the slices being written anyway, fullest first.
         for slice_ in sorted((by_name[n] for n in to_update), key=lambda s: -len(s.endpoints or [])):
-            while len(desired) and len(slice_.endpoints) < self.max_per_slice:
-                slice_.endpoints.append(desired.pop())
+            filling = slice_.endpoints = list(slice_.endpoints or [])
+            while len(desired) and len(filling) < self.max_per_slice:
+                filling.append(desired.pop())
         create: list[EndpointSlice] = []
         while len(desired):
             target = None
@@ -285,13 +291,13 @@ class _Planner:
                 target = _new_slice(self.service, ports, address_type, self.controller)
             else:
                 target = deep_copy(target)
-                target.endpoints = list(target.endpoints or [])
-                by_name[target.metadata.name] = target
-            while len(desired) and len(target.endpoints) < self.max_per_slice:
-                target.endpoints.append(desired.pop())
-            if target.metadata.name:
-                to_update.append(target.metadata.name)
-                unchanged.remove(target.metadata.name)
+                by_name[name_of(target)] = target
+            filling = target.endpoints = list(target.endpoints or [])
+            while len(desired) and len(filling) < self.max_per_slice:
+                filling.append(desired.pop())
+            if name_of(target):
+                to_update.append(name_of(target))
+                unchanged.remove(name_of(target))
             else:
                 create.append(target)
         return create, [by_name[n] for n in to_update], [by_name[n] for n in to_delete]
@@ -314,8 +320,8 @@ def _slice_to_fill(
 def _same_placeholder(existing: EndpointSlice, placeholder: EndpointSlice) -> bool:
     """Upstream ``placeholderSliceCompare``: namespace, labels, type, no ports/endpoints."""
     return (
-        existing.metadata.namespace == placeholder.metadata.namespace
-        and (existing.metadata.labels or {}) == (placeholder.metadata.labels or {})
+        meta(existing).namespace == meta(placeholder).namespace
+        and (meta(existing).labels or {}) == (meta(placeholder).labels or {})
         and existing.addressType == placeholder.addressType
         and not existing.endpoints
         and not existing.ports
@@ -336,9 +342,9 @@ def _recycle(
     while index < len(delete) and create:
         old, new = delete[index], create[-1]
         if old.addressType == new.addressType and owned_by(old, service):
-            new.metadata.name = old.metadata.name
+            meta(new).name = meta(old).name
             # Carry the version so the write is conditional on what we planned from.
-            new.metadata.resourceVersion = old.metadata.resourceVersion
+            meta(new).resourceVersion = meta(old).resourceVersion
             create.pop()
             update.append(new)
             delete.pop(index)
@@ -363,7 +369,7 @@ def plan_slices(
     mutated: planned slices are copies).  Creates and updates carry the
     trigger-time annotation.  A Service being deleted gets no new slices.
     """
-    ordered_pods = sorted(pods, key=lambda p: (p.metadata.namespace or "", p.metadata.name or ""))
+    ordered_pods = sorted(pods, key=lambda p: (namespace_of(p), name_of(p)))
     planner = _Planner(service, str(controller), max_endpoints_per_slice)
     supported = address_types_for_service(service)
     by_type: dict[AddressType, list[EndpointSlice]] = {t: [] for t in supported}
@@ -373,7 +379,7 @@ def plan_slices(
         (by_type[kind] if kind in supported else unsupported).append(slice_)
     for address_type in sorted(supported):
         planner.by_address_type(ordered_pods, nodes_by_name, by_type[address_type], address_type)
-    create = [] if service.metadata.deletionTimestamp is not None else planner.create
+    create = [] if meta(service).deletionTimestamp is not None else planner.create
     for slice_ in create + planner.update:
         set_trigger_time(slice_, trigger_time)
     return ServiceSlicePlan(

@@ -24,7 +24,15 @@ from lightkube.resources.discovery_v1 import EndpointSlice
 from svclab.kube.informer import FuncHandler
 from svclab.kube.names import NamespacedName
 
-from ._common import LABEL_MANAGED_BY, ControllerName, has_selector
+from ._common import (
+    ControllerName,
+    LABEL_MANAGED_BY,
+    has_selector,
+    meta,
+    namespace_of,
+    name_of,
+    svc_spec,
+)
 from ._shell import (
     QueueController,
     SharedInformers,
@@ -49,19 +57,20 @@ async def apply_slice_plan(client: Any, tracker: EndpointSliceTracker, plan: Sli
     """Upstream ``finalize``'s I/O: create, update, delete, recording each in ``tracker``."""
     for slice_ in plan.create:
         created = await write("create", slice_, client.create(slice_))
-        tracker.update(created)
+        if created is not None:
+            tracker.update(created)
     for slice_ in plan.update:
         updated = await write("update", slice_, client.replace(slice_))
-        tracker.update(updated)
+        if updated is not None:
+            tracker.update(updated)
     for slice_ in plan.delete:
-        meta = slice_.metadata
-        await write("delete", slice_, client.delete(EndpointSlice, meta.name, namespace=meta.namespace),
+        await write("delete", slice_, client.delete(EndpointSlice, name_of(slice_), namespace=namespace_of(slice_)),
                     missing_ok=True)
         tracker.expect_deletion(slice_)
 
 
 def _managed_by(slice_: EndpointSlice, controller: str) -> bool:
-    return (slice_.metadata.labels or {}).get(LABEL_MANAGED_BY) == controller
+    return (meta(slice_).labels or {}).get(LABEL_MANAGED_BY) == controller
 
 
 class EndpointSliceController(QueueController):
@@ -128,13 +137,13 @@ class EndpointSliceController(QueueController):
         if service is None:
             await self._delete_all(key)
             return
-        if service.spec is None or service.spec.type == "ExternalName" or not has_selector(service):
+        if service.spec is None or svc_spec(service).type == "ExternalName" or not has_selector(service):
             return  # as upstream: such Services get no slices from this controller
         slices = managed_slices(self.informers, key, CONTROLLER)
         if self.tracker.stale_slices(service, slices):
             raise StaleCacheError(f"EndpointSlice informer cache is out of date for {key}")
         pods = pods_for_service(self.informers, service)
-        nodes = {n.metadata.name: n for n in self.informers.nodes.store.list()}
+        nodes = {name_of(n): n for n in self.informers.nodes.store.list()}
         plan = plan_slices(
             service, pods, nodes, slices,
             max_endpoints_per_slice=self.max_endpoints_per_slice,

@@ -35,14 +35,15 @@ from ._common import (
     ANNOTATION_LAST_APPLIED,
     ANNOTATION_LAST_CHANGE_TRIGGER_TIME,
     ANNOTATION_LEADER,
+    AddressType,
+    ControllerName,
     LABEL_MANAGED_BY,
     LABEL_SERVICE_NAME,
     LABEL_SKIP_MIRROR,
-    AddressType,
-    ControllerName,
     address_type_of,
     controller_ref,
     has_selector,
+    meta,
 )
 from ._slices import EndpointSet, PortMapKey, SlicePlan, endpoint_key, port_map_key
 from .endpoints import repack_subsets
@@ -92,8 +93,8 @@ def should_mirror(endpoints: Endpoints | None, service: Service | None) -> bool:
     """
     if endpoints is None or service is None or has_selector(service):
         return False
-    labels = endpoints.metadata.labels or {}
-    annotations = endpoints.metadata.annotations or {}
+    labels = meta(endpoints).labels or {}
+    annotations = meta(endpoints).annotations or {}
     return labels.get(LABEL_SKIP_MIRROR) != "true" and ANNOTATION_LEADER not in annotations
 
 
@@ -132,11 +133,11 @@ class _Desired:
                 total += 1
                 if added >= MAX_ENDPOINTS_PER_SUBSET:
                     continue
-                address_type = address_type_of(address.ip)
-                if address_type is None:
+                found = address_type_of(address.ip)
+                if found is None:
                     self.invalid += 1
                     continue
-                self.endpoints[(key, address_type)].insert(_address_to_endpoint(address, ready))
+                self.endpoints[(key, found)].insert(_address_to_endpoint(address, ready))
                 added += 1
         self.skipped += total - added
 
@@ -158,7 +159,7 @@ def _events(desired: _Desired) -> tuple[MirrorEvent, ...]:
 
 
 def _mirrored_annotations(endpoints: Endpoints) -> dict[str, str]:
-    return {k: v for k, v in (endpoints.metadata.annotations or {}).items()
+    return {k: v for k, v in (meta(endpoints).annotations or {}).items()
             if k not in _NOT_COPIED_ANNOTATIONS}
 
 
@@ -166,14 +167,14 @@ def _new_slice(
     endpoints: Endpoints, ports: Sequence[EndpointPort], address_type: AddressType, name: str | None,
 ) -> EndpointSlice:
     """Upstream mirroring ``newEndpointSlice``: owned by the Endpoints."""
-    labels = dict(endpoints.metadata.labels or {})
-    labels[LABEL_SERVICE_NAME] = endpoints.metadata.name
+    labels = dict(meta(endpoints).labels or {})
+    labels[LABEL_SERVICE_NAME] = meta(endpoints).name
     labels[LABEL_MANAGED_BY] = str(ControllerName.MIRRORING)
     return EndpointSlice(
         metadata=ObjectMeta(
             name=name,
-            generateName=None if name else f"{endpoints.metadata.name}-",
-            namespace=endpoints.metadata.namespace,
+            generateName=None if name else f"{meta(endpoints).name}-",
+            namespace=meta(endpoints).namespace,
             labels=labels,
             annotations=_mirrored_annotations(endpoints) or None,
             ownerReferences=[controller_ref(endpoints, "Endpoints")],
@@ -190,10 +191,10 @@ def _first_slice_matches(endpoints: Endpoints, slice_: EndpointSlice, desired: E
     wanted = {endpoint_key(e): e for e in desired}
     if existing != wanted:
         return False
-    labels = {k: v for k, v in (slice_.metadata.labels or {}).items()
+    labels = {k: v for k, v in (meta(slice_).labels or {}).items()
               if k not in (LABEL_MANAGED_BY, LABEL_SERVICE_NAME)}
-    return (labels == (endpoints.metadata.labels or {})
-            and (slice_.metadata.annotations or {}) == _mirrored_annotations(endpoints))
+    return (labels == (meta(endpoints).labels or {})
+            and (meta(slice_).annotations or {}) == _mirrored_annotations(endpoints))
 
 
 def _by_port_mapping(
@@ -206,12 +207,13 @@ def _by_port_mapping(
     delete = list(existing[1:])
     if existing and _first_slice_matches(endpoints, existing[0], desired):
         return [], [], delete
-    name = existing[0].metadata.name if existing else None
+    name = meta(existing[0]).name if existing else None
     new = _new_slice(endpoints, ports, address_type, name)
     if existing:
-        new.metadata.resourceVersion = existing[0].metadata.resourceVersion
-    while len(desired) and len(new.endpoints) < MAX_ENDPOINTS_PER_SUBSET:
-        new.endpoints.append(desired.pop())
+        meta(new).resourceVersion = meta(existing[0]).resourceVersion
+    filling = new.endpoints = []
+    while len(desired) and len(filling) < MAX_ENDPOINTS_PER_SUBSET:
+        filling.append(desired.pop())
     return ([], [new], delete) if name else ([new], [], delete)
 
 
@@ -225,8 +227,8 @@ def _recycle(create: list[EndpointSlice], update: list[EndpointSlice], delete: l
             index += 1
             continue
         new = create.pop(same_type[-1])
-        new.metadata.name, new.metadata.generateName = old.metadata.name, None
-        new.metadata.resourceVersion = old.metadata.resourceVersion
+        meta(new).name, meta(new).generateName = meta(old).name, None
+        meta(new).resourceVersion = meta(old).resourceVersion
         update.append(new)
         delete.pop(index)
 
@@ -264,6 +266,6 @@ def plan_mirrored_slices(
         if key not in desired.endpoints:
             delete += slices
     _recycle(create, update, delete)
-    if endpoints.metadata.deletionTimestamp is not None:
+    if meta(endpoints).deletionTimestamp is not None:
         create = []
     return MirroringPlan(tuple(create), tuple(update), tuple(delete), events=_events(desired))

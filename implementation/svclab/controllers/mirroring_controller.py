@@ -19,7 +19,12 @@ from lightkube.resources.discovery_v1 import EndpointSlice
 from svclab.kube.informer import FuncHandler
 from svclab.kube.names import NamespacedName
 
-from ._common import LABEL_MANAGED_BY, ControllerName
+from ._common import (
+    ControllerName,
+    LABEL_MANAGED_BY,
+    meta,
+    svc_spec,
+)
 from ._shell import QueueController, SharedInformers, managed_slices, service_key_of_slice
 from ._slices import SlicePlan
 from .endpointslice_controller import apply_slice_plan
@@ -34,7 +39,7 @@ CONTROLLER = ControllerName.MIRRORING
 
 
 def _mirrored(slice_: EndpointSlice) -> bool:
-    return (slice_.metadata.labels or {}).get(LABEL_MANAGED_BY) == CONTROLLER
+    return (meta(slice_).labels or {}).get(LABEL_MANAGED_BY) == CONTROLLER
 
 
 class EndpointSliceMirroringController(QueueController):
@@ -61,7 +66,7 @@ class EndpointSliceMirroringController(QueueController):
 
     def _on_service_update(self, old: Service, new: Service) -> None:
         # Only a selector appearing or going changes what is mirrored.
-        if bool(old.spec and old.spec.selector) != bool(new.spec and new.spec.selector):
+        if bool(old.spec and svc_spec(old).selector) != bool(new.spec and svc_spec(new).selector):
             self.enqueue(NamespacedName.of(new))
 
     def _on_slice(self, slice_: EndpointSlice) -> None:

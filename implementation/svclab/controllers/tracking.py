@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from lightkube.resources.core_v1 import Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-from ._common import LABEL_SERVICE_NAME
+from ._common import LABEL_SERVICE_NAME, meta, name_of, namespace_of
 
 __all__ = ["EndpointSliceTracker", "TriggerTimeTracker"]
 
@@ -31,8 +31,8 @@ _ServiceKey = tuple[str, str]  # (namespace, name); kept internal to this module
 
 
 def _service_of_slice(slice_: EndpointSlice) -> _ServiceKey:
-    labels = slice_.metadata.labels or {}
-    return (slice_.metadata.namespace or "", labels.get(LABEL_SERVICE_NAME, ""))
+    labels = meta(slice_).labels or {}
+    return (meta(slice_).namespace or "", labels.get(LABEL_SERVICE_NAME, ""))
 
 
 def _generation(slice_: EndpointSlice) -> int:
@@ -42,10 +42,15 @@ def _generation(slice_: EndpointSlice) -> int:
     change.  Servers (and fakes) that leave it unset hand out increasing
     integer resourceVersions, which order writes the same way.
     """
-    if slice_.metadata.generation:
-        return int(slice_.metadata.generation)
-    version = slice_.metadata.resourceVersion or ""
+    generation = meta(slice_).generation
+    if generation:
+        return int(generation)
+    version = meta(slice_).resourceVersion or ""
     return int(version) if version.isdigit() else 0
+
+
+def _uid(slice_: EndpointSlice) -> str:
+    return meta(slice_).uid or ""
 
 
 class EndpointSliceTracker:
@@ -57,14 +62,14 @@ class EndpointSliceTracker:
 
     def has(self, slice_: EndpointSlice) -> bool:
         """True when the slice is tracked (this controller wrote or deleted it)."""
-        return slice_.metadata.uid in self._generations.get(_service_of_slice(slice_), {})
+        return _uid(slice_) in self._generations.get(_service_of_slice(slice_), {})
 
     def should_sync(self, slice_: EndpointSlice) -> bool:
         """True unless this event only echoes a write of ours (same or older generation)."""
         tracked = self._generations.get(_service_of_slice(slice_))
-        if tracked is None or slice_.metadata.uid not in tracked:
+        if tracked is None or _uid(slice_) not in tracked:
             return True
-        return _generation(slice_) > tracked[slice_.metadata.uid]
+        return _generation(slice_) > tracked[_uid(slice_)]
 
     def stale_slices(self, service: Service, slices: Iterable[EndpointSlice]) -> bool:
         """True when the cache lags our writes for ``service``.
@@ -73,8 +78,8 @@ class EndpointSliceTracker:
         is one we deleted, or a slice we wrote is missing.  Tracked state of
         an earlier Service with the same name (other UID) is dropped first.
         """
-        key = (service.metadata.namespace or "", service.metadata.name)
-        uid = service.metadata.uid or ""
+        key = (namespace_of(service), name_of(service))
+        uid = meta(service).uid or ""
         known_uid = self._service_uids.get(key, "")
         if known_uid and uid and known_uid != uid:
             self._generations.pop(key, None)
@@ -84,25 +89,25 @@ class EndpointSliceTracker:
             return False
         listed = set()
         for slice_ in slices:
-            listed.add(slice_.metadata.uid)
-            expected = tracked.get(slice_.metadata.uid)
+            listed.add(_uid(slice_))
+            expected = tracked.get(_uid(slice_))
             if expected is not None and (expected == _DELETION_EXPECTED or expected > _generation(slice_)):
                 return True
         return any(g != _DELETION_EXPECTED and uid_ not in listed for uid_, g in tracked.items())
 
     def update(self, slice_: EndpointSlice) -> None:
         """Record a slice as written (its generation as returned by the server)."""
-        self._generations.setdefault(_service_of_slice(slice_), {})[slice_.metadata.uid] = _generation(slice_)
+        self._generations.setdefault(_service_of_slice(slice_), {})[_uid(slice_)] = _generation(slice_)
 
     def expect_deletion(self, slice_: EndpointSlice) -> None:
         """Record a slice as deleted by us."""
-        self._generations.setdefault(_service_of_slice(slice_), {})[slice_.metadata.uid] = _DELETION_EXPECTED
+        self._generations.setdefault(_service_of_slice(slice_), {})[_uid(slice_)] = _DELETION_EXPECTED
 
     def handle_deletion(self, slice_: EndpointSlice) -> bool:
         """Forget a deleted slice; False when the deletion was not ours (resync then)."""
         tracked = self._generations.get(_service_of_slice(slice_))
-        if tracked is not None and slice_.metadata.uid in tracked:
-            return tracked.pop(slice_.metadata.uid) == _DELETION_EXPECTED
+        if tracked is not None and _uid(slice_) in tracked:
+            return tracked.pop(_uid(slice_)) == _DELETION_EXPECTED
         return True
 
     def delete_service(self, namespace: str, name: str) -> None:
@@ -140,7 +145,7 @@ class TriggerTimeTracker:
         earliest Ready transition (or Service creation time) that moved since
         the previous call; ``None`` when nothing moved.
         """
-        key = (service.metadata.namespace or "", service.metadata.name)
+        key = (namespace_of(service), name_of(service))
         state = self._states.get(key)
         known = state is not None
         state = state or _ServiceState()
@@ -150,11 +155,11 @@ class TriggerTimeTracker:
             moment = _pod_trigger_time(pod)
             if moment is None:
                 continue
-            pod_times[pod.metadata.name] = moment
-            previous = state.pod_times.get(pod.metadata.name)
+            pod_times[name_of(pod)] = moment
+            previous = state.pod_times.get(name_of(pod))
             if previous is None or moment > previous:
                 earliest = _earlier(earliest, moment)
-        created = service.metadata.creationTimestamp
+        created = meta(service).creationTimestamp
         if created is not None and (state.service_time is None or created > state.service_time):
             earliest = _earlier(earliest, created)
         self._states[key] = _ServiceState(created, pod_times)
