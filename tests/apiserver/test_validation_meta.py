@@ -164,3 +164,34 @@ def test_update_reports_label_errors_once() -> None:
 def test_unknown_kind_is_a_key_error() -> None:
     with pytest.raises(KeyError):
         validate_create("ConfigMap", {"metadata": {"name": "x"}})
+
+
+JUNK: list[tuple[str, Callable[[Obj], None]]] = [
+    ("spec-is-a-list", lambda o: o.update(spec=[1, 2])),
+    ("metadata-maps-are-lists", lambda o: o["metadata"].update(labels=["a"], annotations=3, finalizers="x")),
+    ("numbers-as-strings", lambda o: o.update(spec={"ports": "80", "containers": [1], "podCIDRs": [None]})),
+    ("nested-nulls", lambda o: o.update(spec={"ports": [None, {"port": None, "targetPort": None}],
+                                              "containers": [{"name": None, "ports": [None]}]},
+                                        subsets=[None], endpoints=[{"addresses": None}])),
+]
+
+
+@pytest.mark.parametrize("kind", sorted(BUILDERS))
+@pytest.mark.parametrize(("mutation",), [pytest.param(m, id=i) for i, m in JUNK])
+def test_badly_typed_objects_give_field_errors_not_exceptions(kind: str, mutation: Callable[[Obj], None]) -> None:
+    obj = mutated(BUILDERS[kind], mutation)
+    for errors in (validate_create(kind, obj), validate_update(kind, obj, BUILDERS[kind]())):
+        assert all(isinstance(e.field, str) and e.message() for e in errors)
+
+
+def test_public_names_are_listed_and_sorted() -> None:
+    import inspect
+    from importlib import import_module
+
+    for module_name in ("errors", "formats", "meta", "service", "endpoints", "pod", "cluster", "access"):
+        module = import_module(f"svclab.testbed.local.apiserver.validation.{module_name}")
+        public = {name for name, value in vars(module).items()
+                  if not name.startswith("_") and (inspect.isfunction(value) or inspect.isclass(value))
+                  and value.__module__ == module.__name__}
+        assert module.__all__ == sorted(module.__all__), module_name
+        assert public <= set(module.__all__), module_name

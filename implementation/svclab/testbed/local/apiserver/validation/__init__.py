@@ -29,7 +29,15 @@ from .meta import validate_object_meta_update
 from .pod import validate_pod, validate_pod_status_update, validate_pod_update
 from .service import validate_service, validate_service_status_update, validate_service_update
 
-__all__ = ["ErrorType", "FieldError", "invalid_status", "validate_create", "validate_status_update", "validate_update"]
+__all__ = [
+    "ErrorType",
+    "FieldError",
+    "KindValidators",
+    "invalid_status",
+    "validate_create",
+    "validate_status_update",
+    "validate_update",
+]
 
 Create = Callable[[dict[str, Any]], list[FieldError]]
 Update = Callable[[dict[str, Any], dict[str, Any]], list[FieldError]]

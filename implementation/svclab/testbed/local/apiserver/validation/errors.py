@@ -29,6 +29,7 @@ __all__ = [
     "forbidden",
     "go_quote",
     "go_slice",
+    "go_value",
     "invalid",
     "invalid_status",
     "not_supported",

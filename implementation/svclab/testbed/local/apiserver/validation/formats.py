@@ -19,8 +19,9 @@ from collections.abc import Callable
 from .errors import FieldError, invalid, required
 
 __all__ = [
-    "DNS1123_LABEL_MAX",
     "Address",
+    "DNS1123_LABEL_MAX",
+    "inclusive_range_error",
     "is_dns1035_label",
     "is_dns1123_label",
     "is_dns1123_subdomain",
@@ -33,13 +34,15 @@ __all__ = [
     "is_valid_ip",
     "is_valid_ipv4_address",
     "is_valid_ipv6_address",
+    "max_len_error",
     "name_is_dns1035_label",
     "name_is_dns_label",
     "name_is_dns_subdomain",
     "parse_ip_sloppy",
+    "regex_error",
     "validate_non_special_ip",
-    "validate_port_num_or_name",
     "validate_path_segment_name",
+    "validate_port_num_or_name",
 ]
 
 NameFn = Callable[[str, bool], list[str]]

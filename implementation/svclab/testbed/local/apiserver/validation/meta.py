@@ -24,6 +24,7 @@ from .formats import is_label_value, is_qualified_name, name_is_dns_label
 
 __all__ = [
     "NameFn",
+    "go_time",
     "validate_annotations",
     "validate_immutable",
     "validate_labels",
