@@ -18,18 +18,18 @@ from lightkube.models.meta_v1 import ObjectMeta, OwnerReference
 from lightkube.resources.core_v1 import Pod, Service
 
 __all__ = [
-    "AddressType",
     "ANNOTATION_LAST_APPLIED",
     "ANNOTATION_LAST_CHANGE_TRIGGER_TIME",
-    "ANNOTATION_OVER_CAPACITY",
     "ANNOTATION_LEADER",
+    "ANNOTATION_OVER_CAPACITY",
+    "AddressType",
     "CLUSTER_IP_NONE",
+    "ControllerName",
     "LABEL_HEADLESS",
     "LABEL_MANAGED_BY",
     "LABEL_SERVICE_NAME",
     "LABEL_SKIP_MIRROR",
     "LABEL_ZONE",
-    "ControllerName",
     "address_type_of",
     "controller_ref",
     "deep_copy",
@@ -42,13 +42,13 @@ __all__ = [
     "meta",
     "name_of",
     "namespace_of",
-    "pod_spec",
-    "pod_status",
-    "svc_spec",
     "pod_ips",
     "pod_reference",
+    "pod_spec",
+    "pod_status",
     "should_pod_be_in_endpoints",
     "should_set_hostname",
+    "svc_spec",
 ]
 
 # Label and annotation keys (k8s.io/api core/v1 and discovery/v1 constants).

@@ -34,6 +34,7 @@ from ._common import (
 from .errors import WriteError
 
 __all__ = [
+    "QueueController",
     "SERVICE_INDEX",
     "SharedInformers",
     "managed_slices",

@@ -27,7 +27,13 @@ from .endpoints_controller import EndpointsController
 from .endpointslice_controller import EndpointSliceController
 from .mirroring_controller import EndpointSliceMirroringController
 
-__all__ = ["CONTROLLERS", "add_arguments", "build_controllers", "run", "run_controllers"]
+__all__ = [
+    "CONTROLLERS",
+    "add_arguments",
+    "build_controllers",
+    "run",
+    "run_controllers",
+]
 
 log = logging.getLogger("svclab.controllers")
 

@@ -55,6 +55,7 @@ __all__ = [
     "MAX_ENDPOINTS_CAPACITY",
     "OVER_CAPACITY_TRUNCATED",
     "desired_endpoints",
+    "desired_subsets",
     "endpoints_equal_for_write",
     "repack_subsets",
     "truncate_subsets",

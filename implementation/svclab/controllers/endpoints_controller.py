@@ -30,7 +30,9 @@ from .endpoints import desired_endpoints, endpoints_equal_for_write
 from .errors import StaleCacheError
 from .tracking import TriggerTimeTracker
 
-__all__ = ["EndpointsController"]
+__all__ = [
+    "EndpointsController",
+]
 
 log = logging.getLogger(__name__)
 

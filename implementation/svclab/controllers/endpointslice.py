@@ -240,43 +240,45 @@ class _Planner:
         self.update += update
         self.delete += delete
 
+    def existing_slice_step(self, slice_: EndpointSlice, desired: EndpointSet) -> tuple[str, EndpointSlice]:
+        """Step 1 of ``reconcileByPortMapping`` for one slice.
+
+        Keeps the endpoints still desired (taking them out of ``desired``) and
+        returns ("delete" | "update" | "unchanged", the slice to use: a copy
+        when it changes).
+        """
+        kept: list[Endpoint] = []
+        endpoint_changed = False
+        for endpoint in slice_.endpoints or []:
+            wanted = desired.get(endpoint)
+            if wanted is not None:
+                kept.append(wanted)
+                endpoint_changed |= not endpoints_equal_beyond_key(wanted, endpoint)
+                desired.discard(endpoint)
+        labels, labels_changed = service_slice_labels(meta(slice_).labels, self.service, self.controller)
+        if endpoint_changed or len(kept) != len(slice_.endpoints or []):
+            if not kept:
+                return "delete", slice_
+            copy = deep_copy(slice_)
+            copy.endpoints, meta(copy).labels = kept, labels
+            return "update", copy
+        if labels_changed:
+            copy = deep_copy(slice_)
+            meta(copy).labels = labels
+            return "update", copy
+        return "unchanged", slice_
+
     def by_port_mapping(
         self, existing: Sequence[EndpointSlice], desired: EndpointSet,
         ports: Sequence[EndpointPort], address_type: AddressType,
     ) -> tuple[list[EndpointSlice], list[EndpointSlice], list[EndpointSlice]]:
-        """Upstream ``reconcileByPortMapping``."""
+        """Upstream ``reconcileByPortMapping``: (create, update, delete) for one port group."""
         by_name: dict[str, EndpointSlice] = {}
-        unchanged: list[str] = []
-        to_update: list[str] = []
-        to_delete: list[str] = []
+        names: dict[str, list[str]] = {"delete": [], "update": [], "unchanged": []}
         for slice_ in existing:
-            name = name_of(slice_)
-            by_name[name] = slice_
-            kept: list[Endpoint] = []
-            endpoint_changed = False
-            for endpoint in slice_.endpoints or []:
-                wanted = desired.get(endpoint)
-                if wanted is not None:
-                    kept.append(wanted)
-                    endpoint_changed |= not endpoints_equal_beyond_key(wanted, endpoint)
-                    desired.discard(endpoint)
-            labels, labels_changed = service_slice_labels(
-                meta(slice_).labels, self.service, self.controller)
-            if endpoint_changed or len(kept) != len(slice_.endpoints or []):
-                if not kept:
-                    to_delete.append(name)
-                    continue
-                copy = deep_copy(slice_)
-                copy.endpoints, meta(copy).labels = kept, labels
-                by_name[name] = copy
-                to_update.append(name)
-            elif labels_changed:
-                copy = deep_copy(slice_)
-                meta(copy).labels = labels
-                by_name[name] = copy
-                to_update.append(name)
-            else:
-                unchanged.append(name)
+            outcome, by_name[name_of(slice_)] = self.existing_slice_step(slice_, desired)
+            names[outcome].append(name_of(slice_))
+        unchanged, to_update, to_delete = names["unchanged"], names["update"], names["delete"]
         # Fill the slices being written anyway, fullest first.
         for slice_ in sorted((by_name[n] for n in to_update), key=lambda s: -len(s.endpoints or [])):
             filling = slice_.endpoints = list(slice_.endpoints or [])

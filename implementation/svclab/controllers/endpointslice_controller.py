@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from lightkube.resources.core_v1 import Pod, Service
+from lightkube.resources.core_v1 import Node, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from svclab.kube.informer import FuncHandler
@@ -27,9 +27,11 @@ from svclab.kube.names import NamespacedName
 from ._common import (
     ControllerName,
     LABEL_MANAGED_BY,
+    LABEL_ZONE,
     has_selector,
     meta,
     namespace_of,
+    pod_spec,
     name_of,
     svc_spec,
 )
@@ -47,7 +49,10 @@ from .endpointslice import DEFAULT_MAX_ENDPOINTS_PER_SLICE, plan_slices
 from .errors import NodeNotFoundError, StaleCacheError
 from .tracking import EndpointSliceTracker, TriggerTimeTracker
 
-__all__ = ["EndpointSliceController", "apply_slice_plan"]
+__all__ = [
+    "EndpointSliceController",
+    "apply_slice_plan",
+]
 
 log = logging.getLogger(__name__)
 CONTROLLER = ControllerName.ENDPOINTSLICE
@@ -94,8 +99,9 @@ class EndpointSliceController(QueueController):
         informers.slices.add_handler(FuncHandler(
             on_add=self._on_slice, on_update=self._on_slice_update, on_delete=self._on_slice_delete,
         ))
-        # Zones come from Nodes; the cache must hold them before the first sync.
-        _ = informers.nodes
+        # Zones come from Nodes, and a pod on a Node not yet cached is left out
+        # and retried; requeue a Node's Services when it appears or its zone moves.
+        informers.nodes.add_handler(FuncHandler(on_add=self._on_node, on_update=self._on_node_update))
 
     def _on_service(self, service: Service) -> None:
         self.enqueue(NamespacedName.of(service))
@@ -107,6 +113,16 @@ class EndpointSliceController(QueueController):
     def _on_pod_update(self, old: Pod, new: Pod) -> None:
         for key in set(services_for_pod(self.informers, old)) | set(services_for_pod(self.informers, new)):
             self.enqueue(key)
+
+    def _on_node(self, node: Node) -> None:
+        name = name_of(node)
+        for pod in self.informers.pods.store.list():
+            if pod_spec(pod).nodeName == name:
+                self._on_pod(pod)
+
+    def _on_node_update(self, old: Node, new: Node) -> None:
+        if (meta(old).labels or {}).get(LABEL_ZONE) != (meta(new).labels or {}).get(LABEL_ZONE):
+            self._on_node(new)
 
     def _on_slice(self, slice_: EndpointSlice) -> None:
         if _managed_by(slice_, CONTROLLER) and self.tracker.should_sync(slice_):

@@ -8,7 +8,12 @@
 
 from __future__ import annotations
 
-__all__ = ["ControllerError", "NodeNotFoundError", "StaleCacheError", "WriteError"]
+__all__ = [
+    "ControllerError",
+    "NodeNotFoundError",
+    "StaleCacheError",
+    "WriteError",
+]
 
 
 class ControllerError(Exception):

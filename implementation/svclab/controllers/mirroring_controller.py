@@ -32,7 +32,9 @@ from .errors import StaleCacheError
 from .mirroring import plan_mirrored_slices, should_mirror
 from .tracking import EndpointSliceTracker
 
-__all__ = ["EndpointSliceMirroringController"]
+__all__ = [
+    "EndpointSliceMirroringController",
+]
 
 log = logging.getLogger(__name__)
 CONTROLLER = ControllerName.MIRRORING

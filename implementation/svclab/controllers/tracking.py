@@ -24,7 +24,10 @@ from lightkube.resources.discovery_v1 import EndpointSlice
 
 from ._common import LABEL_SERVICE_NAME, meta, name_of, namespace_of
 
-__all__ = ["EndpointSliceTracker", "TriggerTimeTracker"]
+__all__ = [
+    "EndpointSliceTracker",
+    "TriggerTimeTracker",
+]
 
 _DELETION_EXPECTED = -1
 _ServiceKey = tuple[str, str]  # (namespace, name); kept internal to this module
