@@ -196,3 +196,15 @@ async def test_controller_manager_converges_and_stops_on_sigterm(monkeypatch, le
     if leader_elect:
         [lease] = client.objects(Lease)
         assert not lease.spec.holderIdentity, "the Lease is released on SIGTERM"
+
+
+async def test_node_appearing_requeues_its_pods_services(make_harness):
+    h = await make_harness(service(), pod(0, node="late"), controllers=["endpointslice"])
+    with pytest.raises(Exception, match="node not found"):
+        await h.controllers["endpointslice"].sync(FOO)
+    await h.settle()
+    await h.client.create(node("late", zone="z9"))
+    await h.settle()
+    assert await h.drain("endpointslice") == [("replace", "EndpointSlice")]
+    [updated] = h.client.objects(EndpointSlice)
+    assert [(e.targetRef.name, e.zone) for e in updated.endpoints] == [("pod0", "z9")]
