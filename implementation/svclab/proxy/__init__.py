@@ -1,1 +1,44 @@
-"""svclab.proxy"""
+"""svclab.proxy: the reference kube-proxy.
+
+Shared model on top (upstream ``pkg/proxy``): service ports, endpoints, the two
+change trackers, topology, the bounded-frequency runner and the ``Provider``
+interface with its mode-agnostic ``Proxier``. One package per mode
+(``iptables``, ``nftables``; ``ipvs`` and ``userspace`` follow), none importing
+another; each has a pure ``plan`` module, a ``proxier`` backend and a fake
+executor in ``testing``. ``command``/``service`` are the imperative shell.
+"""
+
+from svclab.proxy.endpoint import Endpoint, EndpointFactory, EndpointsMap
+from svclab.proxy.endpoints_change_tracker import EndpointsChangeTracker, EndpointsUpdateResult
+from svclab.proxy.provider import ModeBackend, Provider, Proxier, ProxierOptions, ProxyState, SyncReport
+from svclab.proxy.runner import BoundedFrequencyRunner
+from svclab.proxy.service_change_tracker import ServiceChangeTracker, ServiceUpdateResult
+from svclab.proxy.service_port import (IPFamily, Protocol, ServiceName, ServicePort, ServicePortFactory,
+                                       ServicePortMap, ServicePortName)
+from svclab.proxy.topology import CategorizedEndpoints, categorize_endpoints
+
+__all__ = [
+    "BoundedFrequencyRunner",
+    "CategorizedEndpoints",
+    "Endpoint",
+    "EndpointFactory",
+    "EndpointsChangeTracker",
+    "EndpointsMap",
+    "EndpointsUpdateResult",
+    "IPFamily",
+    "ModeBackend",
+    "Protocol",
+    "Provider",
+    "Proxier",
+    "ProxierOptions",
+    "ProxyState",
+    "ServiceChangeTracker",
+    "ServiceName",
+    "ServicePort",
+    "ServicePortFactory",
+    "ServicePortMap",
+    "ServicePortName",
+    "ServiceUpdateResult",
+    "SyncReport",
+    "categorize_endpoints",
+]

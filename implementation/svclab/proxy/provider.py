@@ -98,16 +98,19 @@ class ProxierOptions:
 class Proxier:
     """Implements ``Provider`` for any ``ModeBackend``.
 
-    ``on_sync`` (optional) receives each ``SyncReport`` (metrics, conntrack).
+    ``on_sync`` (optional) receives each ``SyncReport`` (metrics, conntrack),
+    ``on_failure`` each exception of a sync run by the loop.
     Call ``sync()`` directly in tests; ``sync_loop()`` runs the bounded-frequency
     runner forever.
     """
 
     def __init__(self, backend: ModeBackend, options: ProxierOptions,
-                 on_sync: Callable[[SyncReport], None] | None = None) -> None:
+                 on_sync: Callable[[SyncReport], None] | None = None,
+                 on_failure: Callable[[Exception], None] | None = None) -> None:
         self.backend = backend
         self.options = options
         self._on_sync = on_sync
+        self._on_failure = on_failure
         self._services = ServiceChangeTracker(options.family, backend.service_port_factory)
         self._endpoints = EndpointsChangeTracker(options.family, options.node_name,
                                                  backend.endpoint_factory)
@@ -157,8 +160,10 @@ class Proxier:
     async def _sync_for_runner(self) -> None:
         try:
             await self.sync()
-        except Exception:  # noqa: BLE001 - the loop must survive; the backend resyncs fully
+        except Exception as exc:  # noqa: BLE001 - the loop must survive; the backend resyncs fully
             _log.exception("event=sync_failed node=%s", self.options.node_name)
+            if self._on_failure is not None:
+                self._on_failure(exc)
             self.runner.retry_after(self.options.min_sync_period)
 
     async def sync_loop(self) -> None:

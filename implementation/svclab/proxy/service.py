@@ -1,0 +1,127 @@
+"""The long-running proxy process: informers -> ``Proxier`` -> kernel, plus HTTP.
+
+Wires three informers (Services, EndpointSlices, this node's Node) to the
+``Proxier`` through one generic adapter, waits for them to sync, then runs the
+bounded-frequency sync loop. After each sync it records metrics, marks health
+and deletes stale UDP conntrack entries. ``/metrics`` and ``/healthz`` are
+served with aiohttp on the configured addresses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from svclab.proxy.conntrack import run_cleanup, subprocess_runner
+from svclab.proxy.healthz import ProxyHealth
+from svclab.proxy.metrics import ProxyMetrics
+from svclab.proxy.provider import Proxier, ProxierOptions, SyncReport
+
+__all__ = ["handler_for", "serve"]
+
+log = logging.getLogger(__name__)
+
+
+def handler_for(on_change: Callable[[Any | None, Any | None], None]) -> Any:
+    """One informer-to-proxier adapter for every kind: (previous, current) calls."""
+    from svclab.kube.informer import FuncHandler
+    return FuncHandler(on_add=lambda obj: on_change(None, obj),
+                       on_update=lambda old, new: on_change(old, new),
+                       on_delete=lambda obj: on_change(getattr(obj, "obj", obj), None))
+
+
+def _split(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+async def _start_http(metrics: ProxyMetrics, health: ProxyHealth, args: argparse.Namespace) -> list[web.AppRunner]:
+    async def metrics_handler(_: web.Request) -> web.Response:
+        return web.Response(body=metrics.exposition(), content_type="text/plain")
+
+    async def healthz_handler(_: web.Request) -> web.Response:
+        status, body = health.response()
+        return web.Response(status=status, text=body, content_type="application/json")
+
+    runners = []
+    for address, routes in ((args.metrics_bind_address, [web.get("/metrics", metrics_handler)]),
+                            (args.healthz_bind_address, [web.get("/healthz", healthz_handler),
+                                                         web.get("/livez", healthz_handler)])):
+        app = web.Application()
+        app.add_routes(routes)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, *_split(address)).start()
+        runners.append(runner)
+    return runners
+
+
+async def _node_ips(client: Any, node_name: str) -> tuple[str, ...]:
+    from lightkube.resources.core_v1 import Node
+    try:
+        node = await client.get(Node, node_name)
+    except Exception as exc:  # noqa: BLE001 - a missing Node only loses node-IP-specific rules
+        log.warning("event=node_lookup_failed node=%s error=%s", node_name, exc)
+        return ()
+    addresses = (node.status.addresses or []) if node.status else []
+    return tuple(a.address for a in addresses if a.type == "InternalIP" and "." in a.address)
+
+
+async def serve(args: argparse.Namespace) -> int:
+    """Run until cancelled."""
+    from lightkube.resources.core_v1 import Node, Service
+    from lightkube.resources.discovery_v1 import EndpointSlice
+
+    from svclab.kube.client import make_client
+    from svclab.kube.informer import Informer, wait_for_sync
+    from svclab.kube.reflector import ReflectorOptions
+    from svclab.proxy.command import make_backend
+
+    client = make_client(args.kubeconfig)
+    node = args.hostname_override
+    backend = make_backend(args.mode, args, await _node_ips(client, node))
+    metrics, health = ProxyMetrics(), ProxyHealth(timeout=2 * args.sync_period)
+    run_conntrack = subprocess_runner()
+
+    def after_sync(report: SyncReport) -> None:
+        metrics.record_sync(report, args.mode)
+        health.updated()
+        failed = run_cleanup(report, proxier.service_ports, run_conntrack)
+        if failed:
+            log.warning("event=conntrack_cleanup_failed commands=%s", failed)
+
+    proxier = Proxier(backend, ProxierOptions(node_name=node, min_sync_period=args.min_sync_period,
+                                              sync_period=args.sync_period), on_sync=after_sync,
+                      on_failure=lambda exc: metrics.record_failure(args.mode))
+
+    def queued(handler: Callable[[Any | None, Any | None], None]) -> Callable[[Any | None, Any | None], None]:
+        def wrapped(old: Any | None, new: Any | None) -> None:
+            handler(old, new)
+            metrics.queued()
+            health.queued()
+        return wrapped
+
+    services = Informer(client, Service)
+    slices = Informer(client, EndpointSlice)
+    nodes = Informer(client, Node, ReflectorOptions(field_selector=f"metadata.name={node}"))
+    services.add_handler(handler_for(queued(proxier.on_service)))
+    slices.add_handler(handler_for(queued(lambda old, new: proxier.on_endpoint_slice(
+        new if new is not None else old, removed=new is None))))
+    nodes.add_handler(handler_for(lambda old, new: proxier.on_node(new)))
+    runners = await _start_http(metrics, health, args)
+    tasks = [asyncio.create_task(i.run()) for i in (services, slices, nodes)]
+    try:
+        await wait_for_sync(services, slices, nodes)
+        log.info("event=informers_synced node=%s mode=%s", node, args.mode)
+        await proxier.sync_loop()
+    finally:
+        for task in tasks:
+            task.cancel()
+        for runner in runners:
+            await runner.cleanup()
+    return 0
