@@ -149,15 +149,15 @@ def test_repack_drops_empty_ips_and_keeps_portless_subsets():
     assert got == [subset([raw_address("10.0.0.1")])]
 
 
-# Upstream TestTruncateEndpoints: (ready per subset, not ready per subset) ->
-# expected after truncation to 1000, ready kept first, shares rounded up.
+# Upstream TestTruncateEndpoints: addresses per subset (ready, not ready) before
+# and after truncation to 1000, ready kept first, shares rounded up.
 @pytest.mark.parametrize(("ready", "not_ready", "want_ready", "want_not_ready"), [
-    ([1001], [0], [1000], [0]),
-    ([500], [600], [500], [500]),
-    ([300, 400], [200, 300], [300, 400], [120, 180]),
-    ([600, 600], [100, 100], [500, 500], [0, 0]),
-    ([1], [1000], [1], [999]),
-], ids=["ready-over", "not-ready-cut", "proportional", "ready-split", "one-ready"])
+    ([], [], [], []),
+    ([50, 100, 100, 100, 100], [50, 100, 100, 100, 100], [50, 100, 100, 100, 100], [50, 100, 100, 100, 100]),
+    ([100] * 5, [100] * 5, [100] * 5, [100] * 5),
+    ([90, 110, 50, 10, 20], [101, 200, 200, 201, 298], [90, 110, 50, 10, 20], [73, 144, 144, 145, 214]),
+    ([205, 400, 402, 400, 693], [100, 200, 200, 200, 300], [98, 191, 192, 191, 328], [0] * 5),
+], ids=["empty", "under", "at-capacity", "not-ready-cut", "ready-cut"])
 def test_truncation(ready, not_ready, want_ready, want_not_ready):
     counter = iter(range(100000))
     subsets = [
@@ -166,9 +166,37 @@ def test_truncation(ready, not_ready, want_ready, want_not_ready):
         for r, nr in zip(ready, not_ready)
     ]
     got, truncated = truncate_subsets(subsets)
-    assert truncated
+    assert truncated == (sum(ready) + sum(not_ready) > 1000)
     assert [len(s.addresses or []) for s in got] == want_ready
     assert [len(s.notReadyAddresses or []) for s in got] == want_not_ready
+
+
+# Upstream TestSyncServiceOverCapacity: (starting annotation, existing ready
+# addresses, desired ready, desired not ready) -> (ready, not ready, annotated?)
+@pytest.mark.parametrize(("start", "existing", "ready", "not_ready", "want"), [
+    (None, 0, 0, 0, (0, 0, False)),
+    (None, 999, 997, 4, (997, 3, True)),
+    (None, 999, 1000, 10, (1000, 0, True)),
+    ("truncated", 999, 999, 0, (999, 0, False)),
+    ("warning", 1000, 1000, 0, (1000, 0, False)),
+    ("warning", 1001, 1001, 0, (1000, 0, True)),
+    ("truncated", 1000, 1000, 0, (1000, 0, False)),
+    ("invalid", 1001, 1001, 0, (1000, 0, True)),
+], ids=["empty", "added-not-ready-cut", "added-ready-cut", "removed-below", "warning-removed-at",
+        "warning-still-over", "removed-at", "value-corrected"])
+def test_sync_over_capacity(start, existing, ready, not_ready, want):
+    svc = service(ports=[service_port(80, None)])
+    pods = [pod(n) for n in range(ready)] + [pod(n, ready=False) for n in range(ready, ready + not_ready)]
+    current = endpoints("foo", subset([address(n) for n in range(existing)], ports=[endpoint_port(80)]),
+                        annotations={OVER_CAPACITY: start} if start else None, resource_version="1")
+    got = desired_endpoints(svc, pods, current=current)
+    annotations = got.metadata.annotations or {}
+    counts = (sum(len(s.addresses or []) for s in got.subsets or []),
+              sum(len(s.notReadyAddresses or []) for s in got.subsets or []))
+    assert (*counts, annotations.get(OVER_CAPACITY) == "truncated") == want
+    assert OVER_CAPACITY in annotations or not want[2]
+    if start is not None:
+        assert not endpoints_equal_for_write(current, got), "a stale annotation forces a write"
 
 
 def test_over_capacity_annotation_set_and_removed():
