@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 
 import pytest
 
@@ -69,7 +70,11 @@ def test_conntrack_commands_for_stale_udp() -> None:
         ["conntrack", "-D", "-p", "udp", "--orig-port-dst", "30053", "--dst-nat", "10.180.0.1"],
     ]
     ran: list[list[str]] = []
-    failed = run_cleanup(report, {DNS: port}, lambda cmd: ran.append(list(cmd)) or (1 if len(ran) == 1 else 2))
+
+    def runner(cmd: Sequence[str]) -> int:
+        ran.append(list(cmd))
+        return 1 if len(ran) == 1 else 2
+    failed = run_cleanup(report, {DNS: port}, runner)
     assert len(ran) == 3 and len(failed) == 2  # exit 1 = nothing matched, not a failure
 
 

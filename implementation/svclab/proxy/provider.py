@@ -55,10 +55,20 @@ class SyncReport:
 class ModeBackend(Protocol):
     """The mode-specific part: its factories and how it turns state into kernel rules."""
 
-    service_port_factory: ServicePortFactory | None
-    endpoint_factory: EndpointFactory | None
-    #: whether the latest ``sync_rules`` rewrote everything
-    last_sync_full: bool
+    @property
+    def service_port_factory(self) -> ServicePortFactory | None:
+        """Builds the mode's ServicePort subclass (upstream ``newServiceInfo``)."""
+        ...
+
+    @property
+    def endpoint_factory(self) -> EndpointFactory | None:
+        """Builds the mode's Endpoint subclass (upstream ``newEndpointInfo``)."""
+        ...
+
+    @property
+    def last_sync_full(self) -> bool:
+        """Whether the latest ``sync_rules`` rewrote everything."""
+        ...
 
     def sync_rules(self, state: ProxyState) -> Mapping[str, int]:
         """Plan and apply rules for ``state``; returns rule counts per table.

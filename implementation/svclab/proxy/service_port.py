@@ -43,7 +43,7 @@ class Protocol(str, enum.Enum):
     SCTP = "SCTP"
 
     @property
-    def lower(self) -> str:
+    def l4(self) -> str:
         """The lower-case spelling used by iptables and nft (``tcp``)."""
         return self.value.lower()
 

@@ -48,12 +48,12 @@ def _hash16(text: str) -> str:
 
 def service_chain_name(prefix: str, port_name: ServicePortName) -> str:
     """e.g. ``KUBE-SVC-XPGD46QRK7WJZT7O`` for ``ns1/svc1:p80`` tcp."""
-    return prefix + _hash16(f"{port_name}{port_name.protocol.lower}")
+    return prefix + _hash16(f"{port_name}{port_name.protocol.l4}")
 
 
 def endpoint_chain_name(port_name: ServicePortName, endpoint: str) -> str:
     """e.g. ``KUBE-SEP-SXIVWICOYRO3J4NJ`` for ``ns1/svc1:p80`` tcp ``10.180.0.1:80``."""
-    return "KUBE-SEP-" + _hash16(f"{port_name}{port_name.protocol.lower}{endpoint}")
+    return "KUBE-SEP-" + _hash16(f"{port_name}{port_name.protocol.l4}{endpoint}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +167,7 @@ def _balance_rules(port: IptablesServicePort, endpoints: Sequence[Endpoint]) -> 
 
 
 def _endpoint_chain(port: IptablesServicePort, ep: IptablesEndpoint) -> Chain:
-    proto = port.protocol.lower
+    proto = port.protocol.l4
     affinity = f" -m recent --name {ep.chain} --set" if port.session_affinity_seconds else ""
     return Chain("nat", ep.chain, (
         f"{_comment(str(port.name))} -s {ep.ip} -j {KUBE_MARK_MASQ}",
@@ -210,7 +210,7 @@ def _contains(cidr: str, ip: str) -> bool:
 
 
 def _node_port_rules(port: IptablesServicePort, opts: PlanOptions, target: str) -> list[str]:
-    proto = port.protocol.lower
+    proto = port.protocol.l4
     head = f"{_comment(str(port.name))} -m {proto} -p {proto}"
     rules = []
     if opts.localhost_node_ports and opts.nfacct and "." in port.cluster_ip:
@@ -224,7 +224,7 @@ def service_shared_rules(port: IptablesServicePort, opts: PlanOptions, *, has_an
                          has_internal: bool, has_external: bool, internal_chain: str,
                          uses_fw: bool) -> tuple[tuple[str, str, str], ...]:
     """This port's rules in the shared chains (KUBE-SERVICES, KUBE-NODEPORTS, ...)."""
-    proto = port.protocol.lower
+    proto = port.protocol.l4
     name = port.name
     match = f"-m {proto} -p {proto}"
     out: list[tuple[str, str, str]] = []
@@ -312,7 +312,7 @@ def plan_service(port: IptablesServicePort, endpoints: Sequence[Endpoint], opts:
                                   has_external=has_external, internal_chain=internal_chain,
                                   uses_fw=uses_fw)
     chains: list[Chain] = []
-    proto = port.protocol.lower
+    proto = port.protocol.l4
     if port.externally_accessible and cat.has_any:
         chains.append(_ext_chain(port, opts, has_external, external_policy_chain))
     if uses_fw:
@@ -338,8 +338,8 @@ def assemble(services: Sequence[ServiceRules], opts: PlanOptions) -> Ruleset:
     order, static = static_rules(opts)
     fragments: dict[tuple[str, str], list[str]] = {key: [] for key in order}
     for svc in services:
-        for table, chain, rule in svc.shared:
-            fragments[(table, chain)].append(rule)
+        for table, chain_name, rule in svc.shared:
+            fragments[(table, chain_name)].append(rule)
     for key, rules in static.items():
         # static rules go after the services' (the NodePort jump must be last)
         fragments[key] += rules

@@ -46,13 +46,13 @@ def _hash8(text: str) -> str:
 
 def chain_base(port_name: ServicePortName) -> str:
     """``ULMVA6XW-ns1/svc1/tcp/p80`` for ``ns1/svc1:p80`` tcp."""
-    text = f"{port_name.service.namespace}/{port_name.service.name}/{port_name.protocol.lower}/{port_name.port}"
+    text = f"{port_name.service.namespace}/{port_name.service.name}/{port_name.protocol.l4}/{port_name.port}"
     return f"{_hash8(text)}-{text}"
 
 
 def endpoint_chain_base(port_name: ServicePortName, ip: str, port: int) -> str:
     """``5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80``."""
-    svc = f"{port_name.service.namespace}/{port_name.service.name}/{port_name.protocol.lower}/{port_name.port}"
+    svc = f"{port_name.service.namespace}/{port_name.service.name}/{port_name.protocol.l4}/{port_name.port}"
     text = f"{svc}__{ip.replace(':', '.')}/{port}"
     return f"{_hash8(text)}-{text}"
 
@@ -178,12 +178,12 @@ def _firewall(port: NftServicePort, opts: NftOptions) -> tuple[str, ...]:
 def _endpoint_chain(port: NftServicePort, ep: NftEndpoint) -> tuple[str, ...]:
     update = (f"update @{ep.affinity_set} {{ ip saddr }}",) if port.session_affinity_seconds else ()
     return (f"ip saddr {ep.ip} jump {MARK_FOR_MASQUERADE}", *update,
-            f"meta l4proto {port.protocol.lower} dnat to {ep}")
+            f"meta l4proto {port.protocol.l4} dnat to {ep}")
 
 
 def _elements(port: NftServicePort, has_any: bool, has_internal: bool, has_external: bool,
               uses_fw: bool) -> list[tuple[str, str, str]]:
-    proto, name = port.protocol.lower, str(port.name)
+    proto, name = port.protocol.l4, str(port.name)
     internal_chain = port.local_chain if port.internal_policy_local else port.service_chain
     blocked = f"goto {REJECT_CHAIN}" if not has_any else "drop"
     out = [(CLUSTER_IPS, port.cluster_ip, "")]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from svclab.proxy.nftables.plan import TABLE, NftRuleset
@@ -174,7 +174,7 @@ def _ip_in(ip: str, spec: str) -> bool:
 
 def _rule_matches(model: _Model, rule: str, pkt: _Pkt) -> tuple[bool, str]:
     """Evaluate the match part; returns (matched, action text)."""
-    for pattern, test in (
+    checks: tuple[tuple[str, Callable[[str], bool]], ...] = (
         (r"^ip daddr @(\S+) ", lambda v: pkt.dst in model.elements.get(v, {})),
         (r"^ip daddr (\{[^}]*\}|\d\S*) ", lambda v: _ip_in(pkt.dst, v)),
         (r"^ip saddr != (\{[^}]*\}|\S+) ", lambda v: not _ip_in(pkt.src, v)),
@@ -182,7 +182,8 @@ def _rule_matches(model: _Model, rule: str, pkt: _Pkt) -> tuple[bool, str]:
         (r"^ip saddr (\S+) ", lambda v: _ip_in(pkt.src, v)),
         (r"^fib saddr type local ", lambda v: pkt.src in pkt.local or pkt.src.startswith("127.")),
         (r"^mark and (\S+) == 0 ", lambda v: pkt.mark & int(v, 16) == 0),
-    ):
+    )
+    for pattern, test in checks:
         found = re.match(pattern, rule)
         if found:
             if not test(found.group(1) if found.groups() else ""):
