@@ -92,7 +92,7 @@ def cluster(cluster_ref: ClusterRef) -> Iterator[ClusterUnderTest]:
 
 @pytest.fixture(scope="session")
 def client(cluster: ClusterUnderTest) -> Iterator[Client]:
-    api = Client(KubeConfig.from_file(str(cluster.kubeconfig)), timeout=30)
+    api = Client(KubeConfig.from_file(str(cluster.kubeconfig)))
     yield api
     api.close()
 

@@ -64,8 +64,8 @@ def cluster_network() -> Iterator[network.ClusterNetwork]:
 
 
 def _run(node: network.NodeNetwork, *argv: str) -> str:
-    return nsexec.run_in_netns(argv, node.netns, capture_output=True, text=True,
-                               check=True).stdout
+    return str(nsexec.run_in_netns(argv, node.netns, capture_output=True, text=True,
+                                   check=True).stdout)
 
 
 @needs_root

@@ -45,7 +45,7 @@ def _netns_from_api(cluster: ClusterInfo, namespace: str, pod: str) -> str | Non
     from lightkube.core.exceptions import ApiError
     from lightkube.resources.core_v1 import Pod
 
-    client = Client(KubeConfig.from_file(str(cluster.kubeconfig)), timeout=10)
+    client = Client(KubeConfig.from_file(str(cluster.kubeconfig)))
     try:
         found = client.get(Pod, pod, namespace=namespace)
     except ApiError:

@@ -355,9 +355,9 @@ def _ready_nodes(kubeconfig: Path) -> set[str]:
     from lightkube import Client, KubeConfig
     from lightkube.resources.core_v1 import Node
 
-    client = Client(KubeConfig.from_file(str(kubeconfig)), timeout=5)
+    client = Client(KubeConfig.from_file(str(kubeconfig)))
     try:
-        return {node.metadata.name for node in client.list(Node)
+        return {str(node.metadata.name) for node in client.list(Node)
                 if node.metadata and node.status and any(
                     c.type == "Ready" and c.status == "True"
                     for c in node.status.conditions or [])}

@@ -81,7 +81,7 @@ def node_names(cluster: str, roles: list[str]) -> list[str]:
 
 def pod_cidr(pod_subnet: str, index: int) -> str:
     """The index-th /24 of the pod subnet (IPv4)."""
-    network = ipaddress.ip_network(pod_subnet)
+    network = ipaddress.IPv4Network(pod_subnet)
     first = network.network_address + index * 256
     if network.prefixlen > 24 or first + 255 > network.broadcast_address:
         raise ValueError(f"{pod_subnet} has no /24 number {index}")

@@ -30,7 +30,7 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyroute2 import IPRoute, netns
+from pyroute2 import IPRoute, netns  # type: ignore[import-untyped]
 
 from svclab.testbed.local import naming
 
