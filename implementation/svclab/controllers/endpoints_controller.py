@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Endpoints, Pod, Service
 
 from svclab.kube.informer import FuncHandler
@@ -53,10 +54,17 @@ class EndpointsController(QueueController):
         informers.pods.add_handler(FuncHandler(
             on_add=self._on_pod, on_update=self._on_pod_update, on_delete=self._on_pod,
         ))
-        informers.endpoints.add_handler(FuncHandler(on_delete=self._on_object))
+        informers.endpoints.add_handler(FuncHandler(on_delete=self._on_endpoints_delete))
 
     def _on_object(self, obj: Service | Endpoints) -> None:
         self.enqueue(NamespacedName.of(obj))
+
+    def _on_endpoints_delete(self, endpoints: Endpoints) -> None:
+        # Recreate it if its Service still wants one; with the Service gone
+        # there is nothing left to do (upstream queues anyway and gets a 404).
+        key = NamespacedName.of(endpoints)
+        if self.informers.services.store.get(key) is not None:
+            self.enqueue(key)
 
     def _on_pod(self, pod: Pod) -> None:
         for key in services_for_pod(self.informers, pod):
@@ -100,10 +108,11 @@ class EndpointsController(QueueController):
         self.trigger_times.delete_service(key.namespace, key.name)
         self._stale_versions.pop(key, None)
         current = self.informers.endpoints.store.get(key)
-        if current is None:
-            return
-        if ANNOTATION_LEADER in (meta(current).annotations or {}):
+        if current is not None and ANNOTATION_LEADER in (meta(current).annotations or {}):
             return  # a leader-election lock, not ours
-        await write("delete", current,
+        # Deleted even when the cache shows none, as upstream: the cache may
+        # not have seen an Endpoints we created moments ago.
+        target = current or Endpoints(metadata=ObjectMeta(name=key.name, namespace=key.namespace))
+        await write("delete", target,
                     self.client.delete(Endpoints, key.name, namespace=key.namespace), missing_ok=True)
         log.info("deleted endpoints key=%s reason=service-gone", key)
