@@ -154,3 +154,14 @@ async def test_runner_bounds_frequency() -> None:
     clock.now += 5.0
     assert await runner.step()
     assert calls == [1000.0, 1001.0, 1031.0, 1036.0]
+
+
+async def test_runner_runs_first_sync_with_a_clock_that_always_moves() -> None:
+    ticks = iter(range(10**6))
+    calls: list[int] = []
+
+    async def sync() -> None:
+        calls.append(1)
+    runner = BoundedFrequencyRunner(sync, min_interval=1e9, max_interval=1e9, clock=lambda: float(next(ticks)))
+    assert await runner.step()
+    assert calls == [1]

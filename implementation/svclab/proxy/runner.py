@@ -39,9 +39,9 @@ class BoundedFrequencyRunner:
         if self._next_forced is None or deadline < self._next_forced:
             self._next_forced = deadline
 
-    def next_due(self) -> float:
+    def next_due(self, now: float | None = None) -> float:
         """Clock time at which the next sync may (if requested) or must run."""
-        now = self._clock()
+        now = self._clock() if now is None else now
         if self._last_run is None:
             return now
         earliest = self._last_run + self._min
@@ -52,11 +52,12 @@ class BoundedFrequencyRunner:
 
     async def step(self) -> bool:
         """Run ``fn`` if it is due now; returns whether it ran. For tests and ``loop``."""
-        if self._clock() < self.next_due():
+        now = self._clock()
+        if now < self.next_due(now):
             return False
         self._requested.clear()
         self._next_forced = None
-        self._last_run = self._clock()
+        self._last_run = now
         await self._fn()
         return True
 

@@ -17,10 +17,10 @@ from typing import Any
 
 from aiohttp import web
 
-from svclab.proxy.conntrack import run_cleanup, subprocess_runner
+from svclab.proxy.conntrack import Runner, run_cleanup, subprocess_runner
 from svclab.proxy.healthz import ProxyHealth
 from svclab.proxy.metrics import ProxyMetrics
-from svclab.proxy.provider import Proxier, ProxierOptions, SyncReport
+from svclab.proxy.provider import ModeBackend, Proxier, ProxierOptions, SyncReport
 
 __all__ = ["handler_for", "serve"]
 
@@ -72,8 +72,10 @@ async def _node_ips(client: Any, node_name: str) -> tuple[str, ...]:
     return tuple(a.address for a in addresses if a.type == "InternalIP" and "." in a.address)
 
 
-async def serve(args: argparse.Namespace) -> int:
-    """Run until cancelled."""
+async def serve(args: argparse.Namespace, *, client: Any | None = None,
+                backend: ModeBackend | None = None, conntrack_runner: Runner | None = None,
+                serve_http: bool = True) -> int:
+    """Run until cancelled. Tests inject a fake ``client``, ``backend`` and runner."""
     from lightkube.resources.core_v1 import Node, Service
     from lightkube.resources.discovery_v1 import EndpointSlice
 
@@ -82,11 +84,12 @@ async def serve(args: argparse.Namespace) -> int:
     from svclab.kube.reflector import ReflectorOptions
     from svclab.proxy.command import make_backend
 
-    client = make_client(args.kubeconfig)
+    client = client if client is not None else make_client(args.kubeconfig)
     node = args.hostname_override
-    backend = make_backend(args.mode, args, await _node_ips(client, node))
+    if backend is None:
+        backend = make_backend(args.mode, args, await _node_ips(client, node))
     metrics, health = ProxyMetrics(), ProxyHealth(timeout=2 * args.sync_period)
-    run_conntrack = subprocess_runner()
+    run_conntrack = conntrack_runner or subprocess_runner()
 
     def after_sync(report: SyncReport) -> None:
         metrics.record_sync(report, args.mode)
@@ -113,7 +116,7 @@ async def serve(args: argparse.Namespace) -> int:
     slices.add_handler(handler_for(queued(lambda old, new: proxier.on_endpoint_slice(
         new if new is not None else old, removed=new is None))))
     nodes.add_handler(handler_for(lambda old, new: proxier.on_node(new)))
-    runners = await _start_http(metrics, health, args)
+    runners = await _start_http(metrics, health, args) if serve_http else []
     tasks = [asyncio.create_task(i.run()) for i in (services, slices, nodes)]
     try:
         await wait_for_sync(services, slices, nodes)

@@ -1,0 +1,54 @@
+"""The process shell end to end over fakes: FakeClient -> informers -> Proxier -> FakeIptables.
+
+Address plan: see ``builders.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable, Sequence
+
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import Node
+
+from svclab.kube.testing import FakeClient
+from svclab.proxy.command import add_arguments
+from svclab.proxy.iptables.plan import PlanOptions
+from svclab.proxy.iptables.proxier import IptablesProxier
+from svclab.proxy.iptables.testing import FakeIptables, trace_packet
+from svclab.proxy.service import serve
+
+from .builders import CLUSTER_CIDR, TEST_NODE, endpoint, endpoint_slice, service
+
+
+async def _until(condition: Callable[[], bool]) -> bool:
+    for _ in range(2000):  # event-loop turns, not wall time
+        if condition():
+            return True
+        await asyncio.sleep(0)
+    return False
+
+
+async def test_serve_programs_rules_from_the_api() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--hostname-override", TEST_NODE, "--min-sync-period", "0"])
+    client = FakeClient()
+    client.seed(Node(metadata=ObjectMeta(name=TEST_NODE)),
+                service("ns1", "svc1", "172.30.0.41", ("p80", 80, 0)),
+                endpoint_slice("ns1", "svc1", endpoint("10.180.0.1")))
+    fake = FakeIptables()
+    ran: list[Sequence[str]] = []
+    backend = IptablesProxier(fake, PlanOptions(cluster_cidr=CLUSTER_CIDR))
+    task = asyncio.create_task(serve(args, client=client, backend=backend,
+                                     conntrack_runner=lambda cmd: ran.append(cmd) or 0, serve_http=False))
+    try:
+        assert await _until(lambda: "KUBE-SVC-XPGD46QRK7WJZT7O" in fake.tables["nat"])
+        await client.create(service("ns2", "svc2", "172.30.0.42", ("p80", 80, 0)))
+        assert await _until(lambda: trace_packet(fake, "10.0.0.2", "172.30.0.42", 80).verdict == "REJECT")
+        await client.delete(type(endpoint_slice("ns1", "svc1")), "svc1-1", namespace="ns1")
+        assert await _until(lambda: "KUBE-SVC-XPGD46QRK7WJZT7O" not in fake.tables["nat"])
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
