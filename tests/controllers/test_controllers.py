@@ -6,6 +6,8 @@ Address plan: see ``builders`` (pods ``pod<n>`` at ``1.2.3.<4+n>`` on
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from lightkube.resources.core_v1 import Endpoints, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
@@ -25,7 +27,7 @@ def by_manager(client, manager):
     return [s for s in client.objects(EndpointSlice) if s.metadata.labels.get(MANAGED_BY) == manager]
 
 
-async def test_endpoints_created_then_left_alone_then_updated(make_harness):
+async def test_endpoints_created_then_left_alone_then_updated(make_harness: Any) -> None:
     h = await make_harness(service(), pod(0), pod(1), node(), controllers=["endpoints"])
     assert await h.sync("endpoints", FOO) == [("create", "Endpoints")]
     [created] = h.client.objects(Endpoints)
@@ -38,7 +40,7 @@ async def test_endpoints_created_then_left_alone_then_updated(make_harness):
     assert [a.ip for a in updated.subsets[0].notReadyAddresses] == ["1.2.3.5"]
 
 
-async def test_endpoints_deleted_with_service_and_orphans_queued_at_start(make_harness):
+async def test_endpoints_deleted_with_service_and_orphans_queued_at_start(make_harness: Any) -> None:
     orphan = endpoints("orphan", subset([raw_address("10.0.0.1")], ports=[endpoint_port()]))
     h = await make_harness(service(), pod(0), orphan, controllers=["endpoints"])
     writes = await h.drain("endpoints")
@@ -49,13 +51,13 @@ async def test_endpoints_deleted_with_service_and_orphans_queued_at_start(make_h
     assert await h.drain("endpoints") == [("delete", "Endpoints")]
 
 
-async def test_endpoints_of_selectorless_service_are_not_touched(make_harness):
+async def test_endpoints_of_selectorless_service_are_not_touched(make_harness: Any) -> None:
     manual = endpoints("foo", subset([raw_address("10.0.0.1")], ports=[endpoint_port()]))
     h = await make_harness(service(selector={}), manual, controllers=["endpoints"])
     assert await h.drain("endpoints") == []
 
 
-async def test_endpoints_stale_cache_is_not_acted_upon(make_harness):
+async def test_endpoints_stale_cache_is_not_acted_upon(make_harness: Any) -> None:
     h = await make_harness(service(), pod(0), controllers=["endpoints"])
     await h.sync("endpoints", FOO)
     controller = h.controllers["endpoints"]
@@ -65,7 +67,7 @@ async def test_endpoints_stale_cache_is_not_acted_upon(make_harness):
         await controller.sync(FOO)
 
 
-async def test_slices_created_resynced_without_writes_and_cleaned_up(make_harness):
+async def test_slices_created_resynced_without_writes_and_cleaned_up(make_harness: Any) -> None:
     h = await make_harness(service(), pod(0), pod(1), node(zone="z1"), controllers=["endpointslice"])
     assert await h.sync("endpointslice", FOO) == [("create", "EndpointSlice")]
     [created] = h.client.objects(EndpointSlice)
@@ -82,7 +84,7 @@ async def test_slices_created_resynced_without_writes_and_cleaned_up(make_harnes
     assert h.client.objects(EndpointSlice) == []
 
 
-async def test_slice_tracker_detects_cache_lagging_behind_our_writes(make_harness):
+async def test_slice_tracker_detects_cache_lagging_behind_our_writes(make_harness: Any) -> None:
     h = await make_harness(service(), pod(0), node(), controllers=["endpointslice"])
     controller = h.controllers["endpointslice"]
     await controller.sync(FOO)  # no settle: the informer has not seen the create yet
@@ -92,7 +94,7 @@ async def test_slice_tracker_detects_cache_lagging_behind_our_writes(make_harnes
     assert await h.sync("endpointslice", FOO) == []
 
 
-async def test_externally_deleted_slice_is_recreated(make_harness):
+async def test_externally_deleted_slice_is_recreated(make_harness: Any) -> None:
     h = await make_harness(service(), pod(0), node(), controllers=["endpointslice"])
     await h.sync("endpointslice", FOO)
     [created] = h.client.objects(EndpointSlice)
@@ -101,7 +103,7 @@ async def test_externally_deleted_slice_is_recreated(make_harness):
     assert await h.drain("endpointslice") == [("create", "EndpointSlice")]
 
 
-async def test_missing_node_skips_the_pod_and_retries(make_harness):
+async def test_missing_node_skips_the_pod_and_retries(make_harness: Any) -> None:
     h = await make_harness(service(), pod(0), pod(1, node="gone"), node(), controllers=["endpointslice"])
     with pytest.raises(Exception, match="pod1"):
         await h.controllers["endpointslice"].sync(FOO)
@@ -110,7 +112,7 @@ async def test_missing_node_skips_the_pod_and_retries(make_harness):
     assert [e.targetRef.name for e in created.endpoints] == ["pod0"]
 
 
-async def test_mirroring_with_events_then_hand_over_to_the_slice_controller(make_harness):
+async def test_mirroring_with_events_then_hand_over_to_the_slice_controller(make_harness: Any) -> None:
     custom = endpoints("foo", subset([raw_address("10.0.0.1"), raw_address("bogus")], ports=[endpoint_port(80)]))
     h = await make_harness(service(selector={}), custom, pod(0), node())
     assert await h.drain("endpointslice-mirroring") == [("create", "EndpointSlice")]
@@ -130,14 +132,14 @@ async def test_mirroring_with_events_then_hand_over_to_the_slice_controller(make
     assert len(by_manager(h.client, "endpointslice-controller.k8s.io")) == 1
 
 
-async def test_skip_mirror_label_is_respected(make_harness):
+async def test_skip_mirror_label_is_respected(make_harness: Any) -> None:
     custom = endpoints("foo", subset([raw_address("10.0.0.1")], ports=[endpoint_port(80)]),
                        labels={"endpointslice.kubernetes.io/skip-mirror": "true"})
     h = await make_harness(service(selector={}), custom, controllers=["endpointslice-mirroring"])
     assert await h.drain("endpointslice-mirroring") == []
 
 
-async def test_restart_finds_everything_in_place(make_harness):
+async def test_restart_finds_everything_in_place(make_harness: Any) -> None:
     objects = [service(), pod(0), pod(1), node(), service("bar", selector={}),
                endpoints("bar", subset([raw_address("10.0.0.9")], ports=[endpoint_port(80)]))]
     first = await make_harness(*objects)
@@ -167,7 +169,7 @@ async def _until(predicate, rounds: int = 5000) -> bool:
 
 
 @pytest.mark.parametrize("leader_elect", [False, True], ids=["plain", "leader-elect"])
-async def test_controller_manager_converges_and_stops_on_sigterm(monkeypatch, leader_elect):
+async def test_controller_manager_converges_and_stops_on_sigterm(monkeypatch: pytest.MonkeyPatch, leader_elect: bool) -> None:
     import argparse
     import asyncio
     import os
@@ -198,7 +200,7 @@ async def test_controller_manager_converges_and_stops_on_sigterm(monkeypatch, le
         assert not lease.spec.holderIdentity, "the Lease is released on SIGTERM"
 
 
-async def test_node_appearing_requeues_its_pods_services(make_harness):
+async def test_node_appearing_requeues_its_pods_services(make_harness: Any) -> None:
     h = await make_harness(service(), pod(0, node="late"), controllers=["endpointslice"])
     with pytest.raises(Exception, match="node not found"):
         await h.controllers["endpointslice"].sync(FOO)

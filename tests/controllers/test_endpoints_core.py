@@ -6,9 +6,12 @@ Service ``foo`` port 80 -> 8080).
 
 from __future__ import annotations
 
+from typing import Any
+
 import datetime
 
 import pytest
+from lightkube.resources.core_v1 import Pod, Service
 from lightkube.models.core_v1 import ContainerPort
 
 from svclab.controllers._common import format_trigger_time
@@ -43,7 +46,7 @@ def only_subsets(svc, pods):
     return result.subsets or []
 
 
-def test_one_ready_pod_gives_one_address_on_the_target_port():
+def test_one_ready_pod_gives_one_address_on_the_target_port() -> None:
     got = desired_endpoints(service(), [pod(0)])
     assert got.metadata.name == "foo" and got.metadata.namespace == "test"
     assert got.subsets == [subset([address(0)], ports=[endpoint_port(8080)])]
@@ -53,7 +56,7 @@ def test_one_ready_pod_gives_one_address_on_the_target_port():
     pytest.param(service(selector={}), id="selector-less"),
     pytest.param(service(type_="ExternalName"), id="external-name"),
 ])
-def test_services_the_controller_ignores(svc):
+def test_services_the_controller_ignores(svc: Service) -> None:
     assert desired_endpoints(svc, [pod(0)]) is None
 
 
@@ -67,12 +70,12 @@ def test_services_the_controller_ignores(svc):
     (pod(0, ips=[]), False, None),
 ], ids=["not-ready", "not-ready-published", "terminating", "terminating-published",
         "failed", "succeeded", "no-ip"])
-def test_pod_state_decides_where_the_address_goes(the_pod, publish, expected):
+def test_pod_state_decides_where_the_address_goes(the_pod: Pod, publish: bool, expected: Any) -> None:
     got = only_subsets(service(publish_not_ready=publish), [the_pod])
     assert got == ([expected] if expected else [])
 
 
-def test_named_target_port_resolves_per_pod_and_skips_pods_without_it():
+def test_named_target_port_resolves_per_pod_and_skips_pods_without_it() -> None:
     svc = service(ports=[service_port(80, "http", name="http"), service_port(81, 9000, name="raw")])
     with_http = pod(0, container_ports=[ContainerPort(name="http", containerPort=8081)])
     other_number = pod(1, container_ports=[ContainerPort(name="http", containerPort=8082)])
@@ -87,13 +90,13 @@ def test_named_target_port_resolves_per_pod_and_skips_pods_without_it():
     ]
 
 
-def test_named_port_must_match_the_protocol():
+def test_named_port_must_match_the_protocol() -> None:
     svc = service(ports=[service_port(53, "dns", name="dns", protocol="UDP")])
     tcp_only = pod(0, container_ports=[ContainerPort(name="dns", containerPort=5353, protocol="TCP")])
     assert only_subsets(svc, [tcp_only]) == []
 
 
-def test_multi_port_multi_protocol_service_gets_one_subset():
+def test_multi_port_multi_protocol_service_gets_one_subset() -> None:
     svc = service(ports=[service_port(80, 8080, name="http"), service_port(53, 5353, name="dns", protocol="UDP")])
     got = only_subsets(svc, [pod(0), pod(1)])
     assert got == [subset([address(0), address(1)], ports=[
@@ -104,28 +107,28 @@ def test_multi_port_multi_protocol_service_gets_one_subset():
 @pytest.mark.parametrize(("hostname", "subdomain", "published"), [
     ("web", "foo", "web"), ("web", "other", None), (None, "foo", None),
 ])
-def test_hostname_only_with_matching_subdomain(hostname, subdomain, published):
+def test_hostname_only_with_matching_subdomain(hostname: str | None, subdomain: str | None, published: str | None) -> None:
     got = only_subsets(service(), [pod(0, hostname=hostname, subdomain=subdomain)])
     assert got[0].addresses[0].hostname == published
 
 
-def test_headless_service_without_ports_lists_addresses_without_ports():
+def test_headless_service_without_ports_lists_addresses_without_ports() -> None:
     assert only_subsets(headless(ports=[]), [pod(0)]) == [subset([address(0)])]
     assert only_subsets(service(ports=[]), [pod(0)]) == []
 
 
-def test_labels_are_copied_and_headless_label_added():
+def test_labels_are_copied_and_headless_label_added() -> None:
     got = desired_endpoints(headless(labels={"app": "x"}), [pod(0)])
     assert got.metadata.labels == {"app": "x", HEADLESS: ""}
     assert desired_endpoints(service(labels={"app": "x"}), []).metadata.labels == {"app": "x"}
 
 
-def test_ready_and_not_ready_mix_in_one_subset_sorted_by_ip():
+def test_ready_and_not_ready_mix_in_one_subset_sorted_by_ip() -> None:
     got = only_subsets(service(), [pod(2, ready=False), pod(1), pod(0)])
     assert got == [subset([address(0), address(1)], [address(2)], ports=[endpoint_port()])]
 
 
-def test_pod_on_other_family_is_skipped():
+def test_pod_on_other_family_is_skipped() -> None:
     svc = service(families=["IPv6"], cluster_ip="fd00::10")
     dual = pod(0, ips=["1.2.3.4", "fd00::4"])
     v4_only = pod(1)
@@ -133,7 +136,7 @@ def test_pod_on_other_family_is_skipped():
     assert [a.ip for a in got[0].addresses] == ["fd00::4"]
 
 
-def test_repack_merges_ports_of_identical_address_sets_and_ready_wins():
+def test_repack_merges_ports_of_identical_address_sets_and_ready_wins() -> None:
     a, b = raw_address("10.0.0.1"), raw_address("10.0.0.2")
     got = repack_subsets([
         subset([a], ports=[endpoint_port(80)]),
@@ -144,7 +147,7 @@ def test_repack_merges_ports_of_identical_address_sets_and_ready_wins():
     assert got == [subset([a, b], ports=[endpoint_port(80), endpoint_port(443)])]
 
 
-def test_repack_drops_empty_ips_and_keeps_portless_subsets():
+def test_repack_drops_empty_ips_and_keeps_portless_subsets() -> None:
     got = repack_subsets([subset([raw_address(""), raw_address("10.0.0.1")])])
     assert got == [subset([raw_address("10.0.0.1")])]
 
@@ -158,7 +161,7 @@ def test_repack_drops_empty_ips_and_keeps_portless_subsets():
     ([90, 110, 50, 10, 20], [101, 200, 200, 201, 298], [90, 110, 50, 10, 20], [73, 144, 144, 145, 214]),
     ([205, 400, 402, 400, 693], [100, 200, 200, 200, 300], [98, 191, 192, 191, 328], [0] * 5),
 ], ids=["empty", "under", "at-capacity", "not-ready-cut", "ready-cut"])
-def test_truncation(ready, not_ready, want_ready, want_not_ready):
+def test_truncation(ready: Any, not_ready: Any, want_ready: list[int], want_not_ready: list[int]) -> None:
     counter = iter(range(100000))
     subsets = [
         subset([raw_address(f"10.{next(counter)}.0.1") for _ in range(r)],
@@ -184,7 +187,7 @@ def test_truncation(ready, not_ready, want_ready, want_not_ready):
     ("invalid", 1001, 1001, 0, (1000, 0, True)),
 ], ids=["empty", "added-not-ready-cut", "added-ready-cut", "removed-below", "warning-removed-at",
         "warning-still-over", "removed-at", "value-corrected"])
-def test_sync_over_capacity(start, existing, ready, not_ready, want):
+def test_sync_over_capacity(start: str | None, existing: int, ready: Any, not_ready: Any, want: tuple[int, int, bool]) -> None:
     svc = service(ports=[service_port(80, None)])
     pods = [pod(n) for n in range(ready)] + [pod(n, ready=False) for n in range(ready, ready + not_ready)]
     current = endpoints("foo", subset([address(n) for n in range(existing)], ports=[endpoint_port(80)]),
@@ -199,7 +202,7 @@ def test_sync_over_capacity(start, existing, ready, not_ready, want):
         assert not endpoints_equal_for_write(current, got), "a stale annotation forces a write"
 
 
-def test_over_capacity_annotation_set_and_removed():
+def test_over_capacity_annotation_set_and_removed() -> None:
     svc = service(ports=[service_port()])
     many = [pod(n) for n in range(1001)]
     got = desired_endpoints(svc, many)
@@ -210,7 +213,7 @@ def test_over_capacity_annotation_set_and_removed():
     assert got.metadata.annotations == {OVER_CAPACITY: "truncated"}, "current must not be mutated"
 
 
-def test_trigger_time_annotation_and_other_annotations_kept():
+def test_trigger_time_annotation_and_other_annotations_kept() -> None:
     current = endpoints("foo", annotations={"keep": "me", TRIGGER: "old"}, resource_version="7")
     moment = datetime.datetime(2026, 1, 2, 3, 4, 5, 120000, tzinfo=datetime.timezone.utc)
     got = desired_endpoints(service(), [pod(0)], current=current, trigger_time=moment)
@@ -226,7 +229,7 @@ def test_trigger_time_annotation_and_other_annotations_kept():
     (datetime.datetime(2026, 1, 1, 1, tzinfo=datetime.timezone(datetime.timedelta(hours=1))),
      "2026-01-01T00:00:00Z"),
 ])
-def test_rfc3339nano_format(moment, text):
+def test_rfc3339nano_format(moment: datetime.datetime, text: str) -> None:
     assert format_trigger_time(moment) == text
 
 
@@ -234,34 +237,34 @@ class TestEqualForWrite:
     def desired(self, svc=None, pods=None):
         return desired_endpoints(svc or service(), pods if pods is not None else [pod(0)])
 
-    def test_same_content_needs_no_write(self):
+    def test_same_content_needs_no_write(self) -> None:
         current = self.desired()
         current.subsets[0].addresses[0].targetRef.resourceVersion = "42"
         assert endpoints_equal_for_write(current, self.desired())
 
-    def test_trigger_time_alone_is_not_a_change(self):
+    def test_trigger_time_alone_is_not_a_change(self) -> None:
         current = self.desired()
         current.metadata.annotations = {TRIGGER: "2020-01-01T00:00:00Z"}
         assert endpoints_equal_for_write(current, self.desired())
 
-    def test_address_change_is_a_change(self):
+    def test_address_change_is_a_change(self) -> None:
         assert not endpoints_equal_for_write(self.desired(), self.desired(pods=[pod(1)]))
 
-    def test_label_change_is_a_change(self):
+    def test_label_change_is_a_change(self) -> None:
         assert not endpoints_equal_for_write(self.desired(), self.desired(svc=service(labels={"a": "b"})))
 
-    def test_headless_label_alone_is_ignored_as_upstream_does(self):
+    def test_headless_label_alone_is_ignored_as_upstream_does(self) -> None:
         current = self.desired()
         current.metadata.labels = {HEADLESS: ""}
         assert endpoints_equal_for_write(current, self.desired())
 
-    def test_truncated_objects_are_always_rewritten(self):
+    def test_truncated_objects_are_always_rewritten(self) -> None:
         current = self.desired()
         current.metadata.annotations = {OVER_CAPACITY: "truncated"}
         assert not endpoints_equal_for_write(current, self.desired())
 
 
-def test_addresses_sort_by_ip_text_like_go():
+def test_addresses_sort_by_ip_text_like_go() -> None:
     # Go compares IP strings bytewise: "1.2.3.104" < "1.2.3.14" < "1.2.3.5".
     got = only_subsets(service(), [pod(1), pod(10), pod(100)])
     assert [a.ip for a in got[0].addresses] == [pod_ip(100), pod_ip(10), pod_ip(1)]

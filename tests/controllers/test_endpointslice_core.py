@@ -7,9 +7,12 @@ Address plan: see ``builders`` (pod n = ``1.2.3.<4+n>`` on ``node-1``, Service
 
 from __future__ import annotations
 
+from typing import Any
+
 import datetime
 
 import pytest
+from lightkube.resources.core_v1 import Pod
 from lightkube.models.core_v1 import ContainerPort, ObjectReference
 from lightkube.models.discovery_v1 import Endpoint, EndpointConditions
 
@@ -27,7 +30,7 @@ def lengths(slices):
     return sorted((len(s.endpoints or []) for s in slices), reverse=True)
 
 
-def test_one_pod_gives_one_slice_with_the_upstream_shape():
+def test_one_pod_gives_one_slice_with_the_upstream_shape() -> None:
     svc = service(labels={"app": "web"})
     plan = plan_slices(svc, [pod(1)], NODES, [], trigger_time=T0)
     assert (len(plan.create), plan.update, plan.delete) == (1, (), ())
@@ -63,23 +66,23 @@ def test_one_pod_gives_one_slice_with_the_upstream_shape():
     (pod(1, terminating=True), True, (True, True, True)),
 ], ids=["ready", "not-ready", "not-ready-published", "terminating-serving",
         "terminating-not-serving", "terminating-published"])
-def test_endpoint_conditions(the_pod, publish, conditions):
+def test_endpoint_conditions(the_pod: Pod, publish: bool, conditions: tuple[bool, bool, bool]) -> None:
     got = pod_to_endpoint(the_pod, NODES["node-1"], service(publish_not_ready=publish), "IPv4")
     assert (got.conditions.ready, got.conditions.serving, got.conditions.terminating) == conditions
 
 
-def test_terminating_pods_are_kept_but_terminal_ones_dropped():
+def test_terminating_pods_are_kept_but_terminal_ones_dropped() -> None:
     plan = plan_slices(service(), [pod(1, terminating=True), pod(2, phase="Succeeded")], NODES, [])
     assert [e.targetRef.name for e in plan.create[0].endpoints] == ["pod1"]
 
 
-def test_hostname_and_missing_zone():
+def test_hostname_and_missing_zone() -> None:
     svc = service()
     got = pod_to_endpoint(pod(1, hostname="h", subdomain="foo"), node("node-1"), svc, "IPv4")
     assert (got.hostname, got.zone) == ("h", None)
 
 
-def test_many_pods_fill_slices_of_100():
+def test_many_pods_fill_slices_of_100() -> None:
     # upstream TestReconcileManyPods
     plan = plan_slices(service(), [pod(i) for i in range(250)], NODES, [])
     assert lengths(plan.create) == [100, 100, 50]
@@ -88,14 +91,14 @@ def test_many_pods_fill_slices_of_100():
 @pytest.mark.parametrize(("max_per_slice", "expected"), [
     (50, [50] * 5), (80, [80, 80, 80, 10]), (150, [150, 100]), (250, [250]), (500, [250]),
 ])
-def test_max_endpoints_per_slice(max_per_slice, expected):
+def test_max_endpoints_per_slice(max_per_slice: int, expected: Any) -> None:
     # upstream TestReconcileMaxEndpointsPerSlice
     pods = [pod(i, ready=i % 3 != 0) for i in range(250)]
     plan = plan_slices(service(), pods, NODES, [], max_endpoints_per_slice=max_per_slice)
     assert lengths(plan.create) == expected
 
 
-def test_named_ports_group_slices_per_resolved_port():
+def test_named_ports_group_slices_per_resolved_port() -> None:
     # upstream TestReconcileEndpointSlicesNamedPorts: 300 pods, 5 port numbers -> 5 x 60
     svc = service(ports=[service_port(80, "http")])
     pods = [pod(i, container_ports=[ContainerPort(name="http", containerPort=8080 + i % 5)]) for i in range(300)]
@@ -104,14 +107,14 @@ def test_named_ports_group_slices_per_resolved_port():
     assert sorted(s.ports[0].port for s in plan.create) == [8080, 8081, 8082, 8083, 8084]
 
 
-def test_unchanged_slices_cause_no_writes():
+def test_unchanged_slices_cause_no_writes() -> None:
     svc = service()
     pods = [pod(i) for i in range(3)]
     existing = [existing_slice(1, svc, pods, node=NODES["node-1"])]
     assert plan_slices(svc, pods, NODES, existing).is_empty()
 
 
-def test_some_preexisting_slices_are_updated_and_filled_first():
+def test_some_preexisting_slices_are_updated_and_filled_first() -> None:
     # upstream TestReconcileEndpointSlicesSomePreexisting: 250 pods, slices with 62 and 83 of them plus extras
     svc = service()
     pods = [pod(i) for i in range(250)]
@@ -124,7 +127,7 @@ def test_some_preexisting_slices_are_updated_and_filled_first():
     assert len(slice1.endpoints) == 70, "the cached slice must not be mutated"
 
 
-def test_update_packing_prefers_the_fuller_slice():
+def test_update_packing_prefers_the_fuller_slice() -> None:
     # upstream TestReconcileEndpointSlicesUpdatePacking: slices of 80 and 20, every 10th pod
     # changed, 15 new pods -> [95, 20]
     svc = service()
@@ -137,7 +140,7 @@ def test_update_packing_prefers_the_fuller_slice():
     assert lengths(plan.update) == [95, 20]
 
 
-def test_leftovers_go_to_the_unchanged_slice_that_fits_best():
+def test_leftovers_go_to_the_unchanged_slice_that_fits_best() -> None:
     svc = service()
     pods = [pod(i) for i in range(150)]
     a = existing_slice(1, svc, pods[:90], node=NODES["node-1"])
@@ -146,7 +149,7 @@ def test_leftovers_go_to_the_unchanged_slice_that_fits_best():
     assert [s.metadata.name for s in plan.update] == ["foo-1"] and lengths(plan.update) == [100]
 
 
-def test_recycling_turns_creates_into_updates():
+def test_recycling_turns_creates_into_updates() -> None:
     # upstream TestReconcileEndpointSlicesRecycling: 10 slices of 30, target port changes -> 3 updates, 7 deletes
     svc = service()
     pods = [pod(i) for i in range(300)]
@@ -158,7 +161,7 @@ def test_recycling_turns_creates_into_updates():
     assert all(s.ports == [slice_port(81)] for s in plan.update)
 
 
-def test_deprecated_ip_address_type_is_replaced():
+def test_deprecated_ip_address_type_is_replaced() -> None:
     # upstream TestReconcileEndpointSlicesReplaceDeprecated: 80 + 50 in "IP" slices -> [100, 30] IPv4
     svc = service()
     pods = [pod(i) for i in range(80)] + [pod(i) for i in range(100, 150)]
@@ -170,7 +173,7 @@ def test_deprecated_ip_address_type_is_replaced():
 
 
 @pytest.mark.parametrize(("owned", "changes"), [(True, False), (False, True)])
-def test_slices_of_a_recreated_service_are_replaced(owned, changes):
+def test_slices_of_a_recreated_service_are_replaced(owned: bool, changes: bool) -> None:
     # upstream TestReconcileEndpointSlicesRecreation
     svc = service()
     existing = [existing_slice(1, svc, [pod(1)], node=NODES["node-1"], owner_uid=None if owned else "different")]
@@ -178,7 +181,7 @@ def test_slices_of_a_recreated_service_are_replaced(owned, changes):
     assert (len(plan.create), len(plan.delete)) == ((1, 1) if changes else (0, 0))
 
 
-def test_placeholder_when_nothing_matches_and_kept_when_present():
+def test_placeholder_when_nothing_matches_and_kept_when_present() -> None:
     svc = service()
     plan = plan_slices(svc, [], NODES, [])
     assert len(plan.create) == 1
@@ -188,14 +191,14 @@ def test_placeholder_when_nothing_matches_and_kept_when_present():
     assert plan_slices(svc, [], NODES, [placeholder]).is_empty()
 
 
-def test_last_pod_gone_replaces_slice_with_placeholder_by_update():
+def test_last_pod_gone_replaces_slice_with_placeholder_by_update() -> None:
     svc = service()
     plan = plan_slices(svc, [], NODES, [existing_slice(1, svc, [pod(1)], node=NODES["node-1"])])
     assert (len(plan.create), len(plan.update), len(plan.delete)) == (0, 1, 0)
     assert plan.update[0].metadata.name == "foo-1" and plan.update[0].endpoints == []
 
 
-def test_label_change_alone_updates():
+def test_label_change_alone_updates() -> None:
     svc = service()
     existing = [existing_slice(1, svc, [pod(1)], node=NODES["node-1"])]
     relabelled = service(labels={"tier": "web"})
@@ -203,7 +206,7 @@ def test_label_change_alone_updates():
     assert len(plan.update) == 1 and plan.update[0].metadata.labels["tier"] == "web"
 
 
-def test_headless_label_and_dual_stack_headless_without_families():
+def test_headless_label_and_dual_stack_headless_without_families() -> None:
     svc = headless(families=None)
     assert address_types_for_service(svc) == {"IPv4", "IPv6"}
     plan = plan_slices(svc, [pod(1, ips=["1.2.3.5", "fd00::5"])], NODES, [])
@@ -211,7 +214,7 @@ def test_headless_label_and_dual_stack_headless_without_families():
     assert all(s.metadata.labels["service.kubernetes.io/headless"] == "" for s in plan.create)
 
 
-def test_pod_on_unknown_node_is_skipped_and_reported():
+def test_pod_on_unknown_node_is_skipped_and_reported() -> None:
     plan = plan_slices(service(), [pod(1, node="gone"), pod(2)], NODES, [])
     assert plan.pods_without_node == ("pod1",)
     assert [e.targetRef.name for e in plan.create[0].endpoints] == ["pod2"]
@@ -219,11 +222,11 @@ def test_pod_on_unknown_node_is_skipped_and_reported():
     assert published.pods_without_node == () and len(published.create[0].endpoints) == 1
 
 
-def test_service_being_deleted_gets_no_new_slices():
+def test_service_being_deleted_gets_no_new_slices() -> None:
     assert plan_slices(service(deleting=True), [pod(1)], NODES, []).create == ()
 
 
-def test_trigger_time_on_updates_and_cleared_without_one():
+def test_trigger_time_on_updates_and_cleared_without_one() -> None:
     svc = service()
     existing = [existing_slice(1, svc, [pod(1)], node=NODES["node-1"])]
     existing[0].metadata.annotations = {"endpoints.kubernetes.io/last-change-trigger-time": "old"}

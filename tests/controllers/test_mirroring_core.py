@@ -7,6 +7,7 @@ Address plan: custom Endpoints ``foo`` in ``test`` list hand-written addresses
 from __future__ import annotations
 
 import pytest
+from lightkube.resources.core_v1 import Endpoints, Service
 from lightkube.models.core_v1 import EndpointAddress
 
 from svclab.controllers.mirroring import EventReason, plan_mirrored_slices, should_mirror
@@ -42,11 +43,11 @@ def apply(plan):
     (custom(annotations={"control-plane.alpha.kubernetes.io/leader": "{}"}), service(selector={}), False),
     (custom(), None, False),
 ], ids=["selector-less", "with-selector", "skip-mirror", "leader-lock", "no-service"])
-def test_should_mirror(eps, svc, mirrored):
+def test_should_mirror(eps: Endpoints, svc: Service, mirrored: bool) -> None:
     assert should_mirror(eps, svc) is mirrored
 
 
-def test_one_address_becomes_one_owned_slice():
+def test_one_address_becomes_one_owned_slice() -> None:
     eps = custom(subset([raw_address("10.0.0.1")], [raw_address("10.0.0.2")], ports=[HTTP]),
                  labels={"app": "db"},
                  annotations={"note": "x", "endpoints.kubernetes.io/last-change-trigger-time": "t",
@@ -65,18 +66,18 @@ def test_one_address_becomes_one_owned_slice():
         (["10.0.0.1"], True), (["10.0.0.2"], False)]
 
 
-def test_dual_stack_subset_gives_one_slice_per_family():
+def test_dual_stack_subset_gives_one_slice_per_family() -> None:
     eps = custom(subset([raw_address("10.0.0.1"), raw_address("2001:db8::1")], ports=[HTTP]))
     plan = plan_mirrored_slices(eps, [])
     assert sorted(s.addressType for s in plan.create) == ["IPv4", "IPv6"]
 
 
-def test_subsets_with_different_ports_give_separate_slices():
+def test_subsets_with_different_ports_give_separate_slices() -> None:
     eps = custom(subset([v4(1)], ports=[HTTP]), subset([v4(2)], ports=[endpoint_port(443, name="https")]))
     assert len(plan_mirrored_slices(eps, []).create) == 2
 
 
-def test_invalid_ips_are_skipped_with_an_event():
+def test_invalid_ips_are_skipped_with_an_event() -> None:
     eps = custom(subset([raw_address("10.0.0.1"), raw_address("not-an-ip"), raw_address("10.0.0.999")], ports=[HTTP]))
     plan = plan_mirrored_slices(eps, [])
     assert [e.addresses for e in plan.create[0].endpoints] == [["10.0.0.1"]]
@@ -85,7 +86,7 @@ def test_invalid_ips_are_skipped_with_an_event():
         "Skipped 2 invalid IP addresses when mirroring to EndpointSlices")]
 
 
-def test_at_most_1000_addresses_per_subset_ready_first():
+def test_at_most_1000_addresses_per_subset_ready_first() -> None:
     eps = custom(subset([v4(n) for n in range(1000)], [v4(n) for n in range(1000, 1002)], ports=[HTTP]))
     plan = plan_mirrored_slices(eps, [])
     assert len(plan.create[0].endpoints) == 1000
@@ -95,14 +96,14 @@ def test_at_most_1000_addresses_per_subset_ready_first():
         "A max of 1000 addresses can be mirrored to EndpointSlices per Endpoints subset. 2 addresses were skipped")]
 
 
-def test_resync_of_mirrored_state_changes_nothing():
+def test_resync_of_mirrored_state_changes_nothing() -> None:
     eps = custom(subset([v4(1), v4(2)], ports=[HTTP]), labels={"a": "b"}, annotations={"c": "d"})
     existing = apply(plan_mirrored_slices(eps, []))
     assert plan_mirrored_slices(eps, existing).is_empty()
 
 
 @pytest.mark.parametrize("change", ["address", "label", "annotation"])
-def test_changes_update_the_first_slice_in_place(change):
+def test_changes_update_the_first_slice_in_place(change: str) -> None:
     eps = custom(subset([v4(1)], ports=[HTTP]))
     existing = apply(plan_mirrored_slices(eps, []))
     if change == "address":
@@ -116,7 +117,7 @@ def test_changes_update_the_first_slice_in_place(change):
     assert plan.update[0].metadata.name == "foo-mirror0"
 
 
-def test_duplicate_slices_are_deleted_and_emptied_groups_recycled():
+def test_duplicate_slices_are_deleted_and_emptied_groups_recycled() -> None:
     eps = custom(subset([v4(1)], ports=[HTTP]))
     first = apply(plan_mirrored_slices(eps, []))
     duplicate = apply(plan_mirrored_slices(eps, []))
@@ -129,7 +130,7 @@ def test_duplicate_slices_are_deleted_and_emptied_groups_recycled():
     assert plan.update[0].metadata.name == "foo-mirror0" and plan.update[0].ports[0].port == 8080
 
 
-def test_empty_endpoints_delete_all_mirrored_slices():
+def test_empty_endpoints_delete_all_mirrored_slices() -> None:
     eps = custom(subset([v4(1)], ports=[HTTP]))
     existing = apply(plan_mirrored_slices(eps, []))
     plan = plan_mirrored_slices(custom(), existing)
