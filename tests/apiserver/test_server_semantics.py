@@ -275,3 +275,13 @@ def test_restart_keeps_writes_and_resource_versions(apiserver, api, restart) -> 
         assert int(newer["metadata"]["resourceVersion"]) > int(created["metadata"]["resourceVersion"])
         clash = again.post(SVC, service("clash", clusterIP=created["spec"]["clusterIP"]))
         assert clash.status_code == 422  # allocations restored from storage
+
+
+def test_update_without_allocated_fields_keeps_them(api) -> None:
+    created = api.post(SVC, service("keep", type="NodePort")).json()
+    body = service("keep", type="NodePort")
+    body["metadata"]["resourceVersion"] = created["metadata"]["resourceVersion"]  # type: ignore[index]
+    r = api.put(f"{SVC}/keep", body)
+    assert r.status_code == 200, r.text
+    assert r.json()["spec"]["clusterIP"] == created["spec"]["clusterIP"]
+    assert r.json()["spec"]["ports"][0]["nodePort"] == created["spec"]["ports"][0]["nodePort"]

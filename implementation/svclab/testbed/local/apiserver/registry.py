@@ -17,7 +17,8 @@ from typing import Any
 from . import errors, patch as patching, validation
 from .defaults import apply_defaults
 from .resources import ResourceType, by_kind
-from .services import ServiceAllocationError, ServiceAllocations, default_service
+from .services import (ServiceAllocationError, ServiceAllocations, carry_over_allocated_values,
+                       default_service)
 from .storage import ADDED, MODIFIED, Obj, Store, clone
 
 __all__ = ["Registry", "now_rfc3339"]
@@ -215,8 +216,10 @@ class Registry:
 
     def _write_update(self, r: ResourceType, new: Obj, old: Obj, subresource: str | None,
                       validate: bool = True) -> Obj:
-        if subresource is None:
-            new = default_service(new) if r.kind == "Service" else apply_defaults(r.kind, new)
+        if subresource is None and r.kind == "Service":
+            new = carry_over_allocated_values(default_service(new), old)
+        elif subresource is None:
+            new = apply_defaults(r.kind, new)
         validate_fn = (validation.validate_status_update if subresource == "status"
                     else validation.validate_update)
         errs = validate_fn(r.kind, new, old) if validate else []

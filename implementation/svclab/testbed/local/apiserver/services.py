@@ -38,6 +38,7 @@ __all__ = [
     "PortAllocator",
     "ServiceAllocationError",
     "ServiceAllocations",
+    "carry_over_allocated_values",
     "default_service",
     "kubernetes_service_ip",
 ]
@@ -251,6 +252,19 @@ class PortAllocator:
     def release(self, port: int) -> None:
         if self.contains(port):
             self._bits.free(port - self.base)
+
+
+def carry_over_allocated_values(new: Service, old: Service) -> Service:
+    """``new`` with what an update may leave out taken from ``old`` (ClusterIPs,
+    nodePorts by port name, healthCheckNodePort), as upstream does before it
+    validates an update. Side-effect free; ``prepare_update`` applies it too."""
+    out = copy.deepcopy(new)
+    spec = out.setdefault("spec", {})
+    old_spec = old.get("spec") or {}
+    _patch_allocated_values(spec, old_spec)
+    _drop_type_dependent_fields(spec, old_spec)
+    _default_cluster_ips(spec)
+    return out
 
 
 def kubernetes_service_ip(cidr: str) -> str:
@@ -478,7 +492,7 @@ class ServiceAllocations:
         txn.commit()
         return out
 
-    def prepare_update(self, new: Service, old: Service) -> Service:
+    def prepare_update(self, new: Service, old: Service) -> Service:  # noqa: D401
         """Allocate and release for an update of ``old`` to (defaulted) ``new``.
 
         Values the update left out are carried over from ``old`` as upstream does
