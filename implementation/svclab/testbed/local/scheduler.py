@@ -215,7 +215,12 @@ class Scheduler:
             while True:
                 await self._kick.wait()
                 self._kick.clear()
-                await self.schedule_pending()
+                try:
+                    await self.schedule_pending()
+                except Exception:  # API trouble: log it and try again shortly
+                    log.exception("scheduling pass failed")
+                    await asyncio.sleep(1.0)
+                    self._kick.set()
         finally:
             for task in tasks:
                 task.cancel()
@@ -253,6 +258,8 @@ class Scheduler:
                              target=ObjectReference(apiVersion="v1", kind="Node", name=node))
         try:
             await self._client.create(binding, meta["name"], namespace=meta["namespace"])
+        except ValueError:
+            pass  # bound: the API server answers a Status, which lightkube cannot read as a Binding
         except ApiError as exc:
             log.warning("binding failed pod=%s/%s node=%s error=%s", meta["namespace"], meta["name"],
                         node, exc)
