@@ -179,4 +179,8 @@ def run(args: argparse.Namespace) -> int:
         stream=sys.stderr,
         format="time=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s",
     )
+    if args.log_level != "DEBUG":
+        # One line per HTTP request drowns the controllers' own lines.
+        for noisy in ("httpx", "httpx2", "httpcore"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     return asyncio.run(_main(args))
