@@ -62,13 +62,20 @@ SNAPSHOT_COMMANDS = {
 }
 
 
-def snapshot() -> dict[str, list[str]]:
-    """The root namespace's network state; volatile lines (comments, counters) dropped."""
+def snapshot(cluster: str) -> dict[str, list[str]]:
+    """The root namespace's network state; volatile lines (comments, counters) dropped.
+
+    Namespaces of other svclab clusters are left out: tests of other parts may
+    create and remove theirs meanwhile, and they are not this cluster's doing.
+    """
     state = {}
     for key, argv in SNAPSHOT_COMMANDS.items():
         output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
         state[key] = [line.split(" [", 1)[0] if line.startswith(":") else line
                       for line in output.splitlines() if not line.startswith("#")]
+    own = naming.cluster_netns_prefix(cluster)
+    state["netns"] = [line for line in state["netns"]
+                      if not line.startswith(naming.NETNS_PREFIX) or line.startswith(own)]
     return state
 
 
@@ -109,12 +116,12 @@ def bring_up(name: str, path: Path) -> None:
 
 def test_down_restores_the_host(spec_file: tuple[str, Path]) -> None:
     name, path = spec_file
-    before = snapshot()
+    before = snapshot(name)
     bring_up(name, path)
     assert network.cluster_namespaces(name)
     down = svclab("down", name)
     assert down.returncode == 0, down.stderr
-    assert snapshot() == before
+    assert snapshot(name) == before
     assert not naming.state_dir(name).exists()
     assert processes_naming(naming.state_dir(name)) == []
 
@@ -124,13 +131,13 @@ def test_down_all_after_killed_supervisor_restores_the_host(
     name, path = spec_file
     if network.list_netns() or (naming.run_root().exists() and any(naming.run_root().iterdir())):
         pytest.skip("other svclab clusters or namespaces exist; `down --all` would remove them")
-    before = snapshot()
+    before = snapshot(name)
     bring_up(name, path)
     supervisor = read_cluster(name).supervisor_pid
     assert supervisor is not None
     os.kill(supervisor, signal.SIGKILL)
     down = svclab("down", "--all")
     assert down.returncode == 0, down.stderr
-    assert snapshot() == before
+    assert snapshot(name) == before
     assert processes_naming(naming.state_dir(name)) == []
     assert not cluster_exists(name)
