@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from lightkube.models.core_v1 import (
     Container,
@@ -28,8 +28,11 @@ from lightkube.models.core_v1 import (
     ServicePort,
     ServiceSpec,
 )
-from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.models.discovery_v1 import Endpoint
+from lightkube.models.discovery_v1 import EndpointPort as SlicePort
+from lightkube.models.meta_v1 import ObjectMeta, OwnerReference
 from lightkube.resources.core_v1 import Endpoints, Node, Pod, Service
+from lightkube.resources.discovery_v1 import EndpointSlice
 
 NAMESPACE = "test"
 T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
@@ -160,3 +163,44 @@ def endpoints(name: str = "foo", *subsets: EndpointSubset, namespace: str = NAME
         ),
         subsets=list(subsets) or None,
     )
+
+
+# -- typed views for assertions (lightkube leaves every field optional) --------
+
+T = TypeVar("T")
+
+
+def must(value: T | None) -> T:
+    """``value``, asserted present."""
+    assert value is not None
+    return value
+
+
+def endpoints_of(slice_: EndpointSlice) -> list[Endpoint]:
+    return list(slice_.endpoints or [])
+
+
+def ports_of(slice_: EndpointSlice) -> list[SlicePort]:
+    return list(slice_.ports or [])
+
+
+def labels_of(obj: Any) -> dict[str, str]:
+    return dict(must(obj.metadata).labels or {})
+
+
+def owner_of(obj: Any) -> OwnerReference:
+    meta: ObjectMeta = must(obj.metadata)
+    return must(meta.ownerReferences)[0]
+
+
+def conditions_of(endpoint: Endpoint) -> tuple[bool | None, bool | None, bool | None]:
+    found = must(endpoint.conditions)
+    return found.ready, found.serving, found.terminating
+
+
+def target_name(endpoint: Endpoint) -> str:
+    return must(must(endpoint.targetRef).name)
+
+
+def ready_ips(subsets: list[EndpointSubset] | None, index: int = 0) -> list[str]:
+    return [a.ip for a in must(subsets)[index].addresses or []]

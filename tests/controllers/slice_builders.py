@@ -9,7 +9,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Node, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-from svclab.controllers._common import controller_ref
+from svclab.controllers._common import controller_ref, meta
 from svclab.controllers.endpointslice import pod_to_endpoint, service_slice_labels
 
 from .builders import NAMESPACE
@@ -39,7 +39,7 @@ def existing_slice(
     computed, _ = service_slice_labels({}, svc, CONTROLLER)
     return EndpointSlice(
         metadata=ObjectMeta(
-            name=f"{svc.metadata.name}-{n}", namespace=NAMESPACE, uid=f"uid-slice-{n}",
+            name=f"{meta(svc).name}-{n}", namespace=NAMESPACE, uid=f"uid-slice-{n}",
             resourceVersion=str(n), generation=1,
             labels=dict(labels) if labels is not None else computed,
             ownerReferences=[ref],

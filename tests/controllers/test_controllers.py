@@ -6,6 +6,9 @@ Address plan: see ``builders`` (pods ``pod<n>`` at ``1.2.3.<4+n>`` on
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from typing import Any
 
 import pytest
@@ -15,7 +18,9 @@ from lightkube.resources.discovery_v1 import EndpointSlice
 from svclab.controllers.errors import StaleCacheError
 from svclab.kube.names import NamespacedName
 
-from .builders import NAMESPACE, endpoints, node, pod, raw_address, service, subset, endpoint_port
+from svclab.controllers._common import meta
+
+from .builders import NAMESPACE, labels_of, must, owner_of, endpoints, node, pod, raw_address, service, subset, endpoint_port
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -23,8 +28,8 @@ FOO = NamespacedName(NAMESPACE, "foo")
 MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
 
 
-def by_manager(client, manager):
-    return [s for s in client.objects(EndpointSlice) if s.metadata.labels.get(MANAGED_BY) == manager]
+def by_manager(client: Any, manager: str) -> list[EndpointSlice]:
+    return [s for s in client.objects(EndpointSlice) if labels_of(s).get(MANAGED_BY) == manager]
 
 
 async def test_endpoints_created_then_left_alone_then_updated(make_harness: Any) -> None:
@@ -45,7 +50,7 @@ async def test_endpoints_deleted_with_service_and_orphans_queued_at_start(make_h
     h = await make_harness(service(), pod(0), orphan, controllers=["endpoints"])
     writes = await h.drain("endpoints")
     assert sorted(writes) == [("create", "Endpoints"), ("delete", "Endpoints")]
-    assert [e.metadata.name for e in h.client.objects(Endpoints)] == ["foo"]
+    assert [meta(e).name for e in h.client.objects(Endpoints)] == ["foo"]
     await h.client.delete(Service, "foo", namespace=NAMESPACE)
     await h.settle()
     assert await h.drain("endpoints") == [("delete", "Endpoints")]
@@ -62,7 +67,7 @@ async def test_endpoints_stale_cache_is_not_acted_upon(make_harness: Any) -> Non
     await h.sync("endpoints", FOO)
     controller = h.controllers["endpoints"]
     current = h.informers.endpoints.store.get(FOO)
-    controller._stale_versions[FOO] = current.metadata.resourceVersion
+    controller._stale_versions[FOO] = meta(current).resourceVersion
     with pytest.raises(StaleCacheError):
         await controller.sync(FOO)
 
@@ -71,7 +76,7 @@ async def test_slices_created_resynced_without_writes_and_cleaned_up(make_harnes
     h = await make_harness(service(), pod(0), pod(1), node(zone="z1"), controllers=["endpointslice"])
     assert await h.sync("endpointslice", FOO) == [("create", "EndpointSlice")]
     [created] = h.client.objects(EndpointSlice)
-    assert created.metadata.name.startswith("foo-")
+    assert must(meta(created).name).startswith("foo-")
     assert {e.zone for e in created.endpoints} == {"z1"}
     assert await h.drain("endpointslice") == [], "echoes of our own write are ignored"
     assert await h.sync("endpointslice", FOO) == []
@@ -98,7 +103,7 @@ async def test_externally_deleted_slice_is_recreated(make_harness: Any) -> None:
     h = await make_harness(service(), pod(0), node(), controllers=["endpointslice"])
     await h.sync("endpointslice", FOO)
     [created] = h.client.objects(EndpointSlice)
-    await h.client.delete(EndpointSlice, created.metadata.name, namespace=NAMESPACE)
+    await h.client.delete(EndpointSlice, meta(created).name, namespace=NAMESPACE)
     await h.settle()
     assert await h.drain("endpointslice") == [("create", "EndpointSlice")]
 
@@ -117,7 +122,7 @@ async def test_mirroring_with_events_then_hand_over_to_the_slice_controller(make
     h = await make_harness(service(selector={}), custom, pod(0), node())
     assert await h.drain("endpointslice-mirroring") == [("create", "EndpointSlice")]
     [mirrored] = by_manager(h.client, "endpointslicemirroring-controller.k8s.io")
-    assert mirrored.metadata.ownerReferences[0].kind == "Endpoints"
+    assert owner_of(mirrored).kind == "Endpoints"
     recorder = h.controllers["endpointslice-mirroring"].recorder
     assert recorder.triples() == [
         ("Warning", "InvalidIPAddress", "Skipped 1 invalid IP addresses when mirroring to EndpointSlices")]
@@ -157,7 +162,7 @@ async def test_restart_finds_everything_in_place(make_harness: Any) -> None:
     assert len(second.client.objects(EndpointSlice)) == count == 2
 
 
-async def _until(predicate, rounds: int = 5000) -> bool:
+async def _until(predicate: Callable[[], object], rounds: int = 5000) -> bool:
     """Poll ``predicate`` between loop turns (no wall-clock waiting)."""
     import asyncio
 
@@ -165,7 +170,7 @@ async def _until(predicate, rounds: int = 5000) -> bool:
         if predicate():
             return True
         await asyncio.sleep(0)
-    return predicate()
+    return bool(predicate())
 
 
 @pytest.mark.parametrize("leader_elect", [False, True], ids=["plain", "leader-elect"])
@@ -191,7 +196,7 @@ async def test_controller_manager_converges_and_stops_on_sigterm(monkeypatch: py
     assert await _until(lambda: client.objects(Endpoints) and client.objects(EndpointSlice))
     if leader_elect:
         [lease] = client.objects(Lease)
-        assert lease.metadata.name == "svclab-controller-manager" and lease.metadata.namespace == "kube-system"
+        assert meta(lease).name == "svclab-controller-manager" and meta(lease).namespace == "kube-system"
         assert lease.spec.holderIdentity
     os.kill(os.getpid(), signal.SIGTERM)
     assert await main == 0

@@ -11,10 +11,11 @@ from typing import Any
 import datetime
 
 import pytest
-from lightkube.resources.core_v1 import Pod, Service
+from lightkube.models.core_v1 import EndpointSubset
+from lightkube.resources.core_v1 import Endpoints, Pod, Service
 from lightkube.models.core_v1 import ContainerPort
 
-from svclab.controllers._common import format_trigger_time
+from svclab.controllers._common import format_trigger_time, meta
 from svclab.controllers.endpoints import (
     desired_endpoints,
     endpoints_equal_for_write,
@@ -23,6 +24,9 @@ from svclab.controllers.endpoints import (
 )
 
 from .builders import (
+    labels_of,
+    must,
+    ready_ips,
     address,
     endpoint_port,
     endpoints,
@@ -40,15 +44,20 @@ OVER_CAPACITY = "endpoints.kubernetes.io/over-capacity"
 TRIGGER = "endpoints.kubernetes.io/last-change-trigger-time"
 
 
-def only_subsets(svc, pods):
-    result = desired_endpoints(svc, pods)
+def desired(svc: Service, pods: list[Pod], **kwargs: Any) -> Endpoints:
+    """``desired_endpoints`` for a Service the controller handles (never None)."""
+    result = desired_endpoints(svc, pods, **kwargs)
     assert result is not None
-    return result.subsets or []
+    return result
+
+
+def only_subsets(svc: Service, pods: list[Pod]) -> list[EndpointSubset]:
+    return desired(svc, pods).subsets or []
 
 
 def test_one_ready_pod_gives_one_address_on_the_target_port() -> None:
-    got = desired_endpoints(service(), [pod(0)])
-    assert got.metadata.name == "foo" and got.metadata.namespace == "test"
+    got = desired(service(), [pod(0)])
+    assert meta(got).name == "foo" and meta(got).namespace == "test"
     assert got.subsets == [subset([address(0)], ports=[endpoint_port(8080)])]
 
 
@@ -109,7 +118,7 @@ def test_multi_port_multi_protocol_service_gets_one_subset() -> None:
 ])
 def test_hostname_only_with_matching_subdomain(hostname: str | None, subdomain: str | None, published: str | None) -> None:
     got = only_subsets(service(), [pod(0, hostname=hostname, subdomain=subdomain)])
-    assert got[0].addresses[0].hostname == published
+    assert must(got[0].addresses)[0].hostname == published
 
 
 def test_headless_service_without_ports_lists_addresses_without_ports() -> None:
@@ -119,8 +128,8 @@ def test_headless_service_without_ports_lists_addresses_without_ports() -> None:
 
 def test_labels_are_copied_and_headless_label_added() -> None:
     got = desired_endpoints(headless(labels={"app": "x"}), [pod(0)])
-    assert got.metadata.labels == {"app": "x", HEADLESS: ""}
-    assert desired_endpoints(service(labels={"app": "x"}), []).metadata.labels == {"app": "x"}
+    assert meta(got).labels == {"app": "x", HEADLESS: ""}
+    assert labels_of(desired(service(labels={"app": "x"}), [])) == {"app": "x"}
 
 
 def test_ready_and_not_ready_mix_in_one_subset_sorted_by_ip() -> None:
@@ -133,7 +142,7 @@ def test_pod_on_other_family_is_skipped() -> None:
     dual = pod(0, ips=["1.2.3.4", "fd00::4"])
     v4_only = pod(1)
     got = only_subsets(svc, [dual, v4_only])
-    assert [a.ip for a in got[0].addresses] == ["fd00::4"]
+    assert ready_ips(got) == ["fd00::4"]
 
 
 def test_repack_merges_ports_of_identical_address_sets_and_ready_wins() -> None:
@@ -192,8 +201,8 @@ def test_sync_over_capacity(start: str | None, existing: int, ready: Any, not_re
     pods = [pod(n) for n in range(ready)] + [pod(n, ready=False) for n in range(ready, ready + not_ready)]
     current = endpoints("foo", subset([address(n) for n in range(existing)], ports=[endpoint_port(80)]),
                         annotations={OVER_CAPACITY: start} if start else None, resource_version="1")
-    got = desired_endpoints(svc, pods, current=current)
-    annotations = got.metadata.annotations or {}
+    got = desired(svc, pods, current=current)
+    annotations = meta(got).annotations or {}
     counts = (sum(len(s.addresses or []) for s in got.subsets or []),
               sum(len(s.notReadyAddresses or []) for s in got.subsets or []))
     assert (*counts, annotations.get(OVER_CAPACITY) == "truncated") == want
@@ -205,22 +214,22 @@ def test_sync_over_capacity(start: str | None, existing: int, ready: Any, not_re
 def test_over_capacity_annotation_set_and_removed() -> None:
     svc = service(ports=[service_port()])
     many = [pod(n) for n in range(1001)]
-    got = desired_endpoints(svc, many)
-    assert got.metadata.annotations == {OVER_CAPACITY: "truncated"}
-    assert len(got.subsets[0].addresses) == 1000
-    back = desired_endpoints(svc, many[:10], current=got)
-    assert back.metadata.annotations is None
-    assert got.metadata.annotations == {OVER_CAPACITY: "truncated"}, "current must not be mutated"
+    got = desired(svc, many)
+    assert meta(got).annotations == {OVER_CAPACITY: "truncated"}
+    assert len(ready_ips(got.subsets)) == 1000
+    back = desired(svc, many[:10], current=got)
+    assert meta(back).annotations is None
+    assert meta(got).annotations == {OVER_CAPACITY: "truncated"}, "current must not be mutated"
 
 
 def test_trigger_time_annotation_and_other_annotations_kept() -> None:
     current = endpoints("foo", annotations={"keep": "me", TRIGGER: "old"}, resource_version="7")
     moment = datetime.datetime(2026, 1, 2, 3, 4, 5, 120000, tzinfo=datetime.timezone.utc)
     got = desired_endpoints(service(), [pod(0)], current=current, trigger_time=moment)
-    assert got.metadata.annotations == {"keep": "me", TRIGGER: "2026-01-02T03:04:05.12Z"}
-    assert got.metadata.resourceVersion == "7"
+    assert meta(got).annotations == {"keep": "me", TRIGGER: "2026-01-02T03:04:05.12Z"}
+    assert meta(got).resourceVersion == "7"
     cleared = desired_endpoints(service(), [pod(0)], current=current)
-    assert cleared.metadata.annotations == {"keep": "me"}
+    assert meta(cleared).annotations == {"keep": "me"}
 
 
 @pytest.mark.parametrize(("moment", "text"), [
@@ -234,17 +243,17 @@ def test_rfc3339nano_format(moment: datetime.datetime, text: str) -> None:
 
 
 class TestEqualForWrite:
-    def desired(self, svc=None, pods=None):
-        return desired_endpoints(svc or service(), pods if pods is not None else [pod(0)])
+    def desired(self, svc: Service | None = None, pods: list[Pod] | None = None) -> Endpoints:
+        return desired(svc or service(), pods if pods is not None else [pod(0)])
 
     def test_same_content_needs_no_write(self) -> None:
         current = self.desired()
-        current.subsets[0].addresses[0].targetRef.resourceVersion = "42"
+        must(must(must(current.subsets)[0].addresses)[0].targetRef).resourceVersion = "42"
         assert endpoints_equal_for_write(current, self.desired())
 
     def test_trigger_time_alone_is_not_a_change(self) -> None:
         current = self.desired()
-        current.metadata.annotations = {TRIGGER: "2020-01-01T00:00:00Z"}
+        meta(current).annotations = {TRIGGER: "2020-01-01T00:00:00Z"}
         assert endpoints_equal_for_write(current, self.desired())
 
     def test_address_change_is_a_change(self) -> None:
@@ -255,16 +264,16 @@ class TestEqualForWrite:
 
     def test_headless_label_alone_is_ignored_as_upstream_does(self) -> None:
         current = self.desired()
-        current.metadata.labels = {HEADLESS: ""}
+        meta(current).labels = {HEADLESS: ""}
         assert endpoints_equal_for_write(current, self.desired())
 
     def test_truncated_objects_are_always_rewritten(self) -> None:
         current = self.desired()
-        current.metadata.annotations = {OVER_CAPACITY: "truncated"}
+        meta(current).annotations = {OVER_CAPACITY: "truncated"}
         assert not endpoints_equal_for_write(current, self.desired())
 
 
 def test_addresses_sort_by_ip_text_like_go() -> None:
     # Go compares IP strings bytewise: "1.2.3.104" < "1.2.3.14" < "1.2.3.5".
     got = only_subsets(service(), [pod(1), pod(10), pod(100)])
-    assert [a.ip for a in got[0].addresses] == [pod_ip(100), pod_ip(10), pod_ip(1)]
+    assert ready_ips(got) == [pod_ip(100), pod_ip(10), pod_ip(1)]

@@ -7,26 +7,33 @@ Address plan: see ``builders`` (pod n = ``1.2.3.<4+n>`` on ``node-1``, Service
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from typing import Any
 
 import datetime
 
 import pytest
 from lightkube.resources.core_v1 import Pod
+from lightkube.resources.discovery_v1 import EndpointSlice
 from lightkube.models.core_v1 import ContainerPort, ObjectReference
 from lightkube.models.discovery_v1 import Endpoint, EndpointConditions
 
 from svclab.controllers.endpointslice import plan_slices, pod_to_endpoint
 from svclab.controllers.endpointslice import address_types_for_service
 
-from .builders import T0, headless, node, pod, service, service_port
+from svclab.controllers._common import meta
+
+from svclab.controllers._common import AddressType
+
+from .builders import conditions_of, endpoints_of, labels_of, must, owner_of, ports_of, target_name, T0, headless, node, pod, service, service_port
 from .slice_builders import CONTROLLER, existing_slice, slice_port
 
 ZONE = "us-central1-a"
 NODES = {"node-1": node("node-1", ZONE)}
 
 
-def lengths(slices):
+def lengths(slices: Iterable[EndpointSlice]) -> list[int]:
     return sorted((len(s.endpoints or []) for s in slices), reverse=True)
 
 
@@ -35,14 +42,14 @@ def test_one_pod_gives_one_slice_with_the_upstream_shape() -> None:
     plan = plan_slices(svc, [pod(1)], NODES, [], trigger_time=T0)
     assert (len(plan.create), plan.update, plan.delete) == (1, (), ())
     created = plan.create[0]
-    assert created.metadata.generateName == "foo-" and created.metadata.name is None
-    assert created.metadata.labels == {
+    assert meta(created).generateName == "foo-" and meta(created).name is None
+    assert meta(created).labels == {
         "app": "web",
         "kubernetes.io/service-name": "foo",
         "endpointslice.kubernetes.io/managed-by": CONTROLLER,
     }
-    assert created.metadata.annotations == {"endpoints.kubernetes.io/last-change-trigger-time": "2026-01-01T00:00:00Z"}
-    owner = created.metadata.ownerReferences[0]
+    assert meta(created).annotations == {"endpoints.kubernetes.io/last-change-trigger-time": "2026-01-01T00:00:00Z"}
+    owner = owner_of(created)
     assert (owner.apiVersion, owner.kind, owner.name, owner.uid, owner.controller, owner.blockOwnerDeletion) == (
         "v1", "Service", "foo", "uid-svc-foo", True, True)
     assert created.addressType == "IPv4"
@@ -67,18 +74,18 @@ def test_one_pod_gives_one_slice_with_the_upstream_shape() -> None:
 ], ids=["ready", "not-ready", "not-ready-published", "terminating-serving",
         "terminating-not-serving", "terminating-published"])
 def test_endpoint_conditions(the_pod: Pod, publish: bool, conditions: tuple[bool, bool, bool]) -> None:
-    got = pod_to_endpoint(the_pod, NODES["node-1"], service(publish_not_ready=publish), "IPv4")
-    assert (got.conditions.ready, got.conditions.serving, got.conditions.terminating) == conditions
+    got = pod_to_endpoint(the_pod, NODES["node-1"], service(publish_not_ready=publish), AddressType.IPV4)
+    assert conditions_of(got) == conditions
 
 
 def test_terminating_pods_are_kept_but_terminal_ones_dropped() -> None:
     plan = plan_slices(service(), [pod(1, terminating=True), pod(2, phase="Succeeded")], NODES, [])
-    assert [e.targetRef.name for e in plan.create[0].endpoints] == ["pod1"]
+    assert [target_name(e) for e in endpoints_of(plan.create[0])] == ["pod1"]
 
 
 def test_hostname_and_missing_zone() -> None:
     svc = service()
-    got = pod_to_endpoint(pod(1, hostname="h", subdomain="foo"), node("node-1"), svc, "IPv4")
+    got = pod_to_endpoint(pod(1, hostname="h", subdomain="foo"), node("node-1"), svc, AddressType.IPV4)
     assert (got.hostname, got.zone) == ("h", None)
 
 
@@ -104,7 +111,7 @@ def test_named_ports_group_slices_per_resolved_port() -> None:
     pods = [pod(i, container_ports=[ContainerPort(name="http", containerPort=8080 + i % 5)]) for i in range(300)]
     plan = plan_slices(svc, pods, NODES, [])
     assert lengths(plan.create) == [60] * 5
-    assert sorted(s.ports[0].port for s in plan.create) == [8080, 8081, 8082, 8083, 8084]
+    assert sorted(must(ports_of(s)[0].port) for s in plan.create) == [8080, 8081, 8082, 8083, 8084]
 
 
 def test_unchanged_slices_cause_no_writes() -> None:
@@ -124,7 +131,7 @@ def test_some_preexisting_slices_are_updated_and_filled_first() -> None:
     plan = plan_slices(svc, pods, NODES, [slice1, slice2])
     assert (len(plan.create), len(plan.update), len(plan.delete)) == (1, 2, 0)
     assert lengths(plan.update + plan.create) == [100, 100, 50]
-    assert len(slice1.endpoints) == 70, "the cached slice must not be mutated"
+    assert len(endpoints_of(slice1)) == 70, "the cached slice must not be mutated"
 
 
 def test_update_packing_prefers_the_fuller_slice() -> None:
@@ -134,7 +141,7 @@ def test_update_packing_prefers_the_fuller_slice() -> None:
     pods = [pod(i) for i in range(80)] + [pod(i) for i in range(100, 120)]
     existing = [existing_slice(1, svc, pods[:80], node=NODES["node-1"]),
                 existing_slice(2, svc, pods[80:], node=NODES["node-1"])]
-    changed = [pod(int(p.metadata.name[3:]), ready=False) if i % 10 == 0 else p for i, p in enumerate(pods)]
+    changed = [pod(int(must(meta(p).name)[3:]), ready=False) if i % 10 == 0 else p for i, p in enumerate(pods)]
     plan = plan_slices(svc, changed + [pod(i) for i in range(120, 135)], NODES, existing)
     assert (len(plan.create), len(plan.update)) == (0, 2)
     assert lengths(plan.update) == [95, 20]
@@ -146,7 +153,7 @@ def test_leftovers_go_to_the_unchanged_slice_that_fits_best() -> None:
     a = existing_slice(1, svc, pods[:90], node=NODES["node-1"])
     b = existing_slice(2, svc, pods[90:140], node=NODES["node-1"])
     plan = plan_slices(svc, pods, NODES, [a, b])
-    assert [s.metadata.name for s in plan.update] == ["foo-1"] and lengths(plan.update) == [100]
+    assert [meta(s).name for s in plan.update] == ["foo-1"] and lengths(plan.update) == [100]
 
 
 def test_recycling_turns_creates_into_updates() -> None:
@@ -154,7 +161,7 @@ def test_recycling_turns_creates_into_updates() -> None:
     svc = service()
     pods = [pod(i) for i in range(300)]
     existing = [existing_slice(n, svc, pods[n * 30:(n + 1) * 30], node=NODES["node-1"]) for n in range(10)]
-    svc.spec.ports[0].targetPort = 81
+    must(must(svc.spec).ports)[0].targetPort = 81
     plan = plan_slices(svc, pods, NODES, existing)
     assert (len(plan.create), len(plan.update), len(plan.delete)) == (0, 3, 7)
     assert lengths(plan.update) == [100, 100, 100]
@@ -187,7 +194,7 @@ def test_placeholder_when_nothing_matches_and_kept_when_present() -> None:
     assert len(plan.create) == 1
     placeholder = plan.create[0]
     assert placeholder.endpoints == [] and placeholder.ports == []
-    placeholder.metadata.name = "foo-abc"
+    meta(placeholder).name = "foo-abc"
     assert plan_slices(svc, [], NODES, [placeholder]).is_empty()
 
 
@@ -195,7 +202,7 @@ def test_last_pod_gone_replaces_slice_with_placeholder_by_update() -> None:
     svc = service()
     plan = plan_slices(svc, [], NODES, [existing_slice(1, svc, [pod(1)], node=NODES["node-1"])])
     assert (len(plan.create), len(plan.update), len(plan.delete)) == (0, 1, 0)
-    assert plan.update[0].metadata.name == "foo-1" and plan.update[0].endpoints == []
+    assert meta(plan.update[0]).name == "foo-1" and plan.update[0].endpoints == []
 
 
 def test_label_change_alone_updates() -> None:
@@ -203,7 +210,7 @@ def test_label_change_alone_updates() -> None:
     existing = [existing_slice(1, svc, [pod(1)], node=NODES["node-1"])]
     relabelled = service(labels={"tier": "web"})
     plan = plan_slices(relabelled, [pod(1)], NODES, existing)
-    assert len(plan.update) == 1 and plan.update[0].metadata.labels["tier"] == "web"
+    assert len(plan.update) == 1 and labels_of(plan.update[0])["tier"] == "web"
 
 
 def test_headless_label_and_dual_stack_headless_without_families() -> None:
@@ -211,15 +218,15 @@ def test_headless_label_and_dual_stack_headless_without_families() -> None:
     assert address_types_for_service(svc) == {"IPv4", "IPv6"}
     plan = plan_slices(svc, [pod(1, ips=["1.2.3.5", "fd00::5"])], NODES, [])
     assert sorted(s.addressType for s in plan.create) == ["IPv4", "IPv6"]
-    assert all(s.metadata.labels["service.kubernetes.io/headless"] == "" for s in plan.create)
+    assert all(labels_of(s)["service.kubernetes.io/headless"] == "" for s in plan.create)
 
 
 def test_pod_on_unknown_node_is_skipped_and_reported() -> None:
     plan = plan_slices(service(), [pod(1, node="gone"), pod(2)], NODES, [])
     assert plan.pods_without_node == ("pod1",)
-    assert [e.targetRef.name for e in plan.create[0].endpoints] == ["pod2"]
+    assert [target_name(e) for e in endpoints_of(plan.create[0])] == ["pod2"]
     published = plan_slices(service(publish_not_ready=True), [pod(1, node="gone")], NODES, [])
-    assert published.pods_without_node == () and len(published.create[0].endpoints) == 1
+    assert published.pods_without_node == () and len(endpoints_of(published.create[0])) == 1
 
 
 def test_service_being_deleted_gets_no_new_slices() -> None:
@@ -229,10 +236,10 @@ def test_service_being_deleted_gets_no_new_slices() -> None:
 def test_trigger_time_on_updates_and_cleared_without_one() -> None:
     svc = service()
     existing = [existing_slice(1, svc, [pod(1)], node=NODES["node-1"])]
-    existing[0].metadata.annotations = {"endpoints.kubernetes.io/last-change-trigger-time": "old"}
+    meta(existing[0]).annotations = {"endpoints.kubernetes.io/last-change-trigger-time": "old"}
     later = T0 + datetime.timedelta(seconds=1)
     plan = plan_slices(svc, [pod(1), pod(2)], NODES, existing, trigger_time=later)
-    assert plan.update[0].metadata.annotations == {
+    assert meta(plan.update[0]).annotations == {
         "endpoints.kubernetes.io/last-change-trigger-time": "2026-01-01T00:00:01Z"}
     plan = plan_slices(svc, [pod(1), pod(2)], NODES, existing)
-    assert plan.update[0].metadata.annotations is None
+    assert meta(plan.update[0]).annotations is None

@@ -6,13 +6,21 @@ Address plan: custom Endpoints ``foo`` in ``test`` list hand-written addresses
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from lightkube.models.core_v1 import EndpointSubset
 from lightkube.resources.core_v1 import Endpoints, Service
+from lightkube.resources.discovery_v1 import EndpointSlice
+
+from svclab.controllers import SlicePlan
 from lightkube.models.core_v1 import EndpointAddress
 
 from svclab.controllers.mirroring import EventReason, plan_mirrored_slices, should_mirror
 
-from .builders import endpoint_port, endpoints, raw_address, service, subset
+from svclab.controllers._common import meta
+
+from .builders import conditions_of, endpoints_of, must, owner_of, ports_of, endpoint_port, endpoints, raw_address, service, subset
 
 MIRRORING = "endpointslicemirroring-controller.k8s.io"
 HTTP = endpoint_port(80, name="http")
@@ -22,16 +30,16 @@ def v4(n: int) -> EndpointAddress:
     return raw_address(f"10.0.{n // 250}.{n % 250}")
 
 
-def custom(*subsets, **kwargs):
+def custom(*subsets: EndpointSubset, **kwargs: Any) -> Endpoints:
     return endpoints("foo", *subsets, **kwargs)
 
 
-def apply(plan):
+def apply(plan: SlicePlan) -> list[EndpointSlice]:
     """What the API would hold after the plan, as objects named like the server would."""
     result = []
     for n, created in enumerate(plan.create):
-        created.metadata.name = f"foo-mirror{n}"
-        created.metadata.uid = f"uid-mirror{n}"
+        meta(created).name = f"foo-mirror{n}"
+        meta(created).uid = f"uid-mirror{n}"
         result.append(created)
     return result + list(plan.update)
 
@@ -55,14 +63,14 @@ def test_one_address_becomes_one_owned_slice() -> None:
     plan = plan_mirrored_slices(eps, [])
     assert (len(plan.create), plan.update, plan.delete, plan.events) == (1, (), (), ())
     created = plan.create[0]
-    assert created.metadata.generateName == "foo-"
-    assert created.metadata.labels == {
+    assert meta(created).generateName == "foo-"
+    assert meta(created).labels == {
         "app": "db", "kubernetes.io/service-name": "foo", "endpointslice.kubernetes.io/managed-by": MIRRORING}
-    assert created.metadata.annotations == {"note": "x"}
-    owner = created.metadata.ownerReferences[0]
+    assert meta(created).annotations == {"note": "x"}
+    owner = owner_of(created)
     assert (owner.kind, owner.name, owner.uid, owner.controller) == ("Endpoints", "foo", "uid-ep-foo", True)
-    assert created.ports[0].port == 80 and created.ports[0].name == "http"
-    assert [(e.addresses, e.conditions.ready) for e in created.endpoints] == [
+    assert (ports_of(created)[0].port, ports_of(created)[0].name) == (80, "http")
+    assert [(e.addresses, conditions_of(e)[0]) for e in endpoints_of(created)] == [
         (["10.0.0.1"], True), (["10.0.0.2"], False)]
 
 
@@ -80,7 +88,7 @@ def test_subsets_with_different_ports_give_separate_slices() -> None:
 def test_invalid_ips_are_skipped_with_an_event() -> None:
     eps = custom(subset([raw_address("10.0.0.1"), raw_address("not-an-ip"), raw_address("10.0.0.999")], ports=[HTTP]))
     plan = plan_mirrored_slices(eps, [])
-    assert [e.addresses for e in plan.create[0].endpoints] == [["10.0.0.1"]]
+    assert [e.addresses for e in endpoints_of(plan.create[0])] == [["10.0.0.1"]]
     assert [(e.type, e.reason, e.message) for e in plan.events] == [(
         "Warning", EventReason.INVALID_IP_ADDRESS,
         "Skipped 2 invalid IP addresses when mirroring to EndpointSlices")]
@@ -89,8 +97,8 @@ def test_invalid_ips_are_skipped_with_an_event() -> None:
 def test_at_most_1000_addresses_per_subset_ready_first() -> None:
     eps = custom(subset([v4(n) for n in range(1000)], [v4(n) for n in range(1000, 1002)], ports=[HTTP]))
     plan = plan_mirrored_slices(eps, [])
-    assert len(plan.create[0].endpoints) == 1000
-    assert all(e.conditions.ready for e in plan.create[0].endpoints)
+    assert len(endpoints_of(plan.create[0])) == 1000
+    assert all(conditions_of(e)[0] for e in endpoints_of(plan.create[0]))
     assert [(e.reason, e.message) for e in plan.events] == [(
         EventReason.TOO_MANY_ADDRESSES_TO_MIRROR,
         "A max of 1000 addresses can be mirrored to EndpointSlices per Endpoints subset. 2 addresses were skipped")]
@@ -107,31 +115,31 @@ def test_changes_update_the_first_slice_in_place(change: str) -> None:
     eps = custom(subset([v4(1)], ports=[HTTP]))
     existing = apply(plan_mirrored_slices(eps, []))
     if change == "address":
-        eps.subsets[0].addresses.append(v4(2))
+        must(must(eps.subsets)[0].addresses).append(v4(2))
     elif change == "label":
-        eps.metadata.labels = {"new": "label"}
+        meta(eps).labels = {"new": "label"}
     else:
-        eps.metadata.annotations = {"new": "annotation"}
+        meta(eps).annotations = {"new": "annotation"}
     plan = plan_mirrored_slices(eps, existing)
     assert (len(plan.create), len(plan.update), len(plan.delete)) == (0, 1, 0)
-    assert plan.update[0].metadata.name == "foo-mirror0"
+    assert meta(plan.update[0]).name == "foo-mirror0"
 
 
 def test_duplicate_slices_are_deleted_and_emptied_groups_recycled() -> None:
     eps = custom(subset([v4(1)], ports=[HTTP]))
     first = apply(plan_mirrored_slices(eps, []))
     duplicate = apply(plan_mirrored_slices(eps, []))
-    duplicate[0].metadata.name = "foo-dup"
+    meta(duplicate[0]).name = "foo-dup"
     plan = plan_mirrored_slices(eps, first + duplicate)
-    assert [s.metadata.name for s in plan.delete] == ["foo-dup"] and plan.update == ()
+    assert [meta(s).name for s in plan.delete] == ["foo-dup"] and plan.update == ()
     moved = custom(subset([v4(1)], ports=[endpoint_port(8080, name="http")]))
     plan = plan_mirrored_slices(moved, first)
     assert (len(plan.create), len(plan.update), len(plan.delete)) == (0, 1, 0)
-    assert plan.update[0].metadata.name == "foo-mirror0" and plan.update[0].ports[0].port == 8080
+    assert meta(plan.update[0]).name == "foo-mirror0" and ports_of(plan.update[0])[0].port == 8080
 
 
 def test_empty_endpoints_delete_all_mirrored_slices() -> None:
     eps = custom(subset([v4(1)], ports=[HTTP]))
     existing = apply(plan_mirrored_slices(eps, []))
     plan = plan_mirrored_slices(custom(), existing)
-    assert [s.metadata.name for s in plan.delete] == ["foo-mirror0"] and not plan.create
+    assert [meta(s).name for s in plan.delete] == ["foo-mirror0"] and not plan.create
