@@ -54,7 +54,7 @@ def _bring_up(spec_file: str) -> ClusterUnderTest:
     try:
         handle = bring_up(spec_file, progress=lambda line: None, timeout=BRING_UP_TIMEOUT)
     except (SpecError, UpError) as exc:
-        pytest.fail(f"--testbed {spec_file}: {exc}", pytrace=False)
+        pytest.fail(f"--testbed: {exc}", pytrace=False)
     _brought_up.add(handle.name)
     return local_cluster(handle.info)
 
