@@ -215,3 +215,20 @@ async def test_node_appearing_requeues_its_pods_services(make_harness: Any) -> N
     assert await h.drain("endpointslice") == [("replace", "EndpointSlice")]
     [updated] = h.client.objects(EndpointSlice)
     assert [(e.targetRef.name, e.zone) for e in updated.endpoints] == [("pod0", "z9")]
+
+
+async def test_syncs_never_mutate_the_informer_caches(make_harness: Any) -> None:
+    custom = endpoints("bar", subset([raw_address("10.0.0.1")], ports=[endpoint_port(80)]))
+    h = await make_harness(service(), service("bar", selector={}), custom, pod(0), pod(1, ready=False), node())
+    for name in h.controllers:
+        await h.drain(name)
+    stores = [h.informers.pods, h.informers.services, h.informers.endpoints, h.informers.slices, h.informers.nodes]
+    before = [[obj.to_dict() for obj in informer.store.list()] for informer in stores]
+    await h.client.replace(pod(1))
+    await h.settle()
+    snapshot = [[obj.to_dict() for obj in informer.store.list()] for informer in stores]
+    for name, controller in h.controllers.items():
+        for key in (FOO, NamespacedName(NAMESPACE, "bar")):
+            await controller.sync(key)
+        assert [[obj.to_dict() for obj in i.store.list()] for i in stores] == snapshot, name
+    assert before != snapshot, "the pod change must have reached the cache"

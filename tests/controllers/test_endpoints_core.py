@@ -43,6 +43,8 @@ HEADLESS = "service.kubernetes.io/headless"
 OVER_CAPACITY = "endpoints.kubernetes.io/over-capacity"
 TRIGGER = "endpoints.kubernetes.io/last-change-trigger-time"
 
+pytestmark = pytest.mark.timeout(2)
+
 
 def desired(svc: Service, pods: list[Pod], **kwargs: Any) -> Endpoints:
     """``desired_endpoints`` for a Service the controller handles (never None)."""

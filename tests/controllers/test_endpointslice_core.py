@@ -32,6 +32,8 @@ from .slice_builders import CONTROLLER, existing_slice, slice_port
 ZONE = "us-central1-a"
 NODES = {"node-1": node("node-1", ZONE)}
 
+pytestmark = pytest.mark.timeout(2)
+
 
 def lengths(slices: Iterable[EndpointSlice]) -> list[int]:
     return sorted((len(s.endpoints or []) for s in slices), reverse=True)

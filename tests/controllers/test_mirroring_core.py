@@ -25,6 +25,8 @@ from .builders import conditions_of, endpoints_of, must, owner_of, ports_of, end
 MIRRORING = "endpointslicemirroring-controller.k8s.io"
 HTTP = endpoint_port(80, name="http")
 
+pytestmark = pytest.mark.timeout(2)
+
 
 def v4(n: int) -> EndpointAddress:
     return raw_address(f"10.0.{n // 250}.{n % 250}")

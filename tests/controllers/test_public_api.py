@@ -12,6 +12,8 @@ import svclab.controllers
 
 MODULES = sorted(m.name for m in pkgutil.iter_modules(svclab.controllers.__path__))
 
+pytestmark = pytest.mark.timeout(2)
+
 
 @pytest.mark.parametrize("name", ["svclab.controllers"] + [f"svclab.controllers.{m}" for m in MODULES])
 def test_all_is_sorted_and_complete(name: str) -> None:

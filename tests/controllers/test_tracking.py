@@ -5,6 +5,8 @@ Times: ``T0`` = 2026-01-01T00:00:00Z, ``t(n)`` = T0 + n seconds.
 
 from __future__ import annotations
 
+import pytest
+
 import datetime
 
 from lightkube.models.meta_v1 import ObjectMeta
@@ -13,6 +15,8 @@ from lightkube.resources.discovery_v1 import EndpointSlice
 from svclab.controllers.tracking import EndpointSliceTracker, TriggerTimeTracker
 
 from .builders import T0, pod, service
+
+pytestmark = pytest.mark.timeout(2)
 
 
 def t(seconds: int) -> datetime.datetime:
