@@ -38,7 +38,6 @@ __all__ = [
     "has_selector",
     "is_headless",
     "is_pod_ready",
-    "labels_of",
     "meta",
     "name_of",
     "namespace_of",
@@ -239,8 +238,3 @@ def pod_reference(pod: Pod) -> ObjectReference:
         name=meta(pod).name,
         uid=meta(pod).uid,
     )
-
-
-def labels_of(obj: Any) -> Mapping[str, str]:
-    """An object's labels, ``{}`` when unset."""
-    return (obj.metadata.labels if obj.metadata else None) or {}
