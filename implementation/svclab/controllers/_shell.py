@@ -24,6 +24,7 @@ from svclab.kube.informer import Informer, wait_for_sync
 from svclab.kube.names import NamespacedName
 from svclab.kube.reflector import error_status_code
 from svclab.kube.store import NAMESPACE_INDEX
+from svclab.kube.workqueue import DEFAULT_MAX_RETRIES, WorkQueue, run_workers
 
 from ._common import (
     LABEL_MANAGED_BY,
@@ -163,15 +164,13 @@ class QueueController:
     name = "controller"
 
     def __init__(self, informers: SharedInformers, client: Any, recorder: Any, *, workers: int = 5,
-                 max_retries: int = 15, queue: Any = None) -> None:
-        from svclab.kube.workqueue import WorkQueue
-
+                 max_retries: int = DEFAULT_MAX_RETRIES, queue: WorkQueue[NamespacedName] | None = None) -> None:
         self.informers = informers
         self.client = client
         self.recorder = recorder
         self.workers = workers
         self.max_retries = max_retries
-        self.queue: Any = queue if queue is not None else WorkQueue(name=self.name)
+        self.queue: WorkQueue[NamespacedName] = queue if queue is not None else WorkQueue(name=self.name)
 
     def enqueue(self, key: NamespacedName | None) -> None:
         if key is not None:
@@ -185,8 +184,6 @@ class QueueController:
 
     async def run(self) -> None:
         """Wait for the caches, run ``on_synced``, then work until cancelled."""
-        from svclab.kube.workqueue import run_workers
-
         await self.informers.wait_for_sync()
         self.on_synced()
         log.info("controller started controller=%s workers=%d", self.name, self.workers)
