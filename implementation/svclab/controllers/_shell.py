@@ -5,8 +5,9 @@
   indexes the controllers need: pods by namespace (built in), slices by the
   Service they belong to.
 * ``pods_for_service`` / ``services_for_pod``: selector matching over caches.
-* ``ignore_not_found`` / ``write``: API calls that turn failures into
-  ``WriteError`` naming verb, kind and object.
+* ``write``: an API call whose failure becomes a ``WriteError`` naming verb,
+  kind and object (404 tolerated on request, for deletes).
+* ``QueueController``: the base class (work queue, workers, orphan-scan hook).
 """
 
 from __future__ import annotations
@@ -147,10 +148,10 @@ async def write(verb: str, obj: Any, call: Awaitable[T], *, missing_ok: bool = F
     except Exception as error:  # noqa: BLE001 - re-raised with context
         if missing_ok and error_status_code(error) == 404:
             return None
-        meta = obj.metadata
-        name = meta.name or f"{meta.generateName or ''}*"
+        target = meta(obj)
+        name = target.name or f"{target.generateName or ''}*"
         raise WriteError(verb, getattr(obj, "kind", None) or type(obj).__name__,
-                         f"{meta.namespace}/{name}", error) from error
+                         f"{target.namespace}/{name}", error) from error
 
 
 class QueueController:
