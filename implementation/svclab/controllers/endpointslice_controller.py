@@ -10,7 +10,8 @@ Differences from upstream, and why: upstream leaves the slices of a deleted
 Service to the garbage collector; svclab's local API server may have none,
 so the controller deletes them itself (harmless where a GC races it: 404s are
 ignored).  For the same reason, managed slices whose Service is gone are
-queued at start.
+queued at start.  As upstream, a Service that loses its selector keeps the
+slices it had (the controller just stops touching them).
 """
 
 from __future__ import annotations
