@@ -1,1 +1,14 @@
-"""svclab.testbed.kind"""
+"""svclab.testbed.kind: the kind provider.
+
+* ``tools``: kind, kubectl and docker found on PATH; ``preflight(spec)``;
+* ``image``: the svclab image (``svclab image build``);
+* ``rbac`` and ``manifests``: what runs svclab in a cluster
+  (``svclab image manifests``);
+* ``cluster``: ``bring_up(spec, name)``, ``handle(name)``, ``tear_down(name)``
+  through pytest-kind-ng;
+* ``locust``: the load generators as pods.
+"""
+
+from svclab.testbed.kind.tools import KindError, preflight
+
+__all__ = ["KindError", "preflight"]
