@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 from pathlib import Path
 
@@ -28,6 +29,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true")
 
 
+def _install_stop_signals(task: asyncio.Future[None]) -> None:
+    """SIGTERM/SIGINT cancel ``task``, through plain signal handlers on purpose.
+
+    pyroute2 forks helper processes (netns creation) and stops them with
+    SIGTERM. With ``loop.add_signal_handler`` a signal that hits such a child
+    before it resets its handlers is written to the wakeup socket the child
+    shares with the agent, and the agent would stop itself. A plain handler
+    runs in the process that got the signal; in a forked child it just exits.
+    """
+    loop = asyncio.get_running_loop()
+    agent_pid = os.getpid()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if os.getpid() != agent_pid:
+            os._exit(128 + signum)
+        logging.getLogger(__name__).info("stopping on signal %s", signal.Signals(signum).name)
+        loop.call_soon_threadsafe(task.cancel)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, on_signal)
+
+
 async def _main(args: argparse.Namespace) -> int:
     from svclab.kube import make_client
 
@@ -39,13 +61,14 @@ async def _main(args: argparse.Namespace) -> int:
     client = make_client(args.kubeconfig, field_manager="svclab-node-agent")
     agent = NodeAgent(client, cluster=args.cluster, node=node, state_dir=args.state_dir)
     task = asyncio.ensure_future(agent.run())
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, task.cancel)
+    _install_stop_signals(task)
     try:
         await task
     except asyncio.CancelledError:
         await agent.shutdown()
+    except Exception:
+        logging.getLogger(__name__).exception("node agent failed")
+        return 1
     return 0
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .nsutil import enter_pod
-from .sandbox import Sandbox, process_start_ticks
+from .sandbox import Sandbox, process_start_ticks, save_sandbox
 from .status import ContainerView, RunState
 
 __all__ = ["IMAGE_NOT_SUPPORTED", "ContainerRunner", "Launch", "container_argv",
@@ -196,6 +196,7 @@ class ContainerRunner:
                 return 128
         self._process = process
         self._sandbox.containers[self.name] = [process.pid, process_start_ticks(process.pid)]
+        save_sandbox(self._sandbox)  # so a restarted agent can find (and stop) this process
         started = rfc3339(_now())
         self.generation += 1
         self.ready = not self._probes_readiness
@@ -203,7 +204,8 @@ class ContainerRunner:
                   started_at=started, finished_at="", ready=False)
         code = await process.wait()
         self.ready = False
-        self._sandbox.containers.pop(self.name, None)
+        if self._sandbox.containers.pop(self.name, None) is not None:
+            save_sandbox(self._sandbox)
         exit_code = code if code >= 0 else 128 - code  # killed by signal N: 128+N
         reason = "Completed" if exit_code == 0 else "Error"
         finished = rfc3339(_now())
