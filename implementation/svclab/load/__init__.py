@@ -1,0 +1,72 @@
+"""Load tests: locust throughput and latency per proxy mode, target and scenario.
+
+Pieces, from the outside in:
+
+* ``LoadRunner`` (``runner``) runs ``python -m svclab.load.worker`` inside a
+  client pod through a caller-supplied ``exec_in_pod`` and parses its JSON
+  into ``Measurement``s, charging the proxy's CPU time to each run.
+* ``svclab.load.sweep`` grows and removes dummy Services around measurements
+  (imported explicitly: it pulls in lightkube, and this package must stay
+  light enough for the gevent-patched worker process to import first).
+* ``figures`` turns measurements into ``Figure`` rows (req/s, p50/p95/p99,
+  ratio to the direct baseline) and writes ``load-<testbed>.json``/``.csv``.
+* ``users`` / ``worker`` are the locust side; they import locust and so are
+  never imported from here.
+
+A typical caller (``svclab run``)::
+
+    runner = LoadRunner(mode="iptables", client=ClientPod("default", "client"),
+                        exec_in_pod=exec_fn, work_dir=results_dir,
+                        proxy_cpu_seconds=lambda: read_process_cpu(pid).total_s)
+    targets = build_targets(pod_ips=ips, cluster_ip=vip, node_ip=other_node, node_port=np)
+    measurements = runner.measure_all(targets, PROFILES["quick"])
+    write_results(LoadResults("iptables", "quick", started,
+                              tuple(figures_from_measurements(measurements))), results_dir)
+"""
+
+from .figures import (
+    LOAD_SCHEMA,
+    LoadResults,
+    figures_from_measurements,
+    merge_histograms,
+    percentile_ms,
+    read_results,
+    results_to_csv,
+    results_to_json,
+    write_results,
+)
+from .model import PROFILES, Figure, LoadTarget, Measurement, Profile, Scenario, TargetKind, WorkerStats
+from .procstat import ProcessCpu, parse_proc_stat, read_process_cpu
+from .runner import ClientPod, ExecInPod, LoadError, LoadRunner, build_targets
+from .worker_protocol import WORKER_SCHEMA, parse_worker_output, worker_argv
+
+__all__ = [
+    "ClientPod",
+    "ExecInPod",
+    "Figure",
+    "LOAD_SCHEMA",
+    "LoadError",
+    "LoadResults",
+    "LoadRunner",
+    "LoadTarget",
+    "Measurement",
+    "PROFILES",
+    "ProcessCpu",
+    "Profile",
+    "Scenario",
+    "TargetKind",
+    "WORKER_SCHEMA",
+    "WorkerStats",
+    "build_targets",
+    "figures_from_measurements",
+    "merge_histograms",
+    "parse_proc_stat",
+    "parse_worker_output",
+    "percentile_ms",
+    "read_process_cpu",
+    "read_results",
+    "results_to_csv",
+    "results_to_json",
+    "worker_argv",
+    "write_results",
+]

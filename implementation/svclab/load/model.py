@@ -1,0 +1,133 @@
+"""Values of a load test: what is measured, how, and what came out.
+
+A *measurement* is one load generator run: one set of URLs (a ``LoadTarget``),
+one connection ``Scenario``, a fixed number of users for a fixed time, with a
+given number of extra Services programmed into the proxy.  The worker turns a
+run into ``WorkerStats`` (raw counts and a latency histogram); the runner adds
+the proxy's CPU time and gives a ``Measurement``; ``figures`` derives the
+per-row ``Figure`` (rates, percentiles, ratio to the direct baseline).
+
+Targets: ``direct`` sends to the backend pod IPs (no proxy involved, the
+baseline), ``clusterip`` to the Service's virtual IP, ``nodeport`` to a
+NodePort on *another* node's IP (so the packet crosses two proxies' rules).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+__all__ = [
+    "Figure",
+    "LoadTarget",
+    "Measurement",
+    "PROFILES",
+    "Profile",
+    "Scenario",
+    "TargetKind",
+    "WorkerStats",
+]
+
+
+class Scenario(str, enum.Enum):
+    """How the load generator uses TCP connections."""
+
+    KEEPALIVE = "keepalive"  # HTTP/1.1 persistent connections, one per user
+    NEW_CONNECTION = "new-connection"  # a fresh TCP connection per request
+
+
+class TargetKind(str, enum.Enum):
+    """Which path the traffic takes to the backends."""
+
+    DIRECT = "direct"
+    CLUSTER_IP = "clusterip"
+    NODE_PORT = "nodeport"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadTarget:
+    """URLs the users spread their requests over (round robin per user)."""
+
+    kind: TargetKind
+    urls: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.urls:
+            raise ValueError(f"load target {self.kind.value}: no URLs")
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """How long and how wide a load run is.
+
+    ``sweep_counts`` are the numbers of extra Services; at count 0 every
+    target is measured, at the other counts only ``sweep_targets`` (the direct
+    baseline does not depend on Services, so the count-0 one stands in).
+    """
+
+    name: str
+    run_time_s: float
+    users: int
+    sweep_counts: tuple[int, ...]
+    sweep_targets: tuple[TargetKind, ...] = (TargetKind.CLUSTER_IP,)
+    scenarios: tuple[Scenario, ...] = (Scenario.KEEPALIVE, Scenario.NEW_CONNECTION)
+
+
+PROFILES: dict[str, Profile] = {
+    # quick: 6 runs at count 0 plus 2 per sweep step, ~100 s of load per testbed
+    "quick": Profile(name="quick", run_time_s=10.0, users=10, sweep_counts=(0, 1000, 5000)),
+    "full": Profile(name="full", run_time_s=30.0, users=20,
+                    sweep_counts=(0, 1000, 5000, 10000),
+                    sweep_targets=(TargetKind.DIRECT, TargetKind.CLUSTER_IP)),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStats:
+    """What one load generator run counted (the worker's JSON, parsed).
+
+    ``response_times_ms`` is locust's histogram: response time rounded the
+    way locust rounds it (ms) -> number of requests.  ``duration_s`` is the
+    measured window (after all users were spawned).
+    """
+
+    requests: int
+    failures: int
+    duration_s: float
+    response_times_ms: dict[int, int]
+    errors: dict[str, int] = field(default_factory=dict)
+    html_report: str | None = None  # path of locust's own HTML report
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """One run in context: which mode, target, scenario and Service count."""
+
+    mode: str
+    target: TargetKind
+    scenario: Scenario
+    services: int  # extra Services programmed during the run
+    users: int
+    stats: WorkerStats
+    proxy_cpu_s: float | None  # CPU seconds the proxy spent during the run
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """A result row, as written to JSON/CSV and drawn in the report."""
+
+    mode: str
+    target: TargetKind
+    scenario: Scenario
+    services: int
+    users: int
+    requests: int
+    failures: int
+    duration_s: float
+    rps: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    ratio_to_direct: float | None  # rps / rps of the direct run; None without one
+    proxy_cpu_s: float | None
+    html_report: str | None

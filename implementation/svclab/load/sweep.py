@@ -1,0 +1,156 @@
+"""The Service-count sweep: the same measurement with K extra Services.
+
+A proxy's cost grows with the number of Services it programs (iptables walks
+``KUBE-SERVICES`` rule by rule; ipvs and nftables look up hash tables).  To
+show it, the sweep adds dummy Services step by step (0 -> 1,000 -> 5,000 ...,
+creating only the difference each time), waits until the proxy has programmed
+them (a caller-supplied readiness callback, e.g. "the ruleset holds N+K
+service chains" or the proxy's sync metrics), measures, and finally deletes
+them all, also when a step fails.
+
+Each dummy is a selector-less Service with one port plus a hand-written
+Endpoints object holding one address (the mirroring controller turns it into
+an EndpointSlice), so every dummy costs the proxy what a real one-endpoint
+Service costs without starting any pod.  All carry the label
+``svclab.dev/sweep=true`` so that leftovers of a killed run can be found.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lightkube import ApiError
+from lightkube.models.core_v1 import (
+    EndpointAddress,
+    EndpointPort,
+    EndpointSubset,
+    ServicePort,
+    ServiceSpec,
+)
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import Endpoints, Service
+
+from .model import Measurement
+
+__all__ = [
+    "SWEEP_LABEL",
+    "DummyServices",
+    "create_dummy_services",
+    "delete_dummy_services",
+    "dummy_objects",
+    "run_sweep",
+]
+
+SWEEP_LABEL = "svclab.dev/sweep"
+_CONFLICT = 409
+_NOT_FOUND = 404
+
+
+@dataclass(frozen=True, slots=True)
+class DummyServices:
+    """Where and how the dummy Services are made."""
+
+    namespace: str
+    endpoint_ip: str  # the one address of every dummy (any pod IP will do)
+    port: int = 80
+    target_port: int = 8080
+    prefix: str = "svclab-sweep"
+    concurrency: int = 32  # API calls in flight
+
+    def name(self, index: int) -> str:
+        return f"{self.prefix}-{index:05d}"
+
+
+def dummy_objects(spec: DummyServices, index: int) -> tuple[Service, Endpoints]:
+    """The Service and Endpoints of dummy number ``index`` (side-effect-free)."""
+    meta = ObjectMeta(name=spec.name(index), namespace=spec.namespace,
+                      labels={SWEEP_LABEL: "true"})
+    service = Service(metadata=meta, spec=ServiceSpec(ports=[
+        ServicePort(name="http", port=spec.port, targetPort=spec.target_port, protocol="TCP")]))
+    endpoints = Endpoints(metadata=ObjectMeta(name=meta.name, namespace=spec.namespace,
+                                              labels={SWEEP_LABEL: "true"}),
+                          subsets=[EndpointSubset(
+                              addresses=[EndpointAddress(ip=spec.endpoint_ip)],
+                              ports=[EndpointPort(name="http", port=spec.target_port,
+                                                  protocol="TCP")])])
+    return service, endpoints
+
+
+async def _bounded(jobs: Iterator[Callable[[], Awaitable[None]]], concurrency: int) -> None:
+    """Run jobs with at most ``concurrency`` in flight; the first error cancels the rest."""
+    async def drain() -> None:
+        for job in jobs:  # the iterator is shared: each job is taken once
+            await job()
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(max(1, concurrency)):
+            group.create_task(drain())
+
+
+async def create_dummy_services(client: Any, spec: DummyServices, *, start: int, stop: int) -> None:
+    """Create dummies ``start..stop-1`` (a lightkube AsyncClient); existing ones are kept."""
+    async def create(index: int) -> None:
+        for obj in dummy_objects(spec, index):
+            try:
+                await client.create(obj, namespace=spec.namespace)
+            except ApiError as err:
+                if err.status.code != _CONFLICT:
+                    raise
+
+    await _bounded((lambda i=i: create(i) for i in range(start, stop)), spec.concurrency)
+
+
+async def delete_dummy_services(client: Any, spec: DummyServices) -> int:
+    """Delete every labelled dummy Service and Endpoints in the namespace; return the count."""
+    names = [svc.metadata.name async for svc in client.list(
+        Service, namespace=spec.namespace, labels={SWEEP_LABEL: "true"})]
+    leftover_endpoints = [ep.metadata.name async for ep in client.list(
+        Endpoints, namespace=spec.namespace, labels={SWEEP_LABEL: "true"})]
+
+    async def delete(kind: type[Any], name: str) -> None:
+        try:
+            await client.delete(kind, name, namespace=spec.namespace)
+        except ApiError as err:
+            if err.status.code != _NOT_FOUND:
+                raise
+
+    jobs = [(lambda n=n: delete(Service, n)) for n in names]
+    jobs += [(lambda n=n: delete(Endpoints, n)) for n in leftover_endpoints]
+    await _bounded(iter(jobs), spec.concurrency)
+    return len(names)
+
+
+async def run_sweep(*, client: Any, spec: DummyServices, counts: Sequence[int],
+                    wait_programmed: Callable[[int], Awaitable[None]],
+                    measure: Callable[[int], Sequence[Measurement]],
+                    progress: Callable[[str], None] | None = None) -> list[Measurement]:
+    """Measure at each Service count, growing the dummies in place.
+
+    ``wait_programmed(count)`` must return once the proxy has programmed
+    ``count`` extra Services (it is called for count 0 too).  ``measure(count)``
+    is blocking (it runs the load generator) and runs in a thread so the
+    client's event loop stays free.  The dummies are deleted at the end,
+    also on error or cancellation.
+    """
+    if list(counts) != sorted(counts):
+        raise ValueError(f"sweep counts must be ascending, got {list(counts)}")
+    results: list[Measurement] = []
+    made = 0
+    try:
+        for count in counts:
+            if count > made:
+                if progress:
+                    progress(f"creating Services {made}..{count - 1}")
+                await create_dummy_services(client, spec, start=made, stop=count)
+                made = count
+            await wait_programmed(count)
+            results.extend(await asyncio.to_thread(measure, count))
+    finally:
+        if made:
+            if progress:
+                progress(f"deleting {made} sweep Services")
+            await delete_dummy_services(client, spec)
+    return results

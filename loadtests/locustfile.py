@@ -1,0 +1,55 @@
+"""svclab's locustfile: the same users as ``python -m svclab.load.worker``, for locust's CLI.
+
+Used for distributed runs (kind and other real clusters), where locust runs as
+a master pod and worker pods::
+
+    locust -f loadtests/locustfile.py --master --headless -u 50 -r 50 -t 30s \
+        --svclab-url http://10.96.0.10/hostname --csv out/run --html out/run.html \
+        KeepAliveUser
+    locust -f loadtests/locustfile.py --worker --master-host locust-master
+
+Pick the scenario by class name: ``KeepAliveUser`` or ``NewConnectionUser``.
+``--svclab-url`` may be repeated (or comma-separated); each user cycles
+through the URLs, starting at a different one.  Locust forwards custom
+arguments from the master to its workers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from locust import events
+
+from svclab.load import users
+from svclab.load.users import configure
+
+__all__ = ["KeepAliveUser", "NewConnectionUser"]
+
+
+class KeepAliveUser(users.KeepAliveUser):
+    """Persistent connections (URLs set from ``--svclab-url`` at init)."""
+
+    abstract = False
+
+
+class NewConnectionUser(users.NewConnectionUser):
+    """A new TCP connection per request (URLs set from ``--svclab-url`` at init)."""
+
+    abstract = False
+
+
+@events.init_command_line_parser.add_listener
+def add_svclab_arguments(parser: Any) -> None:
+    parser.add_argument("--svclab-url", action="append", default=[], include_in_web_ui=True,
+                        help="target URL, repeatable or comma-separated (svclab)")
+
+
+@events.init.add_listener
+def configure_users(environment: Any, **_: Any) -> None:
+    options = environment.parsed_options
+    urls = [u for arg in (getattr(options, "svclab_url", None) or []) for u in arg.split(",") if u]
+    if not urls and options is not None and options.host:
+        urls = [options.host.rstrip("/") + "/hostname"]
+    if urls:
+        configure(KeepAliveUser, urls)
+        configure(NewConnectionUser, urls)
