@@ -1,0 +1,234 @@
+"""The kind provider's manifests: RBAC as upstream grants it, the workloads, validity.
+
+Specs used: the shipped ``clusters/kind-iptables.yaml`` / ``kind-nftables.yaml``
+(3 nodes, podSubnet 10.244.0.0/16) and variants built from them with
+``parse_spec`` (proxy mode none, one controller, other sync periods).
+Every rendered object is validated with kubernetes-validate in strict mode for
+Kubernetes 1.33 and for the newest version the package ships.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from svclab.testbed.kind.locust import LocustOptions, locust_manifests
+from svclab.testbed.kind.manifests import dump_manifests, render_manifests
+from svclab.testbed.kind.rbac import CONTROLLER_ROLES, NODE_PROXIER_ROLE
+from svclab.testbed import spec as spec_module
+from svclab.testbed.spec import load_spec, parse_spec
+
+REPO = Path(__file__).resolve().parents[2]
+IMAGE = "svclab:test"
+K8S_VERSIONS = ["1.33", kubernetes_validate.latest_version()]
+
+
+def _spec(file: str = "kind-iptables.yaml", **changes: Any) -> spec_module.Testbed:
+    document = yaml.safe_load((REPO / "clusters" / file).read_text())
+    document = copy.deepcopy(document)
+    for key, value in changes.items():
+        document["spec"][key] = value
+    return parse_spec(document, file)
+
+
+def _by_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [obj for obj in objects if obj["kind"] == kind]
+
+
+def _one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    found = _by_kind(objects, kind)
+    assert len(found) == 1, [o["metadata"]["name"] for o in found]
+    return found[0]
+
+
+def _proxy_container(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    return _one(objects, "DaemonSet")["spec"]["template"]["spec"]["containers"][0]
+
+
+SPECS = {
+    "kind-iptables": lambda: _spec("kind-iptables.yaml"),
+    "kind-nftables": lambda: _spec("kind-nftables.yaml"),
+    "proxy-none": lambda: _spec(proxy={"mode": "none"}),
+    "only-endpointslice": lambda: _spec(controllers=["endpointslice"]),
+    "no-controllers": lambda: _spec(controllers=[]),
+}
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+@pytest.mark.parametrize("spec_id", list(SPECS))
+def test_every_manifest_validates_strictly(spec_id: str, version: str) -> None:
+    objects = render_manifests(SPECS[spec_id](), IMAGE, apiserver="x-control-plane:6443")
+    assert objects
+    for obj in objects:
+        kubernetes_validate.validate(obj, version, strict=True)
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+def test_locust_manifests_validate_strictly(version: str) -> None:
+    objects = locust_manifests(LocustOptions(
+        name="locust-iptables", namespace="load", locustfile="from locust import HttpUser\n",
+        host="http://web.load.svc.cluster.local", workers=3))
+    assert [o["kind"] for o in objects] == ["ConfigMap", "Job", "Service", "Deployment"]
+    for obj in objects:
+        kubernetes_validate.validate(obj, version, strict=True)
+    workers = objects[3]
+    assert workers["spec"]["replicas"] == 3
+    args = workers["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--worker" in args and "--master-host=locust-iptables-master" in args
+    master_args = objects[1]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--expect-workers=3" in master_args and "--headless" in master_args
+
+
+def test_locust_needs_a_worker() -> None:
+    with pytest.raises(ValueError, match="at least one worker"):
+        locust_manifests(LocustOptions(name="l", namespace="n", locustfile="", host="h",
+                                       workers=0))
+
+
+def test_strict_validation_rejects_a_misspelt_field() -> None:
+    """The validator is really strict: the checks above can fail."""
+    daemonset = _one(render_manifests(_spec(), IMAGE), "DaemonSet")
+    daemonset["spec"]["template"]["spec"]["hostNetwrok"] = True
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(daemonset, "1.33", strict=True)
+
+
+# Upstream's rules (controller_policy.go, policy.go), as (groups, resources, verbs) sets.
+EVENTS = (("", "events.k8s.io"), ("events",), ("create", "update", "patch"))
+UPSTREAM_RULES = {
+    "system:controller:endpoint-controller": {
+        (("",), ("services", "pods"), ("get", "list", "watch")),
+        (("",), ("endpoints",), ("get", "list", "watch", "create", "update", "delete")),
+        (("",), ("endpoints/restricted",), ("create",)),
+        EVENTS,
+    },
+    "system:controller:endpointslice-controller": {
+        (("",), ("services", "pods", "nodes"), ("get", "list", "watch")),
+        (("",), ("services/finalizers",), ("update",)),
+        (("discovery.k8s.io",), ("endpointslices",),
+         ("get", "list", "watch", "create", "update", "delete")),
+        EVENTS,
+    },
+    "system:controller:endpointslicemirroring-controller": {
+        (("",), ("services", "endpoints"), ("get", "list", "watch")),
+        (("",), ("services/finalizers",), ("update",)),
+        (("",), ("endpoints/finalizers",), ("update",)),
+        (("discovery.k8s.io",), ("endpointslices",),
+         ("get", "list", "watch", "create", "update", "delete")),
+        EVENTS,
+    },
+    "system:node-proxier": {
+        (("",), ("services", "endpoints"), ("list", "watch")),
+        (("",), ("nodes",), ("get", "list", "watch")),
+        EVENTS,
+        (("discovery.k8s.io",), ("endpointslices",), ("list", "watch")),
+    },
+}
+
+
+def _rule_set(role: dict[str, Any]) -> set[tuple[tuple[str, ...], ...]]:
+    return {(tuple(r["apiGroups"]), tuple(r["resources"]), tuple(r["verbs"]))
+            for r in role["rules"]}
+
+
+def test_cluster_roles_equal_upstream() -> None:
+    roles = {r["metadata"]["name"]: r for r in _by_kind(render_manifests(_spec(), IMAGE),
+                                                        "ClusterRole")}
+    assert set(roles) == set(UPSTREAM_RULES)
+    for name, rules in UPSTREAM_RULES.items():
+        assert _rule_set(roles[name]) == rules, name
+        assert roles[name]["metadata"]["labels"] == {"kubernetes.io/bootstrapping": "rbac-defaults"}
+    assert {name for name, _ in CONTROLLER_ROLES.values()} | {NODE_PROXIER_ROLE[0]} == set(roles)
+
+
+def test_bindings_give_each_account_its_roles_only() -> None:
+    objects = render_manifests(_spec(controllers=["endpoints", "endpointslice"]), IMAGE)
+    bound = {(b["roleRef"]["name"], b["subjects"][0]["name"])
+             for b in _by_kind(objects, "ClusterRoleBinding")}
+    assert bound == {("system:controller:endpoint-controller", "svclab-controller-manager"),
+                     ("system:controller:endpointslice-controller", "svclab-controller-manager"),
+                     ("system:node-proxier", "svclab-proxy")}
+    lease_role = _one(objects, "Role")
+    assert lease_role["metadata"]["namespace"] == "kube-system"
+    assert lease_role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "update"],
+         "resourceNames": ["svclab-controller-manager"]}]
+    accounts = {a["metadata"]["name"] for a in _by_kind(objects, "ServiceAccount")}
+    assert accounts == {"svclab-controller-manager", "svclab-proxy"}
+
+
+def test_controller_manager_deployment() -> None:
+    deployment = _one(render_manifests(_spec(controllers=["endpointslice-mirroring",
+                                                          "endpoints"]), IMAGE), "Deployment")
+    assert deployment["metadata"]["namespace"] == "kube-system"
+    assert deployment["spec"]["replicas"] == 2
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "svclab-controller-manager"
+    container = pod["containers"][0]
+    assert container["image"] == IMAGE and container["imagePullPolicy"] == "IfNotPresent"
+    assert container["args"][:2] == ["controller-manager", "--leader-elect"]
+    assert "--controllers=endpointslice-mirroring,endpoints" in container["args"]
+    assert container["securityContext"]["runAsNonRoot"] is True
+
+
+@pytest.mark.parametrize("file,mode", [("kind-iptables.yaml", "iptables"),
+                                       ("kind-nftables.yaml", "nftables")])
+def test_proxy_daemonset_follows_the_spec(file: str, mode: str) -> None:
+    objects = render_manifests(_spec(file, proxy={"mode": mode, "minSyncPeriod": "250ms",
+                                                  "syncPeriod": "1m"}), IMAGE)
+    daemonset = _one(objects, "DaemonSet")
+    pod = daemonset["spec"]["template"]["spec"]
+    assert pod["hostNetwork"] is True
+    assert pod["priorityClassName"] == "system-node-critical"
+    assert pod["tolerations"] == [{"operator": "Exists"}]
+    assert pod["serviceAccountName"] == "svclab-proxy"
+    container = pod["containers"][0]
+    assert container["args"] == [
+        "proxy", f"--mode={mode}", "--hostname-override=$(NODE_NAME)", "--min-sync-period=250ms",
+        "--sync-period=1m", "--cluster-cidr=10.244.0.0/16",
+        "--metrics-bind-address=0.0.0.0:10249", "--healthz-bind-address=0.0.0.0:10256"]
+    assert container["env"] == [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {
+        "fieldPath": "spec.nodeName"}}}]
+    assert container["securityContext"]["privileged"] is True
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": 10256}
+    assert {p["containerPort"] for p in container["ports"]} == {10249, 10256}
+    mounts = {m["mountPath"]: m.get("readOnly", False) for m in container["volumeMounts"]}
+    assert mounts == {"/run/xtables.lock": False, "/lib/modules": True}
+    volumes = {v["name"]: v["hostPath"] for v in pod["volumes"]}
+    assert volumes["xtables-lock"] == {"path": "/run/xtables.lock", "type": "FileOrCreate"}
+    assert volumes["lib-modules"]["path"] == "/lib/modules"
+
+
+def test_proxy_reaches_the_apiserver_directly_when_told() -> None:
+    env = _proxy_container(render_manifests(_spec(), IMAGE, apiserver="lab-control-plane:6443"))["env"]
+    assert {"name": "KUBERNETES_SERVICE_HOST", "value": "lab-control-plane"} in env
+    assert {"name": "KUBERNETES_SERVICE_PORT", "value": "6443"} in env
+
+
+def test_proxy_mode_none_and_no_controllers_leave_their_parts_out() -> None:
+    no_proxy = render_manifests(_spec(proxy={"mode": "none"}), IMAGE)
+    assert not _by_kind(no_proxy, "DaemonSet")
+    assert "system:node-proxier" not in {r["metadata"]["name"] for r in _by_kind(no_proxy, "ClusterRole")}
+    no_controllers = render_manifests(_spec(controllers=[]), IMAGE)
+    assert not _by_kind(no_controllers, "Deployment") and not _by_kind(no_controllers, "Role")
+    assert {o["kind"] for o in no_controllers} == {"ServiceAccount", "ClusterRole",
+                                                    "ClusterRoleBinding", "DaemonSet"}
+
+
+def test_dump_is_multi_document_yaml_in_apply_order() -> None:
+    objects = render_manifests(load_spec(REPO / "clusters" / "kind-iptables.yaml"), IMAGE)
+    text = dump_manifests(objects)
+    assert text.startswith("---\n")
+    loaded = list(yaml.safe_load_all(text))
+    assert loaded == objects
+    kinds = [o["kind"] for o in loaded]
+    # accounts and RBAC before the workloads that use them
+    assert kinds.index("Deployment") > max(i for i, k in enumerate(kinds) if k != "DaemonSet"
+                                           and k != "Deployment")
