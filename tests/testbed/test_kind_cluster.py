@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from svclab import image_command
 from svclab.testbed.kind import cluster as kind_cluster
@@ -35,7 +35,7 @@ SPEC_FILE = REPO / "clusters" / "kind-iptables.yaml"
 DOCKER_DOWN = ("Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
                "Is the docker daemon running?")
 
-FAKE_TOOL = r'''#!{python}
+FAKE_TOOL = r'''#!{python} -S
 import json, os, sys
 tool = os.path.basename(sys.argv[0])
 args = sys.argv[1:]
@@ -319,12 +319,15 @@ def test_node_host_uses_testinfras_docker_backend(tools: Path) -> None:
 
 
 def test_tear_down_deletes_the_cluster_and_its_state(tools: Path, tmp_path: Path) -> None:
+    assert kind_cluster.list_testbeds() == [] and kind_cluster.kubeconfig_path("lab") is None
     kind_cluster.bring_up(load_spec(SPEC_FILE), "lab", image="svclab:t")
+    assert kind_cluster.list_testbeds() == ["lab"]
+    assert kind_cluster.kubeconfig_path("lab") == tmp_path / "state" / "lab" / "kubeconfig"
     assert kind_cluster.tear_down("lab") is True
     state = tmp_path / "state" / "lab"
     assert argvs(tools, "kind")[-1] == ["delete", "cluster", "--name=lab",
                                         f"--kubeconfig={state / 'kubeconfig'}"]
-    assert not state.exists()
+    assert not state.exists() and kind_cluster.list_testbeds() == []
     with pytest.raises(FileNotFoundError, match="no kind testbed lab"):
         kind_cluster.handle("lab")
 

@@ -13,9 +13,9 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import kubernetes_validate
+import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from svclab.testbed.kind.locust import LocustOptions, locust_manifests
 from svclab.testbed.kind.manifests import dump_manifests, render_manifests
@@ -47,7 +47,8 @@ def _one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 
 
 def _proxy_container(objects: list[dict[str, Any]]) -> dict[str, Any]:
-    return _one(objects, "DaemonSet")["spec"]["template"]["spec"]["containers"][0]
+    container: dict[str, Any] = _one(objects, "DaemonSet")["spec"]["template"]["spec"]["containers"][0]
+    return container
 
 
 SPECS = {

@@ -27,7 +27,7 @@ from svclab.testbed.spec import load_spec
 REPO = Path(__file__).resolve().parents[2]
 REFUSED = "The connection to the server 10.0.0.1:6443 was refused - did you specify the right host or port?"
 
-FAKE_KUBECTL = f'''#!{sys.executable}
+FAKE_KUBECTL = f'''#!{sys.executable} -S
 import json, os, sys
 args = sys.argv[1:]
 with open(os.environ["FAKE_LOG"], "a") as log:

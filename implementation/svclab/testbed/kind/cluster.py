@@ -61,6 +61,8 @@ __all__ = [
     "bring_up",
     "handle",
     "kind_config",
+    "kubeconfig_path",
+    "list_testbeds",
     "state_dir",
     "tear_down",
 ]
@@ -90,9 +92,9 @@ def state_dir(name: str) -> Path:
 def _controller_manager_patch() -> str:
     # No apiVersion: kind then applies it to whichever kubeadm API it generates
     # (v1beta3, or v1beta4 where it converts the extraArgs map into a list).
-    return yaml.safe_dump({"kind": "ClusterConfiguration",
-                           "controllerManager": {"extraArgs": {"controllers": KCM_CONTROLLERS}}},
-                          sort_keys=False)
+    text: str = yaml.safe_dump({"kind": "ClusterConfiguration", "controllerManager": {
+        "extraArgs": {"controllers": KCM_CONTROLLERS}}}, sort_keys=False)
+    return text
 
 
 def kind_config(spec: Any) -> dict[str, Any]:
@@ -266,6 +268,20 @@ def handle(name: str) -> KindClusterHandle:
     if not (state / "cluster.json").is_file():
         raise FileNotFoundError(f"no kind testbed {name} (looked in {state})")
     return _handle(name, state, find_tools())
+
+
+def kubeconfig_path(name: str) -> Path | None:
+    """The kubeconfig of kind testbed ``name`` if it is up (for ``svclab kubeconfig``)."""
+    state = state_dir(name)
+    return state / "kubeconfig" if (state / "cluster.json").is_file() else None
+
+
+def list_testbeds() -> list[str]:
+    """Names of the kind testbeds brought up here and not torn down (for ``svclab list``)."""
+    root = state_root()
+    if not root.is_dir():
+        return []
+    return sorted(entry.name for entry in root.iterdir() if (entry / "cluster.json").is_file())
 
 
 def tear_down(name: str) -> bool:

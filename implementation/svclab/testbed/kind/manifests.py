@@ -189,4 +189,5 @@ def render_manifests(spec: Any, image: str, *, apiserver: str | None = None) -> 
 
 def dump_manifests(objects: Sequence[dict[str, Any]]) -> str:
     """One multi-document YAML text, keys in the order they were written."""
-    return yaml.safe_dump_all(list(objects), sort_keys=False, explicit_start=True)
+    text: str = yaml.safe_dump_all(list(objects), sort_keys=False, explicit_start=True)
+    return text
