@@ -1,0 +1,191 @@
+"""The report's charts, drawn with matplotlib as SVG text to inline in the page.
+
+Every chart is a function from figures to an SVG string.  Text stays text
+(``svg.fonttype: none``: the page's fonts render it, nothing is embedded or
+fetched), and each chart gets its own id salt so that the ids of several
+inline SVGs cannot collide in one HTML document.  The object API is used
+(no pyplot), so no global figure state and no GUI backend is involved.
+
+Colours: a fixed one per testbed/mode (so iptables is the same blue in every
+chart) and a fixed one per target; the direct baseline is always grey.
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+
+import matplotlib
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure as MplFigure
+
+from svclab.load.model import Figure, Scenario, TargetKind
+
+from .inputs import ConvergenceSample
+
+__all__ = [
+    "convergence_chart",
+    "latency_chart",
+    "mode_colour",
+    "sweep_chart",
+    "throughput_chart",
+]
+
+MODE_COLOURS = {"iptables": "#2563eb", "nftables": "#0f9d8a", "ipvs": "#d97706",
+                "userspace": "#9333ea"}
+_FALLBACK = ("#db2777", "#4b5563", "#65a30d", "#0891b2")
+TARGET_COLOURS = {TargetKind.DIRECT: "#a3a3a3", TargetKind.CLUSTER_IP: "#2563eb",
+                  TargetKind.NODE_PORT: "#f59e0b"}
+TARGET_LABELS = {TargetKind.DIRECT: "direct (pod IPs)", TargetKind.CLUSTER_IP: "ClusterIP",
+                 TargetKind.NODE_PORT: "NodePort"}
+SCENARIO_LABELS = {Scenario.KEEPALIVE: "keep-alive connections",
+                   Scenario.NEW_CONNECTION: "new connection per request"}
+_STYLE = {
+    "svg.fonttype": "none", "font.family": "sans-serif",
+    "font.sans-serif": ["Inter", "Segoe UI", "Helvetica Neue", "Arial", "DejaVu Sans"],
+    "font.size": 10, "axes.titlesize": 11, "axes.titleweight": "bold",
+    "axes.spines.top": False, "axes.spines.right": False, "axes.edgecolor": "#9ca3af",
+    "axes.grid": True, "axes.grid.axis": "y", "grid.color": "#e5e7eb", "axes.axisbelow": True,
+    "xtick.color": "#374151", "ytick.color": "#374151", "axes.labelcolor": "#374151",
+    "legend.frameon": False,
+}
+
+
+def mode_colour(name: str, order: Sequence[str] = ()) -> str:
+    """The colour of a testbed/mode, stable across charts."""
+    if name in MODE_COLOURS:
+        return MODE_COLOURS[name]
+    index = list(order).index(name) if name in order else len(name)
+    return _FALLBACK[index % len(_FALLBACK)]
+
+
+def _to_svg(fig: MplFigure, chart_id: str) -> str:
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.hashsalt": chart_id, "svg.id": chart_id}):
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    text = buf.getvalue()
+    return text[text.index("<svg"):]  # drop the XML declaration and DOCTYPE for inlining
+
+
+def _new_figure(columns: int, *, height: float = 3.4) -> tuple[MplFigure, list[Axes]]:
+    fig = MplFigure(figsize=(6.2 * columns, height), layout="constrained")
+    axes = fig.subplots(1, columns, squeeze=False)[0]
+    return fig, list(axes)
+
+
+def _baseline_rows(figures: Iterable[Figure]) -> list[Figure]:
+    return [f for f in figures if f.services == 0]
+
+
+def _grouped(figures: Sequence[Figure], scenario: Scenario,
+             modes: Sequence[str]) -> dict[tuple[str, TargetKind], Figure]:
+    return {(f.mode, f.target): f for f in figures if f.scenario is scenario and f.mode in modes}
+
+
+def throughput_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
+    """Requests/s per mode and target, one panel per scenario, % of direct on the bars."""
+    with matplotlib.rc_context(_STYLE):
+        fig, axes = _new_figure(2)
+        rows = _baseline_rows(figures)
+        width = 0.26
+        for ax, scenario in zip(axes, Scenario):
+            cells = _grouped(rows, scenario, modes)
+            for offset, target in enumerate(TargetKind):
+                xs = [i + (offset - 1) * width for i in range(len(modes))]
+                values = [cells[m, target].rps if (m, target) in cells else 0.0 for m in modes]
+                bars = ax.bar(xs, values, width * 0.92, color=TARGET_COLOURS[target],
+                              label=TARGET_LABELS[target])
+                for bar, mode in zip(bars, modes):
+                    cell = cells.get((mode, target))
+                    if cell is not None and target is not TargetKind.DIRECT and cell.ratio_to_direct:
+                        ax.annotate(f"{cell.ratio_to_direct:.0%}", (bar.get_x() + bar.get_width() / 2,
+                                    bar.get_height()), ha="center", va="bottom", fontsize=8,
+                                    xytext=(0, 2), textcoords="offset points", color="#111827")
+            ax.set_xticks(range(len(modes)), modes)
+            ax.set_title(SCENARIO_LABELS[scenario])
+            ax.set_ylabel("requests / s")
+            ax.margins(y=0.12)
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=3)
+        return _to_svg(fig, "chart-throughput")
+
+
+def latency_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
+    """p50 bars with a p95 tick and a whisker to p99, per mode and target."""
+    with matplotlib.rc_context(_STYLE):
+        fig, axes = _new_figure(2)
+        rows = _baseline_rows(figures)
+        width = 0.26
+        for ax, scenario in zip(axes, Scenario):
+            cells = _grouped(rows, scenario, modes)
+            for offset, target in enumerate(TargetKind):
+                present = [(i, cells[m, target]) for i, m in enumerate(modes) if (m, target) in cells]
+                xs = [i + (offset - 1) * width for i, _ in present]
+                p50 = [c.p50_ms for _, c in present]
+                ax.bar(xs, p50, width * 0.92, color=TARGET_COLOURS[target],
+                       label=TARGET_LABELS[target])
+                ax.vlines(xs, p50, [c.p99_ms for _, c in present], color="#374151", linewidth=1)
+                ax.scatter(xs, [c.p95_ms for _, c in present], marker="_", s=60, color="#374151",
+                           zorder=3)
+                ax.scatter(xs, [c.p99_ms for _, c in present], marker="o", s=9, color="#374151",
+                           zorder=3)
+            ax.set_xticks(range(len(modes)), modes)
+            ax.set_title(SCENARIO_LABELS[scenario])
+            ax.set_ylabel("ms  (bar p50 · tick p95 · dot p99)")
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=3)
+        return _to_svg(fig, "chart-latency")
+
+
+def sweep_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
+    """ClusterIP throughput as % of direct against the number of extra Services."""
+    with matplotlib.rc_context(_STYLE):
+        fig, axes = _new_figure(2)
+        for ax, scenario in zip(axes, Scenario):
+            for mode in modes:
+                points = sorted((f.services, f.ratio_to_direct * 100) for f in figures
+                                if f.mode == mode and f.scenario is scenario
+                                and f.target is TargetKind.CLUSTER_IP
+                                and f.ratio_to_direct is not None)
+                if points:
+                    ax.plot([p[0] for p in points], [p[1] for p in points], marker="o",
+                            linewidth=2, markersize=5, color=mode_colour(mode, modes), label=mode)
+            ax.axhline(100, color=TARGET_COLOURS[TargetKind.DIRECT], linestyle="--", linewidth=1.2)
+            ax.annotate("direct = 100 %", (1, 100), xycoords=("axes fraction", "data"),
+                        xytext=(-2, 3), textcoords="offset points", ha="right", fontsize=8,
+                        color="#6b7280")
+            ax.set_ylim(0, 110)
+            ax.set_title(SCENARIO_LABELS[scenario])
+            ax.set_xlabel("extra Services")
+            ax.set_ylabel("ClusterIP req/s, % of direct")
+            ax.grid(True, axis="both")
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center",
+                   ncols=max(len(modes), 1))
+        return _to_svg(fig, "chart-sweep")
+
+
+def convergence_chart(samples: Mapping[str, Sequence[ConvergenceSample]],
+                      modes: Sequence[str]) -> str:
+    """Median seconds per kind of change (bars) and the slowest (tick), per testbed."""
+    whats = sorted({s.what for seq in samples.values() for s in seq})
+    shown = [m for m in modes if samples.get(m)]
+    with matplotlib.rc_context({**_STYLE, "axes.grid.axis": "x"}):
+        bars = max(len(whats), 1) * max(len(shown), 1)
+        fig = MplFigure(figsize=(6.4, 0.17 * bars + 1.3), layout="constrained")
+        ax = fig.subplots()
+        height = 0.8 / max(len(shown), 1)
+        for offset, mode in enumerate(shown):
+            ys, medians, maxima = [], [], []
+            for i, what in enumerate(whats):
+                values = [s.seconds for s in samples[mode] if s.what == what]
+                if values:
+                    ys.append(i - 0.4 + height * (offset + 0.5))
+                    medians.append(statistics.median(values))
+                    maxima.append(max(values))
+            ax.barh(ys, medians, height * 0.9, color=mode_colour(mode, modes), label=mode)
+            ax.scatter(maxima, ys, marker="|", s=80, color="#374151", zorder=3)
+        ax.set_yticks(range(len(whats)), whats)
+        ax.invert_yaxis()
+        ax.set_xlabel("seconds (bar: median, tick: slowest)")
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside upper center",
+                   ncols=max(len(shown), 1))
+        return _to_svg(fig, "chart-convergence")

@@ -1,0 +1,222 @@
+"""``render_report``: the results directory of a run -> ``index.html``.
+
+Two steps: ``build_view`` turns the parsed inputs into plain values the
+template shows (side-effect-free apart from drawing the charts in memory),
+then Jinja2 renders ``templates/index.html.j2``.  The page is one
+self-contained file: inline CSS, inline SVG charts, no scripts, no fonts;
+links to the per-testbed files (pytest-html, JUnit, load JSON/CSV, locust's
+reports) are relative to the output directory, so the folder can be moved or
+served as it is.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from svclab.load.model import Figure, Scenario, TargetKind
+
+from . import charts
+from .inputs import AreaCounts, ReportInputs, TestbedInputs, load_inputs
+
+__all__ = ["Headline", "build_view", "describe_run_time", "headline", "headline_ratios", "render_report"]
+
+_MODE_ORDER = ("iptables", "nftables", "ipvs", "userspace")
+
+
+@dataclass(frozen=True, slots=True)
+class Headline:
+    """A testbed's line in the summary."""
+
+    status: str  # passed | failed | no-tests
+    passed: int
+    failed: int
+    skipped: int
+    keepalive_ratio: float | None  # ClusterIP / direct, 0 extra Services
+    new_connection_ratio: float | None
+
+
+
+def _order(testbeds: Sequence[TestbedInputs]) -> list[TestbedInputs]:
+    def key(t: TestbedInputs) -> tuple[int, str]:
+        return (_MODE_ORDER.index(t.name) if t.name in _MODE_ORDER else len(_MODE_ORDER), t.name)
+    return sorted(testbeds, key=key)
+
+
+def _ratio(figures: Sequence[Figure], scenario: Scenario) -> float | None:
+    for f in figures:
+        if f.target is TargetKind.CLUSTER_IP and f.scenario is scenario and f.services == 0:
+            return f.ratio_to_direct
+    return None
+
+
+def headline(testbed: TestbedInputs) -> Headline:
+    """Pass/fail totals and ClusterIP ratios of a testbed (side-effect-free)."""
+    areas = testbed.areas or {}
+    passed = sum(a.passed for a in areas.values())
+    failed = sum(a.failed for a in areas.values())
+    skipped = sum(a.skipped for a in areas.values())
+    status = "failed" if failed else ("passed" if passed else "no-tests")
+    figures = testbed.load.figures if testbed.load else ()
+    return Headline(status=status, passed=passed, failed=failed, skipped=skipped,
+                    keepalive_ratio=_ratio(figures, Scenario.KEEPALIVE),
+                    new_connection_ratio=_ratio(figures, Scenario.NEW_CONNECTION))
+
+
+def _link(path: Path | None, out_dir: Path) -> str | None:
+    return os.path.relpath(path, out_dir) if path is not None else None
+
+
+def _cell(counts: AreaCounts | None) -> dict[str, Any]:
+    if counts is None or counts.total == 0:
+        return {"cls": "none", "text": "–", "title": "not run"}
+    cls = "fail" if counts.failed else ("skip" if counts.passed == 0 else "pass")
+    text = f"{counts.passed}/{counts.total - counts.skipped}"
+    title = f"{counts.passed} passed, {counts.failed} failed, {counts.skipped} skipped"
+    return {"cls": cls, "text": text, "title": title, "skipped": counts.skipped,
+            "failed": counts.failed}
+
+
+def _load_rows(testbed: TestbedInputs, results_dir: Path, out_dir: Path) -> list[dict[str, Any]]:
+    rows = []
+    figures = testbed.load.figures if testbed.load else ()
+    for f in sorted(figures, key=lambda f: (list(Scenario).index(f.scenario), f.services,
+                                             list(TargetKind).index(f.target))):
+        report = results_dir / f.html_report if f.html_report else None
+        rows.append({"f": f, "target": charts.TARGET_LABELS[f.target],
+                     "scenario": charts.SCENARIO_LABELS[f.scenario],
+                     "locust": _link(report, out_dir) if report and report.exists() else None})
+    return rows
+
+
+def _convergence_rows(inputs: Sequence[TestbedInputs]) -> list[dict[str, Any]]:
+    whats = sorted({s.what for t in inputs for s in t.convergence})
+    rows = []
+    for what in whats:
+        cells = []
+        for t in inputs:
+            values = [s.seconds for s in t.convergence if s.what == what]
+            cells.append({"median": statistics.median(values), "max": max(values), "n": len(values)}
+                         if values else None)
+        rows.append({"what": what, "cells": cells})
+    return rows
+
+
+def build_view(inputs: ReportInputs, results_dir: Path, out_dir: Path,
+               *, now: datetime.datetime | None = None) -> dict[str, Any]:
+    """The values the template shows; charts are inline SVG strings."""
+    testbeds = _order(inputs.testbeds)
+    names = [t.name for t in testbeds]
+    areas = sorted({a for t in testbeds for a in (t.areas or {})})
+    figures = [f for t in testbeds if t.load for f in t.load.figures]
+    load_modes = [t.name for t in testbeds if t.load]
+    # a load figure's "mode" is its testbed's mode; charts group by testbed name
+    by_testbed = [_renamed(f, t.name) for t in testbeds if t.load for f in t.load.figures]
+    env = inputs.environment
+    view: dict[str, Any] = {
+        "generated": (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC"),
+        "ran": describe_run_time(env.get("started"), env.get("finished")),
+        "profile": env.get("profile"), "host": env.get("host", {}),
+        "areas": areas, "testbeds": [], "convergence": _convergence_rows(testbeds),
+        "charts": {},
+    }
+    for t in testbeds:
+        info = env.get("testbeds", {}).get(t.name, {})
+        view["testbeds"].append({
+            "name": t.name, "mode": info.get("mode", t.name), "runtime": info.get("runtime", "host"),
+            "kernel": info.get("kernel", ""), "provider": info.get("provider", ""),
+            "colour": charts.mode_colour(t.name, names), "headline": headline(t),
+            "cells": [_cell((t.areas or {}).get(a)) if t.areas is not None else _cell(None)
+                      for a in areas],
+            "failed_tests": t.failed_tests,
+            "links": {k: _link(v, out_dir) for k, v in (
+                ("conformance", t.conformance_html), ("junit", t.junit),
+                ("json", t.load_json), ("csv", t.load_csv))},
+            "load_rows": _load_rows(t, results_dir, out_dir),
+        })
+    if figures:
+        view["charts"]["throughput"] = Markup(charts.throughput_chart(by_testbed, load_modes))
+        view["charts"]["latency"] = Markup(charts.latency_chart(by_testbed, load_modes))
+        if any(f.services for f in figures):
+            view["charts"]["sweep"] = Markup(charts.sweep_chart(by_testbed, load_modes))
+    if any(t.convergence for t in testbeds):
+        view["charts"]["convergence"] = Markup(charts.convergence_chart(
+            {t.name: t.convergence for t in testbeds}, names))
+    view["sweep_table"] = _sweep_table(by_testbed, load_modes)
+    return view
+
+
+def _renamed(f: Figure, testbed: str) -> Figure:
+    return f if f.mode == testbed else replace(f, mode=testbed)
+
+
+def _sweep_table(figures: Sequence[Figure], modes: Sequence[str]) -> dict[str, Any]:
+    counts = sorted({f.services for f in figures})
+    rows = []
+    for scenario in Scenario:
+        for mode in modes:
+            cells = {f.services: f.ratio_to_direct for f in figures
+                     if f.mode == mode and f.scenario is scenario and f.target is TargetKind.CLUSTER_IP}
+            if cells:
+                rows.append({"mode": mode, "scenario": charts.SCENARIO_LABELS[scenario],
+                             "cells": [cells.get(c) for c in counts]})
+    return {"counts": counts, "rows": rows} if len(counts) > 1 else {}
+
+
+def _parse_time(text: str | None) -> datetime.datetime | None:
+    try:
+        return datetime.datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def describe_run_time(started: str | None, finished: str | None) -> str | None:
+    """``26 Nov 2026, 21:04 – 21:16 UTC (12 min)`` from RFC 3339 times (side-effect-free)."""
+    start, end = _parse_time(started), _parse_time(finished)
+    if start is None:
+        return started
+    start = start.astimezone(datetime.timezone.utc)
+    text = f"{start:%d %b %Y, %H:%M}"
+    if end is None:
+        return text + " UTC"
+    end = end.astimezone(datetime.timezone.utc)
+    minutes = round((end - start).total_seconds() / 60)
+    same_day = end.date() == start.date()
+    return f"{text} – {end:%H:%M} UTC ({minutes} min)" if same_day else f"{text} – {end:%d %b %Y, %H:%M} UTC"
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("svclab.report", "templates"),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["pct"] = lambda v: "–" if v is None else f"{v:.0%}"
+    env.filters["num"] = lambda v, d=0: "–" if v is None else f"{v:,.{d}f}"
+    return env
+
+
+def render_report(results_dir: Path, out_dir: Path, *,
+                  now: datetime.datetime | None = None) -> Path:
+    """Write ``out_dir/index.html`` from the files in ``results_dir``; return its path."""
+    inputs = load_inputs(results_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    view = build_view(inputs, results_dir.resolve(), out_dir.resolve(), now=now)
+    html = _environment().get_template("index.html.j2").render(**view)
+    index = out_dir / "index.html"
+    tmp = out_dir / ".index.html.tmp"
+    tmp.write_text(html)
+    tmp.replace(index)
+    return index
+
+
+def headline_ratios(view: Mapping[str, Any]) -> dict[str, tuple[float | None, float | None]]:
+    """Testbed -> (keep-alive, new-connection) ClusterIP ratio, from a built view."""
+    return {t["name"]: (t["headline"].keepalive_ratio, t["headline"].new_connection_ratio)
+            for t in view["testbeds"]}
