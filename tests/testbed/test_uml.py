@@ -68,16 +68,27 @@ def _sh(*argv: str) -> None:
 
 
 def _build_network() -> None:
-    for ns, net in [*BACKENDS.items(), CLIENT]:
-        host_if, peer = f"v-{ns[-2:]}", "eth0"
-        _sh("ip", "netns", "add", ns)
-        _sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", peer, "netns", ns)
-        _sh("ip", "addr", "add", f"{net}.1/24", "dev", host_if)
-        _sh("ip", "link", "set", host_if, "up")
-        _sh("ip", "-n", ns, "addr", "add", f"{net}.2/24", "dev", peer)
-        _sh("ip", "-n", ns, "link", "set", peer, "up")
-        _sh("ip", "-n", ns, "link", "set", "lo", "up")
-        _sh("ip", "-n", ns, "route", "add", "default", "via", f"{net}.1")
+    """veth per namespace, with in-process netlink (each ``ip`` process costs ~0.3 s in UML)."""
+    from pyroute2 import IPRoute
+    from svclab.testbed.local.nsexec import in_netns
+    with IPRoute() as ipr:
+        for ns, net in [*BACKENDS.items(), CLIENT]:
+            host_if, peer = f"v-{ns[-2:]}", f"p-{ns[-2:]}"
+            _sh("ip", "netns", "add", ns)
+            ipr.link("add", ifname=host_if, kind="veth", peer=peer)
+            host_index, peer_index = ipr.link_lookup(ifname=host_if)[0], ipr.link_lookup(ifname=peer)[0]
+            ipr.addr("add", index=host_index, address=f"{net}.1", prefixlen=24)
+            ipr.link("set", index=host_index, state="up")
+            with open(f"/run/netns/{ns}") as ns_file:
+                ipr.link("set", index=peer_index, net_ns_fd=ns_file.fileno())
+            with in_netns(ns):
+                inner = IPRoute()
+            with inner:
+                index = inner.link_lookup(ifname=peer)[0]
+                inner.link("set", index=index, ifname="eth0", state="up")
+                inner.link("set", index=inner.link_lookup(ifname="lo")[0], state="up")
+                inner.addr("add", index=index, address=f"{net}.2", prefixlen=24)
+                inner.route("add", dst="0.0.0.0/0", gateway=f"{net}.1")
 
 
 def _start_backends(root: Path) -> list[subprocess.Popen[bytes]]:

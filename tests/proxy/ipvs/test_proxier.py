@@ -178,3 +178,15 @@ def test_graceful_termination_table(protocol: Protocol, active: int, weight: int
     gone = RealServerStatus(RealServer("10.180.0.9", 80, weight), active_connections=active)
     ops = reconcile_virtual_server(vs, (), vs, [gone])
     assert [op.kind for op in ops] == ([want] if want else [])
+
+
+def test_missing_jumps_are_prepended_once() -> None:
+    from svclab.proxy.ipvs.executor import missing_jumps_restore
+    from svclab.proxy.ipvs.rules import JUMP_RULES
+    saved = ('*nat\n:PREROUTING ACCEPT [0:0]\n'
+             '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES\nCOMMIT\n')
+    text = missing_jumps_restore(saved, JUMP_RULES[:3])
+    assert text.splitlines() == [
+        "*nat", '-I OUTPUT 1 -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+        '-I POSTROUTING 1 -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING', "COMMIT"]
+    assert missing_jumps_restore(saved.replace("-A PREROUTING", "-A OUTPUT") + saved, JUMP_RULES[:2]) == ""

@@ -25,7 +25,8 @@ from svclab.proxy.ipvs.plan import ForwardMethod, RealServer, VirtualServer
 from svclab.proxy.ipvs.reconcile import IpvsOp, OpKind, RealServerStatus
 from svclab.proxy.service_port import Protocol as L4
 
-__all__ = ["IpvsExecutor", "NetlinkExecutor", "RestoreError", "default_iptables_binary"]
+__all__ = ["IpvsExecutor", "NetlinkExecutor", "RestoreError", "default_iptables_binary",
+           "missing_jumps_restore"]
 
 _IPPROTO = {L4.TCP: socket.IPPROTO_TCP, L4.UDP: socket.IPPROTO_UDP, L4.SCTP: 132}
 _L4 = {number: proto for proto, number in _IPPROTO.items()}
@@ -61,7 +62,7 @@ class IpvsExecutor(Protocol):
     def ipset_restore(self, text: str) -> None: ...
     def ipset_destroy(self, names: Iterable[str]) -> None: ...
     def iptables_restore(self, text: str) -> None: ...
-    def ensure_jump(self, table: str, chain: str, target: str, comment: str) -> None: ...
+    def ensure_jumps(self, jumps: Sequence[tuple[str, str, str, str]]) -> None: ...
     def delete_jump(self, table: str, chain: str, target: str, comment: str) -> None: ...
     def delete_chains(self, table: str, chains: Sequence[str]) -> None: ...
 
@@ -219,11 +220,12 @@ class NetlinkExecutor:
     def _jump_args(self, target: str, comment: str) -> list[str]:
         return ["-m", "comment", "--comment", comment, "-j", target]
 
-    def ensure_jump(self, table: str, chain: str, target: str, comment: str) -> None:
-        args = self._jump_args(target, comment)
-        check = subprocess.run([self.iptables, "-w", "-t", table, "-C", chain, *args], capture_output=True)
-        if check.returncode != 0:
-            subprocess.run([self.iptables, "-w", "-t", table, "-I", chain, *args], capture_output=True, check=True)
+    def ensure_jumps(self, jumps: Sequence[tuple[str, str, str, str]]) -> None:
+        """Prepend missing (table, chain, target, comment) jumps: one save, one restore."""
+        saved = subprocess.run([f"{self.iptables}-save"], capture_output=True, text=True, check=True).stdout
+        text = missing_jumps_restore(saved, jumps)
+        if text:
+            self._restore([f"{self.iptables}-restore", "-w", "--noflush"], text)
 
     def delete_jump(self, table: str, chain: str, target: str, comment: str) -> None:
         subprocess.run([self.iptables, "-w", "-t", table, "-D", chain, *self._jump_args(target, comment)],
@@ -234,3 +236,24 @@ class NetlinkExecutor:
             for chain in chains:
                 subprocess.run([self.iptables, "-w", "-t", table, verb, chain], capture_output=True, check=False)
 
+
+
+def missing_jumps_restore(saved: str, jumps: Sequence[tuple[str, str, str, str]]) -> str:
+    """``iptables-restore --noflush`` text inserting the jumps missing from ``iptables-save``
+    output ``saved``, each at the top of its chain. Side-effect-free."""
+    present: set[tuple[str, str]] = set()
+    table = ""
+    for line in saved.splitlines():
+        if line.startswith("*"):
+            table = line[1:]
+        elif line.startswith("-A "):
+            present.add((table, line))
+    lines: list[str] = []
+    for wanted_table in dict.fromkeys(t for t, *_ in jumps):
+        # each prepended in list order, so the last one ends up first (as upstream's EnsureRule(Prepend))
+        todo = [f'-I {chain} 1 -m comment --comment "{comment}" -j {target}'
+                for t, chain, target, comment in jumps if t == wanted_table
+                and (t, f'-A {chain} -m comment --comment "{comment}" -j {target}') not in present]
+        if todo:
+            lines += [f"*{wanted_table}", *todo, "COMMIT"]
+    return "\n".join(lines) + "\n" if lines else ""

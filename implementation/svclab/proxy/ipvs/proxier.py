@@ -116,8 +116,7 @@ class IpvsProxier:
             self.last_iptables_restore = ruleset.iptables
             self.executor.iptables_restore(ruleset.iptables)
         if previous is None:
-            for table, chain, target, comment in JUMP_RULES:
-                self.executor.ensure_jump(table, chain, target, comment)
+            self.executor.ensure_jumps(JUMP_RULES)
 
     def _sync_addresses(self, ruleset: IpvsRuleset, full: bool) -> None:
         device = self.options.dummy_device

@@ -164,10 +164,11 @@ class FakeIpvsExecutor:
             raise RestoreError("iptables-restore", f"line {number}: Set doesn't exist", text)
         staged[(table, chain)].append(line.split(" ", 2)[2])
 
-    def ensure_jump(self, table: str, chain: str, target: str, comment: str) -> None:
-        if (table, target) not in self.chains:
-            raise LookupError(f"jump to missing chain {table}/{target}")
-        self.jumps.add((table, chain, target, comment))
+    def ensure_jumps(self, jumps: Sequence[tuple[str, str, str, str]]) -> None:
+        for table, chain, target, comment in jumps:
+            if (table, target) not in self.chains:
+                raise LookupError(f"jump to missing chain {table}/{target}")
+            self.jumps.add((table, chain, target, comment))
 
     def delete_jump(self, table: str, chain: str, target: str, comment: str) -> None:
         self.jumps.discard((table, chain, target, comment))
