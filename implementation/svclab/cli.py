@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "kubeconfig": ("svclab.testbed.commands.kubeconfig", "print a testbed's kubeconfig path"),
     "exec": ("svclab.testbed.commands.exec_", "run a command in a pod"),
     "node-exec": ("svclab.testbed.commands.node_exec", "run a command on a node"),
+    "image": ("svclab.image_command", "build the svclab image or print its kind manifests"),
     "bench": ("svclab.bench.command", "print performance figures (not pass/fail)"),
     "run": ("svclab.run.command", "the main job: conformance and load tests on every testbed"),
 }

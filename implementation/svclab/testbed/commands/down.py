@@ -20,10 +20,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="every cluster and leftover")
 
 
+def _kind_down(name: str) -> bool:
+    """Tear down a kind testbed of that name, if there is one (no root needed)."""
+    from svclab.testbed.kind.cluster import kubeconfig_path, tear_down as kind_tear_down
+    from svclab.testbed.kind.tools import KindError
+
+    if kubeconfig_path(name) is None:
+        return False
+    try:
+        kind_tear_down(name)
+    except KindError as exc:
+        print(f"svclab down: {exc}", file=sys.stderr)
+        return True
+    print(f"kind cluster {name} removed")
+    return True
+
+
 def run(args: argparse.Namespace) -> int:
     if bool(args.name) == bool(args.all):
         print("svclab down: give a cluster NAME or --all", file=sys.stderr)
         return 2
+    if args.name and _kind_down(args.name):
+        return 0
     if os.geteuid() != 0:
         print("svclab down: must run as root (it removes network namespaces)", file=sys.stderr)
         return 1

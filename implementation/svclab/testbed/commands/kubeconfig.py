@@ -20,6 +20,10 @@ def run(args: argparse.Namespace) -> int:
     path = naming.state_dir(args.name) / ("kubeconfig.internal" if args.internal
                                           else "kubeconfig")
     if not path.exists():
+        from svclab.testbed.kind.cluster import kubeconfig_path
+
+        path = kubeconfig_path(args.name) or path
+    if not path.exists():
         print(f"svclab kubeconfig: cluster {args.name} is not up", file=sys.stderr)
         return 1
     print(path)
