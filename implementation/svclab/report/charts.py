@@ -13,6 +13,7 @@ chart) and a fixed one per target; the direct baseline is always grey.
 from __future__ import annotations
 
 import io
+import re
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -65,7 +66,23 @@ def _to_svg(fig: MplFigure, chart_id: str) -> str:
     with matplotlib.rc_context({"svg.hashsalt": chart_id, "svg.id": chart_id}):
         fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     text = buf.getvalue()
-    return text[text.index("<svg"):]  # drop the XML declaration and DOCTYPE for inlining
+    return _scope_ids(text[text.index("<svg"):], chart_id)  # no XML declaration/DOCTYPE inline
+
+
+_ID = re.compile(r'\bid="([^"]+)"')
+_REF = re.compile(r'(url\(#|href="#)([^)"]+)')
+
+
+def _scope_ids(svg: str, chart_id: str) -> str:
+    """Prefix every element id with the chart's, so several charts share one page.
+
+    matplotlib numbers its groups per figure (``figure_1``, ``patch_1``...),
+    which repeat across charts; references (``url(#..)``, ``href="#.."``)
+    are rewritten along.  Side-effect-free.
+    """
+    ids = set(_ID.findall(svg)) - {chart_id}
+    svg = _ID.sub(lambda m: f'id="{chart_id}-{m[1]}"' if m[1] in ids else m[0], svg)
+    return _REF.sub(lambda m: f"{m[1]}{chart_id}-{m[2]}" if m[2] in ids else m[0], svg)
 
 
 def _new_figure(columns: int, *, height: float = 3.4) -> tuple[MplFigure, list[Axes]]:

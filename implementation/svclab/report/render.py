@@ -126,7 +126,7 @@ def build_view(inputs: ReportInputs, results_dir: Path, out_dir: Path,
         "ran": describe_run_time(env.get("started"), env.get("finished")),
         "profile": env.get("profile"), "host": env.get("host", {}),
         "areas": areas, "testbeds": [], "convergence": _convergence_rows(testbeds),
-        "charts": {},
+        "charts": dict.fromkeys(("throughput", "latency", "sweep", "convergence")),
     }
     for t in testbeds:
         info = env.get("testbeds", {}).get(t.name, {})

@@ -1,0 +1,144 @@
+"""The report rendered from the recorded samples in tests/report/data/.
+
+Plan: four testbeds (iptables, nftables, ipvs in User-Mode Linux, userspace);
+userspace has one failed nodeport test and skips traffic-policy and rules;
+ipvs skips one traffic-policy test.  Load figures at 0/1,000/5,000 extra
+Services; iptables' ClusterIP keeps 96 % (keep-alive) / 91 % (new
+connection) of direct.  The report is rendered once into a temporary folder
+beside a copy of the data, so links are relative and must resolve.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from svclab.report import build_view, load_inputs, render_report
+from svclab.report.render import describe_run_time, headline_ratios
+
+pytestmark = pytest.mark.timeout(60)
+
+DATA = Path(__file__).parent / "data"
+NOW = datetime.datetime(2026, 11, 26, 22, 0, tzinfo=datetime.timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    root = tmp_path_factory.mktemp("run")
+    results = root / "results"
+    shutil.copytree(DATA, results)
+    index = render_report(results, root / "reports", now=NOW)
+    return index, index.read_text()
+
+
+def row_of(html: str, testbed: str) -> str:
+    match = re.search(rf'<tr style="--accent: #\w+">\s*<td class="l">.*?>{testbed}</a>.*?</tr>',
+                      html, re.S)
+    assert match, testbed
+    return match.group(0)
+
+
+def test_index_is_written_in_the_output_directory(rendered: tuple[Path, str]) -> None:
+    index, html = rendered
+    assert index.name == "index.html" and index.parent.name == "reports"
+    assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
+
+
+def test_matrix_counts_per_area(rendered: tuple[Path, str]) -> None:
+    _, html = rendered
+    userspace = row_of(html, "userspace")
+    assert '<td class="fail" title="7 passed, 1 failed, 0 skipped">7/8<small>1 failed</small>' in userspace
+    assert '<td class="skip" title="0 passed, 0 failed, 7 skipped">0/0' in userspace
+    ipvs = row_of(html, "ipvs")
+    assert 'title="6 passed, 0 failed, 1 skipped">6/6<small>1 skipped</small>' in ipvs
+    assert '<td class="pass" title="24 passed, 0 failed, 0 skipped">24/24</td>' in row_of(html, "iptables")
+    areas = re.findall(r"<th>([a-z-]+)</th>", html.split('class="matrix"')[1].split("</tr>")[0])
+    assert areas == sorted(areas) and len(areas) == 10
+    assert "conformance.test_nodeport::test_nodeport_01" in html
+
+
+def test_summary_cards_give_status_and_headline_ratios(rendered: tuple[Path, str]) -> None:
+    _, html = rendered
+    summary = html.split('id="summary"')[1].split("</section>")[0]
+    assert summary.count("✓ conformance passed") == 3
+    assert "✗ conformance: 1 failed" in summary and "89 passed · 1 failed · 13 skipped" in summary
+    iptables_card = summary.split("iptables")[1].split('class="card"')[0]
+    assert "<b>96%</b>" in iptables_card and "<b>91%</b>" in iptables_card
+
+
+def test_charts_are_inline_svg_with_text_and_distinct_ids(rendered: tuple[Path, str]) -> None:
+    _, html = rendered
+    ids = re.findall(r'<svg [^>]*id="(chart-[a-z]+)"', html)
+    assert ids == ["chart-throughput", "chart-latency", "chart-sweep", "chart-convergence"]
+    assert "<?xml" not in html and "<!DOCTYPE svg" not in html
+    for label in ("keep-alive connections", "new connection per request", "extra Services",
+                  "direct = 100 %", "96%", "service created → rules"):
+        assert label in html, label  # fonttype none: chart text stays text
+    svg_ids = re.findall(r'\sid="([^"]+)"', html)
+    assert len(svg_ids) == len(set(svg_ids)), "duplicate ids across inline SVGs"
+    for ref in re.findall(r'(?:url\(#|href="#)([^)"]+)', html):
+        assert ref in svg_ids, f"dangling reference #{ref}"
+
+
+def test_self_contained_no_scripts_no_external_resources(rendered: tuple[Path, str]) -> None:
+    _, html = rendered
+    assert "<script" not in html.lower()
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+    assert "@import" not in html and not re.search(r"url\((?!#)", html)
+
+
+def test_links_are_relative_and_resolve(rendered: tuple[Path, str]) -> None:
+    index, html = rendered
+    links = re.findall(r'href="([^"#]+)"', html)
+    expected = {f"../results/{kind}-{tb}.{ext}" for tb in ("iptables", "nftables", "ipvs", "userspace")
+                for kind, ext in (("conformance", "html"), ("junit", "xml"), ("load", "json"),
+                                  ("load", "csv"))}
+    assert expected <= set(links)
+    assert "../results/locust-ipvs-clusterip-keepalive-0.html" in links
+    for link in links:
+        assert (index.parent / link).exists(), link
+    # only existing locust reports are linked
+    assert "locust-ipvs-direct-keepalive-0.html" not in html
+
+
+def test_environment_and_run_time(rendered: tuple[Path, str]) -> None:
+    _, html = rendered
+    env = html.split('id="environment"')[1]
+    for text in ("6.1.0-40-cloud-amd64", "v1.37.1", "v1.8.9 (nf_tables)", "v1.0.6", "3.11.7",
+                 "6.12.38 (User-Mode Linux)"):
+        assert text in env, text
+    assert re.search(r"<td class=\"l\">ipvs</td><td class=\"l\">ipvs</td><td class=\"l\">uml</td>", env)
+    assert "ran 26 Nov 2026, 21:04 – 21:16 UTC (13 min)" in html
+    assert "report made 2026-11-26 22:00 UTC" in html
+
+
+def test_sweep_table_and_view_ratios() -> None:
+    view = build_view(load_inputs(DATA), DATA, DATA, now=NOW)
+    assert headline_ratios(view)["userspace"] == (0.38, 0.31)
+    table = view["sweep_table"]
+    assert table["counts"] == [0, 1000, 5000]
+    iptables_new = next(r for r in table["rows"]
+                        if r["mode"] == "iptables" and r["scenario"].startswith("new"))
+    assert iptables_new["cells"] == [0.91, 0.84, 0.62]
+
+
+def test_partial_results_render_without_charts(tmp_path: Path) -> None:
+    shutil.copy(DATA / "junit-iptables.xml", tmp_path)
+    html = render_report(tmp_path, tmp_path / "out", now=NOW).read_text()
+    assert "<svg" not in html and 'id="throughput"' not in html
+    assert "✓ conformance passed" in html and "<b>–</b>" in html
+
+
+@pytest.mark.parametrize(("started", "finished", "text"), [
+    ("2026-11-26T21:04:12Z", "2026-11-26T21:16:47Z", "26 Nov 2026, 21:04 – 21:16 UTC (13 min)"),
+    ("2026-11-26T23:50:00+00:00", "2026-11-27T00:10:00+00:00", "26 Nov 2026, 23:50 – 27 Nov 2026, 00:10 UTC"),
+    ("2026-11-26T21:04:12Z", None, "26 Nov 2026, 21:04 UTC"),
+    ("not a time", None, "not a time"),
+    (None, None, None),
+])
+def test_describe_run_time(started: str | None, finished: str | None, text: str | None) -> None:
+    assert describe_run_time(started, finished) == text
