@@ -1,0 +1,313 @@
+"""userspace mode, imperative part: proxy sockets plus one ``iptables-restore`` per sync.
+
+``UserspaceProxier`` is the ``ModeBackend``. Each ``sync_rules``:
+
+1. closes the proxy sockets of service ports that went away or whose
+   addressing changed (upstream ``sameConfig``), releasing their proxy ports;
+2. opens a listening socket for each new TCP/UDP service port on a port from
+   the ``PortAllocator`` (kernel-chosen by default), bound on the listen IP
+   (all addresses of the node by default), and holds each NodePort open with
+   a bound socket so no other program can take it (upstream ``claimNodePort``);
+3. gives the balancer each port's affinity and usable endpoints (ready ones,
+   serving-terminating as fallback; ``internalTrafficPolicy: Local`` keeps
+   local ones only) and drops expired affinity records;
+4. renders every portal (``rules.render_restore``) and applies it with one
+   ``iptables-restore --noflush`` through the executor.
+
+The jumps from the built-in chains are ensured on the first sync, after a
+failure and whenever our chain vanished (someone flushed the nat table).
+SCTP service ports are skipped: the historic mode never proxied SCTP. The
+backend must be driven from a running event loop (``Proxier.sync`` is), since
+its sockets are served by that loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shlex
+import socket
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol as TypingProtocol
+
+from svclab.proxy.endpoint import Endpoint
+from svclab.proxy.service_port import Protocol, ServicePort, ServicePortName
+from svclab.proxy.topology import categorize_endpoints
+from svclab.proxy.userspace.loadbalancer import EndpointAddress, RoundRobinBalancer
+from svclab.proxy.userspace.rules import (ALL_CHAINS, JUMP_RULES, KUBE_PORTALS_CONTAINER, Portal,
+                                          RuleOptions, render_restore, rule_counts)
+from svclab.proxy.userspace.tcp import CopyMode, PipePool, TcpProxySocket
+from svclab.proxy.userspace.udp import DEFAULT_UDP_IDLE_TIMEOUT, UdpProxySocket
+
+__all__ = ["IptablesExecutor", "PortAllocator", "PortRangeExhausted", "SubprocessIptables",
+           "UserspaceOptions", "UserspaceProxier", "portal_for", "usable_endpoints"]
+
+_log = logging.getLogger(__name__)
+
+
+class IptablesExecutor(TypingProtocol):
+    """The system adapter; ``testing.FakeIptables`` is the fake."""
+
+    def restore(self, data: str, *, noflush: bool = True) -> None: ...
+    def chain_exists(self, table: str, chain: str) -> bool: ...
+    def ensure_rule(self, table: str, chain: str, rule: str, *, prepend: bool = True) -> None: ...
+    def delete_rule(self, table: str, chain: str, rule: str) -> None: ...
+    def delete_chain(self, table: str, chain: str) -> None: ...
+
+
+class PortRangeExhausted(RuntimeError):
+    """Every port of the proxy port range is in use."""
+
+
+class PortAllocator:
+    """Proxy ports (upstream ``PortAllocator``): random free ports of a range, or 0 (kernel picks)."""
+
+    def __init__(self, port_range: tuple[int, int] | None = None, rng: random.Random | None = None) -> None:
+        self.port_range = port_range
+        self._rng = rng or random.Random()
+        self._used: set[int] = set()
+
+    def allocate_next(self) -> int:
+        if self.port_range is None:
+            return 0
+        low, high = self.port_range
+        free = high - low + 1 - len(self._used)
+        if free <= 0:
+            raise PortRangeExhausted(f"proxy port range {low}-{high} is exhausted")
+        start = self._rng.randrange(low, high + 1)
+        for offset in range(high - low + 1):
+            port = low + (start - low + offset) % (high - low + 1)
+            if port not in self._used:
+                self._used.add(port)
+                return port
+        raise PortRangeExhausted(f"proxy port range {low}-{high} is exhausted")
+
+    def release(self, port: int) -> None:
+        self._used.discard(port)
+
+
+@dataclass(frozen=True, slots=True)
+class UserspaceOptions:
+    """Node-wide settings (upstream NewProxier arguments and kube-proxy flags)."""
+
+    listen_ip: str = "0.0.0.0"
+    host_ip: str = ""
+    port_range: tuple[int, int] | None = None
+    udp_idle_timeout: float = DEFAULT_UDP_IDLE_TIMEOUT
+    copy: CopyMode = CopyMode.SPLICE
+    physdev: bool = True
+    claim_node_ports: bool = True
+
+    @property
+    def rule_options(self) -> RuleOptions:
+        return RuleOptions(listen_ip=self.listen_ip, host_ip=self.host_ip, physdev=self.physdev)
+
+
+def usable_endpoints(port: ServicePort, endpoints: Sequence[Endpoint],
+                     node_labels: Mapping[str, str]) -> tuple[EndpointAddress, ...]:
+    """The (ip, port) pairs the balancer may pick for ``port``. Side-effect-free.
+
+    One socket serves internal and external traffic alike, so the internal
+    traffic policy decides (an ``externalTrafficPolicy: Local`` NodePort is
+    balanced like its ClusterIP: the historic mode predates that field).
+    """
+    categorized = categorize_endpoints(endpoints, port, node_labels)
+    chosen = categorized.local if port.internal_policy_local else categorized.cluster
+    return tuple(sorted((ep.ip, ep.port) for ep in chosen))
+
+
+def portal_for(port: ServicePort, proxy_port: int, *, has_endpoints: bool) -> Portal:
+    """The ``Portal`` of a service port served on ``proxy_port``. Side-effect-free."""
+    return Portal(name=port.name, protocol=port.protocol, cluster_ip=port.cluster_ip, port=port.port,
+                  proxy_port=proxy_port, node_port=port.node_port, external_ips=port.external_ips,
+                  load_balancer_ips=port.load_balancer_vips, has_endpoints=has_endpoints)
+
+
+def _addressing(port: ServicePort) -> tuple[object, ...]:
+    """The fields whose change needs a new proxy socket (upstream ``sameConfig``)."""
+    return (port.protocol, port.port, port.node_port, port.cluster_ip, port.external_ips,
+            port.load_balancer_vips)
+
+
+@dataclass
+class _Served:
+    port: ServicePort
+    proxy_socket: TcpProxySocket | UdpProxySocket
+    proxy_port: int
+    allocated_port: int
+    node_port_claim: socket.socket | None = None
+
+
+def _bind(protocol: Protocol, ip: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    kind = socket.SOCK_STREAM if protocol is Protocol.TCP else socket.SOCK_DGRAM
+    sock = socket.socket(family, kind)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((ip, port))
+        if kind == socket.SOCK_STREAM:
+            sock.listen(4096)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+@dataclass
+class UserspaceProxier:
+    """The userspace ``ModeBackend``; see the module docstring."""
+
+    executor: IptablesExecutor
+    options: UserspaceOptions = field(default_factory=UserspaceOptions)
+    balancer: RoundRobinBalancer = field(default_factory=RoundRobinBalancer)
+    ports: PortAllocator = field(default_factory=PortAllocator)
+    need_full_sync: bool = True
+    last_sync_full: bool = False
+    last_restore: str = ""
+    service_port_factory = None
+    endpoint_factory = None
+    served: dict[ServicePortName, _Served] = field(default_factory=dict)
+    pipes: PipePool = field(default_factory=PipePool)
+
+    def _open(self, port: ServicePort) -> _Served:
+        allocated = self.ports.allocate_next()
+        try:
+            sock = _bind(port.protocol, self.options.listen_ip, allocated)
+        except OSError:
+            self.ports.release(allocated)
+            raise
+        proxy_socket: TcpProxySocket | UdpProxySocket
+        if port.protocol is Protocol.TCP:
+            proxy_socket = TcpProxySocket(port.name, sock, self.balancer, copy=self.options.copy, pipes=self.pipes)
+        else:
+            proxy_socket = UdpProxySocket(port.name, sock, self.balancer, idle_timeout=self.options.udp_idle_timeout)
+        served = _Served(port, proxy_socket, proxy_socket.port, allocated)
+        if port.node_port and self.options.claim_node_ports:
+            try:
+                served.node_port_claim = _bind(port.protocol, "", port.node_port)
+            except OSError as exc:  # upstream failed the portal; we still proxy, but say so
+                _log.warning("event=node_port_claim_failed service=%s port=%d error=%s",
+                             port.name, port.node_port, exc)
+        _log.info("event=proxying service=%s protocol=%s proxy_port=%d", port.name, port.protocol.value,
+                  served.proxy_port)
+        return served
+
+    def _close(self, name: ServicePortName) -> None:
+        served = self.served.pop(name)
+        served.proxy_socket.close()
+        if served.node_port_claim is not None:
+            served.node_port_claim.close()
+        self.ports.release(served.allocated_port)
+
+    def _reconcile_sockets(self, service_ports: Mapping[ServicePortName, ServicePort]) -> None:
+        for name in list(self.served):
+            port = service_ports.get(name)
+            if port is None or _addressing(port) != _addressing(self.served[name].port):
+                self._close(name)
+                if port is None:
+                    self.balancer.delete_service(name)
+        for name, port in sorted(service_ports.items()):
+            if port.protocol not in (Protocol.TCP, Protocol.UDP):
+                continue
+            if name not in self.served:
+                try:
+                    self.served[name] = self._open(port)
+                except (OSError, RuntimeError) as exc:
+                    _log.error("event=proxy_open_failed service=%s error=%s", name, exc)
+                    continue
+            self.served[name].port = port
+            self.balancer.set_service(name, port.session_affinity_seconds)
+
+    def _portals(self, state: "ProxyStateLike") -> list[Portal]:
+        portals = []
+        for name, served in self.served.items():
+            addresses = usable_endpoints(served.port, state.endpoints.get(name, ()), state.node_labels)
+            self.balancer.set_endpoints(name, addresses)
+            portals.append(portal_for(served.port, served.proxy_port, has_endpoints=bool(addresses)))
+        return portals
+
+    def _bootstrap(self) -> None:
+        for table, chain, rule, prepend in JUMP_RULES:
+            self.executor.ensure_rule(table, chain, rule, prepend=prepend)
+
+    def sync_rules(self, state: "ProxyStateLike") -> dict[str, int]:
+        """Reconcile sockets, balancer and portal rules; raises when the restore fails."""
+        self._reconcile_sockets(state.service_ports)
+        portals = self._portals(state)
+        self.balancer.cleanup_stale_sessions()
+        if not self.need_full_sync and not self.executor.chain_exists("nat", KUBE_PORTALS_CONTAINER):
+            self.need_full_sync = True  # someone flushed our rules
+        full = self.last_sync_full = self.need_full_sync
+        text = self.last_restore = render_restore(portals, self.options.rule_options)
+        try:
+            # Chains first (the restore creates them), then the jumps into them.
+            self.executor.restore(text, noflush=True)
+            if full:
+                self._bootstrap()
+        except Exception:
+            self.need_full_sync = True
+            raise
+        self.need_full_sync = False
+        return rule_counts(text)
+
+    def close_sockets(self) -> None:
+        """Stop proxying every service port (tests and shutdown)."""
+        for name in list(self.served):
+            self._close(name)
+        self.pipes.close()
+
+    def cleanup(self) -> None:
+        """Remove the jump rules and our chains (``--cleanup``), and close our sockets."""
+        self.close_sockets()
+        for table, chain, rule, _ in JUMP_RULES:
+            self.executor.delete_rule(table, chain, rule)
+        for table, chain in ALL_CHAINS:
+            self.executor.delete_chain(table, chain)
+        self.need_full_sync = True
+
+
+class ProxyStateLike(TypingProtocol):
+    """The part of ``provider.ProxyState`` this backend reads."""
+
+    @property
+    def service_ports(self) -> Mapping[ServicePortName, ServicePort]: ...
+    @property
+    def endpoints(self) -> Mapping[ServicePortName, Sequence[Endpoint]]: ...
+    @property
+    def node_labels(self) -> Mapping[str, str]: ...
+
+
+@dataclass
+class SubprocessIptables:
+    """Runs the real tools. ``prefix`` e.g. ``("ip", "netns", "exec", NS)`` for a namespace."""
+
+    prefix: tuple[str, ...] = ()
+    binary: str = "iptables"
+
+    def _run(self, *args: str, data: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*self.prefix, *args], input=data, text=True, capture_output=True, check=check)
+
+    def restore(self, data: str, *, noflush: bool = True) -> None:
+        args = [f"{self.binary}-restore", "-w"] + (["--noflush"] if noflush else [])
+        result = self._run(*args, data=data, check=False)
+        if result.returncode != 0:
+            numbered = "\n".join(f"{n}: {line}" for n, line in enumerate(data.splitlines(), 1))
+            raise RuntimeError(f"{self.binary}-restore failed: {result.stderr.strip()}\ninput:\n{numbered}")
+
+    def chain_exists(self, table: str, chain: str) -> bool:
+        return self._run(self.binary, "-w", "-t", table, "-S", chain, check=False).returncode == 0
+
+    def ensure_rule(self, table: str, chain: str, rule: str, *, prepend: bool = True) -> None:
+        args = shlex.split(rule)
+        if self._run(self.binary, "-w", "-t", table, "-C", chain, *args, check=False).returncode != 0:
+            self._run(self.binary, "-w", "-t", table, "-I" if prepend else "-A", chain, *args)
+
+    def delete_rule(self, table: str, chain: str, rule: str) -> None:
+        self._run(self.binary, "-w", "-t", table, "-D", chain, *shlex.split(rule), check=False)
+
+    def delete_chain(self, table: str, chain: str) -> None:
+        self._run(self.binary, "-w", "-t", table, "-F", chain, check=False)
+        self._run(self.binary, "-w", "-t", table, "-X", chain, check=False)
+
