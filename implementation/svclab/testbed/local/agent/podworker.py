@@ -73,12 +73,13 @@ class PodWorker:
         """A newer version of the pod arrived from the watch."""
         self.pod = dict(pod)
         if self.pod["metadata"].get("deletionTimestamp") and self._terminating is None:
-            self._terminating = asyncio.ensure_future(self.terminate(delete_from_api=True))
+            self._terminating = _logged(asyncio.ensure_future(self.terminate(delete_from_api=True)), self.key)
 
     def force_stop(self) -> None:
         """The pod vanished from the API without our final delete (force deletion): kill now."""
         if self._terminating is None:
-            self._terminating = asyncio.ensure_future(self.terminate(delete_from_api=False, grace=0))
+            self._terminating = _logged(asyncio.ensure_future(self.terminate(delete_from_api=False, grace=0)),
+                                        self.key)
 
     async def run(self) -> None:
         writer = asyncio.ensure_future(self._status_writer())
@@ -215,12 +216,18 @@ class PodWorker:
             task.cancel()
         if delete_from_api:
             await self._write_final_status()
-        if self._sandbox is not None:
-            await asyncio.to_thread(destroy_sandbox, self._sandbox)
+        sandbox = self._sandbox or self._adopted  # adopted but never started: still ours to remove
+        try:
+            if sandbox is not None:
+                await asyncio.to_thread(destroy_sandbox, sandbox)
+        except Exception:  # still release and delete: a stuck Terminating pod helps nobody
+            log.exception("sandbox teardown failed pod=%s", self.key)
         self._ctx.allocator.release(self.uid)
-        if delete_from_api:
-            await self._delete_from_api()
-        self.done.set()
+        try:
+            if delete_from_api:
+                await self._delete_from_api()
+        finally:
+            self.done.set()
 
     async def _write_final_status(self) -> None:
         meta = self.pod["metadata"]
@@ -238,6 +245,15 @@ class PodWorker:
         except ApiError as exc:
             if exc.status.code != 404:
                 log.warning("pod delete failed pod=%s error=%s", self.key, exc)
+
+
+def _logged(task: asyncio.Task[None], key: str) -> asyncio.Task[None]:
+    """Log a background task's failure when it happens, not when it is garbage-collected."""
+    def report(done: asyncio.Task[None]) -> None:
+        if not done.cancelled() and done.exception() is not None:
+            log.error("pod termination failed pod=%s", key, exc_info=done.exception())
+    task.add_done_callback(report)
+    return task
 
 
 def _creating(container: Mapping[str, Any]) -> ContainerView:

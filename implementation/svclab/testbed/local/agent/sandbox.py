@@ -15,6 +15,7 @@ is configured through pyroute2's netns support.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import json
 import os
@@ -24,7 +25,7 @@ import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pyroute2 import IPRoute, netns
+from pyroute2 import IPRoute, NetlinkError, netns
 
 from .nsutil import start_in_new_uts
 
@@ -162,8 +163,14 @@ def destroy_sandbox(sandbox: Sandbox) -> None:
     if sandbox.netns in netns.listnetns():
         netns.remove(sandbox.netns)  # takes the pod end, and with it the whole veth pair
     with IPRoute() as ipr:
-        if ipr.link_lookup(ifname=sandbox.host_veth):
-            ipr.link("del", ifname=sandbox.host_veth)
+        try:
+            if ipr.link_lookup(ifname=sandbox.host_veth):
+                ipr.link("del", ifname=sandbox.host_veth)
+        except NetlinkError as exc:
+            # The kernel tears a removed namespace's veth pair down asynchronously, so
+            # the host end may vanish between lookup and delete.
+            if exc.code != errno.ENODEV:
+                raise
     shutil.rmtree(sandbox.directory, ignore_errors=True)
 
 
