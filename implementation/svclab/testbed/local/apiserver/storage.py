@@ -138,6 +138,7 @@ class Store:
 
     def put(self, kind: str, obj: Obj, event: EventType) -> Obj:
         """Store `obj` (ADDED or MODIFIED) with a new resourceVersion; returns it."""
+        objects = self._state(kind).objects  # before the counter moves: see compacted_rv
         rv = self.rv + 1
         meta = obj["metadata"]
         meta["resourceVersion"] = str(rv)
@@ -152,7 +153,6 @@ class Store:
             self._db.execute("ROLLBACK")
             raise
         self.rv = rv
-        objects = self._state(kind).objects
         prev = objects.get(key)
         objects[key] = obj
         self._publish(kind, StoredEvent(rv, event, obj, prev))
