@@ -38,13 +38,13 @@ class NewConnectionUser(users.NewConnectionUser):
     abstract = False
 
 
-@events.init_command_line_parser.add_listener
+@events.init_command_line_parser.add_listener  # type: ignore[untyped-decorator]
 def add_svclab_arguments(parser: Any) -> None:
     parser.add_argument("--svclab-url", action="append", default=[], include_in_web_ui=True,
                         help="target URL, repeatable or comma-separated (svclab)")
 
 
-@events.init.add_listener
+@events.init.add_listener  # type: ignore[untyped-decorator]
 def configure_users(environment: Any, **_: Any) -> None:
     options = environment.parsed_options
     urls = [u for arg in (getattr(options, "svclab_url", None) or []) for u in arg.split(",") if u]

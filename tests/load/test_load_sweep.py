@@ -8,6 +8,7 @@ sweep label (``keep-me``) must survive the clean-up.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from lightkube.models.meta_v1 import ObjectMeta
@@ -32,6 +33,8 @@ def fake_measurement(count: int) -> Measurement:
 
 
 def test_dummy_is_a_selectorless_service_with_manual_endpoints() -> None:
+    service: Any
+    endpoints: Any
     service, endpoints = dummy_objects(SPEC, 7)
     assert service.metadata.name == endpoints.metadata.name == "svclab-sweep-00007"
     assert service.spec.selector is None

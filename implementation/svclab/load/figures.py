@@ -132,10 +132,19 @@ def _figure_to_dict(figure: Figure) -> dict[str, Any]:
 
 
 def _figure_from_dict(data: Mapping[str, Any]) -> Figure:
-    values = {name: data.get(name) for name in CSV_FIELDS}
-    values["target"] = TargetKind(data["target"])
-    values["scenario"] = Scenario(data["scenario"])
-    return Figure(**values)
+    def optional(name: str) -> float | None:
+        value = data.get(name)
+        return None if value is None else float(value)
+
+    return Figure(
+        mode=str(data["mode"]), target=TargetKind(data["target"]),
+        scenario=Scenario(data["scenario"]), services=int(data["services"]),
+        users=int(data["users"]), requests=int(data["requests"]),
+        failures=int(data["failures"]), duration_s=float(data["duration_s"]),
+        rps=float(data["rps"]), p50_ms=float(data["p50_ms"]), p95_ms=float(data["p95_ms"]),
+        p99_ms=float(data["p99_ms"]), ratio_to_direct=optional("ratio_to_direct"),
+        proxy_cpu_s=optional("proxy_cpu_s"),
+        html_report=None if data.get("html_report") is None else str(data["html_report"]))
 
 
 def results_to_json(results: LoadResults) -> str:

@@ -18,6 +18,7 @@ Service costs without starting any pod.  All carry the label
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -100,7 +101,7 @@ async def create_dummy_services(client: Any, spec: DummyServices, *, start: int,
                 if err.status.code != _CONFLICT:
                     raise
 
-    await _bounded((lambda i=i: create(i) for i in range(start, stop)), spec.concurrency)
+    await _bounded((functools.partial(create, i) for i in range(start, stop)), spec.concurrency)
 
 
 async def delete_dummy_services(client: Any, spec: DummyServices) -> int:
@@ -117,8 +118,8 @@ async def delete_dummy_services(client: Any, spec: DummyServices) -> int:
             if err.status.code != _NOT_FOUND:
                 raise
 
-    jobs = [(lambda n=n: delete(Service, n)) for n in names]
-    jobs += [(lambda n=n: delete(Endpoints, n)) for n in leftover_endpoints]
+    jobs = [functools.partial(delete, Service, n) for n in names]
+    jobs += [functools.partial(delete, Endpoints, n) for n in leftover_endpoints]
     await _bounded(iter(jobs), spec.concurrency)
     return len(names)
 

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import gevent
+import gevent  # type: ignore[import-untyped]
 from locust.env import Environment
 from locust.html import get_html_report
 
@@ -65,7 +65,7 @@ def run_load(*, urls: Sequence[str], scenario: Scenario, users: int, run_time_s:
         window["start"] = time.monotonic()
         gevent.spawn_later(run_time_s, runner.quit)
 
-    env.events.spawning_complete.add_listener(on_spawning_complete)
+    env.events.spawning_complete.add_listener(on_spawning_complete)  # type: ignore[no-untyped-call]
     runner.start(users, spawn_rate=users)
     assert runner.greenlet is not None
     runner.greenlet.join()
@@ -81,7 +81,7 @@ def run_load(*, urls: Sequence[str], scenario: Scenario, users: int, run_time_s:
     }
     if html_out is not None:
         html_out.parent.mkdir(parents=True, exist_ok=True)
-        html_out.write_text(get_html_report(env, show_download_link=False))
+        html_out.write_text(get_html_report(env, show_download_link=False))  # type: ignore[no-untyped-call]
         document["html_report"] = str(html_out)
     return document
 

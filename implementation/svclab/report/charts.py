@@ -16,6 +16,7 @@ import io
 import re
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import matplotlib
 from matplotlib.axes import Axes
@@ -42,7 +43,7 @@ TARGET_LABELS = {TargetKind.DIRECT: "direct (pod IPs)", TargetKind.CLUSTER_IP: "
                  TargetKind.NODE_PORT: "NodePort"}
 SCENARIO_LABELS = {Scenario.KEEPALIVE: "keep-alive connections",
                    Scenario.NEW_CONNECTION: "new connection per request"}
-_STYLE = {
+_STYLE: dict[Any, Any] = {
     "svg.fonttype": "none", "font.family": "sans-serif",
     "font.sans-serif": ["Inter", "Segoe UI", "Helvetica Neue", "Arial", "DejaVu Sans"],
     "font.size": 10, "axes.titlesize": 11, "axes.titleweight": "bold",
