@@ -246,6 +246,12 @@ class _TransportSide(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        peer = self.peer
+        if peer is not None and (peer.early or peer.eof):  # what the peer got before we existed
+            self.transport.writelines(peer.early)
+            peer.early.clear()
+            if peer.eof:
+                self.transport.write_eof()
 
     def data_received(self, data: bytes) -> None:
         assert self.peer is not None
@@ -255,8 +261,10 @@ class _TransportSide(asyncio.Protocol):
             self.peer.transport.write(data)
 
     def eof_received(self) -> bool:
-        assert self.peer is not None and self.peer.transport is not None
+        assert self.peer is not None
         self.eof = True
+        if self.peer.transport is None:
+            return True  # passed on when the peer's transport is made
         if not self.peer.transport.is_closing():
             self.peer.transport.write_eof()
         if self.peer.eof:
@@ -289,10 +297,6 @@ class _TransportRelay:
         for side, sock in zip(self.sides, (client, backend)):
             transport, _ = await loop.connect_accepted_socket(lambda s=side: s, sock)  # type: ignore[misc]
             transport.set_write_buffer_limits(high=1 << 20)
-        for side in self.sides:
-            assert side.peer is not None and side.peer.transport is not None
-            side.peer.transport.writelines(side.early)
-            side.early.clear()
 
     def close(self) -> None:
         if self.closed:

@@ -1,0 +1,147 @@
+"""Real sockets on 127.0.0.1 (no root): TCP and UDP through the proxy sockets.
+
+Address plan: every socket on 127.0.0.1 with kernel-chosen ports. Backends
+are small asyncio echo servers; a "refusing" endpoint is a port that was
+bound and closed again, so nothing listens there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+
+from svclab.proxy.service_port import Protocol, ServiceName, ServicePortName
+from svclab.proxy.userspace.loadbalancer import RoundRobinBalancer
+from svclab.proxy.userspace.tcp import CopyMode, PipePool, TcpProxySocket
+from svclab.proxy.userspace.udp import UdpProxySocket
+
+LOCAL = "127.0.0.1"
+TCP_SVC = ServicePortName(ServiceName("ns1", "echo"), "tcp", Protocol.TCP)
+UDP_SVC = ServicePortName(ServiceName("ns1", "echo"), "udp", Protocol.UDP)
+
+
+def refusing_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOCAL, 0))
+        return int(sock.getsockname()[1])
+
+
+async def handle_echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Echo until EOF, then answer with the backend's own port and close."""
+    while data := await reader.read(1 << 16):
+        writer.write(data)
+        await writer.drain()
+    writer.write(b"|from:%d" % writer.get_extra_info("sockname")[1])
+    await writer.drain()
+    writer.close()
+
+
+@pytest.fixture
+async def echo_port() -> AsyncIterator[int]:
+    server = await asyncio.start_server(handle_echo, LOCAL, 0)
+    async with server:
+        yield int(server.sockets[0].getsockname()[1])
+
+
+def proxy(balancer: RoundRobinBalancer, copy: CopyMode) -> TcpProxySocket:
+    return TcpProxySocket(TCP_SVC, socket.create_server((LOCAL, 0)), balancer, copy=copy, pipes=PipePool())
+
+
+async def round_trip(port: int, payload: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection(LOCAL, port)
+    writer.write(payload)
+    await writer.drain()
+    writer.write_eof()  # half-close: the answer must still come back
+    data = await reader.read()
+    writer.close()
+    return data
+
+
+@pytest.mark.parametrize("copy", list(CopyMode), ids=[m.value for m in CopyMode])
+async def test_tcp_bytes_arrive_intact_both_ways(echo_port: int, copy: CopyMode) -> None:
+    balancer = RoundRobinBalancer()
+    balancer.set_service(TCP_SVC, 0)
+    balancer.set_endpoints(TCP_SVC, [(LOCAL, echo_port)])
+    proxy_socket = proxy(balancer, copy)
+    payload = os.urandom(3 << 20)
+    try:
+        answer = await round_trip(proxy_socket.port, payload)
+    finally:
+        proxy_socket.close(connections=True)
+    assert answer == payload + b"|from:%d" % echo_port
+
+
+async def test_tcp_refusing_endpoint_moves_to_the_next(echo_port: int) -> None:
+    balancer = RoundRobinBalancer(shuffle=lambda eps: eps.sort(key=lambda ep: ep[1] != dead))
+    dead = refusing_port()
+    balancer.set_service(TCP_SVC, 0)
+    balancer.set_endpoints(TCP_SVC, [(LOCAL, dead), (LOCAL, echo_port)])
+    assert balancer.endpoints(TCP_SVC)[0] == (LOCAL, dead)
+    proxy_socket = proxy(balancer, CopyMode.SPLICE)
+    try:
+        answers = [await round_trip(proxy_socket.port, b"hi") for _ in range(2)]
+    finally:
+        proxy_socket.close(connections=True)
+    assert answers == [b"hi|from:%d" % echo_port] * 2
+
+
+async def test_tcp_without_endpoints_resets_the_client() -> None:
+    balancer = RoundRobinBalancer()
+    balancer.set_service(TCP_SVC, 0)
+    proxy_socket = proxy(balancer, CopyMode.SPLICE)
+    try:
+        reader, writer = await asyncio.open_connection(LOCAL, proxy_socket.port)
+        with pytest.raises(ConnectionResetError):
+            await reader.read()
+            writer.write(b"x")
+            await writer.drain()
+        writer.close()
+    finally:
+        proxy_socket.close()
+
+
+class UdpEcho(asyncio.DatagramProtocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: asyncio.DatagramTransport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        port = self.transport.get_extra_info("sockname")[1]
+        self.transport.sendto(data + b"|from:%d" % port, addr)
+
+
+class UdpClient(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.replies: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.replies.put_nowait(data)
+
+
+async def test_udp_sessions_relay_replies_and_expire() -> None:
+    loop = asyncio.get_running_loop()
+    backend, _ = await loop.create_datagram_endpoint(UdpEcho, local_addr=(LOCAL, 0))
+    backend_port = backend.get_extra_info("sockname")[1]
+    balancer = RoundRobinBalancer()
+    balancer.set_service(UDP_SVC, 0)
+    balancer.set_endpoints(UDP_SVC, [(LOCAL, backend_port)])
+    service = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    service.bind((LOCAL, 0))
+    proxy_socket = UdpProxySocket(UDP_SVC, service, balancer, idle_timeout=30)
+    client, protocol = await loop.create_datagram_endpoint(UdpClient, remote_addr=(LOCAL, proxy_socket.port))
+    try:
+        for text in (b"one", b"two"):
+            client.sendto(text)
+            assert await asyncio.wait_for(protocol.replies.get(), 1) == text + b"|from:%d" % backend_port
+        assert len(proxy_socket.sessions) == 1
+        (session,) = proxy_socket.sessions.values()
+        session.last_active -= 31  # idle longer than the timeout, without sleeping
+        proxy_socket._check_idle(session)
+        assert proxy_socket.sessions == {}
+    finally:
+        client.close()
+        proxy_socket.close()
+        backend.close()
