@@ -28,8 +28,8 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable, Sequence
-from typing import cast
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 __all__ = ["HttpProtocol", "main", "netexec_http_response", "netexec_udp_reply"]
@@ -258,6 +258,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+async def _pause(_args: argparse.Namespace) -> None:
+    await _wait_for_termination()
+
+
 def _flag_bool(text: str) -> bool:
     """Go's flag package spelling of booleans (``--udp=true``)."""
     lowered = text.lower()
@@ -276,8 +280,8 @@ def _normalise_go_flags(argv: Sequence[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(_normalise_go_flags(sys.argv[1:] if argv is None else argv))
-    runners = {"serve-hostname": _serve_hostname, "netexec": _netexec,
-               "pause": lambda _args: _wait_for_termination()}
+    runners: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, None]]] = {
+        "serve-hostname": _serve_hostname, "netexec": _netexec, "pause": _pause}
     try:
         import uvloop
         run: Callable[..., object] = uvloop.run

@@ -66,7 +66,7 @@ class FitError:
 def _is_ready(node: Mapping[str, Any]) -> bool:
     for condition in (node.get("status") or {}).get("conditions") or []:
         if condition.get("type") == "Ready":
-            return condition.get("status") == "True"
+            return bool(condition.get("status") == "True")
     return False
 
 
@@ -201,7 +201,7 @@ class Scheduler:
         self._kick = asyncio.Event()
         self._assumed: dict[str, str] = {}  # pod uid -> node, until the watch shows the binding
         self._reported: dict[str, str] = {}  # pod uid -> last Unschedulable message written
-        kick = FuncHandler(on_add=lambda _o: self._kick.set(),
+        kick: FuncHandler[Any] = FuncHandler(on_add=lambda _o: self._kick.set(),
                            on_update=lambda _o, _n: self._kick.set(),
                            on_delete=lambda _o: self._kick.set())
         self.pods.add_handler(kick)

@@ -107,7 +107,7 @@ def restart_delay(previous_restarts: int) -> float:
     """kubelet's crash-loop backoff before restart number ``previous_restarts + 1``."""
     if previous_restarts <= 0:
         return 0.0
-    return min(BACKOFF_INITIAL * 2 ** (previous_restarts - 1), BACKOFF_MAX)
+    return min(BACKOFF_INITIAL * 2.0 ** (previous_restarts - 1), BACKOFF_MAX)
 
 
 def rfc3339(epoch: float) -> str:

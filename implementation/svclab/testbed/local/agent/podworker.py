@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -155,7 +155,7 @@ class PodWorker:
                         log.info("liveness probe failed, restarting pod=%s container=%s", self.key, runner.name)
                         await runner.kill_current(self._grace_seconds())
 
-    async def _exec_in_pod(self, command: list[str], timeout: float) -> int:
+    async def _exec_in_pod(self, command: Sequence[str], timeout: float) -> int:
         sandbox = self._sandbox
         if sandbox is None or not command:
             return 1
