@@ -60,6 +60,7 @@ def test_ipvs_round_robin_in_uml_guest(tmp_path: Path) -> None:
     assert "KUBE-CLUSTER-IP" in data["ipsets"]
     assert data["after_removal"] == ["b1", "b1"]
     assert data["no_endpoints"] == "refused"
+    assert data["resync_ops"] == []
 
 
 # --------------------------------------------------------------- guest side
@@ -69,7 +70,7 @@ def _sh(*argv: str) -> None:
 
 def _build_network() -> None:
     """veth per namespace, with in-process netlink (each ``ip`` process costs ~0.3 s in UML)."""
-    from pyroute2 import IPRoute
+    from pyroute2 import IPRoute  # type: ignore[import-untyped]
     from svclab.testbed.local.nsexec import in_netns
     with IPRoute() as ipr:
         for ns, net in [*BACKENDS.items(), CLIENT]:
@@ -162,10 +163,13 @@ def guest_main(out: Path) -> int:
     proxier.sync_rules(_state(["svclab-b1"]))
     timings["partial_sync"] = round(time.monotonic() - t0, 3)
     after = [_get() for _ in range(2)]
+    fresh = IpvsProxier(executor, IpvsOptions(cluster_cidr="10.99.0.0/16"))
+    fresh.sync_rules(_state(["svclab-b1"]))  # a restarted proxy reads the kernel state back
+    resync_ops = [str(op) for op in fresh.last_ops]
     proxier.sync_rules(_state([]))
     refused = _get()
     result = {"responses": responses, "real_servers": servers, "after_removal": after,
-              "no_endpoints": refused, "dummy_addresses": sorted(executor.device_addresses("kube-ipvs0")),
+              "no_endpoints": refused, "resync_ops": resync_ops, "dummy_addresses": sorted(executor.device_addresses("kube-ipvs0")),
               "ipsets": subprocess.run(["ipset", "list", "-n"], capture_output=True, text=True).stdout.split(),
               "iptables": executor.iptables, "timings": timings}
     proxier.cleanup()

@@ -131,7 +131,8 @@ def test_kernel_drift_fails_partial_sync_and_next_full_sync_repairs() -> None:
     proxier.on_service(None, WEB)
     proxier.on_endpoint_slice(web_slice("10.180.0.1"))
     sync(proxier)
-    fake.services.clear(), fake.destinations.clear()  # someone flushed IPVS behind our back
+    fake.services.clear()  # someone flushed IPVS behind our back
+    fake.destinations.clear()
     proxier.on_endpoint_slice(web_slice("10.180.0.1", "10.180.0.2"))
     with pytest.raises(LookupError, match="no such virtual server"):
         sync(proxier)

@@ -14,6 +14,7 @@ network namespace of the calling process:
 
 from __future__ import annotations
 
+import functools
 import shutil
 import socket
 import subprocess
@@ -83,7 +84,7 @@ def _is_uml() -> bool:
 
 
 def _service_request(vs: VirtualServer, *, with_settings: bool) -> Any:
-    from pyroute2 import IPVSService
+    from pyroute2 import IPVSService  # type: ignore[import-untyped]
     fields: dict[str, Any] = {"addr": vs.address, "port": vs.port, "protocol": _IPPROTO[vs.protocol]}
     if with_settings:
         fields.update(sched_name=vs.scheduler, timeout=vs.timeout,
@@ -118,7 +119,7 @@ class NetlinkExecutor:
     def list_virtual_servers(self) -> list[VirtualServer]:
         out = []
         for msg in self._ipvs.service("dump"):
-            get = lambda name, default=None: _attr(msg, "IPVS_CMD_ATTR_SERVICE", name, default)  # noqa: E731
+            get = functools.partial(_attr, msg, "IPVS_CMD_ATTR_SERVICE")
             proto = _L4.get(get("IPVS_SVC_ATTR_PROTOCOL"))
             if proto is None or get("IPVS_SVC_ATTR_FWMARK"):
                 continue  # firewall-mark services are not ours
@@ -132,7 +133,7 @@ class NetlinkExecutor:
     def list_real_servers(self, vs: VirtualServer) -> list[RealServerStatus]:
         out = []
         for msg in self._ipvs.dest("dump", service=_service_request(vs, with_settings=False)):
-            get = lambda name, default=None: _attr(msg, "IPVS_CMD_ATTR_DEST", name, default)  # noqa: E731
+            get = functools.partial(_attr, msg, "IPVS_CMD_ATTR_DEST")
             forward = int(get("IPVS_DEST_ATTR_FWD_METHOD", 0) or 0) & 0x7
             server = RealServer(str(get("IPVS_DEST_ATTR_ADDR")), int(get("IPVS_DEST_ATTR_PORT")),
                                 int(get("IPVS_DEST_ATTR_WEIGHT", 0) or 0), ForwardMethod(forward))

@@ -31,6 +31,7 @@ from svclab.proxy.ipvs.ipsets import IPSET_SPECS, restore_text
 from svclab.proxy.ipvs.plan import IpvsOptions, IpvsRuleset, RealServer, VirtualServer, plan
 from svclab.proxy.ipvs.reconcile import IpvsOp, OpKind, RealServerStatus, reconcile_virtual_server
 from svclab.proxy.ipvs.rules import CHAINS, JUMP_RULES
+from svclab.proxy.service_port import Protocol as L4
 from svclab.proxy.service_port import ServicePort, ServicePortName
 
 __all__ = ["IPVS_SYSCTLS", "IpvsProxier"]
@@ -40,7 +41,7 @@ _log = logging.getLogger(__name__)
 #: sysctls upstream sets for the ipvs mode (conn_reuse_mode is left alone on kernels >= 5.9).
 IPVS_SYSCTLS = (("net/ipv4/vs/conntrack", "1"), ("net/ipv4/vs/expire_nodest_conn", "1"),
                 ("net/ipv4/vs/expire_quiescent_template", "1"), ("net/ipv4/ip_forward", "1"))
-_Key = tuple[object, ...]
+_Key = tuple[str, int, L4]
 
 
 class ProxyStateLike(Protocol):
@@ -147,7 +148,7 @@ class IpvsProxier:
         current, keys = self._current_servers(previous, desired)
         ops: list[IpvsOp] = []
         for key in sorted(keys, key=str):
-            want, servers = desired.get(key, (None, ()))
+            want, servers = desired[key] if key in desired else (None, ())
             have = current.get(key)
             statuses = self.executor.list_real_servers(have) if have is not None and want is not None else []
             vs_ops = reconcile_virtual_server(want, servers, have, statuses)

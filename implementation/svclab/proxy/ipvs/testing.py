@@ -16,10 +16,11 @@ from svclab.proxy.ipvs.executor import RestoreError
 from svclab.proxy.ipvs.ipsets import restore_text
 from svclab.proxy.ipvs.plan import IpvsRuleset, RealServer, VirtualServer
 from svclab.proxy.ipvs.reconcile import IpvsOp, OpKind, RealServerStatus
+from svclab.proxy.service_port import Protocol as L4
 
 __all__ = ["FakeIpvsExecutor", "render_ruleset"]
 
-_Key = tuple[object, ...]
+_Key = tuple[str, int, L4]
 
 
 @dataclass
