@@ -107,3 +107,30 @@ def test_long_running_guest_is_reachable_from_host_loopback(tmp_path: Path) -> N
     assert not Path("/run/netns", guest_netns(name)).exists()
     assert not result.timed_out, result.console_path.read_text()[-2000:]
     print(f"long-running guest: boot {guest.boot_seconds:.2f}s, stop {result.total_seconds:.2f}s")
+
+
+@pytest.mark.parametrize(("requested", "mode", "has_ipvs", "want"), [
+    pytest.param("auto", "ipvs", False, "uml", id="auto-ipvs-missing"),
+    pytest.param("auto", "ipvs", True, "host", id="auto-ipvs-present"),
+    pytest.param("auto", "iptables", False, "host", id="auto-iptables"),
+    pytest.param("host", "ipvs", False, "host", id="host-is-honoured"),
+])
+def test_resolve_kernel(requested: str, mode: str, has_ipvs: bool, want: str) -> None:
+    from svclab.testbed.local.uml import resolve_kernel
+    if want == "uml" and can_run_uml() is not None:
+        pytest.skip(str(can_run_uml()))
+    assert resolve_kernel(requested, mode, has_ipvs=has_ipvs) == want
+
+
+def test_resolve_kernel_rejects_unknown_value() -> None:
+    from svclab.testbed.local.uml import resolve_kernel
+    with pytest.raises(ValueError, match="host, uml or auto"):
+        resolve_kernel("qemu", "ipvs")
+
+
+def test_public_api_is_sorted_and_resolves() -> None:
+    import svclab.proxy.ipvs as ipvs
+    import svclab.testbed.local.uml as uml
+    for module in (uml, ipvs):
+        assert module.__all__ == sorted(module.__all__)
+        assert all(hasattr(module, name) for name in module.__all__)

@@ -27,8 +27,8 @@ from svclab.testbed.local.uml.boot import (
     init_script, kernel_command_line)
 
 __all__ = ["CONSOLE_FILE", "IPVS_MODULES", "UmlError", "UmlResult", "can_run_uml",
-           "default_env", "kernel_version", "launch", "prepare_shared_dir", "run_in_uml",
-           "uml_binary", "wait_for_exit"]
+           "default_env", "host_has_ipvs", "kernel_version", "launch", "prepare_shared_dir", "resolve_kernel",
+           "run_in_uml", "uml_binary", "wait_for_exit"]
 
 CONSOLE_FILE = "console.log"  # the guest kernel's console (UML's stdout)
 #: What an ipvs testbed needs; the UML kernel autoloads the rest (ipset types, xt_*).
@@ -96,6 +96,32 @@ def can_run_uml() -> str | None:
     if os.statvfs(shm).f_flag & os.ST_NOEXEC:
         return f"{shm} is mounted noexec (UML needs PROT_EXEC mappings there)"
     return None
+
+
+def host_has_ipvs(proc: Path = Path("/proc")) -> bool:
+    """Whether the host kernel has IPVS now or as a loadable module."""
+    if (proc / "net/ip_vs").exists():
+        return True
+    release = os.uname().release
+    return any(Path(root, release).is_dir() and any(Path(root, release).rglob("ip_vs.ko*"))
+               for root in ("/lib/modules", "/usr/lib/modules"))
+
+
+def resolve_kernel(requested: str, proxy_mode: str, *, has_ipvs: bool | None = None) -> str:
+    """``spec.kernel`` (``host``/``uml``/``auto``) -> ``host`` or ``uml``.
+
+    ``auto`` picks ``uml`` only when the mode needs what the host kernel lacks
+    (today: ipvs without IPVS). Raises ``UmlError`` for ``uml`` on a host that
+    cannot run it, naming the reason.
+    """
+    if requested not in ("host", "uml", "auto"):
+        raise ValueError(f"kernel must be host, uml or auto, not {requested!r}")
+    if requested == "auto":
+        needs_uml = proxy_mode == "ipvs" and not (host_has_ipvs() if has_ipvs is None else has_ipvs)
+        requested = "uml" if needs_uml else "host"
+    if requested == "uml" and (reason := can_run_uml()) is not None:
+        raise UmlError(f"kernel: uml requested but this host cannot run it: {reason}")
+    return requested
 
 
 def default_env() -> dict[str, str]:
