@@ -22,7 +22,7 @@ from svclab.proxy.provider import ModeBackend
 __all__ = ["add_arguments", "make_backend", "parse_duration", "run"]
 
 MODES = ("iptables", "nftables", "ipvs", "userspace")
-NOT_YET = ("ipvs", "userspace")
+NOT_YET = ("userspace",)
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -48,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--masquerade-all", action="store_true", help="SNAT all Service traffic")
     parser.add_argument("--metrics-bind-address", default="127.0.0.1:10249", metavar="HOST:PORT")
     parser.add_argument("--healthz-bind-address", default="0.0.0.0:10256", metavar="HOST:PORT")
+    parser.add_argument("--ipvs-scheduler", default="rr", help="ipvs mode: the IPVS scheduler")
     parser.add_argument("--cleanup", action="store_true", help="remove all our rules and exit")
     parser.add_argument("--log-level", default="INFO")
 
@@ -66,6 +67,13 @@ def make_backend(mode: str, args: Any, node_ips: tuple[str, ...] = ()) -> ModeBa
         return NftablesProxier(SubprocessNft(), NftOptions(
             cluster_cidr=getattr(args, "cluster_cidr", None), masquerade_all=getattr(args, "masquerade_all", False),
             node_ip=node_ips[0] if node_ips else "", node_port_ips=node_ips))
+    if mode == "ipvs":
+        from svclab.proxy.ipvs import IpvsOptions, IpvsProxier, NetlinkExecutor
+        return IpvsProxier(NetlinkExecutor(), IpvsOptions(
+            scheduler=getattr(args, "ipvs_scheduler", "rr"),
+            cluster_cidr=getattr(args, "cluster_cidr", None),
+            masquerade_all=getattr(args, "masquerade_all", False),
+            node_ip=node_ips[0] if node_ips else ""))
     raise ValueError(f"proxy mode {mode!r} is not implemented yet")
 
 
@@ -74,10 +82,14 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.mode in NOT_YET:
         print(f"svclab proxy: mode {args.mode!r} is not implemented yet "
-              f"(available: iptables, nftables)", file=sys.stderr)
+              f"(available: iptables, nftables, ipvs)", file=sys.stderr)
         return 2
     if args.cleanup:
-        for mode in ("iptables", "nftables"):
+        from svclab.testbed.local.uml import host_has_ipvs
+
+        # ipvs cleanup needs a kernel with IPVS; elsewhere it has nothing to remove.
+        modes = ("iptables", "nftables") + (("ipvs",) if host_has_ipvs() else ())
+        for mode in modes:
             make_backend(mode, args).cleanup()
         return 0
     from svclab.proxy.service import serve
