@@ -54,20 +54,23 @@ class LoadRunner:
 
     def __init__(self, *, mode: str, client: ClientPod, exec_in_pod: ExecInPod,
                  work_dir: Path, proxy_cpu_seconds: Callable[[], float] | None = None,
-                 save_html: bool = True) -> None:
+                 save_html: bool = True, save_html_for_sweep: bool = False) -> None:
         self._mode = mode
         self._client = client
         self._exec = exec_in_pod
         self._work_dir = work_dir
         self._proxy_cpu = proxy_cpu_seconds
         self._save_html = save_html
+        # locust's report is ~1 MB (it embeds its web UI): by default only count-0 runs keep one
+        self._save_html_for_sweep = save_html_for_sweep
 
     def measure(self, target: LoadTarget, scenario: Scenario, *, users: int,
                 run_time_s: float, services: int = 0) -> Measurement:
         """One run against one target; raises LoadError when the worker fails."""
         stem = f"locust-{self._mode}-{target.kind.value}-{scenario.value}-{services}"
         json_out = self._work_dir / f"{stem}.json"
-        html_out = self._work_dir / f"{stem}.html" if self._save_html else None
+        keep_html = self._save_html and (services == 0 or self._save_html_for_sweep)
+        html_out = self._work_dir / f"{stem}.html" if keep_html else None
         json_out.unlink(missing_ok=True)
         argv = worker_argv(python=self._client.python, urls=target.urls, scenario=scenario,
                            users=users, run_time_s=run_time_s, json_out=json_out,
