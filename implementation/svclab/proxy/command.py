@@ -14,6 +14,7 @@ import asyncio
 import logging
 import re
 import socket
+import subprocess
 import sys
 from typing import Any
 
@@ -89,9 +90,14 @@ def run(args: argparse.Namespace) -> int:
 
         # ipvs cleanup needs a kernel with IPVS; elsewhere it has nothing to remove.
         modes = ("iptables", "nftables") + (("ipvs",) if host_has_ipvs() else ())
+        failures = 0
         for mode in modes:
-            make_backend(mode, args).cleanup()
-        return 0
+            try:  # one mode's missing tool must not stop the others' cleanup
+                make_backend(mode, args).cleanup()
+            except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
+                print(f"svclab proxy: cleanup of {mode} rules failed: {exc}", file=sys.stderr)
+                failures += 1
+        return 1 if failures else 0
     from svclab.proxy.service import serve
     try:
         return asyncio.run(serve(args))

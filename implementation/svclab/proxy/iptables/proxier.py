@@ -136,6 +136,7 @@ class IptablesProxier:
     applied: Ruleset | None = None
     last_restore: str = ""
     chains_touched: int = 0
+    _labels: Mapping[str, str] | None = None
     _cache: dict[ServicePortName, tuple[ServiceRules, object, object]] = field(default_factory=dict)
 
     def _bootstrap(self) -> None:
@@ -149,8 +150,9 @@ class IptablesProxier:
             self.executor.ensure_chain(table, KUBE_PROXY_CANARY)
 
     def _plan_services(self, state: "ProxyStateLike", full: bool) -> list[ServiceRules]:
-        if full:
-            self._cache.clear()
+        if full or state.node_labels is not self._labels:
+            self._cache.clear()  # topology may differ for every service
+            self._labels = state.node_labels
         for name in [n for n in self._cache if n not in state.service_ports]:
             del self._cache[name]
         out = []

@@ -100,11 +100,13 @@ class NftablesProxier:
     endpoint_factory = staticmethod(make_endpoint)
     applied: NftRuleset | None = None
     last_transaction: list[str] = field(default_factory=list)
+    _labels: Mapping[str, str] | None = None
     _cache: dict[ServicePortName, tuple[NftServiceRules, object, object]] = field(default_factory=dict)
 
     def _plan_services(self, state: "_State", full: bool) -> list[NftServiceRules]:
-        if full:
-            self._cache.clear()
+        if full or state.node_labels is not self._labels:
+            self._cache.clear()  # topology may differ for every service
+            self._labels = state.node_labels
         for name in [n for n in self._cache if n not in state.service_ports]:
             del self._cache[name]
         out = []
