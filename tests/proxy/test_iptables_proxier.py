@@ -179,17 +179,19 @@ async def test_udp_endpoint_removal_is_reported_for_conntrack() -> None:
 
 
 async def test_node_zone_change_replans_topology() -> None:
+    from lightkube.models.discovery_v1 import EndpointHints, ForZone
     from lightkube.models.meta_v1 import ObjectMeta
     from lightkube.resources.core_v1 import Node
 
     from svclab.proxy.topology import ZONE_LABEL
     proxier, _, fake = iptables_proxier()
     svc = service("ns1", "svc1", "172.30.0.41", ("p80", 80, 0))
+    assert svc.metadata is not None
     svc.metadata.annotations = {"service.kubernetes.io/topology-mode": "Auto"}
     proxier.on_service(None, svc)
     zoned = [endpoint("10.180.0.1"), endpoint("10.180.0.2")]
-    zoned[0].hints = type("H", (), {"forZones": [type("Z", (), {"name": "a"})()]})()  # type: ignore[assignment]
-    zoned[1].hints = type("H", (), {"forZones": [type("Z", (), {"name": "b"})()]})()  # type: ignore[assignment]
+    zoned[0].hints = EndpointHints(forZones=[ForZone(name="a")])
+    zoned[1].hints = EndpointHints(forZones=[ForZone(name="b")])
     proxier.on_endpoint_slice(endpoint_slice("ns1", "svc1", *zoned))
     await proxier.sync()
     assert trace_packet(fake, "10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.1:80, 10.180.0.2:80"
