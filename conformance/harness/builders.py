@@ -38,7 +38,7 @@ from harness.waiting import wait_for
 __all__ = [
     "AGNHOST", "BUSYBOX", "ControllerManagerProcess", "LABEL_HEADLESS", "LABEL_MANAGED_BY",
     "LABEL_SERVICE_NAME", "LABEL_SKIP_MIRROR", "LAST_CHANGE_TRIGGER_TIME", "MANAGED_BY_MIRRORING",
-    "MANAGED_BY_SLICES", "NEVER_READY", "PodPort", "address_row", "address_view", "create_all", "endpoints_of",
+    "MANAGED_BY_SLICES", "NEVER_READY", "PodPort", "address_row", "address_view", "create_all", "delete_collection", "endpoints_of",
     "force_delete", "make_pod", "make_service", "node_zones", "port_view", "service_port", "slice_endpoint_view", "slice_row",
     "slice_port_view", "slices_of", "STUBBORN", "wait_endpoints", "wait_gone", "wait_pods",
     "wait_slices", "worker_nodes",
@@ -176,11 +176,12 @@ def wait_slices(client: Client, namespace: str, service: str,
                 condition: Callable[[list[EndpointSlice]], bool], *, what: str,
                 managed_by: str | None = MANAGED_BY_SLICES,
                 timeout: float = 30.0) -> list[EndpointSlice]:
-    def probe() -> list[EndpointSlice] | None:
+    def probe() -> tuple[list[EndpointSlice]] | None:
         found = slices_of(client, namespace, service, managed_by)
-        return found if condition(found) else None
-    return wait_for(probe, timeout=timeout,
-                    what=f"EndpointSlices of {namespace}/{service}: {what}")
+        return (found,) if condition(found) else None  # a tuple: an empty list is an answer
+    (found,) = wait_for(probe, timeout=timeout,
+                        what=f"EndpointSlices of {namespace}/{service}: {what}")
+    return found
 
 
 def wait_gone(client: Client, kind: type[NamespacedResource], namespace: str, name: str,
@@ -192,6 +193,14 @@ def wait_gone(client: Client, kind: type[NamespacedResource], namespace: str, na
             return exc.status.code == 404
         return False
     wait_for(gone, timeout=timeout, what=f"{kind.__name__} {namespace}/{name} gone")
+
+
+def delete_collection(client: Client, kind: type[NamespacedResource], namespace: str,
+                      labels: Mapping[str, str]) -> None:
+    """DELETE on the collection with a label selector (lightkube's own lacks the selector)."""
+    selector = ",".join(f"{key}={value}" for key, value in labels.items())
+    client._client.request("deletecollection", res=kind, namespace=namespace,  # noqa: SLF001
+                           params={"labelSelector": selector})
 
 
 def force_delete(client: Client, namespace: str, names: Iterable[str]) -> None:
