@@ -1,0 +1,68 @@
+"""The conformance phase of one testbed: the pytest suite against a cluster that is up.
+
+Writes `junit-<tb>.xml`, `conformance-<tb>.html` (pytest-html, self-contained),
+`conformance-<tb>.log` (pytest's terminal output) and, through the suite,
+`convergence-<tb>.json` into the results directory.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ConformanceOutcome", "conformance_dir", "run_conformance"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConformanceOutcome:
+    exit_code: int
+    passed: int
+    failed: int
+    skipped: int
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and self.failed == 0
+
+    def describe(self) -> str:
+        return f"{self.passed} passed, {self.failed} failed, {self.skipped} skipped"
+
+
+def conformance_dir() -> Path:
+    """The suite: beside the package in a checkout, else ./conformance."""
+    import svclab
+
+    beside = Path(svclab.__file__).resolve().parents[2] / "conformance"
+    return beside if beside.is_dir() else Path.cwd() / "conformance"
+
+
+def _counts(junit: Path) -> tuple[int, int, int]:
+    if not junit.is_file():
+        return 0, 0, 0
+    root = ET.parse(junit).getroot()
+    suites = [root] if root.tag == "testsuite" else list(root)
+    tests = sum(int(s.get("tests", 0)) for s in suites)
+    failed = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+    skipped = sum(int(s.get("skipped", 0)) for s in suites)
+    return tests - failed - skipped, failed, skipped
+
+
+def run_conformance(cluster_name: str, testbed: str, results_dir: Path, *,
+                    extra_args: tuple[str, ...] = (), timeout: float = 1800) -> ConformanceOutcome:
+    suite = conformance_dir()
+    junit = results_dir / f"junit-{testbed}.xml"
+    argv = [sys.executable, "-m", "pytest", str(suite), "--cluster", cluster_name,
+            "-p", "no:cacheprovider", "-q", "-rfE", f"--junitxml={junit}",
+            f"--html={results_dir / f'conformance-{testbed}.html'}", "--self-contained-html",
+            *extra_args]
+    env = dict(os.environ,
+               SVCLAB_CONVERGENCE_JSON=str(results_dir / f"convergence-{testbed}.json"),
+               SVCLAB_TESTBED=testbed)
+    with open(results_dir / f"conformance-{testbed}.log", "w") as log:
+        done = subprocess.run(argv, cwd=suite.parent, env=env, stdout=log,
+                              stderr=subprocess.STDOUT, timeout=timeout)
+    return ConformanceOutcome(done.returncode, *_counts(junit))
