@@ -11,7 +11,7 @@ import pytest
 from svclab.proxy.service_port import Protocol, ServiceName, ServicePortName
 from svclab.proxy.userspace.loadbalancer import (ENDPOINT_DIAL_TIMEOUTS, EndpointAddress, MissingEndpoints,
                                                  MissingServiceEntry, RoundRobinBalancer, dial_attempts)
-from svclab.proxy.userspace.tcp import DialFailed, connect_backend
+from svclab.proxy.userspace.dial import DialFailed, connect_backend
 from svclab.proxy.userspace.testing import ScriptedDialer
 
 SVC = ServicePortName(ServiceName("ns1", "svc1"), "p80", Protocol.TCP)

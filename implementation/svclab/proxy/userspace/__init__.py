@@ -3,23 +3,25 @@
 Each TCP/UDP service port gets a listening socket in the proxy; iptables
 portal rules (``rules``) steer ClusterIPs, external/LoadBalancer IPs and
 NodePorts to it; the proxy picks an endpoint round robin with ClientIP
-affinity and dial retries (``loadbalancer``) and relays bytes (``tcp``: splice
-in the kernel; ``udp``: per-client sessions). ``proxier`` is the
-``ModeBackend``; ``testing`` holds the fakes; ``bench`` measures the copy path.
+affinity and dial retries (``loadbalancer``) and relays bytes (``dial``, ``relay``:
+splice in the kernel, ``tcp``; ``udp``: per-client sessions). ``proxier`` is the
+``ModeBackend``; ``testing`` holds the fakes; ``bench`` (``bench_userspace``, imported on
+demand as it starts processes) measures the copy path.
 """
 
-from svclab.proxy.userspace.bench import BenchFigures, bench_userspace
 from svclab.proxy.userspace.loadbalancer import (ENDPOINT_DIAL_TIMEOUTS, EndpointAddress, MissingEndpoints,
                                                  MissingServiceEntry, RoundRobinBalancer, dial_attempts)
 from svclab.proxy.userspace.proxier import (IptablesExecutor, PortAllocator, PortRangeExhausted,
                                             SubprocessIptables, UserspaceOptions, UserspaceProxier,
                                             portal_for, usable_endpoints)
 from svclab.proxy.userspace.rules import JUMP_RULES, Portal, RuleOptions, render_restore
-from svclab.proxy.userspace.tcp import CopyMode, DialFailed, TcpProxySocket, connect_backend, dial_tcp
+from svclab.proxy.userspace.dial import BackendConnector, DialFailed, connect_backend, tcp_dialer
+from svclab.proxy.userspace.relay import CopyMode
+from svclab.proxy.userspace.tcp import TcpProxySocket
 from svclab.proxy.userspace.udp import DEFAULT_UDP_IDLE_TIMEOUT, UdpProxySocket, dial_udp
 
 __all__ = [
-    "BenchFigures",
+    "BackendConnector",
     "CopyMode",
     "DEFAULT_UDP_IDLE_TIMEOUT",
     "DialFailed",
@@ -39,12 +41,11 @@ __all__ = [
     "UdpProxySocket",
     "UserspaceOptions",
     "UserspaceProxier",
-    "bench_userspace",
     "connect_backend",
     "dial_attempts",
-    "dial_tcp",
     "dial_udp",
     "portal_for",
     "render_restore",
+    "tcp_dialer",
     "usable_endpoints",
 ]

@@ -38,7 +38,8 @@ from svclab.proxy.topology import categorize_endpoints
 from svclab.proxy.userspace.loadbalancer import EndpointAddress, RoundRobinBalancer
 from svclab.proxy.userspace.rules import (ALL_CHAINS, JUMP_RULES, KUBE_PORTALS_CONTAINER, Portal,
                                           RuleOptions, render_restore, rule_counts)
-from svclab.proxy.userspace.tcp import CopyMode, PipePool, TcpProxySocket
+from svclab.proxy.userspace.relay import CopyMode, PipePool
+from svclab.proxy.userspace.tcp import TcpProxySocket
 from svclab.proxy.userspace.udp import DEFAULT_UDP_IDLE_TIMEOUT, UdpProxySocket
 
 __all__ = ["IptablesExecutor", "PortAllocator", "PortRangeExhausted", "SubprocessIptables",

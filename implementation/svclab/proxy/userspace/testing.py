@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import copy
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from svclab.proxy.userspace.dial import DialCallback
 from svclab.proxy.userspace.loadbalancer import EndpointAddress
 
 __all__ = ["FakeIptables", "ScriptedDialer"]
@@ -101,25 +102,27 @@ class FakeIptables:
 
 @dataclass
 class ScriptedDialer:
-    """A TCP dialer for ``connect_backend``: outcomes per endpoint, attempts recorded.
+    """A TCP dialer (``dial.TcpDialer``) answering at once: outcomes per endpoint, attempts recorded.
 
     ``outcomes`` maps an endpoint to the exception its dials raise; an
     endpoint not listed "connects" and yields one end of a socketpair (the
     other end is kept in ``peers`` and closed by ``close``).
     """
 
-    outcomes: dict[EndpointAddress, BaseException] = field(default_factory=dict)
+    outcomes: dict[EndpointAddress, OSError] = field(default_factory=dict)
     attempts: list[tuple[EndpointAddress, float]] = field(default_factory=list)
     peers: list[socket.socket] = field(default_factory=list)
 
-    async def __call__(self, endpoint: EndpointAddress, timeout: float) -> socket.socket:
+    def __call__(self, endpoint: EndpointAddress, timeout: float, done: DialCallback) -> Callable[[], None]:
         self.attempts.append((endpoint, timeout))
         error = self.outcomes.get(endpoint)
         if error is not None:
-            raise error
-        ours, theirs = socket.socketpair()
-        self.peers += [ours, theirs]
-        return ours
+            done(None, error)
+        else:
+            ours, theirs = socket.socketpair()
+            self.peers += [ours, theirs]
+            done(ours, None)
+        return lambda: None
 
     def close(self) -> None:
         for sock in self.peers:
