@@ -1,0 +1,57 @@
+"""`svclab run` pieces that need no cluster: the summary, JUnit counting,
+skipping testbeds this machine cannot run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from svclab.run.conformance_phase import _counts
+from svclab.run.progress import PhaseResult, TestbedResult, summary_lines
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_summary_marks_failures_and_skips() -> None:
+    ok = TestbedResult("iptables", "iptables", kernel="host 6.1",
+                       phases=[PhaseResult("up", True, 3.2), PhaseResult("conformance", True, 80,
+                                                                         "40 passed")])
+    bad = TestbedResult("nftables", "nftables", phases=[PhaseResult("conformance", False, 90,
+                                                                    "1 failed")])
+    skipped = TestbedResult("kind-iptables", "iptables", skipped_reason="no Docker engine")
+    lines = summary_lines([ok, bad, skipped], "reports/index.html")
+    text = "\n".join(lines)
+    assert "iptables         ok       mode iptables, kernel host 6.1" in text
+    assert "nftables         FAILED" in text and "FAIL" in text
+    assert "kind-iptables    SKIPPED  no Docker engine" in text
+    assert lines[-1] == "report: reports/index.html"
+    assert bad.conformance_failed and not ok.failed and not skipped.failed
+
+
+def test_junit_counts(tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    junit.write_text('<testsuites><testsuite name="pytest" tests="10" failures="1" errors="1" '
+                     'skipped="3"/></testsuites>')
+    assert _counts(junit) == (5, 2, 3)
+    assert _counts(tmp_path / "missing.xml") == (0, 0, 0)
+
+
+def test_kind_testbed_is_skipped_without_kind(monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
+    from svclab.run.cluster import provider_problem
+    from svclab.testbed.spec import load_spec
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    reason = provider_problem(load_spec(REPO / "clusters" / "kind-iptables.yaml"))
+    assert reason is not None and "kind" in reason
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="checks the non-root message")
+def test_local_testbed_needs_root() -> None:
+    from svclab.run.cluster import provider_problem
+    from svclab.testbed.spec import load_spec
+
+    assert provider_problem(load_spec(REPO / "clusters" / "iptables.yaml")) == (
+        "the local provider needs root (network namespaces)")
