@@ -218,8 +218,10 @@ def python_in_pod(cluster: ClusterUnderTest, namespace: str, pod: str, program: 
 _UDP_PROGRAM = """
 import json, socket, sys, time
 host, port, count, gap = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+source_port, until = int(sys.argv[5]), int(sys.argv[6])
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-sock.bind(("0.0.0.0", int(sys.argv[5])))
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.bind(("0.0.0.0", source_port))
 sock.settimeout(0.5)
 answers = []
 for _ in range(count):
@@ -228,17 +230,22 @@ for _ in range(count):
         answers.append(sock.recv(512).decode().strip())
     except (socket.timeout, ConnectionRefusedError):
         answers.append("")
+    tail = answers[-until:] if until else []
+    if until and len(tail) == until and tail[0] and tail[0] != answers[0] and len(set(tail)) == 1:
+        break
     time.sleep(gap)
 print(json.dumps(answers))
 """
 
 
 def udp_hostnames(cluster: ClusterUnderTest, namespace: str, pod: str, host: str, port: int,
-                  count: int, *, source_port: int, gap: float = 0.0) -> list[str]:
-    """Send ``count`` "hostname" datagrams from one fixed source port (one conntrack
-    flow) and return the answers ("" = no answer within 0.5 s)."""
+                  count: int, *, source_port: int, gap: float = 0.0, until: int = 0) -> list[str]:
+    """Send up to ``count`` "hostname" datagrams from one source port (0: any; a
+    fixed one makes them one conntrack flow) and return the answers ("" = none
+    within 0.5 s). ``until=N`` stops early once N answers in a row came from one
+    backend other than the first answer's (the flow has moved)."""
     result = python_in_pod(cluster, namespace, pod, _UDP_PROGRAM, host, str(port), str(count),
-                           str(gap), str(source_port), timeout=30.0 + count * (0.5 + gap))
+                           str(gap), str(source_port), str(until),
+                           timeout=30.0 + count * (0.5 + gap))
     answers: list[str] = json.loads(result.check().stdout)
     return answers
-

@@ -1,0 +1,60 @@
+"""ClientIP session affinity: one client sticks to one backend; switching works.
+
+Plan: three netexec backends on the workers behind ``web`` (80 -> 8080), one
+client pod on the control-plane node. With affinity ``None`` the client's
+fresh connections spread over every backend; with ``ClientIP`` (upstream's
+default timeout, 10800 s) every connection from that client lands on the same
+backend; switching back to ``None`` spreads them again (upstream e2e
+"should have session affinity work for service with type clusterIP" and
+"should be able to switch session affinity").
+"""
+
+from __future__ import annotations
+
+import pytest
+from lightkube import Client
+from lightkube.models.core_v1 import ServicePort
+from lightkube.resources.core_v1 import Service
+
+from harness.cluster import ClusterUnderTest
+from harness.traffic import (HTTP_PORT, collect_hostnames, control_plane_node, create_backends,
+                             create_client, http_get_many, service, url, wait_ready)
+from harness.waiting import wait_for
+
+pytestmark = [pytest.mark.needs_proxy, pytest.mark.session_affinity]
+
+WEB = [ServicePort(name="http", port=80, targetPort=HTTP_PORT, protocol="TCP")]
+STICKY_ROUND = 20  # with 3 backends, 20 random picks all alike by chance: (1/3)**19
+
+
+def _affinity(client: Client, namespace: str, mode: str) -> None:
+    client.patch(Service, "web", {"spec": {"sessionAffinity": mode}}, namespace=namespace)
+
+
+def _one_backend(answers: list[str]) -> str | None:
+    distinct = set(answers)
+    return distinct.pop() if len(distinct) == 1 and "" not in distinct else None
+
+
+def test_client_ip_affinity_sticks_and_can_be_switched_on_and_off(
+        cluster: ClusterUnderTest, client: Client, namespace: str) -> None:
+    backends = create_backends(client, cluster, namespace, 3)
+    vip = client.create(service("web", namespace, ports=WEB,
+                                selector={"app": "backend"})).spec.clusterIP
+    pod = create_client(client, namespace, control_plane_node(cluster))
+    wait_ready(client, namespace, backends)
+    target = url(vip, 80)
+    collect_hostnames(cluster, namespace, pod, target, backends)
+
+    _affinity(client, namespace, "ClientIP")
+    spec = client.get(Service, "web", namespace=namespace).spec
+    assert spec.sessionAffinityConfig.clientIP.timeoutSeconds == 10800
+    sticky = wait_for(lambda: _one_backend(http_get_many(cluster, namespace, pod, target,
+                                                         STICKY_ROUND)),
+                      what="ClientIP affinity in effect")
+    assert sticky in backends
+    assert set(http_get_many(cluster, namespace, pod, target, 2 * STICKY_ROUND)) == {sticky}
+
+    _affinity(client, namespace, "None")
+    seen = collect_hostnames(cluster, namespace, pod, target, backends)
+    assert set(seen) - {""} == set(backends)
