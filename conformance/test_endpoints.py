@@ -12,17 +12,18 @@ Upstream facts: pkg/controller/endpoint and test/e2e/network/service.go
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from lightkube import Client
-from lightkube.models.core_v1 import ServiceSpec
+from lightkube.models.core_v1 import EndpointAddress, EndpointPort, EndpointSubset, ServiceSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Endpoints, Pod, Service
+from lightkube.types import PatchType
 
 from harness.builders import (
     LABEL_HEADLESS, LAST_CHANGE_TRIGGER_TIME, STUBBORN, PodPort, address_row, address_view,
-    endpoints_of, force_delete, make_pod, make_service, port_view, service_port, wait_endpoints,
+    delete_collection, endpoints_of, force_delete, make_pod, make_service, port_view, service_port, wait_endpoints,
     wait_gone, wait_pods, worker_nodes)
 from harness.cluster import ClusterUnderTest
 from harness.waiting import wait_for
@@ -235,3 +236,48 @@ def test_serve_multiport_endpoints_from_pods(client: Client, namespace: str) -> 
     force_delete(client, namespace, ["pod2"])
     wait_endpoints(client, namespace, "multi-endpoint-test", lambda e: not e.subsets,
                    what="empty")
+
+
+def test_lifecycle_of_an_endpoint(client: Client, namespace: str) -> None:
+    """Upstream conformance: create, watch, read, list by label, update, patch, delete collection."""
+    static = {"test-endpoint-static": "true"}
+    watch = client.watch(Endpoints, namespace=namespace, labels=static)
+    client.create(Endpoints(
+        metadata=ObjectMeta(name="testservice", namespace=namespace, labels=static),
+        subsets=[EndpointSubset(addresses=[EndpointAddress(ip="10.0.0.24")],
+                                ports=[EndpointPort(name="http", port=80, protocol="TCP")])]))
+    events = iter(watch)
+    assert _next_event(events) == ("ADDED", {**static}, [("10.0.0.24", "http", 80)])
+
+    got = client.get(Endpoints, "testservice", namespace=namespace)
+    assert got.metadata.labels == static
+    listed = [e for e in client.list(Endpoints, namespace="*", labels=static)]
+    assert [(e.metadata.namespace, e.metadata.name) for e in listed] == [(namespace, "testservice")]
+
+    got.metadata.labels["test-service"] = "updated"
+    client.replace(got)
+    assert _next_event(events) == ("MODIFIED", {**static, "test-service": "updated"},
+                                   [("10.0.0.24", "http", 80)])
+    client.patch(Endpoints, "testservice", {
+        "metadata": {"labels": {"test-service": "patched"}},
+        "subsets": [{"addresses": [{"ip": "10.0.0.25"}],
+                     "ports": [{"name": "http-test", "port": 8080}]}]},
+        namespace=namespace, patch_type=PatchType.STRATEGIC)
+    patched_labels = {**static, "test-service": "patched"}
+    assert _next_event(events) == ("MODIFIED", patched_labels, [("10.0.0.25", "http-test", 8080)])
+    patched = client.get(Endpoints, "testservice", namespace=namespace)
+    assert patched.metadata.labels == patched_labels
+    assert [(p.name, p.port, p.protocol) for p in patched.subsets[0].ports] == [
+        ("http-test", 8080, "TCP")]
+
+    delete_collection(client, Endpoints, namespace, static)
+    assert _next_event(events)[0] == "DELETED"
+    assert endpoints_of(client, namespace, "testservice") is None
+
+
+def _next_event(events: Iterator[tuple[str, Endpoints]]) -> tuple[str, dict[str, str],
+                                                                 list[tuple[str, str, int]]]:
+    kind, obj = next(events)
+    rows = [(a.ip, p.name, p.port) for s in obj.subsets or [] for a in s.addresses or []
+            for p in s.ports or []]
+    return kind, dict(obj.metadata.labels or {}), rows
