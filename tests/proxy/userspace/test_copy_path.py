@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -50,6 +50,15 @@ async def echo_port() -> AsyncIterator[int]:
 
 def proxy(balancer: RoundRobinBalancer, copy: CopyMode) -> TcpProxySocket:
     return TcpProxySocket(TCP_SVC, socket.create_server((LOCAL, 0)), balancer, copy=copy, pipes=PipePool())
+
+
+async def until(condition: Callable[[], bool], timeout: float = 1.0) -> bool:
+    """Poll ``condition`` against a deadline (kernel events, not a timed assertion)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition() and loop.time() < deadline:
+        await asyncio.sleep(0.001)
+    return condition()
 
 
 async def round_trip(port: int, payload: bytes) -> bytes:
@@ -145,6 +154,29 @@ async def test_udp_sessions_relay_replies_and_expire() -> None:
         session.last_active -= 31  # idle longer than the timeout, without sleeping
         proxy_socket._check_idle(session)
         assert proxy_socket.sessions == {}
+    finally:
+        client.close()
+        proxy_socket.close()
+        backend.close()
+
+
+async def test_udp_refusing_endpoint_closes_the_session_and_the_next_datagram_moves_on() -> None:
+    loop = asyncio.get_running_loop()
+    backend, _ = await loop.create_datagram_endpoint(UdpEcho, local_addr=(LOCAL, 0))
+    live, dead = backend.get_extra_info("sockname")[1], refusing_port()
+    balancer = RoundRobinBalancer(shuffle=lambda eps: eps.sort(key=lambda ep: ep[1] != dead))
+    balancer.set_service(UDP_SVC, 0)
+    balancer.set_endpoints(UDP_SVC, [(LOCAL, dead), (LOCAL, live)])
+    service = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    service.bind((LOCAL, 0))
+    proxy_socket = UdpProxySocket(UDP_SVC, service, balancer, idle_timeout=30)
+    client, protocol = await loop.create_datagram_endpoint(UdpClient, remote_addr=(LOCAL, proxy_socket.port))
+    try:
+        client.sendto(b"lost")
+        # A session to the dead endpoint, closed by the ICMP error.
+        assert await until(lambda: proxy_socket.sessions_opened == 1 and not proxy_socket.sessions)
+        client.sendto(b"again")
+        assert await asyncio.wait_for(protocol.replies.get(), 1) == b"again|from:%d" % live
     finally:
         client.close()
         proxy_socket.close()

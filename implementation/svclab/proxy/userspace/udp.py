@@ -66,6 +66,7 @@ class UdpProxySocket:
         self.idle_timeout, self.dial = idle_timeout, dial
         self.loop = asyncio.get_running_loop()
         self.sessions: dict[tuple[str, int], _Session] = {}
+        self.sessions_opened = 0
         sock.setblocking(False)
         self.loop.add_reader(sock.fileno(), self._on_datagram)
 
@@ -104,6 +105,7 @@ class UdpProxySocket:
                     continue
                 session = _Session(client, backend, endpoint, self.loop.time())
                 self.sessions[client] = session
+                self.sessions_opened += 1
                 self.loop.add_reader(backend.fileno(), self._on_reply, session)
                 session.timer = self.loop.call_later(self.idle_timeout, self._check_idle, session)
                 return session
