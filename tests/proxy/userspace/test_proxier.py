@@ -22,6 +22,7 @@ from svclab.proxy.userspace.testing import FakeIptables
 from ..builders import TEST_NODE, TEST_NODE_IP, endpoint, endpoint_slice, service
 from ..helpers import ManualClock, load_overall
 
+Subject = tuple[Proxier, UserspaceProxier, FakeIptables]
 ECHO = ServicePortName(ServiceName("ns1", "echo"), "p80", Protocol.TCP)
 
 
@@ -33,7 +34,7 @@ def make() -> tuple[Proxier, UserspaceProxier, FakeIptables]:
 
 
 @pytest.fixture
-async def subject() -> AsyncIterator[tuple[Proxier, UserspaceProxier, FakeIptables]]:
+async def subject() -> AsyncIterator[Subject]:
     proxier, backend, fake = make()
     try:
         yield proxier, backend, fake
@@ -48,7 +49,7 @@ async def echo_server() -> asyncio.Server:
     return await asyncio.start_server(handle, "127.0.0.1", 0)
 
 
-async def test_sync_opens_one_socket_per_service_port_and_installs_portals(subject) -> None:  # type: ignore[no-untyped-def]
+async def test_sync_opens_one_socket_per_service_port_and_installs_portals(subject: Subject) -> None:
     proxier, backend, fake = subject
     load_overall(proxier)
     report = await proxier.sync()
@@ -61,7 +62,7 @@ async def test_sync_opens_one_socket_per_service_port_and_installs_portals(subje
     assert fake.rules("filter", "INPUT")[0].endswith(f"-j {KUBE_PORTALS_REJECT}")
 
 
-async def test_traffic_reaches_the_endpoint_and_endpoint_loss_rejects(subject) -> None:  # type: ignore[no-untyped-def]
+async def test_traffic_reaches_the_endpoint_and_endpoint_loss_rejects(subject: Subject) -> None:
     proxier, backend, fake = subject
     server = await echo_server()
     port = server.sockets[0].getsockname()[1]
@@ -82,7 +83,7 @@ async def test_traffic_reaches_the_endpoint_and_endpoint_loss_rejects(subject) -
         f'-m comment --comment "ns1/echo:p80 has no endpoints" -p tcp -m tcp --dport {proxy_port} -j REJECT']
 
 
-async def test_deleted_service_closes_its_socket(subject) -> None:  # type: ignore[no-untyped-def]
+async def test_deleted_service_closes_its_socket(subject: Subject) -> None:
     proxier, backend, fake = subject
     svc = service("ns1", "echo", "172.30.0.50", ("p80", 80, 0))
     proxier.on_service(None, svc)
@@ -91,11 +92,11 @@ async def test_deleted_service_closes_its_socket(subject) -> None:  # type: igno
     proxier.on_service(svc, None)
     await proxier.sync()
     assert backend.served == {}
-    assert listener.listener.fileno() == -1  # type: ignore[union-attr]
+    assert listener.listener.fileno() == -1
     assert fake.rules("nat", "KUBE-PORTALS-CONTAINER") == []
 
 
-async def test_changed_port_reopens_socket_but_affinity_change_does_not(subject) -> None:  # type: ignore[no-untyped-def]
+async def test_changed_port_reopens_socket_but_affinity_change_does_not(subject: Subject) -> None:
     proxier, backend, _ = subject
     old = service("ns1", "echo", "172.30.0.50", ("p80", 80, 0))
     proxier.on_service(None, old)
@@ -111,7 +112,7 @@ async def test_changed_port_reopens_socket_but_affinity_change_does_not(subject)
     assert backend.served[ECHO].proxy_socket is not first
 
 
-async def test_failed_restore_forces_a_full_sync_next_time(subject) -> None:  # type: ignore[no-untyped-def]
+async def test_failed_restore_forces_a_full_sync_next_time(subject: Subject) -> None:
     proxier, backend, fake = subject
     load_overall(proxier)
     await proxier.sync()
@@ -123,7 +124,7 @@ async def test_failed_restore_forces_a_full_sync_next_time(subject) -> None:  # 
     assert (await proxier.sync()).full
 
 
-async def test_flushed_tables_are_detected_and_rebuilt(subject) -> None:  # type: ignore[no-untyped-def]
+async def test_flushed_tables_are_detected_and_rebuilt(subject: Subject) -> None:
     proxier, _, fake = subject
     load_overall(proxier)
     await proxier.sync()
@@ -133,7 +134,7 @@ async def test_flushed_tables_are_detected_and_rebuilt(subject) -> None:  # type
     assert any("KUBE-PORTALS-CONTAINER" in r for r in fake.rules("nat", "PREROUTING"))
 
 
-async def test_cleanup_removes_jumps_chains_and_sockets(subject) -> None:  # type: ignore[no-untyped-def]
+async def test_cleanup_removes_jumps_chains_and_sockets(subject: Subject) -> None:
     proxier, backend, fake = subject
     load_overall(proxier)
     await proxier.sync()

@@ -244,13 +244,14 @@ class _TransportSide(asyncio.Protocol):
         self.eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
         peer = self.peer
         if peer is not None and (peer.early or peer.eof):  # what the peer got before we existed
-            self.transport.writelines(peer.early)
+            transport.writelines(peer.early)
             peer.early.clear()
             if peer.eof:
-                self.transport.write_eof()
+                transport.write_eof()
 
     def data_received(self, data: bytes) -> None:
         assert self.peer is not None

@@ -85,7 +85,14 @@ class TcpProxySocket:
             transport_relay = TransportRelay(self.relays.discard)
             self.relays.add(transport_relay)
             task = self.loop.create_task(transport_relay.start(self.loop, conn, backend))
-            task.add_done_callback(lambda t: t.cancelled() or t.exception() and transport_relay.close())
+
+            def started(task: asyncio.Task[None], sockets: tuple[socket.socket, ...] = (conn, backend)) -> None:
+                if task.cancelled() or task.exception() is not None:
+                    _log.info("event=relay_start_failed service=%s client=%s", self.name, client_ip)
+                    transport_relay.close()
+                    for sock in sockets:
+                        sock.close()
+            task.add_done_callback(started)
 
     def close(self, *, connections: bool = False) -> None:
         """Stop accepting and abandon pending dials; ``connections`` also ends running relays."""
