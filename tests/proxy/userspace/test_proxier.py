@@ -17,6 +17,7 @@ from svclab.proxy.provider import Proxier, ProxierOptions
 from svclab.proxy.service_port import Protocol, ServiceName, ServicePortName
 from svclab.proxy.userspace.proxier import UserspaceOptions, UserspaceProxier
 from svclab.proxy.userspace.rules import JUMP_RULES, KUBE_PORTALS_REJECT
+from svclab.proxy.userspace.tcp import TcpProxySocket
 from svclab.proxy.userspace.testing import FakeIptables
 
 from ..builders import TEST_NODE, TEST_NODE_IP, endpoint, endpoint_slice, service
@@ -92,7 +93,7 @@ async def test_deleted_service_closes_its_socket(subject: Subject) -> None:
     proxier.on_service(svc, None)
     await proxier.sync()
     assert backend.served == {}
-    assert listener.listener.fileno() == -1
+    assert isinstance(listener, TcpProxySocket) and listener.listener.fileno() == -1
     assert fake.rules("nat", "KUBE-PORTALS-CONTAINER") == []
 
 
