@@ -127,9 +127,12 @@ class _SpliceDirection:
             received = self.src.recv_into(scratch)
             if not received:
                 return self._finish()
-            sent = self.dst.send(scratch[:received])
         except BlockingIOError:
             return self._wait(write=bool(self.tail))
+        try:
+            sent = self.dst.send(scratch[:received])
+        except BlockingIOError:  # dst is full: keep everything for later
+            sent = 0
         if sent < received:
             self.tail = bytes(scratch[sent:received])
             return self._wait(write=True)
