@@ -16,7 +16,7 @@ import pytest
 
 from svclab.proxy.service_port import Protocol, ServiceName, ServicePortName
 from svclab.proxy.userspace.loadbalancer import RoundRobinBalancer
-from svclab.proxy.userspace.relay import CopyMode, PipePool
+from svclab.proxy.userspace.relay import CopyMode, PipePool, SpliceRelay
 from svclab.proxy.userspace.tcp import TcpProxySocket
 from svclab.proxy.userspace.udp import UdpProxySocket
 
@@ -181,3 +181,35 @@ async def test_udp_refusing_endpoint_closes_the_session_and_the_next_datagram_mo
         client.close()
         proxy_socket.close()
         backend.close()
+
+
+async def test_buffered_relay_keeps_bytes_while_the_receiver_is_full() -> None:
+    """Unix socketpairs stand in for client and backend; the backend end does not read at first."""
+    loop = asyncio.get_running_loop()
+    client_user, client_relay = socket.socketpair()
+    backend_relay, backend_user = socket.socketpair()
+    for sock in (client_user, client_relay, backend_relay, backend_user):
+        sock.setblocking(False)
+    backend_relay.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    closed: list[object] = []
+    # A scratch buffer larger than any read keeps the direction buffered (no switch to splice).
+    relay = SpliceRelay(loop, client_relay, backend_relay, PipePool(scratch=1 << 22), closed.append)
+    relay.start()
+    payload = os.urandom(1 << 20)
+
+    async def send() -> None:
+        for start in range(0, len(payload), 1000):
+            await loop.sock_sendall(client_user, payload[start:start + 1000])
+        client_user.shutdown(socket.SHUT_WR)
+    sender = asyncio.create_task(send())
+    for _ in range(50):  # let the buffers fill while nobody reads the backend end
+        await asyncio.sleep(0)
+    assert not sender.done()
+    received = bytearray()
+    while chunk := await loop.sock_recv(backend_user, 1 << 16):
+        received += chunk
+    await sender
+    assert bytes(received) == payload
+    backend_user.close()
+    client_user.close()
+    assert await until(lambda: closed == [relay])
