@@ -32,8 +32,8 @@ from lightkube.resources.core_v1 import Service
 from harness.cluster import ClusterUnderTest
 from harness.rules import RULE_MODES, DesiredPort, converged, service_absent, wait_converged
 from harness.traffic import (HTTP_PORT, collect_hostnames, create_backends, create_client,
-                             delete_pods, http_get, python_in_pod, service, url, wait_ready,
-                             worker_nodes)
+                             create_service, delete_pods, http_get, pod_ips, python_in_pod, url,
+                             wait_ready, worker_nodes)
 from harness.waiting import wait_for
 
 pytestmark = [pytest.mark.needs_proxy, pytest.mark.traffic, pytest.mark.proxy_mode(*RULE_MODES)]
@@ -42,9 +42,9 @@ WEB = [ServicePort(name="http", port=80, targetPort=HTTP_PORT, protocol="TCP")]
 SYNC_PERIOD = 30.0  # the testbeds' syncPeriod: the bound for every convergence
 
 
-def _desired(namespace: str, vip: str, pod_ips: list[str]) -> list[DesiredPort]:
+def _desired(namespace: str, vip: str, addresses: list[str]) -> list[DesiredPort]:
     return [DesiredPort(namespace, "web", "http", "TCP", vip, 80,
-                        tuple((ip, HTTP_PORT) for ip in sorted(pod_ips)))]
+                        tuple((ip, HTTP_PORT) for ip in sorted(addresses)))]
 
 
 def _converge(cluster: ClusterUnderTest, want: list[DesiredPort], what: str,
@@ -56,14 +56,14 @@ def _converge(cluster: ClusterUnderTest, want: list[DesiredPort], what: str,
 def test_rules_follow_service_and_endpoint_changes_on_every_node(
         cluster: ClusterUnderTest, client: Client, namespace: str) -> None:
     started = time.monotonic()
-    vip = client.create(service("web", namespace, ports=WEB,
-                                selector={"app": "backend"})).spec.clusterIP
+    vip = create_service(client, "web", namespace, ports=WEB,
+                         selector={"app": "backend"}).cluster_ip
     _converge(cluster, _desired(namespace, vip, []), "service created, no endpoints", started)
 
     backends = create_backends(client, cluster, namespace, 2)
     pods = wait_ready(client, namespace, backends)
     ready_at = time.monotonic()
-    ips = {name: pod.status.podIP for name, pod in pods.items()}
+    ips = pod_ips(pods)
     _converge(cluster, _desired(namespace, vip, list(ips.values())),
               "two endpoints ready", ready_at)
 
@@ -147,10 +147,10 @@ def test_restarted_proxy_keeps_established_flows_and_converges(
         pytest.skip("needs two worker nodes")
     backend_node, client_node = workers[:2]
     (first,) = create_backends(client, cluster, namespace, 1, nodes=[backend_node])
-    vip = client.create(service("web", namespace, ports=WEB,
-                                selector={"app": "backend"})).spec.clusterIP
+    vip = create_service(client, "web", namespace, ports=WEB,
+                         selector={"app": "backend"}).cluster_ip
     pod = create_client(client, namespace, client_node)
-    first_ip = wait_ready(client, namespace, [first])[first].status.podIP
+    first_ip = pod_ips(wait_ready(client, namespace, [first]))[first]
     wait_for(lambda: http_get(cluster, namespace, pod, url(vip, 80)) == first,
              what="the first backend answers")
 
@@ -162,15 +162,15 @@ def test_restarted_proxy_keeps_established_flows_and_converges(
         try:
             wait_for(lambda: _answers_logged(cluster, namespace, pod, log) >= 3,
                      what="the long-lived connection answers")
-            old_pid = wait_for(lambda: _proxy_pid(cluster, client_node),
-                               what=f"proxy process of {client_node}")
+            old_pid: int = wait_for(lambda: _proxy_pid(cluster, client_node) or 0,
+                                    what=f"proxy process of {client_node}")
             os.kill(old_pid, signal.SIGKILL)
             killed_at = time.monotonic()
             new_pid = wait_for(lambda: (pid := _proxy_pid(cluster, client_node)) != old_pid
                                and pid, what=f"restarted proxy of {client_node}")
             (second,) = create_backends(client, cluster, namespace, 1, nodes=[backend_node],
                                         start=1)
-            second_ip = wait_ready(client, namespace, [second])[second].status.podIP
+            second_ip = pod_ips(wait_ready(client, namespace, [second]))[second]
             _converge(cluster, _desired(namespace, vip, [first_ip, second_ip]),
                       "proxy killed, restarted and converged", killed_at)
             before = _answers_logged(cluster, namespace, pod, log)

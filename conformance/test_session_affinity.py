@@ -18,7 +18,7 @@ from lightkube.resources.core_v1 import Service
 
 from harness.cluster import ClusterUnderTest
 from harness.traffic import (HTTP_PORT, collect_hostnames, control_plane_node, create_backends,
-                             create_client, http_get_many, service, url, wait_ready)
+                             create_client, create_service, http_get_many, url, wait_ready)
 from harness.waiting import wait_for
 
 pytestmark = [pytest.mark.needs_proxy, pytest.mark.session_affinity]
@@ -39,16 +39,16 @@ def _one_backend(answers: list[str]) -> str | None:
 def test_client_ip_affinity_sticks_and_can_be_switched_on_and_off(
         cluster: ClusterUnderTest, client: Client, namespace: str) -> None:
     backends = create_backends(client, cluster, namespace, 3)
-    vip = client.create(service("web", namespace, ports=WEB,
-                                selector={"app": "backend"})).spec.clusterIP
+    vip = create_service(client, "web", namespace, ports=WEB,
+                         selector={"app": "backend"}).cluster_ip
     pod = create_client(client, namespace, control_plane_node(cluster))
     wait_ready(client, namespace, backends)
     target = url(vip, 80)
     collect_hostnames(cluster, namespace, pod, target, backends)
 
     _affinity(client, namespace, "ClientIP")
-    spec = client.get(Service, "web", namespace=namespace).spec
-    assert spec.sessionAffinityConfig.clientIP.timeoutSeconds == 10800
+    config = client.get(Service, "web", namespace=namespace).to_dict()["spec"]
+    assert config["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"] == 10800
     sticky = wait_for(lambda: _one_backend(http_get_many(cluster, namespace, pod, target,
                                                          STICKY_ROUND)),
                       what="ClientIP affinity in effect")

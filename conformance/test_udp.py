@@ -19,7 +19,7 @@ from lightkube.models.core_v1 import ServicePort
 
 from harness.cluster import ClusterUnderTest
 from harness.traffic import (UDP_PORT, control_plane_node, create_backends, create_client,
-                             delete_pods, service, udp_hostnames, wait_ready, worker_nodes)
+                             create_service, delete_pods, udp_hostnames, wait_ready, worker_nodes)
 from harness.waiting import wait_for
 
 pytestmark = [pytest.mark.needs_proxy, pytest.mark.traffic]
@@ -33,8 +33,8 @@ SEND_COUNT = 200     # 20 s of datagrams at most; the switch must happen well be
 def test_udp_cluster_ip_reaches_every_backend(cluster: ClusterUnderTest, client: Client,
                                               namespace: str) -> None:
     backends = create_backends(client, cluster, namespace, 2)
-    vip = client.create(service("dns-like", namespace, ports=DNS_LIKE,
-                                selector={"app": "backend"})).spec.clusterIP
+    vip = create_service(client, "dns-like", namespace, ports=DNS_LIKE,
+                         selector={"app": "backend"}).cluster_ip
     pod = create_client(client, namespace, control_plane_node(cluster))
     wait_ready(client, namespace, backends)
     seen: set[str] = set()
@@ -51,8 +51,8 @@ def test_udp_flow_moves_to_the_new_backend_when_the_old_one_goes(
         cluster: ClusterUnderTest, client: Client, namespace: str) -> None:
     workers = worker_nodes(cluster) or [cluster.nodes[0].name]
     (old,) = create_backends(client, cluster, namespace, 1, prefix="old", nodes=workers[:1])
-    vip = client.create(service("dns-like", namespace, ports=DNS_LIKE,
-                                selector={"app": "backend"})).spec.clusterIP
+    vip = create_service(client, "dns-like", namespace, ports=DNS_LIKE,
+                         selector={"app": "backend"}).cluster_ip
     pod = create_client(client, namespace, control_plane_node(cluster))
     wait_ready(client, namespace, [old])
     wait_for(lambda: udp_hostnames(cluster, namespace, pod, vip, 53, 1,

@@ -26,7 +26,7 @@ from typing import Any
 
 from lightkube import Client
 from lightkube.models.core_v1 import (Container, ContainerPort, HTTPGetAction, PodSpec, Probe,
-                                      ServicePort, ServiceSpec)
+                                      ServicePort, ServiceSpec, Toleration)
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Pod, Service
 
@@ -35,8 +35,8 @@ from harness.waiting import pod_is_ready, wait_for
 
 __all__ = ["AGNHOST", "HTTP_PORT", "UDP_PORT", "ConnectOutcome", "Outcome", "backend_pod",
            "client_pod", "collect_hostnames", "connect_outcome", "control_plane_node",
-           "create_backends", "create_client", "delete_pods", "http_get", "http_get_many",
-           "python_in_pod", "service", "udp_hostnames", "url", "wait_ready", "worker_nodes"]
+           "create_backends", "create_client", "create_service", "delete_pods", "http_get", "http_get_many",
+           "pod_ips", "python_in_pod", "service", "ServiceAddress", "udp_hostnames", "url", "wait_ready", "worker_nodes"]
 
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
 HTTP_PORT = 8080
@@ -86,7 +86,7 @@ def client_pod(name: str, namespace: str, node: str, *,
     container = Container(name="pause", image=AGNHOST, args=["pause"])
     return Pod(metadata=ObjectMeta(name=name, namespace=namespace, labels=labels or {}),
                spec=PodSpec(containers=[container], terminationGracePeriodSeconds=1,
-                            tolerations=[{"operator": "Exists"}],
+                            tolerations=[Toleration(operator="Exists")],
                             nodeSelector={"kubernetes.io/hostname": node}))
 
 
@@ -95,9 +95,9 @@ def wait_ready(client: Client, namespace: str, names: Iterable[str],
     """Wait until every named pod is Ready; return them by name."""
     wanted = sorted(names)
 
-    def all_ready() -> dict[str, Pod] | None:
+    def all_ready() -> dict[str, Pod]:
         pods = {name: client.get(Pod, name, namespace=namespace) for name in wanted}
-        return pods if all(pod_is_ready(pod) for pod in pods.values()) else None
+        return pods if all(pod_is_ready(pod) for pod in pods.values()) else {}
     return wait_for(all_ready, timeout=timeout, what=f"pods {wanted} Ready in {namespace}")
 
 
@@ -129,6 +129,29 @@ def service(name: str, namespace: str, *, ports: Sequence[ServicePort],
     """A Service object; ``spec`` takes further ServiceSpec fields by API name."""
     return Service(metadata=ObjectMeta(name=name, namespace=namespace),
                    spec=ServiceSpec(ports=list(ports), selector=selector, **spec))
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAddress:
+    """Where a created Service listens: its ClusterIP and its ports' nodePorts (0: none)."""
+
+    cluster_ip: str
+    node_ports: tuple[int, ...]
+
+
+def create_service(client: Client, name: str, namespace: str, *, ports: Sequence[ServicePort],
+                   selector: dict[str, str] | None, **spec: Any) -> ServiceAddress:
+    """Create a Service (see ``service``) and return the addresses the API allocated."""
+    created = client.create(service(name, namespace, ports=ports, selector=selector, **spec))
+    assert created.spec is not None and created.spec.clusterIP, created
+    return ServiceAddress(created.spec.clusterIP,
+                          tuple(port.nodePort or 0 for port in created.spec.ports or []))
+
+
+def pod_ips(pods: dict[str, Pod]) -> dict[str, str]:
+    """Pod name -> pod IP, for pods that have one."""
+    return {name: pod.status.podIP for name, pod in pods.items()
+            if pod.status is not None and pod.status.podIP}
 
 
 def _curl(url: str, count: int) -> list[str]:
