@@ -7,6 +7,8 @@ namespace name or path, and optionally ``uts``: a UTS namespace path, or
 ``svclab.dev/netns``. The command joins the pod's network namespace and its UTS
 namespace when known; otherwise a fresh UTS namespace named after the pod, so
 ``hostname`` prints the pod name either way. The exit status is the command's.
+For a cluster inside a User-Mode Linux guest the command goes to the guest's
+exec agent, which does the same there (stdin is then /dev/null).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from svclab.testbed.commands._enter import become, command_after_dashes
+from svclab.testbed.commands._enter import become, command_after_dashes, in_guest
 from svclab.testbed.local.cluster import ClusterInfo, read_cluster
 
 __all__ = ["PodSandbox", "add_arguments", "find_sandbox", "run"]
@@ -45,7 +47,7 @@ def _netns_from_api(cluster: ClusterInfo, namespace: str, pod: str) -> str | Non
     from lightkube.core.exceptions import ApiError
     from lightkube.resources.core_v1 import Pod
 
-    client = Client(KubeConfig.from_file(str(cluster.kubeconfig)))
+    client = Client(KubeConfig.from_file(str(cluster.kubeconfig_loopback)))
     try:
         found = client.get(Pod, pod, namespace=namespace)
     except ApiError:
@@ -78,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
     except FileNotFoundError:
         print(f"svclab exec: cluster {args.name} is not up", file=sys.stderr)
         return 1
+    if cluster.uml is not None:
+        return in_guest("svclab exec", cluster, {"pod": {"namespace": args.namespace,
+                                                          "name": args.pod}}, args.command)
     sandbox = find_sandbox(cluster, args.namespace, args.pod)
     if sandbox is None:
         print(f"svclab exec: pod {args.namespace}/{args.pod} not found or has no sandbox yet",

@@ -2,7 +2,8 @@
 
 Runs in the node's network namespace with the node name as hostname, e.g.
 ``svclab node-exec iptables iptables-worker -- iptables-save``. The exit
-status is the command's.
+status is the command's. For a cluster inside a User-Mode Linux guest the
+command goes to the guest's exec agent.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from svclab.testbed.commands._enter import become, command_after_dashes
+from svclab.testbed.commands._enter import become, command_after_dashes, in_guest
 from svclab.testbed.local.cluster import read_cluster
 
 __all__ = ["add_arguments", "run"]
@@ -24,12 +25,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        node = read_cluster(args.name).node(args.node)
+        cluster = read_cluster(args.name)
+        node = cluster.node(args.node)
     except FileNotFoundError:
         print(f"svclab node-exec: cluster {args.name} is not up", file=sys.stderr)
         return 1
     except KeyError as exc:
         print(f"svclab node-exec: {exc.args[0]}", file=sys.stderr)
         return 1
+    if cluster.uml is not None:
+        return in_guest("svclab node-exec", cluster, {"node": node.name}, args.command)
     return become("svclab node-exec", command_after_dashes(args.command), node.netns,
                   hostname=node.name)

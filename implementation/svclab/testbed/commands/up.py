@@ -2,7 +2,11 @@
 
 The spec's provider decides how: `local` (network namespaces), `kind` (a kind
 cluster with svclab deployed; needs Docker), or `kubeconfig` (an existing
-cluster, checked and used as it is). Prints progress, then as last line
+cluster, checked and used as it is). A local testbed whose kernel resolves to
+``uml`` (``spec.kernel``; ``auto`` picks it for ipvs on a host without IPVS)
+runs inside a long-running User-Mode Linux guest, reachable from the host
+(``svclab.testbed.local.uml.cluster``); inside the guest the same command runs
+with ``--inside-guest``. Prints progress, then as last line
 ``kubeconfig: PATH``. A bad spec exits 2 and creates nothing; any other
 failure removes what was created and exits 1.
 """
@@ -29,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--provider", choices=[p.value for p in ProviderKind],
                         help="override the spec's provider")
     parser.add_argument("--kubeconfig", help="with provider kubeconfig: the existing cluster")
+    # Internal: what the UML guest runs (bring up here, serve exec, stop on SIGTERM).
+    parser.add_argument("--inside-guest", action="store_true", help=argparse.SUPPRESS)
 
 
 def _progress(line: str) -> None:
@@ -69,6 +75,10 @@ def _other_provider(args: argparse.Namespace) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.inside_guest:
+        from svclab.testbed.local.uml.cluster import serve_inside_guest
+
+        return serve_inside_guest(args.file, args.name, timeout=args.timeout, progress=_progress)
     try:
         other = _other_provider(args)
         if other is not None:

@@ -11,7 +11,14 @@ with camelCase keys::
      "controllers": [...], "clusterNetns", "apiserver": {"advertiseAddress", "port"},
      "supervisorPid",
      "nodes": [{"name", "role", "index", "netns", "ip", "podCIDR",
-                "labels": {...}, "taints": [{"key", "value", "effect"}]}]}
+                "labels": {...}, "taints": [{"key", "value", "effect"}]}],
+     "kernel": "host" | "uml",
+     "uml": {"guestAddress", "apiPort", "hostApiPort", "agentPort", "kernelVersion"}}
+
+A cluster on ``kernel: uml`` (``spec.kernel: uml``, or ``auto`` with a mode the
+host kernel cannot serve) runs whole inside a User-Mode Linux guest; this
+module only dispatches to ``svclab.testbed.local.uml.cluster`` for it, and the
+guest runs the very same ``bring_up`` with ``inside_guest=True``.
 
 The life cycle: ``bring_up(spec, name)`` validates, checks the host, builds the
 network, spawns the supervisor and waits until every node is Ready;
@@ -43,12 +50,16 @@ __all__ = [
     "ClusterInfo",
     "NodeInfo",
     "Taint",
+    "UmlAccess",
     "UpError",
     "bring_up",
+    "check_host",
     "cluster_exists",
     "describe_cluster",
     "list_clusters",
     "process_alive",
+    "ready_nodes",
+    "resolve_testbed_kernel",
     "read_cluster",
     "tear_down",
     "tear_down_all",
@@ -102,6 +113,34 @@ class NodeInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class UmlAccess:
+    """How the host reaches a cluster that runs inside a User-Mode Linux guest.
+
+    The API server listens on ``guest_address:api_port`` (the guest's ``vec0``)
+    besides its usual addresses; a forwarder on ``127.0.0.1:host_api_port``
+    reaches it from the host. The exec agent listens on
+    ``guest_address:agent_port``.
+    """
+
+    guest_address: str
+    api_port: int
+    host_api_port: int
+    agent_port: int
+    kernel_version: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"guestAddress": self.guest_address, "apiPort": self.api_port,
+                "hostApiPort": self.host_api_port, "agentPort": self.agent_port,
+                "kernelVersion": self.kernel_version}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> UmlAccess:
+        return cls(guest_address=data["guestAddress"], api_port=int(data["apiPort"]),
+                   host_api_port=int(data["hostApiPort"]), agent_port=int(data["agentPort"]),
+                   kernel_version=data["kernelVersion"])
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterInfo:
     name: str
     state_dir: str
@@ -117,11 +156,24 @@ class ClusterInfo:
     advertise_address: str
     nodes: tuple[NodeInfo, ...]
     supervisor_pid: int | None = None
+    uml: UmlAccess | None = None
+
+    @property
+    def kernel(self) -> str:
+        """``host`` or ``uml``: which kernel the cluster's namespaces live in."""
+        return "host" if self.uml is None else "uml"
 
     @property
     def kubeconfig(self) -> Path:
-        """For the user: the API server on 127.0.0.1."""
+        """For the user on the host: the API server on 127.0.0.1 (a forwarder for ``uml``)."""
         return Path(self.state_dir) / "kubeconfig"
+
+    @property
+    def kubeconfig_loopback(self) -> Path:
+        """The API server on 127.0.0.1 *of the cluster's kernel* (for components
+        in its root namespace); the user's kubeconfig unless the cluster runs in UML."""
+        return self.kubeconfig if self.uml is None else \
+            Path(self.state_dir) / "apiserver" / "kubeconfig"
 
     @property
     def kubeconfig_internal(self) -> Path:
@@ -149,6 +201,8 @@ class ClusterInfo:
                           "port": naming.APISERVER_PORT},
             "supervisorPid": self.supervisor_pid,
             "nodes": [node.to_json() for node in self.nodes],
+            "kernel": self.kernel,
+            **({"uml": self.uml.to_json()} if self.uml is not None else {}),
         }
 
     @classmethod
@@ -161,7 +215,8 @@ class ClusterInfo:
                    controllers=tuple(data["controllers"]), cluster_netns=data["clusterNetns"],
                    advertise_address=data["apiserver"]["advertiseAddress"],
                    nodes=tuple(NodeInfo.from_json(n) for n in data["nodes"]),
-                   supervisor_pid=data.get("supervisorPid"))
+                   supervisor_pid=data.get("supervisorPid"),
+                   uml=UmlAccess.from_json(data["uml"]) if data.get("uml") else None)
 
 
 def describe_cluster(testbed: Testbed, state_dir: Path) -> ClusterInfo:
@@ -236,7 +291,9 @@ class ClusterHandle:
         return self.info.kubeconfig
 
 
-def _check_host(testbed: Testbed) -> None:
+def check_host(testbed: Testbed, *, existing_ok: bool = False) -> None:
+    """Root, namespaces, provider, name and subnets; ``existing_ok`` inside a UML
+    guest, whose state directory the host has already made."""
     if os.geteuid() != 0:
         raise UpError("must run as root (it creates network namespaces)")
     if not Path("/proc/self/ns/net").exists():
@@ -244,7 +301,7 @@ def _check_host(testbed: Testbed) -> None:
     if testbed.provider.value != "local":
         raise UpError(f"{testbed.source}: spec.provider: {testbed.provider.value} is not "
                       "handled by `svclab up` (only local)", status=2)
-    if cluster_exists(testbed.name):
+    if not existing_ok and cluster_exists(testbed.name):
         raise UpError(f"cluster {testbed.name} is already up (or left over); "
                       f"run `svclab down {testbed.name}` first")
     cluster_net = ipaddress.ip_network("172.18.0.0/16")
@@ -253,16 +310,25 @@ def _check_host(testbed: Testbed) -> None:
         if ipaddress.ip_network(subnet).overlaps(cluster_net):
             raise UpError(f"{testbed.source}: spec.cluster.networking.{field_name}: overlaps "
                           f"the node network {cluster_net}", status=2)
-    _check_kernel_and_mode(testbed)
 
 
-def _check_kernel_and_mode(testbed: Testbed) -> None:
-    """A mode or kernel we cannot provide is an error now, never a silent fallback."""
+def resolve_testbed_kernel(testbed: Testbed) -> str:
+    """``host`` or ``uml`` for this testbed (``spec.kernel``, ``auto`` by proxy mode).
+
+    Raises UpError (one line) when ``uml`` is needed but this host cannot run it.
+    """
+    from svclab.testbed.local.uml.runtime import UmlError, resolve_kernel
+
+    try:
+        return resolve_kernel(testbed.kernel.value, testbed.proxy.mode.value)
+    except UmlError as exc:
+        raise UpError(f"{testbed.source}: {exc}") from exc
+
+
+def _check_mode(testbed: Testbed) -> None:
+    """A mode we cannot provide in this kernel is an error now, never a silent fallback."""
     from svclab.testbed.local.supervisor import module_available
 
-    if testbed.kernel.value == "uml":
-        raise UpError(f"{testbed.source}: spec.kernel: uml is not available in this version",
-                      status=2)
     mode = testbed.proxy.mode.value
     if mode == "none" or not module_available("svclab.proxy.command"):
         return  # no proxy runs (its slot stays empty and the supervisor logs so)
@@ -272,7 +338,7 @@ def _check_kernel_and_mode(testbed: Testbed) -> None:
     if mode == "ipvs" and not Path("/proc/net/ip_vs").exists() and not any(
             Path("/lib/modules", os.uname().release).glob("kernel/net/netfilter/ipvs")):
         raise UpError("spec.proxy.mode: ipvs needs IPVS, which this kernel lacks "
-                      "(kernel: uml is not available in this version)")
+                      "(use spec.kernel: uml or auto)")
 
 
 def cluster_exists(name: str) -> bool:
@@ -311,38 +377,39 @@ def process_alive(pid: int) -> bool:
 
 def bring_up(spec_path: str | Path, name: str | None = None, *,
              progress: Callable[[str], None] = print, timeout: float = 60.0,
-             keep_on_failure: bool = False) -> ClusterHandle:
+             keep_on_failure: bool = False, inside_guest: bool = False) -> ClusterHandle:
     """Validate, build the network, start the supervisor, wait for every node Ready.
+
+    A testbed whose kernel resolves to ``uml`` is brought up inside a
+    User-Mode Linux guest instead (``uml.cluster.bring_up_in_uml``), which runs
+    this function again there with ``inside_guest=True``: then the state
+    directory and ``cluster.json`` already exist (the host made them) and a
+    failure leaves the clean-up to the host.
 
     Raises SpecError (bad file; nothing created) or UpError (then everything
     created so far is torn down again unless ``keep_on_failure``).
     """
-    from svclab.testbed.local import network
     from svclab.testbed.spec import load_spec
 
     started = time.monotonic()
     testbed = load_spec(spec_path, name)
-    _check_host(testbed)
+    if not inside_guest and resolve_testbed_kernel(testbed) == "uml":
+        from svclab.testbed.local.uml.cluster import bring_up_in_uml
+
+        return bring_up_in_uml(testbed, progress=progress, timeout=timeout,
+                               keep_on_failure=keep_on_failure)
+    check_host(testbed, existing_ok=inside_guest)
+    _check_mode(testbed)
     state = naming.state_dir(testbed.name)
-    info = describe_cluster(testbed, state)
+    info = read_cluster(state) if inside_guest else describe_cluster(testbed, state)
     timings: list[tuple[str, float]] = []
     try:
-        (state / "logs").mkdir(parents=True)
+        (state / "logs").mkdir(parents=True, exist_ok=inside_guest)
         write_cluster(info)
-        net = network.plan_network(info.name, [n.name for n in info.nodes], info.pod_subnet)
-        try:
-            network.create_network(net)
-        except Exception as exc:
-            raise UpError(f"cannot build the cluster network: {exc}") from exc
-        timings.append(("network", time.monotonic() - started))
-        progress(f"network: {len(info.nodes)} nodes on {naming.CLUSTER_BRIDGE} in {net.netns}")
-        info = info.with_supervisor(_spawn_supervisor(info))
-        write_cluster(info)
-        _wait_until_ready(info, deadline=started + timeout, progress=progress,
-                                   alive=lambda: process_alive(info.supervisor_pid or 0),
-                                   timings=timings, started=started)
+        info = _start_cluster(info, progress=progress, timings=timings, started=started,
+                              timeout=timeout)
     except BaseException as failure:
-        if not keep_on_failure:
+        if not keep_on_failure and not inside_guest:
             if isinstance(failure, UpError):
                 _report_logs(state, progress)
             tear_down(testbed.name)
@@ -350,7 +417,28 @@ def bring_up(spec_path: str | Path, name: str | None = None, *,
     return ClusterHandle(info, tuple(timings))
 
 
-def _ready_nodes(kubeconfig: Path) -> set[str]:
+def _start_cluster(info: ClusterInfo, *, progress: Callable[[str], None],
+                   timings: list[tuple[str, float]], started: float,
+                   timeout: float) -> ClusterInfo:
+    """Network, supervisor, wait until Ready; returns the info with the supervisor's PID."""
+    from svclab.testbed.local import network
+
+    net = network.plan_network(info.name, [n.name for n in info.nodes], info.pod_subnet)
+    try:
+        network.create_network(net)
+    except Exception as exc:
+        raise UpError(f"cannot build the cluster network: {exc}") from exc
+    timings.append(("network", time.monotonic() - started))
+    progress(f"network: {len(info.nodes)} nodes on {naming.CLUSTER_BRIDGE} in {net.netns}")
+    info = info.with_supervisor(_spawn_supervisor(info))
+    write_cluster(info)
+    supervisor = info.supervisor_pid or 0
+    _wait_until_ready(info, deadline=started + timeout, progress=progress,
+                      alive=lambda: process_alive(supervisor), timings=timings, started=started)
+    return info
+
+
+def ready_nodes(kubeconfig: Path) -> set[str]:
     """Names of the Nodes whose Ready condition is True (one API call)."""
     from lightkube import Client, KubeConfig
     from lightkube.resources.core_v1 import Node
@@ -377,13 +465,13 @@ def _wait_until_ready(info: ClusterInfo, *, deadline: float, progress: Callable[
         if not alive():
             raise UpError(f"the supervisor of {info.name} exited; see "
                           f"{info.state_dir}/logs/supervisor.log")
-        if not api_up and info.kubeconfig.exists():
+        if not api_up and info.kubeconfig_loopback.exists():
             api_up = True
             timings.append(("apiserver", time.monotonic() - started))
-            progress(f"apiserver: ready ({info.kubeconfig})")
+            progress(f"apiserver: ready ({info.kubeconfig_loopback})")
         if api_up:
             try:
-                now_ready = _ready_nodes(info.kubeconfig) & wanted
+                now_ready = ready_nodes(info.kubeconfig_loopback) & wanted
             except Exception as exc:  # not serving yet, restarting, ...: retry until the deadline
                 last_error = f"{type(exc).__name__}: {exc}"
                 now_ready = ready
@@ -455,6 +543,9 @@ def tear_down(name: str, *, grace: float = 15.0) -> bool:
 
     state = naming.state_dir(name)
     existed = cluster_exists(name)
+    from svclab.testbed.local.uml.cluster import stop_uml_cluster
+
+    stop_uml_cluster(name, state)  # a clean power-off first; no-op for host clusters
     supervisors = _svclab_processes_of(state)
     _terminate([pid for pid in supervisors if _is_supervisor(pid)], grace)
     _terminate(_svclab_processes_of(state), grace)
@@ -496,6 +587,9 @@ def tear_down_all() -> list[str]:
     for name in names:
         tear_down(name)
     leftovers = network.list_netns(naming.NETNS_PREFIX)
+    from svclab.testbed.local.uml.cluster import stop_leftover_forwarders
+
+    stop_leftover_forwarders(leftovers)
     for pid in network.pids_in_netns(leftovers):
         if pid != os.getpid():
             try:

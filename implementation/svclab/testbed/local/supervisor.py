@@ -3,7 +3,9 @@
 ``plan_children(info)`` (pure) says what runs and where:
 
 * ``apiserver`` in the root namespace, listening on 127.0.0.1 and, through
-  ``--listen-netns``, on the control-plane node's address;
+  ``--listen-netns``, on the control-plane node's address (and, for a cluster
+  inside a User-Mode Linux guest, on the guest's ``vec0`` address, which the
+  host's forwarder reaches);
 * ``scheduler`` in the root namespace (loopback kubeconfig; slot: only when
   ``svclab.testbed.local.scheduler_command`` exists);
 * ``controller-manager`` in the control-plane node's namespace, like a static
@@ -98,9 +100,11 @@ def plan_children(info: ClusterInfo, *, base: list[str] | None = None,
     base = svclab_argv() if base is None else base
     state = Path(info.state_dir)
     control_plane = info.nodes[0]
+    # The first --listen is the one STATE/apiserver/kubeconfig names: loopback.
+    guest_listen = ("--listen", f"{info.uml.guest_address}:{info.uml.api_port}") if info.uml else ()
     children = [
         ChildSpec("apiserver", (*base, "apiserver", "--state-dir", str(state / "apiserver"),
-                                "--listen", "127.0.0.1:0", "--listen-netns",
+                                "--listen", "127.0.0.1:0", *guest_listen, "--listen-netns",
                                 f"{control_plane.netns}={info.advertise_address}:6443",
                                 "--service-cidr", info.service_subnet,
                                 "--advertise-address", info.advertise_address,
@@ -109,7 +113,7 @@ def plan_children(info: ClusterInfo, *, base: list[str] | None = None,
     ]
     if available("svclab.testbed.local.scheduler_command"):
         children.append(ChildSpec("scheduler", (*base, "scheduler", "--kubeconfig",
-                                                str(info.kubeconfig))))
+                                                str(info.kubeconfig_loopback))))
     if info.controllers and available("svclab.controllers.command"):
         children.append(ChildSpec(
             "controller-manager",
@@ -169,8 +173,13 @@ class Supervisor:
         return (api / "kubeconfig").exists() and (api / "kubeconfig.internal").exists()
 
     def link_kubeconfigs(self) -> None:
-        """DIR/kubeconfig{,.internal} point at the API server's (rewritten on restart)."""
-        for name in ("kubeconfig", "kubeconfig.internal"):
+        """DIR/kubeconfig{,.internal} point at the API server's (rewritten on restart).
+
+        Inside a UML guest DIR/kubeconfig is the host's (127.0.0.1 forwarder),
+        written by the host; components there use apiserver/kubeconfig.
+        """
+        names = ("kubeconfig.internal",) if self.info.uml else ("kubeconfig", "kubeconfig.internal")
+        for name in names:
             link = self.state / name
             if not link.is_symlink():
                 link.symlink_to(Path("apiserver") / name)

@@ -110,10 +110,13 @@ def _wait_ready(process: subprocess.Popen[bytes], shared: Path, timeout: float) 
 def start_guest(name: str, argv: Sequence[str], *, workdir: str | Path, state_dir: str | Path,
                 env: Mapping[str, str] | None = None, memory: str = "1G", modules: Sequence[str] = (),
                 writable_paths: Sequence[str | Path] = (), forwards: Mapping[int, int] | None = None,
-                network: GuestNetwork | None = None, boot_timeout: float = 60.0) -> UmlGuest:
+                network: GuestNetwork | None = None, boot_timeout: float = 60.0,
+                stop_grace: float = 10.0) -> UmlGuest:
     """Boot a guest that runs ``argv`` until ``stop_guest``; forward host ports to it.
 
-    ``forwards`` maps a host port on 127.0.0.1 to a guest port. Needs root.
+    ``forwards`` maps a host port on 127.0.0.1 to a guest port; ``stop_grace``
+    is how long the guest's init waits between SIGTERM and SIGKILL of the
+    command once asked to stop. Needs root.
     Raises ``UmlError`` (and leaves nothing behind) when it cannot start.
     """
     if (reason := can_run_uml()) is not None:
@@ -126,7 +129,7 @@ def start_guest(name: str, argv: Sequence[str], *, workdir: str | Path, state_di
     config = UmlBootConfig(
         shared_dir=shared, umid=f"svclab-{name}", kernel_version=kernel_version() or "", memory=memory,
         workdir=work, writable_paths=tuple(dict.fromkeys([work, state, *(Path(p).resolve() for p in writable_paths)])),
-        modules=tuple(modules), network=net, hostname=name)
+        modules=tuple(modules), network=net, hostname=name, stop_grace_seconds=stop_grace)
     prepare_shared_dir(config, argv, default_env() if env is None else env)
     (shared / STOP_FILE).unlink(missing_ok=True)
     _create_network(netns, net)
@@ -216,7 +219,10 @@ def stop_guest(guest: UmlGuest | str | Path, *, timeout: float = 30.0) -> UmlRes
             raise UmlError(f"no UML guest recorded in {guest}")
         guest = loaded
     shared = Path(guest.shared_dir)
-    (shared / STOP_FILE).touch()
+    try:
+        (shared / STOP_FILE).touch()
+    except FileNotFoundError:  # the shared directory is gone: no clean stop possible
+        _Detached(guest.pid).kill()
     started = time.monotonic()
     result = wait_for_exit(_Detached(guest.pid), shared, started=started,  # type: ignore[arg-type]
                            timeout=timeout, grace=5.0)
