@@ -37,11 +37,12 @@ from harness.waiting import wait_for
 
 __all__ = [
     "AGNHOST", "BUSYBOX", "ControllerManagerProcess", "LABEL_HEADLESS", "LABEL_MANAGED_BY",
-    "LABEL_SERVICE_NAME", "LABEL_SKIP_MIRROR", "LAST_CHANGE_TRIGGER_TIME", "MANAGED_BY_MIRRORING",
-    "MANAGED_BY_SLICES", "NEVER_READY", "PodPort", "address_row", "address_view", "create_all", "delete_collection", "endpoints_of",
-    "force_delete", "make_pod", "make_service", "node_zones", "port_view", "service_port", "slice_endpoint_view", "slice_row",
-    "slice_port_view", "slices_of", "STUBBORN", "wait_endpoints", "wait_gone", "wait_pods",
-    "wait_slices", "worker_nodes",
+    "LABEL_SERVICE_NAME", "LABEL_SKIP_MIRROR", "LAST_CHANGE_TRIGGER_TIME",
+    "MANAGED_BY_MIRRORING", "MANAGED_BY_SLICES", "NEVER_READY", "PodPort", "STUBBORN",
+    "address_row", "address_view", "create_all", "delete_collection", "endpoints_of",
+    "force_delete", "make_pod", "make_service", "meta", "node_zones", "pod_ip", "pod_node",
+    "port_view", "service_port", "slice_endpoint_view", "slice_port_view", "slice_row",
+    "slices_of", "wait_endpoints", "wait_gone", "wait_pods", "wait_slices", "worker_nodes",
 ]
 
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
@@ -113,6 +114,22 @@ def make_service(name: str, namespace: str, *, selector: Mapping[str, str] | Non
                                        labels=dict(labels) if labels else None), spec=spec)
 
 
+def meta(obj: Any) -> ObjectMeta:
+    """``obj.metadata``, which the API always sets on what it returns."""
+    metadata = obj.metadata
+    assert isinstance(metadata, ObjectMeta), f"{type(obj).__name__} without metadata"
+    return metadata
+
+
+def pod_ip(pod: Pod) -> str:
+    assert pod.status is not None and pod.status.podIP, f"pod {meta(pod).name} has no IP"
+    return pod.status.podIP
+
+
+def pod_node(pod: Pod) -> str | None:
+    return pod.spec.nodeName if pod.spec is not None else None
+
+
 def create_all(client: Client, objects: Iterable[Any]) -> None:
     for obj in objects:
         client.create(obj)
@@ -137,12 +154,14 @@ def wait_pods(client: Client, namespace: str, names: Iterable[str], *, ready: bo
     wanted = set(names)
 
     def probe() -> dict[str, Pod] | None:
-        pods = {p.metadata.name: p for p in client.list(Pod, namespace=namespace)
-                if p.metadata.name in wanted}
+        pods = {str(meta(p).name): p for p in client.list(Pod, namespace=namespace)
+                if meta(p).name in wanted}
         if set(pods) != wanted:
             return None
         return pods if all(_pod_state(p) == (True, ready) for p in pods.values()) else None
-    return wait_for(probe, timeout=timeout, what=f"{len(wanted)} pods running, ready={ready}")
+    found = wait_for(probe, timeout=timeout, what=f"{len(wanted)} pods running, ready={ready}")
+    assert found is not None
+    return found
 
 
 def endpoints_of(client: Client, namespace: str, name: str) -> Endpoints | None:
@@ -157,7 +176,7 @@ def endpoints_of(client: Client, namespace: str, name: str) -> Endpoints | None:
 def slices_of(client: Client, namespace: str, service: str,
               managed_by: str | None = MANAGED_BY_SLICES) -> list[EndpointSlice]:
     """Slices labelled for ``service`` (and managed by ``managed_by`` unless None)."""
-    selector = {LABEL_SERVICE_NAME: service}
+    selector: dict[str, Any] = {LABEL_SERVICE_NAME: service}
     if managed_by is not None:
         selector[LABEL_MANAGED_BY] = managed_by
     return list(client.list(EndpointSlice, namespace=namespace, labels=selector))
@@ -169,7 +188,9 @@ def wait_endpoints(client: Client, namespace: str, name: str,
     def probe() -> Endpoints | None:
         endpoints = endpoints_of(client, namespace, name)
         return endpoints if endpoints is not None and condition(endpoints) else None
-    return wait_for(probe, timeout=timeout, what=f"Endpoints {namespace}/{name}: {what}")
+    found = wait_for(probe, timeout=timeout, what=f"Endpoints {namespace}/{name}: {what}")
+    assert found is not None
+    return found
 
 
 def wait_slices(client: Client, namespace: str, service: str,
@@ -179,9 +200,10 @@ def wait_slices(client: Client, namespace: str, service: str,
     def probe() -> tuple[list[EndpointSlice]] | None:
         found = slices_of(client, namespace, service, managed_by)
         return (found,) if condition(found) else None  # a tuple: an empty list is an answer
-    (found,) = wait_for(probe, timeout=timeout,
-                        what=f"EndpointSlices of {namespace}/{service}: {what}")
-    return found
+    answer = wait_for(probe, timeout=timeout,
+                      what=f"EndpointSlices of {namespace}/{service}: {what}")
+    assert answer is not None
+    return answer[0]
 
 
 def wait_gone(client: Client, kind: type[NamespacedResource], namespace: str, name: str,
@@ -225,8 +247,8 @@ def address_view(endpoints: Endpoints) -> set[AddressRow]:
         for ready, addresses in ((True, subset.addresses), (False, subset.notReadyAddresses)):
             for a in addresses or []:
                 ref = a.targetRef
-                rows.add((a.ip, ready, a.hostname, a.nodeName, ref and ref.kind,
-                          ref and ref.name))
+                rows.add((a.ip, ready, a.hostname, a.nodeName, ref.kind if ref else None,
+                          ref.name if ref else None))
     return rows
 
 
@@ -250,26 +272,27 @@ def slice_endpoint_view(slices: Iterable[EndpointSlice]) -> set[SliceRow]:
     for slice_ in slices:
         for e in slice_.endpoints or []:
             c, ref = e.conditions, e.targetRef
-            rows.add((tuple(e.addresses), c and c.ready, c and c.serving, c and c.terminating,
-                      e.nodeName, e.zone, ref and ref.kind, ref and ref.name))
+            rows.add((tuple(e.addresses), c.ready if c else None, c.serving if c else None,
+                      c.terminating if c else None, e.nodeName, e.zone,
+                      ref.kind if ref else None, ref.name if ref else None))
     return rows
 
 
 def address_row(pod: Pod, *, ready: bool, hostname: str | None = None) -> AddressRow:
     """The ``address_view`` row the endpoints controller should write for ``pod``."""
-    return (pod.status.podIP, ready, hostname, pod.spec.nodeName, "Pod", pod.metadata.name)
+    return (pod_ip(pod), ready, hostname, pod_node(pod), "Pod", meta(pod).name)
 
 
 def node_zones(client: Client) -> dict[str, str | None]:
-    return {n.metadata.name: (n.metadata.labels or {}).get(LABEL_ZONE)
-            for n in client.list(Node)}
+    return {str(meta(n).name): (meta(n).labels or {}).get(LABEL_ZONE) for n in client.list(Node)}
 
 
 def slice_row(pod: Pod, zones: Mapping[str, str | None], *, ready: bool, serving: bool,
               terminating: bool) -> SliceRow:
     """The ``slice_endpoint_view`` row the EndpointSlice controller should write for ``pod``."""
-    return ((pod.status.podIP,), ready, serving, terminating, pod.spec.nodeName,
-            zones.get(pod.spec.nodeName), "Pod", pod.metadata.name)
+    node = pod_node(pod)
+    return ((pod_ip(pod),), ready, serving, terminating, node,
+            zones.get(node) if node else None, "Pod", meta(pod).name)
 
 
 def slice_port_view(slice_: EndpointSlice) -> set[tuple[str | None, int | None, str]]:
@@ -311,7 +334,9 @@ class ControllerManagerProcess:
         def successor() -> ControllerManagerProcess | None:
             found = ControllerManagerProcess.find(cluster)
             return found if found.pid != self.pid and _running(found.pid) else None
-        return wait_for(successor, timeout=timeout, what="controller-manager restarted")
+        found = wait_for(successor, timeout=timeout, what="controller-manager restarted")
+        assert found is not None
+        return found
 
 
 def _is_controller_manager(proc: Path, supervisor: int) -> bool:
