@@ -95,3 +95,17 @@ async def test_watch_raises_410_as_api_error(as_event: bool) -> None:
     with pytest.raises(ApiError) as caught:
         [event async for event in watcher.watch("3", 300)]
     assert caught.value.status.code == 410
+
+
+async def test_bookmark_of_a_kind_with_required_fields_is_not_decoded_into_the_model() -> None:
+    from lightkube.resources.discovery_v1 import EndpointSlice
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, content=_lines(
+            {"type": "BOOKMARK", "object": {"kind": "EndpointSlice",
+                                            "apiVersion": "discovery.k8s.io/v1",
+                                            "metadata": {"resourceVersion": "42"}}}))
+
+    watcher = ClientListerWatcher(_client(handler), EndpointSlice, ReflectorOptions())
+    events = [(t, resource_version_of(o)) async for t, o in watcher.watch("40", 300)]
+    assert events == [("BOOKMARK", "42")]

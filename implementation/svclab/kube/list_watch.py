@@ -107,6 +107,12 @@ class ClientListerWatcher(Generic[T]):
                 event = decoders.decode_watch_event(line.encode() if isinstance(line, str) else line)
                 if event.type == "ERROR":
                     raise ApiError(status=decoders.decode_status(event.object))
+                if event.type == "BOOKMARK":
+                    # A bookmark carries only metadata: decoding it into the model
+                    # fails for kinds with required fields (EndpointSlice.addressType).
+                    # The reflector needs just its resourceVersion.
+                    yield event.type, event.object  # type: ignore[misc]
+                    continue
                 yield event.type, decoders.decode_object(event.object, self._resource)
         finally:
             await response.aclose()
