@@ -3,7 +3,9 @@
 Tests talk to a cluster only through the Kubernetes API and two hooks:
 ``exec_in_pod(namespace, pod, argv)`` and ``exec_on_node(node, argv)``. For the
 local provider both go through ``svclab exec`` / ``svclab node-exec``, so the
-suite exercises the same commands a user runs.
+suite exercises the same commands a user runs (for a cluster inside a
+User-Mode Linux guest they reach the guest's exec agent). ``kernel`` says which
+kernel the cluster runs on: ``host`` or ``uml <version>``.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class ClusterUnderTest:
     service_subnet: str
     apiserver_address: str  # the control-plane node's address (default/kubernetes)
     nodes: tuple[NodeInfo, ...]
+    kernel: str = "host"  # "host" or "uml <version>" (a User-Mode Linux guest)
 
     def node(self, name: str) -> NodeInfo:
         for node in self.nodes:
@@ -81,4 +84,5 @@ def local_cluster(info: ClusterInfo) -> ClusterUnderTest:
         has_proxy=info.proxy_mode != "none" and module_available("svclab.proxy.command"),
         has_controllers=bool(info.controllers) and module_available("svclab.controllers.command"),
         service_subnet=info.service_subnet, apiserver_address=info.advertise_address,
-        nodes=info.nodes)
+        nodes=info.nodes,
+        kernel="host" if info.uml is None else f"uml {info.uml.kernel_version}")

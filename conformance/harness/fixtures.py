@@ -3,7 +3,10 @@
 * ``cluster`` (session, one instance per ``--testbed`` / ``--cluster``): a
   ``ClusterUnderTest``. Clusters from ``--testbed`` are brought up on first use
   and torn down when the session moves to the next one or ends, also when a
-  test failed or the run was interrupted.
+  test failed or the run was interrupted. A testbed whose kernel resolves to
+  ``uml`` comes up inside a User-Mode Linux guest (same code path as ``svclab
+  up``); the JUnit report gets ``<id>.kernel`` (``host`` / ``uml <version>``)
+  as a test-suite property.
 * ``client``: a lightkube ``Client`` for the cluster.
 * ``namespace``: a fresh Namespace per test, deleted afterwards.
 * ``node_host``: ``node_host(node_name)`` -> testinfra Host on that node.
@@ -27,7 +30,7 @@ from svclab.testbed.local.cluster import bring_up, read_cluster, tear_down
 __all__ = ["ClusterRef", "client", "cluster", "cluster_ref", "namespace", "node_host",
            "tear_down_leftovers"]
 
-BRING_UP_TIMEOUT = 120.0
+BRING_UP_TIMEOUT = 120.0  # per phase in a UML guest (boot is allowed on top)
 _brought_up: set[str] = set()  # names this session brought up, for the safety net
 
 
@@ -72,17 +75,20 @@ def cluster_ref(request: pytest.FixtureRequest) -> ClusterRef:
 
 
 @pytest.fixture(scope="session")
-def cluster(cluster_ref: ClusterRef) -> Iterator[ClusterUnderTest]:
+def cluster(cluster_ref: ClusterRef,
+            record_testsuite_property: Callable[[str, object], None]) -> Iterator[ClusterUnderTest]:
     if cluster_ref.existing is not None:
         try:
             info = read_cluster(cluster_ref.existing)
         except FileNotFoundError:
             pytest.fail(f"--cluster {cluster_ref.existing}: no such local cluster is up "
                         "(see `svclab list`)", pytrace=False)
+        record_testsuite_property(f"{cluster_ref.id}.kernel", local_cluster(info).kernel)
         yield local_cluster(info)
         return
     assert cluster_ref.testbed is not None
     under_test = _bring_up(cluster_ref.testbed)
+    record_testsuite_property(f"{cluster_ref.id}.kernel", under_test.kernel)
     try:
         yield under_test
     finally:

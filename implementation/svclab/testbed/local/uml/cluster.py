@@ -38,7 +38,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from svclab.testbed.local import naming
 from svclab.testbed.local.cluster import (ClusterHandle, ClusterInfo, UmlAccess, UpError, bring_up,

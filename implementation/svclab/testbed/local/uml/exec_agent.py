@@ -183,8 +183,8 @@ class ExecAgent:
         assert process.stdout is not None and process.stderr is not None
         copies = [asyncio.create_task(_copy(process.stdout, writer, FrameKind.STDOUT)),
                   asyncio.create_task(_copy(process.stderr, writer, FrameKind.STDERR))]
-        hangup = asyncio.create_task(reader.read(1))  # the client never sends more: EOF = gone
-        done = asyncio.gather(*copies, process.wait())
+        hangup: asyncio.Future[Any] = asyncio.create_task(reader.read(1))  # EOF: the client is gone
+        done: asyncio.Future[Any] = asyncio.gather(*copies, process.wait())
         await asyncio.wait({done, hangup}, return_when=asyncio.FIRST_COMPLETED)
         if not done.done():  # the client went away: stop the command
             _kill_group(process.pid)

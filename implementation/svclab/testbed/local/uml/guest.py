@@ -176,6 +176,17 @@ def _is_ours(pid: int, marker: str) -> bool:
         return False
 
 
+def _still_exiting(pid: int) -> bool:
+    """Not a zombie yet: an exiting process has lost its cmdline but still holds
+    its resources (UML's helper processes go down with it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    state = stat[stat.rindex(")") + 2:].split()[0]
+    return state not in ("Z", "X") and not Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
 class _Detached:
     """``Popen``-like view of a guest started by another process."""
 
@@ -187,7 +198,8 @@ class _Detached:
             done, _ = os.waitpid(self.pid, os.WNOHANG)  # our child after all?
             return 0 if done else None
         except ChildProcessError:
-            return None if _is_ours(self.pid, "linux.uml") else 0
+            running = _is_ours(self.pid, "linux.uml") or _still_exiting(self.pid)
+            return None if running else 0
 
     def kill(self) -> None:
         if _is_ours(self.pid, "linux.uml"):
