@@ -213,3 +213,24 @@ async def test_buffered_relay_keeps_bytes_while_the_receiver_is_full() -> None:
     backend_user.close()
     client_user.close()
     assert await until(lambda: closed == [relay])
+
+
+@pytest.mark.parametrize("copy", list(CopyMode), ids=[m.value for m in CopyMode])
+def test_tcp_relay_on_uvloop(copy: CopyMode) -> None:
+    """The proxy runs on uvloop in production; its transports differ from asyncio's."""
+    import uvloop
+
+    async def scenario() -> tuple[bytes, int]:
+        server = await asyncio.start_server(handle_echo, LOCAL, 0)
+        async with server:
+            port = int(server.sockets[0].getsockname()[1])
+            balancer = RoundRobinBalancer()
+            balancer.set_service(TCP_SVC, 0)
+            balancer.set_endpoints(TCP_SVC, [(LOCAL, port)])
+            proxy_socket = proxy(balancer, copy)
+            try:
+                return await asyncio.wait_for(round_trip(proxy_socket.port, b"u" * 200_000), 5), port
+            finally:
+                proxy_socket.close(connections=True)
+    answer, port = uvloop.run(scenario())
+    assert answer == b"u" * 200_000 + b"|from:%d" % port

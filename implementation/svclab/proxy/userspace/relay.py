@@ -27,6 +27,7 @@ import os
 import socket
 import struct
 from collections.abc import Callable
+from typing import cast
 
 __all__ = ["CopyMode", "PipePool", "SpliceRelay", "TransportRelay", "reset_on_close"]
 
@@ -247,8 +248,8 @@ class _TransportSide(asyncio.Protocol):
         self.eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports do not subclass asyncio.Transport, hence a cast, not isinstance.
+        transport = self.transport = cast(asyncio.Transport, transport)
         peer = self.peer
         if peer is not None and (peer.early or peer.eof):  # what the peer got before we existed
             transport.writelines(peer.early)
