@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import ast
 import random
+import socket
 from pathlib import Path
 
 import pytest
 
 import svclab.proxy.userspace as userspace
-from svclab.proxy.userspace.proxier import PortAllocator, PortRangeExhausted
+from svclab.proxy.userspace.proxier import PortAllocator, PortRangeExhausted, choose_host_ip
 
 PACKAGE = Path(userspace.__file__).parent
 
@@ -44,3 +45,12 @@ def test_port_allocator_hands_out_each_port_of_the_range_once() -> None:
 
 def test_port_allocator_without_range_lets_the_kernel_choose() -> None:
     assert PortAllocator().allocate_next() == 0
+
+
+def test_choose_host_ip_is_a_local_address_or_no_route() -> None:
+    try:
+        address = choose_host_ip()
+    except OSError:  # no default route here: the proxier then needs host_ip
+        return
+    with socket.socket() as sock:
+        sock.bind((address, 0))  # only a local address can be bound

@@ -13,7 +13,7 @@ from svclab.proxy.userspace.loadbalancer import (ENDPOINT_DIAL_TIMEOUTS, Endpoin
                                                  MissingServiceEntry, RoundRobinBalancer, dial_attempts)
 from svclab.proxy.userspace.proxier import (IptablesExecutor, PortAllocator, PortRangeExhausted,
                                             SubprocessIptables, UserspaceOptions, UserspaceProxier,
-                                            portal_for, usable_endpoints)
+                                            choose_host_ip, portal_for, usable_endpoints)
 from svclab.proxy.userspace.rules import JUMP_RULES, Portal, RuleOptions, render_restore
 from svclab.proxy.userspace.dial import BackendConnector, DialFailed, connect_backend, tcp_dialer
 from svclab.proxy.userspace.relay import CopyMode
@@ -41,6 +41,7 @@ __all__ = [
     "UdpProxySocket",
     "UserspaceOptions",
     "UserspaceProxier",
+    "choose_host_ip",
     "connect_backend",
     "dial_attempts",
     "dial_udp",

@@ -43,7 +43,7 @@ from svclab.proxy.userspace.tcp import TcpProxySocket
 from svclab.proxy.userspace.udp import DEFAULT_UDP_IDLE_TIMEOUT, UdpProxySocket
 
 __all__ = ["IptablesExecutor", "PortAllocator", "PortRangeExhausted", "SubprocessIptables",
-           "UserspaceOptions", "UserspaceProxier", "portal_for", "usable_endpoints"]
+           "UserspaceOptions", "UserspaceProxier", "choose_host_ip", "portal_for", "usable_endpoints"]
 
 _log = logging.getLogger(__name__)
 
@@ -91,7 +91,11 @@ class PortAllocator:
 
 @dataclass(frozen=True, slots=True)
 class UserspaceOptions:
-    """Node-wide settings (upstream NewProxier arguments and kube-proxy flags)."""
+    """Node-wide settings (upstream NewProxier arguments and kube-proxy flags).
+
+    ``host_ip`` is where the node's own traffic is DNAT-ed; empty means the
+    source address of the node's default route (``choose_host_ip``).
+    """
 
     listen_ip: str = "0.0.0.0"
     host_ip: str = ""
@@ -101,9 +105,19 @@ class UserspaceOptions:
     physdev: bool = True
     claim_node_ports: bool = True
 
-    @property
-    def rule_options(self) -> RuleOptions:
-        return RuleOptions(listen_ip=self.listen_ip, host_ip=self.host_ip, physdev=self.physdev)
+    def rule_options(self, host_ip: str) -> RuleOptions:
+        return RuleOptions(listen_ip=self.listen_ip, host_ip=host_ip, physdev=self.physdev)
+
+
+def choose_host_ip(probe: str = "198.51.100.1") -> str:
+    """The source address the node would use towards ``probe`` (upstream ``ChooseHostInterface``).
+
+    Connecting a UDP socket only looks up the route; nothing is sent.
+    Raises ``OSError`` when the node has no route there.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.connect((probe, 9))
+        return str(sock.getsockname()[0])
 
 
 def usable_endpoints(port: ServicePort, endpoints: Sequence[Endpoint],
@@ -167,6 +181,7 @@ class UserspaceProxier:
     need_full_sync: bool = True
     last_sync_full: bool = False
     last_restore: str = ""
+    host_ip: str = ""
     service_port_factory = None
     endpoint_factory = None
     served: dict[ServicePortName, _Served] = field(default_factory=dict)
@@ -241,7 +256,9 @@ class UserspaceProxier:
         if not self.need_full_sync and not self.executor.chain_exists("nat", KUBE_PORTALS_CONTAINER):
             self.need_full_sync = True  # someone flushed our rules
         full = self.last_sync_full = self.need_full_sync
-        text = self.last_restore = render_restore(portals, self.options.rule_options)
+        if not self.host_ip:
+            self.host_ip = self.options.host_ip or choose_host_ip()
+        text = self.last_restore = render_restore(portals, self.options.rule_options(self.host_ip))
         try:
             # Chains first (the restore creates them), then the jumps into them.
             self.executor.restore(text, noflush=True)
