@@ -10,6 +10,7 @@ kernel the cluster runs on: ``host`` or ``uml <version>``.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -62,6 +63,26 @@ class ClusterUnderTest:
     def exec_on_node(self, node: str, argv: Sequence[str], *,
                      timeout: float = 30.0) -> ExecResult:
         return _svclab("node-exec", self.name, node, "--", *argv, timeout=timeout)
+
+    def component_pid(self, child: str) -> int | None:
+        """PID of a running cluster component, by its supervisor name
+        (``controller-manager``, ``proxy-<node>``, ``node-agent-<node>``, ...), in
+        the cluster's kernel; None while there is none (e.g. restarting)."""
+        code = ("from svclab.testbed.local.supervisor import running_child_pid; "
+                f"print(running_child_pid({str(self.kubeconfig.parent)!r}, {child!r}) or '')")
+        if not self.kernel.startswith("uml"):
+            from svclab.testbed.local.supervisor import running_child_pid
+
+            return running_child_pid(self.kubeconfig.parent, child)
+        found = self.exec_on_node(self.nodes[0].name, [sys.executable, "-c", code]).check()
+        return int(found.stdout) if found.stdout.strip() else None
+
+    def signal_component(self, pid: int, signum: int) -> None:
+        """Send ``signum`` to a component found with ``component_pid``."""
+        if not self.kernel.startswith("uml"):
+            os.kill(pid, signum)
+            return
+        self.exec_on_node(self.nodes[0].name, ["kill", f"-{signum}", str(pid)]).check()
 
     def node_host(self, node: str):  # type: ignore[no-untyped-def]
         """A testinfra ``Host`` whose commands run on ``node``."""

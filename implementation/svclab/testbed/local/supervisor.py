@@ -38,7 +38,7 @@ from svclab.testbed.local.cluster import ClusterInfo
 from svclab.testbed.local.nsexec import preexec_entering
 
 __all__ = ["Backoff", "ChildSpec", "Supervisor", "module_available", "plan_children",
-           "svclab_argv"]
+           "running_child_pid", "svclab_argv"]
 
 log = logging.getLogger("svclab.supervisor")
 
@@ -122,6 +122,36 @@ def plan_children(info: ClusterInfo, *, base: list[str] | None = None,
             control_plane.netns, control_plane.name))
     with_proxy = info.proxy_mode != "none" and available("svclab.proxy.command")
     return children + _node_children(info, base, with_proxy)
+
+
+def running_child_pid(state_dir: str | Path, child: str) -> int | None:
+    """PID of the supervisor's child ``child`` (``controller-manager``, ``proxy-<node>``,
+    ...) of the cluster in ``state_dir`` that runs now (not stopped, not a zombie).
+
+    Matches parent PID and exact argv from ``plan_children``, so tests can crash or
+    freeze one component. Looks at this kernel's /proc: inside a UML guest for a
+    cluster there (the conformance harness runs it through the exec agent).
+    """
+    from svclab.testbed.local.cluster import read_cluster
+
+    info = read_cluster(Path(state_dir))
+    specs = {spec.name: spec for spec in plan_children(info, base=[])}
+    if child not in specs or not info.supervisor_pid:
+        return None
+    # The arguments after the interpreter and ``-m svclab.cli`` (whose path may be spelt
+    # differently in this process) identify the child.
+    wanted = "\0".join(specs[child].argv).encode()
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+            argv = (entry / "cmdline").read_bytes().rstrip(b"\0") if stat else b""
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if (argv.endswith(b"\0svclab.cli\0" + wanted) and int(fields[1]) == info.supervisor_pid
+                and fields[0] not in "ZXT"):
+            return int(entry.name)
+    return None
 
 
 @dataclass(slots=True)
