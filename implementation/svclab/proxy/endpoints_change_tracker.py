@@ -36,7 +36,8 @@ class EndpointsUpdateResult:
     backends that stopped being usable, for conntrack cleanup;
     ``new_udp_services`` the UDP service ports that went from no endpoints to
     some (their ClusterIP conntrack entries, cached as "unreplied", must go);
-    ``trigger_times`` the trigger timestamps (epoch seconds) per Service.
+    ``trigger_times`` the trigger timestamps (epoch seconds) per Service;
+    ``updated_ports`` the service ports whose endpoints were rebuilt.
     """
 
     endpoints: Mapping[ServicePortName, tuple[Endpoint, ...]]
@@ -44,6 +45,7 @@ class EndpointsUpdateResult:
     deleted_udp_endpoints: tuple[tuple[ServicePortName, Endpoint], ...]
     new_udp_services: frozenset[ServicePortName]
     trigger_times: Mapping[ServiceName, tuple[float, ...]]
+    updated_ports: frozenset[ServicePortName] = frozenset()
 
 
 def _parse_time(value: str | None) -> float | None:
@@ -102,6 +104,8 @@ class EndpointsChangeTracker:
         self._slices: dict[ServiceName, dict[str, _SliceEndpoints]] = {}
         self._pending: set[ServiceName] = set()
         self._trigger_times: dict[ServiceName, list[float]] = {}
+        # which port names each Service has in the map we returned (no full scans)
+        self._names: dict[ServiceName, tuple[ServicePortName, ...]] = {}
 
     def update(self, endpoint_slice: Any, removed: bool = False) -> bool:
         """Record one slice event. Returns True when any change is pending."""
@@ -142,25 +146,28 @@ class EndpointsChangeTracker:
                         seen[str(ep)] = ep
         return {name: tuple(sorted(eps.values(), key=str)) for name, eps in by_port.items() if eps}
 
-    def apply(self, endpoints: EndpointsMap) -> EndpointsUpdateResult:
-        """Rebuild the changed Services' endpoints into a copy of ``endpoints``."""
-        merged: dict[ServicePortName, tuple[Endpoint, ...]] = {
-            k: tuple(v) for k, v in endpoints.items()}
+    def apply(self, endpoints: Mapping[ServicePortName, tuple[Endpoint, ...]]) -> EndpointsUpdateResult:
+        """Rebuild the changed Services' endpoints into a copy of ``endpoints``.
+
+        ``endpoints`` must be the map this tracker returned last time (or empty).
+        """
+        merged = dict(endpoints)
         deleted_udp: list[tuple[ServicePortName, Endpoint]] = []
         new_udp: set[ServicePortName] = set()
+        touched: set[ServicePortName] = set()
         for key in sorted(self._pending):
-            old = {k: v for k, v in merged.items() if k.service == key}
-            for name in old:
-                del merged[name]
+            old = {name: merged.pop(name) for name in self._names.pop(key, ()) if name in merged}
             fresh = self._merged(key)
             merged.update(fresh)
+            if fresh:
+                self._names[key] = tuple(fresh)
+            touched.update(old, fresh)
             for name in set(old) | set(fresh):
-                if name.protocol is not Protocol.UDP:
-                    continue
-                _note_udp_changes(name, old.get(name, ()), fresh.get(name, ()), deleted_udp, new_udp)
+                if name.protocol is Protocol.UDP:
+                    _note_udp_changes(name, old.get(name, ()), fresh.get(name, ()), deleted_udp, new_udp)
         result = EndpointsUpdateResult(
             merged, frozenset(self._pending), tuple(deleted_udp), frozenset(new_udp),
-            {k: tuple(v) for k, v in self._trigger_times.items()})
+            {k: tuple(v) for k, v in self._trigger_times.items()}, frozenset(touched))
         self._pending = set()
         self._trigger_times = {}
         return result

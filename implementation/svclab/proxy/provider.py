@@ -38,6 +38,8 @@ class ProxyState:
     node_name: str
     node_labels: Mapping[str, str]
     changed_services: frozenset[ServiceName]
+    #: service ports whose definition or endpoints changed since the last sync
+    changed_ports: frozenset[ServicePortName] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +157,8 @@ class Proxier:
         eps = self._endpoints.apply(self.endpoints)
         self.service_ports, self.endpoints = svc.service_ports, eps.endpoints
         state = ProxyState(self.service_ports, self.endpoints, self.options.node_name,
-                           self.node_labels, svc.updated_services | eps.updated_services)
+                           self.node_labels, svc.updated_services | eps.updated_services,
+                           svc.updated_ports | eps.updated_ports)
         counts = self.backend.sync_rules(state)
         report = SyncReport(
             full=bool(getattr(self.backend, "last_sync_full", False)), duration_seconds=self.options.clock() - started, rules_by_table=counts,

@@ -26,12 +26,14 @@ class ServiceUpdateResult:
 
     ``service_ports`` is the new complete map; ``updated_services`` the Services
     whose ports changed; ``deleted_udp_cluster_ips`` the ClusterIPs of UDP ports
-    that went away (their conntrack entries must be cleared).
+    that went away (their conntrack entries must be cleared); ``updated_ports``
+    the service ports added, changed or removed.
     """
 
     service_ports: Mapping[ServicePortName, ServicePort]
     updated_services: frozenset[ServiceName]
     deleted_udp_cluster_ips: frozenset[str]
+    updated_ports: frozenset[ServicePortName] = frozenset()
 
 
 class ServiceChangeTracker:
@@ -74,7 +76,9 @@ class ServiceChangeTracker:
         """Merge pending changes into a copy of ``service_ports`` and clear them."""
         merged = dict(service_ports)
         deleted_udp: set[str] = set()
+        ports: set[ServicePortName] = set()
         for before, after in self._pending.values():
+            ports.update(before, after)
             for name, port in before.items():
                 merged.pop(name, None)
                 if name not in after and port.protocol is Protocol.UDP:
@@ -82,4 +86,4 @@ class ServiceChangeTracker:
             merged.update(after)
         updated = frozenset(self._pending)
         self._pending = {}
-        return ServiceUpdateResult(merged, updated, frozenset(deleted_udp))
+        return ServiceUpdateResult(merged, updated, frozenset(deleted_udp), frozenset(ports))

@@ -23,7 +23,7 @@ from svclab.proxy.topology import categorize_endpoints
 __all__ = [
     "Chain", "IptablesEndpoint", "IptablesServicePort", "PlanOptions", "Ruleset",
     "ServiceRules", "assemble", "endpoint_chain_name", "make_endpoint", "make_service_port",
-    "plan", "plan_service", "service_chain_name",
+    "plan", "plan_service", "service_chain_name", "shared_chains",
 ]
 
 # Chains shared by every service (upstream names).
@@ -333,8 +333,8 @@ def plan_service(port: IptablesServicePort, endpoints: Sequence[Endpoint], opts:
     return ServiceRules(shared, tuple(chains))
 
 
-def assemble(services: Sequence[ServiceRules], opts: PlanOptions) -> Ruleset:
-    """Combine per-service rules with the static chains into one ``Ruleset``."""
+def shared_chains(services: Sequence[ServiceRules], opts: PlanOptions) -> dict[tuple[str, str], Chain]:
+    """The chains every service contributes to, plus the static ones, in output order."""
     order, static = static_rules(opts)
     fragments: dict[tuple[str, str], list[str]] = {key: [] for key in order}
     for svc in services:
@@ -343,8 +343,12 @@ def assemble(services: Sequence[ServiceRules], opts: PlanOptions) -> Ruleset:
     for key, rules in static.items():
         # static rules go after the services' (the NodePort jump must be last)
         fragments[key] += rules
-    chains: dict[tuple[str, str], Chain] = {
-        key: Chain(key[0], key[1], tuple(fragments[key])) for key in order}
+    return {key: Chain(key[0], key[1], tuple(fragments[key])) for key in order}
+
+
+def assemble(services: Sequence[ServiceRules], opts: PlanOptions) -> Ruleset:
+    """Combine per-service rules with the static chains into one ``Ruleset``."""
+    chains = shared_chains(services, opts)
     for svc in services:
         for chain in svc.chains:
             chains[(chain.table, chain.name)] = chain

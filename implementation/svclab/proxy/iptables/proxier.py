@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import shlex
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -24,12 +24,12 @@ from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.iptables.plan import (
     KUBE_EXTERNAL_SERVICES, KUBE_FIREWALL, KUBE_FORWARD, KUBE_MARK_MASQ, KUBE_NODEPORTS,
     KUBE_POSTROUTING, KUBE_PROXY_CANARY, KUBE_PROXY_FIREWALL, KUBE_SERVICES,
-    SERVICE_CHAIN_PREFIXES, IptablesServicePort, PlanOptions, Ruleset, ServiceRules, assemble,
-    make_endpoint, make_service_port, plan_service)
+    SERVICE_CHAIN_PREFIXES, Chain, IptablesServicePort, PlanOptions, Ruleset, ServiceRules, assemble,
+    make_endpoint, make_service_port, plan_service, shared_chains)
 from svclab.proxy.service_port import ServicePortName
 
 __all__ = ["IptablesExecutor", "IptablesProxier", "JUMP_RULES", "RestoreError",
-           "SubprocessIptables", "restore_input"]
+           "SubprocessIptables", "render_restore", "restore_input"]
 
 
 class RestoreError(RuntimeError):
@@ -95,32 +95,38 @@ def chains_in_save(text: str) -> set[str]:
     return {line[1:].split()[0] for line in text.splitlines() if line.startswith(":")}
 
 
-def restore_input(new: Ruleset, previous: Ruleset | None,
-                  stale: Mapping[str, Sequence[str]] | None = None) -> tuple[str, int]:
-    """The ``--noflush`` restore text turning ``previous`` into ``new``. Side-effect-free.
-
-    ``previous`` None means "unknown": every chain is written. ``stale`` lists
-    extra chains per table to delete (found in the kernel on a full sync).
-    Returns (text, number of chains written or deleted).
-    """
+def render_restore(writes: Sequence[Chain], deletes: Sequence[tuple[str, str]]) -> str:
+    """``--noflush`` restore text: (re)write ``writes``, then delete ``deletes``. Side-effect-free."""
     out: list[str] = []
-    touched = 0
     for table in ("filter", "nat"):
-        changed = []
-        for chain in new.table(table):
-            old = previous.chains.get((table, chain.name)) if previous else None
-            if old is None or (old is not chain and old.rules != chain.rules):
-                changed.append(chain)
-        gone = [c.name for c in previous.table(table)
-                if (table, c.name) not in new.chains and is_service_chain(c.name)] if previous else []
-        gone += [c for c in (stale or {}).get(table, ()) if c not in gone]
+        chains = [c for c in writes if c.table == table]
+        gone = [name for t, name in deletes if t == table]
         out.append(f"*{table}")
-        out += [f":{c.name} - [0:0]" for c in changed] + [f":{name} - [0:0]" for name in gone]
-        out += [f"-A {c.name} {r}" for c in changed for r in c.rules]
+        out += [f":{c.name} - [0:0]" for c in chains] + [f":{name} - [0:0]" for name in gone]
+        out += [f"-A {c.name} {r}" for c in chains for r in c.rules]
         out += [f"-X {name}" for name in gone]
         out.append("COMMIT")
-        touched += len(changed) + len(gone)
-    return "\n".join(out) + "\n", touched
+    return "\n".join(out) + "\n"
+
+
+def restore_input(new: Ruleset, stale: Mapping[str, Sequence[str]] | None = None) -> str:
+    """Full-sync restore text: every chain of ``new``, and ``-X`` for ``stale`` chains."""
+    deletes = [(table, name) for table, names in (stale or {}).items() for name in names]
+    return render_restore(list(new.chains.values()), deletes)
+
+
+def _sort_key(name: ServicePortName) -> tuple[str, str, str, str]:
+    return (name.service.namespace, name.service.name, name.port, name.protocol.value)
+
+
+def _count(chains: Iterable[Chain], sign: int, counts: dict[str, int]) -> None:
+    for chain in chains:
+        counts[chain.table] = counts.get(chain.table, 0) + sign * len(chain.rules)
+
+
+_Entry = tuple[ServiceRules, object, object]
+# restore text, shared chains, per-service cache and rule counts after the sync
+_SyncPlan = tuple[str, dict[tuple[str, str], Chain], dict[ServicePortName, _Entry], dict[str, int]]
 
 
 @dataclass
@@ -133,11 +139,12 @@ class IptablesProxier:
     last_sync_full: bool = False
     service_port_factory = staticmethod(make_service_port)
     endpoint_factory = staticmethod(make_endpoint)
-    applied: Ruleset | None = None
     last_restore: str = ""
     chains_touched: int = 0
     _labels: Mapping[str, str] | None = None
-    _cache: dict[ServicePortName, tuple[ServiceRules, object, object]] = field(default_factory=dict)
+    _shared: dict[tuple[str, str], Chain] = field(default_factory=dict)
+    _cache: dict[ServicePortName, _Entry] = field(default_factory=dict)
+    _counts: dict[str, int] = field(default_factory=dict)
 
     def _bootstrap(self) -> None:
         for table, chain in BASE_CHAINS:
@@ -149,48 +156,83 @@ class IptablesProxier:
         for table in CANARY_TABLES:
             self.executor.ensure_chain(table, KUBE_PROXY_CANARY)
 
-    def _plan_services(self, state: "ProxyStateLike", full: bool) -> list[ServiceRules]:
-        if full or state.node_labels is not self._labels:
-            self._cache.clear()  # topology may differ for every service
-            self._labels = state.node_labels
-        for name in [n for n in self._cache if n not in state.service_ports]:
-            del self._cache[name]
-        out = []
-        for name, port in sorted(state.service_ports.items()):
+    def _plan(self, port: object, eps: Sequence[Endpoint], labels: Mapping[str, str],
+              name: ServicePortName) -> _Entry:
+        if not isinstance(port, IptablesServicePort):
+            raise TypeError(f"service port {name} was not built by the iptables factory")
+        return (plan_service(port, eps, self.options, labels), port, eps)
+
+    def _full_sync(self, state: "ProxyStateLike") -> _SyncPlan:
+        cache = {name: self._plan(port, state.endpoints.get(name, ()), state.node_labels, name)
+                 for name, port in sorted(state.service_ports.items(), key=lambda kv: _sort_key(kv[0]))}
+        ruleset = assemble([entry[0] for entry in cache.values()], self.options)
+        active = {name for (t, name) in ruleset.chains if t == "nat"}
+        stale = {"nat": sorted(c for c in chains_in_save(self.executor.save("nat"))
+                               if is_service_chain(c) and c not in active)}
+        self.chains_touched = len(ruleset.chains) + len(stale["nat"])
+        shared = {k: c for k, c in ruleset.chains.items() if not is_service_chain(k[1])}
+        counts: dict[str, int] = {}
+        _count(ruleset.chains.values(), 1, counts)
+        return restore_input(ruleset, stale), shared, cache, counts
+
+    def _partial_sync(self, state: "ProxyStateLike") -> _SyncPlan:
+        """Re-plan only the changed Services; rewrite shared chains only if their content moved."""
+        names = sorted(state.changed_ports, key=_sort_key)
+        cache = dict(self._cache)
+        counts = dict(self._counts)
+        writes: list[Chain] = []
+        deletes: list[tuple[str, str]] = []
+        shared_dirty = False
+        for name in names:
+            old = cache.get(name)
+            port = state.service_ports.get(name)
             eps = state.endpoints.get(name, ())
-            cached = self._cache.get(name)
-            # identity checks: the trackers hand back the same objects when unchanged
-            if cached is None or cached[1] is not port or cached[2] is not eps:
-                if not isinstance(port, IptablesServicePort):
-                    raise TypeError(f"service port {name} was not built by the iptables factory")
-                cached = (plan_service(port, eps, self.options, state.node_labels), port, eps)
-                self._cache[name] = cached
-            out.append(cached[0])
-        return out
+            if old is not None and old[1] is port and old[2] is eps:
+                continue
+            new = self._plan(port, eps, state.node_labels, name) if port is not None else None
+            old_chains = {(c.table, c.name): c for c in old[0].chains} if old else {}
+            new_chains = new[0].chains if new else ()
+            writes += [c for c in new_chains if old_chains.get((c.table, c.name), c).rules != c.rules
+                       or (c.table, c.name) not in old_chains]
+            _count(old[0].chains if old else (), -1, counts)
+            _count(new_chains, 1, counts)
+            kept = {(c.table, c.name) for c in new_chains}
+            deletes += [key for key in old_chains if key not in kept]
+            shared_dirty |= (old[0].shared if old else ()) != (new[0].shared if new else ())
+            if new is None:
+                del cache[name]
+            else:
+                cache[name] = new
+        shared = self._shared
+        if shared_dirty:
+            shared = shared_chains([cache[n][0] for n in sorted(cache, key=_sort_key)], self.options)
+            writes = [c for k, c in shared.items() if self._shared.get(k) != c] + writes
+            _count(self._shared.values(), -1, counts)
+            _count(shared.values(), 1, counts)
+        self.chains_touched = len(writes) + len(deletes)
+        return (render_restore(writes, deletes) if self.chains_touched else ""), shared, cache, counts
 
     def sync_rules(self, state: "ProxyStateLike") -> dict[str, int]:
         """Plan and apply; see the module docstring. Raises ``RestoreError``."""
         if not self.need_full_sync and not all(
                 self.executor.chain_exists(t, KUBE_PROXY_CANARY) for t in CANARY_TABLES):
             self.need_full_sync = True  # someone flushed our rules
+        if state.node_labels is not self._labels:
+            self.need_full_sync = True  # topology may differ for every service
         full = self.last_sync_full = self.need_full_sync
         if full:
             self._bootstrap()
-        ruleset = assemble(self._plan_services(state, full), self.options)
-        stale = None
-        if full:
-            active = {name for (t, name) in ruleset.chains if t == "nat"}
-            stale = {"nat": sorted(c for c in chains_in_save(self.executor.save("nat"))
-                                   if is_service_chain(c) and c not in active)}
-        text, self.chains_touched = restore_input(ruleset, None if full else self.applied, stale)
+        text, shared, cache, counts = self._full_sync(state) if full else self._partial_sync(state)
         self.last_restore = text
         try:
-            self.executor.restore(text, noflush=True)
+            if text:
+                self.executor.restore(text, noflush=True)
         except Exception:
-            self.need_full_sync, self.applied = True, None
+            self.need_full_sync = True
             raise
-        self.need_full_sync, self.applied = False, ruleset
-        return {t: sum(len(c.rules) for c in ruleset.table(t)) for t in ("filter", "nat")}
+        self.need_full_sync, self._labels, self._shared, self._cache = False, state.node_labels, shared, cache
+        self._counts = counts
+        return {t: counts.get(t, 0) for t in ("filter", "nat")}
 
     def cleanup(self) -> None:
         """Remove jump rules, our chains and the canaries (``--cleanup``)."""
@@ -202,7 +244,7 @@ class IptablesProxier:
                 + "".join(f"-X {c}\n" for c in ours) + "COMMIT\n"
             self.executor.restore(text, noflush=True)
         self.executor.delete_chain("mangle", KUBE_PROXY_CANARY)
-        self.need_full_sync, self.applied = True, None
+        self.need_full_sync = True
 
 
 class ProxyStateLike(Protocol):
@@ -214,6 +256,8 @@ class ProxyStateLike(Protocol):
     def endpoints(self) -> Mapping[ServicePortName, Sequence[Endpoint]]: ...
     @property
     def node_labels(self) -> Mapping[str, str]: ...
+    @property
+    def changed_ports(self) -> frozenset[ServicePortName]: ...
 
 
 @dataclass

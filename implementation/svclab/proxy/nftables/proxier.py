@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from svclab.proxy.endpoint import Endpoint
-from svclab.proxy.nftables.base import BASE_SETS, assemble
+from svclab.proxy.nftables.base import BASE_SETS, assemble, base_rules
 from svclab.proxy.nftables.plan import (TABLE, NftOptions, NftRuleset, NftServicePort,
                                         NftServiceRules, make_endpoint, make_service_port,
                                         plan_service)
@@ -88,6 +88,20 @@ def transaction(new: NftRuleset, previous: NftRuleset | None, stale_chains: Sequ
     return out
 
 
+_Entry = tuple[NftServiceRules, object, object]
+
+
+def _sort_key(name: ServicePortName) -> tuple[str, str, str, str]:
+    return (name.service.namespace, name.service.name, name.port, name.protocol.value)
+
+
+def _objects(services: Sequence[NftServiceRules]) -> NftRuleset:
+    """The objects of some service ports only (no base objects)."""
+    return NftRuleset({n: ("", r) for svc in services for n, r in svc.chains},
+                      {n: (kind, decl) for svc in services for n, kind, decl in svc.sets},
+                      {(m, k): v for svc in services for m, k, v in svc.elements})
+
+
 @dataclass
 class NftablesProxier:
     """The nftables ``ModeBackend``."""
@@ -98,53 +112,63 @@ class NftablesProxier:
     last_sync_full: bool = False
     service_port_factory = staticmethod(make_service_port)
     endpoint_factory = staticmethod(make_endpoint)
-    applied: NftRuleset | None = None
     last_transaction: list[str] = field(default_factory=list)
     _labels: Mapping[str, str] | None = None
-    _cache: dict[ServicePortName, tuple[NftServiceRules, object, object]] = field(default_factory=dict)
+    _cache: dict[ServicePortName, _Entry] = field(default_factory=dict)
 
-    def _plan_services(self, state: "_State", full: bool) -> list[NftServiceRules]:
-        if full or state.node_labels is not self._labels:
-            self._cache.clear()  # topology may differ for every service
-            self._labels = state.node_labels
-        for name in [n for n in self._cache if n not in state.service_ports]:
-            del self._cache[name]
-        out = []
-        for name, port in sorted(state.service_ports.items()):
+    def _plan(self, name: ServicePortName, port: object, eps: Sequence[Endpoint],
+              labels: Mapping[str, str]) -> _Entry:
+        if not isinstance(port, NftServicePort):
+            raise TypeError(f"service port {name} was not built by the nftables factory")
+        return (plan_service(port, eps, self.options, labels), port, eps)
+
+    def _full_sync(self, state: "_State") -> tuple[list[str], dict[ServicePortName, _Entry]]:
+        cache = {name: self._plan(name, port, state.endpoints.get(name, ()), state.node_labels)
+                 for name, port in sorted(state.service_ports.items(), key=lambda kv: _sort_key(kv[0]))}
+        ruleset = assemble([entry[0] for entry in cache.values()], self.options)
+        chains, sets = self.executor.list_objects()
+        return transaction(ruleset, None, sorted(c for c in chains if c not in ruleset.chains),
+                           sorted(s for s in sets if s not in ruleset.sets)), cache
+
+    def _partial_sync(self, state: "_State") -> tuple[list[str], dict[ServicePortName, _Entry]]:
+        """Diff only the changed service ports' objects (base objects never change)."""
+        cache = dict(self._cache)
+        before: list[NftServiceRules] = []
+        after: list[NftServiceRules] = []
+        for name in sorted(state.changed_ports, key=_sort_key):
+            old = cache.get(name)
+            port = state.service_ports.get(name)
             eps = state.endpoints.get(name, ())
-            cached = self._cache.get(name)
-            if cached is None or cached[1] is not port or cached[2] is not eps:
-                if not isinstance(port, NftServicePort):
-                    raise TypeError(f"service port {name} was not built by the nftables factory")
-                cached = (plan_service(port, eps, self.options, state.node_labels), port, eps)
-                self._cache[name] = cached
-            out.append(cached[0])
-        return out
+            if old is not None and old[1] is port and old[2] is eps:
+                continue
+            if old is not None:
+                before.append(old[0])
+                del cache[name]
+            if port is not None:
+                cache[name] = self._plan(name, port, eps, state.node_labels)
+                after.append(cache[name][0])
+        return transaction(_objects(after), _objects(before)), cache
 
     def sync_rules(self, state: "_State") -> dict[str, int]:
         """Plan and apply one transaction. Raises ``NftError`` (next sync is full)."""
+        if state.node_labels is not self._labels:
+            self.need_full_sync = True  # topology may differ for every service
         full = self.last_sync_full = self.need_full_sync
-        ruleset = assemble(self._plan_services(state, full), self.options)
-        stale_chains: list[str] = []
-        stale_sets: list[str] = []
-        if full:
-            chains, sets = self.executor.list_objects()
-            stale_chains = sorted(c for c in chains if c not in ruleset.chains)
-            stale_sets = sorted(s for s in sets if s not in ruleset.sets)
-        self.last_transaction = transaction(ruleset, None if full else self.applied, stale_chains, stale_sets)
+        self.last_transaction, cache = self._full_sync(state) if full else self._partial_sync(state)
         try:
             if self.last_transaction:
                 self.executor.run("\n".join(self.last_transaction) + "\n")
         except Exception:
-            self.need_full_sync, self.applied = True, None
+            self.need_full_sync = True
             raise
-        self.need_full_sync, self.applied = False, ruleset
-        return {TABLE: sum(len(r) for _, r in ruleset.chains.values())}
+        self.need_full_sync, self._labels, self._cache = False, state.node_labels, cache
+        return {TABLE: sum(len(r) for entry in cache.values() for _, r in entry[0].chains)
+                + sum(len(r) for r in base_rules(self.options).values())}
 
     def cleanup(self) -> None:
         """Delete our table (``--cleanup``)."""
         self.executor.delete_table()
-        self.need_full_sync, self.applied = True, None
+        self.need_full_sync = True
 
 
 class _State(Protocol):
@@ -154,6 +178,8 @@ class _State(Protocol):
     def endpoints(self) -> Mapping[ServicePortName, Sequence[Endpoint]]: ...
     @property
     def node_labels(self) -> Mapping[str, str]: ...
+    @property
+    def changed_ports(self) -> frozenset[ServicePortName]: ...
 
 
 @dataclass
