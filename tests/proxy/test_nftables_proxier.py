@@ -110,3 +110,13 @@ def test_fake_rejects_dangling_references() -> None:
     with pytest.raises(NftError, match="missing chain"):
         fake.run("add table ip kube-proxy\nadd chain ip kube-proxy a\nadd rule ip kube-proxy a goto b\n")
     assert fake.dump() == []  # atomic: nothing applied
+
+
+async def test_rule_count_tracks_the_table() -> None:
+    proxier, _, fake = nftables_proxier()
+    load_overall(proxier)
+    first = await proxier.sync()
+    proxier.on_endpoint_slice(endpoint_slice("ns1", "svc1", endpoint("10.180.0.9"), endpoint("10.180.0.8")))
+    second = await proxier.sync()
+    in_table = sum(len(rules) for _, rules in fake.model.chains.values())
+    assert second.rules_by_table["kube-proxy"] == in_table == first.rules_by_table["kube-proxy"] + 2

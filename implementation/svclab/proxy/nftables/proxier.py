@@ -95,6 +95,10 @@ def _sort_key(name: ServicePortName) -> tuple[str, str, str, str]:
     return (name.service.namespace, name.service.name, name.port, name.protocol.value)
 
 
+def _rule_total(services: Sequence[NftServiceRules]) -> int:
+    return sum(len(rules) for svc in services for _, rules in svc.chains)
+
+
 def _objects(services: Sequence[NftServiceRules]) -> NftRuleset:
     """The objects of some service ports only (no base objects)."""
     return NftRuleset({n: ("", r) for svc in services for n, r in svc.chains},
@@ -115,6 +119,8 @@ class NftablesProxier:
     last_transaction: list[str] = field(default_factory=list)
     _labels: Mapping[str, str] | None = None
     _cache: dict[ServicePortName, _Entry] = field(default_factory=dict)
+    _rules: int = 0  # rules in service chains, kept up to date without rescanning
+    _pending_rules: int = 0
 
     def _plan(self, name: ServicePortName, port: object, eps: Sequence[Endpoint],
               labels: Mapping[str, str]) -> _Entry:
@@ -126,6 +132,7 @@ class NftablesProxier:
         cache = {name: self._plan(name, port, state.endpoints.get(name, ()), state.node_labels)
                  for name, port in sorted(state.service_ports.items(), key=lambda kv: _sort_key(kv[0]))}
         ruleset = assemble([entry[0] for entry in cache.values()], self.options)
+        self._pending_rules = _rule_total([entry[0] for entry in cache.values()])
         chains, sets = self.executor.list_objects()
         return transaction(ruleset, None, sorted(c for c in chains if c not in ruleset.chains),
                            sorted(s for s in sets if s not in ruleset.sets)), cache
@@ -147,6 +154,7 @@ class NftablesProxier:
             if port is not None:
                 cache[name] = self._plan(name, port, eps, state.node_labels)
                 after.append(cache[name][0])
+        self._pending_rules = self._rules + _rule_total(after) - _rule_total(before)
         return transaction(_objects(after), _objects(before)), cache
 
     def sync_rules(self, state: "_State") -> dict[str, int]:
@@ -162,8 +170,8 @@ class NftablesProxier:
             self.need_full_sync = True
             raise
         self.need_full_sync, self._labels, self._cache = False, state.node_labels, cache
-        return {TABLE: sum(len(r) for entry in cache.values() for _, r in entry[0].chains)
-                + sum(len(r) for r in base_rules(self.options).values())}
+        self._rules = self._pending_rules
+        return {TABLE: self._rules + sum(len(r) for r in base_rules(self.options).values())}
 
     def cleanup(self) -> None:
         """Delete our table (``--cleanup``)."""
