@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from svclab.proxy.command import NOT_YET, add_arguments, parse_duration, run
+from svclab.proxy.command import MODES, add_arguments, make_backend, parse_duration, run
 from svclab.proxy.conntrack import cleanup_commands, run_cleanup
 from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.healthz import ProxyHealth
@@ -100,7 +100,7 @@ def test_defaults_are_upstreams() -> None:
     assert args.metrics_bind_address == "127.0.0.1:10249" and args.healthz_bind_address == "0.0.0.0:10256"
 
 
-@pytest.mark.parametrize("mode", [m for m in NOT_YET])
-def test_modes_not_built_yet_exit_2(mode: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(_args("--mode", mode, "--hostname-override", "n1")) == 2
-    assert "not implemented yet" in capsys.readouterr().err
+@pytest.mark.parametrize("mode", [m for m in MODES if m != "ipvs"])  # ipvs needs a kernel with IPVS
+def test_every_mode_has_a_backend(mode: str) -> None:
+    backend = make_backend(mode, _args("--mode", mode, "--hostname-override", "n1"), ("10.0.0.1",))
+    assert hasattr(backend, "sync_rules") and hasattr(backend, "cleanup")

@@ -23,7 +23,6 @@ from svclab.proxy.provider import ModeBackend
 __all__ = ["add_arguments", "make_backend", "parse_duration", "run"]
 
 MODES = ("iptables", "nftables", "ipvs", "userspace")
-NOT_YET = ("userspace",)
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -75,21 +74,22 @@ def make_backend(mode: str, args: Any, node_ips: tuple[str, ...] = ()) -> ModeBa
             cluster_cidr=getattr(args, "cluster_cidr", None),
             masquerade_all=getattr(args, "masquerade_all", False),
             node_ip=node_ips[0] if node_ips else ""))
-    raise ValueError(f"proxy mode {mode!r} is not implemented yet")
+    if mode == "userspace":
+        from svclab.proxy.userspace.proxier import SubprocessIptables as UserspaceIptables
+        from svclab.proxy.userspace.proxier import UserspaceOptions, UserspaceProxier
+        return UserspaceProxier(UserspaceIptables(),
+                                UserspaceOptions(host_ip=node_ips[0] if node_ips else ""))
+    raise ValueError(f"unknown proxy mode {mode!r}")
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point; returns the process exit status."""
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if args.mode in NOT_YET:
-        print(f"svclab proxy: mode {args.mode!r} is not implemented yet "
-              f"(available: iptables, nftables, ipvs)", file=sys.stderr)
-        return 2
     if args.cleanup:
         from svclab.testbed.local.uml import host_has_ipvs
 
         # ipvs cleanup needs a kernel with IPVS; elsewhere it has nothing to remove.
-        modes = ("iptables", "nftables") + (("ipvs",) if host_has_ipvs() else ())
+        modes = ("iptables", "nftables", "userspace") + (("ipvs",) if host_has_ipvs() else ())
         failures = 0
         for mode in modes:
             try:  # one mode's missing tool must not stop the others' cleanup

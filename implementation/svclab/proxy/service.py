@@ -61,15 +61,29 @@ async def _start_http(metrics: ProxyMetrics, health: ProxyHealth, args: argparse
     return runners
 
 
-async def _node_ips(client: Any, node_name: str) -> tuple[str, ...]:
+async def _node_ips(client: Any, node_name: str, *, wait: float = 60.0,
+                    interval: float = 0.5) -> tuple[str, ...]:
+    """The Node's InternalIPs. Like upstream kube-proxy, wait for the Node to be
+    registered (the node agent may start after the proxy): without its IPs the
+    NodePort rules of some modes (nftables' nodeport-ips set) would stay empty."""
     from lightkube.resources.core_v1 import Node
-    try:
-        node = await client.get(Node, node_name)
-    except Exception as exc:  # noqa: BLE001 - a missing Node only loses node-IP-specific rules
-        log.warning("event=node_lookup_failed node=%s error=%s", node_name, exc)
-        return ()
-    addresses = (node.status.addresses or []) if node.status else []
-    return tuple(a.address for a in addresses if a.type == "InternalIP" and "." in a.address)
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        try:
+            node = await client.get(Node, node_name)
+        except Exception as exc:  # noqa: BLE001 - retried until the deadline
+            if loop.time() >= deadline:
+                log.warning("event=node_lookup_failed node=%s error=%s", node_name, exc)
+                return ()
+            await asyncio.sleep(interval)
+            continue
+        addresses = (node.status.addresses or []) if node.status else []
+        ips = tuple(a.address for a in addresses if a.type == "InternalIP" and "." in a.address)
+        if ips or loop.time() >= deadline:
+            return ips
+        await asyncio.sleep(interval)
 
 
 async def serve(args: argparse.Namespace, *, client: Any | None = None,
