@@ -39,6 +39,7 @@ def test_network_adds_vec0_tap_transport() -> None:
     script = boot.init_script(config)
     assert "ip addr add 10.250.0.2/30 dev vec0" in script
     assert "ip route add default via 10.250.0.1" in script
+    assert "mount --bind /run/svclab-uml/resolv.conf /etc/resolv.conf" in script  # no hanging lookups
 
 
 def test_init_script_mounts_modules_runs_command_and_powers_off() -> None:

@@ -157,7 +157,12 @@ def _network_lines(config: UmlBootConfig) -> list[str]:
     if net is not None:
         lines += [f"ip addr add {net.guest_address}/{net.prefixlen} dev vec0",
                   "ip link set vec0 up",
-                  f"ip route add default via {net.host_address}"]
+                  f"ip route add default via {net.host_address}",
+                  # The host's nameserver is unreachable from here: a lookup (even
+                  # http.server's getfqdn) would hang for the resolver's timeouts, so
+                  # point the resolver at the guest's loopback, where it fails at once.
+                  "mkdir -p /run/svclab-uml && echo 'nameserver 127.0.0.1' > /run/svclab-uml/resolv.conf",
+                  "mount --bind /run/svclab-uml/resolv.conf /etc/resolv.conf"]
     return lines
 
 
