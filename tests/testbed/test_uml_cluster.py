@@ -113,6 +113,22 @@ def test_host_kubeconfig_points_at_the_forwarder(tmp_path: Path) -> None:
     assert info.kubeconfig.stat().st_mode & 0o077 == 0
 
 
+def test_progress_relay_repeats_only_complete_new_lines(tmp_path: Path) -> None:
+    from svclab.testbed.local.uml.cluster import _Relay
+
+    shown: list[str] = []
+    output = tmp_path / "output.log"
+    relay = _Relay(output, shown.append)
+    relay()  # no file yet
+    output.write_text("network: 3 nodes\napiserver: rea")
+    relay()
+    with output.open("a") as stream:
+        stream.write("dy\n")
+    relay()
+    relay()
+    assert shown == ["uml: network: 3 nodes", "uml: apiserver: ready"]
+
+
 # --------------------------------------------------------------------------- agent, no namespaces
 
 
