@@ -24,8 +24,8 @@ from lightkube.types import PatchType
 from harness.builders import (
     LABEL_MANAGED_BY, LABEL_SERVICE_NAME, MANAGED_BY_SLICES, STUBBORN, PodPort, address_view,
     create_all, delete_collection, endpoints_of, force_delete, make_pod, make_service, node_zones, service_port,
-    slice_endpoint_view, slice_port_view, slice_row, slices_of, wait_endpoints, wait_pods,
-    wait_slices, worker_nodes)
+    slice_endpoint_view, slice_port_view, slice_row, slices_of, wait_endpoints, wait_gone,
+    wait_pods, wait_slices, worker_nodes)
 from harness.cluster import ClusterUnderTest
 
 pytestmark = [pytest.mark.endpointslices, pytest.mark.needs_controllers]
@@ -138,7 +138,8 @@ def test_slices_and_endpoints_go_with_the_service(client: Client, namespace: str
     client.delete(Service, "example-empty-selector", namespace=namespace)
     wait_slices(client, namespace, "example-empty-selector", lambda s: not s, managed_by=None,
                 what="all slices gone")
-    assert endpoints_of(client, namespace, "example-empty-selector") is None
+    # the endpoints controller removes its Endpoints on its own schedule
+    wait_gone(client, Endpoints, namespace, "example-empty-selector")
 
 
 def test_endpointslices_for_pods_matching_a_service(client: Client, namespace: str) -> None:
