@@ -1,0 +1,250 @@
+"""The measuring half of `svclab bench proxy`: runs inside the bench's network namespace.
+
+``svclab.bench.proxy`` starts ``python -m svclab.bench.proxy_worker`` with
+its network namespace already entered, so the mode's real backend
+(``svclab.proxy.command.make_backend``, no command prefix) programs that
+namespace's kernel exactly as ``svclab proxy`` would on a node. The worker
+prints one JSON line per finished step, in this order, so the parent can
+bound each step with a timeout and still show what finished:
+
+``setup``    building N Services + EndpointSlices and handing them to the Proxier;
+``full``     the first sync: empty node -> everything programmed;
+``partial``  syncs after one Service's endpoints changed (several samples);
+``latency``  event-to-rule: from handing a change to the Proxier's handlers
+             (the sync loop running, minSyncPeriod 0) to the end of the sync
+             that contains it, alternating EndpointSlice and Service changes;
+``floor``    the bare kernel tool on the full sync's own input: ``iptables-restore``
+             / ``nft -f`` of the same text into a fresh namespace, or for ipvs the
+             recorded ipset/iptables restores and netlink operations replayed
+             without planning after a cleanup.
+
+Every sync also reports how many processes it started (an audit hook on
+``subprocess.Popen``) and the wall time spent in each executor method, which
+separates kernel-tool time from Python planning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from svclab.bench.proxy_scenario import NODE_IP, NODE_NAME, Scenario, build_scenario, endpoint_change, service_change
+from svclab.proxy.command import make_backend
+from svclab.proxy.provider import Proxier, ProxierOptions, SyncReport
+
+__all__ = ["CallLog", "TimedExecutor", "main"]
+
+_CLUSTER_CIDR = "10.0.0.0/8"
+
+
+@dataclass
+class CallLog:
+    """Executor calls and started processes since the last ``take``."""
+
+    calls: dict[str, list[float]] = field(default_factory=dict)  # method -> [count, seconds]
+    processes: list[str] = field(default_factory=list)
+
+    def record_call(self, name: str, seconds: float) -> None:
+        entry = self.calls.setdefault(name, [0, 0.0])
+        entry[0] += 1
+        entry[1] += seconds
+
+    def take(self) -> dict[str, Any]:
+        """The figures gathered so far, then start afresh."""
+        taken = {"calls": {k: [int(v[0]), round(v[1], 6)] for k, v in self.calls.items()},
+                 "tool_seconds": round(sum(v[1] for v in self.calls.values()), 6),
+                 "processes": len(self.processes),
+                 "process_names": sorted({p.rsplit("/", 1)[-1] for p in self.processes})}
+        self.calls, self.processes = {}, []
+        return taken
+
+
+class TimedExecutor:
+    """Wraps a mode's executor and times each method call into a ``CallLog``."""
+
+    def __init__(self, inner: Any, log: CallLog) -> None:
+        self._inner = inner
+        self._log = log
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._inner, name)
+        if not callable(attribute):
+            return attribute
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return attribute(*args, **kwargs)
+            finally:
+                self._log.record_call(name, time.perf_counter() - started)
+
+        return timed
+
+
+def _emit(step: str, **figures: Any) -> None:
+    print(json.dumps({"step": step, **figures}), flush=True)
+
+
+def _install_process_counter(log: CallLog) -> None:
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event == "subprocess.Popen":
+            log.processes.append(str(args[0]))
+
+    sys.addaudithook(hook)
+
+
+def _make_proxier(mode: str, log: CallLog, on_sync: Callable[[SyncReport], None]) -> Proxier:
+    args = argparse.Namespace(cluster_cidr=_CLUSTER_CIDR, masquerade_all=False, ipvs_scheduler="rr")
+    backend = make_backend(mode, args, (NODE_IP,))
+    backend.executor = TimedExecutor(backend.executor, log)  # type: ignore[attr-defined]
+    return Proxier(backend, ProxierOptions(node_name=NODE_NAME, min_sync_period=0.0, sync_period=3600.0),
+                   on_sync=on_sync)
+
+
+async def _timed_sync(proxier: Proxier, log: CallLog) -> dict[str, Any]:
+    log.take()
+    started = time.perf_counter()
+    report = await proxier.sync()
+    seconds = time.perf_counter() - started
+    return {"seconds": round(seconds, 6), "full": report.full, "rules": dict(report.rules_by_table),
+            **log.take()}
+
+
+def _sync_input(backend: Any) -> tuple[str, int]:
+    """What the full sync handed the kernel tool, for the floor, and its size."""
+    text = getattr(backend, "last_restore", None)
+    if text is None and hasattr(backend, "last_transaction"):
+        text = "\n".join(backend.last_transaction) + "\n"
+    return (text or ""), len((text or "").encode())
+
+
+def _floor_tool(mode: str, text: str, floor_netns: str) -> dict[str, Any]:
+    """Bare ``iptables-restore`` / ``nft -f`` of ``text`` into the fresh ``floor_netns``."""
+    from svclab.testbed.local.nsexec import run_in_netns
+    argv = ["nft", "-f", "-"] if mode == "nftables" else ["iptables-restore", "-w", "--noflush"]
+    started = time.perf_counter()
+    result = run_in_netns(argv, floor_netns, input=text, text=True, capture_output=True)
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        return {"error": f"{argv[0]} exited {result.returncode}: {result.stderr.strip()[:300]}"}
+    return {"seconds": round(seconds, 6), "command": " ".join(argv), "input_bytes": len(text.encode())}
+
+
+def _floor_ipvs(backend: Any, recorded: dict[str, Any]) -> dict[str, Any]:
+    """Replay the full sync's ipset/iptables restores and netlink operations after a cleanup."""
+    executor = backend.executor._inner  # the untimed executor: the floor has no bookkeeping
+    backend.cleanup()
+    started = time.perf_counter()
+    executor.ensure_dummy_device(backend.options.dummy_device)
+    executor.ipset_restore(recorded["ipset"])
+    executor.iptables_restore(recorded["iptables"])
+    for address in recorded["addresses"]:
+        executor.bind_address(backend.options.dummy_device, address)
+    for op in recorded["ops"]:
+        executor.execute(op)
+    seconds = time.perf_counter() - started
+    return {"seconds": round(seconds, 6), "command": "ipset restore + iptables-restore + netlink",
+            "operations": len(recorded["ops"]) + len(recorded["addresses"]) + 2}
+
+
+async def _partial_samples(proxier: Proxier, log: CallLog, scenario: Scenario, samples: int) -> dict[str, Any]:
+    """One Service's endpoints change, then one sync; ``samples`` times on different Services."""
+    runs = []
+    count = len(scenario.services)
+    for sample in range(samples):
+        index = (sample * 7919 + count // 2) % count  # spread over the table, not just its head
+        proxier.on_endpoint_slice(endpoint_change(scenario, index, 1_000 + sample))
+        runs.append(await _timed_sync(proxier, log))
+    seconds = [r["seconds"] for r in runs]
+    return {"samples": seconds, "median": statistics.median(seconds), "runs": runs}
+
+
+async def _event_latency(proxier: Proxier, scenario: Scenario, changes: int,
+                         completed: list[float]) -> dict[str, Any]:
+    """Hand ``changes`` single-Service changes to the handlers, one at a time, with the loop running."""
+    loop_task = asyncio.create_task(proxier.sync_loop())
+    try:
+        while not completed:  # the loop's own first sync, a no-op
+            await asyncio.sleep(0.001)
+        latencies: list[float] = []
+        count = len(scenario.services)
+        affinity: dict[int, bool] = {}
+        for change in range(changes):
+            index = (change * 104_729 + 13) % count
+            seen = len(completed)
+            handed = time.perf_counter()
+            if change % 2 == 0:
+                proxier.on_endpoint_slice(endpoint_change(scenario, index, 2_000 + change))
+            else:
+                before = service_change(index, affinity=affinity.get(index, False))
+                affinity[index] = not affinity.get(index, False)
+                proxier.on_service(before, service_change(index, affinity=affinity[index]))
+            while len(completed) == seen:
+                await asyncio.sleep(0)
+            latencies.append(completed[seen] - handed)
+    finally:
+        loop_task.cancel()
+        await asyncio.gather(loop_task, return_exceptions=True)
+    ordered = sorted(latencies)
+    return {"samples": [round(x, 6) for x in latencies],
+            "p50": ordered[int(0.5 * (len(ordered) - 1))], "p99": ordered[round(0.99 * (len(ordered) - 1))]}
+
+
+async def _run(options: argparse.Namespace) -> int:
+    log = CallLog()
+    _install_process_counter(log)
+    completed: list[float] = []
+    proxier = _make_proxier(options.mode, log, lambda report: completed.append(time.perf_counter()))
+    started = time.perf_counter()
+    scenario = build_scenario(options.services, options.endpoints_per_service)
+    for service, endpoint_slice in zip(scenario.services, scenario.slices, strict=True):
+        proxier.on_service(None, service)
+        proxier.on_endpoint_slice(endpoint_slice)
+    _emit("setup", seconds=round(time.perf_counter() - started, 6))
+    full = await _timed_sync(proxier, log)
+    text, size = _sync_input(proxier.backend)
+    backend: Any = proxier.backend
+    recorded = ({"ipset": backend.last_ipset_restore, "iptables": backend.last_iptables_restore,
+                 "ops": list(backend.last_ops), "addresses": sorted(backend.applied.bound_addresses)}
+                if options.mode == "ipvs" else {})
+    _emit("full", input_bytes=size, **full)
+    _emit("partial", **await _partial_samples(proxier, log, scenario, options.partial_samples))
+    _emit("latency", **await _event_latency(proxier, scenario, options.changes, completed))
+    if options.mode == "ipvs":
+        _emit("floor", **_floor_ipvs(backend, recorded))
+    else:
+        _emit("floor", **_floor_tool(options.mode, text, options.floor_netns))
+    if options.mode == "userspace":
+        backend.close_sockets()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m svclab.bench.proxy_worker")
+    parser.add_argument("--mode", required=True, choices=("iptables", "nftables", "ipvs", "userspace"))
+    parser.add_argument("--services", type=int, required=True)
+    parser.add_argument("--endpoints-per-service", type=int, default=10)
+    parser.add_argument("--partial-samples", type=int, default=5)
+    parser.add_argument("--changes", type=int, default=50)
+    parser.add_argument("--floor-netns", default="", help="fresh namespace for the floor (not ipvs)")
+    options = parser.parse_args(argv)
+    try:
+        return asyncio.run(_run(options))
+    except subprocess.CalledProcessError as exc:
+        print(json.dumps({"step": "error", "error": f"{exc}: {exc.stderr}"}), flush=True)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the parent prints it next to the step that failed
+        print(json.dumps({"step": "error", "error": f"{type(exc).__name__}: {exc}"}), flush=True)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
