@@ -2,7 +2,7 @@
 
 For each mode and Service count N (E ready endpoints per Service, ClusterIP,
 TCP; see ``proxy_scenario``), in a throwaway network namespace
-``svclab-bench-<pid>-<mode>-<N>`` (plus ``...-floor``, both deleted
+``svclab-bench-<pid>-<mode>-<N>`` (plus ``...-floor`` and ``...-floor-whole``, all deleted
 afterwards, also on failure or timeout; never the root namespace):
 
 * full sync: empty node -> every Service programmed, through the mode's real
@@ -134,19 +134,20 @@ def run_mode(mode: str, services: int, options: argparse.Namespace) -> ModeResul
     """Measure one mode at one Service count in fresh namespaces (removed afterwards)."""
     result = ModeResult(mode, services, options.endpoints_per_service, kernel=os.uname().release)
     netns = f"svclab-bench-{os.getpid()}-{mode}-{services}"
-    floor = f"{netns}-floor"
+    floors = [f"{netns}-floor", f"{netns}-floor-whole"]
     argv = [sys.executable, "-m", "svclab.bench.proxy_worker", "--mode", mode, "--services", str(services),
             "--endpoints-per-service", str(options.endpoints_per_service), "--changes", str(options.changes),
-            "--partial-samples", str(options.partial_samples), "--floor-netns", floor]
+            "--partial-samples", str(options.partial_samples), "--floor-netns", ",".join(floors)]
     try:
         _create_netns(netns, with_node_ip=True)
-        _create_netns(floor, with_node_ip=False)
+        for floor in floors:
+            _create_netns(floor, with_node_ip=False)
         asyncio.run(_drive_worker(argv, netns, options.step_timeout, result))
     except (OSError, subprocess.CalledProcessError) as exc:
         result.error = f"setting up namespaces: {exc}"
     finally:
-        _delete_netns(floor)
-        _delete_netns(netns)
+        for name in (*floors, netns):
+            _delete_netns(name)
     return result
 
 

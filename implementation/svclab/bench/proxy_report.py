@@ -99,6 +99,14 @@ def _floor_lines(result: ModeResult, floor: dict[str, Any]) -> list[str]:
     overhead = result.overhead()
     if overhead is not None:
         lines.append(f"  {'full-sync overhead above floor':<{_LABEL}}{overhead:+.0%}{_goal(result, '<= +50%')}")
+    whole = floor.get("whole_table")
+    if whole and "error" in whole:
+        lines.append(f"  {'floor, whole-table restore':<{_LABEL}}failed: {whole['error']}")
+    elif whole:
+        full = result.steps["full"]["seconds"] if "full" in result.steps else None
+        above = f"; full sync is {full / whole['seconds'] - 1:+.0%} above it" if full and whole["seconds"] > 0 else ""
+        lines.append(f"  {'floor, whole-table restore':<{_LABEL}}{_duration(whole['seconds'])}   "
+                     f"({whole['command']}, same input, empty namespace{above})")
     return lines
 
 
