@@ -26,8 +26,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The conformance suite brings each testbed up and down itself (root needed).
+TESTBEDS ?= clusters/iptables.yaml clusters/nftables.yaml clusters/userspace.yaml clusters/ipvs.yaml
+
 test: debs venv
-	$(BIN)/pytest -p no:cacheprovider -q
+	$(BIN)/pytest -p no:cacheprovider -q -rfEs tests conformance $(addprefix --testbed ,$(TESTBEDS))
 
 run: debs venv
 	$(BIN)/svclab run
