@@ -129,3 +129,43 @@ def test_report_of_an_error_names_the_step_once() -> None:
     assert sum("failed" in line for line in lines) == 1
     assert sum("skipped" in line for line in lines) == 3
     assert "(goal" not in "\n".join(lines)
+
+
+def test_whole_table_first_restore_only_changes_the_first_restore() -> None:
+    from svclab.bench.proxy_worker import WholeTableFirstRestore
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, object]] = []
+
+        def restore(self, data: str, *, noflush: bool = True) -> None:
+            self.calls.append(("restore", (data, noflush)))
+
+        def save(self, table: str) -> str:
+            self.calls.append(("save", table))
+            return ""
+
+    inner = Recorder()
+    seeded = WholeTableFirstRestore(inner, lambda: inner.calls.append(("reinstall", None)))
+    seeded.save("nat")
+    seeded.restore("full", noflush=True)
+    seeded.restore("partial", noflush=True)
+    assert inner.calls == [("save", "nat"), ("restore", ("full", False)), ("reinstall", None),
+                           ("restore", ("partial", True))]
+
+
+def test_report_of_a_timed_out_full_sync_with_its_seeded_rerun() -> None:
+    result = ModeResult("iptables", 10_000, 10, kernel="6.1")
+    result.steps = {"setup": {"step": "setup", "seconds": 3.0}}
+    result.timeouts = {"full": 240.0}
+    seeded = ModeResult("iptables", 10_000, 10, kernel="6.1")
+    seeded.steps = {"setup": {"step": "setup", "seconds": 3.0},
+                    "full": {"step": "full", "input_bytes": 1, "seeded": True, **_record(20.0, 19.0)}}
+    seeded.timeouts = {"partial": 240.0}
+    result.seeded = seeded
+    text = render_result(result_from_json(result.to_json()))
+    assert re.search(r"\n  full\s+timed out after 240 s\n", text)
+    assert "then again, the full sync seeded by a whole-table restore" in text
+    assert re.search(r"\n    full sync \(seeded, whole-table\)\s+20\.000 s\n", text)
+    assert re.search(r"\n    partial\s+timed out after 240 s\n", text)
+    assert text.count("skipped (an earlier step did not finish)") == 3 + 2

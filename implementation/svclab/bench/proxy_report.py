@@ -34,6 +34,8 @@ class ModeResult:
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
     timeouts: dict[str, float] = field(default_factory=dict)
     error: str = ""
+    #: the same measurement with the full sync seeded by a whole-table restore (iptables, after a timeout)
+    seeded: ModeResult | None = None
 
     def overhead(self) -> float | None:
         """Full-sync time above the floor, as a fraction of the floor (None if either is missing)."""
@@ -48,7 +50,8 @@ class ModeResult:
 
 def result_from_json(data: dict[str, Any]) -> ModeResult:
     """Inverse of ``ModeResult.to_json`` (results coming back from a UML guest)."""
-    return ModeResult(**data)
+    seeded = data.get("seeded")
+    return ModeResult(**{**data, "seeded": result_from_json(seeded) if seeded else None})
 
 
 def _ms(seconds: float) -> str:
@@ -77,7 +80,8 @@ def _goal(result: ModeResult, text: str) -> str:
 
 def _full_lines(result: ModeResult, full: dict[str, Any]) -> list[str]:
     rules = ", ".join(f"{table} {count}" for table, count in sorted(full["rules"].items()))
-    return [f"  {'full sync':<{_LABEL}}{_duration(full['seconds'])}",
+    label = "full sync (seeded, whole-table)" if full.get("seeded") else "full sync"
+    return [f"  {label:<{_LABEL}}{_duration(full['seconds'])}",
             f"  {'':<{_LABEL}}{_where_time_went(full)}",
             f"  {'':<{_LABEL}}rules: {rules}; tool input {full['input_bytes'] / 1e6:.1f} MB"]
 
@@ -128,6 +132,16 @@ def render_result(result: ModeResult) -> str:
     """The figure lines of one mode at one Service count."""
     lines = [f"{result.mode}, {result.services:,} Services x {result.endpoints_per_service} endpoints "
              f"(kernel {result.kernel}):"]
+    lines += _steps_lines(result)
+    if result.seeded is not None:
+        lines.append("  then again, the full sync seeded by a whole-table restore (iptables-restore without "
+                     "--noflush; the same in a namespace holding only our rules):")
+        lines += ["  " + line for line in _steps_lines(result.seeded)]
+    return "\n".join(lines)
+
+
+def _steps_lines(result: ModeResult) -> list[str]:
+    lines: list[str] = []
     stopped = False
     for step in STEPS:
         if step in result.steps:
@@ -140,7 +154,7 @@ def render_result(result: ModeResult) -> str:
             stopped = True
         else:
             lines.append(f"  {step:<{_LABEL}}skipped (an earlier step did not finish)")
-    return "\n".join(lines)
+    return lines
 
 
 def render_userspace_cpu(figures: dict[str, Any]) -> str:

@@ -40,7 +40,7 @@ from svclab.bench.proxy_scenario import NODE_IP, NODE_NAME, Scenario, build_scen
 from svclab.proxy.command import make_backend
 from svclab.proxy.provider import Proxier, ProxierOptions, SyncReport
 
-__all__ = ["CallLog", "TimedExecutor", "main"]
+__all__ = ["CallLog", "TimedExecutor", "WholeTableFirstRestore", "main"]
 
 _CLUSTER_CIDR = "10.0.0.0/8"
 
@@ -89,6 +89,34 @@ class TimedExecutor:
         return timed
 
 
+class WholeTableFirstRestore:
+    """Wraps the iptables executor: its first ``restore`` replaces the tables instead (no ``--noflush``).
+
+    Only for seeding a namespace that holds nothing but our rules, where both
+    mean the same: iptables-nft's ``--noflush`` restore of a whole 10,000-Service
+    table takes longer than any step timeout (it grows with rules x chains),
+    which would leave the partial-sync figures at that scale unmeasured.
+    ``reinstall`` runs afterwards to put back the jumps and canaries the
+    table replacement removed.
+    """
+
+    def __init__(self, inner: Any, reinstall: Callable[[], None]) -> None:
+        self._inner = inner
+        self._reinstall = reinstall
+        self._armed = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def restore(self, data: str, *, noflush: bool = True) -> None:
+        if not self._armed:
+            self._inner.restore(data, noflush=noflush)
+            return
+        self._armed = False
+        self._inner.restore(data, noflush=False)
+        self._reinstall()
+
+
 def _emit(step: str, **figures: Any) -> None:
     print(json.dumps({"step": step, **figures}), flush=True)
 
@@ -101,10 +129,15 @@ def _install_process_counter(log: CallLog) -> None:
     sys.addaudithook(hook)
 
 
-def _make_proxier(mode: str, log: CallLog, on_sync: Callable[[SyncReport], None]) -> Proxier:
+def _make_proxier(mode: str, log: CallLog, on_sync: Callable[[SyncReport], None], *,
+                  seed_whole_table: bool = False) -> Proxier:
     args = argparse.Namespace(cluster_cidr=_CLUSTER_CIDR, masquerade_all=False, ipvs_scheduler="rr")
-    backend = make_backend(mode, args, (NODE_IP,))
-    backend.executor = TimedExecutor(backend.executor, log)  # type: ignore[attr-defined]
+    backend: Any = make_backend(mode, args, (NODE_IP,))
+    executor = backend.executor
+    if seed_whole_table:
+        # _bootstrap is the backend's own jump/canary installer; reusing it keeps the seed exact.
+        executor = WholeTableFirstRestore(executor, backend._bootstrap)
+    backend.executor = TimedExecutor(executor, log)
     return Proxier(backend, ProxierOptions(node_name=NODE_NAME, min_sync_period=0.0, sync_period=3600.0),
                    on_sync=on_sync)
 
@@ -136,7 +169,7 @@ def _restore_floor(argv: list[str], text: str, netns: str) -> dict[str, Any]:
     return {"seconds": round(seconds, 6), "command": " ".join(argv)}
 
 
-def _floor_tool(mode: str, text: str, floor_netns: Sequence[str]) -> dict[str, Any]:
+def _floor_tool(mode: str, text: str, floor_netns: Sequence[str], *, seeded: bool) -> dict[str, Any]:
     """The bare tool on ``text``, each variant into its own fresh namespace.
 
     iptables: ``--noflush`` as the backend runs it, and the whole-table restore
@@ -145,6 +178,9 @@ def _floor_tool(mode: str, text: str, floor_netns: Sequence[str]) -> dict[str, A
     """
     if mode == "nftables":
         return {**_restore_floor(["nft", "-f", "-"], text, floor_netns[0]), "input_bytes": len(text.encode())}
+    if seeded:  # the --noflush floor is what timed out in the unseeded run
+        return {**_restore_floor(["iptables-restore", "-w"], text, floor_netns[1]),
+                "input_bytes": len(text.encode())}
     figures = _restore_floor(["iptables-restore", "-w", "--noflush"], text, floor_netns[0])
     whole = _restore_floor(["iptables-restore", "-w"], text, floor_netns[1])
     return {**figures, "input_bytes": len(text.encode()), "whole_table": whole}
@@ -214,7 +250,8 @@ async def _run(options: argparse.Namespace) -> int:
     log = CallLog()
     _install_process_counter(log)
     completed: list[float] = []
-    proxier = _make_proxier(options.mode, log, lambda report: completed.append(time.perf_counter()))
+    proxier = _make_proxier(options.mode, log, lambda report: completed.append(time.perf_counter()),
+                            seed_whole_table=options.seed_whole_table)
     started = time.perf_counter()
     scenario = build_scenario(options.services, options.endpoints_per_service)
     for service, endpoint_slice in zip(scenario.services, scenario.slices, strict=True):
@@ -227,13 +264,14 @@ async def _run(options: argparse.Namespace) -> int:
     recorded = ({"ipset": backend.last_ipset_restore, "iptables": backend.last_iptables_restore,
                  "ops": list(backend.last_ops), "addresses": sorted(backend.applied.bound_addresses)}
                 if options.mode == "ipvs" else {})
-    _emit("full", input_bytes=size, **full)
+    _emit("full", input_bytes=size, seeded=options.seed_whole_table, **full)
     _emit("partial", **await _partial_samples(proxier, log, scenario, options.partial_samples))
     _emit("latency", **await _event_latency(proxier, scenario, options.changes, completed))
     if options.mode == "ipvs":
         _emit("floor", **_floor_ipvs(backend, recorded))
     else:
-        _emit("floor", **_floor_tool(options.mode, text, options.floor_netns.split(",")))
+        _emit("floor", **_floor_tool(options.mode, text, options.floor_netns.split(","),
+                                          seeded=options.seed_whole_table))
     if options.mode == "userspace":
         backend.close_sockets()
     return 0
@@ -247,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--partial-samples", type=int, default=5)
     parser.add_argument("--changes", type=int, default=50)
     parser.add_argument("--floor-netns", default="", help="two fresh namespaces for the floors, comma-separated (not ipvs)")
+    parser.add_argument("--seed-whole-table", action="store_true",
+                        help="iptables: full sync by whole-table restore (see WholeTableFirstRestore)")
     options = parser.parse_args(argv)
     try:
         return asyncio.run(_run(options))
