@@ -83,7 +83,8 @@ def _full_lines(result: ModeResult, full: dict[str, Any]) -> list[str]:
     label = "full sync (seeded, whole-table)" if full.get("seeded") else "full sync"
     return [f"  {label:<{_LABEL}}{_duration(full['seconds'])}",
             f"  {'':<{_LABEL}}{_where_time_went(full)}",
-            f"  {'':<{_LABEL}}rules: {rules}; tool input {full['input_bytes'] / 1e6:.1f} MB"]
+            f"  {'':<{_LABEL}}rules: {rules}"
+            + (f"; tool input {full['input_bytes'] / 1e6:.1f} MB" if full["input_bytes"] else "")]
 
 
 def _partial_lines(result: ModeResult, partial: dict[str, Any]) -> list[str]:

@@ -33,6 +33,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,6 +118,41 @@ class WholeTableFirstRestore:
         self._reinstall()
 
 
+class ThreadBoundBackend:
+    """A ``ModeBackend`` built and driven on one dedicated thread.
+
+    pyroute2 0.9's synchronous API (the ipvs ``NetlinkExecutor``) runs its own
+    event loop and raises "This event loop is already running" on a thread
+    whose asyncio loop is running, as the Proxier's is. The sync still blocks
+    the loop while it runs, as every other mode's does.
+    """
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-backend")
+        self.inner = self.call(build)
+
+    def call(self, function: Callable[..., Any], *args: Any) -> Any:
+        return self._thread.submit(function, *args).result()
+
+    @property
+    def service_port_factory(self) -> Any:
+        return self.inner.service_port_factory
+
+    @property
+    def endpoint_factory(self) -> Any:
+        return self.inner.endpoint_factory
+
+    @property
+    def last_sync_full(self) -> bool:
+        return bool(self.inner.last_sync_full)
+
+    def sync_rules(self, state: Any) -> Any:
+        return self.call(self.inner.sync_rules, state)
+
+    def cleanup(self) -> None:
+        self.call(self.inner.cleanup)
+
+
 def _emit(step: str, **figures: Any) -> None:
     print(json.dumps({"step": step, **figures}), flush=True)
 
@@ -132,13 +168,17 @@ def _install_process_counter(log: CallLog) -> None:
 def _make_proxier(mode: str, log: CallLog, on_sync: Callable[[SyncReport], None], *,
                   seed_whole_table: bool = False) -> Proxier:
     args = argparse.Namespace(cluster_cidr=_CLUSTER_CIDR, masquerade_all=False, ipvs_scheduler="rr")
-    backend: Any = make_backend(mode, args, (NODE_IP,))
-    executor = backend.executor
-    if seed_whole_table:
-        # _bootstrap is the backend's own jump/canary installer; reusing it keeps the seed exact.
-        executor = WholeTableFirstRestore(executor, backend._bootstrap)
-    backend.executor = TimedExecutor(executor, log)
-    return Proxier(backend, ProxierOptions(node_name=NODE_NAME, min_sync_period=0.0, sync_period=3600.0),
+
+    def build() -> Any:
+        backend: Any = make_backend(mode, args, (NODE_IP,))
+        executor = backend.executor
+        if seed_whole_table:
+            # _bootstrap is the backend's own jump/canary installer; reusing it keeps the seed exact.
+            executor = WholeTableFirstRestore(executor, backend._bootstrap)
+        backend.executor = TimedExecutor(executor, log)
+        return backend
+
+    return Proxier(ThreadBoundBackend(build) if mode == "ipvs" else build(), ProxierOptions(node_name=NODE_NAME, min_sync_period=0.0, sync_period=3600.0),
                    on_sync=on_sync)
 
 
@@ -186,7 +226,11 @@ def _floor_tool(mode: str, text: str, floor_netns: Sequence[str], *, seeded: boo
     return {**figures, "input_bytes": len(text.encode()), "whole_table": whole}
 
 
-def _floor_ipvs(backend: Any, recorded: dict[str, Any]) -> dict[str, Any]:
+def _floor_ipvs(bound: ThreadBoundBackend, recorded: dict[str, Any]) -> dict[str, Any]:
+    return dict(bound.call(_replay_ipvs, bound.inner, recorded))
+
+
+def _replay_ipvs(backend: Any, recorded: dict[str, Any]) -> dict[str, Any]:
     """Replay the full sync's ipset/iptables restores and netlink operations after a cleanup."""
     executor = backend.executor._inner  # the untimed executor: the floor has no bookkeeping
     backend.cleanup()
@@ -259,8 +303,8 @@ async def _run(options: argparse.Namespace) -> int:
         proxier.on_endpoint_slice(endpoint_slice)
     _emit("setup", seconds=round(time.perf_counter() - started, 6))
     full = await _timed_sync(proxier, log)
-    text, size = _sync_input(proxier.backend)
-    backend: Any = proxier.backend
+    backend: Any = getattr(proxier.backend, "inner", proxier.backend)
+    text, size = _sync_input(backend)
     recorded = ({"ipset": backend.last_ipset_restore, "iptables": backend.last_iptables_restore,
                  "ops": list(backend.last_ops), "addresses": sorted(backend.applied.bound_addresses)}
                 if options.mode == "ipvs" else {})
@@ -268,7 +312,7 @@ async def _run(options: argparse.Namespace) -> int:
     _emit("partial", **await _partial_samples(proxier, log, scenario, options.partial_samples))
     _emit("latency", **await _event_latency(proxier, scenario, options.changes, completed))
     if options.mode == "ipvs":
-        _emit("floor", **_floor_ipvs(backend, recorded))
+        _emit("floor", **_floor_ipvs(proxier.backend, recorded))  # type: ignore[arg-type]
     else:
         _emit("floor", **_floor_tool(options.mode, text, options.floor_netns.split(","),
                                           seeded=options.seed_whole_table))
