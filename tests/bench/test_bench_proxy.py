@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,16 +69,23 @@ def test_a_step_over_its_timeout_is_reported_and_the_namespaces_go() -> None:
     assert _bench_namespaces(os.getpid()) == []
 
 
+def _ips(endpoint_slice: Any) -> list[str]:
+    return [e.addresses[0] for e in endpoint_slice.endpoints]
+
+
 def test_scenario_addresses_and_changes() -> None:
     scenario = build_scenario(3, 4)
-    assert [s.spec.clusterIP for s in scenario.services] == ["172.30.0.1", "172.30.0.2", "172.30.0.3"]
-    assert [e.addresses[0] for e in scenario.slices[1].endpoints] == ["10.0.0.5", "10.0.0.6", "10.0.0.7",
-                                                                       "10.0.0.8"]
-    changed = endpoint_change(scenario, 1, 7)
-    assert [e.addresses[0] for e in changed.endpoints] == ["10.200.0.8", "10.0.0.6", "10.0.0.7", "10.0.0.8"]
-    assert changed.metadata.name == scenario.slices[1].metadata.name
-    assert service_change(2, affinity=True).spec.sessionAffinity == "ClientIP"
-    assert service_change(2, affinity=False).spec.sessionAffinity == "None"
+    services: list[Any] = list(scenario.services)
+    assert [s.spec.clusterIP for s in services] == ["172.30.0.1", "172.30.0.2", "172.30.0.3"]
+    assert _ips(scenario.slices[1]) == ["10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.8"]
+    changed: Any = endpoint_change(scenario, 1, 7)
+    original: Any = scenario.slices[1]
+    assert _ips(changed) == ["10.200.0.8", "10.0.0.6", "10.0.0.7", "10.0.0.8"]
+    assert changed.metadata.name == original.metadata.name
+    with_affinity: Any = service_change(2, affinity=True)
+    without: Any = service_change(2, affinity=False)
+    assert with_affinity.spec.sessionAffinity == "ClientIP"
+    assert without.spec.sessionAffinity == "None"
 
 
 def test_timed_executor_counts_calls_and_passes_results_through() -> None:
