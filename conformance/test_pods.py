@@ -126,9 +126,12 @@ def test_container_exiting_on_sigterm_goes_before_its_grace_period(client: Clien
 
 def test_crashing_container_is_restarted_with_count(client: Client, namespace: str) -> None:
     client.create(_sleeper("crasher", namespace, "exit 3", 1))
+    # Between crashes the container waits in CrashLoopBackOff (right after a
+    # restart it may run for a moment, and is ready then).
     pod = wait_for(lambda: (p := client.get(Pod, "crasher", namespace=namespace))
-                   and p.status.containerStatuses and p.status.containerStatuses[0].restartCount >= 1 and p,
-                   what="pod crasher restarted")
+                   and p.status.containerStatuses and p.status.containerStatuses[0].restartCount >= 1
+                   and p.status.containerStatuses[0].state.waiting is not None and p,
+                   what="pod crasher restarted and backing off")
     (status,) = pod.status.containerStatuses
     assert status.lastState.terminated is not None and status.lastState.terminated.exitCode == 3
     assert pod.status.phase == "Running"  # restartPolicy Always

@@ -285,3 +285,12 @@ def test_update_without_allocated_fields_keeps_them(api) -> None:
     assert r.status_code == 200, r.text
     assert r.json()["spec"]["clusterIP"] == created["spec"]["clusterIP"]
     assert r.json()["spec"]["ports"][0]["nodePort"] == created["spec"]["ports"][0]["nodePort"]
+
+
+def test_put_creates_endpoints_but_not_endpointslices(api) -> None:
+    ep = api.put("/api/v1/namespaces/default/endpoints/made-by-put",
+                 {"metadata": {"name": "made-by-put"}})
+    assert ep.status_code == 201
+    sl = api.put("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/gone",
+                 {"metadata": {"name": "gone"}, "addressType": "IPv4", "endpoints": []})
+    assert sl.status_code == 404

@@ -23,8 +23,9 @@ from .storage import ADDED, MODIFIED, Obj, Store, clone
 
 __all__ = ["Registry", "now_rfc3339"]
 
-# Kinds that PUT may create (upstream AllowCreateOnUpdate).
-_CREATE_ON_UPDATE = {"Endpoints", "EndpointSlice", "Event", "Lease"}
+# Kinds that PUT may create (upstream AllowCreateOnUpdate; EndpointSlice is not
+# one: a controller updating a slice someone deleted must get 404, not resurrect it).
+_CREATE_ON_UPDATE = {"Endpoints", "Event", "Lease"}
 # Kinds whose metadata.generation tracks spec changes.
 _GENERATION_TRACKED = {"Service", "Pod", "EndpointSlice"}
 _NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # upstream's generateName alphabet
