@@ -15,6 +15,7 @@ network namespace of the calling process:
 from __future__ import annotations
 
 import functools
+from concurrent.futures import ThreadPoolExecutor
 import shutil
 import socket
 import subprocess
@@ -102,18 +103,45 @@ def _attr(msg: Any, nla: str, name: str, default: Any = None) -> Any:
     return inner.get_attr(name) if inner is not None else default
 
 
+class _ThreadBound:
+    """Runs every method call of ``obj`` on one dedicated thread.
+
+    pyroute2 0.9's synchronous sockets drive an asyncio loop of their own and
+    refuse to work on a thread whose loop is already running ("This event loop
+    is already running"), which is every call made from the proxy's sync loop.
+    Iterators are drained on that thread too.
+    """
+
+    def __init__(self, pool: ThreadPoolExecutor, factory: Any) -> None:
+        self._pool = pool
+        self._obj = pool.submit(factory).result()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._obj, name)
+        if not callable(attr):
+            return attr
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            result = attr(*args, **kwargs)
+            return list(result) if hasattr(result, "__next__") else result
+
+        return lambda *args, **kwargs: self._pool.submit(run, *args, **kwargs).result()
+
+
 class NetlinkExecutor:
     """Real system adapter (see module docstring). ``close()`` releases the sockets."""
 
     def __init__(self, *, iptables: str | None = None) -> None:
         from pyroute2 import IPVS, IPRoute
-        self._ipvs = IPVS()
-        self._ipr = IPRoute()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ipvs-netlink")
+        self._ipvs = _ThreadBound(self._pool, IPVS)
+        self._ipr = _ThreadBound(self._pool, IPRoute)
         self.iptables = iptables or default_iptables_binary()
 
     def close(self) -> None:
         self._ipvs.close()
         self._ipr.close()
+        self._pool.shutdown()
 
     # -- IPVS --------------------------------------------------------------
     def list_virtual_servers(self) -> list[VirtualServer]:
