@@ -52,12 +52,18 @@ async def _pods_ready(kubeconfig: Path, count: int, timeout: float = 120) -> flo
 
         await asyncio.gather(*(create(i) for i in range(count)))
         ready: set[str] = set()
-        async with asyncio.timeout(timeout):
-            async for _, pod in client.watch(Pod, namespace="bench"):
-                if _ready(pod):
-                    ready.add(pod.metadata.name)
-                if len(ready) == count:
-                    return time.perf_counter() - start
+        try:
+            async with asyncio.timeout(timeout):
+                async for _, pod in client.watch(Pod, namespace="bench"):
+                    if _ready(pod):
+                        ready.add(pod.metadata.name)
+                    if len(ready) == count:
+                        return time.perf_counter() - start
+        except TimeoutError:
+            pending = [f"{p.metadata.name}: {p.status.phase if p.status else '?'}"
+                       async for p in client.list(Pod, namespace="bench") if not _ready(p)]
+            raise RuntimeError(f"{len(pending)} of {count} pods not Ready after {timeout:.0f} s: "
+                               + ", ".join(pending[:10])) from None
         raise RuntimeError("watch ended early")
     finally:
         await client.close()

@@ -30,9 +30,10 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyroute2 import IPRoute, netns  # type: ignore[import-untyped]
+from pyroute2 import IPRoute  # type: ignore[import-untyped]
 
 from svclab.testbed.local import naming
+from svclab.testbed.local.nsexec import NETNS_RUN_DIR, create_netns, delete_netns, in_netns
 
 __all__ = [
     "ClusterNetwork",
@@ -92,7 +93,7 @@ def plan_network(cluster: str, node_names: list[str], pod_subnet: str) -> Cluste
 def list_netns(prefix: str = naming.NETNS_PREFIX) -> list[str]:
     """Names under /run/netns starting with ``prefix``, sorted."""
     try:
-        names = os.listdir(netns.NETNS_RUN_DIR)
+        names = os.listdir(NETNS_RUN_DIR)
     except FileNotFoundError:
         return []
     return sorted(name for name in names if name.startswith(prefix))
@@ -114,7 +115,7 @@ def cluster_namespaces(cluster: str) -> list[str]:
 
 def _ensure_netns(name: str) -> None:
     if name not in list_netns(name):
-        netns.create(name)
+        create_netns(name)
 
 
 def _write_sysctls(namespace: str, sysctls: dict[str, str]) -> None:
@@ -147,8 +148,10 @@ def _ensure_route(ipr: IPRoute, dst: str, gateway: str) -> None:
 
 
 def _open(namespace: str) -> IPRoute:
-    # flags=0: never create a namespace by accident (pyroute2 does by default).
-    return IPRoute(netns=namespace, flags=0)
+    # Made inside the namespace, the handle stays there (no helper process, and
+    # a missing namespace is an error, never created by accident).
+    with in_netns(namespace):
+        return IPRoute()
 
 
 def _build_cluster_bridge(net: ClusterNetwork) -> None:
@@ -197,7 +200,7 @@ def pids_in_netns(names: list[str]) -> list[int]:
     inodes = set()
     for name in names:
         try:
-            inodes.add(os.stat(os.path.join(netns.NETNS_RUN_DIR, name)).st_ino)
+            inodes.add(os.stat(os.path.join(NETNS_RUN_DIR, name)).st_ino)
         except FileNotFoundError:
             continue
     pids = []
@@ -214,7 +217,7 @@ def pids_in_netns(names: list[str]) -> list[int]:
 def remove_netns(name: str) -> None:
     """Remove one namespace; a missing one is fine."""
     try:
-        netns.remove(name)
+        delete_netns(name)
     except FileNotFoundError:
         pass
     except OSError as exc:

@@ -25,7 +25,9 @@ import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pyroute2 import IPRoute, NetlinkError, netns
+from pyroute2 import IPRoute, NetlinkError
+
+from svclab.testbed.local.nsexec import NETNS_RUN_DIR, create_netns, delete_netns, in_netns
 
 from .nsutil import start_in_new_uts
 
@@ -132,9 +134,9 @@ def create_sandbox(*, cluster: str, uid: str, namespace: str, name: str, hostnam
 def _plumb(ns_name: str, host_veth: str, ip: ipaddress.IPv4Address,
            network: ipaddress.IPv4Network) -> None:
     gateway = str(network.network_address + 1)
-    if ns_name in netns.listnetns():
-        netns.remove(ns_name)  # a leftover from a crash; its pod is gone or being rebuilt
-    netns.create(ns_name)
+    if (NETNS_RUN_DIR / ns_name).exists():
+        delete_netns(ns_name)  # a leftover from a crash; its pod is gone or being rebuilt
+    create_netns(ns_name)
     with IPRoute() as ipr:
         if ipr.link_lookup(ifname=host_veth):
             ipr.link("del", ifname=host_veth)
@@ -145,7 +147,9 @@ def _plumb(ns_name: str, host_veth: str, ip: ipaddress.IPv4Address,
         (index,) = ipr.link_lookup(ifname=host_veth)
         ipr.link("set", index=index, master=bridge, state="up")
         ipr.brport("set", index=index, mode=1)  # IFLA_BRPORT_MODE: hairpin
-    with IPRoute(netns=ns_name) as pod:
+    with in_netns(ns_name):  # the handle keeps the namespace it was made in; no fork
+        pod = IPRoute()
+    with pod:
         (index,) = pod.link_lookup(ifname=temp_peer)
         pod.link("set", index=index, ifname=POD_INTERFACE)
         pod.addr("add", index=index, address=str(ip), prefixlen=network.prefixlen)
@@ -160,8 +164,8 @@ def destroy_sandbox(sandbox: Sandbox) -> None:
     for pid, ticks in sandbox.containers.values():
         kill_if_ours(pid, ticks)
     kill_if_ours(sandbox.holder_pid, sandbox.holder_ticks)
-    if sandbox.netns in netns.listnetns():
-        netns.remove(sandbox.netns)  # takes the pod end, and with it the whole veth pair
+    if (NETNS_RUN_DIR / sandbox.netns).exists():
+        delete_netns(sandbox.netns)  # takes the pod end, and with it the whole veth pair
     with IPRoute() as ipr:
         try:
             if ipr.link_lookup(ifname=sandbox.host_veth):
