@@ -6,6 +6,10 @@ Options:
   --cluster NAME   test a local cluster that is already up (repeatable)
 Without either, every conformance test is skipped with a reason.
 
+Each test may run for ``TEST_TIMEOUT`` seconds (pytest-timeout) unless it sets
+its own ``@pytest.mark.timeout``: the project-wide 60 s is for unit tests, and a
+conformance test's waits are stretched on slow kernels (see ``harness.waiting``).
+
 Markers: ``proxy_mode("iptables", ...)`` runs a test only on clusters with one
 of these proxy modes; ``needs_proxy`` / ``needs_controllers`` skip when the
 component does not run; feature markers (``nodes``, ``pods``, ``services``, ...)
@@ -13,6 +17,8 @@ select areas with ``-m``.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -38,6 +44,7 @@ FEATURE_MARKERS = {
     "session_affinity": "ClientIP session affinity",
     "traffic_policy": "internal/externalTrafficPolicy: Local",
 }
+TEST_TIMEOUT = 300
 NO_CLUSTER_REASON = ("no cluster under test: pass --testbed clusters/iptables.yaml (brings "
                      "one up and down) or --cluster NAME (uses a local cluster that is up)")
 
@@ -71,6 +78,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(TEST_TIMEOUT))
     if _cluster_refs(config):
         return
     skip = pytest.mark.skip(reason=NO_CLUSTER_REASON)

@@ -68,7 +68,7 @@ def test_objects_are_correct_after_the_controller_manager_restarts(
         assert endpoints_of(client, namespace, "new") is None
     finally:
         process.kill()
-    process.wait_replaced(cluster)
+    process.wait_replaced()
 
     survivors = list(pods.values())
     _converged(client, namespace, "web", survivors)

@@ -3,7 +3,7 @@
 Plan: Service ``web`` (80 -> 8080, port name ``http``) selecting ``app=backend``
 goes through four states - created without endpoints (REJECT), two backends
 Ready, one backend deleted, Service deleted - and after each change every
-node's rules (``iptables-save`` / ``nft list table ip kube-proxy``, read with
+node's rules (``iptables-save`` / ``nft list table ip kube-proxy`` / ``ipvsadm-save -n``, read with
 testinfra) must match the desired state computed with ``svclab.proxy``'s
 naming functions (see ``harness.rules``) within the sync period. Measured
 times go to $SVCLAB_CONVERGENCE_JSON when set.
@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import os
 import signal
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from lightkube import Client
@@ -117,22 +115,8 @@ FLOW_SECONDS = 45.0
 
 
 def _proxy_pid(cluster: ClusterUnderTest, node: str) -> int | None:
-    """The pid of ``node``'s proxy in this cluster (local provider), from /proc."""
-    state_dir = cluster.kubeconfig.parent
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        if "proxy" not in argv or "--hostname-override" not in argv or "--kubeconfig" not in argv:
-            continue
-        node_arg = argv[argv.index("--hostname-override") + 1]
-        kubeconfig = Path(argv[argv.index("--kubeconfig") + 1])
-        if node_arg == node and kubeconfig.parent == state_dir:
-            return int(entry.name)
-    return None
+    """The pid of ``node``'s running proxy (local provider), in the cluster's kernel."""
+    return cluster.component_pid(f"proxy-{node}")
 
 
 def _answers_logged(cluster: ClusterUnderTest, namespace: str, pod: str, log: str) -> int:
@@ -168,7 +152,7 @@ def test_restarted_proxy_keeps_established_flows_and_converges(
                      what="the long-lived connection answers")
             old_pid: int = wait_for(lambda: _proxy_pid(cluster, client_node) or 0,
                                     what=f"proxy process of {client_node}")
-            os.kill(old_pid, signal.SIGKILL)
+            cluster.signal_component(old_pid, signal.SIGKILL)
             killed_at = time.monotonic()
             new_pid = wait_for(lambda: (pid := _proxy_pid(cluster, client_node)) != old_pid
                                and pid, what=f"restarted proxy of {client_node}")

@@ -10,18 +10,15 @@ tuples, so a test compares the exact content it expects without depending on
 the order the controller chose (upstream sorts subsets by hash).
 
 ``ControllerManagerProcess`` is the local provider's hook to stop and kill the
-controller-manager (only that one process, found as a child of the cluster's
-supervisor); other providers have no such hook and the restart test skips.
+controller-manager (only that one process, found by the supervisor name with the
+cluster's ``component_pid`` hook); other providers have none and the restart test skips.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from lightkube import ApiError, Client
@@ -48,6 +45,7 @@ __all__ = [
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
 BUSYBOX = "docker.io/library/busybox:1.36"
 SLEEP = ("sleep", "3600")
+CONTROLLER_MANAGER = "controller-manager"  # the local supervisor's name for the child
 # Ignores SIGTERM (children inherit the ignored disposition), so a deleted pod
 # stays Terminating until its grace period ends and SIGKILL comes.
 STUBBORN = ("sh", "-c", "trap '' TERM; sleep 3600")
@@ -307,52 +305,32 @@ class ControllerManagerProcess:
 
     The supervisor restarts a child that exits (after 0.5 s, doubling), so
     ``kill`` is a crash followed by a restart, and ``stop`` (SIGSTOP) freezes
-    the process so changes made meanwhile reach only its successor.
+    the process so changes made meanwhile reach only its successor. The process
+    is found and signalled through the cluster's provider hooks, so this works
+    in whatever kernel the cluster runs (the host's or a UML guest's).
     """
 
-    cluster: str
+    cluster: ClusterUnderTest
     pid: int
 
     @classmethod
     def find(cls, cluster: ClusterUnderTest) -> ControllerManagerProcess:
-        info = json.loads((cluster.kubeconfig.parent / "cluster.json").read_text())
-        supervisor = int(info["supervisorPid"])
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit() and _is_controller_manager(entry, supervisor):
-                return cls(cluster.name, int(entry.name))
-        raise LookupError(f"no controller-manager child of supervisor {supervisor} "
-                          f"(cluster {cluster.name})")
+        pid = cluster.component_pid(CONTROLLER_MANAGER)
+        if pid is None:
+            raise LookupError(f"no running controller-manager in cluster {cluster.name}")
+        return cls(cluster, pid)
 
     def stop(self) -> None:
-        os.kill(self.pid, signal.SIGSTOP)
+        self.cluster.signal_component(self.pid, signal.SIGSTOP)
 
     def kill(self) -> None:
-        os.kill(self.pid, signal.SIGKILL)
+        self.cluster.signal_component(self.pid, signal.SIGKILL)
 
-    def wait_replaced(self, cluster: ClusterUnderTest, timeout: float = 30.0) -> ControllerManagerProcess:
+    def wait_replaced(self, timeout: float = 30.0) -> ControllerManagerProcess:
         """Wait for the supervisor to start a new controller-manager; return it."""
         def successor() -> ControllerManagerProcess | None:
-            found = ControllerManagerProcess.find(cluster)
-            return found if found.pid != self.pid and _running(found.pid) else None
+            pid = self.cluster.component_pid(CONTROLLER_MANAGER)
+            return ControllerManagerProcess(self.cluster, pid) if pid not in (None, self.pid) else None
         found = wait_for(successor, timeout=timeout, what="controller-manager restarted")
         assert found is not None
         return found
-
-
-def _is_controller_manager(proc: Path, supervisor: int) -> bool:
-    try:
-        stat = (proc / "stat").read_text()
-        argv = (proc / "cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    parent = int(stat.rsplit(")", 1)[1].split()[1])
-    return parent == supervisor and b"controller-manager" in argv
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X", "T")
-

@@ -6,7 +6,9 @@
   test failed or the run was interrupted. A testbed whose kernel resolves to
   ``uml`` comes up inside a User-Mode Linux guest (same code path as ``svclab
   up``); the JUnit report gets ``<id>.kernel`` (``host`` / ``uml <version>``)
-  as a test-suite property.
+  as a test-suite property. While a cluster is under test, ``wait_for``
+  deadlines are stretched by ``time_scale_for(kernel)`` (3x in a UML guest,
+  which has one CPU).
 * ``client``: a lightkube ``Client`` for the cluster.
 * ``namespace``: a fresh Namespace per test, deleted afterwards.
 * ``node_host``: ``node_host(node_name)`` -> testinfra Host on that node.
@@ -25,11 +27,13 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
 from harness.cluster import ClusterUnderTest, local_cluster
+from harness.waiting import set_time_scale
 from svclab.testbed.local.cluster import bring_up, read_cluster, tear_down
 
 __all__ = ["ClusterRef", "client", "cluster", "cluster_ref", "namespace", "node_host",
            "tear_down_leftovers"]
 
+UML_TIME_SCALE = 3.0  # a one-CPU UML guest runs the same work about this much slower
 BRING_UP_TIMEOUT = 120.0  # per phase in a UML guest (boot is allowed on top)
 _brought_up: set[str] = set()  # names this session brought up, for the safety net
 
@@ -69,6 +73,11 @@ def tear_down_leftovers() -> None:
     _brought_up.clear()
 
 
+def time_scale_for(kernel: str) -> float:
+    """How much longer than on the host every wait may take on ``kernel``."""
+    return UML_TIME_SCALE if kernel.startswith("uml") else 1.0
+
+
 @pytest.fixture(scope="session")
 def cluster_ref(request: pytest.FixtureRequest) -> ClusterRef:
     return request.param  # type: ignore[no-any-return]
@@ -83,15 +92,22 @@ def cluster(cluster_ref: ClusterRef,
         except FileNotFoundError:
             pytest.fail(f"--cluster {cluster_ref.existing}: no such local cluster is up "
                         "(see `svclab list`)", pytrace=False)
-        record_testsuite_property(f"{cluster_ref.id}.kernel", local_cluster(info).kernel)
-        yield local_cluster(info)
+        existing = local_cluster(info)
+        record_testsuite_property(f"{cluster_ref.id}.kernel", existing.kernel)
+        set_time_scale(time_scale_for(existing.kernel))
+        try:
+            yield existing
+        finally:
+            set_time_scale(1.0)
         return
     assert cluster_ref.testbed is not None
     under_test = _bring_up(cluster_ref.testbed)
     record_testsuite_property(f"{cluster_ref.id}.kernel", under_test.kernel)
+    set_time_scale(time_scale_for(under_test.kernel))
     try:
         yield under_test
     finally:
+        set_time_scale(1.0)
         tear_down(under_test.name)
         _brought_up.discard(under_test.name)
 

@@ -11,6 +11,13 @@ the naming functions of ``svclab.proxy`` (the same hashes upstream uses):
   ``service-ips`` map sends ``CLUSTERIP . proto . PORT`` to
   ``service-<hash8>-ns/svc/proto/port``, whose ``endpoint-...`` targets are
   exactly the ready endpoints; without, the element goes to ``reject-chain``.
+* ipvs (``ipvsadm-save -n``): a virtual server ``CLUSTERIP:PORT`` of the
+  protocol whose real servers taking new connections (weight > 0) are exactly
+  the ready endpoints, none without endpoints (upstream keeps the virtual
+  server; ``KUBE-IPVS-FILTER`` does the rest). A removed endpoint may linger
+  with weight 0 while its connections drain (graceful termination): it counts
+  as gone. Here "chains" are virtual servers (``TCP:ip:port``) and their
+  "targets" the weighted real servers (``ip:port``).
 
 A Service that is gone leaves no chain of its ports and no rule for its address.
 ``wait_converged`` polls every node (through testinfra) until the predicate
@@ -35,12 +42,18 @@ from svclab.proxy.nftables.plan import chain_base, endpoint_chain_base
 from svclab.proxy.service_port import Protocol, ServiceName, ServicePortName
 
 __all__ = ["CONVERGENCE_ENV", "DesiredPort", "NodeRules", "RULE_MODES", "converged",
-           "read_rules", "record_convergence", "service_absent", "wait_converged"]
+           "ipvs_virtual_server", "read_rules", "record_convergence", "service_absent", "wait_converged"]
 
 CONVERGENCE_ENV = "SVCLAB_CONVERGENCE_JSON"
-RULE_MODES = ("iptables", "nftables")  # modes whose rules this module can read
-_DUMP = {"iptables": "iptables-save", "nftables": "nft list table ip kube-proxy"}
-_ENDPOINT_PREFIX = {"iptables": "KUBE-SEP-", "nftables": "endpoint-"}
+RULE_MODES = ("iptables", "nftables", "ipvs")  # modes whose rules this module can read
+_DUMP = {"iptables": "iptables-save", "nftables": "nft list table ip kube-proxy",
+         "ipvs": "ipvsadm-save -n"}
+_ENDPOINT_PREFIX = {"iptables": "KUBE-SEP-", "nftables": "endpoint-", "ipvs": ""}
+# ipvsadm-save: "-A -t VIP:PORT -s rr ..." and "-a -t VIP:PORT -r RIP:RPORT -m -w 1"
+_IPVS_PROTOCOL = {"-t": "TCP", "--tcp-service": "TCP", "-u": "UDP", "--udp-service": "UDP",
+                  "--sctp-service": "SCTP"}
+_IPVS_LINE = re.compile(r"^-(A|a) (-t|-u|--tcp-service|--udp-service|--sctp-service) (\S+)"
+                        r"(?: .*?-r (\S+))?(?: .*?-w (\d+))?", re.MULTILINE)
 _IPT_CHAIN = re.compile(r"^:(\S+) ", re.MULTILINE)
 _IPT_RULE = re.compile(r"^-A (\S+) (.*)$", re.MULTILINE)
 _NFT_CHAIN = re.compile(r"^\s*chain (\S+) \{$", re.MULTILINE)
@@ -65,11 +78,15 @@ class DesiredPort:
                                Protocol(self.protocol))
 
     def service_chain(self, mode: str) -> str:
+        if mode == "ipvs":
+            return ipvs_virtual_server(self.protocol, self.cluster_ip, self.port)
         if mode == "iptables":
             return service_chain_name("KUBE-SVC-", self.name)
         return f"service-{chain_base(self.name)}"
 
     def endpoint_chains(self, mode: str) -> frozenset[str]:
+        if mode == "ipvs":
+            return frozenset(_host_port(ip, port) for ip, port in self.endpoints)
         if mode == "iptables":
             return frozenset(endpoint_chain_name(self.name, f"{ip}:{port}")
                              for ip, port in self.endpoints)
@@ -88,9 +105,19 @@ class NodeRules:
 
     @classmethod
     def parse(cls, mode: str, text: str) -> NodeRules:
-        """Side-effect-free parse of ``iptables-save`` or ``nft list table`` output."""
+        """Side-effect-free parse of ``iptables-save``, ``nft list table`` or
+        ``ipvsadm-save -n`` output."""
         found: dict[str, set[str]] = {}
-        if mode == "iptables":
+        if mode == "ipvs":
+            chains = set()
+            for kind, flag, service, real, weight in _IPVS_LINE.findall(text):
+                key = f"{_IPVS_PROTOCOL[flag]}:{service}"
+                if kind == "A":
+                    chains.add(key)
+                    found.setdefault(key, set())
+                elif real and int(weight or 1) > 0:  # weight 0: draining, takes no new flows
+                    found.setdefault(key, set()).add(real)
+        elif mode == "iptables":
             chains = set(_IPT_CHAIN.findall(text))
             for chain, rest in _IPT_RULE.findall(text):
                 jump = re.search(r"-j (\S+)", rest)
@@ -115,12 +142,26 @@ class NodeRules:
     def dispatch_lines(self, port: DesiredPort) -> list[str]:
         """Lines that send ``port``'s ClusterIP:port somewhere (service chain or reject)."""
         proto = port.protocol.lower()
+        if self.mode == "ipvs":
+            service = _host_port(port.cluster_ip, port.port)
+            return [line for line in self.text.splitlines()
+                    if line.startswith(("-A ", "-a ")) and f" {service} " in f"{line} "
+                    and _IPVS_PROTOCOL.get(line.split()[1]) == port.protocol]
         if self.mode == "iptables":
             return [line for line in self.text.splitlines()
                     if f"-d {port.cluster_ip}/32 -p {proto}" in line
                     and f"--dport {port.port} " in line]
         needle = f"{port.cluster_ip} . {proto} . {port.port} "
         return [line for line in self.text.splitlines() if needle in line]
+
+
+def _host_port(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def ipvs_virtual_server(protocol: str, ip: str, port: int) -> str:
+    """The key a virtual server has in ``NodeRules`` (``TCP:10.96.0.1:443``)."""
+    return f"{protocol}:{_host_port(ip, port)}"
 
 
 def read_rules(cluster: ClusterUnderTest, node: str) -> NodeRules:
@@ -136,6 +177,10 @@ def converged(rules: NodeRules, ports: Sequence[DesiredPort]) -> bool:
 
 
 def _port_converged(rules: NodeRules, port: DesiredPort) -> bool:
+    if rules.mode == "ipvs":  # the virtual server exists, also without endpoints
+        server = port.service_chain("ipvs")
+        return (server in rules.chains
+                and rules.endpoint_targets(server) == port.endpoint_chains("ipvs"))
     dispatch = rules.dispatch_lines(port)
     if not port.endpoints:
         reject = "REJECT" if rules.mode == "iptables" else "goto reject-chain"

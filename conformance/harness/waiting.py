@@ -3,6 +3,12 @@
 A test never sleeps to let something happen: it states the condition and how
 long it may take, and fails with the last observed state when the deadline
 passes. ``wait_for`` returns the first truthy value the probe produced.
+
+Deadlines are stated for a cluster on the host's kernel. A slower cluster (a
+User-Mode Linux guest with one CPU) sets a time scale with ``set_time_scale``
+(the ``cluster`` fixture does, from ``cluster.kernel``); every ``wait_for``
+deadline is multiplied by it unless the caller passes ``scaled=False`` (for a
+deadline that is itself the property under test).
 """
 
 from __future__ import annotations
@@ -11,12 +17,28 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["WaitTimeout", "node_is_ready", "pod_is_ready", "wait_for"]
+__all__ = ["WaitTimeout", "node_is_ready", "pod_is_ready", "scaled_seconds", "set_time_scale",
+           "time_scale", "wait_for"]
 
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 30.0
 POLL_INTERVAL = 0.1
+_scale = [1.0]  # one process-wide factor: the session tests one cluster at a time
+
+
+def set_time_scale(factor: float) -> None:
+    """Multiply every later ``wait_for`` deadline by ``factor`` (>= 1)."""
+    _scale[0] = max(1.0, factor)
+
+
+def time_scale() -> float:
+    return _scale[0]
+
+
+def scaled_seconds(seconds: float) -> float:
+    """``seconds`` stretched by the current time scale (for deadlines outside ``wait_for``)."""
+    return seconds * _scale[0]
 
 
 class WaitTimeout(AssertionError):
@@ -26,12 +48,14 @@ class WaitTimeout(AssertionError):
 def wait_for(probe: Callable[[], T], *, timeout: float = DEFAULT_TIMEOUT,
              interval: float = POLL_INTERVAL, what: str = "condition",
              clock: Callable[[], float] = time.monotonic,
-             sleep: Callable[[float], None] = time.sleep) -> T:
+             sleep: Callable[[float], None] = time.sleep, scaled: bool = True) -> T:
     """Call ``probe`` until it returns something truthy; return that.
 
     Exceptions from ``probe`` count as "not yet" (the API may be restarting)
     and the last one is reported on timeout.
     """
+    if scaled:
+        timeout *= _scale[0]
     deadline = clock() + timeout
     last: object = None
     while True:
