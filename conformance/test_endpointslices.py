@@ -103,7 +103,7 @@ def test_placeholder_slice_when_nothing_matches_is_reused(client: Client, namesp
     assert slice_port_view(slice_) == {("example", 8080, "TCP")}
 
 
-@pytest.mark.timeout(300)  # 110 pod sandboxes on two workers
+@pytest.mark.timeout(900)  # 110 pod sandboxes on two workers (waits scale 3x on UML)
 def test_more_than_100_endpoints_spread_over_slices(
         cluster: ClusterUnderTest, client: Client, namespace: str) -> None:
     client.create(make_service("web", namespace, selector=WEB,
