@@ -74,8 +74,9 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    # quick: 6 runs at count 0 plus 2 per sweep step, ~100 s of load per testbed
-    "quick": Profile(name="quick", run_time_s=10.0, users=10, sweep_counts=(0, 1000, 5000)),
+    # quick: 6 runs at count 0 plus 2 per sweep step, ~60 s of load per testbed,
+    # so that four testbeds fit in about a quarter of an hour
+    "quick": Profile(name="quick", run_time_s=6.0, users=10, sweep_counts=(0, 1000, 5000)),
     "full": Profile(name="full", run_time_s=30.0, users=20,
                     sweep_counts=(0, 1000, 5000, 10000),
                     sweep_targets=(TargetKind.DIRECT, TargetKind.CLUSTER_IP)),

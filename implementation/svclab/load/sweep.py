@@ -127,14 +127,16 @@ async def delete_dummy_services(client: Any, spec: DummyServices) -> int:
 async def run_sweep(*, client: Any, spec: DummyServices, counts: Sequence[int],
                     wait_programmed: Callable[[int], Awaitable[None]],
                     measure: Callable[[int], Sequence[Measurement]],
-                    progress: Callable[[str], None] | None = None) -> list[Measurement]:
+                    progress: Callable[[str], None] | None = None,
+                    cleanup: bool = True) -> list[Measurement]:
     """Measure at each Service count, growing the dummies in place.
 
     ``wait_programmed(count)`` must return once the proxy has programmed
     ``count`` extra Services (it is called for count 0 too).  ``measure(count)``
     is blocking (it runs the load generator) and runs in a thread so the
     client's event loop stays free.  The dummies are deleted at the end,
-    also on error or cancellation.
+    also on error or cancellation, unless ``cleanup`` is False (the caller
+    removes the whole namespace or cluster anyway).
     """
     if list(counts) != sorted(counts):
         raise ValueError(f"sweep counts must be ascending, got {list(counts)}")
@@ -150,7 +152,7 @@ async def run_sweep(*, client: Any, spec: DummyServices, counts: Sequence[int],
             await wait_programmed(count)
             results.extend(await asyncio.to_thread(measure, count))
     finally:
-        if made:
+        if made and cleanup:
             if progress:
                 progress(f"deleting {made} sweep Services")
             await delete_dummy_services(client, spec)

@@ -134,7 +134,7 @@ def _measure(cluster: RunCluster, mode: str, profile: Profile, work_dir: Path,
                                    wait_programmed=wait_programmed,
                                    measure=lambda count: runner.measure_all(
                                        targets, profile, services=count, progress=progress),
-                                   progress=progress)
+                                   progress=progress, cleanup=False)  # the namespace goes
         finally:
             await api.close()
 
