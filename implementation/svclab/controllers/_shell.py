@@ -4,7 +4,9 @@
   controller of the process (as client-go's shared informer factory), with the
   indexes the controllers need: pods by namespace (built in), slices by the
   Service they belong to.
-* ``pods_for_service`` / ``services_for_pod``: selector matching over caches.
+* ``pods_for_service`` / ``services_for_pod``: selector matching over caches,
+  narrowed by two indexes (pods by label pair, Services by selector pair) so
+  a sync or a pod event costs the size of the match, not of the namespace.
 * ``write``: an API call whose failure becomes a ``WriteError`` naming verb,
   kind and object (404 tolerated on request, for deletes).
 * ``QueueController``: the base class (work queue, workers, orphan-scan hook).
@@ -36,8 +38,10 @@ from ._common import (
 from .errors import WriteError
 
 __all__ = [
+    "POD_LABEL_INDEX",
     "QueueController",
     "SERVICE_INDEX",
+    "SERVICE_SELECTOR_INDEX",
     "SharedInformers",
     "managed_slices",
     "pods_for_service",
@@ -51,6 +55,26 @@ T = TypeVar("T")
 
 # Index of EndpointSlices: "<namespace>/<kubernetes.io/service-name label>".
 SERVICE_INDEX = "service"
+# Index of Pods by each of their labels, and of Services by each pair of their
+# selector: both keyed by ``_label_pair_value``.
+POD_LABEL_INDEX = "label"
+SERVICE_SELECTOR_INDEX = "selector"
+
+
+def _label_pair_value(namespace: str, key: str, value: str) -> str:
+    # NUL appears in no namespace, label key or label value, so it is unambiguous.
+    return f"{namespace}\0{key}\0{value}"
+
+
+def _pod_label_index(pod: Pod) -> Iterable[str]:
+    namespace = meta(pod).namespace or ""
+    return [_label_pair_value(namespace, k, v) for k, v in (meta(pod).labels or {}).items()]
+
+
+def _service_selector_index(service: Service) -> Iterable[str]:
+    selector = svc_spec(service).selector if service.spec else None
+    namespace = meta(service).namespace or ""
+    return [_label_pair_value(namespace, k, v) for k, v in (selector or {}).items()]
 
 
 def service_key_of_slice(slice_: EndpointSlice) -> NamespacedName | None:
@@ -77,6 +101,10 @@ class SharedInformers:
             informer = Informer(self.client, resource)
             if resource is EndpointSlice:
                 informer.store.add_index(SERVICE_INDEX, _slice_service_index)
+            elif resource is Pod:
+                informer.store.add_index(POD_LABEL_INDEX, _pod_label_index)
+            elif resource is Service:
+                informer.store.add_index(SERVICE_SELECTOR_INDEX, _service_selector_index)
             self._informers[resource] = informer
         return informer
 
@@ -116,23 +144,35 @@ def _selects(selector: dict[str, str], labels: dict[str, str] | None) -> bool:
 
 
 def pods_for_service(informers: SharedInformers, service: Service) -> list[Pod]:
-    """Pods in the Service's namespace matching its (non-empty) selector."""
+    """Pods in the Service's namespace matching its (non-empty) selector, ordered by key."""
     selector = dict(svc_spec(service).selector or {}) if service.spec else {}
     if not selector:
         return []
     namespace = meta(service).namespace or ""
-    return [p for p in informers.pods.store.by_index(NAMESPACE_INDEX, namespace)
-            if _selects(selector, meta(p).labels)]
+    store = informers.pods.store
+    # Every match carries every selector pair: start from the rarest pair's pods.
+    narrowest = min((_label_pair_value(namespace, k, v) for k, v in selector.items()),
+                    key=lambda value: store.index_size(POD_LABEL_INDEX, value))
+    return [p for p in store.by_index(POD_LABEL_INDEX, narrowest) if _selects(selector, meta(p).labels)]
 
 
 def services_for_pod(informers: SharedInformers, pod: Pod) -> list[NamespacedName]:
-    """Keys of the Services (with a selector) that select ``pod``."""
+    """Keys of the Services (with a selector) that select ``pod``, sorted."""
     namespace = meta(pod).namespace or ""
-    return [
-        NamespacedName.of(svc)
-        for svc in informers.services.store.by_index(NAMESPACE_INDEX, namespace)
-        if svc.spec and svc_spec(svc).selector and _selects(dict(svc_spec(svc).selector or {}), meta(pod).labels)
-    ]
+    labels = meta(pod).labels or {}
+    store = informers.services.store
+    # A Service selecting the pod has each selector pair among the pod's
+    # labels, so it is filed under at least one of them.
+    candidates: set[NamespacedName] = set()
+    for k, v in labels.items():
+        candidates.update(store.index_keys(SERVICE_SELECTOR_INDEX, _label_pair_value(namespace, k, v)))
+    matches = []
+    for key in sorted(candidates, key=lambda name: (name.namespace, name.name)):
+        svc = store.get(key)
+        if svc is not None and svc.spec and svc_spec(svc).selector and \
+                _selects(dict(svc_spec(svc).selector or {}), labels):
+            matches.append(NamespacedName.of(svc))
+    return matches
 
 
 def managed_slices(informers: SharedInformers, key: NamespacedName, controller: str) -> list[EndpointSlice]:

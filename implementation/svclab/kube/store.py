@@ -35,6 +35,17 @@ def _namespace_of(obj: Any) -> Iterable[str]:
     return (NamespacedName.of(obj).namespace,)
 
 
+def _sort_key(key: NamespacedName) -> tuple[str, str]:
+    return (key.namespace, key.name)
+
+
+def _sorted(keys: Iterable[NamespacedName]) -> builtins.list[NamespacedName]:
+    # The same order as NamespacedName's own, but compared as plain tuples:
+    # the dataclass-generated __lt__ builds two tuples per comparison and
+    # dominated the controllers' profile on namespaces of a thousand pods.
+    return sorted(keys, key=_sort_key)
+
+
 class Store(Generic[T]):
     """A keyed cache with secondary indexes, for use from one asyncio loop."""
 
@@ -60,11 +71,11 @@ class Store(Generic[T]):
 
     def list(self) -> builtins.list[T]:
         """All cached objects, ordered by key."""
-        return [self._items[key] for key in sorted(self._items)]
+        return [self._items[key] for key in _sorted(self._items)]
 
     def keys(self) -> builtins.list[NamespacedName]:
         """All keys, sorted."""
-        return sorted(self._items)
+        return _sorted(self._items)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -99,13 +110,22 @@ class Store(Generic[T]):
         if name not in self._indexes:
             raise KeyError(f"no index named {name!r}")
         keys = self._indexes[name].get(value, ())
-        return [self._items[key] for key in sorted(keys)]
+        return [self._items[key] for key in _sorted(keys)]
+
+    def index_size(self, name: str, value: str) -> int:
+        """How many objects index ``name`` files under ``value`` (no sorting, no copy).
+
+        Raises ``KeyError`` for an unknown index name.
+        """
+        if name not in self._indexes:
+            raise KeyError(f"no index named {name!r}")
+        return len(self._indexes[name].get(value, ()))
 
     def index_keys(self, name: str, value: str) -> builtins.list[NamespacedName]:
         """Keys of the objects whose index ``name`` yields ``value``, sorted."""
         if name not in self._indexes:
             raise KeyError(f"no index named {name!r}")
-        return sorted(self._indexes[name].get(value, ()))
+        return _sorted(self._indexes[name].get(value, ()))
 
     def replace(self, items: Iterable[T], resource_version: str) -> None:
         """Make the store hold exactly ``items`` (a fresh list result)."""
