@@ -35,7 +35,7 @@ from ._common import (
     meta,
     svc_spec,
 )
-from .errors import WriteError
+from .errors import StaleCacheError, WriteError
 
 __all__ = [
     "POD_LABEL_INDEX",
@@ -212,10 +212,30 @@ class QueueController:
         self.workers = workers
         self.max_retries = max_retries
         self.queue: WorkQueue[NamespacedName] = queue if queue is not None else WorkQueue(name=self.name)
+        # Keys whose last sync met a cache not yet showing our own write.
+        self._awaiting_catch_up: set[NamespacedName] = set()
 
     def enqueue(self, key: NamespacedName | None) -> None:
         if key is not None:
             self.queue.add(key)
+
+    def stale_cache(self, key: NamespacedName, message: str) -> StaleCacheError:
+        """The error for a sync that found the cache behind our own write.
+
+        The failed sync is retried rate-limited as upstream does, and also as
+        soon as the informer shows the key's object again (``caught_up``): a
+        key re-synced right after its write routinely meets its own write not
+        yet cached, and under load those failures drain the queue's shared
+        10 qps retry bucket, delaying the retries by seconds.
+        """
+        self._awaiting_catch_up.add(key)
+        return StaleCacheError(message)
+
+    def caught_up(self, key: NamespacedName | None) -> None:
+        """The informer delivered an event for ``key``: retry it now if it waits on one."""
+        if key is not None and key in self._awaiting_catch_up:
+            self._awaiting_catch_up.discard(key)
+            self.enqueue(key)
 
     async def sync(self, key: NamespacedName) -> None:
         raise NotImplementedError

@@ -28,7 +28,6 @@ from ._common import (
 )
 from ._shell import QueueController, SharedInformers, pods_for_service, services_for_pod, write
 from .endpoints import desired_endpoints, endpoints_equal_for_write
-from .errors import StaleCacheError
 from .tracking import TriggerTimeTracker
 
 __all__ = [
@@ -54,7 +53,13 @@ class EndpointsController(QueueController):
         informers.pods.add_handler(FuncHandler(
             on_add=self._on_pod, on_update=self._on_pod_update, on_delete=self._on_pod,
         ))
-        informers.endpoints.add_handler(FuncHandler(on_delete=self._on_endpoints_delete))
+        informers.endpoints.add_handler(FuncHandler(
+            on_add=self._on_endpoints_seen, on_update=lambda old, new: self._on_endpoints_seen(new),
+            on_delete=self._on_endpoints_delete,
+        ))
+
+    def _on_endpoints_seen(self, endpoints: Endpoints) -> None:
+        self.caught_up(NamespacedName.of(endpoints))
 
     def _on_object(self, obj: Service | Endpoints) -> None:
         self.enqueue(NamespacedName.of(obj))
@@ -88,7 +93,7 @@ class EndpointsController(QueueController):
             return
         current = self.informers.endpoints.store.get(key)
         if current is not None and self._stale_versions.get(key) == meta(current).resourceVersion:
-            raise StaleCacheError(f"endpoints informer cache is out of date for {key}")
+            raise self.stale_cache(key, f"endpoints informer cache is out of date for {key}")
         pods = pods_for_service(self.informers, service)
         trigger_time = self.trigger_times.compute(service, pods)
         desired = desired_endpoints(service, pods, current=current, trigger_time=trigger_time)

@@ -47,7 +47,7 @@ from ._shell import (
 )
 from ._slices import SlicePlan
 from .endpointslice import DEFAULT_MAX_ENDPOINTS_PER_SLICE, plan_slices
-from .errors import NodeNotFoundError, StaleCacheError
+from .errors import NodeNotFoundError
 from .tracking import EndpointSliceTracker, TriggerTimeTracker
 
 __all__ = [
@@ -126,8 +126,12 @@ class EndpointSliceController(QueueController):
             self._on_node(new)
 
     def _on_slice(self, slice_: EndpointSlice) -> None:
-        if _managed_by(slice_, CONTROLLER) and self.tracker.should_sync(slice_):
+        if not _managed_by(slice_, CONTROLLER):
+            return
+        if self.tracker.should_sync(slice_):
             self.enqueue(service_key_of_slice(slice_))
+        else:
+            self.caught_up(service_key_of_slice(slice_))
 
     def _on_slice_update(self, old: EndpointSlice, new: EndpointSlice) -> None:
         # A slice handed to or taken from us (label change) concerns both Services.
@@ -139,7 +143,11 @@ class EndpointSliceController(QueueController):
         self._on_slice(new)
 
     def _on_slice_delete(self, slice_: EndpointSlice) -> None:
-        if _managed_by(slice_, CONTROLLER) and not self.tracker.handle_deletion(slice_):
+        if not _managed_by(slice_, CONTROLLER):
+            return
+        if self.tracker.handle_deletion(slice_):
+            self.caught_up(service_key_of_slice(slice_))  # an expected deletion
+        else:
             self.enqueue(service_key_of_slice(slice_))
 
     def on_synced(self) -> None:
@@ -158,7 +166,7 @@ class EndpointSliceController(QueueController):
             return  # as upstream: such Services get no slices from this controller
         slices = managed_slices(self.informers, key, CONTROLLER)
         if self.tracker.stale_slices(service, slices):
-            raise StaleCacheError(f"EndpointSlice informer cache is out of date for {key}")
+            raise self.stale_cache(key, f"EndpointSlice informer cache is out of date for {key}")
         pods = pods_for_service(self.informers, service)
         nodes = {name_of(n): n for n in self.informers.nodes.store.list()}
         plan = plan_slices(
