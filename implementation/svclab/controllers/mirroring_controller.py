@@ -28,7 +28,6 @@ from ._common import (
 from ._shell import QueueController, SharedInformers, managed_slices, service_key_of_slice
 from ._slices import SlicePlan
 from .endpointslice_controller import apply_slice_plan
-from .errors import StaleCacheError
 from .mirroring import plan_mirrored_slices, should_mirror
 from .tracking import EndpointSliceTracker
 
@@ -72,8 +71,12 @@ class EndpointSliceMirroringController(QueueController):
             self.enqueue(NamespacedName.of(new))
 
     def _on_slice(self, slice_: EndpointSlice) -> None:
-        if _mirrored(slice_) and self.tracker.should_sync(slice_):
+        if not _mirrored(slice_):
+            return
+        if self.tracker.should_sync(slice_):
             self.enqueue(service_key_of_slice(slice_))
+        else:
+            self.caught_up(service_key_of_slice(slice_))
 
     def _on_slice_update(self, old: EndpointSlice, new: EndpointSlice) -> None:
         if _mirrored(old) and not _mirrored(new):
@@ -82,7 +85,11 @@ class EndpointSliceMirroringController(QueueController):
         self._on_slice(new)
 
     def _on_slice_delete(self, slice_: EndpointSlice) -> None:
-        if _mirrored(slice_) and not self.tracker.handle_deletion(slice_):
+        if not _mirrored(slice_):
+            return
+        if self.tracker.handle_deletion(slice_):
+            self.caught_up(service_key_of_slice(slice_))  # an expected deletion
+        else:
             self.enqueue(service_key_of_slice(slice_))
 
     def on_synced(self) -> None:
@@ -104,7 +111,7 @@ class EndpointSliceMirroringController(QueueController):
             self.tracker.delete_service(key.namespace, key.name)
             return
         if self.tracker.stale_slices(service, slices):
-            raise StaleCacheError(f"EndpointSlice informer cache is out of date for {key}")
+            raise self.stale_cache(key, f"EndpointSlice informer cache is out of date for {key}")
         plan = plan_mirrored_slices(endpoints, slices)
         for event in plan.events:
             self.recorder.event(endpoints, event.type, str(event.reason), event.message)
