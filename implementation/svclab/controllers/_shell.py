@@ -259,5 +259,6 @@ class QueueController:
         started = loop.time()
         try:
             await self.sync(key)
+            self._awaiting_catch_up.discard(key)  # synced: no longer waiting on the cache
         finally:
             log.debug("synced controller=%s key=%s seconds=%.4f", self.name, key, loop.time() - started)
