@@ -20,6 +20,7 @@ class PhaseResult:
 
 @dataclass
 class TestbedResult:
+    __test__ = False  # not a pytest test class, despite the name
     testbed: str
     mode: str
     provider: str = "local"
