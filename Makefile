@@ -30,7 +30,7 @@ venv: $(STAMP)
 TESTBEDS ?= clusters/iptables.yaml clusters/nftables.yaml clusters/userspace.yaml clusters/ipvs.yaml
 
 test: debs venv
-	$(BIN)/pytest -p no:cacheprovider -q -rfEs tests conformance $(addprefix --testbed ,$(TESTBEDS))
+	$(BIN)/pytest -p no:cacheprovider -q -rfEsR tests conformance $(addprefix --testbed ,$(TESTBEDS))
 
 run: debs venv
 	$(BIN)/svclab run
