@@ -17,24 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from svclab.testbed.kubeconfig import ExecResult  # one result type for every provider
 from svclab.testbed.local.cluster import ClusterInfo, NodeInfo
 from svclab.testbed.local.supervisor import module_available
 
 __all__ = ["ClusterUnderTest", "ExecResult", "local_cluster"]
-
-
-@dataclass(frozen=True, slots=True)
-class ExecResult:
-    rc: int
-    stdout: str
-    stderr: str
-
-    def check(self) -> ExecResult:
-        """Raise AssertionError (with the output) unless the command succeeded."""
-        if self.rc != 0:
-            raise AssertionError(f"exit status {self.rc}\nstdout: {self.stdout}\n"
-                                 f"stderr: {self.stderr}")
-        return self
 
 
 @dataclass(frozen=True, slots=True)
