@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from svclab.report import build_view, load_inputs, render_report
+from svclab.report.environment import write_environment
 from svclab.report.render import describe_run_time, headline_ratios
 
 pytestmark = pytest.mark.timeout(60)
@@ -124,6 +125,42 @@ def test_sweep_table_and_view_ratios() -> None:
     iptables_new = next(r for r in table["rows"]
                         if r["mode"] == "iptables" and r["scenario"].startswith("new"))
     assert iptables_new["cells"] == [0.91, 0.84, 0.62]
+
+
+def test_skipped_testbed_is_shown_with_its_reason_but_not_in_the_matrix(
+        rendered: tuple[Path, str]) -> None:
+    _, html = rendered
+    summary = html.split('id="summary"')[1].split("</section>")[0]
+    card = summary.split('class="card notrun"')[1]
+    assert "kind-iptables" in card and "not run on this machine" in card
+    assert "no Docker engine: kind needs one" in card
+    assert "kind-iptables" not in html.split('class="matrix"')[1].split("</table>")[0]
+    env = html.split('id="environment"')[1]
+    assert "not run: no Docker engine: kind needs one" in env
+
+
+def test_phase_timings_per_testbed(rendered: tuple[Path, str]) -> None:
+    _, html = rendered
+    env = html.split('id="environment"')[1]
+    assert "<th>up s</th><th>conformance s</th><th>load s</th><th>down s</th>" in env
+    ipvs = env.split('<td class="l">ipvs</td>', 1)[1].split("</tr>")[0]
+    assert re.findall(r'<td class="num[^"]*"[^>]*>([\d.]+)</td>', ipvs) == ["40.8", "252.0", "304.5", "16.8"]
+    userspace = env.split('<td class="l">userspace</td>', 1)[1].split("</tr>")[0]
+    assert '<td class="num bad" title="89 passed, 1 failed, 13 skipped">84.0</td>' in userspace
+
+
+def test_a_broken_phase_is_named_on_the_card(tmp_path: Path) -> None:
+    shutil.copy(DATA / "junit-iptables.xml", tmp_path)
+    write_environment(tmp_path / "environment.json", started="2026-11-26T21:04:12Z",
+                      finished=None, profile="quick", host={}, testbeds={"iptables": {
+                          "mode": "iptables", "provider": "local", "skipped": "",
+                          "phases": [{"name": "up", "ok": True, "seconds": 3.0, "detail": ""},
+                                     {"name": "load", "ok": False, "seconds": 9.5,
+                                      "detail": "TimeoutError: backends not Ready"}]}})
+    view = build_view(load_inputs(tmp_path), tmp_path, tmp_path, now=NOW)
+    assert view["testbeds"][0]["headline"].status == "broken"
+    html = render_report(tmp_path, tmp_path / "out", now=NOW).read_text()
+    assert "✗ load broke" in html and "load: TimeoutError: backends not Ready" in html
 
 
 def test_partial_results_render_without_charts(tmp_path: Path) -> None:

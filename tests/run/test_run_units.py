@@ -30,6 +30,22 @@ def test_summary_marks_failures_and_skips() -> None:
     assert bad.conformance_failed and not ok.failed and not skipped.failed
 
 
+def test_environment_entry_records_phases_for_the_report() -> None:
+    from svclab.run.command import _environment_entry
+
+    result = TestbedResult("ipvs", "ipvs", kernel="uml 6.12.38",
+                           phases=[PhaseResult("up", True, 42.46),
+                                   PhaseResult("load", False, 9.0, "TimeoutError: x")])
+    assert _environment_entry(result) == {
+        "mode": "ipvs", "provider": "local", "runtime": "uml", "kernel": "uml 6.12.38",
+        "skipped": "", "phases": [
+            {"name": "up", "ok": True, "seconds": 42.5, "detail": ""},
+            {"name": "load", "ok": False, "seconds": 9.0, "detail": "TimeoutError: x"}]}
+    skipped = _environment_entry(TestbedResult("kind-iptables", "iptables", provider="kind",
+                                               skipped_reason="no Docker engine"))
+    assert skipped["skipped"] == "no Docker engine" and skipped["phases"] == []
+
+
 def test_junit_counts(tmp_path: Path) -> None:
     junit = tmp_path / "junit.xml"
     junit.write_text('<testsuites><testsuite name="pytest" tests="10" failures="1" errors="1" '

@@ -6,7 +6,10 @@
      "host": {"kernel": str, "python": str, "svclab": str, "kubectl": str,
               "iptables": str, "nft": str, "locust": str, ...},
      "testbeds": {"<tb>": {"mode": str, "provider": str,
-                           "runtime": "host" | "uml", "kernel": str}}}
+                           "runtime": "host" | "uml" | "", "kernel": str,
+                           "skipped": str,  # why the run skipped it; "" when it ran
+                           "phases": [{"name": str, "ok": bool, "seconds": float,
+                                       "detail": str}]}}}
 
 ``collect_host_versions`` asks the tools for their versions (read-only
 commands: ``--version`` and ``kubectl version --client``); a tool that is

@@ -174,8 +174,13 @@ def _read_testbed(results_dir: Path, name: str) -> TestbedInputs:
 
 
 def load_inputs(results_dir: Path) -> ReportInputs:
-    """Read every testbed's files and ``environment.json`` from a results directory."""
+    """Read every testbed's files and ``environment.json`` from a results directory.
+
+    A testbed named in ``environment.json`` but without files (skipped, or its
+    cluster never came up) is still a testbed of the run: it is reported too.
+    """
     env_file = results_dir / "environment.json"
     environment = json.loads(env_file.read_text()) if env_file.exists() else {}
-    testbeds = tuple(_read_testbed(results_dir, name) for name in _testbed_names(results_dir))
+    names = sorted(set(_testbed_names(results_dir)) | set(environment.get("testbeds", {})))
+    testbeds = tuple(_read_testbed(results_dir, name) for name in names)
     return ReportInputs(testbeds=testbeds, environment=environment)

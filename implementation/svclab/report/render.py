@@ -36,7 +36,7 @@ _MODE_ORDER = ("iptables", "nftables", "ipvs", "userspace")
 class Headline:
     """A testbed's line in the summary."""
 
-    status: str  # passed | failed | no-tests
+    status: str  # passed | failed | no-tests | not-run | broken
     passed: int
     failed: int
     skipped: int
@@ -58,13 +58,30 @@ def _ratio(figures: Sequence[Figure], scenario: Scenario) -> float | None:
     return None
 
 
-def headline(testbed: TestbedInputs) -> Headline:
-    """Pass/fail totals and ClusterIP ratios of a testbed (side-effect-free)."""
+def _broken_phases(info: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The phases of a testbed's run that did not end well (environment.json's ``phases``)."""
+    return [p for p in info.get("phases", ()) if not p.get("ok", True)]
+
+
+def headline(testbed: TestbedInputs, info: Mapping[str, Any] | None = None) -> Headline:
+    """Pass/fail totals and ClusterIP ratios of a testbed (side-effect-free).
+
+    ``info`` is the testbed's entry in environment.json: a testbed skipped by
+    the run is ``not-run``; one whose up/load/down phase broke is ``broken``.
+    """
+    info = info or {}
     areas = testbed.areas or {}
     passed = sum(a.passed for a in areas.values())
     failed = sum(a.failed for a in areas.values())
     skipped = sum(a.skipped for a in areas.values())
-    status = "failed" if failed else ("passed" if passed else "no-tests")
+    if info.get("skipped"):
+        status = "not-run"
+    elif failed:
+        status = "failed"
+    elif _broken_phases(info):
+        status = "broken"
+    else:
+        status = "passed" if passed else "no-tests"
     figures = testbed.load.figures if testbed.load else ()
     return Headline(status=status, passed=passed, failed=failed, skipped=skipped,
                     keepalive_ratio=_ratio(figures, Scenario.KEEPALIVE),
@@ -113,27 +130,34 @@ def _convergence_rows(inputs: Sequence[TestbedInputs]) -> list[dict[str, Any]]:
 def build_view(inputs: ReportInputs, results_dir: Path, out_dir: Path,
                *, now: datetime.datetime | None = None) -> dict[str, Any]:
     """The values the template shows; charts are inline SVG strings."""
-    testbeds = _order(inputs.testbeds)
+    env = inputs.environment
+    env_testbeds = env.get("testbeds", {})
+    everything = _order(inputs.testbeds)
+    testbeds = [t for t in everything if not env_testbeds.get(t.name, {}).get("skipped")]
     names = [t.name for t in testbeds]
     areas = sorted({a for t in testbeds for a in (t.areas or {})})
     figures = [f for t in testbeds if t.load for f in t.load.figures]
     load_modes = [t.name for t in testbeds if t.load]
     # a load figure's "mode" is its testbed's mode; charts group by testbed name
     by_testbed = [_renamed(f, t.name) for t in testbeds if t.load for f in t.load.figures]
-    env = inputs.environment
     view: dict[str, Any] = {
         "generated": (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC"),
         "ran": describe_run_time(env.get("started"), env.get("finished")),
         "profile": env.get("profile"), "host": env.get("host", {}),
         "areas": areas, "testbeds": [], "convergence": _convergence_rows(testbeds),
         "charts": dict.fromkeys(("throughput", "latency", "sweep", "convergence")),
+        "not_run": [{"name": t.name, **env_testbeds[t.name]} for t in everything
+                    if t not in testbeds],
+        "phase_names": _phase_names(env_testbeds.values()),
     }
     for t in testbeds:
-        info = env.get("testbeds", {}).get(t.name, {})
+        info = env_testbeds.get(t.name, {})
         view["testbeds"].append({
+            "phases": {p["name"]: p for p in info.get("phases", ())},
+            "broken": _broken_phases(info),
             "name": t.name, "mode": info.get("mode", t.name), "runtime": info.get("runtime", "host"),
             "kernel": info.get("kernel", ""), "provider": info.get("provider", ""),
-            "colour": charts.mode_colour(t.name, names), "headline": headline(t),
+            "colour": charts.mode_colour(t.name, names), "headline": headline(t, info),
             "cells": [_cell((t.areas or {}).get(a)) if t.areas is not None else _cell(None)
                       for a in areas],
             "failed_tests": t.failed_tests,
@@ -152,6 +176,16 @@ def build_view(inputs: ReportInputs, results_dir: Path, out_dir: Path,
             {t.name: t.convergence for t in testbeds}, names))
     view["sweep_table"] = _sweep_table(by_testbed, load_modes)
     return view
+
+
+def _phase_names(entries: Any) -> list[str]:
+    """The phases any testbed went through, in the order they ran."""
+    names: list[str] = []
+    for entry in entries:
+        for phase in entry.get("phases", ()):
+            if phase["name"] not in names:
+                names.append(phase["name"])
+    return names
 
 
 def _renamed(f: Figure, testbed: str) -> Figure:

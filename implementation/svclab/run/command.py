@@ -93,6 +93,15 @@ def _run_testbed(path: Path, args: argparse.Namespace, progress: Progress) -> Te
     return result
 
 
+def _environment_entry(result: TestbedResult) -> dict[str, object]:
+    """A testbed's line in environment.json: what it ran on, and how each phase went."""
+    return {"mode": result.mode, "provider": result.provider,
+            "runtime": result.kernel.split(" ")[0] if result.kernel else "",
+            "kernel": result.kernel, "skipped": result.skipped_reason,
+            "phases": [{"name": p.name, "ok": p.ok, "seconds": round(p.seconds, 1),
+                        "detail": p.detail} for p in result.phases]}
+
+
 def run(args: argparse.Namespace) -> int:
     from svclab.report import render_report
     from svclab.report.environment import write_environment
@@ -109,10 +118,7 @@ def run(args: argparse.Namespace) -> int:
     results = [_run_testbed(path, args, progress) for path in files]
     write_environment(args.reports / "environment.json", started=started, finished=_now(),
                       profile=args.profile, testbeds={
-                          r.testbed: {"mode": r.mode, "provider": r.provider,
-                                      "runtime": r.kernel.split(" ")[0] if r.kernel else "",
-                                      "kernel": r.kernel, "skipped": r.skipped_reason}
-                          for r in results})
+                          r.testbed: _environment_entry(r) for r in results})
     index = render_report(args.reports, args.reports)
     for line in summary_lines(results, str(index)):
         print(line)
