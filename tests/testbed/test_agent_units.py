@@ -6,6 +6,7 @@ Address plan: pod CIDR 10.244.1.0/24 (gateway 10.244.1.1 on cni0, pods from
 
 from __future__ import annotations
 
+import concurrent.futures
 import sys
 from typing import Any
 
@@ -48,6 +49,20 @@ def test_ipam_reserve_rejects_gateway_and_taken() -> None:
     with pytest.raises(ValueError):
         ipam.reserve("b", "10.244.1.7")
     assert str(ipam.allocate("b")) == "10.244.1.2"
+
+
+def test_ipam_hands_distinct_addresses_to_concurrent_callers() -> None:
+    # pod workers build sandboxes on threads; a race once gave two pods one address
+    ipam = IPAllocator("10.244.0.0/20")
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            addresses = list(pool.map(ipam.allocate, (f"pod-{i}" for i in range(800))))
+    finally:
+        sys.setswitchinterval(interval)
+    assert len(set(addresses)) == 800
+    assert len(ipam.in_use()) == 800
 
 
 # --- what a container runs ---------------------------------------------------------------

@@ -34,6 +34,7 @@ __all__ = ["AgentContext", "PodWorker"]
 
 log = logging.getLogger(__name__)
 DEFAULT_GRACE_SECONDS = 30
+SANDBOX_RETRY_FIRST, SANDBOX_RETRY_MAX = 1.0, 30.0  # seconds between sandbox attempts
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,8 @@ class PodWorker:
         self._last_written: dict[str, Any] | None = None
         self._start_time = rfc3339(time.time())
         self._terminating: asyncio.Task[None] | None = None
+        self._stop_requested = asyncio.Event()  # deletion seen: stop retrying the sandbox
+        self._sandbox_settled = asyncio.Event()  # creation finished or given up
         self.done = asyncio.Event()
 
     @property
@@ -73,11 +76,13 @@ class PodWorker:
         """A newer version of the pod arrived from the watch."""
         self.pod = dict(pod)
         if self.pod["metadata"].get("deletionTimestamp") and self._terminating is None:
+            self._stop_requested.set()
             self._terminating = _logged(asyncio.ensure_future(self.terminate(delete_from_api=True)), self.key)
 
     def force_stop(self) -> None:
         """The pod vanished from the API without our final delete (force deletion): kill now."""
         if self._terminating is None:
+            self._stop_requested.set()
             self._terminating = _logged(asyncio.ensure_future(self.terminate(delete_from_api=False, grace=0)),
                                         self.key)
 
@@ -87,14 +92,29 @@ class PodWorker:
             if self.pod["metadata"].get("deletionTimestamp"):
                 self.update(self.pod)
                 return
-            self._sandbox = await asyncio.to_thread(self._ensure_sandbox)
-            self._start_containers()
-        except Exception as exc:
-            log.error("pod sandbox failed pod=%s error=%s", self.key, exc)
+            self._sandbox = await self._create_sandbox()
+            if self._sandbox is not None and not self._stop_requested.is_set():
+                self._start_containers()
         finally:
+            self._sandbox_settled.set()
             self._dirty.set()
             await self.done.wait()
             writer.cancel()
+
+    async def _create_sandbox(self) -> Sandbox | None:
+        """Build the sandbox, retrying with backoff as kubelet does after FailedCreatePodSandBox;
+        None when the pod is deleted first."""
+        delay = SANDBOX_RETRY_FIRST
+        while not self._stop_requested.is_set():
+            try:
+                return await asyncio.to_thread(self._ensure_sandbox)
+            except Exception as exc:
+                log.error("pod sandbox failed, retrying in %.0f s pod=%s error=%s", delay, self.key, exc)
+            try:
+                await asyncio.wait_for(self._stop_requested.wait(), delay)
+            except asyncio.TimeoutError:
+                delay = min(delay * 2, SANDBOX_RETRY_MAX)
+        return None
 
     def _ensure_sandbox(self) -> Sandbox:
         meta, spec = self.pod["metadata"], self.pod.get("spec") or {}
@@ -211,6 +231,7 @@ class PodWorker:
     async def terminate(self, *, delete_from_api: bool, grace: float | None = None) -> None:
         """Stop containers gracefully, tear the sandbox down, then remove the pod from the API."""
         grace = self._grace_seconds() if grace is None else grace
+        await self._sandbox_settled.wait()  # a sandbox still being built is torn down, not leaked
         await asyncio.gather(*(runner.stop(grace) for runner in self._runners))
         for task in self._tasks:
             task.cancel()
