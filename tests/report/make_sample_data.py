@@ -139,6 +139,7 @@ def main() -> None:
     testbeds["kind-iptables"] = {"mode": "iptables", "provider": "kind", "runtime": "", "kernel": "",
                                  "skipped": "no Docker engine: kind needs one", "phases": []}
     env = {"started": STARTED, "finished": "2026-11-26T21:16:47Z", "profile": "quick",
+           "lanes": [["iptables", "kind-iptables", "nftables", "userspace"], ["ipvs"]],
            "host": {"kernel": "6.1.0-40-cloud-amd64", "python": "3.11.7", "svclab": "0.1.0",
                     "kubectl": "v1.37.1", "iptables": "v1.8.9 (nf_tables)", "nft": "v1.0.6",
                     "locust": "2.47.0", "matplotlib": "3.11.2"},

@@ -145,6 +145,8 @@ def test_phase_timings_per_testbed(rendered: tuple[Path, str]) -> None:
     assert "<th>up s</th><th>conformance s</th><th>load s</th><th>down s</th>" in env
     ipvs = env.split('<td class="l">ipvs</td>', 1)[1].split("</tr>")[0]
     assert re.findall(r'<td class="num[^"]*"[^>]*>([\d.]+)</td>', ipvs) == ["40.8", "252.0", "304.5", "16.8"]
+    assert ("2 lanes side by side (iptables → kind-iptables → nftables → userspace | ipvs)"
+            in " ".join(env.split()))
     userspace = env.split('<td class="l">userspace</td>', 1)[1].split("</tr>")[0]
     assert '<td class="num bad" title="89 passed, 1 failed, 13 skipped">84.0</td>' in userspace
 

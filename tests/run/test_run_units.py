@@ -46,6 +46,59 @@ def test_environment_entry_records_phases_for_the_report() -> None:
     assert skipped["skipped"] == "no Docker engine" and skipped["phases"] == []
 
 
+def test_uml_testbeds_get_their_own_lane_unless_sequential() -> None:
+    from svclab.run.command import plan_lanes
+
+    beds = [(Path(f"clusters/{n}.yaml"), r) for n, r in (
+        ("iptables", "host"), ("ipvs", "uml"), ("kind-iptables", "host"), ("nftables", "host"),
+        ("ipvs-big", "uml"))]
+    lanes = plan_lanes(beds, sequential=False)
+    assert [[p.stem for p in lane] for lane in lanes] == [
+        ["iptables", "kind-iptables", "nftables"], ["ipvs", "ipvs-big"]]
+    assert [[p.stem for p in lane] for lane in plan_lanes(beds, sequential=True)] == [
+        [p.stem for p, _ in beds]]
+    assert plan_lanes([], sequential=False) == []
+
+
+def test_lanes_run_side_by_side_but_load_phases_never_overlap(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import threading
+    import time
+
+    from svclab.run import command
+    from svclab.run.progress import Progress
+
+    events: list[tuple[float, str, str]] = []
+
+    def fake_testbed(path: Path, args: object, progress: Progress, load_slot: threading.Lock,
+                     stop: threading.Event) -> TestbedResult:
+        if path.stem == "broken":
+            raise ValueError("bad spec")
+        events.append((time.monotonic(), "up", path.stem))
+        time.sleep(0.05)
+        with command._load_slot(load_slot, path.stem, progress):
+            events.append((time.monotonic(), "load+", path.stem))
+            time.sleep(0.05)
+            events.append((time.monotonic(), "load-", path.stem))
+        return TestbedResult(path.stem, "iptables")
+
+    monkeypatch.setattr(command, "_run_testbed", fake_testbed)
+    lanes = [[Path("a.yaml"), Path("broken.yaml"), Path("b.yaml")], [Path("u.yaml")]]
+    out = io.StringIO()
+    results = command._run_lanes(lanes, object(), Progress(out))  # type: ignore[arg-type]
+    assert sorted(p.stem for p in results) == ["a", "b", "broken", "u"]
+    assert results[Path("broken.yaml")].failed
+    assert "broken: FAILED: bad spec" in out.getvalue()
+    inside = 0
+    for _, kind, _ in sorted(events):
+        inside += {"load+": 1, "load-": -1}.get(kind, 0)
+        assert inside <= 1  # never two load phases at once
+    ups = {name: t for t, kind, name in events if kind == "up"}
+    first_load_end = min(t for t, kind, _ in events if kind == "load-")
+    assert ups["u"] < first_load_end  # the second lane did not wait for the first
+
+
 def test_junit_counts(tmp_path: Path) -> None:
     junit = tmp_path / "junit.xml"
     junit.write_text('<testsuites><testsuite name="pytest" tests="10" failures="1" errors="1" '

@@ -3,6 +3,7 @@
 ``environment.json`` (written once per run by ``svclab run``)::
 
     {"started": RFC 3339, "finished": RFC 3339 | null, "profile": str,
+     "lanes": [[testbed, ...], ...],  # testbeds run one after another; lanes side by side
      "host": {"kernel": str, "python": str, "svclab": str, "kubectl": str,
               "iptables": str, "nft": str, "locust": str, ...},
      "testbeds": {"<tb>": {"mode": str, "provider": str,
@@ -79,9 +80,11 @@ def collect_host_versions() -> dict[str, str]:
 
 def write_environment(path: Path, *, started: str, finished: str | None, profile: str,
                       testbeds: Mapping[str, Mapping[str, Any]],
-                      host: Mapping[str, str] | None = None) -> Path:
+                      host: Mapping[str, str] | None = None,
+                      lanes: Sequence[Sequence[str]] = ()) -> Path:
     """Write ``environment.json``; ``host`` defaults to ``collect_host_versions()``."""
     document = {"started": started, "finished": finished, "profile": profile,
+                "lanes": [list(lane) for lane in lanes],
                 "host": dict(host if host is not None else collect_host_versions()),
                 "testbeds": {name: dict(info) for name, info in testbeds.items()}}
     path.parent.mkdir(parents=True, exist_ok=True)

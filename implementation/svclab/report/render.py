@@ -149,6 +149,7 @@ def build_view(inputs: ReportInputs, results_dir: Path, out_dir: Path,
         "not_run": [{"name": t.name, **env_testbeds[t.name]} for t in everything
                     if t not in testbeds],
         "phase_names": _phase_names(env_testbeds.values()),
+        "lanes": [lane for lane in env.get("lanes", ()) if lane],
     }
     for t in testbeds:
         info = env_testbeds.get(t.name, {})

@@ -5,19 +5,28 @@ conformance suite, run the load tests, bring it down. Then write the report.
 A testbed that cannot run on this machine (a kind testbed without Docker) is
 skipped with the reason; a failure in one testbed is reported and the others
 still run. Exit status 1 when a conformance test failed or a phase broke.
+
+Testbeds run in lanes: those in a User-Mode Linux guest in one, the others in
+another, the two lanes side by side. A UML testbed is bound by the guest's
+latency, not by the host's CPUs, so this roughly halves the run. Load phases
+never overlap (one lock for all lanes): each mode's figures are taken while no
+other testbed is generating load. ``--sequential`` runs one testbed at a time.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
+import threading
 import time
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
 from svclab.run.progress import PhaseResult, Progress, TestbedResult, summary_lines
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "plan_lanes", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where results and index.html go (default: reports/)")
     parser.add_argument("--conformance-args", default="",
                         help="extra pytest arguments for the conformance suite, e.g. '-k traffic'")
+    parser.add_argument("--sequential", action="store_true",
+                        help="one testbed at a time (slower; by default UML testbeds run beside "
+                             "the host-kernel ones, load phases never overlapping)")
 
 
 def _now() -> str:
@@ -57,7 +69,44 @@ def _timed(result: TestbedResult, name: str, action: object, progress: Progress)
     return True
 
 
-def _run_testbed(path: Path, args: argparse.Namespace, progress: Progress) -> TestbedResult:
+def plan_lanes(testbeds: Sequence[tuple[Path, str]], *, sequential: bool) -> list[list[Path]]:
+    """(path, runtime) pairs -> lanes of paths run one after another, lanes side by side.
+
+    One lane per runtime (``uml`` apart from everything else), in the order
+    given; one lane for everything with ``sequential``. Side-effect-free.
+    """
+    lanes: dict[str, list[Path]] = {}
+    for path, runtime in testbeds:
+        lanes.setdefault("all" if sequential or runtime != "uml" else "uml", []).append(path)
+    return list(lanes.values())
+
+
+def _runtime(path: Path) -> str:
+    """``uml`` for a testbed that runs in a User-Mode Linux guest, else ``host``."""
+    from svclab.run.cluster import kernel_of, provider_problem
+    from svclab.testbed.spec import load_spec
+
+    try:
+        spec = load_spec(path)
+        return "host" if provider_problem(spec) else kernel_of(spec).split(" ")[0]
+    except Exception:  # a broken spec fails in its lane, with the reason
+        return "host"
+
+
+@contextlib.contextmanager
+def _load_slot(slot: threading.Lock, testbed: str, progress: Progress) -> Iterator[None]:
+    """Hold the run's one load slot; say so when another testbed has it."""
+    if not slot.acquire(blocking=False):
+        progress(f"{testbed}: load: waiting for another testbed's load phase to end")
+        slot.acquire()
+    try:
+        yield
+    finally:
+        slot.release()
+
+
+def _run_testbed(path: Path, args: argparse.Namespace, progress: Progress,
+                 load_slot: threading.Lock, stop: threading.Event) -> TestbedResult:
     from svclab.load import PROFILES
     from svclab.run.cluster import RunCluster, kernel_of, provider_problem
     from svclab.run.conformance_phase import run_conformance
@@ -77,17 +126,18 @@ def _run_testbed(path: Path, args: argparse.Namespace, progress: Progress) -> Te
         cluster.down()
         return result
     try:
-        if not args.skip_conformance:
+        if not args.skip_conformance and not stop.is_set():
             extra = tuple(args.conformance_args.split())
             _timed(result, "conformance",
                    lambda: run_conformance(cluster.name, testbed, args.reports,
                                            extra_args=extra), progress)
-        if not args.skip_load:
+        if not args.skip_load and not stop.is_set():
             from svclab.run.load_phase import run_load
 
-            _timed(result, "load", lambda: run_load(
-                cluster, testbed, spec.proxy.mode.value, PROFILES[args.profile], args.reports,
-                lambda line: progress(f"{testbed}: load: {line}")), progress)
+            with _load_slot(load_slot, testbed, progress):
+                _timed(result, "load", lambda: run_load(
+                    cluster, testbed, spec.proxy.mode.value, PROFILES[args.profile], args.reports,
+                    lambda line: progress(f"{testbed}: load: {line}")), progress)
     finally:
         _timed(result, "down", cluster.down, progress)
     return result
@@ -113,13 +163,59 @@ def run(args: argparse.Namespace) -> int:
     args.reports.mkdir(parents=True, exist_ok=True)
     progress = Progress()
     started = _now()
+    lanes = plan_lanes([(path, _runtime(path)) for path in files], sequential=args.sequential)
     progress(f"svclab run: {len(files)} testbeds, load profile {args.profile}, "
-             f"results in {args.reports}/")
-    results = [_run_testbed(path, args, progress) for path in files]
+             f"results in {args.reports}/"
+             + (f"; lanes side by side: {' | '.join(' '.join(p.stem for p in lane) for lane in lanes)}"
+                if len(lanes) > 1 else ""))
+    results = _run_lanes(lanes, args, progress)
+    ordered = [results[path] for path in files if path in results]
     write_environment(args.reports / "environment.json", started=started, finished=_now(),
-                      profile=args.profile, testbeds={
-                          r.testbed: _environment_entry(r) for r in results})
+                      profile=args.profile, lanes=[[p.stem for p in lane] for lane in lanes],
+                      testbeds={r.testbed: _environment_entry(r) for r in ordered})
     index = render_report(args.reports, args.reports)
-    for line in summary_lines(results, str(index)):
+    for line in summary_lines(ordered, str(index)):
         print(line)
-    return 1 if any(r.failed for r in results) else 0
+    return 1 if any(r.failed for r in ordered) else 0
+
+
+def _run_lanes(lanes: list[list[Path]], args: argparse.Namespace,
+               progress: Progress) -> dict[Path, TestbedResult]:
+    """Run each lane on its own thread; the lanes share one load slot.
+
+    Ctrl-C: the testbeds in hand finish their current phase and are brought
+    down, the rest are skipped; a second Ctrl-C leaves at once.
+    """
+    results: dict[Path, TestbedResult] = {}
+    load_slot, stop = threading.Lock(), threading.Event()
+
+    def run_lane(lane: list[Path]) -> None:
+        for path in lane:
+            if stop.is_set():
+                return
+            try:
+                results[path] = _run_testbed(path, args, progress, load_slot, stop)
+            except Exception as exc:  # e.g. an unreadable spec: this testbed fails, not the run
+                progress(f"{path.stem}: FAILED: {exc}")
+                results[path] = TestbedResult(path.stem, "", phases=[
+                    PhaseResult("setup", False, 0.0, f"{type(exc).__name__}: {exc}")])
+
+    # daemon threads: a second Ctrl-C ends the run even while a phase is stuck
+    threads = [threading.Thread(target=run_lane, args=(lane,), daemon=True,
+                                name=f"lane-{lane[0].stem}") for lane in lanes]
+    for thread in threads:
+        thread.start()
+    try:
+        _join(threads)
+    except KeyboardInterrupt:
+        stop.set()
+        progress("interrupted: bringing the testbeds in hand down (Ctrl-C again to leave them up; "
+                 "`svclab down --all` removes them later)")
+        _join(threads)
+    return results
+
+
+def _join(threads: list[threading.Thread]) -> None:
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(timeout=0.5)  # short joins keep the main thread responsive to Ctrl-C

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -43,13 +44,15 @@ class Progress:
     def __init__(self, stream: object = None) -> None:
         self.start = time.monotonic()
         self.stream = stream or sys.stdout
+        self._lock = threading.Lock()  # lanes print from their own threads
 
     def elapsed(self) -> str:
         seconds = int(time.monotonic() - self.start)
         return f"{seconds // 60:02d}:{seconds % 60:02d}"
 
     def __call__(self, message: str) -> None:
-        print(f"[+{self.elapsed()}] {message}", file=self.stream, flush=True)  # type: ignore[call-overload]
+        with self._lock:
+            print(f"[+{self.elapsed()}] {message}", file=self.stream, flush=True)  # type: ignore[call-overload]
 
 
 def summary_lines(results: list[TestbedResult], report: str | None) -> list[str]:
