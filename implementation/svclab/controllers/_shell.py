@@ -260,7 +260,10 @@ class QueueController:
         self.on_synced()
         log.info("controller started controller=%s workers=%d", self.name, self.workers)
         try:
-            await run_workers(self.queue, self.timed_sync, workers=self.workers, max_retries=self.max_retries)
+            # Stale-cache retries are routine (a key re-synced right after its
+            # write), hundreds per bench run: logged at DEBUG, not INFO.
+            await run_workers(self.queue, self.timed_sync, workers=self.workers, max_retries=self.max_retries,
+                              routine_errors=(StaleCacheError,))
         finally:
             self.queue.shutdown()
             log.info("controller stopped controller=%s", self.name)
