@@ -10,7 +10,7 @@
 * ``write``: an API call whose failure becomes a ``WriteError`` naming verb,
   kind and object (404 tolerated on request, for deletes).
 * ``QueueController``: the base class (work queue, workers, orphan-scan hook,
-  stale-cache retries).
+  stale-cache retries, the common informer-to-queue handlers).
 * ``SliceOwnerController``: the base of the two slice-writing controllers
   (slice tracker, slice event handlers, the stale-slices check).
 """
@@ -209,8 +209,9 @@ class QueueController:
     """Base of the three controllers: a keyed work queue drained by workers.
 
     Subclasses register informer handlers in ``__init__`` (enqueueing
-    ``NamespacedName`` keys), implement ``sync(key)`` and may override
-    ``on_synced()`` (runs once the caches are filled, before the workers).
+    ``NamespacedName`` keys; ``watch_own_keys`` and ``watch_pods`` cover the
+    common ones), implement ``sync(key)`` and may override ``on_synced()``
+    (runs once the caches are filled, before the workers).
     """
 
     name = "controller"
@@ -229,6 +230,34 @@ class QueueController:
     def enqueue(self, key: NamespacedName | None) -> None:
         if key is not None:
             self.queue.add(key)
+
+    def enqueue_object(self, obj: Any) -> None:
+        """Queue the key (namespace, name) of ``obj`` itself."""
+        self.enqueue(NamespacedName.of(obj))
+
+    def enqueue_services_of_pod(self, pod: Pod) -> None:
+        """Queue the Services that select ``pod``."""
+        for key in services_for_pod(self.informers, pod):
+            self.enqueue(key)
+
+    def watch_own_keys(self, informer: Informer[Any]) -> None:
+        """Queue an object's own key whenever it is added, updated or deleted."""
+        informer.add_handler(FuncHandler(
+            on_add=self.enqueue_object, on_update=lambda old, new: self.enqueue_object(new),
+            on_delete=self.enqueue_object,
+        ))
+
+    def watch_pods(self) -> None:
+        """Queue the Services selecting a pod when it is added, updated or deleted."""
+        self.informers.pods.add_handler(FuncHandler(
+            on_add=self.enqueue_services_of_pod, on_update=self._on_pod_update,
+            on_delete=self.enqueue_services_of_pod,
+        ))
+
+    def _on_pod_update(self, old: Pod, new: Pod) -> None:
+        # Labels may have changed: the Services of both versions are affected.
+        for key in set(services_for_pod(self.informers, old)) | set(services_for_pod(self.informers, new)):
+            self.enqueue(key)
 
     def stale_cache(self, key: NamespacedName, message: str) -> StaleCacheError:
         """The error for a sync that found the cache behind our own write.

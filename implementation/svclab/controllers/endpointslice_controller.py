@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from lightkube.resources.core_v1 import Node, Pod, Service
+from lightkube.resources.core_v1 import Node, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from svclab.kube.informer import FuncHandler
@@ -41,7 +41,6 @@ from ._shell import (
     managed_slices,
     pods_for_service,
     service_key_of_slice,
-    services_for_pod,
     write,
 )
 from ._slices import SlicePlan
@@ -85,34 +84,18 @@ class EndpointSliceController(SliceOwnerController):
         super().__init__(informers, client, recorder, **kwargs)
         self.max_endpoints_per_slice = max_endpoints_per_slice
         self.trigger_times = TriggerTimeTracker()
-        informers.services.add_handler(FuncHandler(
-            on_add=self._on_service, on_update=lambda old, new: self._on_service(new),
-            on_delete=self._on_service,
-        ))
-        informers.pods.add_handler(FuncHandler(
-            on_add=self._on_pod, on_update=self._on_pod_update, on_delete=self._on_pod,
-        ))
+        self.watch_own_keys(informers.services)
+        self.watch_pods()
         self.watch_slices()
         # Zones come from Nodes, and a pod on a Node not yet cached is left out
         # and retried; requeue a Node's Services when it appears or its zone moves.
         informers.nodes.add_handler(FuncHandler(on_add=self._on_node, on_update=self._on_node_update))
 
-    def _on_service(self, service: Service) -> None:
-        self.enqueue(NamespacedName.of(service))
-
-    def _on_pod(self, pod: Pod) -> None:
-        for key in services_for_pod(self.informers, pod):
-            self.enqueue(key)
-
-    def _on_pod_update(self, old: Pod, new: Pod) -> None:
-        for key in set(services_for_pod(self.informers, old)) | set(services_for_pod(self.informers, new)):
-            self.enqueue(key)
-
     def _on_node(self, node: Node) -> None:
         name = name_of(node)
         for pod in self.informers.pods.store.list():
             if pod_spec(pod).nodeName == name:
-                self._on_pod(pod)
+                self.enqueue_services_of_pod(pod)
 
     def _on_node_update(self, old: Node, new: Node) -> None:
         if (meta(old).labels or {}).get(LABEL_ZONE) != (meta(new).labels or {}).get(LABEL_ZONE):

@@ -44,17 +44,11 @@ class EndpointSliceMirroringController(SliceOwnerController):
 
     def __init__(self, informers: SharedInformers, client: Any, recorder: Any, **kwargs: Any) -> None:
         super().__init__(informers, client, recorder, **kwargs)
-        informers.endpoints.add_handler(FuncHandler(
-            on_add=self._on_object, on_update=lambda old, new: self._on_object(new),
-            on_delete=self._on_object,
-        ))
+        self.watch_own_keys(informers.endpoints)
         informers.services.add_handler(FuncHandler(
-            on_add=self._on_object, on_update=self._on_service_update, on_delete=self._on_object,
+            on_add=self.enqueue_object, on_update=self._on_service_update, on_delete=self.enqueue_object,
         ))
         self.watch_slices()
-
-    def _on_object(self, obj: Endpoints | Service) -> None:
-        self.enqueue(NamespacedName.of(obj))
 
     def _on_service_update(self, old: Service, new: Service) -> None:
         # Only a selector appearing or going changes what is mirrored.
