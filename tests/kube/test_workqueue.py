@@ -6,6 +6,7 @@ Keys are short strings ("a", "b"); time is a FakeClock starting at 1000 s.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -149,6 +150,25 @@ async def test_run_workers_retries_then_drops(clock: FakeClock) -> None:
     assert attempts == ["a"] * 4  # first try + 3 retries
     assert dropped == [("a", "boom")]
     assert queue.num_requeues("a") == 0
+
+
+async def test_run_workers_logs_routine_retries_at_debug(clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    queue = _queue(clock)
+    outcomes = iter([LookupError("routine"), RuntimeError("unexpected"), None])
+
+    async def flaky_sync(key: str) -> None:
+        outcome = next(outcomes)
+        if outcome is not None:
+            raise outcome
+
+    caplog.set_level(logging.DEBUG, logger="svclab.kube.workqueue")
+    workers = asyncio.create_task(run_workers(queue, flaky_sync, workers=1, routine_errors=(LookupError,)))
+    queue.add("a")
+    await clock.advance_async(1.0)
+    queue.shutdown()
+    await workers
+    retries = [(r.levelno, r.getMessage().rsplit("error=", 1)[1]) for r in caplog.records if "retrying" in r.getMessage()]
+    assert retries == [(logging.DEBUG, "LookupError('routine')"), (logging.INFO, "RuntimeError('unexpected')")]
 
 
 async def test_run_workers_forgets_on_success(clock: FakeClock) -> None:

@@ -9,7 +9,10 @@
   a sync or a pod event costs the size of the match, not of the namespace.
 * ``write``: an API call whose failure becomes a ``WriteError`` naming verb,
   kind and object (404 tolerated on request, for deletes).
-* ``QueueController``: the base class (work queue, workers, orphan-scan hook).
+* ``QueueController``: the base class (work queue, workers, orphan-scan hook,
+  stale-cache retries, the common informer-to-queue handlers).
+* ``SliceOwnerController``: the base of the two slice-writing controllers
+  (slice tracker, slice event handlers, the stale-slices check).
 """
 
 from __future__ import annotations
@@ -23,19 +26,21 @@ from typing import Any, TypeVar
 from lightkube.resources.core_v1 import Endpoints, Node, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-from svclab.kube.informer import Informer, wait_for_sync
+from svclab.kube.informer import FuncHandler, Informer, wait_for_sync
 from svclab.kube.names import NamespacedName
 from svclab.kube.reflector import error_status_code
 from svclab.kube.store import NAMESPACE_INDEX
 from svclab.kube.workqueue import DEFAULT_MAX_RETRIES, WorkQueue, run_workers
 
 from ._common import (
+    ControllerName,
     LABEL_MANAGED_BY,
     LABEL_SERVICE_NAME,
     meta,
     svc_spec,
 )
 from .errors import StaleCacheError, WriteError
+from .tracking import EndpointSliceTracker
 
 __all__ = [
     "POD_LABEL_INDEX",
@@ -43,6 +48,8 @@ __all__ = [
     "SERVICE_INDEX",
     "SERVICE_SELECTOR_INDEX",
     "SharedInformers",
+    "SliceOwnerController",
+    "is_managed_by",
     "managed_slices",
     "pods_for_service",
     "service_key_of_slice",
@@ -175,10 +182,14 @@ def services_for_pod(informers: SharedInformers, pod: Pod) -> list[NamespacedNam
     return matches
 
 
+def is_managed_by(slice_: EndpointSlice, controller: str) -> bool:
+    """Whether ``slice_`` carries the managed-by label of ``controller``."""
+    return (meta(slice_).labels or {}).get(LABEL_MANAGED_BY) == controller
+
+
 def managed_slices(informers: SharedInformers, key: NamespacedName, controller: str) -> list[EndpointSlice]:
     """Cached slices of Service ``key`` carrying managed-by ``controller``."""
-    return [s for s in informers.slices.store.by_index(SERVICE_INDEX, str(key))
-            if (meta(s).labels or {}).get(LABEL_MANAGED_BY) == controller]
+    return [s for s in informers.slices.store.by_index(SERVICE_INDEX, str(key)) if is_managed_by(s, controller)]
 
 
 async def write(verb: str, obj: Any, call: Awaitable[T], *, missing_ok: bool = False) -> T | None:
@@ -198,8 +209,9 @@ class QueueController:
     """Base of the three controllers: a keyed work queue drained by workers.
 
     Subclasses register informer handlers in ``__init__`` (enqueueing
-    ``NamespacedName`` keys), implement ``sync(key)`` and may override
-    ``on_synced()`` (runs once the caches are filled, before the workers).
+    ``NamespacedName`` keys; ``watch_own_keys`` and ``watch_pods`` cover the
+    common ones), implement ``sync(key)`` and may override ``on_synced()``
+    (runs once the caches are filled, before the workers).
     """
 
     name = "controller"
@@ -218,6 +230,34 @@ class QueueController:
     def enqueue(self, key: NamespacedName | None) -> None:
         if key is not None:
             self.queue.add(key)
+
+    def enqueue_object(self, obj: Any) -> None:
+        """Queue the key (namespace, name) of ``obj`` itself."""
+        self.enqueue(NamespacedName.of(obj))
+
+    def enqueue_services_of_pod(self, pod: Pod) -> None:
+        """Queue the Services that select ``pod``."""
+        for key in services_for_pod(self.informers, pod):
+            self.enqueue(key)
+
+    def watch_own_keys(self, informer: Informer[Any]) -> None:
+        """Queue an object's own key whenever it is added, updated or deleted."""
+        informer.add_handler(FuncHandler(
+            on_add=self.enqueue_object, on_update=lambda old, new: self.enqueue_object(new),
+            on_delete=self.enqueue_object,
+        ))
+
+    def watch_pods(self) -> None:
+        """Queue the Services selecting a pod when it is added, updated or deleted."""
+        self.informers.pods.add_handler(FuncHandler(
+            on_add=self.enqueue_services_of_pod, on_update=self._on_pod_update,
+            on_delete=self.enqueue_services_of_pod,
+        ))
+
+    def _on_pod_update(self, old: Pod, new: Pod) -> None:
+        # Labels may have changed: the Services of both versions are affected.
+        for key in set(services_for_pod(self.informers, old)) | set(services_for_pod(self.informers, new)):
+            self.enqueue(key)
 
     def stale_cache(self, key: NamespacedName, message: str) -> StaleCacheError:
         """The error for a sync that found the cache behind our own write.
@@ -249,7 +289,10 @@ class QueueController:
         self.on_synced()
         log.info("controller started controller=%s workers=%d", self.name, self.workers)
         try:
-            await run_workers(self.queue, self.timed_sync, workers=self.workers, max_retries=self.max_retries)
+            # Stale-cache retries are routine (a key re-synced right after its
+            # write), hundreds per bench run: logged at DEBUG, not INFO.
+            await run_workers(self.queue, self.timed_sync, workers=self.workers, max_retries=self.max_retries,
+                              routine_errors=(StaleCacheError,))
         finally:
             self.queue.shutdown()
             log.info("controller stopped controller=%s", self.name)
@@ -262,3 +305,54 @@ class QueueController:
             self._awaiting_catch_up.discard(key)  # synced: no longer waiting on the cache
         finally:
             log.debug("synced controller=%s key=%s seconds=%.4f", self.name, key, loop.time() - started)
+
+
+class SliceOwnerController(QueueController):
+    """Base of the controllers that write EndpointSlices (EndpointSlice, mirroring).
+
+    ``tracker`` remembers our slice writes.  An event for one of our slices
+    queues its Service's key, unless it is the echo of our own write: then it
+    only releases a sync that waits for the cache to show it (``caught_up``).
+    Subclasses set ``managed_by``, call ``watch_slices()`` in ``__init__``,
+    may override ``_on_slice_update`` for slices changing hands, and call
+    ``check_slices_fresh`` in ``sync`` before planning.
+    """
+
+    managed_by: ControllerName
+
+    def __init__(self, informers: SharedInformers, client: Any, recorder: Any, **kwargs: Any) -> None:
+        super().__init__(informers, client, recorder, **kwargs)
+        self.tracker = EndpointSliceTracker()
+
+    def owns(self, slice_: EndpointSlice) -> bool:
+        return is_managed_by(slice_, self.managed_by)
+
+    def watch_slices(self) -> None:
+        """Register the slice event handlers on the shared slice informer."""
+        self.informers.slices.add_handler(FuncHandler(
+            on_add=self._on_slice, on_update=self._on_slice_update, on_delete=self._on_slice_delete,
+        ))
+
+    def _on_slice(self, slice_: EndpointSlice) -> None:
+        if not self.owns(slice_):
+            return
+        if self.tracker.should_sync(slice_):
+            self.enqueue(service_key_of_slice(slice_))
+        else:
+            self.caught_up(service_key_of_slice(slice_))
+
+    def _on_slice_update(self, old: EndpointSlice, new: EndpointSlice) -> None:
+        self._on_slice(new)
+
+    def _on_slice_delete(self, slice_: EndpointSlice) -> None:
+        if not self.owns(slice_):
+            return
+        if self.tracker.handle_deletion(slice_):
+            self.caught_up(service_key_of_slice(slice_))  # an expected deletion
+        else:
+            self.enqueue(service_key_of_slice(slice_))
+
+    def check_slices_fresh(self, key: NamespacedName, service: Service, slices: list[EndpointSlice]) -> None:
+        """Raise ``stale_cache`` if the cached ``slices`` do not yet show all our writes."""
+        if self.tracker.stale_slices(service, slices):
+            raise self.stale_cache(key, f"EndpointSlice informer cache is out of date for {key}")

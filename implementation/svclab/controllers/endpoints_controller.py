@@ -17,7 +17,7 @@ import logging
 from typing import Any
 
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import Endpoints, Pod, Service
+from lightkube.resources.core_v1 import Endpoints
 
 from svclab.kube.informer import FuncHandler
 from svclab.kube.names import NamespacedName
@@ -26,7 +26,7 @@ from ._common import (
     ANNOTATION_LEADER,
     meta,
 )
-from ._shell import QueueController, SharedInformers, pods_for_service, services_for_pod, write
+from ._shell import QueueController, SharedInformers, pods_for_service, write
 from .endpoints import desired_endpoints, endpoints_equal_for_write
 from .tracking import TriggerTimeTracker
 
@@ -46,13 +46,8 @@ class EndpointsController(QueueController):
         super().__init__(informers, client, recorder, **kwargs)
         self.trigger_times = TriggerTimeTracker()
         self._stale_versions: dict[NamespacedName, str] = {}
-        informers.services.add_handler(FuncHandler(
-            on_add=self._on_object, on_update=lambda old, new: self._on_object(new),
-            on_delete=self._on_object,
-        ))
-        informers.pods.add_handler(FuncHandler(
-            on_add=self._on_pod, on_update=self._on_pod_update, on_delete=self._on_pod,
-        ))
+        self.watch_own_keys(informers.services)
+        self.watch_pods()
         informers.endpoints.add_handler(FuncHandler(
             on_add=self._on_endpoints_seen, on_update=lambda old, new: self._on_endpoints_seen(new),
             on_delete=self._on_endpoints_delete,
@@ -61,23 +56,11 @@ class EndpointsController(QueueController):
     def _on_endpoints_seen(self, endpoints: Endpoints) -> None:
         self.caught_up(NamespacedName.of(endpoints))
 
-    def _on_object(self, obj: Service | Endpoints) -> None:
-        self.enqueue(NamespacedName.of(obj))
-
     def _on_endpoints_delete(self, endpoints: Endpoints) -> None:
         # Recreate it if its Service still wants one; with the Service gone
         # there is nothing left to do (upstream queues anyway and gets a 404).
         key = NamespacedName.of(endpoints)
         if self.informers.services.store.get(key) is not None:
-            self.enqueue(key)
-
-    def _on_pod(self, pod: Pod) -> None:
-        for key in services_for_pod(self.informers, pod):
-            self.enqueue(key)
-
-    def _on_pod_update(self, old: Pod, new: Pod) -> None:
-        # Labels may have changed: the Services of both versions are affected.
-        for key in set(services_for_pod(self.informers, old)) | set(services_for_pod(self.informers, new)):
             self.enqueue(key)
 
     def on_synced(self) -> None:

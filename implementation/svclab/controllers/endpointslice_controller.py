@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from lightkube.resources.core_v1 import Node, Pod, Service
+from lightkube.resources.core_v1 import Node, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from svclab.kube.informer import FuncHandler
@@ -27,7 +27,6 @@ from svclab.kube.names import NamespacedName
 
 from ._common import (
     ControllerName,
-    LABEL_MANAGED_BY,
     LABEL_ZONE,
     has_selector,
     meta,
@@ -37,12 +36,11 @@ from ._common import (
     svc_spec,
 )
 from ._shell import (
-    QueueController,
     SharedInformers,
+    SliceOwnerController,
     managed_slices,
     pods_for_service,
     service_key_of_slice,
-    services_for_pod,
     write,
 )
 from ._slices import SlicePlan
@@ -75,86 +73,47 @@ async def apply_slice_plan(client: Any, tracker: EndpointSliceTracker, plan: Sli
         tracker.expect_deletion(slice_)
 
 
-def _managed_by(slice_: EndpointSlice, controller: str) -> bool:
-    return (meta(slice_).labels or {}).get(LABEL_MANAGED_BY) == controller
-
-
-class EndpointSliceController(QueueController):
+class EndpointSliceController(SliceOwnerController):
     """Keeps the EndpointSlices of selector Services; see the module docstring."""
 
     name = "endpointslice"
+    managed_by = CONTROLLER
 
     def __init__(self, informers: SharedInformers, client: Any, recorder: Any, *,
                  max_endpoints_per_slice: int = DEFAULT_MAX_ENDPOINTS_PER_SLICE, **kwargs: Any) -> None:
         super().__init__(informers, client, recorder, **kwargs)
         self.max_endpoints_per_slice = max_endpoints_per_slice
-        self.tracker = EndpointSliceTracker()
         self.trigger_times = TriggerTimeTracker()
-        informers.services.add_handler(FuncHandler(
-            on_add=self._on_service, on_update=lambda old, new: self._on_service(new),
-            on_delete=self._on_service,
-        ))
-        informers.pods.add_handler(FuncHandler(
-            on_add=self._on_pod, on_update=self._on_pod_update, on_delete=self._on_pod,
-        ))
-        informers.slices.add_handler(FuncHandler(
-            on_add=self._on_slice, on_update=self._on_slice_update, on_delete=self._on_slice_delete,
-        ))
+        self.watch_own_keys(informers.services)
+        self.watch_pods()
+        self.watch_slices()
         # Zones come from Nodes, and a pod on a Node not yet cached is left out
         # and retried; requeue a Node's Services when it appears or its zone moves.
         informers.nodes.add_handler(FuncHandler(on_add=self._on_node, on_update=self._on_node_update))
-
-    def _on_service(self, service: Service) -> None:
-        self.enqueue(NamespacedName.of(service))
-
-    def _on_pod(self, pod: Pod) -> None:
-        for key in services_for_pod(self.informers, pod):
-            self.enqueue(key)
-
-    def _on_pod_update(self, old: Pod, new: Pod) -> None:
-        for key in set(services_for_pod(self.informers, old)) | set(services_for_pod(self.informers, new)):
-            self.enqueue(key)
 
     def _on_node(self, node: Node) -> None:
         name = name_of(node)
         for pod in self.informers.pods.store.list():
             if pod_spec(pod).nodeName == name:
-                self._on_pod(pod)
+                self.enqueue_services_of_pod(pod)
 
     def _on_node_update(self, old: Node, new: Node) -> None:
         if (meta(old).labels or {}).get(LABEL_ZONE) != (meta(new).labels or {}).get(LABEL_ZONE):
             self._on_node(new)
 
-    def _on_slice(self, slice_: EndpointSlice) -> None:
-        if not _managed_by(slice_, CONTROLLER):
-            return
-        if self.tracker.should_sync(slice_):
-            self.enqueue(service_key_of_slice(slice_))
-        else:
-            self.caught_up(service_key_of_slice(slice_))
-
     def _on_slice_update(self, old: EndpointSlice, new: EndpointSlice) -> None:
         # A slice handed to or taken from us (label change) concerns both Services.
-        if _managed_by(old, CONTROLLER) != _managed_by(new, CONTROLLER) or \
-                service_key_of_slice(old) != service_key_of_slice(new):
+        if self.owns(old) != self.owns(new) or service_key_of_slice(old) != service_key_of_slice(new):
             self.enqueue(service_key_of_slice(old))
             self.enqueue(service_key_of_slice(new))
             return
         self._on_slice(new)
 
-    def _on_slice_delete(self, slice_: EndpointSlice) -> None:
-        if not _managed_by(slice_, CONTROLLER):
-            return
-        if self.tracker.handle_deletion(slice_):
-            self.caught_up(service_key_of_slice(slice_))  # an expected deletion
-        else:
-            self.enqueue(service_key_of_slice(slice_))
-
     def on_synced(self) -> None:
         """Queue the Services of managed slices whose Service no longer exists."""
         for slice_ in self.informers.slices.store.list():
             key = service_key_of_slice(slice_)
-            if key and _managed_by(slice_, CONTROLLER) and self.informers.services.store.get(key) is None:
+            if key and self.owns(slice_) and self.informers.services.store.get(key) is None:
                 self.enqueue(key)
 
     async def sync(self, key: NamespacedName) -> None:
@@ -165,8 +124,7 @@ class EndpointSliceController(QueueController):
         if service.spec is None or svc_spec(service).type == "ExternalName" or not has_selector(service):
             return  # as upstream: such Services get no slices from this controller
         slices = managed_slices(self.informers, key, CONTROLLER)
-        if self.tracker.stale_slices(service, slices):
-            raise self.stale_cache(key, f"EndpointSlice informer cache is out of date for {key}")
+        self.check_slices_fresh(key, service, slices)
         pods = pods_for_service(self.informers, service)
         nodes = {name_of(n): n for n in self.informers.nodes.store.list()}
         plan = plan_slices(

@@ -21,15 +21,12 @@ from svclab.kube.names import NamespacedName
 
 from ._common import (
     ControllerName,
-    LABEL_MANAGED_BY,
-    meta,
     svc_spec,
 )
-from ._shell import QueueController, SharedInformers, managed_slices, service_key_of_slice
+from ._shell import SharedInformers, SliceOwnerController, managed_slices, service_key_of_slice
 from ._slices import SlicePlan
 from .endpointslice_controller import apply_slice_plan
 from .mirroring import plan_mirrored_slices, should_mirror
-from .tracking import EndpointSliceTracker
 
 __all__ = [
     "EndpointSliceMirroringController",
@@ -39,64 +36,36 @@ log = logging.getLogger(__name__)
 CONTROLLER = ControllerName.MIRRORING
 
 
-def _mirrored(slice_: EndpointSlice) -> bool:
-    return (meta(slice_).labels or {}).get(LABEL_MANAGED_BY) == CONTROLLER
-
-
-class EndpointSliceMirroringController(QueueController):
+class EndpointSliceMirroringController(SliceOwnerController):
     """Mirrors custom Endpoints into EndpointSlices; see the module docstring."""
 
     name = "endpointslice-mirroring"
+    managed_by = CONTROLLER
 
     def __init__(self, informers: SharedInformers, client: Any, recorder: Any, **kwargs: Any) -> None:
         super().__init__(informers, client, recorder, **kwargs)
-        self.tracker = EndpointSliceTracker()
-        informers.endpoints.add_handler(FuncHandler(
-            on_add=self._on_object, on_update=lambda old, new: self._on_object(new),
-            on_delete=self._on_object,
-        ))
+        self.watch_own_keys(informers.endpoints)
         informers.services.add_handler(FuncHandler(
-            on_add=self._on_object, on_update=self._on_service_update, on_delete=self._on_object,
+            on_add=self.enqueue_object, on_update=self._on_service_update, on_delete=self.enqueue_object,
         ))
-        informers.slices.add_handler(FuncHandler(
-            on_add=self._on_slice, on_update=self._on_slice_update, on_delete=self._on_slice_delete,
-        ))
-
-    def _on_object(self, obj: Endpoints | Service) -> None:
-        self.enqueue(NamespacedName.of(obj))
+        self.watch_slices()
 
     def _on_service_update(self, old: Service, new: Service) -> None:
         # Only a selector appearing or going changes what is mirrored.
         if bool(old.spec and svc_spec(old).selector) != bool(new.spec and svc_spec(new).selector):
             self.enqueue(NamespacedName.of(new))
 
-    def _on_slice(self, slice_: EndpointSlice) -> None:
-        if not _mirrored(slice_):
-            return
-        if self.tracker.should_sync(slice_):
-            self.enqueue(service_key_of_slice(slice_))
-        else:
-            self.caught_up(service_key_of_slice(slice_))
-
     def _on_slice_update(self, old: EndpointSlice, new: EndpointSlice) -> None:
-        if _mirrored(old) and not _mirrored(new):
+        if self.owns(old) and not self.owns(new):
             self.enqueue(service_key_of_slice(old))  # someone took our slice: recreate
             return
         self._on_slice(new)
-
-    def _on_slice_delete(self, slice_: EndpointSlice) -> None:
-        if not _mirrored(slice_):
-            return
-        if self.tracker.handle_deletion(slice_):
-            self.caught_up(service_key_of_slice(slice_))  # an expected deletion
-        else:
-            self.enqueue(service_key_of_slice(slice_))
 
     def on_synced(self) -> None:
         """Queue owners of mirrored slices whose Endpoints or Service are gone."""
         for slice_ in self.informers.slices.store.list():
             key = service_key_of_slice(slice_)
-            if key and _mirrored(slice_) and not should_mirror(
+            if key and self.owns(slice_) and not should_mirror(
                     self.informers.endpoints.store.get(key), self.informers.services.store.get(key)):
                 self.enqueue(key)
 
@@ -110,8 +79,7 @@ class EndpointSliceMirroringController(QueueController):
                 log.info("deleted mirrored slices key=%s count=%d", key, len(slices))
             self.tracker.delete_service(key.namespace, key.name)
             return
-        if self.tracker.stale_slices(service, slices):
-            raise self.stale_cache(key, f"EndpointSlice informer cache is out of date for {key}")
+        self.check_slices_fresh(key, service, slices)
         plan = plan_mirrored_slices(endpoints, slices)
         for event in plan.events:
             self.recorder.event(endpoints, event.type, str(event.reason), event.message)

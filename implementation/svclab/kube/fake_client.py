@@ -35,6 +35,7 @@ from lightkube.core.resource import NamespacedResource, api_info
 from lightkube.models.meta_v1 import Status
 from lightkube.types import PatchType
 
+from .merge_patch import merge_patch
 from .names import NamespacedName
 from .selectors import field_values, matches, parse_selector
 
@@ -69,19 +70,6 @@ class _Watcher:
     labels: list[Any]
     fields: list[Any]
     queue: asyncio.Queue[tuple[str, Any]] = field(default_factory=asyncio.Queue)
-
-
-def _merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch (returns a new value)."""
-    if not isinstance(patch, Mapping):
-        return copy.deepcopy(patch)
-    result = dict(target) if isinstance(target, Mapping) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = _merge_patch(result.get(key), value)
-    return result
 
 
 def _to_json(obj: Any) -> dict[str, Any]:
@@ -248,7 +236,7 @@ class FakeClient:
         if patch_type is PatchType.JSON:
             patched = jsonpatch.apply_patch(current, body)
         else:
-            patched = _merge_patch(current, body)
+            patched = merge_patch(current, body)
         sent_rv = body.get("metadata", {}).get("resourceVersion") if isinstance(body, dict) else None
         if sent_rv and sent_rv != current["metadata"].get("resourceVersion"):
             raise api_error(409, f'Operation cannot be fulfilled on {self._kind(res)} "{name}": object has been modified')

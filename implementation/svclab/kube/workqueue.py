@@ -180,6 +180,7 @@ async def run_workers(
     workers: int,
     max_retries: int = DEFAULT_MAX_RETRIES,
     on_drop: Callable[[K, BaseException], None] | None = None,
+    routine_errors: tuple[type[Exception], ...] = (),
 ) -> None:
     """Run ``workers`` concurrent worker loops until the queue shuts down.
 
@@ -187,12 +188,17 @@ async def run_workers(
     an exception requeue it rate-limited while ``num_requeues < max_retries``,
     else ``forget`` it, log the drop and call ``on_drop(key, error)``.  ``done``
     is always called.  Cancelling ``run_workers`` cancels the workers.
+
+    Retries are logged at INFO, those after one of ``routine_errors`` (failures
+    expected in normal operation, such as a cache behind our own write) at
+    DEBUG; drops always at WARNING.
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     async with asyncio.TaskGroup() as group:
         for index in range(workers):
-            group.create_task(_worker(queue, sync, max_retries, on_drop), name=f"{queue.name or 'queue'}-worker-{index}")
+            group.create_task(_worker(queue, sync, max_retries, on_drop, routine_errors),
+                              name=f"{queue.name or 'queue'}-worker-{index}")
 
 
 async def _worker(
@@ -200,6 +206,7 @@ async def _worker(
     sync: Callable[[K], Awaitable[None]],
     max_retries: int,
     on_drop: Callable[[K, BaseException], None] | None,
+    routine_errors: tuple[type[Exception], ...],
 ) -> None:
     while True:
         try:
@@ -209,7 +216,7 @@ async def _worker(
         try:
             await sync(key)
         except Exception as error:  # noqa: BLE001 - a sync failure must not kill the worker
-            _handle_failure(queue, key, error, max_retries, on_drop)
+            _handle_failure(queue, key, error, max_retries, on_drop, routine_errors)
         else:
             queue.forget(key)
         finally:
@@ -222,10 +229,12 @@ def _handle_failure(
     error: Exception,
     max_retries: int,
     on_drop: Callable[[K, BaseException], None] | None,
+    routine_errors: tuple[type[Exception], ...],
 ) -> None:
     retries = queue.num_requeues(key)
     if retries < max_retries:
-        log.info("sync failed, retrying queue=%s key=%s retries=%d error=%r", queue.name, key, retries, error)
+        level = logging.DEBUG if isinstance(error, routine_errors) else logging.INFO
+        log.log(level, "sync failed, retrying queue=%s key=%s retries=%d error=%r", queue.name, key, retries, error)
         queue.add_rate_limited(key)
         return
     queue.forget(key)

@@ -41,6 +41,8 @@ import jsonpatch
 import jsonpointer
 import yaml
 
+from svclab.kube.merge_patch import merge_patch
+
 __all__ = [
     "JSON_PATCH",
     "MERGE_PATCH",
@@ -484,23 +486,11 @@ def apply_json_patch(doc: Mapping[str, Any], ops: list[Any]) -> dict[str, Any]:
     return result
 
 
-def _merge_patch(target: Any, patch: Any) -> Any:
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = _merge_patch(result.get(key), value)
-    return result
-
-
 def apply_merge_patch(doc: Mapping[str, Any], patch: Any) -> dict[str, Any]:
     """Apply an RFC 7386 merge patch; returns a new dict, `doc` untouched."""
     if not isinstance(patch, dict):
         raise PatchError("merge patch must be a JSON object", code=400)
-    result = _merge_patch(copy.deepcopy(dict(doc)), patch)
+    result = merge_patch(copy.deepcopy(dict(doc)), patch)
     assert isinstance(result, dict)
     return result
 
