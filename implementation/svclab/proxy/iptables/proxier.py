@@ -9,13 +9,13 @@ chains and nothing else (upstream rewrites KUBE-SERVICES every time; see
 DESIGN.md "Rule-programming costs"). A full sync (first sync, after a
 failure, or when the ``KUBE-PROXY-CANARY`` chain vanished because someone
 flushed the tables) rewrites every chain and deletes stale ``KUBE-*`` chains
-found by ``iptables-save``.
+found by ``iptables-save``. The executor (``SubprocessIptables``) and
+``RestoreError`` live in ``svclab.proxy.restore``, shared with the userspace
+mode, and are re-exported here.
 """
 
 from __future__ import annotations
 
-import shlex
-import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -26,35 +26,11 @@ from svclab.proxy.iptables.plan import (
     KUBE_POSTROUTING, KUBE_PROXY_CANARY, KUBE_PROXY_FIREWALL, KUBE_SERVICES,
     SERVICE_CHAIN_PREFIXES, Chain, IptablesServicePort, PlanOptions, Ruleset, ServiceRules, assemble,
     make_endpoint, make_service_port, plan_service, shared_chains)
+from svclab.proxy.restore import IptablesExecutor, RestoreError, SubprocessIptables
 from svclab.proxy.service_port import ServicePortName
 
 __all__ = ["IptablesExecutor", "IptablesProxier", "JUMP_RULES", "RestoreError",
            "SubprocessIptables", "render_restore", "restore_input"]
-
-
-class RestoreError(RuntimeError):
-    """``iptables-restore`` rejected the input; the message quotes the failing line."""
-
-    def __init__(self, message: str, data: str = "", line: int = 0) -> None:
-        lines = data.splitlines()
-        if line and lines:
-            lo, hi = max(0, line - 3), min(len(lines), line + 2)
-            context = "\n".join(f"{'>' if n + 1 == line else ' '} {n + 1}: {lines[n]}" for n in range(lo, hi))
-            message = f"{message}\n{context}"
-        super().__init__(message)
-        self.line = line
-
-
-class IptablesExecutor(Protocol):
-    """The system adapter; ``testing.FakeIptables`` is the fake."""
-
-    def restore(self, data: str, *, noflush: bool = True) -> None: ...
-    def save(self, table: str) -> str: ...
-    def ensure_chain(self, table: str, chain: str) -> None: ...
-    def chain_exists(self, table: str, chain: str) -> bool: ...
-    def ensure_rule(self, table: str, chain: str, rule: str, *, prepend: bool = True) -> None: ...
-    def delete_rule(self, table: str, chain: str, rule: str) -> None: ...
-    def delete_chain(self, table: str, chain: str) -> None: ...
 
 
 def _c(text: str) -> str:
@@ -258,43 +234,3 @@ class ProxyStateLike(Protocol):
     def node_labels(self) -> Mapping[str, str]: ...
     @property
     def changed_ports(self) -> frozenset[ServicePortName]: ...
-
-
-@dataclass
-class SubprocessIptables:
-    """Runs the real tools. ``prefix`` e.g. ``("ip", "netns", "exec", NS)`` for a namespace."""
-
-    prefix: tuple[str, ...] = ()
-    binary: str = "iptables"
-
-    def _run(self, *args: str, data: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*self.prefix, *args], input=data, text=True, capture_output=True, check=check)
-
-    def restore(self, data: str, *, noflush: bool = True) -> None:
-        args = [f"{self.binary}-restore", "-w"] + (["--noflush"] if noflush else [])
-        result = self._run(*args, data=data, check=False)
-        if result.returncode != 0:
-            line = next((int(w) for w in result.stderr.replace(":", " ").split() if w.isdigit()), 0)
-            raise RestoreError(f"{self.binary}-restore failed: {result.stderr.strip()}", data, line)
-
-    def save(self, table: str) -> str:
-        return self._run(f"{self.binary}-save", "-t", table).stdout
-
-    def chain_exists(self, table: str, chain: str) -> bool:
-        return self._run(self.binary, "-w", "-t", table, "-S", chain, check=False).returncode == 0
-
-    def ensure_chain(self, table: str, chain: str) -> None:
-        if not self.chain_exists(table, chain):
-            self._run(self.binary, "-w", "-t", table, "-N", chain)
-
-    def ensure_rule(self, table: str, chain: str, rule: str, *, prepend: bool = True) -> None:
-        args = shlex.split(rule)
-        if self._run(self.binary, "-w", "-t", table, "-C", chain, *args, check=False).returncode != 0:
-            self._run(self.binary, "-w", "-t", table, "-I" if prepend else "-A", chain, *args)
-
-    def delete_rule(self, table: str, chain: str, rule: str) -> None:
-        self._run(self.binary, "-w", "-t", table, "-D", chain, *shlex.split(rule), check=False)
-
-    def delete_chain(self, table: str, chain: str) -> None:
-        self._run(self.binary, "-w", "-t", table, "-F", chain, check=False)
-        self._run(self.binary, "-w", "-t", table, "-X", chain, check=False)

@@ -12,7 +12,9 @@
    serving-terminating as fallback; ``internalTrafficPolicy: Local`` keeps
    local ones only) and drops expired affinity records;
 4. renders every portal (``rules.render_restore``) and applies it with one
-   ``iptables-restore --noflush`` through the executor.
+   ``iptables-restore --noflush`` through the executor (``IptablesExecutor``
+   and ``SubprocessIptables`` from ``svclab.proxy.restore``, shared with the
+   iptables mode and re-exported here).
 
 The jumps from the built-in chains are ensured on the first sync, after a
 failure and whenever our chain vanished (someone flushed the nat table).
@@ -25,14 +27,13 @@ from __future__ import annotations
 
 import logging
 import random
-import shlex
 import socket
-import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol as TypingProtocol
 
 from svclab.proxy.endpoint import Endpoint
+from svclab.proxy.restore import IptablesExecutor, SubprocessIptables
 from svclab.proxy.service_port import Protocol, ServicePort, ServicePortName
 from svclab.proxy.topology import categorize_endpoints
 from svclab.proxy.userspace.loadbalancer import EndpointAddress, RoundRobinBalancer
@@ -46,16 +47,6 @@ __all__ = ["IptablesExecutor", "PortAllocator", "PortRangeExhausted", "Subproces
            "UserspaceOptions", "UserspaceProxier", "choose_host_ip", "portal_for", "usable_endpoints"]
 
 _log = logging.getLogger(__name__)
-
-
-class IptablesExecutor(TypingProtocol):
-    """The system adapter; ``testing.FakeIptables`` is the fake."""
-
-    def restore(self, data: str, *, noflush: bool = True) -> None: ...
-    def chain_exists(self, table: str, chain: str) -> bool: ...
-    def ensure_rule(self, table: str, chain: str, rule: str, *, prepend: bool = True) -> None: ...
-    def delete_rule(self, table: str, chain: str, rule: str) -> None: ...
-    def delete_chain(self, table: str, chain: str) -> None: ...
 
 
 class PortRangeExhausted(RuntimeError):
@@ -295,37 +286,3 @@ class ProxyStateLike(TypingProtocol):
     def endpoints(self) -> Mapping[ServicePortName, Sequence[Endpoint]]: ...
     @property
     def node_labels(self) -> Mapping[str, str]: ...
-
-
-@dataclass
-class SubprocessIptables:
-    """Runs the real tools. ``prefix`` e.g. ``("ip", "netns", "exec", NS)`` for a namespace."""
-
-    prefix: tuple[str, ...] = ()
-    binary: str = "iptables"
-
-    def _run(self, *args: str, data: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*self.prefix, *args], input=data, text=True, capture_output=True, check=check)
-
-    def restore(self, data: str, *, noflush: bool = True) -> None:
-        args = [f"{self.binary}-restore", "-w"] + (["--noflush"] if noflush else [])
-        result = self._run(*args, data=data, check=False)
-        if result.returncode != 0:
-            numbered = "\n".join(f"{n}: {line}" for n, line in enumerate(data.splitlines(), 1))
-            raise RuntimeError(f"{self.binary}-restore failed: {result.stderr.strip()}\ninput:\n{numbered}")
-
-    def chain_exists(self, table: str, chain: str) -> bool:
-        return self._run(self.binary, "-w", "-t", table, "-S", chain, check=False).returncode == 0
-
-    def ensure_rule(self, table: str, chain: str, rule: str, *, prepend: bool = True) -> None:
-        args = shlex.split(rule)
-        if self._run(self.binary, "-w", "-t", table, "-C", chain, *args, check=False).returncode != 0:
-            self._run(self.binary, "-w", "-t", table, "-I" if prepend else "-A", chain, *args)
-
-    def delete_rule(self, table: str, chain: str, rule: str) -> None:
-        self._run(self.binary, "-w", "-t", table, "-D", chain, *shlex.split(rule), check=False)
-
-    def delete_chain(self, table: str, chain: str) -> None:
-        self._run(self.binary, "-w", "-t", table, "-F", chain, check=False)
-        self._run(self.binary, "-w", "-t", table, "-X", chain, check=False)
-
