@@ -18,14 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from svclab.proxy.endpoint import Endpoint
+from svclab.proxy.full_sync import FullSyncBookkeeping
 from svclab.proxy.iptables.plan import (
     KUBE_EXTERNAL_SERVICES, KUBE_FIREWALL, KUBE_FORWARD, KUBE_MARK_MASQ, KUBE_NODEPORTS,
     KUBE_POSTROUTING, KUBE_PROXY_CANARY, KUBE_PROXY_FIREWALL, KUBE_SERVICES,
     SERVICE_CHAIN_PREFIXES, Chain, IptablesServicePort, PlanOptions, Ruleset, ServiceRules, assemble,
     make_endpoint, make_service_port, plan_service, shared_chains)
+from svclab.proxy.provider import ProxyStateLike
 from svclab.proxy.restore import IptablesExecutor, RestoreError, SubprocessIptables
 from svclab.proxy.service_port import ServicePortName
 
@@ -106,7 +107,7 @@ _SyncPlan = tuple[str, dict[tuple[str, str], Chain], dict[ServicePortName, _Entr
 
 
 @dataclass
-class IptablesProxier:
+class IptablesProxier(FullSyncBookkeeping):
     """The iptables ``ModeBackend``: incremental planning and atomic apply."""
 
     executor: IptablesExecutor
@@ -138,7 +139,7 @@ class IptablesProxier:
             raise TypeError(f"service port {name} was not built by the iptables factory")
         return (plan_service(port, eps, self.options, labels), port, eps)
 
-    def _full_sync(self, state: "ProxyStateLike") -> _SyncPlan:
+    def _full_sync(self, state: ProxyStateLike) -> _SyncPlan:
         cache = {name: self._plan(port, state.endpoints.get(name, ()), state.node_labels, name)
                  for name, port in sorted(state.service_ports.items(), key=lambda kv: _sort_key(kv[0]))}
         ruleset = assemble([entry[0] for entry in cache.values()], self.options)
@@ -151,7 +152,7 @@ class IptablesProxier:
         _count(ruleset.chains.values(), 1, counts)
         return restore_input(ruleset, stale), shared, cache, counts
 
-    def _partial_sync(self, state: "ProxyStateLike") -> _SyncPlan:
+    def _partial_sync(self, state: ProxyStateLike) -> _SyncPlan:
         """Re-plan only the changed Services; rewrite shared chains only if their content moved."""
         names = sorted(state.changed_ports, key=_sort_key)
         cache = dict(self._cache)
@@ -188,26 +189,22 @@ class IptablesProxier:
         self.chains_touched = len(writes) + len(deletes)
         return (render_restore(writes, deletes) if self.chains_touched else ""), shared, cache, counts
 
-    def sync_rules(self, state: "ProxyStateLike") -> dict[str, int]:
+    def _canary_missing(self) -> bool:
+        """Someone flushed our rules (e.g. a firewall reload): a canary chain is gone."""
+        return not all(self.executor.chain_exists(t, KUBE_PROXY_CANARY) for t in CANARY_TABLES)
+
+    def sync_rules(self, state: ProxyStateLike) -> dict[str, int]:
         """Plan and apply; see the module docstring. Raises ``RestoreError``."""
-        if not self.need_full_sync and not all(
-                self.executor.chain_exists(t, KUBE_PROXY_CANARY) for t in CANARY_TABLES):
-            self.need_full_sync = True  # someone flushed our rules
-        if state.node_labels is not self._labels:
-            self.need_full_sync = True  # topology may differ for every service
-        full = self.last_sync_full = self.need_full_sync
+        # New node labels: topology may differ for every service.
+        full = self.begin_sync(rules_missing=self._canary_missing, force=state.node_labels is not self._labels)
         if full:
             self._bootstrap()
         text, shared, cache, counts = self._full_sync(state) if full else self._partial_sync(state)
         self.last_restore = text
-        try:
+        with self.applying():
             if text:
                 self.executor.restore(text, noflush=True)
-        except Exception:
-            self.need_full_sync = True
-            raise
-        self.need_full_sync, self._labels, self._shared, self._cache = False, state.node_labels, shared, cache
-        self._counts = counts
+        self._labels, self._shared, self._cache, self._counts = state.node_labels, shared, cache, counts
         return {t: counts.get(t, 0) for t in ("filter", "nat")}
 
     def cleanup(self) -> None:
@@ -222,15 +219,3 @@ class IptablesProxier:
         self.executor.delete_chain("mangle", KUBE_PROXY_CANARY)
         self.need_full_sync = True
 
-
-class ProxyStateLike(Protocol):
-    """The part of ``provider.ProxyState`` this backend reads."""
-
-    @property
-    def service_ports(self) -> Mapping[ServicePortName, object]: ...
-    @property
-    def endpoints(self) -> Mapping[ServicePortName, Sequence[Endpoint]]: ...
-    @property
-    def node_labels(self) -> Mapping[str, str]: ...
-    @property
-    def changed_ports(self) -> frozenset[ServicePortName]: ...

@@ -30,9 +30,10 @@ import random
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol as TypingProtocol
 
 from svclab.proxy.endpoint import Endpoint
+from svclab.proxy.full_sync import FullSyncBookkeeping
+from svclab.proxy.provider import ProxyStateLike
 from svclab.proxy.restore import IptablesExecutor, SubprocessIptables
 from svclab.proxy.service_port import Protocol, ServicePort, ServicePortName
 from svclab.proxy.topology import categorize_endpoints
@@ -162,7 +163,7 @@ def _bind(protocol: Protocol, ip: str, port: int) -> socket.socket:
 
 
 @dataclass
-class UserspaceProxier:
+class UserspaceProxier(FullSyncBookkeeping):
     """The userspace ``ModeBackend``; see the module docstring."""
 
     executor: IptablesExecutor
@@ -227,7 +228,7 @@ class UserspaceProxier:
             self.served[name].port = port
             self.balancer.set_service(name, port.session_affinity_seconds)
 
-    def _portals(self, state: "ProxyStateLike") -> list[Portal]:
+    def _portals(self, state: ProxyStateLike) -> list[Portal]:
         portals = []
         for name, served in self.served.items():
             addresses = usable_endpoints(served.port, state.endpoints.get(name, ()), state.node_labels)
@@ -239,26 +240,24 @@ class UserspaceProxier:
         for table, chain, rule, prepend in JUMP_RULES:
             self.executor.ensure_rule(table, chain, rule, prepend=prepend)
 
-    def sync_rules(self, state: "ProxyStateLike") -> dict[str, int]:
+    def _portal_chain_missing(self) -> bool:
+        """Someone flushed our rules: the first portal chain is gone."""
+        return not self.executor.chain_exists("nat", KUBE_PORTALS_CONTAINER)
+
+    def sync_rules(self, state: ProxyStateLike) -> dict[str, int]:
         """Reconcile sockets, balancer and portal rules; raises when the restore fails."""
         self._reconcile_sockets(state.service_ports)
         portals = self._portals(state)
         self.balancer.cleanup_stale_sessions()
-        if not self.need_full_sync and not self.executor.chain_exists("nat", KUBE_PORTALS_CONTAINER):
-            self.need_full_sync = True  # someone flushed our rules
-        full = self.last_sync_full = self.need_full_sync
+        full = self.begin_sync(rules_missing=self._portal_chain_missing)
         if not self.host_ip:
             self.host_ip = self.options.host_ip or choose_host_ip()
         text = self.last_restore = render_restore(portals, self.options.rule_options(self.host_ip))
-        try:
+        with self.applying():
             # Chains first (the restore creates them), then the jumps into them.
             self.executor.restore(text, noflush=True)
             if full:
                 self._bootstrap()
-        except Exception:
-            self.need_full_sync = True
-            raise
-        self.need_full_sync = False
         return rule_counts(text)
 
     def close_sockets(self) -> None:
@@ -276,13 +275,3 @@ class UserspaceProxier:
             self.executor.delete_chain(table, chain)
         self.need_full_sync = True
 
-
-class ProxyStateLike(TypingProtocol):
-    """The part of ``provider.ProxyState`` this backend reads."""
-
-    @property
-    def service_ports(self) -> Mapping[ServicePortName, ServicePort]: ...
-    @property
-    def endpoints(self) -> Mapping[ServicePortName, Sequence[Endpoint]]: ...
-    @property
-    def node_labels(self) -> Mapping[str, str]: ...
