@@ -12,19 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 __all__ = ["FullSyncBookkeeping"]
 
 
+@dataclass(kw_only=True)
 class FullSyncBookkeeping:
-    """Mixin for ``ModeBackend`` dataclasses; they declare the two fields below.
+    """Base of the ``ModeBackend`` dataclasses (its fields are keyword-only, after theirs).
 
     ``need_full_sync`` says the next sync must be full; ``last_sync_full`` says
     whether the latest one was (``ModeBackend.last_sync_full``).
     """
 
-    need_full_sync: bool
-    last_sync_full: bool
+    need_full_sync: bool = True
+    last_sync_full: bool = False
 
     def begin_sync(self, *, rules_missing: Callable[[], bool] | None = None, force: bool = False) -> bool:
         """Decide whether this sync is full; records it in ``last_sync_full`` and returns it.

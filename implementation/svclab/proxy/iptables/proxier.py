@@ -112,8 +112,6 @@ class IptablesProxier(FullSyncBookkeeping):
 
     executor: IptablesExecutor
     options: PlanOptions = field(default_factory=PlanOptions)
-    need_full_sync: bool = True
-    last_sync_full: bool = False
     service_port_factory = staticmethod(make_service_port)
     endpoint_factory = staticmethod(make_endpoint)
     last_restore: str = ""

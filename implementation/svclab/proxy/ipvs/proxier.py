@@ -54,8 +54,6 @@ class IpvsProxier(FullSyncBookkeeping):
 
     executor: IpvsExecutor
     options: IpvsOptions = field(default_factory=IpvsOptions)
-    need_full_sync: bool = True
-    last_sync_full: bool = False
     service_port_factory = None
     endpoint_factory = None
     applied: IpvsRuleset | None = None

@@ -114,8 +114,6 @@ class NftablesProxier(FullSyncBookkeeping):
 
     executor: NftExecutor
     options: NftOptions = field(default_factory=NftOptions)
-    need_full_sync: bool = True
-    last_sync_full: bool = False
     service_port_factory = staticmethod(make_service_port)
     endpoint_factory = staticmethod(make_endpoint)
     last_transaction: list[str] = field(default_factory=list)

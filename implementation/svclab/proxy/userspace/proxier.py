@@ -170,8 +170,6 @@ class UserspaceProxier(FullSyncBookkeeping):
     options: UserspaceOptions = field(default_factory=UserspaceOptions)
     balancer: RoundRobinBalancer = field(default_factory=RoundRobinBalancer)
     ports: PortAllocator = field(default_factory=PortAllocator)
-    need_full_sync: bool = True
-    last_sync_full: bool = False
     last_restore: str = ""
     host_ip: str = ""
     service_port_factory = None
