@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from svclab.proxy.iptables.plan import PlanOptions
 from svclab.proxy.iptables.proxier import IptablesProxier
@@ -39,6 +40,17 @@ def load_overall(proxier: Proxier) -> None:
         proxier.on_service(None, svc)
     for eps in slices:
         proxier.on_endpoint_slice(eps)
+
+
+Subject = TypeVar("Subject", bound=tuple[Proxier, object, object])
+
+
+async def synced_overall(build: Callable[[], Subject]) -> Subject:
+    """A (proxier, backend, fake) from ``build`` after one sync of the overall scenario."""
+    subject = build()
+    load_overall(subject[0])
+    await subject[0].sync()
+    return subject
 
 
 def nftables_proxier() -> tuple[Proxier, "NftablesProxier", "FakeNft"]:

@@ -12,9 +12,9 @@ from svclab.proxy.iptables.proxier import RestoreError
 from svclab.proxy.iptables.testing import trace_packet
 from svclab.proxy.service_port import Protocol, ServiceName, ServicePortName
 
-from .builders import (EXTERNAL_CLIENT, EXTERNAL_CLIENT_BLOCKED, TEST_NODE, TEST_NODE_IP,
-                       TEST_NODE_IPS, endpoint, endpoint_slice, service)
-from .helpers import iptables_proxier, load_overall
+from .builders import (OVERALL_FLOWS, TEST_NODE, TEST_NODE_IPS, endpoint, endpoint_slice, flow_cases,
+                       service)
+from .helpers import iptables_proxier, load_overall, synced_overall
 
 
 def spn(ns: str, name: str, port: str = "p80") -> ServicePortName:
@@ -38,38 +38,21 @@ async def test_first_sync_installs_jumps_canaries_and_rules() -> None:
 
 
 FLOWS = [
-    # (id, source, destination, port, verdict, masqueraded)
-    ("pod to cluster IP", "10.0.0.2", "172.30.0.41", 80, "10.180.0.1:80", False),
-    ("external to cluster IP", EXTERNAL_CLIENT, "172.30.0.41", 80, "10.180.0.1:80", True),
-    ("hairpin", "10.180.0.1", "172.30.0.41", 80, "10.180.0.1:80", True),
-    ("two endpoints", "10.0.0.2", "172.30.0.44", 80, "10.180.0.4:80, 10.180.0.5:80", False),
-    ("no endpoints rejects", "10.0.0.2", "172.30.0.46", 80, "REJECT", False),
-    ("wrong port", "10.0.0.2", "172.30.0.41", 81, "", False),
-    ("external to nodeport", EXTERNAL_CLIENT, TEST_NODE_IP, 3003, "10.180.0.3:80", True),
+    *OVERALL_FLOWS,
+    ("wrong port", "10.0.0.2", "172.30.0.41", 81, "", False),  # no rule of ours matches
     ("localhost nodeport", "127.0.0.1", "127.0.0.1", 3003, "10.180.0.3:80", True),
-    ("external IP, cluster policy", EXTERNAL_CLIENT, "192.168.99.33", 80, "10.180.0.4:80, 10.180.0.5:80", True),
-    ("ETP Local, no local endpoints", EXTERNAL_CLIENT, "1.2.3.4", 80, "DROP", False),
-    ("ETP Local nodeport, no local endpoints", EXTERNAL_CLIENT, TEST_NODE_IP, 3001, "DROP", False),
-    ("ETP Local, pod short-circuit", "10.0.0.2", "1.2.3.4", 80, "10.180.0.2:80", False),
-    ("ETP Local, from the node", TEST_NODE_IP, "1.2.3.4", 80, "10.180.0.2:80", True),
-    ("LB source range allowed", EXTERNAL_CLIENT, "5.6.7.8", 80, "10.180.0.3:80", True),
-    ("LB source range blocked", EXTERNAL_CLIENT_BLOCKED, "5.6.7.8", 80, "DROP", False),
 ]
 
 
-@pytest.mark.parametrize("src,dst,port,verdict,masq", [f[1:] for f in FLOWS], ids=[f[0] for f in FLOWS])
+@pytest.mark.parametrize("src,dst,port,verdict,masq", flow_cases(FLOWS))
 async def test_packet_flows(src: str, dst: str, port: int, verdict: str, masq: bool) -> None:
-    proxier, _, fake = iptables_proxier()
-    load_overall(proxier)
-    await proxier.sync()
+    _, _, fake = await synced_overall(iptables_proxier)
     result = trace_packet(fake, src, dst, port, node_ips=TEST_NODE_IPS)
     assert (result.verdict, result.masquerade) == (verdict, masq)
 
 
 async def test_endpoint_move_rewrites_only_that_service() -> None:
-    proxier, backend, fake = iptables_proxier()
-    load_overall(proxier)
-    await proxier.sync()
+    proxier, backend, fake = await synced_overall(iptables_proxier)
     proxier.on_endpoint_slice(endpoint_slice("ns1", "svc1", endpoint("10.180.0.9")))
     report = await proxier.sync()
     assert not report.full
@@ -83,9 +66,7 @@ async def test_endpoint_move_rewrites_only_that_service() -> None:
 
 
 async def test_losing_all_endpoints_turns_into_reject_and_deletes_chains() -> None:
-    proxier, backend, fake = iptables_proxier()
-    load_overall(proxier)
-    await proxier.sync()
+    proxier, backend, fake = await synced_overall(iptables_proxier)
     proxier.on_endpoint_slice(endpoint_slice("ns1", "svc1", endpoint("10.180.0.1")), removed=True)
     await proxier.sync()
     assert "KUBE-SVC-XPGD46QRK7WJZT7O" not in fake.tables["nat"]
@@ -106,9 +87,7 @@ async def test_deleted_service_goes_and_nothing_else_changes() -> None:
 
 
 async def test_flush_is_detected_by_the_canary() -> None:
-    proxier, backend, fake = iptables_proxier()
-    load_overall(proxier)
-    await proxier.sync()
+    proxier, backend, fake = await synced_overall(iptables_proxier)
     fake.flush_all()
     report = await proxier.sync()
     assert report.full
@@ -118,9 +97,7 @@ async def test_flush_is_detected_by_the_canary() -> None:
 
 
 async def test_failed_restore_forces_full_resync() -> None:
-    proxier, backend, fake = iptables_proxier()
-    load_overall(proxier)
-    await proxier.sync()
+    proxier, backend, fake = await synced_overall(iptables_proxier)
     fake.fail_next_restore = True
     proxier.on_endpoint_slice(endpoint_slice("ns1", "svc1", endpoint("10.180.0.9")))
     with pytest.raises(RestoreError):

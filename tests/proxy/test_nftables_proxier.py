@@ -12,51 +12,32 @@ import pytest
 from svclab.proxy.nftables.proxier import NftError
 from svclab.proxy.nftables.testing import trace_packet
 
-from .builders import (EXTERNAL_CLIENT, EXTERNAL_CLIENT_BLOCKED, TEST_NODE, TEST_NODE_IP,
-                       TEST_NODE_IPS, endpoint, endpoint_slice, service)
-from .helpers import load_overall, nftables_proxier
+from .builders import OVERALL_FLOWS, TEST_NODE, TEST_NODE_IPS, endpoint, endpoint_slice, flow_cases, service
+from .helpers import load_overall, nftables_proxier, synced_overall
 from .test_nftables_golden import canonical
 
 
 async def test_fake_table_after_first_sync_is_upstreams(golden_dir: Path) -> None:
-    proxier, _, fake = nftables_proxier()
-    load_overall(proxier)
-    await proxier.sync()
+    proxier, _, fake = await synced_overall(nftables_proxier)
     want = canonical((golden_dir / "nftables" / "overall.nft").read_text().splitlines())
     assert canonical(fake.dump()) == want
 
 
 FLOWS = [
-    ("pod to cluster IP", "10.0.0.2", "172.30.0.41", 80, "10.180.0.1:80", False),
-    ("external to cluster IP", EXTERNAL_CLIENT, "172.30.0.41", 80, "10.180.0.1:80", True),
-    ("hairpin", "10.180.0.1", "172.30.0.41", 80, "10.180.0.1:80", True),
-    ("two endpoints", "10.0.0.2", "172.30.0.44", 80, "10.180.0.4:80, 10.180.0.5:80", False),
-    ("no endpoints rejects", "10.0.0.2", "172.30.0.46", 80, "REJECT", False),
-    ("wrong port of a cluster IP", "10.0.0.2", "172.30.0.41", 81, "REJECT", False),
-    ("external to nodeport", EXTERNAL_CLIENT, TEST_NODE_IP, 3003, "10.180.0.3:80", True),
-    ("external IP, cluster policy", EXTERNAL_CLIENT, "192.168.99.33", 80, "10.180.0.4:80, 10.180.0.5:80", True),
-    ("ETP Local, no local endpoints", EXTERNAL_CLIENT, "1.2.3.4", 80, "DROP", False),
-    ("ETP Local nodeport, no local endpoints", EXTERNAL_CLIENT, TEST_NODE_IP, 3001, "DROP", False),
-    ("ETP Local, pod short-circuit", "10.0.0.2", "1.2.3.4", 80, "10.180.0.2:80", False),
-    ("ETP Local, from the node", TEST_NODE_IP, "1.2.3.4", 80, "10.180.0.2:80", True),
-    ("LB source range allowed", EXTERNAL_CLIENT, "5.6.7.8", 80, "10.180.0.3:80", True),
-    ("LB source range blocked", EXTERNAL_CLIENT_BLOCKED, "5.6.7.8", 80, "DROP", False),
+    *OVERALL_FLOWS,
+    ("wrong port of a cluster IP", "10.0.0.2", "172.30.0.41", 81, "REJECT", False),  # cluster-ips-check
 ]
 
 
-@pytest.mark.parametrize("src,dst,port,verdict,masq", [f[1:] for f in FLOWS], ids=[f[0] for f in FLOWS])
+@pytest.mark.parametrize("src,dst,port,verdict,masq", flow_cases(FLOWS))
 async def test_packet_flows(src: str, dst: str, port: int, verdict: str, masq: bool) -> None:
-    proxier, _, fake = nftables_proxier()
-    load_overall(proxier)
-    await proxier.sync()
+    _, _, fake = await synced_overall(nftables_proxier)
     result = trace_packet(fake, src, dst, port, node_ips=TEST_NODE_IPS)
     assert (result.verdict, result.masquerade) == (verdict, masq)
 
 
 async def test_endpoint_move_touches_only_that_service() -> None:
-    proxier, backend, fake = nftables_proxier()
-    load_overall(proxier)
-    await proxier.sync()
+    proxier, backend, fake = await synced_overall(nftables_proxier)
     proxier.on_endpoint_slice(endpoint_slice("ns1", "svc1", endpoint("10.180.0.9")))
     await proxier.sync()
     tx = backend.last_transaction
@@ -79,9 +60,7 @@ async def test_service_without_endpoints_then_with() -> None:
 
 
 async def test_deleting_service_removes_its_objects() -> None:
-    proxier, _, fake = nftables_proxier()
-    load_overall(proxier)
-    await proxier.sync()
+    proxier, _, fake = await synced_overall(nftables_proxier)
     svc5 = service("ns5", "svc5", "172.30.0.45", ("p80", 80, 3002), type="LoadBalancer", lb_ip="5.6.7.8",
                    loadBalancerSourceRanges=["203.0.113.0/25"], affinity_seconds=10800)
     proxier.on_service(svc5, None)
@@ -90,9 +69,7 @@ async def test_deleting_service_removes_its_objects() -> None:
 
 
 async def test_failure_forces_full_sync_and_stale_objects_go() -> None:
-    proxier, backend, fake = nftables_proxier()
-    load_overall(proxier)
-    await proxier.sync()
+    proxier, backend, fake = await synced_overall(nftables_proxier)
     fake.run("add chain ip kube-proxy service-AAAAAAAA-old/svc/tcp/p\n")
     fake.fail_next = True
     proxier.on_endpoint_slice(endpoint_slice("ns1", "svc1", endpoint("10.180.0.9")))

@@ -5,7 +5,10 @@ change trackers, topology, the bounded-frequency runner and the ``Provider``
 interface with its mode-agnostic ``Proxier``. One package per mode
 (``iptables``, ``nftables``; ``ipvs`` and ``userspace`` follow), none importing
 another; each has a pure ``plan`` module, a ``proxier`` backend and a fake
-executor in ``testing``. ``command``/``service`` are the imperative shell.
+executor in ``testing``. What several modes share instead of copying sits up
+here: ``restore`` (the iptables adapter of the iptables and userspace modes,
+its fake in ``testing``) and ``full_sync`` (when a backend rewrites
+everything). ``command``/``service`` are the imperative shell.
 """
 
 from svclab.proxy.endpoint import Endpoint, EndpointFactory, EndpointsMap

@@ -57,7 +57,8 @@ def make_backend(mode: str, args: Any, node_ips: tuple[str, ...] = ()) -> ModeBa
     """The mode's backend with real executors."""
     if mode == "iptables":
         from svclab.proxy.iptables.plan import PlanOptions
-        from svclab.proxy.iptables.proxier import IptablesProxier, SubprocessIptables
+        from svclab.proxy.iptables.proxier import IptablesProxier
+        from svclab.proxy.restore import SubprocessIptables
         return IptablesProxier(SubprocessIptables(), PlanOptions(
             cluster_cidr=getattr(args, "cluster_cidr", None), masquerade_all=getattr(args, "masquerade_all", False),
             node_ip=node_ips[0] if node_ips else ""))
@@ -75,9 +76,9 @@ def make_backend(mode: str, args: Any, node_ips: tuple[str, ...] = ()) -> ModeBa
             masquerade_all=getattr(args, "masquerade_all", False),
             node_ip=node_ips[0] if node_ips else ""))
     if mode == "userspace":
-        from svclab.proxy.userspace.proxier import SubprocessIptables as UserspaceIptables
+        from svclab.proxy.restore import SubprocessIptables
         from svclab.proxy.userspace.proxier import UserspaceOptions, UserspaceProxier
-        return UserspaceProxier(UserspaceIptables(),
+        return UserspaceProxier(SubprocessIptables(),
                                 UserspaceOptions(host_ip=node_ips[0] if node_ips else ""))
     raise ValueError(f"unknown proxy mode {mode!r}")
 

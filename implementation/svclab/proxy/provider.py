@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -26,7 +26,8 @@ from svclab.proxy.service_port import (IPFamily, ServiceName, ServicePort, Servi
 
 _log = logging.getLogger(__name__)
 
-__all__ = ["ModeBackend", "Provider", "Proxier", "ProxierOptions", "ProxyState", "SyncReport"]
+__all__ = ["ModeBackend", "Provider", "Proxier", "ProxierOptions", "ProxyState", "ProxyStateLike",
+           "SyncReport"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,19 @@ class ProxyState:
     changed_services: frozenset[ServiceName]
     #: service ports whose definition or endpoints changed since the last sync
     changed_ports: frozenset[ServicePortName] = frozenset()
+
+
+class ProxyStateLike(Protocol):
+    """The part of ``ProxyState`` mode backends read (what their ``sync_rules`` may be given)."""
+
+    @property
+    def service_ports(self) -> Mapping[ServicePortName, ServicePort]: ...
+    @property
+    def endpoints(self) -> Mapping[ServicePortName, Sequence[Endpoint]]: ...
+    @property
+    def node_labels(self) -> Mapping[str, str]: ...
+    @property
+    def changed_ports(self) -> frozenset[ServicePortName]: ...
 
 
 @dataclass(frozen=True, slots=True)

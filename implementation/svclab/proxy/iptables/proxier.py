@@ -9,52 +9,29 @@ chains and nothing else (upstream rewrites KUBE-SERVICES every time; see
 DESIGN.md "Rule-programming costs"). A full sync (first sync, after a
 failure, or when the ``KUBE-PROXY-CANARY`` chain vanished because someone
 flushed the tables) rewrites every chain and deletes stale ``KUBE-*`` chains
-found by ``iptables-save``.
+found by ``iptables-save``. The executor (``SubprocessIptables``) and
+``RestoreError`` live in ``svclab.proxy.restore``, shared with the userspace
+mode, and are re-exported here.
 """
 
 from __future__ import annotations
 
-import shlex
-import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from svclab.proxy.endpoint import Endpoint
+from svclab.proxy.full_sync import FullSyncBookkeeping
 from svclab.proxy.iptables.plan import (
     KUBE_EXTERNAL_SERVICES, KUBE_FIREWALL, KUBE_FORWARD, KUBE_MARK_MASQ, KUBE_NODEPORTS,
     KUBE_POSTROUTING, KUBE_PROXY_CANARY, KUBE_PROXY_FIREWALL, KUBE_SERVICES,
     SERVICE_CHAIN_PREFIXES, Chain, IptablesServicePort, PlanOptions, Ruleset, ServiceRules, assemble,
     make_endpoint, make_service_port, plan_service, shared_chains)
+from svclab.proxy.provider import ProxyStateLike
+from svclab.proxy.restore import IptablesExecutor, RestoreError, SubprocessIptables
 from svclab.proxy.service_port import ServicePortName
 
 __all__ = ["IptablesExecutor", "IptablesProxier", "JUMP_RULES", "RestoreError",
            "SubprocessIptables", "render_restore", "restore_input"]
-
-
-class RestoreError(RuntimeError):
-    """``iptables-restore`` rejected the input; the message quotes the failing line."""
-
-    def __init__(self, message: str, data: str = "", line: int = 0) -> None:
-        lines = data.splitlines()
-        if line and lines:
-            lo, hi = max(0, line - 3), min(len(lines), line + 2)
-            context = "\n".join(f"{'>' if n + 1 == line else ' '} {n + 1}: {lines[n]}" for n in range(lo, hi))
-            message = f"{message}\n{context}"
-        super().__init__(message)
-        self.line = line
-
-
-class IptablesExecutor(Protocol):
-    """The system adapter; ``testing.FakeIptables`` is the fake."""
-
-    def restore(self, data: str, *, noflush: bool = True) -> None: ...
-    def save(self, table: str) -> str: ...
-    def ensure_chain(self, table: str, chain: str) -> None: ...
-    def chain_exists(self, table: str, chain: str) -> bool: ...
-    def ensure_rule(self, table: str, chain: str, rule: str, *, prepend: bool = True) -> None: ...
-    def delete_rule(self, table: str, chain: str, rule: str) -> None: ...
-    def delete_chain(self, table: str, chain: str) -> None: ...
 
 
 def _c(text: str) -> str:
@@ -130,13 +107,11 @@ _SyncPlan = tuple[str, dict[tuple[str, str], Chain], dict[ServicePortName, _Entr
 
 
 @dataclass
-class IptablesProxier:
+class IptablesProxier(FullSyncBookkeeping):
     """The iptables ``ModeBackend``: incremental planning and atomic apply."""
 
     executor: IptablesExecutor
     options: PlanOptions = field(default_factory=PlanOptions)
-    need_full_sync: bool = True
-    last_sync_full: bool = False
     service_port_factory = staticmethod(make_service_port)
     endpoint_factory = staticmethod(make_endpoint)
     last_restore: str = ""
@@ -162,7 +137,7 @@ class IptablesProxier:
             raise TypeError(f"service port {name} was not built by the iptables factory")
         return (plan_service(port, eps, self.options, labels), port, eps)
 
-    def _full_sync(self, state: "ProxyStateLike") -> _SyncPlan:
+    def _full_sync(self, state: ProxyStateLike) -> _SyncPlan:
         cache = {name: self._plan(port, state.endpoints.get(name, ()), state.node_labels, name)
                  for name, port in sorted(state.service_ports.items(), key=lambda kv: _sort_key(kv[0]))}
         ruleset = assemble([entry[0] for entry in cache.values()], self.options)
@@ -175,7 +150,7 @@ class IptablesProxier:
         _count(ruleset.chains.values(), 1, counts)
         return restore_input(ruleset, stale), shared, cache, counts
 
-    def _partial_sync(self, state: "ProxyStateLike") -> _SyncPlan:
+    def _partial_sync(self, state: ProxyStateLike) -> _SyncPlan:
         """Re-plan only the changed Services; rewrite shared chains only if their content moved."""
         names = sorted(state.changed_ports, key=_sort_key)
         cache = dict(self._cache)
@@ -212,26 +187,22 @@ class IptablesProxier:
         self.chains_touched = len(writes) + len(deletes)
         return (render_restore(writes, deletes) if self.chains_touched else ""), shared, cache, counts
 
-    def sync_rules(self, state: "ProxyStateLike") -> dict[str, int]:
+    def _canary_missing(self) -> bool:
+        """Someone flushed our rules (e.g. a firewall reload): a canary chain is gone."""
+        return not all(self.executor.chain_exists(t, KUBE_PROXY_CANARY) for t in CANARY_TABLES)
+
+    def sync_rules(self, state: ProxyStateLike) -> dict[str, int]:
         """Plan and apply; see the module docstring. Raises ``RestoreError``."""
-        if not self.need_full_sync and not all(
-                self.executor.chain_exists(t, KUBE_PROXY_CANARY) for t in CANARY_TABLES):
-            self.need_full_sync = True  # someone flushed our rules
-        if state.node_labels is not self._labels:
-            self.need_full_sync = True  # topology may differ for every service
-        full = self.last_sync_full = self.need_full_sync
+        # New node labels: topology may differ for every service.
+        full = self.begin_sync(rules_missing=self._canary_missing, force=state.node_labels is not self._labels)
         if full:
             self._bootstrap()
         text, shared, cache, counts = self._full_sync(state) if full else self._partial_sync(state)
         self.last_restore = text
-        try:
+        with self.applying():
             if text:
                 self.executor.restore(text, noflush=True)
-        except Exception:
-            self.need_full_sync = True
-            raise
-        self.need_full_sync, self._labels, self._shared, self._cache = False, state.node_labels, shared, cache
-        self._counts = counts
+        self._labels, self._shared, self._cache, self._counts = state.node_labels, shared, cache, counts
         return {t: counts.get(t, 0) for t in ("filter", "nat")}
 
     def cleanup(self) -> None:
@@ -246,55 +217,3 @@ class IptablesProxier:
         self.executor.delete_chain("mangle", KUBE_PROXY_CANARY)
         self.need_full_sync = True
 
-
-class ProxyStateLike(Protocol):
-    """The part of ``provider.ProxyState`` this backend reads."""
-
-    @property
-    def service_ports(self) -> Mapping[ServicePortName, object]: ...
-    @property
-    def endpoints(self) -> Mapping[ServicePortName, Sequence[Endpoint]]: ...
-    @property
-    def node_labels(self) -> Mapping[str, str]: ...
-    @property
-    def changed_ports(self) -> frozenset[ServicePortName]: ...
-
-
-@dataclass
-class SubprocessIptables:
-    """Runs the real tools. ``prefix`` e.g. ``("ip", "netns", "exec", NS)`` for a namespace."""
-
-    prefix: tuple[str, ...] = ()
-    binary: str = "iptables"
-
-    def _run(self, *args: str, data: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*self.prefix, *args], input=data, text=True, capture_output=True, check=check)
-
-    def restore(self, data: str, *, noflush: bool = True) -> None:
-        args = [f"{self.binary}-restore", "-w"] + (["--noflush"] if noflush else [])
-        result = self._run(*args, data=data, check=False)
-        if result.returncode != 0:
-            line = next((int(w) for w in result.stderr.replace(":", " ").split() if w.isdigit()), 0)
-            raise RestoreError(f"{self.binary}-restore failed: {result.stderr.strip()}", data, line)
-
-    def save(self, table: str) -> str:
-        return self._run(f"{self.binary}-save", "-t", table).stdout
-
-    def chain_exists(self, table: str, chain: str) -> bool:
-        return self._run(self.binary, "-w", "-t", table, "-S", chain, check=False).returncode == 0
-
-    def ensure_chain(self, table: str, chain: str) -> None:
-        if not self.chain_exists(table, chain):
-            self._run(self.binary, "-w", "-t", table, "-N", chain)
-
-    def ensure_rule(self, table: str, chain: str, rule: str, *, prepend: bool = True) -> None:
-        args = shlex.split(rule)
-        if self._run(self.binary, "-w", "-t", table, "-C", chain, *args, check=False).returncode != 0:
-            self._run(self.binary, "-w", "-t", table, "-I" if prepend else "-A", chain, *args)
-
-    def delete_rule(self, table: str, chain: str, rule: str) -> None:
-        self._run(self.binary, "-w", "-t", table, "-D", chain, *shlex.split(rule), check=False)
-
-    def delete_chain(self, table: str, chain: str) -> None:
-        self._run(self.binary, "-w", "-t", table, "-F", chain, check=False)
-        self._run(self.binary, "-w", "-t", table, "-X", chain, check=False)

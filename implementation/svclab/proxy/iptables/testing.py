@@ -1,139 +1,21 @@
-"""A fake iptables for tests (upstream ``pkg/util/iptables/testing``) and a packet tracer.
+"""A packet tracer over the fake iptables, for iptables-mode tests.
 
-``FakeIptables`` implements the executor protocol: it parses
-``iptables-restore`` input with ``--noflush`` semantics (declared chains are
-flushed, others kept; ``-X`` deletes), checks what the kernel would check
-(unknown chains, jumps to missing chains, deleting a referenced chain) and
-applies each restore atomically. ``trace_packet`` interprets the resulting
-tables for one packet, like upstream's ``runPacketFlowTests``.
+``FakeIptables`` (re-exported from ``svclab.proxy.testing``, shared with the
+userspace mode) models the tables; ``trace_packet`` interprets them for one
+packet through this mode's chains, like upstream's ``runPacketFlowTests``.
 """
 
 from __future__ import annotations
 
-import copy
 import ipaddress
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from svclab.proxy.iptables.proxier import RestoreError
+from svclab.proxy.testing import FakeIptables
 
 __all__ = ["FakeIptables", "TraceResult", "trace_packet"]
 
-BUILTIN_CHAINS = {
-    "filter": ("INPUT", "FORWARD", "OUTPUT"),
-    "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
-    "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"),
-}
-TARGETS = {"ACCEPT", "DROP", "REJECT", "RETURN", "MARK", "DNAT", "MASQUERADE", "SNAT"}
-
-
-def _jump(rule: str) -> str | None:
-    parts = rule.split()
-    return parts[parts.index("-j") + 1] if "-j" in parts else None
-
-
-@dataclass
-class FakeIptables:
-    """In-memory tables: table -> chain -> rules (argument strings)."""
-
-    tables: dict[str, dict[str, list[str]]] = field(default_factory=lambda: {
-        t: {c: [] for c in cs} for t, cs in BUILTIN_CHAINS.items()})
-    restores: list[str] = field(default_factory=list)
-    fail_next_restore: bool = False
-
-    # -- executor protocol -------------------------------------------------
-    def restore(self, data: str, *, noflush: bool = True) -> None:
-        """Apply restore input atomically, or raise ``RestoreError`` changing nothing."""
-        self.restores.append(data)
-        if self.fail_next_restore:
-            self.fail_next_restore = False
-            raise RestoreError("iptables-restore: injected failure", data, 1)
-        staged = copy.deepcopy(self.tables)
-        table: dict[str, list[str]] | None = None
-        deletions: list[str] = []
-        for number, line in enumerate(data.splitlines(), 1):
-            table = self._apply_line(staged, table, line, number, data, noflush, deletions)
-        self.tables = staged
-
-    def _apply_line(self, staged: dict[str, dict[str, list[str]]], table: dict[str, list[str]] | None,
-                    line: str, number: int, data: str, noflush: bool,
-                    deletions: list[str]) -> dict[str, list[str]] | None:
-        def fail(why: str) -> RestoreError:
-            return RestoreError(f"iptables-restore: line {number} failed: {why}", data, number)
-        if not line.strip() or line.startswith("#"):
-            return table
-        if line.startswith("*"):
-            name = line[1:].strip()
-            staged.setdefault(name, {c: [] for c in BUILTIN_CHAINS.get(name, ())})
-            if not noflush:
-                staged[name] = {c: [] for c in BUILTIN_CHAINS.get(name, ())}
-            deletions.clear()
-            return staged[name]
-        if table is None:
-            raise fail("no table selected")
-        if line == "COMMIT":
-            for chain in deletions:
-                users = [c for c, rules in table.items() if any(_jump(r) == chain for r in rules)]
-                if users:
-                    raise fail(f"chain {chain} still referenced by {users[0]}")
-                table.pop(chain, None)
-            return None
-        verb, _, rest = line.partition(" ")
-        chain, _, rule = rest.partition(" ")
-        if verb.startswith(":"):
-            table[verb[1:]] = []
-        elif verb in ("-A", "-I"):
-            if chain not in table:
-                raise fail(f"chain {chain} does not exist")
-            target = _jump(rule)
-            if target and target not in TARGETS and target not in table:
-                raise fail(f"jump to missing chain {target}")
-            table[chain].insert(0 if verb == "-I" else len(table[chain]), rule)
-        elif verb == "-X":
-            deletions.append(chain)
-        elif verb == "-F":
-            table[chain] = []
-        else:
-            raise fail(f"unknown command {verb}")
-        return table
-
-    def save(self, table: str) -> str:
-        """``iptables-save -t TABLE`` output."""
-        chains = self.tables.get(table, {})
-        out = [f"*{table}"]
-        out += [f":{c} {'ACCEPT' if c in BUILTIN_CHAINS.get(table, ()) else '-'} [0:0]" for c in chains]
-        out += [f"-A {c} {r}" for c, rules in chains.items() for r in rules]
-        return "\n".join(out + ["COMMIT", ""])
-
-    def ensure_chain(self, table: str, chain: str) -> None:
-        self.tables.setdefault(table, {}).setdefault(chain, [])
-
-    def chain_exists(self, table: str, chain: str) -> bool:
-        return chain in self.tables.get(table, {})
-
-    def ensure_rule(self, table: str, chain: str, rule: str, *, prepend: bool = True) -> None:
-        rules = self.tables[table][chain]
-        if rule not in rules:
-            rules.insert(0 if prepend else len(rules), rule)
-
-    def delete_rule(self, table: str, chain: str, rule: str) -> None:
-        rules = self.tables.get(table, {}).get(chain, [])
-        if rule in rules:
-            rules.remove(rule)
-
-    def delete_chain(self, table: str, chain: str) -> None:
-        self.tables.get(table, {}).pop(chain, None)
-
-    def flush_all(self) -> None:
-        """What a firewall reload does: everything gone (tests the canary)."""
-        self.tables = {t: {c: [] for c in cs} for t, cs in BUILTIN_CHAINS.items()}
-
-    def count_rules(self, table: str) -> int:
-        return sum(len(r) for r in self.tables.get(table, {}).values())
-
-
-# -- packet tracer -----------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
 class TraceResult:

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from svclab.proxy.ipvs.plan import ForwardMethod, RealServer, VirtualServer
 from svclab.proxy.ipvs.reconcile import IpvsOp, OpKind, RealServerStatus
+from svclab.proxy.restore import failing_line_number, quote_failing_line
 from svclab.proxy.service_port import Protocol as L4
 
 __all__ = ["IpvsExecutor", "NetlinkExecutor", "RestoreError", "default_iptables_binary",
@@ -38,13 +39,8 @@ class RestoreError(RuntimeError):
     """``ipset restore`` or ``iptables-restore`` rejected its input; quotes the failing line."""
 
     def __init__(self, tool: str, stderr: str, data: str) -> None:
-        line = next((int(w) for w in stderr.replace(":", " ").split() if w.isdigit()), 0)
-        lines = data.splitlines()
-        context = ""
-        if 0 < line <= len(lines):
-            lo, hi = max(0, line - 3), min(len(lines), line + 2)
-            context = "\n" + "\n".join(f"{'>' if n + 1 == line else ' '} {n + 1}: {lines[n]}"
-                                       for n in range(lo, hi))
+        line = failing_line_number(stderr)
+        context = f"\n{quote_failing_line(data, line)}" if 0 < line <= len(data.splitlines()) else ""
         super().__init__(f"{tool} failed: {stderr.strip()}{context}")
 
 

@@ -23,16 +23,15 @@ import ipaddress
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from svclab.proxy.endpoint import Endpoint
+from svclab.proxy.full_sync import FullSyncBookkeeping
 from svclab.proxy.ipvs.executor import IpvsExecutor
 from svclab.proxy.ipvs.ipsets import IPSET_SPECS, restore_text
 from svclab.proxy.ipvs.plan import IpvsOptions, IpvsRuleset, RealServer, VirtualServer, plan
 from svclab.proxy.ipvs.reconcile import IpvsOp, OpKind, RealServerStatus, reconcile_virtual_server
 from svclab.proxy.ipvs.rules import CHAINS, JUMP_RULES
+from svclab.proxy.provider import ProxyStateLike
 from svclab.proxy.service_port import Protocol as L4
-from svclab.proxy.service_port import ServicePort, ServicePortName
 
 __all__ = ["IPVS_SYSCTLS", "IpvsProxier"]
 
@@ -44,30 +43,17 @@ IPVS_SYSCTLS = (("net/ipv4/vs/conntrack", "1"), ("net/ipv4/vs/expire_nodest_conn
 _Key = tuple[str, int, L4]
 
 
-class ProxyStateLike(Protocol):
-    """The part of ``provider.ProxyState`` this backend reads."""
-
-    @property
-    def service_ports(self) -> Mapping[ServicePortName, ServicePort]: ...
-    @property
-    def endpoints(self) -> Mapping[ServicePortName, Sequence[Endpoint]]: ...
-    @property
-    def node_labels(self) -> Mapping[str, str]: ...
-
-
 def _is_node_port_address(address: str) -> bool:
     ip = ipaddress.ip_address(address)
     return ip.version == 4 and not ip.is_loopback
 
 
 @dataclass
-class IpvsProxier:
+class IpvsProxier(FullSyncBookkeeping):
     """The ipvs ``ModeBackend`` (see module docstring)."""
 
     executor: IpvsExecutor
     options: IpvsOptions = field(default_factory=IpvsOptions)
-    need_full_sync: bool = True
-    last_sync_full: bool = False
     service_port_factory = None
     endpoint_factory = None
     applied: IpvsRuleset | None = None
@@ -84,7 +70,7 @@ class IpvsProxier:
 
     def sync_rules(self, state: ProxyStateLike) -> dict[str, int]:
         """Plan and apply; see the module docstring. Raises on failure (next sync is full)."""
-        full = self.last_sync_full = self.need_full_sync or self.applied is None
+        full = self.begin_sync(force=self.applied is None)
         if full:
             for name, value in IPVS_SYSCTLS:
                 self.executor.set_sysctl(name, value)
@@ -93,13 +79,14 @@ class IpvsProxier:
         ruleset = plan(state.service_ports, state.endpoints, opts, state.node_labels)
         previous = None if full else self.applied
         try:
-            self._apply_sets_and_rules(ruleset, previous)
-            self._sync_addresses(ruleset, full)
-            self._sync_ipvs(ruleset, previous)
+            with self.applying():
+                self._apply_sets_and_rules(ruleset, previous)
+                self._sync_addresses(ruleset, full)
+                self._sync_ipvs(ruleset, previous)
         except Exception:
-            self.need_full_sync, self.applied = True, None
+            self.applied = None  # the kernel may hold part of it
             raise
-        self.need_full_sync, self.applied = False, ruleset
+        self.applied = ruleset
         lines = ruleset.iptables.splitlines()
         nat_end = lines.index("COMMIT")
         return {"ipvs": len(ruleset.virtual_servers),

@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from svclab.proxy.endpoint import Endpoint
+from svclab.proxy.full_sync import FullSyncBookkeeping
 from svclab.proxy.nftables.base import BASE_SETS, assemble, base_rules
 from svclab.proxy.nftables.plan import (TABLE, NftOptions, NftRuleset, NftServicePort,
                                         NftServiceRules, make_endpoint, make_service_port,
                                         plan_service)
+from svclab.proxy.provider import ProxyStateLike
 from svclab.proxy.service_port import ServicePortName
 
 __all__ = ["NftError", "NftExecutor", "NftablesProxier", "SubprocessNft", "transaction"]
@@ -107,13 +109,11 @@ def _objects(services: Sequence[NftServiceRules]) -> NftRuleset:
 
 
 @dataclass
-class NftablesProxier:
+class NftablesProxier(FullSyncBookkeeping):
     """The nftables ``ModeBackend``."""
 
     executor: NftExecutor
     options: NftOptions = field(default_factory=NftOptions)
-    need_full_sync: bool = True
-    last_sync_full: bool = False
     service_port_factory = staticmethod(make_service_port)
     endpoint_factory = staticmethod(make_endpoint)
     last_transaction: list[str] = field(default_factory=list)
@@ -128,7 +128,7 @@ class NftablesProxier:
             raise TypeError(f"service port {name} was not built by the nftables factory")
         return (plan_service(port, eps, self.options, labels), port, eps)
 
-    def _full_sync(self, state: "_State") -> tuple[list[str], dict[ServicePortName, _Entry]]:
+    def _full_sync(self, state: ProxyStateLike) -> tuple[list[str], dict[ServicePortName, _Entry]]:
         cache = {name: self._plan(name, port, state.endpoints.get(name, ()), state.node_labels)
                  for name, port in sorted(state.service_ports.items(), key=lambda kv: _sort_key(kv[0]))}
         ruleset = assemble([entry[0] for entry in cache.values()], self.options)
@@ -137,7 +137,7 @@ class NftablesProxier:
         return transaction(ruleset, None, sorted(c for c in chains if c not in ruleset.chains),
                            sorted(s for s in sets if s not in ruleset.sets)), cache
 
-    def _partial_sync(self, state: "_State") -> tuple[list[str], dict[ServicePortName, _Entry]]:
+    def _partial_sync(self, state: ProxyStateLike) -> tuple[list[str], dict[ServicePortName, _Entry]]:
         """Diff only the changed service ports' objects (base objects never change)."""
         cache = dict(self._cache)
         before: list[NftServiceRules] = []
@@ -157,19 +157,15 @@ class NftablesProxier:
         self._pending_rules = self._rules + _rule_total(after) - _rule_total(before)
         return transaction(_objects(after), _objects(before)), cache
 
-    def sync_rules(self, state: "_State") -> dict[str, int]:
+    def sync_rules(self, state: ProxyStateLike) -> dict[str, int]:
         """Plan and apply one transaction. Raises ``NftError`` (next sync is full)."""
-        if state.node_labels is not self._labels:
-            self.need_full_sync = True  # topology may differ for every service
-        full = self.last_sync_full = self.need_full_sync
+        # New node labels: topology may differ for every service.
+        full = self.begin_sync(force=state.node_labels is not self._labels)
         self.last_transaction, cache = self._full_sync(state) if full else self._partial_sync(state)
-        try:
+        with self.applying():
             if self.last_transaction:
                 self.executor.run("\n".join(self.last_transaction) + "\n")
-        except Exception:
-            self.need_full_sync = True
-            raise
-        self.need_full_sync, self._labels, self._cache = False, state.node_labels, cache
+        self._labels, self._cache = state.node_labels, cache
         self._rules = self._pending_rules
         return {TABLE: self._rules + sum(len(r) for r in base_rules(self.options).values())}
 
@@ -177,17 +173,6 @@ class NftablesProxier:
         """Delete our table (``--cleanup``)."""
         self.executor.delete_table()
         self.need_full_sync = True
-
-
-class _State(Protocol):
-    @property
-    def service_ports(self) -> Mapping[ServicePortName, object]: ...
-    @property
-    def endpoints(self) -> Mapping[ServicePortName, Sequence[Endpoint]]: ...
-    @property
-    def node_labels(self) -> Mapping[str, str]: ...
-    @property
-    def changed_ports(self) -> frozenset[ServicePortName]: ...
 
 
 @dataclass

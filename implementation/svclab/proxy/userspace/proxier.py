@@ -12,7 +12,9 @@
    serving-terminating as fallback; ``internalTrafficPolicy: Local`` keeps
    local ones only) and drops expired affinity records;
 4. renders every portal (``rules.render_restore``) and applies it with one
-   ``iptables-restore --noflush`` through the executor.
+   ``iptables-restore --noflush`` through the executor (``IptablesExecutor``
+   and ``SubprocessIptables`` from ``svclab.proxy.restore``, shared with the
+   iptables mode and re-exported here).
 
 The jumps from the built-in chains are ensured on the first sync, after a
 failure and whenever our chain vanished (someone flushed the nat table).
@@ -25,14 +27,14 @@ from __future__ import annotations
 
 import logging
 import random
-import shlex
 import socket
-import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol as TypingProtocol
 
 from svclab.proxy.endpoint import Endpoint
+from svclab.proxy.full_sync import FullSyncBookkeeping
+from svclab.proxy.provider import ProxyStateLike
+from svclab.proxy.restore import IptablesExecutor, SubprocessIptables
 from svclab.proxy.service_port import Protocol, ServicePort, ServicePortName
 from svclab.proxy.topology import categorize_endpoints
 from svclab.proxy.userspace.loadbalancer import EndpointAddress, RoundRobinBalancer
@@ -46,16 +48,6 @@ __all__ = ["IptablesExecutor", "PortAllocator", "PortRangeExhausted", "Subproces
            "UserspaceOptions", "UserspaceProxier", "choose_host_ip", "portal_for", "usable_endpoints"]
 
 _log = logging.getLogger(__name__)
-
-
-class IptablesExecutor(TypingProtocol):
-    """The system adapter; ``testing.FakeIptables`` is the fake."""
-
-    def restore(self, data: str, *, noflush: bool = True) -> None: ...
-    def chain_exists(self, table: str, chain: str) -> bool: ...
-    def ensure_rule(self, table: str, chain: str, rule: str, *, prepend: bool = True) -> None: ...
-    def delete_rule(self, table: str, chain: str, rule: str) -> None: ...
-    def delete_chain(self, table: str, chain: str) -> None: ...
 
 
 class PortRangeExhausted(RuntimeError):
@@ -171,15 +163,13 @@ def _bind(protocol: Protocol, ip: str, port: int) -> socket.socket:
 
 
 @dataclass
-class UserspaceProxier:
+class UserspaceProxier(FullSyncBookkeeping):
     """The userspace ``ModeBackend``; see the module docstring."""
 
     executor: IptablesExecutor
     options: UserspaceOptions = field(default_factory=UserspaceOptions)
     balancer: RoundRobinBalancer = field(default_factory=RoundRobinBalancer)
     ports: PortAllocator = field(default_factory=PortAllocator)
-    need_full_sync: bool = True
-    last_sync_full: bool = False
     last_restore: str = ""
     host_ip: str = ""
     service_port_factory = None
@@ -236,7 +226,7 @@ class UserspaceProxier:
             self.served[name].port = port
             self.balancer.set_service(name, port.session_affinity_seconds)
 
-    def _portals(self, state: "ProxyStateLike") -> list[Portal]:
+    def _portals(self, state: ProxyStateLike) -> list[Portal]:
         portals = []
         for name, served in self.served.items():
             addresses = usable_endpoints(served.port, state.endpoints.get(name, ()), state.node_labels)
@@ -248,26 +238,24 @@ class UserspaceProxier:
         for table, chain, rule, prepend in JUMP_RULES:
             self.executor.ensure_rule(table, chain, rule, prepend=prepend)
 
-    def sync_rules(self, state: "ProxyStateLike") -> dict[str, int]:
+    def _portal_chain_missing(self) -> bool:
+        """Someone flushed our rules: the first portal chain is gone."""
+        return not self.executor.chain_exists("nat", KUBE_PORTALS_CONTAINER)
+
+    def sync_rules(self, state: ProxyStateLike) -> dict[str, int]:
         """Reconcile sockets, balancer and portal rules; raises when the restore fails."""
         self._reconcile_sockets(state.service_ports)
         portals = self._portals(state)
         self.balancer.cleanup_stale_sessions()
-        if not self.need_full_sync and not self.executor.chain_exists("nat", KUBE_PORTALS_CONTAINER):
-            self.need_full_sync = True  # someone flushed our rules
-        full = self.last_sync_full = self.need_full_sync
+        full = self.begin_sync(rules_missing=self._portal_chain_missing)
         if not self.host_ip:
             self.host_ip = self.options.host_ip or choose_host_ip()
         text = self.last_restore = render_restore(portals, self.options.rule_options(self.host_ip))
-        try:
+        with self.applying():
             # Chains first (the restore creates them), then the jumps into them.
             self.executor.restore(text, noflush=True)
             if full:
                 self._bootstrap()
-        except Exception:
-            self.need_full_sync = True
-            raise
-        self.need_full_sync = False
         return rule_counts(text)
 
     def close_sockets(self) -> None:
@@ -284,48 +272,4 @@ class UserspaceProxier:
         for table, chain in ALL_CHAINS:
             self.executor.delete_chain(table, chain)
         self.need_full_sync = True
-
-
-class ProxyStateLike(TypingProtocol):
-    """The part of ``provider.ProxyState`` this backend reads."""
-
-    @property
-    def service_ports(self) -> Mapping[ServicePortName, ServicePort]: ...
-    @property
-    def endpoints(self) -> Mapping[ServicePortName, Sequence[Endpoint]]: ...
-    @property
-    def node_labels(self) -> Mapping[str, str]: ...
-
-
-@dataclass
-class SubprocessIptables:
-    """Runs the real tools. ``prefix`` e.g. ``("ip", "netns", "exec", NS)`` for a namespace."""
-
-    prefix: tuple[str, ...] = ()
-    binary: str = "iptables"
-
-    def _run(self, *args: str, data: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*self.prefix, *args], input=data, text=True, capture_output=True, check=check)
-
-    def restore(self, data: str, *, noflush: bool = True) -> None:
-        args = [f"{self.binary}-restore", "-w"] + (["--noflush"] if noflush else [])
-        result = self._run(*args, data=data, check=False)
-        if result.returncode != 0:
-            numbered = "\n".join(f"{n}: {line}" for n, line in enumerate(data.splitlines(), 1))
-            raise RuntimeError(f"{self.binary}-restore failed: {result.stderr.strip()}\ninput:\n{numbered}")
-
-    def chain_exists(self, table: str, chain: str) -> bool:
-        return self._run(self.binary, "-w", "-t", table, "-S", chain, check=False).returncode == 0
-
-    def ensure_rule(self, table: str, chain: str, rule: str, *, prepend: bool = True) -> None:
-        args = shlex.split(rule)
-        if self._run(self.binary, "-w", "-t", table, "-C", chain, *args, check=False).returncode != 0:
-            self._run(self.binary, "-w", "-t", table, "-I" if prepend else "-A", chain, *args)
-
-    def delete_rule(self, table: str, chain: str, rule: str) -> None:
-        self._run(self.binary, "-w", "-t", table, "-D", chain, *shlex.split(rule), check=False)
-
-    def delete_chain(self, table: str, chain: str) -> None:
-        self._run(self.binary, "-w", "-t", table, "-F", chain, check=False)
-        self._run(self.binary, "-w", "-t", table, "-X", chain, check=False)
 

@@ -1,0 +1,154 @@
+"""A fake iptables for tests of the iptables and userspace modes (upstream ``pkg/util/iptables/testing``).
+
+``FakeIptables`` is the fake of ``svclab.proxy.restore``'s executor. It parses
+``iptables-restore`` input with ``--noflush`` semantics (a declared chain is
+created or flushed, others are kept; ``-X`` deletes at ``COMMIT``), checks
+what the kernel would check (unknown chains, jumps to missing chains,
+deleting a referenced chain) and applies each restore atomically. The
+single-rule methods behave like the real commands. The modes' ``testing``
+modules re-export it next to their own helpers (packet tracer, dialer).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from svclab.proxy.restore import RestoreError
+
+__all__ = ["FakeIptables"]
+
+BUILTIN_CHAINS = {
+    "filter": ("INPUT", "FORWARD", "OUTPUT"),
+    "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
+    "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"),
+}
+#: Targets that are not chains, so a jump to them needs no chain.
+TARGETS = {"ACCEPT", "DROP", "REJECT", "RETURN", "MARK", "DNAT", "REDIRECT", "MASQUERADE", "SNAT"}
+
+Tables = dict[str, dict[str, list[str]]]
+
+
+def _jump(rule: str) -> str | None:
+    parts = rule.split()
+    return parts[parts.index("-j") + 1] if "-j" in parts else None
+
+
+def _missing_target(table: Mapping[str, list[str]], rule: str) -> str | None:
+    """The chain ``rule`` jumps to when ``table`` lacks it, else None."""
+    target = _jump(rule)
+    return target if target and target not in TARGETS and target not in table else None
+
+
+def _builtin_tables() -> Tables:
+    return {t: {c: [] for c in cs} for t, cs in BUILTIN_CHAINS.items()}
+
+
+@dataclass
+class FakeIptables:
+    """In-memory tables: table -> chain -> rules (argument strings)."""
+
+    tables: Tables = field(default_factory=_builtin_tables)
+    restores: list[str] = field(default_factory=list)
+    fail_next_restore: bool = False
+
+    # -- executor protocol -------------------------------------------------
+    def restore(self, data: str, *, noflush: bool = True) -> None:
+        """Apply restore input atomically, or raise ``RestoreError`` changing nothing."""
+        self.restores.append(data)
+        if self.fail_next_restore:
+            self.fail_next_restore = False
+            raise RestoreError("iptables-restore: injected failure", data, 1)
+        staged = copy.deepcopy(self.tables)
+        table: dict[str, list[str]] | None = None
+        deletions: list[str] = []
+        for number, line in enumerate(data.splitlines(), 1):
+            table = self._apply_line(staged, table, line, number, data, noflush, deletions)
+        self.tables = staged
+
+    def _apply_line(self, staged: Tables, table: dict[str, list[str]] | None, line: str, number: int,
+                    data: str, noflush: bool, deletions: list[str]) -> dict[str, list[str]] | None:
+        def fail(why: str) -> RestoreError:
+            return RestoreError(f"iptables-restore: line {number} failed: {why}", data, number)
+        if not line.strip() or line.startswith("#"):
+            return table
+        if line.startswith("*"):
+            name = line[1:].strip()
+            staged.setdefault(name, {c: [] for c in BUILTIN_CHAINS.get(name, ())})
+            if not noflush:
+                staged[name] = {c: [] for c in BUILTIN_CHAINS.get(name, ())}
+            deletions.clear()
+            return staged[name]
+        if table is None:
+            raise fail("no table selected")
+        if line == "COMMIT":
+            for chain in deletions:
+                users = [c for c, rules in table.items() if any(_jump(r) == chain for r in rules)]
+                if users:
+                    raise fail(f"chain {chain} still referenced by {users[0]}")
+                table.pop(chain, None)
+            return None
+        verb, _, rest = line.partition(" ")
+        chain, _, rule = rest.partition(" ")
+        if verb.startswith(":"):
+            table[verb[1:]] = []
+        elif verb in ("-A", "-I"):
+            if chain not in table:
+                raise fail(f"chain {chain} does not exist")
+            if missing := _missing_target(table, rule):
+                raise fail(f"jump to missing chain {missing}")
+            table[chain].insert(0 if verb == "-I" else len(table[chain]), rule)
+        elif verb == "-X":
+            deletions.append(chain)
+        elif verb == "-F":
+            table[chain] = []
+        else:
+            raise fail(f"unknown command {verb}")
+        return table
+
+    def save(self, table: str) -> str:
+        """``iptables-save -t TABLE`` output."""
+        chains = self.tables.get(table, {})
+        out = [f"*{table}"]
+        out += [f":{c} {'ACCEPT' if c in BUILTIN_CHAINS.get(table, ()) else '-'} [0:0]" for c in chains]
+        out += [f"-A {c} {r}" for c, rules in chains.items() for r in rules]
+        return "\n".join(out + ["COMMIT", ""])
+
+    def ensure_chain(self, table: str, chain: str) -> None:
+        self.tables.setdefault(table, {}).setdefault(chain, [])
+
+    def chain_exists(self, table: str, chain: str) -> bool:
+        return chain in self.tables.get(table, {})
+
+    def ensure_rule(self, table: str, chain: str, rule: str, *, prepend: bool = True) -> None:
+        """Add ``rule`` unless present; raises ``RuntimeError`` for a jump to a missing chain."""
+        rules = self.tables[table][chain]
+        if missing := _missing_target(self.tables[table], rule):
+            raise RuntimeError(f"iptables: jump to missing chain {missing}")
+        if rule not in rules:
+            rules.insert(0 if prepend else len(rules), rule)
+
+    def delete_rule(self, table: str, chain: str, rule: str) -> None:
+        rules = self.tables.get(table, {}).get(chain, [])
+        if rule in rules:
+            rules.remove(rule)
+
+    def delete_chain(self, table: str, chain: str) -> None:
+        """Delete ``chain``; raises ``RuntimeError`` while another chain still jumps to it."""
+        chains = self.tables.get(table, {})
+        if any(_jump(r) == chain for c, rules in chains.items() if c != chain for r in rules):
+            raise RuntimeError(f"iptables: chain {chain} is still referenced")
+        chains.pop(chain, None)
+
+    # -- test helpers --------------------------------------------------------
+    def rules(self, table: str, chain: str) -> list[str]:
+        """A copy of ``chain``'s rules ([] when it does not exist)."""
+        return list(self.tables.get(table, {}).get(chain, []))
+
+    def count_rules(self, table: str) -> int:
+        return sum(len(r) for r in self.tables.get(table, {}).values())
+
+    def flush_all(self) -> None:
+        """What a firewall reload does: everything gone (tests the canary)."""
+        self.tables = _builtin_tables()
