@@ -56,12 +56,13 @@ def run_conformance(cluster_name: str, testbed: str, results_dir: Path, *,
     suite = conformance_dir()
     junit = results_dir / f"junit-{testbed}.xml"
     argv = [sys.executable, "-m", "pytest", str(suite), "--cluster", cluster_name,
-            "-p", "no:cacheprovider", "-q", "-rfE", f"--junitxml={junit}",
+            "-p", "no:cacheprovider", "-q", "-rfER", f"--junitxml={junit}",
             f"--html={results_dir / f'conformance-{testbed}.html'}", "--self-contained-html",
             *extra_args]
     env = dict(os.environ,
                SVCLAB_CONVERGENCE_JSON=str(results_dir / f"convergence-{testbed}.json"),
-               SVCLAB_TESTBED=testbed)
+               SVCLAB_TESTBED=testbed,
+               PYTHONUNBUFFERED="1")  # the log can be followed (tail -f) while the suite runs
     with open(results_dir / f"conformance-{testbed}.log", "w") as log:
         done = subprocess.run(argv, cwd=suite.parent, env=env, stdout=log,
                               stderr=subprocess.STDOUT, timeout=timeout)
