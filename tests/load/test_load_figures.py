@@ -118,3 +118,12 @@ def test_read_results_names_the_file_of_a_foreign_document(tmp_path: Path) -> No
     path.write_text('{"schema": "other"}')
     with pytest.raises(ValueError, match="load-x.json"):
         read_results(path)
+
+
+def test_quick_profile_stops_the_sweep_at_1000_in_uml_only() -> None:
+    from svclab.load import PROFILES
+
+    quick = PROFILES["quick"]
+    assert quick.for_runtime("host") is quick and quick.sweep_counts == (0, 1000, 5000)
+    assert quick.for_runtime("uml").sweep_counts == (0, 1000)
+    assert PROFILES["full"].for_runtime("uml").sweep_counts == (0, 1000, 5000, 10000)

@@ -165,6 +165,20 @@ def test_a_broken_phase_is_named_on_the_card(tmp_path: Path) -> None:
     assert "✗ load broke" in html and "load: TimeoutError: backends not Ready" in html
 
 
+def test_a_shorter_sweep_in_uml_is_explained(tmp_path: Path) -> None:
+    import json
+
+    shutil.copytree(DATA, tmp_path / "results")
+    load = tmp_path / "results" / "load-ipvs.json"
+    document = json.loads(load.read_text())
+    document["figures"] = [f for f in document["figures"] if f["services"] <= 1000]
+    load.write_text(json.dumps(document))
+    html = render_report(tmp_path / "results", tmp_path / "out", now=NOW).read_text()
+    sweep = " ".join(html.split('id="sweep"')[1].split("</section>")[0].split())
+    assert "ipvs swept to 1,000 extra Services only: it runs in a one-CPU User-Mode Linux guest" in sweep
+    assert "iptables swept" not in sweep
+
+
 def test_partial_results_render_without_charts(tmp_path: Path) -> None:
     shutil.copy(DATA / "junit-iptables.xml", tmp_path)
     html = render_report(tmp_path, tmp_path / "out", now=NOW).read_text()

@@ -176,7 +176,17 @@ def build_view(inputs: ReportInputs, results_dir: Path, out_dir: Path,
         view["charts"]["convergence"] = Markup(charts.convergence_chart(
             {t.name: t.convergence for t in testbeds}, names))
     view["sweep_table"] = _sweep_table(by_testbed, load_modes)
+    view["short_sweeps"] = _short_sweeps(by_testbed, view["testbeds"])
     return view
+
+
+def _short_sweeps(figures: Sequence[Figure], testbeds: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Testbeds whose sweep stopped below the others' (the quick profile in a UML guest)."""
+    highest = {t["name"]: max((f.services for f in figures if f.mode == t["name"]), default=None)
+               for t in testbeds}
+    top = max((h for h in highest.values() if h is not None), default=0)
+    return [{"name": t["name"], "highest": highest[t["name"]], "runtime": t["runtime"]}
+            for t in testbeds if highest[t["name"]] is not None and highest[t["name"]] < top]
 
 
 def _phase_names(entries: Any) -> list[str]:

@@ -135,8 +135,9 @@ def _run_testbed(path: Path, args: argparse.Namespace, progress: Progress,
             from svclab.run.load_phase import run_load
 
             with _load_slot(load_slot, testbed, progress):
+                profile = PROFILES[args.profile].for_runtime(result.kernel.split(" ")[0])
                 _timed(result, "load", lambda: run_load(
-                    cluster, testbed, spec.proxy.mode.value, PROFILES[args.profile], args.reports,
+                    cluster, testbed, spec.proxy.mode.value, profile, args.reports,
                     lambda line: progress(f"{testbed}: load: {line}")), progress)
     finally:
         _timed(result, "down", cluster.down, progress)
