@@ -12,6 +12,14 @@ Pick the scenario by class name: ``KeepAliveUser`` or ``NewConnectionUser``.
 ``--svclab-url`` may be repeated (or comma-separated); each user cycles
 through the URLs, starting at a different one.  Locust forwards custom
 arguments from the master to its workers.
+
+This entry point does *not* interleave targets: all URLs form one target
+(requests named ``/hostname``), so the direct baseline, ClusterIP and
+NodePort are separate runs one after another, and their ratios include
+whatever the cluster's load did in between.  Interleaving needs one process
+that switches every user at slice boundaries and counts seconds per target,
+which is what ``python -m svclab.load.worker --target NAME=URL ...`` does;
+locust's master cannot switch its workers' users in step.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from typing import Any
 from locust import events
 
 from svclab.load import users
-from svclab.load.users import configure
+from svclab.load.users import REQUEST_NAME, TargetSwitch, configure
 
 __all__ = ["KeepAliveUser", "NewConnectionUser"]
 
@@ -51,5 +59,6 @@ def configure_users(environment: Any, **_: Any) -> None:
     if not urls and options is not None and options.host:
         urls = [options.host.rstrip("/") + "/hostname"]
     if urls:
-        configure(KeepAliveUser, urls)
-        configure(NewConnectionUser, urls)
+        switch = TargetSwitch({REQUEST_NAME: urls})
+        configure(KeepAliveUser, switch)
+        configure(NewConnectionUser, switch)

@@ -124,3 +124,21 @@ def test_local_testbed_needs_root() -> None:
 
     assert provider_problem(load_spec(REPO / "clusters" / "iptables.yaml")) == (
         "the local provider needs root (network namespaces)")
+
+
+def test_each_target_of_a_run_links_the_runs_one_locust_report(tmp_path: Path) -> None:
+    from svclab.load import Measurement, Scenario, TargetKind, WorkerStats
+    from svclab.run.load_phase import _collect_html
+
+    work, results = tmp_path / "work", tmp_path / "results"
+    work.mkdir()
+    results.mkdir()
+    report = work / "locust-iptables-keepalive-0.html"
+    report.write_text("<!DOCTYPE html>")
+    stats = WorkerStats(requests=1, failures=0, duration_s=1.0, response_times_ms={1: 1},
+                        html_report=str(report))
+    collected = [_collect_html(Measurement("iptables", target, Scenario.KEEPALIVE, 0, 1, stats, None),
+                               "iptables", "local-iptables", results)
+                 for target in (TargetKind.DIRECT, TargetKind.CLUSTER_IP)]
+    assert {m.stats.html_report for m in collected} == {"locust-local-iptables-keepalive-0.html"}
+    assert (results / "locust-local-iptables-keepalive-0.html").read_text() == "<!DOCTYPE html>"

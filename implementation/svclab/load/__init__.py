@@ -3,8 +3,10 @@
 Pieces, from the outside in:
 
 * ``LoadRunner`` (``runner``) runs ``python -m svclab.load.worker`` inside a
-  client pod through a caller-supplied ``exec_in_pod`` and parses its JSON
-  into ``Measurement``s, charging the proxy's CPU time to each run.
+  client pod through a caller-supplied ``exec_in_pod``, one run per scenario
+  with its targets interleaved slice by slice (``slices``), and parses its
+  JSON (``worker_protocol``) into a ``Measurement`` per target, each charged
+  with the proxy CPU time of its own slices.
 * ``svclab.load.sweep`` grows and removes dummy Services around measurements
   (imported explicitly: it pulls in lightkube, and this package must stay
   light enough for the gevent-patched worker process to import first).
@@ -17,7 +19,7 @@ A typical caller (``svclab run``)::
 
     runner = LoadRunner(mode="iptables", client=ClientPod("default", "client"),
                         exec_in_pod=exec_fn, work_dir=results_dir,
-                        proxy_cpu_seconds=lambda: read_process_cpu(pid).total_s)
+                        proxy_pid=pid)
     targets = build_targets(pod_ips=ips, cluster_ip=vip, node_ip=other_node, node_port=np)
     measurements = runner.measure_all(targets, PROFILES["quick"])
     write_results(LoadResults("iptables", "quick", started,
@@ -38,7 +40,14 @@ from .figures import (
 from .model import PROFILES, Figure, LoadTarget, Measurement, Profile, Scenario, TargetKind, WorkerStats
 from .procstat import ProcessCpu, parse_proc_stat, read_process_cpu
 from .runner import ClientPod, ExecInPod, LoadError, LoadRunner, build_targets
-from .worker_protocol import WORKER_SCHEMA, parse_worker_output, worker_argv
+from .worker_protocol import (
+    WORKER_SCHEMA,
+    TargetRun,
+    WorkerOptions,
+    parse_worker_argv,
+    parse_worker_output,
+    worker_argv,
+)
 
 __all__ = [
     "ClientPod",
@@ -55,12 +64,15 @@ __all__ = [
     "Profile",
     "Scenario",
     "TargetKind",
+    "TargetRun",
     "WORKER_SCHEMA",
+    "WorkerOptions",
     "WorkerStats",
     "build_targets",
     "figures_from_measurements",
     "merge_histograms",
     "parse_proc_stat",
+    "parse_worker_argv",
     "parse_worker_output",
     "percentile_ms",
     "read_process_cpu",

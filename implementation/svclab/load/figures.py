@@ -6,9 +6,11 @@ least p % of the requests took that long or less.  Histograms from several
 workers (locust's distributed mode) are merged by adding counts, so the same
 code serves one local worker and a master with many.
 
-The ratio to direct compares a row's requests/s with the direct-baseline run
-of the same mode and scenario at the same Service count, falling back to the
-count-0 baseline (profiles measure the baseline once when it cannot change).
+The ratio to direct compares a row's requests/s with the direct baseline of
+the same mode and scenario at the same Service count, which the runner
+measured interleaved with it in the same run (``svclab.load.slices``); a
+count without a direct baseline (a profile whose ``sweep_targets`` leave it
+out) falls back to the count-0 one.
 
 Files: ``load-<testbed>.json`` (schema ``svclab.load/v1``, below) and
 ``load-<testbed>.csv`` (one header line, one row per figure, same fields).

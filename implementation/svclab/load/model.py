@@ -1,11 +1,14 @@
 """Values of a load test: what is measured, how, and what came out.
 
-A *measurement* is one load generator run: one set of URLs (a ``LoadTarget``),
-one connection ``Scenario``, a fixed number of users for a fixed time, with a
-given number of extra Services programmed into the proxy.  The worker turns a
-run into ``WorkerStats`` (raw counts and a latency histogram); the runner adds
-the proxy's CPU time and gives a ``Measurement``; ``figures`` derives the
-per-row ``Figure`` (rates, percentiles, ratio to the direct baseline).
+A *measurement* is one target's share of a load generator run: one set of
+URLs (a ``LoadTarget``), one connection ``Scenario``, a fixed number of users
+for a fixed time, with a given number of extra Services programmed into the
+proxy.  One run interleaves all its targets slice by slice
+(``svclab.load.slices``), so drift of the machine hits every target alike.
+The worker reports per target ``WorkerStats`` (raw counts and a latency
+histogram) and the proxy's CPU time; the runner makes them ``Measurement``s;
+``figures`` derives the per-row ``Figure`` (rates, percentiles, ratio to the
+direct baseline).
 
 Targets: ``direct`` sends to the backend pod IPs (no proxy involved, the
 baseline), ``clusterip`` to the Service's virtual IP, ``nodeport`` to a
@@ -61,15 +64,19 @@ class Profile:
     """How long and how wide a load run is.
 
     ``sweep_counts`` are the numbers of extra Services; at count 0 every
-    target is measured, at the other counts only ``sweep_targets`` (the direct
-    baseline does not depend on Services, so the count-0 one stands in).
+    target is measured, at the other counts only ``sweep_targets``.  These
+    include the direct baseline: it does not depend on Services, but only a
+    baseline interleaved with the ClusterIP in the same seconds compares
+    like with like on a machine whose throughput drifts.  ``run_time_s`` is
+    per target; targets take turns in ``slice_s`` long slices.
     """
 
     name: str
     run_time_s: float
     users: int
     sweep_counts: tuple[int, ...]
-    sweep_targets: tuple[TargetKind, ...] = (TargetKind.CLUSTER_IP,)
+    sweep_targets: tuple[TargetKind, ...] = (TargetKind.DIRECT, TargetKind.CLUSTER_IP)
+    slice_s: float = 1.0
     scenarios: tuple[Scenario, ...] = (Scenario.KEEPALIVE, Scenario.NEW_CONNECTION)
     uml_sweep_limit: int | None = None  # highest sweep count in a User-Mode Linux guest
 
@@ -82,26 +89,27 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    # quick: 6 runs at count 0 plus 2 per sweep step, ~60 s of load per testbed,
-    # so that four testbeds fit in about a quarter of an hour. Inside the
+    # quick: per scenario one 18 s run at count 0 (three targets interleaved)
+    # and one 12 s run per sweep step (direct and ClusterIP), ~85 s of load
+    # per testbed, so that four testbeds fit in about a quarter of an hour. Inside the
     # one-CPU UML guest each proxy needs ~20 s of kernel calls per 1,000
     # Services (three proxies share that CPU): 5,000 took ~7 min there, so the
     # quick sweep stops at 1,000 in UML; the full profile sweeps everything.
     "quick": Profile(name="quick", run_time_s=6.0, users=10, sweep_counts=(0, 1000, 5000),
                      uml_sweep_limit=1000),
     "full": Profile(name="full", run_time_s=30.0, users=20,
-                    sweep_counts=(0, 1000, 5000, 10000),
-                    sweep_targets=(TargetKind.DIRECT, TargetKind.CLUSTER_IP)),
+                    sweep_counts=(0, 1000, 5000, 10000)),
 }
 
 
 @dataclass(frozen=True, slots=True)
 class WorkerStats:
-    """What one load generator run counted (the worker's JSON, parsed).
+    """What one target of a load generator run counted (the worker's JSON, parsed).
 
     ``response_times_ms`` is locust's histogram: response time rounded the
     way locust rounds it (ms) -> number of requests.  ``duration_s`` is the
-    measured window (after all users were spawned).
+    measured time: the sum of the target's slices (after all users were
+    spawned); a request counts for the slice it started in.
     """
 
     requests: int
@@ -109,7 +117,7 @@ class WorkerStats:
     duration_s: float
     response_times_ms: dict[int, int]
     errors: dict[str, int] = field(default_factory=dict)
-    html_report: str | None = None  # path of locust's own HTML report
+    html_report: str | None = None  # path of locust's own HTML report (one per run)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +130,7 @@ class Measurement:
     services: int  # extra Services programmed during the run
     users: int
     stats: WorkerStats
-    proxy_cpu_s: float | None  # CPU seconds the proxy spent during the run
+    proxy_cpu_s: float | None  # CPU seconds the proxy spent during this target's slices
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""LoadRunner: run the load generator in a client pod, target by target.
+"""LoadRunner: run the load generator in a client pod, targets interleaved.
 
 The runner knows nothing about providers.  The caller hands it:
 
@@ -9,8 +9,13 @@ The runner knows nothing about providers.  The caller hands it:
 * a ``work_dir`` that both the runner and the pod see at the same path (local
   provider: the host filesystem) where the worker writes its JSON and locust
   HTML report.
-* optionally ``proxy_cpu_seconds() -> float``, read before and after each run
-  (e.g. ``read_process_cpu(pid).total_s`` of the client node's proxy).
+* optionally ``proxy_pid``, the client node's proxy as the pod sees it
+  (locally the pod shares the host's ``/proc``): the worker reads its CPU
+  time at every slice boundary, so each target is charged for its own slices.
+
+One worker run measures all targets of a scenario at once, in alternating
+slices, so that every ratio to the direct baseline compares seconds taken
+side by side (see ``svclab.load.slices``).
 
 On kind the same user classes run as locust master and worker pods through
 ``loadtests/locustfile.py``; the runner then is not involved.
@@ -25,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .model import LoadTarget, Measurement, Profile, Scenario, TargetKind
-from .worker_protocol import parse_worker_output, worker_argv
+from .worker_protocol import WorkerOptions, parse_worker_output, worker_argv
 
 __all__ = ["ClientPod", "ExecInPod", "LoadError", "LoadRunner", "build_targets"]
 
@@ -53,61 +58,74 @@ class LoadRunner:
     """
 
     def __init__(self, *, mode: str, client: ClientPod, exec_in_pod: ExecInPod,
-                 work_dir: Path, proxy_cpu_seconds: Callable[[], float] | None = None,
+                 work_dir: Path, proxy_pid: int | None = None,
                  save_html: bool = True, save_html_for_sweep: bool = False) -> None:
         self._mode = mode
         self._client = client
         self._exec = exec_in_pod
         self._work_dir = work_dir
-        self._proxy_cpu = proxy_cpu_seconds
+        self._proxy_pid = proxy_pid
         self._save_html = save_html
         # locust's report is ~1 MB (it embeds its web UI): by default only count-0 runs keep one
         self._save_html_for_sweep = save_html_for_sweep
 
-    def measure(self, target: LoadTarget, scenario: Scenario, *, users: int,
-                run_time_s: float, services: int = 0) -> Measurement:
-        """One run against one target; raises LoadError when the worker fails."""
-        stem = f"locust-{self._mode}-{target.kind.value}-{scenario.value}-{services}"
+    def measure(self, targets: Sequence[LoadTarget], scenario: Scenario, *, users: int,
+                run_time_s: float, slice_s: float = 1.0, services: int = 0) -> list[Measurement]:
+        """One worker run over ``targets`` interleaved, a Measurement per target (same order).
+
+        ``run_time_s`` is each target's share; the run lasts about
+        ``len(targets) * run_time_s``.  Raises LoadError when the worker fails.
+        """
+        stem = f"locust-{self._mode}-{scenario.value}-{services}"
         json_out = self._work_dir / f"{stem}.json"
         keep_html = self._save_html and (services == 0 or self._save_html_for_sweep)
-        html_out = self._work_dir / f"{stem}.html" if keep_html else None
+        options = WorkerOptions(
+            targets=tuple((t.kind.value, t.urls) for t in targets), scenario=scenario,
+            users=users, run_time_s=run_time_s, slice_s=slice_s, json_out=json_out,
+            html_out=self._work_dir / f"{stem}.html" if keep_html else None,
+            cpu_pid=self._proxy_pid)
         json_out.unlink(missing_ok=True)
-        argv = worker_argv(python=self._client.python, urls=target.urls, scenario=scenario,
-                           users=users, run_time_s=run_time_s, json_out=json_out,
-                           html_out=html_out)
-        cpu_before = self._proxy_cpu() if self._proxy_cpu else None
-        done = self._exec(self._client.namespace, self._client.name, argv)
-        cpu_after = self._proxy_cpu() if self._proxy_cpu else None
+        done = self._exec(self._client.namespace, self._client.name,
+                          worker_argv(options, python=self._client.python))
         where = f"{self._client.namespace}/{self._client.name}"
         if done.returncode != 0:
             raise LoadError(f"load run {stem} in pod {where} exited {done.returncode}: "
                             f"{(done.stderr or '').strip()[-2000:]}")
         try:
-            stats = parse_worker_output(json_out.read_text(), source=str(json_out))
+            runs = {run.name: run for run in
+                    parse_worker_output(json_out.read_text(), source=str(json_out))}
+            return [Measurement(mode=self._mode, target=t.kind, scenario=scenario,
+                                services=services, users=users, stats=runs[t.kind.value].stats,
+                                proxy_cpu_s=runs[t.kind.value].proxy_cpu_s)
+                    for t in targets]
         except (OSError, ValueError) as err:
             raise LoadError(f"load run {stem} in pod {where}: {err}") from err
-        cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
-        return Measurement(mode=self._mode, target=target.kind, scenario=scenario,
-                           services=services, users=users, stats=stats, proxy_cpu_s=cpu)
+        except KeyError as err:
+            raise LoadError(f"load run {stem} in pod {where}: no stats for target {err}") from err
 
     def measure_all(self, targets: Iterable[LoadTarget], profile: Profile, *,
                     services: int = 0,
                     progress: Callable[[str], None] | None = None) -> list[Measurement]:
         """Every target x scenario of the profile, at a given Service count.
 
-        At a count other than 0 only the profile's ``sweep_targets`` are run.
+        One worker run per scenario, its targets interleaved.  At a count
+        other than 0 only the profile's ``sweep_targets`` are run.  The
+        result is ordered by target, then scenario.
         """
         wanted = [t for t in targets
                   if services == 0 or t.kind in profile.sweep_targets]
-        results = []
-        for target in wanted:
-            for scenario in profile.scenarios:
-                if progress:
-                    progress(f"{self._mode}: {target.kind.value} {scenario.value} "
-                             f"with {services} extra Services")
-                results.append(self.measure(target, scenario, users=profile.users,
-                                            run_time_s=profile.run_time_s, services=services))
-        return results
+        results: list[Measurement] = []
+        if not wanted:
+            return results
+        for scenario in profile.scenarios:
+            if progress:
+                progress(f"{self._mode}: {', '.join(t.kind.value for t in wanted)} interleaved, "
+                         f"{scenario.value}, with {services} extra Services")
+            results += self.measure(wanted, scenario, users=profile.users,
+                                    run_time_s=profile.run_time_s, slice_s=profile.slice_s,
+                                    services=services)
+        kinds, scenarios = list(TargetKind), list(profile.scenarios)
+        return sorted(results, key=lambda m: (kinds.index(m.target), scenarios.index(m.scenario)))
 
 
 def build_targets(*, pod_ips: Iterable[str], cluster_ip: str, node_ip: str, node_port: int,

@@ -22,7 +22,7 @@ from lightkube import AsyncClient, Client, KubeConfig
 from lightkube.resources.core_v1 import Endpoints, Namespace, Node, Pod, Service
 
 from svclab.load import (ClientPod, LoadResults, LoadRunner, Measurement, Profile, build_targets,
-                         figures_from_measurements, read_process_cpu, write_results)
+                         figures_from_measurements, write_results)
 from svclab.load.sweep import DummyServices, run_sweep
 from svclab.run.cluster import RunCluster, wait_until
 from svclab.testbed.local import naming
@@ -87,13 +87,6 @@ def _answers(cluster: RunCluster, ip: str, port: int) -> bool:
     return done.returncode == 0
 
 
-def _proxy_cpu(cluster: RunCluster, node: str) -> Callable[[], float] | None:
-    pid = cluster.proxy_pid(node)
-    if pid is None:
-        return None
-    return lambda: read_process_cpu(pid).total_s
-
-
 def _measure(cluster: RunCluster, mode: str, profile: Profile, work_dir: Path,
              progress: Callable[[str], None]) -> list[Any]:
     assert cluster.kubeconfig is not None
@@ -115,7 +108,8 @@ def _measure(cluster: RunCluster, mode: str, profile: Profile, work_dir: Path,
                             node_port=node_port)
     runner = LoadRunner(mode=mode, client=ClientPod(NAMESPACE, "load-client"),
                         exec_in_pod=cluster.exec_in_pod, work_dir=work_dir,
-                        proxy_cpu_seconds=_proxy_cpu(cluster, client_node))
+                        # the worker reads /proc/<pid>/stat per slice (None: the proxy runs in UML)
+                        proxy_pid=cluster.proxy_pid(client_node))
     dummies = DummyServices(namespace=NAMESPACE, endpoint_ip=ips[0])
 
     async def wait_programmed(count: int) -> None:
@@ -147,12 +141,16 @@ def _measure(cluster: RunCluster, mode: str, profile: Profile, work_dir: Path,
 
 def _collect_html(measurement: Measurement, mode: str, testbed: str,
                   results_dir: Path) -> Measurement:
-    """Copy locust's own report beside ours; the figure then names it relative to the report."""
+    """Copy locust's own report beside ours; the figure then names it relative to the report.
+
+    One report covers a whole run (``locust-<testbed>-<scenario>-<count>.html``,
+    a row per target), so every target of the run links the same file.
+    """
     source = measurement.stats.html_report
     if not source or not Path(source).is_file():
         return measurement
     name = Path(source).name.replace(f"locust-{mode}-", f"locust-{testbed}-", 1)
-    shutil.copyfile(source, results_dir / name)
+    shutil.copyfile(source, results_dir / name)  # again per target: cheap, and never stale
     return dataclasses.replace(measurement,
                                stats=dataclasses.replace(measurement.stats, html_report=name))
 
