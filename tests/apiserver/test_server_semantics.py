@@ -203,6 +203,20 @@ def test_namespace_deletion_removes_contents(api) -> None:
     assert api.get("/api/v1/namespaces/tmp/services/x").status_code == 404
 
 
+def test_namespace_waits_for_a_terminating_pod_then_goes(api) -> None:
+    api.post("/api/v1/namespaces", {"metadata": {"name": "tmp2"}})
+    pods = "/api/v1/namespaces/tmp2/pods"
+    api.post(pods, {"metadata": {"name": "g"}, "spec": {"containers": [{"name": "c", "image": "x:1"}]}})
+    api.post(f"{pods}/g/binding", {"apiVersion": "v1", "kind": "Binding",
+                                   "metadata": {"name": "g"}, "target": {"name": "node-1"}})
+    api.delete("/api/v1/namespaces/tmp2")
+    time.sleep(0.5)  # the bound pod has its grace period: the namespace stays
+    assert api.get("/api/v1/namespaces/tmp2").json()["status"]["phase"] == "Terminating"
+    assert api.get(f"{pods}/g").json()["metadata"]["deletionTimestamp"]
+    api.delete(f"{pods}/g", {"gracePeriodSeconds": 0})  # what the node agent does at the end
+    _wait_gone(api, "/api/v1/namespaces/tmp2", timeout=0.9)  # on the write, not a 1 s recheck
+
+
 def test_nodeport_allocation_and_type_changes(api) -> None:
     svc = api.post(SVC, service("np", type="NodePort")).json()
     node_port = svc["spec"]["ports"][0]["nodePort"]

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["GarbageCollector", "delete", "delete_collection", "remove_now"]
 
 log = logging.getLogger(__name__)
+NAMESPACE_RECHECK_SECONDS = 1.0
 ObjRef = tuple[str, str, str]  # (kind, namespace, name)
 
 
@@ -166,6 +167,8 @@ class GarbageCollector:
         self.by_uid: dict[str, ObjRef] = {}
         self.dependents: dict[str, set[ObjRef]] = defaultdict(set)
         self._dirty_owners: set[str] = set()
+        self._terminating: set[str] = set()  # namespaces being finalized
+        self._recheck: asyncio.TimerHandle | None = None
         self._wake = asyncio.Event()
         registry.after_write.append(self._observe)
         for kind, obj in registry.store.iter_all():
@@ -179,6 +182,7 @@ class GarbageCollector:
         return kind, meta.get("namespace", ""), meta["name"]
 
     def _observe(self, kind: str, old: Obj | None, new: Obj | None) -> None:
+        self._observe_namespaces(kind, old, new)
         if old is not None:
             for owner in old["metadata"].get("ownerReferences") or []:
                 self.dependents[owner["uid"]].discard(self._ref(kind, old))
@@ -199,8 +203,31 @@ class GarbageCollector:
             else:
                 self.dependents.pop(uid, None)
 
+    def _observe_namespaces(self, kind: str, old: Obj | None, new: Obj | None) -> None:
+        """A namespace being deleted is finalized again whenever something in it changes
+        (a pod finishing its grace period), not on a timer."""
+        if kind == "Namespace":
+            if new is not None and new["metadata"].get("deletionTimestamp"):
+                self._terminating.add(new["metadata"]["name"])
+                self.kick()
+            elif new is None and old is not None:
+                self._terminating.discard(old["metadata"]["name"])
+            return
+        namespace = (new or old or {}).get("metadata", {}).get("namespace")
+        if namespace in self._terminating:
+            self.kick()
+
     def kick(self) -> None:
         self._wake.set()
+
+    def _schedule_recheck(self) -> None:
+        """One slow retry for a namespace that still holds objects: the next write in it
+        kicks us anyway; this only catches deletes that failed."""
+        if self._recheck is None:
+            def fire() -> None:
+                self._recheck = None
+                self.kick()
+            self._recheck = asyncio.get_running_loop().call_later(NAMESPACE_RECHECK_SECONDS, fire)
 
     def has_dependents(self, uid: str) -> bool:
         return bool(self.dependents.get(uid))
@@ -264,10 +291,11 @@ class GarbageCollector:
         self.registry.update(r, ref[1], ref[2], new)
 
     def _finalize_namespaces(self) -> None:
-        for ns in self.registry.store.list("Namespace"):
-            if not ns["metadata"].get("deletionTimestamp"):
+        for name in sorted(self._terminating):
+            ns = self.registry.store.get("Namespace", "", name)
+            if ns is None or not ns["metadata"].get("deletionTimestamp"):
+                self._terminating.discard(name)
                 continue
-            name = ns["metadata"]["name"]
             remaining = 0
             for r in RESOURCES:
                 if not r.namespaced:
@@ -282,4 +310,4 @@ class GarbageCollector:
             if remaining == 0:
                 remove_now(self.registry, by_kind("Namespace"), ns)
             else:
-                self.kick()
+                self._schedule_recheck()
