@@ -65,6 +65,7 @@ def random_service(rng: random.Random, ns: str, name: str) -> Any:
             spec["loadBalancerSourceRanges"] = rng.sample(SOURCE_RANGES, rng.randint(1, 2))
     svc = service(ns, name, rng.choice(CLUSTER_IPS), *ports, **spec)
     if rng.random() < 0.3:
+        assert svc.metadata is not None
         svc.metadata.annotations = {"service.kubernetes.io/topology-mode": "Auto"}
     return svc
 
