@@ -2,7 +2,8 @@
 
 ``plan`` (pure) computes the desired ``IpvsRuleset``; ``IpvsProxier`` applies it
 through an ``IpvsExecutor`` (``NetlinkExecutor`` for real, ``testing.FakeIpvsExecutor``
-in tests). The host kernel may lack IPVS; the local provider then runs the
+in tests), and between full syncs keeps it per service port in an
+``incremental.FragmentIndex`` so a partial sync re-plans only what changed. The host kernel may lack IPVS; the local provider then runs the
 testbed inside User-Mode Linux (``svclab.testbed.local.uml``).
 """
 

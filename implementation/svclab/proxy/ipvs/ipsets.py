@@ -4,14 +4,15 @@ Names, types and comments are upstream's; the comments also label the
 iptables rules that match each set. ``restore_text`` turns a desired list of
 sets into one ``ipset restore`` script: on a full sync every set is created
 (``-exist``), flushed and refilled; otherwise only the entries that changed
-since the previous sync are added or deleted. Everything here is
-side-effect-free.
+since the previous sync are added or deleted. ``changes_text`` writes the
+same add/del lines from changes already known (the incremental planner's), so
+a partial sync need not compare whole sets. Everything here is side-effect-free.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 
 from svclab.proxy.service_port import Protocol
@@ -23,7 +24,7 @@ __all__ = [
     "KUBE_LOAD_BALANCER_SOURCE_IP", "KUBE_LOOP_BACK", "KUBE_NODE_PORT_LOCAL_SCTP",
     "KUBE_NODE_PORT_LOCAL_TCP", "KUBE_NODE_PORT_LOCAL_UDP", "KUBE_NODE_PORT_SCTP",
     "KUBE_NODE_PORT_TCP", "KUBE_NODE_PORT_UDP", "NODE_PORT_LOCAL_SETS", "NODE_PORT_SETS",
-    "restore_text",
+    "changes_text", "restore_text", "sorted_entries",
 ]
 
 # Set names (upstream constants); each spec below carries upstream's comment.
@@ -123,7 +124,30 @@ class IpSet:
 
     def sorted_entries(self) -> list[str]:
         """Entries in a stable order (numeric for ports)."""
-        return sorted(self.entries, key=lambda e: (len(e), e) if e.isdigit() else (0, e))
+        return sorted_entries(self.entries)
+
+
+def sorted_entries(entries: Set[str]) -> list[str]:
+    """``entries`` in a stable order (numeric for ports). Side-effect-free."""
+    return sorted(entries, key=lambda e: (len(e), e) if e.isdigit() else (0, e))
+
+
+def _change_lines(name: str, gone: Set[str], new: Set[str]) -> list[str]:
+    return ([f"del {name} {e} -exist" for e in sorted_entries(gone)]
+            + [f"add {name} {e} -exist" for e in sorted_entries(new)])
+
+
+def changes_text(changes: Mapping[str, tuple[Set[str], Set[str]]]) -> str:
+    """``ipset restore`` lines for known (gone, new) entries per set name. Side-effect-free.
+
+    Sets come in ``IPSET_SPECS`` order, as ``restore_text`` writes them; returns
+    "" when nothing changed.
+    """
+    lines: list[str] = []
+    for spec in IPSET_SPECS:
+        if spec.name in changes:
+            lines += _change_lines(spec.name, *changes[spec.name])
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 def restore_text(desired: Sequence[IpSet], previous: Sequence[IpSet] | None) -> str:
@@ -138,8 +162,5 @@ def restore_text(desired: Sequence[IpSet], previous: Sequence[IpSet] | None) -> 
             lines += [ipset.spec.create_line(), f"flush {ipset.name}"]
             lines += [f"add {ipset.name} {e}" for e in ipset.sorted_entries()]
             continue
-        gone = IpSet(ipset.spec, old[ipset.name] - ipset.entries)
-        new = IpSet(ipset.spec, ipset.entries - old[ipset.name])
-        lines += [f"del {ipset.name} {e} -exist" for e in gone.sorted_entries()]
-        lines += [f"add {ipset.name} {e} -exist" for e in new.sorted_entries()]
+        lines += _change_lines(ipset.name, old[ipset.name] - ipset.entries, ipset.entries - old[ipset.name])
     return "\n".join(lines) + "\n" if lines else ""

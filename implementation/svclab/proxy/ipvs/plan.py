@@ -16,14 +16,20 @@ rest (masquerade, hairpin, filtering). Per service port:
   the bare port for ``bitmap:port`` and the IP for ``hash:ip``.
 
 The iptables rules only reference the sets, so their text does not grow with
-the number of Services. Everything here is side-effect-free.
+the number of Services.
+
+Each service port's share of the ruleset is computed on its own, as a
+``PortFragment``; ``plan`` merges the fragments of every port. The proxier
+keeps the fragments between syncs (``incremental.py``), so a partial sync
+re-plans only the ports that changed. Everything here is side-effect-free.
 """
 
 from __future__ import annotations
 
 import enum
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from svclab.proxy.endpoint import Endpoint
@@ -37,7 +43,8 @@ from svclab.proxy.service_port import Protocol, ServicePort, ServicePortName
 from svclab.proxy.topology import categorize_endpoints
 
 __all__ = ["DEFAULT_DUMMY_DEVICE", "DEFAULT_SCHEDULER", "ForwardMethod", "IpvsOptions", "IpvsRuleset",
-           "RealServer", "VirtualServer", "plan", "select_endpoints"]
+           "PortFragment", "RealServer", "VirtualServer", "assemble", "plan", "plan_fragments",
+           "port_fragment", "render_rules", "select_endpoints"]
 
 DEFAULT_SCHEDULER = "rr"          # upstream defaultScheduler: round robin
 DEFAULT_DUMMY_DEVICE = "kube-ipvs0"  # holds the service IPs so the node accepts them
@@ -132,17 +139,37 @@ def select_endpoints(port: ServicePort, endpoints: Sequence[Endpoint], only_loca
     return tuple({str(ep): ep for ep in chosen}.values())
 
 
+@dataclass(frozen=True, slots=True)
+class PortFragment:
+    """One service port's share of the ruleset (what ``_Builder.add_service`` adds for it).
+
+    ``servers`` keeps the port's own order of precedence (a later virtual
+    server of the same port replaces an earlier equal one); ``entries`` maps
+    set names to entries and lists only non-empty sets. ``no_node_access``
+    may repeat an item (one per LoadBalancer IP listed), as the rules do.
+    """
+
+    servers: Mapping[VirtualServer, tuple[RealServer, ...]]
+    entries: Mapping[str, frozenset[str]]
+    bound: frozenset[str]
+    no_node_access: tuple[LbNoNodeAccess, ...]
+
+
 @dataclass
 class _Builder:
-    """Accumulates one plan; kept private so ``plan`` stays a pure function."""
+    """Accumulates one port's fragment; kept private so planning stays side-effect-free."""
 
     opts: IpvsOptions
     node_labels: Mapping[str, str]
-    entries: dict[str, set[str]] = field(default_factory=lambda: {s.name: set() for s in IPSET_SPECS})
+    entries: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     servers: dict[VirtualServer, tuple[RealServer, ...]] = field(default_factory=dict)
-    owners: dict[VirtualServer, ServicePortName] = field(default_factory=dict)
     bound: set[str] = field(default_factory=set)
     no_node_access: list[LbNoNodeAccess] = field(default_factory=list)
+
+    def fragment(self) -> PortFragment:
+        """What was added so far, frozen."""
+        return PortFragment(dict(self.servers), {name: frozenset(e) for name, e in self.entries.items() if e},
+                            frozenset(self.bound), tuple(self.no_node_access))
 
     def virtual_server(self, port: ServicePort, address: str, number: int, endpoints: Sequence[Endpoint],
                        *, only_local: bool, bind: bool) -> None:
@@ -153,7 +180,6 @@ class _Builder:
                            port.session_affinity_seconds)
         chosen = select_endpoints(port, endpoints, only_local, self.node_labels)
         self.servers[vs] = tuple(sorted(RealServer(ep.ip, ep.port) for ep in chosen))
-        self.owners[vs] = port.name
         if bind:
             self.bound.add(address)
 
@@ -218,19 +244,57 @@ def _contains(cidr: str, ip: str) -> bool:
         return False
 
 
+def port_fragment(port: ServicePort, endpoints: Sequence[Endpoint], opts: IpvsOptions,
+                  node_labels: Mapping[str, str] | None = None) -> PortFragment:
+    """One service port's share of the ruleset. Side-effect-free."""
+    builder = _Builder(opts, node_labels or {})
+    builder.add_service(port, endpoints)
+    return builder.fragment()
+
+
+def plan_fragments(service_ports: Mapping[ServicePortName, ServicePort],
+                   endpoints: Mapping[ServicePortName, Sequence[Endpoint]], opts: IpvsOptions,
+                   node_labels: Mapping[str, str] | None = None) -> dict[ServicePortName, PortFragment]:
+    """The fragment of every service port, in name order. Side-effect-free."""
+    return {name: port_fragment(port, endpoints.get(name, ()), opts, node_labels)
+            for name, port in sorted(service_ports.items())}
+
+
+def render_rules(nonempty_sets: set[str], no_node_access: Iterable[LbNoNodeAccess], opts: IpvsOptions) -> str:
+    """The iptables text for these non-empty sets and blocked LoadBalancer IPs. Side-effect-free."""
+    rule_opts = RuleOptions(masquerade_all=opts.masquerade_all, cluster_cidr=opts.cluster_cidr,
+                            masquerade_mark=opts.masquerade_mark,
+                            random_fully=opts.masquerade_random_fully)
+    return render_iptables(nonempty_sets, rule_opts, tuple(sorted(no_node_access)))
+
+
+def assemble(fragments: Mapping[ServicePortName, PortFragment], opts: IpvsOptions) -> IpvsRuleset:
+    """Merge fragments into a ruleset. Side-effect-free.
+
+    Where ports produce the same virtual server, the port whose name sorts
+    last wins (its real servers, its owner); sets and addresses are unions.
+    """
+    servers: dict[VirtualServer, tuple[RealServer, ...]] = {}
+    owners: dict[VirtualServer, ServicePortName] = {}
+    entries: dict[str, set[str]] = {s.name: set() for s in IPSET_SPECS}
+    bound: set[str] = set()
+    no_node_access: list[LbNoNodeAccess] = []
+    for name in sorted(fragments):
+        fragment = fragments[name]
+        servers.update(fragment.servers)
+        owners.update(dict.fromkeys(fragment.servers, name))
+        for set_name, new in fragment.entries.items():
+            entries[set_name] |= new
+        bound |= fragment.bound
+        no_node_access += fragment.no_node_access
+    entries[KUBE_IPVS_IPS] = bound
+    ipsets = tuple(IpSet(spec, frozenset(entries[spec.name])) for spec in IPSET_SPECS)
+    text = render_rules({s.name for s in ipsets if s.entries}, no_node_access, opts)
+    return IpvsRuleset(dict(sorted(servers.items())), frozenset(bound), ipsets, text, owners)
+
+
 def plan(service_ports: Mapping[ServicePortName, ServicePort],
          endpoints: Mapping[ServicePortName, Sequence[Endpoint]], opts: IpvsOptions,
          node_labels: Mapping[str, str] | None = None) -> IpvsRuleset:
     """The whole desired ipvs state for a proxy state. Side-effect-free."""
-    builder = _Builder(opts, node_labels or {})
-    for name, port in sorted(service_ports.items()):
-        builder.add_service(port, endpoints.get(name, ()))
-    builder.entries[KUBE_IPVS_IPS] = set(builder.bound)
-    ipsets = tuple(IpSet(spec, frozenset(builder.entries[spec.name])) for spec in IPSET_SPECS)
-    rule_opts = RuleOptions(masquerade_all=opts.masquerade_all, cluster_cidr=opts.cluster_cidr,
-                            masquerade_mark=opts.masquerade_mark,
-                            random_fully=opts.masquerade_random_fully)
-    text = render_iptables({s.name for s in ipsets if s.entries}, rule_opts,
-                           tuple(sorted(builder.no_node_access)))
-    return IpvsRuleset(dict(sorted(builder.servers.items())), frozenset(builder.bound), ipsets, text,
-                       dict(builder.owners))
+    return assemble(plan_fragments(service_ports, endpoints, opts, node_labels), opts)

@@ -1,19 +1,25 @@
-"""ipvs mode, imperative part: the ``ModeBackend`` that applies an ``IpvsRuleset``.
+"""ipvs mode, imperative part: the ``ModeBackend`` that applies the desired ipvs state.
 
-One sync: plan the whole desired state (cheap, pure), then
+A full sync (the first, and the one after a failure) plans the whole state
+(``plan``'s fragments and merge, kept in a ``FragmentIndex``) and then
 
-1. ``ipset restore`` once: on a full sync every set is created, flushed and
-   refilled; otherwise only changed entries are added or deleted;
-2. ``iptables-restore --noflush`` once, only when the (set-driven, constant
-   size) rules text changed or on a full sync, then the jump rules;
-3. the dummy device's addresses: bind new service IPs, unbind old ones;
-4. IPVS over netlink: on a full sync every virtual server in the kernel is
-   compared with the plan; on a partial sync only those whose desired state
-   changed since the last sync, plus those still draining real servers of
-   removed endpoints (graceful termination, see ``reconcile.py``).
+1. ``ipset restore`` once: every set is created, flushed and refilled;
+2. ``iptables-restore --noflush`` once, then the jump rules;
+3. the dummy device's addresses: bind service IPs, unbind the rest;
+4. IPVS over netlink: every virtual server in the kernel is compared with
+   the plan.
 
-A failure marks the next sync full. ``cleanup()`` removes everything the
-mode installs (upstream ``CleanupLeftovers``).
+A partial sync re-plans only the ports the trackers report changed
+(``ProxyState.changed_ports``, deleted ports included) in the index, whose
+``IndexChanges`` say what to send: the ipset entries added or removed, the
+rules text only if it changed, the addresses bound or unbound, and the
+virtual servers whose desired state moved, plus those still draining real
+servers of removed endpoints (graceful termination, see ``reconcile.py``).
+New node labels or NodePort addresses re-plan every port but still apply
+only the difference. What the kernel held before is what the last sync
+applied: a mismatch makes that sync fail, and any failure makes the next one
+full. ``cleanup()`` removes everything the mode installs (upstream
+``CleanupLeftovers``).
 """
 
 from __future__ import annotations
@@ -21,17 +27,18 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from svclab.proxy.full_sync import FullSyncBookkeeping
 from svclab.proxy.ipvs.executor import IpvsExecutor
-from svclab.proxy.ipvs.ipsets import IPSET_SPECS, restore_text
-from svclab.proxy.ipvs.plan import IpvsOptions, IpvsRuleset, RealServer, VirtualServer, plan
+from svclab.proxy.ipvs.incremental import DesiredServer, FragmentIndex, IndexChanges, ServerKey
+from svclab.proxy.ipvs.ipsets import IPSET_SPECS, changes_text, restore_text
+from svclab.proxy.ipvs.plan import IpvsOptions, IpvsRuleset, RealServer, VirtualServer
 from svclab.proxy.ipvs.reconcile import IpvsOp, OpKind, RealServerStatus, reconcile_virtual_server
 from svclab.proxy.ipvs.rules import CHAINS, JUMP_RULES
 from svclab.proxy.provider import ProxyStateLike
-from svclab.proxy.service_port import Protocol as L4
+from svclab.proxy.service_port import ServicePortName
 
 __all__ = ["IPVS_SYSCTLS", "IpvsProxier"]
 
@@ -40,12 +47,26 @@ _log = logging.getLogger(__name__)
 #: sysctls upstream sets for the ipvs mode (conn_reuse_mode is left alone on kernels >= 5.9).
 IPVS_SYSCTLS = (("net/ipv4/vs/conntrack", "1"), ("net/ipv4/vs/expire_nodest_conn", "1"),
                 ("net/ipv4/vs/expire_quiescent_template", "1"), ("net/ipv4/ip_forward", "1"))
-_Key = tuple[str, int, L4]
 
 
 def _is_node_port_address(address: str) -> bool:
     ip = ipaddress.ip_address(address)
     return ip.version == 4 and not ip.is_loopback
+
+
+def changed_port_names(state: ProxyStateLike, known: Iterable[ServicePortName]) -> set[ServicePortName]:
+    """The ports a partial sync re-plans. Side-effect-free.
+
+    ``changed_ports`` names them, deleted ones included. A state built by hand
+    may name only the changed Services (``changed_ports`` defaults to empty);
+    every port of those, ``known`` or new, is then re-planned, at the cost of
+    one scan.
+    """
+    names = set(state.changed_ports)
+    uncovered = state.changed_services - {name.service for name in names}
+    if uncovered:
+        names |= {name for name in (*state.service_ports, *known) if name.service in uncovered}
+    return names
 
 
 @dataclass
@@ -56,83 +77,111 @@ class IpvsProxier(FullSyncBookkeeping):
     options: IpvsOptions = field(default_factory=IpvsOptions)
     service_port_factory = None
     endpoint_factory = None
-    applied: IpvsRuleset | None = None
-    draining: dict[_Key, VirtualServer] = field(default_factory=dict)
+    draining: dict[ServerKey, VirtualServer] = field(default_factory=dict)
     last_ops: list[IpvsOp] = field(default_factory=list)
     last_ipset_restore: str = ""
     last_iptables_restore: str = ""
+    _index: FragmentIndex | None = None
+    _node_port_names: set[ServicePortName] = field(default_factory=set)
 
-    def _node_port_ips(self, state: ProxyStateLike) -> tuple[str, ...]:
-        if self.options.node_port_ips or not any(p.node_port for p in state.service_ports.values()):
+    @property
+    def applied(self) -> IpvsRuleset | None:
+        """The desired state of the last successful sync (None: unknown, the next sync is full)."""
+        return self._index.ruleset() if self._index is not None else None
+
+    def _node_port_ips(self) -> tuple[str, ...]:
+        if self.options.node_port_ips or not self._node_port_names:
             return self.options.node_port_ips
         found = self.executor.local_addresses(exclude_device=self.options.dummy_device)
         return tuple(sorted(a for a in found if _is_node_port_address(a)))
 
     def sync_rules(self, state: ProxyStateLike) -> dict[str, int]:
         """Plan and apply; see the module docstring. Raises on failure (next sync is full)."""
-        full = self.begin_sync(force=self.applied is None)
-        if full:
-            for name, value in IPVS_SYSCTLS:
-                self.executor.set_sysctl(name, value)
-            self.executor.ensure_dummy_device(self.options.dummy_device)
-        opts = dataclasses.replace(self.options, node_port_ips=self._node_port_ips(state))
-        ruleset = plan(state.service_ports, state.endpoints, opts, state.node_labels)
-        previous = None if full else self.applied
-        try:
-            with self.applying():
-                self._apply_sets_and_rules(ruleset, previous)
-                self._sync_addresses(ruleset, full)
-                self._sync_ipvs(ruleset, previous)
-        except Exception:
-            self.applied = None  # the kernel may hold part of it
-            raise
-        self.applied = ruleset
-        lines = ruleset.iptables.splitlines()
+        full = self.begin_sync(force=self._index is None)
+        # Unknown until this sync succeeds: after any failure, planning included (the
+        # changes it consumed are gone), the next sync is full.
+        index, self._index = self._index, None
+        if full or index is None:
+            index = self._sync_full(state)
+        else:
+            self._sync_partial(state, index)
+        self._index = index
+        lines = index.iptables.splitlines()
         nat_end = lines.index("COMMIT")
-        return {"ipvs": len(ruleset.virtual_servers),
-                "ipvs_real_servers": sum(len(r) for r in ruleset.virtual_servers.values()),
-                "ipset": sum(len(s.entries) for s in ruleset.ipsets),
+        return {**index.counts(),
                 "nat": sum(1 for ln in lines[:nat_end] if ln.startswith("-A")),
                 "filter": sum(1 for ln in lines[nat_end:] if ln.startswith("-A"))}
 
-    def _apply_sets_and_rules(self, ruleset: IpvsRuleset, previous: IpvsRuleset | None) -> None:
-        # Sets first: iptables-restore refuses rules that name a missing set.
-        self.last_ipset_restore = restore_text(ruleset.ipsets, previous.ipsets if previous else None)
-        self.executor.ipset_restore(self.last_ipset_restore)
-        self.last_iptables_restore = ""
-        if previous is None or previous.iptables != ruleset.iptables:
-            self.last_iptables_restore = ruleset.iptables
-            self.executor.iptables_restore(ruleset.iptables)
-        if previous is None:
-            self.executor.ensure_jumps(JUMP_RULES)
+    def _sync_full(self, state: ProxyStateLike) -> FragmentIndex:
+        for name, value in IPVS_SYSCTLS:
+            self.executor.set_sysctl(name, value)
+        self.executor.ensure_dummy_device(self.options.dummy_device)
+        self._node_port_names = {name for name, port in state.service_ports.items() if port.node_port}
+        opts = dataclasses.replace(self.options, node_port_ips=self._node_port_ips())
+        index, ruleset = FragmentIndex.build(state.service_ports, state.endpoints, opts, state.node_labels)
+        with self.applying():
+            self._apply_sets_and_rules(ruleset)
+            self._sync_addresses(ruleset)
+            desired = {vs.key: (vs, rss) for vs, rss in ruleset.virtual_servers.items()}
+            current = {vs.key: vs for vs in self.executor.list_virtual_servers() if ":" not in vs.address}
+            self._sync_ipvs(set(current) | set(desired), desired, current)
+        return index
 
-    def _sync_addresses(self, ruleset: IpvsRuleset, full: bool) -> None:
+    def _sync_partial(self, state: ProxyStateLike, index: FragmentIndex) -> None:
+        names = changed_port_names(state, index.names())
+        for name in names:
+            port = state.service_ports.get(name)
+            if port is not None and port.node_port:
+                self._node_port_names.add(name)
+            else:
+                self._node_port_names.discard(name)
+        opts = dataclasses.replace(self.options, node_port_ips=self._node_port_ips())
+        index.begin()
+        if opts != index.opts or state.node_labels != index.node_labels:
+            index.rebase(opts, state.node_labels)  # every port may plan differently now
+            names |= {*state.service_ports, *index.names()}
+        for name in sorted(names):
+            index.update(name, state.service_ports.get(name), state.endpoints.get(name, ()))
+        changes = index.finish()
+        with self.applying():
+            self._apply_changes(changes)
+            keys = set(changes.servers) | set(self.draining)
+            desired = {k: want for k in keys if (want := index.resolve(k)) is not None}
+            # What the last sync applied is what the kernel holds (a mismatch makes the next sync full).
+            before = {k: changes.servers[k][0] if k in changes.servers else desired.get(k) for k in keys}
+            self._sync_ipvs(keys, desired, {k: held[0] for k, held in before.items() if held is not None})
+
+    def _apply_sets_and_rules(self, ruleset: IpvsRuleset) -> None:
+        # Sets first: iptables-restore refuses rules that name a missing set.
+        self.last_ipset_restore = restore_text(ruleset.ipsets, None)
+        self.executor.ipset_restore(self.last_ipset_restore)
+        self.last_iptables_restore = ruleset.iptables
+        self.executor.iptables_restore(ruleset.iptables)
+        self.executor.ensure_jumps(JUMP_RULES)
+
+    def _sync_addresses(self, ruleset: IpvsRuleset) -> None:
         device = self.options.dummy_device
-        if full or self.applied is None:
-            bound = self.executor.device_addresses(device)
-        else:
-            bound = set(self.applied.bound_addresses)
+        bound = self.executor.device_addresses(device)
         for address in sorted(ruleset.bound_addresses - bound):
             self.executor.bind_address(device, address)
         for address in sorted(bound - ruleset.bound_addresses):
             self.executor.unbind_address(device, address)
 
-    def _current_servers(self, previous: IpvsRuleset | None,
-                         desired: Mapping[_Key, tuple[VirtualServer, tuple[RealServer, ...]]]
-                         ) -> tuple[dict[_Key, VirtualServer], set[_Key]]:
-        """Kernel virtual servers to compare, and the keys worth comparing."""
-        if previous is None:
-            current = {vs.key: vs for vs in self.executor.list_virtual_servers() if ":" not in vs.address}
-            return current, set(current) | set(desired)
-        before = {vs.key: (vs, rss) for vs, rss in previous.virtual_servers.items()}
-        keys = {k for k in set(before) | set(desired) if before.get(k) != desired.get(k)}
-        keys |= set(self.draining)
-        # What we applied last time is what the kernel holds (a mismatch makes the next sync full).
-        return {k: before[k][0] for k in keys if k in before}, keys
+    def _apply_changes(self, changes: IndexChanges) -> None:
+        """A partial sync's sets, rules and addresses, in the full sync's order."""
+        self.last_ipset_restore = changes_text(changes.ipsets)
+        self.executor.ipset_restore(self.last_ipset_restore)
+        self.last_iptables_restore = changes.iptables or ""
+        if changes.iptables is not None:
+            self.executor.iptables_restore(changes.iptables)
+        for address in changes.bind:
+            self.executor.bind_address(self.options.dummy_device, address)
+        for address in changes.unbind:
+            self.executor.unbind_address(self.options.dummy_device, address)
 
-    def _sync_ipvs(self, ruleset: IpvsRuleset, previous: IpvsRuleset | None) -> None:
-        desired = {vs.key: (vs, rss) for vs, rss in ruleset.virtual_servers.items()}
-        current, keys = self._current_servers(previous, desired)
+    def _sync_ipvs(self, keys: set[ServerKey], desired: Mapping[ServerKey, DesiredServer],
+                   current: Mapping[ServerKey, VirtualServer]) -> None:
+        """Reconcile the virtual servers under ``keys``; ``current`` is what the kernel holds."""
         ops: list[IpvsOp] = []
         for key in sorted(keys, key=str):
             want, servers = desired[key] if key in desired else (None, ())
@@ -151,7 +200,7 @@ class IpvsProxier(FullSyncBookkeeping):
         if errors:
             raise ExceptionGroup(f"ipvs: {len(errors)} of {len(ops)} operations failed", errors)
 
-    def _track_draining(self, key: _Key, want: VirtualServer | None, servers: Sequence[RealServer],
+    def _track_draining(self, key: ServerKey, want: VirtualServer | None, servers: Sequence[RealServer],
                         statuses: Sequence[RealServerStatus], ops: Sequence[IpvsOp]) -> None:
         wanted = {(rs.address, rs.port) for rs in servers}
         deleted = {(op.real_server.address, op.real_server.port) for op in ops
@@ -173,5 +222,5 @@ class IpvsProxier(FullSyncBookkeeping):
             self.executor.delete_chains(table, chains)
         # sets last: the kernel refuses to destroy a set an iptables rule still uses
         self.executor.ipset_destroy([spec.name for spec in IPSET_SPECS])
-        self.need_full_sync, self.applied = True, None
+        self.need_full_sync, self._index = True, None
         self.draining.clear()
