@@ -42,7 +42,7 @@ def _role(labels: Mapping[str, str]) -> str:
 
 
 def _internal_ip(node: Mapping[str, Any]) -> str:
-    internal = [a["address"] for a in (node.get("status") or {}).get("addresses") or []
+    internal = [str(a["address"]) for a in (node.get("status") or {}).get("addresses") or []
                 if a.get("type") == "InternalIP"]
     ipv4 = [address for address in internal if ":" not in address]
     return (ipv4 or internal or [""])[0]
@@ -77,9 +77,10 @@ def apiserver_address(nodes: Sequence[NodeInfo], endpoints: Mapping[str, Any] | 
 
 def service_cidr(service_cidr_object: Mapping[str, Any] | None) -> str | None:
     """The IPv4 (else first) CIDR of a ServiceCIDR object, None without one. Side-effect-free."""
-    cidrs = list(((service_cidr_object or {}).get("spec") or {}).get("cidrs") or [])
+    spec = (service_cidr_object or {}).get("spec") or {}
+    cidrs = [str(cidr) for cidr in spec.get("cidrs") or []]
     ipv4 = [cidr for cidr in cidrs if ":" not in cidr]
-    return (ipv4 or cidrs or [None])[0]
+    return (ipv4 or cidrs)[0] if cidrs else None
 
 
 def _get(handle: ClusterHandle, *args: str, required: bool) -> dict[str, Any] | None:
