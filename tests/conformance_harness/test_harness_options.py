@@ -6,7 +6,8 @@ a real session against a stand-in ``kubectl`` (first on PATH; it answers
 else) shows that ``--kubeconfig`` reaches the cluster fixture and that tests
 needing node access or a known proxy mode skip with the reason, never fail.
 Both with pytest-kind-ng loaded (its own ``--kubeconfig`` is read) and without
-it (the suite defines the option).
+it (the suite defines the option). ``svclab run``'s hint for kubeconfig
+testbeds names that option.
 """
 
 from __future__ import annotations
@@ -83,3 +84,17 @@ def test_kubeconfig_cluster_skips_node_and_mode_specific_tests_with_the_reason(
     assert f"node solo: {NO_NODE_ACCESS_REASON}" in output
     assert ("proxy mode of cluster kubeconfig unknown (test is for iptables, nftables, ipvs; "
             "a --testbed spec with provider kubeconfig names the mode)") in " ".join(output.split())
+
+
+def test_svclab_run_points_kubeconfig_testbeds_at_the_real_option() -> None:
+    import dataclasses
+
+    from svclab.run.cluster import provider_problem
+    from svclab.testbed.spec import ProviderKind, load_spec
+
+    spec = dataclasses.replace(load_spec(REPO / "clusters" / "kind-iptables.yaml"),
+                               provider=ProviderKind.KUBECONFIG)
+    reason = provider_problem(spec)
+    assert reason is not None and "`pytest conformance --kubeconfig PATH`" in reason
+    done = suite("conformance", "--collect-only", "--kubeconfig", "/nowhere/kubeconfig")
+    assert done.returncode == 0 and "[kubeconfig]" in done.stdout, done.stdout + done.stderr

@@ -71,16 +71,3 @@ def test_local_testbed_needs_root() -> None:
 
     assert provider_problem(load_spec(REPO / "clusters" / "iptables.yaml")) == (
         "the local provider needs root (network namespaces)")
-
-
-def test_kubeconfig_testbed_is_skipped_with_the_suites_real_option() -> None:
-    import dataclasses
-
-    from svclab.run.cluster import provider_problem
-    from svclab.testbed.spec import ProviderKind, load_spec
-
-    spec = dataclasses.replace(load_spec(REPO / "clusters" / "kind-iptables.yaml"),
-                               provider=ProviderKind.KUBECONFIG)
-    reason = provider_problem(spec)
-    assert reason is not None and "`pytest conformance --kubeconfig PATH`" in reason
-    assert "--kubeconfig" in (REPO / "conformance" / "conftest.py").read_text()
