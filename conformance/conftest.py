@@ -1,17 +1,26 @@
 """Conformance suite configuration: which clusters to test, markers, fixtures.
 
 Options:
-  --testbed FILE   bring up a local testbed from FILE for the session (repeatable;
-                   each is brought down afterwards, also on failure)
-  --cluster NAME   test a local cluster that is already up (repeatable)
-Without either, every conformance test is skipped with a reason.
+  --testbed FILE       bring up the testbed of FILE for the session with its spec's
+                       provider (repeatable; each is brought down afterwards, also
+                       on failure); a ``kubeconfig`` spec connects to $KUBECONFIG
+  --cluster NAME       test a cluster that is already up: a local one, else a kind
+                       testbed brought up by ``svclab up`` (repeatable)
+  --kubeconfig PATH    test an existing cluster as it is (proxy mode ``unknown``,
+  --kube-context NAME  no node access); either option alone is enough
+Without any, every conformance test is skipped with a reason. pytest-kind-ng,
+installed with the dev extras, already defines ``--kubeconfig`` with the same
+meaning ("use this cluster"); the suite then reads that option instead of
+defining its own.
 
 Each test may run for ``TEST_TIMEOUT`` seconds (pytest-timeout) unless it sets
 its own ``@pytest.mark.timeout``: the project-wide 60 s is for unit tests, and a
 conformance test's waits are stretched on slow kernels (see ``harness.waiting``).
 
 Markers: ``proxy_mode("iptables", ...)`` runs a test only on clusters with one
-of these proxy modes; ``needs_proxy`` / ``needs_controllers`` skip when the
+of these proxy modes (a cluster tested as it is has mode ``unknown``: such a
+test skips there, saying so; a ``--testbed`` spec with ``provider:
+kubeconfig`` names the mode); ``needs_proxy`` / ``needs_controllers`` skip when the
 component does not run; feature markers (``nodes``, ``pods``, ``services``, ...)
 select areas with ``-m``.
 """
@@ -22,16 +31,15 @@ from pathlib import Path
 
 import pytest
 
-from harness.cluster import ClusterUnderTest
+from harness.cluster import UNKNOWN_PROXY_MODE, ClusterUnderTest
 from harness.fixtures import (  # noqa: F401  (fixtures are found by name)
-    ClusterRef,
     client,
     cluster,
     cluster_ref,
     namespace,
     node_host,
-    tear_down_leftovers,
 )
+from harness.providers import ClusterRef, tear_down_leftovers
 
 FEATURE_MARKERS = {
     "nodes": "node registration, labels, taints and pod CIDRs",
@@ -46,15 +54,22 @@ FEATURE_MARKERS = {
 }
 TEST_TIMEOUT = 300
 NO_CLUSTER_REASON = ("no cluster under test: pass --testbed clusters/iptables.yaml (brings "
-                     "one up and down) or --cluster NAME (uses a local cluster that is up)")
+                     "one up and down), --cluster NAME (a local or kind cluster that is up) "
+                     "or --kubeconfig PATH (an existing cluster, tested as it is)")
+KIND_PLUGIN = "pytest-kind-ng"  # defines --kubeconfig itself
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     group = parser.getgroup("svclab", "svclab conformance")
     group.addoption("--testbed", action="append", default=[], metavar="FILE",
                     help="testbed spec to bring up for the session (repeatable)")
     group.addoption("--cluster", action="append", default=[], metavar="NAME",
-                    help="name of a local cluster that is already up (repeatable)")
+                    help="name of a local or kind cluster that is already up (repeatable)")
+    if not pluginmanager.has_plugin(KIND_PLUGIN):
+        group.addoption("--kubeconfig", default=None, metavar="PATH",
+                        help="kubeconfig of an existing cluster to test as it is")
+    group.addoption("--kube-context", default=None, metavar="NAME",
+                    help="with --kubeconfig (default $KUBECONFIG): the context to use")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -66,8 +81,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _cluster_refs(config: pytest.Config) -> list[ClusterRef]:
-    return ([ClusterRef(testbed=path) for path in config.getoption("--testbed")]
+    refs = ([ClusterRef(testbed=path) for path in config.getoption("--testbed")]
             + [ClusterRef(existing=name) for name in config.getoption("--cluster")])
+    kubeconfig, context = config.getoption("--kubeconfig"), config.getoption("--kube-context")
+    if kubeconfig is not None or context is not None:
+        refs.append(ClusterRef(kubeconfig=kubeconfig, context=context))
+    return refs
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -103,6 +122,10 @@ def _skip_by_cluster_markers(request: pytest.FixtureRequest) -> None:
         return
     under_test: ClusterUnderTest = request.getfixturevalue("cluster")
     mode = request.node.get_closest_marker("proxy_mode")
+    if mode is not None and under_test.proxy_mode == UNKNOWN_PROXY_MODE:
+        pytest.skip(f"proxy mode of cluster {under_test.name} unknown (test is for "
+                    f"{', '.join(mode.args)}; a --testbed spec with provider kubeconfig "
+                    "names the mode)")
     if mode is not None and under_test.proxy_mode not in mode.args:
         pytest.skip(f"proxy mode {under_test.proxy_mode} (test is for {', '.join(mode.args)})")
     if "needs_proxy" in markers and not under_test.has_proxy:

@@ -27,7 +27,9 @@ def provider_problem(spec: Testbed) -> str | None:
 
         return preflight(spec)
     if spec.provider is ProviderKind.KUBECONFIG:
-        return "provider kubeconfig needs an existing cluster: use `svclab up FILE --kubeconfig PATH` and the conformance suite's --cluster"
+        return ("provider kubeconfig tests an existing cluster as it is: run the conformance "
+                "suite on it with `pytest conformance --kubeconfig PATH` (or `--testbed FILE` "
+                "with $KUBECONFIG set)")
     if os.geteuid() != 0:
         return "the local provider needs root (network namespaces)"
     from svclab.testbed.local.uml import can_run_uml, resolve_kernel

@@ -1,5 +1,9 @@
 """The conformance phase of one testbed: the pytest suite against a cluster that is up.
 
+The suite finds the cluster by name (``--cluster NAME``): a local cluster, or
+the kind testbed ``svclab up`` brought up under that name. (``svclab run``
+skips kubeconfig testbeds: nothing is brought up for them to find.)
+
 Writes `junit-<tb>.xml`, `conformance-<tb>.html` (pytest-html, self-contained),
 `conformance-<tb>.log` (pytest's terminal output) and, through the suite,
 `convergence-<tb>.json` into the results directory.
