@@ -107,9 +107,9 @@ def test_placeholder_slice_when_nothing_matches_is_reused(client: Client, namesp
 def test_more_than_100_endpoints_spread_over_slices(
         cluster: ClusterUnderTest, client: Client, namespace: str) -> None:
     if cluster.kernel.startswith("uml"):
-        # Inside the one-CPU User-Mode Linux guest 110 pod sandboxes take minutes and
-        # some stall (a node agent problem under investigation, see the session note);
-        # the packing itself is the controller's and is covered on the host testbeds.
+        # Inside the one-CPU User-Mode Linux guest 110 pod sandboxes take minutes (the
+        # stalls once seen here were the node agent's IPAM race, since fixed); the
+        # packing itself is the controller's and is covered on the host testbeds.
         pytest.skip("110 pods are too many for the one-CPU User-Mode Linux guest")
     client.create(make_service("web", namespace, selector=WEB,
                                ports=[service_port("http", 80, 8080)]))
