@@ -21,6 +21,7 @@ from typing import Any
 import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure as MplFigure
+from matplotlib.ticker import FuncFormatter
 
 from svclab.load.model import Figure, Scenario, TargetKind
 
@@ -149,7 +150,11 @@ def latency_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
                            zorder=3)
             ax.set_xticks(range(len(modes)), modes)
             ax.set_title(SCENARIO_LABELS[scenario])
-            ax.set_ylabel("ms  (bar p50 · tick p95 · dot p99)")
+            # log scale: one testbed's 5 s timeouts must not flatten everyone's milliseconds
+            ax.set_yscale("log")
+            ax.set_ylim(bottom=0.5)
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+            ax.set_ylabel("ms, log scale  (bar p50 · tick p95 · dot p99)")
         fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=3)
         return _to_svg(fig, "chart-latency")
 
