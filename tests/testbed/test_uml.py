@@ -140,7 +140,7 @@ def _state(backends: list[str]) -> Any:
     name = ServicePortName(ServiceName("default", "web"), "http", Protocol.TCP)
     port = ServicePort(name=name, cluster_ip=VIP, port=PORT, protocol=Protocol.TCP)
     eps = tuple(Endpoint(f"{BACKENDS[b]}.2", 8080) for b in backends)
-    return ProxyState({name: port}, {name: eps}, "uml-node", {}, frozenset({name.service}))
+    return ProxyState({name: port}, {name: eps}, "uml-node", {}, frozenset({name}))
 
 
 def guest_main(out: Path) -> int:

@@ -38,9 +38,8 @@ class ProxyState:
     endpoints: Mapping[ServicePortName, tuple[Endpoint, ...]]
     node_name: str
     node_labels: Mapping[str, str]
-    changed_services: frozenset[ServiceName]
-    #: service ports whose definition or endpoints changed since the last sync
-    changed_ports: frozenset[ServicePortName] = frozenset()
+    #: service ports whose definition or endpoints changed since the last sync, deleted ones included
+    changed_ports: frozenset[ServicePortName]
 
 
 class ProxyStateLike(Protocol):
@@ -52,8 +51,6 @@ class ProxyStateLike(Protocol):
     def endpoints(self) -> Mapping[ServicePortName, Sequence[Endpoint]]: ...
     @property
     def node_labels(self) -> Mapping[str, str]: ...
-    @property
-    def changed_services(self) -> frozenset[ServiceName]: ...
     @property
     def changed_ports(self) -> frozenset[ServicePortName]: ...
 
@@ -173,8 +170,7 @@ class Proxier:
         eps = self._endpoints.apply(self.endpoints)
         self.service_ports, self.endpoints = svc.service_ports, eps.endpoints
         state = ProxyState(self.service_ports, self.endpoints, self.options.node_name,
-                           self.node_labels, svc.updated_services | eps.updated_services,
-                           svc.updated_ports | eps.updated_ports)
+                           self.node_labels, svc.updated_ports | eps.updated_ports)
         counts = self.backend.sync_rules(state)
         report = SyncReport(
             full=bool(getattr(self.backend, "last_sync_full", False)), duration_seconds=self.options.clock() - started, rules_by_table=counts,

@@ -166,24 +166,6 @@ def test_partial_syncs_equal_a_whole_plan_and_a_full_sync(seed: int) -> None:
     assert not backend.draining
 
 
-def test_state_naming_only_changed_services_replans_their_ports() -> None:
-    """``ProxyState.changed_ports`` defaults to empty; such states (tests/testbed/test_uml.py) still work."""
-    name = ServicePortName(ServiceName("ns1", "web"), "http", Protocol.TCP)
-    port = ServicePort(name=name, cluster_ip="172.30.0.1", port=80, protocol=Protocol.TCP)
-    fake = FakeIpvsExecutor()
-    backend = IpvsProxier(fake, OPTIONS)
-
-    def state(*ips: str) -> ProxyState:
-        return ProxyState({name: port}, {name: tuple(Endpoint(ip, 80) for ip in ips)}, TEST_NODE, {},
-                          frozenset({name.service}))
-
-    backend.sync_rules(state("10.180.0.1", "10.180.0.2"))
-    backend.sync_rules(state("10.180.0.1"))
-    assert not backend.last_sync_full
-    [vs] = fake.services.values()
-    assert fake.real_servers(vs) == {"10.180.0.1:80": 1}
-
-
 def test_failed_planning_makes_the_next_sync_full() -> None:
     """The changes a failed sync consumed are gone, so the next sync must not be partial."""
     fake = FakeIpvsExecutor()

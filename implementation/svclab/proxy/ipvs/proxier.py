@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from svclab.proxy.full_sync import FullSyncBookkeeping
@@ -52,21 +52,6 @@ IPVS_SYSCTLS = (("net/ipv4/vs/conntrack", "1"), ("net/ipv4/vs/expire_nodest_conn
 def _is_node_port_address(address: str) -> bool:
     ip = ipaddress.ip_address(address)
     return ip.version == 4 and not ip.is_loopback
-
-
-def changed_port_names(state: ProxyStateLike, known: Iterable[ServicePortName]) -> set[ServicePortName]:
-    """The ports a partial sync re-plans. Side-effect-free.
-
-    ``changed_ports`` names them, deleted ones included. A state built by hand
-    may name only the changed Services (``changed_ports`` defaults to empty);
-    every port of those, ``known`` or new, is then re-planned, at the cost of
-    one scan.
-    """
-    names = set(state.changed_ports)
-    uncovered = state.changed_services - {name.service for name in names}
-    if uncovered:
-        names |= {name for name in (*state.service_ports, *known) if name.service in uncovered}
-    return names
 
 
 @dataclass
@@ -128,7 +113,7 @@ class IpvsProxier(FullSyncBookkeeping):
         return index
 
     def _sync_partial(self, state: ProxyStateLike, index: FragmentIndex) -> None:
-        names = changed_port_names(state, index.names())
+        names = set(state.changed_ports)
         for name in names:
             port = state.service_ports.get(name)
             if port is not None and port.node_port:
