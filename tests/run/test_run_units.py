@@ -46,6 +46,16 @@ def test_environment_entry_records_phases_for_the_report() -> None:
     assert skipped["skipped"] == "no Docker engine" and skipped["phases"] == []
 
 
+def test_an_unreadable_spec_fails_its_testbed_at_assessment(tmp_path: Path) -> None:
+    from svclab.run.command import _assess
+
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("spec: [unclosed\n")
+    spec, result = _assess(bad)
+    assert spec is None and result.failed
+    assert result.phases[0].name == "setup" and result.phases[0].detail
+
+
 def test_uml_testbeds_get_their_own_lane_unless_sequential() -> None:
     from svclab.run.command import plan_lanes
 
@@ -71,7 +81,8 @@ def test_lanes_run_side_by_side_but_load_phases_never_overlap(
 
     events: list[tuple[float, str, str]] = []
 
-    def fake_testbed(path: Path, args: object, progress: Progress, load_slot: threading.Lock,
+    def fake_testbed(path: Path, spec: object, result: TestbedResult, args: object,
+                     progress: Progress, load_slot: threading.Lock,
                      stop: threading.Event) -> TestbedResult:
         if path.stem == "broken":
             raise ValueError("bad spec")
@@ -86,7 +97,8 @@ def test_lanes_run_side_by_side_but_load_phases_never_overlap(
     monkeypatch.setattr(command, "_run_testbed", fake_testbed)
     lanes = [[Path("a.yaml"), Path("broken.yaml"), Path("b.yaml")], [Path("u.yaml")]]
     out = io.StringIO()
-    results = command._run_lanes(lanes, object(), Progress(out))  # type: ignore[arg-type]
+    assessed = {p: (object(), TestbedResult(p.stem, "iptables")) for lane in lanes for p in lane}
+    results = command._run_lanes(lanes, assessed, object(), Progress(out))  # type: ignore[arg-type]
     assert sorted(p.stem for p in results) == ["a", "b", "broken", "u"]
     assert results[Path("broken.yaml")].failed
     assert "broken: FAILED: bad spec" in out.getvalue()

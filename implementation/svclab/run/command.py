@@ -20,9 +20,10 @@ import contextlib
 import glob
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from svclab.run.progress import PhaseResult, Progress, TestbedResult, summary_lines
 
@@ -81,16 +82,22 @@ def plan_lanes(testbeds: Sequence[tuple[Path, str]], *, sequential: bool) -> lis
     return list(lanes.values())
 
 
-def _runtime(path: Path) -> str:
-    """``uml`` for a testbed that runs in a User-Mode Linux guest, else ``host``."""
+def _assess(path: Path) -> tuple[Any, TestbedResult]:
+    """Read a testbed's spec once: its result record with mode, provider and kernel, or the
+    reason this machine skips it. A spec that cannot be read gives a failed ``setup`` phase."""
     from svclab.run.cluster import kernel_of, provider_problem
     from svclab.testbed.spec import load_spec
 
     try:
         spec = load_spec(path)
-        return "host" if provider_problem(spec) else kernel_of(spec).split(" ")[0]
-    except Exception:  # a broken spec fails in its lane, with the reason
-        return "host"
+        result = TestbedResult(path.stem, spec.proxy.mode.value, spec.provider.value)
+        result.skipped_reason = provider_problem(spec) or ""
+        if not result.skipped_reason:
+            result.kernel = kernel_of(spec)
+    except Exception as exc:  # this testbed fails, with the reason; the others run
+        return None, TestbedResult(path.stem, "", phases=[
+            PhaseResult("setup", False, 0.0, f"{type(exc).__name__}: {exc}")])
+    return spec, result
 
 
 @contextlib.contextmanager
@@ -105,22 +112,20 @@ def _load_slot(slot: threading.Lock, testbed: str, progress: Progress) -> Iterat
         slot.release()
 
 
-def _run_testbed(path: Path, args: argparse.Namespace, progress: Progress,
-                 load_slot: threading.Lock, stop: threading.Event) -> TestbedResult:
+def _run_testbed(path: Path, spec: Any, result: TestbedResult, args: argparse.Namespace,
+                 progress: Progress, load_slot: threading.Lock,
+                 stop: threading.Event) -> TestbedResult:
     from svclab.load import PROFILES
-    from svclab.run.cluster import RunCluster, kernel_of, provider_problem
+    from svclab.run.cluster import RunCluster
     from svclab.run.conformance_phase import run_conformance
-    from svclab.testbed.spec import load_spec
 
-    spec = load_spec(path)
     testbed = path.stem
-    result = TestbedResult(testbed, spec.proxy.mode.value, spec.provider.value)
-    problem = provider_problem(spec)
-    if problem:
-        result.skipped_reason = problem
-        progress(f"{testbed}: skipped: {problem}")
+    if result.skipped_reason:
+        progress(f"{testbed}: skipped: {result.skipped_reason}")
         return result
-    result.kernel = kernel_of(spec)
+    if spec is None:  # the spec could not be read
+        progress(f"{testbed}: FAILED: {result.phases[0].detail}")
+        return result
     cluster = RunCluster(f"run-{testbed}"[:20], path, args.reports)
     if not _timed(result, "up", cluster.up, progress):
         cluster.down()
@@ -164,12 +169,14 @@ def run(args: argparse.Namespace) -> int:
     args.reports.mkdir(parents=True, exist_ok=True)
     progress = Progress()
     started = _now()
-    lanes = plan_lanes([(path, _runtime(path)) for path in files], sequential=args.sequential)
+    assessed = {path: _assess(path) for path in files}
+    lanes = plan_lanes([(path, result.kernel.split(" ")[0] or "host")
+                        for path, (_, result) in assessed.items()], sequential=args.sequential)
     progress(f"svclab run: {len(files)} testbeds, load profile {args.profile}, "
              f"results in {args.reports}/"
              + (f"; lanes side by side: {' | '.join(' '.join(p.stem for p in lane) for lane in lanes)}"
                 if len(lanes) > 1 else ""))
-    results = _run_lanes(lanes, args, progress)
+    results = _run_lanes(lanes, assessed, args, progress)
     ordered = [results[path] for path in files if path in results]
     write_environment(args.reports / "environment.json", started=started, finished=_now(),
                       profile=args.profile, lanes=[[p.stem for p in lane] for lane in lanes],
@@ -180,8 +187,8 @@ def run(args: argparse.Namespace) -> int:
     return 1 if any(r.failed for r in ordered) else 0
 
 
-def _run_lanes(lanes: list[list[Path]], args: argparse.Namespace,
-               progress: Progress) -> dict[Path, TestbedResult]:
+def _run_lanes(lanes: list[list[Path]], assessed: Mapping[Path, tuple[Any, TestbedResult]],
+               args: argparse.Namespace, progress: Progress) -> dict[Path, TestbedResult]:
     """Run each lane on its own thread; the lanes share one load slot.
 
     Ctrl-C: the testbeds in hand finish their current phase and are brought
@@ -195,8 +202,8 @@ def _run_lanes(lanes: list[list[Path]], args: argparse.Namespace,
             if stop.is_set():
                 return
             try:
-                results[path] = _run_testbed(path, args, progress, load_slot, stop)
-            except Exception as exc:  # e.g. an unreadable spec: this testbed fails, not the run
+                results[path] = _run_testbed(path, *assessed[path], args, progress, load_slot, stop)
+            except Exception as exc:  # an unexpected error: this testbed fails, not the run
                 progress(f"{path.stem}: FAILED: {exc}")
                 results[path] = TestbedResult(path.stem, "", phases=[
                     PhaseResult("setup", False, 0.0, f"{type(exc).__name__}: {exc}")])
