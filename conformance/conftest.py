@@ -53,23 +53,40 @@ FEATURE_MARKERS = {
     "traffic_policy": "internal/externalTrafficPolicy: Local",
 }
 TEST_TIMEOUT = 300
-NO_CLUSTER_REASON = ("no cluster under test: pass --testbed clusters/iptables.yaml (brings "
-                     "one up and down), --cluster NAME (a local or kind cluster that is up) "
-                     "or --kubeconfig PATH (an existing cluster, tested as it is)")
+NO_CLUSTER_REASON = (
+    "no cluster under test: pass --testbed clusters/iptables.yaml (brings "
+    "one up and down), --cluster NAME (a local or kind cluster that is up) "
+    "or --kubeconfig PATH (an existing cluster, tested as it is)"
+)
 KIND_PLUGIN = "pytest-kind-ng"  # defines --kubeconfig itself
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     group = parser.getgroup("svclab", "svclab conformance")
-    group.addoption("--testbed", action="append", default=[], metavar="FILE",
-                    help="testbed spec to bring up for the session (repeatable)")
-    group.addoption("--cluster", action="append", default=[], metavar="NAME",
-                    help="name of a local or kind cluster that is already up (repeatable)")
+    group.addoption(
+        "--testbed",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="testbed spec to bring up for the session (repeatable)",
+    )
+    group.addoption(
+        "--cluster",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="name of a local or kind cluster that is already up (repeatable)",
+    )
     if not pluginmanager.has_plugin(KIND_PLUGIN):
-        group.addoption("--kubeconfig", default=None, metavar="PATH",
-                        help="kubeconfig of an existing cluster to test as it is")
-    group.addoption("--kube-context", default=None, metavar="NAME",
-                    help="with --kubeconfig (default $KUBECONFIG): the context to use")
+        group.addoption(
+            "--kubeconfig", default=None, metavar="PATH", help="kubeconfig of an existing cluster to test as it is"
+        )
+    group.addoption(
+        "--kube-context",
+        default=None,
+        metavar="NAME",
+        help="with --kubeconfig (default $KUBECONFIG): the context to use",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -81,8 +98,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _cluster_refs(config: pytest.Config) -> list[ClusterRef]:
-    refs = ([ClusterRef(testbed=path) for path in config.getoption("--testbed")]
-            + [ClusterRef(existing=name) for name in config.getoption("--cluster")])
+    refs = [ClusterRef(testbed=path) for path in config.getoption("--testbed")] + [
+        ClusterRef(existing=name) for name in config.getoption("--cluster")
+    ]
     kubeconfig, context = config.getoption("--kubeconfig"), config.getoption("--kube-context")
     if kubeconfig is not None or context is not None:
         refs.append(ClusterRef(kubeconfig=kubeconfig, context=context))
@@ -92,8 +110,7 @@ def _cluster_refs(config: pytest.Config) -> list[ClusterRef]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     refs = _cluster_refs(metafunc.config)
     if refs and "cluster_ref" in metafunc.fixturenames:
-        metafunc.parametrize("cluster_ref", refs, indirect=True, scope="session",
-                             ids=[ref.id for ref in refs])
+        metafunc.parametrize("cluster_ref", refs, indirect=True, scope="session", ids=[ref.id for ref in refs])
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -123,9 +140,11 @@ def _skip_by_cluster_markers(request: pytest.FixtureRequest) -> None:
     under_test: ClusterUnderTest = request.getfixturevalue("cluster")
     mode = request.node.get_closest_marker("proxy_mode")
     if mode is not None and under_test.proxy_mode == UNKNOWN_PROXY_MODE:
-        pytest.skip(f"proxy mode of cluster {under_test.name} unknown (test is for "
-                    f"{', '.join(mode.args)}; a --testbed spec with provider kubeconfig "
-                    "names the mode)")
+        pytest.skip(
+            f"proxy mode of cluster {under_test.name} unknown (test is for "
+            f"{', '.join(mode.args)}; a --testbed spec with provider kubeconfig "
+            "names the mode)"
+        )
     if mode is not None and under_test.proxy_mode not in mode.args:
         pytest.skip(f"proxy mode {under_test.proxy_mode} (test is for {', '.join(mode.args)})")
     if "needs_proxy" in markers and not under_test.has_proxy:

@@ -18,9 +18,23 @@ from lightkube import Client
 from lightkube.resources.core_v1 import Endpoints, Pod, Service
 
 from harness.builders import (
-    ControllerManagerProcess, address_row, address_view, endpoints_of, force_delete, make_pod,
-    make_service, node_zones, service_port, slice_endpoint_view, slice_row, slices_of,
-    wait_endpoints, wait_gone, wait_pods, wait_slices)
+    ControllerManagerProcess,
+    address_row,
+    address_view,
+    endpoints_of,
+    force_delete,
+    make_pod,
+    make_service,
+    node_zones,
+    service_port,
+    slice_endpoint_view,
+    slice_row,
+    slices_of,
+    wait_endpoints,
+    wait_gone,
+    wait_pods,
+    wait_slices,
+)
 from harness.cluster import ClusterUnderTest
 
 pytestmark = [pytest.mark.endpoints, pytest.mark.endpointslices, pytest.mark.needs_controllers]
@@ -33,15 +47,26 @@ def _converged(client: Client, namespace: str, service: str, pods: list[Pod]) ->
     zones = node_zones(client)
     want_addresses = {address_row(p, ready=True) for p in pods}
     want_slice = {slice_row(p, zones, ready=True, serving=True, terminating=False) for p in pods}
-    wait_endpoints(client, namespace, service, lambda e: address_view(e) == want_addresses,
-                   what=f"exactly {sorted(p.metadata.name for p in pods)}")
-    wait_slices(client, namespace, service,
-                lambda s: len(s) == 1 and slice_endpoint_view(s) == want_slice,
-                what="one slice with exactly those pods", managed_by=None)
+    wait_endpoints(
+        client,
+        namespace,
+        service,
+        lambda e: address_view(e) == want_addresses,
+        what=f"exactly {sorted(p.metadata.name for p in pods)}",
+    )
+    wait_slices(
+        client,
+        namespace,
+        service,
+        lambda s: len(s) == 1 and slice_endpoint_view(s) == want_slice,
+        what="one slice with exactly those pods",
+        managed_by=None,
+    )
 
 
 def test_objects_are_correct_after_the_controller_manager_restarts(
-        cluster: ClusterUnderTest, client: Client, namespace: str) -> None:
+    cluster: ClusterUnderTest, client: Client, namespace: str
+) -> None:
     if cluster.provider != "local":
         pytest.skip("only the local provider can kill the controller-manager process")
     ports = [service_port("http", 80, 8080)]
@@ -63,8 +88,7 @@ def test_objects_are_correct_after_the_controller_manager_restarts(
         wait_gone(client, Pod, namespace, "p1")
         pods = wait_pods(client, namespace, ["p2", "p3", "p4"])
         # Frozen indeed: web still lists the deleted p1, and new has no Endpoints yet.
-        assert before["p1"].status.podIP in {
-            row[0] for row in address_view(endpoints_of(client, namespace, "web"))}
+        assert before["p1"].status.podIP in {row[0] for row in address_view(endpoints_of(client, namespace, "web"))}
         assert endpoints_of(client, namespace, "new") is None
     finally:
         process.kill()

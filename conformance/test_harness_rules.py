@@ -27,8 +27,7 @@ def _port(protocol: str, vip: str, *endpoints: str) -> DesiredPort:
 
 def test_ipvs_dump_is_read_as_virtual_servers_and_weighted_real_servers() -> None:
     rules = NodeRules.parse("ipvs", GOLDEN)
-    assert rules.chains == {"TCP:10.96.0.1:443", "TCP:10.96.7.9:80", "UDP:10.96.7.9:80",
-                            "SCTP:10.96.7.9:7777"}
+    assert rules.chains == {"TCP:10.96.0.1:443", "TCP:10.96.7.9:80", "UDP:10.96.7.9:80", "SCTP:10.96.7.9:7777"}
     assert rules.endpoint_targets("TCP:10.96.7.9:80") == {"10.244.1.2:8080"}
     assert rules.endpoint_targets("UDP:10.96.7.9:80") == frozenset()
 

@@ -25,15 +25,15 @@ def _api_nodes(client: Client) -> dict[str, Node]:
 
 def test_every_node_is_registered_and_ready(cluster: ClusterUnderTest, client: Client) -> None:
     expected = {node.name for node in cluster.nodes}
-    nodes = wait_for(lambda: (found := _api_nodes(client)) and
-                     all(node_is_ready(found.get(name)) for name in expected) and found,
-                     what=f"nodes {sorted(expected)} Ready")
+    nodes = wait_for(
+        lambda: (found := _api_nodes(client)) and all(node_is_ready(found.get(name)) for name in expected) and found,
+        what=f"nodes {sorted(expected)} Ready",
+    )
     assert set(nodes) == expected
 
 
 @pytest.mark.parametrize("index", [0, 1, 2], ids=["node0", "node1", "node2"])
-def test_node_has_spec_labels_taints_and_pod_cidr(cluster: ClusterUnderTest, client: Client,
-                                                  index: int) -> None:
+def test_node_has_spec_labels_taints_and_pod_cidr(cluster: ClusterUnderTest, client: Client, index: int) -> None:
     if index >= len(cluster.nodes):
         pytest.skip(f"cluster has {len(cluster.nodes)} nodes")
     want = cluster.nodes[index]
@@ -52,18 +52,15 @@ def test_node_has_spec_labels_taints_and_pod_cidr(cluster: ClusterUnderTest, cli
     assert ("Hostname", want.name) in addresses
 
 
-def test_default_kubernetes_service_points_at_the_apiserver(cluster: ClusterUnderTest,
-                                                            client: Client) -> None:
+def test_default_kubernetes_service_points_at_the_apiserver(cluster: ClusterUnderTest, client: Client) -> None:
     service = client.get(Service, "kubernetes", namespace="default")
     if cluster.service_subnet is not None:  # None: a cluster tested as it is that does not say
         first_ip = str(ipaddress.ip_network(cluster.service_subnet).network_address + 1)
         assert service.spec.clusterIP == first_ip
-    assert [(p.name, p.port, p.protocol, p.targetPort) for p in service.spec.ports] == [
-        ("https", 443, "TCP", 6443)]
+    assert [(p.name, p.port, p.protocol, p.targetPort) for p in service.spec.ports] == [("https", 443, "TCP", 6443)]
     assert (service.metadata.labels or {}).get("component") == "apiserver"
     endpoints = client.get(Endpoints, "kubernetes", namespace="default")
-    assert [[a.ip for a in s.addresses] for s in endpoints.subsets] == [
-        [cluster.apiserver_address]]
+    assert [[a.ip for a in s.addresses] for s in endpoints.subsets] == [[cluster.apiserver_address]]
     assert [(p.name, p.port) for p in endpoints.subsets[0].ports] == [("https", 6443)]
 
 

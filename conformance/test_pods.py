@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from lightkube import ApiError, Client
-from lightkube.models.core_v1 import Container, ContainerPort, PodSpec, Probe, HTTPGetAction
+from lightkube.models.core_v1 import Container, ContainerPort, HTTPGetAction, PodSpec, Probe
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Pod
 
@@ -28,8 +28,10 @@ AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
 
 
 def _pod(name: str, namespace: str, container: Container, **spec: Any) -> Pod:
-    return Pod(metadata=ObjectMeta(name=name, namespace=namespace, labels={"app": name}),
-               spec=PodSpec(containers=[container], **spec))
+    return Pod(
+        metadata=ObjectMeta(name=name, namespace=namespace, labels={"app": name}),
+        spec=PodSpec(containers=[container], **spec),
+    )
 
 
 def _on(node: str) -> dict[str, Any]:
@@ -45,31 +47,37 @@ def _workers(cluster: ClusterUnderTest) -> list[str]:
 
 def _netexec(name: str, namespace: str, **spec: Any) -> Pod:
     probe = Probe(httpGet=HTTPGetAction(path="/healthz", port=8080), periodSeconds=1)
-    container = Container(name="netexec", image=AGNHOST,
-                          args=["netexec", "--http-port=8080", "--udp-port=8081"],
-                          ports=[ContainerPort(containerPort=8080, name="http")],
-                          readinessProbe=probe)
+    container = Container(
+        name="netexec",
+        image=AGNHOST,
+        args=["netexec", "--http-port=8080", "--udp-port=8081"],
+        ports=[ContainerPort(containerPort=8080, name="http")],
+        readinessProbe=probe,
+    )
     return _pod(name, namespace, container, **spec)
 
 
 def _wait_ready(client: Client, namespace: str, name: str) -> Pod:
-    return wait_for(lambda: (pod := client.get(Pod, name, namespace=namespace)) and pod_is_ready(pod) and pod,
-                    what=f"pod {namespace}/{name} Ready")
+    return wait_for(
+        lambda: (pod := client.get(Pod, name, namespace=namespace)) and pod_is_ready(pod) and pod,
+        what=f"pod {namespace}/{name} Ready",
+    )
 
 
-def _wait_gone(client: Client, namespace: str, name: str, timeout: float = 30.0, *,
-               scaled: bool = True) -> None:
+def _wait_gone(client: Client, namespace: str, name: str, timeout: float = 30.0, *, scaled: bool = True) -> None:
     def gone() -> bool:
         try:
             client.get(Pod, name, namespace=namespace)
         except ApiError as exc:
             return exc.status.code == 404
         return False
+
     wait_for(gone, timeout=timeout, what=f"pod {namespace}/{name} gone", scaled=scaled)
 
 
 def test_pod_gets_ip_becomes_ready_and_answers_from_another_node(
-        cluster: ClusterUnderTest, client: Client, namespace: str) -> None:
+    cluster: ClusterUnderTest, client: Client, namespace: str
+) -> None:
     workers = _workers(cluster)
     server_node = workers[0]
     client_node = workers[1] if len(workers) > 1 else cluster.nodes[0].name
@@ -93,8 +101,9 @@ def test_pod_gets_ip_becomes_ready_and_answers_from_another_node(
     for kind in ("PodScheduled", "Initialized", "ContainersReady", "Ready"):
         assert conditions.get(kind) == "True", kind
 
-    answer = cluster.exec_in_pod(namespace, "client", [
-        "curl", "-s", "--max-time", "5", f"http://{server.status.podIP}:8080/hostname"]).check()
+    answer = cluster.exec_in_pod(
+        namespace, "client", ["curl", "-s", "--max-time", "5", f"http://{server.status.podIP}:8080/hostname"]
+    ).check()
     assert answer.stdout.strip() == "server"
     own_name = cluster.exec_in_pod(namespace, "server", ["hostname"]).check()
     assert own_name.stdout.strip() == "server"
@@ -108,8 +117,9 @@ def _sleeper(name: str, namespace: str, script: str, grace: int) -> Pod:
 def test_graceful_deletion_waits_for_grace_period(client: Client, namespace: str) -> None:
     # The container ignores SIGTERM, so only SIGKILL after the grace period ends it.
     client.create(_sleeper("stubborn", namespace, "trap '' TERM; while true; do sleep 1; done", 3))
-    wait_for(lambda: client.get(Pod, "stubborn", namespace=namespace).status.phase == "Running",
-             what="pod stubborn Running")
+    wait_for(
+        lambda: client.get(Pod, "stubborn", namespace=namespace).status.phase == "Running", what="pod stubborn Running"
+    )
     client.delete(Pod, "stubborn", namespace=namespace)
     terminating = client.get(Pod, "stubborn", namespace=namespace)
     assert terminating.metadata.deletionTimestamp is not None
@@ -119,8 +129,9 @@ def test_graceful_deletion_waits_for_grace_period(client: Client, namespace: str
 
 def test_container_exiting_on_sigterm_goes_before_its_grace_period(client: Client, namespace: str) -> None:
     client.create(_sleeper("polite", namespace, "trap 'exit 0' TERM; while true; do sleep 0.2; done", 60))
-    wait_for(lambda: client.get(Pod, "polite", namespace=namespace).status.phase == "Running",
-             what="pod polite Running")
+    wait_for(
+        lambda: client.get(Pod, "polite", namespace=namespace).status.phase == "Running", what="pod polite Running"
+    )
     client.delete(Pod, "polite", namespace=namespace)
     # Far below the 60 s grace period on any kernel: the bound is the property tested.
     _wait_gone(client, namespace, "polite", timeout=30.0, scaled=False)
@@ -130,10 +141,16 @@ def test_crashing_container_is_restarted_with_count(client: Client, namespace: s
     client.create(_sleeper("crasher", namespace, "exit 3", 1))
     # Between crashes the container waits in CrashLoopBackOff (right after a
     # restart it may run for a moment, and is ready then).
-    pod = wait_for(lambda: (p := client.get(Pod, "crasher", namespace=namespace))
-                   and p.status.containerStatuses and p.status.containerStatuses[0].restartCount >= 1
-                   and p.status.containerStatuses[0].state.waiting is not None and p,
-                   what="pod crasher restarted and backing off")
+    pod = wait_for(
+        lambda: (
+            (p := client.get(Pod, "crasher", namespace=namespace))
+            and p.status.containerStatuses
+            and p.status.containerStatuses[0].restartCount >= 1
+            and p.status.containerStatuses[0].state.waiting is not None
+            and p
+        ),
+        what="pod crasher restarted and backing off",
+    )
     (status,) = pod.status.containerStatuses
     assert status.lastState.terminated is not None and status.lastState.terminated.exitCode == 3
     assert pod.status.phase == "Running"  # restartPolicy Always
@@ -146,8 +163,8 @@ def test_unschedulable_pod_reports_why(cluster: ClusterUnderTest, client: Client
 
     def unschedulable() -> Any:
         pod = client.get(Pod, "nowhere", namespace=namespace)
-        return next((c for c in pod.status.conditions or [] if c.type == "PodScheduled"
-                     and c.status == "False"), None)
+        return next((c for c in pod.status.conditions or [] if c.type == "PodScheduled" and c.status == "False"), None)
+
     condition = wait_for(unschedulable, what="PodScheduled=False")
     assert condition.reason == "Unschedulable"
     total = len(cluster.nodes)
@@ -162,8 +179,13 @@ def test_image_that_cannot_run_says_so(cluster: ClusterUnderTest, client: Client
 
     def waiting_reason() -> Any:
         statuses = client.get(Pod, "nginx", namespace=namespace).status.containerStatuses or []
-        return statuses and statuses[0].state.waiting and statuses[0].state.waiting.reason == "ImageNotSupported" \
+        return (
+            statuses
+            and statuses[0].state.waiting
+            and statuses[0].state.waiting.reason == "ImageNotSupported"
             and statuses[0]
+        )
+
     status = wait_for(waiting_reason, what="waiting reason ImageNotSupported")
     assert "nginx:1.27" in status.state.waiting.message
     assert client.get(Pod, "nginx", namespace=namespace).status.phase == "Pending"

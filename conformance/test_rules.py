@@ -30,9 +30,20 @@ from lightkube.resources.core_v1 import Service
 
 from harness.cluster import ClusterUnderTest
 from harness.rules import RULE_MODES, DesiredPort, converged, service_absent, wait_converged
-from harness.traffic import (HTTP_PORT, collect_hostnames, create_backends, create_client,
-                             create_service, delete_pods, http_get, pod_ips, python_in_pod, url,
-                             wait_ready, worker_nodes)
+from harness.traffic import (
+    HTTP_PORT,
+    collect_hostnames,
+    create_backends,
+    create_client,
+    create_service,
+    delete_pods,
+    http_get,
+    pod_ips,
+    python_in_pod,
+    url,
+    wait_ready,
+    worker_nodes,
+)
 from harness.waiting import wait_for
 
 pytestmark = [pytest.mark.needs_proxy, pytest.mark.traffic]
@@ -42,41 +53,41 @@ SYNC_PERIOD = 30.0  # the testbeds' syncPeriod: the bound for every convergence
 
 
 def _desired(namespace: str, vip: str, addresses: list[str]) -> list[DesiredPort]:
-    return [DesiredPort(namespace, "web", "http", "TCP", vip, 80,
-                        tuple((ip, HTTP_PORT) for ip in sorted(addresses)))]
+    return [DesiredPort(namespace, "web", "http", "TCP", vip, 80, tuple((ip, HTTP_PORT) for ip in sorted(addresses)))]
 
 
-def _converge(cluster: ClusterUnderTest, want: list[DesiredPort], what: str,
-              since: float) -> float:
-    return wait_converged(cluster, lambda rules: converged(rules, want), what=what,
-                          timeout=SYNC_PERIOD, since=since)
+def _converge(cluster: ClusterUnderTest, want: list[DesiredPort], what: str, since: float) -> float:
+    return wait_converged(cluster, lambda rules: converged(rules, want), what=what, timeout=SYNC_PERIOD, since=since)
 
 
 @pytest.mark.proxy_mode(*RULE_MODES)
 def test_rules_follow_service_and_endpoint_changes_on_every_node(
-        cluster: ClusterUnderTest, client: Client, namespace: str) -> None:
+    cluster: ClusterUnderTest, client: Client, namespace: str
+) -> None:
     started = time.monotonic()
-    vip = create_service(client, "web", namespace, ports=WEB,
-                         selector={"app": "backend"}).cluster_ip
+    vip = create_service(client, "web", namespace, ports=WEB, selector={"app": "backend"}).cluster_ip
     _converge(cluster, _desired(namespace, vip, []), "service created, no endpoints", started)
 
     backends = create_backends(client, cluster, namespace, 2)
     pods = wait_ready(client, namespace, backends)
     ready_at = time.monotonic()
     ips = pod_ips(pods)
-    _converge(cluster, _desired(namespace, vip, list(ips.values())),
-              "two endpoints ready", ready_at)
+    _converge(cluster, _desired(namespace, vip, list(ips.values())), "two endpoints ready", ready_at)
 
     deleted_at = time.monotonic()
     delete_pods(client, namespace, backends[:1])
-    _converge(cluster, _desired(namespace, vip, [ips[backends[1]]]), "one endpoint deleted",
-              deleted_at)
+    _converge(cluster, _desired(namespace, vip, [ips[backends[1]]]), "one endpoint deleted", deleted_at)
 
     gone_at = time.monotonic()
     client.delete(Service, "web", namespace=namespace)
     want_gone = _desired(namespace, vip, list(ips.values()))
-    wait_converged(cluster, lambda rules: service_absent(rules, want_gone),
-                   what="service deleted", timeout=SYNC_PERIOD, since=gone_at)
+    wait_converged(
+        cluster,
+        lambda rules: service_absent(rules, want_gone),
+        what="service deleted",
+        timeout=SYNC_PERIOD,
+        since=gone_at,
+    )
 
 
 # -- proxy restart --------------------------------------------------------------------
@@ -127,7 +138,8 @@ def _answers_logged(cluster: ClusterUnderTest, namespace: str, pod: str, log: st
 
 
 def test_restarted_proxy_keeps_established_flows_and_converges(
-        cluster: ClusterUnderTest, client: Client, namespace: str) -> None:
+    cluster: ClusterUnderTest, client: Client, namespace: str
+) -> None:
     if cluster.provider != "local":
         pytest.skip("killing a node's proxy process needs the local provider")
     if cluster.proxy_mode == "userspace":
@@ -137,38 +149,56 @@ def test_restarted_proxy_keeps_established_flows_and_converges(
         pytest.skip("needs two worker nodes")
     backend_node, client_node = workers[:2]
     (first,) = create_backends(client, cluster, namespace, 1, nodes=[backend_node])
-    vip = create_service(client, "web", namespace, ports=WEB,
-                         selector={"app": "backend"}).cluster_ip
+    vip = create_service(client, "web", namespace, ports=WEB, selector={"app": "backend"}).cluster_ip
     pod = create_client(client, namespace, client_node)
     first_ip = pod_ips(wait_ready(client, namespace, [first]))[first]
-    wait_for(lambda: http_get(cluster, namespace, pod, url(vip, 80)) == first,
-             what="the first backend answers")
+    wait_for(lambda: http_get(cluster, namespace, pod, url(vip, 80)) == first, what="the first backend answers")
 
     tag = uuid.uuid4().hex[:8]
     stop, log = f"/tmp/svclab-flow-stop-{tag}", f"/tmp/svclab-flow-{tag}.log"
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        flow = pool.submit(python_in_pod, cluster, namespace, pod, _FLOW_PROGRAM, vip, "80",
-                           stop, log, str(FLOW_SECONDS), timeout=FLOW_SECONDS + 30)
+        flow = pool.submit(
+            python_in_pod,
+            cluster,
+            namespace,
+            pod,
+            _FLOW_PROGRAM,
+            vip,
+            "80",
+            stop,
+            log,
+            str(FLOW_SECONDS),
+            timeout=FLOW_SECONDS + 30,
+        )
         try:
-            wait_for(lambda: _answers_logged(cluster, namespace, pod, log) >= 3,
-                     what="the long-lived connection answers")
-            old_pid: int = wait_for(lambda: _proxy_pid(cluster, client_node) or 0,
-                                    what=f"proxy process of {client_node}")
+            wait_for(
+                lambda: _answers_logged(cluster, namespace, pod, log) >= 3, what="the long-lived connection answers"
+            )
+            old_pid: int = wait_for(
+                lambda: _proxy_pid(cluster, client_node) or 0, what=f"proxy process of {client_node}"
+            )
             cluster.signal_component(old_pid, signal.SIGKILL)
             killed_at = time.monotonic()
-            new_pid = wait_for(lambda: (pid := _proxy_pid(cluster, client_node)) != old_pid
-                               and pid, what=f"restarted proxy of {client_node}")
-            (second,) = create_backends(client, cluster, namespace, 1, nodes=[backend_node],
-                                        start=1)
+            new_pid = wait_for(
+                lambda: (pid := _proxy_pid(cluster, client_node)) != old_pid and pid,
+                what=f"restarted proxy of {client_node}",
+            )
+            (second,) = create_backends(client, cluster, namespace, 1, nodes=[backend_node], start=1)
             second_ip = pod_ips(wait_ready(client, namespace, [second]))[second]
             if cluster.proxy_mode in RULE_MODES:
-                _converge(cluster, _desired(namespace, vip, [first_ip, second_ip]),
-                          "proxy killed, restarted and converged", killed_at)
+                _converge(
+                    cluster,
+                    _desired(namespace, vip, [first_ip, second_ip]),
+                    "proxy killed, restarted and converged",
+                    killed_at,
+                )
             else:  # no rule reader for this mode yet: the new connections below must show it
                 assert first_ip and second_ip
             before = _answers_logged(cluster, namespace, pod, log)
-            wait_for(lambda: _answers_logged(cluster, namespace, pod, log) >= before + 5,
-                     what="answers on the old connection after the restart")
+            wait_for(
+                lambda: _answers_logged(cluster, namespace, pod, log) >= before + 5,
+                what="answers on the old connection after the restart",
+            )
         finally:
             cluster.exec_in_pod(namespace, pod, ["/bin/sh", "-c", f"touch {stop}"])
         outcome = json.loads(flow.result().check().stdout)

@@ -17,8 +17,17 @@ from lightkube.models.core_v1 import ServicePort
 from lightkube.resources.core_v1 import Service
 
 from harness.cluster import ClusterUnderTest
-from harness.traffic import (HTTP_PORT, collect_hostnames, control_plane_node, create_backends,
-                             create_client, create_service, http_get_many, url, wait_ready)
+from harness.traffic import (
+    HTTP_PORT,
+    collect_hostnames,
+    control_plane_node,
+    create_backends,
+    create_client,
+    create_service,
+    http_get_many,
+    url,
+    wait_ready,
+)
 from harness.waiting import wait_for
 
 pytestmark = [pytest.mark.needs_proxy, pytest.mark.session_affinity]
@@ -37,10 +46,10 @@ def _one_backend(answers: list[str]) -> str | None:
 
 
 def test_client_ip_affinity_sticks_and_can_be_switched_on_and_off(
-        cluster: ClusterUnderTest, client: Client, namespace: str) -> None:
+    cluster: ClusterUnderTest, client: Client, namespace: str
+) -> None:
     backends = create_backends(client, cluster, namespace, 3)
-    vip = create_service(client, "web", namespace, ports=WEB,
-                         selector={"app": "backend"}).cluster_ip
+    vip = create_service(client, "web", namespace, ports=WEB, selector={"app": "backend"}).cluster_ip
     pod = create_client(client, namespace, control_plane_node(cluster))
     wait_ready(client, namespace, backends)
     target = url(vip, 80)
@@ -49,9 +58,10 @@ def test_client_ip_affinity_sticks_and_can_be_switched_on_and_off(
     _affinity(client, namespace, "ClientIP")
     config = client.get(Service, "web", namespace=namespace).to_dict()["spec"]
     assert config["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"] == 10800
-    sticky = wait_for(lambda: _one_backend(http_get_many(cluster, namespace, pod, target,
-                                                         STICKY_ROUND)),
-                      what="ClientIP affinity in effect")
+    sticky = wait_for(
+        lambda: _one_backend(http_get_many(cluster, namespace, pod, target, STICKY_ROUND)),
+        what="ClientIP affinity in effect",
+    )
     assert sticky in backends
     assert set(http_get_many(cluster, namespace, pod, target, 2 * STICKY_ROUND)) == {sticky}
 

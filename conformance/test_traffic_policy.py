@@ -16,9 +16,19 @@ from lightkube import Client
 from lightkube.models.core_v1 import ServicePort
 
 from harness.cluster import ClusterUnderTest
-from harness.traffic import (HTTP_PORT, Outcome, collect_hostnames, connect_outcome,
-                             control_plane_node, create_backends, create_client, create_service,
-                             url, wait_ready, worker_nodes)
+from harness.traffic import (
+    HTTP_PORT,
+    Outcome,
+    collect_hostnames,
+    connect_outcome,
+    control_plane_node,
+    create_backends,
+    create_client,
+    create_service,
+    url,
+    wait_ready,
+    worker_nodes,
+)
 from harness.waiting import wait_for
 
 pytestmark = [pytest.mark.needs_proxy, pytest.mark.traffic_policy]
@@ -42,18 +52,20 @@ def _node_curl(cluster: ClusterUnderTest, node: str, target: str) -> str:
 # so the client's address cannot survive; upstream's userspace mode never
 # implemented externalTrafficPolicy: Local.
 @pytest.mark.proxy_mode("iptables", "nftables", "ipvs")
-def test_external_traffic_policy_local(cluster: ClusterUnderTest, client: Client,
-                                       namespace: str) -> None:
+def test_external_traffic_policy_local(cluster: ClusterUnderTest, client: Client, namespace: str) -> None:
     with_backend, without = _two_workers(cluster)[:2]
     backends = create_backends(client, cluster, namespace, 2, nodes=[with_backend])
-    node_port = create_service(client, "web", namespace, ports=WEB, selector={"app": "backend"},
-                               type="NodePort", externalTrafficPolicy="Local").node_ports[0]
+    node_port = create_service(
+        client, "web", namespace, ports=WEB, selector={"app": "backend"}, type="NodePort", externalTrafficPolicy="Local"
+    ).node_ports[0]
     wait_ready(client, namespace, backends)
     source = cluster.node(control_plane_node(cluster))
 
     local_ip = cluster.node(with_backend).ip
-    wait_for(lambda: _node_curl(cluster, source.name, url(local_ip, node_port)) in backends,
-             what=f"NodePort on {with_backend} (local endpoints)")
+    wait_for(
+        lambda: _node_curl(cluster, source.name, url(local_ip, node_port)) in backends,
+        what=f"NodePort on {with_backend} (local endpoints)",
+    )
     client_ip = _node_curl(cluster, source.name, url(local_ip, node_port, "/clientip"))
     assert client_ip.rsplit(":", 1)[0] == source.ip, client_ip  # source preserved
 
@@ -62,13 +74,13 @@ def test_external_traffic_policy_local(cluster: ClusterUnderTest, client: Client
         assert _node_curl(cluster, source.name, url(remote_ip, node_port)) == ""
 
 
-def test_internal_traffic_policy_local(cluster: ClusterUnderTest, client: Client,
-                                       namespace: str) -> None:
+def test_internal_traffic_policy_local(cluster: ClusterUnderTest, client: Client, namespace: str) -> None:
     with_backend, without = _two_workers(cluster)[:2]
     (local,) = create_backends(client, cluster, namespace, 1, nodes=[with_backend])
     (remote,) = create_backends(client, cluster, namespace, 1, nodes=[without], start=1)
-    vip = create_service(client, "web", namespace, ports=WEB, selector={"app": "backend"},
-                         internalTrafficPolicy="Local").cluster_ip
+    vip = create_service(
+        client, "web", namespace, ports=WEB, selector={"app": "backend"}, internalTrafficPolicy="Local"
+    ).cluster_ip
     near = create_client(client, namespace, with_backend, name="near")
     far = create_client(client, namespace, control_plane_node(cluster), name="far")
     wait_ready(client, namespace, [local, remote])

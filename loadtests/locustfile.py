@@ -48,8 +48,13 @@ class NewConnectionUser(users.NewConnectionUser):
 
 @events.init_command_line_parser.add_listener  # type: ignore[untyped-decorator]
 def add_svclab_arguments(parser: Any) -> None:
-    parser.add_argument("--svclab-url", action="append", default=[], include_in_web_ui=True,
-                        help="target URL, repeatable or comma-separated (svclab)")
+    parser.add_argument(
+        "--svclab-url",
+        action="append",
+        default=[],
+        include_in_web_ui=True,
+        help="target URL, repeatable or comma-separated (svclab)",
+    )
 
 
 @events.init.add_listener  # type: ignore[untyped-decorator]

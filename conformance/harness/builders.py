@@ -23,8 +23,7 @@ from typing import Any
 
 from lightkube import ApiError, Client
 from lightkube.core.resource import NamespacedResource
-from lightkube.models.core_v1 import (
-    Container, ContainerPort, ExecAction, PodSpec, Probe, ServicePort, ServiceSpec)
+from lightkube.models.core_v1 import Container, ContainerPort, ExecAction, PodSpec, Probe, ServicePort, ServiceSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Endpoints, Node, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
@@ -33,13 +32,42 @@ from harness.cluster import ClusterUnderTest
 from harness.waiting import wait_for
 
 __all__ = [
-    "AGNHOST", "BUSYBOX", "ControllerManagerProcess", "LABEL_HEADLESS", "LABEL_MANAGED_BY",
-    "LABEL_SERVICE_NAME", "LABEL_SKIP_MIRROR", "LAST_CHANGE_TRIGGER_TIME",
-    "MANAGED_BY_MIRRORING", "MANAGED_BY_SLICES", "NEVER_READY", "PodPort", "STUBBORN",
-    "address_row", "address_view", "create_all", "delete_collection", "endpoints_of",
-    "force_delete", "make_pod", "make_service", "meta", "node_zones", "pod_ip", "pod_node",
-    "port_view", "service_port", "slice_endpoint_view", "slice_port_view", "slice_row",
-    "slices_of", "wait_endpoints", "wait_gone", "wait_pods", "wait_slices", "worker_nodes",
+    "AGNHOST",
+    "BUSYBOX",
+    "LABEL_HEADLESS",
+    "LABEL_MANAGED_BY",
+    "LABEL_SERVICE_NAME",
+    "LABEL_SKIP_MIRROR",
+    "LAST_CHANGE_TRIGGER_TIME",
+    "MANAGED_BY_MIRRORING",
+    "MANAGED_BY_SLICES",
+    "NEVER_READY",
+    "STUBBORN",
+    "ControllerManagerProcess",
+    "PodPort",
+    "address_row",
+    "address_view",
+    "create_all",
+    "delete_collection",
+    "endpoints_of",
+    "force_delete",
+    "make_pod",
+    "make_service",
+    "meta",
+    "node_zones",
+    "pod_ip",
+    "pod_node",
+    "port_view",
+    "service_port",
+    "slice_endpoint_view",
+    "slice_port_view",
+    "slice_row",
+    "slices_of",
+    "wait_endpoints",
+    "wait_gone",
+    "wait_pods",
+    "wait_slices",
+    "worker_nodes",
 ]
 
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
@@ -69,11 +97,20 @@ class PodPort:
     protocol: str = "TCP"
 
 
-def make_pod(name: str, namespace: str, *, labels: Mapping[str, str],
-             ports: Sequence[PodPort] = (), ready: bool = True, ready_after: int | None = None,
-             node: str | None = None,
-             hostname: str | None = None, subdomain: str | None = None,
-             grace: int | None = None, command: Sequence[str] = SLEEP) -> Pod:
+def make_pod(
+    name: str,
+    namespace: str,
+    *,
+    labels: Mapping[str, str],
+    ports: Sequence[PodPort] = (),
+    ready: bool = True,
+    ready_after: int | None = None,
+    node: str | None = None,
+    hostname: str | None = None,
+    subdomain: str | None = None,
+    grace: int | None = None,
+    command: Sequence[str] = SLEEP,
+) -> Pod:
     """A one-container pod running ``command``.
 
     ``ready=False`` adds a probe that always fails; ``ready_after=N`` one that
@@ -82,34 +119,47 @@ def make_pod(name: str, namespace: str, *, labels: Mapping[str, str],
     """
     probe = None if ready else NEVER_READY
     if ready_after is not None:
-        probe = Probe(exec=ExecAction(command=["true"]), initialDelaySeconds=ready_after,
-                      periodSeconds=1)
+        probe = Probe(exec=ExecAction(command=["true"]), initialDelaySeconds=ready_after, periodSeconds=1)
     container = Container(
-        name="main", image=BUSYBOX, command=list(command),
-        ports=[ContainerPort(name=p.name, containerPort=p.port, protocol=p.protocol)
-               for p in ports] or None,
-        readinessProbe=probe)
-    spec = PodSpec(containers=[container], hostname=hostname, subdomain=subdomain,
-                   terminationGracePeriodSeconds=grace,
-                   nodeSelector={"kubernetes.io/hostname": node} if node else None)
-    return Pod(metadata=ObjectMeta(name=name, namespace=namespace, labels=dict(labels)),
-               spec=spec)
+        name="main",
+        image=BUSYBOX,
+        command=list(command),
+        ports=[ContainerPort(name=p.name, containerPort=p.port, protocol=p.protocol) for p in ports] or None,
+        readinessProbe=probe,
+    )
+    spec = PodSpec(
+        containers=[container],
+        hostname=hostname,
+        subdomain=subdomain,
+        terminationGracePeriodSeconds=grace,
+        nodeSelector={"kubernetes.io/hostname": node} if node else None,
+    )
+    return Pod(metadata=ObjectMeta(name=name, namespace=namespace, labels=dict(labels)), spec=spec)
 
 
-def service_port(name: str | None, port: int, target: int | str | None = None,
-                 protocol: str = "TCP") -> ServicePort:
-    return ServicePort(name=name, port=port, targetPort=port if target is None else target,
-                       protocol=protocol)
+def service_port(name: str | None, port: int, target: int | str | None = None, protocol: str = "TCP") -> ServicePort:
+    return ServicePort(name=name, port=port, targetPort=port if target is None else target, protocol=protocol)
 
 
-def make_service(name: str, namespace: str, *, selector: Mapping[str, str] | None,
-                 ports: Sequence[ServicePort], labels: Mapping[str, str] | None = None,
-                 headless: bool = False, publish_not_ready: bool = False) -> Service:
-    spec = ServiceSpec(selector=dict(selector) if selector else None, ports=list(ports) or None,
-                       clusterIP="None" if headless else None,
-                       publishNotReadyAddresses=publish_not_ready or None)
-    return Service(metadata=ObjectMeta(name=name, namespace=namespace,
-                                       labels=dict(labels) if labels else None), spec=spec)
+def make_service(
+    name: str,
+    namespace: str,
+    *,
+    selector: Mapping[str, str] | None,
+    ports: Sequence[ServicePort],
+    labels: Mapping[str, str] | None = None,
+    headless: bool = False,
+    publish_not_ready: bool = False,
+) -> Service:
+    spec = ServiceSpec(
+        selector=dict(selector) if selector else None,
+        ports=list(ports) or None,
+        clusterIP="None" if headless else None,
+        publishNotReadyAddresses=publish_not_ready or None,
+    )
+    return Service(
+        metadata=ObjectMeta(name=name, namespace=namespace, labels=dict(labels) if labels else None), spec=spec
+    )
 
 
 def meta(obj: Any) -> ObjectMeta:
@@ -141,22 +191,22 @@ def _pod_state(pod: Pod) -> tuple[bool, bool]:
     """(running with an IP, Ready)."""
     status = pod.status
     running = bool(status and status.phase == "Running" and status.podIP)
-    ready = any(c.type == "Ready" and c.status == "True" for c in (status.conditions or [])) \
-        if status else False
+    ready = any(c.type == "Ready" and c.status == "True" for c in (status.conditions or [])) if status else False
     return running, ready
 
 
-def wait_pods(client: Client, namespace: str, names: Iterable[str], *, ready: bool = True,
-              timeout: float = 60.0) -> dict[str, Pod]:
+def wait_pods(
+    client: Client, namespace: str, names: Iterable[str], *, ready: bool = True, timeout: float = 60.0
+) -> dict[str, Pod]:
     """Wait until every named pod runs with an IP and has Ready == ``ready``."""
     wanted = set(names)
 
     def probe() -> dict[str, Pod] | None:
-        pods = {str(meta(p).name): p for p in client.list(Pod, namespace=namespace)
-                if meta(p).name in wanted}
+        pods = {str(meta(p).name): p for p in client.list(Pod, namespace=namespace) if meta(p).name in wanted}
         if set(pods) != wanted:
             return None
         return pods if all(_pod_state(p) == (True, ready) for p in pods.values()) else None
+
     found = wait_for(probe, timeout=timeout, what=f"{len(wanted)} pods running, ready={ready}")
     assert found is not None
     return found
@@ -171,8 +221,9 @@ def endpoints_of(client: Client, namespace: str, name: str) -> Endpoints | None:
         raise
 
 
-def slices_of(client: Client, namespace: str, service: str,
-              managed_by: str | None = MANAGED_BY_SLICES) -> list[EndpointSlice]:
+def slices_of(
+    client: Client, namespace: str, service: str, managed_by: str | None = MANAGED_BY_SLICES
+) -> list[EndpointSlice]:
     """Slices labelled for ``service`` (and managed by ``managed_by`` unless None)."""
     selector: dict[str, Any] = {LABEL_SERVICE_NAME: service}
     if managed_by is not None:
@@ -180,47 +231,60 @@ def slices_of(client: Client, namespace: str, service: str,
     return list(client.list(EndpointSlice, namespace=namespace, labels=selector))
 
 
-def wait_endpoints(client: Client, namespace: str, name: str,
-                   condition: Callable[[Endpoints], bool], *, what: str,
-                   timeout: float = 30.0) -> Endpoints:
+def wait_endpoints(
+    client: Client,
+    namespace: str,
+    name: str,
+    condition: Callable[[Endpoints], bool],
+    *,
+    what: str,
+    timeout: float = 30.0,
+) -> Endpoints:
     def probe() -> Endpoints | None:
         endpoints = endpoints_of(client, namespace, name)
         return endpoints if endpoints is not None and condition(endpoints) else None
+
     found = wait_for(probe, timeout=timeout, what=f"Endpoints {namespace}/{name}: {what}")
     assert found is not None
     return found
 
 
-def wait_slices(client: Client, namespace: str, service: str,
-                condition: Callable[[list[EndpointSlice]], bool], *, what: str,
-                managed_by: str | None = MANAGED_BY_SLICES,
-                timeout: float = 30.0) -> list[EndpointSlice]:
+def wait_slices(
+    client: Client,
+    namespace: str,
+    service: str,
+    condition: Callable[[list[EndpointSlice]], bool],
+    *,
+    what: str,
+    managed_by: str | None = MANAGED_BY_SLICES,
+    timeout: float = 30.0,
+) -> list[EndpointSlice]:
     def probe() -> tuple[list[EndpointSlice]] | None:
         found = slices_of(client, namespace, service, managed_by)
         return (found,) if condition(found) else None  # a tuple: an empty list is an answer
-    answer = wait_for(probe, timeout=timeout,
-                      what=f"EndpointSlices of {namespace}/{service}: {what}")
+
+    answer = wait_for(probe, timeout=timeout, what=f"EndpointSlices of {namespace}/{service}: {what}")
     assert answer is not None
     return answer[0]
 
 
-def wait_gone(client: Client, kind: type[NamespacedResource], namespace: str, name: str,
-              timeout: float = 30.0) -> None:
+def wait_gone(client: Client, kind: type[NamespacedResource], namespace: str, name: str, timeout: float = 30.0) -> None:
     def gone() -> bool:
         try:
             client.get(kind, name, namespace=namespace)
         except ApiError as exc:
             return exc.status.code == 404
         return False
+
     wait_for(gone, timeout=timeout, what=f"{kind.__name__} {namespace}/{name} gone")
 
 
-def delete_collection(client: Client, kind: type[NamespacedResource], namespace: str,
-                      labels: Mapping[str, str]) -> None:
+def delete_collection(
+    client: Client, kind: type[NamespacedResource], namespace: str, labels: Mapping[str, str]
+) -> None:
     """DELETE on the collection with a label selector (lightkube's own lacks the selector)."""
     selector = ",".join(f"{key}={value}" for key, value in labels.items())
-    client._client.request("deletecollection", res=kind, namespace=namespace,  # noqa: SLF001
-                           params={"labelSelector": selector})
+    client._client.request("deletecollection", res=kind, namespace=namespace, params={"labelSelector": selector})
 
 
 def force_delete(client: Client, namespace: str, names: Iterable[str]) -> None:
@@ -245,8 +309,7 @@ def address_view(endpoints: Endpoints) -> set[AddressRow]:
         for ready, addresses in ((True, subset.addresses), (False, subset.notReadyAddresses)):
             for a in addresses or []:
                 ref = a.targetRef
-                rows.add((a.ip, ready, a.hostname, a.nodeName, ref.kind if ref else None,
-                          ref.name if ref else None))
+                rows.add((a.ip, ready, a.hostname, a.nodeName, ref.kind if ref else None, ref.name if ref else None))
     return rows
 
 
@@ -260,8 +323,7 @@ def port_view(endpoints: Endpoints) -> dict[str, set[tuple[str | None, int, str]
     return result
 
 
-SliceRow = tuple[tuple[str, ...], bool | None, bool | None, bool | None, str | None,
-                 str | None, str | None, str | None]
+SliceRow = tuple[tuple[str, ...], bool | None, bool | None, bool | None, str | None, str | None, str | None, str | None]
 
 
 def slice_endpoint_view(slices: Iterable[EndpointSlice]) -> set[SliceRow]:
@@ -270,9 +332,18 @@ def slice_endpoint_view(slices: Iterable[EndpointSlice]) -> set[SliceRow]:
     for slice_ in slices:
         for e in slice_.endpoints or []:
             c, ref = e.conditions, e.targetRef
-            rows.add((tuple(e.addresses), c.ready if c else None, c.serving if c else None,
-                      c.terminating if c else None, e.nodeName, e.zone,
-                      ref.kind if ref else None, ref.name if ref else None))
+            rows.add(
+                (
+                    tuple(e.addresses),
+                    c.ready if c else None,
+                    c.serving if c else None,
+                    c.terminating if c else None,
+                    e.nodeName,
+                    e.zone,
+                    ref.kind if ref else None,
+                    ref.name if ref else None,
+                )
+            )
     return rows
 
 
@@ -285,12 +356,10 @@ def node_zones(client: Client) -> dict[str, str | None]:
     return {str(meta(n).name): (meta(n).labels or {}).get(LABEL_ZONE) for n in client.list(Node)}
 
 
-def slice_row(pod: Pod, zones: Mapping[str, str | None], *, ready: bool, serving: bool,
-              terminating: bool) -> SliceRow:
+def slice_row(pod: Pod, zones: Mapping[str, str | None], *, ready: bool, serving: bool, terminating: bool) -> SliceRow:
     """The ``slice_endpoint_view`` row the EndpointSlice controller should write for ``pod``."""
     node = pod_node(pod)
-    return ((pod_ip(pod),), ready, serving, terminating, node,
-            zones.get(node) if node else None, "Pod", meta(pod).name)
+    return ((pod_ip(pod),), ready, serving, terminating, node, zones.get(node) if node else None, "Pod", meta(pod).name)
 
 
 def slice_port_view(slice_: EndpointSlice) -> set[tuple[str | None, int | None, str]]:
@@ -298,6 +367,7 @@ def slice_port_view(slice_: EndpointSlice) -> set[tuple[str | None, int | None, 
 
 
 # --- local provider: the controller-manager process ------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class ControllerManagerProcess:
@@ -328,9 +398,11 @@ class ControllerManagerProcess:
 
     def wait_replaced(self, timeout: float = 30.0) -> ControllerManagerProcess:
         """Wait for the supervisor to start a new controller-manager; return it."""
+
         def successor() -> ControllerManagerProcess | None:
             pid = self.cluster.component_pid(CONTROLLER_MANAGER)
             return ControllerManagerProcess(self.cluster, pid) if pid not in (None, self.pid) else None
+
         found = wait_for(successor, timeout=timeout, what="controller-manager restarted")
         assert found is not None
         return found

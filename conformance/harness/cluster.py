@@ -70,14 +70,12 @@ class ClusterUnderTest:
                 return node
         raise KeyError(name)
 
-    def exec_in_pod(self, namespace: str, pod: str, argv: Sequence[str], *,
-                    timeout: float = 30.0) -> ExecResult:
+    def exec_in_pod(self, namespace: str, pod: str, argv: Sequence[str], *, timeout: float = 30.0) -> ExecResult:
         if self.handle is not None:
             return self.handle.exec_in_pod(namespace, pod, argv, timeout=timeout)
         return _svclab("exec", self.name, "-n", namespace, pod, "--", *argv, timeout=timeout)
 
-    def exec_on_node(self, node: str, argv: Sequence[str], *,
-                     timeout: float = 30.0) -> ExecResult:
+    def exec_on_node(self, node: str, argv: Sequence[str], *, timeout: float = 30.0) -> ExecResult:
         """Run ``argv`` on ``node``; skips the test where nodes cannot be reached."""
         if self.handle is None:
             return _svclab("node-exec", self.name, node, "--", *argv, timeout=timeout)
@@ -93,8 +91,10 @@ class ClusterUnderTest:
         Local provider only: elsewhere the test skips."""
         if self.handle is not None:
             self._skip_not_local(f"finding the {child} process")
-        code = ("from svclab.testbed.local.supervisor import running_child_pid; "
-                f"print(running_child_pid({str(self.kubeconfig.parent)!r}, {child!r}) or '')")
+        code = (
+            "from svclab.testbed.local.supervisor import running_child_pid; "
+            f"print(running_child_pid({str(self.kubeconfig.parent)!r}, {child!r}) or '')"
+        )
         if not self.kernel.startswith("uml"):
             from svclab.testbed.local.supervisor import running_child_pid
 
@@ -128,18 +128,23 @@ class ClusterUnderTest:
 
 
 def _svclab(*args: str, timeout: float) -> ExecResult:
-    done = subprocess.run([sys.executable, "-m", "svclab.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "svclab.cli", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
     return ExecResult(done.returncode, done.stdout, done.stderr)
 
 
 def local_cluster(info: ClusterInfo) -> ClusterUnderTest:
     """The local provider's cluster as the suite sees it."""
     return ClusterUnderTest(
-        name=info.name, provider="local", kubeconfig=info.kubeconfig,
+        name=info.name,
+        provider="local",
+        kubeconfig=info.kubeconfig,
         proxy_mode=info.proxy_mode,
         has_proxy=info.proxy_mode != "none" and module_available("svclab.proxy.command"),
         has_controllers=bool(info.controllers) and module_available("svclab.controllers.command"),
-        service_subnet=info.service_subnet, apiserver_address=info.advertise_address,
+        service_subnet=info.service_subnet,
+        apiserver_address=info.advertise_address,
         nodes=info.nodes,
-        kernel="host" if info.uml is None else f"uml {info.uml.kernel_version}")
+        kernel="host" if info.uml is None else f"uml {info.uml.kernel_version}",
+    )

@@ -53,8 +53,9 @@ def cluster_ref(request: pytest.FixtureRequest) -> ClusterRef:
 
 
 @pytest.fixture(scope="session")
-def cluster(cluster_ref: ClusterRef,
-            record_testsuite_property: Callable[[str, object], None]) -> Iterator[ClusterUnderTest]:
+def cluster(
+    cluster_ref: ClusterRef, record_testsuite_property: Callable[[str, object], None]
+) -> Iterator[ClusterUnderTest]:
     with open_cluster(cluster_ref) as under_test:
         record_testsuite_property(f"{cluster_ref.id}.kernel", under_test.kernel)
         set_time_scale(time_scale_for(under_test.kernel))
@@ -75,8 +76,7 @@ def client(cluster: ClusterUnderTest) -> Iterator[Client]:
 @pytest.fixture
 def namespace(client: Client) -> Iterator[str]:
     name = f"svclab-test-{uuid.uuid4().hex[:8]}"
-    client.create(Namespace(metadata=ObjectMeta(name=name,
-                                                labels={"svclab.dev/conformance": "true"})))
+    client.create(Namespace(metadata=ObjectMeta(name=name, labels={"svclab.dev/conformance": "true"})))
     yield name
     client.delete(Namespace, name)
 

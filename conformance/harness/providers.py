@@ -105,8 +105,7 @@ def _existing(name: str) -> ClusterUnderTest:
     from svclab.testbed.kind.tools import KindError
 
     if kind.kubeconfig_path(name) is None:
-        _fail(f"--cluster {name}: no local cluster or kind testbed of that name is up "
-              "(see `svclab list`)")
+        _fail(f"--cluster {name}: no local cluster or kind testbed of that name is up (see `svclab list`)")
     try:
         handle = kind.handle(name)
     except KindError as exc:

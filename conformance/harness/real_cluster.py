@@ -42,8 +42,9 @@ def _role(labels: Mapping[str, str]) -> str:
 
 
 def _internal_ip(node: Mapping[str, Any]) -> str:
-    internal = [str(a["address"]) for a in (node.get("status") or {}).get("addresses") or []
-                if a.get("type") == "InternalIP"]
+    internal = [
+        str(a["address"]) for a in (node.get("status") or {}).get("addresses") or [] if a.get("type") == "InternalIP"
+    ]
     ipv4 = [address for address in internal if ":" not in address]
     return (ipv4 or internal or [""])[0]
 
@@ -54,14 +55,22 @@ def nodes_from_api(items: Iterable[Mapping[str, Any]]) -> tuple[NodeInfo, ...]:
     for item in items:
         metadata, spec = item["metadata"], item.get("spec") or {}
         labels = dict(metadata.get("labels") or {})
-        taints = tuple(Taint(t["key"], t.get("value") or "", t["effect"])
-                       for t in spec.get("taints") or [])
-        described.append((_role(labels), metadata["name"], _internal_ip(item),
-                          spec.get("podCIDR") or "", tuple(sorted(labels.items())), taints))
+        taints = tuple(Taint(t["key"], t.get("value") or "", t["effect"]) for t in spec.get("taints") or [])
+        described.append(
+            (
+                _role(labels),
+                metadata["name"],
+                _internal_ip(item),
+                spec.get("podCIDR") or "",
+                tuple(sorted(labels.items())),
+                taints,
+            )
+        )
     described.sort(key=lambda node: (node[0] != "control-plane", node[1]))
-    return tuple(NodeInfo(name=name, role=role, index=index, netns="", ip=ip, pod_cidr=pod_cidr,
-                          labels=labels, taints=taints)
-                 for index, (role, name, ip, pod_cidr, labels, taints) in enumerate(described))
+    return tuple(
+        NodeInfo(name=name, role=role, index=index, netns="", ip=ip, pod_cidr=pod_cidr, labels=labels, taints=taints)
+        for index, (role, name, ip, pod_cidr, labels, taints) in enumerate(described)
+    )
 
 
 def apiserver_address(nodes: Sequence[NodeInfo], endpoints: Mapping[str, Any] | None) -> str:
@@ -85,16 +94,15 @@ def service_cidr(service_cidr_object: Mapping[str, Any] | None) -> str | None:
 
 def _get(handle: ClusterHandle, *args: str, required: bool) -> dict[str, Any] | None:
     """``kubectl get ARGS -o json``; a failure raises KubeconfigError when ``required``."""
-    result = run_captured(handle.kubectl_argv("get", *args, "-o", "json",
-                                              f"--request-timeout={API_TIMEOUT:g}s"),
-                          API_TIMEOUT + 5)
+    result = run_captured(
+        handle.kubectl_argv("get", *args, "-o", "json", f"--request-timeout={API_TIMEOUT:g}s"), API_TIMEOUT + 5
+    )
     if result.rc == 0:
         found: dict[str, Any] = json.loads(result.stdout)
         return found
     if required:
         last = (result.stderr.strip().splitlines() or [f"exit status {result.rc}"])[-1]
-        raise KubeconfigError(f"cluster {handle.name}: `kubectl get {' '.join(args)}` "
-                              f"failed: {last}")
+        raise KubeconfigError(f"cluster {handle.name}: `kubectl get {' '.join(args)}` failed: {last}")
     return None
 
 
@@ -106,10 +114,18 @@ def describe(handle: ClusterHandle) -> ClusterUnderTest:
     nodes = nodes_from_api((listed or {}).get("items") or [])
     endpoints = _get(handle, "endpoints", "kubernetes", "-n", "default", required=False)
     subnet = handle.service_subnet or service_cidr(
-        _get(handle, "servicecidrs.networking.k8s.io", "kubernetes", required=False))
+        _get(handle, "servicecidrs.networking.k8s.io", "kubernetes", required=False)
+    )
     return ClusterUnderTest(
-        name=handle.name, provider=handle.provider, kubeconfig=handle.kubeconfig,
-        proxy_mode=handle.proxy_mode, has_proxy=handle.has_proxy,
-        has_controllers=handle.has_controllers, service_subnet=subnet,
-        apiserver_address=apiserver_address(nodes, endpoints), nodes=nodes, kernel="host",
-        handle=handle)
+        name=handle.name,
+        provider=handle.provider,
+        kubeconfig=handle.kubeconfig,
+        proxy_mode=handle.proxy_mode,
+        has_proxy=handle.has_proxy,
+        has_controllers=handle.has_controllers,
+        service_subnet=subnet,
+        apiserver_address=apiserver_address(nodes, endpoints),
+        nodes=nodes,
+        kernel="host",
+        handle=handle,
+    )

@@ -41,19 +41,30 @@ from svclab.proxy.iptables.plan import endpoint_chain_name, service_chain_name
 from svclab.proxy.nftables.plan import chain_base, endpoint_chain_base
 from svclab.proxy.service_port import Protocol, ServiceName, ServicePortName
 
-__all__ = ["CONVERGENCE_ENV", "DesiredPort", "NodeRules", "RULE_MODES", "converged",
-           "ipvs_virtual_server", "read_rules", "record_convergence", "service_absent", "wait_converged"]
+__all__ = [
+    "CONVERGENCE_ENV",
+    "RULE_MODES",
+    "DesiredPort",
+    "NodeRules",
+    "converged",
+    "ipvs_virtual_server",
+    "read_rules",
+    "record_convergence",
+    "service_absent",
+    "wait_converged",
+]
 
 CONVERGENCE_ENV = "SVCLAB_CONVERGENCE_JSON"
 RULE_MODES = ("iptables", "nftables", "ipvs")  # modes whose rules this module can read
-_DUMP = {"iptables": "iptables-save", "nftables": "nft list table ip kube-proxy",
-         "ipvs": "ipvsadm-save -n"}
+_DUMP = {"iptables": "iptables-save", "nftables": "nft list table ip kube-proxy", "ipvs": "ipvsadm-save -n"}
 _ENDPOINT_PREFIX = {"iptables": "KUBE-SEP-", "nftables": "endpoint-", "ipvs": ""}
 # ipvsadm-save: "-A -t VIP:PORT -s rr ..." and "-a -t VIP:PORT -r RIP:RPORT -m -w 1"
-_IPVS_PROTOCOL = {"-t": "TCP", "--tcp-service": "TCP", "-u": "UDP", "--udp-service": "UDP",
-                  "--sctp-service": "SCTP"}
-_IPVS_LINE = re.compile(r"^-(A|a) (-t|-u|--tcp-service|--udp-service|--sctp-service) (\S+)"
-                        r"(?: .*?-r (\S+))?(?: .*?-w (\d+))?", re.MULTILINE)
+_IPVS_PROTOCOL = {"-t": "TCP", "--tcp-service": "TCP", "-u": "UDP", "--udp-service": "UDP", "--sctp-service": "SCTP"}
+_IPVS_LINE = re.compile(
+    r"^-(A|a) (-t|-u|--tcp-service|--udp-service|--sctp-service) (\S+)"
+    r"(?: .*?-r (\S+))?(?: .*?-w (\d+))?",
+    re.MULTILINE,
+)
 _IPT_CHAIN = re.compile(r"^:(\S+) ", re.MULTILINE)
 _IPT_RULE = re.compile(r"^-A (\S+) (.*)$", re.MULTILINE)
 _NFT_CHAIN = re.compile(r"^\s*chain (\S+) \{$", re.MULTILINE)
@@ -67,15 +78,14 @@ class DesiredPort:
     namespace: str
     service: str
     port_name: str  # the ServicePort's name ("" when the Service has one unnamed port)
-    protocol: str   # TCP | UDP
+    protocol: str  # TCP | UDP
     cluster_ip: str
     port: int
     endpoints: tuple[tuple[str, int], ...]  # ready (ip, targetPort) pairs
 
     @property
     def name(self) -> ServicePortName:
-        return ServicePortName(ServiceName(self.namespace, self.service), self.port_name,
-                               Protocol(self.protocol))
+        return ServicePortName(ServiceName(self.namespace, self.service), self.port_name, Protocol(self.protocol))
 
     def service_chain(self, mode: str) -> str:
         if mode == "ipvs":
@@ -88,10 +98,8 @@ class DesiredPort:
         if mode == "ipvs":
             return frozenset(_host_port(ip, port) for ip, port in self.endpoints)
         if mode == "iptables":
-            return frozenset(endpoint_chain_name(self.name, f"{ip}:{port}")
-                             for ip, port in self.endpoints)
-        return frozenset(f"endpoint-{endpoint_chain_base(self.name, ip, port)}"
-                         for ip, port in self.endpoints)
+            return frozenset(endpoint_chain_name(self.name, f"{ip}:{port}") for ip, port in self.endpoints)
+        return frozenset(f"endpoint-{endpoint_chain_base(self.name, ip, port)}" for ip, port in self.endpoints)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,13 +152,19 @@ class NodeRules:
         proto = port.protocol.lower()
         if self.mode == "ipvs":
             service = _host_port(port.cluster_ip, port.port)
-            return [line for line in self.text.splitlines()
-                    if line.startswith(("-A ", "-a ")) and f" {service} " in f"{line} "
-                    and _IPVS_PROTOCOL.get(line.split()[1]) == port.protocol]
+            return [
+                line
+                for line in self.text.splitlines()
+                if line.startswith(("-A ", "-a "))
+                and f" {service} " in f"{line} "
+                and _IPVS_PROTOCOL.get(line.split()[1]) == port.protocol
+            ]
         if self.mode == "iptables":
-            return [line for line in self.text.splitlines()
-                    if f"-d {port.cluster_ip}/32 -p {proto}" in line
-                    and f"--dport {port.port} " in line]
+            return [
+                line
+                for line in self.text.splitlines()
+                if f"-d {port.cluster_ip}/32 -p {proto}" in line and f"--dport {port.port} " in line
+            ]
         needle = f"{port.cluster_ip} . {proto} . {port.port} "
         return [line for line in self.text.splitlines() if needle in line]
 
@@ -179,16 +193,19 @@ def converged(rules: NodeRules, ports: Sequence[DesiredPort]) -> bool:
 def _port_converged(rules: NodeRules, port: DesiredPort) -> bool:
     if rules.mode == "ipvs":  # the virtual server exists, also without endpoints
         server = port.service_chain("ipvs")
-        return (server in rules.chains
-                and rules.endpoint_targets(server) == port.endpoint_chains("ipvs"))
+        return server in rules.chains and rules.endpoint_targets(server) == port.endpoint_chains("ipvs")
     dispatch = rules.dispatch_lines(port)
     if not port.endpoints:
         reject = "REJECT" if rules.mode == "iptables" else "goto reject-chain"
         return any(reject in line for line in dispatch)
     chain = port.service_chain(rules.mode)
     wanted = port.endpoint_chains(rules.mode)
-    return (chain in rules.chains and any(chain in line for line in dispatch)
-            and rules.endpoint_targets(chain) == wanted and wanted <= rules.chains)
+    return (
+        chain in rules.chains
+        and any(chain in line for line in dispatch)
+        and rules.endpoint_targets(chain) == wanted
+        and wanted <= rules.chains
+    )
 
 
 def service_absent(rules: NodeRules, ports: Sequence[DesiredPort]) -> bool:
@@ -201,8 +218,14 @@ def service_absent(rules: NodeRules, ports: Sequence[DesiredPort]) -> bool:
     return True
 
 
-def wait_converged(cluster: ClusterUnderTest, predicate: Callable[[NodeRules], bool], *,
-                   what: str, timeout: float, since: float | None = None) -> float:
+def wait_converged(
+    cluster: ClusterUnderTest,
+    predicate: Callable[[NodeRules], bool],
+    *,
+    what: str,
+    timeout: float,
+    since: float | None = None,
+) -> float:
     """Poll every node until ``predicate`` holds on all of them; return the seconds
     since ``since`` (a ``time.monotonic()`` taken right after the change) and
     record them (see ``record_convergence``)."""
@@ -212,12 +235,13 @@ def wait_converged(cluster: ClusterUnderTest, predicate: Callable[[NodeRules], b
 
     def all_nodes() -> bool:
         with ThreadPoolExecutor(max_workers=len(pending)) as pool:
-            results = dict(zip(sorted(pending), pool.map(
-                lambda node: predicate(read_rules(cluster, node)), sorted(pending))))
+            results = dict(
+                zip(sorted(pending), pool.map(lambda node: predicate(read_rules(cluster, node)), sorted(pending)))
+            )
         pending.difference_update(node for node, ok in results.items() if ok)
         return not pending
-    wait_for(all_nodes, timeout=timeout, interval=0.05,
-             what=f"{what}: rules on nodes {sorted(pending)}")
+
+    wait_for(all_nodes, timeout=timeout, interval=0.05, what=f"{what}: rules on nodes {sorted(pending)}")
     seconds = time.monotonic() - start
     record_convergence(cluster, what, seconds)
     return seconds
@@ -233,7 +257,6 @@ def record_convergence(cluster: ClusterUnderTest, what: str, seconds: float) -> 
             records = json.load(handle)
     except (FileNotFoundError, json.JSONDecodeError):
         records = []
-    records.append({"testbed": cluster.name, "mode": cluster.proxy_mode, "what": what,
-                    "seconds": round(seconds, 3)})
+    records.append({"testbed": cluster.name, "mode": cluster.proxy_mode, "what": what, "seconds": round(seconds, 3)})
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(records, handle, indent=1)

@@ -37,8 +37,8 @@ class SvclabNodeBackend(base.BaseBackend):
     def run(self, command: str, *args: str, **kwargs: Any) -> base.CommandResult:
         shell_command = self.get_command(command, *args)
         result = self.run_local(
-            "%s -m svclab.cli node-exec %s %s -- /bin/sh -c %s",
-            sys.executable, self.cluster, self.node, shell_command)
+            "%s -m svclab.cli node-exec %s %s -- /bin/sh -c %s", sys.executable, self.cluster, self.node, shell_command
+        )
         result.command = self.encode(shell_command)
         return result
 
@@ -46,8 +46,7 @@ class SvclabNodeBackend(base.BaseBackend):
         return self.node
 
 
-testinfra.backend.BACKENDS.setdefault(
-    SvclabNodeBackend.NAME, f"{__name__}.{SvclabNodeBackend.__name__}")
+testinfra.backend.BACKENDS.setdefault(SvclabNodeBackend.NAME, f"{__name__}.{SvclabNodeBackend.__name__}")
 
 
 def node_host(cluster: str, node: str) -> testinfra.host.Host:

@@ -25,18 +25,48 @@ from dataclasses import dataclass
 from typing import Any
 
 from lightkube import Client
-from lightkube.models.core_v1 import (Container, ContainerPort, HTTPGetAction, PodSpec, Probe,
-                                      ServicePort, ServiceSpec, Toleration)
+from lightkube.models.core_v1 import (
+    Container,
+    ContainerPort,
+    HTTPGetAction,
+    PodSpec,
+    Probe,
+    ServicePort,
+    ServiceSpec,
+    Toleration,
+)
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Pod, Service
 
 from harness.cluster import ClusterUnderTest, ExecResult
 from harness.waiting import pod_is_ready, wait_for
 
-__all__ = ["AGNHOST", "HTTP_PORT", "UDP_PORT", "ConnectOutcome", "Outcome", "backend_pod",
-           "client_pod", "collect_hostnames", "connect_outcome", "control_plane_node",
-           "create_backends", "create_client", "create_service", "delete_pods", "http_get", "http_get_many",
-           "pod_ips", "python_in_pod", "service", "ServiceAddress", "udp_hostnames", "url", "wait_ready", "worker_nodes"]
+__all__ = [
+    "AGNHOST",
+    "HTTP_PORT",
+    "UDP_PORT",
+    "ConnectOutcome",
+    "Outcome",
+    "ServiceAddress",
+    "backend_pod",
+    "client_pod",
+    "collect_hostnames",
+    "connect_outcome",
+    "control_plane_node",
+    "create_backends",
+    "create_client",
+    "create_service",
+    "delete_pods",
+    "http_get",
+    "http_get_many",
+    "pod_ips",
+    "python_in_pod",
+    "service",
+    "udp_hostnames",
+    "url",
+    "wait_ready",
+    "worker_nodes",
+]
 
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
 HTTP_PORT = 8080
@@ -64,71 +94,93 @@ def worker_nodes(cluster: ClusterUnderTest) -> list[str]:
     return [node.name for node in cluster.nodes if node.role == "worker"]
 
 
-def backend_pod(name: str, namespace: str, node: str, *, labels: dict[str, str],
-                ready: bool = True) -> Pod:
+def backend_pod(name: str, namespace: str, node: str, *, labels: dict[str, str], ready: bool = True) -> Pod:
     """An agnhost netexec pod on ``node``; ``ready=False`` makes its probe fail for ever."""
     probe_port = HTTP_PORT if ready else UNSERVED_PORT
     probe = Probe(httpGet=HTTPGetAction(path="/healthz", port=probe_port), periodSeconds=1)
     container = Container(
-        name="netexec", image=AGNHOST,
+        name="netexec",
+        image=AGNHOST,
         args=["netexec", f"--http-port={HTTP_PORT}", f"--udp-port={UDP_PORT}"],
-        ports=[ContainerPort(containerPort=HTTP_PORT, name="http", protocol="TCP"),
-               ContainerPort(containerPort=UDP_PORT, name="udp", protocol="UDP")],
-        readinessProbe=probe)
-    return Pod(metadata=ObjectMeta(name=name, namespace=namespace, labels=dict(labels)),
-               spec=PodSpec(containers=[container], terminationGracePeriodSeconds=1,
-                            nodeSelector={"kubernetes.io/hostname": node}))
+        ports=[
+            ContainerPort(containerPort=HTTP_PORT, name="http", protocol="TCP"),
+            ContainerPort(containerPort=UDP_PORT, name="udp", protocol="UDP"),
+        ],
+        readinessProbe=probe,
+    )
+    return Pod(
+        metadata=ObjectMeta(name=name, namespace=namespace, labels=dict(labels)),
+        spec=PodSpec(
+            containers=[container], terminationGracePeriodSeconds=1, nodeSelector={"kubernetes.io/hostname": node}
+        ),
+    )
 
 
-def client_pod(name: str, namespace: str, node: str, *,
-               labels: dict[str, str] | None = None) -> Pod:
+def client_pod(name: str, namespace: str, node: str, *, labels: dict[str, str] | None = None) -> Pod:
     """An agnhost pause pod on ``node`` (tolerating the control plane's taint)."""
     container = Container(name="pause", image=AGNHOST, args=["pause"])
-    return Pod(metadata=ObjectMeta(name=name, namespace=namespace, labels=labels or {}),
-               spec=PodSpec(containers=[container], terminationGracePeriodSeconds=1,
-                            tolerations=[Toleration(operator="Exists")],
-                            nodeSelector={"kubernetes.io/hostname": node}))
+    return Pod(
+        metadata=ObjectMeta(name=name, namespace=namespace, labels=labels or {}),
+        spec=PodSpec(
+            containers=[container],
+            terminationGracePeriodSeconds=1,
+            tolerations=[Toleration(operator="Exists")],
+            nodeSelector={"kubernetes.io/hostname": node},
+        ),
+    )
 
 
-def wait_ready(client: Client, namespace: str, names: Iterable[str],
-               timeout: float = 30.0) -> dict[str, Pod]:
+def wait_ready(client: Client, namespace: str, names: Iterable[str], timeout: float = 30.0) -> dict[str, Pod]:
     """Wait until every named pod is Ready; return them by name."""
     wanted = sorted(names)
 
     def all_ready() -> dict[str, Pod]:
         pods = {name: client.get(Pod, name, namespace=namespace) for name in wanted}
         return pods if all(pod_is_ready(pod) for pod in pods.values()) else {}
+
     return wait_for(all_ready, timeout=timeout, what=f"pods {wanted} Ready in {namespace}")
 
 
-def create_backends(client: Client, cluster: ClusterUnderTest, namespace: str, count: int, *,
-                    app: str = "backend", prefix: str | None = None, ready: bool = True,
-                    nodes: Sequence[str] | None = None, start: int = 0) -> list[str]:
+def create_backends(
+    client: Client,
+    cluster: ClusterUnderTest,
+    namespace: str,
+    count: int,
+    *,
+    app: str = "backend",
+    prefix: str | None = None,
+    ready: bool = True,
+    nodes: Sequence[str] | None = None,
+    start: int = 0,
+) -> list[str]:
     """Create ``count`` netexec pods labelled ``app=APP``, round robin over ``nodes``
     (default: the workers). Returns their names; does not wait for readiness."""
     spread = list(nodes or worker_nodes(cluster) or [cluster.nodes[0].name])
     names = []
     for index in range(start, start + count):
         name = f"{prefix or app}-{index}"
-        client.create(backend_pod(name, namespace, spread[index % len(spread)],
-                                  labels={"app": app}, ready=ready))
+        client.create(backend_pod(name, namespace, spread[index % len(spread)], labels={"app": app}, ready=ready))
         names.append(name)
     return names
 
 
-def create_client(client: Client, namespace: str, node: str, name: str = "client",
-                  labels: dict[str, str] | None = None) -> str:
+def create_client(
+    client: Client, namespace: str, node: str, name: str = "client", labels: dict[str, str] | None = None
+) -> str:
     """Create a client pod on ``node`` and wait until it runs."""
     client.create(client_pod(name, namespace, node, labels=labels))
     wait_ready(client, namespace, [name])
     return name
 
 
-def service(name: str, namespace: str, *, ports: Sequence[ServicePort],
-            selector: dict[str, str] | None, **spec: Any) -> Service:
+def service(
+    name: str, namespace: str, *, ports: Sequence[ServicePort], selector: dict[str, str] | None, **spec: Any
+) -> Service:
     """A Service object; ``spec`` takes further ServiceSpec fields by API name."""
-    return Service(metadata=ObjectMeta(name=name, namespace=namespace),
-                   spec=ServiceSpec(ports=list(ports), selector=selector, **spec))
+    return Service(
+        metadata=ObjectMeta(name=name, namespace=namespace),
+        spec=ServiceSpec(ports=list(ports), selector=selector, **spec),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,36 +191,38 @@ class ServiceAddress:
     node_ports: tuple[int, ...]
 
 
-def create_service(client: Client, name: str, namespace: str, *, ports: Sequence[ServicePort],
-                   selector: dict[str, str] | None, **spec: Any) -> ServiceAddress:
+def create_service(
+    client: Client,
+    name: str,
+    namespace: str,
+    *,
+    ports: Sequence[ServicePort],
+    selector: dict[str, str] | None,
+    **spec: Any,
+) -> ServiceAddress:
     """Create a Service (see ``service``) and return the addresses the API allocated."""
     created = client.create(service(name, namespace, ports=ports, selector=selector, **spec))
     assert created.spec is not None and created.spec.clusterIP, created
-    return ServiceAddress(created.spec.clusterIP,
-                          tuple(port.nodePort or 0 for port in created.spec.ports or []))
+    return ServiceAddress(created.spec.clusterIP, tuple(port.nodePort or 0 for port in created.spec.ports or []))
 
 
 def pod_ips(pods: dict[str, Pod]) -> dict[str, str]:
     """Pod name -> pod IP, for pods that have one."""
-    return {name: pod.status.podIP for name, pod in pods.items()
-            if pod.status is not None and pod.status.podIP}
+    return {name: pod.status.podIP for name, pod in pods.items() if pod.status is not None and pod.status.podIP}
 
 
 def _curl(url: str, count: int) -> list[str]:
     # One exec runs every request: an exec costs far more than a request.
-    request = (f"curl -s -g --connect-timeout {CURL_TIMEOUT:g} --max-time {2 * CURL_TIMEOUT:g} "
-               f"'{url}'; echo")
+    request = f"curl -s -g --connect-timeout {CURL_TIMEOUT:g} --max-time {2 * CURL_TIMEOUT:g} '{url}'; echo"
     if count == 1:
         return ["/bin/sh", "-c", request]
     return ["/bin/sh", "-c", f"i=0; while [ $i -lt {count} ]; do {request}; i=$((i+1)); done"]
 
 
-def http_get_many(cluster: ClusterUnderTest, namespace: str, pod: str, url: str,
-                  count: int) -> list[str]:
+def http_get_many(cluster: ClusterUnderTest, namespace: str, pod: str, url: str, count: int) -> list[str]:
     """``count`` fresh-connection GETs of ``url`` from ``pod``; one answer per request
     ("" for a failed request)."""
-    result = cluster.exec_in_pod(namespace, pod, _curl(url, count),
-                                 timeout=30.0 + count * 2 * CURL_TIMEOUT)
+    result = cluster.exec_in_pod(namespace, pod, _curl(url, count), timeout=30.0 + count * 2 * CURL_TIMEOUT)
     lines = result.stdout.split("\n")[:count]
     return [line.strip() for line in lines]
 
@@ -178,9 +232,16 @@ def http_get(cluster: ClusterUnderTest, namespace: str, pod: str, url: str) -> s
     return http_get_many(cluster, namespace, pod, url, 1)[0]
 
 
-def collect_hostnames(cluster: ClusterUnderTest, namespace: str, pod: str, url: str,
-                      expected: Iterable[str], *, per_round: int = 20,
-                      timeout: float = 30.0) -> Counter[str]:
+def collect_hostnames(
+    cluster: ClusterUnderTest,
+    namespace: str,
+    pod: str,
+    url: str,
+    expected: Iterable[str],
+    *,
+    per_round: int = 20,
+    timeout: float = 30.0,
+) -> Counter[str]:
     """Send rounds of GETs to ``url`` (a ``/hostname`` URL) until every name in
     ``expected`` answered; return all answers seen ("" = failed request).
 
@@ -192,17 +253,17 @@ def collect_hostnames(cluster: ClusterUnderTest, namespace: str, pod: str, url: 
     def everyone_answered() -> bool:
         seen.update(http_get_many(cluster, namespace, pod, url, per_round))
         return wanted <= set(seen)
-    wait_for(everyone_answered, timeout=timeout, interval=0.0,
-             what=f"answers from {sorted(wanted)} via {url}")
+
+    wait_for(everyone_answered, timeout=timeout, interval=0.0, what=f"answers from {sorted(wanted)} via {url}")
     return seen
 
 
 class Outcome(str, enum.Enum):
     """How a TCP connection attempt ended (curl's exit status, man curl)."""
 
-    ANSWERED = "answered"      # exit 0
-    REFUSED = "refused"        # exit 7: could not connect (RST / ICMP port unreachable)
-    TIMED_OUT = "timed-out"    # exit 28
+    ANSWERED = "answered"  # exit 0
+    REFUSED = "refused"  # exit 7: could not connect (RST / ICMP port unreachable)
+    TIMED_OUT = "timed-out"  # exit 28
     OTHER = "other"
 
 
@@ -216,12 +277,15 @@ class ConnectOutcome:
 _CURL_OUTCOMES = {0: Outcome.ANSWERED, 7: Outcome.REFUSED, 28: Outcome.TIMED_OUT}
 
 
-def connect_outcome(cluster: ClusterUnderTest, namespace: str, pod: str, url: str, *,
-                    connect_timeout: float = 3.0) -> ConnectOutcome:
+def connect_outcome(
+    cluster: ClusterUnderTest, namespace: str, pod: str, url: str, *, connect_timeout: float = 3.0
+) -> ConnectOutcome:
     """One GET with curl's exit status and timing, to tell refused from timed out."""
-    script = (f"curl -s -g -o /tmp/.svclab-body-$$ -w '%{{time_total}}' --connect-timeout "
-              f"{connect_timeout:g} '{url}'; rc=$?; echo \" $rc\"; cat /tmp/.svclab-body-$$ "
-              "2>/dev/null; rm -f /tmp/.svclab-body-$$")
+    script = (
+        f"curl -s -g -o /tmp/.svclab-body-$$ -w '%{{time_total}}' --connect-timeout "
+        f"{connect_timeout:g} '{url}'; rc=$?; echo \" $rc\"; cat /tmp/.svclab-body-$$ "
+        "2>/dev/null; rm -f /tmp/.svclab-body-$$"
+    )
     result = cluster.exec_in_pod(namespace, pod, ["/bin/sh", "-c", script]).check()
     first, _, body = result.stdout.partition("\n")
     seconds, rc = first.split()
@@ -229,13 +293,13 @@ def connect_outcome(cluster: ClusterUnderTest, namespace: str, pod: str, url: st
     return ConnectOutcome(outcome, float(seconds), body.strip())
 
 
-def python_in_pod(cluster: ClusterUnderTest, namespace: str, pod: str, program: str,
-                  *args: str, timeout: float = 30.0) -> ExecResult:
+def python_in_pod(
+    cluster: ClusterUnderTest, namespace: str, pod: str, program: str, *args: str, timeout: float = 30.0
+) -> ExecResult:
     """Run a Python program with ``args`` in ``pod`` (the local provider's
     interpreter; other providers need an image with ``python3``)."""
     interpreter = sys.executable if cluster.provider == "local" else "python3"
-    return cluster.exec_in_pod(namespace, pod, [interpreter, "-c", program, *args],
-                               timeout=timeout)
+    return cluster.exec_in_pod(namespace, pod, [interpreter, "-c", program, *args], timeout=timeout)
 
 
 _UDP_PROGRAM = """
@@ -261,14 +325,34 @@ print(json.dumps(answers))
 """
 
 
-def udp_hostnames(cluster: ClusterUnderTest, namespace: str, pod: str, host: str, port: int,
-                  count: int, *, source_port: int, gap: float = 0.0, until: int = 0) -> list[str]:
+def udp_hostnames(
+    cluster: ClusterUnderTest,
+    namespace: str,
+    pod: str,
+    host: str,
+    port: int,
+    count: int,
+    *,
+    source_port: int,
+    gap: float = 0.0,
+    until: int = 0,
+) -> list[str]:
     """Send up to ``count`` "hostname" datagrams from one source port (0: any; a
     fixed one makes them one conntrack flow) and return the answers ("" = none
     within 0.5 s). ``until=N`` stops early once N answers in a row came from one
     backend other than the first answer's (the flow has moved)."""
-    result = python_in_pod(cluster, namespace, pod, _UDP_PROGRAM, host, str(port), str(count),
-                           str(gap), str(source_port), str(until),
-                           timeout=30.0 + count * (0.5 + gap))
+    result = python_in_pod(
+        cluster,
+        namespace,
+        pod,
+        _UDP_PROGRAM,
+        host,
+        str(port),
+        str(count),
+        str(gap),
+        str(source_port),
+        str(until),
+        timeout=30.0 + count * (0.5 + gap),
+    )
     answers: list[str] = json.loads(result.check().stdout)
     return answers

@@ -17,8 +17,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["WaitTimeout", "node_is_ready", "pod_is_ready", "scaled_seconds", "set_time_scale",
-           "time_scale", "wait_for"]
+__all__ = ["WaitTimeout", "node_is_ready", "pod_is_ready", "scaled_seconds", "set_time_scale", "time_scale", "wait_for"]
 
 T = TypeVar("T")
 
@@ -45,10 +44,16 @@ class WaitTimeout(AssertionError):
     """The condition did not hold before the deadline."""
 
 
-def wait_for(probe: Callable[[], T], *, timeout: float = DEFAULT_TIMEOUT,
-             interval: float = POLL_INTERVAL, what: str = "condition",
-             clock: Callable[[], float] = time.monotonic,
-             sleep: Callable[[float], None] = time.sleep, scaled: bool = True) -> T:
+def wait_for(
+    probe: Callable[[], T],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    interval: float = POLL_INTERVAL,
+    what: str = "condition",
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    scaled: bool = True,
+) -> T:
     """Call ``probe`` until it returns something truthy; return that.
 
     Exceptions from ``probe`` count as "not yet" (the API may be restarting)
@@ -67,15 +72,13 @@ def wait_for(probe: Callable[[], T], *, timeout: float = DEFAULT_TIMEOUT,
         except Exception as exc:  # not yet: remember why
             last = exc
         if clock() >= deadline:
-            raise WaitTimeout(f"timed out after {timeout:g}s waiting for {what}; "
-                              f"last: {last!r}")
+            raise WaitTimeout(f"timed out after {timeout:g}s waiting for {what}; last: {last!r}")
         sleep(interval)
 
 
 def _condition_true(obj: object, condition: str) -> bool:
     status = getattr(obj, "status", None)
-    return any(c.type == condition and c.status == "True"
-               for c in (getattr(status, "conditions", None) or []))
+    return any(c.type == condition and c.status == "True" for c in (getattr(status, "conditions", None) or []))
 
 
 def node_is_ready(node: object) -> bool:

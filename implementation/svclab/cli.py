@@ -17,15 +17,18 @@ __all__ = ["COMMANDS", "main"]
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "apiserver": ("svclab.testbed.local.apiserver.command",
-                  "run the Kubernetes-compatible API server in the foreground"),
-    "controller-manager": ("svclab.controllers.command",
-                           "run the endpoints, EndpointSlice and mirroring controllers"),
+    "apiserver": (
+        "svclab.testbed.local.apiserver.command",
+        "run the Kubernetes-compatible API server in the foreground",
+    ),
+    "controller-manager": ("svclab.controllers.command", "run the endpoints, EndpointSlice and mirroring controllers"),
     "proxy": ("svclab.proxy.command", "run the reference kube-proxy on this node"),
     "scheduler": ("svclab.testbed.local.scheduler_command", "run the local scheduler"),
     "node-agent": ("svclab.testbed.local.agent_command", "run the local node agent (kubelet's role)"),
-    "supervisor": ("svclab.testbed.local.supervisor_command",
-                   "run a local cluster's process supervisor (started by `svclab up`)"),
+    "supervisor": (
+        "svclab.testbed.local.supervisor_command",
+        "run a local cluster's process supervisor (started by `svclab up`)",
+    ),
     "up": ("svclab.testbed.commands.up", "bring up a testbed from a YAML file"),
     "down": ("svclab.testbed.commands.down", "tear down a testbed (or --all)"),
     "list": ("svclab.testbed.commands.list_", "list the testbeds that are up"),

@@ -30,11 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     build.add_argument("--context", type=Path, help="build context (default: this checkout)")
     manifests = sub.add_parser("manifests", help="print the manifests for a testbed")
     manifests.add_argument("--testbed", required=True, metavar="FILE", help="testbed spec")
-    manifests.add_argument("--image", default=DEFAULT_IMAGE,
-                           help=f"image the pods run (default {DEFAULT_IMAGE})")
+    manifests.add_argument("--image", default=DEFAULT_IMAGE, help=f"image the pods run (default {DEFAULT_IMAGE})")
     manifests.add_argument("--name", help="cluster name (default: the spec's metadata.name)")
-    manifests.add_argument("--apiserver", metavar="HOST:PORT",
-                           help="where the proxy reaches the API server without a Service")
+    manifests.add_argument(
+        "--apiserver", metavar="HOST:PORT", help="where the proxy reaches the API server without a Service"
+    )
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -64,8 +64,7 @@ def _manifests(args: argparse.Namespace) -> int:
     if apiserver is None and spec.provider.value == "kind":
         apiserver = apiserver_endpoint(spec.name, spec)
     if apiserver and ":" not in apiserver:
-        print(f"svclab image manifests: --apiserver {apiserver!r} must be HOST:PORT",
-              file=sys.stderr)
+        print(f"svclab image manifests: --apiserver {apiserver!r} must be HOST:PORT", file=sys.stderr)
         return 2
     sys.stdout.write(dump_manifests(render_manifests(spec, args.image, apiserver=apiserver or None)))
     return 0

@@ -50,9 +50,22 @@ def start_apiserver(state_dir: Path, *extra: str) -> RunningApiServer:
     log = state_dir.parent / f"{state_dir.name}.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, os.environ.get("SVCLAB_APISERVER_ENTRY", "-m"), *([] if os.environ.get("SVCLAB_APISERVER_ENTRY") else ["svclab.cli"]), "apiserver", "--state-dir", str(state_dir),
-             "--listen", "127.0.0.1:0", "--watch-bookmark-interval", "0.5", *extra],
-            stdout=out, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                os.environ.get("SVCLAB_APISERVER_ENTRY", "-m"),
+                *([] if os.environ.get("SVCLAB_APISERVER_ENTRY") else ["svclab.cli"]),
+                "apiserver",
+                "--state-dir",
+                str(state_dir),
+                "--listen",
+                "127.0.0.1:0",
+                "--watch-bookmark-interval",
+                "0.5",
+                *extra,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + 20
     while not kubeconfig.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -77,14 +90,22 @@ def kubectl(apiserver: RunningApiServer, tmp_path: Path):  # type: ignore[no-unt
     binary = Path(sys.executable).parent / "kubectl"
     cache = tmp_path / "kubectl-cache"
 
-    def run(*args: str, check: bool = True, input: str | None = None,
-            timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, check: bool = True, input: str | None = None, timeout: float = 30
+    ) -> subprocess.CompletedProcess[str]:
         env = dict(os.environ, KUBECONFIG=str(apiserver.kubeconfig))
-        result = subprocess.run([str(binary), "--cache-dir", str(cache), *args], env=env,
-                                capture_output=True, text=True, input=input, timeout=timeout)
+        result = subprocess.run(
+            [str(binary), "--cache-dir", str(cache), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=timeout,
+        )
         if check and result.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n"
-                                 f"{result.stdout}\n{result.stderr}")
+            raise AssertionError(
+                f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+            )
         return result
 
     return run
@@ -102,14 +123,14 @@ class Api:
         self.session.verify = str(server.ca_file)
         self.session.headers["Authorization"] = f"Bearer {server.token}"
 
-    def request(self, method: str, path: str, body: object = None, *,
-                content_type: str = "application/json", **params: object):  # type: ignore[no-untyped-def]
+    def request(
+        self, method: str, path: str, body: object = None, *, content_type: str = "application/json", **params: object
+    ):  # type: ignore[no-untyped-def]
         import json
 
         data = None if body is None else json.dumps(body)
         headers = {"Content-Type": content_type} if body is not None else {}
-        return self.session.request(method, self.base + path, data=data, headers=headers,
-                                    params=params, timeout=30)
+        return self.session.request(method, self.base + path, data=data, headers=headers, params=params, timeout=30)
 
     def get(self, path: str, **params: object):  # type: ignore[no-untyped-def]
         return self.request("GET", path, **params)

@@ -92,7 +92,7 @@ def test_missing_san_reissues_cert_with_same_ca(pki: Pki, tmp_path: Path) -> Non
 
 
 def test_near_expiry_and_mismatched_key_reissue(pki: Pki, tmp_path: Path) -> None:
-    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=340)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=340)
     cert_before = pki.cert_path.read_bytes()
     ensure_pki(tmp_path, IP_SANS, [], now=later)
     assert pki.cert_path.read_bytes() != cert_before
@@ -105,8 +105,10 @@ def test_near_expiry_and_mismatched_key_reissue(pki: Pki, tmp_path: Path) -> Non
 def test_token_is_random_and_url_safe() -> None:
     tokens = {make_token() for _ in range(10)}
     assert len(tokens) == 10
-    assert all(len(t) >= 40 and set(t) <= set(
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") for t in tokens)
+    assert all(
+        len(t) >= 40 and set(t) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        for t in tokens
+    )
 
 
 def test_kubeconfig(pki: Pki, tmp_path: Path) -> None:
@@ -114,12 +116,17 @@ def test_kubeconfig(pki: Pki, tmp_path: Path) -> None:
     write_kubeconfig(path, "https://127.0.0.1:6443", pki.ca_cert_pem, "tok", "svclab")
     config = yaml.safe_load(path.read_text())
     assert config["current-context"] == "svclab"
-    assert config["clusters"] == [{"name": "svclab", "cluster": {
-        "server": "https://127.0.0.1:6443",
-        "certificate-authority-data": base64.b64encode(pki.ca_cert_pem).decode()}}]
+    assert config["clusters"] == [
+        {
+            "name": "svclab",
+            "cluster": {
+                "server": "https://127.0.0.1:6443",
+                "certificate-authority-data": base64.b64encode(pki.ca_cert_pem).decode(),
+            },
+        }
+    ]
     assert config["users"] == [{"name": "svclab-admin", "user": {"token": "tok"}}]
-    assert config["contexts"] == [
-        {"name": "svclab", "context": {"cluster": "svclab", "user": "svclab-admin"}}]
+    assert config["contexts"] == [{"name": "svclab", "context": {"cluster": "svclab", "user": "svclab-admin"}}]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 import pytest
 
@@ -24,9 +23,10 @@ def core(apiserver):  # type: ignore[no-untyped-def]
 def _svc(name: str):  # type: ignore[no-untyped-def]
     from kubernetes import client
 
-    return client.V1Service(metadata=client.V1ObjectMeta(name=name),
-                            spec=client.V1ServiceSpec(selector={"app": name},
-                                                      ports=[client.V1ServicePort(port=80)]))
+    return client.V1Service(
+        metadata=client.V1ObjectMeta(name=name),
+        spec=client.V1ServiceSpec(selector={"app": name}, ports=[client.V1ServicePort(port=80)]),
+    )
 
 
 def test_official_client_crud_and_conflict(core) -> None:
@@ -36,8 +36,7 @@ def test_official_client_crud_and_conflict(core) -> None:
     created = v1.create_namespaced_service("default", _svc("k8s-client"))
     assert created.spec.cluster_ip.startswith("10.96.")
     stale = created.metadata.resource_version
-    patched = v1.patch_namespaced_service("k8s-client", "default",
-                                          {"metadata": {"labels": {"x": "y"}}})
+    patched = v1.patch_namespaced_service("k8s-client", "default", {"metadata": {"labels": {"x": "y"}}})
     assert patched.metadata.labels == {"x": "y"}
     created.metadata.resource_version = stale
     with pytest.raises(ApiException) as conflict:
@@ -60,8 +59,9 @@ def test_official_client_watch_resumes_with_bookmarks(core) -> None:
     def consume() -> None:
         # timeoutSeconds makes the server end each stream; the client resumes from
         # the last resourceVersion it saw (a bookmark's included) and must not repeat.
-        for event in w.stream(v1.list_namespaced_service, "default", resource_version=rv,
-                              allow_watch_bookmarks=True, _request_timeout=30):
+        for event in w.stream(
+            v1.list_namespaced_service, "default", resource_version=rv, allow_watch_bookmarks=True, _request_timeout=30
+        ):
             if event["type"] != "BOOKMARK":
                 seen.append((event["type"], event["object"].metadata.name))
             if len(seen) == 3:
@@ -90,8 +90,7 @@ def test_official_client_raises_410_for_expired_rv(apiserver, restart) -> None:
     api_client = config.new_client_from_config(str(server.kubeconfig))
     v1 = client.CoreV1Api(api_client)
     with pytest.raises(ApiException) as gone:
-        for _ in watch.Watch().stream(v1.list_namespaced_service, "default",
-                                      resource_version=old, timeout_seconds=2):
+        for _ in watch.Watch().stream(v1.list_namespaced_service, "default", resource_version=old, timeout_seconds=2):
             pass
     assert gone.value.status == 410
     api_client.close()
@@ -106,20 +105,30 @@ def test_lightkube_watch_and_gc(apiserver) -> None:
 
     async def scenario() -> None:
         client = AsyncClient(KubeConfig.from_file(str(apiserver.kubeconfig)))
-        svc = await client.create(Service.from_dict(
-            {"metadata": {"name": "lk"}, "spec": {"ports": [{"port": 80}]}}), namespace="default")
-        owner = OwnerReference(apiVersion="v1", kind="Service", name="lk", uid=svc.metadata.uid,
-                               controller=True, blockOwnerDeletion=True)
-        await client.create(EndpointSlice(
-            metadata=ObjectMeta(name="lk-1", namespace="default", ownerReferences=[owner],
-                                labels={"kubernetes.io/service-name": "lk"}),
-            addressType="IPv4", endpoints=[Endpoint(addresses=["10.244.1.2"],
-                                                    conditions=EndpointConditions(ready=True))]))
+        svc = await client.create(
+            Service.from_dict({"metadata": {"name": "lk"}, "spec": {"ports": [{"port": 80}]}}), namespace="default"
+        )
+        owner = OwnerReference(
+            apiVersion="v1", kind="Service", name="lk", uid=svc.metadata.uid, controller=True, blockOwnerDeletion=True
+        )
+        await client.create(
+            EndpointSlice(
+                metadata=ObjectMeta(
+                    name="lk-1",
+                    namespace="default",
+                    ownerReferences=[owner],
+                    labels={"kubernetes.io/service-name": "lk"},
+                ),
+                addressType="IPv4",
+                endpoints=[Endpoint(addresses=["10.244.1.2"], conditions=EndpointConditions(ready=True))],
+            )
+        )
         events = []
 
         async def watch() -> None:
-            async for op, obj in client.watch(EndpointSlice, namespace="default",
-                                              labels={"kubernetes.io/service-name": "lk"}):
+            async for op, obj in client.watch(
+                EndpointSlice, namespace="default", labels={"kubernetes.io/service-name": "lk"}
+            ):
                 events.append((op, obj.metadata.name))
                 if op == "DELETED":
                     return

@@ -33,8 +33,9 @@ def test_apply_creates_then_updates_then_unchanged(kubectl) -> None:
 
 
 def test_apply_removes_a_port(kubectl) -> None:
-    two = SERVICE_YAML.replace("  - {name: http, port: 80, targetPort: 9376}",
-                               "  - {name: http, port: 80}\n  - {name: https, port: 443}")
+    two = SERVICE_YAML.replace(
+        "  - {name: http, port: 80, targetPort: 9376}", "  - {name: http, port: 80}\n  - {name: https, port: 443}"
+    )
     kubectl("apply", "-f", "-", input=two)
     kubectl("apply", "-f", "-", input=SERVICE_YAML)
     ports = kubectl("get", "svc", "web", "-o", "jsonpath={.spec.ports[*].port}").stdout
@@ -92,9 +93,13 @@ def test_get_watch_streams_changes(kubectl, apiserver, tmp_path) -> None:
 
     binary = Path(sys.executable).parent / "kubectl"
     env = dict(os.environ, KUBECONFIG=str(apiserver.kubeconfig))
-    watcher = subprocess.Popen([str(binary), "--cache-dir", str(tmp_path / "w"), "get", "svc",
-                                "-w", "--request-timeout=0"], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    watcher = subprocess.Popen(
+        [str(binary), "--cache-dir", str(tmp_path / "w"), "get", "svc", "-w", "--request-timeout=0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         time.sleep(1.5)  # let the watch start; the assertion below does not depend on timing
         kubectl("apply", "-f", "-", input=SERVICE_YAML)

@@ -30,10 +30,11 @@ CANONICAL = [
     ("", ""),
     ("\rx", "x"),
     ("this-is-a-dns.domain.com/key-with-dash", "this-is-a-dns.domain.com/key-with-dash"),
-    ("this-is-another-dns.domain.com/key-with-dash in (so,what)",
-     "this-is-another-dns.domain.com/key-with-dash in (so,what)"),
-    ("0.1.2.domain/99 notin (10.10.100.1, tick.tack.clock)",
-     "0.1.2.domain/99 notin (10.10.100.1,tick.tack.clock)"),
+    (
+        "this-is-another-dns.domain.com/key-with-dash in (so,what)",
+        "this-is-another-dns.domain.com/key-with-dash in (so,what)",
+    ),
+    ("0.1.2.domain/99 notin (10.10.100.1, tick.tack.clock)", "0.1.2.domain/99 notin (10.10.100.1,tick.tack.clock)"),
     ("foo  in\t (abc)", "foo in (abc)"),
     ("x notin\n (abc)", "x notin (abc)"),
     ("x  notin\t\t(abc,def)", "x notin (abc,def)"),
@@ -82,7 +83,7 @@ def test_label_selector_parses_to_canonical_form(text: str, canonical: str) -> N
 
 BAD_LABEL_SELECTORS = [
     # upstream TestSelectorParse bad strings and TestSetSelectorParser invalid rows
-    ("x=a||y=b", "unable to parse requirement: values[0][x]: Invalid value: \"a||y\""),
+    ("x=a||y=b", 'unable to parse requirement: values[0][x]: Invalid value: "a||y"'),
     ("x==a==b", "found '==', expected: ',' or 'end of string'"),
     ("!x=a", "found '=', expected: ',' or 'end of string'"),
     ("x<a", "for 'Gt', 'Lt' operators, the value must be an integer"),
@@ -110,8 +111,7 @@ BAD_LABEL_SELECTORS = [
 ]
 
 
-@pytest.mark.parametrize(("text", "message"), BAD_LABEL_SELECTORS,
-                         ids=[repr(c[0][:20]) for c in BAD_LABEL_SELECTORS])
+@pytest.mark.parametrize(("text", "message"), BAD_LABEL_SELECTORS, ids=[repr(c[0][:20]) for c in BAD_LABEL_SELECTORS])
 def test_bad_label_selector_is_rejected_with_upstream_message(text: str, message: str) -> None:
     with pytest.raises(SelectorError) as caught:
         parse_label_selector(text)
@@ -125,10 +125,11 @@ def test_invalid_value_message_matches_upstream_text_exactly() -> None:
     with pytest.raises(SelectorError) as caught:
         parse_label_selector("x=-")
     assert str(caught.value) == (
-        "unable to parse requirement: values[0][x]: Invalid value: \"-\": a valid label must be "
+        'unable to parse requirement: values[0][x]: Invalid value: "-": a valid label must be '
         "an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start "
         "and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', "
-        "regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')")
+        "regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+    )
 
 
 # --- label selectors: matching -------------------------------------------------
@@ -173,9 +174,11 @@ MATCHES = [
 ]
 
 
-@pytest.mark.parametrize(("text", "labels", "expected"), MATCHES,
-                         ids=[f"{c[0]!r}-{'match' if c[2] else 'nomatch'}-{i}"
-                              for i, c in enumerate(MATCHES)])
+@pytest.mark.parametrize(
+    ("text", "labels", "expected"),
+    MATCHES,
+    ids=[f"{c[0]!r}-{'match' if c[2] else 'nomatch'}-{i}" for i, c in enumerate(MATCHES)],
+)
 def test_label_selector_matching(text: str, labels: dict[str, str], expected: bool) -> None:
     assert parse_label_selector(text).matches(labels) is expected
 
@@ -217,22 +220,24 @@ def test_service_selector_with_invalid_value_is_rejected() -> None:
 
 API_SELECTORS = [
     ({"matchLabels": {"a": "1"}}, "a=1", {"a": "1"}, True),
-    ({"matchExpressions": [{"key": "a", "operator": "In", "values": ["2", "1"]}]},
-     "a in (1,2)", {"a": "2"}, True),
-    ({"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["1"]}]},
-     "a notin (1)", {}, True),
+    ({"matchExpressions": [{"key": "a", "operator": "In", "values": ["2", "1"]}]}, "a in (1,2)", {"a": "2"}, True),
+    ({"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["1"]}]}, "a notin (1)", {}, True),
     ({"matchExpressions": [{"key": "a", "operator": "Exists"}]}, "a", {"a": ""}, True),
     ({"matchExpressions": [{"key": "a", "operator": "DoesNotExist"}]}, "!a", {"a": ""}, False),
-    ({"matchLabels": {"b": "2"}, "matchExpressions": [{"key": "a", "operator": "Exists"}]},
-     "a,b=2", {"a": "x", "b": "2"}, True),
+    (
+        {"matchLabels": {"b": "2"}, "matchExpressions": [{"key": "a", "operator": "Exists"}]},
+        "a,b=2",
+        {"a": "x", "b": "2"},
+        True,
+    ),
     ({}, "", {"x": "y"}, True),
 ]
 
 
-@pytest.mark.parametrize(("api", "canonical", "labels", "expected"), API_SELECTORS,
-                         ids=[c[1] or "empty" for c in API_SELECTORS])
-def test_metav1_label_selector(api: dict[str, Any], canonical: str, labels: dict[str, str],
-                               expected: bool) -> None:
+@pytest.mark.parametrize(
+    ("api", "canonical", "labels", "expected"), API_SELECTORS, ids=[c[1] or "empty" for c in API_SELECTORS]
+)
+def test_metav1_label_selector(api: dict[str, Any], canonical: str, labels: dict[str, str], expected: bool) -> None:
     selector = label_selector_from_api(api)
     assert str(selector) == canonical
     assert selector.matches(labels) is expected
@@ -244,13 +249,16 @@ def test_nil_metav1_selector_matches_nothing() -> None:
     assert not selector.matches({})
 
 
-@pytest.mark.parametrize(("expression", "message"), [
-    ({"key": "a", "operator": "Equals", "values": ["1"]},
-     '"Equals" is not a valid label selector operator'),
-    ({"key": "a", "operator": "In", "values": []}, "values set can't be empty"),
-    ({"key": "a", "operator": "Exists", "values": ["1"]}, "values set must be empty"),
-    ({"key": "a b", "operator": "Exists"}, "key: Invalid value: \"a b\""),
-], ids=["bad-operator", "in-without-values", "exists-with-values", "bad-key"])
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ({"key": "a", "operator": "Equals", "values": ["1"]}, '"Equals" is not a valid label selector operator'),
+        ({"key": "a", "operator": "In", "values": []}, "values set can't be empty"),
+        ({"key": "a", "operator": "Exists", "values": ["1"]}, "values set must be empty"),
+        ({"key": "a b", "operator": "Exists"}, 'key: Invalid value: "a b"'),
+    ],
+    ids=["bad-operator", "in-without-values", "exists-with-values", "bad-key"],
+)
 def test_bad_metav1_selector(expression: dict[str, Any], message: str) -> None:
     with pytest.raises(SelectorError) as caught:
         label_selector_from_api({"matchExpressions": [expression]})
@@ -258,8 +266,7 @@ def test_bad_metav1_selector(expression: dict[str, Any], message: str) -> None:
 
 
 def test_requirement_operators_are_upstream_spellings() -> None:
-    assert [o.value for o in Operator] == ["!", "=", "==", "in", "!=", "notin", "exists", "gt",
-                                           "lt"]
+    assert [o.value for o in Operator] == ["!", "=", "==", "in", "!=", "notin", "exists", "gt", "lt"]
     assert LabelSelector().empty
 
 
@@ -267,25 +274,43 @@ def test_requirement_operators_are_upstream_spellings() -> None:
 
 
 def pod(name: str = "p", namespace: str = "ns", **sections: Any) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": namespace}, **sections}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace}, **sections}
 
 
 def event(**fields: Any) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Event",
-            "metadata": {"name": "e1", "namespace": "ns"}, **fields}
+    return {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1", "namespace": "ns"}, **fields}
 
 
-RUNNING_POD = pod(spec={"nodeName": "n1", "restartPolicy": "Always", "schedulerName": "default",
-                        "serviceAccountName": "sa", "hostNetwork": True},
-                  status={"phase": "Running", "podIP": "10.0.0.5",
-                          "podIPs": [{"ip": "10.0.0.5"}, {"ip": "fd00::5"}],
-                          "nominatedNodeName": "n2"})
-SVC_EVENT = event(involvedObject={"kind": "Service", "namespace": "ns", "name": "web",
-                                  "uid": "u-1", "apiVersion": "v1", "resourceVersion": "7",
-                                  "fieldPath": ""},
-                  reason="Created", type="Normal", reportingComponent="svclab",
-                  source={"component": "endpoints-controller"})
+RUNNING_POD = pod(
+    spec={
+        "nodeName": "n1",
+        "restartPolicy": "Always",
+        "schedulerName": "default",
+        "serviceAccountName": "sa",
+        "hostNetwork": True,
+    },
+    status={
+        "phase": "Running",
+        "podIP": "10.0.0.5",
+        "podIPs": [{"ip": "10.0.0.5"}, {"ip": "fd00::5"}],
+        "nominatedNodeName": "n2",
+    },
+)
+SVC_EVENT = event(
+    involvedObject={
+        "kind": "Service",
+        "namespace": "ns",
+        "name": "web",
+        "uid": "u-1",
+        "apiVersion": "v1",
+        "resourceVersion": "7",
+        "fieldPath": "",
+    },
+    reason="Created",
+    type="Normal",
+    reportingComponent="svclab",
+    source={"component": "endpoints-controller"},
+)
 
 FIELD_MATCHES = [
     ("Pod", "", pod(), True),
@@ -307,8 +332,12 @@ FIELD_MATCHES = [
     ("Pod", "status.phase!=Running,status.phase!=Pending", RUNNING_POD, False),
     ("Pod", "status.podIP=10.0.0.5", RUNNING_POD, True),
     ("Pod", "status.nominatedNodeName=n2", RUNNING_POD, True),
-    ("Event", "involvedObject.kind=Service,involvedObject.uid=u-1,"
-              "involvedObject.name=web,involvedObject.namespace=ns", SVC_EVENT, True),
+    (
+        "Event",
+        "involvedObject.kind=Service,involvedObject.uid=u-1,involvedObject.name=web,involvedObject.namespace=ns",
+        SVC_EVENT,
+        True,
+    ),
     ("Event", "involvedObject.apiVersion=v1,involvedObject.resourceVersion=7", SVC_EVENT, True),
     ("Event", "involvedObject.fieldPath=", SVC_EVENT, True),
     ("Event", "reason=Created,type=Normal", SVC_EVENT, True),
@@ -316,12 +345,14 @@ FIELD_MATCHES = [
     ("Event", "source=endpoints-controller", SVC_EVENT, True),
     ("Event", "source=svclab", event(reportingComponent="svclab"), True),
     ("Node", "spec.unschedulable=false", {"metadata": {"name": "n"}}, True),
-    ("Node", "spec.unschedulable=true", {"metadata": {"name": "n"},
-                                         "spec": {"unschedulable": True}}, True),
-    ("Namespace", "status.phase=Active", {"metadata": {"name": "a"},
-                                          "status": {"phase": "Active"}}, True),
-    ("Service", "spec.clusterIP=None,spec.type=ClusterIP",
-     {"metadata": {"name": "s"}, "spec": {"clusterIP": "None", "type": "ClusterIP"}}, True),
+    ("Node", "spec.unschedulable=true", {"metadata": {"name": "n"}, "spec": {"unschedulable": True}}, True),
+    ("Namespace", "status.phase=Active", {"metadata": {"name": "a"}, "status": {"phase": "Active"}}, True),
+    (
+        "Service",
+        "spec.clusterIP=None,spec.type=ClusterIP",
+        {"metadata": {"name": "s"}, "spec": {"clusterIP": "None", "type": "ClusterIP"}},
+        True,
+    ),
     ("EndpointSlice", "metadata.name=s-abc", {"metadata": {"name": "s-abc"}}, True),
     ("Lease", "metadata.namespace=kube-node-lease", {"metadata": {"name": "n"}}, False),
     ("Pod", "metadata.name=a\\,b", pod(name="a,b"), True),
@@ -329,10 +360,10 @@ FIELD_MATCHES = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "text", "obj", "expected"), FIELD_MATCHES,
-                         ids=[f"{c[0]}-{c[1] or 'empty'}" for c in FIELD_MATCHES])
-def test_field_selector_matching(kind: str, text: str, obj: dict[str, Any],
-                                 expected: bool) -> None:
+@pytest.mark.parametrize(
+    ("kind", "text", "obj", "expected"), FIELD_MATCHES, ids=[f"{c[0]}-{c[1] or 'empty'}" for c in FIELD_MATCHES]
+)
+def test_field_selector_matching(kind: str, text: str, obj: dict[str, Any], expected: bool) -> None:
     assert parse_field_selector(text, kind).matches(obj) is expected
 
 
@@ -366,32 +397,39 @@ BAD_FIELD_SELECTORS = [
 ]
 
 
-@pytest.mark.parametrize(("text", "message"), BAD_FIELD_SELECTORS,
-                         ids=[c[0] for c in BAD_FIELD_SELECTORS])
+@pytest.mark.parametrize(("text", "message"), BAD_FIELD_SELECTORS, ids=[c[0] for c in BAD_FIELD_SELECTORS])
 def test_bad_field_selector(text: str, message: str) -> None:
     with pytest.raises(SelectorError) as caught:
         parse_field_selector(text, "Pod")
     assert str(caught.value) == message
 
 
-@pytest.mark.parametrize(("text", "canonical"), [
-    ("metadata.name=b,metadata.namespace=a", "metadata.name=b,metadata.namespace=a"),
-    ("status.phase!=Failed,metadata.name==x", "metadata.name=x,status.phase!=Failed"),
-    ("metadata.name=a\\,b\\=c\\\\", "metadata.name=a\\,b\\=c\\\\"),
-    (",metadata.name=x,", "metadata.name=x"),
-], ids=["sorted", "double-equals-canonical", "escapes-round-trip", "empty-terms-skipped"])
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("metadata.name=b,metadata.namespace=a", "metadata.name=b,metadata.namespace=a"),
+        ("status.phase!=Failed,metadata.name==x", "metadata.name=x,status.phase!=Failed"),
+        ("metadata.name=a\\,b\\=c\\\\", "metadata.name=a\\,b\\=c\\\\"),
+        (",metadata.name=x,", "metadata.name=x"),
+    ],
+    ids=["sorted", "double-equals-canonical", "escapes-round-trip", "empty-terms-skipped"],
+)
 def test_field_selector_canonical_form(text: str, canonical: str) -> None:
     selector = parse_field_selector(text, "Pod")
     assert str(selector) == canonical
     assert parse_field_selector(str(selector), "Pod") == selector
 
 
-@pytest.mark.parametrize(("text", "name"), [
-    ("metadata.name=web", "web"),
-    ("metadata.namespace=ns,metadata.name=web", "web"),
-    ("metadata.name!=web", None),
-    ("spec.nodeName=n1", None),
-    ("", None),
-], ids=["name", "name-and-namespace", "negated", "other-field", "empty"])
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("metadata.name=web", "web"),
+        ("metadata.namespace=ns,metadata.name=web", "web"),
+        ("metadata.name!=web", None),
+        ("spec.nodeName=n1", None),
+        ("", None),
+    ],
+    ids=["name", "name-and-namespace", "negated", "other-field", "empty"],
+)
 def test_field_selector_name(text: str, name: str | None) -> None:
     assert field_selector_name(parse_field_selector(text, "Pod")) == name

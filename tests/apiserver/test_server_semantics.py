@@ -17,8 +17,12 @@ SVC = "/api/v1/namespaces/default/services"
 
 
 def service(name: str, **spec: object) -> dict[str, object]:
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-            "spec": {"selector": {"app": name}, "ports": [{"port": 80}], **spec}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {"selector": {"app": name}, "ports": [{"port": 80}], **spec},
+    }
 
 
 def test_unauthenticated_request_gets_401(apiserver, api) -> None:
@@ -125,11 +129,15 @@ def test_patches(api) -> None:
     api.post(SVC, service("p"))
     merge = api.patch(f"{SVC}/p", {"metadata": {"labels": {"a": "1"}}}, "application/merge-patch+json")
     assert merge.status_code == 200 and merge.json()["metadata"]["labels"] == {"a": "1"}
-    jp = api.patch(f"{SVC}/p", [{"op": "add", "path": "/metadata/labels/b", "value": "2"}],
-                   "application/json-patch+json")
+    jp = api.patch(
+        f"{SVC}/p", [{"op": "add", "path": "/metadata/labels/b", "value": "2"}], "application/json-patch+json"
+    )
     assert jp.json()["metadata"]["labels"] == {"a": "1", "b": "2"}
-    smp = api.patch(f"{SVC}/p", {"spec": {"ports": [{"port": 81, "name": "b"}, {"port": 80, "name": "a"}]}},
-                    "application/strategic-merge-patch+json")
+    smp = api.patch(
+        f"{SVC}/p",
+        {"spec": {"ports": [{"port": 81, "name": "b"}, {"port": 80, "name": "a"}]}},
+        "application/strategic-merge-patch+json",
+    )
     assert smp.status_code == 200, smp.text
     assert sorted(p["port"] for p in smp.json()["spec"]["ports"]) == [80, 81]
 
@@ -148,8 +156,10 @@ def test_status_subresource_keeps_spec(api) -> None:
 def test_binding_and_graceful_pod_deletion(api) -> None:
     pods = "/api/v1/namespaces/default/pods"
     api.post(pods, {"metadata": {"name": "g"}, "spec": {"containers": [{"name": "c", "image": "x:1"}]}})
-    bind = api.post(f"{pods}/g/binding", {"apiVersion": "v1", "kind": "Binding",
-                                          "metadata": {"name": "g"}, "target": {"name": "node-1"}})
+    bind = api.post(
+        f"{pods}/g/binding",
+        {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "g"}, "target": {"name": "node-1"}},
+    )
     assert bind.status_code == 201
     assert api.get(f"{pods}/g").json()["spec"]["nodeName"] == "node-1"
     deleted = api.delete(f"{pods}/g").json()
@@ -185,10 +195,24 @@ def _wait_gone(api, path: str, timeout: float = 10) -> None:
 def test_gc_deletes_owned_slices(api) -> None:
     svc = api.post(SVC, service("owner")).json()
     slices = "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices"
-    owned = {"metadata": {"name": "owner-abc", "ownerReferences": [{
-        "apiVersion": "v1", "kind": "Service", "name": "owner", "uid": svc["metadata"]["uid"],
-        "controller": True, "blockOwnerDeletion": True}]},
-        "addressType": "IPv4", "endpoints": [], "ports": []}
+    owned = {
+        "metadata": {
+            "name": "owner-abc",
+            "ownerReferences": [
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "name": "owner",
+                    "uid": svc["metadata"]["uid"],
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "addressType": "IPv4",
+        "endpoints": [],
+        "ports": [],
+    }
     assert api.post(slices, owned).status_code == 201, api.post(slices, owned).text
     api.delete(f"{SVC}/owner")
     _wait_gone(api, f"{slices}/owner-abc")
@@ -207,8 +231,10 @@ def test_namespace_waits_for_a_terminating_pod_then_goes(api) -> None:
     api.post("/api/v1/namespaces", {"metadata": {"name": "tmp2"}})
     pods = "/api/v1/namespaces/tmp2/pods"
     api.post(pods, {"metadata": {"name": "g"}, "spec": {"containers": [{"name": "c", "image": "x:1"}]}})
-    api.post(f"{pods}/g/binding", {"apiVersion": "v1", "kind": "Binding",
-                                   "metadata": {"name": "g"}, "target": {"name": "node-1"}})
+    api.post(
+        f"{pods}/g/binding",
+        {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "g"}, "target": {"name": "node-1"}},
+    )
     api.delete("/api/v1/namespaces/tmp2")
     time.sleep(0.5)  # the bound pod has its grace period: the namespace stays
     assert api.get("/api/v1/namespaces/tmp2").json()["status"]["phase"] == "Terminating"
@@ -230,8 +256,9 @@ def test_nodeport_allocation_and_type_changes(api) -> None:
 
 
 def _watch_events(api, **params: str) -> list[dict]:
-    r = api.session.get(api.base + SVC, params={"watch": "true", "timeoutSeconds": "1", **params},
-                        stream=True, timeout=10)
+    r = api.session.get(
+        api.base + SVC, params={"watch": "true", "timeoutSeconds": "1", **params}, stream=True, timeout=10
+    )
     return [json.loads(line) for line in r.iter_lines() if line]
 
 
@@ -240,8 +267,7 @@ def test_watch_from_resource_version(api) -> None:
     api.post(SVC, service("w1"))
     api.delete(f"{SVC}/w1")
     events = _watch_events(api, resourceVersion=start)
-    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
-        ("ADDED", "w1"), ("DELETED", "w1")]
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "w1"), ("DELETED", "w1")]
 
 
 def test_watch_too_old_after_restart_is_410(apiserver, api, restart) -> None:
@@ -261,15 +287,23 @@ def test_filtered_watch_sees_object_leave_as_deleted(api) -> None:
     body["metadata"]["labels"] = {"team": "a"}  # type: ignore[index]
     created = api.post(SVC, body).json()
     api.patch(f"{SVC}/moving", {"metadata": {"labels": {"team": "b"}}}, "application/merge-patch+json")
-    events = _watch_events(api, resourceVersion=created["metadata"]["resourceVersion"],
-                           labelSelector="team=a")
+    events = _watch_events(api, resourceVersion=created["metadata"]["resourceVersion"], labelSelector="team=a")
     assert [e["type"] for e in events] == ["DELETED"]
 
 
 def test_watch_send_initial_events_bookmark(api) -> None:
-    r = api.session.get(api.base + SVC, params={
-        "watch": "true", "sendInitialEvents": "true", "allowWatchBookmarks": "true",
-        "resourceVersionMatch": "NotOlderThan", "timeoutSeconds": "1"}, stream=True, timeout=10)
+    r = api.session.get(
+        api.base + SVC,
+        params={
+            "watch": "true",
+            "sendInitialEvents": "true",
+            "allowWatchBookmarks": "true",
+            "resourceVersionMatch": "NotOlderThan",
+            "timeoutSeconds": "1",
+        },
+        stream=True,
+        timeout=10,
+    )
     events = [json.loads(line) for line in r.iter_lines() if line]
     assert events[0]["type"] == "ADDED" and events[0]["object"]["metadata"]["name"] == "kubernetes"
     marks = [e for e in events if e["type"] == "BOOKMARK"]
@@ -302,9 +336,10 @@ def test_update_without_allocated_fields_keeps_them(api) -> None:
 
 
 def test_put_creates_endpoints_but_not_endpointslices(api) -> None:
-    ep = api.put("/api/v1/namespaces/default/endpoints/made-by-put",
-                 {"metadata": {"name": "made-by-put"}})
+    ep = api.put("/api/v1/namespaces/default/endpoints/made-by-put", {"metadata": {"name": "made-by-put"}})
     assert ep.status_code == 201
-    sl = api.put("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/gone",
-                 {"metadata": {"name": "gone"}, "addressType": "IPv4", "endpoints": []})
+    sl = api.put(
+        "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/gone",
+        {"metadata": {"name": "gone"}, "addressType": "IPv4", "endpoints": []},
+    )
     assert sl.status_code == 404

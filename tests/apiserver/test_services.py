@@ -28,8 +28,7 @@ CIDR = "10.96.0.0/16"
 def svc(name: str = "web", **spec: Any) -> dict[str, Any]:
     spec.setdefault("selector", {"app": name})
     spec.setdefault("ports", [{"port": 80}])
-    return {"apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": name, "namespace": "default"}, "spec": spec}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"}, "spec": spec}
 
 
 def allocations(cidr: str = CIDR, ports: str = "30000-32767") -> ServiceAllocations:
@@ -64,8 +63,7 @@ def test_default_cluster_ip_service() -> None:
 def test_default_client_ip_affinity_timeout() -> None:
     out = default_service(svc(sessionAffinity="ClientIP"))
     assert out["spec"]["sessionAffinityConfig"] == {"clientIP": {"timeoutSeconds": 10800}}
-    kept = default_service(svc(sessionAffinity="ClientIP",
-                               sessionAffinityConfig={"clientIP": {"timeoutSeconds": 60}}))
+    kept = default_service(svc(sessionAffinity="ClientIP", sessionAffinityConfig={"clientIP": {"timeoutSeconds": 60}}))
     assert kept["spec"]["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"] == 60
 
 
@@ -78,14 +76,19 @@ def test_default_none_affinity_drops_config() -> None:
     ("spec", "expected"),
     [
         pytest.param({"type": "NodePort"}, {"externalTrafficPolicy": "Cluster"}, id="nodeport"),
-        pytest.param({"type": "LoadBalancer"},
-                     {"externalTrafficPolicy": "Cluster", "allocateLoadBalancerNodePorts": True},
-                     id="loadbalancer"),
-        pytest.param({"externalIPs": ["192.0.2.1"]}, {"externalTrafficPolicy": "Cluster"},
-                     id="clusterip-with-external-ips"),
-        pytest.param({"type": "ExternalName", "externalName": "example.com"},
-                     {"externalTrafficPolicy": None, "internalTrafficPolicy": None,
-                      "ipFamilies": None, "ipFamilyPolicy": None}, id="externalname"),
+        pytest.param(
+            {"type": "LoadBalancer"},
+            {"externalTrafficPolicy": "Cluster", "allocateLoadBalancerNodePorts": True},
+            id="loadbalancer",
+        ),
+        pytest.param(
+            {"externalIPs": ["192.0.2.1"]}, {"externalTrafficPolicy": "Cluster"}, id="clusterip-with-external-ips"
+        ),
+        pytest.param(
+            {"type": "ExternalName", "externalName": "example.com"},
+            {"externalTrafficPolicy": None, "internalTrafficPolicy": None, "ipFamilies": None, "ipFamilyPolicy": None},
+            id="externalname",
+        ),
     ],
 )
 def test_default_type_dependent_fields(spec: dict[str, Any], expected: dict[str, Any]) -> None:
@@ -103,8 +106,7 @@ def test_default_headless() -> None:
 
 
 def test_default_named_target_port_kept_and_ipv6_family() -> None:
-    out = default_service(svc(ports=[{"port": 80, "targetPort": "http"}]),
-                          ip_family="IPv6")["spec"]
+    out = default_service(svc(ports=[{"port": 80, "targetPort": "http"}]), ip_family="IPv6")["spec"]
     assert out["ports"][0]["targetPort"] == "http"
     assert out["ipFamilies"] == ["IPv6"]
 
@@ -128,8 +130,9 @@ def test_ip_allocator_range_and_messages() -> None:
         ips.allocate("10.96.0.5")
     with pytest.raises(AllocationError) as err:
         ips.allocate("10.97.0.1")
-    assert str(err.value) == ("the provided IP (10.97.0.1) is not in the valid range. "
-                              "The range of valid IPs is 10.96.0.0/16")
+    assert str(err.value) == (
+        "the provided IP (10.97.0.1) is not in the valid range. The range of valid IPs is 10.96.0.0/16"
+    )
     ips.release("10.96.0.5")
     assert not ips.is_allocated("10.96.0.5")
     ips.allocate("10.96.0.5")
@@ -172,8 +175,7 @@ def test_port_allocator_messages() -> None:
         ports.allocate(30080)
     with pytest.raises(AllocationError) as err:
         ports.allocate(8080)
-    assert str(err.value) == ("provided port is not in the valid range. "
-                              "The range of valid ports is 30000-32767")
+    assert str(err.value) == ("provided port is not in the valid range. The range of valid ports is 30000-32767")
     port = ports.allocate_next()
     assert 30000 <= port <= 32767 and ports.is_allocated(port)
 
@@ -204,8 +206,9 @@ def test_create_requested_ip_conflict_is_422_on_cluster_ips() -> None:
     with pytest.raises(ServiceAllocationError) as err:
         create(alloc, "b", clusterIP="10.96.0.10")
     assert err.value.field_path == "spec.clusterIPs"
-    assert err.value.message == ('Invalid value: []string{"10.96.0.10"}: failed to allocate '
-                                 "IP 10.96.0.10: provided IP is already allocated")
+    assert err.value.message == (
+        'Invalid value: []string{"10.96.0.10"}: failed to allocate IP 10.96.0.10: provided IP is already allocated'
+    )
     assert not err.value.internal
 
 
@@ -215,7 +218,8 @@ def test_create_requested_ip_out_of_range() -> None:
     assert err.value.message == (
         'Invalid value: []string{"192.168.1.1"}: failed to allocate IP 192.168.1.1: the '
         "provided IP (192.168.1.1) is not in the valid range. The range of valid IPs is "
-        "10.96.0.0/16")
+        "10.96.0.0/16"
+    )
 
 
 def test_create_headless_and_external_name_take_nothing() -> None:
@@ -229,11 +233,15 @@ def test_create_headless_and_external_name_take_nothing() -> None:
 
 def test_create_node_ports_share_per_service_port() -> None:
     alloc = allocations()
-    out = create(alloc, type="NodePort", ports=[
-        {"name": "dns-tcp", "port": 53, "protocol": "TCP"},
-        {"name": "dns-udp", "port": 53, "protocol": "UDP", "nodePort": 30053},
-        {"name": "http", "port": 80},
-    ])
+    out = create(
+        alloc,
+        type="NodePort",
+        ports=[
+            {"name": "dns-tcp", "port": 53, "protocol": "TCP"},
+            {"name": "dns-udp", "port": 53, "protocol": "UDP", "nodePort": 30053},
+            {"name": "http", "port": 80},
+        ],
+    )
     ports = out["spec"]["ports"]
     assert ports[0]["nodePort"] == ports[1]["nodePort"] == 30053
     assert 30000 <= ports[2]["nodePort"] <= 32767 and ports[2]["nodePort"] != 30053
@@ -245,8 +253,13 @@ def test_create_node_port_conflict_rolls_back_everything() -> None:
     create(alloc, "a", type="NodePort", ports=[{"port": 80, "nodePort": 30080}])
     ips_before, ports_before = alloc.ips.used, alloc.ports.used
     with pytest.raises(ServiceAllocationError) as err:
-        create(alloc, "b", type="NodePort", clusterIP="10.96.0.20",
-               ports=[{"name": "a", "port": 81}, {"name": "b", "port": 82, "nodePort": 30080}])
+        create(
+            alloc,
+            "b",
+            type="NodePort",
+            clusterIP="10.96.0.20",
+            ports=[{"name": "a", "port": 81}, {"name": "b", "port": 82, "nodePort": 30080}],
+        )
     assert err.value.field_path == "spec.ports[1].nodePort"
     assert err.value.message == "Invalid value: 30080: provided port is already allocated"
     assert (alloc.ips.used, alloc.ports.used) == (ips_before, ports_before)
@@ -256,8 +269,9 @@ def test_create_node_port_conflict_rolls_back_everything() -> None:
 def test_create_node_port_out_of_range() -> None:
     with pytest.raises(ServiceAllocationError) as err:
         create(allocations(), type="NodePort", ports=[{"port": 80, "nodePort": 8080}])
-    assert err.value.message == ("Invalid value: 8080: provided port is not in the valid "
-                                 "range. The range of valid ports is 30000-32767")
+    assert err.value.message == (
+        "Invalid value: 8080: provided port is not in the valid range. The range of valid ports is 30000-32767"
+    )
 
 
 def test_create_full_ranges_are_internal_errors() -> None:
@@ -268,8 +282,7 @@ def test_create_full_ranges_are_internal_errors() -> None:
     assert err.value.internal
     assert err.value.message == "failed to allocate a serviceIP: range is full"
     with pytest.raises(ServiceAllocationError) as err:
-        create(alloc, type="NodePort", clusterIP="10.0.0.1",
-               ports=[{"port": 80}, {"port": 81}])
+        create(alloc, type="NodePort", clusterIP="10.0.0.1", ports=[{"port": 80}, {"port": 81}])
     assert err.value.internal and "range is full" in err.value.message
     assert alloc.ips.used == 1 and alloc.ports.used == 0
 
@@ -315,8 +328,9 @@ def test_update_type_changes_release_and_allocate() -> None:
     assert alloc.ports.is_allocated(node_port)
     assert as_node_port["spec"]["clusterIP"] == "10.96.0.10"
 
-    external = default_service({**as_node_port, "spec": {
-        **as_node_port["spec"], "type": "ExternalName", "externalName": "example.com"}})
+    external = default_service(
+        {**as_node_port, "spec": {**as_node_port["spec"], "type": "ExternalName", "externalName": "example.com"}}
+    )
     as_external = alloc.prepare_update(external, as_node_port)
     spec = as_external["spec"]
     assert "clusterIP" not in spec and "clusterIPs" not in spec and "ipFamilies" not in spec
@@ -331,9 +345,12 @@ def test_update_failure_keeps_old_allocations() -> None:
     alloc = allocations()
     create(alloc, "other", type="NodePort", ports=[{"port": 80, "nodePort": 30090}])
     old = create(alloc, type="NodePort", ports=[{"name": "a", "port": 80, "nodePort": 30080}])
-    bad = default_service(svc(type="NodePort", ports=[
-        {"name": "a", "port": 80, "nodePort": 30081},
-        {"name": "b", "port": 81, "nodePort": 30090}]))
+    bad = default_service(
+        svc(
+            type="NodePort",
+            ports=[{"name": "a", "port": 80, "nodePort": 30081}, {"name": "b", "port": 81, "nodePort": 30090}],
+        )
+    )
     with pytest.raises(ServiceAllocationError) as err:
         alloc.prepare_update(bad, old)
     assert err.value.field_path == "spec.ports[1].nodePort"
@@ -342,10 +359,16 @@ def test_update_failure_keeps_old_allocations() -> None:
 
 def test_update_moves_node_port_and_health_check() -> None:
     alloc = allocations()
-    old = create(alloc, type="LoadBalancer", externalTrafficPolicy="Local",
-                 ports=[{"name": "a", "port": 80, "nodePort": 30080}], healthCheckNodePort=30500)
-    moved = alloc.prepare_update(default_service(svc(
-        type="LoadBalancer", ports=[{"name": "a", "port": 80, "nodePort": 30081}])), old)
+    old = create(
+        alloc,
+        type="LoadBalancer",
+        externalTrafficPolicy="Local",
+        ports=[{"name": "a", "port": 80, "nodePort": 30080}],
+        healthCheckNodePort=30500,
+    )
+    moved = alloc.prepare_update(
+        default_service(svc(type="LoadBalancer", ports=[{"name": "a", "port": 80, "nodePort": 30081}])), old
+    )
     assert moved["spec"]["ports"][0]["nodePort"] == 30081
     assert "healthCheckNodePort" not in moved["spec"]
     assert not alloc.ports.is_allocated(30080) and not alloc.ports.is_allocated(30500)

@@ -12,8 +12,12 @@ from svclab.testbed.local.apiserver.storage import Store, TooOld, clone
 
 
 def svc(name: str, ns: str = "default", **labels: str) -> dict:
-    return {"apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": name, "namespace": ns, "labels": labels}, "spec": {}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": ns, "labels": labels},
+        "spec": {},
+    }
 
 
 @pytest.fixture
@@ -37,7 +41,10 @@ def test_list_is_sorted_and_namespaced(store: Store) -> None:
     for ns, name in (("b", "x"), ("a", "y"), ("a", "b")):
         store.put("Service", svc(name, ns), "ADDED")
     assert [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in store.list("Service")] == [
-        ("a", "b"), ("a", "y"), ("b", "x")]
+        ("a", "b"),
+        ("a", "y"),
+        ("b", "x"),
+    ]
     assert [o["metadata"]["name"] for o in store.list("Service", "a")] == ["b", "y"]
 
 

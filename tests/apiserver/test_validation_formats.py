@@ -8,29 +8,51 @@ from validation_builders import DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN,
 from svclab.testbed.local.apiserver.validation import formats
 
 
-@pytest.mark.parametrize(("value", "errors"), [
-    ("a", []), ("my-name", []), ("123-abc", []), ("a" * 63, []),
-    ("a" * 64, ["must be no more than 63 characters"]),
-    ("Foo", [DNS1123_LABEL]), ("-a", [DNS1123_LABEL]), ("a_b", [DNS1123_LABEL]), ("", [DNS1123_LABEL]),
-    ("a.b", ["must not contain dots"]),
-])
+@pytest.mark.parametrize(
+    ("value", "errors"),
+    [
+        ("a", []),
+        ("my-name", []),
+        ("123-abc", []),
+        ("a" * 63, []),
+        ("a" * 64, ["must be no more than 63 characters"]),
+        ("Foo", [DNS1123_LABEL]),
+        ("-a", [DNS1123_LABEL]),
+        ("a_b", [DNS1123_LABEL]),
+        ("", [DNS1123_LABEL]),
+        ("a.b", ["must not contain dots"]),
+    ],
+)
 def test_dns1123_label(value: str, errors: list[str]) -> None:
     assert formats.is_dns1123_label(value) == errors
 
 
-@pytest.mark.parametrize(("value", "errors"), [
-    ("example.com", []), ("a", []), ("a-b.c-d", []),
-    ("Foo_Bar", [DNS1123_SUBDOMAIN]), ("a..b", [DNS1123_SUBDOMAIN]), ("a.", [DNS1123_SUBDOMAIN]),
-    ("a" * 254, ["must be no more than 253 characters"]),
-    ("A" * 254, ["must be no more than 253 characters", DNS1123_SUBDOMAIN]),
-])
+@pytest.mark.parametrize(
+    ("value", "errors"),
+    [
+        ("example.com", []),
+        ("a", []),
+        ("a-b.c-d", []),
+        ("Foo_Bar", [DNS1123_SUBDOMAIN]),
+        ("a..b", [DNS1123_SUBDOMAIN]),
+        ("a.", [DNS1123_SUBDOMAIN]),
+        ("a" * 254, ["must be no more than 253 characters"]),
+        ("A" * 254, ["must be no more than 253 characters", DNS1123_SUBDOMAIN]),
+    ],
+)
 def test_dns1123_subdomain(value: str, errors: list[str]) -> None:
     assert formats.is_dns1123_subdomain(value) == errors
 
 
-@pytest.mark.parametrize(("value", "errors"), [
-    ("my-name", []), ("abc-123", []), ("1abc", [DNS1035_LABEL]), ("a.b", [DNS1035_LABEL]),
-])
+@pytest.mark.parametrize(
+    ("value", "errors"),
+    [
+        ("my-name", []),
+        ("abc-123", []),
+        ("1abc", [DNS1035_LABEL]),
+        ("a.b", [DNS1035_LABEL]),
+    ],
+)
 def test_dns1035_label(value: str, errors: list[str]) -> None:
     assert formats.is_dns1035_label(value) == errors
 
@@ -40,67 +62,108 @@ def test_generate_name_prefix_may_end_in_a_dash() -> None:
     assert formats.name_is_dns1035_label("web-", False) == [DNS1035_LABEL]
 
 
-@pytest.mark.parametrize(("value", "errors"), [
-    ("app", []), ("example.com/MyName", []), ("kubernetes.io/service-name", []),
-    ("/name", ["prefix part must be non-empty"]),
-    ("Example.com/name", ["prefix part " + DNS1123_SUBDOMAIN]),
-    ("example.com/", ["name part must be non-empty", NAME_PART]),
-    ("-bad", [NAME_PART]),
-    ("a/b/c", ["a valid label key must consist of alphanumeric characters, '-', '_' or '.', and must start and "
-               "end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
-               "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix "
-               "and '/' (e.g. 'example.com/MyName')"]),
-    ("x" * 64, ["name part must be no more than 63 characters"]),
-])
+@pytest.mark.parametrize(
+    ("value", "errors"),
+    [
+        ("app", []),
+        ("example.com/MyName", []),
+        ("kubernetes.io/service-name", []),
+        ("/name", ["prefix part must be non-empty"]),
+        ("Example.com/name", ["prefix part " + DNS1123_SUBDOMAIN]),
+        ("example.com/", ["name part must be non-empty", NAME_PART]),
+        ("-bad", [NAME_PART]),
+        (
+            "a/b/c",
+            [
+                "a valid label key must consist of alphanumeric characters, '-', '_' or '.', and must start and "
+                "end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
+                "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix "
+                "and '/' (e.g. 'example.com/MyName')"
+            ],
+        ),
+        ("x" * 64, ["name part must be no more than 63 characters"]),
+    ],
+)
 def test_qualified_name(value: str, errors: list[str]) -> None:
     assert formats.is_qualified_name(value) == errors
 
 
-@pytest.mark.parametrize(("value", "errors"), [
-    ("", []), ("MyValue", []), ("my_value", []), ("12345", []), ("a b", [LABEL_VALUE]), ("-a", [LABEL_VALUE]),
-    ("v" * 64, ["must be no more than 63 characters"]),
-])
+@pytest.mark.parametrize(
+    ("value", "errors"),
+    [
+        ("", []),
+        ("MyValue", []),
+        ("my_value", []),
+        ("12345", []),
+        ("a b", [LABEL_VALUE]),
+        ("-a", [LABEL_VALUE]),
+        ("v" * 64, ["must be no more than 63 characters"]),
+    ],
+)
 def test_label_value(value: str, errors: list[str]) -> None:
     assert formats.is_label_value(value) == errors
 
 
-@pytest.mark.parametrize(("value", "errors"), [
-    ("http", []), ("h-t-t-p", []), ("a1", []),
-    ("1234", ["must contain at least one letter (a-z)"]),
-    ("HTTP", ["must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)",
-              "must contain at least one letter (a-z)"]),
-    ("a--b", ["must not contain consecutive hyphens"]),
-    ("-ab", ["must not begin or end with a hyphen"]),
-    ("abcdefghijklmnop", ["must be no more than 15 characters"]),
-])
+@pytest.mark.parametrize(
+    ("value", "errors"),
+    [
+        ("http", []),
+        ("h-t-t-p", []),
+        ("a1", []),
+        ("1234", ["must contain at least one letter (a-z)"]),
+        (
+            "HTTP",
+            [
+                "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)",
+                "must contain at least one letter (a-z)",
+            ],
+        ),
+        ("a--b", ["must not contain consecutive hyphens"]),
+        ("-ab", ["must not begin or end with a hyphen"]),
+        ("abcdefghijklmnop", ["must be no more than 15 characters"]),
+    ],
+)
 def test_iana_svc_name(value: str, errors: list[str]) -> None:
     assert formats.is_port_name(value) == errors
 
 
-@pytest.mark.parametrize(("value", "errors"), [
-    ("10.9.8.7", []), ("2001:db8::ffff", []),
-    ("1.2.3", ['p: Invalid value: "1.2.3": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)']),
-    ("fe80::1%eth0", ['p: Invalid value: "fe80::1%eth0": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)']),
-    ("010.001.002.003", ['p: Invalid value: "010.001.002.003": must not have leading 0s']),
-    ("::ffff:1.2.3.4", ['p: Invalid value: "::ffff:1.2.3.4": must not be an IPv4-mapped IPv6 address']),
-    ("2001:DB8::1", ['p: Invalid value: "2001:DB8::1": must be in canonical form ("2001:db8::1")']),
-    ("2001:db8:0:0:0:0:0:1", ['p: Invalid value: "2001:db8:0:0:0:0:0:1": must be in canonical form ("2001:db8::1")']),
-])
+@pytest.mark.parametrize(
+    ("value", "errors"),
+    [
+        ("10.9.8.7", []),
+        ("2001:db8::ffff", []),
+        ("1.2.3", ['p: Invalid value: "1.2.3": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)']),
+        (
+            "fe80::1%eth0",
+            ['p: Invalid value: "fe80::1%eth0": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)'],
+        ),
+        ("010.001.002.003", ['p: Invalid value: "010.001.002.003": must not have leading 0s']),
+        ("::ffff:1.2.3.4", ['p: Invalid value: "::ffff:1.2.3.4": must not be an IPv4-mapped IPv6 address']),
+        ("2001:DB8::1", ['p: Invalid value: "2001:DB8::1": must be in canonical form ("2001:db8::1")']),
+        (
+            "2001:db8:0:0:0:0:0:1",
+            ['p: Invalid value: "2001:db8:0:0:0:0:0:1": must be in canonical form ("2001:db8::1")'],
+        ),
+    ],
+)
 def test_is_valid_ip(value: str, errors: list[str]) -> None:
     assert rendered(formats.is_valid_ip("p", value)) == errors
 
 
-@pytest.mark.parametrize(("value", "detail"), [
-    ("0.0.0.0", "may not be unspecified (0.0.0.0)"),
-    ("::", "may not be unspecified (::)"),
-    ("127.0.0.1", "may not be in the loopback range (127.0.0.0/8, ::1/128)"),
-    ("::1", "may not be in the loopback range (127.0.0.0/8, ::1/128)"),
-    ("169.254.169.254", "may not be in the link-local range (169.254.0.0/16, fe80::/10)"),
-    ("fe80::1", "may not be in the link-local range (169.254.0.0/16, fe80::/10)"),
-    ("224.0.0.1", "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"),
-    ("ff02::1", "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"),
-    ("bogus", "must be a valid IP address"),
-])
+@pytest.mark.parametrize(
+    ("value", "detail"),
+    [
+        ("0.0.0.0", "may not be unspecified (0.0.0.0)"),
+        ("::", "may not be unspecified (::)"),
+        ("127.0.0.1", "may not be in the loopback range (127.0.0.0/8, ::1/128)"),
+        ("::1", "may not be in the loopback range (127.0.0.0/8, ::1/128)"),
+        ("169.254.169.254", "may not be in the link-local range (169.254.0.0/16, fe80::/10)"),
+        ("fe80::1", "may not be in the link-local range (169.254.0.0/16, fe80::/10)"),
+        ("224.0.0.1", "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"),
+        ("ff02::1", "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"),
+        ("bogus", "must be a valid IP address"),
+    ],
+)
 def test_special_ips_are_rejected(value: str, detail: str) -> None:
     assert rendered(formats.validate_non_special_ip(value, "p")) == [f'p: Invalid value: "{value}": {detail}']
 
@@ -110,25 +173,36 @@ def test_ordinary_ips_are_not_special(value: str) -> None:
     assert formats.validate_non_special_ip(value, "p") == []
 
 
-@pytest.mark.parametrize(("value", "detail"), [
-    ("10.244.1.0/24", None), ("fd00:10:244::/64", None),
-    ("10.244.1.0", "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"),
-    ("10.244.1.0/33", "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"),
-    ("10.244.1.1/24", "must not have bits set beyond the prefix length"),
-    ("010.244.1.0/24", "must not have leading 0s in IP or prefix length"),
-    ("10.244.1.0/024", "must not have leading 0s in IP or prefix length"),
-    ("FD00::/64", 'must be in canonical form ("fd00::/64")'),
-])
+@pytest.mark.parametrize(
+    ("value", "detail"),
+    [
+        ("10.244.1.0/24", None),
+        ("fd00:10:244::/64", None),
+        ("10.244.1.0", "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"),
+        ("10.244.1.0/33", "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"),
+        ("10.244.1.1/24", "must not have bits set beyond the prefix length"),
+        ("010.244.1.0/24", "must not have leading 0s in IP or prefix length"),
+        ("10.244.1.0/024", "must not have leading 0s in IP or prefix length"),
+        ("FD00::/64", 'must be in canonical form ("fd00::/64")'),
+    ],
+)
 def test_is_valid_cidr(value: str, detail: str | None) -> None:
     expected = [] if detail is None else [f'p: Invalid value: "{value}": {detail}']
     assert rendered(formats.is_valid_cidr("p", value)) == expected
 
 
-@pytest.mark.parametrize(("value", "errors"), [
-    ("example.com", []), ("example.com.", []),
-    ("", ["p: Required value"]),
-    ("localhost", ['p: Invalid value: "localhost": should be a domain with at least two segments separated by dots']),
-    ("Ex.com", [f'p: Invalid value: "Ex.com": {DNS1123_SUBDOMAIN}']),
-])
+@pytest.mark.parametrize(
+    ("value", "errors"),
+    [
+        ("example.com", []),
+        ("example.com.", []),
+        ("", ["p: Required value"]),
+        (
+            "localhost",
+            ['p: Invalid value: "localhost": should be a domain with at least two segments separated by dots'],
+        ),
+        ("Ex.com", [f'p: Invalid value: "Ex.com": {DNS1123_SUBDOMAIN}']),
+    ],
+)
 def test_fqdn(value: str, errors: list[str]) -> None:
     assert rendered(formats.is_fully_qualified_domain_name("p", value)) == errors

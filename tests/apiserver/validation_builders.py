@@ -44,8 +44,7 @@ BAD_IP = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
 
 
 def meta(name: str, namespace: str | None = "ns1") -> Obj:
-    out: Obj = {"name": name, "uid": "uid-1", "resourceVersion": "7",
-                "creationTimestamp": "2024-05-01T10:00:00Z"}
+    out: Obj = {"name": name, "uid": "uid-1", "resourceVersion": "7", "creationTimestamp": "2024-05-01T10:00:00Z"}
     if namespace is not None:
         out["namespace"] = namespace
     return out
@@ -76,69 +75,118 @@ def node_port_service() -> Obj:
 
 def endpoints() -> Obj:
     return {
-        "apiVersion": "v1", "kind": "Endpoints", "metadata": meta("svc1"),
-        "subsets": [{
-            "addresses": [{"ip": "10.244.1.5", "nodeName": "node-1", "hostname": "web-0"}],
-            "notReadyAddresses": [{"ip": "10.244.2.7"}],
-            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
-        }],
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": meta("svc1"),
+        "subsets": [
+            {
+                "addresses": [{"ip": "10.244.1.5", "nodeName": "node-1", "hostname": "web-0"}],
+                "notReadyAddresses": [{"ip": "10.244.2.7"}],
+                "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+            }
+        ],
     }
 
 
 def endpoint_slice() -> Obj:
     return {
-        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-        "metadata": {**meta("svc1-abcde"), "labels": {
-            "kubernetes.io/service-name": "svc1",
-            "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            **meta("svc1-abcde"),
+            "labels": {
+                "kubernetes.io/service-name": "svc1",
+                "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+            },
+        },
         "addressType": "IPv4",
-        "endpoints": [{"addresses": ["10.244.1.5"], "conditions": {"ready": True}, "nodeName": "node-1",
-                       "zone": "zone-a", "hints": {"forZones": [{"name": "zone-a"}]}}],
+        "endpoints": [
+            {
+                "addresses": ["10.244.1.5"],
+                "conditions": {"ready": True},
+                "nodeName": "node-1",
+                "zone": "zone-a",
+                "hints": {"forZones": [{"name": "zone-a"}]},
+            }
+        ],
         "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
     }
 
 
 def pod() -> Obj:
     return {
-        "apiVersion": "v1", "kind": "Pod", "metadata": meta("web-0"),
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta("web-0"),
         "spec": {
-            "containers": [{
-                "name": "web", "image": "registry.k8s.io/e2e-test-images/agnhost:2.47",
-                "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
-                "readinessProbe": {"httpGet": {"path": "/", "port": "http", "scheme": "HTTP"},
-                                   "periodSeconds": 1, "timeoutSeconds": 1, "successThreshold": 1,
-                                   "failureThreshold": 3},
-            }],
-            "restartPolicy": "Always", "dnsPolicy": "ClusterFirst", "terminationGracePeriodSeconds": 30,
-            "hostname": "web-0", "subdomain": "svc1",
+            "containers": [
+                {
+                    "name": "web",
+                    "image": "registry.k8s.io/e2e-test-images/agnhost:2.47",
+                    "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
+                    "readinessProbe": {
+                        "httpGet": {"path": "/", "port": "http", "scheme": "HTTP"},
+                        "periodSeconds": 1,
+                        "timeoutSeconds": 1,
+                        "successThreshold": 1,
+                        "failureThreshold": 3,
+                    },
+                }
+            ],
+            "restartPolicy": "Always",
+            "dnsPolicy": "ClusterFirst",
+            "terminationGracePeriodSeconds": 30,
+            "hostname": "web-0",
+            "subdomain": "svc1",
         },
     }
 
 
 def node() -> Obj:
     return {
-        "apiVersion": "v1", "kind": "Node", "metadata": meta("node-1", None),
-        "spec": {"podCIDR": "10.244.1.0/24", "podCIDRs": ["10.244.1.0/24"],
-                 "taints": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]},
-        "status": {"addresses": [{"type": "InternalIP", "address": "172.18.0.2"},
-                                 {"type": "Hostname", "address": "node-1"}]},
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": meta("node-1", None),
+        "spec": {
+            "podCIDR": "10.244.1.0/24",
+            "podCIDRs": ["10.244.1.0/24"],
+            "taints": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}],
+        },
+        "status": {
+            "addresses": [{"type": "InternalIP", "address": "172.18.0.2"}, {"type": "Hostname", "address": "node-1"}]
+        },
     }
 
 
 def namespace() -> Obj:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta("ns1", None),
-            "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": meta("ns1", None),
+        "spec": {"finalizers": ["kubernetes"]},
+        "status": {"phase": "Active"},
+    }
 
 
 def event() -> Obj:
-    return {"apiVersion": "v1", "kind": "Event", "metadata": meta("web-0.17a2b3c4d5e6f7a8"),
-            "involvedObject": {"kind": "Pod", "namespace": "ns1", "name": "web-0"},
-            "reason": "Started", "message": "Started container web", "type": "Normal"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": meta("web-0.17a2b3c4d5e6f7a8"),
+        "involvedObject": {"kind": "Pod", "namespace": "ns1", "name": "web-0"},
+        "reason": "Started",
+        "message": "Started container web",
+        "type": "Normal",
+    }
 
 
 def lease() -> Obj:
-    return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta("node-1", "kube-node-lease"),
-            "spec": {"holderIdentity": "node-1", "leaseDurationSeconds": 40}}
+    return {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": meta("node-1", "kube-node-lease"),
+        "spec": {"holderIdentity": "node-1", "leaseDurationSeconds": 40},
+    }
 
 
 def mutated(build: Callable[[], Obj], mutation: Mutation) -> Obj:

@@ -25,8 +25,9 @@ from svclab.bench.proxy_scenario import build_scenario, endpoint_change, service
 from svclab.bench.proxy_worker import CallLog, TimedExecutor
 
 REPO = Path(__file__).resolve().parents[2]
-needs_root = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("iptables-restore"),
-                                reason="needs root and iptables")
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("iptables-restore"), reason="needs root and iptables"
+)
 
 
 def _bench_namespaces(pid: int) -> list[str]:
@@ -37,19 +38,26 @@ def _bench_namespaces(pid: int) -> list[str]:
 @needs_root
 @pytest.mark.timeout(240)
 def test_quick_iptables_run_prints_every_figure_line() -> None:
-    process = subprocess.Popen([sys.executable, "-m", "svclab.cli", "bench", "proxy", "--mode", "iptables",
-                                "--quick"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "svclab.cli", "bench", "proxy", "--mode", "iptables", "--quick"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     stdout, stderr = process.communicate(timeout=230)
     assert process.returncode == 0, stderr
-    for pattern in (r"iptables, 1,000 Services x 10 endpoints",
-                    r"full sync\s+\d[\d.]* (ms|s)\n",
-                    r"\d+ processes \(iptables/iptables-restore/iptables-save\)",
-                    r"rules: filter \d+, nat \d+",
-                    r"partial sync \(1 Service endpoints\)\s+median \d[\d.]* ms .*5 samples, partial\)",
-                    r"event-to-rule latency\s+p50 \d[\d.]* ms\s+p99 \d[\d.]* ms\s+\(10 single-Service changes",
-                    r"floor\s+\d[\d.]* (ms|s)\s+\(iptables-restore -w --noflush, same input\)",
-                    r"full-sync overhead above floor\s+[+-]\d+%",
-                    r"floor, whole-table restore\s+\d[\d.]* (ms|s)"):
+    for pattern in (
+        r"iptables, 1,000 Services x 10 endpoints",
+        r"full sync\s+\d[\d.]* (ms|s)\n",
+        r"\d+ processes \(iptables/iptables-restore/iptables-save\)",
+        r"rules: filter \d+, nat \d+",
+        r"partial sync \(1 Service endpoints\)\s+median \d[\d.]* ms .*5 samples, partial\)",
+        r"event-to-rule latency\s+p50 \d[\d.]* ms\s+p99 \d[\d.]* ms\s+\(10 single-Service changes",
+        r"floor\s+\d[\d.]* (ms|s)\s+\(iptables-restore -w --noflush, same input\)",
+        r"full-sync overhead above floor\s+[+-]\d+%",
+        r"floor, whole-table restore\s+\d[\d.]* (ms|s)",
+    ):
         assert re.search(pattern, stdout), f"{pattern!r} not in:\n{stdout}"
     assert "timed out" not in stdout and "failed" not in stdout, stdout
     assert _bench_namespaces(process.pid) == []
@@ -59,6 +67,7 @@ def test_quick_iptables_run_prints_every_figure_line() -> None:
 @pytest.mark.timeout(60)
 def test_a_step_over_its_timeout_is_reported_and_the_namespaces_go() -> None:
     from svclab.bench import proxy
+
     parser = argparse.ArgumentParser()
     proxy.add_arguments(parser)
     options = parser.parse_args(["--mode", "iptables", "--services", "1000", "--step-timeout", "0.2"])
@@ -107,8 +116,15 @@ def test_timed_executor_counts_calls_and_passes_results_through() -> None:
 
 
 def _record(seconds: float, tool: float, processes: int = 1) -> dict[str, object]:
-    return {"seconds": seconds, "full": False, "rules": {"nat": 10}, "calls": {"restore": [1, tool]},
-            "tool_seconds": tool, "processes": processes, "process_names": ["iptables-restore"]}
+    return {
+        "seconds": seconds,
+        "full": False,
+        "rules": {"nat": 10},
+        "calls": {"restore": [1, tool]},
+        "tool_seconds": tool,
+        "processes": processes,
+        "process_names": ["iptables-restore"],
+    }
 
 
 def test_report_lines_goals_and_overhead_at_ten_thousand() -> None:
@@ -116,8 +132,12 @@ def test_report_lines_goals_and_overhead_at_ten_thousand() -> None:
     result.steps = {
         "setup": {"step": "setup", "seconds": 2.0},
         "full": {"step": "full", "input_bytes": 2_000_000, **_record(3.0, 2.9), "full": True},
-        "partial": {"step": "partial", "samples": [0.02, 0.03, 0.04], "median": 0.03,
-                    "runs": [_record(0.02, 0.01), _record(0.03, 0.02), _record(0.04, 0.03)]},
+        "partial": {
+            "step": "partial",
+            "samples": [0.02, 0.03, 0.04],
+            "median": 0.03,
+            "runs": [_record(0.02, 0.01), _record(0.03, 0.02), _record(0.04, 0.03)],
+        },
         "latency": {"step": "latency", "samples": [0.03, 0.05], "p50": 0.03, "p99": 0.05},
         "floor": {"step": "floor", "seconds": 2.0, "command": "nft -f -"},
     }
@@ -158,8 +178,12 @@ def test_whole_table_first_restore_only_changes_the_first_restore() -> None:
     seeded.save("nat")
     seeded.restore("full", noflush=True)
     seeded.restore("partial", noflush=True)
-    assert inner.calls == [("save", "nat"), ("restore", ("full", False)), ("reinstall", None),
-                           ("restore", ("partial", True))]
+    assert inner.calls == [
+        ("save", "nat"),
+        ("restore", ("full", False)),
+        ("reinstall", None),
+        ("restore", ("partial", True)),
+    ]
 
 
 def test_report_of_a_timed_out_full_sync_with_its_seeded_rerun() -> None:
@@ -167,8 +191,10 @@ def test_report_of_a_timed_out_full_sync_with_its_seeded_rerun() -> None:
     result.steps = {"setup": {"step": "setup", "seconds": 3.0}}
     result.timeouts = {"full": 240.0}
     seeded = ModeResult("iptables", 10_000, 10, kernel="6.1")
-    seeded.steps = {"setup": {"step": "setup", "seconds": 3.0},
-                    "full": {"step": "full", "input_bytes": 1, "seeded": True, **_record(20.0, 19.0)}}
+    seeded.steps = {
+        "setup": {"step": "setup", "seconds": 3.0},
+        "full": {"step": "full", "input_bytes": 1, "seeded": True, **_record(20.0, 19.0)},
+    }
     seeded.timeouts = {"partial": 240.0}
     result.seeded = seeded
     text = render_result(result_from_json(result.to_json()))

@@ -44,7 +44,7 @@ REPO = Path(__file__).resolve().parents[2]
 KIND_SPEC = REPO / "clusters" / "kind-iptables.yaml"
 ZONE = "topology.kubernetes.io/zone"
 
-STAND_IN = r'''#!{python} -S
+STAND_IN = r"""#!{python} -S
 import json, os, sys
 tool, args = os.path.basename(sys.argv[0]), sys.argv[1:]
 with open(os.environ["FAKE_LOG"], "a") as log:
@@ -75,7 +75,7 @@ elif tool == "kind":
             out.write("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: "
                       "{server: 'https://127.0.0.1:6443'}\nusers:\n- name: u\n  user: {token: t}\n"
                       "contexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\n")
-'''
+"""
 
 
 def _node(name: str, ip: str, index: int, *, control_plane: bool = False) -> dict[str, Any]:
@@ -84,20 +84,23 @@ def _node(name: str, ip: str, index: int, *, control_plane: bool = False) -> dic
     if control_plane:
         labels[CONTROL_PLANE_LABEL] = ""
         taints = [{"key": CONTROL_PLANE_LABEL, "effect": "NoSchedule"}]
-    return {"metadata": {"name": name, "labels": labels},
-            "spec": {"podCIDR": f"10.244.{index}.0/24", "taints": taints},
-            "status": {"addresses": [{"type": "InternalIP", "address": ip},
-                                     {"type": "Hostname", "address": name}]}}
+    return {
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"podCIDR": f"10.244.{index}.0/24", "taints": taints},
+        "status": {"addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}]},
+    }
 
 
 def fake_api(cluster: str = "lab") -> dict[str, Any]:
     return {
-        "nodes": {"items": [_node(f"{cluster}-worker2", "172.18.0.4", 2),
-                            _node(f"{cluster}-worker", "172.18.0.3", 1),
-                            _node(f"{cluster}-control-plane", "172.18.0.2", 0,
-                                  control_plane=True)]},
-        "endpoints": {"subsets": [{"addresses": [{"ip": "172.18.0.2"}],
-                                   "ports": [{"name": "https", "port": 6443}]}]},
+        "nodes": {
+            "items": [
+                _node(f"{cluster}-worker2", "172.18.0.4", 2),
+                _node(f"{cluster}-worker", "172.18.0.3", 1),
+                _node(f"{cluster}-control-plane", "172.18.0.2", 0, control_plane=True),
+            ]
+        },
+        "endpoints": {"subsets": [{"addresses": [{"ip": "172.18.0.2"}], "ports": [{"name": "https", "port": 6443}]}]},
         "servicecidrs": {"spec": {"cidrs": ["10.96.0.0/16"]}},
     }
 
@@ -147,21 +150,31 @@ def write_kind_state(root: Path, name: str, proxy_mode: str = "iptables") -> Non
     state = root / name
     state.mkdir(parents=True)
     (state / "kubeconfig").write_text("apiVersion: v1\nkind: Config\n")
-    (state / "cluster.json").write_text(json.dumps({
-        "name": name, "spec_file": str(KIND_SPEC), "image": "svclab:t", "proxy_mode": proxy_mode,
-        "controllers": ["endpoints"], "service_subnet": "10.97.0.0/16"}))
+    (state / "cluster.json").write_text(
+        json.dumps(
+            {
+                "name": name,
+                "spec_file": str(KIND_SPEC),
+                "image": "svclab:t",
+                "proxy_mode": proxy_mode,
+                "controllers": ["endpoints"],
+                "service_subnet": "10.97.0.0/16",
+            }
+        )
+    )
 
 
 # --- the API's description, side-effect-free ------------------------------------
+
 
 def test_nodes_from_the_api_put_the_control_plane_first() -> None:
     nodes = nodes_from_api(fake_api()["nodes"]["items"])
     assert [(n.name, n.role, n.index, n.ip, n.pod_cidr) for n in nodes] == [
         ("lab-control-plane", "control-plane", 0, "172.18.0.2", "10.244.0.0/24"),
         ("lab-worker", "worker", 1, "172.18.0.3", "10.244.1.0/24"),
-        ("lab-worker2", "worker", 2, "172.18.0.4", "10.244.2.0/24")]
-    assert [(t.key, t.value, t.effect) for t in nodes[0].taints] == [
-        (CONTROL_PLANE_LABEL, "", "NoSchedule")]
+        ("lab-worker2", "worker", 2, "172.18.0.4", "10.244.2.0/24"),
+    ]
+    assert [(t.key, t.value, t.effect) for t in nodes[0].taints] == [(CONTROL_PLANE_LABEL, "", "NoSchedule")]
     assert (ZONE, "zone-a") in nodes[1].labels and nodes[1].taints == ()
     assert all(node.netns == "" for node in nodes)
 
@@ -178,27 +191,22 @@ def test_apiserver_address_is_the_one_control_plane_else_the_endpoints() -> None
 
 # --- --kubeconfig PATH / --kube-context NAME ------------------------------------
 
-def test_kubeconfig_cluster_is_described_from_its_api(stand_ins: StandIns,
-                                                      kubeconfig: Path) -> None:
+
+def test_kubeconfig_cluster_is_described_from_its_api(stand_ins: StandIns, kubeconfig: Path) -> None:
     with open_cluster(ClusterRef(kubeconfig=str(kubeconfig), context="prod")) as under_test:
-        assert (under_test.provider, under_test.name, under_test.kernel) == (
-            "kubeconfig", "prod", "host")
+        assert (under_test.provider, under_test.name, under_test.kernel) == ("kubeconfig", "prod", "host")
         assert under_test.proxy_mode == UNKNOWN_PROXY_MODE
         assert under_test.has_proxy and under_test.has_controllers
         assert under_test.kubeconfig == kubeconfig.resolve() and under_test.context == "prod"
-        assert [n.name for n in under_test.nodes] == ["lab-control-plane", "lab-worker",
-                                                      "lab-worker2"]
-        assert (under_test.service_subnet, under_test.apiserver_address) == (
-            "10.96.0.0/16", "172.18.0.2")
+        assert [n.name for n in under_test.nodes] == ["lab-control-plane", "lab-worker", "lab-worker2"]
+        assert (under_test.service_subnet, under_test.apiserver_address) == ("10.96.0.0/16", "172.18.0.2")
     flags = [f"--kubeconfig={kubeconfig.resolve()}", "--context=prod"]
     gets = [argv for argv in stand_ins.argvs("kubectl") if "get" in argv]
     assert gets[0] == [*flags, "get", "nodes", "-o", "json", "--request-timeout=30s"]
-    assert [*flags, "get", "endpoints", "kubernetes", "-n", "default", "-o", "json",
-            "--request-timeout=30s"] in gets
+    assert [*flags, "get", "endpoints", "kubernetes", "-n", "default", "-o", "json", "--request-timeout=30s"] in gets
 
 
-def test_a_cluster_without_a_service_cidr_has_no_known_subnet(stand_ins: StandIns,
-                                                              kubeconfig: Path) -> None:
+def test_a_cluster_without_a_service_cidr_has_no_known_subnet(stand_ins: StandIns, kubeconfig: Path) -> None:
     api = fake_api()
     del api["servicecidrs"]  # before Kubernetes 1.33, or an API server without it
     stand_ins.serve(api)
@@ -207,8 +215,7 @@ def test_a_cluster_without_a_service_cidr_has_no_known_subnet(stand_ins: StandIn
         assert under_test.context is None
 
 
-def test_node_level_hooks_skip_with_the_providers_reason(stand_ins: StandIns,
-                                                         kubeconfig: Path) -> None:
+def test_node_level_hooks_skip_with_the_providers_reason(stand_ins: StandIns, kubeconfig: Path) -> None:
     with open_cluster(ClusterRef(kubeconfig=str(kubeconfig))) as under_test:
         reason = re.escape(f"node lab-worker: {NO_NODE_ACCESS_REASON}")
         with pytest.raises(pytest.skip.Exception, match=reason):
@@ -222,25 +229,33 @@ def test_node_level_hooks_skip_with_the_providers_reason(stand_ins: StandIns,
         result = under_test.exec_in_pod("ns1", "client", ["curl", "-s", "http://web"]).check()
     assert result.stdout == "pod says curl -s http://web\n"
     assert stand_ins.argvs("kubectl")[-1] == [
-        f"--kubeconfig={kubeconfig.resolve()}", "exec", "-n", "ns1", "client", "--",
-        "curl", "-s", "http://web"]
+        f"--kubeconfig={kubeconfig.resolve()}",
+        "exec",
+        "-n",
+        "ns1",
+        "client",
+        "--",
+        "curl",
+        "-s",
+        "http://web",
+    ]
 
 
-def test_a_kubeconfig_that_does_not_exist_fails_in_one_line(stand_ins: StandIns,
-                                                            tmp_path: Path) -> None:
-    with pytest.raises(pytest.fail.Exception, match=r"^--kubeconfig: kubeconfig .*nowhere does not exist$"):
-        with open_cluster(ClusterRef(kubeconfig=str(tmp_path / "nowhere"))):
-            pass
+def test_a_kubeconfig_that_does_not_exist_fails_in_one_line(stand_ins: StandIns, tmp_path: Path) -> None:
+    with (
+        pytest.raises(pytest.fail.Exception, match=r"^--kubeconfig: kubeconfig .*nowhere does not exist$"),
+        open_cluster(ClusterRef(kubeconfig=str(tmp_path / "nowhere"))),
+    ):
+        pass
 
 
 # --- --cluster NAME -------------------------------------------------------------
 
-def test_cluster_name_finds_a_kind_testbed_with_node_access(stand_ins: StandIns,
-                                                            tmp_path: Path) -> None:
+
+def test_cluster_name_finds_a_kind_testbed_with_node_access(stand_ins: StandIns, tmp_path: Path) -> None:
     write_kind_state(tmp_path / "kind", "lab")
     with open_cluster(ClusterRef(existing="lab")) as under_test:
-        assert (under_test.provider, under_test.name, under_test.proxy_mode) == (
-            "kind", "lab", "iptables")
+        assert (under_test.provider, under_test.name, under_test.proxy_mode) == ("kind", "lab", "iptables")
         assert under_test.service_subnet == "10.97.0.0/16"  # the spec's, not the API's
         assert under_test.apiserver_address == "172.18.0.2"
         assert under_test.node("lab-worker2").ip == "172.18.0.4"
@@ -257,47 +272,54 @@ def test_cluster_name_prefers_a_local_cluster(stand_ins: StandIns, tmp_path: Pat
     write_cluster(describe_cluster(spec, state))
     write_kind_state(tmp_path / "kind", "lab", proxy_mode="nftables")
     with open_cluster(ClusterRef(existing="lab")) as under_test:
-        assert (under_test.provider, under_test.proxy_mode, under_test.handle) == (
-            "local", "iptables", None)
+        assert (under_test.provider, under_test.proxy_mode, under_test.handle) == ("local", "iptables", None)
     assert stand_ins.argvs("kubectl") == [] and stand_ins.argvs("kind") == []
 
 
 def test_cluster_name_of_nothing_says_where_it_looked(stand_ins: StandIns) -> None:
-    with pytest.raises(pytest.fail.Exception, match=(
-            r"^--cluster nope: no local cluster or kind testbed of that name is up "
-            r"\(see `svclab list`\)$")):
-        with open_cluster(ClusterRef(existing="nope")):
-            pass
+    with (
+        pytest.raises(
+            pytest.fail.Exception,
+            match=(
+                r"^--cluster nope: no local cluster or kind testbed of that name is up "
+                r"\(see `svclab list`\)$"
+            ),
+        ),
+        open_cluster(ClusterRef(existing="nope")),
+    ):
+        pass
 
 
 # --- --testbed FILE by the spec's provider --------------------------------------
 
+
 def test_kind_testbed_without_docker_skips_with_the_preflight_reason(
-        stand_ins: StandIns, monkeypatch: pytest.MonkeyPatch) -> None:
+    stand_ins: StandIns, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_DOCKER_ENGINE", "down")
-    with pytest.raises(pytest.skip.Exception,
-                       match="the kind provider needs a running Docker engine"):
-        with open_cluster(ClusterRef(testbed=str(KIND_SPEC))):
-            pass
+    with (
+        pytest.raises(pytest.skip.Exception, match="the kind provider needs a running Docker engine"),
+        open_cluster(ClusterRef(testbed=str(KIND_SPEC))),
+    ):
+        pass
     assert stand_ins.argvs("kind") == []
 
 
-def test_kind_testbed_is_brought_up_for_the_block_and_down_after(stand_ins: StandIns,
-                                                                 tmp_path: Path) -> None:
+def test_kind_testbed_is_brought_up_for_the_block_and_down_after(stand_ins: StandIns, tmp_path: Path) -> None:
     stand_ins.serve(fake_api("kind-iptables"))
     with open_cluster(ClusterRef(testbed=str(KIND_SPEC))) as under_test:
         assert (under_test.provider, under_test.name) == ("kind", "kind-iptables")
         assert under_test.nodes[0].name == "kind-iptables-control-plane"
         assert (tmp_path / "kind" / "kind-iptables" / "cluster.json").is_file()
     kind_calls = stand_ins.argvs("kind")
-    assert ["create", "cluster"] == kind_calls[1][:2]
+    assert kind_calls[1][:2] == ["create", "cluster"]
     assert kind_calls[-1][:3] == ["delete", "cluster", "--name=kind-iptables"]
     assert not (tmp_path / "kind" / "kind-iptables").exists()
 
 
 def test_kubeconfig_testbed_connects_with_the_specs_mode(
-        stand_ins: StandIns, kubeconfig: Path, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    stand_ins: StandIns, kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     document = yaml.safe_load((REPO / "clusters" / "kind-nftables.yaml").read_text())
     document["spec"]["provider"] = "kubeconfig"
     spec_file = tmp_path / "prod-nftables.yaml"
@@ -305,6 +327,9 @@ def test_kubeconfig_testbed_connects_with_the_specs_mode(
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     with open_cluster(ClusterRef(testbed=str(spec_file))) as under_test:
         assert (under_test.provider, under_test.name, under_test.proxy_mode) == (
-            "kubeconfig", "kind-nftables", "nftables")
+            "kubeconfig",
+            "kind-nftables",
+            "nftables",
+        )
         assert under_test.service_subnet == "10.96.0.0/16"
     assert stand_ins.argvs("kind") == []  # nothing brought up, nothing torn down

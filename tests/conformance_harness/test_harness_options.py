@@ -23,9 +23,11 @@ import pytest
 from svclab.testbed.kubeconfig import NO_NODE_ACCESS_REASON
 
 REPO = Path(__file__).resolve().parents[2]
-NODE = {"metadata": {"name": "solo", "labels": {"node-role.kubernetes.io/control-plane": ""}},
-        "status": {"addresses": [{"type": "InternalIP", "address": "192.0.2.10"}]}}
-KUBECTL = f'''#!{sys.executable} -S
+NODE = {
+    "metadata": {"name": "solo", "labels": {"node-role.kubernetes.io/control-plane": ""}},
+    "status": {"addresses": [{"type": "InternalIP", "address": "192.0.2.10"}]},
+}
+KUBECTL = f"""#!{sys.executable} -S
 import sys
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 if args[:1] == ["version"]:
@@ -33,7 +35,7 @@ if args[:1] == ["version"]:
 if args[:2] == ["get", "nodes"]:
     sys.exit(print({json.dumps({"items": [NODE]})!r}))
 sys.exit(print("error: not served here", file=sys.stderr) or 1)
-'''
+"""
 # Never contacted: the tests skip before the first API call (lightkube's client is lazy).
 KUBECONFIG = """apiVersion: v1
 kind: Config
@@ -49,41 +51,67 @@ def suite(*args: str, path: str | None = None) -> subprocess.CompletedProcess[st
     env = dict(os.environ, PYTHONPATH=str(REPO / "implementation"))
     if path is not None:
         env["PATH"] = path
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-                           "-rs", *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=50, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=50,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("plugins", [(), WITHOUT_KIND_PLUGIN], ids=["kind-plugin", "own-option"])
 def test_each_option_names_one_cluster(plugins: tuple[str, ...]) -> None:
-    done = suite(*plugins, "conformance/test_nodes.py", "--collect-only",
-                 "--testbed", "clusters/iptables.yaml", "--cluster", "lab",
-                 "--kubeconfig", "/nowhere/kubeconfig", "--kube-context", "prod")
+    done = suite(
+        *plugins,
+        "conformance/test_nodes.py",
+        "--collect-only",
+        "--testbed",
+        "clusters/iptables.yaml",
+        "--cluster",
+        "lab",
+        "--kubeconfig",
+        "/nowhere/kubeconfig",
+        "--kube-context",
+        "prod",
+    )
     assert done.returncode == 0, done.stdout + done.stderr
-    ids = {line.rsplit("[", 1)[1].rstrip("]") for line in done.stdout.splitlines()
-           if "test_every_node_is_registered_and_ready[" in line}
+    ids = {
+        line.rsplit("[", 1)[1].rstrip("]")
+        for line in done.stdout.splitlines()
+        if "test_every_node_is_registered_and_ready[" in line
+    }
     assert ids == {"iptables", "cluster-lab", "kubeconfig-prod"}
 
 
 @pytest.mark.parametrize("plugins", [(), WITHOUT_KIND_PLUGIN], ids=["kind-plugin", "own-option"])
 def test_kubeconfig_cluster_skips_node_and_mode_specific_tests_with_the_reason(
-        tmp_path: Path, plugins: tuple[str, ...]) -> None:
+    tmp_path: Path, plugins: tuple[str, ...]
+) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "kubectl").write_text(KUBECTL)
     (bin_dir / "kubectl").chmod(0o755)
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(KUBECONFIG)
-    done = suite(*plugins, "conformance/test_nodes.py::test_node_exec_hook_runs_on_the_node",
-                 "conformance/test_traffic_policy.py::test_external_traffic_policy_local",
-                 "--kubeconfig", str(kubeconfig),
-                 path=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    done = suite(
+        *plugins,
+        "conformance/test_nodes.py::test_node_exec_hook_runs_on_the_node",
+        "conformance/test_traffic_policy.py::test_external_traffic_policy_local",
+        "--kubeconfig",
+        str(kubeconfig),
+        path=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert "2 skipped" in output
     assert f"node solo: {NO_NODE_ACCESS_REASON}" in output
-    assert ("proxy mode of cluster kubeconfig unknown (test is for iptables, nftables, ipvs; "
-            "a --testbed spec with provider kubeconfig names the mode)") in " ".join(output.split())
+    assert (
+        "proxy mode of cluster kubeconfig unknown (test is for iptables, nftables, ipvs; "
+        "a --testbed spec with provider kubeconfig names the mode)"
+    ) in " ".join(output.split())
 
 
 def test_svclab_run_points_kubeconfig_testbeds_at_the_real_option() -> None:
@@ -92,8 +120,7 @@ def test_svclab_run_points_kubeconfig_testbeds_at_the_real_option() -> None:
     from svclab.run.cluster import provider_problem
     from svclab.testbed.spec import ProviderKind, load_spec
 
-    spec = dataclasses.replace(load_spec(REPO / "clusters" / "kind-iptables.yaml"),
-                               provider=ProviderKind.KUBECONFIG)
+    spec = dataclasses.replace(load_spec(REPO / "clusters" / "kind-iptables.yaml"), provider=ProviderKind.KUBECONFIG)
     reason = provider_problem(spec)
     assert reason is not None and "`pytest conformance --kubeconfig PATH`" in reason
     done = suite("conformance", "--collect-only", "--kubeconfig", "/nowhere/kubeconfig")

@@ -35,15 +35,16 @@ from lightkube.resources.core_v1 import Endpoints, Node, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 NAMESPACE = "test"
-T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 
 
 def pod_ip(n: int) -> str:
     return f"1.2.3.{4 + n}" if n < 250 else f"10.0.{n // 250}.{n % 250}"
 
 
-def service_port(port: int = 80, target: int | str | None = 8080, *, name: str | None = None,
-                 protocol: str = "TCP") -> ServicePort:
+def service_port(
+    port: int = 80, target: int | str | None = 8080, *, name: str | None = None, protocol: str = "TCP"
+) -> ServicePort:
     return ServicePort(port=port, targetPort=target, name=name, protocol=protocol)
 
 
@@ -64,8 +65,12 @@ def service(
 ) -> Service:
     return Service(
         metadata=ObjectMeta(
-            name=name, namespace=namespace, uid=uid or f"uid-svc-{name}", labels=dict(labels or {}) or None,
-            creationTimestamp=created, deletionTimestamp=T0 if deleting else None,
+            name=name,
+            namespace=namespace,
+            uid=uid or f"uid-svc-{name}",
+            labels=dict(labels or {}) or None,
+            creationTimestamp=created,
+            deletionTimestamp=T0 if deleting else None,
         ),
         spec=ServiceSpec(
             ports=list(ports) if ports is not None else [service_port()],
@@ -98,26 +103,36 @@ def pod(
     container_ports: Iterable[ContainerPort] | None = None,
 ) -> Pod:
     addresses = list(ips) if ips is not None else [pod_ip(n)]
-    ports = list(container_ports) if container_ports is not None else [
-        ContainerPort(name=f"port{i}", containerPort=8080 + i, protocol="TCP") for i in range(n_ports)
-    ]
+    ports = (
+        list(container_ports)
+        if container_ports is not None
+        else [ContainerPort(name=f"port{i}", containerPort=8080 + i, protocol="TCP") for i in range(n_ports)]
+    )
     return Pod(
         metadata=ObjectMeta(
-            name=f"pod{n}", namespace=namespace, uid=f"uid-pod{n}", labels={"foo": "bar"},
+            name=f"pod{n}",
+            namespace=namespace,
+            uid=f"uid-pod{n}",
+            labels={"foo": "bar"},
             deletionTimestamp=T0 if terminating else None,
         ),
         spec=PodSpec(
-            containers=[Container(name="c", ports=ports)], nodeName=node,
-            hostname=hostname, subdomain=subdomain,
+            containers=[Container(name="c", ports=ports)],
+            nodeName=node,
+            hostname=hostname,
+            subdomain=subdomain,
         ),
         status=PodStatus(
             phase=phase,
             podIP=addresses[0] if addresses else None,
             podIPs=[PodIP(ip=a) for a in addresses] or None,
-            conditions=[PodCondition(
-                type="Ready", status="True" if ready else "False",
-                lastTransitionTime=ready_since or T0,
-            )],
+            conditions=[
+                PodCondition(
+                    type="Ready",
+                    status="True" if ready else "False",
+                    lastTransitionTime=ready_since or T0,
+                )
+            ],
         ),
     )
 
@@ -145,21 +160,35 @@ def endpoint_port(port: int = 8080, *, name: str | None = None, protocol: str = 
     return EndpointPort(port=port, name=name, protocol=protocol)
 
 
-def subset(ready: Iterable[EndpointAddress] = (), not_ready: Iterable[EndpointAddress] = (),
-           ports: Iterable[EndpointPort] | None = None) -> EndpointSubset:
+def subset(
+    ready: Iterable[EndpointAddress] = (),
+    not_ready: Iterable[EndpointAddress] = (),
+    ports: Iterable[EndpointPort] | None = None,
+) -> EndpointSubset:
     return EndpointSubset(
-        addresses=list(ready) or None, notReadyAddresses=list(not_ready) or None,
+        addresses=list(ready) or None,
+        notReadyAddresses=list(not_ready) or None,
         ports=list(ports) if ports is not None else None,
     )
 
 
-def endpoints(name: str = "foo", *subsets: EndpointSubset, namespace: str = NAMESPACE,
-              labels: Mapping[str, str] | None = None, annotations: Mapping[str, str] | None = None,
-              uid: str | None = None, resource_version: str | None = None) -> Endpoints:
+def endpoints(
+    name: str = "foo",
+    *subsets: EndpointSubset,
+    namespace: str = NAMESPACE,
+    labels: Mapping[str, str] | None = None,
+    annotations: Mapping[str, str] | None = None,
+    uid: str | None = None,
+    resource_version: str | None = None,
+) -> Endpoints:
     return Endpoints(
         metadata=ObjectMeta(
-            name=name, namespace=namespace, uid=uid or f"uid-ep-{name}", labels=dict(labels or {}) or None,
-            annotations=dict(annotations or {}) or None, resourceVersion=resource_version,
+            name=name,
+            namespace=namespace,
+            uid=uid or f"uid-ep-{name}",
+            labels=dict(labels or {}) or None,
+            annotations=dict(annotations or {}) or None,
+            resourceVersion=resource_version,
         ),
         subsets=list(subsets) or None,
     )

@@ -24,7 +24,8 @@ class Harness:
     def __init__(self, client: FakeClient, names: Sequence[str]) -> None:
         self.client = client
         self.informers, controllers, self.recorders = build_controllers(
-            client, names, workers=1, recorder_factory=lambda _client, _component: FakeRecorder())
+            client, names, workers=1, recorder_factory=lambda _client, _component: FakeRecorder()
+        )
         self.controllers = {c.name: c for c in controllers}
         self._task: asyncio.Task[None] | None = None
 
@@ -70,9 +71,11 @@ class Harness:
 async def make_harness() -> AsyncIterator[Any]:
     harnesses: list[Harness] = []
 
-    async def make(*objects: Any, controllers: Sequence[str] = ("endpoints", "endpointslice",
-                                                                "endpointslice-mirroring"),
-                   client: FakeClient | None = None) -> Harness:
+    async def make(
+        *objects: Any,
+        controllers: Sequence[str] = ("endpoints", "endpointslice", "endpointslice-mirroring"),
+        client: FakeClient | None = None,
+    ) -> Harness:
         client = client or FakeClient()
         client.seed(*objects)
         harness = Harness(client, controllers)

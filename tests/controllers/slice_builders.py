@@ -39,8 +39,11 @@ def existing_slice(
     computed, _ = service_slice_labels({}, svc, CONTROLLER)
     return EndpointSlice(
         metadata=ObjectMeta(
-            name=f"{meta(svc).name}-{n}", namespace=NAMESPACE, uid=f"uid-slice-{n}",
-            resourceVersion=str(n), generation=1,
+            name=f"{meta(svc).name}-{n}",
+            namespace=NAMESPACE,
+            uid=f"uid-slice-{n}",
+            resourceVersion=str(n),
+            generation=1,
             labels=dict(labels) if labels is not None else computed,
             ownerReferences=[ref],
         ),

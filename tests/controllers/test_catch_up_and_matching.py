@@ -77,8 +77,15 @@ async def test_matching_requires_every_selector_pair_within_the_namespace(make_h
     other_ns = _labelled(2, {"app": "a", "tier": "web"}, namespace="elsewhere")
     also_both = _labelled(0, {"tier": "web", "app": "a"})
     h = await make_harness(
-        service("web", selector={"app": "a", "tier": "web"}), service("app", selector={"app": "a"}),
-        service("none", selector={}), both, app_only, other_ns, also_both, controllers=["endpoints"])
+        service("web", selector={"app": "a", "tier": "web"}),
+        service("app", selector={"app": "a"}),
+        service("none", selector={}),
+        both,
+        app_only,
+        other_ns,
+        also_both,
+        controllers=["endpoints"],
+    )
     web = h.informers.services.store.get(NamespacedName(NAMESPACE, "web"))
     assert [meta(p).name for p in pods_for_service(h.informers, web)] == ["pod0", "pod3"]
     none = h.informers.services.store.get(NamespacedName(NAMESPACE, "none"))

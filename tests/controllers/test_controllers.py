@@ -9,18 +9,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from typing import Any
-
 import pytest
 from lightkube.resources.core_v1 import Endpoints, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
+from svclab.controllers._common import meta
 from svclab.controllers.errors import StaleCacheError
 from svclab.kube.names import NamespacedName
 
-from svclab.controllers._common import meta
-
-from .builders import NAMESPACE, labels_of, must, owner_of, endpoints, node, pod, raw_address, service, subset, endpoint_port
+from .builders import (
+    NAMESPACE,
+    endpoint_port,
+    endpoints,
+    labels_of,
+    must,
+    node,
+    owner_of,
+    pod,
+    raw_address,
+    service,
+    subset,
+)
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -125,7 +134,8 @@ async def test_mirroring_with_events_then_hand_over_to_the_slice_controller(make
     assert owner_of(mirrored).kind == "Endpoints"
     recorder = h.controllers["endpointslice-mirroring"].recorder
     assert recorder.triples() == [
-        ("Warning", "InvalidIPAddress", "Skipped 1 invalid IP addresses when mirroring to EndpointSlices")]
+        ("Warning", "InvalidIPAddress", "Skipped 1 invalid IP addresses when mirroring to EndpointSlices")
+    ]
     assert await h.drain("endpointslice") == [] and await h.drain("endpoints") == []
     # The Service gets a selector: mirrored slices go, managed ones come.
     await h.client.replace(service(selector={"foo": "bar"}))
@@ -138,15 +148,24 @@ async def test_mirroring_with_events_then_hand_over_to_the_slice_controller(make
 
 
 async def test_skip_mirror_label_is_respected(make_harness: Any) -> None:
-    custom = endpoints("foo", subset([raw_address("10.0.0.1")], ports=[endpoint_port(80)]),
-                       labels={"endpointslice.kubernetes.io/skip-mirror": "true"})
+    custom = endpoints(
+        "foo",
+        subset([raw_address("10.0.0.1")], ports=[endpoint_port(80)]),
+        labels={"endpointslice.kubernetes.io/skip-mirror": "true"},
+    )
     h = await make_harness(service(selector={}), custom, controllers=["endpointslice-mirroring"])
     assert await h.drain("endpointslice-mirroring") == []
 
 
 async def test_restart_finds_everything_in_place(make_harness: Any) -> None:
-    objects = [service(), pod(0), pod(1), node(), service("bar", selector={}),
-               endpoints("bar", subset([raw_address("10.0.0.9")], ports=[endpoint_port(80)]))]
+    objects = [
+        service(),
+        pod(0),
+        pod(1),
+        node(),
+        service("bar", selector={}),
+        endpoints("bar", subset([raw_address("10.0.0.9")], ports=[endpoint_port(80)])),
+    ]
     first = await make_harness(*objects)
     for name in first.controllers:
         await first.drain(name)
@@ -174,7 +193,9 @@ async def _until(predicate: Callable[[], object], rounds: int = 5000) -> bool:
 
 
 @pytest.mark.parametrize("leader_elect", [False, True], ids=["plain", "leader-elect"])
-async def test_controller_manager_converges_and_stops_on_sigterm(monkeypatch: pytest.MonkeyPatch, leader_elect: bool) -> None:
+async def test_controller_manager_converges_and_stops_on_sigterm(
+    monkeypatch: pytest.MonkeyPatch, leader_elect: bool
+) -> None:
     import argparse
     import asyncio
     import os

@@ -6,14 +6,12 @@ Service ``foo`` port 80 -> 8080).
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
-import datetime
-
 import pytest
-from lightkube.models.core_v1 import EndpointSubset
+from lightkube.models.core_v1 import ContainerPort, EndpointSubset
 from lightkube.resources.core_v1 import Endpoints, Pod, Service
-from lightkube.models.core_v1 import ContainerPort
 
 from svclab.controllers._common import format_trigger_time, meta
 from svclab.controllers.endpoints import (
@@ -24,16 +22,16 @@ from svclab.controllers.endpoints import (
 )
 
 from .builders import (
-    labels_of,
-    must,
-    ready_ips,
     address,
     endpoint_port,
     endpoints,
     headless,
+    labels_of,
+    must,
     pod,
     pod_ip,
     raw_address,
+    ready_ips,
     service,
     service_port,
     subset,
@@ -63,24 +61,30 @@ def test_one_ready_pod_gives_one_address_on_the_target_port() -> None:
     assert got.subsets == [subset([address(0)], ports=[endpoint_port(8080)])]
 
 
-@pytest.mark.parametrize("svc", [
-    pytest.param(service(selector={}), id="selector-less"),
-    pytest.param(service(type_="ExternalName"), id="external-name"),
-])
+@pytest.mark.parametrize(
+    "svc",
+    [
+        pytest.param(service(selector={}), id="selector-less"),
+        pytest.param(service(type_="ExternalName"), id="external-name"),
+    ],
+)
 def test_services_the_controller_ignores(svc: Service) -> None:
     assert desired_endpoints(svc, [pod(0)]) is None
 
 
-@pytest.mark.parametrize(("the_pod", "publish", "expected"), [
-    (pod(0, ready=False), False, subset(not_ready=[address(0)], ports=[endpoint_port()])),
-    (pod(0, ready=False), True, subset([address(0)], ports=[endpoint_port()])),
-    (pod(0, terminating=True), False, None),
-    (pod(0, terminating=True), True, subset([address(0)], ports=[endpoint_port()])),
-    (pod(0, phase="Failed"), True, None),
-    (pod(0, phase="Succeeded"), False, None),
-    (pod(0, ips=[]), False, None),
-], ids=["not-ready", "not-ready-published", "terminating", "terminating-published",
-        "failed", "succeeded", "no-ip"])
+@pytest.mark.parametrize(
+    ("the_pod", "publish", "expected"),
+    [
+        (pod(0, ready=False), False, subset(not_ready=[address(0)], ports=[endpoint_port()])),
+        (pod(0, ready=False), True, subset([address(0)], ports=[endpoint_port()])),
+        (pod(0, terminating=True), False, None),
+        (pod(0, terminating=True), True, subset([address(0)], ports=[endpoint_port()])),
+        (pod(0, phase="Failed"), True, None),
+        (pod(0, phase="Succeeded"), False, None),
+        (pod(0, ips=[]), False, None),
+    ],
+    ids=["not-ready", "not-ready-published", "terminating", "terminating-published", "failed", "succeeded", "no-ip"],
+)
 def test_pod_state_decides_where_the_address_goes(the_pod: Pod, publish: bool, expected: Any) -> None:
     got = only_subsets(service(publish_not_ready=publish), [the_pod])
     assert got == ([expected] if expected else [])
@@ -110,15 +114,28 @@ def test_named_port_must_match_the_protocol() -> None:
 def test_multi_port_multi_protocol_service_gets_one_subset() -> None:
     svc = service(ports=[service_port(80, 8080, name="http"), service_port(53, 5353, name="dns", protocol="UDP")])
     got = only_subsets(svc, [pod(0), pod(1)])
-    assert got == [subset([address(0), address(1)], ports=[
-        endpoint_port(5353, name="dns", protocol="UDP"), endpoint_port(8080, name="http"),
-    ])]
+    assert got == [
+        subset(
+            [address(0), address(1)],
+            ports=[
+                endpoint_port(5353, name="dns", protocol="UDP"),
+                endpoint_port(8080, name="http"),
+            ],
+        )
+    ]
 
 
-@pytest.mark.parametrize(("hostname", "subdomain", "published"), [
-    ("web", "foo", "web"), ("web", "other", None), (None, "foo", None),
-])
-def test_hostname_only_with_matching_subdomain(hostname: str | None, subdomain: str | None, published: str | None) -> None:
+@pytest.mark.parametrize(
+    ("hostname", "subdomain", "published"),
+    [
+        ("web", "foo", "web"),
+        ("web", "other", None),
+        (None, "foo", None),
+    ],
+)
+def test_hostname_only_with_matching_subdomain(
+    hostname: str | None, subdomain: str | None, published: str | None
+) -> None:
     got = only_subsets(service(), [pod(0, hostname=hostname, subdomain=subdomain)])
     assert must(got[0].addresses)[0].hostname == published
 
@@ -149,12 +166,14 @@ def test_pod_on_other_family_is_skipped() -> None:
 
 def test_repack_merges_ports_of_identical_address_sets_and_ready_wins() -> None:
     a, b = raw_address("10.0.0.1"), raw_address("10.0.0.2")
-    got = repack_subsets([
-        subset([a], ports=[endpoint_port(80)]),
-        subset([b], ports=[endpoint_port(80)]),
-        subset([a, b], ports=[endpoint_port(443)]),
-        subset([], [a], ports=[endpoint_port(443)]),
-    ])
+    got = repack_subsets(
+        [
+            subset([a], ports=[endpoint_port(80)]),
+            subset([b], ports=[endpoint_port(80)]),
+            subset([a, b], ports=[endpoint_port(443)]),
+            subset([], [a], ports=[endpoint_port(443)]),
+        ]
+    )
     assert got == [subset([a, b], ports=[endpoint_port(80), endpoint_port(443)])]
 
 
@@ -165,18 +184,25 @@ def test_repack_drops_empty_ips_and_keeps_portless_subsets() -> None:
 
 # Upstream TestTruncateEndpoints: addresses per subset (ready, not ready) before
 # and after truncation to 1000, ready kept first, shares rounded up.
-@pytest.mark.parametrize(("ready", "not_ready", "want_ready", "want_not_ready"), [
-    ([], [], [], []),
-    ([50, 100, 100, 100, 100], [50, 100, 100, 100, 100], [50, 100, 100, 100, 100], [50, 100, 100, 100, 100]),
-    ([100] * 5, [100] * 5, [100] * 5, [100] * 5),
-    ([90, 110, 50, 10, 20], [101, 200, 200, 201, 298], [90, 110, 50, 10, 20], [73, 144, 144, 145, 214]),
-    ([205, 400, 402, 400, 693], [100, 200, 200, 200, 300], [98, 191, 192, 191, 328], [0] * 5),
-], ids=["empty", "under", "at-capacity", "not-ready-cut", "ready-cut"])
+@pytest.mark.parametrize(
+    ("ready", "not_ready", "want_ready", "want_not_ready"),
+    [
+        ([], [], [], []),
+        ([50, 100, 100, 100, 100], [50, 100, 100, 100, 100], [50, 100, 100, 100, 100], [50, 100, 100, 100, 100]),
+        ([100] * 5, [100] * 5, [100] * 5, [100] * 5),
+        ([90, 110, 50, 10, 20], [101, 200, 200, 201, 298], [90, 110, 50, 10, 20], [73, 144, 144, 145, 214]),
+        ([205, 400, 402, 400, 693], [100, 200, 200, 200, 300], [98, 191, 192, 191, 328], [0] * 5),
+    ],
+    ids=["empty", "under", "at-capacity", "not-ready-cut", "ready-cut"],
+)
 def test_truncation(ready: Any, not_ready: Any, want_ready: list[int], want_not_ready: list[int]) -> None:
     counter = iter(range(100000))
     subsets = [
-        subset([raw_address(f"10.{next(counter)}.0.1") for _ in range(r)],
-               [raw_address(f"10.{next(counter)}.0.1") for _ in range(nr)], ports=[endpoint_port()])
+        subset(
+            [raw_address(f"10.{next(counter)}.0.1") for _ in range(r)],
+            [raw_address(f"10.{next(counter)}.0.1") for _ in range(nr)],
+            ports=[endpoint_port()],
+        )
         for r, nr in zip(ready, not_ready)
     ]
     got, truncated = truncate_subsets(subsets)
@@ -187,26 +213,46 @@ def test_truncation(ready: Any, not_ready: Any, want_ready: list[int], want_not_
 
 # Upstream TestSyncServiceOverCapacity: (starting annotation, existing ready
 # addresses, desired ready, desired not ready) -> (ready, not ready, annotated?)
-@pytest.mark.parametrize(("start", "existing", "ready", "not_ready", "want"), [
-    (None, 0, 0, 0, (0, 0, False)),
-    (None, 999, 997, 4, (997, 3, True)),
-    (None, 999, 1000, 10, (1000, 0, True)),
-    ("truncated", 999, 999, 0, (999, 0, False)),
-    ("warning", 1000, 1000, 0, (1000, 0, False)),
-    ("warning", 1001, 1001, 0, (1000, 0, True)),
-    ("truncated", 1000, 1000, 0, (1000, 0, False)),
-    ("invalid", 1001, 1001, 0, (1000, 0, True)),
-], ids=["empty", "added-not-ready-cut", "added-ready-cut", "removed-below", "warning-removed-at",
-        "warning-still-over", "removed-at", "value-corrected"])
-def test_sync_over_capacity(start: str | None, existing: int, ready: Any, not_ready: Any, want: tuple[int, int, bool]) -> None:
+@pytest.mark.parametrize(
+    ("start", "existing", "ready", "not_ready", "want"),
+    [
+        (None, 0, 0, 0, (0, 0, False)),
+        (None, 999, 997, 4, (997, 3, True)),
+        (None, 999, 1000, 10, (1000, 0, True)),
+        ("truncated", 999, 999, 0, (999, 0, False)),
+        ("warning", 1000, 1000, 0, (1000, 0, False)),
+        ("warning", 1001, 1001, 0, (1000, 0, True)),
+        ("truncated", 1000, 1000, 0, (1000, 0, False)),
+        ("invalid", 1001, 1001, 0, (1000, 0, True)),
+    ],
+    ids=[
+        "empty",
+        "added-not-ready-cut",
+        "added-ready-cut",
+        "removed-below",
+        "warning-removed-at",
+        "warning-still-over",
+        "removed-at",
+        "value-corrected",
+    ],
+)
+def test_sync_over_capacity(
+    start: str | None, existing: int, ready: Any, not_ready: Any, want: tuple[int, int, bool]
+) -> None:
     svc = service(ports=[service_port(80, None)])
     pods = [pod(n) for n in range(ready)] + [pod(n, ready=False) for n in range(ready, ready + not_ready)]
-    current = endpoints("foo", subset([address(n) for n in range(existing)], ports=[endpoint_port(80)]),
-                        annotations={OVER_CAPACITY: start} if start else None, resource_version="1")
+    current = endpoints(
+        "foo",
+        subset([address(n) for n in range(existing)], ports=[endpoint_port(80)]),
+        annotations={OVER_CAPACITY: start} if start else None,
+        resource_version="1",
+    )
     got = desired(svc, pods, current=current)
     annotations = meta(got).annotations or {}
-    counts = (sum(len(s.addresses or []) for s in got.subsets or []),
-              sum(len(s.notReadyAddresses or []) for s in got.subsets or []))
+    counts = (
+        sum(len(s.addresses or []) for s in got.subsets or []),
+        sum(len(s.notReadyAddresses or []) for s in got.subsets or []),
+    )
     assert (*counts, annotations.get(OVER_CAPACITY) == "truncated") == want
     assert OVER_CAPACITY in annotations or not want[2]
     if start is not None:
@@ -226,7 +272,7 @@ def test_over_capacity_annotation_set_and_removed() -> None:
 
 def test_trigger_time_annotation_and_other_annotations_kept() -> None:
     current = endpoints("foo", annotations={"keep": "me", TRIGGER: "old"}, resource_version="7")
-    moment = datetime.datetime(2026, 1, 2, 3, 4, 5, 120000, tzinfo=datetime.timezone.utc)
+    moment = datetime.datetime(2026, 1, 2, 3, 4, 5, 120000, tzinfo=datetime.UTC)
     got = desired_endpoints(service(), [pod(0)], current=current, trigger_time=moment)
     assert meta(got).annotations == {"keep": "me", TRIGGER: "2026-01-02T03:04:05.12Z"}
     assert meta(got).resourceVersion == "7"
@@ -234,12 +280,17 @@ def test_trigger_time_annotation_and_other_annotations_kept() -> None:
     assert meta(cleared).annotations == {"keep": "me"}
 
 
-@pytest.mark.parametrize(("moment", "text"), [
-    (datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc), "2026-01-01T00:00:00Z"),
-    (datetime.datetime(2026, 1, 1, 0, 0, 0, 500, tzinfo=datetime.timezone.utc), "2026-01-01T00:00:00.0005Z"),
-    (datetime.datetime(2026, 1, 1, 1, tzinfo=datetime.timezone(datetime.timedelta(hours=1))),
-     "2026-01-01T00:00:00Z"),
-])
+@pytest.mark.parametrize(
+    ("moment", "text"),
+    [
+        (datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC), "2026-01-01T00:00:00Z"),
+        (datetime.datetime(2026, 1, 1, 0, 0, 0, 500, tzinfo=datetime.UTC), "2026-01-01T00:00:00.0005Z"),
+        (
+            datetime.datetime(2026, 1, 1, 1, tzinfo=datetime.timezone(datetime.timedelta(hours=1))),
+            "2026-01-01T00:00:00Z",
+        ),
+    ],
+)
 def test_rfc3339nano_format(moment: datetime.datetime, text: str) -> None:
     assert format_trigger_time(moment) == text
 

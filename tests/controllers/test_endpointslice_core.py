@@ -7,26 +7,34 @@ Address plan: see ``builders`` (pod n = ``1.2.3.<4+n>`` on ``node-1``, Service
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
-
 from typing import Any
 
-import datetime
-
 import pytest
-from lightkube.resources.core_v1 import Pod
-from lightkube.resources.discovery_v1 import EndpointSlice
 from lightkube.models.core_v1 import ContainerPort, ObjectReference
 from lightkube.models.discovery_v1 import Endpoint, EndpointConditions
+from lightkube.resources.core_v1 import Pod
+from lightkube.resources.discovery_v1 import EndpointSlice
 
-from svclab.controllers.endpointslice import plan_slices, pod_to_endpoint
-from svclab.controllers.endpointslice import address_types_for_service
+from svclab.controllers._common import AddressType, meta
+from svclab.controllers.endpointslice import address_types_for_service, plan_slices, pod_to_endpoint
 
-from svclab.controllers._common import meta
-
-from svclab.controllers._common import AddressType
-
-from .builders import conditions_of, endpoints_of, labels_of, must, owner_of, ports_of, target_name, T0, headless, node, pod, service, service_port
+from .builders import (
+    T0,
+    conditions_of,
+    endpoints_of,
+    headless,
+    labels_of,
+    must,
+    node,
+    owner_of,
+    pod,
+    ports_of,
+    service,
+    service_port,
+    target_name,
+)
 from .slice_builders import CONTROLLER, existing_slice, slice_port
 
 ZONE = "us-central1-a"
@@ -53,28 +61,46 @@ def test_one_pod_gives_one_slice_with_the_upstream_shape() -> None:
     assert meta(created).annotations == {"endpoints.kubernetes.io/last-change-trigger-time": "2026-01-01T00:00:00Z"}
     owner = owner_of(created)
     assert (owner.apiVersion, owner.kind, owner.name, owner.uid, owner.controller, owner.blockOwnerDeletion) == (
-        "v1", "Service", "foo", "uid-svc-foo", True, True)
+        "v1",
+        "Service",
+        "foo",
+        "uid-svc-foo",
+        True,
+        True,
+    )
     assert created.addressType == "IPv4"
     assert created.ports == [slice_port(8080)]
-    assert created.endpoints == [Endpoint(
-        addresses=["1.2.3.5"],
-        conditions=EndpointConditions(ready=True, serving=True, terminating=False),
-        nodeName="node-1",
-        zone=ZONE,
-        targetRef=ObjectReference(kind="Pod", namespace="test", name="pod1", uid="uid-pod1"),
-    )]
+    assert created.endpoints == [
+        Endpoint(
+            addresses=["1.2.3.5"],
+            conditions=EndpointConditions(ready=True, serving=True, terminating=False),
+            nodeName="node-1",
+            zone=ZONE,
+            targetRef=ObjectReference(kind="Pod", namespace="test", name="pod1", uid="uid-pod1"),
+        )
+    ]
 
 
 # upstream utils_test TestPodToEndpoint: (pod, publishNotReady) -> (ready, serving, terminating)
-@pytest.mark.parametrize(("the_pod", "publish", "conditions"), [
-    (pod(1), False, (True, True, False)),
-    (pod(1, ready=False), False, (False, False, False)),
-    (pod(1, ready=False), True, (True, False, False)),
-    (pod(1, terminating=True), False, (False, True, True)),
-    (pod(1, ready=False, terminating=True), False, (False, False, True)),
-    (pod(1, terminating=True), True, (True, True, True)),
-], ids=["ready", "not-ready", "not-ready-published", "terminating-serving",
-        "terminating-not-serving", "terminating-published"])
+@pytest.mark.parametrize(
+    ("the_pod", "publish", "conditions"),
+    [
+        (pod(1), False, (True, True, False)),
+        (pod(1, ready=False), False, (False, False, False)),
+        (pod(1, ready=False), True, (True, False, False)),
+        (pod(1, terminating=True), False, (False, True, True)),
+        (pod(1, ready=False, terminating=True), False, (False, False, True)),
+        (pod(1, terminating=True), True, (True, True, True)),
+    ],
+    ids=[
+        "ready",
+        "not-ready",
+        "not-ready-published",
+        "terminating-serving",
+        "terminating-not-serving",
+        "terminating-published",
+    ],
+)
 def test_endpoint_conditions(the_pod: Pod, publish: bool, conditions: tuple[bool, bool, bool]) -> None:
     got = pod_to_endpoint(the_pod, NODES["node-1"], service(publish_not_ready=publish), AddressType.IPV4)
     assert conditions_of(got) == conditions
@@ -97,9 +123,16 @@ def test_many_pods_fill_slices_of_100() -> None:
     assert lengths(plan.create) == [100, 100, 50]
 
 
-@pytest.mark.parametrize(("max_per_slice", "expected"), [
-    (50, [50] * 5), (80, [80, 80, 80, 10]), (150, [150, 100]), (250, [250]), (500, [250]),
-])
+@pytest.mark.parametrize(
+    ("max_per_slice", "expected"),
+    [
+        (50, [50] * 5),
+        (80, [80, 80, 80, 10]),
+        (150, [150, 100]),
+        (250, [250]),
+        (500, [250]),
+    ],
+)
 def test_max_endpoints_per_slice(max_per_slice: int, expected: Any) -> None:
     # upstream TestReconcileMaxEndpointsPerSlice
     pods = [pod(i, ready=i % 3 != 0) for i in range(250)]
@@ -141,8 +174,10 @@ def test_update_packing_prefers_the_fuller_slice() -> None:
     # changed, 15 new pods -> [95, 20]
     svc = service()
     pods = [pod(i) for i in range(80)] + [pod(i) for i in range(100, 120)]
-    existing = [existing_slice(1, svc, pods[:80], node=NODES["node-1"]),
-                existing_slice(2, svc, pods[80:], node=NODES["node-1"])]
+    existing = [
+        existing_slice(1, svc, pods[:80], node=NODES["node-1"]),
+        existing_slice(2, svc, pods[80:], node=NODES["node-1"]),
+    ]
     changed = [pod(int(must(meta(p).name)[3:]), ready=False) if i % 10 == 0 else p for i, p in enumerate(pods)]
     plan = plan_slices(svc, changed + [pod(i) for i in range(120, 135)], NODES, existing)
     assert (len(plan.create), len(plan.update)) == (0, 2)
@@ -162,7 +197,7 @@ def test_recycling_turns_creates_into_updates() -> None:
     # upstream TestReconcileEndpointSlicesRecycling: 10 slices of 30, target port changes -> 3 updates, 7 deletes
     svc = service()
     pods = [pod(i) for i in range(300)]
-    existing = [existing_slice(n, svc, pods[n * 30:(n + 1) * 30], node=NODES["node-1"]) for n in range(10)]
+    existing = [existing_slice(n, svc, pods[n * 30 : (n + 1) * 30], node=NODES["node-1"]) for n in range(10)]
     must(must(svc.spec).ports)[0].targetPort = 81
     plan = plan_slices(svc, pods, NODES, existing)
     assert (len(plan.create), len(plan.update), len(plan.delete)) == (0, 3, 7)
@@ -174,8 +209,10 @@ def test_deprecated_ip_address_type_is_replaced() -> None:
     # upstream TestReconcileEndpointSlicesReplaceDeprecated: 80 + 50 in "IP" slices -> [100, 30] IPv4
     svc = service()
     pods = [pod(i) for i in range(80)] + [pod(i) for i in range(100, 150)]
-    existing = [existing_slice(1, svc, pods[:80], address_type="IP"),
-                existing_slice(2, svc, pods[80:], address_type="IP")]
+    existing = [
+        existing_slice(1, svc, pods[:80], address_type="IP"),
+        existing_slice(2, svc, pods[80:], address_type="IP"),
+    ]
     plan = plan_slices(svc, pods, NODES, existing)
     assert len(plan.delete) == 2 and lengths(plan.create) == [100, 30]
     assert {s.addressType for s in plan.create} == {"IPv4"}
@@ -242,6 +279,7 @@ def test_trigger_time_on_updates_and_cleared_without_one() -> None:
     later = T0 + datetime.timedelta(seconds=1)
     plan = plan_slices(svc, [pod(1), pod(2)], NODES, existing, trigger_time=later)
     assert meta(plan.update[0]).annotations == {
-        "endpoints.kubernetes.io/last-change-trigger-time": "2026-01-01T00:00:01Z"}
+        "endpoints.kubernetes.io/last-change-trigger-time": "2026-01-01T00:00:01Z"
+    }
     plan = plan_slices(svc, [pod(1), pod(2)], NODES, existing)
     assert meta(plan.update[0]).annotations is None

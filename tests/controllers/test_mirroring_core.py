@@ -9,18 +9,26 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from lightkube.models.core_v1 import EndpointSubset
+from lightkube.models.core_v1 import EndpointAddress, EndpointSubset
 from lightkube.resources.core_v1 import Endpoints, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from svclab.controllers import SlicePlan
-from lightkube.models.core_v1 import EndpointAddress
-
+from svclab.controllers._common import meta
 from svclab.controllers.mirroring import EventReason, plan_mirrored_slices, should_mirror
 
-from svclab.controllers._common import meta
-
-from .builders import conditions_of, endpoints_of, must, owner_of, ports_of, endpoint_port, endpoints, raw_address, service, subset
+from .builders import (
+    conditions_of,
+    endpoint_port,
+    endpoints,
+    endpoints_of,
+    must,
+    owner_of,
+    ports_of,
+    raw_address,
+    service,
+    subset,
+)
 
 MIRRORING = "endpointslicemirroring-controller.k8s.io"
 HTTP = endpoint_port(80, name="http")
@@ -46,34 +54,48 @@ def apply(plan: SlicePlan) -> list[EndpointSlice]:
     return result + list(plan.update)
 
 
-@pytest.mark.parametrize(("eps", "svc", "mirrored"), [
-    (custom(), service(selector={}), True),
-    (custom(), service(), False),
-    (custom(labels={"endpointslice.kubernetes.io/skip-mirror": "true"}), service(selector={}), False),
-    (custom(annotations={"control-plane.alpha.kubernetes.io/leader": "{}"}), service(selector={}), False),
-    (custom(), None, False),
-], ids=["selector-less", "with-selector", "skip-mirror", "leader-lock", "no-service"])
+@pytest.mark.parametrize(
+    ("eps", "svc", "mirrored"),
+    [
+        (custom(), service(selector={}), True),
+        (custom(), service(), False),
+        (custom(labels={"endpointslice.kubernetes.io/skip-mirror": "true"}), service(selector={}), False),
+        (custom(annotations={"control-plane.alpha.kubernetes.io/leader": "{}"}), service(selector={}), False),
+        (custom(), None, False),
+    ],
+    ids=["selector-less", "with-selector", "skip-mirror", "leader-lock", "no-service"],
+)
 def test_should_mirror(eps: Endpoints, svc: Service, mirrored: bool) -> None:
     assert should_mirror(eps, svc) is mirrored
 
 
 def test_one_address_becomes_one_owned_slice() -> None:
-    eps = custom(subset([raw_address("10.0.0.1")], [raw_address("10.0.0.2")], ports=[HTTP]),
-                 labels={"app": "db"},
-                 annotations={"note": "x", "endpoints.kubernetes.io/last-change-trigger-time": "t",
-                              "kubectl.kubernetes.io/last-applied-configuration": "{}"})
+    eps = custom(
+        subset([raw_address("10.0.0.1")], [raw_address("10.0.0.2")], ports=[HTTP]),
+        labels={"app": "db"},
+        annotations={
+            "note": "x",
+            "endpoints.kubernetes.io/last-change-trigger-time": "t",
+            "kubectl.kubernetes.io/last-applied-configuration": "{}",
+        },
+    )
     plan = plan_mirrored_slices(eps, [])
     assert (len(plan.create), plan.update, plan.delete, plan.events) == (1, (), (), ())
     created = plan.create[0]
     assert meta(created).generateName == "foo-"
     assert meta(created).labels == {
-        "app": "db", "kubernetes.io/service-name": "foo", "endpointslice.kubernetes.io/managed-by": MIRRORING}
+        "app": "db",
+        "kubernetes.io/service-name": "foo",
+        "endpointslice.kubernetes.io/managed-by": MIRRORING,
+    }
     assert meta(created).annotations == {"note": "x"}
     owner = owner_of(created)
     assert (owner.kind, owner.name, owner.uid, owner.controller) == ("Endpoints", "foo", "uid-ep-foo", True)
     assert (ports_of(created)[0].port, ports_of(created)[0].name) == (80, "http")
     assert [(e.addresses, conditions_of(e)[0]) for e in endpoints_of(created)] == [
-        (["10.0.0.1"], True), (["10.0.0.2"], False)]
+        (["10.0.0.1"], True),
+        (["10.0.0.2"], False),
+    ]
 
 
 def test_dual_stack_subset_gives_one_slice_per_family() -> None:
@@ -91,9 +113,9 @@ def test_invalid_ips_are_skipped_with_an_event() -> None:
     eps = custom(subset([raw_address("10.0.0.1"), raw_address("not-an-ip"), raw_address("10.0.0.999")], ports=[HTTP]))
     plan = plan_mirrored_slices(eps, [])
     assert [e.addresses for e in endpoints_of(plan.create[0])] == [["10.0.0.1"]]
-    assert [(e.type, e.reason, e.message) for e in plan.events] == [(
-        "Warning", EventReason.INVALID_IP_ADDRESS,
-        "Skipped 2 invalid IP addresses when mirroring to EndpointSlices")]
+    assert [(e.type, e.reason, e.message) for e in plan.events] == [
+        ("Warning", EventReason.INVALID_IP_ADDRESS, "Skipped 2 invalid IP addresses when mirroring to EndpointSlices")
+    ]
 
 
 def test_at_most_1000_addresses_per_subset_ready_first() -> None:
@@ -101,9 +123,12 @@ def test_at_most_1000_addresses_per_subset_ready_first() -> None:
     plan = plan_mirrored_slices(eps, [])
     assert len(endpoints_of(plan.create[0])) == 1000
     assert all(conditions_of(e)[0] for e in endpoints_of(plan.create[0]))
-    assert [(e.reason, e.message) for e in plan.events] == [(
-        EventReason.TOO_MANY_ADDRESSES_TO_MIRROR,
-        "A max of 1000 addresses can be mirrored to EndpointSlices per Endpoints subset. 2 addresses were skipped")]
+    assert [(e.reason, e.message) for e in plan.events] == [
+        (
+            EventReason.TOO_MANY_ADDRESSES_TO_MIRROR,
+            "A max of 1000 addresses can be mirrored to EndpointSlices per Endpoints subset. 2 addresses were skipped",
+        )
+    ]
 
 
 def test_resync_of_mirrored_state_changes_nothing() -> None:

@@ -21,7 +21,8 @@ def test_all_is_sorted_and_complete(name: str) -> None:
     exported = list(module.__all__)
     assert exported == sorted(exported, key=str), f"{name}.__all__ is not sorted"
     public = {
-        n for n, v in vars(module).items()
+        n
+        for n, v in vars(module).items()
         if not n.startswith("_")
         and (inspect.isclass(v) or inspect.isfunction(v))
         and getattr(v, "__module__", None) == name

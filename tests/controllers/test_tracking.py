@@ -5,10 +5,9 @@ Times: ``T0`` = 2026-01-01T00:00:00Z, ``t(n)`` = T0 + n seconds.
 
 from __future__ import annotations
 
-import pytest
-
 import datetime
 
+import pytest
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.discovery_v1 import EndpointSlice
 
@@ -53,8 +52,13 @@ def slice_of(uid: str, generation: int, service_name: str = "foo") -> EndpointSl
     return EndpointSlice(
         addressType="IPv4",
         endpoints=[],
-        metadata=ObjectMeta(name=uid, namespace="test", uid=uid, generation=generation,
-                            labels={"kubernetes.io/service-name": service_name}),
+        metadata=ObjectMeta(
+            name=uid,
+            namespace="test",
+            uid=uid,
+            generation=generation,
+            labels={"kubernetes.io/service-name": service_name},
+        ),
     )
 
 

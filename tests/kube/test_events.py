@@ -22,8 +22,17 @@ async def test_first_event_is_created_with_reference_source_and_count(client: Fa
     assert event.metadata.namespace == "ns1" and event.metadata.name.startswith("web.")
     ref = event.involvedObject
     assert (ref.kind, ref.apiVersion, ref.namespace, ref.name, ref.uid) == ("Service", "v1", "ns1", "web", "u-1")
-    assert (event.type, event.reason, event.message, event.count) == (EVENT_TYPE_WARNING, "FailedToUpdateEndpoint", "boom", 1)
-    assert (event.source.component, event.source.host, event.reportingComponent) == ("endpoint-controller", "host-a", "endpoint-controller")
+    assert (event.type, event.reason, event.message, event.count) == (
+        EVENT_TYPE_WARNING,
+        "FailedToUpdateEndpoint",
+        "boom",
+        1,
+    )
+    assert (event.source.component, event.source.host, event.reportingComponent) == (
+        "endpoint-controller",
+        "host-a",
+        "endpoint-controller",
+    )
     assert event.firstTimestamp == event.lastTimestamp == clock.utcnow()
 
 
@@ -36,7 +45,7 @@ async def test_identical_events_are_counted_by_patch(client: FakeClient, clock: 
     recorder.event(SERVICE, "Normal", "Synced", "different")
     await recorder.flush()
     assert [(a.verb, a.kind) for a in client.writes()] == [("create", "Event"), ("patch", "Event"), ("create", "Event")]
-    counted = [e for e in client.objects(Event) if e.message == "same"][0]
+    counted = next(e for e in client.objects(Event) if e.message == "same")
     assert counted.count == 2 and counted.lastTimestamp == clock.utcnow()
 
 
@@ -50,7 +59,9 @@ async def test_vanished_event_is_created_again(client: FakeClient, clock: FakeCl
     assert [a.verb for a in client.writes()] == ["create", "patch", "create"]
 
 
-async def test_cluster_scoped_objects_go_to_default_and_errors_are_swallowed(client: FakeClient, clock: FakeClock) -> None:
+async def test_cluster_scoped_objects_go_to_default_and_errors_are_swallowed(
+    client: FakeClient, clock: FakeClock
+) -> None:
     recorder = EventRecorder(client, "c", clock=clock)
     client.fail_next("create", "Event", api_error(500, "down"))
     node = Node(metadata=ObjectMeta(name="node1"))

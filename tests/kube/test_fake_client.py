@@ -6,12 +6,12 @@ import asyncio
 from typing import Any
 
 import pytest
+from kube_builders import make_pod, names
 from lightkube import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Node, Pod
 from lightkube.types import PatchType
 
-from kube_builders import make_pod, names
 from svclab.kube.testing import Action, FakeClient
 
 
@@ -67,7 +67,11 @@ async def test_list_filters_namespace_and_selectors(client: FakeClient) -> None:
 async def test_json_patch_and_apply_create(client: FakeClient) -> None:
     client.seed(make_pod("a", labels={"app": "x"}))
     patched = await client.patch(
-        Pod, "a", [{"op": "replace", "path": "/metadata/labels/app", "value": "y"}], namespace="ns1", patch_type=PatchType.JSON
+        Pod,
+        "a",
+        [{"op": "replace", "path": "/metadata/labels/app", "value": "y"}],
+        namespace="ns1",
+        patch_type=PatchType.JSON,
     )
     assert patched.metadata.labels == {"app": "y"}
     applied = await client.apply(make_pod("new"))

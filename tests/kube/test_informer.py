@@ -8,9 +8,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from kube_builders import make_pod, names
 from lightkube.resources.core_v1 import Pod
 
-from kube_builders import make_pod, names
 from svclab.kube import FuncHandler, Informer, ReflectorOptions, wait_for_sync
 from svclab.kube.testing import FakeClient, FakeClock
 

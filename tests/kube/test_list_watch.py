@@ -10,11 +10,11 @@ from typing import Any
 
 import httpx2
 import pytest
+from kube_builders import names
 from lightkube import ApiError, AsyncClient, KubeConfig
 from lightkube.resources.core_v1 import Pod
 
 from svclab.kube import ReflectorOptions
-from kube_builders import names
 from svclab.kube.list_watch import ClientListerWatcher
 from svclab.kube.names import resource_version_of
 
@@ -84,7 +84,14 @@ async def test_watch_sends_bookmarks_flag_and_yields_events_and_bookmarks() -> N
 
 @pytest.mark.parametrize("as_event", [True, False], ids=["error-event", "http-410"])
 async def test_watch_raises_410_as_api_error(as_event: bool) -> None:
-    status = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 410, "reason": "Expired", "message": "too old"}
+    status = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "code": 410,
+        "reason": "Expired",
+        "message": "too old",
+    }
 
     def handler(request: httpx2.Request) -> httpx2.Response:
         if as_event:
@@ -101,10 +108,19 @@ async def test_bookmark_of_a_kind_with_required_fields_is_not_decoded_into_the_m
     from lightkube.resources.discovery_v1 import EndpointSlice
 
     def handler(request: httpx2.Request) -> httpx2.Response:
-        return httpx2.Response(200, content=_lines(
-            {"type": "BOOKMARK", "object": {"kind": "EndpointSlice",
-                                            "apiVersion": "discovery.k8s.io/v1",
-                                            "metadata": {"resourceVersion": "42"}}}))
+        return httpx2.Response(
+            200,
+            content=_lines(
+                {
+                    "type": "BOOKMARK",
+                    "object": {
+                        "kind": "EndpointSlice",
+                        "apiVersion": "discovery.k8s.io/v1",
+                        "metadata": {"resourceVersion": "42"},
+                    },
+                }
+            ),
+        )
 
     watcher = ClientListerWatcher(_client(handler), EndpointSlice, ReflectorOptions())
     events = [(t, resource_version_of(o)) async for t, o in watcher.watch("40", 300)]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from kube_builders import make_pod, names
 from lightkube.resources.core_v1 import Pod
 
 from svclab.kube import NAMESPACE_INDEX, NamespacedName, Store
-from kube_builders import make_pod, names
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,11 @@ def _filled_store() -> Store[Pod]:
     store: Store[Pod] = Store()
     store.add_index("app", _app_index)
     store.replace(
-        [make_pod("b", labels={"app": "x"}), make_pod("a", labels={"app": "x"}), make_pod("c", "ns2", labels={"app": "y"})],
+        [
+            make_pod("b", labels={"app": "x"}),
+            make_pod("a", labels={"app": "x"}),
+            make_pod("c", "ns2", labels={"app": "y"}),
+        ],
         "7",
     )
     return store

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx2
 import pytest
+from kube_builders import make_pod, names
 from lightkube.resources.core_v1 import Pod
 
-from kube_builders import make_pod, names
 from svclab.kube.list_watch import ClientListerWatcher
 from svclab.kube.reflector import (
     Backoff,

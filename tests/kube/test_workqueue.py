@@ -167,7 +167,9 @@ async def test_run_workers_logs_routine_retries_at_debug(clock: FakeClock, caplo
     await clock.advance_async(1.0)
     queue.shutdown()
     await workers
-    retries = [(r.levelno, r.getMessage().rsplit("error=", 1)[1]) for r in caplog.records if "retrying" in r.getMessage()]
+    retries = [
+        (r.levelno, r.getMessage().rsplit("error=", 1)[1]) for r in caplog.records if "retrying" in r.getMessage()
+    ]
     assert retries == [(logging.DEBUG, "LookupError('routine')"), (logging.INFO, "RuntimeError('unexpected')")]
 
 

@@ -72,8 +72,10 @@ class Handler(socketserver.StreamRequestHandler):
             body = b"backend"
             time.sleep(self.delay_s)
             # one write per response: split writes meet delayed ACKs on keep-alive
-            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (
-                len(body), b"Connection: close\r\n" if close else b"", body))
+            self.wfile.write(
+                b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s"
+                % (len(body), b"Connection: close\r\n" if close else b"", body)
+            )
             if close:
                 return
 
@@ -111,15 +113,20 @@ def exec_locally(namespace: str, pod: str, argv: Sequence[str]) -> subprocess.Co
 
 
 def make_runner(tmp_path: Path, proxy_pid: int | None = None) -> LoadRunner:
-    return LoadRunner(mode="test", client=ClientPod("default", "client", python=sys.executable),
-                      exec_in_pod=exec_locally, work_dir=tmp_path, proxy_pid=proxy_pid)
+    return LoadRunner(
+        mode="test",
+        client=ClientPod("default", "client", python=sys.executable),
+        exec_in_pod=exec_locally,
+        work_dir=tmp_path,
+        proxy_pid=proxy_pid,
+    )
 
 
-def test_new_connection_scenario_opens_a_connection_per_request(
-        tmp_path: Path, server: tuple[str, Counters]) -> None:
+def test_new_connection_scenario_opens_a_connection_per_request(tmp_path: Path, server: tuple[str, Counters]) -> None:
     url, counters = server
-    (m,) = make_runner(tmp_path).measure([LoadTarget(TargetKind.CLUSTER_IP, (url,))],
-                                         Scenario.NEW_CONNECTION, users=2, run_time_s=1.0)
+    (m,) = make_runner(tmp_path).measure(
+        [LoadTarget(TargetKind.CLUSTER_IP, (url,))], Scenario.NEW_CONNECTION, users=2, run_time_s=1.0
+    )
     assert m.stats.requests > 20 and m.stats.failures == 0
     assert sum(m.stats.response_times_ms.values()) == m.stats.requests
     # stats are reset after spawning, so the server saw at least as many; a user
@@ -130,11 +137,11 @@ def test_new_connection_scenario_opens_a_connection_per_request(
     assert m.stats.html_report and Path(m.stats.html_report).read_text().startswith("<!")
 
 
-def test_keepalive_scenario_reuses_one_connection_per_user(
-        tmp_path: Path, server: tuple[str, Counters]) -> None:
+def test_keepalive_scenario_reuses_one_connection_per_user(tmp_path: Path, server: tuple[str, Counters]) -> None:
     url, counters = server
-    (m,) = make_runner(tmp_path).measure([LoadTarget(TargetKind.DIRECT, (url,))],
-                                         Scenario.KEEPALIVE, users=2, run_time_s=1.0)
+    (m,) = make_runner(tmp_path).measure(
+        [LoadTarget(TargetKind.DIRECT, (url,))], Scenario.KEEPALIVE, users=2, run_time_s=1.0
+    )
     assert m.stats.requests > 20 and m.stats.failures == 0
     assert counters.connections <= 2 < counters.requests
 
@@ -154,12 +161,17 @@ def _runs(arrivals: dict[str, list[float]], min_length: int) -> list[str]:
 
 @pytest.mark.parametrize("scenario", list(Scenario))
 def test_targets_alternate_slice_by_slice_with_stats_per_target(
-        tmp_path: Path, start_server: StartServer, scenario: Scenario) -> None:
+    tmp_path: Path, start_server: StartServer, scenario: Scenario
+) -> None:
     fast_url, fast = start_server()
     slow_url, slow = start_server(delay_s=SLOW_MS / 1000)
     direct, cluster_ip = make_runner(tmp_path).measure(
         [LoadTarget(TargetKind.DIRECT, (fast_url,)), LoadTarget(TargetKind.CLUSTER_IP, (slow_url,))],
-        scenario, users=2, run_time_s=1.0, slice_s=0.2)
+        scenario,
+        users=2,
+        run_time_s=1.0,
+        slice_s=0.2,
+    )
     # five slices each, taken in turns: the servers' request streams alternate
     # (a slice stalled by a busy machine may merge two turns, hence at least 8)
     turns = _runs({"direct": fast.arrivals, "clusterip": slow.arrivals}, min_length=3)
@@ -204,9 +216,15 @@ def test_proxy_cpu_is_charged_to_the_slices_target(tmp_path: Path, server: tuple
         assert proxy.stdout is not None
         port = int(proxy.stdout.readline())
         direct, cluster_ip = make_runner(tmp_path, proxy_pid=proxy.pid).measure(
-            [LoadTarget(TargetKind.DIRECT, (direct_url,)),
-             LoadTarget(TargetKind.CLUSTER_IP, (f"http://127.0.0.1:{port}/hostname",))],
-            Scenario.KEEPALIVE, users=2, run_time_s=1.0, slice_s=0.25)
+            [
+                LoadTarget(TargetKind.DIRECT, (direct_url,)),
+                LoadTarget(TargetKind.CLUSTER_IP, (f"http://127.0.0.1:{port}/hostname",)),
+            ],
+            Scenario.KEEPALIVE,
+            users=2,
+            run_time_s=1.0,
+            slice_s=0.25,
+        )
     finally:
         proxy.terminate()
         proxy.wait(10)
@@ -221,7 +239,8 @@ def test_unreadable_proxy_pid_gives_no_cpu(tmp_path: Path, server: tuple[str, Co
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     (m,) = make_runner(tmp_path, proxy_pid=gone.pid).measure(
-        [LoadTarget(TargetKind.DIRECT, (url,))], Scenario.KEEPALIVE, users=1, run_time_s=0.3)
+        [LoadTarget(TargetKind.DIRECT, (url,))], Scenario.KEEPALIVE, users=1, run_time_s=0.3
+    )
     assert m.stats.requests > 0 and m.proxy_cpu_s is None
 
 
@@ -230,7 +249,10 @@ def test_unreachable_target_counts_failures(tmp_path: Path) -> None:
         port = closed.server_address[1]
     (m,) = make_runner(tmp_path).measure(
         [LoadTarget(TargetKind.CLUSTER_IP, (f"http://127.0.0.1:{port}/hostname",))],
-        Scenario.KEEPALIVE, users=1, run_time_s=0.5)
+        Scenario.KEEPALIVE,
+        users=1,
+        run_time_s=0.5,
+    )
     assert m.stats.failures == m.stats.requests > 0
     assert any("refused" in error.lower() for error in m.stats.errors)
 
@@ -239,11 +261,9 @@ def test_worker_failure_is_a_load_error_naming_the_pod(tmp_path: Path) -> None:
     def failing(namespace: str, pod: str, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
         return subprocess.CompletedProcess(list(argv), 3, "", "boom")
 
-    runner = LoadRunner(mode="m", client=ClientPod("ns", "client"), exec_in_pod=failing,
-                        work_dir=tmp_path)
+    runner = LoadRunner(mode="m", client=ClientPod("ns", "client"), exec_in_pod=failing, work_dir=tmp_path)
     with pytest.raises(LoadError, match=r"ns/client exited 3: boom"):
-        runner.measure([LoadTarget(TargetKind.DIRECT, ("http://x/",))], Scenario.KEEPALIVE,
-                       users=1, run_time_s=1)
+        runner.measure([LoadTarget(TargetKind.DIRECT, ("http://x/",))], Scenario.KEEPALIVE, users=1, run_time_s=1)
 
 
 def test_measure_all_interleaves_the_direct_baseline_at_every_count(tmp_path: Path) -> None:
@@ -251,33 +271,41 @@ def test_measure_all_interleaves_the_direct_baseline_at_every_count(tmp_path: Pa
 
     def fake_worker(namespace: str, pod: str, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
         options = parse_worker_argv(list(argv)[3:])
-        runs.append(([name for name, _ in options.targets], options.scenario.value,
-                     options.html_out is not None))
+        runs.append(([name for name, _ in options.targets], options.scenario.value, options.html_out is not None))
         html = None if options.html_out is None else str(options.html_out)
-        targets = [{"name": name, "urls": list(urls), "requests": 10, "failures": 0,
-                    "duration_s": 1.0, "slices": 6, "response_times_ms": {"1": 10},
-                    "errors": {}, "proxy_cpu_s": None} for name, urls in options.targets]
-        options.json_out.write_text(json.dumps({"schema": WORKER_SCHEMA, "targets": targets,
-                                                "html_report": html}))
+        targets = [
+            {
+                "name": name,
+                "urls": list(urls),
+                "requests": 10,
+                "failures": 0,
+                "duration_s": 1.0,
+                "slices": 6,
+                "response_times_ms": {"1": 10},
+                "errors": {},
+                "proxy_cpu_s": None,
+            }
+            for name, urls in options.targets
+        ]
+        options.json_out.write_text(json.dumps({"schema": WORKER_SCHEMA, "targets": targets, "html_report": html}))
         return subprocess.CompletedProcess(list(argv), 0, "", "")
 
-    runner = LoadRunner(mode="m", client=ClientPod("ns", "client"), exec_in_pod=fake_worker,
-                        work_dir=tmp_path)
-    targets = build_targets(pod_ips=["10.244.1.2", "10.244.2.2"], cluster_ip="10.96.0.10",
-                            node_ip="172.18.0.3", node_port=30080)
+    runner = LoadRunner(mode="m", client=ClientPod("ns", "client"), exec_in_pod=fake_worker, work_dir=tmp_path)
+    targets = build_targets(
+        pod_ips=["10.244.1.2", "10.244.2.2"], cluster_ip="10.96.0.10", node_ip="172.18.0.3", node_port=30080
+    )
     first = runner.measure_all(targets, PROFILES["quick"], services=0)
     all_three = ["direct", "clusterip", "nodeport"]
     assert runs == [(all_three, "keepalive", True), (all_three, "new-connection", True)]
     # one Measurement per target and scenario, ordered by target as before
     assert [(m.target.value, m.scenario.value) for m in first] == [
-        (t, s) for t in all_three for s in ("keepalive", "new-connection")]
+        (t, s) for t in all_three for s in ("keepalive", "new-connection")
+    ]
     assert len({m.stats.html_report for m in first}) == 2  # one report per run
     runs.clear()
     swept = runner.measure_all(targets, PROFILES["quick"], services=1000)
-    assert runs == [(["direct", "clusterip"], "keepalive", False),
-                    (["direct", "clusterip"], "new-connection", False)]
-    assert {(m.target, m.services) for m in swept} == {(TargetKind.DIRECT, 1000),
-                                                       (TargetKind.CLUSTER_IP, 1000)}
+    assert runs == [(["direct", "clusterip"], "keepalive", False), (["direct", "clusterip"], "new-connection", False)]
+    assert {(m.target, m.services) for m in swept} == {(TargetKind.DIRECT, 1000), (TargetKind.CLUSTER_IP, 1000)}
     # locust's ~1 MB report is kept for count-0 runs only
     assert all(m.stats.html_report is None for m in swept)
 
@@ -288,10 +316,31 @@ def test_locustfile_runs_under_the_locust_cli(tmp_path: Path, server: tuple[str,
     locustfile = Path(__file__).parents[2] / "loadtests" / "locustfile.py"
     locust = Path(sys.executable).parent / "locust"
     done = subprocess.run(
-        [str(locust), "-f", str(locustfile), "--headless", "-u", "2", "-r", "2", "-t", "1s",
-         "--svclab-url", url, "--json", "--only-summary", "--loglevel", "WARNING",
-         "NewConnectionUser"],
-        capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path)
+        [
+            str(locust),
+            "-f",
+            str(locustfile),
+            "--headless",
+            "-u",
+            "2",
+            "-r",
+            "2",
+            "-t",
+            "1s",
+            "--svclab-url",
+            url,
+            "--json",
+            "--only-summary",
+            "--loglevel",
+            "WARNING",
+            "NewConnectionUser",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     (total,) = json.loads(done.stdout)
     assert total["num_requests"] > 10 and total["num_failures"] == 0
@@ -302,8 +351,8 @@ def test_locustfile_runs_under_the_locust_cli(tmp_path: Path, server: tuple[str,
 
 def test_build_targets_brackets_ipv6_and_keeps_every_backend() -> None:
     direct, cluster_ip, node_port = build_targets(
-        pod_ips=["10.244.1.2", "fd00::5"], cluster_ip="fd00:96::10", node_ip="172.18.0.3",
-        node_port=30080)
+        pod_ips=["10.244.1.2", "fd00::5"], cluster_ip="fd00:96::10", node_ip="172.18.0.3", node_port=30080
+    )
     assert direct.urls == ("http://10.244.1.2:8080/hostname", "http://[fd00::5]:8080/hostname")
     assert cluster_ip.urls == ("http://[fd00:96::10]:8080/hostname",)
     assert node_port.urls == ("http://172.18.0.3:30080/hostname",)

@@ -20,8 +20,9 @@ def test_a_run_time_off_the_slice_grid_ends_with_a_shorter_round() -> None:
     assert len(plan_slices(["a"], run_time_s=0.3, slice_s=0.1)) == 3
 
 
-@pytest.mark.parametrize("targets, run_time, slice_", [([], 1.0, 1.0), (["a", "a"], 1.0, 1.0),
-                                                       (["a"], 1.0, 0.0), (["a"], 0.0, 1.0)])
+@pytest.mark.parametrize(
+    "targets, run_time, slice_", [([], 1.0, 1.0), (["a", "a"], 1.0, 1.0), (["a"], 1.0, 0.0), (["a"], 0.0, 1.0)]
+)
 def test_bad_plans_are_refused(targets: list[str], run_time: float, slice_: float) -> None:
     with pytest.raises(ValueError):
         plan_slices(targets, run_time_s=run_time, slice_s=slice_)

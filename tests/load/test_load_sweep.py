@@ -26,10 +26,15 @@ def names(client: FakeClient, kind: type[Service] | type[Endpoints]) -> list[str
 
 
 def fake_measurement(count: int) -> Measurement:
-    return Measurement(mode="m", target=TargetKind.CLUSTER_IP, scenario=Scenario.KEEPALIVE,
-                       services=count, users=1, proxy_cpu_s=None,
-                       stats=WorkerStats(requests=1, failures=0, duration_s=1.0,
-                                         response_times_ms={1: 1}))
+    return Measurement(
+        mode="m",
+        target=TargetKind.CLUSTER_IP,
+        scenario=Scenario.KEEPALIVE,
+        services=count,
+        users=1,
+        proxy_cpu_s=None,
+        stats=WorkerStats(requests=1, failures=0, duration_s=1.0, response_times_ms={1: 1}),
+    )
 
 
 def test_dummy_is_a_selectorless_service_with_manual_endpoints() -> None:
@@ -56,8 +61,9 @@ async def test_sweep_grows_in_place_measures_each_count_and_cleans_up() -> None:
         present_at_measure[count] = len(client.objects(Endpoints))
         return [fake_measurement(count)]
 
-    results = await run_sweep(client=client, spec=SPEC, counts=[0, 3, 5],
-                              wait_programmed=wait_programmed, measure=measure)
+    results = await run_sweep(
+        client=client, spec=SPEC, counts=[0, 3, 5], wait_programmed=wait_programmed, measure=measure
+    )
     assert [m.services for m in results] == [0, 3, 5]
     assert programmed == [0, 3, 5]
     assert present_at_measure == {0: 0, 3: 3, 5: 5}
@@ -86,5 +92,4 @@ async def test_counts_must_ascend() -> None:
         return None
 
     with pytest.raises(ValueError, match="ascending"):
-        await run_sweep(client=FakeClient(), spec=SPEC, counts=[5, 1], wait_programmed=ready,
-                        measure=lambda count: [])
+        await run_sweep(client=FakeClient(), spec=SPEC, counts=[5, 1], wait_programmed=ready, measure=lambda count: [])

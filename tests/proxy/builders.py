@@ -12,8 +12,14 @@ from typing import Any
 
 import pytest
 from lightkube.models.core_v1 import (
-    ClientIPConfig, LoadBalancerIngress, LoadBalancerStatus, ServicePort, ServiceSpec,
-    ServiceStatus, SessionAffinityConfig)
+    ClientIPConfig,
+    LoadBalancerIngress,
+    LoadBalancerStatus,
+    ServicePort,
+    ServiceSpec,
+    ServiceStatus,
+    SessionAffinityConfig,
+)
 from lightkube.models.discovery_v1 import Endpoint, EndpointConditions, EndpointPort
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Service
@@ -27,56 +33,92 @@ EXTERNAL_CLIENT = "203.0.113.2"
 EXTERNAL_CLIENT_BLOCKED = "203.0.113.130"
 
 
-def service(ns: str, name: str, cluster_ip: str, *ports: tuple[str, int, int],
-            protocol: str = "TCP", **spec: Any) -> Service:
+def service(
+    ns: str, name: str, cluster_ip: str, *ports: tuple[str, int, int], protocol: str = "TCP", **spec: Any
+) -> Service:
     """A Service; ports are (name, port, nodePort); ``lb_ip`` sets status ingress."""
     lb_ip = spec.pop("lb_ip", None)
     affinity = spec.pop("affinity_seconds", None)
     if affinity is not None:
         spec["sessionAffinity"] = "ClientIP"
         spec["sessionAffinityConfig"] = SessionAffinityConfig(clientIP=ClientIPConfig(timeoutSeconds=affinity))
-    status = ServiceStatus(loadBalancer=LoadBalancerStatus(
-        ingress=[LoadBalancerIngress(ip=lb_ip)] if lb_ip else None))
+    status = ServiceStatus(loadBalancer=LoadBalancerStatus(ingress=[LoadBalancerIngress(ip=lb_ip)] if lb_ip else None))
     return Service(
         metadata=ObjectMeta(namespace=ns, name=name),
-        spec=ServiceSpec(clusterIP=cluster_ip, ports=[
-            ServicePort(name=p, port=port, nodePort=node_port or None, protocol=protocol)
-            for p, port, node_port in ports], **{"type": "ClusterIP", **spec}),
-        status=status)
+        spec=ServiceSpec(
+            clusterIP=cluster_ip,
+            ports=[
+                ServicePort(name=p, port=port, nodePort=node_port or None, protocol=protocol)
+                for p, port, node_port in ports
+            ],
+            **{"type": "ClusterIP", **spec},
+        ),
+        status=status,
+    )
 
 
-def endpoint(ip: str, node: str | None = None, ready: bool | None = None,
-             serving: bool | None = None, terminating: bool | None = None) -> Endpoint:
+def endpoint(
+    ip: str,
+    node: str | None = None,
+    ready: bool | None = None,
+    serving: bool | None = None,
+    terminating: bool | None = None,
+) -> Endpoint:
     """One EndpointSlice endpoint."""
     conditions = EndpointConditions(ready=ready, serving=serving, terminating=terminating)
     return Endpoint(addresses=[ip], nodeName=node, conditions=conditions)
 
 
-def endpoint_slice(ns: str, svc: str, *endpoints: Endpoint, port: tuple[str, int] = ("p80", 80),
-                   protocol: str = "TCP", suffix: str = "1",
-                   trigger_time: str | None = None) -> EndpointSlice:
+def endpoint_slice(
+    ns: str,
+    svc: str,
+    *endpoints: Endpoint,
+    port: tuple[str, int] = ("p80", 80),
+    protocol: str = "TCP",
+    suffix: str = "1",
+    trigger_time: str | None = None,
+) -> EndpointSlice:
     """An IPv4 EndpointSlice of Service ``ns/svc`` with one port."""
     annotations = {"endpoints.kubernetes.io/last-change-trigger-time": trigger_time} if trigger_time else None
     return EndpointSlice(
-        metadata=ObjectMeta(namespace=ns, name=f"{svc}-{suffix}", annotations=annotations,
-                            labels={"kubernetes.io/service-name": svc}),
-        addressType="IPv4", endpoints=list(endpoints),
-        ports=[EndpointPort(name=port[0], port=port[1], protocol=protocol)])
+        metadata=ObjectMeta(
+            namespace=ns, name=f"{svc}-{suffix}", annotations=annotations, labels={"kubernetes.io/service-name": svc}
+        ),
+        addressType="IPv4",
+        endpoints=list(endpoints),
+        ports=[EndpointPort(name=port[0], port=port[1], protocol=protocol)],
+    )
 
 
 def overall_scenario() -> tuple[list[Service], list[EndpointSlice]]:
     """The Services and slices of upstream's TestOverall{IPTables,NFTables}Rules."""
     services = [
         service("ns1", "svc1", "172.30.0.41", ("p80", 80, 0)),
-        service("ns2", "svc2", "172.30.0.42", ("p80", 80, 3001), type="LoadBalancer",
-                externalTrafficPolicy="Local", lb_ip="1.2.3.4", externalIPs=["192.168.99.22"],
-                healthCheckNodePort=30000),
+        service(
+            "ns2",
+            "svc2",
+            "172.30.0.42",
+            ("p80", 80, 3001),
+            type="LoadBalancer",
+            externalTrafficPolicy="Local",
+            lb_ip="1.2.3.4",
+            externalIPs=["192.168.99.22"],
+            healthCheckNodePort=30000,
+        ),
         service("ns3", "svc3", "172.30.0.43", ("p80", 80, 3003), type="NodePort"),
-        service("ns4", "svc4", "172.30.0.44", ("p80", 80, 0), type="NodePort",
-                externalIPs=["192.168.99.33"]),
-        service("ns5", "svc5", "172.30.0.45", ("p80", 80, 3002), type="LoadBalancer",
-                externalTrafficPolicy="Cluster", lb_ip="5.6.7.8", healthCheckNodePort=30000,
-                loadBalancerSourceRanges=[" 203.0.113.0/25"], affinity_seconds=10800),
+        service("ns4", "svc4", "172.30.0.44", ("p80", 80, 0), type="NodePort", externalIPs=["192.168.99.33"]),
+        service(
+            "ns5",
+            "svc5",
+            "172.30.0.45",
+            ("p80", 80, 3002),
+            type="LoadBalancer",
+            externalTrafficPolicy="Cluster",
+            lb_ip="5.6.7.8",
+            healthCheckNodePort=30000,
+            loadBalancerSourceRanges=[" 203.0.113.0/25"],
+            affinity_seconds=10800,
+        ),
         service("ns6", "svc6", "172.30.0.46", ("p80", 80, 0)),
     ]
     slices = [

@@ -11,8 +11,12 @@ GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     try:
-        parser.addoption("--update-golden", action="store_true", default=False,
-                         help="rewrite tests/golden files from the current output")
+        parser.addoption(
+            "--update-golden",
+            action="store_true",
+            default=False,
+            help="rewrite tests/golden files from the current output",
+        )
     except ValueError:  # another conftest registered it already
         pass
 

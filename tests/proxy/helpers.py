@@ -29,7 +29,9 @@ class ManualClock:
 
 def iptables_proxier(**plan: object) -> tuple[Proxier, IptablesProxier, FakeIptables]:
     fake = FakeIptables()
-    backend = IptablesProxier(fake, PlanOptions(cluster_cidr=CLUSTER_CIDR, node_ip=TEST_NODE_IP, **{"nfacct": True, **plan}))  # type: ignore[arg-type]
+    backend = IptablesProxier(
+        fake, PlanOptions(cluster_cidr=CLUSTER_CIDR, node_ip=TEST_NODE_IP, **{"nfacct": True, **plan})
+    )  # type: ignore[arg-type]
     proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=ManualClock()))
     return proxier, backend, fake
 
@@ -53,12 +55,20 @@ async def synced_overall(build: Callable[[], Subject]) -> Subject:
     return subject
 
 
-def nftables_proxier() -> tuple[Proxier, "NftablesProxier", "FakeNft"]:
+def nftables_proxier() -> tuple[Proxier, NftablesProxier, FakeNft]:
     from svclab.proxy.nftables.plan import NftOptions
     from svclab.proxy.nftables.proxier import NftablesProxier
     from svclab.proxy.nftables.testing import FakeNft
+
     fake = FakeNft()
-    backend = NftablesProxier(fake, NftOptions(cluster_cidr=CLUSTER_CIDR, service_cidrs=("172.30.0.0/16",),
-                                               node_ip=TEST_NODE_IP, node_port_ips=(TEST_NODE_IP,)))
+    backend = NftablesProxier(
+        fake,
+        NftOptions(
+            cluster_cidr=CLUSTER_CIDR,
+            service_cidrs=("172.30.0.0/16",),
+            node_ip=TEST_NODE_IP,
+            node_port_ips=(TEST_NODE_IP,),
+        ),
+    )
     proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=ManualClock()))
     return proxier, backend, fake

@@ -11,8 +11,14 @@ from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.endpoints_change_tracker import EndpointsChangeTracker
 from svclab.proxy.runner import BoundedFrequencyRunner
 from svclab.proxy.service_change_tracker import ServiceChangeTracker
-from svclab.proxy.service_port import (IPFamily, Protocol, ServiceName, ServicePort,
-                                       ServicePortName, service_ports_from_service)
+from svclab.proxy.service_port import (
+    IPFamily,
+    Protocol,
+    ServiceName,
+    ServicePort,
+    ServicePortName,
+    service_ports_from_service,
+)
 from svclab.proxy.topology import ZONE_LABEL, categorize_endpoints
 
 from .builders import TEST_NODE, endpoint, endpoint_slice, service
@@ -26,11 +32,15 @@ def test_service_port_name_string() -> None:
     assert str(ServicePortName(ServiceName("ns1", "svc1"), "")) == "ns1/svc1"
 
 
-@pytest.mark.parametrize("spec,expected", [
-    ({"clusterIP": "None"}, 0),
-    ({"type": "ExternalName", "clusterIP": ""}, 0),
-    ({}, 1),
-], ids=["headless", "external-name", "cluster-ip"])
+@pytest.mark.parametrize(
+    "spec,expected",
+    [
+        ({"clusterIP": "None"}, 0),
+        ({"type": "ExternalName", "clusterIP": ""}, 0),
+        ({}, 1),
+    ],
+    ids=["headless", "external-name", "cluster-ip"],
+)
 def test_skipped_services(spec: dict[str, str], expected: int) -> None:
     cluster_ip = spec.pop("clusterIP", "172.30.0.41")
     svc = service("ns1", "svc1", cluster_ip, ("p80", 80, 0), **spec)
@@ -38,9 +48,18 @@ def test_skipped_services(spec: dict[str, str], expected: int) -> None:
 
 
 def test_service_port_fields() -> None:
-    svc = service("ns1", "svc1", "172.30.0.41", ("p80", 80, 3001), type="LoadBalancer",
-                  externalTrafficPolicy="Local", healthCheckNodePort=30000, lb_ip="1.2.3.4",
-                  affinity_seconds=100, loadBalancerSourceRanges=[" 203.0.113.0/25"])
+    svc = service(
+        "ns1",
+        "svc1",
+        "172.30.0.41",
+        ("p80", 80, 3001),
+        type="LoadBalancer",
+        externalTrafficPolicy="Local",
+        healthCheckNodePort=30000,
+        lb_ip="1.2.3.4",
+        affinity_seconds=100,
+        loadBalancerSourceRanges=[" 203.0.113.0/25"],
+    )
     port = service_ports_from_service(svc, IPFamily.IPV4)[NAME]
     assert (port.node_port, port.health_check_node_port, port.session_affinity_seconds) == (3001, 30000, 100)
     assert port.external_policy_local and port.load_balancer_vips == ("1.2.3.4",)
@@ -73,10 +92,14 @@ def test_service_tracker_reports_deleted_udp_cluster_ips() -> None:
 
 def test_endpoints_tracker_merges_slices_and_captures_trigger_time() -> None:
     tracker = EndpointsChangeTracker(IPFamily.IPV4, TEST_NODE)
-    tracker.update(endpoint_slice("ns1", "svc1", endpoint("10.180.0.2"), suffix="a",
-                                  trigger_time="2024-01-01T00:00:00Z"))
-    tracker.update(endpoint_slice("ns1", "svc1", endpoint("10.180.0.1", node=TEST_NODE),
-                                  endpoint("10.180.0.2", ready=False), suffix="b"))
+    tracker.update(
+        endpoint_slice("ns1", "svc1", endpoint("10.180.0.2"), suffix="a", trigger_time="2024-01-01T00:00:00Z")
+    )
+    tracker.update(
+        endpoint_slice(
+            "ns1", "svc1", endpoint("10.180.0.1", node=TEST_NODE), endpoint("10.180.0.2", ready=False), suffix="b"
+        )
+    )
     result = tracker.apply({})
     eps = result.endpoints[NAME]
     assert [str(e) for e in eps] == ["10.180.0.1:80", "10.180.0.2:80"]
@@ -105,19 +128,36 @@ TERMINATING_LOCAL = Endpoint("10.0.1.3", 80, ready=False, serving=True, terminat
 NOT_READY = Endpoint("10.0.1.4", 80, ready=False, serving=False)
 
 
-@pytest.mark.parametrize("port,endpoints,cluster,local,has_any", [
-    (_port(), [READY_REMOTE, NOT_READY], ["10.0.1.1"], [], True),
-    (_port(), [TERMINATING_LOCAL, NOT_READY], ["10.0.1.3"], [], True),
-    (_port(), [NOT_READY], [], [], False),
-    (_port(internal_policy_local=True), [READY_REMOTE, READY_LOCAL], [], ["10.0.1.2"], True),
-    (_port(internal_policy_local=True), [READY_REMOTE], [], [], True),
-    (_port(internal_policy_local=True), [READY_REMOTE, TERMINATING_LOCAL], [], ["10.0.1.3"], True),
-    (_port(node_port=3001, external_policy_local=True), [READY_REMOTE, READY_LOCAL],
-     ["10.0.1.1", "10.0.1.2"], ["10.0.1.2"], True),
-], ids=["cluster", "terminating-fallback", "none", "itp-local", "itp-local-none-local",
-        "itp-local-terminating", "etp-local"])
-def test_categorize_endpoints(port: ServicePort, endpoints: list[Endpoint], cluster: list[str],
-                              local: list[str], has_any: bool) -> None:
+@pytest.mark.parametrize(
+    "port,endpoints,cluster,local,has_any",
+    [
+        (_port(), [READY_REMOTE, NOT_READY], ["10.0.1.1"], [], True),
+        (_port(), [TERMINATING_LOCAL, NOT_READY], ["10.0.1.3"], [], True),
+        (_port(), [NOT_READY], [], [], False),
+        (_port(internal_policy_local=True), [READY_REMOTE, READY_LOCAL], [], ["10.0.1.2"], True),
+        (_port(internal_policy_local=True), [READY_REMOTE], [], [], True),
+        (_port(internal_policy_local=True), [READY_REMOTE, TERMINATING_LOCAL], [], ["10.0.1.3"], True),
+        (
+            _port(node_port=3001, external_policy_local=True),
+            [READY_REMOTE, READY_LOCAL],
+            ["10.0.1.1", "10.0.1.2"],
+            ["10.0.1.2"],
+            True,
+        ),
+    ],
+    ids=[
+        "cluster",
+        "terminating-fallback",
+        "none",
+        "itp-local",
+        "itp-local-none-local",
+        "itp-local-terminating",
+        "etp-local",
+    ],
+)
+def test_categorize_endpoints(
+    port: ServicePort, endpoints: list[Endpoint], cluster: list[str], local: list[str], has_any: bool
+) -> None:
     result = categorize_endpoints(endpoints, port)
     assert [e.ip for e in result.cluster] == cluster
     assert [e.ip for e in result.local] == local
@@ -139,6 +179,7 @@ async def test_runner_bounds_frequency() -> None:
 
     async def sync() -> None:
         calls.append(clock.now)
+
     runner = BoundedFrequencyRunner(sync, min_interval=1.0, max_interval=30.0, clock=clock)
     assert await runner.step()  # first run is immediate
     runner.run()
@@ -162,6 +203,7 @@ async def test_runner_runs_first_sync_with_a_clock_that_always_moves() -> None:
 
     async def sync() -> None:
         calls.append(1)
+
     runner = BoundedFrequencyRunner(sync, min_interval=1e9, max_interval=1e9, clock=lambda: float(next(ticks)))
     assert await runner.step()
     assert calls == [1]

@@ -12,8 +12,7 @@ from svclab.proxy.iptables.proxier import RestoreError
 from svclab.proxy.iptables.testing import trace_packet
 from svclab.proxy.service_port import Protocol, ServiceName, ServicePortName
 
-from .builders import (OVERALL_FLOWS, TEST_NODE, TEST_NODE_IPS, endpoint, endpoint_slice, flow_cases,
-                       service)
+from .builders import OVERALL_FLOWS, TEST_NODE, TEST_NODE_IPS, endpoint, endpoint_slice, flow_cases, service
 from .helpers import iptables_proxier, load_overall, synced_overall
 
 
@@ -27,7 +26,7 @@ def test_hash_vectors() -> None:
 
 
 async def test_first_sync_installs_jumps_canaries_and_rules() -> None:
-    proxier, backend, fake = iptables_proxier()
+    proxier, _backend, fake = iptables_proxier()
     load_overall(proxier)
     report = await proxier.sync()
     assert report.full
@@ -66,7 +65,7 @@ async def test_endpoint_move_rewrites_only_that_service() -> None:
 
 
 async def test_losing_all_endpoints_turns_into_reject_and_deletes_chains() -> None:
-    proxier, backend, fake = await synced_overall(iptables_proxier)
+    proxier, _backend, fake = await synced_overall(iptables_proxier)
     proxier.on_endpoint_slice(endpoint_slice("ns1", "svc1", endpoint("10.180.0.1")), removed=True)
     await proxier.sync()
     assert "KUBE-SVC-XPGD46QRK7WJZT7O" not in fake.tables["nat"]
@@ -109,7 +108,7 @@ async def test_failed_restore_forces_full_resync() -> None:
 
 
 async def test_full_sync_deletes_stale_chains_left_in_the_kernel() -> None:
-    proxier, backend, fake = iptables_proxier()
+    proxier, _backend, fake = iptables_proxier()
     fake.tables["nat"]["KUBE-SVC-AAAAAAAAAAAAAAAA"] = ["-j RETURN"]
     fake.tables["nat"]["OTHER-CHAIN"] = []
     await proxier.sync()
@@ -119,10 +118,10 @@ async def test_full_sync_deletes_stale_chains_left_in_the_kernel() -> None:
 
 async def test_internal_traffic_policy_local_uses_svl_chain() -> None:
     proxier, _, fake = iptables_proxier()
-    proxier.on_service(None, service("ns1", "svc1", "172.30.0.41", ("p80", 80, 0),
-                                     internalTrafficPolicy="Local"))
-    proxier.on_endpoint_slice(endpoint_slice("ns1", "svc1", endpoint("10.180.0.1"),
-                                             endpoint("10.180.0.2", node=TEST_NODE)))
+    proxier.on_service(None, service("ns1", "svc1", "172.30.0.41", ("p80", 80, 0), internalTrafficPolicy="Local"))
+    proxier.on_endpoint_slice(
+        endpoint_slice("ns1", "svc1", endpoint("10.180.0.1"), endpoint("10.180.0.2", node=TEST_NODE))
+    )
     await proxier.sync()
     assert service_chain_name("KUBE-SVL-", spn("ns1", "svc1")) in fake.tables["nat"]
     assert trace_packet(fake, "10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.2:80"
@@ -131,14 +130,21 @@ async def test_internal_traffic_policy_local_uses_svl_chain() -> None:
 async def test_terminating_endpoints_are_a_fallback_only() -> None:
     proxier, _, fake = iptables_proxier()
     proxier.on_service(None, service("ns1", "svc1", "172.30.0.41", ("p80", 80, 0)))
-    proxier.on_endpoint_slice(endpoint_slice(
-        "ns1", "svc1", endpoint("10.180.0.1", ready=False, serving=True, terminating=True),
-        endpoint("10.180.0.2", ready=False, serving=False)))
+    proxier.on_endpoint_slice(
+        endpoint_slice(
+            "ns1",
+            "svc1",
+            endpoint("10.180.0.1", ready=False, serving=True, terminating=True),
+            endpoint("10.180.0.2", ready=False, serving=False),
+        )
+    )
     await proxier.sync()
     assert trace_packet(fake, "10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.1:80"
-    proxier.on_endpoint_slice(endpoint_slice(
-        "ns1", "svc1", endpoint("10.180.0.1", ready=False, serving=True, terminating=True),
-        endpoint("10.180.0.3")))
+    proxier.on_endpoint_slice(
+        endpoint_slice(
+            "ns1", "svc1", endpoint("10.180.0.1", ready=False, serving=True, terminating=True), endpoint("10.180.0.3")
+        )
+    )
     await proxier.sync()
     assert trace_packet(fake, "10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.3:80"
 
@@ -161,6 +167,7 @@ async def test_node_zone_change_replans_topology() -> None:
     from lightkube.resources.core_v1 import Node
 
     from svclab.proxy.topology import ZONE_LABEL
+
     proxier, _, fake = iptables_proxier()
     svc = service("ns1", "svc1", "172.30.0.41", ("p80", 80, 0))
     assert svc.metadata is not None

@@ -64,8 +64,15 @@ async def test_iptables_rules_load_and_partial_sync_applies(netns: str) -> None:
 @pytest.mark.skipif(not shutil.which("nft"), reason="no nft")
 async def test_nftables_transactions_load(netns: str) -> None:
     executor = SubprocessNft(prefix=("ip", "netns", "exec", netns))
-    backend = NftablesProxier(executor, NftOptions(cluster_cidr=CLUSTER_CIDR, service_cidrs=("172.30.0.0/16",),
-                                                   node_ip=TEST_NODE_IP, node_port_ips=(TEST_NODE_IP,)))
+    backend = NftablesProxier(
+        executor,
+        NftOptions(
+            cluster_cidr=CLUSTER_CIDR,
+            service_cidrs=("172.30.0.0/16",),
+            node_ip=TEST_NODE_IP,
+            node_port_ips=(TEST_NODE_IP,),
+        ),
+    )
     proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=ManualClock()))
     load_overall(proxier)
     await proxier.sync()

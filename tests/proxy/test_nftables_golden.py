@@ -17,8 +17,9 @@ from svclab.proxy.service_port import IPFamily
 
 from .builders import CLUSTER_CIDR, TEST_NODE, TEST_NODE_IP, overall_scenario
 
-OPTIONS = NftOptions(cluster_cidr=CLUSTER_CIDR, service_cidrs=("172.30.0.0/16",),
-                     node_ip=TEST_NODE_IP, node_port_ips=(TEST_NODE_IP,))
+OPTIONS = NftOptions(
+    cluster_cidr=CLUSTER_CIDR, service_cidrs=("172.30.0.0/16",), node_ip=TEST_NODE_IP, node_port_ips=(TEST_NODE_IP,)
+)
 _KIND_ORDER = {"table": 0, "set": 1, "map": 1, "chain": 2, "rule": 3, "element": 4}
 
 
@@ -30,6 +31,7 @@ def canonical(lines: list[str]) -> list[str]:
         parts = line.split(" ", 5)
         kind = _KIND_ORDER[parts[1]]
         return (kind, parts[4].split(" ")[0] if len(parts) > 4 else "", "" if kind == 3 else line)
+
     return sorted(kept, key=key)
 
 

@@ -18,7 +18,7 @@ from .test_nftables_golden import canonical
 
 
 async def test_fake_table_after_first_sync_is_upstreams(golden_dir: Path) -> None:
-    proxier, _, fake = await synced_overall(nftables_proxier)
+    _proxier, _, fake = await synced_overall(nftables_proxier)
     want = canonical((golden_dir / "nftables" / "overall.nft").read_text().splitlines())
     assert canonical(fake.dump()) == want
 
@@ -61,8 +61,16 @@ async def test_service_without_endpoints_then_with() -> None:
 
 async def test_deleting_service_removes_its_objects() -> None:
     proxier, _, fake = await synced_overall(nftables_proxier)
-    svc5 = service("ns5", "svc5", "172.30.0.45", ("p80", 80, 3002), type="LoadBalancer", lb_ip="5.6.7.8",
-                   loadBalancerSourceRanges=["203.0.113.0/25"], affinity_seconds=10800)
+    svc5 = service(
+        "ns5",
+        "svc5",
+        "172.30.0.45",
+        ("p80", 80, 3002),
+        type="LoadBalancer",
+        lb_ip="5.6.7.8",
+        loadBalancerSourceRanges=["203.0.113.0/25"],
+        affinity_seconds=10800,
+    )
     proxier.on_service(svc5, None)
     await proxier.sync()
     assert not [line for line in fake.dump() if "ns5/svc5" in line or "172.30.0.45" in line]
@@ -83,6 +91,7 @@ async def test_failure_forces_full_sync_and_stale_objects_go() -> None:
 
 def test_fake_rejects_dangling_references() -> None:
     from svclab.proxy.nftables.testing import FakeNft
+
     fake = FakeNft()
     with pytest.raises(NftError, match="missing chain"):
         fake.run("add table ip kube-proxy\nadd chain ip kube-proxy a\nadd rule ip kube-proxy a goto b\n")

@@ -33,6 +33,13 @@ def test_modes_do_not_import_each_other() -> None:
 
 
 def test_core_does_not_need_kube() -> None:
-    for name in ("service_port", "endpoint", "service_change_tracker", "endpoints_change_tracker",
-                 "topology", "runner", "provider"):
+    for name in (
+        "service_port",
+        "endpoint",
+        "service_change_tracker",
+        "endpoints_change_tracker",
+        "topology",
+        "runner",
+        "provider",
+    ):
         assert "svclab.kube" not in (PACKAGE / f"{name}.py").read_text()

@@ -35,18 +35,22 @@ async def test_serve_programs_rules_from_the_api() -> None:
     add_arguments(parser)
     args = parser.parse_args(["--hostname-override", TEST_NODE, "--min-sync-period", "0"])
     client = FakeClient()
-    client.seed(Node(metadata=ObjectMeta(name=TEST_NODE)),
-                service("ns1", "svc1", "172.30.0.41", ("p80", 80, 0)),
-                endpoint_slice("ns1", "svc1", endpoint("10.180.0.1")))
+    client.seed(
+        Node(metadata=ObjectMeta(name=TEST_NODE)),
+        service("ns1", "svc1", "172.30.0.41", ("p80", 80, 0)),
+        endpoint_slice("ns1", "svc1", endpoint("10.180.0.1")),
+    )
     fake = FakeIptables()
     ran: list[Sequence[str]] = []
 
     def conntrack(cmd: Sequence[str]) -> int:
         ran.append(cmd)
         return 0
+
     backend = IptablesProxier(fake, PlanOptions(cluster_cidr=CLUSTER_CIDR))
-    task = asyncio.create_task(serve(args, client=client, backend=backend,
-                                     conntrack_runner=conntrack, serve_http=False))
+    task = asyncio.create_task(
+        serve(args, client=client, backend=backend, conntrack_runner=conntrack, serve_http=False)
+    )
     try:
         assert await _until(lambda: "KUBE-SVC-XPGD46QRK7WJZT7O" in fake.tables["nat"])
         await client.create(service("ns2", "svc2", "172.30.0.42", ("p80", 80, 0)))

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from svclab.proxy.command import MODES, add_arguments, make_backend, parse_duration, run
+from svclab.proxy.command import MODES, add_arguments, make_backend, parse_duration
 from svclab.proxy.conntrack import cleanup_commands, run_cleanup
 from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.healthz import ProxyHealth
@@ -35,8 +35,15 @@ async def test_metrics_use_upstream_names_and_trigger_times() -> None:
     proxier, _, _ = iptables_proxier()
     load_overall(proxier)
     report = await proxier.sync()
-    metrics.record_sync(SyncReport(full=True, duration_seconds=0.01, rules_by_table=report.rules_by_table,
-                                   trigger_times={DNS.service: (clock.now - 2.0,)}), "iptables")
+    metrics.record_sync(
+        SyncReport(
+            full=True,
+            duration_seconds=0.01,
+            rules_by_table=report.rules_by_table,
+            trigger_times={DNS.service: (clock.now - 2.0,)},
+        ),
+        "iptables",
+    )
     text = metrics.exposition().decode()
     assert "kubeproxy_sync_proxy_rules_duration_seconds_count 1.0" in text
     assert "kubeproxy_sync_full_proxy_rules_duration_seconds_count 1.0" in text
@@ -61,8 +68,12 @@ def test_healthz_reports_stale_queue() -> None:
 
 def test_conntrack_commands_for_stale_udp() -> None:
     port = ServicePort(name=DNS, cluster_ip="172.30.0.10", port=53, protocol=Protocol.UDP, node_port=30053)
-    report = SyncReport(full=False, duration_seconds=0, stale_udp_cluster_ips=frozenset({"172.30.0.11"}),
-                        stale_udp_endpoints=((DNS, Endpoint("10.180.0.1", 53)),))
+    report = SyncReport(
+        full=False,
+        duration_seconds=0,
+        stale_udp_cluster_ips=frozenset({"172.30.0.11"}),
+        stale_udp_endpoints=((DNS, Endpoint("10.180.0.1", 53)),),
+    )
     commands = cleanup_commands(report, {DNS: port})
     assert commands == [
         ["conntrack", "-D", "--orig-dst", "172.30.0.11", "-p", "udp"],
@@ -74,6 +85,7 @@ def test_conntrack_commands_for_stale_udp() -> None:
     def runner(cmd: Sequence[str]) -> int:
         ran.append(list(cmd))
         return 1 if len(ran) == 1 else 2
+
     failed = run_cleanup(report, {DNS: port}, runner)
     assert len(ran) == 3 and len(failed) == 2  # exit 1 = nothing matched, not a failure
 

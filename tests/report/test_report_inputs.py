@@ -19,21 +19,27 @@ JUNIT = """<?xml version="1.0"?><testsuites><testsuite name="pytest">
 </testsuite></testsuites>"""
 
 
-@pytest.mark.parametrize(("classname", "file", "area"), [
-    ("conformance.test_services.TestClusterIP", None, "services"),
-    ("conformance.test_session_affinity", None, "session-affinity"),
-    ("conformance.harness.Thing", "conformance/test_pods.py", "pods"),
-    ("standalone", None, "standalone"),
-    ("", None, "other"),
-])
+@pytest.mark.parametrize(
+    ("classname", "file", "area"),
+    [
+        ("conformance.test_services.TestClusterIP", None, "services"),
+        ("conformance.test_session_affinity", None, "session-affinity"),
+        ("conformance.harness.Thing", "conformance/test_pods.py", "pods"),
+        ("standalone", None, "standalone"),
+        ("", None, "other"),
+    ],
+)
 def test_area_of(classname: str, file: str | None, area: str) -> None:
     assert area_of(classname, file) == area
 
 
 def test_junit_counts_failures_and_errors_as_failed() -> None:
     areas, failed = parse_junit(JUNIT)
-    assert areas == {"nodes": AreaCounts(failed=1), "services": AreaCounts(passed=1, failed=1),
-                     "session-affinity": AreaCounts(skipped=1)}
+    assert areas == {
+        "nodes": AreaCounts(failed=1),
+        "services": AreaCounts(passed=1, failed=1),
+        "session-affinity": AreaCounts(skipped=1),
+    }
     assert list(areas) == sorted(areas)
     assert failed == ("conformance.test_services.TestClusterIP::test_b", "conformance.test_nodes::test_d")
 
@@ -52,19 +58,27 @@ def test_convergence_samples_and_errors() -> None:
         parse_convergence('[{"what": "svc"}]')
 
 
-@pytest.mark.parametrize(("text", "version"), [
-    ("iptables v1.8.9 (nf_tables)", "v1.8.9"),
-    ("nftables v1.0.6 (Lester Gooch #5)", "v1.0.6"),
-    ("Client Version: v1.37.1\nKustomize Version: v5.8.1", "v1.37.1"),
-    ("no digits", None),
-])
+@pytest.mark.parametrize(
+    ("text", "version"),
+    [
+        ("iptables v1.8.9 (nf_tables)", "v1.8.9"),
+        ("nftables v1.0.6 (Lester Gooch #5)", "v1.0.6"),
+        ("Client Version: v1.37.1\nKustomize Version: v5.8.1", "v1.37.1"),
+        ("no digits", None),
+    ],
+)
 def test_first_version(text: str, version: str | None) -> None:
     assert first_version(text) == version
 
 
 def test_write_environment_keeps_given_host(tmp_path: Path) -> None:
-    path = write_environment(tmp_path / "environment.json", started="2026-01-01T00:00:00Z",
-                             finished=None, profile="quick", host={"kernel": "k"},
-                             testbeds={"ipvs": {"runtime": "uml"}})
+    path = write_environment(
+        tmp_path / "environment.json",
+        started="2026-01-01T00:00:00Z",
+        finished=None,
+        profile="quick",
+        host={"kernel": "k"},
+        testbeds={"ipvs": {"runtime": "uml"}},
+    )
     data = json.loads(path.read_text())
     assert data["host"] == {"kernel": "k"} and data["testbeds"]["ipvs"]["runtime"] == "uml"

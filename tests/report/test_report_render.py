@@ -24,7 +24,7 @@ from svclab.report.render import describe_run_time, headline_ratios
 pytestmark = pytest.mark.timeout(60)
 
 DATA = Path(__file__).parent / "data"
-NOW = datetime.datetime(2026, 11, 26, 22, 0, tzinfo=datetime.timezone.utc)
+NOW = datetime.datetime(2026, 11, 26, 22, 0, tzinfo=datetime.UTC)
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +37,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 def row_of(html: str, testbed: str) -> str:
-    match = re.search(rf'<tr style="--accent: #\w+">\s*<td class="l">.*?>{testbed}</a>.*?</tr>',
-                      html, re.S)
+    match = re.search(rf'<tr style="--accent: #\w+">\s*<td class="l">.*?>{testbed}</a>.*?</tr>', html, re.S)
     assert match, testbed
     return match.group(0)
 
@@ -76,8 +75,14 @@ def test_charts_are_inline_svg_with_text_and_distinct_ids(rendered: tuple[Path, 
     ids = re.findall(r'<svg [^>]*id="(chart-[a-z]+)"', html)
     assert ids == ["chart-throughput", "chart-latency", "chart-sweep", "chart-convergence"]
     assert "<?xml" not in html and "<!DOCTYPE svg" not in html
-    for label in ("keep-alive connections", "new connection per request", "extra Services",
-                  "direct = 100 %", "96%", "service created → rules"):
+    for label in (
+        "keep-alive connections",
+        "new connection per request",
+        "extra Services",
+        "direct = 100 %",
+        "96%",
+        "service created → rules",
+    ):
         assert label in html, label  # fonttype none: chart text stays text
     svg_ids = re.findall(r'\sid="([^"]+)"', html)
     assert len(svg_ids) == len(set(svg_ids)), "duplicate ids across inline SVGs"
@@ -95,9 +100,11 @@ def test_self_contained_no_scripts_no_external_resources(rendered: tuple[Path, s
 def test_links_are_relative_and_resolve(rendered: tuple[Path, str]) -> None:
     index, html = rendered
     links = re.findall(r'href="([^"#]+)"', html)
-    expected = {f"../results/{kind}-{tb}.{ext}" for tb in ("iptables", "nftables", "ipvs", "userspace")
-                for kind, ext in (("conformance", "html"), ("junit", "xml"), ("load", "json"),
-                                  ("load", "csv"))}
+    expected = {
+        f"../results/{kind}-{tb}.{ext}"
+        for tb in ("iptables", "nftables", "ipvs", "userspace")
+        for kind, ext in (("conformance", "html"), ("junit", "xml"), ("load", "json"), ("load", "csv"))
+    }
     assert expected <= set(links)
     assert "../results/locust-ipvs-clusterip-keepalive-0.html" in links
     for link in links:
@@ -109,8 +116,14 @@ def test_links_are_relative_and_resolve(rendered: tuple[Path, str]) -> None:
 def test_environment_and_run_time(rendered: tuple[Path, str]) -> None:
     _, html = rendered
     env = html.split('id="environment"')[1]
-    for text in ("6.1.0-40-cloud-amd64", "v1.37.1", "v1.8.9 (nf_tables)", "v1.0.6", "3.11.7",
-                 "6.12.38 (User-Mode Linux)"):
+    for text in (
+        "6.1.0-40-cloud-amd64",
+        "v1.37.1",
+        "v1.8.9 (nf_tables)",
+        "v1.0.6",
+        "3.11.7",
+        "6.12.38 (User-Mode Linux)",
+    ):
         assert text in env, text
     assert re.search(r"<td class=\"l\">ipvs</td><td class=\"l\">ipvs</td><td class=\"l\">uml</td>", env)
     assert "ran 26 Nov 2026, 21:04 – 21:16 UTC (13 min)" in html
@@ -122,13 +135,11 @@ def test_sweep_table_and_view_ratios() -> None:
     assert headline_ratios(view)["userspace"] == (0.38, 0.31)
     table = view["sweep_table"]
     assert table["counts"] == [0, 1000, 5000]
-    iptables_new = next(r for r in table["rows"]
-                        if r["mode"] == "iptables" and r["scenario"].startswith("new"))
+    iptables_new = next(r for r in table["rows"] if r["mode"] == "iptables" and r["scenario"].startswith("new"))
     assert iptables_new["cells"] == [0.91, 0.84, 0.62]
 
 
-def test_skipped_testbed_is_shown_with_its_reason_but_not_in_the_matrix(
-        rendered: tuple[Path, str]) -> None:
+def test_skipped_testbed_is_shown_with_its_reason_but_not_in_the_matrix(rendered: tuple[Path, str]) -> None:
     _, html = rendered
     summary = html.split('id="summary"')[1].split("</section>")[0]
     card = summary.split('class="card notrun"')[1]
@@ -145,20 +156,31 @@ def test_phase_timings_per_testbed(rendered: tuple[Path, str]) -> None:
     assert "<th>up s</th><th>conformance s</th><th>load s</th><th>down s</th>" in env
     ipvs = env.split('<td class="l">ipvs</td>', 1)[1].split("</tr>")[0]
     assert re.findall(r'<td class="num[^"]*"[^>]*>([\d.]+)</td>', ipvs) == ["40.8", "252.0", "304.5", "16.8"]
-    assert ("2 lanes side by side (iptables → kind-iptables → nftables → userspace | ipvs)"
-            in " ".join(env.split()))
+    assert "2 lanes side by side (iptables → kind-iptables → nftables → userspace | ipvs)" in " ".join(env.split())
     userspace = env.split('<td class="l">userspace</td>', 1)[1].split("</tr>")[0]
     assert '<td class="num bad" title="89 passed, 1 failed, 13 skipped">84.0</td>' in userspace
 
 
 def test_a_broken_phase_is_named_on_the_card(tmp_path: Path) -> None:
     shutil.copy(DATA / "junit-iptables.xml", tmp_path)
-    write_environment(tmp_path / "environment.json", started="2026-11-26T21:04:12Z",
-                      finished=None, profile="quick", host={}, testbeds={"iptables": {
-                          "mode": "iptables", "provider": "local", "skipped": "",
-                          "phases": [{"name": "up", "ok": True, "seconds": 3.0, "detail": ""},
-                                     {"name": "load", "ok": False, "seconds": 9.5,
-                                      "detail": "TimeoutError: backends not Ready"}]}})
+    write_environment(
+        tmp_path / "environment.json",
+        started="2026-11-26T21:04:12Z",
+        finished=None,
+        profile="quick",
+        host={},
+        testbeds={
+            "iptables": {
+                "mode": "iptables",
+                "provider": "local",
+                "skipped": "",
+                "phases": [
+                    {"name": "up", "ok": True, "seconds": 3.0, "detail": ""},
+                    {"name": "load", "ok": False, "seconds": 9.5, "detail": "TimeoutError: backends not Ready"},
+                ],
+            }
+        },
+    )
     view = build_view(load_inputs(tmp_path), tmp_path, tmp_path, now=NOW)
     assert view["testbeds"][0]["headline"].status == "broken"
     html = render_report(tmp_path, tmp_path / "out", now=NOW).read_text()
@@ -186,12 +208,15 @@ def test_partial_results_render_without_charts(tmp_path: Path) -> None:
     assert "✓ conformance passed" in html and "<b>–</b>" in html
 
 
-@pytest.mark.parametrize(("started", "finished", "text"), [
-    ("2026-11-26T21:04:12Z", "2026-11-26T21:16:47Z", "26 Nov 2026, 21:04 – 21:16 UTC (13 min)"),
-    ("2026-11-26T23:50:00+00:00", "2026-11-27T00:10:00+00:00", "26 Nov 2026, 23:50 – 27 Nov 2026, 00:10 UTC"),
-    ("2026-11-26T21:04:12Z", None, "26 Nov 2026, 21:04 UTC"),
-    ("not a time", None, "not a time"),
-    (None, None, None),
-])
+@pytest.mark.parametrize(
+    ("started", "finished", "text"),
+    [
+        ("2026-11-26T21:04:12Z", "2026-11-26T21:16:47Z", "26 Nov 2026, 21:04 – 21:16 UTC (13 min)"),
+        ("2026-11-26T23:50:00+00:00", "2026-11-27T00:10:00+00:00", "26 Nov 2026, 23:50 – 27 Nov 2026, 00:10 UTC"),
+        ("2026-11-26T21:04:12Z", None, "26 Nov 2026, 21:04 UTC"),
+        ("not a time", None, "not a time"),
+        (None, None, None),
+    ],
+)
 def test_describe_run_time(started: str | None, finished: str | None, text: str | None) -> None:
     assert describe_run_time(started, finished) == text

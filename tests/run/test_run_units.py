@@ -15,11 +15,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_summary_marks_failures_and_skips() -> None:
-    ok = TestbedResult("iptables", "iptables", kernel="host 6.1",
-                       phases=[PhaseResult("up", True, 3.2), PhaseResult("conformance", True, 80,
-                                                                         "40 passed")])
-    bad = TestbedResult("nftables", "nftables", phases=[PhaseResult("conformance", False, 90,
-                                                                    "1 failed")])
+    ok = TestbedResult(
+        "iptables",
+        "iptables",
+        kernel="host 6.1",
+        phases=[PhaseResult("up", True, 3.2), PhaseResult("conformance", True, 80, "40 passed")],
+    )
+    bad = TestbedResult("nftables", "nftables", phases=[PhaseResult("conformance", False, 90, "1 failed")])
     skipped = TestbedResult("kind-iptables", "iptables", skipped_reason="no Docker engine")
     lines = summary_lines([ok, bad, skipped], "reports/index.html")
     text = "\n".join(lines)
@@ -33,16 +35,26 @@ def test_summary_marks_failures_and_skips() -> None:
 def test_environment_entry_records_phases_for_the_report() -> None:
     from svclab.run.command import _environment_entry
 
-    result = TestbedResult("ipvs", "ipvs", kernel="uml 6.12.38",
-                           phases=[PhaseResult("up", True, 42.46),
-                                   PhaseResult("load", False, 9.0, "TimeoutError: x")])
+    result = TestbedResult(
+        "ipvs",
+        "ipvs",
+        kernel="uml 6.12.38",
+        phases=[PhaseResult("up", True, 42.46), PhaseResult("load", False, 9.0, "TimeoutError: x")],
+    )
     assert _environment_entry(result) == {
-        "mode": "ipvs", "provider": "local", "runtime": "uml", "kernel": "uml 6.12.38",
-        "skipped": "", "phases": [
+        "mode": "ipvs",
+        "provider": "local",
+        "runtime": "uml",
+        "kernel": "uml 6.12.38",
+        "skipped": "",
+        "phases": [
             {"name": "up", "ok": True, "seconds": 42.5, "detail": ""},
-            {"name": "load", "ok": False, "seconds": 9.0, "detail": "TimeoutError: x"}]}
-    skipped = _environment_entry(TestbedResult("kind-iptables", "iptables", provider="kind",
-                                               skipped_reason="no Docker engine"))
+            {"name": "load", "ok": False, "seconds": 9.0, "detail": "TimeoutError: x"},
+        ],
+    }
+    skipped = _environment_entry(
+        TestbedResult("kind-iptables", "iptables", provider="kind", skipped_reason="no Docker engine")
+    )
     assert skipped["skipped"] == "no Docker engine" and skipped["phases"] == []
 
 
@@ -59,19 +71,26 @@ def test_an_unreadable_spec_fails_its_testbed_at_assessment(tmp_path: Path) -> N
 def test_uml_testbeds_get_their_own_lane_unless_sequential() -> None:
     from svclab.run.command import plan_lanes
 
-    beds = [(Path(f"clusters/{n}.yaml"), r) for n, r in (
-        ("iptables", "host"), ("ipvs", "uml"), ("kind-iptables", "host"), ("nftables", "host"),
-        ("ipvs-big", "uml"))]
+    beds = [
+        (Path(f"clusters/{n}.yaml"), r)
+        for n, r in (
+            ("iptables", "host"),
+            ("ipvs", "uml"),
+            ("kind-iptables", "host"),
+            ("nftables", "host"),
+            ("ipvs-big", "uml"),
+        )
+    ]
     lanes = plan_lanes(beds, sequential=False)
     assert [[p.stem for p in lane] for lane in lanes] == [
-        ["iptables", "kind-iptables", "nftables"], ["ipvs", "ipvs-big"]]
-    assert [[p.stem for p in lane] for lane in plan_lanes(beds, sequential=True)] == [
-        [p.stem for p, _ in beds]]
+        ["iptables", "kind-iptables", "nftables"],
+        ["ipvs", "ipvs-big"],
+    ]
+    assert [[p.stem for p in lane] for lane in plan_lanes(beds, sequential=True)] == [[p.stem for p, _ in beds]]
     assert plan_lanes([], sequential=False) == []
 
 
-def test_lanes_run_side_by_side_but_load_phases_never_overlap(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lanes_run_side_by_side_but_load_phases_never_overlap(monkeypatch: pytest.MonkeyPatch) -> None:
     import io
     import threading
     import time
@@ -81,9 +100,15 @@ def test_lanes_run_side_by_side_but_load_phases_never_overlap(
 
     events: list[tuple[float, str, str]] = []
 
-    def fake_testbed(path: Path, spec: object, result: TestbedResult, args: object,
-                     progress: Progress, load_slot: threading.Lock,
-                     stop: threading.Event) -> TestbedResult:
+    def fake_testbed(
+        path: Path,
+        spec: object,
+        result: TestbedResult,
+        args: object,
+        progress: Progress,
+        load_slot: threading.Lock,
+        stop: threading.Event,
+    ) -> TestbedResult:
         if path.stem == "broken":
             raise ValueError("bad spec")
         events.append((time.monotonic(), "up", path.stem))
@@ -113,14 +138,14 @@ def test_lanes_run_side_by_side_but_load_phases_never_overlap(
 
 def test_junit_counts(tmp_path: Path) -> None:
     junit = tmp_path / "junit.xml"
-    junit.write_text('<testsuites><testsuite name="pytest" tests="10" failures="1" errors="1" '
-                     'skipped="3"/></testsuites>')
+    junit.write_text(
+        '<testsuites><testsuite name="pytest" tests="10" failures="1" errors="1" skipped="3"/></testsuites>'
+    )
     assert _counts(junit) == (5, 2, 3)
     assert _counts(tmp_path / "missing.xml") == (0, 0, 0)
 
 
-def test_kind_testbed_is_skipped_without_kind(monkeypatch: pytest.MonkeyPatch,
-                                              tmp_path: Path) -> None:
+def test_kind_testbed_is_skipped_without_kind(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from svclab.run.cluster import provider_problem
     from svclab.testbed.spec import load_spec
 
@@ -135,7 +160,8 @@ def test_local_testbed_needs_root() -> None:
     from svclab.testbed.spec import load_spec
 
     assert provider_problem(load_spec(REPO / "clusters" / "iptables.yaml")) == (
-        "the local provider needs root (network namespaces)")
+        "the local provider needs root (network namespaces)"
+    )
 
 
 def test_each_target_of_a_run_links_the_runs_one_locust_report(tmp_path: Path) -> None:
@@ -147,10 +173,15 @@ def test_each_target_of_a_run_links_the_runs_one_locust_report(tmp_path: Path) -
     results.mkdir()
     report = work / "locust-iptables-keepalive-0.html"
     report.write_text("<!DOCTYPE html>")
-    stats = WorkerStats(requests=1, failures=0, duration_s=1.0, response_times_ms={1: 1},
-                        html_report=str(report))
-    collected = [_collect_html(Measurement("iptables", target, Scenario.KEEPALIVE, 0, 1, stats, None),
-                               "iptables", "local-iptables", results)
-                 for target in (TargetKind.DIRECT, TargetKind.CLUSTER_IP)]
+    stats = WorkerStats(requests=1, failures=0, duration_s=1.0, response_times_ms={1: 1}, html_report=str(report))
+    collected = [
+        _collect_html(
+            Measurement("iptables", target, Scenario.KEEPALIVE, 0, 1, stats, None),
+            "iptables",
+            "local-iptables",
+            results,
+        )
+        for target in (TargetKind.DIRECT, TargetKind.CLUSTER_IP)
+    ]
     assert {m.stats.html_report for m in collected} == {"locust-local-iptables-keepalive-0.html"}
     assert (results / "locust-local-iptables-keepalive-0.html").read_text() == "<!DOCTYPE html>"

@@ -16,7 +16,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,21 +82,24 @@ def node(tmp_path: Path) -> Iterator[Path]:
         _ip("-n", NODE_NS, "link", "add", "cni0", "type", "bridge")
         _ip("-n", NODE_NS, "addr", "add", "10.250.0.1/24", "dev", "cni0")
         _ip("-n", NODE_NS, "link", "set", "cni0", "up")
-        _ip("-n", NODE_NS, "link", "add", "vclient", "type", "veth", "peer", "name", "eth0",
-            "netns", CLIENT_NS)
+        _ip("-n", NODE_NS, "link", "add", "vclient", "type", "veth", "peer", "name", "eth0", "netns", CLIENT_NS)
         _ip("-n", NODE_NS, "link", "set", "vclient", "master", "cni0", "up")
         _ip("-n", CLIENT_NS, "addr", "add", "10.250.0.200/24", "dev", "eth0")
         _ip("-n", CLIENT_NS, "link", "set", "eth0", "up")
         yield tmp_path
     finally:
-        subprocess.run([*_in_node(), sys.executable, "-c", TEARDOWN,
-                        str(tmp_path)], capture_output=True)
+        subprocess.run([*_in_node(), sys.executable, "-c", TEARDOWN, str(tmp_path)], capture_output=True)
         _remove_everything()
 
 
 def _client(code: str) -> str:
-    return subprocess.run(["ip", "netns", "exec", CLIENT_NS, sys.executable, "-c", code],
-                          check=True, capture_output=True, text=True, timeout=20).stdout
+    return subprocess.run(
+        ["ip", "netns", "exec", CLIENT_NS, sys.executable, "-c", code],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    ).stdout
 
 
 def _get(path: str) -> str:
@@ -110,22 +112,31 @@ def _get(path: str) -> str:
         f"        print(urllib.request.urlopen('http://10.250.0.2:8080{path}', timeout=1).read().decode()); break\n"
         "    except OSError:\n"
         "        if time.monotonic() > deadline: raise\n"
-        "        time.sleep(0.05)\n")
+        "        time.sleep(0.05)\n"
+    )
 
 
 def test_sandbox_serves_netexec_to_another_namespace(node: Path) -> None:
-    out = subprocess.run([*_in_node(), sys.executable, "-c", DRIVER, CLUSTER,
-                          str(node)], check=True, capture_output=True, text=True, timeout=20)
+    out = subprocess.run(
+        [*_in_node(), sys.executable, "-c", DRIVER, CLUSTER, str(node)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     started = json.loads(out.stdout)
     assert started["netns"] == f"svclab-{CLUSTER}-p0123abcd"
     info = json.loads((node / "pods" / "default_web-0" / "info.json").read_text())
     assert info["pid"] == started["holder"] and info["netns"] == started["netns"]
     assert _get("/hostname").strip() == "web-0"
     assert _get("/clientip").strip().startswith("10.250.0.200:")
-    udp = _client("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM);"
-                  "s.settimeout(5); s.sendto(b'hostname', ('10.250.0.2', 8081));"
-                  "print(s.recv(100).decode())")
+    udp = _client(
+        "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM);"
+        "s.settimeout(5); s.sendto(b'hostname', ('10.250.0.2', 8081));"
+        "print(s.recv(100).decode())"
+    )
     assert udp.strip() == "web-0"
-    links = subprocess.run(["ip", "-n", NODE_NS, "-d", "link", "show", "veth0123abcd"],
-                           capture_output=True, text=True).stdout
+    links = subprocess.run(
+        ["ip", "-n", NODE_NS, "-d", "link", "show", "veth0123abcd"], capture_output=True, text=True
+    ).stdout
     assert "master cni0" in links and "hairpin on" in links

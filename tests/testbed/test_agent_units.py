@@ -12,10 +12,9 @@ from typing import Any
 
 import pytest
 
-from svclab.testbed.local.agent.containers import (
-    IMAGE_NOT_SUPPORTED, container_argv, container_env, restart_delay)
+from svclab.testbed.local.agent.containers import IMAGE_NOT_SUPPORTED, container_argv, container_env, restart_delay
 from svclab.testbed.local.agent.ipam import IPAllocator, PodCIDRExhausted
-from svclab.testbed.local.agent.node import node_manifest, node_status, parse_labels, parse_taints, NodeOptions
+from svclab.testbed.local.agent.node import NodeOptions, node_manifest, node_status, parse_labels, parse_taints
 from svclab.testbed.local.agent.probes import ProbeKind, ProbeSettings, ProbeTracker, resolve_port
 from svclab.testbed.local.agent.status import ContainerView, RunState, SandboxFacts, pod_phase, pod_status
 
@@ -24,6 +23,7 @@ T0, T1 = "2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z"
 
 
 # --- IPAM -------------------------------------------------------------------------------
+
 
 def test_ipam_skips_network_gateway_and_broadcast() -> None:
     ipam = IPAllocator("10.244.9.0/30")
@@ -67,18 +67,25 @@ def test_ipam_hands_distinct_addresses_to_concurrent_callers() -> None:
 
 # --- what a container runs ---------------------------------------------------------------
 
-@pytest.mark.parametrize(("container", "expected"), [
-    ({"image": AGNHOST, "args": ["netexec", "--http-port=8080"]}, ["netexec", "--http-port=8080"]),
-    ({"image": AGNHOST, "command": ["/agnhost", "serve-hostname"]}, ["serve-hostname"]),
-], ids=["agnhost-args", "agnhost-command"])
+
+@pytest.mark.parametrize(
+    ("container", "expected"),
+    [
+        ({"image": AGNHOST, "args": ["netexec", "--http-port=8080"]}, ["netexec", "--http-port=8080"]),
+        ({"image": AGNHOST, "command": ["/agnhost", "serve-hostname"]}, ["serve-hostname"]),
+    ],
+    ids=["agnhost-args", "agnhost-command"],
+)
 def test_builtin_images_run_agnhost(container: dict[str, Any], expected: list[str]) -> None:
     launch = container_argv({"name": "c", **container}, {})
     assert launch.argv == (sys.executable, "-m", "svclab.testbed.local.agnhost", *expected)
 
 
-@pytest.mark.parametrize("container", [
-    {"image": AGNHOST}, {"image": AGNHOST, "args": ["pause"]},
-    {"image": "registry.k8s.io/pause:3.10"}], ids=["agnhost-bare", "agnhost-pause", "pause-image"])
+@pytest.mark.parametrize(
+    "container",
+    [{"image": AGNHOST}, {"image": AGNHOST, "args": ["pause"]}, {"image": "registry.k8s.io/pause:3.10"}],
+    ids=["agnhost-bare", "agnhost-pause", "pause-image"],
+)
 def test_pause_is_a_shell_that_exits_0_on_sigterm(container: dict[str, Any]) -> None:
     import signal
     import subprocess
@@ -109,9 +116,14 @@ def test_image_without_command_is_not_supported() -> None:
 
 def test_env_values_and_downward_api_fields() -> None:
     pod = {"metadata": {"name": "web", "namespace": "ns1", "uid": "u1"}, "spec": {"nodeName": "n1"}}
-    container = {"env": [{"name": "A", "value": "1"}, {"name": "B", "value": "$(A)2"},
-                         {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
-                         {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]}
+    container = {
+        "env": [
+            {"name": "A", "value": "1"},
+            {"name": "B", "value": "$(A)2"},
+            {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+        ]
+    }
     env = container_env(container, pod, "10.244.1.2", "172.18.0.3")
     assert (env["A"], env["B"], env["IP"], env["NODE"], env["HOSTNAME"]) == ("1", "12", "10.244.1.2", "n1", "web")
 
@@ -122,6 +134,7 @@ def test_crash_loop_backoff(restarts: int, delay: float) -> None:
 
 
 # --- probes (fake clock: plain numbers) -----------------------------------------------------
+
 
 def test_readiness_waits_initial_delay_then_needs_success_threshold() -> None:
     tracker = ProbeTracker(ProbeKind.READINESS, ProbeSettings(initial_delay=5, period=2, success_threshold=2), 100.0)
@@ -156,26 +169,34 @@ def test_probe_defaults_and_named_ports() -> None:
 
 # --- pod status -------------------------------------------------------------------------
 
+
 def _view(state: RunState, **kw: Any) -> ContainerView:
     return ContainerView("c", AGNHOST, state, **kw)
 
 
-@pytest.mark.parametrize(("views", "policy", "phase"), [
-    ([_view(RunState.WAITING, reason="ContainerCreating")], "Always", "Pending"),
-    ([_view(RunState.RUNNING)], "Never", "Running"),
-    ([_view(RunState.TERMINATED, exit_code=0)], "Never", "Succeeded"),
-    ([_view(RunState.TERMINATED, exit_code=1)], "Never", "Failed"),
-    ([_view(RunState.TERMINATED, exit_code=1)], "OnFailure", "Running"),
-    ([_view(RunState.TERMINATED, exit_code=0)], "Always", "Running"),
-    ([_view(RunState.WAITING, last_terminated=(1, "Error", T0, T1))], "Always", "Running"),
-], ids=["creating", "running", "succeeded", "failed", "onfailure-retries", "always-restarts", "crashloop"])
+@pytest.mark.parametrize(
+    ("views", "policy", "phase"),
+    [
+        ([_view(RunState.WAITING, reason="ContainerCreating")], "Always", "Pending"),
+        ([_view(RunState.RUNNING)], "Never", "Running"),
+        ([_view(RunState.TERMINATED, exit_code=0)], "Never", "Succeeded"),
+        ([_view(RunState.TERMINATED, exit_code=1)], "Never", "Failed"),
+        ([_view(RunState.TERMINATED, exit_code=1)], "OnFailure", "Running"),
+        ([_view(RunState.TERMINATED, exit_code=0)], "Always", "Running"),
+        ([_view(RunState.WAITING, last_terminated=(1, "Error", T0, T1))], "Always", "Running"),
+    ],
+    ids=["creating", "running", "succeeded", "failed", "onfailure-retries", "always-restarts", "crashloop"],
+)
 def test_phase(views: list[ContainerView], policy: str, phase: str) -> None:
     assert pod_phase(views, policy).value == phase
 
 
 def _pod(status: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"metadata": {"name": "p", "namespace": "ns"}, "spec": {"containers": [{"name": "c"}]},
-            "status": status or {}}
+    return {
+        "metadata": {"name": "p", "namespace": "ns"},
+        "spec": {"containers": [{"name": "c"}]},
+        "status": status or {},
+    }
 
 
 def test_running_ready_pod_status() -> None:
@@ -185,16 +206,24 @@ def test_running_ready_pod_status() -> None:
     assert status["phase"] == "Running" and status["podIP"] == "10.244.1.2"
     assert status["podIPs"] == [{"ip": "10.244.1.2"}] and status["hostIPs"] == [{"ip": "172.18.0.3"}]
     assert {k: c["status"] for k, c in conditions.items()} == {
-        "PodReadyToStartContainers": "True", "Initialized": "True", "Ready": "True",
-        "ContainersReady": "True", "PodScheduled": "True"}
+        "PodReadyToStartContainers": "True",
+        "Initialized": "True",
+        "Ready": "True",
+        "ContainersReady": "True",
+        "PodScheduled": "True",
+    }
     (cs,) = status["containerStatuses"]
     assert cs["containerID"] == "svclab://42" and cs["state"] == {"running": {"startedAt": T0}}
     assert cs["ready"] and cs["started"] and cs["restartCount"] == 0
 
 
 def test_unready_reason_and_transition_time_kept() -> None:
-    old = {"conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": T0},
-                          {"type": "Initialized", "status": "True", "lastTransitionTime": T0}]}
+    old = {
+        "conditions": [
+            {"type": "Ready", "status": "False", "lastTransitionTime": T0},
+            {"type": "Initialized", "status": "True", "lastTransitionTime": T0},
+        ]
+    }
     status = pod_status(_pod(old), [_view(RunState.RUNNING, started_at=T0)], None, T1)
     conditions = {c["type"]: c for c in status["conditions"]}
     assert conditions["Ready"]["reason"] == "ContainersNotReady"
@@ -205,8 +234,13 @@ def test_unready_reason_and_transition_time_kept() -> None:
 
 
 def test_restarted_container_shows_last_state() -> None:
-    view = _view(RunState.WAITING, reason="CrashLoopBackOff", message="back-off 10s",
-                 restart_count=2, last_terminated=(3, "Error", T0, T1))
+    view = _view(
+        RunState.WAITING,
+        reason="CrashLoopBackOff",
+        message="back-off 10s",
+        restart_count=2,
+        last_terminated=(3, "Error", T0, T1),
+    )
     (cs,) = pod_status(_pod(), [view], None, T1)["containerStatuses"]
     assert cs["state"] == {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 10s"}}
     assert cs["lastState"]["terminated"]["exitCode"] == 3 and cs["restartCount"] == 2
@@ -214,8 +248,7 @@ def test_restarted_container_shows_last_state() -> None:
 
 def test_completed_pod_is_not_ready() -> None:
     pod = {**_pod(), "spec": {"containers": [{"name": "c"}], "restartPolicy": "Never"}}
-    status = pod_status(pod, [_view(RunState.TERMINATED, exit_code=0, started_at=T0, finished_at=T1)],
-                        None, T1)
+    status = pod_status(pod, [_view(RunState.TERMINATED, exit_code=0, started_at=T0, finished_at=T1)], None, T1)
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
     assert status["phase"] == "Succeeded" and ready["reason"] == "PodCompleted"
     assert status["containerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
@@ -223,15 +256,23 @@ def test_completed_pod_is_not_ready() -> None:
 
 # --- node -------------------------------------------------------------------------------
 
+
 def test_node_labels_taints_and_status() -> None:
-    options = NodeOptions("c1-control-plane", "172.18.0.2", "10.244.0.0/24",
-                          labels=parse_labels("node-role.kubernetes.io/control-plane=,topology.kubernetes.io/zone=z1"),
-                          taints=parse_taints("node-role.kubernetes.io/control-plane:NoSchedule"))
+    options = NodeOptions(
+        "c1-control-plane",
+        "172.18.0.2",
+        "10.244.0.0/24",
+        labels=parse_labels("node-role.kubernetes.io/control-plane=,topology.kubernetes.io/zone=z1"),
+        taints=parse_taints("node-role.kubernetes.io/control-plane:NoSchedule"),
+    )
     node = node_manifest(options)
     assert node["metadata"]["labels"]["kubernetes.io/hostname"] == "c1-control-plane"
     assert node["metadata"]["labels"]["node-role.kubernetes.io/control-plane"] == ""
-    assert node["spec"] == {"podCIDR": "10.244.0.0/24", "podCIDRs": ["10.244.0.0/24"],
-                            "taints": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]}
+    assert node["spec"] == {
+        "podCIDR": "10.244.0.0/24",
+        "podCIDRs": ["10.244.0.0/24"],
+        "taints": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}],
+    }
     status = node_status(options, T1, {"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": T0}]})
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
     assert (ready["reason"], ready["message"]) == ("KubeletReady", "kubelet is posting ready status")

@@ -30,8 +30,7 @@ from svclab.testbed.local import naming
 from svclab.testbed.local.cluster import tear_down
 
 REPO = Path(__file__).resolve().parents[2]
-REAL_KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which(
-    "kubectl")
+REAL_KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
 SELECTION = "traffic or nodes"  # API-only, pod-exec and node-level tests alike
 
 pytestmark = [
@@ -42,7 +41,7 @@ pytestmark = [
     pytest.mark.timeout(900),
 ]
 
-STAND_IN = '''#!{python} -S
+STAND_IN = """#!{python} -S
 import os, sys
 args = sys.argv[1:]
 if "exec" in args:
@@ -53,12 +52,13 @@ if "exec" in args:
     os.execv(sys.executable, [sys.executable, "-m", "svclab.cli", "exec", {cluster!r},
                               "-n", namespace, pod, "--", *rest[dashes + 1:]])
 os.execv({kubectl!r}, [{kubectl!r}, *args])
-'''
+"""
 
 
 def svclab(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "svclab.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "svclab.cli", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 @pytest.fixture
@@ -72,21 +72,36 @@ def cluster_name() -> Iterator[str]:
         tear_down(name)
 
 
-def test_suite_judges_a_cluster_through_its_kubeconfig_only(cluster_name: str,
-                                                             tmp_path: Path) -> None:
+def test_suite_judges_a_cluster_through_its_kubeconfig_only(cluster_name: str, tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "kubectl").write_text(STAND_IN.format(python=sys.executable, cluster=cluster_name,
-                                                     kubectl=REAL_KUBECTL))
+    (bin_dir / "kubectl").write_text(STAND_IN.format(python=sys.executable, cluster=cluster_name, kubectl=REAL_KUBECTL))
     (bin_dir / "kubectl").chmod(0o755)
     junit = tmp_path / "junit.xml"
-    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-               PYTHONPATH=str(REPO / "implementation"))
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(REPO / "implementation"))
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "conformance", "-p", "no:cacheprovider", "-q", "-rs",
-         "--kubeconfig", str(naming.state_dir(cluster_name) / "kubeconfig"),
-         "-k", SELECTION, f"--junitxml={junit}"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=840, check=False)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "conformance",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-rs",
+            "--kubeconfig",
+            str(naming.state_dir(cluster_name) / "kubeconfig"),
+            "-k",
+            SELECTION,
+            f"--junitxml={junit}",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=840,
+        check=False,
+    )
     output = done.stdout + done.stderr
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite is not None, output

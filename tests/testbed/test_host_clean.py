@@ -24,9 +24,11 @@ import pytest
 from svclab.testbed.local import naming, network
 from svclab.testbed.local.cluster import cluster_exists, read_cluster, tear_down
 
-MISSING = [module for module in ("svclab.testbed.local.apiserver.command",
-                                 "svclab.testbed.local.agent_command")
-           if importlib.util.find_spec(module) is None]
+MISSING = [
+    module
+    for module in ("svclab.testbed.local.apiserver.command", "svclab.testbed.local.agent_command")
+    if importlib.util.find_spec(module) is None
+]
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root (creates network namespaces)"),
@@ -71,25 +73,29 @@ def snapshot(cluster: str) -> dict[str, list[str]]:
     state = {}
     for key, argv in SNAPSHOT_COMMANDS.items():
         output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-        state[key] = [line.split(" [", 1)[0] if line.startswith(":") else line
-                      for line in output.splitlines() if not line.startswith("#")]
+        state[key] = [
+            line.split(" [", 1)[0] if line.startswith(":") else line
+            for line in output.splitlines()
+            if not line.startswith("#")
+        ]
     own = naming.cluster_netns_prefix(cluster)
-    state["netns"] = [line for line in state["netns"]
-                      if not line.startswith(naming.NETNS_PREFIX) or line.startswith(own)]
+    state["netns"] = [
+        line for line in state["netns"] if not line.startswith(naming.NETNS_PREFIX) or line.startswith(own)
+    ]
     return state
 
 
 def svclab(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "svclab.cli", *args], capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "svclab.cli", *args], capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def processes_naming(state: Path) -> list[int]:
     pids = []
     for entry in os.listdir("/proc"):
         try:
-            if entry.isdigit() and str(state).encode() in Path(
-                    f"/proc/{entry}/cmdline").read_bytes():
+            if entry.isdigit() and str(state).encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
                 pids.append(int(entry))
         except OSError:
             continue
@@ -126,8 +132,7 @@ def test_down_restores_the_host(spec_file: tuple[str, Path]) -> None:
     assert processes_naming(naming.state_dir(name)) == []
 
 
-def test_down_all_after_killed_supervisor_restores_the_host(
-        spec_file: tuple[str, Path]) -> None:
+def test_down_all_after_killed_supervisor_restores_the_host(spec_file: tuple[str, Path]) -> None:
     name, path = spec_file
     if network.list_netns() or (naming.run_root().exists() and any(naming.run_root().iterdir())):
         pytest.skip("other svclab clusters or namespaces exist; `down --all` would remove them")

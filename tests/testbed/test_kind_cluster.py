@@ -32,10 +32,9 @@ from svclab.testbed.spec import load_spec
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC_FILE = REPO / "clusters" / "kind-iptables.yaml"
-DOCKER_DOWN = ("Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
-               "Is the docker daemon running?")
+DOCKER_DOWN = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
 
-FAKE_TOOL = r'''#!{python} -S
+FAKE_TOOL = r"""#!{python} -S
 import json, os, sys
 tool = os.path.basename(sys.argv[0])
 args = sys.argv[1:]
@@ -85,7 +84,7 @@ elif tool == "kubectl":
         print("pod says " + " ".join(args[args.index("--") + 1:]))
     if "rollout" in args and os.environ.get("FAKE_ROLLOUT") == "fail":
         sys.exit(print("error: timed out waiting for the condition", file=sys.stderr) or 1)
-'''
+"""
 
 
 @pytest.fixture
@@ -128,6 +127,7 @@ def only_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keep: set[str]) -
 
 # --- the kind config ------------------------------------------------------------
 
+
 def test_kind_config_switches_off_kube_proxy_and_upstream_controllers() -> None:
     spec = load_spec(SPEC_FILE)
     config = kind_cluster.kind_config(spec)
@@ -136,15 +136,19 @@ def test_kind_config_switches_off_kube_proxy_and_upstream_controllers() -> None:
     assert config["networking"]["podSubnet"] == "10.244.0.0/16"
     assert config["nodes"] == spec.cluster["nodes"]  # passed through as they are
     patch = yaml.safe_load(config["kubeadmConfigPatches"][-1])
-    assert patch == {"kind": "ClusterConfiguration", "controllerManager": {"extraArgs": {
-        "controllers": "*,bootstrapsigner,tokencleaner,-endpoint,-endpointslice,"
-                       "-endpointslicemirroring"}}}
+    assert patch == {
+        "kind": "ClusterConfiguration",
+        "controllerManager": {
+            "extraArgs": {
+                "controllers": "*,bootstrapsigner,tokencleaner,-endpoint,-endpointslice,-endpointslicemirroring"
+            }
+        },
+    }
     assert spec.cluster["networking"]["kubeProxyMode"] == "none"  # the spec is left as it was
     assert "kubeadmConfigPatches" not in spec.cluster
 
 
-def test_kind_config_keeps_the_users_own_patches_and_overrides_kube_proxy_mode(
-        tmp_path: Path) -> None:
+def test_kind_config_keeps_the_users_own_patches_and_overrides_kube_proxy_mode(tmp_path: Path) -> None:
     document = yaml.safe_load(SPEC_FILE.read_text())
     document["spec"]["cluster"]["networking"]["kubeProxyMode"] = "iptables"
     document["spec"]["cluster"]["kubeadmConfigPatches"] = ["kind: InitConfiguration\n"]
@@ -155,8 +159,7 @@ def test_kind_config_keeps_the_users_own_patches_and_overrides_kube_proxy_mode(
     assert len(config["kubeadmConfigPatches"]) == 2
 
 
-def test_apiserver_endpoint_is_the_control_plane_container_or_the_load_balancer(
-        tmp_path: Path) -> None:
+def test_apiserver_endpoint_is_the_control_plane_container_or_the_load_balancer(tmp_path: Path) -> None:
     spec = load_spec(SPEC_FILE)
     assert kind_cluster.apiserver_endpoint("lab", spec) == "lab-control-plane:6443"
     document = yaml.safe_load(SPEC_FILE.read_text())
@@ -168,21 +171,23 @@ def test_apiserver_endpoint_is_the_control_plane_container_or_the_load_balancer(
 
 # --- preflight ------------------------------------------------------------------
 
+
 def test_preflight_passes_with_every_tool_and_a_running_engine(tools: Path) -> None:
     assert preflight(load_spec(SPEC_FILE)) is None
     assert ["info", "--format", "{{.ServerVersion}}"] in argvs(tools, "docker")
 
 
-def test_preflight_names_a_docker_engine_that_is_not_running(
-        tools: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_preflight_names_a_docker_engine_that_is_not_running(tools: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_DOCKER_ENGINE", "down")
     assert preflight(load_spec(SPEC_FILE)) == (
-        "the kind provider needs a running Docker engine: 'docker info' failed: " + DOCKER_DOWN)
+        "the kind provider needs a running Docker engine: 'docker info' failed: " + DOCKER_DOWN
+    )
 
 
 @pytest.mark.parametrize("missing", ["kind", "kubectl", "docker"])
 def test_preflight_names_a_missing_tool_and_how_to_install_it(
-        tools: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, missing: str) -> None:
+    tools: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
     only_path(tmp_path, monkeypatch, {"kind", "kubectl", "docker"} - {missing})
     problem = preflight(load_spec(SPEC_FILE))
     assert problem is not None and "\n" not in problem
@@ -192,8 +197,10 @@ def test_preflight_names_a_missing_tool_and_how_to_install_it(
 
 # --- bring up / handle / tear down ----------------------------------------------
 
+
 def test_bring_up_without_docker_engine_fails_at_once_and_creates_nothing(
-        tools: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tools: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_DOCKER_ENGINE", "down")
     with pytest.raises(KindError, match="needs a running Docker engine: 'docker info' failed"):
         kind_cluster.bring_up(load_spec(SPEC_FILE), "lab")
@@ -201,24 +208,31 @@ def test_bring_up_without_docker_engine_fails_at_once_and_creates_nothing(
     assert not (tmp_path / "state").exists()
 
 
-def test_bring_up_asks_for_the_image_to_be_built_first(
-        tools: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bring_up_asks_for_the_image_to_be_built_first(tools: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_DOCKER_IMAGE", "missing")
-    with pytest.raises(KindError, match=r"image svclab:x is not in the local Docker engine; "
-                                        r"build it with `svclab image build --tag svclab:x`"):
+    with pytest.raises(
+        KindError,
+        match=r"image svclab:x is not in the local Docker engine; "
+        r"build it with `svclab image build --tag svclab:x`",
+    ):
         kind_cluster.bring_up(load_spec(SPEC_FILE), "lab", image="svclab:x")
     assert argvs(tools, "kind") == []
 
 
 def test_bring_up_creates_loads_applies_and_waits(tools: Path, tmp_path: Path) -> None:
     progress: list[str] = []
-    handle = kind_cluster.bring_up(load_spec(SPEC_FILE), "lab", image="svclab:t",
-                                   progress=progress.append, timeout=90)
+    handle = kind_cluster.bring_up(load_spec(SPEC_FILE), "lab", image="svclab:t", progress=progress.append, timeout=90)
     state = tmp_path / "state" / "lab"
     kind_calls = argvs(tools, "kind")
     assert kind_calls[0] == ["get", "clusters"]
-    assert kind_calls[1] == ["create", "cluster", "--name=lab", f"--kubeconfig={state / 'kubeconfig'}",
-                             "--config", str(state / "kind-config.yaml")]
+    assert kind_calls[1] == [
+        "create",
+        "cluster",
+        "--name=lab",
+        f"--kubeconfig={state / 'kubeconfig'}",
+        "--config",
+        str(state / "kind-config.yaml"),
+    ]
     assert kind_calls[2] == ["load", "docker-image", "--name", "lab", "svclab:t"]
     assert kind_calls[3] == ["get", "nodes", "--name", "lab"]
     created = calls(tools, "kind")[1]["files"][str(state / "kind-config.yaml")]
@@ -230,14 +244,26 @@ def test_bring_up_creates_loads_applies_and_waits(tools: Path, tmp_path: Path) -
     kubeconfig = f"--kubeconfig={state / 'kubeconfig'}"
     kubectl_calls = argvs(tools, "kubectl")
     manifests_file = str(state / "manifests.yaml")
-    assert kubectl_calls[0] == [kubeconfig, "apply", "--server-side", "--force-conflicts",
-                                "-f", manifests_file]
-    assert kubectl_calls[1] == [kubeconfig, "rollout", "status", "-n", "kube-system",
-                                "daemonset/svclab-proxy", "--timeout=90s"]
-    assert kubectl_calls[2] == [kubeconfig, "rollout", "status", "-n", "kube-system",
-                                "deployment/svclab-controller-manager", "--timeout=90s"]
-    assert kubectl_calls[3] == [kubeconfig, "wait", "--for=condition=Ready", "node", "--all",
-                                "--timeout=90s"]
+    assert kubectl_calls[0] == [kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", manifests_file]
+    assert kubectl_calls[1] == [
+        kubeconfig,
+        "rollout",
+        "status",
+        "-n",
+        "kube-system",
+        "daemonset/svclab-proxy",
+        "--timeout=90s",
+    ]
+    assert kubectl_calls[2] == [
+        kubeconfig,
+        "rollout",
+        "status",
+        "-n",
+        "kube-system",
+        "deployment/svclab-controller-manager",
+        "--timeout=90s",
+    ]
+    assert kubectl_calls[3] == [kubeconfig, "wait", "--for=condition=Ready", "node", "--all", "--timeout=90s"]
     applied = list(yaml.safe_load_all(calls(tools, "kubectl")[0]["files"][manifests_file]))
     daemonset = next(o for o in applied if o["kind"] == "DaemonSet")
     container = daemonset["spec"]["template"]["spec"]["containers"][0]
@@ -263,13 +289,11 @@ def test_bring_up_never_downloads_kind_or_kubectl(tools: Path, monkeypatch: pyte
     assert {entry["tool"] for entry in calls(tools)} == {"docker", "kind", "kubectl"}
 
 
-def test_a_vanished_kind_binary_is_an_error_not_a_download(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_vanished_kind_binary_is_an_error_not_a_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import requests
 
     monkeypatch.setattr(requests, "get", lambda *a, **k: pytest.fail("download attempted"))
-    gone = ToolPaths(docker="/nonexistent/docker", kind="/nonexistent/kind",
-                     kubectl="/nonexistent/kubectl")
+    gone = ToolPaths(docker="/nonexistent/docker", kind="/nonexistent/kind", kubectl="/nonexistent/kubectl")
     (tmp_path / "state").mkdir()
     cluster = kind_cluster._kind_cluster("lab", tmp_path / "state", gone)
     with pytest.raises(KindError, match="kind binary /nonexistent/kind vanished"):
@@ -279,8 +303,7 @@ def test_a_vanished_kind_binary_is_an_error_not_a_download(
     assert (tmp_path / "state" / ".pytest-kind" / "lab").is_dir()
 
 
-def test_a_failed_rollout_deletes_the_cluster(tools: Path, tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_rollout_deletes_the_cluster(tools: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_ROLLOUT", "fail")
     with pytest.raises(KindError, match="rollout status.*timed out waiting for the condition"):
         kind_cluster.bring_up(load_spec(SPEC_FILE), "lab", image="svclab:t")
@@ -288,8 +311,9 @@ def test_a_failed_rollout_deletes_the_cluster(tools: Path, tmp_path: Path,
     assert not (tmp_path / "state" / "lab").exists()
 
 
-def test_a_failed_create_is_one_line_and_leaves_nothing(tools: Path, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_create_is_one_line_and_leaves_nothing(
+    tools: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_KIND_CREATE", "fail")
     with pytest.raises(KindError, match=r"^`kind create cluster` failed \(exit status 1\)"):
         kind_cluster.bring_up(load_spec(SPEC_FILE), "lab", image="svclab:t")
@@ -302,8 +326,15 @@ def test_handle_execs_in_pods_and_on_nodes(tools: Path) -> None:
     handle = kind_cluster.handle("lab")
     result = handle.exec_in_pod("ns1", "web-0", ["hostname"]).check()
     assert result.stdout == "pod says hostname\n"
-    assert argvs(tools, "kubectl")[-1] == [f"--kubeconfig={handle.kubeconfig}", "exec", "-n",
-                                           "ns1", "web-0", "--", "hostname"]
+    assert argvs(tools, "kubectl")[-1] == [
+        f"--kubeconfig={handle.kubeconfig}",
+        "exec",
+        "-n",
+        "ns1",
+        "web-0",
+        "--",
+        "hostname",
+    ]
     on_node = handle.exec_on_node("lab-worker", ["iptables-save", "-t", "nat"]).check()
     assert on_node.stdout == "ran iptables-save -t nat\n"
     assert argvs(tools, "docker")[-1] == ["exec", "lab-worker", "iptables-save", "-t", "nat"]
@@ -325,14 +356,14 @@ def test_tear_down_deletes_the_cluster_and_its_state(tools: Path, tmp_path: Path
     assert kind_cluster.kubeconfig_path("lab") == tmp_path / "state" / "lab" / "kubeconfig"
     assert kind_cluster.tear_down("lab") is True
     state = tmp_path / "state" / "lab"
-    assert argvs(tools, "kind")[-1] == ["delete", "cluster", "--name=lab",
-                                        f"--kubeconfig={state / 'kubeconfig'}"]
+    assert argvs(tools, "kind")[-1] == ["delete", "cluster", "--name=lab", f"--kubeconfig={state / 'kubeconfig'}"]
     assert not state.exists() and kind_cluster.list_testbeds() == []
     with pytest.raises(FileNotFoundError, match="no kind testbed lab"):
         kind_cluster.handle("lab")
 
 
 # --- svclab image ---------------------------------------------------------------
+
 
 def _image_args(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="svclab image")
@@ -344,24 +375,24 @@ def test_image_build_runs_docker_build_on_the_checkout(tools: Path) -> None:
     assert image_command.run(_image_args("build", "--tag", "svclab:t")) == 0
     docker_calls = argvs(tools, "docker")
     assert docker_calls[0][0] == "info"
-    assert docker_calls[-1] == ["build", "--tag", "svclab:t", "--file", str(REPO / "Dockerfile"),
-                                str(REPO)]
+    assert docker_calls[-1] == ["build", "--tag", "svclab:t", "--file", str(REPO / "Dockerfile"), str(REPO)]
     assert build_image() == DEFAULT_IMAGE and DEFAULT_IMAGE.startswith("svclab:")
 
 
-def test_image_build_without_engine_is_one_line(tools: Path, monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_image_build_without_engine_is_one_line(
+    tools: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("FAKE_DOCKER_ENGINE", "down")
     assert image_command.run(_image_args("build")) == 1
     err = capsys.readouterr().err
-    assert err == ("svclab image build: building the image needs a running Docker engine: "
-                   f"'docker info' failed: {DOCKER_DOWN}\n")
+    assert err == (
+        f"svclab image build: building the image needs a running Docker engine: 'docker info' failed: {DOCKER_DOWN}\n"
+    )
     assert all(argv[0] != "build" for argv in argvs(tools, "docker"))
 
 
 def test_image_manifests_prints_them_for_the_testbed(capsys: pytest.CaptureFixture[str]) -> None:
-    assert image_command.run(_image_args("manifests", "--testbed", str(SPEC_FILE),
-                                         "--image", "svclab:t")) == 0
+    assert image_command.run(_image_args("manifests", "--testbed", str(SPEC_FILE), "--image", "svclab:t")) == 0
     objects = list(yaml.safe_load_all(capsys.readouterr().out))
     kinds = [o["kind"] for o in objects]
     assert kinds.count("ClusterRole") == 4 and kinds[-2:] == ["Deployment", "DaemonSet"]
@@ -369,10 +400,10 @@ def test_image_manifests_prints_them_for_the_testbed(capsys: pytest.CaptureFixtu
     assert {"name": "KUBERNETES_SERVICE_HOST", "value": "kind-iptables-control-plane"} in env
 
 
-def test_image_manifests_rejects_a_bad_spec(tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "bad.yaml").write_text("apiVersion: svclab.dev/v1alpha1\nkind: Testbed\n"
-                                       "metadata: {name: x}\nspec: {proxy: {mode: warp}}\n")
+def test_image_manifests_rejects_a_bad_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "bad.yaml").write_text(
+        "apiVersion: svclab.dev/v1alpha1\nkind: Testbed\nmetadata: {name: x}\nspec: {proxy: {mode: warp}}\n"
+    )
     assert image_command.run(_image_args("manifests", "--testbed", str(tmp_path / "bad.yaml"))) == 2
     assert "spec.proxy.mode: must be one of" in capsys.readouterr().err
 

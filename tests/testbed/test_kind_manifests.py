@@ -17,10 +17,10 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml  # type: ignore[import-untyped]
 
+from svclab.testbed import spec as spec_module
 from svclab.testbed.kind.locust import LocustOptions, locust_manifests
 from svclab.testbed.kind.manifests import dump_manifests, render_manifests
 from svclab.testbed.kind.rbac import CONTROLLER_ROLES, NODE_PROXIER_ROLE
-from svclab.testbed import spec as spec_module
 from svclab.testbed.spec import load_spec, parse_spec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -71,9 +71,15 @@ def test_every_manifest_validates_strictly(spec_id: str, version: str) -> None:
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
 def test_locust_manifests_validate_strictly(version: str) -> None:
-    objects = locust_manifests(LocustOptions(
-        name="locust-iptables", namespace="load", locustfile="from locust import HttpUser\n",
-        host="http://web.load.svc.cluster.local", workers=3))
+    objects = locust_manifests(
+        LocustOptions(
+            name="locust-iptables",
+            namespace="load",
+            locustfile="from locust import HttpUser\n",
+            host="http://web.load.svc.cluster.local",
+            workers=3,
+        )
+    )
     assert [o["kind"] for o in objects] == ["ConfigMap", "Job", "Service", "Deployment"]
     for obj in objects:
         kubernetes_validate.validate(obj, version, strict=True)
@@ -87,8 +93,7 @@ def test_locust_manifests_validate_strictly(version: str) -> None:
 
 def test_locust_needs_a_worker() -> None:
     with pytest.raises(ValueError, match="at least one worker"):
-        locust_manifests(LocustOptions(name="l", namespace="n", locustfile="", host="h",
-                                       workers=0))
+        locust_manifests(LocustOptions(name="l", namespace="n", locustfile="", host="h", workers=0))
 
 
 def test_strict_validation_rejects_a_misspelt_field() -> None:
@@ -111,16 +116,14 @@ UPSTREAM_RULES = {
     "system:controller:endpointslice-controller": {
         (("",), ("services", "pods", "nodes"), ("get", "list", "watch")),
         (("",), ("services/finalizers",), ("update",)),
-        (("discovery.k8s.io",), ("endpointslices",),
-         ("get", "list", "watch", "create", "update", "delete")),
+        (("discovery.k8s.io",), ("endpointslices",), ("get", "list", "watch", "create", "update", "delete")),
         EVENTS,
     },
     "system:controller:endpointslicemirroring-controller": {
         (("",), ("services", "endpoints"), ("get", "list", "watch")),
         (("",), ("services/finalizers",), ("update",)),
         (("",), ("endpoints/finalizers",), ("update",)),
-        (("discovery.k8s.io",), ("endpointslices",),
-         ("get", "list", "watch", "create", "update", "delete")),
+        (("discovery.k8s.io",), ("endpointslices",), ("get", "list", "watch", "create", "update", "delete")),
         EVENTS,
     },
     "system:node-proxier": {
@@ -133,13 +136,11 @@ UPSTREAM_RULES = {
 
 
 def _rule_set(role: dict[str, Any]) -> set[tuple[tuple[str, ...], ...]]:
-    return {(tuple(r["apiGroups"]), tuple(r["resources"]), tuple(r["verbs"]))
-            for r in role["rules"]}
+    return {(tuple(r["apiGroups"]), tuple(r["resources"]), tuple(r["verbs"])) for r in role["rules"]}
 
 
 def test_cluster_roles_equal_upstream() -> None:
-    roles = {r["metadata"]["name"]: r for r in _by_kind(render_manifests(_spec(), IMAGE),
-                                                        "ClusterRole")}
+    roles = {r["metadata"]["name"]: r for r in _by_kind(render_manifests(_spec(), IMAGE), "ClusterRole")}
     assert set(roles) == set(UPSTREAM_RULES)
     for name, rules in UPSTREAM_RULES.items():
         assert _rule_set(roles[name]) == rules, name
@@ -149,24 +150,31 @@ def test_cluster_roles_equal_upstream() -> None:
 
 def test_bindings_give_each_account_its_roles_only() -> None:
     objects = render_manifests(_spec(controllers=["endpoints", "endpointslice"]), IMAGE)
-    bound = {(b["roleRef"]["name"], b["subjects"][0]["name"])
-             for b in _by_kind(objects, "ClusterRoleBinding")}
-    assert bound == {("system:controller:endpoint-controller", "svclab-controller-manager"),
-                     ("system:controller:endpointslice-controller", "svclab-controller-manager"),
-                     ("system:node-proxier", "svclab-proxy")}
+    bound = {(b["roleRef"]["name"], b["subjects"][0]["name"]) for b in _by_kind(objects, "ClusterRoleBinding")}
+    assert bound == {
+        ("system:controller:endpoint-controller", "svclab-controller-manager"),
+        ("system:controller:endpointslice-controller", "svclab-controller-manager"),
+        ("system:node-proxier", "svclab-proxy"),
+    }
     lease_role = _one(objects, "Role")
     assert lease_role["metadata"]["namespace"] == "kube-system"
     assert lease_role["rules"] == [
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
-        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "update"],
-         "resourceNames": ["svclab-controller-manager"]}]
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "verbs": ["get", "update"],
+            "resourceNames": ["svclab-controller-manager"],
+        },
+    ]
     accounts = {a["metadata"]["name"] for a in _by_kind(objects, "ServiceAccount")}
     assert accounts == {"svclab-controller-manager", "svclab-proxy"}
 
 
 def test_controller_manager_deployment() -> None:
-    deployment = _one(render_manifests(_spec(controllers=["endpointslice-mirroring",
-                                                          "endpoints"]), IMAGE), "Deployment")
+    deployment = _one(
+        render_manifests(_spec(controllers=["endpointslice-mirroring", "endpoints"]), IMAGE), "Deployment"
+    )
     assert deployment["metadata"]["namespace"] == "kube-system"
     assert deployment["spec"]["replicas"] == 2
     pod = deployment["spec"]["template"]["spec"]
@@ -178,11 +186,9 @@ def test_controller_manager_deployment() -> None:
     assert container["securityContext"]["runAsNonRoot"] is True
 
 
-@pytest.mark.parametrize("file,mode", [("kind-iptables.yaml", "iptables"),
-                                       ("kind-nftables.yaml", "nftables")])
+@pytest.mark.parametrize("file,mode", [("kind-iptables.yaml", "iptables"), ("kind-nftables.yaml", "nftables")])
 def test_proxy_daemonset_follows_the_spec(file: str, mode: str) -> None:
-    objects = render_manifests(_spec(file, proxy={"mode": mode, "minSyncPeriod": "250ms",
-                                                  "syncPeriod": "1m"}), IMAGE)
+    objects = render_manifests(_spec(file, proxy={"mode": mode, "minSyncPeriod": "250ms", "syncPeriod": "1m"}), IMAGE)
     daemonset = _one(objects, "DaemonSet")
     pod = daemonset["spec"]["template"]["spec"]
     assert pod["hostNetwork"] is True
@@ -191,11 +197,16 @@ def test_proxy_daemonset_follows_the_spec(file: str, mode: str) -> None:
     assert pod["serviceAccountName"] == "svclab-proxy"
     container = pod["containers"][0]
     assert container["args"] == [
-        "proxy", f"--mode={mode}", "--hostname-override=$(NODE_NAME)", "--min-sync-period=250ms",
-        "--sync-period=1m", "--cluster-cidr=10.244.0.0/16",
-        "--metrics-bind-address=0.0.0.0:10249", "--healthz-bind-address=0.0.0.0:10256"]
-    assert container["env"] == [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {
-        "fieldPath": "spec.nodeName"}}}]
+        "proxy",
+        f"--mode={mode}",
+        "--hostname-override=$(NODE_NAME)",
+        "--min-sync-period=250ms",
+        "--sync-period=1m",
+        "--cluster-cidr=10.244.0.0/16",
+        "--metrics-bind-address=0.0.0.0:10249",
+        "--healthz-bind-address=0.0.0.0:10256",
+    ]
+    assert container["env"] == [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
     assert container["securityContext"]["privileged"] is True
     for probe in ("readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": 10256}
@@ -219,8 +230,7 @@ def test_proxy_mode_none_and_no_controllers_leave_their_parts_out() -> None:
     assert "system:node-proxier" not in {r["metadata"]["name"] for r in _by_kind(no_proxy, "ClusterRole")}
     no_controllers = render_manifests(_spec(controllers=[]), IMAGE)
     assert not _by_kind(no_controllers, "Deployment") and not _by_kind(no_controllers, "Role")
-    assert {o["kind"] for o in no_controllers} == {"ServiceAccount", "ClusterRole",
-                                                    "ClusterRoleBinding", "DaemonSet"}
+    assert {o["kind"] for o in no_controllers} == {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "DaemonSet"}
 
 
 def test_dump_is_multi_document_yaml_in_apply_order() -> None:
@@ -231,5 +241,4 @@ def test_dump_is_multi_document_yaml_in_apply_order() -> None:
     assert loaded == objects
     kinds = [o["kind"] for o in loaded]
     # accounts and RBAC before the workloads that use them
-    assert kinds.index("Deployment") > max(i for i, k in enumerate(kinds) if k != "DaemonSet"
-                                           and k != "Deployment")
+    assert kinds.index("Deployment") > max(i for i, k in enumerate(kinds) if k != "DaemonSet" and k != "Deployment")

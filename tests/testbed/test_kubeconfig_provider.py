@@ -27,7 +27,7 @@ from svclab.testbed.spec import load_spec
 REPO = Path(__file__).resolve().parents[2]
 REFUSED = "The connection to the server 10.0.0.1:6443 was refused - did you specify the right host or port?"
 
-FAKE_KUBECTL = f'''#!{sys.executable} -S
+FAKE_KUBECTL = f"""#!{sys.executable} -S
 import json, os, sys
 args = sys.argv[1:]
 with open(os.environ["FAKE_LOG"], "a") as log:
@@ -37,7 +37,7 @@ if "version" in args and os.environ.get("FAKE_APISERVER") == "down":
 if "exec" in args:
     print("out: " + " ".join(args[args.index("--") + 1:]))
     sys.exit(int(os.environ.get("FAKE_EXEC_RC", "0")))
-'''
+"""
 
 
 @pytest.fixture
@@ -68,23 +68,25 @@ def logged(log: Path) -> list[list[str]]:
 
 def test_connect_checks_the_cluster_answers(kubectl_log: Path, kubeconfig: Path) -> None:
     handle = connect(kubeconfig, context="prod")
-    assert logged(kubectl_log) == [[f"--kubeconfig={kubeconfig}", "--context=prod", "version",
-                                    "--output=json", "--request-timeout=20s"]]
+    assert logged(kubectl_log) == [
+        [f"--kubeconfig={kubeconfig}", "--context=prod", "version", "--output=json", "--request-timeout=20s"]
+    ]
     assert (handle.provider, handle.name, handle.proxy_mode) == ("kubeconfig", "prod", "unknown")
     assert handle.has_proxy and handle.has_controllers  # the cluster's own, judged as they are
 
 
-def test_a_cluster_that_does_not_answer_is_one_line(kubectl_log: Path, kubeconfig: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_cluster_that_does_not_answer_is_one_line(
+    kubectl_log: Path, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_APISERVER", "down")
     with pytest.raises(KubeconfigError) as caught:
         connect(kubeconfig)
     assert str(caught.value) == f"cluster of {kubeconfig} does not answer: {REFUSED}"
 
 
-def test_a_missing_kubeconfig_or_kubectl_is_named(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch,
-                                                  kubeconfig: Path) -> None:
+def test_a_missing_kubeconfig_or_kubectl_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kubeconfig: Path
+) -> None:
     with pytest.raises(KubeconfigError, match=r"kubeconfig .*nowhere does not exist"):
         connect(tmp_path / "nowhere")
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
@@ -92,21 +94,33 @@ def test_a_missing_kubeconfig_or_kubectl_is_named(tmp_path: Path,
         connect(kubeconfig)
 
 
-def test_kubeconfig_defaults_to_the_environment(kubectl_log: Path, kubeconfig: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kubeconfig_defaults_to_the_environment(
+    kubectl_log: Path, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("KUBECONFIG", f"{kubeconfig}{os.pathsep}/elsewhere")
     assert connect(check=False).kubeconfig == kubeconfig.resolve()
     assert logged(kubectl_log) == []
 
 
-def test_exec_in_pod_goes_through_kubectl_exec(kubectl_log: Path, kubeconfig: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_exec_in_pod_goes_through_kubectl_exec(
+    kubectl_log: Path, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     handle = connect(kubeconfig, check=False)
-    result = handle.exec_in_pod("ns1", "client", ["wget", "-qO-", "http://svc1"],
-                                container="main")
+    result = handle.exec_in_pod("ns1", "client", ["wget", "-qO-", "http://svc1"], container="main")
     assert (result.rc, result.stdout) == (0, "out: wget -qO- http://svc1\n")
-    assert logged(kubectl_log)[-1] == [f"--kubeconfig={kubeconfig}", "exec", "-n", "ns1", "client",
-                                       "-c", "main", "--", "wget", "-qO-", "http://svc1"]
+    assert logged(kubectl_log)[-1] == [
+        f"--kubeconfig={kubeconfig}",
+        "exec",
+        "-n",
+        "ns1",
+        "client",
+        "-c",
+        "main",
+        "--",
+        "wget",
+        "-qO-",
+        "http://svc1",
+    ]
     monkeypatch.setenv("FAKE_EXEC_RC", "7")
     failed = handle.exec_in_pod("ns1", "client", ["false"])
     assert failed.rc == 7
@@ -125,5 +139,4 @@ def test_node_hooks_are_unavailable_with_a_reason(kubeconfig: Path) -> None:
 def test_from_spec_takes_name_mode_and_subnet(kubeconfig: Path) -> None:
     spec = load_spec(REPO / "clusters" / "kind-nftables.yaml")
     handle = from_spec(spec, kubeconfig, check=False)
-    assert (handle.name, handle.proxy_mode, handle.service_subnet) == (
-        "kind-nftables", "nftables", "10.96.0.0/16")
+    assert (handle.name, handle.proxy_mode, handle.service_subnet) == ("kind-nftables", "nftables", "10.96.0.0/16")

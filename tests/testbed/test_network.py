@@ -26,13 +26,21 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network n
 
 def test_node_names_follow_kind() -> None:
     assert naming.node_names("c", ["control-plane", "worker", "worker", "worker"]) == [
-        "c-control-plane", "c-worker", "c-worker2", "c-worker3"]
+        "c-control-plane",
+        "c-worker",
+        "c-worker2",
+        "c-worker3",
+    ]
 
 
-@pytest.mark.parametrize(("subnet", "index", "expected"), [
-    ("10.244.0.0/16", 0, "10.244.0.0/24"), ("10.244.0.0/16", 2, "10.244.2.0/24"),
-    ("192.168.0.0/23", 1, "192.168.1.0/24"),
-])
+@pytest.mark.parametrize(
+    ("subnet", "index", "expected"),
+    [
+        ("10.244.0.0/16", 0, "10.244.0.0/24"),
+        ("10.244.0.0/16", 2, "10.244.2.0/24"),
+        ("192.168.0.0/23", 1, "192.168.1.0/24"),
+    ],
+)
 def test_pod_cidr_is_the_ith_slash24(subnet: str, index: int, expected: str) -> None:
     assert naming.pod_cidr(subnet, index) == expected
 
@@ -54,8 +62,7 @@ def test_plan_network() -> None:
 @pytest.fixture
 def cluster_network() -> Iterator[network.ClusterNetwork]:
     name = f"tn{os.getpid() % 100000}"
-    net = network.plan_network(name, [f"{name}-control-plane", f"{name}-worker"],
-                               "10.244.0.0/16")
+    net = network.plan_network(name, [f"{name}-control-plane", f"{name}-worker"], "10.244.0.0/16")
     try:
         network.create_network(net)
         yield net
@@ -64,8 +71,7 @@ def cluster_network() -> Iterator[network.ClusterNetwork]:
 
 
 def _run(node: network.NodeNetwork, *argv: str) -> str:
-    return str(nsexec.run_in_netns(argv, node.netns, capture_output=True, text=True,
-                                   check=True).stdout)
+    return str(nsexec.run_in_netns(argv, node.netns, capture_output=True, text=True, check=True).stdout)
 
 
 @needs_root
@@ -73,7 +79,8 @@ def test_topology_is_created_idempotently(cluster_network: network.ClusterNetwor
     network.create_network(cluster_network)  # a second run completes nothing and fails nowhere
     first, second = cluster_network.nodes
     assert network.list_netns(naming.cluster_netns_prefix(cluster_network.cluster)) == sorted(
-        [cluster_network.netns, first.netns, second.netns])
+        [cluster_network.netns, first.netns, second.netns]
+    )
     assert "172.18.0.2/16" in _run(first, "ip", "-br", "addr", "show", "eth0")
     assert "10.244.0.1/24" in _run(first, "ip", "-br", "addr", "show", "cni0")
     assert "10.244.1.0/24 via 172.18.0.3 dev eth0" in _run(first, "ip", "route")
@@ -83,8 +90,7 @@ def test_topology_is_created_idempotently(cluster_network: network.ClusterNetwor
 
 
 @needs_root
-def test_nodes_reach_each_other_through_the_bridge(
-        cluster_network: network.ClusterNetwork) -> None:
+def test_nodes_reach_each_other_through_the_bridge(cluster_network: network.ClusterNetwork) -> None:
     first, second = cluster_network.nodes
     with nsexec.socket_in_netns(first.netns) as server:
         server.bind((first.ip, 6443))
@@ -103,15 +109,13 @@ def test_nodes_reach_each_other_through_the_bridge(
 @needs_root
 def test_child_gets_its_own_hostname(cluster_network: network.ClusterNetwork) -> None:
     node = cluster_network.nodes[1]
-    child = nsexec.popen_in_netns(["hostname"], node.netns, hostname=node.name,
-                                  stdout=subprocess.PIPE, text=True)
+    child = nsexec.popen_in_netns(["hostname"], node.netns, hostname=node.name, stdout=subprocess.PIPE, text=True)
     assert child.communicate(timeout=5)[0].strip() == node.name
     assert socket.gethostname() != node.name
 
 
 @needs_root
-def test_teardown_kills_leftovers_and_is_idempotent(
-        cluster_network: network.ClusterNetwork) -> None:
+def test_teardown_kills_leftovers_and_is_idempotent(cluster_network: network.ClusterNetwork) -> None:
     leftover = nsexec.popen_in_netns(["sleep", "600"], cluster_network.nodes[0].netns)
     assert leftover.pid in network.pids_in_netns([cluster_network.nodes[0].netns])
     removed = network.teardown(cluster_network.cluster)
@@ -138,10 +142,11 @@ def test_describe_cluster_kind_style_nodes() -> None:
         ("iptables-worker2", "svclab-iptables-2", "172.18.0.4", "10.244.2.0/24"),
     ]
     control_plane = info.nodes[0]
-    assert dict(control_plane.labels) == {"topology.kubernetes.io/zone": "zone-a",
-                                          "node-role.kubernetes.io/control-plane": ""}
-    assert [t.flag() for t in control_plane.taints] == [
-        "node-role.kubernetes.io/control-plane:NoSchedule"]
+    assert dict(control_plane.labels) == {
+        "topology.kubernetes.io/zone": "zone-a",
+        "node-role.kubernetes.io/control-plane": "",
+    }
+    assert [t.flag() for t in control_plane.taints] == ["node-role.kubernetes.io/control-plane:NoSchedule"]
     assert info.nodes[1].taints == ()
     assert ClusterInfo.from_json(info.to_json()) == info
 
@@ -151,10 +156,16 @@ def test_plan_children_places_each_process() -> None:
     children = plan_children(info, base=["svclab"], available=lambda module: True)
     by_name = {child.name: child for child in children}
     assert list(by_name) == [
-        "apiserver", "scheduler", "controller-manager",
-        "node-agent-iptables-control-plane", "proxy-iptables-control-plane",
-        "node-agent-iptables-worker", "proxy-iptables-worker",
-        "node-agent-iptables-worker2", "proxy-iptables-worker2"]
+        "apiserver",
+        "scheduler",
+        "controller-manager",
+        "node-agent-iptables-control-plane",
+        "proxy-iptables-control-plane",
+        "node-agent-iptables-worker",
+        "proxy-iptables-worker",
+        "node-agent-iptables-worker2",
+        "proxy-iptables-worker2",
+    ]
     apiserver = by_name["apiserver"]
     assert apiserver.netns is None and not apiserver.needs_apiserver
     assert "svclab-iptables-0=172.18.0.2:6443" in apiserver.argv
@@ -163,8 +174,7 @@ def test_plan_children_places_each_process() -> None:
     assert agent.argv[agent.argv.index("--pod-cidr") + 1] == "10.244.2.0/24"
     assert agent.argv[agent.argv.index("--labels") + 1] == "topology.kubernetes.io/zone=zone-b"
     proxy = by_name["proxy-iptables-worker"]
-    assert proxy.argv[1:5] == ("proxy", "--kubeconfig", "/run/svclab/iptables/kubeconfig.internal",
-                               "--mode")
+    assert proxy.argv[1:5] == ("proxy", "--kubeconfig", "/run/svclab/iptables/kubeconfig.internal", "--mode")
     assert by_name["controller-manager"].netns == "svclab-iptables-0"
 
 
@@ -190,8 +200,9 @@ class FakeClock:
 def test_supervisor_restarts_a_crashed_child_after_backoff(tmp_path: Path) -> None:
     clock = FakeClock()
     info = _iptables_cluster(tmp_path)
-    supervisor = Supervisor(info, [ChildSpec("crasher", ("false",), needs_apiserver=False),
-                                   ChildSpec("waiter", ("true",))], clock=clock)
+    supervisor = Supervisor(
+        info, [ChildSpec("crasher", ("false",), needs_apiserver=False), ChildSpec("waiter", ("true",))], clock=clock
+    )
     supervisor.step()
     crasher, waiter = supervisor.children
     assert crasher.process is not None and waiter.process is None  # no API server yet
@@ -209,8 +220,7 @@ def test_supervisor_restarts_a_crashed_child_after_backoff(tmp_path: Path) -> No
 
 
 def test_supervisor_stops_children_with_sigterm(tmp_path: Path) -> None:
-    supervisor = Supervisor(_iptables_cluster(tmp_path),
-                            [ChildSpec("sleeper", ("sleep", "60"), needs_apiserver=False)])
+    supervisor = Supervisor(_iptables_cluster(tmp_path), [ChildSpec("sleeper", ("sleep", "60"), needs_apiserver=False)])
     supervisor.step()
     process = supervisor.children[0].process
     assert process is not None

@@ -24,8 +24,10 @@ from svclab.testbed.local.agent.sandbox import Sandbox
 
 pytestmark = pytest.mark.timeout(30)
 
-POD = {"metadata": {"namespace": "ns", "name": "web", "uid": "u-1"},
-       "spec": {"containers": [{"name": "c", "image": "x", "command": ["true"]}]}}
+POD = {
+    "metadata": {"namespace": "ns", "name": "web", "uid": "u-1"},
+    "spec": {"containers": [{"name": "c", "image": "x", "command": ["true"]}]},
+}
 
 
 class RecordingClient:
@@ -40,14 +42,22 @@ class RecordingClient:
 
 
 def sandbox_for(ip: Any) -> Sandbox:
-    return Sandbox(uid="u-1", namespace="ns", name="web", netns="svclab-t-pu1", host_veth="vethu1",
-                   ip=str(ip), holder_pid=0, holder_ticks=0, directory="/nonexistent")
+    return Sandbox(
+        uid="u-1",
+        namespace="ns",
+        name="web",
+        netns="svclab-t-pu1",
+        host_veth="vethu1",
+        ip=str(ip),
+        holder_pid=0,
+        holder_ticks=0,
+        directory="/nonexistent",
+    )
 
 
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
-    state: dict[str, Any] = {"attempts": 0, "fail": 1, "destroyed": [], "started": 0,
-                             "gate": None}
+    state: dict[str, Any] = {"attempts": 0, "fail": 1, "destroyed": [], "started": 0, "gate": None}
 
     def create_sandbox(**kwargs: Any) -> Sandbox:
         state["attempts"] += 1
@@ -66,9 +76,14 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
     monkeypatch.setattr(PodWorker, "_start_containers", start_containers)
     state["client"] = RecordingClient()
     state["allocator"] = IPAllocator("10.244.1.0/24")
-    state["context"] = AgentContext(client=state["client"], cluster="t", node_name="n",
-                                    node_ip="10.0.0.2", state_dir=tmp_path,
-                                    allocator=state["allocator"])
+    state["context"] = AgentContext(
+        client=state["client"],
+        cluster="t",
+        node_name="n",
+        node_ip="10.0.0.2",
+        state_dir=tmp_path,
+        allocator=state["allocator"],
+    )
     return state
 
 

@@ -15,13 +15,22 @@ from svclab.testbed.local.scheduler import FitError, choose_node
 CP_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
 
 
-def node(name: str, *, zone: str = "a", taints: list[dict[str, str]] | None = None, ready: bool = True,
-         unschedulable: bool = False) -> dict[str, Any]:
-    return {"metadata": {"name": name, "labels": {"kubernetes.io/hostname": name,
-                                                  "topology.kubernetes.io/zone": zone}},
-            "spec": {"taints": taints or [], "unschedulable": unschedulable},
-            "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
-                       "allocatable": {"pods": "110"}}}
+def node(
+    name: str,
+    *,
+    zone: str = "a",
+    taints: list[dict[str, str]] | None = None,
+    ready: bool = True,
+    unschedulable: bool = False,
+) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, "topology.kubernetes.io/zone": zone}},
+        "spec": {"taints": taints or [], "unschedulable": unschedulable},
+        "status": {
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+            "allocatable": {"pods": "110"},
+        },
+    }
 
 
 def pod(**spec: Any) -> dict[str, Any]:
@@ -44,11 +53,23 @@ def test_control_plane_taint_can_be_tolerated() -> None:
 
 def test_node_selector_and_required_affinity() -> None:
     assert choose_node(pod(nodeSelector={"topology.kubernetes.io/zone": "b"}), CLUSTER, {"w2": 50}) == "w2"
-    affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-        {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "NotIn", "values": ["w1"]}]}]}}}
+    affinity = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "NotIn", "values": ["w1"]}]}
+                ]
+            }
+        }
+    }
     assert choose_node(pod(affinity=affinity), CLUSTER, {}) == "w2"
-    by_field = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-        {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["w2"]}]}]}}}
+    by_field = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["w2"]}]}]
+            }
+        }
+    }
     assert choose_node(pod(affinity=by_field), CLUSTER, {}) == "w2"
 
 
@@ -62,15 +83,22 @@ def test_fit_error_message_has_upstream_format() -> None:
     assert isinstance(result, FitError)
     assert result.message == (
         "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector. "
-        "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.")
+        "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
+    )
 
 
-@pytest.mark.parametrize(("nodes", "expected"), [
-    ([node("cp", taints=[CP_TAINT]), node("w1", ready=False), node("w2", unschedulable=True)],
-     "0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, "
-     "1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }, 1 node(s) were unschedulable."),
-    ([], "0/0 nodes are available."),
-], ids=["mixed-reasons-sorted", "no-nodes"])
+@pytest.mark.parametrize(
+    ("nodes", "expected"),
+    [
+        (
+            [node("cp", taints=[CP_TAINT]), node("w1", ready=False), node("w2", unschedulable=True)],
+            "0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, "
+            "1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }, 1 node(s) were unschedulable.",
+        ),
+        ([], "0/0 nodes are available."),
+    ],
+    ids=["mixed-reasons-sorted", "no-nodes"],
+)
 def test_fit_error_reasons(nodes: list[dict[str, Any]], expected: str) -> None:
     result = choose_node(pod(), nodes, {})
     assert isinstance(result, FitError) and result.message.startswith(expected)

@@ -30,8 +30,7 @@ BASE: dict[str, Any] = {
         "cluster": {
             "kind": "Cluster",
             "apiVersion": "kind.x-k8s.io/v1alpha4",
-            "nodes": [{"role": "control-plane"}, {"role": "worker",
-                                                  "labels": {"topology.kubernetes.io/zone": "a"}}],
+            "nodes": [{"role": "control-plane"}, {"role": "worker", "labels": {"topology.kubernetes.io/zone": "a"}}],
         },
     },
 }
@@ -62,8 +61,7 @@ def test_shipped_specs_are_three_nodes_in_zones(mode: str) -> None:
     testbed = load_spec(REPO / "clusters" / f"{mode}.yaml")
     assert testbed.name == mode
     assert testbed.proxy.mode == ProxyMode(mode)
-    assert [n.role for n in testbed.nodes] == [NodeRole.CONTROL_PLANE, NodeRole.WORKER,
-                                               NodeRole.WORKER]
+    assert [n.role for n in testbed.nodes] == [NodeRole.CONTROL_PLANE, NodeRole.WORKER, NodeRole.WORKER]
     zones = [dict(n.labels)["topology.kubernetes.io/zone"] for n in testbed.nodes]
     assert zones == ["zone-a", "zone-a", "zone-b"]
     assert testbed.cluster["kind"] == "Cluster"  # kept verbatim for kind
@@ -83,33 +81,56 @@ def test_name_option_overrides_metadata() -> None:
     assert parse_spec(BASE, "x.yaml", name="other").name == "other"
 
 
-@pytest.mark.parametrize(("path", "value", "expected"), [
-    ("spec.cluster.nodes.1.role", "master",
-     "x.yaml: spec.cluster.nodes[1].role: must be one of control-plane, worker"),
-    ("spec.proxy.mode", "ebpf",
-     "x.yaml: spec.proxy.mode: must be one of none, userspace, iptables, ipvs, nftables"),
-    ("spec.proxy.syncPeriod", "soon",
-     "x.yaml: spec.proxy.syncPeriod: must be a duration like 500ms, 1s or 1m30s"),
-    ("spec.proxy.scheduler", "rr", "x.yaml: spec.proxy.scheduler: only allowed with mode: ipvs"),
-    ("spec.proxy.color", "red", "x.yaml: spec.proxy.color: unknown field"),
-    ("spec.kernel", "bsd", "x.yaml: spec.kernel: must be one of auto, host, uml"),
-    ("spec.provider", "docker", "x.yaml: spec.provider: must be one of local, kind, kubeconfig"),
-    ("spec.controllers", ["endpoints", "dns"],
-     "x.yaml: spec.controllers[1]: must be one of endpoints, endpointslice, "
-     "endpointslice-mirroring"),
-    ("spec.cluster.kind", "Pod", "x.yaml: spec.cluster.kind: must be Cluster"),
-    ("spec.cluster.apiVersion", "kind.x-k8s.io/v1",
-     "x.yaml: spec.cluster.apiVersion: must be kind.x-k8s.io/v1alpha4"),
-    ("spec.cluster.networking.podSubnet", "10.244.0.1/16",
-     "x.yaml: spec.cluster.networking.podSubnet: must be a CIDR like 10.244.0.0/16"),
-    ("spec.cluster.networking.kubeProxyMode", "userspace",
-     "x.yaml: spec.cluster.networking.kubeProxyMode: must be one of iptables, ipvs, nftables, "
-     "none"),
-    ("spec.cluster.nodes.0.cpus", 2, "x.yaml: spec.cluster.nodes[0].cpus: unknown field"),
-    ("metadata.name", "Bad_Name", "x.yaml: metadata.name: must be 1-32 lowercase letters, "
-     "digits or '-', starting and ending with a letter or digit"),
-    ("kind", "Cluster", "x.yaml: kind: must be Testbed"),
-], ids=lambda v: v if isinstance(v, str) and "x.yaml" not in v else None)
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (
+            "spec.cluster.nodes.1.role",
+            "master",
+            "x.yaml: spec.cluster.nodes[1].role: must be one of control-plane, worker",
+        ),
+        (
+            "spec.proxy.mode",
+            "ebpf",
+            "x.yaml: spec.proxy.mode: must be one of none, userspace, iptables, ipvs, nftables",
+        ),
+        ("spec.proxy.syncPeriod", "soon", "x.yaml: spec.proxy.syncPeriod: must be a duration like 500ms, 1s or 1m30s"),
+        ("spec.proxy.scheduler", "rr", "x.yaml: spec.proxy.scheduler: only allowed with mode: ipvs"),
+        ("spec.proxy.color", "red", "x.yaml: spec.proxy.color: unknown field"),
+        ("spec.kernel", "bsd", "x.yaml: spec.kernel: must be one of auto, host, uml"),
+        ("spec.provider", "docker", "x.yaml: spec.provider: must be one of local, kind, kubeconfig"),
+        (
+            "spec.controllers",
+            ["endpoints", "dns"],
+            "x.yaml: spec.controllers[1]: must be one of endpoints, endpointslice, endpointslice-mirroring",
+        ),
+        ("spec.cluster.kind", "Pod", "x.yaml: spec.cluster.kind: must be Cluster"),
+        (
+            "spec.cluster.apiVersion",
+            "kind.x-k8s.io/v1",
+            "x.yaml: spec.cluster.apiVersion: must be kind.x-k8s.io/v1alpha4",
+        ),
+        (
+            "spec.cluster.networking.podSubnet",
+            "10.244.0.1/16",
+            "x.yaml: spec.cluster.networking.podSubnet: must be a CIDR like 10.244.0.0/16",
+        ),
+        (
+            "spec.cluster.networking.kubeProxyMode",
+            "userspace",
+            "x.yaml: spec.cluster.networking.kubeProxyMode: must be one of iptables, ipvs, nftables, none",
+        ),
+        ("spec.cluster.nodes.0.cpus", 2, "x.yaml: spec.cluster.nodes[0].cpus: unknown field"),
+        (
+            "metadata.name",
+            "Bad_Name",
+            "x.yaml: metadata.name: must be 1-32 lowercase letters, "
+            "digits or '-', starting and ending with a letter or digit",
+        ),
+        ("kind", "Cluster", "x.yaml: kind: must be Testbed"),
+    ],
+    ids=lambda v: v if isinstance(v, str) and "x.yaml" not in v else None,
+)
 def test_bad_values_name_file_field_and_choices(path: str, value: Any, expected: str) -> None:
     assert problems(spec_with(path, value)) == [expected]
 
@@ -121,14 +142,18 @@ def test_all_problems_reported_at_once() -> None:
     assert len(problems(document)) == 3
 
 
-@pytest.mark.parametrize(("nodes", "expected"), [
-    ([{"role": "worker"}], "the local provider needs exactly one control-plane node"),
-    ([{"role": "control-plane"}, {"role": "control-plane"}],
-     "the local provider needs exactly one control-plane node"),
-])
+@pytest.mark.parametrize(
+    ("nodes", "expected"),
+    [
+        ([{"role": "worker"}], "the local provider needs exactly one control-plane node"),
+        (
+            [{"role": "control-plane"}, {"role": "control-plane"}],
+            "the local provider needs exactly one control-plane node",
+        ),
+    ],
+)
 def test_local_provider_needs_one_control_plane(nodes: list[Any], expected: str) -> None:
-    assert problems(spec_with("spec.cluster.nodes", nodes)) == [
-        f"x.yaml: spec.cluster.nodes: {expected}"]
+    assert problems(spec_with("spec.cluster.nodes", nodes)) == [f"x.yaml: spec.cluster.nodes: {expected}"]
 
 
 def test_kind_provider_allows_several_control_planes() -> None:
@@ -139,11 +164,14 @@ def test_kind_provider_allows_several_control_planes() -> None:
 
 def test_local_provider_is_ipv4_only_and_subnets_must_fit() -> None:
     assert problems(spec_with("spec.cluster.networking", {"ipFamily": "dual"})) == [
-        "x.yaml: spec.cluster.networking.ipFamily: the local provider supports only ipv4"]
+        "x.yaml: spec.cluster.networking.ipFamily: the local provider supports only ipv4"
+    ]
     assert problems(spec_with("spec.cluster.networking", {"podSubnet": "10.244.0.0/24"})) == [
-        "x.yaml: spec.cluster.networking.podSubnet: too small for 2 nodes with a /24 each"]
+        "x.yaml: spec.cluster.networking.podSubnet: too small for 2 nodes with a /24 each"
+    ]
     assert problems(spec_with("spec.cluster.networking", {"serviceSubnet": "10.244.0.0/20"})) == [
-        "x.yaml: spec.cluster.networking.serviceSubnet: overlaps podSubnet"]
+        "x.yaml: spec.cluster.networking.serviceSubnet: overlaps podSubnet"
+    ]
 
 
 def test_unreadable_and_invalid_files(tmp_path: Path) -> None:
@@ -159,9 +187,16 @@ def test_unreadable_and_invalid_files(tmp_path: Path) -> None:
         load_spec(empty)
 
 
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("1s", 1.0), ("500ms", 0.5), ("30s", 30.0), ("1m30s", 90.0), ("1.5h", 5400.0),
-])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("1s", 1.0),
+        ("500ms", 0.5),
+        ("30s", 30.0),
+        ("1m30s", 90.0),
+        ("1.5h", 5400.0),
+    ],
+)
 def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text) == Duration(text, seconds)
 

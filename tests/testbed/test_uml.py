@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -38,6 +37,7 @@ def _skip_reason() -> str | None:
     if os.geteuid() != 0:
         return "needs root"
     from svclab.testbed.local.uml import can_run_uml
+
     return can_run_uml()
 
 
@@ -45,13 +45,21 @@ def _skip_reason() -> str | None:
 @pytest.mark.skipif(_skip_reason() is not None, reason=str(_skip_reason()))
 def test_ipvs_round_robin_in_uml_guest(tmp_path: Path) -> None:
     from svclab.testbed.local.uml import IPVS_MODULES, run_in_uml
+
     shared = tmp_path / "uml"
-    result = run_in_uml([sys.executable, __file__, "--guest", str(shared)], workdir=REPO,
-                        modules=IPVS_MODULES, memory="512M", timeout=90, shared_dir=shared,
-                        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONUNBUFFERED": "1"})
+    result = run_in_uml(
+        [sys.executable, __file__, "--guest", str(shared)],
+        workdir=REPO,
+        modules=IPVS_MODULES,
+        memory="512M",
+        timeout=90,
+        shared_dir=shared,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONUNBUFFERED": "1"},
+    )
     report = shared / "result.json"
-    assert result.exit_code == 0 and report.exists(), \
+    assert result.exit_code == 0 and report.exists(), (
         f"guest failed (exit {result.exit_code}):\n{result.output[-3000:]}"
+    )
     data = json.loads(report.read_text())
     print(f"UML boot {result.boot_seconds:.2f}s, total {result.total_seconds:.2f}s, guest {data['timings']}")
     assert data["responses"] == ["b1", "b2", "b1", "b2"] or data["responses"] == ["b2", "b1", "b2", "b1"]
@@ -71,7 +79,9 @@ def _sh(*argv: str) -> None:
 def _build_network() -> None:
     """veth per namespace, with in-process netlink (each ``ip`` process costs ~0.3 s in UML)."""
     from pyroute2 import IPRoute  # type: ignore[import-untyped]
+
     from svclab.testbed.local.nsexec import in_netns
+
     with IPRoute() as ipr:
         for ns, net in [*BACKENDS.items(), CLIENT]:
             host_if, peer = f"v-{ns[-2:]}", f"p-{ns[-2:]}"
@@ -98,14 +108,32 @@ def _start_backends(root: Path) -> list[subprocess.Popen[bytes]]:
         docroot = root / ns
         docroot.mkdir(parents=True)
         (docroot / "name").write_text(ns.removeprefix("svclab-"))
-        procs.append(subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-m", "http.server", "8080",
-                                       "--bind", "0.0.0.0", "--directory", str(docroot)],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    ns,
+                    sys.executable,
+                    "-m",
+                    "http.server",
+                    "8080",
+                    "--bind",
+                    "0.0.0.0",
+                    "--directory",
+                    str(docroot),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
     return procs
 
 
 def _get(path: str = "/name") -> str:
     from svclab.testbed.local.nsexec import socket_in_netns
+
     sock = socket_in_netns(CLIENT[0])
     sock.settimeout(5)
     try:
@@ -122,6 +150,7 @@ def _get(path: str = "/name") -> str:
 
 def _wait_for_backends() -> None:
     from svclab.testbed.local.nsexec import socket_in_netns
+
     deadline = time.monotonic() + 20
     for net in BACKENDS.values():
         while True:
@@ -137,6 +166,7 @@ def _state(backends: list[str]) -> Any:
     from svclab.proxy.endpoint import Endpoint
     from svclab.proxy.provider import ProxyState
     from svclab.proxy.service_port import Protocol, ServiceName, ServicePort, ServicePortName
+
     name = ServicePortName(ServiceName("default", "web"), "http", Protocol.TCP)
     port = ServicePort(name=name, cluster_ip=VIP, port=PORT, protocol=Protocol.TCP)
     eps = tuple(Endpoint(f"{BACKENDS[b]}.2", 8080) for b in backends)
@@ -146,6 +176,7 @@ def _state(backends: list[str]) -> Any:
 def guest_main(out: Path) -> int:
     from svclab.proxy.ipvs import IpvsOptions, IpvsProxier, NetlinkExecutor, VirtualServer
     from svclab.proxy.service_port import Protocol
+
     timings: dict[str, float] = {}
     started = time.monotonic()
     _build_network()
@@ -168,10 +199,17 @@ def guest_main(out: Path) -> int:
     resync_ops = [str(op) for op in fresh.last_ops]
     proxier.sync_rules(_state([]))
     refused = _get()
-    result = {"responses": responses, "real_servers": servers, "after_removal": after,
-              "no_endpoints": refused, "resync_ops": resync_ops, "dummy_addresses": sorted(executor.device_addresses("kube-ipvs0")),
-              "ipsets": subprocess.run(["ipset", "list", "-n"], capture_output=True, text=True).stdout.split(),
-              "iptables": executor.iptables, "timings": timings}
+    result = {
+        "responses": responses,
+        "real_servers": servers,
+        "after_removal": after,
+        "no_endpoints": refused,
+        "resync_ops": resync_ops,
+        "dummy_addresses": sorted(executor.device_addresses("kube-ipvs0")),
+        "ipsets": subprocess.run(["ipset", "list", "-n"], capture_output=True, text=True).stdout.split(),
+        "iptables": executor.iptables,
+        "timings": timings,
+    }
     proxier.cleanup()
     for proc in procs:
         proc.kill()

@@ -27,14 +27,24 @@ import yaml  # type: ignore[import-untyped]
 
 from svclab.testbed.local.cluster import ClusterInfo, UmlAccess, describe_cluster
 from svclab.testbed.local.supervisor import plan_children
-from svclab.testbed.local.uml.exec_agent import (ExecAgent, ExecTarget, FrameDecoder, FrameKind,
-                                                 TargetError, decode_request, encode_frame,
-                                                 encode_request, exit_status, run_remote)
+from svclab.testbed.local.uml.exec_agent import (
+    ExecAgent,
+    ExecTarget,
+    FrameDecoder,
+    FrameKind,
+    TargetError,
+    decode_request,
+    encode_frame,
+    encode_request,
+    exit_status,
+    run_remote,
+)
 from svclab.testbed.spec import load_spec
 
 REPO = Path(__file__).resolve().parents[2]
-ACCESS = UmlAccess(guest_address="10.250.0.2", api_port=6443, host_api_port=40123, agent_port=10250,
-                   kernel_version="6.1.176")
+ACCESS = UmlAccess(
+    guest_address="10.250.0.2", api_port=6443, host_api_port=40123, agent_port=10250, kernel_version="6.1.176"
+)
 
 
 def _uml_info(tmp_path: Path) -> ClusterInfo:
@@ -48,21 +58,33 @@ def test_request_round_trip_and_validation() -> None:
     wire = encode_request("tok", ["ipvsadm", "-Ln"], {"node": "ipvs-worker"})
     assert int.from_bytes(wire[:4], "big") == len(wire) - 4
     assert decode_request(wire[4:]) == ("tok", ["ipvsadm", "-Ln"], {"node": "ipvs-worker"})
-    for bad in (b'{"argv": [], "target": {}}', b'{"argv": ["x", 1], "target": {}}',
-                b'{"argv": ["x"], "target": "pod"}', b"not json"):
+    for bad in (
+        b'{"argv": [], "target": {}}',
+        b'{"argv": ["x", 1], "target": {}}',
+        b'{"argv": ["x"], "target": "pod"}',
+        b"not json",
+    ):
         with pytest.raises(ValueError):
             decode_request(bad)
 
 
 @pytest.mark.parametrize("chunk", [1, 3, 7, 1000], ids=lambda n: f"chunks-of-{n}")
 def test_frames_survive_any_split(chunk: int) -> None:
-    wire = (encode_frame(FrameKind.STDOUT, b"hello\n") + encode_frame(FrameKind.STDERR, b"")
-            + encode_frame(FrameKind.STDOUT, b"x" * 300) + encode_frame(FrameKind.EXIT, b"7"))
+    wire = (
+        encode_frame(FrameKind.STDOUT, b"hello\n")
+        + encode_frame(FrameKind.STDERR, b"")
+        + encode_frame(FrameKind.STDOUT, b"x" * 300)
+        + encode_frame(FrameKind.EXIT, b"7")
+    )
     decoder, frames = FrameDecoder(), []
     for start in range(0, len(wire), chunk):
-        frames += decoder.feed(wire[start:start + chunk])
-    assert frames == [(FrameKind.STDOUT, b"hello\n"), (FrameKind.STDERR, b""),
-                      (FrameKind.STDOUT, b"x" * 300), (FrameKind.EXIT, b"7")]
+        frames += decoder.feed(wire[start : start + chunk])
+    assert frames == [
+        (FrameKind.STDOUT, b"hello\n"),
+        (FrameKind.STDERR, b""),
+        (FrameKind.STDOUT, b"x" * 300),
+        (FrameKind.EXIT, b"7"),
+    ]
 
 
 @pytest.mark.parametrize(("returncode", "status"), [(0, 0), (3, 3), (-9, 137), (-15, 143)])
@@ -84,15 +106,13 @@ def test_cluster_json_keeps_uml_access(tmp_path: Path) -> None:
 
 
 def test_supervisor_plan_listens_on_vec0_and_keeps_components_on_guest_loopback(tmp_path: Path) -> None:
-    children = {c.name: c for c in plan_children(_uml_info(tmp_path), base=["svclab"],
-                                                 available=lambda _: True)}
+    children = {c.name: c for c in plan_children(_uml_info(tmp_path), base=["svclab"], available=lambda _: True)}
     api = list(children["apiserver"].argv)
     listens = [api[i + 1] for i, arg in enumerate(api) if arg == "--listen"]
     assert listens == ["127.0.0.1:0", "10.250.0.2:6443"]  # the first one is the loopback kubeconfig's
     scheduler = list(children["scheduler"].argv)
     assert scheduler[scheduler.index("--kubeconfig") + 1] == str(tmp_path / "apiserver" / "kubeconfig")
-    host_plan = plan_children(replace(_uml_info(tmp_path), uml=None), base=["svclab"],
-                              available=lambda _: True)
+    host_plan = plan_children(replace(_uml_info(tmp_path), uml=None), base=["svclab"], available=lambda _: True)
     assert "10.250.0.2:6443" not in host_plan[0].argv
 
 
@@ -101,14 +121,21 @@ def test_host_kubeconfig_points_at_the_forwarder(tmp_path: Path) -> None:
 
     info = _uml_info(tmp_path)
     (tmp_path / "apiserver").mkdir()
-    guest_config = {"apiVersion": "v1", "kind": "Config", "current-context": "ipvs",
-                    "clusters": [{"name": "ipvs", "cluster": {"server": "https://127.0.0.1:33333",
-                                                              "certificate-authority-data": "Q0E="}}],
-                    "users": [{"name": "ipvs-admin", "user": {"token": "t0k"}}]}
+    guest_config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "ipvs",
+        "clusters": [
+            {"name": "ipvs", "cluster": {"server": "https://127.0.0.1:33333", "certificate-authority-data": "Q0E="}}
+        ],
+        "users": [{"name": "ipvs-admin", "user": {"token": "t0k"}}],
+    }
     info.kubeconfig_loopback.write_text(yaml.safe_dump(guest_config))
     written = yaml.safe_load(write_host_kubeconfig(info).read_text())
-    assert written["clusters"][0]["cluster"] == {"server": "https://127.0.0.1:40123",
-                                                 "certificate-authority-data": "Q0E="}
+    assert written["clusters"][0]["cluster"] == {
+        "server": "https://127.0.0.1:40123",
+        "certificate-authority-data": "Q0E=",
+    }
     assert written["users"] == guest_config["users"]
     assert info.kubeconfig.stat().st_mode & 0o077 == 0
 
@@ -148,8 +175,10 @@ async def test_agent_refuses_a_wrong_token_and_unknown_targets() -> None:
     assert agent.server is not None
     port = agent.server.sockets[0].getsockname()[1]
     try:
-        assert await asyncio.to_thread(_ask, port, "guess", {"node": "n"}) == \
-            (1, b"exec agent: unauthorized (wrong token)\n")
+        assert await asyncio.to_thread(_ask, port, "guess", {"node": "n"}) == (
+            1,
+            b"exec agent: unauthorized (wrong token)\n",
+        )
         assert await asyncio.to_thread(_ask, port, "secret", {"node": "n"}) == (1, b"no such node n\n")
     finally:
         await agent.close()
@@ -167,8 +196,9 @@ def _skip_reason() -> str | None:
 
 
 def _svclab(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "svclab.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "svclab.cli", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -189,27 +219,34 @@ def uml_cluster() -> Iterator[tuple[str, Path]]:
 
 
 def _manifests() -> list[Any]:
-    from lightkube.models.core_v1 import (Container, HTTPGetAction, PodSpec, Probe, ServicePort,
-                                          ServiceSpec)
+    from lightkube.models.core_v1 import Container, HTTPGetAction, PodSpec, Probe, ServicePort, ServiceSpec
     from lightkube.models.meta_v1 import ObjectMeta
     from lightkube.resources.core_v1 import Pod, Service
 
     image = "registry.k8s.io/e2e-test-images/agnhost:2.53"
     probe = Probe(httpGet=HTTPGetAction(path="/", port=8080), periodSeconds=1)
     return [
-        Pod(metadata=ObjectMeta(name="web", labels={"app": "web"}), spec=PodSpec(containers=[
-            Container(name="web", image=image, args=["netexec", "--http-port=8080"],
-                      readinessProbe=probe)])),
-        Pod(metadata=ObjectMeta(name="client"), spec=PodSpec(containers=[
-            Container(name="client", image=image, args=["pause"])])),
-        Service(metadata=ObjectMeta(name="web"), spec=ServiceSpec(
-            selector={"app": "web"}, ports=[ServicePort(port=80, targetPort=8080)])),
+        Pod(
+            metadata=ObjectMeta(name="web", labels={"app": "web"}),
+            spec=PodSpec(
+                containers=[
+                    Container(name="web", image=image, args=["netexec", "--http-port=8080"], readinessProbe=probe)
+                ]
+            ),
+        ),
+        Pod(
+            metadata=ObjectMeta(name="client"),
+            spec=PodSpec(containers=[Container(name="client", image=image, args=["pause"])]),
+        ),
+        Service(
+            metadata=ObjectMeta(name="web"),
+            spec=ServiceSpec(selector={"app": "web"}, ports=[ServicePort(port=80, targetPort=8080)]),
+        ),
     ]
 
 
 def _ready(status: Any) -> bool:
-    return status is not None and any(c.type == "Ready" and c.status == "True"
-                                      for c in status.conditions or [])
+    return status is not None and any(c.type == "Ready" and c.status == "True" for c in status.conditions or [])
 
 
 def _poll(check: Any, what: str, timeout: float = 60.0) -> Any:
@@ -235,8 +272,9 @@ def test_uml_cluster_is_usable_from_the_host(uml_cluster: tuple[str, Path]) -> N
     nodes = list(client.list(Node))
     assert len(nodes) == 3 and all(_ready(n.status) for n in nodes)
     listed = _svclab("list")
-    assert any(line.split()[:5] == [name, "3", "ipvs", "uml", "uml"] for line in listed.stdout.splitlines()), \
+    assert any(line.split()[:5] == [name, "3", "ipvs", "uml", "uml"] for line in listed.stdout.splitlines()), (
         listed.stdout
+    )
     for obj in _manifests():
         client.create(obj)
     _poll(lambda: all(_ready(client.get(Pod, p).status) for p in ("web", "client")), "pods Ready")
@@ -253,8 +291,7 @@ def test_uml_cluster_is_usable_from_the_host(uml_cluster: tuple[str, Path]) -> N
         return out if f"{cluster_ip}:80" in out else None
 
     def through_cluster_ip() -> str | None:
-        done = _svclab("exec", name, "client", "--", "curl", "-s", "--max-time", "3",
-                       f"http://{cluster_ip}/hostname")
+        done = _svclab("exec", name, "client", "--", "curl", "-s", "--max-time", "3", f"http://{cluster_ip}/hostname")
         return done.stdout if done.returncode == 0 else None
 
     ipvs = _poll(virtual_servers, "IPVS virtual server of default/web")
@@ -285,4 +322,4 @@ def _running(pid: int) -> bool:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except FileNotFoundError:
         return False
-    return stat[stat.rindex(")") + 2:].split()[0] not in ("Z", "X")
+    return stat[stat.rindex(")") + 2 :].split()[0] not in ("Z", "X")

@@ -20,9 +20,15 @@ from svclab.testbed.local.uml import boot, guest_netns
 from svclab.testbed.local.uml.boot import GuestNetwork, UmlBootConfig
 from svclab.testbed.local.uml.runtime import can_run_uml
 
-CONFIG = UmlBootConfig(shared_dir=Path("/tmp/svclab-uml-x"), umid="svclab-t", kernel_version="6.1.176",
-                       memory="512M", workdir=Path("/work/main"), writable_paths=(Path("/work/main"),),
-                       modules=("ip_vs", "ip_vs_rr"))
+CONFIG = UmlBootConfig(
+    shared_dir=Path("/tmp/svclab-uml-x"),
+    umid="svclab-t",
+    kernel_version="6.1.176",
+    memory="512M",
+    workdir=Path("/work/main"),
+    writable_paths=(Path("/work/main"),),
+    modules=("ip_vs", "ip_vs_rr"),
+)
 
 
 def test_kernel_command_line_boots_read_only_hostfs_with_console_on_stdout() -> None:
@@ -33,8 +39,9 @@ def test_kernel_command_line_boots_read_only_hostfs_with_console_on_stdout() -> 
 
 
 def test_network_adds_vec0_tap_transport() -> None:
-    config = UmlBootConfig(**{**{f: getattr(CONFIG, f) for f in CONFIG.__dataclass_fields__},
-                              "network": GuestNetwork(tap="svclab-tap0")})
+    config = UmlBootConfig(
+        **{**{f: getattr(CONFIG, f) for f in CONFIG.__dataclass_fields__}, "network": GuestNetwork(tap="svclab-tap0")}
+    )
     assert "vec0:transport=tap,ifname=svclab-tap0" in boot.kernel_command_line(config)
     script = boot.init_script(config)
     assert "ip addr add 10.250.0.2/30 dev vec0" in script
@@ -44,21 +51,24 @@ def test_network_adds_vec0_tap_transport() -> None:
 
 def test_init_script_mounts_modules_runs_command_and_powers_off() -> None:
     script = boot.init_script(CONFIG)
-    order = [script.index(s) for s in (
-        "mount -t tmpfs -o mode=1777 tmpfs /tmp",
-        "mount -t hostfs -o /tmp/svclab-uml-x hostfs /tmp/svclab-uml-x",  # re-exposed after the tmpfs
-        "insmod /usr/lib/uml/modules/6.1.176/kernel/fs/overlayfs/overlay.ko",
-        "mount --bind /usr/lib/uml/modules/6.1.176 /usr/lib/modules/6.1.176",
-        "modprobe ip_vs ",
-        "touch /tmp/svclab-uml-x/ready",
-        "wait $child; exit_now $?")]
+    order = [
+        script.index(s)
+        for s in (
+            "mount -t tmpfs -o mode=1777 tmpfs /tmp",
+            "mount -t hostfs -o /tmp/svclab-uml-x hostfs /tmp/svclab-uml-x",  # re-exposed after the tmpfs
+            "insmod /usr/lib/uml/modules/6.1.176/kernel/fs/overlayfs/overlay.ko",
+            "mount --bind /usr/lib/uml/modules/6.1.176 /usr/lib/modules/6.1.176",
+            "modprobe ip_vs ",
+            "touch /tmp/svclab-uml-x/ready",
+            "wait $child; exit_now $?",
+        )
+    ]
     assert order == sorted(order)
     assert "cd /work/main" in script
 
 
 def test_env_and_command_are_shell_quoted() -> None:
-    assert boot.env_script({"A": "x y", "B": "$(no)", "bad-name": "z"}) == \
-        "export A='x y'\nexport B='$(no)'\n"
+    assert boot.env_script({"A": "x y", "B": "$(no)", "bad-name": "z"}) == "export A='x y'\nexport B='$(no)'\n"
     assert boot.command_script(["pytest", "-k", "a b"]) == "exec pytest -k 'a b'\n"
 
 
@@ -82,15 +92,21 @@ def _free_port() -> int:
 @pytest.mark.skipif(_skip_reason() is not None, reason=str(_skip_reason()))
 def test_long_running_guest_is_reachable_from_host_loopback(tmp_path: Path) -> None:
     from svclab.testbed.local.uml import start_guest, stop_guest
+
     www = tmp_path / "www"
     www.mkdir()
     (www / "hello").write_text("from the guest\n")
     port = _free_port()
     name = f"t{os.getpid() % 10000}"
-    guest = start_guest(name, [sys.executable, "-m", "http.server", "8000", "--bind", "0.0.0.0",
-                         "--directory", str(www)],
-                        workdir=tmp_path, state_dir=tmp_path / "state", memory="256M",
-                        forwards={port: 8000}, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONUNBUFFERED": "1"})
+    guest = start_guest(
+        name,
+        [sys.executable, "-m", "http.server", "8000", "--bind", "0.0.0.0", "--directory", str(www)],
+        workdir=tmp_path,
+        state_dir=tmp_path / "state",
+        memory="256M",
+        forwards={port: 8000},
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONUNBUFFERED": "1"},
+    )
     try:
         assert Path("/run/netns", guest_netns(name)).exists()
         body = ""
@@ -101,6 +117,7 @@ def test_long_running_guest_is_reachable_from_host_loopback(tmp_path: Path) -> N
                 break
             except OSError:
                 import time
+
                 time.sleep(0.1)
         assert body == "from the guest\n"
     finally:
@@ -110,14 +127,18 @@ def test_long_running_guest_is_reachable_from_host_loopback(tmp_path: Path) -> N
     print(f"long-running guest: boot {guest.boot_seconds:.2f}s, stop {result.total_seconds:.2f}s")
 
 
-@pytest.mark.parametrize(("requested", "mode", "has_ipvs", "want"), [
-    pytest.param("auto", "ipvs", False, "uml", id="auto-ipvs-missing"),
-    pytest.param("auto", "ipvs", True, "host", id="auto-ipvs-present"),
-    pytest.param("auto", "iptables", False, "host", id="auto-iptables"),
-    pytest.param("host", "ipvs", False, "host", id="host-is-honoured"),
-])
+@pytest.mark.parametrize(
+    ("requested", "mode", "has_ipvs", "want"),
+    [
+        pytest.param("auto", "ipvs", False, "uml", id="auto-ipvs-missing"),
+        pytest.param("auto", "ipvs", True, "host", id="auto-ipvs-present"),
+        pytest.param("auto", "iptables", False, "host", id="auto-iptables"),
+        pytest.param("host", "ipvs", False, "host", id="host-is-honoured"),
+    ],
+)
 def test_resolve_kernel(requested: str, mode: str, has_ipvs: bool, want: str) -> None:
     from svclab.testbed.local.uml import resolve_kernel
+
     if want == "uml" and can_run_uml() is not None:
         pytest.skip(str(can_run_uml()))
     assert resolve_kernel(requested, mode, has_ipvs=has_ipvs) == want
@@ -125,6 +146,7 @@ def test_resolve_kernel(requested: str, mode: str, has_ipvs: bool, want: str) ->
 
 def test_resolve_kernel_rejects_unknown_value() -> None:
     from svclab.testbed.local.uml import resolve_kernel
+
     with pytest.raises(ValueError, match="host, uml or auto"):
         resolve_kernel("qemu", "ipvs")
 
@@ -132,6 +154,7 @@ def test_resolve_kernel_rejects_unknown_value() -> None:
 def test_public_api_is_sorted_and_resolves() -> None:
     import svclab.proxy.ipvs as ipvs
     import svclab.testbed.local.uml as uml
+
     for module in (uml, ipvs):
         assert module.__all__ == sorted(module.__all__)
         assert all(hasattr(module, name) for name in module.__all__)

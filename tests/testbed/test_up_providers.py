@@ -13,8 +13,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _up(*args: str, path: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PATH=path, SVCLAB_KIND_DIR=str(Path(path).parent / "kind-state"))
-    return subprocess.run([sys.executable, "-m", "svclab.cli", "up", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "svclab.cli", "up", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_kind_without_kind_binary_is_one_line_error(tmp_path: Path) -> None:
@@ -27,7 +28,6 @@ def test_kind_without_kind_binary_is_one_line_error(tmp_path: Path) -> None:
 
 
 def test_provider_override_and_missing_kubeconfig(tmp_path: Path) -> None:
-    done = _up("clusters/iptables.yaml", "--kubeconfig", str(tmp_path / "nope"),
-               path=os.environ["PATH"])
+    done = _up("clusters/iptables.yaml", "--kubeconfig", str(tmp_path / "nope"), path=os.environ["PATH"])
     assert done.returncode == 1
     assert done.stderr.strip() == f"svclab up: kubeconfig {tmp_path / 'nope'} does not exist"

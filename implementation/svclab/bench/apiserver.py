@@ -28,13 +28,24 @@ __all__ = ["add_arguments", "run"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--services", type=int, default=10000)
     parser.add_argument("--watchers", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=4,
-                        help="concurrent create requests in flight")
+    parser.add_argument("--connections", type=int, default=4, help="concurrent create requests in flight")
 
 
 def _start_server(state: Path) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "svclab.cli", "apiserver", "--state-dir",
-                             str(state), "--listen", "127.0.0.1:0", "--log-level", "WARNING"])
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "svclab.cli",
+            "apiserver",
+            "--state-dir",
+            str(state),
+            "--listen",
+            "127.0.0.1:0",
+            "--log-level",
+            "WARNING",
+        ]
+    )
     deadline = time.monotonic() + 30
     while not (state / "kubeconfig").exists():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -45,11 +56,12 @@ def _start_server(state: Path) -> subprocess.Popen[bytes]:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def _watch(session: aiohttp.ClientSession, url: str, rv: str, want: int,
-                 seen: dict[str, float], ready: asyncio.Event) -> None:
+async def _watch(
+    session: aiohttp.ClientSession, url: str, rv: str, want: int, seen: dict[str, float], ready: asyncio.Event
+) -> None:
     params = {"watch": "true", "resourceVersion": rv}
     async with session.get(url, params=params, timeout=aiohttp.ClientTimeout(total=None)) as resp:
         ready.set()
@@ -64,7 +76,7 @@ async def _watch(session: aiohttp.ClientSession, url: str, rv: str, want: int,
 
 
 async def _bench(kubeconfig: Path, args: argparse.Namespace) -> dict[str, float]:
-    cfg = yaml.safe_load(kubeconfig.read_text())
+    cfg = yaml.safe_load(kubeconfig.read_text())  # noqa: ASYNC240 - once, before any request
     server = cfg["clusters"][0]["cluster"]["server"]
     token = cfg["users"][0]["user"]["token"]
     ctx = ssl.create_default_context(cafile=str(kubeconfig.parent / "pki" / "ca.crt"))
@@ -76,17 +88,24 @@ async def _bench(kubeconfig: Path, args: argparse.Namespace) -> dict[str, float]
             rv = (await resp.json())["metadata"]["resourceVersion"]
         seen_by = [dict[str, float]() for _ in range(args.watchers)]
         readies = [asyncio.Event() for _ in range(args.watchers)]
-        watchers = [asyncio.create_task(_watch(session, url, rv, args.services, seen, ready))
-                    for seen, ready in zip(seen_by, readies)]
+        watchers = [
+            asyncio.create_task(_watch(session, url, rv, args.services, seen, ready))
+            for seen, ready in zip(seen_by, readies)
+        ]
         await asyncio.gather(*(r.wait() for r in readies))
         issued: dict[str, float] = {}
         names = iter(f"bench-{i:05d}" for i in range(args.services))
 
         async def creator() -> None:
             for name in names:
-                body = orjson.dumps({"apiVersion": "v1", "kind": "Service",
-                                     "metadata": {"name": name},
-                                     "spec": {"selector": {"app": name}, "ports": [{"port": 80}]}})
+                body = orjson.dumps(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Service",
+                        "metadata": {"name": name},
+                        "spec": {"selector": {"app": name}, "ports": [{"port": 80}]},
+                    }
+                )
                 issued[name] = time.perf_counter()
                 async with session.post(url, data=body) as resp:
                     if resp.status != 201:
@@ -98,11 +117,14 @@ async def _bench(kubeconfig: Path, args: argparse.Namespace) -> dict[str, float]
         elapsed = time.perf_counter() - start
         await asyncio.wait_for(asyncio.gather(*watchers), 120)
     latencies = [(seen[n] - issued[n]) * 1000 for seen in seen_by for n in issued]
-    return {"services": args.services, "seconds": elapsed,
-            "creates_per_second": args.services / elapsed,
-            "delivery_p50_ms": percentile(latencies, 0.50),
-            "delivery_p99_ms": percentile(latencies, 0.99),
-            "delivery_mean_ms": statistics.fmean(latencies)}
+    return {
+        "services": args.services,
+        "seconds": elapsed,
+        "creates_per_second": args.services / elapsed,
+        "delivery_p50_ms": percentile(latencies, 0.50),
+        "delivery_p99_ms": percentile(latencies, 0.99),
+        "delivery_mean_ms": statistics.fmean(latencies),
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -114,10 +136,10 @@ def run(args: argparse.Namespace) -> int:
         finally:
             proc.terminate()
             proc.wait(10)
-    print(f"apiserver: {result['services']} Service creates with {args.watchers} watchers, "
-          f"{args.connections} in flight")
-    print(f"  creates/s            {result['creates_per_second']:.0f}  "
-          f"({result['seconds']:.2f} s)")
+    print(
+        f"apiserver: {result['services']} Service creates with {args.watchers} watchers, {args.connections} in flight"
+    )
+    print(f"  creates/s            {result['creates_per_second']:.0f}  ({result['seconds']:.2f} s)")
     print(f"  watch delivery p50   {result['delivery_p50_ms']:.1f} ms  (create issued -> event seen)")
     print(f"  watch delivery p99   {result['delivery_p99_ms']:.1f} ms")
     return 0

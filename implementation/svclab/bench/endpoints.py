@@ -30,8 +30,7 @@ NODE = "hollow-node-0"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--services", type=int, default=100)
     parser.add_argument("--pods-per-service", type=int, default=10)
-    parser.add_argument("--rate", type=float, default=100.0,
-                        help="pods turned Ready per second")
+    parser.add_argument("--rate", type=float, default=100.0, help="pods turned Ready per second")
 
 
 def _pod_ip(i: int) -> str:
@@ -40,18 +39,24 @@ def _pod_ip(i: int) -> str:
 
 def _start(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
     with open(log, "wb") as out:
-        return subprocess.Popen([sys.executable, "-m", "svclab.cli", *argv], stdout=out,
-                                stderr=subprocess.STDOUT)
+        return subprocess.Popen([sys.executable, "-m", "svclab.cli", *argv], stdout=out, stderr=subprocess.STDOUT)
 
 
 def _status(ip: str, ready: bool) -> dict[str, object]:
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     flag = "True" if ready else "False"
-    return {"status": {
-        "phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "hostIP": "172.18.0.3",
-        "qosClass": "BestEffort",
-        "conditions": [{"type": t, "status": flag, "lastTransitionTime": stamp}
-                       for t in ("Ready", "ContainersReady")]}}
+    return {
+        "status": {
+            "phase": "Running",
+            "podIP": ip,
+            "podIPs": [{"ip": ip}],
+            "hostIP": "172.18.0.3",
+            "qosClass": "BestEffort",
+            "conditions": [
+                {"type": t, "status": flag, "lastTransitionTime": stamp} for t in ("Ready", "ContainersReady")
+            ],
+        }
+    }
 
 
 async def _watch_ready_ips(client: object, resource: type, seen: dict[str, float]) -> None:
@@ -71,8 +76,9 @@ async def _bench(kubeconfig: Path, args: argparse.Namespace) -> dict[str, list[f
     from lightkube.resources.discovery_v1 import EndpointSlice
 
     client = AsyncClient(KubeConfig.from_file(str(kubeconfig)))
-    await client.create(Node.from_dict({"metadata": {"name": NODE, "labels": {
-        "topology.kubernetes.io/zone": "zone-a"}}}))
+    await client.create(
+        Node.from_dict({"metadata": {"name": NODE, "labels": {"topology.kubernetes.io/zone": "zone-a"}}})
+    )
     await client.create(Namespace.from_dict({"metadata": {"name": "bench"}}))
     sem = asyncio.Semaphore(16)
 
@@ -80,26 +86,44 @@ async def _bench(kubeconfig: Path, args: argparse.Namespace) -> dict[str, list[f
         async with sem:
             return await coro  # type: ignore[misc]
 
-    await asyncio.gather(*(limited(client.create(Service.from_dict({
-        "metadata": {"name": f"svc-{s}"},
-        "spec": {"selector": {"app": f"svc-{s}"}, "ports": [{"port": 80, "targetPort": 8080}]}}),
-        namespace="bench")) for s in range(args.services)))
+    await asyncio.gather(
+        *(
+            limited(
+                client.create(
+                    Service.from_dict(
+                        {
+                            "metadata": {"name": f"svc-{s}"},
+                            "spec": {"selector": {"app": f"svc-{s}"}, "ports": [{"port": 80, "targetPort": 8080}]},
+                        }
+                    ),
+                    namespace="bench",
+                )
+            )
+            for s in range(args.services)
+        )
+    )
     total = args.services * args.pods_per_service
     names = [f"pod-{i}" for i in range(total)]
 
     async def create_pod(i: int) -> None:
-        pod = await client.create(Pod.from_dict({
-            "metadata": {"name": names[i], "labels": {"app": f"svc-{i // args.pods_per_service}"}},
-            "spec": {"nodeName": NODE, "containers": [{"name": "c", "image": "x:1"}]}}),
-            namespace="bench")
-        await client.patch(Pod.Status, pod.metadata.name, _status(_pod_ip(i), False),
-                           namespace="bench")
+        pod = await client.create(
+            Pod.from_dict(
+                {
+                    "metadata": {"name": names[i], "labels": {"app": f"svc-{i // args.pods_per_service}"}},
+                    "spec": {"nodeName": NODE, "containers": [{"name": "c", "image": "x:1"}]},
+                }
+            ),
+            namespace="bench",
+        )
+        await client.patch(Pod.Status, pod.metadata.name, _status(_pod_ip(i), False), namespace="bench")
 
     await asyncio.gather(*(limited(create_pod(i)) for i in range(total)))
     seen_ep: dict[str, float] = {}
     seen_slice: dict[str, float] = {}
-    watchers = [asyncio.create_task(_watch_ready_ips(client, Endpoints, seen_ep)),
-                asyncio.create_task(_watch_ready_ips(client, EndpointSlice, seen_slice))]
+    watchers = [
+        asyncio.create_task(_watch_ready_ips(client, Endpoints, seen_ep)),
+        asyncio.create_task(_watch_ready_ips(client, EndpointSlice, seen_slice)),
+    ]
     await asyncio.sleep(2)  # controllers settle on the not-ready state
     ready_at: dict[str, float] = {}
     interval = 1.0 / args.rate
@@ -117,8 +141,7 @@ async def _bench(kubeconfig: Path, args: argparse.Namespace) -> dict[str, list[f
     await client.close()
     return {
         "endpoints": [(seen_ep[ip] - t) * 1000 for ip, t in ready_at.items() if ip in seen_ep],
-        "endpointslices": [(seen_slice[ip] - t) * 1000 for ip, t in ready_at.items()
-                           if ip in seen_slice],
+        "endpointslices": [(seen_slice[ip] - t) * 1000 for ip, t in ready_at.items() if ip in seen_slice],
         "total": [float(total)],
     }
 
@@ -126,13 +149,17 @@ async def _bench(kubeconfig: Path, args: argparse.Namespace) -> dict[str, list[f
 def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="svclab-bench-") as tmp:
         state = Path(tmp) / "apiserver"
-        api = _start(["apiserver", "--state-dir", str(state), "--listen", "127.0.0.1:0",
-                      "--log-level", "WARNING"], Path(tmp) / "apiserver.log")
+        api = _start(
+            ["apiserver", "--state-dir", str(state), "--listen", "127.0.0.1:0", "--log-level", "WARNING"],
+            Path(tmp) / "apiserver.log",
+        )
         deadline = time.monotonic() + 30
         while not (state / "kubeconfig").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
-        cm = _start(["controller-manager", "--kubeconfig", str(state / "kubeconfig"),
-                     "--log-level", "WARNING"], Path(tmp) / "controller-manager.log")
+        cm = _start(
+            ["controller-manager", "--kubeconfig", str(state / "kubeconfig"), "--log-level", "WARNING"],
+            Path(tmp) / "controller-manager.log",
+        )
         try:
             result = asyncio.run(_bench(state / "kubeconfig", args))
         finally:
@@ -140,13 +167,17 @@ def run(args: argparse.Namespace) -> int:
                 proc.terminate()
                 proc.wait(15)
     total = int(result["total"][0])
-    print(f"endpoints: {args.services} Services x {args.pods_per_service} pods, "
-          f"{args.rate:.0f} pods turned Ready per second")
+    print(
+        f"endpoints: {args.services} Services x {args.pods_per_service} pods, "
+        f"{args.rate:.0f} pods turned Ready per second"
+    )
     for kind in ("endpoints", "endpointslices"):
         lat = result[kind]
         if not lat:
             print(f"  {kind:<15} no pod seen")
             continue
-        print(f"  {kind:<15} p50 {percentile(lat, 0.5):6.1f} ms   p99 "
-              f"{percentile(lat, 0.99):6.1f} ms   ({len(lat)}/{total} pods seen)")
+        print(
+            f"  {kind:<15} p50 {percentile(lat, 0.5):6.1f} ms   p99 "
+            f"{percentile(lat, 0.99):6.1f} ms   ({len(lat)}/{total} pods seen)"
+        )
     return 0

@@ -61,19 +61,32 @@ def _counts(text: str) -> list[int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--mode", choices=MODES, action="append",
-                        help="mode to measure (repeatable; default: all four)")
-    parser.add_argument("--services", type=_counts, default=[1000, 10000], metavar="N[,N...]",
-                        help="Service counts (default 1000,10000)")
+    parser.add_argument(
+        "--mode", choices=MODES, action="append", help="mode to measure (repeatable; default: all four)"
+    )
+    parser.add_argument(
+        "--services",
+        type=_counts,
+        default=[1000, 10000],
+        metavar="N[,N...]",
+        help="Service counts (default 1000,10000)",
+    )
     parser.add_argument("--endpoints-per-service", type=int, default=10)
     parser.add_argument("--changes", type=int, default=50, help="changes for event-to-rule latency")
     parser.add_argument("--partial-samples", type=int, default=5)
-    parser.add_argument("--step-timeout", type=float, default=300.0, metavar="SECONDS",
-                        help="bound on each step (setup, full, partial, latency, floor)")
-    parser.add_argument("--quick", action="store_true",
-                        help="1000 Services, 10 changes, short userspace CPU run (for tests)")
-    parser.add_argument("--no-uml", action="store_true",
-                        help="run ipvs in this kernel even without IPVS (used inside the UML guest)")
+    parser.add_argument(
+        "--step-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="bound on each step (setup, full, partial, latency, floor)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="1000 Services, 10 changes, short userspace CPU run (for tests)"
+    )
+    parser.add_argument(
+        "--no-uml", action="store_true", help="run ipvs in this kernel even without IPVS (used inside the UML guest)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
 
 
@@ -87,6 +100,7 @@ def _create_netns(name: str, *, with_node_ip: bool) -> None:
         _ip("-n", name, "link", "set", "lo", "up")
         if with_node_ip:  # an address for NodePort/host-IP logic; a veth pair needs no module
             from svclab.bench.proxy_scenario import NODE_IP
+
             _ip("-n", name, "link", "add", "eth0", "type", "veth", "peer", "name", _PEER)
             _ip("-n", name, "addr", "add", f"{NODE_IP}/24", "dev", "eth0")
             _ip("-n", name, "link", "set", _PEER, "up")
@@ -111,9 +125,15 @@ def _kill_group(process: asyncio.subprocess.Process) -> None:
 
 async def _drive_worker(argv: Sequence[str], netns: str, step_timeout: float, result: ModeResult) -> None:
     from svclab.testbed.local.nsexec import preexec_entering
+
     process = await asyncio.create_subprocess_exec(
-        *argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=preexec_entering(netns),
-        start_new_session=True, limit=1 << 24)
+        *argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=preexec_entering(netns),
+        start_new_session=True,
+        limit=1 << 24,
+    )
     assert process.stdout is not None and process.stderr is not None
     try:
         for step in STEPS:
@@ -141,9 +161,23 @@ def _measure(mode: str, services: int, options: argparse.Namespace, *, seed_whol
     result = ModeResult(mode, services, options.endpoints_per_service, kernel=os.uname().release)
     netns = f"svclab-bench-{os.getpid()}-{mode}-{services}"
     floors = [f"{netns}-floor", f"{netns}-floor-whole"]
-    argv = [sys.executable, "-m", "svclab.bench.proxy_worker", "--mode", mode, "--services", str(services),
-            "--endpoints-per-service", str(options.endpoints_per_service), "--changes", str(options.changes),
-            "--partial-samples", str(options.partial_samples), "--floor-netns", ",".join(floors)]
+    argv = [
+        sys.executable,
+        "-m",
+        "svclab.bench.proxy_worker",
+        "--mode",
+        mode,
+        "--services",
+        str(services),
+        "--endpoints-per-service",
+        str(options.endpoints_per_service),
+        "--changes",
+        str(options.changes),
+        "--partial-samples",
+        str(options.partial_samples),
+        "--floor-netns",
+        ",".join(floors),
+    ]
     if seed_whole_table:
         argv.append("--seed-whole-table")
     try:
@@ -178,19 +212,44 @@ def _run_ipvs_in_uml(options: argparse.Namespace) -> list[ModeResult]:
 
     from svclab.bench.proxy_report import result_from_json
     from svclab.testbed.local.uml import IPVS_MODULES, UmlError, run_in_uml
+
     shared = Path(tempfile.mkdtemp(prefix="svclab-uml-bench-"))
     out = shared / "ipvs.json"
-    argv = [sys.executable, "-m", "svclab.cli", "bench", "proxy", "--mode", "ipvs", "--no-uml",
-            "--services", ",".join(map(str, options.services)),
-            "--endpoints-per-service", str(options.endpoints_per_service), "--changes", str(options.changes),
-            "--partial-samples", str(options.partial_samples), "--step-timeout", str(options.step_timeout),
-            "--json", str(out)]
+    argv = [
+        sys.executable,
+        "-m",
+        "svclab.cli",
+        "bench",
+        "proxy",
+        "--mode",
+        "ipvs",
+        "--no-uml",
+        "--services",
+        ",".join(map(str, options.services)),
+        "--endpoints-per-service",
+        str(options.endpoints_per_service),
+        "--changes",
+        str(options.changes),
+        "--partial-samples",
+        str(options.partial_samples),
+        "--step-timeout",
+        str(options.step_timeout),
+        "--json",
+        str(out),
+    ]
     budget = options.step_timeout * len(STEPS) * len(options.services) + 120
     failed = [ModeResult("ipvs", n, options.endpoints_per_service, kernel="uml") for n in options.services]
     try:
-        uml = run_in_uml(argv, workdir=_REPO, modules=IPVS_MODULES, memory="3G", timeout=budget,
-                         shared_dir=shared, writable_paths=[shared],
-                         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONUNBUFFERED": "1"})
+        uml = run_in_uml(
+            argv,
+            workdir=_REPO,
+            modules=IPVS_MODULES,
+            memory="3G",
+            timeout=budget,
+            shared_dir=shared,
+            writable_paths=[shared],
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONUNBUFFERED": "1"},
+        )
     except UmlError as exc:
         for result in failed:
             result.error = str(exc)
@@ -198,8 +257,11 @@ def _run_ipvs_in_uml(options: argparse.Namespace) -> list[ModeResult]:
     if not out.exists():
         tail = uml.output_path.read_text(errors="replace")[-800:] if uml.output_path.exists() else ""
         for result in failed:
-            result.error = (f"UML guest exited {uml.exit_code}" + (" (timed out)" if uml.timed_out else "")
-                            + f" without results: {tail}")
+            result.error = (
+                f"UML guest exited {uml.exit_code}"
+                + (" (timed out)" if uml.timed_out else "")
+                + f" without results: {tail}"
+            )
         return failed
     results = [result_from_json(item) for item in json.loads(out.read_text())]
     for result in results:
@@ -209,15 +271,21 @@ def _run_ipvs_in_uml(options: argparse.Namespace) -> list[ModeResult]:
 
 def _userspace_cpu(options: argparse.Namespace) -> dict[str, Any]:
     """``bench_userspace`` in a child process (its namespaces ``svclab-bench-<child>-*``), bounded."""
-    sizes = ({"bulk_bytes": 32 << 20, "requests": 2_000, "new_conn_requests": 500, "rounds": 1} if options.quick
-             else {"bulk_bytes": 256 << 20, "requests": 20_000, "new_conn_requests": 5_000, "rounds": 2})
-    code = ("import json,sys; from svclab.proxy.userspace.bench import bench_userspace; "
-            f"f = bench_userspace(**{sizes!r}); "
-            "print(json.dumps({'topology': f.topology, 'direct': f.direct.bulk_mb_s, "
-            "'paths': {m.value: [p.bulk_mb_s, p.cpu_s_per_10k_keepalive, p.cpu_s_per_10k_new_connection] "
-            "for m, p in f.proxied.items()}}))")
-    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, start_new_session=True)
+    sizes = (
+        {"bulk_bytes": 32 << 20, "requests": 2_000, "new_conn_requests": 500, "rounds": 1}
+        if options.quick
+        else {"bulk_bytes": 256 << 20, "requests": 20_000, "new_conn_requests": 5_000, "rounds": 2}
+    )
+    code = (
+        "import json,sys; from svclab.proxy.userspace.bench import bench_userspace; "
+        f"f = bench_userspace(**{sizes!r}); "
+        "print(json.dumps({'topology': f.topology, 'direct': f.direct.bulk_mb_s, "
+        "'paths': {m.value: [p.bulk_mb_s, p.cpu_s_per_10k_keepalive, p.cpu_s_per_10k_new_connection] "
+        "for m, p in f.proxied.items()}}))"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         stdout, stderr = child.communicate(timeout=options.step_timeout)
     except subprocess.TimeoutExpired:
@@ -241,13 +309,16 @@ def run(args: argparse.Namespace) -> int:
     if args.quick:
         args.services, args.changes = [1000], min(args.changes, 10)
     modes = args.mode or list(MODES)
-    print(f"proxy: {', '.join(map(str, args.services))} Services x {args.endpoints_per_service} endpoints "
-          f"(ClusterIP, TCP, endpoints on another node); step timeout {args.step_timeout:g} s; "
-          f"load average {os.getloadavg()[0]:.2f} at start (2 cores shared with other work)")
+    print(
+        f"proxy: {', '.join(map(str, args.services))} Services x {args.endpoints_per_service} endpoints "
+        f"(ClusterIP, TCP, endpoints on another node); step timeout {args.step_timeout:g} s; "
+        f"load average {os.getloadavg()[0]:.2f} at start (2 cores shared with other work)"
+    )
     results: list[ModeResult] = []
     for mode in modes:
         if mode == "ipvs" and not args.no_uml:
             from svclab.testbed.local.uml import host_has_ipvs
+
             if not host_has_ipvs():
                 mode_results = _run_ipvs_in_uml(args)
                 for result in mode_results:

@@ -11,8 +11,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["GOAL_OVERHEAD", "GOAL_PARTIAL_SECONDS", "GOAL_SERVICES", "STEPS", "ModeResult",
-           "render_result", "render_userspace_cpu", "result_from_json"]
+__all__ = [
+    "GOAL_OVERHEAD",
+    "GOAL_PARTIAL_SECONDS",
+    "GOAL_SERVICES",
+    "STEPS",
+    "ModeResult",
+    "render_result",
+    "render_userspace_cpu",
+    "result_from_json",
+]
 
 #: the worker's steps, in the order it reports them
 STEPS = ("setup", "full", "partial", "latency", "floor")
@@ -70,8 +78,10 @@ def _calls(calls: dict[str, list[float]]) -> str:
 def _where_time_went(record: dict[str, Any]) -> str:
     python = record["seconds"] - record["tool_seconds"]
     tools = "/".join(record["process_names"]) or "none"
-    return (f"{record['processes']} processes ({tools}); executor calls {_duration(record['tool_seconds'])} "
-            f"[{_calls(record['calls'])}], Python {_duration(max(python, 0.0))}")
+    return (
+        f"{record['processes']} processes ({tools}); executor calls {_duration(record['tool_seconds'])} "
+        f"[{_calls(record['calls'])}], Python {_duration(max(python, 0.0))}"
+    )
 
 
 def _goal(result: ModeResult, text: str) -> str:
@@ -81,20 +91,24 @@ def _goal(result: ModeResult, text: str) -> str:
 def _full_lines(result: ModeResult, full: dict[str, Any]) -> list[str]:
     rules = ", ".join(f"{table} {count}" for table, count in sorted(full["rules"].items()))
     label = "full sync (seeded, whole-table)" if full.get("seeded") else "full sync"
-    return [f"  {label:<{_LABEL}}{_duration(full['seconds'])}",
-            f"  {'':<{_LABEL}}{_where_time_went(full)}",
-            f"  {'':<{_LABEL}}rules: {rules}"
-            + (f"; tool input {full['input_bytes'] / 1e6:.1f} MB" if full["input_bytes"] else "")]
+    return [
+        f"  {label:<{_LABEL}}{_duration(full['seconds'])}",
+        f"  {'':<{_LABEL}}{_where_time_went(full)}",
+        f"  {'':<{_LABEL}}rules: {rules}"
+        + (f"; tool input {full['input_bytes'] / 1e6:.1f} MB" if full["input_bytes"] else ""),
+    ]
 
 
 def _partial_lines(result: ModeResult, partial: dict[str, Any]) -> list[str]:
     samples = partial["samples"]
     median_run = sorted(partial["runs"], key=lambda r: r["seconds"])[len(samples) // 2]
     kind = "full!" if median_run["full"] else "partial"
-    return [f"  {'partial sync (1 Service endpoints)':<{_LABEL}}median {_ms(partial['median'])} "
-            f"(min {_ms(min(samples))}, max {_ms(max(samples))}, {len(samples)} samples, {kind})"
-            f"{_goal(result, '<= 50 ms')}",
-            f"  {'':<{_LABEL}}median sync: {_where_time_went(median_run)}"]
+    return [
+        f"  {'partial sync (1 Service endpoints)':<{_LABEL}}median {_ms(partial['median'])} "
+        f"(min {_ms(min(samples))}, max {_ms(max(samples))}, {len(samples)} samples, {kind})"
+        f"{_goal(result, '<= 50 ms')}",
+        f"  {'':<{_LABEL}}median sync: {_where_time_went(median_run)}",
+    ]
 
 
 def _floor_lines(result: ModeResult, floor: dict[str, Any]) -> list[str]:
@@ -110,8 +124,10 @@ def _floor_lines(result: ModeResult, floor: dict[str, Any]) -> list[str]:
     elif whole:
         full = result.steps["full"]["seconds"] if "full" in result.steps else None
         above = f"; full sync is {full / whole['seconds'] - 1:+.0%} above it" if full and whole["seconds"] > 0 else ""
-        lines.append(f"  {'floor, whole-table restore':<{_LABEL}}{_duration(whole['seconds'])}   "
-                     f"({whole['command']}, same input, empty namespace{above})")
+        lines.append(
+            f"  {'floor, whole-table restore':<{_LABEL}}{_duration(whole['seconds'])}   "
+            f"({whole['command']}, same input, empty namespace{above})"
+        )
     return lines
 
 
@@ -124,19 +140,25 @@ def _step_lines(result: ModeResult, step: str) -> list[str]:
     if step == "partial":
         return _partial_lines(result, record)
     if step == "latency":
-        return [f"  {'event-to-rule latency':<{_LABEL}}p50 {_ms(record['p50'])}   p99 {_ms(record['p99'])}"
-                f"   ({len(record['samples'])} single-Service changes, minSyncPeriod 0)"]
+        return [
+            f"  {'event-to-rule latency':<{_LABEL}}p50 {_ms(record['p50'])}   p99 {_ms(record['p99'])}"
+            f"   ({len(record['samples'])} single-Service changes, minSyncPeriod 0)"
+        ]
     return _floor_lines(result, record)
 
 
 def render_result(result: ModeResult) -> str:
     """The figure lines of one mode at one Service count."""
-    lines = [f"{result.mode}, {result.services:,} Services x {result.endpoints_per_service} endpoints "
-             f"(kernel {result.kernel}):"]
+    lines = [
+        f"{result.mode}, {result.services:,} Services x {result.endpoints_per_service} endpoints "
+        f"(kernel {result.kernel}):"
+    ]
     lines += _steps_lines(result)
     if result.seeded is not None:
-        lines.append("  then again, the full sync seeded by a whole-table restore (iptables-restore without "
-                     "--noflush; the same in a namespace holding only our rules):")
+        lines.append(
+            "  then again, the full sync seeded by a whole-table restore (iptables-restore without "
+            "--noflush; the same in a namespace holding only our rules):"
+        )
         lines += ["  " + line for line in _steps_lines(result.seeded)]
     return "\n".join(lines)
 
@@ -164,7 +186,9 @@ def render_userspace_cpu(figures: dict[str, Any]) -> str:
         return f"userspace proxy CPU per 10,000 requests: failed: {figures['error']}"
     lines = [f"userspace proxy CPU per 10,000 requests ({figures['topology']}):"]
     for copy_mode, (bulk, keepalive, new_connection) in figures["paths"].items():
-        lines.append(f"  {'copy ' + copy_mode:<{_LABEL}}keep-alive {keepalive:.2f} CPU s   new connection "
-                     f"{new_connection:.2f} CPU s   bulk {bulk:.0f} MB/s = {bulk / figures['direct']:.0%} "
-                     f"of direct {figures['direct']:.0f} MB/s")
+        lines.append(
+            f"  {'copy ' + copy_mode:<{_LABEL}}keep-alive {keepalive:.2f} CPU s   new connection "
+            f"{new_connection:.2f} CPU s   bulk {bulk:.0f} MB/s = {bulk / figures['direct']:.0%} "
+            f"of direct {figures['direct']:.0f} MB/s"
+        )
     return "\n".join(lines)

@@ -18,8 +18,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-__all__ = ["BENCH_NAMESPACE", "NODE_IP", "NODE_NAME", "Scenario", "build_scenario", "endpoint_change",
-           "service_change"]
+__all__ = ["BENCH_NAMESPACE", "NODE_IP", "NODE_NAME", "Scenario", "build_scenario", "endpoint_change", "service_change"]
 
 BENCH_NAMESPACE = "bench"
 #: the node the proxy runs on; every endpoint is on another node (no local-ness shortcuts)
@@ -41,19 +40,25 @@ class Scenario:
 
 
 def _service(index: int, *, affinity: bool = False) -> Service:
-    spec = ServiceSpec(type="ClusterIP", clusterIP=str(_CLUSTER_IPS[index + 1]),
-                       ports=[ServicePort(name="http", port=80, targetPort=8080, protocol="TCP")],
-                       sessionAffinity="ClientIP" if affinity else "None")
+    spec = ServiceSpec(
+        type="ClusterIP",
+        clusterIP=str(_CLUSTER_IPS[index + 1]),
+        ports=[ServicePort(name="http", port=80, targetPort=8080, protocol="TCP")],
+        sessionAffinity="ClientIP" if affinity else "None",
+    )
     return Service(metadata=ObjectMeta(namespace=BENCH_NAMESPACE, name=f"svc-{index}"), spec=spec)
 
 
 def _slice(index: int, ips: list[str]) -> EndpointSlice:
     ready = EndpointConditions(ready=True, serving=True, terminating=False)
     return EndpointSlice(
-        metadata=ObjectMeta(namespace=BENCH_NAMESPACE, name=f"svc-{index}-1",
-                            labels={"kubernetes.io/service-name": f"svc-{index}"}),
-        addressType="IPv4", ports=[EndpointPort(name="http", port=8080, protocol="TCP")],
-        endpoints=[Endpoint(addresses=[ip], nodeName=_OTHER_NODE, conditions=ready) for ip in ips])
+        metadata=ObjectMeta(
+            namespace=BENCH_NAMESPACE, name=f"svc-{index}-1", labels={"kubernetes.io/service-name": f"svc-{index}"}
+        ),
+        addressType="IPv4",
+        ports=[EndpointPort(name="http", port=8080, protocol="TCP")],
+        endpoints=[Endpoint(addresses=[ip], nodeName=_OTHER_NODE, conditions=ready) for ip in ips],
+    )
 
 
 def _pod_ips(index: int, count: int) -> list[str]:
@@ -65,9 +70,11 @@ def build_scenario(services: int, endpoints_per_service: int) -> Scenario:
     """``services`` Services with ``endpoints_per_service`` ready endpoints each."""
     if services > _CLUSTER_IPS.num_addresses - 2:
         raise ValueError(f"at most {_CLUSTER_IPS.num_addresses - 2} Services fit the ClusterIP range")
-    return Scenario(tuple(_service(i) for i in range(services)),
-                    tuple(_slice(i, _pod_ips(i, endpoints_per_service)) for i in range(services)),
-                    endpoints_per_service)
+    return Scenario(
+        tuple(_service(i) for i in range(services)),
+        tuple(_slice(i, _pod_ips(i, endpoints_per_service)) for i in range(services)),
+        endpoints_per_service,
+    )
 
 
 def endpoint_change(scenario: Scenario, index: int, generation: int) -> EndpointSlice:

@@ -60,10 +60,12 @@ class CallLog:
 
     def take(self) -> dict[str, Any]:
         """The figures gathered so far, then start afresh."""
-        taken = {"calls": {k: [int(v[0]), round(v[1], 6)] for k, v in self.calls.items()},
-                 "tool_seconds": round(sum(v[1] for v in self.calls.values()), 6),
-                 "processes": len(self.processes),
-                 "process_names": sorted({p.rsplit("/", 1)[-1] for p in self.processes})}
+        taken = {
+            "calls": {k: [int(v[0]), round(v[1], 6)] for k, v in self.calls.items()},
+            "tool_seconds": round(sum(v[1] for v in self.calls.values()), 6),
+            "processes": len(self.processes),
+            "process_names": sorted({p.rsplit("/", 1)[-1] for p in self.processes}),
+        }
         self.calls, self.processes = {}, []
         return taken
 
@@ -165,8 +167,9 @@ def _install_process_counter(log: CallLog) -> None:
     sys.addaudithook(hook)
 
 
-def _make_proxier(mode: str, log: CallLog, on_sync: Callable[[SyncReport], None], *,
-                  seed_whole_table: bool = False) -> Proxier:
+def _make_proxier(
+    mode: str, log: CallLog, on_sync: Callable[[SyncReport], None], *, seed_whole_table: bool = False
+) -> Proxier:
     args = argparse.Namespace(cluster_cidr=_CLUSTER_CIDR, masquerade_all=False, ipvs_scheduler="rr")
 
     def build() -> Any:
@@ -178,8 +181,11 @@ def _make_proxier(mode: str, log: CallLog, on_sync: Callable[[SyncReport], None]
         backend.executor = TimedExecutor(executor, log)
         return backend
 
-    return Proxier(ThreadBoundBackend(build) if mode == "ipvs" else build(), ProxierOptions(node_name=NODE_NAME, min_sync_period=0.0, sync_period=3600.0),
-                   on_sync=on_sync)
+    return Proxier(
+        ThreadBoundBackend(build) if mode == "ipvs" else build(),
+        ProxierOptions(node_name=NODE_NAME, min_sync_period=0.0, sync_period=3600.0),
+        on_sync=on_sync,
+    )
 
 
 async def _timed_sync(proxier: Proxier, log: CallLog) -> dict[str, Any]:
@@ -187,8 +193,7 @@ async def _timed_sync(proxier: Proxier, log: CallLog) -> dict[str, Any]:
     started = time.perf_counter()
     report = await proxier.sync()
     seconds = time.perf_counter() - started
-    return {"seconds": round(seconds, 6), "full": report.full, "rules": dict(report.rules_by_table),
-            **log.take()}
+    return {"seconds": round(seconds, 6), "full": report.full, "rules": dict(report.rules_by_table), **log.take()}
 
 
 def _sync_input(backend: Any) -> tuple[str, int]:
@@ -201,6 +206,7 @@ def _sync_input(backend: Any) -> tuple[str, int]:
 
 def _restore_floor(argv: list[str], text: str, netns: str) -> dict[str, Any]:
     from svclab.testbed.local.nsexec import run_in_netns
+
     started = time.perf_counter()
     result = run_in_netns(argv, netns, input=text, text=True, capture_output=True)
     seconds = time.perf_counter() - started
@@ -219,8 +225,7 @@ def _floor_tool(mode: str, text: str, floor_netns: Sequence[str], *, seeded: boo
     if mode == "nftables":
         return {**_restore_floor(["nft", "-f", "-"], text, floor_netns[0]), "input_bytes": len(text.encode())}
     if seeded:  # the --noflush floor is what timed out in the unseeded run
-        return {**_restore_floor(["iptables-restore", "-w"], text, floor_netns[1]),
-                "input_bytes": len(text.encode())}
+        return {**_restore_floor(["iptables-restore", "-w"], text, floor_netns[1]), "input_bytes": len(text.encode())}
     figures = _restore_floor(["iptables-restore", "-w", "--noflush"], text, floor_netns[0])
     whole = _restore_floor(["iptables-restore", "-w"], text, floor_netns[1])
     return {**figures, "input_bytes": len(text.encode()), "whole_table": whole}
@@ -243,8 +248,11 @@ def _replay_ipvs(backend: Any, recorded: dict[str, Any]) -> dict[str, Any]:
     for op in recorded["ops"]:
         executor.execute(op)
     seconds = time.perf_counter() - started
-    return {"seconds": round(seconds, 6), "command": "ipset restore + iptables-restore + netlink",
-            "operations": len(recorded["ops"]) + len(recorded["addresses"]) + 2}
+    return {
+        "seconds": round(seconds, 6),
+        "command": "ipset restore + iptables-restore + netlink",
+        "operations": len(recorded["ops"]) + len(recorded["addresses"]) + 2,
+    }
 
 
 async def _partial_samples(proxier: Proxier, log: CallLog, scenario: Scenario, samples: int) -> dict[str, Any]:
@@ -259,8 +267,7 @@ async def _partial_samples(proxier: Proxier, log: CallLog, scenario: Scenario, s
     return {"samples": seconds, "median": statistics.median(seconds), "runs": runs}
 
 
-async def _event_latency(proxier: Proxier, scenario: Scenario, changes: int,
-                         completed: list[float]) -> dict[str, Any]:
+async def _event_latency(proxier: Proxier, scenario: Scenario, changes: int, completed: list[float]) -> dict[str, Any]:
     """Hand ``changes`` single-Service changes to the handlers, one at a time, with the loop running."""
     loop_task = asyncio.create_task(proxier.sync_loop())
     try:
@@ -286,16 +293,23 @@ async def _event_latency(proxier: Proxier, scenario: Scenario, changes: int,
         loop_task.cancel()
         await asyncio.gather(loop_task, return_exceptions=True)
     ordered = sorted(latencies)
-    return {"samples": [round(x, 6) for x in latencies],
-            "p50": ordered[int(0.5 * (len(ordered) - 1))], "p99": ordered[round(0.99 * (len(ordered) - 1))]}
+    return {
+        "samples": [round(x, 6) for x in latencies],
+        "p50": ordered[int(0.5 * (len(ordered) - 1))],
+        "p99": ordered[round(0.99 * (len(ordered) - 1))],
+    }
 
 
 async def _run(options: argparse.Namespace) -> int:
     log = CallLog()
     _install_process_counter(log)
     completed: list[float] = []
-    proxier = _make_proxier(options.mode, log, lambda report: completed.append(time.perf_counter()),
-                            seed_whole_table=options.seed_whole_table)
+    proxier = _make_proxier(
+        options.mode,
+        log,
+        lambda report: completed.append(time.perf_counter()),
+        seed_whole_table=options.seed_whole_table,
+    )
     started = time.perf_counter()
     scenario = build_scenario(options.services, options.endpoints_per_service)
     for service, endpoint_slice in zip(scenario.services, scenario.slices, strict=True):
@@ -305,17 +319,25 @@ async def _run(options: argparse.Namespace) -> int:
     full = await _timed_sync(proxier, log)
     backend: Any = getattr(proxier.backend, "inner", proxier.backend)
     text, size = _sync_input(backend)
-    recorded = ({"ipset": backend.last_ipset_restore, "iptables": backend.last_iptables_restore,
-                 "ops": list(backend.last_ops), "addresses": sorted(backend.applied.bound_addresses)}
-                if options.mode == "ipvs" else {})
+    recorded = (
+        {
+            "ipset": backend.last_ipset_restore,
+            "iptables": backend.last_iptables_restore,
+            "ops": list(backend.last_ops),
+            "addresses": sorted(backend.applied.bound_addresses),
+        }
+        if options.mode == "ipvs"
+        else {}
+    )
     _emit("full", input_bytes=size, seeded=options.seed_whole_table, **full)
     _emit("partial", **await _partial_samples(proxier, log, scenario, options.partial_samples))
     _emit("latency", **await _event_latency(proxier, scenario, options.changes, completed))
     if options.mode == "ipvs":
         _emit("floor", **_floor_ipvs(proxier.backend, recorded))  # type: ignore[arg-type]
     else:
-        _emit("floor", **_floor_tool(options.mode, text, options.floor_netns.split(","),
-                                          seeded=options.seed_whole_table))
+        _emit(
+            "floor", **_floor_tool(options.mode, text, options.floor_netns.split(","), seeded=options.seed_whole_table)
+        )
     if options.mode == "userspace":
         backend.close_sockets()
     return 0
@@ -328,16 +350,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--endpoints-per-service", type=int, default=10)
     parser.add_argument("--partial-samples", type=int, default=5)
     parser.add_argument("--changes", type=int, default=50)
-    parser.add_argument("--floor-netns", default="", help="two fresh namespaces for the floors, comma-separated (not ipvs)")
-    parser.add_argument("--seed-whole-table", action="store_true",
-                        help="iptables: full sync by whole-table restore (see WholeTableFirstRestore)")
+    parser.add_argument(
+        "--floor-netns", default="", help="two fresh namespaces for the floors, comma-separated (not ipvs)"
+    )
+    parser.add_argument(
+        "--seed-whole-table",
+        action="store_true",
+        help="iptables: full sync by whole-table restore (see WholeTableFirstRestore)",
+    )
     options = parser.parse_args(argv)
     try:
         return asyncio.run(_run(options))
     except subprocess.CalledProcessError as exc:
         print(json.dumps({"step": "error", "error": f"{exc}: {exc.stderr}"}), flush=True)
         return 1
-    except Exception as exc:  # noqa: BLE001 - the parent prints it next to the step that failed
+    except Exception as exc:
         print(json.dumps({"step": "error", "error": f"{type(exc).__name__}: {exc}"}), flush=True)
         return 1
 

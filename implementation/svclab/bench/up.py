@@ -25,10 +25,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _pod(i: int) -> dict[str, object]:
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": f"bench-{i:03d}", "labels": {"app": "bench"}},
-            "spec": {"terminationGracePeriodSeconds": 0,
-                     "containers": [{"name": "pause", "image": AGNHOST, "args": ["pause"]}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": f"bench-{i:03d}", "labels": {"app": "bench"}},
+        "spec": {
+            "terminationGracePeriodSeconds": 0,
+            "containers": [{"name": "pause", "image": AGNHOST, "args": ["pause"]}],
+        },
+    }
 
 
 def _ready(pod: object) -> bool:
@@ -60,10 +65,14 @@ async def _pods_ready(kubeconfig: Path, count: int, timeout: float = 120) -> flo
                     if len(ready) == count:
                         return time.perf_counter() - start
         except TimeoutError:
-            pending = [f"{p.metadata.name}: {p.status.phase if p.status else '?'}"
-                       async for p in client.list(Pod, namespace="bench") if not _ready(p)]
-            raise RuntimeError(f"{len(pending)} of {count} pods not Ready after {timeout:.0f} s: "
-                               + ", ".join(pending[:10])) from None
+            pending = [
+                f"{p.metadata.name}: {p.status.phase if p.status else '?'}"
+                async for p in client.list(Pod, namespace="bench")
+                if not _ready(p)
+            ]
+            raise RuntimeError(
+                f"{len(pending)} of {count} pods not Ready after {timeout:.0f} s: " + ", ".join(pending[:10])
+            ) from None
         raise RuntimeError("watch ended early")
     finally:
         await client.close()

@@ -16,10 +16,10 @@ and the API; ``tracking`` holds the slice and trigger-time trackers;
 are the reference for every behaviour.
 """
 
+from ._slices import SlicePlan
 from .endpoints import desired_endpoints, endpoints_equal_for_write
 from .endpointslice import ServiceSlicePlan, plan_slices
 from .mirroring import MirroringPlan, plan_mirrored_slices, should_mirror
-from ._slices import SlicePlan
 
 __all__ = [
     "MirroringPlan",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -22,14 +21,14 @@ __all__ = [
     "ANNOTATION_LAST_CHANGE_TRIGGER_TIME",
     "ANNOTATION_LEADER",
     "ANNOTATION_OVER_CAPACITY",
-    "AddressType",
     "CLUSTER_IP_NONE",
-    "ControllerName",
     "LABEL_HEADLESS",
     "LABEL_MANAGED_BY",
     "LABEL_SERVICE_NAME",
     "LABEL_SKIP_MIRROR",
     "LABEL_ZONE",
+    "AddressType",
+    "ControllerName",
     "address_type_of",
     "controller_ref",
     "deep_copy",
@@ -121,7 +120,7 @@ def pod_status(pod: Pod) -> PodStatus:
 
 def format_trigger_time(moment: datetime.datetime) -> str:
     """Format like Go's ``time.RFC3339Nano`` in UTC (trailing zeros trimmed)."""
-    moment = moment.astimezone(datetime.timezone.utc)
+    moment = moment.astimezone(datetime.UTC)
     text = moment.strftime("%Y-%m-%dT%H:%M:%S")
     if moment.microsecond:
         text += ("." + f"{moment.microsecond:06d}").rstrip("0")
@@ -174,9 +173,7 @@ def should_set_hostname(pod: Pod, service: Service) -> bool:
     """``hostname`` is published only when set and the pod's subdomain is the Service."""
     spec = pod_spec(pod)
     return bool(
-        spec.hostname
-        and spec.subdomain == meta(service).name
-        and meta(pod).namespace == meta(service).namespace
+        spec.hostname and spec.subdomain == meta(service).name and meta(pod).namespace == meta(service).namespace
     )
 
 

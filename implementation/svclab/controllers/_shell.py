@@ -29,13 +29,12 @@ from lightkube.resources.discovery_v1 import EndpointSlice
 from svclab.kube.informer import FuncHandler, Informer, wait_for_sync
 from svclab.kube.names import NamespacedName
 from svclab.kube.reflector import error_status_code
-from svclab.kube.store import NAMESPACE_INDEX
 from svclab.kube.workqueue import DEFAULT_MAX_RETRIES, WorkQueue, run_workers
 
 from ._common import (
-    ControllerName,
     LABEL_MANAGED_BY,
     LABEL_SERVICE_NAME,
+    ControllerName,
     meta,
     svc_spec,
 )
@@ -44,9 +43,9 @@ from .tracking import EndpointSliceTracker
 
 __all__ = [
     "POD_LABEL_INDEX",
-    "QueueController",
     "SERVICE_INDEX",
     "SERVICE_SELECTOR_INDEX",
+    "QueueController",
     "SharedInformers",
     "SliceOwnerController",
     "is_managed_by",
@@ -158,8 +157,10 @@ def pods_for_service(informers: SharedInformers, service: Service) -> list[Pod]:
     namespace = meta(service).namespace or ""
     store = informers.pods.store
     # Every match carries every selector pair: start from the rarest pair's pods.
-    narrowest = min((_label_pair_value(namespace, k, v) for k, v in selector.items()),
-                    key=lambda value: store.index_size(POD_LABEL_INDEX, value))
+    narrowest = min(
+        (_label_pair_value(namespace, k, v) for k, v in selector.items()),
+        key=lambda value: store.index_size(POD_LABEL_INDEX, value),
+    )
     return [p for p in store.by_index(POD_LABEL_INDEX, narrowest) if _selects(selector, meta(p).labels)]
 
 
@@ -176,8 +177,12 @@ def services_for_pod(informers: SharedInformers, pod: Pod) -> list[NamespacedNam
     matches = []
     for key in sorted(candidates, key=lambda name: (name.namespace, name.name)):
         svc = store.get(key)
-        if svc is not None and svc.spec and svc_spec(svc).selector and \
-                _selects(dict(svc_spec(svc).selector or {}), labels):
+        if (
+            svc is not None
+            and svc.spec
+            and svc_spec(svc).selector
+            and _selects(dict(svc_spec(svc).selector or {}), labels)
+        ):
             matches.append(NamespacedName.of(svc))
     return matches
 
@@ -196,13 +201,14 @@ async def write(verb: str, obj: Any, call: Awaitable[T], *, missing_ok: bool = F
     """Await an API call; 404 is ``None`` when ``missing_ok``; other failures ``WriteError``."""
     try:
         return await call
-    except Exception as error:  # noqa: BLE001 - re-raised with context
+    except Exception as error:
         if missing_ok and error_status_code(error) == 404:
             return None
         target = meta(obj)
         name = target.name or f"{target.generateName or ''}*"
-        raise WriteError(verb, getattr(obj, "kind", None) or type(obj).__name__,
-                         f"{target.namespace}/{name}", error) from error
+        raise WriteError(
+            verb, getattr(obj, "kind", None) or type(obj).__name__, f"{target.namespace}/{name}", error
+        ) from error
 
 
 class QueueController:
@@ -216,8 +222,16 @@ class QueueController:
 
     name = "controller"
 
-    def __init__(self, informers: SharedInformers, client: Any, recorder: Any, *, workers: int = 5,
-                 max_retries: int = DEFAULT_MAX_RETRIES, queue: WorkQueue[NamespacedName] | None = None) -> None:
+    def __init__(
+        self,
+        informers: SharedInformers,
+        client: Any,
+        recorder: Any,
+        *,
+        workers: int = 5,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        queue: WorkQueue[NamespacedName] | None = None,
+    ) -> None:
         self.informers = informers
         self.client = client
         self.recorder = recorder
@@ -242,17 +256,23 @@ class QueueController:
 
     def watch_own_keys(self, informer: Informer[Any]) -> None:
         """Queue an object's own key whenever it is added, updated or deleted."""
-        informer.add_handler(FuncHandler(
-            on_add=self.enqueue_object, on_update=lambda old, new: self.enqueue_object(new),
-            on_delete=self.enqueue_object,
-        ))
+        informer.add_handler(
+            FuncHandler(
+                on_add=self.enqueue_object,
+                on_update=lambda old, new: self.enqueue_object(new),
+                on_delete=self.enqueue_object,
+            )
+        )
 
     def watch_pods(self) -> None:
         """Queue the Services selecting a pod when it is added, updated or deleted."""
-        self.informers.pods.add_handler(FuncHandler(
-            on_add=self.enqueue_services_of_pod, on_update=self._on_pod_update,
-            on_delete=self.enqueue_services_of_pod,
-        ))
+        self.informers.pods.add_handler(
+            FuncHandler(
+                on_add=self.enqueue_services_of_pod,
+                on_update=self._on_pod_update,
+                on_delete=self.enqueue_services_of_pod,
+            )
+        )
 
     def _on_pod_update(self, old: Pod, new: Pod) -> None:
         # Labels may have changed: the Services of both versions are affected.
@@ -291,8 +311,13 @@ class QueueController:
         try:
             # Stale-cache retries are routine (a key re-synced right after its
             # write), hundreds per bench run: logged at DEBUG, not INFO.
-            await run_workers(self.queue, self.timed_sync, workers=self.workers, max_retries=self.max_retries,
-                              routine_errors=(StaleCacheError,))
+            await run_workers(
+                self.queue,
+                self.timed_sync,
+                workers=self.workers,
+                max_retries=self.max_retries,
+                routine_errors=(StaleCacheError,),
+            )
         finally:
             self.queue.shutdown()
             log.info("controller stopped controller=%s", self.name)
@@ -329,9 +354,13 @@ class SliceOwnerController(QueueController):
 
     def watch_slices(self) -> None:
         """Register the slice event handlers on the shared slice informer."""
-        self.informers.slices.add_handler(FuncHandler(
-            on_add=self._on_slice, on_update=self._on_slice_update, on_delete=self._on_slice_delete,
-        ))
+        self.informers.slices.add_handler(
+            FuncHandler(
+                on_add=self._on_slice,
+                on_update=self._on_slice_update,
+                on_delete=self._on_slice_delete,
+            )
+        )
 
     def _on_slice(self, slice_: EndpointSlice) -> None:
         if not self.owns(slice_):

@@ -106,10 +106,12 @@ class EndpointSet:
 
 def port_map_key(ports: Sequence[EndpointPort] | None) -> PortMapKey:
     """Identity of a port list, independent of order (upstream ``NewPortMapKey``)."""
-    return tuple(sorted(
-        (p.name or "", p.port if p.port is not None else -1, p.protocol or "TCP", p.appProtocol or "")
-        for p in ports or []
-    ))
+    return tuple(
+        sorted(
+            (p.name or "", p.port if p.port is not None else -1, p.protocol or "TCP", p.appProtocol or "")
+            for p in ports or []
+        )
+    )
 
 
 def set_trigger_time(slice_: EndpointSlice, trigger_time: datetime.datetime | None) -> None:

@@ -53,8 +53,8 @@ def _controller_list(text: str) -> list[str]:
     unknown = [n for n in names if n not in CONTROLLERS]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
-            f"unknown controller(s) {', '.join(unknown) or '(none given)'}; "
-            f"allowed: {', '.join(CONTROLLERS)}")
+            f"unknown controller(s) {', '.join(unknown) or '(none given)'}; allowed: {', '.join(CONTROLLERS)}"
+        )
     return list(dict.fromkeys(names))
 
 
@@ -67,19 +67,24 @@ def _positive(text: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, then in-cluster)")
-    parser.add_argument("--controllers", type=_controller_list, default=list(CONTROLLERS),
-                        help=f"comma-separated controllers to run (default: {','.join(CONTROLLERS)})")
-    parser.add_argument("--concurrent-syncs", type=_positive, default=5,
-                        help="workers per controller (default: 5)")
-    parser.add_argument("--leader-elect", action="store_true",
-                        help="run only while holding the leader-election Lease")
+    parser.add_argument(
+        "--controllers",
+        type=_controller_list,
+        default=list(CONTROLLERS),
+        help=f"comma-separated controllers to run (default: {','.join(CONTROLLERS)})",
+    )
+    parser.add_argument("--concurrent-syncs", type=_positive, default=5, help="workers per controller (default: 5)")
+    parser.add_argument("--leader-elect", action="store_true", help="run only while holding the leader-election Lease")
     parser.add_argument("--leader-elect-lease-name", default=DEFAULT_LEASE_NAME)
     parser.add_argument("--leader-elect-namespace", default=DEFAULT_LEASE_NAMESPACE)
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
 def build_controllers(
-    client: Any, names: Sequence[str], *, workers: int,
+    client: Any,
+    names: Sequence[str],
+    *,
+    workers: int,
     recorder_factory: Callable[[Any, str], Any] | None = None,
 ) -> tuple[SharedInformers, list[QueueController], list[Any]]:
     """Wire the named controllers to one set of shared informers.
@@ -134,8 +139,12 @@ async def _main(args: argparse.Namespace) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop, signum)
-    log.info("controller-manager starting controllers=%s concurrent_syncs=%d leader_elect=%s",
-             ",".join(args.controllers), args.concurrent_syncs, args.leader_elect)
+    log.info(
+        "controller-manager starting controllers=%s concurrent_syncs=%d leader_elect=%s",
+        ",".join(args.controllers),
+        args.concurrent_syncs,
+        args.leader_elect,
+    )
     try:
         if not args.leader_elect:
             await run_controllers(client, args.controllers, workers=args.concurrent_syncs)
@@ -155,11 +164,14 @@ async def _run_elected(client: Any, args: argparse.Namespace) -> int:
     from svclab.kube.leaderelection import LeaderElectionConfig, LeaderElector
 
     identity = f"{socket.gethostname()}_{uuid.uuid4()}"
-    elector = LeaderElector(client, LeaderElectionConfig(
-        lease_name=args.leader_elect_lease_name,
-        lease_namespace=args.leader_elect_namespace,
-        identity=identity,
-    ))
+    elector = LeaderElector(
+        client,
+        LeaderElectionConfig(
+            lease_name=args.leader_elect_lease_name,
+            lease_namespace=args.leader_elect_namespace,
+            identity=identity,
+        ),
+    )
 
     async def lead() -> None:
         log.info("leader election: started leading identity=%s", identity)

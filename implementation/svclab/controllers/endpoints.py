@@ -32,8 +32,8 @@ from lightkube.resources.core_v1 import Endpoints, Pod, Service
 from ._common import (
     ANNOTATION_LAST_CHANGE_TRIGGER_TIME,
     ANNOTATION_OVER_CAPACITY,
-    AddressType,
     LABEL_HEADLESS,
+    AddressType,
     address_type_of,
     deep_copy,
     find_port,
@@ -137,11 +137,13 @@ def repack_subsets(subsets: Iterable[EndpointSubset]) -> list[EndpointSubset]:
     for group_key, group_ports in groups.items():
         ready = sorted((addresses[k] for k, r in group_key if r), key=_address_sort_key)
         not_ready = sorted((addresses[k] for k, r in group_key if not r), key=_address_sort_key)
-        final.append(EndpointSubset(
-            addresses=ready or None,
-            notReadyAddresses=not_ready or None,
-            ports=sorted(group_ports, key=_port_key) or None,
-        ))
+        final.append(
+            EndpointSubset(
+                addresses=ready or None,
+                notReadyAddresses=not_ready or None,
+                ports=sorted(group_ports, key=_port_key) or None,
+            )
+        )
     return sorted(final, key=_subset_sort_key)
 
 
@@ -178,9 +180,13 @@ def truncate_subsets(subsets: Sequence[EndpointSubset]) -> tuple[list[EndpointSu
         else:
             not_ready = not_ready[:share]
             left -= len(not_ready)
-        result.append(EndpointSubset(
-            addresses=ready or None, notReadyAddresses=not_ready or None, ports=subset.ports,
-        ))
+        result.append(
+            EndpointSubset(
+                addresses=ready or None,
+                notReadyAddresses=not_ready or None,
+                ports=subset.ports,
+            )
+        )
     return result, True
 
 
@@ -224,12 +230,18 @@ def _pod_subsets(service: Service, pod: Pod, address: EndpointAddress) -> list[E
         number = find_port(pod, service_port)
         if number is None:
             continue
-        subsets.append(subset([EndpointPort(
-            port=number,
-            name=service_port.name or None,
-            protocol=service_port.protocol or "TCP",
-            appProtocol=service_port.appProtocol,
-        )]))
+        subsets.append(
+            subset(
+                [
+                    EndpointPort(
+                        port=number,
+                        name=service_port.name or None,
+                        protocol=service_port.protocol or "TCP",
+                        appProtocol=service_port.appProtocol,
+                    )
+                ]
+            )
+        )
     return subsets
 
 
@@ -273,8 +285,12 @@ def desired_endpoints(
     if service.spec is None or svc_spec(service).type == "ExternalName" or not has_selector(service):
         return None
     subsets, truncated = truncate_subsets(desired_subsets(service, pods))
-    endpoints = deep_copy(current) if current is not None else Endpoints(
-        metadata=ObjectMeta(name=meta(service).name, namespace=meta(service).namespace),
+    endpoints = (
+        deep_copy(current)
+        if current is not None
+        else Endpoints(
+            metadata=ObjectMeta(name=meta(service).name, namespace=meta(service).namespace),
+        )
     )
     annotations = dict(meta(endpoints).annotations or {})
     if trigger_time is not None:

@@ -48,10 +48,13 @@ class EndpointsController(QueueController):
         self._stale_versions: dict[NamespacedName, str] = {}
         self.watch_own_keys(informers.services)
         self.watch_pods()
-        informers.endpoints.add_handler(FuncHandler(
-            on_add=self._on_endpoints_seen, on_update=lambda old, new: self._on_endpoints_seen(new),
-            on_delete=self._on_endpoints_delete,
-        ))
+        informers.endpoints.add_handler(
+            FuncHandler(
+                on_add=self._on_endpoints_seen,
+                on_update=lambda old, new: self._on_endpoints_seen(new),
+                on_delete=self._on_endpoints_delete,
+            )
+        )
 
     def _on_endpoints_seen(self, endpoints: Endpoints) -> None:
         self.caught_up(NamespacedName.of(endpoints))
@@ -101,6 +104,5 @@ class EndpointsController(QueueController):
         # Deleted even when the cache shows none, as upstream: the cache may
         # not have seen an Endpoints we created moments ago.
         target = current or Endpoints(metadata=ObjectMeta(name=key.name, namespace=key.namespace))
-        await write("delete", target,
-                    self.client.delete(Endpoints, key.name, namespace=key.namespace), missing_ok=True)
+        await write("delete", target, self.client.delete(Endpoints, key.name, namespace=key.namespace), missing_ok=True)
         log.info("deleted endpoints key=%s reason=service-gone", key)

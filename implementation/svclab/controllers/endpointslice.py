@@ -31,12 +31,12 @@ from lightkube.resources.core_v1 import Node, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from ._common import (
-    AddressType,
-    ControllerName,
     LABEL_HEADLESS,
     LABEL_MANAGED_BY,
     LABEL_SERVICE_NAME,
     LABEL_ZONE,
+    AddressType,
+    ControllerName,
     address_type_of,
     controller_ref,
     deep_copy,
@@ -44,8 +44,8 @@ from ._common import (
     is_headless,
     is_pod_ready,
     meta,
-    namespace_of,
     name_of,
+    namespace_of,
     pod_ips,
     pod_reference,
     pod_spec,
@@ -106,7 +106,9 @@ def owned_by(slice_: EndpointSlice, service: Service) -> bool:
 
 
 def service_slice_labels(
-    slice_labels: Mapping[str, str] | None, service: Service, controller: str,
+    slice_labels: Mapping[str, str] | None,
+    service: Service,
+    controller: str,
 ) -> tuple[dict[str, str], bool]:
     """Upstream ``setEndpointSliceLabels``: (labels to set, changed?).
 
@@ -130,17 +132,22 @@ def _endpoint_ports(service: Service, pod: Pod) -> list[EndpointPort]:
     for service_port in svc_spec(service).ports or []:
         number = find_port(pod, service_port)
         if number is not None:
-            ports.append(EndpointPort(
-                port=number,
-                name=service_port.name or "",
-                protocol=service_port.protocol or "TCP",
-                appProtocol=service_port.appProtocol,
-            ))
+            ports.append(
+                EndpointPort(
+                    port=number,
+                    name=service_port.name or "",
+                    protocol=service_port.protocol or "TCP",
+                    appProtocol=service_port.appProtocol,
+                )
+            )
     return ports
 
 
 def pod_to_endpoint(
-    pod: Pod, node: Node | None, service: Service, address_type: AddressType,
+    pod: Pod,
+    node: Node | None,
+    service: Service,
+    address_type: AddressType,
 ) -> Endpoint:
     """Upstream ``podToEndpoint``.  Side-effect-free."""
     serving = is_pod_ready(pod)
@@ -158,7 +165,10 @@ def pod_to_endpoint(
 
 
 def _new_slice(
-    service: Service, ports: Sequence[EndpointPort], address_type: AddressType, controller: str,
+    service: Service,
+    ports: Sequence[EndpointPort],
+    address_type: AddressType,
+    controller: str,
 ) -> EndpointSlice:
     """Upstream ``newEndpointSlice``: generateName ``<service>-``, owned by the Service."""
     labels, _ = service_slice_labels({}, service, controller)
@@ -188,14 +198,17 @@ class _Planner:
     pods_without_node: list[str] = field(default_factory=list)
 
     def desired(
-        self, pods: Sequence[Pod], nodes: Mapping[str, Node], address_type: AddressType,
+        self,
+        pods: Sequence[Pod],
+        nodes: Mapping[str, Node],
+        address_type: AddressType,
     ) -> dict[PortMapKey, tuple[list[EndpointPort], EndpointSet]]:
         groups: dict[PortMapKey, tuple[list[EndpointPort], EndpointSet]] = {}
         for pod in pods:
             if not should_pod_be_in_endpoints(pod, include_terminating=True):
                 continue
             ports = _endpoint_ports(self.service, pod)
-            ports_, endpoints = groups.setdefault(port_map_key(ports), (ports, EndpointSet()))
+            _, endpoints = groups.setdefault(port_map_key(ports), (ports, EndpointSet()))
             node = nodes.get(pod_spec(pod).nodeName or "")
             if node is None and not svc_spec(self.service).publishNotReadyAddresses:
                 # Upstream skips the pod and retries the Service later.
@@ -207,8 +220,11 @@ class _Planner:
         return groups
 
     def by_address_type(
-        self, pods: Sequence[Pod], nodes: Mapping[str, Node],
-        existing: Sequence[EndpointSlice], address_type: AddressType,
+        self,
+        pods: Sequence[Pod],
+        nodes: Mapping[str, Node],
+        existing: Sequence[EndpointSlice],
+        address_type: AddressType,
     ) -> None:
         """Upstream ``reconcileByAddressType`` plus finalize's create-to-update recycling."""
         create: list[EndpointSlice] = []
@@ -269,8 +285,11 @@ class _Planner:
         return "unchanged", slice_
 
     def by_port_mapping(
-        self, existing: Sequence[EndpointSlice], desired: EndpointSet,
-        ports: Sequence[EndpointPort], address_type: AddressType,
+        self,
+        existing: Sequence[EndpointSlice],
+        desired: EndpointSet,
+        ports: Sequence[EndpointPort],
+        address_type: AddressType,
     ) -> tuple[list[EndpointSlice], list[EndpointSlice], list[EndpointSlice]]:
         """Upstream ``reconcileByPortMapping``: (create, update, delete) for one port group."""
         by_name: dict[str, EndpointSlice] = {}
@@ -306,7 +325,9 @@ class _Planner:
 
 
 def _slice_to_fill(
-    slices: Sequence[EndpointSlice], count: int, max_per_slice: int,
+    slices: Sequence[EndpointSlice],
+    count: int,
+    max_per_slice: int,
 ) -> EndpointSlice | None:
     """Upstream ``getSliceToFill``: the slice ``count`` endpoints fill most tightly."""
     closest_diff, closest = max_per_slice, None
@@ -331,7 +352,9 @@ def _same_placeholder(existing: EndpointSlice, placeholder: EndpointSlice) -> bo
 
 
 def _recycle(
-    service: Service, create: list[EndpointSlice], update: list[EndpointSlice],
+    service: Service,
+    create: list[EndpointSlice],
+    update: list[EndpointSlice],
     delete: list[EndpointSlice],
 ) -> None:
     """Finalize's first step: reuse slices due for deletion instead of creating.

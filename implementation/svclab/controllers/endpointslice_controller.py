@@ -19,20 +19,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from lightkube.resources.core_v1 import Node, Service
+from lightkube.resources.core_v1 import Node
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from svclab.kube.informer import FuncHandler
 from svclab.kube.names import NamespacedName
 
 from ._common import (
-    ControllerName,
     LABEL_ZONE,
+    ControllerName,
     has_selector,
     meta,
+    name_of,
     namespace_of,
     pod_spec,
-    name_of,
     svc_spec,
 )
 from ._shell import (
@@ -68,8 +68,12 @@ async def apply_slice_plan(client: Any, tracker: EndpointSliceTracker, plan: Sli
         if updated is not None:
             tracker.update(updated)
     for slice_ in plan.delete:
-        await write("delete", slice_, client.delete(EndpointSlice, name_of(slice_), namespace=namespace_of(slice_)),
-                    missing_ok=True)
+        await write(
+            "delete",
+            slice_,
+            client.delete(EndpointSlice, name_of(slice_), namespace=namespace_of(slice_)),
+            missing_ok=True,
+        )
         tracker.expect_deletion(slice_)
 
 
@@ -79,8 +83,15 @@ class EndpointSliceController(SliceOwnerController):
     name = "endpointslice"
     managed_by = CONTROLLER
 
-    def __init__(self, informers: SharedInformers, client: Any, recorder: Any, *,
-                 max_endpoints_per_slice: int = DEFAULT_MAX_ENDPOINTS_PER_SLICE, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        informers: SharedInformers,
+        client: Any,
+        recorder: Any,
+        *,
+        max_endpoints_per_slice: int = DEFAULT_MAX_ENDPOINTS_PER_SLICE,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(informers, client, recorder, **kwargs)
         self.max_endpoints_per_slice = max_endpoints_per_slice
         self.trigger_times = TriggerTimeTracker()
@@ -128,17 +139,26 @@ class EndpointSliceController(SliceOwnerController):
         pods = pods_for_service(self.informers, service)
         nodes = {name_of(n): n for n in self.informers.nodes.store.list()}
         plan = plan_slices(
-            service, pods, nodes, slices,
+            service,
+            pods,
+            nodes,
+            slices,
             max_endpoints_per_slice=self.max_endpoints_per_slice,
             trigger_time=self.trigger_times.compute(service, pods),
         )
         if not plan.is_empty():
             await apply_slice_plan(self.client, self.tracker, plan)
-            log.info("reconciled slices key=%s created=%d updated=%d deleted=%d",
-                     key, len(plan.create), len(plan.update), len(plan.delete))
+            log.info(
+                "reconciled slices key=%s created=%d updated=%d deleted=%d",
+                key,
+                len(plan.create),
+                len(plan.update),
+                len(plan.delete),
+            )
         if plan.pods_without_node:
             raise NodeNotFoundError(
-                f"skipping pods {', '.join(plan.pods_without_node)} of Service {key}: node not found")
+                f"skipping pods {', '.join(plan.pods_without_node)} of Service {key}: node not found"
+            )
 
     async def _delete_all(self, key: NamespacedName) -> None:
         self.trigger_times.delete_service(key.namespace, key.name)

@@ -1,9 +1,9 @@
 """Errors a controller sync raises; the work queue retries the key on any of them.
 
-    ControllerError
-    ├── StaleCacheError      the informer has not caught up with our own writes
-    ├── WriteError           an API call failed (verb, kind, ns/name, cause)
-    └── NodeNotFoundError    pods were left out because their Node is unknown
+ControllerError
+├── StaleCacheError      the informer has not caught up with our own writes
+├── WriteError           an API call failed (verb, kind, ns/name, cause)
+└── NodeNotFoundError    pods were left out because their Node is unknown
 """
 
 from __future__ import annotations

@@ -35,11 +35,11 @@ from ._common import (
     ANNOTATION_LAST_APPLIED,
     ANNOTATION_LAST_CHANGE_TRIGGER_TIME,
     ANNOTATION_LEADER,
-    AddressType,
-    ControllerName,
     LABEL_MANAGED_BY,
     LABEL_SERVICE_NAME,
     LABEL_SKIP_MIRROR,
+    AddressType,
+    ControllerName,
     address_type_of,
     controller_ref,
     has_selector,
@@ -49,8 +49,8 @@ from ._slices import EndpointSet, PortMapKey, SlicePlan, endpoint_key, port_map_
 from .endpoints import repack_subsets
 
 __all__ = [
-    "EventReason",
     "MAX_ENDPOINTS_PER_SUBSET",
+    "EventReason",
     "MirrorEvent",
     "MirroringPlan",
     "plan_mirrored_slices",
@@ -119,8 +119,7 @@ class _Desired:
 
     def add_subset(self, subset: object) -> None:
         ports = [
-            EndpointPort(port=p.port, name=p.name or "", protocol=p.protocol or "TCP",
-                         appProtocol=p.appProtocol)
+            EndpointPort(port=p.port, name=p.name or "", protocol=p.protocol or "TCP", appProtocol=p.appProtocol)
             for p in subset.ports or []  # type: ignore[attr-defined]
         ]
         key = port_map_key(ports)
@@ -145,26 +144,32 @@ class _Desired:
 def _events(desired: _Desired) -> tuple[MirrorEvent, ...]:
     events = []
     if desired.invalid:
-        events.append(MirrorEvent(
-            EventReason.INVALID_IP_ADDRESS,
-            f"Skipped {desired.invalid} invalid IP addresses when mirroring to EndpointSlices",
-        ))
+        events.append(
+            MirrorEvent(
+                EventReason.INVALID_IP_ADDRESS,
+                f"Skipped {desired.invalid} invalid IP addresses when mirroring to EndpointSlices",
+            )
+        )
     if desired.skipped > desired.invalid:
-        events.append(MirrorEvent(
-            EventReason.TOO_MANY_ADDRESSES_TO_MIRROR,
-            f"A max of {MAX_ENDPOINTS_PER_SUBSET} addresses can be mirrored to EndpointSlices "
-            f"per Endpoints subset. {desired.skipped} addresses were skipped",
-        ))
+        events.append(
+            MirrorEvent(
+                EventReason.TOO_MANY_ADDRESSES_TO_MIRROR,
+                f"A max of {MAX_ENDPOINTS_PER_SUBSET} addresses can be mirrored to EndpointSlices "
+                f"per Endpoints subset. {desired.skipped} addresses were skipped",
+            )
+        )
     return tuple(events)
 
 
 def _mirrored_annotations(endpoints: Endpoints) -> dict[str, str]:
-    return {k: v for k, v in (meta(endpoints).annotations or {}).items()
-            if k not in _NOT_COPIED_ANNOTATIONS}
+    return {k: v for k, v in (meta(endpoints).annotations or {}).items() if k not in _NOT_COPIED_ANNOTATIONS}
 
 
 def _new_slice(
-    endpoints: Endpoints, ports: Sequence[EndpointPort], address_type: AddressType, name: str | None,
+    endpoints: Endpoints,
+    ports: Sequence[EndpointPort],
+    address_type: AddressType,
+    name: str | None,
 ) -> EndpointSlice:
     """Upstream mirroring ``newEndpointSlice``: owned by the Endpoints."""
     labels = dict(meta(endpoints).labels or {})
@@ -191,15 +196,18 @@ def _first_slice_matches(endpoints: Endpoints, slice_: EndpointSlice, desired: E
     wanted = {endpoint_key(e): e for e in desired}
     if existing != wanted:
         return False
-    labels = {k: v for k, v in (meta(slice_).labels or {}).items()
-              if k not in (LABEL_MANAGED_BY, LABEL_SERVICE_NAME)}
-    return (labels == (meta(endpoints).labels or {})
-            and (meta(slice_).annotations or {}) == _mirrored_annotations(endpoints))
+    labels = {k: v for k, v in (meta(slice_).labels or {}).items() if k not in (LABEL_MANAGED_BY, LABEL_SERVICE_NAME)}
+    return labels == (meta(endpoints).labels or {}) and (meta(slice_).annotations or {}) == _mirrored_annotations(
+        endpoints
+    )
 
 
 def _by_port_mapping(
-    endpoints: Endpoints, existing: Sequence[EndpointSlice], desired: EndpointSet,
-    ports: Sequence[EndpointPort], address_type: AddressType,
+    endpoints: Endpoints,
+    existing: Sequence[EndpointSlice],
+    desired: EndpointSet,
+    ports: Sequence[EndpointPort],
+    address_type: AddressType,
 ) -> tuple[list[EndpointSlice], list[EndpointSlice], list[EndpointSlice]]:
     """Upstream mirroring ``reconcileByPortMapping``: (create, update, delete)."""
     if not len(desired):
@@ -234,7 +242,8 @@ def _recycle(create: list[EndpointSlice], update: list[EndpointSlice], delete: l
 
 
 def plan_mirrored_slices(
-    endpoints: Endpoints, existing_slices: Iterable[EndpointSlice],
+    endpoints: Endpoints,
+    existing_slices: Iterable[EndpointSlice],
 ) -> MirroringPlan:
     """Plan the mirrored slices of one Endpoints object.  Side-effect-free.
 
@@ -257,8 +266,7 @@ def plan_mirrored_slices(
         key = (port_map_key(slice_.ports), AddressType(slice_.addressType))
         existing_by_key.setdefault(key, []).append(slice_)
     for key, wanted in desired.endpoints.items():
-        c, u, d = _by_port_mapping(endpoints, existing_by_key.get(key, []), wanted,
-                                   desired.ports[key], key[1])
+        c, u, d = _by_port_mapping(endpoints, existing_by_key.get(key, []), wanted, desired.ports[key], key[1])
         create += c
         update += u
         delete += d

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from lightkube.resources.core_v1 import Endpoints, Service
+from lightkube.resources.core_v1 import Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from svclab.kube.informer import FuncHandler
@@ -45,9 +45,13 @@ class EndpointSliceMirroringController(SliceOwnerController):
     def __init__(self, informers: SharedInformers, client: Any, recorder: Any, **kwargs: Any) -> None:
         super().__init__(informers, client, recorder, **kwargs)
         self.watch_own_keys(informers.endpoints)
-        informers.services.add_handler(FuncHandler(
-            on_add=self.enqueue_object, on_update=self._on_service_update, on_delete=self.enqueue_object,
-        ))
+        informers.services.add_handler(
+            FuncHandler(
+                on_add=self.enqueue_object,
+                on_update=self._on_service_update,
+                on_delete=self.enqueue_object,
+            )
+        )
         self.watch_slices()
 
     def _on_service_update(self, old: Service, new: Service) -> None:
@@ -65,8 +69,11 @@ class EndpointSliceMirroringController(SliceOwnerController):
         """Queue owners of mirrored slices whose Endpoints or Service are gone."""
         for slice_ in self.informers.slices.store.list():
             key = service_key_of_slice(slice_)
-            if key and self.owns(slice_) and not should_mirror(
-                    self.informers.endpoints.store.get(key), self.informers.services.store.get(key)):
+            if (
+                key
+                and self.owns(slice_)
+                and not should_mirror(self.informers.endpoints.store.get(key), self.informers.services.store.get(key))
+            ):
                 self.enqueue(key)
 
     async def sync(self, key: NamespacedName) -> None:
@@ -85,5 +92,10 @@ class EndpointSliceMirroringController(SliceOwnerController):
             self.recorder.event(endpoints, event.type, str(event.reason), event.message)
         if not plan.is_empty():
             await apply_slice_plan(self.client, self.tracker, plan)
-            log.info("mirrored slices key=%s created=%d updated=%d deleted=%d",
-                     key, len(plan.create), len(plan.update), len(plan.delete))
+            log.info(
+                "mirrored slices key=%s created=%d updated=%d deleted=%d",
+                key,
+                len(plan.create),
+                len(plan.update),
+                len(plan.delete),
+            )

@@ -27,12 +27,13 @@ from .store import NAMESPACE_INDEX, Store
 from .workqueue import DEFAULT_MAX_RETRIES, ShutDown, WorkQueue, run_workers
 
 __all__ = [
-    "Backoff",
-    "BucketRateLimiter",
-    "Clock",
     "DEFAULT_MAX_RETRIES",
     "EVENT_TYPE_NORMAL",
     "EVENT_TYPE_WARNING",
+    "NAMESPACE_INDEX",
+    "Backoff",
+    "BucketRateLimiter",
+    "Clock",
     "EventHandler",
     "EventRecorder",
     "FuncHandler",
@@ -42,7 +43,6 @@ __all__ = [
     "LeaderElector",
     "LoopClock",
     "MaxOfRateLimiter",
-    "NAMESPACE_INDEX",
     "NamespacedName",
     "RateLimiter",
     "Reflector",

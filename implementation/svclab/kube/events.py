@@ -108,7 +108,7 @@ class EventRecorder:
             self._queue.put_nowait(pending)
         except asyncio.QueueFull:
             log.warning("event dropped, queue full reason=%s message=%r", reason, message)
-        except Exception:  # noqa: BLE001 - recording an event must never fail the caller
+        except Exception:
             log.exception("event could not be recorded reason=%s", reason)
 
     def eventf(self, obj: Any, type_: str, reason: str, fmt: str, *args: Any) -> None:
@@ -133,14 +133,25 @@ class EventRecorder:
     async def write(self, pending: _Pending) -> None:
         """Create or count up one Event; errors are logged."""
         ref = pending.reference
-        key = (ref.kind, ref.apiVersion, ref.namespace, ref.name, ref.uid, pending.type, pending.reason, pending.message)
+        key = (
+            ref.kind,
+            ref.apiVersion,
+            ref.namespace,
+            ref.name,
+            ref.uid,
+            pending.type,
+            pending.reason,
+            pending.message,
+        )
         seen = self._seen.get(key)
         try:
             if seen is not None and await self._count_up(seen, pending):
                 return
             self._seen[key] = await self._create(pending)
-        except Exception as error:  # noqa: BLE001 - events are best effort
-            log.warning("event write failed reason=%s object=%s/%s error=%r", pending.reason, ref.namespace, ref.name, error)
+        except Exception as error:
+            log.warning(
+                "event write failed reason=%s object=%s/%s error=%r", pending.reason, ref.namespace, ref.name, error
+            )
 
     async def _count_up(self, seen: _Seen, pending: _Pending) -> bool:
         patch = {"count": seen.count + 1, "lastTimestamp": _rfc3339(pending.timestamp)}

@@ -49,7 +49,9 @@ _REASONS = {400: "BadRequest", 404: "NotFound", 409: "Conflict", 410: "Expired",
 
 def api_error(code: int, message: str, reason: str | None = None) -> ApiError:
     """An ``ApiError`` as lightkube raises it for an HTTP error ``code``."""
-    return ApiError(status=Status(code=code, reason=reason or _REASONS.get(code, ""), message=message, status="Failure"))
+    return ApiError(
+        status=Status(code=code, reason=reason or _REASONS.get(code, ""), message=message, status="Failure")
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +211,9 @@ class FakeClient:
         current = self._existing(res, ns, name)
         sent_rv = meta.get("resourceVersion")
         if sent_rv and sent_rv != current["metadata"].get("resourceVersion"):
-            raise api_error(409, f'Operation cannot be fulfilled on {self._kind(res)} "{name}": object has been modified')
+            raise api_error(
+                409, f'Operation cannot be fulfilled on {self._kind(res)} "{name}": object has been modified'
+            )
         for kept in ("uid", "creationTimestamp"):
             if kept in current["metadata"]:
                 meta[kept] = current["metadata"][kept]
@@ -239,13 +243,19 @@ class FakeClient:
             patched = merge_patch(current, body)
         sent_rv = body.get("metadata", {}).get("resourceVersion") if isinstance(body, dict) else None
         if sent_rv and sent_rv != current["metadata"].get("resourceVersion"):
-            raise api_error(409, f'Operation cannot be fulfilled on {self._kind(res)} "{name}": object has been modified')
+            raise api_error(
+                409, f'Operation cannot be fulfilled on {self._kind(res)} "{name}": object has been modified'
+            )
         return res.from_dict(self._write(res, "MODIFIED", ns, name, patched))
 
     async def apply(self, obj: Any, name: str | None = None, *, namespace: str | None = None, **_: Any) -> Any:
         meta = _to_json(obj).get("metadata", {})
         return await self.patch(
-            type(obj), name or meta.get("name", ""), obj, namespace=namespace or meta.get("namespace"), patch_type=PatchType.APPLY
+            type(obj),
+            name or meta.get("name", ""),
+            obj,
+            namespace=namespace or meta.get("namespace"),
+            patch_type=PatchType.APPLY,
         )
 
     async def delete(self, res: type[Any], name: str, *, namespace: str | None = None, **_: Any) -> None:
@@ -350,7 +360,9 @@ class FakeClient:
         return matches(watcher.fields, field_values(body, [r.key for r in watcher.fields]))
 
     def _select(self, res: type[Any], namespace: str, labels: Any, fields: Any) -> builtins.list[dict[str, Any]]:
-        probe = _Watcher(self._kind_key(res), namespace, parse_selector(labels), parse_selector(fields, for_fields=True))
+        probe = _Watcher(
+            self._kind_key(res), namespace, parse_selector(labels), parse_selector(fields, for_fields=True)
+        )
         stored = self._objects.get(self._kind_key(res), {})
         return [copy.deepcopy(stored[k]) for k in sorted(stored) if self._visible(probe, stored[k])]
 
@@ -358,7 +370,9 @@ class FakeClient:
         self, res: type[Any], namespace: str, labels: Any, fields: Any, resource_version: str | None
     ) -> AsyncIterator[tuple[str, Any]]:
         self._raise_injected("watch", res)
-        watcher = _Watcher(self._kind_key(res), namespace, parse_selector(labels), parse_selector(fields, for_fields=True))
+        watcher = _Watcher(
+            self._kind_key(res), namespace, parse_selector(labels), parse_selector(fields, for_fields=True)
+        )
         start = int(resource_version) if resource_version not in (None, "", "0") else self._last_rv
         if start < self._compacted_rv:
             raise api_error(410, f"too old resource version: {start} ({self._compacted_rv})")

@@ -181,7 +181,7 @@ class Informer(Generic[T]):
     def _call(self, func: Callable[..., None], *args: T) -> None:
         try:
             func(*args)
-        except Exception:  # noqa: BLE001 - a faulty handler must not stop the informer
+        except Exception:
             key = _key_or_none(args[-1])
             log.exception("informer handler failed resource=%s handler=%s key=%s", self.reflector.name, func, key)
 

@@ -109,7 +109,9 @@ class LeaderElector:
         When ``run`` itself is cancelled the Lease is released.
         """
         await self._acquire()
-        work: asyncio.Task[None] = asyncio.create_task(_await(on_started_leading()), name=f"leading-{self.config.identity}")
+        work: asyncio.Task[None] = asyncio.create_task(
+            _await(on_started_leading()), name=f"leading-{self.config.identity}"
+        )
         try:
             await self._renew_until_lost()
         finally:
@@ -127,7 +129,7 @@ class LeaderElector:
         now = self._clock.now()
         try:
             lease = await self._client.get(Lease, self.config.lease_name, namespace=self.config.lease_namespace)
-        except Exception as error:  # noqa: BLE001 - logged; the caller retries
+        except Exception as error:
             if error_status_code(error) != 404:
                 log.warning("leader election: get lease failed lease=%s error=%r", self._lease_key(), error)
                 return False
@@ -156,7 +158,7 @@ class LeaderElector:
         )
         try:
             self._lease = await self._client.replace(lease)
-        except Exception as error:  # noqa: BLE001 - best effort on the way out
+        except Exception as error:
             log.warning("leader election: release failed lease=%s error=%r", self._lease_key(), error)
             return False
         log.info("leader election: released lease=%s identity=%s", self._lease_key(), self.config.identity)
@@ -186,7 +188,10 @@ class LeaderElector:
     def _observe(self, lease: Lease, now: float) -> None:
         spec = lease.spec or LeaseSpec()
         record = (spec.holderIdentity or "", spec.renewTime, spec.leaseDurationSeconds or 0)
-        if self._observed is None or (self._observed.holder, self._observed.renew_time, self._observed.lease_duration) != record:
+        if (
+            self._observed is None
+            or (self._observed.holder, self._observed.renew_time, self._observed.lease_duration) != record
+        ):
             self._observed = _Observed(*record, observed_at=now)
 
     async def _create(self, now: float) -> bool:
@@ -203,7 +208,7 @@ class LeaderElector:
         )
         try:
             self._lease = await self._client.create(lease)
-        except Exception as error:  # noqa: BLE001 - 409: someone else created it first
+        except Exception as error:
             log.info("leader election: create lease failed lease=%s error=%r", self._lease_key(), error)
             return False
         self._observe(self._lease, now)
@@ -223,7 +228,7 @@ class LeaderElector:
             # replace sends metadata.resourceVersion as read: a concurrent
             # writer makes this fail with 409 instead of overwriting it.
             self._lease = await self._client.replace(lease)
-        except Exception as error:  # noqa: BLE001 - logged; the caller retries
+        except Exception as error:
             log.info("leader election: update lease failed lease=%s error=%r", self._lease_key(), error)
             return False
         self._observe(self._lease, now)

@@ -257,7 +257,13 @@ class Reflector(Generic[T]):
             if decision is None:
                 step = NextStep.WATCH
                 continue
-            log.info("reflector %s: %s, next=%s backoff=%s", self.name, decision.reason, decision.step.value, decision.backoff)
+            log.info(
+                "reflector %s: %s, next=%s backoff=%s",
+                self.name,
+                decision.reason,
+                decision.step.value,
+                decision.backoff,
+            )
             if decision.backoff:
                 await self._clock.sleep(self._backoff.next_delay(self._clock.now(), self._random()))
             step = decision.step
@@ -266,7 +272,7 @@ class Reflector(Generic[T]):
         self.lists += 1
         try:
             items, resource_version = await self._lister_watcher.list()
-        except Exception as error:  # noqa: BLE001 - every list failure is retried
+        except Exception as error:
             return decide_after_list_error(error)
         self._sink.replace(items, resource_version)
         self.state.resource_version = resource_version
@@ -280,6 +286,6 @@ class Reflector(Generic[T]):
             async for event_type, obj in self._lister_watcher.watch(self.state.resource_version, timeout):
                 apply_watch_event(self.state, event_type, obj, self._sink)
                 saw_events = True
-        except Exception as error:  # noqa: BLE001 - classified by decide_after_watch
+        except Exception as error:
             return decide_after_watch(error, saw_events=saw_events)
         return decide_after_watch(None, saw_events=saw_events)

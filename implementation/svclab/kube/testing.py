@@ -28,7 +28,7 @@ from .fake_client import Action, FakeClient, api_error
 __all__ = ["Action", "FakeClient", "FakeClock", "FakeRecorder", "RecordedEvent", "api_error"]
 
 # Wall-clock time at which every FakeClock starts (a fixed, readable instant).
-FAKE_EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+FAKE_EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 
 
 @dataclass(slots=True)

@@ -197,8 +197,10 @@ async def run_workers(
         raise ValueError(f"workers must be >= 1, got {workers}")
     async with asyncio.TaskGroup() as group:
         for index in range(workers):
-            group.create_task(_worker(queue, sync, max_retries, on_drop, routine_errors),
-                              name=f"{queue.name or 'queue'}-worker-{index}")
+            group.create_task(
+                _worker(queue, sync, max_retries, on_drop, routine_errors),
+                name=f"{queue.name or 'queue'}-worker-{index}",
+            )
 
 
 async def _worker(
@@ -215,7 +217,7 @@ async def _worker(
             return
         try:
             await sync(key)
-        except Exception as error:  # noqa: BLE001 - a sync failure must not kill the worker
+        except Exception as error:
             _handle_failure(queue, key, error, max_retries, on_drop, routine_errors)
         else:
             queue.forget(key)

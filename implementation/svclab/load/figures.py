@@ -103,19 +103,28 @@ def figures_from_measurements(measurements: Sequence[Measurement]) -> list[Figur
             direct_rps[_baseline_key(m, m.services)] = _rps(m)
     figures = []
     for m in measurements:
-        baseline = direct_rps.get(_baseline_key(m, m.services),
-                                  direct_rps.get(_baseline_key(m, 0)))
+        baseline = direct_rps.get(_baseline_key(m, m.services), direct_rps.get(_baseline_key(m, 0)))
         rps = _rps(m)
         hist = m.stats.response_times_ms
-        figures.append(Figure(
-            mode=m.mode, target=m.target, scenario=m.scenario, services=m.services,
-            users=m.users, requests=m.stats.requests, failures=m.stats.failures,
-            duration_s=round(m.stats.duration_s, 3), rps=round(rps, 1),
-            p50_ms=percentile_ms(hist, 0.50), p95_ms=percentile_ms(hist, 0.95),
-            p99_ms=percentile_ms(hist, 0.99),
-            ratio_to_direct=round(rps / baseline, 4) if baseline else None,
-            proxy_cpu_s=None if m.proxy_cpu_s is None else round(m.proxy_cpu_s, 3),
-            html_report=m.stats.html_report))
+        figures.append(
+            Figure(
+                mode=m.mode,
+                target=m.target,
+                scenario=m.scenario,
+                services=m.services,
+                users=m.users,
+                requests=m.stats.requests,
+                failures=m.stats.failures,
+                duration_s=round(m.stats.duration_s, 3),
+                rps=round(rps, 1),
+                p50_ms=percentile_ms(hist, 0.50),
+                p95_ms=percentile_ms(hist, 0.95),
+                p99_ms=percentile_ms(hist, 0.99),
+                ratio_to_direct=round(rps / baseline, 4) if baseline else None,
+                proxy_cpu_s=None if m.proxy_cpu_s is None else round(m.proxy_cpu_s, 3),
+                html_report=m.stats.html_report,
+            )
+        )
     return figures
 
 
@@ -139,21 +148,32 @@ def _figure_from_dict(data: Mapping[str, Any]) -> Figure:
         return None if value is None else float(value)
 
     return Figure(
-        mode=str(data["mode"]), target=TargetKind(data["target"]),
-        scenario=Scenario(data["scenario"]), services=int(data["services"]),
-        users=int(data["users"]), requests=int(data["requests"]),
-        failures=int(data["failures"]), duration_s=float(data["duration_s"]),
-        rps=float(data["rps"]), p50_ms=float(data["p50_ms"]), p95_ms=float(data["p95_ms"]),
-        p99_ms=float(data["p99_ms"]), ratio_to_direct=optional("ratio_to_direct"),
+        mode=str(data["mode"]),
+        target=TargetKind(data["target"]),
+        scenario=Scenario(data["scenario"]),
+        services=int(data["services"]),
+        users=int(data["users"]),
+        requests=int(data["requests"]),
+        failures=int(data["failures"]),
+        duration_s=float(data["duration_s"]),
+        rps=float(data["rps"]),
+        p50_ms=float(data["p50_ms"]),
+        p95_ms=float(data["p95_ms"]),
+        p99_ms=float(data["p99_ms"]),
+        ratio_to_direct=optional("ratio_to_direct"),
         proxy_cpu_s=optional("proxy_cpu_s"),
-        html_report=None if data.get("html_report") is None else str(data["html_report"]))
+        html_report=None if data.get("html_report") is None else str(data["html_report"]),
+    )
 
 
 def results_to_json(results: LoadResults) -> str:
     """The JSON document described in the module docstring (side-effect-free)."""
     document = {
-        "schema": LOAD_SCHEMA, "testbed": results.testbed, "profile": results.profile,
-        "started": results.started, "locust_version": results.locust_version,
+        "schema": LOAD_SCHEMA,
+        "testbed": results.testbed,
+        "profile": results.profile,
+        "started": results.started,
+        "locust_version": results.locust_version,
         "figures": [_figure_to_dict(f) for f in results.figures],
     }
     return json.dumps(document, indent=2) + "\n"
@@ -189,6 +209,10 @@ def read_results(path: Path) -> LoadResults:
         figures = tuple(_figure_from_dict(f) for f in data["figures"])
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{path}: bad figure: {err}") from err
-    return LoadResults(testbed=str(data["testbed"]), profile=str(data.get("profile", "")),
-                       started=str(data.get("started", "")), figures=figures,
-                       locust_version=data.get("locust_version"))
+    return LoadResults(
+        testbed=str(data["testbed"]),
+        profile=str(data.get("profile", "")),
+        started=str(data.get("started", "")),
+        figures=figures,
+        locust_version=data.get("locust_version"),
+    )

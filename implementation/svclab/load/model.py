@@ -21,10 +21,10 @@ import enum
 from dataclasses import dataclass, field, replace
 
 __all__ = [
+    "PROFILES",
     "Figure",
     "LoadTarget",
     "Measurement",
-    "PROFILES",
     "Profile",
     "Scenario",
     "TargetKind",
@@ -84,8 +84,7 @@ class Profile:
         """This profile as run on ``runtime`` (``host`` or ``uml``). Side-effect-free."""
         if runtime != "uml" or self.uml_sweep_limit is None:
             return self
-        return replace(self, sweep_counts=tuple(c for c in self.sweep_counts
-                                                if c <= self.uml_sweep_limit))
+        return replace(self, sweep_counts=tuple(c for c in self.sweep_counts if c <= self.uml_sweep_limit))
 
 
 PROFILES: dict[str, Profile] = {
@@ -95,10 +94,8 @@ PROFILES: dict[str, Profile] = {
     # one-CPU UML guest each proxy needs ~20 s of kernel calls per 1,000
     # Services (three proxies share that CPU): 5,000 took ~7 min there, so the
     # quick sweep stops at 1,000 in UML; the full profile sweeps everything.
-    "quick": Profile(name="quick", run_time_s=6.0, users=10, sweep_counts=(0, 1000, 5000),
-                     uml_sweep_limit=1000),
-    "full": Profile(name="full", run_time_s=30.0, users=20,
-                    sweep_counts=(0, 1000, 5000, 10000)),
+    "quick": Profile(name="quick", run_time_s=6.0, users=10, sweep_counts=(0, 1000, 5000), uml_sweep_limit=1000),
+    "full": Profile(name="full", run_time_s=30.0, users=20, sweep_counts=(0, 1000, 5000, 10000)),
 }
 
 

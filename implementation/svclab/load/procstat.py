@@ -36,7 +36,7 @@ def parse_proc_stat(text: str, ticks_per_second: int) -> ProcessCpu:
     if close < 0:
         raise ValueError("not a /proc/<pid>/stat line: no ')' after the command name")
     # after ")" come fields 3.. ; utime is field 14, i.e. index 11 here
-    fields = text[close + 1:].split()
+    fields = text[close + 1 :].split()
     if len(fields) < 15:
         raise ValueError(f"/proc/<pid>/stat line too short: {len(fields) + 2} fields")
     utime, stime, cutime, cstime = (int(v) / ticks_per_second for v in fields[11:15])

@@ -57,9 +57,17 @@ class LoadRunner:
     the same CPUs and spoil each other's figures anyway).
     """
 
-    def __init__(self, *, mode: str, client: ClientPod, exec_in_pod: ExecInPod,
-                 work_dir: Path, proxy_pid: int | None = None,
-                 save_html: bool = True, save_html_for_sweep: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        mode: str,
+        client: ClientPod,
+        exec_in_pod: ExecInPod,
+        work_dir: Path,
+        proxy_pid: int | None = None,
+        save_html: bool = True,
+        save_html_for_sweep: bool = False,
+    ) -> None:
         self._mode = mode
         self._client = client
         self._exec = exec_in_pod
@@ -69,8 +77,16 @@ class LoadRunner:
         # locust's report is ~1 MB (it embeds its web UI): by default only count-0 runs keep one
         self._save_html_for_sweep = save_html_for_sweep
 
-    def measure(self, targets: Sequence[LoadTarget], scenario: Scenario, *, users: int,
-                run_time_s: float, slice_s: float = 1.0, services: int = 0) -> list[Measurement]:
+    def measure(
+        self,
+        targets: Sequence[LoadTarget],
+        scenario: Scenario,
+        *,
+        users: int,
+        run_time_s: float,
+        slice_s: float = 1.0,
+        services: int = 0,
+    ) -> list[Measurement]:
         """One worker run over ``targets`` interleaved, a Measurement per target (same order).
 
         ``run_time_s`` is each target's share; the run lasts about
@@ -80,56 +96,80 @@ class LoadRunner:
         json_out = self._work_dir / f"{stem}.json"
         keep_html = self._save_html and (services == 0 or self._save_html_for_sweep)
         options = WorkerOptions(
-            targets=tuple((t.kind.value, t.urls) for t in targets), scenario=scenario,
-            users=users, run_time_s=run_time_s, slice_s=slice_s, json_out=json_out,
+            targets=tuple((t.kind.value, t.urls) for t in targets),
+            scenario=scenario,
+            users=users,
+            run_time_s=run_time_s,
+            slice_s=slice_s,
+            json_out=json_out,
             html_out=self._work_dir / f"{stem}.html" if keep_html else None,
-            cpu_pid=self._proxy_pid)
+            cpu_pid=self._proxy_pid,
+        )
         json_out.unlink(missing_ok=True)
-        done = self._exec(self._client.namespace, self._client.name,
-                          worker_argv(options, python=self._client.python))
+        done = self._exec(self._client.namespace, self._client.name, worker_argv(options, python=self._client.python))
         where = f"{self._client.namespace}/{self._client.name}"
         if done.returncode != 0:
-            raise LoadError(f"load run {stem} in pod {where} exited {done.returncode}: "
-                            f"{(done.stderr or '').strip()[-2000:]}")
+            raise LoadError(
+                f"load run {stem} in pod {where} exited {done.returncode}: {(done.stderr or '').strip()[-2000:]}"
+            )
         try:
-            runs = {run.name: run for run in
-                    parse_worker_output(json_out.read_text(), source=str(json_out))}
-            return [Measurement(mode=self._mode, target=t.kind, scenario=scenario,
-                                services=services, users=users, stats=runs[t.kind.value].stats,
-                                proxy_cpu_s=runs[t.kind.value].proxy_cpu_s)
-                    for t in targets]
+            runs = {run.name: run for run in parse_worker_output(json_out.read_text(), source=str(json_out))}
+            return [
+                Measurement(
+                    mode=self._mode,
+                    target=t.kind,
+                    scenario=scenario,
+                    services=services,
+                    users=users,
+                    stats=runs[t.kind.value].stats,
+                    proxy_cpu_s=runs[t.kind.value].proxy_cpu_s,
+                )
+                for t in targets
+            ]
         except (OSError, ValueError) as err:
             raise LoadError(f"load run {stem} in pod {where}: {err}") from err
         except KeyError as err:
             raise LoadError(f"load run {stem} in pod {where}: no stats for target {err}") from err
 
-    def measure_all(self, targets: Iterable[LoadTarget], profile: Profile, *,
-                    services: int = 0,
-                    progress: Callable[[str], None] | None = None) -> list[Measurement]:
+    def measure_all(
+        self,
+        targets: Iterable[LoadTarget],
+        profile: Profile,
+        *,
+        services: int = 0,
+        progress: Callable[[str], None] | None = None,
+    ) -> list[Measurement]:
         """Every target x scenario of the profile, at a given Service count.
 
         One worker run per scenario, its targets interleaved.  At a count
         other than 0 only the profile's ``sweep_targets`` are run.  The
         result is ordered by target, then scenario.
         """
-        wanted = [t for t in targets
-                  if services == 0 or t.kind in profile.sweep_targets]
+        wanted = [t for t in targets if services == 0 or t.kind in profile.sweep_targets]
         results: list[Measurement] = []
         if not wanted:
             return results
         for scenario in profile.scenarios:
             if progress:
-                progress(f"{self._mode}: {', '.join(t.kind.value for t in wanted)} interleaved, "
-                         f"{scenario.value}, with {services} extra Services")
-            results += self.measure(wanted, scenario, users=profile.users,
-                                    run_time_s=profile.run_time_s, slice_s=profile.slice_s,
-                                    services=services)
+                progress(
+                    f"{self._mode}: {', '.join(t.kind.value for t in wanted)} interleaved, "
+                    f"{scenario.value}, with {services} extra Services"
+                )
+            results += self.measure(
+                wanted,
+                scenario,
+                users=profile.users,
+                run_time_s=profile.run_time_s,
+                slice_s=profile.slice_s,
+                services=services,
+            )
         kinds, scenarios = list(TargetKind), list(profile.scenarios)
         return sorted(results, key=lambda m: (kinds.index(m.target), scenarios.index(m.scenario)))
 
 
-def build_targets(*, pod_ips: Iterable[str], cluster_ip: str, node_ip: str, node_port: int,
-                  port: int = 8080, path: str = "/hostname") -> tuple[LoadTarget, ...]:
+def build_targets(
+    *, pod_ips: Iterable[str], cluster_ip: str, node_ip: str, node_port: int, port: int = 8080, path: str = "/hostname"
+) -> tuple[LoadTarget, ...]:
     """The three targets of a run (side-effect-free).
 
     ``pod_ips`` are the backends (the direct baseline), ``cluster_ip:port``

@@ -87,6 +87,5 @@ class SliceLedger:
         tally.seconds += now - started
         tally.slices += 1
         if tally.proxy_cpu_s is not None:
-            tally.proxy_cpu_s = (None if cpu is None or cpu_before is None
-                                 else tally.proxy_cpu_s + cpu - cpu_before)
+            tally.proxy_cpu_s = None if cpu is None or cpu_before is None else tally.proxy_cpu_s + cpu - cpu_before
         self._open = None

@@ -67,21 +67,26 @@ class DummyServices:
 
 def dummy_objects(spec: DummyServices, index: int) -> tuple[Service, Endpoints]:
     """The Service and Endpoints of dummy number ``index`` (side-effect-free)."""
-    meta = ObjectMeta(name=spec.name(index), namespace=spec.namespace,
-                      labels={SWEEP_LABEL: "true"})
-    service = Service(metadata=meta, spec=ServiceSpec(ports=[
-        ServicePort(name="http", port=spec.port, targetPort=spec.target_port, protocol="TCP")]))
-    endpoints = Endpoints(metadata=ObjectMeta(name=meta.name, namespace=spec.namespace,
-                                              labels={SWEEP_LABEL: "true"}),
-                          subsets=[EndpointSubset(
-                              addresses=[EndpointAddress(ip=spec.endpoint_ip)],
-                              ports=[EndpointPort(name="http", port=spec.target_port,
-                                                  protocol="TCP")])])
+    meta = ObjectMeta(name=spec.name(index), namespace=spec.namespace, labels={SWEEP_LABEL: "true"})
+    service = Service(
+        metadata=meta,
+        spec=ServiceSpec(ports=[ServicePort(name="http", port=spec.port, targetPort=spec.target_port, protocol="TCP")]),
+    )
+    endpoints = Endpoints(
+        metadata=ObjectMeta(name=meta.name, namespace=spec.namespace, labels={SWEEP_LABEL: "true"}),
+        subsets=[
+            EndpointSubset(
+                addresses=[EndpointAddress(ip=spec.endpoint_ip)],
+                ports=[EndpointPort(name="http", port=spec.target_port, protocol="TCP")],
+            )
+        ],
+    )
     return service, endpoints
 
 
 async def _bounded(jobs: Iterator[Callable[[], Awaitable[None]]], concurrency: int) -> None:
     """Run jobs with at most ``concurrency`` in flight; the first error cancels the rest."""
+
     async def drain() -> None:
         for job in jobs:  # the iterator is shared: each job is taken once
             await job()
@@ -93,6 +98,7 @@ async def _bounded(jobs: Iterator[Callable[[], Awaitable[None]]], concurrency: i
 
 async def create_dummy_services(client: Any, spec: DummyServices, *, start: int, stop: int) -> None:
     """Create dummies ``start..stop-1`` (a lightkube AsyncClient); existing ones are kept."""
+
     async def create(index: int) -> None:
         for obj in dummy_objects(spec, index):
             try:
@@ -106,10 +112,12 @@ async def create_dummy_services(client: Any, spec: DummyServices, *, start: int,
 
 async def delete_dummy_services(client: Any, spec: DummyServices) -> int:
     """Delete every labelled dummy Service and Endpoints in the namespace; return the count."""
-    names = [svc.metadata.name async for svc in client.list(
-        Service, namespace=spec.namespace, labels={SWEEP_LABEL: "true"})]
-    leftover_endpoints = [ep.metadata.name async for ep in client.list(
-        Endpoints, namespace=spec.namespace, labels={SWEEP_LABEL: "true"})]
+    names = [
+        svc.metadata.name async for svc in client.list(Service, namespace=spec.namespace, labels={SWEEP_LABEL: "true"})
+    ]
+    leftover_endpoints = [
+        ep.metadata.name async for ep in client.list(Endpoints, namespace=spec.namespace, labels={SWEEP_LABEL: "true"})
+    ]
 
     async def delete(kind: type[Any], name: str) -> None:
         try:
@@ -124,11 +132,16 @@ async def delete_dummy_services(client: Any, spec: DummyServices) -> int:
     return len(names)
 
 
-async def run_sweep(*, client: Any, spec: DummyServices, counts: Sequence[int],
-                    wait_programmed: Callable[[int], Awaitable[None]],
-                    measure: Callable[[int], Sequence[Measurement]],
-                    progress: Callable[[str], None] | None = None,
-                    cleanup: bool = True) -> list[Measurement]:
+async def run_sweep(
+    *,
+    client: Any,
+    spec: DummyServices,
+    counts: Sequence[int],
+    wait_programmed: Callable[[int], Awaitable[None]],
+    measure: Callable[[int], Sequence[Measurement]],
+    progress: Callable[[str], None] | None = None,
+    cleanup: bool = True,
+) -> list[Measurement]:
     """Measure at each Service count, growing the dummies in place.
 
     ``wait_programmed(count)`` must return once the proxy has programmed

@@ -35,8 +35,15 @@ from locust.contrib.fasthttp import FastHttpUser
 
 from .model import Scenario
 
-__all__ = ["REQUEST_NAME", "KeepAliveUser", "NewConnectionUser", "SvclabUser", "TargetSwitch",
-           "configure", "user_class_for"]
+__all__ = [
+    "REQUEST_NAME",
+    "KeepAliveUser",
+    "NewConnectionUser",
+    "SvclabUser",
+    "TargetSwitch",
+    "configure",
+    "user_class_for",
+]
 
 REQUEST_NAME = "/hostname"  # the one target's name when nothing is interleaved
 
@@ -71,8 +78,7 @@ class SvclabUser(FastHttpUser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         start = next(SvclabUser._started)
-        self._next_url = {name: _rotated_cycle(urls, start)
-                          for name, urls in self.switch.targets.items()}
+        self._next_url = {name: _rotated_cycle(urls, start) for name, urls in self.switch.targets.items()}
 
     @task
     def get_hostname(self) -> None:

@@ -17,8 +17,6 @@ import), which is why it is a separate process and not a library call.
 
 from __future__ import annotations
 
-import locust  # first: patches the process with gevent before other imports
-
 import json
 import logging
 import sys
@@ -28,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent  # type: ignore[import-untyped]
+import locust  # first: patches the process with gevent before other imports
 from locust.env import Environment
 from locust.html import get_html_report
 
@@ -41,6 +40,7 @@ __all__ = ["main", "run_load"]
 
 def _cpu_reader(pid: int | None) -> Callable[[], float | None]:
     """Cumulative CPU seconds of ``pid`` (children included), None when unreadable."""
+
     def read() -> float | None:
         if pid is None:
             return None
@@ -48,16 +48,15 @@ def _cpu_reader(pid: int | None) -> Callable[[], float | None]:
             return read_process_cpu(pid).total_s
         except (OSError, ValueError):  # gone, or another pid namespace
             return None
+
     return read
 
 
-def _drive_slices(options: WorkerOptions, switch: TargetSwitch, env: Environment,
-                  ledger: SliceLedger) -> None:
+def _drive_slices(options: WorkerOptions, switch: TargetSwitch, env: Environment, ledger: SliceLedger) -> None:
     """Run the slice plan (in a greenlet), then stop the locust runner."""
     read_cpu = _cpu_reader(options.cpu_pid)
     env.stats.reset_all()  # count from the first slice on, not from spawning
-    for piece in plan_slices(list(switch.targets), run_time_s=options.run_time_s,
-                             slice_s=options.slice_s):
+    for piece in plan_slices(list(switch.targets), run_time_s=options.run_time_s, slice_s=options.slice_s):
         switch.current = piece.target
         ledger.begin(piece.target, time.monotonic(), read_cpu())
         gevent.sleep(piece.length_s)
@@ -66,12 +65,15 @@ def _drive_slices(options: WorkerOptions, switch: TargetSwitch, env: Environment
     env.runner.quit()
 
 
-def _target_document(env: Environment, name: str, urls: Sequence[str],
-                     tally: TargetTally) -> dict[str, Any]:
+def _target_document(env: Environment, name: str, urls: Sequence[str], tally: TargetTally) -> dict[str, Any]:
     entry = env.stats.get(name, "GET")
     return {
-        "name": name, "urls": list(urls), "requests": entry.num_requests,
-        "failures": entry.num_failures, "duration_s": tally.seconds, "slices": tally.slices,
+        "name": name,
+        "urls": list(urls),
+        "requests": entry.num_requests,
+        "failures": entry.num_failures,
+        "duration_s": tally.seconds,
+        "slices": tally.slices,
         "response_times_ms": {str(k): v for k, v in sorted(entry.response_times.items())},
         "errors": {str(e.error): e.occurrences for e in env.stats.errors.values() if e.name == name},
         "proxy_cpu_s": tally.proxy_cpu_s,
@@ -94,11 +96,14 @@ def run_load(options: WorkerOptions) -> dict[str, Any]:
     assert runner.greenlet is not None
     runner.greenlet.join()
     document: dict[str, Any] = {
-        "schema": WORKER_SCHEMA, "scenario": options.scenario.value, "users": options.users,
-        "run_time_s": options.run_time_s, "slice_s": options.slice_s,
-        "targets": [_target_document(env, name, urls, ledger.tallies[name])
-                    for name, urls in switch.targets.items()],
-        "html_report": None, "locust_version": locust.__version__,
+        "schema": WORKER_SCHEMA,
+        "scenario": options.scenario.value,
+        "users": options.users,
+        "run_time_s": options.run_time_s,
+        "slice_s": options.slice_s,
+        "targets": [_target_document(env, name, urls, ledger.tallies[name]) for name, urls in switch.targets.items()],
+        "html_report": None,
+        "locust_version": locust.__version__,
     }
     if options.html_out is not None:
         options.html_out.parent.mkdir(parents=True, exist_ok=True)
@@ -120,8 +125,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     document = run_load(options)
     _write_atomically(options.json_out, json.dumps(document, indent=1) + "\n")
     for target in document["targets"]:
-        print(f"{target['name']}: {target['requests']} requests, {target['failures']} failures "
-              f"in {target['slices']} slices, {target['duration_s']:.1f}s", file=sys.stderr)
+        print(
+            f"{target['name']}: {target['requests']} requests, {target['failures']} failures "
+            f"in {target['slices']} slices, {target['duration_s']:.1f}s",
+            file=sys.stderr,
+        )
     return 0
 
 

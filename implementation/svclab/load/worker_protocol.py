@@ -79,9 +79,21 @@ class TargetRun:
 
 def worker_argv(options: WorkerOptions, *, python: str) -> list[str]:
     """The command that runs one load generation in the client pod."""
-    argv = [python, "-m", WORKER_MODULE, "--scenario", options.scenario.value,
-            "--users", str(options.users), "--run-time", f"{options.run_time_s:g}",
-            "--slice", f"{options.slice_s:g}", "--json", str(options.json_out)]
+    argv = [
+        python,
+        "-m",
+        WORKER_MODULE,
+        "--scenario",
+        options.scenario.value,
+        "--users",
+        str(options.users),
+        "--run-time",
+        f"{options.run_time_s:g}",
+        "--slice",
+        f"{options.slice_s:g}",
+        "--json",
+        str(options.json_out),
+    ]
     for name, urls in options.targets:
         argv += ["--target", f"{name}={','.join(urls)}"]
     if options.html_out is not None:
@@ -93,7 +105,7 @@ def worker_argv(options: WorkerOptions, *, python: str) -> list[str]:
 
 def _seconds(text: str) -> float:
     """``10``, ``10s``, ``1.5s``, ``2m`` -> seconds."""
-    factor = {"s": 1.0, "m": 60.0, "h": 3600.0}.get(text[-1:], None)
+    factor = {"s": 1.0, "m": 60.0, "h": 3600.0}.get(text[-1:])
     return float(text[:-1]) * factor if factor else float(text)
 
 
@@ -108,38 +120,59 @@ def _target(text: str) -> tuple[str, tuple[str, ...]]:
 
 def parse_worker_argv(argv: Sequence[str] | None = None) -> WorkerOptions:
     """The worker's command line (without ``python -m ...``) -> options; exits on errors."""
-    parser = argparse.ArgumentParser(prog=f"python -m {WORKER_MODULE}",
-                                     description="One headless locust run, stats as JSON.")
-    parser.add_argument("--target", type=_target, action="append", required=True,
-                        help="NAME=URL[,URL...] (repeatable; slices go round robin in this order)")
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {WORKER_MODULE}", description="One headless locust run, stats as JSON."
+    )
+    parser.add_argument(
+        "--target",
+        type=_target,
+        action="append",
+        required=True,
+        help="NAME=URL[,URL...] (repeatable; slices go round robin in this order)",
+    )
     parser.add_argument("--scenario", type=Scenario, choices=list(Scenario), default=Scenario.KEEPALIVE)
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--run-time", type=_seconds, default=10.0, help="per target, e.g. 10s")
     parser.add_argument("--slice", type=_seconds, default=1.0, help="slice length, e.g. 1s")
     parser.add_argument("--json", type=Path, required=True, help="where to write the stats")
     parser.add_argument("--html", type=Path, default=None, help="also save locust's HTML report")
-    parser.add_argument("--cpu-pid", type=int, default=None,
-                        help="charge this process's CPU time (/proc/PID/stat) to each slice's target")
+    parser.add_argument(
+        "--cpu-pid",
+        type=int,
+        default=None,
+        help="charge this process's CPU time (/proc/PID/stat) to each slice's target",
+    )
     args = parser.parse_args(argv)
     names = [name for name, _ in args.target]
     if len(set(names)) != len(names):
         parser.error(f"target names must be unique, got {names}")
-    return WorkerOptions(targets=tuple(args.target), scenario=args.scenario, users=args.users,
-                         run_time_s=args.run_time, slice_s=args.slice, json_out=args.json,
-                         html_out=args.html, cpu_pid=args.cpu_pid)
+    return WorkerOptions(
+        targets=tuple(args.target),
+        scenario=args.scenario,
+        users=args.users,
+        run_time_s=args.run_time,
+        slice_s=args.slice,
+        json_out=args.json,
+        html_out=args.html,
+        cpu_pid=args.cpu_pid,
+    )
 
 
 def _target_run(data: dict[str, Any], html_report: str | None) -> TargetRun:
     cpu = data.get("proxy_cpu_s")
     return TargetRun(
-        name=str(data["name"]), slices=int(data["slices"]),
+        name=str(data["name"]),
+        slices=int(data["slices"]),
         proxy_cpu_s=None if cpu is None else float(cpu),
         stats=WorkerStats(
-            requests=int(data["requests"]), failures=int(data["failures"]),
+            requests=int(data["requests"]),
+            failures=int(data["failures"]),
             duration_s=float(data["duration_s"]),
             response_times_ms={int(k): int(v) for k, v in data["response_times_ms"].items()},
             errors={str(k): int(v) for k, v in data.get("errors", {}).items()},
-            html_report=html_report))
+            html_report=html_report,
+        ),
+    )
 
 
 def parse_worker_output(text: str, *, source: str = "worker output") -> tuple[TargetRun, ...]:

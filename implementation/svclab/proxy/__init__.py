@@ -16,8 +16,15 @@ from svclab.proxy.endpoints_change_tracker import EndpointsChangeTracker, Endpoi
 from svclab.proxy.provider import ModeBackend, Provider, Proxier, ProxierOptions, ProxyState, SyncReport
 from svclab.proxy.runner import BoundedFrequencyRunner
 from svclab.proxy.service_change_tracker import ServiceChangeTracker, ServiceUpdateResult
-from svclab.proxy.service_port import (IPFamily, Protocol, ServiceName, ServicePort, ServicePortFactory,
-                                       ServicePortMap, ServicePortName)
+from svclab.proxy.service_port import (
+    IPFamily,
+    Protocol,
+    ServiceName,
+    ServicePort,
+    ServicePortFactory,
+    ServicePortMap,
+    ServicePortName,
+)
 from svclab.proxy.topology import CategorizedEndpoints, categorize_endpoints
 
 __all__ = [

@@ -40,8 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``svclab proxy`` flags."""
     parser.add_argument("--kubeconfig", help="kubeconfig file of the cluster")
     parser.add_argument("--mode", choices=MODES, default="iptables", help="proxy mode")
-    parser.add_argument("--hostname-override", default=socket.gethostname(),
-                        help="name of this node (default: the host name)")
+    parser.add_argument(
+        "--hostname-override", default=socket.gethostname(), help="name of this node (default: the host name)"
+    )
     parser.add_argument("--min-sync-period", type=parse_duration, default=1.0, metavar="DURATION")
     parser.add_argument("--sync-period", type=parse_duration, default=30.0, metavar="DURATION")
     parser.add_argument("--cluster-cidr", help="pod CIDR; traffic from outside it is masqueraded")
@@ -59,27 +60,45 @@ def make_backend(mode: str, args: Any, node_ips: tuple[str, ...] = ()) -> ModeBa
         from svclab.proxy.iptables.plan import PlanOptions
         from svclab.proxy.iptables.proxier import IptablesProxier
         from svclab.proxy.restore import SubprocessIptables
-        return IptablesProxier(SubprocessIptables(), PlanOptions(
-            cluster_cidr=getattr(args, "cluster_cidr", None), masquerade_all=getattr(args, "masquerade_all", False),
-            node_ip=node_ips[0] if node_ips else ""))
+
+        return IptablesProxier(
+            SubprocessIptables(),
+            PlanOptions(
+                cluster_cidr=getattr(args, "cluster_cidr", None),
+                masquerade_all=getattr(args, "masquerade_all", False),
+                node_ip=node_ips[0] if node_ips else "",
+            ),
+        )
     if mode == "nftables":
         from svclab.proxy.nftables.plan import NftOptions
         from svclab.proxy.nftables.proxier import NftablesProxier, SubprocessNft
-        return NftablesProxier(SubprocessNft(), NftOptions(
-            cluster_cidr=getattr(args, "cluster_cidr", None), masquerade_all=getattr(args, "masquerade_all", False),
-            node_ip=node_ips[0] if node_ips else "", node_port_ips=node_ips))
+
+        return NftablesProxier(
+            SubprocessNft(),
+            NftOptions(
+                cluster_cidr=getattr(args, "cluster_cidr", None),
+                masquerade_all=getattr(args, "masquerade_all", False),
+                node_ip=node_ips[0] if node_ips else "",
+                node_port_ips=node_ips,
+            ),
+        )
     if mode == "ipvs":
         from svclab.proxy.ipvs import IpvsOptions, IpvsProxier, NetlinkExecutor
-        return IpvsProxier(NetlinkExecutor(), IpvsOptions(
-            scheduler=getattr(args, "ipvs_scheduler", "rr"),
-            cluster_cidr=getattr(args, "cluster_cidr", None),
-            masquerade_all=getattr(args, "masquerade_all", False),
-            node_ip=node_ips[0] if node_ips else ""))
+
+        return IpvsProxier(
+            NetlinkExecutor(),
+            IpvsOptions(
+                scheduler=getattr(args, "ipvs_scheduler", "rr"),
+                cluster_cidr=getattr(args, "cluster_cidr", None),
+                masquerade_all=getattr(args, "masquerade_all", False),
+                node_ip=node_ips[0] if node_ips else "",
+            ),
+        )
     if mode == "userspace":
         from svclab.proxy.restore import SubprocessIptables
         from svclab.proxy.userspace.proxier import UserspaceOptions, UserspaceProxier
-        return UserspaceProxier(SubprocessIptables(),
-                                UserspaceOptions(host_ip=node_ips[0] if node_ips else ""))
+
+        return UserspaceProxier(SubprocessIptables(), UserspaceOptions(host_ip=node_ips[0] if node_ips else ""))
     raise ValueError(f"unknown proxy mode {mode!r}")
 
 
@@ -100,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
                 failures += 1
         return 1 if failures else 0
     from svclab.proxy.service import serve
+
     try:
         return asyncio.run(serve(args))
     except KeyboardInterrupt:

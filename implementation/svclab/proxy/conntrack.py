@@ -23,8 +23,7 @@ Runner = Callable[[Sequence[str]], int]
 
 def cleanup_commands(report: SyncReport, service_ports: Mapping[ServicePortName, ServicePort]) -> list[list[str]]:
     """The ``conntrack`` argument lists for one sync. Side-effect-free."""
-    commands = [["conntrack", "-D", "--orig-dst", ip, "-p", "udp"]
-                for ip in sorted(report.stale_udp_cluster_ips)]
+    commands = [["conntrack", "-D", "--orig-dst", ip, "-p", "udp"] for ip in sorted(report.stale_udp_cluster_ips)]
     for name, endpoint in report.stale_udp_endpoints:
         port = service_ports.get(name)
         if port is None:
@@ -32,19 +31,23 @@ def cleanup_commands(report: SyncReport, service_ports: Mapping[ServicePortName,
         for vip in (port.cluster_ip, *port.external_ips, *port.load_balancer_vips):
             commands.append(["conntrack", "-D", "--orig-dst", vip, "--dst-nat", endpoint.ip, "-p", "udp"])
         if port.node_port:
-            commands.append(["conntrack", "-D", "-p", "udp", "--orig-port-dst", str(port.node_port),
-                             "--dst-nat", endpoint.ip])
+            commands.append(
+                ["conntrack", "-D", "-p", "udp", "--orig-port-dst", str(port.node_port), "--dst-nat", endpoint.ip]
+            )
     return commands
 
 
 def subprocess_runner(prefix: Sequence[str] = ()) -> Runner:
     """A runner executing the real ``conntrack`` (optionally via a prefix such as ``ip netns exec``)."""
+
     def run(args: Sequence[str]) -> int:
         return subprocess.run([*prefix, *args], capture_output=True, check=False).returncode
+
     return run
 
 
-def run_cleanup(report: SyncReport, service_ports: Mapping[ServicePortName, ServicePort],
-                runner: Runner) -> list[list[str]]:
+def run_cleanup(
+    report: SyncReport, service_ports: Mapping[ServicePortName, ServicePort], runner: Runner
+) -> list[list[str]]:
     """Run the cleanup; returns the commands that failed (exit code other than 0 or 1)."""
     return [cmd for cmd in cleanup_commands(report, service_ports) if runner(cmd) not in (0, 1)]

@@ -16,11 +16,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from svclab.proxy.endpoint import Endpoint, EndpointFactory, EndpointsMap
+from svclab.proxy.endpoint import Endpoint, EndpointFactory
 from svclab.proxy.service_port import IPFamily, Protocol, ServiceName, ServicePortName
 
-__all__ = ["EndpointsChangeTracker", "EndpointsUpdateResult", "endpoints_from_slice",
-           "TRIGGER_TIME_ANNOTATION", "SERVICE_NAME_LABEL"]
+__all__ = [
+    "SERVICE_NAME_LABEL",
+    "TRIGGER_TIME_ANNOTATION",
+    "EndpointsChangeTracker",
+    "EndpointsUpdateResult",
+    "endpoints_from_slice",
+]
 
 TRIGGER_TIME_ANNOTATION = "endpoints.kubernetes.io/last-change-trigger-time"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -58,7 +63,9 @@ def _parse_time(value: str | None) -> float | None:
 
 
 def endpoints_from_slice(
-    endpoint_slice: Any, node_name: str, family: IPFamily,
+    endpoint_slice: Any,
+    node_name: str,
+    family: IPFamily,
     factory: EndpointFactory | None = None,
 ) -> tuple[ServiceName, _SliceEndpoints] | None:
     """The endpoints one slice contributes, per service port. Side-effect-free.
@@ -85,9 +92,16 @@ def endpoints_from_slice(
             serving = ready if conditions is None or conditions.serving is None else conditions.serving
             terminating = bool(conditions and conditions.terminating)
             zones = frozenset(h.name for h in (item.hints.forZones or ())) if item.hints else frozenset()
-            ep = Endpoint(ip=item.addresses[0], port=port.port, ready=ready, serving=serving,
-                          terminating=terminating, is_local=bool(node_name) and item.nodeName == node_name,
-                          zone_hints=zones, node_name=item.nodeName or "")
+            ep = Endpoint(
+                ip=item.addresses[0],
+                port=port.port,
+                ready=ready,
+                serving=serving,
+                terminating=terminating,
+                is_local=bool(node_name) and item.nodeName == node_name,
+                zone_hints=zones,
+                node_name=item.nodeName or "",
+            )
             found.append(factory(ep, name) if factory else ep)
         result[name] = tuple(found)
     return key, result
@@ -96,8 +110,7 @@ def endpoints_from_slice(
 class EndpointsChangeTracker:
     """Caches EndpointSlices per Service and tracks which Services changed."""
 
-    def __init__(self, family: IPFamily, node_name: str,
-                 factory: EndpointFactory | None = None) -> None:
+    def __init__(self, family: IPFamily, node_name: str, factory: EndpointFactory | None = None) -> None:
         self._family = family
         self._node_name = node_name
         self._factory = factory
@@ -166,16 +179,25 @@ class EndpointsChangeTracker:
                 if name.protocol is Protocol.UDP:
                     _note_udp_changes(name, old.get(name, ()), fresh.get(name, ()), deleted_udp, new_udp)
         result = EndpointsUpdateResult(
-            merged, frozenset(self._pending), tuple(deleted_udp), frozenset(new_udp),
-            {k: tuple(v) for k, v in self._trigger_times.items()}, frozenset(touched))
+            merged,
+            frozenset(self._pending),
+            tuple(deleted_udp),
+            frozenset(new_udp),
+            {k: tuple(v) for k, v in self._trigger_times.items()},
+            frozenset(touched),
+        )
         self._pending = set()
         self._trigger_times = {}
         return result
 
 
-def _note_udp_changes(name: ServicePortName, old: Sequence[Endpoint], new: Sequence[Endpoint],
-                      deleted: list[tuple[ServicePortName, Endpoint]],
-                      new_services: set[ServicePortName]) -> None:
+def _note_udp_changes(
+    name: ServicePortName,
+    old: Sequence[Endpoint],
+    new: Sequence[Endpoint],
+    deleted: list[tuple[ServicePortName, Endpoint]],
+    new_services: set[ServicePortName],
+) -> None:
     still_ready = {str(ep) for ep in new if ep.ready}
     for ep in old:
         if ep.ready and str(ep) not in still_ready:

@@ -46,6 +46,5 @@ class ProxyHealth:
 
     def response(self) -> tuple[int, str]:
         """(HTTP status, JSON body) for ``/healthz``."""
-        body = {"lastUpdated": _rfc3339(self.last_updated), "currentTime": _rfc3339(self.clock()),
-                "nodeEligible": True}
+        body = {"lastUpdated": _rfc3339(self.last_updated), "currentTime": _rfc3339(self.clock()), "nodeEligible": True}
         return (200 if self.healthy() else 503), json.dumps(body)

@@ -18,9 +18,47 @@ from svclab.proxy.provider import SyncReport
 
 __all__ = ["ProxyMetrics"]
 
-_SYNC_BUCKETS = tuple(0.001 * 2 ** i for i in range(15))
-_LATENCY_BUCKETS = (0.25, 0.5, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
-                    30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 150, 180, 210, 240, 270, 300)
+_SYNC_BUCKETS = tuple(0.001 * 2**i for i in range(15))
+_LATENCY_BUCKETS = (
+    0.25,
+    0.5,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    10,
+    11,
+    12,
+    13,
+    14,
+    15,
+    16,
+    17,
+    18,
+    19,
+    20,
+    30,
+    40,
+    50,
+    60,
+    70,
+    80,
+    90,
+    100,
+    110,
+    120,
+    150,
+    180,
+    210,
+    240,
+    270,
+    300,
+)
 
 
 class ProxyMetrics:
@@ -30,33 +68,67 @@ class ProxyMetrics:
         self.registry = CollectorRegistry()
         self._now = wall_clock
         r = self.registry
-        self.sync_duration = Histogram("kubeproxy_sync_proxy_rules_duration_seconds",
-                                       "SyncProxyRules latency in seconds", buckets=_SYNC_BUCKETS, registry=r)
-        self.full_sync_duration = Histogram("kubeproxy_sync_full_proxy_rules_duration_seconds",
-                                            "SyncProxyRules latency in seconds for full resyncs",
-                                            buckets=_SYNC_BUCKETS, registry=r)
-        self.partial_sync_duration = Histogram("kubeproxy_sync_partial_proxy_rules_duration_seconds",
-                                               "SyncProxyRules latency in seconds for partial resyncs",
-                                               buckets=_SYNC_BUCKETS, registry=r)
-        self.last_timestamp = Gauge("kubeproxy_sync_proxy_rules_last_timestamp_seconds",
-                                    "The last time proxy rules were successfully synced", registry=r)
-        self.last_queued = Gauge("kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds",
-                                 "The last time a sync of proxy rules was queued", registry=r)
-        self.programming_latency = Histogram("kubeproxy_network_programming_duration_seconds",
-                                             "In Cluster Network Programming Latency in seconds",
-                                             buckets=_LATENCY_BUCKETS, registry=r)
-        self.rules_total = Gauge("kubeproxy_sync_proxy_rules_iptables_total",
-                                 "Total number of iptables rules owned by kube-proxy", ["table"], registry=r)
-        self.nft_rules_total = Gauge("kubeproxy_sync_proxy_rules_nftables_total",
-                                     "Total number of nftables rules owned by kube-proxy", registry=r)
-        self.restore_failures = Counter("kubeproxy_sync_proxy_rules_iptables_restore_failures_total",
-                                        "Cumulative proxy iptables restore failures", registry=r)
-        self.nft_failures = Counter("kubeproxy_sync_proxy_rules_nftables_sync_failures_total",
-                                    "Cumulative proxy nftables sync failures", registry=r)
-        self.endpoint_changes = Counter("kubeproxy_sync_proxy_rules_endpoint_changes_total",
-                                        "Cumulative proxy rules Endpoint changes", registry=r)
-        self.service_changes = Counter("kubeproxy_sync_proxy_rules_service_changes_total",
-                                       "Cumulative proxy rules Service changes", registry=r)
+        self.sync_duration = Histogram(
+            "kubeproxy_sync_proxy_rules_duration_seconds",
+            "SyncProxyRules latency in seconds",
+            buckets=_SYNC_BUCKETS,
+            registry=r,
+        )
+        self.full_sync_duration = Histogram(
+            "kubeproxy_sync_full_proxy_rules_duration_seconds",
+            "SyncProxyRules latency in seconds for full resyncs",
+            buckets=_SYNC_BUCKETS,
+            registry=r,
+        )
+        self.partial_sync_duration = Histogram(
+            "kubeproxy_sync_partial_proxy_rules_duration_seconds",
+            "SyncProxyRules latency in seconds for partial resyncs",
+            buckets=_SYNC_BUCKETS,
+            registry=r,
+        )
+        self.last_timestamp = Gauge(
+            "kubeproxy_sync_proxy_rules_last_timestamp_seconds",
+            "The last time proxy rules were successfully synced",
+            registry=r,
+        )
+        self.last_queued = Gauge(
+            "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds",
+            "The last time a sync of proxy rules was queued",
+            registry=r,
+        )
+        self.programming_latency = Histogram(
+            "kubeproxy_network_programming_duration_seconds",
+            "In Cluster Network Programming Latency in seconds",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.rules_total = Gauge(
+            "kubeproxy_sync_proxy_rules_iptables_total",
+            "Total number of iptables rules owned by kube-proxy",
+            ["table"],
+            registry=r,
+        )
+        self.nft_rules_total = Gauge(
+            "kubeproxy_sync_proxy_rules_nftables_total",
+            "Total number of nftables rules owned by kube-proxy",
+            registry=r,
+        )
+        self.restore_failures = Counter(
+            "kubeproxy_sync_proxy_rules_iptables_restore_failures_total",
+            "Cumulative proxy iptables restore failures",
+            registry=r,
+        )
+        self.nft_failures = Counter(
+            "kubeproxy_sync_proxy_rules_nftables_sync_failures_total",
+            "Cumulative proxy nftables sync failures",
+            registry=r,
+        )
+        self.endpoint_changes = Counter(
+            "kubeproxy_sync_proxy_rules_endpoint_changes_total", "Cumulative proxy rules Endpoint changes", registry=r
+        )
+        self.service_changes = Counter(
+            "kubeproxy_sync_proxy_rules_service_changes_total", "Cumulative proxy rules Service changes", registry=r
+        )
 
     def queued(self) -> None:
         """A change arrived and a sync was requested."""

@@ -21,13 +21,11 @@ from svclab.proxy.endpoint import Endpoint, EndpointFactory
 from svclab.proxy.endpoints_change_tracker import EndpointsChangeTracker
 from svclab.proxy.runner import BoundedFrequencyRunner
 from svclab.proxy.service_change_tracker import ServiceChangeTracker
-from svclab.proxy.service_port import (IPFamily, ServiceName, ServicePort, ServicePortFactory,
-                                       ServicePortName)
+from svclab.proxy.service_port import IPFamily, ServiceName, ServicePort, ServicePortFactory, ServicePortName
 
 _log = logging.getLogger(__name__)
 
-__all__ = ["ModeBackend", "Provider", "Proxier", "ProxierOptions", "ProxyState", "ProxyStateLike",
-           "SyncReport"]
+__all__ = ["ModeBackend", "Provider", "Proxier", "ProxierOptions", "ProxyState", "ProxyStateLike", "SyncReport"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,22 +127,29 @@ class Proxier:
     runner forever.
     """
 
-    def __init__(self, backend: ModeBackend, options: ProxierOptions,
-                 on_sync: Callable[[SyncReport], None] | None = None,
-                 on_failure: Callable[[Exception], None] | None = None) -> None:
+    def __init__(
+        self,
+        backend: ModeBackend,
+        options: ProxierOptions,
+        on_sync: Callable[[SyncReport], None] | None = None,
+        on_failure: Callable[[Exception], None] | None = None,
+    ) -> None:
         self.backend = backend
         self.options = options
         self._on_sync = on_sync
         self._on_failure = on_failure
         self._services = ServiceChangeTracker(options.family, backend.service_port_factory)
-        self._endpoints = EndpointsChangeTracker(options.family, options.node_name,
-                                                 backend.endpoint_factory)
+        self._endpoints = EndpointsChangeTracker(options.family, options.node_name, backend.endpoint_factory)
         self.service_ports: Mapping[ServicePortName, ServicePort] = {}
         self.endpoints: Mapping[ServicePortName, tuple[Endpoint, ...]] = {}
         self.node_labels: Mapping[str, str] = {}
         self.last_report: SyncReport | None = None
-        self.runner = BoundedFrequencyRunner(self._sync_for_runner, min_interval=options.min_sync_period,
-                                             max_interval=options.sync_period, clock=options.clock)
+        self.runner = BoundedFrequencyRunner(
+            self._sync_for_runner,
+            min_interval=options.min_sync_period,
+            max_interval=options.sync_period,
+            clock=options.clock,
+        )
 
     def on_service(self, previous: Any | None, current: Any | None) -> None:
         """Service add (previous None), update, or delete (current None)."""
@@ -169,14 +174,23 @@ class Proxier:
         svc = self._services.apply(self.service_ports)
         eps = self._endpoints.apply(self.endpoints)
         self.service_ports, self.endpoints = svc.service_ports, eps.endpoints
-        state = ProxyState(self.service_ports, self.endpoints, self.options.node_name,
-                           self.node_labels, svc.updated_ports | eps.updated_ports)
+        state = ProxyState(
+            self.service_ports,
+            self.endpoints,
+            self.options.node_name,
+            self.node_labels,
+            svc.updated_ports | eps.updated_ports,
+        )
         counts = self.backend.sync_rules(state)
         report = SyncReport(
-            full=bool(getattr(self.backend, "last_sync_full", False)), duration_seconds=self.options.clock() - started, rules_by_table=counts,
-            stale_udp_cluster_ips=svc.deleted_udp_cluster_ips | frozenset(
-                self.service_ports[n].cluster_ip for n in eps.new_udp_services if n in self.service_ports),
-            stale_udp_endpoints=eps.deleted_udp_endpoints, trigger_times=eps.trigger_times)
+            full=bool(getattr(self.backend, "last_sync_full", False)),
+            duration_seconds=self.options.clock() - started,
+            rules_by_table=counts,
+            stale_udp_cluster_ips=svc.deleted_udp_cluster_ips
+            | frozenset(self.service_ports[n].cluster_ip for n in eps.new_udp_services if n in self.service_ports),
+            stale_udp_endpoints=eps.deleted_udp_endpoints,
+            trigger_times=eps.trigger_times,
+        )
         self.last_report = report
         if self._on_sync is not None:
             self._on_sync(report)
@@ -185,7 +199,7 @@ class Proxier:
     async def _sync_for_runner(self) -> None:
         try:
             await self.sync()
-        except Exception as exc:  # noqa: BLE001 - the loop must survive; the backend resyncs fully
+        except Exception as exc:
             _log.exception("event=sync_failed node=%s", self.options.node_name)
             if self._on_failure is not None:
                 self._on_failure(exc)

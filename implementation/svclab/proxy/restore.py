@@ -16,8 +16,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["IptablesExecutor", "RestoreError", "SubprocessIptables", "failing_line_number",
-           "quote_failing_line"]
+__all__ = ["IptablesExecutor", "RestoreError", "SubprocessIptables", "failing_line_number", "quote_failing_line"]
 
 
 def failing_line_number(stderr: str) -> int:
@@ -74,8 +73,9 @@ class SubprocessIptables:
         args = [f"{self.binary}-restore", "-w"] + (["--noflush"] if noflush else [])
         result = self._run(*args, data=data, check=False)
         if result.returncode != 0:
-            raise RestoreError(f"{self.binary}-restore failed: {result.stderr.strip()}", data,
-                               failing_line_number(result.stderr))
+            raise RestoreError(
+                f"{self.binary}-restore failed: {result.stderr.strip()}", data, failing_line_number(result.stderr)
+            )
 
     def save(self, table: str) -> str:
         return self._run(f"{self.binary}-save", "-t", table).stdout

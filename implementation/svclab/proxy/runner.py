@@ -19,8 +19,14 @@ __all__ = ["BoundedFrequencyRunner"]
 class BoundedFrequencyRunner:
     """Calls ``fn`` at most once per ``min_interval``, at least once per ``max_interval``."""
 
-    def __init__(self, fn: Callable[[], Awaitable[None]], *, min_interval: float,
-                 max_interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        fn: Callable[[], Awaitable[None]],
+        *,
+        min_interval: float,
+        max_interval: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._fn = fn
         self._min = min_interval
         self._max = max_interval

@@ -30,9 +30,12 @@ log = logging.getLogger(__name__)
 def handler_for(on_change: Callable[[Any | None, Any | None], None]) -> Any:
     """One informer-to-proxier adapter for every kind: (previous, current) calls."""
     from svclab.kube.informer import FuncHandler
-    return FuncHandler(on_add=lambda obj: on_change(None, obj),
-                       on_update=lambda old, new: on_change(old, new),
-                       on_delete=lambda obj: on_change(getattr(obj, "obj", obj), None))
+
+    return FuncHandler(
+        on_add=lambda obj: on_change(None, obj),
+        on_update=lambda old, new: on_change(old, new),
+        on_delete=lambda obj: on_change(getattr(obj, "obj", obj), None),
+    )
 
 
 def _split(address: str) -> tuple[str, int]:
@@ -49,9 +52,10 @@ async def _start_http(metrics: ProxyMetrics, health: ProxyHealth, args: argparse
         return web.Response(status=status, text=body, content_type="application/json")
 
     runners = []
-    for address, routes in ((args.metrics_bind_address, [web.get("/metrics", metrics_handler)]),
-                            (args.healthz_bind_address, [web.get("/healthz", healthz_handler),
-                                                         web.get("/livez", healthz_handler)])):
+    for address, routes in (
+        (args.metrics_bind_address, [web.get("/metrics", metrics_handler)]),
+        (args.healthz_bind_address, [web.get("/healthz", healthz_handler), web.get("/livez", healthz_handler)]),
+    ):
         app = web.Application()
         app.add_routes(routes)
         runner = web.AppRunner(app)
@@ -61,8 +65,7 @@ async def _start_http(metrics: ProxyMetrics, health: ProxyHealth, args: argparse
     return runners
 
 
-async def _node_ips(client: Any, node_name: str, *, wait: float = 60.0,
-                    interval: float = 0.5) -> tuple[str, ...]:
+async def _node_ips(client: Any, node_name: str, *, wait: float = 60.0, interval: float = 0.5) -> tuple[str, ...]:
     """The Node's InternalIPs. Like upstream kube-proxy, wait for the Node to be
     registered (the node agent may start after the proxy): without its IPs the
     NodePort rules of some modes (nftables' nodeport-ips set) would stay empty."""
@@ -73,7 +76,7 @@ async def _node_ips(client: Any, node_name: str, *, wait: float = 60.0,
     while True:
         try:
             node = await client.get(Node, node_name)
-        except Exception as exc:  # noqa: BLE001 - retried until the deadline
+        except Exception as exc:
             if loop.time() >= deadline:
                 log.warning("event=node_lookup_failed node=%s error=%s", node_name, exc)
                 return ()
@@ -86,9 +89,14 @@ async def _node_ips(client: Any, node_name: str, *, wait: float = 60.0,
         await asyncio.sleep(interval)
 
 
-async def serve(args: argparse.Namespace, *, client: Any | None = None,
-                backend: ModeBackend | None = None, conntrack_runner: Runner | None = None,
-                serve_http: bool = True) -> int:
+async def serve(
+    args: argparse.Namespace,
+    *,
+    client: Any | None = None,
+    backend: ModeBackend | None = None,
+    conntrack_runner: Runner | None = None,
+    serve_http: bool = True,
+) -> int:
     """Run until cancelled. Tests inject a fake ``client``, ``backend`` and runner."""
     from lightkube.resources.core_v1 import Node, Service
     from lightkube.resources.discovery_v1 import EndpointSlice
@@ -112,23 +120,30 @@ async def serve(args: argparse.Namespace, *, client: Any | None = None,
         if failed:
             log.warning("event=conntrack_cleanup_failed commands=%s", failed)
 
-    proxier = Proxier(backend, ProxierOptions(node_name=node, min_sync_period=args.min_sync_period,
-                                              sync_period=args.sync_period), on_sync=after_sync,
-                      on_failure=lambda exc: metrics.record_failure(args.mode))
+    proxier = Proxier(
+        backend,
+        ProxierOptions(node_name=node, min_sync_period=args.min_sync_period, sync_period=args.sync_period),
+        on_sync=after_sync,
+        on_failure=lambda exc: metrics.record_failure(args.mode),
+    )
 
     def queued(handler: Callable[[Any | None, Any | None], None]) -> Callable[[Any | None, Any | None], None]:
         def wrapped(old: Any | None, new: Any | None) -> None:
             handler(old, new)
             metrics.queued()
             health.queued()
+
         return wrapped
 
     services = Informer(client, Service)
     slices = Informer(client, EndpointSlice)
     nodes = Informer(client, Node, ReflectorOptions(field_selector=f"metadata.name={node}"))
     services.add_handler(handler_for(queued(proxier.on_service)))
-    slices.add_handler(handler_for(queued(lambda old, new: proxier.on_endpoint_slice(
-        new if new is not None else old, removed=new is None))))
+    slices.add_handler(
+        handler_for(
+            queued(lambda old, new: proxier.on_endpoint_slice(new if new is not None else old, removed=new is None))
+        )
+    )
     nodes.add_handler(handler_for(lambda old, new: proxier.on_node(new)))
     runners = await _start_http(metrics, health, args) if serve_http else []
     tasks = [asyncio.create_task(i.run()) for i in (services, slices, nodes)]

@@ -14,8 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from svclab.proxy.service_port import (
-    IPFamily, Protocol, ServiceName, ServicePort, ServicePortFactory, ServicePortMap,
-    ServicePortName, service_ports_from_service)
+    IPFamily,
+    Protocol,
+    ServiceName,
+    ServicePort,
+    ServicePortFactory,
+    ServicePortMap,
+    ServicePortName,
+    service_ports_from_service,
+)
 
 __all__ = ["ServiceChangeTracker", "ServiceUpdateResult"]
 

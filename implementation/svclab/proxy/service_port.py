@@ -118,14 +118,12 @@ class ServicePort:
     @property
     def uses_cluster_endpoints(self) -> bool:
         """Some traffic class (internal or external) uses Cluster policy."""
-        return (not self.internal_policy_local) or (
-            self.externally_accessible and not self.external_policy_local)
+        return (not self.internal_policy_local) or (self.externally_accessible and not self.external_policy_local)
 
     @property
     def uses_local_endpoints(self) -> bool:
         """Some traffic class (internal or external) uses Local policy."""
-        return self.internal_policy_local or (
-            self.externally_accessible and self.external_policy_local)
+        return self.internal_policy_local or (self.externally_accessible and self.external_policy_local)
 
 
 ServicePortMap = Mapping[ServicePortName, ServicePort]
@@ -167,29 +165,33 @@ def service_ports_from_service(
     external_local = node_port_capable and spec.externalTrafficPolicy == "Local"
     affinity = 0
     if spec.sessionAffinity == "ClientIP":
-        affinity = _get(spec, "sessionAffinityConfig", "clientIP", "timeoutSeconds") \
-            or DEFAULT_AFFINITY_TIMEOUT_SECONDS
+        affinity = _get(spec, "sessionAffinityConfig", "clientIP", "timeoutSeconds") or DEFAULT_AFFINITY_TIMEOUT_SECONDS
     ingress = _get(service, "status", "loadBalancer", "ingress") or ()
     lb_ips = _family_ips(family, [i.ip for i in ingress if i.ip]) if spec.type == "LoadBalancer" else ()
     annotations = service.metadata.annotations or {}
-    hints = annotations.get("service.kubernetes.io/topology-mode", "").lower() == "auto" \
+    hints = (
+        annotations.get("service.kubernetes.io/topology-mode", "").lower() == "auto"
         or annotations.get("service.kubernetes.io/topology-aware-hints", "").lower() == "auto"
+    )
     result: dict[ServicePortName, ServicePort] = {}
     for port in spec.ports or ():
         protocol = Protocol(port.protocol or "TCP")
         port_name = ServicePortName(name, port.name or "", protocol)
         base = ServicePort(
-            name=port_name, cluster_ip=family_ips[0], port=port.port, protocol=protocol,
+            name=port_name,
+            cluster_ip=family_ips[0],
+            port=port.port,
+            protocol=protocol,
             node_port=(port.nodePort or 0) if node_port_capable else 0,
             external_ips=_family_ips(family, spec.externalIPs),
             load_balancer_vips=lb_ips,
-            load_balancer_source_ranges=_family_ips(family, spec.loadBalancerSourceRanges)
-            if lb_ips else (),
+            load_balancer_source_ranges=_family_ips(family, spec.loadBalancerSourceRanges) if lb_ips else (),
             session_affinity_seconds=affinity,
             external_policy_local=external_local,
             internal_policy_local=spec.internalTrafficPolicy == "Local",
             health_check_node_port=(spec.healthCheckNodePort or 0)
-            if external_local and spec.type == "LoadBalancer" else 0,
+            if external_local and spec.type == "LoadBalancer"
+            else 0,
             topology_hints=hints,
         )
         result[port_name] = factory(base) if factory else base

@@ -67,10 +67,19 @@ class FakeIptables:
             table = self._apply_line(staged, table, line, number, data, noflush, deletions)
         self.tables = staged
 
-    def _apply_line(self, staged: Tables, table: dict[str, list[str]] | None, line: str, number: int,
-                    data: str, noflush: bool, deletions: list[str]) -> dict[str, list[str]] | None:
+    def _apply_line(
+        self,
+        staged: Tables,
+        table: dict[str, list[str]] | None,
+        line: str,
+        number: int,
+        data: str,
+        noflush: bool,
+        deletions: list[str],
+    ) -> dict[str, list[str]] | None:
         def fail(why: str) -> RestoreError:
             return RestoreError(f"iptables-restore: line {number} failed: {why}", data, number)
+
         if not line.strip() or line.startswith("#"):
             return table
         if line.startswith("*"):

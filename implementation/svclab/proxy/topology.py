@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.service_port import ServicePort
 
-__all__ = ["CategorizedEndpoints", "ZONE_LABEL", "categorize_endpoints"]
+__all__ = ["ZONE_LABEL", "CategorizedEndpoints", "categorize_endpoints"]
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 
@@ -35,8 +35,7 @@ class CategorizedEndpoints:
     has_any: bool
 
 
-def _can_use_topology(endpoints: Sequence[Endpoint], port: ServicePort,
-                      node_labels: Mapping[str, str]) -> bool:
+def _can_use_topology(endpoints: Sequence[Endpoint], port: ServicePort, node_labels: Mapping[str, str]) -> bool:
     zone = node_labels.get(ZONE_LABEL)
     if not port.topology_hints or not zone:
         return False
@@ -50,8 +49,9 @@ def _pick(endpoints: Sequence[Endpoint], keep: Callable[[Endpoint], bool]) -> tu
     return tuple(ep for ep in endpoints if keep(ep))
 
 
-def categorize_endpoints(endpoints: Sequence[Endpoint], port: ServicePort,
-                         node_labels: Mapping[str, str] | None = None) -> CategorizedEndpoints:
+def categorize_endpoints(
+    endpoints: Sequence[Endpoint], port: ServicePort, node_labels: Mapping[str, str] | None = None
+) -> CategorizedEndpoints:
     """Split ``endpoints`` by traffic policy. Side-effect-free."""
     labels = node_labels or {}
     cluster: tuple[Endpoint, ...] = ()
@@ -72,6 +72,5 @@ def categorize_endpoints(endpoints: Sequence[Endpoint], port: ServicePort,
     if not port.uses_cluster_endpoints:
         return CategorizedEndpoints((), local, local, has_any)
     local_ids = {str(ep) for ep in local}
-    union = tuple(sorted(
-        {str(ep): ep for ep in (*cluster, *local)}.values(), key=str)) if local_ids else cluster
+    union = tuple(sorted({str(ep): ep for ep in (*cluster, *local)}.values(), key=str)) if local_ids else cluster
     return CategorizedEndpoints(cluster, local, union, has_any)

@@ -35,22 +35,32 @@ __all__ = [
     "throughput_chart",
 ]
 
-MODE_COLOURS = {"iptables": "#2563eb", "nftables": "#0f9d8a", "ipvs": "#d97706",
-                "userspace": "#9333ea"}
+MODE_COLOURS = {"iptables": "#2563eb", "nftables": "#0f9d8a", "ipvs": "#d97706", "userspace": "#9333ea"}
 _FALLBACK = ("#db2777", "#4b5563", "#65a30d", "#0891b2")
-TARGET_COLOURS = {TargetKind.DIRECT: "#a3a3a3", TargetKind.CLUSTER_IP: "#2563eb",
-                  TargetKind.NODE_PORT: "#f59e0b"}
-TARGET_LABELS = {TargetKind.DIRECT: "direct (pod IPs)", TargetKind.CLUSTER_IP: "ClusterIP",
-                 TargetKind.NODE_PORT: "NodePort"}
-SCENARIO_LABELS = {Scenario.KEEPALIVE: "keep-alive connections",
-                   Scenario.NEW_CONNECTION: "new connection per request"}
+TARGET_COLOURS = {TargetKind.DIRECT: "#a3a3a3", TargetKind.CLUSTER_IP: "#2563eb", TargetKind.NODE_PORT: "#f59e0b"}
+TARGET_LABELS = {
+    TargetKind.DIRECT: "direct (pod IPs)",
+    TargetKind.CLUSTER_IP: "ClusterIP",
+    TargetKind.NODE_PORT: "NodePort",
+}
+SCENARIO_LABELS = {Scenario.KEEPALIVE: "keep-alive connections", Scenario.NEW_CONNECTION: "new connection per request"}
 _STYLE: dict[Any, Any] = {
-    "svg.fonttype": "none", "font.family": "sans-serif",
+    "svg.fonttype": "none",
+    "font.family": "sans-serif",
     "font.sans-serif": ["Inter", "Segoe UI", "Helvetica Neue", "Arial", "DejaVu Sans"],
-    "font.size": 10, "axes.titlesize": 11, "axes.titleweight": "bold",
-    "axes.spines.top": False, "axes.spines.right": False, "axes.edgecolor": "#9ca3af",
-    "axes.grid": True, "axes.grid.axis": "y", "grid.color": "#e5e7eb", "axes.axisbelow": True,
-    "xtick.color": "#374151", "ytick.color": "#374151", "axes.labelcolor": "#374151",
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.titleweight": "bold",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.edgecolor": "#9ca3af",
+    "axes.grid": True,
+    "axes.grid.axis": "y",
+    "grid.color": "#e5e7eb",
+    "axes.axisbelow": True,
+    "xtick.color": "#374151",
+    "ytick.color": "#374151",
+    "axes.labelcolor": "#374151",
     "legend.frameon": False,
 }
 
@@ -68,7 +78,7 @@ def _to_svg(fig: MplFigure, chart_id: str) -> str:
     with matplotlib.rc_context({"svg.hashsalt": chart_id, "svg.id": chart_id}):
         fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     text = buf.getvalue()
-    return _scope_ids(text[text.index("<svg"):], chart_id)  # no XML declaration/DOCTYPE inline
+    return _scope_ids(text[text.index("<svg") :], chart_id)  # no XML declaration/DOCTYPE inline
 
 
 _ID = re.compile(r'\bid="([^"]+)"')
@@ -97,8 +107,9 @@ def _baseline_rows(figures: Iterable[Figure]) -> list[Figure]:
     return [f for f in figures if f.services == 0]
 
 
-def _grouped(figures: Sequence[Figure], scenario: Scenario,
-             modes: Sequence[str]) -> dict[tuple[str, TargetKind], Figure]:
+def _grouped(
+    figures: Sequence[Figure], scenario: Scenario, modes: Sequence[str]
+) -> dict[tuple[str, TargetKind], Figure]:
     return {(f.mode, f.target): f for f in figures if f.scenario is scenario and f.mode in modes}
 
 
@@ -113,14 +124,20 @@ def throughput_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
             for offset, target in enumerate(TargetKind):
                 xs = [i + (offset - 1) * width for i in range(len(modes))]
                 values = [cells[m, target].rps if (m, target) in cells else 0.0 for m in modes]
-                bars = ax.bar(xs, values, width * 0.92, color=TARGET_COLOURS[target],
-                              label=TARGET_LABELS[target])
+                bars = ax.bar(xs, values, width * 0.92, color=TARGET_COLOURS[target], label=TARGET_LABELS[target])
                 for bar, mode in zip(bars, modes):
                     cell = cells.get((mode, target))
                     if cell is not None and target is not TargetKind.DIRECT and cell.ratio_to_direct:
-                        ax.annotate(f"{cell.ratio_to_direct:.0%}", (bar.get_x() + bar.get_width() / 2,
-                                    bar.get_height()), ha="center", va="bottom", fontsize=8,
-                                    xytext=(0, 2), textcoords="offset points", color="#111827")
+                        ax.annotate(
+                            f"{cell.ratio_to_direct:.0%}",
+                            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                            ha="center",
+                            va="bottom",
+                            fontsize=8,
+                            xytext=(0, 2),
+                            textcoords="offset points",
+                            color="#111827",
+                        )
             ax.set_xticks(range(len(modes)), modes)
             ax.set_title(SCENARIO_LABELS[scenario])
             ax.set_ylabel("requests / s")
@@ -141,13 +158,10 @@ def latency_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
                 present = [(i, cells[m, target]) for i, m in enumerate(modes) if (m, target) in cells]
                 xs = [i + (offset - 1) * width for i, _ in present]
                 p50 = [c.p50_ms for _, c in present]
-                ax.bar(xs, p50, width * 0.92, color=TARGET_COLOURS[target],
-                       label=TARGET_LABELS[target])
+                ax.bar(xs, p50, width * 0.92, color=TARGET_COLOURS[target], label=TARGET_LABELS[target])
                 ax.vlines(xs, p50, [c.p99_ms for _, c in present], color="#374151", linewidth=1)
-                ax.scatter(xs, [c.p95_ms for _, c in present], marker="_", s=60, color="#374151",
-                           zorder=3)
-                ax.scatter(xs, [c.p99_ms for _, c in present], marker="o", s=9, color="#374151",
-                           zorder=3)
+                ax.scatter(xs, [c.p95_ms for _, c in present], marker="_", s=60, color="#374151", zorder=3)
+                ax.scatter(xs, [c.p99_ms for _, c in present], marker="o", s=9, color="#374151", zorder=3)
             ax.set_xticks(range(len(modes)), modes)
             ax.set_title(SCENARIO_LABELS[scenario])
             # log scale: one testbed's 5 s timeouts must not flatten everyone's milliseconds
@@ -164,33 +178,55 @@ def sweep_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
     with matplotlib.rc_context(_STYLE):
         fig, axes = _new_figure(2)
         # room above 100 %: a noisy run can measure the ClusterIP above its baseline
-        top = max([110.0] + [f.ratio_to_direct * 100 + 8 for f in figures
-                             if f.target is TargetKind.CLUSTER_IP and f.ratio_to_direct is not None])
+        top = max(
+            [110.0]
+            + [
+                f.ratio_to_direct * 100 + 8
+                for f in figures
+                if f.target is TargetKind.CLUSTER_IP and f.ratio_to_direct is not None
+            ]
+        )
         for ax, scenario in zip(axes, Scenario):
             for mode in modes:
-                points = sorted((f.services, f.ratio_to_direct * 100) for f in figures
-                                if f.mode == mode and f.scenario is scenario
-                                and f.target is TargetKind.CLUSTER_IP
-                                and f.ratio_to_direct is not None)
+                points = sorted(
+                    (f.services, f.ratio_to_direct * 100)
+                    for f in figures
+                    if f.mode == mode
+                    and f.scenario is scenario
+                    and f.target is TargetKind.CLUSTER_IP
+                    and f.ratio_to_direct is not None
+                )
                 if points:
-                    ax.plot([p[0] for p in points], [p[1] for p in points], marker="o",
-                            linewidth=2, markersize=5, color=mode_colour(mode, modes), label=mode)
+                    ax.plot(
+                        [p[0] for p in points],
+                        [p[1] for p in points],
+                        marker="o",
+                        linewidth=2,
+                        markersize=5,
+                        color=mode_colour(mode, modes),
+                        label=mode,
+                    )
             ax.axhline(100, color=TARGET_COLOURS[TargetKind.DIRECT], linestyle="--", linewidth=1.2)
-            ax.annotate("direct = 100 %", (1, 100), xycoords=("axes fraction", "data"),
-                        xytext=(-2, 3), textcoords="offset points", ha="right", fontsize=8,
-                        color="#6b7280")
+            ax.annotate(
+                "direct = 100 %",
+                (1, 100),
+                xycoords=("axes fraction", "data"),
+                xytext=(-2, 3),
+                textcoords="offset points",
+                ha="right",
+                fontsize=8,
+                color="#6b7280",
+            )
             ax.set_ylim(0, top)
             ax.set_title(SCENARIO_LABELS[scenario])
             ax.set_xlabel("extra Services")
             ax.set_ylabel("ClusterIP req/s, % of direct")
             ax.grid(True, axis="both")
-        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center",
-                   ncols=max(len(modes), 1))
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=max(len(modes), 1))
         return _to_svg(fig, "chart-sweep")
 
 
-def convergence_chart(samples: Mapping[str, Sequence[ConvergenceSample]],
-                      modes: Sequence[str]) -> str:
+def convergence_chart(samples: Mapping[str, Sequence[ConvergenceSample]], modes: Sequence[str]) -> str:
     """Median seconds per kind of change (bars) and the slowest (tick), per testbed."""
     whats = sorted({s.what for seq in samples.values() for s in seq})
     shown = [m for m in modes if samples.get(m)]
@@ -212,6 +248,5 @@ def convergence_chart(samples: Mapping[str, Sequence[ConvergenceSample]],
         ax.set_yticks(range(len(whats)), whats)
         ax.invert_yaxis()
         ax.set_xlabel("seconds (bar: median, tick: slowest)")
-        fig.legend(*ax.get_legend_handles_labels(), loc="outside upper center",
-                   ncols=max(len(shown), 1))
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside upper center", ncols=max(len(shown), 1))
         return _to_svg(fig, "chart-convergence")

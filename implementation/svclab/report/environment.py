@@ -47,8 +47,7 @@ def _tool_version(argv: Sequence[str]) -> str:
     if exe is None:
         return "missing"
     try:
-        done = subprocess.run([exe, *argv[1:]], capture_output=True, text=True, timeout=10,
-                              check=False)
+        done = subprocess.run([exe, *argv[1:]], capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return "missing"
     text = (done.stdout or "") + (done.stderr or "")
@@ -78,15 +77,25 @@ def collect_host_versions() -> dict[str, str]:
     }
 
 
-def write_environment(path: Path, *, started: str, finished: str | None, profile: str,
-                      testbeds: Mapping[str, Mapping[str, Any]],
-                      host: Mapping[str, str] | None = None,
-                      lanes: Sequence[Sequence[str]] = ()) -> Path:
+def write_environment(
+    path: Path,
+    *,
+    started: str,
+    finished: str | None,
+    profile: str,
+    testbeds: Mapping[str, Mapping[str, Any]],
+    host: Mapping[str, str] | None = None,
+    lanes: Sequence[Sequence[str]] = (),
+) -> Path:
     """Write ``environment.json``; ``host`` defaults to ``collect_host_versions()``."""
-    document = {"started": started, "finished": finished, "profile": profile,
-                "lanes": [list(lane) for lane in lanes],
-                "host": dict(host if host is not None else collect_host_versions()),
-                "testbeds": {name: dict(info) for name, info in testbeds.items()}}
+    document = {
+        "started": started,
+        "finished": finished,
+        "profile": profile,
+        "lanes": [list(lane) for lane in lanes],
+        "host": dict(host if host is not None else collect_host_versions()),
+        "testbeds": {name: dict(info) for name, info in testbeds.items()},
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2) + "\n")
     return path

@@ -66,9 +66,11 @@ class AreaCounts:
         return self.passed + self.failed + self.skipped
 
     def add(self, outcome: Outcome) -> AreaCounts:
-        return AreaCounts(passed=self.passed + (outcome is Outcome.PASSED),
-                          failed=self.failed + (outcome is Outcome.FAILED),
-                          skipped=self.skipped + (outcome is Outcome.SKIPPED))
+        return AreaCounts(
+            passed=self.passed + (outcome is Outcome.PASSED),
+            failed=self.failed + (outcome is Outcome.FAILED),
+            skipped=self.skipped + (outcome is Outcome.SKIPPED),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +107,7 @@ def area_of(classname: str, file: str | None = None) -> str:
     parts = (classname or "").split(".")
     for part in parts:
         if part.startswith("test_"):
-            return part[len("test_"):].replace("_", "-")
+            return part[len("test_") :].replace("_", "-")
     if file:
         stem = Path(file).stem
         return stem.removeprefix("test_").replace("_", "-")
@@ -143,8 +145,7 @@ def parse_convergence(text: str, *, source: str = "convergence") -> tuple[Conver
         data = json.loads(text)
         if not isinstance(data, list):
             raise ValueError("want a JSON list of {what, seconds}")
-        return tuple(ConvergenceSample(what=str(item["what"]), seconds=float(item["seconds"]))
-                     for item in data)
+        return tuple(ConvergenceSample(what=str(item["what"]), seconds=float(item["seconds"])) for item in data)
     except (ValueError, KeyError, TypeError) as err:
         raise ValueError(f"{source}: {err}") from err
 
@@ -160,17 +161,20 @@ def _read_testbed(results_dir: Path, name: str) -> TestbedInputs:
     load_json = results_dir / f"load-{name}.json"
     load_csv = results_dir / f"load-{name}.csv"
     convergence = results_dir / f"convergence-{name}.json"
-    areas, failed = (parse_junit(junit.read_text(), source=str(junit))
-                     if junit.exists() else (None, ()))
+    areas, failed = parse_junit(junit.read_text(), source=str(junit)) if junit.exists() else (None, ())
     return TestbedInputs(
-        name=name, areas=areas, failed_tests=failed,
+        name=name,
+        areas=areas,
+        failed_tests=failed,
         junit=junit if junit.exists() else None,
         conformance_html=html if html.exists() else None,
         load=read_results(load_json) if load_json.exists() else None,
         load_json=load_json if load_json.exists() else None,
         load_csv=load_csv if load_csv.exists() else None,
-        convergence=(parse_convergence(convergence.read_text(), source=str(convergence))
-                     if convergence.exists() else ()))
+        convergence=(
+            parse_convergence(convergence.read_text(), source=str(convergence)) if convergence.exists() else ()
+        ),
+    )
 
 
 def load_inputs(results_dir: Path) -> ReportInputs:

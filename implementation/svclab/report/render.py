@@ -44,10 +44,10 @@ class Headline:
     new_connection_ratio: float | None
 
 
-
 def _order(testbeds: Sequence[TestbedInputs]) -> list[TestbedInputs]:
     def key(t: TestbedInputs) -> tuple[int, str]:
         return (_MODE_ORDER.index(t.name) if t.name in _MODE_ORDER else len(_MODE_ORDER), t.name)
+
     return sorted(testbeds, key=key)
 
 
@@ -83,9 +83,14 @@ def headline(testbed: TestbedInputs, info: Mapping[str, Any] | None = None) -> H
     else:
         status = "passed" if passed else "no-tests"
     figures = testbed.load.figures if testbed.load else ()
-    return Headline(status=status, passed=passed, failed=failed, skipped=skipped,
-                    keepalive_ratio=_ratio(figures, Scenario.KEEPALIVE),
-                    new_connection_ratio=_ratio(figures, Scenario.NEW_CONNECTION))
+    return Headline(
+        status=status,
+        passed=passed,
+        failed=failed,
+        skipped=skipped,
+        keepalive_ratio=_ratio(figures, Scenario.KEEPALIVE),
+        new_connection_ratio=_ratio(figures, Scenario.NEW_CONNECTION),
+    )
 
 
 def _link(path: Path | None, out_dir: Path) -> str | None:
@@ -98,19 +103,24 @@ def _cell(counts: AreaCounts | None) -> dict[str, Any]:
     cls = "fail" if counts.failed else ("skip" if counts.passed == 0 else "pass")
     text = f"{counts.passed}/{counts.total - counts.skipped}"
     title = f"{counts.passed} passed, {counts.failed} failed, {counts.skipped} skipped"
-    return {"cls": cls, "text": text, "title": title, "skipped": counts.skipped,
-            "failed": counts.failed}
+    return {"cls": cls, "text": text, "title": title, "skipped": counts.skipped, "failed": counts.failed}
 
 
 def _load_rows(testbed: TestbedInputs, results_dir: Path, out_dir: Path) -> list[dict[str, Any]]:
     rows = []
     figures = testbed.load.figures if testbed.load else ()
-    for f in sorted(figures, key=lambda f: (list(Scenario).index(f.scenario), f.services,
-                                             list(TargetKind).index(f.target))):
+    for f in sorted(
+        figures, key=lambda f: (list(Scenario).index(f.scenario), f.services, list(TargetKind).index(f.target))
+    ):
         report = results_dir / f.html_report if f.html_report else None
-        rows.append({"f": f, "target": charts.TARGET_LABELS[f.target],
-                     "scenario": charts.SCENARIO_LABELS[f.scenario],
-                     "locust": _link(report, out_dir) if report and report.exists() else None})
+        rows.append(
+            {
+                "f": f,
+                "target": charts.TARGET_LABELS[f.target],
+                "scenario": charts.SCENARIO_LABELS[f.scenario],
+                "locust": _link(report, out_dir) if report and report.exists() else None,
+            }
+        )
     return rows
 
 
@@ -121,14 +131,16 @@ def _convergence_rows(inputs: Sequence[TestbedInputs]) -> list[dict[str, Any]]:
         cells = []
         for t in inputs:
             values = [s.seconds for s in t.convergence if s.what == what]
-            cells.append({"median": statistics.median(values), "max": max(values), "n": len(values)}
-                         if values else None)
+            cells.append(
+                {"median": statistics.median(values), "max": max(values), "n": len(values)} if values else None
+            )
         rows.append({"what": what, "cells": cells})
     return rows
 
 
-def build_view(inputs: ReportInputs, results_dir: Path, out_dir: Path,
-               *, now: datetime.datetime | None = None) -> dict[str, Any]:
+def build_view(
+    inputs: ReportInputs, results_dir: Path, out_dir: Path, *, now: datetime.datetime | None = None
+) -> dict[str, Any]:
     """The values the template shows; charts are inline SVG strings."""
     env = inputs.environment
     env_testbeds = env.get("testbeds", {})
@@ -141,40 +153,54 @@ def build_view(inputs: ReportInputs, results_dir: Path, out_dir: Path,
     # a load figure's "mode" is its testbed's mode; charts group by testbed name
     by_testbed = [_renamed(f, t.name) for t in testbeds if t.load for f in t.load.figures]
     view: dict[str, Any] = {
-        "generated": (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC"),
+        "generated": (now or datetime.datetime.now(datetime.UTC)).strftime("%Y-%m-%d %H:%M UTC"),
         "ran": describe_run_time(env.get("started"), env.get("finished")),
-        "profile": env.get("profile"), "host": env.get("host", {}),
-        "areas": areas, "testbeds": [], "convergence": _convergence_rows(testbeds),
+        "profile": env.get("profile"),
+        "host": env.get("host", {}),
+        "areas": areas,
+        "testbeds": [],
+        "convergence": _convergence_rows(testbeds),
         "charts": dict.fromkeys(("throughput", "latency", "sweep", "convergence")),
-        "not_run": [{"name": t.name, **env_testbeds[t.name]} for t in everything
-                    if t not in testbeds],
+        "not_run": [{"name": t.name, **env_testbeds[t.name]} for t in everything if t not in testbeds],
         "phase_names": _phase_names(env_testbeds.values()),
         "lanes": [lane for lane in env.get("lanes", ()) if lane],
     }
     for t in testbeds:
         info = env_testbeds.get(t.name, {})
-        view["testbeds"].append({
-            "phases": {p["name"]: p for p in info.get("phases", ())},
-            "broken": _broken_phases(info),
-            "name": t.name, "mode": info.get("mode", t.name), "runtime": info.get("runtime", "host"),
-            "kernel": info.get("kernel", ""), "provider": info.get("provider", ""),
-            "colour": charts.mode_colour(t.name, names), "headline": headline(t, info),
-            "cells": [_cell((t.areas or {}).get(a)) if t.areas is not None else _cell(None)
-                      for a in areas],
-            "failed_tests": t.failed_tests,
-            "links": {k: _link(v, out_dir) for k, v in (
-                ("conformance", t.conformance_html), ("junit", t.junit),
-                ("json", t.load_json), ("csv", t.load_csv))},
-            "load_rows": _load_rows(t, results_dir, out_dir),
-        })
+        view["testbeds"].append(
+            {
+                "phases": {p["name"]: p for p in info.get("phases", ())},
+                "broken": _broken_phases(info),
+                "name": t.name,
+                "mode": info.get("mode", t.name),
+                "runtime": info.get("runtime", "host"),
+                "kernel": info.get("kernel", ""),
+                "provider": info.get("provider", ""),
+                "colour": charts.mode_colour(t.name, names),
+                "headline": headline(t, info),
+                "cells": [_cell((t.areas or {}).get(a)) if t.areas is not None else _cell(None) for a in areas],
+                "failed_tests": t.failed_tests,
+                "links": {
+                    k: _link(v, out_dir)
+                    for k, v in (
+                        ("conformance", t.conformance_html),
+                        ("junit", t.junit),
+                        ("json", t.load_json),
+                        ("csv", t.load_csv),
+                    )
+                },
+                "load_rows": _load_rows(t, results_dir, out_dir),
+            }
+        )
     if figures:
         view["charts"]["throughput"] = Markup(charts.throughput_chart(by_testbed, load_modes))
         view["charts"]["latency"] = Markup(charts.latency_chart(by_testbed, load_modes))
         if any(f.services for f in figures):
             view["charts"]["sweep"] = Markup(charts.sweep_chart(by_testbed, load_modes))
     if any(t.convergence for t in testbeds):
-        view["charts"]["convergence"] = Markup(charts.convergence_chart(
-            {t.name: t.convergence for t in testbeds}, names))
+        view["charts"]["convergence"] = Markup(
+            charts.convergence_chart({t.name: t.convergence for t in testbeds}, names)
+        )
     view["sweep_table"] = _sweep_table(by_testbed, load_modes)
     view["short_sweeps"] = _short_sweeps(by_testbed, view["testbeds"])
     return view
@@ -182,11 +208,13 @@ def build_view(inputs: ReportInputs, results_dir: Path, out_dir: Path,
 
 def _short_sweeps(figures: Sequence[Figure], testbeds: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Testbeds whose sweep stopped below the others' (the quick profile in a UML guest)."""
-    highest = {t["name"]: max((f.services for f in figures if f.mode == t["name"]), default=None)
-               for t in testbeds}
+    highest = {t["name"]: max((f.services for f in figures if f.mode == t["name"]), default=None) for t in testbeds}
     top = max((h for h in highest.values() if h is not None), default=0)
-    return [{"name": t["name"], "highest": highest[t["name"]], "runtime": t["runtime"]}
-            for t in testbeds if highest[t["name"]] is not None and highest[t["name"]] < top]
+    return [
+        {"name": t["name"], "highest": highest[t["name"]], "runtime": t["runtime"]}
+        for t in testbeds
+        if highest[t["name"]] is not None and highest[t["name"]] < top
+    ]
 
 
 def _phase_names(entries: Any) -> list[str]:
@@ -208,11 +236,19 @@ def _sweep_table(figures: Sequence[Figure], modes: Sequence[str]) -> dict[str, A
     rows = []
     for scenario in Scenario:
         for mode in modes:
-            cells = {f.services: f.ratio_to_direct for f in figures
-                     if f.mode == mode and f.scenario is scenario and f.target is TargetKind.CLUSTER_IP}
+            cells = {
+                f.services: f.ratio_to_direct
+                for f in figures
+                if f.mode == mode and f.scenario is scenario and f.target is TargetKind.CLUSTER_IP
+            }
             if cells:
-                rows.append({"mode": mode, "scenario": charts.SCENARIO_LABELS[scenario],
-                             "cells": [cells.get(c) for c in counts]})
+                rows.append(
+                    {
+                        "mode": mode,
+                        "scenario": charts.SCENARIO_LABELS[scenario],
+                        "cells": [cells.get(c) for c in counts],
+                    }
+                )
     return {"counts": counts, "rows": rows} if len(counts) > 1 else {}
 
 
@@ -228,27 +264,30 @@ def describe_run_time(started: str | None, finished: str | None) -> str | None:
     start, end = _parse_time(started), _parse_time(finished)
     if start is None:
         return started
-    start = start.astimezone(datetime.timezone.utc)
+    start = start.astimezone(datetime.UTC)
     text = f"{start:%d %b %Y, %H:%M}"
     if end is None:
         return text + " UTC"
-    end = end.astimezone(datetime.timezone.utc)
+    end = end.astimezone(datetime.UTC)
     minutes = round((end - start).total_seconds() / 60)
     same_day = end.date() == start.date()
     return f"{text} – {end:%H:%M} UTC ({minutes} min)" if same_day else f"{text} – {end:%d %b %Y, %H:%M} UTC"
 
 
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("svclab.report", "templates"),
-                             autoescape=jinja2.select_autoescape(["html", "j2"]),
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("svclab.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["pct"] = lambda v: "–" if v is None else f"{v:.0%}"
     env.filters["num"] = lambda v, d=0: "–" if v is None else f"{v:,.{d}f}"
     return env
 
 
-def render_report(results_dir: Path, out_dir: Path, *,
-                  now: datetime.datetime | None = None) -> Path:
+def render_report(results_dir: Path, out_dir: Path, *, now: datetime.datetime | None = None) -> Path:
     """Write ``out_dir/index.html`` from the files in ``results_dir``; return its path."""
     inputs = load_inputs(results_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -263,5 +302,4 @@ def render_report(results_dir: Path, out_dir: Path, *,
 
 def headline_ratios(view: Mapping[str, Any]) -> dict[str, tuple[float | None, float | None]]:
     """Testbed -> (keep-alive, new-connection) ClusterIP ratio, from a built view."""
-    return {t["name"]: (t["headline"].keepalive_ratio, t["headline"].new_connection_ratio)
-            for t in view["testbeds"]}
+    return {t["name"]: (t["headline"].keepalive_ratio, t["headline"].new_connection_ratio) for t in view["testbeds"]}

@@ -27,9 +27,11 @@ def provider_problem(spec: Testbed) -> str | None:
 
         return preflight(spec)
     if spec.provider is ProviderKind.KUBECONFIG:
-        return ("provider kubeconfig tests an existing cluster as it is: run the conformance "
-                "suite on it with `pytest conformance --kubeconfig PATH` (or `--testbed FILE` "
-                "with $KUBECONFIG set)")
+        return (
+            "provider kubeconfig tests an existing cluster as it is: run the conformance "
+            "suite on it with `pytest conformance --kubeconfig PATH` (or `--testbed FILE` "
+            "with $KUBECONFIG set)"
+        )
     if os.geteuid() != 0:
         return "the local provider needs root (network namespaces)"
     from svclab.testbed.local.uml import can_run_uml, resolve_kernel
@@ -62,12 +64,17 @@ class RunCluster:
     def up(self, timeout: float = 600) -> None:
         log = self.log_dir / f"up-{self.name}.log"
         with open(log, "w") as out:
-            done = subprocess.run(svclab_cmd("up", str(self.spec_file), "--name", self.name),
-                                  stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
+            done = subprocess.run(
+                svclab_cmd("up", str(self.spec_file), "--name", self.name),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+            )
         text = log.read_text()
         if done.returncode != 0:
-            raise RuntimeError(f"svclab up failed ({done.returncode}): "
-                               f"{text.strip().splitlines()[-1] if text.strip() else ''}")
+            raise RuntimeError(
+                f"svclab up failed ({done.returncode}): {text.strip().splitlines()[-1] if text.strip() else ''}"
+            )
         for line in reversed(text.splitlines()):
             if line.startswith("kubeconfig: "):
                 self.kubeconfig = Path(line.removeprefix("kubeconfig: ").strip())
@@ -77,10 +84,15 @@ class RunCluster:
     def down(self) -> None:
         subprocess.run(svclab_cmd("down", self.name), capture_output=True, timeout=300)
 
-    def exec_in_pod(self, namespace: str, pod: str,
-                    argv: list[str] | tuple[str, ...]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(svclab_cmd("exec", self.name, "-n", namespace, pod, "--", *argv),
-                              capture_output=True, text=True, timeout=900)
+    def exec_in_pod(
+        self, namespace: str, pod: str, argv: list[str] | tuple[str, ...]
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            svclab_cmd("exec", self.name, "-n", namespace, pod, "--", *argv),
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
 
     def proxy_pid(self, node: str) -> int | None:
         """The pid of the proxy of `node` on this host (None when it runs elsewhere, e.g. in UML)."""
@@ -92,8 +104,7 @@ class RunCluster:
                 argv = (entry / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if (b"proxy" in argv and node.encode() in argv
-                    and any(marker in a for a in argv)):
+            if b"proxy" in argv and node.encode() in argv and any(marker in a for a in argv):
                 return int(entry.name)
         return None
 

@@ -21,7 +21,7 @@ import glob
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,23 +31,31 @@ __all__ = ["add_arguments", "plan_lanes", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="*", type=Path,
-                        help="testbed specs (default: every clusters/*.yaml)")
+    parser.add_argument("files", nargs="*", type=Path, help="testbed specs (default: every clusters/*.yaml)")
     parser.add_argument("--skip-conformance", action="store_true")
     parser.add_argument("--skip-load", action="store_true")
-    parser.add_argument("--profile", choices=["quick", "full"], default="quick",
-                        help="load profile: quick (default, the whole run in ~15 min) or full")
-    parser.add_argument("--reports", type=Path, default=Path("reports"),
-                        help="where results and index.html go (default: reports/)")
-    parser.add_argument("--conformance-args", default="",
-                        help="extra pytest arguments for the conformance suite, e.g. '-k traffic'")
-    parser.add_argument("--sequential", action="store_true",
-                        help="one testbed at a time (slower; by default UML testbeds run beside "
-                             "the host-kernel ones, load phases never overlapping)")
+    parser.add_argument(
+        "--profile",
+        choices=["quick", "full"],
+        default="quick",
+        help="load profile: quick (default, the whole run in ~15 min) or full",
+    )
+    parser.add_argument(
+        "--reports", type=Path, default=Path("reports"), help="where results and index.html go (default: reports/)"
+    )
+    parser.add_argument(
+        "--conformance-args", default="", help="extra pytest arguments for the conformance suite, e.g. '-k traffic'"
+    )
+    parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="one testbed at a time (slower; by default UML testbeds run beside "
+        "the host-kernel ones, load phases never overlapping)",
+    )
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _timed(result: TestbedResult, name: str, action: object, progress: Progress) -> bool:
@@ -65,8 +73,9 @@ def _timed(result: TestbedResult, name: str, action: object, progress: Progress)
     detail = value.describe() if hasattr(value, "describe") else ""
     ok = getattr(value, "ok", True)
     result.phases.append(PhaseResult(name, ok, seconds, detail))
-    progress(f"{result.testbed}: {name} {'done' if ok else 'FAILED'} in {seconds:.1f} s"
-             + (f" ({detail})" if detail else ""))
+    progress(
+        f"{result.testbed}: {name} {'done' if ok else 'FAILED'} in {seconds:.1f} s" + (f" ({detail})" if detail else "")
+    )
     return True
 
 
@@ -95,8 +104,9 @@ def _assess(path: Path) -> tuple[Any, TestbedResult]:
         if not result.skipped_reason:
             result.kernel = kernel_of(spec)
     except Exception as exc:  # this testbed fails, with the reason; the others run
-        return None, TestbedResult(path.stem, "", phases=[
-            PhaseResult("setup", False, 0.0, f"{type(exc).__name__}: {exc}")])
+        return None, TestbedResult(
+            path.stem, "", phases=[PhaseResult("setup", False, 0.0, f"{type(exc).__name__}: {exc}")]
+        )
     return spec, result
 
 
@@ -112,9 +122,15 @@ def _load_slot(slot: threading.Lock, testbed: str, progress: Progress) -> Iterat
         slot.release()
 
 
-def _run_testbed(path: Path, spec: Any, result: TestbedResult, args: argparse.Namespace,
-                 progress: Progress, load_slot: threading.Lock,
-                 stop: threading.Event) -> TestbedResult:
+def _run_testbed(
+    path: Path,
+    spec: Any,
+    result: TestbedResult,
+    args: argparse.Namespace,
+    progress: Progress,
+    load_slot: threading.Lock,
+    stop: threading.Event,
+) -> TestbedResult:
     from svclab.load import PROFILES
     from svclab.run.cluster import RunCluster
     from svclab.run.conformance_phase import run_conformance
@@ -133,17 +149,30 @@ def _run_testbed(path: Path, spec: Any, result: TestbedResult, args: argparse.Na
     try:
         if not args.skip_conformance and not stop.is_set():
             extra = tuple(args.conformance_args.split())
-            _timed(result, "conformance",
-                   lambda: run_conformance(cluster.name, testbed, args.reports,
-                                           extra_args=extra), progress)
+            _timed(
+                result,
+                "conformance",
+                lambda: run_conformance(cluster.name, testbed, args.reports, extra_args=extra),
+                progress,
+            )
         if not args.skip_load and not stop.is_set():
             from svclab.run.load_phase import run_load
 
             with _load_slot(load_slot, testbed, progress):
                 profile = PROFILES[args.profile].for_runtime(result.kernel.split(" ")[0])
-                _timed(result, "load", lambda: run_load(
-                    cluster, testbed, spec.proxy.mode.value, profile, args.reports,
-                    lambda line: progress(f"{testbed}: load: {line}")), progress)
+                _timed(
+                    result,
+                    "load",
+                    lambda: run_load(
+                        cluster,
+                        testbed,
+                        spec.proxy.mode.value,
+                        profile,
+                        args.reports,
+                        lambda line: progress(f"{testbed}: load: {line}"),
+                    ),
+                    progress,
+                )
     finally:
         _timed(result, "down", cluster.down, progress)
     return result
@@ -151,11 +180,16 @@ def _run_testbed(path: Path, spec: Any, result: TestbedResult, args: argparse.Na
 
 def _environment_entry(result: TestbedResult) -> dict[str, object]:
     """A testbed's line in environment.json: what it ran on, and how each phase went."""
-    return {"mode": result.mode, "provider": result.provider,
-            "runtime": result.kernel.split(" ")[0] if result.kernel else "",
-            "kernel": result.kernel, "skipped": result.skipped_reason,
-            "phases": [{"name": p.name, "ok": p.ok, "seconds": round(p.seconds, 1),
-                        "detail": p.detail} for p in result.phases]}
+    return {
+        "mode": result.mode,
+        "provider": result.provider,
+        "runtime": result.kernel.split(" ")[0] if result.kernel else "",
+        "kernel": result.kernel,
+        "skipped": result.skipped_reason,
+        "phases": [
+            {"name": p.name, "ok": p.ok, "seconds": round(p.seconds, 1), "detail": p.detail} for p in result.phases
+        ],
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -170,25 +204,41 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress()
     started = _now()
     assessed = {path: _assess(path) for path in files}
-    lanes = plan_lanes([(path, result.kernel.split(" ")[0] or "host")
-                        for path, (_, result) in assessed.items()], sequential=args.sequential)
-    progress(f"svclab run: {len(files)} testbeds, load profile {args.profile}, "
-             f"results in {args.reports}/"
-             + (f"; lanes side by side: {' | '.join(' '.join(p.stem for p in lane) for lane in lanes)}"
-                if len(lanes) > 1 else ""))
+    lanes = plan_lanes(
+        [(path, result.kernel.split(" ")[0] or "host") for path, (_, result) in assessed.items()],
+        sequential=args.sequential,
+    )
+    progress(
+        f"svclab run: {len(files)} testbeds, load profile {args.profile}, "
+        f"results in {args.reports}/"
+        + (
+            f"; lanes side by side: {' | '.join(' '.join(p.stem for p in lane) for lane in lanes)}"
+            if len(lanes) > 1
+            else ""
+        )
+    )
     results = _run_lanes(lanes, assessed, args, progress)
     ordered = [results[path] for path in files if path in results]
-    write_environment(args.reports / "environment.json", started=started, finished=_now(),
-                      profile=args.profile, lanes=[[p.stem for p in lane] for lane in lanes],
-                      testbeds={r.testbed: _environment_entry(r) for r in ordered})
+    write_environment(
+        args.reports / "environment.json",
+        started=started,
+        finished=_now(),
+        profile=args.profile,
+        lanes=[[p.stem for p in lane] for lane in lanes],
+        testbeds={r.testbed: _environment_entry(r) for r in ordered},
+    )
     index = render_report(args.reports, args.reports)
     for line in summary_lines(ordered, str(index)):
         print(line)
     return 1 if any(r.failed for r in ordered) else 0
 
 
-def _run_lanes(lanes: list[list[Path]], assessed: Mapping[Path, tuple[Any, TestbedResult]],
-               args: argparse.Namespace, progress: Progress) -> dict[Path, TestbedResult]:
+def _run_lanes(
+    lanes: list[list[Path]],
+    assessed: Mapping[Path, tuple[Any, TestbedResult]],
+    args: argparse.Namespace,
+    progress: Progress,
+) -> dict[Path, TestbedResult]:
     """Run each lane on its own thread; the lanes share one load slot.
 
     Ctrl-C: the testbeds in hand finish their current phase and are brought
@@ -205,20 +255,24 @@ def _run_lanes(lanes: list[list[Path]], assessed: Mapping[Path, tuple[Any, Testb
                 results[path] = _run_testbed(path, *assessed[path], args, progress, load_slot, stop)
             except Exception as exc:  # an unexpected error: this testbed fails, not the run
                 progress(f"{path.stem}: FAILED: {exc}")
-                results[path] = TestbedResult(path.stem, "", phases=[
-                    PhaseResult("setup", False, 0.0, f"{type(exc).__name__}: {exc}")])
+                results[path] = TestbedResult(
+                    path.stem, "", phases=[PhaseResult("setup", False, 0.0, f"{type(exc).__name__}: {exc}")]
+                )
 
     # daemon threads: a second Ctrl-C ends the run even while a phase is stuck
-    threads = [threading.Thread(target=run_lane, args=(lane,), daemon=True,
-                                name=f"lane-{lane[0].stem}") for lane in lanes]
+    threads = [
+        threading.Thread(target=run_lane, args=(lane,), daemon=True, name=f"lane-{lane[0].stem}") for lane in lanes
+    ]
     for thread in threads:
         thread.start()
     try:
         _join(threads)
     except KeyboardInterrupt:
         stop.set()
-        progress("interrupted: bringing the testbeds in hand down (Ctrl-C again to leave them up; "
-                 "`svclab down --all` removes them later)")
+        progress(
+            "interrupted: bringing the testbeds in hand down (Ctrl-C again to leave them up; "
+            "`svclab down --all` removes them later)"
+        )
         _join(threads)
     return results
 

@@ -55,19 +55,33 @@ def _counts(junit: Path) -> tuple[int, int, int]:
     return tests - failed - skipped, failed, skipped
 
 
-def run_conformance(cluster_name: str, testbed: str, results_dir: Path, *,
-                    extra_args: tuple[str, ...] = (), timeout: float = 1800) -> ConformanceOutcome:
+def run_conformance(
+    cluster_name: str, testbed: str, results_dir: Path, *, extra_args: tuple[str, ...] = (), timeout: float = 1800
+) -> ConformanceOutcome:
     suite = conformance_dir()
     junit = results_dir / f"junit-{testbed}.xml"
-    argv = [sys.executable, "-m", "pytest", str(suite), "--cluster", cluster_name,
-            "-p", "no:cacheprovider", "-q", "-rfER", f"--junitxml={junit}",
-            f"--html={results_dir / f'conformance-{testbed}.html'}", "--self-contained-html",
-            *extra_args]
-    env = dict(os.environ,
-               SVCLAB_CONVERGENCE_JSON=str(results_dir / f"convergence-{testbed}.json"),
-               SVCLAB_TESTBED=testbed,
-               PYTHONUNBUFFERED="1")  # the log can be followed (tail -f) while the suite runs
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(suite),
+        "--cluster",
+        cluster_name,
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-rfER",
+        f"--junitxml={junit}",
+        f"--html={results_dir / f'conformance-{testbed}.html'}",
+        "--self-contained-html",
+        *extra_args,
+    ]
+    env = dict(
+        os.environ,
+        SVCLAB_CONVERGENCE_JSON=str(results_dir / f"convergence-{testbed}.json"),
+        SVCLAB_TESTBED=testbed,
+        PYTHONUNBUFFERED="1",
+    )  # the log can be followed (tail -f) while the suite runs
     with open(results_dir / f"conformance-{testbed}.log", "w") as log:
-        done = subprocess.run(argv, cwd=suite.parent, env=env, stdout=log,
-                              stderr=subprocess.STDOUT, timeout=timeout)
+        done = subprocess.run(argv, cwd=suite.parent, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout)
     return ConformanceOutcome(done.returncode, *_counts(junit))

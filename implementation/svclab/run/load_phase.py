@@ -14,15 +14,23 @@ import dataclasses
 import shutil
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from lightkube import AsyncClient, Client, KubeConfig
-from lightkube.resources.core_v1 import Endpoints, Namespace, Node, Pod, Service
+from lightkube.resources.core_v1 import Namespace, Node, Pod, Service
 
-from svclab.load import (ClientPod, LoadResults, LoadRunner, Measurement, Profile, build_targets,
-                         figures_from_measurements, write_results)
+from svclab.load import (
+    ClientPod,
+    LoadResults,
+    LoadRunner,
+    Measurement,
+    Profile,
+    build_targets,
+    figures_from_measurements,
+    write_results,
+)
 from svclab.load.sweep import DummyServices, run_sweep
 from svclab.run.cluster import RunCluster, wait_until
 from svclab.testbed.local import naming
@@ -43,29 +51,45 @@ def _internal_ip(node: Node) -> str:
     return next(a.address for a in node.status.addresses if a.type == "InternalIP")
 
 
-def _pod(name: str, node: str, args: list[str], labels: dict[str, str] | None = None,
-         probe: bool = False) -> Pod:
+def _pod(name: str, node: str, args: list[str], labels: dict[str, str] | None = None, probe: bool = False) -> Pod:
     container: dict[str, Any] = {"name": "main", "image": AGNHOST, "args": args}
     if probe:
-        container["readinessProbe"] = {"httpGet": {"path": "/healthz", "port": 8080},
-                                       "periodSeconds": 1}
-    return Pod.from_dict({"metadata": {"name": name, "labels": labels or {}},
-                          "spec": {"nodeName": node, "terminationGracePeriodSeconds": 1,
-                                   "containers": [container]}})
+        container["readinessProbe"] = {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1}
+    return Pod.from_dict(
+        {
+            "metadata": {"name": name, "labels": labels or {}},
+            "spec": {"nodeName": node, "terminationGracePeriodSeconds": 1, "containers": [container]},
+        }
+    )
 
 
 def _deploy(client: Client, client_node: str, backend_nodes: list[str]) -> Service:
     client.create(Namespace.from_dict({"metadata": {"name": NAMESPACE}}))
     for i in range(BACKENDS):
-        client.create(_pod(f"backend-{i}", backend_nodes[i % len(backend_nodes)],
-                           ["netexec", "--http-port=8080"], BACKEND_LABEL, probe=True),
-                      namespace=NAMESPACE)
+        client.create(
+            _pod(
+                f"backend-{i}",
+                backend_nodes[i % len(backend_nodes)],
+                ["netexec", "--http-port=8080"],
+                BACKEND_LABEL,
+                probe=True,
+            ),
+            namespace=NAMESPACE,
+        )
     client.create(_pod("load-client", client_node, ["pause"]), namespace=NAMESPACE)
-    return client.create(Service.from_dict({
-        "metadata": {"name": "load-backend"},
-        "spec": {"type": "NodePort", "selector": BACKEND_LABEL,
-                 "ports": [{"name": "http", "port": 8080, "targetPort": 8080}]}}),
-        namespace=NAMESPACE)
+    return client.create(
+        Service.from_dict(
+            {
+                "metadata": {"name": "load-backend"},
+                "spec": {
+                    "type": "NodePort",
+                    "selector": BACKEND_LABEL,
+                    "ports": [{"name": "http", "port": 8080, "targetPort": 8080}],
+                },
+            }
+        ),
+        namespace=NAMESPACE,
+    )
 
 
 def _ready_pod_ips(client: Client) -> list[str]:
@@ -78,38 +102,44 @@ def _ready_pod_ips(client: Client) -> list[str]:
 
 
 def _answers(cluster: RunCluster, ip: str, port: int) -> bool:
-    probe = ("import socket,sys\n"
-             f"s=socket.create_connection(('{ip}',{port}),1)\n"
-             "s.sendall(b'GET /hostname HTTP/1.0\\r\\n\\r\\n'); sys.exit(0 if s.recv(1) else 1)")
+    probe = (
+        "import socket,sys\n"
+        f"s=socket.create_connection(('{ip}',{port}),1)\n"
+        "s.sendall(b'GET /hostname HTTP/1.0\\r\\n\\r\\n'); sys.exit(0 if s.recv(1) else 1)"
+    )
     import sys
 
     done = cluster.exec_in_pod(NAMESPACE, "load-client", [sys.executable, "-c", probe])
     return done.returncode == 0
 
 
-def _measure(cluster: RunCluster, mode: str, profile: Profile, work_dir: Path,
-             progress: Callable[[str], None]) -> list[Any]:
+def _measure(
+    cluster: RunCluster, mode: str, profile: Profile, work_dir: Path, progress: Callable[[str], None]
+) -> list[Any]:
     assert cluster.kubeconfig is not None
     client = Client(KubeConfig.from_file(str(cluster.kubeconfig)))
     nodes = list(client.list(Node))
     workers = sorted(n.metadata.name for n in nodes if _schedulable(n))
     client_node = workers[0]
-    others = [n for n in sorted(nodes, key=lambda n: n.metadata.name)
-              if n.metadata.name != client_node]
+    others = [n for n in sorted(nodes, key=lambda n: n.metadata.name) if n.metadata.name != client_node]
     service = _deploy(client, client_node, [n.metadata.name for n in others])
     wait_until(lambda: len(_ready_pod_ips(client)) == BACKENDS, 120, "backends Ready")
-    wait_until(lambda: client.get(Pod, "load-client", namespace=NAMESPACE).status.phase == "Running",
-               120, "the client pod")
+    wait_until(
+        lambda: client.get(Pod, "load-client", namespace=NAMESPACE).status.phase == "Running", 120, "the client pod"
+    )
     vip = service.spec.clusterIP
     wait_until(lambda: _answers(cluster, vip, 8080), 120, "the ClusterIP to answer")
     ips = _ready_pod_ips(client)
     node_port = service.spec.ports[0].nodePort
-    targets = build_targets(pod_ips=ips, cluster_ip=vip, node_ip=_internal_ip(others[0]),
-                            node_port=node_port)
-    runner = LoadRunner(mode=mode, client=ClientPod(NAMESPACE, "load-client"),
-                        exec_in_pod=cluster.exec_in_pod, work_dir=work_dir,
-                        # the worker reads /proc/<pid>/stat per slice (None: the proxy runs in UML)
-                        proxy_pid=cluster.proxy_pid(client_node))
+    targets = build_targets(pod_ips=ips, cluster_ip=vip, node_ip=_internal_ip(others[0]), node_port=node_port)
+    runner = LoadRunner(
+        mode=mode,
+        client=ClientPod(NAMESPACE, "load-client"),
+        exec_in_pod=cluster.exec_in_pod,
+        work_dir=work_dir,
+        # the worker reads /proc/<pid>/stat per slice (None: the proxy runs in UML)
+        proxy_pid=cluster.proxy_pid(client_node),
+    )
     dummies = DummyServices(namespace=NAMESPACE, endpoint_ip=ips[0])
 
     async def wait_programmed(count: int) -> None:
@@ -117,18 +147,27 @@ def _measure(cluster: RunCluster, mode: str, profile: Profile, work_dir: Path,
             return
         newest = client.get(Service, dummies.name(count - 1), namespace=NAMESPACE)
         started = time.monotonic()
-        await asyncio.to_thread(wait_until, lambda: _answers(cluster, newest.spec.clusterIP, 80),
-                                900, f"{count} extra Services to be programmed", 1.0)
+        await asyncio.to_thread(
+            wait_until,
+            lambda: _answers(cluster, newest.spec.clusterIP, 80),
+            900,
+            f"{count} extra Services to be programmed",
+            1.0,
+        )
         progress(f"{count} extra Services programmed in {time.monotonic() - started:.1f} s")
 
     async def sweep() -> list[Any]:
         api = AsyncClient(KubeConfig.from_file(str(cluster.kubeconfig)))
         try:
-            return await run_sweep(client=api, spec=dummies, counts=profile.sweep_counts,
-                                   wait_programmed=wait_programmed,
-                                   measure=lambda count: runner.measure_all(
-                                       targets, profile, services=count, progress=progress),
-                                   progress=progress, cleanup=False)  # the namespace goes
+            return await run_sweep(
+                client=api,
+                spec=dummies,
+                counts=profile.sweep_counts,
+                wait_programmed=wait_programmed,
+                measure=lambda count: runner.measure_all(targets, profile, services=count, progress=progress),
+                progress=progress,
+                cleanup=False,
+            )  # the namespace goes
         finally:
             await api.close()
 
@@ -139,8 +178,7 @@ def _measure(cluster: RunCluster, mode: str, profile: Profile, work_dir: Path,
         client.close()
 
 
-def _collect_html(measurement: Measurement, mode: str, testbed: str,
-                  results_dir: Path) -> Measurement:
+def _collect_html(measurement: Measurement, mode: str, testbed: str, results_dir: Path) -> Measurement:
     """Copy locust's own report beside ours; the figure then names it relative to the report.
 
     One report covers a whole run (``locust-<testbed>-<scenario>-<count>.html``,
@@ -151,21 +189,21 @@ def _collect_html(measurement: Measurement, mode: str, testbed: str,
         return measurement
     name = Path(source).name.replace(f"locust-{mode}-", f"locust-{testbed}-", 1)
     shutil.copyfile(source, results_dir / name)  # again per target: cheap, and never stale
-    return dataclasses.replace(measurement,
-                               stats=dataclasses.replace(measurement.stats, html_report=name))
+    return dataclasses.replace(measurement, stats=dataclasses.replace(measurement.stats, html_report=name))
 
 
-def run_load(cluster: RunCluster, testbed: str, mode: str, profile: Profile, results_dir: Path,
-             progress: Callable[[str], None]) -> LoadResults:
+def run_load(
+    cluster: RunCluster, testbed: str, mode: str, profile: Profile, results_dir: Path, progress: Callable[[str], None]
+) -> LoadResults:
     """Measure one testbed; writes load-<testbed>.json/.csv and locust's reports."""
-    started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     # The load generator writes where the cluster can: its state directory is
     # shared with a User-Mode Linux guest as well.
     work_dir = naming.state_dir(cluster.name) / "load"
     work_dir.mkdir(parents=True, exist_ok=True)
-    measurements = [_collect_html(m, mode, testbed, results_dir)
-                    for m in _measure(cluster, mode, profile, work_dir, progress)]
-    results = LoadResults(testbed, profile.name, started,
-                          tuple(figures_from_measurements(measurements)))
+    measurements = [
+        _collect_html(m, mode, testbed, results_dir) for m in _measure(cluster, mode, profile, work_dir, progress)
+    ]
+    results = LoadResults(testbed, profile.name, started, tuple(figures_from_measurements(measurements)))
     write_results(results, results_dir)
     return results

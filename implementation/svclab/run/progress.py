@@ -63,8 +63,10 @@ def summary_lines(results: list[TestbedResult], report: str | None) -> list[str]
             lines.append(f"{result.testbed:<16} SKIPPED  {result.skipped_reason}")
             continue
         state = "FAILED" if result.failed else "ok"
-        lines.append(f"{result.testbed:<16} {state:<8} mode {result.mode}"
-                     + (f", kernel {result.kernel}" if result.kernel else ""))
+        lines.append(
+            f"{result.testbed:<16} {state:<8} mode {result.mode}"
+            + (f", kernel {result.kernel}" if result.kernel else "")
+        )
         for phase in result.phases:
             mark = "skip" if phase.skipped else ("ok" if phase.ok else "FAIL")
             lines.append(f"    {phase.name:<12} {mark:<5} {phase.seconds:7.1f} s  {phase.detail}")

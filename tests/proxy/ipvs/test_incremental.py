@@ -24,12 +24,10 @@ from typing import Any
 import pytest
 from lightkube.models.discovery_v1 import EndpointHints, ForZone
 
-from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.ipvs.plan import IpvsOptions, plan
 from svclab.proxy.ipvs.proxier import IpvsProxier
 from svclab.proxy.ipvs.testing import FakeIpvsExecutor
 from svclab.proxy.provider import Proxier, ProxierOptions, ProxyState
-from svclab.proxy.service_port import Protocol, ServiceName, ServicePort, ServicePortName
 
 from ..builders import TEST_NODE, TEST_NODE_IP, endpoint, endpoint_slice, service
 
@@ -47,8 +45,10 @@ ZONE = "topology.kubernetes.io/zone"
 def random_service(rng: random.Random, ns: str, name: str) -> Any:
     """A Service with random ports, type, policies, affinity, external and LoadBalancer IPs."""
     kind = rng.choice(["ClusterIP", "NodePort", "LoadBalancer"])
-    ports = [(p, number, rng.choice([0, 30001, 30002, 30003]) if kind != "ClusterIP" else 0)
-             for p, number in rng.sample(PORTS, rng.randint(1, 2))]
+    ports = [
+        (p, number, rng.choice([0, 30001, 30002, 30003]) if kind != "ClusterIP" else 0)
+        for p, number in rng.sample(PORTS, rng.randint(1, 2))
+    ]
     spec: dict[str, Any] = {"type": kind, "protocol": rng.choice(["TCP", "TCP", "UDP", "SCTP"])}
     if rng.random() < 0.4:
         spec["externalIPs"] = rng.sample(EXTERNAL_IPS, rng.randint(1, 2))
@@ -75,13 +75,17 @@ def random_slice(rng: random.Random, ns: str, name: str, svc: Any) -> Any:
     port = rng.choice(svc.spec.ports)
     pods = []
     for ip in rng.sample(POD_IPS, rng.randint(0, 4)):
-        pod = endpoint(ip, node=rng.choice([TEST_NODE, "other-node"]), ready=rng.random() < 0.8,
-                       serving=True, terminating=rng.random() < 0.2)
+        pod = endpoint(
+            ip,
+            node=rng.choice([TEST_NODE, "other-node"]),
+            ready=rng.random() < 0.8,
+            serving=True,
+            terminating=rng.random() < 0.2,
+        )
         if rng.random() < 0.7:
             pod.hints = EndpointHints(forZones=[ForZone(name=rng.choice(["z1", "z2"]))])
         pods.append(pod)
-    return endpoint_slice(ns, name, *pods, port=(port.name, port.port), protocol=port.protocol,
-                          suffix=port.name)
+    return endpoint_slice(ns, name, *pods, port=(port.name, port.port), protocol=port.protocol, suffix=port.name)
 
 
 class World:
@@ -109,22 +113,32 @@ class World:
         elif roll < 0.95:
             self.proxier.on_service(self.services.pop(key), None)
         else:
-            self.proxier.on_node(SimpleNamespace(metadata=SimpleNamespace(
-                labels={ZONE: self.rng.choice(["z1", "z2"])})))
+            self.proxier.on_node(
+                SimpleNamespace(metadata=SimpleNamespace(labels={ZONE: self.rng.choice(["z1", "z2"])}))
+            )
 
 
 def kernel(fake: FakeIpvsExecutor) -> dict[str, Any]:
     """What a fake kernel holds, without the call records and real servers draining connections."""
-    serving = {key: {status.server for status in servers.values() if status.server.weight or status.idle}
-               for key, servers in fake.destinations.items()}
-    return {"services": fake.services, "real_servers": serving, "devices": fake.devices,
-            "ipsets": fake.ipsets, "chains": fake.chains, "jumps": fake.jumps}
+    serving = {
+        key: {status.server for status in servers.values() if status.server.weight or status.idle}
+        for key, servers in fake.destinations.items()
+    }
+    return {
+        "services": fake.services,
+        "real_servers": serving,
+        "devices": fake.devices,
+        "ipsets": fake.ipsets,
+        "chains": fake.chains,
+        "jumps": fake.jumps,
+    }
 
 
 def add_clients(rng: random.Random, fake: FakeIpvsExecutor) -> None:
     """Connections on one random real server, so removing its endpoint drains it."""
-    busy = [(fake.services[key], status.server) for key, servers in fake.destinations.items()
-            for status in servers.values()]
+    busy = [
+        (fake.services[key], status.server) for key, servers in fake.destinations.items() for status in servers.values()
+    ]
     if busy:
         vs, rs = rng.choice(busy)
         fake.set_connections(vs, rs, active=rng.randint(0, 2), inactive=rng.randint(0, 1))
@@ -151,8 +165,9 @@ def test_partial_syncs_equal_a_whole_plan_and_a_full_sync(seed: int) -> None:
         report = asyncio.run(proxier.sync())
         assert report.full == (step == 0)
         has_node_ports = any(p.node_port for p in proxier.service_ports.values())
-        opts = IpvsOptions(node_ip=TEST_NODE_IP, cluster_cidr="10.0.0.0/8",
-                           node_port_ips=(TEST_NODE_IP,) if has_node_ports else ())
+        opts = IpvsOptions(
+            node_ip=TEST_NODE_IP, cluster_cidr="10.0.0.0/8", node_port_ips=(TEST_NODE_IP,) if has_node_ports else ()
+        )
         assert backend.applied == plan(proxier.service_ports, proxier.endpoints, opts, proxier.node_labels)
         reference, counts = full_sync_of(proxier)
         assert kernel(fake) == kernel(reference), f"step {step}"
@@ -181,4 +196,7 @@ def test_failed_planning_makes_the_next_sync_full() -> None:
     fake.local_addresses = broken  # type: ignore[method-assign]
     assert asyncio.run(proxier.sync()).full
     assert sorted(str(vs) for vs in fake.services.values()) == [
-        "172.30.0.1:80/TCP", "172.30.0.2:80/TCP", "192.168.0.2:30001/TCP"]
+        "172.30.0.1:80/TCP",
+        "172.30.0.2:80/TCP",
+        "192.168.0.2:30001/TCP",
+    ]

@@ -24,14 +24,23 @@ from svclab.proxy.ipvs.testing import render_ruleset
 from svclab.proxy.service_change_tracker import ServiceChangeTracker
 from svclab.proxy.service_port import IPFamily, ServicePort, ServicePortName
 
-from ..builders import (CLUSTER_CIDR, TEST_NODE, TEST_NODE_IP, TEST_NODE_IPS, endpoint, endpoint_slice,
-                        overall_scenario, service)
+from ..builders import (
+    CLUSTER_CIDR,
+    TEST_NODE,
+    TEST_NODE_IP,
+    TEST_NODE_IPS,
+    endpoint,
+    endpoint_slice,
+    overall_scenario,
+    service,
+)
 
 OPTIONS = IpvsOptions(node_ip=TEST_NODE_IP, node_port_ips=TEST_NODE_IPS, cluster_cidr=CLUSTER_CIDR)
 
 
-def state(services: Sequence[Any], slices: Sequence[Any]) -> tuple[
-        Mapping[ServicePortName, ServicePort], Mapping[ServicePortName, tuple[Endpoint, ...]]]:
+def state(
+    services: Sequence[Any], slices: Sequence[Any]
+) -> tuple[Mapping[ServicePortName, ServicePort], Mapping[ServicePortName, tuple[Endpoint, ...]]]:
     """Run objects through the real change trackers, as the proxier does."""
     svc_tracker = ServiceChangeTracker(IPFamily.IPV4, None)
     ep_tracker = EndpointsChangeTracker(IPFamily.IPV4, TEST_NODE, None)
@@ -62,8 +71,10 @@ def servers(ruleset: IpvsRuleset) -> dict[str, list[str]]:
 
 
 def test_cluster_ip_service_gets_rr_virtual_server_bound_on_dummy() -> None:
-    ruleset = plan_of([service("ns1", "svc1", "10.20.30.41", ("p80", 80, 0))],
-                      [endpoint_slice("ns1", "svc1", endpoint("10.180.0.1"), endpoint("10.180.1.1"))])
+    ruleset = plan_of(
+        [service("ns1", "svc1", "10.20.30.41", ("p80", 80, 0))],
+        [endpoint_slice("ns1", "svc1", endpoint("10.180.0.1"), endpoint("10.180.1.1"))],
+    )
     [(vs, rss)] = ruleset.virtual_servers.items()
     assert (str(vs), vs.scheduler, vs.flags, vs.timeout) == ("10.20.30.41:80/TCP", "rr", 0, 0)
     assert rss == (RealServer("10.180.0.1", 80), RealServer("10.180.1.1", 80))
@@ -86,56 +97,79 @@ def test_scheduler_is_configurable_and_mh_sets_source_hash() -> None:
 
 
 def test_node_port_gets_one_virtual_server_per_node_ip_and_bitmap_entry() -> None:
-    ruleset = plan_of([service("ns1", "svc1", "10.20.30.41", ("p80", 80, 3001), type="NodePort")],
-                      [endpoint_slice("ns1", "svc1", endpoint("10.180.0.1"))])
-    assert sorted(servers(ruleset)) == ["10.20.30.41:80/TCP", "192.168.0.2:3001/TCP",
-                                        "192.168.1.2:3001/TCP", "192.168.99.11:3001/TCP"]
+    ruleset = plan_of(
+        [service("ns1", "svc1", "10.20.30.41", ("p80", 80, 3001), type="NodePort")],
+        [endpoint_slice("ns1", "svc1", endpoint("10.180.0.1"))],
+    )
+    assert sorted(servers(ruleset)) == [
+        "10.20.30.41:80/TCP",
+        "192.168.0.2:3001/TCP",
+        "192.168.1.2:3001/TCP",
+        "192.168.99.11:3001/TCP",
+    ]
     assert ruleset.ipset("KUBE-NODE-PORT-TCP").entries == {"3001"}
     assert ruleset.bound_addresses == {"10.20.30.41"}  # node IPs are never bound on the dummy
 
 
 def test_udp_node_port_uses_udp_set() -> None:
-    ruleset = plan_of([service("ns1", "dns", "10.20.30.53", ("dns", 53, 3053), protocol="UDP",
-                               type="NodePort")], [])
+    ruleset = plan_of([service("ns1", "dns", "10.20.30.53", ("dns", 53, 3053), protocol="UDP", type="NodePort")], [])
     assert ruleset.ipset("KUBE-NODE-PORT-UDP").entries == {"3053"}
-    assert '-p udp -m comment --comment "Kubernetes nodeport UDP port for masquerade purpose" ' \
-           "-m set --match-set KUBE-NODE-PORT-UDP dst -j KUBE-MARK-MASQ" in ruleset.iptables
+    assert (
+        '-p udp -m comment --comment "Kubernetes nodeport UDP port for masquerade purpose" '
+        "-m set --match-set KUBE-NODE-PORT-UDP dst -j KUBE-MARK-MASQ" in ruleset.iptables
+    )
 
 
 def test_local_endpoints_go_to_loop_back_set_for_hairpin() -> None:
-    ruleset = plan_of([service("ns1", "svc1", "10.20.30.41", ("p80", 80, 0))],
-                      [endpoint_slice("ns1", "svc1", endpoint("10.180.0.1", node=TEST_NODE),
-                                      endpoint("10.180.1.1", node="other"))])
+    ruleset = plan_of(
+        [service("ns1", "svc1", "10.20.30.41", ("p80", 80, 0))],
+        [endpoint_slice("ns1", "svc1", endpoint("10.180.0.1", node=TEST_NODE), endpoint("10.180.1.1", node="other"))],
+    )
     assert ruleset.ipset("KUBE-LOOP-BACK").entries == {"10.180.0.1,tcp:80,10.180.0.1"}
     assert "-m set --match-set KUBE-LOOP-BACK dst,dst,src -j MASQUERADE" in ruleset.iptables
 
 
-@pytest.mark.parametrize(("local_ready", "want"), [
-    pytest.param(True, ["10.180.0.1:80"], id="local-endpoint-only"),
-    pytest.param(False, ["10.180.1.1:80"], id="no-local-falls-back-to-cluster"),
-])
+@pytest.mark.parametrize(
+    ("local_ready", "want"),
+    [
+        pytest.param(True, ["10.180.0.1:80"], id="local-endpoint-only"),
+        pytest.param(False, ["10.180.1.1:80"], id="no-local-falls-back-to-cluster"),
+    ],
+)
 def test_external_policy_local_node_port(local_ready: bool, want: list[str]) -> None:
     eps = [endpoint("10.180.1.1", node="other")]
     if local_ready:
         eps.append(endpoint("10.180.0.1", node=TEST_NODE))
-    ruleset = plan_of([service("ns1", "svc1", "10.20.30.41", ("p80", 80, 3001), type="NodePort",
-                               externalTrafficPolicy="Local")], [endpoint_slice("ns1", "svc1", *eps)])
+    ruleset = plan_of(
+        [service("ns1", "svc1", "10.20.30.41", ("p80", 80, 3001), type="NodePort", externalTrafficPolicy="Local")],
+        [endpoint_slice("ns1", "svc1", *eps)],
+    )
     assert servers(ruleset)["192.168.0.2:3001/TCP"] == want
     assert ruleset.ipset("KUBE-NODE-PORT-LOCAL-TCP").entries == {"3001"}
 
 
 def test_not_ready_endpoints_are_not_real_servers_but_terminating_serving_are_fallback() -> None:
-    ruleset = plan_of([service("ns1", "svc1", "10.20.30.41", ("p80", 80, 0))], [endpoint_slice(
-        "ns1", "svc1", endpoint("10.180.0.1", ready=False, serving=False),
-        endpoint("10.180.0.2", ready=False, serving=True, terminating=True))])
+    ruleset = plan_of(
+        [service("ns1", "svc1", "10.20.30.41", ("p80", 80, 0))],
+        [
+            endpoint_slice(
+                "ns1",
+                "svc1",
+                endpoint("10.180.0.1", ready=False, serving=False),
+                endpoint("10.180.0.2", ready=False, serving=True, terminating=True),
+            )
+        ],
+    )
     assert servers(ruleset) == {"10.20.30.41:80/TCP": ["10.180.0.2:80"]}
 
 
 def test_service_without_endpoints_keeps_its_empty_virtual_server_and_filter() -> None:
     ruleset = plan_of([service("ns1", "svc1", "10.20.30.41", ("p80", 80, 0))], [])
     assert servers(ruleset) == {"10.20.30.41:80/TCP": []}
-    assert "-A KUBE-IPVS-FILTER -m conntrack --ctstate NEW -m set --match-set KUBE-IPVS-IPS dst -j REJECT" \
+    assert (
+        "-A KUBE-IPVS-FILTER -m conntrack --ctstate NEW -m set --match-set KUBE-IPVS-IPS dst -j REJECT"
         in ruleset.iptables
+    )
 
 
 def test_empty_sets_get_no_matching_nat_rules() -> None:
@@ -145,12 +179,20 @@ def test_empty_sets_get_no_matching_nat_rules() -> None:
     assert [s.name for s in ruleset.ipsets] == [s.name for s in IPSET_SPECS]
 
 
-@pytest.mark.parametrize(("opts", "want"), [
-    pytest.param(IpvsOptions(masquerade_all=True), "KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ", id="masquerade-all"),
-    pytest.param(IpvsOptions(cluster_cidr="10.0.0.0/8"), "KUBE-CLUSTER-IP dst,dst ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ",
-                 id="cluster-cidr"),
-    pytest.param(IpvsOptions(), "KUBE-CLUSTER-IP src,dst -j KUBE-MARK-MASQ", id="no-detector"),
-])
+@pytest.mark.parametrize(
+    ("opts", "want"),
+    [
+        pytest.param(
+            IpvsOptions(masquerade_all=True), "KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ", id="masquerade-all"
+        ),
+        pytest.param(
+            IpvsOptions(cluster_cidr="10.0.0.0/8"),
+            "KUBE-CLUSTER-IP dst,dst ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ",
+            id="cluster-cidr",
+        ),
+        pytest.param(IpvsOptions(), "KUBE-CLUSTER-IP src,dst -j KUBE-MARK-MASQ", id="no-detector"),
+    ],
+)
 def test_cluster_ip_masquerade_rule(opts: IpvsOptions, want: str) -> None:
     ruleset = plan_of([service("ns1", "svc1", "10.20.30.41", ("p80", 80, 0))], [], opts)
     assert want in ruleset.iptables
@@ -160,6 +202,9 @@ def test_incremental_ipset_restore_only_touches_changed_entries() -> None:
     before = plan_of([service("ns1", "svc1", "10.20.30.41", ("p80", 80, 0))], [])
     after = plan_of([service("ns1", "svc2", "10.20.30.42", ("p80", 80, 0))], [])
     assert restore_text(after.ipsets, before.ipsets).splitlines() == [
-        "del KUBE-CLUSTER-IP 10.20.30.41,tcp:80 -exist", "add KUBE-CLUSTER-IP 10.20.30.42,tcp:80 -exist",
-        "del KUBE-IPVS-IPS 10.20.30.41 -exist", "add KUBE-IPVS-IPS 10.20.30.42 -exist"]
+        "del KUBE-CLUSTER-IP 10.20.30.41,tcp:80 -exist",
+        "add KUBE-CLUSTER-IP 10.20.30.42,tcp:80 -exist",
+        "del KUBE-IPVS-IPS 10.20.30.41 -exist",
+        "add KUBE-IPVS-IPS 10.20.30.42 -exist",
+    ]
     assert restore_text(after.ipsets, after.ipsets) == ""

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from svclab.proxy.endpoints_change_tracker import EndpointsChangeTracker
 from svclab.proxy.ipvs.plan import IpvsOptions, RealServer, VirtualServer
 from svclab.proxy.ipvs.proxier import IpvsProxier
 from svclab.proxy.ipvs.reconcile import OpKind, RealServerStatus, reconcile_virtual_server
@@ -168,12 +167,15 @@ def test_cleanup_removes_everything() -> None:
     assert not any(table_chain[1].startswith("KUBE-") for table_chain in fake.chains)
 
 
-@pytest.mark.parametrize(("protocol", "active", "weight", "want"), [
-    pytest.param(Protocol.TCP, 2, 1, OpKind.UPDATE_REAL_SERVER, id="tcp-busy-quiesce"),
-    pytest.param(Protocol.TCP, 2, 0, None, id="tcp-busy-already-quiesced"),
-    pytest.param(Protocol.TCP, 0, 0, OpKind.DELETE_REAL_SERVER, id="tcp-idle-delete"),
-    pytest.param(Protocol.UDP, 2, 1, OpKind.DELETE_REAL_SERVER, id="udp-delete-at-once"),
-])
+@pytest.mark.parametrize(
+    ("protocol", "active", "weight", "want"),
+    [
+        pytest.param(Protocol.TCP, 2, 1, OpKind.UPDATE_REAL_SERVER, id="tcp-busy-quiesce"),
+        pytest.param(Protocol.TCP, 2, 0, None, id="tcp-busy-already-quiesced"),
+        pytest.param(Protocol.TCP, 0, 0, OpKind.DELETE_REAL_SERVER, id="tcp-idle-delete"),
+        pytest.param(Protocol.UDP, 2, 1, OpKind.DELETE_REAL_SERVER, id="udp-delete-at-once"),
+    ],
+)
 def test_graceful_termination_table(protocol: Protocol, active: int, weight: int, want: OpKind | None) -> None:
     vs = VirtualServer("10.20.30.41", 80, protocol)
     gone = RealServerStatus(RealServer("10.180.0.9", 80, weight), active_connections=active)
@@ -184,10 +186,16 @@ def test_graceful_termination_table(protocol: Protocol, active: int, weight: int
 def test_missing_jumps_are_prepended_once() -> None:
     from svclab.proxy.ipvs.executor import missing_jumps_restore
     from svclab.proxy.ipvs.rules import JUMP_RULES
-    saved = ('*nat\n:PREROUTING ACCEPT [0:0]\n'
-             '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES\nCOMMIT\n')
+
+    saved = (
+        "*nat\n:PREROUTING ACCEPT [0:0]\n"
+        '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES\nCOMMIT\n'
+    )
     text = missing_jumps_restore(saved, JUMP_RULES[:3])
     assert text.splitlines() == [
-        "*nat", '-I OUTPUT 1 -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
-        '-I POSTROUTING 1 -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING', "COMMIT"]
+        "*nat",
+        '-I OUTPUT 1 -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+        '-I POSTROUTING 1 -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING',
+        "COMMIT",
+    ]
     assert missing_jumps_restore(saved.replace("-A PREROUTING", "-A OUTPUT") + saved, JUMP_RULES[:2]) == ""

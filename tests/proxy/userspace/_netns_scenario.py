@@ -16,9 +16,10 @@ import json
 import subprocess
 import sys
 
+from tests.proxy.builders import endpoint, endpoint_slice, service
+
 from svclab.proxy.provider import Proxier, ProxierOptions
 from svclab.proxy.userspace.proxier import SubprocessIptables, UserspaceOptions, UserspaceProxier
-from tests.proxy.builders import endpoint, endpoint_slice, service
 
 NODE_IP = "10.99.0.2"
 POD_CLIENT = """
@@ -44,8 +45,9 @@ class UdpEcho(asyncio.DatagramProtocol):
 
 
 async def from_pod(pod: str) -> list[str]:
-    process = await asyncio.create_subprocess_exec("ip", "netns", "exec", pod, sys.executable, "-c", POD_CLIENT,
-                                                   stdout=subprocess.PIPE)
+    process = await asyncio.create_subprocess_exec(
+        "ip", "netns", "exec", pod, sys.executable, "-c", POD_CLIENT, stdout=subprocess.PIPE
+    )
     stdout, _ = await process.communicate()
     return stdout.decode().splitlines()
 
@@ -54,6 +56,7 @@ async def main(pod: str) -> dict[str, object]:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(await reader.read())
         writer.close()
+
     server = await asyncio.start_server(handle, NODE_IP, 9000)
     udp, _ = await asyncio.get_running_loop().create_datagram_endpoint(UdpEcho, local_addr=(NODE_IP, 9053))
     backend = UserspaceProxier(SubprocessIptables(), UserspaceOptions(host_ip=NODE_IP))
@@ -80,8 +83,11 @@ async def main(pod: str) -> dict[str, object]:
     result["pod_tcp"], result["pod_empty"], result["pod_udp"] = await from_pod(pod)
     result["saved"] = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
     backend.cleanup()
-    result["after_cleanup"] = [ln for ln in subprocess.run(["iptables-save"], capture_output=True,
-                                                           text=True).stdout.splitlines() if "KUBE" in ln]
+    result["after_cleanup"] = [
+        ln
+        for ln in subprocess.run(["iptables-save"], capture_output=True, text=True).stdout.splitlines()
+        if "KUBE" in ln
+    ]
     server.close()
     udp.close()
     return result

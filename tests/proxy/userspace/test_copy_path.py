@@ -110,6 +110,7 @@ async def test_tcp_without_endpoints_resets_the_client() -> None:
             return await reader.read()
         finally:
             writer.close()
+
     try:
         with pytest.raises(ConnectionResetError):  # at connect or at the first read: the proxy is that fast
             await attempt()
@@ -199,8 +200,9 @@ async def test_buffered_relay_keeps_bytes_while_the_receiver_is_full() -> None:
 
     async def send() -> None:
         for start in range(0, len(payload), 1000):
-            await loop.sock_sendall(client_user, payload[start:start + 1000])
+            await loop.sock_sendall(client_user, payload[start : start + 1000])
         client_user.shutdown(socket.SHUT_WR)
+
     sender = asyncio.create_task(send())
     for _ in range(50):  # let the buffers fill while nobody reads the backend end
         await asyncio.sleep(0)
@@ -232,5 +234,6 @@ def test_tcp_relay_on_uvloop(copy: CopyMode) -> None:
                 return await asyncio.wait_for(round_trip(proxy_socket.port, b"u" * 200_000), 5), port
             finally:
                 proxy_socket.close(connections=True)
+
     answer, port = uvloop.run(scenario())
     assert answer == b"u" * 200_000 + b"|from:%d" % port

@@ -20,8 +20,10 @@ import pytest
 
 pytestmark = [
     pytest.mark.root,
-    pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("iptables-restore"),
-                       reason="needs root, iproute2 and iptables"),
+    pytest.mark.skipif(
+        os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("iptables-restore"),
+        reason="needs root, iproute2 and iptables",
+    ),
 ]
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -31,18 +33,29 @@ def netns() -> Iterator[str]:
     name = f"svclab-ustest-{os.getpid()}"
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:
-        for cmd in (["ip", "link", "set", "lo", "up"], ["ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p"],
-                    ["ip", "link", "set", "eth0p", "up"],
-                    ["ip", "addr", "add", "10.99.0.2/24", "dev", "eth0"], ["ip", "link", "set", "eth0", "up"],
-                    ["ip", "route", "add", "172.30.0.0/16", "dev", "eth0"]):
+        for cmd in (
+            ["ip", "link", "set", "lo", "up"],
+            ["ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p"],
+            ["ip", "link", "set", "eth0p", "up"],
+            ["ip", "addr", "add", "10.99.0.2/24", "dev", "eth0"],
+            ["ip", "link", "set", "eth0", "up"],
+            ["ip", "route", "add", "172.30.0.0/16", "dev", "eth0"],
+        ):
             subprocess.run(["ip", "-n", name, *cmd[1:]], check=True)
         pod = f"{name}-pod"
         subprocess.run(["ip", "netns", "add", pod], check=True)
-        for cmd in (["link", "add", "veth-pod", "type", "veth", "peer", "name", "eth0", "netns", pod],
-                    ["addr", "add", "10.99.1.1/24", "dev", "veth-pod"], ["link", "set", "veth-pod", "up"]):
+        for cmd in (
+            ["link", "add", "veth-pod", "type", "veth", "peer", "name", "eth0", "netns", pod],
+            ["addr", "add", "10.99.1.1/24", "dev", "veth-pod"],
+            ["link", "set", "veth-pod", "up"],
+        ):
             subprocess.run(["ip", "-n", name, *cmd], check=True)
-        for cmd in (["link", "set", "lo", "up"], ["addr", "add", "10.99.1.2/24", "dev", "eth0"],
-                    ["link", "set", "eth0", "up"], ["route", "add", "default", "via", "10.99.1.1"]):
+        for cmd in (
+            ["link", "set", "lo", "up"],
+            ["addr", "add", "10.99.1.2/24", "dev", "eth0"],
+            ["link", "set", "eth0", "up"],
+            ["route", "add", "default", "via", "10.99.1.1"],
+        ):
             subprocess.run(["ip", "-n", pod, *cmd], check=True)
         yield name
     finally:
@@ -52,9 +65,13 @@ def netns() -> Iterator[str]:
 
 @pytest.mark.timeout(30)
 def test_portals_redirect_and_reject_in_a_namespace(netns: str) -> None:
-    run = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-m", "tests.proxy.userspace._netns_scenario",
-                          f"{netns}-pod"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=25)
+    run = subprocess.run(
+        ["ip", "netns", "exec", netns, sys.executable, "-m", "tests.proxy.userspace._netns_scenario", f"{netns}-pod"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=25,
+    )
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     assert result["echo"] == "through the portal"

@@ -9,9 +9,15 @@ from __future__ import annotations
 import pytest
 
 from svclab.proxy.service_port import Protocol, ServiceName, ServicePortName
-from svclab.proxy.userspace.loadbalancer import (ENDPOINT_DIAL_TIMEOUTS, EndpointAddress, MissingEndpoints,
-                                                 MissingServiceEntry, RoundRobinBalancer, dial_attempts)
 from svclab.proxy.userspace.dial import DialFailed, connect_backend
+from svclab.proxy.userspace.loadbalancer import (
+    ENDPOINT_DIAL_TIMEOUTS,
+    EndpointAddress,
+    MissingEndpoints,
+    MissingServiceEntry,
+    RoundRobinBalancer,
+    dial_attempts,
+)
 from svclab.proxy.userspace.testing import ScriptedDialer
 
 SVC = ServicePortName(ServiceName("ns1", "svc1"), "p80", Protocol.TCP)
@@ -76,8 +82,9 @@ def test_client_ip_affinity_sticks_per_client() -> None:
     assert picks(lb, 2, OTHER) == [EP2, EP2]
 
 
-@pytest.mark.parametrize(("idle", "sticky"), [(9.9, True), (10.0, False), (30.0, False)],
-                         ids=["before-timeout", "at-timeout", "long-after"])
+@pytest.mark.parametrize(
+    ("idle", "sticky"), [(9.9, True), (10.0, False), (30.0, False)], ids=["before-timeout", "at-timeout", "long-after"]
+)
 def test_affinity_expires_after_timeout(idle: float, sticky: bool) -> None:
     lb, clock = balancer(EP1, EP2, affinity=10)
     assert picks(lb, 1) == [EP1]

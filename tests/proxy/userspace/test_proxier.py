@@ -29,8 +29,9 @@ ECHO = ServicePortName(ServiceName("ns1", "echo"), "p80", Protocol.TCP)
 
 def make() -> tuple[Proxier, UserspaceProxier, FakeIptables]:
     fake = FakeIptables()
-    backend = UserspaceProxier(fake, UserspaceOptions(listen_ip="127.0.0.1", host_ip=TEST_NODE_IP,
-                                                      claim_node_ports=False))
+    backend = UserspaceProxier(
+        fake, UserspaceOptions(listen_ip="127.0.0.1", host_ip=TEST_NODE_IP, claim_node_ports=False)
+    )
     return Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=ManualClock())), backend, fake
 
 
@@ -47,6 +48,7 @@ async def echo_server() -> asyncio.Server:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(await reader.read())
         writer.close()
+
     return await asyncio.start_server(handle, "127.0.0.1", 0)
 
 
@@ -81,7 +83,8 @@ async def test_traffic_reaches_the_endpoint_and_endpoint_loss_rejects(subject: S
         report = await proxier.sync()
     assert not report.full and len(fake.restores) == 2
     assert fake.rules("filter", KUBE_PORTALS_REJECT) == [
-        f'-m comment --comment "ns1/echo:p80 has no endpoints" -p tcp -m tcp --dport {proxy_port} -j REJECT']
+        f'-m comment --comment "ns1/echo:p80 has no endpoints" -p tcp -m tcp --dport {proxy_port} -j REJECT'
+    ]
 
 
 async def test_deleted_service_closes_its_socket(subject: Subject) -> None:

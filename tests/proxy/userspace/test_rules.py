@@ -33,8 +33,10 @@ def overall_portals() -> list[Portal]:
         ep_tracker.update(eps)
     ports = svc_tracker.apply({}).service_ports
     endpoints = ep_tracker.apply({}).endpoints
-    return [portal_for(port, 40001 + i, has_endpoints=bool(usable_endpoints(port, endpoints.get(name, ()), {})))
-            for i, (name, port) in enumerate(sorted(ports.items()))]
+    return [
+        portal_for(port, 40001 + i, has_endpoints=bool(usable_endpoints(port, endpoints.get(name, ()), {})))
+        for i, (name, port) in enumerate(sorted(ports.items()))
+    ]
 
 
 def test_overall_portal_rules_match_golden(golden_dir: Path, request: pytest.FixtureRequest) -> None:
@@ -56,11 +58,22 @@ SVC = ServicePortName(ServiceName("ns1", "svc1"), "p80", Protocol.UDP)
 DNS = Portal(SVC, Protocol.UDP, "172.30.0.41", 53, proxy_port=40053)
 
 
-@pytest.mark.parametrize(("options", "container", "host"), [
-    (RuleOptions(host_ip="192.168.0.2"), "-j REDIRECT --to-ports 40053", "-j DNAT --to-destination 192.168.0.2:40053"),
-    (RuleOptions(listen_ip="192.168.0.7"), "-j DNAT --to-destination 192.168.0.7:40053",
-     "-j DNAT --to-destination 192.168.0.7:40053"),
-], ids=["listen-on-all-redirects", "listen-on-one-ip-dnats"])
+@pytest.mark.parametrize(
+    ("options", "container", "host"),
+    [
+        (
+            RuleOptions(host_ip="192.168.0.2"),
+            "-j REDIRECT --to-ports 40053",
+            "-j DNAT --to-destination 192.168.0.2:40053",
+        ),
+        (
+            RuleOptions(listen_ip="192.168.0.7"),
+            "-j DNAT --to-destination 192.168.0.7:40053",
+            "-j DNAT --to-destination 192.168.0.7:40053",
+        ),
+    ],
+    ids=["listen-on-all-redirects", "listen-on-one-ip-dnats"],
+)
 def test_portal_targets_follow_the_listen_ip(options: RuleOptions, container: str, host: str) -> None:
     lines = render_restore([DNS], options).splitlines()
     common = '-m comment --comment "ns1/svc1:p80" -p udp -m udp --dport 53 -d 172.30.0.41/32'
@@ -74,9 +87,13 @@ def test_host_rules_need_a_node_ip() -> None:
 
 
 def test_endpointless_service_is_rejected_on_its_proxy_port() -> None:
-    text = render_restore([Portal(SVC, Protocol.UDP, "172.30.0.41", 53, 40053, node_port=30053,
-                                  has_endpoints=False)], RuleOptions(host_ip="192.168.0.2"))
-    assert ('-A KUBE-PORTALS-REJECT -m comment --comment "ns1/svc1:p80 has no endpoints" '
-            "-p udp -m udp --dport 40053 -j REJECT") in text.splitlines()
+    text = render_restore(
+        [Portal(SVC, Protocol.UDP, "172.30.0.41", 53, 40053, node_port=30053, has_endpoints=False)],
+        RuleOptions(host_ip="192.168.0.2"),
+    )
+    assert (
+        '-A KUBE-PORTALS-REJECT -m comment --comment "ns1/svc1:p80 has no endpoints" '
+        "-p udp -m udp --dport 40053 -j REJECT"
+    ) in text.splitlines()
     assert "-A KUBE-NODEPORT-NON-LOCAL" not in text
     assert rule_counts(text) == {"nat": 4, "filter": 1}

@@ -39,15 +39,18 @@ async def test_serve_proxies_a_service_from_the_api() -> None:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(await reader.read())
         writer.close()
+
     echo = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = echo.sockets[0].getsockname()[1]
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     args = parser.parse_args(["--hostname-override", TEST_NODE, "--min-sync-period", "0", "--mode", "userspace"])
     client = FakeClient()
-    client.seed(Node(metadata=ObjectMeta(name=TEST_NODE)),
-                service("ns1", "echo", "172.30.0.50", ("p80", 80, 0)),
-                endpoint_slice("ns1", "echo", endpoint("127.0.0.1"), port=("p80", port)))
+    client.seed(
+        Node(metadata=ObjectMeta(name=TEST_NODE)),
+        service("ns1", "echo", "172.30.0.50", ("p80", 80, 0)),
+        endpoint_slice("ns1", "echo", endpoint("127.0.0.1"), port=("p80", port)),
+    )
     fake = FakeIptables()
     backend = UserspaceProxier(fake, UserspaceOptions(listen_ip="127.0.0.1", host_ip="192.168.0.2"))
     ran: list[Sequence[str]] = []
@@ -55,8 +58,10 @@ async def test_serve_proxies_a_service_from_the_api() -> None:
     def conntrack(cmd: Sequence[str]) -> int:
         ran.append(cmd)
         return 0
-    task = asyncio.create_task(serve(args, client=client, backend=backend, conntrack_runner=conntrack,
-                                     serve_http=False))
+
+    task = asyncio.create_task(
+        serve(args, client=client, backend=backend, conntrack_runner=conntrack, serve_http=False)
+    )
     try:
         async with echo:
             assert await until(lambda: ECHO in backend.served and bool(fake.rules("nat", "KUBE-PORTALS-HOST")))

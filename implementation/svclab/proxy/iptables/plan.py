@@ -11,8 +11,8 @@ partial sync re-plans only what changed. Everything here is side-effect-free.
 from __future__ import annotations
 
 import base64
-import ipaddress
 import hashlib
+import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -21,21 +21,32 @@ from svclab.proxy.service_port import ServicePort, ServicePortName
 from svclab.proxy.topology import categorize_endpoints
 
 __all__ = [
-    "Chain", "IptablesEndpoint", "IptablesServicePort", "PlanOptions", "Ruleset",
-    "ServiceRules", "assemble", "endpoint_chain_name", "make_endpoint", "make_service_port",
-    "plan", "plan_service", "service_chain_name", "shared_chains",
+    "Chain",
+    "IptablesEndpoint",
+    "IptablesServicePort",
+    "PlanOptions",
+    "Ruleset",
+    "ServiceRules",
+    "assemble",
+    "endpoint_chain_name",
+    "make_endpoint",
+    "make_service_port",
+    "plan",
+    "plan_service",
+    "service_chain_name",
+    "shared_chains",
 ]
 
 # Chains shared by every service (upstream names).
-KUBE_SERVICES = "KUBE-SERVICES"                    # nat: VIP dispatch; filter: REJECTs
+KUBE_SERVICES = "KUBE-SERVICES"  # nat: VIP dispatch; filter: REJECTs
 KUBE_EXTERNAL_SERVICES = "KUBE-EXTERNAL-SERVICES"  # filter: external destinations w/o endpoints
-KUBE_NODEPORTS = "KUBE-NODEPORTS"                  # nat: NodePort dispatch; filter: HC ports
-KUBE_POSTROUTING = "KUBE-POSTROUTING"              # nat: masquerade marked packets
-KUBE_MARK_MASQ = "KUBE-MARK-MASQ"                  # nat: set the masquerade mark
-KUBE_FORWARD = "KUBE-FORWARD"                      # filter: accept marked / established
-KUBE_PROXY_FIREWALL = "KUBE-PROXY-FIREWALL"        # filter: loadBalancerSourceRanges drops
-KUBE_FIREWALL = "KUBE-FIREWALL"                    # filter: guard for route_localnet
-KUBE_PROXY_CANARY = "KUBE-PROXY-CANARY"            # mangle/nat/filter: detects flushes
+KUBE_NODEPORTS = "KUBE-NODEPORTS"  # nat: NodePort dispatch; filter: HC ports
+KUBE_POSTROUTING = "KUBE-POSTROUTING"  # nat: masquerade marked packets
+KUBE_MARK_MASQ = "KUBE-MARK-MASQ"  # nat: set the masquerade mark
+KUBE_FORWARD = "KUBE-FORWARD"  # filter: accept marked / established
+KUBE_PROXY_FIREWALL = "KUBE-PROXY-FIREWALL"  # filter: loadBalancerSourceRanges drops
+KUBE_FIREWALL = "KUBE-FIREWALL"  # filter: guard for route_localnet
+KUBE_PROXY_CANARY = "KUBE-PROXY-CANARY"  # mangle/nat/filter: detects flushes
 SERVICE_CHAIN_PREFIXES = ("KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-SEP-")
 MASQ_MARK = "0x4000"
 NFACCT_INVALID = "ct_state_invalid_dropped_pkts"
@@ -77,10 +88,12 @@ def make_service_port(base: ServicePort) -> IptablesServicePort:
     """Factory for the service tracker (upstream ``newServiceInfo``)."""
     fields = {f: getattr(base, f) for f in base.__dataclass_fields__}
     return IptablesServicePort(
-        **fields, svc_chain=service_chain_name("KUBE-SVC-", base.name),
+        **fields,
+        svc_chain=service_chain_name("KUBE-SVC-", base.name),
         svl_chain=service_chain_name("KUBE-SVL-", base.name),
         ext_chain=service_chain_name("KUBE-EXT-", base.name),
-        fw_chain=service_chain_name("KUBE-FW-", base.name))
+        fw_chain=service_chain_name("KUBE-FW-", base.name),
+    )
 
 
 def make_endpoint(base: Endpoint, port_name: ServicePortName) -> IptablesEndpoint:
@@ -157,11 +170,13 @@ def _balance_rules(port: IptablesServicePort, endpoints: Sequence[Endpoint]) -> 
     rules: list[str] = []
     eps = [ep for ep in endpoints if isinstance(ep, IptablesEndpoint)]
     if port.session_affinity_seconds:
-        rules += [f"{_comment(f'{port.name} -> {ep}')} -m recent --name {ep.chain} --rcheck "
-                  f"--seconds {port.session_affinity_seconds} --reap -j {ep.chain}" for ep in eps]
+        rules += [
+            f"{_comment(f'{port.name} -> {ep}')} -m recent --name {ep.chain} --rcheck "
+            f"--seconds {port.session_affinity_seconds} --reap -j {ep.chain}"
+            for ep in eps
+        ]
     for i, ep in enumerate(eps):
-        chance = "" if i == len(eps) - 1 else \
-            f" -m statistic --mode random --probability {1.0 / (len(eps) - i):0.10f}"
+        chance = "" if i == len(eps) - 1 else f" -m statistic --mode random --probability {1.0 / (len(eps) - i):0.10f}"
         rules.append(f"{_comment(f'{port.name} -> {ep}')}{chance} -j {ep.chain}")
     return tuple(rules)
 
@@ -169,25 +184,35 @@ def _balance_rules(port: IptablesServicePort, endpoints: Sequence[Endpoint]) -> 
 def _endpoint_chain(port: IptablesServicePort, ep: IptablesEndpoint) -> Chain:
     proto = port.protocol.l4
     affinity = f" -m recent --name {ep.chain} --set" if port.session_affinity_seconds else ""
-    return Chain("nat", ep.chain, (
-        f"{_comment(str(port.name))} -s {ep.ip} -j {KUBE_MARK_MASQ}",
-        f"{_comment(str(port.name))}{affinity} -m {proto} -p {proto} -j DNAT --to-destination {ep}"))
+    return Chain(
+        "nat",
+        ep.chain,
+        (
+            f"{_comment(str(port.name))} -s {ep.ip} -j {KUBE_MARK_MASQ}",
+            f"{_comment(str(port.name))}{affinity} -m {proto} -p {proto} -j DNAT --to-destination {ep}",
+        ),
+    )
 
 
-def _ext_chain(port: IptablesServicePort, opts: PlanOptions, has_external: bool,
-               external_policy_chain: str) -> Chain:
+def _ext_chain(port: IptablesServicePort, opts: PlanOptions, has_external: bool, external_policy_chain: str) -> Chain:
     name = port.name
     rules: list[str] = []
     if not port.external_policy_local:
         rules.append(f"{_comment(f'masquerade traffic for {name} external destinations')} -j {KUBE_MARK_MASQ}")
     else:
         if opts.cluster_cidr:
-            rules.append(f"{_comment(f'pod traffic for {name} external destinations')} "
-                         f"-s {opts.cluster_cidr} -j {port.svc_chain}")
-        rules.append(f"{_comment(f'masquerade LOCAL traffic for {name} external destinations')} "
-                     f"-m addrtype --src-type LOCAL -j {KUBE_MARK_MASQ}")
-        rules.append(f"{_comment(f'route LOCAL traffic for {name} external destinations')} "
-                     f"-m addrtype --src-type LOCAL -j {port.svc_chain}")
+            rules.append(
+                f"{_comment(f'pod traffic for {name} external destinations')} "
+                f"-s {opts.cluster_cidr} -j {port.svc_chain}"
+            )
+        rules.append(
+            f"{_comment(f'masquerade LOCAL traffic for {name} external destinations')} "
+            f"-m addrtype --src-type LOCAL -j {KUBE_MARK_MASQ}"
+        )
+        rules.append(
+            f"{_comment(f'route LOCAL traffic for {name} external destinations')} "
+            f"-m addrtype --src-type LOCAL -j {port.svc_chain}"
+        )
     if has_external:
         rules.append(f"-j {external_policy_chain}")
     return Chain("nat", port.ext_chain, tuple(rules))
@@ -214,15 +239,24 @@ def _node_port_rules(port: IptablesServicePort, opts: PlanOptions, target: str) 
     head = f"{_comment(str(port.name))} -m {proto} -p {proto}"
     rules = []
     if opts.localhost_node_ports and opts.nfacct and "." in port.cluster_ip:
-        rules.append(f"{head} -d 127.0.0.0/8 --dport {port.node_port} "
-                     f"-m nfacct --nfacct-name {NFACCT_LOCALHOST_NODEPORTS} -j {target}")
+        rules.append(
+            f"{head} -d 127.0.0.0/8 --dport {port.node_port} "
+            f"-m nfacct --nfacct-name {NFACCT_LOCALHOST_NODEPORTS} -j {target}"
+        )
     rules.append(f"{head} --dport {port.node_port} -j {target}")
     return rules
 
 
-def service_shared_rules(port: IptablesServicePort, opts: PlanOptions, *, has_any: bool,
-                         has_internal: bool, has_external: bool, internal_chain: str,
-                         uses_fw: bool) -> tuple[tuple[str, str, str], ...]:
+def service_shared_rules(
+    port: IptablesServicePort,
+    opts: PlanOptions,
+    *,
+    has_any: bool,
+    has_internal: bool,
+    has_external: bool,
+    internal_chain: str,
+    uses_fw: bool,
+) -> tuple[tuple[str, str, str], ...]:
     """This port's rules in the shared chains (KUBE-SERVICES, KUBE-NODEPORTS, ...)."""
     proto = port.protocol.l4
     name = port.name
@@ -230,77 +264,122 @@ def service_shared_rules(port: IptablesServicePort, opts: PlanOptions, *, has_an
     out: list[tuple[str, str, str]] = []
     no_ep = _comment(f"{name} has no endpoints")
     no_local = _comment(f"{name} has no local endpoints")
-    internal_verdict = f"{no_ep if not has_any else no_local} {match} -d {port.cluster_ip} --dport {port.port} -j {'REJECT' if not has_any else 'DROP'}"
+    comment, verdict = (no_local, "DROP") if has_any else (no_ep, "REJECT")
+    internal_verdict = f"{comment} {match} -d {port.cluster_ip} --dport {port.port} -j {verdict}"
     ext_head, ext_target = (no_ep, "REJECT") if not has_any else (no_local, "DROP")
     if has_internal:
-        out.append(("nat", KUBE_SERVICES, f"{_comment(f'{name} cluster IP')} {match} "
-                    f"-d {port.cluster_ip} --dport {port.port} -j {internal_chain}"))
+        out.append(
+            (
+                "nat",
+                KUBE_SERVICES,
+                f"{_comment(f'{name} cluster IP')} {match} "
+                f"-d {port.cluster_ip} --dport {port.port} -j {internal_chain}",
+            )
+        )
     else:
         out.append(("filter", KUBE_SERVICES, internal_verdict))
     for ip in port.external_ips:
         if has_any:
-            out.append(("nat", KUBE_SERVICES, f"{_comment(f'{name} external IP')} {match} "
-                        f"-d {ip} --dport {port.port} -j {port.ext_chain}"))
+            out.append(
+                (
+                    "nat",
+                    KUBE_SERVICES,
+                    f"{_comment(f'{name} external IP')} {match} -d {ip} --dport {port.port} -j {port.ext_chain}",
+                )
+            )
         if not has_external:
-            out.append(("filter", KUBE_EXTERNAL_SERVICES,
-                        f"{ext_head} {match} -d {ip} --dport {port.port} -j {ext_target}"))
+            out.append(
+                ("filter", KUBE_EXTERNAL_SERVICES, f"{ext_head} {match} -d {ip} --dport {port.port} -j {ext_target}")
+            )
     lb_target = port.fw_chain if uses_fw else port.ext_chain
     for ip in port.load_balancer_vips:
         if has_any:
-            out.append(("nat", KUBE_SERVICES, f"{_comment(f'{name} loadbalancer IP')} {match} "
-                        f"-d {ip} --dport {port.port} -j {lb_target}"))
+            out.append(
+                (
+                    "nat",
+                    KUBE_SERVICES,
+                    f"{_comment(f'{name} loadbalancer IP')} {match} -d {ip} --dport {port.port} -j {lb_target}",
+                )
+            )
         if uses_fw:
             note = _comment(f"{name} traffic not accepted by {port.fw_chain}")
             out.append(("filter", KUBE_PROXY_FIREWALL, f"{note} {match} -d {ip} --dport {port.port} -j DROP"))
     if not has_external:
-        out += [("filter", KUBE_EXTERNAL_SERVICES,
-                 f"{ext_head} {match} -d {ip} --dport {port.port} -j {ext_target}")
-                for ip in port.load_balancer_vips]
+        out += [
+            ("filter", KUBE_EXTERNAL_SERVICES, f"{ext_head} {match} -d {ip} --dport {port.port} -j {ext_target}")
+            for ip in port.load_balancer_vips
+        ]
     if port.node_port:
         if has_any:
             out += [("nat", KUBE_NODEPORTS, r) for r in _node_port_rules(port, opts, port.ext_chain)]
         if not has_external:
-            out.append(("filter", KUBE_EXTERNAL_SERVICES, f"{ext_head} -m addrtype --dst-type LOCAL "
-                        f"{match} --dport {port.node_port} -j {ext_target}"))
+            out.append(
+                (
+                    "filter",
+                    KUBE_EXTERNAL_SERVICES,
+                    f"{ext_head} -m addrtype --dst-type LOCAL {match} --dport {port.node_port} -j {ext_target}",
+                )
+            )
     if port.health_check_node_port:
-        out.append(("filter", KUBE_NODEPORTS, f"{_comment(f'{name} health check node port')} "
-                    f"-m tcp -p tcp --dport {port.health_check_node_port} -j ACCEPT"))
+        out.append(
+            (
+                "filter",
+                KUBE_NODEPORTS,
+                f"{_comment(f'{name} health check node port')} "
+                f"-m tcp -p tcp --dport {port.health_check_node_port} -j ACCEPT",
+            )
+        )
     return tuple(out)
 
 
 def static_rules(opts: PlanOptions) -> tuple[list[tuple[str, str]], dict[tuple[str, str], list[str]]]:
     """Chain order and the rules that do not depend on any service."""
-    order = [("filter", c) for c in (KUBE_NODEPORTS, KUBE_SERVICES, KUBE_EXTERNAL_SERVICES,
-                                     KUBE_FIREWALL, KUBE_FORWARD, KUBE_PROXY_FIREWALL)]
+    order = [
+        ("filter", c)
+        for c in (
+            KUBE_NODEPORTS,
+            KUBE_SERVICES,
+            KUBE_EXTERNAL_SERVICES,
+            KUBE_FIREWALL,
+            KUBE_FORWARD,
+            KUBE_PROXY_FIREWALL,
+        )
+    ]
     order += [("nat", c) for c in (KUBE_NODEPORTS, KUBE_SERVICES, KUBE_MARK_MASQ, KUBE_POSTROUTING)]
     nfacct = f" -m nfacct --nfacct-name {NFACCT_INVALID}" if opts.nfacct else ""
     rules: dict[tuple[str, str], list[str]] = {
         ("filter", KUBE_FORWARD): [
             f"-m conntrack --ctstate INVALID{nfacct} -j DROP",
             f"{_comment('kubernetes forwarding rules')} -m mark --mark {MASQ_MARK}/{MASQ_MARK} -j ACCEPT",
-            f"{_comment('kubernetes forwarding conntrack rule')} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"],
+            f"{_comment('kubernetes forwarding conntrack rule')} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+        ],
         ("nat", KUBE_MARK_MASQ): [f"-j MARK --or-mark {MASQ_MARK}"],
         ("nat", KUBE_POSTROUTING): [
             f"-m mark ! --mark {MASQ_MARK}/{MASQ_MARK} -j RETURN",
             f"-j MARK --xor-mark {MASQ_MARK}",
             f"{_comment('kubernetes service traffic requiring SNAT')} -j MASQUERADE"
-            + (" --random-fully" if opts.masquerade_random_fully else "")],
+            + (" --random-fully" if opts.masquerade_random_fully else ""),
+        ],
     }
     if opts.localhost_node_ports:
         rules[("filter", KUBE_FIREWALL)] = [
             f"{_comment('block incoming localnet connections')} -d 127.0.0.0/8 ! -s 127.0.0.0/8 "
-            "-m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP"]
+            "-m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP"
+        ]
     note = _comment("kubernetes service nodeports; NOTE: this must be the last rule in this chain")
     if opts.node_port_addresses is None:
         rules[("nat", KUBE_SERVICES)] = [f"{note} -m addrtype --dst-type LOCAL -j {KUBE_NODEPORTS}"]
     else:
-        rules[("nat", KUBE_SERVICES)] = [f"{note} -d {ip} -j {KUBE_NODEPORTS}"
-                                         for ip in opts.node_port_addresses]
+        rules[("nat", KUBE_SERVICES)] = [f"{note} -d {ip} -j {KUBE_NODEPORTS}" for ip in opts.node_port_addresses]
     return order, rules
 
 
-def plan_service(port: IptablesServicePort, endpoints: Sequence[Endpoint], opts: PlanOptions,
-                 node_labels: Mapping[str, str] | None = None) -> ServiceRules:
+def plan_service(
+    port: IptablesServicePort,
+    endpoints: Sequence[Endpoint],
+    opts: PlanOptions,
+    node_labels: Mapping[str, str] | None = None,
+) -> ServiceRules:
     """Rules for one service port (upstream's per-service loop body). Side-effect-free."""
     cat = categorize_endpoints(endpoints, port, node_labels)
     has_internal = cat.has_any and not (port.internal_policy_local and not cat.local)
@@ -308,9 +387,15 @@ def plan_service(port: IptablesServicePort, endpoints: Sequence[Endpoint], opts:
     internal_chain = port.svl_chain if port.internal_policy_local else port.svc_chain
     external_policy_chain = port.svl_chain if port.external_policy_local else port.svc_chain
     uses_fw = cat.has_any and bool(port.load_balancer_vips and port.load_balancer_source_ranges)
-    shared = service_shared_rules(port, opts, has_any=cat.has_any, has_internal=has_internal,
-                                  has_external=has_external, internal_chain=internal_chain,
-                                  uses_fw=uses_fw)
+    shared = service_shared_rules(
+        port,
+        opts,
+        has_any=cat.has_any,
+        has_internal=has_internal,
+        has_external=has_external,
+        internal_chain=internal_chain,
+        uses_fw=uses_fw,
+    )
     chains: list[Chain] = []
     proto = port.protocol.l4
     if port.externally_accessible and cat.has_any:
@@ -355,11 +440,16 @@ def assemble(services: Sequence[ServiceRules], opts: PlanOptions) -> Ruleset:
     return Ruleset(chains)
 
 
-def plan(service_ports: Mapping[ServicePortName, ServicePort],
-         endpoints: Mapping[ServicePortName, Sequence[Endpoint]], opts: PlanOptions,
-         node_labels: Mapping[str, str] | None = None) -> Ruleset:
+def plan(
+    service_ports: Mapping[ServicePortName, ServicePort],
+    endpoints: Mapping[ServicePortName, Sequence[Endpoint]],
+    opts: PlanOptions,
+    node_labels: Mapping[str, str] | None = None,
+) -> Ruleset:
     """The whole desired ruleset for a proxy state. Side-effect-free."""
-    services = [plan_service(port, endpoints.get(name, ()), opts, node_labels)
-                for name, port in sorted(service_ports.items())
-                if isinstance(port, IptablesServicePort)]
+    services = [
+        plan_service(port, endpoints.get(name, ()), opts, node_labels)
+        for name, port in sorted(service_ports.items())
+        if isinstance(port, IptablesServicePort)
+    ]
     return assemble(services, opts)

@@ -22,16 +22,40 @@ from dataclasses import dataclass, field
 from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.full_sync import FullSyncBookkeeping
 from svclab.proxy.iptables.plan import (
-    KUBE_EXTERNAL_SERVICES, KUBE_FIREWALL, KUBE_FORWARD, KUBE_MARK_MASQ, KUBE_NODEPORTS,
-    KUBE_POSTROUTING, KUBE_PROXY_CANARY, KUBE_PROXY_FIREWALL, KUBE_SERVICES,
-    SERVICE_CHAIN_PREFIXES, Chain, IptablesServicePort, PlanOptions, Ruleset, ServiceRules, assemble,
-    make_endpoint, make_service_port, plan_service, shared_chains)
+    KUBE_EXTERNAL_SERVICES,
+    KUBE_FIREWALL,
+    KUBE_FORWARD,
+    KUBE_MARK_MASQ,
+    KUBE_NODEPORTS,
+    KUBE_POSTROUTING,
+    KUBE_PROXY_CANARY,
+    KUBE_PROXY_FIREWALL,
+    KUBE_SERVICES,
+    SERVICE_CHAIN_PREFIXES,
+    Chain,
+    IptablesServicePort,
+    PlanOptions,
+    Ruleset,
+    ServiceRules,
+    assemble,
+    make_endpoint,
+    make_service_port,
+    plan_service,
+    shared_chains,
+)
 from svclab.proxy.provider import ProxyStateLike
 from svclab.proxy.restore import IptablesExecutor, RestoreError, SubprocessIptables
 from svclab.proxy.service_port import ServicePortName
 
-__all__ = ["IptablesExecutor", "IptablesProxier", "JUMP_RULES", "RestoreError",
-           "SubprocessIptables", "render_restore", "restore_input"]
+__all__ = [
+    "JUMP_RULES",
+    "IptablesExecutor",
+    "IptablesProxier",
+    "RestoreError",
+    "SubprocessIptables",
+    "render_restore",
+    "restore_input",
+]
 
 
 def _c(text: str) -> str:
@@ -40,25 +64,53 @@ def _c(text: str) -> str:
 
 #: Jumps from the built-in chains into ours (upstream ``iptablesJumpChains``).
 JUMP_RULES: tuple[tuple[str, str, str], ...] = (
-    ("filter", "INPUT", f"-m conntrack --ctstate NEW {_c('kubernetes externally-visible service portals')} -j {KUBE_EXTERNAL_SERVICES}"),
-    ("filter", "FORWARD", f"-m conntrack --ctstate NEW {_c('kubernetes externally-visible service portals')} -j {KUBE_EXTERNAL_SERVICES}"),
+    (
+        "filter",
+        "INPUT",
+        f"-m conntrack --ctstate NEW {_c('kubernetes externally-visible service portals')} -j {KUBE_EXTERNAL_SERVICES}",
+    ),
+    (
+        "filter",
+        "FORWARD",
+        f"-m conntrack --ctstate NEW {_c('kubernetes externally-visible service portals')} -j {KUBE_EXTERNAL_SERVICES}",
+    ),
     ("filter", "INPUT", f"{_c('kubernetes health check service ports')} -j {KUBE_NODEPORTS}"),
     ("filter", "FORWARD", f"-m conntrack --ctstate NEW {_c('kubernetes service portals')} -j {KUBE_SERVICES}"),
     ("filter", "OUTPUT", f"-m conntrack --ctstate NEW {_c('kubernetes service portals')} -j {KUBE_SERVICES}"),
     ("filter", "FORWARD", f"{_c('kubernetes forwarding rules')} -j {KUBE_FORWARD}"),
-    ("filter", "INPUT", f"-m conntrack --ctstate NEW {_c('kubernetes load balancer firewall')} -j {KUBE_PROXY_FIREWALL}"),
-    ("filter", "OUTPUT", f"-m conntrack --ctstate NEW {_c('kubernetes load balancer firewall')} -j {KUBE_PROXY_FIREWALL}"),
-    ("filter", "FORWARD", f"-m conntrack --ctstate NEW {_c('kubernetes load balancer firewall')} -j {KUBE_PROXY_FIREWALL}"),
+    (
+        "filter",
+        "INPUT",
+        f"-m conntrack --ctstate NEW {_c('kubernetes load balancer firewall')} -j {KUBE_PROXY_FIREWALL}",
+    ),
+    (
+        "filter",
+        "OUTPUT",
+        f"-m conntrack --ctstate NEW {_c('kubernetes load balancer firewall')} -j {KUBE_PROXY_FIREWALL}",
+    ),
+    (
+        "filter",
+        "FORWARD",
+        f"-m conntrack --ctstate NEW {_c('kubernetes load balancer firewall')} -j {KUBE_PROXY_FIREWALL}",
+    ),
     ("filter", "INPUT", f"-j {KUBE_FIREWALL}"),
     ("filter", "OUTPUT", f"-j {KUBE_FIREWALL}"),
     ("nat", "OUTPUT", f"{_c('kubernetes service portals')} -j {KUBE_SERVICES}"),
     ("nat", "PREROUTING", f"{_c('kubernetes service portals')} -j {KUBE_SERVICES}"),
     ("nat", "POSTROUTING", f"{_c('kubernetes postrouting rules')} -j {KUBE_POSTROUTING}"),
 )
-BASE_CHAINS = (("filter", KUBE_EXTERNAL_SERVICES), ("filter", KUBE_NODEPORTS), ("filter", KUBE_SERVICES),
-               ("filter", KUBE_FORWARD), ("filter", KUBE_PROXY_FIREWALL), ("filter", KUBE_FIREWALL),
-               ("nat", KUBE_SERVICES), ("nat", KUBE_POSTROUTING), ("nat", KUBE_NODEPORTS),
-               ("nat", KUBE_MARK_MASQ))
+BASE_CHAINS = (
+    ("filter", KUBE_EXTERNAL_SERVICES),
+    ("filter", KUBE_NODEPORTS),
+    ("filter", KUBE_SERVICES),
+    ("filter", KUBE_FORWARD),
+    ("filter", KUBE_PROXY_FIREWALL),
+    ("filter", KUBE_FIREWALL),
+    ("nat", KUBE_SERVICES),
+    ("nat", KUBE_POSTROUTING),
+    ("nat", KUBE_NODEPORTS),
+    ("nat", KUBE_MARK_MASQ),
+)
 CANARY_TABLES = ("mangle", "nat", "filter")
 
 
@@ -131,19 +183,23 @@ class IptablesProxier(FullSyncBookkeeping):
         for table in CANARY_TABLES:
             self.executor.ensure_chain(table, KUBE_PROXY_CANARY)
 
-    def _plan(self, port: object, eps: Sequence[Endpoint], labels: Mapping[str, str],
-              name: ServicePortName) -> _Entry:
+    def _plan(self, port: object, eps: Sequence[Endpoint], labels: Mapping[str, str], name: ServicePortName) -> _Entry:
         if not isinstance(port, IptablesServicePort):
             raise TypeError(f"service port {name} was not built by the iptables factory")
         return (plan_service(port, eps, self.options, labels), port, eps)
 
     def _full_sync(self, state: ProxyStateLike) -> _SyncPlan:
-        cache = {name: self._plan(port, state.endpoints.get(name, ()), state.node_labels, name)
-                 for name, port in sorted(state.service_ports.items(), key=lambda kv: _sort_key(kv[0]))}
+        cache = {
+            name: self._plan(port, state.endpoints.get(name, ()), state.node_labels, name)
+            for name, port in sorted(state.service_ports.items(), key=lambda kv: _sort_key(kv[0]))
+        }
         ruleset = assemble([entry[0] for entry in cache.values()], self.options)
         active = {name for (t, name) in ruleset.chains if t == "nat"}
-        stale = {"nat": sorted(c for c in chains_in_save(self.executor.save("nat"))
-                               if is_service_chain(c) and c not in active)}
+        stale = {
+            "nat": sorted(
+                c for c in chains_in_save(self.executor.save("nat")) if is_service_chain(c) and c not in active
+            )
+        }
         self.chains_touched = len(ruleset.chains) + len(stale["nat"])
         shared = {k: c for k, c in ruleset.chains.items() if not is_service_chain(k[1])}
         counts: dict[str, int] = {}
@@ -167,8 +223,11 @@ class IptablesProxier(FullSyncBookkeeping):
             new = self._plan(port, eps, state.node_labels, name) if port is not None else None
             old_chains = {(c.table, c.name): c for c in old[0].chains} if old else {}
             new_chains = new[0].chains if new else ()
-            writes += [c for c in new_chains if old_chains.get((c.table, c.name), c).rules != c.rules
-                       or (c.table, c.name) not in old_chains]
+            writes += [
+                c
+                for c in new_chains
+                if old_chains.get((c.table, c.name), c).rules != c.rules or (c.table, c.name) not in old_chains
+            ]
             _count(old[0].chains if old else (), -1, counts)
             _count(new_chains, 1, counts)
             kept = {(c.table, c.name) for c in new_chains}
@@ -211,9 +270,12 @@ class IptablesProxier(FullSyncBookkeeping):
             self.executor.delete_rule(table, chain, rule)
         for table in ("filter", "nat"):
             ours = [c for c in chains_in_save(self.executor.save(table)) if c.startswith("KUBE-")]
-            text = f"*{table}\n" + "".join(f":{c} - [0:0]\n" for c in ours) \
-                + "".join(f"-X {c}\n" for c in ours) + "COMMIT\n"
+            text = (
+                f"*{table}\n"
+                + "".join(f":{c} - [0:0]\n" for c in ours)
+                + "".join(f"-X {c}\n" for c in ours)
+                + "COMMIT\n"
+            )
             self.executor.restore(text, noflush=True)
         self.executor.delete_chain("mangle", KUBE_PROXY_CANARY)
         self.need_full_sync = True
-

@@ -43,8 +43,23 @@ def _in(cidr: str, ip: str) -> bool:
     return ipaddress.ip_address(ip) in ipaddress.ip_network(cidr, strict=False)
 
 
-_WITH_ARG = {"-m", "--comment", "-p", "-d", "-s", "--dport", "--dst-type", "--src-type", "--mark",
-             "--ctstate", "--mode", "--probability", "--name", "--seconds", "--nfacct-name"}
+_WITH_ARG = {
+    "-m",
+    "--comment",
+    "-p",
+    "-d",
+    "-s",
+    "--dport",
+    "--dst-type",
+    "--src-type",
+    "--mark",
+    "--ctstate",
+    "--mode",
+    "--probability",
+    "--name",
+    "--seconds",
+    "--nfacct-name",
+}
 
 
 def _check(tok: str, arg: str, pkt: _Packet, dnatted: bool) -> bool | None:
@@ -84,8 +99,9 @@ def _matches(tokens: list[str], pkt: _Packet, dnatted: bool) -> bool:
     return True
 
 
-def _run_chain(tables: dict[str, dict[str, list[str]]], table: str, chain: str, pkt: _Packet,
-               dnatted: bool, depth: int = 0) -> str | None:
+def _run_chain(
+    tables: dict[str, dict[str, list[str]]], table: str, chain: str, pkt: _Packet, dnatted: bool, depth: int = 0
+) -> str | None:
     for rule in tables[table].get(chain, []):
         tokens = shlex.split(rule)
         if not _matches(tokens, pkt, dnatted):
@@ -100,8 +116,15 @@ def _run_chain(tables: dict[str, dict[str, list[str]]], table: str, chain: str, 
     return None
 
 
-def _apply_target(tables: dict[str, dict[str, list[str]]], table: str, target: str | None,
-                  tokens: list[str], pkt: _Packet, dnatted: bool, depth: int) -> str | None:
+def _apply_target(
+    tables: dict[str, dict[str, list[str]]],
+    table: str,
+    target: str | None,
+    tokens: list[str],
+    pkt: _Packet,
+    dnatted: bool,
+    depth: int,
+) -> str | None:
     if target is None:
         return None
     if target == "MARK":
@@ -118,8 +141,9 @@ def _apply_target(tables: dict[str, dict[str, list[str]]], table: str, target: s
     return _run_chain(tables, table, target, pkt, dnatted, depth + 1)
 
 
-def trace_packet(fake: FakeIptables, src: str, dst: str, dport: int, *, proto: str = "tcp",
-                 node_ips: Sequence[str] = ()) -> TraceResult:
+def trace_packet(
+    fake: FakeIptables, src: str, dst: str, dport: int, *, proto: str = "tcp", node_ips: Sequence[str] = ()
+) -> TraceResult:
     """Trace a new connection through nat then filter. Side-effect-free on ``fake``."""
     pkt = _Packet(src, dst, proto, dport, node_ips)
     _run_chain(fake.tables, "nat", "KUBE-SERVICES", pkt, False)

@@ -15,11 +15,11 @@ network namespace of the calling process:
 from __future__ import annotations
 
 import functools
-from concurrent.futures import ThreadPoolExecutor
 import shutil
 import socket
 import subprocess
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,8 +28,7 @@ from svclab.proxy.ipvs.reconcile import IpvsOp, OpKind, RealServerStatus
 from svclab.proxy.restore import failing_line_number, quote_failing_line
 from svclab.proxy.service_port import Protocol as L4
 
-__all__ = ["IpvsExecutor", "NetlinkExecutor", "RestoreError", "default_iptables_binary",
-           "missing_jumps_restore"]
+__all__ = ["IpvsExecutor", "NetlinkExecutor", "RestoreError", "default_iptables_binary", "missing_jumps_restore"]
 
 _IPPROTO = {L4.TCP: socket.IPPROTO_TCP, L4.UDP: socket.IPPROTO_UDP, L4.SCTP: 132}
 _L4 = {number: proto for proto, number in _IPPROTO.items()}
@@ -82,15 +81,16 @@ def _is_uml() -> bool:
 
 def _service_request(vs: VirtualServer, *, with_settings: bool) -> Any:
     from pyroute2 import IPVSService  # type: ignore[import-untyped]
+
     fields: dict[str, Any] = {"addr": vs.address, "port": vs.port, "protocol": _IPPROTO[vs.protocol]}
     if with_settings:
-        fields.update(sched_name=vs.scheduler, timeout=vs.timeout,
-                      flags={"flags": vs.flags, "mask": 0xFFFFFFFF})
+        fields.update(sched_name=vs.scheduler, timeout=vs.timeout, flags={"flags": vs.flags, "mask": 0xFFFFFFFF})
     return IPVSService(**fields)
 
 
 def _dest_request(rs: RealServer) -> Any:
     from pyroute2 import IPVSDest
+
     return IPVSDest(addr=rs.address, port=rs.port, weight=rs.weight, fwd_method=int(rs.forward))
 
 
@@ -129,6 +129,7 @@ class NetlinkExecutor:
 
     def __init__(self, *, iptables: str | None = None) -> None:
         from pyroute2 import IPVS, IPRoute
+
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ipvs-netlink")
         self._ipvs = _ThreadBound(self._pool, IPVS)
         self._ipr = _ThreadBound(self._pool, IPRoute)
@@ -148,10 +149,16 @@ class NetlinkExecutor:
             if proto is None or get("IPVS_SVC_ATTR_FWMARK"):
                 continue  # firewall-mark services are not ours
             flags = get("IPVS_SVC_ATTR_FLAGS", {}) or {}
-            out.append(VirtualServer(str(get("IPVS_SVC_ATTR_ADDR")), int(get("IPVS_SVC_ATTR_PORT")), proto,
-                                     str(get("IPVS_SVC_ATTR_SCHED_NAME")),
-                                     int(flags.get("flags", 0)) if isinstance(flags, dict) else 0,
-                                     int(get("IPVS_SVC_ATTR_TIMEOUT", 0) or 0)))
+            out.append(
+                VirtualServer(
+                    str(get("IPVS_SVC_ATTR_ADDR")),
+                    int(get("IPVS_SVC_ATTR_PORT")),
+                    proto,
+                    str(get("IPVS_SVC_ATTR_SCHED_NAME")),
+                    int(flags.get("flags", 0)) if isinstance(flags, dict) else 0,
+                    int(get("IPVS_SVC_ATTR_TIMEOUT", 0) or 0),
+                )
+            )
         return out
 
     def list_real_servers(self, vs: VirtualServer) -> list[RealServerStatus]:
@@ -159,10 +166,19 @@ class NetlinkExecutor:
         for msg in self._ipvs.dest("dump", service=_service_request(vs, with_settings=False)):
             get = functools.partial(_attr, msg, "IPVS_CMD_ATTR_DEST")
             forward = int(get("IPVS_DEST_ATTR_FWD_METHOD", 0) or 0) & 0x7
-            server = RealServer(str(get("IPVS_DEST_ATTR_ADDR")), int(get("IPVS_DEST_ATTR_PORT")),
-                                int(get("IPVS_DEST_ATTR_WEIGHT", 0) or 0), ForwardMethod(forward))
-            out.append(RealServerStatus(server, int(get("IPVS_DEST_ATTR_ACTIVE_CONNS", 0) or 0),
-                                        int(get("IPVS_DEST_ATTR_INACT_CONNS", 0) or 0)))
+            server = RealServer(
+                str(get("IPVS_DEST_ATTR_ADDR")),
+                int(get("IPVS_DEST_ATTR_PORT")),
+                int(get("IPVS_DEST_ATTR_WEIGHT", 0) or 0),
+                ForwardMethod(forward),
+            )
+            out.append(
+                RealServerStatus(
+                    server,
+                    int(get("IPVS_DEST_ATTR_ACTIVE_CONNS", 0) or 0),
+                    int(get("IPVS_DEST_ATTR_INACT_CONNS", 0) or 0),
+                )
+            )
         return out
 
     def execute(self, op: IpvsOp) -> None:
@@ -175,10 +191,16 @@ class NetlinkExecutor:
             self._ipvs.service("del", service=_service_request(op.virtual_server, with_settings=False))
         else:
             assert op.real_server is not None
-            command = {OpKind.ADD_REAL_SERVER: "add", OpKind.UPDATE_REAL_SERVER: "set",
-                       OpKind.DELETE_REAL_SERVER: "del"}[op.kind]
-            self._ipvs.dest(command, service=_service_request(op.virtual_server, with_settings=False),
-                            dest=_dest_request(op.real_server))
+            command = {
+                OpKind.ADD_REAL_SERVER: "add",
+                OpKind.UPDATE_REAL_SERVER: "set",
+                OpKind.DELETE_REAL_SERVER: "del",
+            }[op.kind]
+            self._ipvs.dest(
+                command,
+                service=_service_request(op.virtual_server, with_settings=False),
+                dest=_dest_request(op.real_server),
+            )
 
     # -- links and addresses -----------------------------------------------
     def _index(self, name: str) -> int | None:
@@ -202,8 +224,9 @@ class NetlinkExecutor:
 
     def local_addresses(self, *, exclude_device: str) -> set[str]:
         skip = self._index(exclude_device)
-        return {a.get_attr("IFA_ADDRESS") for a in self._ipr.get_addr()
-                if a["index"] != skip and a.get_attr("IFA_ADDRESS")}
+        return {
+            a.get_attr("IFA_ADDRESS") for a in self._ipr.get_addr() if a["index"] != skip and a.get_attr("IFA_ADDRESS")
+        }
 
     def bind_address(self, device: str, address: str) -> None:
         index = self._index(device)
@@ -253,14 +276,16 @@ class NetlinkExecutor:
             self._restore([f"{self.iptables}-restore", "-w", "--noflush"], text)
 
     def delete_jump(self, table: str, chain: str, target: str, comment: str) -> None:
-        subprocess.run([self.iptables, "-w", "-t", table, "-D", chain, *self._jump_args(target, comment)],
-                       capture_output=True, check=False)
+        subprocess.run(
+            [self.iptables, "-w", "-t", table, "-D", chain, *self._jump_args(target, comment)],
+            capture_output=True,
+            check=False,
+        )
 
     def delete_chains(self, table: str, chains: Sequence[str]) -> None:
         for verb in ("-F", "-X"):
             for chain in chains:
                 subprocess.run([self.iptables, "-w", "-t", table, verb, chain], capture_output=True, check=False)
-
 
 
 def missing_jumps_restore(saved: str, jumps: Sequence[tuple[str, str, str, str]]) -> str:
@@ -276,9 +301,11 @@ def missing_jumps_restore(saved: str, jumps: Sequence[tuple[str, str, str, str]]
     lines: list[str] = []
     for wanted_table in dict.fromkeys(t for t, *_ in jumps):
         # each prepended in list order, so the last one ends up first (as upstream's EnsureRule(Prepend))
-        todo = [f'-I {chain} 1 -m comment --comment "{comment}" -j {target}'
-                for t, chain, target, comment in jumps if t == wanted_table
-                and (t, f'-A {chain} -m comment --comment "{comment}" -j {target}') not in present]
+        todo = [
+            f'-I {chain} 1 -m comment --comment "{comment}" -j {target}'
+            for t, chain, target, comment in jumps
+            if t == wanted_table and (t, f'-A {chain} -m comment --comment "{comment}" -j {target}') not in present
+        ]
         if todo:
             lines += [f"*{wanted_table}", *todo, "COMMIT"]
     return "\n".join(lines) + "\n" if lines else ""

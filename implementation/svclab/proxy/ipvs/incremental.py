@@ -31,8 +31,17 @@ from typing import TypeVar
 
 from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.ipvs.ipsets import IPSET_SPECS, KUBE_IPVS_IPS, IpSet
-from svclab.proxy.ipvs.plan import (IpvsOptions, IpvsRuleset, PortFragment, RealServer, VirtualServer,
-                                    assemble, plan_fragments, port_fragment, render_rules)
+from svclab.proxy.ipvs.plan import (
+    IpvsOptions,
+    IpvsRuleset,
+    PortFragment,
+    RealServer,
+    VirtualServer,
+    assemble,
+    plan_fragments,
+    port_fragment,
+    render_rules,
+)
 from svclab.proxy.ipvs.rules import LbNoNodeAccess
 from svclab.proxy.service_port import Protocol, ServicePort, ServicePortName
 
@@ -104,9 +113,13 @@ class FragmentIndex:
         self._ruleset: IpvsRuleset | None = None
 
     @classmethod
-    def build(cls, service_ports: Mapping[ServicePortName, ServicePort],
-              endpoints: Mapping[ServicePortName, Sequence[Endpoint]], opts: IpvsOptions,
-              node_labels: Mapping[str, str]) -> tuple[FragmentIndex, IpvsRuleset]:
+    def build(
+        cls,
+        service_ports: Mapping[ServicePortName, ServicePort],
+        endpoints: Mapping[ServicePortName, Sequence[Endpoint]],
+        opts: IpvsOptions,
+        node_labels: Mapping[str, str],
+    ) -> tuple[FragmentIndex, IpvsRuleset]:
         """The index of a whole state and ``plan``'s ruleset for it (what a full sync applies)."""
         fragments = plan_fragments(service_ports, endpoints, opts, node_labels)
         ruleset = assemble(fragments, opts)
@@ -146,8 +159,9 @@ class FragmentIndex:
         bind = tuple(sorted(a for a, was in journal.bound.items() if not was and a in self._bound))
         if bind or unbind:
             ipsets[KUBE_IPVS_IPS] = (frozenset(unbind), frozenset(bind))
-        servers = {key: (before, after) for key, before in journal.servers.items()
-                   if (after := self.resolve(key)) != before}
+        servers = {
+            key: (before, after) for key, before in journal.servers.items() if (after := self.resolve(key)) != before
+        }
         text = self.iptables
         return IndexChanges(ipsets, bind, unbind, servers, text if text != journal.iptables else None)
 
@@ -186,8 +200,10 @@ class FragmentIndex:
             ordered = sorted(self._servers)
             owners = {vs: max(self._servers[vs]) for vs in ordered}
             servers = {vs: self._servers[vs][owner] for vs, owner in owners.items()}
-            ipsets = tuple(IpSet(spec, frozenset(self._bound if spec.name == KUBE_IPVS_IPS
-                                                 else self._entries[spec.name])) for spec in IPSET_SPECS)
+            ipsets = tuple(
+                IpSet(spec, frozenset(self._bound if spec.name == KUBE_IPVS_IPS else self._entries[spec.name]))
+                for spec in IPSET_SPECS
+            )
             self._ruleset = IpvsRuleset(servers, frozenset(self._bound), ipsets, self.iptables, owners)
         return self._ruleset
 
@@ -231,8 +247,9 @@ class FragmentIndex:
                 journal.servers[vs.key] = self.resolve(vs.key)
             self._count_server(name, vs, real_servers, sign)
 
-    def _count_server(self, name: ServicePortName, vs: VirtualServer, real_servers: tuple[RealServer, ...],
-                      sign: int) -> None:
+    def _count_server(
+        self, name: ServicePortName, vs: VirtualServer, real_servers: tuple[RealServer, ...], sign: int
+    ) -> None:
         by_port = self._servers.get(vs)
         if by_port is not None:
             self._real_servers -= len(self._winner(vs))

@@ -18,13 +18,32 @@ from dataclasses import dataclass
 from svclab.proxy.service_port import Protocol
 
 __all__ = [
-    "IPSET_SPECS", "IpSet", "IpSetSpec", "IpSetType", "KUBE_CLUSTER_IP", "KUBE_EXTERNAL_IP",
-    "KUBE_EXTERNAL_IP_LOCAL", "KUBE_HEALTH_CHECK_NODE_PORT", "KUBE_IPVS_IPS", "KUBE_LOAD_BALANCER",
-    "KUBE_LOAD_BALANCER_FW", "KUBE_LOAD_BALANCER_LOCAL", "KUBE_LOAD_BALANCER_SOURCE_CIDR",
-    "KUBE_LOAD_BALANCER_SOURCE_IP", "KUBE_LOOP_BACK", "KUBE_NODE_PORT_LOCAL_SCTP",
-    "KUBE_NODE_PORT_LOCAL_TCP", "KUBE_NODE_PORT_LOCAL_UDP", "KUBE_NODE_PORT_SCTP",
-    "KUBE_NODE_PORT_TCP", "KUBE_NODE_PORT_UDP", "NODE_PORT_LOCAL_SETS", "NODE_PORT_SETS",
-    "changes_text", "restore_text", "sorted_entries",
+    "IPSET_SPECS",
+    "KUBE_CLUSTER_IP",
+    "KUBE_EXTERNAL_IP",
+    "KUBE_EXTERNAL_IP_LOCAL",
+    "KUBE_HEALTH_CHECK_NODE_PORT",
+    "KUBE_IPVS_IPS",
+    "KUBE_LOAD_BALANCER",
+    "KUBE_LOAD_BALANCER_FW",
+    "KUBE_LOAD_BALANCER_LOCAL",
+    "KUBE_LOAD_BALANCER_SOURCE_CIDR",
+    "KUBE_LOAD_BALANCER_SOURCE_IP",
+    "KUBE_LOOP_BACK",
+    "KUBE_NODE_PORT_LOCAL_SCTP",
+    "KUBE_NODE_PORT_LOCAL_TCP",
+    "KUBE_NODE_PORT_LOCAL_UDP",
+    "KUBE_NODE_PORT_SCTP",
+    "KUBE_NODE_PORT_TCP",
+    "KUBE_NODE_PORT_UDP",
+    "NODE_PORT_LOCAL_SETS",
+    "NODE_PORT_SETS",
+    "IpSet",
+    "IpSetSpec",
+    "IpSetType",
+    "changes_text",
+    "restore_text",
+    "sorted_entries",
 ]
 
 # Set names (upstream constants); each spec below carries upstream's comment.
@@ -69,46 +88,79 @@ class IpSetSpec:
         """The ``ipset restore`` line creating this set (upstream defaults)."""
         if self.set_type is IpSetType.BITMAP_PORT:
             return f"create {self.name} {self.set_type.value} range 0-65535 comment -exist"
-        return (f"create {self.name} {self.set_type.value} family {family} hashsize 1024 "
-                f"maxelem 65536 comment -exist")
+        return f"create {self.name} {self.set_type.value} family {family} hashsize 1024 maxelem 65536 comment -exist"
 
 
 IPSET_SPECS: tuple[IpSetSpec, ...] = (
-    IpSetSpec(KUBE_LOOP_BACK, IpSetType.HASH_IP_PORT_IP,
-              "Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose"),
-    IpSetSpec(KUBE_CLUSTER_IP, IpSetType.HASH_IP_PORT,
-              "Kubernetes service cluster ip + port for masquerade purpose"),
-    IpSetSpec(KUBE_EXTERNAL_IP, IpSetType.HASH_IP_PORT,
-              "Kubernetes service external ip + port for masquerade and filter purpose"),
-    IpSetSpec(KUBE_EXTERNAL_IP_LOCAL, IpSetType.HASH_IP_PORT,
-              "Kubernetes service external ip + port with externalTrafficPolicy=local"),
+    IpSetSpec(
+        KUBE_LOOP_BACK,
+        IpSetType.HASH_IP_PORT_IP,
+        "Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose",
+    ),
+    IpSetSpec(KUBE_CLUSTER_IP, IpSetType.HASH_IP_PORT, "Kubernetes service cluster ip + port for masquerade purpose"),
+    IpSetSpec(
+        KUBE_EXTERNAL_IP,
+        IpSetType.HASH_IP_PORT,
+        "Kubernetes service external ip + port for masquerade and filter purpose",
+    ),
+    IpSetSpec(
+        KUBE_EXTERNAL_IP_LOCAL,
+        IpSetType.HASH_IP_PORT,
+        "Kubernetes service external ip + port with externalTrafficPolicy=local",
+    ),
     IpSetSpec(KUBE_LOAD_BALANCER, IpSetType.HASH_IP_PORT, "Kubernetes service lb portal"),
-    IpSetSpec(KUBE_LOAD_BALANCER_FW, IpSetType.HASH_IP_PORT,
-              "Kubernetes service load balancer ip + port for load balancer with sourceRange"),
-    IpSetSpec(KUBE_LOAD_BALANCER_LOCAL, IpSetType.HASH_IP_PORT,
-              "Kubernetes service load balancer ip + port with externalTrafficPolicy=local"),
-    IpSetSpec(KUBE_LOAD_BALANCER_SOURCE_IP, IpSetType.HASH_IP_PORT_IP,
-              "Kubernetes service load balancer ip + port + source IP for packet filter purpose"),
-    IpSetSpec(KUBE_LOAD_BALANCER_SOURCE_CIDR, IpSetType.HASH_IP_PORT_NET,
-              "Kubernetes service load balancer ip + port + source cidr for packet filter purpose"),
+    IpSetSpec(
+        KUBE_LOAD_BALANCER_FW,
+        IpSetType.HASH_IP_PORT,
+        "Kubernetes service load balancer ip + port for load balancer with sourceRange",
+    ),
+    IpSetSpec(
+        KUBE_LOAD_BALANCER_LOCAL,
+        IpSetType.HASH_IP_PORT,
+        "Kubernetes service load balancer ip + port with externalTrafficPolicy=local",
+    ),
+    IpSetSpec(
+        KUBE_LOAD_BALANCER_SOURCE_IP,
+        IpSetType.HASH_IP_PORT_IP,
+        "Kubernetes service load balancer ip + port + source IP for packet filter purpose",
+    ),
+    IpSetSpec(
+        KUBE_LOAD_BALANCER_SOURCE_CIDR,
+        IpSetType.HASH_IP_PORT_NET,
+        "Kubernetes service load balancer ip + port + source cidr for packet filter purpose",
+    ),
     IpSetSpec(KUBE_NODE_PORT_TCP, IpSetType.BITMAP_PORT, "Kubernetes nodeport TCP port for masquerade purpose"),
-    IpSetSpec(KUBE_NODE_PORT_LOCAL_TCP, IpSetType.BITMAP_PORT,
-              "Kubernetes nodeport TCP port with externalTrafficPolicy=local"),
+    IpSetSpec(
+        KUBE_NODE_PORT_LOCAL_TCP, IpSetType.BITMAP_PORT, "Kubernetes nodeport TCP port with externalTrafficPolicy=local"
+    ),
     IpSetSpec(KUBE_NODE_PORT_UDP, IpSetType.BITMAP_PORT, "Kubernetes nodeport UDP port for masquerade purpose"),
-    IpSetSpec(KUBE_NODE_PORT_LOCAL_UDP, IpSetType.BITMAP_PORT,
-              "Kubernetes nodeport UDP port with externalTrafficPolicy=local"),
-    IpSetSpec(KUBE_NODE_PORT_SCTP, IpSetType.HASH_IP_PORT,
-              "Kubernetes nodeport SCTP port for masquerade purpose with type 'hash ip:port'"),
-    IpSetSpec(KUBE_NODE_PORT_LOCAL_SCTP, IpSetType.HASH_IP_PORT,
-              "Kubernetes nodeport SCTP port with externalTrafficPolicy=local with type 'hash ip:port'"),
+    IpSetSpec(
+        KUBE_NODE_PORT_LOCAL_UDP, IpSetType.BITMAP_PORT, "Kubernetes nodeport UDP port with externalTrafficPolicy=local"
+    ),
+    IpSetSpec(
+        KUBE_NODE_PORT_SCTP,
+        IpSetType.HASH_IP_PORT,
+        "Kubernetes nodeport SCTP port for masquerade purpose with type 'hash ip:port'",
+    ),
+    IpSetSpec(
+        KUBE_NODE_PORT_LOCAL_SCTP,
+        IpSetType.HASH_IP_PORT,
+        "Kubernetes nodeport SCTP port with externalTrafficPolicy=local with type 'hash ip:port'",
+    ),
     IpSetSpec(KUBE_HEALTH_CHECK_NODE_PORT, IpSetType.BITMAP_PORT, "Kubernetes health check node port"),
     IpSetSpec(KUBE_IPVS_IPS, IpSetType.HASH_IP, "Addresses on the ipvs interface"),
 )
 SPECS_BY_NAME = {spec.name: spec for spec in IPSET_SPECS}
-NODE_PORT_SETS = {Protocol.TCP: KUBE_NODE_PORT_TCP, Protocol.UDP: KUBE_NODE_PORT_UDP,
-                  Protocol.SCTP: KUBE_NODE_PORT_SCTP}
-NODE_PORT_LOCAL_SETS = {Protocol.TCP: KUBE_NODE_PORT_LOCAL_TCP, Protocol.UDP: KUBE_NODE_PORT_LOCAL_UDP,
-                        Protocol.SCTP: KUBE_NODE_PORT_LOCAL_SCTP}
+NODE_PORT_SETS = {
+    Protocol.TCP: KUBE_NODE_PORT_TCP,
+    Protocol.UDP: KUBE_NODE_PORT_UDP,
+    Protocol.SCTP: KUBE_NODE_PORT_SCTP,
+}
+NODE_PORT_LOCAL_SETS = {
+    Protocol.TCP: KUBE_NODE_PORT_LOCAL_TCP,
+    Protocol.UDP: KUBE_NODE_PORT_LOCAL_UDP,
+    Protocol.SCTP: KUBE_NODE_PORT_LOCAL_SCTP,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +185,9 @@ def sorted_entries(entries: Set[str]) -> list[str]:
 
 
 def _change_lines(name: str, gone: Set[str], new: Set[str]) -> list[str]:
-    return ([f"del {name} {e} -exist" for e in sorted_entries(gone)]
-            + [f"add {name} {e} -exist" for e in sorted_entries(new)])
+    return [f"del {name} {e} -exist" for e in sorted_entries(gone)] + [
+        f"add {name} {e} -exist" for e in sorted_entries(new)
+    ]
 
 
 def changes_text(changes: Mapping[str, tuple[Set[str], Set[str]]]) -> str:

@@ -34,23 +34,48 @@ from dataclasses import dataclass, field
 
 from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.ipvs.ipsets import (
-    IPSET_SPECS, KUBE_CLUSTER_IP, KUBE_EXTERNAL_IP, KUBE_EXTERNAL_IP_LOCAL,
-    KUBE_HEALTH_CHECK_NODE_PORT, KUBE_IPVS_IPS, KUBE_LOAD_BALANCER, KUBE_LOAD_BALANCER_FW,
-    KUBE_LOAD_BALANCER_LOCAL, KUBE_LOAD_BALANCER_SOURCE_CIDR, KUBE_LOAD_BALANCER_SOURCE_IP,
-    KUBE_LOOP_BACK, NODE_PORT_LOCAL_SETS, NODE_PORT_SETS, IpSet)
+    IPSET_SPECS,
+    KUBE_CLUSTER_IP,
+    KUBE_EXTERNAL_IP,
+    KUBE_EXTERNAL_IP_LOCAL,
+    KUBE_HEALTH_CHECK_NODE_PORT,
+    KUBE_IPVS_IPS,
+    KUBE_LOAD_BALANCER,
+    KUBE_LOAD_BALANCER_FW,
+    KUBE_LOAD_BALANCER_LOCAL,
+    KUBE_LOAD_BALANCER_SOURCE_CIDR,
+    KUBE_LOAD_BALANCER_SOURCE_IP,
+    KUBE_LOOP_BACK,
+    NODE_PORT_LOCAL_SETS,
+    NODE_PORT_SETS,
+    IpSet,
+)
 from svclab.proxy.ipvs.rules import LbNoNodeAccess, RuleOptions, render_iptables
 from svclab.proxy.service_port import Protocol, ServicePort, ServicePortName
 from svclab.proxy.topology import categorize_endpoints
 
-__all__ = ["DEFAULT_DUMMY_DEVICE", "DEFAULT_SCHEDULER", "ForwardMethod", "IpvsOptions", "IpvsRuleset",
-           "PortFragment", "RealServer", "VirtualServer", "assemble", "plan", "plan_fragments",
-           "port_fragment", "render_rules", "select_endpoints"]
+__all__ = [
+    "DEFAULT_DUMMY_DEVICE",
+    "DEFAULT_SCHEDULER",
+    "ForwardMethod",
+    "IpvsOptions",
+    "IpvsRuleset",
+    "PortFragment",
+    "RealServer",
+    "VirtualServer",
+    "assemble",
+    "plan",
+    "plan_fragments",
+    "port_fragment",
+    "render_rules",
+    "select_endpoints",
+]
 
-DEFAULT_SCHEDULER = "rr"          # upstream defaultScheduler: round robin
+DEFAULT_SCHEDULER = "rr"  # upstream defaultScheduler: round robin
 DEFAULT_DUMMY_DEVICE = "kube-ipvs0"  # holds the service IPs so the node accepts them
-FLAG_PERSISTENT = 0x1             # IP_VS_SVC_F_PERSISTENT: ClientIP affinity
-FLAG_HASHED = 0x2                 # IP_VS_SVC_F_HASHED: set by the kernel, ignored in comparisons
-FLAG_SOURCE_HASH = 0x10           # IP_VS_SVC_F_SCHED1: what the "mh" scheduler needs
+FLAG_PERSISTENT = 0x1  # IP_VS_SVC_F_PERSISTENT: ClientIP affinity
+FLAG_HASHED = 0x2  # IP_VS_SVC_F_HASHED: set by the kernel, ignored in comparisons
+FLAG_SOURCE_HASH = 0x10  # IP_VS_SVC_F_SCHED1: what the "mh" scheduler needs
 
 
 class ForwardMethod(enum.IntEnum):
@@ -131,8 +156,9 @@ class IpvsRuleset:
         return next(s for s in self.ipsets if s.name == name)
 
 
-def select_endpoints(port: ServicePort, endpoints: Sequence[Endpoint], only_local: bool,
-                     node_labels: Mapping[str, str] | None = None) -> tuple[Endpoint, ...]:
+def select_endpoints(
+    port: ServicePort, endpoints: Sequence[Endpoint], only_local: bool, node_labels: Mapping[str, str] | None = None
+) -> tuple[Endpoint, ...]:
     """Endpoints that become real servers (upstream ``syncEndpoint``). Side-effect-free."""
     cat = categorize_endpoints(endpoints, port, node_labels)
     chosen = (cat.local or cat.cluster) if only_local else cat.cluster
@@ -168,16 +194,27 @@ class _Builder:
 
     def fragment(self) -> PortFragment:
         """What was added so far, frozen."""
-        return PortFragment(dict(self.servers), {name: frozenset(e) for name, e in self.entries.items() if e},
-                            frozenset(self.bound), tuple(self.no_node_access))
+        return PortFragment(
+            dict(self.servers),
+            {name: frozenset(e) for name, e in self.entries.items() if e},
+            frozenset(self.bound),
+            tuple(self.no_node_access),
+        )
 
-    def virtual_server(self, port: ServicePort, address: str, number: int, endpoints: Sequence[Endpoint],
-                       *, only_local: bool, bind: bool) -> None:
+    def virtual_server(
+        self,
+        port: ServicePort,
+        address: str,
+        number: int,
+        endpoints: Sequence[Endpoint],
+        *,
+        only_local: bool,
+        bind: bool,
+    ) -> None:
         flags = FLAG_PERSISTENT if port.session_affinity_seconds else 0
         if self.opts.scheduler == "mh":
             flags |= FLAG_SOURCE_HASH
-        vs = VirtualServer(address, number, port.protocol, self.opts.scheduler, flags,
-                           port.session_affinity_seconds)
+        vs = VirtualServer(address, number, port.protocol, self.opts.scheduler, flags, port.session_affinity_seconds)
         chosen = select_endpoints(port, endpoints, only_local, self.node_labels)
         self.servers[vs] = tuple(sorted(RealServer(ep.ip, ep.port) for ep in chosen))
         if bind:
@@ -188,13 +225,20 @@ class _Builder:
         ip_port = f"{port.cluster_ip},{proto}:{port.port}"
         self.entries[KUBE_LOOP_BACK] |= {f"{ep.ip},{proto}:{ep.port},{ep.ip}" for ep in endpoints if ep.is_local}
         self.entries[KUBE_CLUSTER_IP].add(ip_port)
-        self.virtual_server(port, port.cluster_ip, port.port, endpoints,
-                            only_local=port.internal_policy_local, bind=True)
+        self.virtual_server(
+            port, port.cluster_ip, port.port, endpoints, only_local=port.internal_policy_local, bind=True
+        )
         for ip in port.external_ips:
             target = KUBE_EXTERNAL_IP_LOCAL if port.external_policy_local else KUBE_EXTERNAL_IP
             self.entries[target].add(f"{ip},{proto}:{port.port}")
-            self.virtual_server(port, ip, port.port, endpoints, only_local=port.external_policy_local,
-                                bind=ip not in self.opts.node_port_ips)
+            self.virtual_server(
+                port,
+                ip,
+                port.port,
+                endpoints,
+                only_local=port.external_policy_local,
+                bind=ip not in self.opts.node_port_ips,
+            )
         for vip in port.load_balancer_vips:
             self.add_load_balancer(port, vip, endpoints)
         if port.node_port and self.opts.node_port_ips:
@@ -211,14 +255,21 @@ class _Builder:
         if port.load_balancer_source_ranges:
             self.entries[KUBE_LOAD_BALANCER_FW].add(entry)
             self.entries[KUBE_LOAD_BALANCER_SOURCE_CIDR] |= {
-                f"{entry},{_normalise_cidr(cidr)}" for cidr in port.load_balancer_source_ranges}
+                f"{entry},{_normalise_cidr(cidr)}" for cidr in port.load_balancer_source_ranges
+            }
             if any(_contains(cidr, self.opts.node_ip) for cidr in port.load_balancer_source_ranges):
                 self.entries[KUBE_LOAD_BALANCER_SOURCE_IP].add(f"{entry},{vip}")
             else:
                 # The node itself is outside every range: block it explicitly (kubernetes#119656).
                 self.no_node_access.append(LbNoNodeAccess(vip, proto, port.port))
-        self.virtual_server(port, vip, port.port, endpoints, only_local=port.external_policy_local,
-                            bind=vip not in self.opts.node_port_ips)
+        self.virtual_server(
+            port,
+            vip,
+            port.port,
+            endpoints,
+            only_local=port.external_policy_local,
+            bind=vip not in self.opts.node_port_ips,
+        )
 
     def add_node_port(self, port: ServicePort, endpoints: Sequence[Endpoint]) -> None:
         if port.protocol is Protocol.SCTP:
@@ -229,8 +280,7 @@ class _Builder:
         if port.external_policy_local:
             self.entries[NODE_PORT_LOCAL_SETS[port.protocol]] |= new
         for ip in self.opts.node_port_ips:
-            self.virtual_server(port, ip, port.node_port, endpoints,
-                                only_local=port.external_policy_local, bind=False)
+            self.virtual_server(port, ip, port.node_port, endpoints, only_local=port.external_policy_local, bind=False)
 
 
 def _normalise_cidr(cidr: str) -> str:
@@ -244,27 +294,36 @@ def _contains(cidr: str, ip: str) -> bool:
         return False
 
 
-def port_fragment(port: ServicePort, endpoints: Sequence[Endpoint], opts: IpvsOptions,
-                  node_labels: Mapping[str, str] | None = None) -> PortFragment:
+def port_fragment(
+    port: ServicePort, endpoints: Sequence[Endpoint], opts: IpvsOptions, node_labels: Mapping[str, str] | None = None
+) -> PortFragment:
     """One service port's share of the ruleset. Side-effect-free."""
     builder = _Builder(opts, node_labels or {})
     builder.add_service(port, endpoints)
     return builder.fragment()
 
 
-def plan_fragments(service_ports: Mapping[ServicePortName, ServicePort],
-                   endpoints: Mapping[ServicePortName, Sequence[Endpoint]], opts: IpvsOptions,
-                   node_labels: Mapping[str, str] | None = None) -> dict[ServicePortName, PortFragment]:
+def plan_fragments(
+    service_ports: Mapping[ServicePortName, ServicePort],
+    endpoints: Mapping[ServicePortName, Sequence[Endpoint]],
+    opts: IpvsOptions,
+    node_labels: Mapping[str, str] | None = None,
+) -> dict[ServicePortName, PortFragment]:
     """The fragment of every service port, in name order. Side-effect-free."""
-    return {name: port_fragment(port, endpoints.get(name, ()), opts, node_labels)
-            for name, port in sorted(service_ports.items())}
+    return {
+        name: port_fragment(port, endpoints.get(name, ()), opts, node_labels)
+        for name, port in sorted(service_ports.items())
+    }
 
 
 def render_rules(nonempty_sets: set[str], no_node_access: Iterable[LbNoNodeAccess], opts: IpvsOptions) -> str:
     """The iptables text for these non-empty sets and blocked LoadBalancer IPs. Side-effect-free."""
-    rule_opts = RuleOptions(masquerade_all=opts.masquerade_all, cluster_cidr=opts.cluster_cidr,
-                            masquerade_mark=opts.masquerade_mark,
-                            random_fully=opts.masquerade_random_fully)
+    rule_opts = RuleOptions(
+        masquerade_all=opts.masquerade_all,
+        cluster_cidr=opts.cluster_cidr,
+        masquerade_mark=opts.masquerade_mark,
+        random_fully=opts.masquerade_random_fully,
+    )
     return render_iptables(nonempty_sets, rule_opts, tuple(sorted(no_node_access)))
 
 
@@ -293,8 +352,11 @@ def assemble(fragments: Mapping[ServicePortName, PortFragment], opts: IpvsOption
     return IpvsRuleset(dict(sorted(servers.items())), frozenset(bound), ipsets, text, owners)
 
 
-def plan(service_ports: Mapping[ServicePortName, ServicePort],
-         endpoints: Mapping[ServicePortName, Sequence[Endpoint]], opts: IpvsOptions,
-         node_labels: Mapping[str, str] | None = None) -> IpvsRuleset:
+def plan(
+    service_ports: Mapping[ServicePortName, ServicePort],
+    endpoints: Mapping[ServicePortName, Sequence[Endpoint]],
+    opts: IpvsOptions,
+    node_labels: Mapping[str, str] | None = None,
+) -> IpvsRuleset:
     """The whole desired ipvs state for a proxy state. Side-effect-free."""
     return assemble(plan_fragments(service_ports, endpoints, opts, node_labels), opts)

@@ -45,8 +45,12 @@ __all__ = ["IPVS_SYSCTLS", "IpvsProxier"]
 _log = logging.getLogger(__name__)
 
 #: sysctls upstream sets for the ipvs mode (conn_reuse_mode is left alone on kernels >= 5.9).
-IPVS_SYSCTLS = (("net/ipv4/vs/conntrack", "1"), ("net/ipv4/vs/expire_nodest_conn", "1"),
-                ("net/ipv4/vs/expire_quiescent_template", "1"), ("net/ipv4/ip_forward", "1"))
+IPVS_SYSCTLS = (
+    ("net/ipv4/vs/conntrack", "1"),
+    ("net/ipv4/vs/expire_nodest_conn", "1"),
+    ("net/ipv4/vs/expire_quiescent_template", "1"),
+    ("net/ipv4/ip_forward", "1"),
+)
 
 
 def _is_node_port_address(address: str) -> bool:
@@ -93,9 +97,11 @@ class IpvsProxier(FullSyncBookkeeping):
         self._index = index
         lines = index.iptables.splitlines()
         nat_end = lines.index("COMMIT")
-        return {**index.counts(),
-                "nat": sum(1 for ln in lines[:nat_end] if ln.startswith("-A")),
-                "filter": sum(1 for ln in lines[nat_end:] if ln.startswith("-A"))}
+        return {
+            **index.counts(),
+            "nat": sum(1 for ln in lines[:nat_end] if ln.startswith("-A")),
+            "filter": sum(1 for ln in lines[nat_end:] if ln.startswith("-A")),
+        }
 
     def _sync_full(self, state: ProxyStateLike) -> FragmentIndex:
         for name, value in IPVS_SYSCTLS:
@@ -164,12 +170,16 @@ class IpvsProxier(FullSyncBookkeeping):
         for address in changes.unbind:
             self.executor.unbind_address(self.options.dummy_device, address)
 
-    def _sync_ipvs(self, keys: set[ServerKey], desired: Mapping[ServerKey, DesiredServer],
-                   current: Mapping[ServerKey, VirtualServer]) -> None:
+    def _sync_ipvs(
+        self,
+        keys: set[ServerKey],
+        desired: Mapping[ServerKey, DesiredServer],
+        current: Mapping[ServerKey, VirtualServer],
+    ) -> None:
         """Reconcile the virtual servers under ``keys``; ``current`` is what the kernel holds."""
         ops: list[IpvsOp] = []
         for key in sorted(keys, key=str):
-            want, servers = desired[key] if key in desired else (None, ())
+            want, servers = desired.get(key, (None, ()))
             have = current.get(key)
             statuses = self.executor.list_real_servers(have) if have is not None and want is not None else []
             vs_ops = reconcile_virtual_server(want, servers, have, statuses)
@@ -180,16 +190,25 @@ class IpvsProxier(FullSyncBookkeeping):
         for op in ops:
             try:
                 self.executor.execute(op)
-            except Exception as exc:  # noqa: BLE001 - keep applying the rest, report all
+            except Exception as exc:
                 errors.append(RuntimeError(f"ipvs {op}: {exc}"))
         if errors:
             raise ExceptionGroup(f"ipvs: {len(errors)} of {len(ops)} operations failed", errors)
 
-    def _track_draining(self, key: ServerKey, want: VirtualServer | None, servers: Sequence[RealServer],
-                        statuses: Sequence[RealServerStatus], ops: Sequence[IpvsOp]) -> None:
+    def _track_draining(
+        self,
+        key: ServerKey,
+        want: VirtualServer | None,
+        servers: Sequence[RealServer],
+        statuses: Sequence[RealServerStatus],
+        ops: Sequence[IpvsOp],
+    ) -> None:
         wanted = {(rs.address, rs.port) for rs in servers}
-        deleted = {(op.real_server.address, op.real_server.port) for op in ops
-                   if op.kind is OpKind.DELETE_REAL_SERVER and op.real_server is not None}
+        deleted = {
+            (op.real_server.address, op.real_server.port)
+            for op in ops
+            if op.kind is OpKind.DELETE_REAL_SERVER and op.real_server is not None
+        }
         left = [s for s in statuses if (s.server.address, s.server.port) not in wanted | deleted]
         if want is not None and left:
             self.draining[key] = want

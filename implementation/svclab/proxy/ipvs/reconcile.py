@@ -78,9 +78,12 @@ def _retire(vs: VirtualServer, status: RealServerStatus) -> IpvsOp | None:
     return None  # still draining
 
 
-def reconcile_virtual_server(desired: VirtualServer | None, desired_servers: Sequence[RealServer],
-                             current: VirtualServer | None,
-                             current_servers: Sequence[RealServerStatus]) -> list[IpvsOp]:
+def reconcile_virtual_server(
+    desired: VirtualServer | None,
+    desired_servers: Sequence[RealServer],
+    current: VirtualServer | None,
+    current_servers: Sequence[RealServerStatus],
+) -> list[IpvsOp]:
     """Operations turning ``current`` (None: absent) into ``desired`` (None: unwanted).
 
     Side-effect-free. Deleting a virtual server deletes its real servers with it.

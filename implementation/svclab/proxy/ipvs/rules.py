@@ -17,31 +17,50 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from svclab.proxy.ipvs.ipsets import (
-    KUBE_CLUSTER_IP, KUBE_EXTERNAL_IP, KUBE_EXTERNAL_IP_LOCAL, KUBE_HEALTH_CHECK_NODE_PORT,
-    KUBE_IPVS_IPS, KUBE_LOAD_BALANCER, KUBE_LOAD_BALANCER_FW, KUBE_LOAD_BALANCER_LOCAL,
-    KUBE_LOAD_BALANCER_SOURCE_CIDR, KUBE_LOAD_BALANCER_SOURCE_IP, KUBE_LOOP_BACK,
-    KUBE_NODE_PORT_LOCAL_SCTP, KUBE_NODE_PORT_LOCAL_TCP, KUBE_NODE_PORT_LOCAL_UDP,
-    KUBE_NODE_PORT_SCTP, KUBE_NODE_PORT_TCP, KUBE_NODE_PORT_UDP, SPECS_BY_NAME)
+    KUBE_CLUSTER_IP,
+    KUBE_EXTERNAL_IP,
+    KUBE_EXTERNAL_IP_LOCAL,
+    KUBE_HEALTH_CHECK_NODE_PORT,
+    KUBE_IPVS_IPS,
+    KUBE_LOAD_BALANCER_FW,
+    KUBE_LOAD_BALANCER_LOCAL,
+    KUBE_LOAD_BALANCER_SOURCE_CIDR,
+    KUBE_LOAD_BALANCER_SOURCE_IP,
+    KUBE_LOOP_BACK,
+    KUBE_NODE_PORT_LOCAL_SCTP,
+    KUBE_NODE_PORT_LOCAL_TCP,
+    KUBE_NODE_PORT_LOCAL_UDP,
+    KUBE_NODE_PORT_SCTP,
+    KUBE_NODE_PORT_TCP,
+    KUBE_NODE_PORT_UDP,
+    SPECS_BY_NAME,
+)
 
 __all__ = ["CHAINS", "JUMP_RULES", "LbNoNodeAccess", "RuleOptions", "render_iptables"]
 
 # Chains (upstream names).
-KUBE_SERVICES = "KUBE-SERVICES"                      # nat: set matches, masquerade marks
-KUBE_POSTROUTING = "KUBE-POSTROUTING"                # nat: masquerade marked and hairpin packets
-KUBE_NODE_PORT = "KUBE-NODE-PORT"                    # nat: NodePort marks; filter: health checks
-KUBE_LOAD_BALANCER = "KUBE-LOAD-BALANCER"            # nat: LoadBalancer IP marks
-KUBE_MARK_MASQ = "KUBE-MARK-MASQ"                    # nat: set the masquerade mark
-KUBE_FORWARD = "KUBE-FORWARD"                        # filter: accept marked / established
-KUBE_PROXY_FIREWALL = "KUBE-PROXY-FIREWALL"          # filter: LoadBalancer source ranges
+KUBE_SERVICES = "KUBE-SERVICES"  # nat: set matches, masquerade marks
+KUBE_POSTROUTING = "KUBE-POSTROUTING"  # nat: masquerade marked and hairpin packets
+KUBE_NODE_PORT = "KUBE-NODE-PORT"  # nat: NodePort marks; filter: health checks
+KUBE_LOAD_BALANCER = "KUBE-LOAD-BALANCER"  # nat: LoadBalancer IP marks
+KUBE_MARK_MASQ = "KUBE-MARK-MASQ"  # nat: set the masquerade mark
+KUBE_FORWARD = "KUBE-FORWARD"  # filter: accept marked / established
+KUBE_PROXY_FIREWALL = "KUBE-PROXY-FIREWALL"  # filter: LoadBalancer source ranges
 KUBE_SOURCE_RANGES_FIREWALL = "KUBE-SOURCE-RANGES-FIREWALL"  # filter: the allowed sources
-KUBE_IPVS_FILTER = "KUBE-IPVS-FILTER"                # filter: no host ports via VIPs (k8s#72236)
-KUBE_IPVS_OUT_FILTER = "KUBE-IPVS-OUT-FILTER"        # filter: node -> LB IP it may not use (k8s#119656)
+KUBE_IPVS_FILTER = "KUBE-IPVS-FILTER"  # filter: no host ports via VIPs (k8s#72236)
+KUBE_IPVS_OUT_FILTER = "KUBE-IPVS-OUT-FILTER"  # filter: node -> LB IP it may not use (k8s#119656)
 
 #: Chains per table, in upstream's order.
 CHAINS: dict[str, tuple[str, ...]] = {
     "nat": (KUBE_SERVICES, KUBE_POSTROUTING, KUBE_NODE_PORT, KUBE_LOAD_BALANCER, KUBE_MARK_MASQ),
-    "filter": (KUBE_FORWARD, KUBE_NODE_PORT, KUBE_PROXY_FIREWALL, KUBE_SOURCE_RANGES_FIREWALL,
-               KUBE_IPVS_FILTER, KUBE_IPVS_OUT_FILTER),
+    "filter": (
+        KUBE_FORWARD,
+        KUBE_NODE_PORT,
+        KUBE_PROXY_FIREWALL,
+        KUBE_SOURCE_RANGES_FIREWALL,
+        KUBE_IPVS_FILTER,
+        KUBE_IPVS_OUT_FILTER,
+    ),
 }
 
 #: Jumps from built-in chains into ours: (table, from, to, comment) (upstream ``iptablesJumpChain``).
@@ -129,24 +148,33 @@ def _service_rules(nonempty: set[str], opts: RuleOptions) -> list[str]:
     nat.append(f"-A {KUBE_SERVICES} -m addrtype --dst-type LOCAL -j {KUBE_NODE_PORT}")
     nat.append(f"-A {KUBE_LOAD_BALANCER} -j {KUBE_MARK_MASQ}")
     # accept IPVS traffic last, in case other rules would block it
-    nat += [f"-A {KUBE_SERVICES} {_match(name, 'dst,dst')} -j ACCEPT"
-            for name in (KUBE_CLUSTER_IP, KUBE_LOAD_BALANCER) if name in nonempty]
+    nat += [
+        f"-A {KUBE_SERVICES} {_match(name, 'dst,dst')} -j ACCEPT"
+        for name in (KUBE_CLUSTER_IP, KUBE_LOAD_BALANCER)
+        if name in nonempty
+    ]
     mark = f"{opts.masquerade_mark}/{opts.masquerade_mark}"
-    nat += [f"-A {KUBE_POSTROUTING} -m mark ! --mark {mark} -j RETURN",
-            f"-A {KUBE_POSTROUTING} -j MARK --xor-mark {opts.masquerade_mark}",
-            f'-A {KUBE_POSTROUTING} -m comment --comment "kubernetes service traffic requiring SNAT" '
-            f"-j MASQUERADE" + (" --random-fully" if opts.random_fully else ""),
-            f"-A {KUBE_MARK_MASQ} -j MARK --or-mark {opts.masquerade_mark}"]
+    nat += [
+        f"-A {KUBE_POSTROUTING} -m mark ! --mark {mark} -j RETURN",
+        f"-A {KUBE_POSTROUTING} -j MARK --xor-mark {opts.masquerade_mark}",
+        f'-A {KUBE_POSTROUTING} -m comment --comment "kubernetes service traffic requiring SNAT" '
+        f"-j MASQUERADE" + (" --random-fully" if opts.random_fully else ""),
+        f"-A {KUBE_MARK_MASQ} -j MARK --or-mark {opts.masquerade_mark}",
+    ]
     return nat
 
 
 def _filter_rules(nonempty: set[str], opts: RuleOptions, no_node_access: Iterable[LbNoNodeAccess]) -> list[str]:
-    rules = [f"-A {chain} {_comment(name)} {_match(name, match_type)} -j {target}"
-             for name, table, chain, target, match_type, _ in _SET_JUMPS
-             if table == "filter" and name in nonempty]
+    rules = [
+        f"-A {chain} {_comment(name)} {_match(name, match_type)} -j {target}"
+        for name, table, chain, target, match_type, _ in _SET_JUMPS
+        if table == "filter" and name in nonempty
+    ]
     rules.append(f"-A {KUBE_SOURCE_RANGES_FIREWALL} -j DROP")
-    rules += [f"-A {KUBE_IPVS_OUT_FILTER} -s {e.ip} -m ipvs --vaddr {e.ip} --vproto {e.protocol} "
-              f"--vport {e.port} -j DROP" for e in no_node_access]
+    rules += [
+        f"-A {KUBE_IPVS_OUT_FILTER} -s {e.ip} -m ipvs --vaddr {e.ip} --vproto {e.protocol} --vport {e.port} -j DROP"
+        for e in no_node_access
+    ]
     mark = f"{opts.masquerade_mark}/{opts.masquerade_mark}"
     rules += [
         f'-A {KUBE_FORWARD} -m comment --comment "kubernetes forwarding rules" -m mark --mark {mark} -j ACCEPT',
@@ -155,22 +183,24 @@ def _filter_rules(nonempty: set[str], opts: RuleOptions, no_node_access: Iterabl
         f"-A {KUBE_NODE_PORT} {_comment(KUBE_HEALTH_CHECK_NODE_PORT)} "
         f"{_match(KUBE_HEALTH_CHECK_NODE_PORT, 'dst')} -j ACCEPT",
     ]
-    rules += [f"-A {KUBE_IPVS_FILTER} {_match(name, 'dst,dst')} -j RETURN"
-              for name in (KUBE_LOAD_BALANCER, KUBE_CLUSTER_IP, KUBE_EXTERNAL_IP, KUBE_EXTERNAL_IP_LOCAL)]
-    rules += [f"-A {KUBE_IPVS_FILTER} {_match(KUBE_HEALTH_CHECK_NODE_PORT, 'dst')} -j RETURN",
-              f"-A {KUBE_IPVS_FILTER} -m conntrack --ctstate NEW {_match(KUBE_IPVS_IPS, 'dst')} -j REJECT"]
+    rules += [
+        f"-A {KUBE_IPVS_FILTER} {_match(name, 'dst,dst')} -j RETURN"
+        for name in (KUBE_LOAD_BALANCER, KUBE_CLUSTER_IP, KUBE_EXTERNAL_IP, KUBE_EXTERNAL_IP_LOCAL)
+    ]
+    rules += [
+        f"-A {KUBE_IPVS_FILTER} {_match(KUBE_HEALTH_CHECK_NODE_PORT, 'dst')} -j RETURN",
+        f"-A {KUBE_IPVS_FILTER} -m conntrack --ctstate NEW {_match(KUBE_IPVS_IPS, 'dst')} -j REJECT",
+    ]
     return rules
 
 
-def render_iptables(nonempty_sets: set[str], opts: RuleOptions,
-                    no_node_access: Iterable[LbNoNodeAccess] = ()) -> str:
+def render_iptables(nonempty_sets: set[str], opts: RuleOptions, no_node_access: Iterable[LbNoNodeAccess] = ()) -> str:
     """``iptables-restore --noflush`` input for nat then filter. Side-effect-free.
 
     Declaring each chain flushes it, so the text replaces our chains whole.
     """
     out: list[str] = []
-    bodies = {"nat": _service_rules(nonempty_sets, opts),
-              "filter": _filter_rules(nonempty_sets, opts, no_node_access)}
+    bodies = {"nat": _service_rules(nonempty_sets, opts), "filter": _filter_rules(nonempty_sets, opts, no_node_access)}
     for table in ("nat", "filter"):
         out.append(f"*{table}")
         out += [f":{chain} - [0:0]" for chain in CHAINS[table]]

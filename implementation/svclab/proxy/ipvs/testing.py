@@ -155,8 +155,9 @@ class FakeIpvsExecutor:
                 self._append_rule(staged, table, line, number, text)
         self.chains = staged
 
-    def _append_rule(self, staged: dict[tuple[str, str], list[str]], table: str, line: str,
-                     number: int, text: str) -> None:
+    def _append_rule(
+        self, staged: dict[tuple[str, str], list[str]], table: str, line: str, number: int, text: str
+    ) -> None:
         words = shlex.split(line)
         chain = words[1]
         if (table, chain) not in staged:
@@ -184,7 +185,8 @@ def render_ruleset(ruleset: IpvsRuleset) -> str:
     out = ["# IPVS virtual servers (ipvsadm -Ln style)"]
     for vs, servers in ruleset.virtual_servers.items():
         persistent = f" persistent {vs.timeout}" if vs.flags & 0x1 else ""
-        out.append(f"{vs.protocol.value} {str(vs).rsplit('/', 1)[0]} {vs.scheduler}{persistent}  # {ruleset.owners.get(vs, '')}")
+        address = str(vs).rsplit("/", 1)[0]
+        out.append(f"{vs.protocol.value} {address} {vs.scheduler}{persistent}  # {ruleset.owners.get(vs, '')}")
         out += [f"  -> {rs} Masq {rs.weight}" for rs in servers]
     out.append("# addresses on the dummy device")
     out += sorted(ruleset.bound_addresses, key=lambda a: tuple(int(x) for x in a.split(".")))

@@ -11,9 +11,24 @@ from collections.abc import Mapping, Sequence
 
 from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.nftables.plan import (
-    CLUSTER_IPS, FIREWALL_IPS, MARK_FOR_MASQUERADE, MASQ_MARK, MASQUERADING, NO_ENDPOINT_NODEPORTS,
-    NO_ENDPOINT_SERVICES, NODEPORT_IPS, REJECT_CHAIN, SERVICE_IPS, SERVICE_NODEPORTS, SERVICES,
-    NftOptions, NftRuleset, NftServicePort, NftServiceRules, plan_service)
+    CLUSTER_IPS,
+    FIREWALL_IPS,
+    MARK_FOR_MASQUERADE,
+    MASQ_MARK,
+    MASQUERADING,
+    NO_ENDPOINT_NODEPORTS,
+    NO_ENDPOINT_SERVICES,
+    NODEPORT_IPS,
+    REJECT_CHAIN,
+    SERVICE_IPS,
+    SERVICE_NODEPORTS,
+    SERVICES,
+    NftOptions,
+    NftRuleset,
+    NftServicePort,
+    NftServiceRules,
+    plan_service,
+)
 from svclab.proxy.service_port import ServicePort, ServicePortName
 
 __all__ = ["BASE_CHAINS", "BASE_SETS", "assemble", "base_rules", "plan"]
@@ -24,10 +39,23 @@ _VIP_KEY = "ipv4_addr . inet_proto . inet_service"
 BASE_SETS: dict[str, tuple[str, str]] = {
     CLUSTER_IPS: ("set", ' { type ipv4_addr ; comment "Active ClusterIPs" ; }'),
     NODEPORT_IPS: ("set", ' { type ipv4_addr ; comment "IPs that accept NodePort traffic" ; }'),
-    FIREWALL_IPS: ("map", f' {{ type {_VIP_KEY} : verdict ; comment "destinations that are subject to LoadBalancerSourceRanges" ; }}'),
-    NO_ENDPOINT_NODEPORTS: ("map", ' { type inet_proto . inet_service : verdict ; comment "vmap to drop or reject packets to service nodeports with no endpoints" ; }'),
-    NO_ENDPOINT_SERVICES: ("map", f' {{ type {_VIP_KEY} : verdict ; comment "vmap to drop or reject packets to services with no endpoints" ; }}'),
-    SERVICE_IPS: ("map", f' {{ type {_VIP_KEY} : verdict ; comment "ClusterIP, ExternalIP and LoadBalancer IP traffic" ; }}'),
+    FIREWALL_IPS: (
+        "map",
+        f' {{ type {_VIP_KEY} : verdict ; comment "destinations that are subject to LoadBalancerSourceRanges" ; }}',
+    ),
+    NO_ENDPOINT_NODEPORTS: (
+        "map",
+        " { type inet_proto . inet_service : verdict ;"
+        ' comment "vmap to drop or reject packets to service nodeports with no endpoints" ; }',
+    ),
+    NO_ENDPOINT_SERVICES: (
+        "map",
+        f' {{ type {_VIP_KEY} : verdict ; comment "vmap to drop or reject packets to services with no endpoints" ; }}',
+    ),
+    SERVICE_IPS: (
+        "map",
+        f' {{ type {_VIP_KEY} : verdict ; comment "ClusterIP, ExternalIP and LoadBalancer IP traffic" ; }}',
+    ),
     SERVICE_NODEPORTS: ("map", ' { type inet_proto . inet_service : verdict ; comment "NodePort traffic" ; }'),
 }
 
@@ -63,8 +91,9 @@ def base_rules(opts: NftOptions) -> dict[str, tuple[str, ...]]:
     vip = "ip daddr . meta l4proto . th dport vmap"
     cluster_check = ['ip daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"']
     if opts.service_cidrs:
-        cluster_check.append(f'ip daddr {{ {", ".join(opts.service_cidrs)} }} drop '
-                             'comment "Drop traffic to unallocated ClusterIPs"')
+        cluster_check.append(
+            f'ip daddr {{ {", ".join(opts.service_cidrs)} }} drop comment "Drop traffic to unallocated ClusterIPs"'
+        )
     return {
         "cluster-ips-check": tuple(cluster_check),
         "filter-prerouting-pre-dnat": (f"{new} firewall-check",),
@@ -74,16 +103,22 @@ def base_rules(opts: NftOptions) -> dict[str, tuple[str, ...]]:
         "filter-output": (f"{new} service-endpoints-check", f"{new} cluster-ips-check"),
         "firewall-check": (f"{vip} @{FIREWALL_IPS}",),
         MARK_FOR_MASQUERADE: (f"mark set mark or {MASQ_MARK}",),
-        MASQUERADING: (f"mark and {MASQ_MARK} == 0 return", f"mark set mark xor {MASQ_MARK}",
-                       "masquerade fully-random"),
+        MASQUERADING: (
+            f"mark and {MASQ_MARK} == 0 return",
+            f"mark set mark xor {MASQ_MARK}",
+            "masquerade fully-random",
+        ),
         "nat-output": (f"jump {SERVICES}",),
         "nat-postrouting": (f"jump {MASQUERADING}",),
         "nat-prerouting": (f"jump {SERVICES}",),
         "nodeport-endpoints-check": (
-            f"ip daddr @{NODEPORT_IPS} meta l4proto . th dport vmap @{NO_ENDPOINT_NODEPORTS}",),
+            f"ip daddr @{NODEPORT_IPS} meta l4proto . th dport vmap @{NO_ENDPOINT_NODEPORTS}",
+        ),
         REJECT_CHAIN: ("reject",),
-        SERVICES: (f"{vip} @{SERVICE_IPS}",
-                   f"ip daddr @{NODEPORT_IPS} meta l4proto . th dport vmap @{SERVICE_NODEPORTS}"),
+        SERVICES: (
+            f"{vip} @{SERVICE_IPS}",
+            f"ip daddr @{NODEPORT_IPS} meta l4proto . th dport vmap @{SERVICE_NODEPORTS}",
+        ),
         "service-endpoints-check": (f"{vip} @{NO_ENDPOINT_SERVICES}",),
     }
 
@@ -91,8 +126,7 @@ def base_rules(opts: NftOptions) -> dict[str, tuple[str, ...]]:
 def assemble(services: Sequence[NftServiceRules], opts: NftOptions) -> NftRuleset:
     """Combine per-service objects with the base objects."""
     rules = base_rules(opts)
-    chains: dict[str, tuple[str, tuple[str, ...]]] = {
-        name: (decl, rules[name]) for name, decl in BASE_CHAINS.items()}
+    chains: dict[str, tuple[str, tuple[str, ...]]] = {name: (decl, rules[name]) for name, decl in BASE_CHAINS.items()}
     sets = dict(BASE_SETS)
     elements: dict[tuple[str, str], str] = {(NODEPORT_IPS, ip): "" for ip in opts.node_port_ips}
     for svc in services:
@@ -105,10 +139,18 @@ def assemble(services: Sequence[NftServiceRules], opts: NftOptions) -> NftRulese
     return NftRuleset(chains, sets, elements)
 
 
-def plan(service_ports: Mapping[ServicePortName, ServicePort],
-         endpoints: Mapping[ServicePortName, Sequence[Endpoint]], opts: NftOptions,
-         node_labels: Mapping[str, str] | None = None) -> NftRuleset:
+def plan(
+    service_ports: Mapping[ServicePortName, ServicePort],
+    endpoints: Mapping[ServicePortName, Sequence[Endpoint]],
+    opts: NftOptions,
+    node_labels: Mapping[str, str] | None = None,
+) -> NftRuleset:
     """The whole desired table for a proxy state. Side-effect-free."""
-    return assemble([plan_service(port, endpoints.get(name, ()), opts, node_labels)
-                     for name, port in sorted(service_ports.items())
-                     if isinstance(port, NftServicePort)], opts)
+    return assemble(
+        [
+            plan_service(port, endpoints.get(name, ()), opts, node_labels)
+            for name, port in sorted(service_ports.items())
+            if isinstance(port, NftServicePort)
+        ],
+        opts,
+    )

@@ -22,21 +22,30 @@ from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.service_port import ServicePort, ServicePortName
 from svclab.proxy.topology import categorize_endpoints
 
-__all__ = ["NftEndpoint", "NftOptions", "NftRuleset", "NftServicePort", "NftServiceRules",
-           "TABLE", "assemble", "make_endpoint", "make_service_port", "plan", "plan_service"]
+__all__ = [
+    "TABLE",
+    "NftEndpoint",
+    "NftOptions",
+    "NftRuleset",
+    "NftServicePort",
+    "NftServiceRules",
+    "make_endpoint",
+    "make_service_port",
+    "plan_service",
+]
 
-TABLE = "kube-proxy"                               # the one table we own (family ip)
-CLUSTER_IPS = "cluster-ips"                        # set: active ClusterIPs
-NODEPORT_IPS = "nodeport-ips"                      # set: addresses accepting NodePorts
-SERVICE_IPS = "service-ips"                        # vmap: VIP . proto . port -> service chain
-SERVICE_NODEPORTS = "service-nodeports"            # vmap: proto . port -> external chain
-NO_ENDPOINT_SERVICES = "no-endpoint-services"      # vmap: VIP . proto . port -> drop/reject
-NO_ENDPOINT_NODEPORTS = "no-endpoint-nodeports"    # vmap: proto . port -> drop/reject
-FIREWALL_IPS = "firewall-ips"                      # vmap: LB IP . proto . port -> firewall chain
-MARK_FOR_MASQUERADE = "mark-for-masquerade"        # chain: set mark 0x4000
-MASQUERADING = "masquerading"                      # chain: masquerade marked packets
-SERVICES = "services"                              # chain: dispatch via service-ips / nodeports
-REJECT_CHAIN = "reject-chain"                      # chain: helper target for "reject"
+TABLE = "kube-proxy"  # the one table we own (family ip)
+CLUSTER_IPS = "cluster-ips"  # set: active ClusterIPs
+NODEPORT_IPS = "nodeport-ips"  # set: addresses accepting NodePorts
+SERVICE_IPS = "service-ips"  # vmap: VIP . proto . port -> service chain
+SERVICE_NODEPORTS = "service-nodeports"  # vmap: proto . port -> external chain
+NO_ENDPOINT_SERVICES = "no-endpoint-services"  # vmap: VIP . proto . port -> drop/reject
+NO_ENDPOINT_NODEPORTS = "no-endpoint-nodeports"  # vmap: proto . port -> drop/reject
+FIREWALL_IPS = "firewall-ips"  # vmap: LB IP . proto . port -> firewall chain
+MARK_FOR_MASQUERADE = "mark-for-masquerade"  # chain: set mark 0x4000
+MASQUERADING = "masquerading"  # chain: masquerade marked packets
+SERVICES = "services"  # chain: dispatch via service-ips / nodeports
+REJECT_CHAIN = "reject-chain"  # chain: helper target for "reject"
 MASQ_MARK = "0x4000"
 
 
@@ -79,8 +88,13 @@ def make_service_port(base: ServicePort) -> NftServicePort:
     """Factory for the service tracker."""
     fields = {f: getattr(base, f) for f in base.__dataclass_fields__}
     b = chain_base(base.name)
-    return NftServicePort(**fields, service_chain=f"service-{b}", local_chain=f"local-{b}",
-                          external_chain=f"external-{b}", firewall_chain=f"firewall-{b}")
+    return NftServicePort(
+        **fields,
+        service_chain=f"service-{b}",
+        local_chain=f"local-{b}",
+        external_chain=f"external-{b}",
+        firewall_chain=f"firewall-{b}",
+    )
 
 
 def make_endpoint(base: Endpoint, port_name: ServicePortName) -> NftEndpoint:
@@ -128,8 +142,7 @@ class NftRuleset:
         out += [f"add {kind} {prefix} {name}{decl}" for name, (kind, decl) in self.sets.items()]
         out += [f"add chain {prefix} {name}{decl}" for name, (decl, _) in self.chains.items()]
         out += [f"add rule {prefix} {name} {r}" for name, (_, rules) in self.chains.items() for r in rules]
-        out += [f"add element {prefix} {m} {{ {k}{' : ' + v if v else ''} }}"
-                for (m, k), v in self.elements.items()]
+        out += [f"add element {prefix} {m} {{ {k}{' : ' + v if v else ''} }}" for (m, k), v in self.elements.items()]
         return out
 
 
@@ -146,8 +159,9 @@ def _masq_rule(port: NftServicePort, opts: NftOptions) -> tuple[str, ...]:
 
 
 def _balance(port: NftServicePort, endpoints: Sequence[NftEndpoint]) -> tuple[str, ...]:
-    rules = [f"ip saddr @{ep.affinity_set} goto {ep.chain}" for ep in endpoints] \
-        if port.session_affinity_seconds else []
+    rules = (
+        [f"ip saddr @{ep.affinity_set} goto {ep.chain}" for ep in endpoints] if port.session_affinity_seconds else []
+    )
     targets = " , ".join(f"{i} : goto {ep.chain}" for i, ep in enumerate(endpoints))
     rules.append(f"numgen random mod {len(endpoints)} vmap {{ {targets} }}")
     return tuple(rules)
@@ -158,10 +172,15 @@ def _external(port: NftServicePort, opts: NftOptions, has_external: bool) -> tup
     if not port.external_policy_local:
         rules = [f"jump {MARK_FOR_MASQUERADE}"]
     else:
-        rules = [f'ip saddr {opts.cluster_cidr} goto {port.service_chain} comment "short-circuit pod traffic"'] \
-            if opts.cluster_cidr else []
-        rules += [f'fib saddr type local jump {MARK_FOR_MASQUERADE} comment "masquerade local traffic"',
-                  f'fib saddr type local goto {port.service_chain} comment "short-circuit local traffic"']
+        rules = (
+            [f'ip saddr {opts.cluster_cidr} goto {port.service_chain} comment "short-circuit pod traffic"']
+            if opts.cluster_cidr
+            else []
+        )
+        rules += [
+            f'fib saddr type local jump {MARK_FOR_MASQUERADE} comment "masquerade local traffic"',
+            f'fib saddr type local goto {port.service_chain} comment "short-circuit local traffic"',
+        ]
     if has_external:
         rules.append(f"goto {policy_chain}")
     return tuple(rules)
@@ -169,27 +188,31 @@ def _external(port: NftServicePort, opts: NftOptions, has_external: bool) -> tup
 
 def _firewall(port: NftServicePort, opts: NftOptions) -> tuple[str, ...]:
     sources = list(port.load_balancer_source_ranges)
-    if opts.node_ip and any(ipaddress.ip_address(opts.node_ip) in ipaddress.ip_network(c, strict=False)
-                            for c in sources):
+    if opts.node_ip and any(
+        ipaddress.ip_address(opts.node_ip) in ipaddress.ip_network(c, strict=False) for c in sources
+    ):
         sources += port.load_balancer_vips
     return (f"ip saddr != {{ {', '.join(sources)} }} drop",)
 
 
 def _endpoint_chain(port: NftServicePort, ep: NftEndpoint) -> tuple[str, ...]:
     update = (f"update @{ep.affinity_set} {{ ip saddr }}",) if port.session_affinity_seconds else ()
-    return (f"ip saddr {ep.ip} jump {MARK_FOR_MASQUERADE}", *update,
-            f"meta l4proto {port.protocol.l4} dnat to {ep}")
+    return (f"ip saddr {ep.ip} jump {MARK_FOR_MASQUERADE}", *update, f"meta l4proto {port.protocol.l4} dnat to {ep}")
 
 
-def _elements(port: NftServicePort, has_any: bool, has_internal: bool, has_external: bool,
-              uses_fw: bool) -> list[tuple[str, str, str]]:
+def _elements(
+    port: NftServicePort, has_any: bool, has_internal: bool, has_external: bool, uses_fw: bool
+) -> list[tuple[str, str, str]]:
     proto, name = port.protocol.l4, str(port.name)
     internal_chain = port.local_chain if port.internal_policy_local else port.service_chain
     blocked = f"goto {REJECT_CHAIN}" if not has_any else "drop"
     out = [(CLUSTER_IPS, port.cluster_ip, "")]
     key = f"{port.cluster_ip} . {proto} . {port.port}"
-    out.append((SERVICE_IPS, key, f"goto {internal_chain}") if has_internal
-               else (NO_ENDPOINT_SERVICES, _comment(key, name), blocked))
+    out.append(
+        (SERVICE_IPS, key, f"goto {internal_chain}")
+        if has_internal
+        else (NO_ENDPOINT_SERVICES, _comment(key, name), blocked)
+    )
     for ip in (*port.external_ips, *port.load_balancer_vips):
         key = f"{ip} . {proto} . {port.port}"
         if has_any:
@@ -207,8 +230,9 @@ def _elements(port: NftServicePort, has_any: bool, has_internal: bool, has_exter
     return out
 
 
-def plan_service(port: NftServicePort, endpoints: Sequence[Endpoint], opts: NftOptions,
-                 node_labels: Mapping[str, str] | None = None) -> NftServiceRules:
+def plan_service(
+    port: NftServicePort, endpoints: Sequence[Endpoint], opts: NftOptions, node_labels: Mapping[str, str] | None = None
+) -> NftServiceRules:
     """Objects for one service port. Side-effect-free."""
     cat = categorize_endpoints(endpoints, port, node_labels)
     has_internal = cat.has_any and not (port.internal_policy_local and not cat.local)
@@ -233,7 +257,12 @@ def plan_service(port: NftServicePort, endpoints: Sequence[Endpoint], opts: NftO
         if isinstance(ep, NftEndpoint):
             chains.append((ep.chain, _endpoint_chain(port, ep)))
             if port.session_affinity_seconds:
-                sets.append((ep.affinity_set, "set", f" {{ type ipv4_addr ; flags dynamic,timeout ; "
-                                              f"timeout {port.session_affinity_seconds}s ; }}"))
+                sets.append(
+                    (
+                        ep.affinity_set,
+                        "set",
+                        f" {{ type ipv4_addr ; flags dynamic,timeout ; timeout {port.session_affinity_seconds}s ; }}",
+                    )
+                )
     elements = _elements(port, cat.has_any, has_internal, has_external, uses_fw)
     return NftServiceRules(tuple(chains), tuple(sets), tuple(elements))

@@ -21,9 +21,16 @@ from typing import Protocol
 from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.full_sync import FullSyncBookkeeping
 from svclab.proxy.nftables.base import BASE_SETS, assemble, base_rules
-from svclab.proxy.nftables.plan import (TABLE, NftOptions, NftRuleset, NftServicePort,
-                                        NftServiceRules, make_endpoint, make_service_port,
-                                        plan_service)
+from svclab.proxy.nftables.plan import (
+    TABLE,
+    NftOptions,
+    NftRuleset,
+    NftServicePort,
+    NftServiceRules,
+    make_endpoint,
+    make_service_port,
+    plan_service,
+)
 from svclab.proxy.provider import ProxyStateLike
 from svclab.proxy.service_port import ServicePortName
 
@@ -67,24 +74,30 @@ def _full(new: NftRuleset, stale_chains: Sequence[str], stale_sets: Sequence[str
     return out
 
 
-def transaction(new: NftRuleset, previous: NftRuleset | None, stale_chains: Sequence[str] = (),
-                stale_sets: Sequence[str] = ()) -> list[str]:
+def transaction(
+    new: NftRuleset, previous: NftRuleset | None, stale_chains: Sequence[str] = (), stale_sets: Sequence[str] = ()
+) -> list[str]:
     """Commands turning ``previous`` (None: unknown) into ``new``. Side-effect-free."""
     if previous is None:
         return _full(new, stale_chains, stale_sets)
     out: list[str] = []
-    changed = [n for n, c in new.chains.items()
-               if n not in previous.chains or (previous.chains[n] is not c and previous.chains[n] != c)]
+    changed = [
+        n
+        for n, c in new.chains.items()
+        if n not in previous.chains or (previous.chains[n] is not c and previous.chains[n] != c)
+    ]
     gone_chains = [n for n in previous.chains if n not in new.chains]
     out += [f"add chain {_P} {n}{new.chains[n][0]}" for n in changed if n not in previous.chains]
     out += [f"flush chain {_P} {n}" for n in [*changed, *gone_chains] if n in previous.chains]
     out += [f"add {kind} {_P} {n}{decl}" for n, (kind, decl) in new.sets.items() if n not in previous.sets]
     old_el, new_el = previous.elements, new.elements
-    out += [f"delete element {_P} {m} {{ {_key_only(k)} }}" for (m, k), v in old_el.items()
-            if new_el.get((m, k)) != v]
+    out += [f"delete element {_P} {m} {{ {_key_only(k)} }}" for (m, k), v in old_el.items() if new_el.get((m, k)) != v]
     out += [f"add rule {_P} {n} {r}" for n in changed for r in new.chains[n][1]]
-    out += [f"add element {_P} {m} {{ {k}{' : ' + v if v else ''} }}" for (m, k), v in new_el.items()
-            if old_el.get((m, k)) != v]
+    out += [
+        f"add element {_P} {m} {{ {k}{' : ' + v if v else ''} }}"
+        for (m, k), v in new_el.items()
+        if old_el.get((m, k)) != v
+    ]
     out += [f"delete chain {_P} {n}" for n in gone_chains]
     out += [f"delete {previous.sets[n][0]} {_P} {n}" for n in previous.sets if n not in new.sets]
     return out
@@ -103,9 +116,11 @@ def _rule_total(services: Sequence[NftServiceRules]) -> int:
 
 def _objects(services: Sequence[NftServiceRules]) -> NftRuleset:
     """The objects of some service ports only (no base objects)."""
-    return NftRuleset({n: ("", r) for svc in services for n, r in svc.chains},
-                      {n: (kind, decl) for svc in services for n, kind, decl in svc.sets},
-                      {(m, k): v for svc in services for m, k, v in svc.elements})
+    return NftRuleset(
+        {n: ("", r) for svc in services for n, r in svc.chains},
+        {n: (kind, decl) for svc in services for n, kind, decl in svc.sets},
+        {(m, k): v for svc in services for m, k, v in svc.elements},
+    )
 
 
 @dataclass
@@ -122,20 +137,25 @@ class NftablesProxier(FullSyncBookkeeping):
     _rules: int = 0  # rules in service chains, kept up to date without rescanning
     _pending_rules: int = 0
 
-    def _plan(self, name: ServicePortName, port: object, eps: Sequence[Endpoint],
-              labels: Mapping[str, str]) -> _Entry:
+    def _plan(self, name: ServicePortName, port: object, eps: Sequence[Endpoint], labels: Mapping[str, str]) -> _Entry:
         if not isinstance(port, NftServicePort):
             raise TypeError(f"service port {name} was not built by the nftables factory")
         return (plan_service(port, eps, self.options, labels), port, eps)
 
     def _full_sync(self, state: ProxyStateLike) -> tuple[list[str], dict[ServicePortName, _Entry]]:
-        cache = {name: self._plan(name, port, state.endpoints.get(name, ()), state.node_labels)
-                 for name, port in sorted(state.service_ports.items(), key=lambda kv: _sort_key(kv[0]))}
+        cache = {
+            name: self._plan(name, port, state.endpoints.get(name, ()), state.node_labels)
+            for name, port in sorted(state.service_ports.items(), key=lambda kv: _sort_key(kv[0]))
+        }
         ruleset = assemble([entry[0] for entry in cache.values()], self.options)
         self._pending_rules = _rule_total([entry[0] for entry in cache.values()])
         chains, sets = self.executor.list_objects()
-        return transaction(ruleset, None, sorted(c for c in chains if c not in ruleset.chains),
-                           sorted(s for s in sets if s not in ruleset.sets)), cache
+        return transaction(
+            ruleset,
+            None,
+            sorted(c for c in chains if c not in ruleset.chains),
+            sorted(s for s in sets if s not in ruleset.sets),
+        ), cache
 
     def _partial_sync(self, state: ProxyStateLike) -> tuple[list[str], dict[ServicePortName, _Entry]]:
         """Diff only the changed service ports' objects (base objects never change)."""
@@ -182,21 +202,21 @@ class SubprocessNft:
     prefix: tuple[str, ...] = ()
 
     def _nft(self, *args: str, data: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*self.prefix, "nft", *args], input=data, text=True,
-                              capture_output=True, check=False)
+        return subprocess.run([*self.prefix, "nft", *args], input=data, text=True, capture_output=True, check=False)
 
     def run(self, transaction: str) -> None:
         result = self._nft("-f", "-", data=transaction)
         if result.returncode != 0:
             match = re.search(r":(\d+):", result.stderr)
-            raise NftError(f"nft -f failed: {result.stderr.strip()}", transaction,
-                           int(match.group(1)) if match else 0)
+            raise NftError(f"nft -f failed: {result.stderr.strip()}", transaction, int(match.group(1)) if match else 0)
 
     def list_objects(self) -> tuple[set[str], set[str]]:
         chains = self._nft("list", "chains", "ip").stdout
         sets = self._nft("list", "sets", "ip").stdout + self._nft("list", "maps", "ip").stdout
-        return (set(re.findall(rf"chain (\S+) {{", _only_our_table(chains))),
-                set(re.findall(r"(?:set|map) (\S+) {", _only_our_table(sets))))
+        return (
+            set(re.findall(r"chain (\S+) {", _only_our_table(chains))),
+            set(re.findall(r"(?:set|map) (\S+) {", _only_our_table(sets))),
+        )
 
     def delete_table(self) -> None:
         self._nft("delete", "table", "ip", TABLE)

@@ -61,9 +61,11 @@ class FakeNft:
 
     def ruleset(self) -> NftRuleset:
         """The table as an ``NftRuleset`` (elements keyed as written)."""
-        return NftRuleset({n: (d, tuple(r)) for n, (d, r) in self.model.chains.items()},
-                          dict(self.model.sets),
-                          {(m, k): v for m, els in self.model.elements.items() for k, v in els.items()})
+        return NftRuleset(
+            {n: (d, tuple(r)) for n, (d, r) in self.model.chains.items()},
+            dict(self.model.sets),
+            {(m, k): v for m, els in self.model.elements.items() for k, v in els.items()},
+        )
 
     def dump(self) -> list[str]:
         return self.ruleset().dump() if self.model.exists else []
@@ -75,7 +77,7 @@ def _referenced(model: _Model, chain: str) -> bool:
     return in_rules or in_elements
 
 
-def _apply(m: _Model, line: str) -> None:  # noqa: C901 - one branch per nft command
+def _apply(m: _Model, line: str) -> None:
     match = _LINE.match(line)
     if not match:
         raise ValueError(f"cannot parse {line!r}")
@@ -141,6 +143,7 @@ def _apply_element(m: _Model, verb: str, name: str, rest: str) -> None:
 
 # -- packet tracer ------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class NftTrace:
     """``"REJECT"``, ``"DROP"``, ``"ip:port, ..."`` or ``""``; plus masquerade."""
@@ -188,7 +191,7 @@ def _rule_matches(model: _Model, rule: str, pkt: _Pkt) -> tuple[bool, str]:
         if found:
             if not test(found.group(1) if found.groups() else ""):
                 return False, ""
-            return _rule_matches(model, rule[found.end():], pkt)
+            return _rule_matches(model, rule[found.end() :], pkt)
     return True, re.sub(r' comment "[^"]*"$', "", rule)
 
 
@@ -241,8 +244,9 @@ def _vmap(model: _Model, action: str, pkt: _Pkt, depth: int) -> str | None:
     return _act(model, value, pkt, depth + 1)
 
 
-def trace_packet(fake: FakeNft, src: str, dst: str, dport: int, *, proto: str = "tcp",
-                 node_ips: Sequence[str] = ()) -> NftTrace:
+def trace_packet(
+    fake: FakeNft, src: str, dst: str, dport: int, *, proto: str = "tcp", node_ips: Sequence[str] = ()
+) -> NftTrace:
     """Trace a new connection: pre-DNAT firewall, nat dispatch, post-DNAT checks."""
     m = fake.model
     pkt = _Pkt(src, dst, proto, dport, node_ips)
@@ -254,7 +258,6 @@ def trace_packet(fake: FakeNft, src: str, dst: str, dport: int, *, proto: str = 
                 verdict = _run(m, chain, pkt)
                 if verdict in ("DROP", "REJECT"):
                     break
-    result = ", ".join(sorted(set(pkt.dnat))) if pkt.dnat else (
-        verdict if verdict in ("DROP", "REJECT") else "")
+    result = ", ".join(sorted(set(pkt.dnat))) if pkt.dnat else (verdict if verdict in ("DROP", "REJECT") else "")
     masq = _run(m, "nat-postrouting", pkt) == "masquerade"
     return NftTrace(result, masq)

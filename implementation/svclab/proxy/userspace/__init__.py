@@ -9,26 +9,40 @@ splice in the kernel, ``tcp``; ``udp``: per-client sessions). ``proxier`` is the
 demand as it starts processes) measures the copy path.
 """
 
-from svclab.proxy.userspace.loadbalancer import (ENDPOINT_DIAL_TIMEOUTS, EndpointAddress, MissingEndpoints,
-                                                 MissingServiceEntry, RoundRobinBalancer, dial_attempts)
-from svclab.proxy.userspace.proxier import (IptablesExecutor, PortAllocator, PortRangeExhausted,
-                                            SubprocessIptables, UserspaceOptions, UserspaceProxier,
-                                            choose_host_ip, portal_for, usable_endpoints)
-from svclab.proxy.userspace.rules import JUMP_RULES, Portal, RuleOptions, render_restore
 from svclab.proxy.userspace.dial import BackendConnector, DialFailed, connect_backend, tcp_dialer
+from svclab.proxy.userspace.loadbalancer import (
+    ENDPOINT_DIAL_TIMEOUTS,
+    EndpointAddress,
+    MissingEndpoints,
+    MissingServiceEntry,
+    RoundRobinBalancer,
+    dial_attempts,
+)
+from svclab.proxy.userspace.proxier import (
+    IptablesExecutor,
+    PortAllocator,
+    PortRangeExhausted,
+    SubprocessIptables,
+    UserspaceOptions,
+    UserspaceProxier,
+    choose_host_ip,
+    portal_for,
+    usable_endpoints,
+)
 from svclab.proxy.userspace.relay import CopyMode
+from svclab.proxy.userspace.rules import JUMP_RULES, Portal, RuleOptions, render_restore
 from svclab.proxy.userspace.tcp import TcpProxySocket
 from svclab.proxy.userspace.udp import DEFAULT_UDP_IDLE_TIMEOUT, UdpProxySocket, dial_udp
 
 __all__ = [
+    "DEFAULT_UDP_IDLE_TIMEOUT",
+    "ENDPOINT_DIAL_TIMEOUTS",
+    "JUMP_RULES",
     "BackendConnector",
     "CopyMode",
-    "DEFAULT_UDP_IDLE_TIMEOUT",
     "DialFailed",
-    "ENDPOINT_DIAL_TIMEOUTS",
     "EndpointAddress",
     "IptablesExecutor",
-    "JUMP_RULES",
     "MissingEndpoints",
     "MissingServiceEntry",
     "PortAllocator",

@@ -67,14 +67,19 @@ class BenchFigures:
 
     def render(self) -> str:
         rows = [("direct", self.direct, "")] + [
-            (f"userspace/{m.value}", f, f"{self.ratio(m):.0%}") for m, f in self.proxied.items()]
-        out = [f"topology: {self.topology}",
-               f"{'path':<22}{'bulk MB/s':>11}{'of direct':>11}{'keepalive r/s':>15}{'new-conn r/s':>14}"
-               f"{'CPU s/10k ka':>14}{'CPU s/10k new':>15}"]
+            (f"userspace/{m.value}", f, f"{self.ratio(m):.0%}") for m, f in self.proxied.items()
+        ]
+        out = [
+            f"topology: {self.topology}",
+            f"{'path':<22}{'bulk MB/s':>11}{'of direct':>11}{'keepalive r/s':>15}{'new-conn r/s':>14}"
+            f"{'CPU s/10k ka':>14}{'CPU s/10k new':>15}",
+        ]
         for label, f, ratio in rows:
-            out.append(f"{label:<22}{f.bulk_mb_s:>11.0f}{ratio:>11}{f.keepalive_rps:>15.0f}"
-                       f"{f.new_connection_rps:>14.0f}{f.cpu_s_per_10k_keepalive:>14.2f}"
-                       f"{f.cpu_s_per_10k_new_connection:>15.2f}")
+            out.append(
+                f"{label:<22}{f.bulk_mb_s:>11.0f}{ratio:>11}{f.keepalive_rps:>15.0f}"
+                f"{f.new_connection_rps:>14.0f}{f.cpu_s_per_10k_keepalive:>14.2f}"
+                f"{f.cpu_s_per_10k_new_connection:>15.2f}"
+            )
         return "\n".join(out)
 
 
@@ -123,10 +128,17 @@ def namespaces(modes: Sequence[CopyMode]) -> Iterator[Topology]:
         subprocess.run(["ip", "netns", "exec", node, "sysctl", "-qw", "net.ipv4.ip_forward=1"], check=True)
         yield Topology(
             "network namespaces (client pod -> node -> server pod; proxy on the node via ClusterIP)",
-            "10.98.2.2", {"listen": "0.0.0.0", "host_ip": "10.98.1.1",
-                          "cluster_ips": [f"10.96.0.{10 + i}" for i in range(len(modes))]},
-            server_prefix=("ip", "netns", "exec", server), client_prefix=("ip", "netns", "exec", client),
-            proxy_prefix=("ip", "netns", "exec", node), namespaces=tuple(created))
+            "10.98.2.2",
+            {
+                "listen": "0.0.0.0",
+                "host_ip": "10.98.1.1",
+                "cluster_ips": [f"10.96.0.{10 + i}" for i in range(len(modes))],
+            },
+            server_prefix=("ip", "netns", "exec", server),
+            client_prefix=("ip", "netns", "exec", client),
+            proxy_prefix=("ip", "netns", "exec", node),
+            namespaces=tuple(created),
+        )
     finally:
         for ns in reversed(created):
             subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
@@ -144,7 +156,8 @@ async def _spawn(*command: str) -> tuple[asyncio.subprocess.Process, Any]:
 
 async def _run_client(topology: Topology, *args: object) -> float:
     process = await asyncio.create_subprocess_exec(
-        *topology.client_prefix, *_HELPER, "client", *map(str, args), stdout=subprocess.PIPE)
+        *topology.client_prefix, *_HELPER, "client", *map(str, args), stdout=subprocess.PIPE
+    )
     stdout, _ = await process.communicate()
     if process.returncode != 0:
         raise RuntimeError(f"bench client {args} exited with {process.returncode}")
@@ -159,39 +172,46 @@ def _cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
-async def _measure_round(topology: Topology, host: str, ports: Mapping[str, int], proxy_pid: int | None,
-                         sizes: Mapping[str, int]) -> PathFigures:
+async def _measure_round(
+    topology: Topology, host: str, ports: Mapping[str, int], proxy_pid: int | None, sizes: Mapping[str, int]
+) -> PathFigures:
     """One round on one path; CPU is the proxy process's during each HTTP run."""
     bulk = await _run_client(topology, "bulk", host, ports["bulk"], sizes["bulk_bytes"])
     cpu = _cpu_seconds(proxy_pid)
-    keepalive = await _run_client(topology, "keepalive", host, ports["http"], sizes["requests"],
-                                  sizes["concurrency"])
+    keepalive = await _run_client(topology, "keepalive", host, ports["http"], sizes["requests"], sizes["concurrency"])
     cpu_keepalive, cpu = _cpu_seconds(proxy_pid) - cpu, _cpu_seconds(proxy_pid)
-    new_conn = await _run_client(topology, "new", host, ports["http"], sizes["new_conn_requests"],
-                                 sizes["concurrency"])
+    new_conn = await _run_client(topology, "new", host, ports["http"], sizes["new_conn_requests"], sizes["concurrency"])
     cpu_new = _cpu_seconds(proxy_pid) - cpu
     return PathFigures(
-        bulk_mb_s=sizes["bulk_bytes"] / bulk / 1e6, keepalive_rps=sizes["requests"] / keepalive,
+        bulk_mb_s=sizes["bulk_bytes"] / bulk / 1e6,
+        keepalive_rps=sizes["requests"] / keepalive,
         new_connection_rps=sizes["new_conn_requests"] / new_conn,
         cpu_s_per_10k_keepalive=cpu_keepalive / sizes["requests"] * 10_000,
-        cpu_s_per_10k_new_connection=cpu_new / sizes["new_conn_requests"] * 10_000)
+        cpu_s_per_10k_new_connection=cpu_new / sizes["new_conn_requests"] * 10_000,
+    )
 
 
 def _best(rounds: Sequence[PathFigures]) -> PathFigures:
     """Best throughput and lowest CPU over the rounds (other load only ever slows a run down)."""
     return PathFigures(
-        bulk_mb_s=max(r.bulk_mb_s for r in rounds), keepalive_rps=max(r.keepalive_rps for r in rounds),
+        bulk_mb_s=max(r.bulk_mb_s for r in rounds),
+        keepalive_rps=max(r.keepalive_rps for r in rounds),
         new_connection_rps=max(r.new_connection_rps for r in rounds),
         cpu_s_per_10k_keepalive=min(r.cpu_s_per_10k_keepalive for r in rounds),
-        cpu_s_per_10k_new_connection=min(r.cpu_s_per_10k_new_connection for r in rounds))
+        cpu_s_per_10k_new_connection=min(r.cpu_s_per_10k_new_connection for r in rounds),
+    )
 
 
 async def _bench(topology: Topology, modes: Sequence[CopyMode], rounds: int, sizes: Mapping[str, int]) -> BenchFigures:
     server, server_ports = await _spawn(*topology.server_prefix, *_HELPER, "serve", topology.server_host)
     proxy: asyncio.subprocess.Process | None = None
     try:
-        spec = {**topology.proxy_spec, "backend": topology.server_host, "ports": server_ports,
-                "modes": [m.value for m in modes]}
+        spec = {
+            **topology.proxy_spec,
+            "backend": topology.server_host,
+            "ports": server_ports,
+            "modes": [m.value for m in modes],
+        }
         proxy, targets = await _spawn(*topology.proxy_prefix, *_HELPER, "proxy", json.dumps(spec))
         results: dict[CopyMode | None, list[PathFigures]] = {None: [], **{m: [] for m in modes}}
         for _ in range(rounds):  # interleaved, so a burst of other load hits every path alike
@@ -207,18 +227,30 @@ async def _bench(topology: Topology, modes: Sequence[CopyMode], rounds: int, siz
     return BenchFigures(topology.name, _best(results[None]), {m: _best(results[m]) for m in modes})
 
 
-def bench_userspace(*, topology: str = "auto", bulk_bytes: int = 1 << 30, requests: int = 20_000,
-                    new_conn_requests: int = 5_000, concurrency: int = 8, rounds: int = 3,
-                    modes: Sequence[CopyMode] = (CopyMode.SPLICE, CopyMode.TRANSPORT)) -> BenchFigures:
+def bench_userspace(
+    *,
+    topology: str = "auto",
+    bulk_bytes: int = 1 << 30,
+    requests: int = 20_000,
+    new_conn_requests: int = 5_000,
+    concurrency: int = 8,
+    rounds: int = 3,
+    modes: Sequence[CopyMode] = (CopyMode.SPLICE, CopyMode.TRANSPORT),
+) -> BenchFigures:
     """Run the comparison (tens of seconds) and return the figures; see the module docstring.
 
     ``topology``: ``namespaces`` (root), ``loopback``, or ``auto`` (namespaces when root).
     """
     import uvloop
+
     use_namespaces = topology == "namespaces" or (topology == "auto" and os.geteuid() == 0)
-    sizes = {"bulk_bytes": bulk_bytes, "requests": requests, "new_conn_requests": new_conn_requests,
-             "concurrency": concurrency}
-    with (namespaces(modes) if use_namespaces else loopback()) as where:
+    sizes = {
+        "bulk_bytes": bulk_bytes,
+        "requests": requests,
+        "new_conn_requests": new_conn_requests,
+        "concurrency": concurrency,
+    }
+    with namespaces(modes) if use_namespaces else loopback() as where:
         return uvloop.run(_bench(where, modes, rounds, sizes))
 
 
@@ -233,9 +265,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--mode", choices=[m.value for m in CopyMode], action="append")
     options = parser.parse_args(argv)
     modes = [CopyMode(m) for m in options.mode] if options.mode else list(CopyMode)
-    print(bench_userspace(topology=options.topology, bulk_bytes=options.bulk_mb << 20, requests=options.requests,
-                          new_conn_requests=options.new_conn_requests, concurrency=options.concurrency,
-                          rounds=options.rounds, modes=modes).render())
+    print(
+        bench_userspace(
+            topology=options.topology,
+            bulk_bytes=options.bulk_mb << 20,
+            requests=options.requests,
+            new_conn_requests=options.new_conn_requests,
+            concurrency=options.concurrency,
+            rounds=options.rounds,
+            modes=modes,
+        ).render()
+    )
     return 0
 
 

@@ -43,7 +43,7 @@ def _send_bulk(conn: socket.socket, chunk: memoryview) -> None:
     with conn:
         remaining = int(conn.makefile("rb").readline())
         while remaining > 0:
-            remaining -= conn.send(chunk[:min(remaining, len(chunk))])
+            remaining -= conn.send(chunk[: min(remaining, len(chunk))])
 
 
 def _serve_bulk(listener: socket.socket) -> None:
@@ -62,12 +62,13 @@ class _HttpServer(asyncio.Protocol):
         self.buffer += data
         requests = self.buffer.count(b"\r\n\r\n")
         if requests:
-            self.buffer = self.buffer[self.buffer.rindex(b"\r\n\r\n") + 4:]
+            self.buffer = self.buffer[self.buffer.rindex(b"\r\n\r\n") + 4 :]
             self.transport.write(RESPONSE * requests)
 
 
 def _serve(host: str) -> None:
     import uvloop
+
     bulk = socket.create_server((host, 0), backlog=1024)
     threading.Thread(target=_serve_bulk, args=(bulk,), daemon=True).start()
 
@@ -75,6 +76,7 @@ def _serve(host: str) -> None:
         server = await asyncio.get_running_loop().create_server(_HttpServer, host, 0, backlog=4096)
         print(json.dumps({"bulk": bulk.getsockname()[1], "http": server.sockets[0].getsockname()[1]}), flush=True)
         await server.serve_forever()
+
     uvloop.run(main())
 
 
@@ -129,7 +131,7 @@ def _client_http(host: str, port: int, requests: int, concurrency: int, keepaliv
         while budget[0] > 0:
             budget[0] -= 1
             done: asyncio.Future[None] = loop.create_future()
-            await loop.create_connection(lambda: _HttpClient(done, keepalive, budget), host, port)
+            await loop.create_connection(lambda done=done: _HttpClient(done, keepalive, budget), host, port)
             await done
 
     async def main() -> float:
@@ -137,6 +139,7 @@ def _client_http(host: str, port: int, requests: int, concurrency: int, keepaliv
         started = time.perf_counter()
         await asyncio.gather(*(worker(budget) for _ in range(concurrency)))
         return time.perf_counter() - started
+
     return uvloop.run(main())
 
 
@@ -160,12 +163,15 @@ def _proxy(spec: dict[str, Any]) -> None:
                     portals.append(Portal(name, Protocol.TCP, cluster_ip, service_port, proxy.port))
         if portals:
             import subprocess
+
             text = render_restore(portals, RuleOptions(host_ip=spec["host_ip"]))
-            subprocess.run(["iptables-restore", "-w", "--noflush"], input=text, text=True, check=True)
-            for rule in ("-m comment --comment svclab-bench -j KUBE-PORTALS-CONTAINER",):
-                subprocess.run(["iptables", "-w", "-t", "nat", "-I", "PREROUTING", *rule.split()], check=True)
+            # Set-up before the proxy serves anything: blocking is harmless here.
+            subprocess.run(["iptables-restore", "-w", "--noflush"], input=text, text=True, check=True)  # noqa: ASYNC221
+            jump = ["-m", "comment", "--comment", "svclab-bench", "-j", "KUBE-PORTALS-CONTAINER"]
+            subprocess.run(["iptables", "-w", "-t", "nat", "-I", "PREROUTING", *jump], check=True)  # noqa: ASYNC221
         print(json.dumps(targets), flush=True)
         await asyncio.Event().wait()
+
     uvloop.run(main())
 
 

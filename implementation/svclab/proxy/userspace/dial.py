@@ -54,10 +54,16 @@ class BackendConnector:
     dial, ``DialFailed`` after the last attempt.
     """
 
-    __slots__ = ("name", "dial", "on_done", "failures", "_attempts", "_endpoint", "_cancel")
+    __slots__ = ("_attempts", "_cancel", "_endpoint", "dial", "failures", "name", "on_done")
 
-    def __init__(self, balancer: RoundRobinBalancer, name: ServicePortName, client_ip: str,
-                 dial: TcpDialer, on_done: ConnectCallback) -> None:
+    def __init__(
+        self,
+        balancer: RoundRobinBalancer,
+        name: ServicePortName,
+        client_ip: str,
+        dial: TcpDialer,
+        on_done: ConnectCallback,
+    ) -> None:
         self.name, self.dial, self.on_done = name, dial, on_done
         self.failures: list[tuple[EndpointAddress, BaseException]] = []
         self._attempts: Iterator[tuple[EndpointAddress, float]] = dial_attempts(balancer, name, client_ip)
@@ -93,6 +99,7 @@ class BackendConnector:
 
 def tcp_dialer(loop: asyncio.AbstractEventLoop) -> TcpDialer:
     """The real dialer: non-blocking ``connect`` watched by the loop, with a timer."""
+
     def dial(endpoint: EndpointAddress, timeout: float, done: DialCallback) -> Callable[[], None]:
         sock = socket.socket(socket.AF_INET6 if ":" in endpoint[0] else socket.AF_INET, socket.SOCK_STREAM)
         sock.setblocking(False)
@@ -131,11 +138,13 @@ def tcp_dialer(loop: asyncio.AbstractEventLoop) -> TcpDialer:
         timer = loop.call_later(timeout, expired)
         loop.add_writer(fd, writable)
         return cancel
+
     return dial
 
 
-async def connect_backend(balancer: RoundRobinBalancer, name: ServicePortName, client_ip: str,
-                          dial: TcpDialer) -> tuple[socket.socket, EndpointAddress]:
+async def connect_backend(
+    balancer: RoundRobinBalancer, name: ServicePortName, client_ip: str, dial: TcpDialer
+) -> tuple[socket.socket, EndpointAddress]:
     """Await a ``BackendConnector``; raises what it reports."""
     result: asyncio.Future[tuple[socket.socket, EndpointAddress]] = asyncio.get_running_loop().create_future()
 
@@ -144,6 +153,7 @@ async def connect_backend(balancer: RoundRobinBalancer, name: ServicePortName, c
             result.set_result((sock, endpoint))
         else:
             result.set_exception(error or ConnectionError("connect failed"))
+
     connector = BackendConnector(balancer, name, client_ip, dial, done)
     connector.start()
     try:

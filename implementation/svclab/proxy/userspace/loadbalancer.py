@@ -25,8 +25,12 @@ from dataclasses import dataclass, field
 from svclab.proxy.service_port import ServicePortName
 
 __all__ = [
-    "ENDPOINT_DIAL_TIMEOUTS", "EndpointAddress", "MissingEndpoints", "MissingServiceEntry",
-    "RoundRobinBalancer", "dial_attempts",
+    "ENDPOINT_DIAL_TIMEOUTS",
+    "EndpointAddress",
+    "MissingEndpoints",
+    "MissingServiceEntry",
+    "RoundRobinBalancer",
+    "dial_attempts",
 ]
 
 #: How long each successive dial may take (upstream ``EndpointDialTimeouts``).
@@ -61,8 +65,11 @@ class _BalancerState:
 class RoundRobinBalancer:
     """Picks endpoints per service port; not thread-safe (the event loop is its only user)."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic,
-                 shuffle: Callable[[list[EndpointAddress]], None] = random.shuffle) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        shuffle: Callable[[list[EndpointAddress]], None] = random.shuffle,
+    ) -> None:
         self._clock = clock
         self._shuffle = shuffle
         self._services: dict[ServicePortName, _BalancerState] = {}
@@ -109,8 +116,7 @@ class RoundRobinBalancer:
         state = self._services.get(name)
         return tuple(state.endpoints) if state else ()
 
-    def next_endpoint(self, name: ServicePortName, client_ip: str,
-                      reset_affinity: bool = False) -> EndpointAddress:
+    def next_endpoint(self, name: ServicePortName, client_ip: str, reset_affinity: bool = False) -> EndpointAddress:
         """The endpoint for a new connection from ``client_ip``.
 
         With affinity and a live record (and not ``reset_affinity``) that
@@ -139,16 +145,16 @@ class RoundRobinBalancer:
         """Drop expired affinity records of every service port; returns how many."""
         now, dropped = self._clock(), 0
         for state in self._services.values():
-            stale = [ip for ip, a in state.sessions.items()
-                     if int(now - a.last_used) >= state.affinity_seconds]
+            stale = [ip for ip, a in state.sessions.items() if int(now - a.last_used) >= state.affinity_seconds]
             for ip in stale:
                 del state.sessions[ip]
             dropped += len(stale)
         return dropped
 
 
-def dial_attempts(balancer: RoundRobinBalancer, name: ServicePortName,
-                  client_ip: str) -> Iterator[tuple[EndpointAddress, float]]:
+def dial_attempts(
+    balancer: RoundRobinBalancer, name: ServicePortName, client_ip: str
+) -> Iterator[tuple[EndpointAddress, float]]:
     """(endpoint, dial timeout) for each attempt; the caller stops iterating on success.
 
     Lookup errors (``MissingEndpoints``...) propagate from the first
@@ -156,4 +162,3 @@ def dial_attempts(balancer: RoundRobinBalancer, name: ServicePortName,
     """
     for attempt, timeout in enumerate(ENDPOINT_DIAL_TIMEOUTS):
         yield balancer.next_endpoint(name, client_ip, reset_affinity=attempt > 0), timeout
-

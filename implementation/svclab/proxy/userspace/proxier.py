@@ -38,14 +38,30 @@ from svclab.proxy.restore import IptablesExecutor, SubprocessIptables
 from svclab.proxy.service_port import Protocol, ServicePort, ServicePortName
 from svclab.proxy.topology import categorize_endpoints
 from svclab.proxy.userspace.loadbalancer import EndpointAddress, RoundRobinBalancer
-from svclab.proxy.userspace.rules import (ALL_CHAINS, JUMP_RULES, KUBE_PORTALS_CONTAINER, Portal,
-                                          RuleOptions, render_restore, rule_counts)
 from svclab.proxy.userspace.relay import CopyMode, PipePool
+from svclab.proxy.userspace.rules import (
+    ALL_CHAINS,
+    JUMP_RULES,
+    KUBE_PORTALS_CONTAINER,
+    Portal,
+    RuleOptions,
+    render_restore,
+    rule_counts,
+)
 from svclab.proxy.userspace.tcp import TcpProxySocket
 from svclab.proxy.userspace.udp import DEFAULT_UDP_IDLE_TIMEOUT, UdpProxySocket
 
-__all__ = ["IptablesExecutor", "PortAllocator", "PortRangeExhausted", "SubprocessIptables",
-           "UserspaceOptions", "UserspaceProxier", "choose_host_ip", "portal_for", "usable_endpoints"]
+__all__ = [
+    "IptablesExecutor",
+    "PortAllocator",
+    "PortRangeExhausted",
+    "SubprocessIptables",
+    "UserspaceOptions",
+    "UserspaceProxier",
+    "choose_host_ip",
+    "portal_for",
+    "usable_endpoints",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -112,8 +128,9 @@ def choose_host_ip(probe: str = "198.51.100.1") -> str:
         return str(sock.getsockname()[0])
 
 
-def usable_endpoints(port: ServicePort, endpoints: Sequence[Endpoint],
-                     node_labels: Mapping[str, str]) -> tuple[EndpointAddress, ...]:
+def usable_endpoints(
+    port: ServicePort, endpoints: Sequence[Endpoint], node_labels: Mapping[str, str]
+) -> tuple[EndpointAddress, ...]:
     """The (ip, port) pairs the balancer may pick for ``port``. Side-effect-free.
 
     One socket serves internal and external traffic alike, so the internal
@@ -127,15 +144,22 @@ def usable_endpoints(port: ServicePort, endpoints: Sequence[Endpoint],
 
 def portal_for(port: ServicePort, proxy_port: int, *, has_endpoints: bool) -> Portal:
     """The ``Portal`` of a service port served on ``proxy_port``. Side-effect-free."""
-    return Portal(name=port.name, protocol=port.protocol, cluster_ip=port.cluster_ip, port=port.port,
-                  proxy_port=proxy_port, node_port=port.node_port, external_ips=port.external_ips,
-                  load_balancer_ips=port.load_balancer_vips, has_endpoints=has_endpoints)
+    return Portal(
+        name=port.name,
+        protocol=port.protocol,
+        cluster_ip=port.cluster_ip,
+        port=port.port,
+        proxy_port=proxy_port,
+        node_port=port.node_port,
+        external_ips=port.external_ips,
+        load_balancer_ips=port.load_balancer_vips,
+        has_endpoints=has_endpoints,
+    )
 
 
 def _addressing(port: ServicePort) -> tuple[object, ...]:
     """The fields whose change needs a new proxy socket (upstream ``sameConfig``)."""
-    return (port.protocol, port.port, port.node_port, port.cluster_ip, port.external_ips,
-            port.load_balancer_vips)
+    return (port.protocol, port.port, port.node_port, port.cluster_ip, port.external_ips, port.load_balancer_vips)
 
 
 @dataclass
@@ -194,10 +218,10 @@ class UserspaceProxier(FullSyncBookkeeping):
             try:
                 served.node_port_claim = _bind(port.protocol, "", port.node_port)
             except OSError as exc:  # upstream failed the portal; we still proxy, but say so
-                _log.warning("event=node_port_claim_failed service=%s port=%d error=%s",
-                             port.name, port.node_port, exc)
-        _log.info("event=proxying service=%s protocol=%s proxy_port=%d", port.name, port.protocol.value,
-                  served.proxy_port)
+                _log.warning("event=node_port_claim_failed service=%s port=%d error=%s", port.name, port.node_port, exc)
+        _log.info(
+            "event=proxying service=%s protocol=%s proxy_port=%d", port.name, port.protocol.value, served.proxy_port
+        )
         return served
 
     def _close(self, name: ServicePortName) -> None:
@@ -272,4 +296,3 @@ class UserspaceProxier(FullSyncBookkeeping):
         for table, chain in ALL_CHAINS:
             self.executor.delete_chain(table, chain)
         self.need_full_sync = True
-

@@ -97,10 +97,22 @@ class _SpliceDirection:
     longer enter Python at all.
     """
 
-    __slots__ = ("relay", "loop", "src", "dst", "src_fd", "dst_fd", "tail", "pipe", "pending",
-                 "reading", "writing", "done")
+    __slots__ = (
+        "done",
+        "dst",
+        "dst_fd",
+        "loop",
+        "pending",
+        "pipe",
+        "reading",
+        "relay",
+        "src",
+        "src_fd",
+        "tail",
+        "writing",
+    )
 
-    def __init__(self, relay: "SpliceRelay", src: socket.socket, dst: socket.socket) -> None:
+    def __init__(self, relay: SpliceRelay, src: socket.socket, dst: socket.socket) -> None:
         self.relay, self.loop = relay, relay.loop
         self.src, self.dst, self.src_fd, self.dst_fd = src, dst, src.fileno(), dst.fileno()
         self.tail: bytes = b""
@@ -122,7 +134,7 @@ class _SpliceDirection:
         scratch = self.relay.scratch
         try:
             if self.tail:
-                self.tail = self.tail[self.dst.send(self.tail):]
+                self.tail = self.tail[self.dst.send(self.tail) :]
                 if self.tail:
                     return self._wait(write=True)
             received = self.src.recv_into(scratch)
@@ -201,8 +213,14 @@ class _SpliceDirection:
 class SpliceRelay:
     """Both directions between an accepted client socket and a backend socket."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, client: socket.socket, backend: socket.socket,
-                 pipes: PipePool, on_close: Callable[["SpliceRelay"], None]) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        client: socket.socket,
+        backend: socket.socket,
+        pipes: PipePool,
+        on_close: Callable[[SpliceRelay], None],
+    ) -> None:
         self.loop, self.pipes, self.on_close = loop, pipes, on_close
         self.chunk, self.scratch = pipes.size, pipes.scratch
         self.client, self.backend = client, backend
@@ -240,7 +258,7 @@ class SpliceRelay:
 class _TransportSide(asyncio.Protocol):
     """One socket of a transport relay: what it receives is written to the peer."""
 
-    def __init__(self, relay: "TransportRelay") -> None:
+    def __init__(self, relay: TransportRelay) -> None:
         self.relay = relay
         self.transport: asyncio.Transport | None = None
         self.peer: _TransportSide | None = None
@@ -290,14 +308,13 @@ class _TransportSide(asyncio.Protocol):
 class TransportRelay:
     """Relay through asyncio transports (``CopyMode.TRANSPORT``)."""
 
-    def __init__(self, on_close: Callable[["TransportRelay"], None]) -> None:
+    def __init__(self, on_close: Callable[[TransportRelay], None]) -> None:
         self.on_close = on_close
         self.sides = (_TransportSide(self), _TransportSide(self))
         self.sides[0].peer, self.sides[1].peer = self.sides[1], self.sides[0]
         self.closed = False
 
-    async def start(self, loop: asyncio.AbstractEventLoop, client: socket.socket,
-                    backend: socket.socket) -> None:
+    async def start(self, loop: asyncio.AbstractEventLoop, client: socket.socket, backend: socket.socket) -> None:
         for side, sock in zip(self.sides, (client, backend)):
             transport, _ = await loop.connect_accepted_socket(lambda s=side: s, sock)  # type: ignore[misc]
             transport.set_write_buffer_limits(high=1 << 20)

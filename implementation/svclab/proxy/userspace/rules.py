@@ -36,24 +36,36 @@ from dataclasses import dataclass
 from svclab.proxy.service_port import Protocol, ServicePortName
 
 __all__ = [
-    "ALL_CHAINS", "JUMP_RULES", "KUBE_NODEPORT_CONTAINER", "KUBE_NODEPORT_HOST",
-    "KUBE_NODEPORT_NON_LOCAL", "KUBE_PORTALS_CONTAINER", "KUBE_PORTALS_HOST",
-    "KUBE_PORTALS_REJECT", "Portal", "RuleOptions", "render_restore", "rule_counts",
+    "ALL_CHAINS",
+    "JUMP_RULES",
+    "KUBE_NODEPORT_CONTAINER",
+    "KUBE_NODEPORT_HOST",
+    "KUBE_NODEPORT_NON_LOCAL",
+    "KUBE_PORTALS_CONTAINER",
+    "KUBE_PORTALS_HOST",
+    "KUBE_PORTALS_REJECT",
+    "Portal",
+    "RuleOptions",
+    "render_restore",
+    "rule_counts",
 ]
 
 # Chains (upstream names, except the REJECT chain, which is ours: see the module docstring).
-KUBE_PORTALS_CONTAINER = "KUBE-PORTALS-CONTAINER"    # nat: service IPs, from pods
-KUBE_PORTALS_HOST = "KUBE-PORTALS-HOST"              # nat: service IPs, from the node
+KUBE_PORTALS_CONTAINER = "KUBE-PORTALS-CONTAINER"  # nat: service IPs, from pods
+KUBE_PORTALS_HOST = "KUBE-PORTALS-HOST"  # nat: service IPs, from the node
 KUBE_NODEPORT_CONTAINER = "KUBE-NODEPORT-CONTAINER"  # nat: NodePorts, from pods / outside
-KUBE_NODEPORT_HOST = "KUBE-NODEPORT-HOST"            # nat: NodePorts, from the node
+KUBE_NODEPORT_HOST = "KUBE-NODEPORT-HOST"  # nat: NodePorts, from the node
 KUBE_NODEPORT_NON_LOCAL = "KUBE-NODEPORT-NON-LOCAL"  # filter: accept NodePort traffic
-KUBE_PORTALS_REJECT = "KUBE-PORTALS-REJECT"          # filter: Services without endpoints
+KUBE_PORTALS_REJECT = "KUBE-PORTALS-REJECT"  # filter: Services without endpoints
 
 #: (table, chain) for every chain this mode owns, in restore order.
 ALL_CHAINS: tuple[tuple[str, str], ...] = (
-    ("nat", KUBE_PORTALS_CONTAINER), ("nat", KUBE_PORTALS_HOST),
-    ("nat", KUBE_NODEPORT_CONTAINER), ("nat", KUBE_NODEPORT_HOST),
-    ("filter", KUBE_NODEPORT_NON_LOCAL), ("filter", KUBE_PORTALS_REJECT),
+    ("nat", KUBE_PORTALS_CONTAINER),
+    ("nat", KUBE_PORTALS_HOST),
+    ("nat", KUBE_NODEPORT_CONTAINER),
+    ("nat", KUBE_NODEPORT_HOST),
+    ("filter", KUBE_NODEPORT_NON_LOCAL),
+    ("filter", KUBE_PORTALS_REJECT),
 )
 
 _CLUSTER_IPS_COMMENT = "handle ClusterIPs; NOTE: this must be before the NodePort rules"
@@ -73,13 +85,15 @@ def _comment(text: str) -> str:
 JUMP_RULES: tuple[tuple[str, str, str, bool], ...] = (
     ("nat", "PREROUTING", f"{_comment(_CLUSTER_IPS_COMMENT)} -j {KUBE_PORTALS_CONTAINER}", True),
     ("nat", "OUTPUT", f"{_comment(_CLUSTER_IPS_COMMENT)} -j {KUBE_PORTALS_HOST}", True),
-    ("nat", "PREROUTING", f"-m addrtype --dst-type LOCAL {_comment(_NODEPORTS_COMMENT)} "
-                          f"-j {KUBE_NODEPORT_CONTAINER}", False),
-    ("nat", "OUTPUT", f"-m addrtype --dst-type LOCAL {_comment(_NODEPORTS_COMMENT)} "
-                      f"-j {KUBE_NODEPORT_HOST}", False),
+    (
+        "nat",
+        "PREROUTING",
+        f"-m addrtype --dst-type LOCAL {_comment(_NODEPORTS_COMMENT)} -j {KUBE_NODEPORT_CONTAINER}",
+        False,
+    ),
+    ("nat", "OUTPUT", f"-m addrtype --dst-type LOCAL {_comment(_NODEPORTS_COMMENT)} -j {KUBE_NODEPORT_HOST}", False),
     ("filter", "INPUT", f"{_comment(_NON_LOCAL_COMMENT)} -j {KUBE_NODEPORT_NON_LOCAL}", True),
-    ("filter", "INPUT", f"-m conntrack --ctstate NEW {_comment(_REJECT_COMMENT)} "
-                        f"-j {KUBE_PORTALS_REJECT}", True),
+    ("filter", "INPUT", f"-m conntrack --ctstate NEW {_comment(_REJECT_COMMENT)} -j {KUBE_PORTALS_REJECT}", True),
 )
 
 
@@ -124,8 +138,7 @@ def _cidr(ip: str) -> str:
     return f"{ip}/128" if ":" in ip else f"{ip}/32"
 
 
-def _common(portal: Portal, dest_ip: str | None, port: int, *, physdev: bool = False,
-            dst_local: bool = False) -> str:
+def _common(portal: Portal, dest_ip: str | None, port: int, *, physdev: bool = False, dst_local: bool = False) -> str:
     """Upstream ``iptablesCommonPortalArgs``: comment, protocol, port, then optional matches."""
     l4 = portal.protocol.l4
     parts = [_comment(str(portal.name)), f"-p {l4} -m {l4} --dport {port}"]
@@ -157,8 +170,11 @@ def _portal_rules(portal: Portal, options: RuleOptions) -> tuple[list[str], list
     host: list[str] = []
     to_c, to_h = _to_container(portal, options), _to_host(portal, options)
     # Upstream order: ClusterIP, external IPs, LoadBalancer ingress IPs.
-    for ip, external in ((portal.cluster_ip, False), *((ip, True) for ip in portal.external_ips),
-                         *((ip, False) for ip in portal.load_balancer_ips)):
+    for ip, external in (
+        (portal.cluster_ip, False),
+        *((ip, True) for ip in portal.external_ips),
+        *((ip, False) for ip in portal.load_balancer_ips),
+    ):
         if external:
             # From outside (not bridged from a pod), and from anywhere when
             # the address is one of this node's own.
@@ -186,16 +202,18 @@ def render_restore(portals: Sequence[Portal], options: RuleOptions) -> str:
         chains[KUBE_PORTALS_HOST] += host
         if portal.node_port:
             chains[KUBE_NODEPORT_CONTAINER].append(
-                f"{_common(portal, None, portal.node_port)} {_to_container(portal, options)}")
-            chains[KUBE_NODEPORT_HOST].append(
-                f"{_common(portal, None, portal.node_port)} {_to_host(portal, options)}")
+                f"{_common(portal, None, portal.node_port)} {_to_container(portal, options)}"
+            )
+            chains[KUBE_NODEPORT_HOST].append(f"{_common(portal, None, portal.node_port)} {_to_host(portal, options)}")
             if portal.has_endpoints:
                 chains[KUBE_NODEPORT_NON_LOCAL].append(
-                    f"{_common(portal, None, portal.proxy_port)} -m state --state NEW -j ACCEPT")
+                    f"{_common(portal, None, portal.proxy_port)} -m state --state NEW -j ACCEPT"
+                )
         if not portal.has_endpoints:
             chains[KUBE_PORTALS_REJECT].append(
                 f'-m comment --comment "{portal.name} has no endpoints" '
-                f"-p {portal.protocol.l4} -m {portal.protocol.l4} --dport {portal.proxy_port} -j REJECT")
+                f"-p {portal.protocol.l4} -m {portal.protocol.l4} --dport {portal.proxy_port} -j REJECT"
+            )
     out: list[str] = []
     for table in ("nat", "filter"):
         names = [name for t, name in ALL_CHAINS if t == table]

@@ -29,9 +29,16 @@ _ACCEPT_BATCH = 64
 class TcpProxySocket:
     """The listening socket of one TCP service port and the connections it relays."""
 
-    def __init__(self, name: ServicePortName, listener: socket.socket, balancer: RoundRobinBalancer, *,
-                 dial: TcpDialer | None = None, copy: CopyMode = CopyMode.SPLICE,
-                 pipes: PipePool | None = None) -> None:
+    def __init__(
+        self,
+        name: ServicePortName,
+        listener: socket.socket,
+        balancer: RoundRobinBalancer,
+        *,
+        dial: TcpDialer | None = None,
+        copy: CopyMode = CopyMode.SPLICE,
+        pipes: PipePool | None = None,
+    ) -> None:
         self.name, self.listener, self.balancer = name, listener, balancer
         self.loop = asyncio.get_running_loop()
         self.dial = dial or tcp_dialer(self.loop)
@@ -60,16 +67,22 @@ class TcpProxySocket:
             conn.setblocking(False)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-            def connected(backend: socket.socket | None, endpoint: EndpointAddress | None,
-                          error: BaseException | None, conn: socket.socket = conn,
-                          client: str = address[0]) -> None:
+            def connected(
+                backend: socket.socket | None,
+                endpoint: EndpointAddress | None,
+                error: BaseException | None,
+                conn: socket.socket = conn,
+                client: str = address[0],
+            ) -> None:
                 self._connected(conn, client, backend, error)
+
             connector = BackendConnector(self.balancer, self.name, address[0], self.dial, connected)
             self._connecting[conn] = connector
             connector.start()
 
-    def _connected(self, conn: socket.socket, client_ip: str, backend: socket.socket | None,
-                   error: BaseException | None) -> None:
+    def _connected(
+        self, conn: socket.socket, client_ip: str, backend: socket.socket | None, error: BaseException | None
+    ) -> None:
         self._connecting.pop(conn, None)
         if backend is None:
             _log.info("event=connect_failed service=%s client=%s error=%s", self.name, client_ip, error)
@@ -92,6 +105,7 @@ class TcpProxySocket:
                     transport_relay.close()
                     for sock in sockets:
                         sock.close()
+
             task.add_done_callback(started)
 
     def close(self, *, connections: bool = False) -> None:

@@ -60,8 +60,15 @@ class _Session:
 class UdpProxySocket:
     """The service socket of one UDP service port and its client sessions."""
 
-    def __init__(self, name: ServicePortName, sock: socket.socket, balancer: RoundRobinBalancer, *,
-                 idle_timeout: float = DEFAULT_UDP_IDLE_TIMEOUT, dial: UdpDialer = dial_udp) -> None:
+    def __init__(
+        self,
+        name: ServicePortName,
+        sock: socket.socket,
+        balancer: RoundRobinBalancer,
+        *,
+        idle_timeout: float = DEFAULT_UDP_IDLE_TIMEOUT,
+        dial: UdpDialer = dial_udp,
+    ) -> None:
         self.name, self.sock, self.balancer = name, sock, balancer
         self.idle_timeout, self.dial = idle_timeout, dial
         self.loop = asyncio.get_running_loop()

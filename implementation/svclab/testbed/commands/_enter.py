@@ -27,8 +27,7 @@ def command_after_dashes(rest: Sequence[str]) -> list[str]:
     return command[1:] if command[:1] == ["--"] else command
 
 
-def become(prog: str, command: list[str], netns: str, *, uts: str | None = None,
-           hostname: str | None = None) -> int:
+def become(prog: str, command: list[str], netns: str, *, uts: str | None = None, hostname: str | None = None) -> int:
     """Enter the namespaces and exec ``command``; returns only on failure."""
     if not command:
         print(f"{prog}: no command given (after --)", file=sys.stderr)
@@ -62,12 +61,10 @@ def in_guest(prog: str, cluster: ClusterInfo, target: dict[str, Any], rest: Sequ
         print(f"{prog}: no command given (after --)", file=sys.stderr)
         return 2
     if os.geteuid() != 0:
-        print(f"{prog}: must run as root (it enters the guest's network namespace)",
-              file=sys.stderr)
+        print(f"{prog}: must run as root (it enters the guest's network namespace)", file=sys.stderr)
         return 1
     try:
         return exec_in_guest(cluster, target, command)
     except OSError as exc:
-        print(f"{prog}: cannot reach the exec agent of {cluster.name} in its UML guest: {exc}",
-              file=sys.stderr)
+        print(f"{prog}: cannot reach the exec agent of {cluster.name} in its UML guest: {exc}", file=sys.stderr)
         return 1

@@ -22,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _kind_down(name: str) -> bool:
     """Tear down a kind testbed of that name, if there is one (no root needed)."""
-    from svclab.testbed.kind.cluster import kubeconfig_path, tear_down as kind_tear_down
+    from svclab.testbed.kind.cluster import kubeconfig_path
+    from svclab.testbed.kind.cluster import tear_down as kind_tear_down
     from svclab.testbed.kind.tools import KindError
 
     if kubeconfig_path(name) is None:

@@ -54,8 +54,7 @@ def _netns_from_api(cluster: ClusterInfo, namespace: str, pod: str) -> str | Non
         return None
     finally:
         client.close()
-    return ((found.metadata.annotations or {}).get(NETNS_ANNOTATION)
-            if found.metadata else None)
+    return (found.metadata.annotations or {}).get(NETNS_ANNOTATION) if found.metadata else None
 
 
 def find_sandbox(cluster: ClusterInfo, namespace: str, pod: str) -> PodSandbox | None:
@@ -81,12 +80,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"svclab exec: cluster {args.name} is not up", file=sys.stderr)
         return 1
     if cluster.uml is not None:
-        return in_guest("svclab exec", cluster, {"pod": {"namespace": args.namespace,
-                                                          "name": args.pod}}, args.command)
+        return in_guest("svclab exec", cluster, {"pod": {"namespace": args.namespace, "name": args.pod}}, args.command)
     sandbox = find_sandbox(cluster, args.namespace, args.pod)
     if sandbox is None:
-        print(f"svclab exec: pod {args.namespace}/{args.pod} not found or has no sandbox yet",
-              file=sys.stderr)
+        print(f"svclab exec: pod {args.namespace}/{args.pod} not found or has no sandbox yet", file=sys.stderr)
         return 1
-    return become("svclab exec", command_after_dashes(args.command), sandbox.netns,
-                  uts=sandbox.uts, hostname=args.pod)
+    return become("svclab exec", command_after_dashes(args.command), sandbox.netns, uts=sandbox.uts, hostname=args.pod)

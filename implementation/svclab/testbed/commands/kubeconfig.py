@@ -12,13 +12,13 @@ __all__ = ["add_arguments", "run"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="cluster name")
-    parser.add_argument("--internal", action="store_true",
-                        help="the components' kubeconfig (control-plane node address)")
+    parser.add_argument(
+        "--internal", action="store_true", help="the components' kubeconfig (control-plane node address)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    path = naming.state_dir(args.name) / ("kubeconfig.internal" if args.internal
-                                          else "kubeconfig")
+    path = naming.state_dir(args.name) / ("kubeconfig.internal" if args.internal else "kubeconfig")
     if not path.exists():
         from svclab.testbed.kind.cluster import kubeconfig_path
 

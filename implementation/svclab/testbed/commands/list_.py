@@ -37,8 +37,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     rows = [("NAME", "NODES", "PROXY", "KERNEL", "STATE", "KUBECONFIG")]
     for info in clusters:
-        rows.append((info.name, str(len(info.nodes)), info.proxy_mode, info.kernel,
-                     _state(info), str(info.kubeconfig)))
+        rows.append((info.name, str(len(info.nodes)), info.proxy_mode, info.kernel, _state(info), str(info.kubeconfig)))
     for name in kind_names:
         rows.append((name, "-", "-", "-", "kind", str(kubeconfig_path(name))))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

@@ -35,5 +35,4 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if cluster.uml is not None:
         return in_guest("svclab node-exec", cluster, {"node": node.name}, args.command)
-    return become("svclab node-exec", command_after_dashes(args.command), node.netns,
-                  hostname=node.name)
+    return become("svclab node-exec", command_after_dashes(args.command), node.netns, hostname=node.name)

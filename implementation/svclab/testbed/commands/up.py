@@ -26,12 +26,13 @@ __all__ = ["add_arguments", "run"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="testbed spec (clusters/*.yaml)")
     parser.add_argument("--name", help="cluster name (default: the spec's metadata.name)")
-    parser.add_argument("--timeout", type=float, default=60.0,
-                        help="seconds to wait for every node to be Ready (default 60)")
-    parser.add_argument("--keep-on-failure", action="store_true",
-                        help="leave a cluster that failed to come up in place, for debugging")
-    parser.add_argument("--provider", choices=[p.value for p in ProviderKind],
-                        help="override the spec's provider")
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds to wait for every node to be Ready (default 60)"
+    )
+    parser.add_argument(
+        "--keep-on-failure", action="store_true", help="leave a cluster that failed to come up in place, for debugging"
+    )
+    parser.add_argument("--provider", choices=[p.value for p in ProviderKind], help="override the spec's provider")
     parser.add_argument("--kubeconfig", help="with provider kubeconfig: the existing cluster")
     # Internal: what the UML guest runs (bring up here, serve exec, stop on SIGTERM).
     parser.add_argument("--inside-guest", action="store_true", help=argparse.SUPPRESS)
@@ -44,8 +45,11 @@ def _progress(line: str) -> None:
 def _other_provider(args: argparse.Namespace) -> int | None:
     """Bring up a kind or kubeconfig testbed; None when the spec is a local one."""
     spec = load_spec(args.file, args.name)
-    provider = ProviderKind(args.provider) if args.provider else (
-        ProviderKind.KUBECONFIG if args.kubeconfig else spec.provider)
+    provider = (
+        ProviderKind(args.provider)
+        if args.provider
+        else (ProviderKind.KUBECONFIG if args.kubeconfig else spec.provider)
+    )
     if provider is ProviderKind.LOCAL:
         return None
     spec = dataclasses.replace(spec, provider=provider)
@@ -54,9 +58,13 @@ def _other_provider(args: argparse.Namespace) -> int | None:
         from svclab.testbed.kind.tools import KindError
 
         try:
-            handle = kind_bring_up(spec, args.name, progress=_progress,
-                                   timeout=max(args.timeout, 300),
-                                   keep_on_failure=args.keep_on_failure)
+            handle = kind_bring_up(
+                spec,
+                args.name,
+                progress=_progress,
+                timeout=max(args.timeout, 300),
+                keep_on_failure=args.keep_on_failure,
+            )
         except KindError as exc:
             print(f"svclab up: {exc}", file=sys.stderr)
             return 1
@@ -83,8 +91,9 @@ def run(args: argparse.Namespace) -> int:
         other = _other_provider(args)
         if other is not None:
             return other
-        handle = bring_up(args.file, args.name, progress=_progress, timeout=args.timeout,
-                          keep_on_failure=args.keep_on_failure)
+        handle = bring_up(
+            args.file, args.name, progress=_progress, timeout=args.timeout, keep_on_failure=args.keep_on_failure
+        )
     except SpecError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -81,8 +81,7 @@ Progress = Callable[[str], None]
 
 
 def state_root() -> Path:
-    return Path(os.environ.get("SVCLAB_KIND_DIR",
-                               Path.home() / ".local" / "state" / "svclab" / "kind")).absolute()
+    return Path(os.environ.get("SVCLAB_KIND_DIR", Path.home() / ".local" / "state" / "svclab" / "kind")).absolute()
 
 
 def state_dir(name: str) -> Path:
@@ -92,8 +91,10 @@ def state_dir(name: str) -> Path:
 def _controller_manager_patch() -> str:
     # No apiVersion: kind then applies it to whichever kubeadm API it generates
     # (v1beta3, or v1beta4 where it converts the extraArgs map into a list).
-    text: str = yaml.safe_dump({"kind": "ClusterConfiguration", "controllerManager": {
-        "extraArgs": {"controllers": KCM_CONTROLLERS}}}, sort_keys=False)
+    text: str = yaml.safe_dump(
+        {"kind": "ClusterConfiguration", "controllerManager": {"extraArgs": {"controllers": KCM_CONTROLLERS}}},
+        sort_keys=False,
+    )
     return text
 
 
@@ -106,8 +107,7 @@ def kind_config(spec: Any) -> dict[str, Any]:
     networking = dict(config.get("networking") or {})
     networking["kubeProxyMode"] = "none"
     config["networking"] = networking
-    config["kubeadmConfigPatches"] = [*config.get("kubeadmConfigPatches", []),
-                                      _controller_manager_patch()]
+    config["kubeadmConfigPatches"] = [*config.get("kubeadmConfigPatches", []), _controller_manager_patch()]
     return config
 
 
@@ -125,8 +125,7 @@ class KindClusterHandle(ClusterHandle):
     docker: str = "docker"
     nodes: tuple[str, ...] = ()
 
-    def exec_on_node(self, node: str, argv: Sequence[str], *,
-                     timeout: float = 30.0) -> ExecResult:
+    def exec_on_node(self, node: str, argv: Sequence[str], *, timeout: float = 30.0) -> ExecResult:
         """Run ``argv`` in the node's container (``docker exec``)."""
         if node not in self.nodes:
             raise KeyError(f"cluster {self.name} has no node {node} (nodes: {', '.join(self.nodes)})")
@@ -155,30 +154,40 @@ def _kind_cluster(name: str, state: Path, tools: ToolPaths) -> Any:
     # KindCluster makes a ".pytest-kind/NAME" folder under the working
     # directory; keep it inside our state directory.
     with contextlib.chdir(state):
-        return _NoDownloadKindCluster(name, kubeconfig=state / "kubeconfig",
-                                      kind_path=Path(tools.kind),
-                                      kubectl_path=Path(tools.kubectl))
+        return _NoDownloadKindCluster(
+            name, kubeconfig=state / "kubeconfig", kind_path=Path(tools.kind), kubectl_path=Path(tools.kubectl)
+        )
 
 
 def _check_image(tools: ToolPaths, image: str) -> None:
     try:
         run_tool([tools.docker, "image", "inspect", "--format", "{{.Id}}", image], timeout=60)
     except KindError as exc:
-        raise KindError(f"image {image} is not in the local Docker engine; "
-                        f"build it with `svclab image build --tag {image}`") from exc
+        raise KindError(
+            f"image {image} is not in the local Docker engine; build it with `svclab image build --tag {image}`"
+        ) from exc
 
 
 def _write_state(state: Path, spec: Any, name: str, image: str) -> Path:
     state.mkdir(parents=True, exist_ok=True)
     config_file = state / "kind-config.yaml"
     config_file.write_text(yaml.safe_dump(kind_config(spec), sort_keys=False))
-    (state / "manifests.yaml").write_text(dump_manifests(render_manifests(
-        spec, image, apiserver=apiserver_endpoint(name, spec))))
-    (state / "cluster.json").write_text(json.dumps({
-        "name": name, "spec_file": spec.source, "image": image,
-        "proxy_mode": spec.proxy.mode.value,
-        "controllers": [c.value for c in spec.controllers],
-        "service_subnet": spec.service_subnet}, indent=2))
+    (state / "manifests.yaml").write_text(
+        dump_manifests(render_manifests(spec, image, apiserver=apiserver_endpoint(name, spec)))
+    )
+    (state / "cluster.json").write_text(
+        json.dumps(
+            {
+                "name": name,
+                "spec_file": spec.source,
+                "image": image,
+                "proxy_mode": spec.proxy.mode.value,
+                "controllers": [c.value for c in spec.controllers],
+                "service_subnet": spec.service_subnet,
+            },
+            indent=2,
+        )
+    )
     return config_file
 
 
@@ -188,19 +197,16 @@ def _create_cluster(kind: Any, config_file: Path) -> None:
     try:
         kind.create(config_file)
     except subprocess.CalledProcessError as exc:
-        raise KindError(f"`kind create cluster` failed (exit status {exc.returncode}); "
-                        "see its output above") from exc
+        raise KindError(f"`kind create cluster` failed (exit status {exc.returncode}); see its output above") from exc
 
 
 def _kubectl(tools: ToolPaths, kubeconfig: Path, *args: str, timeout: float = 120.0) -> str:
     return run_tool([tools.kubectl, f"--kubeconfig={kubeconfig}", *args], timeout=timeout)
 
 
-def _deploy(tools: ToolPaths, state: Path, spec: Any, *, timeout: float,
-            progress: Progress) -> None:
+def _deploy(tools: ToolPaths, state: Path, spec: Any, *, timeout: float, progress: Progress) -> None:
     kubeconfig = state / "kubeconfig"
-    _kubectl(tools, kubeconfig, "apply", "--server-side", "--force-conflicts",
-             "-f", str(state / "manifests.yaml"))
+    _kubectl(tools, kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(state / "manifests.yaml"))
     workloads = []
     if spec.proxy.mode.value != "none":
         workloads.append(f"daemonset/{PROXY_NAME}")
@@ -208,11 +214,28 @@ def _deploy(tools: ToolPaths, state: Path, spec: Any, *, timeout: float,
         workloads.append(f"deployment/{CONTROLLER_MANAGER_NAME}")
     for workload in workloads:  # the proxy first: the controllers reach the API through it
         progress(f"waiting for {workload}")
-        _kubectl(tools, kubeconfig, "rollout", "status", "-n", NAMESPACE, workload,
-                 f"--timeout={timeout:g}s", timeout=timeout + 30)
+        _kubectl(
+            tools,
+            kubeconfig,
+            "rollout",
+            "status",
+            "-n",
+            NAMESPACE,
+            workload,
+            f"--timeout={timeout:g}s",
+            timeout=timeout + 30,
+        )
     progress("waiting for every node to be Ready")
-    _kubectl(tools, kubeconfig, "wait", "--for=condition=Ready", "node", "--all",
-             f"--timeout={timeout:g}s", timeout=timeout + 30)
+    _kubectl(
+        tools,
+        kubeconfig,
+        "wait",
+        "--for=condition=Ready",
+        "node",
+        "--all",
+        f"--timeout={timeout:g}s",
+        timeout=timeout + 30,
+    )
 
 
 def _node_names(tools: ToolPaths, name: str) -> tuple[str, ...]:
@@ -223,16 +246,30 @@ def _node_names(tools: ToolPaths, name: str) -> tuple[str, ...]:
 def _handle(name: str, state: Path, tools: ToolPaths) -> KindClusterHandle:
     info = json.loads((state / "cluster.json").read_text())
     return KindClusterHandle(
-        name=name, provider="kind", kubeconfig=state / "kubeconfig", kubectl=tools.kubectl,
-        proxy_mode=info["proxy_mode"], service_subnet=info["service_subnet"],
-        has_proxy=info["proxy_mode"] != "none", has_controllers=bool(info["controllers"]),
-        node_access=True, node_access_reason="", docker=tools.docker,
-        nodes=_node_names(tools, name))
+        name=name,
+        provider="kind",
+        kubeconfig=state / "kubeconfig",
+        kubectl=tools.kubectl,
+        proxy_mode=info["proxy_mode"],
+        service_subnet=info["service_subnet"],
+        has_proxy=info["proxy_mode"] != "none",
+        has_controllers=bool(info["controllers"]),
+        node_access=True,
+        node_access_reason="",
+        docker=tools.docker,
+        nodes=_node_names(tools, name),
+    )
 
 
-def bring_up(spec: Any, name: str | None = None, *, image: str = DEFAULT_IMAGE,
-             progress: Progress = lambda line: None, timeout: float = ROLLOUT_TIMEOUT,
-             keep_on_failure: bool = False) -> KindClusterHandle:
+def bring_up(
+    spec: Any,
+    name: str | None = None,
+    *,
+    image: str = DEFAULT_IMAGE,
+    progress: Progress = lambda line: None,
+    timeout: float = ROLLOUT_TIMEOUT,
+    keep_on_failure: bool = False,
+) -> KindClusterHandle:
     """Create the kind cluster for ``spec`` (a Testbed) and deploy svclab on it.
 
     Raises KindError (one line) before creating anything when a tool, the
@@ -288,7 +325,9 @@ def tear_down(name: str) -> bool:
     """Delete the kind cluster and its state; False if there was no state for it."""
     state = state_dir(name)
     existed = state.exists()
-    run_tool([find_tool(Tool.KIND), "delete", "cluster", f"--name={name}",
-              f"--kubeconfig={state / 'kubeconfig'}"], timeout=300)
+    run_tool(
+        [find_tool(Tool.KIND), "delete", "cluster", f"--name={name}", f"--kubeconfig={state / 'kubeconfig'}"],
+        timeout=300,
+    )
     shutil.rmtree(state, ignore_errors=True)
     return existed

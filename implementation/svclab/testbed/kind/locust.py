@@ -44,63 +44,105 @@ class LocustOptions:
 
 
 def _meta(options: LocustOptions, suffix: str, role: str) -> dict[str, Any]:
-    return {"name": f"{options.name}-{suffix}", "namespace": options.namespace,
-            "labels": _labels(options, role)}
+    return {"name": f"{options.name}-{suffix}", "namespace": options.namespace, "labels": _labels(options, role)}
 
 
 def _labels(options: LocustOptions, role: str) -> dict[str, str]:
-    return {"app.kubernetes.io/name": "locust", "app.kubernetes.io/instance": options.name,
-            "app.kubernetes.io/component": role}
+    return {
+        "app.kubernetes.io/name": "locust",
+        "app.kubernetes.io/instance": options.name,
+        "app.kubernetes.io/component": role,
+    }
 
 
 def _container(options: LocustOptions, role: str, args: list[str]) -> dict[str, Any]:
-    return {"name": f"locust-{role}", "image": options.image, "imagePullPolicy": "IfNotPresent",
-            "args": ["-f", f"{LOCUSTFILE_DIR}/{LOCUSTFILE_KEY}", *args],
-            "volumeMounts": [{"name": "locustfile", "mountPath": LOCUSTFILE_DIR,
-                              "readOnly": True}],
-            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}
+    return {
+        "name": f"locust-{role}",
+        "image": options.image,
+        "imagePullPolicy": "IfNotPresent",
+        "args": ["-f", f"{LOCUSTFILE_DIR}/{LOCUSTFILE_KEY}", *args],
+        "volumeMounts": [{"name": "locustfile", "mountPath": LOCUSTFILE_DIR, "readOnly": True}],
+        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
+    }
 
 
-def _deployment(options: LocustOptions, role: str, replicas: int,
-                container: dict[str, Any]) -> dict[str, Any]:
+def _deployment(options: LocustOptions, role: str, replicas: int, container: dict[str, Any]) -> dict[str, Any]:
     labels = _labels(options, role)
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta(options, role, role),
-            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels}, "spec": {
-                         "containers": [container],
-                         "volumes": [{"name": "locustfile", "configMap": {
-                             "name": f"{options.name}-locustfile"}}]}}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(options, role, role),
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [container],
+                    "volumes": [{"name": "locustfile", "configMap": {"name": f"{options.name}-locustfile"}}],
+                },
+            },
+        },
+    }
 
 
 def _master_job(options: LocustOptions, container: dict[str, Any]) -> dict[str, Any]:
     labels = _labels(options, "master")
-    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": _meta(options, "master", "master"),
-            "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": labels}, "spec": {
-                "restartPolicy": "Never", "containers": [container],
-                "volumes": [{"name": "locustfile", "configMap": {
-                    "name": f"{options.name}-locustfile"}}]}}}}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": _meta(options, "master", "master"),
+        "spec": {
+            "backoffLimit": 0,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [container],
+                    "volumes": [{"name": "locustfile", "configMap": {"name": f"{options.name}-locustfile"}}],
+                },
+            },
+        },
+    }
 
 
 def locust_manifests(options: LocustOptions) -> list[dict[str, Any]]:
     """ConfigMap, master Job and Service, worker Deployment, in apply order."""
     if options.workers < 1:
         raise ValueError(f"locust needs at least one worker, got {options.workers}")
-    master_args = ["--master", "--headless", f"--expect-workers={options.workers}",
-                   f"--users={options.users}", f"--spawn-rate={options.spawn_rate:g}",
-                   f"--run-time={options.run_time}", f"--host={options.host}",
-                   "--csv=/tmp/locust", "--only-summary"]
+    master_args = [
+        "--master",
+        "--headless",
+        f"--expect-workers={options.workers}",
+        f"--users={options.users}",
+        f"--spawn-rate={options.spawn_rate:g}",
+        f"--run-time={options.run_time}",
+        f"--host={options.host}",
+        "--csv=/tmp/locust",
+        "--only-summary",
+    ]
     master = _container(options, "master", master_args)
-    master["ports"] = [{"name": "master", "containerPort": MASTER_PORT},
-                       {"name": "web", "containerPort": WEB_PORT}]
+    master["ports"] = [{"name": "master", "containerPort": MASTER_PORT}, {"name": "web", "containerPort": WEB_PORT}]
     worker_args = ["--worker", f"--master-host={options.name}-master", f"--host={options.host}"]
     return [
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(options, "locustfile", "config"),
-         "data": {LOCUSTFILE_KEY: options.locustfile}},
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": _meta(options, "locustfile", "config"),
+            "data": {LOCUSTFILE_KEY: options.locustfile},
+        },
         _master_job(options, master),
-        {"apiVersion": "v1", "kind": "Service", "metadata": _meta(options, "master", "master"),
-         "spec": {"selector": _labels(options, "master"), "ports": [
-             {"name": "master", "port": MASTER_PORT, "targetPort": MASTER_PORT},
-             {"name": "web", "port": WEB_PORT, "targetPort": WEB_PORT}]}},
-        _deployment(options, "worker", options.workers,
-                    _container(options, "worker", worker_args)),
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": _meta(options, "master", "master"),
+            "spec": {
+                "selector": _labels(options, "master"),
+                "ports": [
+                    {"name": "master", "port": MASTER_PORT, "targetPort": MASTER_PORT},
+                    {"name": "web", "port": WEB_PORT, "targetPort": WEB_PORT},
+                ],
+            },
+        },
+        _deployment(options, "worker", options.workers, _container(options, "worker", worker_args)),
     ]

@@ -59,73 +59,97 @@ def _labels(component: str) -> dict[str, str]:
 
 
 def _probe(path: str, port: int | str, *, period: int, failures: int) -> dict[str, Any]:
-    return {"httpGet": {"path": path, "port": port}, "periodSeconds": period,
-            "failureThreshold": failures, "timeoutSeconds": 5}
+    return {
+        "httpGet": {"path": path, "port": port},
+        "periodSeconds": period,
+        "failureThreshold": failures,
+        "timeoutSeconds": 5,
+    }
 
 
 def controller_manager_deployment(image: str, controllers: Sequence[str]) -> dict[str, Any]:
     """Two replicas of ``svclab controller-manager --leader-elect``, non-root, read-only root."""
     labels = _labels("controller-manager")
     container = {
-        "name": "controller-manager", "image": image, "imagePullPolicy": "IfNotPresent",
-        "args": ["controller-manager", "--leader-elect",
-                 f"--leader-elect-lease-name={LEADER_ELECTION_LEASE}",
-                 f"--leader-elect-namespace={NAMESPACE}",
-                 f"--controllers={','.join(controllers)}"],
+        "name": "controller-manager",
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "args": [
+            "controller-manager",
+            "--leader-elect",
+            f"--leader-elect-lease-name={LEADER_ELECTION_LEASE}",
+            f"--leader-elect-namespace={NAMESPACE}",
+            f"--controllers={','.join(controllers)}",
+        ],
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}},
-        "securityContext": {"runAsNonRoot": True, "runAsUser": NON_ROOT_UID,
-                            "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                            "capabilities": {"drop": ["ALL"]}},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": NON_ROOT_UID,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
     }
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": CONTROLLER_MANAGER_NAME, "namespace": NAMESPACE, "labels": labels},
         "spec": {
             "replicas": CONTROLLER_MANAGER_REPLICAS,
             "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": {
-                "serviceAccountName": CONTROLLER_MANAGER_ACCOUNT,
-                "priorityClassName": "system-cluster-critical",
-                "nodeSelector": {"kubernetes.io/os": "linux"},
-                # like kube-controller-manager: may run on control-plane nodes
-                "tolerations": [{"key": "node-role.kubernetes.io/control-plane",
-                                 "operator": "Exists", "effect": "NoSchedule"}],
-                "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
-                "containers": [container],
-            }},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "serviceAccountName": CONTROLLER_MANAGER_ACCOUNT,
+                    "priorityClassName": "system-cluster-critical",
+                    "nodeSelector": {"kubernetes.io/os": "linux"},
+                    # like kube-controller-manager: may run on control-plane nodes
+                    "tolerations": [
+                        {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}
+                    ],
+                    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [container],
+                },
+            },
         },
     }
 
 
 def _proxy_args(spec: Any) -> list[str]:
-    return ["proxy", f"--mode={spec.proxy.mode.value}", "--hostname-override=$(NODE_NAME)",
-            f"--min-sync-period={spec.proxy.min_sync_period.text}",
-            f"--sync-period={spec.proxy.sync_period.text}",
-            f"--cluster-cidr={spec.pod_subnet}",
-            f"--metrics-bind-address=0.0.0.0:{METRICS_PORT}",
-            f"--healthz-bind-address=0.0.0.0:{HEALTHZ_PORT}"]
+    return [
+        "proxy",
+        f"--mode={spec.proxy.mode.value}",
+        "--hostname-override=$(NODE_NAME)",
+        f"--min-sync-period={spec.proxy.min_sync_period.text}",
+        f"--sync-period={spec.proxy.sync_period.text}",
+        f"--cluster-cidr={spec.pod_subnet}",
+        f"--metrics-bind-address=0.0.0.0:{METRICS_PORT}",
+        f"--healthz-bind-address=0.0.0.0:{HEALTHZ_PORT}",
+    ]
 
 
 def _proxy_env(apiserver: str | None) -> list[dict[str, Any]]:
-    env: list[dict[str, Any]] = [
-        {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
+    env: list[dict[str, Any]] = [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
     if apiserver:
         # The in-cluster default is the `kubernetes` Service VIP, which only
         # works once a proxy runs: the proxy must reach the API server directly
         # (kubeadm's kube-proxy does the same through its kubeconfig).
         host, _, port = apiserver.rpartition(":")
-        env += [{"name": "KUBERNETES_SERVICE_HOST", "value": host},
-                {"name": "KUBERNETES_SERVICE_PORT", "value": port}]
+        env += [{"name": "KUBERNETES_SERVICE_HOST", "value": host}, {"name": "KUBERNETES_SERVICE_PORT", "value": port}]
     return env
 
 
 def _proxy_container(image: str, spec: Any, apiserver: str | None) -> dict[str, Any]:
     return {
-        "name": "proxy", "image": image, "imagePullPolicy": "IfNotPresent",
+        "name": "proxy",
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
         "args": _proxy_args(spec),
         "env": _proxy_env(apiserver),
-        "ports": [{"name": "healthz", "containerPort": HEALTHZ_PORT, "protocol": "TCP"},
-                  {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
+        "ports": [
+            {"name": "healthz", "containerPort": HEALTHZ_PORT, "protocol": "TCP"},
+            {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
+        ],
         "readinessProbe": _probe("/healthz", HEALTHZ_PORT, period=5, failures=3),
         "livenessProbe": _probe("/healthz", HEALTHZ_PORT, period=10, failures=6),
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}},
@@ -145,25 +169,27 @@ def proxy_daemonset(image: str, spec: Any, apiserver: str | None = None) -> dict
     """
     labels = _labels("proxy")
     return {
-        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
         "metadata": {"name": PROXY_NAME, "namespace": NAMESPACE, "labels": labels},
         "spec": {
             "selector": {"matchLabels": labels},
             "updateStrategy": {"type": "RollingUpdate"},
-            "template": {"metadata": {"labels": labels}, "spec": {
-                "serviceAccountName": PROXY_ACCOUNT,
-                "priorityClassName": "system-node-critical",
-                "hostNetwork": True,
-                "nodeSelector": {"kubernetes.io/os": "linux"},
-                "tolerations": [{"operator": "Exists"}],  # every node, whatever its taints
-                "containers": [_proxy_container(image, spec, apiserver)],
-                "volumes": [
-                    {"name": "xtables-lock",
-                     "hostPath": {"path": XTABLES_LOCK, "type": "FileOrCreate"}},
-                    {"name": "lib-modules", "hostPath": {"path": LIB_MODULES,
-                                                         "type": "Directory"}},
-                ],
-            }},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "serviceAccountName": PROXY_ACCOUNT,
+                    "priorityClassName": "system-node-critical",
+                    "hostNetwork": True,
+                    "nodeSelector": {"kubernetes.io/os": "linux"},
+                    "tolerations": [{"operator": "Exists"}],  # every node, whatever its taints
+                    "containers": [_proxy_container(image, spec, apiserver)],
+                    "volumes": [
+                        {"name": "xtables-lock", "hostPath": {"path": XTABLES_LOCK, "type": "FileOrCreate"}},
+                        {"name": "lib-modules", "hostPath": {"path": LIB_MODULES, "type": "Directory"}},
+                    ],
+                },
+            },
         },
     }
 

@@ -23,8 +23,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 __all__ = [
-    "CONTROLLER_ROLES",
     "CONTROLLER_MANAGER_ACCOUNT",
+    "CONTROLLER_ROLES",
     "LEADER_ELECTION_LEASE",
     "NAMESPACE",
     "NODE_PROXIER_ROLE",
@@ -51,10 +51,10 @@ _EVENTS = "events.k8s.io"
 _COORDINATION = "coordination.k8s.io"
 
 
-def _rule(verbs: Iterable[str], groups: Iterable[str], resources: Iterable[str],
-          names: Iterable[str] = ()) -> dict[str, Any]:
-    rule: dict[str, Any] = {"apiGroups": list(groups), "resources": list(resources),
-                            "verbs": list(verbs)}
+def _rule(
+    verbs: Iterable[str], groups: Iterable[str], resources: Iterable[str], names: Iterable[str] = ()
+) -> dict[str, Any]:
+    rule: dict[str, Any] = {"apiGroups": list(groups), "resources": list(resources), "verbs": list(verbs)}
     if names:
         rule["resourceNames"] = list(names)
     return rule
@@ -67,36 +67,46 @@ def _events_rule() -> dict[str, Any]:
 
 # spec.controllers value -> (upstream ClusterRole, its rules), from controller_policy.go.
 CONTROLLER_ROLES: dict[str, tuple[str, tuple[dict[str, Any], ...]]] = {
-    "endpoints": ("system:controller:endpoint-controller", (
-        _rule(("get", "list", "watch"), (_LEGACY,), ("services", "pods")),
-        _rule(("get", "list", "watch", "create", "update", "delete"), (_LEGACY,), ("endpoints",)),
-        _rule(("create",), (_LEGACY,), ("endpoints/restricted",)),
-        _events_rule(),
-    )),
-    "endpointslice": ("system:controller:endpointslice-controller", (
-        _rule(("get", "list", "watch"), (_LEGACY,), ("services", "pods", "nodes")),
-        _rule(("update",), (_LEGACY,), ("services/finalizers",)),
-        _rule(("get", "list", "watch", "create", "update", "delete"), (_DISCOVERY,),
-              ("endpointslices",)),
-        _events_rule(),
-    )),
-    "endpointslice-mirroring": ("system:controller:endpointslicemirroring-controller", (
-        _rule(("get", "list", "watch"), (_LEGACY,), ("services", "endpoints")),
-        _rule(("update",), (_LEGACY,), ("services/finalizers",)),
-        _rule(("update",), (_LEGACY,), ("endpoints/finalizers",)),
-        _rule(("get", "list", "watch", "create", "update", "delete"), (_DISCOVERY,),
-              ("endpointslices",)),
-        _events_rule(),
-    )),
+    "endpoints": (
+        "system:controller:endpoint-controller",
+        (
+            _rule(("get", "list", "watch"), (_LEGACY,), ("services", "pods")),
+            _rule(("get", "list", "watch", "create", "update", "delete"), (_LEGACY,), ("endpoints",)),
+            _rule(("create",), (_LEGACY,), ("endpoints/restricted",)),
+            _events_rule(),
+        ),
+    ),
+    "endpointslice": (
+        "system:controller:endpointslice-controller",
+        (
+            _rule(("get", "list", "watch"), (_LEGACY,), ("services", "pods", "nodes")),
+            _rule(("update",), (_LEGACY,), ("services/finalizers",)),
+            _rule(("get", "list", "watch", "create", "update", "delete"), (_DISCOVERY,), ("endpointslices",)),
+            _events_rule(),
+        ),
+    ),
+    "endpointslice-mirroring": (
+        "system:controller:endpointslicemirroring-controller",
+        (
+            _rule(("get", "list", "watch"), (_LEGACY,), ("services", "endpoints")),
+            _rule(("update",), (_LEGACY,), ("services/finalizers",)),
+            _rule(("update",), (_LEGACY,), ("endpoints/finalizers",)),
+            _rule(("get", "list", "watch", "create", "update", "delete"), (_DISCOVERY,), ("endpointslices",)),
+            _events_rule(),
+        ),
+    ),
 }
 
 # policy.go's system:node-proxier (as of Kubernetes 1.33).
-NODE_PROXIER_ROLE: tuple[str, tuple[dict[str, Any], ...]] = ("system:node-proxier", (
-    _rule(("list", "watch"), (_LEGACY,), ("services", "endpoints")),
-    _rule(("get", "list", "watch"), (_LEGACY,), ("nodes",)),
-    _events_rule(),
-    _rule(("list", "watch"), (_DISCOVERY,), ("endpointslices",)),
-))
+NODE_PROXIER_ROLE: tuple[str, tuple[dict[str, Any], ...]] = (
+    "system:node-proxier",
+    (
+        _rule(("list", "watch"), (_LEGACY,), ("services", "endpoints")),
+        _rule(("get", "list", "watch"), (_LEGACY,), ("nodes",)),
+        _events_rule(),
+        _rule(("list", "watch"), (_DISCOVERY,), ("endpointslices",)),
+    ),
+)
 
 
 def _labels(component: str) -> dict[str, str]:
@@ -104,36 +114,51 @@ def _labels(component: str) -> dict[str, str]:
 
 
 def _service_account(name: str, component: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ServiceAccount",
-            "metadata": {"name": name, "namespace": NAMESPACE, "labels": _labels(component)}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": _labels(component)},
+    }
 
 
 def _cluster_role(name: str, rules: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    return {"apiVersion": RBAC_API, "kind": "ClusterRole",
-            "metadata": {"name": name, "labels": dict(BOOTSTRAP_LABELS),
-                         "annotations": dict(BOOTSTRAP_ANNOTATIONS)},
-            "rules": [dict(rule) for rule in rules]}
+    return {
+        "apiVersion": RBAC_API,
+        "kind": "ClusterRole",
+        "metadata": {"name": name, "labels": dict(BOOTSTRAP_LABELS), "annotations": dict(BOOTSTRAP_ANNOTATIONS)},
+        "rules": [dict(rule) for rule in rules],
+    }
 
 
-def _binding(kind: str, name: str, role_kind: str, role: str, account: str,
-             component: str) -> dict[str, Any]:
+def _binding(kind: str, name: str, role_kind: str, role: str, account: str, component: str) -> dict[str, Any]:
     metadata: dict[str, Any] = {"name": name, "labels": _labels(component)}
     if kind == "RoleBinding":
         metadata["namespace"] = NAMESPACE
-    return {"apiVersion": RBAC_API, "kind": kind, "metadata": metadata,
-            "roleRef": {"apiGroup": RBAC_GROUP, "kind": role_kind, "name": role},
-            "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}]}
+    return {
+        "apiVersion": RBAC_API,
+        "kind": kind,
+        "metadata": metadata,
+        "roleRef": {"apiGroup": RBAC_GROUP, "kind": role_kind, "name": role},
+        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}],
+    }
 
 
 def _leader_election_role() -> dict[str, Any]:
     # As upstream's system:kube-controller-manager: create cannot be limited by
     # name (the object has none yet), get/update only touch our own Lease.
-    return {"apiVersion": RBAC_API, "kind": "Role",
-            "metadata": {"name": "svclab:leader-locking-controller-manager",
-                         "namespace": NAMESPACE, "labels": _labels("controller-manager")},
-            "rules": [_rule(("create",), (_COORDINATION,), ("leases",)),
-                      _rule(("get", "update"), (_COORDINATION,), ("leases",),
-                            (LEADER_ELECTION_LEASE,))]}
+    return {
+        "apiVersion": RBAC_API,
+        "kind": "Role",
+        "metadata": {
+            "name": "svclab:leader-locking-controller-manager",
+            "namespace": NAMESPACE,
+            "labels": _labels("controller-manager"),
+        },
+        "rules": [
+            _rule(("create",), (_COORDINATION,), ("leases",)),
+            _rule(("get", "update"), (_COORDINATION,), ("leases",), (LEADER_ELECTION_LEASE,)),
+        ],
+    }
 
 
 def controller_manager_rbac(controllers: Sequence[str]) -> list[dict[str, Any]]:
@@ -142,19 +167,35 @@ def controller_manager_rbac(controllers: Sequence[str]) -> list[dict[str, Any]]:
     for controller in controllers:
         role, rules = CONTROLLER_ROLES[controller]
         objects.append(_cluster_role(role, rules))
-        objects.append(_binding("ClusterRoleBinding", f"svclab:{controller}-controller",
-                                "ClusterRole", role, CONTROLLER_MANAGER_ACCOUNT,
-                                "controller-manager"))
+        objects.append(
+            _binding(
+                "ClusterRoleBinding",
+                f"svclab:{controller}-controller",
+                "ClusterRole",
+                role,
+                CONTROLLER_MANAGER_ACCOUNT,
+                "controller-manager",
+            )
+        )
     objects.append(_leader_election_role())
-    objects.append(_binding("RoleBinding", "svclab:leader-locking-controller-manager", "Role",
-                            "svclab:leader-locking-controller-manager",
-                            CONTROLLER_MANAGER_ACCOUNT, "controller-manager"))
+    objects.append(
+        _binding(
+            "RoleBinding",
+            "svclab:leader-locking-controller-manager",
+            "Role",
+            "svclab:leader-locking-controller-manager",
+            CONTROLLER_MANAGER_ACCOUNT,
+            "controller-manager",
+        )
+    )
     return objects
 
 
 def proxy_rbac() -> list[dict[str, Any]]:
     """ServiceAccount, ``system:node-proxier`` and its binding for our proxy."""
     role, rules = NODE_PROXIER_ROLE
-    return [_service_account(PROXY_ACCOUNT, "proxy"), _cluster_role(role, rules),
-            _binding("ClusterRoleBinding", "svclab:node-proxier", "ClusterRole", role,
-                     PROXY_ACCOUNT, "proxy")]
+    return [
+        _service_account(PROXY_ACCOUNT, "proxy"),
+        _cluster_role(role, rules),
+        _binding("ClusterRoleBinding", "svclab:node-proxier", "ClusterRole", role, PROXY_ACCOUNT, "proxy"),
+    ]

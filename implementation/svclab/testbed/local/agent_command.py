@@ -46,6 +46,7 @@ def _install_stop_signals(task: asyncio.Future[None]) -> None:
             os._exit(128 + signum)
         logging.getLogger(__name__).info("stopping on signal %s", signal.Signals(signum).name)
         loop.call_soon_threadsafe(task.cancel)
+
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, on_signal)
 
@@ -56,8 +57,13 @@ async def _main(args: argparse.Namespace) -> int:
     from .agent.agent import NodeAgent
     from .agent.node import NodeOptions, parse_labels, parse_taints
 
-    node = NodeOptions(name=args.node_name, node_ip=args.node_ip, pod_cidr=args.pod_cidr,
-                       labels=parse_labels(args.labels), taints=parse_taints(args.register_with_taints))
+    node = NodeOptions(
+        name=args.node_name,
+        node_ip=args.node_ip,
+        pod_cidr=args.pod_cidr,
+        labels=parse_labels(args.labels),
+        taints=parse_taints(args.register_with_taints),
+    )
     client = make_client(args.kubeconfig, field_manager="svclab-node-agent")
     agent = NodeAgent(client, cluster=args.cluster, node=node, state_dir=args.state_dir)
     task = asyncio.ensure_future(agent.run())
@@ -73,8 +79,9 @@ async def _main(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     for noisy in ("httpx", "httpx2", "httpcore"):  # one line per request otherwise
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:

@@ -43,17 +43,19 @@ _REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 412: b"Precondit
 
 
 def _render(status: int, body: bytes, keep_alive: bool) -> bytes:
-    head = (b"HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            b"Content-Length: %d\r\n%s\r\n") % (
-        status, _REASONS.get(status, b"Status"), len(body),
-        b"" if keep_alive else b"Connection: close\r\n")
+    head = (b"HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n%s\r\n") % (
+        status,
+        _REASONS.get(status, b"Status"),
+        len(body),
+        b"" if keep_alive else b"Connection: close\r\n",
+    )
     return head + body
 
 
 class HttpProtocol(asyncio.Protocol):
     """A minimal HTTP/1.1 server connection: keep-alive, pipelining, bodies skipped."""
 
-    __slots__ = ("_handler", "_transport", "_buffer", "_peer", "_skip")
+    __slots__ = ("_buffer", "_handler", "_peer", "_skip", "_transport")
 
     def __init__(self, handler: Handler) -> None:
         self._handler = handler
@@ -80,7 +82,7 @@ class HttpProtocol(asyncio.Protocol):
                 if len(self._buffer) > MAX_HEADER_BYTES:
                     self._respond(400, b"header too large", keep_alive=False)
                 return
-            head, self._buffer = self._buffer[:end], self._buffer[end + 4:]
+            head, self._buffer = self._buffer[:end], self._buffer[end + 4 :]
             self._handle_head(head)
 
     def _handle_head(self, head: bytes) -> None:
@@ -96,8 +98,7 @@ class HttpProtocol(asyncio.Protocol):
         self._skip = int(headers.get(b"content-length", b"0") or 0)
         connection = headers.get(b"connection", b"").lower()
         keep_alive = connection != b"close" if parts[2] == b"HTTP/1.1" else connection == b"keep-alive"
-        status, body, close = self._handler(parts[0].decode("latin-1"), parts[1].decode("latin-1"),
-                                            headers, self._peer)
+        status, body, close = self._handler(parts[0].decode("latin-1"), parts[1].decode("latin-1"), headers, self._peer)
         self._respond(status, body, keep_alive=keep_alive and not close)
 
     def _respond(self, status: int, body: bytes, *, keep_alive: bool) -> None:
@@ -108,9 +109,13 @@ class HttpProtocol(asyncio.Protocol):
             self._transport = None
 
 
-def netexec_http_response(hostname: str, method: str, target: str,
-                          headers: dict[bytes, bytes], peer: tuple[str, int],
-                          ) -> tuple[int, bytes, bool]:
+def netexec_http_response(
+    hostname: str,
+    method: str,
+    target: str,
+    headers: dict[bytes, bytes],
+    peer: tuple[str, int],
+) -> tuple[int, bytes, bool]:
     """Answer one netexec HTTP request (side-effect-free except ``/exit``)."""
     url = urlsplit(target)
     path = url.path
@@ -131,7 +136,7 @@ def netexec_http_response(hostname: str, method: str, target: str,
         asyncio.get_running_loop().call_soon(os._exit, code)
         return 200, b"", True
     if path == "/":
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         return 200, f"NOW: {now.isoformat()}".encode(), False
     return 404, b"404 page not found\n", False
 
@@ -190,8 +195,7 @@ def _dual_stack_socket(kind: socket.SocketKind, port: int) -> socket.socket:
 async def _serve_udp(port: int, reply: Callable[[bytes, tuple[str, int]], bytes]) -> None:
     loop = asyncio.get_running_loop()
     sock = _dual_stack_socket(socket.SOCK_DGRAM, port)
-    await loop.create_datagram_endpoint(lambda: _UdpServer(
-        lambda data, peer: reply(data, _unmap(peer))), sock=sock)
+    await loop.create_datagram_endpoint(lambda: _UdpServer(lambda data, peer: reply(data, _unmap(peer))), sock=sock)
 
 
 def _unmap(peer: tuple[str, int]) -> tuple[str, int]:
@@ -200,12 +204,15 @@ def _unmap(peer: tuple[str, int]) -> tuple[str, int]:
 
 
 async def _serve_http(port: int, handler: Handler) -> None:
-    def unmapped(method: str, target: str, headers: dict[bytes, bytes],
-                 peer: tuple[str, int]) -> tuple[int, bytes, bool]:
+    def unmapped(
+        method: str, target: str, headers: dict[bytes, bytes], peer: tuple[str, int]
+    ) -> tuple[int, bytes, bool]:
         return handler(method, target, headers, _unmap(peer))
+
     loop = asyncio.get_running_loop()
-    await loop.create_server(lambda: HttpProtocol(unmapped),
-                             sock=_dual_stack_socket(socket.SOCK_STREAM, port), backlog=4096)
+    await loop.create_server(
+        lambda: HttpProtocol(unmapped), sock=_dual_stack_socket(socket.SOCK_STREAM, port), backlog=4096
+    )
 
 
 async def _wait_for_termination(delay_shutdown: float = 0.0) -> None:
@@ -228,7 +235,8 @@ async def _serve_hostname(args: argparse.Namespace) -> None:
         await _serve_udp(args.port, lambda *_: hostname.encode())
     if args.tcp:
         await asyncio.get_running_loop().create_server(
-            lambda: _CloseWithHostname(hostname), sock=_dual_stack_socket(socket.SOCK_STREAM, args.port))
+            lambda: _CloseWithHostname(hostname), sock=_dual_stack_socket(socket.SOCK_STREAM, args.port)
+        )
     await _wait_for_termination()
 
 
@@ -274,16 +282,19 @@ def _flag_bool(text: str) -> bool:
 
 def _normalise_go_flags(argv: Sequence[str]) -> list[str]:
     """Go flags accept one dash (``-port=80``); argparse wants two."""
-    return [f"-{arg}" if arg.startswith("-") and not arg.startswith("--") and len(arg) > 2
-            else arg for arg in argv]
+    return [f"-{arg}" if arg.startswith("-") and not arg.startswith("--") and len(arg) > 2 else arg for arg in argv]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(_normalise_go_flags(sys.argv[1:] if argv is None else argv))
     runners: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, None]]] = {
-        "serve-hostname": _serve_hostname, "netexec": _netexec, "pause": _pause}
+        "serve-hostname": _serve_hostname,
+        "netexec": _netexec,
+        "pause": _pause,
+    }
     try:
         import uvloop
+
         run: Callable[..., object] = uvloop.run
     except ImportError:  # plain asyncio works, only slower
         run = asyncio.run

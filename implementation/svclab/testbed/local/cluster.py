@@ -58,9 +58,9 @@ __all__ = [
     "describe_cluster",
     "list_clusters",
     "process_alive",
+    "read_cluster",
     "ready_nodes",
     "resolve_testbed_kernel",
-    "read_cluster",
     "tear_down",
     "tear_down_all",
     "write_cluster",
@@ -79,8 +79,7 @@ class Taint:
 
     def flag(self) -> str:
         """kubelet's ``--register-with-taints`` syntax: ``key=value:Effect`` or ``key:Effect``."""
-        return f"{self.key}={self.value}:{self.effect}" if self.value else \
-            f"{self.key}:{self.effect}"
+        return f"{self.key}={self.value}:{self.effect}" if self.value else f"{self.key}:{self.effect}"
 
 
 CONTROL_PLANE_TAINT = Taint(CONTROL_PLANE_LABEL, "", CONTROL_PLANE_TAINT_EFFECT)
@@ -98,18 +97,29 @@ class NodeInfo:
     taints: tuple[Taint, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "role": self.role, "index": self.index, "netns": self.netns,
-                "ip": self.ip, "podCIDR": self.pod_cidr, "labels": dict(self.labels),
-                "taints": [{"key": t.key, "value": t.value, "effect": t.effect}
-                           for t in self.taints]}
+        return {
+            "name": self.name,
+            "role": self.role,
+            "index": self.index,
+            "netns": self.netns,
+            "ip": self.ip,
+            "podCIDR": self.pod_cidr,
+            "labels": dict(self.labels),
+            "taints": [{"key": t.key, "value": t.value, "effect": t.effect} for t in self.taints],
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> NodeInfo:
-        return cls(name=data["name"], role=data["role"], index=data["index"],
-                   netns=data["netns"], ip=data["ip"], pod_cidr=data["podCIDR"],
-                   labels=tuple(data.get("labels", {}).items()),
-                   taints=tuple(Taint(t["key"], t.get("value", ""), t["effect"])
-                                for t in data.get("taints", [])))
+        return cls(
+            name=data["name"],
+            role=data["role"],
+            index=data["index"],
+            netns=data["netns"],
+            ip=data["ip"],
+            pod_cidr=data["podCIDR"],
+            labels=tuple(data.get("labels", {}).items()),
+            taints=tuple(Taint(t["key"], t.get("value", ""), t["effect"]) for t in data.get("taints", [])),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,15 +139,23 @@ class UmlAccess:
     kernel_version: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"guestAddress": self.guest_address, "apiPort": self.api_port,
-                "hostApiPort": self.host_api_port, "agentPort": self.agent_port,
-                "kernelVersion": self.kernel_version}
+        return {
+            "guestAddress": self.guest_address,
+            "apiPort": self.api_port,
+            "hostApiPort": self.host_api_port,
+            "agentPort": self.agent_port,
+            "kernelVersion": self.kernel_version,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> UmlAccess:
-        return cls(guest_address=data["guestAddress"], api_port=int(data["apiPort"]),
-                   host_api_port=int(data["hostApiPort"]), agent_port=int(data["agentPort"]),
-                   kernel_version=data["kernelVersion"])
+        return cls(
+            guest_address=data["guestAddress"],
+            api_port=int(data["apiPort"]),
+            host_api_port=int(data["hostApiPort"]),
+            agent_port=int(data["agentPort"]),
+            kernel_version=data["kernelVersion"],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +190,7 @@ class ClusterInfo:
     def kubeconfig_loopback(self) -> Path:
         """The API server on 127.0.0.1 *of the cluster's kernel* (for components
         in its root namespace); the user's kubeconfig unless the cluster runs in UML."""
-        return self.kubeconfig if self.uml is None else \
-            Path(self.state_dir) / "apiserver" / "kubeconfig"
+        return self.kubeconfig if self.uml is None else Path(self.state_dir) / "apiserver" / "kubeconfig"
 
     @property
     def kubeconfig_internal(self) -> Path:
@@ -184,21 +201,27 @@ class ClusterInfo:
         for node in self.nodes:
             if node.name == name:
                 return node
-        raise KeyError(f"cluster {self.name} has no node {name} "
-                       f"(nodes: {', '.join(n.name for n in self.nodes)})")
+        raise KeyError(f"cluster {self.name} has no node {name} (nodes: {', '.join(n.name for n in self.nodes)})")
 
     def with_supervisor(self, pid: int | None) -> ClusterInfo:
         return replace(self, supervisor_pid=pid)
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "name": self.name, "stateDir": self.state_dir, "specFile": self.spec_file,
-            "podSubnet": self.pod_subnet, "serviceSubnet": self.service_subnet,
-            "proxy": {"mode": self.proxy_mode, "minSyncPeriod": self.min_sync_period,
-                      "syncPeriod": self.sync_period, "scheduler": self.ipvs_scheduler},
-            "controllers": list(self.controllers), "clusterNetns": self.cluster_netns,
-            "apiserver": {"advertiseAddress": self.advertise_address,
-                          "port": naming.APISERVER_PORT},
+            "name": self.name,
+            "stateDir": self.state_dir,
+            "specFile": self.spec_file,
+            "podSubnet": self.pod_subnet,
+            "serviceSubnet": self.service_subnet,
+            "proxy": {
+                "mode": self.proxy_mode,
+                "minSyncPeriod": self.min_sync_period,
+                "syncPeriod": self.sync_period,
+                "scheduler": self.ipvs_scheduler,
+            },
+            "controllers": list(self.controllers),
+            "clusterNetns": self.cluster_netns,
+            "apiserver": {"advertiseAddress": self.advertise_address, "port": naming.APISERVER_PORT},
             "supervisorPid": self.supervisor_pid,
             "nodes": [node.to_json() for node in self.nodes],
             "kernel": self.kernel,
@@ -208,15 +231,23 @@ class ClusterInfo:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ClusterInfo:
         proxy = data["proxy"]
-        return cls(name=data["name"], state_dir=data["stateDir"], spec_file=data["specFile"],
-                   pod_subnet=data["podSubnet"], service_subnet=data["serviceSubnet"],
-                   proxy_mode=proxy["mode"], min_sync_period=proxy["minSyncPeriod"],
-                   sync_period=proxy["syncPeriod"], ipvs_scheduler=proxy.get("scheduler"),
-                   controllers=tuple(data["controllers"]), cluster_netns=data["clusterNetns"],
-                   advertise_address=data["apiserver"]["advertiseAddress"],
-                   nodes=tuple(NodeInfo.from_json(n) for n in data["nodes"]),
-                   supervisor_pid=data.get("supervisorPid"),
-                   uml=UmlAccess.from_json(data["uml"]) if data.get("uml") else None)
+        return cls(
+            name=data["name"],
+            state_dir=data["stateDir"],
+            spec_file=data["specFile"],
+            pod_subnet=data["podSubnet"],
+            service_subnet=data["serviceSubnet"],
+            proxy_mode=proxy["mode"],
+            min_sync_period=proxy["minSyncPeriod"],
+            sync_period=proxy["syncPeriod"],
+            ipvs_scheduler=proxy.get("scheduler"),
+            controllers=tuple(data["controllers"]),
+            cluster_netns=data["clusterNetns"],
+            advertise_address=data["apiserver"]["advertiseAddress"],
+            nodes=tuple(NodeInfo.from_json(n) for n in data["nodes"]),
+            supervisor_pid=data.get("supervisorPid"),
+            uml=UmlAccess.from_json(data["uml"]) if data.get("uml") else None,
+        )
 
 
 def describe_cluster(testbed: Testbed, state_dir: Path) -> ClusterInfo:
@@ -233,19 +264,33 @@ def describe_cluster(testbed: Testbed, state_dir: Path) -> ClusterInfo:
         labels = dict(spec.labels)
         if control_plane:
             labels.setdefault(CONTROL_PLANE_LABEL, "")
-        nodes.append(NodeInfo(
-            name=name, role=spec.role.value, index=index,
-            netns=naming.node_netns(testbed.name, index), ip=naming.node_ip(index),
-            pod_cidr=naming.pod_cidr(testbed.pod_subnet, index), labels=tuple(labels.items()),
-            taints=(CONTROL_PLANE_TAINT,) if control_plane and len(ordered) > 1 else ()))
+        nodes.append(
+            NodeInfo(
+                name=name,
+                role=spec.role.value,
+                index=index,
+                netns=naming.node_netns(testbed.name, index),
+                ip=naming.node_ip(index),
+                pod_cidr=naming.pod_cidr(testbed.pod_subnet, index),
+                labels=tuple(labels.items()),
+                taints=(CONTROL_PLANE_TAINT,) if control_plane and len(ordered) > 1 else (),
+            )
+        )
     return ClusterInfo(
-        name=testbed.name, state_dir=str(state_dir), spec_file=testbed.source,
-        pod_subnet=testbed.pod_subnet, service_subnet=testbed.service_subnet,
-        proxy_mode=testbed.proxy.mode.value, min_sync_period=testbed.proxy.min_sync_period.text,
-        sync_period=testbed.proxy.sync_period.text, ipvs_scheduler=testbed.proxy.scheduler,
+        name=testbed.name,
+        state_dir=str(state_dir),
+        spec_file=testbed.source,
+        pod_subnet=testbed.pod_subnet,
+        service_subnet=testbed.service_subnet,
+        proxy_mode=testbed.proxy.mode.value,
+        min_sync_period=testbed.proxy.min_sync_period.text,
+        sync_period=testbed.proxy.sync_period.text,
+        ipvs_scheduler=testbed.proxy.scheduler,
         controllers=tuple(c.value for c in testbed.controllers),
-        cluster_netns=naming.cluster_netns(testbed.name), advertise_address=nodes[0].ip,
-        nodes=tuple(nodes))
+        cluster_netns=naming.cluster_netns(testbed.name),
+        advertise_address=nodes[0].ip,
+        nodes=tuple(nodes),
+    )
 
 
 def write_cluster(info: ClusterInfo) -> Path:
@@ -299,17 +344,19 @@ def check_host(testbed: Testbed, *, existing_ok: bool = False) -> None:
     if not Path("/proc/self/ns/net").exists():
         raise UpError("this kernel has no network namespaces")
     if testbed.provider.value != "local":
-        raise UpError(f"{testbed.source}: spec.provider: {testbed.provider.value} is not "
-                      "handled by `svclab up` (only local)", status=2)
+        raise UpError(
+            f"{testbed.source}: spec.provider: {testbed.provider.value} is not handled by `svclab up` (only local)",
+            status=2,
+        )
     if not existing_ok and cluster_exists(testbed.name):
-        raise UpError(f"cluster {testbed.name} is already up (or left over); "
-                      f"run `svclab down {testbed.name}` first")
+        raise UpError(f"cluster {testbed.name} is already up (or left over); run `svclab down {testbed.name}` first")
     cluster_net = ipaddress.ip_network("172.18.0.0/16")
-    for field_name, subnet in (("podSubnet", testbed.pod_subnet),
-                               ("serviceSubnet", testbed.service_subnet)):
+    for field_name, subnet in (("podSubnet", testbed.pod_subnet), ("serviceSubnet", testbed.service_subnet)):
         if ipaddress.ip_network(subnet).overlaps(cluster_net):
-            raise UpError(f"{testbed.source}: spec.cluster.networking.{field_name}: overlaps "
-                          f"the node network {cluster_net}", status=2)
+            raise UpError(
+                f"{testbed.source}: spec.cluster.networking.{field_name}: overlaps the node network {cluster_net}",
+                status=2,
+            )
 
 
 def resolve_testbed_kernel(testbed: Testbed) -> str:
@@ -333,12 +380,13 @@ def _check_mode(testbed: Testbed) -> None:
     if mode == "none" or not module_available("svclab.proxy.command"):
         return  # no proxy runs (its slot stays empty and the supervisor logs so)
     if not module_available(f"svclab.proxy.{mode}"):
-        raise UpError(f"{testbed.source}: spec.proxy.mode: {mode} is not implemented in this "
-                      "version", status=2)
-    if mode == "ipvs" and not Path("/proc/net/ip_vs").exists() and not any(
-            Path("/lib/modules", os.uname().release).glob("kernel/net/netfilter/ipvs")):
-        raise UpError("spec.proxy.mode: ipvs needs IPVS, which this kernel lacks "
-                      "(use spec.kernel: uml or auto)")
+        raise UpError(f"{testbed.source}: spec.proxy.mode: {mode} is not implemented in this version", status=2)
+    if (
+        mode == "ipvs"
+        and not Path("/proc/net/ip_vs").exists()
+        and not any(Path("/lib/modules", os.uname().release).glob("kernel/net/netfilter/ipvs"))
+    ):
+        raise UpError("spec.proxy.mode: ipvs needs IPVS, which this kernel lacks (use spec.kernel: uml or auto)")
 
 
 def cluster_exists(name: str) -> bool:
@@ -354,11 +402,17 @@ def _spawn_supervisor(info: ClusterInfo) -> int:
 
     log_path = Path(info.state_dir) / "logs" / "supervisor.log"
     argv = [*svclab_argv(), "supervisor", "--state-dir", info.state_dir]
-    return os.posix_spawn(argv[0], argv, os.environ, setsid=True, file_actions=[
-        (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 1, str(log_path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
-        (os.POSIX_SPAWN_DUP2, 1, 2),
-    ])
+    return os.posix_spawn(
+        argv[0],
+        argv,
+        os.environ,
+        setsid=True,
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, str(log_path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
+            (os.POSIX_SPAWN_DUP2, 1, 2),
+        ],
+    )
 
 
 def process_alive(pid: int) -> bool:
@@ -375,9 +429,15 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def bring_up(spec_path: str | Path, name: str | None = None, *,
-             progress: Callable[[str], None] = print, timeout: float = 60.0,
-             keep_on_failure: bool = False, inside_guest: bool = False) -> ClusterHandle:
+def bring_up(
+    spec_path: str | Path,
+    name: str | None = None,
+    *,
+    progress: Callable[[str], None] = print,
+    timeout: float = 60.0,
+    keep_on_failure: bool = False,
+    inside_guest: bool = False,
+) -> ClusterHandle:
     """Validate, build the network, start the supervisor, wait for every node Ready.
 
     A testbed whose kernel resolves to ``uml`` is brought up inside a
@@ -396,8 +456,7 @@ def bring_up(spec_path: str | Path, name: str | None = None, *,
     if not inside_guest and resolve_testbed_kernel(testbed) == "uml":
         from svclab.testbed.local.uml.cluster import bring_up_in_uml
 
-        return bring_up_in_uml(testbed, progress=progress, timeout=timeout,
-                               keep_on_failure=keep_on_failure)
+        return bring_up_in_uml(testbed, progress=progress, timeout=timeout, keep_on_failure=keep_on_failure)
     check_host(testbed, existing_ok=inside_guest)
     _check_mode(testbed)
     state = naming.state_dir(testbed.name)
@@ -406,8 +465,7 @@ def bring_up(spec_path: str | Path, name: str | None = None, *,
     try:
         (state / "logs").mkdir(parents=True, exist_ok=inside_guest)
         write_cluster(info)
-        info = _start_cluster(info, progress=progress, timings=timings, started=started,
-                              timeout=timeout)
+        info = _start_cluster(info, progress=progress, timings=timings, started=started, timeout=timeout)
     except BaseException as failure:
         if not keep_on_failure and not inside_guest:
             if isinstance(failure, UpError):
@@ -417,9 +475,14 @@ def bring_up(spec_path: str | Path, name: str | None = None, *,
     return ClusterHandle(info, tuple(timings))
 
 
-def _start_cluster(info: ClusterInfo, *, progress: Callable[[str], None],
-                   timings: list[tuple[str, float]], started: float,
-                   timeout: float) -> ClusterInfo:
+def _start_cluster(
+    info: ClusterInfo,
+    *,
+    progress: Callable[[str], None],
+    timings: list[tuple[str, float]],
+    started: float,
+    timeout: float,
+) -> ClusterInfo:
     """Network, supervisor, wait until Ready; returns the info with the supervisor's PID."""
     from svclab.testbed.local import network
 
@@ -433,8 +496,14 @@ def _start_cluster(info: ClusterInfo, *, progress: Callable[[str], None],
     info = info.with_supervisor(_spawn_supervisor(info))
     write_cluster(info)
     supervisor = info.supervisor_pid or 0
-    _wait_until_ready(info, deadline=started + timeout, progress=progress,
-                      alive=lambda: process_alive(supervisor), timings=timings, started=started)
+    _wait_until_ready(
+        info,
+        deadline=started + timeout,
+        progress=progress,
+        alive=lambda: process_alive(supervisor),
+        timings=timings,
+        started=started,
+    )
     return info
 
 
@@ -445,17 +514,26 @@ def ready_nodes(kubeconfig: Path) -> set[str]:
 
     client = Client(KubeConfig.from_file(str(kubeconfig)))
     try:
-        return {str(node.metadata.name) for node in client.list(Node)
-                if node.metadata and node.status and any(
-                    c.type == "Ready" and c.status == "True"
-                    for c in node.status.conditions or [])}
+        return {
+            str(node.metadata.name)
+            for node in client.list(Node)
+            if node.metadata
+            and node.status
+            and any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+        }
     finally:
         client.close()
 
 
-def _wait_until_ready(info: ClusterInfo, *, deadline: float, progress: Callable[[str], None],
-                      alive: Callable[[], bool], timings: list[tuple[str, float]],
-                      started: float) -> None:
+def _wait_until_ready(
+    info: ClusterInfo,
+    *,
+    deadline: float,
+    progress: Callable[[str], None],
+    alive: Callable[[], bool],
+    timings: list[tuple[str, float]],
+    started: float,
+) -> None:
     """Poll until the API server's kubeconfig exists and every node is Ready."""
     wanted = {node.name for node in info.nodes}
     ready: set[str] = set()
@@ -463,8 +541,7 @@ def _wait_until_ready(info: ClusterInfo, *, deadline: float, progress: Callable[
     last_error = ""
     while True:
         if not alive():
-            raise UpError(f"the supervisor of {info.name} exited; see "
-                          f"{info.state_dir}/logs/supervisor.log")
+            raise UpError(f"the supervisor of {info.name} exited; see {info.state_dir}/logs/supervisor.log")
         if not api_up and info.kubeconfig_loopback.exists():
             api_up = True
             timings.append(("apiserver", time.monotonic() - started))

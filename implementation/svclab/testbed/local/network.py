@@ -84,9 +84,15 @@ def plan_network(cluster: str, node_names: list[str], pod_subnet: str) -> Cluste
         cluster=cluster,
         netns=naming.cluster_netns(cluster),
         nodes=tuple(
-            NodeNetwork(index=i, name=name, netns=naming.node_netns(cluster, i),
-                        ip=naming.node_ip(i), pod_cidr=naming.pod_cidr(pod_subnet, i))
-            for i, name in enumerate(node_names)),
+            NodeNetwork(
+                index=i,
+                name=name,
+                netns=naming.node_netns(cluster, i),
+                ip=naming.node_ip(i),
+                pod_cidr=naming.pod_cidr(pod_subnet, i),
+            )
+            for i, name in enumerate(node_names)
+        ),
     )
 
 
@@ -110,7 +116,7 @@ def cluster_namespaces(cluster: str) -> list[str]:
     cluster ``a-b``'s ``svclab-a-b-net``.
     """
     prefix = naming.cluster_netns_prefix(cluster)
-    return [name for name in list_netns(prefix) if _OWN_SUFFIX.fullmatch(name[len(prefix):])]
+    return [name for name in list_netns(prefix) if _OWN_SUFFIX.fullmatch(name[len(prefix) :])]
 
 
 def _ensure_netns(name: str) -> None:
@@ -168,11 +174,9 @@ def _build_node(net: ClusterNetwork, node: NodeNetwork) -> None:
     uplink = f"node{node.index}"
     with _open(net.netns) as ipr:
         if not ipr.link_lookup(ifname=uplink):
-            ipr.link("add", ifname=uplink, kind="veth",
-                     peer={"ifname": NODE_UPLINK, "net_ns_fd": node.netns})
+            ipr.link("add", ifname=uplink, kind="veth", peer={"ifname": NODE_UPLINK, "net_ns_fd": node.netns})
         index = ipr.link_lookup(ifname=uplink)[0]
-        ipr.link("set", index=index, master=ipr.link_lookup(ifname=naming.CLUSTER_BRIDGE)[0],
-                 state="up")
+        ipr.link("set", index=index, master=ipr.link_lookup(ifname=naming.CLUSTER_BRIDGE)[0], state="up")
     with _open(node.netns) as ipr:
         ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
         eth0 = ipr.link_lookup(ifname=NODE_UPLINK)[0]

@@ -147,8 +147,7 @@ def enter_namespaces(netns: str, *, uts: str | None = None, hostname: str | None
         socket.sethostname(hostname)
 
 
-def preexec_entering(netns: str, *, uts: str | None = None,
-                     hostname: str | None = None) -> Callable[[], None]:
+def preexec_entering(netns: str, *, uts: str | None = None, hostname: str | None = None) -> Callable[[], None]:
     """A ``preexec_fn`` that enters the namespaces in the child before exec."""
 
     def enter() -> None:
@@ -157,19 +156,18 @@ def preexec_entering(netns: str, *, uts: str | None = None,
     return enter
 
 
-def popen_in_netns(argv: Sequence[str], netns: str, *, uts: str | None = None,
-                   hostname: str | None = None, **popen_kwargs: Any) -> subprocess.Popen[Any]:
+def popen_in_netns(
+    argv: Sequence[str], netns: str, *, uts: str | None = None, hostname: str | None = None, **popen_kwargs: Any
+) -> subprocess.Popen[Any]:
     """Start ``argv`` inside ``netns`` (see ``enter_namespaces`` for uts/hostname)."""
-    return subprocess.Popen(list(argv), preexec_fn=preexec_entering(netns, uts=uts,
-                                                                    hostname=hostname),
-                            **popen_kwargs)
+    return subprocess.Popen(list(argv), preexec_fn=preexec_entering(netns, uts=uts, hostname=hostname), **popen_kwargs)
 
 
-def run_in_netns(argv: Sequence[str], netns: str, *, check: bool = False,
-                 **run_kwargs: Any) -> subprocess.CompletedProcess[Any]:
+def run_in_netns(
+    argv: Sequence[str], netns: str, *, check: bool = False, **run_kwargs: Any
+) -> subprocess.CompletedProcess[Any]:
     """``subprocess.run`` inside ``netns``."""
-    return subprocess.run(list(argv), preexec_fn=preexec_entering(netns), check=check,
-                          **run_kwargs)
+    return subprocess.run(list(argv), preexec_fn=preexec_entering(netns), check=check, **run_kwargs)
 
 
 @contextmanager
@@ -195,8 +193,9 @@ def in_netns(netns: str) -> Iterator[None]:
             os.close(home)
 
 
-def socket_in_netns(netns: str, family: int = socket.AF_INET, type: int = socket.SOCK_STREAM,
-                    proto: int = 0) -> socket.socket:
+def socket_in_netns(
+    netns: str, family: int = socket.AF_INET, type: int = socket.SOCK_STREAM, proto: int = 0
+) -> socket.socket:
     """Create a socket that lives in ``netns``; the caller's thread comes back home."""
     with in_netns(netns):
         return socket.socket(family, type, proto)

@@ -55,12 +55,10 @@ class FitError:
 
     @property
     def message(self) -> str:
-        parts = ", ".join(f"{count} {reason}" for reason, count in
-                          sorted(self.reasons, key=lambda item: item[0]))
+        parts = ", ".join(f"{count} {reason}" for reason, count in sorted(self.reasons, key=lambda item: item[0]))
         head = f"0/{self.num_nodes} nodes are available"
         summary = f"{head}: {parts}." if parts else f"{head}."
-        return (f"{summary} preemption: {head}: {self.num_nodes} Preemption is not helpful "
-                f"for scheduling.")
+        return f"{summary} preemption: {head}: {self.num_nodes} Preemption is not helpful for scheduling."
 
 
 def _is_ready(node: Mapping[str, Any]) -> bool:
@@ -117,8 +115,9 @@ def _affinity_matches(pod_spec: Mapping[str, Any], node: Mapping[str, Any]) -> b
     selector = pod_spec.get("nodeSelector") or {}
     if any(labels.get(k) != v for k, v in selector.items()):
         return False
-    required = (((pod_spec.get("affinity") or {}).get("nodeAffinity") or {})
-                .get("requiredDuringSchedulingIgnoredDuringExecution"))
+    required = ((pod_spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    )
     if not required:
         return True
     fields = {"metadata.name": meta.get("name", "")}
@@ -127,8 +126,9 @@ def _affinity_matches(pod_spec: Mapping[str, Any], node: Mapping[str, Any]) -> b
         field_expressions = term.get("matchFields") or []
         if not expressions and not field_expressions:
             continue  # an empty term matches nothing
-        if (all(_expression_matches(e, labels) for e in expressions)
-                and all(_expression_matches(e, fields) for e in field_expressions)):
+        if all(_expression_matches(e, labels) for e in expressions) and all(
+            _expression_matches(e, fields) for e in field_expressions
+        ):
             return True
     return False
 
@@ -158,8 +158,9 @@ def node_fit_failure(pod: Mapping[str, Any], node: Mapping[str, Any], pods_on_no
     return ""
 
 
-def choose_node(pod: Mapping[str, Any], nodes: Sequence[Mapping[str, Any]],
-                pods_per_node: Mapping[str, int]) -> str | FitError:
+def choose_node(
+    pod: Mapping[str, Any], nodes: Sequence[Mapping[str, Any]], pods_per_node: Mapping[str, int]
+) -> str | FitError:
     """The node to bind ``pod`` to, or why there is none (side-effect-free)."""
     reasons: Counter[str] = Counter()
     fitting: list[tuple[int, str]] = []
@@ -177,7 +178,7 @@ def choose_node(pod: Mapping[str, Any], nodes: Sequence[Mapping[str, Any]],
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _pod_dict(pod: Any) -> dict[str, Any]:
@@ -186,9 +187,12 @@ def _pod_dict(pod: Any) -> dict[str, Any]:
 
 def _unscheduled(pod: Mapping[str, Any]) -> bool:
     spec, meta = pod.get("spec") or {}, pod.get("metadata") or {}
-    return (not spec.get("nodeName") and not meta.get("deletionTimestamp")
-            and (spec.get("schedulerName") or DEFAULT_SCHEDULER) == DEFAULT_SCHEDULER
-            and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"))
+    return (
+        not spec.get("nodeName")
+        and not meta.get("deletionTimestamp")
+        and (spec.get("schedulerName") or DEFAULT_SCHEDULER) == DEFAULT_SCHEDULER
+        and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+    )
 
 
 class Scheduler:
@@ -201,9 +205,11 @@ class Scheduler:
         self._kick = asyncio.Event()
         self._assumed: dict[str, str] = {}  # pod uid -> node, until the watch shows the binding
         self._reported: dict[str, str] = {}  # pod uid -> last Unschedulable message written
-        kick: FuncHandler[Any] = FuncHandler(on_add=lambda _o: self._kick.set(),
-                           on_update=lambda _o, _n: self._kick.set(),
-                           on_delete=lambda _o: self._kick.set())
+        kick: FuncHandler[Any] = FuncHandler(
+            on_add=lambda _o: self._kick.set(),
+            on_update=lambda _o, _n: self._kick.set(),
+            on_delete=lambda _o: self._kick.set(),
+        )
         self.pods.add_handler(kick)
         self.nodes.add_handler(kick)
 
@@ -237,11 +243,16 @@ class Scheduler:
         """One pass over every unscheduled pod, oldest first."""
         pods = [_pod_dict(p) for p in self.pods.store.list()]
         nodes = [_pod_dict(n) for n in self.nodes.store.list()]
-        self._assumed = {uid: node for uid, node in self._assumed.items()
-                         if any(p["metadata"]["uid"] == uid and _unscheduled(p) for p in pods)}
+        self._assumed = {
+            uid: node
+            for uid, node in self._assumed.items()
+            if any(p["metadata"]["uid"] == uid and _unscheduled(p) for p in pods)
+        }
         counts = self._pods_per_node(pods)
-        pending = sorted((p for p in pods if _unscheduled(p) and p["metadata"]["uid"] not in self._assumed),
-                         key=lambda p: (str(p["metadata"].get("creationTimestamp")), p["metadata"]["name"]))
+        pending = sorted(
+            (p for p in pods if _unscheduled(p) and p["metadata"]["uid"] not in self._assumed),
+            key=lambda p: (str(p["metadata"].get("creationTimestamp")), p["metadata"]["name"]),
+        )
         for pod in pending:
             choice = choose_node(pod, nodes, counts)
             if isinstance(choice, FitError):
@@ -253,16 +264,16 @@ class Scheduler:
 
     async def _bind(self, pod: Mapping[str, Any], node: str) -> bool:
         meta = pod["metadata"]
-        binding = PodBinding(metadata=ObjectMeta(name=meta["name"], namespace=meta["namespace"],
-                                                 uid=meta["uid"]),
-                             target=ObjectReference(apiVersion="v1", kind="Node", name=node))
+        binding = PodBinding(
+            metadata=ObjectMeta(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"]),
+            target=ObjectReference(apiVersion="v1", kind="Node", name=node),
+        )
         try:
             await self._client.create(binding, meta["name"], namespace=meta["namespace"])
         except ValueError:
             pass  # bound: the API server answers a Status, which lightkube cannot read as a Binding
         except ApiError as exc:
-            log.warning("binding failed pod=%s/%s node=%s error=%s", meta["namespace"], meta["name"],
-                        node, exc)
+            log.warning("binding failed pod=%s/%s node=%s error=%s", meta["namespace"], meta["name"], node, exc)
             return False
         log.info("bound pod=%s/%s node=%s", meta["namespace"], meta["name"], node)
         return True
@@ -271,16 +282,26 @@ class Scheduler:
         meta = pod["metadata"]
         if self._reported.get(meta["uid"]) == message:
             return
-        old = next((c for c in (pod.get("status") or {}).get("conditions") or []
-                    if c.get("type") == "PodScheduled"), None)
+        old = next(
+            (c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == "PodScheduled"), None
+        )
         since = old.get("lastTransitionTime") if old and old.get("status") == "False" else None
-        condition = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                     "message": message, "lastProbeTime": None, "lastTransitionTime": since or _now()}
+        condition = {
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": "Unschedulable",
+            "message": message,
+            "lastProbeTime": None,
+            "lastTransitionTime": since or _now(),
+        }
         try:
-            await self._client.patch(Pod.Status, meta["name"],
-                                     {"status": {"phase": "Pending", "conditions": [condition]}},
-                                     namespace=meta["namespace"], patch_type=PatchType.MERGE)
+            await self._client.patch(
+                Pod.Status,
+                meta["name"],
+                {"status": {"phase": "Pending", "conditions": [condition]}},
+                namespace=meta["namespace"],
+                patch_type=PatchType.MERGE,
+            )
             self._reported[meta["uid"]] = message
         except ApiError as exc:
-            log.warning("unschedulable status not written pod=%s/%s error=%s", meta["namespace"],
-                        meta["name"], exc)
+            log.warning("unschedulable status not written pod=%s/%s error=%s", meta["namespace"], meta["name"], exc)

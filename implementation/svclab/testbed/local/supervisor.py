@@ -37,8 +37,15 @@ from typing import Any, TextIO
 from svclab.testbed.local.cluster import ClusterInfo
 from svclab.testbed.local.nsexec import preexec_entering
 
-__all__ = ["Backoff", "ChildSpec", "Supervisor", "module_available", "plan_children",
-           "running_child_pid", "svclab_argv"]
+__all__ = [
+    "Backoff",
+    "ChildSpec",
+    "Supervisor",
+    "module_available",
+    "plan_children",
+    "running_child_pid",
+    "svclab_argv",
+]
 
 log = logging.getLogger("svclab.supervisor")
 
@@ -74,28 +81,53 @@ def _node_children(info: ClusterInfo, base: list[str], with_proxy: bool) -> list
     state = Path(info.state_dir)
     children = []
     for node in info.nodes:
-        agent = [*base, "node-agent", "--kubeconfig", str(info.kubeconfig_internal),
-                 "--node-name", node.name, "--cluster", info.name, "--netns", node.netns,
-                 "--node-ip", node.ip, "--pod-cidr", node.pod_cidr,
-                 "--state-dir", str(state / "nodes" / node.name)]
+        agent = [
+            *base,
+            "node-agent",
+            "--kubeconfig",
+            str(info.kubeconfig_internal),
+            "--node-name",
+            node.name,
+            "--cluster",
+            info.name,
+            "--netns",
+            node.netns,
+            "--node-ip",
+            node.ip,
+            "--pod-cidr",
+            node.pod_cidr,
+            "--state-dir",
+            str(state / "nodes" / node.name),
+        ]
         if node.labels:
             agent += ["--labels", ",".join(f"{k}={v}" for k, v in node.labels)]
         if node.taints:
             agent += ["--register-with-taints", ",".join(t.flag() for t in node.taints)]
         children.append(ChildSpec(f"node-agent-{node.name}", tuple(agent), node.netns, node.name))
         if with_proxy:
-            proxy = [*base, "proxy", "--kubeconfig", str(info.kubeconfig_internal),
-                     "--mode", info.proxy_mode, "--hostname-override", node.name,
-                     "--min-sync-period", info.min_sync_period,
-                     "--sync-period", info.sync_period]
+            proxy = [
+                *base,
+                "proxy",
+                "--kubeconfig",
+                str(info.kubeconfig_internal),
+                "--mode",
+                info.proxy_mode,
+                "--hostname-override",
+                node.name,
+                "--min-sync-period",
+                info.min_sync_period,
+                "--sync-period",
+                info.sync_period,
+            ]
             if info.ipvs_scheduler:
                 proxy += ["--ipvs-scheduler", info.ipvs_scheduler]
             children.append(ChildSpec(f"proxy-{node.name}", tuple(proxy), node.netns, node.name))
     return children
 
 
-def plan_children(info: ClusterInfo, *, base: list[str] | None = None,
-                  available: Callable[[str], bool] = module_available) -> list[ChildSpec]:
+def plan_children(
+    info: ClusterInfo, *, base: list[str] | None = None, available: Callable[[str], bool] = module_available
+) -> list[ChildSpec]:
     """The processes of a cluster, in start order. Side-effect-free given ``available``."""
     base = svclab_argv() if base is None else base
     state = Path(info.state_dir)
@@ -103,23 +135,46 @@ def plan_children(info: ClusterInfo, *, base: list[str] | None = None,
     # The first --listen is the one STATE/apiserver/kubeconfig names: loopback.
     guest_listen = ("--listen", f"{info.uml.guest_address}:{info.uml.api_port}") if info.uml else ()
     children = [
-        ChildSpec("apiserver", (*base, "apiserver", "--state-dir", str(state / "apiserver"),
-                                "--listen", "127.0.0.1:0", *guest_listen, "--listen-netns",
-                                f"{control_plane.netns}={info.advertise_address}:6443",
-                                "--service-cidr", info.service_subnet,
-                                "--advertise-address", info.advertise_address,
-                                "--cluster-name", info.name),
-                  needs_apiserver=False),
+        ChildSpec(
+            "apiserver",
+            (
+                *base,
+                "apiserver",
+                "--state-dir",
+                str(state / "apiserver"),
+                "--listen",
+                "127.0.0.1:0",
+                *guest_listen,
+                "--listen-netns",
+                f"{control_plane.netns}={info.advertise_address}:6443",
+                "--service-cidr",
+                info.service_subnet,
+                "--advertise-address",
+                info.advertise_address,
+                "--cluster-name",
+                info.name,
+            ),
+            needs_apiserver=False,
+        ),
     ]
     if available("svclab.testbed.local.scheduler_command"):
-        children.append(ChildSpec("scheduler", (*base, "scheduler", "--kubeconfig",
-                                                str(info.kubeconfig_loopback))))
+        children.append(ChildSpec("scheduler", (*base, "scheduler", "--kubeconfig", str(info.kubeconfig_loopback))))
     if info.controllers and available("svclab.controllers.command"):
-        children.append(ChildSpec(
-            "controller-manager",
-            (*base, "controller-manager", "--kubeconfig", str(info.kubeconfig_internal),
-             "--controllers", ",".join(info.controllers)),
-            control_plane.netns, control_plane.name))
+        children.append(
+            ChildSpec(
+                "controller-manager",
+                (
+                    *base,
+                    "controller-manager",
+                    "--kubeconfig",
+                    str(info.kubeconfig_internal),
+                    "--controllers",
+                    ",".join(info.controllers),
+                ),
+                control_plane.netns,
+                control_plane.name,
+            )
+        )
     with_proxy = info.proxy_mode != "none" and available("svclab.proxy.command")
     return children + _node_children(info, base, with_proxy)
 
@@ -147,9 +202,12 @@ def running_child_pid(state_dir: str | Path, child: str) -> int | None:
             argv = (entry / "cmdline").read_bytes().rstrip(b"\0") if stat else b""
         except OSError:
             continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        if (argv.endswith(b"\0svclab.cli\0" + wanted) and int(fields[1]) == info.supervisor_pid
-                and fields[0] not in "ZXT"):
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if (
+            argv.endswith(b"\0svclab.cli\0" + wanted)
+            and int(fields[1]) == info.supervisor_pid
+            and fields[0] not in "ZXT"
+        ):
             return int(entry.name)
     return None
 
@@ -182,8 +240,9 @@ class _Running:
 class Supervisor:
     """Runs ``children`` until ``stop()`` (or SIGTERM/SIGINT via ``install_signals``)."""
 
-    def __init__(self, info: ClusterInfo, children: list[ChildSpec], *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, info: ClusterInfo, children: list[ChildSpec], *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.info = info
         self.state = Path(info.state_dir)
         self.children = [_Running(spec) for spec in children]
@@ -217,19 +276,27 @@ class Supervisor:
     def _log_file(self, name: str) -> TextIO:
         if name not in self._logs:
             (self.state / "logs").mkdir(parents=True, exist_ok=True)
-            self._logs[name] = open(self.state / "logs" / f"{name}.log", "a", buffering=1)
+            # Held open for the supervisor's lifetime and closed when it ends.
+            self._logs[name] = open(self.state / "logs" / f"{name}.log", "a", buffering=1)  # noqa: SIM115
         return self._logs[name]
 
     def _start(self, child: _Running) -> None:
         spec = child.spec
         out = self._log_file(spec.name)
-        out.write(f"--- svclab supervisor: starting {spec.name} (start {child.restarts + 1}) "
-                  f"at {time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
+        out.write(
+            f"--- svclab supervisor: starting {spec.name} (start {child.restarts + 1}) "
+            f"at {time.strftime('%Y-%m-%dT%H:%M:%S')}\n"
+        )
         preexec = preexec_entering(spec.netns, hostname=spec.hostname) if spec.netns else None
         try:
-            child.process = subprocess.Popen(spec.argv, stdin=subprocess.DEVNULL, stdout=out,
-                                             stderr=subprocess.STDOUT, preexec_fn=preexec,
-                                             close_fds=True)
+            child.process = subprocess.Popen(
+                spec.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=preexec,
+                close_fds=True,
+            )
         except OSError as exc:
             out.write(f"--- svclab supervisor: cannot start {spec.name}: {exc}\n")
             child.process = None
@@ -245,8 +312,8 @@ class Supervisor:
             return
         delay = child.backoff.next_delay(now - child.started_at)
         self._log_file(child.spec.name).write(
-            f"--- svclab supervisor: {child.spec.name} exited with {code}; "
-            f"restarting in {delay:.1f}s\n")
+            f"--- svclab supervisor: {child.spec.name} exited with {code}; restarting in {delay:.1f}s\n"
+        )
         log.warning("exited child=%s code=%s restart_in=%.1f", child.spec.name, code, delay)
         child.process = None
         child.restarts += 1
@@ -277,8 +344,9 @@ class Supervisor:
         no component logs errors about a vanished API server on the way down.
         """
         for wave in (True, False):
-            self._stop([c.process for c in self.children
-                        if c.process is not None and c.spec.needs_apiserver is wave], grace)
+            self._stop(
+                [c.process for c in self.children if c.process is not None and c.spec.needs_apiserver is wave], grace
+            )
         for out in self._logs.values():
             out.close()
 

@@ -19,8 +19,7 @@ log = logging.getLogger("svclab.supervisor")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--state-dir", required=True,
-                        help="the cluster's state directory (holds cluster.json)")
+    parser.add_argument("--state-dir", required=True, help="the cluster's state directory (holds cluster.json)")
 
 
 def _log_empty_slots(proxy_mode: str, controllers: tuple[str, ...]) -> None:
@@ -33,13 +32,11 @@ def _log_empty_slots(proxy_mode: str, controllers: tuple[str, ...]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     info = read_cluster(args.state_dir)
     children = plan_children(info)
     _log_empty_slots(info.proxy_mode, info.controllers)
-    log.info("supervising cluster=%s children=%s", info.name,
-             ",".join(child.name for child in children))
+    log.info("supervising cluster=%s children=%s", info.name, ",".join(child.name for child in children))
     supervisor = Supervisor(info, children)
     supervisor.install_signals()
     supervisor.run()

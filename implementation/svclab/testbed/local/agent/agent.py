@@ -43,21 +43,30 @@ class NodeAgent:
         self._client = client
         self._node = node
         state_dir.mkdir(parents=True, exist_ok=True)
-        self._context = AgentContext(client=client, cluster=cluster, node_name=node.name,
-                                     node_ip=node.node_ip, state_dir=state_dir,
-                                     allocator=IPAllocator(node.pod_cidr))
+        self._context = AgentContext(
+            client=client,
+            cluster=cluster,
+            node_name=node.name,
+            node_ip=node.node_ip,
+            state_dir=state_dir,
+            allocator=IPAllocator(node.pod_cidr),
+        )
         self._workers: dict[str, PodWorker] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._leftovers: dict[str, Sandbox] = {s.uid: s for s in load_sandboxes(state_dir)}
         self.informer: Informer[Pod] = Informer(
-            client, Pod, ReflectorOptions(field_selector=f"spec.nodeName={node.name}"))
+            client, Pod, ReflectorOptions(field_selector=f"spec.nodeName={node.name}")
+        )
 
     async def run(self) -> None:
         """Register the node, then serve its pods until cancelled."""
         await register_node(self._client, self._node)
         heartbeat = asyncio.ensure_future(Heartbeat(self._client, self._node).run())
-        self.informer.add_handler(FuncHandler(on_add=self._on_pod, on_update=lambda _old, new: self._on_pod(new),
-                                              on_delete=self._on_pod_deleted))
+        self.informer.add_handler(
+            FuncHandler(
+                on_add=self._on_pod, on_update=lambda _old, new: self._on_pod(new), on_delete=self._on_pod_deleted
+            )
+        )
         informer = asyncio.ensure_future(self.informer.run())
         try:
             await self.informer.wait_synced()

@@ -30,8 +30,15 @@ from .nsutil import enter_pod
 from .sandbox import Sandbox, process_start_ticks, save_sandbox
 from .status import ContainerView, RunState
 
-__all__ = ["IMAGE_NOT_SUPPORTED", "ContainerRunner", "Launch", "container_argv",
-           "container_env", "restart_delay", "rfc3339"]
+__all__ = [
+    "IMAGE_NOT_SUPPORTED",
+    "ContainerRunner",
+    "Launch",
+    "container_argv",
+    "container_env",
+    "restart_delay",
+    "rfc3339",
+]
 
 IMAGE_NOT_SUPPORTED = "ImageNotSupported"
 AGNHOST_IMAGE = "registry.k8s.io/e2e-test-images/agnhost"
@@ -42,8 +49,7 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # `pause` only waits for SIGTERM and exits 0. A shell does that for ~1 ms of CPU
 # where a Python interpreter costs ~100 ms, which is most of the time to start
 # 100 pods on two cores.
-PAUSE_ARGV = ("/bin/sh", "-c",
-              "trap 'kill $! 2>/dev/null; exit 0' TERM INT; while :; do sleep 3600 & wait $!; done")
+PAUSE_ARGV = ("/bin/sh", "-c", "trap 'kill $! 2>/dev/null; exit 0' TERM INT; while :; do sleep 3600 & wait $!; done")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +70,11 @@ def _repository(image: str) -> str:
 
 def _expand(text: str, env: Mapping[str, str]) -> str:
     """Kubernetes ``$(VAR)`` expansion: unknown names stay, ``$$`` escapes."""
-    return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)",
-                  lambda m: "$" if m.group(0) == "$$" else env.get(m.group(1), m.group(0)), text)
+    return re.sub(
+        r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)",
+        lambda m: "$" if m.group(0) == "$$" else env.get(m.group(1), m.group(0)),
+        text,
+    )
 
 
 def container_argv(container: Mapping[str, Any], env: Mapping[str, str]) -> Launch:
@@ -84,20 +93,28 @@ def container_argv(container: Mapping[str, Any], env: Mapping[str, str]) -> Laun
         return Launch(PAUSE_ARGV)
     if command:
         return Launch(tuple(command + args))
-    return Launch((), IMAGE_NOT_SUPPORTED,
-                  f"svclab runs only the built-in {AGNHOST_IMAGE} image or containers with a "
-                  f"command; image {image!r} has no command in the pod spec")
+    return Launch(
+        (),
+        IMAGE_NOT_SUPPORTED,
+        f"svclab runs only the built-in {AGNHOST_IMAGE} image or containers with a "
+        f"command; image {image!r} has no command in the pod spec",
+    )
 
 
-def container_env(container: Mapping[str, Any], pod: Mapping[str, Any], pod_ip: str,
-                  host_ip: str) -> dict[str, str]:
+def container_env(container: Mapping[str, Any], pod: Mapping[str, Any], pod_ip: str, host_ip: str) -> dict[str, str]:
     """Environment: plain values and the common downward-API fields (side-effect-free)."""
     meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
-    fields = {"metadata.name": meta.get("name", ""), "metadata.namespace": meta.get("namespace", ""),
-              "metadata.uid": meta.get("uid", ""), "spec.nodeName": spec.get("nodeName", ""),
-              "spec.serviceAccountName": spec.get("serviceAccountName", ""),
-              "status.podIP": pod_ip, "status.hostIP": host_ip, "status.podIPs": pod_ip,
-              "status.hostIPs": host_ip}
+    fields = {
+        "metadata.name": meta.get("name", ""),
+        "metadata.namespace": meta.get("namespace", ""),
+        "metadata.uid": meta.get("uid", ""),
+        "spec.nodeName": spec.get("nodeName", ""),
+        "spec.serviceAccountName": spec.get("serviceAccountName", ""),
+        "status.podIP": pod_ip,
+        "status.hostIP": host_ip,
+        "status.podIPs": pod_ip,
+        "status.hostIPs": host_ip,
+    }
     env = {"PATH": DEFAULT_PATH, "HOSTNAME": spec.get("hostname") or meta.get("name", "")}
     for var in container.get("env") or []:
         source = var.get("valueFrom") or {}
@@ -116,15 +133,22 @@ def restart_delay(previous_restarts: int) -> float:
 
 
 def rfc3339(epoch: float) -> str:
-    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ContainerRunner:
     """Runs one container of one pod until stopped; reports every change via ``on_change``."""
 
-    def __init__(self, container: Mapping[str, Any], pod: Mapping[str, Any], sandbox: Sandbox,
-                 launch: Launch, env: Mapping[str, str], on_change: Callable[[], None],
-                 restart_count: int = 0) -> None:
+    def __init__(
+        self,
+        container: Mapping[str, Any],
+        pod: Mapping[str, Any],
+        sandbox: Sandbox,
+        launch: Launch,
+        env: Mapping[str, str],
+        on_change: Callable[[], None],
+        restart_count: int = 0,
+    ) -> None:
         self.spec = container
         self.name = str(container["name"])
         self._pod = pod
@@ -138,9 +162,14 @@ class ContainerRunner:
         self._probes_readiness = bool(container.get("readinessProbe"))
         self.generation = 0  # one per process started, so probes know a restart happened
         self.ready = False
-        self.view = ContainerView(self.name, str(container.get("image", "")), RunState.WAITING,
-                                  reason=launch.reason or "ContainerCreating",
-                                  message=launch.message, restart_count=restart_count)
+        self.view = ContainerView(
+            self.name,
+            str(container.get("image", "")),
+            RunState.WAITING,
+            reason=launch.reason or "ContainerCreating",
+            message=launch.message,
+            restart_count=restart_count,
+        )
 
     def _set(self, **changes: Any) -> None:
         self.view = replace(self.view, **changes)
@@ -179,25 +208,42 @@ class ContainerRunner:
             delay = restart_delay(self.view.restart_count)
             if delay:
                 meta = self._pod.get("metadata") or {}
-                self._set(state=RunState.WAITING, reason="CrashLoopBackOff", message=(
-                    f"back-off {int(delay)}s restarting failed container={self.name} "
-                    f"pod={meta.get('name')}_{meta.get('namespace')}({meta.get('uid')})"))
+                self._set(
+                    state=RunState.WAITING,
+                    reason="CrashLoopBackOff",
+                    message=(
+                        f"back-off {int(delay)}s restarting failed container={self.name} "
+                        f"pod={meta.get('name')}_{meta.get('namespace')}({meta.get('uid')})"
+                    ),
+                )
                 await asyncio.sleep(delay)
             self.view = replace(self.view, restart_count=self.view.restart_count + 1)
 
     async def _run_once(self) -> int:
         log_path = Path(self._sandbox.directory) / f"{self.name}.log"
         workdir = self.spec.get("workingDir") or None
-        with open(log_path, "ab") as log:
+        with open(log_path, "ab") as log:  # noqa: ASYNC230 - opening a local log file does not block
             try:
                 process = await asyncio.create_subprocess_exec(
-                    *self._launch.argv, env=self._env, stdin=asyncio.subprocess.DEVNULL,
-                    stdout=log, stderr=log,
-                    preexec_fn=enter_pod(self._sandbox.holder_pid, self._sandbox.netns, workdir))
+                    *self._launch.argv,
+                    env=self._env,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    preexec_fn=enter_pod(self._sandbox.holder_pid, self._sandbox.netns, workdir),
+                )
             except OSError as exc:
                 now = rfc3339(_now())
-                self._set(state=RunState.TERMINATED, exit_code=128, reason="StartError",
-                          message=str(exc), started_at=now, finished_at=now, pid=0, ready=False)
+                self._set(
+                    state=RunState.TERMINATED,
+                    exit_code=128,
+                    reason="StartError",
+                    message=str(exc),
+                    started_at=now,
+                    finished_at=now,
+                    pid=0,
+                    ready=False,
+                )
                 return 128
         self._process = process
         self._sandbox.containers[self.name] = [process.pid, process_start_ticks(process.pid)]
@@ -205,8 +251,15 @@ class ContainerRunner:
         started = rfc3339(_now())
         self.generation += 1
         self.ready = not self._probes_readiness
-        self._set(state=RunState.RUNNING, reason="", message="", pid=process.pid,
-                  started_at=started, finished_at="", ready=False)
+        self._set(
+            state=RunState.RUNNING,
+            reason="",
+            message="",
+            pid=process.pid,
+            started_at=started,
+            finished_at="",
+            ready=False,
+        )
         code = await process.wait()
         self.ready = False
         if self._sandbox.containers.pop(self.name, None) is not None:
@@ -214,8 +267,14 @@ class ContainerRunner:
         exit_code = code if code >= 0 else 128 - code  # killed by signal N: 128+N
         reason = "Completed" if exit_code == 0 else "Error"
         finished = rfc3339(_now())
-        self._set(state=RunState.TERMINATED, exit_code=exit_code, reason=reason, finished_at=finished,
-                  ready=False, last_terminated=(exit_code, reason, started, finished))
+        self._set(
+            state=RunState.TERMINATED,
+            exit_code=exit_code,
+            reason=reason,
+            finished_at=finished,
+            ready=False,
+            last_terminated=(exit_code, reason, started, finished),
+        )
         return exit_code
 
     async def stop(self, grace_seconds: float) -> None:
@@ -230,7 +289,7 @@ async def _terminate(process: asyncio.subprocess.Process, grace_seconds: float) 
     _signal_group(process.pid, signal.SIGTERM)
     try:
         await asyncio.wait_for(process.wait(), max(grace_seconds, 0.0))
-    except asyncio.TimeoutError:
+    except TimeoutError:
         _signal_group(process.pid, signal.SIGKILL)
         await process.wait()
 

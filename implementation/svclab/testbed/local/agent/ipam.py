@@ -53,8 +53,7 @@ class IPAllocator:
     def reserve(self, key: str, address: ipaddress.IPv4Address | str) -> None:
         """Record that ``key`` holds ``address`` (adoption after a restart)."""
         ip = ipaddress.IPv4Address(address)
-        if ip not in self.network or ip in (self.network.network_address, self.gateway,
-                                           self.network.broadcast_address):
+        if ip not in self.network or ip in (self.network.network_address, self.gateway, self.network.broadcast_address):
             raise ValueError(f"{ip} is not a pod address of {self.network}")
         with self._lock:
             owner = next((k for k, v in self._by_key.items() if v == ip), None)

@@ -28,8 +28,16 @@ from lightkube.resources.coordination_v1 import Lease
 from lightkube.resources.core_v1 import Node
 from lightkube.types import PatchType
 
-__all__ = ["KUBELET_VERSION", "NodeOptions", "Heartbeat", "node_manifest", "node_status",
-           "parse_labels", "parse_taints", "register_node"]
+__all__ = [
+    "KUBELET_VERSION",
+    "Heartbeat",
+    "NodeOptions",
+    "node_manifest",
+    "node_status",
+    "parse_labels",
+    "parse_taints",
+    "register_node",
+]
 
 KUBELET_VERSION = "v1.33.0-svclab"
 RUNTIME_VERSION = "svclab://0.1.0"
@@ -82,46 +90,75 @@ def _arch() -> str:
 
 def node_manifest(options: NodeOptions) -> dict[str, Any]:
     """The Node object to create (side-effect-free)."""
-    labels = {"kubernetes.io/hostname": options.name, "kubernetes.io/os": "linux",
-              "kubernetes.io/arch": _arch(), "beta.kubernetes.io/os": "linux",
-              "beta.kubernetes.io/arch": _arch(), **options.labels}
+    labels = {
+        "kubernetes.io/hostname": options.name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": _arch(),
+        "beta.kubernetes.io/os": "linux",
+        "beta.kubernetes.io/arch": _arch(),
+        **options.labels,
+    }
     spec: dict[str, Any] = {"podCIDR": options.pod_cidr, "podCIDRs": [options.pod_cidr]}
     if options.taints:
         spec["taints"] = [dict(t) for t in options.taints]
-    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": options.name, "labels": labels},
-            "spec": spec}
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": options.name, "labels": labels}, "spec": spec}
 
 
-def node_status(options: NodeOptions, now: str, previous: Mapping[str, Any] | None = None,
-                ) -> dict[str, Any]:
+def node_status(
+    options: NodeOptions,
+    now: str,
+    previous: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The Node status kubelet posts; transition times survive from ``previous``."""
     old = {c.get("type"): c for c in (previous or {}).get("conditions") or []}
 
     def condition(kind: str, status: str, reason: str, message: str) -> dict[str, Any]:
         before = old.get(kind)
         since = before.get("lastTransitionTime") if before and before.get("status") == status else None
-        return {"type": kind, "status": status, "reason": reason, "message": message,
-                "lastHeartbeatTime": now, "lastTransitionTime": since or now}
-    capacity = {"cpu": str(os.cpu_count() or 1), "memory": f"{_memory_kib()}Ki",
-                "pods": str(MAX_PODS), "ephemeral-storage": "100Gi"}
+        return {
+            "type": kind,
+            "status": status,
+            "reason": reason,
+            "message": message,
+            "lastHeartbeatTime": now,
+            "lastTransitionTime": since or now,
+        }
+
+    capacity = {
+        "cpu": str(os.cpu_count() or 1),
+        "memory": f"{_memory_kib()}Ki",
+        "pods": str(MAX_PODS),
+        "ephemeral-storage": "100Gi",
+    }
     uname = os.uname()
     return {
-        "addresses": [{"type": "InternalIP", "address": options.node_ip},
-                      {"type": "Hostname", "address": options.name}],
+        "addresses": [
+            {"type": "InternalIP", "address": options.node_ip},
+            {"type": "Hostname", "address": options.name},
+        ],
         "conditions": [
-            condition("MemoryPressure", "False", "KubeletHasSufficientMemory",
-                      "kubelet has sufficient memory available"),
+            condition(
+                "MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"
+            ),
             condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-            condition("PIDPressure", "False", "KubeletHasSufficientPID",
-                      "kubelet has sufficient PID available"),
+            condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
             condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
         ],
-        "capacity": capacity, "allocatable": dict(capacity),
+        "capacity": capacity,
+        "allocatable": dict(capacity),
         "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
-        "nodeInfo": {"machineID": "", "systemUUID": "", "bootID": "",
-                     "kernelVersion": uname.release, "osImage": _os_image(),
-                     "containerRuntimeVersion": RUNTIME_VERSION, "kubeletVersion": KUBELET_VERSION,
-                     "kubeProxyVersion": "", "operatingSystem": "linux", "architecture": _arch()},
+        "nodeInfo": {
+            "machineID": "",
+            "systemUUID": "",
+            "bootID": "",
+            "kernelVersion": uname.release,
+            "osImage": _os_image(),
+            "containerRuntimeVersion": RUNTIME_VERSION,
+            "kubeletVersion": KUBELET_VERSION,
+            "kubeProxyVersion": "",
+            "operatingSystem": "linux",
+            "architecture": _arch(),
+        },
     }
 
 
@@ -145,7 +182,7 @@ def _os_image() -> str:
 
 
 def now_rfc3339() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 async def register_node(client: Any, options: NodeOptions) -> None:
@@ -156,17 +193,21 @@ async def register_node(client: Any, options: NodeOptions) -> None:
     except ApiError as exc:
         if exc.status.code != 409:
             raise
-        await client.patch(Node, options.name, {"metadata": {"labels": manifest["metadata"]["labels"]},
-                                                "spec": manifest["spec"]},
-                           patch_type=PatchType.MERGE)
+        await client.patch(
+            Node,
+            options.name,
+            {"metadata": {"labels": manifest["metadata"]["labels"]}, "spec": manifest["spec"]},
+            patch_type=PatchType.MERGE,
+        )
     await post_node_status(client, options)
 
 
 async def post_node_status(client: Any, options: NodeOptions) -> None:
     current = await client.get(Node, options.name)
     previous = current.status.to_dict() if current.status is not None else None
-    await client.patch(Node.Status, options.name, {"status": node_status(options, now_rfc3339(), previous)},
-                       patch_type=PatchType.MERGE)
+    await client.patch(
+        Node.Status, options.name, {"status": node_status(options, now_rfc3339(), previous)}, patch_type=PatchType.MERGE
+    )
 
 
 class Heartbeat:
@@ -188,18 +229,20 @@ class Heartbeat:
             await asyncio.sleep(LEASE_RENEW_SECONDS)
 
     async def _renew(self) -> None:
-        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         name = self._options.name
         spec = {"holderIdentity": name, "leaseDurationSeconds": LEASE_DURATION_SECONDS, "renewTime": now}
         try:
-            await self._client.patch(Lease, name, {"spec": spec}, namespace=LEASE_NAMESPACE,
-                                     patch_type=PatchType.MERGE)
+            await self._client.patch(Lease, name, {"spec": spec}, namespace=LEASE_NAMESPACE, patch_type=PatchType.MERGE)
         except ApiError as exc:
             if exc.status.code != 404:
                 raise
-            lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                     "metadata": {"name": name, "namespace": LEASE_NAMESPACE},
-                     "spec": {**spec, "acquireTime": now}}
+            lease = {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {"name": name, "namespace": LEASE_NAMESPACE},
+                "spec": {**spec, "acquireTime": now},
+            }
             await self._client.create(Lease.from_dict(lease), namespace=LEASE_NAMESPACE)
 
     async def _status_loop(self) -> None:

@@ -51,15 +51,16 @@ def start_in_new_uts(netns: str, hostname: str) -> Callable[[], None]:
         _check(_libc.unshare(CLONE_NEWUTS), "unshare(CLONE_NEWUTS)")
         _check(_libc.sethostname(encoded, len(encoded)), "sethostname")
         os.setsid()
+
     return preexec
 
 
-def enter_pod(holder_pid: int, netns: str, workdir: str | None = None,
-              new_session: bool = True) -> Callable[[], None]:
+def enter_pod(holder_pid: int, netns: str, workdir: str | None = None, new_session: bool = True) -> Callable[[], None]:
     """A preexec function joining a pod: the holder's UTS namespace and the pod's netns.
 
     Without a holder (``holder_pid`` 0) only the network namespace is joined.
     """
+
     def preexec() -> None:
         if holder_pid:
             _setns(f"/proc/{holder_pid}/ns/uts", CLONE_NEWUTS)
@@ -68,4 +69,5 @@ def enter_pod(holder_pid: int, netns: str, workdir: str | None = None,
             os.setsid()
         if workdir:
             os.chdir(workdir)
+
     return preexec

@@ -50,8 +50,7 @@ class AgentContext:
 class PodWorker:
     """Drives one pod; create with the pod dict, then ``run()`` as a task."""
 
-    def __init__(self, pod: Mapping[str, Any], context: AgentContext,
-                 adopted: Sandbox | None = None) -> None:
+    def __init__(self, pod: Mapping[str, Any], context: AgentContext, adopted: Sandbox | None = None) -> None:
         self.pod = dict(pod)
         self.uid = str(pod["metadata"]["uid"])
         self._ctx = context
@@ -83,8 +82,7 @@ class PodWorker:
         """The pod vanished from the API without our final delete (force deletion): kill now."""
         if self._terminating is None:
             self._stop_requested.set()
-            self._terminating = _logged(asyncio.ensure_future(self.terminate(delete_from_api=False, grace=0)),
-                                        self.key)
+            self._terminating = _logged(asyncio.ensure_future(self.terminate(delete_from_api=False, grace=0)), self.key)
 
     async def run(self) -> None:
         writer = asyncio.ensure_future(self._status_writer())
@@ -112,7 +110,7 @@ class PodWorker:
                 log.error("pod sandbox failed, retrying in %.0f s pod=%s error=%s", delay, self.key, exc)
             try:
                 await asyncio.wait_for(self._stop_requested.wait(), delay)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 delay = min(delay * 2, SANDBOX_RETRY_MAX)
         return None
 
@@ -130,10 +128,16 @@ class PodWorker:
             destroy_sandbox(adopted)
         ip = self._ctx.allocator.allocate(self.uid)
         try:
-            return create_sandbox(cluster=self._ctx.cluster, uid=self.uid,
-                                  namespace=meta["namespace"], name=meta["name"],
-                                  hostname=spec.get("hostname") or meta["name"], ip=ip,
-                                  network=self._ctx.allocator.network, state_dir=self._ctx.state_dir)
+            return create_sandbox(
+                cluster=self._ctx.cluster,
+                uid=self.uid,
+                namespace=meta["namespace"],
+                name=meta["name"],
+                hostname=spec.get("hostname") or meta["name"],
+                ip=ip,
+                network=self._ctx.allocator.network,
+                state_dir=self._ctx.state_dir,
+            )
         except BaseException:
             self._ctx.allocator.release(self.uid)
             raise
@@ -145,8 +149,15 @@ class PodWorker:
             env = container_env(container, self.pod, self._sandbox.ip, self._ctx.node_ip)
             old = previous.get(container["name"])
             restarts = int(old.get("restartCount", 0)) + (self._adopted is not None) if old else 0
-            runner = ContainerRunner(container, self.pod, self._sandbox, container_argv(container, env),
-                                     env, self._dirty.set, restart_count=restarts)
+            runner = ContainerRunner(
+                container,
+                self.pod,
+                self._sandbox,
+                container_argv(container, env),
+                env,
+                self._dirty.set,
+                restart_count=restarts,
+            )
             self._runners.append(runner)
             self._tasks.append(asyncio.ensure_future(runner.run()))
             for kind, field in ((ProbeKind.READINESS, "readinessProbe"), (ProbeKind.LIVENESS, "livenessProbe")):
@@ -166,8 +177,9 @@ class PodWorker:
                 await asyncio.sleep(max(tracker.next_due() - loop.time(), 0.0))
                 if runner.generation != generation or runner.view.state is not RunState.RUNNING:
                     break
-                success = await run_probe(probe, runner.spec, self._sandbox.ip if self._sandbox else "",
-                                          self._exec_in_pod)
+                success = await run_probe(
+                    probe, runner.spec, self._sandbox.ip if self._sandbox else "", self._exec_in_pod
+                )
                 if tracker.record(success, loop.time()):
                     if kind is ProbeKind.READINESS:
                         runner.set_ready(tracker.ok)
@@ -180,11 +192,15 @@ class PodWorker:
         if sandbox is None or not command:
             return 1
         process = await asyncio.create_subprocess_exec(
-            *command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL, preexec_fn=enter_pod(sandbox.holder_pid, sandbox.netns))
+            *command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            preexec_fn=enter_pod(sandbox.holder_pid, sandbox.netns),
+        )
         try:
             return await asyncio.wait_for(process.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             process.kill()
             await process.wait()
             return 1
@@ -213,8 +229,13 @@ class PodWorker:
             if _comparable(status) == _comparable(self._last_written):
                 continue
             try:
-                await self._ctx.client.patch(Pod.Status, meta["name"], {"status": status},
-                                             namespace=meta["namespace"], patch_type=PatchType.MERGE)
+                await self._ctx.client.patch(
+                    Pod.Status,
+                    meta["name"],
+                    {"status": status},
+                    namespace=meta["namespace"],
+                    patch_type=PatchType.MERGE,
+                )
                 self._last_written = status
                 self.pod["status"] = status
             except ApiError as exc:
@@ -253,8 +274,13 @@ class PodWorker:
     async def _write_final_status(self) -> None:
         meta = self.pod["metadata"]
         try:
-            await self._ctx.client.patch(Pod.Status, meta["name"], {"status": self._status()},
-                                         namespace=meta["namespace"], patch_type=PatchType.MERGE)
+            await self._ctx.client.patch(
+                Pod.Status,
+                meta["name"],
+                {"status": self._status()},
+                namespace=meta["namespace"],
+                patch_type=PatchType.MERGE,
+            )
         except Exception as exc:  # the pod is going away; deletion matters more
             log.info("final pod status not written pod=%s error=%s", self.key, exc)
 
@@ -270,22 +296,24 @@ class PodWorker:
 
 def _logged(task: asyncio.Task[None], key: str) -> asyncio.Task[None]:
     """Log a background task's failure when it happens, not when it is garbage-collected."""
+
     def report(done: asyncio.Task[None]) -> None:
         if not done.cancelled() and done.exception() is not None:
             log.error("pod termination failed pod=%s", key, exc_info=done.exception())
+
     task.add_done_callback(report)
     return task
 
 
 def _creating(container: Mapping[str, Any]) -> ContainerView:
-    return ContainerView(str(container["name"]), str(container.get("image", "")), RunState.WAITING,
-                         reason="ContainerCreating")
+    return ContainerView(
+        str(container["name"]), str(container.get("image", "")), RunState.WAITING, reason="ContainerCreating"
+    )
 
 
 def _comparable(status: Mapping[str, Any] | None) -> Any:
     """A status without the times that change on every computation."""
     if status is None:
         return None
-    conditions = [{k: v for k, v in c.items() if k != "lastTransitionTime"}
-                  for c in status.get("conditions") or []]
+    conditions = [{k: v for k, v in c.items() if k != "lastTransitionTime"} for c in status.get("conditions") or []]
     return {**status, "conditions": conditions}

@@ -39,11 +39,13 @@ class ProbeSettings:
     @classmethod
     def from_spec(cls, probe: Mapping[str, Any]) -> ProbeSettings:
         """Read a core/v1 Probe, applying the API defaults."""
-        return cls(initial_delay=float(probe.get("initialDelaySeconds") or 0),
-                   period=float(probe.get("periodSeconds") or 10),
-                   timeout=float(probe.get("timeoutSeconds") or 1),
-                   success_threshold=int(probe.get("successThreshold") or 1),
-                   failure_threshold=int(probe.get("failureThreshold") or 3))
+        return cls(
+            initial_delay=float(probe.get("initialDelaySeconds") or 0),
+            period=float(probe.get("periodSeconds") or 10),
+            timeout=float(probe.get("timeoutSeconds") or 1),
+            success_threshold=int(probe.get("successThreshold") or 1),
+            failure_threshold=int(probe.get("failureThreshold") or 3),
+        )
 
 
 class ProbeTracker:
@@ -90,8 +92,9 @@ def resolve_port(port: int | str, container: Mapping[str, Any]) -> int:
 ExecInPod = Callable[[Sequence[str], float], Awaitable[int]]
 
 
-async def run_probe(probe: Mapping[str, Any], container: Mapping[str, Any], pod_ip: str,
-                    exec_in_pod: ExecInPod) -> bool:
+async def run_probe(
+    probe: Mapping[str, Any], container: Mapping[str, Any], pod_ip: str, exec_in_pod: ExecInPod
+) -> bool:
     """Perform one probe; any error or timeout counts as failure."""
     timeout = float(probe.get("timeoutSeconds") or 1)
     try:
@@ -104,12 +107,13 @@ async def run_probe(probe: Mapping[str, Any], container: Mapping[str, Any], pod_
             action = probe["tcpSocket"]
             host = action.get("host") or pod_ip
             _, writer = await asyncio.wait_for(
-                asyncio.open_connection(host, resolve_port(action["port"], container)), timeout)
+                asyncio.open_connection(host, resolve_port(action["port"], container)), timeout
+            )
             writer.close()
             return True
         if "grpc" in probe:
             return False  # TODO(issue 3): grpc probes are not supported by the local agent
-    except (OSError, asyncio.TimeoutError, ValueError, KeyError):
+    except (TimeoutError, OSError, ValueError, KeyError):
         return False
     return False
 
@@ -122,9 +126,13 @@ async def _http_get(action: Mapping[str, Any], container: Mapping[str, Any], pod
     headers = "".join(f"{h['name']}: {h['value']}\r\n" for h in action.get("httpHeaders") or [])
     reader, writer = await asyncio.open_connection(host, port, ssl=_insecure_tls() if ssl else None)
     try:
-        writer.write((f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-                      f"User-Agent: kube-probe/1.33\r\nAccept: */*\r\n{headers}"
-                      "Connection: close\r\n\r\n").encode())
+        writer.write(
+            (
+                f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                f"User-Agent: kube-probe/1.33\r\nAccept: */*\r\n{headers}"
+                "Connection: close\r\n\r\n"
+            ).encode()
+        )
         await writer.drain()
         status_line = await reader.readline()
     finally:
@@ -135,6 +143,7 @@ async def _http_get(action: Mapping[str, Any], container: Mapping[str, Any], pod
 
 def _insecure_tls() -> Any:
     import ssl  # kubelet skips certificate verification for HTTPS probes
+
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE

@@ -31,8 +31,16 @@ from svclab.testbed.local.nsexec import NETNS_RUN_DIR, create_netns, delete_netn
 
 from .nsutil import start_in_new_uts
 
-__all__ = ["Sandbox", "create_sandbox", "destroy_sandbox", "kill_if_ours", "load_sandboxes",
-           "process_start_ticks", "sandbox_netns_name", "save_sandbox"]
+__all__ = [
+    "Sandbox",
+    "create_sandbox",
+    "destroy_sandbox",
+    "kill_if_ours",
+    "load_sandboxes",
+    "process_start_ticks",
+    "sandbox_netns_name",
+    "save_sandbox",
+]
 
 BRIDGE = "cni0"
 POD_INTERFACE = "eth0"
@@ -105,23 +113,43 @@ def save_sandbox(sandbox: Sandbox) -> None:
     tmp.replace(sandbox.info_path)
 
 
-def create_sandbox(*, cluster: str, uid: str, namespace: str, name: str, hostname: str,
-                   ip: ipaddress.IPv4Address, network: ipaddress.IPv4Network,
-                   state_dir: Path) -> Sandbox:
+def create_sandbox(
+    *,
+    cluster: str,
+    uid: str,
+    namespace: str,
+    name: str,
+    hostname: str,
+    ip: ipaddress.IPv4Address,
+    network: ipaddress.IPv4Network,
+    state_dir: Path,
+) -> Sandbox:
     """Build the namespace, veth, addresses, routes and holder; undo all on failure."""
     ns_name = sandbox_netns_name(cluster, uid)
     host_veth = f"veth{_short(uid)}"
     directory = state_dir / "pods" / f"{namespace}_{name}"
     directory.mkdir(parents=True, exist_ok=True)
-    sandbox = Sandbox(uid=uid, namespace=namespace, name=name, netns=ns_name,
-                      host_veth=host_veth, ip=str(ip), holder_pid=0, holder_ticks=0,
-                      directory=str(directory))
+    sandbox = Sandbox(
+        uid=uid,
+        namespace=namespace,
+        name=name,
+        netns=ns_name,
+        host_veth=host_veth,
+        ip=str(ip),
+        holder_pid=0,
+        holder_ticks=0,
+        directory=str(directory),
+    )
     try:
         _plumb(ns_name, host_veth, ip, network)
-        holder = subprocess.Popen(["sleep", "infinity"], stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                  preexec_fn=start_in_new_uts(ns_name, hostname[:63]),
-                                  close_fds=True)
+        holder = subprocess.Popen(
+            ["sleep", "infinity"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=start_in_new_uts(ns_name, hostname[:63]),
+            close_fds=True,
+        )
         sandbox.holder_pid = holder.pid
         sandbox.holder_ticks = process_start_ticks(holder.pid)
         save_sandbox(sandbox)
@@ -131,8 +159,7 @@ def create_sandbox(*, cluster: str, uid: str, namespace: str, name: str, hostnam
     return sandbox
 
 
-def _plumb(ns_name: str, host_veth: str, ip: ipaddress.IPv4Address,
-           network: ipaddress.IPv4Network) -> None:
+def _plumb(ns_name: str, host_veth: str, ip: ipaddress.IPv4Address, network: ipaddress.IPv4Network) -> None:
     gateway = str(network.network_address + 1)
     if (NETNS_RUN_DIR / ns_name).exists():
         delete_netns(ns_name)  # a leftover from a crash; its pod is gone or being rebuilt
@@ -141,8 +168,7 @@ def _plumb(ns_name: str, host_veth: str, ip: ipaddress.IPv4Address,
         if ipr.link_lookup(ifname=host_veth):
             ipr.link("del", ifname=host_veth)
         temp_peer = f"p{host_veth[4:]}"
-        ipr.link("add", ifname=host_veth, kind="veth",
-                 peer={"ifname": temp_peer, "net_ns_fd": ns_name})
+        ipr.link("add", ifname=host_veth, kind="veth", peer={"ifname": temp_peer, "net_ns_fd": ns_name})
         (bridge,) = ipr.link_lookup(ifname=BRIDGE)
         (index,) = ipr.link_lookup(ifname=host_veth)
         ipr.link("set", index=index, master=bridge, state="up")

@@ -18,8 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ContainerView", "RunState", "SandboxFacts", "container_status", "pod_phase",
-           "pod_status"]
+__all__ = ["ContainerView", "RunState", "SandboxFacts", "container_status", "pod_phase", "pod_status"]
 
 
 class RunState(str, enum.Enum):
@@ -35,11 +34,11 @@ class ContainerView:
     name: str
     image: str
     state: RunState
-    reason: str = ""          # waiting/terminated reason
+    reason: str = ""  # waiting/terminated reason
     message: str = ""
     exit_code: int = 0
     pid: int = 0
-    started_at: str = ""      # RFC 3339
+    started_at: str = ""  # RFC 3339
     finished_at: str = ""
     restart_count: int = 0
     ready: bool = False
@@ -93,15 +92,18 @@ def container_status(view: ContainerView) -> dict[str, Any]:
     if view.state is RunState.RUNNING:
         state: dict[str, Any] = {"running": {"startedAt": view.started_at}}
     elif view.state is RunState.TERMINATED:
-        state = {"terminated": _terminated(view.exit_code, view.reason, view.started_at,
-                                           view.finished_at, view.pid)}
+        state = {"terminated": _terminated(view.exit_code, view.reason, view.started_at, view.finished_at, view.pid)}
     else:
-        state = {"waiting": {k: v for k, v in (("reason", view.reason),
-                                               ("message", view.message)) if v}}
+        state = {"waiting": {k: v for k, v in (("reason", view.reason), ("message", view.message)) if v}}
     status: dict[str, Any] = {
-        "name": view.name, "image": view.image, "imageID": _image_id(view.image),
-        "ready": view.ready, "started": view.state is RunState.RUNNING,
-        "restartCount": view.restart_count, "state": state, "lastState": {},
+        "name": view.name,
+        "image": view.image,
+        "imageID": _image_id(view.image),
+        "ready": view.ready,
+        "started": view.state is RunState.RUNNING,
+        "restartCount": view.restart_count,
+        "state": state,
+        "lastState": {},
     }
     if view.pid:
         status["containerID"] = f"svclab://{view.pid}"
@@ -112,9 +114,12 @@ def container_status(view: ContainerView) -> dict[str, Any]:
 
 
 def _terminated(code: int, reason: str, started: str, finished: str, pid: int) -> dict[str, Any]:
-    entry: dict[str, Any] = {"exitCode": code,
-                             "reason": reason or ("Completed" if code == 0 else "Error"),
-                             "startedAt": started or None, "finishedAt": finished or None}
+    entry: dict[str, Any] = {
+        "exitCode": code,
+        "reason": reason or ("Completed" if code == 0 else "Error"),
+        "startedAt": started or None,
+        "finishedAt": finished or None,
+    }
     if pid:
         entry["containerID"] = f"svclab://{pid}"
     return {k: v for k, v in entry.items() if v is not None}
@@ -124,13 +129,18 @@ def _image_id(image: str) -> str:
     return f"svclab://{image}"
 
 
-def _condition(previous: Mapping[str, Mapping[str, Any]], kind: str, ok: bool, now: str,
-               reason: str = "", message: str = "") -> dict[str, Any]:
+def _condition(
+    previous: Mapping[str, Mapping[str, Any]], kind: str, ok: bool, now: str, reason: str = "", message: str = ""
+) -> dict[str, Any]:
     status = "True" if ok else "False"
     old = previous.get(kind)
     since = old.get("lastTransitionTime") if old and old.get("status") == status else None
-    condition: dict[str, Any] = {"type": kind, "status": status, "lastProbeTime": None,
-                                 "lastTransitionTime": since or now}
+    condition: dict[str, Any] = {
+        "type": kind,
+        "status": status,
+        "lastProbeTime": None,
+        "lastTransitionTime": since or now,
+    }
     if reason:
         condition["reason"] = reason
     if message:
@@ -138,8 +148,9 @@ def _condition(previous: Mapping[str, Mapping[str, Any]], kind: str, ok: bool, n
     return condition
 
 
-def pod_status(pod: Mapping[str, Any], containers: Sequence[ContainerView],
-               sandbox: SandboxFacts | None, now: str) -> dict[str, Any]:
+def pod_status(
+    pod: Mapping[str, Any], containers: Sequence[ContainerView], sandbox: SandboxFacts | None, now: str
+) -> dict[str, Any]:
     """The whole ``status`` kubelet would write for ``pod`` (side-effect-free)."""
     spec = pod.get("spec") or {}
     old_status = pod.get("status") or {}
@@ -162,11 +173,18 @@ def pod_status(pod: Mapping[str, Any], containers: Sequence[ContainerView],
         _condition(previous, "ContainersReady", all_ready, now, ready_reason, ready_message),
         _condition(previous, "PodScheduled", True, now),
     ]
-    status: dict[str, Any] = {"phase": phase.value, "conditions": conditions,
-                              "qosClass": old_status.get("qosClass", "BestEffort"),
-                              "containerStatuses": [container_status(v) for v in containers]}
+    status: dict[str, Any] = {
+        "phase": phase.value,
+        "conditions": conditions,
+        "qosClass": old_status.get("qosClass", "BestEffort"),
+        "containerStatuses": [container_status(v) for v in containers],
+    }
     if sandbox is not None:
-        status.update(hostIP=sandbox.host_ip, hostIPs=[{"ip": sandbox.host_ip}],
-                      podIP=sandbox.pod_ip, podIPs=[{"ip": sandbox.pod_ip}],
-                      startTime=sandbox.start_time)
+        status.update(
+            hostIP=sandbox.host_ip,
+            hostIPs=[{"ip": sandbox.host_ip}],
+            podIP=sandbox.pod_ip,
+            podIPs=[{"ip": sandbox.pod_ip}],
+            startTime=sandbox.start_time,
+        )
     return status

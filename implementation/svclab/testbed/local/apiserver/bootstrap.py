@@ -36,22 +36,42 @@ def ensure_system_objects(registry: Registry, service_cidr: str, address: str, p
     service_ip = kubernetes_service_ip(service_cidr)
     svc = registry.store.get("Service", "default", "kubernetes")
     if svc is not None and svc["spec"].get("clusterIP") != service_ip:
-        raise errors.internal(f"default/kubernetes has clusterIP {svc['spec'].get('clusterIP')}, "
-                              f"expected {service_ip} for service CIDR {service_cidr}")
+        raise errors.internal(
+            f"default/kubernetes has clusterIP {svc['spec'].get('clusterIP')}, "
+            f"expected {service_ip} for service CIDR {service_cidr}"
+        )
     if svc is None:
-        registry.create(by_kind("Service"), "default", {
-            "metadata": {"name": "kubernetes",
-                         "labels": {"component": "apiserver", "provider": "kubernetes"}},
-            "spec": {"clusterIP": service_ip, "type": "ClusterIP", "sessionAffinity": "None",
-                     "ports": [{"name": "https", "port": 443, "protocol": "TCP",
-                                "targetPort": port}]}})
+        registry.create(
+            by_kind("Service"),
+            "default",
+            {
+                "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+                "spec": {
+                    "clusterIP": service_ip,
+                    "type": "ClusterIP",
+                    "sessionAffinity": "None",
+                    "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}],
+                },
+            },
+        )
     https = {"name": "https", "port": port, "protocol": "TCP"}
-    _ensure(registry, "Endpoints", "default", {
-        "metadata": {"name": "kubernetes",
-                     "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
-        "subsets": [{"addresses": [{"ip": address}], "ports": [https]}]})
-    _ensure(registry, "EndpointSlice", "default", {
-        "metadata": {"name": "kubernetes", "labels": {"kubernetes.io/service-name": "kubernetes"}},
-        "addressType": "IPv4",
-        "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
-        "ports": [https]})
+    _ensure(
+        registry,
+        "Endpoints",
+        "default",
+        {
+            "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+            "subsets": [{"addresses": [{"ip": address}], "ports": [https]}],
+        },
+    )
+    _ensure(
+        registry,
+        "EndpointSlice",
+        "default",
+        {
+            "metadata": {"name": "kubernetes", "labels": {"kubernetes.io/service-name": "kubernetes"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
+            "ports": [https],
+        },
+    )

@@ -114,9 +114,15 @@ def _make_ca(now: dt.datetime) -> tuple[x509.Certificate, ec.EllipticCurvePrivat
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=True, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -147,9 +153,15 @@ def _make_serving(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=True,
-                data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                crl_sign=False, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=True,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -164,8 +176,7 @@ def _make_serving(
     return cert, key
 
 
-def _load_ca(ca_path: Path, ca_key_path: Path
-             ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None:
+def _load_ca(ca_path: Path, ca_key_path: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None:
     if not (ca_path.exists() and ca_key_path.exists()):
         return None
     cert = x509.load_pem_x509_certificate(ca_path.read_bytes())
@@ -231,7 +242,7 @@ def ensure_pki(
     kubernetes Service DNS names). Not safe against two processes racing on the same
     state directory; the supervisor starts one API server per cluster.
     """
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     pki_dir = Path(state_dir) / "pki"
     pki_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     ca_path, ca_key_path = pki_dir / "ca.crt", pki_dir / "ca.key"
@@ -278,18 +289,22 @@ def write_kubeconfig(
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{
-            "name": cluster_name,
-            "cluster": {
-                "server": server_url,
-                "certificate-authority-data": base64.b64encode(ca_pem).decode("ascii"),
-            },
-        }],
+        "clusters": [
+            {
+                "name": cluster_name,
+                "cluster": {
+                    "server": server_url,
+                    "certificate-authority-data": base64.b64encode(ca_pem).decode("ascii"),
+                },
+            }
+        ],
         "users": [{"name": user_name, "user": {"token": token}}],
-        "contexts": [{
-            "name": cluster_name,
-            "context": {"cluster": cluster_name, "user": user_name},
-        }],
+        "contexts": [
+            {
+                "name": cluster_name,
+                "context": {"cluster": cluster_name, "user": user_name},
+            }
+        ],
         "current-context": cluster_name,
         "preferences": {},
     }

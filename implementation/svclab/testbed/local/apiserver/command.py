@@ -41,20 +41,31 @@ def _netns_host_port(text: str) -> tuple[str, str, int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--state-dir", required=True, type=Path,
-                        help="directory for the database, certificates and kubeconfigs")
-    parser.add_argument("--listen", action="append", type=_host_port, default=None,
-                        metavar="HOST:PORT", help="listen address (repeatable; port 0 picks a "
-                        "free one; default 127.0.0.1:0)")
-    parser.add_argument("--listen-netns", action="append", type=_netns_host_port, default=[],
-                        metavar="NETNS=HOST:PORT",
-                        help="also listen inside a network namespace (repeatable)")
+    parser.add_argument(
+        "--state-dir", required=True, type=Path, help="directory for the database, certificates and kubeconfigs"
+    )
+    parser.add_argument(
+        "--listen",
+        action="append",
+        type=_host_port,
+        default=None,
+        metavar="HOST:PORT",
+        help="listen address (repeatable; port 0 picks a free one; default 127.0.0.1:0)",
+    )
+    parser.add_argument(
+        "--listen-netns",
+        action="append",
+        type=_netns_host_port,
+        default=[],
+        metavar="NETNS=HOST:PORT",
+        help="also listen inside a network namespace (repeatable)",
+    )
     parser.add_argument("--service-cidr", default="10.96.0.0/16")
-    parser.add_argument("--advertise-address", default=None,
-                        help="address in the default/kubernetes Endpoints (default: first listen)")
+    parser.add_argument(
+        "--advertise-address", default=None, help="address in the default/kubernetes Endpoints (default: first listen)"
+    )
     parser.add_argument("--cluster-name", default="svclab")
-    parser.add_argument("--watch-bookmark-interval", type=float, default=10.0,
-                        help=argparse.SUPPRESS)
+    parser.add_argument("--watch-bookmark-interval", type=float, default=10.0, help=argparse.SUPPRESS)
     parser.add_argument("--log-level", default="INFO")
 
 
@@ -64,6 +75,7 @@ def _bind(host: str, port: int, netns: str | None = None) -> socket.socket:
         sock = socket.socket(family, socket.SOCK_STREAM)
     else:
         from svclab.testbed.local.nsexec import socket_in_netns
+
         sock = socket_in_netns(netns, family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
@@ -80,13 +92,12 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
     from .storage import Store
 
     state: Path = args.state_dir
-    state.mkdir(parents=True, exist_ok=True)
+    state.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - start-up, before serving
     listens = args.listen or [("127.0.0.1", 0)]
     sockets = [_bind(h, p) for h, p in listens]
     sockets += [_bind(h, p, ns) for ns, h, p in args.listen_netns]
     bound = [s.getsockname()[:2] for s in sockets]
-    advertise = args.advertise_address or bound[-1][0] if args.listen_netns else (
-        args.advertise_address or bound[0][0])
+    advertise = args.advertise_address or bound[-1][0] if args.listen_netns else (args.advertise_address or bound[0][0])
     advertise_port = bound[-1][1] if args.listen_netns else bound[0][1]
     service_ip = kubernetes_service_ip(args.service_cidr)
     ips = sorted({"127.0.0.1", advertise, service_ip, *(h for h, _ in bound)} - {"0.0.0.0", "::"})
@@ -102,8 +113,13 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
     allocations.restore(store.list("Service"))
     registry = Registry(store, allocations)
     bootstrap.ensure_system_objects(registry, args.service_cidr, advertise, advertise_port)
-    server = ApiServer(store, registry, token, server_address=f"{advertise}:{advertise_port}",
-                       bookmark_interval=args.watch_bookmark_interval)
+    server = ApiServer(
+        store,
+        registry,
+        token,
+        server_address=f"{advertise}:{advertise_port}",
+        bookmark_interval=args.watch_bookmark_interval,
+    )
     ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ssl_ctx.load_cert_chain(pki.cert_path, pki.key_path)
     runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
@@ -114,13 +130,17 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
     registry.gc.kick()
     server.ready = True
     host, port = bound[0]
-    certs.write_kubeconfig(state / "kubeconfig", f"https://{_url_host(host)}:{port}",
-                           pki.ca_cert_pem, token, args.cluster_name)
-    certs.write_kubeconfig(state / "kubeconfig.internal",
-                           f"https://{_url_host(advertise)}:{advertise_port}",
-                           pki.ca_cert_pem, token, args.cluster_name)
-    log.info("serving on %s; kubeconfig %s", ", ".join(f"{h}:{p}" for h, p in bound),
-             state / "kubeconfig")
+    certs.write_kubeconfig(
+        state / "kubeconfig", f"https://{_url_host(host)}:{port}", pki.ca_cert_pem, token, args.cluster_name
+    )
+    certs.write_kubeconfig(
+        state / "kubeconfig.internal",
+        f"https://{_url_host(advertise)}:{advertise_port}",
+        pki.ca_cert_pem,
+        token,
+        args.cluster_name,
+    )
+    log.info("serving on %s; kubeconfig %s", ", ".join(f"{h}:{p}" for h, p in bound), state / "kubeconfig")
     try:
         await stop.wait()
     finally:
@@ -134,10 +154,12 @@ def _url_host(host: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     try:
         import uvloop
+
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop is a dependency, but stay usable
         pass

@@ -14,14 +14,11 @@ __all__ = ["apply_defaults"]
 
 Obj = dict[str, Any]
 
-_PROBE_DEFAULTS = {"timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1,
-                   "failureThreshold": 3}
+_PROBE_DEFAULTS = {"timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3}
 # DefaultTolerationSeconds admission: pods tolerate not-ready/unreachable nodes 300 s.
 _DEFAULT_TOLERATIONS = [
-    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
-     "tolerationSeconds": 300},
-    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
-     "tolerationSeconds": 300},
+    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
 ]
 
 
@@ -62,8 +59,7 @@ def _default_pod(pod: Obj) -> None:
     spec.setdefault("priority", 0)
     tolerations = spec.setdefault("tolerations", [])
     for toleration in _DEFAULT_TOLERATIONS:
-        if not any(t.get("key") == toleration["key"] and t.get("effect") == "NoExecute"
-                   for t in tolerations):
+        if not any(t.get("key") == toleration["key"] and t.get("effect") == "NoExecute" for t in tolerations):
             tolerations.append(dict(toleration))
     for container in spec.get("initContainers", []) + spec.get("containers", []):
         _default_container(container)

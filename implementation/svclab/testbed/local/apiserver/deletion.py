@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import errors
@@ -44,9 +44,13 @@ def _success(r: ResourceType, obj: Obj) -> Obj:
     if r.kind in _RETURNS_DELETED_OBJECT:
         return obj
     meta = obj["metadata"]
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-            "details": {"name": meta["name"], "group": r.group, "kind": r.plural,
-                        "uid": meta.get("uid")}}
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": {"name": meta["name"], "group": r.group, "kind": r.plural, "uid": meta.get("uid")},
+    }
 
 
 def remove_now(registry: Registry, r: ResourceType, obj: Obj) -> Obj:
@@ -63,14 +67,21 @@ def _check_preconditions(r: ResourceType, obj: Obj, options: dict[str, Any]) -> 
     pre = options.get("preconditions") or {}
     meta = obj["metadata"]
     if pre.get("uid") and pre["uid"] != meta.get("uid"):
-        raise errors.conflict(r.group, r.plural, meta["name"],
-                              f"Precondition failed: UID in precondition: {pre['uid']}, "
-                              f"UID in object meta: {meta.get('uid')}")
+        raise errors.conflict(
+            r.group,
+            r.plural,
+            meta["name"],
+            f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: {meta.get('uid')}",
+        )
     if pre.get("resourceVersion") and pre["resourceVersion"] != meta.get("resourceVersion"):
-        raise errors.conflict(r.group, r.plural, meta["name"],
-                              f"Precondition failed: ResourceVersion in precondition: "
-                              f"{pre['resourceVersion']}, ResourceVersion in object meta: "
-                              f"{meta.get('resourceVersion')}")
+        raise errors.conflict(
+            r.group,
+            r.plural,
+            meta["name"],
+            f"Precondition failed: ResourceVersion in precondition: "
+            f"{pre['resourceVersion']}, ResourceVersion in object meta: "
+            f"{meta.get('resourceVersion')}",
+        )
 
 
 def _pod_grace(pod: Obj, options: dict[str, Any]) -> int:
@@ -94,8 +105,7 @@ def _propagation(options: dict[str, Any]) -> str:
     return options.get("propagationPolicy") or "Background"
 
 
-def delete(registry: Registry, r: ResourceType, namespace: str, name: str,
-           options: dict[str, Any]) -> Obj:
+def delete(registry: Registry, r: ResourceType, namespace: str, name: str, options: dict[str, Any]) -> Obj:
     """Delete one object; returns the object (still there) or a success Status."""
     obj = registry.store.get(r.kind, namespace if r.namespaced else "", name)
     if obj is None:
@@ -116,7 +126,7 @@ def delete(registry: Registry, r: ResourceType, namespace: str, name: str,
         return _success(r, remove_now(registry, r, obj))
     new = clone(obj)
     meta = new["metadata"]
-    when = datetime.now(timezone.utc) + timedelta(seconds=grace)
+    when = datetime.now(UTC) + timedelta(seconds=grace)
     if not meta.get("deletionTimestamp") or grace < meta.get("deletionGracePeriodSeconds", grace + 1):
         meta["deletionTimestamp"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
     meta["deletionGracePeriodSeconds"] = grace
@@ -142,21 +152,25 @@ def _mark_namespace_terminating(registry: Registry, r: ResourceType, ns: Obj) ->
     return stored
 
 
-def delete_collection(registry: Registry, r: ResourceType, namespace: str | None,
-                      matches: Any, options: dict[str, Any]) -> Obj:
+def delete_collection(
+    registry: Registry, r: ResourceType, namespace: str | None, matches: Any, options: dict[str, Any]
+) -> Obj:
     items = []
     for obj in registry.store.list(r.kind, namespace):
         if matches(obj):
             try:
-                result = delete(registry, r, obj["metadata"].get("namespace", ""),
-                                obj["metadata"]["name"], options)
+                result = delete(registry, r, obj["metadata"].get("namespace", ""), obj["metadata"]["name"], options)
             except errors.ApiError as exc:
                 if exc.code != 404:
                     raise
                 continue
             items.append(obj if result.get("kind") == "Status" else result)
-    return {"kind": r.list_kind, "apiVersion": r.api_version,
-            "metadata": {"resourceVersion": str(registry.store.rv)}, "items": items}
+    return {
+        "kind": r.list_kind,
+        "apiVersion": r.api_version,
+        "metadata": {"resourceVersion": str(registry.store.rv)},
+        "items": items,
+    }
 
 
 class GarbageCollector:
@@ -191,7 +205,8 @@ class GarbageCollector:
             for owner in new["metadata"].get("ownerReferences") or []:
                 self.dependents[owner["uid"]].add(self._ref(kind, new))
             if new["metadata"].get("deletionTimestamp") and (
-                    "foregroundDeletion" in (new["metadata"].get("finalizers") or [])):
+                "foregroundDeletion" in (new["metadata"].get("finalizers") or [])
+            ):
                 self._dirty_owners.add(new["metadata"]["uid"])
                 self.kick()
         elif old is not None:
@@ -224,9 +239,11 @@ class GarbageCollector:
         """One slow retry for a namespace that still holds objects: the next write in it
         kicks us anyway; this only catches deletes that failed."""
         if self._recheck is None:
+
             def fire() -> None:
                 self._recheck = None
                 self.kick()
+
             self._recheck = asyncio.get_running_loop().call_later(NAMESPACE_RECHECK_SECONDS, fire)
 
     def has_dependents(self, uid: str) -> bool:
@@ -239,7 +256,8 @@ class GarbageCollector:
                 continue
             new = clone(obj)
             new["metadata"]["ownerReferences"] = [
-                o for o in obj["metadata"].get("ownerReferences", []) if o["uid"] != uid]
+                o for o in obj["metadata"].get("ownerReferences", []) if o["uid"] != uid
+            ]
             if not new["metadata"]["ownerReferences"]:
                 del new["metadata"]["ownerReferences"]
             self.registry._put(by_kind(kind), new, MODIFIED, obj)
@@ -267,8 +285,11 @@ class GarbageCollector:
             obj = self.registry.store.get(kind, ns, name)
             if obj is None:
                 continue
-            alive = [o for o in obj["metadata"].get("ownerReferences", [])
-                     if o["uid"] in self.by_uid and not (owner is not None and o["uid"] == uid)]
+            alive = [
+                o
+                for o in obj["metadata"].get("ownerReferences", [])
+                if o["uid"] in self.by_uid and not (owner is not None and o["uid"] == uid)
+            ]
             if owner is None and alive:
                 continue  # another owner still holds it
             try:
@@ -285,8 +306,7 @@ class GarbageCollector:
 
     def _drop_finalizer(self, ref: ObjRef, obj: Obj, finalizer: str) -> None:
         new = clone(obj)
-        new["metadata"]["finalizers"] = [f for f in obj["metadata"].get("finalizers", [])
-                                         if f != finalizer]
+        new["metadata"]["finalizers"] = [f for f in obj["metadata"].get("finalizers", []) if f != finalizer]
         r = by_kind(ref[0])
         self.registry.update(r, ref[1], ref[2], new)
 

@@ -17,8 +17,13 @@ import orjson
 from .resources import RESOURCES, ResourceType
 
 __all__ = [
-    "api_group_list", "api_resource_list", "api_versions", "group_versions",
-    "openapi_v3_document", "openapi_v3_index", "version_info",
+    "api_group_list",
+    "api_resource_list",
+    "api_versions",
+    "group_versions",
+    "openapi_v3_document",
+    "openapi_v3_index",
+    "version_info",
 ]
 
 KUBERNETES_VERSION = "v1.33.0"
@@ -27,10 +32,17 @@ _SUBRESOURCE_KINDS = {"binding": ("Binding", ("create",)), "finalize": ("Namespa
 
 
 def version_info() -> dict[str, Any]:
-    return {"major": "1", "minor": "33", "gitVersion": KUBERNETES_VERSION + "-svclab",
-            "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
-            "buildDate": "2026-01-01T00:00:00Z", "goVersion": "python", "compiler": "cpython",
-            "platform": "linux/amd64"}
+    return {
+        "major": "1",
+        "minor": "33",
+        "gitVersion": KUBERNETES_VERSION + "-svclab",
+        "gitCommit": "0000000000000000000000000000000000000000",
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "python",
+        "compiler": "cpython",
+        "platform": "linux/amd64",
+    }
 
 
 def group_versions() -> list[tuple[str, str]]:
@@ -43,9 +55,11 @@ def group_versions() -> list[tuple[str, str]]:
 
 
 def api_versions(server_address: str) -> dict[str, Any]:
-    return {"kind": "APIVersions", "versions": ["v1"],
-            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0",
-                                            "serverAddress": server_address}]}
+    return {
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
+    }
 
 
 def api_group_list() -> dict[str, Any]:
@@ -60,8 +74,11 @@ def api_group_list() -> dict[str, Any]:
 
 def _resource_entries(r: ResourceType) -> list[dict[str, Any]]:
     main: dict[str, Any] = {
-        "name": r.plural, "singularName": r.singular, "namespaced": r.namespaced,
-        "kind": r.kind, "verbs": list(r.verbs),
+        "name": r.plural,
+        "singularName": r.singular,
+        "namespaced": r.namespaced,
+        "kind": r.kind,
+        "verbs": list(r.verbs),
         "storageVersionHash": hashlib.sha256(f"{r.api_version}/{r.kind}".encode()).hexdigest()[:12],
     }
     if r.short_names:
@@ -71,8 +88,15 @@ def _resource_entries(r: ResourceType) -> list[dict[str, Any]]:
     entries = [main]
     for sub in r.subresources:
         kind, verbs = _SUBRESOURCE_KINDS.get(sub, (r.kind, ("get", "patch", "update")))
-        entries.append({"name": f"{r.plural}/{sub}", "singularName": "",
-                        "namespaced": r.namespaced, "kind": kind, "verbs": list(verbs)})
+        entries.append(
+            {
+                "name": f"{r.plural}/{sub}",
+                "singularName": "",
+                "namespaced": r.namespaced,
+                "kind": kind,
+                "verbs": list(verbs),
+            }
+        )
     return entries
 
 
@@ -81,8 +105,12 @@ def api_resource_list(group: str, version: str) -> dict[str, Any] | None:
     if not resources:
         return None
     gv = f"{group}/{version}" if group else version
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv,
-            "resources": [e for r in resources for e in _resource_entries(r)]}
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": gv,
+        "resources": [e for r in resources for e in _resource_entries(r)],
+    }
 
 
 def _gv_path(group: str, version: str) -> str:
@@ -94,21 +122,30 @@ def openapi_v3_document(group: str, version: str) -> dict[str, Any] | None:
     if not resources:
         return None
     paths: dict[str, Any] = {}
-    field_validation = {"name": "fieldValidation", "in": "query", "schema": {"type": "string"},
-                        "uniqueItems": True}
+    field_validation = {"name": "fieldValidation", "in": "query", "schema": {"type": "string"}, "uniqueItems": True}
     for r in resources:
         gvk = {"group": r.group, "version": r.version, "kind": r.kind}
         prefix = "/" + _gv_path(group, version)
         base = f"{prefix}/namespaces/{{namespace}}/{r.plural}" if r.namespaced else f"{prefix}/{r.plural}"
-        op = {"operationId": f"patch{r.kind}", "x-kubernetes-action": "patch",
-              "x-kubernetes-group-version-kind": gvk, "parameters": [field_validation],
-              "responses": {"200": {"description": "OK"}}}
+        op = {
+            "operationId": f"patch{r.kind}",
+            "x-kubernetes-action": "patch",
+            "x-kubernetes-group-version-kind": gvk,
+            "parameters": [field_validation],
+            "responses": {"200": {"description": "OK"}},
+        }
         create = dict(op, operationId=f"create{r.kind}", **{"x-kubernetes-action": "post"})
         paths[base] = {"post": create}
-        paths[base + "/{name}"] = {"patch": op, "put": dict(op, operationId=f"replace{r.kind}",
-                                                            **{"x-kubernetes-action": "put"})}
-    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION},
-            "paths": paths, "components": {"schemas": {}}}
+        paths[base + "/{name}"] = {
+            "patch": op,
+            "put": dict(op, operationId=f"replace{r.kind}", **{"x-kubernetes-action": "put"}),
+        }
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION},
+        "paths": paths,
+        "components": {"schemas": {}},
+    }
 
 
 def openapi_v3_index() -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """API errors as metav1.Status objects, the way kube-apiserver words them.
 
-    ApiError            any error answered with a Status body
+ApiError            any error answered with a Status body
 """
 
 from __future__ import annotations
@@ -8,8 +8,17 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "ApiError", "already_exists", "bad_request", "conflict", "expired", "forbidden",
-    "internal", "invalid", "method_not_allowed", "not_found", "unauthorized",
+    "ApiError",
+    "already_exists",
+    "bad_request",
+    "conflict",
+    "expired",
+    "forbidden",
+    "internal",
+    "invalid",
+    "method_not_allowed",
+    "not_found",
+    "unauthorized",
     "unsupported_media_type",
 ]
 
@@ -17,8 +26,7 @@ __all__ = [
 class ApiError(Exception):
     """An error the server answers with a `Status` body and an HTTP code."""
 
-    def __init__(self, code: int, reason: str, message: str,
-                 details: dict[str, Any] | None = None) -> None:
+    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.reason = reason
@@ -27,8 +35,13 @@ class ApiError(Exception):
 
     def status(self) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": self.message, "reason": self.reason, "code": self.code,
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
         }
         if self.details is not None:
             body["details"] = self.details
@@ -54,8 +67,7 @@ def already_exists(group: str, plural: str, name: str) -> ApiError:
 def conflict(group: str, plural: str, name: str, why: str) -> ApiError:
     what = _qualified(group, plural)
     details = {"name": name, "kind": plural} | ({"group": group} if group else {})
-    return ApiError(409, "Conflict", f'Operation cannot be fulfilled on {what} "{name}": {why}',
-                    details)
+    return ApiError(409, "Conflict", f'Operation cannot be fulfilled on {what} "{name}": {why}', details)
 
 
 STALE_OBJECT = "the object has been modified; please apply your changes to the latest version and try again"
@@ -87,7 +99,13 @@ def method_not_allowed(message: str = "the server does not allow this method on 
 
 
 def unsupported_media_type(content_type: str) -> ApiError:
-    return ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {content_type})")
+    return ApiError(
+        415,
+        "UnsupportedMediaType",
+        "the body of the request was in an unknown format - accepted media types include: "
+        "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, "
+        f"application/strategic-merge-patch+json (got {content_type})",
+    )
 
 
 def internal(message: str) -> ApiError:

@@ -46,10 +46,10 @@ from svclab.kube.merge_patch import merge_patch
 __all__ = [
     "JSON_PATCH",
     "MERGE_PATCH",
-    "PatchError",
-    "PatchMeta",
     "SERVER_SIDE_APPLY",
     "STRATEGIC_MERGE_PATCH",
+    "PatchError",
+    "PatchMeta",
     "UnsupportedMediaType",
     "apply_json_patch",
     "apply_merge_patch",
@@ -83,9 +83,12 @@ class UnsupportedMediaType(PatchError):
     """A PATCH Content-Type the server does not accept (415)."""
 
     def __init__(self, content_type: str) -> None:
-        super().__init__(f"the body of the request was in an unknown format - accepted media "
-                         f"types include: {JSON_PATCH}, {MERGE_PATCH}, {STRATEGIC_MERGE_PATCH}, "
-                         f"{SERVER_SIDE_APPLY} (got {content_type!r})", code=415)
+        super().__init__(
+            f"the body of the request was in an unknown format - accepted media "
+            f"types include: {JSON_PATCH}, {MERGE_PATCH}, {STRATEGIC_MERGE_PATCH}, "
+            f"{SERVER_SIDE_APPLY} (got {content_type!r})",
+            code=415,
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -140,18 +143,23 @@ _POD_SPEC = _struct(
     resourceClaims=_merge_by("name"),
     schedulingGates=_merge_by("name"),
 )
-_POD_STATUS = _struct(conditions=_CONDITIONS, podIPs=_merge_by("ip"), hostIPs=_merge_by("ip"),
-                      resourceClaimStatuses=_merge_by("name"))
+_POD_STATUS = _struct(
+    conditions=_CONDITIONS, podIPs=_merge_by("ip"), hostIPs=_merge_by("ip"), resourceClaimStatuses=_merge_by("name")
+)
 
 # Lists not named here (tolerations, Node taints, Service clusterIPs/ipFamilies,
 # Endpoints subsets, EndpointSlice endpoints and ports...) carry no patchStrategy
 # upstream and are replaced whole.
 _KIND_META: Mapping[str, PatchMeta] = {
     "Pod": _struct(metadata=_OBJECT_META, spec=_POD_SPEC, status=_POD_STATUS),
-    "Service": _struct(metadata=_OBJECT_META, spec=_struct(ports=_merge_by("port")),
-                       status=_struct(conditions=_CONDITIONS)),
-    "Node": _struct(metadata=_OBJECT_META, spec=_struct(podCIDRs=_MERGE_SCALARS),
-                    status=_struct(conditions=_CONDITIONS, addresses=_merge_by("type"))),
+    "Service": _struct(
+        metadata=_OBJECT_META, spec=_struct(ports=_merge_by("port")), status=_struct(conditions=_CONDITIONS)
+    ),
+    "Node": _struct(
+        metadata=_OBJECT_META,
+        spec=_struct(podCIDRs=_MERGE_SCALARS),
+        status=_struct(conditions=_CONDITIONS, addresses=_merge_by("type")),
+    ),
     "Namespace": _struct(metadata=_OBJECT_META, status=_struct(conditions=_CONDITIONS)),
 }
 _GENERIC_META = _struct(metadata=_OBJECT_META)
@@ -199,8 +207,7 @@ def _fresh(value: Any, meta: PatchMeta) -> Any:
     return value
 
 
-def _merge_map(original: dict[str, Any], patch: Mapping[str, Any],
-               meta: PatchMeta) -> dict[str, Any]:
+def _merge_map(original: dict[str, Any], patch: Mapping[str, Any], meta: PatchMeta) -> dict[str, Any]:
     """Merge `patch` into `original` (which this call owns and mutates); returns it."""
     if DIRECTIVE in patch:
         directive = patch[DIRECTIVE]
@@ -254,7 +261,7 @@ def _apply_retain_keys(original: dict[str, Any], patch: dict[str, Any]) -> None:
 
 
 def _delete_from_primitive_list(original: dict[str, Any], key: str, values: Any) -> None:
-    name = key[len(DELETE_PRIMITIVES_PREFIX):]
+    name = key[len(DELETE_PRIMITIVES_PREFIX) :]
     if not name or not isinstance(values, list):
         raise PatchError("invalid patch format of primitive list", code=400)
     current = original.get(name)
@@ -316,8 +323,7 @@ def _merge_list(original: list[Any], patch: list[Any], meta: PatchMeta) -> list[
 _MISSING = object()
 
 
-def _apply_list_directives(original: list[Any], patch: list[Any],
-                           meta: PatchMeta) -> tuple[list[Any], list[Any]]:
+def _apply_list_directives(original: list[Any], patch: list[Any], meta: PatchMeta) -> tuple[list[Any], list[Any]]:
     """Handle ``$patch`` items: delete by merge key, or replace the whole list.
 
     Returns the (possibly shortened or replaced) original and the plain patch items.
@@ -360,11 +366,13 @@ def _sort_by(items: list[Any], order: list[Any], key: str) -> list[Any]:
     def rank(item: Any) -> int:
         index = _position(order, item, key)
         return index if index >= 0 else len(order)
+
     return sorted(items, key=rank)
 
 
-def _normalize_order(patch_items: list[Any], server_only: list[Any], patch_order: list[Any],
-                     server_order: list[Any], key: str) -> list[Any]:
+def _normalize_order(
+    patch_items: list[Any], server_only: list[Any], patch_order: list[Any], server_order: list[Any], key: str
+) -> list[Any]:
     """Upstream normalizeElementOrder: patch items in patch order, server-only items
     in live order, interleaved where the live list says a server item came first."""
     right = _sort_by(patch_items, patch_order, key)
@@ -394,8 +402,7 @@ def _check_order_list(patch_list: list[Any], order: list[Any], key: str) -> None
     """Upstream validatePatchWithSetOrderList: patch items must follow the order list."""
     if not order or not patch_list:
         return
-    items = [p for p in patch_list
-             if not (key and isinstance(p, dict) and p.get(DIRECTIVE) == "delete")]
+    items = [p for p in patch_list if not (key and isinstance(p, dict) and p.get(DIRECTIVE) == "delete")]
     p = s = 0
     while p < len(items) and s < len(order):
         if isinstance(items[p], dict) and DIRECTIVE in items[p]:
@@ -409,12 +416,12 @@ def _check_order_list(patch_list: list[Any], order: list[Any], key: str) -> None
             p += 1
         s += 1
     if p < len(items) and s >= len(order):
-        raise PatchError(f"The order in patch list:\n{_go(patch_list)}\n doesn't match "
-                         f"{SET_ORDER_PREFIX[:-1]} list:\n{_go(order)}\n")
+        raise PatchError(
+            f"The order in patch list:\n{_go(patch_list)}\n doesn't match {SET_ORDER_PREFIX[:-1]} list:\n{_go(order)}\n"
+        )
 
 
-def _apply_element_orders(original: dict[str, Any], patch: dict[str, Any],
-                          meta: PatchMeta) -> None:
+def _apply_element_orders(original: dict[str, Any], patch: dict[str, Any], meta: PatchMeta) -> None:
     """Merge each ``$setElementOrder/<list>`` together with its list, then order it.
 
     Precedence: the order list, then the patch list, then the live list. The
@@ -422,7 +429,7 @@ def _apply_element_orders(original: dict[str, Any], patch: dict[str, Any],
     """
     for directive in [k for k in patch if k.startswith(SET_ORDER_PREFIX)]:
         order = patch.pop(directive)
-        name = directive[len(SET_ORDER_PREFIX):]
+        name = directive[len(SET_ORDER_PREFIX) :]
         if not name or not isinstance(order, list):
             raise PatchError("invalid patch format of setElementOrder list", code=400)
         child = meta.child(name)
@@ -448,8 +455,7 @@ def _apply_element_orders(original: dict[str, Any], patch: dict[str, Any],
         patch.pop(name, None)
 
 
-def strategic_merge(doc: Mapping[str, Any], patch: Mapping[str, Any],
-                    meta: PatchMeta) -> dict[str, Any]:
+def strategic_merge(doc: Mapping[str, Any], patch: Mapping[str, Any], meta: PatchMeta) -> dict[str, Any]:
     """Apply a strategic merge patch under explicit field metadata (side-effect-free).
 
     Returns a new dict; neither `doc` nor `patch` is modified or aliased.
@@ -459,8 +465,7 @@ def strategic_merge(doc: Mapping[str, Any], patch: Mapping[str, Any],
     return _merge_map(copy.deepcopy(dict(doc)), patch, meta)
 
 
-def apply_strategic_merge_patch(doc: Mapping[str, Any], patch: Mapping[str, Any],
-                                kind: str) -> dict[str, Any]:
+def apply_strategic_merge_patch(doc: Mapping[str, Any], patch: Mapping[str, Any], kind: str) -> dict[str, Any]:
     """Apply a strategic merge patch for `kind`; returns a new dict, inputs untouched."""
     return strategic_merge(doc, patch, patch_meta_for_kind(kind))
 
@@ -472,8 +477,7 @@ def apply_strategic_merge_patch(doc: Mapping[str, Any], patch: Mapping[str, Any]
 def apply_json_patch(doc: Mapping[str, Any], ops: list[Any]) -> dict[str, Any]:
     """Apply RFC 6902 operations; returns a new dict, `doc` untouched."""
     if not isinstance(ops, list):
-        raise PatchError("json: cannot unmarshal object into Go value of type jsonpatch.Patch",
-                         code=400)
+        raise PatchError("json: cannot unmarshal object into Go value of type jsonpatch.Patch", code=400)
     try:
         result = jsonpatch.JsonPatch(ops).apply(copy.deepcopy(dict(doc)))
     except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as err:
@@ -509,8 +513,7 @@ def _decode_yaml(body: bytes) -> Any:
         raise PatchError(f"error decoding YAML: {err}", code=400) from err
 
 
-def apply_patch(content_type: str, doc: Mapping[str, Any], body: bytes,
-                kind: str) -> dict[str, Any]:
+def apply_patch(content_type: str, doc: Mapping[str, Any], body: bytes, kind: str) -> dict[str, Any]:
     """Decode `body` per the PATCH Content-Type and apply it to `doc` of `kind`.
 
     Returns the patched object as a new dict. For server-side apply pass the

@@ -44,8 +44,13 @@ class Column:
     priority: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "type": self.type, "format": self.format,
-                "description": self.description, "priority": self.priority}
+        return {
+            "name": self.name,
+            "type": self.type,
+            "format": self.format,
+            "description": self.description,
+            "priority": self.priority,
+        }
 
 
 _NAME = Column("Name", "Name of the object, unique within its namespace.", format="name")
@@ -81,8 +86,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         _AGE,
         Column("IP", "The pod's primary IP.", priority=1),
         Column("Node", "The node the pod is bound to.", priority=1),
-        Column("Nominated Node", "The node the scheduler nominated for preemption.",
-               priority=1),
+        Column("Nominated Node", "The node the scheduler nominated for preemption.", priority=1),
         Column("Readiness Gates", "Readiness gates that are true out of all.", priority=1),
     ),
     "Node": (
@@ -173,7 +177,7 @@ def _parse_time(value: Any) -> dt.datetime | None:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def _since(value: Any, now: dt.datetime) -> str:
@@ -217,8 +221,7 @@ def _service_external_ip(spec: Obj, status: Obj) -> str:
         return ",".join(external) if external else NONE
     if kind == "LoadBalancer":
         ingress = (status.get("loadBalancer") or {}).get("ingress") or []
-        lb = sorted({i.get("ip") or i.get("hostname") for i in ingress
-                     if i.get("ip") or i.get("hostname")})
+        lb = sorted({i.get("ip") or i.get("hostname") for i in ingress if i.get("ip") or i.get("hostname")})
         if external:
             return ",".join(lb + external)
         return ",".join(lb) if lb else "<pending>"
@@ -272,8 +275,7 @@ def _format_endpoints(endpoints: Obj) -> str:
 
 def _endpoints_row(endpoints: Obj, now: dt.datetime) -> Cells:
     meta = endpoints["metadata"]
-    return [meta.get("name", ""), _format_endpoints(endpoints),
-            _since(meta.get("creationTimestamp"), now)]
+    return [meta.get("name", ""), _format_endpoints(endpoints), _since(meta.get("creationTimestamp"), now)]
 
 
 def _endpoint_slice_row(eps: Obj, now: dt.datetime) -> Cells:
@@ -297,21 +299,25 @@ def _endpoint_slice_row(eps: Obj, now: dt.datetime) -> Cells:
 
 
 def _namespace_row(ns: Obj, now: dt.datetime) -> Cells:
-    return [ns["metadata"].get("name", ""), (ns.get("status") or {}).get("phase", ""),
-            _since(ns["metadata"].get("creationTimestamp"), now)]
+    return [
+        ns["metadata"].get("name", ""),
+        (ns.get("status") or {}).get("phase", ""),
+        _since(ns["metadata"].get("creationTimestamp"), now),
+    ]
 
 
 def _lease_row(lease: Obj, now: dt.datetime) -> Cells:
-    return [lease["metadata"].get("name", ""),
-            (lease.get("spec") or {}).get("holderIdentity") or "",
-            _since(lease["metadata"].get("creationTimestamp"), now)]
+    return [
+        lease["metadata"].get("name", ""),
+        (lease.get("spec") or {}).get("holderIdentity") or "",
+        _since(lease["metadata"].get("creationTimestamp"), now),
+    ]
 
 
 def _node_row(node: Obj, now: dt.datetime) -> Cells:
     status, spec = node.get("status") or {}, node.get("spec") or {}
     ready = [c for c in status.get("conditions") or [] if c.get("type") == "Ready"]
-    states = ["Ready" if ready[-1].get("status") == "True" else "NotReady"] if ready \
-        else ["Unknown"]
+    states = ["Ready" if ready[-1].get("status") == "True" else "NotReady"] if ready else ["Unknown"]
     if spec.get("unschedulable"):
         states.append("SchedulingDisabled")
     roles: set[str] = set()
@@ -433,8 +439,7 @@ def _walk_init_containers(pod: Obj, tally: _PodTally) -> bool:
             continue
         if terminated is not None:
             tally.reason = _terminated_reason(terminated, "Init:")
-        elif waiting is not None and waiting.get("reason") and \
-                waiting["reason"] != "PodInitializing":
+        elif waiting is not None and waiting.get("reason") and waiting["reason"] != "PodInitializing":
             tally.reason = "Init:" + waiting["reason"]
         else:
             tally.reason = f"Init:{index}/{len(init_specs)}"
@@ -474,8 +479,7 @@ def _pod_status_reason(pod: Obj) -> str:
     status = pod.get("status") or {}
     reason = status.get("reason") or status.get("phase") or ""
     for condition in status.get("conditions") or []:
-        if condition.get("type") == "PodScheduled" and \
-                condition.get("reason") == "SchedulingGated":
+        if condition.get("type") == "PodScheduled" and condition.get("reason") == "SchedulingGated":
             reason = "SchedulingGated"
     return reason
 
@@ -503,8 +507,7 @@ def _pod_row(pod: Obj, now: dt.datetime) -> Cells:
     restarts = str(tally.restarts.count)
     if tally.restarts.count and tally.restarts.last is not None:
         restarts = f"{tally.restarts.count} ({human_duration(now - tally.restarts.last)} ago)"
-    total = len(spec.get("containers") or []) + sum(
-        _is_sidecar(c) for c in spec.get("initContainers") or [])
+    total = len(spec.get("containers") or []) + sum(_is_sidecar(c) for c in spec.get("initContainers") or [])
     pod_ips = status.get("podIPs") or []
     return [
         meta.get("name", ""),
@@ -523,11 +526,16 @@ def _pod_conditions(pod: Obj) -> list[Obj] | None:
     """Row conditions upstream sets for finished pods (kubectl uses them)."""
     phase = (pod.get("status") or {}).get("phase")
     if phase == "Succeeded":
-        return [{"type": "Completed", "status": "True", "reason": "Succeeded",
-                 "message": "The pod has completed successfully."}]
+        return [
+            {
+                "type": "Completed",
+                "status": "True",
+                "reason": "Succeeded",
+                "message": "The pod has completed successfully.",
+            }
+        ]
     if phase == "Failed":
-        return [{"type": "Completed", "status": "True", "reason": "Failed",
-                 "message": "The pod failed."}]
+        return [{"type": "Completed", "status": "True", "reason": "Failed", "message": "The pod failed."}]
     return None
 
 
@@ -564,8 +572,7 @@ def _row_object(kind: str, obj: Obj, include_object: str) -> Obj | None:
             except KeyError:
                 pass
         return full
-    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-            "metadata": obj.get("metadata") or {}}
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata") or {}}
 
 
 def to_table(
@@ -587,7 +594,7 @@ def to_table(
     """
     if include_object not in ("None", "Metadata", "Object"):
         raise ValueError(f"includeObject must be None, Metadata or Object, not {include_object!r}")
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     printer = _ROW_PRINTERS.get(kind, _default_row)
     rows = []
     for obj in objects:

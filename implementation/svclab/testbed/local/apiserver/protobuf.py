@@ -102,79 +102,115 @@ def _strings(name: str) -> ProtoField:
 # --- k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto
 
 _OWNER_REFERENCE: Schema = {
-    1: _f("kind"), 3: _f("name"), 4: _f("uid"), 5: _f("apiVersion"),
+    1: _f("kind"),
+    3: _f("name"),
+    4: _f("uid"),
+    5: _f("apiVersion"),
     6: _f("controller", ProtoType.BOOL, keep_zero=True),
     7: _f("blockOwnerDeletion", ProtoType.BOOL, keep_zero=True),
 }
 _MANAGED_FIELDS_ENTRY: Schema = {
-    1: _f("manager"), 2: _f("operation"), 3: _f("apiVersion"),
-    4: _f("time", ProtoType.TIME, keep_zero=True), 6: _f("fieldsType"),
-    7: _f("fieldsV1", ProtoType.FIELDS_V1, keep_zero=True), 8: _f("subresource"),
+    1: _f("manager"),
+    2: _f("operation"),
+    3: _f("apiVersion"),
+    4: _f("time", ProtoType.TIME, keep_zero=True),
+    6: _f("fieldsType"),
+    7: _f("fieldsV1", ProtoType.FIELDS_V1, keep_zero=True),
+    8: _f("subresource"),
 }
 OBJECT_META: Schema = {
-    1: _f("name"), 2: _f("generateName"), 3: _f("namespace"), 4: _f("selfLink"),
-    5: _f("uid"), 6: _f("resourceVersion"), 7: _f("generation", ProtoType.INT64),
+    1: _f("name"),
+    2: _f("generateName"),
+    3: _f("namespace"),
+    4: _f("selfLink"),
+    5: _f("uid"),
+    6: _f("resourceVersion"),
+    7: _f("generation", ProtoType.INT64),
     8: _f("creationTimestamp", ProtoType.TIME),
     9: _f("deletionTimestamp", ProtoType.TIME, keep_zero=True),
     10: _f("deletionGracePeriodSeconds", ProtoType.INT64, keep_zero=True),
-    11: _f("labels", ProtoType.STRING_MAP), 12: _f("annotations", ProtoType.STRING_MAP),
+    11: _f("labels", ProtoType.STRING_MAP),
+    12: _f("annotations", ProtoType.STRING_MAP),
     13: _msg("ownerReferences", _OWNER_REFERENCE, repeated=True),
     14: _strings("finalizers"),
     17: _msg("managedFields", _MANAGED_FIELDS_ENTRY, repeated=True),
 }
 _CONDITION: Schema = {
-    1: _f("type"), 2: _f("status"), 3: _f("observedGeneration", ProtoType.INT64),
-    4: _f("lastTransitionTime", ProtoType.TIME), 5: _f("reason"), 6: _f("message"),
+    1: _f("type"),
+    2: _f("status"),
+    3: _f("observedGeneration", ProtoType.INT64),
+    4: _f("lastTransitionTime", ProtoType.TIME),
+    5: _f("reason"),
+    6: _f("message"),
 }
 
 # --- k8s.io/api/core/v1/generated.proto
 
 _NAMESPACE_CONDITION: Schema = {
-    1: _f("type"), 2: _f("status"), 4: _f("lastTransitionTime", ProtoType.TIME),
-    5: _f("reason"), 6: _f("message"),
+    1: _f("type"),
+    2: _f("status"),
+    4: _f("lastTransitionTime", ProtoType.TIME),
+    5: _f("reason"),
+    6: _f("message"),
 }
 NAMESPACE: Schema = {
     1: _msg("metadata", OBJECT_META),
     2: _msg("spec", {1: _strings("finalizers")}),
-    3: _msg("status", {1: _f("phase"),
-                       2: _msg("conditions", _NAMESPACE_CONDITION, repeated=True)}),
+    3: _msg("status", {1: _f("phase"), 2: _msg("conditions", _NAMESPACE_CONDITION, repeated=True)}),
 }
 _SERVICE_PORT: Schema = {
-    1: _f("name"), 2: _f("protocol"), 6: _f("appProtocol", keep_zero=True),
+    1: _f("name"),
+    2: _f("protocol"),
+    6: _f("appProtocol", keep_zero=True),
     3: _f("port", ProtoType.INT32, keep_zero=True),
-    4: _f("targetPort", ProtoType.INT_OR_STRING), 5: _f("nodePort", ProtoType.INT32),
+    4: _f("targetPort", ProtoType.INT_OR_STRING),
+    5: _f("nodePort", ProtoType.INT32),
 }
 _SESSION_AFFINITY_CONFIG: Schema = {
-    1: _msg("clientIP", {1: _f("timeoutSeconds", ProtoType.INT32, keep_zero=True)},
-            keep_zero=True),
+    1: _msg("clientIP", {1: _f("timeoutSeconds", ProtoType.INT32, keep_zero=True)}, keep_zero=True),
 }
 _SERVICE_SPEC: Schema = {
     1: _msg("ports", _SERVICE_PORT, repeated=True),
     2: _f("selector", ProtoType.STRING_MAP),
-    3: _f("clusterIP"), 18: _strings("clusterIPs"), 4: _f("type"),
-    5: _strings("externalIPs"), 7: _f("sessionAffinity"), 8: _f("loadBalancerIP"),
-    9: _strings("loadBalancerSourceRanges"), 10: _f("externalName"),
-    11: _f("externalTrafficPolicy"), 12: _f("healthCheckNodePort", ProtoType.INT32),
+    3: _f("clusterIP"),
+    18: _strings("clusterIPs"),
+    4: _f("type"),
+    5: _strings("externalIPs"),
+    7: _f("sessionAffinity"),
+    8: _f("loadBalancerIP"),
+    9: _strings("loadBalancerSourceRanges"),
+    10: _f("externalName"),
+    11: _f("externalTrafficPolicy"),
+    12: _f("healthCheckNodePort", ProtoType.INT32),
     13: _f("publishNotReadyAddresses", ProtoType.BOOL),
     14: _msg("sessionAffinityConfig", _SESSION_AFFINITY_CONFIG, keep_zero=True),
-    19: _strings("ipFamilies"), 17: _f("ipFamilyPolicy", keep_zero=True),
+    19: _strings("ipFamilies"),
+    17: _f("ipFamilyPolicy", keep_zero=True),
     20: _f("allocateLoadBalancerNodePorts", ProtoType.BOOL, keep_zero=True),
     21: _f("loadBalancerClass", keep_zero=True),
     22: _f("internalTrafficPolicy", keep_zero=True),
     23: _f("trafficDistribution", keep_zero=True),
 }
 _LOAD_BALANCER_INGRESS: Schema = {
-    1: _f("ip"), 2: _f("hostname"), 3: _f("ipMode", keep_zero=True),
-    4: _msg("ports", {1: _f("port", ProtoType.INT32, keep_zero=True), 2: _f("protocol"),
-                      3: _f("error", keep_zero=True)}, repeated=True),
+    1: _f("ip"),
+    2: _f("hostname"),
+    3: _f("ipMode", keep_zero=True),
+    4: _msg(
+        "ports",
+        {1: _f("port", ProtoType.INT32, keep_zero=True), 2: _f("protocol"), 3: _f("error", keep_zero=True)},
+        repeated=True,
+    ),
 }
 SERVICE: Schema = {
     1: _msg("metadata", OBJECT_META),
     2: _msg("spec", _SERVICE_SPEC),
-    3: _msg("status", {
-        1: _msg("loadBalancer", {1: _msg("ingress", _LOAD_BALANCER_INGRESS, repeated=True)}),
-        2: _msg("conditions", _CONDITION, repeated=True),
-    }),
+    3: _msg(
+        "status",
+        {
+            1: _msg("loadBalancer", {1: _msg("ingress", _LOAD_BALANCER_INGRESS, repeated=True)}),
+            2: _msg("conditions", _CONDITION, repeated=True),
+        },
+    ),
 }
 
 KIND_SCHEMAS: Mapping[tuple[str, str], Schema] = {
@@ -186,7 +222,8 @@ _TYPE_META: Schema = {1: _f("apiVersion"), 2: _f("kind")}
 _UNKNOWN: Schema = {
     1: _msg("typeMeta", _TYPE_META),
     2: _f("raw", ProtoType.BYTES),
-    3: _f("contentEncoding"), 4: _f("contentType"),
+    3: _f("contentEncoding"),
+    4: _f("contentType"),
 }
 
 
@@ -228,14 +265,13 @@ def iter_fields(buffer: bytes) -> Iterator[tuple[int, int, int | bytes]]:
             width = 8 if wire_type == WIRE_FIXED64 else 4
             if position + width > len(buffer):
                 raise ProtobufError("truncated fixed-width field")
-            value = int.from_bytes(buffer[position:position + width], "little")
+            value = int.from_bytes(buffer[position : position + width], "little")
             position += width
         elif wire_type == WIRE_LENGTH_DELIMITED:
             length, position = _read_varint(buffer, position)
             if position + length > len(buffer):
-                raise ProtobufError(f"field {number} claims {length} bytes, "
-                                    f"{len(buffer) - position} remain")
-            value = buffer[position:position + length]
+                raise ProtobufError(f"field {number} claims {length} bytes, {len(buffer) - position} remain")
+            value = buffer[position : position + length]
             position += length
         else:
             raise ProtobufError(f"unsupported wire type {wire_type} for field {number}")
@@ -253,7 +289,7 @@ def _signed(value: int, bits: int) -> int:
 
 
 def _rfc3339(seconds: int) -> str:
-    moment = datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc)
+    moment = datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -289,12 +325,10 @@ def _decode_special(spec: ProtoField, raw: bytes) -> Any:
         entry = decode_message(raw, {1: _f("key", keep_zero=True), 2: _f("value", keep_zero=True)})
         return (entry.get("key", ""), entry.get("value", ""))
     if spec.type is ProtoType.INT_OR_STRING:
-        value = decode_message(raw, {1: _f("type", ProtoType.INT64),
-                                     2: _f("intVal", ProtoType.INT32), 3: _f("strVal")})
+        value = decode_message(raw, {1: _f("type", ProtoType.INT64), 2: _f("intVal", ProtoType.INT32), 3: _f("strVal")})
         return value.get("strVal", "") if value.get("type") == 1 else value.get("intVal", 0)
     if spec.type is ProtoType.TIME:
-        value = decode_message(raw, {1: _f("seconds", ProtoType.INT64),
-                                     2: _f("nanos", ProtoType.INT32)})
+        value = decode_message(raw, {1: _f("seconds", ProtoType.INT64), 2: _f("nanos", ProtoType.INT32)})
         # metav1.Time serialises to whole seconds; an empty message is the zero time.
         return _rfc3339(value["seconds"]) if value else None
     if spec.type is ProtoType.FIELDS_V1:
@@ -330,8 +364,7 @@ def decode_message(buffer: bytes, schema: Schema) -> dict[str, Any]:
             result.setdefault(spec.name, []).append(value)
         else:
             result[spec.name] = value
-    return {name: value for name, value in result.items()
-            if name in keep_zero or not _is_zero(value)}
+    return {name: value for name, value in result.items() if name in keep_zero or not _is_zero(value)}
 
 
 def decode_k8s_protobuf(body: bytes) -> dict[str, Any]:
@@ -342,16 +375,14 @@ def decode_k8s_protobuf(body: bytes) -> dict[str, Any]:
     (``contentEncoding``) payload or a kind without a schema here.
     """
     if not body.startswith(MAGIC):
-        raise ProtobufError("provided data does not appear to be a protobuf message, "
-                            f"expected prefix {list(MAGIC)}")
-    envelope = decode_message(body[len(MAGIC):], _UNKNOWN)
+        raise ProtobufError(f"provided data does not appear to be a protobuf message, expected prefix {list(MAGIC)}")
+    envelope = decode_message(body[len(MAGIC) :], _UNKNOWN)
     type_meta = envelope.get("typeMeta", {})
     api_version, kind = type_meta.get("apiVersion", ""), type_meta.get("kind", "")
     if envelope.get("contentEncoding"):
         raise ProtobufError(f"unsupported content encoding {envelope['contentEncoding']!r}")
     schema = KIND_SCHEMAS.get((api_version, kind))
     if schema is None:
-        raise ProtobufError(f"no protobuf decoder for {api_version or '<none>'}, "
-                            f"Kind={kind or '<none>'}")
+        raise ProtobufError(f"no protobuf decoder for {api_version or '<none>'}, Kind={kind or '<none>'}")
     decoded = decode_message(envelope.get("raw", b""), schema)
     return {"apiVersion": api_version, "kind": kind, **decoded}

@@ -11,14 +11,14 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from . import errors, patch as patching, validation
+from . import errors, validation
+from . import patch as patching
 from .defaults import apply_defaults
 from .resources import ResourceType, by_kind
-from .services import (ServiceAllocationError, ServiceAllocations, carry_over_allocated_values,
-                       default_service)
+from .services import ServiceAllocationError, ServiceAllocations, carry_over_allocated_values, default_service
 from .storage import ADDED, MODIFIED, Obj, Store, clone
 
 __all__ = ["Registry", "now_rfc3339"]
@@ -30,12 +30,11 @@ _CREATE_ON_UPDATE = {"Endpoints", "Event", "Lease"}
 _GENERATION_TRACKED = {"Service", "Pod", "EndpointSlice"}
 _NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # upstream's generateName alphabet
 # metadata a client cannot set or change through the main resource
-_SYSTEM_METADATA = ("uid", "creationTimestamp", "deletionTimestamp",
-                    "deletionGracePeriodSeconds", "generation")
+_SYSTEM_METADATA = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation")
 
 
 def now_rfc3339(clock: Callable[[], datetime] | None = None) -> str:
-    now = clock() if clock else datetime.now(timezone.utc)
+    now = clock() if clock else datetime.now(UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -48,13 +47,15 @@ def _spec_part(kind: str, obj: Obj) -> Any:
 class Registry:
     """The write path of every served kind. Raises errors.ApiError on refusal."""
 
-    def __init__(self, store: Store, allocations: ServiceAllocations,
-                 clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, store: Store, allocations: ServiceAllocations, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.store = store
         self.allocations = allocations
         self.clock = clock
         self.after_write: list[Callable[[str, Obj | None, Obj | None], None]] = []
         from .deletion import GarbageCollector  # circular at import time
+
         self.gc = GarbageCollector(self)
 
     # -- helpers -------------------------------------------------------------
@@ -79,11 +80,19 @@ class Registry:
             raise errors.not_found("", "namespaces", namespace)
         if ns["metadata"].get("deletionTimestamp"):
             raise errors.forbidden(
-                f"{r.plural} \"{name}\" is forbidden: unable to create new content in namespace "
+                f'{r.plural} "{name}" is forbidden: unable to create new content in namespace '
                 f"{namespace} because it is being terminated",
-                {"kind": r.plural, "causes": [{"reason": "NamespaceTerminating",
-                                                "message": f"namespace {namespace} is being terminated",
-                                                "field": "metadata.namespace"}]})
+                {
+                    "kind": r.plural,
+                    "causes": [
+                        {
+                            "reason": "NamespaceTerminating",
+                            "message": f"namespace {namespace} is being terminated",
+                            "field": "metadata.namespace",
+                        }
+                    ],
+                },
+            )
 
     @staticmethod
     def _check_body(r: ResourceType, obj: Obj, namespace: str, name: str | None) -> None:
@@ -93,19 +102,22 @@ class Registry:
         if kind not in (None, "", r.kind):
             raise errors.bad_request(
                 f"the API version in the data ({obj.get('apiVersion')}) does not match the "
-                f"expected API version ({r.api_version}) or kind {kind} is not {r.kind}")
+                f"expected API version ({r.api_version}) or kind {kind} is not {r.kind}"
+            )
         meta = obj.setdefault("metadata", {})
         if r.namespaced:
             body_ns = meta.get("namespace")
             if body_ns and body_ns != namespace:
-                raise errors.bad_request("the namespace of the provided object does not match "
-                                         "the namespace sent on the request")
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
             meta["namespace"] = namespace
         else:
             meta.pop("namespace", None)
         if name is not None and meta.get("name") and meta["name"] != name:
-            raise errors.bad_request(f"the name of the object ({meta['name']}) does not match "
-                                     f"the name on the URL ({name})")
+            raise errors.bad_request(
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
+            )
         if name is not None:
             meta["name"] = name
         obj["apiVersion"], obj["kind"] = r.api_version, r.kind
@@ -118,8 +130,7 @@ class Registry:
         self._check_body(r, obj, namespace, None)
         meta = obj["metadata"]
         if not meta.get("name") and meta.get("generateName"):
-            meta["name"] = meta["generateName"] + "".join(
-                random.choice(_NAME_SUFFIX_ALPHABET) for _ in range(5))
+            meta["name"] = meta["generateName"] + "".join(random.choice(_NAME_SUFFIX_ALPHABET) for _ in range(5))
         name = meta.get("name", "")
         self._check_namespace(r, namespace, name)
         for key in _SYSTEM_METADATA + ("resourceVersion", "selfLink", "managedFields"):
@@ -162,16 +173,29 @@ class Registry:
             if exc.internal:
                 raise errors.internal(exc.message) from exc
             name = new["metadata"]["name"]
-            raise errors.ApiError(422, "Invalid", f'Service "{name}" is invalid: '
-                                  f"{exc.field_path}: {exc.message}", {
-                                      "name": name, "kind": "Service", "causes": [{
-                                          "reason": "FieldValueInvalid", "message": exc.message,
-                                          "field": exc.field_path}]}) from exc
+            raise errors.ApiError(
+                422,
+                "Invalid",
+                f'Service "{name}" is invalid: {exc.field_path}: {exc.message}',
+                {
+                    "name": name,
+                    "kind": "Service",
+                    "causes": [{"reason": "FieldValueInvalid", "message": exc.message, "field": exc.field_path}],
+                },
+            ) from exc
 
     # -- update --------------------------------------------------------------
 
-    def update(self, r: ResourceType, namespace: str, name: str, obj: Obj,
-               subresource: str | None = None, *, validate: bool = True) -> tuple[Obj, bool]:
+    def update(
+        self,
+        r: ResourceType,
+        namespace: str,
+        name: str,
+        obj: Obj,
+        subresource: str | None = None,
+        *,
+        validate: bool = True,
+    ) -> tuple[Obj, bool]:
         """Replace an object (or its status). Returns (object, created)."""
         self._check_body(r, obj, namespace, name)
         ns_key = namespace if r.namespaced else ""
@@ -187,8 +211,7 @@ class Registry:
         new = self._merge_system_fields(r, obj, old, subresource)
         return self._write_update(r, new, old, subresource, validate), False
 
-    def _merge_system_fields(self, r: ResourceType, obj: Obj, old: Obj,
-                             subresource: str | None) -> Obj:
+    def _merge_system_fields(self, r: ResourceType, obj: Obj, old: Obj, subresource: str | None) -> Obj:
         meta, old_meta = obj["metadata"], old["metadata"]
         for key in _SYSTEM_METADATA:
             if key in old_meta:
@@ -215,14 +238,12 @@ class Registry:
             obj.setdefault("spec", old.get("spec", {}))
         return obj
 
-    def _write_update(self, r: ResourceType, new: Obj, old: Obj, subresource: str | None,
-                      validate: bool = True) -> Obj:
+    def _write_update(self, r: ResourceType, new: Obj, old: Obj, subresource: str | None, validate: bool = True) -> Obj:
         if subresource is None and r.kind == "Service":
             new = carry_over_allocated_values(default_service(new), old)
         elif subresource is None:
             new = apply_defaults(r.kind, new)
-        validate_fn = (validation.validate_status_update if subresource == "status"
-                    else validation.validate_update)
+        validate_fn = validation.validate_status_update if subresource == "status" else validation.validate_update
         errs = validate_fn(r.kind, new, old) if validate else []
         if errs:
             raise self._invalid(r, old["metadata"]["name"], errs)
@@ -234,6 +255,7 @@ class Registry:
             return old  # no change, no write: resourceVersion stays
         if self._finalized(r, new):
             from .deletion import remove_now  # circular at import time
+
             return remove_now(self, r, new)
         return self._put(r, new, MODIFIED, old)
 
@@ -249,15 +271,15 @@ class Registry:
 
     # -- patch ---------------------------------------------------------------
 
-    def patch(self, r: ResourceType, namespace: str, name: str, content_type: str,
-              body: bytes, subresource: str | None = None) -> tuple[Obj, bool]:
+    def patch(
+        self, r: ResourceType, namespace: str, name: str, content_type: str, body: bytes, subresource: str | None = None
+    ) -> tuple[Obj, bool]:
         ns_key = namespace if r.namespaced else ""
         old = self.store.get(r.kind, ns_key, name)
         is_apply = content_type.startswith("application/apply-patch")
         if old is None:
             if is_apply and subresource is None:
-                base: Obj = {"apiVersion": r.api_version, "kind": r.kind,
-                             "metadata": {"name": name}}
+                base: Obj = {"apiVersion": r.api_version, "kind": r.kind, "metadata": {"name": name}}
                 created = self._apply_patch(content_type, base, body, r.kind)
                 created.setdefault("metadata", {})["name"] = name
                 return self.create(r, namespace, created), True
@@ -290,19 +312,19 @@ class Registry:
             raise errors.not_found("", "pods", name)
         target = (binding.get("target") or {}).get("name", "")
         if not target:
-            raise errors.ApiError(422, "Invalid", "Binding \"%s\" is invalid: target.name: "
-                                  "Required value" % name)
+            raise errors.ApiError(422, "Invalid", f'Binding "{name}" is invalid: target.name: Required value')
         if pod["metadata"].get("deletionTimestamp"):
             raise errors.conflict("", "pods", name, "pod is being deleted, cannot be assigned to a host")
         if pod["spec"].get("nodeName"):
-            raise errors.conflict("", "pods", name,
-                                  f"pod {name} is already assigned to node \"{pod['spec']['nodeName']}\"")
+            raise errors.conflict(
+                "", "pods", name, f'pod {name} is already assigned to node "{pod["spec"]["nodeName"]}"'
+            )
         new = clone(pod)
         new["spec"]["nodeName"] = target
         conditions = new.setdefault("status", {}).setdefault("conditions", [])
         conditions[:] = [c for c in conditions if c.get("type") != "PodScheduled"]
-        conditions.append({"type": "PodScheduled", "status": "True",
-                           "lastProbeTime": None, "lastTransitionTime": self.now()})
+        conditions.append(
+            {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": self.now()}
+        )
         self._put(r, new, MODIFIED, pod)
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                "code": 201}
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}

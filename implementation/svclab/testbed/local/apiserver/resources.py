@@ -19,7 +19,14 @@ class ResourceType:
     categories: tuple[str, ...] = ()
     subresources: tuple[str, ...] = ()  # e.g. "status", "binding"
     verbs: tuple[str, ...] = (
-        "create", "delete", "deletecollection", "get", "list", "patch", "update", "watch",
+        "create",
+        "delete",
+        "deletecollection",
+        "get",
+        "list",
+        "patch",
+        "update",
+        "watch",
     )
 
     @property
@@ -36,18 +43,35 @@ class ResourceType:
 
 
 RESOURCES: tuple[ResourceType, ...] = (
-    ResourceType("", "v1", "Namespace", "namespaces", "namespace", False,
-                 ("ns",), (), ("status", "finalize"),
-                 ("create", "delete", "get", "list", "patch", "update", "watch")),
+    ResourceType(
+        "",
+        "v1",
+        "Namespace",
+        "namespaces",
+        "namespace",
+        False,
+        ("ns",),
+        (),
+        ("status", "finalize"),
+        ("create", "delete", "get", "list", "patch", "update", "watch"),
+    ),
     ResourceType("", "v1", "Node", "nodes", "node", False, ("no",), (), ("status",)),
     ResourceType("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",), ("status", "binding")),
-    ResourceType("", "v1", "Service", "services", "service", True, ("svc",), ("all",), ("status",),
-                 ("create", "delete", "deletecollection", "get", "list", "patch", "update",
-                  "watch")),
+    ResourceType(
+        "",
+        "v1",
+        "Service",
+        "services",
+        "service",
+        True,
+        ("svc",),
+        ("all",),
+        ("status",),
+        ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"),
+    ),
     ResourceType("", "v1", "Endpoints", "endpoints", "endpoints", True, ("ep",)),
     ResourceType("", "v1", "Event", "events", "event", True, ("ev",)),
-    ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice",
-                 True),
+    ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", True),
     ResourceType("coordination.k8s.io", "v1", "Lease", "leases", "lease", True),
 )
 

@@ -35,12 +35,12 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "SUPPORTED_FIELDS",
     "FieldRequirement",
     "FieldSelector",
     "LabelSelector",
     "Operator",
     "Requirement",
-    "SUPPORTED_FIELDS",
     "SelectorError",
     "field_selector_name",
     "label_selector_from_api",
@@ -74,8 +74,7 @@ class Operator(str, enum.Enum):
 _QUALIFIED_NAME_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
 _QUALIFIED_NAME_RE = re.compile(f"^{_QUALIFIED_NAME_FMT}$")
 _QUALIFIED_NAME_MSG = (
-    "must consist of alphanumeric characters, '-', '_' or '.', "
-    "and must start and end with an alphanumeric character"
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
 )
 _LABEL_VALUE_FMT = f"({_QUALIFIED_NAME_FMT})?"
 _LABEL_VALUE_RE = re.compile(f"^{_LABEL_VALUE_FMT}$")
@@ -115,15 +114,17 @@ def _label_key_errors(key: str) -> list[str]:
             if len(prefix) > 253:
                 errors.append("prefix part must be no more than 253 characters")
             if not _DNS1123_SUBDOMAIN_RE.match(prefix):
-                errors.append("prefix part " + _regex_error(
-                    _DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
+                errors.append(
+                    "prefix part " + _regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com")
+                )
     if not name:
         errors.append("name part must be non-empty")
     elif len(name) > 63:
         errors.append("name part must be no more than 63 characters")
     if not _QUALIFIED_NAME_RE.match(name):
-        errors.append("name part " + _regex_error(
-            _QUALIFIED_NAME_MSG, _QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc"))
+        errors.append(
+            "name part " + _regex_error(_QUALIFIED_NAME_MSG, _QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc")
+        )
     return errors
 
 
@@ -161,23 +162,21 @@ class Requirement:
             errors.append(_invalid("key", key, key_errors))
         shown = "[" + " ".join(values) + "]"
         if operator in (Operator.IN, Operator.NOT_IN) and not values:
-            errors.append(f"values: Invalid value: {shown}: "
-                          "for 'in', 'notin' operators, values set can't be empty")
-        elif operator in (Operator.EQUALS, Operator.DOUBLE_EQUALS, Operator.NOT_EQUALS) \
-                and len(values) != 1:
-            errors.append(f"values: Invalid value: {shown}: "
-                          "exact-match compatibility requires one single value")
+            errors.append(f"values: Invalid value: {shown}: for 'in', 'notin' operators, values set can't be empty")
+        elif operator in (Operator.EQUALS, Operator.DOUBLE_EQUALS, Operator.NOT_EQUALS) and len(values) != 1:
+            errors.append(f"values: Invalid value: {shown}: exact-match compatibility requires one single value")
         elif operator in (Operator.EXISTS, Operator.DOES_NOT_EXIST) and values:
-            errors.append(f"values: Invalid value: {shown}: "
-                          "values set must be empty for exists and does not exist")
+            errors.append(f"values: Invalid value: {shown}: values set must be empty for exists and does not exist")
         elif operator in (Operator.GREATER_THAN, Operator.LESS_THAN):
             if len(values) != 1:
-                errors.append(f"values: Invalid value: {shown}: "
-                              "for 'Gt', 'Lt' operators, exactly one value is required")
+                errors.append(
+                    f"values: Invalid value: {shown}: for 'Gt', 'Lt' operators, exactly one value is required"
+                )
             for index, value in enumerate(values):
                 if not re.fullmatch(r"[+-]?[0-9]+", value):
-                    errors.append(_invalid(f"values[{index}]", value,
-                                           ["for 'Gt', 'Lt' operators, the value must be an integer"]))
+                    errors.append(
+                        _invalid(f"values[{index}]", value, ["for 'Gt', 'Lt' operators, the value must be an integer"])
+                    )
         for index, value in enumerate(values):
             if value_errors := _label_value_errors(value):
                 errors.append(_invalid(f"values[{index}][{key}]", value, value_errors))
@@ -208,9 +207,13 @@ class Requirement:
         if self.operator is Operator.EXISTS:
             return self.key
         symbol = {
-            Operator.EQUALS: "=", Operator.DOUBLE_EQUALS: "==", Operator.NOT_EQUALS: "!=",
-            Operator.IN: " in ", Operator.NOT_IN: " notin ",
-            Operator.GREATER_THAN: ">", Operator.LESS_THAN: "<",
+            Operator.EQUALS: "=",
+            Operator.DOUBLE_EQUALS: "==",
+            Operator.NOT_EQUALS: "!=",
+            Operator.IN: " in ",
+            Operator.NOT_IN: " notin ",
+            Operator.GREATER_THAN: ">",
+            Operator.LESS_THAN: "<",
         }[self.operator]
         values = ",".join(sorted(self.values))
         if self.operator in (Operator.IN, Operator.NOT_IN):
@@ -283,7 +286,7 @@ def _lex(text: str) -> list[tuple[str, str]]:
             # Longest run of special characters that still spells a known symbol.
             end, best = pos, ""
             while end < len(text) and text[end] in _SPECIAL:
-                candidate = text[pos:end + 1]
+                candidate = text[pos : end + 1]
                 if candidate in _SYMBOLS:
                     best = candidate
                 elif best:
@@ -368,9 +371,15 @@ class _LabelParser:
 
     def operator(self) -> Operator:
         kind, literal = self.take(values_context=False)
-        operators = {"in": Operator.IN, "=": Operator.EQUALS, "==": Operator.DOUBLE_EQUALS,
-                     ">": Operator.GREATER_THAN, "<": Operator.LESS_THAN,
-                     "notin": Operator.NOT_IN, "!=": Operator.NOT_EQUALS}
+        operators = {
+            "in": Operator.IN,
+            "=": Operator.EQUALS,
+            "==": Operator.DOUBLE_EQUALS,
+            ">": Operator.GREATER_THAN,
+            "<": Operator.LESS_THAN,
+            "notin": Operator.NOT_IN,
+            "!=": Operator.NOT_EQUALS,
+        }
         if kind not in operators:
             raise SelectorError(f"found '{literal}', expected: in, notin, =, ==, !=, gt, lt")
         return operators[kind]
@@ -434,12 +443,17 @@ def label_selector_from_map(labels: Mapping[str, str] | None) -> LabelSelector:
     module docstring for why Service callers must check ``.empty`` themselves.
     Raises SelectorError for keys or values a label could not have.
     """
-    return _sorted_selector([Requirement.create(key, Operator.EQUALS, [value])
-                             for key, value in (labels or {}).items()])
+    return _sorted_selector(
+        [Requirement.create(key, Operator.EQUALS, [value]) for key, value in (labels or {}).items()]
+    )
 
 
-_API_OPERATORS = {"In": Operator.IN, "NotIn": Operator.NOT_IN,
-                  "Exists": Operator.EXISTS, "DoesNotExist": Operator.DOES_NOT_EXIST}
+_API_OPERATORS = {
+    "In": Operator.IN,
+    "NotIn": Operator.NOT_IN,
+    "Exists": Operator.EXISTS,
+    "DoesNotExist": Operator.DOES_NOT_EXIST,
+}
 
 
 def label_selector_from_api(selector: Mapping[str, Any] | None) -> LabelSelector:
@@ -452,15 +466,16 @@ def label_selector_from_api(selector: Mapping[str, Any] | None) -> LabelSelector
         return LabelSelector(nothing=True)
     if not selector.get("matchLabels") and not selector.get("matchExpressions"):
         return LabelSelector()
-    requirements = [Requirement.create(key, Operator.EQUALS, [value])
-                    for key, value in (selector.get("matchLabels") or {}).items()]
+    requirements = [
+        Requirement.create(key, Operator.EQUALS, [value]) for key, value in (selector.get("matchLabels") or {}).items()
+    ]
     for expression in selector.get("matchExpressions") or []:
         name = expression.get("operator", "")
         if name not in _API_OPERATORS:
             raise SelectorError(f"{json.dumps(name)} is not a valid label selector operator")
-        requirements.append(Requirement.create(
-            expression.get("key", ""), _API_OPERATORS[name],
-            list(expression.get("values") or [])))
+        requirements.append(
+            Requirement.create(expression.get("key", ""), _API_OPERATORS[name], list(expression.get("values") or []))
+        )
     return _sorted_selector(requirements)
 
 
@@ -476,6 +491,7 @@ def _path(*keys: str) -> FieldGetter:
         for key in keys:
             value = value.get(key) if isinstance(value, Mapping) else None
         return _field_text(value)
+
     return get
 
 
@@ -520,16 +536,18 @@ SUPPORTED_FIELDS: Mapping[str, Mapping[str, FieldGetter]] = {
         "status.podIP": _pod_ip,
         "status.nominatedNodeName": _path("status", "nominatedNodeName"),
     },
-    "Node": {**_META_NAME, "spec.unschedulable":
-             lambda node: _field_text(bool((node.get("spec") or {}).get("unschedulable")))},
+    "Node": {
+        **_META_NAME,
+        "spec.unschedulable": lambda node: _field_text(bool((node.get("spec") or {}).get("unschedulable"))),
+    },
     "Namespace": {**_META_NAME, "status.phase": _path("status", "phase")},
-    "Service": {**_META, "spec.clusterIP": _path("spec", "clusterIP"),
-                "spec.type": _path("spec", "type")},
+    "Service": {**_META, "spec.clusterIP": _path("spec", "clusterIP"), "spec.type": _path("spec", "type")},
     "Event": {
         **_META,
-        **{f"involvedObject.{name}": _path("involvedObject", name)
-           for name in ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion",
-                        "fieldPath")},
+        **{
+            f"involvedObject.{name}": _path("involvedObject", name)
+            for name in ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")
+        },
         "reason": _path("reason"),
         "reportingComponent": _path("reportingComponent"),
         "source": _event_source,
@@ -602,7 +620,7 @@ def _split_term(term: str) -> tuple[str, str, str] | None:
     for index in range(len(term)):
         for operator in ("!=", "==", "="):
             if term.startswith(operator, index):
-                return term[:index], operator, term[index + len(operator):]
+                return term[:index], operator, term[index + len(operator) :]
     return None
 
 

@@ -13,7 +13,7 @@ import base64
 import hmac
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -52,8 +52,7 @@ def parse_path(path: str) -> Route | None:
     watch = rest[:1] == ["watch"]
     rest = rest[1:] if watch else rest
     namespace = None
-    if len(rest) >= 3 and rest[0] == "namespaces" and not (
-            len(rest) == 3 and rest[2] in ("status", "finalize")):
+    if len(rest) >= 3 and rest[0] == "namespaces" and not (len(rest) == 3 and rest[2] in ("status", "finalize")):
         namespace, rest = rest[1], rest[2:]
     if not rest or len(rest) > 3:
         return None
@@ -78,8 +77,9 @@ def _wants_table(request: web.Request) -> bool:
 class ApiServer:
     """Builds the aiohttp application around a store and registry."""
 
-    def __init__(self, store: Store, registry: Registry, token: str, *,
-                 server_address: str = "", bookmark_interval: float = 10.0) -> None:
+    def __init__(
+        self, store: Store, registry: Registry, token: str, *, server_address: str = "", bookmark_interval: float = 10.0
+    ) -> None:
         self.store = store
         self.registry = registry
         self.token = token
@@ -88,8 +88,7 @@ class ApiServer:
         self.ready = False
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._errors, self._authenticate],
-                              client_max_size=16 * 1024 * 1024)
+        app = web.Application(middlewares=[self._errors, self._authenticate], client_max_size=16 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         return app
 
@@ -113,7 +112,8 @@ class ApiServer:
         if request.path not in _PUBLIC:
             header = request.headers.get("Authorization", "")
             if not header.startswith("Bearer ") or not hmac.compare_digest(
-                    header[7:].strip().encode(), self.token.encode()):
+                header[7:].strip().encode(), self.token.encode()
+            ):
                 raise errors.unauthorized()
         return await handler(request)
 
@@ -128,18 +128,23 @@ class ApiServer:
             return special
         route = parse_path(path)
         if route is None:
-            return _json(errors.ApiError(404, "NotFound", "the server could not find the "
-                                         "requested resource").status(), 404)
-        handler = {"GET": self._get, "POST": self._post, "PUT": self._put,
-                   "PATCH": self._patch, "DELETE": self._delete}.get(request.method)
+            return _json(
+                errors.ApiError(404, "NotFound", "the server could not find the requested resource").status(), 404
+            )
+        handler = {
+            "GET": self._get,
+            "POST": self._post,
+            "PUT": self._put,
+            "PATCH": self._patch,
+            "DELETE": self._delete,
+        }.get(request.method)
         if handler is None:
             raise errors.method_not_allowed()
         return await handler(request, route)
 
     def _special(self, path: str) -> web.Response | None:
         if path in ("/healthz", "/livez", "/readyz"):
-            return web.Response(text="ok" if self.ready else "not ready",
-                                status=200 if self.ready else 503)
+            return web.Response(text="ok" if self.ready else "not ready", status=200 if self.ready else 503)
         if path == "/version":
             return _json(discovery.version_info())
         if path == "/api":
@@ -157,13 +162,17 @@ class ApiServer:
             return _json(discovery.openapi_v3_index())
         if path.startswith("/openapi/v3/"):
             rest = parts[2:]
-            gv = ("", rest[1]) if rest[:1] == ["api"] and len(rest) == 2 else (
-                (rest[1], rest[2]) if rest[:1] == ["apis"] and len(rest) == 3 else None)
+            gv = (
+                ("", rest[1])
+                if rest[:1] == ["api"] and len(rest) == 2
+                else ((rest[1], rest[2]) if rest[:1] == ["apis"] and len(rest) == 3 else None)
+            )
             doc = discovery.openapi_v3_document(*gv) if gv else None
             return _json(doc) if doc else None
         if path == "/openapi/v2":
-            return _json(errors.ApiError(404, "NotFound", "the server could not find the "
-                                         "requested resource").status(), 404)
+            return _json(
+                errors.ApiError(404, "NotFound", "the server could not find the requested resource").status(), 404
+            )
         return None
 
     # -- reads -----------------------------------------------------------------
@@ -179,11 +188,13 @@ class ApiServer:
             return lambda obj: True
         return lambda obj: labels.matches(obj["metadata"].get("labels") or {}) and fields.matches(obj)
 
-    def _table(self, request: web.Request, kind: str, objs: list[Obj], rv: str,
-               cont: str | None = None) -> dict[str, Any]:
+    def _table(
+        self, request: web.Request, kind: str, objs: list[Obj], rv: str, cont: str | None = None
+    ) -> dict[str, Any]:
         include = request.query.get("includeObject", "Metadata")
-        return printing.to_table(kind, objs, resource_version=rv, continue_token=cont,
-                                 include_object=include, now=datetime.now(timezone.utc))
+        return printing.to_table(
+            kind, objs, resource_version=rv, continue_token=cont, include_object=include, now=datetime.now(UTC)
+        )
 
     async def _get(self, request: web.Request, route: Route) -> web.StreamResponse:
         r = route.resource
@@ -210,35 +221,43 @@ class ApiServer:
                 rv, start = token["rv"], tuple(token["start"])
             except (ValueError, KeyError, TypeError) as exc:
                 raise errors.bad_request("invalid continue token") from exc
-            items = [o for o in items if (o["metadata"].get("namespace", ""),
-                                          o["metadata"]["name"]) > start]
+            items = [o for o in items if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > start]
         limit = int(q.get("limit", "0") or 0)
         cont = None
         meta: dict[str, Any] = {"resourceVersion": rv}
         if limit > 0 and len(items) > limit:
             last = items[limit - 1]["metadata"]
-            cont = base64.urlsafe_b64encode(orjson.dumps(
-                {"rv": rv, "start": [last.get("namespace", ""), last["name"]]})).decode()
+            cont = base64.urlsafe_b64encode(
+                orjson.dumps({"rv": rv, "start": [last.get("namespace", ""), last["name"]]})
+            ).decode()
             meta["continue"] = cont
             meta["remainingItemCount"] = len(items) - limit
             items = items[:limit]
         if _wants_table(request):
             return _json(self._table(request, r.kind, items, rv, cont))
-        return _json({"kind": r.list_kind, "apiVersion": r.api_version, "metadata": meta,
-                      "items": items})
+        return _json({"kind": r.list_kind, "apiVersion": r.api_version, "metadata": meta, "items": items})
 
     async def _watch(self, request: web.Request, route: Route) -> web.StreamResponse:
         q = request.query
         r = route.resource
         render = None
         if _wants_table(request):
+
             def render(kind: str, obj: Obj) -> bytes:
                 table = self._table(request, r.kind, [obj], obj["metadata"]["resourceVersion"])
                 return orjson.dumps({"type": kind, "object": table}) + b"\n"
+
         timeout = float(q.get("timeoutSeconds") or DEFAULT_TIMEOUT)
-        req = WatchRequest(r, route.namespace, self._matcher(request, r),
-                           q.get("resourceVersion"), q.get("sendInitialEvents") == "true",
-                           q.get("allowWatchBookmarks") == "true", timeout, render)
+        req = WatchRequest(
+            r,
+            route.namespace,
+            self._matcher(request, r),
+            q.get("resourceVersion"),
+            q.get("sendInitialEvents") == "true",
+            q.get("allowWatchBookmarks") == "true",
+            timeout,
+            render,
+        )
         return await serve_watch(request, self.store, req, self.bookmark_interval)
 
     # -- writes ----------------------------------------------------------------
@@ -251,6 +270,7 @@ class ApiServer:
                 return protobuf.decode_k8s_protobuf(raw)
             if "yaml" in ctype:
                 import yaml
+
                 return yaml.safe_load(raw)
             return orjson.loads(raw) if raw else {}
         except protobuf.ProtobufError as exc:
@@ -274,16 +294,18 @@ class ApiServer:
         if route.name is None:
             raise errors.method_not_allowed()
         sub = route.subresource if route.subresource != "finalize" else None
-        obj, created = self.registry.update(route.resource, route.namespace or "", route.name,
-                                            await self._body(request), sub)
+        obj, created = self.registry.update(
+            route.resource, route.namespace or "", route.name, await self._body(request), sub
+        )
         return _json(obj, 201 if created else 200)
 
     async def _patch(self, request: web.Request, route: Route) -> web.Response:
         if route.name is None:
             raise errors.method_not_allowed()
         ctype = request.headers.get("Content-Type", "").split(";")[0].strip()
-        obj, created = self.registry.patch(route.resource, route.namespace or "", route.name,
-                                           ctype, await request.read(), route.subresource)
+        obj, created = self.registry.patch(
+            route.resource, route.namespace or "", route.name, ctype, await request.read(), route.subresource
+        )
         return _json(obj, 201 if created else 200)
 
     async def _delete(self, request: web.Request, route: Route) -> web.Response:
@@ -298,6 +320,7 @@ class ApiServer:
             options["dryRun"] = [q["dryRun"]]
         r = route.resource
         if route.name is None:
-            return _json(deletion.delete_collection(self.registry, r, route.namespace,
-                                                    self._matcher(request, r), options))
+            return _json(
+                deletion.delete_collection(self.registry, r, route.namespace, self._matcher(request, r), options)
+            )
         return _json(deletion.delete(self.registry, r, route.namespace or "", route.name, options))

@@ -186,8 +186,7 @@ class IPAllocator:
         offset = self._offset(ip)
         if offset is None:
             raise AllocationError(
-                f"the provided IP ({ip}) is not in the valid range. "
-                f"The range of valid IPs is {self.cidr}"
+                f"the provided IP ({ip}) is not in the valid range. The range of valid IPs is {self.cidr}"
             )
         if not self._bits.take(offset):
             raise AllocationError("provided IP is already allocated")
@@ -209,8 +208,7 @@ class IPAllocator:
 class PortAllocator:
     """NodePort allocation from an inclusive port range, by default 30000-32767."""
 
-    def __init__(self, port_range: str = DEFAULT_NODE_PORT_RANGE, *,
-                 rng: random.Random | None = None) -> None:
+    def __init__(self, port_range: str = DEFAULT_NODE_PORT_RANGE, *, rng: random.Random | None = None) -> None:
         first, _, last = port_range.partition("-")
         self.base, self.last = int(first), int(last or first)
         if self.last < self.base:
@@ -237,8 +235,7 @@ class PortAllocator:
         """Take ``port``; AllocationError when it is outside the range or taken."""
         if not self.contains(port):
             raise AllocationError(
-                "provided port is not in the valid range. "
-                f"The range of valid ports is {self.port_range}"
+                f"provided port is not in the valid range. The range of valid ports is {self.port_range}"
             )
         if not self._bits.take(port - self.base):
             raise AllocationError("provided port is already allocated")
@@ -278,9 +275,7 @@ def kubernetes_service_ip(cidr: str) -> str:
 
 def _externally_accessible(spec: dict[str, Any]) -> bool:
     kind = spec.get("type")
-    return kind in (_NODE_PORT, _LOAD_BALANCER) or (
-        kind == _CLUSTER_IP and bool(spec.get("externalIPs"))
-    )
+    return kind in (_NODE_PORT, _LOAD_BALANCER) or (kind == _CLUSTER_IP and bool(spec.get("externalIPs")))
 
 
 def _default_affinity(spec: dict[str, Any]) -> None:
@@ -291,9 +286,7 @@ def _default_affinity(spec: dict[str, Any]) -> None:
         config = spec.get("sessionAffinityConfig") or {}
         client_ip = config.get("clientIP") or {}
         if client_ip.get("timeoutSeconds") is None:
-            spec["sessionAffinityConfig"] = {
-                "clientIP": {"timeoutSeconds": DEFAULT_CLIENT_IP_TIMEOUT_SECONDS}
-            }
+            spec["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": DEFAULT_CLIENT_IP_TIMEOUT_SECONDS}}
 
 
 def _default_ports(spec: dict[str, Any]) -> None:
@@ -372,8 +365,7 @@ def _allocates_node_ports(spec: dict[str, Any]) -> bool:
     """Whether ports without a nodePort get one (LoadBalancers may opt out)."""
     if spec.get("type") == _NODE_PORT:
         return True
-    return spec.get("type") == _LOAD_BALANCER and spec.get(
-        "allocateLoadBalancerNodePorts", True) is not False
+    return spec.get("type") == _LOAD_BALANCER and spec.get("allocateLoadBalancerNodePorts", True) is not False
 
 
 def _needs_health_check_port(spec: dict[str, Any]) -> bool:
@@ -442,8 +434,9 @@ class ServiceAllocations:
     the caller serialises writes (the server holds its storage lock around them).
     """
 
-    def __init__(self, service_cidr: str, node_port_range: str = DEFAULT_NODE_PORT_RANGE,
-                 *, rng: random.Random | None = None) -> None:
+    def __init__(
+        self, service_cidr: str, node_port_range: str = DEFAULT_NODE_PORT_RANGE, *, rng: random.Random | None = None
+    ) -> None:
         rng = rng or random.Random()
         self.ips = IPAllocator(service_cidr, rng=rng)
         self.ports = PortAllocator(node_port_range, rng=rng)
@@ -492,7 +485,7 @@ class ServiceAllocations:
         txn.commit()
         return out
 
-    def prepare_update(self, new: Service, old: Service) -> Service:  # noqa: D401
+    def prepare_update(self, new: Service, old: Service) -> Service:
         """Allocate and release for an update of ``old`` to (defaulted) ``new``.
 
         Values the update left out are carried over from ``old`` as upstream does
@@ -560,8 +553,7 @@ class ServiceAllocations:
                 ) from err
         spec["clusterIP"], spec["clusterIPs"] = ip, [ip]
 
-    def _update_cluster_ip(self, spec: dict[str, Any], old_spec: dict[str, Any],
-                           txn: _Transaction) -> None:
+    def _update_cluster_ip(self, spec: dict[str, Any], old_spec: dict[str, Any], txn: _Transaction) -> None:
         needed_before, needed_now = _needs_cluster_ip(old_spec), _needs_cluster_ip(spec)
         if needed_before and not needed_now:
             for ip in _real_ips(old_spec):
@@ -591,9 +583,7 @@ class ServiceAllocations:
         try:
             return txn.take_port()
         except AllocationError as err:
-            raise ServiceAllocationError(
-                "spec.ports", f"failed to allocate {what}: {err}", internal=True
-            ) from err
+            raise ServiceAllocationError("spec.ports", f"failed to allocate {what}: {err}", internal=True) from err
 
     def _allocate_node_ports_for_create(self, spec: dict[str, Any], txn: _Transaction) -> None:
         """Upstream initNodePorts: entries with the same port number share a nodePort."""
@@ -608,8 +598,8 @@ class ServiceAllocations:
             path = f"spec.ports[{i}].nodePort"
             if shared is None:
                 wanted = requested or next(
-                    (p.get("nodePort") for p in ports[i:]
-                     if p.get("port") == port.get("port") and p.get("nodePort")), 0)
+                    (p.get("nodePort") for p in ports[i:] if p.get("port") == port.get("port") and p.get("nodePort")), 0
+                )
                 if wanted:
                     self._take_requested_port(txn, wanted, path)
                 else:
@@ -620,8 +610,7 @@ class ServiceAllocations:
             elif requested != shared:
                 self._take_requested_port(txn, requested, path)
 
-    def _update_node_ports(self, spec: dict[str, Any], old_spec: dict[str, Any],
-                           txn: _Transaction) -> None:
+    def _update_node_ports(self, spec: dict[str, Any], old_spec: dict[str, Any], txn: _Transaction) -> None:
         """Upstream updateNodePorts: keep old ones, take new ones, release the rest."""
         old_numbers = set(_node_ports_of(old_spec))
         if _needs_node_ports(spec):
@@ -639,8 +628,7 @@ class ServiceAllocations:
                     taken_now.add(requested)
                 key = (port.get("protocol") or "TCP", requested)
                 if key in seen:
-                    raise ServiceAllocationError(
-                        f"spec.ports[{i}].nodePort", f"Duplicate value: {requested}")
+                    raise ServiceAllocationError(f"spec.ports[{i}].nodePort", f"Duplicate value: {requested}")
                 seen.add(key)
         for number in old_numbers - set(_node_ports_of(spec)):
             txn.release_port_later(number)
@@ -652,11 +640,13 @@ class ServiceAllocations:
         else:
             spec["healthCheckNodePort"] = self._take_next_port(txn, "a health check nodePort")
 
-    def _update_health_check_port(self, spec: dict[str, Any], old_spec: dict[str, Any],
-                                  txn: _Transaction) -> None:
+    def _update_health_check_port(self, spec: dict[str, Any], old_spec: dict[str, Any], txn: _Transaction) -> None:
         old_port = old_spec.get("healthCheckNodePort") or 0
-        keep = (_needs_health_check_port(spec) and _needs_health_check_port(old_spec)
-                and spec.get("healthCheckNodePort") == old_port)
+        keep = (
+            _needs_health_check_port(spec)
+            and _needs_health_check_port(old_spec)
+            and spec.get("healthCheckNodePort") == old_port
+        )
         if _needs_health_check_port(spec) and not keep:
             self._allocate_health_check_port(spec, txn)
         if old_port and not keep:
@@ -685,13 +675,13 @@ def _patch_allocated_values(spec: dict[str, Any], old_spec: dict[str, Any]) -> N
 
 def _drop_type_dependent_fields(spec: dict[str, Any], old_spec: dict[str, Any]) -> None:
     """Clear fields the new type cannot have when the update left them unchanged."""
+
     def drop_if_unchanged(field: str) -> None:
         if field in spec and spec.get(field) == old_spec.get(field):
             del spec[field]
 
     if not _needs_cluster_ip(spec) and _needs_cluster_ip(old_spec):
-        for field in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy",
-                      "internalTrafficPolicy"):
+        for field in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy", "internalTrafficPolicy"):
             drop_if_unchanged(field)
     if not _needs_node_ports(spec) and _needs_node_ports(old_spec):
         old_numbers = set(_node_ports_of(old_spec))

@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["EventType", "Store", "StoredEvent", "TooOld", "Subscription", "clone"]
+__all__ = ["EventType", "Store", "StoredEvent", "Subscription", "TooOld", "clone"]
 
 Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace, name)
@@ -91,14 +91,14 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS objects (kind TEXT, namespace TEXT, name TEXT, "
-            "rv INTEGER, data BLOB, PRIMARY KEY (kind, namespace, name))")
+            "rv INTEGER, data BLOB, PRIMARY KEY (kind, namespace, name))"
+        )
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER)")
         self._window = window
         self._kinds: dict[str, _KindState] = {}
         row = self._db.execute("SELECT value FROM meta WHERE key = 'rv'").fetchone()
         self.rv: int = int(row[0]) if row else 1
-        for kind, ns, name, data in self._db.execute(
-                "SELECT kind, namespace, name, data FROM objects"):
+        for kind, ns, name, data in self._db.execute("SELECT kind, namespace, name, data FROM objects"):
             self._state(kind).objects[(ns, name)] = orjson.loads(data)
         for state in self._kinds.values():
             state.compacted_rv = self.rv
@@ -145,8 +145,9 @@ class Store:
         key = (meta.get("namespace", ""), meta["name"])
         self._db.execute("BEGIN")
         try:
-            self._db.execute("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?)",
-                             (kind, key[0], key[1], rv, orjson.dumps(obj)))
+            self._db.execute(
+                "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?)", (kind, key[0], key[1], rv, orjson.dumps(obj))
+            )
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('rv', ?)", (rv,))
             self._db.execute("COMMIT")
         except BaseException:
@@ -165,8 +166,9 @@ class Store:
         rv = self.rv + 1
         self._db.execute("BEGIN")
         try:
-            self._db.execute("DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?",
-                             (kind, namespace, name))
+            self._db.execute(
+                "DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?", (kind, namespace, name)
+            )
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('rv', ?)", (rv,))
             self._db.execute("COMMIT")
         except BaseException:

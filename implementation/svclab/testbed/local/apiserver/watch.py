@@ -48,13 +48,22 @@ def _bookmark(r: ResourceType, rv: int, initial_end: bool = False) -> bytes:
     meta: dict[str, Any] = {"resourceVersion": str(rv)}
     if initial_end:
         meta["annotations"] = {"k8s.io/initial-events-end": "true"}
-    return orjson.dumps({"type": "BOOKMARK", "object": {
-        "kind": r.kind, "apiVersion": r.api_version, "metadata": meta}}) + b"\n"
+    return (
+        orjson.dumps({"type": "BOOKMARK", "object": {"kind": r.kind, "apiVersion": r.api_version, "metadata": meta}})
+        + b"\n"
+    )
 
 
 def _expired_event(message: str) -> bytes:
-    status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-              "message": message, "reason": "Expired", "code": 410}
+    status = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": "Expired",
+        "code": 410,
+    }
     return orjson.dumps({"type": "ERROR", "object": status}) + b"\n"
 
 
@@ -84,8 +93,9 @@ def _line(event: StoredEvent, kind: str, obj: Obj, req: WatchRequest) -> bytes:
     return orjson.dumps({"type": kind, "object": obj}) + b"\n"
 
 
-async def serve_watch(request: web.Request, store: Store, req: WatchRequest,
-                      bookmark_interval: float) -> web.StreamResponse:
+async def serve_watch(
+    request: web.Request, store: Store, req: WatchRequest, bookmark_interval: float
+) -> web.StreamResponse:
     r = req.resource
     initial: list[Obj] = []
     rv = req.resource_version
@@ -106,8 +116,9 @@ async def serve_watch(request: web.Request, store: Store, req: WatchRequest,
     response.enable_chunked_encoding()
     try:
         await response.prepare(request)
-        chunks = [req.render(ADDED, o) if req.render else
-                  orjson.dumps({"type": ADDED, "object": o}) + b"\n" for o in initial]
+        chunks = [
+            req.render(ADDED, o) if req.render else orjson.dumps({"type": ADDED, "object": o}) + b"\n" for o in initial
+        ]
         if req.send_initial_events and req.allow_bookmarks:
             chunks.append(_bookmark(r, start_rv, initial_end=True))
         for event in backlog:
@@ -124,8 +135,9 @@ async def serve_watch(request: web.Request, store: Store, req: WatchRequest,
     return response
 
 
-async def _stream(response: web.StreamResponse, store: Store, sub: Any, req: WatchRequest,
-                  bookmark_interval: float) -> None:
+async def _stream(
+    response: web.StreamResponse, store: Store, sub: Any, req: WatchRequest, bookmark_interval: float
+) -> None:
     deadline = time.monotonic() + req.timeout
     queue = sub.queue
     while True:
@@ -134,7 +146,7 @@ async def _stream(response: web.StreamResponse, store: Store, sub: Any, req: Wat
             return
         try:
             event = await asyncio.wait_for(queue.get(), min(remaining, bookmark_interval))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             if req.allow_bookmarks and time.monotonic() < deadline:
                 await response.write(_bookmark(req.resource, store.rv))
             continue

@@ -9,10 +9,31 @@ forwarder on 127.0.0.1. ``can_run_uml`` explains why a host cannot.
 
 from svclab.testbed.local.uml.boot import GuestNetwork, UmlBootConfig
 from svclab.testbed.local.uml.guest import UmlGuest, guest_netns, load_guest, start_guest, stop_guest
-from svclab.testbed.local.uml.runtime import (IPVS_MODULES, UmlError, UmlResult, can_run_uml,
-                                              host_has_ipvs, kernel_version, resolve_kernel, run_in_uml)
+from svclab.testbed.local.uml.runtime import (
+    IPVS_MODULES,
+    UmlError,
+    UmlResult,
+    can_run_uml,
+    host_has_ipvs,
+    kernel_version,
+    resolve_kernel,
+    run_in_uml,
+)
 
-__all__ = ["GuestNetwork", "IPVS_MODULES", "UmlBootConfig", "UmlError", "UmlGuest", "UmlResult",
-           "can_run_uml", "guest_netns", "host_has_ipvs", "kernel_version", "load_guest", "resolve_kernel",
-           "run_in_uml", "start_guest",
-           "stop_guest"]
+__all__ = [
+    "IPVS_MODULES",
+    "GuestNetwork",
+    "UmlBootConfig",
+    "UmlError",
+    "UmlGuest",
+    "UmlResult",
+    "can_run_uml",
+    "guest_netns",
+    "host_has_ipvs",
+    "kernel_version",
+    "load_guest",
+    "resolve_kernel",
+    "run_in_uml",
+    "start_guest",
+    "stop_guest",
+]

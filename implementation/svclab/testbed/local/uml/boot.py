@@ -40,13 +40,13 @@ __all__ = [
     "ENV_FILE",
     "EXIT_CODE_FILE",
     "GUEST_LOG_FILE",
-    "GuestNetwork",
     "INIT_FILE",
     "OUTPUT_FILE",
     "READY_FILE",
     "STOP_FILE",
-    "UmlBootConfig",
     "UML_MODULES_ROOT",
+    "GuestNetwork",
+    "UmlBootConfig",
     "command_script",
     "env_script",
     "init_script",
@@ -55,15 +55,15 @@ __all__ = [
 
 UML_MODULES_ROOT = Path("/usr/lib/uml/modules")  # Debian's user-mode-linux package
 # Files in the shared directory (host <-> guest protocol).
-INIT_FILE = "init.sh"          # in: PID 1 of the guest
-COMMAND_FILE = "command.sh"    # in: the command, one shell-quoted line
-ENV_FILE = "env.sh"            # in: exports for the command
-BOOTED_FILE = "booted"         # out: mounts and modules done
-READY_FILE = "ready"           # out: the command was started
-OUTPUT_FILE = "output.log"     # out: the command's stdout and stderr
-GUEST_LOG_FILE = "guest.log"   # out: the init script's own trace
-EXIT_CODE_FILE = "exit_code"   # out: the command's exit status, written last
-STOP_FILE = "stop"             # in: ask the guest to stop the command and power off
+INIT_FILE = "init.sh"  # in: PID 1 of the guest
+COMMAND_FILE = "command.sh"  # in: the command, one shell-quoted line
+ENV_FILE = "env.sh"  # in: exports for the command
+BOOTED_FILE = "booted"  # out: mounts and modules done
+READY_FILE = "ready"  # out: the command was started
+OUTPUT_FILE = "output.log"  # out: the command's stdout and stderr
+GUEST_LOG_FILE = "guest.log"  # out: the init script's own trace
+EXIT_CODE_FILE = "exit_code"  # out: the command's exit status, written last
+STOP_FILE = "stop"  # in: ask the guest to stop the command and power off
 # Paths the guest gets as fresh tmpfs (the root itself is read-only hostfs).
 TMPFS_PATHS = ("/tmp", "/run", "/var/tmp", "/dev/shm")
 GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -107,9 +107,18 @@ def kernel_command_line(config: UmlBootConfig) -> list[str]:
     sends the console to its stdout; ``ro`` protects the host's root.
     """
     args = [
-        f"mem={config.memory}", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "ro",
-        "quiet", f"init={config.shared_dir / INIT_FILE}", "con=null", "ssl=null",
-        "con0=null,fd:1", f"umid={config.umid}", f"uml_dir={config.shared_dir}",
+        f"mem={config.memory}",
+        "root=/dev/root",
+        "rootfstype=hostfs",
+        "rootflags=/",
+        "ro",
+        "quiet",
+        f"init={config.shared_dir / INIT_FILE}",
+        "con=null",
+        "ssl=null",
+        "con0=null,fd:1",
+        f"umid={config.umid}",
+        f"uml_dir={config.shared_dir}",
     ]
     if config.network is not None:
         args.append(f"vec0:transport=tap,ifname={config.network.tap}")
@@ -118,16 +127,18 @@ def kernel_command_line(config: UmlBootConfig) -> list[str]:
 
 def env_script(env: Mapping[str, str]) -> str:
     """``env.sh``: one ``export`` per variable, shell-quoted. Side-effect-free."""
-    lines = [f"export {name}={shlex.quote(value)}" for name, value in sorted(env.items())
-             if name.isidentifier()]
+    lines = [f"export {name}={shlex.quote(value)}" for name, value in sorted(env.items()) if name.isidentifier()]
     return "\n".join(lines) + "\n"
 
 
 def _mount_lines(config: UmlBootConfig) -> list[str]:
     shared = shlex.quote(str(config.shared_dir))
-    lines = ["mount -t proc proc /proc", "mount -t sysfs sysfs /sys",
-             "mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev",
-             "mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts"]
+    lines = [
+        "mount -t proc proc /proc",
+        "mount -t sysfs sysfs /sys",
+        "mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev",
+        "mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts",
+    ]
     lines += [f"mount -t tmpfs -o mode=1777 tmpfs {p}" for p in TMPFS_PATHS]
     for path in (config.shared_dir, *config.writable_paths):
         quoted = shlex.quote(str(path))
@@ -155,14 +166,16 @@ def _network_lines(config: UmlBootConfig) -> list[str]:
     lines = [f"hostname {shlex.quote(config.hostname)}", "ip link set lo up"]
     net = config.network
     if net is not None:
-        lines += [f"ip addr add {net.guest_address}/{net.prefixlen} dev vec0",
-                  "ip link set vec0 up",
-                  f"ip route add default via {net.host_address}",
-                  # The host's nameserver is unreachable from here: a lookup (even
-                  # http.server's getfqdn) would hang for the resolver's timeouts, so
-                  # point the resolver at the guest's loopback, where it fails at once.
-                  "mkdir -p /run/svclab-uml && echo 'nameserver 127.0.0.1' > /run/svclab-uml/resolv.conf",
-                  "mount --bind /run/svclab-uml/resolv.conf /etc/resolv.conf"]
+        lines += [
+            f"ip addr add {net.guest_address}/{net.prefixlen} dev vec0",
+            "ip link set vec0 up",
+            f"ip route add default via {net.host_address}",
+            # The host's nameserver is unreachable from here: a lookup (even
+            # http.server's getfqdn) would hang for the resolver's timeouts, so
+            # point the resolver at the guest's loopback, where it fails at once.
+            "mkdir -p /run/svclab-uml && echo 'nameserver 127.0.0.1' > /run/svclab-uml/resolv.conf",
+            "mount --bind /run/svclab-uml/resolv.conf /etc/resolv.conf",
+        ]
     return lines
 
 
@@ -195,13 +208,19 @@ def init_script(config: UmlBootConfig) -> str:
         "# svclab User-Mode Linux init: generated by svclab.testbed.local.uml.boot",
         f"export PATH={GUEST_PATH} HOME=/tmp LANG=C.UTF-8",
         "exit_now() {",
-        f"  echo \"$1\" > {shared}/{EXIT_CODE_FILE}.tmp && mv {shared}/{EXIT_CODE_FILE}.tmp {shared}/{EXIT_CODE_FILE}",
+        f'  echo "$1" > {shared}/{EXIT_CODE_FILE}.tmp && mv {shared}/{EXIT_CODE_FILE}.tmp {shared}/{EXIT_CODE_FILE}',
         "  sync; echo o > /proc/sysrq-trigger",
         "  sleep 60",  # PID 1 must not exit before the power-off lands (else: panic)
         "}",
     ]
-    body = _mount_lines(config) + ["set -x"] + _module_lines(config) + _network_lines(config) \
-        + ["set +x"] + _supervise_lines(config)
+    body = (
+        _mount_lines(config)
+        + ["set -x"]
+        + _module_lines(config)
+        + _network_lines(config)
+        + ["set +x"]
+        + _supervise_lines(config)
+    )
     return "\n".join(head + body) + "\n"
 
 

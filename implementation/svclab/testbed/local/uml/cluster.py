@@ -41,9 +41,20 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]
 
 from svclab.testbed.local import naming
-from svclab.testbed.local.cluster import (ClusterHandle, ClusterInfo, UmlAccess, UpError, bring_up,
-                                          check_host, describe_cluster, process_alive, read_cluster,
-                                          ready_nodes, tear_down, write_cluster)
+from svclab.testbed.local.cluster import (
+    ClusterHandle,
+    ClusterInfo,
+    UmlAccess,
+    UpError,
+    bring_up,
+    check_host,
+    describe_cluster,
+    process_alive,
+    read_cluster,
+    ready_nodes,
+    tear_down,
+    write_cluster,
+)
 from svclab.testbed.local.nsexec import socket_in_netns
 from svclab.testbed.local.uml.boot import EXIT_CODE_FILE, OUTPUT_FILE, GuestNetwork
 from svclab.testbed.local.uml.exec_agent import AGENT_PORT, ExecAgent, ExecTarget, TargetError, run_remote
@@ -51,17 +62,26 @@ from svclab.testbed.local.uml.guest import guest_netns, load_guest, start_guest,
 from svclab.testbed.local.uml.runtime import IPVS_MODULES, UmlError, kernel_version
 from svclab.testbed.spec import Testbed
 
-__all__ = ["API_GUEST_PORT", "CLUSTER_READY_FILE", "GUEST_MEMORY", "bring_up_in_uml", "exec_in_guest",
-           "serve_inside_guest", "stop_leftover_forwarders", "stop_uml_cluster", "write_host_kubeconfig"]
+__all__ = [
+    "API_GUEST_PORT",
+    "CLUSTER_READY_FILE",
+    "GUEST_MEMORY",
+    "bring_up_in_uml",
+    "exec_in_guest",
+    "serve_inside_guest",
+    "stop_leftover_forwarders",
+    "stop_uml_cluster",
+    "write_host_kubeconfig",
+]
 
-API_GUEST_PORT = 6443       # the API server on the guest's vec0 address
-GUEST_MEMORY = "3G"         # mapped from /dev/shm; only touched pages cost host memory
+API_GUEST_PORT = 6443  # the API server on the guest's vec0 address
+GUEST_MEMORY = "3G"  # mapped from /dev/shm; only touched pages cost host memory
 CLUSTER_READY_FILE = "cluster-ready"  # in the shared dir: every node Ready, agent listening
 # The init's grace between SIGTERM and SIGKILL of the in-guest `up`: enough for the
 # supervisor's own 10 s stop grace; `svclab down` waits a little longer than that.
 STOP_GRACE = 25.0
 STOP_TIMEOUT = STOP_GRACE + 10.0
-BOOT_ALLOWANCE = 60.0       # added to the caller's timeout (boot and a one-CPU kernel)
+BOOT_ALLOWANCE = 60.0  # added to the caller's timeout (boot and a one-CPU kernel)
 _FORWARDER_MODULE = "svclab.testbed.local.uml.forwarder"
 
 
@@ -97,25 +117,27 @@ class _Relay:
                 data = stream.read()
         except FileNotFoundError:
             return
-        complete = data[:data.rfind(b"\n") + 1]
+        complete = data[: data.rfind(b"\n") + 1]
         self.offset += len(complete)
         for line in complete.decode(errors="replace").splitlines():
             self.progress(f"uml: {line}")
 
 
-def _wait_for_guest_cluster(shared: Path, guest_pid: int, *, deadline: float,
-                            progress: Callable[[str], None]) -> dict[str, float]:
+def _wait_for_guest_cluster(
+    shared: Path, guest_pid: int, *, deadline: float, progress: Callable[[str], None]
+) -> dict[str, float]:
     """Wait for ``cluster-ready``; return the in-guest timings it carries."""
     relay = _Relay(shared / OUTPUT_FILE, progress)
     ready = shared / CLUSTER_READY_FILE
     while not ready.exists():
         relay()
         if (shared / EXIT_CODE_FILE).exists() or not process_alive(guest_pid):
-            raise UpError(f"the cluster inside the UML guest did not come up; see "
-                          f"{shared / OUTPUT_FILE} and {shared.parent / 'logs'}")
+            raise UpError(
+                f"the cluster inside the UML guest did not come up; see "
+                f"{shared / OUTPUT_FILE} and {shared.parent / 'logs'}"
+            )
         if time.monotonic() > deadline:
-            raise UpError(f"the cluster inside the UML guest was not Ready in time; see "
-                          f"{shared / OUTPUT_FILE}")
+            raise UpError(f"the cluster inside the UML guest was not Ready in time; see {shared / OUTPUT_FILE}")
         time.sleep(0.1)
     relay()
     return {str(k): float(v) for k, v in json.loads(ready.read_text()).items()}
@@ -132,12 +154,15 @@ def _wait_host_api(info: ClusterInfo, deadline: float) -> None:
         except Exception as exc:  # forwarder or TLS not through yet: retry until the deadline
             last_error = f"{type(exc).__name__}: {exc}"
         time.sleep(0.1)
-    raise UpError(f"{info.name}: the API server is not reachable from the host through "
-                  f"127.0.0.1:{info.uml.host_api_port if info.uml else '?'} {last_error}")
+    raise UpError(
+        f"{info.name}: the API server is not reachable from the host through "
+        f"127.0.0.1:{info.uml.host_api_port if info.uml else '?'} {last_error}"
+    )
 
 
-def bring_up_in_uml(testbed: Testbed, *, progress: Callable[[str], None], timeout: float,
-                    keep_on_failure: bool = False) -> ClusterHandle:
+def bring_up_in_uml(
+    testbed: Testbed, *, progress: Callable[[str], None], timeout: float, keep_on_failure: bool = False
+) -> ClusterHandle:
     """Boot a guest running the cluster; return once the host sees every node Ready.
 
     ``timeout`` is the in-guest bring-up's; the host allows ``BOOT_ALLOWANCE``
@@ -149,9 +174,13 @@ def bring_up_in_uml(testbed: Testbed, *, progress: Callable[[str], None], timeou
     started = time.monotonic()
     state = naming.state_dir(testbed.name)
     version = kernel_version() or "unknown"
-    access = UmlAccess(guest_address=GuestNetwork(tap="").guest_address, api_port=API_GUEST_PORT,
-                       host_api_port=_free_loopback_port(), agent_port=AGENT_PORT,
-                       kernel_version=version)
+    access = UmlAccess(
+        guest_address=GuestNetwork(tap="").guest_address,
+        api_port=API_GUEST_PORT,
+        host_api_port=_free_loopback_port(),
+        agent_port=AGENT_PORT,
+        kernel_version=version,
+    )
     info = replace(describe_cluster(testbed, state), uml=access)
     timings: list[tuple[str, float]] = []
     try:
@@ -159,16 +188,31 @@ def bring_up_in_uml(testbed: Testbed, *, progress: Callable[[str], None], timeou
         write_cluster(info)
         spec_copy = state / "spec.yaml"  # the spec's own path may be hidden in the guest (/tmp)
         shutil.copyfile(testbed.source, spec_copy)
-        argv = [*svclab_argv(), "up", str(spec_copy), "--name", testbed.name, "--inside-guest",
-                "--timeout", str(timeout)]
-        guest = start_guest(testbed.name, argv, workdir=state, state_dir=state, memory=GUEST_MEMORY,
-                            modules=IPVS_MODULES, forwards={access.host_api_port: API_GUEST_PORT},
-                            stop_grace=STOP_GRACE)
+        argv = [
+            *svclab_argv(),
+            "up",
+            str(spec_copy),
+            "--name",
+            testbed.name,
+            "--inside-guest",
+            "--timeout",
+            str(timeout),
+        ]
+        guest = start_guest(
+            testbed.name,
+            argv,
+            workdir=state,
+            state_dir=state,
+            memory=GUEST_MEMORY,
+            modules=IPVS_MODULES,
+            forwards={access.host_api_port: API_GUEST_PORT},
+            stop_grace=STOP_GRACE,
+        )
         timings.append(("uml boot", time.monotonic() - started))
-        progress(f"uml: guest booted (kernel {version}, {GUEST_MEMORY}, "
-                 f"{guest.boot_seconds:.1f}s to its command)")
-        inside = _wait_for_guest_cluster(Path(guest.shared_dir), guest.pid, progress=progress,
-                                         deadline=started + timeout + BOOT_ALLOWANCE)
+        progress(f"uml: guest booted (kernel {version}, {GUEST_MEMORY}, {guest.boot_seconds:.1f}s to its command)")
+        inside = _wait_for_guest_cluster(
+            Path(guest.shared_dir), guest.pid, progress=progress, deadline=started + timeout + BOOT_ALLOWANCE
+        )
         timings += [(f"guest {phase}", seconds) for phase, seconds in inside.items()]
         write_host_kubeconfig(info)
         _wait_host_api(info, deadline=time.monotonic() + 30)
@@ -254,8 +298,9 @@ def _stop_supervisor(pid: int | None, grace: float = STOP_GRACE - 3) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-def serve_inside_guest(spec_file: str, name: str | None, *, timeout: float,
-                       progress: Callable[[str], None] = print) -> int:
+def serve_inside_guest(
+    spec_file: str, name: str | None, *, timeout: float, progress: Callable[[str], None] = print
+) -> int:
     """``svclab up ... --inside-guest``: bring the cluster up here, serve exec until SIGTERM."""
     import asyncio
 
@@ -301,8 +346,7 @@ def exec_in_guest(info: ClusterInfo, target: dict[str, Any], argv: Sequence[str]
     token = (Path(info.state_dir) / "apiserver" / "token").read_text().strip()
     with socket_in_netns(guest_netns(info.name)) as sock:
         sock.connect((info.uml.guest_address, info.uml.agent_port))
-        return run_remote(sock, token, argv, target, stdout=sys.stdout.buffer,
-                          stderr=sys.stderr.buffer)
+        return run_remote(sock, token, argv, target, stdout=sys.stdout.buffer, stderr=sys.stderr.buffer)
 
 
 def stop_uml_cluster(name: str, state: Path) -> bool:

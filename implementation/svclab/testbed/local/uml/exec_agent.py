@@ -41,8 +41,18 @@ from typing import Any, BinaryIO
 
 from svclab.testbed.local.nsexec import preexec_entering
 
-__all__ = ["AGENT_PORT", "ExecAgent", "ExecTarget", "FrameDecoder", "FrameKind", "TargetError",
-           "decode_request", "encode_frame", "encode_request", "run_remote"]
+__all__ = [
+    "AGENT_PORT",
+    "ExecAgent",
+    "ExecTarget",
+    "FrameDecoder",
+    "FrameKind",
+    "TargetError",
+    "decode_request",
+    "encode_frame",
+    "encode_request",
+    "run_remote",
+]
 
 AGENT_PORT = 10250  # kubelet's port: the same role, in the guest
 _HEADER = struct.Struct(">I")
@@ -110,7 +120,7 @@ class FrameDecoder:
             end = _FRAME_HEADER.size + length
             if len(self._buffer) < end:
                 break
-            frames.append((FrameKind(kind.decode()), bytes(self._buffer[_FRAME_HEADER.size:end])))
+            frames.append((FrameKind(kind.decode()), bytes(self._buffer[_FRAME_HEADER.size : end])))
             del self._buffer[:end]
         return frames
 
@@ -167,22 +177,29 @@ class ExecAgent:
             return await self._fail(writer, str(exc), 1)
         return await self._run(argv, target, reader, writer)
 
-    async def _run(self, argv: list[str], target: ExecTarget, reader: asyncio.StreamReader,
-                   writer: asyncio.StreamWriter) -> int:
+    async def _run(
+        self, argv: list[str], target: ExecTarget, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> int:
         try:
             process = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, start_new_session=True,
-                preexec_fn=preexec_entering(target.netns, uts=target.uts, hostname=target.hostname))
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+                preexec_fn=preexec_entering(target.netns, uts=target.uts, hostname=target.hostname),
+            )
         except FileNotFoundError:
             return await self._fail(writer, f"{argv[0]}: command not found", 127)
         except PermissionError:
             return await self._fail(writer, f"{argv[0]}: permission denied", 126)
-        except Exception as exc:  # noqa: BLE001 - e.g. the namespace vanished (SubprocessError)
+        except Exception as exc:
             return await self._fail(writer, f"cannot enter {target.netns}: {exc}", 1)
         assert process.stdout is not None and process.stderr is not None
-        copies = [asyncio.create_task(_copy(process.stdout, writer, FrameKind.STDOUT)),
-                  asyncio.create_task(_copy(process.stderr, writer, FrameKind.STDERR))]
+        copies = [
+            asyncio.create_task(_copy(process.stdout, writer, FrameKind.STDOUT)),
+            asyncio.create_task(_copy(process.stderr, writer, FrameKind.STDERR)),
+        ]
         hangup: asyncio.Future[Any] = asyncio.create_task(reader.read(1))  # EOF: the client is gone
         done: asyncio.Future[Any] = asyncio.gather(*copies, process.wait())
         await asyncio.wait({done, hangup}, return_when=asyncio.FIRST_COMPLETED)
@@ -206,8 +223,9 @@ def _kill_group(pid: int) -> None:
         pass
 
 
-def run_remote(sock: socket.socket, token: str, argv: Sequence[str], target: dict[str, Any], *,
-               stdout: BinaryIO, stderr: BinaryIO) -> int:
+def run_remote(
+    sock: socket.socket, token: str, argv: Sequence[str], target: dict[str, Any], *, stdout: BinaryIO, stderr: BinaryIO
+) -> int:
     """Send one request over the connected ``sock``, copy the output, return the exit status.
 
     Returns 255 (and says so on ``stderr``) when the agent closes the

@@ -28,8 +28,16 @@ from pathlib import Path
 
 from svclab.testbed.local.nsexec import preexec_entering
 from svclab.testbed.local.uml.boot import READY_FILE, STOP_FILE, GuestNetwork, UmlBootConfig
-from svclab.testbed.local.uml.runtime import (UmlError, UmlResult, can_run_uml, default_env, kernel_version,
-                                              launch, prepare_shared_dir, wait_for_exit)
+from svclab.testbed.local.uml.runtime import (
+    UmlError,
+    UmlResult,
+    can_run_uml,
+    default_env,
+    kernel_version,
+    launch,
+    prepare_shared_dir,
+    wait_for_exit,
+)
 
 __all__ = ["GUEST_RECORD", "UmlGuest", "guest_netns", "load_guest", "start_guest", "stop_guest"]
 
@@ -83,10 +91,24 @@ def _start_forwarder(netns: str, host_port: int, target: tuple[str, int], shared
     log = open(shared / f"forwarder-{host_port}.log", "ab")  # noqa: SIM115 - handed to the child
     with log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "svclab.testbed.local.uml.forwarder", "--netns", netns,
-             "--listen", f"127.0.0.1:{host_port}", "--target", f"{target[0]}:{target[1]}",
-             "--ready-file", str(ready)], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "svclab.testbed.local.uml.forwarder",
+                "--netns",
+                netns,
+                "--listen",
+                f"127.0.0.1:{host_port}",
+                "--target",
+                f"{target[0]}:{target[1]}",
+                "--ready-file",
+                str(ready),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + 10
     while not ready.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -107,11 +129,21 @@ def _wait_ready(process: subprocess.Popen[bytes], shared: Path, timeout: float) 
     return time.monotonic() - started
 
 
-def start_guest(name: str, argv: Sequence[str], *, workdir: str | Path, state_dir: str | Path,
-                env: Mapping[str, str] | None = None, memory: str = "1G", modules: Sequence[str] = (),
-                writable_paths: Sequence[str | Path] = (), forwards: Mapping[int, int] | None = None,
-                network: GuestNetwork | None = None, boot_timeout: float = 60.0,
-                stop_grace: float = 10.0) -> UmlGuest:
+def start_guest(
+    name: str,
+    argv: Sequence[str],
+    *,
+    workdir: str | Path,
+    state_dir: str | Path,
+    env: Mapping[str, str] | None = None,
+    memory: str = "1G",
+    modules: Sequence[str] = (),
+    writable_paths: Sequence[str | Path] = (),
+    forwards: Mapping[int, int] | None = None,
+    network: GuestNetwork | None = None,
+    boot_timeout: float = 60.0,
+    stop_grace: float = 10.0,
+) -> UmlGuest:
     """Boot a guest that runs ``argv`` until ``stop_guest``; forward host ports to it.
 
     ``forwards`` maps a host port on 127.0.0.1 to a guest port; ``stop_grace``
@@ -127,9 +159,17 @@ def start_guest(name: str, argv: Sequence[str], *, workdir: str | Path, state_di
     netns = guest_netns(name)
     work = Path(workdir).resolve()
     config = UmlBootConfig(
-        shared_dir=shared, umid=f"svclab-{name}", kernel_version=kernel_version() or "", memory=memory,
-        workdir=work, writable_paths=tuple(dict.fromkeys([work, state, *(Path(p).resolve() for p in writable_paths)])),
-        modules=tuple(modules), network=net, hostname=name, stop_grace_seconds=stop_grace)
+        shared_dir=shared,
+        umid=f"svclab-{name}",
+        kernel_version=kernel_version() or "",
+        memory=memory,
+        workdir=work,
+        writable_paths=tuple(dict.fromkeys([work, state, *(Path(p).resolve() for p in writable_paths)])),
+        modules=tuple(modules),
+        network=net,
+        hostname=name,
+        stop_grace_seconds=stop_grace,
+    )
     prepare_shared_dir(config, argv, default_env() if env is None else env)
     (shared / STOP_FILE).unlink(missing_ok=True)
     _create_network(netns, net)
@@ -137,11 +177,13 @@ def start_guest(name: str, argv: Sequence[str], *, workdir: str | Path, state_di
     try:
         process = launch(config, preexec_fn=preexec_entering(netns))
         boot = _wait_ready(process, shared, boot_timeout)
-        guest = UmlGuest(name, process.pid, netns, str(shared), str(state), net.guest_address,
-                         dict(forwards or {}), (), boot)
+        guest = UmlGuest(
+            name, process.pid, netns, str(shared), str(state), net.guest_address, dict(forwards or {}), (), boot
+        )
         _record(guest)
-        pids = tuple(_start_forwarder(netns, host, (net.guest_address, port), shared)
-                     for host, port in (forwards or {}).items())
+        pids = tuple(
+            _start_forwarder(netns, host, (net.guest_address, port), shared) for host, port in (forwards or {}).items()
+        )
         guest = UmlGuest(**{**asdict(guest), "forwarder_pids": pids})
         _record(guest)
         return guest
@@ -183,7 +225,7 @@ def _still_exiting(pid: int) -> bool:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return False
-    state = stat[stat.rindex(")") + 2:].split()[0]
+    state = stat[stat.rindex(")") + 2 :].split()[0]
     return state not in ("Z", "X") and not Path(f"/proc/{pid}/cmdline").read_bytes()
 
 
@@ -236,8 +278,13 @@ def stop_guest(guest: UmlGuest | str | Path, *, timeout: float = 30.0) -> UmlRes
     except FileNotFoundError:  # the shared directory is gone: no clean stop possible
         _Detached(guest.pid).kill()
     started = time.monotonic()
-    result = wait_for_exit(_Detached(guest.pid), shared, started=started,  # type: ignore[arg-type]
-                           timeout=timeout, grace=5.0)
+    result = wait_for_exit(
+        _Detached(guest.pid),
+        shared,
+        started=started,  # type: ignore[arg-type]
+        timeout=timeout,
+        grace=5.0,
+    )
     for pid in guest.forwarder_pids:
         if _is_ours(pid, "uml.forwarder"):
             os.kill(pid, signal.SIGTERM)

@@ -22,20 +22,62 @@ from pathlib import Path
 from typing import Any
 
 from svclab.testbed.local.uml.boot import (
-    BOOTED_FILE, COMMAND_FILE, ENV_FILE, EXIT_CODE_FILE, GUEST_LOG_FILE, INIT_FILE,
-    OUTPUT_FILE, STOP_FILE, UML_MODULES_ROOT, UmlBootConfig, command_script, env_script,
-    init_script, kernel_command_line)
+    BOOTED_FILE,
+    COMMAND_FILE,
+    ENV_FILE,
+    EXIT_CODE_FILE,
+    GUEST_LOG_FILE,
+    INIT_FILE,
+    OUTPUT_FILE,
+    STOP_FILE,
+    UML_MODULES_ROOT,
+    UmlBootConfig,
+    command_script,
+    env_script,
+    init_script,
+    kernel_command_line,
+)
 
-__all__ = ["CONSOLE_FILE", "IPVS_MODULES", "UmlError", "UmlResult", "can_run_uml",
-           "default_env", "host_has_ipvs", "kernel_version", "launch", "prepare_shared_dir", "resolve_kernel",
-           "run_in_uml", "uml_binary", "wait_for_exit"]
+__all__ = [
+    "CONSOLE_FILE",
+    "IPVS_MODULES",
+    "UmlError",
+    "UmlResult",
+    "can_run_uml",
+    "default_env",
+    "host_has_ipvs",
+    "kernel_version",
+    "launch",
+    "prepare_shared_dir",
+    "resolve_kernel",
+    "run_in_uml",
+    "uml_binary",
+    "wait_for_exit",
+]
 
 CONSOLE_FILE = "console.log"  # the guest kernel's console (UML's stdout)
 #: What an ipvs testbed needs; the UML kernel autoloads the rest (ipset types, xt_*).
-IPVS_MODULES = ("ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_lc", "ip_vs_sh", "nf_conntrack",
-                "ip_set", "ip_set_hash_ip", "ip_set_hash_ipport", "ip_set_hash_ipportip",
-                "ip_set_hash_ipportnet", "ip_set_hash_net", "ip_set_bitmap_port",
-                "xt_set", "xt_ipvs", "dummy", "veth", "bridge", "br_netfilter")
+IPVS_MODULES = (
+    "ip_vs",
+    "ip_vs_rr",
+    "ip_vs_wrr",
+    "ip_vs_lc",
+    "ip_vs_sh",
+    "nf_conntrack",
+    "ip_set",
+    "ip_set_hash_ip",
+    "ip_set_hash_ipport",
+    "ip_set_hash_ipportip",
+    "ip_set_hash_ipportnet",
+    "ip_set_hash_net",
+    "ip_set_bitmap_port",
+    "xt_set",
+    "xt_ipvs",
+    "dummy",
+    "veth",
+    "bridge",
+    "br_netfilter",
+)
 _POLL_SECONDS = 0.05
 
 
@@ -103,8 +145,10 @@ def host_has_ipvs(proc: Path = Path("/proc")) -> bool:
     if (proc / "net/ip_vs").exists():
         return True
     release = os.uname().release
-    return any(Path(root, release).is_dir() and any(Path(root, release).rglob("ip_vs.ko*"))
-               for root in ("/lib/modules", "/usr/lib/modules"))
+    return any(
+        Path(root, release).is_dir() and any(Path(root, release).rglob("ip_vs.ko*"))
+        for root in ("/lib/modules", "/usr/lib/modules")
+    )
 
 
 def resolve_kernel(requested: str, proxy_mode: str, *, has_ipvs: bool | None = None) -> str:
@@ -142,17 +186,24 @@ def prepare_shared_dir(config: UmlBootConfig, argv: Sequence[str], env: Mapping[
     (shared / ENV_FILE).write_text(env_script(env))
 
 
-def launch(config: UmlBootConfig, *, popen: Callable[..., subprocess.Popen[Any]] = subprocess.Popen,
-           **popen_kwargs: Any) -> subprocess.Popen[Any]:
+def launch(
+    config: UmlBootConfig, *, popen: Callable[..., subprocess.Popen[Any]] = subprocess.Popen, **popen_kwargs: Any
+) -> subprocess.Popen[Any]:
     """Start ``linux.uml`` for ``config``; its console goes to ``console.log``."""
     binary = uml_binary()
     if binary is None:
         raise UmlError("cannot boot a UML guest: " + (can_run_uml() or "linux.uml missing"))
     console = open(config.shared_dir / CONSOLE_FILE, "wb")  # noqa: SIM115 - handed to the child
     try:
-        return popen([binary, *kernel_command_line(config)], stdin=subprocess.DEVNULL,
-                     stdout=console, stderr=subprocess.STDOUT, cwd=config.shared_dir,
-                     start_new_session=True, **popen_kwargs)
+        return popen(
+            [binary, *kernel_command_line(config)],
+            stdin=subprocess.DEVNULL,
+            stdout=console,
+            stderr=subprocess.STDOUT,
+            cwd=config.shared_dir,
+            start_new_session=True,
+            **popen_kwargs,
+        )
     finally:
         console.close()
 
@@ -165,8 +216,9 @@ class _Watch:
     stop_sent_at: float | None = None
 
 
-def wait_for_exit(process: subprocess.Popen[Any], shared_dir: Path, *, started: float,
-                  timeout: float | None, grace: float = 15.0) -> UmlResult:
+def wait_for_exit(
+    process: subprocess.Popen[Any], shared_dir: Path, *, started: float, timeout: float | None, grace: float = 15.0
+) -> UmlResult:
     """Wait for the guest to power off; on ``timeout`` ask it to stop, then kill it."""
     watch = _Watch(started)
     while process.poll() is None:
@@ -184,16 +236,29 @@ def wait_for_exit(process: subprocess.Popen[Any], shared_dir: Path, *, started: 
     finished = time.monotonic()
     code_file = shared_dir / EXIT_CODE_FILE
     exit_code = int(code_file.read_text().strip() or -1) if code_file.exists() else -1
-    return UmlResult(exit_code=exit_code, output_path=shared_dir / OUTPUT_FILE,
-                     console_path=shared_dir / CONSOLE_FILE, shared_dir=shared_dir,
-                     boot_seconds=(watch.booted_at or finished) - started,
-                     total_seconds=finished - started, timed_out=watch.timed_out)
+    return UmlResult(
+        exit_code=exit_code,
+        output_path=shared_dir / OUTPUT_FILE,
+        console_path=shared_dir / CONSOLE_FILE,
+        shared_dir=shared_dir,
+        boot_seconds=(watch.booted_at or finished) - started,
+        total_seconds=finished - started,
+        timed_out=watch.timed_out,
+    )
 
 
-def run_in_uml(argv: Sequence[str], *, workdir: str | Path, env: Mapping[str, str] | None = None,
-               memory: str = "1G", timeout: float | None = 600.0, modules: Sequence[str] = (),
-               writable_paths: Sequence[str | Path] = (), shared_dir: str | Path | None = None,
-               umid: str | None = None) -> UmlResult:
+def run_in_uml(
+    argv: Sequence[str],
+    *,
+    workdir: str | Path,
+    env: Mapping[str, str] | None = None,
+    memory: str = "1G",
+    timeout: float | None = 600.0,
+    modules: Sequence[str] = (),
+    writable_paths: Sequence[str | Path] = (),
+    shared_dir: str | Path | None = None,
+    umid: str | None = None,
+) -> UmlResult:
     """Boot a guest, run ``argv`` in ``workdir`` inside it, return once it powered off.
 
     ``workdir`` and ``writable_paths`` are mounted read-write (the rest of the
@@ -208,10 +273,14 @@ def run_in_uml(argv: Sequence[str], *, workdir: str | Path, env: Mapping[str, st
     shared = Path(shared_dir) if shared_dir else Path(tempfile.mkdtemp(prefix="svclab-uml-"))
     work = Path(workdir).resolve()
     config = UmlBootConfig(
-        shared_dir=shared.resolve(), umid=umid or f"svclab-{os.getpid()}-{shared.name[-8:]}",
-        kernel_version=kernel_version() or "", memory=memory, workdir=work,
+        shared_dir=shared.resolve(),
+        umid=umid or f"svclab-{os.getpid()}-{shared.name[-8:]}",
+        kernel_version=kernel_version() or "",
+        memory=memory,
+        workdir=work,
         writable_paths=tuple(dict.fromkeys([work, *(Path(p).resolve() for p in writable_paths)])),
-        modules=tuple(modules))
+        modules=tuple(modules),
+    )
     prepare_shared_dir(config, argv, default_env() if env is None else env)
     started = time.monotonic()
     process = launch(config)

@@ -20,7 +20,11 @@ from typing import Any
 from ..resources import by_kind
 from .access import mapping
 from .cluster import (
-    validate_event, validate_lease, validate_namespace, validate_namespace_status_update, validate_node,
+    validate_event,
+    validate_lease,
+    validate_namespace,
+    validate_namespace_status_update,
+    validate_node,
     validate_node_update,
 )
 from .endpoints import validate_endpoint_slice, validate_endpoint_slice_update, validate_endpoints

@@ -20,10 +20,27 @@ from __future__ import annotations
 from typing import Any
 
 from .access import child, index, mapping, number, objects, seq, text
-from .errors import ErrorType, FieldError, GoLiteral, duplicate, forbidden, go_quote, go_slice, invalid, not_supported, required
+from .errors import (
+    ErrorType,
+    FieldError,
+    GoLiteral,
+    duplicate,
+    forbidden,
+    go_quote,
+    go_slice,
+    invalid,
+    not_supported,
+    required,
+)
 from .formats import (
-    is_dns1123_subdomain, is_label_value, is_qualified_name, is_valid_cidr, name_is_dns_label,
-    name_is_dns_subdomain, parse_ip_sloppy, validate_path_segment_name,
+    is_dns1123_subdomain,
+    is_label_value,
+    is_qualified_name,
+    is_valid_cidr,
+    name_is_dns_label,
+    name_is_dns_subdomain,
+    parse_ip_sloppy,
+    validate_path_segment_name,
 )
 from .meta import validate_object_meta
 
@@ -65,8 +82,14 @@ def _validate_taints(taints: list[dict[str, Any]], path: str) -> list[FieldError
         elif effect not in TAINT_EFFECTS:
             errs.append(not_supported(child(taint_path, "effect"), effect, TAINT_EFFECTS))
         if (effect, taint_key) in seen:
-            errs.append(FieldError(ErrorType.DUPLICATE, taint_path, _taint_literal(taint),
-                                   "taints must be unique by key and effect pair"))
+            errs.append(
+                FieldError(
+                    ErrorType.DUPLICATE,
+                    taint_path,
+                    _taint_literal(taint),
+                    "taints must be unique by key and effect pair",
+                )
+            )
             continue
         seen.add((effect, taint_key))
     return errs
@@ -165,8 +188,11 @@ def _validate_new_style_event(event: dict[str, Any], namespace: str, involved_na
     if not controller:
         errs.append(required("reportingComponent"))
     errs += [invalid("reportingComponent", controller, msg) for msg in is_qualified_name(controller)]
-    for name, limit in (("reportingInstance", EVENT_TEXT_LIMIT), ("action", EVENT_TEXT_LIMIT),
-                        ("reason", EVENT_TEXT_LIMIT)):
+    for name, limit in (
+        ("reportingInstance", EVENT_TEXT_LIMIT),
+        ("action", EVENT_TEXT_LIMIT),
+        ("reason", EVENT_TEXT_LIMIT),
+    ):
         value = text(event, name)
         if not value:
             errs.append(required(name))
@@ -188,7 +214,7 @@ def validate_event(event: dict[str, Any]) -> list[FieldError]:
     involved_namespace = text(mapping(event, "involvedObject"), "namespace")
     errs: list[FieldError] = []
     if not event.get("eventTime"):
-        if involved_namespace and namespace != involved_namespace or (
+        if (involved_namespace and namespace != involved_namespace) or (
             not involved_namespace and namespace not in ("", "default")
         ):
             errs.append(invalid("involvedObject.namespace", involved_namespace, "does not match event.namespace"))
@@ -202,8 +228,9 @@ def validate_event(event: dict[str, Any]) -> list[FieldError]:
 
 def validate_lease(lease: dict[str, Any]) -> list[FieldError]:
     """Upstream ``ValidateLease`` (coordination.k8s.io/v1). Side-effect-free."""
-    errs = validate_object_meta(mapping(lease, "metadata"), namespaced=True, name_fn=name_is_dns_subdomain,
-                                kube_finalizers=False)
+    errs = validate_object_meta(
+        mapping(lease, "metadata"), namespaced=True, name_fn=name_is_dns_subdomain, kube_finalizers=False
+    )
     spec = mapping(lease, "spec")
     duration = number(spec, "leaseDurationSeconds")
     if duration is not None and duration <= 0:

@@ -19,8 +19,15 @@ from typing import Any
 from .access import child, index, key, mapping, number, objects, seq, text
 from .errors import FieldError, duplicate, invalid, not_supported, required, too_many
 from .formats import (
-    is_dns1123_label, is_fully_qualified_domain_name, is_label_value, is_port_num, is_qualified_name,
-    is_valid_ip, is_valid_ipv4_address, is_valid_ipv6_address, name_is_dns_subdomain,
+    is_dns1123_label,
+    is_fully_qualified_domain_name,
+    is_label_value,
+    is_port_num,
+    is_qualified_name,
+    is_valid_ip,
+    is_valid_ipv4_address,
+    is_valid_ipv6_address,
+    name_is_dns_subdomain,
     validate_non_special_ip,
 )
 from .meta import validate_immutable, validate_labels, validate_object_meta
@@ -144,7 +151,9 @@ def _validate_slice_endpoint(endpoint: dict[str, Any], address_type: str, path: 
     errs += validate_labels(topology, topology_path)
     if ZONE_LABEL in topology:
         # Upstream reports an internal error here; the zone belongs in endpoints[].zone.
-        errs.append(invalid(key(topology_path, ZONE_LABEL), topology[ZONE_LABEL], "reserved key was not removed in conversion"))
+        errs.append(
+            invalid(key(topology_path, ZONE_LABEL), topology[ZONE_LABEL], "reserved key was not removed in conversion")
+        )
     hostname = endpoint.get("hostname")
     if isinstance(hostname, str):
         errs += [invalid(child(path, "hostname"), hostname, msg) for msg in is_dns1123_label(hostname)]

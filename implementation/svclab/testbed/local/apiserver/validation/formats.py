@@ -19,8 +19,8 @@ from collections.abc import Callable
 from .errors import FieldError, invalid, required
 
 __all__ = [
-    "Address",
     "DNS1123_LABEL_MAX",
+    "Address",
     "inclusive_range_error",
     "is_dns1035_label",
     "is_dns1123_label",
@@ -70,8 +70,7 @@ _DNS1035_LABEL_MSG = (
     "start with an alphabetic character, and end with an alphanumeric character"
 )
 _LABEL_KEY_MSG = (
-    "must consist of alphanumeric characters, '-', '_' or '.', "
-    "and must start and end with an alphanumeric character"
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
 )
 _LABEL_VALUE_MSG = (
     "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
@@ -301,7 +300,7 @@ def is_valid_ip(path: str, value: str) -> list[FieldError]:
     if errs:
         return errs
     if str(ip) != value:
-        errs.append(invalid(path, value, f"must be in canonical form (\"{ip}\")"))
+        errs.append(invalid(path, value, f'must be in canonical form ("{ip}")'))
     return errs
 
 
@@ -363,5 +362,5 @@ def is_valid_cidr(path: str, value: str) -> list[FieldError]:
     if network.network_address != ip:
         return [invalid(path, value, "must not have bits set beyond the prefix length")]
     if str(network) != value:
-        return [invalid(path, value, f"must be in canonical form (\"{network}\")")]
+        return [invalid(path, value, f'must be in canonical form ("{network}")')]
     return []

@@ -114,8 +114,14 @@ def _validate_owner_references(refs: list[dict[str, Any]], path: str) -> list[Fi
             current = f"{text(ref, 'kind')}/{text(ref, 'name')}"
             if first_controller:
                 literal = go_slice([_owner_reference_literal(r) for r in refs], "[]v1.OwnerReference")
-                errs.append(invalid(path, literal, "Only one reference can have Controller set to true. "
-                                    f'Found "true" in references for {first_controller} and {current}'))
+                errs.append(
+                    invalid(
+                        path,
+                        literal,
+                        "Only one reference can have Controller set to true. "
+                        f'Found "true" in references for {first_controller} and {current}',
+                    )
+                )
             else:
                 first_controller = current
     return errs
@@ -207,7 +213,8 @@ def _immutable_meta_fields(new: dict[str, Any], old: dict[str, Any], path: str) 
         new_time, old_time = new.get(name) or None, old.get(name) or None
         errs += validate_immutable(new_time, old_time, child(path, name), go_time(new_time))
     errs += validate_immutable(
-        number(new, "deletionGracePeriodSeconds"), number(old, "deletionGracePeriodSeconds"),
+        number(new, "deletionGracePeriodSeconds"),
+        number(old, "deletionGracePeriodSeconds"),
         child(path, "deletionGracePeriodSeconds"),
     )
     return errs
@@ -222,8 +229,13 @@ def validate_object_meta_update(
     if old.get("deletionTimestamp"):
         added = sorted(set(new_finalizers) - set(_string_list(old, "finalizers")))
         if added:
-            errs.append(forbidden(child(path, "finalizers"), "no new finalizers can be added if the object is "
-                                  f"being deleted, found new finalizers {go_slice(added).text}"))
+            errs.append(
+                forbidden(
+                    child(path, "finalizers"),
+                    "no new finalizers can be added if the object is "
+                    f"being deleted, found new finalizers {go_slice(added).text}",
+                )
+            )
     new_generation, old_generation = number(new, "generation") or 0, number(old, "generation") or 0
     if new_generation < old_generation:
         errs.append(invalid(child(path, "generation"), new_generation, "must not be decremented"))

@@ -23,8 +23,15 @@ from typing import Any
 from .access import child, index, mapping, number, objects, seq, text
 from .errors import FieldError, GoLiteral, duplicate, forbidden, go_quote, go_slice, invalid, not_supported, required
 from .formats import (
-    inclusive_range_error, is_dns1123_label, is_port_name, is_port_num, is_qualified_name, is_valid_ip,
-    name_is_dns_subdomain, parse_ip_sloppy, validate_port_num_or_name,
+    inclusive_range_error,
+    is_dns1123_label,
+    is_port_name,
+    is_port_num,
+    is_qualified_name,
+    is_valid_ip,
+    name_is_dns_subdomain,
+    parse_ip_sloppy,
+    validate_port_num_or_name,
 )
 from .meta import validate_immutable, validate_labels, validate_object_meta
 
@@ -112,8 +119,13 @@ def _validate_probe(probe: object, kind: str, path: str) -> list[FieldError]:
     if not isinstance(probe, dict):
         return []
     errs = _validate_handler(probe, path)
-    defaults = {"initialDelaySeconds": 0, "timeoutSeconds": 1, "periodSeconds": 10,
-                "successThreshold": 1, "failureThreshold": 3}
+    defaults = {
+        "initialDelaySeconds": 0,
+        "timeoutSeconds": 1,
+        "periodSeconds": 10,
+        "successThreshold": 1,
+        "failureThreshold": 3,
+    }
     for name, default in defaults.items():
         value = number(probe, name)
         value = default if value is None else value
@@ -164,8 +176,10 @@ def _validate_containers(spec: dict[str, Any]) -> list[FieldError]:
 
 def _validate_policies(spec: dict[str, Any]) -> list[FieldError]:
     errs: list[FieldError] = []
-    for name, allowed, default in (("restartPolicy", RESTART_POLICIES, "Always"),
-                                   ("dnsPolicy", DNS_POLICIES, "ClusterFirst")):
+    for name, allowed, default in (
+        ("restartPolicy", RESTART_POLICIES, "Always"),
+        ("dnsPolicy", DNS_POLICIES, "ClusterFirst"),
+    ):
         value = text(spec, name, default)
         if not value:
             errs.append(required(child(SPEC, name)))
@@ -203,8 +217,13 @@ def validate_pod(pod: dict[str, Any]) -> list[FieldError]:
     for i, container in enumerate(objects(spec, "containers")):
         image = text(container, "image")
         if image != image.strip():
-            errs.append(invalid(child(index(child(SPEC, "containers"), i), "image"), image,
-                                "must not have leading or trailing whitespace"))
+            errs.append(
+                invalid(
+                    child(index(child(SPEC, "containers"), i), "image"),
+                    image,
+                    "must not have leading or trailing whitespace",
+                )
+            )
     return errs
 
 
@@ -247,7 +266,11 @@ def _validate_update_deadline(new_spec: dict[str, Any], old_spec: dict[str, Any]
 
 
 def _without_seconds(toleration: Any) -> Any:
-    return {k: v for k, v in toleration.items() if k != "tolerationSeconds"} if isinstance(toleration, dict) else toleration
+    return (
+        {k: v for k, v in toleration.items() if k != "tolerationSeconds"}
+        if isinstance(toleration, dict)
+        else toleration
+    )
 
 
 def validate_pod_update(new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
@@ -258,16 +281,26 @@ def validate_pod_update(new: dict[str, Any], old: dict[str, Any]) -> list[FieldE
         new_list, old_list = objects(new_spec, list_name), objects(old_spec, list_name)
         if len(new_list) != len(old_list):
             return errs + [forbidden(child(SPEC, list_name), "pod updates may not add or remove containers")]
-        errs += [invalid(child(index(child(SPEC, list_name), i), "image"), text(c, "image"),
-                         "must not have leading or trailing whitespace")
-                 for i, c in enumerate(new_list) if text(c, "image") != text(c, "image").strip()]
+        errs += [
+            invalid(
+                child(index(child(SPEC, list_name), i), "image"),
+                text(c, "image"),
+                "must not have leading or trailing whitespace",
+            )
+            for i, c in enumerate(new_list)
+            if text(c, "image") != text(c, "image").strip()
+        ]
     deadline_errs = _validate_update_deadline(new_spec, old_spec)
     errs += deadline_errs
     if deadline_errs and number(new_spec, "activeDeadlineSeconds") is not None:
         return errs
     new_tolerations = [_without_seconds(t) for t in seq(new_spec, "tolerations")]
     if any(_without_seconds(t) not in new_tolerations for t in seq(old_spec, "tolerations")):
-        errs.append(forbidden(child(SPEC, "tolerations"), "existing toleration can not be modified except its tolerationSeconds"))
+        errs.append(
+            forbidden(
+                child(SPEC, "tolerations"), "existing toleration can not be modified except its tolerationSeconds"
+            )
+        )
     munged = _munge_updatable_fields(new_spec, old_spec)
     if munged != old_spec:
         message = "pod updates may not change fields other than " + ",".join(UPDATABLE_POD_SPEC_FIELDS)
@@ -287,7 +320,11 @@ def _validate_pod_ips(status: dict[str, Any], list_name: str, type_name: str) ->
     entries = [GoLiteral(f"core.{type_name}{{IP:{go_quote(ip)}}}") for ip in ips]
     families = {parsed.version for parsed in map(parse_ip_sloppy, ips) if parsed is not None}
     if len(ips) > 2 or len(families) != 2:
-        errs.append(invalid(path, go_slice(entries, f"[]core.{type_name}"), "may specify no more than one IP for each IP family"))
+        errs.append(
+            invalid(
+                path, go_slice(entries, f"[]core.{type_name}"), "may specify no more than one IP for each IP family"
+            )
+        )
     seen: set[str] = set()
     for i, ip in enumerate(ips):
         if ip in seen:
@@ -296,7 +333,9 @@ def _validate_pod_ips(status: dict[str, Any], list_name: str, type_name: str) ->
     return errs
 
 
-def _validate_container_transitions(new_status: dict[str, Any], old_status: dict[str, Any], restart: str) -> list[FieldError]:
+def _validate_container_transitions(
+    new_status: dict[str, Any], old_status: dict[str, Any], restart: str
+) -> list[FieldError]:
     if restart == "Always":
         return []
     errs: list[FieldError] = []
@@ -307,8 +346,12 @@ def _validate_container_transitions(new_status: dict[str, Any], old_status: dict
             continue
         for new in new_statuses:
             if text(new, "name") == text(old, "name") and not mapping(mapping(new, "state"), "terminated"):
-                errs.append(forbidden(child(index("status.containerStatuses", i), "state"),
-                                      "may not be transitioned to non-terminated state"))
+                errs.append(
+                    forbidden(
+                        child(index("status.containerStatuses", i), "state"),
+                        "may not be transitioned to non-terminated state",
+                    )
+                )
     return errs
 
 

@@ -17,11 +17,27 @@ from typing import Any
 
 from .access import child, index, mapping, number, objects, seq, text
 from .errors import (
-    FieldError, GoLiteral, duplicate, forbidden, go_quote, go_slice, invalid, not_supported, required,
+    FieldError,
+    GoLiteral,
+    duplicate,
+    forbidden,
+    go_quote,
+    go_slice,
+    invalid,
+    not_supported,
+    required,
 )
 from .formats import (
-    is_dns1123_label, is_dns1123_subdomain, is_port_num, is_qualified_name, is_valid_cidr, is_valid_ip,
-    name_is_dns1035_label, parse_ip_sloppy, validate_non_special_ip, validate_port_num_or_name,
+    is_dns1123_label,
+    is_dns1123_subdomain,
+    is_port_num,
+    is_qualified_name,
+    is_valid_cidr,
+    is_valid_ip,
+    name_is_dns1035_label,
+    parse_ip_sloppy,
+    validate_non_special_ip,
+    validate_port_num_or_name,
 )
 from .meta import validate_labels, validate_object_meta
 
@@ -168,7 +184,9 @@ def _validate_session_affinity(spec: dict[str, Any]) -> list[FieldError]:
     if timeout is None:
         return [required(timeout_path, reason)]
     if timeout <= 0 or timeout > MAX_CLIENT_IP_AFFINITY_SECONDS:
-        return [invalid(timeout_path, timeout, f"must be greater than 0 and less than {MAX_CLIENT_IP_AFFINITY_SECONDS}")]
+        return [
+            invalid(timeout_path, timeout, f"must be greater than 0 and less than {MAX_CLIENT_IP_AFFINITY_SECONDS}")
+        ]
     return []
 
 
@@ -233,9 +251,12 @@ def _validate_cluster_ips(spec: dict[str, Any]) -> list[FieldError]:
     if not _is_headless(spec):
         for i, ip in enumerate(cluster_ips[: len(families)]):
             expected = families[i]
-            if expected == "IPv4" and _is_ipv6(str(ip)) or expected == "IPv6" and not _is_ipv6(str(ip)):
-                errs.append(invalid(index(CLUSTER_IPS, i), ip,
-                                    f"expected an {expected} value as indicated by `ipFamilies[{i}]`"))
+            if (expected == "IPv4" and _is_ipv6(str(ip))) or (expected == "IPv6" and not _is_ipv6(str(ip))):
+                errs.append(
+                    invalid(
+                        index(CLUSTER_IPS, i), ip, f"expected an {expected} value as indicated by `ipFamilies[{i}]`"
+                    )
+                )
     return errs
 
 
@@ -267,7 +288,9 @@ def _validate_load_balancer_fields(spec: dict[str, Any], annotations: dict[str, 
         for cidr in value.split(",") if value else []:
             errs += is_valid_cidr(path, cidr.strip())
     if spec.get("allocateLoadBalancerNodePorts") is not None and not is_lb:
-        errs.append(forbidden(child(SPEC, "allocateLoadBalancerNodePorts"), "may only be used when `type` is 'LoadBalancer'"))
+        errs.append(
+            forbidden(child(SPEC, "allocateLoadBalancerNodePorts"), "may only be used when `type` is 'LoadBalancer'")
+        )
     if is_lb and spec.get("allocateLoadBalancerNodePorts") is None:
         errs.append(required("allocateLoadBalancerNodePorts"))  # sic: upstream omits "spec."
     lb_class = spec.get("loadBalancerClass")
@@ -294,8 +317,13 @@ def _validate_traffic_policies(spec: dict[str, Any]) -> list[FieldError]:
     health_port = number(spec, "healthCheckNodePort") or 0
     if not _needs_health_check(spec):
         if health_port:
-            errs.append(invalid(hc_path, health_port,
-                                "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"))
+            errs.append(
+                invalid(
+                    hc_path,
+                    health_port,
+                    "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'",
+                )
+            )
     elif health_port:
         # Upstream also requires the port here, but validates after allocation so that
         # never fires; our registry validates before the allocator assigns it.
@@ -315,8 +343,13 @@ def _validate_traffic_policies(spec: dict[str, Any]) -> list[FieldError]:
 def _validate_topology_annotations(annotations: dict[str, Any]) -> list[FieldError]:
     if TOPOLOGY_MODE in annotations and TOPOLOGY_HINTS in annotations:
         if annotations[TOPOLOGY_MODE] != annotations[TOPOLOGY_HINTS]:
-            return [invalid(f"metadata.annotations[{TOPOLOGY_MODE}]", annotations[TOPOLOGY_MODE],
-                            f"must match annotations[{TOPOLOGY_HINTS}] when both are specified")]
+            return [
+                invalid(
+                    f"metadata.annotations[{TOPOLOGY_MODE}]",
+                    annotations[TOPOLOGY_MODE],
+                    f"must match annotations[{TOPOLOGY_HINTS}] when both are specified",
+                )
+            ]
     return []
 
 
@@ -356,16 +389,24 @@ def _validate_cluster_ips_update(new: dict[str, Any], old: dict[str, Any]) -> li
     shown = go_slice(new_ips)
     errs: list[FieldError] = []
     if len(new_ips) == len(old_ips):
-        errs += [invalid(index(CLUSTER_IPS, i), shown, "may not change once set")
-                 for i, ip in enumerate(old_ips) if ip != new_ips[i]]
+        errs += [
+            invalid(index(CLUSTER_IPS, i), shown, "may not change once set")
+            for i, ip in enumerate(old_ips)
+            if ip != new_ips[i]
+        ]
     elif len(old_ips) > len(new_ips):
         if not new_ips:
             errs.append(invalid(index(CLUSTER_IPS, 0), shown, "primary clusterIP can not be unset"))
         elif new_ips[0] != old_ips[0]:
             errs.append(invalid(index(CLUSTER_IPS, 0), shown, "may not change once set"))
         if len(new_ips) == 1 and new.get("ipFamilyPolicy") != "SingleStack":
-            errs.append(invalid(IP_FAMILY_POLICY, new.get("ipFamilyPolicy"),
-                                "must be set to 'SingleStack' when releasing the secondary clusterIP"))
+            errs.append(
+                invalid(
+                    IP_FAMILY_POLICY,
+                    new.get("ipFamilyPolicy"),
+                    "must be set to 'SingleStack' when releasing the secondary clusterIP",
+                )
+            )
     elif old_ips and new_ips[0] != old_ips[0]:
         errs.append(invalid(index(CLUSTER_IPS, 0), shown, "may not change once set"))
     return errs
@@ -381,16 +422,24 @@ def _validate_ip_families_update(new: dict[str, Any], old: dict[str, Any]) -> li
     first = index(IP_FAMILIES, 0)
     errs: list[FieldError] = []
     if len(new_families) == len(old_families):
-        errs += [invalid(first, families_shown, "may not change once set")
-                 for i, family in enumerate(old_families) if family != new_families[i]]
+        errs += [
+            invalid(first, families_shown, "may not change once set")
+            for i, family in enumerate(old_families)
+            if family != new_families[i]
+        ]
     elif len(old_families) > len(new_families):
         if not seq(new, "clusterIPs"):
             errs.append(invalid(first, families_shown, "primary ipFamily can not be unset"))
         if new_families and new_families[0] != old_families[0]:
             errs.append(invalid(first, ips_shown, "may not change once set"))
         if len(new_families) == 1 and new.get("ipFamilyPolicy") != "SingleStack":
-            errs.append(invalid(IP_FAMILY_POLICY, new.get("ipFamilyPolicy"),
-                                "must be set to 'SingleStack' when releasing the secondary ipFamily"))
+            errs.append(
+                invalid(
+                    IP_FAMILY_POLICY,
+                    new.get("ipFamilyPolicy"),
+                    "must be set to 'SingleStack' when releasing the secondary ipFamily",
+                )
+            )
     elif old_families and new_families and new_families[0] != old_families[0]:
         errs.append(invalid(first, ips_shown, "may not change once set"))
     return errs
@@ -403,7 +452,9 @@ def validate_service_update(new: dict[str, Any], old: dict[str, Any]) -> list[Fi
     errs += _validate_ip_families_update(new_spec, old_spec)
     if text(new_spec, "type") == "LoadBalancer" == text(old_spec, "type"):
         if new_spec.get("loadBalancerClass") != old_spec.get("loadBalancerClass"):
-            errs.append(invalid(child(SPEC, "loadBalancerClass"), new_spec.get("loadBalancerClass"), "may not change once set"))
+            errs.append(
+                invalid(child(SPEC, "loadBalancerClass"), new_spec.get("loadBalancerClass"), "may not change once set")
+            )
     if _needs_health_check(new_spec) and _needs_health_check(old_spec):
         if number(new_spec, "healthCheckNodePort") != number(old_spec, "healthCheckNodePort"):
             errs.append(forbidden(child(SPEC, "healthCheckNodePort"), "field is immutable"))
