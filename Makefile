@@ -1,6 +1,8 @@
 # Two entry points, each bootstrapping a fresh Debian machine:
 #   make test  - unit and integration tests (tests/) and the conformance suite
 #   make run   - the main job (svclab run)
+# and the habits, checked first in CI:
+#   make check - ruff (lint + format), mypy --strict, import-linter layers
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEBS := iptables nftables iproute2 ipvsadm ipset conntrack kmod user-mode-linux
 
-.PHONY: test run debs venv clean
+.PHONY: test run check debs venv clean
 
 debs:
 	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -31,6 +33,14 @@ TESTBEDS ?= clusters/iptables.yaml clusters/nftables.yaml clusters/userspace.yam
 
 test: debs venv
 	$(BIN)/pytest -p no:cacheprovider -q -rfEsR tests conformance $(addprefix --testbed ,$(TESTBEDS))
+
+SOURCES := implementation tests conformance loadtests
+
+check: venv
+	$(BIN)/ruff check $(SOURCES)
+	$(BIN)/ruff format --check $(SOURCES)
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 run: debs venv
 	$(BIN)/svclab run

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from svclab.bench.apiserver import percentile
+from svclab.kube.models import from_dict
 
 __all__ = ["add_arguments", "run"]
 
@@ -77,9 +78,9 @@ async def _bench(kubeconfig: Path, args: argparse.Namespace) -> dict[str, list[f
 
     client = AsyncClient(KubeConfig.from_file(str(kubeconfig)))
     await client.create(
-        Node.from_dict({"metadata": {"name": NODE, "labels": {"topology.kubernetes.io/zone": "zone-a"}}})
+        from_dict(Node, {"metadata": {"name": NODE, "labels": {"topology.kubernetes.io/zone": "zone-a"}}})
     )
-    await client.create(Namespace.from_dict({"metadata": {"name": "bench"}}))
+    await client.create(from_dict(Namespace, {"metadata": {"name": "bench"}}))
     sem = asyncio.Semaphore(16)
 
     async def limited(coro: object) -> object:
@@ -90,13 +91,13 @@ async def _bench(kubeconfig: Path, args: argparse.Namespace) -> dict[str, list[f
         *(
             limited(
                 client.create(
-                    Service.from_dict(
+                    from_dict(
+                        Service,
                         {
-                            "metadata": {"name": f"svc-{s}"},
+                            "metadata": {"name": f"svc-{s}", "namespace": "bench"},
                             "spec": {"selector": {"app": f"svc-{s}"}, "ports": [{"port": 80, "targetPort": 8080}]},
-                        }
-                    ),
-                    namespace="bench",
+                        },
+                    )
                 )
             )
             for s in range(args.services)
@@ -106,16 +107,20 @@ async def _bench(kubeconfig: Path, args: argparse.Namespace) -> dict[str, list[f
     names = [f"pod-{i}" for i in range(total)]
 
     async def create_pod(i: int) -> None:
-        pod = await client.create(
-            Pod.from_dict(
+        await client.create(
+            from_dict(
+                Pod,
                 {
-                    "metadata": {"name": names[i], "labels": {"app": f"svc-{i // args.pods_per_service}"}},
+                    "metadata": {
+                        "name": names[i],
+                        "namespace": "bench",
+                        "labels": {"app": f"svc-{i // args.pods_per_service}"},
+                    },
                     "spec": {"nodeName": NODE, "containers": [{"name": "c", "image": "x:1"}]},
-                }
-            ),
-            namespace="bench",
+                },
+            )
         )
-        await client.patch(Pod.Status, pod.metadata.name, _status(_pod_ip(i), False), namespace="bench")
+        await client.patch(Pod.Status, names[i], _status(_pod_ip(i), False), namespace="bench")
 
     await asyncio.gather(*(limited(create_pod(i)) for i in range(total)))
     seen_ep: dict[str, float] = {}

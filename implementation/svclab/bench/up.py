@@ -14,6 +14,8 @@ import os
 import time
 from pathlib import Path
 
+from svclab.kube.models import from_dict, name_of
+
 __all__ = ["add_arguments", "run"]
 
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
@@ -28,7 +30,7 @@ def _pod(i: int) -> dict[str, object]:
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": f"bench-{i:03d}", "labels": {"app": "bench"}},
+        "metadata": {"name": f"bench-{i:03d}", "namespace": "bench", "labels": {"app": "bench"}},
         "spec": {
             "terminationGracePeriodSeconds": 0,
             "containers": [{"name": "pause", "image": AGNHOST, "args": ["pause"]}],
@@ -47,13 +49,13 @@ async def _pods_ready(kubeconfig: Path, count: int, timeout: float = 120) -> flo
 
     client = AsyncClient(KubeConfig.from_file(str(kubeconfig)))
     try:
-        await client.create(Namespace.from_dict({"metadata": {"name": "bench"}}))
+        await client.create(from_dict(Namespace, {"metadata": {"name": "bench"}}))
         start = time.perf_counter()
         sem = asyncio.Semaphore(16)
 
         async def create(i: int) -> None:
             async with sem:
-                await client.create(Pod.from_dict(_pod(i)), namespace="bench")
+                await client.create(from_dict(Pod, _pod(i)))
 
         await asyncio.gather(*(create(i) for i in range(count)))
         ready: set[str] = set()
@@ -61,12 +63,12 @@ async def _pods_ready(kubeconfig: Path, count: int, timeout: float = 120) -> flo
             async with asyncio.timeout(timeout):
                 async for _, pod in client.watch(Pod, namespace="bench"):
                     if _ready(pod):
-                        ready.add(pod.metadata.name)
+                        ready.add(name_of(pod))
                     if len(ready) == count:
                         return time.perf_counter() - start
         except TimeoutError:
             pending = [
-                f"{p.metadata.name}: {p.status.phase if p.status else '?'}"
+                f"{name_of(p)}: {p.status.phase if p.status else '?'}"
                 async for p in client.list(Pod, namespace="bench")
                 if not _ready(p)
             ]

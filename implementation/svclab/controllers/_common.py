@@ -10,25 +10,27 @@ from __future__ import annotations
 import datetime
 import ipaddress
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
 from lightkube.models.core_v1 import ObjectReference, PodSpec, PodStatus, ServiceSpec
-from lightkube.models.meta_v1 import ObjectMeta, OwnerReference
+from lightkube.models.meta_v1 import OwnerReference
 from lightkube.resources.core_v1 import Pod, Service
+
+from svclab.kube.models import deep_copy, meta, name_of, namespace_of
 
 __all__ = [
     "ANNOTATION_LAST_APPLIED",
     "ANNOTATION_LAST_CHANGE_TRIGGER_TIME",
     "ANNOTATION_LEADER",
     "ANNOTATION_OVER_CAPACITY",
+    "AddressType",
     "CLUSTER_IP_NONE",
+    "ControllerName",
     "LABEL_HEADLESS",
     "LABEL_MANAGED_BY",
     "LABEL_SERVICE_NAME",
     "LABEL_SKIP_MIRROR",
     "LABEL_ZONE",
-    "AddressType",
-    "ControllerName",
     "address_type_of",
     "controller_ref",
     "deep_copy",
@@ -75,32 +77,6 @@ class AddressType(StrEnum):
 
     IPV4 = "IPv4"
     IPV6 = "IPv6"
-
-
-ModelT = TypeVar("ModelT")
-
-
-def deep_copy(obj: ModelT) -> ModelT:
-    """Return an independent copy of a lightkube model (caches stay unmutated)."""
-    return type(obj).from_dict(obj.to_dict())  # type: ignore[attr-defined, no-any-return]
-
-
-def meta(obj: Any) -> ObjectMeta:
-    """An object's metadata; objects read from the API always carry one."""
-    found = obj.metadata
-    if found is None:
-        raise ValueError(f"{type(obj).__name__} has no metadata")
-    return found  # type: ignore[no-any-return]
-
-
-def name_of(obj: Any) -> str:
-    """An object's name ("" when unset, as for objects still to be created)."""
-    return meta(obj).name or ""
-
-
-def namespace_of(obj: Any) -> str:
-    """An object's namespace ("" when unset)."""
-    return meta(obj).namespace or ""
 
 
 def svc_spec(service: Service) -> ServiceSpec:

@@ -43,9 +43,9 @@ from .tracking import EndpointSliceTracker
 
 __all__ = [
     "POD_LABEL_INDEX",
+    "QueueController",
     "SERVICE_INDEX",
     "SERVICE_SELECTOR_INDEX",
-    "QueueController",
     "SharedInformers",
     "SliceOwnerController",
     "is_managed_by",

@@ -49,8 +49,8 @@ from ._slices import EndpointSet, PortMapKey, SlicePlan, endpoint_key, port_map_
 from .endpoints import repack_subsets
 
 __all__ = [
-    "MAX_ENDPOINTS_PER_SUBSET",
     "EventReason",
+    "MAX_ENDPOINTS_PER_SUBSET",
     "MirrorEvent",
     "MirroringPlan",
     "plan_mirrored_slices",

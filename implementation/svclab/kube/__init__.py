@@ -5,7 +5,8 @@ One concept per module: ``names`` (NamespacedName), ``client`` (make_client),
 ``informer`` (reflector + store + handlers), ``rate_limiter``, ``workqueue``
 (dedup, one worker per key, delays, the worker loop), ``events`` (Event
 recorder), ``leaderelection`` (Lease-based), ``clock`` (injected time),
-``merge_patch`` (RFC 7386, also used by the local API server) and ``testing``
+``models`` (typed
+access to lightkube models), ``merge_patch`` (RFC 7386, also used by the local API server) and ``testing``
 (fakes: FakeClock, FakeClient, FakeRecorder).  Everything is asyncio-only.
 """
 
@@ -27,13 +28,12 @@ from .store import NAMESPACE_INDEX, Store
 from .workqueue import DEFAULT_MAX_RETRIES, ShutDown, WorkQueue, run_workers
 
 __all__ = [
-    "DEFAULT_MAX_RETRIES",
-    "EVENT_TYPE_NORMAL",
-    "EVENT_TYPE_WARNING",
-    "NAMESPACE_INDEX",
     "Backoff",
     "BucketRateLimiter",
     "Clock",
+    "DEFAULT_MAX_RETRIES",
+    "EVENT_TYPE_NORMAL",
+    "EVENT_TYPE_WARNING",
     "EventHandler",
     "EventRecorder",
     "FuncHandler",
@@ -43,6 +43,7 @@ __all__ = [
     "LeaderElector",
     "LoopClock",
     "MaxOfRateLimiter",
+    "NAMESPACE_INDEX",
     "NamespacedName",
     "RateLimiter",
     "Reflector",

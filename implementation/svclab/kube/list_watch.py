@@ -112,7 +112,7 @@ class ClientListerWatcher(Generic[T]):
                     # A bookmark carries only metadata: decoding it into the model
                     # fails for kinds with required fields (EndpointSlice.addressType).
                     # The reflector needs just its resourceVersion.
-                    yield event.type, json.loads(bytes(event.object))  # type: ignore[misc]
+                    yield event.type, json.loads(bytes(event.object))
                     continue
                 yield event.type, decoders.decode_object(event.object, self._resource)
         finally:

@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 
 from .names import NamespacedName
 
-__all__ = ["NAMESPACE_INDEX", "IndexFunc", "Store"]
+__all__ = ["IndexFunc", "NAMESPACE_INDEX", "Store"]
 
 T = TypeVar("T")
 

@@ -21,10 +21,10 @@ import enum
 from dataclasses import dataclass, field, replace
 
 __all__ = [
-    "PROFILES",
     "Figure",
     "LoadTarget",
     "Measurement",
+    "PROFILES",
     "Profile",
     "Scenario",
     "TargetKind",

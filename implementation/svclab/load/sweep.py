@@ -37,8 +37,8 @@ from lightkube.resources.core_v1 import Endpoints, Service
 from .model import Measurement
 
 __all__ = [
-    "SWEEP_LABEL",
     "DummyServices",
+    "SWEEP_LABEL",
     "create_dummy_services",
     "delete_dummy_services",
     "dummy_objects",

@@ -36,9 +36,9 @@ from locust.contrib.fasthttp import FastHttpUser
 from .model import Scenario
 
 __all__ = [
-    "REQUEST_NAME",
     "KeepAliveUser",
     "NewConnectionUser",
+    "REQUEST_NAME",
     "SvclabUser",
     "TargetSwitch",
     "configure",

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import gevent  # type: ignore[import-untyped]
+import gevent
 import locust  # first: patches the process with gevent before other imports
 from locust.env import Environment
 from locust.html import get_html_report

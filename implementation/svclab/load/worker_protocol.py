@@ -41,8 +41,8 @@ from typing import Any
 from .model import Scenario, WorkerStats
 
 __all__ = [
-    "WORKER_SCHEMA",
     "TargetRun",
+    "WORKER_SCHEMA",
     "WorkerOptions",
     "parse_worker_argv",
     "parse_worker_output",

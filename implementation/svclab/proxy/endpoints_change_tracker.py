@@ -20,10 +20,10 @@ from svclab.proxy.endpoint import Endpoint, EndpointFactory
 from svclab.proxy.service_port import IPFamily, Protocol, ServiceName, ServicePortName
 
 __all__ = [
-    "SERVICE_NAME_LABEL",
-    "TRIGGER_TIME_ANNOTATION",
     "EndpointsChangeTracker",
     "EndpointsUpdateResult",
+    "SERVICE_NAME_LABEL",
+    "TRIGGER_TIME_ANNOTATION",
     "endpoints_from_slice",
 ]
 

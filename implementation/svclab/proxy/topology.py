@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.service_port import ServicePort
 
-__all__ = ["ZONE_LABEL", "CategorizedEndpoints", "categorize_endpoints"]
+__all__ = ["CategorizedEndpoints", "ZONE_LABEL", "categorize_endpoints"]
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 

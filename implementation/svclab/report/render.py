@@ -210,11 +210,12 @@ def _short_sweeps(figures: Sequence[Figure], testbeds: Sequence[Mapping[str, Any
     """Testbeds whose sweep stopped below the others' (the quick profile in a UML guest)."""
     highest = {t["name"]: max((f.services for f in figures if f.mode == t["name"]), default=None) for t in testbeds}
     top = max((h for h in highest.values() if h is not None), default=0)
-    return [
-        {"name": t["name"], "highest": highest[t["name"]], "runtime": t["runtime"]}
-        for t in testbeds
-        if highest[t["name"]] is not None and highest[t["name"]] < top
-    ]
+    shorter = []
+    for t in testbeds:
+        reached = highest[t["name"]]
+        if reached is not None and reached < top:
+            shorter.append({"name": t["name"], "highest": reached, "runtime": t["runtime"]})
+    return shorter
 
 
 def _phase_names(entries: Any) -> list[str]:

@@ -8,6 +8,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,9 +85,7 @@ class RunCluster:
     def down(self) -> None:
         subprocess.run(svclab_cmd("down", self.name), capture_output=True, timeout=300)
 
-    def exec_in_pod(
-        self, namespace: str, pod: str, argv: list[str] | tuple[str, ...]
-    ) -> subprocess.CompletedProcess[str]:
+    def exec_in_pod(self, namespace: str, pod: str, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             svclab_cmd("exec", self.name, "-n", namespace, pod, "--", *argv),
             capture_output=True,

@@ -21,6 +21,7 @@ from typing import Any
 from lightkube import AsyncClient, Client, KubeConfig
 from lightkube.resources.core_v1 import Namespace, Node, Pod, Service
 
+from svclab.kube.models import from_dict, name_of
 from svclab.load import (
     ClientPod,
     LoadResults,
@@ -44,27 +45,34 @@ BACKENDS = 2
 
 
 def _schedulable(node: Node) -> bool:
-    return not any(t.effect == "NoSchedule" for t in (node.spec.taints or []))
+    taints = (node.spec.taints if node.spec else None) or []
+    return not any(t.effect == "NoSchedule" for t in taints)
 
 
 def _internal_ip(node: Node) -> str:
-    return next(a.address for a in node.status.addresses if a.type == "InternalIP")
+    addresses = (node.status.addresses if node.status else None) or []
+    return next(a.address for a in addresses if a.type == "InternalIP")
+
+
+def _cluster_ip(service: Service) -> str:
+    return (service.spec.clusterIP if service.spec else None) or ""
 
 
 def _pod(name: str, node: str, args: list[str], labels: dict[str, str] | None = None, probe: bool = False) -> Pod:
     container: dict[str, Any] = {"name": "main", "image": AGNHOST, "args": args}
     if probe:
         container["readinessProbe"] = {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1}
-    return Pod.from_dict(
+    return from_dict(
+        Pod,
         {
             "metadata": {"name": name, "labels": labels or {}},
             "spec": {"nodeName": node, "terminationGracePeriodSeconds": 1, "containers": [container]},
-        }
+        },
     )
 
 
 def _deploy(client: Client, client_node: str, backend_nodes: list[str]) -> Service:
-    client.create(Namespace.from_dict({"metadata": {"name": NAMESPACE}}))
+    client.create(from_dict(Namespace, {"metadata": {"name": NAMESPACE}}))
     for i in range(BACKENDS):
         client.create(
             _pod(
@@ -78,7 +86,8 @@ def _deploy(client: Client, client_node: str, backend_nodes: list[str]) -> Servi
         )
     client.create(_pod("load-client", client_node, ["pause"]), namespace=NAMESPACE)
     return client.create(
-        Service.from_dict(
+        from_dict(
+            Service,
             {
                 "metadata": {"name": "load-backend"},
                 "spec": {
@@ -86,18 +95,30 @@ def _deploy(client: Client, client_node: str, backend_nodes: list[str]) -> Servi
                     "selector": BACKEND_LABEL,
                     "ports": [{"name": "http", "port": 8080, "targetPort": 8080}],
                 },
-            }
+            },
         ),
         namespace=NAMESPACE,
     )
 
 
+def _phase(pod: Pod) -> str:
+    return (pod.status.phase if pod.status else None) or ""
+
+
+def _node_port(service: Service) -> int:
+    ports = (service.spec.ports if service.spec else None) or []
+    if not ports or ports[0].nodePort is None:
+        raise RuntimeError(f"Service {name_of(service)} got no NodePort")
+    return ports[0].nodePort
+
+
 def _ready_pod_ips(client: Client) -> list[str]:
     ips = []
-    for pod in client.list(Pod, namespace=NAMESPACE, labels=BACKEND_LABEL):
-        conditions = (pod.status.conditions if pod.status else None) or []
-        if any(c.type == "Ready" and c.status == "True" for c in conditions):
-            ips.append(pod.status.podIP)
+    for pod in client.list(Pod, namespace=NAMESPACE, labels=dict(BACKEND_LABEL)):
+        status = pod.status
+        conditions = (status.conditions if status else None) or []
+        if status and status.podIP and any(c.type == "Ready" and c.status == "True" for c in conditions):
+            ips.append(status.podIP)
     return sorted(ips)
 
 
@@ -119,18 +140,16 @@ def _measure(
     assert cluster.kubeconfig is not None
     client = Client(KubeConfig.from_file(str(cluster.kubeconfig)))
     nodes = list(client.list(Node))
-    workers = sorted(n.metadata.name for n in nodes if _schedulable(n))
+    workers = sorted(name_of(n) for n in nodes if _schedulable(n))
     client_node = workers[0]
-    others = [n for n in sorted(nodes, key=lambda n: n.metadata.name) if n.metadata.name != client_node]
-    service = _deploy(client, client_node, [n.metadata.name for n in others])
+    others = [n for n in sorted(nodes, key=name_of) if name_of(n) != client_node]
+    service = _deploy(client, client_node, [name_of(n) for n in others])
     wait_until(lambda: len(_ready_pod_ips(client)) == BACKENDS, 120, "backends Ready")
-    wait_until(
-        lambda: client.get(Pod, "load-client", namespace=NAMESPACE).status.phase == "Running", 120, "the client pod"
-    )
-    vip = service.spec.clusterIP
+    wait_until(lambda: _phase(client.get(Pod, "load-client", namespace=NAMESPACE)) == "Running", 120, "the client pod")
+    vip = _cluster_ip(service)
     wait_until(lambda: _answers(cluster, vip, 8080), 120, "the ClusterIP to answer")
     ips = _ready_pod_ips(client)
-    node_port = service.spec.ports[0].nodePort
+    node_port = _node_port(service)
     targets = build_targets(pod_ips=ips, cluster_ip=vip, node_ip=_internal_ip(others[0]), node_port=node_port)
     runner = LoadRunner(
         mode=mode,
@@ -149,7 +168,7 @@ def _measure(
         started = time.monotonic()
         await asyncio.to_thread(
             wait_until,
-            lambda: _answers(cluster, newest.spec.clusterIP, 80),
+            lambda: _answers(cluster, _cluster_ip(newest), 80),
             900,
             f"{count} extra Services to be programmed",
             1.0,

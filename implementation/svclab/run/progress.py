@@ -6,6 +6,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TextIO
 
 __all__ = ["PhaseResult", "Progress", "TestbedResult", "summary_lines"]
 
@@ -41,7 +42,7 @@ class TestbedResult:
 class Progress:
     """Prints `[+MM:SS] testbed: phase: message` lines, flushed at once."""
 
-    def __init__(self, stream: object = None) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
         self.start = time.monotonic()
         self.stream = stream or sys.stdout
         self._lock = threading.Lock()  # lanes print from their own threads
@@ -52,7 +53,7 @@ class Progress:
 
     def __call__(self, message: str) -> None:
         with self._lock:
-            print(f"[+{self.elapsed()}] {message}", file=self.stream, flush=True)  # type: ignore[call-overload]
+            print(f"[+{self.elapsed()}] {message}", file=self.stream, flush=True)
 
 
 def summary_lines(results: list[TestbedResult], report: str | None) -> list[str]:

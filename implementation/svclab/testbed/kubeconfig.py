@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "NO_NODE_ACCESS_REASON",
     "ClusterHandle",
     "ExecResult",
     "KubeconfigError",
+    "NO_NODE_ACCESS_REASON",
     "NodeAccessUnavailable",
     "connect",
     "from_spec",

@@ -23,13 +23,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 __all__ = [
     "API_VERSION",
-    "KIND",
     "Controller",
     "Duration",
+    "KIND",
     "KernelChoice",
     "NodeRole",
     "NodeSpec",

@@ -48,9 +48,9 @@ from svclab.proxy.restore import IptablesExecutor, RestoreError, SubprocessIptab
 from svclab.proxy.service_port import ServicePortName
 
 __all__ = [
-    "JUMP_RULES",
     "IptablesExecutor",
     "IptablesProxier",
+    "JUMP_RULES",
     "RestoreError",
     "SubprocessIptables",
     "render_restore",

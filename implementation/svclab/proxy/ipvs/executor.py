@@ -80,7 +80,7 @@ def _is_uml() -> bool:
 
 
 def _service_request(vs: VirtualServer, *, with_settings: bool) -> Any:
-    from pyroute2 import IPVSService  # type: ignore[import-untyped]
+    from pyroute2 import IPVSService
 
     fields: dict[str, Any] = {"addr": vs.address, "port": vs.port, "protocol": _IPPROTO[vs.protocol]}
     if with_settings:

@@ -19,6 +19,9 @@ from svclab.proxy.service_port import Protocol
 
 __all__ = [
     "IPSET_SPECS",
+    "IpSet",
+    "IpSetSpec",
+    "IpSetType",
     "KUBE_CLUSTER_IP",
     "KUBE_EXTERNAL_IP",
     "KUBE_EXTERNAL_IP_LOCAL",
@@ -38,9 +41,6 @@ __all__ = [
     "KUBE_NODE_PORT_UDP",
     "NODE_PORT_LOCAL_SETS",
     "NODE_PORT_SETS",
-    "IpSet",
-    "IpSetSpec",
-    "IpSetType",
     "changes_text",
     "restore_text",
     "sorted_entries",

@@ -23,12 +23,12 @@ from svclab.proxy.service_port import ServicePort, ServicePortName
 from svclab.proxy.topology import categorize_endpoints
 
 __all__ = [
-    "TABLE",
     "NftEndpoint",
     "NftOptions",
     "NftRuleset",
     "NftServicePort",
     "NftServiceRules",
+    "TABLE",
     "make_endpoint",
     "make_service_port",
     "plan_service",

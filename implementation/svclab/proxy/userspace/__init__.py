@@ -35,14 +35,14 @@ from svclab.proxy.userspace.tcp import TcpProxySocket
 from svclab.proxy.userspace.udp import DEFAULT_UDP_IDLE_TIMEOUT, UdpProxySocket, dial_udp
 
 __all__ = [
-    "DEFAULT_UDP_IDLE_TIMEOUT",
-    "ENDPOINT_DIAL_TIMEOUTS",
-    "JUMP_RULES",
     "BackendConnector",
     "CopyMode",
+    "DEFAULT_UDP_IDLE_TIMEOUT",
     "DialFailed",
+    "ENDPOINT_DIAL_TIMEOUTS",
     "EndpointAddress",
     "IptablesExecutor",
+    "JUMP_RULES",
     "MissingEndpoints",
     "MissingServiceEntry",
     "PortAllocator",

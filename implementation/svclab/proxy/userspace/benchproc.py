@@ -17,6 +17,7 @@ under ``ip netns exec``); each prints one JSON line:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import socket
 import sys
@@ -131,7 +132,7 @@ def _client_http(host: str, port: int, requests: int, concurrency: int, keepaliv
         while budget[0] > 0:
             budget[0] -= 1
             done: asyncio.Future[None] = loop.create_future()
-            await loop.create_connection(lambda done=done: _HttpClient(done, keepalive, budget), host, port)
+            await loop.create_connection(functools.partial(_HttpClient, done, keepalive, budget), host, port)
             await done
 
     async def main() -> float:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from svclab.testbed.kind.image import DEFAULT_IMAGE
 from svclab.testbed.kind.manifests import (
@@ -133,14 +133,14 @@ class KindClusterHandle(ClusterHandle):
 
     def node_host(self, node: str) -> Any:
         """A testinfra Host on the node, through its ``docker://`` backend."""
-        import testinfra  # type: ignore[import-untyped]
+        import testinfra
 
         return testinfra.get_host(f"docker://{node}")
 
 
 def _kind_cluster(name: str, state: Path, tools: ToolPaths) -> Any:
     """pytest-kind-ng's KindCluster with our paths; it must never download anything."""
-    from pytest_kind import KindCluster  # type: ignore[import-untyped]
+    from pytest_kind import KindCluster
 
     class _NoDownloadKindCluster(KindCluster):  # type: ignore[misc]
         def ensure_kind(self) -> None:

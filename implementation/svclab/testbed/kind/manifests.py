@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from svclab.testbed.kind.rbac import (
     CONTROLLER_MANAGER_ACCOUNT,

@@ -30,7 +30,7 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyroute2 import IPRoute  # type: ignore[import-untyped]
+from pyroute2 import IPRoute
 
 from svclab.testbed.local import naming
 from svclab.testbed.local.nsexec import NETNS_RUN_DIR, create_netns, delete_netns, in_netns

@@ -31,8 +31,8 @@ from .sandbox import Sandbox, process_start_ticks, save_sandbox
 from .status import ContainerView, RunState
 
 __all__ = [
-    "IMAGE_NOT_SUPPORTED",
     "ContainerRunner",
+    "IMAGE_NOT_SUPPORTED",
     "Launch",
     "container_argv",
     "container_env",

@@ -29,8 +29,8 @@ from lightkube.resources.core_v1 import Node
 from lightkube.types import PatchType
 
 __all__ = [
-    "KUBELET_VERSION",
     "Heartbeat",
+    "KUBELET_VERSION",
     "NodeOptions",
     "node_manifest",
     "node_status",

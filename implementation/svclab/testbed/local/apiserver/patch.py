@@ -46,10 +46,10 @@ from svclab.kube.merge_patch import merge_patch
 __all__ = [
     "JSON_PATCH",
     "MERGE_PATCH",
-    "SERVER_SIDE_APPLY",
-    "STRATEGIC_MERGE_PATCH",
     "PatchError",
     "PatchMeta",
+    "SERVER_SIDE_APPLY",
+    "STRATEGIC_MERGE_PATCH",
     "UnsupportedMediaType",
     "apply_json_patch",
     "apply_merge_patch",

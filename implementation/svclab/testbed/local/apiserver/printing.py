@@ -411,7 +411,7 @@ class _PodTally:
 
 def _terminated_reason(terminated: Obj, prefix: str = "") -> str:
     if terminated.get("reason"):
-        return prefix + terminated["reason"]
+        return prefix + str(terminated["reason"])
     if terminated.get("signal"):
         return f"{prefix}Signal:{terminated['signal']}"
     return f"{prefix}ExitCode:{terminated.get('exitCode', 0)}"
@@ -471,7 +471,7 @@ def _condition_true(status: Obj, kind: str) -> bool:
     """Whether the first condition of type ``kind`` is True (upstream's lookups)."""
     for condition in status.get("conditions") or []:
         if condition.get("type") == kind:
-            return condition.get("status") == "True"
+            return bool(condition.get("status") == "True")
     return False
 
 

@@ -35,12 +35,12 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
-    "SUPPORTED_FIELDS",
     "FieldRequirement",
     "FieldSelector",
     "LabelSelector",
     "Operator",
     "Requirement",
+    "SUPPORTED_FIELDS",
     "SelectorError",
     "field_selector_name",
     "label_selector_from_api",

@@ -97,7 +97,8 @@ class ApiServer:
     @web.middleware
     async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
         try:
-            return await handler(request)
+            response: web.StreamResponse = await handler(request)
+            return response
         except errors.ApiError as exc:
             return _json(exc.status(), exc.code)
         except web.HTTPException:
@@ -115,7 +116,8 @@ class ApiServer:
                 header[7:].strip().encode(), self.token.encode()
             ):
                 raise errors.unauthorized()
-        return await handler(request)
+        response: web.StreamResponse = await handler(request)
+        return response
 
     # -- routing ---------------------------------------------------------------
 
@@ -271,8 +273,10 @@ class ApiServer:
             if "yaml" in ctype:
                 import yaml
 
-                return yaml.safe_load(raw)
-            return orjson.loads(raw) if raw else {}
+                loaded: dict[str, Any] = yaml.safe_load(raw)
+                return loaded
+            decoded: dict[str, Any] = orjson.loads(raw) if raw else {}
+            return decoded
         except protobuf.ProtobufError as exc:
             raise errors.ApiError(415, "UnsupportedMediaType", str(exc)) from exc
         except Exception as exc:

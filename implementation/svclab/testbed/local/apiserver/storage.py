@@ -14,6 +14,7 @@ are shared: callers copy before they change one (see `clone`).
 from __future__ import annotations
 
 import asyncio
+import builtins
 import sqlite3
 from collections import deque
 from collections.abc import Iterator
@@ -34,7 +35,8 @@ EventType = str
 
 def clone(obj: Obj) -> Obj:
     """A deep copy of a JSON object (orjson round trip: much faster than deepcopy)."""
-    return orjson.loads(orjson.dumps(obj))
+    copied: Obj = orjson.loads(orjson.dumps(obj))
+    return copied
 
 
 class TooOld(Exception):
@@ -191,7 +193,7 @@ class Store:
         for sub in state.subscribers:
             sub.queue.put_nowait(event)
 
-    def subscribe(self, kind: str, since_rv: int | None) -> tuple[Subscription, list[StoredEvent]]:
+    def subscribe(self, kind: str, since_rv: int | None) -> tuple[Subscription, builtins.list[StoredEvent]]:
         """Start a watch on `kind`.
 
         With `since_rv`, also return the window's events newer than it (raises
@@ -200,7 +202,7 @@ class Store:
         the two because this runs on the store's loop without awaiting.
         """
         state = self._state(kind)
-        backlog: list[StoredEvent] = []
+        backlog: builtins.list[StoredEvent] = []
         if since_rv is not None:
             if since_rv < state.compacted_rv:
                 raise TooOld(since_rv, state.compacted_rv)

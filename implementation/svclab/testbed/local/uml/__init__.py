@@ -21,8 +21,8 @@ from svclab.testbed.local.uml.runtime import (
 )
 
 __all__ = [
-    "IPVS_MODULES",
     "GuestNetwork",
+    "IPVS_MODULES",
     "UmlBootConfig",
     "UmlError",
     "UmlGuest",

@@ -281,7 +281,7 @@ def stop_guest(guest: UmlGuest | str | Path, *, timeout: float = 30.0) -> UmlRes
     result = wait_for_exit(
         _Detached(guest.pid),
         shared,
-        started=started,  # type: ignore[arg-type]
+        started=started,
         timeout=timeout,
         grace=5.0,
     )

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from svclab.testbed.local.uml.boot import (
     BOOTED_FILE,
@@ -216,8 +216,16 @@ class _Watch:
     stop_sent_at: float | None = None
 
 
+class GuestProcess(Protocol):
+    """What ``wait_for_exit`` needs of the guest's process: ``Popen`` or a view of another's child."""
+
+    def poll(self) -> int | None: ...
+    def kill(self) -> None: ...
+    def wait(self) -> int: ...
+
+
 def wait_for_exit(
-    process: subprocess.Popen[Any], shared_dir: Path, *, started: float, timeout: float | None, grace: float = 15.0
+    process: GuestProcess, shared_dir: Path, *, started: float, timeout: float | None, grace: float = 15.0
 ) -> UmlResult:
     """Wait for the guest to power off; on ``timeout`` ask it to stop, then kill it."""
     watch = _Watch(started)

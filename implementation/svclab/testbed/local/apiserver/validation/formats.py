@@ -19,8 +19,8 @@ from collections.abc import Callable
 from .errors import FieldError, invalid, required
 
 __all__ = [
-    "DNS1123_LABEL_MAX",
     "Address",
+    "DNS1123_LABEL_MAX",
     "inclusive_range_error",
     "is_dns1035_label",
     "is_dns1123_label",
