@@ -9,8 +9,9 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Node, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-from svclab.controllers._common import controller_ref, meta
 from svclab.controllers.endpointslice import pod_to_endpoint, service_slice_labels
+from svclab.controllers.pods_and_services import controller_ref
+from svclab.kube.models import meta
 
 from .builders import NAMESPACE
 

@@ -17,8 +17,9 @@ from lightkube.models.discovery_v1 import Endpoint, EndpointConditions
 from lightkube.resources.core_v1 import Pod
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-from svclab.controllers._common import AddressType, meta
 from svclab.controllers.endpointslice import address_types_for_service, plan_slices, pod_to_endpoint
+from svclab.controllers.well_known import AddressType
+from svclab.kube.models import meta
 
 from .builders import (
     T0,

@@ -27,19 +27,15 @@ from lightkube.resources.core_v1 import Endpoints, Node, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from svclab.kube.informer import FuncHandler, Informer, wait_for_sync
+from svclab.kube.models import meta
 from svclab.kube.names import NamespacedName
 from svclab.kube.reflector import error_status_code
 from svclab.kube.workqueue import DEFAULT_MAX_RETRIES, WorkQueue, run_workers
 
-from ._common import (
-    LABEL_MANAGED_BY,
-    LABEL_SERVICE_NAME,
-    ControllerName,
-    meta,
-    svc_spec,
-)
 from .errors import StaleCacheError, WriteError
+from .pods_and_services import svc_spec
 from .tracking import EndpointSliceTracker
+from .well_known import LABEL_MANAGED_BY, LABEL_SERVICE_NAME, ControllerName
 
 __all__ = [
     "POD_LABEL_INDEX",

@@ -21,11 +21,9 @@ from dataclasses import dataclass
 from lightkube.models.discovery_v1 import Endpoint, EndpointPort
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-from ._common import (
-    ANNOTATION_LAST_CHANGE_TRIGGER_TIME,
-    format_trigger_time,
-    meta,
-)
+from svclab.kube.models import meta
+
+from .well_known import ANNOTATION_LAST_CHANGE_TRIGGER_TIME, format_trigger_time
 
 __all__ = [
     "EndpointKey",

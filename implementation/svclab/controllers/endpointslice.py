@@ -30,29 +30,8 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Node, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-from ._common import (
-    LABEL_HEADLESS,
-    LABEL_MANAGED_BY,
-    LABEL_SERVICE_NAME,
-    LABEL_ZONE,
-    AddressType,
-    ControllerName,
-    address_type_of,
-    controller_ref,
-    deep_copy,
-    find_port,
-    is_headless,
-    is_pod_ready,
-    meta,
-    name_of,
-    namespace_of,
-    pod_ips,
-    pod_reference,
-    pod_spec,
-    should_pod_be_in_endpoints,
-    should_set_hostname,
-    svc_spec,
-)
+from svclab.kube.models import deep_copy, meta, name_of, namespace_of
+
 from ._slices import (
     EndpointSet,
     PortMapKey,
@@ -60,6 +39,27 @@ from ._slices import (
     endpoints_equal_beyond_key,
     port_map_key,
     set_trigger_time,
+)
+from .pods_and_services import (
+    controller_ref,
+    find_port,
+    is_headless,
+    is_pod_ready,
+    pod_ips,
+    pod_reference,
+    pod_spec,
+    should_pod_be_in_endpoints,
+    should_set_hostname,
+    svc_spec,
+)
+from .well_known import (
+    LABEL_HEADLESS,
+    LABEL_MANAGED_BY,
+    LABEL_SERVICE_NAME,
+    LABEL_ZONE,
+    AddressType,
+    ControllerName,
+    address_type_of,
 )
 
 __all__ = [

@@ -23,18 +23,9 @@ from lightkube.resources.core_v1 import Node
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from svclab.kube.informer import FuncHandler
+from svclab.kube.models import meta, name_of, namespace_of
 from svclab.kube.names import NamespacedName
 
-from ._common import (
-    LABEL_ZONE,
-    ControllerName,
-    has_selector,
-    meta,
-    name_of,
-    namespace_of,
-    pod_spec,
-    svc_spec,
-)
 from ._shell import (
     SharedInformers,
     SliceOwnerController,
@@ -46,7 +37,9 @@ from ._shell import (
 from ._slices import SlicePlan
 from .endpointslice import DEFAULT_MAX_ENDPOINTS_PER_SLICE, plan_slices
 from .errors import NodeNotFoundError
+from .pods_and_services import has_selector, pod_spec, svc_spec
 from .tracking import EndpointSliceTracker, TriggerTimeTracker
+from .well_known import LABEL_ZONE, ControllerName
 
 __all__ = [
     "EndpointSliceController",

@@ -31,7 +31,12 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Endpoints, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-from ._common import (
+from svclab.kube.models import meta
+
+from ._slices import EndpointSet, PortMapKey, SlicePlan, endpoint_key, port_map_key
+from .endpoints import repack_subsets
+from .pods_and_services import controller_ref, has_selector
+from .well_known import (
     ANNOTATION_LAST_APPLIED,
     ANNOTATION_LAST_CHANGE_TRIGGER_TIME,
     ANNOTATION_LEADER,
@@ -41,12 +46,7 @@ from ._common import (
     AddressType,
     ControllerName,
     address_type_of,
-    controller_ref,
-    has_selector,
-    meta,
 )
-from ._slices import EndpointSet, PortMapKey, SlicePlan, endpoint_key, port_map_key
-from .endpoints import repack_subsets
 
 __all__ = [
     "EventReason",

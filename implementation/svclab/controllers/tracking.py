@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from lightkube.resources.core_v1 import Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-from ._common import LABEL_SERVICE_NAME, meta, name_of, namespace_of
+from svclab.kube.models import meta, name_of, namespace_of
+
+from .well_known import LABEL_SERVICE_NAME
 
 __all__ = [
     "EndpointSliceTracker",
