@@ -23,8 +23,10 @@ from svclab.kube.informer import FuncHandler
 from svclab.kube.models import meta
 from svclab.kube.names import NamespacedName
 
-from ._shell import QueueController, SharedInformers, pods_for_service, write
 from .endpoints import desired_endpoints, endpoints_equal_for_write
+from .errors import write
+from .informers import SharedInformers, pods_for_service
+from .queue_controller import QueueController
 from .tracking import TriggerTimeTracker
 from .well_known import ANNOTATION_LEADER
 

@@ -26,18 +26,12 @@ from svclab.kube.informer import FuncHandler
 from svclab.kube.models import meta, name_of, namespace_of
 from svclab.kube.names import NamespacedName
 
-from ._shell import (
-    SharedInformers,
-    SliceOwnerController,
-    managed_slices,
-    pods_for_service,
-    service_key_of_slice,
-    write,
-)
 from ._slices import SlicePlan
 from .endpointslice import DEFAULT_MAX_ENDPOINTS_PER_SLICE, plan_slices
-from .errors import NodeNotFoundError
+from .errors import NodeNotFoundError, write
+from .informers import SharedInformers, managed_slices, pods_for_service, service_key_of_slice
 from .pods_and_services import has_selector, pod_spec, svc_spec
+from .queue_controller import SliceOwnerController
 from .tracking import EndpointSliceTracker, TriggerTimeTracker
 from .well_known import LABEL_ZONE, ControllerName
 

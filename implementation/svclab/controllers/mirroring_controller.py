@@ -19,11 +19,12 @@ from lightkube.resources.discovery_v1 import EndpointSlice
 from svclab.kube.informer import FuncHandler
 from svclab.kube.names import NamespacedName
 
-from ._shell import SharedInformers, SliceOwnerController, managed_slices, service_key_of_slice
 from ._slices import SlicePlan
 from .endpointslice_controller import apply_slice_plan
+from .informers import SharedInformers, managed_slices, service_key_of_slice
 from .mirroring import plan_mirrored_slices, should_mirror
 from .pods_and_services import svc_spec
+from .queue_controller import SliceOwnerController
 from .well_known import ControllerName
 
 __all__ = [
