@@ -27,7 +27,7 @@ from .endpoints import desired_endpoints, endpoints_equal_for_write
 from .errors import write
 from .informers import SharedInformers, pods_for_service
 from .queue_controller import QueueController
-from .tracking import TriggerTimeTracker
+from .slices import TriggerTimeTracker
 from .well_known import ANNOTATION_LEADER
 
 __all__ = [

@@ -5,7 +5,8 @@ queued when the Endpoints, the Service of the same name, or one of the
 mirrored slices changes.  ``sync`` deletes every mirrored slice when the
 Endpoints should not be mirrored (gone, skip-mirror, Service gone or with a
 selector: this is the hand-over to the EndpointSlice controller), otherwise
-plans, writes and records the planner's Warning events on the Endpoints.
+plans, writes (``slices.apply_slice_plan``) and records the planner's
+Warning events on the Endpoints.
 """
 
 from __future__ import annotations
@@ -19,12 +20,11 @@ from lightkube.resources.discovery_v1 import EndpointSlice
 from svclab.kube.informer import FuncHandler
 from svclab.kube.names import NamespacedName
 
-from ._slices import SlicePlan
-from .endpointslice_controller import apply_slice_plan
 from .informers import SharedInformers, managed_slices, service_key_of_slice
 from .mirroring import plan_mirrored_slices, should_mirror
 from .pods_and_services import svc_spec
 from .queue_controller import SliceOwnerController
+from .slices import SlicePlan, apply_slice_plan
 from .well_known import ControllerName
 
 __all__ = [

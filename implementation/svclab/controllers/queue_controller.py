@@ -26,7 +26,7 @@ from svclab.kube.workqueue import DEFAULT_MAX_RETRIES, WorkQueue, run_workers
 
 from .errors import StaleCacheError
 from .informers import SharedInformers, is_managed_by, service_key_of_slice, services_for_pod
-from .tracking import EndpointSliceTracker
+from .slices import EndpointSliceTracker
 from .well_known import ControllerName
 
 __all__ = [
