@@ -111,15 +111,7 @@ class EndpointSliceController(SliceOwnerController):
             max_endpoints_per_slice=self.max_endpoints_per_slice,
             trigger_time=self.trigger_times.compute(service, pods),
         )
-        if not plan.is_empty():
-            await apply_slice_plan(self.client, self.tracker, plan)
-            log.info(
-                "reconciled slices key=%s created=%d updated=%d deleted=%d",
-                key,
-                len(plan.create),
-                len(plan.update),
-                len(plan.delete),
-            )
+        await self.write_slices(key, plan, "reconciled slices")
         if plan.pods_without_node:
             raise NodeNotFoundError(
                 f"skipping pods {', '.join(plan.pods_without_node)} of Service {key}: node not found"

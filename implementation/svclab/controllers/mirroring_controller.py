@@ -89,12 +89,4 @@ class EndpointSliceMirroringController(SliceOwnerController):
         plan = plan_mirrored_slices(endpoints, slices)
         for event in plan.events:
             self.recorder.event(endpoints, event.type, str(event.reason), event.message)
-        if not plan.is_empty():
-            await apply_slice_plan(self.client, self.tracker, plan)
-            log.info(
-                "mirrored slices key=%s created=%d updated=%d deleted=%d",
-                key,
-                len(plan.create),
-                len(plan.update),
-                len(plan.delete),
-            )
+        await self.write_slices(key, plan, "mirrored slices")

@@ -26,7 +26,7 @@ from svclab.kube.workqueue import DEFAULT_MAX_RETRIES, WorkQueue, run_workers
 
 from .errors import StaleCacheError
 from .informers import SharedInformers, is_managed_by, service_key_of_slice, services_for_pod
-from .slices import EndpointSliceTracker
+from .slices import EndpointSliceTracker, SlicePlan, apply_slice_plan
 from .well_known import ControllerName
 
 __all__ = [
@@ -165,8 +165,9 @@ class SliceOwnerController(QueueController):
     queues its Service's key, unless it is the echo of our own write: then it
     only releases a sync that waits for the cache to show it (``caught_up``).
     Subclasses set ``managed_by``, call ``watch_slices()`` in ``__init__``,
-    may override ``_on_slice_update`` for slices changing hands, and call
-    ``check_slices_fresh`` in ``sync`` before planning.
+    may override ``_on_slice_update`` for slices changing hands, call
+    ``check_slices_fresh`` in ``sync`` before planning and ``write_slices``
+    after it.
     """
 
     managed_by: ControllerName
@@ -211,3 +212,20 @@ class SliceOwnerController(QueueController):
         """Raise ``stale_cache`` if the cached ``slices`` do not yet show all our writes."""
         if self.tracker.stale_slices(service, slices):
             raise self.stale_cache(key, f"EndpointSlice informer cache is out of date for {key}")
+
+    async def write_slices(self, key: NamespacedName, plan: SlicePlan, action: str) -> None:
+        """Make ``plan``'s writes, if any, and log ``action`` with the counts.
+
+        Logged on the subclass's module logger: each controller logs its own syncs.
+        """
+        if plan.is_empty():
+            return
+        await apply_slice_plan(self.client, self.tracker, plan)
+        logging.getLogger(type(self).__module__).info(
+            "%s key=%s created=%d updated=%d deleted=%d",
+            action,
+            key,
+            len(plan.create),
+            len(plan.update),
+            len(plan.delete),
+        )
