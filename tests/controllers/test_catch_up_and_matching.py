@@ -10,9 +10,9 @@ import pytest
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Pod
 
-from svclab.controllers._common import meta
-from svclab.controllers._shell import pods_for_service, services_for_pod
 from svclab.controllers.errors import StaleCacheError
+from svclab.controllers.informers import pods_for_service, services_for_pod
+from svclab.kube.models import meta
 from svclab.kube.names import NamespacedName
 
 from .builders import NAMESPACE, node, pod, service

@@ -13,8 +13,8 @@ import pytest
 from lightkube.resources.core_v1 import Endpoints, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-from svclab.controllers._common import meta
 from svclab.controllers.errors import StaleCacheError
+from svclab.kube.models import meta
 from svclab.kube.names import NamespacedName
 
 from .builders import (

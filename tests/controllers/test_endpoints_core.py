@@ -13,13 +13,14 @@ import pytest
 from lightkube.models.core_v1 import ContainerPort, EndpointSubset
 from lightkube.resources.core_v1 import Endpoints, Pod, Service
 
-from svclab.controllers._common import format_trigger_time, meta
 from svclab.controllers.endpoints import (
     desired_endpoints,
     endpoints_equal_for_write,
     repack_subsets,
     truncate_subsets,
 )
+from svclab.controllers.well_known import format_trigger_time
+from svclab.kube.models import meta
 
 from .builders import (
     address,

@@ -14,8 +14,8 @@ from lightkube.resources.core_v1 import Endpoints, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from svclab.controllers import SlicePlan
-from svclab.controllers._common import meta
 from svclab.controllers.mirroring import EventReason, plan_mirrored_slices, should_mirror
+from svclab.kube.models import meta
 
 from .builders import (
     conditions_of,

@@ -3,23 +3,25 @@
 Each controller is a pure planner plus a thin shell (functional core,
 imperative shell):
 
-* ``endpoints``      ``desired_endpoints(service, pods)``      -> Endpoints
-* ``endpointslice``  ``plan_slices(service, pods, nodes, slices)`` -> SlicePlan
-* ``mirroring``      ``plan_mirrored_slices(endpoints, slices)``  -> MirroringPlan
+* ``endpoints``  ``desired_endpoints(service, pods)``              -> Endpoints
+* ``slices``     ``plan_slices(service, pods, nodes, slices)``     -> ServiceSlicePlan
+* ``mirroring``  ``plan_mirrored_slices(endpoints, slices)``       -> MirroringPlan
 
-``endpoints_controller``, ``endpointslice_controller`` and
-``mirroring_controller`` wire the planners to shared informers, a work queue
-and the API; ``tracking`` holds the slice and trigger-time trackers;
-``command`` is ``svclab controller-manager``.  Upstream Kubernetes'
-``pkg/controller/endpoint``, ``pkg/controller/endpointslice``,
-``pkg/controller/endpointslicemirroring`` and ``staging/src/k8s.io/endpointslice``
-are the reference for every behaviour.
+``slices/`` is the EndpointSlice library both slice-writing controllers share
+(upstream ``staging/src/k8s.io/endpointslice``: reconciler, EndpointSet,
+slice and trigger-time trackers).  ``endpoints_controller``,
+``endpointslice_controller`` and ``mirroring_controller`` wire the planners
+to the shared ``informers`` and the ``queue_controller`` base classes;
+``well_known`` holds the label and annotation keys, ``pods_and_services``
+the pod and Service rules, ``errors`` what a sync raises; ``command`` is
+``svclab controller-manager``.  Upstream Kubernetes' ``pkg/controller/endpoint``,
+``pkg/controller/endpointslice``, ``pkg/controller/endpointslicemirroring``
+and ``staging/src/k8s.io/endpointslice`` are the reference for every behaviour.
 """
 
-from ._slices import SlicePlan
 from .endpoints import desired_endpoints, endpoints_equal_for_write
-from .endpointslice import ServiceSlicePlan, plan_slices
 from .mirroring import MirroringPlan, plan_mirrored_slices, should_mirror
+from .slices import ServiceSlicePlan, SlicePlan, plan_slices
 
 __all__ = [
     "MirroringPlan",

@@ -22,10 +22,11 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._shell import QueueController, SharedInformers
 from .endpoints_controller import EndpointsController
 from .endpointslice_controller import EndpointSliceController
+from .informers import SharedInformers
 from .mirroring_controller import EndpointSliceMirroringController
+from .queue_controller import QueueController
 
 __all__ = [
     "CONTROLLERS",

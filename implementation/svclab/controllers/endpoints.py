@@ -29,19 +29,13 @@ from lightkube.models.core_v1 import EndpointAddress, EndpointPort, EndpointSubs
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Endpoints, Pod, Service
 
-from ._common import (
-    ANNOTATION_LAST_CHANGE_TRIGGER_TIME,
-    ANNOTATION_OVER_CAPACITY,
-    LABEL_HEADLESS,
-    AddressType,
-    address_type_of,
-    deep_copy,
+from svclab.kube.models import deep_copy, meta
+
+from .pods_and_services import (
     find_port,
-    format_trigger_time,
     has_selector,
     is_headless,
     is_pod_ready,
-    meta,
     pod_ips,
     pod_reference,
     pod_spec,
@@ -49,6 +43,14 @@ from ._common import (
     should_pod_be_in_endpoints,
     should_set_hostname,
     svc_spec,
+)
+from .well_known import (
+    ANNOTATION_LAST_CHANGE_TRIGGER_TIME,
+    ANNOTATION_OVER_CAPACITY,
+    LABEL_HEADLESS,
+    AddressType,
+    address_type_of,
+    format_trigger_time,
 )
 
 __all__ = [

@@ -20,15 +20,15 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Endpoints
 
 from svclab.kube.informer import FuncHandler
+from svclab.kube.models import meta
 from svclab.kube.names import NamespacedName
 
-from ._common import (
-    ANNOTATION_LEADER,
-    meta,
-)
-from ._shell import QueueController, SharedInformers, pods_for_service, write
 from .endpoints import desired_endpoints, endpoints_equal_for_write
-from .tracking import TriggerTimeTracker
+from .errors import write
+from .informers import SharedInformers, pods_for_service
+from .queue_controller import QueueController
+from .slices import TriggerTimeTracker
+from .well_known import ANNOTATION_LEADER
 
 __all__ = [
     "EndpointsController",

@@ -1,10 +1,11 @@
-"""The EndpointSlice controller (imperative shell of ``endpointslice.plan_slices``).
+"""The EndpointSlice controller (imperative shell of ``slices.plan_slices``).
 
 Upstream ``pkg/controller/endpointslice``: a Service key is queued when the
 Service, one of its pods or one of its managed slices changes (echoes of our
 own writes are recognised by the ``EndpointSliceTracker`` and ignored).
 ``sync`` refuses to act on a cache that has not caught up with our writes,
-plans with the pure reconciler, then creates, updates and deletes.
+plans with the pure reconciler, then creates, updates and deletes
+(``slices.apply_slice_plan``).
 
 Differences from upstream, and why: upstream leaves the slices of a deleted
 Service to the garbage collector; svclab's local API server may have none,
@@ -23,58 +24,22 @@ from lightkube.resources.core_v1 import Node
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from svclab.kube.informer import FuncHandler
+from svclab.kube.models import meta, name_of
 from svclab.kube.names import NamespacedName
 
-from ._common import (
-    LABEL_ZONE,
-    ControllerName,
-    has_selector,
-    meta,
-    name_of,
-    namespace_of,
-    pod_spec,
-    svc_spec,
-)
-from ._shell import (
-    SharedInformers,
-    SliceOwnerController,
-    managed_slices,
-    pods_for_service,
-    service_key_of_slice,
-    write,
-)
-from ._slices import SlicePlan
-from .endpointslice import DEFAULT_MAX_ENDPOINTS_PER_SLICE, plan_slices
 from .errors import NodeNotFoundError
-from .tracking import EndpointSliceTracker, TriggerTimeTracker
+from .informers import SharedInformers, managed_slices, pods_for_service, service_key_of_slice
+from .pods_and_services import has_selector, pod_spec, svc_spec
+from .queue_controller import SliceOwnerController
+from .slices import DEFAULT_MAX_ENDPOINTS_PER_SLICE, SlicePlan, TriggerTimeTracker, apply_slice_plan, plan_slices
+from .well_known import LABEL_ZONE, ControllerName
 
 __all__ = [
     "EndpointSliceController",
-    "apply_slice_plan",
 ]
 
 log = logging.getLogger(__name__)
 CONTROLLER = ControllerName.ENDPOINTSLICE
-
-
-async def apply_slice_plan(client: Any, tracker: EndpointSliceTracker, plan: SlicePlan) -> None:
-    """Upstream ``finalize``'s I/O: create, update, delete, recording each in ``tracker``."""
-    for slice_ in plan.create:
-        created = await write("create", slice_, client.create(slice_))
-        if created is not None:
-            tracker.update(created)
-    for slice_ in plan.update:
-        updated = await write("update", slice_, client.replace(slice_))
-        if updated is not None:
-            tracker.update(updated)
-    for slice_ in plan.delete:
-        await write(
-            "delete",
-            slice_,
-            client.delete(EndpointSlice, name_of(slice_), namespace=namespace_of(slice_)),
-            missing_ok=True,
-        )
-        tracker.expect_deletion(slice_)
 
 
 class EndpointSliceController(SliceOwnerController):
@@ -146,15 +111,7 @@ class EndpointSliceController(SliceOwnerController):
             max_endpoints_per_slice=self.max_endpoints_per_slice,
             trigger_time=self.trigger_times.compute(service, pods),
         )
-        if not plan.is_empty():
-            await apply_slice_plan(self.client, self.tracker, plan)
-            log.info(
-                "reconciled slices key=%s created=%d updated=%d deleted=%d",
-                key,
-                len(plan.create),
-                len(plan.update),
-                len(plan.delete),
-            )
+        await self.write_slices(key, plan, "reconciled slices")
         if plan.pods_without_node:
             raise NodeNotFoundError(
                 f"skipping pods {', '.join(plan.pods_without_node)} of Service {key}: node not found"

@@ -15,6 +15,10 @@ managed by ``endpointslicemirroring-controller.k8s.io``, reproducing upstream
 * only the first existing slice of a group is kept (updated when it differs);
   creates reuse slices due for deletion.
 
+``EndpointSet``, ``port_map_key`` and ``SlicePlan`` come from the ``slices``
+library, as upstream's mirroring reconciler takes them from
+``k8s.io/endpointslice``; the planning here is the mirroring controller's own.
+
 ``should_mirror`` says whether an Endpoints object is mirrored at all.  All
 functions here are side-effect-free.
 """
@@ -31,7 +35,12 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Endpoints, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-from ._common import (
+from svclab.kube.models import meta
+
+from .endpoints import repack_subsets
+from .pods_and_services import controller_ref, has_selector
+from .slices import EndpointSet, PortMapKey, SlicePlan, endpoint_key, port_map_key
+from .well_known import (
     ANNOTATION_LAST_APPLIED,
     ANNOTATION_LAST_CHANGE_TRIGGER_TIME,
     ANNOTATION_LEADER,
@@ -41,12 +50,7 @@ from ._common import (
     AddressType,
     ControllerName,
     address_type_of,
-    controller_ref,
-    has_selector,
-    meta,
 )
-from ._slices import EndpointSet, PortMapKey, SlicePlan, endpoint_key, port_map_key
-from .endpoints import repack_subsets
 
 __all__ = [
     "EventReason",

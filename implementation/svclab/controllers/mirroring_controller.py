@@ -5,7 +5,8 @@ queued when the Endpoints, the Service of the same name, or one of the
 mirrored slices changes.  ``sync`` deletes every mirrored slice when the
 Endpoints should not be mirrored (gone, skip-mirror, Service gone or with a
 selector: this is the hand-over to the EndpointSlice controller), otherwise
-plans, writes and records the planner's Warning events on the Endpoints.
+plans, writes (``slices.apply_slice_plan``) and records the planner's
+Warning events on the Endpoints.
 """
 
 from __future__ import annotations
@@ -19,14 +20,12 @@ from lightkube.resources.discovery_v1 import EndpointSlice
 from svclab.kube.informer import FuncHandler
 from svclab.kube.names import NamespacedName
 
-from ._common import (
-    ControllerName,
-    svc_spec,
-)
-from ._shell import SharedInformers, SliceOwnerController, managed_slices, service_key_of_slice
-from ._slices import SlicePlan
-from .endpointslice_controller import apply_slice_plan
+from .informers import SharedInformers, managed_slices, service_key_of_slice
 from .mirroring import plan_mirrored_slices, should_mirror
+from .pods_and_services import svc_spec
+from .queue_controller import SliceOwnerController
+from .slices import SlicePlan, apply_slice_plan
+from .well_known import ControllerName
 
 __all__ = [
     "EndpointSliceMirroringController",
@@ -90,12 +89,4 @@ class EndpointSliceMirroringController(SliceOwnerController):
         plan = plan_mirrored_slices(endpoints, slices)
         for event in plan.events:
             self.recorder.event(endpoints, event.type, str(event.reason), event.message)
-        if not plan.is_empty():
-            await apply_slice_plan(self.client, self.tracker, plan)
-            log.info(
-                "mirrored slices key=%s created=%d updated=%d deleted=%d",
-                key,
-                len(plan.create),
-                len(plan.update),
-                len(plan.delete),
-            )
+        await self.write_slices(key, plan, "mirrored slices")

@@ -6,28 +6,24 @@ A testbed that cannot run on this machine (a kind testbed without Docker) is
 skipped with the reason; a failure in one testbed is reported and the others
 still run. Exit status 1 when a conformance test failed or a phase broke.
 
-Testbeds run in lanes: those in a User-Mode Linux guest in one, the others in
-another, the two lanes side by side. A UML testbed is bound by the guest's
-latency, not by the host's CPUs, so this roughly halves the run. Load phases
-never overlap (one lock for all lanes): each mode's figures are taken while no
-other testbed is generating load. ``--sequential`` runs one testbed at a time.
+Testbeds run in lanes (``svclab.run.lanes``): those in a User-Mode Linux
+guest in one, the others in another, the two lanes side by side, load phases
+never overlapping. ``--sequential`` runs one testbed at a time.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import glob
-import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from svclab.run.lanes import LaneControls, plan_lanes, run_lanes
 from svclab.run.progress import PhaseResult, Progress, TestbedResult, summary_lines
 
-__all__ = ["add_arguments", "plan_lanes", "run"]
+__all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,18 +75,6 @@ def _timed(result: TestbedResult, name: str, action: object, progress: Progress)
     return True
 
 
-def plan_lanes(testbeds: Sequence[tuple[Path, str]], *, sequential: bool) -> list[list[Path]]:
-    """(path, runtime) pairs -> lanes of paths run one after another, lanes side by side.
-
-    One lane per runtime (``uml`` apart from everything else), in the order
-    given; one lane for everything with ``sequential``. Side-effect-free.
-    """
-    lanes: dict[str, list[Path]] = {}
-    for path, runtime in testbeds:
-        lanes.setdefault("all" if sequential or runtime != "uml" else "uml", []).append(path)
-    return list(lanes.values())
-
-
 def _assess(path: Path) -> tuple[Any, TestbedResult]:
     """Read a testbed's spec once: its result record with mode, provider and kernel, or the
     reason this machine skips it. A spec that cannot be read gives a failed ``setup`` phase."""
@@ -110,26 +94,13 @@ def _assess(path: Path) -> tuple[Any, TestbedResult]:
     return spec, result
 
 
-@contextlib.contextmanager
-def _load_slot(slot: threading.Lock, testbed: str, progress: Progress) -> Iterator[None]:
-    """Hold the run's one load slot; say so when another testbed has it."""
-    if not slot.acquire(blocking=False):
-        progress(f"{testbed}: load: waiting for another testbed's load phase to end")
-        slot.acquire()
-    try:
-        yield
-    finally:
-        slot.release()
-
-
 def _run_testbed(
     path: Path,
     spec: Any,
     result: TestbedResult,
     args: argparse.Namespace,
     progress: Progress,
-    load_slot: threading.Lock,
-    stop: threading.Event,
+    controls: LaneControls,
 ) -> TestbedResult:
     from svclab.load import PROFILES
     from svclab.run.cluster import RunCluster
@@ -147,7 +118,7 @@ def _run_testbed(
         cluster.down()
         return result
     try:
-        if not args.skip_conformance and not stop.is_set():
+        if not args.skip_conformance and not controls.stop.is_set():
             extra = tuple(args.conformance_args.split())
             _timed(
                 result,
@@ -155,10 +126,10 @@ def _run_testbed(
                 lambda: run_conformance(cluster.name, testbed, args.reports, extra_args=extra),
                 progress,
             )
-        if not args.skip_load and not stop.is_set():
+        if not args.skip_load and not controls.stop.is_set():
             from svclab.run.load_phase import run_load
 
-            with _load_slot(load_slot, testbed, progress):
+            with controls.holding_load_slot(testbed, progress):
                 profile = PROFILES[args.profile].for_runtime(result.kernel.split(" ")[0])
                 _timed(
                     result,
@@ -217,7 +188,9 @@ def run(args: argparse.Namespace) -> int:
             else ""
         )
     )
-    results = _run_lanes(lanes, assessed, args, progress)
+    results = run_lanes(
+        lanes, lambda path, controls: _run_testbed(path, *assessed[path], args, progress, controls), progress
+    )
     ordered = [results[path] for path in files if path in results]
     write_environment(
         args.reports / "environment.json",
@@ -231,53 +204,3 @@ def run(args: argparse.Namespace) -> int:
     for line in summary_lines(ordered, str(index)):
         print(line)
     return 1 if any(r.failed for r in ordered) else 0
-
-
-def _run_lanes(
-    lanes: list[list[Path]],
-    assessed: Mapping[Path, tuple[Any, TestbedResult]],
-    args: argparse.Namespace,
-    progress: Progress,
-) -> dict[Path, TestbedResult]:
-    """Run each lane on its own thread; the lanes share one load slot.
-
-    Ctrl-C: the testbeds in hand finish their current phase and are brought
-    down, the rest are skipped; a second Ctrl-C leaves at once.
-    """
-    results: dict[Path, TestbedResult] = {}
-    load_slot, stop = threading.Lock(), threading.Event()
-
-    def run_lane(lane: list[Path]) -> None:
-        for path in lane:
-            if stop.is_set():
-                return
-            try:
-                results[path] = _run_testbed(path, *assessed[path], args, progress, load_slot, stop)
-            except Exception as exc:  # an unexpected error: this testbed fails, not the run
-                progress(f"{path.stem}: FAILED: {exc}")
-                results[path] = TestbedResult(
-                    path.stem, "", phases=[PhaseResult("setup", False, 0.0, f"{type(exc).__name__}: {exc}")]
-                )
-
-    # daemon threads: a second Ctrl-C ends the run even while a phase is stuck
-    threads = [
-        threading.Thread(target=run_lane, args=(lane,), daemon=True, name=f"lane-{lane[0].stem}") for lane in lanes
-    ]
-    for thread in threads:
-        thread.start()
-    try:
-        _join(threads)
-    except KeyboardInterrupt:
-        stop.set()
-        progress(
-            "interrupted: bringing the testbeds in hand down (Ctrl-C again to leave them up; "
-            "`svclab down --all` removes them later)"
-        )
-        _join(threads)
-    return results
-
-
-def _join(threads: list[threading.Thread]) -> None:
-    for thread in threads:
-        while thread.is_alive():
-            thread.join(timeout=0.5)  # short joins keep the main thread responsive to Ctrl-C

@@ -1,57 +1,36 @@
-"""Shared pieces of the two slice-writing controllers' planners.
+"""How the slice reconcilers tell endpoints and port lists apart.
 
-* ``SlicePlan``: what a sync wants written (create / update / delete lists).
-* ``EndpointSet``: upstream's ``EndpointSet``, desired endpoints keyed by
-  their identity (sorted addresses, hostname, target namespace/name), popped
-  in insertion order so plans are deterministic (upstream pops in Go map
-  order, i.e. at random).
-* ``port_map_key``: the order-insensitive identity of a slice's port list.
-* ``set_trigger_time``: upstream ``addTriggerTimeAnnotation``.
+* ``EndpointSet``: upstream ``k8s.io/endpointslice/util`` ``EndpointSet``,
+  the desired endpoints keyed by their identity (``endpoint_key``: sorted
+  addresses, hostname, target namespace/name, as upstream ``hashEndpoint``),
+  popped in insertion order so plans are deterministic (upstream pops in Go
+  map order, i.e. at random).
+* ``endpoints_equal_beyond_key``: whether an endpoint with the same identity
+  needs rewriting (upstream ``EndpointsEqualBeyondHash``).
+* ``port_map_key``: the order-insensitive identity of a slice's port list
+  (upstream ``NewPortMapKey``); slices are grouped by it.
 
-All functions here are side-effect-free unless they say they mutate their
-argument (only freshly built or copied slices are passed to those).
+Used by both slice-writing controllers.  Side-effect-free, except that an
+``EndpointSet`` is a mutable container.
 """
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 
 from lightkube.models.discovery_v1 import Endpoint, EndpointPort
-from lightkube.resources.discovery_v1 import EndpointSlice
-
-from ._common import (
-    ANNOTATION_LAST_CHANGE_TRIGGER_TIME,
-    format_trigger_time,
-    meta,
-)
 
 __all__ = [
     "EndpointKey",
     "EndpointSet",
     "PortMapKey",
-    "SlicePlan",
     "endpoint_key",
     "endpoints_equal_beyond_key",
     "port_map_key",
-    "set_trigger_time",
 ]
 
 EndpointKey = tuple[tuple[str, ...], str, str, str]
 PortMapKey = tuple[tuple[str, int, str, str], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class SlicePlan:
-    """The writes one sync wants.  Slices in ``create`` have only a generateName."""
-
-    create: tuple[EndpointSlice, ...] = ()
-    update: tuple[EndpointSlice, ...] = ()
-    delete: tuple[EndpointSlice, ...] = ()
-
-    def is_empty(self) -> bool:
-        return not (self.create or self.update or self.delete)
 
 
 def endpoint_key(endpoint: Endpoint) -> EndpointKey:
@@ -112,13 +91,3 @@ def port_map_key(ports: Sequence[EndpointPort] | None) -> PortMapKey:
             for p in ports or []
         )
     )
-
-
-def set_trigger_time(slice_: EndpointSlice, trigger_time: datetime.datetime | None) -> None:
-    """Set or clear the last-change-trigger-time annotation.  Mutates ``slice_``."""
-    annotations = dict(meta(slice_).annotations or {})
-    if trigger_time is not None:
-        annotations[ANNOTATION_LAST_CHANGE_TRIGGER_TIME] = format_trigger_time(trigger_time)
-    else:
-        annotations.pop(ANNOTATION_LAST_CHANGE_TRIGGER_TIME, None)
-    meta(slice_).annotations = annotations or None

@@ -1,4 +1,4 @@
-"""Builders for EndpointSlices in planner tests (see ``builders`` for the address plan)."""
+"""Builders for EndpointSlices in the slice library's tests (see ``..builders`` for the address plan)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Node, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-from svclab.controllers._common import controller_ref, meta
-from svclab.controllers.endpointslice import pod_to_endpoint, service_slice_labels
+from svclab.controllers.pods_and_services import controller_ref
+from svclab.controllers.slices.service_slices import pod_to_endpoint, service_slice_labels
+from svclab.kube.models import meta
 
-from .builders import NAMESPACE
+from ..builders import NAMESPACE, node
 
 CONTROLLER = "endpointslice-controller.k8s.io"
+ZONE = "us-central1-a"
+NODES = {"node-1": node("node-1", ZONE)}
 
 
 def slice_port(port: int = 8080, name: str = "", protocol: str = "TCP") -> EndpointPort:

@@ -1,6 +1,6 @@
-"""Unit tests of ``plan_slices`` (upstream staging endpointslice reconciler_test / utils_test).
+"""Unit tests of ``plan_slices`` and ``apply_slice_plan`` (upstream staging endpointslice reconciler_test).
 
-Address plan: see ``builders`` (pod n = ``1.2.3.<4+n>`` on ``node-1``, Service
+Address plan: see ``..builders`` (pod n = ``1.2.3.<4+n>`` on ``node-1``, Service
 ``foo`` port 80 -> 8080, IPv4).  ``NODES`` holds ``node-1`` in zone
 ``us-central1-a``.
 """
@@ -14,20 +14,20 @@ from typing import Any
 import pytest
 from lightkube.models.core_v1 import ContainerPort, ObjectReference
 from lightkube.models.discovery_v1 import Endpoint, EndpointConditions
-from lightkube.resources.core_v1 import Pod
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-from svclab.controllers._common import AddressType, meta
-from svclab.controllers.endpointslice import address_types_for_service, plan_slices, pod_to_endpoint
+from svclab.controllers.slices.reconciler import SlicePlan, apply_slice_plan, plan_slices
+from svclab.controllers.slices.service_slices import address_types_for_service
+from svclab.controllers.slices.tracker import EndpointSliceTracker
+from svclab.kube.models import deep_copy, meta
+from svclab.kube.testing import FakeClient
 
-from .builders import (
+from ..builders import (
     T0,
-    conditions_of,
     endpoints_of,
     headless,
     labels_of,
     must,
-    node,
     owner_of,
     pod,
     ports_of,
@@ -35,10 +35,7 @@ from .builders import (
     service_port,
     target_name,
 )
-from .slice_builders import CONTROLLER, existing_slice, slice_port
-
-ZONE = "us-central1-a"
-NODES = {"node-1": node("node-1", ZONE)}
+from .builders import CONTROLLER, NODES, ZONE, existing_slice, slice_port
 
 pytestmark = pytest.mark.timeout(2)
 
@@ -81,40 +78,9 @@ def test_one_pod_gives_one_slice_with_the_upstream_shape() -> None:
     ]
 
 
-# upstream utils_test TestPodToEndpoint: (pod, publishNotReady) -> (ready, serving, terminating)
-@pytest.mark.parametrize(
-    ("the_pod", "publish", "conditions"),
-    [
-        (pod(1), False, (True, True, False)),
-        (pod(1, ready=False), False, (False, False, False)),
-        (pod(1, ready=False), True, (True, False, False)),
-        (pod(1, terminating=True), False, (False, True, True)),
-        (pod(1, ready=False, terminating=True), False, (False, False, True)),
-        (pod(1, terminating=True), True, (True, True, True)),
-    ],
-    ids=[
-        "ready",
-        "not-ready",
-        "not-ready-published",
-        "terminating-serving",
-        "terminating-not-serving",
-        "terminating-published",
-    ],
-)
-def test_endpoint_conditions(the_pod: Pod, publish: bool, conditions: tuple[bool, bool, bool]) -> None:
-    got = pod_to_endpoint(the_pod, NODES["node-1"], service(publish_not_ready=publish), AddressType.IPV4)
-    assert conditions_of(got) == conditions
-
-
 def test_terminating_pods_are_kept_but_terminal_ones_dropped() -> None:
     plan = plan_slices(service(), [pod(1, terminating=True), pod(2, phase="Succeeded")], NODES, [])
     assert [target_name(e) for e in endpoints_of(plan.create[0])] == ["pod1"]
-
-
-def test_hostname_and_missing_zone() -> None:
-    svc = service()
-    got = pod_to_endpoint(pod(1, hostname="h", subdomain="foo"), node("node-1"), svc, AddressType.IPV4)
-    assert (got.hostname, got.zone) == ("h", None)
 
 
 def test_many_pods_fill_slices_of_100() -> None:
@@ -283,3 +249,27 @@ def test_trigger_time_on_updates_and_cleared_without_one() -> None:
     }
     plan = plan_slices(svc, [pod(1), pod(2)], NODES, existing)
     assert meta(plan.update[0]).annotations is None
+
+
+async def test_apply_creates_updates_deletes_in_that_order_and_tracks_each() -> None:
+    # upstream finalize: creates, updates, then deletes; a slice already gone is not an error
+    svc = service()
+    kept = existing_slice(1, svc, [pod(1)], node=NODES["node-1"])
+    gone = existing_slice(2, svc, [pod(2)], node=NODES["node-1"])  # never stored: its delete meets a 404
+    client = FakeClient()
+    client.seed(kept)
+    stored = client.objects(EndpointSlice)[0]
+    relabelled = deep_copy(stored)
+    meta(relabelled).labels = {**labels_of(stored), "tier": "web"}
+    plan = SlicePlan(create=plan_slices(svc, [pod(3)], NODES, []).create, update=(relabelled,), delete=(gone,))
+    tracker = EndpointSliceTracker()
+    await apply_slice_plan(client, tracker, plan)
+    assert [(a.verb, a.kind) for a in client.writes()] == [
+        ("create", "EndpointSlice"),
+        ("replace", "EndpointSlice"),
+        ("delete", "EndpointSlice"),
+    ]
+    written = client.objects(EndpointSlice)
+    assert len(written) == 2 and all(tracker.has(s) and not tracker.should_sync(s) for s in written)
+    assert not tracker.stale_slices(svc, written)
+    assert tracker.stale_slices(svc, [*written, gone]), "a slice we deleted is still listed"

@@ -1,8 +1,11 @@
-"""The EndpointSlice controller's functional core: upstream's slice reconciler.
+"""The EndpointSlice reconciler: upstream ``k8s.io/endpointslice`` ``Reconciler``.
+
+Split as the style guide asks: planning returns the writes, ``finalize``
+makes them.
 
 ``plan_slices(service, pods, nodes_by_name, existing_slices)`` reproduces
-``staging/src/k8s.io/endpointslice`` ``Reconciler.Reconcile`` up to, and
-including, the planning part of ``finalize``:
+``Reconciler.Reconcile`` up to, and including, the planning part of
+``finalize``:
 
 1. one group of slices per address type the Service supports
    (``ipFamilies``; slices of other types are deleted) and, within it, per
@@ -14,9 +17,9 @@ including, the planning part of ``finalize``:
 3. a placeholder slice (no ports, no endpoints) when nothing else would exist;
 4. creates are turned into updates of slices that would be deleted.
 
-Endpoint conditions: ``serving`` = pod Ready, ``terminating`` = deletion
-timestamp set, ``ready`` = ``publishNotReadyAddresses or (serving and not
-terminating)``.  All functions here are side-effect-free.
+``plan_slices`` is side-effect-free.  ``apply_slice_plan`` is ``finalize``'s
+I/O: the creates, updates and deletes of any ``SlicePlan`` (the mirroring
+controller's too), each recorded in the ``EndpointSliceTracker``.
 """
 
 from __future__ import annotations
@@ -24,56 +27,50 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from lightkube.models.discovery_v1 import Endpoint, EndpointConditions, EndpointPort
-from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.models.discovery_v1 import Endpoint, EndpointPort
 from lightkube.resources.core_v1 import Node, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-from ._common import (
-    LABEL_HEADLESS,
-    LABEL_MANAGED_BY,
-    LABEL_SERVICE_NAME,
-    LABEL_ZONE,
-    AddressType,
-    ControllerName,
-    address_type_of,
-    controller_ref,
-    deep_copy,
-    find_port,
-    is_headless,
-    is_pod_ready,
-    meta,
-    name_of,
-    namespace_of,
-    pod_ips,
-    pod_reference,
-    pod_spec,
-    should_pod_be_in_endpoints,
-    should_set_hostname,
-    svc_spec,
-)
-from ._slices import (
-    EndpointSet,
-    PortMapKey,
-    SlicePlan,
-    endpoints_equal_beyond_key,
-    port_map_key,
+from svclab.kube.models import deep_copy, meta, name_of, namespace_of
+
+from ..errors import write
+from ..pods_and_services import pod_spec, should_pod_be_in_endpoints, svc_spec
+from ..well_known import AddressType, ControllerName
+from .endpoint_set import EndpointSet, PortMapKey, endpoints_equal_beyond_key, port_map_key
+from .service_slices import (
+    address_types_for_service,
+    endpoint_ports,
+    new_service_slice,
+    owned_by,
+    pod_to_endpoint,
+    service_slice_labels,
     set_trigger_time,
 )
+from .tracker import EndpointSliceTracker
 
 __all__ = [
     "DEFAULT_MAX_ENDPOINTS_PER_SLICE",
     "ServiceSlicePlan",
-    "address_types_for_service",
-    "owned_by",
+    "SlicePlan",
+    "apply_slice_plan",
     "plan_slices",
-    "pod_to_endpoint",
-    "service_slice_labels",
 ]
 
 DEFAULT_MAX_ENDPOINTS_PER_SLICE = 100
-_RESERVED_LABELS = frozenset({LABEL_SERVICE_NAME, LABEL_MANAGED_BY, LABEL_HEADLESS})
+
+
+@dataclass(frozen=True, slots=True)
+class SlicePlan:
+    """The writes one sync wants.  Slices in ``create`` have only a generateName."""
+
+    create: tuple[EndpointSlice, ...] = ()
+    update: tuple[EndpointSlice, ...] = ()
+    delete: tuple[EndpointSlice, ...] = ()
+
+    def is_empty(self) -> bool:
+        return not (self.create or self.update or self.delete)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,104 +82,6 @@ class ServiceSlicePlan(SlicePlan):
     """
 
     pods_without_node: tuple[str, ...] = field(default=())
-
-
-def address_types_for_service(service: Service) -> set[AddressType]:
-    """Upstream ``getAddressTypesForService``: from ipFamilies, else clusterIP, else both."""
-    families = {AddressType(f) for f in svc_spec(service).ipFamilies or [] if f in ("IPv4", "IPv6")}
-    if families:
-        return families
-    if not is_headless(service):
-        return {address_type_of(svc_spec(service).clusterIP or "") or AddressType.IPV4}
-    return {AddressType.IPV4, AddressType.IPV6}
-
-
-def owned_by(slice_: EndpointSlice, service: Service) -> bool:
-    """True when one of the slice's owners is this very Service (same UID)."""
-    return any(
-        ref.uid == meta(service).uid and ref.kind == "Service" and ref.apiVersion == "v1"
-        for ref in meta(slice_).ownerReferences or []
-    )
-
-
-def service_slice_labels(
-    slice_labels: Mapping[str, str] | None,
-    service: Service,
-    controller: str,
-) -> tuple[dict[str, str], bool]:
-    """Upstream ``setEndpointSliceLabels``: (labels to set, changed?).
-
-    The slice carries the Service's labels except the reserved ones, plus the
-    headless label for headless Services, the service-name and managed-by
-    labels.  Only a change of the non-reserved labels counts as a change.
-    """
-    current = {k: v for k, v in (slice_labels or {}).items() if k not in _RESERVED_LABELS}
-    wanted = {k: v for k, v in (meta(service).labels or {}).items() if k not in _RESERVED_LABELS}
-    changed = current != wanted
-    if is_headless(service):
-        wanted[LABEL_HEADLESS] = ""
-    wanted[LABEL_SERVICE_NAME] = meta(service).name
-    wanted[LABEL_MANAGED_BY] = controller
-    return wanted, changed
-
-
-def _endpoint_ports(service: Service, pod: Pod) -> list[EndpointPort]:
-    """Upstream ``getEndpointPorts``: the Service's ports as this pod serves them."""
-    ports: list[EndpointPort] = []
-    for service_port in svc_spec(service).ports or []:
-        number = find_port(pod, service_port)
-        if number is not None:
-            ports.append(
-                EndpointPort(
-                    port=number,
-                    name=service_port.name or "",
-                    protocol=service_port.protocol or "TCP",
-                    appProtocol=service_port.appProtocol,
-                )
-            )
-    return ports
-
-
-def pod_to_endpoint(
-    pod: Pod,
-    node: Node | None,
-    service: Service,
-    address_type: AddressType,
-) -> Endpoint:
-    """Upstream ``podToEndpoint``.  Side-effect-free."""
-    serving = is_pod_ready(pod)
-    terminating = meta(pod).deletionTimestamp is not None
-    ready = bool(svc_spec(service).publishNotReadyAddresses) or (serving and not terminating)
-    zone = ((meta(node).labels or {}).get(LABEL_ZONE) if node and node.metadata else None) or None
-    return Endpoint(
-        addresses=[ip for ip in pod_ips(pod) if address_type_of(ip) == address_type],
-        conditions=EndpointConditions(ready=ready, serving=serving, terminating=terminating),
-        targetRef=pod_reference(pod),
-        nodeName=pod_spec(pod).nodeName or None,
-        zone=zone,
-        hostname=pod_spec(pod).hostname if should_set_hostname(pod, service) else None,
-    )
-
-
-def _new_slice(
-    service: Service,
-    ports: Sequence[EndpointPort],
-    address_type: AddressType,
-    controller: str,
-) -> EndpointSlice:
-    """Upstream ``newEndpointSlice``: generateName ``<service>-``, owned by the Service."""
-    labels, _ = service_slice_labels({}, service, controller)
-    return EndpointSlice(
-        metadata=ObjectMeta(
-            generateName=f"{meta(service).name}-",
-            namespace=meta(service).namespace,
-            labels=labels,
-            ownerReferences=[controller_ref(service, "Service")],
-        ),
-        addressType=str(address_type),
-        ports=list(ports),
-        endpoints=[],
-    )
 
 
 @dataclass(slots=True)
@@ -207,7 +106,7 @@ class _Planner:
         for pod in pods:
             if not should_pod_be_in_endpoints(pod, include_terminating=True):
                 continue
-            ports = _endpoint_ports(self.service, pod)
+            ports = endpoint_ports(self.service, pod)
             _, endpoints = groups.setdefault(port_map_key(ports), (ports, EndpointSet()))
             node = nodes.get(pod_spec(pod).nodeName or "")
             if node is None and not svc_spec(self.service).publishNotReadyAddresses:
@@ -246,7 +145,7 @@ class _Planner:
             if key not in desired:
                 delete += slices
         if len(existing) == len(delete) and not create:
-            placeholder = _new_slice(self.service, [], address_type, self.controller)
+            placeholder = new_service_slice(self.service, [], address_type, self.controller)
             if len(delete) == 1 and _same_placeholder(delete[0], placeholder):
                 delete = []
             else:
@@ -309,7 +208,7 @@ class _Planner:
             if len(desired) < self.max_per_slice and unchanged:
                 target = _slice_to_fill([by_name[n] for n in unchanged], len(desired), self.max_per_slice)
             if target is None:
-                target = _new_slice(self.service, ports, address_type, self.controller)
+                target = new_service_slice(self.service, ports, address_type, self.controller)
             else:
                 target = deep_copy(target)
                 by_name[name_of(target)] = target
@@ -413,3 +312,23 @@ def plan_slices(
         delete=tuple(planner.delete + unsupported),
         pods_without_node=tuple(planner.pods_without_node),
     )
+
+
+async def apply_slice_plan(client: Any, tracker: EndpointSliceTracker, plan: SlicePlan) -> None:
+    """Upstream ``finalize``'s I/O: create, update, delete, recording each in ``tracker``."""
+    for slice_ in plan.create:
+        created = await write("create", slice_, client.create(slice_))
+        if created is not None:
+            tracker.update(created)
+    for slice_ in plan.update:
+        updated = await write("update", slice_, client.replace(slice_))
+        if updated is not None:
+            tracker.update(updated)
+    for slice_ in plan.delete:
+        await write(
+            "delete",
+            slice_,
+            client.delete(EndpointSlice, name_of(slice_), namespace=namespace_of(slice_)),
+            missing_ok=True,
+        )
+        tracker.expect_deletion(slice_)

@@ -1,47 +1,32 @@
-"""Facts shared by the three controllers: label keys, pod rules, port lookup.
+"""How the controllers read pods and Services: the rules shared by all three.
 
-Everything here is a side-effect-free helper over lightkube models.  Names
-follow upstream's ``endpointslice/util`` and ``pkg/api/v1/pod`` helpers so a
-reader can put the two side by side.
+Spec and status accessors that tolerate unset fields, the Service predicates
+(selector, headless), the pod rules that decide endpoint membership (ready,
+IPs, terminal or terminating, hostname, named targetPort lookup) and the
+references written into endpoints and slices.  Everything here is a
+side-effect-free helper over lightkube models; names follow upstream's
+``endpointslice/util`` and ``pkg/api/v1/pod`` helpers so a reader can put the
+two side by side.
 """
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
-from enum import StrEnum
 from typing import Any
 
 from lightkube.models.core_v1 import ObjectReference, PodSpec, PodStatus, ServiceSpec
 from lightkube.models.meta_v1 import OwnerReference
 from lightkube.resources.core_v1 import Pod, Service
 
-from svclab.kube.models import deep_copy, meta, name_of, namespace_of
+from svclab.kube.models import meta, name_of
+
+from .well_known import CLUSTER_IP_NONE
 
 __all__ = [
-    "ANNOTATION_LAST_APPLIED",
-    "ANNOTATION_LAST_CHANGE_TRIGGER_TIME",
-    "ANNOTATION_LEADER",
-    "ANNOTATION_OVER_CAPACITY",
-    "AddressType",
-    "CLUSTER_IP_NONE",
-    "ControllerName",
-    "LABEL_HEADLESS",
-    "LABEL_MANAGED_BY",
-    "LABEL_SERVICE_NAME",
-    "LABEL_SKIP_MIRROR",
-    "LABEL_ZONE",
-    "address_type_of",
     "controller_ref",
-    "deep_copy",
     "find_port",
-    "format_trigger_time",
     "has_selector",
     "is_headless",
     "is_pod_ready",
-    "meta",
-    "name_of",
-    "namespace_of",
     "pod_ips",
     "pod_reference",
     "pod_spec",
@@ -50,33 +35,6 @@ __all__ = [
     "should_set_hostname",
     "svc_spec",
 ]
-
-# Label and annotation keys (k8s.io/api core/v1 and discovery/v1 constants).
-LABEL_SERVICE_NAME = "kubernetes.io/service-name"
-LABEL_MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
-LABEL_SKIP_MIRROR = "endpointslice.kubernetes.io/skip-mirror"
-LABEL_HEADLESS = "service.kubernetes.io/headless"
-LABEL_ZONE = "topology.kubernetes.io/zone"
-ANNOTATION_LAST_CHANGE_TRIGGER_TIME = "endpoints.kubernetes.io/last-change-trigger-time"
-ANNOTATION_OVER_CAPACITY = "endpoints.kubernetes.io/over-capacity"
-ANNOTATION_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-# Endpoints objects used as leader-election locks carry this; never mirrored.
-ANNOTATION_LEADER = "control-plane.alpha.kubernetes.io/leader"
-CLUSTER_IP_NONE = "None"
-
-
-class ControllerName(StrEnum):
-    """Values of the managed-by label, one per slice-writing controller."""
-
-    ENDPOINTSLICE = "endpointslice-controller.k8s.io"
-    MIRRORING = "endpointslicemirroring-controller.k8s.io"
-
-
-class AddressType(StrEnum):
-    """EndpointSlice address types the controllers produce."""
-
-    IPV4 = "IPv4"
-    IPV6 = "IPv6"
 
 
 def svc_spec(service: Service) -> ServiceSpec:
@@ -92,15 +50,6 @@ def pod_spec(pod: Pod) -> PodSpec:
 def pod_status(pod: Pod) -> PodStatus:
     """A pod's status (an empty one when unset)."""
     return pod.status or PodStatus()
-
-
-def format_trigger_time(moment: datetime.datetime) -> str:
-    """Format like Go's ``time.RFC3339Nano`` in UTC (trailing zeros trimmed)."""
-    moment = moment.astimezone(datetime.UTC)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if moment.microsecond:
-        text += ("." + f"{moment.microsecond:06d}").rstrip("0")
-    return text + "Z"
 
 
 def has_selector(service: Service) -> bool:
@@ -178,17 +127,6 @@ def find_port(pod: Pod, service_port: Any) -> int | None:
             if port.name == target and (port.protocol or "TCP") == protocol:
                 return int(port.containerPort)
     return None
-
-
-def address_type_of(ip: str) -> AddressType | None:
-    """The address type of an IP string, ``None`` when it is not an IP."""
-    try:
-        parsed = ipaddress.ip_address(ip)
-    except ValueError:
-        return None
-    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is None:
-        return AddressType.IPV6
-    return AddressType.IPV4
 
 
 def controller_ref(owner: Any, kind: str, api_version: str = "v1") -> OwnerReference:
