@@ -277,7 +277,7 @@ def _userspace_cpu(options: argparse.Namespace) -> dict[str, Any]:
         else {"bulk_bytes": 256 << 20, "requests": 20_000, "new_conn_requests": 5_000, "rounds": 2}
     )
     code = (
-        "import json,sys; from svclab.proxy.userspace.bench import bench_userspace; "
+        "import json,sys; from svclab.bench.proxy_userspace import bench_userspace; "
         f"f = bench_userspace(**{sizes!r}); "
         "print(json.dumps({'topology': f.topology, 'direct': f.direct.bulk_mb_s, "
         "'paths': {m.value: [p.bulk_mb_s, p.cpu_s_per_10k_keepalive, p.cpu_s_per_10k_new_connection] "
