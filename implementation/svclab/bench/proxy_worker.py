@@ -2,7 +2,7 @@
 
 ``svclab.bench.proxy`` starts ``python -m svclab.bench.proxy_worker`` with
 its network namespace already entered, so the mode's real backend
-(``svclab.proxy.command.make_backend``, no command prefix) programs that
+(``svclab.proxy.modes.build_backend``, no command prefix) programs that
 namespace's kernel exactly as ``svclab proxy`` would on a node. The worker
 prints one JSON line per finished step, in this order, so the parent can
 bound each step with a timeout and still show what finished:
@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from svclab.bench.proxy_scenario import NODE_IP, NODE_NAME, Scenario, build_scenario, endpoint_change, service_change
-from svclab.proxy.command import make_backend
+from svclab.proxy import modes
 from svclab.proxy.provider import Proxier, ProxierOptions, SyncReport
 
 __all__ = ["CallLog", "TimedExecutor", "WholeTableFirstRestore", "main"]
@@ -173,7 +173,7 @@ def _make_proxier(
     args = argparse.Namespace(cluster_cidr=_CLUSTER_CIDR, masquerade_all=False, ipvs_scheduler="rr")
 
     def build() -> Any:
-        backend: Any = make_backend(mode, args, (NODE_IP,))
+        backend: Any = modes.build_backend(mode, args, (NODE_IP,))
         executor = backend.executor
         if seed_whole_table:
             # _bootstrap is the backend's own jump/canary installer; reusing it keeps the seed exact.
@@ -218,12 +218,16 @@ def _restore_floor(argv: list[str], text: str, netns: str) -> dict[str, Any]:
 def _floor_tool(mode: str, text: str, floor_netns: Sequence[str], *, seeded: bool) -> dict[str, Any]:
     """The bare tool on ``text``, each variant into its own fresh namespace.
 
-    iptables: ``--noflush`` as the backend runs it, and the whole-table restore
-    (no ``--noflush``; equal in an empty namespace), which the nft backend of
-    iptables does several times faster (DESIGN.md "Rule-programming costs").
+    iptables and userspace: ``--noflush`` as the backend runs it, and the
+    whole-table restore (no ``--noflush``; equal in an empty namespace), which
+    the nft backend of iptables does several times faster (DESIGN.md
+    "Rule-programming costs"). A mode the bench has no floor for (one
+    registered besides the built-in ones) reports that instead of a figure.
     """
     if mode == "nftables":
         return {**_restore_floor(["nft", "-f", "-"], text, floor_netns[0]), "input_bytes": len(text.encode())}
+    if mode not in ("iptables", "userspace"):
+        return {"error": f"no floor tool known for mode {mode}"}
     if seeded:  # the --noflush floor is what timed out in the unseeded run
         return {**_restore_floor(["iptables-restore", "-w"], text, floor_netns[1]), "input_bytes": len(text.encode())}
     figures = _restore_floor(["iptables-restore", "-w", "--noflush"], text, floor_netns[0])
@@ -345,7 +349,7 @@ async def _run(options: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m svclab.bench.proxy_worker")
-    parser.add_argument("--mode", required=True, choices=("iptables", "nftables", "ipvs", "userspace"))
+    parser.add_argument("--mode", required=True, choices=modes.mode_names())
     parser.add_argument("--services", type=int, required=True)
     parser.add_argument("--endpoints-per-service", type=int, default=10)
     parser.add_argument("--partial-samples", type=int, default=5)

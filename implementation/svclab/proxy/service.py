@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from svclab.proxy import modes
 from svclab.proxy.conntrack import Runner, run_cleanup, subprocess_runner
 from svclab.proxy.healthz import ProxyHealth
 from svclab.proxy.metrics import ProxyMetrics
@@ -104,12 +105,11 @@ async def serve(
     from svclab.kube.client import make_client
     from svclab.kube.informer import Informer, wait_for_sync
     from svclab.kube.reflector import ReflectorOptions
-    from svclab.proxy.command import make_backend
 
     client = client if client is not None else make_client(args.kubeconfig)
     node = args.hostname_override
     if backend is None:
-        backend = make_backend(args.mode, args, await _node_ips(client, node))
+        backend = modes.build_backend(args.mode, args, await _node_ips(client, node))
     metrics, health = ProxyMetrics(), ProxyHealth(timeout=2 * args.sync_period)
     run_conntrack = conntrack_runner or subprocess_runner()
 

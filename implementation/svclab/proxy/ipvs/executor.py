@@ -15,7 +15,6 @@ network namespace of the calling process:
 from __future__ import annotations
 
 import functools
-import shutil
 import socket
 import subprocess
 from collections.abc import Iterable, Sequence
@@ -23,12 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
+from svclab.proxy.ipvs.kernel import iptables_binary
 from svclab.proxy.ipvs.plan import ForwardMethod, RealServer, VirtualServer
 from svclab.proxy.ipvs.reconcile import IpvsOp, OpKind, RealServerStatus
 from svclab.proxy.restore import failing_line_number, quote_failing_line
 from svclab.proxy.service_port import Protocol as L4
 
-__all__ = ["IpvsExecutor", "NetlinkExecutor", "RestoreError", "default_iptables_binary", "missing_jumps_restore"]
+__all__ = ["IpvsExecutor", "NetlinkExecutor", "RestoreError", "missing_jumps_restore"]
 
 _IPPROTO = {L4.TCP: socket.IPPROTO_TCP, L4.UDP: socket.IPPROTO_UDP, L4.SCTP: 132}
 _L4 = {number: proto for proto, number in _IPPROTO.items()}
@@ -62,21 +62,6 @@ class IpvsExecutor(Protocol):
     def ensure_jumps(self, jumps: Sequence[tuple[str, str, str, str]]) -> None: ...
     def delete_jump(self, table: str, chain: str, target: str, comment: str) -> None: ...
     def delete_chains(self, table: str, chains: Sequence[str]) -> None: ...
-
-
-def default_iptables_binary() -> str:
-    """``iptables`` unless only the legacy backend can work (no nf_tables, as in UML)."""
-    legacy = shutil.which("iptables-legacy")
-    if legacy and not Path("/proc/net/netfilter/nf_tables").exists() and _is_uml():
-        return "iptables-legacy"
-    return "iptables"
-
-
-def _is_uml() -> bool:
-    try:
-        return "UML" in Path("/proc/cpuinfo").read_text() or "User Mode" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
 
 
 def _service_request(vs: VirtualServer, *, with_settings: bool) -> Any:
@@ -133,7 +118,7 @@ class NetlinkExecutor:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ipvs-netlink")
         self._ipvs = _ThreadBound(self._pool, IPVS)
         self._ipr = _ThreadBound(self._pool, IPRoute)
-        self.iptables = iptables or default_iptables_binary()
+        self.iptables = iptables or iptables_binary()
 
     def close(self) -> None:
         self._ipvs.close()

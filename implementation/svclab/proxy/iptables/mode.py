@@ -1,0 +1,35 @@
+"""The iptables mode's registry entry (``svclab.proxy.modes``): builder, cleanup, dump, colour."""
+
+from __future__ import annotations
+
+import argparse
+
+from svclab.proxy.iptables.plan import PlanOptions
+from svclab.proxy.iptables.proxier import IptablesProxier
+from svclab.proxy.modes import IPTABLES_RULE_METRICS, ModeSpec
+from svclab.proxy.options import NodeOptions
+from svclab.proxy.restore import SubprocessIptables
+
+__all__ = ["MODE", "build", "cleanup"]
+
+
+def build(node: NodeOptions, args: argparse.Namespace) -> IptablesProxier:
+    """The backend programming this node's iptables."""
+    return IptablesProxier(
+        SubprocessIptables(),
+        PlanOptions(cluster_cidr=node.cluster_cidr, masquerade_all=node.masquerade_all, node_ip=node.node_ip),
+    )
+
+
+def cleanup() -> None:
+    """Remove our jumps, chains and canaries (``svclab proxy --cleanup``)."""
+    build(NodeOptions(), argparse.Namespace()).cleanup()
+
+
+MODE = ModeSpec(
+    name="iptables",
+    build=build,
+    cleanup=cleanup,
+    metrics=IPTABLES_RULE_METRICS,
+    colour="#2563eb",
+)

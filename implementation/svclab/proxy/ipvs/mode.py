@@ -1,0 +1,57 @@
+"""The ipvs mode's registry entry (``svclab.proxy.modes``): builder, cleanup, kernel check, dump, colour.
+
+The host kernel may lack IPVS (``kernel.ipvs_missing``); the mode then says
+so, and a User-Mode Linux guest can run it (``uml_fallback``).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from svclab.proxy.ipvs.executor import NetlinkExecutor
+from svclab.proxy.ipvs.kernel import ipvs_missing
+from svclab.proxy.ipvs.plan import DEFAULT_SCHEDULER, IpvsOptions
+from svclab.proxy.ipvs.proxier import IpvsProxier
+from svclab.proxy.modes import IPTABLES_RULE_METRICS, ModeSpec
+from svclab.proxy.options import NodeOptions
+
+__all__ = ["MODE", "SCHEDULERS", "add_arguments", "build", "cleanup"]
+
+#: ipvs schedulers the kernel ships (ip_vs_*.ko); kube-proxy passes the name through.
+SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The mode's own ``svclab proxy`` flag."""
+    parser.add_argument("--ipvs-scheduler", default=DEFAULT_SCHEDULER, help="ipvs mode: the IPVS scheduler")
+
+
+def build(node: NodeOptions, args: argparse.Namespace) -> IpvsProxier:
+    """The backend programming IPVS, ipsets and iptables here; needs a kernel with IPVS."""
+    return IpvsProxier(
+        NetlinkExecutor(),
+        IpvsOptions(
+            scheduler=getattr(args, "ipvs_scheduler", DEFAULT_SCHEDULER),
+            cluster_cidr=node.cluster_cidr,
+            masquerade_all=node.masquerade_all,
+            node_ip=node.node_ip,
+        ),
+    )
+
+
+def cleanup() -> None:
+    """Remove virtual servers, the dummy device, our chains, jumps and ipsets (``--cleanup``)."""
+    build(NodeOptions(), argparse.Namespace()).cleanup()
+
+
+MODE = ModeSpec(
+    name="ipvs",
+    build=build,
+    cleanup=cleanup,
+    supported=ipvs_missing,
+    uml_fallback=True,
+    add_arguments=add_arguments,
+    schedulers=SCHEDULERS,
+    metrics=IPTABLES_RULE_METRICS,
+    colour="#d97706",
+)
