@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from svclab.proxy.iptables.dump import IptablesDump
 from svclab.proxy.iptables.plan import PlanOptions
 from svclab.proxy.iptables.proxier import IptablesProxier
 from svclab.proxy.modes import IPTABLES_RULE_METRICS, ModeSpec
@@ -30,6 +31,7 @@ MODE = ModeSpec(
     name="iptables",
     build=build,
     cleanup=cleanup,
+    rules_dump=IptablesDump(),
     metrics=IPTABLES_RULE_METRICS,
     colour="#2563eb",
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from svclab.proxy.ipvs.dump import IpvsDump
 from svclab.proxy.ipvs.executor import NetlinkExecutor
 from svclab.proxy.ipvs.kernel import ipvs_missing
 from svclab.proxy.ipvs.plan import DEFAULT_SCHEDULER, IpvsOptions
@@ -48,6 +49,7 @@ MODE = ModeSpec(
     name="ipvs",
     build=build,
     cleanup=cleanup,
+    rules_dump=IpvsDump(),
     supported=ipvs_missing,
     uml_fallback=True,
     add_arguments=add_arguments,

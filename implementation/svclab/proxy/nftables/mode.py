@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from svclab.proxy.modes import NFTABLES_RULE_METRICS, ModeSpec
+from svclab.proxy.nftables.dump import NftDump
 from svclab.proxy.nftables.plan import NftOptions
 from svclab.proxy.nftables.proxier import NftablesProxier, SubprocessNft
 from svclab.proxy.options import NodeOptions
@@ -34,6 +35,7 @@ MODE = ModeSpec(
     name="nftables",
     build=build,
     cleanup=cleanup,
+    rules_dump=NftDump(),
     metrics=NFTABLES_RULE_METRICS,
     colour="#0f9d8a",
 )
