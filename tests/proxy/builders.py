@@ -25,12 +25,16 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
+from svclab.proxy.options import NodeOptions
+
 TEST_NODE = "test-node"
 TEST_NODE_IP = "192.168.0.2"
 TEST_NODE_IPS = ("192.168.0.2", "192.168.1.2", "192.168.99.11")
 CLUSTER_CIDR = "10.0.0.0/8"
 EXTERNAL_CLIENT = "203.0.113.2"
 EXTERNAL_CLIENT_BLOCKED = "203.0.113.130"
+#: this node as upstream's fake proxiers see it
+TEST_NODE_OPTIONS = NodeOptions(cluster_cidr=CLUSTER_CIDR, node_ips=(TEST_NODE_IP,))
 
 
 def service(

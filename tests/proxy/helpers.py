@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from svclab.proxy.nftables.proxier import NftablesProxier
     from svclab.proxy.nftables.testing import FakeNft
 
-from .builders import CLUSTER_CIDR, TEST_NODE, TEST_NODE_IP, overall_scenario
+from .builders import TEST_NODE, TEST_NODE_IP, TEST_NODE_OPTIONS, overall_scenario
 
 
 class ManualClock:
@@ -29,9 +29,7 @@ class ManualClock:
 
 def iptables_proxier(**plan: object) -> tuple[Proxier, IptablesProxier, FakeIptables]:
     fake = FakeIptables()
-    backend = IptablesProxier(
-        fake, PlanOptions(cluster_cidr=CLUSTER_CIDR, node_ip=TEST_NODE_IP, **{"nfacct": True, **plan})
-    )  # type: ignore[arg-type]
+    backend = IptablesProxier(fake, PlanOptions(node=TEST_NODE_OPTIONS, **{"nfacct": True, **plan}))  # type: ignore[arg-type]
     proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=ManualClock()))
     return proxier, backend, fake
 
@@ -63,12 +61,7 @@ def nftables_proxier() -> tuple[Proxier, NftablesProxier, FakeNft]:
     fake = FakeNft()
     backend = NftablesProxier(
         fake,
-        NftOptions(
-            cluster_cidr=CLUSTER_CIDR,
-            service_cidrs=("172.30.0.0/16",),
-            node_ip=TEST_NODE_IP,
-            node_port_ips=(TEST_NODE_IP,),
-        ),
+        NftOptions(node=TEST_NODE_OPTIONS, service_cidrs=("172.30.0.0/16",), node_port_ips=(TEST_NODE_IP,)),
     )
     proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=ManualClock()))
     return proxier, backend, fake

@@ -15,9 +15,9 @@ from svclab.proxy.iptables.plan import PlanOptions, make_endpoint, make_service_
 from svclab.proxy.service_change_tracker import ServiceChangeTracker
 from svclab.proxy.service_port import IPFamily
 
-from .builders import CLUSTER_CIDR, TEST_NODE, TEST_NODE_IP, overall_scenario
+from .builders import TEST_NODE, TEST_NODE_OPTIONS, overall_scenario
 
-OPTIONS = PlanOptions(cluster_cidr=CLUSTER_CIDR, node_ip=TEST_NODE_IP, nfacct=True)
+OPTIONS = PlanOptions(node=TEST_NODE_OPTIONS, nfacct=True)
 
 
 def sorted_by_chain(text: str) -> str:

@@ -20,7 +20,7 @@ from svclab.proxy.nftables.plan import NftOptions
 from svclab.proxy.nftables.proxier import NftablesProxier, SubprocessNft
 from svclab.proxy.provider import Proxier, ProxierOptions
 
-from .builders import CLUSTER_CIDR, TEST_NODE, TEST_NODE_IP, endpoint, endpoint_slice
+from .builders import TEST_NODE, TEST_NODE_IP, TEST_NODE_OPTIONS, endpoint, endpoint_slice
 from .helpers import ManualClock, load_overall
 
 pytestmark = [
@@ -47,7 +47,7 @@ def _in_ns(ns: str, *cmd: str) -> str:
 async def test_iptables_rules_load_and_partial_sync_applies(netns: str) -> None:
     executor = SubprocessIptables(prefix=("ip", "netns", "exec", netns))
     # nfacct needs its counters created first; the kernel check is about layout
-    backend = IptablesProxier(executor, PlanOptions(cluster_cidr=CLUSTER_CIDR, node_ip=TEST_NODE_IP, nfacct=False))
+    backend = IptablesProxier(executor, PlanOptions(node=TEST_NODE_OPTIONS, nfacct=False))
     proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=ManualClock()))
     load_overall(proxier)
     await proxier.sync()
@@ -66,12 +66,7 @@ async def test_nftables_transactions_load(netns: str) -> None:
     executor = SubprocessNft(prefix=("ip", "netns", "exec", netns))
     backend = NftablesProxier(
         executor,
-        NftOptions(
-            cluster_cidr=CLUSTER_CIDR,
-            service_cidrs=("172.30.0.0/16",),
-            node_ip=TEST_NODE_IP,
-            node_port_ips=(TEST_NODE_IP,),
-        ),
+        NftOptions(node=TEST_NODE_OPTIONS, service_cidrs=("172.30.0.0/16",), node_port_ips=(TEST_NODE_IP,)),
     )
     proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=ManualClock()))
     load_overall(proxier)

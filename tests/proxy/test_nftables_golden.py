@@ -15,11 +15,9 @@ from svclab.proxy.nftables.plan import NftOptions, make_endpoint, make_service_p
 from svclab.proxy.service_change_tracker import ServiceChangeTracker
 from svclab.proxy.service_port import IPFamily
 
-from .builders import CLUSTER_CIDR, TEST_NODE, TEST_NODE_IP, overall_scenario
+from .builders import TEST_NODE, TEST_NODE_IP, TEST_NODE_OPTIONS, overall_scenario
 
-OPTIONS = NftOptions(
-    cluster_cidr=CLUSTER_CIDR, service_cidrs=("172.30.0.0/16",), node_ip=TEST_NODE_IP, node_port_ips=(TEST_NODE_IP,)
-)
+OPTIONS = NftOptions(node=TEST_NODE_OPTIONS, service_cidrs=("172.30.0.0/16",), node_port_ips=(TEST_NODE_IP,))
 _KIND_ORDER = {"table": 0, "set": 1, "map": 1, "chain": 2, "rule": 3, "element": 4}
 
 

@@ -17,6 +17,7 @@ from svclab.proxy.command import add_arguments
 from svclab.proxy.iptables.plan import PlanOptions
 from svclab.proxy.iptables.proxier import IptablesProxier
 from svclab.proxy.iptables.testing import FakeIptables, trace_packet
+from svclab.proxy.options import NodeOptions
 from svclab.proxy.service import serve
 
 from .builders import CLUSTER_CIDR, TEST_NODE, endpoint, endpoint_slice, service
@@ -47,7 +48,7 @@ async def test_serve_programs_rules_from_the_api() -> None:
         ran.append(cmd)
         return 0
 
-    backend = IptablesProxier(fake, PlanOptions(cluster_cidr=CLUSTER_CIDR))
+    backend = IptablesProxier(fake, PlanOptions(node=NodeOptions(cluster_cidr=CLUSTER_CIDR)))
     task = asyncio.create_task(
         serve(args, client=client, backend=backend, conntrack_runner=conntrack, serve_http=False)
     )

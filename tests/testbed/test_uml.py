@@ -175,6 +175,7 @@ def _state(backends: list[str]) -> Any:
 
 def guest_main(out: Path) -> int:
     from svclab.proxy.ipvs import IpvsOptions, IpvsProxier, NetlinkExecutor, VirtualServer
+    from svclab.proxy.options import NodeOptions
     from svclab.proxy.service_port import Protocol
 
     timings: dict[str, float] = {}
@@ -182,7 +183,7 @@ def guest_main(out: Path) -> int:
     _build_network()
     procs = _start_backends(Path("/tmp/svclab-uml-www"))
     executor = NetlinkExecutor()
-    proxier = IpvsProxier(executor, IpvsOptions(cluster_cidr="10.99.0.0/16"))
+    proxier = IpvsProxier(executor, IpvsOptions(node=NodeOptions(cluster_cidr="10.99.0.0/16")))
     t0 = time.monotonic()
     proxier.sync_rules(_state(["svclab-b1", "svclab-b2"]))
     timings["first_sync"] = round(time.monotonic() - t0, 3)
@@ -194,7 +195,7 @@ def guest_main(out: Path) -> int:
     proxier.sync_rules(_state(["svclab-b1"]))
     timings["partial_sync"] = round(time.monotonic() - t0, 3)
     after = [_get() for _ in range(2)]
-    fresh = IpvsProxier(executor, IpvsOptions(cluster_cidr="10.99.0.0/16"))
+    fresh = IpvsProxier(executor, IpvsOptions(node=NodeOptions(cluster_cidr="10.99.0.0/16")))
     fresh.sync_rules(_state(["svclab-b1"]))  # a restarted proxy reads the kernel state back
     resync_ops = [str(op) for op in fresh.last_ops]
     proxier.sync_rules(_state([]))

@@ -17,6 +17,7 @@ sync without changes removes those too.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from types import SimpleNamespace
 from typing import Any
@@ -27,11 +28,12 @@ from lightkube.models.discovery_v1 import EndpointHints, ForZone
 from svclab.proxy.ipvs.plan import IpvsOptions, plan
 from svclab.proxy.ipvs.proxier import IpvsProxier
 from svclab.proxy.ipvs.testing import FakeIpvsExecutor
+from svclab.proxy.options import NodeOptions
 from svclab.proxy.provider import Proxier, ProxierOptions, ProxyState
 
 from ..builders import TEST_NODE, TEST_NODE_IP, endpoint, endpoint_slice, service
 
-OPTIONS = IpvsOptions(node_ip=TEST_NODE_IP, cluster_cidr="10.0.0.0/8")
+OPTIONS = IpvsOptions(node=NodeOptions(cluster_cidr="10.0.0.0/8", node_ips=(TEST_NODE_IP,)))
 SERVICES = [("ns1", "a"), ("ns1", "b"), ("ns2", "a"), ("ns2", "c"), ("ns3", "d")]
 CLUSTER_IPS = [f"172.30.0.{i}" for i in range(1, 5)]
 POD_IPS = [f"10.180.0.{i}" for i in range(1, 7)]
@@ -165,9 +167,7 @@ def test_partial_syncs_equal_a_whole_plan_and_a_full_sync(seed: int) -> None:
         report = asyncio.run(proxier.sync())
         assert report.full == (step == 0)
         has_node_ports = any(p.node_port for p in proxier.service_ports.values())
-        opts = IpvsOptions(
-            node_ip=TEST_NODE_IP, cluster_cidr="10.0.0.0/8", node_port_ips=(TEST_NODE_IP,) if has_node_ports else ()
-        )
+        opts = dataclasses.replace(OPTIONS, node_port_ips=(TEST_NODE_IP,) if has_node_ports else ())
         assert backend.applied == plan(proxier.service_ports, proxier.endpoints, opts, proxier.node_labels)
         reference, counts = full_sync_of(proxier)
         assert kernel(fake) == kernel(reference), f"step {step}"

@@ -21,21 +21,21 @@ from svclab.proxy.endpoints_change_tracker import EndpointsChangeTracker
 from svclab.proxy.ipvs.ipsets import IPSET_SPECS, restore_text
 from svclab.proxy.ipvs.plan import IpvsOptions, IpvsRuleset, RealServer, plan
 from svclab.proxy.ipvs.testing import render_ruleset
+from svclab.proxy.options import NodeOptions
 from svclab.proxy.service_change_tracker import ServiceChangeTracker
 from svclab.proxy.service_port import IPFamily, ServicePort, ServicePortName
 
 from ..builders import (
-    CLUSTER_CIDR,
     TEST_NODE,
-    TEST_NODE_IP,
     TEST_NODE_IPS,
+    TEST_NODE_OPTIONS,
     endpoint,
     endpoint_slice,
     overall_scenario,
     service,
 )
 
-OPTIONS = IpvsOptions(node_ip=TEST_NODE_IP, node_port_ips=TEST_NODE_IPS, cluster_cidr=CLUSTER_CIDR)
+OPTIONS = IpvsOptions(node=TEST_NODE_OPTIONS, node_port_ips=TEST_NODE_IPS)
 
 
 def state(
@@ -183,10 +183,12 @@ def test_empty_sets_get_no_matching_nat_rules() -> None:
     ("opts", "want"),
     [
         pytest.param(
-            IpvsOptions(masquerade_all=True), "KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ", id="masquerade-all"
+            IpvsOptions(node=NodeOptions(masquerade_all=True)),
+            "KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ",
+            id="masquerade-all",
         ),
         pytest.param(
-            IpvsOptions(cluster_cidr="10.0.0.0/8"),
+            IpvsOptions(node=NodeOptions(cluster_cidr="10.0.0.0/8")),
             "KUBE-CLUSTER-IP dst,dst ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ",
             id="cluster-cidr",
         ),

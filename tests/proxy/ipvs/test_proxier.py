@@ -15,6 +15,7 @@ from svclab.proxy.ipvs.plan import IpvsOptions, RealServer, VirtualServer
 from svclab.proxy.ipvs.proxier import IpvsProxier
 from svclab.proxy.ipvs.reconcile import OpKind, RealServerStatus, reconcile_virtual_server
 from svclab.proxy.ipvs.testing import FakeIpvsExecutor
+from svclab.proxy.options import NodeOptions
 from svclab.proxy.provider import Proxier, ProxierOptions
 from svclab.proxy.service_port import Protocol
 
@@ -26,7 +27,7 @@ UDP_VIP = VirtualServer("10.20.30.53", 53, Protocol.UDP)
 
 def make() -> tuple[Proxier, FakeIpvsExecutor]:
     fake = FakeIpvsExecutor()
-    backend = IpvsProxier(fake, IpvsOptions(cluster_cidr="10.0.0.0/8"))
+    backend = IpvsProxier(fake, IpvsOptions(node=NodeOptions(cluster_cidr="10.0.0.0/8")))
     return Proxier(backend, ProxierOptions(node_name=TEST_NODE)), fake
 
 

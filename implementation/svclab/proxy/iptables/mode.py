@@ -18,7 +18,7 @@ def build(node: NodeOptions, args: argparse.Namespace) -> IptablesProxier:
     """The backend programming this node's iptables."""
     return IptablesProxier(
         SubprocessIptables(),
-        PlanOptions(cluster_cidr=node.cluster_cidr, masquerade_all=node.masquerade_all, node_ip=node.node_ip),
+        PlanOptions(node=node),
     )
 
 

@@ -10,13 +10,13 @@ partial sync re-plans only what changed. Everything here is side-effect-free.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from svclab.proxy.endpoint import Endpoint
+from svclab.proxy.naming import hash16
+from svclab.proxy.options import NodeOptions
 from svclab.proxy.service_port import ServicePort, ServicePortName
 from svclab.proxy.topology import categorize_endpoints
 
@@ -53,18 +53,14 @@ NFACCT_INVALID = "ct_state_invalid_dropped_pkts"
 NFACCT_LOCALHOST_NODEPORTS = "localhost_nps_accepted_pkts"
 
 
-def _hash16(text: str) -> str:
-    return base64.b32encode(hashlib.sha256(text.encode()).digest()).decode()[:16]
-
-
 def service_chain_name(prefix: str, port_name: ServicePortName) -> str:
     """e.g. ``KUBE-SVC-XPGD46QRK7WJZT7O`` for ``ns1/svc1:p80`` tcp."""
-    return prefix + _hash16(f"{port_name}{port_name.protocol.l4}")
+    return prefix + hash16(f"{port_name}{port_name.protocol.l4}")
 
 
 def endpoint_chain_name(port_name: ServicePortName, endpoint: str) -> str:
     """e.g. ``KUBE-SEP-SXIVWICOYRO3J4NJ`` for ``ns1/svc1:p80`` tcp ``10.180.0.1:80``."""
-    return "KUBE-SEP-" + _hash16(f"{port_name}{port_name.protocol.l4}{endpoint}")
+    return "KUBE-SEP-" + hash16(f"{port_name}{port_name.protocol.l4}{endpoint}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,18 +100,17 @@ def make_endpoint(base: Endpoint, port_name: ServicePortName) -> IptablesEndpoin
 
 @dataclass(frozen=True, slots=True)
 class PlanOptions:
-    """Node-wide settings (upstream NewProxier arguments).
+    """Node-wide settings (upstream NewProxier arguments): the shared ``node`` ones, then this mode's.
 
-    ``cluster_cidr`` drives the local-traffic detector (None: not implemented);
-    ``node_port_addresses`` None means all local addresses (addrtype LOCAL).
+    ``node.cluster_cidr`` drives the local-traffic detector (None: not
+    implemented); ``node_port_addresses`` None means all local addresses
+    (addrtype LOCAL).
     """
 
-    cluster_cidr: str | None = None
-    masquerade_all: bool = False
+    node: NodeOptions = field(default_factory=NodeOptions)
     masquerade_random_fully: bool = False
     localhost_node_ports: bool = True
     nfacct: bool = False
-    node_ip: str = ""
     node_port_addresses: tuple[str, ...] | None = None
 
 
@@ -200,10 +195,10 @@ def _ext_chain(port: IptablesServicePort, opts: PlanOptions, has_external: bool,
     if not port.external_policy_local:
         rules.append(f"{_comment(f'masquerade traffic for {name} external destinations')} -j {KUBE_MARK_MASQ}")
     else:
-        if opts.cluster_cidr:
+        if opts.node.cluster_cidr:
             rules.append(
                 f"{_comment(f'pod traffic for {name} external destinations')} "
-                f"-s {opts.cluster_cidr} -j {port.svc_chain}"
+                f"-s {opts.node.cluster_cidr} -j {port.svc_chain}"
             )
         rules.append(
             f"{_comment(f'masquerade LOCAL traffic for {name} external destinations')} "
@@ -221,7 +216,7 @@ def _ext_chain(port: IptablesServicePort, opts: PlanOptions, has_external: bool,
 def _fw_chain(port: IptablesServicePort, opts: PlanOptions) -> Chain:
     head = _comment(f"{port.name} loadbalancer IP")
     rules = [f"{head} -s {cidr} -j {port.ext_chain}" for cidr in port.load_balancer_source_ranges]
-    if opts.node_ip and any(_contains(cidr, opts.node_ip) for cidr in port.load_balancer_source_ranges):
+    if opts.node.node_ip and any(_contains(cidr, opts.node.node_ip) for cidr in port.load_balancer_source_ranges):
         rules += [f"{head} -s {vip} -j {port.ext_chain}" for vip in port.load_balancer_vips]
     rules.append(_comment(f"other traffic to {port.name} will be dropped by {KUBE_PROXY_FIREWALL}"))
     return Chain("nat", port.fw_chain, tuple(rules))
@@ -404,10 +399,10 @@ def plan_service(
         chains.append(_fw_chain(port, opts))
     masq_args = f"{_comment(f'{port.name} cluster IP')} -m {proto} -p {proto} -d {port.cluster_ip} --dport {port.port}"
     masq_rule: tuple[str, ...] = ()
-    if has_internal and opts.masquerade_all:
+    if has_internal and opts.node.masquerade_all:
         masq_rule = (f"{masq_args} -j {KUBE_MARK_MASQ}",)
-    elif has_internal and opts.cluster_cidr:
-        masq_rule = (f"{masq_args} ! -s {opts.cluster_cidr} -j {KUBE_MARK_MASQ}",)
+    elif has_internal and opts.node.cluster_cidr:
+        masq_rule = (f"{masq_args} ! -s {opts.node.cluster_cidr} -j {KUBE_MARK_MASQ}",)
     if cat.cluster and port.uses_cluster_endpoints:
         extra = masq_rule if internal_chain == port.svc_chain else ()
         chains.append(Chain("nat", port.svc_chain, extra + _balance_rules(port, cat.cluster)))

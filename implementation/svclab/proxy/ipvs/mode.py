@@ -31,12 +31,7 @@ def build(node: NodeOptions, args: argparse.Namespace) -> IpvsProxier:
     """The backend programming IPVS, ipsets and iptables here; needs a kernel with IPVS."""
     return IpvsProxier(
         NetlinkExecutor(),
-        IpvsOptions(
-            scheduler=getattr(args, "ipvs_scheduler", DEFAULT_SCHEDULER),
-            cluster_cidr=node.cluster_cidr,
-            masquerade_all=node.masquerade_all,
-            node_ip=node.node_ip,
-        ),
+        IpvsOptions(node=node, scheduler=getattr(args, "ipvs_scheduler", DEFAULT_SCHEDULER)),
     )
 
 

@@ -51,6 +51,7 @@ from svclab.proxy.ipvs.ipsets import (
     IpSet,
 )
 from svclab.proxy.ipvs.rules import LbNoNodeAccess, RuleOptions, render_iptables
+from svclab.proxy.options import NodeOptions
 from svclab.proxy.service_port import Protocol, ServicePort, ServicePortName
 from svclab.proxy.topology import categorize_endpoints
 
@@ -124,18 +125,16 @@ class RealServer:
 
 @dataclass(frozen=True, slots=True)
 class IpvsOptions:
-    """Node-wide settings (upstream NewProxier arguments).
+    """Node-wide settings (upstream NewProxier arguments): the shared ``node`` ones, then this mode's.
 
     ``node_port_ips`` are the addresses NodePort virtual servers listen on
-    (upstream: every local address except the dummy's); ``node_ip`` decides
-    whether LoadBalancer source ranges admit the node itself.
+    (upstream: every local address except the dummy's); ``node.node_ip``
+    decides whether LoadBalancer source ranges admit the node itself.
     """
 
+    node: NodeOptions = field(default_factory=NodeOptions)
     scheduler: str = DEFAULT_SCHEDULER
-    node_ip: str = ""
     node_port_ips: tuple[str, ...] = ()
-    masquerade_all: bool = False
-    cluster_cidr: str | None = None
     masquerade_mark: str = "0x4000"
     masquerade_random_fully: bool = False
     dummy_device: str = DEFAULT_DUMMY_DEVICE
@@ -257,7 +256,7 @@ class _Builder:
             self.entries[KUBE_LOAD_BALANCER_SOURCE_CIDR] |= {
                 f"{entry},{_normalise_cidr(cidr)}" for cidr in port.load_balancer_source_ranges
             }
-            if any(_contains(cidr, self.opts.node_ip) for cidr in port.load_balancer_source_ranges):
+            if any(_contains(cidr, self.opts.node.node_ip) for cidr in port.load_balancer_source_ranges):
                 self.entries[KUBE_LOAD_BALANCER_SOURCE_IP].add(f"{entry},{vip}")
             else:
                 # The node itself is outside every range: block it explicitly (kubernetes#119656).
@@ -319,8 +318,8 @@ def plan_fragments(
 def render_rules(nonempty_sets: set[str], no_node_access: Iterable[LbNoNodeAccess], opts: IpvsOptions) -> str:
     """The iptables text for these non-empty sets and blocked LoadBalancer IPs. Side-effect-free."""
     rule_opts = RuleOptions(
-        masquerade_all=opts.masquerade_all,
-        cluster_cidr=opts.cluster_cidr,
+        masquerade_all=opts.node.masquerade_all,
+        cluster_cidr=opts.node.cluster_cidr,
         masquerade_mark=opts.masquerade_mark,
         random_fully=opts.masquerade_random_fully,
     )

@@ -17,12 +17,7 @@ def build(node: NodeOptions, args: argparse.Namespace) -> NftablesProxier:
     """The backend programming this node's ``ip kube-proxy`` table; NodePorts on the node's IPs."""
     return NftablesProxier(
         SubprocessNft(),
-        NftOptions(
-            cluster_cidr=node.cluster_cidr,
-            masquerade_all=node.masquerade_all,
-            node_ip=node.node_ip,
-            node_port_ips=node.node_ips,
-        ),
+        NftOptions(node=node, node_port_ips=node.node_ips),
     )
 
 

@@ -31,8 +31,9 @@ from svclab.proxy.nftables.plan import (
     make_service_port,
     plan_service,
 )
+from svclab.proxy.plan_cache import CachedPlan, plan_all, replan, sorted_plans
 from svclab.proxy.provider import ProxyStateLike
-from svclab.proxy.service_port import ServicePortName
+from svclab.proxy.service_port import ServicePort, ServicePortName
 
 __all__ = ["NftError", "NftExecutor", "NftablesProxier", "SubprocessNft", "transaction"]
 
@@ -103,11 +104,7 @@ def transaction(
     return out
 
 
-_Entry = tuple[NftServiceRules, object, object]
-
-
-def _sort_key(name: ServicePortName) -> tuple[str, str, str, str]:
-    return (name.service.namespace, name.service.name, name.port, name.protocol.value)
+_Cache = dict[ServicePortName, CachedPlan[NftServiceRules]]
 
 
 def _rule_total(services: Sequence[NftServiceRules]) -> int:
@@ -133,22 +130,22 @@ class NftablesProxier(FullSyncBookkeeping):
     endpoint_factory = staticmethod(make_endpoint)
     last_transaction: list[str] = field(default_factory=list)
     _labels: Mapping[str, str] | None = None
-    _cache: dict[ServicePortName, _Entry] = field(default_factory=dict)
+    _cache: _Cache = field(default_factory=dict)
     _rules: int = 0  # rules in service chains, kept up to date without rescanning
     _pending_rules: int = 0
 
-    def _plan(self, name: ServicePortName, port: object, eps: Sequence[Endpoint], labels: Mapping[str, str]) -> _Entry:
+    def _plan_port(
+        self, name: ServicePortName, port: ServicePort, eps: Sequence[Endpoint], labels: Mapping[str, str]
+    ) -> NftServiceRules:
         if not isinstance(port, NftServicePort):
             raise TypeError(f"service port {name} was not built by the nftables factory")
-        return (plan_service(port, eps, self.options, labels), port, eps)
+        return plan_service(port, eps, self.options, labels)
 
-    def _full_sync(self, state: ProxyStateLike) -> tuple[list[str], dict[ServicePortName, _Entry]]:
-        cache = {
-            name: self._plan(name, port, state.endpoints.get(name, ()), state.node_labels)
-            for name, port in sorted(state.service_ports.items(), key=lambda kv: _sort_key(kv[0]))
-        }
-        ruleset = assemble([entry[0] for entry in cache.values()], self.options)
-        self._pending_rules = _rule_total([entry[0] for entry in cache.values()])
+    def _full_sync(self, state: ProxyStateLike) -> tuple[list[str], _Cache]:
+        cache = plan_all(state, self._plan_port)
+        services = sorted_plans(cache)
+        ruleset = assemble(services, self.options)
+        self._pending_rules = _rule_total(services)
         chains, sets = self.executor.list_objects()
         return transaction(
             ruleset,
@@ -157,23 +154,11 @@ class NftablesProxier(FullSyncBookkeeping):
             sorted(s for s in sets if s not in ruleset.sets),
         ), cache
 
-    def _partial_sync(self, state: ProxyStateLike) -> tuple[list[str], dict[ServicePortName, _Entry]]:
+    def _partial_sync(self, state: ProxyStateLike) -> tuple[list[str], _Cache]:
         """Diff only the changed service ports' objects (base objects never change)."""
-        cache = dict(self._cache)
-        before: list[NftServiceRules] = []
-        after: list[NftServiceRules] = []
-        for name in sorted(state.changed_ports, key=_sort_key):
-            old = cache.get(name)
-            port = state.service_ports.get(name)
-            eps = state.endpoints.get(name, ())
-            if old is not None and old[1] is port and old[2] is eps:
-                continue
-            if old is not None:
-                before.append(old[0])
-                del cache[name]
-            if port is not None:
-                cache[name] = self._plan(name, port, eps, state.node_labels)
-                after.append(cache[name][0])
+        cache, changes = replan(self._cache, state, self._plan_port)
+        before = [change.old for change in changes if change.old is not None]
+        after = [change.new for change in changes if change.new is not None]
         self._pending_rules = self._rules + _rule_total(after) - _rule_total(before)
         return transaction(_objects(after), _objects(before)), cache
 

@@ -14,7 +14,7 @@ __all__ = ["MODE", "build", "cleanup"]
 
 def build(node: NodeOptions, args: argparse.Namespace) -> UserspaceProxier:
     """The backend serving proxy sockets here; the node's own traffic is DNAT-ed to the node IP."""
-    return UserspaceProxier(SubprocessIptables(), UserspaceOptions(host_ip=node.node_ip))
+    return UserspaceProxier(SubprocessIptables(), UserspaceOptions(node=node))
 
 
 def cleanup() -> None:

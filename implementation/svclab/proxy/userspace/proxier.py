@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.full_sync import FullSyncBookkeeping
+from svclab.proxy.options import NodeOptions
 from svclab.proxy.provider import ProxyStateLike
 from svclab.proxy.restore import IptablesExecutor, SubprocessIptables
 from svclab.proxy.service_port import Protocol, ServicePort, ServicePortName
@@ -99,14 +100,17 @@ class PortAllocator:
 
 @dataclass(frozen=True, slots=True)
 class UserspaceOptions:
-    """Node-wide settings (upstream NewProxier arguments and kube-proxy flags).
+    """Node-wide settings (upstream NewProxier arguments and kube-proxy flags): the shared ``node`` ones,
+    then this mode's.
 
-    ``host_ip`` is where the node's own traffic is DNAT-ed; empty means the
-    source address of the node's default route (``choose_host_ip``).
+    ``node.node_ip`` is where the node's own traffic is DNAT-ed (upstream's
+    host IP); empty means the source address of the node's default route
+    (``choose_host_ip``). The mode masquerades nothing, so the rest of
+    ``node`` goes unused.
     """
 
+    node: NodeOptions = field(default_factory=NodeOptions)
     listen_ip: str = "0.0.0.0"
-    host_ip: str = ""
     port_range: tuple[int, int] | None = None
     udp_idle_timeout: float = DEFAULT_UDP_IDLE_TIMEOUT
     copy: CopyMode = CopyMode.SPLICE
@@ -273,7 +277,7 @@ class UserspaceProxier(FullSyncBookkeeping):
         self.balancer.cleanup_stale_sessions()
         full = self.begin_sync(rules_missing=self._portal_chain_missing)
         if not self.host_ip:
-            self.host_ip = self.options.host_ip or choose_host_ip()
+            self.host_ip = self.options.node.node_ip or choose_host_ip()
         text = self.last_restore = render_restore(portals, self.options.rule_options(self.host_ip))
         with self.applying():
             # Chains first (the restore creates them), then the jumps into them.
