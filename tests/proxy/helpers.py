@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
+from svclab.proxy.adapters.testing.iptables import FakeIptables
 from svclab.proxy.iptables.plan import PlanOptions
 from svclab.proxy.iptables.proxier import IptablesProxier
-from svclab.proxy.iptables.testing import FakeIptables
 from svclab.proxy.provider import Proxier, ProxierOptions
 
 if TYPE_CHECKING:

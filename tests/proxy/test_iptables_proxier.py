@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from svclab.proxy.adapters.errors import IptablesRestoreError
 from svclab.proxy.iptables.plan import endpoint_chain_name, service_chain_name
-from svclab.proxy.iptables.proxier import RestoreError
 from svclab.proxy.iptables.testing import trace_packet
 from svclab.proxy.service_port import Protocol, ServiceName, ServicePortName
 
@@ -99,7 +99,7 @@ async def test_failed_restore_forces_full_resync() -> None:
     proxier, backend, fake = await synced_overall(iptables_proxier)
     fake.fail_next_restore = True
     proxier.on_endpoint_slice(endpoint_slice("ns1", "svc1", endpoint("10.180.0.9")))
-    with pytest.raises(RestoreError):
+    with pytest.raises(IptablesRestoreError):
         await proxier.sync()
     assert backend.need_full_sync
     await proxier.sync()

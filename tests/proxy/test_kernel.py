@@ -14,8 +14,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from svclab.proxy.adapters.iptables import SubprocessIptables
 from svclab.proxy.iptables.plan import PlanOptions
-from svclab.proxy.iptables.proxier import IptablesProxier, SubprocessIptables
+from svclab.proxy.iptables.proxier import IptablesProxier
 from svclab.proxy.nftables.plan import NftOptions
 from svclab.proxy.nftables.proxier import NftablesProxier, SubprocessNft
 from svclab.proxy.provider import Proxier, ProxierOptions

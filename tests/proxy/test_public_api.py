@@ -6,6 +6,7 @@ import ast
 from pathlib import Path
 
 import svclab.proxy as proxy
+from svclab.proxy.modes import mode_names
 
 PACKAGE = Path(proxy.__file__).parent
 
@@ -23,13 +24,21 @@ def test_all_lists_every_public_import() -> None:
 
 
 def test_modes_do_not_import_each_other() -> None:
-    modes = [p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()]
-    for mode in modes:
+    packages = [name for name in mode_names() if (PACKAGE / name / "__init__.py").exists()]
+    assert packages == ["iptables", "nftables", "ipvs", "userspace"]
+    for mode in packages:
         for source in (PACKAGE / mode).glob("*.py"):
             text = source.read_text()
-            for other in modes:
+            for other in packages:
                 if other != mode:
                     assert f"svclab.proxy.{other}" not in text, f"{source} imports {other}"
+
+
+def test_adapters_know_no_mode() -> None:
+    for source in (PACKAGE / "adapters").rglob("*.py"):
+        text = source.read_text()
+        for mode in mode_names():
+            assert f"svclab.proxy.{mode}" not in text, f"{source} imports the {mode} mode"
 
 
 def test_core_does_not_need_kube() -> None:

@@ -13,10 +13,11 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Node
 
 from svclab.kube.testing import FakeClient
+from svclab.proxy.adapters.testing.iptables import FakeIptables
 from svclab.proxy.command import add_arguments
 from svclab.proxy.iptables.plan import PlanOptions
 from svclab.proxy.iptables.proxier import IptablesProxier
-from svclab.proxy.iptables.testing import FakeIptables, trace_packet
+from svclab.proxy.iptables.testing import trace_packet
 from svclab.proxy.options import NodeOptions
 from svclab.proxy.service import serve
 

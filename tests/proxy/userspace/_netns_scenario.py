@@ -18,9 +18,10 @@ import sys
 
 from tests.proxy.builders import endpoint, endpoint_slice, service
 
+from svclab.proxy.adapters.iptables import SubprocessIptables
 from svclab.proxy.options import NodeOptions
 from svclab.proxy.provider import Proxier, ProxierOptions
-from svclab.proxy.userspace.proxier import SubprocessIptables, UserspaceOptions, UserspaceProxier
+from svclab.proxy.userspace.proxier import UserspaceOptions, UserspaceProxier
 
 NODE_IP = "10.99.0.2"
 POD_CLIENT = """

@@ -13,13 +13,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from svclab.proxy.adapters.testing.iptables import FakeIptables
 from svclab.proxy.options import NodeOptions
 from svclab.proxy.provider import Proxier, ProxierOptions
 from svclab.proxy.service_port import Protocol, ServiceName, ServicePortName
 from svclab.proxy.userspace.proxier import UserspaceOptions, UserspaceProxier
 from svclab.proxy.userspace.rules import JUMP_RULES, KUBE_PORTALS_REJECT
 from svclab.proxy.userspace.tcp import TcpProxySocket
-from svclab.proxy.userspace.testing import FakeIptables
 
 from ..builders import TEST_NODE, TEST_NODE_IP, endpoint, endpoint_slice, service
 from ..helpers import ManualClock, load_overall

@@ -16,12 +16,12 @@ from lightkube.resources.core_v1 import Node
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from svclab.kube.testing import FakeClient
+from svclab.proxy.adapters.testing.iptables import FakeIptables
 from svclab.proxy.command import add_arguments
 from svclab.proxy.options import NodeOptions
 from svclab.proxy.service import serve
 from svclab.proxy.service_port import ServiceName, ServicePortName
 from svclab.proxy.userspace.proxier import UserspaceOptions, UserspaceProxier
-from svclab.proxy.userspace.testing import FakeIptables
 
 from ..builders import TEST_NODE, endpoint, endpoint_slice, service
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from svclab.proxy.adapters.iptables import SubprocessIptables
 from svclab.proxy.iptables.dump import IptablesDump
 from svclab.proxy.iptables.plan import PlanOptions
 from svclab.proxy.iptables.proxier import IptablesProxier
 from svclab.proxy.modes import IPTABLES_RULE_METRICS, ModeSpec
 from svclab.proxy.options import NodeOptions
-from svclab.proxy.restore import SubprocessIptables
 
 __all__ = ["MODE", "build", "cleanup"]
 

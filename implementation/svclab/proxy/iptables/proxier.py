@@ -9,9 +9,8 @@ chains and nothing else (upstream rewrites KUBE-SERVICES every time; see
 DESIGN.md "Rule-programming costs"). A full sync (first sync, after a
 failure, or when the ``KUBE-PROXY-CANARY`` chain vanished because someone
 flushed the tables) rewrites every chain and deletes stale ``KUBE-*`` chains
-found by ``iptables-save``. The executor (``SubprocessIptables``) and
-``RestoreError`` live in ``svclab.proxy.restore``, shared with the userspace
-mode, and are re-exported here.
+found by ``iptables-save``. The executor is the iptables adapter
+(``svclab.proxy.adapters.iptables``), shared with the ipvs and userspace modes.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from svclab.proxy.adapters.iptables import IptablesExecutor
 from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.full_sync import FullSyncBookkeeping
 from svclab.proxy.iptables.plan import (
@@ -45,18 +45,9 @@ from svclab.proxy.iptables.plan import (
 )
 from svclab.proxy.plan_cache import CachedPlan, plan_all, replan, sorted_plans
 from svclab.proxy.provider import ProxyStateLike
-from svclab.proxy.restore import IptablesExecutor, RestoreError, SubprocessIptables
 from svclab.proxy.service_port import ServicePort, ServicePortName
 
-__all__ = [
-    "IptablesExecutor",
-    "IptablesProxier",
-    "JUMP_RULES",
-    "RestoreError",
-    "SubprocessIptables",
-    "render_restore",
-    "restore_input",
-]
+__all__ = ["IptablesProxier", "JUMP_RULES", "render_restore", "restore_input"]
 
 
 def _c(text: str) -> str:
@@ -237,7 +228,7 @@ class IptablesProxier(FullSyncBookkeeping):
         return not all(self.executor.chain_exists(t, KUBE_PROXY_CANARY) for t in CANARY_TABLES)
 
     def sync_rules(self, state: ProxyStateLike) -> dict[str, int]:
-        """Plan and apply; see the module docstring. Raises ``RestoreError``."""
+        """Plan and apply; see the module docstring. Raises ``IptablesRestoreError``."""
         # New node labels: topology may differ for every service.
         full = self.begin_sync(rules_missing=self._canary_missing, force=state.node_labels is not self._labels)
         if full:
@@ -263,5 +254,5 @@ class IptablesProxier(FullSyncBookkeeping):
                 + "COMMIT\n"
             )
             self.executor.restore(text, noflush=True)
-        self.executor.delete_chain("mangle", KUBE_PROXY_CANARY)
+        self.executor.delete_chains("mangle", [KUBE_PROXY_CANARY])
         self.need_full_sync = True

@@ -1,8 +1,8 @@
 """A packet tracer over the fake iptables, for iptables-mode tests.
 
-``FakeIptables`` (re-exported from ``svclab.proxy.testing``, shared with the
-userspace mode) models the tables; ``trace_packet`` interprets them for one
-packet through this mode's chains, like upstream's ``runPacketFlowTests``.
+``FakeIptables`` (``svclab.proxy.adapters.testing.iptables``) models the
+tables; ``trace_packet`` interprets them for one packet through this mode's
+chains, like upstream's ``runPacketFlowTests``.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from svclab.proxy.testing import FakeIptables
+from svclab.proxy.adapters.testing.iptables import FakeIptables
 
-__all__ = ["FakeIptables", "TraceResult", "trace_packet"]
+__all__ = ["TraceResult", "trace_packet"]
 
 
 @dataclass(frozen=True, slots=True)

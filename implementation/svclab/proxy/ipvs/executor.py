@@ -22,10 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
+from svclab.proxy.adapters.errors import failing_line_number, quote_failing_line
 from svclab.proxy.ipvs.kernel import iptables_binary
 from svclab.proxy.ipvs.plan import ForwardMethod, RealServer, VirtualServer
 from svclab.proxy.ipvs.reconcile import IpvsOp, OpKind, RealServerStatus
-from svclab.proxy.restore import failing_line_number, quote_failing_line
 from svclab.proxy.service_port import Protocol as L4
 
 __all__ = ["IpvsExecutor", "NetlinkExecutor", "RestoreError", "missing_jumps_restore"]

@@ -19,10 +19,8 @@ from svclab.proxy.userspace.loadbalancer import (
     dial_attempts,
 )
 from svclab.proxy.userspace.proxier import (
-    IptablesExecutor,
     PortAllocator,
     PortRangeExhausted,
-    SubprocessIptables,
     UserspaceOptions,
     UserspaceProxier,
     choose_host_ip,
@@ -41,7 +39,6 @@ __all__ = [
     "DialFailed",
     "ENDPOINT_DIAL_TIMEOUTS",
     "EndpointAddress",
-    "IptablesExecutor",
     "JUMP_RULES",
     "MissingEndpoints",
     "MissingServiceEntry",
@@ -50,7 +47,6 @@ __all__ = [
     "Portal",
     "RoundRobinBalancer",
     "RuleOptions",
-    "SubprocessIptables",
     "TcpProxySocket",
     "UdpProxySocket",
     "UserspaceOptions",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from svclab.proxy.adapters.iptables import SubprocessIptables
 from svclab.proxy.modes import IPTABLES_RULE_METRICS, ModeSpec
 from svclab.proxy.options import NodeOptions
-from svclab.proxy.restore import SubprocessIptables
 from svclab.proxy.userspace.proxier import UserspaceOptions, UserspaceProxier
 
 __all__ = ["MODE", "build", "cleanup"]

@@ -12,9 +12,8 @@
    serving-terminating as fallback; ``internalTrafficPolicy: Local`` keeps
    local ones only) and drops expired affinity records;
 4. renders every portal (``rules.render_restore``) and applies it with one
-   ``iptables-restore --noflush`` through the executor (``IptablesExecutor``
-   and ``SubprocessIptables`` from ``svclab.proxy.restore``, shared with the
-   iptables mode and re-exported here).
+   ``iptables-restore --noflush`` through the iptables adapter
+   (``svclab.proxy.adapters.iptables``, shared with the iptables and ipvs modes).
 
 The jumps from the built-in chains are ensured on the first sync, after a
 failure and whenever our chain vanished (someone flushed the nat table).
@@ -31,11 +30,11 @@ import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from svclab.proxy.adapters.iptables import IptablesExecutor
 from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.full_sync import FullSyncBookkeeping
 from svclab.proxy.options import NodeOptions
 from svclab.proxy.provider import ProxyStateLike
-from svclab.proxy.restore import IptablesExecutor, SubprocessIptables
 from svclab.proxy.service_port import Protocol, ServicePort, ServicePortName
 from svclab.proxy.topology import categorize_endpoints
 from svclab.proxy.userspace.loadbalancer import EndpointAddress, RoundRobinBalancer
@@ -53,10 +52,8 @@ from svclab.proxy.userspace.tcp import TcpProxySocket
 from svclab.proxy.userspace.udp import DEFAULT_UDP_IDLE_TIMEOUT, UdpProxySocket
 
 __all__ = [
-    "IptablesExecutor",
     "PortAllocator",
     "PortRangeExhausted",
-    "SubprocessIptables",
     "UserspaceOptions",
     "UserspaceProxier",
     "choose_host_ip",
@@ -297,6 +294,6 @@ class UserspaceProxier(FullSyncBookkeeping):
         self.close_sockets()
         for table, chain, rule, _ in JUMP_RULES:
             self.executor.delete_rule(table, chain, rule)
-        for table, chain in ALL_CHAINS:
-            self.executor.delete_chain(table, chain)
+        for table in dict.fromkeys(table for table, _ in ALL_CHAINS):
+            self.executor.delete_chains(table, [chain for t, chain in ALL_CHAINS if t == table])
         self.need_full_sync = True

@@ -1,9 +1,8 @@
-"""Fakes for userspace-mode tests: an in-memory iptables and a scripted TCP dialer.
+"""Fakes for userspace-mode tests besides the adapters' (``svclab.proxy.adapters.testing``): a scripted TCP dialer.
 
-``FakeIptables`` is re-exported from ``svclab.proxy.testing`` (shared with the
-iptables mode). ``ScriptedDialer`` answers each dial from a table of outcomes
-per endpoint and records the (endpoint, timeout) order, so retry tests need
-neither sockets nor sleeps.
+``ScriptedDialer`` answers each dial from a table of outcomes per endpoint
+and records the (endpoint, timeout) order, so retry tests need neither
+sockets nor sleeps.
 """
 
 from __future__ import annotations
@@ -12,11 +11,10 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from svclab.proxy.testing import FakeIptables
 from svclab.proxy.userspace.dial import DialCallback
 from svclab.proxy.userspace.loadbalancer import EndpointAddress
 
-__all__ = ["FakeIptables", "ScriptedDialer"]
+__all__ = ["ScriptedDialer"]
 
 
 @dataclass
