@@ -11,8 +11,8 @@ from svclab.proxy.iptables.proxier import IptablesProxier
 from svclab.proxy.provider import Proxier, ProxierOptions
 
 if TYPE_CHECKING:
+    from svclab.proxy.adapters.testing.nft import FakeNft
     from svclab.proxy.nftables.proxier import NftablesProxier
-    from svclab.proxy.nftables.testing import FakeNft
 
 from .builders import TEST_NODE, TEST_NODE_IP, TEST_NODE_OPTIONS, overall_scenario
 
@@ -54,11 +54,11 @@ async def synced_overall(build: Callable[[], Subject]) -> Subject:
 
 
 def nftables_proxier() -> tuple[Proxier, NftablesProxier, FakeNft]:
-    from svclab.proxy.nftables.plan import NftOptions
+    from svclab.proxy.adapters.testing.nft import FakeNft
+    from svclab.proxy.nftables.plan import TABLE, NftOptions
     from svclab.proxy.nftables.proxier import NftablesProxier
-    from svclab.proxy.nftables.testing import FakeNft
 
-    fake = FakeNft()
+    fake = FakeNft(TABLE)
     backend = NftablesProxier(
         fake,
         NftOptions(node=TEST_NODE_OPTIONS, service_cidrs=("172.30.0.0/16",), node_port_ips=(TEST_NODE_IP,)),

@@ -15,10 +15,11 @@ from collections.abc import Iterator
 import pytest
 
 from svclab.proxy.adapters.iptables import SubprocessIptables
+from svclab.proxy.adapters.nft import SubprocessNft
 from svclab.proxy.iptables.plan import PlanOptions
 from svclab.proxy.iptables.proxier import IptablesProxier
 from svclab.proxy.nftables.plan import NftOptions
-from svclab.proxy.nftables.proxier import NftablesProxier, SubprocessNft
+from svclab.proxy.nftables.proxier import NftablesProxier
 from svclab.proxy.provider import Proxier, ProxierOptions
 
 from .builders import TEST_NODE, TEST_NODE_IP, TEST_NODE_OPTIONS, endpoint, endpoint_slice
@@ -64,7 +65,7 @@ async def test_iptables_rules_load_and_partial_sync_applies(netns: str) -> None:
 
 @pytest.mark.skipif(not shutil.which("nft"), reason="no nft")
 async def test_nftables_transactions_load(netns: str) -> None:
-    executor = SubprocessNft(prefix=("ip", "netns", "exec", netns))
+    executor = SubprocessNft("kube-proxy", prefix=("ip", "netns", "exec", netns))
     backend = NftablesProxier(
         executor,
         NftOptions(node=TEST_NODE_OPTIONS, service_cidrs=("172.30.0.0/16",), node_port_ips=(TEST_NODE_IP,)),

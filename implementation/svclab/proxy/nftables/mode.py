@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from svclab.proxy.adapters.nft import SubprocessNft
 from svclab.proxy.modes import NFTABLES_RULE_METRICS, ModeSpec
 from svclab.proxy.nftables.dump import NftDump
-from svclab.proxy.nftables.plan import NftOptions
-from svclab.proxy.nftables.proxier import NftablesProxier, SubprocessNft
+from svclab.proxy.nftables.plan import TABLE, NftOptions
+from svclab.proxy.nftables.proxier import NftablesProxier
 from svclab.proxy.options import NodeOptions
 
 __all__ = ["MODE", "build", "cleanup"]
@@ -16,7 +17,7 @@ __all__ = ["MODE", "build", "cleanup"]
 def build(node: NodeOptions, args: argparse.Namespace) -> NftablesProxier:
     """The backend programming this node's ``ip kube-proxy`` table; NodePorts on the node's IPs."""
     return NftablesProxier(
-        SubprocessNft(),
+        SubprocessNft(TABLE),
         NftOptions(node=node, node_port_ips=node.node_ips),
     )
 

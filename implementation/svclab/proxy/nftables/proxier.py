@@ -7,17 +7,16 @@ element additions and deletions in the verdict maps, and deletion of chains
 and affinity sets that went away. A full sync (first sync or after a failure)
 re-adds every object, flushes every chain and base map, and deletes stale
 objects that ``nft list`` shows in our table. Affinity sets are never flushed,
-so client stickiness survives syncs.
+so client stickiness survives syncs. The executor is the nft adapter
+(``svclab.proxy.adapters.nft``); a rejected transaction raises its ``NftError``.
 """
 
 from __future__ import annotations
 
-import re
-import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
+from svclab.proxy.adapters.nft import NftExecutor
 from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.full_sync import FullSyncBookkeeping
 from svclab.proxy.nftables.base import BASE_SETS, assemble, base_rules
@@ -35,27 +34,9 @@ from svclab.proxy.plan_cache import CachedPlan, plan_all, replan, sorted_plans
 from svclab.proxy.provider import ProxyStateLike
 from svclab.proxy.service_port import ServicePort, ServicePortName
 
-__all__ = ["NftError", "NftExecutor", "NftablesProxier", "SubprocessNft", "transaction"]
+__all__ = ["NftablesProxier", "transaction"]
 
 _P = f"ip {TABLE}"
-
-
-class NftError(RuntimeError):
-    """``nft -f`` rejected a transaction; the message quotes the failing line."""
-
-    def __init__(self, message: str, data: str = "", line: int = 0) -> None:
-        lines = data.splitlines()
-        if line and 0 < line <= len(lines):
-            message = f"{message}\n> {line}: {lines[line - 1]}"
-        super().__init__(message)
-
-
-class NftExecutor(Protocol):
-    """The system adapter; ``testing.FakeNft`` is the fake."""
-
-    def run(self, transaction: str) -> None: ...
-    def list_objects(self) -> tuple[set[str], set[str]]: ...  # (chains, sets+maps) in our table
-    def delete_table(self) -> None: ...
 
 
 def _key_only(key: str) -> str:
@@ -178,35 +159,3 @@ class NftablesProxier(FullSyncBookkeeping):
         """Delete our table (``--cleanup``)."""
         self.executor.delete_table()
         self.need_full_sync = True
-
-
-@dataclass
-class SubprocessNft:
-    """Runs the real ``nft``; ``prefix`` e.g. ``("ip", "netns", "exec", NS)``."""
-
-    prefix: tuple[str, ...] = ()
-
-    def _nft(self, *args: str, data: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*self.prefix, "nft", *args], input=data, text=True, capture_output=True, check=False)
-
-    def run(self, transaction: str) -> None:
-        result = self._nft("-f", "-", data=transaction)
-        if result.returncode != 0:
-            match = re.search(r":(\d+):", result.stderr)
-            raise NftError(f"nft -f failed: {result.stderr.strip()}", transaction, int(match.group(1)) if match else 0)
-
-    def list_objects(self) -> tuple[set[str], set[str]]:
-        chains = self._nft("list", "chains", "ip").stdout
-        sets = self._nft("list", "sets", "ip").stdout + self._nft("list", "maps", "ip").stdout
-        return (
-            set(re.findall(r"chain (\S+) {", _only_our_table(chains))),
-            set(re.findall(r"(?:set|map) (\S+) {", _only_our_table(sets))),
-        )
-
-    def delete_table(self) -> None:
-        self._nft("delete", "table", "ip", TABLE)
-
-
-def _only_our_table(listing: str) -> str:
-    blocks = re.split(r"^table ", listing, flags=re.M)
-    return "".join(b for b in blocks if b.startswith(f"ip {TABLE} "))
