@@ -71,11 +71,16 @@ class CallLog:
 
 
 class TimedExecutor:
-    """Wraps a mode's executor and times each method call into a ``CallLog``."""
+    """Wraps a system adapter and times each method call into a ``CallLog``.
 
-    def __init__(self, inner: Any, log: CallLog) -> None:
+    Calls are logged by method name, prefixed with ``label.`` when given
+    (a backend with several adapters: ``ipset.restore``, ``iptables.restore``).
+    """
+
+    def __init__(self, inner: Any, log: CallLog, label: str = "") -> None:
         self._inner = inner
         self._log = log
+        self._label = f"{label}." if label else ""
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._inner, name)
@@ -87,7 +92,7 @@ class TimedExecutor:
             try:
                 return attribute(*args, **kwargs)
             finally:
-                self._log.record_call(name, time.perf_counter() - started)
+                self._log.record_call(self._label + name, time.perf_counter() - started)
 
         return timed
 
@@ -123,7 +128,7 @@ class WholeTableFirstRestore:
 class ThreadBoundBackend:
     """A ``ModeBackend`` built and driven on one dedicated thread.
 
-    pyroute2 0.9's synchronous API (the ipvs ``NetlinkExecutor``) runs its own
+    pyroute2 0.9's synchronous API (the ipvs mode's ``NetlinkIpvs``) runs its own
     event loop and raises "This event loop is already running" on a thread
     whose asyncio loop is running, as the Proxier's is. The sync still blocks
     the loop while it runs, as every other mode's does.
@@ -167,6 +172,10 @@ def _install_process_counter(log: CallLog) -> None:
     sys.addaudithook(hook)
 
 
+#: the attributes backends hold their system adapters in, and the label of their calls
+_ADAPTERS = (("executor", ""), ("ipvs", "ipvs"), ("ipset", "ipset"), ("iptables", "iptables"))
+
+
 def _make_proxier(
     mode: str, log: CallLog, on_sync: Callable[[SyncReport], None], *, seed_whole_table: bool = False
 ) -> Proxier:
@@ -174,11 +183,12 @@ def _make_proxier(
 
     def build() -> Any:
         backend: Any = modes.build_backend(mode, args, (NODE_IP,))
-        executor = backend.executor
         if seed_whole_table:
             # _bootstrap is the backend's own jump/canary installer; reusing it keeps the seed exact.
-            executor = WholeTableFirstRestore(executor, backend._bootstrap)
-        backend.executor = TimedExecutor(executor, log)
+            backend.executor = WholeTableFirstRestore(backend.executor, backend._bootstrap)
+        for attribute, label in _ADAPTERS:
+            if hasattr(backend, attribute):
+                setattr(backend, attribute, TimedExecutor(getattr(backend, attribute), log, label))
         return backend
 
     return Proxier(
@@ -241,16 +251,17 @@ def _floor_ipvs(bound: ThreadBoundBackend, recorded: dict[str, Any]) -> dict[str
 
 def _replay_ipvs(backend: Any, recorded: dict[str, Any]) -> dict[str, Any]:
     """Replay the full sync's ipset/iptables restores and netlink operations after a cleanup."""
-    executor = backend.executor._inner  # the untimed executor: the floor has no bookkeeping
+    # the untimed adapters: the floor has no bookkeeping
+    ipvs, ipset, iptables = backend.ipvs._inner, backend.ipset._inner, backend.iptables._inner
     backend.cleanup()
     started = time.perf_counter()
-    executor.ensure_dummy_device(backend.options.dummy_device)
-    executor.ipset_restore(recorded["ipset"])
-    executor.iptables_restore(recorded["iptables"])
+    ipvs.ensure_dummy_device(backend.options.dummy_device)
+    ipset.restore(recorded["ipset"])
+    iptables.restore(recorded["iptables"], noflush=True)
     for address in recorded["addresses"]:
-        executor.bind_address(backend.options.dummy_device, address)
+        ipvs.bind_address(backend.options.dummy_device, address)
     for op in recorded["ops"]:
-        executor.execute(op)
+        ipvs.execute(op)
     seconds = time.perf_counter() - started
     return {
         "seconds": round(seconds, 6),

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 
+from svclab.proxy.adapters.ipset import SubprocessIpset
+from svclab.proxy.adapters.iptables import SubprocessIptables
+from svclab.proxy.adapters.ipvs_netlink import NetlinkIpvs
 from svclab.proxy.ipvs.dump import IpvsDump
-from svclab.proxy.ipvs.executor import NetlinkExecutor
-from svclab.proxy.ipvs.kernel import ipvs_missing
+from svclab.proxy.ipvs.kernel import iptables_binary, ipvs_missing
 from svclab.proxy.ipvs.plan import DEFAULT_SCHEDULER, IpvsOptions
 from svclab.proxy.ipvs.proxier import IpvsProxier
 from svclab.proxy.modes import IPTABLES_RULE_METRICS, ModeSpec
@@ -30,8 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def build(node: NodeOptions, args: argparse.Namespace) -> IpvsProxier:
     """The backend programming IPVS, ipsets and iptables here; needs a kernel with IPVS."""
     return IpvsProxier(
-        NetlinkExecutor(),
-        IpvsOptions(node=node, scheduler=getattr(args, "ipvs_scheduler", DEFAULT_SCHEDULER)),
+        ipvs=NetlinkIpvs(),
+        iptables=SubprocessIptables(binary=iptables_binary()),
+        ipset=SubprocessIpset(),
+        options=IpvsOptions(node=node, scheduler=getattr(args, "ipvs_scheduler", DEFAULT_SCHEDULER)),
     )
 
 

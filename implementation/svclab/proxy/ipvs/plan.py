@@ -26,12 +26,12 @@ re-plans only the ports that changed. Everything here is side-effect-free.
 
 from __future__ import annotations
 
-import enum
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from svclab.proxy.adapters.ipvs_netlink import FLAG_PERSISTENT, FLAG_SOURCE_HASH, RealServer, VirtualServer
 from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.ipvs.ipsets import (
     IPSET_SPECS,
@@ -58,12 +58,9 @@ from svclab.proxy.topology import categorize_endpoints
 __all__ = [
     "DEFAULT_DUMMY_DEVICE",
     "DEFAULT_SCHEDULER",
-    "ForwardMethod",
     "IpvsOptions",
     "IpvsRuleset",
     "PortFragment",
-    "RealServer",
-    "VirtualServer",
     "assemble",
     "plan",
     "plan_fragments",
@@ -74,53 +71,6 @@ __all__ = [
 
 DEFAULT_SCHEDULER = "rr"  # upstream defaultScheduler: round robin
 DEFAULT_DUMMY_DEVICE = "kube-ipvs0"  # holds the service IPs so the node accepts them
-FLAG_PERSISTENT = 0x1  # IP_VS_SVC_F_PERSISTENT: ClientIP affinity
-FLAG_HASHED = 0x2  # IP_VS_SVC_F_HASHED: set by the kernel, ignored in comparisons
-FLAG_SOURCE_HASH = 0x10  # IP_VS_SVC_F_SCHED1: what the "mh" scheduler needs
-
-
-class ForwardMethod(enum.IntEnum):
-    """IPVS packet forwarding methods (IP_VS_CONN_F_*); kube-proxy uses masquerade."""
-
-    MASQUERADE = 0
-    LOCALNODE = 1
-    TUNNEL = 2
-    DIRECT_ROUTE = 3
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class VirtualServer:
-    """One IPVS service. ``str()`` is upstream's ``ip:port/proto`` key."""
-
-    address: str
-    port: int
-    protocol: Protocol
-    scheduler: str = DEFAULT_SCHEDULER
-    flags: int = 0
-    timeout: int = 0
-
-    @property
-    def key(self) -> tuple[str, int, Protocol]:
-        """What identifies a virtual server in the kernel."""
-        return (self.address, self.port, self.protocol)
-
-    def __str__(self) -> str:
-        host = f"[{self.address}]" if ":" in self.address else self.address
-        return f"{host}:{self.port}/{self.protocol.value}"
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class RealServer:
-    """One IPVS destination of a virtual server; ``str()`` is ``ip:port``."""
-
-    address: str
-    port: int
-    weight: int = 1
-    forward: ForwardMethod = ForwardMethod.MASQUERADE
-
-    def __str__(self) -> str:
-        host = f"[{self.address}]" if ":" in self.address else self.address
-        return f"{host}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)
