@@ -12,9 +12,12 @@ from svclab.proxy.provider import Proxier, ProxierOptions
 
 if TYPE_CHECKING:
     from svclab.proxy.adapters.testing.nft import FakeNft
+    from svclab.proxy.ipvs.proxier import IpvsProxier
+    from svclab.proxy.ipvs.testing import IpvsFakes
     from svclab.proxy.nftables.proxier import NftablesProxier
+    from svclab.proxy.userspace.proxier import UserspaceProxier
 
-from .builders import TEST_NODE, TEST_NODE_IP, TEST_NODE_OPTIONS, overall_scenario
+from .builders import TEST_NODE, TEST_NODE_IP, TEST_NODE_IPS, TEST_NODE_OPTIONS, overall_scenario
 
 
 class ManualClock:
@@ -65,3 +68,23 @@ def nftables_proxier() -> tuple[Proxier, NftablesProxier, FakeNft]:
     )
     proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=ManualClock()))
     return proxier, backend, fake
+
+
+def ipvs_proxier() -> tuple[Proxier, IpvsProxier, IpvsFakes]:
+    """NodePort virtual servers on every node IP, as in the ipvs golden plan."""
+    from svclab.proxy.ipvs.plan import IpvsOptions
+    from svclab.proxy.ipvs.testing import IpvsFakes
+
+    fakes = IpvsFakes()
+    backend = fakes.backend(IpvsOptions(node=TEST_NODE_OPTIONS, node_port_ips=TEST_NODE_IPS))
+    return Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=ManualClock())), backend, fakes
+
+
+def userspace_proxier() -> tuple[Proxier, UserspaceProxier, FakeIptables]:
+    """Proxy sockets on 127.0.0.1 (kernel-chosen ports, NodePorts not claimed); close them afterwards."""
+    from svclab.proxy.userspace.proxier import UserspaceOptions, UserspaceProxier
+
+    fake = FakeIptables()
+    options = UserspaceOptions(node=TEST_NODE_OPTIONS, listen_ip="127.0.0.1", claim_node_ports=False)
+    backend = UserspaceProxier(fake, options)
+    return Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=ManualClock())), backend, fake

@@ -14,7 +14,7 @@ from svclab.proxy.adapters.testing.nft import FakeNft
 from svclab.proxy.adapters.testing.trace_nft import NftTracer
 from svclab.proxy.nftables.plan import TABLE
 
-from .builders import OVERALL_FLOWS, TEST_NODE, TEST_NODE_IPS, endpoint, endpoint_slice, flow_cases, service
+from .builders import TEST_NODE, endpoint, endpoint_slice, service
 from .helpers import load_overall, nftables_proxier, synced_overall
 from .test_nftables_golden import canonical
 
@@ -23,19 +23,6 @@ async def test_fake_table_after_first_sync_is_upstreams(golden_dir: Path) -> Non
     _proxier, _, fake = await synced_overall(nftables_proxier)
     want = canonical((golden_dir / "nftables" / "overall.nft").read_text().splitlines())
     assert canonical(fake.dump()) == want
-
-
-FLOWS = [
-    *OVERALL_FLOWS,
-    ("wrong port of a cluster IP", "10.0.0.2", "172.30.0.41", 81, "REJECT", False),  # cluster-ips-check
-]
-
-
-@pytest.mark.parametrize("src,dst,port,verdict,masq", flow_cases(FLOWS))
-async def test_packet_flows(src: str, dst: str, port: int, verdict: str, masq: bool) -> None:
-    _, _, fake = await synced_overall(nftables_proxier)
-    result = NftTracer(fake, TEST_NODE_IPS)(src, dst, port)
-    assert (result.verdict, result.masquerade) == (verdict, masq)
 
 
 async def test_endpoint_move_touches_only_that_service() -> None:

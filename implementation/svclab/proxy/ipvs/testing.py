@@ -2,17 +2,20 @@
 
 ``IpvsFakes`` holds the adapters' fakes (``svclab.proxy.adapters.testing``)
 as the kernel wires them: iptables rules may only match existing ipsets.
-``backend`` builds an ``IpvsProxier`` on them through its real constructor.
+``backend`` builds an ``IpvsProxier`` on them through its real constructor,
+``tracer`` the packet tracer over all three.
 ``render_ruleset`` writes a plan ``ipvsadm -Ln``-like, for golden files.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from svclab.proxy.adapters.testing.ipset import FakeIpset
 from svclab.proxy.adapters.testing.iptables import FakeIptables
 from svclab.proxy.adapters.testing.ipvs_netlink import FakeIpvs
+from svclab.proxy.adapters.testing.trace_iptables import NetfilterTracer
 from svclab.proxy.ipvs.ipsets import restore_text
 from svclab.proxy.ipvs.plan import IpvsOptions, IpvsRuleset
 from svclab.proxy.ipvs.proxier import IpvsProxier
@@ -34,6 +37,10 @@ class IpvsFakes:
     def backend(self, options: IpvsOptions) -> IpvsProxier:
         """An ``IpvsProxier`` programming these fakes."""
         return IpvsProxier(ipvs=self.ipvs, iptables=self.iptables, ipset=self.ipset, options=options)
+
+    def tracer(self, node_ips: Sequence[str] = ()) -> NetfilterTracer:
+        """The packet tracer over iptables, ipsets and IPVS (the dummy's addresses are local too)."""
+        return NetfilterTracer(self.iptables, node_ips, ipset=self.ipset, ipvs=self.ipvs)
 
 
 def render_ruleset(ruleset: IpvsRuleset) -> str:
