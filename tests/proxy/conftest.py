@@ -11,7 +11,9 @@ a change shows in review; ``--update-golden`` rewrites those only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -52,6 +54,17 @@ def own_golden(request: pytest.FixtureRequest) -> Callable[[str, str], str]:
         return path.read_text()
 
     return expected
+
+
+@pytest.fixture
+def netns() -> Iterator[str]:
+    """A throwaway network namespace ``svclab-proxytest-<pid>`` for the root tests, deleted afterwards."""
+    name = f"svclab-proxytest-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,7 +1,8 @@
 """The real iptables and ipset adapters against the kernel, and their fakes giving the same answers.
 
-Runs only as root, inside a throwaway network namespace ``svclab-adaptertest-<pid>``
-that is deleted afterwards (also on failure). Never touches the root namespace.
+Runs only as root, inside a throwaway network namespace (the ``netns`` fixture
+of ``tests/proxy/conftest.py``), deleted afterwards, also on failure. Never
+touches the root namespace.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 
 import pytest
 
@@ -26,16 +26,6 @@ pytestmark = [
 
 JUMP = '-m comment --comment "kubernetes service portals" -j KUBE-SERVICES'
 CHAINS = "*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n-A KUBE-SERVICES -j KUBE-MARK-MASQ\nCOMMIT\n"
-
-
-@pytest.fixture
-def netns() -> Iterator[str]:
-    name = f"svclab-adaptertest-{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 def _both_iptables(netns: str) -> list[IptablesExecutor]:

@@ -15,7 +15,7 @@ from svclab.proxy.nftables.plan import NftOptions, make_endpoint, make_service_p
 from svclab.proxy.service_change_tracker import ServiceChangeTracker
 from svclab.proxy.service_port import IPFamily
 
-from .builders import TEST_NODE, TEST_NODE_IP, TEST_NODE_OPTIONS, overall_scenario
+from ..builders import TEST_NODE, TEST_NODE_IP, TEST_NODE_OPTIONS, overall_scenario
 
 OPTIONS = NftOptions(node=TEST_NODE_OPTIONS, service_cidrs=("172.30.0.0/16",), node_port_ips=(TEST_NODE_IP,))
 _KIND_ORDER = {"table": 0, "set": 1, "map": 1, "chain": 2, "rule": 3, "element": 4}

@@ -12,8 +12,8 @@ from svclab.proxy.adapters.testing.trace_iptables import NetfilterTracer
 from svclab.proxy.iptables.plan import endpoint_chain_name, service_chain_name
 from svclab.proxy.service_port import Protocol, ServiceName, ServicePortName
 
-from .builders import TEST_NODE, endpoint, endpoint_slice, service
-from .helpers import iptables_proxier, load_overall, synced_overall
+from ..builders import TEST_NODE, endpoint, endpoint_slice, service
+from ..helpers import iptables_proxier, load_overall, synced_overall
 
 
 def spn(ns: str, name: str, port: str = "p80") -> ServicePortName:

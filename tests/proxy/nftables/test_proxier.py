@@ -14,9 +14,9 @@ from svclab.proxy.adapters.testing.nft import FakeNft
 from svclab.proxy.adapters.testing.trace_nft import NftTracer
 from svclab.proxy.nftables.plan import TABLE
 
-from .builders import TEST_NODE, endpoint, endpoint_slice, service
-from .helpers import load_overall, nftables_proxier, synced_overall
-from .test_nftables_golden import canonical
+from ..builders import TEST_NODE, endpoint, endpoint_slice, service
+from ..helpers import load_overall, nftables_proxier, synced_overall
+from .test_plan_golden import canonical
 
 
 async def test_fake_table_after_first_sync_is_upstreams(golden_dir: Path) -> None:

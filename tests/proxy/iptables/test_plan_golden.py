@@ -15,7 +15,7 @@ from svclab.proxy.iptables.plan import PlanOptions, make_endpoint, make_service_
 from svclab.proxy.service_change_tracker import ServiceChangeTracker
 from svclab.proxy.service_port import IPFamily
 
-from .builders import TEST_NODE, TEST_NODE_OPTIONS, overall_scenario
+from ..builders import TEST_NODE, TEST_NODE_OPTIONS, overall_scenario
 
 OPTIONS = PlanOptions(node=TEST_NODE_OPTIONS, nfacct=True)
 
