@@ -1,9 +1,13 @@
-"""The package's ``__all__`` is complete, sorted and importable; modes stay independent."""
+"""The package's ``__all__`` is complete, sorted and importable, every module's too; modes stay independent."""
 
 from __future__ import annotations
 
 import ast
+import importlib
+import pkgutil
 from pathlib import Path
+
+import pytest
 
 import svclab.proxy as proxy
 from svclab.proxy.modes import mode_names
@@ -15,6 +19,16 @@ def test_all_is_sorted_and_resolves() -> None:
     assert proxy.__all__ == sorted(proxy.__all__)
     for name in proxy.__all__:
         assert hasattr(proxy, name), name
+
+
+@pytest.mark.parametrize(
+    "module", [m.name for m in pkgutil.walk_packages(proxy.__path__, "svclab.proxy.")], ids=lambda name: name
+)
+def test_every_modules_all_is_sorted_and_resolves(module: str) -> None:
+    imported = importlib.import_module(module)
+    names = getattr(imported, "__all__", [])
+    assert list(names) == sorted(names)
+    assert [name for name in names if not hasattr(imported, name)] == []
 
 
 def test_all_lists_every_public_import() -> None:

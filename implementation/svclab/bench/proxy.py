@@ -212,16 +212,9 @@ def run_mode(mode: str, services: int, options: argparse.Namespace) -> ModeResul
     return result
 
 
-def _run_in_uml(mode: str, options: argparse.Namespace) -> list[ModeResult]:
-    """One mode inside a UML guest (the host kernel cannot run it); results come back as JSON."""
-    import tempfile
-
-    from svclab.bench.proxy_report import result_from_json
-    from svclab.testbed.local.uml import IPVS_MODULES, UmlError, run_in_uml
-
-    shared = Path(tempfile.mkdtemp(prefix="svclab-uml-bench-"))
-    out = shared / f"{mode}.json"
-    argv = [
+def _guest_argv(mode: str, options: argparse.Namespace, out: Path) -> list[str]:
+    """``svclab bench proxy`` for one mode inside the guest, in this kernel, results to ``out``."""
+    return [
         sys.executable,
         "-m",
         "svclab.cli",
@@ -243,18 +236,34 @@ def _run_in_uml(mode: str, options: argparse.Namespace) -> list[ModeResult]:
         "--json",
         str(out),
     ]
+
+
+def _run_in_uml(mode: str, options: argparse.Namespace) -> list[ModeResult]:
+    """One mode inside a UML guest (the host kernel cannot run it); results come back as JSON."""
+    import tempfile
+
+    from svclab.bench.proxy_report import result_from_json
+    from svclab.testbed.local.uml import IPVS_MODULES, UmlError, run_in_uml
+
+    shared = Path(tempfile.mkdtemp(prefix="svclab-uml-bench-"))
+    out = shared / f"{mode}.json"
     budget = options.step_timeout * len(STEPS) * len(options.services) + 120
     failed = [ModeResult(mode, n, options.endpoints_per_service, kernel="uml") for n in options.services]
     try:
         uml = run_in_uml(
-            argv,
+            _guest_argv(mode, options, out),
             workdir=_REPO,
             modules=IPVS_MODULES,
             memory="3G",
             timeout=budget,
             shared_dir=shared,
             writable_paths=[shared],
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONUNBUFFERED": "1"},
+            # the guest runs this very tree, also where the installed svclab is another checkout's
+            env={
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONPATH": str(_REPO / "implementation"),
+            },
         )
     except UmlError as exc:
         for result in failed:

@@ -30,8 +30,8 @@ from svclab.proxy.provider import ModeBackend
 
 __all__ = [
     "IPTABLES_RULE_METRICS",
-    "NFTABLES_RULE_METRICS",
     "ModeSpec",
+    "NFTABLES_RULE_METRICS",
     "RuleMetrics",
     "build_backend",
     "find",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
-__all__ = ["hash8", "hash16"]
+__all__ = ["hash16", "hash8"]
 
 
 def _hash(text: str, length: int) -> str:

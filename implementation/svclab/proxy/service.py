@@ -90,6 +90,38 @@ async def _node_ips(client: Any, node_name: str, *, wait: float = 60.0, interval
         await asyncio.sleep(interval)
 
 
+def _informers(client: Any, node: str, proxier: Proxier, metrics: ProxyMetrics, health: ProxyHealth) -> list[Any]:
+    """Services, EndpointSlices and this node's Node, each wired to the proxier's handler.
+
+    Service and EndpointSlice changes also mark a sync as queued (metrics, health).
+    """
+    from lightkube.resources.core_v1 import Node, Service
+    from lightkube.resources.discovery_v1 import EndpointSlice
+
+    from svclab.kube.informer import Informer
+    from svclab.kube.reflector import ReflectorOptions
+
+    def queued(handler: Callable[[Any | None, Any | None], None]) -> Callable[[Any | None, Any | None], None]:
+        def wrapped(old: Any | None, new: Any | None) -> None:
+            handler(old, new)
+            metrics.queued()
+            health.queued()
+
+        return wrapped
+
+    services = Informer(client, Service)
+    slices = Informer(client, EndpointSlice)
+    nodes = Informer(client, Node, ReflectorOptions(field_selector=f"metadata.name={node}"))
+    services.add_handler(handler_for(queued(proxier.on_service)))
+    slices.add_handler(
+        handler_for(
+            queued(lambda old, new: proxier.on_endpoint_slice(new if new is not None else old, removed=new is None))
+        )
+    )
+    nodes.add_handler(handler_for(lambda old, new: proxier.on_node(new)))
+    return [services, slices, nodes]
+
+
 async def serve(
     args: argparse.Namespace,
     *,
@@ -99,12 +131,8 @@ async def serve(
     serve_http: bool = True,
 ) -> int:
     """Run until cancelled. Tests inject a fake ``client``, ``backend`` and runner."""
-    from lightkube.resources.core_v1 import Node, Service
-    from lightkube.resources.discovery_v1 import EndpointSlice
-
     from svclab.kube.client import make_client
-    from svclab.kube.informer import Informer, wait_for_sync
-    from svclab.kube.reflector import ReflectorOptions
+    from svclab.kube.informer import wait_for_sync
 
     client = client if client is not None else make_client(args.kubeconfig)
     node = args.hostname_override
@@ -127,28 +155,11 @@ async def serve(
         on_failure=lambda exc: metrics.record_failure(args.mode),
     )
 
-    def queued(handler: Callable[[Any | None, Any | None], None]) -> Callable[[Any | None, Any | None], None]:
-        def wrapped(old: Any | None, new: Any | None) -> None:
-            handler(old, new)
-            metrics.queued()
-            health.queued()
-
-        return wrapped
-
-    services = Informer(client, Service)
-    slices = Informer(client, EndpointSlice)
-    nodes = Informer(client, Node, ReflectorOptions(field_selector=f"metadata.name={node}"))
-    services.add_handler(handler_for(queued(proxier.on_service)))
-    slices.add_handler(
-        handler_for(
-            queued(lambda old, new: proxier.on_endpoint_slice(new if new is not None else old, removed=new is None))
-        )
-    )
-    nodes.add_handler(handler_for(lambda old, new: proxier.on_node(new)))
+    informers = _informers(client, node, proxier, metrics, health)
     runners = await _start_http(metrics, health, args) if serve_http else []
-    tasks = [asyncio.create_task(i.run()) for i in (services, slices, nodes)]
+    tasks = [asyncio.create_task(i.run()) for i in informers]
     try:
-        await wait_for_sync(services, slices, nodes)
+        await wait_for_sync(*informers)
         log.info("event=informers_synced node=%s mode=%s", node, args.mode)
         await proxier.sync_loop()
     finally:

@@ -242,6 +242,64 @@ def _node_port_rules(port: IptablesServicePort, opts: PlanOptions, target: str) 
     return rules
 
 
+_Fragment = tuple[str, str, str]  # (table, shared chain, rule)
+
+
+def _no_endpoint_verdict(port: IptablesServicePort, has_any: bool) -> tuple[str, str]:
+    """Comment and target of a rule for traffic that has no (local) endpoint to go to."""
+    if has_any:
+        return _comment(f"{port.name} has no local endpoints"), "DROP"
+    return _comment(f"{port.name} has no endpoints"), "REJECT"
+
+
+def _external_address_rules(
+    port: IptablesServicePort, *, has_any: bool, has_external: bool, uses_fw: bool
+) -> list[_Fragment]:
+    """This port's rules for its external and LoadBalancer IPs."""
+    name, match = port.name, f"-m {port.protocol.l4} -p {port.protocol.l4}"
+    head, target = _no_endpoint_verdict(port, has_any)
+    out: list[_Fragment] = []
+    for ip in port.external_ips:
+        if has_any:
+            rule = f"{_comment(f'{name} external IP')} {match} -d {ip} --dport {port.port} -j {port.ext_chain}"
+            out.append(("nat", KUBE_SERVICES, rule))
+        if not has_external:
+            out.append(("filter", KUBE_EXTERNAL_SERVICES, f"{head} {match} -d {ip} --dport {port.port} -j {target}"))
+    lb_target = port.fw_chain if uses_fw else port.ext_chain
+    for ip in port.load_balancer_vips:
+        if has_any:
+            rule = f"{_comment(f'{name} loadbalancer IP')} {match} -d {ip} --dport {port.port} -j {lb_target}"
+            out.append(("nat", KUBE_SERVICES, rule))
+        if uses_fw:
+            note = _comment(f"{name} traffic not accepted by {port.fw_chain}")
+            out.append(("filter", KUBE_PROXY_FIREWALL, f"{note} {match} -d {ip} --dport {port.port} -j DROP"))
+    if not has_external:
+        out += [
+            ("filter", KUBE_EXTERNAL_SERVICES, f"{head} {match} -d {ip} --dport {port.port} -j {target}")
+            for ip in port.load_balancer_vips
+        ]
+    return out
+
+
+def _node_port_fragments(
+    port: IptablesServicePort, opts: PlanOptions, *, has_any: bool, has_external: bool
+) -> list[_Fragment]:
+    """This port's rules for its NodePort and health check port."""
+    match = f"-m {port.protocol.l4} -p {port.protocol.l4}"
+    head, target = _no_endpoint_verdict(port, has_any)
+    out: list[_Fragment] = []
+    if port.node_port:
+        if has_any:
+            out += [("nat", KUBE_NODEPORTS, r) for r in _node_port_rules(port, opts, port.ext_chain)]
+        if not has_external:
+            rule = f"{head} -m addrtype --dst-type LOCAL {match} --dport {port.node_port} -j {target}"
+            out.append(("filter", KUBE_EXTERNAL_SERVICES, rule))
+    if port.health_check_node_port:
+        note = _comment(f"{port.name} health check node port")
+        out.append(("filter", KUBE_NODEPORTS, f"{note} -m tcp -p tcp --dport {port.health_check_node_port} -j ACCEPT"))
+    return out
+
+
 def service_shared_rules(
     port: IptablesServicePort,
     opts: PlanOptions,
@@ -251,79 +309,18 @@ def service_shared_rules(
     has_external: bool,
     internal_chain: str,
     uses_fw: bool,
-) -> tuple[tuple[str, str, str], ...]:
+) -> tuple[_Fragment, ...]:
     """This port's rules in the shared chains (KUBE-SERVICES, KUBE-NODEPORTS, ...)."""
-    proto = port.protocol.l4
-    name = port.name
-    match = f"-m {proto} -p {proto}"
-    out: list[tuple[str, str, str]] = []
-    no_ep = _comment(f"{name} has no endpoints")
-    no_local = _comment(f"{name} has no local endpoints")
-    comment, verdict = (no_local, "DROP") if has_any else (no_ep, "REJECT")
-    internal_verdict = f"{comment} {match} -d {port.cluster_ip} --dport {port.port} -j {verdict}"
-    ext_head, ext_target = (no_ep, "REJECT") if not has_any else (no_local, "DROP")
+    match = f"-m {port.protocol.l4} -p {port.protocol.l4}"
+    destination = f"-d {port.cluster_ip} --dport {port.port}"
     if has_internal:
-        out.append(
-            (
-                "nat",
-                KUBE_SERVICES,
-                f"{_comment(f'{name} cluster IP')} {match} "
-                f"-d {port.cluster_ip} --dport {port.port} -j {internal_chain}",
-            )
-        )
+        rule = f"{_comment(f'{port.name} cluster IP')} {match} {destination} -j {internal_chain}"
+        out: list[_Fragment] = [("nat", KUBE_SERVICES, rule)]
     else:
-        out.append(("filter", KUBE_SERVICES, internal_verdict))
-    for ip in port.external_ips:
-        if has_any:
-            out.append(
-                (
-                    "nat",
-                    KUBE_SERVICES,
-                    f"{_comment(f'{name} external IP')} {match} -d {ip} --dport {port.port} -j {port.ext_chain}",
-                )
-            )
-        if not has_external:
-            out.append(
-                ("filter", KUBE_EXTERNAL_SERVICES, f"{ext_head} {match} -d {ip} --dport {port.port} -j {ext_target}")
-            )
-    lb_target = port.fw_chain if uses_fw else port.ext_chain
-    for ip in port.load_balancer_vips:
-        if has_any:
-            out.append(
-                (
-                    "nat",
-                    KUBE_SERVICES,
-                    f"{_comment(f'{name} loadbalancer IP')} {match} -d {ip} --dport {port.port} -j {lb_target}",
-                )
-            )
-        if uses_fw:
-            note = _comment(f"{name} traffic not accepted by {port.fw_chain}")
-            out.append(("filter", KUBE_PROXY_FIREWALL, f"{note} {match} -d {ip} --dport {port.port} -j DROP"))
-    if not has_external:
-        out += [
-            ("filter", KUBE_EXTERNAL_SERVICES, f"{ext_head} {match} -d {ip} --dport {port.port} -j {ext_target}")
-            for ip in port.load_balancer_vips
-        ]
-    if port.node_port:
-        if has_any:
-            out += [("nat", KUBE_NODEPORTS, r) for r in _node_port_rules(port, opts, port.ext_chain)]
-        if not has_external:
-            out.append(
-                (
-                    "filter",
-                    KUBE_EXTERNAL_SERVICES,
-                    f"{ext_head} -m addrtype --dst-type LOCAL {match} --dport {port.node_port} -j {ext_target}",
-                )
-            )
-    if port.health_check_node_port:
-        out.append(
-            (
-                "filter",
-                KUBE_NODEPORTS,
-                f"{_comment(f'{name} health check node port')} "
-                f"-m tcp -p tcp --dport {port.health_check_node_port} -j ACCEPT",
-            )
-        )
+        head, target = _no_endpoint_verdict(port, has_any)
+        out = [("filter", KUBE_SERVICES, f"{head} {match} {destination} -j {target}")]
+    out += _external_address_rules(port, has_any=has_any, has_external=has_external, uses_fw=uses_fw)
+    out += _node_port_fragments(port, opts, has_any=has_any, has_external=has_external)
     return tuple(out)
 
 
