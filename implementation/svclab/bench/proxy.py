@@ -6,7 +6,7 @@ TCP; see ``proxy_scenario``), in a throwaway network namespace
 afterwards, also on failure or timeout; never the root namespace):
 
 * full sync: empty node -> every Service programmed, through the mode's real
-  backend (``make_backend``, as ``svclab proxy`` builds it);
+  backend (``svclab.proxy.modes.build_backend``, as ``svclab proxy`` builds it);
 * partial sync after one Service's endpoints changed (median of a few);
 * the floor: the bare kernel tool on the full sync's own input
   (``iptables-restore`` / ``nft -f`` of the same text; for ipvs the recorded

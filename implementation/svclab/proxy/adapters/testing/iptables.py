@@ -8,7 +8,7 @@ jumps to missing chains, deleting a referenced chain, and, given the
 applies each restore atomically. The single-rule methods behave like the
 real commands, except that deleting a still-referenced chain raises instead
 of being silently refused, so a cleanup in the wrong order shows. The
-packet tracer over its tables is ``adapters.testing.trace.NetfilterTracer``.
+packet tracer over its tables is ``trace_iptables.NetfilterTracer``.
 """
 
 from __future__ import annotations
