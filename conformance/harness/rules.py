@@ -1,23 +1,15 @@
 """Desired proxy rules per mode, read from each node and compared with what is wanted.
 
-For every Service port the desired state is upstream's, with names computed by
-the naming functions of ``svclab.proxy`` (the same hashes upstream uses):
-
-* iptables (``iptables-save``): with endpoints, ``KUBE-SERVICES`` jumps from
-  ``-d CLUSTERIP/32 ... --dport PORT`` to ``KUBE-SVC-<hash16>``, whose
-  ``KUBE-SEP-<hash16>`` targets are exactly the ready endpoints; without, a
-  ``REJECT`` for that address and port in the filter table.
-* nftables (``nft list table ip kube-proxy``): with endpoints, the
-  ``service-ips`` map sends ``CLUSTERIP . proto . PORT`` to
-  ``service-<hash8>-ns/svc/proto/port``, whose ``endpoint-...`` targets are
-  exactly the ready endpoints; without, the element goes to ``reject-chain``.
-* ipvs (``ipvsadm-save -n``): a virtual server ``CLUSTERIP:PORT`` of the
-  protocol whose real servers taking new connections (weight > 0) are exactly
-  the ready endpoints, none without endpoints (upstream keeps the virtual
-  server; ``KUBE-IPVS-FILTER`` does the rest). A removed endpoint may linger
-  with weight 0 while its connections drain (graceful termination): it counts
-  as gone. Here "chains" are virtual servers (``TCP:ip:port``) and their
-  "targets" the weighted real servers (``ip:port``).
+For every Service port the desired state is upstream's. How a mode's rules
+read (the dump command, chain and endpoint names computed with the same
+hashes upstream uses, what a port without endpoints looks like) is the
+mode's ``RulesDump`` in the proxy mode registry (``svclab.proxy.modes``,
+see ``svclab.proxy.dump``): iptables (``iptables-save``), nftables
+(``nft list table ip kube-proxy``) and ipvs (``ipvsadm-save -n``, where
+"chains" are virtual servers and their "targets" the weighted real servers).
+With endpoints, the port's ClusterIP dispatches to its service chain, whose
+endpoint targets are exactly the ready endpoints; without, the dispatch
+rejects (or, for ipvs, the virtual server stays with no real server).
 
 A Service that is gone leaves no chain of its ports and no rule for its address.
 ``wait_converged`` polls every node (through testinfra) until the predicate
@@ -29,16 +21,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from harness.cluster import ClusterUnderTest
 from harness.waiting import wait_for
-from svclab.proxy.iptables.plan import endpoint_chain_name, service_chain_name
-from svclab.proxy.nftables.plan import chain_base, endpoint_chain_base
+from svclab.proxy import modes
+from svclab.proxy.dump import RulesDump
 from svclab.proxy.service_port import Protocol, ServiceName, ServicePortName
 
 __all__ = [
@@ -47,7 +38,6 @@ __all__ = [
     "DesiredPort",
     "NodeRules",
     "converged",
-    "ipvs_virtual_server",
     "read_rules",
     "record_convergence",
     "service_absent",
@@ -55,20 +45,15 @@ __all__ = [
 ]
 
 CONVERGENCE_ENV = "SVCLAB_CONVERGENCE_JSON"
-RULE_MODES = ("iptables", "nftables", "ipvs")  # modes whose rules this module can read
-_DUMP = {"iptables": "iptables-save", "nftables": "nft list table ip kube-proxy", "ipvs": "ipvsadm-save -n"}
-_ENDPOINT_PREFIX = {"iptables": "KUBE-SEP-", "nftables": "endpoint-", "ipvs": ""}
-# ipvsadm-save: "-A -t VIP:PORT -s rr ..." and "-a -t VIP:PORT -r RIP:RPORT -m -w 1"
-_IPVS_PROTOCOL = {"-t": "TCP", "--tcp-service": "TCP", "-u": "UDP", "--udp-service": "UDP", "--sctp-service": "SCTP"}
-_IPVS_LINE = re.compile(
-    r"^-(A|a) (-t|-u|--tcp-service|--udp-service|--sctp-service) (\S+)"
-    r"(?: .*?-r (\S+))?(?: .*?-w (\d+))?",
-    re.MULTILINE,
-)
-_IPT_CHAIN = re.compile(r"^:(\S+) ", re.MULTILINE)
-_IPT_RULE = re.compile(r"^-A (\S+) (.*)$", re.MULTILINE)
-_NFT_CHAIN = re.compile(r"^\s*chain (\S+) \{$", re.MULTILINE)
-_NFT_TARGET = re.compile(r"(?:goto|jump) ([^\s,}]+)")
+#: modes whose rules this module can read: those with a rules dump
+RULE_MODES = tuple(spec.name for spec in modes.mode_specs() if spec.rules_dump is not None)
+
+
+def _dump(mode: str) -> RulesDump:
+    dump = modes.get(mode).rules_dump
+    if dump is None:
+        raise ValueError(f"proxy mode {mode} has no rules dump to read")
+    return dump
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,18 +73,10 @@ class DesiredPort:
         return ServicePortName(ServiceName(self.namespace, self.service), self.port_name, Protocol(self.protocol))
 
     def service_chain(self, mode: str) -> str:
-        if mode == "ipvs":
-            return ipvs_virtual_server(self.protocol, self.cluster_ip, self.port)
-        if mode == "iptables":
-            return service_chain_name("KUBE-SVC-", self.name)
-        return f"service-{chain_base(self.name)}"
+        return _dump(mode).service_chain(self.name, self.cluster_ip, self.port)
 
     def endpoint_chains(self, mode: str) -> frozenset[str]:
-        if mode == "ipvs":
-            return frozenset(_host_port(ip, port) for ip, port in self.endpoints)
-        if mode == "iptables":
-            return frozenset(endpoint_chain_name(self.name, f"{ip}:{port}") for ip, port in self.endpoints)
-        return frozenset(f"endpoint-{endpoint_chain_base(self.name, ip, port)}" for ip, port in self.endpoints)
+        return _dump(mode).endpoint_chains(self.name, self.endpoints)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,80 +85,28 @@ class NodeRules:
 
     mode: str
     chains: frozenset[str]
-    targets: dict[str, frozenset[str]]
+    targets: Mapping[str, frozenset[str]]
     text: str
 
     @classmethod
     def parse(cls, mode: str, text: str) -> NodeRules:
-        """Side-effect-free parse of ``iptables-save``, ``nft list table`` or
-        ``ipvsadm-save -n`` output."""
-        found: dict[str, set[str]] = {}
-        if mode == "ipvs":
-            chains = set()
-            for kind, flag, service, real, weight in _IPVS_LINE.findall(text):
-                key = f"{_IPVS_PROTOCOL[flag]}:{service}"
-                if kind == "A":
-                    chains.add(key)
-                    found.setdefault(key, set())
-                elif real and int(weight or 1) > 0:  # weight 0: draining, takes no new flows
-                    found.setdefault(key, set()).add(real)
-        elif mode == "iptables":
-            chains = set(_IPT_CHAIN.findall(text))
-            for chain, rest in _IPT_RULE.findall(text):
-                jump = re.search(r"-j (\S+)", rest)
-                if jump:
-                    found.setdefault(chain, set()).add(jump.group(1))
-        else:
-            chains = set()
-            current = ""
-            for line in text.splitlines():
-                header = _NFT_CHAIN.match(line)
-                if header:
-                    current = header.group(1)
-                    chains.add(current)
-                elif current:
-                    found.setdefault(current, set()).update(_NFT_TARGET.findall(line))
-        return cls(mode, frozenset(chains), {k: frozenset(v) for k, v in found.items()}, text)
+        """Side-effect-free parse of the mode's rules dump."""
+        dumped = _dump(mode).parse(text)
+        return cls(mode, dumped.chains, dumped.targets, text)
 
     def endpoint_targets(self, chain: str) -> frozenset[str]:
-        prefix = _ENDPOINT_PREFIX[self.mode]
-        return frozenset(t for t in self.targets.get(chain, ()) if t.startswith(prefix))
+        dump = _dump(self.mode)
+        return frozenset(t for t in self.targets.get(chain, ()) if dump.is_endpoint_target(t))
 
     def dispatch_lines(self, port: DesiredPort) -> list[str]:
         """Lines that send ``port``'s ClusterIP:port somewhere (service chain or reject)."""
-        proto = port.protocol.lower()
-        if self.mode == "ipvs":
-            service = _host_port(port.cluster_ip, port.port)
-            return [
-                line
-                for line in self.text.splitlines()
-                if line.startswith(("-A ", "-a "))
-                and f" {service} " in f"{line} "
-                and _IPVS_PROTOCOL.get(line.split()[1]) == port.protocol
-            ]
-        if self.mode == "iptables":
-            return [
-                line
-                for line in self.text.splitlines()
-                if f"-d {port.cluster_ip}/32 -p {proto}" in line and f"--dport {port.port} " in line
-            ]
-        needle = f"{port.cluster_ip} . {proto} . {port.port} "
-        return [line for line in self.text.splitlines() if needle in line]
-
-
-def _host_port(ip: str, port: int) -> str:
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
-
-
-def ipvs_virtual_server(protocol: str, ip: str, port: int) -> str:
-    """The key a virtual server has in ``NodeRules`` (``TCP:10.96.0.1:443``)."""
-    return f"{protocol}:{_host_port(ip, port)}"
+        return _dump(self.mode).dispatch_lines(self.text, port.name, port.cluster_ip, port.port)
 
 
 def read_rules(cluster: ClusterUnderTest, node: str) -> NodeRules:
     """The proxy's rules on ``node``, read there with testinfra."""
     mode = cluster.proxy_mode
-    output = cluster.node_host(node).check_output(_DUMP[mode])
+    output = cluster.node_host(node).check_output(_dump(mode).command)
     return NodeRules.parse(mode, output)
 
 
@@ -191,12 +116,12 @@ def converged(rules: NodeRules, ports: Sequence[DesiredPort]) -> bool:
 
 
 def _port_converged(rules: NodeRules, port: DesiredPort) -> bool:
-    if rules.mode == "ipvs":  # the virtual server exists, also without endpoints
-        server = port.service_chain("ipvs")
-        return server in rules.chains and rules.endpoint_targets(server) == port.endpoint_chains("ipvs")
+    reject = _dump(rules.mode).reject_marker
+    if reject is None:  # the service chain exists, also without endpoints (ipvs)
+        chain = port.service_chain(rules.mode)
+        return chain in rules.chains and rules.endpoint_targets(chain) == port.endpoint_chains(rules.mode)
     dispatch = rules.dispatch_lines(port)
     if not port.endpoints:
-        reject = "REJECT" if rules.mode == "iptables" else "goto reject-chain"
         return any(reject in line for line in dispatch)
     chain = port.service_chain(rules.mode)
     wanted = port.endpoint_chains(rules.mode)

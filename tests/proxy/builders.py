@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from lightkube.models.core_v1 import (
     ClientIPConfig,
     LoadBalancerIngress,
@@ -25,12 +24,16 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
+from svclab.proxy.options import NodeOptions
+
 TEST_NODE = "test-node"
 TEST_NODE_IP = "192.168.0.2"
 TEST_NODE_IPS = ("192.168.0.2", "192.168.1.2", "192.168.99.11")
 CLUSTER_CIDR = "10.0.0.0/8"
 EXTERNAL_CLIENT = "203.0.113.2"
 EXTERNAL_CLIENT_BLOCKED = "203.0.113.130"
+#: this node as upstream's fake proxiers see it
+TEST_NODE_OPTIONS = NodeOptions(cluster_cidr=CLUSTER_CIDR, node_ips=(TEST_NODE_IP,))
 
 
 def service(
@@ -129,27 +132,3 @@ def overall_scenario() -> tuple[list[Service], list[EndpointSlice]]:
         endpoint_slice("ns5", "svc5", endpoint("10.180.0.3")),
     ]
     return services, slices
-
-
-#: Packet flows through the overall scenario that end the same in every mode with a tracer:
-#: (id, source, destination, port, verdict, masqueraded). Modes add their own rows.
-OVERALL_FLOWS = [
-    ("pod to cluster IP", "10.0.0.2", "172.30.0.41", 80, "10.180.0.1:80", False),
-    ("external to cluster IP", EXTERNAL_CLIENT, "172.30.0.41", 80, "10.180.0.1:80", True),
-    ("hairpin", "10.180.0.1", "172.30.0.41", 80, "10.180.0.1:80", True),
-    ("two endpoints", "10.0.0.2", "172.30.0.44", 80, "10.180.0.4:80, 10.180.0.5:80", False),
-    ("no endpoints rejects", "10.0.0.2", "172.30.0.46", 80, "REJECT", False),
-    ("external to nodeport", EXTERNAL_CLIENT, TEST_NODE_IP, 3003, "10.180.0.3:80", True),
-    ("external IP, cluster policy", EXTERNAL_CLIENT, "192.168.99.33", 80, "10.180.0.4:80, 10.180.0.5:80", True),
-    ("ETP Local, no local endpoints", EXTERNAL_CLIENT, "1.2.3.4", 80, "DROP", False),
-    ("ETP Local nodeport, no local endpoints", EXTERNAL_CLIENT, TEST_NODE_IP, 3001, "DROP", False),
-    ("ETP Local, pod short-circuit", "10.0.0.2", "1.2.3.4", 80, "10.180.0.2:80", False),
-    ("ETP Local, from the node", TEST_NODE_IP, "1.2.3.4", 80, "10.180.0.2:80", True),
-    ("LB source range allowed", EXTERNAL_CLIENT, "5.6.7.8", 80, "10.180.0.3:80", True),
-    ("LB source range blocked", EXTERNAL_CLIENT_BLOCKED, "5.6.7.8", 80, "DROP", False),
-]
-
-
-def flow_cases(flows: list[tuple[str, str, str, int, str, bool]]) -> list[Any]:
-    """``flows`` as parameters for ``src,dst,port,verdict,masq``, each with its id."""
-    return [pytest.param(*flow[1:], id=flow[0]) for flow in flows]

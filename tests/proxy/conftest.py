@@ -1,12 +1,26 @@
-"""Shared fixtures for the proxy tests: golden-file handling."""
+"""Shared fixtures for the proxy tests: golden files, and which of them ``--update-golden`` may rewrite.
+
+``tests/golden/iptables/overall.rules`` and ``tests/golden/nftables/overall.nft``
+hold upstream's expected text (``TestOverallIPTablesRules``,
+``TestOverallNFTablesRules``): they are read-only, our output must match
+them, never the other way round. ``tests/golden/ipvs/overall.txt`` and
+``tests/golden/userspace/overall.rules`` are our own output (upstream has no
+such overall test for ipvs, and removed the userspace mode), pinned so that
+a change shows in review; ``--update-golden`` rewrites those only.
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
+#: golden files that are our own output; every other file under tests/golden is upstream's text
+OWN_OUTPUT = frozenset({"ipvs/overall.txt", "userspace/overall.rules"})
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -15,7 +29,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             "--update-golden",
             action="store_true",
             default=False,
-            help="rewrite tests/golden files from the current output",
+            help="rewrite the golden files that are our own output (never upstream's expected text)",
         )
     except ValueError:  # another conftest registered it already
         pass
@@ -24,6 +38,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture
 def golden_dir() -> Path:
     return GOLDEN
+
+
+@pytest.fixture
+def own_golden(request: pytest.FixtureRequest) -> Callable[[str, str], str]:
+    """``own_golden(relative_path, current)``: the expected text of one of our own golden files,
+    first rewritten to ``current`` under ``--update-golden``. Upstream's files are refused."""
+
+    def expected(relative: str, current: str) -> str:
+        if relative not in OWN_OUTPUT:
+            raise ValueError(f"tests/golden/{relative} holds upstream's expected text: read it, never write it")
+        path = GOLDEN / relative
+        if request.config.getoption("--update-golden"):
+            path.write_text(current)
+        return path.read_text()
+
+    return expected
+
+
+@pytest.fixture
+def netns() -> Iterator[str]:
+    """A throwaway network namespace ``svclab-proxytest-<pid>`` for the root tests, deleted afterwards."""
+    name = f"svclab-proxytest-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -5,16 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
+from svclab.proxy.adapters.testing.iptables import FakeIptables
 from svclab.proxy.iptables.plan import PlanOptions
 from svclab.proxy.iptables.proxier import IptablesProxier
-from svclab.proxy.iptables.testing import FakeIptables
 from svclab.proxy.provider import Proxier, ProxierOptions
 
 if TYPE_CHECKING:
+    from svclab.proxy.adapters.testing.nft import FakeNft
+    from svclab.proxy.ipvs.proxier import IpvsProxier
+    from svclab.proxy.ipvs.testing import IpvsFakes
     from svclab.proxy.nftables.proxier import NftablesProxier
-    from svclab.proxy.nftables.testing import FakeNft
+    from svclab.proxy.userspace.proxier import UserspaceProxier
 
-from .builders import CLUSTER_CIDR, TEST_NODE, TEST_NODE_IP, overall_scenario
+from .builders import TEST_NODE, TEST_NODE_IP, TEST_NODE_IPS, TEST_NODE_OPTIONS, overall_scenario
 
 
 class ManualClock:
@@ -29,9 +32,7 @@ class ManualClock:
 
 def iptables_proxier(**plan: object) -> tuple[Proxier, IptablesProxier, FakeIptables]:
     fake = FakeIptables()
-    backend = IptablesProxier(
-        fake, PlanOptions(cluster_cidr=CLUSTER_CIDR, node_ip=TEST_NODE_IP, **{"nfacct": True, **plan})
-    )  # type: ignore[arg-type]
+    backend = IptablesProxier(fake, PlanOptions(node=TEST_NODE_OPTIONS, **{"nfacct": True, **plan}))  # type: ignore[arg-type]
     proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=ManualClock()))
     return proxier, backend, fake
 
@@ -56,19 +57,34 @@ async def synced_overall(build: Callable[[], Subject]) -> Subject:
 
 
 def nftables_proxier() -> tuple[Proxier, NftablesProxier, FakeNft]:
-    from svclab.proxy.nftables.plan import NftOptions
+    from svclab.proxy.adapters.testing.nft import FakeNft
+    from svclab.proxy.nftables.plan import TABLE, NftOptions
     from svclab.proxy.nftables.proxier import NftablesProxier
-    from svclab.proxy.nftables.testing import FakeNft
 
-    fake = FakeNft()
+    fake = FakeNft(TABLE)
     backend = NftablesProxier(
         fake,
-        NftOptions(
-            cluster_cidr=CLUSTER_CIDR,
-            service_cidrs=("172.30.0.0/16",),
-            node_ip=TEST_NODE_IP,
-            node_port_ips=(TEST_NODE_IP,),
-        ),
+        NftOptions(node=TEST_NODE_OPTIONS, service_cidrs=("172.30.0.0/16",), node_port_ips=(TEST_NODE_IP,)),
     )
     proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=ManualClock()))
     return proxier, backend, fake
+
+
+def ipvs_proxier() -> tuple[Proxier, IpvsProxier, IpvsFakes]:
+    """NodePort virtual servers on every node IP, as in the ipvs golden plan."""
+    from svclab.proxy.ipvs.plan import IpvsOptions
+    from svclab.proxy.ipvs.testing import IpvsFakes
+
+    fakes = IpvsFakes()
+    backend = fakes.backend(IpvsOptions(node=TEST_NODE_OPTIONS, node_port_ips=TEST_NODE_IPS))
+    return Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=ManualClock())), backend, fakes
+
+
+def userspace_proxier() -> tuple[Proxier, UserspaceProxier, FakeIptables]:
+    """Proxy sockets on 127.0.0.1 (kernel-chosen ports, NodePorts not claimed); close them afterwards."""
+    from svclab.proxy.userspace.proxier import UserspaceOptions, UserspaceProxier
+
+    fake = FakeIptables()
+    options = UserspaceOptions(node=TEST_NODE_OPTIONS, listen_ip="127.0.0.1", claim_node_ports=False)
+    backend = UserspaceProxier(fake, options)
+    return Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=ManualClock())), backend, fake

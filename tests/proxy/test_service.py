@@ -13,10 +13,12 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Node
 
 from svclab.kube.testing import FakeClient
+from svclab.proxy.adapters.testing.iptables import FakeIptables
+from svclab.proxy.adapters.testing.trace_iptables import NetfilterTracer
 from svclab.proxy.command import add_arguments
 from svclab.proxy.iptables.plan import PlanOptions
 from svclab.proxy.iptables.proxier import IptablesProxier
-from svclab.proxy.iptables.testing import FakeIptables, trace_packet
+from svclab.proxy.options import NodeOptions
 from svclab.proxy.service import serve
 
 from .builders import CLUSTER_CIDR, TEST_NODE, endpoint, endpoint_slice, service
@@ -47,14 +49,14 @@ async def test_serve_programs_rules_from_the_api() -> None:
         ran.append(cmd)
         return 0
 
-    backend = IptablesProxier(fake, PlanOptions(cluster_cidr=CLUSTER_CIDR))
+    backend = IptablesProxier(fake, PlanOptions(node=NodeOptions(cluster_cidr=CLUSTER_CIDR)))
     task = asyncio.create_task(
         serve(args, client=client, backend=backend, conntrack_runner=conntrack, serve_http=False)
     )
     try:
         assert await _until(lambda: "KUBE-SVC-XPGD46QRK7WJZT7O" in fake.tables["nat"])
         await client.create(service("ns2", "svc2", "172.30.0.42", ("p80", 80, 0)))
-        assert await _until(lambda: trace_packet(fake, "10.0.0.2", "172.30.0.42", 80).verdict == "REJECT")
+        assert await _until(lambda: NetfilterTracer(fake)("10.0.0.2", "172.30.0.42", 80).verdict == "REJECT")
         await client.delete(type(endpoint_slice("ns1", "svc1")), "svc1-1", namespace="ns1")
         assert await _until(lambda: "KUBE-SVC-XPGD46QRK7WJZT7O" not in fake.tables["nat"])
     finally:

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from svclab.proxy.command import MODES, add_arguments, make_backend, parse_duration
+from svclab.proxy import modes
+from svclab.proxy.command import add_arguments, parse_duration
 from svclab.proxy.conntrack import cleanup_commands, run_cleanup
 from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.healthz import ProxyHealth
@@ -112,7 +113,9 @@ def test_defaults_are_upstreams() -> None:
     assert args.metrics_bind_address == "127.0.0.1:10249" and args.healthz_bind_address == "0.0.0.0:10256"
 
 
-@pytest.mark.parametrize("mode", [m for m in MODES if m != "ipvs"])  # ipvs needs a kernel with IPVS
+@pytest.mark.parametrize("mode", modes.mode_names())
 def test_every_mode_has_a_backend(mode: str) -> None:
-    backend = make_backend(mode, _args("--mode", mode, "--hostname-override", "n1"), ("10.0.0.1",))
+    if (reason := modes.get(mode).supported()) is not None:
+        pytest.skip(f"{mode} {reason}")  # e.g. ipvs without IPVS in this kernel
+    backend = modes.build_backend(mode, _args("--mode", mode, "--hostname-override", "n1"), ("10.0.0.1",))
     assert hasattr(backend, "sync_rules") and hasattr(backend, "cleanup")

@@ -5,7 +5,7 @@ runs this very file with ``--guest OUT``. Inside the guest (its own kernel;
 nothing here touches the host's network):
 
   guest root namespace ("node"): veth to each namespace below, ip_forward on,
-      the ipvs proxier's NetlinkExecutor programs IPVS, ipsets, iptables-legacy
+      the ipvs proxier (its netlink, ipset and iptables adapters) programs IPVS, ipsets, iptables-legacy
   svclab-b1  eth0 10.99.1.2/24 gw 10.99.1.1   http.server :8080 answering "b1"
   svclab-b2  eth0 10.99.2.2/24 gw 10.99.2.1   http.server :8080 answering "b2"
   svclab-cl  eth0 10.99.3.2/24 gw 10.99.3.1   the client
@@ -54,7 +54,12 @@ def test_ipvs_round_robin_in_uml_guest(tmp_path: Path) -> None:
         memory="512M",
         timeout=90,
         shared_dir=shared,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONUNBUFFERED": "1"},
+        # the tree under test, also where the installed svclab is another checkout's
+        env={
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": str(REPO / "implementation"),
+        },
     )
     report = shared / "result.json"
     assert result.exit_code == 0 and report.exists(), (
@@ -174,15 +179,19 @@ def _state(backends: list[str]) -> Any:
 
 
 def guest_main(out: Path) -> int:
-    from svclab.proxy.ipvs import IpvsOptions, IpvsProxier, NetlinkExecutor, VirtualServer
+    import argparse
+
+    from svclab.proxy.adapters.ipvs_netlink import VirtualServer
+    from svclab.proxy.ipvs.mode import build
+    from svclab.proxy.options import NodeOptions
     from svclab.proxy.service_port import Protocol
 
     timings: dict[str, float] = {}
     started = time.monotonic()
     _build_network()
     procs = _start_backends(Path("/tmp/svclab-uml-www"))
-    executor = NetlinkExecutor()
-    proxier = IpvsProxier(executor, IpvsOptions(cluster_cidr="10.99.0.0/16"))
+    proxier = build(NodeOptions(cluster_cidr="10.99.0.0/16"), argparse.Namespace())  # as svclab proxy builds it
+    executor = proxier.ipvs
     t0 = time.monotonic()
     proxier.sync_rules(_state(["svclab-b1", "svclab-b2"]))
     timings["first_sync"] = round(time.monotonic() - t0, 3)
@@ -194,7 +203,7 @@ def guest_main(out: Path) -> int:
     proxier.sync_rules(_state(["svclab-b1"]))
     timings["partial_sync"] = round(time.monotonic() - t0, 3)
     after = [_get() for _ in range(2)]
-    fresh = IpvsProxier(executor, IpvsOptions(cluster_cidr="10.99.0.0/16"))
+    fresh = build(NodeOptions(cluster_cidr="10.99.0.0/16"), argparse.Namespace())
     fresh.sync_rules(_state(["svclab-b1"]))  # a restarted proxy reads the kernel state back
     resync_ops = [str(op) for op in fresh.last_ops]
     proxier.sync_rules(_state([]))
@@ -207,7 +216,7 @@ def guest_main(out: Path) -> int:
         "resync_ops": resync_ops,
         "dummy_addresses": sorted(executor.device_addresses("kube-ipvs0")),
         "ipsets": subprocess.run(["ipset", "list", "-n"], capture_output=True, text=True).stdout.split(),
-        "iptables": executor.iptables,
+        "iptables": getattr(proxier.iptables, "binary", ""),
         "timings": timings,
     }
     proxier.cleanup()

@@ -128,7 +128,7 @@ def test_long_running_guest_is_reachable_from_host_loopback(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(
-    ("requested", "mode", "has_ipvs", "want"),
+    ("requested", "mode", "host_supports", "want"),
     [
         pytest.param("auto", "ipvs", False, "uml", id="auto-ipvs-missing"),
         pytest.param("auto", "ipvs", True, "host", id="auto-ipvs-present"),
@@ -136,12 +136,12 @@ def test_long_running_guest_is_reachable_from_host_loopback(tmp_path: Path) -> N
         pytest.param("host", "ipvs", False, "host", id="host-is-honoured"),
     ],
 )
-def test_resolve_kernel(requested: str, mode: str, has_ipvs: bool, want: str) -> None:
+def test_resolve_kernel(requested: str, mode: str, host_supports: bool, want: str) -> None:
     from svclab.testbed.local.uml import resolve_kernel
 
     if want == "uml" and can_run_uml() is not None:
         pytest.skip(str(can_run_uml()))
-    assert resolve_kernel(requested, mode, has_ipvs=has_ipvs) == want
+    assert resolve_kernel(requested, mode, host_supports=host_supports) == want
 
 
 def test_resolve_kernel_rejects_unknown_value() -> None:

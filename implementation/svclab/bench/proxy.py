@@ -6,7 +6,7 @@ TCP; see ``proxy_scenario``), in a throwaway network namespace
 afterwards, also on failure or timeout; never the root namespace):
 
 * full sync: empty node -> every Service programmed, through the mode's real
-  backend (``make_backend``, as ``svclab proxy`` builds it);
+  backend (``svclab.proxy.modes.build_backend``, as ``svclab proxy`` builds it);
 * partial sync after one Service's endpoints changed (median of a few);
 * the floor: the bare kernel tool on the full sync's own input
   (``iptables-restore`` / ``nft -f`` of the same text; for ipvs the recorded
@@ -18,8 +18,9 @@ afterwards, also on failure or timeout; never the root namespace):
 
 The measuring runs in ``proxy_worker`` inside the namespace; this module
 bounds every step with ``--step-timeout`` ("timed out after X s") and prints
-figures, never pass/fail. The goals of issue 5 are printed beside them. ipvs
-runs inside a User-Mode Linux guest when the host kernel has no IPVS.
+figures, never pass/fail. The goals of issue 5 are printed beside them. The
+modes are the registry's (``svclab.proxy.modes``); one this kernel cannot
+run but a User-Mode Linux guest can (ipvs without IPVS) runs inside a guest.
 
 iptables-nft's ``--noflush`` restore of a whole table grows faster than
 linearly (about rules x chains: 1,000 Services 7-8 s, 2,000 Services over
@@ -42,10 +43,10 @@ from pathlib import Path
 from typing import Any
 
 from svclab.bench.proxy_report import STEPS, ModeResult, render_result, render_userspace_cpu
+from svclab.proxy import modes as proxy_modes
 
 __all__ = ["add_arguments", "run", "run_mode"]
 
-MODES = ("iptables", "nftables", "ipvs", "userspace")
 _REPO = Path(__file__).resolve().parents[3]
 _PEER = "bench-peer"
 
@@ -62,7 +63,10 @@ def _counts(text: str) -> list[int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--mode", choices=MODES, action="append", help="mode to measure (repeatable; default: all four)"
+        "--mode",
+        choices=proxy_modes.mode_names(),
+        action="append",
+        help="mode to measure (repeatable; default: every mode)",
     )
     parser.add_argument(
         "--services",
@@ -85,7 +89,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--quick", action="store_true", help="1000 Services, 10 changes, short userspace CPU run (for tests)"
     )
     parser.add_argument(
-        "--no-uml", action="store_true", help="run ipvs in this kernel even without IPVS (used inside the UML guest)"
+        "--no-uml",
+        action="store_true",
+        help="run every mode in this kernel, even one it cannot run (used inside the UML guest)",
     )
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
 
@@ -206,23 +212,16 @@ def run_mode(mode: str, services: int, options: argparse.Namespace) -> ModeResul
     return result
 
 
-def _run_ipvs_in_uml(options: argparse.Namespace) -> list[ModeResult]:
-    """The ipvs part inside a UML guest (the host kernel has no IPVS); results come back as JSON."""
-    import tempfile
-
-    from svclab.bench.proxy_report import result_from_json
-    from svclab.testbed.local.uml import IPVS_MODULES, UmlError, run_in_uml
-
-    shared = Path(tempfile.mkdtemp(prefix="svclab-uml-bench-"))
-    out = shared / "ipvs.json"
-    argv = [
+def _guest_argv(mode: str, options: argparse.Namespace, out: Path) -> list[str]:
+    """``svclab bench proxy`` for one mode inside the guest, in this kernel, results to ``out``."""
+    return [
         sys.executable,
         "-m",
         "svclab.cli",
         "bench",
         "proxy",
         "--mode",
-        "ipvs",
+        mode,
         "--no-uml",
         "--services",
         ",".join(map(str, options.services)),
@@ -237,18 +236,34 @@ def _run_ipvs_in_uml(options: argparse.Namespace) -> list[ModeResult]:
         "--json",
         str(out),
     ]
+
+
+def _run_in_uml(mode: str, options: argparse.Namespace) -> list[ModeResult]:
+    """One mode inside a UML guest (the host kernel cannot run it); results come back as JSON."""
+    import tempfile
+
+    from svclab.bench.proxy_report import result_from_json
+    from svclab.testbed.local.uml import IPVS_MODULES, UmlError, run_in_uml
+
+    shared = Path(tempfile.mkdtemp(prefix="svclab-uml-bench-"))
+    out = shared / f"{mode}.json"
     budget = options.step_timeout * len(STEPS) * len(options.services) + 120
-    failed = [ModeResult("ipvs", n, options.endpoints_per_service, kernel="uml") for n in options.services]
+    failed = [ModeResult(mode, n, options.endpoints_per_service, kernel="uml") for n in options.services]
     try:
         uml = run_in_uml(
-            argv,
+            _guest_argv(mode, options, out),
             workdir=_REPO,
             modules=IPVS_MODULES,
             memory="3G",
             timeout=budget,
             shared_dir=shared,
             writable_paths=[shared],
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONUNBUFFERED": "1"},
+            # the guest runs this very tree, also where the installed svclab is another checkout's
+            env={
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONPATH": str(_REPO / "implementation"),
+            },
         )
     except UmlError as exc:
         for result in failed:
@@ -277,7 +292,7 @@ def _userspace_cpu(options: argparse.Namespace) -> dict[str, Any]:
         else {"bulk_bytes": 256 << 20, "requests": 20_000, "new_conn_requests": 5_000, "rounds": 2}
     )
     code = (
-        "import json,sys; from svclab.proxy.userspace.bench import bench_userspace; "
+        "import json,sys; from svclab.bench.proxy_userspace import bench_userspace; "
         f"f = bench_userspace(**{sizes!r}); "
         "print(json.dumps({'topology': f.topology, 'direct': f.direct.bulk_mb_s, "
         "'paths': {m.value: [p.bulk_mb_s, p.cpu_s_per_10k_keepalive, p.cpu_s_per_10k_new_connection] "
@@ -308,7 +323,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.quick:
         args.services, args.changes = [1000], min(args.changes, 10)
-    modes = args.mode or list(MODES)
+    modes = args.mode or list(proxy_modes.mode_names())
     print(
         f"proxy: {', '.join(map(str, args.services))} Services x {args.endpoints_per_service} endpoints "
         f"(ClusterIP, TCP, endpoints on another node); step timeout {args.step_timeout:g} s; "
@@ -316,15 +331,13 @@ def run(args: argparse.Namespace) -> int:
     )
     results: list[ModeResult] = []
     for mode in modes:
-        if mode == "ipvs" and not args.no_uml:
-            from svclab.testbed.local.uml import host_has_ipvs
-
-            if not host_has_ipvs():
-                mode_results = _run_ipvs_in_uml(args)
-                for result in mode_results:
-                    print(render_result(result))
-                results += mode_results
-                continue
+        spec = proxy_modes.get(mode)
+        if spec.uml_fallback and not args.no_uml and spec.supported() is not None:
+            mode_results = _run_in_uml(mode, args)
+            for result in mode_results:
+                print(render_result(result))
+            results += mode_results
+            continue
         for count in args.services:
             result = run_mode(mode, count, args)
             print(render_result(result), flush=True)

@@ -2,7 +2,7 @@
 
 ``svclab.bench.proxy`` starts ``python -m svclab.bench.proxy_worker`` with
 its network namespace already entered, so the mode's real backend
-(``svclab.proxy.command.make_backend``, no command prefix) programs that
+(``svclab.proxy.modes.build_backend``, no command prefix) programs that
 namespace's kernel exactly as ``svclab proxy`` would on a node. The worker
 prints one JSON line per finished step, in this order, so the parent can
 bound each step with a timeout and still show what finished:
@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from svclab.bench.proxy_scenario import NODE_IP, NODE_NAME, Scenario, build_scenario, endpoint_change, service_change
-from svclab.proxy.command import make_backend
+from svclab.proxy import modes
 from svclab.proxy.provider import Proxier, ProxierOptions, SyncReport
 
 __all__ = ["CallLog", "TimedExecutor", "WholeTableFirstRestore", "main"]
@@ -71,11 +71,16 @@ class CallLog:
 
 
 class TimedExecutor:
-    """Wraps a mode's executor and times each method call into a ``CallLog``."""
+    """Wraps a system adapter and times each method call into a ``CallLog``.
 
-    def __init__(self, inner: Any, log: CallLog) -> None:
+    Calls are logged by method name, prefixed with ``label.`` when given
+    (a backend with several adapters: ``ipset.restore``, ``iptables.restore``).
+    """
+
+    def __init__(self, inner: Any, log: CallLog, label: str = "") -> None:
         self._inner = inner
         self._log = log
+        self._label = f"{label}." if label else ""
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._inner, name)
@@ -87,7 +92,7 @@ class TimedExecutor:
             try:
                 return attribute(*args, **kwargs)
             finally:
-                self._log.record_call(name, time.perf_counter() - started)
+                self._log.record_call(self._label + name, time.perf_counter() - started)
 
         return timed
 
@@ -123,7 +128,7 @@ class WholeTableFirstRestore:
 class ThreadBoundBackend:
     """A ``ModeBackend`` built and driven on one dedicated thread.
 
-    pyroute2 0.9's synchronous API (the ipvs ``NetlinkExecutor``) runs its own
+    pyroute2 0.9's synchronous API (the ipvs mode's ``NetlinkIpvs``) runs its own
     event loop and raises "This event loop is already running" on a thread
     whose asyncio loop is running, as the Proxier's is. The sync still blocks
     the loop while it runs, as every other mode's does.
@@ -167,18 +172,23 @@ def _install_process_counter(log: CallLog) -> None:
     sys.addaudithook(hook)
 
 
+#: the attributes backends hold their system adapters in, and the label of their calls
+_ADAPTERS = (("executor", ""), ("ipvs", "ipvs"), ("ipset", "ipset"), ("iptables", "iptables"))
+
+
 def _make_proxier(
     mode: str, log: CallLog, on_sync: Callable[[SyncReport], None], *, seed_whole_table: bool = False
 ) -> Proxier:
     args = argparse.Namespace(cluster_cidr=_CLUSTER_CIDR, masquerade_all=False, ipvs_scheduler="rr")
 
     def build() -> Any:
-        backend: Any = make_backend(mode, args, (NODE_IP,))
-        executor = backend.executor
+        backend: Any = modes.build_backend(mode, args, (NODE_IP,))
         if seed_whole_table:
             # _bootstrap is the backend's own jump/canary installer; reusing it keeps the seed exact.
-            executor = WholeTableFirstRestore(executor, backend._bootstrap)
-        backend.executor = TimedExecutor(executor, log)
+            backend.executor = WholeTableFirstRestore(backend.executor, backend._bootstrap)
+        for attribute, label in _ADAPTERS:
+            if hasattr(backend, attribute):
+                setattr(backend, attribute, TimedExecutor(getattr(backend, attribute), log, label))
         return backend
 
     return Proxier(
@@ -218,12 +228,16 @@ def _restore_floor(argv: list[str], text: str, netns: str) -> dict[str, Any]:
 def _floor_tool(mode: str, text: str, floor_netns: Sequence[str], *, seeded: bool) -> dict[str, Any]:
     """The bare tool on ``text``, each variant into its own fresh namespace.
 
-    iptables: ``--noflush`` as the backend runs it, and the whole-table restore
-    (no ``--noflush``; equal in an empty namespace), which the nft backend of
-    iptables does several times faster (DESIGN.md "Rule-programming costs").
+    iptables and userspace: ``--noflush`` as the backend runs it, and the
+    whole-table restore (no ``--noflush``; equal in an empty namespace), which
+    the nft backend of iptables does several times faster (DESIGN.md
+    "Rule-programming costs"). A mode the bench has no floor for (one
+    registered besides the built-in ones) reports that instead of a figure.
     """
     if mode == "nftables":
         return {**_restore_floor(["nft", "-f", "-"], text, floor_netns[0]), "input_bytes": len(text.encode())}
+    if mode not in ("iptables", "userspace"):
+        return {"error": f"no floor tool known for mode {mode}"}
     if seeded:  # the --noflush floor is what timed out in the unseeded run
         return {**_restore_floor(["iptables-restore", "-w"], text, floor_netns[1]), "input_bytes": len(text.encode())}
     figures = _restore_floor(["iptables-restore", "-w", "--noflush"], text, floor_netns[0])
@@ -237,16 +251,17 @@ def _floor_ipvs(bound: ThreadBoundBackend, recorded: dict[str, Any]) -> dict[str
 
 def _replay_ipvs(backend: Any, recorded: dict[str, Any]) -> dict[str, Any]:
     """Replay the full sync's ipset/iptables restores and netlink operations after a cleanup."""
-    executor = backend.executor._inner  # the untimed executor: the floor has no bookkeeping
+    # the untimed adapters: the floor has no bookkeeping
+    ipvs, ipset, iptables = backend.ipvs._inner, backend.ipset._inner, backend.iptables._inner
     backend.cleanup()
     started = time.perf_counter()
-    executor.ensure_dummy_device(backend.options.dummy_device)
-    executor.ipset_restore(recorded["ipset"])
-    executor.iptables_restore(recorded["iptables"])
+    ipvs.ensure_dummy_device(backend.options.dummy_device)
+    ipset.restore(recorded["ipset"])
+    iptables.restore(recorded["iptables"], noflush=True)
     for address in recorded["addresses"]:
-        executor.bind_address(backend.options.dummy_device, address)
+        ipvs.bind_address(backend.options.dummy_device, address)
     for op in recorded["ops"]:
-        executor.execute(op)
+        ipvs.execute(op)
     seconds = time.perf_counter() - started
     return {
         "seconds": round(seconds, 6),
@@ -345,7 +360,7 @@ async def _run(options: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m svclab.bench.proxy_worker")
-    parser.add_argument("--mode", required=True, choices=("iptables", "nftables", "ipvs", "userspace"))
+    parser.add_argument("--mode", required=True, choices=modes.mode_names())
     parser.add_argument("--services", type=int, required=True)
     parser.add_argument("--endpoints-per-service", type=int, default=10)
     parser.add_argument("--partial-samples", type=int, default=5)

@@ -3,12 +3,17 @@
 Shared model on top (upstream ``pkg/proxy``): service ports, endpoints, the two
 change trackers, topology, the bounded-frequency runner and the ``Provider``
 interface with its mode-agnostic ``Proxier``. One package per mode
-(``iptables``, ``nftables``; ``ipvs`` and ``userspace`` follow), none importing
-another; each has a pure ``plan`` module, a ``proxier`` backend and a fake
-executor in ``testing``. What several modes share instead of copying sits up
-here: ``restore`` (the iptables adapter of the iptables and userspace modes,
-its fake in ``testing``) and ``full_sync`` (when a backend rewrites
-everything). ``command``/``service`` are the imperative shell.
+(``iptables``, ``nftables``, ``ipvs``, ``userspace``), none importing another;
+each has a pure ``plan`` (or ``rules``) part, a ``proxier`` backend and a
+``mode`` module with its entry in the mode registry (``modes``), which
+everything that offers modes reads. The modes reach the kernel only through
+``adapters`` (iptables, nft, ipset, IPVS netlink; their fakes and packet
+tracers in ``adapters.testing``). What several modes share instead of
+copying sits up here: ``options`` (the node's settings every mode's options
+embed), ``plan_cache`` and ``naming`` (the iptables and nftables backends'
+per-port plans and chain-name hash), ``full_sync`` (when a backend rewrites
+everything) and ``dump`` (how a mode's rules read from outside).
+``command``/``service`` are the imperative shell.
 """
 
 from svclab.proxy.endpoint import Endpoint, EndpointFactory, EndpointsMap

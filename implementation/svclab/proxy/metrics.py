@@ -4,7 +4,9 @@ One ``ProxyMetrics`` owns its own registry, so tests can build many.
 ``record_sync`` turns a ``SyncReport`` into observations, including
 ``kubeproxy_network_programming_duration_seconds``: wall time from each
 EndpointSlice's ``last-change-trigger-time`` to the end of the sync that
-programmed it.
+programmed it. Which rule-count gauge and failure counter a sync feeds is
+its mode's ``RuleMetrics`` (``svclab.proxy.modes``); the families of every
+registered mode are exposed, as upstream registers them all.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from svclab.proxy import modes
 from svclab.proxy.provider import SyncReport
 
 __all__ = ["ProxyMetrics"]
@@ -102,27 +105,12 @@ class ProxyMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
-        self.rules_total = Gauge(
-            "kubeproxy_sync_proxy_rules_iptables_total",
-            "Total number of iptables rules owned by kube-proxy",
-            ["table"],
-            registry=r,
-        )
-        self.nft_rules_total = Gauge(
-            "kubeproxy_sync_proxy_rules_nftables_total",
-            "Total number of nftables rules owned by kube-proxy",
-            registry=r,
-        )
-        self.restore_failures = Counter(
-            "kubeproxy_sync_proxy_rules_iptables_restore_failures_total",
-            "Cumulative proxy iptables restore failures",
-            registry=r,
-        )
-        self.nft_failures = Counter(
-            "kubeproxy_sync_proxy_rules_nftables_sync_failures_total",
-            "Cumulative proxy nftables sync failures",
-            registry=r,
-        )
+        self._rules_total: dict[str, Gauge] = {}
+        self._failures: dict[str, Counter] = {}
+        for spec in modes.mode_specs():
+            self._gauge(spec.metrics)
+        for spec in modes.mode_specs():
+            self._counter(spec.metrics)
         self.endpoint_changes = Counter(
             "kubeproxy_sync_proxy_rules_endpoint_changes_total", "Cumulative proxy rules Endpoint changes", registry=r
         )
@@ -130,12 +118,25 @@ class ProxyMetrics:
             "kubeproxy_sync_proxy_rules_service_changes_total", "Cumulative proxy rules Service changes", registry=r
         )
 
+    def _gauge(self, names: modes.RuleMetrics) -> Gauge:
+        if names.rules_total not in self._rules_total:
+            labels = ["table"] if names.by_table else []
+            self._rules_total[names.rules_total] = Gauge(
+                names.rules_total, names.rules_help, labels, registry=self.registry
+            )
+        return self._rules_total[names.rules_total]
+
+    def _counter(self, names: modes.RuleMetrics) -> Counter:
+        if names.failures not in self._failures:
+            self._failures[names.failures] = Counter(names.failures, names.failures_help, registry=self.registry)
+        return self._failures[names.failures]
+
     def queued(self) -> None:
         """A change arrived and a sync was requested."""
         self.last_queued.set(self._now())
 
     def record_sync(self, report: SyncReport, mode: str) -> None:
-        """Observe one successful sync."""
+        """Observe one successful sync of ``mode``."""
         self.sync_duration.observe(report.duration_seconds)
         (self.full_sync_duration if report.full else self.partial_sync_duration).observe(report.duration_seconds)
         now = self._now()
@@ -143,15 +144,17 @@ class ProxyMetrics:
         for stamps in report.trigger_times.values():
             for stamp in stamps:
                 self.programming_latency.observe(max(0.0, now - stamp))
-        if mode == "nftables":
-            self.nft_rules_total.set(sum(report.rules_by_table.values()))
-        else:
+        names = modes.get(mode).metrics
+        gauge = self._gauge(names)
+        if names.by_table:
             for table, count in report.rules_by_table.items():
-                self.rules_total.labels(table=table).set(count)
+                gauge.labels(table=table).set(count)
+        else:
+            gauge.set(sum(report.rules_by_table.values()))
 
     def record_failure(self, mode: str) -> None:
-        """Observe one failed apply."""
-        (self.nft_failures if mode == "nftables" else self.restore_failures).inc()
+        """Observe one failed apply of ``mode``."""
+        self._counter(modes.get(mode).metrics).inc()
 
     def exposition(self) -> bytes:
         """The text format for ``/metrics``."""

@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from svclab.proxy import modes
 from svclab.proxy.conntrack import Runner, run_cleanup, subprocess_runner
 from svclab.proxy.healthz import ProxyHealth
 from svclab.proxy.metrics import ProxyMetrics
@@ -89,43 +90,16 @@ async def _node_ips(client: Any, node_name: str, *, wait: float = 60.0, interval
         await asyncio.sleep(interval)
 
 
-async def serve(
-    args: argparse.Namespace,
-    *,
-    client: Any | None = None,
-    backend: ModeBackend | None = None,
-    conntrack_runner: Runner | None = None,
-    serve_http: bool = True,
-) -> int:
-    """Run until cancelled. Tests inject a fake ``client``, ``backend`` and runner."""
+def _informers(client: Any, node: str, proxier: Proxier, metrics: ProxyMetrics, health: ProxyHealth) -> list[Any]:
+    """Services, EndpointSlices and this node's Node, each wired to the proxier's handler.
+
+    Service and EndpointSlice changes also mark a sync as queued (metrics, health).
+    """
     from lightkube.resources.core_v1 import Node, Service
     from lightkube.resources.discovery_v1 import EndpointSlice
 
-    from svclab.kube.client import make_client
-    from svclab.kube.informer import Informer, wait_for_sync
+    from svclab.kube.informer import Informer
     from svclab.kube.reflector import ReflectorOptions
-    from svclab.proxy.command import make_backend
-
-    client = client if client is not None else make_client(args.kubeconfig)
-    node = args.hostname_override
-    if backend is None:
-        backend = make_backend(args.mode, args, await _node_ips(client, node))
-    metrics, health = ProxyMetrics(), ProxyHealth(timeout=2 * args.sync_period)
-    run_conntrack = conntrack_runner or subprocess_runner()
-
-    def after_sync(report: SyncReport) -> None:
-        metrics.record_sync(report, args.mode)
-        health.updated()
-        failed = run_cleanup(report, proxier.service_ports, run_conntrack)
-        if failed:
-            log.warning("event=conntrack_cleanup_failed commands=%s", failed)
-
-    proxier = Proxier(
-        backend,
-        ProxierOptions(node_name=node, min_sync_period=args.min_sync_period, sync_period=args.sync_period),
-        on_sync=after_sync,
-        on_failure=lambda exc: metrics.record_failure(args.mode),
-    )
 
     def queued(handler: Callable[[Any | None, Any | None], None]) -> Callable[[Any | None, Any | None], None]:
         def wrapped(old: Any | None, new: Any | None) -> None:
@@ -145,10 +119,47 @@ async def serve(
         )
     )
     nodes.add_handler(handler_for(lambda old, new: proxier.on_node(new)))
+    return [services, slices, nodes]
+
+
+async def serve(
+    args: argparse.Namespace,
+    *,
+    client: Any | None = None,
+    backend: ModeBackend | None = None,
+    conntrack_runner: Runner | None = None,
+    serve_http: bool = True,
+) -> int:
+    """Run until cancelled. Tests inject a fake ``client``, ``backend`` and runner."""
+    from svclab.kube.client import make_client
+    from svclab.kube.informer import wait_for_sync
+
+    client = client if client is not None else make_client(args.kubeconfig)
+    node = args.hostname_override
+    if backend is None:
+        backend = modes.build_backend(args.mode, args, await _node_ips(client, node))
+    metrics, health = ProxyMetrics(), ProxyHealth(timeout=2 * args.sync_period)
+    run_conntrack = conntrack_runner or subprocess_runner()
+
+    def after_sync(report: SyncReport) -> None:
+        metrics.record_sync(report, args.mode)
+        health.updated()
+        failed = run_cleanup(report, proxier.service_ports, run_conntrack)
+        if failed:
+            log.warning("event=conntrack_cleanup_failed commands=%s", failed)
+
+    proxier = Proxier(
+        backend,
+        ProxierOptions(node_name=node, min_sync_period=args.min_sync_period, sync_period=args.sync_period),
+        on_sync=after_sync,
+        on_failure=lambda exc: metrics.record_failure(args.mode),
+    )
+
+    informers = _informers(client, node, proxier, metrics, health)
     runners = await _start_http(metrics, health, args) if serve_http else []
-    tasks = [asyncio.create_task(i.run()) for i in (services, slices, nodes)]
+    tasks = [asyncio.create_task(i.run()) for i in informers]
     try:
-        await wait_for_sync(services, slices, nodes)
+        await wait_for_sync(*informers)
         log.info("event=informers_synced node=%s mode=%s", node, args.mode)
         await proxier.sync_loop()
     finally:

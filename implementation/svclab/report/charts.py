@@ -7,7 +7,8 @@ inline SVGs cannot collide in one HTML document.  The object API is used
 (no pyplot), so no global figure state and no GUI backend is involved.
 
 Colours: a fixed one per testbed/mode (so iptables is the same blue in every
-chart) and a fixed one per target; the direct baseline is always grey.
+chart; each mode's colour is in the proxy mode registry, ``svclab.proxy.modes``)
+and a fixed one per target; the direct baseline is always grey.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from matplotlib.figure import Figure as MplFigure
 from matplotlib.ticker import FuncFormatter
 
 from svclab.load.model import Figure, Scenario, TargetKind
+from svclab.proxy import modes as proxy_modes
 
 from .inputs import ConvergenceSample
 
@@ -35,7 +37,6 @@ __all__ = [
     "throughput_chart",
 ]
 
-MODE_COLOURS = {"iptables": "#2563eb", "nftables": "#0f9d8a", "ipvs": "#d97706", "userspace": "#9333ea"}
 _FALLBACK = ("#db2777", "#4b5563", "#65a30d", "#0891b2")
 TARGET_COLOURS = {TargetKind.DIRECT: "#a3a3a3", TargetKind.CLUSTER_IP: "#2563eb", TargetKind.NODE_PORT: "#f59e0b"}
 TARGET_LABELS = {
@@ -66,9 +67,10 @@ _STYLE: dict[Any, Any] = {
 
 
 def mode_colour(name: str, order: Sequence[str] = ()) -> str:
-    """The colour of a testbed/mode, stable across charts."""
-    if name in MODE_COLOURS:
-        return MODE_COLOURS[name]
+    """The colour of a testbed/mode, stable across charts: the mode's own, else a fallback."""
+    spec = proxy_modes.find(name)
+    if spec is not None and spec.colour is not None:
+        return spec.colour
     index = list(order).index(name) if name in order else len(name)
     return _FALLBACK[index % len(_FALLBACK)]
 

@@ -23,13 +23,12 @@ import jinja2
 from markupsafe import Markup
 
 from svclab.load.model import Figure, Scenario, TargetKind
+from svclab.proxy import modes as proxy_modes
 
 from . import charts
 from .inputs import AreaCounts, ReportInputs, TestbedInputs, load_inputs
 
 __all__ = ["Headline", "build_view", "describe_run_time", "headline", "headline_ratios", "render_report"]
-
-_MODE_ORDER = ("iptables", "nftables", "ipvs", "userspace")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +44,11 @@ class Headline:
 
 
 def _order(testbeds: Sequence[TestbedInputs]) -> list[TestbedInputs]:
+    """Testbeds named after a proxy mode first, in the mode registry's order; the others by name."""
+    order = proxy_modes.mode_names()
+
     def key(t: TestbedInputs) -> tuple[int, str]:
-        return (_MODE_ORDER.index(t.name) if t.name in _MODE_ORDER else len(_MODE_ORDER), t.name)
+        return (order.index(t.name) if t.name in order else len(order), t.name)
 
     return sorted(testbeds, key=key)
 

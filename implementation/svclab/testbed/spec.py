@@ -21,9 +21,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
+
+from svclab.proxy import modes as proxy_modes
 
 __all__ = [
     "API_VERSION",
@@ -48,9 +50,6 @@ KIND = "Testbed"
 KIND_API_VERSION = "kind.x-k8s.io/v1alpha4"
 DEFAULT_POD_SUBNET = "10.244.0.0/16"
 DEFAULT_SERVICE_SUBNET = "10.96.0.0/16"
-
-# ipvs schedulers the kernel ships (ip_vs_*.ko); kube-proxy passes the name through.
-IPVS_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh")
 
 # kind Cluster fields we accept as they are (kind's own schema, v1alpha4); the
 # ones we use are validated more closely.
@@ -106,12 +105,30 @@ class KernelChoice(StrEnum):
     UML = "uml"
 
 
-class ProxyMode(StrEnum):
-    NONE = "none"
-    USERSPACE = "userspace"
-    IPTABLES = "iptables"
-    IPVS = "ipvs"
-    NFTABLES = "nftables"
+class ProxyMode(str):
+    """``none`` (no proxy) or the name of a mode in the proxy mode registry.
+
+    Not an enum: the registry (``svclab.proxy.modes``) decides which names
+    exist, so a registered mode is valid here without editing this module.
+    ``ProxyMode(name)`` raises ``ValueError`` for any other name.
+    """
+
+    NONE: ClassVar[str] = "none"
+
+    def __new__(cls, value: str) -> ProxyMode:
+        if value not in cls.choices():
+            raise ValueError(f"{value!r} is not a proxy mode (one of {', '.join(cls.choices())})")
+        return super().__new__(cls, value)
+
+    @classmethod
+    def choices(cls) -> tuple[str, ...]:
+        """Every valid value: ``none``, then the registered modes in display order."""
+        return (cls.NONE, *proxy_modes.mode_names())
+
+    @property
+    def value(self) -> str:
+        """The plain name (as ``StrEnum`` members have it)."""
+        return str.__str__(self)
 
 
 class Controller(StrEnum):
@@ -143,7 +160,7 @@ class Duration:
 
 @dataclass(frozen=True, slots=True)
 class ProxySpec:
-    mode: ProxyMode = ProxyMode.IPTABLES
+    mode: ProxyMode = field(default_factory=lambda: ProxyMode("iptables"))
     min_sync_period: Duration = Duration("1s", 1.0)
     sync_period: Duration = Duration("30s", 30.0)
     scheduler: str | None = None  # ipvs only
@@ -222,6 +239,14 @@ class _Checker:
             return enum(default)
         return enum(value)
 
+    def proxy_mode(self, value: Any, path: str) -> ProxyMode:
+        if value is None:
+            return ProxyMode("iptables")
+        if value not in ProxyMode.choices():
+            self.fail(path, "must be one of " + ", ".join(ProxyMode.choices()))
+            return ProxyMode("iptables")
+        return ProxyMode(value)
+
     def cidr(self, value: Any, path: str, default: str) -> str:
         if value is None:
             return default
@@ -244,13 +269,16 @@ class _Checker:
 
 def _check_proxy(check: _Checker, raw: Any) -> ProxySpec:
     proxy = check.mapping(raw, "spec.proxy", frozenset({"mode", "minSyncPeriod", "syncPeriod", "scheduler"}))
-    mode = check.choice(proxy.get("mode"), "spec.proxy.mode", ProxyMode, "iptables")
+    mode = check.proxy_mode(proxy.get("mode"), "spec.proxy.mode")
     scheduler = proxy.get("scheduler")
     if scheduler is not None:
-        if mode is not ProxyMode.IPVS:
-            check.fail("spec.proxy.scheduler", "only allowed with mode: ipvs")
-        elif scheduler not in IPVS_SCHEDULERS:
-            check.fail("spec.proxy.scheduler", "must be one of " + ", ".join(IPVS_SCHEDULERS))
+        mode_spec = proxy_modes.find(mode.value)
+        schedulers = mode_spec.schedulers if mode_spec is not None else ()
+        if not schedulers:
+            with_schedulers = [spec.name for spec in proxy_modes.mode_specs() if spec.schedulers]
+            check.fail("spec.proxy.scheduler", "only allowed with mode: " + ", ".join(with_schedulers))
+        elif scheduler not in schedulers:
+            check.fail("spec.proxy.scheduler", "must be one of " + ", ".join(schedulers))
     defaults = ProxySpec()
     return ProxySpec(
         mode=mode,

@@ -17,6 +17,7 @@ sync without changes removes those too.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from types import SimpleNamespace
 from typing import Any
@@ -25,13 +26,13 @@ import pytest
 from lightkube.models.discovery_v1 import EndpointHints, ForZone
 
 from svclab.proxy.ipvs.plan import IpvsOptions, plan
-from svclab.proxy.ipvs.proxier import IpvsProxier
-from svclab.proxy.ipvs.testing import FakeIpvsExecutor
+from svclab.proxy.ipvs.testing import IpvsFakes
+from svclab.proxy.options import NodeOptions
 from svclab.proxy.provider import Proxier, ProxierOptions, ProxyState
 
 from ..builders import TEST_NODE, TEST_NODE_IP, endpoint, endpoint_slice, service
 
-OPTIONS = IpvsOptions(node_ip=TEST_NODE_IP, cluster_cidr="10.0.0.0/8")
+OPTIONS = IpvsOptions(node=NodeOptions(cluster_cidr="10.0.0.0/8", node_ips=(TEST_NODE_IP,)))
 SERVICES = [("ns1", "a"), ("ns1", "b"), ("ns2", "a"), ("ns2", "c"), ("ns3", "d")]
 CLUSTER_IPS = [f"172.30.0.{i}" for i in range(1, 5)]
 POD_IPS = [f"10.180.0.{i}" for i in range(1, 7)]
@@ -118,45 +119,45 @@ class World:
             )
 
 
-def kernel(fake: FakeIpvsExecutor) -> dict[str, Any]:
+def kernel(fake: IpvsFakes) -> dict[str, Any]:
     """What a fake kernel holds, without the call records and real servers draining connections."""
     serving = {
         key: {status.server for status in servers.values() if status.server.weight or status.idle}
-        for key, servers in fake.destinations.items()
+        for key, servers in fake.ipvs.destinations.items()
     }
     return {
-        "services": fake.services,
+        "services": fake.ipvs.services,
         "real_servers": serving,
-        "devices": fake.devices,
-        "ipsets": fake.ipsets,
-        "chains": fake.chains,
-        "jumps": fake.jumps,
+        "devices": fake.ipvs.devices,
+        "ipsets": fake.ipset.sets,
+        "tables": fake.iptables.tables,
     }
 
 
-def add_clients(rng: random.Random, fake: FakeIpvsExecutor) -> None:
+def add_clients(rng: random.Random, fake: IpvsFakes) -> None:
     """Connections on one random real server, so removing its endpoint drains it."""
+    ipvs = fake.ipvs
     busy = [
-        (fake.services[key], status.server) for key, servers in fake.destinations.items() for status in servers.values()
+        (ipvs.services[key], status.server) for key, servers in ipvs.destinations.items() for status in servers.values()
     ]
     if busy:
         vs, rs = rng.choice(busy)
-        fake.set_connections(vs, rs, active=rng.randint(0, 2), inactive=rng.randint(0, 1))
+        ipvs.set_connections(vs, rs, active=rng.randint(0, 2), inactive=rng.randint(0, 1))
 
 
-def full_sync_of(proxier: Proxier) -> tuple[FakeIpvsExecutor, dict[str, int]]:
+def full_sync_of(proxier: Proxier) -> tuple[IpvsFakes, dict[str, int]]:
     """A fresh proxier's full sync of ``proxier``'s current state."""
-    fake = FakeIpvsExecutor()
+    fake = IpvsFakes()
     state = ProxyState(proxier.service_ports, proxier.endpoints, TEST_NODE, proxier.node_labels, frozenset())
-    counts = IpvsProxier(fake, OPTIONS).sync_rules(state)
+    counts = fake.backend(OPTIONS).sync_rules(state)
     return fake, counts
 
 
 @pytest.mark.parametrize("seed", range(40), ids=lambda seed: f"seed-{seed}")
 def test_partial_syncs_equal_a_whole_plan_and_a_full_sync(seed: int) -> None:
     rng = random.Random(seed)
-    fake = FakeIpvsExecutor()
-    backend = IpvsProxier(fake, OPTIONS)
+    fake = IpvsFakes()
+    backend = fake.backend(OPTIONS)
     proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE))
     world = World(rng, proxier)
     for step in range(30):
@@ -165,37 +166,35 @@ def test_partial_syncs_equal_a_whole_plan_and_a_full_sync(seed: int) -> None:
         report = asyncio.run(proxier.sync())
         assert report.full == (step == 0)
         has_node_ports = any(p.node_port for p in proxier.service_ports.values())
-        opts = IpvsOptions(
-            node_ip=TEST_NODE_IP, cluster_cidr="10.0.0.0/8", node_port_ips=(TEST_NODE_IP,) if has_node_ports else ()
-        )
+        opts = dataclasses.replace(OPTIONS, node_port_ips=(TEST_NODE_IP,) if has_node_ports else ())
         assert backend.applied == plan(proxier.service_ports, proxier.endpoints, opts, proxier.node_labels)
         reference, counts = full_sync_of(proxier)
         assert kernel(fake) == kernel(reference), f"step {step}"
         assert report.rules_by_table == counts
         add_clients(rng, fake)
-    for key, vs in fake.services.items():  # clients leave: the next sync finishes draining
-        for status in list(fake.destinations[key].values()):
-            fake.set_connections(vs, status.server, active=0)
+    for key, vs in fake.ipvs.services.items():  # clients leave: the next sync finishes draining
+        for status in list(fake.ipvs.destinations[key].values()):
+            fake.ipvs.set_connections(vs, status.server, active=0)
     asyncio.run(proxier.sync())
-    assert (fake.services, fake.destinations) == (reference.services, reference.destinations)
+    assert (fake.ipvs.services, fake.ipvs.destinations) == (reference.ipvs.services, reference.ipvs.destinations)
     assert not backend.draining
 
 
 def test_failed_planning_makes_the_next_sync_full() -> None:
     """The changes a failed sync consumed are gone, so the next sync must not be partial."""
-    fake = FakeIpvsExecutor()
-    backend = IpvsProxier(fake, OPTIONS)
+    fake = IpvsFakes()
+    backend = fake.backend(OPTIONS)
     proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE))
     proxier.on_service(None, service("ns1", "web", "172.30.0.1", ("http", 80, 0)))
     asyncio.run(proxier.sync())
     proxier.on_service(None, service("ns1", "np", "172.30.0.2", ("http", 80, 30001), type="NodePort"))
-    broken = fake.local_addresses
-    fake.local_addresses = None  # type: ignore[assignment,method-assign]
+    broken = fake.ipvs.local_addresses
+    fake.ipvs.local_addresses = None  # type: ignore[assignment,method-assign]
     with pytest.raises(TypeError):
         asyncio.run(proxier.sync())
-    fake.local_addresses = broken  # type: ignore[method-assign]
+    fake.ipvs.local_addresses = broken  # type: ignore[method-assign]
     assert asyncio.run(proxier.sync()).full
-    assert sorted(str(vs) for vs in fake.services.values()) == [
+    assert sorted(str(vs) for vs in fake.ipvs.services.values()) == [
         "172.30.0.1:80/TCP",
         "172.30.0.2:80/TCP",
         "192.168.0.2:30001/TCP",

@@ -10,32 +10,32 @@ LoadBalancer IPs 1.2.3.4 and 5.6.7.8, LB source range 203.0.113.0/25.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
 
+from svclab.proxy.adapters.ipvs_netlink import RealServer
 from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.endpoints_change_tracker import EndpointsChangeTracker
 from svclab.proxy.ipvs.ipsets import IPSET_SPECS, restore_text
-from svclab.proxy.ipvs.plan import IpvsOptions, IpvsRuleset, RealServer, plan
+from svclab.proxy.ipvs.plan import IpvsOptions, IpvsRuleset, plan
 from svclab.proxy.ipvs.testing import render_ruleset
+from svclab.proxy.options import NodeOptions
 from svclab.proxy.service_change_tracker import ServiceChangeTracker
 from svclab.proxy.service_port import IPFamily, ServicePort, ServicePortName
 
 from ..builders import (
-    CLUSTER_CIDR,
     TEST_NODE,
-    TEST_NODE_IP,
     TEST_NODE_IPS,
+    TEST_NODE_OPTIONS,
     endpoint,
     endpoint_slice,
     overall_scenario,
     service,
 )
 
-OPTIONS = IpvsOptions(node_ip=TEST_NODE_IP, node_port_ips=TEST_NODE_IPS, cluster_cidr=CLUSTER_CIDR)
+OPTIONS = IpvsOptions(node=TEST_NODE_OPTIONS, node_port_ips=TEST_NODE_IPS)
 
 
 def state(
@@ -56,12 +56,9 @@ def plan_of(services: Sequence[Any], slices: Sequence[Any], opts: IpvsOptions = 
     return plan(ports, endpoints, opts)
 
 
-def test_overall_scenario_matches_golden(golden_dir: Path, request: pytest.FixtureRequest) -> None:
-    path = golden_dir / "ipvs" / "overall.txt"
+def test_overall_scenario_matches_golden(own_golden: Callable[[str, str], str]) -> None:
     got = render_ruleset(plan_of(*overall_scenario()))
-    if request.config.getoption("--update-golden"):
-        path.write_text(got)
-    want = path.read_text()
+    want = own_golden("ipvs/overall.txt", got)
     diff = "\n".join(difflib.unified_diff(want.splitlines(), got.splitlines(), "golden", "ours", lineterm=""))
     assert got == want, diff
 
@@ -183,10 +180,12 @@ def test_empty_sets_get_no_matching_nat_rules() -> None:
     ("opts", "want"),
     [
         pytest.param(
-            IpvsOptions(masquerade_all=True), "KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ", id="masquerade-all"
+            IpvsOptions(node=NodeOptions(masquerade_all=True)),
+            "KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ",
+            id="masquerade-all",
         ),
         pytest.param(
-            IpvsOptions(cluster_cidr="10.0.0.0/8"),
+            IpvsOptions(node=NodeOptions(cluster_cidr="10.0.0.0/8")),
             "KUBE-CLUSTER-IP dst,dst ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ",
             id="cluster-cidr",
         ),

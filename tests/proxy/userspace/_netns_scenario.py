@@ -18,8 +18,10 @@ import sys
 
 from tests.proxy.builders import endpoint, endpoint_slice, service
 
+from svclab.proxy.adapters.iptables import SubprocessIptables
+from svclab.proxy.options import NodeOptions
 from svclab.proxy.provider import Proxier, ProxierOptions
-from svclab.proxy.userspace.proxier import SubprocessIptables, UserspaceOptions, UserspaceProxier
+from svclab.proxy.userspace.proxier import UserspaceOptions, UserspaceProxier
 
 NODE_IP = "10.99.0.2"
 POD_CLIENT = """
@@ -59,7 +61,7 @@ async def main(pod: str) -> dict[str, object]:
 
     server = await asyncio.start_server(handle, NODE_IP, 9000)
     udp, _ = await asyncio.get_running_loop().create_datagram_endpoint(UdpEcho, local_addr=(NODE_IP, 9053))
-    backend = UserspaceProxier(SubprocessIptables(), UserspaceOptions(host_ip=NODE_IP))
+    backend = UserspaceProxier(SubprocessIptables(), UserspaceOptions(node=NodeOptions(node_ips=(NODE_IP,))))
     proxier = Proxier(backend, ProxierOptions(node_name="node"))
     proxier.on_service(None, service("ns1", "echo", "172.30.0.50", ("p80", 80, 0)))
     proxier.on_service(None, service("ns1", "empty", "172.30.0.51", ("p80", 80, 30080), type="NodePort"))

@@ -13,12 +13,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from svclab.proxy.adapters.testing.iptables import FakeIptables
+from svclab.proxy.options import NodeOptions
 from svclab.proxy.provider import Proxier, ProxierOptions
 from svclab.proxy.service_port import Protocol, ServiceName, ServicePortName
 from svclab.proxy.userspace.proxier import UserspaceOptions, UserspaceProxier
 from svclab.proxy.userspace.rules import JUMP_RULES, KUBE_PORTALS_REJECT
 from svclab.proxy.userspace.tcp import TcpProxySocket
-from svclab.proxy.userspace.testing import FakeIptables
 
 from ..builders import TEST_NODE, TEST_NODE_IP, endpoint, endpoint_slice, service
 from ..helpers import ManualClock, load_overall
@@ -30,7 +31,8 @@ ECHO = ServicePortName(ServiceName("ns1", "echo"), "p80", Protocol.TCP)
 def make() -> tuple[Proxier, UserspaceProxier, FakeIptables]:
     fake = FakeIptables()
     backend = UserspaceProxier(
-        fake, UserspaceOptions(listen_ip="127.0.0.1", host_ip=TEST_NODE_IP, claim_node_ports=False)
+        fake,
+        UserspaceOptions(node=NodeOptions(node_ips=(TEST_NODE_IP,)), listen_ip="127.0.0.1", claim_node_ports=False),
     )
     return Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=ManualClock())), backend, fake
 

@@ -8,7 +8,7 @@ Proxy ports are assigned 40001, 40002, ... in service-port order.
 from __future__ import annotations
 
 import difflib
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
@@ -39,12 +39,9 @@ def overall_portals() -> list[Portal]:
     ]
 
 
-def test_overall_portal_rules_match_golden(golden_dir: Path, request: pytest.FixtureRequest) -> None:
-    path = golden_dir / "userspace" / "overall.rules"
+def test_overall_portal_rules_match_golden(own_golden: Callable[[str, str], str]) -> None:
     got = render_restore(overall_portals(), OPTIONS)
-    if request.config.getoption("--update-golden"):
-        path.write_text(got)
-    want = path.read_text()
+    want = own_golden("userspace/overall.rules", got)
     diff = "\n".join(difflib.unified_diff(want.splitlines(), got.splitlines(), "golden", "ours", lineterm=""))
     assert got == want, diff
 

@@ -16,11 +16,12 @@ from lightkube.resources.core_v1 import Node
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from svclab.kube.testing import FakeClient
+from svclab.proxy.adapters.testing.iptables import FakeIptables
 from svclab.proxy.command import add_arguments
+from svclab.proxy.options import NodeOptions
 from svclab.proxy.service import serve
 from svclab.proxy.service_port import ServiceName, ServicePortName
 from svclab.proxy.userspace.proxier import UserspaceOptions, UserspaceProxier
-from svclab.proxy.userspace.testing import FakeIptables
 
 from ..builders import TEST_NODE, endpoint, endpoint_slice, service
 
@@ -52,7 +53,9 @@ async def test_serve_proxies_a_service_from_the_api() -> None:
         endpoint_slice("ns1", "echo", endpoint("127.0.0.1"), port=("p80", port)),
     )
     fake = FakeIptables()
-    backend = UserspaceProxier(fake, UserspaceOptions(listen_ip="127.0.0.1", host_ip="192.168.0.2"))
+    backend = UserspaceProxier(
+        fake, UserspaceOptions(node=NodeOptions(node_ips=("192.168.0.2",)), listen_ip="127.0.0.1")
+    )
     ran: list[Sequence[str]] = []
 
     def conntrack(cmd: Sequence[str]) -> int:

@@ -10,13 +10,13 @@ partial sync re-plans only what changed. Everything here is side-effect-free.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from svclab.proxy.endpoint import Endpoint
+from svclab.proxy.naming import hash16
+from svclab.proxy.options import NodeOptions
 from svclab.proxy.service_port import ServicePort, ServicePortName
 from svclab.proxy.topology import categorize_endpoints
 
@@ -53,18 +53,14 @@ NFACCT_INVALID = "ct_state_invalid_dropped_pkts"
 NFACCT_LOCALHOST_NODEPORTS = "localhost_nps_accepted_pkts"
 
 
-def _hash16(text: str) -> str:
-    return base64.b32encode(hashlib.sha256(text.encode()).digest()).decode()[:16]
-
-
 def service_chain_name(prefix: str, port_name: ServicePortName) -> str:
     """e.g. ``KUBE-SVC-XPGD46QRK7WJZT7O`` for ``ns1/svc1:p80`` tcp."""
-    return prefix + _hash16(f"{port_name}{port_name.protocol.l4}")
+    return prefix + hash16(f"{port_name}{port_name.protocol.l4}")
 
 
 def endpoint_chain_name(port_name: ServicePortName, endpoint: str) -> str:
     """e.g. ``KUBE-SEP-SXIVWICOYRO3J4NJ`` for ``ns1/svc1:p80`` tcp ``10.180.0.1:80``."""
-    return "KUBE-SEP-" + _hash16(f"{port_name}{port_name.protocol.l4}{endpoint}")
+    return "KUBE-SEP-" + hash16(f"{port_name}{port_name.protocol.l4}{endpoint}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,18 +100,17 @@ def make_endpoint(base: Endpoint, port_name: ServicePortName) -> IptablesEndpoin
 
 @dataclass(frozen=True, slots=True)
 class PlanOptions:
-    """Node-wide settings (upstream NewProxier arguments).
+    """Node-wide settings (upstream NewProxier arguments): the shared ``node`` ones, then this mode's.
 
-    ``cluster_cidr`` drives the local-traffic detector (None: not implemented);
-    ``node_port_addresses`` None means all local addresses (addrtype LOCAL).
+    ``node.cluster_cidr`` drives the local-traffic detector (None: not
+    implemented); ``node_port_addresses`` None means all local addresses
+    (addrtype LOCAL).
     """
 
-    cluster_cidr: str | None = None
-    masquerade_all: bool = False
+    node: NodeOptions = field(default_factory=NodeOptions)
     masquerade_random_fully: bool = False
     localhost_node_ports: bool = True
     nfacct: bool = False
-    node_ip: str = ""
     node_port_addresses: tuple[str, ...] | None = None
 
 
@@ -200,10 +195,10 @@ def _ext_chain(port: IptablesServicePort, opts: PlanOptions, has_external: bool,
     if not port.external_policy_local:
         rules.append(f"{_comment(f'masquerade traffic for {name} external destinations')} -j {KUBE_MARK_MASQ}")
     else:
-        if opts.cluster_cidr:
+        if opts.node.cluster_cidr:
             rules.append(
                 f"{_comment(f'pod traffic for {name} external destinations')} "
-                f"-s {opts.cluster_cidr} -j {port.svc_chain}"
+                f"-s {opts.node.cluster_cidr} -j {port.svc_chain}"
             )
         rules.append(
             f"{_comment(f'masquerade LOCAL traffic for {name} external destinations')} "
@@ -221,7 +216,7 @@ def _ext_chain(port: IptablesServicePort, opts: PlanOptions, has_external: bool,
 def _fw_chain(port: IptablesServicePort, opts: PlanOptions) -> Chain:
     head = _comment(f"{port.name} loadbalancer IP")
     rules = [f"{head} -s {cidr} -j {port.ext_chain}" for cidr in port.load_balancer_source_ranges]
-    if opts.node_ip and any(_contains(cidr, opts.node_ip) for cidr in port.load_balancer_source_ranges):
+    if opts.node.node_ip and any(_contains(cidr, opts.node.node_ip) for cidr in port.load_balancer_source_ranges):
         rules += [f"{head} -s {vip} -j {port.ext_chain}" for vip in port.load_balancer_vips]
     rules.append(_comment(f"other traffic to {port.name} will be dropped by {KUBE_PROXY_FIREWALL}"))
     return Chain("nat", port.fw_chain, tuple(rules))
@@ -247,6 +242,64 @@ def _node_port_rules(port: IptablesServicePort, opts: PlanOptions, target: str) 
     return rules
 
 
+_Fragment = tuple[str, str, str]  # (table, shared chain, rule)
+
+
+def _no_endpoint_verdict(port: IptablesServicePort, has_any: bool) -> tuple[str, str]:
+    """Comment and target of a rule for traffic that has no (local) endpoint to go to."""
+    if has_any:
+        return _comment(f"{port.name} has no local endpoints"), "DROP"
+    return _comment(f"{port.name} has no endpoints"), "REJECT"
+
+
+def _external_address_rules(
+    port: IptablesServicePort, *, has_any: bool, has_external: bool, uses_fw: bool
+) -> list[_Fragment]:
+    """This port's rules for its external and LoadBalancer IPs."""
+    name, match = port.name, f"-m {port.protocol.l4} -p {port.protocol.l4}"
+    head, target = _no_endpoint_verdict(port, has_any)
+    out: list[_Fragment] = []
+    for ip in port.external_ips:
+        if has_any:
+            rule = f"{_comment(f'{name} external IP')} {match} -d {ip} --dport {port.port} -j {port.ext_chain}"
+            out.append(("nat", KUBE_SERVICES, rule))
+        if not has_external:
+            out.append(("filter", KUBE_EXTERNAL_SERVICES, f"{head} {match} -d {ip} --dport {port.port} -j {target}"))
+    lb_target = port.fw_chain if uses_fw else port.ext_chain
+    for ip in port.load_balancer_vips:
+        if has_any:
+            rule = f"{_comment(f'{name} loadbalancer IP')} {match} -d {ip} --dport {port.port} -j {lb_target}"
+            out.append(("nat", KUBE_SERVICES, rule))
+        if uses_fw:
+            note = _comment(f"{name} traffic not accepted by {port.fw_chain}")
+            out.append(("filter", KUBE_PROXY_FIREWALL, f"{note} {match} -d {ip} --dport {port.port} -j DROP"))
+    if not has_external:
+        out += [
+            ("filter", KUBE_EXTERNAL_SERVICES, f"{head} {match} -d {ip} --dport {port.port} -j {target}")
+            for ip in port.load_balancer_vips
+        ]
+    return out
+
+
+def _node_port_fragments(
+    port: IptablesServicePort, opts: PlanOptions, *, has_any: bool, has_external: bool
+) -> list[_Fragment]:
+    """This port's rules for its NodePort and health check port."""
+    match = f"-m {port.protocol.l4} -p {port.protocol.l4}"
+    head, target = _no_endpoint_verdict(port, has_any)
+    out: list[_Fragment] = []
+    if port.node_port:
+        if has_any:
+            out += [("nat", KUBE_NODEPORTS, r) for r in _node_port_rules(port, opts, port.ext_chain)]
+        if not has_external:
+            rule = f"{head} -m addrtype --dst-type LOCAL {match} --dport {port.node_port} -j {target}"
+            out.append(("filter", KUBE_EXTERNAL_SERVICES, rule))
+    if port.health_check_node_port:
+        note = _comment(f"{port.name} health check node port")
+        out.append(("filter", KUBE_NODEPORTS, f"{note} -m tcp -p tcp --dport {port.health_check_node_port} -j ACCEPT"))
+    return out
+
+
 def service_shared_rules(
     port: IptablesServicePort,
     opts: PlanOptions,
@@ -256,79 +309,18 @@ def service_shared_rules(
     has_external: bool,
     internal_chain: str,
     uses_fw: bool,
-) -> tuple[tuple[str, str, str], ...]:
+) -> tuple[_Fragment, ...]:
     """This port's rules in the shared chains (KUBE-SERVICES, KUBE-NODEPORTS, ...)."""
-    proto = port.protocol.l4
-    name = port.name
-    match = f"-m {proto} -p {proto}"
-    out: list[tuple[str, str, str]] = []
-    no_ep = _comment(f"{name} has no endpoints")
-    no_local = _comment(f"{name} has no local endpoints")
-    comment, verdict = (no_local, "DROP") if has_any else (no_ep, "REJECT")
-    internal_verdict = f"{comment} {match} -d {port.cluster_ip} --dport {port.port} -j {verdict}"
-    ext_head, ext_target = (no_ep, "REJECT") if not has_any else (no_local, "DROP")
+    match = f"-m {port.protocol.l4} -p {port.protocol.l4}"
+    destination = f"-d {port.cluster_ip} --dport {port.port}"
     if has_internal:
-        out.append(
-            (
-                "nat",
-                KUBE_SERVICES,
-                f"{_comment(f'{name} cluster IP')} {match} "
-                f"-d {port.cluster_ip} --dport {port.port} -j {internal_chain}",
-            )
-        )
+        rule = f"{_comment(f'{port.name} cluster IP')} {match} {destination} -j {internal_chain}"
+        out: list[_Fragment] = [("nat", KUBE_SERVICES, rule)]
     else:
-        out.append(("filter", KUBE_SERVICES, internal_verdict))
-    for ip in port.external_ips:
-        if has_any:
-            out.append(
-                (
-                    "nat",
-                    KUBE_SERVICES,
-                    f"{_comment(f'{name} external IP')} {match} -d {ip} --dport {port.port} -j {port.ext_chain}",
-                )
-            )
-        if not has_external:
-            out.append(
-                ("filter", KUBE_EXTERNAL_SERVICES, f"{ext_head} {match} -d {ip} --dport {port.port} -j {ext_target}")
-            )
-    lb_target = port.fw_chain if uses_fw else port.ext_chain
-    for ip in port.load_balancer_vips:
-        if has_any:
-            out.append(
-                (
-                    "nat",
-                    KUBE_SERVICES,
-                    f"{_comment(f'{name} loadbalancer IP')} {match} -d {ip} --dport {port.port} -j {lb_target}",
-                )
-            )
-        if uses_fw:
-            note = _comment(f"{name} traffic not accepted by {port.fw_chain}")
-            out.append(("filter", KUBE_PROXY_FIREWALL, f"{note} {match} -d {ip} --dport {port.port} -j DROP"))
-    if not has_external:
-        out += [
-            ("filter", KUBE_EXTERNAL_SERVICES, f"{ext_head} {match} -d {ip} --dport {port.port} -j {ext_target}")
-            for ip in port.load_balancer_vips
-        ]
-    if port.node_port:
-        if has_any:
-            out += [("nat", KUBE_NODEPORTS, r) for r in _node_port_rules(port, opts, port.ext_chain)]
-        if not has_external:
-            out.append(
-                (
-                    "filter",
-                    KUBE_EXTERNAL_SERVICES,
-                    f"{ext_head} -m addrtype --dst-type LOCAL {match} --dport {port.node_port} -j {ext_target}",
-                )
-            )
-    if port.health_check_node_port:
-        out.append(
-            (
-                "filter",
-                KUBE_NODEPORTS,
-                f"{_comment(f'{name} health check node port')} "
-                f"-m tcp -p tcp --dport {port.health_check_node_port} -j ACCEPT",
-            )
-        )
+        head, target = _no_endpoint_verdict(port, has_any)
+        out = [("filter", KUBE_SERVICES, f"{head} {match} {destination} -j {target}")]
+    out += _external_address_rules(port, has_any=has_any, has_external=has_external, uses_fw=uses_fw)
+    out += _node_port_fragments(port, opts, has_any=has_any, has_external=has_external)
     return tuple(out)
 
 
@@ -404,10 +396,10 @@ def plan_service(
         chains.append(_fw_chain(port, opts))
     masq_args = f"{_comment(f'{port.name} cluster IP')} -m {proto} -p {proto} -d {port.cluster_ip} --dport {port.port}"
     masq_rule: tuple[str, ...] = ()
-    if has_internal and opts.masquerade_all:
+    if has_internal and opts.node.masquerade_all:
         masq_rule = (f"{masq_args} -j {KUBE_MARK_MASQ}",)
-    elif has_internal and opts.cluster_cidr:
-        masq_rule = (f"{masq_args} ! -s {opts.cluster_cidr} -j {KUBE_MARK_MASQ}",)
+    elif has_internal and opts.node.cluster_cidr:
+        masq_rule = (f"{masq_args} ! -s {opts.node.cluster_cidr} -j {KUBE_MARK_MASQ}",)
     if cat.cluster and port.uses_cluster_endpoints:
         extra = masq_rule if internal_chain == port.svc_chain else ()
         chains.append(Chain("nat", port.svc_chain, extra + _balance_rules(port, cat.cluster)))

@@ -9,9 +9,8 @@ chains and nothing else (upstream rewrites KUBE-SERVICES every time; see
 DESIGN.md "Rule-programming costs"). A full sync (first sync, after a
 failure, or when the ``KUBE-PROXY-CANARY`` chain vanished because someone
 flushed the tables) rewrites every chain and deletes stale ``KUBE-*`` chains
-found by ``iptables-save``. The executor (``SubprocessIptables``) and
-``RestoreError`` live in ``svclab.proxy.restore``, shared with the userspace
-mode, and are re-exported here.
+found by ``iptables-save``. The executor is the iptables adapter
+(``svclab.proxy.adapters.iptables``), shared with the ipvs and userspace modes.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from svclab.proxy.adapters.iptables import IptablesExecutor
 from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.full_sync import FullSyncBookkeeping
 from svclab.proxy.iptables.plan import (
@@ -43,19 +43,11 @@ from svclab.proxy.iptables.plan import (
     plan_service,
     shared_chains,
 )
+from svclab.proxy.plan_cache import CachedPlan, plan_all, replan, sorted_plans
 from svclab.proxy.provider import ProxyStateLike
-from svclab.proxy.restore import IptablesExecutor, RestoreError, SubprocessIptables
-from svclab.proxy.service_port import ServicePortName
+from svclab.proxy.service_port import ServicePort, ServicePortName
 
-__all__ = [
-    "IptablesExecutor",
-    "IptablesProxier",
-    "JUMP_RULES",
-    "RestoreError",
-    "SubprocessIptables",
-    "render_restore",
-    "restore_input",
-]
+__all__ = ["IptablesProxier", "JUMP_RULES", "render_restore", "restore_input"]
 
 
 def _c(text: str) -> str:
@@ -144,18 +136,14 @@ def restore_input(new: Ruleset, stale: Mapping[str, Sequence[str]] | None = None
     return render_restore(list(new.chains.values()), deletes)
 
 
-def _sort_key(name: ServicePortName) -> tuple[str, str, str, str]:
-    return (name.service.namespace, name.service.name, name.port, name.protocol.value)
-
-
 def _count(chains: Iterable[Chain], sign: int, counts: dict[str, int]) -> None:
     for chain in chains:
         counts[chain.table] = counts.get(chain.table, 0) + sign * len(chain.rules)
 
 
-_Entry = tuple[ServiceRules, object, object]
+_Cache = dict[ServicePortName, CachedPlan[ServiceRules]]
 # restore text, shared chains, per-service cache and rule counts after the sync
-_SyncPlan = tuple[str, dict[tuple[str, str], Chain], dict[ServicePortName, _Entry], dict[str, int]]
+_SyncPlan = tuple[str, dict[tuple[str, str], Chain], _Cache, dict[str, int]]
 
 
 @dataclass
@@ -170,7 +158,7 @@ class IptablesProxier(FullSyncBookkeeping):
     chains_touched: int = 0
     _labels: Mapping[str, str] | None = None
     _shared: dict[tuple[str, str], Chain] = field(default_factory=dict)
-    _cache: dict[ServicePortName, _Entry] = field(default_factory=dict)
+    _cache: _Cache = field(default_factory=dict)
     _counts: dict[str, int] = field(default_factory=dict)
 
     def _bootstrap(self) -> None:
@@ -183,17 +171,16 @@ class IptablesProxier(FullSyncBookkeeping):
         for table in CANARY_TABLES:
             self.executor.ensure_chain(table, KUBE_PROXY_CANARY)
 
-    def _plan(self, port: object, eps: Sequence[Endpoint], labels: Mapping[str, str], name: ServicePortName) -> _Entry:
+    def _plan_port(
+        self, name: ServicePortName, port: ServicePort, eps: Sequence[Endpoint], labels: Mapping[str, str]
+    ) -> ServiceRules:
         if not isinstance(port, IptablesServicePort):
             raise TypeError(f"service port {name} was not built by the iptables factory")
-        return (plan_service(port, eps, self.options, labels), port, eps)
+        return plan_service(port, eps, self.options, labels)
 
     def _full_sync(self, state: ProxyStateLike) -> _SyncPlan:
-        cache = {
-            name: self._plan(port, state.endpoints.get(name, ()), state.node_labels, name)
-            for name, port in sorted(state.service_ports.items(), key=lambda kv: _sort_key(kv[0]))
-        }
-        ruleset = assemble([entry[0] for entry in cache.values()], self.options)
+        cache = plan_all(state, self._plan_port)
+        ruleset = assemble(sorted_plans(cache), self.options)
         active = {name for (t, name) in ruleset.chains if t == "nat"}
         stale = {
             "nat": sorted(
@@ -208,38 +195,28 @@ class IptablesProxier(FullSyncBookkeeping):
 
     def _partial_sync(self, state: ProxyStateLike) -> _SyncPlan:
         """Re-plan only the changed Services; rewrite shared chains only if their content moved."""
-        names = sorted(state.changed_ports, key=_sort_key)
-        cache = dict(self._cache)
+        cache, changes = replan(self._cache, state, self._plan_port)
         counts = dict(self._counts)
         writes: list[Chain] = []
         deletes: list[tuple[str, str]] = []
         shared_dirty = False
-        for name in names:
-            old = cache.get(name)
-            port = state.service_ports.get(name)
-            eps = state.endpoints.get(name, ())
-            if old is not None and old[1] is port and old[2] is eps:
-                continue
-            new = self._plan(port, eps, state.node_labels, name) if port is not None else None
-            old_chains = {(c.table, c.name): c for c in old[0].chains} if old else {}
-            new_chains = new[0].chains if new else ()
+        for change in changes:
+            old, new = change.old, change.new
+            old_chains = {(c.table, c.name): c for c in old.chains} if old else {}
+            new_chains = new.chains if new else ()
             writes += [
                 c
                 for c in new_chains
                 if old_chains.get((c.table, c.name), c).rules != c.rules or (c.table, c.name) not in old_chains
             ]
-            _count(old[0].chains if old else (), -1, counts)
+            _count(old.chains if old else (), -1, counts)
             _count(new_chains, 1, counts)
             kept = {(c.table, c.name) for c in new_chains}
             deletes += [key for key in old_chains if key not in kept]
-            shared_dirty |= (old[0].shared if old else ()) != (new[0].shared if new else ())
-            if new is None:
-                del cache[name]
-            else:
-                cache[name] = new
+            shared_dirty |= (old.shared if old else ()) != (new.shared if new else ())
         shared = self._shared
         if shared_dirty:
-            shared = shared_chains([cache[n][0] for n in sorted(cache, key=_sort_key)], self.options)
+            shared = shared_chains(sorted_plans(cache), self.options)
             writes = [c for k, c in shared.items() if self._shared.get(k) != c] + writes
             _count(self._shared.values(), -1, counts)
             _count(shared.values(), 1, counts)
@@ -251,7 +228,7 @@ class IptablesProxier(FullSyncBookkeeping):
         return not all(self.executor.chain_exists(t, KUBE_PROXY_CANARY) for t in CANARY_TABLES)
 
     def sync_rules(self, state: ProxyStateLike) -> dict[str, int]:
-        """Plan and apply; see the module docstring. Raises ``RestoreError``."""
+        """Plan and apply; see the module docstring. Raises ``IptablesRestoreError``."""
         # New node labels: topology may differ for every service.
         full = self.begin_sync(rules_missing=self._canary_missing, force=state.node_labels is not self._labels)
         if full:
@@ -277,5 +254,5 @@ class IptablesProxier(FullSyncBookkeeping):
                 + "COMMIT\n"
             )
             self.executor.restore(text, noflush=True)
-        self.executor.delete_chain("mangle", KUBE_PROXY_CANARY)
+        self.executor.delete_chains("mangle", [KUBE_PROXY_CANARY])
         self.need_full_sync = True

@@ -29,14 +29,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from svclab.proxy.adapters.ipvs_netlink import RealServer, VirtualServer
 from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.ipvs.ipsets import IPSET_SPECS, KUBE_IPVS_IPS, IpSet
 from svclab.proxy.ipvs.plan import (
     IpvsOptions,
     IpvsRuleset,
     PortFragment,
-    RealServer,
-    VirtualServer,
     assemble,
     plan_fragments,
     port_fragment,

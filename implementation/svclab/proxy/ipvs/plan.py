@@ -26,12 +26,12 @@ re-plans only the ports that changed. Everything here is side-effect-free.
 
 from __future__ import annotations
 
-import enum
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from svclab.proxy.adapters.ipvs_netlink import FLAG_PERSISTENT, FLAG_SOURCE_HASH, RealServer, VirtualServer
 from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.ipvs.ipsets import (
     IPSET_SPECS,
@@ -51,18 +51,16 @@ from svclab.proxy.ipvs.ipsets import (
     IpSet,
 )
 from svclab.proxy.ipvs.rules import LbNoNodeAccess, RuleOptions, render_iptables
+from svclab.proxy.options import NodeOptions
 from svclab.proxy.service_port import Protocol, ServicePort, ServicePortName
 from svclab.proxy.topology import categorize_endpoints
 
 __all__ = [
     "DEFAULT_DUMMY_DEVICE",
     "DEFAULT_SCHEDULER",
-    "ForwardMethod",
     "IpvsOptions",
     "IpvsRuleset",
     "PortFragment",
-    "RealServer",
-    "VirtualServer",
     "assemble",
     "plan",
     "plan_fragments",
@@ -73,69 +71,20 @@ __all__ = [
 
 DEFAULT_SCHEDULER = "rr"  # upstream defaultScheduler: round robin
 DEFAULT_DUMMY_DEVICE = "kube-ipvs0"  # holds the service IPs so the node accepts them
-FLAG_PERSISTENT = 0x1  # IP_VS_SVC_F_PERSISTENT: ClientIP affinity
-FLAG_HASHED = 0x2  # IP_VS_SVC_F_HASHED: set by the kernel, ignored in comparisons
-FLAG_SOURCE_HASH = 0x10  # IP_VS_SVC_F_SCHED1: what the "mh" scheduler needs
-
-
-class ForwardMethod(enum.IntEnum):
-    """IPVS packet forwarding methods (IP_VS_CONN_F_*); kube-proxy uses masquerade."""
-
-    MASQUERADE = 0
-    LOCALNODE = 1
-    TUNNEL = 2
-    DIRECT_ROUTE = 3
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class VirtualServer:
-    """One IPVS service. ``str()`` is upstream's ``ip:port/proto`` key."""
-
-    address: str
-    port: int
-    protocol: Protocol
-    scheduler: str = DEFAULT_SCHEDULER
-    flags: int = 0
-    timeout: int = 0
-
-    @property
-    def key(self) -> tuple[str, int, Protocol]:
-        """What identifies a virtual server in the kernel."""
-        return (self.address, self.port, self.protocol)
-
-    def __str__(self) -> str:
-        host = f"[{self.address}]" if ":" in self.address else self.address
-        return f"{host}:{self.port}/{self.protocol.value}"
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class RealServer:
-    """One IPVS destination of a virtual server; ``str()`` is ``ip:port``."""
-
-    address: str
-    port: int
-    weight: int = 1
-    forward: ForwardMethod = ForwardMethod.MASQUERADE
-
-    def __str__(self) -> str:
-        host = f"[{self.address}]" if ":" in self.address else self.address
-        return f"{host}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)
 class IpvsOptions:
-    """Node-wide settings (upstream NewProxier arguments).
+    """Node-wide settings (upstream NewProxier arguments): the shared ``node`` ones, then this mode's.
 
     ``node_port_ips`` are the addresses NodePort virtual servers listen on
-    (upstream: every local address except the dummy's); ``node_ip`` decides
-    whether LoadBalancer source ranges admit the node itself.
+    (upstream: every local address except the dummy's); ``node.node_ip``
+    decides whether LoadBalancer source ranges admit the node itself.
     """
 
+    node: NodeOptions = field(default_factory=NodeOptions)
     scheduler: str = DEFAULT_SCHEDULER
-    node_ip: str = ""
     node_port_ips: tuple[str, ...] = ()
-    masquerade_all: bool = False
-    cluster_cidr: str | None = None
     masquerade_mark: str = "0x4000"
     masquerade_random_fully: bool = False
     dummy_device: str = DEFAULT_DUMMY_DEVICE
@@ -257,7 +206,7 @@ class _Builder:
             self.entries[KUBE_LOAD_BALANCER_SOURCE_CIDR] |= {
                 f"{entry},{_normalise_cidr(cidr)}" for cidr in port.load_balancer_source_ranges
             }
-            if any(_contains(cidr, self.opts.node_ip) for cidr in port.load_balancer_source_ranges):
+            if any(_contains(cidr, self.opts.node.node_ip) for cidr in port.load_balancer_source_ranges):
                 self.entries[KUBE_LOAD_BALANCER_SOURCE_IP].add(f"{entry},{vip}")
             else:
                 # The node itself is outside every range: block it explicitly (kubernetes#119656).
@@ -319,8 +268,8 @@ def plan_fragments(
 def render_rules(nonempty_sets: set[str], no_node_access: Iterable[LbNoNodeAccess], opts: IpvsOptions) -> str:
     """The iptables text for these non-empty sets and blocked LoadBalancer IPs. Side-effect-free."""
     rule_opts = RuleOptions(
-        masquerade_all=opts.masquerade_all,
-        cluster_cidr=opts.cluster_cidr,
+        masquerade_all=opts.node.masquerade_all,
+        cluster_cidr=opts.node.cluster_cidr,
         masquerade_mark=opts.masquerade_mark,
         random_fully=opts.masquerade_random_fully,
     )

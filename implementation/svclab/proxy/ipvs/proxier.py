@@ -1,10 +1,13 @@
 """ipvs mode, imperative part: the ``ModeBackend`` that applies the desired ipvs state.
 
-A full sync (the first, and the one after a failure) plans the whole state
-(``plan``'s fragments and merge, kept in a ``FragmentIndex``) and then
+It composes three system adapters (``svclab.proxy.adapters``): ``ipset``,
+``iptables`` (shared with the iptables and userspace modes) and ``ipvs``
+(IPVS, the dummy device and sysctls over netlink). A full sync (the first,
+and the one after a failure) plans the whole state (``plan``'s fragments and
+merge, kept in a ``FragmentIndex``) and then
 
 1. ``ipset restore`` once: every set is created, flushed and refilled;
-2. ``iptables-restore --noflush`` once, then the jump rules;
+2. ``iptables-restore --noflush`` once, then the missing jump rules in one batch;
 3. the dummy device's addresses: bind service IPs, unbind the rest;
 4. IPVS over netlink: every virtual server in the kernel is compared with
    the plan.
@@ -30,12 +33,14 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from svclab.proxy.adapters.ipset import IpsetExecutor
+from svclab.proxy.adapters.iptables import IptablesExecutor
+from svclab.proxy.adapters.ipvs_netlink import IpvsExecutor, IpvsOp, OpKind, RealServer, RealServerStatus, VirtualServer
 from svclab.proxy.full_sync import FullSyncBookkeeping
-from svclab.proxy.ipvs.executor import IpvsExecutor
 from svclab.proxy.ipvs.incremental import DesiredServer, FragmentIndex, IndexChanges, ServerKey
 from svclab.proxy.ipvs.ipsets import IPSET_SPECS, changes_text, restore_text
-from svclab.proxy.ipvs.plan import IpvsOptions, IpvsRuleset, RealServer, VirtualServer
-from svclab.proxy.ipvs.reconcile import IpvsOp, OpKind, RealServerStatus, reconcile_virtual_server
+from svclab.proxy.ipvs.plan import IpvsOptions, IpvsRuleset
+from svclab.proxy.ipvs.reconcile import reconcile_virtual_server
 from svclab.proxy.ipvs.rules import CHAINS, JUMP_RULES
 from svclab.proxy.provider import ProxyStateLike
 from svclab.proxy.service_port import ServicePortName
@@ -60,9 +65,11 @@ def _is_node_port_address(address: str) -> bool:
 
 @dataclass
 class IpvsProxier(FullSyncBookkeeping):
-    """The ipvs ``ModeBackend`` (see module docstring)."""
+    """The ipvs ``ModeBackend`` (see module docstring); build it with keywords."""
 
-    executor: IpvsExecutor
+    ipvs: IpvsExecutor
+    iptables: IptablesExecutor
+    ipset: IpsetExecutor
     options: IpvsOptions = field(default_factory=IpvsOptions)
     service_port_factory = None
     endpoint_factory = None
@@ -81,7 +88,7 @@ class IpvsProxier(FullSyncBookkeeping):
     def _node_port_ips(self) -> tuple[str, ...]:
         if self.options.node_port_ips or not self._node_port_names:
             return self.options.node_port_ips
-        found = self.executor.local_addresses(exclude_device=self.options.dummy_device)
+        found = self.ipvs.local_addresses(exclude_device=self.options.dummy_device)
         return tuple(sorted(a for a in found if _is_node_port_address(a)))
 
     def sync_rules(self, state: ProxyStateLike) -> dict[str, int]:
@@ -105,8 +112,8 @@ class IpvsProxier(FullSyncBookkeeping):
 
     def _sync_full(self, state: ProxyStateLike) -> FragmentIndex:
         for name, value in IPVS_SYSCTLS:
-            self.executor.set_sysctl(name, value)
-        self.executor.ensure_dummy_device(self.options.dummy_device)
+            self.ipvs.set_sysctl(name, value)
+        self.ipvs.ensure_dummy_device(self.options.dummy_device)
         self._node_port_names = {name for name, port in state.service_ports.items() if port.node_port}
         opts = dataclasses.replace(self.options, node_port_ips=self._node_port_ips())
         index, ruleset = FragmentIndex.build(state.service_ports, state.endpoints, opts, state.node_labels)
@@ -114,7 +121,7 @@ class IpvsProxier(FullSyncBookkeeping):
             self._apply_sets_and_rules(ruleset)
             self._sync_addresses(ruleset)
             desired = {vs.key: (vs, rss) for vs, rss in ruleset.virtual_servers.items()}
-            current = {vs.key: vs for vs in self.executor.list_virtual_servers() if ":" not in vs.address}
+            current = {vs.key: vs for vs in self.ipvs.list_virtual_servers() if ":" not in vs.address}
             self._sync_ipvs(set(current) | set(desired), desired, current)
         return index
 
@@ -145,30 +152,30 @@ class IpvsProxier(FullSyncBookkeeping):
     def _apply_sets_and_rules(self, ruleset: IpvsRuleset) -> None:
         # Sets first: iptables-restore refuses rules that name a missing set.
         self.last_ipset_restore = restore_text(ruleset.ipsets, None)
-        self.executor.ipset_restore(self.last_ipset_restore)
+        self.ipset.restore(self.last_ipset_restore)
         self.last_iptables_restore = ruleset.iptables
-        self.executor.iptables_restore(ruleset.iptables)
-        self.executor.ensure_jumps(JUMP_RULES)
+        self.iptables.restore(ruleset.iptables, noflush=True)
+        self.iptables.ensure_rules(JUMP_RULES)
 
     def _sync_addresses(self, ruleset: IpvsRuleset) -> None:
         device = self.options.dummy_device
-        bound = self.executor.device_addresses(device)
+        bound = self.ipvs.device_addresses(device)
         for address in sorted(ruleset.bound_addresses - bound):
-            self.executor.bind_address(device, address)
+            self.ipvs.bind_address(device, address)
         for address in sorted(bound - ruleset.bound_addresses):
-            self.executor.unbind_address(device, address)
+            self.ipvs.unbind_address(device, address)
 
     def _apply_changes(self, changes: IndexChanges) -> None:
         """A partial sync's sets, rules and addresses, in the full sync's order."""
         self.last_ipset_restore = changes_text(changes.ipsets)
-        self.executor.ipset_restore(self.last_ipset_restore)
+        self.ipset.restore(self.last_ipset_restore)
         self.last_iptables_restore = changes.iptables or ""
         if changes.iptables is not None:
-            self.executor.iptables_restore(changes.iptables)
+            self.iptables.restore(changes.iptables, noflush=True)
         for address in changes.bind:
-            self.executor.bind_address(self.options.dummy_device, address)
+            self.ipvs.bind_address(self.options.dummy_device, address)
         for address in changes.unbind:
-            self.executor.unbind_address(self.options.dummy_device, address)
+            self.ipvs.unbind_address(self.options.dummy_device, address)
 
     def _sync_ipvs(
         self,
@@ -181,7 +188,7 @@ class IpvsProxier(FullSyncBookkeeping):
         for key in sorted(keys, key=str):
             want, servers = desired.get(key, (None, ()))
             have = current.get(key)
-            statuses = self.executor.list_real_servers(have) if have is not None and want is not None else []
+            statuses = self.ipvs.list_real_servers(have) if have is not None and want is not None else []
             vs_ops = reconcile_virtual_server(want, servers, have, statuses)
             self._track_draining(key, want, servers, statuses, vs_ops)
             ops += vs_ops
@@ -189,7 +196,7 @@ class IpvsProxier(FullSyncBookkeeping):
         errors = []
         for op in ops:
             try:
-                self.executor.execute(op)
+                self.ipvs.execute(op)
             except Exception as exc:
                 errors.append(RuntimeError(f"ipvs {op}: {exc}"))
         if errors:
@@ -217,14 +224,14 @@ class IpvsProxier(FullSyncBookkeeping):
 
     def cleanup(self) -> None:
         """Remove virtual servers, the dummy device, our chains, jumps and ipsets."""
-        for vs in self.executor.list_virtual_servers():
-            self.executor.execute(IpvsOp(OpKind.DELETE_VIRTUAL_SERVER, vs))
-        self.executor.delete_device(self.options.dummy_device)
-        for table, chain, target, comment in JUMP_RULES:
-            self.executor.delete_jump(table, chain, target, comment)
+        for vs in self.ipvs.list_virtual_servers():
+            self.ipvs.execute(IpvsOp(OpKind.DELETE_VIRTUAL_SERVER, vs))
+        self.ipvs.delete_device(self.options.dummy_device)
+        for table, chain, rule in JUMP_RULES:
+            self.iptables.delete_rule(table, chain, rule)
         for table, chains in CHAINS.items():
-            self.executor.delete_chains(table, chains)
+            self.iptables.delete_chains(table, chains)
         # sets last: the kernel refuses to destroy a set an iptables rule still uses
-        self.executor.ipset_destroy([spec.name for spec in IPSET_SPECS])
+        self.ipset.destroy([spec.name for spec in IPSET_SPECS])
         self.need_full_sync, self._index = True, None
         self.draining.clear()

@@ -14,52 +14,19 @@ side-effect-free, so the proxier only lists kernel state and executes ops.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from svclab.proxy.ipvs.plan import FLAG_HASHED, RealServer, VirtualServer
+from svclab.proxy.adapters.ipvs_netlink import (
+    FLAG_HASHED,
+    IpvsOp,
+    OpKind,
+    RealServer,
+    RealServerStatus,
+    VirtualServer,
+)
 from svclab.proxy.service_port import Protocol
 
-__all__ = ["IpvsOp", "OpKind", "RealServerStatus", "reconcile_virtual_server", "same_settings"]
-
-
-class OpKind(str, enum.Enum):
-    """One IPVS netlink command."""
-
-    ADD_VIRTUAL_SERVER = "add-virtual-server"
-    UPDATE_VIRTUAL_SERVER = "update-virtual-server"
-    DELETE_VIRTUAL_SERVER = "delete-virtual-server"
-    ADD_REAL_SERVER = "add-real-server"
-    UPDATE_REAL_SERVER = "update-real-server"
-    DELETE_REAL_SERVER = "delete-real-server"
-
-
-@dataclass(frozen=True, slots=True)
-class IpvsOp:
-    """An operation on ``virtual_server`` (and ``real_server`` for the real-server kinds)."""
-
-    kind: OpKind
-    virtual_server: VirtualServer
-    real_server: RealServer | None = None
-
-    def __str__(self) -> str:
-        target = f" -> {self.real_server} weight {self.real_server.weight}" if self.real_server else ""
-        return f"{self.kind.value} {self.virtual_server}{target}"
-
-
-@dataclass(frozen=True, slots=True)
-class RealServerStatus:
-    """A real server as the kernel reports it, with its connection counts."""
-
-    server: RealServer
-    active_connections: int = 0
-    inactive_connections: int = 0
-
-    @property
-    def idle(self) -> bool:
-        """No connection uses it any more."""
-        return self.active_connections + self.inactive_connections == 0
+__all__ = ["reconcile_virtual_server", "same_settings"]
 
 
 def same_settings(a: VirtualServer, b: VirtualServer) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from svclab.proxy.adapters.iptables import Rule
 from svclab.proxy.ipvs.ipsets import (
     KUBE_CLUSTER_IP,
     KUBE_EXTERNAL_IP,
@@ -63,17 +64,22 @@ CHAINS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-#: Jumps from built-in chains into ours: (table, from, to, comment) (upstream ``iptablesJumpChain``).
-JUMP_RULES: tuple[tuple[str, str, str, str], ...] = (
-    ("nat", "OUTPUT", KUBE_SERVICES, "kubernetes service portals"),
-    ("nat", "PREROUTING", KUBE_SERVICES, "kubernetes service portals"),
-    ("nat", "POSTROUTING", KUBE_POSTROUTING, "kubernetes postrouting rules"),
-    ("filter", "FORWARD", KUBE_FORWARD, "kubernetes forwarding rules"),
-    ("filter", "INPUT", KUBE_NODE_PORT, "kubernetes health check rules"),
-    ("filter", "INPUT", KUBE_PROXY_FIREWALL, "kube-proxy firewall rules"),
-    ("filter", "FORWARD", KUBE_PROXY_FIREWALL, "kube-proxy firewall rules"),
-    ("filter", "INPUT", KUBE_IPVS_FILTER, "kubernetes ipvs access filter"),
-    ("filter", "OUTPUT", KUBE_IPVS_OUT_FILTER, "kubernetes ipvs access filter"),
+
+def _jump(target: str, comment: str) -> str:
+    return f'-m comment --comment "{comment}" -j {target}'
+
+
+#: Jumps from built-in chains into ours, as (table, from, rule) (upstream ``iptablesJumpChain``).
+JUMP_RULES: tuple[Rule, ...] = (
+    ("nat", "OUTPUT", _jump(KUBE_SERVICES, "kubernetes service portals")),
+    ("nat", "PREROUTING", _jump(KUBE_SERVICES, "kubernetes service portals")),
+    ("nat", "POSTROUTING", _jump(KUBE_POSTROUTING, "kubernetes postrouting rules")),
+    ("filter", "FORWARD", _jump(KUBE_FORWARD, "kubernetes forwarding rules")),
+    ("filter", "INPUT", _jump(KUBE_NODE_PORT, "kubernetes health check rules")),
+    ("filter", "INPUT", _jump(KUBE_PROXY_FIREWALL, "kube-proxy firewall rules")),
+    ("filter", "FORWARD", _jump(KUBE_PROXY_FIREWALL, "kube-proxy firewall rules")),
+    ("filter", "INPUT", _jump(KUBE_IPVS_FILTER, "kubernetes ipvs access filter")),
+    ("filter", "OUTPUT", _jump(KUBE_IPVS_OUT_FILTER, "kubernetes ipvs access filter")),
 )
 
 # (set, table, chain, target, match type, protocol) upstream ``ipsetWithIptablesChain``;

@@ -1,1 +1,4 @@
-"""nftables proxy mode: ``plan`` and ``base`` (pure rendering), ``proxier`` (applying), ``testing`` (fake)."""
+"""nftables proxy mode: ``plan`` and ``base`` (pure rendering), ``proxier`` (applying), ``dump``, ``mode``.
+
+Its fake and packet tracer are the nft adapter's (``svclab.proxy.adapters.testing``).
+"""

@@ -12,13 +12,13 @@ affinity, a dynamic set ``affinity-...``. Side-effect-free throughout.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from svclab.proxy.endpoint import Endpoint
+from svclab.proxy.naming import hash8
+from svclab.proxy.options import NodeOptions
 from svclab.proxy.service_port import ServicePort, ServicePortName
 from svclab.proxy.topology import categorize_endpoints
 
@@ -49,21 +49,17 @@ REJECT_CHAIN = "reject-chain"  # chain: helper target for "reject"
 MASQ_MARK = "0x4000"
 
 
-def _hash8(text: str) -> str:
-    return base64.b32encode(hashlib.sha256(text.encode()).digest()).decode()[:8]
-
-
 def chain_base(port_name: ServicePortName) -> str:
     """``ULMVA6XW-ns1/svc1/tcp/p80`` for ``ns1/svc1:p80`` tcp."""
     text = f"{port_name.service.namespace}/{port_name.service.name}/{port_name.protocol.l4}/{port_name.port}"
-    return f"{_hash8(text)}-{text}"
+    return f"{hash8(text)}-{text}"
 
 
 def endpoint_chain_base(port_name: ServicePortName, ip: str, port: int) -> str:
     """``5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80``."""
     svc = f"{port_name.service.namespace}/{port_name.service.name}/{port_name.protocol.l4}/{port_name.port}"
     text = f"{svc}__{ip.replace(':', '.')}/{port}"
-    return f"{_hash8(text)}-{text}"
+    return f"{hash8(text)}-{text}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,12 +102,10 @@ def make_endpoint(base: Endpoint, port_name: ServicePortName) -> NftEndpoint:
 
 @dataclass(frozen=True, slots=True)
 class NftOptions:
-    """Node-wide settings. ``node_port_ips`` fill ``nodeport-ips``."""
+    """Node-wide settings: the shared ``node`` ones, then this mode's. ``node_port_ips`` fill ``nodeport-ips``."""
 
-    cluster_cidr: str | None = None
+    node: NodeOptions = field(default_factory=NodeOptions)
     service_cidrs: tuple[str, ...] = ()
-    masquerade_all: bool = False
-    node_ip: str = ""
     node_port_ips: tuple[str, ...] = ()
 
 
@@ -151,10 +145,10 @@ def _comment(key: str, text: str) -> str:
 
 
 def _masq_rule(port: NftServicePort, opts: NftOptions) -> tuple[str, ...]:
-    if opts.masquerade_all:
+    if opts.node.masquerade_all:
         return (f"ip daddr {port.cluster_ip} jump {MARK_FOR_MASQUERADE}",)
-    if opts.cluster_cidr:
-        return (f"ip daddr {port.cluster_ip} ip saddr != {opts.cluster_cidr} jump {MARK_FOR_MASQUERADE}",)
+    if opts.node.cluster_cidr:
+        return (f"ip daddr {port.cluster_ip} ip saddr != {opts.node.cluster_cidr} jump {MARK_FOR_MASQUERADE}",)
     return ()
 
 
@@ -173,8 +167,8 @@ def _external(port: NftServicePort, opts: NftOptions, has_external: bool) -> tup
         rules = [f"jump {MARK_FOR_MASQUERADE}"]
     else:
         rules = (
-            [f'ip saddr {opts.cluster_cidr} goto {port.service_chain} comment "short-circuit pod traffic"']
-            if opts.cluster_cidr
+            [f'ip saddr {opts.node.cluster_cidr} goto {port.service_chain} comment "short-circuit pod traffic"']
+            if opts.node.cluster_cidr
             else []
         )
         rules += [
@@ -188,8 +182,8 @@ def _external(port: NftServicePort, opts: NftOptions, has_external: bool) -> tup
 
 def _firewall(port: NftServicePort, opts: NftOptions) -> tuple[str, ...]:
     sources = list(port.load_balancer_source_ranges)
-    if opts.node_ip and any(
-        ipaddress.ip_address(opts.node_ip) in ipaddress.ip_network(c, strict=False) for c in sources
+    if opts.node.node_ip and any(
+        ipaddress.ip_address(opts.node.node_ip) in ipaddress.ip_network(c, strict=False) for c in sources
     ):
         sources += port.load_balancer_vips
     return (f"ip saddr != {{ {', '.join(sources)} }} drop",)

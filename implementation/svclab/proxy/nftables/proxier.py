@@ -7,17 +7,16 @@ element additions and deletions in the verdict maps, and deletion of chains
 and affinity sets that went away. A full sync (first sync or after a failure)
 re-adds every object, flushes every chain and base map, and deletes stale
 objects that ``nft list`` shows in our table. Affinity sets are never flushed,
-so client stickiness survives syncs.
+so client stickiness survives syncs. The executor is the nft adapter
+(``svclab.proxy.adapters.nft``); a rejected transaction raises its ``NftError``.
 """
 
 from __future__ import annotations
 
-import re
-import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
+from svclab.proxy.adapters.nft import NftExecutor
 from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.full_sync import FullSyncBookkeeping
 from svclab.proxy.nftables.base import BASE_SETS, assemble, base_rules
@@ -31,30 +30,13 @@ from svclab.proxy.nftables.plan import (
     make_service_port,
     plan_service,
 )
+from svclab.proxy.plan_cache import CachedPlan, plan_all, replan, sorted_plans
 from svclab.proxy.provider import ProxyStateLike
-from svclab.proxy.service_port import ServicePortName
+from svclab.proxy.service_port import ServicePort, ServicePortName
 
-__all__ = ["NftError", "NftExecutor", "NftablesProxier", "SubprocessNft", "transaction"]
+__all__ = ["NftablesProxier", "transaction"]
 
 _P = f"ip {TABLE}"
-
-
-class NftError(RuntimeError):
-    """``nft -f`` rejected a transaction; the message quotes the failing line."""
-
-    def __init__(self, message: str, data: str = "", line: int = 0) -> None:
-        lines = data.splitlines()
-        if line and 0 < line <= len(lines):
-            message = f"{message}\n> {line}: {lines[line - 1]}"
-        super().__init__(message)
-
-
-class NftExecutor(Protocol):
-    """The system adapter; ``testing.FakeNft`` is the fake."""
-
-    def run(self, transaction: str) -> None: ...
-    def list_objects(self) -> tuple[set[str], set[str]]: ...  # (chains, sets+maps) in our table
-    def delete_table(self) -> None: ...
 
 
 def _key_only(key: str) -> str:
@@ -103,11 +85,7 @@ def transaction(
     return out
 
 
-_Entry = tuple[NftServiceRules, object, object]
-
-
-def _sort_key(name: ServicePortName) -> tuple[str, str, str, str]:
-    return (name.service.namespace, name.service.name, name.port, name.protocol.value)
+_Cache = dict[ServicePortName, CachedPlan[NftServiceRules]]
 
 
 def _rule_total(services: Sequence[NftServiceRules]) -> int:
@@ -133,22 +111,22 @@ class NftablesProxier(FullSyncBookkeeping):
     endpoint_factory = staticmethod(make_endpoint)
     last_transaction: list[str] = field(default_factory=list)
     _labels: Mapping[str, str] | None = None
-    _cache: dict[ServicePortName, _Entry] = field(default_factory=dict)
+    _cache: _Cache = field(default_factory=dict)
     _rules: int = 0  # rules in service chains, kept up to date without rescanning
     _pending_rules: int = 0
 
-    def _plan(self, name: ServicePortName, port: object, eps: Sequence[Endpoint], labels: Mapping[str, str]) -> _Entry:
+    def _plan_port(
+        self, name: ServicePortName, port: ServicePort, eps: Sequence[Endpoint], labels: Mapping[str, str]
+    ) -> NftServiceRules:
         if not isinstance(port, NftServicePort):
             raise TypeError(f"service port {name} was not built by the nftables factory")
-        return (plan_service(port, eps, self.options, labels), port, eps)
+        return plan_service(port, eps, self.options, labels)
 
-    def _full_sync(self, state: ProxyStateLike) -> tuple[list[str], dict[ServicePortName, _Entry]]:
-        cache = {
-            name: self._plan(name, port, state.endpoints.get(name, ()), state.node_labels)
-            for name, port in sorted(state.service_ports.items(), key=lambda kv: _sort_key(kv[0]))
-        }
-        ruleset = assemble([entry[0] for entry in cache.values()], self.options)
-        self._pending_rules = _rule_total([entry[0] for entry in cache.values()])
+    def _full_sync(self, state: ProxyStateLike) -> tuple[list[str], _Cache]:
+        cache = plan_all(state, self._plan_port)
+        services = sorted_plans(cache)
+        ruleset = assemble(services, self.options)
+        self._pending_rules = _rule_total(services)
         chains, sets = self.executor.list_objects()
         return transaction(
             ruleset,
@@ -157,23 +135,11 @@ class NftablesProxier(FullSyncBookkeeping):
             sorted(s for s in sets if s not in ruleset.sets),
         ), cache
 
-    def _partial_sync(self, state: ProxyStateLike) -> tuple[list[str], dict[ServicePortName, _Entry]]:
+    def _partial_sync(self, state: ProxyStateLike) -> tuple[list[str], _Cache]:
         """Diff only the changed service ports' objects (base objects never change)."""
-        cache = dict(self._cache)
-        before: list[NftServiceRules] = []
-        after: list[NftServiceRules] = []
-        for name in sorted(state.changed_ports, key=_sort_key):
-            old = cache.get(name)
-            port = state.service_ports.get(name)
-            eps = state.endpoints.get(name, ())
-            if old is not None and old[1] is port and old[2] is eps:
-                continue
-            if old is not None:
-                before.append(old[0])
-                del cache[name]
-            if port is not None:
-                cache[name] = self._plan(name, port, eps, state.node_labels)
-                after.append(cache[name][0])
+        cache, changes = replan(self._cache, state, self._plan_port)
+        before = [change.old for change in changes if change.old is not None]
+        after = [change.new for change in changes if change.new is not None]
         self._pending_rules = self._rules + _rule_total(after) - _rule_total(before)
         return transaction(_objects(after), _objects(before)), cache
 
@@ -193,35 +159,3 @@ class NftablesProxier(FullSyncBookkeeping):
         """Delete our table (``--cleanup``)."""
         self.executor.delete_table()
         self.need_full_sync = True
-
-
-@dataclass
-class SubprocessNft:
-    """Runs the real ``nft``; ``prefix`` e.g. ``("ip", "netns", "exec", NS)``."""
-
-    prefix: tuple[str, ...] = ()
-
-    def _nft(self, *args: str, data: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*self.prefix, "nft", *args], input=data, text=True, capture_output=True, check=False)
-
-    def run(self, transaction: str) -> None:
-        result = self._nft("-f", "-", data=transaction)
-        if result.returncode != 0:
-            match = re.search(r":(\d+):", result.stderr)
-            raise NftError(f"nft -f failed: {result.stderr.strip()}", transaction, int(match.group(1)) if match else 0)
-
-    def list_objects(self) -> tuple[set[str], set[str]]:
-        chains = self._nft("list", "chains", "ip").stdout
-        sets = self._nft("list", "sets", "ip").stdout + self._nft("list", "maps", "ip").stdout
-        return (
-            set(re.findall(r"chain (\S+) {", _only_our_table(chains))),
-            set(re.findall(r"(?:set|map) (\S+) {", _only_our_table(sets))),
-        )
-
-    def delete_table(self) -> None:
-        self._nft("delete", "table", "ip", TABLE)
-
-
-def _only_our_table(listing: str) -> str:
-    blocks = re.split(r"^table ", listing, flags=re.M)
-    return "".join(b for b in blocks if b.startswith(f"ip {TABLE} "))

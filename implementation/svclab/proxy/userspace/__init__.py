@@ -5,8 +5,8 @@ portal rules (``rules``) steer ClusterIPs, external/LoadBalancer IPs and
 NodePorts to it; the proxy picks an endpoint round robin with ClientIP
 affinity and dial retries (``loadbalancer``) and relays bytes (``dial``, ``relay``:
 splice in the kernel, ``tcp``; ``udp``: per-client sessions). ``proxier`` is the
-``ModeBackend``; ``testing`` holds the fakes; ``bench`` (``bench_userspace``, imported on
-demand as it starts processes) measures the copy path.
+``ModeBackend``; ``testing`` holds the fakes. The copy path's benchmark is
+``svclab.bench.proxy_userspace``.
 """
 
 from svclab.proxy.userspace.dial import BackendConnector, DialFailed, connect_backend, tcp_dialer
@@ -19,10 +19,8 @@ from svclab.proxy.userspace.loadbalancer import (
     dial_attempts,
 )
 from svclab.proxy.userspace.proxier import (
-    IptablesExecutor,
     PortAllocator,
     PortRangeExhausted,
-    SubprocessIptables,
     UserspaceOptions,
     UserspaceProxier,
     choose_host_ip,
@@ -41,7 +39,6 @@ __all__ = [
     "DialFailed",
     "ENDPOINT_DIAL_TIMEOUTS",
     "EndpointAddress",
-    "IptablesExecutor",
     "JUMP_RULES",
     "MissingEndpoints",
     "MissingServiceEntry",
@@ -50,7 +47,6 @@ __all__ = [
     "Portal",
     "RoundRobinBalancer",
     "RuleOptions",
-    "SubprocessIptables",
     "TcpProxySocket",
     "UdpProxySocket",
     "UserspaceOptions",

@@ -12,9 +12,8 @@
    serving-terminating as fallback; ``internalTrafficPolicy: Local`` keeps
    local ones only) and drops expired affinity records;
 4. renders every portal (``rules.render_restore``) and applies it with one
-   ``iptables-restore --noflush`` through the executor (``IptablesExecutor``
-   and ``SubprocessIptables`` from ``svclab.proxy.restore``, shared with the
-   iptables mode and re-exported here).
+   ``iptables-restore --noflush`` through the iptables adapter
+   (``svclab.proxy.adapters.iptables``, shared with the iptables and ipvs modes).
 
 The jumps from the built-in chains are ensured on the first sync, after a
 failure and whenever our chain vanished (someone flushed the nat table).
@@ -31,10 +30,11 @@ import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from svclab.proxy.adapters.iptables import IptablesExecutor
 from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.full_sync import FullSyncBookkeeping
+from svclab.proxy.options import NodeOptions
 from svclab.proxy.provider import ProxyStateLike
-from svclab.proxy.restore import IptablesExecutor, SubprocessIptables
 from svclab.proxy.service_port import Protocol, ServicePort, ServicePortName
 from svclab.proxy.topology import categorize_endpoints
 from svclab.proxy.userspace.loadbalancer import EndpointAddress, RoundRobinBalancer
@@ -52,10 +52,8 @@ from svclab.proxy.userspace.tcp import TcpProxySocket
 from svclab.proxy.userspace.udp import DEFAULT_UDP_IDLE_TIMEOUT, UdpProxySocket
 
 __all__ = [
-    "IptablesExecutor",
     "PortAllocator",
     "PortRangeExhausted",
-    "SubprocessIptables",
     "UserspaceOptions",
     "UserspaceProxier",
     "choose_host_ip",
@@ -99,14 +97,17 @@ class PortAllocator:
 
 @dataclass(frozen=True, slots=True)
 class UserspaceOptions:
-    """Node-wide settings (upstream NewProxier arguments and kube-proxy flags).
+    """Node-wide settings (upstream NewProxier arguments and kube-proxy flags): the shared ``node`` ones,
+    then this mode's.
 
-    ``host_ip`` is where the node's own traffic is DNAT-ed; empty means the
-    source address of the node's default route (``choose_host_ip``).
+    ``node.node_ip`` is where the node's own traffic is DNAT-ed (upstream's
+    host IP); empty means the source address of the node's default route
+    (``choose_host_ip``). The mode masquerades nothing, so the rest of
+    ``node`` goes unused.
     """
 
+    node: NodeOptions = field(default_factory=NodeOptions)
     listen_ip: str = "0.0.0.0"
-    host_ip: str = ""
     port_range: tuple[int, int] | None = None
     udp_idle_timeout: float = DEFAULT_UDP_IDLE_TIMEOUT
     copy: CopyMode = CopyMode.SPLICE
@@ -273,7 +274,7 @@ class UserspaceProxier(FullSyncBookkeeping):
         self.balancer.cleanup_stale_sessions()
         full = self.begin_sync(rules_missing=self._portal_chain_missing)
         if not self.host_ip:
-            self.host_ip = self.options.host_ip or choose_host_ip()
+            self.host_ip = self.options.node.node_ip or choose_host_ip()
         text = self.last_restore = render_restore(portals, self.options.rule_options(self.host_ip))
         with self.applying():
             # Chains first (the restore creates them), then the jumps into them.
@@ -293,6 +294,6 @@ class UserspaceProxier(FullSyncBookkeeping):
         self.close_sockets()
         for table, chain, rule, _ in JUMP_RULES:
             self.executor.delete_rule(table, chain, rule)
-        for table, chain in ALL_CHAINS:
-            self.executor.delete_chain(table, chain)
+        for table in dict.fromkeys(table for table, _ in ALL_CHAINS):
+            self.executor.delete_chains(table, [chain for t, chain in ALL_CHAINS if t == table])
         self.need_full_sync = True

@@ -1,22 +1,37 @@
-"""Fakes for userspace-mode tests: an in-memory iptables and a scripted TCP dialer.
+"""Test helpers of the userspace mode besides the adapters' fakes: a scripted dialer and the packet tracer.
 
-``FakeIptables`` is re-exported from ``svclab.proxy.testing`` (shared with the
-iptables mode). ``ScriptedDialer`` answers each dial from a table of outcomes
-per endpoint and records the (endpoint, timeout) order, so retry tests need
-neither sockets nor sleeps.
+``ScriptedDialer`` answers each dial from a table of outcomes per endpoint
+and records the (endpoint, timeout) order, so retry tests need neither
+sockets nor sleeps. ``portal_tracer`` traces packets through the portal
+rules in a ``FakeIptables`` to the backend's proxy sockets, and from each
+to the endpoints its balancer may pick.
 """
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from svclab.proxy.testing import FakeIptables
+from svclab.proxy.adapters.testing.iptables import FakeIptables
+from svclab.proxy.adapters.testing.trace_iptables import NetfilterTracer
 from svclab.proxy.userspace.dial import DialCallback
 from svclab.proxy.userspace.loadbalancer import EndpointAddress
+from svclab.proxy.userspace.proxier import UserspaceProxier
 
-__all__ = ["FakeIptables", "ScriptedDialer"]
+__all__ = ["ScriptedDialer", "portal_tracer"]
+
+
+def portal_tracer(backend: UserspaceProxier, iptables: FakeIptables, node_ips: Sequence[str] = ()) -> NetfilterTracer:
+    """The packet tracer over ``backend``'s portal rules in ``iptables`` and its proxy sockets."""
+
+    def proxied(port: int) -> tuple[str, ...] | None:
+        for name, served in backend.served.items():
+            if served.proxy_port == port:
+                return tuple(f"{ip}:{p}" for ip, p in backend.balancer.endpoints(name))
+        return None
+
+    return NetfilterTracer(iptables, node_ips, proxy=proxied)
 
 
 @dataclass

@@ -374,19 +374,17 @@ def resolve_testbed_kernel(testbed: Testbed) -> str:
 
 def _check_mode(testbed: Testbed) -> None:
     """A mode we cannot provide in this kernel is an error now, never a silent fallback."""
+    from svclab.proxy import modes
     from svclab.testbed.local.supervisor import module_available
 
     mode = testbed.proxy.mode.value
     if mode == "none" or not module_available("svclab.proxy.command"):
         return  # no proxy runs (its slot stays empty and the supervisor logs so)
-    if not module_available(f"svclab.proxy.{mode}"):
-        raise UpError(f"{testbed.source}: spec.proxy.mode: {mode} is not implemented in this version", status=2)
-    if (
-        mode == "ipvs"
-        and not Path("/proc/net/ip_vs").exists()
-        and not any(Path("/lib/modules", os.uname().release).glob("kernel/net/netfilter/ipvs"))
-    ):
-        raise UpError("spec.proxy.mode: ipvs needs IPVS, which this kernel lacks (use spec.kernel: uml or auto)")
+    spec = modes.get(mode)  # the spec's validation only lets registered modes through
+    reason = spec.supported()
+    if reason is not None:
+        hint = " (use spec.kernel: uml or auto)" if spec.uml_fallback else ""
+        raise UpError(f"spec.proxy.mode: {mode} {reason}{hint}")
 
 
 def cluster_exists(name: str) -> bool:

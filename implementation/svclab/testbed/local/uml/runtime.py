@@ -45,7 +45,6 @@ __all__ = [
     "UmlResult",
     "can_run_uml",
     "default_env",
-    "host_has_ipvs",
     "kernel_version",
     "launch",
     "prepare_shared_dir",
@@ -140,32 +139,30 @@ def can_run_uml() -> str | None:
     return None
 
 
-def host_has_ipvs(proc: Path = Path("/proc")) -> bool:
-    """Whether the host kernel has IPVS now or as a loadable module."""
-    if (proc / "net/ip_vs").exists():
-        return True
-    release = os.uname().release
-    return any(
-        Path(root, release).is_dir() and any(Path(root, release).rglob("ip_vs.ko*"))
-        for root in ("/lib/modules", "/usr/lib/modules")
-    )
-
-
-def resolve_kernel(requested: str, proxy_mode: str, *, has_ipvs: bool | None = None) -> str:
+def resolve_kernel(requested: str, proxy_mode: str, *, host_supports: bool | None = None) -> str:
     """``spec.kernel`` (``host``/``uml``/``auto``) -> ``host`` or ``uml``.
 
     ``auto`` picks ``uml`` only when the mode needs what the host kernel lacks
-    (today: ipvs without IPVS). Raises ``UmlError`` for ``uml`` on a host that
-    cannot run it, naming the reason.
+    and a guest provides it (the mode registry says both: today ipvs without
+    IPVS); ``host_supports`` overrides the registry's host check (tests).
+    Raises ``UmlError`` for ``uml`` on a host that cannot run it, naming the reason.
     """
     if requested not in ("host", "uml", "auto"):
         raise ValueError(f"kernel must be host, uml or auto, not {requested!r}")
     if requested == "auto":
-        needs_uml = proxy_mode == "ipvs" and not (host_has_ipvs() if has_ipvs is None else has_ipvs)
-        requested = "uml" if needs_uml else "host"
+        requested = "uml" if _mode_needs_uml(proxy_mode, host_supports) else "host"
     if requested == "uml" and (reason := can_run_uml()) is not None:
         raise UmlError(f"kernel: uml requested but this host cannot run it: {reason}")
     return requested
+
+
+def _mode_needs_uml(proxy_mode: str, host_supports: bool | None) -> bool:
+    from svclab.proxy import modes
+
+    spec = modes.find(proxy_mode)  # None for "none"
+    if spec is None or not spec.uml_fallback:
+        return False
+    return not (spec.supported() is None if host_supports is None else host_supports)
 
 
 def default_env() -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from svclab.proxy.userspace.bench import bench_userspace
+from svclab.bench.proxy_userspace import bench_userspace
 from svclab.proxy.userspace.relay import CopyMode
 
 

@@ -1,50 +1,138 @@
-"""The ipvs mode's system adapter: IPVS and addresses over netlink, ipsets and iptables by restore.
+"""The IPVS system adapter: virtual and real servers, the dummy device and its addresses, over netlink.
 
-``IpvsExecutor`` is the protocol the proxier uses; ``testing.FakeIpvsExecutor``
-models it in memory. ``NetlinkExecutor`` is the real one and works in the
-network namespace of the calling process:
+Like upstream's ``pkg/util/ipvs``, it holds IPVS's own values
+(``VirtualServer``, ``RealServer``, the connection counts of
+``RealServerStatus``) and one operation type (``IpvsOp``) for the six
+netlink commands the ipvs mode sends. ``IpvsExecutor`` is the protocol;
+``NetlinkIpvs`` is the real one and works in the network namespace of the
+calling process:
 
 * IPVS through pyroute2's generic-netlink ``IPVS`` socket, in-process (one
   ``ipvsadm`` per rule costs 0.1-0.45 s inside User-Mode Linux, see DESIGN.md);
 * the dummy device and its /32 addresses through pyroute2's ``IPRoute``;
-* ipsets through one ``ipset restore`` per sync;
-* iptables through one ``iptables-restore --noflush`` per sync; the binary is
-  ``iptables-legacy`` where the kernel has no nf_tables (User-Mode Linux).
+* the IPVS sysctls under ``/proc/sys`` (per network namespace).
+
+``adapters.testing.ipvs_netlink.FakeIpvs`` is the fake. The mode's ipsets
+and iptables rules go through the ipset and iptables adapters.
 """
 
 from __future__ import annotations
 
+import enum
 import functools
-import shutil
 import socket
-import subprocess
-from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from svclab.proxy.ipvs.plan import ForwardMethod, RealServer, VirtualServer
-from svclab.proxy.ipvs.reconcile import IpvsOp, OpKind, RealServerStatus
-from svclab.proxy.restore import failing_line_number, quote_failing_line
 from svclab.proxy.service_port import Protocol as L4
 
-__all__ = ["IpvsExecutor", "NetlinkExecutor", "RestoreError", "default_iptables_binary", "missing_jumps_restore"]
+__all__ = [
+    "FLAG_HASHED",
+    "FLAG_PERSISTENT",
+    "FLAG_SOURCE_HASH",
+    "ForwardMethod",
+    "IpvsExecutor",
+    "IpvsOp",
+    "NetlinkIpvs",
+    "OpKind",
+    "RealServer",
+    "RealServerStatus",
+    "VirtualServer",
+]
 
+FLAG_PERSISTENT = 0x1  # IP_VS_SVC_F_PERSISTENT: ClientIP affinity
+FLAG_HASHED = 0x2  # IP_VS_SVC_F_HASHED: set by the kernel, ignored in comparisons
+FLAG_SOURCE_HASH = 0x10  # IP_VS_SVC_F_SCHED1: what the "mh" scheduler needs
 _IPPROTO = {L4.TCP: socket.IPPROTO_TCP, L4.UDP: socket.IPPROTO_UDP, L4.SCTP: 132}
 _L4 = {number: proto for proto, number in _IPPROTO.items()}
 
 
-class RestoreError(RuntimeError):
-    """``ipset restore`` or ``iptables-restore`` rejected its input; quotes the failing line."""
+class ForwardMethod(enum.IntEnum):
+    """IPVS packet forwarding methods (IP_VS_CONN_F_*); kube-proxy uses masquerade."""
 
-    def __init__(self, tool: str, stderr: str, data: str) -> None:
-        line = failing_line_number(stderr)
-        context = f"\n{quote_failing_line(data, line)}" if 0 < line <= len(data.splitlines()) else ""
-        super().__init__(f"{tool} failed: {stderr.strip()}{context}")
+    MASQUERADE = 0
+    LOCALNODE = 1
+    TUNNEL = 2
+    DIRECT_ROUTE = 3
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class VirtualServer:
+    """One IPVS service. ``str()`` is upstream's ``ip:port/proto`` key; ``rr`` is kube-proxy's default."""
+
+    address: str
+    port: int
+    protocol: L4
+    scheduler: str = "rr"
+    flags: int = 0
+    timeout: int = 0
+
+    @property
+    def key(self) -> tuple[str, int, L4]:
+        """What identifies a virtual server in the kernel."""
+        return (self.address, self.port, self.protocol)
+
+    def __str__(self) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{host}:{self.port}/{self.protocol.value}"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class RealServer:
+    """One IPVS destination of a virtual server; ``str()`` is ``ip:port``."""
+
+    address: str
+    port: int
+    weight: int = 1
+    forward: ForwardMethod = ForwardMethod.MASQUERADE
+
+    def __str__(self) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class RealServerStatus:
+    """A real server as the kernel reports it, with its connection counts."""
+
+    server: RealServer
+    active_connections: int = 0
+    inactive_connections: int = 0
+
+    @property
+    def idle(self) -> bool:
+        """No connection uses it any more."""
+        return self.active_connections + self.inactive_connections == 0
+
+
+class OpKind(str, enum.Enum):
+    """One IPVS netlink command."""
+
+    ADD_VIRTUAL_SERVER = "add-virtual-server"
+    UPDATE_VIRTUAL_SERVER = "update-virtual-server"
+    DELETE_VIRTUAL_SERVER = "delete-virtual-server"
+    ADD_REAL_SERVER = "add-real-server"
+    UPDATE_REAL_SERVER = "update-real-server"
+    DELETE_REAL_SERVER = "delete-real-server"
+
+
+@dataclass(frozen=True, slots=True)
+class IpvsOp:
+    """An operation on ``virtual_server`` (and ``real_server`` for the real-server kinds)."""
+
+    kind: OpKind
+    virtual_server: VirtualServer
+    real_server: RealServer | None = None
+
+    def __str__(self) -> str:
+        target = f" -> {self.real_server} weight {self.real_server.weight}" if self.real_server else ""
+        return f"{self.kind.value} {self.virtual_server}{target}"
 
 
 class IpvsExecutor(Protocol):
-    """What the ipvs proxier needs from the system."""
+    """What the ipvs mode needs from IPVS, links and addresses."""
 
     def list_virtual_servers(self) -> list[VirtualServer]: ...
     def list_real_servers(self, vs: VirtualServer) -> list[RealServerStatus]: ...
@@ -56,27 +144,6 @@ class IpvsExecutor(Protocol):
     def bind_address(self, device: str, address: str) -> None: ...
     def unbind_address(self, device: str, address: str) -> None: ...
     def set_sysctl(self, name: str, value: str) -> None: ...
-    def ipset_restore(self, text: str) -> None: ...
-    def ipset_destroy(self, names: Iterable[str]) -> None: ...
-    def iptables_restore(self, text: str) -> None: ...
-    def ensure_jumps(self, jumps: Sequence[tuple[str, str, str, str]]) -> None: ...
-    def delete_jump(self, table: str, chain: str, target: str, comment: str) -> None: ...
-    def delete_chains(self, table: str, chains: Sequence[str]) -> None: ...
-
-
-def default_iptables_binary() -> str:
-    """``iptables`` unless only the legacy backend can work (no nf_tables, as in UML)."""
-    legacy = shutil.which("iptables-legacy")
-    if legacy and not Path("/proc/net/netfilter/nf_tables").exists() and _is_uml():
-        return "iptables-legacy"
-    return "iptables"
-
-
-def _is_uml() -> bool:
-    try:
-        return "UML" in Path("/proc/cpuinfo").read_text() or "User Mode" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
 
 
 def _service_request(vs: VirtualServer, *, with_settings: bool) -> Any:
@@ -124,16 +191,15 @@ class _ThreadBound:
         return lambda *args, **kwargs: self._pool.submit(run, *args, **kwargs).result()
 
 
-class NetlinkExecutor:
-    """Real system adapter (see module docstring). ``close()`` releases the sockets."""
+class NetlinkIpvs:
+    """The real adapter, in the calling process's network namespace. ``close()`` releases the sockets."""
 
-    def __init__(self, *, iptables: str | None = None) -> None:
+    def __init__(self) -> None:
         from pyroute2 import IPVS, IPRoute
 
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ipvs-netlink")
         self._ipvs = _ThreadBound(self._pool, IPVS)
         self._ipr = _ThreadBound(self._pool, IPRoute)
-        self.iptables = iptables or default_iptables_binary()
 
     def close(self) -> None:
         self._ipvs.close()
@@ -247,65 +313,3 @@ class NetlinkExecutor:
         path = Path("/proc/sys") / name  # e.g. net/ipv4/vs/conntrack, in this process's netns
         if path.exists() and path.read_text().strip() != value:
             path.write_text(value)
-
-    # -- ipset and iptables --------------------------------------------------
-    def _restore(self, argv: list[str], text: str) -> None:
-        result = subprocess.run(argv, input=text, text=True, capture_output=True, check=False)
-        if result.returncode != 0:
-            raise RestoreError(" ".join(argv), result.stderr, text)
-
-    def ipset_restore(self, text: str) -> None:
-        if text:
-            self._restore(["ipset", "restore"], text)
-
-    def ipset_destroy(self, names: Iterable[str]) -> None:
-        for name in names:
-            subprocess.run(["ipset", "destroy", name], capture_output=True, check=False)
-
-    def iptables_restore(self, text: str) -> None:
-        self._restore([f"{self.iptables}-restore", "-w", "--noflush"], text)
-
-    def _jump_args(self, target: str, comment: str) -> list[str]:
-        return ["-m", "comment", "--comment", comment, "-j", target]
-
-    def ensure_jumps(self, jumps: Sequence[tuple[str, str, str, str]]) -> None:
-        """Prepend missing (table, chain, target, comment) jumps: one save, one restore."""
-        saved = subprocess.run([f"{self.iptables}-save"], capture_output=True, text=True, check=True).stdout
-        text = missing_jumps_restore(saved, jumps)
-        if text:
-            self._restore([f"{self.iptables}-restore", "-w", "--noflush"], text)
-
-    def delete_jump(self, table: str, chain: str, target: str, comment: str) -> None:
-        subprocess.run(
-            [self.iptables, "-w", "-t", table, "-D", chain, *self._jump_args(target, comment)],
-            capture_output=True,
-            check=False,
-        )
-
-    def delete_chains(self, table: str, chains: Sequence[str]) -> None:
-        for verb in ("-F", "-X"):
-            for chain in chains:
-                subprocess.run([self.iptables, "-w", "-t", table, verb, chain], capture_output=True, check=False)
-
-
-def missing_jumps_restore(saved: str, jumps: Sequence[tuple[str, str, str, str]]) -> str:
-    """``iptables-restore --noflush`` text inserting the jumps missing from ``iptables-save``
-    output ``saved``, each at the top of its chain. Side-effect-free."""
-    present: set[tuple[str, str]] = set()
-    table = ""
-    for line in saved.splitlines():
-        if line.startswith("*"):
-            table = line[1:]
-        elif line.startswith("-A "):
-            present.add((table, line))
-    lines: list[str] = []
-    for wanted_table in dict.fromkeys(t for t, *_ in jumps):
-        # each prepended in list order, so the last one ends up first (as upstream's EnsureRule(Prepend))
-        todo = [
-            f'-I {chain} 1 -m comment --comment "{comment}" -j {target}'
-            for t, chain, target, comment in jumps
-            if t == wanted_table and (t, f'-A {chain} -m comment --comment "{comment}" -j {target}') not in present
-        ]
-        if todo:
-            lines += [f"*{wanted_table}", *todo, "COMMIT"]
-    return "\n".join(lines) + "\n" if lines else ""

@@ -1,21 +1,25 @@
-"""A fake iptables for tests of the iptables and userspace modes (upstream ``pkg/util/iptables/testing``).
+"""The fake of the iptables adapter (upstream ``pkg/util/iptables/testing``).
 
-``FakeIptables`` is the fake of ``svclab.proxy.restore``'s executor. It parses
-``iptables-restore`` input with ``--noflush`` semantics (a declared chain is
-created or flushed, others are kept; ``-X`` deletes at ``COMMIT``), checks
-what the kernel would check (unknown chains, jumps to missing chains,
-deleting a referenced chain) and applies each restore atomically. The
-single-rule methods behave like the real commands. The modes' ``testing``
-modules re-export it next to their own helpers (packet tracer, dialer).
+``FakeIptables`` parses ``iptables-restore`` input with ``--noflush``
+semantics (a declared chain is created or flushed, others are kept; ``-X``
+deletes at ``COMMIT``), checks what the kernel would check (unknown chains,
+jumps to missing chains, deleting a referenced chain, and, given the
+``FakeIpset`` it runs beside, rules matching a set that does not exist) and
+applies each restore atomically. The single-rule methods behave like the
+real commands, except that deleting a still-referenced chain raises instead
+of being silently refused, so a cleanup in the wrong order shows. The
+packet tracer over its tables is ``trace_iptables.NetfilterTracer``.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from svclab.proxy.restore import RestoreError
+from svclab.proxy.adapters.errors import IptablesRestoreError
+from svclab.proxy.adapters.iptables import Rule
+from svclab.proxy.adapters.testing.ipset import FakeIpset
 
 __all__ = ["FakeIptables"]
 
@@ -26,6 +30,7 @@ BUILTIN_CHAINS = {
 }
 #: Targets that are not chains, so a jump to them needs no chain.
 TARGETS = {"ACCEPT", "DROP", "REJECT", "RETURN", "MARK", "DNAT", "REDIRECT", "MASQUERADE", "SNAT"}
+_NO_SUCH_SET = "Set {} doesn't exist"
 
 Tables = dict[str, dict[str, list[str]]]
 
@@ -41,25 +46,31 @@ def _missing_target(table: Mapping[str, list[str]], rule: str) -> str | None:
     return target if target and target not in TARGETS and target not in table else None
 
 
+def _matched_set(rule: str) -> str | None:
+    parts = rule.split()
+    return parts[parts.index("--match-set") + 1] if "--match-set" in parts else None
+
+
 def _builtin_tables() -> Tables:
     return {t: {c: [] for c in cs} for t, cs in BUILTIN_CHAINS.items()}
 
 
 @dataclass
 class FakeIptables:
-    """In-memory tables: table -> chain -> rules (argument strings)."""
+    """In-memory tables: table -> chain -> rules (argument strings). ``ipsets``: the sets rules may match."""
 
     tables: Tables = field(default_factory=_builtin_tables)
     restores: list[str] = field(default_factory=list)
     fail_next_restore: bool = False
+    ipsets: FakeIpset | None = None
 
     # -- executor protocol -------------------------------------------------
     def restore(self, data: str, *, noflush: bool = True) -> None:
-        """Apply restore input atomically, or raise ``RestoreError`` changing nothing."""
+        """Apply restore input atomically, or raise ``IptablesRestoreError`` changing nothing."""
         self.restores.append(data)
         if self.fail_next_restore:
             self.fail_next_restore = False
-            raise RestoreError("iptables-restore: injected failure", data, 1)
+            raise IptablesRestoreError("iptables-restore: injected failure", data, 1)
         staged = copy.deepcopy(self.tables)
         table: dict[str, list[str]] | None = None
         deletions: list[str] = []
@@ -77,8 +88,8 @@ class FakeIptables:
         noflush: bool,
         deletions: list[str],
     ) -> dict[str, list[str]] | None:
-        def fail(why: str) -> RestoreError:
-            return RestoreError(f"iptables-restore: line {number} failed: {why}", data, number)
+        def fail(why: str) -> IptablesRestoreError:
+            return IptablesRestoreError(f"iptables-restore: line {number} failed: {why}", data, number)
 
         if not line.strip() or line.startswith("#"):
             return table
@@ -100,6 +111,8 @@ class FakeIptables:
             return None
         verb, _, rest = line.partition(" ")
         chain, _, rule = rest.partition(" ")
+        if verb == "-I" and rule.split(" ", 1)[0].isdigit():
+            _, _, rule = rule.partition(" ")  # "-I CHAIN 1 RULE": position 1, the top
         if verb.startswith(":"):
             table[verb[1:]] = []
         elif verb in ("-A", "-I"):
@@ -107,6 +120,8 @@ class FakeIptables:
                 raise fail(f"chain {chain} does not exist")
             if missing := _missing_target(table, rule):
                 raise fail(f"jump to missing chain {missing}")
+            if self._missing_set(rule):
+                raise fail(_NO_SUCH_SET.format(_matched_set(rule)))
             table[chain].insert(0 if verb == "-I" else len(table[chain]), rule)
         elif verb == "-X":
             deletions.append(chain)
@@ -115,6 +130,10 @@ class FakeIptables:
         else:
             raise fail(f"unknown command {verb}")
         return table
+
+    def _missing_set(self, rule: str) -> bool:
+        name = _matched_set(rule)
+        return name is not None and self.ipsets is not None and name not in self.ipsets.sets
 
     def save(self, table: str) -> str:
         """``iptables-save -t TABLE`` output."""
@@ -138,17 +157,31 @@ class FakeIptables:
         if rule not in rules:
             rules.insert(0 if prepend else len(rules), rule)
 
+    def ensure_rules(self, rules: Sequence[Rule]) -> None:
+        """Prepend the missing ``rules`` in one restore, as ``SubprocessIptables`` does."""
+        missing = [(t, c, r) for t, c, r in rules if r not in self.tables.get(t, {}).get(c, [])]
+        tables = dict.fromkeys(t for t, _, _ in missing)
+        text = "".join(
+            f"*{t}\n" + "".join(f"-I {c} 1 {r}\n" for tt, c, r in missing if tt == t) + "COMMIT\n" for t in tables
+        )
+        if text:
+            self.restore(text, noflush=True)
+
     def delete_rule(self, table: str, chain: str, rule: str) -> None:
         rules = self.tables.get(table, {}).get(chain, [])
         if rule in rules:
             rules.remove(rule)
 
-    def delete_chain(self, table: str, chain: str) -> None:
-        """Delete ``chain``; raises ``RuntimeError`` while another chain still jumps to it."""
-        chains = self.tables.get(table, {})
-        if any(_jump(r) == chain for c, rules in chains.items() if c != chain for r in rules):
-            raise RuntimeError(f"iptables: chain {chain} is still referenced")
-        chains.pop(chain, None)
+    def delete_chains(self, table: str, chains: Sequence[str]) -> None:
+        """Flush, then delete, ``chains``; raises ``RuntimeError`` while another chain still jumps to one."""
+        existing = self.tables.get(table, {})
+        for chain in chains:
+            if chain in existing:
+                existing[chain] = []
+        for chain in chains:
+            if any(_jump(r) == chain for c, rules in existing.items() if c != chain for r in rules):
+                raise RuntimeError(f"iptables: chain {chain} is still referenced")
+            existing.pop(chain, None)
 
     # -- test helpers --------------------------------------------------------
     def rules(self, table: str, chain: str) -> list[str]:

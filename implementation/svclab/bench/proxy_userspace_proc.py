@@ -1,6 +1,6 @@
-"""The helper processes of ``bench``: backend server, clients and the proxy under test.
+"""The helper processes of ``proxy_userspace``: backend server, clients and the proxy under test.
 
-Run as ``python -m svclab.proxy.userspace.benchproc ROLE ...`` (possibly
+Run as ``python -m svclab.bench.proxy_userspace_proc ROLE ...`` (possibly
 under ``ip netns exec``); each prints one JSON line:
 
 * ``serve HOST``: a bulk sender (the client sends a byte count and a

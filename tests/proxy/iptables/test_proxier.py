@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import pytest
 
+from svclab.proxy.adapters.errors import IptablesRestoreError
+from svclab.proxy.adapters.testing.trace_iptables import NetfilterTracer
 from svclab.proxy.iptables.plan import endpoint_chain_name, service_chain_name
-from svclab.proxy.iptables.proxier import RestoreError
-from svclab.proxy.iptables.testing import trace_packet
 from svclab.proxy.service_port import Protocol, ServiceName, ServicePortName
 
-from .builders import OVERALL_FLOWS, TEST_NODE, TEST_NODE_IPS, endpoint, endpoint_slice, flow_cases, service
-from .helpers import iptables_proxier, load_overall, synced_overall
+from ..builders import TEST_NODE, endpoint, endpoint_slice, service
+from ..helpers import iptables_proxier, load_overall, synced_overall
 
 
 def spn(ns: str, name: str, port: str = "p80") -> ServicePortName:
@@ -36,20 +36,6 @@ async def test_first_sync_installs_jumps_canaries_and_rules() -> None:
     assert report.rules_by_table["nat"] == fake.count_rules("nat") - 3  # minus the 3 jump rules
 
 
-FLOWS = [
-    *OVERALL_FLOWS,
-    ("wrong port", "10.0.0.2", "172.30.0.41", 81, "", False),  # no rule of ours matches
-    ("localhost nodeport", "127.0.0.1", "127.0.0.1", 3003, "10.180.0.3:80", True),
-]
-
-
-@pytest.mark.parametrize("src,dst,port,verdict,masq", flow_cases(FLOWS))
-async def test_packet_flows(src: str, dst: str, port: int, verdict: str, masq: bool) -> None:
-    _, _, fake = await synced_overall(iptables_proxier)
-    result = trace_packet(fake, src, dst, port, node_ips=TEST_NODE_IPS)
-    assert (result.verdict, result.masquerade) == (verdict, masq)
-
-
 async def test_endpoint_move_rewrites_only_that_service() -> None:
     proxier, backend, fake = await synced_overall(iptables_proxier)
     proxier.on_endpoint_slice(endpoint_slice("ns1", "svc1", endpoint("10.180.0.9")))
@@ -61,7 +47,7 @@ async def test_endpoint_move_rewrites_only_that_service() -> None:
     assert "-X KUBE-SEP-SXIVWICOYRO3J4NJ" in text
     assert "KUBE-SVC-4SW47YFZTEDKD3PK" not in text
     assert "KUBE-SEP-SXIVWICOYRO3J4NJ" not in fake.tables["nat"]
-    assert trace_packet(fake, "10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.9:80"
+    assert NetfilterTracer(fake)("10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.9:80"
 
 
 async def test_losing_all_endpoints_turns_into_reject_and_deletes_chains() -> None:
@@ -69,7 +55,7 @@ async def test_losing_all_endpoints_turns_into_reject_and_deletes_chains() -> No
     proxier.on_endpoint_slice(endpoint_slice("ns1", "svc1", endpoint("10.180.0.1")), removed=True)
     await proxier.sync()
     assert "KUBE-SVC-XPGD46QRK7WJZT7O" not in fake.tables["nat"]
-    assert trace_packet(fake, "10.0.0.2", "172.30.0.41", 80).verdict == "REJECT"
+    assert NetfilterTracer(fake)("10.0.0.2", "172.30.0.41", 80).verdict == "REJECT"
 
 
 async def test_deleted_service_goes_and_nothing_else_changes() -> None:
@@ -99,12 +85,12 @@ async def test_failed_restore_forces_full_resync() -> None:
     proxier, backend, fake = await synced_overall(iptables_proxier)
     fake.fail_next_restore = True
     proxier.on_endpoint_slice(endpoint_slice("ns1", "svc1", endpoint("10.180.0.9")))
-    with pytest.raises(RestoreError):
+    with pytest.raises(IptablesRestoreError):
         await proxier.sync()
     assert backend.need_full_sync
     await proxier.sync()
     assert ":KUBE-SERVICES - [0:0]" in backend.last_restore
-    assert trace_packet(fake, "10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.9:80"
+    assert NetfilterTracer(fake)("10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.9:80"
 
 
 async def test_full_sync_deletes_stale_chains_left_in_the_kernel() -> None:
@@ -124,7 +110,7 @@ async def test_internal_traffic_policy_local_uses_svl_chain() -> None:
     )
     await proxier.sync()
     assert service_chain_name("KUBE-SVL-", spn("ns1", "svc1")) in fake.tables["nat"]
-    assert trace_packet(fake, "10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.2:80"
+    assert NetfilterTracer(fake)("10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.2:80"
 
 
 async def test_terminating_endpoints_are_a_fallback_only() -> None:
@@ -139,14 +125,14 @@ async def test_terminating_endpoints_are_a_fallback_only() -> None:
         )
     )
     await proxier.sync()
-    assert trace_packet(fake, "10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.1:80"
+    assert NetfilterTracer(fake)("10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.1:80"
     proxier.on_endpoint_slice(
         endpoint_slice(
             "ns1", "svc1", endpoint("10.180.0.1", ready=False, serving=True, terminating=True), endpoint("10.180.0.3")
         )
     )
     await proxier.sync()
-    assert trace_packet(fake, "10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.3:80"
+    assert NetfilterTracer(fake)("10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.3:80"
 
 
 async def test_udp_endpoint_removal_is_reported_for_conntrack() -> None:
@@ -178,7 +164,7 @@ async def test_node_zone_change_replans_topology() -> None:
     zoned[1].hints = EndpointHints(forZones=[ForZone(name="b")])
     proxier.on_endpoint_slice(endpoint_slice("ns1", "svc1", *zoned))
     await proxier.sync()
-    assert trace_packet(fake, "10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.1:80, 10.180.0.2:80"
+    assert NetfilterTracer(fake)("10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.1:80, 10.180.0.2:80"
     proxier.on_node(Node(metadata=ObjectMeta(name=TEST_NODE, labels={ZONE_LABEL: "b"})))
     await proxier.sync()
-    assert trace_packet(fake, "10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.2:80"
+    assert NetfilterTracer(fake)("10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.2:80"

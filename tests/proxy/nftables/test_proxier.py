@@ -9,31 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from svclab.proxy.nftables.proxier import NftError
-from svclab.proxy.nftables.testing import trace_packet
+from svclab.proxy.adapters.errors import NftError
+from svclab.proxy.adapters.testing.nft import FakeNft
+from svclab.proxy.adapters.testing.trace_nft import NftTracer
+from svclab.proxy.nftables.plan import TABLE
 
-from .builders import OVERALL_FLOWS, TEST_NODE, TEST_NODE_IPS, endpoint, endpoint_slice, flow_cases, service
-from .helpers import load_overall, nftables_proxier, synced_overall
-from .test_nftables_golden import canonical
+from ..builders import TEST_NODE, endpoint, endpoint_slice, service
+from ..helpers import load_overall, nftables_proxier, synced_overall
+from .test_plan_golden import canonical
 
 
 async def test_fake_table_after_first_sync_is_upstreams(golden_dir: Path) -> None:
     _proxier, _, fake = await synced_overall(nftables_proxier)
     want = canonical((golden_dir / "nftables" / "overall.nft").read_text().splitlines())
     assert canonical(fake.dump()) == want
-
-
-FLOWS = [
-    *OVERALL_FLOWS,
-    ("wrong port of a cluster IP", "10.0.0.2", "172.30.0.41", 81, "REJECT", False),  # cluster-ips-check
-]
-
-
-@pytest.mark.parametrize("src,dst,port,verdict,masq", flow_cases(FLOWS))
-async def test_packet_flows(src: str, dst: str, port: int, verdict: str, masq: bool) -> None:
-    _, _, fake = await synced_overall(nftables_proxier)
-    result = trace_packet(fake, src, dst, port, node_ips=TEST_NODE_IPS)
-    assert (result.verdict, result.masquerade) == (verdict, masq)
 
 
 async def test_endpoint_move_touches_only_that_service() -> None:
@@ -44,7 +33,7 @@ async def test_endpoint_move_touches_only_that_service() -> None:
     assert all("ns1/svc1" in line for line in tx), tx
     assert "flush chain ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80" in tx
     assert "delete chain ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80" in tx
-    assert trace_packet(fake, "10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.9:80"
+    assert NftTracer(fake)("10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.9:80"
     await proxier.sync()
     assert backend.last_transaction == []  # idle sync: nothing sent
 
@@ -53,10 +42,10 @@ async def test_service_without_endpoints_then_with() -> None:
     proxier, _, fake = nftables_proxier()
     proxier.on_service(None, service("ns1", "svc1", "172.30.0.41", ("p80", 80, 0)))
     await proxier.sync()
-    assert trace_packet(fake, "10.0.0.2", "172.30.0.41", 80).verdict == "REJECT"
+    assert NftTracer(fake)("10.0.0.2", "172.30.0.41", 80).verdict == "REJECT"
     proxier.on_endpoint_slice(endpoint_slice("ns1", "svc1", endpoint("10.180.0.1", node=TEST_NODE)))
     await proxier.sync()
-    assert trace_packet(fake, "10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.1:80"
+    assert NftTracer(fake)("10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.1:80"
 
 
 async def test_deleting_service_removes_its_objects() -> None:
@@ -86,13 +75,11 @@ async def test_failure_forces_full_sync_and_stale_objects_go() -> None:
     assert backend.need_full_sync
     await proxier.sync()
     assert "service-AAAAAAAA-old/svc/tcp/p" not in fake.model.chains
-    assert trace_packet(fake, "10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.9:80"
+    assert NftTracer(fake)("10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.9:80"
 
 
 def test_fake_rejects_dangling_references() -> None:
-    from svclab.proxy.nftables.testing import FakeNft
-
-    fake = FakeNft()
+    fake = FakeNft(TABLE)
     with pytest.raises(NftError, match="missing chain"):
         fake.run("add table ip kube-proxy\nadd chain ip kube-proxy a\nadd rule ip kube-proxy a goto b\n")
     assert fake.dump() == []  # atomic: nothing applied

@@ -1,7 +1,7 @@
 """Measuring the userspace proxy: throughput through it vs direct, and its CPU cost.
 
 ``bench_userspace`` runs a backend server, the proxy under test and one
-client process per measurement (``benchproc``). Two topologies:
+client process per measurement (``proxy_userspace_proc``). Two topologies:
 
 * ``namespaces`` (root): a client pod, a server pod and a node, each a
   network namespace ``svclab-bench-<pid>-*`` joined by veth pairs; the node
@@ -17,7 +17,7 @@ requests/s over keep-alive connections and with a new connection per
 request (``concurrency`` in parallel); the proxy's CPU seconds (utime +
 stime from ``/proc/<pid>/stat``) per 10,000 requests. The reference point
 is the Go userspace proxy at 36% of direct pod-to-pod throughput
-(kubernetes PR #16344). ``python -m svclab.proxy.userspace.bench`` prints
+(kubernetes PR #16344). ``python -m svclab.bench.proxy_userspace`` prints
 the table.
 """
 
@@ -38,7 +38,7 @@ from svclab.proxy.userspace.relay import CopyMode
 
 __all__ = ["BenchFigures", "PathFigures", "Topology", "bench_userspace"]
 
-_HELPER = (sys.executable, "-m", "svclab.proxy.userspace.benchproc")
+_HELPER = (sys.executable, "-m", "svclab.bench.proxy_userspace_proc")
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -255,7 +255,7 @@ def bench_userspace(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m svclab.proxy.userspace.bench")
+    parser = argparse.ArgumentParser(prog="python -m svclab.bench.proxy_userspace")
     parser.add_argument("--topology", choices=("auto", "namespaces", "loopback"), default="auto")
     parser.add_argument("--bulk-mb", type=int, default=1024)
     parser.add_argument("--requests", type=int, default=20_000)

@@ -1,0 +1,58 @@
+"""The ipvs mode's registry entry (``svclab.proxy.modes``): builder, cleanup, kernel check, dump, colour.
+
+The host kernel may lack IPVS (``kernel.ipvs_missing``); the mode then says
+so, and a User-Mode Linux guest can run it (``uml_fallback``).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from svclab.proxy.adapters.ipset import SubprocessIpset
+from svclab.proxy.adapters.iptables import SubprocessIptables
+from svclab.proxy.adapters.ipvs_netlink import NetlinkIpvs
+from svclab.proxy.ipvs.dump import IpvsDump
+from svclab.proxy.ipvs.kernel import iptables_binary, ipvs_missing
+from svclab.proxy.ipvs.plan import DEFAULT_SCHEDULER, IpvsOptions
+from svclab.proxy.ipvs.proxier import IpvsProxier
+from svclab.proxy.modes import IPTABLES_RULE_METRICS, ModeSpec
+from svclab.proxy.options import NodeOptions
+
+__all__ = ["MODE", "SCHEDULERS", "add_arguments", "build", "cleanup"]
+
+#: ipvs schedulers the kernel ships (ip_vs_*.ko); kube-proxy passes the name through.
+SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The mode's own ``svclab proxy`` flag."""
+    parser.add_argument("--ipvs-scheduler", default=DEFAULT_SCHEDULER, help="ipvs mode: the IPVS scheduler")
+
+
+def build(node: NodeOptions, args: argparse.Namespace) -> IpvsProxier:
+    """The backend programming IPVS, ipsets and iptables here; needs a kernel with IPVS."""
+    return IpvsProxier(
+        ipvs=NetlinkIpvs(),
+        iptables=SubprocessIptables(binary=iptables_binary()),
+        ipset=SubprocessIpset(),
+        options=IpvsOptions(node=node, scheduler=getattr(args, "ipvs_scheduler", DEFAULT_SCHEDULER)),
+    )
+
+
+def cleanup() -> None:
+    """Remove virtual servers, the dummy device, our chains, jumps and ipsets (``--cleanup``)."""
+    build(NodeOptions(), argparse.Namespace()).cleanup()
+
+
+MODE = ModeSpec(
+    name="ipvs",
+    build=build,
+    cleanup=cleanup,
+    rules_dump=IpvsDump(),
+    supported=ipvs_missing,
+    uml_fallback=True,
+    add_arguments=add_arguments,
+    schedulers=SCHEDULERS,
+    metrics=IPTABLES_RULE_METRICS,
+    colour="#d97706",
+)

@@ -1,0 +1,54 @@
+"""How the nftables mode's rules read in ``nft list table`` (its ``RulesDump``, see ``svclab.proxy.dump``).
+
+With endpoints, the ``service-ips`` map sends ``CLUSTERIP . proto . PORT``
+to ``service-<hash8>-ns/svc/proto/port``, whose ``endpoint-...`` targets
+are the endpoints; without, the element goes to ``reject-chain``.
+Side-effect-free.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from svclab.proxy.dump import DumpedRules
+from svclab.proxy.nftables.plan import REJECT_CHAIN, TABLE, chain_base, endpoint_chain_base
+from svclab.proxy.service_port import ServicePortName
+
+__all__ = ["NftDump"]
+
+_CHAIN = re.compile(r"^\s*chain (\S+) \{$")
+_TARGET = re.compile(r"(?:goto|jump) ([^\s,}]+)")
+
+
+class NftDump:
+    """``nft list table ip kube-proxy`` read as chains and goto/jump targets."""
+
+    command = f"nft list table ip {TABLE}"
+    reject_marker: str | None = f"goto {REJECT_CHAIN}"
+
+    def parse(self, text: str) -> DumpedRules:
+        chains: set[str] = set()
+        targets: dict[str, set[str]] = {}
+        current = ""
+        for line in text.splitlines():
+            header = _CHAIN.match(line)
+            if header:
+                current = header.group(1)
+                chains.add(current)
+            elif current:
+                targets.setdefault(current, set()).update(_TARGET.findall(line))
+        return DumpedRules(frozenset(chains), {k: frozenset(v) for k, v in targets.items()}, text)
+
+    def service_chain(self, name: ServicePortName, cluster_ip: str, port: int) -> str:
+        return f"service-{chain_base(name)}"
+
+    def endpoint_chains(self, name: ServicePortName, endpoints: Iterable[tuple[str, int]]) -> frozenset[str]:
+        return frozenset(f"endpoint-{endpoint_chain_base(name, ip, port)}" for ip, port in endpoints)
+
+    def is_endpoint_target(self, target: str) -> bool:
+        return target.startswith("endpoint-")
+
+    def dispatch_lines(self, text: str, name: ServicePortName, cluster_ip: str, port: int) -> list[str]:
+        needle = f"{cluster_ip} . {name.protocol.l4} . {port} "
+        return [line for line in text.splitlines() if needle in line]

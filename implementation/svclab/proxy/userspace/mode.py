@@ -1,0 +1,31 @@
+"""The userspace mode's registry entry (``svclab.proxy.modes``): builder, cleanup, colour."""
+
+from __future__ import annotations
+
+import argparse
+
+from svclab.proxy.adapters.iptables import SubprocessIptables
+from svclab.proxy.modes import IPTABLES_RULE_METRICS, ModeSpec
+from svclab.proxy.options import NodeOptions
+from svclab.proxy.userspace.proxier import UserspaceOptions, UserspaceProxier
+
+__all__ = ["MODE", "build", "cleanup"]
+
+
+def build(node: NodeOptions, args: argparse.Namespace) -> UserspaceProxier:
+    """The backend serving proxy sockets here; the node's own traffic is DNAT-ed to the node IP."""
+    return UserspaceProxier(SubprocessIptables(), UserspaceOptions(node=node))
+
+
+def cleanup() -> None:
+    """Remove the portal jumps and chains (``svclab proxy --cleanup``)."""
+    build(NodeOptions(), argparse.Namespace()).cleanup()
+
+
+MODE = ModeSpec(
+    name="userspace",
+    build=build,
+    cleanup=cleanup,
+    metrics=IPTABLES_RULE_METRICS,
+    colour="#9333ea",
+)
