@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from svclab.testbed.local.apiserver.patch import (
+from svclab.apiserver.patch import (
     JSON_PATCH,
     MERGE_PATCH,
     SERVER_SIDE_APPLY,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from svclab.testbed.local.apiserver.selectors import (
+from svclab.apiserver.selectors import (
     LabelSelector,
     Operator,
     SelectorError,

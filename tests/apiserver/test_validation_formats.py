@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from validation_builders import DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, LABEL_VALUE, NAME_PART, rendered
 
-from svclab.testbed.local.apiserver.validation import formats
+from svclab.apiserver.validation import formats
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,6 @@
-"""A Kubernetes-compatible API server for the local provider (`svclab apiserver`).
+"""A Kubernetes-compatible API server (`svclab apiserver`), its own component.
+
+The local provider runs it as one process of each cluster.
 
 Objects are plain JSON-compatible dicts throughout. The modules:
 
