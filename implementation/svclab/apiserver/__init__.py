@@ -1,11 +1,14 @@
 """A Kubernetes-compatible API server (`svclab apiserver`), its own component.
 
-The local provider runs it as one process of each cluster.
+The local provider runs it as one process of each cluster; it imports nothing
+from the testbed, the controllers or the proxy (the layer contract in
+pyproject.toml holds it to that).
 
 Objects are plain JSON-compatible dicts throughout. The modules:
 
 * ``resources``  - the served resource types (group, version, kind, plural, scope).
-* ``selectors``  - label and field selectors (pure).
+* ``selectable`` - which objects a list or watch selects: each kind's selectable fields
+  (the selectors themselves are ``svclab.apimachinery``).
 * ``patch``      - JSON patch, merge patch, strategic merge patch (pure).
 * ``validation`` - per-kind validation as upstream does it (pure).
 * ``services``   - Service defaulting and ClusterIP / NodePort allocation.

@@ -74,9 +74,12 @@ def _bind(host: str, port: int, netns: str | None = None) -> socket.socket:
     if netns is None:
         sock = socket.socket(family, socket.SOCK_STREAM)
     else:
-        from svclab.testbed.local.nsexec import socket_in_netns
+        # A socket keeps the namespace it was made in. pyroute2 makes it in a short-lived
+        # child (one fork, at start-up); flags=0: a missing namespace is an error, never
+        # created. The testbed's own setns helpers are above this layer.
+        from pyroute2 import netns as pyroute2_netns
 
-        sock = socket_in_netns(netns, family, socket.SOCK_STREAM)
+        sock = pyroute2_netns.create_socket(netns, family, socket.SOCK_STREAM, flags=0)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(1024)

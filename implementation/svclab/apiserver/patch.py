@@ -41,7 +41,7 @@ import jsonpatch
 import jsonpointer
 import yaml
 
-from svclab.kube.merge_patch import merge_patch
+from svclab.apimachinery.merge_patch import merge_patch
 
 __all__ = [
     "JSON_PATCH",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hmac
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +20,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import deletion, discovery, errors, printing, protobuf, selectors
+from svclab.apimachinery.selection import SelectorError
+
+from . import deletion, discovery, errors, printing, protobuf, selectable
 from .registry import Registry
 from .resources import ResourceType, by_path
 from .storage import Obj, Store
@@ -179,16 +182,12 @@ class ApiServer:
 
     # -- reads -----------------------------------------------------------------
 
-    def _matcher(self, request: web.Request, r: ResourceType) -> Any:
+    def _matcher(self, request: web.Request, r: ResourceType) -> Callable[[Obj], bool]:
         q = request.query
         try:
-            labels = selectors.parse_label_selector(q.get("labelSelector", ""))
-            fields = selectors.parse_field_selector(q.get("fieldSelector", ""), r.kind)
-        except selectors.SelectorError as exc:
+            return selectable.object_matcher(r.kind, q.get("labelSelector", ""), q.get("fieldSelector", ""))
+        except SelectorError as exc:
             raise errors.bad_request(str(exc)) from exc
-        if labels.empty and fields.empty:
-            return lambda obj: True
-        return lambda obj: labels.matches(obj["metadata"].get("labels") or {}) and fields.matches(obj)
 
     def _table(
         self, request: web.Request, kind: str, objs: list[Obj], rv: str, cont: str | None = None

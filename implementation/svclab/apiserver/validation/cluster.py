@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from svclab.apimachinery.validation import is_dns1123_subdomain, is_label_value, is_qualified_name
+
 from .access import child, index, mapping, number, objects, seq, text
 from .errors import (
     ErrorType,
@@ -33,9 +35,6 @@ from .errors import (
     required,
 )
 from .formats import (
-    is_dns1123_subdomain,
-    is_label_value,
-    is_qualified_name,
     is_valid_cidr,
     name_is_dns_label,
     name_is_dns_subdomain,

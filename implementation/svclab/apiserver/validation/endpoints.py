@@ -16,14 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from svclab.apimachinery.validation import is_dns1123_label, is_label_value, is_qualified_name
+
 from .access import child, index, key, mapping, number, objects, seq, text
 from .errors import FieldError, duplicate, invalid, not_supported, required, too_many
 from .formats import (
-    is_dns1123_label,
     is_fully_qualified_domain_name,
-    is_label_value,
     is_port_num,
-    is_qualified_name,
     is_valid_ip,
     is_valid_ipv4_address,
     is_valid_ipv6_address,

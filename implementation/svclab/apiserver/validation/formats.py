@@ -1,9 +1,11 @@
-"""String formats of the Kubernetes API: DNS names, label keys and values, ports, IPs, CIDRs.
+"""String formats of the Kubernetes API beyond names and labels: ports, IPs, CIDRs, FQDNs.
 
-The ``is_*`` functions mirror apimachinery's ``k8s.io/apimachinery/pkg/util/validation``
-(and its ``api/validate/content`` package): each returns the list of upstream's
-message strings for a bad value, empty when the value is fine. Lengths are
-counted in bytes, as Go's ``len`` does, and patterns must match the whole value.
+The ``is_*`` functions mirror apimachinery's ``k8s.io/apimachinery/pkg/util/validation``:
+each returns the list of upstream's message strings for a bad value, empty when the
+value is fine. Lengths are counted in bytes, as Go's ``len`` does, and patterns must
+match the whole value. DNS names, label keys and label values are checked by
+:mod:`svclab.apimachinery.validation`, which label selectors share; the object-name
+rules built on them (generateName prefixes, path segments) live here.
 
 IP parsing follows Go: the "sloppy" parser of ``k8s.io/utils/net`` accepts IPv4
 octets with leading zeros and IPv4-mapped IPv6 addresses, which strict
@@ -16,30 +18,24 @@ import ipaddress
 import re
 from collections.abc import Callable
 
+from svclab.apimachinery.validation import is_dns1035_label, is_dns1123_label, is_dns1123_subdomain, max_len_error
+
 from .errors import FieldError, invalid, required
 
 __all__ = [
     "Address",
-    "DNS1123_LABEL_MAX",
     "inclusive_range_error",
-    "is_dns1035_label",
-    "is_dns1123_label",
-    "is_dns1123_subdomain",
     "is_fully_qualified_domain_name",
-    "is_label_value",
     "is_port_name",
     "is_port_num",
-    "is_qualified_name",
     "is_valid_cidr",
     "is_valid_ip",
     "is_valid_ipv4_address",
     "is_valid_ipv6_address",
-    "max_len_error",
     "name_is_dns1035_label",
     "name_is_dns_label",
     "name_is_dns_subdomain",
     "parse_ip_sloppy",
-    "regex_error",
     "validate_non_special_ip",
     "validate_path_segment_name",
     "validate_port_num_or_name",
@@ -48,128 +44,9 @@ __all__ = [
 NameFn = Callable[[str, bool], list[str]]
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-DNS1123_LABEL_MAX = 63
-DNS1123_SUBDOMAIN_MAX = 253
-
-_DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_SUBDOMAIN_FMT = _DNS1123_LABEL_FMT + "(\\." + _DNS1123_LABEL_FMT + ")*"
-_DNS1035_LABEL_FMT = "[a-z]([-a-z0-9]*[a-z0-9])?"
-_LABEL_KEY_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-_LABEL_VALUE_FMT = "(" + _LABEL_KEY_FMT + ")?"
-
-_DNS1123_LABEL_MSG = (
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
-    "and must start and end with an alphanumeric character"
-)
-_DNS1123_SUBDOMAIN_MSG = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
-    "and must start and end with an alphanumeric character"
-)
-_DNS1035_LABEL_MSG = (
-    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', "
-    "start with an alphabetic character, and end with an alphanumeric character"
-)
-_LABEL_KEY_MSG = (
-    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
-)
-_LABEL_VALUE_MSG = (
-    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
-    "and must start and end with an alphanumeric character"
-)
-
-
-def _byte_len(value: str) -> int:
-    return len(value.encode())
-
-
-def max_len_error(length: int) -> str:
-    return f"must be no more than {length} characters"
-
-
-def regex_error(msg: str, fmt: str, *examples: str) -> str:
-    """Upstream ``RegexError``, including its doubled space before each ``or``."""
-    if not examples:
-        return f"{msg} (regex used for validation is '{fmt}')"
-    text = msg + " (e.g. "
-    for i, example in enumerate(examples):
-        if i > 0:
-            text += " or "
-        text += f"'{example}', "
-    return text + f"regex used for validation is '{fmt}')"
-
 
 def inclusive_range_error(low: int, high: int) -> str:
     return f"must be between {low} and {high}, inclusive"
-
-
-def _matches(fmt: str, value: str) -> bool:
-    return re.fullmatch(fmt, value) is not None
-
-
-def is_dns1123_label(value: str) -> list[str]:
-    errs = []
-    if _byte_len(value) > DNS1123_LABEL_MAX:
-        errs.append(max_len_error(DNS1123_LABEL_MAX))
-    if not _matches(_DNS1123_LABEL_FMT, value):
-        if _matches(_DNS1123_SUBDOMAIN_FMT, value):
-            errs.append("must not contain dots")
-        else:
-            errs.append(regex_error(_DNS1123_LABEL_MSG, _DNS1123_LABEL_FMT, "my-name", "123-abc"))
-    return errs
-
-
-def is_dns1123_subdomain(value: str) -> list[str]:
-    errs = []
-    if _byte_len(value) > DNS1123_SUBDOMAIN_MAX:
-        errs.append(max_len_error(DNS1123_SUBDOMAIN_MAX))
-    if not _matches(_DNS1123_SUBDOMAIN_FMT, value):
-        errs.append(regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
-    return errs
-
-
-def is_dns1035_label(value: str) -> list[str]:
-    errs = []
-    if _byte_len(value) > DNS1123_LABEL_MAX:
-        errs.append(max_len_error(DNS1123_LABEL_MAX))
-    if not _matches(_DNS1035_LABEL_FMT, value):
-        errs.append(regex_error(_DNS1035_LABEL_MSG, _DNS1035_LABEL_FMT, "my-name", "abc-123"))
-    return errs
-
-
-def is_qualified_name(value: str) -> list[str]:
-    """A label key / qualified name: ``[DNS-subdomain prefix '/'] name``."""
-    errs: list[str] = []
-    parts = value.split("/")
-    if len(parts) == 1:
-        name = parts[0]
-    elif len(parts) == 2:
-        prefix, name = parts
-        if not prefix:
-            errs.append("prefix part must be non-empty")
-        else:
-            errs.extend("prefix part " + msg for msg in is_dns1123_subdomain(prefix))
-    else:
-        return [
-            "a valid label key "
-            + regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, "MyName", "my.name", "123-abc")
-            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
-        ]
-    if not name:
-        errs.append("name part must be non-empty")
-    elif _byte_len(name) > DNS1123_LABEL_MAX:
-        errs.append("name part " + max_len_error(DNS1123_LABEL_MAX))
-    if not _matches(_LABEL_KEY_FMT, name):
-        errs.append("name part " + regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, "MyName", "my.name", "123-abc"))
-    return errs
-
-
-def is_label_value(value: str) -> list[str]:
-    errs = []
-    if _byte_len(value) > DNS1123_LABEL_MAX:
-        errs.append(max_len_error(DNS1123_LABEL_MAX))
-    if not _matches(_LABEL_VALUE_FMT, value):
-        errs.append(regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
-    return errs
 
 
 def is_port_num(port: int) -> list[str]:
@@ -179,9 +56,9 @@ def is_port_num(port: int) -> list[str]:
 def is_port_name(port: str) -> list[str]:
     """An IANA_SVC_NAME: at most 15 of ``[-a-z0-9]``, at least one letter, no edge or double hyphen."""
     errs = []
-    if _byte_len(port) > 15:
+    if len(port.encode()) > 15:
         errs.append(max_len_error(15))
-    if not _matches("[-a-z0-9]+", port):
+    if re.fullmatch("[-a-z0-9]+", port) is None:
         errs.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
     if re.search("[a-z]", port) is None:
         errs.append("must contain at least one letter (a-z)")

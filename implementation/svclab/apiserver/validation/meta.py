@@ -18,9 +18,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from svclab.apimachinery.validation import is_label_value, is_qualified_name
+
 from .access import child, index, mapping, number, objects, seq, text
 from .errors import FieldError, GoLiteral, forbidden, go_quote, go_slice, invalid, required, too_long
-from .formats import is_label_value, is_qualified_name, name_is_dns_label
+from .formats import name_is_dns_label
 
 __all__ = [
     "NameFn",

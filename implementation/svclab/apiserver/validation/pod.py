@@ -20,14 +20,14 @@ import copy
 import json
 from typing import Any
 
+from svclab.apimachinery.validation import is_dns1123_label, is_qualified_name
+
 from .access import child, index, mapping, number, objects, seq, text
 from .errors import FieldError, GoLiteral, duplicate, forbidden, go_quote, go_slice, invalid, not_supported, required
 from .formats import (
     inclusive_range_error,
-    is_dns1123_label,
     is_port_name,
     is_port_num,
-    is_qualified_name,
     is_valid_ip,
     name_is_dns_subdomain,
     parse_ip_sloppy,

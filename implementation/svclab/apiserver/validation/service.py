@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from svclab.apimachinery.validation import is_dns1123_label, is_dns1123_subdomain, is_qualified_name
+
 from .access import child, index, mapping, number, objects, seq, text
 from .errors import (
     FieldError,
@@ -28,10 +30,7 @@ from .errors import (
     required,
 )
 from .formats import (
-    is_dns1123_label,
-    is_dns1123_subdomain,
     is_port_num,
-    is_qualified_name,
     is_valid_cidr,
     is_valid_ip,
     name_is_dns1035_label,

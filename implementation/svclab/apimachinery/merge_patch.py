@@ -2,9 +2,8 @@
 
 Maps merge key by key, ``null`` deletes a key, anything else (lists
 included) replaces the target whole.  Shared by the fake client (which also
-applies strategic merge patches this way) and the local API server's
-``application/merge-patch+json``; it lives here because the API server may
-import ``svclab.kube`` but not the other way round.
+applies strategic merge patches this way) and the API server's
+``application/merge-patch+json``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
-"""Label and field selectors.
+"""Label selectors.
 
 Vectors marked "upstream" are the cases of k8s.io/apimachinery
 labels/selector_test.go (TestSelectorParse, TestSelectorMatches, TestToString,
-TestSetSelectorParser) and fields/selector_test.go, with their expected results.
-Objects are minimal JSON dicts built by the helpers below.
+TestSetSelectorParser), with their expected results.
 """
 
 from __future__ import annotations
@@ -12,16 +11,14 @@ from typing import Any
 
 import pytest
 
-from svclab.apiserver.selectors import (
+from svclab.apimachinery.labels import (
     LabelSelector,
-    Operator,
-    SelectorError,
-    field_selector_name,
+    ValidatedSetSelector,
     label_selector_from_api,
     label_selector_from_map,
-    parse_field_selector,
     parse_label_selector,
 )
+from svclab.apimachinery.selection import Operator, SelectorError
 
 # --- label selectors: parsing --------------------------------------------------
 
@@ -97,7 +94,8 @@ BAD_LABEL_SELECTORS = [
     ("a (", "found '(', expected: in, notin, =, ==, !=, gt, lt"),
     ("(", "found '(', expected: !, identifier, or 'end of string'"),
     # validation of keys and values
-    ("a/b/c", "a qualified name must consist of alphanumeric characters"),
+    # upstream's selector validates keys with content.IsLabelKey, hence "a valid label key"
+    ("a/b/c", "a valid label key must consist of alphanumeric characters"),
     ("/a", "prefix part must be non-empty"),
     ("Example.com/a", "prefix part a lowercase RFC 1123 subdomain"),
     ("k" * 64, "name part must be no more than 63 characters"),
@@ -218,6 +216,34 @@ def test_service_selector_with_invalid_value_is_rejected() -> None:
         label_selector_from_map({"app": "not valid"})
 
 
+@pytest.mark.parametrize(
+    ("selector", "labels", "expected"),
+    [
+        ({"app": "shop"}, {"app": "shop", "tier": "web"}, True),
+        ({"app": "shop", "tier": "web"}, {"app": "shop"}, False),
+        ({"app": "shop"}, {"app": "other"}, False),
+        ({"app": ""}, {}, False),
+        ({"app": ""}, {"app": ""}, True),
+        ({}, {"any": "thing"}, True),
+        ({"app": "shop"}, None, False),
+    ],
+    ids=["subset", "missing-pair", "other-value", "empty-value-needs-key", "empty-value", "empty", "no-labels"],
+)
+def test_validated_set_selector_matches_like_the_parsed_map(
+    selector: dict[str, str], labels: dict[str, str] | None, expected: bool
+) -> None:
+    wrapped = ValidatedSetSelector(selector)
+    assert wrapped.matches(labels) is expected
+    assert label_selector_from_map(selector).matches(labels) is expected
+
+
+def test_validated_set_selector_introspection() -> None:
+    wrapped = ValidatedSetSelector({"tier": "web", "app": "shop"})
+    assert str(wrapped) == str(label_selector_from_map({"tier": "web", "app": "shop"})) == "app=shop,tier=web"
+    assert not wrapped.empty and ValidatedSetSelector({}).empty
+    assert [wrapped.requires_exact_match(k) for k in ("app", "x")] == ["shop", None]
+
+
 API_SELECTORS = [
     ({"matchLabels": {"a": "1"}}, "a=1", {"a": "1"}, True),
     ({"matchExpressions": [{"key": "a", "operator": "In", "values": ["2", "1"]}]}, "a in (1,2)", {"a": "2"}, True),
@@ -268,168 +294,3 @@ def test_bad_metav1_selector(expression: dict[str, Any], message: str) -> None:
 def test_requirement_operators_are_upstream_spellings() -> None:
     assert [o.value for o in Operator] == ["!", "=", "==", "in", "!=", "notin", "exists", "gt", "lt"]
     assert LabelSelector().empty
-
-
-# --- field selectors ------------------------------------------------------------
-
-
-def pod(name: str = "p", namespace: str = "ns", **sections: Any) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace}, **sections}
-
-
-def event(**fields: Any) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1", "namespace": "ns"}, **fields}
-
-
-RUNNING_POD = pod(
-    spec={
-        "nodeName": "n1",
-        "restartPolicy": "Always",
-        "schedulerName": "default",
-        "serviceAccountName": "sa",
-        "hostNetwork": True,
-    },
-    status={
-        "phase": "Running",
-        "podIP": "10.0.0.5",
-        "podIPs": [{"ip": "10.0.0.5"}, {"ip": "fd00::5"}],
-        "nominatedNodeName": "n2",
-    },
-)
-SVC_EVENT = event(
-    involvedObject={
-        "kind": "Service",
-        "namespace": "ns",
-        "name": "web",
-        "uid": "u-1",
-        "apiVersion": "v1",
-        "resourceVersion": "7",
-        "fieldPath": "",
-    },
-    reason="Created",
-    type="Normal",
-    reportingComponent="svclab",
-    source={"component": "endpoints-controller"},
-)
-
-FIELD_MATCHES = [
-    ("Pod", "", pod(), True),
-    ("Pod", "metadata.name=p", pod(), True),
-    ("Pod", "metadata.name==p", pod(), True),
-    ("Pod", "metadata.name!=p", pod(), False),
-    ("Pod", "metadata.namespace=ns,metadata.name=p", pod(), True),
-    ("Pod", "metadata.namespace=other", pod(), False),
-    ("Pod", "spec.nodeName=n1", RUNNING_POD, True),
-    ("Pod", "spec.nodeName=", pod(), True),  # missing field reads as ""
-    ("Pod", "spec.nodeName!=", pod(), False),
-    ("Pod", "spec.nodeName!=", RUNNING_POD, True),
-    ("Pod", "spec.host=n1", RUNNING_POD, True),  # old alias of spec.nodeName
-    ("Pod", "spec.restartPolicy=Always,spec.schedulerName=default", RUNNING_POD, True),
-    ("Pod", "spec.serviceAccountName=sa", RUNNING_POD, True),
-    ("Pod", "spec.hostNetwork=true", RUNNING_POD, True),
-    ("Pod", "spec.hostNetwork=false", pod(), True),
-    ("Pod", "status.phase=Running", RUNNING_POD, True),
-    ("Pod", "status.phase!=Running,status.phase!=Pending", RUNNING_POD, False),
-    ("Pod", "status.podIP=10.0.0.5", RUNNING_POD, True),
-    ("Pod", "status.nominatedNodeName=n2", RUNNING_POD, True),
-    (
-        "Event",
-        "involvedObject.kind=Service,involvedObject.uid=u-1,involvedObject.name=web,involvedObject.namespace=ns",
-        SVC_EVENT,
-        True,
-    ),
-    ("Event", "involvedObject.apiVersion=v1,involvedObject.resourceVersion=7", SVC_EVENT, True),
-    ("Event", "involvedObject.fieldPath=", SVC_EVENT, True),
-    ("Event", "reason=Created,type=Normal", SVC_EVENT, True),
-    ("Event", "reportingComponent=svclab", SVC_EVENT, True),
-    ("Event", "source=endpoints-controller", SVC_EVENT, True),
-    ("Event", "source=svclab", event(reportingComponent="svclab"), True),
-    ("Node", "spec.unschedulable=false", {"metadata": {"name": "n"}}, True),
-    ("Node", "spec.unschedulable=true", {"metadata": {"name": "n"}, "spec": {"unschedulable": True}}, True),
-    ("Namespace", "status.phase=Active", {"metadata": {"name": "a"}, "status": {"phase": "Active"}}, True),
-    (
-        "Service",
-        "spec.clusterIP=None,spec.type=ClusterIP",
-        {"metadata": {"name": "s"}, "spec": {"clusterIP": "None", "type": "ClusterIP"}},
-        True,
-    ),
-    ("EndpointSlice", "metadata.name=s-abc", {"metadata": {"name": "s-abc"}}, True),
-    ("Lease", "metadata.namespace=kube-node-lease", {"metadata": {"name": "n"}}, False),
-    ("Pod", "metadata.name=a\\,b", pod(name="a,b"), True),
-    ("Pod", "metadata.name=a\\=b\\\\", pod(name="a=b\\"), True),
-]
-
-
-@pytest.mark.parametrize(
-    ("kind", "text", "obj", "expected"), FIELD_MATCHES, ids=[f"{c[0]}-{c[1] or 'empty'}" for c in FIELD_MATCHES]
-)
-def test_field_selector_matching(kind: str, text: str, obj: dict[str, Any], expected: bool) -> None:
-    assert parse_field_selector(text, kind).matches(obj) is expected
-
-
-UNSUPPORTED = [
-    ("Pod", "spec.foo=x"),
-    ("Pod", "status.hostIP=1.2.3.4"),
-    ("Node", "metadata.namespace=x"),  # upstream's Node conversion knows only the name
-    ("Namespace", "metadata.namespace=x"),
-    ("Service", "spec.ports=80"),
-    ("Endpoints", "subsets=x"),
-    ("EndpointSlice", "addressType=IPv4"),
-    ("Event", "message=x"),
-    ("Pod", "metadata.name =p"),  # no whitespace trimming upstream either
-]
-
-
-@pytest.mark.parametrize(("kind", "text"), UNSUPPORTED, ids=[f"{k}-{t}" for k, t in UNSUPPORTED])
-def test_unsupported_field_is_an_error(kind: str, text: str) -> None:
-    field = text.split("=")[0]
-    with pytest.raises(SelectorError, match=f"^field label not supported: {field}$"):
-        parse_field_selector(text, kind)
-
-
-BAD_FIELD_SELECTORS = [
-    # upstream fields/selector_test.go bad strings, with the fields we support
-    ("metadata.name=a||y=b", "invalid field selector: unescaped character in value: 61"),
-    ("metadata.name==a==b", "invalid field selector: unescaped character in value: 61"),
-    ("metadata.name", "invalid selector: 'metadata.name'; can't understand 'metadata.name'"),
-    ("metadata.name=a\\", "invalid field selector: invalid escape sequence: \\"),
-    ("metadata.name=a\\b", "invalid field selector: invalid escape sequence: \\b"),
-]
-
-
-@pytest.mark.parametrize(("text", "message"), BAD_FIELD_SELECTORS, ids=[c[0] for c in BAD_FIELD_SELECTORS])
-def test_bad_field_selector(text: str, message: str) -> None:
-    with pytest.raises(SelectorError) as caught:
-        parse_field_selector(text, "Pod")
-    assert str(caught.value) == message
-
-
-@pytest.mark.parametrize(
-    ("text", "canonical"),
-    [
-        ("metadata.name=b,metadata.namespace=a", "metadata.name=b,metadata.namespace=a"),
-        ("status.phase!=Failed,metadata.name==x", "metadata.name=x,status.phase!=Failed"),
-        ("metadata.name=a\\,b\\=c\\\\", "metadata.name=a\\,b\\=c\\\\"),
-        (",metadata.name=x,", "metadata.name=x"),
-    ],
-    ids=["sorted", "double-equals-canonical", "escapes-round-trip", "empty-terms-skipped"],
-)
-def test_field_selector_canonical_form(text: str, canonical: str) -> None:
-    selector = parse_field_selector(text, "Pod")
-    assert str(selector) == canonical
-    assert parse_field_selector(str(selector), "Pod") == selector
-
-
-@pytest.mark.parametrize(
-    ("text", "name"),
-    [
-        ("metadata.name=web", "web"),
-        ("metadata.namespace=ns,metadata.name=web", "web"),
-        ("metadata.name!=web", None),
-        ("spec.nodeName=n1", None),
-        ("", None),
-    ],
-    ids=["name", "name-and-namespace", "negated", "other-field", "empty"],
-)
-def test_field_selector_name(text: str, name: str | None) -> None:
-    assert field_selector_name(parse_field_selector(text, "Pod")) == name

@@ -1,149 +1,57 @@
-"""Label and field selectors, parsed and matched as the real API server does (pure).
+"""Label selectors, parsed and matched as upstream ``k8s.io/apimachinery/pkg/labels`` does (pure).
 
-A *label selector* (``?labelSelector=``) is a comma-separated AND of requirements
-over an object's ``metadata.labels``::
+A *label selector* is a comma-separated AND of requirements over an object's
+``metadata.labels``::
 
     a=b   a==b   a!=b   a in (x,y)   a notin (x,y)   a   !a   a>3   a<3
 
 ``!=`` and ``notin`` also match objects that lack the key; ``in``/``=`` need it.
 The grammar, the lexer's idea of an identifier (anything but whitespace and
-``=!(),<>``), key/value validation and the error texts follow upstream
-``k8s.io/apimachinery/pkg/labels/selector.go``; ``str()`` gives upstream's
-canonical form (requirements sorted by key, ``in``/``notin`` values sorted).
+``=!(),<>``), key/value validation and the error texts follow upstream's
+``selector.go``; ``str()`` gives upstream's canonical form (requirements sorted
+by key, ``in``/``notin`` values sorted).
 
-A *field selector* (``?fieldSelector=``) is a comma-separated AND of
-``field=value``, ``field==value`` or ``field!=value``; ``\\,`` ``\\=`` and ``\\\\``
-escape inside values (upstream ``fields/selector.go``). Which fields a kind
-supports comes from upstream's field label conversion functions
-(``pkg/apis/core/v1/conversion.go`` and the default metav1 conversion); any other
-field is a :class:`SelectorError` ``field label not supported: <field>``, which the
-server answers with 400 BadRequest. A field missing from an object reads as "".
+Where selectors come from:
 
-Service selectors (``Service.spec.selector``) are plain maps: an empty or missing
-map gives an empty selector, which *matches everything* as a label selector.
+* :func:`parse_label_selector` - the text of ``?labelSelector=``;
+* :func:`label_selector_from_map` - a plain map such as ``Service.spec.selector``,
+  validated (upstream ``ValidatedSelectorFromSet``);
+* :class:`ValidatedSetSelector` - the same map, trusted as already validated and
+  wrapped without copying (upstream's type of that name): what controllers match
+  cached pods with;
+* :func:`label_selector_from_api` - a ``metav1.LabelSelector``.
+
+An empty or missing map gives an empty selector, which *matches everything*.
 Upstream's endpoints controllers instead treat such a Service as having no
 selector and leave its endpoints alone, so callers must test ``.empty`` first.
 """
 
 from __future__ import annotations
 
-import enum
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .selection import Operator, SelectorError
+from .validation import is_label_value, is_qualified_name
+
 __all__ = [
-    "FieldRequirement",
-    "FieldSelector",
     "LabelSelector",
-    "Operator",
     "Requirement",
-    "SUPPORTED_FIELDS",
-    "SelectorError",
-    "field_selector_name",
+    "ValidatedSetSelector",
     "label_selector_from_api",
     "label_selector_from_map",
-    "parse_field_selector",
     "parse_label_selector",
 ]
 
-
-class SelectorError(ValueError):
-    """A selector that does not parse, or names a field the kind does not support."""
-
-
-class Operator(str, enum.Enum):
-    """Label requirement operators, with upstream's ``selection.Operator`` values."""
-
-    DOES_NOT_EXIST = "!"
-    EQUALS = "="
-    DOUBLE_EQUALS = "=="
-    IN = "in"
-    NOT_EQUALS = "!="
-    NOT_IN = "notin"
-    EXISTS = "exists"
-    GREATER_THAN = "gt"
-    LESS_THAN = "lt"
-
-
-# ---------------------------------------------------------------------------
-# Validation of label keys and values (upstream content.IsLabelKey/IsLabelValue)
-
-_QUALIFIED_NAME_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-_QUALIFIED_NAME_RE = re.compile(f"^{_QUALIFIED_NAME_FMT}$")
-_QUALIFIED_NAME_MSG = (
-    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
-)
-_LABEL_VALUE_FMT = f"({_QUALIFIED_NAME_FMT})?"
-_LABEL_VALUE_RE = re.compile(f"^{_LABEL_VALUE_FMT}$")
-_LABEL_VALUE_MSG = (
-    "a valid label must be an empty string or consist of alphanumeric characters, "
-    "'-', '_' or '.', and must start and end with an alphanumeric character"
-)
-_DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_SUBDOMAIN_FMT = f"{_DNS1123_LABEL_FMT}(\\.{_DNS1123_LABEL_FMT})*"
-_DNS1123_SUBDOMAIN_RE = re.compile(f"^{_DNS1123_SUBDOMAIN_FMT}$")
-_DNS1123_SUBDOMAIN_MSG = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
-    "'-' or '.', and must start and end with an alphanumeric character"
-)
-
-
-def _regex_error(message: str, fmt: str, *examples: str) -> str:
-    shown = " or ".join(f"'{e}', " for e in examples)
-    return f"{message} (e.g. {shown}regex used for validation is '{fmt}')"
-
-
-def _label_key_errors(key: str) -> list[str]:
-    errors: list[str] = []
-    parts = key.split("/")
-    if len(parts) > 2:
-        return [
-            "a qualified name "
-            + _regex_error(_QUALIFIED_NAME_MSG, _QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc")
-            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
-        ]
-    name = parts[-1]
-    if len(parts) == 2:
-        prefix = parts[0]
-        if not prefix:
-            errors.append("prefix part must be non-empty")
-        else:
-            if len(prefix) > 253:
-                errors.append("prefix part must be no more than 253 characters")
-            if not _DNS1123_SUBDOMAIN_RE.match(prefix):
-                errors.append(
-                    "prefix part " + _regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com")
-                )
-    if not name:
-        errors.append("name part must be non-empty")
-    elif len(name) > 63:
-        errors.append("name part must be no more than 63 characters")
-    if not _QUALIFIED_NAME_RE.match(name):
-        errors.append(
-            "name part " + _regex_error(_QUALIFIED_NAME_MSG, _QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc")
-        )
-    return errors
-
-
-def _label_value_errors(value: str) -> list[str]:
-    errors: list[str] = []
-    if len(value) > 63:
-        errors.append("must be no more than 63 characters")
-    if not _LABEL_VALUE_RE.match(value):
-        errors.append(_regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
-    return errors
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 def _invalid(path: str, value: str, details: list[str]) -> str:
     # Mirrors field.Invalid(...).Error(): "<path>: Invalid value: "<value>": <detail>".
     return f"{path}: Invalid value: {json.dumps(value)}: {'; '.join(details)}"
-
-
-# ---------------------------------------------------------------------------
-# Label selectors
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +66,7 @@ class Requirement:
     def create(cls, key: str, operator: Operator, values: Sequence[str] = ()) -> Requirement:
         """Validate like upstream ``NewRequirement``; raise SelectorError on a bad term."""
         errors: list[str] = []
-        if key_errors := _label_key_errors(key):
+        if key_errors := is_qualified_name(key):
             errors.append(_invalid("key", key, key_errors))
         shown = "[" + " ".join(values) + "]"
         if operator in (Operator.IN, Operator.NOT_IN) and not values:
@@ -173,12 +81,12 @@ class Requirement:
                     f"values: Invalid value: {shown}: for 'Gt', 'Lt' operators, exactly one value is required"
                 )
             for index, value in enumerate(values):
-                if not re.fullmatch(r"[+-]?[0-9]+", value):
+                if not _INTEGER.fullmatch(value):
                     errors.append(
                         _invalid(f"values[{index}]", value, ["for 'Gt', 'Lt' operators, the value must be an integer"])
                     )
         for index, value in enumerate(values):
-            if value_errors := _label_value_errors(value):
+            if value_errors := is_label_value(value):
                 errors.append(_invalid(f"values[{index}][{key}]", value, value_errors))
         if errors:
             raise SelectorError(errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]")
@@ -195,7 +103,7 @@ class Requirement:
             return present
         if self.operator is Operator.DOES_NOT_EXIST:
             return not present
-        if not present or not re.fullmatch(r"[+-]?[0-9]+", labels[self.key]):
+        if not present or not _INTEGER.fullmatch(labels[self.key]):
             return False
         if self.operator is Operator.GREATER_THAN:
             return int(labels[self.key]) > int(self.values[0])
@@ -260,6 +168,34 @@ class LabelSelector:
 
     def __str__(self) -> str:
         return ",".join(str(requirement) for requirement in self.requirements)
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedSetSelector:
+    """``key=value`` for every pair of a map already known to be valid labels.
+
+    Upstream's ``ValidatedSetSelector``: it wraps the map instead of building
+    requirements, so matching cached objects against a Service's selector costs
+    one dict lookup per pair. The caller must not mutate ``labels`` afterwards.
+    An empty map matches everything.
+    """
+
+    labels: Mapping[str, str]
+
+    @property
+    def empty(self) -> bool:
+        return not self.labels
+
+    def matches(self, labels: Mapping[str, str] | None) -> bool:
+        """Whether ``labels`` carries every pair (None = no labels)."""
+        present = labels or {}
+        return all(present.get(key) == value for key, value in self.labels.items())
+
+    def requires_exact_match(self, key: str) -> str | None:
+        return self.labels.get(key)
+
+    def __str__(self) -> str:
+        return ",".join(f"{key}={self.labels[key]}" for key in sorted(self.labels))
 
 
 def _sorted_selector(requirements: list[Requirement]) -> LabelSelector:
@@ -356,7 +292,7 @@ class _LabelParser:
             kind, literal = self.take()
         if kind != "id":
             raise SelectorError(f"found '{literal}', expected: identifier")
-        if errors := _label_key_errors(literal):
+        if errors := is_qualified_name(literal):
             raise SelectorError(_invalid("", literal, errors))
         if negated:
             return Requirement.create(literal, Operator.DOES_NOT_EXIST)
@@ -477,203 +413,3 @@ def label_selector_from_api(selector: Mapping[str, Any] | None) -> LabelSelector
             Requirement.create(expression.get("key", ""), _API_OPERATORS[name], list(expression.get("values") or []))
         )
     return _sorted_selector(requirements)
-
-
-# ---------------------------------------------------------------------------
-# Field selectors
-
-FieldGetter = Callable[[Mapping[str, Any]], str]
-
-
-def _path(*keys: str) -> FieldGetter:
-    def get(obj: Mapping[str, Any]) -> str:
-        value: Any = obj
-        for key in keys:
-            value = value.get(key) if isinstance(value, Mapping) else None
-        return _field_text(value)
-
-    return get
-
-
-def _field_text(value: Any) -> str:
-    # Upstream formats selectable fields as Go would: bools via FormatBool, absent = "".
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _pod_ip(pod: Mapping[str, Any]) -> str:
-    # Upstream PodToSelectableFields uses podIPs[0], which mirrors status.podIP.
-    status = pod.get("status") or {}
-    pod_ips = status.get("podIPs") or []
-    if pod_ips and isinstance(pod_ips[0], Mapping):
-        return _field_text(pod_ips[0].get("ip"))
-    return _field_text(status.get("podIP"))
-
-
-def _event_source(event: Mapping[str, Any]) -> str:
-    # Upstream: source.component, falling back to reportingComponent when empty.
-    component = _path("source", "component")(event)
-    return component or _path("reportingComponent")(event)
-
-
-_META_NAME = {"metadata.name": _path("metadata", "name")}
-_META = {**_META_NAME, "metadata.namespace": _path("metadata", "namespace")}
-
-# Field labels per kind, from upstream's AddFieldLabelConversionFunc tables; a kind
-# that is not listed gets the default metav1 conversion (name and namespace).
-SUPPORTED_FIELDS: Mapping[str, Mapping[str, FieldGetter]] = {
-    "Pod": {
-        **_META,
-        "spec.nodeName": _path("spec", "nodeName"),
-        "spec.restartPolicy": _path("spec", "restartPolicy"),
-        "spec.schedulerName": _path("spec", "schedulerName"),
-        "spec.serviceAccountName": _path("spec", "serviceAccountName"),
-        "spec.hostNetwork": lambda pod: _field_text(bool((pod.get("spec") or {}).get("hostNetwork"))),
-        "status.phase": _path("status", "phase"),
-        "status.podIP": _pod_ip,
-        "status.nominatedNodeName": _path("status", "nominatedNodeName"),
-    },
-    "Node": {
-        **_META_NAME,
-        "spec.unschedulable": lambda node: _field_text(bool((node.get("spec") or {}).get("unschedulable"))),
-    },
-    "Namespace": {**_META_NAME, "status.phase": _path("status", "phase")},
-    "Service": {**_META, "spec.clusterIP": _path("spec", "clusterIP"), "spec.type": _path("spec", "type")},
-    "Event": {
-        **_META,
-        **{
-            f"involvedObject.{name}": _path("involvedObject", name)
-            for name in ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")
-        },
-        "reason": _path("reason"),
-        "reportingComponent": _path("reportingComponent"),
-        "source": _event_source,
-        "type": _path("type"),
-    },
-}
-
-# Old clients' spellings that upstream's conversion rewrites.
-_FIELD_ALIASES: Mapping[tuple[str, str], str] = {("Pod", "spec.host"): "spec.nodeName"}
-
-
-def _fields_of(kind: str) -> Mapping[str, FieldGetter]:
-    return SUPPORTED_FIELDS.get(kind, _META)
-
-
-@dataclass(frozen=True, slots=True)
-class FieldRequirement:
-    """``field=value`` (or ``field!=value`` when ``negated``) on one selectable field."""
-
-    field: str
-    value: str
-    negated: bool = False
-
-    def __str__(self) -> str:
-        escaped = self.value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=")
-        return f"{self.field}{'!=' if self.negated else '='}{escaped}"
-
-
-@dataclass(frozen=True, slots=True)
-class FieldSelector:
-    """An AND of field requirements for one kind. No requirements = everything."""
-
-    kind: str
-    requirements: tuple[FieldRequirement, ...] = ()
-
-    @property
-    def empty(self) -> bool:
-        return not self.requirements
-
-    def matches(self, obj: Mapping[str, Any]) -> bool:
-        """Whether `obj` (a JSON dict of this selector's kind) is selected."""
-        fields = _fields_of(self.kind)
-        for requirement in self.requirements:
-            equal = fields[requirement.field](obj) == requirement.value
-            if equal == requirement.negated:
-                return False
-        return True
-
-    def __str__(self) -> str:
-        return ",".join(str(requirement) for requirement in self.requirements)
-
-
-def _split_terms(text: str) -> list[str]:
-    """Split on commas that are not backslash-escaped (escapes are kept)."""
-    terms, start, escaped = [], 0, False
-    for index, char in enumerate(text):
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == ",":
-            terms.append(text[start:index])
-            start = index + 1
-    terms.append(text[start:])
-    return terms
-
-
-def _split_term(term: str) -> tuple[str, str, str] | None:
-    # At each position try "!=", then "==", then "=", as upstream's splitTerm does.
-    for index in range(len(term)):
-        for operator in ("!=", "==", "="):
-            if term.startswith(operator, index):
-                return term[:index], operator, term[index + len(operator) :]
-    return None
-
-
-def _unescape(value: str) -> str:
-    out: list[str] = []
-    escaped = False
-    for char in value:
-        if escaped:
-            if char not in "\\,=":
-                raise SelectorError(f"invalid field selector: invalid escape sequence: \\{char}")
-            out.append(char)
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char in ",=":
-            # Upstream prints the rune with %v, i.e. its code point.
-            raise SelectorError(f"invalid field selector: unescaped character in value: {ord(char)}")
-        else:
-            out.append(char)
-    if escaped:
-        raise SelectorError("invalid field selector: invalid escape sequence: \\")
-    return "".join(out)
-
-
-def parse_field_selector(text: str, kind: str) -> FieldSelector:
-    """Parse a field selector for `kind`; "" selects everything. Side-effect-free.
-
-    Raises SelectorError for syntax errors and for fields the kind does not
-    support (``field label not supported: <field>``).
-    """
-    requirements: list[FieldRequirement] = []
-    fields = _fields_of(kind)
-    for term in sorted(_split_terms(text)) if text else []:
-        if not term:
-            continue
-        parts = _split_term(term)
-        if parts is None:
-            raise SelectorError(f"invalid selector: '{text}'; can't understand '{term}'")
-        field, operator, raw_value = parts
-        value = _unescape(raw_value)
-        field = _FIELD_ALIASES.get((kind, field), field)
-        if field not in fields:
-            raise SelectorError(f"field label not supported: {field}")
-        requirements.append(FieldRequirement(field, value, negated=operator == "!="))
-    return FieldSelector(kind, tuple(requirements))
-
-
-def field_selector_name(selector: FieldSelector) -> str | None:
-    """The name a selector pins with ``metadata.name=X``, else None.
-
-    Lets the server serve ``kubectl get -w NAME`` from one key instead of a scan.
-    """
-    for requirement in selector.requirements:
-        if requirement.field == "metadata.name" and not requirement.negated:
-            return requirement.value
-    return None
