@@ -18,21 +18,62 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from . import errors
 from .resources import RESOURCES, ResourceType, by_kind
-from .storage import MODIFIED, Obj, clone
+from .services import ServiceAllocations
+from .storage import MODIFIED, Obj, Store, clone
 
-if TYPE_CHECKING:
-    from .registry import Registry
-
-__all__ = ["GarbageCollector", "delete", "delete_collection", "remove_now"]
+__all__ = ["GarbageCollector", "WriteHook", "Writer", "delete", "delete_collection", "remove_now"]
 
 log = logging.getLogger(__name__)
 NAMESPACE_RECHECK_SECONDS = 1.0
 ObjRef = tuple[str, str, str]  # (kind, namespace, name)
+# Called after every stored change with (kind, old, new); None for "absent".
+WriteHook = Callable[[str, Obj | None, Obj | None], None]
+
+
+class Writer(Protocol):
+    """What deletion needs of the write path; ``registry.Registry`` is the one there is.
+
+    A protocol rather than an import: the registry creates the garbage collector
+    and finishes deletions through this module, so importing it back would make
+    an import cycle.
+    """
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def allocations(self) -> ServiceAllocations: ...
+
+    @property
+    def after_write(self) -> list[WriteHook]: ...
+
+    @property
+    def gc(self) -> GarbageCollector: ...
+
+    def now(self) -> str: ...
+
+    def put(self, r: ResourceType, obj: Obj, event: str, old: Obj | None) -> Obj:
+        """Store ``obj`` unchecked and run the after-write hooks."""
+        ...
+
+    def update(
+        self,
+        r: ResourceType,
+        namespace: str,
+        name: str,
+        obj: Obj,
+        subresource: str | None = None,
+        *,
+        validate: bool = True,
+    ) -> tuple[Obj, bool]:
+        """Replace an object through every check a client's update gets."""
+        ...
 
 
 # Kinds whose DELETE answers the deleted object rather than a Status (upstream's
@@ -53,7 +94,7 @@ def _success(r: ResourceType, obj: Obj) -> Obj:
     }
 
 
-def remove_now(registry: Registry, r: ResourceType, obj: Obj) -> Obj:
+def remove_now(registry: Writer, r: ResourceType, obj: Obj) -> Obj:
     meta = obj["metadata"]
     final = registry.store.remove(r.kind, meta.get("namespace", ""), meta["name"])
     if r.kind == "Service":
@@ -105,7 +146,7 @@ def _propagation(options: dict[str, Any]) -> str:
     return options.get("propagationPolicy") or "Background"
 
 
-def delete(registry: Registry, r: ResourceType, namespace: str, name: str, options: dict[str, Any]) -> Obj:
+def delete(registry: Writer, r: ResourceType, namespace: str, name: str, options: dict[str, Any]) -> Obj:
     """Delete one object; returns the object (still there) or a success Status."""
     obj = registry.store.get(r.kind, namespace if r.namespaced else "", name)
     if obj is None:
@@ -137,23 +178,23 @@ def delete(registry: Registry, r: ResourceType, namespace: str, name: str, optio
         return _success(r, remove_now(registry, r, new))
     if new == obj:
         return obj
-    return registry._put(r, new, MODIFIED, obj)
+    return registry.put(r, new, MODIFIED, obj)
 
 
-def _mark_namespace_terminating(registry: Registry, r: ResourceType, ns: Obj) -> Obj:
+def _mark_namespace_terminating(registry: Writer, r: ResourceType, ns: Obj) -> Obj:
     if ns["metadata"].get("deletionTimestamp"):
         return ns
     new = clone(ns)
     new["metadata"]["deletionTimestamp"] = registry.now()
     new["metadata"]["deletionGracePeriodSeconds"] = 0
     new.setdefault("status", {})["phase"] = "Terminating"
-    stored = registry._put(r, new, MODIFIED, ns)
+    stored = registry.put(r, new, MODIFIED, ns)
     registry.gc.kick()
     return stored
 
 
 def delete_collection(
-    registry: Registry, r: ResourceType, namespace: str | None, matches: Any, options: dict[str, Any]
+    registry: Writer, r: ResourceType, namespace: str | None, matches: Any, options: dict[str, Any]
 ) -> Obj:
     items = []
     for obj in registry.store.list(r.kind, namespace):
@@ -176,7 +217,7 @@ def delete_collection(
 class GarbageCollector:
     """Owner-reference garbage collection and namespace finalization, in the background."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Writer) -> None:
         self.registry = registry
         self.by_uid: dict[str, ObjRef] = {}
         self.dependents: dict[str, set[ObjRef]] = defaultdict(set)
@@ -260,7 +301,7 @@ class GarbageCollector:
             ]
             if not new["metadata"]["ownerReferences"]:
                 del new["metadata"]["ownerReferences"]
-            self.registry._put(by_kind(kind), new, MODIFIED, obj)
+            self.registry.put(by_kind(kind), new, MODIFIED, obj)
 
     async def run(self) -> None:
         while True:

@@ -3,7 +3,8 @@
 What kube-apiserver's generic registry and the per-kind strategies do before a
 write: names (generateName), uid, creationTimestamp, generation, defaulting,
 validation, Service IP/port allocation, optimistic concurrency, status
-subresources, and "no change, no write". Deletion lives in deletion.py.
+subresources, and "no change, no write". Deletion lives in deletion.py, which
+sees the registry only through its ``Writer`` protocol.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from . import errors, validation
 from . import patch as patching
 from .defaults import apply_defaults
+from .deletion import GarbageCollector, WriteHook, remove_now
 from .resources import ResourceType, by_kind
 from .services import ServiceAllocationError, ServiceAllocations, carry_over_allocated_values, default_service
 from .storage import ADDED, MODIFIED, Obj, Store, clone
@@ -53,9 +55,7 @@ class Registry:
         self.store = store
         self.allocations = allocations
         self.clock = clock
-        self.after_write: list[Callable[[str, Obj | None, Obj | None], None]] = []
-        from .deletion import GarbageCollector  # circular at import time
-
+        self.after_write: list[WriteHook] = []
         self.gc = GarbageCollector(self)
 
     # -- helpers -------------------------------------------------------------
@@ -63,7 +63,8 @@ class Registry:
     def now(self) -> str:
         return now_rfc3339(self.clock)
 
-    def _put(self, r: ResourceType, obj: Obj, event: str, old: Obj | None) -> Obj:
+    def put(self, r: ResourceType, obj: Obj, event: str, old: Obj | None) -> Obj:
+        """Store ``obj`` as it is (no checks) and tell the after-write hooks."""
         stored = self.store.put(r.kind, obj, event)
         for hook in self.after_write:
             hook(r.kind, old, stored)
@@ -148,7 +149,7 @@ class Registry:
         if r.kind == "Service":
             obj = self._allocate(r, obj, None)
         try:
-            return self._put(r, obj, ADDED, None)
+            return self.put(r, obj, ADDED, None)
         except BaseException:
             if r.kind == "Service":
                 self.allocations.release(obj)
@@ -254,10 +255,8 @@ class Registry:
         if new == old:
             return old  # no change, no write: resourceVersion stays
         if self._finalized(r, new):
-            from .deletion import remove_now  # circular at import time
-
             return remove_now(self, r, new)
-        return self._put(r, new, MODIFIED, old)
+        return self.put(r, new, MODIFIED, old)
 
     @staticmethod
     def _finalized(r: ResourceType, obj: Obj) -> bool:
@@ -326,5 +325,5 @@ class Registry:
         conditions.append(
             {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": self.now()}
         )
-        self._put(r, new, MODIFIED, pod)
+        self.put(r, new, MODIFIED, pod)
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
