@@ -1,177 +1,36 @@
-"""The PATCH verb's four body types, applied to plain JSON dicts (pure).
+"""Kubernetes' strategic merge patch (SMP) over plain JSON dicts (pure).
 
-* ``application/json-patch+json`` - RFC 6902 operations (the ``jsonpatch`` package).
-* ``application/merge-patch+json`` - RFC 7386: maps merge, ``null`` deletes,
-  lists are replaced whole.
-* ``application/strategic-merge-patch+json`` - Kubernetes' strategic merge patch
-  (SMP), what ``kubectl apply``/``edit``/``patch`` send. Like a merge patch, but a
-  list whose Go field carries ``patchStrategy:"merge"`` is merged item by item:
-  maps by their ``patchMergeKey`` (containers by ``name``, Service ports by
-  ``port``...), scalars as a set (finalizers). Directives: ``$patch:
-  replace|delete`` on a map or a list item (``$patch: replace`` as a list item
-  replaces the whole list), ``$setElementOrder/<list>``,
-  ``$deleteFromPrimitiveList/<list>``, ``$retainKeys``. The algorithm and the
-  error texts follow upstream ``apimachinery/pkg/util/strategicpatch/patch.go``;
-  the strategies come from the struct tags of ``k8s.io/api`` (table below).
-* ``application/apply-patch+yaml`` - server-side apply, *approximated*: the YAML
-  (or JSON) body is strategic-merged onto the current object. managedFields are
-  not tracked, so fields another manager set are never reported as conflicts and
-  fields dropped from the applied configuration are not removed.
+What ``kubectl apply``/``edit``/``patch`` send. Like a merge patch, but a list
+whose Go field carries ``patchStrategy:"merge"`` (see :mod:`.strategies`) is
+merged item by item. Directives: ``$patch: replace|delete`` on a map or a list
+item (``$patch: replace`` as a list item replaces the whole list),
+``$setElementOrder/<list>``, ``$deleteFromPrimitiveList/<list>``,
+``$retainKeys``. The algorithm and the error texts follow upstream
+``apimachinery/pkg/util/strategicpatch/patch.go``.
 
 Deliberate differences from upstream, all where upstream leaks patch syntax into
 the object because its typed decoding drops it later (we store plain dicts):
 values the patch adds where the original had nothing go through the same merge
 against an empty value, so nested directives and ``null`` s are dropped; and a
 ``$deleteFromPrimitiveList`` for a list the object lacks does nothing.
-
-Errors are :class:`PatchError` with the HTTP code the server should answer
-(400 for undecodable bodies and malformed directives, 422 for patches that do
-not apply); an unknown Content-Type is :class:`UnsupportedMediaType` (415).
 """
 
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-import jsonpatch
-import jsonpointer
-import yaml
+from .errors import PatchError
+from .strategies import PatchMeta, patch_meta_for_kind
 
-from svclab.apimachinery.merge_patch import merge_patch
-
-__all__ = [
-    "JSON_PATCH",
-    "MERGE_PATCH",
-    "PatchError",
-    "PatchMeta",
-    "SERVER_SIDE_APPLY",
-    "STRATEGIC_MERGE_PATCH",
-    "UnsupportedMediaType",
-    "apply_json_patch",
-    "apply_merge_patch",
-    "apply_patch",
-    "apply_strategic_merge_patch",
-    "patch_meta_for_kind",
-    "strategic_merge",
-]
-
-JSON_PATCH = "application/json-patch+json"
-MERGE_PATCH = "application/merge-patch+json"
-STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
-SERVER_SIDE_APPLY = "application/apply-patch+yaml"
+__all__ = ["apply_strategic_merge_patch", "strategic_merge"]
 
 # Directive spellings, as upstream's strategicpatch constants.
 DIRECTIVE = "$patch"
 RETAIN_KEYS = "$retainKeys"
 SET_ORDER_PREFIX = "$setElementOrder/"
 DELETE_PRIMITIVES_PREFIX = "$deleteFromPrimitiveList/"
-
-
-class PatchError(ValueError):
-    """A patch that cannot be decoded or applied; ``code`` is the HTTP status to answer."""
-
-    def __init__(self, message: str, code: int = 422) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class UnsupportedMediaType(PatchError):
-    """A PATCH Content-Type the server does not accept (415)."""
-
-    def __init__(self, content_type: str) -> None:
-        super().__init__(
-            f"the body of the request was in an unknown format - accepted media "
-            f"types include: {JSON_PATCH}, {MERGE_PATCH}, {STRATEGIC_MERGE_PATCH}, "
-            f"{SERVER_SIDE_APPLY} (got {content_type!r})",
-            code=415,
-        )
-
-
-# ---------------------------------------------------------------------------
-# Patch metadata: the patchStrategy / patchMergeKey struct tags of k8s.io/api.
-
-
-@dataclass(frozen=True, slots=True)
-class PatchMeta:
-    """How SMP treats one field: ``strategy`` "merge" or "" (replace lists), the
-    ``merge_key`` of a list of maps, and ``fields``: the metadata of the struct's
-    fields (for a list: of each item's fields). Unknown fields get defaults:
-    maps merge recursively, lists are replaced."""
-
-    strategy: str = ""
-    merge_key: str = ""
-    fields: Mapping[str, PatchMeta] = field(default_factory=dict)
-
-    def child(self, name: str) -> PatchMeta:
-        return self.fields.get(name, _PLAIN)
-
-
-_PLAIN = PatchMeta()
-
-
-def _struct(**fields: PatchMeta) -> PatchMeta:
-    return PatchMeta(fields=fields)
-
-
-def _merge_by(key: str, **item_fields: PatchMeta) -> PatchMeta:
-    return PatchMeta("merge", key, item_fields)
-
-
-_MERGE_SCALARS = PatchMeta("merge")
-_CONDITIONS = _merge_by("type")
-
-_OBJECT_META = _struct(finalizers=_MERGE_SCALARS, ownerReferences=_merge_by("uid"))
-
-_CONTAINER_FIELDS = {
-    "ports": _merge_by("containerPort"),
-    "env": _merge_by("name"),
-    "volumeMounts": _merge_by("mountPath"),
-    "volumeDevices": _merge_by("devicePath"),
-}
-_POD_SPEC = _struct(
-    volumes=_merge_by("name"),  # also retainKeys; $retainKeys needs no tag to apply
-    initContainers=_merge_by("name", **_CONTAINER_FIELDS),
-    containers=_merge_by("name", **_CONTAINER_FIELDS),
-    ephemeralContainers=_merge_by("name", **_CONTAINER_FIELDS),
-    imagePullSecrets=_merge_by("name"),
-    hostAliases=_merge_by("ip"),
-    topologySpreadConstraints=_merge_by("topologyKey"),
-    resourceClaims=_merge_by("name"),
-    schedulingGates=_merge_by("name"),
-)
-_POD_STATUS = _struct(
-    conditions=_CONDITIONS, podIPs=_merge_by("ip"), hostIPs=_merge_by("ip"), resourceClaimStatuses=_merge_by("name")
-)
-
-# Lists not named here (tolerations, Node taints, Service clusterIPs/ipFamilies,
-# Endpoints subsets, EndpointSlice endpoints and ports...) carry no patchStrategy
-# upstream and are replaced whole.
-_KIND_META: Mapping[str, PatchMeta] = {
-    "Pod": _struct(metadata=_OBJECT_META, spec=_POD_SPEC, status=_POD_STATUS),
-    "Service": _struct(
-        metadata=_OBJECT_META, spec=_struct(ports=_merge_by("port")), status=_struct(conditions=_CONDITIONS)
-    ),
-    "Node": _struct(
-        metadata=_OBJECT_META,
-        spec=_struct(podCIDRs=_MERGE_SCALARS),
-        status=_struct(conditions=_CONDITIONS, addresses=_merge_by("type")),
-    ),
-    "Namespace": _struct(metadata=_OBJECT_META, status=_struct(conditions=_CONDITIONS)),
-}
-_GENERIC_META = _struct(metadata=_OBJECT_META)
-
-
-def patch_meta_for_kind(kind: str) -> PatchMeta:
-    """SMP metadata of a served kind; kinds without special lists get metadata only."""
-    return _KIND_META.get(kind, _GENERIC_META)
-
-
-# ---------------------------------------------------------------------------
-# Strategic merge patch
 
 
 def _go(value: Any) -> str:
@@ -468,70 +327,3 @@ def strategic_merge(doc: Mapping[str, Any], patch: Mapping[str, Any], meta: Patc
 def apply_strategic_merge_patch(doc: Mapping[str, Any], patch: Mapping[str, Any], kind: str) -> dict[str, Any]:
     """Apply a strategic merge patch for `kind`; returns a new dict, inputs untouched."""
     return strategic_merge(doc, patch, patch_meta_for_kind(kind))
-
-
-# ---------------------------------------------------------------------------
-# JSON patch, merge patch and the Content-Type dispatcher
-
-
-def apply_json_patch(doc: Mapping[str, Any], ops: list[Any]) -> dict[str, Any]:
-    """Apply RFC 6902 operations; returns a new dict, `doc` untouched."""
-    if not isinstance(ops, list):
-        raise PatchError("json: cannot unmarshal object into Go value of type jsonpatch.Patch", code=400)
-    try:
-        result = jsonpatch.JsonPatch(ops).apply(copy.deepcopy(dict(doc)))
-    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as err:
-        raise PatchError(str(err)) from err
-    except (KeyError, TypeError, AttributeError, IndexError) as err:
-        # jsonpatch raises these for operations missing members or of the wrong shape.
-        raise PatchError(f"invalid JSON patch operation: {err}") from err
-    if not isinstance(result, dict):
-        raise PatchError("the patched document is not a JSON object")
-    return result
-
-
-def apply_merge_patch(doc: Mapping[str, Any], patch: Any) -> dict[str, Any]:
-    """Apply an RFC 7386 merge patch; returns a new dict, `doc` untouched."""
-    if not isinstance(patch, dict):
-        raise PatchError("merge patch must be a JSON object", code=400)
-    result = merge_patch(copy.deepcopy(dict(doc)), patch)
-    assert isinstance(result, dict)
-    return result
-
-
-def _decode_json(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise PatchError(f"invalid JSON document: {err}", code=400) from err
-
-
-def _decode_yaml(body: bytes) -> Any:
-    try:
-        return yaml.safe_load(body)
-    except yaml.YAMLError as err:
-        raise PatchError(f"error decoding YAML: {err}", code=400) from err
-
-
-def apply_patch(content_type: str, doc: Mapping[str, Any], body: bytes, kind: str) -> dict[str, Any]:
-    """Decode `body` per the PATCH Content-Type and apply it to `doc` of `kind`.
-
-    Returns the patched object as a new dict. For server-side apply pass the
-    current object, or ``{}`` when it does not exist yet (the caller creates it).
-    """
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    if media_type == JSON_PATCH:
-        return apply_json_patch(doc, _decode_json(body))
-    if media_type == MERGE_PATCH:
-        return apply_merge_patch(doc, _decode_json(body))
-    if media_type == STRATEGIC_MERGE_PATCH:
-        patch = _decode_json(body)
-        if not isinstance(patch, dict):
-            raise PatchError("invalid JSON document", code=400)
-        return apply_strategic_merge_patch(doc, patch, kind)
-    if media_type == SERVER_SIDE_APPLY:
-        applied = _decode_yaml(body)
-        if not isinstance(applied, dict):
-            raise PatchError("error decoding YAML: the body is not an object", code=400)
-        return apply_strategic_merge_patch(doc, applied, kind)
-    raise UnsupportedMediaType(content_type)
