@@ -105,11 +105,7 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
     service_ip = kubernetes_service_ip(args.service_cidr)
     ips = sorted({"127.0.0.1", advertise, service_ip, *(h for h, _ in bound)} - {"0.0.0.0", "::"})
     pki = certs.ensure_pki(state, ips, ["localhost"])
-    token_file = state / "token"
-    if not token_file.exists():
-        token_file.write_text(certs.make_token())
-        token_file.chmod(0o600)
-    token = token_file.read_text().strip()
+    token = _token(state)
 
     store = Store(state / "state.db")
     allocations = ServiceAllocations(args.service_cidr)
@@ -132,17 +128,10 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
     gc_task = asyncio.create_task(registry.gc.run())
     registry.gc.kick()
     server.ready = True
-    host, port = bound[0]
-    certs.write_kubeconfig(
-        state / "kubeconfig", f"https://{_url_host(host)}:{port}", pki.ca_cert_pem, token, args.cluster_name
-    )
-    certs.write_kubeconfig(
-        state / "kubeconfig.internal",
-        f"https://{_url_host(advertise)}:{advertise_port}",
-        pki.ca_cert_pem,
-        token,
-        args.cluster_name,
-    )
+    kubeconfigs = {"kubeconfig": bound[0], "kubeconfig.internal": (advertise, advertise_port)}
+    for name, (host, port) in kubeconfigs.items():
+        url = f"https://{_url_host(host)}:{port}"
+        certs.write_kubeconfig(state / name, url, pki.ca_cert_pem, token, args.cluster_name)
     log.info("serving on %s; kubeconfig %s", ", ".join(f"{h}:{p}" for h, p in bound), state / "kubeconfig")
     try:
         await stop.wait()
@@ -150,6 +139,17 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
         gc_task.cancel()
         await runner.cleanup()
         store.close()
+
+
+def _token(state: Path) -> str:
+    """The bearer token of STATE/token, made (mode 0600) at first start."""
+    from . import certs
+
+    token_file = state / "token"
+    if not token_file.exists():
+        token_file.write_text(certs.make_token())
+        token_file.chmod(0o600)
+    return token_file.read_text().strip()
 
 
 def _url_host(host: str) -> str:
