@@ -1,4 +1,4 @@
-"""Defaulting for the kinds other than Service (see services.py), as upstream's
+"""Defaulting for the kinds other than Service (see services/), as upstream's
 pkg/apis/*/v1/defaults.go and the admission plugins a default cluster runs.
 
 Side-effect free: each function returns a new object.
