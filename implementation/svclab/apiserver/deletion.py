@@ -62,16 +62,7 @@ class Writer(Protocol):
         """Store ``obj`` unchecked and run the after-write hooks."""
         ...
 
-    def update(
-        self,
-        r: ResourceType,
-        namespace: str,
-        name: str,
-        obj: Obj,
-        subresource: str | None = None,
-        *,
-        validate: bool = True,
-    ) -> tuple[Obj, bool]:
+    def update(self, r: ResourceType, namespace: str, name: str, obj: Obj) -> tuple[Obj, bool]:
         """Replace an object through every check a client's update gets."""
         ...
 

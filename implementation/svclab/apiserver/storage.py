@@ -138,6 +138,18 @@ class Store:
     def next_rv(self) -> int:
         return self.rv + 1
 
+    def _commit(self, rv: int, statement: str, params: tuple[Any, ...]) -> None:
+        """Run ``statement`` and record ``rv`` in one transaction; only then move the counter."""
+        self._db.execute("BEGIN")
+        try:
+            self._db.execute(statement, params)
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('rv', ?)", (rv,))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self.rv = rv
+
     def put(self, kind: str, obj: Obj, event: EventType) -> Obj:
         """Store `obj` (ADDED or MODIFIED) with a new resourceVersion; returns it."""
         objects = self._state(kind).objects  # before the counter moves: see compacted_rv
@@ -145,17 +157,9 @@ class Store:
         meta = obj["metadata"]
         meta["resourceVersion"] = str(rv)
         key = (meta.get("namespace", ""), meta["name"])
-        self._db.execute("BEGIN")
-        try:
-            self._db.execute(
-                "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?)", (kind, key[0], key[1], rv, orjson.dumps(obj))
-            )
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('rv', ?)", (rv,))
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self.rv = rv
+        self._commit(
+            rv, "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?)", (kind, key[0], key[1], rv, orjson.dumps(obj))
+        )
         prev = objects.get(key)
         objects[key] = obj
         self._publish(kind, StoredEvent(rv, event, obj, prev))
@@ -166,17 +170,7 @@ class Store:
         state = self._state(kind)
         old = state.objects[(namespace, name)]
         rv = self.rv + 1
-        self._db.execute("BEGIN")
-        try:
-            self._db.execute(
-                "DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?", (kind, namespace, name)
-            )
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('rv', ?)", (rv,))
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self.rv = rv
+        self._commit(rv, "DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?", (kind, namespace, name))
         del state.objects[(namespace, name)]
         final = dict(old)
         final["metadata"] = dict(old["metadata"], resourceVersion=str(rv))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from svclab.apimachinery.validation import is_dns1123_label, is_label_value, is_qualified_name
+from svclab.apimachinery.validation import is_dns1123_label, is_label_value
 
 from .access import child, index, key, mapping, number, objects, seq, text
 from .errors import FieldError, duplicate, invalid, not_supported, required, too_many
@@ -27,13 +27,15 @@ from .formats import (
     is_valid_ipv4_address,
     is_valid_ipv6_address,
     name_is_dns_subdomain,
+    validate_app_protocol,
     validate_non_special_ip,
+    validate_port_name,
+    validate_protocol,
 )
 from .meta import validate_immutable, validate_labels, validate_object_meta
 
 __all__ = ["validate_endpoint_slice", "validate_endpoint_slice_update", "validate_endpoints"]
 
-PROTOCOLS = ("SCTP", "TCP", "UDP")
 ADDRESS_TYPES = ("FQDN", "IPv4", "IPv6")
 MAX_ENDPOINTS = 1000
 MAX_ADDRESSES = 100
@@ -41,22 +43,6 @@ MAX_PORTS = 20000
 MAX_TOPOLOGY_LABELS = 16
 MAX_ZONE_HINTS = 8
 ZONE_LABEL = "topology.kubernetes.io/zone"
-
-
-def _validate_protocol(port: dict[str, Any], path: str) -> list[FieldError]:
-    protocol = text(port, "protocol", "TCP")
-    if not protocol:
-        return [required(child(path, "protocol"))]
-    if protocol not in PROTOCOLS:
-        return [not_supported(child(path, "protocol"), protocol, PROTOCOLS)]
-    return []
-
-
-def _validate_app_protocol(port: dict[str, Any], path: str) -> list[FieldError]:
-    app_protocol = port.get("appProtocol")
-    if not isinstance(app_protocol, str):
-        return []
-    return [invalid(child(path, "appProtocol"), app_protocol, msg) for msg in is_qualified_name(app_protocol)]
 
 
 def _validate_endpoint_address(address: dict[str, Any], path: str) -> list[FieldError]:
@@ -73,15 +59,10 @@ def _validate_endpoint_address(address: dict[str, Any], path: str) -> list[Field
 
 
 def _validate_endpoint_port(port: dict[str, Any], require_name: bool, path: str) -> list[FieldError]:
-    errs: list[FieldError] = []
-    name = text(port, "name")
-    if require_name and not name:
-        errs.append(required(child(path, "name")))
-    elif name:
-        errs += [invalid(child(path, "name"), name, msg) for msg in is_dns1123_label(name)]
+    errs = validate_port_name(port, require_name, path)
     port_number = number(port, "port") or 0
     errs += [invalid(child(path, "port"), port_number, msg) for msg in is_port_num(port_number)]
-    return errs + _validate_protocol(port, path) + _validate_app_protocol(port, path)
+    return errs + validate_protocol(port, path) + validate_app_protocol(port, path)
 
 
 def validate_endpoints(endpoints: dict[str, Any]) -> list[FieldError]:
@@ -174,7 +155,7 @@ def _validate_slice_ports(ports: list[dict[str, Any]]) -> list[FieldError]:
         if name in names:
             errs.append(duplicate(child(path, "name"), name))
         names.add(name)
-        errs += _validate_protocol(port, path) + _validate_app_protocol(port, path)
+        errs += validate_protocol(port, path) + validate_app_protocol(port, path)
     return errs
 
 

@@ -17,13 +17,22 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
+from typing import Any
 
-from svclab.apimachinery.validation import is_dns1035_label, is_dns1123_label, is_dns1123_subdomain, max_len_error
+from svclab.apimachinery.validation import (
+    is_dns1035_label,
+    is_dns1123_label,
+    is_dns1123_subdomain,
+    is_qualified_name,
+    max_len_error,
+)
 
-from .errors import FieldError, invalid, required
+from .access import child, text
+from .errors import FieldError, invalid, not_supported, required
 
 __all__ = [
     "Address",
+    "PROTOCOLS",
     "inclusive_range_error",
     "is_fully_qualified_domain_name",
     "is_port_name",
@@ -36,12 +45,16 @@ __all__ = [
     "name_is_dns_label",
     "name_is_dns_subdomain",
     "parse_ip_sloppy",
+    "validate_app_protocol",
     "validate_non_special_ip",
     "validate_path_segment_name",
+    "validate_port_name",
     "validate_port_num_or_name",
+    "validate_protocol",
 ]
 
 NameFn = Callable[[str, bool], list[str]]
+PROTOCOLS = ("SCTP", "TCP", "UDP")
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -76,6 +89,32 @@ def validate_port_num_or_name(port: object, path: str) -> list[FieldError]:
     if isinstance(port, int) and not isinstance(port, bool):
         return [invalid(path, port, msg) for msg in is_port_num(port)]
     return [invalid(path, port, "must be an integer or a string")]
+
+
+def validate_port_name(port: dict[str, Any], required_name: bool, path: str) -> list[FieldError]:
+    """A port's ``name``: a DNS-1123 label, and present when ``required_name`` (several ports)."""
+    name = text(port, "name")
+    if required_name and not name:
+        return [required(child(path, "name"))]
+    return [invalid(child(path, "name"), name, msg) for msg in is_dns1123_label(name)] if name else []
+
+
+def validate_protocol(port: dict[str, Any], path: str) -> list[FieldError]:
+    """A port's ``protocol`` (default TCP): one of :data:`PROTOCOLS`."""
+    protocol = text(port, "protocol", "TCP")
+    if not protocol:
+        return [required(child(path, "protocol"))]
+    if protocol not in PROTOCOLS:
+        return [not_supported(child(path, "protocol"), protocol, PROTOCOLS)]
+    return []
+
+
+def validate_app_protocol(port: dict[str, Any], path: str) -> list[FieldError]:
+    """A port's optional ``appProtocol``: a qualified name when it is a string."""
+    app_protocol = port.get("appProtocol")
+    if not isinstance(app_protocol, str):
+        return []
+    return [invalid(child(path, "appProtocol"), app_protocol, msg) for msg in is_qualified_name(app_protocol)]
 
 
 def _mask_trailing_dash(name: str) -> str:

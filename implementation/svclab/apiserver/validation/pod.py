@@ -32,13 +32,13 @@ from .formats import (
     name_is_dns_subdomain,
     parse_ip_sloppy,
     validate_port_num_or_name,
+    validate_protocol,
 )
 from .meta import validate_immutable, validate_labels, validate_object_meta
 
 __all__ = ["validate_pod", "validate_pod_status_update", "validate_pod_update"]
 
 SPEC = "spec"
-PROTOCOLS = ("SCTP", "TCP", "UDP")
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
 DNS_POLICIES = ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None")
 HTTP_SCHEMES = ("HTTP", "HTTPS")
@@ -75,11 +75,7 @@ def _validate_ports(ports: list[dict[str, Any]], path: str) -> list[FieldError]:
         host_port = number(port, "hostPort") or 0
         if host_port:
             errs += [invalid(child(port_path, "hostPort"), host_port, m) for m in is_port_num(host_port)]
-        protocol = text(port, "protocol", "TCP")
-        if not protocol:
-            errs.append(required(child(port_path, "protocol")))
-        elif protocol not in PROTOCOLS:
-            errs.append(not_supported(child(port_path, "protocol"), protocol, PROTOCOLS))
+        errs += validate_protocol(port, port_path)
     return errs
 
 

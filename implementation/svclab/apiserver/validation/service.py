@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from svclab.apimachinery.validation import is_dns1123_label, is_dns1123_subdomain, is_qualified_name
+from svclab.apimachinery.validation import is_dns1123_subdomain, is_qualified_name
 
 from .access import child, index, mapping, number, objects, seq, text
 from .errors import (
@@ -35,8 +35,11 @@ from .formats import (
     is_valid_ip,
     name_is_dns1035_label,
     parse_ip_sloppy,
+    validate_app_protocol,
     validate_non_special_ip,
+    validate_port_name,
     validate_port_num_or_name,
+    validate_protocol,
 )
 from .meta import validate_labels, validate_object_meta
 
@@ -49,7 +52,6 @@ IP_FAMILIES = "spec.ipFamilies"
 IP_FAMILY_POLICY = "spec.ipFamilyPolicy"
 
 # Sorted, as upstream prints sets.List(...) of these vocabularies.
-PROTOCOLS = ("SCTP", "TCP", "UDP")
 SERVICE_TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
 SESSION_AFFINITIES = ("ClientIP", "None")
 TRAFFIC_POLICIES = ("Cluster", "Local")
@@ -97,27 +99,17 @@ def _validate_type_specifics(spec: dict[str, Any]) -> list[FieldError]:
 
 
 def _validate_port(port: dict[str, Any], require_name: bool, names: set[str], path: str) -> list[FieldError]:
-    errs: list[FieldError] = []
+    errs = validate_port_name(port, require_name, path)
     name = text(port, "name")
-    if require_name and not name:
-        errs.append(required(child(path, "name")))
-    elif name:
-        errs += [invalid(child(path, "name"), name, msg) for msg in is_dns1123_label(name)]
+    if name:
         if name in names:
             errs.append(duplicate(child(path, "name"), name))
         names.add(name)
     number_ = number(port, "port") or 0
     errs += [invalid(child(path, "port"), number_, msg) for msg in is_port_num(number_)]
-    protocol = text(port, "protocol", "TCP")
-    if not protocol:
-        errs.append(required(child(path, "protocol")))
-    elif protocol not in PROTOCOLS:
-        errs.append(not_supported(child(path, "protocol"), protocol, PROTOCOLS))
+    errs += validate_protocol(port, path)
     errs += validate_port_num_or_name(port.get("targetPort", number_), child(path, "targetPort"))
-    app_protocol = port.get("appProtocol")
-    if isinstance(app_protocol, str):
-        errs += [invalid(child(path, "appProtocol"), app_protocol, msg) for msg in is_qualified_name(app_protocol)]
-    return errs
+    return errs + validate_app_protocol(port, path)
 
 
 def _service_port_literal(protocol: str, port: int) -> GoLiteral:
