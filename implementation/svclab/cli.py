@@ -18,7 +18,7 @@ __all__ = ["COMMANDS", "main"]
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "apiserver": (
-        "svclab.testbed.local.apiserver.command",
+        "svclab.apiserver.command",
         "run the Kubernetes-compatible API server in the foreground",
     ),
     "controller-manager": ("svclab.controllers.command", "run the endpoints, EndpointSlice and mirroring controllers"),

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from cryptography import x509
 
-from svclab.testbed.local.apiserver.certs import (
+from svclab.apiserver.certs import (
     DEFAULT_DNS_SANS,
     Pki,
     ensure_pki,

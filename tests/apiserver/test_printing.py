@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from svclab.testbed.local.apiserver.printing import (
+from svclab.apiserver.printing import (
     column_definitions,
     human_duration,
     to_table,

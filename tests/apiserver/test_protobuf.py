@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from svclab.testbed.local.apiserver.protobuf import (
+from svclab.apiserver.protobuf import (
     MAGIC,
     ProtobufError,
     decode_k8s_protobuf,

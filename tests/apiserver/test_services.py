@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from svclab.testbed.local.apiserver.services import (
+from svclab.apiserver.services import (
     AllocationError,
     IPAllocator,
     PortAllocator,

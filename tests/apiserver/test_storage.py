@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from svclab.testbed.local.apiserver.storage import Store, TooOld, clone
+from svclab.apiserver.storage import Store, TooOld, clone
 
 
 def svc(name: str, ns: str = "default", **labels: str) -> dict:

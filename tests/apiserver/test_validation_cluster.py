@@ -24,7 +24,7 @@ from validation_builders import (
     rendered,
 )
 
-from svclab.testbed.local.apiserver.validation import validate_create, validate_status_update, validate_update
+from svclab.apiserver.validation import validate_create, validate_status_update, validate_update
 
 
 def node_spec(**fields: Any) -> Callable[[Obj], None]:

@@ -25,7 +25,7 @@ from validation_builders import (
     rendered,
 )
 
-from svclab.testbed.local.apiserver.validation import validate_create, validate_update
+from svclab.apiserver.validation import validate_create, validate_update
 
 
 def subset(**fields: Any) -> Callable[[Obj], None]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from svclab.testbed.local.apiserver.validation import ErrorType, FieldError, invalid_status
-from svclab.testbed.local.apiserver.validation.errors import (
+from svclab.apiserver.validation import ErrorType, FieldError, invalid_status
+from svclab.apiserver.validation.errors import (
     GoLiteral,
     dedupe,
     duplicate,

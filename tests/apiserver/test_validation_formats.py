@@ -1,107 +1,19 @@
-"""Name, label, port, IP and CIDR formats, with upstream's messages (util/validation tests)."""
+"""Port, IP, CIDR and FQDN formats and object-name rules, with upstream's messages (util/validation tests).
+
+DNS names, label keys and label values are tested with svclab.apimachinery, in tests/apimachinery.
+"""
 
 from __future__ import annotations
 
 import pytest
-from validation_builders import DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, LABEL_VALUE, NAME_PART, rendered
+from validation_builders import DNS1035_LABEL, DNS1123_SUBDOMAIN, rendered
 
-from svclab.testbed.local.apiserver.validation import formats
-
-
-@pytest.mark.parametrize(
-    ("value", "errors"),
-    [
-        ("a", []),
-        ("my-name", []),
-        ("123-abc", []),
-        ("a" * 63, []),
-        ("a" * 64, ["must be no more than 63 characters"]),
-        ("Foo", [DNS1123_LABEL]),
-        ("-a", [DNS1123_LABEL]),
-        ("a_b", [DNS1123_LABEL]),
-        ("", [DNS1123_LABEL]),
-        ("a.b", ["must not contain dots"]),
-    ],
-)
-def test_dns1123_label(value: str, errors: list[str]) -> None:
-    assert formats.is_dns1123_label(value) == errors
-
-
-@pytest.mark.parametrize(
-    ("value", "errors"),
-    [
-        ("example.com", []),
-        ("a", []),
-        ("a-b.c-d", []),
-        ("Foo_Bar", [DNS1123_SUBDOMAIN]),
-        ("a..b", [DNS1123_SUBDOMAIN]),
-        ("a.", [DNS1123_SUBDOMAIN]),
-        ("a" * 254, ["must be no more than 253 characters"]),
-        ("A" * 254, ["must be no more than 253 characters", DNS1123_SUBDOMAIN]),
-    ],
-)
-def test_dns1123_subdomain(value: str, errors: list[str]) -> None:
-    assert formats.is_dns1123_subdomain(value) == errors
-
-
-@pytest.mark.parametrize(
-    ("value", "errors"),
-    [
-        ("my-name", []),
-        ("abc-123", []),
-        ("1abc", [DNS1035_LABEL]),
-        ("a.b", [DNS1035_LABEL]),
-    ],
-)
-def test_dns1035_label(value: str, errors: list[str]) -> None:
-    assert formats.is_dns1035_label(value) == errors
+from svclab.apiserver.validation import formats
 
 
 def test_generate_name_prefix_may_end_in_a_dash() -> None:
     assert formats.name_is_dns1035_label("web-", True) == []
     assert formats.name_is_dns1035_label("web-", False) == [DNS1035_LABEL]
-
-
-@pytest.mark.parametrize(
-    ("value", "errors"),
-    [
-        ("app", []),
-        ("example.com/MyName", []),
-        ("kubernetes.io/service-name", []),
-        ("/name", ["prefix part must be non-empty"]),
-        ("Example.com/name", ["prefix part " + DNS1123_SUBDOMAIN]),
-        ("example.com/", ["name part must be non-empty", NAME_PART]),
-        ("-bad", [NAME_PART]),
-        (
-            "a/b/c",
-            [
-                "a valid label key must consist of alphanumeric characters, '-', '_' or '.', and must start and "
-                "end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
-                "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix "
-                "and '/' (e.g. 'example.com/MyName')"
-            ],
-        ),
-        ("x" * 64, ["name part must be no more than 63 characters"]),
-    ],
-)
-def test_qualified_name(value: str, errors: list[str]) -> None:
-    assert formats.is_qualified_name(value) == errors
-
-
-@pytest.mark.parametrize(
-    ("value", "errors"),
-    [
-        ("", []),
-        ("MyValue", []),
-        ("my_value", []),
-        ("12345", []),
-        ("a b", [LABEL_VALUE]),
-        ("-a", [LABEL_VALUE]),
-        ("v" * 64, ["must be no more than 63 characters"]),
-    ],
-)
-def test_label_value(value: str, errors: list[str]) -> None:
-    assert formats.is_label_value(value) == errors
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ from validation_builders import (
     service,
 )
 
-from svclab.testbed.local.apiserver.validation import validate_create, validate_update
+from svclab.apiserver.validation import validate_create, validate_update
 
 BUILDERS: dict[str, Callable[[], Obj]] = {
     "Service": service,
@@ -315,7 +315,7 @@ def test_public_names_are_listed_and_sorted() -> None:
     from importlib import import_module
 
     for module_name in ("errors", "formats", "meta", "service", "endpoints", "pod", "cluster", "access"):
-        module = import_module(f"svclab.testbed.local.apiserver.validation.{module_name}")
+        module = import_module(f"svclab.apiserver.validation.{module_name}")
         public = {
             name
             for name, value in vars(module).items()

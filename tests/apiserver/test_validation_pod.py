@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from validation_builders import DNS1123_LABEL, DNS1123_SUBDOMAIN, PORT_RANGE, Obj, mutated, pod, rendered
 
-from svclab.testbed.local.apiserver.validation import validate_create, validate_status_update, validate_update
+from svclab.apiserver.validation import validate_create, validate_status_update, validate_update
 
 C0 = "spec.containers[0]"
 

@@ -26,7 +26,7 @@ from validation_builders import (
     service,
 )
 
-from svclab.testbed.local.apiserver.validation import validate_create, validate_status_update, validate_update
+from svclab.apiserver.validation import validate_create, validate_status_update, validate_update
 
 DUP_PORT = (
     'core.ServicePort{Name:"", Protocol:"TCP", AppProtocol:(*string)(nil), Port:80, '

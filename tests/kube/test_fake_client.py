@@ -64,6 +64,27 @@ async def test_list_filters_namespace_and_selectors(client: FakeClient) -> None:
     assert names([n async for n in client.list(Node)]) == ["n1"]
 
 
+async def test_list_takes_selector_strings_with_set_based_terms(client: FakeClient) -> None:
+    client.seed(make_pod("a", labels={"app": "x"}), make_pod("b", labels={"app": "y"}), make_pod("c"))
+
+    async def listed(**kwargs: Any) -> list[str]:
+        return names([p async for p in client.list(Pod, namespace="ns1", **kwargs)])
+
+    assert await listed(labels="app in (x,y)") == ["a", "b"]
+    assert await listed(labels="app notin (x)") == ["b", "c"]
+    assert await listed(labels="!app") == ["c"]
+    assert await listed(fields="metadata.name!=a,metadata.namespace=ns1") == ["b", "c"]
+
+
+@pytest.mark.parametrize(("labels", "fields"), [("app in (x", None), (None, "metadata.name")], ids=["labels", "fields"])
+async def test_a_selector_that_does_not_parse_is_a_bad_request(
+    client: FakeClient, labels: str | None, fields: str | None
+) -> None:
+    with pytest.raises(ApiError) as caught:
+        [p async for p in client.list(Pod, namespace="ns1", labels=labels, fields=fields)]
+    assert caught.value.status.code == 400
+
+
 async def test_json_patch_and_apply_create(client: FakeClient) -> None:
     client.seed(make_pod("a", labels={"app": "x"}))
     patched = await client.patch(

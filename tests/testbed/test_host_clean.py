@@ -26,7 +26,7 @@ from svclab.testbed.local.cluster import cluster_exists, read_cluster, tear_down
 
 MISSING = [
     module
-    for module in ("svclab.testbed.local.apiserver.command", "svclab.testbed.local.agent_command")
+    for module in ("svclab.apiserver.command", "svclab.testbed.local.agent_command")
     if importlib.util.find_spec(module) is None
 ]
 

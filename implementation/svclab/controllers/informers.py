@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from lightkube.resources.core_v1 import Endpoints, Node, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
+from svclab.apimachinery.labels import ValidatedSetSelector
 from svclab.kube.informer import Informer, wait_for_sync
 from svclab.kube.models import meta
 from svclab.kube.names import NamespacedName
@@ -130,8 +131,8 @@ class SharedInformers:
 
 
 def _selects(selector: dict[str, str], labels: dict[str, str] | None) -> bool:
-    labels = labels or {}
-    return all(labels.get(k) == v for k, v in selector.items())
+    # The API server validated the Service's selector: wrap it, as upstream's controllers do.
+    return ValidatedSetSelector(selector).matches(labels)
 
 
 def pods_for_service(informers: SharedInformers, service: Service) -> list[Pod]:

@@ -4,10 +4,10 @@ One concept per module: ``names`` (NamespacedName), ``client`` (make_client),
 ``store`` (keyed cache with indexes), ``reflector`` (list+watch into a sink),
 ``informer`` (reflector + store + handlers), ``rate_limiter``, ``workqueue``
 (dedup, one worker per key, delays, the worker loop), ``events`` (Event
-recorder), ``leaderelection`` (Lease-based), ``clock`` (injected time),
-``models`` (typed
-access to lightkube models), ``merge_patch`` (RFC 7386, also used by the local API server) and ``testing``
-(fakes: FakeClock, FakeClient, FakeRecorder).  Everything is asyncio-only.
+recorder), ``leaderelection`` (Lease-based), ``clock`` (injected time), ``models`` (typed
+access to lightkube models) and ``testing`` (fakes: FakeClock, FakeClient,
+FakeRecorder).  Everything is asyncio-only.  Selectors and merge patches are
+pure API-object code in ``svclab.apimachinery``, below this layer.
 """
 
 from .client import make_client

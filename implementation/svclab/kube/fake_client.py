@@ -35,9 +35,13 @@ from lightkube.core.resource import NamespacedResource, api_info
 from lightkube.models.meta_v1 import Status
 from lightkube.types import PatchType
 
-from .merge_patch import merge_patch
+from svclab.apimachinery.fields import FieldSelector, parse_field_selector, read_field
+from svclab.apimachinery.labels import LabelSelector, parse_label_selector
+from svclab.apimachinery.merge_patch import merge_patch
+from svclab.apimachinery.selection import SelectorError
+
+from .list_watch import selector_text
 from .names import NamespacedName
-from .selectors import field_values, matches, parse_selector
 
 __all__ = ["Action", "FakeClient", "api_error"]
 
@@ -69,8 +73,8 @@ class Action:
 class _Watcher:
     kind_key: tuple[str, str]
     namespace: str
-    labels: list[Any]
-    fields: list[Any]
+    labels: LabelSelector
+    fields: FieldSelector
     queue: asyncio.Queue[tuple[str, Any]] = field(default_factory=asyncio.Queue)
 
 
@@ -355,14 +359,25 @@ class FakeClient:
         meta = body.get("metadata", {})
         if watcher.namespace not in ("", ALL_NAMESPACES) and meta.get("namespace", "") != watcher.namespace:
             return False
-        if not matches(watcher.labels, meta.get("labels") or {}):
+        if not watcher.labels.matches(meta.get("labels") or {}):
             return False
-        return matches(watcher.fields, field_values(body, [r.key for r in watcher.fields]))
+        return watcher.fields.matches({field: read_field(body, field) for field in watcher.fields.fields})
+
+    def _watcher(self, res: type[Any], namespace: str, labels: Any, fields: Any) -> _Watcher:
+        """A watcher (or a list's probe) for the selectors given as strings or lightkube mappings.
+
+        A selector that does not parse is answered 400, as the API server does;
+        any dotted field path can be selected on.
+        """
+        try:
+            label_selector = parse_label_selector(selector_text(labels, for_fields=False) or "")
+            field_selector = parse_field_selector(selector_text(fields, for_fields=True) or "")
+        except SelectorError as exc:
+            raise api_error(400, str(exc)) from exc
+        return _Watcher(self._kind_key(res), namespace, label_selector, field_selector)
 
     def _select(self, res: type[Any], namespace: str, labels: Any, fields: Any) -> builtins.list[dict[str, Any]]:
-        probe = _Watcher(
-            self._kind_key(res), namespace, parse_selector(labels), parse_selector(fields, for_fields=True)
-        )
+        probe = self._watcher(res, namespace, labels, fields)
         stored = self._objects.get(self._kind_key(res), {})
         return [copy.deepcopy(stored[k]) for k in sorted(stored) if self._visible(probe, stored[k])]
 
@@ -370,9 +385,7 @@ class FakeClient:
         self, res: type[Any], namespace: str, labels: Any, fields: Any, resource_version: str | None
     ) -> AsyncIterator[tuple[str, Any]]:
         self._raise_injected("watch", res)
-        watcher = _Watcher(
-            self._kind_key(res), namespace, parse_selector(labels), parse_selector(fields, for_fields=True)
-        )
+        watcher = self._watcher(res, namespace, labels, fields)
         start = int(resource_version) if resource_version not in (None, "", "0") else self._last_rv
         if start < self._compacted_rv:
             raise api_error(410, f"too old resource version: {start} ({self._compacted_rv})")

@@ -23,12 +23,13 @@ from lightkube.core.selector import build_selector
 
 from .reflector import ReflectorOptions
 
-__all__ = ["ClientListerWatcher"]
+__all__ = ["ClientListerWatcher", "selector_text"]
 
 T = TypeVar("T")
 
 
-def _selector(selector: str | Mapping[str, Any] | None, *, for_fields: bool) -> str | None:
+def selector_text(selector: str | Mapping[str, Any] | None, *, for_fields: bool) -> str | None:
+    """A selector as query text: strings pass, lightkube selector mappings are built; "" = None."""
     if selector is None or isinstance(selector, str):
         return selector or None
     return build_selector(dict(selector), for_fields=for_fields)
@@ -44,8 +45,8 @@ class ClientListerWatcher(Generic[T]):
         self._lightkube_resource: Any = resource
         namespaced = issubclass(resource, NamespacedResource)
         self._namespace: str | None = (options.namespace or ALL_NS) if namespaced else None
-        self._labels = _selector(options.label_selector, for_fields=False)
-        self._fields = _selector(options.field_selector, for_fields=True)
+        self._labels = selector_text(options.label_selector, for_fields=False)
+        self._fields = selector_text(options.field_selector, for_fields=True)
 
     async def list(self) -> tuple[list[T], str]:
         if isinstance(self._client, AsyncClient):

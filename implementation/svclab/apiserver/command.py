@@ -1,0 +1,182 @@
+"""`svclab apiserver`: run the API server in the foreground.
+
+It serves HTTPS on every --listen address (and on --listen-netns addresses,
+whose sockets are made inside a network namespace), writes STATE/kubeconfig
+(first listen address) and STATE/kubeconfig.internal (advertise address) once
+it is ready, and stops cleanly on SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import logging
+import signal
+import socket
+import ssl
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+__all__ = ["add_arguments", "run", "serve"]
+
+log = logging.getLogger("svclab.apiserver")
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    ipaddress.ip_address(host.strip("[]"))
+    return host.strip("[]"), int(port)
+
+
+def _netns_host_port(text: str) -> tuple[str, str, int]:
+    netns, sep, rest = text.partition("=")
+    if not sep or not netns:
+        raise argparse.ArgumentTypeError(f"expected NETNS=HOST:PORT, got {text!r}")
+    return (netns, *_host_port(rest))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-dir", required=True, type=Path, help="directory for the database, certificates and kubeconfigs"
+    )
+    parser.add_argument(
+        "--listen",
+        action="append",
+        type=_host_port,
+        default=None,
+        metavar="HOST:PORT",
+        help="listen address (repeatable; port 0 picks a free one; default 127.0.0.1:0)",
+    )
+    parser.add_argument(
+        "--listen-netns",
+        action="append",
+        type=_netns_host_port,
+        default=[],
+        metavar="NETNS=HOST:PORT",
+        help="also listen inside a network namespace (repeatable)",
+    )
+    parser.add_argument("--service-cidr", default="10.96.0.0/16")
+    parser.add_argument(
+        "--advertise-address", default=None, help="address in the default/kubernetes Endpoints (default: first listen)"
+    )
+    parser.add_argument("--cluster-name", default="svclab")
+    parser.add_argument("--watch-bookmark-interval", type=float, default=10.0, help=argparse.SUPPRESS)
+    parser.add_argument("--log-level", default="INFO")
+
+
+def _bind(host: str, port: int, netns: str | None = None) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    if netns is None:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    else:
+        # A socket keeps the namespace it was made in. pyroute2 makes it in a short-lived
+        # child (one fork, at start-up); flags=0: a missing namespace is an error, never
+        # created. The testbed's own setns helpers are above this layer.
+        from pyroute2 import netns as pyroute2_netns
+
+        sock = pyroute2_netns.create_socket(netns, family, socket.SOCK_STREAM, flags=0)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
+    from . import bootstrap, certs
+    from .registry import Registry
+    from .server import ApiServer
+    from .services import ServiceAllocations, kubernetes_service_ip
+    from .storage import Store
+
+    state: Path = args.state_dir
+    state.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - start-up, before serving
+    listens = args.listen or [("127.0.0.1", 0)]
+    sockets = [_bind(h, p) for h, p in listens]
+    sockets += [_bind(h, p, ns) for ns, h, p in args.listen_netns]
+    bound = [s.getsockname()[:2] for s in sockets]
+    advertise = args.advertise_address or bound[-1][0] if args.listen_netns else (args.advertise_address or bound[0][0])
+    advertise_port = bound[-1][1] if args.listen_netns else bound[0][1]
+    service_ip = kubernetes_service_ip(args.service_cidr)
+    ips = sorted({"127.0.0.1", advertise, service_ip, *(h for h, _ in bound)} - {"0.0.0.0", "::"})
+    pki = certs.ensure_pki(state, ips, ["localhost"])
+    token = _token(state)
+
+    store = Store(state / "state.db")
+    allocations = ServiceAllocations(args.service_cidr)
+    allocations.restore(store.list("Service"))
+    registry = Registry(store, allocations)
+    bootstrap.ensure_system_objects(registry, args.service_cidr, advertise, advertise_port)
+    server = ApiServer(
+        store,
+        registry,
+        token,
+        server_address=f"{advertise}:{advertise_port}",
+        bookmark_interval=args.watch_bookmark_interval,
+    )
+    ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ssl_ctx.load_cert_chain(pki.cert_path, pki.key_path)
+    runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    for sock in sockets:
+        await web.SockSite(runner, sock, ssl_context=ssl_ctx, shutdown_timeout=1.0).start()
+    gc_task = asyncio.create_task(registry.gc.run())
+    registry.gc.kick()
+    server.ready = True
+    kubeconfigs = {"kubeconfig": bound[0], "kubeconfig.internal": (advertise, advertise_port)}
+    for name, (host, port) in kubeconfigs.items():
+        url = f"https://{_url_host(host)}:{port}"
+        certs.write_kubeconfig(state / name, url, pki.ca_cert_pem, token, args.cluster_name)
+    log.info("serving on %s; kubeconfig %s", ", ".join(f"{h}:{p}" for h, p in bound), state / "kubeconfig")
+    try:
+        await stop.wait()
+    finally:
+        gc_task.cancel()
+        await runner.cleanup()
+        store.close()
+
+
+def _token(state: Path) -> str:
+    """The bearer token of STATE/token, made (mode 0600) at first start."""
+    from . import certs
+
+    token_file = state / "token"
+    if not token_file.exists():
+        token_file.write_text(certs.make_token())
+        token_file.chmod(0o600)
+    return token_file.read_text().strip()
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is a dependency, but stay usable
+        pass
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(args, stop)
+
+    try:
+        asyncio.run(main())
+    except OSError as exc:
+        print(f"svclab apiserver: {exc}", file=sys.stderr)
+        return 1
+    return 0

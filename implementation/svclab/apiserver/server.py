@@ -1,0 +1,329 @@
+"""The HTTP face of the API server: authentication, routing and the verbs.
+
+Paths follow kube-apiserver: /api/v1/[namespaces/NS/]PLURAL[/NAME[/SUB]] and
+/apis/GROUP/VERSION/..., plus discovery, OpenAPI, /version and health checks.
+Bodies are JSON (also without a Content-Type, as the official Python client
+sends them) or kubectl's protobuf; answers are JSON, or meta.k8s.io Tables
+when the client asks for them (`kubectl get`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from svclab.apimachinery.selection import SelectorError
+
+from . import deletion, discovery, errors, printing, protobuf, selectable
+from .registry import Registry
+from .resources import ResourceType, by_path
+from .storage import Obj, Store
+from .watch import DEFAULT_TIMEOUT, WatchRequest, serve_watch
+
+__all__ = ["ApiServer", "Route", "parse_path"]
+
+log = logging.getLogger(__name__)
+_PUBLIC = {"/healthz", "/livez", "/readyz", "/version"}
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    resource: ResourceType
+    namespace: str | None  # None: cluster-scoped kind or all namespaces
+    name: str | None
+    subresource: str | None
+    watch: bool = False
+
+
+def parse_path(path: str) -> Route | None:
+    """The resource a request path addresses, or None when it addresses none."""
+    parts = [p for p in path.split("/") if p]
+    if parts[:1] == ["api"] and len(parts) >= 2:
+        group, version, rest = "", parts[1], parts[2:]
+    elif parts[:1] == ["apis"] and len(parts) >= 3:
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        return None
+    watch = rest[:1] == ["watch"]
+    rest = rest[1:] if watch else rest
+    namespace = None
+    if len(rest) >= 3 and rest[0] == "namespaces" and not (len(rest) == 3 and rest[2] in ("status", "finalize")):
+        namespace, rest = rest[1], rest[2:]
+    if not rest or len(rest) > 3:
+        return None
+    r = by_path(group, version, rest[0])
+    if r is None or (namespace is not None and not r.namespaced):
+        return None
+    name = rest[1] if len(rest) > 1 else None
+    sub = rest[2] if len(rest) > 2 else None
+    if sub is not None and sub not in r.subresources:
+        return None
+    return Route(r, namespace, name, sub, watch)
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+
+
+def _wants_table(request: web.Request) -> bool:
+    return "as=Table" in request.headers.get("Accept", "")
+
+
+class ApiServer:
+    """Builds the aiohttp application around a store and registry."""
+
+    def __init__(
+        self, store: Store, registry: Registry, token: str, *, server_address: str = "", bookmark_interval: float = 10.0
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.token = token
+        self.server_address = server_address
+        self.bookmark_interval = bookmark_interval
+        self.ready = False
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._errors, self._authenticate], client_max_size=16 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        return app
+
+    # -- middleware ------------------------------------------------------------
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        try:
+            response: web.StreamResponse = await handler(request)
+            return response
+        except errors.ApiError as exc:
+            return _json(exc.status(), exc.code)
+        except web.HTTPException:
+            raise
+        except Exception as exc:  # never a traceback to the client
+            log.exception("%s %s failed", request.method, request.path)
+            err = errors.internal(f"{type(exc).__name__}: {exc}")
+            return _json(err.status(), 500)
+
+    @web.middleware
+    async def _authenticate(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path not in _PUBLIC:
+            header = request.headers.get("Authorization", "")
+            if not header.startswith("Bearer ") or not hmac.compare_digest(
+                header[7:].strip().encode(), self.token.encode()
+            ):
+                raise errors.unauthorized()
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    # -- routing ---------------------------------------------------------------
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        path = request.path.rstrip("/") or "/"
+        special = self._special(path)
+        if special is not None:
+            if request.method != "GET":
+                raise errors.method_not_allowed()
+            return special
+        route = parse_path(path)
+        if route is None:
+            return _json(
+                errors.ApiError(404, "NotFound", "the server could not find the requested resource").status(), 404
+            )
+        handler = {
+            "GET": self._get,
+            "POST": self._post,
+            "PUT": self._put,
+            "PATCH": self._patch,
+            "DELETE": self._delete,
+        }.get(request.method)
+        if handler is None:
+            raise errors.method_not_allowed()
+        return await handler(request, route)
+
+    def _special(self, path: str) -> web.Response | None:
+        if path in ("/healthz", "/livez", "/readyz"):
+            return web.Response(text="ok" if self.ready else "not ready", status=200 if self.ready else 503)
+        if path == "/version":
+            return _json(discovery.version_info())
+        if path == "/api":
+            return _json(discovery.api_versions(self.server_address))
+        if path == "/apis":
+            return _json(discovery.api_group_list())
+        parts = path.strip("/").split("/")
+        if parts[0] == "api" and len(parts) == 2:
+            doc = discovery.api_resource_list("", parts[1])
+            return _json(doc) if doc else None
+        if parts[0] == "apis" and len(parts) == 3:
+            doc = discovery.api_resource_list(parts[1], parts[2])
+            return _json(doc) if doc else None
+        if path == "/openapi/v3":
+            return _json(discovery.openapi_v3_index())
+        if path.startswith("/openapi/v3/"):
+            rest = parts[2:]
+            gv = (
+                ("", rest[1])
+                if rest[:1] == ["api"] and len(rest) == 2
+                else ((rest[1], rest[2]) if rest[:1] == ["apis"] and len(rest) == 3 else None)
+            )
+            doc = discovery.openapi_v3_document(*gv) if gv else None
+            return _json(doc) if doc else None
+        if path == "/openapi/v2":
+            return _json(
+                errors.ApiError(404, "NotFound", "the server could not find the requested resource").status(), 404
+            )
+        return None
+
+    # -- reads -----------------------------------------------------------------
+
+    def _matcher(self, request: web.Request, r: ResourceType) -> Callable[[Obj], bool]:
+        q = request.query
+        try:
+            return selectable.object_matcher(r.kind, q.get("labelSelector", ""), q.get("fieldSelector", ""))
+        except SelectorError as exc:
+            raise errors.bad_request(str(exc)) from exc
+
+    def _table(
+        self, request: web.Request, kind: str, objs: list[Obj], rv: str, cont: str | None = None
+    ) -> dict[str, Any]:
+        include = request.query.get("includeObject", "Metadata")
+        return printing.to_table(
+            kind, objs, resource_version=rv, continue_token=cont, include_object=include, now=datetime.now(UTC)
+        )
+
+    async def _get(self, request: web.Request, route: Route) -> web.StreamResponse:
+        r = route.resource
+        if route.name is None:
+            if route.watch or request.query.get("watch") in ("true", "1"):
+                return await self._watch(request, route)
+            return self._list(request, route)
+        obj = self.store.get(r.kind, route.namespace or "", route.name)
+        if obj is None or route.subresource not in (None, "status"):
+            raise errors.not_found(r.group, r.plural, route.name)
+        if _wants_table(request):
+            return _json(self._table(request, r.kind, [obj], obj["metadata"]["resourceVersion"]))
+        return _json(obj)
+
+    def _list(self, request: web.Request, route: Route) -> web.Response:
+        r, q = route.resource, request.query
+        matches = self._matcher(request, r)
+        items = [o for o in self.store.list(r.kind, route.namespace) if matches(o)]
+        rv = str(self.store.rv)
+        start = None
+        if q.get("continue"):
+            try:
+                token = orjson.loads(base64.urlsafe_b64decode(q["continue"]))
+                rv, start = token["rv"], tuple(token["start"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise errors.bad_request("invalid continue token") from exc
+            items = [o for o in items if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > start]
+        limit = int(q.get("limit", "0") or 0)
+        cont = None
+        meta: dict[str, Any] = {"resourceVersion": rv}
+        if limit > 0 and len(items) > limit:
+            last = items[limit - 1]["metadata"]
+            cont = base64.urlsafe_b64encode(
+                orjson.dumps({"rv": rv, "start": [last.get("namespace", ""), last["name"]]})
+            ).decode()
+            meta["continue"] = cont
+            meta["remainingItemCount"] = len(items) - limit
+            items = items[:limit]
+        if _wants_table(request):
+            return _json(self._table(request, r.kind, items, rv, cont))
+        return _json({"kind": r.list_kind, "apiVersion": r.api_version, "metadata": meta, "items": items})
+
+    async def _watch(self, request: web.Request, route: Route) -> web.StreamResponse:
+        q = request.query
+        r = route.resource
+        render = None
+        if _wants_table(request):
+
+            def render(kind: str, obj: Obj) -> bytes:
+                table = self._table(request, r.kind, [obj], obj["metadata"]["resourceVersion"])
+                return orjson.dumps({"type": kind, "object": table}) + b"\n"
+
+        timeout = float(q.get("timeoutSeconds") or DEFAULT_TIMEOUT)
+        req = WatchRequest(
+            r,
+            route.namespace,
+            self._matcher(request, r),
+            q.get("resourceVersion"),
+            q.get("sendInitialEvents") == "true",
+            q.get("allowWatchBookmarks") == "true",
+            timeout,
+            render,
+        )
+        return await serve_watch(request, self.store, req, self.bookmark_interval)
+
+    # -- writes ----------------------------------------------------------------
+
+    async def _body(self, request: web.Request) -> Obj:
+        raw = await request.read()
+        ctype = request.headers.get("Content-Type", "application/json")
+        try:
+            if ctype.startswith("application/vnd.kubernetes.protobuf"):
+                return protobuf.decode_k8s_protobuf(raw)
+            if "yaml" in ctype:
+                import yaml
+
+                loaded: dict[str, Any] = yaml.safe_load(raw)
+                return loaded
+            decoded: dict[str, Any] = orjson.loads(raw) if raw else {}
+            return decoded
+        except protobuf.ProtobufError as exc:
+            raise errors.ApiError(415, "UnsupportedMediaType", str(exc)) from exc
+        except Exception as exc:
+            raise errors.bad_request(f"the body of the request could not be decoded: {exc}") from exc
+
+    async def _post(self, request: web.Request, route: Route) -> web.Response:
+        r = route.resource
+        body = await self._body(request)
+        if route.subresource == "binding" and route.name:
+            return _json(self.registry.bind(route.namespace or "", route.name, body), 201)
+        if route.name is not None:
+            raise errors.method_not_allowed()
+        namespace = route.namespace or ""
+        if r.namespaced and route.namespace is None:
+            raise errors.bad_request("the server could not find the requested resource (namespace required)")
+        return _json(self.registry.create(r, namespace, body), 201)
+
+    async def _put(self, request: web.Request, route: Route) -> web.Response:
+        if route.name is None:
+            raise errors.method_not_allowed()
+        sub = route.subresource if route.subresource != "finalize" else None
+        obj, created = self.registry.update(
+            route.resource, route.namespace or "", route.name, await self._body(request), sub
+        )
+        return _json(obj, 201 if created else 200)
+
+    async def _patch(self, request: web.Request, route: Route) -> web.Response:
+        if route.name is None:
+            raise errors.method_not_allowed()
+        ctype = request.headers.get("Content-Type", "").split(";")[0].strip()
+        obj, created = self.registry.patch(
+            route.resource, route.namespace or "", route.name, ctype, await request.read(), route.subresource
+        )
+        return _json(obj, 201 if created else 200)
+
+    async def _delete(self, request: web.Request, route: Route) -> web.Response:
+        raw = await request.read()
+        options: dict[str, Any] = orjson.loads(raw) if raw.strip() else {}
+        q = request.query
+        if "gracePeriodSeconds" in q:
+            options["gracePeriodSeconds"] = int(q["gracePeriodSeconds"])
+        if "propagationPolicy" in q:
+            options["propagationPolicy"] = q["propagationPolicy"]
+        if q.get("dryRun"):
+            options["dryRun"] = [q["dryRun"]]
+        r = route.resource
+        if route.name is None:
+            return _json(
+                deletion.delete_collection(self.registry, r, route.namespace, self._matcher(request, r), options)
+            )
+        return _json(deletion.delete(self.registry, r, route.namespace or "", route.name, options))

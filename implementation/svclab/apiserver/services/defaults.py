@@ -1,0 +1,88 @@
+"""Service defaulting, as upstream's ``SetDefaults_Service`` and the Service REST storage do it.
+
+:func:`default_service` is side-effect-free. Allocation (ClusterIP, NodePorts)
+is not defaulting: see :mod:`.allocations`.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+from typing import Any
+
+from .spec import (
+    CLUSTER_IP,
+    EXTERNAL_NAME,
+    HEADLESS,
+    LOAD_BALANCER,
+    Service,
+    externally_accessible,
+    normalize_cluster_ips,
+)
+
+__all__ = ["DEFAULT_CLIENT_IP_TIMEOUT_SECONDS", "default_service"]
+
+# Upstream's default sessionAffinityConfig.clientIP.timeoutSeconds (3 hours).
+DEFAULT_CLIENT_IP_TIMEOUT_SECONDS = 10800
+
+
+def _default_affinity(spec: dict[str, Any]) -> None:
+    spec.setdefault("sessionAffinity", "None")
+    if spec["sessionAffinity"] == "None":
+        spec.pop("sessionAffinityConfig", None)
+    elif spec["sessionAffinity"] == "ClientIP":
+        config = spec.get("sessionAffinityConfig") or {}
+        client_ip = config.get("clientIP") or {}
+        if client_ip.get("timeoutSeconds") is None:
+            spec["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": DEFAULT_CLIENT_IP_TIMEOUT_SECONDS}}
+
+
+def _default_ports(spec: dict[str, Any]) -> None:
+    for port in spec.get("ports") or []:
+        if not port.get("protocol"):
+            port["protocol"] = "TCP"
+        if port.get("targetPort") in (None, 0, ""):
+            port["targetPort"] = port.get("port")
+
+
+def _default_ip_families(spec: dict[str, Any], ip_family: str) -> None:
+    if spec.get("type") == EXTERNAL_NAME:
+        return
+    headless = spec.get("clusterIP") == HEADLESS
+    if headless and not spec.get("selector"):
+        # Selector-less headless Services take any family the cluster has (upstream).
+        spec.setdefault("ipFamilyPolicy", "RequireDualStack")
+    else:
+        spec.setdefault("ipFamilyPolicy", "SingleStack")
+    if not spec.get("ipFamilies"):
+        family = ip_family
+        requested = spec.get("clusterIP") or ""
+        if requested and requested != HEADLESS:
+            try:
+                family = "IPv6" if ipaddress.ip_address(requested).version == 6 else "IPv4"
+            except ValueError:
+                pass  # validation reports the bad IP
+        spec["ipFamilies"] = [family]
+
+
+def default_service(svc: Service, *, ip_family: str = "IPv4") -> Service:
+    """Return a defaulted copy of ``svc`` (side-effect-free), as upstream defaults it.
+
+    ``ip_family`` is the cluster's single service IP family. Allocation (ClusterIP,
+    NodePorts) is not defaulting: see :class:`ServiceAllocations`.
+    """
+    out = copy.deepcopy(svc)
+    spec = out.setdefault("spec", {})
+    _default_affinity(spec)
+    if not spec.get("type"):
+        spec["type"] = CLUSTER_IP
+    _default_ports(spec)
+    if externally_accessible(spec) and not spec.get("externalTrafficPolicy"):
+        spec["externalTrafficPolicy"] = "Cluster"
+    if spec["type"] != EXTERNAL_NAME and not spec.get("internalTrafficPolicy"):
+        spec["internalTrafficPolicy"] = "Cluster"
+    if spec["type"] == LOAD_BALANCER and spec.get("allocateLoadBalancerNodePorts") is None:
+        spec["allocateLoadBalancerNodePorts"] = True
+    normalize_cluster_ips(spec)
+    _default_ip_families(spec, ip_family)
+    return out
