@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from svclab.bench.apiserver import percentile
 from svclab.kube.models import from_dict
@@ -71,79 +72,81 @@ async def _watch_ready_ips(client: object, resource: type, seen: dict[str, float
             seen.setdefault(ip, now)
 
 
-async def _bench(kubeconfig: Path, args: argparse.Namespace) -> dict[str, list[float]]:
-    from lightkube import AsyncClient, KubeConfig
-    from lightkube.resources.core_v1 import Endpoints, Namespace, Node, Pod, Service
-    from lightkube.resources.discovery_v1 import EndpointSlice
+async def _seed(client: Any, args: argparse.Namespace) -> list[str]:
+    """A node, a namespace, the Services and their not-ready pods; returns the pod names."""
+    from lightkube.resources.core_v1 import Namespace, Node, Pod, Service
 
-    client = AsyncClient(KubeConfig.from_file(str(kubeconfig)))
     await client.create(
         from_dict(Node, {"metadata": {"name": NODE, "labels": {"topology.kubernetes.io/zone": "zone-a"}}})
     )
     await client.create(from_dict(Namespace, {"metadata": {"name": "bench"}}))
     sem = asyncio.Semaphore(16)
 
-    async def limited(coro: object) -> object:
+    async def create_service(s: int) -> None:
         async with sem:
-            return await coro  # type: ignore[misc]
-
-    await asyncio.gather(
-        *(
-            limited(
-                client.create(
-                    from_dict(
-                        Service,
-                        {
-                            "metadata": {"name": f"svc-{s}", "namespace": "bench"},
-                            "spec": {"selector": {"app": f"svc-{s}"}, "ports": [{"port": 80, "targetPort": 8080}]},
-                        },
-                    )
-                )
+            spec = {"selector": {"app": f"svc-{s}"}, "ports": [{"port": 80, "targetPort": 8080}]}
+            await client.create(
+                from_dict(Service, {"metadata": {"name": f"svc-{s}", "namespace": "bench"}, "spec": spec})
             )
-            for s in range(args.services)
-        )
-    )
+
     total = args.services * args.pods_per_service
     names = [f"pod-{i}" for i in range(total)]
 
     async def create_pod(i: int) -> None:
-        await client.create(
-            from_dict(
-                Pod,
-                {
-                    "metadata": {
-                        "name": names[i],
-                        "namespace": "bench",
-                        "labels": {"app": f"svc-{i // args.pods_per_service}"},
-                    },
-                    "spec": {"nodeName": NODE, "containers": [{"name": "c", "image": "x:1"}]},
-                },
-            )
-        )
-        await client.patch(Pod.Status, names[i], _status(_pod_ip(i), False), namespace="bench")
+        labels = {"app": f"svc-{i // args.pods_per_service}"}
+        pod = {
+            "metadata": {"name": names[i], "namespace": "bench", "labels": labels},
+            "spec": {"nodeName": NODE, "containers": [{"name": "c", "image": "x:1"}]},
+        }
+        async with sem:
+            await client.create(from_dict(Pod, pod))
+            await client.patch(Pod.Status, names[i], _status(_pod_ip(i), False), namespace="bench")
 
-    await asyncio.gather(*(limited(create_pod(i)) for i in range(total)))
-    seen_ep: dict[str, float] = {}
-    seen_slice: dict[str, float] = {}
-    watchers = [
-        asyncio.create_task(_watch_ready_ips(client, Endpoints, seen_ep)),
-        asyncio.create_task(_watch_ready_ips(client, EndpointSlice, seen_slice)),
-    ]
-    await asyncio.sleep(2)  # controllers settle on the not-ready state
+    await asyncio.gather(*(create_service(s) for s in range(args.services)))
+    await asyncio.gather(*(create_pod(i) for i in range(total)))
+    return names
+
+
+async def _mark_ready_paced(client: Any, names: list[str], rate: float) -> dict[str, float]:
+    """Flip each pod Ready at `rate` per second; returns pod IP -> when its status write returned."""
+    from lightkube.resources.core_v1 import Pod
+
     ready_at: dict[str, float] = {}
-    interval = 1.0 / args.rate
-    for i in range(total):
+    interval = 1.0 / rate
+    for i, name in enumerate(names):
         started = time.perf_counter()
         ip = _pod_ip(i)
-        await client.patch(Pod.Status, names[i], _status(ip, True), namespace="bench")
+        await client.patch(Pod.Status, name, _status(ip, True), namespace="bench")
         ready_at[ip] = time.perf_counter()
         await asyncio.sleep(max(0.0, interval - (time.perf_counter() - started)))
-    deadline = time.perf_counter() + 60
-    while (len(seen_ep) < total or len(seen_slice) < total) and time.perf_counter() < deadline:
-        await asyncio.sleep(0.1)
-    for task in watchers:
-        task.cancel()
-    await client.close()
+    return ready_at
+
+
+async def _bench(kubeconfig: Path, args: argparse.Namespace) -> dict[str, list[float]]:
+    from lightkube import AsyncClient, KubeConfig
+    from lightkube.resources.core_v1 import Endpoints
+    from lightkube.resources.discovery_v1 import EndpointSlice
+
+    client = AsyncClient(KubeConfig.from_file(str(kubeconfig)))
+    seen_ep: dict[str, float] = {}
+    seen_slice: dict[str, float] = {}
+    watchers: list[asyncio.Task[None]] = []
+    try:
+        names = await _seed(client, args)
+        total = len(names)
+        watchers = [
+            asyncio.create_task(_watch_ready_ips(client, Endpoints, seen_ep)),
+            asyncio.create_task(_watch_ready_ips(client, EndpointSlice, seen_slice)),
+        ]
+        await asyncio.sleep(2)  # controllers settle on the not-ready state
+        ready_at = await _mark_ready_paced(client, names, args.rate)
+        deadline = time.perf_counter() + 60
+        while (len(seen_ep) < total or len(seen_slice) < total) and time.perf_counter() < deadline:
+            await asyncio.sleep(0.1)
+    finally:
+        for task in watchers:
+            task.cancel()
+        await client.close()
     return {
         "endpoints": [(seen_ep[ip] - t) * 1000 for ip, t in ready_at.items() if ip in seen_ep],
         "endpointslices": [(seen_slice[ip] - t) * 1000 for ip, t in ready_at.items() if ip in seen_slice],

@@ -140,6 +140,33 @@ def _convergence_rows(inputs: Sequence[TestbedInputs]) -> list[dict[str, Any]]:
     return rows
 
 
+def _testbed_view(
+    t: TestbedInputs,
+    info: Mapping[str, Any],
+    areas: Sequence[str],
+    names: Sequence[str],
+    results_dir: Path,
+    out_dir: Path,
+) -> dict[str, Any]:
+    """One testbed's column in the report: its phases, headline, conformance cells and links."""
+    links = (("conformance", t.conformance_html), ("junit", t.junit), ("json", t.load_json), ("csv", t.load_csv))
+    return {
+        "phases": {p["name"]: p for p in info.get("phases", ())},
+        "broken": _broken_phases(info),
+        "name": t.name,
+        "mode": info.get("mode", t.name),
+        "runtime": info.get("runtime", "host"),
+        "kernel": info.get("kernel", ""),
+        "provider": info.get("provider", ""),
+        "colour": charts.mode_colour(t.name, names),
+        "headline": headline(t, info),
+        "cells": [_cell((t.areas or {}).get(a)) if t.areas is not None else _cell(None) for a in areas],
+        "failed_tests": t.failed_tests,
+        "links": {k: _link(v, out_dir) for k, v in links},
+        "load_rows": _load_rows(t, results_dir, out_dir),
+    }
+
+
 def build_view(
     inputs: ReportInputs, results_dir: Path, out_dir: Path, *, now: datetime.datetime | None = None
 ) -> dict[str, Any]:
@@ -160,40 +187,15 @@ def build_view(
         "profile": env.get("profile"),
         "host": env.get("host", {}),
         "areas": areas,
-        "testbeds": [],
         "convergence": _convergence_rows(testbeds),
         "charts": dict.fromkeys(("throughput", "latency", "sweep", "convergence")),
         "not_run": [{"name": t.name, **env_testbeds[t.name]} for t in everything if t not in testbeds],
         "phase_names": _phase_names(env_testbeds.values()),
         "lanes": [lane for lane in env.get("lanes", ()) if lane],
     }
-    for t in testbeds:
-        info = env_testbeds.get(t.name, {})
-        view["testbeds"].append(
-            {
-                "phases": {p["name"]: p for p in info.get("phases", ())},
-                "broken": _broken_phases(info),
-                "name": t.name,
-                "mode": info.get("mode", t.name),
-                "runtime": info.get("runtime", "host"),
-                "kernel": info.get("kernel", ""),
-                "provider": info.get("provider", ""),
-                "colour": charts.mode_colour(t.name, names),
-                "headline": headline(t, info),
-                "cells": [_cell((t.areas or {}).get(a)) if t.areas is not None else _cell(None) for a in areas],
-                "failed_tests": t.failed_tests,
-                "links": {
-                    k: _link(v, out_dir)
-                    for k, v in (
-                        ("conformance", t.conformance_html),
-                        ("junit", t.junit),
-                        ("json", t.load_json),
-                        ("csv", t.load_csv),
-                    )
-                },
-                "load_rows": _load_rows(t, results_dir, out_dir),
-            }
-        )
+    view["testbeds"] = [
+        _testbed_view(t, env_testbeds.get(t.name, {}), areas, names, results_dir, out_dir) for t in testbeds
+    ]
     if figures:
         view["charts"]["throughput"] = Markup(charts.throughput_chart(by_testbed, load_modes))
         view["charts"]["latency"] = Markup(charts.latency_chart(by_testbed, load_modes))
