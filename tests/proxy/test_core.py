@@ -207,3 +207,37 @@ async def test_runner_runs_first_sync_with_a_clock_that_always_moves() -> None:
     runner = BoundedFrequencyRunner(sync, min_interval=1e9, max_interval=1e9, clock=lambda: float(next(ticks)))
     assert await runner.step()
     assert calls == [1]
+
+
+async def test_the_rules_monitor_repairs_a_flush_between_syncs() -> None:
+    import asyncio
+    import time
+
+    from svclab.proxy.adapters.testing.iptables import FakeIptables
+    from svclab.proxy.iptables.plan import PlanOptions
+    from svclab.proxy.iptables.proxier import IptablesProxier
+    from svclab.proxy.provider import Proxier, ProxierOptions
+
+    from .builders import TEST_NODE_OPTIONS
+    from .helpers import load_overall
+
+    fake = FakeIptables()
+    backend = IptablesProxier(fake, PlanOptions(node=TEST_NODE_OPTIONS))
+    # no event and no periodic sync within the test: only the monitor can notice the flush
+    options = ProxierOptions(node_name=TEST_NODE, min_sync_period=0.0, sync_period=3600.0, rules_check_period=0.01)
+    proxier = Proxier(backend, options)
+    load_overall(proxier)
+    loop = asyncio.create_task(proxier.sync_loop())
+    try:
+        deadline = time.monotonic() + 10
+        while proxier.last_report is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        first = proxier.last_report
+        fake.flush_all()
+        while proxier.last_report is first and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+    finally:
+        loop.cancel()
+    assert proxier.last_report is not first and proxier.last_report is not None
+    assert proxier.last_report.full
+    assert "KUBE-SVC-XPGD46QRK7WJZT7O" in fake.tables["nat"]

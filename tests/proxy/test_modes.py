@@ -44,6 +44,9 @@ class ToyBackend:
     def sync_rules(self, state: object) -> Mapping[str, int]:
         return {"toy": 1}
 
+    def rules_missing(self) -> bool:
+        return False
+
     def cleanup(self) -> None:
         pass
 

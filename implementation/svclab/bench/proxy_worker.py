@@ -156,6 +156,9 @@ class ThreadBoundBackend:
     def sync_rules(self, state: Any) -> Any:
         return self.call(self.inner.sync_rules, state)
 
+    def rules_missing(self) -> bool:
+        return bool(self.call(self.inner.rules_missing))
+
     def cleanup(self) -> None:
         self.call(self.inner.cleanup)
 
@@ -193,7 +196,7 @@ def _make_proxier(
 
     return Proxier(
         ThreadBoundBackend(build) if mode == "ipvs" else build(),
-        ProxierOptions(node_name=NODE_NAME, min_sync_period=0.0, sync_period=3600.0),
+        ProxierOptions(node_name=NODE_NAME, min_sync_period=0.0, sync_period=3600.0, rules_check_period=0.0),
         on_sync=on_sync,
     )
 

@@ -44,6 +44,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--min-sync-period", type=parse_duration, default=1.0, metavar="DURATION")
     parser.add_argument("--sync-period", type=parse_duration, default=30.0, metavar="DURATION")
+    parser.add_argument(
+        "--rules-check-period",
+        type=parse_duration,
+        default=2.0,
+        metavar="DURATION",
+        help="how often to check that our rules are still installed (0: only at each sync, as upstream)",
+    )
     parser.add_argument("--cluster-cidr", help="pod CIDR; traffic from outside it is masqueraded")
     parser.add_argument("--masquerade-all", action="store_true", help="SNAT all Service traffic")
     parser.add_argument("--metrics-bind-address", default="127.0.0.1:10249", metavar="HOST:PORT")

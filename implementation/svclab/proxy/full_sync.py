@@ -10,7 +10,7 @@ backends share ``FullSyncBookkeeping`` so the rule cannot drift between modes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -28,14 +28,21 @@ class FullSyncBookkeeping:
     need_full_sync: bool = True
     last_sync_full: bool = False
 
-    def begin_sync(self, *, rules_missing: Callable[[], bool] | None = None, force: bool = False) -> bool:
+    def rules_missing(self) -> bool:
+        """Whether someone removed what this mode installed (a firewall reload, ``nft flush``).
+
+        A cheap kernel query, asked before each sync and by the Proxier's rules
+        monitor between syncs; modes that can tell override it.
+        """
+        return False
+
+    def begin_sync(self, *, force: bool = False) -> bool:
         """Decide whether this sync is full; records it in ``last_sync_full`` and returns it.
 
-        ``rules_missing`` is asked only while no full sync is due yet (it costs
-        a kernel query); true means someone flushed our rules. ``force`` makes
-        this sync full.
+        ``rules_missing()`` is asked only while no full sync is due yet (it costs
+        a kernel query). ``force`` makes this sync full.
         """
-        if rules_missing is not None and not self.need_full_sync and rules_missing():
+        if not self.need_full_sync and self.rules_missing():
             self.need_full_sync = True
         if force:
             self.need_full_sync = True

@@ -11,6 +11,7 @@ a ``sync_rules`` method. Modes never import each other.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -90,6 +91,13 @@ class ModeBackend(Protocol):
         """
         ...
 
+    def rules_missing(self) -> bool:
+        """Whether someone removed the mode's rules since it installed them; a cheap kernel query.
+
+        False when the mode cannot tell. True makes the next sync full.
+        """
+        ...
+
     def cleanup(self) -> None:
         """Remove everything this mode ever installed."""
         ...
@@ -114,6 +122,8 @@ class ProxierOptions:
     family: IPFamily = IPFamily.IPV4
     min_sync_period: float = 1.0
     sync_period: float = 30.0
+    #: how often to ask the backend whether its rules vanished (0: only before each sync, as upstream)
+    rules_check_period: float = 2.0
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], float] = time.time
 
@@ -206,5 +216,28 @@ class Proxier:
             self.runner.retry_after(self.options.min_sync_period)
 
     async def sync_loop(self) -> None:
-        """Run syncs forever, bounded by min_sync_period / sync_period."""
-        await self.runner.loop()
+        """Run syncs forever, bounded by min_sync_period / sync_period, and watch for flushed rules."""
+        if self.options.rules_check_period <= 0:
+            await self.runner.loop()
+            return
+        monitor = asyncio.create_task(self._watch_rules())
+        try:
+            await self.runner.loop()
+        finally:
+            monitor.cancel()
+
+    def check_rules(self) -> bool:
+        """Ask the backend whether its rules vanished; if so, request a (full) sync. Returns the answer."""
+        missing = self.backend.rules_missing()
+        if missing:
+            _log.warning("event=rules_missing node=%s action=full_sync", self.options.node_name)
+            self.runner.run()
+        return missing
+
+    async def _watch_rules(self) -> None:
+        # Upstream polls its canary once per sync period; a flush then costs up to 30 s
+        # of broken Services. The check is one small kernel query, so ask far more often.
+        while True:
+            await asyncio.sleep(self.options.rules_check_period)
+            if self.last_report is not None:
+                self.check_rules()

@@ -150,7 +150,12 @@ async def serve(
 
     proxier = Proxier(
         backend,
-        ProxierOptions(node_name=node, min_sync_period=args.min_sync_period, sync_period=args.sync_period),
+        ProxierOptions(
+            node_name=node,
+            min_sync_period=args.min_sync_period,
+            sync_period=args.sync_period,
+            rules_check_period=args.rules_check_period,
+        ),
         on_sync=after_sync,
         on_failure=lambda exc: metrics.record_failure(args.mode),
     )

@@ -51,3 +51,25 @@ async def test_nftables_transactions_load(netns: str) -> None:
     await proxier.sync()
     backend.cleanup()
     assert "kube-proxy" not in _in_ns(netns, "nft", "list", "tables")
+
+
+@pytest.mark.skipif(not shutil.which("nft"), reason="no nft")
+@pytest.mark.parametrize("outsider", [("delete", "table", "ip", "kube-proxy"), ("flush", "table", "ip", "kube-proxy")])
+async def test_a_deleted_or_flushed_table_is_noticed_and_rebuilt(netns: str, outsider: tuple[str, ...]) -> None:
+    executor = SubprocessNft("kube-proxy", prefix=("ip", "netns", "exec", netns))
+    backend = NftablesProxier(
+        executor,
+        NftOptions(node=TEST_NODE_OPTIONS, service_cidrs=("172.30.0.0/16",), node_port_ips=(TEST_NODE_IP,)),
+    )
+    proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=ManualClock()))
+    load_overall(proxier)
+    await proxier.sync()
+    assert not proxier.check_rules()
+    _in_ns(netns, "nft", *outsider)
+    assert proxier.check_rules()  # no event arrived: only the check can tell
+    report = await proxier.sync()
+    assert report.full
+    service_ips = _in_ns(netns, "nft", "list", "map", "ip", "kube-proxy", "service-ips")
+    assert "goto service-ULMVA6XW-ns1/svc1/tcp/p80" in service_ips
+    assert not proxier.check_rules()
+    backend.cleanup()

@@ -93,3 +93,20 @@ async def test_rule_count_tracks_the_table() -> None:
     second = await proxier.sync()
     in_table = sum(len(rules) for _, rules in fake.model.chains.values())
     assert second.rules_by_table["kube-proxy"] == in_table == first.rules_by_table["kube-proxy"] + 2
+
+
+async def test_a_deleted_table_is_rebuilt_without_any_change_arriving() -> None:
+    proxier, backend, fake = await synced_overall(nftables_proxier)
+    assert not backend.rules_missing()
+    fake.delete_table()
+    assert backend.rules_missing()
+    report = await proxier.sync()
+    assert report.full
+    assert NftTracer(fake)("10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.1:80"
+
+
+async def test_a_flushed_table_counts_as_missing() -> None:
+    _proxier, backend, fake = await synced_overall(nftables_proxier)
+    for name, (declaration, _rules) in list(fake.model.chains.items()):
+        fake.model.chains[name] = (declaration, [])
+    assert backend.rules_missing()

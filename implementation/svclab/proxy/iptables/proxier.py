@@ -223,14 +223,14 @@ class IptablesProxier(FullSyncBookkeeping):
         self.chains_touched = len(writes) + len(deletes)
         return (render_restore(writes, deletes) if self.chains_touched else ""), shared, cache, counts
 
-    def _canary_missing(self) -> bool:
+    def rules_missing(self) -> bool:
         """Someone flushed our rules (e.g. a firewall reload): a canary chain is gone."""
         return not all(self.executor.chain_exists(t, KUBE_PROXY_CANARY) for t in CANARY_TABLES)
 
     def sync_rules(self, state: ProxyStateLike) -> dict[str, int]:
         """Plan and apply; see the module docstring. Raises ``IptablesRestoreError``."""
         # New node labels: topology may differ for every service.
-        full = self.begin_sync(rules_missing=self._canary_missing, force=state.node_labels is not self._labels)
+        full = self.begin_sync(force=state.node_labels is not self._labels)
         if full:
             self._bootstrap()
         text, shared, cache, counts = self._full_sync(state) if full else self._partial_sync(state)

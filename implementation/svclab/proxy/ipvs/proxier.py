@@ -41,7 +41,7 @@ from svclab.proxy.ipvs.incremental import DesiredServer, FragmentIndex, IndexCha
 from svclab.proxy.ipvs.ipsets import IPSET_SPECS, changes_text, restore_text
 from svclab.proxy.ipvs.plan import IpvsOptions, IpvsRuleset
 from svclab.proxy.ipvs.reconcile import reconcile_virtual_server
-from svclab.proxy.ipvs.rules import CHAINS, JUMP_RULES
+from svclab.proxy.ipvs.rules import CHAINS, JUMP_RULES, KUBE_SERVICES
 from svclab.proxy.provider import ProxyStateLike
 from svclab.proxy.service_port import ServicePortName
 
@@ -90,6 +90,13 @@ class IpvsProxier(FullSyncBookkeeping):
             return self.options.node_port_ips
         found = self.ipvs.local_addresses(exclude_device=self.options.dummy_device)
         return tuple(sorted(a for a in found if _is_node_port_address(a)))
+
+    def rules_missing(self) -> bool:
+        """Someone flushed the iptables side (a firewall reload): the nat ``KUBE-SERVICES`` chain is gone.
+
+        The IPVS table itself is not checked: listing it costs a dump of every virtual server.
+        """
+        return not self.iptables.chain_exists("nat", KUBE_SERVICES)
 
     def sync_rules(self, state: ProxyStateLike) -> dict[str, int]:
         """Plan and apply; see the module docstring. Raises on failure (next sync is full)."""

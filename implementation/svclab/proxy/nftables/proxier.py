@@ -37,6 +37,8 @@ from svclab.proxy.service_port import ServicePort, ServicePortName
 __all__ = ["NftablesProxier", "transaction"]
 
 _P = f"ip {TABLE}"
+#: a base chain whose one rule every healthy table holds; checked to detect flushes
+CANARY_CHAIN = "nat-prerouting"
 
 
 def _key_only(key: str) -> str:
@@ -142,6 +144,11 @@ class NftablesProxier(FullSyncBookkeeping):
         after = [change.new for change in changes if change.new is not None]
         self._pending_rules = self._rules + _rule_total(after) - _rule_total(before)
         return transaction(_objects(after), _objects(before)), cache
+
+    def rules_missing(self) -> bool:
+        """Our table was deleted or flushed (``nft delete table``, ``nft flush ruleset``): the
+        prerouting hook's jump into the services chain is gone."""
+        return not self.executor.has_rules(CANARY_CHAIN)
 
     def sync_rules(self, state: ProxyStateLike) -> dict[str, int]:
         """Plan and apply one transaction. Raises ``NftError`` (next sync is full)."""

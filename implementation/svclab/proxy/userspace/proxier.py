@@ -263,7 +263,7 @@ class UserspaceProxier(FullSyncBookkeeping):
         for table, chain, rule, prepend in JUMP_RULES:
             self.executor.ensure_rule(table, chain, rule, prepend=prepend)
 
-    def _portal_chain_missing(self) -> bool:
+    def rules_missing(self) -> bool:
         """Someone flushed our rules: the first portal chain is gone."""
         return not self.executor.chain_exists("nat", KUBE_PORTALS_CONTAINER)
 
@@ -272,7 +272,7 @@ class UserspaceProxier(FullSyncBookkeeping):
         self._reconcile_sockets(state.service_ports)
         portals = self._portals(state)
         self.balancer.cleanup_stale_sessions()
-        full = self.begin_sync(rules_missing=self._portal_chain_missing)
+        full = self.begin_sync()
         if not self.host_ip:
             self.host_ip = self.options.node.node_ip or choose_host_ip()
         text = self.last_restore = render_restore(portals, self.options.rule_options(self.host_ip))

@@ -68,6 +68,9 @@ class FakeNft:
     def delete_table(self) -> None:
         self.model = NftModel()
 
+    def has_rules(self, chain: str) -> bool:
+        return self.model.exists and bool(self.model.chains.get(chain, ("", []))[1])
+
     def dump(self) -> list[str]:
         """The table as ``add ...`` lines (knftables' ``Dump`` order); [] without the table."""
         m = self.model
