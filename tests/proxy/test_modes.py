@@ -152,3 +152,61 @@ def test_the_metrics_feed_its_families(toy: modes.ModeSpec) -> None:
     metrics.record_failure("toy")
     text = metrics.exposition().decode()
     assert "svclab_toy_rules_total 5.0" in text and "svclab_toy_failures_total 1.0" in text
+
+
+def _always_runs() -> str | None:
+    return None
+
+
+@pytest.mark.parametrize("allow_fallback", [True, False])
+def test_a_mode_the_kernel_cannot_run_falls_back_only_when_allowed(toy: modes.ModeSpec, allow_fallback: bool) -> None:
+    import dataclasses
+
+    runnable = modes.register(dataclasses.replace(TOY, name="toy-runs", supported=_always_runs))
+    wanting = modes.register(dataclasses.replace(TOY, name="toy-wants", fallback="toy-runs"))
+    try:
+        if allow_fallback:
+            assert modes.resolve("toy-wants") == (runnable, "needs a toy kernel")
+        else:
+            with pytest.raises(modes.ModeUnsupported, match="toy-wants cannot run here: needs a toy kernel"):
+                modes.resolve("toy-wants", allow_fallback=False)
+        assert modes.resolve("toy-runs") == (runnable, None)
+        with pytest.raises(modes.ModeUnsupported):  # no fallback at all
+            modes.resolve("toy")
+    finally:
+        modes.unregister(runnable.name)
+        modes.unregister(wanting.name)
+
+
+def test_ipvs_falls_back_to_iptables_as_kube_proxy_did() -> None:
+    assert modes.get("ipvs").fallback == "iptables"
+    assert all(modes.get(name).fallback is None for name in ("iptables", "nftables", "userspace"))
+
+
+def test_the_running_mode_is_a_metric() -> None:
+    metrics = ProxyMetrics()
+    metrics.record_mode("ipvs", "iptables")
+    assert 'svclab_proxy_mode_info{mode="iptables",requested="ipvs"} 1.0' in metrics.exposition().decode()
+
+
+async def test_proxy_mode_is_served_beside_metrics(unused_tcp_port_factory: Any) -> None:
+    import aiohttp
+
+    from svclab.proxy.command import add_arguments
+    from svclab.proxy.healthz import ProxyHealth
+    from svclab.proxy.service import _start_http
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    metrics_port, healthz_port = unused_tcp_port_factory(), unused_tcp_port_factory()
+    args = parser.parse_args(
+        ["--metrics-bind-address", f"127.0.0.1:{metrics_port}", "--healthz-bind-address", f"127.0.0.1:{healthz_port}"]
+    )
+    runners = await _start_http(ProxyMetrics(), ProxyHealth(timeout=60), args, "iptables")
+    try:
+        url = f"http://127.0.0.1:{metrics_port}/proxyMode"
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            assert (response.status, await response.text()) == (200, "iptables")
+    finally:
+        for runner in runners:
+            await runner.cleanup()

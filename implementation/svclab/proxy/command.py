@@ -58,6 +58,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for spec in modes.mode_specs():
         if spec.add_arguments is not None:
             spec.add_arguments(parser)
+    parser.add_argument(
+        "--no-mode-fallback",
+        dest="mode_fallback",
+        action="store_false",
+        help="exit when this kernel cannot run --mode instead of running its fallback (ipvs -> iptables)",
+    )
     parser.add_argument("--cleanup", action="store_true", help="remove all our rules and exit")
     parser.add_argument("--log-level", default="INFO")
 
@@ -88,5 +94,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         return asyncio.run(serve(args))
+    except modes.ModeUnsupported as exc:
+        print(f"svclab proxy: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 0

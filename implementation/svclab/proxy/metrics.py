@@ -131,6 +131,16 @@ class ProxyMetrics:
             self._failures[names.failures] = Counter(names.failures, names.failures_help, registry=self.registry)
         return self._failures[names.failures]
 
+    def record_mode(self, requested: str, effective: str) -> None:
+        """Which mode runs (it differs from the requested one after a fallback). Not an upstream family."""
+        info = Gauge(
+            "svclab_proxy_mode_info",
+            "The proxy mode this process runs, and the one it was asked for",
+            ["requested", "mode"],
+            registry=self.registry,
+        )
+        info.labels(requested=requested, mode=effective).set(1)
+
     def queued(self) -> None:
         """A change arrived and a sync was requested."""
         self.last_queued.set(self._now())

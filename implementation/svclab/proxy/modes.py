@@ -31,6 +31,7 @@ from svclab.proxy.provider import ModeBackend
 __all__ = [
     "IPTABLES_RULE_METRICS",
     "ModeSpec",
+    "ModeUnsupported",
     "NFTABLES_RULE_METRICS",
     "RuleMetrics",
     "build_backend",
@@ -39,6 +40,7 @@ __all__ = [
     "mode_names",
     "mode_specs",
     "register",
+    "resolve",
     "unregister",
 ]
 
@@ -100,7 +102,9 @@ class ModeSpec:
     "needs IPVS, which this kernel lacks"); ``uml_fallback`` says a
     User-Mode Linux guest can run it then (``spec.kernel: auto`` picks one).
     ``schedulers`` are the values ``spec.proxy.scheduler`` may take (empty:
-    the mode takes none). ``rules_dump`` (None: the mode has no dump the
+    the mode takes none). ``fallback`` names the mode ``svclab proxy`` runs
+    instead when this kernel cannot run this one (ipvs -> iptables, as
+    kube-proxy did). ``rules_dump`` (None: the mode has no dump the
     conformance checks can read) and ``metrics`` are described in
     ``svclab.proxy.dump`` and ``RuleMetrics``; ``colour`` is the mode's
     colour in report charts (None: a fallback colour).
@@ -111,6 +115,7 @@ class ModeSpec:
     cleanup: Callable[[], None]
     supported: Callable[[], str | None] = _always_supported
     uml_fallback: bool = False
+    fallback: str | None = None
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
     schedulers: tuple[str, ...] = ()
     rules_dump: RulesDump | None = None
@@ -175,6 +180,26 @@ def mode_specs() -> tuple[ModeSpec, ...]:
 def mode_names() -> tuple[str, ...]:
     """Every registered mode's name, in display order."""
     return tuple(spec.name for spec in mode_specs())
+
+
+class ModeUnsupported(ValueError):
+    """This kernel cannot run the requested mode, and no fallback may be used."""
+
+
+def resolve(name: str, *, allow_fallback: bool = True) -> tuple[ModeSpec, str | None]:
+    """The mode to run when ``name`` is asked for, and why it differs (None: it does not).
+
+    Raises ``ModeUnsupported`` when this kernel cannot run ``name`` and it has no
+    usable fallback (or ``allow_fallback`` is false), ``ValueError`` for unknown names.
+    """
+    spec = get(name)
+    reason = spec.supported()
+    if reason is None:
+        return spec, None
+    fallback = find(spec.fallback) if spec.fallback and allow_fallback else None
+    if fallback is None or fallback.supported() is not None:
+        raise ModeUnsupported(f"proxy mode {name} cannot run here: {reason}")
+    return fallback, reason
 
 
 def build_backend(name: str, args: argparse.Namespace, node_ips: tuple[str, ...] = ()) -> ModeBackend:

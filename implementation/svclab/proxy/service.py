@@ -4,7 +4,8 @@ Wires three informers (Services, EndpointSlices, this node's Node) to the
 ``Proxier`` through one generic adapter, waits for them to sync, then runs the
 bounded-frequency sync loop. After each sync it records metrics, marks health
 and deletes stale UDP conntrack entries. ``/metrics`` and ``/healthz`` are
-served with aiohttp on the configured addresses.
+served with aiohttp on the configured addresses, and ``/proxyMode`` (the mode
+actually running: a kernel without IPVS runs ipvs' fallback, iptables).
 """
 
 from __future__ import annotations
@@ -39,14 +40,28 @@ def handler_for(on_change: Callable[[Any | None, Any | None], None]) -> Any:
     )
 
 
+def _effective_mode(args: argparse.Namespace) -> str:
+    """``--mode``, or its fallback when this kernel cannot run it (said once in the log)."""
+    spec, reason = modes.resolve(args.mode, allow_fallback=args.mode_fallback)
+    if reason is not None:
+        log.warning("event=mode_fallback requested=%s mode=%s reason=%r", args.mode, spec.name, reason)
+    return spec.name
+
+
 def _split(address: str) -> tuple[str, int]:
     host, _, port = address.rpartition(":")
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-async def _start_http(metrics: ProxyMetrics, health: ProxyHealth, args: argparse.Namespace) -> list[web.AppRunner]:
+async def _start_http(
+    metrics: ProxyMetrics, health: ProxyHealth, args: argparse.Namespace, mode: str
+) -> list[web.AppRunner]:
     async def metrics_handler(_: web.Request) -> web.Response:
         return web.Response(body=metrics.exposition(), content_type="text/plain")
+
+    async def mode_handler(_: web.Request) -> web.Response:
+        # upstream serves the mode it runs as plain text beside /metrics
+        return web.Response(text=mode, content_type="text/plain")
 
     async def healthz_handler(_: web.Request) -> web.Response:
         status, body = health.response()
@@ -54,7 +69,7 @@ async def _start_http(metrics: ProxyMetrics, health: ProxyHealth, args: argparse
 
     runners = []
     for address, routes in (
-        (args.metrics_bind_address, [web.get("/metrics", metrics_handler)]),
+        (args.metrics_bind_address, [web.get("/metrics", metrics_handler), web.get("/proxyMode", mode_handler)]),
         (args.healthz_bind_address, [web.get("/healthz", healthz_handler), web.get("/livez", healthz_handler)]),
     ):
         app = web.Application()
@@ -134,15 +149,17 @@ async def serve(
     from svclab.kube.client import make_client
     from svclab.kube.informer import wait_for_sync
 
+    mode = args.mode if backend is not None else _effective_mode(args)
     client = client if client is not None else make_client(args.kubeconfig)
     node = args.hostname_override
     if backend is None:
-        backend = modes.build_backend(args.mode, args, await _node_ips(client, node))
+        backend = modes.build_backend(mode, args, await _node_ips(client, node))
     metrics, health = ProxyMetrics(), ProxyHealth(timeout=2 * args.sync_period)
+    metrics.record_mode(args.mode, mode)
     run_conntrack = conntrack_runner or subprocess_runner()
 
     def after_sync(report: SyncReport) -> None:
-        metrics.record_sync(report, args.mode)
+        metrics.record_sync(report, mode)
         health.updated()
         failed = run_cleanup(report, proxier.service_ports, run_conntrack)
         if failed:
@@ -157,15 +174,15 @@ async def serve(
             rules_check_period=args.rules_check_period,
         ),
         on_sync=after_sync,
-        on_failure=lambda exc: metrics.record_failure(args.mode),
+        on_failure=lambda exc: metrics.record_failure(mode),
     )
 
     informers = _informers(client, node, proxier, metrics, health)
-    runners = await _start_http(metrics, health, args) if serve_http else []
+    runners = await _start_http(metrics, health, args, mode) if serve_http else []
     tasks = [asyncio.create_task(i.run()) for i in informers]
     try:
         await wait_for_sync(*informers)
-        log.info("event=informers_synced node=%s mode=%s", node, args.mode)
+        log.info("event=informers_synced node=%s mode=%s", node, mode)
         await proxier.sync_loop()
     finally:
         for task in tasks:

@@ -1,7 +1,8 @@
 """The ipvs mode's registry entry (``svclab.proxy.modes``): builder, cleanup, kernel check, dump, colour.
 
 The host kernel may lack IPVS (``kernel.ipvs_missing``); the mode then says
-so, and a User-Mode Linux guest can run it (``uml_fallback``).
+so, and a User-Mode Linux guest can run it (``uml_fallback``); ``svclab proxy``
+itself falls back to the iptables mode then (``fallback``), as kube-proxy did.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ MODE = ModeSpec(
     rules_dump=IpvsDump(),
     supported=ipvs_missing,
     uml_fallback=True,
+    fallback="iptables",
     add_arguments=add_arguments,
     schedulers=SCHEDULERS,
     metrics=IPTABLES_RULE_METRICS,
