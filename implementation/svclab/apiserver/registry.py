@@ -17,6 +17,7 @@ from typing import Any
 
 from . import errors, validation
 from . import patch as patching
+from .decoding import DecodeError, decode_in_place
 from .defaults import apply_defaults
 from .deletion import GarbageCollector, WriteHook, remove_now
 from .resources import ResourceType, by_kind
@@ -99,6 +100,10 @@ class Registry:
     def _check_body(r: ResourceType, obj: Obj, namespace: str, name: str | None) -> None:
         if not isinstance(obj, dict) or not isinstance(obj.get("metadata", {}), dict):
             raise errors.bad_request("the body of the request is not a JSON object")
+        try:
+            decode_in_place(obj, r.group, r.version, r.kind)
+        except DecodeError as exc:
+            raise errors.bad_request(str(exc)) from None
         kind = obj.get("kind")
         if kind not in (None, "", r.kind):
             raise errors.bad_request(

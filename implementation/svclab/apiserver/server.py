@@ -21,6 +21,7 @@ import orjson
 from aiohttp import web
 
 from svclab.apimachinery.selection import SelectorError
+from svclab.apimachinery.yaml_json import load_yaml_as_json
 
 from . import deletion, discovery, errors, printing, protobuf, selectable
 from .registry import Registry
@@ -270,9 +271,7 @@ class ApiServer:
             if ctype.startswith("application/vnd.kubernetes.protobuf"):
                 return protobuf.decode_k8s_protobuf(raw)
             if "yaml" in ctype:
-                import yaml
-
-                loaded: dict[str, Any] = yaml.safe_load(raw)
+                loaded: dict[str, Any] = load_yaml_as_json(raw)
                 return loaded
             decoded: dict[str, Any] = orjson.loads(raw) if raw else {}
             return decoded

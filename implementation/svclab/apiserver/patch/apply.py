@@ -20,9 +20,9 @@ from typing import Any
 
 import jsonpatch
 import jsonpointer
-import yaml
 
 from svclab.apimachinery.merge_patch import merge_patch
+from svclab.apimachinery.yaml_json import YamlError, load_yaml_as_json
 
 from .errors import PatchError
 from .strategic import apply_strategic_merge_patch
@@ -90,8 +90,8 @@ def _decode_json(body: bytes) -> Any:
 
 def _decode_yaml(body: bytes) -> Any:
     try:
-        return yaml.safe_load(body)
-    except yaml.YAMLError as err:
+        return load_yaml_as_json(body)
+    except YamlError as err:
         raise PatchError(f"error decoding YAML: {err}", code=400) from err
 
 
