@@ -10,7 +10,6 @@ rest of svclab or from a client library. One concept per module:
 * ``validation``  name and label formats (DNS labels and subdomains, label keys
                   and values) with upstream's messages
 * ``merge_patch`` RFC 7386 JSON merge patch
-* ``yaml_json``   YAML bodies read as the JSON values upstream's sigs.k8s.io/yaml makes of them
 
 Import from the modules (``svclab.apimachinery.labels`` ...); this package
 re-exports nothing.

@@ -21,13 +21,13 @@ import orjson
 from aiohttp import web
 
 from svclab.apimachinery.selection import SelectorError
-from svclab.apimachinery.yaml_json import load_yaml_as_json
 
 from . import deletion, discovery, errors, printing, protobuf, selectable
 from .registry import Registry
 from .resources import ResourceType, by_path
 from .storage import Obj, Store
 from .watch import DEFAULT_TIMEOUT, WatchRequest, serve_watch
+from .yaml_json import load_yaml_as_json
 
 __all__ = ["ApiServer", "Route", "parse_path"]
 

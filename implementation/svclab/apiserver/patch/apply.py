@@ -22,8 +22,8 @@ import jsonpatch
 import jsonpointer
 
 from svclab.apimachinery.merge_patch import merge_patch
-from svclab.apimachinery.yaml_json import YamlError, load_yaml_as_json
 
+from ..yaml_json import YamlError, load_yaml_as_json
 from .errors import PatchError
 from .strategic import apply_strategic_merge_patch
 

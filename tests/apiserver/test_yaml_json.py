@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from svclab.apimachinery.yaml_json import YamlError, load_yaml_as_json
+from svclab.apiserver.yaml_json import YamlError, load_yaml_as_json
 
 
 def test_timestamps_stay_strings_and_keys_become_strings() -> None:
