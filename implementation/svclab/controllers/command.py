@@ -27,9 +27,11 @@ from .endpointslice_controller import EndpointSliceController
 from .informers import SharedInformers
 from .mirroring_controller import EndpointSliceMirroringController
 from .queue_controller import QueueController
+from .workloads.replicaset_controller import ReplicaSetController, ReplicationControllerController
 
 __all__ = [
     "CONTROLLERS",
+    "DEFAULT_CONTROLLERS",
     "add_arguments",
     "build_controllers",
     "run",
@@ -43,7 +45,13 @@ CONTROLLERS: dict[str, tuple[type[QueueController], str]] = {
     "endpoints": (EndpointsController, "endpoint-controller"),
     "endpointslice": (EndpointSliceController, "endpoint-slice-controller"),
     "endpointslice-mirroring": (EndpointSliceMirroringController, "endpoint-slice-mirroring-controller"),
+    "replicaset": (ReplicaSetController, "replicaset-controller"),
+    "replicationcontroller": (ReplicationControllerController, "replication-controller"),
 }
+# Run when --controllers is not given: the endpoint controllers only.  The
+# workload controllers are opt-in: on kind, kube-controller-manager already
+# runs upstream's; a local API server without apps/v1 would stall their caches.
+DEFAULT_CONTROLLERS = ("endpoints", "endpointslice", "endpointslice-mirroring")
 DEFAULT_LEASE_NAME = "svclab-controller-manager"
 DEFAULT_LEASE_NAMESPACE = "kube-system"
 EXIT_LEADERSHIP_LOST = 1
@@ -71,8 +79,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--controllers",
         type=_controller_list,
-        default=list(CONTROLLERS),
-        help=f"comma-separated controllers to run (default: {','.join(CONTROLLERS)})",
+        default=list(DEFAULT_CONTROLLERS),
+        help=f"comma-separated controllers to run, of {','.join(CONTROLLERS)} (default: {','.join(DEFAULT_CONTROLLERS)})",
     )
     parser.add_argument("--concurrent-syncs", type=_positive, default=5, help="workers per controller (default: 5)")
     parser.add_argument("--leader-elect", action="store_true", help="run only while holding the leader-election Lease")

@@ -1,0 +1,31 @@
+"""svclab.controllers.workloads: the controllers that keep pods running.
+
+Upstream ``pkg/controller/{replicaset,replication,deployment,daemon,job}``,
+each a pure planner plus a thin shell on the shared informers:
+
+* ``replicas``     ``plan_replicas(desired, pods, related)``  -> ReplicaPlan (create n, delete these)
+* ``pods``         ``deletion_order`` (which pods go first), ``pod_from_template``
+* ``ownership``    ``plan_claims`` (adopt orphans, release pods no longer selected)
+* ``expectations`` creates and deletes made but not yet seen in the cache
+
+``owner_controller`` is the base of the pod-owning shells (pod event routing,
+claims, pod writes with upstream's events); ``replicaset_controller`` holds
+the ReplicaSet and ReplicationController controllers.
+"""
+
+from .ownership import Claims, plan_claims
+from .pods import deletion_order, is_pod_active, is_pod_available, pod_from_template
+from .replicas import ReplicaPlan, plan_replicas, replica_status, slow_start_batches
+
+__all__ = [
+    "Claims",
+    "ReplicaPlan",
+    "deletion_order",
+    "is_pod_active",
+    "is_pod_available",
+    "plan_claims",
+    "plan_replicas",
+    "pod_from_template",
+    "replica_status",
+    "slow_start_batches",
+]
