@@ -27,6 +27,7 @@ from .endpointslice_controller import EndpointSliceController
 from .informers import SharedInformers
 from .mirroring_controller import EndpointSliceMirroringController
 from .queue_controller import QueueController
+from .workloads.deployment_controller import DeploymentController
 from .workloads.replicaset_controller import ReplicaSetController, ReplicationControllerController
 
 __all__ = [
@@ -47,6 +48,7 @@ CONTROLLERS: dict[str, tuple[type[QueueController], str]] = {
     "endpointslice-mirroring": (EndpointSliceMirroringController, "endpoint-slice-mirroring-controller"),
     "replicaset": (ReplicaSetController, "replicaset-controller"),
     "replicationcontroller": (ReplicationControllerController, "replication-controller"),
+    "deployment": (DeploymentController, "deployment-controller"),
 }
 # Run when --controllers is not given: the endpoint controllers only.  The
 # workload controllers are opt-in: on kind, kube-controller-manager already
