@@ -82,7 +82,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--controllers",
         type=_controller_list,
         default=list(DEFAULT_CONTROLLERS),
-        help=f"comma-separated controllers to run, of {','.join(CONTROLLERS)} (default: {','.join(DEFAULT_CONTROLLERS)})",
+        help=(
+            f"comma-separated controllers to run, of {','.join(CONTROLLERS)} (default: {','.join(DEFAULT_CONTROLLERS)})"
+        ),
     )
     parser.add_argument("--concurrent-syncs", type=_positive, default=5, help="workers per controller (default: 5)")
     parser.add_argument("--leader-elect", action="store_true", help="run only while holding the leader-election Lease")

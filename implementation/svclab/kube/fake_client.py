@@ -349,9 +349,7 @@ class FakeClient:
         self._last_rv = next(self._rv)
         return str(self._last_rv)
 
-    def _store_new(
-        self, res: type[Any], obj: Any, namespace: str | None, *, keep_uid: bool = False
-    ) -> dict[str, Any]:
+    def _store_new(self, res: type[Any], obj: Any, namespace: str | None, *, keep_uid: bool = False) -> dict[str, Any]:
         body = self._with_type(res, _to_json(obj))
         meta = body.setdefault("metadata", {})
         ns = self._namespace(res, namespace or meta.get("namespace"))

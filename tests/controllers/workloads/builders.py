@@ -76,7 +76,9 @@ def deployment(
     strategy: str = "RollingUpdate",
     history: int | None = 10,
 ) -> Deployment:
-    rolling = RollingUpdateDeployment(maxSurge=surge, maxUnavailable=unavailable) if strategy == "RollingUpdate" else None
+    rolling = (
+        RollingUpdateDeployment(maxSurge=surge, maxUnavailable=unavailable) if strategy == "RollingUpdate" else None
+    )
     return Deployment(
         metadata=ObjectMeta(name=name, namespace=NAMESPACE, uid=f"uid-deploy-{name}"),
         spec=DeploymentSpec(
@@ -145,9 +147,7 @@ async def kubelet_run(client: FakeClient, *, ready: bool = True) -> int:
         found.spec.nodeName = found.spec.nodeName or "node-1"
         found.status = PodStatus(
             phase="Running",
-            conditions=[
-                PodCondition(type="Ready", status="True" if ready else "False", lastTransitionTime=NOW)
-            ],
+            conditions=[PodCondition(type="Ready", status="True" if ready else "False", lastTransitionTime=NOW)],
         )
         await client.replace(found)
         changed += 1

@@ -58,11 +58,20 @@ def rs(
         annotations["deployment.kubernetes.io/max-replicas"] = str(max_replicas)
     refs = None
     if owner is not None:
-        refs = [OwnerReference(apiVersion="apps/v1", kind="Deployment", name="web", uid=owner.metadata.uid, controller=True)]
+        refs = [
+            OwnerReference(apiVersion="apps/v1", kind="Deployment", name="web", uid=owner.metadata.uid, controller=True)
+        ]
     count = replicas if available is None else available
     return ReplicaSet(
-        metadata=ObjectMeta(name=name, namespace=NAMESPACE, uid=f"uid-{name}", annotations=annotations,
-                            ownerReferences=refs, generation=1, creationTimestamp=created),
+        metadata=ObjectMeta(
+            name=name,
+            namespace=NAMESPACE,
+            uid=f"uid-{name}",
+            annotations=annotations,
+            ownerReferences=refs,
+            generation=1,
+            creationTimestamp=created,
+        ),
         spec=ReplicaSetSpec(replicas=replicas, selector=LabelSelector(matchLabels={"app": "web"}), template=tpl),
         status=ReplicaSetStatus(replicas=replicas, readyReplicas=count, availableReplicas=count, observedGeneration=1),
     )
@@ -72,7 +81,9 @@ def steady(d: Deployment) -> Deployment:
     """``d`` with the status of a finished rollout of its current size."""
     n = d.spec.replicas
     d.metadata.generation = 1
-    d.status = DeploymentStatus(observedGeneration=1, replicas=n, updatedReplicas=n, readyReplicas=n, availableReplicas=n)
+    d.status = DeploymentStatus(
+        observedGeneration=1, replicas=n, updatedReplicas=n, readyReplicas=n, availableReplicas=n
+    )
     return d
 
 
@@ -141,8 +152,17 @@ def test_pod_template_hash_is_stable_and_changes_with_template_and_collisions() 
     assert first == pod_template_hash(template("img:1").to_dict())
     assert set(first) <= set(SAFE_ALPHABET) and 1 <= len(first) <= 10
     assert pod_template_hash(template("img:2").to_dict()) != first
-    assert len({pod_template_hash(tpl), pod_template_hash(tpl, 1), pod_template_hash(tpl, 2),
-                pod_template_hash(tpl, 2**31 - 1)}) == 4
+    assert (
+        len(
+            {
+                pod_template_hash(tpl),
+                pod_template_hash(tpl, 1),
+                pod_template_hash(tpl, 2),
+                pod_template_hash(tpl, 2**31 - 1),
+            }
+        )
+        == 4
+    )
 
 
 def test_equal_ignore_hash() -> None:
@@ -163,7 +183,10 @@ def test_equal_ignore_hash() -> None:
 )
 def test_reconcile_new_replica_set(replicas: int, surge: int, old: int, new: int, expected: int | None) -> None:
     d = deployment(replicas=replicas, image="img:2", surge=surge, unavailable=0)
-    sets = [rs("old", old, owner=d, desired=replicas), rs("new", new, image="img:2", owner=d, desired=replicas, revision=2)]
+    sets = [
+        rs("old", old, owner=d, desired=replicas),
+        rs("new", new, image="img:2", owner=d, desired=replicas, revision=2),
+    ]
     plan = plan_deployment_sync(d, sets, [], NOW)
     assert sizes(plan).get("new") == expected
 
@@ -173,7 +196,9 @@ def test_reconcile_new_replica_set(replicas: int, surge: int, old: int, new: int
     [(0, 10, 0, 10, 9), (2, 10, 0, 10, 8), (2, 10, 0, 8, 8), (2, 10, 0, 9, 8), (2, 8, 2, 8, None)],
     ids=["one-at-a-time", "two-at-a-time", "unhealthy-first", "unhealthy-then-ready", "new-unavailable-blocks"],
 )
-def test_reconcile_old_replica_sets(unavailable: int, old: int, new: int, old_ready: int, expected_old: int | None) -> None:
+def test_reconcile_old_replica_sets(
+    unavailable: int, old: int, new: int, old_ready: int, expected_old: int | None
+) -> None:
     d = deployment(replicas=10, image="img:2", surge=0, unavailable=unavailable)
     sets = [
         rs("old", old, available=old_ready, owner=d, desired=10),
@@ -216,8 +241,10 @@ def test_first_sync_creates_the_new_replica_set_with_hash_annotations_and_owner(
 
 def test_template_back_to_an_old_revision_reuses_its_replica_set_with_a_new_revision() -> None:
     d = deployment(replicas=2, image="img:1")
-    sets = [rs("first", 0, image="img:1", owner=d, desired=2, revision=1),
-            rs("second", 2, image="img:2", owner=d, desired=2, revision=2)]
+    sets = [
+        rs("first", 0, image="img:1", owner=d, desired=2, revision=1),
+        rs("second", 2, image="img:2", owner=d, desired=2, revision=2),
+    ]
     plan = plan_deployment_sync(d, sets, [], NOW)
     assert plan.create is None
     reused = next(u for u in plan.updates if u.metadata.name == "first")
@@ -257,11 +284,19 @@ def test_status_counts_and_available_condition() -> None:
     sets = [rs("old", 8, available=8), rs("new", 3, available=1, image="img:2")]
     status = calculate_status(d, sets, sets[1], {}, "2026-01-01T12:00:00Z")
     assert {k: v for k, v in status.items() if k != "conditions"} == {
-        "observedGeneration": 4, "replicas": 11, "updatedReplicas": 3, "readyReplicas": 9,
-        "availableReplicas": 9, "unavailableReplicas": 2,
+        "observedGeneration": 4,
+        "replicas": 11,
+        "updatedReplicas": 3,
+        "readyReplicas": 9,
+        "availableReplicas": 9,
+        "unavailableReplicas": 2,
     }
     [available] = status["conditions"]
-    assert (available["type"], available["status"], available["reason"]) == ("Available", "True", "MinimumReplicasAvailable")
+    assert (available["type"], available["status"], available["reason"]) == (
+        "Available",
+        "True",
+        "MinimumReplicasAvailable",
+    )
     short = calculate_status(d, [rs("new", 10, available=7, image="img:2")], None, {}, "2026-01-01T12:00:00Z")
     assert short["conditions"][0]["reason"] == "MinimumReplicasUnavailable", "7 < 10 - maxUnavailable 2"
 

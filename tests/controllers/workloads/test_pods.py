@@ -31,8 +31,16 @@ HOURS = {h: NOW - datetime.timedelta(hours=h) for h in (2, 5, 8)}
 
 
 def named(name: str, node: str, phase: str, ready: bool, restarts: int, since, created, cost=None):  # type: ignore[no-untyped-def]
-    found = pod(0, node=node or None, phase=phase, ready=ready, ready_since=since, created=created, restarts=restarts,
-                annotations={ANNOTATION_DELETION_COST: cost} if cost else None)
+    found = pod(
+        0,
+        node=node or None,
+        phase=phase,
+        ready=ready,
+        ready_since=since,
+        created=created,
+        restarts=restarts,
+        annotations={ANNOTATION_DELETION_COST: cost} if cost else None,
+    )
     found.metadata.name = name
     found.metadata.uid = ""  # upstream's test pods carry no UID
     return found

@@ -77,28 +77,51 @@ def test_status_counts_ready_available_and_fully_labeled() -> None:
 
 def test_status_replica_failure_condition_comes_and_goes() -> None:
     failing = replica_status(
-        template_labels=LABELS, min_ready_seconds=0, pods=[pod(0)], current=None, desired=3,
-        manage_error="quota exceeded", now=NOW,
+        template_labels=LABELS,
+        min_ready_seconds=0,
+        pods=[pod(0)],
+        current=None,
+        desired=3,
+        manage_error="quota exceeded",
+        now=NOW,
     )
     [condition] = failing["conditions"]
     assert (condition["type"], condition["status"], condition["reason"], condition["message"]) == (
-        "ReplicaFailure", "True", "FailedCreate", "quota exceeded",
+        "ReplicaFailure",
+        "True",
+        "FailedCreate",
+        "quota exceeded",
     )
     again = replica_status(
-        template_labels=LABELS, min_ready_seconds=0, pods=[pod(0)], current=failing, desired=3,
-        manage_error="other", now=NOW + datetime.timedelta(minutes=1),
+        template_labels=LABELS,
+        min_ready_seconds=0,
+        pods=[pod(0)],
+        current=failing,
+        desired=3,
+        manage_error="other",
+        now=NOW + datetime.timedelta(minutes=1),
     )
     assert again["conditions"] == failing["conditions"], "an existing failure condition is kept as it is"
     healed = replica_status(
-        template_labels=LABELS, min_ready_seconds=0, pods=[pod(0)], current=failing, desired=1,
-        manage_error=None, now=NOW,
+        template_labels=LABELS,
+        min_ready_seconds=0,
+        pods=[pod(0)],
+        current=failing,
+        desired=1,
+        manage_error=None,
+        now=NOW,
     )
     assert "conditions" not in healed
 
 
 def test_status_differs_on_counts_generation_and_conditions() -> None:
-    current = {"replicas": 2, "readyReplicas": 2, "availableReplicas": 2, "fullyLabeledReplicas": 2,
-               "observedGeneration": 3}
+    current = {
+        "replicas": 2,
+        "readyReplicas": 2,
+        "availableReplicas": 2,
+        "fullyLabeledReplicas": 2,
+        "observedGeneration": 3,
+    }
     same = {"replicas": 2, "readyReplicas": 2, "availableReplicas": 2, "fullyLabeledReplicas": 2}
     assert not status_differs(current, same, generation=3)
     assert status_differs(current, same, generation=4)
@@ -131,8 +154,14 @@ def test_adoption_and_release_patches_keep_other_references() -> None:
     owner = replica_set()
     orphan = pod(1)
     orphan.metadata.resourceVersion = "7"
-    ref = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web", "uid": "uid-rs-web",
-           "controller": True, "blockOwnerDeletion": True}
+    ref = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "name": "web",
+        "uid": "uid-rs-web",
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
     from svclab.controllers.workloads.ownership import new_controller_ref
 
     patch = adoption_patch(orphan, new_controller_ref(owner, api_version="apps/v1", kind="ReplicaSet"))

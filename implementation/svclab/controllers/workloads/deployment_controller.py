@@ -145,7 +145,9 @@ class DeploymentController(QueueController):
         namespace = meta(deployment).namespace or ""
         candidates = self.replica_sets.store.by_index(NAMESPACE_INDEX, namespace)
         deleting = meta(deployment).deletionTimestamp is not None
-        claims = plan_claims(deployment, candidates, lambda rs: selector.matches(meta(rs).labels), owner_deleting=deleting)
+        claims = plan_claims(
+            deployment, candidates, lambda rs: selector.matches(meta(rs).labels), owner_deleting=deleting
+        )
         owned = list(claims.owned)
         ref = new_controller_ref(deployment, api_version="apps/v1", kind="Deployment")
         for rs in claims.adopt:
@@ -175,13 +177,24 @@ class DeploymentController(QueueController):
             await write("update", rs, self.client.replace(rs))
         for rs in plan.delete:
             log.info("deleting old replica set key=%s replicaset=%s", NamespacedName.of(deployment), meta(rs).name)
-            await write("delete", rs, self.client.delete(ReplicaSet, meta(rs).name, namespace=meta(rs).namespace), missing_ok=True)
+            await write(
+                "delete",
+                rs,
+                self.client.delete(ReplicaSet, meta(rs).name, namespace=meta(rs).namespace),
+                missing_ok=True,
+            )
         for type_, reason, message in plan.events:
             self.recorder.eventf(deployment, type_, reason, message)
         latest = deployment
         if plan.revision is not None:
             patch = {"metadata": {"annotations": {ANNOTATION_REVISION: plan.revision}}}
-            call = self.client.patch(Deployment, meta(deployment).name, patch, namespace=meta(deployment).namespace, patch_type=PatchType.MERGE)
+            call = self.client.patch(
+                Deployment,
+                meta(deployment).name,
+                patch,
+                namespace=meta(deployment).namespace,
+                patch_type=PatchType.MERGE,
+            )
             latest = await write("update", deployment, call) or deployment
         if plan.status is not None:
             await self._write_status(latest, plan.status)
@@ -204,10 +217,15 @@ class DeploymentController(QueueController):
                 raise WriteError("create", "ReplicaSet", str(NamespacedName.of(rs)), error) from error
         existing = self.replica_sets.store.get(NamespacedName.of(rs))
         if existing is None:
-            raise self.stale_cache(NamespacedName.of(deployment), f"replica set {meta(rs).name} exists but is not cached")
+            raise self.stale_cache(
+                NamespacedName.of(deployment), f"replica set {meta(rs).name} exists but is not cached"
+            )
         ref = controller_of(existing)
-        if ref is not None and ref.uid == meta(deployment).uid and equal_ignore_hash(
-            existing.spec.template.to_dict(), deployment.spec.template.to_dict()
+        if (
+            ref is not None
+            and ref.uid == meta(deployment).uid
+            and existing.spec.template is not None
+            and equal_ignore_hash(existing.spec.template.to_dict(), deployment.spec.template.to_dict())
         ):
             return True  # ours already: a slow cache
         status = deployment.status.to_dict() if deployment.status else {}

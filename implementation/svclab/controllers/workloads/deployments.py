@@ -51,10 +51,10 @@ __all__ = [
     "max_unavailable",
     "new_rs_new_replicas",
     "pod_template_hash",
-    "rs_replicas",
-    "rs_status_count",
     "resolve_fenceposts",
     "revision_of",
+    "rs_replicas",
+    "rs_status_count",
     "safe_encode",
     "scaled_value",
     "set_condition",
@@ -162,7 +162,7 @@ def pod_template_hash(template: Mapping[str, Any], collision_count: int | None =
 
 
 def _without_hash(template: Mapping[str, Any]) -> dict[str, Any]:
-    copy = json.loads(json.dumps(template))
+    copy: dict[str, Any] = json.loads(json.dumps(template))
     labels = (copy.get("metadata") or {}).get("labels")
     if labels is not None:
         labels.pop(LABEL_POD_TEMPLATE_HASH, None)

@@ -17,6 +17,7 @@ import datetime
 import functools
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from lightkube.models.core_v1 import PodTemplateSpec
 from lightkube.models.meta_v1 import ObjectMeta, OwnerReference
@@ -139,7 +140,7 @@ def deletion_order(
     as upstream's LogarithmicScaleDown.  The sort is stable.
     """
     ranked = list(zip(pods, ranks if ranks is not None else [0] * len(pods), strict=True))
-    key: Callable[[tuple[Pod, int]], object] = functools.cmp_to_key(lambda x, y: _compare(x, y, now))
+    key: Callable[[tuple[Pod, int]], Any] = functools.cmp_to_key(lambda x, y: _compare(x, y, now))
     return [pod for pod, _ in sorted(ranked, key=key)]
 
 

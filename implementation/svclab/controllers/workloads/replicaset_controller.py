@@ -26,8 +26,8 @@ from svclab.kube.reflector import error_status_code
 
 from ..errors import ControllerError, WriteError
 from .owner_controller import PodOwnerController
-from .pods import is_pod_active, pod_from_template
 from .ownership import controller_of
+from .pods import is_pod_active, pod_from_template
 from .replicas import plan_replicas, replica_status, status_differs
 
 __all__ = ["ReplicaSetController", "ReplicationControllerController"]
@@ -86,7 +86,9 @@ class ReplicaSetController(PodOwnerController):
 
             return await self.create_pods(owner, plan.create, make_pod)
         if plan.delete:
-            log.info("too many replicas kind=%s key=%s need=%d deleting=%d", self.owner_kind, key, desired, len(plan.delete))
+            log.info(
+                "too many replicas kind=%s key=%s need=%d deleting=%d", self.owner_kind, key, desired, len(plan.delete)
+            )
             return await self.delete_pods(owner, plan.delete)
         return None
 
@@ -111,8 +113,9 @@ class ReplicaSetController(PodOwnerController):
     async def _update_status(self, owner: Any, pods: list[Pod], manage_error: str | None) -> None:
         current = owner.status.to_dict() if owner.status else {}
         now = self.clock.utcnow()
+        template_meta = self.template(owner).metadata
         wanted = replica_status(
-            template_labels=(self.template(owner).metadata.labels if self.template(owner).metadata else None),
+            template_labels=template_meta.labels if template_meta else None,
             min_ready_seconds=owner.spec.minReadySeconds or 0,
             pods=pods,
             current=current,
@@ -124,7 +127,11 @@ class ReplicaSetController(PodOwnerController):
         if status_differs(current, wanted, generation=generation):
             await self._write_status(owner, {**wanted, "observedGeneration": generation})
         min_ready = owner.spec.minReadySeconds or 0
-        if manage_error is None and min_ready and wanted["readyReplicas"] == owner.spec.replicas != wanted["availableReplicas"]:
+        if (
+            manage_error is None
+            and min_ready
+            and wanted["readyReplicas"] == owner.spec.replicas != wanted["availableReplicas"]
+        ):
             self.queue.add_after(NamespacedName.of(owner), float(min_ready))
 
     async def _write_status(self, owner: Any, status: dict[str, Any]) -> None:
@@ -137,7 +144,9 @@ class ReplicaSetController(PodOwnerController):
                 return
             except Exception as error:
                 if attempt or error_status_code(error) != 409:
-                    raise WriteError("update status of", self.owner_kind, str(NamespacedName.of(owner)), error) from error
+                    raise WriteError(
+                        "update status of", self.owner_kind, str(NamespacedName.of(owner)), error
+                    ) from error
             fresh = await self.client.get(self.owner_resource, meta(owner).name, namespace=meta(owner).namespace)
             body = fresh.to_dict()
             status = {**status, "observedGeneration": meta(fresh).generation or 0}

@@ -28,7 +28,7 @@ Side-effect-free.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +48,6 @@ from .deployments import (
     LABEL_POD_TEMPLATE_HASH,
     calculate_status,
     deployment_complete,
-    deployment_progressing,
     deployment_replicas,
     find_new_replica_set,
     is_rolling_update,
@@ -64,9 +63,10 @@ from .deployments import (
     sorted_by_creation,
 )
 from .ownership import new_controller_ref
+from .progress import has_progress_deadline, progress_check_after, rollout_conditions, timestamp
 from .scaling import proportional_sizes
 
-__all__ = ["ANNOTATIONS_NOT_COPIED", "RolloutPlan", "plan_deployment_sync", "timestamp"]
+__all__ = ["ANNOTATIONS_NOT_COPIED", "RolloutPlan", "plan_deployment_sync"]
 
 # Deployment annotations never copied onto its ReplicaSets (upstream annotationsToSkip).
 ANNOTATIONS_NOT_COPIED = frozenset(
@@ -80,14 +80,8 @@ ANNOTATIONS_NOT_COPIED = frozenset(
     }
 )
 DEFAULT_REVISION_HISTORY_LIMIT = 10
-DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
 # Upstream maxRevHistoryLengthInChars.
 MAX_REVISION_HISTORY_CHARS = 2000
-
-
-def timestamp(moment: datetime.datetime) -> str:
-    """An RFC 3339 timestamp at second precision, as ``metav1.Time`` serialises."""
-    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(slots=True)
@@ -229,7 +223,7 @@ class _Planner:
             self.plan.revision = revision
 
     def set_progressing(self, status: str, reason: str, message: str) -> None:
-        if not _has_progress_deadline(self.d):
+        if not has_progress_deadline(self.d):
             return
         stamp = timestamp(self.now)
         condition = {
@@ -247,7 +241,10 @@ class _Planner:
         if rs_replicas(rs) == size and not force:
             return False, rs
         replicas = deployment_replicas(self.d)
-        wanted = {ANNOTATION_DESIRED_REPLICAS: str(replicas), ANNOTATION_MAX_REPLICAS: str(replicas + max_surge(self.d))}
+        wanted = {
+            ANNOTATION_DESIRED_REPLICAS: str(replicas),
+            ANNOTATION_MAX_REPLICAS: str(replicas + max_surge(self.d)),
+        }
         annotations = dict(meta(rs).annotations or {})
         if rs_replicas(rs) == size and all(annotations.get(k) == v for k, v in wanted.items()):
             return False, rs
@@ -309,6 +306,7 @@ class _Planner:
         if new is None:
             new, old = self.all_replica_sets(create=True)
             all_sets = [*old, new]
+        assert new is not None  # created when missing
         self.scale(new, deployment_replicas(self.d))
         if deployment_complete(self.d, self.original_status):
             self.cleanup(old)
@@ -403,13 +401,15 @@ class _Planner:
                 continue
             self.plan.delete.append(rs)
 
-    def finish_status(self, all_sets: Sequence[ReplicaSet | None], new: ReplicaSet | None, *, rollout: bool = True) -> None:
+    def finish_status(
+        self, all_sets: Sequence[ReplicaSet | None], new: ReplicaSet | None, *, rollout: bool = True
+    ) -> None:
         """Upstream ``syncRolloutStatus`` (``rollout``) or ``syncDeploymentStatus``."""
         present = [rs for rs in all_sets if rs is not None]
         status = calculate_status(self.d, present, new, self.status, timestamp(self.now))
         if rollout:
-            status = _rollout_conditions(self.d, status, self.status, new, self.now)
-            self.plan.requeue_after = _progress_check_after(self.d, status, self.status, self.now)
+            status = rollout_conditions(self.d, status, self.status, new, self.now)
+            self.plan.requeue_after = progress_check_after(self.d, status, self.status, self.now)
         if status != self.original_status:
             self.plan.status = status
 
@@ -423,16 +423,6 @@ def _revision_number(rs: ReplicaSet) -> int:
         return int((meta(rs).annotations or {}).get(ANNOTATION_REVISION, "0"))
     except ValueError:
         return 0
-
-
-def _has_progress_deadline(deployment: Deployment) -> bool:
-    deadline = deployment.spec.progressDeadlineSeconds
-    return deadline is None or deadline != 2**31 - 1  # absent: the API default, 600
-
-
-def _progress_deadline(deployment: Deployment) -> int:
-    deadline = deployment.spec.progressDeadlineSeconds
-    return DEFAULT_PROGRESS_DEADLINE_SECONDS if deadline is None else deadline
 
 
 def _set_new_rs_annotations(deployment: Deployment, rs: ReplicaSet, new_revision: str, *, exists: bool) -> bool:
@@ -459,74 +449,3 @@ def _set_new_rs_annotations(deployment: Deployment, rs: ReplicaSet, new_revision
         changed = True
     meta(rs).annotations = annotations
     return changed
-
-
-def _rollout_conditions(
-    deployment: Deployment,
-    status: dict[str, Any],
-    before: Mapping[str, Any],
-    new: ReplicaSet | None,
-    now: datetime.datetime,
-) -> dict[str, Any]:
-    """The ``Progressing`` and ``ReplicaFailure`` conditions of upstream ``syncRolloutStatus``."""
-    conditions = list(status.get("conditions") or [])
-    if not _has_progress_deadline(deployment):
-        conditions = [c for c in conditions if c.get("type") != "Progressing"]
-    current = next((c for c in before.get("conditions") or [] if c.get("type") == "Progressing"), None)
-    complete_before = status.get("replicas") == status.get("updatedReplicas") and (current or {}).get(
-        "reason"
-    ) == "NewReplicaSetAvailable"
-    subject = f'ReplicaSet "{meta(new).name}"' if new is not None else f'Deployment "{meta(deployment).name}"'
-    stamp = timestamp(now)
-
-    def condition(state: str, reason: str, message: str) -> dict[str, Any]:
-        return {"type": "Progressing", "status": state, "lastUpdateTime": stamp, "lastTransitionTime": stamp,
-                "reason": reason, "message": message}
-
-    if _has_progress_deadline(deployment) and not complete_before:
-        if deployment_complete(deployment, status):
-            wanted = condition("True", "NewReplicaSetAvailable", f"{subject} has successfully progressed.")
-            conditions = set_condition(conditions, wanted)
-        elif deployment_progressing(before, status):
-            wanted = condition("True", "ReplicaSetUpdated", f"{subject} is progressing.")
-            if current is not None and current.get("status") == "True":
-                wanted["lastTransitionTime"] = current.get("lastTransitionTime")
-            conditions = [c for c in conditions if c.get("type") != "Progressing"] + [wanted]
-        elif _timed_out(deployment, conditions, now):
-            wanted = condition("False", "ProgressDeadlineExceeded", f"{subject} has timed out progressing.")
-            conditions = set_condition(conditions, wanted)
-    return {**status, "conditions": conditions}
-
-
-def _parse_time(text: Any) -> datetime.datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
-    except ValueError:
-        return None
-
-
-def _timed_out(deployment: Deployment, conditions: Sequence[Mapping[str, Any]], now: datetime.datetime) -> bool:
-    """Upstream ``DeploymentTimedOut``."""
-    progressing = next((c for c in conditions if c.get("type") == "Progressing"), None)
-    if progressing is None or progressing.get("reason") == "NewReplicaSetAvailable":
-        return False
-    if progressing.get("reason") == "ProgressDeadlineExceeded":
-        return True
-    since = _parse_time(progressing.get("lastUpdateTime"))
-    return since is not None and since + datetime.timedelta(seconds=_progress_deadline(deployment)) < now
-
-
-def _progress_check_after(
-    deployment: Deployment, status: Mapping[str, Any], before: Mapping[str, Any], now: datetime.datetime
-) -> float | None:
-    """Upstream ``requeueStuckDeployment``: seconds until the deadline check (None: not needed)."""
-    current = next((c for c in before.get("conditions") or [] if c.get("type") == "Progressing"), None)
-    if current is None or deployment_complete(deployment, status) or current.get("reason") == "ProgressDeadlineExceeded":
-        return None
-    since = _parse_time(current.get("lastUpdateTime"))
-    if since is None:
-        return None
-    after = (since + datetime.timedelta(seconds=_progress_deadline(deployment)) - now).total_seconds()
-    return max(after, 0.0) + 1.0

@@ -25,7 +25,7 @@ __all__ = ["proportional_sizes", "round_half_away"]
 
 def round_half_away(value: float) -> int:
     """Go's ``math.Round`` (upstream ``integer.RoundToInt32``): halves away from zero."""
-    return int(math.floor(value + 0.5)) if value >= 0 else -int(math.floor(-value + 0.5))
+    return math.floor(value + 0.5) if value >= 0 else -math.floor(-value + 0.5)
 
 
 def _fraction(rs: ReplicaSet, deployment: Deployment) -> int:
