@@ -27,6 +27,7 @@ from .endpointslice_controller import EndpointSliceController
 from .informers import SharedInformers
 from .mirroring_controller import EndpointSliceMirroringController
 from .queue_controller import QueueController
+from .workloads.daemonset_controller import DaemonSetController
 from .workloads.deployment_controller import DeploymentController
 from .workloads.replicaset_controller import ReplicaSetController, ReplicationControllerController
 
@@ -49,6 +50,7 @@ CONTROLLERS: dict[str, tuple[type[QueueController], str]] = {
     "replicaset": (ReplicaSetController, "replicaset-controller"),
     "replicationcontroller": (ReplicationControllerController, "replication-controller"),
     "deployment": (DeploymentController, "deployment-controller"),
+    "daemonset": (DaemonSetController, "daemonset-controller"),
 }
 # Run when --controllers is not given: the endpoint controllers only.  The
 # workload controllers are opt-in: on kind, kube-controller-manager already

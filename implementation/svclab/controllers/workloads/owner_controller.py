@@ -14,8 +14,9 @@ Upstream's ReplicaSet, DaemonSet and Job controllers share this shape:
   ``FailedDelete`` "Error deleting: <error>"), in slow-start batches for
   creates, and keep the expectations in step.
 
-Subclasses set ``owner_resource``, ``owner_kind`` and ``owner_api_version``
-and implement ``selects(owner, pod)``.
+``write_status`` PUTs a status to the owner's status subresource.
+Subclasses set ``owner_resource``, ``status_resource``, ``owner_kind`` and
+``owner_api_version`` and implement ``selects(owner, pod)``.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class PodOwnerController(QueueController):
     """A controller whose objects own pods; see the module docstring."""
 
     owner_resource: type[Any]
+    status_resource: type[Any]
     owner_kind: str
     owner_api_version: str
 
@@ -165,17 +167,18 @@ class PodOwnerController(QueueController):
             raise WriteError(verb, "Pod", pod_key(pod), error) from error
         return result
 
-    async def create_pods(self, owner: Any, count: int, make_pod: Any) -> str | None:
-        """Create ``count`` pods from ``make_pod()`` in slow-start batches; the first error, if any."""
+    async def create_pods(self, owner: Any, pods: Sequence[Pod]) -> str | None:
+        """Create ``pods`` in slow-start batches; the first error, if any (the rest is then skipped)."""
         key = NamespacedName.of(owner)
-        self.expectations.expect_creations(key, count)
-        created = 0
-        for size in slow_start_batches(count):
-            results = await asyncio.gather(*(self._create_one(owner, make_pod()) for _ in range(size)))
-            created += size
+        self.expectations.expect_creations(key, len(pods))
+        done = 0
+        for size in slow_start_batches(len(pods)):
+            batch = pods[done : done + size]
+            done += size
+            results = await asyncio.gather(*(self._create_one(owner, pod) for pod in batch))
             errors = [r for r in results if r is not None]
             if errors:
-                for _ in range(count - created + len(errors)):
+                for _ in range(len(pods) - done + len(errors)):
                     self.expectations.creation_observed(key)  # never coming
                 return errors[0]
         return None
@@ -208,3 +211,20 @@ class PodOwnerController(QueueController):
             return str(error)
         self.recorder.eventf(owner, EVENT_TYPE_NORMAL, "SuccessfulDelete", "Deleted pod: %s", meta(pod).name)
         return None
+
+    async def write_status(self, owner: Any, status: dict[str, Any]) -> None:
+        """PUT ``status`` to the status subresource; one retry on a fresh read after a conflict."""
+        body = owner.to_dict()
+        for attempt in range(2):
+            body["status"] = status
+            try:
+                await self.client.replace(self.status_resource.from_dict(body))
+                return
+            except Exception as error:
+                if attempt or error_status_code(error) != 409:
+                    raise WriteError(
+                        "update status of", self.owner_kind, str(NamespacedName.of(owner)), error
+                    ) from error
+            fresh = await self.client.get(self.owner_resource, meta(owner).name, namespace=meta(owner).namespace)
+            body = fresh.to_dict()
+            status = {**status, "observedGeneration": meta(fresh).generation or 0}

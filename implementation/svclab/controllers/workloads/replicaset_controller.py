@@ -22,9 +22,8 @@ from svclab.apimachinery.labels import ValidatedSetSelector, label_selector_from
 from svclab.apimachinery.selection import SelectorError
 from svclab.kube.models import meta
 from svclab.kube.names import NamespacedName
-from svclab.kube.reflector import error_status_code
 
-from ..errors import ControllerError, WriteError
+from ..errors import ControllerError
 from .owner_controller import PodOwnerController
 from .ownership import controller_of
 from .pods import is_pod_active, pod_from_template
@@ -80,11 +79,11 @@ class ReplicaSetController(PodOwnerController):
         if plan.create:
             log.info("too few replicas kind=%s key=%s need=%d creating=%d", self.owner_kind, key, desired, plan.create)
             template, ref = self.template(owner), self.controller_ref(owner)
-
-            def make_pod() -> Pod:
-                return pod_from_template(template, ref, namespace=key.namespace, generate_name=f"{key.name}-")
-
-            return await self.create_pods(owner, plan.create, make_pod)
+            pods = [
+                pod_from_template(template, ref, namespace=key.namespace, generate_name=f"{key.name}-")
+                for _ in range(plan.create)
+            ]
+            return await self.create_pods(owner, pods)
         if plan.delete:
             log.info(
                 "too many replicas kind=%s key=%s need=%d deleting=%d", self.owner_kind, key, desired, len(plan.delete)
@@ -125,7 +124,7 @@ class ReplicaSetController(PodOwnerController):
         )
         generation = meta(owner).generation or 0
         if status_differs(current, wanted, generation=generation):
-            await self._write_status(owner, {**wanted, "observedGeneration": generation})
+            await self.write_status(owner, {**wanted, "observedGeneration": generation})
         min_ready = owner.spec.minReadySeconds or 0
         if (
             manage_error is None
@@ -133,23 +132,6 @@ class ReplicaSetController(PodOwnerController):
             and wanted["readyReplicas"] == owner.spec.replicas != wanted["availableReplicas"]
         ):
             self.queue.add_after(NamespacedName.of(owner), float(min_ready))
-
-    async def _write_status(self, owner: Any, status: dict[str, Any]) -> None:
-        """PUT ``status`` to the status subresource; one retry on a fresh read after a conflict."""
-        body = owner.to_dict()
-        for attempt in range(2):
-            body["status"] = status
-            try:
-                await self.client.replace(self.status_resource.from_dict(body))
-                return
-            except Exception as error:
-                if attempt or error_status_code(error) != 409:
-                    raise WriteError(
-                        "update status of", self.owner_kind, str(NamespacedName.of(owner)), error
-                    ) from error
-            fresh = await self.client.get(self.owner_resource, meta(owner).name, namespace=meta(owner).namespace)
-            body = fresh.to_dict()
-            status = {**status, "observedGeneration": meta(fresh).generation or 0}
 
 
 class ReplicationControllerController(ReplicaSetController):
