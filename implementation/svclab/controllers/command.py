@@ -29,6 +29,7 @@ from .mirroring_controller import EndpointSliceMirroringController
 from .queue_controller import QueueController
 from .workloads.daemonset_controller import DaemonSetController
 from .workloads.deployment_controller import DeploymentController
+from .workloads.job_controller import JobController
 from .workloads.replicaset_controller import ReplicaSetController, ReplicationControllerController
 
 __all__ = [
@@ -51,6 +52,7 @@ CONTROLLERS: dict[str, tuple[type[QueueController], str]] = {
     "replicationcontroller": (ReplicationControllerController, "replication-controller"),
     "deployment": (DeploymentController, "deployment-controller"),
     "daemonset": (DaemonSetController, "daemonset-controller"),
+    "job": (JobController, "job-controller"),
 }
 # Run when --controllers is not given: the endpoint controllers only.  The
 # workload controllers are opt-in: on kind, kube-controller-manager already
