@@ -205,3 +205,13 @@ async def test_unready_new_pods_stall_the_rollout_and_keep_old_pods(make_harness
     assert images == ["broken", "img:1", "img:1", "img:1", "img:1"], "one surge pod, no old pod removed"
     d = deployment_status(h.client)
     assert (d.status.updatedReplicas, d.status.availableReplicas, d.status.unavailableReplicas) == (1, 4, 1)
+
+
+async def test_a_conflict_on_a_write_is_a_routine_stale_cache_retry(make_harness: Any) -> None:
+    from svclab.controllers.errors import StaleCacheError
+    from svclab.kube.testing import api_error
+
+    h = await make_harness(deployment(replicas=1), controllers=["deployment"])
+    h.client.fail_next("replace", "Deployment", api_error(409, "the object has been modified"))
+    with pytest.raises(StaleCacheError, match="has been modified"):
+        await h.controllers["deployment"].sync(WEB)

@@ -46,6 +46,7 @@ __all__ = [
 
 LABEL_CONTROLLER_REVISION_HASH = "controller-revision-hash"
 LABEL_POD_TEMPLATE_GENERATION = "pod-template-generation"
+_OMIT_EMPTY = ("updatedNumberScheduled", "numberAvailable", "numberUnavailable")
 
 
 def daemon_tolerations(host_network: bool) -> list[dict[str, Any]]:
@@ -201,7 +202,7 @@ def _status(
     eligible = {meta(n).name for n in nodes if node_should_run(ds, n)[0]}
     scheduled = [p for p in kept if pod_spec(p).nodeName in eligible]
     available = sum(1 for p in scheduled if is_pod_available(p, min_ready, now))
-    return {
+    status = {
         "currentNumberScheduled": len(scheduled),
         "numberMisscheduled": len(kept) - len(scheduled),
         "desiredNumberScheduled": desired,
@@ -210,3 +211,5 @@ def _status(
         "numberAvailable": available,
         "numberUnavailable": desired - available,
     }
+    # The last three are omitempty in the API type: zero is left out, as upstream writes it.
+    return {k: v for k, v in status.items() if v or k not in _OMIT_EMPTY}

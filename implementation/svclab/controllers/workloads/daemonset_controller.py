@@ -106,7 +106,8 @@ class DaemonSetController(PodOwnerController):
         wanted = {**plan.status, "observedGeneration": generation}
         if current.get("collisionCount") is not None:
             wanted["collisionCount"] = current["collisionCount"]
-        if any((current.get(k) or 0) != (v or 0) for k, v in wanted.items()):
+        counts = set(wanted) | {k for k in current if k.startswith(("number", "current", "desired", "updated"))}
+        if any((current.get(k) or 0) != (wanted.get(k) or 0) for k in counts):
             await self.write_status(ds, wanted)
         if error is not None:
             raise ControllerError(f"failed to manage daemon pods of DaemonSet {key}: {error}")

@@ -137,7 +137,14 @@ class DeploymentController(QueueController):
             if (ref := controller_of(p)) is not None and ref.uid in uids
         ]
         plan = plan_deployment_sync(deployment, owned, pods, self.clock.utcnow())
-        await self._apply(deployment, plan)
+        try:
+            await self._apply(deployment, plan)
+        except WriteError as error:
+            if error.__cause__ is not None and error_status_code(error.__cause__) == 409:
+                # Our cache is behind the object (often our own last write): routine, retried
+                # as soon as the informer shows the newer version.
+                raise self.stale_cache(key, str(error)) from error
+            raise
         if plan.requeue_after is not None:
             self.queue.add_after(key, plan.requeue_after)
 
