@@ -1,12 +1,15 @@
-"""`svclab controller-manager`: run the endpoints controllers against a cluster.
+"""`svclab controller-manager`: run the endpoints and workload controllers against a cluster.
 
 Like kube-controller-manager restricted to the endpoints, EndpointSlice and
-EndpointSlice-mirroring controllers: shared informers, one work queue and
-``--concurrent-syncs`` workers per controller, and optional leader election on
-a Lease so that of several replicas only one writes.  SIGTERM or SIGINT stops
-the controllers, flushes events and releases the Lease; the exit code is 0.
-Losing the Lease while running exits with 1 (as upstream, which exits so
-that a fresh process competes again).
+EndpointSlice-mirroring controllers (the default set) and, when named in
+``--controllers``, the workload controllers (replicaset,
+replicationcontroller, deployment, daemonset, job; upstream's names):
+shared informers, one work queue and ``--concurrent-syncs`` workers per
+controller, and optional leader election on a Lease so that of several
+replicas only one writes.  SIGTERM or SIGINT stops the controllers, flushes
+events and releases the Lease; the exit code is 0.  Losing the Lease while
+running exits with 1 (as upstream, which exits so that a fresh process
+competes again).
 """
 
 from __future__ import annotations

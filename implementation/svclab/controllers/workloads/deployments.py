@@ -305,7 +305,7 @@ def calculate_status(
     current: Mapping[str, Any],
     now: str,
 ) -> dict[str, Any]:
-    """Upstream ``calculateStatus``: counts from the ReplicaSets and the ``Available`` condition.
+    """Upstream ``calculateStatus``: counts from the ReplicaSets and the ``Available`` condition (zeros left out).
 
     ``current`` is the Deployment's status so far (its conditions are kept); ``now`` an RFC 3339 time.
     """
@@ -331,4 +331,5 @@ def calculate_status(
             "Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.", now
         )
     status["conditions"] = set_condition(conditions, wanted)
-    return status
+    # Every field of DeploymentStatus is omitempty: zero counts are left out, as upstream writes them.
+    return {k: v for k, v in status.items() if v}
