@@ -22,6 +22,7 @@ from svclab.apimachinery.labels import ValidatedSetSelector, label_selector_from
 from svclab.apimachinery.selection import SelectorError
 from svclab.kube.models import meta
 from svclab.kube.names import NamespacedName
+from svclab.kube.store import NAMESPACE_INDEX
 
 from ..errors import ControllerError
 from .owner_controller import PodOwnerController
@@ -100,8 +101,8 @@ class ReplicaSetController(PodOwnerController):
         else:
             siblings = {
                 meta(o).uid
-                for o in self.owners.store.list()
-                if meta(o).namespace == namespace and (ref := controller_of(o)) is not None and ref.uid == parent.uid
+                for o in self.owners.store.by_index(NAMESPACE_INDEX, namespace)
+                if (ref := controller_of(o)) is not None and ref.uid == parent.uid
             }
         return [
             p
