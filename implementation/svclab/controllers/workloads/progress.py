@@ -55,8 +55,14 @@ def rollout_conditions(
     before: Mapping[str, Any],
     new: ReplicaSet | None,
     now: datetime.datetime,
+    replica_sets: Sequence[ReplicaSet] = (),
 ) -> dict[str, Any]:
-    """The ``Progressing`` and ``ReplicaFailure`` conditions of upstream ``syncRolloutStatus``."""
+    """The ``Progressing`` and ``ReplicaFailure`` conditions of upstream ``syncRolloutStatus``.
+
+    ``status`` is the newly calculated status, ``before`` the status so far
+    (with the conditions this sync already set); ``replica_sets`` all of the
+    Deployment's, whose ``ReplicaFailure`` (the new one's first) is copied.
+    """
     conditions = list(status.get("conditions") or [])
     if not has_progress_deadline(deployment):
         conditions = [c for c in conditions if c.get("type") != "Progressing"]
@@ -90,7 +96,29 @@ def rollout_conditions(
         elif timed_out(deployment, conditions, now):
             wanted = condition("False", "ProgressDeadlineExceeded", f"{subject} has timed out progressing.")
             conditions = set_condition(conditions, wanted)
+    failure = _replica_failure(new, replica_sets)
+    if failure is not None:
+        conditions = set_condition(conditions, failure)
+    else:
+        conditions = [c for c in conditions if c.get("type") != "ReplicaFailure"]
     return {**status, "conditions": conditions}
+
+
+def _replica_failure(new: ReplicaSet | None, replica_sets: Sequence[ReplicaSet]) -> dict[str, Any] | None:
+    """Upstream ``getReplicaFailures``: the new ReplicaSet's failure first, else any other's."""
+    for rs in [*([new] if new is not None else []), *replica_sets]:
+        for found in rs.status.conditions or [] if rs.status else []:
+            if found.type == "ReplicaFailure":
+                since = found.to_dict().get("lastTransitionTime")
+                return {
+                    "type": "ReplicaFailure",
+                    "status": found.status,
+                    "lastUpdateTime": since,
+                    "lastTransitionTime": since,
+                    "reason": found.reason,
+                    "message": found.message,
+                }
+    return None
 
 
 def _parse_time(text: Any) -> datetime.datetime | None:

@@ -408,7 +408,7 @@ class _Planner:
         present = [rs for rs in all_sets if rs is not None]
         status = calculate_status(self.d, present, new, self.status, timestamp(self.now))
         if rollout:
-            status = rollout_conditions(self.d, status, self.status, new, self.now)
+            status = rollout_conditions(self.d, status, self.status, new, self.now, present)
             self.plan.requeue_after = progress_check_after(self.d, status, self.status, self.now)
         if status != self.original_status:
             self.plan.status = status
