@@ -215,3 +215,20 @@ async def test_a_conflict_on_a_write_is_a_routine_stale_cache_retry(make_harness
     h.client.fail_next("replace", "Deployment", api_error(409, "the object has been modified"))
     with pytest.raises(StaleCacheError, match="has been modified"):
         await h.controllers["deployment"].sync(WEB)
+
+
+async def test_scaling_in_the_middle_of_a_rollout_is_proportional(make_harness: Any) -> None:
+    h = await make_harness(deployment(replicas=10, surge=3, unavailable=2), controllers=["deployment", "replicaset"])
+    await converge(h)
+    await set_deployment(h, lambda d: setattr(d.spec.template.spec.containers[0], "image", "broken"))
+    await converge(h, ready=False)
+    sizes = {rs.spec.template.spec.containers[0].image: rs.spec.replicas for rs in h.client.objects(ReplicaSet)}
+    assert sizes == {"img:1": 8, "broken": 5}, "stuck: 13 pods (10 + surge 3), 8 available (10 - 2)"
+    await set_deployment(h, lambda d: setattr(d.spec, "replicas", 20))
+    await converge(h, ready=False)
+    sizes = {rs.spec.template.spec.containers[0].image: rs.spec.replicas for rs in h.client.objects(ReplicaSet)}
+    # 20 + maxSurge 3 = 23 allowed, 10 to add: 8 of 13 -> round(8 * 23 / 13) = 14, the rest to the new one.
+    assert sizes == {"img:1": 14, "broken": 9}
+    for rs in h.client.objects(ReplicaSet):
+        assert rs.metadata.annotations["deployment.kubernetes.io/desired-replicas"] == "20"
+        assert rs.metadata.annotations["deployment.kubernetes.io/max-replicas"] == "23"
