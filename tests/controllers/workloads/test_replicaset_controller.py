@@ -146,3 +146,22 @@ async def test_replication_controller_uses_its_map_selector(make_harness: Any) -
     refs = [p.metadata.ownerReferences[0] for p in owned_pods(h.client)]
     assert {(r.apiVersion, r.kind) for r in refs} == {("v1", "ReplicationController")}
     assert len(h.client.objects(Pod)) == 3, "the unmatched pod is left alone"
+
+
+async def test_min_ready_seconds_delays_availability_and_requeues(make_harness: Any) -> None:
+    from svclab.kube.testing import FAKE_EPOCH, FakeClock
+
+    rs = replica_set(replicas=1, min_ready=10)
+    h = await make_harness(rs, pod(0, owner=rs, ready_since=FAKE_EPOCH), controllers=["replicaset"])
+    controller = h.controllers["replicaset"]
+    controller.clock = clock = FakeClock()
+    await controller.sync(WEB)
+    await h.settle()
+    [current] = h.client.objects(ReplicaSet)
+    assert (current.status.readyReplicas, current.status.availableReplicas) == (1, None)
+    assert WEB in controller.queue.waiting(), "requeued to look again once minReadySeconds passed"
+    clock.advance(11)
+    await controller.sync(WEB)
+    await h.settle()
+    [current] = h.client.objects(ReplicaSet)
+    assert current.status.availableReplicas == 1

@@ -127,11 +127,9 @@ class ReplicaSetController(PodOwnerController):
         if status_differs(current, wanted, generation=generation):
             await self.write_status(owner, {**wanted, "observedGeneration": generation})
         min_ready = owner.spec.minReadySeconds or 0
-        if (
-            manage_error is None
-            and min_ready
-            and wanted["readyReplicas"] == owner.spec.replicas != wanted["availableReplicas"]
-        ):
+        ready, available = wanted.get("readyReplicas", 0), wanted.get("availableReplicas", 0)
+        if manage_error is None and min_ready and ready == owner.spec.replicas != available:
+            # Resync once minReadySeconds passed, as upstream, against clock skew and lost events.
             self.queue.add_after(NamespacedName.of(owner), float(min_ready))
 
 
