@@ -116,3 +116,40 @@ async def test_watch_replays_from_rv_then_streams_and_closes(client: FakeClient)
     await asyncio.wait_for(task, 1)
     assert events == [("ADDED", "b"), ("DELETED", "a")]
     assert client.watch_count() == 0
+
+
+async def test_workload_kinds_keep_status_and_spec_apart_and_count_generations(client: FakeClient) -> None:
+    from lightkube.models.apps_v1 import ReplicaSetSpec
+    from lightkube.models.meta_v1 import LabelSelector
+    from lightkube.resources.apps_v1 import ReplicaSet, ReplicaSetStatus
+
+    spec = ReplicaSetSpec(replicas=1, selector=LabelSelector(matchLabels={"a": "b"}))
+    created = await client.create(ReplicaSet(metadata=ObjectMeta(name="rs", namespace="ns1"), spec=spec))
+    assert created.metadata.generation == 1
+    body = created.to_dict()
+    body["status"] = {"replicas": 1}
+    await client.replace(ReplicaSetStatus.from_dict(body))
+    [stored] = client.objects(ReplicaSet)
+    assert (stored.status.replicas, stored.metadata.generation) == (1, 1), "a status write changes no generation"
+    stored.spec.replicas = 3
+    stored.status.replicas = 99  # ignored: the object write keeps the stored status
+    await client.replace(stored)
+    [stored] = client.objects(ReplicaSet)
+    assert (stored.spec.replicas, stored.status.replicas, stored.metadata.generation) == (3, 1, 2)
+    await client.patch(
+        ReplicaSet, "rs", {"metadata": {"labels": {"x": "y"}}}, namespace="ns1", patch_type=PatchType.MERGE
+    )
+    assert client.objects(ReplicaSet)[0].metadata.generation == 2, "metadata is no spec change"
+    status_body = client.objects(ReplicaSet)[0].to_dict()
+    status_body["spec"]["replicas"], status_body["status"] = 7, {"replicas": 3}
+    await client.replace(ReplicaSetStatus.from_dict(status_body))
+    [stored] = client.objects(ReplicaSet)
+    assert (stored.spec.replicas, stored.status.replicas) == (3, 3), "a status write changes only the status"
+
+
+def test_seed_keeps_a_given_uid(client: FakeClient) -> None:
+    pod = make_pod("a")
+    pod.metadata.uid = "my-uid"
+    client.seed(pod, make_pod("b"))
+    uids = [p.metadata.uid for p in client.objects(Pod)]
+    assert uids[0] == "my-uid" and uids[1].startswith("fake-uid-")

@@ -1,12 +1,15 @@
-"""`svclab controller-manager`: run the endpoints controllers against a cluster.
+"""`svclab controller-manager`: run the endpoints and workload controllers against a cluster.
 
 Like kube-controller-manager restricted to the endpoints, EndpointSlice and
-EndpointSlice-mirroring controllers: shared informers, one work queue and
-``--concurrent-syncs`` workers per controller, and optional leader election on
-a Lease so that of several replicas only one writes.  SIGTERM or SIGINT stops
-the controllers, flushes events and releases the Lease; the exit code is 0.
-Losing the Lease while running exits with 1 (as upstream, which exits so
-that a fresh process competes again).
+EndpointSlice-mirroring controllers (the default set) and, when named in
+``--controllers``, the workload controllers (replicaset,
+replicationcontroller, deployment, daemonset, job; upstream's names):
+shared informers, one work queue and ``--concurrent-syncs`` workers per
+controller, and optional leader election on a Lease so that of several
+replicas only one writes.  SIGTERM or SIGINT stops the controllers, flushes
+events and releases the Lease; the exit code is 0.  Losing the Lease while
+running exits with 1 (as upstream, which exits so that a fresh process
+competes again).
 """
 
 from __future__ import annotations
@@ -27,9 +30,14 @@ from .endpointslice_controller import EndpointSliceController
 from .informers import SharedInformers
 from .mirroring_controller import EndpointSliceMirroringController
 from .queue_controller import QueueController
+from .workloads.daemonset_controller import DaemonSetController
+from .workloads.deployment_controller import DeploymentController
+from .workloads.job_controller import JobController
+from .workloads.replicaset_controller import ReplicaSetController, ReplicationControllerController
 
 __all__ = [
     "CONTROLLERS",
+    "DEFAULT_CONTROLLERS",
     "add_arguments",
     "build_controllers",
     "run",
@@ -43,7 +51,16 @@ CONTROLLERS: dict[str, tuple[type[QueueController], str]] = {
     "endpoints": (EndpointsController, "endpoint-controller"),
     "endpointslice": (EndpointSliceController, "endpoint-slice-controller"),
     "endpointslice-mirroring": (EndpointSliceMirroringController, "endpoint-slice-mirroring-controller"),
+    "replicaset": (ReplicaSetController, "replicaset-controller"),
+    "replicationcontroller": (ReplicationControllerController, "replication-controller"),
+    "deployment": (DeploymentController, "deployment-controller"),
+    "daemonset": (DaemonSetController, "daemonset-controller"),
+    "job": (JobController, "job-controller"),
 }
+# Run when --controllers is not given: the endpoint controllers only.  The
+# workload controllers are opt-in: on kind, kube-controller-manager already
+# runs upstream's; a local API server without apps/v1 would stall their caches.
+DEFAULT_CONTROLLERS = ("endpoints", "endpointslice", "endpointslice-mirroring")
 DEFAULT_LEASE_NAME = "svclab-controller-manager"
 DEFAULT_LEASE_NAMESPACE = "kube-system"
 EXIT_LEADERSHIP_LOST = 1
@@ -71,8 +88,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--controllers",
         type=_controller_list,
-        default=list(CONTROLLERS),
-        help=f"comma-separated controllers to run (default: {','.join(CONTROLLERS)})",
+        default=list(DEFAULT_CONTROLLERS),
+        help=(
+            f"comma-separated controllers to run, of {','.join(CONTROLLERS)} (default: {','.join(DEFAULT_CONTROLLERS)})"
+        ),
     )
     parser.add_argument("--concurrent-syncs", type=_positive, default=5, help="workers per controller (default: 5)")
     parser.add_argument("--leader-elect", action="store_true", help="run only while holding the leader-election Lease")

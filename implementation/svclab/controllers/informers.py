@@ -100,6 +100,10 @@ class SharedInformers:
             self._informers[resource] = informer
         return informer
 
+    def of(self, resource: type[T]) -> Informer[T]:
+        """The shared informer of ``resource`` (any kind; the workload controllers' own kinds)."""
+        return self._get(resource)
+
     @property
     def pods(self) -> Informer[Pod]:
         return self._get(Pod)

@@ -12,6 +12,13 @@ side can mutate the other's instances.  Strategic merge patches are applied
 as JSON merge patches (lists are replaced, not merged by key): enough for the
 status/count/annotation patches controllers send.
 
+The workload kinds (``apps/v1`` Deployment, ReplicaSet, DaemonSet,
+StatefulSet, ``v1`` ReplicationController, ``batch/v1`` Job, CronJob) follow
+kube-apiserver's strategies for objects with a ``status`` subresource:
+``metadata.generation`` is 1 on create and grows when a write changes the
+spec; a write to the object keeps the stored status, a write to ``/status``
+(lightkube's ``...Status`` resources) changes only the status.
+
 Watches see every write as ADDED/MODIFIED/DELETED; tests can also send
 BOOKMARKs (``send_bookmark``), expire watches with 410 (``expire_watches``)
 or close them cleanly (``close_watches``).  Re-exported by
@@ -31,7 +38,7 @@ from typing import Any
 import jsonpatch
 from lightkube import ApiError
 from lightkube.core.generic_client import ListAsyncIterable
-from lightkube.core.resource import NamespacedResource, api_info
+from lightkube.core.resource import NamespacedResource, NamespacedSubResource, api_info
 from lightkube.models.meta_v1 import Status
 from lightkube.types import PatchType
 
@@ -47,6 +54,19 @@ __all__ = ["Action", "FakeClient", "api_error"]
 
 ALL_NAMESPACES = "*"
 DEFAULT_NAMESPACE = "default"
+
+# (group, kind) of the workload kinds described in the module docstring.
+_STATUS_SUBRESOURCE_KINDS = frozenset(
+    {
+        ("apps", "Deployment"),
+        ("apps", "ReplicaSet"),
+        ("apps", "DaemonSet"),
+        ("apps", "StatefulSet"),
+        ("", "ReplicationController"),
+        ("batch", "Job"),
+        ("batch", "CronJob"),
+    }
+)
 
 _REASONS = {400: "BadRequest", 404: "NotFound", 409: "Conflict", 410: "Expired", 422: "Invalid", 500: "InternalError"}
 
@@ -78,6 +98,11 @@ class _Watcher:
     queue: asyncio.Queue[tuple[str, Any]] = field(default_factory=asyncio.Queue)
 
 
+def _spec_part(body: dict[str, Any]) -> dict[str, Any]:
+    """Everything a generation counts: the object without metadata and status."""
+    return {k: v for k, v in body.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+
 def _to_json(obj: Any) -> dict[str, Any]:
     data = obj if isinstance(obj, Mapping) else obj.to_dict()
     return copy.deepcopy(dict(data))
@@ -101,9 +126,9 @@ class FakeClient:
     # -- test helpers ---------------------------------------------------------
 
     def seed(self, *objs: Any) -> None:
-        """Store objects as if created earlier (not recorded as actions)."""
+        """Store objects as if created earlier (not recorded as actions); a given uid is kept."""
         for obj in objs:
-            self._store_new(type(obj), obj, None)
+            self._store_new(type(obj), obj, None, keep_uid=True)
 
     def objects(self, res: type[Any]) -> builtins.list[Any]:
         """Stored objects of ``res``, ordered by key, decoded afresh."""
@@ -221,6 +246,7 @@ class FakeClient:
         for kept in ("uid", "creationTimestamp"):
             if kept in current["metadata"]:
                 meta[kept] = current["metadata"][kept]
+        body = self._status_subresource_rules(res, current, body)
         return res.from_dict(self._write(res, "MODIFIED", ns, name, body))
 
     async def patch(
@@ -250,6 +276,7 @@ class FakeClient:
             raise api_error(
                 409, f'Operation cannot be fulfilled on {self._kind(res)} "{name}": object has been modified'
             )
+        patched = self._status_subresource_rules(res, current, patched)
         return res.from_dict(self._write(res, "MODIFIED", ns, name, patched))
 
     async def apply(self, obj: Any, name: str | None = None, *, namespace: str | None = None, **_: Any) -> Any:
@@ -289,7 +316,7 @@ class FakeClient:
         return resource.group, resource.kind
 
     def _namespace(self, res: type[Any], namespace: str | None) -> str:
-        if not issubclass(res, NamespacedResource):
+        if not issubclass(res, (NamespacedResource, NamespacedSubResource)):
             return ""
         return namespace or self.namespace
 
@@ -322,7 +349,7 @@ class FakeClient:
         self._last_rv = next(self._rv)
         return str(self._last_rv)
 
-    def _store_new(self, res: type[Any], obj: Any, namespace: str | None) -> dict[str, Any]:
+    def _store_new(self, res: type[Any], obj: Any, namespace: str | None, *, keep_uid: bool = False) -> dict[str, Any]:
         body = self._with_type(res, _to_json(obj))
         meta = body.setdefault("metadata", {})
         ns = self._namespace(res, namespace or meta.get("namespace"))
@@ -333,8 +360,33 @@ class FakeClient:
             raise api_error(422, f"{self._kind(res)}: metadata.name: Required value")
         if NamespacedName(ns, name) in self._objects.get(self._kind_key(res), {}):
             raise api_error(409, f'{api_info(res).plural} "{name}" already exists', "AlreadyExists")
-        meta["uid"] = f"fake-uid-{next(self._uids)}"
+        uid = f"fake-uid-{next(self._uids)}"
+        if not (keep_uid and meta.get("uid")):
+            meta["uid"] = uid
+        if self._kind_key(res) in _STATUS_SUBRESOURCE_KINDS:
+            meta["generation"] = 1
         return self._write(res, "ADDED", ns, name, body)
+
+    def _status_subresource_rules(
+        self, res: type[Any], current: dict[str, Any], sent: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Apply the workload kinds' status-subresource rules to a write (see the module docstring)."""
+        if self._kind_key(res) not in _STATUS_SUBRESOURCE_KINDS:
+            return sent
+        if api_info(res).action == "status":
+            merged = copy.deepcopy(current)
+            merged.pop("status", None)
+            if sent.get("status") is not None:
+                merged["status"] = copy.deepcopy(sent["status"])
+            return merged
+        merged = {k: v for k, v in sent.items() if k != "status"}
+        if current.get("status") is not None:
+            merged["status"] = copy.deepcopy(current["status"])
+        generation = current["metadata"].get("generation", 1)
+        if _spec_part(merged) != _spec_part(current):
+            generation += 1
+        merged.setdefault("metadata", {})["generation"] = generation
+        return merged
 
     def _write(self, res: type[Any], event: str, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
         meta = body.setdefault("metadata", {})
