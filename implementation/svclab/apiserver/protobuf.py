@@ -39,12 +39,12 @@ from typing import Any
 __all__ = [
     "K8S_PROTOBUF",
     "KIND_SCHEMAS",
-    "OBJECT_META",
     "MAGIC",
+    "OBJECT_META",
     "ProtoField",
     "ProtoType",
-    "Schema",
     "ProtobufError",
+    "Schema",
     "decode_k8s_protobuf",
     "decode_message",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["RESOURCES", "VIRTUAL_KINDS", "ResourceType", "by_kind", "by_path"]
+__all__ = ["RESOURCES", "ResourceType", "VIRTUAL_KINDS", "by_kind", "by_path"]
 
 
 @dataclass(frozen=True, slots=True)
