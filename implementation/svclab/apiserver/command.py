@@ -114,6 +114,7 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
     serviceaccounts.install(registry)
     bootstrap.ensure_system_objects(registry, args.service_cidr, advertise, advertise_port)
     serviceaccounts.ensure_default_service_accounts(registry)
+    bootstrap.ensure_bootstrap_policy(registry)
     server = ApiServer(
         store,
         registry,

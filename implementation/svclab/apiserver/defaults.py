@@ -16,6 +16,7 @@ __all__ = ["apply_defaults", "default_pod_spec"]
 
 Obj = dict[str, Any]
 
+RBAC_GROUP = "rbac.authorization.k8s.io"
 _PROBE_DEFAULTS = {"timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3}
 # DefaultTolerationSeconds admission: pods tolerate not-ready/unreachable nodes 300 s.
 _DEFAULT_TOLERATIONS = [
@@ -194,6 +195,16 @@ def _default_job(job: Obj) -> None:
     _template_spec(spec)
 
 
+def _default_binding(binding: Obj) -> None:
+    """rbac/v1 defaults: roleRef.apiGroup, and each subject's apiGroup by its kind."""
+    role_ref = binding.get("roleRef")
+    if isinstance(role_ref, dict) and not role_ref.get("apiGroup"):
+        role_ref["apiGroup"] = RBAC_GROUP
+    for subject in binding.get("subjects") or []:
+        if isinstance(subject, dict) and not subject.get("apiGroup") and subject.get("kind") in ("User", "Group"):
+            subject["apiGroup"] = RBAC_GROUP
+
+
 _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "Pod": _default_pod,
     "Namespace": _default_namespace,
@@ -206,6 +217,8 @@ _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "DaemonSet": _default_daemon_set,
     "StatefulSet": _default_stateful_set,
     "Job": _default_job,
+    "RoleBinding": _default_binding,
+    "ClusterRoleBinding": _default_binding,
 }
 
 

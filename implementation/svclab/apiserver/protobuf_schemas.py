@@ -1,7 +1,9 @@
 """Protobuf schemas of the kinds kubectl's ``create`` subcommands send besides
 Namespace and Service: ConfigMap, Secret, ServiceAccount (``create configmap|secret|serviceaccount``),
 TokenRequest (``create token``), SelfSubjectReview (``auth whoami``), Deployment
-(``create deployment``) and Job (``create job``).
+(``create deployment``), Job (``create job``) and the RBAC kinds (``create role``,
+``create rolebinding``, ``create clusterrole``, ``create clusterrolebinding``) and the
+self reviews of ``kubectl auth can-i``.
 
 Field numbers are those of ``k8s.io/api``'s ``generated.proto``; only the fields
 those commands fill (and the pod-template fields a user can reach through them)
@@ -114,6 +116,39 @@ _JOB_SPEC: Schema = {
 }
 _OBJECT_REFERENCE: Schema = {1: _f("kind"), 2: _f("namespace"), 3: _f("name"), 4: _f("uid"), 5: _f("apiVersion")}
 
+_POLICY_RULE: Schema = {
+    1: _strings("verbs"),
+    2: _strings("apiGroups"),
+    3: _strings("resources"),
+    4: _strings("resourceNames"),
+    5: _strings("nonResourceURLs"),
+}
+_BINDING: Schema = {
+    1: _msg("metadata", OBJECT_META),
+    2: _msg("subjects", {1: _f("kind"), 2: _f("apiGroup"), 3: _f("name"), 4: _f("namespace")}, repeated=True),
+    3: _msg("roleRef", {1: _f("apiGroup"), 2: _f("kind"), 3: _f("name")}),
+}
+_RBAC = "rbac.authorization.k8s.io/v1"
+_RESOURCE_ATTRIBUTES: Schema = {
+    1: _f("namespace"),
+    2: _f("verb"),
+    3: _f("group"),
+    4: _f("version"),
+    5: _f("resource"),
+    6: _f("subresource"),
+    7: _f("name"),
+}
+_ACCESS_REVIEW: Schema = {
+    1: _msg("metadata", OBJECT_META),
+    2: _msg(
+        "spec",
+        {
+            1: _msg("resourceAttributes", _RESOURCE_ATTRIBUTES, keep_zero=True),
+            2: _msg("nonResourceAttributes", {1: _f("path"), 2: _f("verb")}, keep_zero=True),
+        },
+    ),
+}
+
 SCHEMAS: Mapping[tuple[str, str], Schema] = {
     **KIND_SCHEMAS,
     ("v1", "ConfigMap"): {
@@ -149,4 +184,17 @@ SCHEMAS: Mapping[tuple[str, str], Schema] = {
     ("authentication.k8s.io/v1", "SelfSubjectReview"): {1: _msg("metadata", OBJECT_META)},
     ("apps/v1", "Deployment"): {1: _msg("metadata", OBJECT_META), 2: _msg("spec", _DEPLOYMENT_SPEC)},
     ("batch/v1", "Job"): {1: _msg("metadata", OBJECT_META), 2: _msg("spec", _JOB_SPEC)},
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): _ACCESS_REVIEW,
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): {
+        1: _msg("metadata", OBJECT_META),
+        2: _msg("spec", {1: _f("namespace")}),
+    },
+    (_RBAC, "Role"): {1: _msg("metadata", OBJECT_META), 2: _msg("rules", _POLICY_RULE, repeated=True)},
+    (_RBAC, "ClusterRole"): {
+        1: _msg("metadata", OBJECT_META),
+        2: _msg("rules", _POLICY_RULE, repeated=True),
+        3: _msg("aggregationRule", {1: _msg("clusterRoleSelectors", _LABEL_SELECTOR, repeated=True)}),
+    },
+    (_RBAC, "RoleBinding"): _BINDING,
+    (_RBAC, "ClusterRoleBinding"): _BINDING,
 }

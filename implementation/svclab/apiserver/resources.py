@@ -42,6 +42,8 @@ class ResourceType:
         return self.kind + "List"
 
 
+_RBAC = "rbac.authorization.k8s.io"
+_AUTHZ = "authorization.k8s.io"
 _SCALED = ("status", "scale")  # workloads with a status and an autoscaling/v1 Scale subresource
 
 RESOURCES: tuple[ResourceType, ...] = (
@@ -94,7 +96,20 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("apps", "v1", "DaemonSet", "daemonsets", "daemonset", True, ("ds",), ("all",), ("status",)),
     ResourceType("apps", "v1", "StatefulSet", "statefulsets", "statefulset", True, ("sts",), ("all",), _SCALED),
     ResourceType("batch", "v1", "Job", "jobs", "job", True, (), ("all",), ("status",)),
-    # Virtual, create-only kinds: answered, never stored (see authn.py).
+    ResourceType(_RBAC, "v1", "Role", "roles", "role", True),
+    ResourceType(_RBAC, "v1", "RoleBinding", "rolebindings", "rolebinding", True),
+    ResourceType(_RBAC, "v1", "ClusterRole", "clusterroles", "clusterrole", False),
+    ResourceType(_RBAC, "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding", False),
+    # Virtual, create-only kinds: answered, never stored (see authn.py and authz.py).
+    *(
+        ResourceType(_AUTHZ, "v1", kind, kind.lower() + "s", kind.lower(), kind.startswith("Local"), verbs=("create",))
+        for kind in (
+            "SelfSubjectAccessReview",
+            "SelfSubjectRulesReview",
+            "SubjectAccessReview",
+            "LocalSubjectAccessReview",
+        )
+    ),
     ResourceType("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", "tokenreview", False, verbs=("create",)),
     ResourceType(
         "authentication.k8s.io",
@@ -108,7 +123,16 @@ RESOURCES: tuple[ResourceType, ...] = (
 )
 
 # Kinds that are answered but never stored (create-only reviews).
-VIRTUAL_KINDS = frozenset({"TokenReview", "SelfSubjectReview"})
+VIRTUAL_KINDS = frozenset(
+    {
+        "TokenReview",
+        "SelfSubjectReview",
+        "SelfSubjectAccessReview",
+        "SelfSubjectRulesReview",
+        "SubjectAccessReview",
+        "LocalSubjectAccessReview",
+    }
+)
 
 _BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
 _BY_KIND = {r.kind: r for r in RESOURCES}

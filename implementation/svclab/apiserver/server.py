@@ -22,7 +22,7 @@ from aiohttp import web
 
 from svclab.apimachinery.selection import SelectorError
 
-from . import authn, deletion, discovery, errors, printing, protobuf, scale, selectable
+from . import authn, authz, deletion, discovery, errors, printing, protobuf, scale, selectable
 from .negotiation import Form, dry_run_requested, negotiate_form, partial_object_metadata, partial_object_metadata_list
 from .protobuf_schemas import SCHEMAS
 from .registry import Registry
@@ -219,6 +219,8 @@ class ApiServer:
 
     async def _get(self, request: web.Request, route: Route) -> web.StreamResponse:
         r = route.resource
+        if r.kind in VIRTUAL_KINDS:
+            raise errors.method_not_allowed()
         if route.name is None:
             if route.watch or request.query.get("watch") in ("true", "1"):
                 return await self._watch(request, route)
@@ -318,7 +320,7 @@ class ApiServer:
         body = await self._body(request)
         dry_run = _dry_run(request, "CreateOptions")
         if r.kind in VIRTUAL_KINDS:
-            return _json(self._review(request, r.kind, body), 201)
+            return _json(self._review(request, route, body), 201)
         if route.subresource == "token" and route.name:
             if self.issuer is None:
                 raise errors.method_not_allowed()
@@ -332,10 +334,15 @@ class ApiServer:
             raise errors.bad_request("the server could not find the requested resource (namespace required)")
         return _json(self.registry.create(r, namespace, body, dry_run=dry_run), 201)
 
-    def _review(self, request: web.Request, kind: str, body: Obj) -> Obj:
+    def _review(self, request: web.Request, route: Route, body: Obj) -> Obj:
+        kind = route.resource.kind
         if kind == "TokenReview":
             return authn.token_review(self.authenticate, body)
-        return authn.self_subject_review(request["user"])
+        if kind == "SelfSubjectReview":
+            return authn.self_subject_review(request["user"])
+        if kind == "SelfSubjectRulesReview":
+            return authz.rules_review(body)
+        return authz.access_review(kind, body, route.namespace)
 
     async def _put(self, request: web.Request, route: Route) -> web.Response:
         if route.name is None or route.resource.kind in VIRTUAL_KINDS:

@@ -47,6 +47,15 @@ _REPLICA_COLUMNS = (
     Column("Ready", "Ready replicas.", type="integer"),
 )
 
+_BINDING_COLUMNS = (
+    _NAME,
+    Column("Role", "The role bound, as Kind/name."),
+    _AGE,
+    Column("Users", "Users in the binding.", priority=1),
+    Column("Groups", "Groups in the binding.", priority=1),
+    Column("ServiceAccounts", "ServiceAccounts in the binding, as namespace/name.", priority=1),
+)
+
 COLUMNS: dict[str, tuple[Column, ...]] = {
     "Service": (
         _NAME,
@@ -152,6 +161,8 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         _AGE,
         *_WIDE_POD_TEMPLATE,
     ),
+    "RoleBinding": _BINDING_COLUMNS,
+    "ClusterRoleBinding": _BINDING_COLUMNS,
 }
 
 # Upstream's DefaultTableConvertor, for kinds without a printer.

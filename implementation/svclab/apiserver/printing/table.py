@@ -26,6 +26,7 @@ from .rows import (
     service_row,
 )
 from .workloads import (
+    binding_row,
     config_map_row,
     daemon_set_row,
     deployment_row,
@@ -57,6 +58,8 @@ _ROW_PRINTERS: dict[str, Callable[[Obj, dt.datetime], Cells]] = {
     "DaemonSet": daemon_set_row,
     "StatefulSet": stateful_set_row,
     "Job": job_row,
+    "RoleBinding": binding_row,
+    "ClusterRoleBinding": binding_row,
 }
 
 

@@ -1,5 +1,6 @@
-"""Rows of the workload kinds and of ConfigMaps, Secrets and ServiceAccounts, as upstream's
-printers compute them (``printDeployment``, ``printReplicaSet``, ``printJob`` ...).
+"""Rows of the workload kinds, of ConfigMaps, Secrets and ServiceAccounts, and of RBAC
+bindings, as upstream's printers compute them (``printDeployment``, ``printJob``,
+``printRoleBinding`` ...). Roles print with the default columns (name, creation time).
 
 Each ``*_row(obj, now)`` returns the cells in the order of its kind's columns
 (:mod:`.columns`), wide columns included. Side-effect-free.
@@ -15,6 +16,7 @@ from svclab.apimachinery.selection import SelectorError
 from .cells import NONE, Cells, Obj, format_labels, human_duration, parse_time, since
 
 __all__ = [
+    "binding_row",
     "config_map_row",
     "daemon_set_row",
     "deployment_row",
@@ -136,3 +138,19 @@ def job_row(job: Obj, now: dt.datetime) -> Cells:
     duration = "" if started is None else human_duration((finished or now) - started)
     cells: Cells = [name, _job_status(job), _job_completions(spec, status.get("succeeded", 0)), duration, age]
     return cells + _template_cells(job, _selector_text(job))
+
+
+def binding_row(binding: Obj, now: dt.datetime) -> Cells:
+    """RoleBinding and ClusterRoleBinding: the role as Kind/name; subjects by kind (wide)."""
+    name, age = _name_age(binding, now)
+    role_ref = binding.get("roleRef") or {}
+    subjects = binding.get("subjects") or []
+
+    def of_kind(kind: str) -> str:
+        picked = [s for s in subjects if s.get("kind") == kind]
+        if kind == "ServiceAccount":
+            return ", ".join(f"{s.get('namespace', '')}/{s.get('name', '')}" for s in picked)
+        return ", ".join(s.get("name", "") for s in picked)
+
+    role = f"{role_ref.get('kind', '')}/{role_ref.get('name', '')}"
+    return [name, role, age, of_kind("User"), of_kind("Group"), of_kind("ServiceAccount")]

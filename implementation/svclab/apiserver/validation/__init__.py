@@ -10,7 +10,8 @@ Modules: ``errors`` (field errors, Status), ``formats`` (names, labels, ports,
 IPs), ``meta`` (ObjectMeta), ``service``, ``endpoints`` (Endpoints and
 EndpointSlice), ``pod``, ``cluster`` (Node, Namespace, Event, Lease), ``config``
 (ConfigMap, Secret, ServiceAccount), ``template`` (selectors, pod templates) and
-``workloads`` (Deployment, ReplicaSet, DaemonSet, StatefulSet, ReplicationController, Job).
+``workloads`` (Deployment, ReplicaSet, DaemonSet, StatefulSet, ReplicationController, Job)
+and ``rbac`` (Roles, ClusterRoles and their bindings).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from .endpoints import validate_endpoint_slice, validate_endpoint_slice_update, 
 from .errors import ErrorType, FieldError, dedupe, go_slice, invalid_status
 from .meta import validate_object_meta_update
 from .pod import validate_pod, validate_pod_status_update, validate_pod_update
+from .rbac import RBAC_VALIDATORS
 from .service import validate_service, validate_service_status_update, validate_service_update
 from .workloads import WORKLOAD_VALIDATORS
 
@@ -82,7 +84,7 @@ _VALIDATORS: dict[str, KindValidators] = {
     "Lease": KindValidators(validate_lease, _revalidate(validate_lease), _no_status_rules, kube_finalizers=False),
 }
 _CORE_KINDS = {"ConfigMap", "Secret", "ServiceAccount", "ReplicationController"}  # core finalizer naming
-for _kind, (_create, _update) in {**CONFIG_VALIDATORS, **WORKLOAD_VALIDATORS}.items():
+for _kind, (_create, _update) in {**CONFIG_VALIDATORS, **WORKLOAD_VALIDATORS, **RBAC_VALIDATORS}.items():
     # Workload status writes are their controllers'; upstream checks counts only.
     _VALIDATORS[_kind] = KindValidators(_create, _update, _no_status_rules, kube_finalizers=_kind in _CORE_KINDS)
 
