@@ -200,3 +200,17 @@ def test_kubectl_create_scale_and_columns(kubectl) -> None:
     everything = kubectl("get", "all").stdout
     assert "deployment.apps/web" in everything and "job.batch/once" in everything
     assert kubectl("get", "rs,ds,sts,rc").returncode == 0
+
+
+def test_controller_revisions(api, kubectl) -> None:
+    revisions = "/apis/apps/v1/namespaces/default/controllerrevisions"
+    r = api.post(revisions, {"metadata": {"name": "r"}, "revision": -1})
+    assert [c["field"] for c in r.json()["details"]["causes"]] == ["data", "revision"]
+    owner = {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": "u1", "controller": True}
+    body = {"metadata": {"name": "agent-1", "ownerReferences": [owner]}, "data": {"spec": {}}, "revision": 1}
+    assert api.post(revisions, body).status_code == 201
+    changed = api.patch(f"{revisions}/agent-1", {"data": {"spec": {"x": 1}}}, "application/merge-patch+json")
+    assert changed.status_code == 422 and changed.json()["details"]["causes"][0]["field"] == "data"
+    lines = kubectl("get", "controllerrevisions").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "CONTROLLER", "REVISION", "AGE"]
+    assert lines[1].split()[:3] == ["agent-1", "daemonset.apps/agent", "1"]

@@ -95,6 +95,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("apps", "v1", "ReplicaSet", "replicasets", "replicaset", True, ("rs",), ("all",), _SCALED),
     ResourceType("apps", "v1", "DaemonSet", "daemonsets", "daemonset", True, ("ds",), ("all",), ("status",)),
     ResourceType("apps", "v1", "StatefulSet", "statefulsets", "statefulset", True, ("sts",), ("all",), _SCALED),
+    ResourceType("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", True),
     ResourceType("batch", "v1", "Job", "jobs", "job", True, (), ("all",), ("status",)),
     ResourceType(_RBAC, "v1", "Role", "roles", "role", True),
     ResourceType(_RBAC, "v1", "RoleBinding", "rolebindings", "rolebinding", True),

@@ -161,6 +161,12 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         _AGE,
         *_WIDE_POD_TEMPLATE,
     ),
+    "ControllerRevision": (
+        _NAME,
+        Column("Controller", "The owning controller, as kind.group/name."),
+        Column("Revision", "The revision number.", type="integer"),
+        _AGE,
+    ),
     "RoleBinding": _BINDING_COLUMNS,
     "ClusterRoleBinding": _BINDING_COLUMNS,
 }

@@ -28,6 +28,7 @@ from .rows import (
 from .workloads import (
     binding_row,
     config_map_row,
+    controller_revision_row,
     daemon_set_row,
     deployment_row,
     job_row,
@@ -58,6 +59,7 @@ _ROW_PRINTERS: dict[str, Callable[[Obj, dt.datetime], Cells]] = {
     "DaemonSet": daemon_set_row,
     "StatefulSet": stateful_set_row,
     "Job": job_row,
+    "ControllerRevision": controller_revision_row,
     "RoleBinding": binding_row,
     "ClusterRoleBinding": binding_row,
 }

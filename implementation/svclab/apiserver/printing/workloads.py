@@ -17,6 +17,7 @@ from .cells import NONE, Cells, Obj, format_labels, human_duration, parse_time, 
 
 __all__ = [
     "binding_row",
+    "controller_revision_row",
     "config_map_row",
     "daemon_set_row",
     "deployment_row",
@@ -154,3 +155,15 @@ def binding_row(binding: Obj, now: dt.datetime) -> Cells:
 
     role = f"{role_ref.get('kind', '')}/{role_ref.get('name', '')}"
     return [name, role, age, of_kind("User"), of_kind("Group"), of_kind("ServiceAccount")]
+
+
+def controller_revision_row(revision: Obj, now: dt.datetime) -> Cells:
+    """Upstream printControllerRevision: the controlling owner as kind.group/name, or <none>."""
+    name, age = _name_age(revision, now)
+    controller = NONE
+    for owner in (revision.get("metadata") or {}).get("ownerReferences") or []:
+        if owner.get("controller"):
+            group = owner.get("apiVersion", "").rpartition("/")[0]
+            kind = f"{owner.get('kind', '')}.{group}" if group else owner.get("kind", "")
+            controller = f"{kind.lower()}/{owner.get('name', '')}"
+    return [name, controller, revision.get("revision", 0), age]

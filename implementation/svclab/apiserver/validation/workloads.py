@@ -9,6 +9,8 @@ OnFailure or Never). Strategy rules: rolling updates may not have both
 ``maxUnavailable`` and ``maxSurge`` at 0, percentages at most 100%. On update
 the apps selectors are immutable; a StatefulSet may change only some spec
 fields; a Job's selector, completions, completionMode and template are fixed.
+ControllerRevisions (the DaemonSet and StatefulSet history) need data and a
+non-negative revision; their data never changes.
 All functions are side-effect-free.
 """
 
@@ -292,6 +294,22 @@ def validate_job_update(new: dict[str, Any], old: dict[str, Any]) -> list[FieldE
     return errs
 
 
+def validate_controller_revision(revision: dict[str, Any]) -> list[FieldError]:
+    """Upstream ValidateControllerRevisionCreate: data present, revision not negative."""
+    errs = validate_object_meta(
+        mapping(revision, "metadata"), namespaced=True, name_fn=name_is_dns_subdomain, kube_finalizers=False
+    )
+    if revision.get("data") is None:
+        errs.append(required("data"))
+    return errs + validate_nonnegative(revision, "revision", "")
+
+
+def _validate_controller_revision_update(new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
+    """Only metadata may change (upstream: data is immutable)."""
+    errs = validate_controller_revision(new)
+    return errs + validate_immutable(new.get("data"), old.get("data"), "data", GoLiteral("runtime.RawExtension{...}"))
+
+
 def _with_selector_immutable(validate: Any) -> Any:
     return lambda new, old: validate(new) + _selector_immutable(new, old)
 
@@ -304,4 +322,5 @@ WORKLOAD_VALIDATORS: dict[str, tuple[Any, Any]] = {
     "StatefulSet": (validate_stateful_set, validate_stateful_set_update),
     "ReplicationController": (validate_replication_controller, lambda new, old: validate_replication_controller(new)),
     "Job": (validate_job, validate_job_update),
+    "ControllerRevision": (validate_controller_revision, _validate_controller_revision_update),
 }
