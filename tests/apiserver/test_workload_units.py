@@ -83,3 +83,27 @@ def test_template_errors_live_under_the_template() -> None:
     }
     fields = [e.field for e in validate_create("ReplicaSet", rs)]
     assert fields == ["spec.replicas", "spec.template.spec.containers[0].name"]
+
+
+def _daemon_set(**spec: object) -> dict[str, object]:
+    template = {"metadata": {"labels": {"app": "d"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
+    body = {"template": template, "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}}}
+    return {"kind": "DaemonSet", "metadata": {"name": "d", "namespace": "default"}, "spec": {**body, **spec}}
+
+
+def test_daemon_set_selector_rules() -> None:
+    # An empty selector selects everything, so only the empty-selector rule fires.
+    assert [str(e) for e in validate_create("DaemonSet", _daemon_set(selector={}))] == [
+        "spec.selector: Invalid value: &v1.LabelSelector{MatchLabels:map[string]string(nil), "
+        "MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for daemonset"
+    ]
+    # A missing one selects nothing: no Required error for DaemonSets, only the mismatch.
+    assert [e.field for e in validate_create("DaemonSet", _daemon_set())] == ["spec.template.metadata.labels"]
+
+
+def test_active_deadline_forbidden_in_pod_templates_but_jobs() -> None:
+    ds = _daemon_set(selector={"matchLabels": {"app": "d"}})
+    ds["spec"]["template"]["spec"]["activeDeadlineSeconds"] = 5  # type: ignore[index]
+    assert [str(e) for e in validate_create("DaemonSet", ds)] == [
+        "spec.template.spec.activeDeadlineSeconds: Forbidden: activeDeadlineSeconds in DaemonSet is not Supported"
+    ]

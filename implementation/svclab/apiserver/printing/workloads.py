@@ -17,8 +17,8 @@ from .cells import NONE, Cells, Obj, format_labels, human_duration, parse_time, 
 
 __all__ = [
     "binding_row",
-    "controller_revision_row",
     "config_map_row",
+    "controller_revision_row",
     "daemon_set_row",
     "deployment_row",
     "job_row",

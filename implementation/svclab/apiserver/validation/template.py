@@ -126,8 +126,8 @@ def validate_pod_template(
 ) -> list[FieldError]:
     """Upstream ``ValidatePodTemplateSpec`` plus the workload's restart-policy and deadline rules.
 
-    ``owner`` names the kind in upstream's "activeDeadlineSeconds in <owner> is not
-    Supported" (None of the kinds but Job allow a deadline: pass owner="" for Job).
+    ``owner`` names the kind in upstream's Forbidden "activeDeadlineSeconds in <owner>
+    is not Supported"; Job, the one kind whose pods may have a deadline, passes "".
     """
     if not isinstance(template, dict):
         return [required(path)]
@@ -142,10 +142,6 @@ def validate_pod_template(
     deadline = number(spec, "activeDeadlineSeconds")
     if owner and deadline is not None:
         errs.append(
-            invalid(
-                child(path, "spec.activeDeadlineSeconds"),
-                deadline,
-                f"activeDeadlineSeconds in {owner} is not Supported",
-            )
+            forbidden(child(path, "spec.activeDeadlineSeconds"), f"activeDeadlineSeconds in {owner} is not Supported")
         )
     return errs

@@ -84,11 +84,11 @@ def _rolling_update(rolling: dict[str, Any], path: str, both_zero: str) -> list[
     return errs
 
 
-def _selector_rules(spec: dict[str, Any], kind_word: str, required_selector: bool = True) -> list[FieldError]:
+def _selector_rules(spec: dict[str, Any], kind_word: str) -> list[FieldError]:
     path = child(SPEC, "selector")
     selector = spec.get("selector")
     if not isinstance(selector, dict):
-        return [required(path)] if required_selector else []
+        return [required(path)]
     errs = validate_label_selector(selector, path)
     if not mapping(selector, "matchLabels") and not selector.get("matchExpressions"):
         errs.append(invalid(path, label_selector_literal(selector), f"empty selector is invalid for {kind_word}"))
@@ -156,8 +156,14 @@ def _selector_immutable(new: dict[str, Any], old: dict[str, Any]) -> list[FieldE
 
 def validate_daemon_set(daemon_set: dict[str, Any]) -> list[FieldError]:
     spec = mapping(daemon_set, "spec")
-    errs = _meta(daemon_set) + _selector_rules(spec, "daemonset", required_selector=False)
-    errs += _template_match(spec, spec.get("selector"), skip_empty=False)
+    # Upstream's order here: selector syntax, template match, then the empty-selector rule.
+    selector = spec.get("selector")
+    errs = _meta(daemon_set) + validate_label_selector(selector, "spec.selector")
+    errs += _template_match(spec, selector, skip_empty=False)
+    if isinstance(selector, dict) and not mapping(selector, "matchLabels") and not selector.get("matchExpressions"):
+        errs.append(
+            invalid("spec.selector", label_selector_literal(selector), "empty selector is invalid for daemonset")
+        )
     errs += validate_pod_template(
         spec.get("template"),
         "spec.template",
@@ -243,15 +249,8 @@ def validate_replication_controller(rc: dict[str, Any]) -> list[FieldError]:
     if selector and any(labels.get(k) != v for k, v in selector.items()):
         errs.append(invalid("spec.template.metadata.labels", labels, SELECTOR_MISMATCH))
     errs += validate_pod_template(
-        template, "spec.template", namespace=_namespace(rc), restart_policies=("Always",), owner=""
+        template, "spec.template", namespace=_namespace(rc), restart_policies=("Always",), owner="ReplicationController"
     )
-    if number(mapping(template, "spec"), "activeDeadlineSeconds") is not None:
-        errs.append(
-            forbidden(
-                "spec.template.spec.activeDeadlineSeconds",
-                "activeDeadlineSeconds in ReplicationController is not Supported",
-            )
-        )
     return errs
 
 
@@ -300,7 +299,7 @@ def validate_controller_revision(revision: dict[str, Any]) -> list[FieldError]:
         mapping(revision, "metadata"), namespaced=True, name_fn=name_is_dns_subdomain, kube_finalizers=False
     )
     if revision.get("data") is None:
-        errs.append(required("data"))
+        errs.append(required("data", "data is mandatory"))
     return errs + validate_nonnegative(revision, "revision", "")
 
 
