@@ -63,3 +63,13 @@ def test_metadata_watch(apiserver, api) -> None:
         events = [json.loads(line) for line in stream.iter_lines() if line]
     assert events and all(e["object"]["kind"] == "PartialObjectMetadata" for e in events)
     assert "w" in [e["object"]["metadata"]["name"] for e in events]
+
+
+def test_metadata_watch_bookmarks_are_partial_object_metadata(api) -> None:
+    params = {"watch": "true", "sendInitialEvents": "true", "allowWatchBookmarks": "true", "timeoutSeconds": "1"}
+    params["resourceVersionMatch"] = "NotOlderThan"
+    with api.session.get(api.base + CM, headers={"Accept": ONE}, params=params, stream=True, timeout=10) as stream:
+        events = [json.loads(line) for line in stream.iter_lines() if line]
+    bookmarks = [e["object"] for e in events if e["type"] == "BOOKMARK"]
+    assert bookmarks[0]["kind"] == "PartialObjectMetadata" and bookmarks[0]["apiVersion"] == "meta.k8s.io/v1"
+    assert bookmarks[0]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}

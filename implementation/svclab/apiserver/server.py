@@ -292,6 +292,7 @@ class ApiServer:
             q.get("allowWatchBookmarks") == "true",
             timeout,
             render,
+            ("meta.k8s.io/v1", "PartialObjectMetadata") if form is Form.METADATA else None,
         )
         return await serve_watch(request, self.store, req, self.bookmark_interval)
 
