@@ -39,6 +39,19 @@ def test_secret_bad_base64_is_bad_request(api) -> None:
     assert api.get(f"{SECRETS}/bad").status_code == 404
 
 
+def test_numbers_in_string_maps_are_bad_requests(api) -> None:
+    r = api.post(CM, {"metadata": {"name": "port"}, "data": {"port": 8080}})
+    assert r.status_code == 400
+    assert r.json()["message"] == (
+        'ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal number '
+        "into Go struct field ConfigMap.data of type string"
+    )
+    r = api.post(SECRETS, {"metadata": {"name": "flag"}, "stringData": {"on": True}})
+    assert (
+        r.status_code == 400 and "cannot unmarshal bool into Go struct field Secret.stringData" in r.json()["message"]
+    )
+
+
 def test_secret_type_rules_and_immutability(api) -> None:
     r = api.post(SECRETS, {"metadata": {"name": "tls"}, "type": "kubernetes.io/tls", "data": {"tls.crt": "YQ=="}})
     assert r.status_code == 422

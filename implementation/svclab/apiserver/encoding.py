@@ -3,7 +3,8 @@
 kube-apiserver decodes them into bytes, so a value that is not standard base64
 never reaches validation: the request fails with 400 BadRequest and the
 decoder's message (``Secret in version "v1" cannot be handled as a Secret:
-illegal base64 data at input byte N``). Side-effect-free apart from raising.
+illegal base64 data at input byte N``); so does a number where a string map
+(ConfigMap ``data``, Secret ``stringData``) wants a string. Side-effect-free apart from raising.
 """
 
 from __future__ import annotations
@@ -60,8 +61,29 @@ def base64_error_offset(value: str) -> int | None:
                 return at - 1
 
 
+_GO_JSON_TYPES = {bool: "bool", int: "number", float: "number", list: "array", dict: "object"}
+
+
+def _check_string_values(kind: str, obj: dict[str, Any]) -> None:
+    """ConfigMap data and Secret stringData are maps of strings: ``port: 8080`` in YAML is
+    a number, which Go's JSON decoder refuses (the most common ConfigMap mistake)."""
+    field = {"ConfigMap": "data", "Secret": "stringData"}.get(kind)
+    values = obj.get(field) if field else None
+    if not isinstance(values, dict):
+        return
+    for value in values.values():
+        if value is not None and not isinstance(value, str):
+            found = _GO_JSON_TYPES.get(type(value), "value")
+            raise errors.bad_request(
+                f'{kind} in version "v1" cannot be handled as a {kind}: json: cannot unmarshal {found} '
+                f"into Go struct field {kind}.{field} of type string"
+            )
+
+
 def check_encoding(kind: str, obj: dict[str, Any]) -> None:
-    """Raise 400 BadRequest, as upstream's decoder would, when a byte field is not base64."""
+    """Raise 400 BadRequest, as upstream's decoder would, when a byte field is not base64
+    or a string map holds something else."""
+    _check_string_values(kind, obj)
     field = _BYTE_FIELDS.get(kind)
     if field is None:
         return

@@ -176,8 +176,8 @@ class Registry:
             raise
 
     def _prepare_for_create(self, kind: str, obj: Obj) -> Obj:
+        check_encoding(kind, obj)  # what upstream's decoder refuses, before any defaulting
         obj = default_service(obj) if kind == "Service" else apply_defaults(kind, obj)
-        check_encoding(kind, obj)
         if kind in _INITIAL_STATUS:
             obj["status"] = clone(_INITIAL_STATUS[kind])
         if kind == "Job":
@@ -265,8 +265,8 @@ class Registry:
         if subresource is None and r.kind == "Service":
             new = carry_over_allocated_values(default_service(new), old)
         elif subresource is None:
-            new = apply_defaults(r.kind, new)
             check_encoding(r.kind, new)
+            new = apply_defaults(r.kind, new)
         validate_fn = validation.validate_status_update if subresource == "status" else validation.validate_update
         errs = validate_fn(r.kind, new, old) if validate else []
         if errs:
