@@ -139,6 +139,17 @@ def test_token_of_a_deleted_account_is_refused(apiserver, api) -> None:
     assert r.status_code == 401
 
 
+def test_token_subresource_is_create_only(api) -> None:
+    assert api.put(f"{SA}/default/token", {"metadata": {"name": "default"}}).status_code == 405
+    assert (
+        api.patch(
+            f"{SA}/default/token", {"metadata": {"labels": {"a": "b"}}}, "application/merge-patch+json"
+        ).status_code
+        == 405
+    )
+    assert "labels" not in api.get(f"{SA}/default").json()["metadata"]
+
+
 def test_token_request_expiration_validated(api) -> None:
     r = api.post(f"{SA}/default/token", {"spec": {"expirationSeconds": 60}})
     assert r.status_code == 422

@@ -34,6 +34,7 @@ __all__ = ["ApiServer", "Route", "parse_path"]
 
 log = logging.getLogger(__name__)
 _PUBLIC = {"/healthz", "/livez", "/readyz", "/version"}
+_CREATE_ONLY_SUBRESOURCES = {"binding", "token"}  # POST only
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,34 +346,37 @@ class ApiServer:
             return authz.rules_review(body)
         return authz.access_review(kind, body, route.namespace)
 
-    async def _put(self, request: web.Request, route: Route) -> web.Response:
-        if route.name is None or route.resource.kind in VIRTUAL_KINDS:
+    @staticmethod
+    def _writable_name(route: Route) -> str:
+        """The name a PUT or PATCH writes: a stored object or its status, scale or finalize subresource."""
+        if route.name is None or route.resource.kind in VIRTUAL_KINDS or route.subresource in _CREATE_ONLY_SUBRESOURCES:
             raise errors.method_not_allowed()
+        return route.name
+
+    async def _put(self, request: web.Request, route: Route) -> web.Response:
+        name = self._writable_name(route)
         dry_run = _dry_run(request, "UpdateOptions")
         namespace = route.namespace or ""
         if route.subresource == "scale":
             body = await self._body(request)
-            return _json(
-                scale.update_scale(self.registry, route.resource, namespace, route.name, body, dry_run=dry_run)
-            )
+            return _json(scale.update_scale(self.registry, route.resource, namespace, name, body, dry_run=dry_run))
         sub = route.subresource if route.subresource != "finalize" else None
         obj, created = self.registry.update(
-            route.resource, namespace, route.name, await self._body(request), sub, dry_run=dry_run
+            route.resource, namespace, name, await self._body(request), sub, dry_run=dry_run
         )
         return _json(obj, 201 if created else 200)
 
     async def _patch(self, request: web.Request, route: Route) -> web.Response:
-        if route.name is None or route.resource.kind in VIRTUAL_KINDS:
-            raise errors.method_not_allowed()
+        name = self._writable_name(route)
         dry_run = _dry_run(request, "PatchOptions")
         ctype = request.headers.get("Content-Type", "").split(";")[0].strip()
         namespace, body = route.namespace or "", await request.read()
         if route.subresource == "scale":
             return _json(
-                scale.patch_scale(self.registry, route.resource, namespace, route.name, ctype, body, dry_run=dry_run)
+                scale.patch_scale(self.registry, route.resource, namespace, name, ctype, body, dry_run=dry_run)
             )
         obj, created = self.registry.patch(
-            route.resource, namespace, route.name, ctype, body, route.subresource, dry_run=dry_run
+            route.resource, namespace, name, ctype, body, route.subresource, dry_run=dry_run
         )
         return _json(obj, 201 if created else 200)
 
