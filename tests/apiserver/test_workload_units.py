@@ -107,3 +107,19 @@ def test_active_deadline_forbidden_in_pod_templates_but_jobs() -> None:
     assert [str(e) for e in validate_create("DaemonSet", ds)] == [
         "spec.template.spec.activeDeadlineSeconds: Forbidden: activeDeadlineSeconds in DaemonSet is not Supported"
     ]
+
+
+def test_workload_status_rules() -> None:
+    from svclab.apiserver.validation import validate_status_update
+
+    old = {"kind": "Deployment", "metadata": {"name": "d", "namespace": "default"}, "status": {"collisionCount": 2}}
+    new = dict(old, status={"replicas": 1, "readyReplicas": 2, "availableReplicas": 3, "updatedReplicas": -1})
+    assert [str(e) for e in validate_status_update("Deployment", new, old)] == [
+        "status.updatedReplicas: Invalid value: -1: must be greater than or equal to 0",
+        "status.readyReplicas: Invalid value: 2: cannot be greater than status.replicas",
+        "status.availableReplicas: Invalid value: 3: cannot be greater than status.replicas",
+        "status.availableReplicas: Invalid value: 3: cannot be greater than readyReplicas",
+        "status.collisionCount: Invalid value: 0: cannot be decremented",
+    ]
+    daemon_set = {"kind": "DaemonSet", "metadata": {"name": "d", "namespace": "default"}, "status": {"numberReady": -2}}
+    assert [e.field for e in validate_status_update("DaemonSet", daemon_set, daemon_set)] == ["status.numberReady"]

@@ -11,6 +11,7 @@ IPs), ``meta`` (ObjectMeta), ``service``, ``endpoints`` (Endpoints and
 EndpointSlice), ``pod``, ``cluster`` (Node, Namespace, Event, Lease), ``config``
 (ConfigMap, Secret, ServiceAccount), ``template`` (selectors, pod templates) and
 ``workloads`` (Deployment, ReplicaSet, DaemonSet, StatefulSet, ReplicationController, Job)
+with ``workload_status`` (what their controllers write)
 and ``rbac`` (Roles, ClusterRoles and their bindings).
 """
 
@@ -37,6 +38,7 @@ from .meta import validate_object_meta_update
 from .pod import validate_pod, validate_pod_status_update, validate_pod_update
 from .rbac import RBAC_VALIDATORS
 from .service import validate_service, validate_service_status_update, validate_service_update
+from .workload_status import STATUS_VALIDATORS
 from .workloads import WORKLOAD_VALIDATORS
 
 __all__ = [
@@ -85,8 +87,8 @@ _VALIDATORS: dict[str, KindValidators] = {
 }
 _CORE_KINDS = {"ConfigMap", "Secret", "ServiceAccount", "ReplicationController"}  # core finalizer naming
 for _kind, (_create, _update) in {**CONFIG_VALIDATORS, **WORKLOAD_VALIDATORS, **RBAC_VALIDATORS}.items():
-    # Workload status writes are their controllers'; upstream checks counts only.
-    _VALIDATORS[_kind] = KindValidators(_create, _update, _no_status_rules, kube_finalizers=_kind in _CORE_KINDS)
+    _status = STATUS_VALIDATORS.get(_kind, _no_status_rules)
+    _VALIDATORS[_kind] = KindValidators(_create, _update, _status, kube_finalizers=_kind in _CORE_KINDS)
 
 
 def _validators(kind: str) -> KindValidators:

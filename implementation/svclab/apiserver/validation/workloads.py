@@ -106,15 +106,12 @@ def _template_match(spec: dict[str, Any], selector: object, *, skip_empty: bool 
 
 
 def _replica_template(obj: dict[str, Any], owner: str, kind_word: str) -> list[FieldError]:
-    """Spec rules shared by Deployment and ReplicaSet (ValidatePodTemplateSpecForReplicaSet)."""
+    """Selector and template rules of Deployments and ReplicaSets (ValidatePodTemplateSpecForReplicaSet)."""
     spec = mapping(obj, "spec")
-    errs = validate_nonnegative(spec, "replicas", SPEC)
-    errs += _selector_rules(spec, kind_word)
-    errs += _template_match(spec, spec.get("selector"))
+    errs = _selector_rules(spec, kind_word) + _template_match(spec, spec.get("selector"))
     errs += validate_pod_template(
         spec.get("template"), "spec.template", namespace=_namespace(obj), restart_policies=("Always",), owner=owner
     )
-    errs += validate_nonnegative(spec, "minReadySeconds", SPEC)
     return errs
 
 
@@ -134,8 +131,9 @@ def _deployment_strategy(spec: dict[str, Any]) -> list[FieldError]:
 
 def validate_deployment(deployment: dict[str, Any]) -> list[FieldError]:
     spec = mapping(deployment, "spec")
-    errs = _meta(deployment) + _replica_template(deployment, "ReplicaSet", "deployment")
-    errs += _deployment_strategy(spec)
+    errs = _meta(deployment) + validate_nonnegative(spec, "replicas", SPEC)
+    errs += _replica_template(deployment, "ReplicaSet", "deployment")
+    errs += _deployment_strategy(spec) + validate_nonnegative(spec, "minReadySeconds", SPEC)
     errs += validate_nonnegative(spec, "revisionHistoryLimit", SPEC)
     deadline = number(spec, "progressDeadlineSeconds")
     if deadline is not None:
@@ -146,7 +144,10 @@ def validate_deployment(deployment: dict[str, Any]) -> list[FieldError]:
 
 
 def validate_replica_set(replica_set: dict[str, Any]) -> list[FieldError]:
-    return _meta(replica_set) + _replica_template(replica_set, "ReplicaSet", "deployment")
+    spec = mapping(replica_set, "spec")
+    errs = _meta(replica_set) + validate_nonnegative(spec, "replicas", SPEC)
+    errs += validate_nonnegative(spec, "minReadySeconds", SPEC)
+    return errs + _replica_template(replica_set, "ReplicaSet", "deployment")
 
 
 def _selector_immutable(new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
