@@ -8,10 +8,18 @@ formats and merge patch with the clients through ``svclab.apimachinery``.
 Objects are plain JSON-compatible dicts throughout. The modules:
 
 * ``resources``  - the served resource types (group, version, kind, plural, scope).
+* ``negotiation``- the answer's form (object, Table, PartialObjectMetadata) and ``dryRun``.
+* ``encoding``   - base64 byte fields (Secret data, ConfigMap binaryData) as upstream decodes them.
+* ``workloads``  - workload kinds: generation tracking, a Job's generated selector.
+* ``scale``      - the autoscaling/v1 ``scale`` subresource of workloads.
+* ``serviceaccounts`` - the ``default`` ServiceAccount of every namespace.
+* ``authn``      - who a token is: admin token, ServiceAccount JWTs (TokenRequest),
+  TokenReview and SelfSubjectReview.
+* ``protobuf_schemas`` - protobuf schemas of the kinds kubectl's create subcommands send.
 * ``selectable`` - which objects a list or watch selects: each kind's selectable fields.
 * ``patch/``     - JSON patch, merge patch, strategic merge patch, apply (pure).
 * ``validation/``- per-kind validation as upstream does it (pure).
-* ``defaults``   - defaulting of every kind but Service.
+* ``defaults``   - defaulting of every kind but Service (pods, templates, workloads, Secrets).
 * ``services/``  - Service defaulting and ClusterIP / NodePort allocation.
 * ``registry``   - the write path: create, update, patch, status, binding.
 * ``deletion``   - graceful deletion, finalizers, propagation, the garbage collector.

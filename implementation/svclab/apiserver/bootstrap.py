@@ -1,7 +1,10 @@
-"""What kube-apiserver creates for itself: system namespaces and the
+"""What kube-apiserver creates for itself: system namespaces, the
 `default/kubernetes` Service with its Endpoints and EndpointSlice (the
 endpoint reconciler's output: the Endpoints carry the skip-mirror label, the
-slice is named like the Service and carries only the service-name label)."""
+slice is named like the Service and carries only the service-name label), and
+of the RBAC bootstrap policy the `cluster-admin` ClusterRole bound to the
+`system:masters` group (and, as kubeadm adds, `kubeadm:cluster-admins`, the
+admin token's group). Authorization itself stays allow-all."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from .registry import Registry
 from .resources import by_kind
 from .services import kubernetes_service_ip
 
-__all__ = ["ensure_system_objects"]
+__all__ = ["ensure_bootstrap_policy", "ensure_system_objects"]
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
@@ -75,3 +78,36 @@ def ensure_system_objects(registry: Registry, service_cidr: str, address: str, p
             "ports": [https],
         },
     )
+
+
+def _bootstrap_meta(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"},
+        "annotations": {"rbac.authorization.kubernetes.io/autoupdate": "true"},
+    }
+
+
+def _cluster_admin_rules() -> list[dict[str, Any]]:
+    # Fresh objects each time: the store keeps what create() is given.
+    return [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}, {"nonResourceURLs": ["*"], "verbs": ["*"]}]
+
+
+def _binding(name: str, group: str) -> dict[str, Any]:
+    return {
+        "metadata": _bootstrap_meta(name),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}],
+    }
+
+
+def ensure_bootstrap_policy(registry: Registry) -> None:
+    """Create (never overwrite) the cluster-admin ClusterRole and its bindings."""
+    wanted = [
+        ("ClusterRole", {"metadata": _bootstrap_meta("cluster-admin"), "rules": _cluster_admin_rules()}),
+        ("ClusterRoleBinding", _binding("cluster-admin", "system:masters")),
+        ("ClusterRoleBinding", _binding("kubeadm:cluster-admins", "kubeadm:cluster-admins")),
+    ]
+    for kind, obj in wanted:
+        if registry.store.get(kind, "", obj["metadata"]["name"]) is None:
+            registry.create(by_kind(kind), "", obj)

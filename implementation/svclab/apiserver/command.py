@@ -88,7 +88,7 @@ def _bind(host: str, port: int, netns: str | None = None) -> socket.socket:
 
 
 async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
-    from . import bootstrap, certs
+    from . import authn, bootstrap, certs, serviceaccounts
     from .registry import Registry
     from .server import ApiServer
     from .services import ServiceAllocations, kubernetes_service_ip
@@ -105,19 +105,23 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
     service_ip = kubernetes_service_ip(args.service_cidr)
     ips = sorted({"127.0.0.1", advertise, service_ip, *(h for h, _ in bound)} - {"0.0.0.0", "::"})
     pki = certs.ensure_pki(state, ips, ["localhost"])
-    token = _token(state)
+    token = _secret(state, "token")
 
     store = Store(state / "state.db")
     allocations = ServiceAllocations(args.service_cidr)
     allocations.restore(store.list("Service"))
     registry = Registry(store, allocations)
+    serviceaccounts.install(registry)
     bootstrap.ensure_system_objects(registry, args.service_cidr, advertise, advertise_port)
+    serviceaccounts.ensure_default_service_accounts(registry)
+    bootstrap.ensure_bootstrap_policy(registry)
     server = ApiServer(
         store,
         registry,
         token,
         server_address=f"{advertise}:{advertise_port}",
         bookmark_interval=args.watch_bookmark_interval,
+        issuer=authn.TokenIssuer(_secret(state, "sa.key").encode(), store),
     )
     ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ssl_ctx.load_cert_chain(pki.cert_path, pki.key_path)
@@ -141,11 +145,12 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
         store.close()
 
 
-def _token(state: Path) -> str:
-    """The bearer token of STATE/token, made (mode 0600) at first start."""
+def _secret(state: Path, name: str) -> str:
+    """STATE/<name>, a random secret made (mode 0600) at first start: the admin
+    bearer token ("token") or the ServiceAccount token signing key ("sa.key")."""
     from . import certs
 
-    token_file = state / "token"
+    token_file = state / name
     if not token_file.exists():
         token_file.write_text(certs.make_token())
         token_file.chmod(0o600)

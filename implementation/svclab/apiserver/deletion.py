@@ -143,19 +143,18 @@ def delete(registry: Writer, r: ResourceType, namespace: str, name: str, options
     if obj is None:
         raise errors.not_found(r.group, r.plural, name)
     _check_preconditions(r, obj, options)
-    if options.get("dryRun"):
-        return obj
+    dry_run = bool(options.get("dryRun"))  # answered as if done; nothing written
     if r.kind == "Namespace":
-        return _mark_namespace_terminating(registry, r, obj)
+        return _mark_namespace_terminating(registry, r, obj, dry_run)
     policy = _propagation(options)
-    if policy == "Orphan":
+    if policy == "Orphan" and not dry_run:
         registry.gc.orphan_dependents(obj["metadata"]["uid"])
     grace = _pod_grace(obj, options) if r.kind == "Pod" else 0
     finalizers = list(obj["metadata"].get("finalizers") or [])
     if policy == "Foreground" and registry.gc.has_dependents(obj["metadata"]["uid"]):
         finalizers = sorted(set(finalizers) | {"foregroundDeletion"})
     if grace == 0 and not finalizers:
-        return _success(r, remove_now(registry, r, obj))
+        return _success(r, obj if dry_run else remove_now(registry, r, obj))
     new = clone(obj)
     meta = new["metadata"]
     when = datetime.now(UTC) + timedelta(seconds=grace)
@@ -167,18 +166,20 @@ def delete(registry: Writer, r: ResourceType, namespace: str, name: str, options
         meta.pop("finalizers")
     if grace == 0 and r.kind == "Pod" and not finalizers:
         return _success(r, remove_now(registry, r, new))
-    if new == obj:
-        return obj
+    if new == obj or dry_run:
+        return new
     return registry.put(r, new, MODIFIED, obj)
 
 
-def _mark_namespace_terminating(registry: Writer, r: ResourceType, ns: Obj) -> Obj:
+def _mark_namespace_terminating(registry: Writer, r: ResourceType, ns: Obj, dry_run: bool) -> Obj:
     if ns["metadata"].get("deletionTimestamp"):
         return ns
     new = clone(ns)
     new["metadata"]["deletionTimestamp"] = registry.now()
     new["metadata"]["deletionGracePeriodSeconds"] = 0
     new.setdefault("status", {})["phase"] = "Terminating"
+    if dry_run:
+        return new
     stored = registry.put(r, new, MODIFIED, ns)
     registry.gc.kick()
     return stored

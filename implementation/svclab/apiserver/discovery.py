@@ -29,6 +29,11 @@ __all__ = [
 KUBERNETES_VERSION = "v1.33.0"
 
 _SUBRESOURCE_KINDS = {"binding": ("Binding", ("create",)), "finalize": ("Namespace", ("update",))}
+# Subresources served in another group's kind: (group, version, kind, verbs), as upstream lists them.
+_FOREIGN_SUBRESOURCES = {
+    "scale": ("autoscaling", "v1", "Scale", ("get", "patch", "update")),
+    "token": ("authentication.k8s.io", "v1", "TokenRequest", ("create",)),
+}
 
 
 def version_info() -> dict[str, Any]:
@@ -87,16 +92,13 @@ def _resource_entries(r: ResourceType) -> list[dict[str, Any]]:
         main["categories"] = list(r.categories)
     entries = [main]
     for sub in r.subresources:
-        kind, verbs = _SUBRESOURCE_KINDS.get(sub, (r.kind, ("get", "patch", "update")))
-        entries.append(
-            {
-                "name": f"{r.plural}/{sub}",
-                "singularName": "",
-                "namespaced": r.namespaced,
-                "kind": kind,
-                "verbs": list(verbs),
-            }
-        )
+        entry: dict[str, Any] = {"name": f"{r.plural}/{sub}", "singularName": "", "namespaced": r.namespaced}
+        if sub in _FOREIGN_SUBRESOURCES:
+            group, version, kind, verbs = _FOREIGN_SUBRESOURCES[sub]
+            entry.update(group=group, version=version)
+        else:
+            kind, verbs = _SUBRESOURCE_KINDS.get(sub, (r.kind, ("get", "patch", "update")))
+        entries.append(dict(entry, kind=kind, verbs=list(verbs)))
     return entries
 
 

@@ -21,12 +21,14 @@ Go pointer or has no ``omitempty`` (``keep_zero``). Unknown field numbers are
 skipped, as the generated Go code does. A zero ``targetPort`` IntOrString is
 dropped too (Go would write ``0``; the server's defaulting treats both alike).
 
-Only the kinds kubectl sends this way are covered: core/v1 Namespace and
-Service. Anything else raises :class:`ProtobufError` (the server answers 415).
+This module covers core/v1 Namespace and Service; ``protobuf_schemas`` adds
+the other kinds kubectl's ``create`` subcommands send (pass its ``SCHEMAS``).
+Anything else raises :class:`ProtobufError` (the server answers 415).
 """
 
 from __future__ import annotations
 
+import base64
 import datetime
 import enum
 import json
@@ -36,10 +38,13 @@ from typing import Any
 
 __all__ = [
     "K8S_PROTOBUF",
+    "KIND_SCHEMAS",
     "MAGIC",
+    "OBJECT_META",
     "ProtoField",
     "ProtoType",
     "ProtobufError",
+    "Schema",
     "decode_k8s_protobuf",
     "decode_message",
 ]
@@ -68,6 +73,7 @@ class ProtoType(str, enum.Enum):
     INT64 = "int64"
     MESSAGE = "message"
     STRING_MAP = "map<string,string>"
+    BYTES_MAP = "map<string,bytes>"  # JSON: base64 values (Secret data, ConfigMap binaryData)
     INT_OR_STRING = "intstr.IntOrString"
     TIME = "metav1.Time"
     FIELDS_V1 = "metav1.FieldsV1"
@@ -324,6 +330,9 @@ def _decode_special(spec: ProtoField, raw: bytes) -> Any:
     if spec.type is ProtoType.STRING_MAP:
         entry = decode_message(raw, {1: _f("key", keep_zero=True), 2: _f("value", keep_zero=True)})
         return (entry.get("key", ""), entry.get("value", ""))
+    if spec.type is ProtoType.BYTES_MAP:
+        entry = decode_message(raw, {1: _f("key", keep_zero=True), 2: _f("value", ProtoType.BYTES, keep_zero=True)})
+        return (entry.get("key", ""), base64.b64encode(entry.get("value", b"")).decode())
     if spec.type is ProtoType.INT_OR_STRING:
         value = decode_message(raw, {1: _f("type", ProtoType.INT64), 2: _f("intVal", ProtoType.INT32), 3: _f("strVal")})
         return value.get("strVal", "") if value.get("type") == 1 else value.get("intVal", 0)
@@ -358,7 +367,7 @@ def decode_message(buffer: bytes, schema: Schema) -> dict[str, Any]:
         if spec.keep_zero and not spec.repeated:
             keep_zero.add(spec.name)
         value = _decode_value(spec, wire_type, raw)
-        if spec.type is ProtoType.STRING_MAP:
+        if spec.type in (ProtoType.STRING_MAP, ProtoType.BYTES_MAP):
             result.setdefault(spec.name, {})[value[0]] = value[1]
         elif spec.repeated:
             result.setdefault(spec.name, []).append(value)
@@ -367,7 +376,7 @@ def decode_message(buffer: bytes, schema: Schema) -> dict[str, Any]:
     return {name: value for name, value in result.items() if name in keep_zero or not _is_zero(value)}
 
 
-def decode_k8s_protobuf(body: bytes) -> dict[str, Any]:
+def decode_k8s_protobuf(body: bytes, schemas: Mapping[tuple[str, str], Schema] = KIND_SCHEMAS) -> dict[str, Any]:
     """Decode a ``application/vnd.kubernetes.protobuf`` request body to a JSON dict.
 
     The result starts with ``apiVersion`` and ``kind`` from the envelope. Raises
@@ -381,7 +390,7 @@ def decode_k8s_protobuf(body: bytes) -> dict[str, Any]:
     api_version, kind = type_meta.get("apiVersion", ""), type_meta.get("kind", "")
     if envelope.get("contentEncoding"):
         raise ProtobufError(f"unsupported content encoding {envelope['contentEncoding']!r}")
-    schema = KIND_SCHEMAS.get((api_version, kind))
+    schema = schemas.get((api_version, kind))
     if schema is None:
         raise ProtobufError(f"no protobuf decoder for {api_version or '<none>'}, Kind={kind or '<none>'}")
     decoded = decode_message(envelope.get("raw", b""), schema)

@@ -20,9 +20,11 @@ from . import patch as patching
 from .decoding import DecodeError, decode_in_place
 from .defaults import apply_defaults
 from .deletion import GarbageCollector, WriteHook, remove_now
+from .encoding import check_encoding
 from .resources import ResourceType, by_kind
 from .services import ServiceAllocationError, ServiceAllocations, carry_over_allocated_values, default_service
 from .storage import ADDED, MODIFIED, Obj, Store, clone
+from .workloads import WORKLOAD_KINDS, generate_job_selector
 
 __all__ = ["Registry", "now_rfc3339"]
 
@@ -30,7 +32,20 @@ __all__ = ["Registry", "now_rfc3339"]
 # one: a controller updating a slice someone deleted must get 404, not resurrect it).
 _CREATE_ON_UPDATE = {"Endpoints", "Event", "Lease"}
 # Kinds whose metadata.generation tracks spec changes.
-_GENERATION_TRACKED = {"Service", "Pod", "EndpointSlice"}
+_GENERATION_TRACKED = {"Service", "Pod", "EndpointSlice", *WORKLOAD_KINDS}
+# The status a new object starts with (upstream PrepareForCreate resets it; fields
+# without omitempty in the Go types print as zeros).
+_INITIAL_STATUS: dict[str, Obj] = {
+    "Pod": {"phase": "Pending", "qosClass": "BestEffort"},
+    "Service": {"loadBalancer": {}},
+    "Namespace": {"phase": "Active"},
+    "Deployment": {},
+    "Job": {},
+    "ReplicaSet": {"replicas": 0},
+    "ReplicationController": {"replicas": 0},
+    "StatefulSet": {"replicas": 0, "availableReplicas": 0},
+    "DaemonSet": {"currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0, "numberReady": 0},
+}
 _NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # upstream's generateName alphabet
 # metadata a client cannot set or change through the main resource
 _SYSTEM_METADATA = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation")
@@ -44,6 +59,8 @@ def now_rfc3339(clock: Callable[[], datetime] | None = None) -> str:
 def _spec_part(kind: str, obj: Obj) -> Any:
     if kind == "EndpointSlice":
         return (obj.get("endpoints"), obj.get("ports"), obj.get("addressType"))
+    if kind == "Deployment":  # annotations too: the legacy rollback annotation is a request
+        return (obj.get("spec"), obj["metadata"].get("annotations") or {})
     return obj.get("spec")
 
 
@@ -130,9 +147,10 @@ class Registry:
 
     # -- create --------------------------------------------------------------
 
-    def create(self, r: ResourceType, namespace: str, obj: Obj, *, validate: bool = True) -> Obj:
+    def create(self, r: ResourceType, namespace: str, obj: Obj, *, validate: bool = True, dry_run: bool = False) -> Obj:
         """Create an object. `validate=False` is for the server's own system objects
-        only (the kubernetes Endpoints may point at a loopback advertise address)."""
+        only (the kubernetes Endpoints may point at a loopback advertise address).
+        `dry_run`: every check, nothing stored; the answer carries no resourceVersion."""
         self._check_body(r, obj, namespace, None)
         meta = obj["metadata"]
         if not meta.get("name") and meta.get("generateName"):
@@ -152,7 +170,9 @@ class Registry:
         if self.store.get(r.kind, namespace if r.namespaced else "", name) is not None:
             raise errors.already_exists(r.group, r.plural, name)
         if r.kind == "Service":
-            obj = self._allocate(r, obj, None)
+            obj = self._allocate(r, obj, None, dry_run)
+        if dry_run:
+            return obj
         try:
             return self.put(r, obj, ADDED, None)
         except BaseException:
@@ -161,20 +181,19 @@ class Registry:
             raise
 
     def _prepare_for_create(self, kind: str, obj: Obj) -> Obj:
+        check_encoding(kind, obj)  # what upstream's decoder refuses, before any defaulting
         obj = default_service(obj) if kind == "Service" else apply_defaults(kind, obj)
-        if kind == "Pod":
-            obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
-        elif kind == "Service":
-            obj["status"] = {"loadBalancer": {}}
-        elif kind == "Namespace":
-            obj["status"] = {"phase": "Active"}
+        if kind in _INITIAL_STATUS:
+            obj["status"] = clone(_INITIAL_STATUS[kind])
+        if kind == "Job":
+            generate_job_selector(obj)
         return obj
 
-    def _allocate(self, r: ResourceType, new: Obj, old: Obj | None) -> Obj:
+    def _allocate(self, r: ResourceType, new: Obj, old: Obj | None, dry_run: bool = False) -> Obj:
         try:
             if old is None:
-                return self.allocations.prepare_create(new)
-            return self.allocations.prepare_update(new, old)
+                return self.allocations.prepare_create(new, dry_run=dry_run)
+            return self.allocations.prepare_update(new, old, dry_run=dry_run)
         except ServiceAllocationError as exc:
             if exc.internal:
                 raise errors.internal(exc.message) from exc
@@ -201,6 +220,7 @@ class Registry:
         subresource: str | None = None,
         *,
         validate: bool = True,
+        dry_run: bool = False,
     ) -> tuple[Obj, bool]:
         """Replace an object (or its status). Returns (object, created)."""
         self._check_body(r, obj, namespace, name)
@@ -209,13 +229,13 @@ class Registry:
         if old is None:
             if subresource is None and r.kind in _CREATE_ON_UPDATE:
                 obj["metadata"].pop("resourceVersion", None)
-                return self.create(r, namespace, obj, validate=validate), True
+                return self.create(r, namespace, obj, validate=validate, dry_run=dry_run), True
             raise errors.not_found(r.group, r.plural, name)
         wanted_rv = obj["metadata"].get("resourceVersion")
         if wanted_rv and wanted_rv != old["metadata"]["resourceVersion"]:
             raise errors.conflict(r.group, r.plural, name, errors.STALE_OBJECT)
         new = self._merge_system_fields(r, obj, old, subresource)
-        return self._write_update(r, new, old, subresource, validate), False
+        return self._write_update(r, new, old, subresource, validate, dry_run), False
 
     def _merge_system_fields(self, r: ResourceType, obj: Obj, old: Obj, subresource: str | None) -> Obj:
         meta, old_meta = obj["metadata"], old["metadata"]
@@ -244,21 +264,26 @@ class Registry:
             obj.setdefault("spec", old.get("spec", {}))
         return obj
 
-    def _write_update(self, r: ResourceType, new: Obj, old: Obj, subresource: str | None, validate: bool = True) -> Obj:
+    def _write_update(
+        self, r: ResourceType, new: Obj, old: Obj, subresource: str | None, validate: bool, dry_run: bool
+    ) -> Obj:
         if subresource is None and r.kind == "Service":
             new = carry_over_allocated_values(default_service(new), old)
         elif subresource is None:
+            check_encoding(r.kind, new)
             new = apply_defaults(r.kind, new)
         validate_fn = validation.validate_status_update if subresource == "status" else validation.validate_update
         errs = validate_fn(r.kind, new, old) if validate else []
         if errs:
             raise self._invalid(r, old["metadata"]["name"], errs)
         if r.kind == "Service" and subresource is None:
-            new = self._allocate(r, new, old)
+            new = self._allocate(r, new, old, dry_run)
         if r.kind in _GENERATION_TRACKED and _spec_part(r.kind, new) != _spec_part(r.kind, old):
             new["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
         if new == old:
             return old  # no change, no write: resourceVersion stays
+        if dry_run:
+            return new
         if self._finalized(r, new):
             return remove_now(self, r, new)
         return self.put(r, new, MODIFIED, old)
@@ -276,7 +301,15 @@ class Registry:
     # -- patch ---------------------------------------------------------------
 
     def patch(
-        self, r: ResourceType, namespace: str, name: str, content_type: str, body: bytes, subresource: str | None = None
+        self,
+        r: ResourceType,
+        namespace: str,
+        name: str,
+        content_type: str,
+        body: bytes,
+        subresource: str | None = None,
+        *,
+        dry_run: bool = False,
     ) -> tuple[Obj, bool]:
         ns_key = namespace if r.namespaced else ""
         old = self.store.get(r.kind, ns_key, name)
@@ -286,7 +319,7 @@ class Registry:
                 base: Obj = {"apiVersion": r.api_version, "kind": r.kind, "metadata": {"name": name}}
                 created = self._apply_patch(content_type, base, body, r.kind)
                 created.setdefault("metadata", {})["name"] = name
-                return self.create(r, namespace, created), True
+                return self.create(r, namespace, created, dry_run=dry_run), True
             raise errors.not_found(r.group, r.plural, name)
         patched = self._apply_patch(content_type, clone(old), body, r.kind)
         if not isinstance(patched, dict):
@@ -295,7 +328,7 @@ class Registry:
         if wanted_rv and wanted_rv != old["metadata"]["resourceVersion"]:
             raise errors.conflict(r.group, r.plural, name, errors.STALE_OBJECT)
         patched.setdefault("metadata", {})["resourceVersion"] = old["metadata"]["resourceVersion"]
-        return self.update(r, namespace, name, patched, subresource)
+        return self.update(r, namespace, name, patched, subresource, dry_run=dry_run)
 
     @staticmethod
     def _apply_patch(content_type: str, doc: Obj, body: bytes, kind: str) -> Obj:

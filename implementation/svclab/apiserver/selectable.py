@@ -68,6 +68,10 @@ SUPPORTED_FIELDS: Mapping[str, Mapping[str, FieldGetter]] = {
     "Node": {**_META_NAME, "spec.unschedulable": _spec_flag("unschedulable")},
     "Namespace": {**_META_NAME, "status.phase": _path("status.phase")},
     "Service": {**_META, "spec.clusterIP": _path("spec.clusterIP"), "spec.type": _path("spec.type")},
+    "Secret": {**_META, "type": _path("type")},
+    "ReplicationController": {**_META, "status.replicas": _path("status.replicas")},
+    "ReplicaSet": {**_META, "status.replicas": _path("status.replicas")},
+    "Job": {**_META, "status.successful": _path("status.succeeded")},
     "Event": {
         **_META,
         **{

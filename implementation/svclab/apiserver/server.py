@@ -22,9 +22,11 @@ from aiohttp import web
 
 from svclab.apimachinery.selection import SelectorError
 
-from . import deletion, discovery, errors, printing, protobuf, selectable
+from . import authn, authz, deletion, discovery, errors, printing, protobuf, scale, selectable
+from .negotiation import Form, dry_run_requested, negotiate_form, partial_object_metadata, partial_object_metadata_list
+from .protobuf_schemas import SCHEMAS
 from .registry import Registry
-from .resources import ResourceType, by_path
+from .resources import VIRTUAL_KINDS, ResourceType, by_path
 from .storage import Obj, Store
 from .watch import DEFAULT_TIMEOUT, WatchRequest, serve_watch
 from .yaml_json import load_yaml_as_json
@@ -33,6 +35,7 @@ __all__ = ["ApiServer", "Route", "parse_path"]
 
 log = logging.getLogger(__name__)
 _PUBLIC = {"/healthz", "/livez", "/readyz", "/version"}
+_CREATE_ONLY_SUBRESOURCES = {"binding", "token"}  # POST only
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,19 +77,31 @@ def _json(body: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
 
 
-def _wants_table(request: web.Request) -> bool:
-    return "as=Table" in request.headers.get("Accept", "")
+def _form(request: web.Request, *, is_list: bool) -> Form:
+    return negotiate_form(request.headers.get("Accept", ""), is_list=is_list)
+
+
+def _dry_run(request: web.Request, options_kind: str) -> bool:
+    return dry_run_requested(request.query.getall("dryRun", []), options_kind)
 
 
 class ApiServer:
     """Builds the aiohttp application around a store and registry."""
 
     def __init__(
-        self, store: Store, registry: Registry, token: str, *, server_address: str = "", bookmark_interval: float = 10.0
+        self,
+        store: Store,
+        registry: Registry,
+        token: str,
+        *,
+        server_address: str = "",
+        bookmark_interval: float = 10.0,
+        issuer: authn.TokenIssuer | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
         self.token = token
+        self.issuer = issuer
         self.server_address = server_address
         self.bookmark_interval = bookmark_interval
         self.ready = False
@@ -112,14 +127,20 @@ class ApiServer:
             err = errors.internal(f"{type(exc).__name__}: {exc}")
             return _json(err.status(), 500)
 
+    def authenticate(self, token: str, audiences: list[str] | None = None) -> authn.UserInfo | None:
+        """The user a bearer token stands for: the admin token, or a ServiceAccount token."""
+        if hmac.compare_digest(token.encode(), self.token.encode()):
+            return authn.ADMIN
+        return self.issuer.verify(token, audiences) if self.issuer is not None else None
+
     @web.middleware
     async def _authenticate(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if request.path not in _PUBLIC:
             header = request.headers.get("Authorization", "")
-            if not header.startswith("Bearer ") or not hmac.compare_digest(
-                header[7:].strip().encode(), self.token.encode()
-            ):
+            user = self.authenticate(header[7:].strip()) if header.startswith("Bearer ") else None
+            if user is None:
                 raise errors.unauthorized()
+            request["user"] = user
         response: web.StreamResponse = await handler(request)
         return response
 
@@ -200,19 +221,25 @@ class ApiServer:
 
     async def _get(self, request: web.Request, route: Route) -> web.StreamResponse:
         r = route.resource
+        if r.kind in VIRTUAL_KINDS:
+            raise errors.method_not_allowed()
         if route.name is None:
             if route.watch or request.query.get("watch") in ("true", "1"):
                 return await self._watch(request, route)
             return self._list(request, route)
+        if route.subresource == "scale":
+            return _json(scale.get_scale(self.registry, r, route.namespace or "", route.name))
         obj = self.store.get(r.kind, route.namespace or "", route.name)
         if obj is None or route.subresource not in (None, "status"):
             raise errors.not_found(r.group, r.plural, route.name)
-        if _wants_table(request):
+        form = _form(request, is_list=False)
+        if form is Form.TABLE:
             return _json(self._table(request, r.kind, [obj], obj["metadata"]["resourceVersion"]))
-        return _json(obj)
+        return _json(partial_object_metadata(obj) if form is Form.METADATA else obj)
 
     def _list(self, request: web.Request, route: Route) -> web.Response:
         r, q = route.resource, request.query
+        form = _form(request, is_list=True)
         matches = self._matcher(request, r)
         items = [o for o in self.store.list(r.kind, route.namespace) if matches(o)]
         rv = str(self.store.rv)
@@ -235,19 +262,27 @@ class ApiServer:
             meta["continue"] = cont
             meta["remainingItemCount"] = len(items) - limit
             items = items[:limit]
-        if _wants_table(request):
+        if form is Form.TABLE:
             return _json(self._table(request, r.kind, items, rv, cont))
+        if form is Form.METADATA:
+            return _json(partial_object_metadata_list(items, meta))
         return _json({"kind": r.list_kind, "apiVersion": r.api_version, "metadata": meta, "items": items})
 
     async def _watch(self, request: web.Request, route: Route) -> web.StreamResponse:
         q = request.query
         r = route.resource
         render = None
-        if _wants_table(request):
+        form = _form(request, is_list=False)
+        if form is Form.TABLE:
 
             def render(kind: str, obj: Obj) -> bytes:
                 table = self._table(request, r.kind, [obj], obj["metadata"]["resourceVersion"])
                 return orjson.dumps({"type": kind, "object": table}) + b"\n"
+
+        elif form is Form.METADATA:
+
+            def render(kind: str, obj: Obj) -> bytes:
+                return orjson.dumps({"type": kind, "object": partial_object_metadata(obj)}) + b"\n"
 
         timeout = float(q.get("timeoutSeconds") or DEFAULT_TIMEOUT)
         req = WatchRequest(
@@ -259,6 +294,7 @@ class ApiServer:
             q.get("allowWatchBookmarks") == "true",
             timeout,
             render,
+            ("meta.k8s.io/v1", "PartialObjectMetadata") if form is Form.METADATA else None,
         )
         return await serve_watch(request, self.store, req, self.bookmark_interval)
 
@@ -269,7 +305,7 @@ class ApiServer:
         ctype = request.headers.get("Content-Type", "application/json")
         try:
             if ctype.startswith("application/vnd.kubernetes.protobuf"):
-                return protobuf.decode_k8s_protobuf(raw)
+                return protobuf.decode_k8s_protobuf(raw, SCHEMAS)
             if "yaml" in ctype:
                 loaded: dict[str, Any] = load_yaml_as_json(raw)
                 return loaded
@@ -283,6 +319,13 @@ class ApiServer:
     async def _post(self, request: web.Request, route: Route) -> web.Response:
         r = route.resource
         body = await self._body(request)
+        dry_run = _dry_run(request, "CreateOptions")
+        if r.kind in VIRTUAL_KINDS:
+            return _json(self._review(request, route, body), 201)
+        if route.subresource == "token" and route.name:
+            if self.issuer is None:
+                raise errors.method_not_allowed()
+            return _json(authn.token_request(self.issuer, self.store, route.namespace or "", route.name, body), 201)
         if route.subresource == "binding" and route.name:
             return _json(self.registry.bind(route.namespace or "", route.name, body), 201)
         if route.name is not None:
@@ -290,27 +333,55 @@ class ApiServer:
         namespace = route.namespace or ""
         if r.namespaced and route.namespace is None:
             raise errors.bad_request("the server could not find the requested resource (namespace required)")
-        return _json(self.registry.create(r, namespace, body), 201)
+        return _json(self.registry.create(r, namespace, body, dry_run=dry_run), 201)
+
+    def _review(self, request: web.Request, route: Route, body: Obj) -> Obj:
+        kind = route.resource.kind
+        if kind == "TokenReview":
+            return authn.token_review(self.authenticate, body)
+        if kind == "SelfSubjectReview":
+            return authn.self_subject_review(request["user"])
+        if kind == "SelfSubjectRulesReview":
+            return authz.rules_review(body)
+        return authz.access_review(kind, body, route.namespace)
+
+    @staticmethod
+    def _writable_name(route: Route) -> str:
+        """The name a PUT or PATCH writes: a stored object or its status, scale or finalize subresource."""
+        if route.name is None or route.resource.kind in VIRTUAL_KINDS or route.subresource in _CREATE_ONLY_SUBRESOURCES:
+            raise errors.method_not_allowed()
+        return route.name
 
     async def _put(self, request: web.Request, route: Route) -> web.Response:
-        if route.name is None:
-            raise errors.method_not_allowed()
+        name = self._writable_name(route)
+        dry_run = _dry_run(request, "UpdateOptions")
+        namespace = route.namespace or ""
+        if route.subresource == "scale":
+            body = await self._body(request)
+            return _json(scale.update_scale(self.registry, route.resource, namespace, name, body, dry_run=dry_run))
         sub = route.subresource if route.subresource != "finalize" else None
         obj, created = self.registry.update(
-            route.resource, route.namespace or "", route.name, await self._body(request), sub
+            route.resource, namespace, name, await self._body(request), sub, dry_run=dry_run
         )
         return _json(obj, 201 if created else 200)
 
     async def _patch(self, request: web.Request, route: Route) -> web.Response:
-        if route.name is None:
-            raise errors.method_not_allowed()
+        name = self._writable_name(route)
+        dry_run = _dry_run(request, "PatchOptions")
         ctype = request.headers.get("Content-Type", "").split(";")[0].strip()
+        namespace, body = route.namespace or "", await request.read()
+        if route.subresource == "scale":
+            return _json(
+                scale.patch_scale(self.registry, route.resource, namespace, name, ctype, body, dry_run=dry_run)
+            )
         obj, created = self.registry.patch(
-            route.resource, route.namespace or "", route.name, ctype, await request.read(), route.subresource
+            route.resource, namespace, name, ctype, body, route.subresource, dry_run=dry_run
         )
         return _json(obj, 201 if created else 200)
 
     async def _delete(self, request: web.Request, route: Route) -> web.Response:
+        if route.resource.kind in VIRTUAL_KINDS:
+            raise errors.method_not_allowed()
         raw = await request.read()
         options: dict[str, Any] = orjson.loads(raw) if raw.strip() else {}
         q = request.query
@@ -318,8 +389,8 @@ class ApiServer:
             options["gracePeriodSeconds"] = int(q["gracePeriodSeconds"])
         if "propagationPolicy" in q:
             options["propagationPolicy"] = q["propagationPolicy"]
-        if q.get("dryRun"):
-            options["dryRun"] = [q["dryRun"]]
+        body_dry_run: list[str] = options["dryRun"] if isinstance(options.get("dryRun"), list) else []
+        options["dryRun"] = dry_run_requested([*q.getall("dryRun", []), *body_dry_run], "DeleteOptions")
         r = route.resource
         if route.name is None:
             return _json(

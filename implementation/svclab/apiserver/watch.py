@@ -42,14 +42,17 @@ class WatchRequest:
     allow_bookmarks: bool
     timeout: float
     render: Callable[[str, Obj], bytes] | None  # Table rendering, or None for plain objects
+    # (apiVersion, kind) of BOOKMARK objects when not the resource's (metadata-only watches).
+    bookmark_type: tuple[str, str] | None = None
 
 
-def _bookmark(r: ResourceType, rv: int, initial_end: bool = False) -> bytes:
+def _bookmark(req: WatchRequest, rv: int, initial_end: bool = False) -> bytes:
     meta: dict[str, Any] = {"resourceVersion": str(rv)}
     if initial_end:
         meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+    api_version, kind = req.bookmark_type or (req.resource.api_version, req.resource.kind)
     return (
-        orjson.dumps({"type": "BOOKMARK", "object": {"kind": r.kind, "apiVersion": r.api_version, "metadata": meta}})
+        orjson.dumps({"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": api_version, "metadata": meta}})
         + b"\n"
     )
 
@@ -120,7 +123,7 @@ async def serve_watch(
             req.render(ADDED, o) if req.render else orjson.dumps({"type": ADDED, "object": o}) + b"\n" for o in initial
         ]
         if req.send_initial_events and req.allow_bookmarks:
-            chunks.append(_bookmark(r, start_rv, initial_end=True))
+            chunks.append(_bookmark(req, start_rv, initial_end=True))
         for event in backlog:
             seen = _translate(event, req)
             if seen:
@@ -148,7 +151,7 @@ async def _stream(
             event = await asyncio.wait_for(queue.get(), min(remaining, bookmark_interval))
         except TimeoutError:
             if req.allow_bookmarks and time.monotonic() < deadline:
-                await response.write(_bookmark(req.resource, store.rv))
+                await response.write(_bookmark(req, store.rv))
             continue
         chunks = []
         while True:  # drain what is queued: one write per burst

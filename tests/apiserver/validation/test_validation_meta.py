@@ -284,7 +284,7 @@ def test_update_reports_label_errors_once() -> None:
 
 def test_unknown_kind_is_a_key_error() -> None:
     with pytest.raises(KeyError):
-        validate_create("ConfigMap", {"metadata": {"name": "x"}})
+        validate_create("CustomResourceDefinition", {"metadata": {"name": "x"}})
 
 
 JUNK: list[tuple[str, Callable[[Obj], None]]] = [

@@ -82,6 +82,18 @@ _KIND_META: Mapping[str, PatchMeta] = {
     ),
     "Namespace": _struct(metadata=_OBJECT_META, status=_struct(conditions=_CONDITIONS)),
 }
+# Workloads: the pod template merges like a Pod; status conditions by type.
+_WORKLOAD_META = _struct(
+    metadata=_OBJECT_META,
+    spec=_struct(template=_struct(metadata=_OBJECT_META, spec=_POD_SPEC)),
+    status=_struct(conditions=_CONDITIONS),
+)
+_KIND_META = {
+    **_KIND_META,
+    **dict.fromkeys(
+        ("Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "ReplicationController", "Job"), _WORKLOAD_META
+    ),
+}
 _GENERIC_META = _struct(metadata=_OBJECT_META)
 
 

@@ -9,6 +9,8 @@ upstream's printers (``pkg/printers/internalversion/printers.go``):
 * ``cells``   - cell text every printer shares: ages (upstream ``HumanDuration``,
   from an injected clock), ``<none>``, labels, host:port, "+ N more..." lists.
 * ``rows``    - the row of each kind but Pod.
+* ``workloads`` - rows of Deployments, ReplicaSets, DaemonSets, StatefulSets,
+  ReplicationControllers, Jobs, ConfigMaps, Secrets, ServiceAccounts and RBAC bindings.
 * ``pods``    - a Pod's row: upstream ``printPod``'s walk over container statuses.
 * ``table``   - :func:`to_table`, the Table itself.
 

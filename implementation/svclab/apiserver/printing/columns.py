@@ -35,6 +35,27 @@ class Column:
 _NAME = Column("Name", "Name of the object, unique within its namespace.", format="name")
 _AGE = Column("Age", "Time since the object was created (metadata.creationTimestamp).")
 
+_WIDE_POD_TEMPLATE = (
+    Column("Containers", "Names of the template's containers.", priority=1),
+    Column("Images", "Images of the template's containers.", priority=1),
+    Column("Selector", "The label selector.", priority=1),
+)
+_REPLICA_COLUMNS = (
+    _NAME,
+    Column("Desired", "Desired replicas (spec.replicas).", type="integer"),
+    Column("Current", "Observed replicas (status.replicas).", type="integer"),
+    Column("Ready", "Ready replicas.", type="integer"),
+)
+
+_BINDING_COLUMNS = (
+    _NAME,
+    Column("Role", "The role bound, as Kind/name."),
+    _AGE,
+    Column("Users", "Users in the binding.", priority=1),
+    Column("Groups", "Groups in the binding.", priority=1),
+    Column("ServiceAccounts", "ServiceAccounts in the binding, as namespace/name.", priority=1),
+)
+
 COLUMNS: dict[str, tuple[Column, ...]] = {
     "Service": (
         _NAME,
@@ -102,6 +123,52 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("Holder", "Identity of the current holder."),
         _AGE,
     ),
+    "ConfigMap": (_NAME, Column("Data", "Number of keys (data and binaryData).", type="integer"), _AGE),
+    "Secret": (
+        _NAME,
+        Column("Type", "The type of the secret."),
+        Column("Data", "Number of keys in data.", type="integer"),
+        _AGE,
+    ),
+    "ServiceAccount": (_NAME, Column("Secrets", "Number of listed secrets.", type="integer"), _AGE),
+    "Deployment": (
+        _NAME,
+        Column("Ready", "Ready replicas out of desired."),
+        Column("Up-to-date", "Replicas updated to the latest template.", type="integer"),
+        Column("Available", "Replicas available to users.", type="integer"),
+        _AGE,
+        *_WIDE_POD_TEMPLATE,
+    ),
+    "ReplicaSet": (*_REPLICA_COLUMNS, _AGE, *_WIDE_POD_TEMPLATE),
+    "ReplicationController": (*_REPLICA_COLUMNS, _AGE, *_WIDE_POD_TEMPLATE),
+    "DaemonSet": (
+        _NAME,
+        Column("Desired", "Nodes that should run the daemon pod.", type="integer"),
+        Column("Current", "Nodes running at least one daemon pod.", type="integer"),
+        Column("Ready", "Nodes whose daemon pod is ready.", type="integer"),
+        Column("Up-to-date", "Nodes running the updated daemon pod.", type="integer"),
+        Column("Available", "Nodes whose daemon pod is available.", type="integer"),
+        Column("Node Selector", "The template's node selector."),
+        _AGE,
+        *_WIDE_POD_TEMPLATE,
+    ),
+    "StatefulSet": (_NAME, Column("Ready", "Ready replicas out of desired."), _AGE, *_WIDE_POD_TEMPLATE[:2]),
+    "Job": (
+        _NAME,
+        Column("Status", "Complete, Failed, Suspended, Terminating or Running."),
+        Column("Completions", "Succeeded pods out of the desired completions."),
+        Column("Duration", "How long the job ran or has been running."),
+        _AGE,
+        *_WIDE_POD_TEMPLATE,
+    ),
+    "ControllerRevision": (
+        _NAME,
+        Column("Controller", "The owning controller, as kind.group/name."),
+        Column("Revision", "The revision number.", type="integer"),
+        _AGE,
+    ),
+    "RoleBinding": _BINDING_COLUMNS,
+    "ClusterRoleBinding": _BINDING_COLUMNS,
 }
 
 # Upstream's DefaultTableConvertor, for kinds without a printer.

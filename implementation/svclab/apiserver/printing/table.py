@@ -25,6 +25,19 @@ from .rows import (
     node_row,
     service_row,
 )
+from .workloads import (
+    binding_row,
+    config_map_row,
+    controller_revision_row,
+    daemon_set_row,
+    deployment_row,
+    job_row,
+    replica_set_row,
+    replication_controller_row,
+    secret_row,
+    service_account_row,
+    stateful_set_row,
+)
 
 __all__ = ["to_table"]
 
@@ -37,6 +50,18 @@ _ROW_PRINTERS: dict[str, Callable[[Obj, dt.datetime], Cells]] = {
     "Namespace": namespace_row,
     "Event": event_row,
     "Lease": lease_row,
+    "ConfigMap": config_map_row,
+    "Secret": secret_row,
+    "ServiceAccount": service_account_row,
+    "Deployment": deployment_row,
+    "ReplicaSet": replica_set_row,
+    "ReplicationController": replication_controller_row,
+    "DaemonSet": daemon_set_row,
+    "StatefulSet": stateful_set_row,
+    "Job": job_row,
+    "ControllerRevision": controller_revision_row,
+    "RoleBinding": binding_row,
+    "ClusterRoleBinding": binding_row,
 }
 
 

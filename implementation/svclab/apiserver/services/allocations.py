@@ -154,8 +154,12 @@ class ServiceAllocations:
                     problems.append(f"service {who}: node port {port}: {err}")
         return problems
 
-    def prepare_create(self, svc: Service) -> Service:
-        """Allocate for a new (already defaulted) Service; returns the completed copy."""
+    def prepare_create(self, svc: Service, *, dry_run: bool = False) -> Service:
+        """Allocate for a new (already defaulted) Service; returns the completed copy.
+
+        ``dry_run``: values are chosen and checked as for real, then given back
+        (upstream's dry-run allocators), so nothing stays taken.
+        """
         out = copy.deepcopy(svc)
         spec = out.setdefault("spec", {})
         txn = _Transaction(self.ips, self.ports)
@@ -169,10 +173,10 @@ class ServiceAllocations:
         except BaseException:
             txn.rollback()
             raise
-        txn.commit()
+        txn.rollback() if dry_run else txn.commit()
         return out
 
-    def prepare_update(self, new: Service, old: Service) -> Service:
+    def prepare_update(self, new: Service, old: Service, *, dry_run: bool = False) -> Service:
         """Allocate and release for an update of ``old`` to (defaulted) ``new``.
 
         Values the update left out are carried over from ``old`` as upstream does
@@ -191,7 +195,7 @@ class ServiceAllocations:
         except BaseException:
             txn.rollback()
             raise
-        txn.commit()
+        txn.rollback() if dry_run else txn.commit()
         return out
 
     def release(self, svc: Service) -> None:

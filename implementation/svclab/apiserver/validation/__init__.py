@@ -8,7 +8,11 @@ paths and messages match upstream's, so the server can answer with
 
 Modules: ``errors`` (field errors, Status), ``formats`` (names, labels, ports,
 IPs), ``meta`` (ObjectMeta), ``service``, ``endpoints`` (Endpoints and
-EndpointSlice), ``pod``, ``cluster`` (Node, Namespace, Event, Lease).
+EndpointSlice), ``pod``, ``cluster`` (Node, Namespace, Event, Lease), ``config``
+(ConfigMap, Secret, ServiceAccount), ``template`` (selectors, pod templates) and
+``workloads`` (Deployment, ReplicaSet, DaemonSet, StatefulSet, ReplicationController, Job)
+with ``workload_status`` (what their controllers write)
+and ``rbac`` (Roles, ClusterRoles and their bindings).
 """
 
 from __future__ import annotations
@@ -27,16 +31,21 @@ from .cluster import (
     validate_node,
     validate_node_update,
 )
+from .config import CONFIG_VALIDATORS
 from .endpoints import validate_endpoint_slice, validate_endpoint_slice_update, validate_endpoints
-from .errors import ErrorType, FieldError, dedupe, invalid_status
+from .errors import ErrorType, FieldError, dedupe, go_slice, invalid_status
 from .meta import validate_object_meta_update
 from .pod import validate_pod, validate_pod_status_update, validate_pod_update
+from .rbac import RBAC_VALIDATORS
 from .service import validate_service, validate_service_status_update, validate_service_update
+from .workload_status import STATUS_VALIDATORS
+from .workloads import WORKLOAD_VALIDATORS
 
 __all__ = [
     "ErrorType",
     "FieldError",
     "KindValidators",
+    "go_slice",
     "invalid_status",
     "validate_create",
     "validate_status_update",
@@ -76,6 +85,10 @@ _VALIDATORS: dict[str, KindValidators] = {
     "EndpointSlice": KindValidators(validate_endpoint_slice, validate_endpoint_slice_update, _no_status_rules),
     "Lease": KindValidators(validate_lease, _revalidate(validate_lease), _no_status_rules, kube_finalizers=False),
 }
+_CORE_KINDS = {"ConfigMap", "Secret", "ServiceAccount", "ReplicationController"}  # core finalizer naming
+for _kind, (_create, _update) in {**CONFIG_VALIDATORS, **WORKLOAD_VALIDATORS, **RBAC_VALIDATORS}.items():
+    _status = STATUS_VALIDATORS.get(_kind, _no_status_rules)
+    _VALIDATORS[_kind] = KindValidators(_create, _update, _status, kube_finalizers=_kind in _CORE_KINDS)
 
 
 def _validators(kind: str) -> KindValidators:
