@@ -40,6 +40,14 @@ COLLECTIONS = {
     "EndpointSlice": f"/apis/discovery.k8s.io/v1/namespaces/{NS}/endpointslices",
     "Namespace": "/api/v1/namespaces",
     "Node": "/api/v1/nodes",
+    "ConfigMap": f"/api/v1/namespaces/{NS}/configmaps",
+    "Secret": f"/api/v1/namespaces/{NS}/secrets",
+    "Deployment": f"/apis/apps/v1/namespaces/{NS}/deployments",
+    "Job": f"/apis/batch/v1/namespaces/{NS}/jobs",
+}
+_TEMPLATE = {
+    "metadata": {"labels": {"app": "x"}},
+    "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.9"}], "restartPolicy": "Never"},
 }
 VALID = {
     "Service": {
@@ -70,6 +78,15 @@ VALID = {
     },
     "Namespace": {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n"}},
     "Node": {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "nd"}},
+    "ConfigMap": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"k": "v"}},
+    "Secret": {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sec"}, "stringData": {"k": "v"}},
+    "Deployment": {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d"},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "x"}}, "template": _TEMPLATE},
+    },
+    "Job": {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": {"template": _TEMPLATE}},
 }
 PATCH_TYPES = (
     "application/merge-patch+json",
