@@ -35,9 +35,10 @@ import yaml  # type: ignore[import-untyped]
 
 from harness.cluster import UNKNOWN_PROXY_MODE
 from harness.providers import ClusterRef, open_cluster
-from harness.real_cluster import apiserver_address, nodes_from_api
+from svclab.testbed.api_record import apiserver_address, nodes_from_api
+from svclab.testbed.cluster import CONTROL_PLANE_LABEL
 from svclab.testbed.kubeconfig import NO_NODE_ACCESS_REASON
-from svclab.testbed.local.cluster import CONTROL_PLANE_LABEL, describe_cluster, write_cluster
+from svclab.testbed.local.record import describe_cluster, write_cluster
 from svclab.testbed.spec import load_spec
 
 REPO = Path(__file__).resolve().parents[2]

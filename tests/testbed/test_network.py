@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from svclab.testbed.local import naming, network, nsexec
-from svclab.testbed.local.cluster import ClusterInfo, describe_cluster
+from svclab.testbed.local.record import ClusterInfo, describe_cluster
 from svclab.testbed.local.supervisor import Backoff, ChildSpec, Supervisor, plan_children
 from svclab.testbed.spec import load_spec
 

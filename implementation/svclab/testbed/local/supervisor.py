@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from svclab.testbed.local.cluster import ClusterInfo
 from svclab.testbed.local.nsexec import preexec_entering
+from svclab.testbed.local.record import ClusterInfo
 
 __all__ = [
     "Backoff",
@@ -187,7 +187,7 @@ def running_child_pid(state_dir: str | Path, child: str) -> int | None:
     freeze one component. Looks at this kernel's /proc: inside a UML guest for a
     cluster there (the conformance harness runs it through the exec agent).
     """
-    from svclab.testbed.local.cluster import read_cluster
+    from svclab.testbed.local.record import read_cluster
 
     info = read_cluster(Path(state_dir))
     specs = {spec.name: spec for spec in plan_children(info, base=[])}

@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 
-from svclab.testbed.local.cluster import read_cluster
+from svclab.testbed.local.record import read_cluster
 from svclab.testbed.local.supervisor import Supervisor, module_available, plan_children
 
 __all__ = ["add_arguments", "run"]

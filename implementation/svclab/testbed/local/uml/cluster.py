@@ -41,21 +41,17 @@ from typing import Any
 import yaml
 
 from svclab.testbed.local import naming
-from svclab.testbed.local.cluster import (
-    ClusterHandle,
-    ClusterInfo,
-    UmlAccess,
+from svclab.testbed.local.lifecycle import (
+    LocalCluster,
     UpError,
     bring_up,
     check_host,
-    describe_cluster,
     process_alive,
-    read_cluster,
     ready_nodes,
     tear_down,
-    write_cluster,
 )
 from svclab.testbed.local.nsexec import socket_in_netns
+from svclab.testbed.local.record import ClusterInfo, UmlAccess, describe_cluster, read_cluster, write_cluster
 from svclab.testbed.local.uml.boot import EXIT_CODE_FILE, OUTPUT_FILE, GuestNetwork
 from svclab.testbed.local.uml.exec_agent import AGENT_PORT, ExecAgent, ExecTarget, TargetError, run_remote
 from svclab.testbed.local.uml.guest import guest_netns, load_guest, start_guest, stop_guest
@@ -162,7 +158,7 @@ def _wait_host_api(info: ClusterInfo, deadline: float) -> None:
 
 def bring_up_in_uml(
     testbed: Testbed, *, progress: Callable[[str], None], timeout: float, keep_on_failure: bool = False
-) -> ClusterHandle:
+) -> LocalCluster:
     """Boot a guest running the cluster; return once the host sees every node Ready.
 
     ``timeout`` is the in-guest bring-up's; the host allows ``BOOT_ALLOWANCE``
@@ -225,7 +221,7 @@ def bring_up_in_uml(
         if not keep_on_failure:
             tear_down(testbed.name)
         raise
-    return ClusterHandle(read_cluster(state), tuple(timings))
+    return LocalCluster(read_cluster(state), tuple(timings))
 
 
 # --------------------------------------------------------------------------- inside the guest
@@ -248,7 +244,7 @@ def _stop_handler(main_pid: int) -> Callable[[int, Any], None]:
 
 
 def _resolver(info: ClusterInfo) -> Callable[[dict[str, Any]], ExecTarget]:
-    from svclab.testbed.commands.exec_ import find_sandbox
+    from svclab.testbed.local.enter import find_sandbox
 
     def resolve(target: dict[str, Any]) -> ExecTarget:
         if "node" in target:
