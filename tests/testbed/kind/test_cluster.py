@@ -30,7 +30,7 @@ from svclab.testbed.kind.image import DEFAULT_IMAGE, build_image
 from svclab.testbed.kind.tools import KindError, ToolPaths, preflight
 from svclab.testbed.spec import load_spec
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SPEC_FILE = REPO / "clusters" / "kind-iptables.yaml"
 DOCKER_DOWN = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
 
