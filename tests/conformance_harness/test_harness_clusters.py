@@ -38,6 +38,7 @@ from harness.providers import ClusterRef, open_cluster
 from svclab.testbed.api_record import apiserver_address, nodes_from_api
 from svclab.testbed.cluster import CONTROL_PLANE_LABEL
 from svclab.testbed.kubeconfig import NO_NODE_ACCESS_REASON
+from svclab.testbed.local.provider import LocalClusterHandle
 from svclab.testbed.local.record import describe_cluster, write_cluster
 from svclab.testbed.spec import load_spec
 
@@ -273,7 +274,8 @@ def test_cluster_name_prefers_a_local_cluster(stand_ins: StandIns, tmp_path: Pat
     write_cluster(describe_cluster(spec, state))
     write_kind_state(tmp_path / "kind", "lab", proxy_mode="nftables")
     with open_cluster(ClusterRef(existing="lab")) as under_test:
-        assert (under_test.provider, under_test.proxy_mode, under_test.handle) == ("local", "iptables", None)
+        assert (under_test.provider, under_test.proxy_mode) == ("local", "iptables")
+        assert isinstance(under_test.handle, LocalClusterHandle)
     assert stand_ins.argvs("kubectl") == [] and stand_ins.argvs("kind") == []
 
 

@@ -156,6 +156,16 @@ def _wait_host_api(info: ClusterInfo, deadline: float) -> None:
     )
 
 
+def _guest_command(testbed: Testbed, state: Path, timeout: float) -> list[str]:
+    """``svclab up`` for the guest, on a copy of the spec in the shared state directory
+    (the spec's own path may be hidden in the guest, e.g. under /tmp)."""
+    from svclab.testbed.local.supervisor import svclab_argv
+
+    spec_copy = state / "spec.yaml"
+    shutil.copyfile(testbed.source, spec_copy)
+    return [*svclab_argv(), "up", str(spec_copy), "--name", testbed.name, "--inside-guest", "--timeout", str(timeout)]
+
+
 def bring_up_in_uml(
     testbed: Testbed, *, progress: Callable[[str], None], timeout: float, keep_on_failure: bool = False
 ) -> LocalCluster:
@@ -164,8 +174,6 @@ def bring_up_in_uml(
     ``timeout`` is the in-guest bring-up's; the host allows ``BOOT_ALLOWANCE``
     more. Raises UpError (and removes everything unless ``keep_on_failure``).
     """
-    from svclab.testbed.local.supervisor import svclab_argv
-
     check_host(testbed)
     started = time.monotonic()
     state = naming.state_dir(testbed.name)
@@ -182,21 +190,9 @@ def bring_up_in_uml(
     try:
         (state / "logs").mkdir(parents=True)
         write_cluster(info)
-        spec_copy = state / "spec.yaml"  # the spec's own path may be hidden in the guest (/tmp)
-        shutil.copyfile(testbed.source, spec_copy)
-        argv = [
-            *svclab_argv(),
-            "up",
-            str(spec_copy),
-            "--name",
-            testbed.name,
-            "--inside-guest",
-            "--timeout",
-            str(timeout),
-        ]
         guest = start_guest(
             testbed.name,
-            argv,
+            _guest_command(testbed, state, timeout),
             workdir=state,
             state_dir=state,
             memory=GUEST_MEMORY,
