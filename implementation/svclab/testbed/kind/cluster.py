@@ -65,6 +65,7 @@ __all__ = [
     "kubeconfig_path",
     "list_testbeds",
     "state_dir",
+    "state_root",
     "tear_down",
 ]
 
