@@ -4,7 +4,7 @@
 kubeconfig provider with the file to use, None: $KUBECONFIG then
 ~/.kube/config); ``attach(name)`` finds a running cluster by name among the
 providers that remember theirs (a local cluster first, then a kind testbed
-``svclab up`` brought up). Providers are imported on first use, so a command
+``svclab up`` brought up), and ``down(name)`` removes it. Providers are imported on first use, so a command
 never pays for the ones it does not need.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from svclab.testbed.provider import ClusterHandle, Provider
 from svclab.testbed.spec import ProviderKind
 
-__all__ = ["attach", "provider_for"]
+__all__ = ["attach", "down", "provider_for"]
 
 
 def provider_for(kind: ProviderKind | str, *, kubeconfig: str | Path | None = None) -> Provider:
@@ -43,3 +43,11 @@ def attach(name: str) -> ClusterHandle | None:
         if found is not None:
             return found
     return None
+
+
+def down(name: str) -> bool:
+    """Remove the running cluster ``name``: a kind testbed first (that needs no root),
+    else a local cluster; False when neither had anything of that name.
+
+    Raises ProviderError (e.g. the local provider without root)."""
+    return any(provider_for(kind).down(name) for kind in (ProviderKind.KIND, ProviderKind.LOCAL))

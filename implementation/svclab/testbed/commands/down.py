@@ -13,8 +13,7 @@ import os
 import sys
 
 from svclab.testbed.provider import ProviderError
-from svclab.testbed.providers import provider_for
-from svclab.testbed.spec import ProviderKind
+from svclab.testbed.providers import down
 
 __all__ = ["add_arguments", "run"]
 
@@ -41,14 +40,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.all:
         return _down_all()
-    for kind in (ProviderKind.KIND, ProviderKind.LOCAL):  # kind first: it needs no root
-        try:
-            removed = provider_for(kind).down(args.name)
-        except ProviderError as exc:
-            print(f"svclab down: {exc}", file=sys.stderr)
-            return exc.status
-        if removed:
-            print(f"cluster {args.name} removed")
-            return 0
-    print(f"cluster {args.name} is not up")
+    try:
+        removed = down(args.name)
+    except ProviderError as exc:
+        print(f"svclab down: {exc}", file=sys.stderr)
+        return exc.status
+    print(f"cluster {args.name} {'removed' if removed else 'is not up'}")
     return 0
