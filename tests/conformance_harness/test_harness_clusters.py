@@ -308,6 +308,20 @@ def test_kind_testbed_without_docker_skips_with_the_preflight_reason(
     assert stand_ins.argvs("kind") == []
 
 
+def test_a_local_testbed_that_cannot_run_here_skips_with_the_reason(
+    stand_ins: StandIns, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """No root (or no bootable UML) is this machine's limit, not a failure of the cluster."""
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setenv("SVCLAB_RUN_DIR", str(tmp_path / "run"))
+    with (
+        pytest.raises(pytest.skip.Exception, match="the local provider needs root"),
+        open_cluster(ClusterRef(testbed=str(REPO / "clusters" / "iptables.yaml"))),
+    ):
+        pass
+    assert not (tmp_path / "run").exists()
+
+
 def test_kind_testbed_is_brought_up_for_the_block_and_down_after(stand_ins: StandIns, tmp_path: Path) -> None:
     stand_ins.serve(fake_api("kind-iptables"))
     with open_cluster(ClusterRef(testbed=str(KIND_SPEC))) as under_test:
