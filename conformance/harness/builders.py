@@ -34,6 +34,7 @@ from harness.waiting import wait_for
 __all__ = [
     "AGNHOST",
     "BUSYBOX",
+    "ControllerManagerProcess",
     "LABEL_HEADLESS",
     "LABEL_MANAGED_BY",
     "LABEL_SERVICE_NAME",
@@ -42,9 +43,8 @@ __all__ = [
     "MANAGED_BY_MIRRORING",
     "MANAGED_BY_SLICES",
     "NEVER_READY",
-    "STUBBORN",
-    "ControllerManagerProcess",
     "PodPort",
+    "STUBBORN",
     "address_row",
     "address_view",
     "create_all",

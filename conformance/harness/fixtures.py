@@ -4,11 +4,10 @@
   A ref names one of
   - ``--testbed FILE``: brought up on first use by the spec's provider and torn
     down when the session moves to the next one or ends, also when a test
-    failed or the run was interrupted. ``local``: as ``svclab up`` (a testbed
-    whose kernel resolves to ``uml`` comes up inside a User-Mode Linux guest);
-    ``kind``: ``svclab.testbed.kind.cluster.bring_up`` (skipped with the
-    reason when Docker, kind or kubectl is missing); ``kubeconfig``: nothing
-    is brought up, the cluster of ``$KUBECONFIG`` is connected with the
+    failed or the run was interrupted, by the spec's provider as ``svclab up``
+    does (skipped with the reason when this machine cannot run it: no root or
+    UML for ``local``, no Docker, kind or kubectl for ``kind``); ``kubeconfig``:
+    nothing is brought up, the cluster of ``$KUBECONFIG`` is connected with the
     spec's name, proxy mode and Service subnet;
   - ``--cluster NAME``: a local cluster that is up, else a kind testbed
     brought up by ``svclab up``;

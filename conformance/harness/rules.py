@@ -34,9 +34,9 @@ from svclab.proxy.service_port import Protocol, ServiceName, ServicePortName
 
 __all__ = [
     "CONVERGENCE_ENV",
-    "RULE_MODES",
     "DesiredPort",
     "NodeRules",
+    "RULE_MODES",
     "converged",
     "read_rules",
     "record_convergence",

@@ -43,11 +43,11 @@ from harness.waiting import pod_is_ready, wait_for
 
 __all__ = [
     "AGNHOST",
-    "HTTP_PORT",
-    "UDP_PORT",
     "ConnectOutcome",
+    "HTTP_PORT",
     "Outcome",
     "ServiceAddress",
+    "UDP_PORT",
     "backend_pod",
     "client_pod",
     "collect_hostnames",

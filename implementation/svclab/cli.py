@@ -41,15 +41,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _load(module_name: str):  # type: ignore[no-untyped-def]
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            return None
-        raise
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="svclab", description=__doc__.splitlines()[0])
@@ -62,10 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     name = argv[0]
     module_name, help_text = COMMANDS[name]
-    module = _load(module_name)
-    if module is None:
-        print(f"svclab {name}: not available in this version", file=sys.stderr)
-        return 2
+    module = importlib.import_module(module_name)
     cmd_parser = argparse.ArgumentParser(prog=f"svclab {name}", description=help_text)
     module.add_arguments(cmd_parser)
     args = cmd_parser.parse_args(argv[1:])

@@ -35,9 +35,11 @@ import yaml  # type: ignore[import-untyped]
 
 from harness.cluster import UNKNOWN_PROXY_MODE
 from harness.providers import ClusterRef, open_cluster
-from harness.real_cluster import apiserver_address, nodes_from_api
+from svclab.testbed.api_record import apiserver_address, nodes_from_api
+from svclab.testbed.cluster import CONTROL_PLANE_LABEL
 from svclab.testbed.kubeconfig import NO_NODE_ACCESS_REASON
-from svclab.testbed.local.cluster import CONTROL_PLANE_LABEL, describe_cluster, write_cluster
+from svclab.testbed.local.provider import LocalClusterHandle
+from svclab.testbed.local.record import describe_cluster, write_cluster
 from svclab.testbed.spec import load_spec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -272,7 +274,8 @@ def test_cluster_name_prefers_a_local_cluster(stand_ins: StandIns, tmp_path: Pat
     write_cluster(describe_cluster(spec, state))
     write_kind_state(tmp_path / "kind", "lab", proxy_mode="nftables")
     with open_cluster(ClusterRef(existing="lab")) as under_test:
-        assert (under_test.provider, under_test.proxy_mode, under_test.handle) == ("local", "iptables", None)
+        assert (under_test.provider, under_test.proxy_mode) == ("local", "iptables")
+        assert isinstance(under_test.handle, LocalClusterHandle)
     assert stand_ins.argvs("kubectl") == [] and stand_ins.argvs("kind") == []
 
 
@@ -303,6 +306,20 @@ def test_kind_testbed_without_docker_skips_with_the_preflight_reason(
     ):
         pass
     assert stand_ins.argvs("kind") == []
+
+
+def test_a_local_testbed_that_cannot_run_here_skips_with_the_reason(
+    stand_ins: StandIns, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """No root (or no bootable UML) is this machine's limit, not a failure of the cluster."""
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setenv("SVCLAB_RUN_DIR", str(tmp_path / "run"))
+    with (
+        pytest.raises(pytest.skip.Exception, match="the local provider needs root"),
+        open_cluster(ClusterRef(testbed=str(REPO / "clusters" / "iptables.yaml"))),
+    ):
+        pass
+    assert not (tmp_path / "run").exists()
 
 
 def test_kind_testbed_is_brought_up_for_the_block_and_down_after(stand_ins: StandIns, tmp_path: Path) -> None:

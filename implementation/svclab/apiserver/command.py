@@ -87,7 +87,12 @@ def _bind(host: str, port: int, netns: str | None = None) -> socket.socket:
     return sock
 
 
-async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
+def _bind_all(args: argparse.Namespace) -> list[socket.socket]:
+    listens = args.listen or [("127.0.0.1", 0)]
+    return [_bind(h, p) for h, p in listens] + [_bind(h, p, ns) for ns, h, p in args.listen_netns]
+
+
+async def serve(args: argparse.Namespace, stop: asyncio.Event, sockets: list[socket.socket] | None = None) -> None:
     from . import authn, bootstrap, certs, serviceaccounts
     from .registry import Registry
     from .server import ApiServer
@@ -96,9 +101,7 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
 
     state: Path = args.state_dir
     state.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - start-up, before serving
-    listens = args.listen or [("127.0.0.1", 0)]
-    sockets = [_bind(h, p) for h, p in listens]
-    sockets += [_bind(h, p, ns) for ns, h, p in args.listen_netns]
+    sockets = _bind_all(args) if sockets is None else sockets
     bound = [s.getsockname()[:2] for s in sockets]
     advertise = args.advertise_address or bound[-1][0] if args.listen_netns else (args.advertise_address or bound[0][0])
     advertise_port = bound[-1][1] if args.listen_netns else bound[0][1]
@@ -172,15 +175,18 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:  # pragma: no cover - uvloop is a dependency, but stay usable
         pass
 
-    async def main() -> None:
+    async def main(sockets: list[socket.socket]) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await serve(args, stop)
+        await serve(args, stop, sockets)
 
     try:
-        asyncio.run(main())
+        # Bound before the loop's signal handlers exist: pyroute2 makes a netns socket in a
+        # forked helper that it stops with SIGTERM, and the helper shares the loop's wakeup
+        # fd, so the server would take the helper's SIGTERM for its own and exit.
+        asyncio.run(main(_bind_all(args)))
     except OSError as exc:
         print(f"svclab apiserver: {exc}", file=sys.stderr)
         return 1

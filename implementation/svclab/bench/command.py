@@ -23,19 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
     for name, (module_name, help_text) in BENCHMARKS.items():
         bench_parser = sub.add_parser(name, help=help_text, description=help_text)
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            bench_parser.set_defaults(bench_module=None)
-            continue
+        module = importlib.import_module(module_name)
         module.add_arguments(bench_parser)
         bench_parser.set_defaults(bench_module=module)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.bench_module is None:
-        print(f"svclab bench {args.benchmark}: not available in this version")
-        return 2
     return int(args.bench_module.run(args) or 0)

@@ -81,7 +81,7 @@ async def _pods_ready(kubeconfig: Path, count: int, timeout: float = 120) -> flo
 
 
 def run(args: argparse.Namespace) -> int:
-    from svclab.testbed.local.cluster import bring_up, tear_down
+    from svclab.testbed.local.lifecycle import bring_up, tear_down
 
     if os.geteuid() != 0:
         print("svclab bench up: must run as root (it creates network namespaces)")

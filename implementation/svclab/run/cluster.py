@@ -1,20 +1,30 @@
-"""The cluster `svclab run` works on: bring up and down through the `svclab`
-commands (so a run exercises what users run), and the exec hook into pods."""
+"""The cluster `svclab run` works on, through the provider protocol.
+
+``provider_problem(spec)`` and ``kernel_of(spec)`` ask the spec's provider
+(``svclab.testbed.providers``). ``RunCluster`` brings a testbed up and down
+through the ``svclab up`` / ``svclab down`` commands (so a run exercises what
+users run, each in its own process, with its output in ``up-NAME.log``) and
+then reaches the cluster through its provider's ``ClusterHandle``.
+"""
 
 from __future__ import annotations
 
-import os
-import platform
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from svclab.testbed.spec import ProviderKind, Testbed
+from svclab.testbed.provider import ClusterHandle, run_captured
+from svclab.testbed.providers import attach, provider_for
+from svclab.testbed.spec import Testbed
 
-__all__ = ["RunCluster", "kernel_of", "provider_problem", "svclab_cmd"]
+__all__ = ["RunCluster", "kernel_of", "provider_problem", "svclab_cmd", "wait_until"]
+
+UP_TIMEOUT = 600.0
+DOWN_TIMEOUT = 300.0
+EXEC_TIMEOUT = 900.0
 
 
 def svclab_cmd(*args: str) -> list[str]:
@@ -23,34 +33,19 @@ def svclab_cmd(*args: str) -> list[str]:
 
 def provider_problem(spec: Testbed) -> str | None:
     """Why this machine cannot run the testbed at all (then it is skipped), or None."""
-    if spec.provider is ProviderKind.KIND:
-        from svclab.testbed.kind.tools import preflight
-
-        return preflight(spec)
-    if spec.provider is ProviderKind.KUBECONFIG:
+    provider = provider_for(spec.provider)
+    if not provider.creates_clusters:
         return (
-            "provider kubeconfig tests an existing cluster as it is: run the conformance "
+            f"provider {provider.kind} tests an existing cluster as it is: run the conformance "
             "suite on it with `pytest conformance --kubeconfig PATH` (or `--testbed FILE` "
             "with $KUBECONFIG set)"
         )
-    if os.geteuid() != 0:
-        return "the local provider needs root (network namespaces)"
-    from svclab.testbed.local.uml import can_run_uml, resolve_kernel
-
-    if resolve_kernel(spec.kernel.value, spec.proxy.mode.value) == "uml":
-        return can_run_uml()
-    return None
+    return provider.preflight(spec)
 
 
 def kernel_of(spec: Testbed) -> str:
-    """`host <release>` or `uml <release>`: where the testbed's rules live."""
-    from svclab.testbed.local.uml import kernel_version, resolve_kernel
-
-    if spec.provider is not ProviderKind.LOCAL:
-        return spec.provider.value
-    if resolve_kernel(spec.kernel.value, spec.proxy.mode.value) == "uml":
-        return f"uml {kernel_version()}"
-    return f"host {platform.release()}"
+    """`host <release>`, `uml <release>` or the provider's kind: where the testbed's rules live."""
+    return provider_for(spec.provider).kernel(spec)
 
 
 @dataclass
@@ -60,38 +55,33 @@ class RunCluster:
     name: str
     spec_file: Path
     log_dir: Path
-    kubeconfig: Path | None = None
+    handle: ClusterHandle | None = None
 
-    def up(self, timeout: float = 600) -> None:
+    @property
+    def kubeconfig(self) -> Path | None:
+        return self.handle.kubeconfig if self.handle is not None else None
+
+    def up(self, timeout: float = UP_TIMEOUT) -> None:
         log = self.log_dir / f"up-{self.name}.log"
         with open(log, "w") as out:
-            done = subprocess.run(
-                svclab_cmd("up", str(self.spec_file), "--name", self.name),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                timeout=timeout,
-            )
-        text = log.read_text()
-        if done.returncode != 0:
-            raise RuntimeError(
-                f"svclab up failed ({done.returncode}): {text.strip().splitlines()[-1] if text.strip() else ''}"
-            )
-        for line in reversed(text.splitlines()):
-            if line.startswith("kubeconfig: "):
-                self.kubeconfig = Path(line.removeprefix("kubeconfig: ").strip())
-                return
-        raise RuntimeError("svclab up printed no kubeconfig line")
+            done = run_captured(svclab_cmd("up", str(self.spec_file), "--name", self.name), timeout)
+            out.write(done.stdout + done.stderr)
+        if done.rc != 0:
+            text = (done.stdout + done.stderr).strip()
+            raise RuntimeError(f"svclab up failed ({done.rc}): {text.splitlines()[-1] if text else ''}")
+        self.handle = attach(self.name)
+        if self.handle is None:
+            raise RuntimeError(f"svclab up succeeded but cluster {self.name} cannot be found")
 
     def down(self) -> None:
-        subprocess.run(svclab_cmd("down", self.name), capture_output=True, timeout=300)
+        run_captured(svclab_cmd("down", self.name), DOWN_TIMEOUT)
 
     def exec_in_pod(self, namespace: str, pod: str, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            svclab_cmd("exec", self.name, "-n", namespace, pod, "--", *argv),
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
+        """The handle's exec, in the shape ``svclab.load`` takes (which knows no testbed)."""
+        if self.handle is None:
+            raise RuntimeError(f"cluster {self.name} is not up")
+        done = self.handle.exec_in_pod(namespace, pod, argv, timeout=EXEC_TIMEOUT)
+        return subprocess.CompletedProcess(list(argv), done.rc, done.stdout, done.stderr)
 
     def proxy_pid(self, node: str) -> int | None:
         """The pid of the proxy of `node` on this host (None when it runs elsewhere, e.g. in UML)."""
@@ -108,10 +98,10 @@ class RunCluster:
         return None
 
 
-def wait_until(check: object, timeout: float, what: str, interval: float = 0.5) -> None:
+def wait_until(check: Callable[[], object], timeout: float, what: str, interval: float = 0.5) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        if check():  # type: ignore[operator]
+        if check():
             return
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")

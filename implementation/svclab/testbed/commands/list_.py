@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from svclab.testbed.local.cluster import ClusterInfo, list_clusters, process_alive
+from svclab.testbed.local.lifecycle import process_alive
+from svclab.testbed.local.record import ClusterInfo, list_clusters
 
 __all__ = ["add_arguments", "run"]
 

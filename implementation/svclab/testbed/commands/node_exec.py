@@ -1,9 +1,10 @@
 """`svclab node-exec NAME NODE -- CMD...`: run a command on a node.
 
-Runs in the node's network namespace with the node name as hostname, e.g.
-``svclab node-exec iptables iptables-worker -- iptables-save``. The exit
-status is the command's. For a cluster inside a User-Mode Linux guest the
-command goes to the guest's exec agent.
+On a local cluster it runs in the node's network namespace with the node name
+as hostname, e.g. ``svclab node-exec iptables iptables-worker --
+iptables-save`` (for a cluster inside a User-Mode Linux guest through the
+guest's exec agent); on kind in the node's container (``docker exec -i``).
+The exit status is the command's.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from svclab.testbed.commands._enter import become, command_after_dashes, in_guest
-from svclab.testbed.local.cluster import read_cluster
+from svclab.testbed.commands.exec_ import attach_or_say, command_after_dashes
+from svclab.testbed.provider import NodeAccessUnavailable
 
 __all__ = ["add_arguments", "run"]
 
@@ -24,15 +25,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        cluster = read_cluster(args.name)
-        node = cluster.node(args.node)
-    except FileNotFoundError:
-        print(f"svclab node-exec: cluster {args.name} is not up", file=sys.stderr)
+    handle = attach_or_say("svclab node-exec", args.name)
+    if handle is None:
         return 1
-    except KeyError as exc:
+    command = command_after_dashes(args.command)
+    if not command:
+        print("svclab node-exec: no command given (after --)", file=sys.stderr)
+        return 2
+    try:
+        return handle.exec_on_node(args.node, command, timeout=None, capture=False).rc
+    except (KeyError, NodeAccessUnavailable) as exc:
         print(f"svclab node-exec: {exc.args[0]}", file=sys.stderr)
         return 1
-    if cluster.uml is not None:
-        return in_guest("svclab node-exec", cluster, {"node": node.name}, args.command)
-    return become("svclab node-exec", command_after_dashes(args.command), node.netns, hostname=node.name)

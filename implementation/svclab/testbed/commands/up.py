@@ -17,8 +17,9 @@ import argparse
 import dataclasses
 import sys
 
-from svclab.testbed.local.cluster import UpError, bring_up
-from svclab.testbed.spec import ProviderKind, SpecError, load_spec
+from svclab.testbed.provider import ClusterHandle, Provider, ProviderError
+from svclab.testbed.providers import provider_for
+from svclab.testbed.spec import ProviderKind, SpecError, Testbed, load_spec
 
 __all__ = ["add_arguments", "run"]
 
@@ -42,44 +43,23 @@ def _progress(line: str) -> None:
     print(line, flush=True)
 
 
-def _other_provider(args: argparse.Namespace) -> int | None:
-    """Bring up a kind or kubeconfig testbed; None when the spec is a local one."""
+def _chosen(args: argparse.Namespace) -> tuple[Testbed, Provider]:
+    """The spec (with ``--name``) and the provider: ``--provider``, else ``--kubeconfig``'s, else the spec's."""
     spec = load_spec(args.file, args.name)
-    provider = (
+    kind = (
         ProviderKind(args.provider)
         if args.provider
         else (ProviderKind.KUBECONFIG if args.kubeconfig else spec.provider)
     )
-    if provider is ProviderKind.LOCAL:
-        return None
-    spec = dataclasses.replace(spec, provider=provider)
-    if provider is ProviderKind.KIND:
-        from svclab.testbed.kind.cluster import bring_up as kind_bring_up
-        from svclab.testbed.kind.tools import KindError
+    return dataclasses.replace(spec, provider=kind), provider_for(kind, kubeconfig=args.kubeconfig)
 
-        try:
-            handle = kind_bring_up(
-                spec,
-                args.name,
-                progress=_progress,
-                timeout=max(args.timeout, 300),
-                keep_on_failure=args.keep_on_failure,
-            )
-        except KindError as exc:
-            print(f"svclab up: {exc}", file=sys.stderr)
-            return 1
-        print(f"kubeconfig: {handle.kubeconfig}")
-        return 0
-    from svclab.testbed.kubeconfig import KubeconfigError, from_spec
 
-    try:
-        existing = from_spec(spec, args.kubeconfig)
-    except KubeconfigError as exc:
-        print(f"svclab up: {exc}", file=sys.stderr)
-        return 1
-    print(f"cluster {existing.name} answers; it is tested as it is")
-    print(f"kubeconfig: {existing.kubeconfig}")
-    return 0
+def _report(provider: Provider, handle: ClusterHandle) -> None:
+    timings: tuple[tuple[str, float], ...] = getattr(handle, "timings", ())
+    if provider.creates_clusters:
+        took = ", ".join(f"{phase} {seconds:.2f}s" for phase, seconds in timings)
+        print(f"cluster {handle.name} is up" + (f" ({took})" if took else ""))
+    print(f"kubeconfig: {handle.kubeconfig}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,22 +68,16 @@ def run(args: argparse.Namespace) -> int:
 
         return serve_inside_guest(args.file, args.name, timeout=args.timeout, progress=_progress)
     try:
-        other = _other_provider(args)
-        if other is not None:
-            return other
-        handle = bring_up(
-            args.file, args.name, progress=_progress, timeout=args.timeout, keep_on_failure=args.keep_on_failure
-        )
+        spec, provider = _chosen(args)
+        handle = provider.up(spec, progress=_progress, timeout=args.timeout, keep_on_failure=args.keep_on_failure)
     except SpecError as exc:
         print(exc, file=sys.stderr)
         return 2
-    except UpError as exc:
+    except ProviderError as exc:
         print(f"svclab up: {exc}", file=sys.stderr)
         return exc.status
     except KeyboardInterrupt:
         print("svclab up: interrupted; removed what was created", file=sys.stderr)
         return 130
-    took = ", ".join(f"{phase} {seconds:.2f}s" for phase, seconds in handle.timings)
-    print(f"cluster {handle.name} is up ({took})")
-    print(f"kubeconfig: {handle.kubeconfig}")
+    _report(provider, handle)
     return 0

@@ -5,8 +5,8 @@
 * ``rbac`` and ``manifests``: what runs svclab in a cluster
   (``svclab image manifests``);
 * ``cluster``: ``bring_up(spec, name)``, ``handle(name)``, ``tear_down(name)``
-  through pytest-kind-ng;
-* ``locust``: the load generators as pods.
+  through pytest-kind-ng; ``KindCluster``, the cluster's handle;
+* ``provider``: ``KIND``, the ``svclab.testbed.provider.Provider``.
 """
 
 from svclab.testbed.kind.tools import KindError, preflight

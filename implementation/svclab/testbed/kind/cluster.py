@@ -52,11 +52,12 @@ from svclab.testbed.kind.tools import (
     preflight,
     run_tool,
 )
-from svclab.testbed.kubeconfig import ClusterHandle, ExecResult, run_captured
+from svclab.testbed.kubeconfig import KubeconfigCluster
+from svclab.testbed.provider import ExecResult, run_captured
 
 __all__ = [
     "KCM_CONTROLLERS",
-    "KindClusterHandle",
+    "KindCluster",
     "apiserver_endpoint",
     "bring_up",
     "handle",
@@ -64,6 +65,7 @@ __all__ = [
     "kubeconfig_path",
     "list_testbeds",
     "state_dir",
+    "state_root",
     "tear_down",
 ]
 
@@ -119,17 +121,19 @@ def apiserver_endpoint(name: str, spec: Any) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class KindClusterHandle(ClusterHandle):
+class KindCluster(KubeconfigCluster):
     """A kind cluster: the common hooks plus node access through the node containers."""
 
     docker: str = "docker"
     nodes: tuple[str, ...] = ()
 
-    def exec_on_node(self, node: str, argv: Sequence[str], *, timeout: float = 30.0) -> ExecResult:
+    def exec_on_node(
+        self, node: str, argv: Sequence[str], *, timeout: float | None = 30.0, capture: bool = True
+    ) -> ExecResult:
         """Run ``argv`` in the node's container (``docker exec``)."""
         if node not in self.nodes:
             raise KeyError(f"cluster {self.name} has no node {node} (nodes: {', '.join(self.nodes)})")
-        return run_captured([self.docker, "exec", node, *argv], timeout)
+        return run_captured([self.docker, "exec", *([] if capture else ["-i"]), node, *argv], timeout, capture=capture)
 
     def node_host(self, node: str) -> Any:
         """A testinfra Host on the node, through its ``docker://`` backend."""
@@ -243,9 +247,9 @@ def _node_names(tools: ToolPaths, name: str) -> tuple[str, ...]:
     return tuple(sorted(line.strip() for line in out.splitlines() if line.strip()))
 
 
-def _handle(name: str, state: Path, tools: ToolPaths) -> KindClusterHandle:
+def _handle(name: str, state: Path, tools: ToolPaths) -> KindCluster:
     info = json.loads((state / "cluster.json").read_text())
-    return KindClusterHandle(
+    return KindCluster(
         name=name,
         provider="kind",
         kubeconfig=state / "kubeconfig",
@@ -269,7 +273,7 @@ def bring_up(
     progress: Progress = lambda line: None,
     timeout: float = ROLLOUT_TIMEOUT,
     keep_on_failure: bool = False,
-) -> KindClusterHandle:
+) -> KindCluster:
     """Create the kind cluster for ``spec`` (a Testbed) and deploy svclab on it.
 
     Raises KindError (one line) before creating anything when a tool, the
@@ -299,7 +303,7 @@ def bring_up(
         raise
 
 
-def handle(name: str) -> KindClusterHandle:
+def handle(name: str) -> KindCluster:
     """The handle of a kind cluster brought up by ``bring_up``; FileNotFoundError if none."""
     state = state_dir(name)
     if not (state / "cluster.json").is_file():

@@ -12,7 +12,9 @@ So there are two ways in:
 
 ``enter_namespaces`` does the same for the current process before an
 ``os.execvp`` (``svclab exec`` / ``node-exec`` pass the exit status on by
-becoming the command). Python 3.11 has no ``os.setns``/``os.unshare``, hence ctypes.
+becoming the command), and ``preexec_entering`` in a child before exec (the
+supervisor's components, the node agent's pod holders, containers and exec
+probes). Python 3.11 has no ``os.setns``/``os.unshare``, hence ctypes.
 """
 
 from __future__ import annotations
@@ -147,11 +149,25 @@ def enter_namespaces(netns: str, *, uts: str | None = None, hostname: str | None
         socket.sethostname(hostname)
 
 
-def preexec_entering(netns: str, *, uts: str | None = None, hostname: str | None = None) -> Callable[[], None]:
-    """A ``preexec_fn`` that enters the namespaces in the child before exec."""
+def preexec_entering(
+    netns: str,
+    *,
+    uts: str | None = None,
+    hostname: str | None = None,
+    new_session: bool = False,
+    workdir: str | None = None,
+) -> Callable[[], None]:
+    """A ``preexec_fn`` that enters the namespaces in the child before exec
+    (``enter_namespaces``), then optionally leads a session of its own and
+    changes to ``workdir``. The node agent joins a pod this way: its holder's
+    UTS namespace (``/proc/PID/ns/uts``) and the pod's network namespace."""
 
     def enter() -> None:
         enter_namespaces(netns, uts=uts, hostname=hostname)
+        if new_session:
+            os.setsid()
+        if workdir:
+            os.chdir(workdir)
 
     return enter
 

@@ -6,12 +6,11 @@
   ``--listen-netns``, on the control-plane node's address (and, for a cluster
   inside a User-Mode Linux guest, on the guest's ``vec0`` address, which the
   host's forwarder reaches);
-* ``scheduler`` in the root namespace (loopback kubeconfig; slot: only when
-  ``svclab.testbed.local.scheduler_command`` exists);
+* ``scheduler`` in the root namespace (loopback kubeconfig);
 * ``controller-manager`` in the control-plane node's namespace, like a static
-  pod with hostNetwork (slot: only when ``svclab.controllers.command`` exists);
-* per node: ``node-agent`` and ``proxy`` (slot: only when ``svclab.proxy.command``
-  exists and the mode is not ``none``) in the node's namespace, hostname = node name.
+  pod with hostNetwork (only when the spec names controllers);
+* per node: ``node-agent`` and ``proxy`` (unless the mode is ``none``) in the
+  node's namespace, hostname = node name.
 
 Everything but the API server waits until the API server has written its
 kubeconfigs. ``Supervisor.run`` starts the children, restarts one that exits
@@ -22,7 +21,6 @@ or SIGINT stops them all (SIGTERM, wait, SIGKILL) and returns.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import signal
@@ -34,14 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from svclab.testbed.local.cluster import ClusterInfo
 from svclab.testbed.local.nsexec import preexec_entering
+from svclab.testbed.local.record import ClusterInfo
 
 __all__ = [
     "Backoff",
     "ChildSpec",
     "Supervisor",
-    "module_available",
     "plan_children",
     "running_child_pid",
     "svclab_argv",
@@ -54,13 +51,6 @@ MAX_BACKOFF = 30.0
 STABLE_AFTER = 10.0  # a child that ran this long starts over at INITIAL_BACKOFF
 STOP_GRACE = 10.0
 POLL_INTERVAL = 0.1
-
-
-def module_available(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def svclab_argv() -> list[str]:
@@ -125,10 +115,8 @@ def _node_children(info: ClusterInfo, base: list[str], with_proxy: bool) -> list
     return children
 
 
-def plan_children(
-    info: ClusterInfo, *, base: list[str] | None = None, available: Callable[[str], bool] = module_available
-) -> list[ChildSpec]:
-    """The processes of a cluster, in start order. Side-effect-free given ``available``."""
+def plan_children(info: ClusterInfo, *, base: list[str] | None = None) -> list[ChildSpec]:
+    """The processes of a cluster, in start order. Side-effect-free."""
     base = svclab_argv() if base is None else base
     state = Path(info.state_dir)
     control_plane = info.nodes[0]
@@ -157,9 +145,8 @@ def plan_children(
             needs_apiserver=False,
         ),
     ]
-    if available("svclab.testbed.local.scheduler_command"):
-        children.append(ChildSpec("scheduler", (*base, "scheduler", "--kubeconfig", str(info.kubeconfig_loopback))))
-    if info.controllers and available("svclab.controllers.command"):
+    children.append(ChildSpec("scheduler", (*base, "scheduler", "--kubeconfig", str(info.kubeconfig_loopback))))
+    if info.controllers:
         children.append(
             ChildSpec(
                 "controller-manager",
@@ -175,7 +162,7 @@ def plan_children(
                 control_plane.name,
             )
         )
-    with_proxy = info.proxy_mode != "none" and available("svclab.proxy.command")
+    with_proxy = info.proxy_mode != "none"
     return children + _node_children(info, base, with_proxy)
 
 
@@ -187,7 +174,7 @@ def running_child_pid(state_dir: str | Path, child: str) -> int | None:
     freeze one component. Looks at this kernel's /proc: inside a UML guest for a
     cluster there (the conformance harness runs it through the exec agent).
     """
-    from svclab.testbed.local.cluster import read_cluster
+    from svclab.testbed.local.record import read_cluster
 
     info = read_cluster(Path(state_dir))
     specs = {spec.name: spec for spec in plan_children(info, base=[])}

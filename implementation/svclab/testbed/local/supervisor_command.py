@@ -10,8 +10,8 @@ import argparse
 import logging
 import sys
 
-from svclab.testbed.local.cluster import read_cluster
-from svclab.testbed.local.supervisor import Supervisor, module_available, plan_children
+from svclab.testbed.local.record import read_cluster
+from svclab.testbed.local.supervisor import Supervisor, plan_children
 
 __all__ = ["add_arguments", "run"]
 
@@ -22,20 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", required=True, help="the cluster's state directory (holds cluster.json)")
 
 
-def _log_empty_slots(proxy_mode: str, controllers: tuple[str, ...]) -> None:
-    if not module_available("svclab.testbed.local.scheduler_command"):
-        log.warning("slot empty: scheduler (svclab.testbed.local.scheduler_command not installed)")
-    if controllers and not module_available("svclab.controllers.command"):
-        log.warning("slot empty: controller-manager (svclab.controllers.command not installed)")
-    if proxy_mode != "none" and not module_available("svclab.proxy.command"):
-        log.warning("slot empty: proxy mode=%s (svclab.proxy.command not installed)", proxy_mode)
-
-
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     info = read_cluster(args.state_dir)
     children = plan_children(info)
-    _log_empty_slots(info.proxy_mode, info.controllers)
     log.info("supervising cluster=%s children=%s", info.name, ",".join(child.name for child in children))
     supervisor = Supervisor(info, children)
     supervisor.install_signals()

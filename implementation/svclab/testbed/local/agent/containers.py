@@ -26,7 +26,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .nsutil import enter_pod
 from .sandbox import Sandbox, process_start_ticks, save_sandbox
 from .status import ContainerView, RunState
 
@@ -230,7 +229,7 @@ class ContainerRunner:
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=log,
                     stderr=log,
-                    preexec_fn=enter_pod(self._sandbox.holder_pid, self._sandbox.netns, workdir),
+                    preexec_fn=self._sandbox.entering(workdir),
                 )
             except OSError as exc:
                 now = rfc3339(_now())
@@ -296,7 +295,7 @@ async def _terminate(process: asyncio.subprocess.Process, grace_seconds: float) 
 
 def _signal_group(pid: int, signum: int) -> None:
     try:
-        os.killpg(pid, signum)  # the container leads its own session (setsid in enter_pod)
+        os.killpg(pid, signum)  # the container leads its own session (Sandbox.entering)
     except ProcessLookupError:
         pass
 

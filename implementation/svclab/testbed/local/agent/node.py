@@ -34,8 +34,10 @@ __all__ = [
     "NodeOptions",
     "node_manifest",
     "node_status",
+    "now_rfc3339",
     "parse_labels",
     "parse_taints",
+    "post_node_status",
     "register_node",
 ]
 

@@ -25,7 +25,6 @@ from lightkube.types import PatchType
 
 from .containers import ContainerRunner, container_argv, container_env, rfc3339
 from .ipam import IPAllocator
-from .nsutil import enter_pod
 from .probes import ProbeKind, ProbeSettings, ProbeTracker, run_probe
 from .sandbox import Sandbox, create_sandbox, destroy_sandbox, kill_if_ours
 from .status import ContainerView, RunState, SandboxFacts, pod_status
@@ -196,7 +195,7 @@ class PodWorker:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
-            preexec_fn=enter_pod(sandbox.holder_pid, sandbox.netns),
+            preexec_fn=sandbox.entering(),
         )
         try:
             return await asyncio.wait_for(process.wait(), timeout)

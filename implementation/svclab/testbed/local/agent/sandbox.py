@@ -22,14 +22,13 @@ import os
 import shutil
 import signal
 import subprocess
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pyroute2 import IPRoute, NetlinkError
 
-from svclab.testbed.local.nsexec import NETNS_RUN_DIR, create_netns, delete_netns, in_netns
-
-from .nsutil import start_in_new_uts
+from svclab.testbed.local.nsexec import NETNS_RUN_DIR, create_netns, delete_netns, in_netns, preexec_entering
 
 __all__ = [
     "Sandbox",
@@ -72,6 +71,12 @@ class Sandbox:
     @property
     def info_path(self) -> Path:
         return Path(self.directory) / "info.json"
+
+    def entering(self, workdir: str | None = None) -> Callable[[], None]:
+        """A ``preexec_fn`` joining the pod (the holder's UTS namespace, the pod's network
+        namespace) in a session of its own; without a holder only the network namespace."""
+        uts = f"/proc/{self.holder_pid}/ns/uts" if self.holder_pid else None
+        return preexec_entering(self.netns, uts=uts, new_session=True, workdir=workdir)
 
 
 def process_start_ticks(pid: int) -> int:
@@ -147,7 +152,7 @@ def create_sandbox(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=start_in_new_uts(ns_name, hostname[:63]),
+            preexec_fn=preexec_entering(ns_name, hostname=hostname[:63], new_session=True),
             close_fds=True,
         )
         sandbox.holder_pid = holder.pid

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ContainerView", "RunState", "SandboxFacts", "container_status", "pod_phase", "pod_status"]
+__all__ = ["ContainerView", "Phase", "RunState", "SandboxFacts", "container_status", "pod_phase", "pod_status"]
 
 
 class RunState(str, enum.Enum):

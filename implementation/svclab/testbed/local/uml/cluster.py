@@ -41,21 +41,17 @@ from typing import Any
 import yaml
 
 from svclab.testbed.local import naming
-from svclab.testbed.local.cluster import (
-    ClusterHandle,
-    ClusterInfo,
-    UmlAccess,
+from svclab.testbed.local.lifecycle import (
+    LocalCluster,
     UpError,
     bring_up,
     check_host,
-    describe_cluster,
     process_alive,
-    read_cluster,
     ready_nodes,
     tear_down,
-    write_cluster,
 )
 from svclab.testbed.local.nsexec import socket_in_netns
+from svclab.testbed.local.record import ClusterInfo, UmlAccess, describe_cluster, read_cluster, write_cluster
 from svclab.testbed.local.uml.boot import EXIT_CODE_FILE, OUTPUT_FILE, GuestNetwork
 from svclab.testbed.local.uml.exec_agent import AGENT_PORT, ExecAgent, ExecTarget, TargetError, run_remote
 from svclab.testbed.local.uml.guest import guest_netns, load_guest, start_guest, stop_guest
@@ -160,16 +156,24 @@ def _wait_host_api(info: ClusterInfo, deadline: float) -> None:
     )
 
 
+def _guest_command(testbed: Testbed, state: Path, timeout: float) -> list[str]:
+    """``svclab up`` for the guest, on a copy of the spec in the shared state directory
+    (the spec's own path may be hidden in the guest, e.g. under /tmp)."""
+    from svclab.testbed.local.supervisor import svclab_argv
+
+    spec_copy = state / "spec.yaml"
+    shutil.copyfile(testbed.source, spec_copy)
+    return [*svclab_argv(), "up", str(spec_copy), "--name", testbed.name, "--inside-guest", "--timeout", str(timeout)]
+
+
 def bring_up_in_uml(
     testbed: Testbed, *, progress: Callable[[str], None], timeout: float, keep_on_failure: bool = False
-) -> ClusterHandle:
+) -> LocalCluster:
     """Boot a guest running the cluster; return once the host sees every node Ready.
 
     ``timeout`` is the in-guest bring-up's; the host allows ``BOOT_ALLOWANCE``
     more. Raises UpError (and removes everything unless ``keep_on_failure``).
     """
-    from svclab.testbed.local.supervisor import svclab_argv
-
     check_host(testbed)
     started = time.monotonic()
     state = naming.state_dir(testbed.name)
@@ -186,21 +190,9 @@ def bring_up_in_uml(
     try:
         (state / "logs").mkdir(parents=True)
         write_cluster(info)
-        spec_copy = state / "spec.yaml"  # the spec's own path may be hidden in the guest (/tmp)
-        shutil.copyfile(testbed.source, spec_copy)
-        argv = [
-            *svclab_argv(),
-            "up",
-            str(spec_copy),
-            "--name",
-            testbed.name,
-            "--inside-guest",
-            "--timeout",
-            str(timeout),
-        ]
         guest = start_guest(
             testbed.name,
-            argv,
+            _guest_command(testbed, state, timeout),
             workdir=state,
             state_dir=state,
             memory=GUEST_MEMORY,
@@ -225,7 +217,7 @@ def bring_up_in_uml(
         if not keep_on_failure:
             tear_down(testbed.name)
         raise
-    return ClusterHandle(read_cluster(state), tuple(timings))
+    return LocalCluster(read_cluster(state), tuple(timings))
 
 
 # --------------------------------------------------------------------------- inside the guest
@@ -248,7 +240,7 @@ def _stop_handler(main_pid: int) -> Callable[[int, Any], None]:
 
 
 def _resolver(info: ClusterInfo) -> Callable[[dict[str, Any]], ExecTarget]:
-    from svclab.testbed.commands.exec_ import find_sandbox
+    from svclab.testbed.local.enter import find_sandbox
 
     def resolve(target: dict[str, Any]) -> ExecTarget:
         if "node" in target:

@@ -51,6 +51,7 @@ __all__ = [
     "decode_request",
     "encode_frame",
     "encode_request",
+    "exit_status",
     "run_remote",
 ]
 

@@ -173,16 +173,24 @@ def start_guest(
     prepare_shared_dir(config, argv, default_env() if env is None else env)
     (shared / STOP_FILE).unlink(missing_ok=True)
     _create_network(netns, net)
+    return _boot(config, name, netns, net, dict(forwards or {}), boot_timeout)
+
+
+def _boot(
+    config: UmlBootConfig, name: str, netns: str, net: GuestNetwork, forwards: dict[int, int], boot_timeout: float
+) -> UmlGuest:
+    """Launch the prepared guest in ``netns``, wait for it, start the forwarders; on
+    failure stop whatever started (the namespace goes too)."""
+    shared = config.shared_dir
     guest = None
     try:
         process = launch(config, preexec_fn=preexec_entering(netns))
         boot = _wait_ready(process, shared, boot_timeout)
-        guest = UmlGuest(
-            name, process.pid, netns, str(shared), str(state), net.guest_address, dict(forwards or {}), (), boot
-        )
+        state = str(shared.parent)  # shared is STATE/uml
+        guest = UmlGuest(name, process.pid, netns, str(shared), state, net.guest_address, forwards, (), boot)
         _record(guest)
         pids = tuple(
-            _start_forwarder(netns, host, (net.guest_address, port), shared) for host, port in (forwards or {}).items()
+            _start_forwarder(netns, host, (net.guest_address, port), shared) for host, port in forwards.items()
         )
         guest = UmlGuest(**{**asdict(guest), "forwarder_pids": pids})
         _record(guest)

@@ -40,6 +40,7 @@ from svclab.testbed.local.uml.boot import (
 
 __all__ = [
     "CONSOLE_FILE",
+    "GuestProcess",
     "IPVS_MODULES",
     "UmlError",
     "UmlResult",

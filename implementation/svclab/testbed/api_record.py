@@ -1,8 +1,7 @@
-"""A real cluster (kind, kubeconfig) as the suite sees it, read from its API.
+"""A real cluster's record (kind, kubeconfig), read from its Kubernetes API.
 
-A local cluster describes itself (``cluster.json``); a real one is read from
-the Kubernetes API with its provider handle's ``kubectl`` (the only tool the
-kubeconfig provider has):
+A local cluster describes itself (``cluster.json``); a real one is read with
+``kubectl`` (the only tool the kubeconfig provider has):
 
 * ``nodes`` from the Node objects: control-plane nodes (label
   ``node-role.kubernetes.io/control-plane``) first, then workers, each group
@@ -14,9 +13,9 @@ kubeconfig provider has):
   is exactly one (kind: the ``default/kubernetes`` Endpoints must point at
   it), else the first address of those Endpoints (a managed control plane is
   no node, an HA one has several);
-* ``service_subnet``: the spec's when the handle has one, else the
+* ``service_subnet``: the spec's when the cluster has one, else the
   ``kubernetes`` ServiceCIDR (Kubernetes >= 1.33), else None;
-* ``proxy_mode``, ``has_proxy``, ``has_controllers``: the handle's (the spec's
+* ``proxy_mode``, ``has_proxy``, ``has_controllers``: the cluster's (the spec's
   mode, or ``unknown`` for a cluster tested as it is); ``kernel`` ``host``.
 """
 
@@ -24,13 +23,37 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
-from harness.cluster import ClusterUnderTest
-from svclab.testbed.kubeconfig import ClusterHandle, KubeconfigError, run_captured
-from svclab.testbed.local.cluster import CONTROL_PLANE_LABEL, NodeInfo, Taint
+from svclab.testbed.cluster import CONTROL_PLANE_LABEL, ClusterRecord, NodeInfo, Taint
+from svclab.testbed.provider import ProviderError, run_captured
 
-__all__ = ["apiserver_address", "describe", "nodes_from_api", "service_cidr"]
+__all__ = ["KubectlCluster", "apiserver_address", "describe_from_api", "nodes_from_api", "service_cidr"]
+
+
+class KubectlCluster(Protocol):
+    """What describing a real cluster needs of it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def provider(self) -> str: ...
+    @property
+    def kubeconfig(self) -> Path: ...
+    @property
+    def context(self) -> str | None: ...
+    @property
+    def proxy_mode(self) -> str: ...
+    @property
+    def service_subnet(self) -> str | None: ...
+    @property
+    def has_proxy(self) -> bool: ...
+    @property
+    def has_controllers(self) -> bool: ...
+
+    def kubectl_argv(self, *args: str) -> list[str]: ...
+
 
 API_TIMEOUT = 30.0
 # kubeadm before 1.24 labelled control-plane nodes "master" only.
@@ -92,40 +115,40 @@ def service_cidr(service_cidr_object: Mapping[str, Any] | None) -> str | None:
     return (ipv4 or cidrs)[0] if cidrs else None
 
 
-def _get(handle: ClusterHandle, *args: str, required: bool) -> dict[str, Any] | None:
-    """``kubectl get ARGS -o json``; a failure raises KubeconfigError when ``required``."""
+def _get(cluster: KubectlCluster, *args: str, required: bool) -> dict[str, Any] | None:
+    """``kubectl get ARGS -o json``; a failure raises ProviderError when ``required``."""
     result = run_captured(
-        handle.kubectl_argv("get", *args, "-o", "json", f"--request-timeout={API_TIMEOUT:g}s"), API_TIMEOUT + 5
+        cluster.kubectl_argv("get", *args, "-o", "json", f"--request-timeout={API_TIMEOUT:g}s"), API_TIMEOUT + 5
     )
     if result.rc == 0:
         found: dict[str, Any] = json.loads(result.stdout)
         return found
     if required:
         last = (result.stderr.strip().splitlines() or [f"exit status {result.rc}"])[-1]
-        raise KubeconfigError(f"cluster {handle.name}: `kubectl get {' '.join(args)}` failed: {last}")
+        raise ProviderError(f"cluster {cluster.name}: `kubectl get {' '.join(args)}` failed: {last}")
     return None
 
 
-def describe(handle: ClusterHandle) -> ClusterUnderTest:
-    """The cluster of ``handle`` as the suite sees it, read from its API now.
+def describe_from_api(cluster: KubectlCluster) -> ClusterRecord:
+    """The record of a real cluster, read from its API now.
 
-    Raises KubeconfigError (one line) when the Nodes cannot be listed."""
-    listed = _get(handle, "nodes", required=True)
+    Raises ProviderError (one line) when the Nodes cannot be listed."""
+    listed = _get(cluster, "nodes", required=True)
     nodes = nodes_from_api((listed or {}).get("items") or [])
-    endpoints = _get(handle, "endpoints", "kubernetes", "-n", "default", required=False)
-    subnet = handle.service_subnet or service_cidr(
-        _get(handle, "servicecidrs.networking.k8s.io", "kubernetes", required=False)
+    endpoints = _get(cluster, "endpoints", "kubernetes", "-n", "default", required=False)
+    subnet = cluster.service_subnet or service_cidr(
+        _get(cluster, "servicecidrs.networking.k8s.io", "kubernetes", required=False)
     )
-    return ClusterUnderTest(
-        name=handle.name,
-        provider=handle.provider,
-        kubeconfig=handle.kubeconfig,
-        proxy_mode=handle.proxy_mode,
-        has_proxy=handle.has_proxy,
-        has_controllers=handle.has_controllers,
+    return ClusterRecord(
+        name=cluster.name,
+        provider=cluster.provider,
+        kubeconfig=cluster.kubeconfig,
+        proxy_mode=cluster.proxy_mode,
+        has_proxy=cluster.has_proxy,
+        has_controllers=cluster.has_controllers,
         service_subnet=subnet,
         apiserver_address=apiserver_address(nodes, endpoints),
         nodes=nodes,
         kernel="host",
-        handle=handle,
+        context=cluster.context,
     )

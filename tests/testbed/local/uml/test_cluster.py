@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped]
 
-from svclab.testbed.local.cluster import ClusterInfo, UmlAccess, describe_cluster
+from svclab.testbed.local.record import ClusterInfo, UmlAccess, describe_cluster
 from svclab.testbed.local.supervisor import plan_children
 from svclab.testbed.local.uml.exec_agent import (
     ExecAgent,
@@ -41,7 +41,7 @@ from svclab.testbed.local.uml.exec_agent import (
 )
 from svclab.testbed.spec import load_spec
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[4]
 ACCESS = UmlAccess(
     guest_address="10.250.0.2", api_port=6443, host_api_port=40123, agent_port=10250, kernel_version="6.1.176"
 )
@@ -106,13 +106,13 @@ def test_cluster_json_keeps_uml_access(tmp_path: Path) -> None:
 
 
 def test_supervisor_plan_listens_on_vec0_and_keeps_components_on_guest_loopback(tmp_path: Path) -> None:
-    children = {c.name: c for c in plan_children(_uml_info(tmp_path), base=["svclab"], available=lambda _: True)}
+    children = {c.name: c for c in plan_children(_uml_info(tmp_path), base=["svclab"])}
     api = list(children["apiserver"].argv)
     listens = [api[i + 1] for i, arg in enumerate(api) if arg == "--listen"]
     assert listens == ["127.0.0.1:0", "10.250.0.2:6443"]  # the first one is the loopback kubeconfig's
     scheduler = list(children["scheduler"].argv)
     assert scheduler[scheduler.index("--kubeconfig") + 1] == str(tmp_path / "apiserver" / "kubeconfig")
-    host_plan = plan_children(replace(_uml_info(tmp_path), uml=None), base=["svclab"], available=lambda _: True)
+    host_plan = plan_children(replace(_uml_info(tmp_path), uml=None), base=["svclab"])
     assert "10.250.0.2:6443" not in host_plan[0].argv
 
 

@@ -30,7 +30,7 @@ from svclab.testbed.kind.image import DEFAULT_IMAGE, build_image
 from svclab.testbed.kind.tools import KindError, ToolPaths, preflight
 from svclab.testbed.spec import load_spec
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SPEC_FILE = REPO / "clusters" / "kind-iptables.yaml"
 DOCKER_DOWN = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
 
@@ -66,7 +66,8 @@ if tool == "docker":
     if args[:2] == ["image", "inspect"] and os.environ.get("FAKE_DOCKER_IMAGE") == "missing":
         sys.exit(print("Error: No such image: " + args[-1], file=sys.stderr) or 1)
     if args[:1] == ["exec"]:
-        print("ran " + " ".join(args[2:]))
+        rest = args[2:] if args[1:2] == ["-i"] else args[1:]
+        print("ran " + " ".join(rest[1:]))
     if args[:1] == ["info"]:
         print("27.0.0")
 elif tool == "kind":
@@ -360,6 +361,50 @@ def test_tear_down_deletes_the_cluster_and_its_state(tools: Path, tmp_path: Path
     assert not state.exists() and kind_cluster.list_testbeds() == []
     with pytest.raises(FileNotFoundError, match="no kind testbed lab"):
         kind_cluster.handle("lab")
+
+
+# --- through the provider protocol: svclab exec / node-exec / down by name ------
+
+
+def test_exec_and_node_exec_reach_a_kind_testbed_by_name(tools: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    from svclab.cli import main
+
+    kind_cluster.bring_up(load_spec(SPEC_FILE), "lab", image="svclab:t")
+    capfd.readouterr()
+    assert main(["exec", "lab", "-n", "ns1", "web-0", "--", "hostname"]) == 0
+    assert capfd.readouterr().out == "pod says hostname\n"
+    assert argvs(tools, "kubectl")[-1][1:5] == ["exec", "-i", "-n", "ns1"]
+    assert main(["node-exec", "lab", "lab-worker", "--", "iptables-save"]) == 0
+    assert capfd.readouterr().out == "ran iptables-save\n"
+    assert argvs(tools, "docker")[-1] == ["exec", "-i", "lab-worker", "iptables-save"]
+    assert main(["node-exec", "lab", "lab-worker9", "--", "true"]) == 1
+    assert "svclab node-exec: cluster lab has no node lab-worker9" in capfd.readouterr().err
+
+
+def test_down_removes_a_kind_testbed_with_the_local_message(tools: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from svclab.cli import main
+
+    kind_cluster.bring_up(load_spec(SPEC_FILE), "lab", image="svclab:t")
+    capsys.readouterr()
+    assert main(["down", "lab"]) == 0
+    assert capsys.readouterr().out == "cluster lab removed\n"
+    assert argvs(tools, "kind")[-1][:2] == ["delete", "cluster"]
+
+
+def test_the_kind_provider_attaches_by_name_and_describes_nothing_it_did_not_bring_up(tools: Path) -> None:
+    from svclab.testbed.providers import provider_for
+
+    kind = provider_for("kind")
+    assert kind.attach("lab") is None
+    kind_cluster.bring_up(load_spec(SPEC_FILE), "lab", image="svclab:t")
+    found = kind.attach("lab")
+    assert isinstance(found, kind_cluster.KindCluster) and found.nodes == (
+        "lab-control-plane",
+        "lab-worker",
+        "lab-worker2",
+    )
+    assert kind.down("lab") is True and kind.down("lab") is False
+    assert kind.attach("lab") is None
 
 
 # --- svclab image ---------------------------------------------------------------

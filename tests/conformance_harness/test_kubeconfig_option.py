@@ -27,7 +27,7 @@ import pytest
 
 from svclab.testbed.kubeconfig import NO_NODE_ACCESS_REASON
 from svclab.testbed.local import naming
-from svclab.testbed.local.cluster import tear_down
+from svclab.testbed.local.lifecycle import tear_down
 
 REPO = Path(__file__).resolve().parents[2]
 REAL_KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")

@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from svclab.testbed.local import naming, network
-from svclab.testbed.local.cluster import cluster_exists, read_cluster, tear_down
+from svclab.testbed.local.lifecycle import cluster_exists, tear_down
+from svclab.testbed.local.record import read_cluster
 
 MISSING = [
     module

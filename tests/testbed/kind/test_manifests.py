@@ -18,12 +18,11 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 
 from svclab.testbed import spec as spec_module
-from svclab.testbed.kind.locust import LocustOptions, locust_manifests
 from svclab.testbed.kind.manifests import dump_manifests, render_manifests
 from svclab.testbed.kind.rbac import CONTROLLER_ROLES, NODE_PROXIER_ROLE
 from svclab.testbed.spec import load_spec, parse_spec
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 IMAGE = "svclab:test"
 K8S_VERSIONS = ["1.33", kubernetes_validate.latest_version()]
 
@@ -67,33 +66,6 @@ def test_every_manifest_validates_strictly(spec_id: str, version: str) -> None:
     assert objects
     for obj in objects:
         kubernetes_validate.validate(obj, version, strict=True)
-
-
-@pytest.mark.parametrize("version", K8S_VERSIONS)
-def test_locust_manifests_validate_strictly(version: str) -> None:
-    objects = locust_manifests(
-        LocustOptions(
-            name="locust-iptables",
-            namespace="load",
-            locustfile="from locust import HttpUser\n",
-            host="http://web.load.svc.cluster.local",
-            workers=3,
-        )
-    )
-    assert [o["kind"] for o in objects] == ["ConfigMap", "Job", "Service", "Deployment"]
-    for obj in objects:
-        kubernetes_validate.validate(obj, version, strict=True)
-    workers = objects[3]
-    assert workers["spec"]["replicas"] == 3
-    args = workers["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert "--worker" in args and "--master-host=locust-iptables-master" in args
-    master_args = objects[1]["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert "--expect-workers=3" in master_args and "--headless" in master_args
-
-
-def test_locust_needs_a_worker() -> None:
-    with pytest.raises(ValueError, match="at least one worker"):
-        locust_manifests(LocustOptions(name="l", namespace="n", locustfile="", host="h", workers=0))
 
 
 def test_strict_validation_rejects_a_misspelt_field() -> None:

@@ -33,7 +33,6 @@ DRIVER = r"""
 import ipaddress, json, subprocess, sys
 from pathlib import Path
 from svclab.testbed.local.agent.sandbox import create_sandbox, process_start_ticks, save_sandbox
-from svclab.testbed.local.agent.nsutil import enter_pod
 net = ipaddress.IPv4Network("10.250.0.0/24")
 sb = create_sandbox(cluster=sys.argv[1], uid="0123abcd-0000-0000-0000-000000000000",
                     namespace="default", name="web-0", hostname="web-0",
@@ -41,7 +40,7 @@ sb = create_sandbox(cluster=sys.argv[1], uid="0123abcd-0000-0000-0000-0000000000
 proc = subprocess.Popen([sys.executable, "-m", "svclab.testbed.local.agnhost", "netexec",
                          "--http-port=8080", "--udp-port=8081"],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                        preexec_fn=enter_pod(sb.holder_pid, sb.netns))
+                        preexec_fn=sb.entering())
 sb.containers["netexec"] = [proc.pid, process_start_ticks(proc.pid)]
 save_sandbox(sb)
 print(json.dumps({"netns": sb.netns, "holder": sb.holder_pid, "pid": proc.pid}), flush=True)

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[4]
 VIP, PORT = "10.96.0.10", 80
 BACKENDS = {"svclab-b1": "10.99.1", "svclab-b2": "10.99.2"}
 CLIENT = ("svclab-cl", "10.99.3")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from svclab.testbed.local import naming, network, nsexec
-from svclab.testbed.local.cluster import ClusterInfo, describe_cluster
+from svclab.testbed.local.record import ClusterInfo, describe_cluster
 from svclab.testbed.local.supervisor import Backoff, ChildSpec, Supervisor, plan_children
 from svclab.testbed.spec import load_spec
 
@@ -127,7 +127,7 @@ def test_teardown_kills_leftovers_and_is_idempotent(cluster_network: network.Clu
 
 # --- cluster description and process plan (pure, no root) -------------------------------
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _iptables_cluster(state: Path = Path("/run/svclab/iptables")) -> ClusterInfo:
@@ -153,7 +153,7 @@ def test_describe_cluster_kind_style_nodes() -> None:
 
 def test_plan_children_places_each_process() -> None:
     info = _iptables_cluster()
-    children = plan_children(info, base=["svclab"], available=lambda module: True)
+    children = plan_children(info, base=["svclab"])
     by_name = {child.name: child for child in children}
     assert list(by_name) == [
         "apiserver",
@@ -176,11 +176,6 @@ def test_plan_children_places_each_process() -> None:
     proxy = by_name["proxy-iptables-worker"]
     assert proxy.argv[1:5] == ("proxy", "--kubeconfig", "/run/svclab/iptables/kubeconfig.internal", "--mode")
     assert by_name["controller-manager"].netns == "svclab-iptables-0"
-
-
-def test_plan_children_leaves_missing_slots_empty() -> None:
-    children = plan_children(_iptables_cluster(), base=["svclab"], available=lambda m: False)
-    assert [c.name for c in children if c.name.startswith(("proxy", "controller"))] == []
 
 
 def test_backoff_doubles_to_a_cap_and_resets_after_stable_run() -> None:

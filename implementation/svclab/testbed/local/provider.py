@@ -1,0 +1,150 @@
+"""The local provider: a cluster of network namespaces on this host (or in a UML guest).
+
+``LOCAL`` implements ``svclab.testbed.provider.Provider`` over the life cycle
+(``svclab.testbed.local.lifecycle``); its handle, ``LocalClusterHandle``,
+reads the cluster's ``cluster.json``. Exec with captured output runs ``svclab
+exec`` / ``svclab node-exec`` in a child process (a process cannot leave the
+namespaces it entered), so tests exercise the commands a user runs; without
+capture the calling process itself becomes the command (``svclab exec``).
+
+Besides the protocol the handle offers the local-only process hooks the
+conformance suite uses to crash or freeze a component: ``component_pid`` and
+``signal_component``, in the cluster's kernel (through the exec agent for a
+cluster inside a User-Mode Linux guest).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from svclab.testbed.cluster import ClusterRecord
+from svclab.testbed.local import enter
+from svclab.testbed.local.lifecycle import bring_up, tear_down
+from svclab.testbed.local.record import ClusterInfo, read_cluster
+from svclab.testbed.provider import ExecResult, Progress, ProviderError, run_captured
+from svclab.testbed.spec import Testbed
+
+__all__ = ["LOCAL", "LocalClusterHandle", "LocalProvider"]
+
+DEFAULT_UP_TIMEOUT = 60.0
+
+
+def _svclab(*args: str) -> list[str]:
+    return [sys.executable, "-m", "svclab.cli", *args]
+
+
+@dataclass(frozen=True, slots=True)
+class LocalClusterHandle:
+    """A local cluster that is up; ``timings`` are bring-up phases (empty when attached)."""
+
+    info: ClusterInfo
+    timings: tuple[tuple[str, float], ...] = ()
+    node_access: bool = True  # through `svclab node-exec`
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.info.kubeconfig
+
+    def describe(self) -> ClusterRecord:
+        info = self.info
+        return ClusterRecord(
+            name=info.name,
+            provider="local",
+            kubeconfig=info.kubeconfig,
+            proxy_mode=info.proxy_mode,
+            has_proxy=info.proxy_mode != "none",
+            has_controllers=bool(info.controllers),
+            service_subnet=info.service_subnet,
+            apiserver_address=info.advertise_address,
+            nodes=info.nodes,
+            kernel="host" if info.uml is None else f"uml {info.uml.kernel_version}",
+        )
+
+    def exec_in_pod(
+        self, namespace: str, pod: str, argv: Sequence[str], *, timeout: float | None = 30.0, capture: bool = True
+    ) -> ExecResult:
+        if not capture:
+            return ExecResult(enter.exec_in_pod(self.info, namespace, pod, list(argv)), "", "")
+        return run_captured(_svclab("exec", self.name, "-n", namespace, pod, "--", *argv), timeout)
+
+    def exec_on_node(
+        self, node: str, argv: Sequence[str], *, timeout: float | None = 30.0, capture: bool = True
+    ) -> ExecResult:
+        if not capture:
+            return ExecResult(enter.exec_on_node(self.info, node, list(argv)), "", "")
+        return run_captured(_svclab("node-exec", self.name, node, "--", *argv), timeout)
+
+    def component_pid(self, child: str) -> int | None:
+        """PID of a running component by its supervisor name (``controller-manager``,
+        ``proxy-<node>``, ``node-agent-<node>``, ...) in the cluster's kernel; None while
+        there is none (e.g. restarting)."""
+        state_dir = str(self.info.state_dir)
+        if self.info.uml is None:
+            from svclab.testbed.local.supervisor import running_child_pid
+
+            return running_child_pid(state_dir, child)
+        code = (
+            "from svclab.testbed.local.supervisor import running_child_pid; "
+            f"print(running_child_pid({state_dir!r}, {child!r}) or '')"
+        )
+        found = self.exec_on_node(self.info.nodes[0].name, [sys.executable, "-c", code]).check()
+        return int(found.stdout) if found.stdout.strip() else None
+
+    def signal_component(self, pid: int, signum: int) -> None:
+        """Send ``signum`` to a component found with ``component_pid``."""
+        if self.info.uml is None:
+            os.kill(pid, signum)
+            return
+        self.exec_on_node(self.info.nodes[0].name, ["kill", f"-{signum}", str(pid)]).check()
+
+
+@dataclass(frozen=True, slots=True)
+class LocalProvider:
+    kind: str = "local"
+    creates_clusters: bool = True
+
+    def preflight(self, spec: Testbed) -> str | None:
+        if os.geteuid() != 0:
+            return "the local provider needs root (network namespaces)"
+        from svclab.testbed.local.uml import can_run_uml, resolve_kernel
+
+        if resolve_kernel(spec.kernel.value, spec.proxy.mode.value) == "uml":
+            return can_run_uml()
+        return None
+
+    def kernel(self, spec: Testbed) -> str:
+        from svclab.testbed.local.uml import kernel_version, resolve_kernel
+
+        if resolve_kernel(spec.kernel.value, spec.proxy.mode.value) == "uml":
+            return f"uml {kernel_version()}"
+        return f"host {platform.release()}"
+
+    def up(
+        self, spec: Testbed, *, progress: Progress, timeout: float | None = None, keep_on_failure: bool = False
+    ) -> LocalClusterHandle:
+        """``svclab up``'s bring-up; raises UpError (a ProviderError)."""
+        up = bring_up(spec, progress=progress, timeout=timeout or DEFAULT_UP_TIMEOUT, keep_on_failure=keep_on_failure)
+        return LocalClusterHandle(up.info, up.timings)
+
+    def down(self, name: str) -> bool:
+        if os.geteuid() != 0:
+            raise ProviderError("must run as root (it removes network namespaces)")
+        return tear_down(name)
+
+    def attach(self, name: str) -> LocalClusterHandle | None:
+        try:
+            return LocalClusterHandle(read_cluster(name))
+        except FileNotFoundError:
+            return None
+
+
+LOCAL = LocalProvider()
