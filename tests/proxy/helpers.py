@@ -32,7 +32,7 @@ class ManualClock:
 
 def iptables_proxier(**plan: object) -> tuple[Proxier, IptablesProxier, FakeIptables]:
     fake = FakeIptables()
-    backend = IptablesProxier(fake, PlanOptions(node=TEST_NODE_OPTIONS, **{"nfacct": True, **plan}))  # type: ignore[arg-type]
+    backend = IptablesProxier(fake, PlanOptions(**{"node": TEST_NODE_OPTIONS, "nfacct": True, **plan}))  # type: ignore[arg-type]
     proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=ManualClock()))
     return proxier, backend, fake
 

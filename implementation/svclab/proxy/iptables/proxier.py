@@ -38,6 +38,8 @@ from svclab.proxy.iptables.plan import (
     Ruleset,
     ServiceRules,
     assemble,
+    is_large_cluster,
+    localhost_node_ports,
     make_endpoint,
     make_service_port,
     plan_service,
@@ -160,12 +162,14 @@ class IptablesProxier(FullSyncBookkeeping):
     _shared: dict[tuple[str, str], Chain] = field(default_factory=dict)
     _cache: _Cache = field(default_factory=dict)
     _counts: dict[str, int] = field(default_factory=dict)
+    # upstream's large-cluster mode, decided at each sync; only re-planned Services follow a change
+    large_cluster: bool = False
 
     def _bootstrap(self) -> None:
         for table, chain in BASE_CHAINS:
             self.executor.ensure_chain(table, chain)
         for table, chain, rule in JUMP_RULES:
-            if chain == "INPUT" and KUBE_FIREWALL in rule and not self.options.localhost_node_ports:
+            if chain == "INPUT" and KUBE_FIREWALL in rule and not localhost_node_ports(self.options):
                 continue
             self.executor.ensure_rule(table, chain, rule)
         for table in CANARY_TABLES:
@@ -176,7 +180,7 @@ class IptablesProxier(FullSyncBookkeeping):
     ) -> ServiceRules:
         if not isinstance(port, IptablesServicePort):
             raise TypeError(f"service port {name} was not built by the iptables factory")
-        return plan_service(port, eps, self.options, labels)
+        return plan_service(port, eps, self.options, labels, self.large_cluster)
 
     def _full_sync(self, state: ProxyStateLike) -> _SyncPlan:
         cache = plan_all(state, self._plan_port)
@@ -231,6 +235,7 @@ class IptablesProxier(FullSyncBookkeeping):
         """Plan and apply; see the module docstring. Raises ``IptablesRestoreError``."""
         # New node labels: topology may differ for every service.
         full = self.begin_sync(force=state.node_labels is not self._labels)
+        self.large_cluster = is_large_cluster(sum(len(state.endpoints.get(name, ())) for name in state.service_ports))
         if full:
             self._bootstrap()
         text, shared, cache, counts = self._full_sync(state) if full else self._partial_sync(state)
