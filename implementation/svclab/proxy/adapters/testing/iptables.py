@@ -123,6 +123,10 @@ class FakeIptables:
             if self._missing_set(rule):
                 raise fail(_NO_SUCH_SET.format(_matched_set(rule)))
             table[chain].insert(0 if verb == "-I" else len(table[chain]), rule)
+        elif verb == "-D":
+            if rule not in table.get(chain, ()):
+                raise fail(f"no such rule in {chain} (does a matching rule exist in that chain?)")
+            table[chain].remove(rule)
         elif verb == "-X":
             deletions.append(chain)
         elif verb == "-F":
