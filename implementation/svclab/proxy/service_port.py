@@ -140,17 +140,22 @@ def _get(obj: Any, *path: str) -> Any:
 
 
 def sloppy_address(text: str) -> str:
-    """An IPv4 address or CIDR with leading zeros read as decimal, as upstream's
-    ``ParseIPSloppy``/``ParseCIDRSloppy`` do (old API servers accepted them):
-    ``172.30.0.041`` -> ``172.30.0.41``, ``203.0.113.000/025`` -> ``203.0.113.0/25``.
-    Anything else comes back stripped but unchanged."""
+    """An address or CIDR as upstream's ``ParseIPSloppy``/``ParseCIDRSloppy`` then ``String()`` write it:
+    IPv4 leading zeros read as decimal (old API servers accepted them), the canonical spelling, a
+    CIDR's host bits cleared: ``172.30.0.041`` -> ``172.30.0.41``, ``203.0.113.000/025`` ->
+    ``203.0.113.0/25``. Text that is no address comes back stripped but unchanged."""
     address, slash, prefix = text.strip().partition("/")
     octets = address.split(".")
     if len(octets) == 4 and all(o.isdigit() for o in octets):
         address = ".".join(str(int(o)) for o in octets)
     if slash and prefix.isdigit():
         prefix = str(int(prefix))
-    return address + slash + prefix
+    try:
+        return str(
+            ipaddress.ip_network(f"{address}/{prefix}", strict=False) if slash else ipaddress.ip_address(address)
+        )
+    except ValueError:
+        return address + slash + prefix
 
 
 def _family_ips(family: IPFamily, values: Any) -> tuple[str, ...]:
