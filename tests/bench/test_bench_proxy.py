@@ -166,7 +166,7 @@ def test_whole_table_first_restore_only_changes_the_first_restore() -> None:
         def __init__(self) -> None:
             self.calls: list[tuple[str, object]] = []
 
-        def restore(self, data: str, *, noflush: bool = True) -> None:
+        def restore(self, data: str, *, noflush: bool = True, counters: bool = False) -> None:
             self.calls.append(("restore", (data, noflush)))
 
         def save(self, table: str) -> str:

@@ -116,12 +116,12 @@ class WholeTableFirstRestore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    def restore(self, data: str, *, noflush: bool = True) -> None:
+    def restore(self, data: str, *, noflush: bool = True, counters: bool = False) -> None:
         if not self._armed:
-            self._inner.restore(data, noflush=noflush)
+            self._inner.restore(data, noflush=noflush, counters=counters)
             return
         self._armed = False
-        self._inner.restore(data, noflush=False)
+        self._inner.restore(data, noflush=False, counters=counters)
         self._reinstall()
 
 

@@ -70,6 +70,7 @@ def _saved(ns: str) -> list[str]:
 async def test_whole_table_full_sync_keeps_foreign_rules(netns: str) -> None:
     for table, rule in FOREIGN:
         _in_ns(netns, "iptables", "-w", "-t", table, *rule.split())
+    _in_ns(netns, "iptables", "-w", "-R", "INPUT", "1", "-c", "5", "700", "-j", "ACCEPT")  # counters to keep
     executor = SubprocessIptables(prefix=("ip", "netns", "exec", netns))
     backend = IptablesProxier(executor, PlanOptions(node=TEST_NODE_OPTIONS, nfacct=False))
     proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=ManualClock()))
@@ -82,6 +83,7 @@ async def test_whole_table_full_sync_keeps_foreign_rules(netns: str) -> None:
         if rule.startswith("-A"):
             assert rule in first, (table, rule)
     assert "KUBE-SEP-STALESTALESTALE" not in "\n".join(first)
+    assert "[5:700] -A INPUT -j ACCEPT" in _in_ns(netns, "iptables-save", "-c", "-t", "filter")
     assert sum(ln.endswith("-j KUBE-SERVICES") for ln in first) == 4  # filter FORWARD/OUTPUT, nat PREROUTING/OUTPUT
     backend.need_full_sync = True
     await proxier.sync()

@@ -92,8 +92,9 @@ async def test_unrestorable_save_output_falls_back_to_noflush(monkeypatch: pytes
     monkeypatch.setattr(
         fake,
         "save",
-        lambda table: (
-            saved(table) + "# Table `filter' contains incompatible base-chains, use 'nft' tool to list them.\n"
+        lambda table, counters=False: (
+            saved(table, counters=counters)
+            + "# Table `filter' contains incompatible base-chains, use 'nft' tool to list them.\n"
         ),
     )
     load_overall(proxier)

@@ -205,7 +205,7 @@ class IptablesProxier(FullSyncBookkeeping):
         shared = {k: c for k, c in ruleset.chains.items() if not is_service_chain(k[1])}
         counts: dict[str, int] = {}
         _count(ruleset.chains.values(), 1, counts)
-        saved = {table: self.executor.save(table) for table in TABLES} if self.whole_table_restore else {}
+        saved = {t: self.executor.save(t, counters=True) for t in TABLES} if self.whole_table_restore else {}
         active = {name for (t, name) in ruleset.chains if t == "nat"}
         in_nat = chains_in_save(saved["nat"] if saved else self.executor.save("nat"))
         stale = {"nat": sorted(c for c in in_nat if is_service_chain(c) and c not in active)}
@@ -265,7 +265,8 @@ class IptablesProxier(FullSyncBookkeeping):
 
     def _restore(self, text: str, noflush: bool) -> None:
         try:
-            self.executor.restore(text, noflush=noflush)
+            # a whole-table restore carries the foreign rules' counters
+            self.executor.restore(text, noflush=noflush, counters=not noflush)
         except IptablesRestoreError as exc:
             if not noflush:  # a foreign rule iptables-restore cannot read back: never again
                 self.whole_table_restore = False

@@ -4,8 +4,10 @@
 1.8.9's user space (10,000 Services: minutes), while the same text restored
 without ``--noflush`` takes seconds. But without ``--noflush`` the restore
 replaces the whole ``filter`` and ``nat`` tables, foreign rules included. So a
-full sync first reads both tables (``iptables-save``) and restores them
-whole: every chain and rule it does not own kept verbatim and in place (a
+full sync first reads both tables (``iptables-save -c``) and restores them
+whole (``iptables-restore -c``, so foreign rules keep their packet counters,
+as upstream's ``--counters`` restore): every chain and rule it does not own
+kept verbatim and in place (a
 user's ``-A INPUT -j ACCEPT``, docker's chains, kubelet's ``KUBE-FIREWALL``),
 its own chains written from the plan, its jumps from the built-in chains
 kept where they are or, when missing, put first (as upstream's
@@ -39,17 +41,21 @@ class SavedTable:
     """One table of ``iptables-save`` output: chain declarations and rules, in order."""
 
     declarations: dict[str, str] = field(default_factory=dict)  # chain -> ":CHAIN POLICY [p:b]"
-    rules: list[tuple[str, str]] = field(default_factory=list)  # (chain, "-A CHAIN ...")
+    rules: list[tuple[str, str]] = field(default_factory=list)  # (chain, "[p:b] -A CHAIN ..." or "-A CHAIN ...")
+
+
+def _without_counters(line: str) -> str:
+    return line.split("] ", 1)[1] if line.startswith("[") else line
 
 
 def parse_save(text: str) -> SavedTable:
-    """Parse ``iptables-save -t TABLE`` output. Side-effect-free."""
+    """Parse ``iptables-save [-c] -t TABLE`` output. Side-effect-free."""
     saved = SavedTable()
     for line in text.splitlines():
         if line.startswith(":"):
             saved.declarations[line[1:].split()[0]] = line
-        elif line.startswith("-A "):
-            saved.rules.append((line.split()[1], line))
+        elif _without_counters(line).startswith("-A "):
+            saved.rules.append((_without_counters(line).split()[1], line))
     return saved
 
 
@@ -67,7 +73,7 @@ def _jump_lines(
     table: str, kept: Mapping[str, list[str]], jumps: Sequence[tuple[str, str, str]]
 ) -> dict[str, list[str]]:
     """Per built-in chain, our jumps missing from the ``kept`` rules, in the order repeated prepending leaves them."""
-    present = {line for lines in kept.values() for line in lines}
+    present = {_without_counters(line) for lines in kept.values() for line in lines}
     missing: dict[str, list[str]] = {}
     for t, chain, rule in jumps:
         line = f"-A {chain} {rule}"
@@ -104,7 +110,7 @@ def whole_table_restore(
     jumps: Sequence[tuple[str, str, str]],
     base_chains: Collection[tuple[str, str]] = (),
 ) -> str:
-    """``iptables-restore`` input (without ``--noflush``) replacing the ``filter`` and ``nat`` tables:
+    """``iptables-restore -c`` input (without ``--noflush``) replacing the ``filter`` and ``nat`` tables:
     ``saved`` (table -> ``iptables-save`` output) minus what we own, plus ``ruleset``, ``jumps``
     (table, built-in chain, rule) and the ``base_chains`` jumps may need. Side-effect-free."""
     out: list[str] = []
