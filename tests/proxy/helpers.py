@@ -32,7 +32,7 @@ class ManualClock:
 
 def iptables_proxier(**plan: object) -> tuple[Proxier, IptablesProxier, FakeIptables]:
     fake = FakeIptables()
-    backend = IptablesProxier(fake, PlanOptions(node=TEST_NODE_OPTIONS, **{"nfacct": True, **plan}))  # type: ignore[arg-type]
+    backend = IptablesProxier(fake, PlanOptions(**{"node": TEST_NODE_OPTIONS, "nfacct": True, **plan}))  # type: ignore[arg-type]
     proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=ManualClock()))
     return proxier, backend, fake
 
@@ -56,17 +56,26 @@ async def synced_overall(build: Callable[[], Subject]) -> Subject:
     return subject
 
 
+def age(backend: NftablesProxier, seconds: float = 2.0) -> None:
+    """Let ``seconds`` pass on the backend's clock (upstream's ``ageStaleChains``)."""
+    clock = backend.clock
+    assert isinstance(clock, ManualClock)
+    clock.now += seconds
+
+
 def nftables_proxier() -> tuple[Proxier, NftablesProxier, FakeNft]:
     from svclab.proxy.adapters.testing.nft import FakeNft
     from svclab.proxy.nftables.plan import TABLE, NftOptions
     from svclab.proxy.nftables.proxier import NftablesProxier
 
     fake = FakeNft(TABLE)
+    clock = ManualClock()  # one clock: tests age the backend's stale chains with it
     backend = NftablesProxier(
         fake,
         NftOptions(node=TEST_NODE_OPTIONS, service_cidrs=("172.30.0.0/16",), node_port_ips=(TEST_NODE_IP,)),
+        clock=clock,
     )
-    proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=ManualClock()))
+    proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=clock))
     return proxier, backend, fake
 
 

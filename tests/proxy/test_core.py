@@ -18,6 +18,7 @@ from svclab.proxy.service_port import (
     ServicePort,
     ServicePortName,
     service_ports_from_service,
+    sloppy_address,
 )
 from svclab.proxy.topology import ZONE_LABEL, categorize_endpoints
 
@@ -65,6 +66,21 @@ def test_service_port_fields() -> None:
     assert port.external_policy_local and port.load_balancer_vips == ("1.2.3.4",)
     assert port.load_balancer_source_ranges == ("203.0.113.0/25",)
     assert port.uses_local_endpoints and port.uses_cluster_endpoints
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("172.30.0.041", "172.30.0.41"),  # upstream's TestBadIPs values
+        ("203.0.113.000/025", "203.0.113.0/25"),
+        ("203.0.113.5/25", "203.0.113.0/25"),  # a CIDR as net.IPNet.String() writes it
+        ("2001:0db8::0001", "2001:db8::1"),
+        (" 1.2.3.004 ", "1.2.3.4"),
+        ("None", "None"),  # headless: not an address, left as it is
+    ],
+)
+def test_sloppy_address(text: str, written: str) -> None:
+    assert sloppy_address(text) == written
 
 
 def test_service_tracker_merges_and_cancels() -> None:

@@ -23,10 +23,13 @@ modes are the registry's (``svclab.proxy.modes``); one this kernel cannot
 run but a User-Mode Linux guest can (ipvs without IPVS) runs inside a guest.
 
 iptables-nft's ``--noflush`` restore of a whole table grows faster than
-linearly (about rules x chains: 1,000 Services 7-8 s, 2,000 Services over
-80 s of CPU here), so at 10,000 Services the real full sync times out; the
-remaining steps are then measured again after a full sync seeded by a
-whole-table restore, so the partial-sync figures exist at that scale too.
+linearly (about rules x chains: 1,000 Services 6 s, 3,000 Services 166 s
+here), which is why the iptables mode's full sync restores whole tables
+(``svclab.proxy.iptables.whole_table``; its floor is then that same
+command). Should a full sync still time out (a node whose tables cannot be
+restored whole falls back to ``--noflush``), the remaining steps are
+measured again after a full sync seeded by a whole-table restore, so the
+partial-sync figures exist at that scale too.
 """
 
 from __future__ import annotations

@@ -116,12 +116,12 @@ class WholeTableFirstRestore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    def restore(self, data: str, *, noflush: bool = True) -> None:
+    def restore(self, data: str, *, noflush: bool = True, counters: bool = False) -> None:
         if not self._armed:
-            self._inner.restore(data, noflush=noflush)
+            self._inner.restore(data, noflush=noflush, counters=counters)
             return
         self._armed = False
-        self._inner.restore(data, noflush=False)
+        self._inner.restore(data, noflush=False, counters=counters)
         self._reinstall()
 
 
@@ -234,14 +234,15 @@ def _floor_tool(mode: str, text: str, floor_netns: Sequence[str], *, seeded: boo
     iptables and userspace: ``--noflush`` as the backend runs it, and the
     whole-table restore (no ``--noflush``; equal in an empty namespace), which
     the nft backend of iptables does several times faster (DESIGN.md
-    "Rule-programming costs"). A mode the bench has no floor for (one
+    "Rule-programming costs"); only the latter when ``seeded`` (the full sync
+    restored whole tables itself, or was seeded so). A mode the bench has no floor for (one
     registered besides the built-in ones) reports that instead of a figure.
     """
     if mode == "nftables":
         return {**_restore_floor(["nft", "-f", "-"], text, floor_netns[0]), "input_bytes": len(text.encode())}
     if mode not in ("iptables", "userspace"):
         return {"error": f"no floor tool known for mode {mode}"}
-    if seeded:  # the --noflush floor is what timed out in the unseeded run
+    if seeded:  # a whole-table full sync: its own command (or the --noflush floor timed out unseeded)
         return {**_restore_floor(["iptables-restore", "-w"], text, floor_netns[1]), "input_bytes": len(text.encode())}
     figures = _restore_floor(["iptables-restore", "-w", "--noflush"], text, floor_netns[0])
     whole = _restore_floor(["iptables-restore", "-w"], text, floor_netns[1])
@@ -337,6 +338,8 @@ async def _run(options: argparse.Namespace) -> int:
     full = await _timed_sync(proxier, log)
     backend: Any = getattr(proxier.backend, "inner", proxier.backend)
     text, size = _sync_input(backend)
+    # iptables restores whole tables on a full sync where it can (its floor is then the same restore)
+    whole_table = not getattr(backend, "last_restore_noflush", True)
     recorded = (
         {
             "ipset": backend.last_ipset_restore,
@@ -353,9 +356,8 @@ async def _run(options: argparse.Namespace) -> int:
     if options.mode == "ipvs":
         _emit("floor", **_floor_ipvs(proxier.backend, recorded))  # type: ignore[arg-type]
     else:
-        _emit(
-            "floor", **_floor_tool(options.mode, text, options.floor_netns.split(","), seeded=options.seed_whole_table)
-        )
+        floor_netns = options.floor_netns.split(",")
+        _emit("floor", **_floor_tool(options.mode, text, floor_netns, seeded=options.seed_whole_table or whole_table))
     if options.mode == "userspace":
         backend.close_sockets()
     return 0

@@ -2,7 +2,7 @@
 
 Flags follow kube-proxy's (``--kubeconfig``, ``--proxy-mode`` spelled
 ``--mode``, ``--hostname-override``, ``--min-sync-period``, ``--sync-period``,
-``--cluster-cidr``, ``--metrics-bind-address``, ``--healthz-bind-address``,
+``--cluster-cidr``, ``--conntrack-tcp-be-liberal``, ``--metrics-bind-address``, ``--healthz-bind-address``,
 ``--cleanup``); ``--mode`` offers every mode of the registry
 (``svclab.proxy.modes``), and each mode may add flags of its own (ipvs:
 ``--ipvs-scheduler``). The long-running part lives in ``service.py``.
@@ -53,6 +53,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--cluster-cidr", help="pod CIDR; traffic from outside it is masqueraded")
     parser.add_argument("--masquerade-all", action="store_true", help="SNAT all Service traffic")
+    parser.add_argument(
+        "--conntrack-tcp-be-liberal",
+        action="store_true",
+        help="set nf_conntrack_tcp_be_liberal in the proxy's network namespace; iptables then drops no INVALID packets",
+    )
     parser.add_argument("--metrics-bind-address", default="127.0.0.1:10249", metavar="HOST:PORT")
     parser.add_argument("--healthz-bind-address", default="0.0.0.0:10256", metavar="HOST:PORT")
     for spec in modes.mode_specs():

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from svclab.proxy.endpoint import Endpoint, EndpointFactory
-from svclab.proxy.service_port import IPFamily, Protocol, ServiceName, ServicePortName
+from svclab.proxy.service_port import IPFamily, Protocol, ServiceName, ServicePortName, sloppy_address
 
 __all__ = [
     "EndpointsChangeTracker",
@@ -93,7 +93,7 @@ def endpoints_from_slice(
             terminating = bool(conditions and conditions.terminating)
             zones = frozenset(h.name for h in (item.hints.forZones or ())) if item.hints else frozenset()
             ep = Endpoint(
-                ip=item.addresses[0],
+                ip=sloppy_address(item.addresses[0]),
                 port=port.port,
                 ready=ready,
                 serving=serving,

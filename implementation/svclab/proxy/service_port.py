@@ -29,6 +29,7 @@ __all__ = [
     "ServicePortMap",
     "ServicePortName",
     "service_ports_from_service",
+    "sloppy_address",
 ]
 
 #: ``sessionAffinityConfig.clientIP.timeoutSeconds`` default (3 hours).
@@ -138,8 +139,27 @@ def _get(obj: Any, *path: str) -> Any:
     return obj
 
 
+def sloppy_address(text: str) -> str:
+    """An address or CIDR as upstream's ``ParseIPSloppy``/``ParseCIDRSloppy`` then ``String()`` write it:
+    IPv4 leading zeros read as decimal (old API servers accepted them), the canonical spelling, a
+    CIDR's host bits cleared: ``172.30.0.041`` -> ``172.30.0.41``, ``203.0.113.000/025`` ->
+    ``203.0.113.0/25``. Text that is no address comes back stripped but unchanged."""
+    address, slash, prefix = text.strip().partition("/")
+    octets = address.split(".")
+    if len(octets) == 4 and all(o.isdigit() for o in octets):
+        address = ".".join(str(int(o)) for o in octets)
+    if slash and prefix.isdigit():
+        prefix = str(int(prefix))
+    try:
+        return str(
+            ipaddress.ip_network(f"{address}/{prefix}", strict=False) if slash else ipaddress.ip_address(address)
+        )
+    except ValueError:
+        return address + slash + prefix
+
+
 def _family_ips(family: IPFamily, values: Any) -> tuple[str, ...]:
-    return tuple(v.strip() for v in (values or ()) if v and family.owns(v))
+    return tuple(ip for v in (values or ()) if v for ip in (sloppy_address(v),) if family.owns(ip))
 
 
 def service_ports_from_service(
@@ -157,7 +177,7 @@ def service_ports_from_service(
     if spec is None or spec.type == "ExternalName":
         return {}
     cluster_ips = list(spec.clusterIPs or ([spec.clusterIP] if spec.clusterIP else []))
-    family_ips = [ip for ip in cluster_ips if ip != "None" and family.owns(ip)]
+    family_ips = [ip for ip in map(sloppy_address, cluster_ips) if ip != "None" and family.owns(ip)]
     if not family_ips:
         return {}
     name = ServiceName(service.metadata.namespace or "default", service.metadata.name)

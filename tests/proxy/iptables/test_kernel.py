@@ -47,3 +47,50 @@ async def test_iptables_rules_load_and_partial_sync_applies(netns: str) -> None:
     assert "10.180.0.9:80" in saved and "KUBE-SEP-SXIVWICOYRO3J4NJ" not in saved
     backend.cleanup()
     assert "KUBE-SVC" not in _in_ns(netns, "iptables-save", "-t", "nat")
+
+
+FOREIGN = [
+    ("filter", "-A INPUT -j ACCEPT"),
+    ("filter", "-N DOCKER-USER"),
+    ("filter", "-A FORWARD -j DOCKER-USER"),
+    ("filter", "-A DOCKER-USER -s 10.99.0.0/16 -j DROP"),
+    ("nat", "-N DOCKER"),
+    ("nat", "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER"),
+    ("nat", "-A DOCKER -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80"),
+]
+
+
+def _saved(ns: str) -> list[str]:
+    """Both tables as iptables-save prints them, without the dated comment lines."""
+    text = _in_ns(ns, "iptables-save", "-t", "filter") + _in_ns(ns, "iptables-save", "-t", "nat")
+    return [ln for ln in text.splitlines() if not ln.startswith("#")]
+
+
+@pytest.mark.skipif(not shutil.which("iptables-restore"), reason="no iptables")
+async def test_whole_table_full_sync_keeps_foreign_rules(netns: str) -> None:
+    for table, rule in FOREIGN:
+        _in_ns(netns, "iptables", "-w", "-t", table, *rule.split())
+    _in_ns(netns, "iptables", "-w", "-R", "INPUT", "1", "-c", "5", "700", "-j", "ACCEPT")  # counters to keep
+    executor = SubprocessIptables(prefix=("ip", "netns", "exec", netns))
+    backend = IptablesProxier(executor, PlanOptions(node=TEST_NODE_OPTIONS, nfacct=False))
+    proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=ManualClock()))
+    _in_ns(netns, "iptables", "-w", "-t", "nat", "-N", "KUBE-SEP-STALESTALESTALE")  # left by an earlier run
+    load_overall(proxier)
+    assert (await proxier.sync()).full
+    assert backend.last_restore.startswith("*filter\n:INPUT ACCEPT")  # a whole-table restore
+    first = _saved(netns)
+    for table, rule in FOREIGN:
+        if rule.startswith("-A"):
+            assert rule in first, (table, rule)
+    assert "KUBE-SEP-STALESTALESTALE" not in "\n".join(first)
+    assert "[5:700] -A INPUT -j ACCEPT" in _in_ns(netns, "iptables-save", "-c", "-t", "filter")
+    assert sum(ln.endswith("-j KUBE-SERVICES") for ln in first) == 4  # filter FORWARD/OUTPUT, nat PREROUTING/OUTPUT
+    backend.need_full_sync = True
+    await proxier.sync()
+    assert _saved(netns) == first  # a second full sync changes nothing: no doubled jumps
+    proxier.on_endpoint_slice(endpoint_slice("ns1", "svc1", endpoint("10.180.0.9")))
+    assert not (await proxier.sync()).full
+    assert "-A INPUT -j ACCEPT" in _saved(netns)
+    backend.cleanup()
+    left = _saved(netns)
+    assert [r for _, r in FOREIGN if r.startswith("-A")] == [ln for ln in left if ln.startswith("-A")]

@@ -34,19 +34,25 @@ def _in_ns(ns: str, *cmd: str) -> str:
 @pytest.mark.skipif(not shutil.which("nft"), reason="no nft")
 async def test_nftables_transactions_load(netns: str) -> None:
     executor = SubprocessNft("kube-proxy", prefix=("ip", "netns", "exec", netns))
+    clock = ManualClock()
     backend = NftablesProxier(
         executor,
         NftOptions(node=TEST_NODE_OPTIONS, service_cidrs=("172.30.0.0/16",), node_port_ips=(TEST_NODE_IP,)),
+        clock=clock,
     )
-    proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=ManualClock()))
+    proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=clock))
     load_overall(proxier)
     await proxier.sync()
     listing = _in_ns(netns, "nft", "list", "table", "ip", "kube-proxy")
     assert "service-ULMVA6XW-ns1/svc1/tcp/p80" in listing
     proxier.on_endpoint_slice(endpoint_slice("ns1", "svc1", endpoint("10.180.0.9")))
     await proxier.sync()
-    listing = _in_ns(netns, "nft", "list", "table", "ip", "kube-proxy")
-    assert "10.180.0.9:80" in listing and "10.180.0.1/80" not in listing
+    old = "endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80"
+    assert "10.180.0.9:80" in _in_ns(netns, "nft", "list", "table", "ip", "kube-proxy")
+    assert "10.180.0.1:80" not in _in_ns(netns, "nft", "list", "chain", "ip", "kube-proxy", old)  # flushed
+    clock.now += 2  # the stale chain is deleted, in a transaction of its own, by the next sync
+    await proxier.sync()
+    assert old not in _in_ns(netns, "nft", "list", "table", "ip", "kube-proxy")
     backend.need_full_sync = True  # a full sync over an existing table must work too
     await proxier.sync()
     backend.cleanup()

@@ -15,7 +15,7 @@ from svclab.proxy.adapters.testing.trace_nft import NftTracer
 from svclab.proxy.nftables.plan import TABLE
 
 from ..builders import TEST_NODE, endpoint, endpoint_slice, service
-from ..helpers import load_overall, nftables_proxier, synced_overall
+from ..helpers import age, load_overall, nftables_proxier, synced_overall
 from .test_plan_golden import canonical
 
 
@@ -32,10 +32,16 @@ async def test_endpoint_move_touches_only_that_service() -> None:
     tx = backend.last_transaction
     assert all("ns1/svc1" in line for line in tx), tx
     assert "flush chain ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80" in tx
-    assert "delete chain ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80" in tx
+    old_chain = "endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80"
+    assert f"flush chain ip kube-proxy {old_chain}" in tx  # emptied now, deleted a sync later
+    assert not any(line.startswith("delete chain") for line in tx)
     assert NftTracer(fake)("10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.9:80"
     await proxier.sync()
     assert backend.last_transaction == []  # idle sync: nothing sent
+    assert fake.model.chains[old_chain] == ("", [])  # not a second old yet
+    age(backend)
+    await proxier.sync()
+    assert backend.last_transaction == [] and old_chain not in fake.model.chains
 
 
 async def test_service_without_endpoints_then_with() -> None:
@@ -49,7 +55,7 @@ async def test_service_without_endpoints_then_with() -> None:
 
 
 async def test_deleting_service_removes_its_objects() -> None:
-    proxier, _, fake = await synced_overall(nftables_proxier)
+    proxier, backend, fake = await synced_overall(nftables_proxier)
     svc5 = service(
         "ns5",
         "svc5",
@@ -62,6 +68,10 @@ async def test_deleting_service_removes_its_objects() -> None:
     )
     proxier.on_service(svc5, None)
     await proxier.sync()
+    left = [line for line in fake.dump() if "ns5/svc5" in line or "172.30.0.45" in line]
+    assert left and all(line.startswith("add chain ") for line in left)  # emptied, not yet deleted
+    age(backend)
+    await proxier.sync()
     assert not [line for line in fake.dump() if "ns5/svc5" in line or "172.30.0.45" in line]
 
 
@@ -73,6 +83,9 @@ async def test_failure_forces_full_sync_and_stale_objects_go() -> None:
     with pytest.raises(NftError):
         await proxier.sync()
     assert backend.need_full_sync
+    await proxier.sync()
+    assert fake.model.chains["service-AAAAAAAA-old/svc/tcp/p"] == ("", [])
+    age(backend)
     await proxier.sync()
     assert "service-AAAAAAAA-old/svc/tcp/p" not in fake.model.chains
     assert NftTracer(fake)("10.0.0.2", "172.30.0.41", 80).verdict == "10.180.0.9:80"

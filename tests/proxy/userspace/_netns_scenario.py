@@ -54,6 +54,19 @@ async def from_pod(pod: str) -> list[str]:
     return stdout.decode().splitlines()
 
 
+async def _answer(ip: str) -> str:
+    """What a TCP client of ``ip:80`` gets: the echo, or refused."""
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(ip, 80), 1)
+    except ConnectionRefusedError:
+        return "refused"
+    writer.write(b"echo")
+    writer.write_eof()
+    data = (await asyncio.wait_for(reader.read(), 2)).decode()
+    writer.close()
+    return data
+
+
 async def main(pod: str) -> dict[str, object]:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(await reader.read())
@@ -83,6 +96,12 @@ async def main(pod: str) -> dict[str, object]:
     except TimeoutError:
         result["empty"] = "timeout"
     result["pod_tcp"], result["pod_empty"], result["pod_udp"] = await from_pod(pod)
+    # a partial sync (-D/-A of two Services' rules only): empty gains echo's endpoint, echo loses it
+    proxier.on_endpoint_slice(endpoint_slice("ns1", "empty", endpoint(NODE_IP), port=("p80", 9000)))
+    proxier.on_endpoint_slice(endpoint_slice("ns1", "echo", port=("p80", 9000)))
+    report = await proxier.sync()
+    result["partial"] = not report.full and not any(ln.startswith(":") for ln in backend.last_restore.splitlines())
+    result["swapped"] = [await _answer("172.30.0.50"), await _answer("172.30.0.51")]
     result["saved"] = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
     backend.cleanup()
     result["after_cleanup"] = [

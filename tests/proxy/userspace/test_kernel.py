@@ -78,5 +78,6 @@ def test_portals_redirect_and_reject_in_a_namespace(netns: str) -> None:
     assert result["empty"] == "refused"
     assert result["pod_tcp"] == "from the pod" and result["pod_udp"] == "dns?"
     assert result["pod_empty"] == "refused"
+    assert result["partial"] and result["swapped"] == ["refused", "echo"]
     assert "-A KUBE-PORTALS-HOST" in result["saved"] and "-A KUBE-NODEPORT-HOST" in result["saved"]
     assert result["after_cleanup"] == []

@@ -18,7 +18,15 @@ from svclab.proxy.options import NodeOptions
 from svclab.proxy.provider import Proxier, ProxierOptions
 from svclab.proxy.service_port import Protocol, ServiceName, ServicePortName
 from svclab.proxy.userspace.proxier import UserspaceOptions, UserspaceProxier
-from svclab.proxy.userspace.rules import JUMP_RULES, KUBE_PORTALS_REJECT
+from svclab.proxy.userspace.rules import (
+    ALL_CHAINS,
+    JUMP_RULES,
+    KUBE_PORTALS_REJECT,
+    Portal,
+    RuleOptions,
+    render_restore,
+    rule_counts,
+)
 from svclab.proxy.userspace.tcp import TcpProxySocket
 
 from ..builders import TEST_NODE, TEST_NODE_IP, endpoint, endpoint_slice, service
@@ -26,6 +34,8 @@ from ..helpers import ManualClock, load_overall
 
 Subject = tuple[Proxier, UserspaceProxier, FakeIptables]
 ECHO = ServicePortName(ServiceName("ns1", "echo"), "p80", Protocol.TCP)
+SVC4 = ServicePortName(ServiceName("ns4", "svc4"), "p80", Protocol.TCP)
+RULE_OPTIONS = RuleOptions(listen_ip="127.0.0.1", host_ip=TEST_NODE_IP)
 
 
 def make() -> tuple[Proxier, UserspaceProxier, FakeIptables]:
@@ -147,3 +157,43 @@ async def test_cleanup_removes_jumps_chains_and_sockets(subject: Subject) -> Non
     backend.cleanup()
     assert backend.served == {}
     assert fake.tables == FakeIptables().tables
+
+
+def installed_rules(fake: FakeIptables) -> set[tuple[str, str, str]]:
+    """Every rule in this mode's chains, as (table, chain, rule)."""
+    return {(t, c, r) for t, c in ALL_CHAINS for r in fake.rules(t, c)}
+
+
+async def test_idle_sync_restores_nothing(subject: Subject) -> None:
+    proxier, backend, fake = subject
+    load_overall(proxier)
+    await proxier.sync()
+    report = await proxier.sync()
+    assert not report.full
+    assert len(fake.restores) == 1 and backend.last_restore == ""
+    assert report.rules_by_table == {"nat": 28, "filter": 4}
+
+
+async def test_one_service_change_touches_only_its_rules(subject: Subject) -> None:
+    proxier, backend, fake = subject
+    load_overall(proxier)
+    await proxier.sync()
+    before = installed_rules(fake)
+    old_port = backend.served[SVC4].proxy_port
+    proxier.on_endpoint_slice(endpoint_slice("ns4", "svc4"), removed=True)  # svc4 loses its endpoints
+    report = await proxier.sync()
+    text = backend.last_restore
+    changed = [ln for ln in text.splitlines() if ln.startswith(("-A ", "-D "))]
+    assert changed and all(f"--dport {old_port} " in ln or "ns4/svc4" in ln for ln in changed), text
+    assert not any(ln.startswith(":") for ln in text.splitlines())  # no chain declared, so none flushed
+    after = installed_rules(fake)
+    assert {r for r in before ^ after if "ns4/svc4" not in r[2]} == set()
+    assert ("filter", KUBE_PORTALS_REJECT) in {(t, c) for t, c, r in after - before}
+    assert report.rules_by_table == rule_counts(render_restore(list(portals(backend)), RULE_OPTIONS))
+    backend.need_full_sync = True  # a full sync must find nothing to fix
+    await proxier.sync()
+    assert installed_rules(fake) == after
+
+
+def portals(backend: UserspaceProxier) -> list[Portal]:
+    return [portal for portal, _ in backend.installed.values()]

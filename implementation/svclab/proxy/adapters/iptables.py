@@ -31,12 +31,13 @@ Rule = tuple[str, str, str]
 class IptablesExecutor(Protocol):
     """What the modes need from iptables."""
 
-    def restore(self, data: str, *, noflush: bool = True) -> None:
-        """Apply restore input atomically; raises ``IptablesRestoreError``."""
+    def restore(self, data: str, *, noflush: bool = True, counters: bool = False) -> None:
+        """Apply restore input atomically (``counters``: lines may start with ``[packets:bytes]``,
+        ``--counters``); raises ``IptablesRestoreError``."""
         ...
 
-    def save(self, table: str) -> str:
-        """``iptables-save -t TABLE`` output."""
+    def save(self, table: str, *, counters: bool = False) -> str:
+        """``iptables-save -t TABLE`` output (``counters``: ``-c``, each rule led by ``[packets:bytes]``)."""
         ...
 
     def ensure_chain(self, table: str, chain: str) -> None: ...
@@ -87,17 +88,17 @@ class SubprocessIptables:
     def _run(self, *args: str, data: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*self.prefix, *args], input=data, text=True, capture_output=True, check=check)
 
-    def restore(self, data: str, *, noflush: bool = True) -> None:
+    def restore(self, data: str, *, noflush: bool = True, counters: bool = False) -> None:
         """Apply ``data`` atomically; raises ``IptablesRestoreError`` quoting the line the tool blames."""
-        args = [f"{self.binary}-restore", "-w"] + (["--noflush"] if noflush else [])
+        args = [f"{self.binary}-restore", "-w"] + (["--noflush"] if noflush else []) + (["-c"] if counters else [])
         result = self._run(*args, data=data, check=False)
         if result.returncode != 0:
             raise IptablesRestoreError(
                 f"{self.binary}-restore failed: {result.stderr.strip()}", data, failing_line_number(result.stderr)
             )
 
-    def save(self, table: str) -> str:
-        return self._run(f"{self.binary}-save", "-t", table).stdout
+    def save(self, table: str, *, counters: bool = False) -> str:
+        return self._run(f"{self.binary}-save", *(["-c"] if counters else []), "-t", table).stdout
 
     def chain_exists(self, table: str, chain: str) -> bool:
         return self._run(self.binary, "-w", "-t", table, "-S", chain, check=False).returncode == 0

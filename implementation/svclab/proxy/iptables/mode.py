@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+from pathlib import Path
 
 from svclab.proxy.adapters.iptables import SubprocessIptables
 from svclab.proxy.iptables.dump import IptablesDump
@@ -11,14 +13,33 @@ from svclab.proxy.iptables.proxier import IptablesProxier
 from svclab.proxy.modes import IPTABLES_RULE_METRICS, ModeSpec
 from svclab.proxy.options import NodeOptions
 
-__all__ = ["MODE", "build", "cleanup"]
+__all__ = ["MODE", "build", "cleanup", "conntrack_tcp_be_liberal"]
+
+log = logging.getLogger(__name__)
+BE_LIBERAL_SYSCTL = Path("/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal")
+
+
+def conntrack_tcp_be_liberal(requested: bool, sysctl: Path = BE_LIBERAL_SYSCTL) -> bool:
+    """Whether conntrack accepts out-of-window TCP segments in this network namespace.
+
+    ``requested`` (``--conntrack-tcp-be-liberal``) sets the sysctl first, as
+    kube-proxy's ``conntrack.tcpBeLiberal``; the proxier then reads it, as
+    upstream's NewProxier: when set, no rule drops INVALID packets."""
+    try:
+        if requested and sysctl.read_text().strip() != "1":
+            sysctl.write_text("1\n")
+        return sysctl.read_text().strip() not in ("", "0")
+    except OSError as exc:  # no conntrack module loaded, or not allowed
+        log.warning("event=sysctl_unavailable path=%s error=%s", sysctl, exc)
+        return False
 
 
 def build(node: NodeOptions, args: argparse.Namespace) -> IptablesProxier:
     """The backend programming this node's iptables."""
+    liberal = conntrack_tcp_be_liberal(getattr(args, "conntrack_tcp_be_liberal", False))
     return IptablesProxier(
         SubprocessIptables(),
-        PlanOptions(node=node),
+        PlanOptions(node=node, conntrack_tcp_be_liberal=liberal),
     )
 
 

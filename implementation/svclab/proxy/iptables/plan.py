@@ -24,11 +24,14 @@ __all__ = [
     "Chain",
     "IptablesEndpoint",
     "IptablesServicePort",
+    "LARGE_CLUSTER_ENDPOINTS_THRESHOLD",
     "PlanOptions",
     "Ruleset",
     "ServiceRules",
     "assemble",
     "endpoint_chain_name",
+    "is_large_cluster",
+    "localhost_node_ports",
     "make_endpoint",
     "make_service_port",
     "plan",
@@ -49,6 +52,8 @@ KUBE_FIREWALL = "KUBE-FIREWALL"  # filter: guard for route_localnet
 KUBE_PROXY_CANARY = "KUBE-PROXY-CANARY"  # mangle/nat/filter: detects flushes
 SERVICE_CHAIN_PREFIXES = ("KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-SEP-")
 MASQ_MARK = "0x4000"
+#: above this many endpoints (all Services together) per-endpoint comments are left out (upstream's value)
+LARGE_CLUSTER_ENDPOINTS_THRESHOLD = 1000
 NFACCT_INVALID = "ct_state_invalid_dropped_pkts"
 NFACCT_LOCALHOST_NODEPORTS = "localhost_nps_accepted_pkts"
 
@@ -104,7 +109,8 @@ class PlanOptions:
 
     ``node.cluster_cidr`` drives the local-traffic detector (None: not
     implemented); ``node_port_addresses`` None means all local addresses
-    (addrtype LOCAL).
+    (addrtype LOCAL). ``conntrack_tcp_be_liberal``: the kernel accepts
+    out-of-window TCP segments, so the INVALID drop rule is not written.
     """
 
     node: NodeOptions = field(default_factory=NodeOptions)
@@ -112,6 +118,19 @@ class PlanOptions:
     localhost_node_ports: bool = True
     nfacct: bool = False
     node_port_addresses: tuple[str, ...] | None = None
+    conntrack_tcp_be_liberal: bool = False
+
+
+def localhost_node_ports(opts: PlanOptions) -> bool:
+    """Whether NodePorts answer on 127.0.0.0/8: asked for, and loopback among the
+    NodePort addresses (all local addresses include it), as upstream's NewProxier."""
+    addresses = opts.node_port_addresses
+    return opts.localhost_node_ports and (addresses is None or any(_contains("127.0.0.0/8", ip) for ip in addresses))
+
+
+def is_large_cluster(endpoint_count: int) -> bool:
+    """Upstream's large-cluster mode: per-endpoint comments cost more than they tell."""
+    return endpoint_count > LARGE_CLUSTER_ENDPOINTS_THRESHOLD
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,30 +180,36 @@ def _comment(text: str) -> str:
     return f"-m comment --comment {_q(text)}"
 
 
-def _balance_rules(port: IptablesServicePort, endpoints: Sequence[Endpoint]) -> tuple[str, ...]:
+def _endpoint_comment(text: str, large_cluster: bool) -> str:
+    """Upstream's ``appendServiceCommentLocked``: the comment plus a space, or nothing in a large cluster."""
+    return "" if large_cluster else f"{_comment(text)} "
+
+
+def _balance_rules(port: IptablesServicePort, endpoints: Sequence[Endpoint], large_cluster: bool) -> tuple[str, ...]:
     rules: list[str] = []
     eps = [ep for ep in endpoints if isinstance(ep, IptablesEndpoint)]
     if port.session_affinity_seconds:
         rules += [
-            f"{_comment(f'{port.name} -> {ep}')} -m recent --name {ep.chain} --rcheck "
+            f"{_endpoint_comment(f'{port.name} -> {ep}', large_cluster)}-m recent --name {ep.chain} --rcheck "
             f"--seconds {port.session_affinity_seconds} --reap -j {ep.chain}"
             for ep in eps
         ]
     for i, ep in enumerate(eps):
-        chance = "" if i == len(eps) - 1 else f" -m statistic --mode random --probability {1.0 / (len(eps) - i):0.10f}"
-        rules.append(f"{_comment(f'{port.name} -> {ep}')}{chance} -j {ep.chain}")
+        chance = "" if i == len(eps) - 1 else f"-m statistic --mode random --probability {1.0 / (len(eps) - i):0.10f} "
+        rules.append(f"{_endpoint_comment(f'{port.name} -> {ep}', large_cluster)}{chance}-j {ep.chain}")
     return tuple(rules)
 
 
-def _endpoint_chain(port: IptablesServicePort, ep: IptablesEndpoint) -> Chain:
+def _endpoint_chain(port: IptablesServicePort, ep: IptablesEndpoint, large_cluster: bool) -> Chain:
     proto = port.protocol.l4
-    affinity = f" -m recent --name {ep.chain} --set" if port.session_affinity_seconds else ""
+    head = _endpoint_comment(str(port.name), large_cluster)
+    affinity = f"-m recent --name {ep.chain} --set " if port.session_affinity_seconds else ""
     return Chain(
         "nat",
         ep.chain,
         (
-            f"{_comment(str(port.name))} -s {ep.ip} -j {KUBE_MARK_MASQ}",
-            f"{_comment(str(port.name))}{affinity} -m {proto} -p {proto} -j DNAT --to-destination {ep}",
+            f"{head}-s {ep.ip} -j {KUBE_MARK_MASQ}",
+            f"{head}{affinity}-m {proto} -p {proto} -j DNAT --to-destination {ep}",
         ),
     )
 
@@ -233,7 +258,7 @@ def _node_port_rules(port: IptablesServicePort, opts: PlanOptions, target: str) 
     proto = port.protocol.l4
     head = f"{_comment(str(port.name))} -m {proto} -p {proto}"
     rules = []
-    if opts.localhost_node_ports and opts.nfacct and "." in port.cluster_ip:
+    if localhost_node_ports(opts) and opts.nfacct and "." in port.cluster_ip:
         rules.append(
             f"{head} -d 127.0.0.0/8 --dport {port.node_port} "
             f"-m nfacct --nfacct-name {NFACCT_LOCALHOST_NODEPORTS} -j {target}"
@@ -326,22 +351,16 @@ def service_shared_rules(
 
 def static_rules(opts: PlanOptions) -> tuple[list[tuple[str, str]], dict[tuple[str, str], list[str]]]:
     """Chain order and the rules that do not depend on any service."""
-    order = [
-        ("filter", c)
-        for c in (
-            KUBE_NODEPORTS,
-            KUBE_SERVICES,
-            KUBE_EXTERNAL_SERVICES,
-            KUBE_FIREWALL,
-            KUBE_FORWARD,
-            KUBE_PROXY_FIREWALL,
-        )
-    ]
+    localhost = localhost_node_ports(opts)
+    # KUBE-FIREWALL (kubelet's chain too) is declared, so flushed, only when we fill it, as upstream
+    filter_chains = (KUBE_NODEPORTS, KUBE_SERVICES, KUBE_EXTERNAL_SERVICES, KUBE_FIREWALL, KUBE_FORWARD)
+    order = [("filter", c) for c in filter_chains + (KUBE_PROXY_FIREWALL,) if localhost or c != KUBE_FIREWALL]
     order += [("nat", c) for c in (KUBE_NODEPORTS, KUBE_SERVICES, KUBE_MARK_MASQ, KUBE_POSTROUTING)]
     nfacct = f" -m nfacct --nfacct-name {NFACCT_INVALID}" if opts.nfacct else ""
+    invalid_drop = [] if opts.conntrack_tcp_be_liberal else [f"-m conntrack --ctstate INVALID{nfacct} -j DROP"]
     rules: dict[tuple[str, str], list[str]] = {
         ("filter", KUBE_FORWARD): [
-            f"-m conntrack --ctstate INVALID{nfacct} -j DROP",
+            *invalid_drop,
             f"{_comment('kubernetes forwarding rules')} -m mark --mark {MASQ_MARK}/{MASQ_MARK} -j ACCEPT",
             f"{_comment('kubernetes forwarding conntrack rule')} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
         ],
@@ -353,16 +372,19 @@ def static_rules(opts: PlanOptions) -> tuple[list[tuple[str, str]], dict[tuple[s
             + (" --random-fully" if opts.masquerade_random_fully else ""),
         ],
     }
-    if opts.localhost_node_ports:
+    if localhost:
         rules[("filter", KUBE_FIREWALL)] = [
             f"{_comment('block incoming localnet connections')} -d 127.0.0.0/8 ! -s 127.0.0.0/8 "
             "-m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP"
         ]
     note = _comment("kubernetes service nodeports; NOTE: this must be the last rule in this chain")
     if opts.node_port_addresses is None:
-        rules[("nat", KUBE_SERVICES)] = [f"{note} -m addrtype --dst-type LOCAL -j {KUBE_NODEPORTS}"]
+        # without localhost NodePorts the kernel must not DNAT 127.0.0.0/8 (no route_localnet)
+        guard = "" if localhost else " ! -d 127.0.0.0/8"
+        rules[("nat", KUBE_SERVICES)] = [f"{note} -m addrtype --dst-type LOCAL{guard} -j {KUBE_NODEPORTS}"]
     else:
-        rules[("nat", KUBE_SERVICES)] = [f"{note} -d {ip} -j {KUBE_NODEPORTS}" for ip in opts.node_port_addresses]
+        addresses = [ip for ip in opts.node_port_addresses if localhost or not _contains("127.0.0.0/8", ip)]
+        rules[("nat", KUBE_SERVICES)] = [f"{note} -d {ip} -j {KUBE_NODEPORTS}" for ip in addresses]
     return order, rules
 
 
@@ -371,8 +393,11 @@ def plan_service(
     endpoints: Sequence[Endpoint],
     opts: PlanOptions,
     node_labels: Mapping[str, str] | None = None,
+    large_cluster: bool = False,
 ) -> ServiceRules:
-    """Rules for one service port (upstream's per-service loop body). Side-effect-free."""
+    """Rules for one service port (upstream's per-service loop body). Side-effect-free.
+
+    ``large_cluster`` (``is_large_cluster``) leaves out the per-endpoint comments."""
     cat = categorize_endpoints(endpoints, port, node_labels)
     has_internal = cat.has_any and not (port.internal_policy_local and not cat.local)
     has_external = cat.has_any and not (port.external_policy_local and not cat.local)
@@ -402,11 +427,11 @@ def plan_service(
         masq_rule = (f"{masq_args} ! -s {opts.node.cluster_cidr} -j {KUBE_MARK_MASQ}",)
     if cat.cluster and port.uses_cluster_endpoints:
         extra = masq_rule if internal_chain == port.svc_chain else ()
-        chains.append(Chain("nat", port.svc_chain, extra + _balance_rules(port, cat.cluster)))
+        chains.append(Chain("nat", port.svc_chain, extra + _balance_rules(port, cat.cluster, large_cluster)))
     if cat.local and port.uses_local_endpoints:
         extra = masq_rule if internal_chain == port.svl_chain else ()
-        chains.append(Chain("nat", port.svl_chain, extra + _balance_rules(port, cat.local)))
-    chains += [_endpoint_chain(port, ep) for ep in cat.all_reachable if isinstance(ep, IptablesEndpoint)]
+        chains.append(Chain("nat", port.svl_chain, extra + _balance_rules(port, cat.local, large_cluster)))
+    chains += [_endpoint_chain(port, ep, large_cluster) for ep in cat.all_reachable if isinstance(ep, IptablesEndpoint)]
     return ServiceRules(shared, tuple(chains))
 
 
@@ -439,8 +464,9 @@ def plan(
     node_labels: Mapping[str, str] | None = None,
 ) -> Ruleset:
     """The whole desired ruleset for a proxy state. Side-effect-free."""
+    large = is_large_cluster(sum(len(endpoints.get(name, ())) for name in service_ports))
     services = [
-        plan_service(port, endpoints.get(name, ()), opts, node_labels)
+        plan_service(port, endpoints.get(name, ()), opts, node_labels, large)
         for name, port in sorted(service_ports.items())
         if isinstance(port, IptablesServicePort)
     ]

@@ -9,16 +9,22 @@ chains and nothing else (upstream rewrites KUBE-SERVICES every time; see
 DESIGN.md "Rule-programming costs"). A full sync (first sync, after a
 failure, or when the ``KUBE-PROXY-CANARY`` chain vanished because someone
 flushed the tables) rewrites every chain and deletes stale ``KUBE-*`` chains
-found by ``iptables-save``. The executor is the iptables adapter
-(``svclab.proxy.adapters.iptables``), shared with the ipvs and userspace modes.
+found by ``iptables-save``: by restoring ``filter`` and ``nat`` whole, their
+foreign rules kept (``whole_table.py``, no ``--noflush``: seconds instead of
+minutes at 10,000 Services), or, when their save output cannot be restored
+or such a restore failed once, with ``--noflush`` as upstream. The executor
+is the iptables adapter (``svclab.proxy.adapters.iptables``), shared with the
+ipvs and userspace modes.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from svclab.proxy.adapters.iptables import IptablesExecutor
+from svclab.proxy.adapters.errors import IptablesRestoreError
+from svclab.proxy.adapters.iptables import IptablesExecutor, Rule
 from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.full_sync import FullSyncBookkeeping
 from svclab.proxy.iptables.plan import (
@@ -38,16 +44,21 @@ from svclab.proxy.iptables.plan import (
     Ruleset,
     ServiceRules,
     assemble,
+    is_large_cluster,
+    localhost_node_ports,
     make_endpoint,
     make_service_port,
     plan_service,
     shared_chains,
 )
+from svclab.proxy.iptables.whole_table import TABLES, restorable, whole_table_restore
 from svclab.proxy.plan_cache import CachedPlan, plan_all, replan, sorted_plans
 from svclab.proxy.provider import ProxyStateLike
 from svclab.proxy.service_port import ServicePort, ServicePortName
 
 __all__ = ["IptablesProxier", "JUMP_RULES", "render_restore", "restore_input"]
+
+log = logging.getLogger(__name__)
 
 
 def _c(text: str) -> str:
@@ -142,8 +153,8 @@ def _count(chains: Iterable[Chain], sign: int, counts: dict[str, int]) -> None:
 
 
 _Cache = dict[ServicePortName, CachedPlan[ServiceRules]]
-# restore text, shared chains, per-service cache and rule counts after the sync
-_SyncPlan = tuple[str, dict[tuple[str, str], Chain], _Cache, dict[str, int]]
+# restore text, whether it needs --noflush, shared chains, per-service cache and rule counts after the sync
+_SyncPlan = tuple[str, bool, dict[tuple[str, str], Chain], _Cache, dict[str, int]]
 
 
 @dataclass
@@ -155,18 +166,28 @@ class IptablesProxier(FullSyncBookkeeping):
     service_port_factory = staticmethod(make_service_port)
     endpoint_factory = staticmethod(make_endpoint)
     last_restore: str = ""
+    last_restore_noflush: bool = True  # False: last_restore replaced filter and nat whole
     chains_touched: int = 0
     _labels: Mapping[str, str] | None = None
     _shared: dict[tuple[str, str], Chain] = field(default_factory=dict)
     _cache: _Cache = field(default_factory=dict)
     _counts: dict[str, int] = field(default_factory=dict)
+    # upstream's large-cluster mode, decided at each sync; only re-planned Services follow a change
+    large_cluster: bool = False
+    #: full syncs restore filter and nat whole (module docstring); switched off by a failed one
+    whole_table_restore: bool = True
+
+    def _jumps(self) -> list[Rule]:
+        return [
+            (table, chain, rule)
+            for table, chain, rule in JUMP_RULES
+            if not (chain == "INPUT" and KUBE_FIREWALL in rule and not localhost_node_ports(self.options))
+        ]
 
     def _bootstrap(self) -> None:
         for table, chain in BASE_CHAINS:
             self.executor.ensure_chain(table, chain)
-        for table, chain, rule in JUMP_RULES:
-            if chain == "INPUT" and KUBE_FIREWALL in rule and not self.options.localhost_node_ports:
-                continue
+        for table, chain, rule in self._jumps():
             self.executor.ensure_rule(table, chain, rule)
         for table in CANARY_TABLES:
             self.executor.ensure_chain(table, KUBE_PROXY_CANARY)
@@ -176,22 +197,24 @@ class IptablesProxier(FullSyncBookkeeping):
     ) -> ServiceRules:
         if not isinstance(port, IptablesServicePort):
             raise TypeError(f"service port {name} was not built by the iptables factory")
-        return plan_service(port, eps, self.options, labels)
+        return plan_service(port, eps, self.options, labels, self.large_cluster)
 
     def _full_sync(self, state: ProxyStateLike) -> _SyncPlan:
         cache = plan_all(state, self._plan_port)
         ruleset = assemble(sorted_plans(cache), self.options)
-        active = {name for (t, name) in ruleset.chains if t == "nat"}
-        stale = {
-            "nat": sorted(
-                c for c in chains_in_save(self.executor.save("nat")) if is_service_chain(c) and c not in active
-            )
-        }
-        self.chains_touched = len(ruleset.chains) + len(stale["nat"])
         shared = {k: c for k, c in ruleset.chains.items() if not is_service_chain(k[1])}
         counts: dict[str, int] = {}
         _count(ruleset.chains.values(), 1, counts)
-        return restore_input(ruleset, stale), shared, cache, counts
+        saved = {t: self.executor.save(t, counters=True) for t in TABLES} if self.whole_table_restore else {}
+        active = {name for (t, name) in ruleset.chains if t == "nat"}
+        in_nat = chains_in_save(saved["nat"] if saved else self.executor.save("nat"))
+        stale = {"nat": sorted(c for c in in_nat if is_service_chain(c) and c not in active)}
+        self.chains_touched = len(ruleset.chains) + len(stale["nat"])
+        if saved and all(restorable(text) for text in saved.values()):
+            self.executor.ensure_chain("mangle", KUBE_PROXY_CANARY)  # the restore writes the other two
+            return whole_table_restore(saved, ruleset, self._jumps(), BASE_CHAINS), False, shared, cache, counts
+        self._bootstrap()
+        return restore_input(ruleset, stale), True, shared, cache, counts
 
     def _partial_sync(self, state: ProxyStateLike) -> _SyncPlan:
         """Re-plan only the changed Services; rewrite shared chains only if their content moved."""
@@ -221,7 +244,7 @@ class IptablesProxier(FullSyncBookkeeping):
             _count(self._shared.values(), -1, counts)
             _count(shared.values(), 1, counts)
         self.chains_touched = len(writes) + len(deletes)
-        return (render_restore(writes, deletes) if self.chains_touched else ""), shared, cache, counts
+        return (render_restore(writes, deletes) if self.chains_touched else ""), True, shared, cache, counts
 
     def rules_missing(self) -> bool:
         """Someone flushed our rules (e.g. a firewall reload): a canary chain is gone."""
@@ -231,15 +254,24 @@ class IptablesProxier(FullSyncBookkeeping):
         """Plan and apply; see the module docstring. Raises ``IptablesRestoreError``."""
         # New node labels: topology may differ for every service.
         full = self.begin_sync(force=state.node_labels is not self._labels)
-        if full:
-            self._bootstrap()
-        text, shared, cache, counts = self._full_sync(state) if full else self._partial_sync(state)
-        self.last_restore = text
+        self.large_cluster = is_large_cluster(sum(len(state.endpoints.get(name, ())) for name in state.service_ports))
+        text, noflush, shared, cache, counts = self._full_sync(state) if full else self._partial_sync(state)
+        self.last_restore, self.last_restore_noflush = text, noflush
         with self.applying():
             if text:
-                self.executor.restore(text, noflush=True)
+                self._restore(text, noflush)
         self._labels, self._shared, self._cache, self._counts = state.node_labels, shared, cache, counts
         return {t: counts.get(t, 0) for t in ("filter", "nat")}
+
+    def _restore(self, text: str, noflush: bool) -> None:
+        try:
+            # a whole-table restore carries the foreign rules' counters
+            self.executor.restore(text, noflush=noflush, counters=not noflush)
+        except IptablesRestoreError as exc:
+            if not noflush:  # a foreign rule iptables-restore cannot read back: never again
+                self.whole_table_restore = False
+                log.warning("event=whole_table_restore_failed fallback=noflush error=%s", exc)
+            raise
 
     def cleanup(self) -> None:
         """Remove jump rules, our chains and the canaries (``--cleanup``)."""

@@ -3,19 +3,29 @@
 Like the iptables proxier, each sync re-plans only changed service ports,
 assembles the desired ``NftRuleset`` and sends only the difference to what the
 last successful sync installed: new/changed chains (flushed and refilled),
-element additions and deletions in the verdict maps, and deletion of chains
-and affinity sets that went away. A full sync (first sync or after a failure)
-re-adds every object, flushes every chain and base map, and deletes stale
-objects that ``nft list`` shows in our table. Affinity sets are never flushed,
-so client stickiness survives syncs. The executor is the nft adapter
+element additions and deletions in the verdict maps, and deletion of the
+affinity sets that went away. A full sync (first sync or after a failure)
+re-adds every object, flushes every chain and base map, and treats the
+objects ``nft list`` shows in our table beyond the plan as stale. Affinity
+sets are never flushed, so client stickiness survives syncs.
+
+A chain that went away is only flushed in that transaction and deleted, in
+a transaction of its own, by the first sync at least a second later
+(upstream's ``staleChains``): before Linux 6.2 the kernel notices only a
+little later that no map element points to the chain any more, so deleting
+it together with the element can fail. Should it come back meanwhile, it is
+simply refilled. The executor is the nft adapter
 (``svclab.proxy.adapters.nft``); a rejected transaction raises its ``NftError``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from svclab.proxy.adapters.errors import NftError
 from svclab.proxy.adapters.nft import NftExecutor
 from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.full_sync import FullSyncBookkeeping
@@ -34,11 +44,15 @@ from svclab.proxy.plan_cache import CachedPlan, plan_all, replan, sorted_plans
 from svclab.proxy.provider import ProxyStateLike
 from svclab.proxy.service_port import ServicePort, ServicePortName
 
-__all__ = ["NftablesProxier", "transaction"]
+__all__ = ["NftablesProxier", "STALE_CHAIN_DELAY_SECONDS", "transaction"]
+
+log = logging.getLogger(__name__)
 
 _P = f"ip {TABLE}"
 #: a base chain whose one rule every healthy table holds; checked to detect flushes
 CANARY_CHAIN = "nat-prerouting"
+#: a flushed chain is deleted by the first sync more than this long after it went away (upstream's value)
+STALE_CHAIN_DELAY_SECONDS = 1.0
 
 
 def _key_only(key: str) -> str:
@@ -51,7 +65,6 @@ def _full(new: NftRuleset, stale_chains: Sequence[str], stale_sets: Sequence[str
     out += [f"flush {kind} {_P} {name}" for name, (kind, _) in new.sets.items() if name in BASE_SETS]
     out += [f"add chain {_P} {name}{decl}" for name, (decl, _) in new.chains.items()]
     out += [f"flush chain {_P} {name}" for name in [*new.chains, *stale_chains]]
-    out += [f"delete chain {_P} {name}" for name in stale_chains]
     out += [f"add rule {_P} {name} {r}" for name, (_, rules) in new.chains.items() for r in rules]
     out += [f"add element {_P} {m} {{ {k}{' : ' + v if v else ''} }}" for (m, k), v in new.elements.items()]
     out += [f"delete set {_P} {name}" for name in stale_sets]
@@ -61,7 +74,9 @@ def _full(new: NftRuleset, stale_chains: Sequence[str], stale_sets: Sequence[str
 def transaction(
     new: NftRuleset, previous: NftRuleset | None, stale_chains: Sequence[str] = (), stale_sets: Sequence[str] = ()
 ) -> list[str]:
-    """Commands turning ``previous`` (None: unknown) into ``new``. Side-effect-free."""
+    """Commands turning ``previous`` (None: unknown) into ``new``. Side-effect-free.
+
+    Chains that go away (``stale_chains`` on a full sync) are flushed, not deleted (module docstring)."""
     if previous is None:
         return _full(new, stale_chains, stale_sets)
     out: list[str] = []
@@ -82,7 +97,6 @@ def transaction(
         for (m, k), v in new_el.items()
         if old_el.get((m, k)) != v
     ]
-    out += [f"delete chain {_P} {n}" for n in gone_chains]
     out += [f"delete {previous.sets[n][0]} {_P} {n}" for n in previous.sets if n not in new.sets]
     return out
 
@@ -92,6 +106,10 @@ _Cache = dict[ServicePortName, CachedPlan[NftServiceRules]]
 
 def _rule_total(services: Sequence[NftServiceRules]) -> int:
     return sum(len(rules) for svc in services for _, rules in svc.chains)
+
+
+def _rule_total_of(objects: NftRuleset) -> int:
+    return sum(len(rules) for _, rules in objects.chains.values())
 
 
 def _objects(services: Sequence[NftServiceRules]) -> NftRuleset:
@@ -111,7 +129,10 @@ class NftablesProxier(FullSyncBookkeeping):
     options: NftOptions = field(default_factory=NftOptions)
     service_port_factory = staticmethod(make_service_port)
     endpoint_factory = staticmethod(make_endpoint)
+    clock: Callable[[], float] = time.monotonic
     last_transaction: list[str] = field(default_factory=list)
+    #: flushed chains waiting for deletion: name -> when they went away (``clock``)
+    stale_chains: dict[str, float] = field(default_factory=dict)
     _labels: Mapping[str, str] | None = None
     _cache: _Cache = field(default_factory=dict)
     _rules: int = 0  # rules in service chains, kept up to date without rescanning
@@ -124,26 +145,53 @@ class NftablesProxier(FullSyncBookkeeping):
             raise TypeError(f"service port {name} was not built by the nftables factory")
         return plan_service(port, eps, self.options, labels)
 
-    def _full_sync(self, state: ProxyStateLike) -> tuple[list[str], _Cache]:
+    def _full_sync(self, state: ProxyStateLike) -> tuple[list[str], _Cache, set[str], set[str]]:
         cache = plan_all(state, self._plan_port)
         services = sorted_plans(cache)
         ruleset = assemble(services, self.options)
         self._pending_rules = _rule_total(services)
         chains, sets = self.executor.list_objects()
-        return transaction(
-            ruleset,
-            None,
-            sorted(c for c in chains if c not in ruleset.chains),
-            sorted(s for s in sets if s not in ruleset.sets),
-        ), cache
+        # forget what is gone (a deleted table), then delete what has waited long enough
+        self.stale_chains = {c: t for c, t in self.stale_chains.items() if c in chains}
+        chains -= self._delete_stale_chains()
+        gone = {c for c in chains if c not in ruleset.chains}
+        tx = transaction(ruleset, None, sorted(gone), sorted(s for s in sets if s not in ruleset.sets))
+        return tx, cache, gone, set(ruleset.chains)
 
-    def _partial_sync(self, state: ProxyStateLike) -> tuple[list[str], _Cache]:
+    def _partial_sync(self, state: ProxyStateLike) -> tuple[list[str], _Cache, set[str], set[str]]:
         """Diff only the changed service ports' objects (base objects never change)."""
+        self._delete_stale_chains()
         cache, changes = replan(self._cache, state, self._plan_port)
-        before = [change.old for change in changes if change.old is not None]
-        after = [change.new for change in changes if change.new is not None]
-        self._pending_rules = self._rules + _rule_total(after) - _rule_total(before)
-        return transaction(_objects(after), _objects(before)), cache
+        before = _objects([change.old for change in changes if change.old is not None])
+        after = _objects([change.new for change in changes if change.new is not None])
+        self._pending_rules = self._rules + _rule_total_of(after) - _rule_total_of(before)
+        gone = {n for n in before.chains if n not in after.chains}
+        return transaction(after, before), cache, gone, set(after.chains)
+
+    def _delete_stale_chains(self) -> set[str]:
+        """Delete, in a transaction of their own, the flushed chains stale for long enough; returns them.
+
+        A failure is logged and the chains stay listed, so a later sync tries again."""
+        deadline = self.clock() - STALE_CHAIN_DELAY_SECONDS
+        due = sorted(c for c, since in self.stale_chains.items() if since < deadline)
+        if not due:
+            return set()
+        try:
+            self.executor.run("".join(f"delete chain {_P} {c}\n" for c in due))
+        except NftError as exc:
+            log.warning("event=stale_chain_delete_failed chains=%d error=%s", len(due), exc)
+            return set()
+        for chain in due:
+            del self.stale_chains[chain]
+        return set(due)
+
+    def _note_stale(self, gone: set[str], active: set[str]) -> None:
+        """After a successful sync: ``gone`` chains were flushed, ``active`` ones are in use again."""
+        now = self.clock()
+        for chain in gone:
+            self.stale_chains.setdefault(chain, now)
+        for chain in active:
+            self.stale_chains.pop(chain, None)
 
     def rules_missing(self) -> bool:
         """Our table was deleted or flushed (``nft delete table``, ``nft flush ruleset``): the
@@ -154,10 +202,11 @@ class NftablesProxier(FullSyncBookkeeping):
         """Plan and apply one transaction. Raises ``NftError`` (next sync is full)."""
         # New node labels: topology may differ for every service.
         full = self.begin_sync(force=state.node_labels is not self._labels)
-        self.last_transaction, cache = self._full_sync(state) if full else self._partial_sync(state)
+        self.last_transaction, cache, gone, active = self._full_sync(state) if full else self._partial_sync(state)
         with self.applying():
             if self.last_transaction:
                 self.executor.run("\n".join(self.last_transaction) + "\n")
+        self._note_stale(gone, active)
         self._labels, self._cache = state.node_labels, cache
         self._rules = self._pending_rules
         return {TABLE: self._rules + sum(len(r) for r in base_rules(self.options).values())}
@@ -165,4 +214,5 @@ class NftablesProxier(FullSyncBookkeeping):
     def cleanup(self) -> None:
         """Delete our table (``--cleanup``)."""
         self.executor.delete_table()
+        self.stale_chains.clear()
         self.need_full_sync = True

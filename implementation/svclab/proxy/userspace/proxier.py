@@ -11,9 +11,16 @@
 3. gives the balancer each port's affinity and usable endpoints (ready ones,
    serving-terminating as fallback; ``internalTrafficPolicy: Local`` keeps
    local ones only) and drops expired affinity records;
-4. renders every portal (``rules.render_restore``) and applies it with one
-   ``iptables-restore --noflush`` through the iptables adapter
-   (``svclab.proxy.adapters.iptables``, shared with the iptables and ipvs modes).
+4. applies the portal rules with one ``iptables-restore --noflush`` through
+   the iptables adapter (``svclab.proxy.adapters.iptables``, shared with the
+   iptables and ipvs modes).
+
+Steps 1-3 visit only the service ports that changed since the last sync (and
+those whose socket failed to open), and step 4 sends only their rules: ``-D``
+for the rules a portal no longer has, ``-A`` for its new ones
+(``rules.render_changes``); an idle sync sends nothing. A full sync (the
+first, after a failure, after our chain vanished or the node's labels
+changed) visits every port and rewrites every chain (``rules.render_restore``).
 
 The jumps from the built-in chains are ensured on the first sync, after a
 failure and whenever our chain vanished (someone flushed the nat table).
@@ -27,7 +34,7 @@ from __future__ import annotations
 import logging
 import random
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from svclab.proxy.adapters.iptables import IptablesExecutor
@@ -44,9 +51,11 @@ from svclab.proxy.userspace.rules import (
     JUMP_RULES,
     KUBE_PORTALS_CONTAINER,
     Portal,
+    PortalRule,
     RuleOptions,
+    portal_rules,
+    render_changes,
     render_restore,
-    rule_counts,
 )
 from svclab.proxy.userspace.tcp import TcpProxySocket
 from svclab.proxy.userspace.udp import DEFAULT_UDP_IDLE_TIMEOUT, UdpProxySocket
@@ -201,6 +210,10 @@ class UserspaceProxier(FullSyncBookkeeping):
     endpoint_factory = None
     served: dict[ServicePortName, _Served] = field(default_factory=dict)
     pipes: PipePool = field(default_factory=PipePool)
+    #: each portal and its rules as the kernel holds them since the last successful sync
+    installed: dict[ServicePortName, tuple[Portal, tuple[PortalRule, ...]]] = field(default_factory=dict)
+    _unserved: set[ServicePortName] = field(default_factory=set)  # socket failed to open: retried each sync
+    _labels: Mapping[str, str] | None = None
 
     def _open(self, port: ServicePort) -> _Served:
         allocated = self.ports.allocate_next()
@@ -232,32 +245,61 @@ class UserspaceProxier(FullSyncBookkeeping):
             served.node_port_claim.close()
         self.ports.release(served.allocated_port)
 
-    def _reconcile_sockets(self, service_ports: Mapping[ServicePortName, ServicePort]) -> None:
-        for name in list(self.served):
+    def _reconcile_sockets(
+        self, service_ports: Mapping[ServicePortName, ServicePort], names: Collection[ServicePortName]
+    ) -> None:
+        """Close, reopen and open the sockets of ``names`` (the ports that may have changed)."""
+        for name in sorted(n for n in names if n in self.served):
             port = service_ports.get(name)
             if port is None or _addressing(port) != _addressing(self.served[name].port):
                 self._close(name)
                 if port is None:
                     self.balancer.delete_service(name)
-        for name, port in sorted(service_ports.items()):
-            if port.protocol not in (Protocol.TCP, Protocol.UDP):
+        for name in sorted(names):
+            port = service_ports.get(name)
+            self._unserved.discard(name)
+            if port is None or port.protocol not in (Protocol.TCP, Protocol.UDP):
                 continue
             if name not in self.served:
                 try:
                     self.served[name] = self._open(port)
                 except (OSError, RuntimeError) as exc:
                     _log.error("event=proxy_open_failed service=%s error=%s", name, exc)
+                    self._unserved.add(name)
                     continue
             self.served[name].port = port
             self.balancer.set_service(name, port.session_affinity_seconds)
 
-    def _portals(self, state: ProxyStateLike) -> list[Portal]:
-        portals = []
-        for name, served in self.served.items():
+    def _portals(self, state: ProxyStateLike, names: Collection[ServicePortName]) -> dict[ServicePortName, Portal]:
+        """The portals of ``names`` now served, the balancer told their endpoints."""
+        portals = {}
+        for name in sorted(n for n in names if n in self.served):
+            served = self.served[name]
             addresses = usable_endpoints(served.port, state.endpoints.get(name, ()), state.node_labels)
             self.balancer.set_endpoints(name, addresses)
-            portals.append(portal_for(served.port, served.proxy_port, has_endpoints=bool(addresses)))
+            portals[name] = portal_for(served.port, served.proxy_port, has_endpoints=bool(addresses))
         return portals
+
+    def _rule_changes(
+        self, names: Collection[ServicePortName], portals: Mapping[ServicePortName, Portal], options: RuleOptions
+    ) -> tuple[str, dict[ServicePortName, tuple[Portal, tuple[PortalRule, ...]]]]:
+        """Partial sync: restore text for the portals of ``names`` only, and what the kernel then holds."""
+        installed = dict(self.installed)
+        removed: list[PortalRule] = []
+        added: list[PortalRule] = []
+        for name in sorted(names):
+            old = installed.pop(name, None)
+            portal = portals.get(name)
+            if old is not None and old[0] == portal:
+                installed[name] = old
+                continue
+            new = portal_rules(portal, options) if portal is not None else ()
+            kept = set(new) & set(old[1] if old else ())
+            removed += [rule for rule in (old[1] if old else ()) if rule not in kept]
+            added += [rule for rule in new if rule not in kept]
+            if portal is not None:
+                installed[name] = (portal, new)
+        return render_changes(removed, added), installed
 
     def _bootstrap(self) -> None:
         for table, chain, rule, prepend in JUMP_RULES:
@@ -268,25 +310,41 @@ class UserspaceProxier(FullSyncBookkeeping):
         return not self.executor.chain_exists("nat", KUBE_PORTALS_CONTAINER)
 
     def sync_rules(self, state: ProxyStateLike) -> dict[str, int]:
-        """Reconcile sockets, balancer and portal rules; raises when the restore fails."""
-        self._reconcile_sockets(state.service_ports)
-        portals = self._portals(state)
+        """Reconcile sockets, balancer and portal rules (see the module docstring); raises when the restore fails."""
+        # New node labels: topology may differ for every service.
+        full = self.begin_sync(force=state.node_labels is not self._labels)
+        names = {*state.service_ports, *self.served} if full else {*state.changed_ports, *self._unserved}
+        self._reconcile_sockets(state.service_ports, names)
+        portals = self._portals(state, names)
         self.balancer.cleanup_stale_sessions()
-        full = self.begin_sync()
         if not self.host_ip:
             self.host_ip = self.options.node.node_ip or choose_host_ip()
-        text = self.last_restore = render_restore(portals, self.options.rule_options(self.host_ip))
+        options = self.options.rule_options(self.host_ip)
+        if full:
+            installed = {name: (portal, portal_rules(portal, options)) for name, portal in portals.items()}
+            text = render_restore(list(portals.values()), options)
+        else:
+            text, installed = self._rule_changes(names, portals, options)
+        self.last_restore = text
         with self.applying():
             # Chains first (the restore creates them), then the jumps into them.
-            self.executor.restore(text, noflush=True)
+            if text:
+                self.executor.restore(text, noflush=True)
             if full:
                 self._bootstrap()
-        return rule_counts(text)
+        self.installed, self._labels = installed, state.node_labels
+        counts = {"nat": 0, "filter": 0}
+        for _, rules in installed.values():
+            for table, _, _ in rules:
+                counts[table] += 1
+        return counts
 
     def close_sockets(self) -> None:
         """Stop proxying every service port (tests and shutdown)."""
         for name in list(self.served):
             self._close(name)
+        self.installed.clear()
+        self.need_full_sync = True  # the portals point at closed sockets now
         self.pipes.close()
 
     def cleanup(self) -> None:

@@ -45,7 +45,10 @@ __all__ = [
     "KUBE_PORTALS_HOST",
     "KUBE_PORTALS_REJECT",
     "Portal",
+    "PortalRule",
     "RuleOptions",
+    "portal_rules",
+    "render_changes",
     "render_restore",
     "rule_counts",
 ]
@@ -95,6 +98,10 @@ JUMP_RULES: tuple[tuple[str, str, str, bool], ...] = (
     ("filter", "INPUT", f"{_comment(_NON_LOCAL_COMMENT)} -j {KUBE_NODEPORT_NON_LOCAL}", True),
     ("filter", "INPUT", f"-m conntrack --ctstate NEW {_comment(_REJECT_COMMENT)} -j {KUBE_PORTALS_REJECT}", True),
 )
+
+
+#: (table, chain, rule arguments without ``-A CHAIN``)
+PortalRule = tuple[str, str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +194,40 @@ def _portal_rules(portal: Portal, options: RuleOptions) -> tuple[list[str], list
     return container, host
 
 
+def portal_rules(portal: Portal, options: RuleOptions) -> tuple[PortalRule, ...]:
+    """Every rule of one portal, in chain order. Raises ``ValueError`` when host rules are
+    needed and ``options.host_ip`` is empty."""
+    container, host = _portal_rules(portal, options)
+    out = [("nat", KUBE_PORTALS_CONTAINER, r) for r in container] + [("nat", KUBE_PORTALS_HOST, r) for r in host]
+    if portal.node_port:
+        node_port = _common(portal, None, portal.node_port)
+        out.append(("nat", KUBE_NODEPORT_CONTAINER, f"{node_port} {_to_container(portal, options)}"))
+        out.append(("nat", KUBE_NODEPORT_HOST, f"{node_port} {_to_host(portal, options)}"))
+        if portal.has_endpoints:
+            accept = f"{_common(portal, None, portal.proxy_port)} -m state --state NEW -j ACCEPT"
+            out.append(("filter", KUBE_NODEPORT_NON_LOCAL, accept))
+    if not portal.has_endpoints:
+        reject = (
+            f'-m comment --comment "{portal.name} has no endpoints" '
+            f"-p {portal.protocol.l4} -m {portal.protocol.l4} --dport {portal.proxy_port} -j REJECT"
+        )
+        out.append(("filter", KUBE_PORTALS_REJECT, reject))
+    return tuple(out)
+
+
+def render_changes(removed: Sequence[PortalRule], added: Sequence[PortalRule]) -> str:
+    """``iptables-restore --noflush`` input deleting ``removed`` and appending ``added``, no chain
+    declared (so none flushed); "" when both are empty. Portals never overlap (one Service per
+    address and port), so where a rule lands in its chain does not matter. Side-effect-free."""
+    out: list[str] = []
+    for table in ("nat", "filter"):
+        lines = [f"-D {chain} {rule}" for t, chain, rule in removed if t == table]
+        lines += [f"-A {chain} {rule}" for t, chain, rule in added if t == table]
+        if lines:
+            out += [f"*{table}", *lines, "COMMIT"]
+    return "\n".join(out) + "\n" if out else ""
+
+
 def render_restore(portals: Sequence[Portal], options: RuleOptions) -> str:
     """The ``iptables-restore --noflush`` input that rewrites all of this mode's chains.
 
@@ -197,23 +238,8 @@ def render_restore(portals: Sequence[Portal], options: RuleOptions) -> str:
     """
     chains: dict[str, list[str]] = {name: [] for _, name in ALL_CHAINS}
     for portal in sorted(portals, key=lambda p: p.name):
-        container, host = _portal_rules(portal, options)
-        chains[KUBE_PORTALS_CONTAINER] += container
-        chains[KUBE_PORTALS_HOST] += host
-        if portal.node_port:
-            chains[KUBE_NODEPORT_CONTAINER].append(
-                f"{_common(portal, None, portal.node_port)} {_to_container(portal, options)}"
-            )
-            chains[KUBE_NODEPORT_HOST].append(f"{_common(portal, None, portal.node_port)} {_to_host(portal, options)}")
-            if portal.has_endpoints:
-                chains[KUBE_NODEPORT_NON_LOCAL].append(
-                    f"{_common(portal, None, portal.proxy_port)} -m state --state NEW -j ACCEPT"
-                )
-        if not portal.has_endpoints:
-            chains[KUBE_PORTALS_REJECT].append(
-                f'-m comment --comment "{portal.name} has no endpoints" '
-                f"-p {portal.protocol.l4} -m {portal.protocol.l4} --dport {portal.proxy_port} -j REJECT"
-            )
+        for _, chain, rule in portal_rules(portal, options):
+            chains[chain].append(rule)
     out: list[str] = []
     for table in ("nat", "filter"):
         names = [name for t, name in ALL_CHAINS if t == table]

@@ -65,8 +65,10 @@ class FakeIptables:
     ipsets: FakeIpset | None = None
 
     # -- executor protocol -------------------------------------------------
-    def restore(self, data: str, *, noflush: bool = True) -> None:
-        """Apply restore input atomically, or raise ``IptablesRestoreError`` changing nothing."""
+    def restore(self, data: str, *, noflush: bool = True, counters: bool = False) -> None:
+        """Apply restore input atomically, or raise ``IptablesRestoreError`` changing nothing.
+
+        The fake keeps no counters: with ``counters`` a rule's ``[packets:bytes]`` prefix is dropped."""
         self.restores.append(data)
         if self.fail_next_restore:
             self.fail_next_restore = False
@@ -75,6 +77,8 @@ class FakeIptables:
         table: dict[str, list[str]] | None = None
         deletions: list[str] = []
         for number, line in enumerate(data.splitlines(), 1):
+            if counters and line.startswith("["):
+                line = line.split("] ", 1)[1]
             table = self._apply_line(staged, table, line, number, data, noflush, deletions)
         self.tables = staged
 
@@ -123,6 +127,10 @@ class FakeIptables:
             if self._missing_set(rule):
                 raise fail(_NO_SUCH_SET.format(_matched_set(rule)))
             table[chain].insert(0 if verb == "-I" else len(table[chain]), rule)
+        elif verb == "-D":
+            if rule not in table.get(chain, ()):
+                raise fail(f"no such rule in {chain} (does a matching rule exist in that chain?)")
+            table[chain].remove(rule)
         elif verb == "-X":
             deletions.append(chain)
         elif verb == "-F":
@@ -135,12 +143,13 @@ class FakeIptables:
         name = _matched_set(rule)
         return name is not None and self.ipsets is not None and name not in self.ipsets.sets
 
-    def save(self, table: str) -> str:
-        """``iptables-save -t TABLE`` output."""
+    def save(self, table: str, *, counters: bool = False) -> str:
+        """``iptables-save -t TABLE`` output (``counters``: every rule's counters, here always 0)."""
         chains = self.tables.get(table, {})
+        lead = "[0:0] " if counters else ""
         out = [f"*{table}"]
         out += [f":{c} {'ACCEPT' if c in BUILTIN_CHAINS.get(table, ()) else '-'} [0:0]" for c in chains]
-        out += [f"-A {c} {r}" for c, rules in chains.items() for r in rules]
+        out += [f"{lead}-A {c} {r}" for c, rules in chains.items() for r in rules]
         return "\n".join(out + ["COMMIT", ""])
 
     def ensure_chain(self, table: str, chain: str) -> None:
