@@ -2,7 +2,8 @@
 
 With endpoints, the ``service-ips`` map sends ``CLUSTERIP . proto . PORT``
 to ``service-<hash8>-ns/svc/proto/port``, whose ``endpoint-...`` targets
-are the endpoints; without, the element goes to ``reject-chain``.
+are the endpoints; without, the element goes to ``reject-chain``. A chain
+without rules is not listed (a flushed, not yet deleted stale chain).
 Side-effect-free.
 """
 
@@ -35,9 +36,13 @@ class NftDump:
             header = _CHAIN.match(line)
             if header:
                 current = header.group(1)
+            elif current and line.strip() not in ("", "}") and not line.strip().startswith("type "):
+                # only a chain holding rules counts: the proxy flushes a chain that went
+                # away and deletes it a sync later, as upstream does (its staleChains)
                 chains.add(current)
-            elif current:
                 targets.setdefault(current, set()).update(_TARGET.findall(line))
+            elif line.strip() == "}":
+                current = ""
         return DumpedRules(frozenset(chains), {k: frozenset(v) for k, v in targets.items()}, text)
 
     def service_chain(self, name: ServicePortName, cluster_ip: str, port: int) -> str:
