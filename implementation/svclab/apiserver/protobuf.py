@@ -47,6 +47,9 @@ __all__ = [
     "Schema",
     "decode_k8s_protobuf",
     "decode_message",
+    "message",
+    "scalar",
+    "strings",
 ]
 
 K8S_PROTOBUF = "application/vnd.kubernetes.protobuf"
@@ -93,16 +96,22 @@ class ProtoField:
     keep_zero: bool = False  # Go pointer, or JSON tag without omitempty
 
 
-def _f(name: str, kind: ProtoType = ProtoType.STRING, **options: Any) -> ProtoField:
+def scalar(name: str, kind: ProtoType = ProtoType.STRING, **options: Any) -> ProtoField:
+    """A field of a scalar (or map) type; schema tables call it by a short alias."""
     return ProtoField(name, kind, **options)
 
 
-def _msg(name: str, schema: Schema, **options: Any) -> ProtoField:
+def message(name: str, schema: Schema, **options: Any) -> ProtoField:
+    """A field holding an embedded message of ``schema``."""
     return ProtoField(name, ProtoType.MESSAGE, message=schema, **options)
 
 
-def _strings(name: str) -> ProtoField:
+def strings(name: str) -> ProtoField:
+    """A repeated string field."""
     return ProtoField(name, ProtoType.STRING, repeated=True)
+
+
+_f, _msg, _strings = scalar, message, strings
 
 
 # --- k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto

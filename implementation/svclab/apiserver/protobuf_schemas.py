@@ -14,23 +14,13 @@ module's kinds.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from .protobuf import KIND_SCHEMAS, OBJECT_META, ProtoField, ProtoType, Schema
+from .protobuf import KIND_SCHEMAS, OBJECT_META, ProtoField, ProtoType, Schema, message, scalar, strings
 
 __all__ = ["SCHEMAS"]
 
 
-def _f(name: str, kind: ProtoType = ProtoType.STRING, **options: Any) -> ProtoField:
-    return ProtoField(name, kind, **options)
-
-
-def _msg(name: str, schema: Schema, **options: Any) -> ProtoField:
-    return ProtoField(name, ProtoType.MESSAGE, message=schema, **options)
-
-
-def _strings(name: str) -> ProtoField:
-    return ProtoField(name, ProtoType.STRING, repeated=True)
+_f, _msg, _strings = scalar, message, strings
 
 
 def _ptr_int(name: str, kind: ProtoType = ProtoType.INT32) -> ProtoField:

@@ -20,8 +20,6 @@ from lightkube.models.core_v1 import Toleration
 from lightkube.resources.apps_v1 import DaemonSet, DaemonSetStatus
 from lightkube.resources.core_v1 import Node, Pod
 
-from svclab.apimachinery.labels import label_selector_from_api
-from svclab.apimachinery.selection import SelectorError
 from svclab.kube.events import EVENT_TYPE_WARNING
 from svclab.kube.informer import FuncHandler
 from svclab.kube.models import from_dict, meta
@@ -67,13 +65,6 @@ class DaemonSetController(PodOwnerController):
         # Upstream shouldIgnoreNodeUpdate: only what decides placement wakes the DaemonSets.
         if (meta(old).labels, old.spec) != (meta(new).labels, new.spec):
             self._on_node(new)
-
-    def selects(self, owner: Any, pod: Pod) -> bool:
-        raw = owner.spec.selector.to_dict() if owner.spec and owner.spec.selector else None
-        try:
-            return bool(label_selector_from_api(raw).matches(meta(pod).labels))
-        except SelectorError:
-            return False
 
     async def sync(self, key: NamespacedName) -> None:
         ds = self.owners.store.get(key)

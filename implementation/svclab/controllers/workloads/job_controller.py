@@ -12,14 +12,9 @@ deadline requeues the Job when it is due.
 
 from __future__ import annotations
 
-from typing import Any
-
 from lightkube.models.core_v1 import PodTemplateSpec
 from lightkube.resources.batch_v1 import Job, JobStatus
-from lightkube.resources.core_v1 import Pod
 
-from svclab.apimachinery.labels import label_selector_from_api
-from svclab.apimachinery.selection import SelectorError
 from svclab.kube.models import meta
 from svclab.kube.names import NamespacedName
 
@@ -39,13 +34,6 @@ class JobController(PodOwnerController):
     status_resource = JobStatus
     owner_kind = "Job"
     owner_api_version = "batch/v1"
-
-    def selects(self, owner: Any, pod: Pod) -> bool:
-        raw = owner.spec.selector.to_dict() if owner.spec and owner.spec.selector else None
-        try:
-            return bool(label_selector_from_api(raw).matches(meta(pod).labels))
-        except SelectorError:
-            return False
 
     async def sync(self, key: NamespacedName) -> None:
         job = self.owners.store.get(key)

@@ -29,6 +29,8 @@ from typing import Any
 from lightkube.resources.core_v1 import Pod
 from lightkube.types import PatchType
 
+from svclab.apimachinery.labels import label_selector_from_api
+from svclab.apimachinery.selection import SelectorError
 from svclab.kube.clock import Clock, LoopClock
 from svclab.kube.events import EVENT_TYPE_NORMAL, EVENT_TYPE_WARNING
 from svclab.kube.informer import FuncHandler, Informer
@@ -75,7 +77,12 @@ class PodOwnerController(QueueController):
         )
 
     def selects(self, owner: Any, pod: Pod) -> bool:
-        raise NotImplementedError
+        """Whether the owner's ``spec.selector`` (a LabelSelector) selects the pod; an invalid one selects nothing."""
+        raw = owner.spec.selector.to_dict() if owner.spec and owner.spec.selector else None
+        try:
+            return bool(label_selector_from_api(raw).matches(meta(pod).labels))
+        except SelectorError:
+            return False
 
     # -- pod events -------------------------------------------------------------
 

@@ -13,6 +13,8 @@ import os
 import signal
 from pathlib import Path
 
+from svclab.testbed.local.component_logging import configure_logging
+
 __all__ = ["add_arguments", "run"]
 
 
@@ -79,11 +81,7 @@ async def _main(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    for noisy in ("httpx", "httpx2", "httpcore"):  # one line per request otherwise
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(args.verbose)
     try:
         return asyncio.run(_main(args))
     except ValueError as exc:

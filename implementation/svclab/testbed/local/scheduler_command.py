@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
+
+from svclab.testbed.local.component_logging import configure_logging
 
 __all__ = ["add_arguments", "run"]
 
@@ -33,9 +34,5 @@ async def _main(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    for noisy in ("httpx", "httpx2", "httpcore"):  # one line per request otherwise
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(args.verbose)
     return asyncio.run(_main(args))
