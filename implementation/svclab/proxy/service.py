@@ -1,7 +1,8 @@
 """The long-running proxy process: informers -> ``Proxier`` -> kernel, plus HTTP.
 
 Wires three informers (Services, EndpointSlices, this node's Node) to the
-``Proxier`` through one generic adapter, waits for them to sync, then runs the
+``Proxier`` through one generic adapter (Services and EndpointSlices filtered by
+``PROXY_LABEL_SELECTOR``, as kube-proxy's are), waits for them to sync, then runs the
 bounded-frequency sync loop. After each sync it records metrics, marks health
 and deletes stale UDP conntrack entries. ``/metrics`` and ``/healthz`` are
 served with aiohttp on the configured addresses.
@@ -23,9 +24,13 @@ from svclab.proxy.healthz import ProxyHealth
 from svclab.proxy.metrics import ProxyMetrics
 from svclab.proxy.provider import ModeBackend, Proxier, ProxierOptions, SyncReport
 
-__all__ = ["handler_for", "serve"]
+__all__ = ["PROXY_LABEL_SELECTOR", "handler_for", "serve"]
 
 log = logging.getLogger(__name__)
+
+# kube-proxy's selector for its Service and EndpointSlice informers (cmd/kube-proxy):
+# a Service labelled for another proxy, or headless, gets no rules, even with a ClusterIP.
+PROXY_LABEL_SELECTOR = "!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless"
 
 
 def handler_for(on_change: Callable[[Any | None, Any | None], None]) -> Any:
@@ -109,8 +114,8 @@ def _informers(client: Any, node: str, proxier: Proxier, metrics: ProxyMetrics, 
 
         return wrapped
 
-    services = Informer(client, Service)
-    slices = Informer(client, EndpointSlice)
+    services = Informer(client, Service, ReflectorOptions(label_selector=PROXY_LABEL_SELECTOR))
+    slices = Informer(client, EndpointSlice, ReflectorOptions(label_selector=PROXY_LABEL_SELECTOR))
     nodes = Informer(client, Node, ReflectorOptions(field_selector=f"metadata.name={node}"))
     services.add_handler(handler_for(queued(proxier.on_service)))
     slices.add_handler(
