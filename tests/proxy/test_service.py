@@ -82,3 +82,21 @@ def test_services_and_slices_are_watched_without_other_proxies_or_headless_ones(
     informers = _informers(FakeClient(), TEST_NODE, proxier, ProxyMetrics(), ProxyHealth(timeout=30.0))
     by_kind = {informer.resource.__name__: informer.options.label_selector for informer in informers}
     assert by_kind == {"Service": PROXY_LABEL_SELECTOR, "EndpointSlice": PROXY_LABEL_SELECTOR, "Node": None}
+
+
+async def test_metrics_address_answers_proxy_mode_and_healthz_address_lastupdated() -> None:
+    # Upstream's e2e "should check kube-proxy urls": /proxyMode on the status
+    # (metrics) port, /healthz with lastUpdated on the healthz port.
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from svclab.proxy.healthz import ProxyHealth
+    from svclab.proxy.metrics import ProxyMetrics
+    from svclab.proxy.service import _healthz_app, _metrics_app
+
+    async with TestClient(TestServer(_metrics_app(ProxyMetrics(), "nftables"))) as status_port:
+        answer = await status_port.get("/proxyMode")
+        assert (answer.status, await answer.text()) == (200, "nftables")
+        assert (await status_port.get("/metrics")).status == 200
+    async with TestClient(TestServer(_healthz_app(ProxyHealth(timeout=30.0)))) as healthz_port:
+        answer = await healthz_port.get("/healthz")
+        assert answer.status == 200 and "lastUpdated" in await answer.text()

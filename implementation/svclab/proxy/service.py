@@ -4,8 +4,9 @@ Wires three informers (Services, EndpointSlices, this node's Node) to the
 ``Proxier`` through one generic adapter (Services and EndpointSlices filtered by
 ``PROXY_LABEL_SELECTOR``, as kube-proxy's are), waits for them to sync, then runs the
 bounded-frequency sync loop. After each sync it records metrics, marks health
-and deletes stale UDP conntrack entries. ``/metrics`` and ``/healthz`` are
-served with aiohttp on the configured addresses.
+and deletes stale UDP conntrack entries. ``/metrics`` and ``/proxyMode`` (the
+metrics address, upstream's status port) and ``/healthz`` / ``/livez`` are served
+with aiohttp on the configured addresses.
 """
 
 from __future__ import annotations
@@ -49,21 +50,36 @@ def _split(address: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-async def _start_http(metrics: ProxyMetrics, health: ProxyHealth, args: argparse.Namespace) -> list[web.AppRunner]:
+def _metrics_app(metrics: ProxyMetrics, mode: str) -> web.Application:
+    """The metrics address: ``/metrics`` and, as upstream's status port, ``/proxyMode``."""
+
     async def metrics_handler(_: web.Request) -> web.Response:
         return web.Response(body=metrics.exposition(), content_type="text/plain")
 
+    async def proxy_mode_handler(_: web.Request) -> web.Response:
+        return web.Response(text=mode)
+
+    app = web.Application()
+    app.add_routes([web.get("/metrics", metrics_handler), web.get("/proxyMode", proxy_mode_handler)])
+    return app
+
+
+def _healthz_app(health: ProxyHealth) -> web.Application:
     async def healthz_handler(_: web.Request) -> web.Response:
         status, body = health.response()
         return web.Response(status=status, text=body, content_type="application/json")
 
+    app = web.Application()
+    app.add_routes([web.get("/healthz", healthz_handler), web.get("/livez", healthz_handler)])
+    return app
+
+
+async def _start_http(metrics: ProxyMetrics, health: ProxyHealth, args: argparse.Namespace) -> list[web.AppRunner]:
     runners = []
-    for address, routes in (
-        (args.metrics_bind_address, [web.get("/metrics", metrics_handler)]),
-        (args.healthz_bind_address, [web.get("/healthz", healthz_handler), web.get("/livez", healthz_handler)]),
+    for address, app in (
+        (args.metrics_bind_address, _metrics_app(metrics, args.mode)),
+        (args.healthz_bind_address, _healthz_app(health)),
     ):
-        app = web.Application()
-        app.add_routes(routes)
         runner = web.AppRunner(app)
         await runner.setup()
         await web.TCPSite(runner, *_split(address)).start()
