@@ -12,7 +12,11 @@ expire by itself (30 s and more).
   node sends to W1's address and the nodePort;
 * internalTrafficPolicy Local: the client and the first backend on W1, a
   second backend on W2 (an endpoint the client must never reach); the W1
-  backend is deleted and a new one started on W1: the flow goes to it.
+  backend is deleted and a new one started on W1: the flow goes to it;
+* a backend that starts unready ("... when initial unready endpoints get
+  ready"): the client sends before any endpoint is ready (its datagrams are
+  rejected, leaving a conntrack entry without DNAT); once the backend turns
+  Ready the flow must reach it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from lightkube.models.core_v1 import ServicePort
 from harness.cluster import ClusterUnderTest
 from harness.traffic import (
     UDP_PORT,
+    backend_pod,
     control_plane_node,
     create_backends,
     create_client,
@@ -44,6 +49,7 @@ UDP = [ServicePort(name="udp", port=80, targetPort=UDP_PORT, protocol="UDP")]
 SOURCE_PORT = 40080  # fixed: every datagram belongs to one conntrack entry
 SEND_GAP = 0.1
 SEND_COUNT = 200  # 20 s of datagrams at most; the move must happen well before
+READY_AFTER = 5  # seconds before the unready backend's probe may succeed
 
 
 def _two_workers(cluster: ClusterUnderTest) -> list[str]:
@@ -125,3 +131,25 @@ def test_udp_flow_with_internal_policy_local_moves_to_the_new_local_backend(
 
     answers = _flow_moves(cluster, namespace, pod, vip, 80, old, swap)
     assert remote not in answers, f"internalTrafficPolicy Local sent the flow to {remote}"
+
+
+def test_udp_flow_reaches_a_backend_that_starts_unready(
+    cluster: ClusterUnderTest, client: Client, namespace: str
+) -> None:
+    workers = worker_nodes(cluster) or [cluster.nodes[0].name]
+    vip = create_service(client, "svc-udp", namespace, ports=UDP, selector={"app": "backend"}).cluster_ip
+    pod = create_client(client, namespace, control_plane_node(cluster))
+    late = backend_pod("late-0", namespace, workers[0], labels={"app": "backend"})
+    assert late.spec is not None and late.spec.containers[0].readinessProbe is not None
+    late.spec.containers[0].readinessProbe.initialDelaySeconds = READY_AFTER
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        sending = pool.submit(
+            udp_hostnames, cluster, namespace, pod, vip, 80, SEND_COUNT, source_port=SOURCE_PORT, gap=SEND_GAP, until=2
+        )
+        client.create(late)
+        wait_ready(client, namespace, ["late-0"], timeout=60.0)
+        answers = sending.result(timeout=SEND_COUNT * (SEND_GAP + 0.5) + 30)
+
+    assert answers[0] == "", f"answered before the backend was ready: {answers[:5]}"
+    assert answers[-1] == "late-0", f"the flow never reached late-0: {answers[-10:]}"
