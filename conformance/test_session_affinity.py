@@ -6,7 +6,11 @@ fresh connections spread over every backend; with ``ClientIP`` (upstream's
 default timeout, 10800 s) every connection from that client lands on the same
 backend; switching back to ``None`` spreads them again (upstream e2e
 "should have session affinity work for service with type clusterIP" and
-"should be able to switch session affinity").
+"should be able to switch session affinity"). The NodePort test does the
+same through one worker's address and the Service's nodePort, the Service
+created with ``ClientIP`` from the start (upstream "should have session
+affinity work for NodePort service" and "should be able to switch session
+affinity for NodePort service").
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from harness.traffic import (
     http_get_many,
     url,
     wait_ready,
+    worker_nodes,
 )
 from harness.waiting import wait_for
 
@@ -68,3 +73,34 @@ def test_client_ip_affinity_sticks_and_can_be_switched_on_and_off(
     _affinity(client, namespace, "None")
     seen = collect_hostnames(cluster, namespace, pod, target, backends)
     assert set(seen) - {""} == set(backends)
+
+
+def test_node_port_client_ip_affinity_sticks_and_can_be_switched_off_and_on(
+    cluster: ClusterUnderTest, client: Client, namespace: str
+) -> None:
+    backends = create_backends(client, cluster, namespace, 3)
+    node_port = create_service(
+        client, "web", namespace, ports=WEB, selector={"app": "backend"}, type="NodePort", sessionAffinity="ClientIP"
+    ).node_ports[0]
+    pod = create_client(client, namespace, control_plane_node(cluster))
+    wait_ready(client, namespace, backends)
+    through = (worker_nodes(cluster) or [cluster.nodes[0].name])[0]
+    target = url(cluster.node(through).ip, node_port)
+
+    sticky = wait_for(
+        lambda: _one_backend(http_get_many(cluster, namespace, pod, target, STICKY_ROUND)),
+        what=f"ClientIP affinity through {target}",
+    )
+    assert sticky in backends
+    assert set(http_get_many(cluster, namespace, pod, target, 2 * STICKY_ROUND)) == {sticky}
+
+    _affinity(client, namespace, "None")
+    seen = collect_hostnames(cluster, namespace, pod, target, backends)
+    assert set(seen) - {""} == set(backends)
+
+    _affinity(client, namespace, "ClientIP")
+    again = wait_for(
+        lambda: _one_backend(http_get_many(cluster, namespace, pod, target, STICKY_ROUND)),
+        what=f"ClientIP affinity through {target} again",
+    )
+    assert set(http_get_many(cluster, namespace, pod, target, 2 * STICKY_ROUND)) == {again}

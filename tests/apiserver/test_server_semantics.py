@@ -153,6 +153,26 @@ def test_status_subresource_keeps_spec(api) -> None:
     assert "nodeName" not in updated["spec"]
 
 
+def test_service_status_write_keeps_metadata_but_not_spec(api) -> None:
+    # Upstream serviceStatusStrategy copies only the old spec: labels and annotations
+    # sent to services/NAME/status are stored (the conformance status lifecycle relies on it).
+    created = api.post(SVC, service("st", type="LoadBalancer")).json()
+    created["metadata"]["annotations"] = {"patchedstatus": "true"}
+    created["status"] = {"loadBalancer": {"ingress": [{"ip": "203.0.113.1"}]}}
+    created["spec"]["sessionAffinity"] = "ClientIP"
+    answer = api.put(f"{SVC}/st/status", created)
+    assert answer.status_code == 200, answer.text
+    updated = answer.json()
+    assert updated["metadata"]["annotations"] == {"patchedstatus": "true"}
+    assert updated["status"]["loadBalancer"]["ingress"] == [{"ip": "203.0.113.1"}]
+    assert updated["spec"]["sessionAffinity"] == "None"
+    pod = {"metadata": {"name": "meta"}, "spec": {"containers": [{"name": "c", "image": "x:1"}]}}
+    posted = api.post("/api/v1/namespaces/default/pods", pod).json()
+    posted["metadata"]["labels"] = {"sneaky": "1"}
+    pod_after = api.put("/api/v1/namespaces/default/pods/meta/status", posted).json()
+    assert "labels" not in pod_after["metadata"]  # pods reset metadata on status writes
+
+
 def test_binding_and_graceful_pod_deletion(api) -> None:
     pods = "/api/v1/namespaces/default/pods"
     api.post(pods, {"metadata": {"name": "g"}, "spec": {"containers": [{"name": "c", "image": "x:1"}]}})

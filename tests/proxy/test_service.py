@@ -62,3 +62,41 @@ async def test_serve_programs_rules_from_the_api() -> None:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def test_services_and_slices_are_watched_without_other_proxies_or_headless_ones() -> None:
+    # Upstream kube-proxy's informer selector: a Service labelled for another proxy
+    # (service-proxy-name) or headless gets no rules, even with a ClusterIP.
+    from svclab.apimachinery.labels import parse_label_selector
+    from svclab.proxy.healthz import ProxyHealth
+    from svclab.proxy.metrics import ProxyMetrics
+    from svclab.proxy.provider import Proxier, ProxierOptions
+    from svclab.proxy.service import PROXY_LABEL_SELECTOR, _informers
+
+    selector = parse_label_selector(PROXY_LABEL_SELECTOR)
+    assert selector.matches({"app": "web"})
+    assert not selector.matches({"service.kubernetes.io/service-proxy-name": "foo-bar"})
+    assert not selector.matches({"service.kubernetes.io/headless": ""})
+    backend = IptablesProxier(FakeIptables(), PlanOptions(node=NodeOptions(cluster_cidr=CLUSTER_CIDR)))
+    proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, min_sync_period=0.0, sync_period=30.0))
+    informers = _informers(FakeClient(), TEST_NODE, proxier, ProxyMetrics(), ProxyHealth(timeout=30.0))
+    by_kind = {informer.resource.__name__: informer.options.label_selector for informer in informers}
+    assert by_kind == {"Service": PROXY_LABEL_SELECTOR, "EndpointSlice": PROXY_LABEL_SELECTOR, "Node": None}
+
+
+async def test_metrics_address_answers_proxy_mode_and_healthz_address_lastupdated() -> None:
+    # Upstream's e2e "should check kube-proxy urls": /proxyMode on the status
+    # (metrics) port, /healthz with lastUpdated on the healthz port.
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from svclab.proxy.healthz import ProxyHealth
+    from svclab.proxy.metrics import ProxyMetrics
+    from svclab.proxy.service import _healthz_app, _metrics_app
+
+    async with TestClient(TestServer(_metrics_app(ProxyMetrics(), "nftables"))) as status_port:
+        answer = await status_port.get("/proxyMode")
+        assert (answer.status, await answer.text()) == (200, "nftables")
+        assert (await status_port.get("/metrics")).status == 200
+    async with TestClient(TestServer(_healthz_app(ProxyHealth(timeout=30.0)))) as healthz_port:
+        answer = await healthz_port.get("/healthz")
+        assert answer.status == 200 and "lastUpdated" in await answer.text()

@@ -49,6 +49,9 @@ _INITIAL_STATUS: dict[str, Obj] = {
 _NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # upstream's generateName alphabet
 # metadata a client cannot set or change through the main resource
 _SYSTEM_METADATA = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation")
+# Kinds whose /status writes keep metadata changes (upstream serviceStatusStrategy
+# copies only the old spec; the others call ResetObjectMetaForStatus).
+_STATUS_WRITES_METADATA = {"Service"}
 
 
 def now_rfc3339(clock: Callable[[], datetime] | None = None) -> str:
@@ -245,6 +248,10 @@ class Registry:
             else:
                 meta.pop(key, None)
         meta["resourceVersion"] = old_meta["resourceVersion"]
+        if subresource == "status" and r.kind in _STATUS_WRITES_METADATA:
+            if "spec" in old:
+                obj["spec"] = clone(old["spec"])
+            return obj
         if subresource == "status":
             # Status writes change only status (upstream ResetObjectMetaForStatus).
             status = obj.get("status")

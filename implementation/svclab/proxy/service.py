@@ -1,11 +1,13 @@
 """The long-running proxy process: informers -> ``Proxier`` -> kernel, plus HTTP.
 
 Wires three informers (Services, EndpointSlices, this node's Node) to the
-``Proxier`` through one generic adapter, waits for them to sync, then runs the
+``Proxier`` through one generic adapter (Services and EndpointSlices filtered by
+``PROXY_LABEL_SELECTOR``, as kube-proxy's are), waits for them to sync, then runs the
 bounded-frequency sync loop. After each sync it records metrics, marks health
-and deletes stale UDP conntrack entries. ``/metrics`` and ``/healthz`` are
-served with aiohttp on the configured addresses, and ``/proxyMode`` (the mode
-actually running: a kernel without IPVS runs ipvs' fallback, iptables).
+and deletes stale UDP conntrack entries. ``/metrics`` and ``/proxyMode`` (the
+metrics address, upstream's status port; the mode actually running: a kernel
+without IPVS runs ipvs' fallback, iptables) and ``/healthz`` / ``/livez`` are
+served with aiohttp on the configured addresses.
 """
 
 from __future__ import annotations
@@ -24,9 +26,13 @@ from svclab.proxy.healthz import ProxyHealth
 from svclab.proxy.metrics import ProxyMetrics
 from svclab.proxy.provider import ModeBackend, Proxier, ProxierOptions, SyncReport
 
-__all__ = ["handler_for", "serve"]
+__all__ = ["PROXY_LABEL_SELECTOR", "handler_for", "serve"]
 
 log = logging.getLogger(__name__)
+
+# kube-proxy's selector for its Service and EndpointSlice informers (cmd/kube-proxy):
+# a Service labelled for another proxy, or headless, gets no rules, even with a ClusterIP.
+PROXY_LABEL_SELECTOR = "!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless"
 
 
 def handler_for(on_change: Callable[[Any | None, Any | None], None]) -> Any:
@@ -53,27 +59,38 @@ def _split(address: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-async def _start_http(
-    metrics: ProxyMetrics, health: ProxyHealth, args: argparse.Namespace, mode: str
-) -> list[web.AppRunner]:
+def _metrics_app(metrics: ProxyMetrics, mode: str) -> web.Application:
+    """The metrics address: ``/metrics`` and, as upstream's status port, ``/proxyMode``."""
+
     async def metrics_handler(_: web.Request) -> web.Response:
         return web.Response(body=metrics.exposition(), content_type="text/plain")
 
-    async def mode_handler(_: web.Request) -> web.Response:
-        # upstream serves the mode it runs as plain text beside /metrics
-        return web.Response(text=mode, content_type="text/plain")
+    async def proxy_mode_handler(_: web.Request) -> web.Response:
+        return web.Response(text=mode)
 
+    app = web.Application()
+    app.add_routes([web.get("/metrics", metrics_handler), web.get("/proxyMode", proxy_mode_handler)])
+    return app
+
+
+def _healthz_app(health: ProxyHealth) -> web.Application:
     async def healthz_handler(_: web.Request) -> web.Response:
         status, body = health.response()
         return web.Response(status=status, text=body, content_type="application/json")
 
+    app = web.Application()
+    app.add_routes([web.get("/healthz", healthz_handler), web.get("/livez", healthz_handler)])
+    return app
+
+
+async def _start_http(
+    metrics: ProxyMetrics, health: ProxyHealth, args: argparse.Namespace, mode: str
+) -> list[web.AppRunner]:
     runners = []
-    for address, routes in (
-        (args.metrics_bind_address, [web.get("/metrics", metrics_handler), web.get("/proxyMode", mode_handler)]),
-        (args.healthz_bind_address, [web.get("/healthz", healthz_handler), web.get("/livez", healthz_handler)]),
+    for address, app in (
+        (args.metrics_bind_address, _metrics_app(metrics, mode)),
+        (args.healthz_bind_address, _healthz_app(health)),
     ):
-        app = web.Application()
-        app.add_routes(routes)
         runner = web.AppRunner(app)
         await runner.setup()
         await web.TCPSite(runner, *_split(address)).start()
@@ -124,8 +141,8 @@ def _informers(client: Any, node: str, proxier: Proxier, metrics: ProxyMetrics, 
 
         return wrapped
 
-    services = Informer(client, Service)
-    slices = Informer(client, EndpointSlice)
+    services = Informer(client, Service, ReflectorOptions(label_selector=PROXY_LABEL_SELECTOR))
+    slices = Informer(client, EndpointSlice, ReflectorOptions(label_selector=PROXY_LABEL_SELECTOR))
     nodes = Informer(client, Node, ReflectorOptions(field_selector=f"metadata.name={node}"))
     services.add_handler(handler_for(queued(proxier.on_service)))
     slices.add_handler(
