@@ -31,6 +31,7 @@ __all__ = [
     "API_VERSION",
     "Controller",
     "Duration",
+    "ENDPOINT_CONTROLLERS",
     "KIND",
     "KernelChoice",
     "NodeRole",
@@ -40,6 +41,8 @@ __all__ = [
     "ProxySpec",
     "SpecError",
     "Testbed",
+    "WORKLOAD_CONTROLLERS",
+    "default_controllers",
     "load_spec",
     "parse_duration",
     "parse_spec",
@@ -132,9 +135,26 @@ class ProxyMode(str):
 
 
 class Controller(StrEnum):
+    """A controller of ``svclab controller-manager`` (its ``--controllers`` name)."""
+
     ENDPOINTS = "endpoints"
     ENDPOINTSLICE = "endpointslice"
     ENDPOINTSLICE_MIRRORING = "endpointslice-mirroring"
+    REPLICASET = "replicaset"
+    REPLICATIONCONTROLLER = "replicationcontroller"
+    DEPLOYMENT = "deployment"
+    DAEMONSET = "daemonset"
+    JOB = "job"
+
+
+ENDPOINT_CONTROLLERS = (Controller.ENDPOINTS, Controller.ENDPOINTSLICE, Controller.ENDPOINTSLICE_MIRRORING)
+WORKLOAD_CONTROLLERS = (
+    Controller.REPLICASET,
+    Controller.REPLICATIONCONTROLLER,
+    Controller.DEPLOYMENT,
+    Controller.DAEMONSET,
+    Controller.JOB,
+)
 
 
 class NodeRole(StrEnum):
@@ -290,9 +310,19 @@ def _check_proxy(check: _Checker, raw: Any) -> ProxySpec:
     )
 
 
-def _check_controllers(check: _Checker, raw: Any) -> tuple[Controller, ...]:
+def default_controllers(provider: ProviderKind) -> tuple[Controller, ...]:
+    """What runs when ``spec.controllers`` is omitted.
+
+    A local cluster has nothing else, so it gets every controller (then
+    ``kubectl create deployment`` works); on kind, kube-controller-manager
+    keeps its workload controllers and we replace only the endpoint ones.
+    """
+    return tuple(Controller) if provider is ProviderKind.LOCAL else ENDPOINT_CONTROLLERS
+
+
+def _check_controllers(check: _Checker, raw: Any, provider: ProviderKind) -> tuple[Controller, ...]:
     if raw is None:
-        return tuple(Controller)
+        return default_controllers(provider)
     if not isinstance(raw, list):
         check.fail("spec.controllers", "must be a list")
         return ()
@@ -393,7 +423,7 @@ def parse_spec(document: Any, source: str, name: str | None = None) -> Testbed:
     provider = check.choice(spec.get("provider"), "spec.provider", ProviderKind, "local")
     kernel = check.choice(spec.get("kernel"), "spec.kernel", KernelChoice, "auto")
     proxy = _check_proxy(check, spec.get("proxy"))
-    controllers = _check_controllers(check, spec.get("controllers"))
+    controllers = _check_controllers(check, spec.get("controllers"), provider)
     cluster = _check_cluster(check, spec.get("cluster"))
     if provider is ProviderKind.LOCAL and not check.problems:
         _check_local_limits(check, cluster)
