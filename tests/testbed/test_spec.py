@@ -92,6 +92,14 @@ def test_workload_controllers_are_accepted() -> None:
     assert set(testbed.controllers) == set(WORKLOAD_CONTROLLERS)
 
 
+def test_ipvs_fallback() -> None:
+    assert parse_spec(BASE, "x.yaml").proxy.ipvs_fallback is None
+    document = spec_with("spec.proxy", {"mode": "ipvs", "ipvsFallback": "iptables"})
+    assert parse_spec(document, "x.yaml").proxy.ipvs_fallback == "iptables"
+    document = spec_with("spec.proxy", {"mode": "ipvs", "ipvsFallback": "nftables"})
+    assert problems(document) == ["x.yaml: spec.proxy.ipvsFallback: must be iptables"]
+
+
 def test_name_option_overrides_metadata() -> None:
     assert parse_spec(BASE, "x.yaml", name="other").name == "other"
 
@@ -112,6 +120,7 @@ def test_name_option_overrides_metadata() -> None:
         ("spec.proxy.syncPeriod", "soon", "x.yaml: spec.proxy.syncPeriod: must be a duration like 500ms, 1s or 1m30s"),
         ("spec.proxy.scheduler", "rr", "x.yaml: spec.proxy.scheduler: only allowed with mode: ipvs"),
         ("spec.proxy.color", "red", "x.yaml: spec.proxy.color: unknown field"),
+        ("spec.proxy.ipvsFallback", "iptables", "x.yaml: spec.proxy.ipvsFallback: only allowed with mode: ipvs"),
         ("spec.kernel", "bsd", "x.yaml: spec.kernel: must be one of auto, host, uml"),
         ("spec.provider", "docker", "x.yaml: spec.provider: must be one of local, kind, kubeconfig"),
         (

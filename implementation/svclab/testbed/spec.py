@@ -184,6 +184,9 @@ class ProxySpec:
     min_sync_period: Duration = Duration("1s", 1.0)
     sync_period: Duration = Duration("30s", 30.0)
     scheduler: str | None = None  # ipvs only
+    # The mode to run when this kernel cannot run ``mode`` (ipvs -> iptables,
+    # as kube-proxy did); None: the proxies refuse instead (--no-mode-fallback).
+    ipvs_fallback: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,8 +291,11 @@ class _Checker:
 
 
 def _check_proxy(check: _Checker, raw: Any) -> ProxySpec:
-    proxy = check.mapping(raw, "spec.proxy", frozenset({"mode", "minSyncPeriod", "syncPeriod", "scheduler"}))
+    proxy = check.mapping(
+        raw, "spec.proxy", frozenset({"mode", "minSyncPeriod", "syncPeriod", "scheduler", "ipvsFallback"})
+    )
     mode = check.proxy_mode(proxy.get("mode"), "spec.proxy.mode")
+    fallback = _check_fallback(check, proxy.get("ipvsFallback"), mode)
     scheduler = proxy.get("scheduler")
     if scheduler is not None:
         mode_spec = proxy_modes.find(mode.value)
@@ -307,7 +313,23 @@ def _check_proxy(check: _Checker, raw: Any) -> ProxySpec:
         ),
         sync_period=check.duration(proxy.get("syncPeriod"), "spec.proxy.syncPeriod", defaults.sync_period),
         scheduler=scheduler if isinstance(scheduler, str) else None,
+        ipvs_fallback=fallback,
     )
+
+
+def _check_fallback(check: _Checker, value: Any, mode: ProxyMode) -> str | None:
+    """``spec.proxy.ipvsFallback``: only for a mode with a fallback, and only that fallback."""
+    if value is None:
+        return None
+    mode_spec = proxy_modes.find(mode.value)
+    if mode_spec is None or mode_spec.fallback is None:
+        with_fallback = [spec.name for spec in proxy_modes.mode_specs() if spec.fallback]
+        check.fail("spec.proxy.ipvsFallback", "only allowed with mode: " + ", ".join(with_fallback))
+        return None
+    if value != mode_spec.fallback:
+        check.fail("spec.proxy.ipvsFallback", f"must be {mode_spec.fallback}")
+        return None
+    return str(value)
 
 
 def default_controllers(provider: ProviderKind) -> tuple[Controller, ...]:

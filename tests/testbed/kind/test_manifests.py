@@ -247,6 +247,13 @@ def test_proxy_daemonset_follows_the_spec(file: str, mode: str) -> None:
     assert volumes["lib-modules"]["path"] == "/lib/modules"
 
 
+def test_ipvs_proxies_refuse_to_fall_back_unless_the_spec_asks() -> None:
+    refusing = _proxy_container(render_manifests(_spec(proxy={"mode": "ipvs"}), IMAGE))
+    assert "--no-mode-fallback" in refusing["args"]
+    falling_back = _proxy_container(render_manifests(_spec(proxy={"mode": "ipvs", "ipvsFallback": "iptables"}), IMAGE))
+    assert "--mode=ipvs" in falling_back["args"] and "--no-mode-fallback" not in falling_back["args"]
+
+
 def test_proxy_reaches_the_apiserver_directly_when_told() -> None:
     env = _proxy_container(render_manifests(_spec(), IMAGE, apiserver="lab-control-plane:6443"))["env"]
     assert {"name": "KUBERNETES_SERVICE_HOST", "value": "lab-control-plane"} in env
