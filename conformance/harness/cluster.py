@@ -12,7 +12,9 @@ calling test with the reason, and the local provider's process hooks
 (``component_pid``, ``signal_component``) skip where the handle has none: a
 skip, never a failure, since the cluster cannot be judged there. The fields of
 the neutral ``ClusterRecord`` (nodes, addresses, Service subnet, proxy mode,
-``kernel``: ``host`` or ``uml <version>``) read through.
+``kernel``: ``host`` or ``uml <version>``) read through, except that
+``proxy_mode`` is the mode the proxies really run (``effective_proxy_mode``,
+after an ipvs -> iptables fallback) and ``requested_proxy_mode`` the spec's.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ __all__ = ["ClusterUnderTest", "ExecResult", "UNKNOWN_PROXY_MODE"]
 class ClusterUnderTest:
     record: ClusterRecord
     handle: ClusterHandle
+    # What the proxies report on /proxyMode (None: the record's); differs after a fallback.
+    effective_proxy_mode: str | None = None
 
     @property
     def name(self) -> str:
@@ -54,6 +58,12 @@ class ClusterUnderTest:
 
     @property
     def proxy_mode(self) -> str:
+        """The mode the proxies run: what mode-specific checks go by."""
+        return self.effective_proxy_mode or self.record.proxy_mode
+
+    @property
+    def requested_proxy_mode(self) -> str:
+        """The mode the spec asked for."""
         return self.record.proxy_mode
 
     @property

@@ -17,6 +17,10 @@ protocol (``svclab.testbed.provider``):
 * ``--kubeconfig PATH`` / ``--kube-context NAME``: an existing cluster, tested
   as it is (``svclab.testbed.kubeconfig.connect``).
 
+Each cluster's proxy mode for mode-specific checks is the one its proxies
+report on ``/proxyMode`` (``svclab.testbed.proxy_mode``): ipvs that fell back to
+iptables is tested as iptables.
+
 What the user must fix (a bad spec, no such cluster, a cluster that does not
 answer) fails the tests with one line. ``tear_down_leftovers`` is the safety
 net at session end for whatever was brought up and not yet torn down.
@@ -35,6 +39,7 @@ import pytest
 from harness.cluster import ClusterUnderTest
 from svclab.testbed.provider import ClusterHandle, ProviderError
 from svclab.testbed.providers import attach, provider_for
+from svclab.testbed.proxy_mode import effective_proxy_mode
 from svclab.testbed.spec import SpecError, load_spec
 
 __all__ = ["ClusterRef", "open_cluster", "tear_down_leftovers"]
@@ -87,9 +92,11 @@ def tear_down_leftovers() -> None:
 
 
 def _under_test(handle: ClusterHandle, option: str) -> ClusterUnderTest:
+    """The cluster with the mode its proxies really run (a fallback changes it)."""
     try:
-        return ClusterUnderTest(handle.describe(), handle)
-    except ProviderError as exc:
+        record = handle.describe()
+        return ClusterUnderTest(record, handle, effective_proxy_mode(handle, record))
+    except (ProviderError, RuntimeError) as exc:
         _fail(f"{option}: {exc}")
 
 

@@ -65,7 +65,9 @@ if tool == "kubectl":
 elif tool == "docker":
     if words[:1] == ["info"] and os.environ.get("FAKE_DOCKER_ENGINE") == "down":
         sys.exit(print("Cannot connect to the Docker daemon", file=sys.stderr) or 1)
-    if words[:1] == ["exec"]:
+    if words[:1] == ["exec"] and words[-1].endswith("/proxyMode"):
+        print(os.environ.get("FAKE_PROXY_MODE", "ipvs"))
+    elif words[:1] == ["exec"]:
         print(words[1] if words[2:] == ["hostname"] else "ran " + " ".join(words[2:]))
 elif tool == "kind":
     name = next((a.split("=", 1)[1] for a in words if a.startswith("--name=")), None)
@@ -265,6 +267,17 @@ def test_cluster_name_finds_a_kind_testbed_with_node_access(stand_ins: StandIns,
         host = under_test.node_host("lab-worker")
     assert stand_ins.argvs("docker")[-1] == ["exec", "lab-worker", "hostname"]
     assert type(host.backend).__name__ == "DockerBackend" and host.backend.name == "lab-worker"
+
+
+def test_mode_specific_checks_go_by_the_mode_the_proxies_run(
+    stand_ins: StandIns, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_kind_state(tmp_path / "kind", "lab", proxy_mode="ipvs")
+    monkeypatch.setenv("FAKE_PROXY_MODE", "iptables")  # ipvs fell back: no IPVS in the kernel
+    with open_cluster(ClusterRef(existing="lab")) as under_test:
+        assert (under_test.proxy_mode, under_test.requested_proxy_mode) == ("iptables", "ipvs")
+    asked = [argv[1] for argv in stand_ins.argvs("docker") if argv[-1].endswith("/proxyMode")]
+    assert sorted(asked) == ["lab-control-plane", "lab-worker", "lab-worker2"]
 
 
 def test_cluster_name_prefers_a_local_cluster(stand_ins: StandIns, tmp_path: Path) -> None:

@@ -220,3 +220,26 @@ def test_partial_results_render_without_charts(tmp_path: Path) -> None:
 )
 def test_describe_run_time(started: str | None, finished: str | None, text: str | None) -> None:
     assert describe_run_time(started, finished) == text
+
+
+def test_a_fallen_back_testbed_names_both_modes(tmp_path: Path) -> None:
+    shutil.copy(DATA / "junit-iptables.xml", tmp_path / "junit-ipvs-fallback.xml")
+    write_environment(
+        tmp_path / "environment.json",
+        started="2026-11-26T21:04:12Z",
+        finished=None,
+        profile="quick",
+        host={},
+        testbeds={
+            "ipvs-fallback": {
+                "mode": "ipvs -> iptables (no IPVS in this kernel)",
+                "provider": "local",
+                "skipped": "",
+                "phases": [{"name": "up", "ok": True, "seconds": 3.0, "detail": ""}],
+            }
+        },
+    )
+    html = render_report(tmp_path, tmp_path / "out", now=NOW).read_text()
+    env = html.split('id="environment"')[1]
+    row = env.split('<td class="l">ipvs-fallback</td>', 1)[1].split("</tr>")[0]
+    assert '<td class="l">ipvs -&gt; iptables (no IPVS in this kernel)</td>' in row

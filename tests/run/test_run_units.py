@@ -117,3 +117,47 @@ def test_each_target_of_a_run_links_the_runs_one_locust_report(tmp_path: Path) -
     ]
     assert {m.stats.html_report for m in collected} == {"locust-local-iptables-keepalive-0.html"}
     assert (results / "locust-local-iptables-keepalive-0.html").read_text() == "<!DOCTYPE html>"
+
+
+def test_default_testbeds_leave_the_opt_in_ones_out() -> None:
+    from svclab.run.command import default_testbeds
+
+    names = [path.name for path in default_testbeds(REPO / "clusters")]
+    assert "ipvs-fallback.yaml" not in names
+    assert {"iptables.yaml", "nftables.yaml", "ipvs.yaml", "userspace.yaml"} <= set(names)
+
+
+class _FallenBack:
+    """A cluster whose proxies answer /proxyMode with iptables although ipvs was asked for."""
+
+    def __init__(self) -> None:
+        from svclab.testbed.cluster import ClusterRecord, NodeInfo
+
+        node = NodeInfo("fb-control-plane", "control-plane", 0, "", "172.18.0.2", "", (), ())
+        self.record = ClusterRecord("fb", "local", Path("/k"), "ipvs", True, True, None, "172.18.0.2", (node,))
+        self.handle = self
+
+    def describe(self) -> object:
+        return self.record
+
+    def exec_on_node(self, node: str, argv: object, *, timeout: float | None = 30.0, capture: bool = True) -> object:
+        from svclab.testbed.provider import ExecResult
+
+        return ExecResult(0, "iptables", "")
+
+
+def test_a_fallback_is_named_in_the_testbeds_mode() -> None:
+    from svclab.run.command import _effective_mode
+
+    result = TestbedResult("ipvs-fallback", "ipvs")
+    lines: list[str] = []
+    assert _effective_mode(_FallenBack(), result, lines.append) == "iptables"  # type: ignore[arg-type]
+    assert result.mode == "ipvs -> iptables (no IPVS in this kernel)"
+    assert _environment_entry_mode(result) == "ipvs -> iptables (no IPVS in this kernel)"
+    assert lines == ["ipvs-fallback: proxy mode ipvs -> iptables (no IPVS in this kernel)"]
+
+
+def _environment_entry_mode(result: TestbedResult) -> object:
+    from svclab.run.command import _environment_entry
+
+    return _environment_entry(result)["mode"]

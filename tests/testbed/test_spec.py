@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from svclab.testbed.spec import (
+    ENDPOINT_CONTROLLERS,
+    WORKLOAD_CONTROLLERS,
     Controller,
     Duration,
     NodeRole,
@@ -70,11 +72,32 @@ def test_shipped_specs_are_three_nodes_in_zones(mode: str) -> None:
 def test_defaults() -> None:
     testbed = parse_spec(BASE, "x.yaml")
     assert testbed.provider == "local" and testbed.kernel == "auto"
-    assert testbed.controllers == tuple(Controller)
+    assert testbed.controllers == tuple(Controller)  # local: endpoint and workload controllers
     assert testbed.pod_subnet == "10.244.0.0/16"
     assert testbed.service_subnet == "10.96.0.0/16"
     assert testbed.proxy.min_sync_period == Duration("500ms", 0.5)
     assert testbed.nodes[1].labels == (("topology.kubernetes.io/zone", "a"),)
+
+
+def test_kind_default_controllers_leave_the_workloads_to_kube_controller_manager() -> None:
+    document = copy.deepcopy(BASE)
+    document["spec"]["provider"] = "kind"
+    assert parse_spec(document, "x.yaml").controllers == ENDPOINT_CONTROLLERS
+
+
+def test_workload_controllers_are_accepted() -> None:
+    document = copy.deepcopy(BASE)
+    document["spec"]["controllers"] = ["deployment", "replicaset", "job", "daemonset", "replicationcontroller"]
+    testbed = parse_spec(document, "x.yaml")
+    assert set(testbed.controllers) == set(WORKLOAD_CONTROLLERS)
+
+
+def test_ipvs_fallback() -> None:
+    assert parse_spec(BASE, "x.yaml").proxy.ipvs_fallback is None
+    document = spec_with("spec.proxy", {"mode": "ipvs", "ipvsFallback": "iptables"})
+    assert parse_spec(document, "x.yaml").proxy.ipvs_fallback == "iptables"
+    document = spec_with("spec.proxy", {"mode": "ipvs", "ipvsFallback": "nftables"})
+    assert problems(document) == ["x.yaml: spec.proxy.ipvsFallback: must be iptables"]
 
 
 def test_name_option_overrides_metadata() -> None:
@@ -97,12 +120,14 @@ def test_name_option_overrides_metadata() -> None:
         ("spec.proxy.syncPeriod", "soon", "x.yaml: spec.proxy.syncPeriod: must be a duration like 500ms, 1s or 1m30s"),
         ("spec.proxy.scheduler", "rr", "x.yaml: spec.proxy.scheduler: only allowed with mode: ipvs"),
         ("spec.proxy.color", "red", "x.yaml: spec.proxy.color: unknown field"),
+        ("spec.proxy.ipvsFallback", "iptables", "x.yaml: spec.proxy.ipvsFallback: only allowed with mode: ipvs"),
         ("spec.kernel", "bsd", "x.yaml: spec.kernel: must be one of auto, host, uml"),
         ("spec.provider", "docker", "x.yaml: spec.provider: must be one of local, kind, kubeconfig"),
         (
             "spec.controllers",
             ["endpoints", "dns"],
-            "x.yaml: spec.controllers[1]: must be one of endpoints, endpointslice, endpointslice-mirroring",
+            "x.yaml: spec.controllers[1]: must be one of endpoints, endpointslice, endpointslice-mirroring, "
+            "replicaset, replicationcontroller, deployment, daemonset, job",
         ),
         ("spec.cluster.kind", "Pod", "x.yaml: spec.cluster.kind: must be Cluster"),
         (

@@ -1,6 +1,7 @@
 """`svclab run [FILES...]`: the main job.
 
-For each testbed (default: every clusters/*.yaml): bring it up, run the
+For each testbed (default: every clusters/*.yaml except the opt-in
+``OPT_IN_TESTBEDS``, which run when named): bring it up, run the
 conformance suite, run the load tests, bring it down. Then write the report.
 A testbed that cannot run on this machine (a kind testbed without Docker) is
 skipped with the reason; a failure in one testbed is reported and the others
@@ -23,11 +24,17 @@ from typing import Any
 from svclab.run.lanes import LaneControls, plan_lanes, run_lanes
 from svclab.run.progress import PhaseResult, Progress, TestbedResult, summary_lines
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["OPT_IN_TESTBEDS", "add_arguments", "default_testbeds", "run"]
+
+# Shipped specs run only when named: each shows one behaviour (ipvs falling
+# back to iptables) at the cost of a whole testbed (up, conformance, load).
+OPT_IN_TESTBEDS = frozenset({"ipvs-fallback.yaml"})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="*", type=Path, help="testbed specs (default: every clusters/*.yaml)")
+    parser.add_argument(
+        "files", nargs="*", type=Path, help="testbed specs (default: every clusters/*.yaml but ipvs-fallback.yaml)"
+    )
     parser.add_argument("--skip-conformance", action="store_true")
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument(
@@ -117,6 +124,7 @@ def _run_testbed(
     if not _timed(result, "up", cluster.up, progress):
         cluster.down()
         return result
+    mode = _effective_mode(cluster, result, progress)
     try:
         if not args.skip_conformance and not controls.stop.is_set():
             extra = tuple(args.conformance_args.split())
@@ -137,7 +145,7 @@ def _run_testbed(
                     lambda: run_load(
                         cluster,
                         testbed,
-                        spec.proxy.mode.value,
+                        mode,
                         profile,
                         args.reports,
                         lambda line: progress(f"{testbed}: load: {line}"),
@@ -147,6 +155,22 @@ def _run_testbed(
     finally:
         _timed(result, "down", cluster.down, progress)
     return result
+
+
+def _effective_mode(cluster: Any, result: TestbedResult, progress: Progress) -> str:
+    """The mode the proxies really run; ``result.mode`` then names a fallback for the report."""
+    from svclab.testbed.proxy_mode import describe_mode, effective_proxy_mode
+
+    requested = result.mode
+    try:
+        effective = effective_proxy_mode(cluster.handle, cluster.handle.describe())
+    except Exception as exc:  # the phases still run; the report keeps the spec's mode
+        progress(f"{result.testbed}: cannot read the proxies' mode: {exc}")
+        return requested
+    result.mode = describe_mode(requested, effective)
+    if effective != requested:
+        progress(f"{result.testbed}: proxy mode {result.mode}")
+    return effective
 
 
 def _environment_entry(result: TestbedResult) -> dict[str, object]:
@@ -163,11 +187,16 @@ def _environment_entry(result: TestbedResult) -> dict[str, object]:
     }
 
 
+def default_testbeds(folder: Path = Path("clusters")) -> list[Path]:
+    """Every spec in ``folder`` but the opt-in ones, sorted."""
+    return sorted(Path(p) for p in glob.glob(str(folder / "*.yaml")) if Path(p).name not in OPT_IN_TESTBEDS)
+
+
 def run(args: argparse.Namespace) -> int:
     from svclab.report import render_report
     from svclab.report.environment import write_environment
 
-    files = args.files or sorted(Path(p) for p in glob.glob("clusters/*.yaml"))
+    files = args.files or default_testbeds()
     if not files:
         print("svclab run: no testbeds (give FILES or run from a checkout with clusters/)")
         return 2

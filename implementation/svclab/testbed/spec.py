@@ -31,6 +31,7 @@ __all__ = [
     "API_VERSION",
     "Controller",
     "Duration",
+    "ENDPOINT_CONTROLLERS",
     "KIND",
     "KernelChoice",
     "NodeRole",
@@ -40,6 +41,8 @@ __all__ = [
     "ProxySpec",
     "SpecError",
     "Testbed",
+    "WORKLOAD_CONTROLLERS",
+    "default_controllers",
     "load_spec",
     "parse_duration",
     "parse_spec",
@@ -132,9 +135,26 @@ class ProxyMode(str):
 
 
 class Controller(StrEnum):
+    """A controller of ``svclab controller-manager`` (its ``--controllers`` name)."""
+
     ENDPOINTS = "endpoints"
     ENDPOINTSLICE = "endpointslice"
     ENDPOINTSLICE_MIRRORING = "endpointslice-mirroring"
+    REPLICASET = "replicaset"
+    REPLICATIONCONTROLLER = "replicationcontroller"
+    DEPLOYMENT = "deployment"
+    DAEMONSET = "daemonset"
+    JOB = "job"
+
+
+ENDPOINT_CONTROLLERS = (Controller.ENDPOINTS, Controller.ENDPOINTSLICE, Controller.ENDPOINTSLICE_MIRRORING)
+WORKLOAD_CONTROLLERS = (
+    Controller.REPLICASET,
+    Controller.REPLICATIONCONTROLLER,
+    Controller.DEPLOYMENT,
+    Controller.DAEMONSET,
+    Controller.JOB,
+)
 
 
 class NodeRole(StrEnum):
@@ -164,6 +184,9 @@ class ProxySpec:
     min_sync_period: Duration = Duration("1s", 1.0)
     sync_period: Duration = Duration("30s", 30.0)
     scheduler: str | None = None  # ipvs only
+    # The mode to run when this kernel cannot run ``mode`` (ipvs -> iptables,
+    # as kube-proxy did); None: the proxies refuse instead (--no-mode-fallback).
+    ipvs_fallback: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,8 +291,11 @@ class _Checker:
 
 
 def _check_proxy(check: _Checker, raw: Any) -> ProxySpec:
-    proxy = check.mapping(raw, "spec.proxy", frozenset({"mode", "minSyncPeriod", "syncPeriod", "scheduler"}))
+    proxy = check.mapping(
+        raw, "spec.proxy", frozenset({"mode", "minSyncPeriod", "syncPeriod", "scheduler", "ipvsFallback"})
+    )
     mode = check.proxy_mode(proxy.get("mode"), "spec.proxy.mode")
+    fallback = _check_fallback(check, proxy.get("ipvsFallback"), mode)
     scheduler = proxy.get("scheduler")
     if scheduler is not None:
         mode_spec = proxy_modes.find(mode.value)
@@ -287,12 +313,38 @@ def _check_proxy(check: _Checker, raw: Any) -> ProxySpec:
         ),
         sync_period=check.duration(proxy.get("syncPeriod"), "spec.proxy.syncPeriod", defaults.sync_period),
         scheduler=scheduler if isinstance(scheduler, str) else None,
+        ipvs_fallback=fallback,
     )
 
 
-def _check_controllers(check: _Checker, raw: Any) -> tuple[Controller, ...]:
+def _check_fallback(check: _Checker, value: Any, mode: ProxyMode) -> str | None:
+    """``spec.proxy.ipvsFallback``: only for a mode with a fallback, and only that fallback."""
+    if value is None:
+        return None
+    mode_spec = proxy_modes.find(mode.value)
+    if mode_spec is None or mode_spec.fallback is None:
+        with_fallback = [spec.name for spec in proxy_modes.mode_specs() if spec.fallback]
+        check.fail("spec.proxy.ipvsFallback", "only allowed with mode: " + ", ".join(with_fallback))
+        return None
+    if value != mode_spec.fallback:
+        check.fail("spec.proxy.ipvsFallback", f"must be {mode_spec.fallback}")
+        return None
+    return str(value)
+
+
+def default_controllers(provider: ProviderKind) -> tuple[Controller, ...]:
+    """What runs when ``spec.controllers`` is omitted.
+
+    A local cluster has nothing else, so it gets every controller (then
+    ``kubectl create deployment`` works); on kind, kube-controller-manager
+    keeps its workload controllers and we replace only the endpoint ones.
+    """
+    return tuple(Controller) if provider is ProviderKind.LOCAL else ENDPOINT_CONTROLLERS
+
+
+def _check_controllers(check: _Checker, raw: Any, provider: ProviderKind) -> tuple[Controller, ...]:
     if raw is None:
-        return tuple(Controller)
+        return default_controllers(provider)
     if not isinstance(raw, list):
         check.fail("spec.controllers", "must be a list")
         return ()
@@ -393,7 +445,7 @@ def parse_spec(document: Any, source: str, name: str | None = None) -> Testbed:
     provider = check.choice(spec.get("provider"), "spec.provider", ProviderKind, "local")
     kernel = check.choice(spec.get("kernel"), "spec.kernel", KernelChoice, "auto")
     proxy = _check_proxy(check, spec.get("proxy"))
-    controllers = _check_controllers(check, spec.get("controllers"))
+    controllers = _check_controllers(check, spec.get("controllers"), provider)
     cluster = _check_cluster(check, spec.get("cluster"))
     if provider is ProviderKind.LOCAL and not check.problems:
         _check_local_limits(check, cluster)

@@ -149,6 +149,30 @@ def test_kind_config_switches_off_kube_proxy_and_upstream_controllers() -> None:
     assert "kubeadmConfigPatches" not in spec.cluster
 
 
+@pytest.mark.parametrize(
+    ("controllers", "switched_off"),
+    [
+        (["endpoints"], ""),
+        (["endpoints", "deployment", "replicaset"], ",-replicaset,-deployment"),
+        (
+            ["job", "daemonset", "replicationcontroller", "replicaset", "deployment"],
+            ",-replicaset,-replicationcontroller,-deployment,-daemonset,-job",
+        ),
+    ],
+)
+def test_kube_controller_manager_loses_the_workload_controllers_the_spec_runs(
+    tmp_path: Path, controllers: list[str], switched_off: str
+) -> None:
+    document = yaml.safe_load(SPEC_FILE.read_text())
+    document["spec"]["controllers"] = controllers
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(document))
+    spec = load_spec(tmp_path / "spec.yaml")
+    expected = "*,bootstrapsigner,tokencleaner,-endpoint,-endpointslice,-endpointslicemirroring" + switched_off
+    assert kind_cluster.kcm_controllers(spec) == expected
+    patch = yaml.safe_load(kind_cluster.kind_config(spec)["kubeadmConfigPatches"][-1])
+    assert patch["controllerManager"]["extraArgs"]["controllers"] == expected
+
+
 def test_kind_config_keeps_the_users_own_patches_and_overrides_kube_proxy_mode(tmp_path: Path) -> None:
     document = yaml.safe_load(SPEC_FILE.read_text())
     document["spec"]["cluster"]["networking"]["kubeProxyMode"] = "iptables"

@@ -50,12 +50,14 @@ def _proxy_container(objects: list[dict[str, Any]]) -> dict[str, Any]:
     return container
 
 
+ALL_CONTROLLERS = [controller.value for controller in spec_module.Controller]
 SPECS = {
     "kind-iptables": lambda: _spec("kind-iptables.yaml"),
     "kind-nftables": lambda: _spec("kind-nftables.yaml"),
     "proxy-none": lambda: _spec(proxy={"mode": "none"}),
     "only-endpointslice": lambda: _spec(controllers=["endpointslice"]),
     "no-controllers": lambda: _spec(controllers=[]),
+    "all-controllers": lambda: _spec(controllers=ALL_CONTROLLERS),
 }
 
 
@@ -98,6 +100,45 @@ UPSTREAM_RULES = {
         (("discovery.k8s.io",), ("endpointslices",), ("get", "list", "watch", "create", "update", "delete")),
         EVENTS,
     },
+    "system:controller:replicaset-controller": {
+        (("apps", "extensions"), ("replicasets",), ("get", "list", "watch", "update")),
+        (("apps", "extensions"), ("replicasets/status",), ("update",)),
+        (("apps", "extensions"), ("replicasets/finalizers",), ("update",)),
+        (("",), ("pods",), ("list", "watch", "patch", "create", "delete")),
+        EVENTS,
+    },
+    "system:controller:replication-controller": {
+        (("",), ("replicationcontrollers",), ("get", "list", "watch", "update")),
+        (("",), ("replicationcontrollers/status",), ("update",)),
+        (("",), ("replicationcontrollers/finalizers",), ("update",)),
+        (("",), ("pods",), ("list", "watch", "patch", "create", "delete")),
+        EVENTS,
+    },
+    "system:controller:deployment-controller": {
+        (("extensions", "apps"), ("deployments",), ("get", "list", "watch", "update")),
+        (("extensions", "apps"), ("deployments/status",), ("update",)),
+        (("extensions", "apps"), ("deployments/finalizers",), ("update",)),
+        (("apps", "extensions"), ("replicasets",), ("get", "list", "watch", "create", "update", "patch", "delete")),
+        (("",), ("pods",), ("get", "list", "watch", "update")),
+        EVENTS,
+    },
+    "system:controller:daemon-set-controller": {
+        (("extensions", "apps"), ("daemonsets",), ("get", "list", "watch")),
+        (("extensions", "apps"), ("daemonsets/status",), ("update",)),
+        (("extensions", "apps"), ("daemonsets/finalizers",), ("update",)),
+        (("",), ("nodes",), ("list", "watch")),
+        (("",), ("pods",), ("list", "watch", "create", "delete", "patch")),
+        (("",), ("pods/binding",), ("create",)),
+        (("apps",), ("controllerrevisions",), ("get", "list", "watch", "create", "delete", "update", "patch")),
+        EVENTS,
+    },
+    "system:controller:job-controller": {
+        (("batch",), ("jobs",), ("get", "list", "watch", "update", "patch")),
+        (("batch",), ("jobs/status",), ("update",)),
+        (("batch",), ("jobs/finalizers",), ("update",)),
+        (("",), ("pods",), ("list", "watch", "create", "delete", "patch")),
+        EVENTS,
+    },
     "system:node-proxier": {
         (("",), ("services", "endpoints"), ("list", "watch")),
         (("",), ("nodes",), ("get", "list", "watch")),
@@ -113,11 +154,27 @@ def _rule_set(role: dict[str, Any]) -> set[tuple[tuple[str, ...], ...]]:
 
 def test_cluster_roles_equal_upstream() -> None:
     roles = {r["metadata"]["name"]: r for r in _by_kind(render_manifests(_spec(), IMAGE), "ClusterRole")}
-    assert set(roles) == set(UPSTREAM_RULES)
+    endpoint_roles = {name for name in UPSTREAM_RULES if "endpoint" in name} | {"system:node-proxier"}
+    assert set(roles) == endpoint_roles
+    for name in endpoint_roles:
+        assert _rule_set(roles[name]) == UPSTREAM_RULES[name], name
+        assert roles[name]["metadata"]["labels"] == {"kubernetes.io/bootstrapping": "rbac-defaults"}
+
+
+def test_workload_cluster_roles_equal_upstream_plus_our_extras() -> None:
+    objects = render_manifests(_spec(controllers=ALL_CONTROLLERS), IMAGE)
+    roles = {r["metadata"]["name"]: r for r in _by_kind(objects, "ClusterRole")}
+    assert {name for name, _ in CONTROLLER_ROLES.values()} | {NODE_PROXIER_ROLE[0]} == set(UPSTREAM_RULES)
     for name, rules in UPSTREAM_RULES.items():
         assert _rule_set(roles[name]) == rules, name
-        assert roles[name]["metadata"]["labels"] == {"kubernetes.io/bootstrapping": "rbac-defaults"}
-    assert {name for name, _ in CONTROLLER_ROLES.values()} | {NODE_PROXIER_ROLE[0]} == set(roles)
+    # The one thing ours does beyond upstream's role, in a role of our own, bound to our account.
+    extras = roles.pop("svclab:controller:deployment-controller-extras")
+    assert _rule_set(extras) == {(("apps",), ("deployments",), ("patch",))}
+    assert "kubernetes.io/bootstrapping" not in extras["metadata"]["labels"]
+    assert set(roles) == set(UPSTREAM_RULES)
+    bound = {(b["roleRef"]["name"], b["subjects"][0]["name"]) for b in _by_kind(objects, "ClusterRoleBinding")}
+    assert ("svclab:controller:deployment-controller-extras", "svclab-controller-manager") in bound
+    assert ("system:controller:daemon-set-controller", "svclab-controller-manager") in bound
 
 
 def test_bindings_give_each_account_its_roles_only() -> None:
@@ -188,6 +245,13 @@ def test_proxy_daemonset_follows_the_spec(file: str, mode: str) -> None:
     volumes = {v["name"]: v["hostPath"] for v in pod["volumes"]}
     assert volumes["xtables-lock"] == {"path": "/run/xtables.lock", "type": "FileOrCreate"}
     assert volumes["lib-modules"]["path"] == "/lib/modules"
+
+
+def test_ipvs_proxies_refuse_to_fall_back_unless_the_spec_asks() -> None:
+    refusing = _proxy_container(render_manifests(_spec(proxy={"mode": "ipvs"}), IMAGE))
+    assert "--no-mode-fallback" in refusing["args"]
+    falling_back = _proxy_container(render_manifests(_spec(proxy={"mode": "ipvs", "ipvsFallback": "iptables"}), IMAGE))
+    assert "--mode=ipvs" in falling_back["args"] and "--no-mode-fallback" not in falling_back["args"]
 
 
 def test_proxy_reaches_the_apiserver_directly_when_told() -> None:

@@ -176,6 +176,18 @@ def test_plan_children_places_each_process() -> None:
     proxy = by_name["proxy-iptables-worker"]
     assert proxy.argv[1:5] == ("proxy", "--kubeconfig", "/run/svclab/iptables/kubeconfig.internal", "--mode")
     assert by_name["controller-manager"].netns == "svclab-iptables-0"
+    assert "--no-mode-fallback" in proxy.argv  # no fallback asked for: the proxy refuses instead
+
+
+def test_plan_children_lets_the_proxies_fall_back_when_the_spec_asks() -> None:
+    info = describe_cluster(load_spec(REPO / "clusters" / "ipvs-fallback.yaml"), Path("/run/svclab/ipvs-fallback"))
+    assert info.proxy_fallback == "iptables"
+    assert ClusterInfo.from_json(info.to_json()) == info
+    proxies = [child for child in plan_children(info, base=["svclab"]) if child.name.startswith("proxy-")]
+    assert len(proxies) == 3
+    for proxy in proxies:
+        assert proxy.argv[proxy.argv.index("--mode") + 1] == "ipvs"
+        assert "--no-mode-fallback" not in proxy.argv
 
 
 def test_backoff_doubles_to_a_cap_and_resets_after_stable_run() -> None:

@@ -8,7 +8,8 @@ components instead of upstream's:
 2. the spec's ``cluster`` section goes to kind as it is, except that
    ``networking.kubeProxyMode`` becomes ``none`` (no kube-proxy) and a kubeadm
    patch switches off kube-controller-manager's endpoints, EndpointSlice and
-   EndpointSlice-mirroring controllers (``kind_config``);
+   EndpointSlice-mirroring controllers and whichever workload controllers the
+   spec runs (``kind_config``, ``kcm_controllers``);
 3. the cluster is created through pytest-kind-ng's ``KindCluster``, with the
    kind and kubectl found on PATH (it never downloads them);
 4. ``kind load docker-image`` puts the image on every node, ``kubectl apply``
@@ -57,10 +58,12 @@ from svclab.testbed.provider import ExecResult, run_captured
 
 __all__ = [
     "KCM_CONTROLLERS",
+    "KCM_WORKLOAD_ALIASES",
     "KindCluster",
     "apiserver_endpoint",
     "bring_up",
     "handle",
+    "kcm_controllers",
     "kind_config",
     "kubeconfig_path",
     "list_testbeds",
@@ -71,11 +74,21 @@ __all__ = [
 
 # kube-controller-manager --controllers: kubeadm's own default ("*" plus the
 # two bootstrap-token controllers it needs; setting the flag replaces that
-# default, see kubernetes/kubeadm#3251) minus the three we replace. The short
-# names are the aliases every kube-controller-manager accepts (canonical since
-# 1.28: endpoints-controller, endpointslice-controller,
+# default, see kubernetes/kubeadm#3251) minus the three endpoint controllers,
+# which are always ours. The short names are the aliases every
+# kube-controller-manager accepts (canonical since 1.28:
+# endpoints-controller, endpointslice-controller,
 # endpointslice-mirroring-controller).
 KCM_CONTROLLERS = "*,bootstrapsigner,tokencleaner,-endpoint,-endpointslice,-endpointslicemirroring"
+# spec.controllers workload name -> kube-controller-manager's alias for its copy
+# (canonical: replicaset-controller, replicationcontroller-controller, ...).
+KCM_WORKLOAD_ALIASES = {
+    "replicaset": "replicaset",
+    "replicationcontroller": "replicationcontroller",
+    "deployment": "deployment",
+    "daemonset": "daemonset",
+    "job": "job",
+}
 KIND_API_VERSION = "kind.x-k8s.io/v1alpha4"
 APISERVER_PORT = 6443  # the API server's port inside the kind network
 ROLLOUT_TIMEOUT = 300.0
@@ -90,11 +103,20 @@ def state_dir(name: str) -> Path:
     return state_root() / name
 
 
-def _controller_manager_patch() -> str:
+def kcm_controllers(spec: Any) -> str:
+    """kube-controller-manager's ``--controllers`` for ``spec``: without the endpoint
+    controllers and without each workload controller the spec runs ours of
+    (two copies would fight over the same objects). Side-effect-free."""
+    chosen = {controller.value for controller in spec.controllers}
+    switched_off = [f"-{alias}" for name, alias in KCM_WORKLOAD_ALIASES.items() if name in chosen]
+    return ",".join([KCM_CONTROLLERS, *switched_off])
+
+
+def _controller_manager_patch(spec: Any) -> str:
     # No apiVersion: kind then applies it to whichever kubeadm API it generates
     # (v1beta3, or v1beta4 where it converts the extraArgs map into a list).
     text: str = yaml.safe_dump(
-        {"kind": "ClusterConfiguration", "controllerManager": {"extraArgs": {"controllers": KCM_CONTROLLERS}}},
+        {"kind": "ClusterConfiguration", "controllerManager": {"extraArgs": {"controllers": kcm_controllers(spec)}}},
         sort_keys=False,
     )
     return text
@@ -102,14 +124,15 @@ def _controller_manager_patch() -> str:
 
 def kind_config(spec: Any) -> dict[str, Any]:
     """The kind Cluster config for ``spec``: its ``cluster`` section, no kube-proxy,
-    no upstream endpoints controllers. Side-effect-free."""
+    no upstream endpoints controllers, nor upstream copies of the workload controllers
+    the spec runs. Side-effect-free."""
     config: dict[str, Any] = copy.deepcopy(dict(spec.cluster))
     config.setdefault("kind", "Cluster")
     config.setdefault("apiVersion", KIND_API_VERSION)
     networking = dict(config.get("networking") or {})
     networking["kubeProxyMode"] = "none"
     config["networking"] = networking
-    config["kubeadmConfigPatches"] = [*config.get("kubeadmConfigPatches", []), _controller_manager_patch()]
+    config["kubeadmConfigPatches"] = [*config.get("kubeadmConfigPatches", []), _controller_manager_patch(spec)]
     return config
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from svclab.proxy import modes as proxy_modes
 from svclab.testbed.kind.rbac import (
     CONTROLLER_MANAGER_ACCOUNT,
     LEADER_ELECTION_LEASE,
@@ -116,6 +117,10 @@ def controller_manager_deployment(image: str, controllers: Sequence[str]) -> dic
 
 
 def _proxy_args(spec: Any) -> list[str]:
+    # A mode with a fallback (ipvs) refuses on a kernel that cannot run it,
+    # unless the spec asks for the fallback (proxy.ipvsFallback).
+    mode = proxy_modes.find(spec.proxy.mode.value)
+    refuse = ["--no-mode-fallback"] if mode is not None and mode.fallback and not spec.proxy.ipvs_fallback else []
     return [
         "proxy",
         f"--mode={spec.proxy.mode.value}",
@@ -125,6 +130,7 @@ def _proxy_args(spec: Any) -> list[str]:
         f"--cluster-cidr={spec.pod_subnet}",
         f"--metrics-bind-address=0.0.0.0:{METRICS_PORT}",
         f"--healthz-bind-address=0.0.0.0:{HEALTHZ_PORT}",
+        *refuse,
     ]
 
 

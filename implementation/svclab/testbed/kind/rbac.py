@@ -1,7 +1,7 @@
 """ServiceAccounts and RBAC for our components, equal to what upstream grants.
 
 Upstream's bootstrap policy (``plugin/pkg/auth/authorizer/rbac/bootstrappolicy``)
-gives each endpoints controller a ClusterRole ``system:controller:<name>``
+gives each endpoints and workload controller a ClusterRole ``system:controller:<name>``
 bound to the ServiceAccount ``kube-system/<name>``, and kube-proxy the
 ClusterRole ``system:node-proxier``. We render the same ClusterRoles with the
 same rules (so the manifests work on a cluster that lacks them, and an
@@ -9,7 +9,8 @@ existing cluster's copies are left as they are: the rules are identical), and
 bind them to our own ServiceAccounts:
 
 * ``kube-system/svclab-controller-manager``: one ClusterRole per controller the
-  testbed runs, plus a Role for its leader-election Lease (as upstream's
+  testbed runs (and ``svclab:controller:<upstream name>-extras`` where ours needs more
+  than upstream's, ``CONTROLLER_EXTRA_RULES``), plus a Role for its leader-election Lease (as upstream's
   ``system:kube-controller-manager``: ``create`` any Lease, ``get``/``update``
   only its own);
 * ``kube-system/svclab-proxy``: ``system:node-proxier``.
@@ -23,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 __all__ = [
+    "CONTROLLER_EXTRA_RULES",
     "CONTROLLER_MANAGER_ACCOUNT",
     "CONTROLLER_ROLES",
     "LEADER_ELECTION_LEASE",
@@ -46,6 +48,9 @@ BOOTSTRAP_ANNOTATIONS = {"rbac.authorization.kubernetes.io/autoupdate": "true"}
 COMPONENT_LABEL = "app.kubernetes.io/part-of"
 
 _LEGACY = ""
+_APPS = "apps"
+_EXTENSIONS = "extensions"
+_BATCH = "batch"
 _DISCOVERY = "discovery.k8s.io"
 _EVENTS = "events.k8s.io"
 _COORDINATION = "coordination.k8s.io"
@@ -95,6 +100,70 @@ CONTROLLER_ROLES: dict[str, tuple[str, tuple[dict[str, Any], ...]]] = {
             _events_rule(),
         ),
     ),
+    "replicaset": (
+        "system:controller:replicaset-controller",
+        (
+            _rule(("get", "list", "watch", "update"), (_APPS, _EXTENSIONS), ("replicasets",)),
+            _rule(("update",), (_APPS, _EXTENSIONS), ("replicasets/status",)),
+            _rule(("update",), (_APPS, _EXTENSIONS), ("replicasets/finalizers",)),
+            _rule(("list", "watch", "patch", "create", "delete"), (_LEGACY,), ("pods",)),
+            _events_rule(),
+        ),
+    ),
+    "replicationcontroller": (
+        "system:controller:replication-controller",
+        (
+            _rule(("get", "list", "watch", "update"), (_LEGACY,), ("replicationcontrollers",)),
+            _rule(("update",), (_LEGACY,), ("replicationcontrollers/status",)),
+            _rule(("update",), (_LEGACY,), ("replicationcontrollers/finalizers",)),
+            _rule(("list", "watch", "patch", "create", "delete"), (_LEGACY,), ("pods",)),
+            _events_rule(),
+        ),
+    ),
+    "deployment": (
+        "system:controller:deployment-controller",
+        (
+            _rule(("get", "list", "watch", "update"), (_EXTENSIONS, _APPS), ("deployments",)),
+            _rule(("update",), (_EXTENSIONS, _APPS), ("deployments/status",)),
+            _rule(("update",), (_EXTENSIONS, _APPS), ("deployments/finalizers",)),
+            _rule(
+                ("get", "list", "watch", "create", "update", "patch", "delete"), (_APPS, _EXTENSIONS), ("replicasets",)
+            ),
+            _rule(("get", "list", "watch", "update"), (_LEGACY,), ("pods",)),
+            _events_rule(),
+        ),
+    ),
+    "daemonset": (
+        "system:controller:daemon-set-controller",
+        (
+            _rule(("get", "list", "watch"), (_EXTENSIONS, _APPS), ("daemonsets",)),
+            _rule(("update",), (_EXTENSIONS, _APPS), ("daemonsets/status",)),
+            _rule(("update",), (_EXTENSIONS, _APPS), ("daemonsets/finalizers",)),
+            _rule(("list", "watch"), (_LEGACY,), ("nodes",)),
+            _rule(("list", "watch", "create", "delete", "patch"), (_LEGACY,), ("pods",)),
+            _rule(("create",), (_LEGACY,), ("pods/binding",)),
+            _rule(("get", "list", "watch", "create", "delete", "update", "patch"), (_APPS,), ("controllerrevisions",)),
+            _events_rule(),
+        ),
+    ),
+    "job": (
+        "system:controller:job-controller",
+        (
+            _rule(("get", "list", "watch", "update", "patch"), (_BATCH,), ("jobs",)),
+            _rule(("update",), (_BATCH,), ("jobs/status",)),
+            _rule(("update",), (_BATCH,), ("jobs/finalizers",)),
+            _rule(("list", "watch", "create", "delete", "patch"), (_LEGACY,), ("pods",)),
+            _events_rule(),
+        ),
+    ),
+}
+
+# What our controllers do beyond their upstream role, granted in a ClusterRole
+# of our own so that upstream's roles stay exactly as upstream has them: our
+# Deployment controller writes the revision annotation with a merge patch
+# (upstream updates the whole object).
+CONTROLLER_EXTRA_RULES: dict[str, tuple[dict[str, Any], ...]] = {
+    "deployment": (_rule(("patch",), (_APPS,), ("deployments",)),),
 }
 
 # policy.go's system:node-proxier (as of Kubernetes 1.33).
@@ -128,6 +197,22 @@ def _cluster_role(name: str, rules: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "metadata": {"name": name, "labels": dict(BOOTSTRAP_LABELS), "annotations": dict(BOOTSTRAP_ANNOTATIONS)},
         "rules": [dict(rule) for rule in rules],
     }
+
+
+def _extra_role(controller: str, rules: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Our own ClusterRole (not a bootstrap one) with ``rules``, bound to the controller-manager."""
+    upstream_role = CONTROLLER_ROLES[controller][0]
+    name = "svclab:controller:" + upstream_role.removeprefix("system:controller:") + "-extras"
+    role = {
+        "apiVersion": RBAC_API,
+        "kind": "ClusterRole",
+        "metadata": {"name": name, "labels": _labels("controller-manager")},
+        "rules": [dict(rule) for rule in rules],
+    }
+    binding = _binding(
+        "ClusterRoleBinding", name, "ClusterRole", name, CONTROLLER_MANAGER_ACCOUNT, "controller-manager"
+    )
+    return [role, binding]
 
 
 def _binding(kind: str, name: str, role_kind: str, role: str, account: str, component: str) -> dict[str, Any]:
@@ -177,6 +262,8 @@ def controller_manager_rbac(controllers: Sequence[str]) -> list[dict[str, Any]]:
                 "controller-manager",
             )
         )
+        if controller in CONTROLLER_EXTRA_RULES:
+            objects += _extra_role(controller, CONTROLLER_EXTRA_RULES[controller])
     objects.append(_leader_election_role())
     objects.append(
         _binding(

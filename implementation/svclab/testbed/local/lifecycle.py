@@ -33,6 +33,7 @@ __all__ = [
     "UpError",
     "bring_up",
     "check_host",
+    "check_mode",
     "cluster_exists",
     "process_alive",
     "ready_nodes",
@@ -99,8 +100,9 @@ def resolve_testbed_kernel(testbed: Testbed) -> str:
         raise UpError(f"{testbed.source}: {exc}") from exc
 
 
-def _check_mode(testbed: Testbed) -> None:
-    """A mode we cannot provide in this kernel is an error now, never a silent fallback."""
+def check_mode(testbed: Testbed) -> None:
+    """A mode we cannot provide in this kernel is an error now, never a silent fallback
+    (a fallback the spec asks for, ``proxy.ipvsFallback``, is no surprise)."""
     from svclab.proxy import modes
 
     mode = testbed.proxy.mode.value
@@ -108,6 +110,9 @@ def _check_mode(testbed: Testbed) -> None:
         return  # no proxy runs
     spec = modes.get(mode)  # the spec's validation only lets registered modes through
     reason = spec.supported()
+    fallback = modes.find(testbed.proxy.ipvs_fallback) if testbed.proxy.ipvs_fallback else None
+    if reason is not None and fallback is not None and fallback.supported() is None:
+        return  # asked for: the proxies run the fallback mode and say so on /proxyMode
     if reason is not None:
         hint = " (use spec.kernel: uml or auto)" if spec.uml_fallback else ""
         raise UpError(f"spec.proxy.mode: {mode} {reason}{hint}")
@@ -183,7 +188,7 @@ def bring_up(
 
         return bring_up_in_uml(testbed, progress=progress, timeout=timeout, keep_on_failure=keep_on_failure)
     check_host(testbed, existing_ok=inside_guest)
-    _check_mode(testbed)
+    check_mode(testbed)
     state = naming.state_dir(testbed.name)
     info = read_cluster(state) if inside_guest else describe_cluster(testbed, state)
     timings: list[tuple[str, float]] = []

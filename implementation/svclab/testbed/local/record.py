@@ -92,6 +92,7 @@ class ClusterInfo:
     nodes: tuple[NodeInfo, ...]
     supervisor_pid: int | None = None
     uml: UmlAccess | None = None
+    proxy_fallback: str | None = None  # spec.proxy.ipvsFallback
 
     @property
     def kernel(self) -> str:
@@ -135,6 +136,7 @@ class ClusterInfo:
                 "minSyncPeriod": self.min_sync_period,
                 "syncPeriod": self.sync_period,
                 "scheduler": self.ipvs_scheduler,
+                "fallback": self.proxy_fallback,
             },
             "controllers": list(self.controllers),
             "clusterNetns": self.cluster_netns,
@@ -164,6 +166,7 @@ class ClusterInfo:
             nodes=tuple(NodeInfo.from_json(n) for n in data["nodes"]),
             supervisor_pid=data.get("supervisorPid"),
             uml=UmlAccess.from_json(data["uml"]) if data.get("uml") else None,
+            proxy_fallback=proxy.get("fallback"),
         )
 
 
@@ -203,6 +206,7 @@ def describe_cluster(testbed: Testbed, state_dir: Path) -> ClusterInfo:
         min_sync_period=testbed.proxy.min_sync_period.text,
         sync_period=testbed.proxy.sync_period.text,
         ipvs_scheduler=testbed.proxy.scheduler,
+        proxy_fallback=testbed.proxy.ipvs_fallback,
         controllers=tuple(c.value for c in testbed.controllers),
         cluster_netns=naming.cluster_netns(testbed.name),
         advertise_address=nodes[0].ip,

@@ -111,6 +111,8 @@ def _node_children(info: ClusterInfo, base: list[str], with_proxy: bool) -> list
             ]
             if info.ipvs_scheduler:
                 proxy += ["--ipvs-scheduler", info.ipvs_scheduler]
+            if info.proxy_fallback is None:  # refuse rather than silently run another mode
+                proxy.append("--no-mode-fallback")
             children.append(ChildSpec(f"proxy-{node.name}", tuple(proxy), node.netns, node.name))
     return children
 
