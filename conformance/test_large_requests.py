@@ -32,7 +32,7 @@ from harness.traffic import (
 )
 from harness.waiting import wait_for
 
-pytestmark = [pytest.mark.needs_proxy, pytest.mark.traffic]
+pytestmark = [pytest.mark.needs_proxy, pytest.mark.traffic, pytest.mark.breadth]
 
 HTTP_MESSAGE = "42" * 1000
 UDP_MESSAGE = "n" + "o" * 1999

@@ -24,7 +24,7 @@ from harness.cluster import ClusterUnderTest
 from harness.traffic import HTTP_PORT, create_service, service
 from harness.waiting import wait_for
 
-pytestmark = [pytest.mark.services]
+pytestmark = [pytest.mark.services, pytest.mark.breadth]
 
 NODE_PORT_RANGE = range(30000, 32768)
 OUT_OF_RANGE = 29999  # just below the default range

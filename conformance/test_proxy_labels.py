@@ -35,7 +35,7 @@ from harness.traffic import (
     wait_ready,
 )
 
-pytestmark = [pytest.mark.needs_proxy, pytest.mark.traffic]
+pytestmark = [pytest.mark.needs_proxy, pytest.mark.traffic, pytest.mark.breadth]
 
 WEB = [ServicePort(name="http", port=80, targetPort=HTTP_PORT, protocol="TCP")]
 PROXY_NAME = {"service.kubernetes.io/service-proxy-name": "foo-bar"}

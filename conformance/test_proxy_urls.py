@@ -15,7 +15,7 @@ import pytest
 from harness.cluster import UNKNOWN_PROXY_MODE, ClusterUnderTest
 from harness.waiting import wait_for
 
-pytestmark = [pytest.mark.needs_proxy]
+pytestmark = [pytest.mark.needs_proxy, pytest.mark.breadth]
 
 HEALTHZ_PORT = 10256  # upstream ports.ProxyHealthzPort
 STATUS_PORT = 10249  # upstream ports.ProxyStatusPort

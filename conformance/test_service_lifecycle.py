@@ -36,7 +36,7 @@ from harness.traffic import (
 )
 from harness.waiting import wait_for
 
-pytestmark = [pytest.mark.needs_proxy, pytest.mark.traffic]
+pytestmark = [pytest.mark.needs_proxy, pytest.mark.traffic, pytest.mark.breadth]
 
 WEB = [ServicePort(name="http", port=80, targetPort=HTTP_PORT, protocol="TCP")]
 

@@ -34,7 +34,7 @@ from harness.traffic import (
     wait_ready,
 )
 
-pytestmark = [pytest.mark.needs_proxy, pytest.mark.traffic, pytest.mark.services]
+pytestmark = [pytest.mark.needs_proxy, pytest.mark.traffic, pytest.mark.services, pytest.mark.breadth]
 
 NODE_PORT_RANGE = range(30000, 32768)
 PORT_1 = {"name": "portname1", "port": 80, "targetPort": "http", "protocol": "TCP"}

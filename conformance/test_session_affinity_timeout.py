@@ -33,7 +33,7 @@ from harness.traffic import (
 )
 from harness.waiting import scaled_seconds, wait_for
 
-pytestmark = [pytest.mark.needs_proxy, pytest.mark.session_affinity]
+pytestmark = [pytest.mark.needs_proxy, pytest.mark.session_affinity, pytest.mark.breadth]
 
 WEB = [ServicePort(name="http", port=80, targetPort=HTTP_PORT, protocol="TCP")]
 TIMEOUT_SECONDS = 3

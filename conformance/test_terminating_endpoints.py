@@ -43,7 +43,7 @@ from harness.traffic import (
 )
 from harness.waiting import wait_for
 
-pytestmark = [pytest.mark.needs_proxy, pytest.mark.traffic_policy]
+pytestmark = [pytest.mark.needs_proxy, pytest.mark.traffic_policy, pytest.mark.breadth]
 
 WEB = [ServicePort(name="http", port=80, targetPort=HTTP_PORT, protocol="TCP")]
 GRACE = 90  # seconds the backend serves after its deletion; the test is over long before

@@ -43,7 +43,7 @@ from harness.traffic import (
 )
 from harness.waiting import wait_for
 
-pytestmark = [pytest.mark.needs_proxy, pytest.mark.traffic]
+pytestmark = [pytest.mark.needs_proxy, pytest.mark.traffic, pytest.mark.breadth]
 
 UDP = [ServicePort(name="udp", port=80, targetPort=UDP_PORT, protocol="UDP")]
 SOURCE_PORT = 40080  # fixed: every datagram belongs to one conntrack entry

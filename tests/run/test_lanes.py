@@ -11,7 +11,7 @@ from svclab.run.lanes import LaneControls, plan_lanes, run_lanes
 from svclab.run.progress import Progress, TestbedResult
 
 
-def test_uml_testbeds_get_their_own_lane_unless_sequential() -> None:
+def test_every_testbed_gets_a_lane_uml_first_unless_sequential() -> None:
     beds = [
         (Path(f"clusters/{n}.yaml"), r)
         for n, r in (
@@ -24,11 +24,34 @@ def test_uml_testbeds_get_their_own_lane_unless_sequential() -> None:
     ]
     lanes = plan_lanes(beds, sequential=False)
     assert [[p.stem for p in lane] for lane in lanes] == [
-        ["iptables", "kind-iptables", "nftables"],
-        ["ipvs", "ipvs-big"],
+        ["ipvs"],
+        ["ipvs-big"],
+        ["iptables"],
+        ["kind-iptables"],
+        ["nftables"],
     ]
     assert [[p.stem for p in lane] for lane in plan_lanes(beds, sequential=True)] == [[p.stem for p, _ in beds]]
     assert plan_lanes([], sequential=False) == []
+
+
+def test_load_phases_wait_until_every_conformance_phase_is_over() -> None:
+    events: list[tuple[float, str, str]] = []
+
+    def fake_testbed(path: Path, controls: LaneControls) -> TestbedResult:
+        time.sleep(0.3 if path.stem == "slow" else 0.0)  # "slow" is still in its conformance phase
+        events.append((time.monotonic(), "conformance-over", path.stem))
+        controls.conformance_over(path.stem)
+        controls.wait_for_quiet(path.stem, progress)
+        with controls.holding_load_slot(path.stem, progress):
+            events.append((time.monotonic(), "load", path.stem))
+        return TestbedResult(path.stem, "iptables")
+
+    out = io.StringIO()
+    progress = Progress(out)
+    run_lanes([[Path("fast.yaml")], [Path("slow.yaml")]], fake_testbed, progress)
+    when = {(kind, name): t for t, kind, name in events}
+    assert when["load", "fast"] >= when["conformance-over", "slow"]
+    assert "fast: load: waiting for the other testbeds' conformance phases to end" in out.getvalue()
 
 
 def test_lanes_run_side_by_side_but_load_phases_never_overlap() -> None:

@@ -161,3 +161,22 @@ def _environment_entry_mode(result: TestbedResult) -> object:
     from svclab.run.command import _environment_entry
 
     return _environment_entry(result)["mode"]
+
+
+def test_the_quick_profile_leaves_breadth_tests_out_and_says_how_many() -> None:
+    import argparse
+
+    from svclab.run.command import _conformance_selection
+    from svclab.run.conformance_phase import ConformanceOutcome, _deselected
+
+    quick = argparse.Namespace(profile="quick", conformance_args="")
+    assert _conformance_selection(quick) == ("-m", "not breadth")
+    assert _conformance_selection(argparse.Namespace(profile="full", conformance_args="")) == ()
+    assert _conformance_selection(argparse.Namespace(profile="quick", conformance_args="-m traffic")) == (
+        "-m",
+        "traffic",
+    )
+    assert _deselected("...\n60 passed, 3 skipped, 24 deselected in 300.1s\n") == 24
+    assert _deselected("60 passed in 3s") == 0
+    described = ConformanceOutcome(0, 60, 0, 3, left_out=24).describe()
+    assert described.endswith("24 breadth tests left out by the quick profile (--profile full runs them)")

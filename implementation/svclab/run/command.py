@@ -7,9 +7,10 @@ A testbed that cannot run on this machine (a kind testbed without Docker) is
 skipped with the reason; a failure in one testbed is reported and the others
 still run. Exit status 1 when a conformance test failed or a phase broke.
 
-Testbeds run in lanes (``svclab.run.lanes``): those in a User-Mode Linux
-guest in one, the others in another, the two lanes side by side, load phases
-never overlapping. ``--sequential`` runs one testbed at a time.
+Testbeds run side by side, one lane each (``svclab.run.lanes``); load phases
+start when every conformance phase is over and never overlap. ``--sequential``
+runs one testbed at a time. The quick profile leaves out the conformance
+tests marked ``breadth`` (the report says how many); ``--profile full`` runs them.
 """
 
 from __future__ import annotations
@@ -114,29 +115,34 @@ def _run_testbed(
     from svclab.run.conformance_phase import run_conformance
 
     testbed = path.stem
-    if result.skipped_reason:
-        progress(f"{testbed}: skipped: {result.skipped_reason}")
-        return result
-    if spec is None:  # the spec could not be read
-        progress(f"{testbed}: FAILED: {result.phases[0].detail}")
+    if result.skipped_reason or spec is None:  # skipped, or the spec could not be read
+        controls.conformance_over(testbed)
+        progress(
+            f"{testbed}: skipped: {result.skipped_reason}" if spec else f"{testbed}: FAILED: {result.phases[0].detail}"
+        )
         return result
     cluster = RunCluster(f"run-{testbed}"[:20], path, args.reports)
     if not _timed(result, "up", cluster.up, progress):
+        controls.conformance_over(testbed)
         cluster.down()
         return result
     mode = _effective_mode(cluster, result, progress)
     try:
-        if not args.skip_conformance and not controls.stop.is_set():
-            extra = tuple(args.conformance_args.split())
-            _timed(
-                result,
-                "conformance",
-                lambda: run_conformance(cluster.name, testbed, args.reports, extra_args=extra),
-                progress,
-            )
+        try:
+            if not args.skip_conformance and not controls.stop.is_set():
+                extra = _conformance_selection(args)
+                _timed(
+                    result,
+                    "conformance",
+                    lambda: run_conformance(cluster.name, testbed, args.reports, extra_args=extra),
+                    progress,
+                )
+        finally:
+            controls.conformance_over(testbed)
         if not args.skip_load and not controls.stop.is_set():
             from svclab.run.load_phase import run_load
 
+            controls.wait_for_quiet(testbed, progress)
             with controls.holding_load_slot(testbed, progress):
                 profile = PROFILES[args.profile].for_runtime(result.kernel.split(" ")[0])
                 _timed(
@@ -155,6 +161,14 @@ def _run_testbed(
     finally:
         _timed(result, "down", cluster.down, progress)
     return result
+
+
+def _conformance_selection(args: argparse.Namespace) -> tuple[str, ...]:
+    """pytest arguments for the suite: the user's, and in the quick profile no ``breadth`` tests."""
+    extra = tuple(args.conformance_args.split())
+    if args.profile == "quick" and "-m" not in extra:
+        extra += ("-m", "not breadth")
+    return extra
 
 
 def _effective_mode(cluster: Any, result: TestbedResult, progress: Progress) -> str:

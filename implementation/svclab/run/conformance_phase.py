@@ -12,6 +12,7 @@ Writes `junit-<tb>.xml`, `conformance-<tb>.html` (pytest-html, self-contained),
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -27,13 +28,17 @@ class ConformanceOutcome:
     passed: int
     failed: int
     skipped: int
+    left_out: int = 0  # deselected by the run's selection (the quick profile's ``-m "not breadth"``)
 
     @property
     def ok(self) -> bool:
         return self.exit_code == 0 and self.failed == 0
 
     def describe(self) -> str:
-        return f"{self.passed} passed, {self.failed} failed, {self.skipped} skipped"
+        text = f"{self.passed} passed, {self.failed} failed, {self.skipped} skipped"
+        if self.left_out:
+            text += f"; {self.left_out} breadth tests left out by the quick profile (--profile full runs them)"
+        return text
 
 
 def conformance_dir() -> Path:
@@ -84,4 +89,11 @@ def run_conformance(
     )  # the log can be followed (tail -f) while the suite runs
     with open(results_dir / f"conformance-{testbed}.log", "w") as log:
         done = subprocess.run(argv, cwd=suite.parent, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout)
-    return ConformanceOutcome(done.returncode, *_counts(junit))
+    left_out = _deselected((results_dir / f"conformance-{testbed}.log").read_text(errors="replace"))
+    return ConformanceOutcome(done.returncode, *_counts(junit), left_out=left_out)
+
+
+def _deselected(log: str) -> int:
+    """The number pytest's summary line gives as deselected (0 if none)."""
+    found = re.findall(r"(\d+) deselected", log)
+    return int(found[-1]) if found else 0

@@ -1,12 +1,13 @@
 """Running a run's testbeds in lanes: side by side, one after another within a lane.
 
-``plan_lanes`` puts the testbeds that run in a User-Mode Linux guest in one
-lane and the others in another; ``run_lanes`` runs each lane on its own
-thread. A UML testbed is bound by the guest's latency, not by the host's
-CPUs, so this roughly halves the run. Load phases never overlap: the lanes
-share one load slot (``LaneControls.holding_load_slot``), so each mode's
-figures are taken while no other testbed is generating load. ``--sequential``
-is one lane for everything.
+``plan_lanes`` gives every testbed a lane of its own; ``run_lanes`` runs each
+lane on its own thread. The conformance suites mostly wait for clusters to
+converge, so side by side they cost little more than the longest one. Load
+phases are measured in quiet: each waits until every testbed's conformance
+phase is over (``LaneControls.wait_for_quiet``), and they never overlap (one
+shared load slot, ``LaneControls.holding_load_slot``), so each mode's figures
+are taken while nothing else runs. ``--sequential`` is one lane for
+everything (nothing waits then).
 
 Ctrl-C sets the shared stop flag: the testbeds in hand finish their current
 phase and are brought down, the rest are skipped; a second Ctrl-C leaves at
@@ -32,6 +33,23 @@ class LaneControls:
 
     load_slot: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
+    #: testbeds whose conformance phase may still run (empty: load phases need not wait)
+    pending: set[str] = field(default_factory=set)
+    quiet: threading.Condition = field(default_factory=threading.Condition)
+
+    def conformance_over(self, testbed: str) -> None:
+        """``testbed`` will run no more conformance (done, skipped or failed before it)."""
+        with self.quiet:
+            self.pending.discard(testbed)
+            self.quiet.notify_all()
+
+    def wait_for_quiet(self, testbed: str, progress: Progress) -> None:
+        """Block until no testbed's conformance phase can still run (or the run stops)."""
+        with self.quiet:
+            if self.pending - {testbed}:
+                progress(f"{testbed}: load: waiting for the other testbeds' conformance phases to end")
+            while self.pending - {testbed} and not self.stop.is_set():
+                self.quiet.wait(timeout=1.0)
 
     @contextlib.contextmanager
     def holding_load_slot(self, testbed: str, progress: Progress) -> Iterator[None]:
@@ -53,13 +71,13 @@ TestbedRunner = Callable[[Path, LaneControls], TestbedResult]
 def plan_lanes(testbeds: Sequence[tuple[Path, str]], *, sequential: bool) -> list[list[Path]]:
     """(path, runtime) pairs -> lanes of paths run one after another, lanes side by side.
 
-    One lane per runtime (``uml`` apart from everything else), in the order
-    given; one lane for everything with ``sequential``. Side-effect-free.
+    One lane per testbed, UML guests first (they take longest to come up), else
+    in the order given; one lane for everything with ``sequential``. Side-effect-free.
     """
-    lanes: dict[str, list[Path]] = {}
-    for path, runtime in testbeds:
-        lanes.setdefault("all" if sequential or runtime != "uml" else "uml", []).append(path)
-    return list(lanes.values())
+    if sequential:
+        return [[path for path, _ in testbeds]] if testbeds else []
+    ordered = [p for p, runtime in testbeds if runtime == "uml"] + [p for p, runtime in testbeds if runtime != "uml"]
+    return [[path] for path in ordered]
 
 
 def run_lanes(lanes: list[list[Path]], run_testbed: TestbedRunner, progress: Progress) -> dict[Path, TestbedResult]:
@@ -70,6 +88,10 @@ def run_lanes(lanes: list[list[Path]], run_testbed: TestbedRunner, progress: Pro
     """
     results: dict[Path, TestbedResult] = {}
     controls = LaneControls()
+    if len(lanes) > 1 and all(len(lane) == 1 for lane in lanes):
+        # side by side: load phases wait for every lane's conformance (a lane of several
+        # testbeds would wait for its own later ones, so those are never made to wait)
+        controls.pending.update(lane[0].stem for lane in lanes)
 
     def run_lane(lane: list[Path]) -> None:
         for path in lane:
@@ -82,6 +104,7 @@ def run_lanes(lanes: list[list[Path]], run_testbed: TestbedRunner, progress: Pro
                 results[path] = TestbedResult(
                     path.stem, "", phases=[PhaseResult("setup", False, 0.0, f"{type(exc).__name__}: {exc}")]
                 )
+                controls.conformance_over(path.stem)  # the runner may have failed before saying so
 
     # daemon threads: a second Ctrl-C ends the run even while a phase is stuck
     threads = [
