@@ -26,6 +26,7 @@ __all__ = [
     "Measurement",
     "PROFILES",
     "Profile",
+    "RoundStats",
     "Scenario",
     "TargetKind",
     "WorkerStats",
@@ -37,6 +38,7 @@ class Scenario(str, enum.Enum):
 
     KEEPALIVE = "keepalive"  # HTTP/1.1 persistent connections, one per user
     NEW_CONNECTION = "new-connection"  # a fresh TCP connection per request
+    CONNECT_PROBE = "connect-probe"  # per-connection set-up latency on a bare socket (svclab.load.probe)
 
 
 class TargetKind(str, enum.Enum):
@@ -77,8 +79,14 @@ class Profile:
     sweep_counts: tuple[int, ...]
     sweep_targets: tuple[TargetKind, ...] = (TargetKind.DIRECT, TargetKind.CLUSTER_IP)
     slice_s: float = 1.0
-    scenarios: tuple[Scenario, ...] = (Scenario.KEEPALIVE, Scenario.NEW_CONNECTION)
+    scenarios: tuple[Scenario, ...] = (Scenario.CONNECT_PROBE, Scenario.KEEPALIVE, Scenario.NEW_CONNECTION)
     uml_sweep_limit: int | None = None  # highest sweep count in a User-Mode Linux guest
+    rounds: int = 3  # each run's time split into rounds: figures are their median with min-max
+    # one prober times connections one after another: concurrent ones would time each other's queueing
+    probe_users: int = 1
+
+    def users_for(self, scenario: Scenario) -> int:
+        return self.probe_users if scenario is Scenario.CONNECT_PROBE else self.users
 
     def for_runtime(self, runtime: str) -> Profile:
         """This profile as run on ``runtime`` (``host`` or ``uml``). Side-effect-free."""
@@ -100,6 +108,24 @@ PROFILES: dict[str, Profile] = {
 
 
 @dataclass(frozen=True, slots=True)
+class RoundStats:
+    """One round of one target: its seconds, counts and exact latency percentiles.
+
+    ``latency_ms`` maps a request type (``GET``; the probe's ``CONNECT`` and
+    ``FIRST_RESPONSE``) to ``{"samples": n, "p50": ms, "p90": ms, "p99": ms}``.
+    """
+
+    seconds: float
+    requests: int
+    failures: int
+    latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def rps(self) -> float:
+        return (self.requests - self.failures) / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerStats:
     """What one target of a load generator run counted (the worker's JSON, parsed).
 
@@ -115,6 +141,7 @@ class WorkerStats:
     response_times_ms: dict[int, int]
     errors: dict[str, int] = field(default_factory=dict)
     html_report: str | None = None  # path of locust's own HTML report (one per run)
+    rounds: tuple[RoundStats, ...] = ()  # the same slices, per round
 
 
 @dataclass(frozen=True, slots=True)
