@@ -173,6 +173,33 @@ class Figure:
     p50_ms: float
     p95_ms: float
     p99_ms: float
-    ratio_to_direct: float | None  # rps / rps of the direct run; None without one
+    ratio_to_direct: float | None  # rps / direct's rps (median of per-round ratios); None without direct
     proxy_cpu_s: float | None
     html_report: str | None
+    # from the run's rounds (svclab.load.noise); defaults where a figure has none
+    rounds: int = 0
+    rps_low: float | None = None
+    rps_high: float | None = None
+    ratio_low: float | None = None
+    ratio_high: float | None = None
+    rps_noise_pct: float | None = None  # direct's round-to-round req/s spread, % of its median
+    verdict: str | None = None  # stats.Verdict value: the ratio's, or for the probe the connect difference's
+    connect_p50_ms: float | None = None  # the probe: medians over rounds of each round's percentile
+    connect_p50_low_ms: float | None = None
+    connect_p50_high_ms: float | None = None
+    connect_p90_ms: float | None = None
+    connect_p99_ms: float | None = None
+    connect_diff_ms: float | None = None  # p50 minus the same round's direct p50: median, min, max
+    connect_diff_low_ms: float | None = None
+    connect_diff_high_ms: float | None = None
+    connect_noise_ms: float | None = None  # direct's p50 spread between rounds
+    first_response_p50_ms: float | None = None
+    first_response_p50_low_ms: float | None = None
+    first_response_p50_high_ms: float | None = None
+    first_response_p90_ms: float | None = None
+    first_response_p99_ms: float | None = None
+    first_response_diff_ms: float | None = None
+    first_response_diff_low_ms: float | None = None
+    first_response_diff_high_ms: float | None = None
+    first_response_noise_ms: float | None = None
+    first_response_verdict: str | None = None
