@@ -38,7 +38,9 @@ def _paired(m: Measurement, direct: Measurement | None) -> list[tuple[RoundStats
     return [(r, theirs[i] if i < len(theirs) else None) for i, r in enumerate(m.stats.rounds) if r.seconds > 0]
 
 
-def _throughput_fields(pairs: Sequence[tuple[RoundStats, RoundStats | None]], direct: Measurement | None) -> dict[str, Any]:
+def _throughput_fields(
+    pairs: Sequence[tuple[RoundStats, RoundStats | None]], direct: Measurement | None
+) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     rates = spread([own.rps for own, _ in pairs])
     if rates is not None:
@@ -77,7 +79,9 @@ def _latency_fields(
         if middle is not None:
             fields[f"{prefix}_{name}_ms"] = round(middle.median, 4)
             if name == "p50":
-                fields.update({f"{prefix}_p50_low_ms": round(middle.low, 4), f"{prefix}_p50_high_ms": round(middle.high, 4)})
+                fields.update(
+                    {f"{prefix}_p50_low_ms": round(middle.low, 4), f"{prefix}_p50_high_ms": round(middle.high, 4)}
+                )
     differences = [
         a - b
         for own, base in pairs

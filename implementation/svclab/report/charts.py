@@ -30,6 +30,7 @@ from svclab.proxy import modes as proxy_modes
 from .inputs import ConvergenceSample
 
 __all__ = [
+    "connect_sweep_chart",
     "convergence_chart",
     "latency_chart",
     "mode_colour",
@@ -44,7 +45,12 @@ TARGET_LABELS = {
     TargetKind.CLUSTER_IP: "ClusterIP",
     TargetKind.NODE_PORT: "NodePort",
 }
-SCENARIO_LABELS = {Scenario.KEEPALIVE: "keep-alive connections", Scenario.NEW_CONNECTION: "new connection per request"}
+SCENARIO_LABELS = {
+    Scenario.KEEPALIVE: "keep-alive connections",
+    Scenario.NEW_CONNECTION: "new connection per request",
+    Scenario.CONNECT_PROBE: "connection set-up (probe)",
+}
+HTTP_SCENARIOS = (Scenario.KEEPALIVE, Scenario.NEW_CONNECTION)  # the throughput charts' two panels
 _STYLE: dict[Any, Any] = {
     "svg.fonttype": "none",
     "font.family": "sans-serif",
@@ -121,7 +127,7 @@ def throughput_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
         fig, axes = _new_figure(2)
         rows = _baseline_rows(figures)
         width = 0.26
-        for ax, scenario in zip(axes, Scenario):
+        for ax, scenario in zip(axes, HTTP_SCENARIOS):
             cells = _grouped(rows, scenario, modes)
             for offset, target in enumerate(TargetKind):
                 xs = [i + (offset - 1) * width for i in range(len(modes))]
@@ -154,7 +160,7 @@ def latency_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
         fig, axes = _new_figure(2)
         rows = _baseline_rows(figures)
         width = 0.26
-        for ax, scenario in zip(axes, Scenario):
+        for ax, scenario in zip(axes, HTTP_SCENARIOS):
             cells = _grouped(rows, scenario, modes)
             for offset, target in enumerate(TargetKind):
                 present = [(i, cells[m, target]) for i, m in enumerate(modes) if (m, target) in cells]
@@ -188,7 +194,7 @@ def sweep_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
                 if f.target is TargetKind.CLUSTER_IP and f.ratio_to_direct is not None
             ]
         )
-        for ax, scenario in zip(axes, Scenario):
+        for ax, scenario in zip(axes, HTTP_SCENARIOS):
             for mode in modes:
                 points = sorted(
                     (f.services, f.ratio_to_direct * 100)
@@ -252,3 +258,59 @@ def convergence_chart(samples: Mapping[str, Sequence[ConvergenceSample]], modes:
         ax.set_xlabel("seconds (bar: median, tick: slowest)")
         fig.legend(*ax.get_legend_handles_labels(), loc="outside upper center", ncols=max(len(shown), 1))
         return _to_svg(fig, "chart-convergence")
+
+
+def _probe_points(figures: Sequence[Figure], mode: str, target: TargetKind, field: str) -> list[tuple[int, Figure]]:
+    return sorted(
+        (
+            (f.services, f)
+            for f in figures
+            if f.mode == mode
+            and f.scenario is Scenario.CONNECT_PROBE
+            and f.target is target
+            and getattr(f, field) is not None
+        ),
+        key=lambda p: p[0],
+    )
+
+
+def _errorbar(ax: Axes, points: Sequence[tuple[int, Figure]], field: str, **style: Any) -> None:
+    """Median per count with a bar from the rounds' min to max (``<field>`` and its ``_low``/``_high``)."""
+    stem = field.removesuffix("_ms")
+    xs = [count for count, _ in points]
+    ys = [getattr(f, field) for _, f in points]
+    low = [y - (getattr(f, f"{stem}_low_ms") or y) for y, (_, f) in zip(ys, points)]
+    high = [(getattr(f, f"{stem}_high_ms") or y) - y for y, (_, f) in zip(ys, points)]
+    ax.errorbar(xs, ys, yerr=[low, high], marker="o", markersize=4, capsize=3, **style)
+
+
+def connect_sweep_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
+    """The probe against the number of extra Services: connect p50, and its difference to direct.
+
+    Points are the median of the rounds, bars their min-max; the left panel
+    draws each mode's direct baseline dashed in the mode's colour.
+    """
+    with matplotlib.rc_context(_STYLE):
+        fig, (left, right) = _new_figure(2)
+        for mode in modes:
+            colour = mode_colour(mode, modes)
+            path = _probe_points(figures, mode, TargetKind.CLUSTER_IP, "connect_p50_ms")
+            if not path:
+                continue
+            _errorbar(left, path, "connect_p50_ms", color=colour, label=mode, linewidth=2)
+            direct = _probe_points(figures, mode, TargetKind.DIRECT, "connect_p50_ms")
+            if direct:
+                _errorbar(left, direct, "connect_p50_ms", color=colour, linestyle="--", linewidth=1, alpha=0.6)
+            diff = _probe_points(figures, mode, TargetKind.CLUSTER_IP, "connect_diff_ms")
+            if diff:
+                _errorbar(right, diff, "connect_diff_ms", color=colour, linewidth=2)
+        left.set_title("ClusterIP TCP connect, p50 (dashed: direct)")
+        left.set_ylabel("ms")
+        right.axhline(0, color=TARGET_COLOURS[TargetKind.DIRECT], linestyle="--", linewidth=1.2)
+        right.set_title("ClusterIP connect p50 minus direct, same round")
+        right.set_ylabel("ms (above 0: slower than direct)")
+        for ax in (left, right):
+            ax.set_xlabel("extra Services")
+            ax.grid(True, axis="both")
+        fig.legend(*left.get_legend_handles_labels(), loc="outside upper center", ncols=max(len(modes), 1))
+        return _to_svg(fig, "chart-connect-sweep")
