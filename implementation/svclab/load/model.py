@@ -84,9 +84,14 @@ class Profile:
     rounds: int = 3  # each run's time split into rounds: figures are their median with min-max
     # one prober times connections one after another: concurrent ones would time each other's queueing
     probe_users: int = 1
+    # ~1,000 connections/s per target: a few seconds give each round hundreds of samples
+    probe_run_time_s: float = 3.0
 
     def users_for(self, scenario: Scenario) -> int:
         return self.probe_users if scenario is Scenario.CONNECT_PROBE else self.users
+
+    def run_time_for(self, scenario: Scenario) -> float:
+        return self.probe_run_time_s if scenario is Scenario.CONNECT_PROBE else self.run_time_s
 
     def for_runtime(self, runtime: str) -> Profile:
         """This profile as run on ``runtime`` (``host`` or ``uml``). Side-effect-free."""
@@ -96,14 +101,34 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    # quick: per scenario one 18 s run at count 0 (three targets interleaved)
-    # and one 12 s run per sweep step (direct and ClusterIP), ~85 s of load
-    # per testbed, so that four testbeds fit in about a quarter of an hour. Inside the
-    # one-CPU UML guest each proxy needs ~20 s of kernel calls per 1,000
-    # Services (three proxies share that CPU): 5,000 took ~7 min there, so the
-    # quick sweep stops at 1,000 in UML; the full profile sweeps everything.
-    "quick": Profile(name="quick", run_time_s=6.0, users=10, sweep_counts=(0, 1000, 5000), uml_sweep_limit=1000),
-    "full": Profile(name="full", run_time_s=30.0, users=20, sweep_counts=(0, 1000, 5000, 10000)),
+    # quick: per scenario one run at count 0 (three targets interleaved in
+    # 0.5 s slices) and one per sweep step (direct and ClusterIP); each run in
+    # three rounds.  Throughput runs give each target 4.5 s (1.5 s a round),
+    # the connection probe 3 s (~1,000 samples a round): ~85 s of load per
+    # testbed as before the probe came (its time was taken from the
+    # throughput runs), so that four testbeds fit in about a quarter of an
+    # hour.  Inside the one-CPU UML guest each proxy needs ~20 s of kernel
+    # calls per 1,000 Services (three proxies share that CPU): 5,000 took
+    # ~7 min there, so the quick sweep stops at 1,000 in UML; the full
+    # profile sweeps everything, in more and longer rounds.
+    "quick": Profile(
+        name="quick",
+        run_time_s=4.5,
+        users=10,
+        sweep_counts=(0, 1000, 5000),
+        slice_s=0.5,
+        uml_sweep_limit=1000,
+        rounds=3,
+        probe_run_time_s=3.0,
+    ),
+    "full": Profile(
+        name="full",
+        run_time_s=30.0,
+        users=20,
+        sweep_counts=(0, 1000, 5000, 10000),
+        rounds=5,
+        probe_run_time_s=10.0,
+    ),
 }
 
 

@@ -161,7 +161,7 @@ class LoadRunner:
                 wanted,
                 scenario,
                 users=profile.users_for(scenario),
-                run_time_s=profile.run_time_s,
+                run_time_s=profile.run_time_for(scenario),
                 slice_s=profile.slice_s,
                 services=services,
                 rounds=profile.rounds,
