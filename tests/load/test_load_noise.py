@@ -85,3 +85,9 @@ def test_round_fields_survive_json_and_old_documents_still_read(tmp_path: Path) 
     assert read_results(json_path) == results
     old = Path(__file__).parents[1] / "report" / "data" / "load-iptables.json"
     assert all(f.rounds == 0 and f.verdict is None for f in read_results(old).figures)
+
+
+def test_req_per_s_is_the_median_of_rounds_not_the_whole_run_mean() -> None:
+    burst = measurement(TargetKind.DIRECT, Scenario.KEEPALIVE, [http_round(1000), http_round(1000), http_round(4000)])
+    (figure,) = figures_from_measurements([burst])
+    assert (figure.rps, figure.rps_low, figure.rps_high) == (500.0, 500.0, 2000.0)  # the whole run: 1,000/s

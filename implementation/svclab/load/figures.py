@@ -126,7 +126,7 @@ def figures_from_measurements(measurements: Sequence[Measurement]) -> list[Figur
                 requests=m.stats.requests,
                 failures=m.stats.failures,
                 duration_s=round(m.stats.duration_s, 3),
-                rps=round(rps, 1),
+                rps=per_round.pop("rps", round(rps, 1)),
                 p50_ms=percentile_ms(hist, 0.50),
                 p95_ms=percentile_ms(hist, 0.95),
                 p99_ms=percentile_ms(hist, 0.99),

@@ -5,8 +5,8 @@ the same rounds, interleaved slice by slice with the direct baseline's.  For
 one measurement this module derives the ``Figure`` fields that show the
 noise (side-effect-free):
 
-* throughput: per-round req/s and ratio to the *same round's* direct req/s,
-  as median with min-max; the noise floor is how far direct's req/s differed
+* throughput: per-round req/s (the figure's ``rps`` becomes their median)
+  and ratio to the *same round's* direct req/s, as median with min-max; the noise floor is how far direct's req/s differed
   between rounds, relative to its median (``rps_noise_pct``);
 * latency (the connection probe): per-round p50/p90/p99 of ``CONNECT`` and
   ``FIRST_RESPONSE``, and the difference of each round's p50 to the same
@@ -44,7 +44,7 @@ def _throughput_fields(
     fields: dict[str, Any] = {}
     rates = spread([own.rps for own, _ in pairs])
     if rates is not None:
-        fields.update(rps_low=round(rates.low, 1), rps_high=round(rates.high, 1))
+        fields.update(rps=round(rates.median, 1), rps_low=round(rates.low, 1), rps_high=round(rates.high, 1))
     ratios = [own.rps / base.rps for own, base in pairs if base is not None and base.rps > 0]
     ratio = spread(ratios)
     if ratio is not None:

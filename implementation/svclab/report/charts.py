@@ -121,6 +121,21 @@ def _grouped(
     return {(f.mode, f.target): f for f in figures if f.scenario is scenario and f.mode in modes}
 
 
+def _round_whiskers(ax: Axes, xs: Sequence[float], cells: Sequence[Figure | None]) -> None:
+    """A whisker from the rounds' lowest to highest req/s on each bar that has rounds."""
+    spans = [
+        (x, c.rps_low, c.rps_high) for x, c in zip(xs, cells) if c and c.rps_low is not None and c.rps_high is not None
+    ]
+    if spans:
+        ax.vlines(
+            [x for x, _, _ in spans],
+            [lo for _, lo, _ in spans],
+            [hi for _, _, hi in spans],
+            color="#111827",
+            linewidth=1,
+        )
+
+
 def throughput_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
     """Requests/s per mode and target, one panel per scenario, % of direct on the bars."""
     with matplotlib.rc_context(_STYLE):
@@ -133,6 +148,7 @@ def throughput_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
                 xs = [i + (offset - 1) * width for i in range(len(modes))]
                 values = [cells[m, target].rps if (m, target) in cells else 0.0 for m in modes]
                 bars = ax.bar(xs, values, width * 0.92, color=TARGET_COLOURS[target], label=TARGET_LABELS[target])
+                _round_whiskers(ax, xs, [cells.get((m, target)) for m in modes])
                 for bar, mode in zip(bars, modes):
                     cell = cells.get((mode, target))
                     if cell is not None and target is not TargetKind.DIRECT and cell.ratio_to_direct:

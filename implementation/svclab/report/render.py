@@ -127,9 +127,15 @@ def _load_rows(testbed: TestbedInputs, results_dir: Path, out_dir: Path) -> list
         figures, key=lambda f: (list(Scenario).index(f.scenario), f.services, list(TargetKind).index(f.target))
     ):
         report = results_dir / f.html_report if f.html_report else None
+        probe = f.scenario is Scenario.CONNECT_PROBE and f.connect_p50_ms is not None
         rows.append(
             {
                 "f": f,
+                # the probe's exact connect percentiles, not locust's 1 ms histogram buckets
+                "latency": (f.connect_p50_ms, f.connect_p90_ms, f.connect_p99_ms)
+                if probe
+                else (f.p50_ms, f.p95_ms, f.p99_ms),
+                "digits": 3 if probe else 0,
                 "target": charts.TARGET_LABELS[f.target],
                 "scenario": charts.SCENARIO_LABELS[f.scenario],
                 "locust": _link(report, out_dir) if report and report.exists() else None,
