@@ -6,8 +6,9 @@ one measurement this module derives the ``Figure`` fields that show the
 noise (side-effect-free):
 
 * throughput: per-round req/s (the figure's ``rps`` becomes their median)
-  and ratio to the *same round's* direct req/s, as median with min-max; the noise floor is how far direct's req/s differed
-  between rounds, relative to its median (``rps_noise_pct``);
+  and ratio to the *same round's* direct req/s, as median with min-max; the
+  noise floor is how far direct's req/s differed between rounds, relative to
+  its median (``rps_noise_pct``);
 * latency (the connection probe): per-round p50/p90/p99 of ``CONNECT`` and
   ``FIRST_RESPONSE``, and the difference of each round's p50 to the same
   round's direct p50 (ms, not %), with direct's round-to-round spread of its
