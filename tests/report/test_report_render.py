@@ -255,6 +255,8 @@ def test_round_spreads_verdicts_and_the_connect_sweep_are_shown(tmp_path: Path) 
     card = " ".join(html.split('class="cards"')[1].split("</section>")[0].split())
     assert "≈ direct" in card and "120%" in card and "(95%–140%, 3 rounds)" in card and "noise floor 30.0 %" in card
     assert "+0.080" in card and "connect, ms vs direct" in card and "noise floor 0.030 ms" in card
+    throughput = html.split('id="throughput"')[1].split("</section>")[0]
+    assert "≈ direct" in throughput and "120%" not in throughput  # the bar's label, too
     sweep = " ".join(html.split('id="sweep"')[1].split("</section>")[0].split())
     assert 'id="chart-connect-sweep' in sweep
     assert "0.400 (0.390–0.420)" in sweep and "+0.280 vs direct: slower" in sweep

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure as MplFigure
 from matplotlib.ticker import FuncFormatter
 
 from svclab.load.model import Figure, Scenario, TargetKind
+from svclab.load.stats import Verdict
 from svclab.proxy import modes as proxy_modes
 
 from .inputs import ConvergenceSample
@@ -121,6 +122,11 @@ def _grouped(
     return {(f.mode, f.target): f for f in figures if f.scenario is scenario and f.mode in modes}
 
 
+def _ratio_label(cell: Figure) -> str:
+    """A bar's share of direct; inside the rounds' noise it is no difference, never above 100 %."""
+    return "≈ direct" if cell.verdict == Verdict.NO_DIFFERENCE.value else f"{cell.ratio_to_direct:.0%}"
+
+
 def _round_whiskers(ax: Axes, xs: Sequence[float], cells: Sequence[Figure | None]) -> None:
     """A whisker from the rounds' lowest to highest req/s on each bar that has rounds."""
     spans = [
@@ -153,7 +159,7 @@ def throughput_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
                     cell = cells.get((mode, target))
                     if cell is not None and target is not TargetKind.DIRECT and cell.ratio_to_direct:
                         ax.annotate(
-                            f"{cell.ratio_to_direct:.0%}",
+                            _ratio_label(cell),
                             (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                             ha="center",
                             va="bottom",
@@ -198,7 +204,7 @@ def latency_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
 
 
 def sweep_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
-    """ClusterIP throughput as % of direct against the number of extra Services."""
+    """ClusterIP throughput as % of direct against the number of extra Services (hollow: no measurable difference)."""
     with matplotlib.rc_context(_STYLE):
         fig, axes = _new_figure(2)
         # room above 100 %: a noisy run can measure the ClusterIP above its baseline
@@ -213,7 +219,7 @@ def sweep_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
         for ax, scenario in zip(axes, HTTP_SCENARIOS):
             for mode in modes:
                 points = sorted(
-                    (f.services, f.ratio_to_direct * 100)
+                    (f.services, f.ratio_to_direct * 100, f.verdict or "")
                     for f in figures
                     if f.mode == mode
                     and f.scenario is scenario
@@ -230,6 +236,17 @@ def sweep_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
                         color=mode_colour(mode, modes),
                         label=mode,
                     )
+                    same = [p for p in points if p[2] == Verdict.NO_DIFFERENCE.value]
+                    # hollow: inside the noise, whichever side of 100 % it fell
+                    ax.scatter(
+                        [p[0] for p in same],
+                        [p[1] for p in same],
+                        s=30,
+                        facecolors="white",
+                        edgecolors=mode_colour(mode, modes),
+                        linewidths=1.5,
+                        zorder=3,
+                    )
             ax.axhline(100, color=TARGET_COLOURS[TargetKind.DIRECT], linestyle="--", linewidth=1.2)
             ax.annotate(
                 "direct = 100 %",
@@ -244,7 +261,7 @@ def sweep_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
             ax.set_ylim(0, top)
             ax.set_title(SCENARIO_LABELS[scenario])
             ax.set_xlabel("extra Services")
-            ax.set_ylabel("ClusterIP req/s, % of direct")
+            ax.set_ylabel("ClusterIP req/s, % of direct (hollow: within noise)")
             ax.grid(True, axis="both")
         fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=max(len(modes), 1))
         return _to_svg(fig, "chart-sweep")
