@@ -203,6 +203,23 @@ def latency_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
         return _to_svg(fig, "chart-latency")
 
 
+def _sweep_line(ax: Axes, points: Sequence[tuple[int, float, str]], colour: str, mode: str) -> None:
+    """One mode's ratio line; points inside the noise hollow, whichever side of 100 % they fell."""
+    ax.plot(
+        [p[0] for p in points], [p[1] for p in points], marker="o", linewidth=2, markersize=5, color=colour, label=mode
+    )
+    same = [p for p in points if p[2] == Verdict.NO_DIFFERENCE.value]
+    ax.scatter(
+        [p[0] for p in same],
+        [p[1] for p in same],
+        s=30,
+        facecolors="white",
+        edgecolors=colour,
+        linewidths=1.5,
+        zorder=3,
+    )
+
+
 def sweep_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
     """ClusterIP throughput as % of direct against the number of extra Services (hollow: no measurable difference)."""
     with matplotlib.rc_context(_STYLE):
@@ -227,26 +244,7 @@ def sweep_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
                     and f.ratio_to_direct is not None
                 )
                 if points:
-                    ax.plot(
-                        [p[0] for p in points],
-                        [p[1] for p in points],
-                        marker="o",
-                        linewidth=2,
-                        markersize=5,
-                        color=mode_colour(mode, modes),
-                        label=mode,
-                    )
-                    same = [p for p in points if p[2] == Verdict.NO_DIFFERENCE.value]
-                    # hollow: inside the noise, whichever side of 100 % it fell
-                    ax.scatter(
-                        [p[0] for p in same],
-                        [p[1] for p in same],
-                        s=30,
-                        facecolors="white",
-                        edgecolors=mode_colour(mode, modes),
-                        linewidths=1.5,
-                        zorder=3,
-                    )
+                    _sweep_line(ax, points, mode_colour(mode, modes), mode)
             ax.axhline(100, color=TARGET_COLOURS[TargetKind.DIRECT], linestyle="--", linewidth=1.2)
             ax.annotate(
                 "direct = 100 %",
