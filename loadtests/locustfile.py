@@ -8,7 +8,10 @@ a master pod and worker pods::
         KeepAliveUser
     locust -f loadtests/locustfile.py --worker --master-host locust-master
 
-Pick the scenario by class name: ``KeepAliveUser`` or ``NewConnectionUser``.
+Pick the scenario by class name: ``KeepAliveUser``, ``NewConnectionUser`` or
+``ConnectProbeUser`` (the connection probe: TCP connect and connect + first
+response timed on a bare socket, reported as request types ``CONNECT`` and
+``FIRST_RESPONSE``; give it few users, e.g. one per worker).
 ``--svclab-url`` may be repeated (or comma-separated); each user cycles
 through the URLs, starting at a different one.  Locust forwards custom
 arguments from the master to its workers.
@@ -31,7 +34,13 @@ from locust import events
 from svclab.load import users
 from svclab.load.users import REQUEST_NAME, TargetSwitch, configure
 
-__all__ = ["KeepAliveUser", "NewConnectionUser"]
+__all__ = ["ConnectProbeUser", "KeepAliveUser", "NewConnectionUser"]
+
+
+class ConnectProbeUser(users.ConnectProbeUser):
+    """Times new connections (URLs set from ``--svclab-url`` at init)."""
+
+    abstract = False
 
 
 class KeepAliveUser(users.KeepAliveUser):
@@ -67,3 +76,4 @@ def configure_users(environment: Any, **_: Any) -> None:
         switch = TargetSwitch({REQUEST_NAME: urls})
         configure(KeepAliveUser, switch)
         configure(NewConnectionUser, switch)
+        configure(ConnectProbeUser, switch)

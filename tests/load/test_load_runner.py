@@ -159,7 +159,7 @@ def _runs(arrivals: dict[str, list[float]], min_length: int) -> list[str]:
     return [name for i, name in enumerate(long_runs) if i == 0 or long_runs[i - 1] != name]
 
 
-@pytest.mark.parametrize("scenario", list(Scenario))
+@pytest.mark.parametrize("scenario", [Scenario.KEEPALIVE, Scenario.NEW_CONNECTION])
 def test_targets_alternate_slice_by_slice_with_stats_per_target(
     tmp_path: Path, start_server: StartServer, scenario: Scenario
 ) -> None:
@@ -191,6 +191,29 @@ def test_targets_alternate_slice_by_slice_with_stats_per_target(
     if scenario is Scenario.KEEPALIVE:
         # switching targets keeps each target's connections open
         assert fast.connections <= 2 and slow.connections <= 2
+
+
+def test_the_probe_times_connect_and_first_response_per_round(tmp_path: Path, start_server: StartServer) -> None:
+    """The server waits 20 ms before answering: only the first response of the slow target shows it."""
+    fast_url, fast = start_server()
+    slow_url, slow = start_server(delay_s=SLOW_MS / 1000)
+    direct, cluster_ip = make_runner(tmp_path).measure(
+        [LoadTarget(TargetKind.DIRECT, (fast_url,)), LoadTarget(TargetKind.CLUSTER_IP, (slow_url,))],
+        Scenario.CONNECT_PROBE,
+        users=1,
+        run_time_s=1.2,
+        slice_s=0.2,
+        rounds=3,
+    )
+    for m in (direct, cluster_ip):
+        assert m.stats.failures == 0 and len(m.stats.rounds) == 3
+        assert sum(r.requests for r in m.stats.rounds) == m.stats.requests > 10
+        assert all(0.3 <= r.seconds <= 0.6 for r in m.stats.rounds)  # two 0.2 s slices each
+        # a new connection per sample, none kept alive
+        assert all(r.latency_ms["CONNECT"]["p50"] < SLOW_MS for r in m.stats.rounds)
+    assert fast.connections == fast.requests and slow.connections == slow.requests
+    assert all(r.latency_ms["FIRST_RESPONSE"]["p50"] < SLOW_MS for r in direct.stats.rounds)
+    assert all(r.latency_ms["FIRST_RESPONSE"]["p50"] >= SLOW_MS for r in cluster_ip.stats.rounds)
 
 
 SERVER_PROCESS = """
@@ -296,15 +319,14 @@ def test_measure_all_interleaves_the_direct_baseline_at_every_count(tmp_path: Pa
     )
     first = runner.measure_all(targets, PROFILES["quick"], services=0)
     all_three = ["direct", "clusterip", "nodeport"]
-    assert runs == [(all_three, "keepalive", True), (all_three, "new-connection", True)]
+    scenarios = ("connect-probe", "keepalive", "new-connection")
+    assert runs == [(all_three, s, True) for s in scenarios]
     # one Measurement per target and scenario, ordered by target as before
-    assert [(m.target.value, m.scenario.value) for m in first] == [
-        (t, s) for t in all_three for s in ("keepalive", "new-connection")
-    ]
-    assert len({m.stats.html_report for m in first}) == 2  # one report per run
+    assert [(m.target.value, m.scenario.value) for m in first] == [(t, s) for t in all_three for s in scenarios]
+    assert len({m.stats.html_report for m in first}) == 3  # one report per run
     runs.clear()
     swept = runner.measure_all(targets, PROFILES["quick"], services=1000)
-    assert runs == [(["direct", "clusterip"], "keepalive", False), (["direct", "clusterip"], "new-connection", False)]
+    assert runs == [(["direct", "clusterip"], s, False) for s in scenarios]
     assert {(m.target, m.services) for m in swept} == {(TargetKind.DIRECT, 1000), (TargetKind.CLUSTER_IP, 1000)}
     # locust's ~1 MB report is kept for count-0 runs only
     assert all(m.stats.html_report is None for m in swept)

@@ -55,3 +55,21 @@ def test_a_missing_cpu_reading_makes_that_targets_cpu_unknown() -> None:
     no_pid.begin("a", 0.0, None)
     no_pid.end(1.0, None)
     assert no_pid.tallies["a"].proxy_cpu_s is None and no_pid.tallies["a"].slices == 1
+
+
+def test_rounds_group_consecutive_cycles_of_equal_time() -> None:
+    plan = plan_slices(["direct", "clusterip"], run_time_s=6.0, slice_s=1.0, rounds=3)
+    assert [(s.target, s.round) for s in plan[:4]] == [("direct", 0), ("clusterip", 0)] * 2
+    assert [s.round for s in plan] == [0] * 4 + [1] * 4 + [2] * 4
+    assert {s.round for s in plan_slices(["d"], run_time_s=2.0, slice_s=1.0, rounds=3)} == {0, 1}  # too few cycles
+    with pytest.raises(ValueError):
+        plan_slices(["d"], run_time_s=2.0, slice_s=1.0, rounds=0)
+
+
+def test_ledger_adds_up_seconds_per_round() -> None:
+    ledger = SliceLedger(["direct"])
+    ledger.begin("direct", 0.0, None, 0)
+    ledger.begin("direct", 1.0, None, 1)
+    ledger.begin("direct", 2.5, None, 1)
+    ledger.end(3.0, None)
+    assert ledger.tallies["direct"].round_seconds == {0: 1.0, 1: 2.0}

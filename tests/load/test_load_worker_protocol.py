@@ -105,5 +105,5 @@ def test_worker_output_gives_one_run_per_target_sharing_the_html_report() -> Non
     "text", [_document(schema="svclab.load-worker/v1"), _document(targets=[{"name": "direct"}]), "[]", "{"]
 )
 def test_malformed_worker_output_names_its_source(text: str) -> None:
-    with pytest.raises(ValueError, match=r"^/w/out.json: not a valid svclab.load-worker/v2"):
+    with pytest.raises(ValueError, match=r"^/w/out.json: not a valid svclab.load-worker/v3"):
         parse_worker_output(text, source="/w/out.json")

@@ -243,3 +243,43 @@ def test_a_fallen_back_testbed_names_both_modes(tmp_path: Path) -> None:
     env = html.split('id="environment"')[1]
     row = env.split('<td class="l">ipvs-fallback</td>', 1)[1].split("</tr>")[0]
     assert '<td class="l">ipvs -&gt; iptables (no IPVS in this kernel)</td>' in row
+
+
+def _probe_row(target: str, services: int, p50: float, diff: float | None, verdict: str | None) -> dict[str, object]:
+    return {
+        "mode": "iptables", "target": target, "scenario": "connect-probe", "services": services, "users": 1,
+        "requests": 3000, "failures": 0, "duration_s": 6.0, "rps": 500.0, "p50_ms": 0.0, "p95_ms": 1.0,
+        "p99_ms": 1.0, "ratio_to_direct": None, "proxy_cpu_s": None, "html_report": None, "rounds": 3,
+        "connect_p50_ms": p50, "connect_p50_low_ms": p50 - 0.01, "connect_p50_high_ms": p50 + 0.02,
+        "connect_diff_ms": diff, "connect_diff_low_ms": diff, "connect_diff_high_ms": diff,
+        "connect_noise_ms": 0.03, "verdict": verdict,
+    }  # fmt: skip
+
+
+def test_round_spreads_verdicts_and_the_connect_sweep_are_shown(tmp_path: Path) -> None:
+    import json
+
+    shutil.copytree(DATA, tmp_path / "results")
+    load = tmp_path / "results" / "load-iptables.json"
+    document = json.loads(load.read_text())
+    for f in document["figures"]:
+        if f["target"] == "clusterip" and f["scenario"] == "keepalive" and f["services"] == 0:
+            # above 100 % but inside the rounds' noise: never drawn as faster than direct
+            f.update(ratio_to_direct=1.2, ratio_low=0.95, ratio_high=1.4, rounds=3, rps_noise_pct=30.0)
+            f["verdict"] = "no measurable difference"
+    document["figures"] += [
+        _probe_row("direct", 0, 0.11, None, None),
+        _probe_row("clusterip", 0, 0.19, 0.08, "slower"),
+        _probe_row("direct", 5000, 0.12, None, None),
+        _probe_row("clusterip", 5000, 0.40, 0.28, "slower"),
+    ]
+    load.write_text(json.dumps(document))
+    html = render_report(tmp_path / "results", tmp_path / "out", now=NOW).read_text()
+    card = " ".join(html.split('class="cards"')[1].split("</section>")[0].split())
+    assert "≈ direct" in card and "120%" in card and "(95%–140%, 3 rounds)" in card and "noise floor 30.0 %" in card
+    assert "+0.080" in card and "connect, ms vs direct" in card and "noise floor 0.030 ms" in card
+    throughput = html.split('id="throughput"')[1].split("</section>")[0]
+    assert "≈ direct" in throughput and "120%" not in throughput  # the bar's label, too
+    sweep = " ".join(html.split('id="sweep"')[1].split("</section>")[0].split())
+    assert 'id="chart-connect-sweep' in sweep
+    assert "0.400 (0.390–0.420)" in sweep and "+0.280 vs direct: slower" in sweep

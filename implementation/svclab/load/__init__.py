@@ -11,9 +11,15 @@ Pieces, from the outside in:
   (imported explicitly: it pulls in lightkube, and this package must stay
   light enough for the gevent-patched worker process to import first).
 * ``figures`` turns measurements into ``Figure`` rows (req/s, p50/p95/p99,
-  ratio to the direct baseline) and writes ``load-<testbed>.json``/``.csv``.
-* ``users`` / ``worker`` are the locust side; they import locust and so are
-  never imported from here.
+  ratio to the direct baseline) and writes ``load-<testbed>.json``/``.csv``;
+  ``noise`` adds what the run's rounds say (median with min-max, the direct
+  baseline's noise floor, the probe's latencies and their difference to
+  direct in ms, a verdict), using ``stats``.
+* ``probe`` times one new connection on a bare socket (TCP connect, and
+  connect + first response) with monotonic ns clocks; ``rounds`` keeps the
+  worker's per-round tallies.
+* ``users`` / ``worker`` are the locust side (``users.ConnectProbeUser``
+  drives the probe); they import locust and so are never imported from here.
 
 A typical caller (``svclab run``)::
 
@@ -37,9 +43,10 @@ from .figures import (
     results_to_json,
     write_results,
 )
-from .model import PROFILES, Figure, LoadTarget, Measurement, Profile, Scenario, TargetKind, WorkerStats
+from .model import PROFILES, Figure, LoadTarget, Measurement, Profile, RoundStats, Scenario, TargetKind, WorkerStats
 from .procstat import ProcessCpu, parse_proc_stat, read_process_cpu
 from .runner import ClientPod, ExecInPod, LoadError, LoadRunner, build_targets
+from .stats import Spread, Verdict, compare_rounds, noise_floor, sample_percentile, spread
 from .worker_protocol import (
     WORKER_SCHEMA,
     TargetRun,
@@ -62,15 +69,20 @@ __all__ = [
     "PROFILES",
     "ProcessCpu",
     "Profile",
+    "RoundStats",
     "Scenario",
+    "Spread",
     "TargetKind",
     "TargetRun",
+    "Verdict",
     "WORKER_SCHEMA",
     "WorkerOptions",
     "WorkerStats",
     "build_targets",
+    "compare_rounds",
     "figures_from_measurements",
     "merge_histograms",
+    "noise_floor",
     "parse_proc_stat",
     "parse_worker_argv",
     "parse_worker_output",
@@ -79,6 +91,8 @@ __all__ = [
     "read_results",
     "results_to_csv",
     "results_to_json",
+    "sample_percentile",
+    "spread",
     "worker_argv",
     "write_results",
 ]

@@ -10,12 +10,15 @@ The ratio to direct compares a row's requests/s with the direct baseline of
 the same mode and scenario at the same Service count, which the runner
 measured interleaved with it in the same run (``svclab.load.slices``); a
 count without a direct baseline (a profile whose ``sweep_targets`` leave it
-out) falls back to the count-0 one.
+out) falls back to the count-0 one.  When the run had rounds, the ratio is
+the median of the per-round ratios and ``svclab.load.noise`` adds their
+spread, the noise floor, the probe's latencies and the verdicts.
 
-Files: ``load-<testbed>.json`` (schema ``svclab.load/v1``, below) and
-``load-<testbed>.csv`` (one header line, one row per figure, same fields).
+Files: ``load-<testbed>.json`` (schema ``svclab.load/v2``, below; v1, without
+the round fields, is still read) and ``load-<testbed>.csv`` (one header line,
+one row per figure, same fields).
 
-    {"schema": "svclab.load/v1", "testbed": str, "profile": str,
+    {"schema": "svclab.load/v2", "testbed": str, "profile": str,
      "started": RFC 3339 str, "locust_version": str | null,
      "figures": [{<Figure fields; enums as their values>}, ...]}
 """
@@ -33,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from .model import Figure, Measurement, Scenario, TargetKind
+from .noise import round_fields
 
 __all__ = [
     "LOAD_SCHEMA",
@@ -46,7 +50,8 @@ __all__ = [
     "write_results",
 ]
 
-LOAD_SCHEMA = "svclab.load/v1"
+LOAD_SCHEMA = "svclab.load/v2"
+_READABLE = (LOAD_SCHEMA, "svclab.load/v1")
 CSV_FIELDS = tuple(f.name for f in dataclasses.fields(Figure))
 
 
@@ -98,14 +103,19 @@ def figures_from_measurements(measurements: Sequence[Measurement]) -> list[Figur
     None; a direct run gets 1.0 against itself.
     """
     direct_rps: dict[tuple[str, Scenario, int], float] = {}
+    directs: dict[tuple[str, Scenario, int], Measurement] = {}
     for m in measurements:
         if m.target is TargetKind.DIRECT:
             direct_rps[_baseline_key(m, m.services)] = _rps(m)
+            directs[_baseline_key(m, m.services)] = m
     figures = []
     for m in measurements:
         baseline = direct_rps.get(_baseline_key(m, m.services), direct_rps.get(_baseline_key(m, 0)))
         rps = _rps(m)
         hist = m.stats.response_times_ms
+        # rounds pair only within one worker run: the same count's direct
+        per_round = round_fields(m, directs.get(_baseline_key(m, m.services)))
+        whole_run_ratio = round(rps / baseline, 4) if baseline else None
         figures.append(
             Figure(
                 mode=m.mode,
@@ -116,13 +126,14 @@ def figures_from_measurements(measurements: Sequence[Measurement]) -> list[Figur
                 requests=m.stats.requests,
                 failures=m.stats.failures,
                 duration_s=round(m.stats.duration_s, 3),
-                rps=round(rps, 1),
+                rps=per_round.pop("rps", round(rps, 1)),
                 p50_ms=percentile_ms(hist, 0.50),
                 p95_ms=percentile_ms(hist, 0.95),
                 p99_ms=percentile_ms(hist, 0.99),
-                ratio_to_direct=round(rps / baseline, 4) if baseline else None,
+                ratio_to_direct=per_round.pop("ratio_to_direct", whole_run_ratio),
                 proxy_cpu_s=None if m.proxy_cpu_s is None else round(m.proxy_cpu_s, 3),
                 html_report=m.stats.html_report,
+                **per_round,
             )
         )
     return figures
@@ -142,10 +153,21 @@ def _figure_to_dict(figure: Figure) -> dict[str, Any]:
     return data
 
 
+_FIELD_INDEX = {f.name: i for i, f in enumerate(dataclasses.fields(Figure))}
+_ROUND_FIELDS = {f.name: f.type for f in dataclasses.fields(Figure) if f.default is not dataclasses.MISSING}
+
+
 def _figure_from_dict(data: Mapping[str, Any]) -> Figure:
     def optional(name: str) -> float | None:
         value = data.get(name)
         return None if value is None else float(value)
+
+    def round_field(name: str) -> Any:
+        value = data.get(name)
+        if value is None or value == "":
+            return dataclasses.fields(Figure)[_FIELD_INDEX[name]].default
+        kind = str(_ROUND_FIELDS[name])
+        return int(value) if kind == "int" else str(value) if kind.startswith("str") else float(value)
 
     return Figure(
         mode=str(data["mode"]),
@@ -163,6 +185,7 @@ def _figure_from_dict(data: Mapping[str, Any]) -> Figure:
         ratio_to_direct=optional("ratio_to_direct"),
         proxy_cpu_s=optional("proxy_cpu_s"),
         html_report=None if data.get("html_report") is None else str(data["html_report"]),
+        **{name: round_field(name) for name in _ROUND_FIELDS},
     )
 
 
@@ -203,7 +226,7 @@ def write_results(results: LoadResults, out_dir: Path) -> tuple[Path, Path]:
 def read_results(path: Path) -> LoadResults:
     """Parse a ``load-<testbed>.json`` file; ValueError names the file when it is not one."""
     data = json.loads(path.read_text())
-    if not isinstance(data, dict) or data.get("schema") != LOAD_SCHEMA:
+    if not isinstance(data, dict) or data.get("schema") not in _READABLE:
         raise ValueError(f"{path}: not a {LOAD_SCHEMA} document")
     try:
         figures = tuple(_figure_from_dict(f) for f in data["figures"])

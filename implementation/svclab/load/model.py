@@ -26,6 +26,7 @@ __all__ = [
     "Measurement",
     "PROFILES",
     "Profile",
+    "RoundStats",
     "Scenario",
     "TargetKind",
     "WorkerStats",
@@ -37,6 +38,7 @@ class Scenario(str, enum.Enum):
 
     KEEPALIVE = "keepalive"  # HTTP/1.1 persistent connections, one per user
     NEW_CONNECTION = "new-connection"  # a fresh TCP connection per request
+    CONNECT_PROBE = "connect-probe"  # per-connection set-up latency on a bare socket (svclab.load.probe)
 
 
 class TargetKind(str, enum.Enum):
@@ -77,8 +79,19 @@ class Profile:
     sweep_counts: tuple[int, ...]
     sweep_targets: tuple[TargetKind, ...] = (TargetKind.DIRECT, TargetKind.CLUSTER_IP)
     slice_s: float = 1.0
-    scenarios: tuple[Scenario, ...] = (Scenario.KEEPALIVE, Scenario.NEW_CONNECTION)
+    scenarios: tuple[Scenario, ...] = (Scenario.CONNECT_PROBE, Scenario.KEEPALIVE, Scenario.NEW_CONNECTION)
     uml_sweep_limit: int | None = None  # highest sweep count in a User-Mode Linux guest
+    rounds: int = 3  # each run's time split into rounds: figures are their median with min-max
+    # one prober times connections one after another: concurrent ones would time each other's queueing
+    probe_users: int = 1
+    # ~1,000 connections/s per target: a few seconds give each round hundreds of samples
+    probe_run_time_s: float = 3.0
+
+    def users_for(self, scenario: Scenario) -> int:
+        return self.probe_users if scenario is Scenario.CONNECT_PROBE else self.users
+
+    def run_time_for(self, scenario: Scenario) -> float:
+        return self.probe_run_time_s if scenario is Scenario.CONNECT_PROBE else self.run_time_s
 
     def for_runtime(self, runtime: str) -> Profile:
         """This profile as run on ``runtime`` (``host`` or ``uml``). Side-effect-free."""
@@ -88,15 +101,53 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    # quick: per scenario one 18 s run at count 0 (three targets interleaved)
-    # and one 12 s run per sweep step (direct and ClusterIP), ~85 s of load
-    # per testbed, so that four testbeds fit in about a quarter of an hour. Inside the
-    # one-CPU UML guest each proxy needs ~20 s of kernel calls per 1,000
-    # Services (three proxies share that CPU): 5,000 took ~7 min there, so the
-    # quick sweep stops at 1,000 in UML; the full profile sweeps everything.
-    "quick": Profile(name="quick", run_time_s=6.0, users=10, sweep_counts=(0, 1000, 5000), uml_sweep_limit=1000),
-    "full": Profile(name="full", run_time_s=30.0, users=20, sweep_counts=(0, 1000, 5000, 10000)),
+    # quick: per scenario one run at count 0 (three targets interleaved in
+    # 0.5 s slices) and one per sweep step (direct and ClusterIP); each run in
+    # three rounds.  Throughput runs give each target 4.5 s (1.5 s a round),
+    # the connection probe 3 s (~1,000 samples a round): ~85 s of load per
+    # testbed as before the probe came (its time was taken from the
+    # throughput runs), so that four testbeds fit in about a quarter of an
+    # hour.  Inside the one-CPU UML guest each proxy needs ~20 s of kernel
+    # calls per 1,000 Services (three proxies share that CPU): 5,000 took
+    # ~7 min there, so the quick sweep stops at 1,000 in UML; the full
+    # profile sweeps everything, in more and longer rounds.
+    "quick": Profile(
+        name="quick",
+        run_time_s=4.5,
+        users=10,
+        sweep_counts=(0, 1000, 5000),
+        slice_s=0.5,
+        uml_sweep_limit=1000,
+        rounds=3,
+        probe_run_time_s=3.0,
+    ),
+    "full": Profile(
+        name="full",
+        run_time_s=30.0,
+        users=20,
+        sweep_counts=(0, 1000, 5000, 10000),
+        rounds=5,
+        probe_run_time_s=10.0,
+    ),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class RoundStats:
+    """One round of one target: its seconds, counts and exact latency percentiles.
+
+    ``latency_ms`` maps a request type (``GET``; the probe's ``CONNECT`` and
+    ``FIRST_RESPONSE``) to ``{"samples": n, "p50": ms, "p90": ms, "p99": ms}``.
+    """
+
+    seconds: float
+    requests: int
+    failures: int
+    latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def rps(self) -> float:
+        return (self.requests - self.failures) / self.seconds if self.seconds > 0 else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +166,7 @@ class WorkerStats:
     response_times_ms: dict[int, int]
     errors: dict[str, int] = field(default_factory=dict)
     html_report: str | None = None  # path of locust's own HTML report (one per run)
+    rounds: tuple[RoundStats, ...] = ()  # the same slices, per round
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +198,33 @@ class Figure:
     p50_ms: float
     p95_ms: float
     p99_ms: float
-    ratio_to_direct: float | None  # rps / rps of the direct run; None without one
+    ratio_to_direct: float | None  # rps / direct's rps (median of per-round ratios); None without direct
     proxy_cpu_s: float | None
     html_report: str | None
+    # from the run's rounds (svclab.load.noise); defaults where a figure has none
+    rounds: int = 0
+    rps_low: float | None = None
+    rps_high: float | None = None
+    ratio_low: float | None = None
+    ratio_high: float | None = None
+    rps_noise_pct: float | None = None  # direct's round-to-round req/s spread, % of its median
+    verdict: str | None = None  # stats.Verdict value: the ratio's, or for the probe the connect difference's
+    connect_p50_ms: float | None = None  # the probe: medians over rounds of each round's percentile
+    connect_p50_low_ms: float | None = None
+    connect_p50_high_ms: float | None = None
+    connect_p90_ms: float | None = None
+    connect_p99_ms: float | None = None
+    connect_diff_ms: float | None = None  # p50 minus the same round's direct p50: median, min, max
+    connect_diff_low_ms: float | None = None
+    connect_diff_high_ms: float | None = None
+    connect_noise_ms: float | None = None  # direct's p50 spread between rounds
+    first_response_p50_ms: float | None = None
+    first_response_p50_low_ms: float | None = None
+    first_response_p50_high_ms: float | None = None
+    first_response_p90_ms: float | None = None
+    first_response_p99_ms: float | None = None
+    first_response_diff_ms: float | None = None
+    first_response_diff_low_ms: float | None = None
+    first_response_diff_high_ms: float | None = None
+    first_response_noise_ms: float | None = None
+    first_response_verdict: str | None = None

@@ -86,6 +86,7 @@ class LoadRunner:
         run_time_s: float,
         slice_s: float = 1.0,
         services: int = 0,
+        rounds: int = 1,
     ) -> list[Measurement]:
         """One worker run over ``targets`` interleaved, a Measurement per target (same order).
 
@@ -104,6 +105,7 @@ class LoadRunner:
             json_out=json_out,
             html_out=self._work_dir / f"{stem}.html" if keep_html else None,
             cpu_pid=self._proxy_pid,
+            rounds=rounds,
         )
         json_out.unlink(missing_ok=True)
         done = self._exec(self._client.namespace, self._client.name, worker_argv(options, python=self._client.python))
@@ -158,10 +160,11 @@ class LoadRunner:
             results += self.measure(
                 wanted,
                 scenario,
-                users=profile.users,
-                run_time_s=profile.run_time_s,
+                users=profile.users_for(scenario),
+                run_time_s=profile.run_time_for(scenario),
                 slice_s=profile.slice_s,
                 services=services,
+                rounds=profile.rounds,
             )
         kinds, scenarios = list(TargetKind), list(profile.scenarios)
         return sorted(results, key=lambda m: (kinds.index(m.target), scenarios.index(m.scenario)))

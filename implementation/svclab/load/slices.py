@@ -15,7 +15,7 @@ are side-effect-free: the worker feeds them clock and ``/proc`` readings.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["Slice", "SliceLedger", "TargetTally", "plan_slices"]
 
@@ -29,15 +29,20 @@ class Slice:
 
     target: str
     length_s: float
+    round: int = 0  # which of the run's rounds the slice belongs to
 
 
-def plan_slices(targets: Sequence[str], *, run_time_s: float, slice_s: float) -> list[Slice]:
+def plan_slices(targets: Sequence[str], *, run_time_s: float, slice_s: float, rounds: int = 1) -> list[Slice]:
     """Round-robin slices until each target had ``run_time_s`` (side-effect-free).
 
-    Every round gives each target ``slice_s`` or what is left of its run
+    Every cycle gives each target ``slice_s`` or what is left of its run
     time, so a run time that is not a multiple of the slice ends with one
-    shorter round.
+    shorter cycle.  The cycles are grouped into ``rounds`` consecutive
+    rounds of (about) equal time, numbered from 0: the figures are taken
+    per round so their spread shows the run's noise.
     """
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, got {rounds}")
     if not targets:
         raise ValueError("no targets to slice time between")
     if len(set(targets)) != len(targets):
@@ -48,7 +53,8 @@ def plan_slices(targets: Sequence[str], *, run_time_s: float, slice_s: float) ->
     given = 0.0
     while run_time_s - given > _MIN_SLICE_S:
         length = min(slice_s, run_time_s - given)
-        plan.extend(Slice(name, length) for name in targets)
+        number = min(rounds - 1, int((given + _MIN_SLICE_S) * rounds / run_time_s))
+        plan.extend(Slice(name, length, number) for name in targets)
         given += length
     return plan
 
@@ -60,6 +66,7 @@ class TargetTally:
     seconds: float = 0.0
     slices: int = 0
     proxy_cpu_s: float | None = 0.0  # None once a CPU reading was missing
+    round_seconds: dict[int, float] = field(default_factory=dict)  # round -> seconds of its slices
 
 
 class SliceLedger:
@@ -73,18 +80,19 @@ class SliceLedger:
 
     def __init__(self, targets: Sequence[str]) -> None:
         self.tallies = {name: TargetTally() for name in targets}
-        self._open: tuple[str, float, float | None] | None = None
+        self._open: tuple[str, float, float | None, int] | None = None
 
-    def begin(self, target: str, now: float, cpu: float | None) -> None:
+    def begin(self, target: str, now: float, cpu: float | None, round_number: int = 0) -> None:
         self.end(now, cpu)
-        self._open = (target, now, cpu)
+        self._open = (target, now, cpu, round_number)
 
     def end(self, now: float, cpu: float | None) -> None:
         if self._open is None:
             return
-        target, started, cpu_before = self._open
+        target, started, cpu_before, round_number = self._open
         tally = self.tallies[target]
         tally.seconds += now - started
+        tally.round_seconds[round_number] = tally.round_seconds.get(round_number, 0.0) + now - started
         tally.slices += 1
         if tally.proxy_cpu_s is not None:
             tally.proxy_cpu_s = None if cpu is None or cpu_before is None else tally.proxy_cpu_s + cpu - cpu_before

@@ -31,6 +31,7 @@ from locust.env import Environment
 from locust.html import get_html_report
 
 from .procstat import read_process_cpu
+from .rounds import RoundRecorder
 from .slices import SliceLedger, TargetTally, plan_slices
 from .users import TargetSwitch, configure, user_class_for
 from .worker_protocol import WORKER_SCHEMA, WorkerOptions, parse_worker_argv
@@ -56,17 +57,22 @@ def _drive_slices(options: WorkerOptions, switch: TargetSwitch, env: Environment
     """Run the slice plan (in a greenlet), then stop the locust runner."""
     read_cpu = _cpu_reader(options.cpu_pid)
     env.stats.reset_all()  # count from the first slice on, not from spawning
-    for piece in plan_slices(list(switch.targets), run_time_s=options.run_time_s, slice_s=options.slice_s):
-        switch.current = piece.target
-        ledger.begin(piece.target, time.monotonic(), read_cpu())
+    plan = plan_slices(
+        list(switch.targets), run_time_s=options.run_time_s, slice_s=options.slice_s, rounds=options.rounds
+    )
+    for piece in plan:
+        switch.current, switch.round = piece.target, piece.round
+        ledger.begin(piece.target, time.monotonic(), read_cpu(), piece.round)
         gevent.sleep(piece.length_s)
     ledger.end(time.monotonic(), read_cpu())
     assert env.runner is not None
     env.runner.quit()
 
 
-def _target_document(env: Environment, name: str, urls: Sequence[str], tally: TargetTally) -> dict[str, Any]:
-    entry = env.stats.get(name, "GET")
+def _target_document(
+    env: Environment, name: str, urls: Sequence[str], tally: TargetTally, recorder: RoundRecorder, request_type: str
+) -> dict[str, Any]:
+    entry = env.stats.get(name, request_type)
     return {
         "name": name,
         "urls": list(urls),
@@ -77,6 +83,7 @@ def _target_document(env: Environment, name: str, urls: Sequence[str], tally: Ta
         "response_times_ms": {str(k): v for k, v in sorted(entry.response_times.items())},
         "errors": {str(e.error): e.occurrences for e in env.stats.errors.values() if e.name == name},
         "proxy_cpu_s": tally.proxy_cpu_s,
+        "rounds": recorder.document(name, tally.round_seconds),
     }
 
 
@@ -85,13 +92,25 @@ def run_load(options: WorkerOptions) -> dict[str, Any]:
     switch = TargetSwitch(dict(options.targets))
     ledger = SliceLedger(list(switch.targets))
     user_class = configure(user_class_for(options.scenario), switch)
+    recorder = RoundRecorder(list(switch.targets), user_class.request_type)
     env = Environment(user_classes=[user_class])
     runner = env.create_local_runner()
+    counting = False  # requests of the spawning phase do not count (as env.stats.reset_all there)
 
     def on_spawning_complete(user_count: int) -> None:
+        nonlocal counting
+        counting = True
         gevent.spawn(_drive_slices, options, switch, env, ledger)
 
+    def on_request(
+        request_type: str, name: str, response_time: float, exception: Any, context: Any = None, **_: Any
+    ) -> None:
+        if counting:
+            round_number = int((context or {}).get("round", 0))
+            recorder.add(request_type, name, float(response_time), exception is not None, round_number)
+
     env.events.spawning_complete.add_listener(on_spawning_complete)  # type: ignore[no-untyped-call]
+    env.events.request.add_listener(on_request)  # type: ignore[no-untyped-call]
     runner.start(options.users, spawn_rate=options.users)
     assert runner.greenlet is not None
     runner.greenlet.join()
@@ -101,7 +120,11 @@ def run_load(options: WorkerOptions) -> dict[str, Any]:
         "users": options.users,
         "run_time_s": options.run_time_s,
         "slice_s": options.slice_s,
-        "targets": [_target_document(env, name, urls, ledger.tallies[name]) for name, urls in switch.targets.items()],
+        "rounds": options.rounds,
+        "targets": [
+            _target_document(env, name, urls, ledger.tallies[name], recorder, user_class.request_type)
+            for name, urls in switch.targets.items()
+        ],
         "html_report": None,
         "locust_version": locust.__version__,
     }

@@ -10,23 +10,29 @@ Command line::
 
     python -m svclab.load.worker --target direct=URL[,URL...] --target clusterip=URL ...
         --scenario keepalive --users 10 --run-time 6s --slice 1s --json OUT.json
-        [--html OUT.html] [--cpu-pid PID]
+        [--html OUT.html] [--cpu-pid PID] [--rounds 3]
 
 ``--run-time`` is per target; the targets take turns in ``--slice`` long
-slices (``svclab.load.slices``).
+slices (``svclab.load.slices``), grouped into ``--rounds`` rounds.
 
-Worker JSON (schema ``svclab.load-worker/v2``)::
+Worker JSON (schema ``svclab.load-worker/v3``)::
 
-    {"schema": ..., "scenario": "keepalive"|"new-connection", "users": int,
-     "run_time_s": float, "slice_s": float,
+    {"schema": ..., "scenario": "keepalive"|"new-connection"|"connect-probe", "users": int,
+     "run_time_s": float, "slice_s": float, "rounds": int,
      "targets": [{"name": str, "urls": [str], "requests": int, "failures": int,
                   "duration_s": float, "slices": int,
                   "response_times_ms": {"<ms>": count}, "errors": {"<message>": count},
-                  "proxy_cpu_s": float | null}, ...],
+                  "proxy_cpu_s": float | null,
+                  "rounds": [{"round": int, "seconds": float, "requests": int, "failures": int,
+                              "latency_ms": {"<request type>": {"samples": n, "p50": ms,
+                                                                "p90": ms, "p99": ms}}}, ...]}, ...],
      "html_report": str | null, "locust_version": str}
 
 ``duration_s`` is the sum of the target's slices; ``proxy_cpu_s`` the CPU
-time of ``--cpu-pid`` during them (null without one).
+time of ``--cpu-pid`` during them (null without one).  Request types are
+``GET`` for the HTTP users, ``CONNECT`` and ``FIRST_RESPONSE`` for the
+connection probe (``svclab.load.probe``); its latencies are exact
+(monotonic ns), not locust's 1 ms histogram buckets.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .model import Scenario, WorkerStats
+from .model import RoundStats, Scenario, WorkerStats
 
 __all__ = [
     "TargetRun",
@@ -49,7 +55,7 @@ __all__ = [
     "worker_argv",
 ]
 
-WORKER_SCHEMA = "svclab.load-worker/v2"
+WORKER_SCHEMA = "svclab.load-worker/v3"
 WORKER_MODULE = "svclab.load.worker"
 
 
@@ -65,6 +71,7 @@ class WorkerOptions:
     json_out: Path
     html_out: Path | None = None
     cpu_pid: int | None = None  # the proxy whose CPU time is charged per slice
+    rounds: int = 1  # the run time is split into this many rounds, figures kept per round
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +107,8 @@ def worker_argv(options: WorkerOptions, *, python: str) -> list[str]:
         argv += ["--html", str(options.html_out)]
     if options.cpu_pid is not None:
         argv += ["--cpu-pid", str(options.cpu_pid)]
+    if options.rounds != 1:
+        argv += ["--rounds", str(options.rounds)]
     return argv
 
 
@@ -142,7 +151,10 @@ def parse_worker_argv(argv: Sequence[str] | None = None) -> WorkerOptions:
         default=None,
         help="charge this process's CPU time (/proc/PID/stat) to each slice's target",
     )
+    parser.add_argument("--rounds", type=int, default=1, help="split the run time into this many rounds")
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1, got {args.rounds}")
     names = [name for name, _ in args.target]
     if len(set(names)) != len(names):
         parser.error(f"target names must be unique, got {names}")
@@ -155,6 +167,7 @@ def parse_worker_argv(argv: Sequence[str] | None = None) -> WorkerOptions:
         json_out=args.json,
         html_out=args.html,
         cpu_pid=args.cpu_pid,
+        rounds=args.rounds,
     )
 
 
@@ -171,7 +184,20 @@ def _target_run(data: dict[str, Any], html_report: str | None) -> TargetRun:
             response_times_ms={int(k): int(v) for k, v in data["response_times_ms"].items()},
             errors={str(k): int(v) for k, v in data.get("errors", {}).items()},
             html_report=html_report,
+            rounds=tuple(_round(r) for r in data.get("rounds", [])),
         ),
+    )
+
+
+def _round(data: dict[str, Any]) -> RoundStats:
+    return RoundStats(
+        seconds=float(data["seconds"]),
+        requests=int(data["requests"]),
+        failures=int(data["failures"]),
+        latency_ms={
+            str(kind): {str(k): float(v) for k, v in summary.items()}
+            for kind, summary in data.get("latency_ms", {}).items()
+        },
     )
 
 

@@ -25,11 +25,13 @@ from matplotlib.figure import Figure as MplFigure
 from matplotlib.ticker import FuncFormatter
 
 from svclab.load.model import Figure, Scenario, TargetKind
+from svclab.load.stats import Verdict
 from svclab.proxy import modes as proxy_modes
 
 from .inputs import ConvergenceSample
 
 __all__ = [
+    "connect_sweep_chart",
     "convergence_chart",
     "latency_chart",
     "mode_colour",
@@ -44,7 +46,12 @@ TARGET_LABELS = {
     TargetKind.CLUSTER_IP: "ClusterIP",
     TargetKind.NODE_PORT: "NodePort",
 }
-SCENARIO_LABELS = {Scenario.KEEPALIVE: "keep-alive connections", Scenario.NEW_CONNECTION: "new connection per request"}
+SCENARIO_LABELS = {
+    Scenario.KEEPALIVE: "keep-alive connections",
+    Scenario.NEW_CONNECTION: "new connection per request",
+    Scenario.CONNECT_PROBE: "connection set-up (probe)",
+}
+HTTP_SCENARIOS = (Scenario.KEEPALIVE, Scenario.NEW_CONNECTION)  # the throughput charts' two panels
 _STYLE: dict[Any, Any] = {
     "svg.fonttype": "none",
     "font.family": "sans-serif",
@@ -115,23 +122,44 @@ def _grouped(
     return {(f.mode, f.target): f for f in figures if f.scenario is scenario and f.mode in modes}
 
 
+def _ratio_label(cell: Figure) -> str:
+    """A bar's share of direct; inside the rounds' noise it is no difference, never above 100 %."""
+    return "≈ direct" if cell.verdict == Verdict.NO_DIFFERENCE.value else f"{cell.ratio_to_direct:.0%}"
+
+
+def _round_whiskers(ax: Axes, xs: Sequence[float], cells: Sequence[Figure | None]) -> None:
+    """A whisker from the rounds' lowest to highest req/s on each bar that has rounds."""
+    spans = [
+        (x, c.rps_low, c.rps_high) for x, c in zip(xs, cells) if c and c.rps_low is not None and c.rps_high is not None
+    ]
+    if spans:
+        ax.vlines(
+            [x for x, _, _ in spans],
+            [lo for _, lo, _ in spans],
+            [hi for _, _, hi in spans],
+            color="#111827",
+            linewidth=1,
+        )
+
+
 def throughput_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
     """Requests/s per mode and target, one panel per scenario, % of direct on the bars."""
     with matplotlib.rc_context(_STYLE):
         fig, axes = _new_figure(2)
         rows = _baseline_rows(figures)
         width = 0.26
-        for ax, scenario in zip(axes, Scenario):
+        for ax, scenario in zip(axes, HTTP_SCENARIOS):
             cells = _grouped(rows, scenario, modes)
             for offset, target in enumerate(TargetKind):
                 xs = [i + (offset - 1) * width for i in range(len(modes))]
                 values = [cells[m, target].rps if (m, target) in cells else 0.0 for m in modes]
                 bars = ax.bar(xs, values, width * 0.92, color=TARGET_COLOURS[target], label=TARGET_LABELS[target])
+                _round_whiskers(ax, xs, [cells.get((m, target)) for m in modes])
                 for bar, mode in zip(bars, modes):
                     cell = cells.get((mode, target))
                     if cell is not None and target is not TargetKind.DIRECT and cell.ratio_to_direct:
                         ax.annotate(
-                            f"{cell.ratio_to_direct:.0%}",
+                            _ratio_label(cell),
                             (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                             ha="center",
                             va="bottom",
@@ -154,7 +182,7 @@ def latency_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
         fig, axes = _new_figure(2)
         rows = _baseline_rows(figures)
         width = 0.26
-        for ax, scenario in zip(axes, Scenario):
+        for ax, scenario in zip(axes, HTTP_SCENARIOS):
             cells = _grouped(rows, scenario, modes)
             for offset, target in enumerate(TargetKind):
                 present = [(i, cells[m, target]) for i, m in enumerate(modes) if (m, target) in cells]
@@ -175,8 +203,25 @@ def latency_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
         return _to_svg(fig, "chart-latency")
 
 
+def _sweep_line(ax: Axes, points: Sequence[tuple[int, float, str]], colour: str, mode: str) -> None:
+    """One mode's ratio line; points inside the noise hollow, whichever side of 100 % they fell."""
+    ax.plot(
+        [p[0] for p in points], [p[1] for p in points], marker="o", linewidth=2, markersize=5, color=colour, label=mode
+    )
+    same = [p for p in points if p[2] == Verdict.NO_DIFFERENCE.value]
+    ax.scatter(
+        [p[0] for p in same],
+        [p[1] for p in same],
+        s=30,
+        facecolors="white",
+        edgecolors=colour,
+        linewidths=1.5,
+        zorder=3,
+    )
+
+
 def sweep_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
-    """ClusterIP throughput as % of direct against the number of extra Services."""
+    """ClusterIP throughput as % of direct against the number of extra Services (hollow: no measurable difference)."""
     with matplotlib.rc_context(_STYLE):
         fig, axes = _new_figure(2)
         # room above 100 %: a noisy run can measure the ClusterIP above its baseline
@@ -188,10 +233,10 @@ def sweep_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
                 if f.target is TargetKind.CLUSTER_IP and f.ratio_to_direct is not None
             ]
         )
-        for ax, scenario in zip(axes, Scenario):
+        for ax, scenario in zip(axes, HTTP_SCENARIOS):
             for mode in modes:
                 points = sorted(
-                    (f.services, f.ratio_to_direct * 100)
+                    (f.services, f.ratio_to_direct * 100, f.verdict or "")
                     for f in figures
                     if f.mode == mode
                     and f.scenario is scenario
@@ -199,15 +244,7 @@ def sweep_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
                     and f.ratio_to_direct is not None
                 )
                 if points:
-                    ax.plot(
-                        [p[0] for p in points],
-                        [p[1] for p in points],
-                        marker="o",
-                        linewidth=2,
-                        markersize=5,
-                        color=mode_colour(mode, modes),
-                        label=mode,
-                    )
+                    _sweep_line(ax, points, mode_colour(mode, modes), mode)
             ax.axhline(100, color=TARGET_COLOURS[TargetKind.DIRECT], linestyle="--", linewidth=1.2)
             ax.annotate(
                 "direct = 100 %",
@@ -222,7 +259,7 @@ def sweep_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
             ax.set_ylim(0, top)
             ax.set_title(SCENARIO_LABELS[scenario])
             ax.set_xlabel("extra Services")
-            ax.set_ylabel("ClusterIP req/s, % of direct")
+            ax.set_ylabel("ClusterIP req/s, % of direct (hollow: within noise)")
             ax.grid(True, axis="both")
         fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=max(len(modes), 1))
         return _to_svg(fig, "chart-sweep")
@@ -252,3 +289,59 @@ def convergence_chart(samples: Mapping[str, Sequence[ConvergenceSample]], modes:
         ax.set_xlabel("seconds (bar: median, tick: slowest)")
         fig.legend(*ax.get_legend_handles_labels(), loc="outside upper center", ncols=max(len(shown), 1))
         return _to_svg(fig, "chart-convergence")
+
+
+def _probe_points(figures: Sequence[Figure], mode: str, target: TargetKind, field: str) -> list[tuple[int, Figure]]:
+    return sorted(
+        (
+            (f.services, f)
+            for f in figures
+            if f.mode == mode
+            and f.scenario is Scenario.CONNECT_PROBE
+            and f.target is target
+            and getattr(f, field) is not None
+        ),
+        key=lambda p: p[0],
+    )
+
+
+def _errorbar(ax: Axes, points: Sequence[tuple[int, Figure]], field: str, **style: Any) -> None:
+    """Median per count with a bar from the rounds' min to max (``<field>`` and its ``_low``/``_high``)."""
+    stem = field.removesuffix("_ms")
+    xs = [count for count, _ in points]
+    ys = [getattr(f, field) for _, f in points]
+    low = [y - (getattr(f, f"{stem}_low_ms") or y) for y, (_, f) in zip(ys, points)]
+    high = [(getattr(f, f"{stem}_high_ms") or y) - y for y, (_, f) in zip(ys, points)]
+    ax.errorbar(xs, ys, yerr=[low, high], marker="o", markersize=4, capsize=3, **style)
+
+
+def connect_sweep_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
+    """The probe against the number of extra Services: connect p50, and its difference to direct.
+
+    Points are the median of the rounds, bars their min-max; the left panel
+    draws each mode's direct baseline dashed in the mode's colour.
+    """
+    with matplotlib.rc_context(_STYLE):
+        fig, (left, right) = _new_figure(2)
+        for mode in modes:
+            colour = mode_colour(mode, modes)
+            path = _probe_points(figures, mode, TargetKind.CLUSTER_IP, "connect_p50_ms")
+            if not path:
+                continue
+            _errorbar(left, path, "connect_p50_ms", color=colour, label=mode, linewidth=2)
+            direct = _probe_points(figures, mode, TargetKind.DIRECT, "connect_p50_ms")
+            if direct:
+                _errorbar(left, direct, "connect_p50_ms", color=colour, linestyle="--", linewidth=1, alpha=0.6)
+            diff = _probe_points(figures, mode, TargetKind.CLUSTER_IP, "connect_diff_ms")
+            if diff:
+                _errorbar(right, diff, "connect_diff_ms", color=colour, linewidth=2)
+        left.set_title("ClusterIP TCP connect, p50 (dashed: direct)")
+        left.set_ylabel("ms")
+        right.axhline(0, color=TARGET_COLOURS[TargetKind.DIRECT], linestyle="--", linewidth=1.2)
+        right.set_title("ClusterIP connect p50 minus direct, same round")
+        right.set_ylabel("ms (above 0: slower than direct)")
+        for ax in (left, right):
+            ax.set_xlabel("extra Services")
+            ax.grid(True, axis="both")
+        fig.legend(*left.get_legend_handles_labels(), loc="outside upper center", ncols=max(len(modes), 1))
+        return _to_svg(fig, "chart-connect-sweep")

@@ -39,8 +39,12 @@ class Headline:
     passed: int
     failed: int
     skipped: int
-    keepalive_ratio: float | None  # ClusterIP / direct, 0 extra Services
+    keepalive_ratio: float | None  # ClusterIP / direct, 0 extra Services (median of rounds)
     new_connection_ratio: float | None
+    # the same rows in full, for their min-max, noise floor and verdict; and the probe's ClusterIP row
+    keepalive: Figure | None = None
+    new_connection: Figure | None = None
+    connect: Figure | None = None
 
 
 def _order(testbeds: Sequence[TestbedInputs]) -> list[TestbedInputs]:
@@ -53,11 +57,16 @@ def _order(testbeds: Sequence[TestbedInputs]) -> list[TestbedInputs]:
     return sorted(testbeds, key=key)
 
 
-def _ratio(figures: Sequence[Figure], scenario: Scenario) -> float | None:
+def _cluster_ip_row(figures: Sequence[Figure], scenario: Scenario) -> Figure | None:
     for f in figures:
         if f.target is TargetKind.CLUSTER_IP and f.scenario is scenario and f.services == 0:
-            return f.ratio_to_direct
+            return f
     return None
+
+
+def _ratio(figures: Sequence[Figure], scenario: Scenario) -> float | None:
+    row = _cluster_ip_row(figures, scenario)
+    return None if row is None else row.ratio_to_direct
 
 
 def _broken_phases(info: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -92,6 +101,9 @@ def headline(testbed: TestbedInputs, info: Mapping[str, Any] | None = None) -> H
         skipped=skipped,
         keepalive_ratio=_ratio(figures, Scenario.KEEPALIVE),
         new_connection_ratio=_ratio(figures, Scenario.NEW_CONNECTION),
+        keepalive=_cluster_ip_row(figures, Scenario.KEEPALIVE),
+        new_connection=_cluster_ip_row(figures, Scenario.NEW_CONNECTION),
+        connect=_cluster_ip_row(figures, Scenario.CONNECT_PROBE),
     )
 
 
@@ -115,9 +127,15 @@ def _load_rows(testbed: TestbedInputs, results_dir: Path, out_dir: Path) -> list
         figures, key=lambda f: (list(Scenario).index(f.scenario), f.services, list(TargetKind).index(f.target))
     ):
         report = results_dir / f.html_report if f.html_report else None
+        probe = f.scenario is Scenario.CONNECT_PROBE and f.connect_p50_ms is not None
         rows.append(
             {
                 "f": f,
+                # the probe's exact connect percentiles, not locust's 1 ms histogram buckets
+                "latency": (f.connect_p50_ms, f.connect_p90_ms, f.connect_p99_ms)
+                if probe
+                else (f.p50_ms, f.p95_ms, f.p99_ms),
+                "digits": 3 if probe else 0,
                 "target": charts.TARGET_LABELS[f.target],
                 "scenario": charts.SCENARIO_LABELS[f.scenario],
                 "locust": _link(report, out_dir) if report and report.exists() else None,
@@ -188,7 +206,7 @@ def build_view(
         "host": env.get("host", {}),
         "areas": areas,
         "convergence": _convergence_rows(testbeds),
-        "charts": dict.fromkeys(("throughput", "latency", "sweep", "convergence")),
+        "charts": dict.fromkeys(("throughput", "latency", "sweep", "connect_sweep", "convergence")),
         "not_run": [{"name": t.name, **env_testbeds[t.name]} for t in everything if t not in testbeds],
         "phase_names": _phase_names(env_testbeds.values()),
         "lanes": [lane for lane in env.get("lanes", ()) if lane],
@@ -201,11 +219,14 @@ def build_view(
         view["charts"]["latency"] = Markup(charts.latency_chart(by_testbed, load_modes))
         if any(f.services for f in figures):
             view["charts"]["sweep"] = Markup(charts.sweep_chart(by_testbed, load_modes))
+        if any(f.connect_p50_ms is not None for f in figures):
+            view["charts"]["connect_sweep"] = Markup(charts.connect_sweep_chart(by_testbed, load_modes))
     if any(t.convergence for t in testbeds):
         view["charts"]["convergence"] = Markup(
             charts.convergence_chart({t.name: t.convergence for t in testbeds}, names)
         )
     view["sweep_table"] = _sweep_table(by_testbed, load_modes)
+    view["connect_table"] = _connect_table(by_testbed, load_modes)
     view["short_sweeps"] = _short_sweeps(by_testbed, view["testbeds"])
     return view
 
@@ -239,7 +260,7 @@ def _renamed(f: Figure, testbed: str) -> Figure:
 def _sweep_table(figures: Sequence[Figure], modes: Sequence[str]) -> dict[str, Any]:
     counts = sorted({f.services for f in figures})
     rows = []
-    for scenario in Scenario:
+    for scenario in charts.HTTP_SCENARIOS:
         for mode in modes:
             cells = {
                 f.services: f.ratio_to_direct
@@ -255,6 +276,21 @@ def _sweep_table(figures: Sequence[Figure], modes: Sequence[str]) -> dict[str, A
                     }
                 )
     return {"counts": counts, "rows": rows} if len(counts) > 1 else {}
+
+
+def _connect_table(figures: Sequence[Figure], modes: Sequence[str]) -> dict[str, Any]:
+    """Per mode and Service count: the probe's direct and ClusterIP connect p50 with spreads and verdict."""
+    probe = [f for f in figures if f.scenario is Scenario.CONNECT_PROBE and f.connect_p50_ms is not None]
+    counts = sorted({f.services for f in probe})
+    rows = []
+    for mode in modes:
+        for target in (TargetKind.DIRECT, TargetKind.CLUSTER_IP):
+            cells = {f.services: f for f in probe if f.mode == mode and f.target is target}
+            if cells:
+                rows.append(
+                    {"mode": mode, "target": charts.TARGET_LABELS[target], "cells": [cells.get(c) for c in counts]}
+                )
+    return {"counts": counts, "rows": rows} if rows else {}
 
 
 def _parse_time(text: str | None) -> datetime.datetime | None:
@@ -289,6 +325,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["pct"] = lambda v: "–" if v is None else f"{v:.0%}"
     env.filters["num"] = lambda v, d=0: "–" if v is None else f"{v:,.{d}f}"
+    env.filters["ms"] = lambda v, signed=False: "–" if v is None else (f"{v:+.3f}" if signed else f"{v:.3f}")
     return env
 
 
