@@ -127,11 +127,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             # (pytest-rerunfailures; the rerun is shown in the report). A test that
             # fails twice fails the run.
             item.add_marker(pytest.mark.flaky(reruns=1, reruns_delay=2))
-        callspec = getattr(item, "callspec", None)
-        if callspec is not None and "cluster_ref" in callspec.params:
-            # with pytest-xdist's --dist loadgroup, one worker runs all of a cluster's tests:
-            # testbeds go side by side, each brought up once, in the worker that needs it
-            item.add_marker(pytest.mark.xdist_group(callspec.params["cluster_ref"].id))
     if _cluster_refs(config):
         return
     skip = pytest.mark.skip(reason=NO_CLUSTER_REASON)

@@ -4,7 +4,8 @@
 lane on its own thread. The conformance suites mostly wait for clusters to
 converge, so side by side they cost little more than the longest one. Load
 phases are measured in quiet: each waits until every testbed's conformance
-phase is over (``LaneControls.wait_for_quiet``), and they never overlap (one
+phase is over (``LaneControls.wait_for_quiet``; a testbed in a User-Mode Linux
+guest, the slowest, says at once that it will not be waited for), and they never overlap (one
 shared load slot, ``LaneControls.holding_load_slot``), so each mode's figures
 are taken while nothing else runs. ``--sequential`` is one lane for
 everything (nothing waits then).
