@@ -10,6 +10,8 @@ rest of svclab or from a client library. One concept per module:
 * ``validation``  name and label formats (DNS labels and subdomains, label keys
                   and values) with upstream's messages
 * ``merge_patch`` RFC 7386 JSON merge patch
+* ``remotecommand`` the exec/attach channel protocol over WebSocket (framing,
+                  the error channel's Status)
 
 Import from the modules (``svclab.apimachinery.labels`` ...); this package
 re-exports nothing.

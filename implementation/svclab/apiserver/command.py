@@ -65,6 +65,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--advertise-address", default=None, help="address in the default/kubernetes Endpoints (default: first listen)"
     )
     parser.add_argument("--cluster-name", default="svclab")
+    parser.add_argument(
+        "--node-agent-socket",
+        default="",
+        metavar="TEMPLATE",
+        help="Unix socket of each node's agent, '{node}' standing for the node name "
+        "(pods/log, exec and attach go there; none: those answer 503)",
+    )
     parser.add_argument("--watch-bookmark-interval", type=float, default=10.0, help=argparse.SUPPRESS)
     parser.add_argument("--log-level", default="INFO")
 
@@ -98,6 +105,7 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event, sockets: list[soc
     from .server import ApiServer
     from .services import ServiceAllocations, kubernetes_service_ip
     from .storage import Store
+    from .streaming import NodeAgents
 
     state: Path = args.state_dir
     state.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - start-up, before serving
@@ -125,6 +133,7 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event, sockets: list[soc
         server_address=f"{advertise}:{advertise_port}",
         bookmark_interval=args.watch_bookmark_interval,
         issuer=authn.TokenIssuer(_secret(state, "sa.key").encode(), store),
+        agents=NodeAgents(args.node_agent_socket),
     )
     ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ssl_ctx.load_cert_chain(pki.cert_path, pki.key_path)

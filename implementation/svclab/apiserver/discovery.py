@@ -28,7 +28,14 @@ __all__ = [
 
 KUBERNETES_VERSION = "v1.33.0"
 
-_SUBRESOURCE_KINDS = {"binding": ("Binding", ("create",)), "finalize": ("Namespace", ("update",))}
+_SUBRESOURCE_KINDS = {
+    "binding": ("Binding", ("create",)),
+    "finalize": ("Namespace", ("update",)),
+    "log": ("Pod", ("get",)),
+    "exec": ("PodExecOptions", ("create", "get")),
+    "attach": ("PodAttachOptions", ("create", "get")),
+    "portforward": ("PodPortForwardOptions", ("create", "get")),
+}
 # Subresources served in another group's kind: (group, version, kind, verbs), as upstream lists them.
 _FOREIGN_SUBRESOURCES = {
     "scale": ("autoscaling", "v1", "Scale", ("get", "patch", "update")),

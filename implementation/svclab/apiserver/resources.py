@@ -60,7 +60,9 @@ RESOURCES: tuple[ResourceType, ...] = (
         ("create", "delete", "get", "list", "patch", "update", "watch"),
     ),
     ResourceType("", "v1", "Node", "nodes", "node", False, ("no",), (), ("status",)),
-    ResourceType("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",), ("status", "binding")),
+    ResourceType(
+        "", "v1", "Pod", "pods", "pod", True, ("po",), ("all",), ("status", "binding", "log", "exec", "attach")
+    ),
     ResourceType(
         "",
         "v1",

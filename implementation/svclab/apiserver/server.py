@@ -22,7 +22,7 @@ from aiohttp import web
 
 from svclab.apimachinery.selection import SelectorError
 
-from . import authn, authz, deletion, discovery, errors, printing, protobuf, scale, selectable
+from . import authn, authz, deletion, discovery, errors, printing, protobuf, scale, selectable, streaming
 from .negotiation import Form, dry_run_requested, negotiate_form, partial_object_metadata, partial_object_metadata_list
 from .protobuf_schemas import SCHEMAS
 from .registry import Registry
@@ -36,6 +36,7 @@ __all__ = ["ApiServer", "Route", "parse_path"]
 log = logging.getLogger(__name__)
 _PUBLIC = {"/healthz", "/livez", "/readyz", "/version"}
 _CREATE_ONLY_SUBRESOURCES = {"binding", "token"}  # POST only
+_STREAMING_SUBRESOURCES = {"log", "exec", "attach"}  # proxied to the node agent (streaming.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,7 @@ class ApiServer:
         server_address: str = "",
         bookmark_interval: float = 10.0,
         issuer: authn.TokenIssuer | None = None,
+        agents: streaming.NodeAgents | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -104,6 +106,7 @@ class ApiServer:
         self.issuer = issuer
         self.server_address = server_address
         self.bookmark_interval = bookmark_interval
+        self.agents = agents or streaming.NodeAgents()
         self.ready = False
 
     def app(self) -> web.Application:
@@ -229,6 +232,8 @@ class ApiServer:
             return self._list(request, route)
         if route.subresource == "scale":
             return _json(scale.get_scale(self.registry, r, route.namespace or "", route.name))
+        if route.subresource in _STREAMING_SUBRESOURCES:
+            return await self._stream(request, route, route.name)
         obj = self.store.get(r.kind, route.namespace or "", route.name)
         if obj is None or route.subresource not in (None, "status"):
             raise errors.not_found(r.group, r.plural, route.name)
@@ -316,8 +321,19 @@ class ApiServer:
         except Exception as exc:
             raise errors.bad_request(f"the body of the request could not be decoded: {exc}") from exc
 
-    async def _post(self, request: web.Request, route: Route) -> web.Response:
+    async def _stream(self, request: web.Request, route: Route, name: str) -> web.StreamResponse:
+        """pods/log (GET), pods/exec and pods/attach (GET with a WebSocket upgrade; POST is SPDY's)."""
+        namespace = route.namespace or ""
+        if route.subresource == "log":
+            if request.method != "GET":
+                raise errors.method_not_allowed()
+            return await streaming.serve_log(request, self.store, self.agents, namespace, name)
+        return await streaming.serve_exec(request, self.store, self.agents, namespace, name, route.subresource or "")
+
+    async def _post(self, request: web.Request, route: Route) -> web.StreamResponse:
         r = route.resource
+        if route.subresource in _STREAMING_SUBRESOURCES and route.name:
+            return await self._stream(request, route, route.name)
         body = await self._body(request)
         dry_run = _dry_run(request, "CreateOptions")
         if r.kind in VIRTUAL_KINDS:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from svclab.testbed.local.agent.server import SOCKET_NAME
 from svclab.testbed.local.nsexec import preexec_entering
 from svclab.testbed.local.record import ClusterInfo
 
@@ -143,6 +144,8 @@ def plan_children(info: ClusterInfo, *, base: list[str] | None = None) -> list[C
                 info.advertise_address,
                 "--cluster-name",
                 info.name,
+                "--node-agent-socket",
+                str(state / "nodes" / "{node}" / SOCKET_NAME),
             ),
             needs_apiserver=False,
         ),

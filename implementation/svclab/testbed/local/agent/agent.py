@@ -6,6 +6,9 @@ handed to its worker (which starts graceful termination on a
 ``deletionTimestamp``); a pod that vanished from the API without going through
 the agent (force deletion) has its processes killed and its sandbox removed.
 
+The agent also serves its pods' logs and exec to the API server
+(:mod:`.server`, on ``<state-dir>/kubelet.sock``).
+
 Restart adoption: sandboxes recorded under ``<state-dir>/pods`` by a previous
 run are matched by UID against the first pod list. A pod still bound here keeps
 its sandbox and IP while its containers are started afresh (the old processes
@@ -25,10 +28,12 @@ from lightkube.resources.core_v1 import Pod
 
 from svclab.kube import FuncHandler, Informer, ReflectorOptions
 
+from .containers import ContainerRunner
 from .ipam import IPAllocator
 from .node import Heartbeat, NodeOptions, register_node
 from .podworker import AgentContext, PodWorker
 from .sandbox import Sandbox, destroy_sandbox, load_sandboxes
+from .server import SOCKET_NAME, StreamingServer
 
 __all__ = ["NodeAgent"]
 
@@ -51,6 +56,8 @@ class NodeAgent:
             state_dir=state_dir,
             allocator=IPAllocator(node.pod_cidr),
         )
+        self._state_dir = state_dir
+        self._server = StreamingServer(self)
         self._workers: dict[str, PodWorker] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._leftovers: dict[str, Sandbox] = {s.uid: s for s in load_sandboxes(state_dir)}
@@ -61,6 +68,7 @@ class NodeAgent:
     async def run(self) -> None:
         """Register the node, then serve its pods until cancelled."""
         await register_node(self._client, self._node)
+        await self._server.start(self._state_dir / SOCKET_NAME)
         heartbeat = asyncio.ensure_future(Heartbeat(self._client, self._node).run())
         self.informer.add_handler(
             FuncHandler(
@@ -75,6 +83,15 @@ class NodeAgent:
         finally:
             heartbeat.cancel()
             informer.cancel()
+            await self._server.stop()
+
+    def container(self, namespace: str, pod: str, container: str) -> ContainerRunner | None:
+        """A container of a pod this agent runs (the streaming server's lookup)."""
+        for worker in self._workers.values():
+            meta = worker.pod["metadata"]
+            if meta.get("namespace") == namespace and meta.get("name") == pod:
+                return worker.container(container)
+        return None
 
     def _on_pod(self, pod: Pod) -> None:
         data = pod.to_dict()

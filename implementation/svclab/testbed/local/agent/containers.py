@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .logs import ContainerLogs, pump
 from .sandbox import Sandbox, process_start_ticks, save_sandbox
 from .status import ContainerView, RunState
 
@@ -42,6 +43,7 @@ __all__ = [
 IMAGE_NOT_SUPPORTED = "ImageNotSupported"
 AGNHOST_IMAGE = "registry.k8s.io/e2e-test-images/agnhost"
 PAUSE_IMAGES = ("registry.k8s.io/pause", "k8s.gcr.io/pause")
+OUTPUT_GRACE = 2.0  # seconds an exited container's leftover children may keep its output open
 BACKOFF_INITIAL = 10.0
 BACKOFF_MAX = 300.0
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -160,6 +162,8 @@ class ContainerRunner:
         self._changed = asyncio.Event()
         self._probes_readiness = bool(container.get("readinessProbe"))
         self.generation = 0  # one per process started, so probes know a restart happened
+        self.logs = ContainerLogs(sandbox.directory, self.name)
+        self.output_done: asyncio.Future[None] | None = None  # done when the current instance's output is all logged
         self.ready = False
         self.view = ContainerView(
             self.name,
@@ -169,6 +173,16 @@ class ContainerRunner:
             message=launch.message,
             restart_count=restart_count,
         )
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The container's environment (an ``exec`` gets the same)."""
+        return dict(self._env)
+
+    def entering(self) -> Callable[[], None]:
+        """A ``preexec_fn`` that puts a process where this container's run: the pod's
+        namespaces and the container's working directory."""
+        return self._sandbox.entering(self.spec.get("workingDir") or None)
 
     def _set(self, **changes: Any) -> None:
         self.view = replace(self.view, **changes)
@@ -219,31 +233,31 @@ class ContainerRunner:
             self.view = replace(self.view, restart_count=self.view.restart_count + 1)
 
     async def _run_once(self) -> int:
-        log_path = Path(self._sandbox.directory) / f"{self.name}.log"
         workdir = self.spec.get("workingDir") or None
-        with open(log_path, "ab") as log:  # noqa: ASYNC230 - opening a local log file does not block
-            try:
-                process = await asyncio.create_subprocess_exec(
-                    *self._launch.argv,
-                    env=self._env,
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=log,
-                    preexec_fn=self._sandbox.entering(workdir),
-                )
-            except OSError as exc:
-                now = rfc3339(_now())
-                self._set(
-                    state=RunState.TERMINATED,
-                    exit_code=128,
-                    reason="StartError",
-                    message=str(exc),
-                    started_at=now,
-                    finished_at=now,
-                    pid=0,
-                    ready=False,
-                )
-                return 128
+        log_path = self.logs.start(self.view.restart_count)
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *self._launch.argv,
+                env=self._env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                preexec_fn=self._sandbox.entering(workdir),
+            )
+        except OSError as exc:
+            now = rfc3339(_now())
+            self._set(
+                state=RunState.TERMINATED,
+                exit_code=128,
+                reason="StartError",
+                message=str(exc),
+                started_at=now,
+                finished_at=now,
+                pid=0,
+                ready=False,
+            )
+            return 128
+        self.output_done = asyncio.ensure_future(_keep_output(process, log_path))
         self._process = process
         self._sandbox.containers[self.name] = [process.pid, process_start_ticks(process.pid)]
         save_sandbox(self._sandbox)  # so a restarted agent can find (and stop) this process
@@ -260,6 +274,7 @@ class ContainerRunner:
             ready=False,
         )
         code = await process.wait()
+        await _settle(self.output_done)
         self.ready = False
         if self._sandbox.containers.pop(self.name, None) is not None:
             save_sandbox(self._sandbox)
@@ -291,6 +306,26 @@ async def _terminate(process: asyncio.subprocess.Process, grace_seconds: float) 
     except TimeoutError:
         _signal_group(process.pid, signal.SIGKILL)
         await process.wait()
+
+
+async def _keep_output(process: asyncio.subprocess.Process, log_path: Path) -> None:
+    """Log the process's stdout and stderr until both reach end of file."""
+    assert process.stdout is not None and process.stderr is not None
+    with open(log_path, "ab") as out:  # noqa: ASYNC230 - a local file; writes are small and flushed per chunk
+        await asyncio.gather(pump(process.stdout, "stdout", out), pump(process.stderr, "stderr", out))
+
+
+async def _settle(output: asyncio.Future[None] | None) -> None:
+    """Wait for the output of an exited process to be logged. A child it left running
+    may hold the pipes open: give up after OUTPUT_GRACE seconds rather than hang."""
+    if output is None:
+        return
+    try:
+        await asyncio.wait_for(asyncio.shield(output), OUTPUT_GRACE)
+    except TimeoutError:
+        output.cancel()
+    except Exception:
+        pass
 
 
 def _signal_group(pid: int, signum: int) -> None:

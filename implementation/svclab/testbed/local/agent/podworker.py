@@ -70,6 +70,10 @@ class PodWorker:
         meta = self.pod["metadata"]
         return f"{meta.get('namespace')}/{meta.get('name')}"
 
+    def container(self, name: str) -> ContainerRunner | None:
+        """The runner of container ``name``, once the sandbox is up (None before)."""
+        return next((r for r in self._runners if r.name == name), None)
+
     def update(self, pod: Mapping[str, Any]) -> None:
         """A newer version of the pod arrived from the watch."""
         self.pod = dict(pod)
