@@ -12,6 +12,7 @@ rest of svclab or from a client library. One concept per module:
 * ``merge_patch`` RFC 7386 JSON merge patch
 * ``remotecommand`` the exec/attach channel protocol over WebSocket (framing,
                   the error channel's Status)
+* ``spdy``        SPDY/3.1 framing and header blocks, for port-forward
 
 Import from the modules (``svclab.apimachinery.labels`` ...); this package
 re-exports nothing.

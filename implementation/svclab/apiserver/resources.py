@@ -61,7 +61,15 @@ RESOURCES: tuple[ResourceType, ...] = (
     ),
     ResourceType("", "v1", "Node", "nodes", "node", False, ("no",), (), ("status",)),
     ResourceType(
-        "", "v1", "Pod", "pods", "pod", True, ("po",), ("all",), ("status", "binding", "log", "exec", "attach")
+        "",
+        "v1",
+        "Pod",
+        "pods",
+        "pod",
+        True,
+        ("po",),
+        ("all",),
+        ("status", "binding", "log", "exec", "attach", "portforward"),
     ),
     ResourceType(
         "",

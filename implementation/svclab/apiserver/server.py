@@ -36,7 +36,7 @@ __all__ = ["ApiServer", "Route", "parse_path"]
 log = logging.getLogger(__name__)
 _PUBLIC = {"/healthz", "/livez", "/readyz", "/version"}
 _CREATE_ONLY_SUBRESOURCES = {"binding", "token"}  # POST only
-_STREAMING_SUBRESOURCES = {"log", "exec", "attach"}  # proxied to the node agent (streaming.py)
+_STREAMING_SUBRESOURCES = {"log", "exec", "attach", "portforward"}  # proxied to the node agent (streaming.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,12 +322,14 @@ class ApiServer:
             raise errors.bad_request(f"the body of the request could not be decoded: {exc}") from exc
 
     async def _stream(self, request: web.Request, route: Route, name: str) -> web.StreamResponse:
-        """pods/log (GET), pods/exec and pods/attach (GET with a WebSocket upgrade; POST is SPDY's)."""
+        """pods/log (GET); pods/exec, attach and portforward (GET with a WebSocket upgrade; POST is SPDY's)."""
         namespace = route.namespace or ""
         if route.subresource == "log":
             if request.method != "GET":
                 raise errors.method_not_allowed()
             return await streaming.serve_log(request, self.store, self.agents, namespace, name)
+        if route.subresource == "portforward":
+            return await streaming.serve_port_forward(request, self.store, self.agents, namespace, name)
         return await streaming.serve_exec(request, self.store, self.agents, namespace, name, route.subresource or "")
 
     async def _post(self, request: web.Request, route: Route) -> web.StreamResponse:

@@ -12,8 +12,10 @@ local cluster a Unix socket in each node's state directory.
 (subprotocol ``v5.channel.k8s.io`` or ``v4.channel.k8s.io``, see
 :mod:`svclab.apimachinery.remotecommand`): the API server opens the same kind
 of WebSocket to the agent and relays messages both ways until either side
-closes. SPDY upgrades are refused with 400, so a client that could fall back
-to SPDY is told why instead of hanging.
+closes. ``portforward`` is kubectl's SPDY/3.1 tunnelled in a WebSocket
+(``SPDY/3.1+portforward.k8s.io``), relayed the same way; the agent speaks the
+SPDY. Plain SPDY upgrades (kubectl's fallback) are refused with 400, so the
+client says why instead of hanging.
 """
 
 from __future__ import annotations
@@ -31,10 +33,11 @@ from svclab.apimachinery import remotecommand as rc
 from . import errors
 from .storage import Obj, Store
 
-__all__ = ["NodeAgents", "pick_container", "serve_exec", "serve_log"]
+__all__ = ["NodeAgents", "PORT_FORWARD_PROTOCOL", "pick_container", "serve_exec", "serve_log", "serve_port_forward"]
 
 AGENT_URL = "http://node-agent"  # the host part is ignored on a Unix socket
 _TERMINAL_PHASES = ("Succeeded", "Failed")
+PORT_FORWARD_PROTOCOL = "SPDY/3.1+portforward.k8s.io"  # kubectl >= 1.31: SPDY frames inside WebSocket messages
 
 
 class NodeAgents:
@@ -135,6 +138,36 @@ async def serve_exec(
         )
     query = _exec_query(request, container, subresource)
     url = f"{AGENT_URL}/{subresource}/{namespace}/{name}/{container}"
+    return await _relay_to(request, socket, url, query, protocol)
+
+
+async def serve_port_forward(
+    request: web.Request, store: Store, agents: NodeAgents, namespace: str, name: str
+) -> web.StreamResponse:
+    """``pods/portforward``: kubectl's SPDY-in-WebSocket tunnel, relayed to the agent as it is."""
+    pod = store.get("Pod", namespace, name)
+    if pod is None:
+        raise errors.not_found("", "pods", name)
+    node = (pod.get("spec") or {}).get("nodeName")
+    if not node:
+        raise errors.bad_request(f"pod {name} does not have a host assigned")
+    socket = agents.socket(node)
+    if socket is None:
+        raise errors.ApiError(503, "ServiceUnavailable", f"no node agent is known for node {node}")
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+    if request.headers.get("Upgrade", "").lower() != "websocket" or PORT_FORWARD_PROTOCOL not in offered:
+        raise errors.bad_request(
+            f"portforward needs a WebSocket upgrade with subprotocol {PORT_FORWARD_PROTOCOL}; "
+            "this server does not speak plain SPDY"
+        )
+    url = f"{AGENT_URL}/portForward/{namespace}/{name}"
+    return await _relay_to(request, socket, url, [], PORT_FORWARD_PROTOCOL)
+
+
+async def _relay_to(
+    request: web.Request, socket: str, url: str, query: list[tuple[str, str]], protocol: str
+) -> web.StreamResponse:
+    """Open a WebSocket to the agent, then accept the client's and relay until one side closes."""
     session = aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=socket))
     try:
         try:

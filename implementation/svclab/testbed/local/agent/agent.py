@@ -93,6 +93,14 @@ class NodeAgent:
                 return worker.container(container)
         return None
 
+    def sandbox(self, namespace: str, pod: str) -> Sandbox | None:
+        """The sandbox of a pod this agent runs, once it is up (port-forward's lookup)."""
+        for worker in self._workers.values():
+            meta = worker.pod["metadata"]
+            if meta.get("namespace") == namespace and meta.get("name") == pod:
+                return worker.sandbox
+        return None
+
     def _on_pod(self, pod: Pod) -> None:
         data = pod.to_dict()
         uid = data["metadata"]["uid"]

@@ -70,6 +70,11 @@ class PodWorker:
         meta = self.pod["metadata"]
         return f"{meta.get('namespace')}/{meta.get('name')}"
 
+    @property
+    def sandbox(self) -> Sandbox | None:
+        """The pod's sandbox, once built (None before and after)."""
+        return self._sandbox
+
     def container(self, name: str) -> ContainerRunner | None:
         """The runner of container ``name``, once the sandbox is up (None before)."""
         return next((r for r in self._runners if r.name == name), None)

@@ -15,6 +15,9 @@ Paths, as kubelet serves them:
 * ``GET /exec/NS/POD/CONTAINER?command=...&stdin&stdout&stderr&tty``: a WebSocket
   upgrade with subprotocol ``v5.channel.k8s.io`` or ``v4.channel.k8s.io``
   (:mod:`.exec_session`).
+* ``GET /portForward/NS/POD``: a WebSocket upgrade with subprotocol
+  ``SPDY/3.1+portforward.k8s.io`` (:mod:`.portforward_session`); connections go
+  to localhost in the pod's network namespace.
 
 Errors are ``Status`` bodies with kubelet's messages, which the API server
 passes on unchanged.
@@ -25,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,10 +38,13 @@ import orjson
 from aiohttp import web
 
 from svclab.apimachinery import remotecommand as rc
+from svclab.testbed.local.nsexec import in_netns
 
 from .containers import ContainerRunner
 from .exec_session import ExecRequest, run_exec
 from .logs import LogQuery, parse_entry, render
+from .portforward_session import PROTOCOL, run_port_forward
+from .sandbox import Sandbox
 from .status import RunState
 
 __all__ = ["SOCKET_NAME", "PodLookup", "StreamingServer", "log_query"]
@@ -49,6 +56,8 @@ FOLLOW_POLL = 0.2  # seconds between looks at a followed log file
 
 class PodLookup(Protocol):
     def container(self, namespace: str, pod: str, container: str) -> ContainerRunner | None: ...
+
+    def sandbox(self, namespace: str, pod: str) -> Sandbox | None: ...
 
 
 def _status(code: int, reason: str, message: str) -> web.Response:
@@ -86,6 +95,7 @@ class StreamingServer:
         app = web.Application()
         app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self._logs)
         app.router.add_get("/exec/{namespace}/{pod}/{container}", self._exec)
+        app.router.add_get("/portForward/{namespace}/{pod}", self._port_forward)
         return app
 
     async def start(self, socket_path: Path) -> None:
@@ -179,6 +189,35 @@ class StreamingServer:
         )
         await run_exec(ws, protocol, exec_request)
         return ws
+
+    async def _port_forward(self, request: web.Request) -> web.StreamResponse:
+        m = request.match_info
+        sandbox = self._pods.sandbox(m["namespace"], m["pod"])
+        if sandbox is None:
+            return _status(404, "NotFound", f'pod "{m["pod"]}" has no sandbox on this node')
+        offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+        if PROTOCOL not in offered:
+            return _status(400, "BadRequest", f"a WebSocket with subprotocol {PROTOCOL} is required")
+        ws = web.WebSocketResponse(protocols=(PROTOCOL,), autoping=True)
+        await ws.prepare(request)
+        await run_port_forward(ws, lambda port: _connect_in(sandbox.netns, port))
+        return ws
+
+
+async def _connect_in(netns: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A TCP connection to localhost:``port`` in the pod's network namespace (as the CRI's
+    port-forward does), so a server bound to the pod's loopback is reachable too."""
+    if not netns:  # no namespace of its own (tests): the agent's
+        return await asyncio.open_connection("127.0.0.1", port)
+    with in_netns(netns):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+    except OSError:
+        sock.close()
+        raise
+    return await asyncio.open_connection(sock=sock)
 
 
 def _entries(data: bytes) -> list[Any]:
