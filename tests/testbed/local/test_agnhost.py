@@ -1,10 +1,15 @@
 """Unit tests for the built-in agnhost: netexec's answers and the HTTP/1.1 framing.
 
-Peers are made up (10.244.1.5:40000); no sockets are opened.
+Peers are made up (10.244.1.5:40000); no sockets are opened, except by the one
+test that starts netexec as a process (on free loopback ports) to read its start-up lines.
 """
 
 from __future__ import annotations
 
+import re
+import socket
+import subprocess
+import sys
 from typing import Any
 
 from svclab.testbed.local.agnhost import HttpProtocol, netexec_http_response, netexec_udp_reply
@@ -74,3 +79,23 @@ def test_http10_closes_by_default() -> None:
     protocol, transport = _connection()
     protocol.data_received(b"GET /hostname HTTP/1.0\r\n\r\n")
     assert transport.closed and transport.written.endswith(b"web-0")
+
+
+def test_netexec_says_where_it_listens_as_agnhost_logs_it() -> None:
+    """The start-up lines ``kubectl logs`` shows for a netexec pod (Go's log format)."""
+    ports = []
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    argv = [sys.executable, "-m", "svclab.testbed.local.agnhost", "netexec", f"--http-port={ports[0]}"]
+    process = subprocess.Popen([*argv, f"--udp-port={ports[1]}"], stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        lines = [process.stderr.readline(), process.stderr.readline()]
+    finally:
+        process.terminate()
+        process.wait(10)
+    stamp = r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d "
+    assert re.fullmatch(stamp + f"Started HTTP server on port {ports[0]}\n", lines[0])
+    assert re.fullmatch(stamp + f"Started UDP server on port {ports[1]}\n", lines[1])

@@ -7,8 +7,10 @@ status`` completing, and ``rollout undo``. It needs the spec's default
 controllers (a local cluster runs the endpoint and workload controllers when
 ``spec.controllers`` is omitted) and the API server's apps/v1.
 
-Not here: ``kubectl exec``, ``logs`` and ``port-forward``, which the API
-server does not serve yet (issue 13, "node streaming").
+Then, on a second deployment: ``kubectl exec`` (output, exit codes, stdin),
+``logs`` and ``logs -f``, and ``port-forward`` to the pod and to the Service
+with an HTTP request through each - node streaming through the API server to
+the node agents.
 
 Why here and not in conformance/: this checks the local testbed's wiring
 (spec defaults -> controller-manager -> API server -> scheduler -> agents),
@@ -24,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -149,3 +152,69 @@ def test_create_expose_scale_rollout_undo(kubeconfig: Path) -> None:
     for pod in undone:
         image = kubectl(kubeconfig, "get", "pod", pod, "-o", "jsonpath={.spec.containers[0].image}")
         assert image == f"{AGNHOST}:2.53"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _http_get_through_forward(kubeconfig: Path, target: str, remote: int, path: str) -> str:
+    """``kubectl port-forward TARGET LOCAL:REMOTE``, one GET through it, then stop it."""
+    local = _free_port()
+    forward = subprocess.Popen(
+        [KUBECTL, f"--kubeconfig={kubeconfig}", "port-forward", "--address=127.0.0.1", target, f"{local}:{remote}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert forward.stdout is not None
+        line = forward.stdout.readline()
+        assert line.startswith("Forwarding from 127.0.0.1:"), line
+        with socket.create_connection(("127.0.0.1", local), timeout=20) as conn:
+            conn.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+        return answer.decode().partition("\r\n\r\n")[2]
+    finally:
+        forward.terminate()
+        forward.wait(10)
+
+
+def run_kubectl(kubeconfig: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [KUBECTL, f"--kubeconfig={kubeconfig}", *args], capture_output=True, text=True, input=input, timeout=60
+    )
+
+
+def test_exec_logs_and_port_forward(kubeconfig: Path) -> None:
+    kubectl(kubeconfig, "create", "deployment", "talk", f"--image={AGNHOST}:2.53", "--", "/agnhost", "netexec")
+    kubectl(kubeconfig, "expose", "deployment", "talk", "--port=80", "--target-port=8080")
+    kubectl(kubeconfig, "rollout", "status", "deployment/talk", f"--timeout={WAIT:g}s", timeout=WAIT + 10)
+    pod = kubectl(kubeconfig, "get", "pods", "-l", "app=talk", "-o", "jsonpath={.items[0].metadata.name}")
+
+    assert kubectl(kubeconfig, "exec", pod, "--", "hostname") == f"{pod}\n"  # inside the pod's namespaces
+    assert run_kubectl(kubeconfig, "exec", pod, "--", "false").returncode == 1
+    failed = run_kubectl(kubeconfig, "exec", pod, "--", "sh", "-c", "echo on-stderr >&2; exit 3")
+    assert (failed.returncode, failed.stderr.splitlines()[0]) == (3, "on-stderr")
+    piped = run_kubectl(kubeconfig, "exec", "-i", pod, "--", "sh", "-c", "tr a-z A-Z", input="piped\n")
+    assert (piped.returncode, piped.stdout) == (0, "PIPED\n")
+
+    kubectl(kubeconfig, "logs", "deployment/talk")  # kubectl picks the pod
+    # logs -f streams what a container writes later, and ends when it exits
+    script = "sleep 2; for i in 1 2 3; do echo tick $i; sleep 1; done"
+    kubectl(
+        kubeconfig, "run", "ticker", f"--image={AGNHOST}:2.53", "--restart=Never", "--command", "--", "sh", "-c", script
+    )
+    kubectl(kubeconfig, "wait", "--for=condition=Ready", "pod/ticker", f"--timeout={WAIT:g}s", timeout=WAIT + 10)
+    assert kubectl(kubeconfig, "logs", "-f", "ticker") == "tick 1\ntick 2\ntick 3\n"
+    assert kubectl(kubeconfig, "logs", "ticker", "--tail=1") == "tick 3\n"
+    stamped = kubectl(kubeconfig, "logs", "ticker", "--timestamps", "--tail=1")
+    assert stamped.startswith("20") and stamped.endswith("Z tick 3\n")
+
+    assert _http_get_through_forward(kubeconfig, f"pod/{pod}", 8080, "/hostname") == pod
+    # kubectl resolves the Service to one of its pods and its port 80 to the targetPort 8080
+    assert _http_get_through_forward(kubeconfig, "svc/talk", 80, "/echo?msg=via-service") == "via-service"

@@ -28,6 +28,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
@@ -240,11 +241,18 @@ async def _serve_hostname(args: argparse.Namespace) -> None:
     await _wait_for_termination()
 
 
+def _log(message: str) -> None:
+    """A line as Go's standard logger writes it (agnhost's start-up lines, seen in ``kubectl logs``)."""
+    print(time.strftime("%Y/%m/%d %H:%M:%S ") + message, file=sys.stderr, flush=True)
+
+
 async def _netexec(args: argparse.Namespace) -> None:
     hostname = socket.gethostname()
     await _serve_http(args.http_port, lambda m, t, h, p: netexec_http_response(hostname, m, t, h, p))
+    _log(f"Started HTTP server on port {args.http_port}")
     if args.udp_port > 0:
         await _serve_udp(args.udp_port, lambda data, peer: netexec_udp_reply(hostname, data, peer))
+        _log(f"Started UDP server on port {args.udp_port}")
     await _wait_for_termination(args.delay_shutdown)
 
 
