@@ -9,7 +9,8 @@ this is the wire path a local cluster uses, minus the namespaces.
 Address plan: one Pod ``talk`` bound to node ``n1`` (the agent socket
 ``<tmp>/n1.sock``), containers ``chatty`` (writes, then waits), ``burst``
 (three lines a second apart, then exits), ``crasher`` (one line, exit 1,
-restarted) and ``sleeper`` (waits; exec target); port-forward goes to a TCP
+restarted), ``sleeper`` (waits; exec target) and ``ticker`` (writes forever;
+attach target); port-forward goes to a TCP
 server on the host's loopback (the test's "pod" has no namespace of its own).
 """
 
@@ -43,6 +44,7 @@ CONTAINERS = {
     "burst": "echo a; sleep 1; echo b; sleep 1; echo c",
     "crasher": "echo run; exit 1",
     "sleeper": "exec sleep 600",
+    "ticker": "while :; do echo tick; echo tock >&2; sleep 0.2; done",
 }
 
 
@@ -201,7 +203,7 @@ def test_logs_of_a_running_container(kube: Callable[..., Any]) -> None:
 def test_logs_need_a_container_name_when_the_pod_has_several(kube: Callable[..., Any]) -> None:
     raw = kube("get", "--raw", "/api/v1/namespaces/default/pods/talk/log")
     assert raw.returncode == 1
-    assert "a container name must be specified for pod talk, choose one of: [chatty burst crasher sleeper]" in (
+    assert "a container name must be specified for pod talk, choose one of: [chatty burst crasher sleeper ticker]" in (
         raw.stderr
     )
 
@@ -241,6 +243,23 @@ def test_exec_of_a_missing_command(kube: Callable[..., Any]) -> None:
     missing = kube("exec", "talk", "-c", "sleeper", "--", "no-such-command")
     assert missing.returncode == 1
     assert 'exec: "no-such-command": executable file not found in $PATH' in missing.stderr
+
+
+def test_attach_streams_the_containers_output_from_now_on(
+    cluster: tuple[RunningApiServer, Agent], kubectl_binary: Path, tmp_path: Path
+) -> None:
+    server, _agent = cluster
+    env = dict(os.environ, KUBECONFIG=str(server.kubeconfig))
+    command = [str(kubectl_binary), "--cache-dir", str(tmp_path / "cache"), "attach", "talk", "-c", "ticker"]
+    attach = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert attach.stdout is not None and attach.stderr is not None
+        assert [attach.stdout.readline() for _ in range(3)] == ["tick\n"] * 3
+        lines = [attach.stderr.readline() for _ in range(3)]  # kubectl's two notices, then the output
+        assert lines[-1] == "tock\n", lines
+    finally:
+        attach.terminate()
+        attach.wait(10)
 
 
 def _free_port() -> int:

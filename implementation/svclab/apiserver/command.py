@@ -70,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="",
         metavar="TEMPLATE",
         help="Unix socket of each node's agent, '{node}' standing for the node name "
-        "(pods/log, exec and attach go there; none: those answer 503)",
+        "(pods/log, exec, attach and portforward go there; none: those answer 503)",
     )
     parser.add_argument("--watch-bookmark-interval", type=float, default=10.0, help=argparse.SUPPRESS)
     parser.add_argument("--log-level", default="INFO")

@@ -15,6 +15,8 @@ Paths, as kubelet serves them:
 * ``GET /exec/NS/POD/CONTAINER?command=...&stdin&stdout&stderr&tty``: a WebSocket
   upgrade with subprotocol ``v5.channel.k8s.io`` or ``v4.channel.k8s.io``
   (:mod:`.exec_session`).
+* ``GET /attach/NS/POD/CONTAINER``: the same WebSocket, carrying the container's
+  output from then on until it exits.
 * ``GET /portForward/NS/POD``: a WebSocket upgrade with subprotocol
   ``SPDY/3.1+portforward.k8s.io`` (:mod:`.portforward_session`); connections go
   to localhost in the pod's network namespace.
@@ -95,6 +97,7 @@ class StreamingServer:
         app = web.Application()
         app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self._logs)
         app.router.add_get("/exec/{namespace}/{pod}/{container}", self._exec)
+        app.router.add_get("/attach/{namespace}/{pod}/{container}", self._attach)
         app.router.add_get("/portForward/{namespace}/{pod}", self._port_forward)
         return app
 
@@ -188,6 +191,41 @@ class StreamingServer:
             preexec=runner.entering(),
         )
         await run_exec(ws, protocol, exec_request)
+        return ws
+
+    async def _attach(self, request: web.Request) -> web.StreamResponse:
+        """The container's output from now on, on stdout/stderr, until it exits. Containers run
+        here without a stdin (``stdin: true`` in a pod spec is not honoured), so none is taken."""
+        found = self._runner_for(request)
+        if isinstance(found, web.Response):
+            return found
+        runner = found
+        protocol = rc.negotiate(request.headers.get("Sec-WebSocket-Protocol", ""))
+        path = runner.logs.current()
+        if protocol is None:
+            return _status(400, "BadRequest", f"a WebSocket with subprotocol {' or '.join(rc.PROTOCOLS)} is required")
+        if path is None or runner.view.state is not RunState.RUNNING:
+            return _status(400, "BadRequest", f'container "{runner.name}" is not running')
+        ws = web.WebSocketResponse(protocols=(protocol,), autoping=True)
+        await ws.prepare(request)
+        offset = path.stat().st_size
+        reader = asyncio.ensure_future(ws.receive())  # the client closing ends the attach
+        while not reader.done():
+            finished = runner.logs.current() != path or _output_done(runner)
+            with open(path, "rb") as file:  # noqa: ASYNC230 - small reads of a local file
+                file.seek(offset)
+                chunk = file.read()
+            end = chunk.rfind(b"\n") + 1
+            offset += end
+            for entry in _entries(chunk[:end]):
+                channel = rc.STDERR if entry.stream == "stderr" else rc.STDOUT
+                await ws.send_bytes(rc.frame(channel, entry.content + (b"" if entry.partial else b"\n")))
+            if finished:
+                await ws.send_bytes(rc.frame(rc.ERROR, orjson.dumps(rc.exit_status(0))))
+                break
+            await asyncio.wait([reader], timeout=FOLLOW_POLL)
+        reader.cancel()
+        await ws.close()
         return ws
 
     async def _port_forward(self, request: web.Request) -> web.StreamResponse:
