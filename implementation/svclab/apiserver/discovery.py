@@ -9,11 +9,13 @@ parameter (then kubectl leaves field validation to the server).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Any
 
 import orjson
 
+from . import openapi
 from .resources import RESOURCES, ResourceType
 
 __all__ = [
@@ -126,6 +128,7 @@ def _gv_path(group: str, version: str) -> str:
     return f"apis/{group}/{version}" if group else f"api/{version}"
 
 
+@functools.cache  # the same for the server's life; callers only serialise it
 def openapi_v3_document(group: str, version: str) -> dict[str, Any] | None:
     resources = [r for r in RESOURCES if (r.group, r.version) == (group, version)]
     if not resources:
@@ -153,10 +156,11 @@ def openapi_v3_document(group: str, version: str) -> dict[str, Any] | None:
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION},
         "paths": paths,
-        "components": {"schemas": {}},
+        "components": {"schemas": openapi.v3_schemas()},
     }
 
 
+@functools.cache
 def openapi_v3_index() -> dict[str, Any]:
     paths = {}
     for group, version in group_versions():

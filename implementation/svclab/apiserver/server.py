@@ -10,6 +10,7 @@ when the client asks for them (`kubectl get`).
 from __future__ import annotations
 
 import base64
+import functools
 import hmac
 import logging
 from collections.abc import Callable
@@ -22,7 +23,20 @@ from aiohttp import web
 
 from svclab.apimachinery.selection import SelectorError
 
-from . import authn, authz, deletion, discovery, errors, printing, protobuf, scale, selectable, streaming
+from . import (
+    authn,
+    authz,
+    deletion,
+    discovery,
+    errors,
+    openapi,
+    openapi_proto,
+    printing,
+    protobuf,
+    scale,
+    selectable,
+    streaming,
+)
 from .negotiation import Form, dry_run_requested, negotiate_form, partial_object_metadata, partial_object_metadata_list
 from .protobuf_schemas import SCHEMAS
 from .registry import Registry
@@ -76,6 +90,23 @@ def parse_path(path: str) -> Route | None:
 
 def _json(body: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+
+
+@functools.cache
+def _openapi_v2_bodies() -> tuple[bytes, bytes]:
+    """(protobuf, JSON) of /openapi/v2, built once."""
+    document = openapi.v2_document(discovery.KUBERNETES_VERSION)
+    return openapi_proto.encode_document(document), orjson.dumps(document)
+
+
+def _openapi_v2(accept: str) -> web.Response:
+    """protobuf when the client asks for it (client-go always does), else JSON."""
+    proto, as_json = _openapi_v2_bodies()
+    if openapi_proto.MEDIA_TYPE in accept:
+        # the body's type is named by the Accept the client sent; Go cannot parse that name
+        # back ('@'), so, as kube-openapi does, the answer says octet-stream
+        return web.Response(body=proto, content_type="application/octet-stream")
+    return web.Response(body=as_json, content_type="application/json")
 
 
 def _form(request: web.Request, *, is_list: bool) -> Form:
@@ -151,7 +182,7 @@ class ApiServer:
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/") or "/"
-        special = self._special(path)
+        special = self._special(path, request.headers.get("Accept", ""))
         if special is not None:
             if request.method != "GET":
                 raise errors.method_not_allowed()
@@ -172,7 +203,7 @@ class ApiServer:
             raise errors.method_not_allowed()
         return await handler(request, route)
 
-    def _special(self, path: str) -> web.Response | None:
+    def _special(self, path: str, accept: str = "") -> web.Response | None:
         if path in ("/healthz", "/livez", "/readyz"):
             return web.Response(text="ok" if self.ready else "not ready", status=200 if self.ready else 503)
         if path == "/version":
@@ -200,9 +231,7 @@ class ApiServer:
             doc = discovery.openapi_v3_document(*gv) if gv else None
             return _json(doc) if doc else None
         if path == "/openapi/v2":
-            return _json(
-                errors.ApiError(404, "NotFound", "the server could not find the requested resource").status(), 404
-            )
+            return _openapi_v2(accept)
         return None
 
     # -- reads -----------------------------------------------------------------
