@@ -68,7 +68,10 @@ class NodeAgent:
     async def run(self) -> None:
         """Register the node, then serve its pods until cancelled."""
         await register_node(self._client, self._node)
-        await self._server.start(self._state_dir / SOCKET_NAME)
+        try:
+            await self._server.start(self._state_dir / SOCKET_NAME)
+        except OSError as exc:  # pods still run; only logs/exec/port-forward through the API are lost
+            log.error("cannot serve logs and exec on %s: %s", self._state_dir / SOCKET_NAME, exc)
         heartbeat = asyncio.ensure_future(Heartbeat(self._client, self._node).run())
         self.informer.add_handler(
             FuncHandler(
