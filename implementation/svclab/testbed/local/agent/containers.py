@@ -42,7 +42,7 @@ __all__ = [
 
 IMAGE_NOT_SUPPORTED = "ImageNotSupported"
 AGNHOST_IMAGE = "registry.k8s.io/e2e-test-images/agnhost"
-PAUSE_IMAGES = ("registry.k8s.io/pause", "k8s.gcr.io/pause")
+PAUSE_IMAGES = ("registry.k8s.io/pause", "k8s.gcr.io/pause", "gcr.io/google_containers/pause")  # older names too
 OUTPUT_GRACE = 2.0  # seconds an exited container's leftover children may keep its output open
 BACKOFF_INITIAL = 10.0
 BACKOFF_MAX = 300.0
