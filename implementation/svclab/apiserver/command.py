@@ -40,6 +40,16 @@ def _netns_host_port(text: str) -> tuple[str, str, int]:
     return (netns, *_host_port(rest))
 
 
+def _service_cidrs(text: str) -> str:
+    """--service-cidr: one CIDR, or a dual-stack pair PRIMARY,SECONDARY."""
+    from .services import parse_service_cidrs
+
+    try:
+        return ",".join(parse_service_cidrs(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--state-dir", required=True, type=Path, help="directory for the database, certificates and kubeconfigs"
@@ -63,6 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--service-cidr",
         default="10.96.0.0/16",
+        type=_service_cidrs,
         help="service ClusterIP range; a dual-stack pair as PRIMARY,SECONDARY (one IPv4, one IPv6)",
     )
     parser.add_argument(
