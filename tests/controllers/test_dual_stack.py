@@ -18,14 +18,29 @@ from typing import Any
 
 import pytest
 from lightkube.models.core_v1 import EndpointAddress
-from lightkube.resources.core_v1 import Service
+from lightkube.resources.core_v1 import Endpoints, Service
+from lightkube.resources.discovery_v1 import EndpointSlice
 
 from svclab.controllers.endpoints import desired_endpoints, pod_address_for_service
 from svclab.controllers.mirroring import plan_mirrored_slices
 from svclab.controllers.slices.reconciler import plan_slices
 from svclab.controllers.slices.service_slices import address_types_for_service
+from svclab.kube.names import NamespacedName
 
-from .builders import T0, endpoint_port, endpoints, endpoints_of, labels_of, must, pod, raw_address, service, subset
+from .builders import (
+    NAMESPACE,
+    T0,
+    endpoint_port,
+    endpoints,
+    endpoints_of,
+    labels_of,
+    must,
+    node,
+    pod,
+    raw_address,
+    service,
+    subset,
+)
 from .slices.builders import NODES, existing_slice
 
 pytestmark = pytest.mark.timeout(2)
@@ -167,3 +182,24 @@ def test_mirroring_splits_a_dual_subset_by_family_with_the_same_ports() -> None:
     assert [e.addresses for e in endpoints_of(by_type["IPv4"])] == [["10.0.0.1"], ["10.0.0.2"]]
     assert [e.addresses for e in endpoints_of(by_type["IPv6"])] == [["2001:db8::1"]]
     assert by_type["IPv4"].ports == by_type["IPv6"].ports
+
+
+# --- the controllers' shell: one sync of a dual-stack Service over the FakeClient -------
+
+FOO = NamespacedName(NAMESPACE, "foo")
+
+
+@pytest.mark.timeout(10)
+async def test_slice_controller_writes_and_retires_per_family(make_harness: Any) -> None:
+    the_pod = pod(0, ips=["1.2.3.4", "2000::4"])
+    h = await make_harness(service(families=IPV4IPV6), the_pod, node(), controllers=["endpointslice", "endpoints"])
+    assert await h.sync("endpointslice", FOO) == [("create", "EndpointSlice"), ("create", "EndpointSlice")]
+    assert sorted(s.addressType for s in h.client.objects(EndpointSlice)) == ["IPv4", "IPv6"]
+    assert await h.sync("endpoints", FOO) == [("create", "Endpoints")]
+    [eps] = h.client.objects(Endpoints)
+    assert [a.ip for s in must(eps.subsets) for a in must(s.addresses)] == ["1.2.3.4"]
+
+    await h.client.replace(service(families=IPV4ONLY))  # downgraded to single-stack
+    await h.settle()
+    assert await h.sync("endpointslice", FOO) == [("delete", "EndpointSlice")]
+    assert [s.addressType for s in h.client.objects(EndpointSlice)] == ["IPv4"]
