@@ -22,7 +22,7 @@ MODULES = sorted(info.name for info in pkgutil.iter_modules(apimachinery.__path_
 
 
 def test_the_concepts_are_all_there() -> None:
-    assert MODULES == ["fields", "labels", "merge_patch", "selection", "validation"]
+    assert MODULES == ["fields", "labels", "merge_patch", "netutils", "selection", "validation"]
 
 
 @pytest.mark.parametrize("name", MODULES)

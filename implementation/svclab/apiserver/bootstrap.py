@@ -33,6 +33,8 @@ def _ensure(registry: Registry, kind: str, namespace: str, obj: dict[str, Any]) 
 
 
 def ensure_system_objects(registry: Registry, service_cidr: str, address: str, port: int) -> None:
+    """Namespaces and the ``default/kubernetes`` Service; ``service_cidr`` is the
+    primary family's range (upstream gives the Service the primary family only)."""
     for name in SYSTEM_NAMESPACES:
         if registry.store.get("Namespace", "", name) is None:
             registry.create(by_kind("Namespace"), "", {"metadata": {"name": name}})
@@ -73,7 +75,7 @@ def ensure_system_objects(registry: Registry, service_cidr: str, address: str, p
         "default",
         {
             "metadata": {"name": "kubernetes", "labels": {"kubernetes.io/service-name": "kubernetes"}},
-            "addressType": "IPv4",
+            "addressType": "IPv6" if ":" in address else "IPv4",
             "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
             "ports": [https],
         },

@@ -27,6 +27,8 @@ import yaml
 
 from svclab.proxy import modes as proxy_modes
 
+from . import networking
+
 __all__ = [
     "API_VERSION",
     "Controller",
@@ -51,8 +53,7 @@ __all__ = [
 API_VERSION = "svclab.dev/v1alpha1"
 KIND = "Testbed"
 KIND_API_VERSION = "kind.x-k8s.io/v1alpha4"
-DEFAULT_POD_SUBNET = "10.244.0.0/16"
-DEFAULT_SERVICE_SUBNET = "10.96.0.0/16"
+DEFAULT_POD_SUBNET, DEFAULT_SERVICE_SUBNET = networking.default_subnets("ipv4")
 
 # kind Cluster fields we accept as they are (kind's own schema, v1alpha4); the
 # ones we use are validated more closely.
@@ -270,15 +271,15 @@ class _Checker:
             return ProxyMode("iptables")
         return ProxyMode(value)
 
-    def cidr(self, value: Any, path: str, default: str) -> str:
+    def subnets(self, value: Any, path: str, ip_family: str, default: str) -> str:
+        """kind's podSubnet / serviceSubnet: one CIDR, or two (dual); kind's default."""
         if value is None:
             return default
-        try:
-            network = ipaddress.ip_network(str(value), strict=True)
-        except ValueError:
-            self.fail(path, "must be a CIDR like 10.244.0.0/16")
+        text, problem = networking.check_subnets(value, ip_family)
+        if problem:
+            self.fail(path, problem)
             return default
-        return str(network)
+        return text
 
     def duration(self, value: Any, path: str, default: Duration) -> Duration:
         if value is None:
@@ -394,15 +395,17 @@ def _check_cluster(check: _Checker, raw: Any) -> dict[str, Any]:
         check.fail("spec.cluster.apiVersion", f"must be {KIND_API_VERSION}")
     net = check.mapping(cluster.get("networking"), "spec.cluster.networking", _KIND_NETWORKING_FIELDS)
     ip_family = net.get("ipFamily", "ipv4")
-    if ip_family not in ("ipv4", "ipv6", "dual"):
-        check.fail("spec.cluster.networking.ipFamily", "must be one of ipv4, ipv6, dual")
+    if ip_family not in networking.IP_FAMILIES:
+        check.fail("spec.cluster.networking.ipFamily", "must be one of " + ", ".join(networking.IP_FAMILIES))
+        ip_family = "ipv4"
     kube_proxy_mode = net.get("kubeProxyMode", "none")
     if kube_proxy_mode not in ("iptables", "ipvs", "nftables", "none"):
         check.fail("spec.cluster.networking.kubeProxyMode", "must be one of iptables, ipvs, nftables, none")
+    defaults = networking.default_subnets(str(ip_family))
     return {
-        "pod_subnet": check.cidr(net.get("podSubnet"), "spec.cluster.networking.podSubnet", DEFAULT_POD_SUBNET),
-        "service_subnet": check.cidr(
-            net.get("serviceSubnet"), "spec.cluster.networking.serviceSubnet", DEFAULT_SERVICE_SUBNET
+        "pod_subnet": check.subnets(net.get("podSubnet"), "spec.cluster.networking.podSubnet", ip_family, defaults[0]),
+        "service_subnet": check.subnets(
+            net.get("serviceSubnet"), "spec.cluster.networking.serviceSubnet", ip_family, defaults[1]
         ),
         "kube_proxy_mode": str(kube_proxy_mode),
         "ip_family": str(ip_family),
@@ -416,7 +419,12 @@ def _check_local_limits(check: _Checker, testbed: dict[str, Any]) -> None:
     if roles and roles.count(NodeRole.CONTROL_PLANE) != 1:
         check.fail("spec.cluster.nodes", "the local provider needs exactly one control-plane node")
     if testbed["ip_family"] != "ipv4":
-        check.fail("spec.cluster.networking.ipFamily", "the local provider supports only ipv4")
+        # TODO(issue 18): IPv6 node and pod networks in the local provider.
+        check.fail(
+            "spec.cluster.networking.ipFamily",
+            f"{testbed['ip_family']} is not yet supported by the local provider (use provider: kind, or ipv4)",
+        )
+        return
     pod_subnet = ipaddress.ip_network(testbed["pod_subnet"])
     if pod_subnet.version == 4 and pod_subnet.prefixlen > 24 - max(len(roles) - 1, 0).bit_length():
         check.fail("spec.cluster.networking.podSubnet", f"too small for {len(roles)} nodes with a /24 each")
