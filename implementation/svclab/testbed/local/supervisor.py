@@ -2,7 +2,8 @@
 
 ``plan_children(info)`` (pure) says what runs and where:
 
-* ``apiserver`` in the root namespace, listening on 127.0.0.1 and, through
+* ``apiserver`` in the root namespace, listening on 127.0.0.1 (on the port
+  recorded at ``svclab up``, the same after every restart) and, through
   ``--listen-netns``, on the control-plane node's address (and, for a cluster
   inside a User-Mode Linux guest, on the guest's ``vec0`` address, which the
   host's forwarder reaches);
@@ -133,7 +134,7 @@ def plan_children(info: ClusterInfo, *, base: list[str] | None = None) -> list[C
                 "--state-dir",
                 str(state / "apiserver"),
                 "--listen",
-                "127.0.0.1:0",
+                f"127.0.0.1:{info.loopback_port}",
                 *guest_listen,
                 "--listen-netns",
                 f"{control_plane.netns}={info.advertise_address}:6443",
