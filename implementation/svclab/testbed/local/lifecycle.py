@@ -197,9 +197,7 @@ def bring_up(
     check_mode(testbed)
     state = naming.state_dir(testbed.name)
     info = (
-        read_cluster(state)
-        if inside_guest
-        else describe_cluster(testbed, state, loopback_port=choose_loopback_port())
+        read_cluster(state) if inside_guest else describe_cluster(testbed, state, loopback_port=choose_loopback_port())
     )
     timings: list[tuple[str, float]] = []
     try:

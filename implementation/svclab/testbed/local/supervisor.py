@@ -169,9 +169,10 @@ def plan_children(info: ClusterInfo, *, base: list[str] | None = None) -> list[C
     return children + _node_children(info, base, with_proxy)
 
 
-def running_child_pid(state_dir: str | Path, child: str) -> int | None:
+def running_child_pid(state_dir: str | Path, child: str, *, stopped: bool = False) -> int | None:
     """PID of the supervisor's child ``child`` (``controller-manager``, ``proxy-<node>``,
-    ...) of the cluster in ``state_dir`` that runs now (not stopped, not a zombie).
+    ...) of the cluster in ``state_dir`` that runs now (not stopped, not a zombie), or
+    with ``stopped`` the one that is frozen (SIGSTOP) now.
 
     Matches parent PID and exact argv from ``plan_children``, so tests can crash or
     freeze one component. Looks at this kernel's /proc: inside a UML guest for a
@@ -196,7 +197,7 @@ def running_child_pid(state_dir: str | Path, child: str) -> int | None:
         if (
             argv.endswith(b"\0svclab.cli\0" + wanted)
             and int(fields[1]) == info.supervisor_pid
-            and fields[0] not in "ZXT"
+            and (fields[0] in "Tt" if stopped else fields[0] not in "ZXTt")
         ):
             return int(entry.name)
     return None
