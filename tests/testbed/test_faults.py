@@ -117,3 +117,17 @@ def test_run_fault_undoes_even_when_the_wait_is_interrupted() -> None:
 def test_run_fault_without_duration_does_one_thing() -> None:
     handle = RecordingHandle()
     assert run_fault(handle, parse_fault("kill", "apiserver"), sleep=pytest.fail) == ["kill apiserver"]
+
+
+def test_a_cluster_tested_as_it_is_has_no_fault_hooks() -> None:
+    from pathlib import Path
+
+    from svclab.testbed.kubeconfig import KubeconfigCluster
+
+    cluster = KubeconfigCluster("prod", "kubeconfig", Path("/k"), "kubectl", "unknown", None)
+    with pytest.raises(FaultUnavailable) as caught:
+        cluster.fault(parse_fault("kill", "apiserver"))
+    assert str(caught.value) == (
+        "kill apiserver: fault injection is not available on prod "
+        "(provider kubeconfig: svclab neither runs its components nor reaches its nodes)"
+    )

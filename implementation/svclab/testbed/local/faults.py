@@ -90,6 +90,8 @@ def _signal(handle: LocalClusterHandle, request: FaultRequest) -> str:
         raise FaultError(f"cluster {handle.name} has no component {request.target} (components: {', '.join(names)})")
     signum, verb, after = _SIGNALS[request.action]
     pid = handle.component_pid(request.target, stopped=request.action is FaultAction.CONTINUE)
+    if pid is None and request.action is FaultAction.KILL:  # a frozen one can be killed too
+        pid = handle.component_pid(request.target, stopped=True)
     if pid is None:
         state = "stopped" if request.action is FaultAction.CONTINUE else "running (restarting or stopped?)"
         raise ProviderError(f"{handle.name}: {request.target} is not {state} now")
