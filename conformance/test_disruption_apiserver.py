@@ -64,7 +64,7 @@ pytestmark = [pytest.mark.disruption, pytest.mark.needs_proxy, pytest.mark.needs
 WEB = [ServicePort(name="http", port=80, targetPort=HTTP_PORT, protocol="TCP")]
 BACKEND = {"app": "backend"}
 FREEZE = 10.0  # seconds the API server stays frozen
-CUT_OFF = 10.0  # seconds a node stays cut off in the quick selection (30 under breadth)
+CUT_OFF = 6.0  # seconds a node stays cut off in the quick selection (30 under breadth)
 LONG_CUT_OFF_WAIT = 60.0  # after a 30 s cut-off the API server's TCP retransmissions may be that far apart
 
 
