@@ -18,16 +18,20 @@ selecting ``app=backend``.
   the proxy's rules monitor notices and resyncs (the figure: flush -> rules
   and traffic back). Upstream notices at its next sync period at best.
 * conntrack flushed under UDP load: a client sends a datagram every 50 ms from
-  one source port; ``conntrack -F`` on its node in the middle must cost at
-  most one answer (the figure: the longest silence of the flow).
+  one source port; ``conntrack -F`` on its node in the middle (a DESTROY event
+  for the flow's entry proves it went) must cost at most one answer (the
+  figure: the longest silence of the flow).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
+import random
 import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from lightkube import Client
@@ -52,7 +56,7 @@ from harness.traffic import (
     wait_ready,
     worker_nodes,
 )
-from harness.waiting import scaled_seconds, wait_for
+from harness.waiting import wait_for
 
 pytestmark = [pytest.mark.disruption, pytest.mark.needs_proxy, pytest.mark.traffic]
 
@@ -60,7 +64,7 @@ WEB = [ServicePort(name="http", port=80, targetPort=HTTP_PORT, protocol="TCP")]
 UDP = [ServicePort(name="udp", port=80, targetPort=UDP_PORT, protocol="UDP")]
 BACKEND = {"app": "backend"}
 SYNC_PERIOD = 30.0  # the testbeds' syncPeriod: the bound for the flow test's convergence
-SOURCE_PORT = 40081  # the UDP flow's fixed source port: one conntrack entry
+SOURCE_PORTS = (40000, 40999)  # the UDP flow's fixed source port, new per run: one fresh conntrack entry
 
 
 def _desired(namespace: str, vip: str, addresses: list[str]) -> list[DesiredPort]:
@@ -229,15 +233,15 @@ def test_rules_flushed_by_an_outsider_are_restored(cluster: ClusterUnderTest, cl
 
 
 _UDP_FLOW = """
-import json, socket, sys, time
-host, port, source_port, seconds, log = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+import json, os, socket, sys, time
+host, port, source_port, marker, log = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 sock.bind(("0.0.0.0", source_port))
 sock.settimeout(0.5)
-answers, times = [], []
-deadline = time.monotonic() + seconds
-while time.monotonic() < deadline:
+answers, times, marked = [], [], None
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline and (marked is None or time.monotonic() < marked + 1.0):
     sock.sendto(b"hostname", (host, port))
     try:
         answers.append(sock.recv(512).decode().strip())
@@ -246,11 +250,14 @@ while time.monotonic() < deadline:
         answers.append("")
     with open(log, "a") as handle:
         handle.write((answers[-1] or "-") + "\\n")
+    if marked is None and os.path.exists(marker):
+        marked = time.monotonic()
+        answers.append("|")  # the flush is behind us
     time.sleep(0.05)
 gaps = [b - a for a, b in zip(times, times[1:])]
-print(json.dumps({"answers": answers, "longest_silence": max(gaps, default=seconds)}))
+print(json.dumps({"answers": answers, "longest_silence": max(gaps, default=60.0)}))
 """
-UDP_SECONDS = 3.0
+DESTROY_LISTEN = "3.917"  # seconds the conntrack event listener runs (odd, to find its process)
 
 
 def test_conntrack_flushed_under_udp_load_flows_continue(
@@ -261,31 +268,44 @@ def test_conntrack_flushed_under_udp_load_flows_continue(
     vip = create_service(client, "udp", namespace, ports=UDP, selector=BACKEND).cluster_ip
     pod = create_client(client, namespace, client_node)
     wait_ready(client, namespace, [first])
-    log = f"/tmp/svclab-udp-{uuid.uuid4().hex[:8]}.log"
-    args = [vip, "80", str(SOURCE_PORT), str(scaled_seconds(UDP_SECONDS)), log]
-    # Until the proxy has the Service the datagrams are refused; the flow starts once one answers.
-    wait_for(lambda: _udp_answers(cluster, namespace, pod, vip), what="the UDP Service answers")
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        flow = pool.submit(python_in_pod, cluster, namespace, pod, _UDP_FLOW, *args, timeout=60)
+    tag, source_port = uuid.uuid4().hex[:8], random.randint(*SOURCE_PORTS)
+    marker, log = f"/tmp/svclab-udp-flushed-{tag}", f"/tmp/svclab-udp-{tag}.log"
+    listener = ["timeout", DESTROY_LISTEN, "conntrack", "-E", "-e", "DESTROY"]
+    with _conntrack_events(cluster, client_node), concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        # Until the proxy has the Service the datagrams are refused; the flow starts once one answers.
+        wait_for(lambda: _udp_answers(cluster, namespace, pod, vip), what="the UDP Service answers")
+        flow = pool.submit(python_in_pod, cluster, namespace, pod, _UDP_FLOW, vip, "80", str(source_port), marker, log)
         wait_for(lambda: flow.done() or _lines(cluster, namespace, pod, log) >= 10, what="the UDP flow answering")
-        before = _flow_entry(cluster, client_node)
+        events = pool.submit(cluster.exec_on_node, client_node, listener)
+        listening = ["pgrep", "-f", " ".join(listener)]
+        wait_for(lambda: cluster.exec_on_node(client_node, listening).rc == 0, what="the conntrack event listener")
         inject(cluster, "flush-conntrack", client_node)
+        cluster.exec_in_pod(namespace, pod, ["touch", marker])
         result = json.loads(flow.result().check().stdout)
-    after = _flow_entry(cluster, client_node)
-    assert before and after and before != after, f"the flow's conntrack entry was not replaced: {before} {after}"
-    cluster.exec_in_pod(namespace, pod, ["rm", "-f", log])
+        destroyed = [line for line in events.result().stdout.splitlines() if f"sport={source_port} " in line]
+    cluster.exec_in_pod(namespace, pod, ["rm", "-f", log, marker])
+    assert destroyed, f"the flush did not remove the flow's conntrack entry: {events.result()}"
     answers = result["answers"]
+    assert "|" in answers, "the flow ended before the flush"
+    after = answers[answers.index("|") + 1 :]
     assert answers.count("") <= 1, answers  # at most the datagram in flight at the flush
-    assert set(answers) - {""} == {first}
-    assert len(answers) >= 20, answers
+    assert set(answers) - {"", "|"} == {first}
+    assert len(after) >= 10 and all(after[-5:]), answers
     record_recovery(cluster, "conntrack flushed under UDP load: longest silence", result["longest_silence"])
 
 
-def _flow_entry(cluster: ClusterUnderTest, node: str) -> str | None:
-    """The id of the UDP flow's conntrack entry on ``node`` (a new entry gets a new id)."""
-    listing = cluster.exec_on_node(node, ["conntrack", "-L", "-p", "udp", "--sport", str(SOURCE_PORT), "-o", "id"])
-    ids = [word for word in listing.stdout.split() if word.startswith("id=")]
-    return ids[0] if ids else None
+@contextlib.contextmanager
+def _conntrack_events(cluster: ClusterUnderTest, node: str) -> Iterator[None]:
+    """Events for every conntrack entry on ``node`` while the block runs: with the
+    default ``nf_conntrack_events=2`` an entry made before any listener gets none,
+    and the flow's entry is older than the DESTROY listener."""
+    sysctl = "net.netfilter.nf_conntrack_events"
+    before = cluster.exec_on_node(node, ["sysctl", "-n", sysctl]).check().stdout.strip()
+    cluster.exec_on_node(node, ["sysctl", "-qw", f"{sysctl}=1"]).check()
+    try:
+        yield
+    finally:
+        cluster.exec_on_node(node, ["sysctl", "-qw", f"{sysctl}={before}"])
 
 
 def _udp_answers(cluster: ClusterUnderTest, namespace: str, pod: str, vip: str) -> bool:
