@@ -148,7 +148,7 @@ AGENT_SECONDS = 4.0
 
 def _containers(pods: dict[str, Pod]) -> dict[str, tuple[object, ...]]:
     """Per pod: what must not change when the agent is replaced."""
-    view = {}
+    view: dict[str, tuple[object, ...]] = {}
     for name, pod in pods.items():
         assert pod.status is not None and pod.metadata is not None
         (status,) = pod.status.containerStatuses or []

@@ -97,7 +97,7 @@ class RecordingHandle:
 
 
 def test_run_fault_undoes_after_the_wait_and_reports_each_step() -> None:
-    handle, waited, reported = RecordingHandle(), [], []
+    handle, waited, reported = RecordingHandle(), list[float](), list[str]()
     lines = run_fault(handle, parse_fault("cut-off", "n1", 3), sleep=waited.append, report=reported.append)
     assert lines == reported == ["cut-off n1", "heal n1"]
     assert waited == [3]
@@ -116,7 +116,11 @@ def test_run_fault_undoes_even_when_the_wait_is_interrupted() -> None:
 
 def test_run_fault_without_duration_does_one_thing() -> None:
     handle = RecordingHandle()
-    assert run_fault(handle, parse_fault("kill", "apiserver"), sleep=pytest.fail) == ["kill apiserver"]
+
+    def no_wait(seconds: float) -> None:
+        pytest.fail(f"waited {seconds}s")
+
+    assert run_fault(handle, parse_fault("kill", "apiserver"), sleep=no_wait) == ["kill apiserver"]
 
 
 def test_a_cluster_tested_as_it_is_has_no_fault_hooks() -> None:

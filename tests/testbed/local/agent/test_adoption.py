@@ -74,7 +74,7 @@ def test_runner_follows_an_adopted_process_until_it_ends(tmp_path: Path) -> None
         assert runner.ready  # still Ready: a readiness probe does not start from "not ready"
         process.kill()
         await asyncio.wait_for(task, 5)
-        assert runner.view.state is RunState.TERMINATED
+        assert runner.view.state.value == RunState.TERMINATED.value  # (mypy narrowed it above)
         assert runner.view.exit_code == UNKNOWN_EXIT_CODE
         assert "c" not in sandbox.containers
 
