@@ -77,3 +77,13 @@ def test_no_recovery_times_no_section(tmp_path: Path) -> None:
     shutil.copytree(DATA, results)
     html = render_report(results, tmp_path / "out", now=NOW).read_text()
     assert 'id="resilience"' not in html
+
+
+def test_a_testbed_without_junit_beside_one_with_it_renders(tmp_path: Path) -> None:
+    # Only recovery figures for nftables (its conformance phase left no JUnit file): its
+    # matrix cells are "not run", and the page still renders.
+    shutil.copy(DATA / "junit-iptables.xml", tmp_path)
+    record = {"what": f"recovery: {KILL}", "seconds": 3.0, "fault": KILL, "test": TEST.format("kill", "nftables")}
+    (tmp_path / "convergence-nftables.json").write_text(json.dumps([record]))
+    html = render_report(tmp_path, tmp_path / "out", now=NOW).read_text()
+    assert 'title="not run"' in html and "3.00 s" in html

@@ -114,7 +114,7 @@ def _link(path: Path | None, out_dir: Path) -> str | None:
 
 def _cell(counts: AreaCounts | None) -> dict[str, Any]:
     if counts is None or counts.total == 0:
-        return {"cls": "none", "text": "–", "title": "not run"}
+        return {"cls": "none", "text": "–", "title": "not run", "skipped": 0, "failed": 0}
     cls = "fail" if counts.failed else ("skip" if counts.passed == 0 else "pass")
     text = f"{counts.passed}/{counts.total - counts.skipped}"
     title = f"{counts.passed} passed, {counts.failed} failed, {counts.skipped} skipped"
