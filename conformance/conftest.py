@@ -51,6 +51,7 @@ FEATURE_MARKERS = {
     "traffic": "packets through the proxy (ClusterIP, NodePort, hairpin, UDP)",
     "session_affinity": "ClientIP session affinity",
     "traffic_policy": "internal/externalTrafficPolicy: Local",
+    "disruption": "faults: components killed or frozen, rules and conntrack flushed, nodes cut off",
 }
 TEST_TIMEOUT = 300
 NO_CLUSTER_REASON = (

@@ -9,7 +9,7 @@ file is JSON with camelCase keys::
 
     {"name", "stateDir", "specFile", "podSubnet", "serviceSubnet",
      "proxy": {"mode", "minSyncPeriod", "syncPeriod", "scheduler"},
-     "controllers": [...], "clusterNetns", "apiserver": {"advertiseAddress", "port"},
+     "controllers": [...], "clusterNetns", "apiserver": {"advertiseAddress", "port", "loopbackPort"},
      "supervisorPid",
      "nodes": [{"name", "role", "index", "netns", "ip", "podCIDR",
                 "labels": {...}, "taints": [{"key", "value", "effect"}]}],
@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import socket
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from svclab.testbed.spec import NodeRole, Testbed
 __all__ = [
     "ClusterInfo",
     "UmlAccess",
+    "choose_loopback_port",
     "describe_cluster",
     "list_clusters",
     "read_cluster",
@@ -93,6 +96,10 @@ class ClusterInfo:
     supervisor_pid: int | None = None
     uml: UmlAccess | None = None
     proxy_fallback: str | None = None  # spec.proxy.ipvsFallback
+    # The API server's port on 127.0.0.1, chosen once at `svclab up` and reused by every
+    # restart, so the scheduler and the user's kubeconfig keep reaching it (issue 15).
+    # 0 (a record from before this field): a free port afresh on each start.
+    loopback_port: int = 0
 
     @property
     def kernel(self) -> str:
@@ -140,7 +147,11 @@ class ClusterInfo:
             },
             "controllers": list(self.controllers),
             "clusterNetns": self.cluster_netns,
-            "apiserver": {"advertiseAddress": self.advertise_address, "port": naming.APISERVER_PORT},
+            "apiserver": {
+                "advertiseAddress": self.advertise_address,
+                "port": naming.APISERVER_PORT,
+                "loopbackPort": self.loopback_port,
+            },
             "supervisorPid": self.supervisor_pid,
             "nodes": [node.to_json() for node in self.nodes],
             "kernel": self.kernel,
@@ -167,11 +178,15 @@ class ClusterInfo:
             supervisor_pid=data.get("supervisorPid"),
             uml=UmlAccess.from_json(data["uml"]) if data.get("uml") else None,
             proxy_fallback=proxy.get("fallback"),
+            loopback_port=int(data["apiserver"].get("loopbackPort", 0)),
         )
 
 
-def describe_cluster(testbed: Testbed, state_dir: Path) -> ClusterInfo:
+def describe_cluster(testbed: Testbed, state_dir: Path, *, loopback_port: int = 0) -> ClusterInfo:
     """The cluster a testbed asks for, with names and addresses. Side-effect-free.
+
+    ``loopback_port`` is the API server's port on 127.0.0.1 (``choose_loopback_port``
+    picks one at ``svclab up``; 0 lets each start pick a free one).
 
     The control-plane node is put first (index 0) whatever its place in the
     file, so it always has 172.18.0.2 and the first pod CIDR, as in kind.
@@ -211,7 +226,38 @@ def describe_cluster(testbed: Testbed, state_dir: Path) -> ClusterInfo:
         cluster_netns=naming.cluster_netns(testbed.name),
         advertise_address=nodes[0].ip,
         nodes=tuple(nodes),
+        loopback_port=loopback_port,
     )
+
+
+def choose_loopback_port(*, attempts: int = 50) -> int:
+    """A free TCP port on 127.0.0.1 below the kernel's ephemeral range.
+
+    Below that range no outgoing connection takes it as its local port while the
+    API server is down between a crash and its restart; a bind test says it is
+    free now. Falls back to a port the kernel picks when none of the tries is free.
+    """
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    candidates = range(10000, max(low, 10001))
+    for _ in range(attempts):
+        port = random.choice(candidates)
+        if _bindable(port):
+            return port
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def write_cluster(info: ClusterInfo) -> Path:

@@ -2,7 +2,8 @@
 
 ``plan_children(info)`` (pure) says what runs and where:
 
-* ``apiserver`` in the root namespace, listening on 127.0.0.1 and, through
+* ``apiserver`` in the root namespace, listening on 127.0.0.1 (on the port
+  recorded at ``svclab up``, the same after every restart) and, through
   ``--listen-netns``, on the control-plane node's address (and, for a cluster
   inside a User-Mode Linux guest, on the guest's ``vec0`` address, which the
   host's forwarder reaches);
@@ -133,7 +134,7 @@ def plan_children(info: ClusterInfo, *, base: list[str] | None = None) -> list[C
                 "--state-dir",
                 str(state / "apiserver"),
                 "--listen",
-                "127.0.0.1:0",
+                f"127.0.0.1:{info.loopback_port}",
                 *guest_listen,
                 "--listen-netns",
                 f"{control_plane.netns}={info.advertise_address}:6443",
@@ -168,9 +169,10 @@ def plan_children(info: ClusterInfo, *, base: list[str] | None = None) -> list[C
     return children + _node_children(info, base, with_proxy)
 
 
-def running_child_pid(state_dir: str | Path, child: str) -> int | None:
+def running_child_pid(state_dir: str | Path, child: str, *, stopped: bool = False) -> int | None:
     """PID of the supervisor's child ``child`` (``controller-manager``, ``proxy-<node>``,
-    ...) of the cluster in ``state_dir`` that runs now (not stopped, not a zombie).
+    ...) of the cluster in ``state_dir`` that runs now (not stopped, not a zombie), or
+    with ``stopped`` the one that is frozen (SIGSTOP) now.
 
     Matches parent PID and exact argv from ``plan_children``, so tests can crash or
     freeze one component. Looks at this kernel's /proc: inside a UML guest for a
@@ -195,7 +197,7 @@ def running_child_pid(state_dir: str | Path, child: str) -> int | None:
         if (
             argv.endswith(b"\0svclab.cli\0" + wanted)
             and int(fields[1]) == info.supervisor_pid
-            and fields[0] not in "ZXT"
+            and (fields[0] in "Tt" if stopped else fields[0] not in "ZXTt")
         ):
             return int(entry.name)
     return None
