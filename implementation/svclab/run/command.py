@@ -29,7 +29,7 @@ __all__ = ["OPT_IN_TESTBEDS", "add_arguments", "default_testbeds", "run"]
 
 # Shipped specs run only when named: each shows one behaviour (ipvs falling
 # back to iptables) at the cost of a whole testbed (up, conformance, load).
-OPT_IN_TESTBEDS = frozenset({"ipvs-fallback.yaml"})
+OPT_IN_TESTBEDS = frozenset({"ipvs-fallback.yaml", "external-iptables.yaml"})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -91,7 +91,8 @@ def _assess(path: Path) -> tuple[Any, TestbedResult]:
 
     try:
         spec = load_spec(path)
-        result = TestbedResult(path.stem, spec.proxy.mode.value, spec.provider.value)
+        # the mode's name, or `external: <command>` for the user's own proxy (issue 19)
+        result = TestbedResult(path.stem, spec.proxy.label, spec.provider.value)
         result.skipped_reason = provider_problem(spec) or ""
         if not result.skipped_reason:
             result.kernel = kernel_of(spec)

@@ -18,7 +18,8 @@ replaced with the node's values (``svclab.testbed.external``), runs in
 its log beside the others and found by ``running_child_pid``; likewise the
 user's controllers as ``controller-manager`` (ours, when some still run
 beside them, as ``controller-manager-reference``). External children get
-their extra environment on top of the supervisor's, and their PIDs are
+their extra environment on top of the supervisor's (and the directory of
+``svclab``'s interpreter last on PATH, so a command may name ``svclab``), and their PIDs are
 written to ``pids/<child>``: their argv need not stay what was started
 (a wrapper script may ``exec`` the real program).
 
@@ -242,6 +243,14 @@ def running_child_pid(state_dir: str | Path, child: str) -> int | None:
     return None
 
 
+def _external_env(extra: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """The supervisor's environment with the spec's on top, and this interpreter's bin directory
+    last on PATH: ``svclab`` (the venv's) is found by an external command that names it."""
+    env = {**os.environ, **dict(extra)}
+    env["PATH"] = os.pathsep.join(part for part in (env.get("PATH", ""), str(Path(sys.executable).parent)) if part)
+    return env
+
+
 def _external_child_pid(state: Path, child: str, supervisor_pid: int) -> int | None:
     """An external child's PID from ``pids/<child>``, if it still runs as the supervisor's child."""
     try:
@@ -337,7 +346,7 @@ class Supervisor:
                 stderr=subprocess.STDOUT,
                 preexec_fn=preexec,
                 close_fds=True,
-                env={**os.environ, **dict(spec.env)} if spec.env else None,
+                env=_external_env(spec.env) if spec.external else None,
             )
         except OSError as exc:
             out.write(f"--- svclab supervisor: cannot start {spec.name}: {exc}\n")
