@@ -25,6 +25,7 @@ test fails.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -133,7 +134,7 @@ def test_a_proxy_that_never_removes_rules_fails_the_suite(cluster_with: object, 
     name = cluster_with("b", proxy)  # type: ignore[operator]
     result = _suite(name)
     assert result.returncode == 1, result.stdout[-4000:]
-    failed = {line.split("::")[-1].split(" ")[0] for line in result.stdout.splitlines() if line.startswith("FAILED")}
+    failed = set(re.findall(r"^FAILED \S+?::(\w+)", result.stdout, re.MULTILINE))
     assert "test_rules_follow_service_and_endpoint_changes_on_every_node" in failed, result.stdout[-4000:]
     # for the reason it is broken: the deleted Service's chains stay on the nodes
     assert "waiting for service deleted: rules on nodes" in result.stdout, result.stdout[-4000:]
