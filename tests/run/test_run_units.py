@@ -206,3 +206,14 @@ def test_an_external_proxy_is_labelled_by_its_command_and_its_rules_dump(tmp_pat
     lines: list[str] = []
     assert _effective_mode(cluster, result, lines.append) == "nftables"  # type: ignore[arg-type]
     assert _environment_entry_mode(result) == "external: my-proxy (rules read as nftables)"
+
+
+def test_testbed_option_adds_a_spec_beside_the_default_ones() -> None:
+    from svclab.run.command import chosen_testbeds
+
+    clusters = REPO / "clusters"
+    mine = Path("my-proxy.yaml")
+    defaults = chosen_testbeds([], [], clusters)
+    assert chosen_testbeds([], [mine, mine], clusters) == [*defaults, mine]
+    named = [clusters / "iptables.yaml"]
+    assert chosen_testbeds(named, [mine, named[0]], clusters) == [*named, mine]
