@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -96,10 +97,14 @@ def test_an_external_child_gets_its_env_and_is_found_by_its_pid_file(tmp_path: P
     supervisor.step()
     process = supervisor.children[0].process
     assert process is not None
+    log = tmp_path / "logs" / "proxy-ext-worker.log"
     try:
         assert running_child_pid(tmp_path, "proxy-ext-worker") == process.pid
         assert running_child_pid(tmp_path, "proxy-ext-worker2") is None  # never started
+        deadline = time.monotonic() + 20  # the shell may not have run yet on a busy machine
+        while "ip=" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
     finally:
         supervisor.stop_children(grace=5)
     assert running_child_pid(tmp_path, "proxy-ext-worker") is None  # gone
-    assert "ip=172.18.0.3" in (tmp_path / "logs" / "proxy-ext-worker.log").read_text()
+    assert "ip=172.18.0.3" in log.read_text()
