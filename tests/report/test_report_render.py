@@ -283,3 +283,28 @@ def test_round_spreads_verdicts_and_the_connect_sweep_are_shown(tmp_path: Path) 
     sweep = " ".join(html.split('id="sweep"')[1].split("</section>")[0].split())
     assert 'id="chart-connect-sweep' in sweep
     assert "0.400 (0.390–0.420)" in sweep and "+0.280 vs direct: slower" in sweep
+
+
+def test_an_external_proxy_gets_its_column_beside_the_reference_modes(tmp_path: Path) -> None:
+    """`svclab run --testbed my-proxy.yaml`: the user's proxy (issue 19) after the reference modes."""
+    import json
+
+    results = tmp_path / "results"
+    shutil.copytree(DATA, results)
+    shutil.copy(DATA / "junit-iptables.xml", results / "junit-my-proxy.xml")
+    env = json.loads((results / "environment.json").read_text())
+    env["testbeds"]["my-proxy"] = {
+        "mode": "external: my-proxy (rules read as iptables)",
+        "provider": "local",
+        "skipped": "",
+        "phases": [{"name": "up", "ok": True, "seconds": 3.0, "detail": ""}],
+    }
+    (results / "environment.json").write_text(json.dumps(env))
+    view = build_view(load_inputs(results), results, tmp_path / "out", now=NOW)
+    names = [t["name"] for t in view["testbeds"]]
+    assert names.index("my-proxy") > max(names.index(mode) for mode in ("iptables", "nftables", "ipvs", "userspace"))
+    mine = next(t for t in view["testbeds"] if t["name"] == "my-proxy")
+    assert mine["mode"] == "external: my-proxy (rules read as iptables)"
+    assert mine["cells"] and mine["colour"]  # its conformance cells, and a colour of its own
+    html = render_report(results, tmp_path / "out", now=NOW).read_text()
+    assert "external: my-proxy (rules read as iptables)" in html

@@ -115,7 +115,7 @@ def test_name_option_overrides_metadata() -> None:
         (
             "spec.proxy.mode",
             "ebpf",
-            "x.yaml: spec.proxy.mode: must be one of none, iptables, nftables, ipvs, userspace",
+            "x.yaml: spec.proxy.mode: must be one of none, iptables, nftables, ipvs, userspace, external",
         ),
         ("spec.proxy.syncPeriod", "soon", "x.yaml: spec.proxy.syncPeriod: must be a duration like 500ms, 1s or 1m30s"),
         ("spec.proxy.scheduler", "rr", "x.yaml: spec.proxy.scheduler: only allowed with mode: ipvs"),

@@ -112,8 +112,8 @@ def check_mode(testbed: Testbed) -> None:
     from svclab.proxy import modes
 
     mode = testbed.proxy.mode.value
-    if mode == "none":
-        return  # no proxy runs
+    if mode == "none" or testbed.proxy.external is not None:
+        return  # no proxy runs, or the user's own: whether this kernel suits it is theirs to say
     spec = modes.get(mode)  # the spec's validation only lets registered modes through
     reason = spec.supported()
     fallback = modes.find(testbed.proxy.ipvs_fallback) if testbed.proxy.ipvs_fallback else None

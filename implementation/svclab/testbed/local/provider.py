@@ -62,11 +62,12 @@ class LocalClusterHandle:
             kubeconfig=info.kubeconfig,
             proxy_mode=info.proxy_mode,
             has_proxy=info.proxy_mode != "none",
-            has_controllers=bool(info.controllers),
+            has_controllers=bool(info.controllers) or info.external_controllers is not None,
             service_subnet=info.service_subnet,
             apiserver_address=info.advertise_address,
             nodes=info.nodes,
             kernel="host" if info.uml is None else f"uml {info.uml.kernel_version}",
+            proxy_rules=info.proxy_rules,
         )
 
     def exec_in_pod(

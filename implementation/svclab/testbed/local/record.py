@@ -8,8 +8,10 @@ derives the neutral ``svclab.testbed.cluster.ClusterRecord`` from it). The
 file is JSON with camelCase keys::
 
     {"name", "stateDir", "specFile", "podSubnet", "serviceSubnet",
-     "proxy": {"mode", "minSyncPeriod", "syncPeriod", "scheduler"},
-     "controllers": [...], "clusterNetns", "apiserver": {"advertiseAddress", "port", "loopbackPort"},
+     "proxy": {"mode", "minSyncPeriod", "syncPeriod", "scheduler", "fallback",
+               "external": null | {"command": [...], "env": {...}}, "rules"},
+     "controllers": [...], "externalControllers": null | {"command", "env"},
+     "clusterNetns", "apiserver": {"advertiseAddress", "port", "loopbackPort"},
      "supervisorPid",
      "nodes": [{"name", "role", "index", "netns", "ip", "podCIDR",
                 "labels": {...}, "taints": [{"key", "value", "effect"}]}],
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from svclab.testbed.cluster import CONTROL_PLANE_LABEL, CONTROL_PLANE_TAINT, NodeInfo
+from svclab.testbed.external import ExternalCommand
 from svclab.testbed.local import naming
 from svclab.testbed.spec import NodeRole, Testbed
 
@@ -100,6 +103,10 @@ class ClusterInfo:
     # restart, so the scheduler and the user's kubeconfig keep reaching it (issue 15).
     # 0 (a record from before this field): a free port afresh on each start.
     loopback_port: int = 0
+    # mode external (issue 19): the user's commands, placeholders not yet replaced
+    external_proxy: ExternalCommand | None = None
+    proxy_rules: str | None = None  # spec.proxy.rules: the dump the suite may read
+    external_controllers: ExternalCommand | None = None
 
     @property
     def kernel(self) -> str:
@@ -144,8 +151,11 @@ class ClusterInfo:
                 "syncPeriod": self.sync_period,
                 "scheduler": self.ipvs_scheduler,
                 "fallback": self.proxy_fallback,
+                "external": _command_json(self.external_proxy),
+                "rules": self.proxy_rules,
             },
             "controllers": list(self.controllers),
+            "externalControllers": _command_json(self.external_controllers),
             "clusterNetns": self.cluster_netns,
             "apiserver": {
                 "advertiseAddress": self.advertise_address,
@@ -179,7 +189,18 @@ class ClusterInfo:
             uml=UmlAccess.from_json(data["uml"]) if data.get("uml") else None,
             proxy_fallback=proxy.get("fallback"),
             loopback_port=int(data["apiserver"].get("loopbackPort", 0)),
+            external_proxy=_command_from_json(proxy.get("external")),
+            proxy_rules=proxy.get("rules"),
+            external_controllers=_command_from_json(data.get("externalControllers")),
         )
+
+
+def _command_json(command: ExternalCommand | None) -> dict[str, Any] | None:
+    return None if command is None else {"command": list(command.command), "env": dict(command.env)}
+
+
+def _command_from_json(data: dict[str, Any] | None) -> ExternalCommand | None:
+    return None if not data else ExternalCommand(tuple(data["command"]), tuple(data.get("env", {}).items()))
 
 
 def describe_cluster(testbed: Testbed, state_dir: Path, *, loopback_port: int = 0) -> ClusterInfo:
@@ -222,6 +243,9 @@ def describe_cluster(testbed: Testbed, state_dir: Path, *, loopback_port: int = 
         sync_period=testbed.proxy.sync_period.text,
         ipvs_scheduler=testbed.proxy.scheduler,
         proxy_fallback=testbed.proxy.ipvs_fallback,
+        external_proxy=testbed.proxy.external,
+        proxy_rules=testbed.proxy.rules,
+        external_controllers=testbed.external_controllers,
         controllers=tuple(c.value for c in testbed.controllers),
         cluster_netns=naming.cluster_netns(testbed.name),
         advertise_address=nodes[0].ip,
