@@ -116,6 +116,11 @@ class RoundRobinBalancer:
         state = self._services.get(name)
         return tuple(state.endpoints) if state else ()
 
+    def round_robin(self, name: ServicePortName) -> tuple[tuple[EndpointAddress, ...], int, int]:
+        """(endpoints in their turn order, index of the next one, affinity seconds) of one service port."""
+        state = self._services.get(name)
+        return (tuple(state.endpoints), state.index, state.affinity_seconds) if state else ((), 0, 0)
+
     def next_endpoint(self, name: ServicePortName, client_ip: str, reset_affinity: bool = False) -> EndpointAddress:
         """The endpoint for a new connection from ``client_ip``.
 
