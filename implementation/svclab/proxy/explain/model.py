@@ -92,6 +92,7 @@ class Explanation:
     choices: tuple[Choice, ...] = ()
     affinity: str = ""  # how a returning client is kept on its endpoint; "" without session affinity
     notes: tuple[str, ...] = field(default=())
+    source: str = ""  # who sends the packet, in words ("pod default/client", "node kind-worker")
 
     def endpoints(self) -> list[str]:
         """The endpoints ("ip:port") a new connection may reach, sorted."""
@@ -111,6 +112,7 @@ class Explanation:
                 "dport": probe.dport,
                 "protocol": probe.proto,
                 "hook": probe.hook,
+                "source": self.source,
             },
             "outcome": self.outcome.value,
             "hops": [
