@@ -6,8 +6,10 @@ holds: chains open with ``chain NAME {``, a base chain's first line is
 ``type nat hook prerouting priority dstnat; policy accept;`` (priorities
 may be named: ``dstnat - 10`` is -110), and a set's or map's ``elements =
 { ... }`` may span lines. A dynamic set (session affinity) lists the
-clients it holds with ``expires``; they are kept as plain keys.
-Side-effect-free.
+clients it holds with ``expires``; they are kept as plain keys. The
+transaction format (``add chain ip kube-proxy NAME { type ... }``, ``add
+rule ...``, ``add element ...``: what the proxy sends, upstream's golden
+text, the fake's ``dump()``) is read as well. Side-effect-free.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ __all__ = ["NftChain", "NftTable", "parse_nft_listing"]
 _PRIORITIES = {"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security": 50, "srcnat": 100}
 _BASE = re.compile(r"^type \w+ hook (\w+) priority ([^;]+);")
 _BLOCK = re.compile(r"^(chain|set|map) (\S+) \{$")
+_ADD = re.compile(r"^add (chain|rule|element|set|map) \S+ \S+ (\S+)(?: (.*))?$")
 
 
 @dataclass
@@ -67,8 +70,23 @@ def _split_elements(body: str) -> dict[str, str]:
     return elements
 
 
+def _add_line(table: NftTable, kind: str, name: str, rest: str) -> None:
+    """One line of the transaction format."""
+    if kind == "chain":
+        chain = table.chains.setdefault(name, NftChain())
+        base = _BASE.match(rest.strip("{} ").replace(" ;", ";"))
+        if base:
+            chain.hook, chain.priority = base.group(1), _priority(base.group(2))
+    elif kind == "rule":
+        table.chains.setdefault(name, NftChain()).rules.append(rest)
+    elif kind == "element":
+        table.elements.setdefault(name, {}).update(_split_elements(rest.strip()[1:-1]))
+    else:
+        table.elements.setdefault(name, {})
+
+
 def parse_nft_listing(text: str) -> NftTable:
-    """The table ``nft list table`` printed (see the module docstring)."""
+    """The table ``nft list table`` printed, or a transaction's ``add`` lines (see the module docstring)."""
     table = NftTable()
     kind, name, collecting = "", "", None
     for raw in text.splitlines():
@@ -78,6 +96,10 @@ def parse_nft_listing(text: str) -> NftTable:
             if "}" in line:
                 table.elements[name] = _split_elements(collecting.split("{", 1)[1].rsplit("}", 1)[0])
                 collecting = None
+            continue
+        added = _ADD.match(line)
+        if added:
+            _add_line(table, added.group(1), added.group(2), added.group(3) or "")
             continue
         block = _BLOCK.match(line)
         if block:
