@@ -82,7 +82,11 @@ def _source(handle: ClusterHandle, target: Target) -> tuple[str, str, bool, str]
     record = handle.describe()
     if not target.source or target.source.startswith("node/"):
         name = target.source.removeprefix("node/")
-        nodes = [n for n in record.nodes if n.name == name] if name else [n for n in record.nodes if n.role != "control-plane"] or list(record.nodes)  # fmt: skip
+        nodes = (
+            [n for n in record.nodes if n.name == name]
+            if name
+            else [n for n in record.nodes if n.role != "control-plane"] or list(record.nodes)
+        )
         if not nodes:
             raise ExplainError(f"cluster {record.name} has no node {name}")
         return nodes[0].ip, nodes[0].name, True, f"node {nodes[0].name}"

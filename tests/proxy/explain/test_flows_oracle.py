@@ -59,7 +59,11 @@ async def subject(request: pytest.FixtureRequest) -> AsyncIterator[tuple[PacketT
     if mode == "iptables":
         _, _, iptables = await synced_overall(iptables_proxier)
         save = iptables_save(iptables)
-        yield NetfilterTracer(iptables, TEST_NODE_IPS), lambda p: explain_iptables(save, p, service="s", node="n"), local  # fmt: skip
+        yield (
+            NetfilterTracer(iptables, TEST_NODE_IPS),
+            lambda p: explain_iptables(save, p, service="s", node="n"),
+            local,
+        )
     elif mode == "nftables":
         _, _, nft = await synced_overall(nftables_proxier)
         listing = "\n".join(nft.dump())

@@ -103,7 +103,10 @@ def test_no_endpoints_is_refused(mode: str) -> None:
 
 
 # The userspace proxy predates externalTrafficPolicy and balances a NodePort like its ClusterIP.
-@pytest.mark.parametrize(("mode", "expected"), [(m, ["10.244.1.3:8080"]) for m in ("iptables", "nftables", "ipvs")] + [("userspace", ALL_WEB)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [(m, ["10.244.1.3:8080"]) for m in ("iptables", "nftables", "ipvs")] + [("userspace", ALL_WEB)],
+)
 def test_external_traffic_policy_local_keeps_to_the_local_endpoint_and_the_source(
     mode: str, expected: list[str]
 ) -> None:

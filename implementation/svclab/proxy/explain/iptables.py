@@ -34,7 +34,7 @@ def netfilter_outcome(ends: list[End]) -> Outcome:
 
 def translated_choices(walk: NetfilterWalk, ends: list[End]) -> tuple[Choice, ...]:
     """One ``Choice`` per DNAT share; POSTROUTING's hops are recorded for the first one only."""
-    choices = []
+    choices: list[Choice] = []
     for end in (e for e in ends if e.verdict == "DNAT"):
         masquerade = walk.masqueraded(end.state, record=not choices)
         how = " > ".join(end.chains) or "DNAT"

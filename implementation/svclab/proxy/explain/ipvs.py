@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from svclab.proxy.explain.iptables import netfilter_outcome
 from svclab.proxy.explain.ipsets import parse_ipset_save
+from svclab.proxy.explain.iptables import netfilter_outcome
 from svclab.proxy.explain.model import Choice, Explanation, Hop, Outcome, Probe
 from svclab.proxy.explain.netfilter import NetfilterWalk, parse_iptables_save
 
@@ -92,9 +92,17 @@ def explain_ipvs(
     hops = [*walk.hops, Hop("ipvs", f"{state.proto.upper()} {key[1]}", vs.line, f"scheduler {vs.scheduler}")]
     shares = _shares(vs)
     walk.hops = []
-    choices = []
+    choices: list[Choice] = []
     for server, share in sorted(shares.items()):
-        hops.append(Hop("ipvs", f"{state.proto.upper()} {key[1]}", f"-r {server} -w {vs.real[server]}", f"forward to {server} ({share:.4f} of new connections)", 1))  # fmt: skip
+        hops.append(
+            Hop(
+                "ipvs",
+                f"{state.proto.upper()} {key[1]}",
+                f"-r {server} -w {vs.real[server]}",
+                f"forward to {server} ({share:.4f} of new connections)",
+                1,
+            )
+        )
         host, _, port = server.rpartition(":")
         moved = replace(state, dst=host.strip("[]"), dport=int(port), translated=True, by_ipvs=True)
         masquerade = walk.masqueraded(moved, record=not choices)
@@ -102,5 +110,9 @@ def explain_ipvs(
         choices.append(Choice(server, round(share, 6), how, masquerade))
     affinity = f"ClientIP: ipvs persistence {vs.persistence} s (-p) on the virtual server" if vs.persistence else ""
     outcome = Outcome.DNAT if choices else Outcome.REJECT
-    notes = () if choices else ("the virtual server has no real server of weight > 0: nothing answers, the client is refused",)  # fmt: skip
+    notes = (
+        ()
+        if choices
+        else ("the virtual server has no real server of weight > 0: nothing answers, the client is refused",)
+    )
     return Explanation("ipvs", service, node, probe, outcome, (*hops, *walk.hops), tuple(choices), affinity, notes)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["SCHEMA_VERSION", "Choice", "Explanation", "Hop", "Outcome", "Probe"]
+__all__ = ["Choice", "Explanation", "Hop", "Outcome", "Probe", "SCHEMA_VERSION"]
 
 #: bumped whenever the JSON shape of ``Explanation.to_json`` changes
 SCHEMA_VERSION = 1

@@ -36,11 +36,45 @@ Tables = dict[str, dict[str, list[str]]]
 
 #: match and target options followed by one argument (``--match-set`` takes two)
 _WITH_ARG = {
-    "-m", "--comment", "-p", "-d", "-s", "--dport", "--sport", "--dst-type", "--src-type", "--mark", "--ctstate",
-    "--state", "--mode", "--probability", "--name", "--seconds", "--nfacct-name", "--vaddr", "--vproto", "--vport",
-    "--vdir", "--mask", "-i", "-o", "--hitcount", "--reject-with", "--to-destination", "--to-ports", "--set-xmark",
-    "--or-mark", "--xor-mark", "--set-mark", "--and-mark", "--limit", "--limit-burst", "-j", "-g", "--to-source",
-}  # fmt: skip
+    "-m",
+    "--comment",
+    "-p",
+    "-d",
+    "-s",
+    "--dport",
+    "--sport",
+    "--dst-type",
+    "--src-type",
+    "--mark",
+    "--ctstate",
+    "--state",
+    "--mode",
+    "--probability",
+    "--name",
+    "--seconds",
+    "--nfacct-name",
+    "--vaddr",
+    "--vproto",
+    "--vport",
+    "--vdir",
+    "--mask",
+    "-i",
+    "-o",
+    "--hitcount",
+    "--reject-with",
+    "--to-destination",
+    "--to-ports",
+    "--set-xmark",
+    "--or-mark",
+    "--xor-mark",
+    "--set-mark",
+    "--and-mark",
+    "--limit",
+    "--limit-burst",
+    "-j",
+    "-g",
+    "--to-source",
+}
 _MASQ_BIT = 0x4000  # KUBE-MARK-MASQ's bit (upstream's default --iptables-masquerade-bit 14)
 _AFFINITY = "affinity"  # what a match answers when only a returning client would pass it
 
@@ -183,7 +217,8 @@ class NetfilterWalk:
 
     def _matches(self, tokens: list[str], state: PacketState) -> bool | str:
         """True when every match holds, False when one fails, ``_AFFINITY`` when only a returning client passes."""
-        i, negate, verdict = 0, False, True
+        i, negate = 0, False
+        verdict: bool | str = True
         while i < len(tokens) and tokens[i] not in ("-j", "-g"):
             tok = tokens[i]
             if tok == "!":
@@ -191,16 +226,21 @@ class NetfilterWalk:
                 continue
             if tok == "--match-set":
                 ok: bool | None = self.ipsets.matches(
-                    tokens[i + 1], tokens[i + 2], src=state.src, dst=state.dst, proto=state.proto,
-                    sport=40000, dport=state.dport,
-                )  # fmt: skip
+                    tokens[i + 1],
+                    tokens[i + 2],
+                    src=state.src,
+                    dst=state.dst,
+                    proto=state.proto,
+                    sport=40000,
+                    dport=state.dport,
+                )
                 i += 3
             else:
                 arg = tokens[i + 1] if tok in _WITH_ARG and i + 1 < len(tokens) else ""
                 ok = _check(tok, arg, state, self.probe)
                 i += 2 if tok in _WITH_ARG else 1
             if tok in ("--rcheck", "--update") and not negate:
-                verdict = _AFFINITY if verdict is True else verdict
+                verdict = _AFFINITY
             elif ok is not None and ok == negate:
                 return False
             negate = False

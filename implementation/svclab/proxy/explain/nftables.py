@@ -41,7 +41,10 @@ def _match(table: NftTable, rule: str, state: PacketState, probe: Probe) -> tupl
         (r"^ip daddr @(\S+) ", lambda v: state.dst in table.elements.get(v, {})),
         (r"^ip daddr != (\{[^}]*\}|\S+) ", lambda v: not _ip_in(state.dst, v)),
         (r"^ip daddr (\{[^}]*\}|\d\S*) ", lambda v: _ip_in(state.dst, v)),
-        (r"^ip saddr @(\S+) ", lambda v: "affinity" if v.startswith("affinity-") else state.src in table.elements.get(v, {})),  # fmt: skip
+        (
+            r"^ip saddr @(\S+) ",
+            lambda v: "affinity" if v.startswith("affinity-") else state.src in table.elements.get(v, {}),
+        ),
         (r"^ip saddr != (\{[^}]*\}|\S+) ", lambda v: not _ip_in(state.src, v)),
         (r"^ip saddr (\{[^}]*\}|\d\S*) ", lambda v: _ip_in(state.src, v)),
         (r"^fib saddr type local ", lambda v: probe.is_local(state.src)),
@@ -233,7 +236,15 @@ def explain_nftables(listing: str, probe: Probe, *, service: str, node: str) -> 
         how = " > ".join(live.path)
         choices.append(Choice(f"{live.state.dst}:{live.state.dport}", round(live.mass, 6), how, masquerade))
     finals = {live.final for live in lives}
-    outcome = Outcome.DNAT if choices else Outcome.REJECT if "REJECT" in finals else Outcome.DROP if "DROP" in finals else Outcome.UNTOUCHED  # fmt: skip
+    outcome = (
+        Outcome.DNAT
+        if choices
+        else Outcome.REJECT
+        if "REJECT" in finals
+        else Outcome.DROP
+        if "DROP" in finals
+        else Outcome.UNTOUCHED
+    )
     sticky = any("@affinity-" in hop.rule for hop in walk.hops)
     return Explanation(
         mode="nftables",

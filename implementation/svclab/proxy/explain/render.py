@@ -59,7 +59,9 @@ def render_text(explanation: Explanation) -> str:
     outcome = _OUTCOMES[explanation.outcome].format(n=len(explanation.endpoints()))
     lines = [*_header(explanation), *_hops(explanation), "", f"outcome: {outcome}", *_choices(explanation)]
     if len(explanation.choices) > 1 and explanation.outcome is Outcome.DNAT:
-        lines.append("(the hops after the translation are shown for the first endpoint; 'sees node IP' is per endpoint)")
+        lines.append(
+            "(the hops after the translation are shown for the first endpoint; 'sees node IP' is per endpoint)"
+        )
     if explanation.affinity:
         lines.append(f"session affinity: {explanation.affinity}")
     lines += [f"note: {note}" for note in explanation.notes]

@@ -49,16 +49,29 @@ def explain_userspace(
     endpoints = [str(e) for e in entry.get("endpoints", [])]
     following = int(entry.get("next", 0))
     socket = f"{entry.get('listen', '0.0.0.0')}:{port}"
-    hops = [*walk.hops, Hop("proxy", f"socket {socket}", f"{entry['service']} ({probe.proto})", "accept, then dial an endpoint")]  # fmt: skip
+    hops = [
+        *walk.hops,
+        Hop("proxy", f"socket {socket}", f"{entry['service']} ({probe.proto})", "accept, then dial an endpoint"),
+    ]
     choices = []
     for turn in range(len(endpoints)):
         endpoint = endpoints[(following + turn) % len(endpoints)]
         verdict = f"dial {endpoint} ({'next' if turn == 0 else f'{turn + 1}. in turn'})"
-        hops.append(Hop("proxy", f"socket {socket}", f"round robin slot {(following + turn) % len(endpoints)}", verdict, 1))  # fmt: skip
+        hops.append(
+            Hop("proxy", f"socket {socket}", f"round robin slot {(following + turn) % len(endpoints)}", verdict, 1)
+        )
         how = "round robin, next" if turn == 0 else f"round robin, {turn + 1}. in turn"
         choices.append(Choice(endpoint, round(1 / len(endpoints), 6), how, masquerade=True))
     seconds = int(entry.get("affinitySeconds", 0))
     affinity = f"ClientIP: the proxy keeps a client on its endpoint for {seconds} s" if seconds else ""
     if not choices:
-        return Explanation("userspace", service, node, probe, Outcome.REJECT, tuple(hops), notes=("the proxy has no endpoints for it: it closes the connection",))  # fmt: skip
+        return Explanation(
+            "userspace",
+            service,
+            node,
+            probe,
+            Outcome.REJECT,
+            tuple(hops),
+            notes=("the proxy has no endpoints for it: it closes the connection",),
+        )
     return Explanation("userspace", service, node, probe, Outcome.PROXY, tuple(hops), tuple(choices), affinity)
