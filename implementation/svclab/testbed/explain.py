@@ -14,7 +14,7 @@ raise ``ExplainError`` with one line saying which.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -30,7 +30,7 @@ from svclab.proxy.explain import (
 from svclab.testbed.provider import ClusterHandle, NodeAccessUnavailable, run_captured
 from svclab.testbed.proxy_mode import METRICS_PORT, read_node_proxy_mode
 
-__all__ = ["NODE_DUMPS", "ExplainError", "Target", "explain_service", "read_dumps"]
+__all__ = ["NODE_DUMPS", "ApiGet", "ExplainError", "Target", "explain_service", "read_dumps"]
 
 _SAVE = "iptables-save 2>/dev/null | grep -q '^\\*nat' && iptables-save || iptables-legacy-save"
 #: what each mode's explanation reads on the node (shell commands, run in this order)
@@ -59,6 +59,10 @@ class Target:
     node_port: bool = False
 
 
+#: reads one API object as JSON: ``get(handle, "service", "-n", NS, NAME)`` (kubectl by default; tests inject)
+ApiGet = Callable[..., Any]
+
+
 def _kubectl_json(handle: ClusterHandle, *args: str) -> Any:
     context = handle.describe().context
     argv = ["kubectl", "--kubeconfig", str(handle.kubeconfig), *(["--context", context] if context else [])]
@@ -77,7 +81,7 @@ def _service_port(service: Mapping[str, Any], wanted: str) -> Mapping[str, Any]:
     raise ExplainError(f"service has no port {wanted!r} (ports: {names})")
 
 
-def _source(handle: ClusterHandle, target: Target) -> tuple[str, str, bool, str]:
+def _source(handle: ClusterHandle, target: Target, get: ApiGet) -> tuple[str, str, bool, str]:
     """(source IP, node it enters, whether it is the node's own packet, words for it)."""
     record = handle.describe()
     if not target.source or target.source.startswith("node/"):
@@ -90,7 +94,7 @@ def _source(handle: ClusterHandle, target: Target) -> tuple[str, str, bool, str]
         if not nodes:
             raise ExplainError(f"cluster {record.name} has no node {name}")
         return nodes[0].ip, nodes[0].name, True, f"node {nodes[0].name}"
-    pod = _kubectl_json(handle, "pod", "-n", target.namespace, target.source)
+    pod = get(handle, "pod", "-n", target.namespace, target.source)
     ip, node = pod.get("status", {}).get("podIP"), pod.get("spec", {}).get("nodeName")
     if not ip or not node:
         raise ExplainError(f"pod {target.namespace}/{target.source} has no IP or node yet")
@@ -111,11 +115,11 @@ def read_dumps(handle: ClusterHandle, node: str, mode: str) -> list[str]:
     return parts
 
 
-def explain_service(handle: ClusterHandle, target: Target) -> Explanation:
+def explain_service(handle: ClusterHandle, target: Target, *, get: ApiGet = _kubectl_json) -> Explanation:
     """Explain the first packet from ``target.source`` to the Service (see the module docstring)."""
-    service = _kubectl_json(handle, "service", "-n", target.namespace, target.name)
+    service = get(handle, "service", "-n", target.namespace, target.name)
     port = _service_port(service, target.port)
-    src, node, from_node, words = _source(handle, target)
+    src, node, from_node, words = _source(handle, target, get)
     mode = read_node_proxy_mode(handle, node) or handle.describe().proxy_mode
     if mode not in NODE_DUMPS:
         raise ExplainError(f"node {node} runs proxy mode {mode!r}: svclab explain reads {', '.join(NODE_DUMPS)}")
