@@ -1,4 +1,4 @@
-"""``render_report``: the results directory of a run -> ``index.html``.
+"""``render_report``: the results directory of a run -> ``index.html`` (and ``explain.html``).
 
 Two steps: ``build_view`` turns the parsed inputs into plain values the
 template shows (side-effect-free apart from drawing the charts in memory),
@@ -26,6 +26,7 @@ from svclab.load.model import Figure, Scenario, TargetKind
 from svclab.proxy import modes as proxy_modes
 
 from . import charts
+from .explain import explain_rows, read_explanations, render_explain_page
 from .inputs import AreaCounts, ReportInputs, TestbedInputs, load_inputs
 
 __all__ = ["Headline", "build_view", "describe_run_time", "headline", "headline_ratios", "render_report"]
@@ -225,6 +226,7 @@ def build_view(
         view["charts"]["convergence"] = Markup(
             charts.convergence_chart({t.name: t.convergence for t in testbeds}, names)
         )
+    view["explain"] = explain_rows(read_explanations(results_dir), names)
     view["sweep_table"] = _sweep_table(by_testbed, load_modes)
     view["connect_table"] = _connect_table(by_testbed, load_modes)
     view["short_sweeps"] = _short_sweeps(by_testbed, view["testbeds"])
@@ -334,7 +336,9 @@ def render_report(results_dir: Path, out_dir: Path, *, now: datetime.datetime | 
     inputs = load_inputs(results_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     view = build_view(inputs, results_dir.resolve(), out_dir.resolve(), now=now)
-    html = _environment().get_template("index.html.j2").render(**view)
+    env = _environment()
+    html = env.get_template("index.html.j2").render(**view)
+    render_explain_page(env, read_explanations(results_dir), [t["name"] for t in view["testbeds"]], out_dir)
     index = out_dir / "index.html"
     tmp = out_dir / ".index.html.tmp"
     tmp.write_text(html)

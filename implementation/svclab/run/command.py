@@ -2,7 +2,8 @@
 
 For each testbed (default: every clusters/*.yaml except the opt-in
 ``OPT_IN_TESTBEDS``, which run when named): bring it up, run the
-conformance suite, run the load tests, bring it down. Then write the report.
+conformance suite, explain one example Service (``svclab.run.explain_phase``),
+run the load tests, bring it down. Then write the report.
 A testbed that cannot run on this machine (a kind testbed without Docker) is
 skipped with the reason; a failure in one testbed is reported and the others
 still run. Exit status 1 when a conformance test failed or a phase broke.
@@ -38,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--skip-conformance", action="store_true")
     parser.add_argument("--skip-load", action="store_true")
+    parser.add_argument(
+        "--skip-explain", action="store_true", help="no `svclab explain` example per testbed (the report's paths)"
+    )
     parser.add_argument(
         "--profile",
         choices=["quick", "full"],
@@ -142,6 +146,10 @@ def _run_testbed(
                 )
         finally:
             controls.conformance_over(testbed)
+        if not args.skip_explain and not controls.stop.is_set():
+            from svclab.run.explain_phase import run_explain
+
+            _timed(result, "explain", lambda: run_explain(cluster, testbed, args.reports), progress)
         if not args.skip_load and not controls.stop.is_set():
             _load(cluster, mode, result, args, progress, controls)
     finally:
