@@ -18,7 +18,7 @@ import pytest
 from svclab.proxy.explain import Outcome
 from svclab.testbed.cluster import ClusterRecord, NodeInfo
 from svclab.testbed.explain import ExplainError, Target, explain_service
-from svclab.testbed.provider import ExecResult
+from svclab.testbed.provider import ExecResult, NodeAccessUnavailable
 
 RECORDED = Path(__file__).resolve().parent.parent / "golden" / "explain" / "iptables" / "recorded"
 WORKER, WORKER_IP = "k-worker", "172.18.0.3"
@@ -35,8 +35,9 @@ class FakeHandle:
     name = "k"
     kubeconfig = Path("/k")
 
-    def __init__(self, mode: str = "iptables") -> None:
+    def __init__(self, mode: str = "iptables", *, node_access: bool = True) -> None:
         self.mode = mode
+        self.node_access = node_access
         self.execs: list[tuple[str, tuple[str, ...]]] = []
 
     def describe(self) -> ClusterRecord:
@@ -49,6 +50,8 @@ class FakeHandle:
     def exec_on_node(
         self, node: str, argv: Sequence[str], *, timeout: float | None = 30.0, capture: bool = True
     ) -> ExecResult:
+        if not self.node_access:
+            raise NodeAccessUnavailable("a cluster tested as it is: no node access")
         self.execs.append((node, tuple(argv)))
         if argv[0] == "curl":
             return ExecResult(0, self.mode, "")
@@ -96,3 +99,9 @@ def test_node_port_aims_at_the_entry_node_and_keeps_to_its_local_endpoint() -> N
 def test_what_cannot_be_explained_says_why(target: Target, mode: str, message: str) -> None:
     with pytest.raises(ExplainError, match=message.replace("(", r"\(").replace(")", r"\)")):
         explain_service(FakeHandle(mode), target, get=get)
+
+
+def test_no_node_access_is_said_in_one_line() -> None:
+    # the conformance test skips on this message; the command prints it
+    with pytest.raises(ExplainError, match="cannot read node k-worker's rules: a cluster tested as it is"):
+        explain_service(FakeHandle(node_access=False), Target("default", "web", source="client"), get=get)

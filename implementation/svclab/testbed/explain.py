@@ -32,7 +32,8 @@ from svclab.testbed.proxy_mode import METRICS_PORT, read_node_proxy_mode
 
 __all__ = ["NODE_DUMPS", "ApiGet", "ExplainError", "Target", "explain_service", "read_dumps"]
 
-_SAVE = "iptables-save 2>/dev/null | grep -q '^\\*nat' && iptables-save || iptables-legacy-save"
+# one iptables-save; iptables-legacy-save only where the default backend holds no nat table (a UML guest)
+_SAVE = "out=$(iptables-save 2>/dev/null); case \"$out\" in *'*nat'*) printf '%s\\n' \"$out\";; *) iptables-legacy-save;; esac"
 #: what each mode's explanation reads on the node (shell commands, run in this order)
 NODE_DUMPS: dict[str, tuple[str, ...]] = {
     "iptables": (_SAVE,),
@@ -120,7 +121,10 @@ def explain_service(handle: ClusterHandle, target: Target, *, get: ApiGet = _kub
     service = get(handle, "service", "-n", target.namespace, target.name)
     port = _service_port(service, target.port)
     src, node, from_node, words = _source(handle, target, get)
-    mode = read_node_proxy_mode(handle, node) or handle.describe().proxy_mode
+    try:
+        mode = read_node_proxy_mode(handle, node) or handle.describe().proxy_mode
+    except NodeAccessUnavailable as exc:
+        raise ExplainError(f"cannot read node {node}'s rules: {exc}") from exc
     if mode not in NODE_DUMPS:
         raise ExplainError(f"node {node} runs proxy mode {mode!r}: svclab explain reads {', '.join(NODE_DUMPS)}")
     addresses, *dumps = read_dumps(handle, node, mode)
