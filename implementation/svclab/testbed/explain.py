@@ -33,7 +33,10 @@ from svclab.testbed.proxy_mode import METRICS_PORT, read_node_proxy_mode
 __all__ = ["NODE_DUMPS", "ApiGet", "ExplainError", "Target", "explain_service", "read_dumps"]
 
 # one iptables-save; iptables-legacy-save only where the default backend holds no nat table (a UML guest)
-_SAVE = "out=$(iptables-save 2>/dev/null); case \"$out\" in *'*nat'*) printf '%s\\n' \"$out\";; *) iptables-legacy-save;; esac"
+_SAVE = (
+    "out=$(iptables-save 2>/dev/null); "
+    "case \"$out\" in *'*nat'*) printf '%s\\n' \"$out\";; *) iptables-legacy-save;; esac"
+)
 #: what each mode's explanation reads on the node (shell commands, run in this order)
 NODE_DUMPS: dict[str, tuple[str, ...]] = {
     "iptables": (_SAVE,),
