@@ -226,7 +226,8 @@ def build_view(
         view["charts"]["convergence"] = Markup(
             charts.convergence_chart({t.name: t.convergence for t in testbeds}, names)
         )
-    view["explain"] = explain_rows(read_explanations(results_dir), names)
+    explanations = read_explanations(results_dir)
+    view["explain"] = explain_rows(explanations, [*names, *sorted(set(explanations) - set(names))])
     view["sweep_table"] = _sweep_table(by_testbed, load_modes)
     view["connect_table"] = _connect_table(by_testbed, load_modes)
     view["short_sweeps"] = _short_sweeps(by_testbed, view["testbeds"])
@@ -338,7 +339,7 @@ def render_report(results_dir: Path, out_dir: Path, *, now: datetime.datetime | 
     view = build_view(inputs, results_dir.resolve(), out_dir.resolve(), now=now)
     env = _environment()
     html = env.get_template("index.html.j2").render(**view)
-    render_explain_page(env, read_explanations(results_dir), [t["name"] for t in view["testbeds"]], out_dir)
+    render_explain_page(env, read_explanations(results_dir), [row["testbed"] for row in view["explain"]], out_dir)
     index = out_dir / "index.html"
     tmp = out_dir / ".index.html.tmp"
     tmp.write_text(html)
