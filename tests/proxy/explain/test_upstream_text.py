@@ -72,6 +72,7 @@ def test_a_client_outside_the_cluster_is_masqueraded(mode: str) -> None:
 def test_affinity_and_no_endpoints(mode: str) -> None:
     sticky = _explain(mode, POD, "172.30.0.45", 80)
     assert sticky.affinity.startswith("ClientIP") and sticky.endpoints() == ["10.180.0.3:80"]
+    assert ("10800s" if mode == "nftables" else "--seconds 10800") in sticky.affinity
     refused = _explain(mode, POD, "172.30.0.46", 80)
     assert (refused.outcome, refused.choices) == (Outcome.REJECT, ())
 

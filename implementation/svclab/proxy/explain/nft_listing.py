@@ -41,6 +41,7 @@ class NftTable:
 
     chains: dict[str, NftChain] = field(default_factory=dict)
     elements: dict[str, dict[str, str]] = field(default_factory=dict)
+    timeouts: dict[str, str] = field(default_factory=dict)  # a set's element timeout as nft writes it ("3h")
 
     def base_chains(self, hook: str) -> list[str]:
         """The base chains on ``hook``, in the order the kernel runs them (lowest priority first)."""
@@ -83,6 +84,8 @@ def _add_line(table: NftTable, kind: str, name: str, rest: str) -> None:
         table.elements.setdefault(name, {}).update(_split_elements(rest.strip()[1:-1]))
     else:
         table.elements.setdefault(name, {})
+        if timeout := re.search(r"\btimeout (\w+)", rest):
+            table.timeouts[name] = timeout.group(1)
 
 
 def parse_nft_listing(text: str) -> NftTable:
@@ -115,6 +118,8 @@ def parse_nft_listing(text: str) -> NftTable:
             if "}" in line:
                 table.elements[name] = _split_elements(line.split("{", 1)[1].rsplit("}", 1)[0])
                 collecting = None
+        elif kind == "set" and line.startswith("timeout "):
+            table.timeouts[name] = line.split()[1]
         elif kind == "chain" and (base := _BASE.match(line)):
             table.chains[name].hook, table.chains[name].priority = base.group(1), _priority(base.group(2))
         elif kind == "chain" and line and not line.startswith(("comment ", "policy ")):

@@ -245,7 +245,20 @@ def explain_nftables(listing: str, probe: Probe, *, service: str, node: str) -> 
         if "DROP" in finals
         else Outcome.UNTOUCHED
     )
-    sticky = any("@affinity-" in hop.rule for hop in walk.hops)
+    sets = [
+        word[1:]
+        for hop in walk.hops
+        if "@affinity-" in hop.rule
+        for word in hop.rule.split()
+        if word.startswith("@affinity-")
+    ]
+    timeout = next((walk.table.timeouts[name] for name in sets if name in walk.table.timeouts), "")
+    affinity = ""
+    if sets:
+        kept = f", timeout {timeout}" if timeout else ""
+        affinity = (
+            f"ClientIP: a returning client is in its endpoint's affinity-* set (ip saddr @...{kept}) before numgen"
+        )
     return Explanation(
         mode="nftables",
         service=service,
@@ -254,7 +267,5 @@ def explain_nftables(listing: str, probe: Probe, *, service: str, node: str) -> 
         outcome=outcome,
         hops=tuple(walk.hops),
         choices=tuple(choices),
-        affinity="ClientIP: a returning client is in its endpoint's affinity-* set (ip saddr @...) before numgen"
-        if sticky
-        else "",
+        affinity=affinity,
     )
