@@ -22,7 +22,7 @@ from svclab.proxy.explain import Explanation, render_text
 from svclab.run.cluster import RunCluster
 from svclab.testbed.explain import ExplainError, Target, explain_service
 
-__all__ = ["EXPLAIN_NAMESPACE", "ExplainOutcome", "run_explain"]
+__all__ = ["EXPLAIN_NAMESPACE", "ExplainOutcome", "manifest", "run_explain"]
 
 EXPLAIN_NAMESPACE = "svclab-explain"
 _AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"

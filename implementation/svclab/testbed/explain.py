@@ -30,7 +30,7 @@ from svclab.proxy.explain import (
 from svclab.testbed.provider import ClusterHandle, NodeAccessUnavailable, run_captured
 from svclab.testbed.proxy_mode import METRICS_PORT, read_node_proxy_mode
 
-__all__ = ["NODE_DUMPS", "ApiGet", "ExplainError", "Target", "explain_service", "read_dumps"]
+__all__ = ["ApiGet", "ExplainError", "NODE_DUMPS", "Target", "explain_service", "read_dumps"]
 
 # one iptables-save; iptables-legacy-save only where the default backend holds no nat table (a UML guest)
 _SAVE = (
