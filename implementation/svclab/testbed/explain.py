@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from svclab.proxy import modes
 from svclab.proxy.explain import (
     Explanation,
     Probe,
@@ -37,11 +38,20 @@ _SAVE = (
     "out=$(iptables-save 2>/dev/null); "
     "case \"$out\" in *'*nat'*) printf '%s\\n' \"$out\";; *) iptables-legacy-save;; esac"
 )
+
+
+def _registry_dump(mode: str) -> str:
+    """The mode's own rules-dump command from the mode registry (what the conformance suite reads too)."""
+    spec = modes.get(mode)
+    assert spec.rules_dump is not None, f"mode {mode} has no rules dump"
+    return spec.rules_dump.command
+
+
 #: what each mode's explanation reads on the node (shell commands, run in this order)
 NODE_DUMPS: dict[str, tuple[str, ...]] = {
     "iptables": (_SAVE,),
-    "nftables": ("nft list table ip kube-proxy",),
-    "ipvs": (_SAVE, "ipset save", "ipvsadm-save -n"),
+    "nftables": (_registry_dump("nftables"),),
+    "ipvs": (_SAVE, "ipset save", _registry_dump("ipvs")),
     "userspace": (_SAVE, f"curl --silent --fail --max-time 5 http://127.0.0.1:{METRICS_PORT}/debug/backends"),
 }
 _ADDRESSES = "ip -o addr show"
