@@ -144,12 +144,13 @@ def _run_testbed(
                     lambda: run_conformance(cluster.name, testbed, args.reports, extra_args=extra),
                     progress,
                 )
+            if not args.skip_explain and not controls.stop.is_set():
+                # before conformance_over: like the suite, it must not run beside another testbed's load phase
+                from svclab.run.explain_phase import run_explain
+
+                _timed(result, "explain", lambda: run_explain(cluster, testbed, args.reports), progress)
         finally:
             controls.conformance_over(testbed)
-        if not args.skip_explain and not controls.stop.is_set():
-            from svclab.run.explain_phase import run_explain
-
-            _timed(result, "explain", lambda: run_explain(cluster, testbed, args.reports), progress)
         if not args.skip_load and not controls.stop.is_set():
             _load(cluster, mode, result, args, progress, controls)
     finally:
