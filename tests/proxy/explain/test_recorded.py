@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,17 @@ def test_the_node_s_own_packet_takes_the_output_hook(mode: str) -> None:
 def test_recordings_are_what_the_docstring_says() -> None:
     assert sorted(p.name for p in (GOLDEN / "explain").iterdir() if p.is_dir()) == sorted(EXPLAIN_MODES)
     assert all(Path(GOLDEN / "explain" / m / "recorded" / "services.txt").is_file() for m in EXPLAIN_MODES)
+
+
+def test_nft_a_client_already_in_an_affinity_set_keeps_its_endpoint() -> None:
+    # The listing shows a set's live clients; put the client into 10.244.2.2's set as the kernel would list it.
+    listing = _recorded("nftables", "nft-list-table.txt")
+    head = "\tset affinity-5LUGMZP4-default/web-sticky/tcp/http__10.244.2.2/8080 {\n"
+    assert head in listing
+    listing = listing.replace(head, head + "\t\telements = { 10.244.1.2 expires 2h59m58s timeout 3h }\n", 1)
+    _, probe = _probe("nftables", "web-sticky")
+    pinned = explain_nftables(listing, probe, service="default/web-sticky:http", node="n")
+    assert [(c.endpoint, c.probability) for c in pinned.choices] == [("10.244.2.2:8080", 1.0)]
+    assert pinned.notes == ("10.244.1.2 is a returning client: its affinity set sends it to its endpoint",)
+    other = explain_nftables(listing, replace(probe, src="10.244.1.9"), service="s", node="n")
+    assert other.endpoints() == ALL_WEB and not other.notes

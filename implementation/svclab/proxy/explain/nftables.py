@@ -6,8 +6,10 @@ prerouting (output for the node's own packets), then input or forward by
 the translated destination, then postrouting per endpoint (masquerade). A
 verdict map is looked up with the packet's key and the hop names the
 element it hit; ``numgen random mod N vmap { ... }`` gives each of its N
-branches 1/N of what reaches it; ``ip saddr @affinity-...`` holds only
-returning clients (session affinity), so a new client passes it by.
+branches 1/N of what reaches it; ``ip saddr @affinity-...`` holds the
+clients session affinity keeps on an endpoint: one the listing shows in the
+set (live, not yet expired) goes straight to its endpoint, any other
+client passes it by.
 ``drop`` and ``reject`` end the way, ``accept`` and a nat statement end one
 base chain. The rules read are the ones kube-proxy's nftables mode writes
 (ours and upstream's). Side-effect-free.
@@ -28,11 +30,19 @@ __all__ = ["explain_nftables"]
 
 _MASQ_BIT = 0x4000
 _FINAL = {"drop": "DROP", "reject": "REJECT"}
+_PINNED = " (this client is in the set: session affinity keeps it on this endpoint)"
 
 
 def _ip_in(ip: str, spec: str) -> bool:
     nets = [n.strip() for n in spec.strip("{} ").split(",") if n.strip()]
     return any(ipaddress.ip_address(ip) in ipaddress.ip_network(n, strict=False) for n in nets)
+
+
+def _in_set(table: NftTable, name: str, ip: str) -> bool | str:
+    """``ip saddr @NAME``: an affinity set a client is not (yet) in answers "affinity" (shown as such)."""
+    if ip in table.elements.get(name, {}):
+        return True
+    return "affinity" if name.startswith("affinity-") else False
 
 
 def _match(table: NftTable, rule: str, state: PacketState, probe: Probe) -> tuple[bool | str, str]:
@@ -43,7 +53,7 @@ def _match(table: NftTable, rule: str, state: PacketState, probe: Probe) -> tupl
         (r"^ip daddr (\{[^}]*\}|\d\S*) ", lambda v: _ip_in(state.dst, v)),
         (
             r"^ip saddr @(\S+) ",
-            lambda v: "affinity" if v.startswith("affinity-") else state.src in table.elements.get(v, {}),
+            lambda v: _in_set(table, v, state.src),
         ),
         (r"^ip saddr != (\{[^}]*\}|\S+) ", lambda v: not _ip_in(state.src, v)),
         (r"^ip saddr (\{[^}]*\}|\d\S*) ", lambda v: _ip_in(state.src, v)),
@@ -112,7 +122,8 @@ class _Walk:
             return self.vmap(at, action, state, mass)
         verb, _, rest = action.partition(" ")
         if verb in ("jump", "goto"):
-            self.record(at.chain, at.rule, action, at.depth)
+            pinned = at.rule.startswith("ip saddr @affinity-")
+            self.record(at.chain, at.rule, action + (_PINNED if pinned else ""), at.depth)
             return self.follow(verb, rest.split()[0], at, state, mass)
         if verb == "dnat":
             target = action.split(" to ", 1)[1].split()[0]
@@ -268,4 +279,7 @@ def explain_nftables(listing: str, probe: Probe, *, service: str, node: str) -> 
         hops=tuple(walk.hops),
         choices=tuple(choices),
         affinity=affinity,
+        notes=(f"{probe.src} is a returning client: its affinity set sends it to its endpoint",)
+        if any(hop.verdict.endswith(_PINNED) for hop in walk.hops)
+        else (),
     )
