@@ -147,3 +147,16 @@ def test_nft_a_client_already_in_an_affinity_set_keeps_its_endpoint() -> None:
     assert pinned.notes == ("10.244.1.2 is a returning client: its affinity set sends it to its endpoint",)
     other = explain_nftables(listing, replace(probe, src="10.244.1.9"), service="s", node="n")
     assert other.endpoints() == ALL_WEB and not other.notes
+
+
+def test_userspace_a_client_with_a_live_session_keeps_its_endpoint() -> None:
+    backends = json.loads(_recorded("userspace", "debug-backends.json"))
+    for entry in backends:
+        entry["sessions"] = {CLIENT: "10.244.2.3:8080"} if entry["service"] == "default/web-sticky:http" else {}
+    _, probe = _probe("userspace", "web-sticky")
+    save = _recorded("userspace", "iptables-save.txt")
+    kept = explain_userspace(save, backends, probe, service="s", node="n")
+    assert [(c.endpoint, c.probability, c.masquerade) for c in kept.choices] == [("10.244.2.3:8080", 1.0, True)]
+    assert kept.notes == ("10.244.1.2 is a returning client: the proxy's session sends it to 10.244.2.3:8080",)
+    other = explain_userspace(save, backends, replace(probe, src="10.244.1.9"), service="s", node="n")
+    assert other.endpoints() == ALL_WEB and not other.notes

@@ -219,3 +219,7 @@ async def test_debug_state_names_each_socket_and_its_round_robin(subject: Subjec
     backend.balancer.next_endpoint(SVC4, "10.0.0.2")
     assert {e["service"]: e["next"] for e in backend.debug_state()}[str(SVC4)] == 1
     assert state["ns5/svc5:p80"]["affinitySeconds"] == 10800 and state["ns6/svc6:p80"]["endpoints"] == []
+    svc5 = ServicePortName(ServiceName("ns5", "svc5"), "p80", Protocol.TCP)
+    backend.balancer.next_endpoint(svc5, "10.0.0.2")
+    sessions = {e["service"]: e["sessions"] for e in backend.debug_state()}
+    assert sessions["ns5/svc5:p80"] == {"10.0.0.2": "10.180.0.3:80"} and sessions[str(SVC4)] == {}

@@ -46,32 +46,35 @@ def explain_userspace(
     if entry is None:
         note = f"no service port of the proxy listens on {port}: the connection is refused"
         return Explanation("userspace", service, node, probe, Outcome.REJECT, tuple(walk.hops), notes=(note,))
-    endpoints = [str(e) for e in entry.get("endpoints", [])]
-    following = int(entry.get("next", 0))
     socket = f"{entry.get('listen', '0.0.0.0')}:{port}"
-    hops = [
-        *walk.hops,
-        Hop("proxy", f"socket {socket}", f"{entry['service']} ({probe.proto})", "accept, then dial an endpoint"),
-    ]
-    choices = []
-    for turn in range(len(endpoints)):
-        endpoint = endpoints[(following + turn) % len(endpoints)]
-        verdict = f"dial {endpoint} ({'next' if turn == 0 else f'{turn + 1}. in turn'})"
-        hops.append(
-            Hop("proxy", f"socket {socket}", f"round robin slot {(following + turn) % len(endpoints)}", verdict, 1)
-        )
-        how = "round robin, next" if turn == 0 else f"round robin, {turn + 1}. in turn"
-        choices.append(Choice(endpoint, round(1 / len(endpoints), 6), how, masquerade=True))
+    accept = Hop("proxy", f"socket {socket}", f"{entry['service']} ({probe.proto})", "accept, then dial an endpoint")
     seconds = int(entry.get("affinitySeconds", 0))
     affinity = f"ClientIP: the proxy keeps a client on its endpoint for {seconds} s" if seconds else ""
-    if not choices:
+    kept = dict(entry.get("sessions") or {}).get(probe.src)
+    if kept:  # a returning client: the balancer's session, not the round robin, decides
+        hop = Hop("proxy", f"socket {socket}", f"session of {probe.src}", f"dial {kept} (session affinity)", 1)
+        note = f"{probe.src} is a returning client: the proxy's session sends it to {kept}"
+        choice = Choice(str(kept), 1.0, "session affinity", masquerade=True)
         return Explanation(
-            "userspace",
-            service,
-            node,
-            probe,
-            Outcome.REJECT,
-            tuple(hops),
-            notes=("the proxy has no endpoints for it: it closes the connection",),
+            "userspace", service, node, probe, Outcome.PROXY, (*walk.hops, accept, hop), (choice,), affinity, (note,)
         )
-    return Explanation("userspace", service, node, probe, Outcome.PROXY, tuple(hops), tuple(choices), affinity)
+    hops, choices = _round_robin(entry, socket)
+    if not choices:
+        note = "the proxy has no endpoints for it: it closes the connection"
+        return Explanation("userspace", service, node, probe, Outcome.REJECT, (*walk.hops, accept), notes=(note,))
+    return Explanation("userspace", service, node, probe, Outcome.PROXY, (*walk.hops, accept, *hops), choices, affinity)
+
+
+def _round_robin(entry: Mapping[str, Any], socket: str) -> tuple[list[Hop], tuple[Choice, ...]]:
+    """The endpoints in the order the proxy will take them, from the next turn on: each 1/n of new clients."""
+    endpoints = [str(e) for e in entry.get("endpoints", [])]
+    following = int(entry.get("next", 0))
+    hops, choices = [], []
+    for turn in range(len(endpoints)):
+        slot = (following + turn) % len(endpoints)
+        order = "next" if turn == 0 else f"{turn + 1}. in turn"
+        hops.append(
+            Hop("proxy", f"socket {socket}", f"round robin slot {slot}", f"dial {endpoints[slot]} ({order})", 1)
+        )
+        choices.append(Choice(endpoints[slot], round(1 / len(endpoints), 6), f"round robin, {order}", masquerade=True))
+    return hops, tuple(choices)

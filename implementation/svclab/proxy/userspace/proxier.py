@@ -357,6 +357,7 @@ class UserspaceProxier(FullSyncBookkeeping):
                     "endpoints": [f"{ip}:{p}" for ip, p in endpoints],
                     "next": next_index,
                     "affinitySeconds": affinity,
+                    "sessions": {ip: f"{a}:{p}" for ip, (a, p) in self.balancer.live_sessions(name).items()},
                 }
             )
         return out
