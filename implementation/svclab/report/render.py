@@ -1,4 +1,4 @@
-"""``render_report``: the results directory of a run -> ``index.html``.
+"""``render_report``: the results directory of a run -> ``index.html`` (and ``explain.html``).
 
 Two steps: ``build_view`` turns the parsed inputs into plain values the
 template shows (side-effect-free apart from drawing the charts in memory),
@@ -26,6 +26,7 @@ from svclab.load.model import Figure, Scenario, TargetKind
 from svclab.proxy import modes as proxy_modes
 
 from . import charts
+from .explain import explain_rows, read_explanations, render_explain_page
 from .inputs import AreaCounts, ReportInputs, TestbedInputs, load_inputs
 from .resilience import RECOVERY_GOAL, resilience_rows
 
@@ -228,6 +229,8 @@ def build_view(
     if any(not s.fault for t in testbeds for s in t.convergence):
         changes = {t.name: tuple(s for s in t.convergence if not s.fault) for t in testbeds}
         view["charts"]["convergence"] = Markup(charts.convergence_chart(changes, names))
+    explanations = read_explanations(results_dir)
+    view["explain"] = explain_rows(explanations, [*names, *sorted(set(explanations) - set(names))])
     view["sweep_table"] = _sweep_table(by_testbed, load_modes)
     view["connect_table"] = _connect_table(by_testbed, load_modes)
     view["short_sweeps"] = _short_sweeps(by_testbed, view["testbeds"])
@@ -337,7 +340,9 @@ def render_report(results_dir: Path, out_dir: Path, *, now: datetime.datetime | 
     inputs = load_inputs(results_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     view = build_view(inputs, results_dir.resolve(), out_dir.resolve(), now=now)
-    html = _environment().get_template("index.html.j2").render(**view)
+    env = _environment()
+    html = env.get_template("index.html.j2").render(**view)
+    render_explain_page(env, read_explanations(results_dir), [row["testbed"] for row in view["explain"]], out_dir)
     index = out_dir / "index.html"
     tmp = out_dir / ".index.html.tmp"
     tmp.write_text(html)

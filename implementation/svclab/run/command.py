@@ -3,7 +3,8 @@
 For each testbed (default: every clusters/*.yaml except the opt-in
 ``OPT_IN_TESTBEDS``, which run when named; ``--testbed FILE`` adds one, e.g.
 a user's own proxy to judge beside the reference modes): bring it up, run the
-conformance suite, run the load tests, bring it down. Then write the report.
+conformance suite, explain one example Service (``svclab.run.explain_phase``),
+run the load tests, bring it down. Then write the report.
 A testbed that cannot run on this machine (a kind testbed without Docker) is
 skipped with the reason; a failure in one testbed is reported and the others
 still run. Exit status 1 when a conformance test failed or a phase broke.
@@ -48,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--skip-conformance", action="store_true")
     parser.add_argument("--skip-load", action="store_true")
+    parser.add_argument(
+        "--skip-explain", action="store_true", help="no `svclab explain` example per testbed (the report's paths)"
+    )
     parser.add_argument(
         "--profile",
         choices=["quick", "full"],
@@ -151,6 +155,11 @@ def _run_testbed(
                     lambda: run_conformance(cluster.name, testbed, args.reports, extra_args=extra),
                     progress,
                 )
+            if not args.skip_explain and not controls.stop.is_set():
+                # before conformance_over: like the suite, it must not run beside another testbed's load phase
+                from svclab.run.explain_phase import run_explain
+
+                _timed(result, "explain", lambda: run_explain(cluster, testbed, args.reports), progress)
         finally:
             controls.conformance_over(testbed)
         if not args.skip_load and not controls.stop.is_set():
