@@ -20,7 +20,8 @@ conformance test's waits are stretched on slow kernels (see ``harness.waiting``)
 Markers: ``proxy_mode("iptables", ...)`` runs a test only on clusters with one
 of these proxy modes (a cluster tested as it is has mode ``unknown``: such a
 test skips there, saying so; a ``--testbed`` spec with ``provider:
-kubeconfig`` names the mode); ``needs_proxy`` / ``needs_controllers`` skip when the
+kubeconfig`` names the mode; an ``external`` proxy is tested as the mode its
+``spec.proxy.rules`` names, else as ``unknown``); ``needs_proxy`` / ``needs_controllers`` skip when the
 component does not run; feature markers (``nodes``, ``pods``, ``services``, ...)
 select areas with ``-m``.
 """
@@ -40,6 +41,7 @@ from harness.fixtures import (  # noqa: F401  (fixtures are found by name)
     node_host,
 )
 from harness.providers import ClusterRef, tear_down_leftovers
+from svclab.testbed.external import EXTERNAL
 
 FEATURE_MARKERS = {
     "nodes": "node registration, labels, taints and pod CIDRs",
@@ -51,6 +53,7 @@ FEATURE_MARKERS = {
     "traffic": "packets through the proxy (ClusterIP, NodePort, hairpin, UDP)",
     "session_affinity": "ClientIP session affinity",
     "traffic_policy": "internal/externalTrafficPolicy: Local",
+    "disruption": "faults: components killed or frozen, rules and conntrack flushed, nodes cut off",
 }
 TEST_TIMEOUT = 300
 NO_CLUSTER_REASON = (
@@ -143,6 +146,11 @@ def _skip_by_cluster_markers(request: pytest.FixtureRequest) -> None:
         return
     under_test: ClusterUnderTest = request.getfixturevalue("cluster")
     mode = request.node.get_closest_marker("proxy_mode")
+    if mode is not None and under_test.proxy_mode == UNKNOWN_PROXY_MODE and under_test.requested_proxy_mode == EXTERNAL:
+        pytest.skip(
+            f"proxy of cluster {under_test.name} is external, its mode unknown (test is for "
+            f"{', '.join(mode.args)}; spec.proxy.rules names the rules dump to read)"
+        )
     if mode is not None and under_test.proxy_mode == UNKNOWN_PROXY_MODE:
         pytest.skip(
             f"proxy mode of cluster {under_test.name} unknown (test is for "

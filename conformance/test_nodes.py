@@ -55,7 +55,9 @@ def test_node_has_spec_labels_taints_and_pod_cidr(cluster: ClusterUnderTest, cli
 def test_default_kubernetes_service_points_at_the_apiserver(cluster: ClusterUnderTest, client: Client) -> None:
     service = client.get(Service, "kubernetes", namespace="default")
     if cluster.service_subnet is not None:  # None: a cluster tested as it is that does not say
-        first_ip = str(ipaddress.ip_network(cluster.service_subnet).network_address + 1)
+        # A dual-stack testbed's subnet is a "PRIMARY,SECONDARY" pair: the Service is the primary's.
+        primary = cluster.service_subnet.split(",")[0]
+        first_ip = str(ipaddress.ip_network(primary).network_address + 1)
         assert service.spec.clusterIP == first_ip
     assert [(p.name, p.port, p.protocol, p.targetPort) for p in service.spec.ports] == [("https", 443, "TCP", 6443)]
     assert (service.metadata.labels or {}).get("component") == "apiserver"

@@ -108,7 +108,10 @@ def _assert_no_cluster_ip(spec: dict[str, Any]) -> None:
 def _in_service_subnet(cluster: ClusterUnderTest, ip: str) -> bool:
     if cluster.service_subnet is None:  # a cluster tested as it is may not say
         return True
-    return ipaddress.ip_address(ip) in ipaddress.ip_network(cluster.service_subnet)
+    # A dual-stack testbed's subnet is a comma-separated pair, one CIDR per family.
+    address = ipaddress.ip_address(ip)
+    networks = [ipaddress.ip_network(part) for part in cluster.service_subnet.split(",")]
+    return any(address.version == net.version and address in net for net in networks)
 
 
 def _backends_and_clients(

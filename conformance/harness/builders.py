@@ -8,15 +8,10 @@ running, :data:`NEVER_READY` keeps a running pod not Ready for ever.
 The ``*_view`` functions turn Endpoints / EndpointSlices into sets of plain
 tuples, so a test compares the exact content it expects without depending on
 the order the controller chose (upstream sorts subsets by hash).
-
-``ControllerManagerProcess`` is the local provider's hook to stop and kill the
-controller-manager (only that one process, found by the supervisor name with the
-cluster's ``component_pid`` hook); other providers have none and the restart test skips.
 """
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +29,6 @@ from harness.waiting import wait_for
 __all__ = [
     "AGNHOST",
     "BUSYBOX",
-    "ControllerManagerProcess",
     "LABEL_HEADLESS",
     "LABEL_MANAGED_BY",
     "LABEL_SERVICE_NAME",
@@ -73,7 +67,6 @@ __all__ = [
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
 BUSYBOX = "docker.io/library/busybox:1.36"
 SLEEP = ("sleep", "3600")
-CONTROLLER_MANAGER = "controller-manager"  # the local supervisor's name for the child
 # Ignores SIGTERM (children inherit the ignored disposition), so a deleted pod
 # stays Terminating until its grace period ends and SIGKILL comes.
 STUBBORN = ("sh", "-c", "trap '' TERM; sleep 3600")
@@ -364,45 +357,3 @@ def slice_row(pod: Pod, zones: Mapping[str, str | None], *, ready: bool, serving
 
 def slice_port_view(slice_: EndpointSlice) -> set[tuple[str | None, int | None, str]]:
     return {(p.name or None, p.port, p.protocol or "TCP") for p in slice_.ports or []}
-
-
-# --- local provider: the controller-manager process ------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ControllerManagerProcess:
-    """The controller-manager child of a local cluster's supervisor.
-
-    The supervisor restarts a child that exits (after 0.5 s, doubling), so
-    ``kill`` is a crash followed by a restart, and ``stop`` (SIGSTOP) freezes
-    the process so changes made meanwhile reach only its successor. The process
-    is found and signalled through the cluster's provider hooks, so this works
-    in whatever kernel the cluster runs (the host's or a UML guest's).
-    """
-
-    cluster: ClusterUnderTest
-    pid: int
-
-    @classmethod
-    def find(cls, cluster: ClusterUnderTest) -> ControllerManagerProcess:
-        pid = cluster.component_pid(CONTROLLER_MANAGER)
-        if pid is None:
-            raise LookupError(f"no running controller-manager in cluster {cluster.name}")
-        return cls(cluster, pid)
-
-    def stop(self) -> None:
-        self.cluster.signal_component(self.pid, signal.SIGSTOP)
-
-    def kill(self) -> None:
-        self.cluster.signal_component(self.pid, signal.SIGKILL)
-
-    def wait_replaced(self, timeout: float = 30.0) -> ControllerManagerProcess:
-        """Wait for the supervisor to start a new controller-manager; return it."""
-
-        def successor() -> ControllerManagerProcess | None:
-            pid = self.cluster.component_pid(CONTROLLER_MANAGER)
-            return ControllerManagerProcess(self.cluster, pid) if pid not in (None, self.pid) else None
-
-        found = wait_for(successor, timeout=timeout, what="controller-manager restarted")
-        assert found is not None
-        return found

@@ -10,12 +10,13 @@ to a node (``harness.traffic.client_pod``); requests go out through
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from lightkube import Client
 
 from harness.cluster import ClusterUnderTest
-from harness.traffic import client_pod, http_get_many, udp_hostnames, wait_ready
+from harness.traffic import client_pod, http_get_urls, udp_hostnames, wait_ready
 from harness.waiting import wait_for
 
 __all__ = [
@@ -39,8 +40,20 @@ def clients_on_every_node(client: Client, cluster: ClusterUnderTest, namespace: 
     return pods
 
 
-def _answers(cluster: ClusterUnderTest, namespace: str, pod: str, url: str, count: int) -> list[str]:
-    return http_get_many(cluster, namespace, pod, url, count)
+def _answers(
+    cluster: ClusterUnderTest, namespace: str, pod: str, urls: Sequence[str], count: int
+) -> dict[str, list[str]]:
+    """``count`` requests to each of ``urls`` from ``pod`` in one exec: url -> answers."""
+    answers = http_get_urls(cluster, namespace, pod, [url for url in urls for _ in range(count)])
+    return {url: answers[index * count : (index + 1) * count] for index, url in enumerate(urls)}
+
+
+def _on_every_client(clients: Mapping[str, str], check: Callable[[str], None]) -> None:
+    # Clients on different nodes are independent: probe them side by side (a
+    # silent target costs a connect timeout per request), re-raising the first failure.
+    with ThreadPoolExecutor(max_workers=len(clients) or 1) as pool:
+        for done in [pool.submit(check, pod) for pod in clients.values()]:
+            done.result()
 
 
 def wait_answering(
@@ -54,16 +67,18 @@ def wait_answering(
 ) -> None:
     """Wait until every client gets an answer from ``expected`` (``/hostname``) at every URL,
     then check that a further round from each answers only from ``expected``."""
-    wanted = set(expected)
-    for pod in clients.values():
-        for url in urls:
-            wait_for(
-                lambda pod=pod, url=url: set(_answers(cluster, namespace, pod, url, 2)) <= wanted,
-                timeout=timeout,
-                what=f"{url} answers {sorted(wanted)} from pod {pod}",
-            )
-            answers = _answers(cluster, namespace, pod, url, 3)
-            assert set(answers) <= wanted, f"{url} from {pod}: {answers}"
+    wanted, targets = set(expected), list(urls)
+
+    def check(pod: str) -> None:
+        wait_for(
+            lambda: all(set(got) <= wanted for got in _answers(cluster, namespace, pod, targets, 2).values()),
+            timeout=timeout,
+            what=f"{targets} answer {sorted(wanted)} from pod {pod}",
+        )
+        for url, got in _answers(cluster, namespace, pod, targets, 3).items():
+            assert set(got) <= wanted, f"{url} from {pod}: {got}"
+
+    _on_every_client(clients, check)
 
 
 def wait_silent(
@@ -71,15 +86,18 @@ def wait_silent(
 ) -> None:
     """Wait until no client gets any answer at any URL; then ``SILENT_ROUNDS`` more
     requests from each must fail too (silence that lasts, not one lost packet)."""
-    for pod in clients.values():
-        for url in urls:
-            wait_for(
-                lambda pod=pod, url=url: _answers(cluster, namespace, pod, url, 1) == [""],
-                timeout=timeout,
-                what=f"{url} silent from pod {pod}",
-            )
-            answers = _answers(cluster, namespace, pod, url, SILENT_ROUNDS)
-            assert answers == [""] * SILENT_ROUNDS, f"{url} still answers from {pod}: {answers}"
+    targets = list(urls)
+
+    def check(pod: str) -> None:
+        wait_for(
+            lambda: all(got == [""] for got in _answers(cluster, namespace, pod, targets, 1).values()),
+            timeout=timeout,
+            what=f"{targets} silent from pod {pod}",
+        )
+        for url, got in _answers(cluster, namespace, pod, targets, SILENT_ROUNDS).items():
+            assert got == [""] * SILENT_ROUNDS, f"{url} still answers from {pod}: {got}"
+
+    _on_every_client(clients, check)
 
 
 def wait_udp_answering(

@@ -150,10 +150,11 @@ def wait_converged(
     what: str,
     timeout: float,
     since: float | None = None,
+    record: bool = True,
 ) -> float:
     """Poll every node until ``predicate`` holds on all of them; return the seconds
     since ``since`` (a ``time.monotonic()`` taken right after the change) and
-    record them (see ``record_convergence``)."""
+    record them (see ``record_convergence``) unless ``record`` is False."""
     start = time.monotonic() if since is None else since
     nodes = [node.name for node in cluster.nodes]
     pending = set(nodes)
@@ -168,12 +169,16 @@ def wait_converged(
 
     wait_for(all_nodes, timeout=timeout, interval=0.05, what=f"{what}: rules on nodes {sorted(pending)}")
     seconds = time.monotonic() - start
-    record_convergence(cluster, what, seconds)
+    if record:
+        record_convergence(cluster, what, seconds)
     return seconds
 
 
-def record_convergence(cluster: ClusterUnderTest, what: str, seconds: float) -> None:
-    """Append ``{testbed, what, seconds}`` to the JSON list in $SVCLAB_CONVERGENCE_JSON."""
+def record_convergence(
+    cluster: ClusterUnderTest, what: str, seconds: float, extra: Mapping[str, object] | None = None
+) -> None:
+    """Append ``{testbed, mode, what, seconds, **extra}`` to the JSON list in
+    $SVCLAB_CONVERGENCE_JSON (``extra``: e.g. a disruption test's fault and test id)."""
     path = os.environ.get(CONVERGENCE_ENV)
     if not path:
         return
@@ -182,6 +187,14 @@ def record_convergence(cluster: ClusterUnderTest, what: str, seconds: float) -> 
             records = json.load(handle)
     except (FileNotFoundError, json.JSONDecodeError):
         records = []
-    records.append({"testbed": cluster.name, "mode": cluster.proxy_mode, "what": what, "seconds": round(seconds, 3)})
+    records.append(
+        {
+            "testbed": cluster.name,
+            "mode": cluster.proxy_mode,
+            "what": what,
+            "seconds": round(seconds, 3),
+            **(extra or {}),
+        }
+    )
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(records, handle, indent=1)

@@ -59,6 +59,7 @@ __all__ = [
     "delete_pods",
     "http_get",
     "http_get_many",
+    "http_get_urls",
     "pod_ips",
     "python_in_pod",
     "service",
@@ -211,20 +212,29 @@ def pod_ips(pods: dict[str, Pod]) -> dict[str, str]:
     return {name: pod.status.podIP for name, pod in pods.items() if pod.status is not None and pod.status.podIP}
 
 
-def _curl(url: str, count: int) -> list[str]:
-    # One exec runs every request: an exec costs far more than a request.
-    request = f"curl -s -g --connect-timeout {CURL_TIMEOUT:g} --max-time {2 * CURL_TIMEOUT:g} '{url}'; echo"
-    if count == 1:
-        return ["/bin/sh", "-c", request]
-    return ["/bin/sh", "-c", f"i=0; while [ $i -lt {count} ]; do {request}; i=$((i+1)); done"]
+def _curl(urls: Sequence[str]) -> list[str]:
+    # One curl process runs every request: a process start costs far more than a
+    # request (in the UML guest ~0.3 s per curl against ~3 ms per request).
+    # HTTP/1.0 (-0) makes each request a fresh connection (a new flow for the
+    # proxy to balance), never a reused one; -w prints the separator after a
+    # failed request too.
+    options = f"-s -g -0 --connect-timeout {CURL_TIMEOUT:g} --max-time {2 * CURL_TIMEOUT:g}"
+    quoted = " ".join(f"'{url}'" for url in urls)
+    return ["/bin/sh", "-c", f"curl {options} -w '\\n' {quoted}"]
+
+
+def http_get_urls(cluster: ClusterUnderTest, namespace: str, pod: str, urls: Sequence[str]) -> list[str]:
+    """One fresh-connection GET of each of ``urls`` from ``pod``, in one exec; one
+    answer per request, in order ("" for a failed request)."""
+    result = cluster.exec_in_pod(namespace, pod, _curl(urls), timeout=30.0 + len(urls) * 2 * CURL_TIMEOUT)
+    lines = result.stdout.split("\n")[: len(urls)]
+    return [line.strip() for line in lines] + [""] * (len(urls) - len(lines))
 
 
 def http_get_many(cluster: ClusterUnderTest, namespace: str, pod: str, url: str, count: int) -> list[str]:
     """``count`` fresh-connection GETs of ``url`` from ``pod``; one answer per request
     ("" for a failed request)."""
-    result = cluster.exec_in_pod(namespace, pod, _curl(url, count), timeout=30.0 + count * 2 * CURL_TIMEOUT)
-    lines = result.stdout.split("\n")[:count]
-    return [line.strip() for line in lines]
+    return http_get_urls(cluster, namespace, pod, [url] * count)
 
 
 def http_get(cluster: ClusterUnderTest, namespace: str, pod: str, url: str) -> str:

@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "kubeconfig": ("svclab.testbed.commands.kubeconfig", "print a testbed's kubeconfig path"),
     "exec": ("svclab.testbed.commands.exec_", "run a command in a pod"),
     "node-exec": ("svclab.testbed.commands.node_exec", "run a command on a node"),
+    "fault": ("svclab.testbed.commands.fault", "kill, freeze, flush or cut off a part of a cluster"),
+    "explain": ("svclab.testbed.commands.explain", "show the way a packet to a Service takes, rule by rule"),
     "image": ("svclab.image_command", "build the svclab image or print its kind manifests"),
     "bench": ("svclab.bench.command", "print performance figures (not pass/fail)"),
     "run": ("svclab.run.command", "the main job: conformance and load tests on every testbed"),

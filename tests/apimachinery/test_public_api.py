@@ -22,7 +22,16 @@ MODULES = sorted(info.name for info in pkgutil.iter_modules(apimachinery.__path_
 
 
 def test_the_concepts_are_all_there() -> None:
-    assert MODULES == ["fields", "labels", "merge_patch", "remotecommand", "selection", "spdy", "validation"]
+    assert MODULES == [
+        "fields",
+        "labels",
+        "merge_patch",
+        "netutils",
+        "remotecommand",
+        "selection",
+        "spdy",
+        "validation",
+    ]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -7,6 +7,9 @@ them, never the other way round. ``tests/golden/ipvs/overall.txt`` and
 ``tests/golden/userspace/overall.rules`` are our own output (upstream has no
 such overall test for ipvs, and removed the userspace mode), pinned so that
 a change shows in review; ``--update-golden`` rewrites those only.
+``tests/golden/explain/<mode>/recorded/`` holds dumps recorded on live
+nodes (read-only, like upstream's text); ``explain/<mode>/<case>.txt`` is
+``svclab explain``'s output over them (ours).
 """
 
 from __future__ import annotations
@@ -19,8 +22,14 @@ from pathlib import Path
 import pytest
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
-#: golden files that are our own output; every other file under tests/golden is upstream's text
-OWN_OUTPUT = frozenset({"ipvs/overall.txt", "userspace/overall.rules"})
+#: the modes and cases ``svclab explain``'s golden outputs cover (tests/proxy/explain/test_recorded.py)
+EXPLAIN_MODES = ("iptables", "nftables", "ipvs", "userspace")
+EXPLAIN_CASES = ("web", "web-sticky", "web-local-nodeport", "nobody", "web-from-node", "web-hairpin")
+#: golden files that are our own output; every other file under tests/golden is upstream's text or a recording
+OWN_OUTPUT = frozenset(
+    {"ipvs/overall.txt", "userspace/overall.rules"}
+    | {f"explain/{mode}/{case}.txt" for mode in EXPLAIN_MODES for case in EXPLAIN_CASES}
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

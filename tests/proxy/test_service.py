@@ -100,3 +100,22 @@ async def test_metrics_address_answers_proxy_mode_and_healthz_address_lastupdate
     async with TestClient(TestServer(_healthz_app(ProxyHealth(timeout=30.0)))) as healthz_port:
         answer = await healthz_port.get("/healthz")
         assert answer.status == 200 and "lastUpdated" in await answer.text()
+
+
+async def test_debug_backends_serves_what_a_proxy_mode_keeps_in_itself_and_404_elsewhere() -> None:
+    # svclab explain reads the userspace proxy's sockets and round robin here.
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from svclab.proxy.metrics import ProxyMetrics
+    from svclab.proxy.service import _metrics_app
+
+    class Described:
+        def debug_state(self) -> list[dict[str, object]]:
+            return [{"service": "ns1/svc1:p80", "proxyPort": 40001, "endpoints": ["10.180.0.1:80"]}]
+
+    async with TestClient(TestServer(_metrics_app(ProxyMetrics(), "userspace", Described()))) as status_port:  # type: ignore[arg-type]
+        answer = await status_port.get("/debug/backends")
+        assert answer.status == 200
+        assert await answer.json() == [{"service": "ns1/svc1:p80", "proxyPort": 40001, "endpoints": ["10.180.0.1:80"]}]
+    async with TestClient(TestServer(_metrics_app(ProxyMetrics(), "iptables", object()))) as status_port:  # type: ignore[arg-type]
+        assert (await status_port.get("/debug/backends")).status == 404

@@ -283,3 +283,60 @@ def test_round_spreads_verdicts_and_the_connect_sweep_are_shown(tmp_path: Path) 
     sweep = " ".join(html.split('id="sweep"')[1].split("</section>")[0].split())
     assert 'id="chart-connect-sweep' in sweep
     assert "0.400 (0.390–0.420)" in sweep and "+0.280 vs direct: slower" in sweep
+
+
+def test_an_external_proxy_gets_its_column_beside_the_reference_modes(tmp_path: Path) -> None:
+    """`svclab run --testbed my-proxy.yaml`: the user's proxy (issue 19) after the reference modes."""
+    import json
+
+    results = tmp_path / "results"
+    shutil.copytree(DATA, results)
+    shutil.copy(DATA / "junit-iptables.xml", results / "junit-my-proxy.xml")
+    env = json.loads((results / "environment.json").read_text())
+    env["testbeds"]["my-proxy"] = {
+        "mode": "external: my-proxy (rules read as iptables)",
+        "provider": "local",
+        "skipped": "",
+        "phases": [{"name": "up", "ok": True, "seconds": 3.0, "detail": ""}],
+    }
+    (results / "environment.json").write_text(json.dumps(env))
+    view = build_view(load_inputs(results), results, tmp_path / "out", now=NOW)
+    names = [t["name"] for t in view["testbeds"]]
+    assert names.index("my-proxy") > max(names.index(mode) for mode in ("iptables", "nftables", "ipvs", "userspace"))
+    mine = next(t for t in view["testbeds"] if t["name"] == "my-proxy")
+    assert mine["mode"] == "external: my-proxy (rules read as iptables)"
+    assert mine["cells"] and mine["colour"]  # its conformance cells, and a colour of its own
+    html = render_report(results, tmp_path / "out", now=NOW).read_text()
+    assert "external: my-proxy (rules read as iptables)" in html
+
+
+# explain-<testbed>.json in data/ are `svclab explain` of Service web from the client pod over the dumps
+# recorded on live nodes (tests/golden/explain/<mode>/recorded, case "web"): three endpoints, a third each.
+def test_packet_paths_are_summarised_and_linked_per_testbed(rendered: tuple[Path, str]) -> None:
+    _, html = rendered
+    section = html.split('<section id="explain">', 1)[1].split("</section>", 1)[0]
+    for testbed in ("iptables", "nftables", "ipvs", "userspace"):
+        assert f'href="explain.html#{testbed}"' in section
+    assert section.count("10.244.2.3:8080 (33%") == 4
+    assert section.count("10.244.2.3:8080 (33%, yes)") == 1  # userspace: the proxy dials from the node
+
+
+def test_explain_page_puts_the_four_paths_side_by_side_rule_by_rule(rendered: tuple[Path, str]) -> None:
+    index, _ = rendered
+    page = (index.parent / "explain.html").read_text()
+    assert [m for m in re.findall(r'<div class="column" id="(\w+)">', page)] == [
+        "iptables",
+        "nftables",
+        "ipvs",
+        "userspace",
+    ]
+    assert "-j KUBE-SVC-CDGGSHYLG3RE2FKL" in page and "numgen random mod 3" in page
+    assert "-A -t 10.96.157.25:80 -s rr" in page and "socket 0.0.0.0:36501" in page
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+
+
+def test_no_explanations_no_section_and_no_page(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    shutil.copytree(DATA, results, ignore=shutil.ignore_patterns("explain-*"))
+    html = render_report(results, tmp_path / "out", now=NOW).read_text()
+    assert 'id="explain"' not in html and not (tmp_path / "out" / "explain.html").exists()

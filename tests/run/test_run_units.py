@@ -180,3 +180,40 @@ def test_the_quick_profile_leaves_breadth_tests_out_and_says_how_many() -> None:
     assert _deselected("60 passed in 3s") == 0
     described = ConformanceOutcome(0, 60, 0, 3, left_out=24).describe()
     assert described.endswith("24 breadth tests left out by the quick profile (--profile full runs them)")
+
+
+EXTERNAL_SPEC = """\
+apiVersion: svclab.dev/v1alpha1
+kind: Testbed
+metadata: {name: mine}
+spec:
+  proxy: {mode: external, command: [/opt/bin/my-proxy, --kubeconfig, "{kubeconfig}"], rules: nftables}
+  cluster: {nodes: [{role: control-plane}]}
+"""
+
+
+def test_an_external_proxy_is_labelled_by_its_command_and_its_rules_dump(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from svclab.run.command import _assess, _effective_mode
+
+    path = tmp_path / "my-proxy.yaml"
+    path.write_text(EXTERNAL_SPEC)
+    _, result = _assess(path)
+    assert result.mode == "external: my-proxy"
+    cluster = _FallenBack()
+    cluster.record = replace(cluster.record, proxy_mode="external", proxy_rules="nftables")
+    lines: list[str] = []
+    assert _effective_mode(cluster, result, lines.append) == "nftables"  # type: ignore[arg-type]
+    assert _environment_entry_mode(result) == "external: my-proxy (rules read as nftables)"
+
+
+def test_testbed_option_adds_a_spec_beside_the_default_ones() -> None:
+    from svclab.run.command import chosen_testbeds
+
+    clusters = REPO / "clusters"
+    mine = Path("my-proxy.yaml")
+    defaults = chosen_testbeds([], [], clusters)
+    assert chosen_testbeds([], [mine, mine], clusters) == [*defaults, mine]
+    named = [clusters / "iptables.yaml"]
+    assert chosen_testbeds(named, [mine, named[0]], clusters) == [*named, mine]

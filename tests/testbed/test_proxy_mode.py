@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,16 @@ def test_proxies_disagreeing_or_silent_is_an_error() -> None:
 def test_describe_mode() -> None:
     assert describe_mode("ipvs", "ipvs") == "ipvs"
     assert describe_mode("ipvs", "iptables") == "ipvs -> iptables (no IPVS in this kernel)"
+
+
+@pytest.mark.parametrize(("rules", "expected"), [(None, "unknown"), ("nftables", "nftables")])
+def test_an_external_proxy_reads_as_its_rules_dump_or_unknown(rules: str | None, expected: str) -> None:
+    handle = FakeHandle({})
+    external = replace(record("external"), proxy_rules=rules)
+    assert effective_proxy_mode(handle, external) == expected  # type: ignore[arg-type]
+    assert handle.calls == []  # its /proxyMode (if any) is not ours to trust
+
+
+def test_describe_an_external_proxy() -> None:
+    assert describe_mode("external: my-proxy", "unknown") == "external: my-proxy"
+    assert describe_mode("external: my-proxy", "iptables") == "external: my-proxy (rules read as iptables)"

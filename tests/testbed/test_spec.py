@@ -115,7 +115,7 @@ def test_name_option_overrides_metadata() -> None:
         (
             "spec.proxy.mode",
             "ebpf",
-            "x.yaml: spec.proxy.mode: must be one of none, iptables, nftables, ipvs, userspace",
+            "x.yaml: spec.proxy.mode: must be one of none, iptables, nftables, ipvs, userspace, external",
         ),
         ("spec.proxy.syncPeriod", "soon", "x.yaml: spec.proxy.syncPeriod: must be a duration like 500ms, 1s or 1m30s"),
         ("spec.proxy.scheduler", "rr", "x.yaml: spec.proxy.scheduler: only allowed with mode: ipvs"),
@@ -138,7 +138,8 @@ def test_name_option_overrides_metadata() -> None:
         (
             "spec.cluster.networking.podSubnet",
             "10.244.0.1/16",
-            "x.yaml: spec.cluster.networking.podSubnet: must be a CIDR like 10.244.0.0/16",
+            "x.yaml: spec.cluster.networking.podSubnet: '10.244.0.1/16' is not a CIDR like 10.244.0.0/16 "
+            "or fd00:10:244::/56",
         ),
         (
             "spec.cluster.networking.kubeProxyMode",
@@ -189,7 +190,8 @@ def test_kind_provider_allows_several_control_planes() -> None:
 
 def test_local_provider_is_ipv4_only_and_subnets_must_fit() -> None:
     assert problems(spec_with("spec.cluster.networking", {"ipFamily": "dual"})) == [
-        "x.yaml: spec.cluster.networking.ipFamily: the local provider supports only ipv4"
+        "x.yaml: spec.cluster.networking.ipFamily: dual is not yet supported by the local provider "
+        "(use provider: kind, or ipv4)"
     ]
     assert problems(spec_with("spec.cluster.networking", {"podSubnet": "10.244.0.0/24"})) == [
         "x.yaml: spec.cluster.networking.podSubnet: too small for 2 nodes with a /24 each"

@@ -10,6 +10,7 @@ rest of svclab or from a client library. One concept per module:
 * ``validation``  name and label formats (DNS labels and subdomains, label keys
                   and values) with upstream's messages
 * ``merge_patch`` RFC 7386 JSON merge patch
+* ``netutils``    IP parsing as ``k8s.io/utils/net`` (sloppy: leading zeros allowed)
 * ``remotecommand`` the exec/attach channel protocol over WebSocket (framing,
                   the error channel's Status)
 * ``spdy``        SPDY/3.1 framing and header blocks, for port-forward

@@ -1,13 +1,16 @@
 """What kube-apiserver creates for itself: system namespaces, the
 `default/kubernetes` Service with its Endpoints and EndpointSlice (the
 endpoint reconciler's output: the Endpoints carry the skip-mirror label, the
-slice is named like the Service and carries only the service-name label), and
+slice is named like the Service and carries only the service-name label), the
+default ServiceCIDR ``kubernetes`` holding ``--service-cidr`` and marked Ready
+(as upstream's default-servicecidr controller keeps it; kube-proxy lists it), and
 of the RBAC bootstrap policy the `cluster-admin` ClusterRole bound to the
 `system:masters` group (and, as kubeadm adds, `kubeadm:cluster-admins`, the
 admin token's group). Authorization itself stays allow-all."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from . import errors
@@ -33,6 +36,8 @@ def _ensure(registry: Registry, kind: str, namespace: str, obj: dict[str, Any]) 
 
 
 def ensure_system_objects(registry: Registry, service_cidr: str, address: str, port: int) -> None:
+    """Namespaces and the ``default/kubernetes`` Service; ``service_cidr`` is the
+    primary family's range (upstream gives the Service the primary family only)."""
     for name in SYSTEM_NAMESPACES:
         if registry.store.get("Namespace", "", name) is None:
             registry.create(by_kind("Namespace"), "", {"metadata": {"name": name}})
@@ -57,6 +62,7 @@ def ensure_system_objects(registry: Registry, service_cidr: str, address: str, p
                 },
             },
         )
+    _ensure_default_service_cidr(registry, service_cidr)
     https = {"name": "https", "port": port, "protocol": "TCP"}
     _ensure(
         registry,
@@ -73,10 +79,27 @@ def ensure_system_objects(registry: Registry, service_cidr: str, address: str, p
         "default",
         {
             "metadata": {"name": "kubernetes", "labels": {"kubernetes.io/service-name": "kubernetes"}},
-            "addressType": "IPv4",
+            "addressType": "IPv6" if ":" in address else "IPv4",
             "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
             "ports": [https],
         },
+    )
+
+
+def _ensure_default_service_cidr(registry: Registry, service_cidr: str) -> None:
+    if registry.store.get("ServiceCIDR", "", "kubernetes") is not None:
+        return  # its CIDRs are immutable; a restart with another --service-cidr fails on default/kubernetes
+    ready = {
+        "type": "Ready",
+        "status": "True",
+        "reason": "",
+        "message": "Kubernetes default Service CIDR is ready",
+        "lastTransitionTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    registry.create(
+        by_kind("ServiceCIDR"),
+        "",
+        {"metadata": {"name": "kubernetes"}, "spec": {"cidrs": [service_cidr]}, "status": {"conditions": [ready]}},
     )
 
 

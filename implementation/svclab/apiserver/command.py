@@ -40,6 +40,16 @@ def _netns_host_port(text: str) -> tuple[str, str, int]:
     return (netns, *_host_port(rest))
 
 
+def _service_cidrs(text: str) -> str:
+    """--service-cidr: one CIDR, or a dual-stack pair PRIMARY,SECONDARY."""
+    from .services import parse_service_cidrs
+
+    try:
+        return ",".join(parse_service_cidrs(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--state-dir", required=True, type=Path, help="directory for the database, certificates and kubeconfigs"
@@ -60,7 +70,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NETNS=HOST:PORT",
         help="also listen inside a network namespace (repeatable)",
     )
-    parser.add_argument("--service-cidr", default="10.96.0.0/16")
+    parser.add_argument(
+        "--service-cidr",
+        default="10.96.0.0/16",
+        type=_service_cidrs,
+        help="service ClusterIP range; a dual-stack pair as PRIMARY,SECONDARY (one IPv4, one IPv6)",
+    )
     parser.add_argument(
         "--advertise-address", default=None, help="address in the default/kubernetes Endpoints (default: first listen)"
     )
@@ -103,7 +118,7 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event, sockets: list[soc
     from . import authn, bootstrap, certs, serviceaccounts
     from .registry import Registry
     from .server import ApiServer
-    from .services import ServiceAllocations, kubernetes_service_ip
+    from .services import ServiceAllocations, kubernetes_service_ip, parse_service_cidrs
     from .storage import Store
     from .streaming import NodeAgents
 
@@ -113,7 +128,8 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event, sockets: list[soc
     bound = [s.getsockname()[:2] for s in sockets]
     advertise = args.advertise_address or bound[-1][0] if args.listen_netns else (args.advertise_address or bound[0][0])
     advertise_port = bound[-1][1] if args.listen_netns else bound[0][1]
-    service_ip = kubernetes_service_ip(args.service_cidr)
+    primary_cidr = parse_service_cidrs(args.service_cidr)[0]
+    service_ip = kubernetes_service_ip(primary_cidr)
     ips = sorted({"127.0.0.1", advertise, service_ip, *(h for h, _ in bound)} - {"0.0.0.0", "::"})
     pki = certs.ensure_pki(state, ips, ["localhost"])
     token = _secret(state, "token")
@@ -123,7 +139,7 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event, sockets: list[soc
     allocations.restore(store.list("Service"))
     registry = Registry(store, allocations)
     serviceaccounts.install(registry)
-    bootstrap.ensure_system_objects(registry, args.service_cidr, advertise, advertise_port)
+    bootstrap.ensure_system_objects(registry, primary_cidr, advertise, advertise_port)
     serviceaccounts.ensure_default_service_accounts(registry)
     bootstrap.ensure_bootstrap_policy(registry)
     server = ApiServer(

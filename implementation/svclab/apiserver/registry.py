@@ -167,6 +167,8 @@ class Registry:
         if r.kind in _GENERATION_TRACKED:
             meta["generation"] = 1
         obj = self._prepare_for_create(r.kind, obj)
+        if r.kind == "Service":
+            self._init_ip_families(r, obj, None)
         errs = validation.validate_create(r.kind, obj) if validate else []
         if errs:
             raise self._invalid(r, name, errs)
@@ -191,6 +193,13 @@ class Registry:
         if kind == "Job":
             generate_job_selector(obj)
         return obj
+
+    def _init_ip_families(self, r: ResourceType, new: Obj, old: Obj | None) -> None:
+        """Service IP families for this cluster, before validation (upstream initialises
+        them in the allocator, which runs before the strategy validates)."""
+        errs = self.allocations.init_ip_family_fields(new, old)
+        if errs:
+            raise self._invalid(r, new["metadata"].get("name", ""), errs)
 
     def _allocate(self, r: ResourceType, new: Obj, old: Obj | None, dry_run: bool = False) -> Obj:
         try:
@@ -276,6 +285,7 @@ class Registry:
     ) -> Obj:
         if subresource is None and r.kind == "Service":
             new = carry_over_allocated_values(default_service(new), old)
+            self._init_ip_families(r, new, old)
         elif subresource is None:
             check_encoding(r.kind, new)
             new = apply_defaults(r.kind, new)

@@ -50,6 +50,7 @@ from .well_known import (
     LABEL_HEADLESS,
     AddressType,
     address_type_of,
+    canonical_ip,
     format_trigger_time,
 )
 
@@ -59,6 +60,7 @@ __all__ = [
     "desired_endpoints",
     "desired_subsets",
     "endpoints_equal_for_write",
+    "pod_address_for_service",
     "repack_subsets",
     "truncate_subsets",
 ]
@@ -202,13 +204,16 @@ def _service_family(service: Service, pod: Pod) -> AddressType:
     return AddressType.IPV6 if address_type_of(probe) is AddressType.IPV6 else AddressType.IPV4
 
 
-def _pod_address(service: Service, pod: Pod) -> EndpointAddress | None:
+def pod_address_for_service(service: Service, pod: Pod) -> EndpointAddress | None:
+    """Upstream ``podToEndpointAddressForService``: the pod's IP of the Service's
+    primary family, written canonical (``01.2.3.4`` -> ``1.2.3.4``); None when the
+    pod has no IP of that family.  Side-effect-free."""
     family = _service_family(service, pod)
     ip = next((ip for ip in pod_ips(pod) if address_type_of(ip) is family), None)
     if ip is None:
         return None
     return EndpointAddress(
-        ip=ip,
+        ip=canonical_ip(ip) or ip,
         nodeName=pod_spec(pod).nodeName or "",
         targetRef=pod_reference(pod),
         hostname=pod_spec(pod).hostname if should_set_hostname(pod, service) else None,
@@ -254,7 +259,7 @@ def desired_subsets(service: Service, pods: Iterable[Pod]) -> list[EndpointSubse
     for pod in pods:
         if not should_pod_be_in_endpoints(pod, include_terminating=publish):
             continue
-        address = _pod_address(service, pod)
+        address = pod_address_for_service(service, pod)
         if address is not None:
             subsets.extend(_pod_subsets(service, pod, address))
     return repack_subsets(subsets)

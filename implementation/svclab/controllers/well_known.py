@@ -13,6 +13,8 @@ import datetime
 import ipaddress
 from enum import StrEnum
 
+from svclab.apimachinery.netutils import is_ipv6_string, parse_ip_sloppy
+
 __all__ = [
     "ANNOTATION_LAST_APPLIED",
     "ANNOTATION_LAST_CHANGE_TRIGGER_TIME",
@@ -27,6 +29,7 @@ __all__ = [
     "LABEL_SKIP_MIRROR",
     "LABEL_ZONE",
     "address_type_of",
+    "canonical_ip",
     "format_trigger_time",
 ]
 
@@ -59,14 +62,23 @@ class AddressType(StrEnum):
 
 
 def address_type_of(ip: str) -> AddressType | None:
-    """The address type of an IP string, ``None`` when it is not an IP."""
-    try:
-        parsed = ipaddress.ip_address(ip)
-    except ValueError:
+    """The address type of an IP string, ``None`` when it is not an IP.
+
+    Read as upstream reads it (``netutils.IsIPv6String``, sloppy: ``01.2.3.4`` is
+    IPv4, ``02000::4`` IPv6); an IPv4-mapped IPv6 address counts as IPv4.
+    """
+    parsed = parse_ip_sloppy(ip)
+    if parsed is None:
         return None
-    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is None:
-        return AddressType.IPV6
-    return AddressType.IPV4
+    return AddressType.IPV6 if is_ipv6_string(ip) else AddressType.IPV4
+
+
+def canonical_ip(ip: str) -> str | None:
+    """``ParseIPSloppy(ip).String()``: the canonical text, None when not an IP."""
+    parsed = parse_ip_sloppy(ip)
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)  # Go prints a mapped address as IPv4
+    return str(parsed) if parsed is not None else None
 
 
 def format_trigger_time(moment: datetime.datetime) -> str:

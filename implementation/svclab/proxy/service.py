@@ -59,8 +59,13 @@ def _split(address: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-def _metrics_app(metrics: ProxyMetrics, mode: str) -> web.Application:
-    """The metrics address: ``/metrics`` and, as upstream's status port, ``/proxyMode``."""
+def _metrics_app(metrics: ProxyMetrics, mode: str, backend: ModeBackend | None = None) -> web.Application:
+    """The metrics address: ``/metrics``, as upstream's status port ``/proxyMode``, and ``/debug/backends``.
+
+    ``/debug/backends`` is svclab's: a mode whose choice of endpoint lives in
+    the proxy, not in kernel rules (userspace), says there what it serves
+    (JSON), so ``svclab explain`` can show it; other modes answer 404.
+    """
 
     async def metrics_handler(_: web.Request) -> web.Response:
         return web.Response(body=metrics.exposition(), content_type="text/plain")
@@ -68,8 +73,20 @@ def _metrics_app(metrics: ProxyMetrics, mode: str) -> web.Application:
     async def proxy_mode_handler(_: web.Request) -> web.Response:
         return web.Response(text=mode)
 
+    async def backends_handler(_: web.Request) -> web.Response:
+        describe = getattr(backend, "debug_state", None)
+        if describe is None:
+            return web.Response(status=404, text=f"mode {mode} keeps its backends in kernel rules")
+        return web.json_response(describe())
+
     app = web.Application()
-    app.add_routes([web.get("/metrics", metrics_handler), web.get("/proxyMode", proxy_mode_handler)])
+    app.add_routes(
+        [
+            web.get("/metrics", metrics_handler),
+            web.get("/proxyMode", proxy_mode_handler),
+            web.get("/debug/backends", backends_handler),
+        ]
+    )
     return app
 
 
@@ -84,11 +101,15 @@ def _healthz_app(health: ProxyHealth) -> web.Application:
 
 
 async def _start_http(
-    metrics: ProxyMetrics, health: ProxyHealth, args: argparse.Namespace, mode: str
+    metrics: ProxyMetrics,
+    health: ProxyHealth,
+    args: argparse.Namespace,
+    mode: str,
+    backend: ModeBackend | None = None,
 ) -> list[web.AppRunner]:
     runners = []
     for address, app in (
-        (args.metrics_bind_address, _metrics_app(metrics, mode)),
+        (args.metrics_bind_address, _metrics_app(metrics, mode, backend)),
         (args.healthz_bind_address, _healthz_app(health)),
     ):
         runner = web.AppRunner(app)
@@ -195,7 +216,7 @@ async def serve(
     )
 
     informers = _informers(client, node, proxier, metrics, health)
-    runners = await _start_http(metrics, health, args, mode) if serve_http else []
+    runners = await _start_http(metrics, health, args, mode, backend) if serve_http else []
     tasks = [asyncio.create_task(i.run()) for i in informers]
     try:
         await wait_for_sync(*informers)

@@ -9,8 +9,9 @@ Per testbed ``<tb>``:
 * ``load-<tb>.json`` (+ ``.csv``): load figures, schema ``svclab.load/v1``.
 * ``convergence-<tb>.json``: how long things took to converge during the
   conformance run, a JSON list of ``{"what": str, "seconds": float}`` (more
-  keys, e.g. ``"test"``, are allowed and ignored); one entry per observation,
-  the same ``what`` repeated for repeated observations.
+  keys are allowed and ignored); one entry per observation, the same ``what``
+  repeated for repeated observations. The disruption area's recovery times
+  carry ``"fault"`` (what was broken) and ``"test"`` (the pytest node id).
 
 Once per run, ``environment.json`` (see ``environment``).
 
@@ -77,6 +78,8 @@ class AreaCounts:
 class ConvergenceSample:
     what: str
     seconds: float
+    fault: str | None = None  # set on a recovery time (the disruption area)
+    test: str | None = None  # the pytest node id that measured it
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +148,15 @@ def parse_convergence(text: str, *, source: str = "convergence") -> tuple[Conver
         data = json.loads(text)
         if not isinstance(data, list):
             raise ValueError("want a JSON list of {what, seconds}")
-        return tuple(ConvergenceSample(what=str(item["what"]), seconds=float(item["seconds"])) for item in data)
+        return tuple(
+            ConvergenceSample(
+                what=str(item["what"]),
+                seconds=float(item["seconds"]),
+                fault=str(item["fault"]) if item.get("fault") else None,
+                test=str(item["test"]) if item.get("test") else None,
+            )
+            for item in data
+        )
     except (ValueError, KeyError, TypeError) as err:
         raise ValueError(f"{source}: {err}") from err
 

@@ -1,4 +1,4 @@
-"""``render_report``: the results directory of a run -> ``index.html``.
+"""``render_report``: the results directory of a run -> ``index.html`` (and ``explain.html``).
 
 Two steps: ``build_view`` turns the parsed inputs into plain values the
 template shows (side-effect-free apart from drawing the charts in memory),
@@ -26,7 +26,9 @@ from svclab.load.model import Figure, Scenario, TargetKind
 from svclab.proxy import modes as proxy_modes
 
 from . import charts
+from .explain import explain_rows, read_explanations, render_explain_page
 from .inputs import AreaCounts, ReportInputs, TestbedInputs, load_inputs
+from .resilience import RECOVERY_GOAL, resilience_rows
 
 __all__ = ["Headline", "build_view", "describe_run_time", "headline", "headline_ratios", "render_report"]
 
@@ -113,7 +115,7 @@ def _link(path: Path | None, out_dir: Path) -> str | None:
 
 def _cell(counts: AreaCounts | None) -> dict[str, Any]:
     if counts is None or counts.total == 0:
-        return {"cls": "none", "text": "–", "title": "not run"}
+        return {"cls": "none", "text": "–", "title": "not run", "skipped": 0, "failed": 0}
     cls = "fail" if counts.failed else ("skip" if counts.passed == 0 else "pass")
     text = f"{counts.passed}/{counts.total - counts.skipped}"
     title = f"{counts.passed} passed, {counts.failed} failed, {counts.skipped} skipped"
@@ -145,12 +147,13 @@ def _load_rows(testbed: TestbedInputs, results_dir: Path, out_dir: Path) -> list
 
 
 def _convergence_rows(inputs: Sequence[TestbedInputs]) -> list[dict[str, Any]]:
-    whats = sorted({s.what for t in inputs for s in t.convergence})
+    """Changes and their convergence times; recovery times go to the resilience section."""
+    whats = sorted({s.what for t in inputs for s in t.convergence if not s.fault})
     rows = []
     for what in whats:
         cells = []
         for t in inputs:
-            values = [s.seconds for s in t.convergence if s.what == what]
+            values = [s.seconds for s in t.convergence if s.what == what and not s.fault]
             cells.append(
                 {"median": statistics.median(values), "max": max(values), "n": len(values)} if values else None
             )
@@ -206,6 +209,8 @@ def build_view(
         "host": env.get("host", {}),
         "areas": areas,
         "convergence": _convergence_rows(testbeds),
+        "resilience": resilience_rows(testbeds),
+        "recovery_goal": RECOVERY_GOAL,
         "charts": dict.fromkeys(("throughput", "latency", "sweep", "connect_sweep", "convergence")),
         "not_run": [{"name": t.name, **env_testbeds[t.name]} for t in everything if t not in testbeds],
         "phase_names": _phase_names(env_testbeds.values()),
@@ -221,10 +226,11 @@ def build_view(
             view["charts"]["sweep"] = Markup(charts.sweep_chart(by_testbed, load_modes))
         if any(f.connect_p50_ms is not None for f in figures):
             view["charts"]["connect_sweep"] = Markup(charts.connect_sweep_chart(by_testbed, load_modes))
-    if any(t.convergence for t in testbeds):
-        view["charts"]["convergence"] = Markup(
-            charts.convergence_chart({t.name: t.convergence for t in testbeds}, names)
-        )
+    if any(not s.fault for t in testbeds for s in t.convergence):
+        changes = {t.name: tuple(s for s in t.convergence if not s.fault) for t in testbeds}
+        view["charts"]["convergence"] = Markup(charts.convergence_chart(changes, names))
+    explanations = read_explanations(results_dir)
+    view["explain"] = explain_rows(explanations, [*names, *sorted(set(explanations) - set(names))])
     view["sweep_table"] = _sweep_table(by_testbed, load_modes)
     view["connect_table"] = _connect_table(by_testbed, load_modes)
     view["short_sweeps"] = _short_sweeps(by_testbed, view["testbeds"])
@@ -334,7 +340,9 @@ def render_report(results_dir: Path, out_dir: Path, *, now: datetime.datetime | 
     inputs = load_inputs(results_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     view = build_view(inputs, results_dir.resolve(), out_dir.resolve(), now=now)
-    html = _environment().get_template("index.html.j2").render(**view)
+    env = _environment()
+    html = env.get_template("index.html.j2").render(**view)
+    render_explain_page(env, read_explanations(results_dir), [row["testbed"] for row in view["explain"]], out_dir)
     index = out_dir / "index.html"
     tmp = out_dir / ".index.html.tmp"
     tmp.write_text(html)

@@ -1,8 +1,10 @@
-"""`svclab run [FILES...]`: the main job.
+"""`svclab run [FILES...] [--testbed FILE]`: the main job.
 
 For each testbed (default: every clusters/*.yaml except the opt-in
-``OPT_IN_TESTBEDS``, which run when named): bring it up, run the
-conformance suite, run the load tests, bring it down. Then write the report.
+``OPT_IN_TESTBEDS``, which run when named; ``--testbed FILE`` adds one, e.g.
+a user's own proxy to judge beside the reference modes): bring it up, run the
+conformance suite, explain one example Service (``svclab.run.explain_phase``),
+run the load tests, bring it down. Then write the report.
 A testbed that cannot run on this machine (a kind testbed without Docker) is
 skipped with the reason; a failure in one testbed is reported and the others
 still run. Exit status 1 when a conformance test failed or a phase broke.
@@ -25,19 +27,31 @@ from typing import Any
 from svclab.run.lanes import LaneControls, plan_lanes, run_lanes
 from svclab.run.progress import PhaseResult, Progress, TestbedResult, summary_lines
 
-__all__ = ["OPT_IN_TESTBEDS", "add_arguments", "default_testbeds", "run"]
+__all__ = ["OPT_IN_TESTBEDS", "add_arguments", "chosen_testbeds", "default_testbeds", "run"]
 
 # Shipped specs run only when named: each shows one behaviour (ipvs falling
 # back to iptables) at the cost of a whole testbed (up, conformance, load).
-OPT_IN_TESTBEDS = frozenset({"ipvs-fallback.yaml"})
+OPT_IN_TESTBEDS = frozenset({"ipvs-fallback.yaml", "external-iptables.yaml"})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "files", nargs="*", type=Path, help="testbed specs (default: every clusters/*.yaml but ipvs-fallback.yaml)"
+        "files", nargs="*", type=Path, help="testbed specs (default: every clusters/*.yaml but the opt-in ones)"
+    )
+    parser.add_argument(
+        "--testbed",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="run this spec too, beside the default testbeds or FILES (repeatable): e.g. your own proxy "
+        "(spec.proxy.mode: external) judged beside the reference modes",
     )
     parser.add_argument("--skip-conformance", action="store_true")
     parser.add_argument("--skip-load", action="store_true")
+    parser.add_argument(
+        "--skip-explain", action="store_true", help="no `svclab explain` example per testbed (the report's paths)"
+    )
     parser.add_argument(
         "--profile",
         choices=["quick", "full"],
@@ -91,7 +105,8 @@ def _assess(path: Path) -> tuple[Any, TestbedResult]:
 
     try:
         spec = load_spec(path)
-        result = TestbedResult(path.stem, spec.proxy.mode.value, spec.provider.value)
+        # the mode's name, or `external: <command>` for the user's own proxy (issue 19)
+        result = TestbedResult(path.stem, spec.proxy.label, spec.provider.value)
         result.skipped_reason = provider_problem(spec) or ""
         if not result.skipped_reason:
             result.kernel = kernel_of(spec)
@@ -140,6 +155,11 @@ def _run_testbed(
                     lambda: run_conformance(cluster.name, testbed, args.reports, extra_args=extra),
                     progress,
                 )
+            if not args.skip_explain and not controls.stop.is_set():
+                # before conformance_over: like the suite, it must not run beside another testbed's load phase
+                from svclab.run.explain_phase import run_explain
+
+                _timed(result, "explain", lambda: run_explain(cluster, testbed, args.reports), progress)
         finally:
             controls.conformance_over(testbed)
         if not args.skip_load and not controls.stop.is_set():
@@ -213,11 +233,17 @@ def default_testbeds(folder: Path = Path("clusters")) -> list[Path]:
     return sorted(Path(p) for p in glob.glob(str(folder / "*.yaml")) if Path(p).name not in OPT_IN_TESTBEDS)
 
 
+def chosen_testbeds(files: list[Path], extra: list[Path], folder: Path = Path("clusters")) -> list[Path]:
+    """``files`` (default: ``default_testbeds``), then each ``--testbed`` not among them."""
+    chosen = list(files or default_testbeds(folder))
+    return chosen + [path for path in dict.fromkeys(extra) if path not in chosen]
+
+
 def run(args: argparse.Namespace) -> int:
     from svclab.report import render_report
     from svclab.report.environment import write_environment
 
-    files = args.files or default_testbeds()
+    files = chosen_testbeds(args.files, args.testbed)
     if not files:
         print("svclab run: no testbeds (give FILES or run from a checkout with clusters/)")
         return 2

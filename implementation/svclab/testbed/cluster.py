@@ -82,7 +82,7 @@ class ClusterRecord:
     name: str
     provider: str  # local | kind | kubeconfig
     kubeconfig: Path
-    proxy_mode: str  # none | userspace | iptables | ipvs | nftables | unknown
+    proxy_mode: str  # none | userspace | iptables | ipvs | nftables | external | unknown
     has_proxy: bool  # a proxy actually runs
     has_controllers: bool
     service_subnet: str | None  # None: a real cluster that does not say (no spec, no ServiceCIDR)
@@ -90,6 +90,8 @@ class ClusterRecord:
     nodes: tuple[NodeInfo, ...]
     kernel: str = "host"  # "host", "uml <version>" (a User-Mode Linux guest), or the provider's word
     context: str | None = None  # the kubeconfig context (None: the file's current one)
+    # proxy_mode external: the registered mode whose rules dump the suite may read (None: unknown)
+    proxy_rules: str | None = None
 
     def node(self, name: str) -> NodeInfo:
         for node in self.nodes:

@@ -25,6 +25,7 @@ from typing import Any
 
 from svclab.testbed.api_record import describe_from_api
 from svclab.testbed.cluster import UNKNOWN_PROXY_MODE, ClusterRecord
+from svclab.testbed.faults import FaultRequest, FaultUnavailable
 from svclab.testbed.provider import ExecResult, NodeAccessUnavailable, Progress, ProviderError, run_captured
 
 __all__ = [
@@ -103,6 +104,13 @@ class KubeconfigCluster:
         """Not available here; raises NodeAccessUnavailable with the reason."""
         del argv, timeout, capture
         raise NodeAccessUnavailable(f"node {node}: {self.node_access_reason}")
+
+    def fault(self, request: FaultRequest) -> str:
+        """Not available on a cluster tested as it is: raises FaultUnavailable."""
+        raise FaultUnavailable(
+            f"{request.action.value} {request.target}: fault injection is not available on {self.name} "
+            f"(provider {self.provider}: svclab neither runs its components nor reaches its nodes)"
+        )
 
 
 def _find_kubectl() -> str:

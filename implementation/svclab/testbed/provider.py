@@ -12,8 +12,9 @@ by kind) turns a testbed spec into a running cluster and back:
 
 A ``ClusterHandle`` is what ``svclab exec``/``node-exec``, ``svclab run`` and
 the conformance harness use: ``exec_in_pod``, ``exec_on_node`` (raising
-``NodeAccessUnavailable`` where nodes cannot be reached), ``describe()`` (the
-neutral ``ClusterRecord``) and the kubeconfig. Every exec returns one
+``NodeAccessUnavailable`` where nodes cannot be reached), ``fault`` (kill, freeze,
+flush or cut off a part of the cluster, ``svclab.testbed.faults``), ``describe()``
+(the neutral ``ClusterRecord``) and the kubeconfig. Every exec returns one
 ``ExecResult``; a command that outlives its timeout gives status 124, as
 ``timeout(1)`` does.
 """
@@ -24,10 +25,13 @@ import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from svclab.testbed.cluster import ClusterRecord
 from svclab.testbed.spec import Testbed
+
+if TYPE_CHECKING:
+    from svclab.testbed.faults import FaultRequest
 
 __all__ = [
     "ClusterHandle",
@@ -113,6 +117,12 @@ class ClusterHandle(Protocol):
         self, node: str, argv: Sequence[str], *, timeout: float | None = 30.0, capture: bool = True
     ) -> ExecResult:
         """Run ``argv`` on the node; raises NodeAccessUnavailable where that is impossible."""
+        ...
+
+    def fault(self, request: FaultRequest) -> str:
+        """Inject one fault (``svclab.testbed.faults``) now and return one line saying what
+        was done; raises FaultUnavailable where the provider cannot, FaultError for a
+        target the cluster does not have, ProviderError when the injection failed."""
         ...
 
 

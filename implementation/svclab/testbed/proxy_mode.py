@@ -9,7 +9,9 @@ path ``svclab node-exec`` takes) and returns the mode they all run;
 ``ipvs -> iptables (no IPVS in this kernel)``.
 
 Only a requested mode that has a fallback is asked about (the others cannot
-differ), so this costs nothing on most testbeds.
+differ), so this costs nothing on most testbeds. An ``external`` proxy (the
+user's own, issue 19) is not asked either: its mode is the rules dump its spec
+names (``spec.proxy.rules``), else ``unknown``, so mode-specific checks skip.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import time
 from collections.abc import Callable
 
 from svclab.proxy import modes as proxy_modes
-from svclab.testbed.cluster import ClusterRecord
+from svclab.testbed.cluster import UNKNOWN_PROXY_MODE, ClusterRecord
+from svclab.testbed.external import EXTERNAL
 from svclab.testbed.provider import ClusterHandle, NodeAccessUnavailable
 
 __all__ = ["METRICS_PORT", "describe_mode", "effective_proxy_mode", "read_node_proxy_mode"]
@@ -50,6 +53,8 @@ def effective_proxy_mode(
     Raises RuntimeError when the proxies do not all answer within ``timeout``
     or run different modes: then no mode-specific check can be trusted.
     """
+    if record.proxy_mode == EXTERNAL:
+        return record.proxy_rules or UNKNOWN_PROXY_MODE
     spec = proxy_modes.find(record.proxy_mode)
     if not record.has_proxy or spec is None or spec.fallback is None:
         return record.proxy_mode
@@ -71,7 +76,14 @@ def effective_proxy_mode(
 
 
 def describe_mode(requested: str, effective: str) -> str:
-    """``requested``, or ``requested -> effective (why)`` after a fallback. Side-effect-free."""
+    """``requested``, or ``requested -> effective (why)`` after a fallback. Side-effect-free.
+
+    An external proxy (``requested`` is its label, ``external: <command>``) is named as it
+    is, with the rules dump the suite reads when there is one: ``external: my-proxy
+    (rules read as iptables)``.
+    """
+    if requested.startswith(EXTERNAL):
+        return requested if effective == UNKNOWN_PROXY_MODE else f"{requested} (rules read as {effective})"
     if effective == requested:
         return requested
     reason = _FALLBACK_REASONS.get(requested, f"this kernel cannot run {requested}")

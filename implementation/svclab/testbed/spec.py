@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -26,6 +26,11 @@ from typing import Any, ClassVar
 import yaml
 
 from svclab.proxy import modes as proxy_modes
+from svclab.testbed.checker import Checker as _Checker
+from svclab.testbed.checker import Duration, SpecError, parse_duration
+from svclab.testbed.external import EXTERNAL, ExternalCommand, check_external
+
+from . import networking
 
 __all__ = [
     "API_VERSION",
@@ -51,8 +56,7 @@ __all__ = [
 API_VERSION = "svclab.dev/v1alpha1"
 KIND = "Testbed"
 KIND_API_VERSION = "kind.x-k8s.io/v1alpha4"
-DEFAULT_POD_SUBNET = "10.244.0.0/16"
-DEFAULT_SERVICE_SUBNET = "10.96.0.0/16"
+DEFAULT_POD_SUBNET, DEFAULT_SERVICE_SUBNET = networking.default_subnets("ipv4")
 
 # kind Cluster fields we accept as they are (kind's own schema, v1alpha4); the
 # ones we use are validated more closely.
@@ -109,14 +113,17 @@ class KernelChoice(StrEnum):
 
 
 class ProxyMode(str):
-    """``none`` (no proxy) or the name of a mode in the proxy mode registry.
+    """``none`` (no proxy), a mode of the proxy mode registry, or ``external``.
 
     Not an enum: the registry (``svclab.proxy.modes``) decides which names
     exist, so a registered mode is valid here without editing this module.
+    ``external`` (the user's own command runs as the proxy) is the spec's, not
+    the registry's: see ``svclab.testbed.external`` for why.
     ``ProxyMode(name)`` raises ``ValueError`` for any other name.
     """
 
     NONE: ClassVar[str] = "none"
+    EXTERNAL: ClassVar[str] = EXTERNAL
 
     def __new__(cls, value: str) -> ProxyMode:
         if value not in cls.choices():
@@ -126,7 +133,7 @@ class ProxyMode(str):
     @classmethod
     def choices(cls) -> tuple[str, ...]:
         """Every valid value: ``none``, then the registered modes in display order."""
-        return (cls.NONE, *proxy_modes.mode_names())
+        return (cls.NONE, *proxy_modes.mode_names(), cls.EXTERNAL)
 
     @property
     def value(self) -> str:
@@ -162,22 +169,6 @@ class NodeRole(StrEnum):
     WORKER = "worker"
 
 
-class SpecError(ValueError):
-    """A spec failed validation; ``problems`` holds one line per problem."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("\n".join(self.problems))
-
-
-@dataclass(frozen=True, slots=True)
-class Duration:
-    """A Go-style duration (``500ms``, ``1s``, ``1m30s``) kept with its text."""
-
-    text: str
-    seconds: float
-
-
 @dataclass(frozen=True, slots=True)
 class ProxySpec:
     mode: ProxyMode = field(default_factory=lambda: ProxyMode("iptables"))
@@ -187,6 +178,14 @@ class ProxySpec:
     # The mode to run when this kernel cannot run ``mode`` (ipvs -> iptables,
     # as kube-proxy did); None: the proxies refuse instead (--no-mode-fallback).
     ipvs_fallback: str | None = None
+    external: ExternalCommand | None = None  # mode external: what runs instead of `svclab proxy`
+    # mode external: the registered mode whose rules dump the suite may read (None: unknown)
+    rules: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The mode as reports name it: ``iptables``, or ``external: <command basename>``."""
+        return self.external.label if self.external is not None else self.mode.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,90 +210,50 @@ class Testbed:
     ip_family: str
     nodes: tuple[NodeSpec, ...]
     cluster: Mapping[str, Any] = field(compare=False, repr=False)
+    # spec.controllers mode external: what runs in place of (or beside ``controllers`` of) ours
+    external_controllers: ExternalCommand | None = None
 
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 
 
-def parse_duration(text: str) -> Duration:
-    """Parse a Go duration string; raises ValueError. Side-effect-free."""
-    if not isinstance(text, str) or not text:
-        raise ValueError("must be a duration like 500ms, 1s or 1m30s")
-    position, seconds = 0, 0.0
-    while position < len(text):
-        match = _DURATION_PART.match(text, position)
-        if match is None:
-            raise ValueError("must be a duration like 500ms, 1s or 1m30s")
-        seconds += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-        position = match.end()
-    return Duration(text, seconds)
+def _check_mode(check: _Checker, value: Any, path: str) -> ProxyMode:
+    if value is None:
+        return ProxyMode("iptables")
+    if value not in ProxyMode.choices():
+        check.fail(path, "must be one of " + ", ".join(ProxyMode.choices()))
+        return ProxyMode("iptables")
+    return ProxyMode(value)
 
 
-class _Checker:
-    """Collects problems as ``SOURCE: PATH: message`` lines."""
+_EXTERNAL_PROXY_FIELDS = frozenset({"command", "env", "rules"})
+_REFERENCE_PROXY_FIELDS = frozenset({"minSyncPeriod", "syncPeriod"})
 
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.problems: list[str] = []
 
-    def fail(self, path: str, message: str) -> None:
-        self.problems.append(f"{self.source}: {path}: {message}")
-
-    def mapping(self, value: Any, path: str, allowed: frozenset[str] | None) -> dict[str, Any]:
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            self.fail(path, "must be a mapping")
-            return {}
-        for key in value:
-            if allowed is not None and key not in allowed:
-                self.fail(f"{path}.{key}", "unknown field")
-        return dict(value)
-
-    def choice(self, value: Any, path: str, enum: type[StrEnum], default: str) -> Any:
-        if value is None:
-            return enum(default)
-        allowed = [member.value for member in enum]
-        if value not in allowed:
-            self.fail(path, "must be one of " + ", ".join(allowed))
-            return enum(default)
-        return enum(value)
-
-    def proxy_mode(self, value: Any, path: str) -> ProxyMode:
-        if value is None:
-            return ProxyMode("iptables")
-        if value not in ProxyMode.choices():
-            self.fail(path, "must be one of " + ", ".join(ProxyMode.choices()))
-            return ProxyMode("iptables")
-        return ProxyMode(value)
-
-    def cidr(self, value: Any, path: str, default: str) -> str:
-        if value is None:
-            return default
-        try:
-            network = ipaddress.ip_network(str(value), strict=True)
-        except ValueError:
-            self.fail(path, "must be a CIDR like 10.244.0.0/16")
-            return default
-        return str(network)
-
-    def duration(self, value: Any, path: str, default: Duration) -> Duration:
-        if value is None:
-            return default
-        try:
-            return parse_duration(value)
-        except ValueError as exc:
-            self.fail(path, str(exc))
-            return default
+def _check_external_proxy(check: _Checker, proxy: dict[str, Any], mode: ProxyMode) -> dict[str, Any]:
+    """``command``/``env``/``rules`` belong to mode external, sync periods to the reference proxy."""
+    if mode != ProxyMode.EXTERNAL:
+        for key in sorted(_EXTERNAL_PROXY_FIELDS & proxy.keys()):
+            check.fail(f"spec.proxy.{key}", "only allowed with mode: external")
+        return {}
+    for key in sorted(_REFERENCE_PROXY_FIELDS & proxy.keys()):
+        check.fail(f"spec.proxy.{key}", "not used with mode external (pass your command its own flags)")
+    rules = proxy.get("rules")
+    readable = [spec.name for spec in proxy_modes.mode_specs() if spec.rules_dump is not None]
+    if rules is not None and rules not in readable:
+        check.fail("spec.proxy.rules", "must be one of " + ", ".join(readable))
+        rules = None
+    return {"external": check_external(proxy, "spec.proxy", check.fail), "rules": rules}
 
 
 def _check_proxy(check: _Checker, raw: Any) -> ProxySpec:
     proxy = check.mapping(
-        raw, "spec.proxy", frozenset({"mode", "minSyncPeriod", "syncPeriod", "scheduler", "ipvsFallback"})
+        raw,
+        "spec.proxy",
+        frozenset({"mode", "scheduler", "ipvsFallback"}) | _REFERENCE_PROXY_FIELDS | _EXTERNAL_PROXY_FIELDS,
     )
-    mode = check.proxy_mode(proxy.get("mode"), "spec.proxy.mode")
+    mode = _check_mode(check, proxy.get("mode"), "spec.proxy.mode")
+    external = _check_external_proxy(check, proxy, mode)
     fallback = _check_fallback(check, proxy.get("ipvsFallback"), mode)
     scheduler = proxy.get("scheduler")
     if scheduler is not None:
@@ -314,6 +273,7 @@ def _check_proxy(check: _Checker, raw: Any) -> ProxySpec:
         sync_period=check.duration(proxy.get("syncPeriod"), "spec.proxy.syncPeriod", defaults.sync_period),
         scheduler=scheduler if isinstance(scheduler, str) else None,
         ipvs_fallback=fallback,
+        **external,
     )
 
 
@@ -342,19 +302,39 @@ def default_controllers(provider: ProviderKind) -> tuple[Controller, ...]:
     return tuple(Controller) if provider is ProviderKind.LOCAL else ENDPOINT_CONTROLLERS
 
 
-def _check_controllers(check: _Checker, raw: Any, provider: ProviderKind) -> tuple[Controller, ...]:
+def _check_external_controllers(check: _Checker, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """``spec.controllers: {mode: external, command, env, reference}``: the user's controllers
+    run instead of ours; ``reference`` names ours that still run beside them (default: the
+    workload controllers, so Deployments keep working while the endpoint controllers are theirs)."""
+    fields = check.mapping(raw, "spec.controllers", frozenset({"mode", "command", "env", "reference"}))
+    if fields.get("mode") != EXTERNAL:
+        check.fail("spec.controllers.mode", "must be external (or give spec.controllers as a list)")
+    reference = fields.get("reference", [member.value for member in WORKLOAD_CONTROLLERS])
+    return {
+        "controllers": _check_controller_list(check, reference, "spec.controllers.reference"),
+        "external_controllers": check_external(fields, "spec.controllers", check.fail),
+    }
+
+
+def _check_controllers(check: _Checker, raw: Any, provider: ProviderKind) -> dict[str, Any]:
     if raw is None:
-        return default_controllers(provider)
+        return {"controllers": default_controllers(provider)}
+    if isinstance(raw, Mapping):
+        return _check_external_controllers(check, raw)
+    return {"controllers": _check_controller_list(check, raw, "spec.controllers")}
+
+
+def _check_controller_list(check: _Checker, raw: Any, path: str) -> tuple[Controller, ...]:
     if not isinstance(raw, list):
-        check.fail("spec.controllers", "must be a list")
+        check.fail(path, "must be a list (or, at spec.controllers, a mapping with mode: external)")
         return ()
     allowed = [member.value for member in Controller]
     chosen: list[Controller] = []
     for index, item in enumerate(raw):
         if item not in allowed:
-            check.fail(f"spec.controllers[{index}]", "must be one of " + ", ".join(allowed))
+            check.fail(f"{path}[{index}]", "must be one of " + ", ".join(allowed))
         elif Controller(item) in chosen:
-            check.fail(f"spec.controllers[{index}]", f"duplicate controller {item}")
+            check.fail(f"{path}[{index}]", f"duplicate controller {item}")
         else:
             chosen.append(Controller(item))
     return tuple(chosen)
@@ -394,15 +374,17 @@ def _check_cluster(check: _Checker, raw: Any) -> dict[str, Any]:
         check.fail("spec.cluster.apiVersion", f"must be {KIND_API_VERSION}")
     net = check.mapping(cluster.get("networking"), "spec.cluster.networking", _KIND_NETWORKING_FIELDS)
     ip_family = net.get("ipFamily", "ipv4")
-    if ip_family not in ("ipv4", "ipv6", "dual"):
-        check.fail("spec.cluster.networking.ipFamily", "must be one of ipv4, ipv6, dual")
+    if ip_family not in networking.IP_FAMILIES:
+        check.fail("spec.cluster.networking.ipFamily", "must be one of " + ", ".join(networking.IP_FAMILIES))
+        ip_family = "ipv4"
     kube_proxy_mode = net.get("kubeProxyMode", "none")
     if kube_proxy_mode not in ("iptables", "ipvs", "nftables", "none"):
         check.fail("spec.cluster.networking.kubeProxyMode", "must be one of iptables, ipvs, nftables, none")
+    defaults = networking.default_subnets(str(ip_family))
     return {
-        "pod_subnet": check.cidr(net.get("podSubnet"), "spec.cluster.networking.podSubnet", DEFAULT_POD_SUBNET),
-        "service_subnet": check.cidr(
-            net.get("serviceSubnet"), "spec.cluster.networking.serviceSubnet", DEFAULT_SERVICE_SUBNET
+        "pod_subnet": check.subnets(net.get("podSubnet"), "spec.cluster.networking.podSubnet", ip_family, defaults[0]),
+        "service_subnet": check.subnets(
+            net.get("serviceSubnet"), "spec.cluster.networking.serviceSubnet", ip_family, defaults[1]
         ),
         "kube_proxy_mode": str(kube_proxy_mode),
         "ip_family": str(ip_family),
@@ -416,7 +398,12 @@ def _check_local_limits(check: _Checker, testbed: dict[str, Any]) -> None:
     if roles and roles.count(NodeRole.CONTROL_PLANE) != 1:
         check.fail("spec.cluster.nodes", "the local provider needs exactly one control-plane node")
     if testbed["ip_family"] != "ipv4":
-        check.fail("spec.cluster.networking.ipFamily", "the local provider supports only ipv4")
+        # TODO(issue 18): IPv6 node and pod networks in the local provider.
+        check.fail(
+            "spec.cluster.networking.ipFamily",
+            f"{testbed['ip_family']} is not yet supported by the local provider (use provider: kind, or ipv4)",
+        )
+        return
     pod_subnet = ipaddress.ip_network(testbed["pod_subnet"])
     if pod_subnet.version == 4 and pod_subnet.prefixlen > 24 - max(len(roles) - 1, 0).bit_length():
         check.fail("spec.cluster.networking.podSubnet", f"too small for {len(roles)} nodes with a /24 each")
@@ -446,6 +433,8 @@ def parse_spec(document: Any, source: str, name: str | None = None) -> Testbed:
     kernel = check.choice(spec.get("kernel"), "spec.kernel", KernelChoice, "auto")
     proxy = _check_proxy(check, spec.get("proxy"))
     controllers = _check_controllers(check, spec.get("controllers"), provider)
+    if provider is not ProviderKind.LOCAL and (proxy.external or controllers.get("external_controllers")):
+        check.fail("spec.provider", "mode external (your own proxy or controllers) needs the local provider")
     cluster = _check_cluster(check, spec.get("cluster"))
     if provider is ProviderKind.LOCAL and not check.problems:
         _check_local_limits(check, cluster)
@@ -457,7 +446,7 @@ def parse_spec(document: Any, source: str, name: str | None = None) -> Testbed:
         provider=provider,
         kernel=kernel,
         proxy=proxy,
-        controllers=controllers,
+        **controllers,
         cluster=dict(spec.get("cluster") or {}),
         **cluster,
     )

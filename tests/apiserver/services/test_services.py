@@ -54,8 +54,6 @@ def test_default_cluster_ip_service() -> None:
         "type": "ClusterIP",
         "sessionAffinity": "None",
         "internalTrafficPolicy": "Cluster",
-        "ipFamilyPolicy": "SingleStack",
-        "ipFamilies": ["IPv4"],
     }
     assert "type" not in original["spec"], "input must not be mutated"
 
@@ -97,18 +95,17 @@ def test_default_type_dependent_fields(spec: dict[str, Any], expected: dict[str,
         assert out.get(key) == value, key
 
 
-def test_default_headless() -> None:
+def test_default_headless_keeps_families_for_the_allocator() -> None:
+    # ipFamilyPolicy / ipFamilies depend on the cluster: set by init_ip_family_fields
+    # (tests/apiserver/services/test_families.py), never by the static defaults.
     out = default_service(svc(clusterIP="None"))["spec"]
     assert out["clusterIPs"] == ["None"]
-    assert out["ipFamilyPolicy"] == "SingleStack"
-    selectorless = default_service(svc(clusterIP="None", selector={}))["spec"]
-    assert selectorless["ipFamilyPolicy"] == "RequireDualStack"
+    assert "ipFamilyPolicy" not in out and "ipFamilies" not in out
 
 
-def test_default_named_target_port_kept_and_ipv6_family() -> None:
-    out = default_service(svc(ports=[{"port": 80, "targetPort": "http"}]), ip_family="IPv6")["spec"]
+def test_default_named_target_port_kept() -> None:
+    out = default_service(svc(ports=[{"port": 80, "targetPort": "http"}]))["spec"]
     assert out["ports"][0]["targetPort"] == "http"
-    assert out["ipFamilies"] == ["IPv6"]
 
 
 # --- IPAllocator -----------------------------------------------------------------------

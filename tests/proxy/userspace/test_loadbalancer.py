@@ -155,3 +155,13 @@ async def test_failed_sticky_endpoint_moves_the_affinity() -> None:
         dialer.close()
     assert endpoint == EP2
     assert picks(lb, 1) == [EP2]
+
+
+@pytest.mark.parametrize(("idle", "listed"), [(9.9, True), (10.0, False)], ids=["before-timeout", "at-timeout"])
+def test_live_sessions_are_the_ones_affinity_still_honours(idle: float, listed: bool) -> None:
+    # what svclab explain shows as a returning client's endpoint
+    lb, clock = balancer(EP1, EP2, affinity=10)
+    picks(lb, 1)
+    clock.now += idle
+    assert lb.live_sessions(SVC) == ({CLIENT: EP1} if listed else {})
+    assert balancer(EP1, EP2)[0].live_sessions(SVC) == {}  # no affinity, no sessions

@@ -197,3 +197,29 @@ async def test_one_service_change_touches_only_its_rules(subject: Subject) -> No
 
 def portals(backend: UserspaceProxier) -> list[Portal]:
     return [portal for portal, _ in backend.installed.values()]
+
+
+async def test_debug_state_names_each_socket_and_its_round_robin(subject: Subject) -> None:
+    # What /debug/backends serves and svclab explain reads: the socket, the turn order, the next turn.
+    proxier, backend, _ = subject
+    load_overall(proxier)
+    await proxier.sync()
+    state = {entry["service"]: entry for entry in backend.debug_state()}
+    assert len(state) == 6
+    svc4 = state[str(SVC4)]
+    assert svc4["proxyPort"] == backend.served[SVC4].proxy_port
+    assert (svc4["clusterIP"], svc4["port"], svc4["protocol"], svc4["listen"]) == (
+        "172.30.0.44",
+        80,
+        "tcp",
+        "127.0.0.1",
+    )
+    assert sorted(svc4["endpoints"]) == ["10.180.0.4:80", "10.180.0.5:80"]  # type: ignore[call-overload]
+    assert (svc4["next"], svc4["affinitySeconds"]) == (0, 0)
+    backend.balancer.next_endpoint(SVC4, "10.0.0.2")
+    assert {e["service"]: e["next"] for e in backend.debug_state()}[str(SVC4)] == 1
+    assert state["ns5/svc5:p80"]["affinitySeconds"] == 10800 and state["ns6/svc6:p80"]["endpoints"] == []
+    svc5 = ServicePortName(ServiceName("ns5", "svc5"), "p80", Protocol.TCP)
+    backend.balancer.next_endpoint(svc5, "10.0.0.2")
+    sessions = {e["service"]: e["sessions"] for e in backend.debug_state()}
+    assert sessions["ns5/svc5:p80"] == {"10.0.0.2": "10.180.0.3:80"} and sessions[str(SVC4)] == {}

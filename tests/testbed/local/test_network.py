@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from svclab.testbed.local import naming, network, nsexec
-from svclab.testbed.local.record import ClusterInfo, describe_cluster
+from svclab.testbed.local.record import ClusterInfo, choose_loopback_port, describe_cluster
 from svclab.testbed.local.supervisor import Backoff, ChildSpec, Supervisor, plan_children
 from svclab.testbed.spec import load_spec
 
@@ -177,6 +177,26 @@ def test_plan_children_places_each_process() -> None:
     assert proxy.argv[1:5] == ("proxy", "--kubeconfig", "/run/svclab/iptables/kubeconfig.internal", "--mode")
     assert by_name["controller-manager"].netns == "svclab-iptables-0"
     assert "--no-mode-fallback" in proxy.argv  # no fallback asked for: the proxy refuses instead
+
+
+def test_the_apiserver_keeps_its_recorded_loopback_port_across_restarts() -> None:
+    # Chosen once at `svclab up` and recorded: every (re)start of the API server binds it,
+    # so the scheduler's loopback kubeconfig stays valid (issue 15).
+    info = describe_cluster(load_spec(REPO / "clusters" / "iptables.yaml"), Path("/x"), loopback_port=23456)
+    assert ClusterInfo.from_json(info.to_json()).loopback_port == 23456
+    apiserver = plan_children(info, base=["svclab"])[0]
+    assert apiserver.argv[apiserver.argv.index("--listen") + 1] == "127.0.0.1:23456"
+    legacy = info.to_json()
+    del legacy["apiserver"]["loopbackPort"]
+    assert ClusterInfo.from_json(legacy).loopback_port == 0  # a record from before: a free port each start
+
+
+def test_choose_loopback_port_is_free_and_below_the_ephemeral_range() -> None:
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    port = choose_loopback_port()
+    assert 10000 <= port < low
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))  # free indeed
 
 
 def test_plan_children_lets_the_proxies_fall_back_when_the_spec_asks() -> None:

@@ -123,6 +123,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("Holder", "Identity of the current holder."),
         _AGE,
     ),
+    "ServiceCIDR": (_NAME, Column("CIDRs", "The CIDRs of this ServiceCIDR, comma-separated."), _AGE),
     "ConfigMap": (_NAME, Column("Data", "Number of keys (data and binaryData).", type="integer"), _AGE),
     "Secret": (
         _NAME,

@@ -18,6 +18,7 @@ __all__ = [
     "lease_row",
     "namespace_row",
     "node_row",
+    "service_cidr_row",
     "service_row",
 ]
 
@@ -120,6 +121,14 @@ def lease_row(lease: Obj, now: dt.datetime) -> Cells:
         lease["metadata"].get("name", ""),
         (lease.get("spec") or {}).get("holderIdentity") or "",
         since(lease["metadata"].get("creationTimestamp"), now),
+    ]
+
+
+def service_cidr_row(cidr: Obj, now: dt.datetime) -> Cells:
+    return [
+        cidr["metadata"].get("name", ""),
+        ",".join((cidr.get("spec") or {}).get("cidrs") or []),
+        since(cidr["metadata"].get("creationTimestamp"), now),
     ]
 
 

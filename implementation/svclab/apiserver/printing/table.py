@@ -23,6 +23,7 @@ from .rows import (
     lease_row,
     namespace_row,
     node_row,
+    service_cidr_row,
     service_row,
 )
 from .workloads import (
@@ -50,6 +51,7 @@ _ROW_PRINTERS: dict[str, Callable[[Obj, dt.datetime], Cells]] = {
     "Namespace": namespace_row,
     "Event": event_row,
     "Lease": lease_row,
+    "ServiceCIDR": service_cidr_row,
     "ConfigMap": config_map_row,
     "Secret": secret_row,
     "ServiceAccount": service_account_row,

@@ -8,9 +8,12 @@ plain JSON-dict Services:
 
 * ``spec``        - the type names and what a type implies (needs a ClusterIP? NodePorts?).
 * ``defaults``    - :func:`default_service`, side-effect-free defaulting of a Service dict.
+* ``families``    - :func:`init_ip_family_fields`: ipFamilyPolicy / ipFamilies for the
+  cluster's service IP families (one, or two for dual-stack), on create and update.
 * ``allocators``  - :class:`IPAllocator` / :class:`PortAllocator`, one bitmap range each.
-* ``allocations`` - :class:`ServiceAllocations`: both allocators plus all-or-nothing
-  transactions for create, update and delete.
+* ``allocations`` - :class:`ServiceAllocations`: one IP allocator per family plus the
+  NodePort one, with all-or-nothing transactions for create, update (upgrade to and
+  downgrade from dual-stack included) and delete.
 
 Errors::
 
@@ -19,9 +22,10 @@ Errors::
     └── ServiceAllocationError   what the server turns into a Status (field_path, message)
 """
 
-from .allocations import ServiceAllocationError, ServiceAllocations, carry_over_allocated_values
+from .allocations import ServiceAllocationError, ServiceAllocations, carry_over_allocated_values, parse_service_cidrs
 from .allocators import AllocationError, IPAllocator, PortAllocator, kubernetes_service_ip
 from .defaults import default_service
+from .families import init_ip_family_fields
 
 __all__ = [
     "AllocationError",
@@ -31,5 +35,7 @@ __all__ = [
     "ServiceAllocations",
     "carry_over_allocated_values",
     "default_service",
+    "init_ip_family_fields",
     "kubernetes_service_ip",
+    "parse_service_cidrs",
 ]

@@ -11,11 +11,14 @@ exhausted range, its 500 ``InternalError``).
 from __future__ import annotations
 
 import copy
+import ipaddress
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ..validation.errors import FieldError
 from .allocators import DEFAULT_NODE_PORT_RANGE, AllocationError, IPAllocator, PortAllocator
+from .families import family_of, init_ip_family_fields, is_matching_prefer_dual_stack
 from .spec import (
     HEADLESS,
     LOAD_BALANCER,
@@ -30,7 +33,7 @@ from .spec import (
     real_ips,
 )
 
-__all__ = ["ServiceAllocationError", "ServiceAllocations", "carry_over_allocated_values"]
+__all__ = ["ServiceAllocationError", "ServiceAllocations", "carry_over_allocated_values", "parse_service_cidrs"]
 
 
 class ServiceAllocationError(Exception):
@@ -71,18 +74,20 @@ def carry_over_allocated_values(new: Service, old: Service) -> Service:
 class _Transaction:
     """Allocations made so far (undone on failure) and releases deferred to commit."""
 
-    def __init__(self, ips: IPAllocator, ports: PortAllocator) -> None:
+    def __init__(self, ips: dict[str, IPAllocator], ports: PortAllocator) -> None:
         self.ips, self.ports = ips, ports
         self._taken_ips: list[str] = []
         self._taken_ports: list[int] = []
         self._release_ips: list[str] = []
         self._release_ports: list[int] = []
 
-    def take_ip(self, ip: str | None = None) -> str:
-        if ip is None:
-            ip = self.ips.allocate_next()
+    def take_ip(self, family: str, ip: str = "") -> str:
+        """Take ``ip`` (or, when empty, the next free one) from ``family``'s range."""
+        allocator = self.ips[family]
+        if ip:
+            allocator.allocate(ip)
         else:
-            self.ips.allocate(ip)
+            ip = allocator.allocate_next()
         self._taken_ips.append(ip)
         return ip
 
@@ -100,17 +105,36 @@ class _Transaction:
     def release_port_later(self, port: int) -> None:
         self._release_ports.append(port)
 
+    def _release_ip(self, ip: str) -> None:
+        # An IP of a family the cluster no longer has is left alone (upstream logs it).
+        allocator = self.ips.get(family_of(ip))
+        if allocator is not None:
+            allocator.release(ip)
+
     def rollback(self) -> None:
         for ip in self._taken_ips:
-            self.ips.release(ip)
+            self._release_ip(ip)
         for port in self._taken_ports:
             self.ports.release(port)
 
     def commit(self) -> None:
         for ip in self._release_ips:
-            self.ips.release(ip)
+            self._release_ip(ip)
         for port in self._release_ports:
             self.ports.release(port)
+
+
+def parse_service_cidrs(service_cidrs: str | Sequence[str]) -> list[str]:
+    """``--service-cluster-ip-range``: one CIDR, or two of different families (primary
+    first), comma-separated or as a list. Raises ValueError naming the problem."""
+    cidrs = service_cidrs.split(",") if isinstance(service_cidrs, str) else list(service_cidrs)
+    cidrs = [c.strip() for c in cidrs if c.strip()]
+    if not 1 <= len(cidrs) <= 2:
+        raise ValueError(f"service CIDRs {service_cidrs!r}: give one CIDR or two of different IP families")
+    networks = [ipaddress.ip_network(c, strict=False) for c in cidrs]
+    if len(networks) == 2 and networks[0].version == networks[1].version:
+        raise ValueError(f"service CIDRs {service_cidrs!r}: a dual-stack pair needs one IPv4 and one IPv6 CIDR")
+    return [str(n) for n in networks]
 
 
 class ServiceAllocations:
@@ -122,11 +146,26 @@ class ServiceAllocations:
     """
 
     def __init__(
-        self, service_cidr: str, node_port_range: str = DEFAULT_NODE_PORT_RANGE, *, rng: random.Random | None = None
+        self,
+        service_cidrs: str | Sequence[str],
+        node_port_range: str = DEFAULT_NODE_PORT_RANGE,
+        *,
+        rng: random.Random | None = None,
     ) -> None:
         rng = rng or random.Random()
-        self.ips = IPAllocator(service_cidr, rng=rng)
+        allocators = [IPAllocator(cidr, rng=rng) for cidr in parse_service_cidrs(service_cidrs)]
+        self.ips_by_family = {family_of(str(a.network.network_address)): a for a in allocators}
+        self.families: tuple[str, ...] = tuple(self.ips_by_family)  # primary first
+        self.ips = allocators[0]  # the primary family's range
         self.ports = PortAllocator(node_port_range, rng=rng)
+
+    def init_ip_family_fields(self, new: Service, old: Service | None) -> list[FieldError]:
+        """Fill in ``new``'s ipFamilyPolicy / ipFamilies for this cluster's families
+        (upstream ``initIPFamilyFields``, see :mod:`.families`); returns field errors.
+        Mutates ``new``; run it before validation, as upstream allocates before it."""
+        spec = new.setdefault("spec", {})
+        old_spec = (old.get("spec") or {}) if old is not None else None
+        return init_ip_family_fields(spec, old_spec, self.families)
 
     def restore(self, services: Iterable[Service]) -> list[str]:
         """Mark what stored Services hold (at start); returns the conflicts found.
@@ -140,8 +179,11 @@ class ServiceAllocations:
             who = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
             spec = svc.get("spec") or {}
             for ip in real_ips(spec) if needs_cluster_ip(spec) else []:
+                allocator = self.ips_by_family.get(family_of(ip))
                 try:
-                    self.ips.allocate(ip)
+                    if allocator is None:
+                        raise AllocationError(f"{family_of(ip)} is not configured on this cluster")
+                    allocator.allocate(ip)
                 except AllocationError as err:
                     problems.append(f"service {who}: cluster IP {ip}: {err}")
             ports = set(node_ports_of(spec))
@@ -162,7 +204,7 @@ class ServiceAllocations:
         """
         out = copy.deepcopy(svc)
         spec = out.setdefault("spec", {})
-        txn = _Transaction(self.ips, self.ports)
+        txn = _Transaction(self.ips_by_family, self.ports)
         try:
             if needs_cluster_ip(spec):
                 self._allocate_cluster_ip(spec, txn)
@@ -187,7 +229,7 @@ class ServiceAllocations:
         out = carry_over_allocated_values(new, old)
         spec = out["spec"]
         old_spec = old.get("spec") or {}
-        txn = _Transaction(self.ips, self.ports)
+        txn = _Transaction(self.ips_by_family, self.ports)
         try:
             self._update_cluster_ip(spec, old_spec, txn)
             self._update_node_ports(spec, old_spec, txn)
@@ -203,7 +245,9 @@ class ServiceAllocations:
         spec = svc.get("spec") or {}
         if needs_cluster_ip(spec):
             for ip in real_ips(spec):
-                self.ips.release(ip)
+                allocator = self.ips_by_family.get(family_of(ip))
+                if allocator is not None:  # a family no longer configured: nothing to give back
+                    allocator.release(ip)
         for port in node_ports_of(spec):
             self.ports.release(port)
         if spec.get("healthCheckNodePort"):
@@ -211,51 +255,76 @@ class ServiceAllocations:
 
     # --- ClusterIP ---------------------------------------------------------------
 
-    def _allocate_cluster_ip(self, spec: dict[str, Any], txn: _Transaction) -> None:
-        requested_list = [ip for ip in spec.get("clusterIPs") or [] if ip]
-        requested = spec.get("clusterIP") or (requested_list[0] if requested_list else "")
-        if requested == HEADLESS:
-            spec["clusterIP"], spec["clusterIPs"] = HEADLESS, [HEADLESS]
-            return
-        if len(requested_list) > 1:
+    def _families_of(self, spec: dict[str, Any]) -> list[str]:
+        # Services that skipped init_ip_family_fields (direct callers) get the primary family.
+        return list(spec.get("ipFamilies") or []) or [self.families[0]]
+
+    @staticmethod
+    def _take_cluster_ip(txn: _Transaction, family: str, ip: str, shown: list[str]) -> str:
+        try:
+            return txn.take_ip(family, ip)
+        except KeyError as err:
             raise ServiceAllocationError(
-                "spec.clusterIPs",
-                f"Invalid value: {_go_strings(requested_list)}: this cluster has a single "
-                "service IP family; at most one IP may be requested",
-            )
-        if not requested:
-            try:
-                ip = txn.take_ip()
-            except AllocationError as err:
+                "spec.ipFamilies", f'Invalid value: "{family}": not configured on this cluster'
+            ) from err
+        except AllocationError as err:
+            if not ip:
                 raise ServiceAllocationError(
                     "spec.clusterIPs", f"failed to allocate a serviceIP: {err}", internal=True
                 ) from err
-        else:
-            try:
-                ip = txn.take_ip(requested)
-            except AllocationError as err:
-                shown = requested_list or [requested]
-                raise ServiceAllocationError(
-                    "spec.clusterIPs",
-                    f"Invalid value: {_go_strings(shown)}: failed to allocate IP {requested}: {err}",
-                ) from err
-        spec["clusterIP"], spec["clusterIPs"] = ip, [ip]
+            raise ServiceAllocationError(
+                "spec.clusterIPs", f"Invalid value: {_go_strings(shown)}: failed to allocate IP {ip}: {err}"
+            ) from err
+
+    def _allocate_cluster_ip(self, spec: dict[str, Any], txn: _Transaction) -> None:
+        """Upstream allocClusterIPs: one IP per family, requested ones taken as given."""
+        if spec.get("clusterIP") == HEADLESS or (spec.get("clusterIPs") or [""])[0] == HEADLESS:
+            spec["clusterIP"], spec["clusterIPs"] = HEADLESS, [HEADLESS]
+            return
+        families = self._families_of(spec)
+        ips = [ip or "" for ip in spec.get("clusterIPs") or []]
+        if len(ips) > len(families):
+            raise ServiceAllocationError(
+                "spec.clusterIPs",
+                f"Invalid value: {_go_strings(ips)}: this cluster has a single service IP family; "
+                "at most one IP may be requested",
+            )
+        ips += [""] * (len(families) - len(ips))  # markers: allocate the next free IP
+        shown = list(ips)
+        for i, family in enumerate(families):
+            ips[i] = self._take_cluster_ip(txn, family, ips[i], shown)
+        spec["clusterIP"], spec["clusterIPs"] = ips[0], ips
 
     def _update_cluster_ip(self, spec: dict[str, Any], old_spec: dict[str, Any], txn: _Transaction) -> None:
+        """Upstream updateClusterIPs: type changes, then upgrade (take the secondary IP)
+        or downgrade (give it back at commit)."""
+        if is_matching_prefer_dual_stack(spec, old_spec):
+            return
         needed_before, needed_now = needs_cluster_ip(old_spec), needs_cluster_ip(spec)
+        if needed_now and not needed_before:
+            self._allocate_cluster_ip(spec, txn)
+            return
+        if (old_spec.get("clusterIPs") or [""])[0] == HEADLESS:
+            return
         if needed_before and not needed_now:
             for ip in real_ips(old_spec):
                 txn.release_ip_later(ip)
-        elif needed_now and not needed_before:
-            self._allocate_cluster_ip(spec, txn)
-        elif needed_now:
-            old_ips = old_spec.get("clusterIPs") or [old_spec.get("clusterIP") or ""]
-            new_ips = spec.get("clusterIPs") or []
-            if new_ips[:1] != old_ips[:1] or spec.get("clusterIP") != old_ips[0]:
-                raise ServiceAllocationError(
-                    "spec.clusterIPs[0]",
-                    f"Invalid value: {_go_strings(new_ips)}: may not change once set",
-                )
+            return
+        if not needed_now:
+            return
+        old_ips = old_spec.get("clusterIPs") or [old_spec.get("clusterIP") or ""]
+        new_ips = list(spec.get("clusterIPs") or [])
+        if new_ips[:1] != old_ips[:1] or spec.get("clusterIP") != old_ips[0]:
+            raise ServiceAllocationError(
+                "spec.clusterIPs[0]", f"Invalid value: {_go_strings(new_ips)}: may not change once set"
+            )
+        old_families, families = old_spec.get("ipFamilies") or [], self._families_of(spec)
+        if len(old_families) == 1 and len(families) == 2:
+            new_ips += [""] * (2 - len(new_ips))
+            new_ips[1] = self._take_cluster_ip(txn, families[1], new_ips[1], new_ips)
+            spec["clusterIPs"] = new_ips
+        elif len(old_families) == 2 and len(families) == 1 and len(old_ips) > 1:
+            txn.release_ip_later(old_ips[1])
 
     # --- NodePorts ---------------------------------------------------------------
 

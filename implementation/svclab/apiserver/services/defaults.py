@@ -7,13 +7,11 @@ is not defaulting: see :mod:`.allocations`.
 from __future__ import annotations
 
 import copy
-import ipaddress
 from typing import Any
 
 from .spec import (
     CLUSTER_IP,
     EXTERNAL_NAME,
-    HEADLESS,
     LOAD_BALANCER,
     Service,
     externally_accessible,
@@ -45,31 +43,12 @@ def _default_ports(spec: dict[str, Any]) -> None:
             port["targetPort"] = port.get("port")
 
 
-def _default_ip_families(spec: dict[str, Any], ip_family: str) -> None:
-    if spec.get("type") == EXTERNAL_NAME:
-        return
-    headless = spec.get("clusterIP") == HEADLESS
-    if headless and not spec.get("selector"):
-        # Selector-less headless Services take any family the cluster has (upstream).
-        spec.setdefault("ipFamilyPolicy", "RequireDualStack")
-    else:
-        spec.setdefault("ipFamilyPolicy", "SingleStack")
-    if not spec.get("ipFamilies"):
-        family = ip_family
-        requested = spec.get("clusterIP") or ""
-        if requested and requested != HEADLESS:
-            try:
-                family = "IPv6" if ipaddress.ip_address(requested).version == 6 else "IPv4"
-            except ValueError:
-                pass  # validation reports the bad IP
-        spec["ipFamilies"] = [family]
-
-
-def default_service(svc: Service, *, ip_family: str = "IPv4") -> Service:
+def default_service(svc: Service) -> Service:
     """Return a defaulted copy of ``svc`` (side-effect-free), as upstream defaults it.
 
-    ``ip_family`` is the cluster's single service IP family. Allocation (ClusterIP,
-    NodePorts) is not defaulting: see :class:`ServiceAllocations`.
+    ``ipFamilyPolicy`` / ``ipFamilies`` are not static defaults: they depend on the
+    cluster's service CIDRs and, on update, on the old Service (see :mod:`.families`).
+    Allocation (ClusterIP, NodePorts) is not defaulting: see :class:`ServiceAllocations`.
     """
     out = copy.deepcopy(svc)
     spec = out.setdefault("spec", {})
@@ -84,5 +63,4 @@ def default_service(svc: Service, *, ip_family: str = "IPv4") -> Service:
     if spec["type"] == LOAD_BALANCER and spec.get("allocateLoadBalancerNodePorts") is None:
         spec["allocateLoadBalancerNodePorts"] = True
     normalize_cluster_ips(spec)
-    _default_ip_families(spec, ip_family)
     return out

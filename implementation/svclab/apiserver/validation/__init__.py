@@ -38,6 +38,7 @@ from .meta import validate_object_meta_update
 from .pod import validate_pod, validate_pod_status_update, validate_pod_update
 from .rbac import RBAC_VALIDATORS
 from .service import validate_service, validate_service_status_update, validate_service_update
+from .service_cidr import validate_service_cidr, validate_service_cidr_update
 from .workload_status import STATUS_VALIDATORS
 from .workloads import WORKLOAD_VALIDATORS
 
@@ -84,6 +85,9 @@ _VALIDATORS: dict[str, KindValidators] = {
     "Event": KindValidators(validate_event, _revalidate(validate_event), _no_status_rules, kube_finalizers=False),
     "EndpointSlice": KindValidators(validate_endpoint_slice, validate_endpoint_slice_update, _no_status_rules),
     "Lease": KindValidators(validate_lease, _revalidate(validate_lease), _no_status_rules, kube_finalizers=False),
+    "ServiceCIDR": KindValidators(
+        validate_service_cidr, validate_service_cidr_update, _no_status_rules, kube_finalizers=False
+    ),
 }
 _CORE_KINDS = {"ConfigMap", "Secret", "ServiceAccount", "ReplicationController"}  # core finalizer naming
 for _kind, (_create, _update) in {**CONFIG_VALIDATORS, **WORKLOAD_VALIDATORS, **RBAC_VALIDATORS}.items():

@@ -43,7 +43,12 @@ from .formats import (
 )
 from .meta import validate_labels, validate_object_meta
 
-__all__ = ["validate_service", "validate_service_status_update", "validate_service_update"]
+__all__ = [
+    "validate_cluster_ips_related_fields",
+    "validate_service",
+    "validate_service_status_update",
+    "validate_service_update",
+]
 
 SPEC = "spec"
 PORTS = "spec.ports"
@@ -218,8 +223,9 @@ def _is_ipv6(value: str) -> bool:
     return ip is not None and ip.version == 6 and getattr(ip, "ipv4_mapped", None) is None
 
 
-def _validate_cluster_ips(spec: dict[str, Any]) -> list[FieldError]:
-    """Upstream ``ValidateServiceClusterIPsRelatedFields``."""
+def validate_cluster_ips_related_fields(spec: dict[str, Any]) -> list[FieldError]:
+    """Upstream ``ValidateServiceClusterIPsRelatedFields`` (also the allocator's loose
+    pre-check of the IP-family fields). Side-effect-free."""
     if text(spec, "type") == "ExternalName":
         return []
     errs: list[FieldError] = []
@@ -357,7 +363,7 @@ def validate_service(service: dict[str, Any]) -> list[FieldError]:
     if isinstance(spec.get("selector"), dict):
         errs += validate_labels(mapping(spec, "selector"), child(SPEC, "selector"))
     errs += _validate_session_affinity(spec)
-    errs += _validate_cluster_ips(spec)
+    errs += validate_cluster_ips_related_fields(spec)
     errs += _validate_external_ips(spec)
     kind = text(spec, "type", "ClusterIP")
     if not kind:

@@ -116,6 +116,19 @@ class RoundRobinBalancer:
         state = self._services.get(name)
         return tuple(state.endpoints) if state else ()
 
+    def round_robin(self, name: ServicePortName) -> tuple[tuple[EndpointAddress, ...], int, int]:
+        """(endpoints in their turn order, index of the next one, affinity seconds) of one service port."""
+        state = self._services.get(name)
+        return (tuple(state.endpoints), state.index, state.affinity_seconds) if state else ((), 0, 0)
+
+    def live_sessions(self, name: ServicePortName) -> dict[str, EndpointAddress]:
+        """Client IP -> endpoint for the clients affinity still keeps (not yet expired) on ``name``."""
+        state = self._services.get(name)
+        if state is None or not state.affinity_seconds:
+            return {}
+        now = self._clock()
+        return {ip: a.endpoint for ip, a in state.sessions.items() if int(now - a.last_used) < state.affinity_seconds}
+
     def next_endpoint(self, name: ServicePortName, client_ip: str, reset_affinity: bool = False) -> EndpointAddress:
         """The endpoint for a new connection from ``client_ip``.
 

@@ -339,6 +339,29 @@ class UserspaceProxier(FullSyncBookkeeping):
                 counts[table] += 1
         return counts
 
+    def debug_state(self) -> list[dict[str, object]]:
+        """What this proxy serves, for ``svclab explain``: per service port its socket and round robin."""
+        out: list[dict[str, object]] = []
+        for name, served in sorted(self.served.items(), key=lambda item: str(item[0])):
+            endpoints, next_index, affinity = self.balancer.round_robin(name)
+            port = served.port
+            out.append(
+                {
+                    "service": str(name),
+                    "protocol": port.protocol.l4,
+                    "clusterIP": port.cluster_ip,
+                    "port": port.port,
+                    "nodePort": port.node_port,
+                    "proxyPort": served.proxy_port,
+                    "listen": self.options.listen_ip or "0.0.0.0",
+                    "endpoints": [f"{ip}:{p}" for ip, p in endpoints],
+                    "next": next_index,
+                    "affinitySeconds": affinity,
+                    "sessions": {ip: f"{a}:{p}" for ip, (a, p) in self.balancer.live_sessions(name).items()},
+                }
+            )
+        return out
+
     def close_sockets(self) -> None:
         """Stop proxying every service port (tests and shutdown)."""
         for name in list(self.served):

@@ -36,6 +36,7 @@ from typing import Any
 
 import yaml
 
+from svclab.testbed.faults import FaultAction, FaultRequest
 from svclab.testbed.kind.image import DEFAULT_IMAGE
 from svclab.testbed.kind.manifests import (
     CONTROLLER_MANAGER_NAME,
@@ -54,7 +55,7 @@ from svclab.testbed.kind.tools import (
     run_tool,
 )
 from svclab.testbed.kubeconfig import KubeconfigCluster
-from svclab.testbed.provider import ExecResult, run_captured
+from svclab.testbed.provider import ExecResult, ProviderError, run_captured
 
 __all__ = [
     "KCM_CONTROLLERS",
@@ -157,6 +158,29 @@ class KindCluster(KubeconfigCluster):
         if node not in self.nodes:
             raise KeyError(f"cluster {self.name} has no node {node} (nodes: {', '.join(self.nodes)})")
         return run_captured([self.docker, "exec", *([] if capture else ["-i"]), node, *argv], timeout, capture=capture)
+
+    def fault(self, request: FaultRequest) -> str:
+        """Inject one fault the kind way (``svclab.testbed.kind.faults``); one line says what."""
+        from svclab.testbed.kind.faults import fault_commands
+
+        control_plane = next((n for n in self.nodes if n.endswith("-control-plane")), self.nodes[0])
+        needs_ip = request.action in (FaultAction.CUT_OFF, FaultAction.HEAL)
+        address = "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}"
+        inspect = [self.docker, "inspect", "-f", address, control_plane]
+        apiserver_ip = run_captured(inspect, 30).check().stdout.strip() if needs_ip else ""
+        commands = fault_commands(
+            request,
+            nodes=self.nodes,
+            control_plane=control_plane,
+            mode=self.proxy_mode,
+            apiserver_ip=apiserver_ip,
+            kubectl=self.kubectl_argv(),
+        )
+        for argv in commands:
+            done = run_captured([self.docker, *argv[1:]] if argv[0] == "docker" else argv, 60)
+            if done.rc != 0:
+                raise ProviderError(f"{request.action.value} {request.target}: {' '.join(argv)}: {done.stderr.strip()}")
+        return f"{self.name}: {request.action.value} {request.target}: ran {'; '.join(' '.join(c) for c in commands)}"
 
     def node_host(self, node: str) -> Any:
         """A testinfra Host on the node, through its ``docker://`` backend."""

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from svclab.proxy import modes as proxy_modes
+from svclab.testbed import networking
 from svclab.testbed.kind.rbac import (
     CONTROLLER_MANAGER_ACCOUNT,
     LEADER_ELECTION_LEASE,
@@ -40,6 +41,7 @@ __all__ = [
     "PROXY_NAME",
     "controller_manager_deployment",
     "dump_manifests",
+    "proxy_cluster_cidr",
     "proxy_daemonset",
     "render_manifests",
 ]
@@ -116,6 +118,13 @@ def controller_manager_deployment(image: str, controllers: Sequence[str]) -> dic
     }
 
 
+def proxy_cluster_cidr(spec: Any) -> str:
+    """The pod CIDR our proxies get: one family. A dual testbed's pod subnet is a
+    comma pair; the proxies are IPv4-only until the proxy half of issue 18, so they
+    get its IPv4 member (an IPv6-only testbed its single CIDR)."""
+    return networking.ipv4_member(spec.pod_subnet) or networking.split_subnets(spec.pod_subnet)[0]
+
+
 def _proxy_args(spec: Any) -> list[str]:
     # A mode with a fallback (ipvs) refuses on a kernel that cannot run it,
     # unless the spec asks for the fallback (proxy.ipvsFallback).
@@ -127,7 +136,7 @@ def _proxy_args(spec: Any) -> list[str]:
         "--hostname-override=$(NODE_NAME)",
         f"--min-sync-period={spec.proxy.min_sync_period.text}",
         f"--sync-period={spec.proxy.sync_period.text}",
-        f"--cluster-cidr={spec.pod_subnet}",
+        f"--cluster-cidr={proxy_cluster_cidr(spec)}",
         f"--metrics-bind-address=0.0.0.0:{METRICS_PORT}",
         f"--healthz-bind-address=0.0.0.0:{HEALTHZ_PORT}",
         *refuse,

@@ -24,7 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from svclab.testbed.local import naming
-from svclab.testbed.local.record import ClusterInfo, describe_cluster, read_cluster, write_cluster
+from svclab.testbed.local.record import (
+    ClusterInfo,
+    choose_loopback_port,
+    describe_cluster,
+    read_cluster,
+    write_cluster,
+)
 from svclab.testbed.provider import ProviderError
 from svclab.testbed.spec import Testbed
 
@@ -106,8 +112,8 @@ def check_mode(testbed: Testbed) -> None:
     from svclab.proxy import modes
 
     mode = testbed.proxy.mode.value
-    if mode == "none":
-        return  # no proxy runs
+    if mode == "none" or testbed.proxy.external is not None:
+        return  # no proxy runs, or the user's own: whether this kernel suits it is theirs to say
     spec = modes.get(mode)  # the spec's validation only lets registered modes through
     reason = spec.supported()
     fallback = modes.find(testbed.proxy.ipvs_fallback) if testbed.proxy.ipvs_fallback else None
@@ -190,7 +196,9 @@ def bring_up(
     check_host(testbed, existing_ok=inside_guest)
     check_mode(testbed)
     state = naming.state_dir(testbed.name)
-    info = read_cluster(state) if inside_guest else describe_cluster(testbed, state)
+    info = (
+        read_cluster(state) if inside_guest else describe_cluster(testbed, state, loopback_port=choose_loopback_port())
+    )
     timings: list[tuple[str, float]] = []
     try:
         (state / "logs").mkdir(parents=True, exist_ok=inside_guest)

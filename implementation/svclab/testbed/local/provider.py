@@ -7,10 +7,9 @@ exec`` / ``svclab node-exec`` in a child process (a process cannot leave the
 namespaces it entered), so tests exercise the commands a user runs; without
 capture the calling process itself becomes the command (``svclab exec``).
 
-Besides the protocol the handle offers the local-only process hooks the
-conformance suite uses to crash or freeze a component: ``component_pid`` and
-``signal_component``, in the cluster's kernel (through the exec agent for a
-cluster inside a User-Mode Linux guest).
+Its ``fault`` hook (``svclab.testbed.local.faults``) rests on two process hooks,
+``component_pid`` and ``signal_component``, in the cluster's kernel (through
+the exec agent for a cluster inside a User-Mode Linux guest).
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from svclab.testbed.cluster import ClusterRecord
+from svclab.testbed.faults import FaultRequest
 from svclab.testbed.local import enter
 from svclab.testbed.local.lifecycle import bring_up, tear_down
 from svclab.testbed.local.record import ClusterInfo, read_cluster
@@ -62,11 +62,12 @@ class LocalClusterHandle:
             kubeconfig=info.kubeconfig,
             proxy_mode=info.proxy_mode,
             has_proxy=info.proxy_mode != "none",
-            has_controllers=bool(info.controllers),
+            has_controllers=bool(info.controllers) or info.external_controllers is not None,
             service_subnet=info.service_subnet,
             apiserver_address=info.advertise_address,
             nodes=info.nodes,
             kernel="host" if info.uml is None else f"uml {info.uml.kernel_version}",
+            proxy_rules=info.proxy_rules,
         )
 
     def exec_in_pod(
@@ -83,18 +84,18 @@ class LocalClusterHandle:
             return ExecResult(enter.exec_on_node(self.info, node, list(argv)), "", "")
         return run_captured(_svclab("node-exec", self.name, node, "--", *argv), timeout)
 
-    def component_pid(self, child: str) -> int | None:
+    def component_pid(self, child: str, *, stopped: bool = False) -> int | None:
         """PID of a running component by its supervisor name (``controller-manager``,
         ``proxy-<node>``, ``node-agent-<node>``, ...) in the cluster's kernel; None while
-        there is none (e.g. restarting)."""
+        there is none (e.g. restarting). ``stopped``: the one frozen with SIGSTOP."""
         state_dir = str(self.info.state_dir)
         if self.info.uml is None:
             from svclab.testbed.local.supervisor import running_child_pid
 
-            return running_child_pid(state_dir, child)
+            return running_child_pid(state_dir, child, stopped=stopped)
         code = (
             "from svclab.testbed.local.supervisor import running_child_pid; "
-            f"print(running_child_pid({state_dir!r}, {child!r}) or '')"
+            f"print(running_child_pid({state_dir!r}, {child!r}, stopped={stopped!r}) or '')"
         )
         found = self.exec_on_node(self.info.nodes[0].name, [sys.executable, "-c", code]).check()
         return int(found.stdout) if found.stdout.strip() else None
@@ -105,6 +106,12 @@ class LocalClusterHandle:
             os.kill(pid, signum)
             return
         self.exec_on_node(self.info.nodes[0].name, ["kill", f"-{signum}", str(pid)]).check()
+
+    def fault(self, request: FaultRequest) -> str:
+        """See ``ClusterHandle.fault`` (``svclab.testbed.local.faults``)."""
+        from svclab.testbed.local.faults import inject
+
+        return inject(self, request)
 
 
 @dataclass(frozen=True, slots=True)

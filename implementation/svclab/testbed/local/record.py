@@ -8,8 +8,10 @@ derives the neutral ``svclab.testbed.cluster.ClusterRecord`` from it). The
 file is JSON with camelCase keys::
 
     {"name", "stateDir", "specFile", "podSubnet", "serviceSubnet",
-     "proxy": {"mode", "minSyncPeriod", "syncPeriod", "scheduler"},
-     "controllers": [...], "clusterNetns", "apiserver": {"advertiseAddress", "port"},
+     "proxy": {"mode", "minSyncPeriod", "syncPeriod", "scheduler", "fallback",
+               "external": null | {"command": [...], "env": {...}}, "rules"},
+     "controllers": [...], "externalControllers": null | {"command", "env"},
+     "clusterNetns", "apiserver": {"advertiseAddress", "port", "loopbackPort"},
      "supervisorPid",
      "nodes": [{"name", "role", "index", "netns", "ip", "podCIDR",
                 "labels": {...}, "taints": [{"key", "value", "effect"}]}],
@@ -21,17 +23,21 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import socket
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from svclab.testbed.cluster import CONTROL_PLANE_LABEL, CONTROL_PLANE_TAINT, NodeInfo
+from svclab.testbed.external import ExternalCommand
 from svclab.testbed.local import naming
 from svclab.testbed.spec import NodeRole, Testbed
 
 __all__ = [
     "ClusterInfo",
     "UmlAccess",
+    "choose_loopback_port",
     "describe_cluster",
     "list_clusters",
     "read_cluster",
@@ -93,6 +99,14 @@ class ClusterInfo:
     supervisor_pid: int | None = None
     uml: UmlAccess | None = None
     proxy_fallback: str | None = None  # spec.proxy.ipvsFallback
+    # The API server's port on 127.0.0.1, chosen once at `svclab up` and reused by every
+    # restart, so the scheduler and the user's kubeconfig keep reaching it (issue 15).
+    # 0 (a record from before this field): a free port afresh on each start.
+    loopback_port: int = 0
+    # mode external (issue 19): the user's commands, placeholders not yet replaced
+    external_proxy: ExternalCommand | None = None
+    proxy_rules: str | None = None  # spec.proxy.rules: the dump the suite may read
+    external_controllers: ExternalCommand | None = None
 
     @property
     def kernel(self) -> str:
@@ -137,10 +151,17 @@ class ClusterInfo:
                 "syncPeriod": self.sync_period,
                 "scheduler": self.ipvs_scheduler,
                 "fallback": self.proxy_fallback,
+                "external": _command_json(self.external_proxy),
+                "rules": self.proxy_rules,
             },
             "controllers": list(self.controllers),
+            "externalControllers": _command_json(self.external_controllers),
             "clusterNetns": self.cluster_netns,
-            "apiserver": {"advertiseAddress": self.advertise_address, "port": naming.APISERVER_PORT},
+            "apiserver": {
+                "advertiseAddress": self.advertise_address,
+                "port": naming.APISERVER_PORT,
+                "loopbackPort": self.loopback_port,
+            },
             "supervisorPid": self.supervisor_pid,
             "nodes": [node.to_json() for node in self.nodes],
             "kernel": self.kernel,
@@ -167,11 +188,26 @@ class ClusterInfo:
             supervisor_pid=data.get("supervisorPid"),
             uml=UmlAccess.from_json(data["uml"]) if data.get("uml") else None,
             proxy_fallback=proxy.get("fallback"),
+            loopback_port=int(data["apiserver"].get("loopbackPort", 0)),
+            external_proxy=_command_from_json(proxy.get("external")),
+            proxy_rules=proxy.get("rules"),
+            external_controllers=_command_from_json(data.get("externalControllers")),
         )
 
 
-def describe_cluster(testbed: Testbed, state_dir: Path) -> ClusterInfo:
+def _command_json(command: ExternalCommand | None) -> dict[str, Any] | None:
+    return None if command is None else {"command": list(command.command), "env": dict(command.env)}
+
+
+def _command_from_json(data: dict[str, Any] | None) -> ExternalCommand | None:
+    return None if not data else ExternalCommand(tuple(data["command"]), tuple(data.get("env", {}).items()))
+
+
+def describe_cluster(testbed: Testbed, state_dir: Path, *, loopback_port: int = 0) -> ClusterInfo:
     """The cluster a testbed asks for, with names and addresses. Side-effect-free.
+
+    ``loopback_port`` is the API server's port on 127.0.0.1 (``choose_loopback_port``
+    picks one at ``svclab up``; 0 lets each start pick a free one).
 
     The control-plane node is put first (index 0) whatever its place in the
     file, so it always has 172.18.0.2 and the first pod CIDR, as in kind.
@@ -207,11 +243,45 @@ def describe_cluster(testbed: Testbed, state_dir: Path) -> ClusterInfo:
         sync_period=testbed.proxy.sync_period.text,
         ipvs_scheduler=testbed.proxy.scheduler,
         proxy_fallback=testbed.proxy.ipvs_fallback,
+        external_proxy=testbed.proxy.external,
+        proxy_rules=testbed.proxy.rules,
+        external_controllers=testbed.external_controllers,
         controllers=tuple(c.value for c in testbed.controllers),
         cluster_netns=naming.cluster_netns(testbed.name),
         advertise_address=nodes[0].ip,
         nodes=tuple(nodes),
+        loopback_port=loopback_port,
     )
+
+
+def choose_loopback_port(*, attempts: int = 50) -> int:
+    """A free TCP port on 127.0.0.1 below the kernel's ephemeral range.
+
+    Below that range no outgoing connection takes it as its local port while the
+    API server is down between a crash and its restart; a bind test says it is
+    free now. Falls back to a port the kernel picks when none of the tries is free.
+    """
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    candidates = range(10000, max(low, 10001))
+    for _ in range(attempts):
+        port = random.choice(candidates)
+        if _bindable(port):
+            return port
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def write_cluster(info: ClusterInfo) -> Path:

@@ -2,7 +2,8 @@
 
 ``plan_children(info)`` (pure) says what runs and where:
 
-* ``apiserver`` in the root namespace, listening on 127.0.0.1 and, through
+* ``apiserver`` in the root namespace, listening on 127.0.0.1 (on the port
+  recorded at ``svclab up``, the same after every restart) and, through
   ``--listen-netns``, on the control-plane node's address (and, for a cluster
   inside a User-Mode Linux guest, on the guest's ``vec0`` address, which the
   host's forwarder reaches);
@@ -11,6 +12,17 @@
   pod with hostNetwork (only when the spec names controllers);
 * per node: ``node-agent`` and ``proxy`` (unless the mode is ``none``) in the
   node's namespace, hostname = node name.
+
+With ``mode: external`` (issue 19) the user's command, its placeholders
+replaced with the node's values (``svclab.testbed.external``), runs in
+``svclab proxy``'s place under the same name (``proxy-<node>``), hence with
+its log beside the others and found by ``running_child_pid``; likewise the
+user's controllers as ``controller-manager`` (ours, when some still run
+beside them, as ``controller-manager-reference``). External children get
+their extra environment on top of the supervisor's (and the directory of
+``svclab``'s interpreter last on PATH, so a command may name ``svclab``), and their PIDs are
+written to ``pids/<child>``: their argv need not stay what was started
+(a wrapper script may ``exec`` the real program).
 
 Everything but the API server waits until the API server has written its
 kubeconfigs. ``Supervisor.run`` starts the children, restarts one that exits
@@ -32,6 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from svclab.testbed.cluster import NodeInfo
+from svclab.testbed.external import ExternalCommand
 from svclab.testbed.local.agent.server import SOCKET_NAME
 from svclab.testbed.local.nsexec import preexec_entering
 from svclab.testbed.local.record import ClusterInfo
@@ -40,6 +54,7 @@ __all__ = [
     "Backoff",
     "ChildSpec",
     "Supervisor",
+    "placeholder_values",
     "plan_children",
     "running_child_pid",
     "svclab_argv",
@@ -52,6 +67,7 @@ MAX_BACKOFF = 30.0
 STABLE_AFTER = 10.0  # a child that ran this long starts over at INITIAL_BACKOFF
 STOP_GRACE = 10.0
 POLL_INTERVAL = 0.1
+PIDS_DIR = "pids"  # STATE/pids/<child>: the PIDs of external children
 
 
 def svclab_argv() -> list[str]:
@@ -66,6 +82,8 @@ class ChildSpec:
     netns: str | None = None  # None: the supervisor's (root) namespace
     hostname: str | None = None
     needs_apiserver: bool = True
+    env: tuple[tuple[str, str], ...] = ()  # set on top of the supervisor's environment
+    external: bool = False  # the user's command (mode external), not ``svclab ...``
 
 
 def _node_children(info: ClusterInfo, base: list[str], with_proxy: bool) -> list[ChildSpec]:
@@ -95,7 +113,9 @@ def _node_children(info: ClusterInfo, base: list[str], with_proxy: bool) -> list
         if node.taints:
             agent += ["--register-with-taints", ",".join(t.flag() for t in node.taints)]
         children.append(ChildSpec(f"node-agent-{node.name}", tuple(agent), node.netns, node.name))
-        if with_proxy:
+        if info.external_proxy is not None:
+            children.append(_external_child(f"proxy-{node.name}", info.external_proxy, info, node))
+        elif with_proxy:
             proxy = [
                 *base,
                 "proxy",
@@ -118,6 +138,42 @@ def _node_children(info: ClusterInfo, base: list[str], with_proxy: bool) -> list
     return children
 
 
+def placeholder_values(info: ClusterInfo, node: NodeInfo) -> dict[str, str]:
+    """What an external command's placeholders stand for on ``node``. Side-effect-free."""
+    return {
+        "kubeconfig": str(info.kubeconfig_internal),  # the reference components' own
+        "nodeName": node.name,
+        "nodeIP": node.ip,
+        "podCIDR": node.pod_cidr,
+        "clusterCIDR": info.pod_subnet,
+        "serviceCIDR": info.service_subnet,
+    }
+
+
+def _external_child(name: str, command: ExternalCommand, info: ClusterInfo, node: NodeInfo) -> ChildSpec:
+    argv, env = command.expanded(placeholder_values(info, node))
+    return ChildSpec(name, argv, node.netns, node.name, env=env, external=True)
+
+
+def _controller_children(info: ClusterInfo, base: list[str]) -> list[ChildSpec]:
+    control_plane = info.nodes[0]
+    children = []
+    if info.external_controllers is not None:
+        children.append(_external_child("controller-manager", info.external_controllers, info, control_plane))
+    if info.controllers:
+        reference = [
+            *base,
+            "controller-manager",
+            "--kubeconfig",
+            str(info.kubeconfig_internal),
+            "--controllers",
+            ",".join(info.controllers),
+        ]
+        name = "controller-manager" if info.external_controllers is None else "controller-manager-reference"
+        children.append(ChildSpec(name, tuple(reference), control_plane.netns, control_plane.name))
+    return children
+
+
 def plan_children(info: ClusterInfo, *, base: list[str] | None = None) -> list[ChildSpec]:
     """The processes of a cluster, in start order. Side-effect-free."""
     base = svclab_argv() if base is None else base
@@ -134,7 +190,7 @@ def plan_children(info: ClusterInfo, *, base: list[str] | None = None) -> list[C
                 "--state-dir",
                 str(state / "apiserver"),
                 "--listen",
-                "127.0.0.1:0",
+                f"127.0.0.1:{info.loopback_port}",
                 *guest_listen,
                 "--listen-netns",
                 f"{control_plane.netns}={info.advertise_address}:6443",
@@ -151,29 +207,15 @@ def plan_children(info: ClusterInfo, *, base: list[str] | None = None) -> list[C
         ),
     ]
     children.append(ChildSpec("scheduler", (*base, "scheduler", "--kubeconfig", str(info.kubeconfig_loopback))))
-    if info.controllers:
-        children.append(
-            ChildSpec(
-                "controller-manager",
-                (
-                    *base,
-                    "controller-manager",
-                    "--kubeconfig",
-                    str(info.kubeconfig_internal),
-                    "--controllers",
-                    ",".join(info.controllers),
-                ),
-                control_plane.netns,
-                control_plane.name,
-            )
-        )
+    children += _controller_children(info, base)
     with_proxy = info.proxy_mode != "none"
     return children + _node_children(info, base, with_proxy)
 
 
-def running_child_pid(state_dir: str | Path, child: str) -> int | None:
+def running_child_pid(state_dir: str | Path, child: str, *, stopped: bool = False) -> int | None:
     """PID of the supervisor's child ``child`` (``controller-manager``, ``proxy-<node>``,
-    ...) of the cluster in ``state_dir`` that runs now (not stopped, not a zombie).
+    ...) of the cluster in ``state_dir`` that runs now (not stopped, not a zombie), or
+    with ``stopped`` the one that is frozen (SIGSTOP) now.
 
     Matches parent PID and exact argv from ``plan_children``, so tests can crash or
     freeze one component. Looks at this kernel's /proc: inside a UML guest for a
@@ -185,6 +227,8 @@ def running_child_pid(state_dir: str | Path, child: str) -> int | None:
     specs = {spec.name: spec for spec in plan_children(info, base=[])}
     if child not in specs or not info.supervisor_pid:
         return None
+    if specs[child].external:
+        return _external_child_pid(Path(state_dir), child, info.supervisor_pid)
     # The arguments after the interpreter and ``-m svclab.cli`` (whose path may be spelt
     # differently in this process) identify the child.
     wanted = "\0".join(specs[child].argv).encode()
@@ -198,10 +242,29 @@ def running_child_pid(state_dir: str | Path, child: str) -> int | None:
         if (
             argv.endswith(b"\0svclab.cli\0" + wanted)
             and int(fields[1]) == info.supervisor_pid
-            and fields[0] not in "ZXT"
+            and (fields[0] in "Tt" if stopped else fields[0] not in "ZXTt")
         ):
             return int(entry.name)
     return None
+
+
+def _external_env(extra: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """The supervisor's environment with the spec's on top, and this interpreter's bin directory
+    last on PATH: ``svclab`` (the venv's) is found by an external command that names it."""
+    env = {**os.environ, **dict(extra)}
+    env["PATH"] = os.pathsep.join(part for part in (env.get("PATH", ""), str(Path(sys.executable).parent)) if part)
+    return env
+
+
+def _external_child_pid(state: Path, child: str, supervisor_pid: int) -> int | None:
+    """An external child's PID from ``pids/<child>``, if it still runs as the supervisor's child."""
+    try:
+        pid = int((state / PIDS_DIR / child).read_text())
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return pid if int(fields[1]) == supervisor_pid and fields[0] not in "ZXT" else None
 
 
 @dataclass(slots=True)
@@ -288,12 +351,16 @@ class Supervisor:
                 stderr=subprocess.STDOUT,
                 preexec_fn=preexec,
                 close_fds=True,
+                env=_external_env(spec.env) if spec.external else None,
             )
         except OSError as exc:
             out.write(f"--- svclab supervisor: cannot start {spec.name}: {exc}\n")
             child.process = None
             child.restart_at = self.clock() + child.backoff.next_delay(0.0)
             return
+        if spec.external:
+            (self.state / PIDS_DIR).mkdir(exist_ok=True)
+            (self.state / PIDS_DIR / spec.name).write_text(f"{child.process.pid}\n")
         child.started_at = self.clock()
         log.info("started child=%s pid=%d", spec.name, child.process.pid)
 

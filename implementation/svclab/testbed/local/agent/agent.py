@@ -11,9 +11,10 @@ The agent also serves its pods' logs and exec to the API server
 
 Restart adoption: sandboxes recorded under ``<state-dir>/pods`` by a previous
 run are matched by UID against the first pod list. A pod still bound here keeps
-its sandbox and IP while its containers are started afresh (the old processes
-are not the new agent's children, so their exit status could never be read;
-restartCount goes up by one). A record whose pod is gone is torn down.
+its sandbox and IP, and each container process still running is followed as it
+is (same PID, start time, readiness, restartCount), as kubelet finds its
+containers again after a restart; a container whose process died meanwhile is
+started afresh (restartCount + 1). A record whose pod is gone is torn down.
 Terminal pods (``Succeeded``/``Failed``) without a record are left alone.
 """
 

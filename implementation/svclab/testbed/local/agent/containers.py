@@ -10,6 +10,11 @@ An image without a command cannot run here: the container waits with reason
 :class:`ContainerRunner` starts the process in the pod's namespaces and
 restarts it per ``restartPolicy`` with kubelet's crash-loop backoff: the first
 restart is immediate, then 10 s doubling up to 5 min (:func:`restart_delay`).
+Given an :class:`Adoption` it first follows a process a previous agent run
+started (as kubelet finds its containers again after a restart, issue 15):
+same PID, start time, readiness and restart count. Such a process is not the
+agent's child, so its end is seen through a pidfd and its exit status is
+unknown (:data:`UNKNOWN_EXIT_CODE`).
 """
 
 from __future__ import annotations
@@ -31,9 +36,12 @@ from .sandbox import Sandbox, process_start_ticks, save_sandbox
 from .status import ContainerView, RunState
 
 __all__ = [
+    "AdoptedProcess",
+    "Adoption",
     "ContainerRunner",
     "IMAGE_NOT_SUPPORTED",
     "Launch",
+    "UNKNOWN_EXIT_CODE",
     "container_argv",
     "container_env",
     "restart_delay",
@@ -44,6 +52,9 @@ IMAGE_NOT_SUPPORTED = "ImageNotSupported"
 AGNHOST_IMAGE = "registry.k8s.io/e2e-test-images/agnhost"
 PAUSE_IMAGES = ("registry.k8s.io/pause", "k8s.gcr.io/pause", "gcr.io/google_containers/pause")  # older names too
 OUTPUT_GRACE = 2.0  # seconds an exited container's leftover children may keep its output open
+# An adopted process's exit status died with the agent that could have read it; reported as
+# a failure, so restartPolicy OnFailure restarts it rather than taking it for done.
+UNKNOWN_EXIT_CODE = 255
 BACKOFF_INITIAL = 10.0
 BACKOFF_MAX = 300.0
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -137,6 +148,51 @@ def rfc3339(epoch: float) -> str:
     return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@dataclass(frozen=True, slots=True)
+class Adoption:
+    """A container process still running from a previous agent run, and its last status."""
+
+    pid: int
+    started_at: str
+    ready: bool
+
+
+class AdoptedProcess:
+    """The few ``asyncio.subprocess.Process`` members the runner uses, for a process that
+    is not our child: ``pid``, ``returncode`` and ``wait()`` (through a pidfd)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self._exited: asyncio.Future[None] | None = None
+
+    async def wait(self) -> int:
+        if self.returncode is None:
+            if self._exited is None:
+                self._exited = self._watch()
+            await asyncio.shield(self._exited)
+            self.returncode = UNKNOWN_EXIT_CODE
+        return self.returncode
+
+    def _watch(self) -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+        exited: asyncio.Future[None] = loop.create_future()
+        try:
+            fd = os.pidfd_open(self.pid)
+        except ProcessLookupError:
+            exited.set_result(None)
+            return exited
+
+        def on_exit() -> None:
+            loop.remove_reader(fd)
+            os.close(fd)
+            if not exited.done():
+                exited.set_result(None)
+
+        loop.add_reader(fd, on_exit)
+        return exited
+
+
 class ContainerRunner:
     """Runs one container of one pod until stopped; reports every change via ``on_change``."""
 
@@ -149,6 +205,7 @@ class ContainerRunner:
         env: Mapping[str, str],
         on_change: Callable[[], None],
         restart_count: int = 0,
+        adoption: Adoption | None = None,
     ) -> None:
         self.spec = container
         self.name = str(container["name"])
@@ -157,7 +214,8 @@ class ContainerRunner:
         self._launch = launch
         self._env = dict(env)
         self._on_change = on_change
-        self._process: asyncio.subprocess.Process | None = None
+        self._process: asyncio.subprocess.Process | AdoptedProcess | None = None
+        self._adoption = adoption
         self._stopping = False
         self._changed = asyncio.Event()
         self._probes_readiness = bool(container.get("readinessProbe"))
@@ -215,7 +273,8 @@ class ContainerRunner:
             return  # waits for ever with its ImageNotSupported reason
         policy = (self._pod.get("spec") or {}).get("restartPolicy", "Always")
         while not self._stopping:
-            code = await self._run_once()
+            adoption, self._adoption = self._adoption, None
+            code = await (self._follow(adoption) if adoption is not None else self._run_once())
             if self._stopping or policy == "Never" or (policy == "OnFailure" and code == 0):
                 return
             delay = restart_delay(self.view.restart_count)
@@ -273,6 +332,19 @@ class ContainerRunner:
             finished_at="",
             ready=False,
         )
+        return await self._finished(process, started)
+
+    async def _follow(self, adoption: Adoption) -> int:
+        """Follow a process a previous agent started, keeping what its status said."""
+        process = AdoptedProcess(adoption.pid)
+        self._process = process
+        self.generation += 1
+        self.ready = adoption.ready
+        self._set(state=RunState.RUNNING, reason="", message="", pid=process.pid, started_at=adoption.started_at)
+        return await self._finished(process, adoption.started_at)
+
+    async def _finished(self, process: asyncio.subprocess.Process | AdoptedProcess, started: str) -> int:
+        """Wait for the process to end and report it terminated; its exit code."""
         code = await process.wait()
         await _settle(self.output_done)
         self.ready = False
@@ -299,7 +371,7 @@ class ContainerRunner:
             await _terminate(process, grace_seconds)
 
 
-async def _terminate(process: asyncio.subprocess.Process, grace_seconds: float) -> None:
+async def _terminate(process: asyncio.subprocess.Process | AdoptedProcess, grace_seconds: float) -> None:
     _signal_group(process.pid, signal.SIGTERM)
     try:
         await asyncio.wait_for(process.wait(), max(grace_seconds, 0.0))

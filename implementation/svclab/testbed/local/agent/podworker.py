@@ -23,7 +23,7 @@ from lightkube import ApiError
 from lightkube.resources.core_v1 import Pod
 from lightkube.types import PatchType
 
-from .containers import ContainerRunner, container_argv, container_env, rfc3339
+from .containers import Adoption, ContainerRunner, container_argv, container_env, rfc3339
 from .ipam import IPAllocator
 from .probes import ProbeKind, ProbeSettings, ProbeTracker, run_probe
 from .sandbox import Sandbox, create_sandbox, destroy_sandbox, kill_if_ours
@@ -59,7 +59,8 @@ class PodWorker:
         self._tasks: list[asyncio.Task[None]] = []
         self._dirty = asyncio.Event()
         self._last_written: dict[str, Any] | None = None
-        self._start_time = rfc3339(time.time())
+        # Kept across an agent restart, as the pod's start did not change.
+        self._start_time = (pod.get("status") or {}).get("startTime") or rfc3339(time.time())
         self._terminating: asyncio.Task[None] | None = None
         self._stop_requested = asyncio.Event()  # deletion seen: stop retrying the sandbox
         self._sandbox_settled = asyncio.Event()  # creation finished or given up
@@ -127,9 +128,18 @@ class PodWorker:
         adopted = self._adopted
         if adopted is not None:
             holder_alive = kill_if_ours(adopted.holder_pid, adopted.holder_ticks, 0)
-            for pid, ticks in adopted.containers.values():
-                kill_if_ours(pid, ticks)  # their exit status is lost with the old agent: restart
+            # Containers still running in a live sandbox are followed, not restarted (kubelet
+            # finds its containers again after a restart); anything else goes.
+            alive = {
+                name: entry
+                for name, entry in adopted.containers.items()
+                if holder_alive and kill_if_ours(entry[0], entry[1], 0)
+            }
+            for name, (pid, ticks) in adopted.containers.items():
+                if name not in alive:
+                    kill_if_ours(pid, ticks)
             adopted.containers.clear()
+            adopted.containers.update(alive)
             if holder_alive:
                 self._ctx.allocator.reserve(self.uid, adopted.ip)
                 return adopted
@@ -156,7 +166,10 @@ class PodWorker:
         for container in (self.pod.get("spec") or {}).get("containers") or []:
             env = container_env(container, self.pod, self._sandbox.ip, self._ctx.node_ip)
             old = previous.get(container["name"])
-            restarts = int(old.get("restartCount", 0)) + (self._adopted is not None) if old else 0
+            adoption = _adoption(old, self._sandbox.containers.get(container["name"]))
+            restarts = int(old.get("restartCount", 0)) if old else 0
+            if old and self._adopted is not None and adoption is None:
+                restarts += 1  # it died with the old agent, or its status was not the process's
             runner = ContainerRunner(
                 container,
                 self.pod,
@@ -165,6 +178,7 @@ class PodWorker:
                 env,
                 self._dirty.set,
                 restart_count=restarts,
+                adoption=adoption,
             )
             self._runners.append(runner)
             self._tasks.append(asyncio.ensure_future(runner.run()))
@@ -311,6 +325,15 @@ def _logged(task: asyncio.Task[None], key: str) -> asyncio.Task[None]:
 
     task.add_done_callback(report)
     return task
+
+
+def _adoption(status: Mapping[str, Any] | None, running: Sequence[int] | None) -> Adoption | None:
+    """Follow a running process when the last status written describes exactly it (same
+    containerID), so start time and readiness carry over. Side-effect-free."""
+    if not status or not running or status.get("containerID") != f"svclab://{running[0]}":
+        return None
+    started = ((status.get("state") or {}).get("running") or {}).get("startedAt")
+    return Adoption(running[0], started, bool(status.get("ready"))) if started else None
 
 
 def _creating(container: Mapping[str, Any]) -> ContainerView:

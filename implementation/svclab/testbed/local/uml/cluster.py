@@ -51,7 +51,14 @@ from svclab.testbed.local.lifecycle import (
     tear_down,
 )
 from svclab.testbed.local.nsexec import socket_in_netns
-from svclab.testbed.local.record import ClusterInfo, UmlAccess, describe_cluster, read_cluster, write_cluster
+from svclab.testbed.local.record import (
+    ClusterInfo,
+    UmlAccess,
+    choose_loopback_port,
+    describe_cluster,
+    read_cluster,
+    write_cluster,
+)
 from svclab.testbed.local.uml.boot import EXIT_CODE_FILE, OUTPUT_FILE, GuestNetwork
 from svclab.testbed.local.uml.exec_agent import AGENT_PORT, ExecAgent, ExecTarget, TargetError, run_remote
 from svclab.testbed.local.uml.guest import guest_netns, load_guest, start_guest, stop_guest
@@ -185,7 +192,8 @@ def bring_up_in_uml(
         agent_port=AGENT_PORT,
         kernel_version=version,
     )
-    info = replace(describe_cluster(testbed, state), uml=access)
+    # The guest's own loopback: empty at boot, so any port below its ephemeral range is free.
+    info = replace(describe_cluster(testbed, state, loopback_port=choose_loopback_port()), uml=access)
     timings: list[tuple[str, float]] = []
     try:
         (state / "logs").mkdir(parents=True)
