@@ -51,7 +51,8 @@ __all__ = [
 IMAGE_NOT_SUPPORTED = "ImageNotSupported"
 AGNHOST_IMAGE = "registry.k8s.io/e2e-test-images/agnhost"
 PAUSE_IMAGES = ("registry.k8s.io/pause", "k8s.gcr.io/pause", "gcr.io/google_containers/pause")  # older names too
-OUTPUT_GRACE = 2.0  # seconds an exited container's leftover children may keep its output open
+OUTPUT_GRACE = 2.0  # seconds to wait for an exited container's output to reach its log
+OUTPUT_POLL = 0.1  # seconds between copies of a container's output into its log
 # An adopted process's exit status died with the agent that could have read it; reported as
 # a failure, so restartPolicy OnFailure restarts it rather than taking it for done.
 UNKNOWN_EXIT_CODE = 255
@@ -222,6 +223,7 @@ class ContainerRunner:
         self.generation = 0  # one per process started, so probes know a restart happened
         self.logs = ContainerLogs(sandbox.directory, self.name)
         self.output_done: asyncio.Future[None] | None = None  # done when the current instance's output is all logged
+        self._exited = asyncio.Event()
         self.ready = False
         self.view = ContainerView(
             self.name,
@@ -294,15 +296,20 @@ class ContainerRunner:
     async def _run_once(self) -> int:
         workdir = self.spec.get("workingDir") or None
         log_path = self.logs.start(self.view.restart_count)
+        # The process writes to plain files of its own, not to pipes into the agent: it must
+        # outlive an agent restart (adoption) without its writes failing; the agent copies
+        # those files into the CRI log as they grow.
+        raw = (log_path.with_suffix(".stdout"), log_path.with_suffix(".stderr"))
         try:
-            process = await asyncio.create_subprocess_exec(
-                *self._launch.argv,
-                env=self._env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                preexec_fn=self._sandbox.entering(workdir),
-            )
+            with open(raw[0], "ab") as out, open(raw[1], "ab") as err:  # noqa: ASYNC230 - local files
+                process = await asyncio.create_subprocess_exec(
+                    *self._launch.argv,
+                    env=self._env,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    preexec_fn=self._sandbox.entering(workdir),
+                )
         except OSError as exc:
             now = rfc3339(_now())
             self._set(
@@ -316,7 +323,8 @@ class ContainerRunner:
                 ready=False,
             )
             return 128
-        self.output_done = asyncio.ensure_future(_keep_output(process, log_path))
+        self._exited = asyncio.Event()
+        self.output_done = asyncio.ensure_future(_keep_output(raw, log_path, self._exited))
         self._process = process
         self._sandbox.containers[self.name] = [process.pid, process_start_ticks(process.pid)]
         save_sandbox(self._sandbox)  # so a restarted agent can find (and stop) this process
@@ -346,6 +354,7 @@ class ContainerRunner:
     async def _finished(self, process: asyncio.subprocess.Process | AdoptedProcess, started: str) -> int:
         """Wait for the process to end and report it terminated; its exit code."""
         code = await process.wait()
+        self._exited.set()
         await _settle(self.output_done)
         self.ready = False
         if self._sandbox.containers.pop(self.name, None) is not None:
@@ -380,11 +389,31 @@ async def _terminate(process: asyncio.subprocess.Process | AdoptedProcess, grace
         await process.wait()
 
 
-async def _keep_output(process: asyncio.subprocess.Process, log_path: Path) -> None:
-    """Log the process's stdout and stderr until both reach end of file."""
-    assert process.stdout is not None and process.stderr is not None
+async def _keep_output(raw: tuple[Path, Path], log_path: Path, exited: asyncio.Event) -> None:
+    """Copy what the process writes to its stdout and stderr files into the CRI log,
+    every OUTPUT_POLL seconds, until it has exited and all is copied."""
+    readers = [asyncio.StreamReader(), asyncio.StreamReader()]
+    offsets = [0, 0]
     with open(log_path, "ab") as out:  # noqa: ASYNC230 - a local file; writes are small and flushed per chunk
-        await asyncio.gather(pump(process.stdout, "stdout", out), pump(process.stderr, "stderr", out))
+        pumps = asyncio.gather(*(pump(r, n, out) for r, n in zip(readers, ("stdout", "stderr"))))
+        while True:
+            last = exited.is_set()
+            for i, path in enumerate(raw):
+                with open(path, "rb") as source:  # noqa: ASYNC230 - small reads of a local file
+                    source.seek(offsets[i])
+                    chunk = source.read()
+                offsets[i] += len(chunk)
+                if chunk:
+                    readers[i].feed_data(chunk)
+            if last:
+                break
+            try:
+                await asyncio.wait_for(exited.wait(), OUTPUT_POLL)
+            except TimeoutError:
+                pass
+        for reader in readers:
+            reader.feed_eof()
+        await pumps
 
 
 async def _settle(output: asyncio.Future[None] | None) -> None:

@@ -145,7 +145,8 @@ class ContainerLogs:
         self.directory.mkdir(parents=True, exist_ok=True)
         earlier = [i for i in self.instances() if i < instance]
         for old in earlier[:-1]:
-            self.path(old).unlink(missing_ok=True)
+            for suffix in (".log", ".stdout", ".stderr"):
+                self.path(old).with_suffix(suffix).unlink(missing_ok=True)
         return self.path(instance)
 
     def current(self) -> Path | None:
