@@ -171,6 +171,7 @@ def test_the_quick_profile_leaves_breadth_tests_out_and_says_how_many() -> None:
 
     quick = argparse.Namespace(profile="quick", conformance_args="")
     assert _conformance_selection(quick) == ("-m", "not breadth")
+    assert _conformance_selection(quick, in_uml=True) == ("-m", "not breadth and not disruption")
     assert _conformance_selection(argparse.Namespace(profile="full", conformance_args="")) == ()
     assert _conformance_selection(argparse.Namespace(profile="quick", conformance_args="-m traffic")) == (
         "-m",
@@ -178,8 +179,10 @@ def test_the_quick_profile_leaves_breadth_tests_out_and_says_how_many() -> None:
     )
     assert _deselected("...\n60 passed, 3 skipped, 24 deselected in 300.1s\n") == 24
     assert _deselected("60 passed in 3s") == 0
-    described = ConformanceOutcome(0, 60, 0, 3, left_out=24).describe()
-    assert described.endswith("24 breadth tests left out by the quick profile (--profile full runs them)")
+    described = ConformanceOutcome(0, 60, 0, 3, left_out=33, selection="not breadth and not disruption").describe()
+    assert described.endswith(
+        "33 tests left out by the quick profile (not breadth and not disruption; --profile full runs them)"
+    )
 
 
 EXTERNAL_SPEC = """\

@@ -28,7 +28,8 @@ class ConformanceOutcome:
     passed: int
     failed: int
     skipped: int
-    left_out: int = 0  # deselected by the run's selection (the quick profile's ``-m "not breadth"``)
+    left_out: int = 0  # deselected by the run's selection (the quick profile's ``-m``)
+    selection: str = ""  # that ``-m`` expression
 
     @property
     def ok(self) -> bool:
@@ -37,7 +38,8 @@ class ConformanceOutcome:
     def describe(self) -> str:
         text = f"{self.passed} passed, {self.failed} failed, {self.skipped} skipped"
         if self.left_out:
-            text += f"; {self.left_out} breadth tests left out by the quick profile (--profile full runs them)"
+            selection = self.selection or "not breadth"
+            text += f"; {self.left_out} tests left out by the quick profile ({selection}; --profile full runs them)"
         return text
 
 
@@ -90,7 +92,8 @@ def run_conformance(
     with open(results_dir / f"conformance-{testbed}.log", "w") as log:
         done = subprocess.run(argv, cwd=suite.parent, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout)
     left_out = _deselected((results_dir / f"conformance-{testbed}.log").read_text(errors="replace"))
-    return ConformanceOutcome(done.returncode, *_counts(junit), left_out=left_out)
+    selection = extra_args[extra_args.index("-m") + 1] if "-m" in extra_args[:-1] else ""
+    return ConformanceOutcome(done.returncode, *_counts(junit), left_out=left_out, selection=selection)
 
 
 def _deselected(log: str) -> int:
