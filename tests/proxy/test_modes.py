@@ -123,7 +123,9 @@ def _spec(mode: str) -> dict[str, Any]:
 
 
 def test_the_testbed_spec_accepts_it_only_while_registered() -> None:
-    with pytest.raises(SpecError, match="spec.proxy.mode: must be one of none, iptables, nftables, ipvs, userspace$"):
+    with pytest.raises(
+        SpecError, match="spec.proxy.mode: must be one of none, iptables, nftables, ipvs, userspace, external$"
+    ):
         parse_spec(_spec("toy"), "toy.yaml")
     modes.register(TOY)
     try:
