@@ -181,7 +181,10 @@ def test_node_agent_killed_pods_keep_serving_and_are_adopted(
         result = json.loads(traffic.result().check().stdout)
     assert result["failures"] == [] and result["sent"] >= 20, result
 
-    after = wait_ready(client, namespace, backends)  # still Ready
+    after = wait_ready(client, namespace, [*backends, newcomer])  # still Ready
+    addresses = [pod.status.podIP for pod in after.values() if pod.status is not None]
+    assert len(set(addresses)) == len(after), f"pod IPs handed out twice across the restart: {addresses}"
+    after.pop(newcomer)
     assert _containers(after) == before, "the restarted agent replaced containers instead of adopting them"
     seen = collect_hostnames(cluster, namespace, pod, url(vip, 80), [*backends, newcomer])
     assert set(seen) - {""} == {*backends, newcomer}

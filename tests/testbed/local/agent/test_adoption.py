@@ -10,6 +10,8 @@ when it ends the runner sees it through the pidfd, with an unknown exit status.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -84,3 +86,24 @@ def test_runner_follows_an_adopted_process_until_it_ends(tmp_path: Path) -> None
         process.kill()
         process.wait()
     assert changes
+
+
+def _record(state_dir: Path, sandbox: Sandbox) -> None:
+    directory = state_dir / "pods" / sandbox.uid
+    directory.mkdir(parents=True)
+    (directory / "info.json").write_text(json.dumps(dataclasses.asdict(sandbox)))
+
+
+def test_a_restarted_agent_holds_its_predecessors_pod_addresses_before_any_pod_starts(tmp_path: Path) -> None:
+    """Seen live: a pod created while the agent restarted got the IP of a running pod that
+    was adopted a moment later (sandboxes are built on threads), so half the Service's
+    traffic went to the wrong pod."""
+    from svclab.testbed.local.agent.agent import NodeAgent
+    from svclab.testbed.local.agent.node import NodeOptions
+
+    for uid, ip in (("old-a", "10.244.1.2"), ("old-b", "10.244.1.3")):
+        _record(tmp_path, Sandbox(uid, "ns", uid, "netns", "veth", ip, 0, 0, str(tmp_path / "pods" / uid)))
+    agent = NodeAgent(None, cluster="c", node=NodeOptions("n", "172.18.0.3", "10.244.1.0/24"), state_dir=tmp_path)
+    allocator = agent._context.allocator
+    assert {uid: str(ip) for uid, ip in allocator.in_use().items()} == {"old-a": "10.244.1.2", "old-b": "10.244.1.3"}
+    assert str(allocator.allocate("newcomer")) == "10.244.1.4"

@@ -15,6 +15,8 @@ its sandbox and IP, and each container process still running is followed as it
 is (same PID, start time, readiness, restartCount), as kubelet finds its
 containers again after a restart; a container whose process died meanwhile is
 started afresh (restartCount + 1). A record whose pod is gone is torn down.
+The recorded addresses are reserved before any pod worker starts, so a pod
+created meanwhile never gets the address of one about to be adopted.
 Terminal pods (``Succeeded``/``Failed``) without a record are left alone.
 """
 
@@ -62,6 +64,7 @@ class NodeAgent:
         self._workers: dict[str, PodWorker] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._leftovers: dict[str, Sandbox] = {s.uid: s for s in load_sandboxes(state_dir)}
+        self._reserve_leftover_addresses()
         self.informer: Informer[Pod] = Informer(
             client, Pod, ReflectorOptions(field_selector=f"spec.nodeName={node.name}")
         )
@@ -88,6 +91,15 @@ class NodeAgent:
             heartbeat.cancel()
             informer.cancel()
             await self._server.stop()
+
+    def _reserve_leftover_addresses(self) -> None:
+        # Before any pod worker runs: a new pod's sandbox is built on a thread and could
+        # otherwise take the address of a running pod that is adopted a moment later.
+        for uid, sandbox in self._leftovers.items():
+            try:
+                self._context.allocator.reserve(uid, sandbox.ip)
+            except ValueError as exc:  # a record that does not fit this node's CIDR
+                log.warning("leftover sandbox pod=%s/%s: %s", sandbox.namespace, sandbox.name, exc)
 
     def container(self, namespace: str, pod: str, container: str) -> ContainerRunner | None:
         """A container of a pod this agent runs (the streaming server's lookup)."""
@@ -144,6 +156,7 @@ class NodeAgent:
             if uid not in self._workers:
                 log.info("removing leftover sandbox pod=%s/%s", sandbox.namespace, sandbox.name)
                 await asyncio.to_thread(destroy_sandbox, sandbox)
+                self._context.allocator.release(uid)
                 del self._leftovers[uid]
 
     async def shutdown(self) -> None:
