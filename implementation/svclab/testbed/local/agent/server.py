@@ -49,7 +49,7 @@ from .portforward_session import PROTOCOL, run_port_forward
 from .sandbox import Sandbox
 from .status import RunState
 
-__all__ = ["SOCKET_NAME", "PodLookup", "StreamingServer", "log_query"]
+__all__ = ["PodLookup", "SOCKET_NAME", "StreamingServer", "log_query"]
 
 log = logging.getLogger(__name__)
 SOCKET_NAME = "kubelet.sock"
