@@ -7,9 +7,13 @@ test that starts netexec as a process (on free loopback ports) to read its start
 from __future__ import annotations
 
 import re
+import signal
 import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from typing import Any
 
 from svclab.testbed.local.agnhost import HttpProtocol, netexec_http_response, netexec_udp_reply
@@ -28,6 +32,14 @@ def test_netexec_http_endpoints() -> None:
     assert _get("/healthz")[0] == 200
     assert _get("/")[1].startswith(b"NOW: ")
     assert _get("/nope")[0] == 404
+
+
+def test_netexec_readyz_fails_once_terminating_healthz_does_not() -> None:
+    assert _get("/readyz") == (200, b"ok", False)
+    terminating = netexec_http_response("web-0", "GET", "/readyz", {}, PEER, terminating=True)
+    assert terminating == (503, b"shutting down", False)
+    assert netexec_http_response("web-0", "GET", "/healthz", {}, PEER, terminating=True)[0] == 200
+    assert netexec_http_response("web-0", "GET", "/hostname", {}, PEER, terminating=True)[1] == b"web-0"
 
 
 def test_netexec_udp_commands() -> None:
@@ -99,3 +111,34 @@ def test_netexec_says_where_it_listens_as_agnhost_logs_it() -> None:
     stamp = r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d "
     assert re.fullmatch(stamp + f"Started HTTP server on port {ports[0]}\n", lines[0])
     assert re.fullmatch(stamp + f"Started UDP server on port {ports[1]}\n", lines[1])
+
+
+def _status(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_netexec_after_sigterm_keeps_serving_but_is_not_ready() -> None:
+    """``--delay-shutdown``: SIGTERM turns ``/readyz`` to 503 while ``/hostname`` still answers."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    argv = [sys.executable, "-m", "svclab.testbed.local.agnhost", "netexec", f"--http-port={port}"]
+    process = subprocess.Popen([*argv, "--udp-port=-1", "--delay-shutdown=30"], stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        process.stderr.readline()  # "Started HTTP server ..."
+        base = f"http://127.0.0.1:{port}"
+        assert _status(base + "/readyz") == (200, b"ok")
+        process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while _status(base + "/readyz")[0] == 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _status(base + "/readyz") == (503, b"shutting down")
+        assert _status(base + "/hostname")[0] == 200 and process.poll() is None
+    finally:
+        process.kill()
+        process.wait(10)

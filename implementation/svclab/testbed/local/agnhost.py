@@ -10,8 +10,11 @@ svclab.testbed.local.agnhost ARGS...`` inside the pod's namespaces):
   pod name). ``--http`` is on unless another protocol is chosen, as upstream.
 * ``netexec [--http-port 8080] [--udp-port 8081] [--delay-shutdown N]``: HTTP
   endpoints ``/`` ("NOW: <time>"), ``/hostname``, ``/clientip`` ("ip:port" of the
-  peer), ``/echo?msg=``, ``/exit?code=``, ``/healthz``, ``/header?key=``; UDP
-  commands ``hostname``, ``echo <text>``, ``clientip``.
+  peer), ``/echo?msg=``, ``/exit?code=``, ``/healthz``, ``/readyz``,
+  ``/header?key=``; UDP commands ``hostname``, ``echo <text>``, ``clientip``.
+  As upstream's, ``/readyz`` answers 503 "shutting down" once SIGTERM arrived
+  (while ``--delay-shutdown`` keeps the server up), so a readiness probe on it
+  takes a deleted pod out of the ready endpoints while it still serves.
 * ``pause``: sleeps until SIGTERM/SIGINT.
 
 netexec is the load-test backend, so its HTTP server is a small hand-written
@@ -40,7 +43,13 @@ MAX_HEADER_BYTES = 64 * 1024
 # A handler maps (method, target, headers, peer) to (status, body, close-after).
 Handler = Callable[[str, str, dict[bytes, bytes], tuple[str, int]], tuple[int, bytes, bool]]
 
-_REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 412: b"Precondition Failed"}
+_REASONS = {
+    200: b"OK",
+    400: b"Bad Request",
+    404: b"Not Found",
+    412: b"Precondition Failed",
+    503: b"Service Unavailable",
+}
 
 
 def _render(status: int, body: bytes, keep_alive: bool) -> bytes:
@@ -116,8 +125,13 @@ def netexec_http_response(
     target: str,
     headers: dict[bytes, bytes],
     peer: tuple[str, int],
+    *,
+    terminating: bool = False,
 ) -> tuple[int, bytes, bool]:
-    """Answer one netexec HTTP request (side-effect-free except ``/exit``)."""
+    """Answer one netexec HTTP request (side-effect-free except ``/exit``).
+
+    ``terminating``: SIGTERM has arrived; ``/readyz`` then fails.
+    """
     url = urlsplit(target)
     path = url.path
     if path == "/hostname":
@@ -127,6 +141,8 @@ def netexec_http_response(
     if path == "/echo":
         query = parse_qs(url.query)
         return 200, query.get("msg", [""])[0].encode(), False
+    if path == "/readyz" and terminating:
+        return 503, b"shutting down", False
     if path in ("/healthz", "/readyz"):
         return 200, b"ok", False
     if path == "/header":
@@ -216,9 +232,10 @@ async def _serve_http(port: int, handler: Handler) -> None:
     )
 
 
-async def _wait_for_termination(delay_shutdown: float = 0.0) -> None:
+async def _wait_for_termination(delay_shutdown: float = 0.0, stop: asyncio.Event | None = None) -> None:
+    """Return on SIGTERM/SIGINT, ``delay_shutdown`` seconds later; ``stop`` is set at the signal."""
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
+    stop = stop if stop is not None else asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
@@ -248,12 +265,15 @@ def _log(message: str) -> None:
 
 async def _netexec(args: argparse.Namespace) -> None:
     hostname = socket.gethostname()
-    await _serve_http(args.http_port, lambda m, t, h, p: netexec_http_response(hostname, m, t, h, p))
+    stop = asyncio.Event()
+    await _serve_http(
+        args.http_port, lambda m, t, h, p: netexec_http_response(hostname, m, t, h, p, terminating=stop.is_set())
+    )
     _log(f"Started HTTP server on port {args.http_port}")
     if args.udp_port > 0:
         await _serve_udp(args.udp_port, lambda data, peer: netexec_udp_reply(hostname, data, peer))
         _log(f"Started UDP server on port {args.udp_port}")
-    await _wait_for_termination(args.delay_shutdown)
+    await _wait_for_termination(args.delay_shutdown, stop)
 
 
 def _parser() -> argparse.ArgumentParser:
