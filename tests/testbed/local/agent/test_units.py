@@ -15,6 +15,7 @@ import pytest
 from svclab.testbed.local.agent.containers import IMAGE_NOT_SUPPORTED, container_argv, container_env, restart_delay
 from svclab.testbed.local.agent.ipam import IPAllocator, PodCIDRExhausted
 from svclab.testbed.local.agent.node import NodeOptions, node_manifest, node_status, parse_labels, parse_taints
+from svclab.testbed.local.agent.podworker import grace_after_hook, pre_stop_command
 from svclab.testbed.local.agent.probes import ProbeKind, ProbeSettings, ProbeTracker, resolve_port
 from svclab.testbed.local.agent.status import ContainerView, RunState, SandboxFacts, pod_phase, pod_status
 
@@ -289,3 +290,12 @@ def test_node_labels_taints_and_status() -> None:
 def test_bad_taint_is_rejected() -> None:
     with pytest.raises(ValueError):
         parse_taints("key=value:Sometimes")
+
+
+def test_pre_stop_command_and_the_grace_left_after_it() -> None:
+    hooked = {"name": "c", "lifecycle": {"preStop": {"exec": {"command": ["/bin/sleep", 100]}}}}
+    assert pre_stop_command(hooked) == ["/bin/sleep", "100"]
+    assert pre_stop_command({"name": "c"}) == []
+    assert pre_stop_command({"lifecycle": {"preStop": {"httpGet": {"port": 80}}}}) == []
+    assert grace_after_hook(30.0, 10.0) == 20.0
+    assert grace_after_hook(30.0, 29.5) == 2.0  # kubelet's minimum after a hook

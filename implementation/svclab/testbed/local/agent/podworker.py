@@ -4,8 +4,9 @@ A :class:`PodWorker` is kubelet's pod worker for one pod UID. ``run()`` builds
 (or adopts) the sandbox, starts one :class:`ContainerRunner` per container and a
 probe task per readiness/liveness probe, and writes the pod's status (coalesced:
 at most one write in flight, skipped when nothing changed). When the pod gets a
-``deletionTimestamp``, :meth:`PodWorker.terminate` sends SIGTERM, waits up to
-the grace period, sends SIGKILL, writes the final status, tears the sandbox
+``deletionTimestamp``, :meth:`PodWorker.terminate` runs each container's
+``preStop`` exec hook, sends SIGTERM, waits up to what is left of the grace
+period (at least 2 s after a hook, as kubelet), sends SIGKILL, writes the final status, tears the sandbox
 down, releases the IP and deletes the pod from the API with grace period 0.
 """
 
@@ -29,11 +30,24 @@ from .probes import ProbeKind, ProbeSettings, ProbeTracker, run_probe
 from .sandbox import Sandbox, create_sandbox, destroy_sandbox, kill_if_ours
 from .status import ContainerView, RunState, SandboxFacts, pod_status
 
-__all__ = ["AgentContext", "PodWorker"]
+__all__ = ["AgentContext", "PodWorker", "grace_after_hook", "pre_stop_command"]
 
 log = logging.getLogger(__name__)
 DEFAULT_GRACE_SECONDS = 30
 SANDBOX_RETRY_FIRST, SANDBOX_RETRY_MAX = 1.0, 30.0  # seconds between sandbox attempts
+# kubelet's minimumGracePeriodInSeconds: what SIGTERM still gets after a preStop hook used the grace up
+MINIMUM_GRACE_AFTER_HOOK = 2.0
+
+
+def pre_stop_command(container: Mapping[str, Any]) -> list[str]:
+    """The container's ``lifecycle.preStop.exec.command`` ([] when it has none). Side-effect-free."""
+    hook = ((container.get("lifecycle") or {}).get("preStop") or {}).get("exec") or {}
+    return [str(part) for part in hook.get("command") or []]
+
+
+def grace_after_hook(grace: float, spent: float) -> float:
+    """Seconds SIGTERM gets after a preStop hook ran for ``spent`` of ``grace``. Side-effect-free."""
+    return max(grace - spent, MINIMUM_GRACE_AFTER_HOOK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,7 +289,7 @@ class PodWorker:
         """Stop containers gracefully, tear the sandbox down, then remove the pod from the API."""
         grace = self._grace_seconds() if grace is None else grace
         await self._sandbox_settled.wait()  # a sandbox still being built is torn down, not leaked
-        await asyncio.gather(*(runner.stop(grace) for runner in self._runners))
+        await asyncio.gather(*(self._stop_container(runner, grace) for runner in self._runners))
         for task in self._tasks:
             task.cancel()
         if delete_from_api:
@@ -292,6 +306,17 @@ class PodWorker:
                 await self._delete_from_api()
         finally:
             self.done.set()
+
+    async def _stop_container(self, runner: ContainerRunner, grace: float) -> None:
+        """kubelet's killContainer: the preStop hook (bounded by the grace period), then SIGTERM."""
+        command = pre_stop_command(runner.spec)
+        if command and grace > 0 and runner.view.state is RunState.RUNNING:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            code = await self._exec_in_pod(command, grace)
+            log.info("preStop hook done pod=%s container=%s exit=%s", self.key, runner.name, code)
+            grace = grace_after_hook(grace, loop.time() - started)
+        await runner.stop(grace)
 
     async def _write_final_status(self) -> None:
         meta = self.pod["metadata"]
