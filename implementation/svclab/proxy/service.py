@@ -7,7 +7,8 @@ bounded-frequency sync loop. After each sync it records metrics, marks health
 and deletes stale UDP conntrack entries. ``/metrics`` and ``/proxyMode`` (the
 metrics address, upstream's status port; the mode actually running: a kernel
 without IPVS runs ipvs' fallback, iptables) and ``/healthz`` / ``/livez`` are
-served with aiohttp on the configured addresses.
+served with aiohttp on the configured addresses, and each Service's
+``healthCheckNodePort`` on every address of the node (``service_health``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -25,8 +26,9 @@ from svclab.proxy.conntrack import Runner, run_cleanup, subprocess_runner
 from svclab.proxy.healthz import ProxyHealth
 from svclab.proxy.metrics import ProxyMetrics
 from svclab.proxy.provider import ModeBackend, Proxier, ProxierOptions, SyncReport
+from svclab.proxy.service_health import ServiceHealthServer
 
-__all__ = ["PROXY_LABEL_SELECTOR", "handler_for", "serve"]
+__all__ = ["PROXY_LABEL_SELECTOR", "handler_for", "listen_health_check", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +121,29 @@ async def _start_http(
     return runners
 
 
+async def listen_health_check(
+    port: int, respond: Callable[[], tuple[int, str]], host: str = "0.0.0.0"
+) -> Callable[[], Awaitable[None]]:
+    """Serve ``respond()`` on every path of ``host:port``; returns the coroutine function that stops it."""
+
+    async def handler(_: web.Request) -> web.Response:
+        status, body = respond()
+        return web.Response(
+            status=status, text=body, content_type="application/json", headers={"X-Content-Type-Options": "nosniff"}
+        )
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    return runner.cleanup
+
+
 async def _node_ips(client: Any, node_name: str, *, wait: float = 60.0, interval: float = 0.5) -> tuple[str, ...]:
     """The Node's InternalIPs. Like upstream kube-proxy, wait for the Node to be
     registered (the node agent may start after the proxy): without its IPs the
@@ -195,10 +220,13 @@ async def serve(
     metrics, health = ProxyMetrics(), ProxyHealth(timeout=2 * args.sync_period)
     metrics.record_mode(args.mode, mode)
     run_conntrack = conntrack_runner or subprocess_runner()
+    health_checks = ServiceHealthServer(listen_health_check, health.healthy)
 
     def after_sync(report: SyncReport) -> None:
         metrics.record_sync(report, mode)
         health.updated()
+        if serve_http:
+            health_checks.sync_soon(proxier.service_ports, proxier.endpoints)
         failed = run_cleanup(report, proxier.service_ports, run_conntrack)
         if failed:
             log.warning("event=conntrack_cleanup_failed commands=%s", failed)
@@ -225,6 +253,7 @@ async def serve(
     finally:
         for task in tasks:
             task.cancel()
+        await health_checks.close()
         for runner in runners:
             await runner.cleanup()
     return 0
