@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import svclab
 from svclab.testbed.local.agent.containers import IMAGE_NOT_SUPPORTED, container_argv, container_env, restart_delay
 from svclab.testbed.local.agent.ipam import IPAllocator, PodCIDRExhausted
 from svclab.testbed.local.agent.node import NodeOptions, node_manifest, node_status, parse_labels, parse_taints
@@ -80,6 +82,8 @@ def test_ipam_hands_distinct_addresses_to_concurrent_callers() -> None:
 def test_builtin_images_run_agnhost(container: dict[str, Any], expected: list[str]) -> None:
     launch = container_argv({"name": "c", **container}, {})
     assert launch.argv == (sys.executable, "-m", "svclab.testbed.local.agnhost", *expected)
+    # the agent's own svclab, not the interpreter's installed one (a worktree on PYTHONPATH)
+    assert dict(launch.extra_env) == {"PYTHONPATH": str(Path(svclab.__file__).resolve().parent.parent)}
 
 
 @pytest.mark.parametrize(

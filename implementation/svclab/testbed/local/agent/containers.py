@@ -62,6 +62,10 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # `pause` only waits for SIGTERM and exits 0. A shell does that for ~1 ms of CPU
 # where a Python interpreter costs ~100 ms, which is most of the time to start
 # 100 pods on two cores.
+# The built-in agnhost runs the agent's own svclab: the tree this module was imported from goes
+# first on its path, so an agent run from a source tree (a worktree on PYTHONPATH) does not
+# start whatever svclab the interpreter has installed (issue 14: a /readyz fix never reached pods).
+SVCLAB_ROOT = str(Path(__file__).resolve().parents[4])
 PAUSE_ARGV = ("/bin/sh", "-c", "trap 'kill $! 2>/dev/null; exit 0' TERM INT; while :; do sleep 3600 & wait $!; done")
 
 
@@ -72,6 +76,8 @@ class Launch:
     argv: tuple[str, ...]
     reason: str = ""
     message: str = ""
+    #: set in the process's environment on top of the container's own (not shown as the pod's env)
+    extra_env: tuple[tuple[str, str], ...] = ()
 
 
 def _repository(image: str) -> str:
@@ -101,7 +107,9 @@ def container_argv(container: Mapping[str, Any], env: Mapping[str, str]) -> Laun
         if command and not command[0].endswith("agnhost"):
             return Launch(tuple(command + args))
         rest = command[1:] + args
-        return Launch(PAUSE_ARGV if rest in ([], ["pause"]) else agnhost + tuple(rest))
+        if rest in ([], ["pause"]):
+            return Launch(PAUSE_ARGV)
+        return Launch(agnhost + tuple(rest), extra_env=(("PYTHONPATH", SVCLAB_ROOT),))
     if repository in PAUSE_IMAGES and not command:
         return Launch(PAUSE_ARGV)
     if command:
@@ -304,7 +312,7 @@ class ContainerRunner:
             with open(raw[0], "ab") as out, open(raw[1], "ab") as err:  # noqa: ASYNC230 - local files
                 process = await asyncio.create_subprocess_exec(
                     *self._launch.argv,
-                    env=self._env,
+                    env={**self._env, **dict(self._launch.extra_env)},
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=out,
                     stderr=err,
