@@ -3,7 +3,10 @@
 One ``Endpoint`` is one backend ``ip:port`` for one service port, with the
 EndpointSlice conditions resolved the way upstream resolves nil values:
 ``ready`` defaults to true, ``serving`` to ``ready``, ``terminating`` to false.
-``is_local`` says the backend runs on this proxy's node. Modes subclass it
+``is_local`` says the backend runs on this proxy's node; ``zone_hints`` and
+``node_hints`` are the slice's hints, ``hinted_for_node`` whether the node hints
+name this proxy's node (decided by the tracker, which knows the node, as
+``is_local`` is). Modes subclass it
 through a factory to precompute chain names (upstream ``newEndpointInfo``).
 """
 
@@ -29,6 +32,8 @@ class Endpoint:
     is_local: bool = False
     zone_hints: frozenset[str] = frozenset()
     node_name: str = ""
+    node_hints: frozenset[str] = frozenset()
+    hinted_for_node: bool = False
 
     def __str__(self) -> str:
         host = f"[{self.ip}]" if ":" in self.ip else self.ip

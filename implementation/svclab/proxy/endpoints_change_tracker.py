@@ -92,6 +92,7 @@ def endpoints_from_slice(
             serving = ready if conditions is None or conditions.serving is None else conditions.serving
             terminating = bool(conditions and conditions.terminating)
             zones = frozenset(h.name for h in (item.hints.forZones or ())) if item.hints else frozenset()
+            for_nodes = frozenset(h.name for h in (item.hints.forNodes or ())) if item.hints else frozenset()
             ep = Endpoint(
                 ip=sloppy_address(item.addresses[0]),
                 port=port.port,
@@ -101,6 +102,8 @@ def endpoints_from_slice(
                 is_local=bool(node_name) and item.nodeName == node_name,
                 zone_hints=zones,
                 node_name=item.nodeName or "",
+                node_hints=for_nodes,
+                hinted_for_node=bool(node_name) and node_name in for_nodes,
             )
             found.append(factory(ep, name) if factory else ep)
         result[name] = tuple(found)

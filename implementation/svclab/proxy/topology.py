@@ -2,8 +2,16 @@
 
 ``categorize_endpoints`` splits a service port's endpoints into the set used by
 Cluster traffic policy and the set used by Local policy, falling back to
-serving-but-terminating endpoints when none is ready, and honouring zone hints
-when every ready endpoint carries one and one of them names this node's zone.
+serving-but-terminating endpoints when none is ready. Cluster traffic follows
+the EndpointSlice hints, whatever asked for them (``topology-mode: Auto`` or a
+``trafficDistribution``), as upstream does since hints for nodes exist:
+
+* ``PreferSameNode`` when every ready endpoint has a node hint and one names
+  this node: only endpoints hinted for this node;
+* else ``PreferSameZone`` when every ready endpoint has a zone hint and one
+  names this node's zone: only endpoints hinted for that zone;
+* else no filtering. The fallback lives in that choice: hints that leave this
+  node or zone without a ready endpoint are ignored altogether.
 """
 
 from __future__ import annotations
@@ -14,9 +22,17 @@ from dataclasses import dataclass
 from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.service_port import ServicePort
 
-__all__ = ["CategorizedEndpoints", "ZONE_LABEL", "categorize_endpoints"]
+__all__ = ["CategorizedEndpoints", "TopologyMode", "ZONE_LABEL", "categorize_endpoints", "topology_mode"]
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
+
+
+class TopologyMode:
+    """What ``topology_mode`` decides (upstream's trafficDistribution values; "" = none)."""
+
+    NONE = ""
+    SAME_ZONE = "PreferSameZone"
+    SAME_NODE = "PreferSameNode"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,14 +51,28 @@ class CategorizedEndpoints:
     has_any: bool
 
 
-def _can_use_topology(endpoints: Sequence[Endpoint], port: ServicePort, node_labels: Mapping[str, str]) -> bool:
-    zone = node_labels.get(ZONE_LABEL)
-    if not port.topology_hints or not zone:
-        return False
+def topology_mode(endpoints: Sequence[Endpoint], zone: str) -> str:
+    """Which hints this node follows for ``endpoints`` (a ``TopologyMode``). Side-effect-free.
+
+    Only ready endpoints are looked at; an endpoint's ``hinted_for_node`` says
+    whether its node hints name this proxy's node.
+    """
     ready = [ep for ep in endpoints if ep.ready]
-    if not ready or any(not ep.zone_hints for ep in ready):
-        return False
-    return any(zone in ep.zone_hints for ep in ready)
+    if not ready:
+        return TopologyMode.NONE
+    if all(ep.node_hints for ep in ready) and any(ep.hinted_for_node for ep in ready):
+        return TopologyMode.SAME_NODE
+    if all(ep.zone_hints for ep in ready) and any(zone in ep.zone_hints for ep in ready):
+        return TopologyMode.SAME_ZONE
+    return TopologyMode.NONE
+
+
+def _available(ep: Endpoint, mode: str, zone: str) -> bool:
+    if mode == TopologyMode.SAME_NODE:
+        return ep.hinted_for_node
+    if mode == TopologyMode.SAME_ZONE:
+        return zone in ep.zone_hints
+    return True
 
 
 def _pick(endpoints: Sequence[Endpoint], keep: Callable[[Endpoint], bool]) -> tuple[Endpoint, ...]:
@@ -57,9 +87,9 @@ def categorize_endpoints(
     cluster: tuple[Endpoint, ...] = ()
     has_any = False
     if port.uses_cluster_endpoints:
-        topology = _can_use_topology(endpoints, port, labels)
         zone = labels.get(ZONE_LABEL, "")
-        cluster = _pick(endpoints, lambda ep: ep.ready and (not topology or zone in ep.zone_hints))
+        mode = topology_mode(endpoints, zone)
+        cluster = _pick(endpoints, lambda ep: ep.ready and _available(ep, mode, zone))
         if not cluster:
             cluster = _pick(endpoints, lambda ep: ep.serving_terminating)
         has_any = bool(cluster)
