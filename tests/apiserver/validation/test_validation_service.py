@@ -355,7 +355,7 @@ CREATE_CASES = [
     (
         "bad-traffic-distribution",
         spec(trafficDistribution="Nearest"),
-        ['spec.trafficDistribution: Unsupported value: "Nearest": supported values: "PreferClose"'],
+        ['spec.trafficDistribution: Unsupported value: "Nearest": supported values: "PreferClose", "PreferSameNode", "PreferSameZone"'],
     ),
 ]
 

@@ -62,7 +62,8 @@ SESSION_AFFINITIES = ("ClientIP", "None")
 TRAFFIC_POLICIES = ("Cluster", "Local")
 IP_FAMILY_NAMES = ("IPv4", "IPv6")
 IP_FAMILY_POLICIES = ("PreferDualStack", "RequireDualStack", "SingleStack")
-TRAFFIC_DISTRIBUTIONS = ("PreferClose",)
+# sorted as upstream lists them in the error; PreferSameZone and PreferSameNode: KEP-3015 (v1.33+)
+TRAFFIC_DISTRIBUTIONS = ("PreferClose", "PreferSameNode", "PreferSameZone")
 MAX_CLIENT_IP_AFFINITY_SECONDS = 86400
 TOPOLOGY_MODE = "service.kubernetes.io/topology-mode"
 TOPOLOGY_HINTS = "service.kubernetes.io/topology-aware-hints"

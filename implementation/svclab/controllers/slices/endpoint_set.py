@@ -45,14 +45,13 @@ def endpoint_key(endpoint: Endpoint) -> EndpointKey:
 
 
 def endpoints_equal_beyond_key(a: Endpoint, b: Endpoint) -> bool:
-    """Upstream ``EndpointsEqualBeyondHash``: node, zone, conditions, hints, targetRef."""
-    return (
-        a.nodeName == b.nodeName
-        and a.zone == b.zone
-        and a.conditions == b.conditions
-        and a.hints == b.hints
-        and a.targetRef == b.targetRef
-    )
+    """Upstream ``EndpointsEqualBeyondHash``: node, zone, conditions, targetRef.
+
+    Hints are left out, as upstream leaves them out: desired endpoints carry
+    none, the hints step (``traffic_distribution``) decides whether a slice's
+    hints need a write.
+    """
+    return a.nodeName == b.nodeName and a.zone == b.zone and a.conditions == b.conditions and a.targetRef == b.targetRef
 
 
 class EndpointSet:

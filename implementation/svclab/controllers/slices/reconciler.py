@@ -15,7 +15,9 @@ makes them.
    already being updated (fullest first), then the unchanged slice that fits
    them most tightly, then new slices of at most ``max_endpoints_per_slice``;
 3. a placeholder slice (no ports, no endpoints) when nothing else would exist;
-4. creates are turned into updates of slices that would be deleted.
+4. hints for ``trafficDistribution`` (``traffic_distribution``): set on what is
+   written, and unchanged slices with stale hints are rewritten;
+5. creates are turned into updates of slices that would be deleted.
 
 ``plan_slices`` is side-effect-free.  ``apply_slice_plan`` is ``finalize``'s
 I/O: the creates, updates and deletes of any ``SlicePlan`` (the mirroring
@@ -49,6 +51,7 @@ from .service_slices import (
     set_trigger_time,
 )
 from .tracker import EndpointSliceTracker
+from .traffic_distribution import reconcile_hints
 
 __all__ = [
     "DEFAULT_MAX_ENDPOINTS_PER_SLICE",
@@ -150,6 +153,10 @@ class _Planner:
                 delete = []
             else:
                 create.append(placeholder)
+        if self.controller == ControllerName.ENDPOINTSLICE:  # the mirroring controller sets no hints
+            written = {name_of(s) for s in (*update, *delete)}
+            unchanged = [s for s in existing if name_of(s) not in written]
+            reconcile_hints(svc_spec(self.service).trafficDistribution, create, update, unchanged)
         _recycle(self.service, create, update, delete)
         self.create += create
         self.update += update
