@@ -112,11 +112,11 @@ def _deleted_and_unready(client: Client, namespace: str) -> None:
 def _always(cluster: ClusterUnderTest, namespace: str, pod: str, targets: list[str], expected: str) -> None:
     """Every target answers ``expected`` (the backend's name, or "" = fails) in every round, once converged."""
 
-    def answers(target: str) -> Callable[[], bool]:
+    def answered(target: str) -> Callable[[], bool]:
         return lambda: http_get(cluster, namespace, pod, target) == expected
 
     for target in targets:
-        wait_for(answers(target), what=f"{target} -> {expected!r}")
+        wait_for(answered(target), what=f"{target} -> {expected!r}")
     for _ in range(ROUNDS):
         answers = [http_get(cluster, namespace, pod, target) for target in targets]
         assert answers == [expected] * len(targets), dict(zip(targets, answers))
