@@ -54,6 +54,9 @@ def _clients(cluster: ClusterUnderTest, client: Client, namespace: str) -> list[
     return [create_client(client, namespace, node, name=f"client-{i}") for i, node in enumerate(nodes)]
 
 
+# userspace (upstream's, removed in 1.26) skips pod traffic to an external IP that is not the
+# node's own: its rules match external IPs only for packets not bridged from a pod (physdev).
+@pytest.mark.proxy_mode("iptables", "nftables", "ipvs")
 def test_external_ip_not_assigned_to_a_node(cluster: ClusterUnderTest, client: Client, namespace: str) -> None:
     backends = create_backends(client, cluster, namespace, 2)
     wait_ready(client, namespace, backends)
