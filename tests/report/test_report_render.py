@@ -262,7 +262,7 @@ def _probe_sweep() -> list[dict[str, object]]:
         _probe_row("direct", 0, 0.11, None, None),
         _probe_row("clusterip", 0, 0.19, 0.08, "slower"),
         _probe_row("direct", 5000, 0.12, None, None),
-        _probe_row("clusterip", 5000, 0.40, 0.28, "slower"),
+        {**_probe_row("clusterip", 5000, 0.40, 0.28, "slower"), "rule_position": 5003, "rules_in_chain": 5004},
     ]
 
 
@@ -288,6 +288,7 @@ def test_round_spreads_verdicts_and_the_connect_sweep_are_shown(tmp_path: Path) 
     sweep = " ".join(html.split('id="sweep"')[1].split("</section>")[0].split())
     assert 'id="chart-connect-sweep' in sweep
     assert "0.400 (0.390–0.420)" in sweep and "+0.280 vs direct: slower" in sweep
+    assert "rule 5,003 of 5,004 in KUBE-SERVICES" in sweep
 
 
 def test_a_probe_only_sweep_shows_the_connect_sweep_and_says_throughput_was_not_swept(tmp_path: Path) -> None:
