@@ -355,7 +355,10 @@ CREATE_CASES = [
     (
         "bad-traffic-distribution",
         spec(trafficDistribution="Nearest"),
-        ['spec.trafficDistribution: Unsupported value: "Nearest": supported values: "PreferClose", "PreferSameNode", "PreferSameZone"'],
+        [
+            'spec.trafficDistribution: Unsupported value: "Nearest": supported values: '
+            '"PreferClose", "PreferSameNode", "PreferSameZone"'
+        ],
     ),
 ]
 
