@@ -67,7 +67,7 @@ def _servers(client: Client, namespace: str, nodes: Iterable[str]) -> list[str]:
         pod.spec.tolerations = [Toleration(operator="Exists")]  # the control plane serves too
         client.create(pod)
         names.append(name)
-    wait_ready(client, namespace, names)
+    wait_ready(client, namespace, names, timeout=60.0)  # three pods at once; slow on a loaded host
     return names
 
 
