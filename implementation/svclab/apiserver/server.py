@@ -24,6 +24,7 @@ from aiohttp import web
 from svclab.apimachinery.selection import SelectorError
 
 from . import (
+    apiextensions,
     authn,
     authz,
     deletion,
@@ -248,7 +249,13 @@ class ApiServer:
     ) -> dict[str, Any]:
         include = request.query.get("includeObject", "Metadata")
         return printing.to_table(
-            kind, objs, resource_version=rv, continue_token=cont, include_object=include, now=datetime.now(UTC)
+            kind,
+            objs,
+            resource_version=rv,
+            continue_token=cont,
+            include_object=include,
+            now=datetime.now(UTC),
+            custom=apiextensions.table_printer(kind),
         )
 
     async def _get(self, request: web.Request, route: Route) -> web.StreamResponse:
