@@ -106,7 +106,8 @@ def unsupported_media_type(content_type: str, *, strategic: bool = True) -> ApiE
     return ApiError(
         415,
         "UnsupportedMediaType",
-        f"the body of the request was in an unknown format - accepted media types include: {accepted} (got {content_type})",
+        "the body of the request was in an unknown format - accepted media types include: "
+        f"{accepted} (got {content_type})",
     )
 
 
