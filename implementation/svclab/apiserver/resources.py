@@ -40,6 +40,7 @@ class ResourceType:
         "watch",
     )
     custom: bool = False  # served for a CustomResourceDefinition (apiextensions/), JSON only
+    view: bool = False  # another group's view of a kind stored once (events.k8s.io Events: event_views.py)
 
     @property
     def api_version(self) -> str:
@@ -97,6 +98,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ),
     ResourceType("", "v1", "Endpoints", "endpoints", "endpoints", True, ("ep",)),
     ResourceType("", "v1", "Event", "events", "event", True, ("ev",)),
+    ResourceType("events.k8s.io", "v1", "Event", "events", "event", True, ("ev",), view=True),
     ResourceType("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",)),
     ResourceType("", "v1", "Secret", "secrets", "secret", True),
     ResourceType("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", True, ("sa",), (), ("token",)),
@@ -171,7 +173,7 @@ VIRTUAL_KINDS = frozenset(
 )
 
 _BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
-_BY_KIND = {r.kind: r for r in RESOURCES}
+_BY_KIND = {r.kind: r for r in RESOURCES if not r.view}
 # Kinds served for CustomResourceDefinitions, changed as CRDs come and go (apiextensions/).
 # The store keys objects by kind, so a custom kind is refused when its kind is taken.
 _CUSTOM_BY_PATH: dict[tuple[str, str, str], ResourceType] = {}
