@@ -87,7 +87,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Unix socket of each node's agent, '{node}' standing for the node name "
         "(pods/log, exec, attach and portforward go there; none: those answer 503)",
     )
-    parser.add_argument("--watch-bookmark-interval", type=float, default=10.0, help=argparse.SUPPRESS)
+    # short: reflectors take a watch silent for a few intervals for a dead connection (issue 15)
+    parser.add_argument("--watch-bookmark-interval", type=float, default=2.0, help=argparse.SUPPRESS)
     parser.add_argument("--log-level", default="INFO")
 
 

@@ -139,7 +139,7 @@ class ApiServer:
         token: str,
         *,
         server_address: str = "",
-        bookmark_interval: float = 10.0,
+        bookmark_interval: float = 2.0,
         issuer: authn.TokenIssuer | None = None,
         agents: streaming.NodeAgents | None = None,
     ) -> None:
