@@ -130,7 +130,6 @@ async def serve_watch(
                 chunks.append(_line(event, seen[0], seen[1], req))
         if chunks:
             await response.write(b"".join(chunks))
-            last_write = time.monotonic()
         await _stream(response, store, sub, req, bookmark_interval)
     except (ConnectionResetError, asyncio.CancelledError):
         pass

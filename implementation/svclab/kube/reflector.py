@@ -317,7 +317,7 @@ class Reflector(Generic[T]):
                     event_type, obj = await self._next_event(events, idle if self.state.heartbeats else 0.0)
                 except StopAsyncIteration:
                     break
-                if event_type == "BOOKMARK" and 0 < idle and self._clock.now() - last < idle:
+                if event_type == "BOOKMARK" and idle > 0 and self._clock.now() - last < idle:
                     self.state.heartbeats = True  # this server's bookmarks come often enough
                 last = self._clock.now()
                 apply_watch_event(self.state, event_type, obj, self._sink)
