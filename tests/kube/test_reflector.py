@@ -59,8 +59,20 @@ _CONNECT_ERROR = httpx2.ConnectError("connection refused")
         (api_error(403, "forbidden"), True, NextStep.LIST, True),
         (ValueError("bad line"), True, NextStep.LIST, True),
         (WatchIdle(6.0), True, NextStep.WATCH, False),
+        (httpx2.ConnectTimeout("timed out"), True, NextStep.WATCH, False),
     ],
-    ids=["clean-close", "idle-close", "410-gone", "conn-refused", "503", "429", "403", "decode-error", "silent"],
+    ids=[
+        "clean-close",
+        "idle-close",
+        "410-gone",
+        "conn-refused",
+        "503",
+        "429",
+        "403",
+        "decode-error",
+        "silent",
+        "connect-timeout",
+    ],
 )
 def test_decide_after_watch(error: BaseException | None, saw_events: bool, step: NextStep, backoff: bool) -> None:
     decision = decide_after_watch(error, saw_events=saw_events)

@@ -17,7 +17,8 @@ The loop, as client-go's ``Reflector.ListAndWatch``:
    server was seen sending BOOKMARKs more often than that, the connection is
    presumed dead (a node cut off from the API server sees neither data nor an
    error: TCP retransmissions back off to tens of seconds, issue 15): drop it
-   and watch again at once. A server that sends bookmarks rarely
+   and watch again at once; a connect that times out is retried at once too
+   (the timeout paces it). A server that sends bookmarks rarely
    (kube-apiserver: about once a minute) never arms this, so its idle watches
    are left alone.
 
@@ -181,8 +182,11 @@ def decide_after_watch(error: BaseException | None, *, saw_events: bool = True) 
     """
     if error is None:
         return Decision(NextStep.WATCH, backoff=not saw_events, reason="watch closed")
-    if isinstance(error, WatchIdle):  # the reconnection itself paces retries (connect timeout)
-        return Decision(NextStep.WATCH, backoff=False, reason=str(error))
+    if isinstance(error, (WatchIdle, httpx2.ConnectTimeout)):
+        # A silent watch, or a connect that timed out (packets dropped, as for a node cut
+        # off from the API server): the connect timeout already paces these retries, and
+        # retrying at once tries again soon after the path heals (issue 15).
+        return Decision(NextStep.WATCH, backoff=False, reason=str(error) or repr(error))
     code = error_status_code(error)
     if code == 410:
         return Decision(NextStep.LIST, backoff=False, reason="resourceVersion expired (410 Gone)")
