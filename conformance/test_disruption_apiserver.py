@@ -20,13 +20,13 @@ test says), Services ``web`` / ``web2`` (80 -> 8080, port ``http``) selecting
 * a node cut off from the API server while Services change: its proxy keeps
   serving the rules it has, and converges once healed (the figure: heal ->
   that node's rules right). ``CUT_OFF`` s in the quick selection, the issue's
-  30 s under ``breadth``. After 10 s the node converged 2.7 s after healing;
-  after 30 s it took 22.7 s: while the node's ACKs are dropped the API server's
-  TCP retransmission timer backs off (0.2 s doubling), and the stalled watch
-  resumes only at its next retransmission. Our clients (like client-go, whose
-  HTTP/2 health check needs 30 s + 15 s) have no faster dead-watch detection,
-  so the 30 s test asserts convergence within ``LONG_CUT_OFF_WAIT`` and only
-  records the figure (the report marks it over the 5 s goal).
+  30 s under ``breadth``. A cut-off node's watches see neither data nor an
+  error: while its ACKs are dropped the API server's TCP retransmission timer
+  backs off (0.2 s doubling), so a stalled watch used to resume only at its
+  next retransmission, 22.7-24.5 s after a 30 s cut had healed. The reflector
+  now drops a watch that stays silent for three bookmark intervals and
+  reconnects every second or so (issue 15): 1.8 s after a 30 s cut, 2.4 s
+  after a 6 s one, on the iptables testbed under a load of 12-14.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap, Namespace
 
 from harness.cluster import ClusterUnderTest
-from harness.disruption import RECOVERY_LIMIT, RECOVERY_WAIT, assert_recovered, held, inject, requests_during
+from harness.disruption import RECOVERY_WAIT, assert_recovered, held, inject, requests_during
 from harness.rules import RULE_MODES, DesiredPort, converged, read_rules, wait_converged
 from harness.traffic import (
     HTTP_PORT,
@@ -64,7 +64,6 @@ WEB = [ServicePort(name="http", port=80, targetPort=HTTP_PORT, protocol="TCP")]
 BACKEND = {"app": "backend"}
 FREEZE = 10.0  # seconds the API server stays frozen
 CUT_OFF = 6.0  # seconds a node stays cut off in the quick selection (30 under breadth)
-LONG_CUT_OFF_WAIT = 60.0  # after a 30 s cut-off the API server's TCP retransmissions may be that far apart
 
 
 def _port(namespace: str, name: str, vip: str, ips: list[str]) -> DesiredPort:
@@ -185,9 +184,7 @@ def _answers_within(cluster: ClusterUnderTest, seconds: float) -> bool:
         probe.close()
 
 
-def _cut_off_while_services_change(
-    cluster: ClusterUnderTest, client: Client, namespace: str, seconds: float, *, goal: bool = True
-) -> None:
+def _cut_off_while_services_change(cluster: ClusterUnderTest, client: Client, namespace: str, seconds: float) -> None:
     workers = worker_nodes(cluster)
     if len(workers) < 2:
         pytest.skip("needs two worker nodes: one cut off, one serving")
@@ -213,14 +210,14 @@ def _cut_off_while_services_change(
         if cluster.proxy_mode in RULE_MODES:  # and indeed it has heard of nothing
             assert not converged(read_rules(cluster, cut), want[1:])
     healed_at = time.monotonic()
-    wait = RECOVERY_WAIT if goal else LONG_CUT_OFF_WAIT
+    wait = RECOVERY_WAIT
     if cluster.proxy_mode in RULE_MODES:
         wait_for(lambda: converged(read_rules(cluster, cut), want), timeout=wait, what=f"{cut} converged")
     else:
         answered = lambda: http_get(cluster, namespace, pod, url(vip2, 80)) in (first, second)  # noqa: E731
         wait_for(answered, timeout=wait, what="web2 answers")
     fault = f"node cut off from the API server {seconds:g}s: converged after healing"
-    assert_recovered(cluster, fault, healed_at, limit=RECOVERY_LIMIT if goal else None)
+    assert_recovered(cluster, fault, healed_at)
     seen = collect_hostnames(cluster, namespace, pod, url(vip2, 80), [first, second])
     assert set(seen) - {""} == {first, second}
 
@@ -235,4 +232,4 @@ def test_node_cut_off_from_the_apiserver_serves_old_rules_and_converges(
 def test_node_cut_off_for_30s_serves_old_rules_and_converges(
     cluster: ClusterUnderTest, client: Client, namespace: str
 ) -> None:
-    _cut_off_while_services_change(cluster, client, namespace, 30.0, goal=False)
+    _cut_off_while_services_change(cluster, client, namespace, 30.0)

@@ -177,7 +177,12 @@ def _informers(client: Any, node: str, proxier: Proxier, metrics: ProxyMetrics, 
     from lightkube.resources.discovery_v1 import EndpointSlice
 
     from svclab.kube.informer import Informer
-    from svclab.kube.reflector import ReflectorOptions
+    from svclab.kube.reflector import Backoff, ReflectorOptions
+
+    # Retry a lost API server every second or so, not client-go's up to 30 s: a node cut
+    # off for 30 s should converge within seconds of healing (issue 15). The connect
+    # timeout already paces attempts while packets are dropped.
+    backoff = Backoff(initial=0.5, cap=1.0)
 
     def queued(handler: Callable[[Any | None, Any | None], None]) -> Callable[[Any | None, Any | None], None]:
         def wrapped(old: Any | None, new: Any | None) -> None:
@@ -187,9 +192,9 @@ def _informers(client: Any, node: str, proxier: Proxier, metrics: ProxyMetrics, 
 
         return wrapped
 
-    services = Informer(client, Service, ReflectorOptions(label_selector=PROXY_LABEL_SELECTOR))
-    slices = Informer(client, EndpointSlice, ReflectorOptions(label_selector=PROXY_LABEL_SELECTOR))
-    nodes = Informer(client, Node, ReflectorOptions(field_selector=f"metadata.name={node}"))
+    services = Informer(client, Service, ReflectorOptions(label_selector=PROXY_LABEL_SELECTOR, backoff=backoff))
+    slices = Informer(client, EndpointSlice, ReflectorOptions(label_selector=PROXY_LABEL_SELECTOR, backoff=backoff))
+    nodes = Informer(client, Node, ReflectorOptions(field_selector=f"metadata.name={node}", backoff=backoff))
     services.add_handler(handler_for(queued(proxier.on_service)))
     slices.add_handler(
         handler_for(

@@ -160,6 +160,17 @@ def _deploy_and_wait(cluster: RunCluster, client: Client) -> tuple[str, Any, Any
     return client_node, others[0], service
 
 
+def _runner(cluster: RunCluster, mode: str, work_dir: Path, client_node: str) -> LoadRunner:
+    return LoadRunner(
+        mode=mode,
+        client=ClientPod(NAMESPACE, "load-client"),
+        exec_in_pod=cluster.exec_in_pod,
+        work_dir=work_dir,
+        # the worker reads /proc/<pid>/stat per slice (None: the proxy runs in UML)
+        proxy_pid=cluster.proxy_pid(client_node),
+    )
+
+
 def _measure(
     cluster: RunCluster, mode: str, profile: Profile, work_dir: Path, progress: Callable[[str], None]
 ) -> tuple[list[Any], dict[int, tuple[int, int]]]:
@@ -171,14 +182,7 @@ def _measure(
     targets = build_targets(
         pod_ips=ips, cluster_ip=_cluster_ip(service), node_ip=_internal_ip(other_node), node_port=_node_port(service)
     )
-    runner = LoadRunner(
-        mode=mode,
-        client=ClientPod(NAMESPACE, "load-client"),
-        exec_in_pod=cluster.exec_in_pod,
-        work_dir=work_dir,
-        # the worker reads /proc/<pid>/stat per slice (None: the proxy runs in UML)
-        proxy_pid=cluster.proxy_pid(client_node),
-    )
+    runner = _runner(cluster, mode, work_dir, client_node)
     dummies = DummyServices(namespace=NAMESPACE, endpoint_ip=ips[0])
     positions: dict[int, tuple[int, int]] = {}
 
