@@ -180,10 +180,10 @@ def test_categorize_endpoints(
     assert result.has_any is has_any
 
 
-def test_topology_hints_keep_same_zone_when_every_endpoint_has_hints() -> None:
+def test_zone_hints_keep_same_zone_when_every_endpoint_has_hints() -> None:
     a = Endpoint("10.0.1.1", 80, zone_hints=frozenset({"a"}))
     b = Endpoint("10.0.1.2", 80, zone_hints=frozenset({"b"}))
-    port = _port(topology_hints=True)
+    port = _port()
     assert [e.ip for e in categorize_endpoints([a, b], port, {ZONE_LABEL: "a"}).cluster] == ["10.0.1.1"]
     unhinted = Endpoint("10.0.1.3", 80)
     assert len(categorize_endpoints([a, b, unhinted], port, {ZONE_LABEL: "a"}).cluster) == 3

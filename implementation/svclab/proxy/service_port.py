@@ -93,7 +93,9 @@ class ServicePort:
 
     ``external_policy_local`` is true only for NodePort/LoadBalancer Services
     with ``externalTrafficPolicy: Local``; ``health_check_node_port`` is set only
-    for LoadBalancers with that policy, as upstream's ``NeedsHealthCheck``.
+    for LoadBalancers with that policy, as upstream's ``NeedsHealthCheck``. No
+    topology field: the proxy follows EndpointSlice hints whatever asked for them
+    (upstream dropped its topology-annotation check when node hints came).
     """
 
     name: ServicePortName
@@ -108,7 +110,6 @@ class ServicePort:
     external_policy_local: bool = False
     internal_policy_local: bool = False
     health_check_node_port: int = 0
-    topology_hints: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -188,11 +189,6 @@ def service_ports_from_service(
         affinity = _get(spec, "sessionAffinityConfig", "clientIP", "timeoutSeconds") or DEFAULT_AFFINITY_TIMEOUT_SECONDS
     ingress = _get(service, "status", "loadBalancer", "ingress") or ()
     lb_ips = _family_ips(family, [i.ip for i in ingress if i.ip]) if spec.type == "LoadBalancer" else ()
-    annotations = service.metadata.annotations or {}
-    hints = (
-        annotations.get("service.kubernetes.io/topology-mode", "").lower() == "auto"
-        or annotations.get("service.kubernetes.io/topology-aware-hints", "").lower() == "auto"
-    )
     result: dict[ServicePortName, ServicePort] = {}
     for port in spec.ports or ():
         protocol = Protocol(port.protocol or "TCP")
@@ -212,7 +208,6 @@ def service_ports_from_service(
             health_check_node_port=(spec.healthCheckNodePort or 0)
             if external_local and spec.type == "LoadBalancer"
             else 0,
-            topology_hints=hints,
         )
         result[port_name] = factory(base) if factory else base
     return result
