@@ -14,6 +14,13 @@ NodePort (9000 -> 8080); requests from a node's own network stack to
   all three answered (so the proxy has every endpoint), then ``ClientIP``:
   every loopback request lands on one backend.
 
+* the metric (upstream "should update metric for tracking accepted packets
+  destined for localhost nodeports", iptables only): W1's proxy counts
+  connections accepted on 127.0.0.1 NodePorts in
+  ``kubeproxy_iptables_localhost_nodeports_accepted_packets_total`` (read
+  from its metrics port, 10249 on the node's loopback); ten loopback
+  requests must raise it.
+
 Upstream implements localhost NodePorts in its iptables mode only (nftables
 and ipvs leave 127.0.0.1 alone); the userspace proxy binds each NodePort on
 every address, loopback included, so it answers there as well.
@@ -97,3 +104,34 @@ def test_localhost_node_port_honours_client_ip_affinity(
 
 def _sticky(answers: list[str]) -> str | None:
     return answers[0] if answers[0] and set(answers) == {answers[0]} else None
+
+
+METRIC = "kubeproxy_iptables_localhost_nodeports_accepted_packets_total"
+METRICS_URL = "http://127.0.0.1:10249/metrics"  # upstream ports.ProxyStatusPort, on the node
+
+
+def _accepted(cluster: ClusterUnderTest, node: str) -> float | None:
+    text = cluster.exec_on_node(node, ["curl", "-s", "--max-time", "2", METRICS_URL]).stdout
+    values = [float(line.split()[-1]) for line in text.splitlines() if line.startswith(f"{METRIC} ")]
+    return values[0] if values else None
+
+
+@pytest.mark.proxy_mode("iptables")
+def test_localhost_node_port_metric_counts_accepted_packets(
+    cluster: ClusterUnderTest, client: Client, namespace: str
+) -> None:
+    (node,) = _workers(cluster, 1)
+    route_localnet = cluster.exec_on_node(node, ["cat", "/proc/sys/net/ipv4/conf/all/route_localnet"]).stdout
+    if route_localnet.strip() != "1":
+        pytest.skip(f"route_localnet is not set on {node}: the proxy serves no localhost NodePorts there")
+    before = _accepted(cluster, node)
+    assert before is not None, f"{node}'s proxy exports no {METRIC}"
+    backends = create_backends(client, cluster, namespace, 1, nodes=[node])
+    node_port = create_service(
+        client, "localhost-np", namespace, ports=PORTS, selector={"app": "backend"}, type="NodePort"
+    ).node_ports[0]
+    wait_ready(client, namespace, backends)
+    _reach_all(cluster, node, url("127.0.0.1", node_port), backends)
+    assert node_http_get_many(cluster, node, url("127.0.0.1", node_port), 10) == backends * 10
+    # Each request is a new connection: its first packet passes the nat rule that counts.
+    wait_for(lambda: (_accepted(cluster, node) or 0) >= before + 10, what=f"{METRIC} up by 10 from {before}")

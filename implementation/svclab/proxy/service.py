@@ -197,6 +197,8 @@ async def serve(
         apply_timeouts(ConntrackTimeouts(established, getattr(args, "conntrack_tcp_timeout_close_wait", 3600.0)))
         backend = modes.build_backend(mode, args, await _node_ips(client, node))
     metrics, health = ProxyMetrics(), ProxyHealth(timeout=2 * args.sync_period)
+    for collector in getattr(backend, "collectors", ()):  # a mode's own counters (iptables: nfacct)
+        metrics.registry.register(collector)
     metrics.record_mode(args.mode, mode)
     run_conntrack = conntrack_runner or subprocess_runner()
 
