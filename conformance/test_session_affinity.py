@@ -113,6 +113,7 @@ def test_node_port_client_ip_affinity_sticks_and_can_be_switched_off_and_on(
     assert set(http_get_many(cluster, namespace, pod, target, 2 * STICKY_ROUND)) == {again}
 
 
+@pytest.mark.breadth
 def test_udp_client_ip_affinity(cluster: ClusterUnderTest, client: Client, namespace: str) -> None:
     backends = create_backends(client, cluster, namespace, 3)
     vip = create_service(client, "web", namespace, ports=DNS_LIKE, selector={"app": "backend"}).cluster_ip
