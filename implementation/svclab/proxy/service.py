@@ -22,6 +22,7 @@ from aiohttp import web
 
 from svclab.proxy import modes
 from svclab.proxy.conntrack import Runner, run_cleanup, subprocess_runner
+from svclab.proxy.conntrack_timeouts import ConntrackTimeouts, apply_timeouts
 from svclab.proxy.healthz import ProxyHealth
 from svclab.proxy.metrics import ProxyMetrics
 from svclab.proxy.provider import ModeBackend, Proxier, ProxierOptions, SyncReport
@@ -195,9 +196,14 @@ async def serve(
     mode = args.mode if backend is not None else _effective_mode(args)
     client = client if client is not None else make_client(args.kubeconfig)
     node = args.hostname_override
-    if backend is None:
+    if backend is None:  # a real node (tests inject a backend): its conntrack sysctls too
+        defaults = ConntrackTimeouts()
+        established = getattr(args, "conntrack_tcp_timeout_established", defaults.tcp_established)
+        apply_timeouts(ConntrackTimeouts(established, getattr(args, "conntrack_tcp_timeout_close_wait", 3600.0)))
         backend = modes.build_backend(mode, args, await _node_ips(client, node))
     metrics, health = ProxyMetrics(), ProxyHealth(timeout=2 * args.sync_period)
+    for collector in getattr(backend, "collectors", ()):  # a mode's own counters (iptables: nfacct)
+        metrics.registry.register(collector)
     metrics.record_mode(args.mode, mode)
     run_conntrack = conntrack_runner or subprocess_runner()
 
