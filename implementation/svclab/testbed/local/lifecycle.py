@@ -84,13 +84,15 @@ def check_host(testbed: Testbed, *, existing_ok: bool = False) -> None:
         )
     if not existing_ok and cluster_exists(testbed.name):
         raise UpError(f"cluster {testbed.name} is already up (or left over); run `svclab down {testbed.name}` first")
-    cluster_net = ipaddress.ip_network("172.18.0.0/16")
-    for field_name, subnet in (("podSubnet", testbed.pod_subnet), ("serviceSubnet", testbed.service_subnet)):
-        if ipaddress.ip_network(subnet).overlaps(cluster_net):
-            raise UpError(
-                f"{testbed.source}: spec.cluster.networking.{field_name}: overlaps the node network {cluster_net}",
-                status=2,
-            )
+    for field_name, subnets in (("podSubnet", testbed.pod_subnet), ("serviceSubnet", testbed.service_subnet)):
+        for member in subnets.split(","):  # one per family on a dual-stack testbed
+            subnet = ipaddress.ip_network(member)
+            cluster_net = naming.CLUSTER_NETWORK if subnet.version == 4 else naming.CLUSTER_NETWORK6
+            if subnet.overlaps(cluster_net):
+                raise UpError(
+                    f"{testbed.source}: spec.cluster.networking.{field_name}: overlaps the node network {cluster_net}",
+                    status=2,
+                )
 
 
 def resolve_testbed_kernel(testbed: Testbed) -> str:
