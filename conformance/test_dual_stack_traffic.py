@@ -16,7 +16,11 @@ on the control-plane node. Each test runs once per family:
 * node to Service: the control-plane node reaches the ClusterIP of the family
   (upstream "node-Service: http");
 * endpoint update: after a backend is deleted only the others answer on the
-  family's ClusterIP (upstream "should update endpoints");
+  family's ClusterIP, over TCP and UDP (upstream "should update endpoints");
+* endpoint to Service: a backend reaches every backend, itself included, on the
+  family's ClusterIP over TCP and UDP (upstream "endpoint-Service: http / udp");
+* large requests on the secondary family: a 2 kB HTTP echo and a 2,000-byte UDP
+  datagram (upstream "should be able to handle large requests");
 * ClientIP session affinity on the secondary family: every request, TCP and
   UDP, lands on one backend (upstream "client IP based session affinity").
 
@@ -27,6 +31,7 @@ is the truth about that proxy.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pytest
@@ -43,7 +48,9 @@ from harness.traffic import (
     create_backends,
     create_client,
     delete_pods,
+    http_get,
     http_get_many,
+    python_in_pod,
     service,
     udp_hostnames,
     url,
@@ -171,6 +178,51 @@ def test_deleted_backend_stops_answering_on_each_family(
     )
     seen = collect_hostnames(cluster, namespace, setup.client_pod, target, rest)
     assert set(seen) - {""} == set(rest)
+    vip = setup.cluster_ips[family]
+    udp = udp_hostnames(cluster, namespace, setup.client_pod, vip, 90, 20, source_port=0)
+    assert gone not in udp and set(udp) - {""}, udp  # UDP answers too, from the others only
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_endpoint_to_cluster_ip_of_each_family(
+    cluster: ClusterUnderTest, client: Client, namespace: str, family: str
+) -> None:
+    # A backend calls its own Service: every backend answers, itself included (hairpin).
+    setup = _set_up(cluster, client, namespace)
+    caller = Setup(setup.dual, setup.backends, setup.backends[0], setup.cluster_ips, setup.node_ports)
+    vip = setup.cluster_ips[family]
+    seen = collect_hostnames(cluster, namespace, caller.client_pod, url(vip, 80), setup.backends)
+    assert set(seen) - {""} == set(setup.backends)
+    _udp_answers_from_all(cluster, namespace, caller, vip, 90)
+
+
+HTTP_MESSAGE = "42" * 1000  # upstream's large requests: a 2 kB HTTP echo ...
+UDP_MESSAGE = "n" + "o" * 1999  # ... and a 2,000-byte datagram (IP fragments over a 1,500 MTU)
+_UDP_ECHO = """
+import json, socket, sys
+host, port, message = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+sock.settimeout(1.0)
+sock.sendto(("echo " + message).encode(), (host, port))
+try:
+    print(json.dumps(sock.recv(65535).decode()))
+except (socket.timeout, ConnectionRefusedError):
+    print(json.dumps(""))
+"""
+
+
+def test_large_requests_on_the_secondary_family(cluster: ClusterUnderTest, client: Client, namespace: str) -> None:
+    setup = _set_up(cluster, client, namespace)
+    vip = setup.cluster_ips[setup.dual.secondary]
+    target = url(vip, 80, f"/echo?msg={HTTP_MESSAGE}")
+    wait_for(lambda: http_get(cluster, namespace, setup.client_pod, target) == HTTP_MESSAGE, what="the 2 kB echo")
+
+    def echoed() -> bool:
+        result = python_in_pod(cluster, namespace, setup.client_pod, _UDP_ECHO, vip, "90", UDP_MESSAGE).check()
+        answer: str = json.loads(result.stdout)
+        return answer == UDP_MESSAGE
+
+    wait_for(echoed, what=f"the 2,000-byte UDP echo via [{vip}]:90")
 
 
 def _one_backend(answers: list[str]) -> str | None:
