@@ -98,14 +98,23 @@ def check_host(testbed: Testbed, *, existing_ok: bool = False) -> None:
 def resolve_testbed_kernel(testbed: Testbed) -> str:
     """``host`` or ``uml`` for this testbed (``spec.kernel``, ``auto`` by proxy mode).
 
-    Raises UpError (one line) when ``uml`` is needed but this host cannot run it.
+    Raises UpError (one line) when ``uml`` is needed but this host cannot run it,
+    or when a dual-stack testbed would run in the guest (IPv4 only there so far).
     """
     from svclab.testbed.local.uml.runtime import UmlError, resolve_kernel
 
     try:
-        return resolve_kernel(testbed.kernel.value, testbed.proxy.mode.value)
+        kernel = resolve_kernel(testbed.kernel.value, testbed.proxy.mode.value)
     except UmlError as exc:
         raise UpError(f"{testbed.source}: {exc}") from exc
+    if kernel == "uml" and testbed.ip_family != "ipv4":
+        # TODO(issue 18): IPv6 on the guest's own network (vec0) and its forwarders.
+        raise UpError(
+            f"{testbed.source}: spec.cluster.networking.ipFamily: {testbed.ip_family} is not yet supported "
+            "inside the UML guest (use spec.kernel: host)",
+            status=2,
+        )
+    return kernel
 
 
 def check_mode(testbed: Testbed) -> None:
