@@ -11,10 +11,10 @@ on the control-plane node. Each test runs once per family:
 * pod to Service: the ClusterIP of the family reaches every backend, over TCP
   and UDP (upstream "pod-Service: http / udp");
 * NodePort: a worker's InternalIP of the family and the nodePort reach every
-  backend, over TCP and UDP, from the pod and from the control-plane node
-  (upstream "pod-Service" / "node-Service" nodeIP legs);
-* node to Service: the control-plane node reaches the ClusterIP of the family
-  (upstream "node-Service: http");
+  backend, over TCP and UDP, from the pod, and a backend from the control-plane
+  node (upstream "pod-Service" / "node-Service" nodeIP legs);
+* node to Service: the control-plane node reaches every backend through the
+  ClusterIP of the family, over TCP and UDP (upstream "node-Service: http / udp");
 * endpoint update: after a backend is deleted only the others answer on the
   family's ClusterIP, over TCP and UDP (upstream "should update endpoints");
 * endpoint to Service: a backend reaches every backend, itself included, on the
@@ -53,6 +53,7 @@ from harness.traffic import (
     python_in_pod,
     service,
     udp_hostnames,
+    udp_hostnames_from_node,
     url,
     wait_ready,
     worker_nodes,
@@ -143,6 +144,10 @@ def test_node_port_on_the_node_address_of_each_family(
         lambda: cluster.exec_on_node(from_node, curl).stdout.strip() in setup.backends,
         what=f"NodePort {target} from node {from_node}",
     )
+    wait_for(
+        lambda: set(udp_hostnames_from_node(cluster, from_node, node_ip, setup.node_ports["UDP"], 3)) - {""},
+        what=f"NodePort [{node_ip}]:{setup.node_ports['UDP']}/UDP from node {from_node}",
+    )
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -161,6 +166,14 @@ def test_node_to_cluster_ip_of_each_family(
 
     wait_for(every_backend, what=f"answers from every backend via {target} from node {from_node}")
     assert seen - {""} <= set(setup.backends), seen
+    udp_seen: set[str] = set()
+
+    def every_backend_over_udp() -> bool:
+        udp_seen.update(udp_hostnames_from_node(cluster, from_node, setup.cluster_ips[family], 90, 5))
+        return set(setup.backends) <= udp_seen
+
+    wait_for(every_backend_over_udp, what=f"UDP answers from every backend via [{setup.cluster_ips[family]}]:90")
+    assert udp_seen - {""} <= set(setup.backends), udp_seen
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -64,6 +64,7 @@ __all__ = [
     "python_in_pod",
     "service",
     "udp_hostnames",
+    "udp_hostnames_from_node",
     "url",
     "wait_ready",
     "worker_nodes",
@@ -367,5 +368,17 @@ def udp_hostnames(
         str(until),
         timeout=30.0 + count * (0.5 + gap),
     )
+    answers: list[str] = json.loads(result.check().stdout)
+    return answers
+
+
+def udp_hostnames_from_node(
+    cluster: ClusterUnderTest, node: str, host: str, port: int, count: int, *, gap: float = 0.0
+) -> list[str]:
+    """``udp_hostnames`` sent from ``node`` itself (its network namespace), from one
+    fresh source port; skips where nodes cannot be reached."""
+    interpreter = sys.executable if cluster.provider == "local" else "python3"
+    argv = [interpreter, "-c", _UDP_PROGRAM, host, str(port), str(count), str(gap), "0", "0"]
+    result = cluster.exec_on_node(node, argv, timeout=30.0 + count * (0.5 + gap))
     answers: list[str] = json.loads(result.check().stdout)
     return answers
