@@ -60,9 +60,7 @@ TEST_NODE_IP_V6 = V6[TEST_NODE_IP]
 EXTERNAL_CLIENT_V6 = V6[EXTERNAL_CLIENT]
 EXTERNAL_CLIENT_BLOCKED_V6 = V6[EXTERNAL_CLIENT_BLOCKED]
 #: this node as an IPv6 proxier sees it
-TEST_NODE_OPTIONS_V6 = NodeOptions(
-    cluster_cidr=V6[CLUSTER_CIDR], node_ips=(TEST_NODE_IP_V6,), family=IPFamily.IPV6
-)
+TEST_NODE_OPTIONS_V6 = NodeOptions(cluster_cidr=V6[CLUSTER_CIDR], node_ips=(TEST_NODE_IP_V6,), family=IPFamily.IPV6)
 
 
 def service(

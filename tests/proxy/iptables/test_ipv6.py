@@ -44,9 +44,7 @@ def diff(want: str, got: str) -> str:
 def localhost_scenario() -> tuple[list[Any], list[Any]]:
     """TestEnableLocalhostNodePortsIPv6 / TestDisableLocalhostNodePortsIPv6's Service and slice."""
     svc = service("ns1", "svc1", "fd00:ab34::20", ("p80", 80, 30001), type="NodePort", externalTrafficPolicy="Local")
-    eps = endpoint_slice(
-        "ns1", "svc1", endpoint("ff06::c1"), endpoint("ff06::c2", node=TEST_NODE), address_type="IPv6"
-    )
+    eps = endpoint_slice("ns1", "svc1", endpoint("ff06::c1"), endpoint("ff06::c2", node=TEST_NODE), address_type="IPv6")
     return [svc], [eps]
 
 
@@ -63,7 +61,9 @@ def test_ipv6_localhost_node_ports_match_upstream(golden_dir: Path, localhost: b
 def test_ipv6_proxier_ignores_ipv4_services_and_slices() -> None:
     """The IPv4 objects of a dual-stack node are the other proxier's: the IPv6 one writes nothing for them."""
     v4 = service("ns1", "svc1", "172.30.0.41", ("p80", 80, 0))
-    text = render([v4], [endpoint_slice("ns1", "svc1", endpoint("10.180.0.1"))], PlanOptions(node=V6_NODE), IPFamily.IPV6)
+    text = render(
+        [v4], [endpoint_slice("ns1", "svc1", endpoint("10.180.0.1"))], PlanOptions(node=V6_NODE), IPFamily.IPV6
+    )
     assert "KUBE-SVC-" not in text and "172.30.0.41" not in text and "10.180.0.1" not in text
 
 
