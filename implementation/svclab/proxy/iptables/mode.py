@@ -61,5 +61,6 @@ MODE = ModeSpec(
     cleanup=cleanup,
     rules_dump=IptablesDump(),
     metrics=IPTABLES_RULE_METRICS,
+    families=(IPFamily.IPV4, IPFamily.IPV6),
     colour="#2563eb",
 )

@@ -36,5 +36,6 @@ MODE = ModeSpec(
     cleanup=cleanup,
     rules_dump=NftDump(),
     metrics=NFTABLES_RULE_METRICS,
+    families=(IPFamily.IPV4, IPFamily.IPV6),
     colour="#0f9d8a",
 )
