@@ -285,6 +285,28 @@ def test_round_spreads_verdicts_and_the_connect_sweep_are_shown(tmp_path: Path) 
     assert "0.400 (0.390–0.420)" in sweep and "+0.280 vs direct: slower" in sweep
 
 
+def test_a_probe_only_sweep_shows_the_connect_sweep_and_says_throughput_was_not_swept(tmp_path: Path) -> None:
+    """The quick profile sweeps the connection probe only: no empty throughput chart or columns."""
+    import json
+
+    shutil.copytree(DATA, tmp_path / "results")
+    for load in (tmp_path / "results").glob("load-*.json"):
+        document = json.loads(load.read_text())
+        document["figures"] = [f for f in document["figures"] if f["services"] == 0]
+        if load.name == "load-iptables.json":
+            document["figures"] += [
+                _probe_row("direct", 0, 0.11, None, None),
+                _probe_row("clusterip", 0, 0.19, 0.08, "slower"),
+                _probe_row("direct", 5000, 0.12, None, None),
+                _probe_row("clusterip", 5000, 0.40, 0.28, "slower"),
+            ]
+        load.write_text(json.dumps(document))
+    html = render_report(tmp_path / "results", tmp_path / "out", now=NOW).read_text()
+    sweep = " ".join(html.split('id="sweep"')[1].split("</section>")[0].split())
+    assert 'id="chart-connect-sweep' in sweep and 'id="chart-sweep' not in sweep
+    assert "swept the connection probe only" in sweep and "ClusterIP throughput, % of direct" not in sweep
+
+
 def test_an_external_proxy_gets_its_column_beside_the_reference_modes(tmp_path: Path) -> None:
     """`svclab run --testbed my-proxy.yaml`: the user's proxy (issue 19) after the reference modes."""
     import json

@@ -222,7 +222,7 @@ def build_view(
     if figures:
         view["charts"]["throughput"] = Markup(charts.throughput_chart(by_testbed, load_modes))
         view["charts"]["latency"] = Markup(charts.latency_chart(by_testbed, load_modes))
-        if any(f.services for f in figures):
+        if any(f.services and f.scenario in charts.HTTP_SCENARIOS for f in figures):
             view["charts"]["sweep"] = Markup(charts.sweep_chart(by_testbed, load_modes))
         if any(f.connect_p50_ms is not None for f in figures):
             view["charts"]["connect_sweep"] = Markup(charts.connect_sweep_chart(by_testbed, load_modes))
@@ -232,6 +232,7 @@ def build_view(
     explanations = read_explanations(results_dir)
     view["explain"] = explain_rows(explanations, [*names, *sorted(set(explanations) - set(names))])
     view["sweep_table"] = _sweep_table(by_testbed, load_modes)
+    view["swept_probe_only"] = any(f.services for f in figures) and not view["charts"]["sweep"]
     view["connect_table"] = _connect_table(by_testbed, load_modes)
     view["short_sweeps"] = _short_sweeps(by_testbed, view["testbeds"])
     return view
@@ -264,7 +265,7 @@ def _renamed(f: Figure, testbed: str) -> Figure:
 
 
 def _sweep_table(figures: Sequence[Figure], modes: Sequence[str]) -> dict[str, Any]:
-    counts = sorted({f.services for f in figures})
+    counts = sorted({f.services for f in figures if f.scenario in charts.HTTP_SCENARIOS})
     rows = []
     for scenario in charts.HTTP_SCENARIOS:
         for mode in modes:
