@@ -82,7 +82,9 @@ def control_plane_node(cluster: ClusterUnderTest) -> str:
 
 
 def url(ip: str, port: int, path: str = "/hostname") -> str:
-    return f"http://{ip}:{port}{path}"
+    """An HTTP URL; an IPv6 address goes in brackets (curl runs with -g, so they stay literal)."""
+    host = f"[{ip}]" if ":" in ip else ip
+    return f"http://{host}:{port}{path}"
 
 
 def delete_pods(client: Client, namespace: str, names: Iterable[str]) -> None:
@@ -316,9 +318,10 @@ _UDP_PROGRAM = """
 import json, socket, sys, time
 host, port, count, gap = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 source_port, until = int(sys.argv[5]), int(sys.argv[6])
-sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+family = socket.AF_INET6 if ":" in host else socket.AF_INET
+sock = socket.socket(family, socket.SOCK_DGRAM)
 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-sock.bind(("0.0.0.0", source_port))
+sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", source_port))
 sock.settimeout(0.5)
 answers = []
 for _ in range(count):
