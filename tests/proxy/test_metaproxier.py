@@ -148,3 +148,20 @@ async def test_serve_runs_a_proxier_per_family_with_conntrack_per_family() -> No
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def test_skipped_families_are_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """A family without a node address, or one the mode cannot program (ipvs), is said once in the log."""
+    import logging
+
+    from svclab.proxy.service import _family_options
+
+    args = argparse.Namespace(cluster_cidr="10.0.0.0/8,fd00:10::/32", masquerade_all=False)
+    with caplog.at_level(logging.INFO, logger="svclab.proxy.service"):
+        assert [o.family for o in _family_options(args, "iptables", ("192.168.0.2",))] == [V4]
+        assert [o.family for o in _family_options(args, "ipvs", ("192.168.0.2", "2001:db8::2"))] == [V4]
+        assert [o.family for o in _family_options(args, "nftables", ("192.168.0.2", "2001:db8::2"))] == [V4, V6]
+    assert [r.getMessage() for r in caplog.records] == [
+        "event=family_skipped family=IPv6 mode=iptables reason='node has no IPv6 InternalIP'",
+        "event=family_skipped family=IPv6 mode=ipvs reason='the proxy mode cannot program IPv6'",
+    ]
