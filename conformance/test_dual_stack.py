@@ -1,7 +1,7 @@
 """Dual-stack nodes, pods and Services (upstream ``test/e2e/network/dual_stack.go``).
 
-Plan (a dual-stack cluster, IPv4 primary as kind's ``ipFamily: dual``; every
-test skips with the reason on a single-stack cluster):
+Plan (a dual-stack cluster, either family primary; every test skips with the
+reason on a single-stack cluster):
 
 * every node reports one InternalIP and one ``spec.podCIDRs`` entry per family;
 * a pod gets one address per family in ``status.podIPs``, ``podIP`` first, each
@@ -9,7 +9,8 @@ test skips with the reason on a single-stack cluster):
 * netexec pods on each worker answer a client on the control-plane node at
   their address of each family (pod to pod across nodes, no proxy involved);
 * a Service with two ports over two busybox pods, created with each of
-  upstream's ipFamilyPolicy / ipFamilies combinations, gets upstream's defaults:
+  upstream's ipFamilyPolicy / ipFamilies combinations, gets upstream's defaults
+  (the cluster's primary family when none is asked for, IPv4 or IPv6):
   one ClusterIP per family in ``ipFamilies`` order, from that family's Service
   CIDR, ``clusterIP == clusterIPs[0]``; its Endpoints hold the primary family's
   pod addresses only (the endpoints controller works on the first family); its
@@ -97,15 +98,17 @@ def test_pods_reach_each_other_over_each_family(
         assert answers == list(targets), (family, dict(zip(targets.values(), answers, strict=True)))
 
 
-# (ipFamilyPolicy, ipFamilies) as created -> (ipFamilyPolicy, ipFamilies) as stored. Upstream's
-# five cases, plus PreferDualStack without families (the primary family first).
+# (ipFamilyPolicy, ipFamilies) as created -> (ipFamilyPolicy, ipFamilies) as stored: upstream's
+# five cases, plus PreferDualStack without families. PRIMARY / SECONDARY stand for the cluster's
+# families (upstream expects IPv6 for the defaults on an IPv6-primary cluster).
+PRIMARY, SECONDARY = "primary", "secondary"
 SERVICE_CASES = [
-    pytest.param(None, None, "SingleStack", ("IPv4",), id="defaults-primary-single-stack"),
+    pytest.param(None, None, "SingleStack", (PRIMARY,), id="defaults-primary-single-stack"),
     pytest.param(None, ["IPv4"], "SingleStack", ("IPv4",), id="ipv4"),
     pytest.param(None, ["IPv6"], "SingleStack", ("IPv6",), id="ipv6"),
     pytest.param("RequireDualStack", ["IPv4", "IPv6"], "RequireDualStack", DUAL, id="require-ipv4-ipv6"),
     pytest.param("RequireDualStack", ["IPv6", "IPv4"], "RequireDualStack", ("IPv6", "IPv4"), id="require-ipv6-ipv4"),
-    pytest.param("PreferDualStack", None, "PreferDualStack", DUAL, id="prefer-dual-defaults"),
+    pytest.param("PreferDualStack", None, "PreferDualStack", (PRIMARY, SECONDARY), id="prefer-dual-defaults"),
 ]
 
 
@@ -131,8 +134,8 @@ def test_service_families_cluster_ips_endpoints_and_slices(
     want_policy: str,
     want_families: tuple[str, ...],
 ) -> None:
-    if dual.primary != IPV4:  # the expected defaults above are for an IPv4-primary cluster
-        pytest.skip(f"cluster {cluster.name} is IPv6-primary")
+    roles = {PRIMARY: dual.primary, SECONDARY: dual.secondary}
+    want_families = tuple(roles.get(family, family) for family in want_families)
     nodes = worker_nodes(cluster)
     create_all(client, [make_pod(f"web-{i}", namespace, labels=WEB, node=nodes[i % len(nodes)]) for i in range(2)])
     pods = wait_pods(client, namespace, ["web-0", "web-1"])

@@ -112,29 +112,33 @@ def test_bad_combinations_are_one_clear_line(net: dict[str, Any], expected: str)
     assert problems(with_networking(**net)) == [expected]
 
 
-def test_local_provider_refuses_ipv6_only_for_now() -> None:
-    assert problems(with_networking("local", ipFamily="ipv6")) == [
-        "x.yaml: spec.cluster.networking.ipFamily: ipv6 is not yet supported by the local provider "
-        "(use provider: kind, or ipv4 or dual)"
-    ]
-
-
-def test_local_provider_takes_dual_with_kinds_defaults() -> None:
-    testbed = parse_spec(with_networking("local", ipFamily="dual"), "x.yaml")
-    assert (testbed.pod_subnet, testbed.service_subnet) == (
-        "10.244.0.0/16,fd00:10:244::/56",
-        "10.96.0.0/16,fd00:10:96::/112",
-    )
+@pytest.mark.parametrize(
+    ("net", "pods", "services"),
+    [
+        pytest.param(
+            {"ipFamily": "dual"}, "10.244.0.0/16,fd00:10:244::/56", "10.96.0.0/16,fd00:10:96::/112", id="dual"
+        ),
+        pytest.param(
+            {
+                "ipFamily": "dual",
+                "podSubnet": "fd00:10:244::/56,10.244.0.0/16",
+                "serviceSubnet": "fd00:10:96::/112,10.96.0.0/16",
+            },
+            "fd00:10:244::/56,10.244.0.0/16",
+            "fd00:10:96::/112,10.96.0.0/16",
+            id="dual-ipv6-primary",
+        ),
+        pytest.param({"ipFamily": "ipv6"}, "fd00:10:244::/56", "fd00:10:96::/112", id="ipv6"),
+    ],
+)
+def test_local_provider_takes_dual_and_ipv6_with_kinds_defaults(net: dict[str, Any], pods: str, services: str) -> None:
+    testbed = parse_spec(with_networking("local", **net), "x.yaml")
+    assert (testbed.pod_subnet, testbed.service_subnet) == (pods, services)
 
 
 @pytest.mark.parametrize(
     ("net", "expected"),
     [
-        pytest.param(
-            {"podSubnet": "fd00:10:244::/56,10.244.0.0/16"},
-            "podSubnet: the local provider needs the IPv4 subnet first (primary)",
-            id="ipv6-primary",
-        ),
         pytest.param(
             {"podSubnet": "10.244.0.0/16,fd00:10:244::/64"},
             "podSubnet: too small for 2 nodes with a /64 each",

@@ -189,9 +189,8 @@ def test_kind_provider_allows_several_control_planes() -> None:
 
 
 def test_local_provider_subnets_must_fit() -> None:
-    assert problems(spec_with("spec.cluster.networking", {"ipFamily": "ipv6"})) == [
-        "x.yaml: spec.cluster.networking.ipFamily: ipv6 is not yet supported by the local provider "
-        "(use provider: kind, or ipv4 or dual)"
+    assert problems(spec_with("spec.cluster.networking", {"ipFamily": "ipv6", "podSubnet": "fd00:10:244::/64"})) == [
+        "x.yaml: spec.cluster.networking.podSubnet: too small for 2 nodes with a /64 each"
     ]
     assert problems(spec_with("spec.cluster.networking", {"podSubnet": "10.244.0.0/24"})) == [
         "x.yaml: spec.cluster.networking.podSubnet: too small for 2 nodes with a /24 each"

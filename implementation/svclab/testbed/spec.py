@@ -397,19 +397,8 @@ def _check_local_limits(check: _Checker, testbed: dict[str, Any]) -> None:
     roles = [node.role for node in testbed["nodes"]]
     if roles and roles.count(NodeRole.CONTROL_PLANE) != 1:
         check.fail("spec.cluster.nodes", "the local provider needs exactly one control-plane node")
-    if testbed["ip_family"] == "ipv6":
-        # TODO(issue 18): an IPv6-only local cluster (the API server's own addresses are IPv4).
-        check.fail(
-            "spec.cluster.networking.ipFamily",
-            "ipv6 is not yet supported by the local provider (use provider: kind, or ipv4 or dual)",
-        )
-        return
     pods = [ipaddress.ip_network(m) for m in networking.split_subnets(testbed["pod_subnet"])]
     services = [ipaddress.ip_network(m) for m in networking.split_subnets(testbed["service_subnet"])]
-    if pods[0].version != 4:
-        # The API server and the node agents talk over the primary family's node addresses.
-        check.fail("spec.cluster.networking.podSubnet", "the local provider needs the IPv4 subnet first (primary)")
-        return
     bits = max(len(roles) - 1, 0).bit_length()
     for pod_subnet in pods:
         size = 24 if pod_subnet.version == 4 else 64

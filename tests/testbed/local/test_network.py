@@ -102,6 +102,34 @@ def test_plan_dual_network_and_routes_per_family() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("pods", "ips", "routes"),
+    [
+        pytest.param(
+            "fd00:10:244::/56",
+            ("fc00:f853:ccd:e793::3",),
+            [("fd00:10:244::/64", "fc00:f853:ccd:e793::2"), ("::/0", "fc00:f853:ccd:e793::1")],
+            id="ipv6-only",
+        ),
+        pytest.param(
+            "fd00:10:244::/56,10.244.0.0/16",
+            ("fc00:f853:ccd:e793::3", "172.18.0.3"),
+            [
+                ("fd00:10:244::/64", "fc00:f853:ccd:e793::2"),
+                ("10.244.0.0/24", "172.18.0.2"),
+                ("::/0", "fc00:f853:ccd:e793::1"),
+                ("default", "172.18.0.1"),
+            ],
+            id="dual-ipv6-primary",
+        ),
+    ],
+)
+def test_ipv6_primary_plans(pods: str, ips: tuple[str, ...], routes: list[tuple[str, str]]) -> None:
+    net = network.plan_network("c", ["c-control-plane", "c-worker"], pods)
+    assert net.nodes[1].ips == ips
+    assert network.node_routes(net, net.nodes[1]) == routes
+
+
 def test_single_stack_routes_stay_ipv4() -> None:
     net = network.plan_network("c", ["c-control-plane", "c-worker"], "10.244.0.0/16")
     assert network.node_routes(net, net.nodes[1]) == [("10.244.0.0/24", "172.18.0.2"), ("default", "172.18.0.1")]
@@ -177,6 +205,21 @@ def test_dual_topology_has_both_families_usable_at_once(dual_network: network.Cl
             peer, _ = server.accept()
             peer.close()
             assert client.getsockname()[0] == second.ips[1]
+
+
+@needs_root
+def test_ipv6_only_nodes_forward_ipv6_and_br0_is_their_gateway() -> None:
+    name = f"t6{os.getpid() % 100000}"
+    net = network.plan_network(name, [f"{name}-control-plane", f"{name}-worker"], "fd00:10:244::/56")
+    try:
+        network.create_network(net)
+        node = net.nodes[1]
+        assert _run(node, "cat", "/proc/sys/net/ipv6/conf/all/forwarding").strip() == "1"
+        assert "172.18" not in _run(node, "ip", "-br", "addr", "show", "eth0")  # no IPv4 on the node
+        bridge = nsexec.run_in_netns(["ip", "-6", "addr", "show", "br0"], net.netns, capture_output=True, text=True)
+        assert "fc00:f853:ccd:e793::1/64" in bridge.stdout
+    finally:
+        network.teardown(name)
 
 
 @needs_root

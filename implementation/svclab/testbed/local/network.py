@@ -16,7 +16,8 @@ default route to br0 so that Service IPs are routable before the proxy's DNAT
 rewrites them. The cluster namespace does not forward, so nothing leaves it.
 Pods (``svclab-NAME-p<hex>``) are added by the node agent.
 
-A dual-stack cluster (issue 18) gets the same again in IPv6 on the same links:
+A dual-stack cluster (issue 18) gets the same again in IPv6 on the same links
+(an IPv6-only one gets only the IPv6 half on the nodes; br0 keeps its IPv4 address):
 br0 ``fc00:f853:ccd:e793::1/64``, node i ``fc00:f853:ccd:e793::(2+i)/64`` on
 eth0, cni0 ``<node's IPv6 pod /64>::1``, a route to each other node's IPv6 pod
 /64 via that node, and an IPv6 default route to br0. Every IPv6 address is added
@@ -205,13 +206,13 @@ def _build_cluster_bridge(net: ClusterNetwork) -> None:
         ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
         bridge = _ensure_link(ipr, naming.CLUSTER_BRIDGE, kind="bridge")
         _ensure_addr(ipr, bridge, naming.CLUSTER_GATEWAY, naming.CLUSTER_PREFIXLEN)
-        if _dual(net):
+        if any(_has_ipv6(node) for node in net.nodes):
             _ensure_addr(ipr, bridge, naming.CLUSTER_GATEWAY6, naming.CLUSTER_PREFIXLEN6)
         ipr.link("set", index=bridge, state="up")
 
 
-def _dual(net: ClusterNetwork) -> bool:
-    return any(len(node.ips) > 1 for node in net.nodes)
+def _has_ipv6(node: NodeNetwork) -> bool:
+    return any(":" in ip for ip in node.ips)
 
 
 def _cluster_prefixlen(address: str) -> int:
@@ -221,7 +222,7 @@ def _cluster_prefixlen(address: str) -> int:
 def _build_node(net: ClusterNetwork, node: NodeNetwork) -> None:
     created = node.netns not in list_netns(node.netns)
     _ensure_netns(node.netns)
-    if created and len(node.ips) > 1:
+    if created and _has_ipv6(node):
         _write_sysctls(node.netns, NODE_DEFAULT_SYSCTLS)  # before the veth end moves in
     uplink = f"node{node.index}"
     with _open(net.netns) as ipr:
@@ -241,10 +242,10 @@ def _build_node(net: ClusterNetwork, node: NodeNetwork) -> None:
         ipr.link("set", index=cni0, state="up")
         for dst, via in node_routes(net, node):
             _ensure_route(ipr, dst, via)
-    _write_sysctls(node.netns, NODE_SYSCTLS if len(node.ips) > 1 else _IPV4_SYSCTLS)
+    _write_sysctls(node.netns, NODE_SYSCTLS if _has_ipv6(node) else _IPV4_SYSCTLS)
 
 
-# A single-stack IPv4 node keeps exactly the sysctls it always had.
+# An IPv4-only node keeps exactly the sysctls it always had.
 _IPV4_SYSCTLS = {key: value for key, value in NODE_SYSCTLS.items() if not key.startswith("net/ipv6/")}
 
 
