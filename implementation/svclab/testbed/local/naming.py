@@ -11,6 +11,7 @@ so ``svclab down`` can find it again even after a crash:
 * node i has ``172.18.0.(2+i)/16`` on the cluster bridge and the i-th /24 of the
   pod subnet as its pod CIDR;
 * on a dual-stack cluster (issue 18) node i also has ``fc00:f853:ccd:e793::(2+i)/64``
+  (an IPv6-only cluster: only that)
   (the IPv6 half of docker's ``kind`` network) and the i-th /64 of the IPv6 pod
   subnet, as kube-controller-manager cuts them (``--node-cidr-mask-size-ipv6``
   defaults to 64). Every list of addresses or CIDRs here keeps the order of the
