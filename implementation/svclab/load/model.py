@@ -240,3 +240,6 @@ class Figure:
     first_response_diff_high_ms: float | None = None
     first_response_noise_ms: float | None = None
     first_response_verdict: str | None = None
+    # iptables: where the measured ClusterIP's rule stood in KUBE-SERVICES (rules tested before a match)
+    rule_position: int | None = None
+    rules_in_chain: int | None = None
