@@ -187,6 +187,10 @@ def _bind(protocol: Protocol, ip: str, port: int) -> socket.socket:
     sock = socket.socket(family, kind)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            # the IPv6 proxier's sockets on "::" must leave IPv4 to the IPv4 proxier (dual-stack
+            # nodes run both; without this, both claiming a NodePort would collide)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind((ip, port))
         if kind == socket.SOCK_STREAM:
             sock.listen(4096)
