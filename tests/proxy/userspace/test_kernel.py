@@ -113,3 +113,29 @@ async def test_ipv6_portals_load_into_ip6tables(netns: str) -> None:
         assert all(sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 1 for sock in listeners)
     finally:
         backend.close_sockets()
+
+
+_SIDE_BY_SIDE = """
+import socket, sys
+from svclab.proxy.service_port import Protocol
+from svclab.proxy.userspace.proxier import _bind
+for protocol in (Protocol.TCP, Protocol.UDP):
+    v4 = _bind(protocol, "0.0.0.0", 0)
+    v6 = _bind(protocol, "::", v4.getsockname()[1])
+    assert v6.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 1
+print("both")
+"""
+
+
+def test_ipv4_and_ipv6_proxiers_hold_the_same_port_side_by_side(netns: str) -> None:
+    """A dual-stack node's two userspace proxiers each claim a NodePort on their family's wildcard
+    address (in the throwaway namespace): IPv6-only sockets let both hold the same port number."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "implementation")}
+    run = subprocess.run(
+        ["ip", "netns", "exec", netns, sys.executable, "-c", _SIDE_BY_SIDE],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env=env,
+    )
+    assert (run.returncode, run.stdout.strip()) == (0, "both"), run.stderr

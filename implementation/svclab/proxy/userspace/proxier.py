@@ -234,7 +234,9 @@ class UserspaceProxier(FullSyncBookkeeping):
         served = _Served(port, proxy_socket, proxy_socket.port, allocated)
         if port.node_port and self.options.claim_node_ports:
             try:
-                served.node_port_claim = _bind(port.protocol, "", port.node_port)
+                # every address of this proxier's family ("0.0.0.0" / "::"): the other family's
+                # proxier claims the same NodePort on its own
+                served.node_port_claim = _bind(port.protocol, self.options.node.facts.any_address, port.node_port)
             except OSError as exc:  # upstream failed the portal; we still proxy, but say so
                 _log.warning("event=node_port_claim_failed service=%s port=%d error=%s", port.name, port.node_port, exc)
         _log.info(
