@@ -23,8 +23,13 @@ def build(node: NodeOptions, args: argparse.Namespace) -> UserspaceProxier:
 
 
 def cleanup() -> None:
-    """Remove the portal jumps and chains (``svclab proxy --cleanup``)."""
+    """Remove the portal jumps and chains of both families (``svclab proxy --cleanup``); the
+    commands ignore what is not there, and a host without ip6tables has no IPv6 portals."""
     build(NodeOptions(), argparse.Namespace()).cleanup()
+    try:
+        build(NodeOptions(family=IPFamily.IPV6), argparse.Namespace()).cleanup()
+    except OSError:
+        pass
 
 
 MODE = ModeSpec(
