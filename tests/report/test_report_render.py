@@ -307,6 +307,26 @@ def test_a_probe_only_sweep_shows_the_connect_sweep_and_says_throughput_was_not_
     assert "swept the connection probe only" in sweep and "ClusterIP throughput, % of direct" not in sweep
 
 
+def test_what_a_testbeds_selection_left_out_is_said_under_the_matrix(tmp_path: Path) -> None:
+    import json
+
+    results = tmp_path / "results"
+    shutil.copytree(DATA, results)
+    env = json.loads((results / "environment.json").read_text())
+    left_out = (
+        "70 tests left out by the quick profile (needs_proxy and not breadth; "
+        "the mode-neutral ones ran on iptables; --profile full runs them)"
+    )
+    for phase in env["testbeds"]["nftables"]["phases"]:
+        if phase["name"] == "conformance":
+            phase["detail"] = f"20 passed, 0 failed, 1 skipped; {left_out}"
+    (results / "environment.json").write_text(json.dumps(env))
+    html = render_report(results, tmp_path / "out", now=NOW).read_text()
+    matrix = " ".join(html.split('id="conformance"')[1].split("</section>")[0].split())
+    assert f"<b>nftables</b>: {left_out}." in matrix
+    assert "<b>iptables</b>:" not in matrix
+
+
 def test_an_external_proxy_gets_its_column_beside_the_reference_modes(tmp_path: Path) -> None:
     """`svclab run --testbed my-proxy.yaml`: the user's proxy (issue 19) after the reference modes."""
     import json

@@ -71,6 +71,14 @@ def _ratio(figures: Sequence[Figure], scenario: Scenario) -> float | None:
     return None if row is None else row.ratio_to_direct
 
 
+def _left_out(info: Mapping[str, Any]) -> str:
+    """What the run's selection left out of the testbed's suite, as its conformance phase said it."""
+    for phase in info.get("phases", ()):
+        if phase.get("name") == "conformance" and "left out" in phase.get("detail", ""):
+            return str(phase["detail"]).split("; ", 1)[-1]
+    return ""
+
+
 def _broken_phases(info: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The phases of a testbed's run that did not end well (environment.json's ``phases``)."""
     return [p for p in info.get("phases", ()) if not p.get("ok", True)]
@@ -183,6 +191,7 @@ def _testbed_view(
         "headline": headline(t, info),
         "cells": [_cell((t.areas or {}).get(a)) if t.areas is not None else _cell(None) for a in areas],
         "failed_tests": t.failed_tests,
+        "left_out": _left_out(info),
         "links": {k: _link(v, out_dir) for k, v in links},
         "load_rows": _load_rows(t, results_dir, out_dir),
     }
