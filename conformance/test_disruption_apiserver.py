@@ -31,7 +31,6 @@ test says), Services ``web`` / ``web2`` (80 -> 8080, port ``http``) selecting
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 
@@ -43,7 +42,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap, Namespace
 
 from harness.cluster import ClusterUnderTest
-from harness.disruption import RECOVERY_LIMIT, RECOVERY_WAIT, assert_recovered, held, inject
+from harness.disruption import RECOVERY_LIMIT, RECOVERY_WAIT, assert_recovered, held, inject, requests_during
 from harness.rules import RULE_MODES, DesiredPort, converged, read_rules, wait_converged
 from harness.traffic import (
     HTTP_PORT,
@@ -53,7 +52,6 @@ from harness.traffic import (
     create_service,
     http_get,
     pod_ips,
-    python_in_pod,
     url,
     wait_ready,
     worker_nodes,
@@ -154,29 +152,6 @@ def test_apiserver_killed_during_a_burst_of_writes(cluster: ClusterUnderTest, cl
     assert set(seen) - {""} == {first, second}
 
 
-_TRAFFIC_PROGRAM = """
-import json, socket, sys, time
-targets = [(sys.argv[i], int(sys.argv[i + 1])) for i in range(2, len(sys.argv), 2)]
-deadline = time.monotonic() + float(sys.argv[1])
-sent, failures = 0, []
-while time.monotonic() < deadline:
-    for host, port in targets:
-        sent += 1
-        try:
-            with socket.create_connection((host, port), timeout=2) as sock:
-                sock.sendall(b"GET /hostname HTTP/1.0\\r\\n\\r\\n")
-                reply = b""
-                while chunk := sock.recv(4096):
-                    reply += chunk
-            if not reply.startswith(b"HTTP/1.1 200"):
-                failures.append(f"{host}:{port}: {reply[:40]!r}")
-        except OSError as exc:
-            failures.append(f"{host}:{port}: {exc!r}")
-    time.sleep(0.05)
-print(json.dumps({"sent": sent, "failures": failures}))
-"""
-
-
 def test_traffic_flows_while_the_apiserver_is_frozen(cluster: ClusterUnderTest, client: Client, namespace: str) -> None:
     workers = worker_nodes(cluster)
     backends = create_backends(client, cluster, namespace, 2, nodes=workers)
@@ -187,18 +162,15 @@ def test_traffic_flows_while_the_apiserver_is_frozen(cluster: ClusterUnderTest, 
     node_ip = cluster.node(workers[-1]).ip
     collect_hostnames(cluster, namespace, pod, url(node_ip, address.node_ports[0]), backends)
 
-    targets = [address.cluster_ip, "80", node_ip, str(address.node_ports[0])]
+    targets = [(address.cluster_ip, 80), (node_ip, address.node_ports[0])]
     with held(cluster, "stop", "apiserver"):
-        outcome = python_in_pod(
-            cluster, namespace, pod, _TRAFFIC_PROGRAM, str(FREEZE), *targets, timeout=FREEZE + 30
-        ).check()
+        result = requests_during(cluster, namespace, pod, FREEZE, targets)
         # Frozen indeed: a request to the API would hang until it is continued.
         frozen = not _answers_within(cluster, 1.0)
         continued_at = time.monotonic()
-    result = json.loads(outcome.stdout)
     assert frozen, "the API server answered while stopped"
-    assert result["failures"] == [], result
-    assert result["sent"] >= 20, result
+    assert result.failures == [], result
+    assert result.sent >= 20, result
     wait_for(lambda: _api_answers(client, namespace), timeout=RECOVERY_WAIT, what="the API answers again")
     assert_recovered(cluster, "API server SIGSTOP: the API answers again after SIGCONT", continued_at)
 

@@ -256,6 +256,16 @@ def _probe_row(target: str, services: int, p50: float, diff: float | None, verdi
     }  # fmt: skip
 
 
+def _probe_sweep() -> list[dict[str, object]]:
+    """The connection probe at 0 and 5,000 extra Services, direct and through the ClusterIP."""
+    return [
+        _probe_row("direct", 0, 0.11, None, None),
+        _probe_row("clusterip", 0, 0.19, 0.08, "slower"),
+        _probe_row("direct", 5000, 0.12, None, None),
+        _probe_row("clusterip", 5000, 0.40, 0.28, "slower"),
+    ]
+
+
 def test_round_spreads_verdicts_and_the_connect_sweep_are_shown(tmp_path: Path) -> None:
     import json
 
@@ -267,12 +277,7 @@ def test_round_spreads_verdicts_and_the_connect_sweep_are_shown(tmp_path: Path) 
             # above 100 % but inside the rounds' noise: never drawn as faster than direct
             f.update(ratio_to_direct=1.2, ratio_low=0.95, ratio_high=1.4, rounds=3, rps_noise_pct=30.0)
             f["verdict"] = "no measurable difference"
-    document["figures"] += [
-        _probe_row("direct", 0, 0.11, None, None),
-        _probe_row("clusterip", 0, 0.19, 0.08, "slower"),
-        _probe_row("direct", 5000, 0.12, None, None),
-        _probe_row("clusterip", 5000, 0.40, 0.28, "slower"),
-    ]
+    document["figures"] += _probe_sweep()
     load.write_text(json.dumps(document))
     html = render_report(tmp_path / "results", tmp_path / "out", now=NOW).read_text()
     card = " ".join(html.split('class="cards"')[1].split("</section>")[0].split())
@@ -294,12 +299,7 @@ def test_a_probe_only_sweep_shows_the_connect_sweep_and_says_throughput_was_not_
         document = json.loads(load.read_text())
         document["figures"] = [f for f in document["figures"] if f["services"] == 0]
         if load.name == "load-iptables.json":
-            document["figures"] += [
-                _probe_row("direct", 0, 0.11, None, None),
-                _probe_row("clusterip", 0, 0.19, 0.08, "slower"),
-                _probe_row("direct", 5000, 0.12, None, None),
-                _probe_row("clusterip", 5000, 0.40, 0.28, "slower"),
-            ]
+            document["figures"] += _probe_sweep()
         load.write_text(json.dumps(document))
     html = render_report(tmp_path / "results", tmp_path / "out", now=NOW).read_text()
     sweep = " ".join(html.split('id="sweep"')[1].split("</section>")[0].split())

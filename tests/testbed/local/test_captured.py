@@ -5,9 +5,7 @@ from __future__ import annotations
 import io
 import os
 import socket
-import subprocess
 import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,19 +14,8 @@ from svclab.testbed.local.uml.exec_agent import run_remote
 from svclab.testbed.provider import TIMEOUT_STATUS
 
 
-@pytest.fixture
-def netns() -> Iterator[str]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root (creates a network namespace)")
-    name = f"svclab-capt{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
-
-
 @pytest.mark.root
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root (creates a network namespace)")
 def test_a_command_runs_in_the_namespace_with_its_status_and_output(netns: str) -> None:
     links = _entering(["ip", "-o", "link"], 10, netns, hostname="pod-a")
     assert links.rc == 0 and [line.split(":")[1].strip() for line in links.stdout.splitlines()] == ["lo"]
