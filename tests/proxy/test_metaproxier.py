@@ -163,5 +163,8 @@ def test_skipped_families_are_logged(caplog: pytest.LogCaptureFixture) -> None:
         assert [o.family for o in _family_options(args, "nftables", ("192.168.0.2", "2001:db8::2"))] == [V4, V6]
     assert [r.getMessage() for r in caplog.records] == [
         "event=family_skipped family=IPv6 mode=iptables reason='node has no IPv6 InternalIP'",
+        "event=running stack=single-stack primary_family=IPv4",
         "event=family_skipped family=IPv6 mode=ipvs reason='the proxy mode cannot program IPv6'",
+        "event=running stack=single-stack primary_family=IPv4",
+        "event=running stack=dual-stack primary_family=IPv4",
     ]

@@ -193,6 +193,9 @@ def _family_options(args: argparse.Namespace, mode: str, node_ips: tuple[str, ..
     )
     for family, reason in skipped:
         log.info("event=family_skipped family=%s mode=%s reason=%r", family.value, mode, reason)
+    # upstream's "kube-proxy running in dual-stack mode" / "... single-stack mode"
+    stack = "dual-stack" if len(run) > 1 else "single-stack"
+    log.info("event=running stack=%s primary_family=%s", stack, run[0].family.value if run else "none")
     return run
 
 
