@@ -147,7 +147,7 @@ import json, subprocess, sys, time, urllib.request
 from pathlib import Path
 from svclab.testbed.local.agent.sandbox import create_host_sandbox, destroy_sandbox
 sb = create_host_sandbox(uid="4567abcd-0000-0000-0000-000000000000", namespace="default", name="host-0",
-                         node_netns=sys.argv[1], node_name="node-0", node_ip="10.250.0.1",
+                         node_netns=sys.argv[1], node_name="node-0", node_ips=("10.250.0.1",),
                          state_dir=Path(sys.argv[2]))
 proc = subprocess.Popen([sys.executable, "-m", "svclab.testbed.local.agnhost", "netexec",
                          "--http-port=8080", "--udp-port=-1"],
