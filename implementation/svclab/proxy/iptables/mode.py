@@ -6,12 +6,16 @@ import argparse
 import logging
 from pathlib import Path
 
+from svclab.proxy.adapters.errors import IptablesRestoreError
 from svclab.proxy.adapters.iptables import SubprocessIptables
+from svclab.proxy.adapters.nfacct import NetlinkNfacct
+from svclab.proxy.iptables.accounting import NfacctCollector, prepare
 from svclab.proxy.iptables.dump import IptablesDump
 from svclab.proxy.iptables.plan import PlanOptions
 from svclab.proxy.iptables.proxier import IptablesProxier
 from svclab.proxy.modes import IPTABLES_RULE_METRICS, ModeSpec
 from svclab.proxy.options import NodeOptions
+from svclab.proxy.service_port import IPFamily
 
 __all__ = ["MODE", "build", "cleanup", "conntrack_tcp_be_liberal"]
 
@@ -35,17 +39,26 @@ def conntrack_tcp_be_liberal(requested: bool, sysctl: Path = BE_LIBERAL_SYSCTL) 
 
 
 def build(node: NodeOptions, args: argparse.Namespace) -> IptablesProxier:
-    """The backend programming this node's iptables."""
+    """The backend programming this node's iptables (``ip6tables`` for an IPv6 proxier)."""
     liberal = conntrack_tcp_be_liberal(getattr(args, "conntrack_tcp_be_liberal", False))
+    nfacct = NetlinkNfacct()
+    counted = prepare(nfacct)  # the -m nfacct matches only where the objects exist
     return IptablesProxier(
-        SubprocessIptables(),
-        PlanOptions(node=node, conntrack_tcp_be_liberal=liberal),
+        SubprocessIptables(binary=node.facts.iptables),
+        PlanOptions(node=node, conntrack_tcp_be_liberal=liberal, nfacct=counted),
+        # one family's proxier reports the counters: both families' rules count in the same objects
+        collectors=(NfacctCollector(nfacct),) if counted and node.family is IPFamily.IPV4 else (),
     )
 
 
 def cleanup() -> None:
-    """Remove our jumps, chains and canaries (``svclab proxy --cleanup``)."""
+    """Remove our jumps, chains and canaries of both families (``svclab proxy --cleanup``), as
+    upstream's CleanupLeftovers; a host without ip6tables has no IPv6 rules to remove."""
     build(NodeOptions(), argparse.Namespace()).cleanup()
+    try:
+        build(NodeOptions(family=IPFamily.IPV6), argparse.Namespace()).cleanup()
+    except (OSError, IptablesRestoreError) as exc:
+        log.info("event=cleanup_skipped family=IPv6 reason=%s", exc)
 
 
 MODE = ModeSpec(
@@ -54,5 +67,6 @@ MODE = ModeSpec(
     cleanup=cleanup,
     rules_dump=IptablesDump(),
     metrics=IPTABLES_RULE_METRICS,
+    families=(IPFamily.IPV4, IPFamily.IPV6),
     colour="#2563eb",
 )
