@@ -59,7 +59,7 @@ def _clients(cluster: ClusterUnderTest, client: Client, namespace: str) -> list[
 @pytest.mark.proxy_mode("iptables", "nftables", "ipvs")
 def test_external_ip_not_assigned_to_a_node(cluster: ClusterUnderTest, client: Client, namespace: str) -> None:
     backends = create_backends(client, cluster, namespace, 2)
-    wait_ready(client, namespace, backends)
+    wait_ready(client, namespace, backends, timeout=60.0)  # slow on a loaded host
     create_service(client, "ext", namespace, ports=WEB, selector={"app": "backend"}, externalIPs=[EXTERNAL_IP])
     target = url(EXTERNAL_IP, 80)
     pods = _clients(cluster, client, namespace)
@@ -80,7 +80,7 @@ def test_load_balancer_same_port_tcp_and_udp_through_the_cluster_ip(
     cluster: ClusterUnderTest, client: Client, namespace: str
 ) -> None:
     backends = create_backends(client, cluster, namespace, 2)
-    wait_ready(client, namespace, backends)
+    wait_ready(client, namespace, backends, timeout=60.0)  # slow on a loaded host
     ports = [
         ServicePort(name="tcp", port=80, targetPort=HTTP_PORT, protocol="TCP"),
         ServicePort(name="udp", port=80, targetPort=UDP_PORT, protocol="UDP"),
