@@ -37,6 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from svclab.bench.proxy_partial_floor import partial_floor
 from svclab.bench.proxy_scenario import NODE_IP, NODE_NAME, Scenario, build_scenario, endpoint_change, service_change
 from svclab.proxy import modes
 from svclab.proxy.provider import Proxier, ProxierOptions, SyncReport
@@ -286,6 +287,20 @@ async def _partial_samples(proxier: Proxier, log: CallLog, scenario: Scenario, s
     return {"samples": seconds, "median": statistics.median(seconds), "runs": runs}
 
 
+def _partial_floor_samples(mode: str, samples: int) -> dict[str, Any] | None:
+    """The kernel's floor under a partial sync (``proxy_partial_floor``), timed ``samples`` times."""
+    floor = partial_floor(mode)
+    if floor is None:
+        return None
+    seconds = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        subprocess.run(floor.argv, input=floor.add, text=True, capture_output=True, check=True)
+        seconds.append(round(time.perf_counter() - started, 6))
+        subprocess.run(floor.argv, input=floor.remove, text=True, capture_output=True, check=True)
+    return {"samples": seconds, "median": statistics.median(seconds), "command": " ".join(floor.argv)}
+
+
 async def _event_latency(proxier: Proxier, scenario: Scenario, changes: int, completed: list[float]) -> dict[str, Any]:
     """Hand ``changes`` single-Service changes to the handlers, one at a time, with the loop running."""
     loop_task = asyncio.create_task(proxier.sync_loop())
@@ -351,7 +366,9 @@ async def _run(options: argparse.Namespace) -> int:
         else {}
     )
     _emit("full", input_bytes=size, seeded=options.seed_whole_table, **full)
-    _emit("partial", **await _partial_samples(proxier, log, scenario, options.partial_samples))
+    partial = await _partial_samples(proxier, log, scenario, options.partial_samples)
+    kernel_floor = _partial_floor_samples(options.mode, options.partial_samples)
+    _emit("partial", **partial, **({"kernel_floor": kernel_floor} if kernel_floor else {}))
     _emit("latency", **await _event_latency(proxier, scenario, options.changes, completed))
     if options.mode == "ipvs":
         _emit("floor", **_floor_ipvs(proxier.backend, recorded))  # type: ignore[arg-type]
