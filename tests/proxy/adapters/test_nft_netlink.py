@@ -1,4 +1,4 @@
-"""The nfnetlink chain query behind the iptables canary check (issue 16), and its use by the adapter.
+"""The nfnetlink queries behind the iptables and nftables canary checks (issue 16), and their use by the adapters.
 
 No addresses. The message layout is the kernel's (``linux/netfilter/nf_tables.h``,
 ``linux/netlink.h``): nlmsghdr, nfgenmsg, then the table and chain name
@@ -21,8 +21,10 @@ from typing import Any
 import pytest
 
 from svclab.proxy.adapters import iptables as iptables_adapter
+from svclab.proxy.adapters import nft as nft_adapter
 from svclab.proxy.adapters import nft_netlink
 from svclab.proxy.adapters.iptables import SubprocessIptables
+from svclab.proxy.adapters.nft import SubprocessNft
 from svclab.proxy.adapters.nft_netlink import getchain_request, parse_reply
 
 REPO = Path(__file__).resolve().parents[3]
@@ -129,3 +131,78 @@ def test_kernel_answers_as_iptables_does(netns: str) -> None:
     assert child.returncode == 0, child.stderr
     # the chain, a chain that is not there, a table that is not there
     assert child.stdout.split() == ["True", "False", "False"]
+
+
+def test_rule_dump_request_names_table_and_chain() -> None:
+    data = nft_netlink.getrule_dump_request(nft_netlink.NFPROTO_IPV4, "kube-proxy", "nat-prerouting", sequence=3)
+    length, kind, flags, sequence, _ = struct.unpack_from("=IHHII", data)
+    assert (length, kind, flags, sequence) == (len(data), 0x0A07, 0x301, 3)  # GETRULE, request + dump
+    assert data[20:36] == struct.pack("=HH", 15, 1) + b"kube-proxy\0\0"  # table, padded to 4
+    assert data[36:40] == struct.pack("=HH", 19, 2) and data[40:55] == b"nat-prerouting\0"
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        pytest.param(_message(0x0A06, b"\2\0\0\0"), (True, True), id="a-rule"),
+        pytest.param(_message(0x3, b"\0\0\0\0"), (False, True), id="empty-or-gone"),
+        pytest.param(_error(-errno.ENOENT), (False, True), id="no-such-table"),
+        pytest.param(_error(-errno.EPERM), (None, True), id="not-allowed-ask-the-tool"),
+        pytest.param(b"", (None, False), id="nothing-yet-read-on"),
+    ],
+)
+def test_rule_dump_parsing(reply: bytes, expected: tuple[bool | None, bool]) -> None:
+    assert nft_netlink.parse_rule_dump(reply) == expected
+
+
+@pytest.mark.parametrize(
+    ("netlink", "prefix", "tool_calls", "answer"),
+    [
+        pytest.param(True, (), 0, True, id="rules-no-process"),
+        pytest.param(False, (), 0, False, id="no-rules-no-process"),
+        pytest.param(None, (), 1, False, id="cannot-tell-ask-nft"),
+        pytest.param(True, ("ip", "netns", "exec", "x"), 1, False, id="other-netns-ask-nft"),
+    ],
+)
+def test_nft_adapter_asks_the_kernel_first(
+    monkeypatch: pytest.MonkeyPatch, netlink: bool | None, prefix: tuple[str, ...], tool_calls: int, answer: bool
+) -> None:
+    calls: list[tuple[str, ...]] = []
+
+    def fake_nft(*args: str, data: str | None = None) -> Any:
+        calls.append(args)
+        return subprocess.CompletedProcess(args, 1, "", "No such file or directory")
+
+    monkeypatch.setattr(nft_adapter.nft_netlink, "chain_has_rules", lambda family, table, chain: netlink)
+    executor = SubprocessNft("kube-proxy", prefix=prefix)
+    monkeypatch.setattr(executor, "_nft", fake_nft)
+    assert executor.has_rules("nat-prerouting") is answer
+    assert len(calls) == tool_calls
+
+
+_NFT_CHILD = """
+from svclab.proxy.adapters.nft import SubprocessNft
+nft = SubprocessNft("kube-proxy")
+print(nft.has_rules("nat-prerouting"), nft.has_rules("empty"), nft.has_rules("gone"))
+"""
+
+
+@pytest.mark.root
+@pytest.mark.timeout(30)
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("nft"), reason="needs root and nft")
+def test_kernel_answers_as_nft_does(netns: str) -> None:
+    ruleset = (
+        "add table ip kube-proxy\n"
+        "add chain ip kube-proxy nat-prerouting { type nat hook prerouting priority -100 ; }\n"
+        "add chain ip kube-proxy services\nadd chain ip kube-proxy empty\n"
+        "add rule ip kube-proxy nat-prerouting jump services\n"
+    )
+    subprocess.run(["ip", "netns", "exec", netns, "nft", "-f", "-"], input=ruleset, text=True, check=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO / "implementation")}
+    child = subprocess.run(
+        ["ip", "netns", "exec", netns, sys.executable, "-c", _NFT_CHILD], capture_output=True, text=True, env=env
+    )
+    assert child.returncode == 0, child.stderr
+    tool = SubprocessNft("kube-proxy", prefix=("ip", "netns", "exec", netns))
+    expected = [str(tool.has_rules(chain)) for chain in ("nat-prerouting", "empty", "gone")]
+    assert child.stdout.split() == expected == ["True", "False", "False"]
