@@ -20,18 +20,17 @@ test says), Services ``web`` / ``web2`` (80 -> 8080, port ``http``) selecting
 * a node cut off from the API server while Services change: its proxy keeps
   serving the rules it has, and converges once healed (the figure: heal ->
   that node's rules right). ``CUT_OFF`` s in the quick selection, the issue's
-  30 s under ``breadth``. After 10 s the node converged 2.7 s after healing;
-  after 30 s it took 22.7 s: while the node's ACKs are dropped the API server's
-  TCP retransmission timer backs off (0.2 s doubling), and the stalled watch
-  resumes only at its next retransmission. Our clients (like client-go, whose
-  HTTP/2 health check needs 30 s + 15 s) have no faster dead-watch detection,
-  so the 30 s test asserts convergence within ``LONG_CUT_OFF_WAIT`` and only
-  records the figure (the report marks it over the 5 s goal).
+  30 s under ``breadth``. A cut-off node's watches see neither data nor an
+  error: while its ACKs are dropped the API server's TCP retransmission timer
+  backs off (0.2 s doubling), so a stalled watch used to resume only at its
+  next retransmission, 22.7-24.5 s after a 30 s cut had healed. The reflector
+  now drops a watch that stays silent for three bookmark intervals and
+  reconnects every second or so (issue 15): 1.8 s after a 30 s cut, 2.4 s
+  after a 6 s one, on the iptables testbed under a load of 12-14.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 
@@ -43,7 +42,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap, Namespace
 
 from harness.cluster import ClusterUnderTest
-from harness.disruption import RECOVERY_LIMIT, RECOVERY_WAIT, assert_recovered, held, inject
+from harness.disruption import RECOVERY_WAIT, assert_recovered, held, inject, requests_during
 from harness.rules import RULE_MODES, DesiredPort, converged, read_rules, wait_converged
 from harness.traffic import (
     HTTP_PORT,
@@ -53,7 +52,6 @@ from harness.traffic import (
     create_service,
     http_get,
     pod_ips,
-    python_in_pod,
     url,
     wait_ready,
     worker_nodes,
@@ -66,7 +64,6 @@ WEB = [ServicePort(name="http", port=80, targetPort=HTTP_PORT, protocol="TCP")]
 BACKEND = {"app": "backend"}
 FREEZE = 10.0  # seconds the API server stays frozen
 CUT_OFF = 6.0  # seconds a node stays cut off in the quick selection (30 under breadth)
-LONG_CUT_OFF_WAIT = 60.0  # after a 30 s cut-off the API server's TCP retransmissions may be that far apart
 
 
 def _port(namespace: str, name: str, vip: str, ips: list[str]) -> DesiredPort:
@@ -154,29 +151,6 @@ def test_apiserver_killed_during_a_burst_of_writes(cluster: ClusterUnderTest, cl
     assert set(seen) - {""} == {first, second}
 
 
-_TRAFFIC_PROGRAM = """
-import json, socket, sys, time
-targets = [(sys.argv[i], int(sys.argv[i + 1])) for i in range(2, len(sys.argv), 2)]
-deadline = time.monotonic() + float(sys.argv[1])
-sent, failures = 0, []
-while time.monotonic() < deadline:
-    for host, port in targets:
-        sent += 1
-        try:
-            with socket.create_connection((host, port), timeout=2) as sock:
-                sock.sendall(b"GET /hostname HTTP/1.0\\r\\n\\r\\n")
-                reply = b""
-                while chunk := sock.recv(4096):
-                    reply += chunk
-            if not reply.startswith(b"HTTP/1.1 200"):
-                failures.append(f"{host}:{port}: {reply[:40]!r}")
-        except OSError as exc:
-            failures.append(f"{host}:{port}: {exc!r}")
-    time.sleep(0.05)
-print(json.dumps({"sent": sent, "failures": failures}))
-"""
-
-
 def test_traffic_flows_while_the_apiserver_is_frozen(cluster: ClusterUnderTest, client: Client, namespace: str) -> None:
     workers = worker_nodes(cluster)
     backends = create_backends(client, cluster, namespace, 2, nodes=workers)
@@ -187,18 +161,15 @@ def test_traffic_flows_while_the_apiserver_is_frozen(cluster: ClusterUnderTest, 
     node_ip = cluster.node(workers[-1]).ip
     collect_hostnames(cluster, namespace, pod, url(node_ip, address.node_ports[0]), backends)
 
-    targets = [address.cluster_ip, "80", node_ip, str(address.node_ports[0])]
+    targets = [(address.cluster_ip, 80), (node_ip, address.node_ports[0])]
     with held(cluster, "stop", "apiserver"):
-        outcome = python_in_pod(
-            cluster, namespace, pod, _TRAFFIC_PROGRAM, str(FREEZE), *targets, timeout=FREEZE + 30
-        ).check()
+        result = requests_during(cluster, namespace, pod, FREEZE, targets)
         # Frozen indeed: a request to the API would hang until it is continued.
         frozen = not _answers_within(cluster, 1.0)
         continued_at = time.monotonic()
-    result = json.loads(outcome.stdout)
     assert frozen, "the API server answered while stopped"
-    assert result["failures"] == [], result
-    assert result["sent"] >= 20, result
+    assert result.failures == [], result
+    assert result.sent >= 20, result
     wait_for(lambda: _api_answers(client, namespace), timeout=RECOVERY_WAIT, what="the API answers again")
     assert_recovered(cluster, "API server SIGSTOP: the API answers again after SIGCONT", continued_at)
 
@@ -213,9 +184,7 @@ def _answers_within(cluster: ClusterUnderTest, seconds: float) -> bool:
         probe.close()
 
 
-def _cut_off_while_services_change(
-    cluster: ClusterUnderTest, client: Client, namespace: str, seconds: float, *, goal: bool = True
-) -> None:
+def _cut_off_while_services_change(cluster: ClusterUnderTest, client: Client, namespace: str, seconds: float) -> None:
     workers = worker_nodes(cluster)
     if len(workers) < 2:
         pytest.skip("needs two worker nodes: one cut off, one serving")
@@ -241,14 +210,14 @@ def _cut_off_while_services_change(
         if cluster.proxy_mode in RULE_MODES:  # and indeed it has heard of nothing
             assert not converged(read_rules(cluster, cut), want[1:])
     healed_at = time.monotonic()
-    wait = RECOVERY_WAIT if goal else LONG_CUT_OFF_WAIT
+    wait = RECOVERY_WAIT
     if cluster.proxy_mode in RULE_MODES:
         wait_for(lambda: converged(read_rules(cluster, cut), want), timeout=wait, what=f"{cut} converged")
     else:
         answered = lambda: http_get(cluster, namespace, pod, url(vip2, 80)) in (first, second)  # noqa: E731
         wait_for(answered, timeout=wait, what="web2 answers")
     fault = f"node cut off from the API server {seconds:g}s: converged after healing"
-    assert_recovered(cluster, fault, healed_at, limit=RECOVERY_LIMIT if goal else None)
+    assert_recovered(cluster, fault, healed_at)
     seen = collect_hostnames(cluster, namespace, pod, url(vip2, 80), [first, second])
     assert set(seen) - {""} == {first, second}
 
@@ -263,4 +232,4 @@ def test_node_cut_off_from_the_apiserver_serves_old_rules_and_converges(
 def test_node_cut_off_for_30s_serves_old_rules_and_converges(
     cluster: ClusterUnderTest, client: Client, namespace: str
 ) -> None:
-    _cut_off_while_services_change(cluster, client, namespace, 30.0, goal=False)
+    _cut_off_while_services_change(cluster, client, namespace, 30.0)

@@ -24,7 +24,6 @@ are none the tests skip.
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import time
 
 import pytest
@@ -50,14 +49,13 @@ from harness.builders import (
     wait_slices,
 )
 from harness.cluster import ClusterUnderTest
-from harness.disruption import assert_recovered, inject
+from harness.disruption import assert_recovered, inject, requests_during
 from harness.traffic import (
     HTTP_PORT,
     collect_hostnames,
     create_backends,
     create_client,
     create_service,
-    python_in_pod,
     url,
     wait_ready,
     worker_nodes,
@@ -129,20 +127,6 @@ def test_objects_are_correct_after_the_controller_manager_restarts(
 
 
 WEB_PORTS = [ServicePort(name="http", port=80, targetPort=HTTP_PORT, protocol="TCP")]
-# Fresh-connection GETs every 50 ms for SECONDS; prints how many were sent and which failed.
-_REQUESTS = """
-import json, sys, time, urllib.request
-target, seconds = sys.argv[1], float(sys.argv[2])
-deadline, sent, failures = time.monotonic() + seconds, 0, []
-while time.monotonic() < deadline:
-    sent += 1
-    try:
-        urllib.request.urlopen(target, timeout=2).read()
-    except Exception as exc:
-        failures.append(repr(exc))
-    time.sleep(0.05)
-print(json.dumps({"sent": sent, "failures": failures}))
-"""
 AGENT_SECONDS = 4.0
 
 
@@ -172,14 +156,14 @@ def test_node_agent_killed_pods_keep_serving_and_are_adopted(
     collect_hostnames(cluster, namespace, pod, url(vip, 80), backends)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        traffic = pool.submit(python_in_pod, cluster, namespace, pod, _REQUESTS, url(vip, 80), str(AGENT_SECONDS))
+        traffic = pool.submit(requests_during, cluster, namespace, pod, AGENT_SECONDS, [(vip, 80)])
         inject(cluster, "kill", f"node-agent-{agent_node}")
         killed_at = time.monotonic()
         (newcomer,) = create_backends(client, cluster, namespace, 1, nodes=[agent_node], start=2)
         wait_ready(client, namespace, [newcomer])
         assert_recovered(cluster, "node agent kill -9: it runs new pods again", killed_at)
-        result = json.loads(traffic.result().check().stdout)
-    assert result["failures"] == [] and result["sent"] >= 20, result
+        result = traffic.result()
+    assert result.failures == [] and result.sent >= 20, result
 
     after = wait_ready(client, namespace, [*backends, newcomer])  # still Ready
     addresses = [pod.status.podIP for pod in after.values() if pod.status is not None]

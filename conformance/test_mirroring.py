@@ -10,6 +10,14 @@ blockOwnerDeletion), one slice per subset port set, ``ready`` true for
 addresses and false for notReadyAddresses, hostname / nodeName copied; only
 Endpoints of an existing selector-less Service are mirrored, and never those
 labelled ``endpointslice.kubernetes.io/skip-mirror: "true"``.
+
+One test sends traffic (upstream "should mirror a custom Endpoint with
+multiple subsets and same IP address"): Service ``example-custom-endpoints``
+(``port80`` 80, ``port81`` 81, no selector) and an Endpoints with two subsets
+naming one pod's IP, ``port80`` -> 8090 and ``port81`` -> 9090; the pod runs
+two netexec containers, one per port. Both ClusterIP ports answer with the
+pod's name (a mirroring or a proxy that keeps one subset per IP loses one
+port); once the Endpoints is deleted, its mirrored slices go.
 """
 
 from __future__ import annotations
@@ -18,9 +26,9 @@ from collections.abc import Sequence
 
 import pytest
 from lightkube import Client
-from lightkube.models.core_v1 import EndpointAddress, EndpointPort, EndpointSubset
+from lightkube.models.core_v1 import Container, EndpointAddress, EndpointPort, EndpointSubset, PodSpec
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import Endpoints, Service
+from lightkube.resources.core_v1 import Endpoints, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 from lightkube.types import PatchType
 
@@ -44,6 +52,8 @@ from harness.builders import (
     worker_nodes,
 )
 from harness.cluster import ClusterUnderTest
+from harness.traffic import AGNHOST, control_plane_node, create_client, create_service, http_get, url, wait_ready
+from harness.waiting import wait_for
 
 pytestmark = [pytest.mark.mirroring, pytest.mark.needs_controllers]
 
@@ -249,3 +259,40 @@ def test_selector_added_hands_over_from_mirrored_to_managed_slices(client: Clien
         lambda e: address_view(e) == {address_row(pods["pod"], ready=True)},
         what="the pod instead of the hand-written address",
     )
+
+
+def _two_port_server(name: str, namespace: str, node: str) -> Pod:
+    """One pod, two netexec containers: HTTP on 8090 and on 9090 (no UDP)."""
+    containers = [
+        Container(name=f"handle-{port}", image=AGNHOST, args=["netexec", f"--http-port={port}", "--udp-port=-1"])
+        for port in (8090, 9090)
+    ]
+    return Pod(
+        metadata=ObjectMeta(name=name, namespace=namespace),
+        spec=PodSpec(
+            containers=containers, terminationGracePeriodSeconds=1, nodeSelector={"kubernetes.io/hostname": node}
+        ),
+    )
+
+
+@pytest.mark.needs_proxy
+@pytest.mark.traffic
+@pytest.mark.breadth
+def test_traffic_to_both_ports_of_a_mirrored_endpoints_with_two_subsets_and_one_ip(
+    cluster: ClusterUnderTest, client: Client, namespace: str
+) -> None:
+    name = "example-custom-endpoints"
+    ports = [service_port("port80", 80), service_port("port81", 81)]
+    vip = create_service(client, name, namespace, ports=ports, selector=None).cluster_ip
+    server = "pod-handle-http-request"
+    client.create(_two_port_server(server, namespace, worker_nodes(cluster)[0]))
+    ip = wait_ready(client, namespace, [server])[server].status.podIP
+    client.create(_endpoints(name, namespace, [_subset([ip], 8090, "port80"), _subset([ip], 9090, "port81")]))
+    wait_slices(client, namespace, name, bool, what="mirrored slices", managed_by=MANAGED_BY_MIRRORING)
+
+    pod = create_client(client, namespace, control_plane_node(cluster))
+    for port in (80, 81):
+        wait_for(lambda port=port: http_get(cluster, namespace, pod, url(vip, port)) == server, what=f"{vip}:{port}")
+
+    client.delete(Endpoints, name, namespace=namespace)
+    wait_slices(client, namespace, name, lambda s: not s, what="mirrored slices gone", managed_by=MANAGED_BY_MIRRORING)

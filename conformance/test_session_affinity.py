@@ -10,7 +10,11 @@ backend; switching back to ``None`` spreads them again (upstream e2e
 same through one worker's address and the Service's nodePort, the Service
 created with ``ClientIP`` from the start (upstream "should have session
 affinity work for NodePort service" and "should be able to switch session
-affinity for NodePort service").
+affinity for NodePort service"). The UDP test (upstream networking.go
+"Granular Checks: Services should function for client IP based session
+affinity: udp") sends each datagram from a fresh source port, so every one is
+a new flow: without affinity they spread, with ``ClientIP`` one backend
+answers them all.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from lightkube.models.core_v1 import ServicePort
 from lightkube.resources.core_v1 import Service
 
 from harness.cluster import ClusterUnderTest
+from harness.from_node import pod_udp_hostnames
 from harness.traffic import (
     HTTP_PORT,
+    UDP_PORT,
     collect_hostnames,
     control_plane_node,
     create_backends,
@@ -38,6 +44,7 @@ from harness.waiting import wait_for
 pytestmark = [pytest.mark.needs_proxy, pytest.mark.session_affinity]
 
 WEB = [ServicePort(name="http", port=80, targetPort=HTTP_PORT, protocol="TCP")]
+DNS_LIKE = [ServicePort(name="udp", port=53, targetPort=UDP_PORT, protocol="UDP")]
 STICKY_ROUND = 20  # with 3 backends, 20 random picks all alike by chance: (1/3)**19
 
 
@@ -104,3 +111,26 @@ def test_node_port_client_ip_affinity_sticks_and_can_be_switched_off_and_on(
         what=f"ClientIP affinity through {target} again",
     )
     assert set(http_get_many(cluster, namespace, pod, target, 2 * STICKY_ROUND)) == {again}
+
+
+@pytest.mark.breadth
+def test_udp_client_ip_affinity(cluster: ClusterUnderTest, client: Client, namespace: str) -> None:
+    backends = create_backends(client, cluster, namespace, 3)
+    vip = create_service(client, "web", namespace, ports=DNS_LIKE, selector={"app": "backend"}).cluster_ip
+    pod = create_client(client, namespace, control_plane_node(cluster))
+    wait_ready(client, namespace, backends)
+    seen: set[str] = set()
+
+    def spread() -> bool:  # without affinity: fresh flows reach every backend
+        seen.update(pod_udp_hostnames(cluster, namespace, pod, vip, 53, STICKY_ROUND))
+        return set(backends) <= seen
+
+    wait_for(spread, what="UDP answers from every backend")
+
+    _affinity(client, namespace, "ClientIP")
+    sticky = wait_for(
+        lambda: _one_backend(pod_udp_hostnames(cluster, namespace, pod, vip, 53, STICKY_ROUND)),
+        what="ClientIP affinity for UDP in effect",
+    )
+    assert sticky in backends
+    assert set(pod_udp_hostnames(cluster, namespace, pod, vip, 53, 2 * STICKY_ROUND)) == {sticky}

@@ -16,7 +16,12 @@ expire by itself (30 s and more).
 * a backend that starts unready ("... when initial unready endpoints get
   ready"): the client sends before any endpoint is ready (its datagrams are
   rejected, leaving a conntrack entry without DNAT); once the backend turns
-  Ready the flow must reach it.
+  Ready the flow must reach it;
+* a hostNetwork client ("... for a ClusterIP service and client is
+  hostNetwork"): the client is a hostNetwork pod on the control-plane node,
+  so its datagrams leave from the node's own stack (the proxy's rules for
+  locally generated traffic, not a pod's); the backend on W1 is replaced by
+  a new one on W1.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from lightkube import Client
 from lightkube.models.core_v1 import ServicePort
 
 from harness.cluster import ClusterUnderTest
+from harness.host_network import create_host_client
 from harness.traffic import (
     UDP_PORT,
     backend_pod,
@@ -153,3 +159,21 @@ def test_udp_flow_reaches_a_backend_that_starts_unready(
 
     assert answers[0] == "", f"answered before the backend was ready: {answers[:5]}"
     assert answers[-1] == "late-0", f"the flow never reached late-0: {answers[-10:]}"
+
+
+def test_udp_flow_from_a_host_network_client_moves_to_the_new_backend(
+    cluster: ClusterUnderTest, client: Client, namespace: str
+) -> None:
+    workers = worker_nodes(cluster) or [cluster.nodes[0].name]
+    (old,) = create_backends(client, cluster, namespace, 1, prefix="old", nodes=workers[:1])
+    vip = create_service(client, "svc-udp", namespace, ports=UDP, selector={"app": "backend"}).cluster_ip
+    pod = create_host_client(client, namespace, control_plane_node(cluster), "hostexec")
+    wait_ready(client, namespace, [old])
+
+    def swap() -> str:
+        (new,) = create_backends(client, cluster, namespace, 1, prefix="new", nodes=workers[:1])
+        wait_ready(client, namespace, [new])
+        delete_pods(client, namespace, [old])
+        return new
+
+    _flow_moves(cluster, namespace, pod, vip, 80, old, swap)

@@ -6,6 +6,9 @@ the same path as ``svclab fault``); where the provider has none or refuses one
 provider's reason. ``held(cluster, action, target)`` keeps a fault (``stop``,
 ``cut-off``) for the block and undoes it on the way out, also when the test fails.
 
+``requests_during`` keeps fresh-connection GETs going from a pod while a fault
+is in place and says how many were sent and which failed.
+
 ``record_recovery`` appends the figure to $SVCLAB_CONVERGENCE_JSON like every
 convergence time, with ``fault`` (which fault it measured) and ``test`` (the
 pytest node id, so the report can tell a failed run's figure from a passing
@@ -21,19 +24,32 @@ still fails.
 
 from __future__ import annotations
 
+import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import pytest
 
 from harness.cluster import ClusterUnderTest
 from harness.rules import record_convergence
+from harness.traffic import python_in_pod
 from harness.waiting import scaled_seconds
 from svclab.testbed.faults import FaultRequest, FaultUnavailable, parse_fault
 
-__all__ = ["RECOVERY_GOAL", "RECOVERY_LIMIT", "RECOVERY_WAIT", "assert_recovered", "held", "inject", "record_recovery"]
+__all__ = [
+    "RECOVERY_GOAL",
+    "RECOVERY_LIMIT",
+    "RECOVERY_WAIT",
+    "RequestLog",
+    "assert_recovered",
+    "held",
+    "inject",
+    "record_recovery",
+    "requests_during",
+]
 
 RECOVERY_GOAL = 5.0  # seconds after the fault ends (issue 15), on the host kernel
 RECOVERY_LIMIT = 2 * RECOVERY_GOAL  # what a test fails beyond (see the module docstring)
@@ -84,3 +100,44 @@ def assert_recovered(
             f"{fault}: recovered after {seconds:.1f}s; the goal is {RECOVERY_GOAL:g}s, tests fail beyond {bound:g}s"
         )
     return seconds
+
+
+# A fresh connection and one GET /hostname to each (host, port) in turn, every
+# 50 ms, for argv[1] seconds; prints how many were sent and which failed.
+_REQUESTS_PROGRAM = """
+import json, socket, sys, time
+targets = [(sys.argv[i], int(sys.argv[i + 1])) for i in range(2, len(sys.argv), 2)]
+deadline = time.monotonic() + float(sys.argv[1])
+sent, failures = 0, []
+while time.monotonic() < deadline:
+    for host, port in targets:
+        sent += 1
+        try:
+            with socket.create_connection((host, port), timeout=2) as sock:
+                sock.sendall(b"GET /hostname HTTP/1.0\\r\\n\\r\\n")
+                reply = b""
+                while chunk := sock.recv(4096):
+                    reply += chunk
+            if not reply.startswith(b"HTTP/1.1 200"):
+                failures.append(f"{host}:{port}: {reply[:40]!r}")
+        except OSError as exc:
+            failures.append(f"{host}:{port}: {exc!r}")
+    time.sleep(0.05)
+print(json.dumps({"sent": sent, "failures": failures}))
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestLog:
+    sent: int
+    failures: list[str]
+
+
+def requests_during(
+    cluster: ClusterUnderTest, namespace: str, pod: str, seconds: float, targets: Sequence[tuple[str, int]]
+) -> RequestLog:
+    """GETs from ``pod`` to every target, each on a fresh connection, for ``seconds``."""
+    argv = [str(part) for target in targets for part in target]
+    done = python_in_pod(cluster, namespace, pod, _REQUESTS_PROGRAM, str(seconds), *argv, timeout=seconds + 30)
+    result = json.loads(done.check().stdout)
+    return RequestLog(result["sent"], result["failures"])

@@ -22,8 +22,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 SVC = "/api/v1/namespaces/default/services"
 SLICES = "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices"
 KUBE_PROXY_ACCEPT = "application/vnd.kubernetes.protobuf, */*"
@@ -114,11 +112,6 @@ def test_service_cidrs_are_served_with_the_default_one(api: Any) -> None:
     assert cidrs == {"kubernetes": ["10.96.0.0/16"]}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not served yet: events.k8s.io/v1 is a second view of the core Event storage (needs conversion, and a "
-    "protobuf schema, since kube-proxy posts protobuf); kube-proxy only logs the rejected event and runs on",
-)
 def test_events_k8s_io_v1_event_about_a_node_is_accepted(api: Any) -> None:
     event = {
         "apiVersion": "events.k8s.io/v1",

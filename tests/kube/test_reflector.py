@@ -22,6 +22,7 @@ from svclab.kube.reflector import (
     Reflector,
     ReflectorOptions,
     ReflectorState,
+    WatchIdle,
     apply_watch_event,
     decide_after_list_error,
     decide_after_watch,
@@ -57,8 +58,21 @@ _CONNECT_ERROR = httpx2.ConnectError("connection refused")
         (api_error(429, "slow down"), True, NextStep.WATCH, True),
         (api_error(403, "forbidden"), True, NextStep.LIST, True),
         (ValueError("bad line"), True, NextStep.LIST, True),
+        (WatchIdle(6.0), True, NextStep.WATCH, False),
+        (httpx2.ConnectTimeout("timed out"), True, NextStep.WATCH, False),
     ],
-    ids=["clean-close", "idle-close", "410-gone", "conn-refused", "503", "429", "403", "decode-error"],
+    ids=[
+        "clean-close",
+        "idle-close",
+        "410-gone",
+        "conn-refused",
+        "503",
+        "429",
+        "403",
+        "decode-error",
+        "silent",
+        "connect-timeout",
+    ],
 )
 def test_decide_after_watch(error: BaseException | None, saw_events: bool, step: NextStep, backoff: bool) -> None:
     decision = decide_after_watch(error, saw_events=saw_events)
@@ -148,5 +162,40 @@ async def test_relists_on_410_and_backs_off_on_list_errors(client: FakeClient, c
     await clock.advance_async(0.8)  # first backoff step
     assert reflector.lists == 3
     assert sink.calls[-1] == ("replace", (["a"], "1"))
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_silent_watch_is_dropped_once_the_server_sent_bookmarks(client: FakeClient, clock: FakeClock) -> None:
+    """A cut-off node: the watch neither ends nor fails, it just stops talking (issue 15)."""
+    client.seed(make_pod("a"))
+    reflector = _reflector(client, clock, RecordingSink())
+    task = asyncio.create_task(reflector.run())
+    await clock.settle()
+    await clock.advance_async(1.0)
+    client.send_bookmark()  # the server shows its heartbeat: 1 s < the 6 s idle timeout
+    await clock.settle()
+    await clock.advance_async(5.9)
+    assert client.watch_count() == 1 and reflector.watches == 1  # not yet silent long enough
+    await clock.advance_async(0.2)
+    assert reflector.watches == 2 and client.watch_count() == 1  # the old stream was closed
+    assert reflector.lists == 1  # resumed from the bookmark's resourceVersion, no relist
+    assert [a.body for a in client.actions if a.verb == "watch"] == ["1", "1"]
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_server_without_frequent_bookmarks_keeps_its_quiet_watches(
+    client: FakeClient, clock: FakeClock
+) -> None:
+    client.seed(make_pod("a"))
+    reflector = _reflector(client, clock, RecordingSink())
+    task = asyncio.create_task(reflector.run())
+    await clock.settle()
+    await clock.advance_async(60.0)
+    client.send_bookmark()  # kube-apiserver's pace: a minute apart
+    await clock.settle()
+    await clock.advance_async(120.0)
+    assert reflector.watches == 1 and not reflector.state.heartbeats
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)

@@ -14,9 +14,7 @@ nodes (read-only, like upstream's text); ``explain/<mode>/<case>.txt`` is
 
 from __future__ import annotations
 
-import os
-import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -63,17 +61,6 @@ def own_golden(request: pytest.FixtureRequest) -> Callable[[str, str], str]:
         return path.read_text()
 
     return expected
-
-
-@pytest.fixture
-def netns() -> Iterator[str]:
-    """A throwaway network namespace ``svclab-proxytest-<pid>`` for the root tests, deleted afterwards."""
-    name = f"svclab-proxytest-{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 def pytest_configure(config: pytest.Config) -> None:

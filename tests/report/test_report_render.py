@@ -256,6 +256,16 @@ def _probe_row(target: str, services: int, p50: float, diff: float | None, verdi
     }  # fmt: skip
 
 
+def _probe_sweep() -> list[dict[str, object]]:
+    """The connection probe at 0 and 5,000 extra Services, direct and through the ClusterIP."""
+    return [
+        _probe_row("direct", 0, 0.11, None, None),
+        _probe_row("clusterip", 0, 0.19, 0.08, "slower"),
+        _probe_row("direct", 5000, 0.12, None, None),
+        {**_probe_row("clusterip", 5000, 0.40, 0.28, "slower"), "rule_position": 5003, "rules_in_chain": 5004},
+    ]
+
+
 def test_round_spreads_verdicts_and_the_connect_sweep_are_shown(tmp_path: Path) -> None:
     import json
 
@@ -267,12 +277,7 @@ def test_round_spreads_verdicts_and_the_connect_sweep_are_shown(tmp_path: Path) 
             # above 100 % but inside the rounds' noise: never drawn as faster than direct
             f.update(ratio_to_direct=1.2, ratio_low=0.95, ratio_high=1.4, rounds=3, rps_noise_pct=30.0)
             f["verdict"] = "no measurable difference"
-    document["figures"] += [
-        _probe_row("direct", 0, 0.11, None, None),
-        _probe_row("clusterip", 0, 0.19, 0.08, "slower"),
-        _probe_row("direct", 5000, 0.12, None, None),
-        _probe_row("clusterip", 5000, 0.40, 0.28, "slower"),
-    ]
+    document["figures"] += _probe_sweep()
     load.write_text(json.dumps(document))
     html = render_report(tmp_path / "results", tmp_path / "out", now=NOW).read_text()
     card = " ".join(html.split('class="cards"')[1].split("</section>")[0].split())
@@ -283,6 +288,44 @@ def test_round_spreads_verdicts_and_the_connect_sweep_are_shown(tmp_path: Path) 
     sweep = " ".join(html.split('id="sweep"')[1].split("</section>")[0].split())
     assert 'id="chart-connect-sweep' in sweep
     assert "0.400 (0.390–0.420)" in sweep and "+0.280 vs direct: slower" in sweep
+    assert "rule 5,003 of 5,004 in KUBE-SERVICES" in sweep
+
+
+def test_a_probe_only_sweep_shows_the_connect_sweep_and_says_throughput_was_not_swept(tmp_path: Path) -> None:
+    """The quick profile sweeps the connection probe only: no empty throughput chart or columns."""
+    import json
+
+    shutil.copytree(DATA, tmp_path / "results")
+    for load in (tmp_path / "results").glob("load-*.json"):
+        document = json.loads(load.read_text())
+        document["figures"] = [f for f in document["figures"] if f["services"] == 0]
+        if load.name == "load-iptables.json":
+            document["figures"] += _probe_sweep()
+        load.write_text(json.dumps(document))
+    html = render_report(tmp_path / "results", tmp_path / "out", now=NOW).read_text()
+    sweep = " ".join(html.split('id="sweep"')[1].split("</section>")[0].split())
+    assert 'id="chart-connect-sweep' in sweep and 'id="chart-sweep' not in sweep
+    assert "swept the connection probe only" in sweep and "ClusterIP throughput, % of direct" not in sweep
+
+
+def test_what_a_testbeds_selection_left_out_is_said_under_the_matrix(tmp_path: Path) -> None:
+    import json
+
+    results = tmp_path / "results"
+    shutil.copytree(DATA, results)
+    env = json.loads((results / "environment.json").read_text())
+    left_out = (
+        "70 tests left out by the quick profile (needs_proxy and not breadth; "
+        "the mode-neutral ones ran on iptables; --profile full runs them)"
+    )
+    for phase in env["testbeds"]["nftables"]["phases"]:
+        if phase["name"] == "conformance":
+            phase["detail"] = f"20 passed, 0 failed, 1 skipped; {left_out}"
+    (results / "environment.json").write_text(json.dumps(env))
+    html = render_report(results, tmp_path / "out", now=NOW).read_text()
+    matrix = " ".join(html.split('id="conformance"')[1].split("</section>")[0].split())
+    assert f"<b>nftables</b>: {left_out}." in matrix
+    assert "<b>iptables</b>:" not in matrix
 
 
 def test_an_external_proxy_gets_its_column_beside_the_reference_modes(tmp_path: Path) -> None:

@@ -163,25 +163,21 @@ def _environment_entry_mode(result: TestbedResult) -> object:
     return _environment_entry(result)["mode"]
 
 
-def test_the_quick_profile_leaves_breadth_tests_out_and_says_how_many() -> None:
-    import argparse
-
-    from svclab.run.command import _conformance_selection
+def test_the_conformance_phase_says_how_many_tests_it_left_out_and_where_they_ran() -> None:
     from svclab.run.conformance_phase import ConformanceOutcome, _deselected
 
-    quick = argparse.Namespace(profile="quick", conformance_args="")
-    assert _conformance_selection(quick) == ("-m", "not breadth")
-    assert _conformance_selection(quick, in_uml=True) == ("-m", "not breadth and not disruption")
-    assert _conformance_selection(argparse.Namespace(profile="full", conformance_args="")) == ()
-    assert _conformance_selection(argparse.Namespace(profile="quick", conformance_args="-m traffic")) == (
-        "-m",
-        "traffic",
-    )
     assert _deselected("...\n60 passed, 3 skipped, 24 deselected in 300.1s\n") == 24
     assert _deselected("60 passed in 3s") == 0
     described = ConformanceOutcome(0, 60, 0, 3, left_out=33, selection="not breadth and not disruption").describe()
     assert described.endswith(
         "33 tests left out by the quick profile (not breadth and not disruption; --profile full runs them)"
+    )
+    described = ConformanceOutcome(
+        0, 20, 0, 1, left_out=70, selection="needs_proxy and not breadth", neutral_on="iptables"
+    ).describe()
+    assert described.endswith(
+        "70 tests left out by the quick profile (needs_proxy and not breadth; "
+        "the mode-neutral ones ran on iptables; --profile full runs them)"
     )
 
 

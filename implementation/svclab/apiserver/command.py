@@ -87,7 +87,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Unix socket of each node's agent, '{node}' standing for the node name "
         "(pods/log, exec, attach and portforward go there; none: those answer 503)",
     )
-    parser.add_argument("--watch-bookmark-interval", type=float, default=10.0, help=argparse.SUPPRESS)
+    # short: reflectors take a watch silent for a few intervals for a dead connection (issue 15)
+    parser.add_argument("--watch-bookmark-interval", type=float, default=2.0, help=argparse.SUPPRESS)
     parser.add_argument("--log-level", default="INFO")
 
 
@@ -115,7 +116,7 @@ def _bind_all(args: argparse.Namespace) -> list[socket.socket]:
 
 
 async def serve(args: argparse.Namespace, stop: asyncio.Event, sockets: list[socket.socket] | None = None) -> None:
-    from . import authn, bootstrap, certs, serviceaccounts
+    from . import apiextensions, authn, bootstrap, certs, serviceaccounts
     from .registry import Registry
     from .server import ApiServer
     from .services import ServiceAllocations, kubernetes_service_ip, parse_service_cidrs
@@ -138,6 +139,7 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event, sockets: list[soc
     allocations = ServiceAllocations(args.service_cidr)
     allocations.restore(store.list("Service"))
     registry = Registry(store, allocations)
+    apiextensions.install(registry)  # before anything lists stored custom objects
     serviceaccounts.install(registry)
     bootstrap.ensure_system_objects(registry, primary_cidr, advertise, advertise_port)
     serviceaccounts.ensure_default_service_accounts(registry)

@@ -12,7 +12,7 @@ from typing import Any
 
 from .storage import clone
 
-__all__ = ["apply_defaults", "default_pod_spec"]
+__all__ = ["apply_defaults", "default_pod_spec", "register_defaulter"]
 
 Obj = dict[str, Any]
 
@@ -220,6 +220,15 @@ _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "RoleBinding": _default_binding,
     "ClusterRoleBinding": _default_binding,
 }
+
+
+def register_defaulter(kind: str, defaulter: Callable[[Obj], None] | None) -> None:
+    """Default ``kind`` with ``defaulter`` (in place, on a copy) from now on; None forgets
+    it. For kinds served at run time (custom resources: pruning and schema defaults)."""
+    if defaulter is None:
+        _DEFAULTERS.pop(kind, None)
+    else:
+        _DEFAULTERS[kind] = defaulter
 
 
 def apply_defaults(kind: str, obj: Obj) -> Obj:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from . import errors
-from .resources import RESOURCES, ResourceType, by_kind
+from .resources import ResourceType, all_resources, by_kind
 from .services import ServiceAllocations
 from .storage import MODIFIED, Obj, Store, clone
 
@@ -350,8 +350,8 @@ class GarbageCollector:
                 self._terminating.discard(name)
                 continue
             remaining = 0
-            for r in RESOURCES:
-                if not r.namespaced:
+            for r in all_resources():
+                if not r.namespaced or by_kind(r.kind) is not r:  # a custom kind: once, by its storage version
                     continue
                 for obj in self.registry.store.list(r.kind, name):
                     remaining += 1

@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from . import openapi
-from .resources import RESOURCES, ResourceType
+from . import apiextensions, openapi
+from .resources import ResourceType, all_resources, served_generation
 
 __all__ = [
     "api_group_list",
@@ -62,7 +62,7 @@ def version_info() -> dict[str, Any]:
 def group_versions() -> list[tuple[str, str]]:
     """(group, version) pairs served, core first, in a stable order."""
     seen: list[tuple[str, str]] = []
-    for r in RESOURCES:
+    for r in all_resources():
         if (r.group, r.version) not in seen:
             seen.append((r.group, r.version))
     return seen
@@ -77,12 +77,15 @@ def api_versions(server_address: str) -> dict[str, Any]:
 
 
 def api_group_list() -> dict[str, Any]:
-    groups = []
+    versions: dict[str, list[str]] = {}
     for group, version in group_versions():
-        if not group:
-            continue
-        gv = {"groupVersion": f"{group}/{version}", "version": version}
-        groups.append({"name": group, "versions": [gv], "preferredVersion": gv})
+        if group:
+            versions.setdefault(group, []).append(version)
+    groups = []
+    for group, names in versions.items():
+        entries = [{"groupVersion": f"{group}/{version}", "version": version} for version in names]
+        # the first listed is preferred: a custom group lists its storage version first
+        groups.append({"name": group, "versions": entries, "preferredVersion": entries[0]})
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
@@ -112,7 +115,7 @@ def _resource_entries(r: ResourceType) -> list[dict[str, Any]]:
 
 
 def api_resource_list(group: str, version: str) -> dict[str, Any] | None:
-    resources = [r for r in RESOURCES if (r.group, r.version) == (group, version)]
+    resources = [r for r in all_resources() if (r.group, r.version) == (group, version)]
     if not resources:
         return None
     gv = f"{group}/{version}" if group else version
@@ -128,9 +131,14 @@ def _gv_path(group: str, version: str) -> str:
     return f"apis/{group}/{version}" if group else f"api/{version}"
 
 
-@functools.cache  # the same for the server's life; callers only serialise it
 def openapi_v3_document(group: str, version: str) -> dict[str, Any] | None:
-    resources = [r for r in RESOURCES if (r.group, r.version) == (group, version)]
+    """The OpenAPI v3 document of one group/version (custom ones included); callers only serialise it."""
+    return _openapi_v3_document(group, version, served_generation())
+
+
+@functools.lru_cache(maxsize=256)  # the same until CustomResourceDefinitions change
+def _openapi_v3_document(group: str, version: str, generation: int) -> dict[str, Any] | None:
+    resources = [r for r in all_resources() if (r.group, r.version) == (group, version)]
     if not resources:
         return None
     paths: dict[str, Any] = {}
@@ -152,16 +160,39 @@ def openapi_v3_document(group: str, version: str) -> dict[str, Any] | None:
             "patch": op,
             "put": dict(op, operationId=f"replace{r.kind}", **{"x-kubernetes-action": "put"}),
         }
+    schemas = dict(openapi.v3_schemas())
+    schemas.update(_custom_schema(r) for r in resources if r.custom)
     return {
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION},
         "paths": paths,
-        "components": {"schemas": openapi.v3_schemas()},
+        "components": {"schemas": schemas},
     }
 
 
-@functools.cache
+def _custom_schema(r: ResourceType) -> tuple[str, dict[str, Any]]:
+    """(component name, schema) of a custom kind, named as upstream publishes it
+    (reversed group, version, kind); ``kubectl explain`` finds it by its GVK."""
+    served = apiextensions.custom_kind_of(r.kind)
+    schema = dict(served.schema if served else {"type": "object"})
+    properties = dict(schema.get("properties") or {})
+    properties.update(
+        apiVersion={"type": "string"},
+        kind={"type": "string"},
+        metadata={"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"},
+    )
+    schema["properties"] = properties
+    schema["x-kubernetes-group-version-kind"] = [{"group": r.group, "version": r.version, "kind": r.kind}]
+    name = ".".join([*reversed(r.group.split(".")), r.version, r.kind])
+    return name, schema
+
+
 def openapi_v3_index() -> dict[str, Any]:
+    return _openapi_v3_index(served_generation())
+
+
+@functools.lru_cache(maxsize=8)
+def _openapi_v3_index(generation: int) -> dict[str, Any]:
     paths = {}
     for group, version in group_versions():
         doc = orjson.dumps(openapi_v3_document(group, version))

@@ -98,13 +98,16 @@ def method_not_allowed(message: str = "the server does not allow this method on 
     return ApiError(405, "MethodNotAllowed", message)
 
 
-def unsupported_media_type(content_type: str) -> ApiError:
+def unsupported_media_type(content_type: str, *, strategic: bool = True) -> ApiError:
+    """415 for a PATCH body type; ``strategic=False`` for custom resources, which have none."""
+    accepted = "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+    if strategic:
+        accepted += ", application/strategic-merge-patch+json"
     return ApiError(
         415,
         "UnsupportedMediaType",
         "the body of the request was in an unknown format - accepted media types include: "
-        "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, "
-        f"application/strategic-merge-patch+json (got {content_type})",
+        f"{accepted} (got {content_type})",
     )
 
 

@@ -79,6 +79,7 @@ class ProtoType(str, enum.Enum):
     BYTES_MAP = "map<string,bytes>"  # JSON: base64 values (Secret data, ConfigMap binaryData)
     INT_OR_STRING = "intstr.IntOrString"
     TIME = "metav1.Time"
+    MICRO_TIME = "metav1.MicroTime"
     FIELDS_V1 = "metav1.FieldsV1"
 
 
@@ -349,6 +350,10 @@ def _decode_special(spec: ProtoField, raw: bytes) -> Any:
         value = decode_message(raw, {1: _f("seconds", ProtoType.INT64), 2: _f("nanos", ProtoType.INT32)})
         # metav1.Time serialises to whole seconds; an empty message is the zero time.
         return _rfc3339(value["seconds"]) if value else None
+    if spec.type is ProtoType.MICRO_TIME:  # the same message; JSON keeps microseconds
+        value = decode_message(raw, {1: _f("seconds", ProtoType.INT64), 2: _f("nanos", ProtoType.INT32)})
+        moment = datetime.datetime.fromtimestamp(value.get("seconds", 0), tz=datetime.UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{value.get('nanos', 0) // 1000:06d}Z" if value else None
     if spec.type is ProtoType.FIELDS_V1:
         # FieldsV1 { bytes Raw = 1 } holds the JSON that the JSON API inlines.
         inner = decode_message(raw, {1: _f("raw", ProtoType.BYTES)})

@@ -2,8 +2,8 @@
 Namespace and Service: ConfigMap, Secret, ServiceAccount (``create configmap|secret|serviceaccount``),
 TokenRequest (``create token``), SelfSubjectReview (``auth whoami``), Deployment
 (``create deployment``), Job (``create job``) and the RBAC kinds (``create role``,
-``create rolebinding``, ``create clusterrole``, ``create clusterrolebinding``) and the
-self reviews of ``kubectl auth can-i``.
+``create rolebinding``, ``create clusterrole``, ``create clusterrolebinding``), the
+self reviews of ``kubectl auth can-i`` and the events.k8s.io/v1 Events kube-proxy posts.
 
 Field numbers are those of ``k8s.io/api``'s ``generated.proto``; only the fields
 those commands fill (and the pod-template fields a user can reach through them)
@@ -105,6 +105,25 @@ _JOB_SPEC: Schema = {
     10: _f("suspend", ProtoType.BOOL, keep_zero=True),
 }
 _OBJECT_REFERENCE: Schema = {1: _f("kind"), 2: _f("namespace"), 3: _f("name"), 4: _f("uid"), 5: _f("apiVersion")}
+_EVENT_REFERENCE: Schema = {**_OBJECT_REFERENCE, 6: _f("resourceVersion"), 7: _f("fieldPath")}
+# events.k8s.io/v1 Event, as kube-proxy and other new-style recorders post it (issue 19)
+_EVENT: Schema = {
+    1: _msg("metadata", OBJECT_META),
+    2: _f("eventTime", ProtoType.MICRO_TIME),
+    3: _msg("series", {1: _f("count", ProtoType.INT32), 2: _f("lastObservedTime", ProtoType.MICRO_TIME)}),
+    4: _f("reportingController"),
+    5: _f("reportingInstance"),
+    6: _f("action"),
+    7: _f("reason"),
+    8: _msg("regarding", _EVENT_REFERENCE),
+    9: _msg("related", _EVENT_REFERENCE),
+    10: _f("note"),
+    11: _f("type"),
+    12: _msg("deprecatedSource", {1: _f("component"), 2: _f("host")}),
+    13: _f("deprecatedFirstTimestamp", ProtoType.TIME),
+    14: _f("deprecatedLastTimestamp", ProtoType.TIME),
+    15: _f("deprecatedCount", ProtoType.INT32),
+}
 
 _POLICY_RULE: Schema = {
     1: _strings("verbs"),
@@ -187,4 +206,5 @@ SCHEMAS: Mapping[tuple[str, str], Schema] = {
     },
     (_RBAC, "RoleBinding"): _BINDING,
     (_RBAC, "ClusterRoleBinding"): _BINDING,
+    ("events.k8s.io/v1", "Event"): _EVENT,
 }

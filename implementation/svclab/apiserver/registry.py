@@ -59,7 +59,13 @@ def now_rfc3339(clock: Callable[[], datetime] | None = None) -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _spec_part(kind: str, obj: Obj) -> Any:
+def _spec_part(r: ResourceType, obj: Obj) -> Any:
+    """What metadata.generation counts changes of (custom objects: all but metadata, and
+    but status when it is a subresource, as upstream's custom resource strategy)."""
+    kind = r.kind
+    if r.custom:
+        skipped = ("metadata", "status") if "status" in r.subresources else ("metadata",)
+        return {key: value for key, value in obj.items() if key not in skipped}
     if kind == "EndpointSlice":
         return (obj.get("endpoints"), obj.get("ports"), obj.get("addressType"))
     if kind == "Deployment":  # annotations too: the legacy rollback annotation is a request
@@ -164,9 +170,11 @@ class Registry:
             meta.pop(key, None)
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = self.now()
-        if r.kind in _GENERATION_TRACKED:
+        if r.kind in _GENERATION_TRACKED or r.custom:
             meta["generation"] = 1
         obj = self._prepare_for_create(r.kind, obj)
+        if r.custom and "status" in r.subresources:
+            obj.pop("status", None)  # written through /status only
         if r.kind == "Service":
             self._init_ip_families(r, obj, None)
         errs = validation.validate_create(r.kind, obj) if validate else []
@@ -295,7 +303,7 @@ class Registry:
             raise self._invalid(r, old["metadata"]["name"], errs)
         if r.kind == "Service" and subresource is None:
             new = self._allocate(r, new, old, dry_run)
-        if r.kind in _GENERATION_TRACKED and _spec_part(r.kind, new) != _spec_part(r.kind, old):
+        if (r.kind in _GENERATION_TRACKED or r.custom) and _spec_part(r, new) != _spec_part(r, old):
             new["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
         if new == old:
             return old  # no change, no write: resourceVersion stays
@@ -331,6 +339,9 @@ class Registry:
         ns_key = namespace if r.namespaced else ""
         old = self.store.get(r.kind, ns_key, name)
         is_apply = content_type.startswith("application/apply-patch")
+        if r.custom and content_type == patching.STRATEGIC_MERGE_PATCH:
+            # no Go struct, no patch strategies: upstream refuses it for custom resources
+            raise errors.unsupported_media_type(content_type, strategic=False)
         if old is None:
             if is_apply and subresource is None:
                 base: Obj = {"apiVersion": r.api_version, "kind": r.kind, "metadata": {"name": name}}

@@ -17,7 +17,7 @@ import orjson
 from svclab.apimachinery.labels import label_selector_from_api
 from svclab.apimachinery.selection import SelectorError
 
-from . import errors, validation
+from . import apiextensions, errors, validation
 from . import patch as patching
 from .registry import Registry
 from .resources import ResourceType
@@ -38,13 +38,39 @@ def _selector(kind: str, spec: dict[str, Any]) -> str:
         return ""
 
 
+def _path_value(obj: Obj, path: str) -> Any:
+    value: Any = obj
+    for part in path.strip(".").split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _set_path(obj: Obj, path: str, value: Any) -> None:
+    *parents, last = path.strip(".").split(".")
+    for part in parents:
+        obj = obj.setdefault(part, {})
+    obj[last] = value
+
+
+def _replica_paths(r: ResourceType) -> apiextensions.ScalePaths:
+    served = apiextensions.custom_kind_of(r.kind) if r.custom else None
+    if served is not None and served.scale is not None:
+        return served.scale
+    return apiextensions.ScalePaths(".spec.replicas", ".status.replicas")
+
+
 def to_scale(r: ResourceType, obj: Obj) -> Obj:
-    """The Scale of a workload (side-effect-free)."""
-    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    """The Scale of a workload or custom object (side-effect-free); a custom object's
+    replicas and selector are where its CRD's scale subresource says."""
+    paths = _replica_paths(r)
     meta = {key: obj["metadata"][key] for key in _META_FIELDS if key in obj["metadata"]}
-    replicas = spec.get("replicas") or 0
-    scale_status: dict[str, Any] = {"replicas": status.get("replicas") or 0}
-    if selector := _selector(r.kind, spec):
+    replicas = _path_value(obj, paths.spec_replicas) or 0
+    scale_status: dict[str, Any] = {"replicas": _path_value(obj, paths.status_replicas) or 0}
+    if r.custom:
+        selector = _path_value(obj, paths.label_selector) if paths.label_selector else None
+    else:
+        selector = _selector(r.kind, obj.get("spec") or {})
+    if selector:
         scale_status["selector"] = selector
     return {
         "kind": "Scale",
@@ -90,7 +116,7 @@ def update_scale(
     if wanted_rv and wanted_rv != obj["metadata"]["resourceVersion"]:
         raise errors.conflict(r.group, r.plural, name, errors.STALE_OBJECT)
     new = orjson.loads(orjson.dumps(obj))
-    new.setdefault("spec", {})["replicas"] = (scale.get("spec") or {}).get("replicas", 0)
+    _set_path(new, _replica_paths(r).spec_replicas, (scale.get("spec") or {}).get("replicas", 0))
     updated, _ = registry.update(r, namespace, name, new, dry_run=dry_run)
     return to_scale(r, updated)
 

@@ -10,6 +10,7 @@ when the client asks for them (`kubectl get`).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import hmac
 import logging
@@ -24,11 +25,13 @@ from aiohttp import web
 from svclab.apimachinery.selection import SelectorError
 
 from . import (
+    apiextensions,
     authn,
     authz,
     deletion,
     discovery,
     errors,
+    event_views,
     openapi,
     openapi_proto,
     printing,
@@ -40,7 +43,7 @@ from . import (
 from .negotiation import Form, dry_run_requested, negotiate_form, partial_object_metadata, partial_object_metadata_list
 from .protobuf_schemas import SCHEMAS
 from .registry import Registry
-from .resources import VIRTUAL_KINDS, ResourceType, by_path
+from .resources import VIRTUAL_KINDS, ResourceType, by_kind, by_path
 from .storage import Obj, Store
 from .watch import DEFAULT_TIMEOUT, WatchRequest, serve_watch
 from .yaml_json import load_yaml_as_json
@@ -109,6 +112,15 @@ def _openapi_v2(accept: str) -> web.Response:
     return web.Response(body=as_json, content_type="application/json")
 
 
+def _view_patch(content_type: str, body: bytes) -> bytes:
+    """A PATCH body for an events.k8s.io/v1 Event, rewritten for the core Event it applies to."""
+    try:
+        patch = load_yaml_as_json(body) if "yaml" in content_type else orjson.loads(body)
+    except Exception:
+        return body  # undecodable: the patch code answers it with its usual 400
+    return orjson.dumps(event_views.patch_to_core(content_type, patch))
+
+
 def _form(request: web.Request, *, is_list: bool) -> Form:
     return negotiate_form(request.headers.get("Accept", ""), is_list=is_list)
 
@@ -127,7 +139,7 @@ class ApiServer:
         token: str,
         *,
         server_address: str = "",
-        bookmark_interval: float = 10.0,
+        bookmark_interval: float = 2.0,
         issuer: authn.TokenIssuer | None = None,
         agents: streaming.NodeAgents | None = None,
     ) -> None:
@@ -201,7 +213,26 @@ class ApiServer:
         }.get(request.method)
         if handler is None:
             raise errors.method_not_allowed()
+        if route.resource.view:
+            return await self._serve_view(request, route, handler)
         return await handler(request, route)
+
+    @staticmethod
+    async def _serve_view(request: web.Request, route: Route, handler: Any) -> web.StreamResponse:
+        """A request through events.k8s.io/v1: reads go through the view (same storage, its
+        list kind and bookmarks), writes through the core kind with converted bodies; JSON
+        answers are converted back (event_views.py)."""
+        request["view"] = route.resource
+        if request.method != "GET":
+            route = dataclasses.replace(route, resource=by_kind(route.resource.kind))
+        try:
+            response: web.StreamResponse = await handler(request, route)
+        except errors.ApiError as exc:
+            return _json(event_views.response_from_core(exc.status()), exc.code)
+        if isinstance(response, web.Response) and isinstance(response.body, bytes) and response.body:
+            if response.content_type == "application/json":
+                return _json(event_views.response_from_core(orjson.loads(response.body)), response.status)
+        return response
 
     def _special(self, path: str, accept: str = "") -> web.Response | None:
         if path in ("/healthz", "/livez", "/readyz"):
@@ -248,7 +279,13 @@ class ApiServer:
     ) -> dict[str, Any]:
         include = request.query.get("includeObject", "Metadata")
         return printing.to_table(
-            kind, objs, resource_version=rv, continue_token=cont, include_object=include, now=datetime.now(UTC)
+            kind,
+            objs,
+            resource_version=rv,
+            continue_token=cont,
+            include_object=include,
+            now=datetime.now(UTC),
+            custom=apiextensions.table_printer(kind),
         )
 
     async def _get(self, request: web.Request, route: Route) -> web.StreamResponse:
@@ -318,6 +355,11 @@ class ApiServer:
             def render(kind: str, obj: Obj) -> bytes:
                 return orjson.dumps({"type": kind, "object": partial_object_metadata(obj)}) + b"\n"
 
+        elif r.view:
+
+            def render(kind: str, obj: Obj) -> bytes:
+                return orjson.dumps({"type": kind, "object": event_views.from_core(obj)}) + b"\n"
+
         timeout = float(q.get("timeoutSeconds") or DEFAULT_TIMEOUT)
         req = WatchRequest(
             r,
@@ -338,13 +380,14 @@ class ApiServer:
         raw = await request.read()
         ctype = request.headers.get("Content-Type", "application/json")
         try:
+            decoded: dict[str, Any]
             if ctype.startswith("application/vnd.kubernetes.protobuf"):
-                return protobuf.decode_k8s_protobuf(raw, SCHEMAS)
-            if "yaml" in ctype:
-                loaded: dict[str, Any] = load_yaml_as_json(raw)
-                return loaded
-            decoded: dict[str, Any] = orjson.loads(raw) if raw else {}
-            return decoded
+                decoded = protobuf.decode_k8s_protobuf(raw, SCHEMAS)
+            elif "yaml" in ctype:
+                decoded = load_yaml_as_json(raw)
+            else:
+                decoded = orjson.loads(raw) if raw else {}
+            return event_views.to_core(decoded) if "view" in request else decoded
         except protobuf.ProtobufError as exc:
             raise errors.ApiError(415, "UnsupportedMediaType", str(exc)) from exc
         except Exception as exc:
@@ -417,6 +460,8 @@ class ApiServer:
         dry_run = _dry_run(request, "PatchOptions")
         ctype = request.headers.get("Content-Type", "").split(";")[0].strip()
         namespace, body = route.namespace or "", await request.read()
+        if "view" in request:
+            body = _view_patch(ctype, body)
         if route.subresource == "scale":
             return _json(
                 scale.patch_scale(self.registry, route.resource, namespace, name, ctype, body, dry_run=dry_run)

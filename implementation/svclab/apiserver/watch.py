@@ -143,15 +143,22 @@ async def _stream(
 ) -> None:
     deadline = time.monotonic() + req.timeout
     queue = sub.queue
+    # A bookmark goes out when nothing was written for a whole interval, also while
+    # events arrive that this watch filters out: clients take the silence of a
+    # watch for a dead connection (svclab.kube.reflector, issue 15).
+    last_write = time.monotonic()
     while True:
-        remaining = deadline - time.monotonic()
+        now = time.monotonic()
+        remaining = deadline - now
         if remaining <= 0:
             return
         try:
-            event = await asyncio.wait_for(queue.get(), min(remaining, bookmark_interval))
+            wait = max(0.0, min(remaining, last_write + bookmark_interval - now))
+            event = await asyncio.wait_for(queue.get(), wait)
         except TimeoutError:
             if req.allow_bookmarks and time.monotonic() < deadline:
                 await response.write(_bookmark(req, store.rv))
+            last_write = time.monotonic()
             continue
         chunks = []
         while True:  # drain what is queued: one write per burst
@@ -163,3 +170,4 @@ async def _stream(
             event = queue.get_nowait()
         if chunks:
             await response.write(b"".join(chunks))
+            last_write = time.monotonic()

@@ -3,8 +3,10 @@
 Configuration comes from, in order: the ``kubeconfig`` argument, the
 ``$KUBECONFIG`` variable, the in-cluster service account (a controller running
 in a kind pod), then ``~/.kube/config``.  Requests time out after 10 s
-(connect 5 s); watches have no read timeout (lightkube lifts it for watches
-and the server ends them after ``timeoutSeconds``).  Writes carry
+(connect 2 s: SYNs go out at 0 and 1 s, so a client retrying an API server
+it was cut off from tries again soon after the path heals, issue 15); watches
+have no read timeout (lightkube lifts it for watches and the server ends them
+after ``timeoutSeconds``; the reflector detects a silent one itself).  Writes carry
 ``fieldManager`` so managed fields name svclab.
 """
 
@@ -19,7 +21,7 @@ __all__ = ["REQUEST_TIMEOUT", "make_client"]
 
 # Seconds: whole-request timeout, and the connect part of it.
 REQUEST_TIMEOUT = 10.0
-CONNECT_TIMEOUT = 5.0
+CONNECT_TIMEOUT = 2.0
 
 
 def _load_config(kubeconfig: str | None) -> KubeConfig:

@@ -12,7 +12,15 @@ The loop, as client-go's ``Reflector.ListAndWatch``:
    event), list again at once;
 5. on a **transient error** (connection refused/reset, 429, 5xx) while
    watching, back off and resume the watch from the last seen version; on any
-   other error back off and list again.
+   other error back off and list again;
+6. when a watch stays **silent** for ``idle_timeout`` seconds although its
+   server was seen sending BOOKMARKs more often than that, the connection is
+   presumed dead (a node cut off from the API server sees neither data nor an
+   error: TCP retransmissions back off to tens of seconds, issue 15): drop it
+   and watch again at once; a connect that times out is retried at once too
+   (the timeout paces it). A server that sends bookmarks rarely
+   (kube-apiserver: about once a minute) never arms this, so its idle watches
+   are left alone.
 
 Backoff is client-go's reflector backoff: 800 ms doubling to 30 s, each delay
 stretched by up to 100 % jitter, reset after 2 quiet minutes.
@@ -26,6 +34,7 @@ I/O, so they are unit-tested without a server.  I/O sits behind a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random as random_module
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -49,6 +58,7 @@ __all__ = [
     "ReflectorOptions",
     "ReflectorSink",
     "ReflectorState",
+    "WatchIdle",
     "apply_watch_event",
     "decide_after_list_error",
     "decide_after_watch",
@@ -61,6 +71,10 @@ log = logging.getLogger(__name__)
 # Server-side watch timeout: client-go's minWatchTimeout, stretched by a
 # random factor in [1, 2) so many reflectors do not reconnect in lockstep.
 MIN_WATCH_TIMEOUT = 300.0
+
+# Seconds a watch may stay silent before it is presumed dead, once its server has shown
+# it sends bookmarks more often (svclab's API server: every 2 s on a quiet watch).
+WATCH_IDLE_TIMEOUT = 6.0
 
 # HTTP codes after which a watch is resumed rather than re-listed.
 _TRANSIENT_CODES = frozenset({429, 500, 502, 503, 504})
@@ -110,6 +124,7 @@ class ReflectorOptions:
     field_selector: str | Mapping[str, Any] | None = None
     resync_period: float = 0.0
     backoff: Backoff = field(default_factory=Backoff)
+    idle_timeout: float = WATCH_IDLE_TIMEOUT  # 0: never presume a silent watch dead (step 6)
 
 
 class NextStep(str, Enum):
@@ -140,6 +155,14 @@ _EVENT_ACTIONS = {
 }
 
 
+class WatchIdle(Exception):
+    """A watch sent nothing for longer than its server's bookmarks allow: presumed dead."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"watch silent for {seconds:g}s: connection presumed dead")
+        self.seconds = seconds
+
+
 def error_status_code(error: BaseException) -> int | None:
     """The HTTP status of an API error (lightkube ``ApiError`` or httpx), else None."""
     status = getattr(error, "status", None)
@@ -159,6 +182,11 @@ def decide_after_watch(error: BaseException | None, *, saw_events: bool = True) 
     """
     if error is None:
         return Decision(NextStep.WATCH, backoff=not saw_events, reason="watch closed")
+    if isinstance(error, (WatchIdle, httpx2.ConnectTimeout)):
+        # A silent watch, or a connect that timed out (packets dropped, as for a node cut
+        # off from the API server): the connect timeout already paces these retries, and
+        # retrying at once tries again soon after the path heals (issue 15).
+        return Decision(NextStep.WATCH, backoff=False, reason=str(error) or repr(error))
     code = error_status_code(error)
     if code == 410:
         return Decision(NextStep.LIST, backoff=False, reason="resourceVersion expired (410 Gone)")
@@ -184,9 +212,11 @@ class ReflectorSink(Protocol[T]):
 
 @dataclass(slots=True)
 class ReflectorState:
-    """The reflector's memory: the last resourceVersion it saw."""
+    """The reflector's memory: the last resourceVersion it saw, and whether its server
+    sends bookmarks often enough for a silent watch to mean a dead connection."""
 
     resource_version: str = ""
+    heartbeats: bool = False
 
 
 def apply_watch_event(state: ReflectorState, event_type: str, obj: Any, sink: ReflectorSink[Any]) -> EventAction:
@@ -282,10 +312,56 @@ class Reflector(Generic[T]):
         self.watches += 1
         timeout = int(MIN_WATCH_TIMEOUT * (1.0 + self._random()))
         saw_events = False
+        idle = self._options.idle_timeout
+        events = aiter(self._lister_watcher.watch(self.state.resource_version, timeout))
         try:
-            async for event_type, obj in self._lister_watcher.watch(self.state.resource_version, timeout):
+            last = self._clock.now()
+            while True:
+                try:
+                    event_type, obj = await self._next_event(events, idle if self.state.heartbeats else 0.0)
+                except StopAsyncIteration:
+                    break
+                if event_type == "BOOKMARK" and idle > 0 and self._clock.now() - last < idle:
+                    self.state.heartbeats = True  # this server's bookmarks come often enough
+                last = self._clock.now()
                 apply_watch_event(self.state, event_type, obj, self._sink)
                 saw_events = True
         except Exception as error:
             return decide_after_watch(error, saw_events=saw_events)
+        finally:
+            await _close(events)
         return decide_after_watch(None, saw_events=saw_events)
+
+    async def _next_event(self, events: AsyncIterator[tuple[str, T]], idle: float) -> tuple[str, T]:
+        """The stream's next event; raises WatchIdle when none comes within ``idle``
+        seconds of the reflector's clock (0: wait for ever)."""
+        pending = asyncio.ensure_future(anext(events))
+        if idle <= 0:
+            return await pending
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            if not pending.done():
+                expired = True
+                pending.cancel()
+
+        timer = self._clock.call_at(self._clock.now() + idle, expire)
+        try:
+            return await pending
+        except asyncio.CancelledError:
+            if expired:
+                raise WatchIdle(idle) from None
+            raise
+        finally:
+            timer.cancel()
+
+
+async def _close(events: AsyncIterator[Any]) -> None:
+    """Close a watch stream (its HTTP response) that we stop reading."""
+    close = getattr(events, "aclose", None)
+    if close is not None:
+        try:
+            await close()
+        except Exception as error:  # a stream already broken: nothing left to release
+            log.debug("closing a watch stream: %r", error)

@@ -167,7 +167,7 @@ def _figure_from_dict(data: Mapping[str, Any]) -> Figure:
         if value is None or value == "":
             return dataclasses.fields(Figure)[_FIELD_INDEX[name]].default
         kind = str(_ROUND_FIELDS[name])
-        return int(value) if kind == "int" else str(value) if kind.startswith("str") else float(value)
+        return int(value) if kind.startswith("int") else str(value) if kind.startswith("str") else float(value)
 
     return Figure(
         mode=str(data["mode"]),

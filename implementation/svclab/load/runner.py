@@ -144,14 +144,15 @@ class LoadRunner:
         """Every target x scenario of the profile, at a given Service count.
 
         One worker run per scenario, its targets interleaved.  At a count
-        other than 0 only the profile's ``sweep_targets`` are run.  The
+        other than 0 only the profile's ``sweep_targets`` in its ``sweep_scenarios``
+        are run.  The
         result is ordered by target, then scenario.
         """
         wanted = [t for t in targets if services == 0 or t.kind in profile.sweep_targets]
         results: list[Measurement] = []
         if not wanted:
             return results
-        for scenario in profile.scenarios:
+        for scenario in profile.scenarios_at(services):
             if progress:
                 progress(
                     f"{self._mode}: {', '.join(t.kind.value for t in wanted)} interleaved, "

@@ -58,6 +58,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="set nf_conntrack_tcp_be_liberal in the proxy's network namespace; iptables then drops no INVALID packets",
     )
+    parser.add_argument(
+        "--conntrack-tcp-timeout-established",
+        type=parse_duration,
+        default=24 * 3600.0,
+        metavar="DURATION",
+        help="nf_conntrack_tcp_timeout_established in the proxy's network namespace (0: leave it)",
+    )
+    parser.add_argument(
+        "--conntrack-tcp-timeout-close-wait",
+        type=parse_duration,
+        default=3600.0,
+        metavar="DURATION",
+        help="nf_conntrack_tcp_timeout_close_wait in the proxy's network namespace (0: leave it)",
+    )
     parser.add_argument("--metrics-bind-address", default="127.0.0.1:10249", metavar="HOST:PORT")
     parser.add_argument("--healthz-bind-address", default="0.0.0.0:10256", metavar="HOST:PORT")
     for spec in modes.mode_specs():

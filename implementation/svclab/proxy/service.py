@@ -22,6 +22,7 @@ from aiohttp import web
 
 from svclab.proxy import modes
 from svclab.proxy.conntrack import Runner, run_cleanup, subprocess_runner
+from svclab.proxy.conntrack_timeouts import ConntrackTimeouts, apply_timeouts
 from svclab.proxy.healthz import ProxyHealth
 from svclab.proxy.metrics import ProxyMetrics
 from svclab.proxy.provider import ModeBackend, Proxier, ProxierOptions, SyncReport
@@ -152,7 +153,12 @@ def _informers(client: Any, node: str, proxier: Proxier, metrics: ProxyMetrics, 
     from lightkube.resources.discovery_v1 import EndpointSlice
 
     from svclab.kube.informer import Informer
-    from svclab.kube.reflector import ReflectorOptions
+    from svclab.kube.reflector import Backoff, ReflectorOptions
+
+    # Retry a lost API server every second or so, not client-go's up to 30 s: a node cut
+    # off for 30 s should converge within seconds of healing (issue 15). The connect
+    # timeout already paces attempts while packets are dropped.
+    backoff = Backoff(initial=0.5, cap=1.0)
 
     def queued(handler: Callable[[Any | None, Any | None], None]) -> Callable[[Any | None, Any | None], None]:
         def wrapped(old: Any | None, new: Any | None) -> None:
@@ -162,9 +168,9 @@ def _informers(client: Any, node: str, proxier: Proxier, metrics: ProxyMetrics, 
 
         return wrapped
 
-    services = Informer(client, Service, ReflectorOptions(label_selector=PROXY_LABEL_SELECTOR))
-    slices = Informer(client, EndpointSlice, ReflectorOptions(label_selector=PROXY_LABEL_SELECTOR))
-    nodes = Informer(client, Node, ReflectorOptions(field_selector=f"metadata.name={node}"))
+    services = Informer(client, Service, ReflectorOptions(label_selector=PROXY_LABEL_SELECTOR, backoff=backoff))
+    slices = Informer(client, EndpointSlice, ReflectorOptions(label_selector=PROXY_LABEL_SELECTOR, backoff=backoff))
+    nodes = Informer(client, Node, ReflectorOptions(field_selector=f"metadata.name={node}", backoff=backoff))
     services.add_handler(handler_for(queued(proxier.on_service)))
     slices.add_handler(
         handler_for(
@@ -190,9 +196,14 @@ async def serve(
     mode = args.mode if backend is not None else _effective_mode(args)
     client = client if client is not None else make_client(args.kubeconfig)
     node = args.hostname_override
-    if backend is None:
+    if backend is None:  # a real node (tests inject a backend): its conntrack sysctls too
+        defaults = ConntrackTimeouts()
+        established = getattr(args, "conntrack_tcp_timeout_established", defaults.tcp_established)
+        apply_timeouts(ConntrackTimeouts(established, getattr(args, "conntrack_tcp_timeout_close_wait", 3600.0)))
         backend = modes.build_backend(mode, args, await _node_ips(client, node))
     metrics, health = ProxyMetrics(), ProxyHealth(timeout=2 * args.sync_period)
+    for collector in getattr(backend, "collectors", ()):  # a mode's own counters (iptables: nfacct)
+        metrics.registry.register(collector)
     metrics.record_mode(args.mode, mode)
     run_conntrack = conntrack_runner or subprocess_runner()
 

@@ -71,6 +71,14 @@ def _ratio(figures: Sequence[Figure], scenario: Scenario) -> float | None:
     return None if row is None else row.ratio_to_direct
 
 
+def _left_out(info: Mapping[str, Any]) -> str:
+    """What the run's selection left out of the testbed's suite, as its conformance phase said it."""
+    for phase in info.get("phases", ()):
+        if phase.get("name") == "conformance" and "left out" in phase.get("detail", ""):
+            return str(phase["detail"]).split("; ", 1)[-1]
+    return ""
+
+
 def _broken_phases(info: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The phases of a testbed's run that did not end well (environment.json's ``phases``)."""
     return [p for p in info.get("phases", ()) if not p.get("ok", True)]
@@ -183,6 +191,7 @@ def _testbed_view(
         "headline": headline(t, info),
         "cells": [_cell((t.areas or {}).get(a)) if t.areas is not None else _cell(None) for a in areas],
         "failed_tests": t.failed_tests,
+        "left_out": _left_out(info),
         "links": {k: _link(v, out_dir) for k, v in links},
         "load_rows": _load_rows(t, results_dir, out_dir),
     }
@@ -222,7 +231,7 @@ def build_view(
     if figures:
         view["charts"]["throughput"] = Markup(charts.throughput_chart(by_testbed, load_modes))
         view["charts"]["latency"] = Markup(charts.latency_chart(by_testbed, load_modes))
-        if any(f.services for f in figures):
+        if any(f.services and f.scenario in charts.HTTP_SCENARIOS for f in figures):
             view["charts"]["sweep"] = Markup(charts.sweep_chart(by_testbed, load_modes))
         if any(f.connect_p50_ms is not None for f in figures):
             view["charts"]["connect_sweep"] = Markup(charts.connect_sweep_chart(by_testbed, load_modes))
@@ -232,6 +241,7 @@ def build_view(
     explanations = read_explanations(results_dir)
     view["explain"] = explain_rows(explanations, [*names, *sorted(set(explanations) - set(names))])
     view["sweep_table"] = _sweep_table(by_testbed, load_modes)
+    view["swept_probe_only"] = any(f.services for f in figures) and not view["charts"]["sweep"]
     view["connect_table"] = _connect_table(by_testbed, load_modes)
     view["short_sweeps"] = _short_sweeps(by_testbed, view["testbeds"])
     return view
@@ -264,7 +274,7 @@ def _renamed(f: Figure, testbed: str) -> Figure:
 
 
 def _sweep_table(figures: Sequence[Figure], modes: Sequence[str]) -> dict[str, Any]:
-    counts = sorted({f.services for f in figures})
+    counts = sorted({f.services for f in figures if f.scenario in charts.HTTP_SCENARIOS})
     rows = []
     for scenario in charts.HTTP_SCENARIOS:
         for mode in modes:

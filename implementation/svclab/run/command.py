@@ -12,7 +12,9 @@ still run. Exit status 1 when a conformance test failed or a phase broke.
 Testbeds run side by side, one lane each (``svclab.run.lanes``); load phases
 start when every conformance phase is over and never overlap. ``--sequential``
 runs one testbed at a time. The quick profile leaves out the conformance
-tests marked ``breadth`` (the report says how many); ``--profile full`` runs them.
+tests marked ``breadth`` and judges the mode-neutral tests once per control
+plane (``svclab.run.selection``; the report says what each testbed left out);
+``--profile full`` runs every test everywhere.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 
 from svclab.run.lanes import LaneControls, plan_lanes, run_lanes
 from svclab.run.progress import PhaseResult, Progress, TestbedResult, summary_lines
+from svclab.run.selection import Selection, TestbedTraits, plan_selections
 
 __all__ = ["OPT_IN_TESTBEDS", "add_arguments", "chosen_testbeds", "default_testbeds", "run"]
 
@@ -121,6 +124,7 @@ def _run_testbed(
     path: Path,
     spec: Any,
     result: TestbedResult,
+    selection: Selection,
     args: argparse.Namespace,
     progress: Progress,
     controls: LaneControls,
@@ -148,11 +152,10 @@ def _run_testbed(
     try:
         try:
             if not args.skip_conformance and not controls.stop.is_set():
-                extra = _conformance_selection(args, in_uml=result.kernel.startswith("uml"))
                 _timed(
                     result,
                     "conformance",
-                    lambda: run_conformance(cluster.name, testbed, args.reports, extra_args=extra),
+                    lambda: run_conformance(cluster.name, testbed, args.reports, selection),
                     progress,
                 )
             if not args.skip_explain and not controls.stop.is_set():
@@ -190,21 +193,6 @@ def _load(
         )
 
 
-QUICK_SELECTION = "not breadth"
-# In the one-CPU UML guest the disruption area alone takes ~9 min; the host testbeds
-# measure recovery for the report, the guest runs it with --profile full.
-QUICK_UML_SELECTION = "not breadth and not disruption"
-
-
-def _conformance_selection(args: argparse.Namespace, *, in_uml: bool = False) -> tuple[str, ...]:
-    """pytest arguments for the suite: the user's, and in the quick profile no ``breadth``
-    tests (in a UML guest no ``disruption`` tests either)."""
-    extra = tuple(args.conformance_args.split())
-    if args.profile == "quick" and "-m" not in extra:
-        extra += ("-m", QUICK_UML_SELECTION if in_uml else QUICK_SELECTION)
-    return extra
-
-
 def _effective_mode(cluster: Any, result: TestbedResult, progress: Progress) -> str:
     """The mode the proxies really run; ``result.mode`` then names a fallback for the report."""
     from svclab.testbed.proxy_mode import describe_mode, effective_proxy_mode
@@ -219,6 +207,11 @@ def _effective_mode(cluster: Any, result: TestbedResult, progress: Progress) -> 
     if effective != requested:
         progress(f"{result.testbed}: proxy mode {result.mode}")
     return effective
+
+
+def _control_plane(spec: Any) -> tuple[str, str]:
+    """Testbeds alike in this run the same API server and controllers (the mode-neutral tests' subject)."""
+    return spec.provider.value, repr(spec.external_controllers)
 
 
 def _environment_entry(result: TestbedResult) -> dict[str, object]:
@@ -271,8 +264,21 @@ def run(args: argparse.Namespace) -> int:
             else ""
         )
     )
+    selections = plan_selections(
+        [
+            TestbedTraits(path, result.kernel.startswith("uml"), _control_plane(spec))
+            for path, (spec, result) in assessed.items()
+            if spec is not None and not result.skipped_reason
+        ],
+        profile=args.profile,
+        user_args=args.conformance_args,
+    )
     results = run_lanes(
-        lanes, lambda path, controls: _run_testbed(path, *assessed[path], args, progress, controls), progress
+        lanes,
+        lambda path, controls: _run_testbed(
+            path, *assessed[path], selections.get(path, Selection()), args, progress, controls
+        ),
+        progress,
     )
     ordered = [results[path] for path in files if path in results]
     write_environment(

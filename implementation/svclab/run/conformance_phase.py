@@ -19,6 +19,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from svclab.run.selection import Selection
+
 __all__ = ["ConformanceOutcome", "conformance_dir", "run_conformance"]
 
 
@@ -30,6 +32,7 @@ class ConformanceOutcome:
     skipped: int
     left_out: int = 0  # deselected by the run's selection (the quick profile's ``-m``)
     selection: str = ""  # that ``-m`` expression
+    neutral_on: str = ""  # the testbed that judged the mode-neutral tests instead
 
     @property
     def ok(self) -> bool:
@@ -38,8 +41,10 @@ class ConformanceOutcome:
     def describe(self) -> str:
         text = f"{self.passed} passed, {self.failed} failed, {self.skipped} skipped"
         if self.left_out:
-            selection = self.selection or "not breadth"
-            text += f"; {self.left_out} tests left out by the quick profile ({selection}; --profile full runs them)"
+            text += f"; {self.left_out} tests left out by the quick profile ({self.selection or 'not breadth'}"
+            if self.neutral_on:
+                text += f"; the mode-neutral ones ran on {self.neutral_on}"
+            text += "; --profile full runs them)"
         return text
 
 
@@ -63,8 +68,9 @@ def _counts(junit: Path) -> tuple[int, int, int]:
 
 
 def run_conformance(
-    cluster_name: str, testbed: str, results_dir: Path, *, extra_args: tuple[str, ...] = (), timeout: float = 1800
+    cluster_name: str, testbed: str, results_dir: Path, selection: Selection | None = None, *, timeout: float = 1800
 ) -> ConformanceOutcome:
+    selection = selection or Selection()
     suite = conformance_dir()
     junit = results_dir / f"junit-{testbed}.xml"
     argv = [
@@ -81,7 +87,7 @@ def run_conformance(
         f"--junitxml={junit}",
         f"--html={results_dir / f'conformance-{testbed}.html'}",
         "--self-contained-html",
-        *extra_args,
+        *selection.args,
     ]
     env = dict(
         os.environ,
@@ -92,8 +98,13 @@ def run_conformance(
     with open(results_dir / f"conformance-{testbed}.log", "w") as log:
         done = subprocess.run(argv, cwd=suite.parent, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout)
     left_out = _deselected((results_dir / f"conformance-{testbed}.log").read_text(errors="replace"))
-    selection = extra_args[extra_args.index("-m") + 1] if "-m" in extra_args[:-1] else ""
-    return ConformanceOutcome(done.returncode, *_counts(junit), left_out=left_out, selection=selection)
+    return ConformanceOutcome(
+        done.returncode,
+        *_counts(junit),
+        left_out=left_out,
+        selection=selection.marker_expression,
+        neutral_on=selection.neutral_on,
+    )
 
 
 def _deselected(log: str) -> int:

@@ -5,6 +5,13 @@ passes that node's proxy; the backends (agnhost netexec, HTTP on 8080) run on
 the other nodes; the NodePort target is another node's address. Extra dummy
 Services for the sweep point at a backend, and a sweep step counts as
 programmed once the newest dummy's ClusterIP answers from the client pod.
+
+The measured Service is named so that it sorts after the sweep's dummies: the
+reference iptables proxy writes ``KUBE-SERVICES`` in name order, so its rule is
+matched last, after every extra Service's (the worst case, issue 17). In
+iptables mode the rule's position is read back from the client's node at each
+step and kept with the ClusterIP's figures (``rule_position`` of
+``rules_in_chain``), since other implementations order the chain differently.
 """
 
 from __future__ import annotations
@@ -24,10 +31,12 @@ from lightkube.resources.core_v1 import Namespace, Node, Pod, Service
 from svclab.kube.models import from_dict, name_of
 from svclab.load import (
     ClientPod,
+    Figure,
     LoadResults,
     LoadRunner,
     Measurement,
     Profile,
+    TargetKind,
     build_targets,
     figures_from_measurements,
     write_results,
@@ -42,6 +51,8 @@ NAMESPACE = "svclab-load"
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
 BACKEND_LABEL = {"app": "svclab-load-backend"}
 BACKENDS = 2
+# after the dummies' "svclab-sweep-NNNNN" in name order (see the module docstring)
+MEASURED_SERVICE = "web"
 
 
 def _schedulable(node: Node) -> bool:
@@ -89,7 +100,7 @@ def _deploy(client: Client, client_node: str, backend_nodes: list[str]) -> Servi
         from_dict(
             Service,
             {
-                "metadata": {"name": "load-backend"},
+                "metadata": {"name": MEASURED_SERVICE},
                 "spec": {
                     "type": "NodePort",
                     "selector": BACKEND_LABEL,
@@ -149,17 +160,8 @@ def _deploy_and_wait(cluster: RunCluster, client: Client) -> tuple[str, Any, Any
     return client_node, others[0], service
 
 
-def _measure(
-    cluster: RunCluster, mode: str, profile: Profile, work_dir: Path, progress: Callable[[str], None]
-) -> list[Any]:
-    assert cluster.kubeconfig is not None
-    client = Client(KubeConfig.from_file(str(cluster.kubeconfig)))
-    client_node, other_node, service = _deploy_and_wait(cluster, client)
-    ips = _ready_pod_ips(client)
-    targets = build_targets(
-        pod_ips=ips, cluster_ip=_cluster_ip(service), node_ip=_internal_ip(other_node), node_port=_node_port(service)
-    )
-    runner = LoadRunner(
+def _runner(cluster: RunCluster, mode: str, work_dir: Path, client_node: str) -> LoadRunner:
+    return LoadRunner(
         mode=mode,
         client=ClientPod(NAMESPACE, "load-client"),
         exec_in_pod=cluster.exec_in_pod,
@@ -167,10 +169,33 @@ def _measure(
         # the worker reads /proc/<pid>/stat per slice (None: the proxy runs in UML)
         proxy_pid=cluster.proxy_pid(client_node),
     )
+
+
+def _measure(
+    cluster: RunCluster, mode: str, profile: Profile, work_dir: Path, progress: Callable[[str], None]
+) -> tuple[list[Any], dict[int, tuple[int, int]]]:
+    """The sweep's measurements, and in iptables mode the ClusterIP rule's position per count."""
+    assert cluster.kubeconfig is not None
+    client = Client(KubeConfig.from_file(str(cluster.kubeconfig)))
+    client_node, other_node, service = _deploy_and_wait(cluster, client)
+    ips = _ready_pod_ips(client)
+    targets = build_targets(
+        pod_ips=ips, cluster_ip=_cluster_ip(service), node_ip=_internal_ip(other_node), node_port=_node_port(service)
+    )
+    runner = _runner(cluster, mode, work_dir, client_node)
     dummies = DummyServices(namespace=NAMESPACE, endpoint_ip=ips[0])
+    positions: dict[int, tuple[int, int]] = {}
+
+    def note_position(count: int) -> None:
+        if mode == "iptables":
+            found = _rule_position(cluster, client_node, _cluster_ip(service))
+            if found:
+                positions[count] = found
+                progress(f"the ClusterIP's rule is number {found[0]} of {found[1]} in KUBE-SERVICES")
 
     async def wait_programmed(count: int) -> None:
         if count == 0:
+            await asyncio.to_thread(note_position, count)
             return
         newest = client.get(Service, dummies.name(count - 1), namespace=NAMESPACE)
         started = time.monotonic()
@@ -182,6 +207,7 @@ def _measure(
             1.0,
         )
         progress(f"{count} extra Services programmed in {time.monotonic() - started:.1f} s")
+        await asyncio.to_thread(note_position, count)
 
     async def sweep() -> list[Any]:
         api = AsyncClient(KubeConfig.from_file(str(cluster.kubeconfig)))
@@ -199,10 +225,27 @@ def _measure(
             await api.close()
 
     try:
-        return asyncio.run(sweep())
+        return asyncio.run(sweep()), positions
     finally:
         client.delete(Namespace, NAMESPACE)
         client.close()
+
+
+def _rule_position(cluster: RunCluster, node: str, cluster_ip: str) -> tuple[int, int] | None:
+    """Where the ClusterIP's rule stands in the node's KUBE-SERVICES (None: not readable there)."""
+    from svclab.proxy.iptables.dump import dispatch_position
+
+    if cluster.handle is None:
+        return None
+    dump = cluster.handle.exec_on_node(node, ["iptables-save", "-t", "nat"], timeout=60)
+    return dispatch_position(dump.stdout, cluster_ip, 8080) if dump.rc == 0 else None
+
+
+def _with_position(figure: Figure, positions: dict[int, tuple[int, int]]) -> Figure:
+    found = positions.get(figure.services)
+    if figure.target is not TargetKind.CLUSTER_IP or found is None:
+        return figure
+    return dataclasses.replace(figure, rule_position=found[0], rules_in_chain=found[1])
 
 
 def _collect_html(measurement: Measurement, mode: str, testbed: str, results_dir: Path) -> Measurement:
@@ -228,9 +271,9 @@ def run_load(
     # shared with a User-Mode Linux guest as well.
     work_dir = naming.state_dir(cluster.name) / "load"
     work_dir.mkdir(parents=True, exist_ok=True)
-    measurements = [
-        _collect_html(m, mode, testbed, results_dir) for m in _measure(cluster, mode, profile, work_dir, progress)
-    ]
-    results = LoadResults(testbed, profile.name, started, tuple(figures_from_measurements(measurements)))
+    measured, positions = _measure(cluster, mode, profile, work_dir, progress)
+    measurements = [_collect_html(m, mode, testbed, results_dir) for m in measured]
+    figures = tuple(_with_position(f, positions) for f in figures_from_measurements(measurements))
+    results = LoadResults(testbed, profile.name, started, figures)
     write_results(results, results_dir)
     return results

@@ -79,10 +79,11 @@ def _text(data: Any) -> str:
     return data or ""
 
 
-def run_captured(argv: Sequence[str], timeout: float | None, *, capture: bool = True) -> ExecResult:
-    """Run ``argv``: its exit status and output (none kept without ``capture``); a timeout gives 124."""
+def run_captured(argv: Sequence[str], timeout: float | None, *, capture: bool = True, **popen: Any) -> ExecResult:
+    """Run ``argv``: its exit status and output (none kept without ``capture``); a timeout gives 124.
+    ``popen`` goes to ``subprocess.run`` (e.g. a ``preexec_fn``)."""
     try:
-        done = subprocess.run(list(argv), capture_output=capture, text=True, timeout=timeout, check=False)
+        done = subprocess.run(list(argv), capture_output=capture, text=True, timeout=timeout, check=False, **popen)
     except subprocess.TimeoutExpired as exc:
         return ExecResult(TIMEOUT_STATUS, _text(exc.stdout), _text(exc.stderr) + f"\ntimed out after {timeout:g}s")
     return ExecResult(done.returncode, done.stdout or "", done.stderr or "")

@@ -92,18 +92,21 @@ def to_table(
     include_object: str = "Metadata",
     now: dt.datetime | None = None,
     no_headers: bool = False,
+    custom: tuple[list[dict[str, Any]], Callable[[Obj, dt.datetime], Cells]] | None = None,
 ) -> dict[str, Any]:
     """Render ``objects`` of ``kind`` as a meta.k8s.io/v1 Table (side-effect-free).
 
     ``include_object`` is the ``includeObject`` query parameter: ``Metadata`` (the
     default; rows carry PartialObjectMetadata, which ``-A``/``--show-labels`` need),
     ``Object`` (the full object, for ``--sort-by``) or ``None``. ``no_headers`` leaves
-    out the column definitions, as upstream does for ``?noHeaders=true``.
+    out the column definitions, as upstream does for ``?noHeaders=true``. ``custom``
+    gives (column definitions, row printer) for a kind that brings its own, as
+    custom resources do (``additionalPrinterColumns``).
     """
     if include_object not in ("None", "Metadata", "Object"):
         raise ValueError(f"includeObject must be None, Metadata or Object, not {include_object!r}")
     now = now or dt.datetime.now(dt.UTC)
-    printer = _ROW_PRINTERS.get(kind, default_row)
+    printer = custom[1] if custom else _ROW_PRINTERS.get(kind, default_row)
     rows = []
     for obj in objects:
         row: dict[str, Any] = {"cells": printer(obj, now)}
@@ -120,6 +123,6 @@ def to_table(
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": metadata,
-        "columnDefinitions": [] if no_headers else column_definitions(kind),
+        "columnDefinitions": [] if no_headers else (custom[0] if custom else column_definitions(kind)),
         "rows": rows,
     }

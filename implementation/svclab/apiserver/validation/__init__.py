@@ -48,6 +48,7 @@ __all__ = [
     "KindValidators",
     "go_slice",
     "invalid_status",
+    "register_validators",
     "validate_create",
     "validate_status_update",
     "validate_update",
@@ -93,6 +94,15 @@ _CORE_KINDS = {"ConfigMap", "Secret", "ServiceAccount", "ReplicationController"}
 for _kind, (_create, _update) in {**CONFIG_VALIDATORS, **WORKLOAD_VALIDATORS, **RBAC_VALIDATORS}.items():
     _status = STATUS_VALIDATORS.get(_kind, _no_status_rules)
     _VALIDATORS[_kind] = KindValidators(_create, _update, _status, kube_finalizers=_kind in _CORE_KINDS)
+
+
+def register_validators(kind: str, validators: KindValidators | None) -> None:
+    """Validate ``kind`` with ``validators`` from now on (None: forget the kind). For
+    kinds served at run time: CustomResourceDefinitions and their custom resources."""
+    if validators is None:
+        _VALIDATORS.pop(kind, None)
+    else:
+        _VALIDATORS[kind] = validators
 
 
 def _validators(kind: str) -> KindValidators:

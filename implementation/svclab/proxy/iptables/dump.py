@@ -15,7 +15,7 @@ from svclab.proxy.dump import DumpedRules
 from svclab.proxy.iptables.plan import endpoint_chain_name, service_chain_name
 from svclab.proxy.service_port import ServicePortName
 
-__all__ = ["IptablesDump"]
+__all__ = ["IptablesDump", "dispatch_position"]
 
 _CHAIN = re.compile(r"^:(\S+) ", re.MULTILINE)
 _RULE = re.compile(r"^-A (\S+) (.*)$", re.MULTILINE)
@@ -48,3 +48,23 @@ class IptablesDump:
     def dispatch_lines(self, text: str, name: ServicePortName, cluster_ip: str, port: int) -> list[str]:
         address, destination_port = f"-d {cluster_ip}/32 -p {name.protocol.l4}", f"--dport {port} "
         return [line for line in text.splitlines() if address in line and destination_port in line]
+
+
+def dispatch_position(
+    nat_text: str, cluster_ip: str, port: int, chain: str = "KUBE-SERVICES"
+) -> tuple[int, int] | None:
+    """Where a ClusterIP port's rule stands in ``chain`` of an ``iptables-save -t nat``: its
+    1-based position and the chain's number of rules; None when it is not there.
+
+    A packet to a Service walks the chain from the top until a rule matches, so
+    the position is the number of rules it is tested against (issue 17).
+    """
+    if "*nat" in nat_text:  # a whole save: the nat table's part only (filter has a KUBE-SERVICES too)
+        nat_text = nat_text.split("*nat", 1)[1].split("COMMIT", 1)[0]
+    rules = [rest for name, rest in _RULE.findall(nat_text) if name == chain]
+    # our restore input writes -d IP, iptables-save prints it back as -d IP/32
+    wanted = re.compile(rf"-d {re.escape(cluster_ip)}(/32)? .*--dport {port}( |$)")
+    for index, rest in enumerate(rules, start=1):
+        if wanted.search(rest):
+            return index, len(rules)
+    return None

@@ -7,6 +7,8 @@ import logging
 from pathlib import Path
 
 from svclab.proxy.adapters.iptables import SubprocessIptables
+from svclab.proxy.adapters.nfacct import NetlinkNfacct
+from svclab.proxy.iptables.accounting import NfacctCollector, prepare
 from svclab.proxy.iptables.dump import IptablesDump
 from svclab.proxy.iptables.plan import PlanOptions
 from svclab.proxy.iptables.proxier import IptablesProxier
@@ -37,9 +39,12 @@ def conntrack_tcp_be_liberal(requested: bool, sysctl: Path = BE_LIBERAL_SYSCTL) 
 def build(node: NodeOptions, args: argparse.Namespace) -> IptablesProxier:
     """The backend programming this node's iptables."""
     liberal = conntrack_tcp_be_liberal(getattr(args, "conntrack_tcp_be_liberal", False))
+    nfacct = NetlinkNfacct()
+    counted = prepare(nfacct)  # the -m nfacct matches only where the objects exist
     return IptablesProxier(
         SubprocessIptables(),
-        PlanOptions(node=node, conntrack_tcp_be_liberal=liberal),
+        PlanOptions(node=node, conntrack_tcp_be_liberal=liberal, nfacct=counted),
+        collectors=(NfacctCollector(nfacct),) if counted else (),
     )
 
 

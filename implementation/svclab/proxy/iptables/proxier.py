@@ -23,6 +23,8 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from prometheus_client.registry import Collector
+
 from svclab.proxy.adapters.errors import IptablesRestoreError
 from svclab.proxy.adapters.iptables import IptablesExecutor, Rule
 from svclab.proxy.endpoint import Endpoint
@@ -178,6 +180,8 @@ class IptablesProxier(FullSyncBookkeeping):
     endpoint_total: int = 0
     #: full syncs restore filter and nat whole (module docstring); switched off by a failed one
     whole_table_restore: bool = True
+    #: extra /metrics collectors (the nfacct counters, see ``accounting``)
+    collectors: tuple[Collector, ...] = ()
 
     def _jumps(self) -> list[Rule]:
         return [

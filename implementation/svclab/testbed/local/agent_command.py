@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kubeconfig", required=True)
     parser.add_argument("--node-name", required=True)
     parser.add_argument("--cluster", required=True, help="cluster name (prefix of pod namespaces)")
-    parser.add_argument("--netns", default="", help="the node's network namespace (informational)")
+    parser.add_argument("--netns", default="", help="the node's network namespace (hostNetwork pods run there)")
     parser.add_argument("--node-ip", required=True)
     parser.add_argument("--pod-cidr", required=True)
     parser.add_argument("--state-dir", required=True, type=Path)
@@ -63,6 +63,7 @@ async def _main(args: argparse.Namespace) -> int:
         name=args.node_name,
         node_ip=args.node_ip,
         pod_cidr=args.pod_cidr,
+        netns=args.netns,
         labels=parse_labels(args.labels),
         taints=parse_taints(args.register_with_taints),
     )

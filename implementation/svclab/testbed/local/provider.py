@@ -2,10 +2,11 @@
 
 ``LOCAL`` implements ``svclab.testbed.provider.Provider`` over the life cycle
 (``svclab.testbed.local.lifecycle``); its handle, ``LocalClusterHandle``,
-reads the cluster's ``cluster.json``. Exec with captured output runs ``svclab
-exec`` / ``svclab node-exec`` in a child process (a process cannot leave the
-namespaces it entered), so tests exercise the commands a user runs; without
-capture the calling process itself becomes the command (``svclab exec``).
+reads the cluster's ``cluster.json``. Exec with captured output runs the
+command as a child that enters the namespaces itself, or through a UML
+guest's exec agent (``svclab.testbed.local.captured``: no svclab process per
+command); without capture the calling process itself becomes the command
+(``svclab exec``).
 
 Its ``fault`` hook (``svclab.testbed.local.faults``) rests on two process hooks,
 ``component_pid`` and ``signal_component``, in the cluster's kernel (through
@@ -24,18 +25,15 @@ from pathlib import Path
 from svclab.testbed.cluster import ClusterRecord
 from svclab.testbed.faults import FaultRequest
 from svclab.testbed.local import enter
+from svclab.testbed.local.captured import capture_in_pod, capture_on_node
 from svclab.testbed.local.lifecycle import bring_up, tear_down
 from svclab.testbed.local.record import ClusterInfo, read_cluster
-from svclab.testbed.provider import ExecResult, Progress, ProviderError, run_captured
+from svclab.testbed.provider import ExecResult, Progress, ProviderError
 from svclab.testbed.spec import Testbed
 
 __all__ = ["LOCAL", "LocalClusterHandle", "LocalProvider"]
 
 DEFAULT_UP_TIMEOUT = 60.0
-
-
-def _svclab(*args: str) -> list[str]:
-    return [sys.executable, "-m", "svclab.cli", *args]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,14 +73,14 @@ class LocalClusterHandle:
     ) -> ExecResult:
         if not capture:
             return ExecResult(enter.exec_in_pod(self.info, namespace, pod, list(argv)), "", "")
-        return run_captured(_svclab("exec", self.name, "-n", namespace, pod, "--", *argv), timeout)
+        return capture_in_pod(self.info, namespace, pod, argv, timeout)
 
     def exec_on_node(
         self, node: str, argv: Sequence[str], *, timeout: float | None = 30.0, capture: bool = True
     ) -> ExecResult:
         if not capture:
             return ExecResult(enter.exec_on_node(self.info, node, list(argv)), "", "")
-        return run_captured(_svclab("node-exec", self.name, node, "--", *argv), timeout)
+        return capture_on_node(self.info, node, argv, timeout)
 
     def component_pid(self, child: str, *, stopped: bool = False) -> int | None:
         """PID of a running component by its supervisor name (``controller-manager``,

@@ -139,3 +139,48 @@ def test_sandbox_serves_netexec_to_another_namespace(node: Path) -> None:
         ["ip", "-n", NODE_NS, "-d", "link", "show", "veth0123abcd"], capture_output=True, text=True
     ).stdout
     assert "master cni0" in links and "hairpin on" in links
+
+
+# Runs inside the node namespace: a hostNetwork pod's sandbox, netexec in it, then teardown.
+HOST_DRIVER = r"""
+import json, subprocess, sys, time, urllib.request
+from pathlib import Path
+from svclab.testbed.local.agent.sandbox import create_host_sandbox, destroy_sandbox
+sb = create_host_sandbox(uid="4567abcd-0000-0000-0000-000000000000", namespace="default", name="host-0",
+                         node_netns=sys.argv[1], node_name="node-0", node_ip="10.250.0.1",
+                         state_dir=Path(sys.argv[2]))
+proc = subprocess.Popen([sys.executable, "-m", "svclab.testbed.local.agnhost", "netexec",
+                         "--http-port=8080", "--udp-port=-1"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=sb.entering())
+deadline = time.monotonic() + 10
+while True:  # netexec starts asynchronously: poll against a deadline
+    try:
+        hostname = urllib.request.urlopen("http://10.250.0.1:8080/hostname", timeout=1).read().decode()
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(0.05)
+proc.kill()
+proc.wait()
+destroy_sandbox(sb)
+print(json.dumps({"netns": sb.netns, "ip": sb.ip, "hostname": hostname, "veth": sb.host_veth}), flush=True)
+"""
+
+
+def test_host_network_sandbox_uses_the_node_namespace_and_leaves_it(node: Path) -> None:
+    _ip("-n", NODE_NS, "link", "set", "lo", "up")  # as on a cluster node: the driver dials its own address
+    out = subprocess.run(
+        [*_in_node(), sys.executable, "-c", HOST_DRIVER, NODE_NS, str(node)],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert out.returncode == 0, out.stderr
+    started = json.loads(out.stdout)
+    # netexec listened in the node's own namespace, on the node's address, named as the node.
+    assert started == {"netns": NODE_NS, "ip": "10.250.0.1", "hostname": "node-0", "veth": ""}
+    # Teardown removed the pod's record but not the node's namespace or its bridge.
+    assert not (node / "pods" / "default_host-0").exists()
+    assert NODE_NS in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    _ip("-n", NODE_NS, "link", "show", "cni0")

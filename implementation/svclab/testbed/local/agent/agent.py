@@ -56,6 +56,7 @@ class NodeAgent:
             cluster=cluster,
             node_name=node.name,
             node_ip=node.node_ip,
+            node_netns=node.netns,
             state_dir=state_dir,
             allocator=IPAllocator(node.pod_cidr),
         )
@@ -96,6 +97,8 @@ class NodeAgent:
         # Before any pod worker runs: a new pod's sandbox is built on a thread and could
         # otherwise take the address of a running pod that is adopted a moment later.
         for uid, sandbox in self._leftovers.items():
+            if sandbox.host_network:
+                continue  # it has the node's address, not one of the pod CIDR
             try:
                 self._context.allocator.reserve(uid, sandbox.ip)
             except ValueError as exc:  # a record that does not fit this node's CIDR

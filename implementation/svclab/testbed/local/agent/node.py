@@ -58,6 +58,7 @@ class NodeOptions:
     node_ip: str
     pod_cidr: str
     labels: Mapping[str, str] = field(default_factory=dict)
+    netns: str = ""  # the node's network namespace: where hostNetwork pods run ("" unknown)
     taints: tuple[Mapping[str, str], ...] = ()
 
 

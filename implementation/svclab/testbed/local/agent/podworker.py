@@ -26,7 +26,7 @@ from lightkube.types import PatchType
 from .containers import Adoption, ContainerRunner, container_argv, container_env, rfc3339
 from .ipam import IPAllocator
 from .probes import ProbeKind, ProbeSettings, ProbeTracker, run_probe
-from .sandbox import Sandbox, create_sandbox, destroy_sandbox, kill_if_ours
+from .sandbox import Sandbox, create_host_sandbox, create_sandbox, destroy_sandbox, kill_if_ours
 from .status import ContainerView, RunState, SandboxFacts, pod_status
 
 __all__ = ["AgentContext", "PodWorker"]
@@ -44,6 +44,7 @@ class AgentContext:
     node_ip: str
     state_dir: Path
     allocator: IPAllocator
+    node_netns: str = ""  # where hostNetwork pods run ("" unknown: they cannot)
 
 
 class PodWorker:
@@ -141,9 +142,12 @@ class PodWorker:
             adopted.containers.clear()
             adopted.containers.update(alive)
             if holder_alive:
-                self._ctx.allocator.reserve(self.uid, adopted.ip)
+                if not adopted.host_network:
+                    self._ctx.allocator.reserve(self.uid, adopted.ip)
                 return adopted
             destroy_sandbox(adopted)
+        if spec.get("hostNetwork"):
+            return self._host_sandbox(meta)
         ip = self._ctx.allocator.allocate(self.uid)
         try:
             return create_sandbox(
@@ -159,6 +163,21 @@ class PodWorker:
         except BaseException:
             self._ctx.allocator.release(self.uid)
             raise
+
+    def _host_sandbox(self, meta: Mapping[str, Any]) -> Sandbox:
+        """A hostNetwork pod: the node's own network namespace and address, no veth
+        (kubelet gives such a pod the node's network and hostname)."""
+        if not self._ctx.node_netns:
+            raise RuntimeError("hostNetwork pod: this agent was not told its node's network namespace (--netns)")
+        return create_host_sandbox(
+            uid=self.uid,
+            namespace=meta["namespace"],
+            name=meta["name"],
+            node_netns=self._ctx.node_netns,
+            node_name=self._ctx.node_name,
+            node_ip=self._ctx.node_ip,
+            state_dir=self._ctx.state_dir,
+        )
 
     def _start_containers(self) -> None:
         assert self._sandbox is not None

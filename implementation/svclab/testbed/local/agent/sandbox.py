@@ -9,6 +9,11 @@ pod's netns and its own UTS namespace, hostname = pod hostname) plays the pause
 container. ``<state-dir>/pods/<ns>_<name>/info.json`` records all of it for
 ``svclab exec`` and for the next agent run.
 
+A ``hostNetwork`` pod gets a sandbox without a namespace of its own: its
+``netns`` is the node's, its IP the node's, it has no veth, and its holder
+carries the node's name as hostname (kubelet shares the node's network and
+hostname with such a pod). Tearing it down never touches the node's namespace.
+
 The functions here run in the agent's (node's) network namespace; the pod side
 is configured through pyroute2's netns support.
 """
@@ -32,6 +37,7 @@ from svclab.testbed.local.nsexec import NETNS_RUN_DIR, create_netns, delete_netn
 
 __all__ = [
     "Sandbox",
+    "create_host_sandbox",
     "create_sandbox",
     "destroy_sandbox",
     "kill_if_ours",
@@ -67,6 +73,7 @@ class Sandbox:
     holder_ticks: int
     directory: str
     containers: dict[str, list[int]] = field(default_factory=dict)
+    host_network: bool = False  # netns and ip are the node's; nothing of them is ours to remove
 
     @property
     def info_path(self) -> Path:
@@ -147,21 +154,53 @@ def create_sandbox(
     )
     try:
         _plumb(ns_name, host_veth, ip, network)
-        holder = subprocess.Popen(
-            ["sleep", "infinity"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=preexec_entering(ns_name, hostname=hostname[:63], new_session=True),
-            close_fds=True,
-        )
-        sandbox.holder_pid = holder.pid
-        sandbox.holder_ticks = process_start_ticks(holder.pid)
-        save_sandbox(sandbox)
+        _start_holder(sandbox, hostname)
     except BaseException:
         destroy_sandbox(sandbox)
         raise
     return sandbox
+
+
+def create_host_sandbox(
+    *, uid: str, namespace: str, name: str, node_netns: str, node_name: str, node_ip: str, state_dir: Path
+) -> Sandbox:
+    """A hostNetwork pod's sandbox: only a holder in the node's namespace (see the module docstring)."""
+    directory = state_dir / "pods" / f"{namespace}_{name}"
+    directory.mkdir(parents=True, exist_ok=True)
+    sandbox = Sandbox(
+        uid=uid,
+        namespace=namespace,
+        name=name,
+        netns=node_netns,
+        host_veth="",
+        ip=node_ip,
+        holder_pid=0,
+        holder_ticks=0,
+        directory=str(directory),
+        host_network=True,
+    )
+    try:
+        _start_holder(sandbox, node_name)
+    except BaseException:
+        destroy_sandbox(sandbox)
+        raise
+    return sandbox
+
+
+def _start_holder(sandbox: Sandbox, hostname: str) -> None:
+    """Start the pause-like holder (own UTS namespace, ``hostname``) in the sandbox's
+    network namespace and record the sandbox."""
+    holder = subprocess.Popen(
+        ["sleep", "infinity"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=preexec_entering(sandbox.netns, hostname=hostname[:63], new_session=True),
+        close_fds=True,
+    )
+    sandbox.holder_pid = holder.pid
+    sandbox.holder_ticks = process_start_ticks(holder.pid)
+    save_sandbox(sandbox)
 
 
 def _plumb(ns_name: str, host_veth: str, ip: ipaddress.IPv4Address, network: ipaddress.IPv4Network) -> None:
@@ -195,6 +234,9 @@ def destroy_sandbox(sandbox: Sandbox) -> None:
     for pid, ticks in sandbox.containers.values():
         kill_if_ours(pid, ticks)
     kill_if_ours(sandbox.holder_pid, sandbox.holder_ticks)
+    if sandbox.host_network:  # the node's namespace: not ours
+        shutil.rmtree(sandbox.directory, ignore_errors=True)
+        return
     if (NETNS_RUN_DIR / sandbox.netns).exists():
         delete_netns(sandbox.netns)  # takes the pod end, and with it the whole veth pair
     with IPRoute() as ipr:

@@ -34,6 +34,7 @@ import os
 import signal
 import socket
 import struct
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -225,17 +226,31 @@ def _kill_group(pid: int) -> None:
 
 
 def run_remote(
-    sock: socket.socket, token: str, argv: Sequence[str], target: dict[str, Any], *, stdout: BinaryIO, stderr: BinaryIO
+    sock: socket.socket,
+    token: str,
+    argv: Sequence[str],
+    target: dict[str, Any],
+    *,
+    stdout: BinaryIO,
+    stderr: BinaryIO,
+    timeout: float | None = None,
 ) -> int:
     """Send one request over the connected ``sock``, copy the output, return the exit status.
 
     Returns 255 (and says so on ``stderr``) when the agent closes the
-    connection without an exit frame.
+    connection without an exit frame. With ``timeout`` (seconds for the
+    whole exchange) a slower command raises ``TimeoutError``.
     """
+    deadline = None if timeout is None else time.monotonic() + timeout
     sock.sendall(encode_request(token, argv, target))
     decoder = FrameDecoder()
     outputs = {FrameKind.STDOUT: stdout, FrameKind.STDERR: stderr}
-    while data := sock.recv(_CHUNK):
+    while True:
+        if deadline is not None:
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        data = sock.recv(_CHUNK)
+        if not data:
+            break
         for kind, payload in decoder.feed(data):
             if kind is FrameKind.EXIT:
                 return int(payload.decode())
