@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -229,6 +230,21 @@ def _restore_floor(argv: list[str], text: str, netns: str) -> dict[str, Any]:
     return {"seconds": round(seconds, 6), "command": " ".join(argv)}
 
 
+def _ensure_nfacct_objects(text: str, floor_netns: Sequence[str]) -> None:
+    """Create in each floor namespace the nfacct objects ``text``'s ``-m nfacct`` matches name:
+    the proxy made them in its own namespace first (``iptables.accounting``), and a restore
+    naming a missing one fails."""
+    from svclab.proxy.adapters.nfacct import NetlinkNfacct
+    from svclab.testbed.local.nsexec import in_netns
+
+    names = sorted(set(re.findall(r"--nfacct-name (\S+)", text)))
+    for netns in floor_netns if names else ():
+        with in_netns(netns):
+            nfacct = NetlinkNfacct()
+            for name in names:
+                nfacct.ensure(name)
+
+
 def _floor_tool(mode: str, text: str, floor_netns: Sequence[str], *, seeded: bool) -> dict[str, Any]:
     """The bare tool on ``text``, each variant into its own fresh namespace.
 
@@ -243,6 +259,7 @@ def _floor_tool(mode: str, text: str, floor_netns: Sequence[str], *, seeded: boo
         return {**_restore_floor(["nft", "-f", "-"], text, floor_netns[0]), "input_bytes": len(text.encode())}
     if mode not in ("iptables", "userspace"):
         return {"error": f"no floor tool known for mode {mode}"}
+    _ensure_nfacct_objects(text, floor_netns)
     if seeded:  # a whole-table full sync: its own command (or the --noflush floor timed out unseeded)
         return {**_restore_floor(["iptables-restore", "-w"], text, floor_netns[1]), "input_bytes": len(text.encode())}
     figures = _restore_floor(["iptables-restore", "-w", "--noflush"], text, floor_netns[0])
