@@ -78,16 +78,24 @@ class _Tools:
 
 
 @pytest.mark.parametrize(
-    ("version", "netlink", "prefix", "tool_calls"),
+    ("version", "netlink", "prefix", "tool_calls", "binary"),
     [
-        pytest.param("iptables v1.8.9 (nf_tables)", True, (), 0, id="nft-backend-confirmed-no-process"),
-        pytest.param("iptables v1.8.9 (nf_tables)", False, (), 1, id="nft-backend-missing-tool-confirms"),
-        pytest.param("iptables v1.8.9 (legacy)", True, (), 1, id="legacy-backend-always-the-tool"),
-        pytest.param("iptables v1.8.9 (nf_tables)", True, ("ip", "netns", "exec", "x"), 1, id="other-netns"),
+        pytest.param("iptables v1.8.9 (nf_tables)", True, (), 0, "iptables", id="nft-backend-confirmed-no-process"),
+        pytest.param("iptables v1.8.9 (nf_tables)", False, (), 1, "iptables", id="nft-backend-missing-tool-confirms"),
+        pytest.param("iptables v1.8.9 (legacy)", True, (), 1, "iptables", id="legacy-backend-always-the-tool"),
+        pytest.param("", True, (), 1, "iptables-legacy", id="legacy-by-name-not-even-asked"),
+        pytest.param(
+            "iptables v1.8.9 (nf_tables)", True, ("ip", "netns", "exec", "x"), 1, "iptables", id="other-netns"
+        ),
     ],
 )
 def test_adapter_asks_the_kernel_first_only_where_its_answer_holds(
-    monkeypatch: pytest.MonkeyPatch, version: str, netlink: bool, prefix: tuple[str, ...], tool_calls: int
+    monkeypatch: pytest.MonkeyPatch,
+    version: str,
+    netlink: bool,
+    prefix: tuple[str, ...],
+    tool_calls: int,
+    binary: str,
 ) -> None:
     tools = _Tools(version)
     asked: list[tuple[int, str, str]] = []
@@ -97,13 +105,14 @@ def test_adapter_asks_the_kernel_first_only_where_its_answer_holds(
         return netlink
 
     monkeypatch.setattr(iptables_adapter.nft_netlink, "chain_exists", fake_chain_exists)
-    executor = SubprocessIptables(prefix=prefix)
+    executor = SubprocessIptables(prefix=prefix, binary=binary)
     monkeypatch.setattr(executor, "_run", tools)
     for _ in range(2):
         assert executor.chain_exists("nat", "KUBE-PROXY-CANARY")
     listings = [c for c in tools.calls if "-S" in c]
     assert len(listings) == 2 * tool_calls
-    assert len([c for c in tools.calls if "-V" in c]) == (0 if prefix else 1)  # the backend asked once
+    # the backend asked once, and only where the name does not say it
+    assert len([c for c in tools.calls if "-V" in c]) == (0 if prefix or binary.endswith("-legacy") else 1)
     if asked:
         assert asked[0] == (nft_netlink.NFPROTO_IPV4, "nat", "KUBE-PROXY-CANARY")
 

@@ -95,7 +95,9 @@ class SubprocessIptables:
     def _nf_tables_backend(self) -> bool:
         """Whether ``binary`` is iptables' nf_tables variant (``-V`` says so); asked once."""
         if self._backend_nft is None:
-            self._backend_nft = "nf_tables" in self._run(self.binary, "-V", check=False).stdout
+            # no process for what the name says (inside User-Mode Linux each costs 0.1 s or more)
+            legacy = self.binary.endswith("-legacy")
+            self._backend_nft = not legacy and "nf_tables" in self._run(self.binary, "-V", check=False).stdout
         return self._backend_nft
 
     def restore(self, data: str, *, noflush: bool = True, counters: bool = False) -> None:
