@@ -54,6 +54,7 @@ FEATURE_MARKERS = {
     "session_affinity": "ClientIP session affinity",
     "traffic_policy": "internal/externalTrafficPolicy: Local",
     "disruption": "faults: components killed or frozen, rules and conntrack flushed, nodes cut off",
+    "dual_stack": "IPv4/IPv6 dual stack: addresses per family, Service families, traffic per family",
 }
 TEST_TIMEOUT = 300
 NO_CLUSTER_REASON = (

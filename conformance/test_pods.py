@@ -17,7 +17,7 @@ import pytest
 from lightkube import ApiError, Client
 from lightkube.models.core_v1 import Container, ContainerPort, HTTPGetAction, PodSpec, Probe
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import Pod
+from lightkube.resources.core_v1 import Node, Pod
 
 from harness.cluster import ClusterUnderTest
 from harness.waiting import pod_is_ready, wait_for
@@ -92,7 +92,12 @@ def test_pod_gets_ip_becomes_ready_and_answers_from_another_node(
     assert server.status.phase == "Running"
     pod_ip = ipaddress.ip_address(server.status.podIP)
     assert pod_ip in ipaddress.ip_network(cluster.node(server_node).pod_cidr)
-    assert [entry.ip for entry in server.status.podIPs] == [server.status.podIP]
+    # one address per pod CIDR of the node (two on a dual-stack cluster), podIP first
+    node_cidrs = client.get(Node, server_node).spec.podCIDRs or []
+    pod_ips = [entry.ip for entry in server.status.podIPs]
+    assert pod_ips[0] == server.status.podIP and len(pod_ips) == max(len(node_cidrs), 1)
+    for ip, cidr in zip(pod_ips, node_cidrs, strict=False):
+        assert ipaddress.ip_address(ip) in ipaddress.ip_network(cidr)
     assert server.status.hostIP == cluster.node(server_node).ip
     (status,) = server.status.containerStatuses
     assert status.ready and status.started and status.restartCount == 0

@@ -64,6 +64,7 @@ __all__ = [
     "python_in_pod",
     "service",
     "udp_hostnames",
+    "udp_hostnames_from_node",
     "url",
     "wait_ready",
     "worker_nodes",
@@ -82,7 +83,9 @@ def control_plane_node(cluster: ClusterUnderTest) -> str:
 
 
 def url(ip: str, port: int, path: str = "/hostname") -> str:
-    return f"http://{ip}:{port}{path}"
+    """An HTTP URL; an IPv6 address goes in brackets (curl runs with -g, so they stay literal)."""
+    host = f"[{ip}]" if ":" in ip else ip
+    return f"http://{host}:{port}{path}"
 
 
 def delete_pods(client: Client, namespace: str, names: Iterable[str]) -> None:
@@ -316,9 +319,10 @@ _UDP_PROGRAM = """
 import json, socket, sys, time
 host, port, count, gap = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 source_port, until = int(sys.argv[5]), int(sys.argv[6])
-sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+family = socket.AF_INET6 if ":" in host else socket.AF_INET
+sock = socket.socket(family, socket.SOCK_DGRAM)
 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-sock.bind(("0.0.0.0", source_port))
+sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", source_port))
 sock.settimeout(0.5)
 answers = []
 for _ in range(count):
@@ -364,5 +368,17 @@ def udp_hostnames(
         str(until),
         timeout=30.0 + count * (0.5 + gap),
     )
+    answers: list[str] = json.loads(result.check().stdout)
+    return answers
+
+
+def udp_hostnames_from_node(
+    cluster: ClusterUnderTest, node: str, host: str, port: int, count: int, *, gap: float = 0.0
+) -> list[str]:
+    """``udp_hostnames`` sent from ``node`` itself (its network namespace), from one
+    fresh source port; skips where nodes cannot be reached."""
+    interpreter = sys.executable if cluster.provider == "local" else "python3"
+    argv = [interpreter, "-c", _UDP_PROGRAM, host, str(port), str(count), str(gap), "0", "0"]
+    result = cluster.exec_on_node(node, argv, timeout=30.0 + count * (0.5 + gap))
     answers: list[str] = json.loads(result.check().stdout)
     return answers

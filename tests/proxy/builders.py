@@ -4,6 +4,12 @@ Address plan (upstream ``proxier_test.go`` conventions):
 pod IPs 10.0.0.0/8, ClusterIPs 172.30.0.0/16, node IPs 192.168.0.0/24 (this
 node 192.168.0.2), external IPs 192.168.99.0/24, LoadBalancer IPs 1.2.3.4 and
 5.6.7.8, non-cluster clients 203.0.113.0/24, LB source range 203.0.113.0/25.
+
+IPv6 twin of that plan (``V6``, ours: upstream has no IPv6 overall case):
+pod IPs fd00:10::/32 (endpoints fd00:10:180::N), ClusterIPs
+fd00:172:30::4N, this node 2001:db8::2, external IPs 2001:db8:99::N,
+LoadBalancer IPs 2001:db8:1::4 and 2001:db8:5::8, non-cluster clients
+2001:db8:203::/48, LB source range 2001:db8:203::/49.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from lightkube.resources.core_v1 import Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from svclab.proxy.options import NodeOptions
+from svclab.proxy.service_port import IPFamily
 
 TEST_NODE = "test-node"
 TEST_NODE_IP = "192.168.0.2"
@@ -34,6 +41,26 @@ EXTERNAL_CLIENT = "203.0.113.2"
 EXTERNAL_CLIENT_BLOCKED = "203.0.113.130"
 #: this node as upstream's fake proxiers see it
 TEST_NODE_OPTIONS = NodeOptions(cluster_cidr=CLUSTER_CIDR, node_ips=(TEST_NODE_IP,))
+
+#: every IPv4 address of the overall scenario and its IPv6 twin (see the module docstring)
+V6 = {
+    "10.0.0.0/8": "fd00:10::/32",
+    "192.168.0.2": "2001:db8::2",
+    "203.0.113.2": "2001:db8:203::2",
+    "203.0.113.130": "2001:db8:203:8000::2",
+    " 203.0.113.0/25": " 2001:db8:203::/49",
+    "1.2.3.4": "2001:db8:1::4",
+    "5.6.7.8": "2001:db8:5::8",
+    "192.168.99.22": "2001:db8:99::22",
+    "192.168.99.33": "2001:db8:99::33",
+    **{f"172.30.0.4{n}": f"fd00:172:30::4{n}" for n in range(1, 7)},
+    **{f"10.180.0.{n}": f"fd00:10:180::{n}" for n in range(1, 6)},
+}
+TEST_NODE_IP_V6 = V6[TEST_NODE_IP]
+EXTERNAL_CLIENT_V6 = V6[EXTERNAL_CLIENT]
+EXTERNAL_CLIENT_BLOCKED_V6 = V6[EXTERNAL_CLIENT_BLOCKED]
+#: this node as an IPv6 proxier sees it
+TEST_NODE_OPTIONS_V6 = NodeOptions(cluster_cidr=V6[CLUSTER_CIDR], node_ips=(TEST_NODE_IP_V6,), family=IPFamily.IPV6)
 
 
 def service(
@@ -80,21 +107,25 @@ def endpoint_slice(
     protocol: str = "TCP",
     suffix: str = "1",
     trigger_time: str | None = None,
+    address_type: str = "IPv4",
 ) -> EndpointSlice:
-    """An IPv4 EndpointSlice of Service ``ns/svc`` with one port."""
+    """An EndpointSlice (IPv4 unless ``address_type``) of Service ``ns/svc`` with one port."""
     annotations = {"endpoints.kubernetes.io/last-change-trigger-time": trigger_time} if trigger_time else None
     return EndpointSlice(
         metadata=ObjectMeta(
             namespace=ns, name=f"{svc}-{suffix}", annotations=annotations, labels={"kubernetes.io/service-name": svc}
         ),
-        addressType="IPv4",
+        addressType=address_type,
         endpoints=list(endpoints),
         ports=[EndpointPort(name=port[0], port=port[1], protocol=protocol)],
     )
 
 
-def overall_scenario() -> tuple[list[Service], list[EndpointSlice]]:
-    """The Services and slices of upstream's TestOverall{IPTables,NFTables}Rules."""
+def overall_scenario(family: IPFamily = IPFamily.IPV4) -> tuple[list[Service], list[EndpointSlice]]:
+    """The Services and slices of upstream's TestOverall{IPTables,NFTables}Rules (IPv6: with ``V6``'s
+    addresses, IPv6 slices)."""
+    if family is IPFamily.IPV6:
+        return _ipv6_twin(*overall_scenario())
     services = [
         service("ns1", "svc1", "172.30.0.41", ("p80", 80, 0)),
         service(
@@ -131,4 +162,24 @@ def overall_scenario() -> tuple[list[Service], list[EndpointSlice]]:
         endpoint_slice("ns4", "svc4", endpoint("10.180.0.4"), endpoint("10.180.0.5", node=TEST_NODE)),
         endpoint_slice("ns5", "svc5", endpoint("10.180.0.3")),
     ]
+    return services, slices
+
+
+def _ipv6_twin(services: list[Service], slices: list[EndpointSlice]) -> tuple[list[Service], list[EndpointSlice]]:
+    """The same objects with every address swapped for its ``V6`` twin (single-stack IPv6)."""
+
+    def swap(value: Any) -> Any:
+        return [swap(v) for v in value] if isinstance(value, list) else V6.get(value, value)
+
+    for svc in services:
+        spec = svc.spec
+        spec.clusterIP = swap(spec.clusterIP)
+        spec.externalIPs = swap(spec.externalIPs)
+        spec.loadBalancerSourceRanges = swap(spec.loadBalancerSourceRanges)
+        for ingress in svc.status.loadBalancer.ingress or ():
+            ingress.ip = swap(ingress.ip)
+    for eps in slices:
+        eps.addressType = "IPv6"
+        for ep in eps.endpoints:
+            ep.addresses = swap(ep.addresses)
     return services, slices

@@ -3,8 +3,10 @@
 ``tests/golden/iptables/overall.rules`` and ``tests/golden/nftables/overall.nft``
 hold upstream's expected text (``TestOverallIPTablesRules``,
 ``TestOverallNFTablesRules``): they are read-only, our output must match
-them, never the other way round. ``tests/golden/ipvs/overall.txt`` and
-``tests/golden/userspace/overall.rules`` are our own output (upstream has no
+them, never the other way round. ``tests/golden/iptables/ipv6-nodeport-local.rules`` is upstream's text too
+(its two IPv6 localhost-NodePort cases). ``tests/golden/ipvs/overall.txt``,
+``tests/golden/userspace/overall.rules`` and the IPv6 twins of the overall
+scenario (``iptables/overall-ipv6.rules``, ``nftables/overall-ipv6.nft``) are our own output (upstream has no
 such overall test for ipvs, and removed the userspace mode), pinned so that
 a change shows in review; ``--update-golden`` rewrites those only.
 ``tests/golden/explain/<mode>/recorded/`` holds dumps recorded on live
@@ -25,7 +27,7 @@ EXPLAIN_MODES = ("iptables", "nftables", "ipvs", "userspace")
 EXPLAIN_CASES = ("web", "web-sticky", "web-local-nodeport", "nobody", "web-from-node", "web-hairpin")
 #: golden files that are our own output; every other file under tests/golden is upstream's text or a recording
 OWN_OUTPUT = frozenset(
-    {"ipvs/overall.txt", "userspace/overall.rules"}
+    {"ipvs/overall.txt", "userspace/overall.rules", "iptables/overall-ipv6.rules", "nftables/overall-ipv6.nft"}
     | {f"explain/{mode}/{case}.txt" for mode in EXPLAIN_MODES for case in EXPLAIN_CASES}
 )
 

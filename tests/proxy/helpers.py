@@ -9,6 +9,7 @@ from svclab.proxy.adapters.testing.iptables import FakeIptables
 from svclab.proxy.iptables.plan import PlanOptions
 from svclab.proxy.iptables.proxier import IptablesProxier
 from svclab.proxy.provider import Proxier, ProxierOptions
+from svclab.proxy.service_port import IPFamily
 
 if TYPE_CHECKING:
     from svclab.proxy.adapters.testing.nft import FakeNft
@@ -37,8 +38,8 @@ def iptables_proxier(**plan: object) -> tuple[Proxier, IptablesProxier, FakeIpta
     return proxier, backend, fake
 
 
-def load_overall(proxier: Proxier) -> None:
-    services, slices = overall_scenario()
+def load_overall(proxier: Proxier, family: IPFamily = IPFamily.IPV4) -> None:
+    services, slices = overall_scenario(family)
     for svc in services:
         proxier.on_service(None, svc)
     for eps in slices:

@@ -23,14 +23,33 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from svclab.proxy.adapters.testing.iptables import FakeIptables
+from svclab.proxy.adapters.testing.nft import FakeNft
 from svclab.proxy.adapters.testing.trace import PacketTracer
 from svclab.proxy.adapters.testing.trace_iptables import NetfilterTracer
 from svclab.proxy.adapters.testing.trace_nft import NftTracer
+from svclab.proxy.iptables.plan import PlanOptions
+from svclab.proxy.iptables.proxier import IptablesProxier
 from svclab.proxy.modes import mode_names
+from svclab.proxy.nftables.plan import TABLE, NftOptions
+from svclab.proxy.nftables.proxier import NftablesProxier
+from svclab.proxy.provider import ModeBackend, Proxier, ProxierOptions
+from svclab.proxy.service_port import IPFamily
+from svclab.proxy.userspace.proxier import UserspaceOptions, UserspaceProxier
 from svclab.proxy.userspace.testing import portal_tracer
 
-from .builders import EXTERNAL_CLIENT, EXTERNAL_CLIENT_BLOCKED, TEST_NODE_IP, TEST_NODE_IPS
+from .builders import (
+    EXTERNAL_CLIENT,
+    EXTERNAL_CLIENT_BLOCKED,
+    TEST_NODE,
+    TEST_NODE_IP,
+    TEST_NODE_IP_V6,
+    TEST_NODE_IPS,
+    TEST_NODE_OPTIONS_V6,
+    V6,
+)
 from .helpers import (
+    ManualClock,
     iptables_proxier,
     ipvs_proxier,
     load_overall,
@@ -166,5 +185,69 @@ def test_every_builtin_mode_is_traced() -> None:
 @pytest.mark.parametrize("flow", FLOWS, ids=lambda flow: flow.name)
 async def test_packet_flows(traced: tuple[str, PacketTracer], flow: Flow) -> None:
     mode, trace = traced
+    result = trace(flow.src, flow.dst, flow.port)
+    assert (result.verdict, result.masquerade) == flow.expected(mode)
+
+
+# -- the same table over IPv6 (issue 18) -------------------------------------------------------
+#: the addresses the IPv4 rows use beyond builders.V6: a pod client, the host's loopback
+FLOW_V6 = {**V6, "10.0.0.2": "fd00:10::2", "127.0.0.1": "::1"}
+#: modes with an IPv6 proxier; ipvs stays IPv4 (see the README, "Dual-stack proxies")
+IPV6_MODES = ("iptables", "nftables", "userspace")
+
+
+def _v6_endpoints(verdict: str) -> str:
+    if verdict in ("", "DROP", "REJECT"):
+        return verdict
+    return ", ".join(f"[{FLOW_V6[ep.rsplit(':', 1)[0]]}]:80" for ep in verdict.split(", "))
+
+
+def _v6_flow(flow: Flow) -> Flow:
+    """The IPv4 row with every address swapped for its twin; IPv6 has no localhost NodePorts."""
+    verdict, masquerade = _v6_endpoints(flow.verdict), flow.masquerade
+    differs = {mode: (_v6_endpoints(v), m) for mode, (v, m) in flow.differs.items() if mode in IPV6_MODES}
+    if flow.src == "127.0.0.1":
+        # upstream's iptables: "localhost NodePorts are not supported on IPv6"; the historic userspace
+        # portals DNAT the node's own NodePort traffic, ::1 included, to its proxy socket on the node IP
+        differs["userspace"] = (verdict, masquerade)
+        verdict, masquerade = "", False
+    return Flow(flow.name, FLOW_V6[flow.src], FLOW_V6[flow.dst], flow.port, verdict, masquerade, differs)
+
+
+FLOWS_V6 = [_v6_flow(flow) for flow in FLOWS]
+
+
+@pytest.fixture(params=IPV6_MODES)
+async def traced_v6(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, PacketTracer]]:
+    """An IPv6 proxier of the mode (the parameter) after one sync of the overall scenario's IPv6 twin."""
+    mode: str = request.param
+    node_ips = (TEST_NODE_IP_V6,)
+    if mode == "iptables":
+        fake = FakeIptables()
+        backend: ModeBackend = IptablesProxier(fake, PlanOptions(node=TEST_NODE_OPTIONS_V6, nfacct=True))
+        tracer: PacketTracer = NetfilterTracer(fake, node_ips)
+    elif mode == "userspace":
+        fake = FakeIptables()
+        options = UserspaceOptions(node=TEST_NODE_OPTIONS_V6, listen_ip="::1", claim_node_ports=False)
+        backend = userspace = UserspaceProxier(fake, options)
+        tracer = portal_tracer(userspace, fake, node_ips)
+    else:
+        nft = FakeNft(TABLE, family="ip6")
+        options = NftOptions(node=TEST_NODE_OPTIONS_V6, service_cidrs=("fd00:172:30::/112",), node_port_ips=node_ips)
+        backend = NftablesProxier(nft, options, clock=ManualClock())
+        tracer = NftTracer(nft, node_ips)
+    proxier = Proxier(backend, ProxierOptions(TEST_NODE, family=IPFamily.IPV6, clock=ManualClock()))
+    load_overall(proxier, IPFamily.IPV6)
+    await proxier.sync()
+    try:
+        yield mode, tracer
+    finally:
+        if isinstance(backend, UserspaceProxier):
+            backend.close_sockets()
+
+
+@pytest.mark.parametrize("flow", FLOWS_V6, ids=lambda flow: flow.name)
+async def test_packet_flows_over_ipv6(traced_v6: tuple[str, PacketTracer], flow: Flow) -> None:
+    mode, trace = traced_v6
     result = trace(flow.src, flow.dst, flow.port)
     assert (result.verdict, result.masquerade) == flow.expected(mode)

@@ -119,3 +119,35 @@ def test_every_mode_has_a_backend(mode: str) -> None:
         pytest.skip(f"{mode} {reason}")  # e.g. ipvs without IPVS in this kernel
     backend = modes.build_backend(mode, _args("--mode", mode, "--hostname-override", "n1"), ("10.0.0.1",))
     assert hasattr(backend, "sync_rules") and hasattr(backend, "cleanup")
+
+
+def test_dual_stack_health_needs_every_family() -> None:
+    """Upstream's health server tracks each family's proxier: one stale family makes /healthz 503."""
+    from svclab.proxy.healthz import FamilyHealth
+    from svclab.proxy.service_port import IPFamily
+
+    clock = ManualClock()
+    health = FamilyHealth({f: ProxyHealth(timeout=60.0, clock=clock) for f in IPFamily})
+    health.queued()
+    clock.now += 30
+    health.updated(IPFamily.IPV4)
+    clock.now += 31
+    assert health.response()[0] == 503  # IPv6 has waited 61 s
+    health.updated(IPFamily.IPV6)
+    assert health.response()[0] == 200
+
+
+def test_conntrack_commands_of_the_ipv6_proxier_name_the_family() -> None:
+    from svclab.proxy.service_port import IPFamily
+
+    port = ServicePort(name=DNS, cluster_ip="fd00:172:30::10", port=53, protocol=Protocol.UDP)
+    report = SyncReport(
+        full=False,
+        duration_seconds=0,
+        stale_udp_cluster_ips=frozenset({"fd00:172:30::11"}),
+        stale_udp_endpoints=((DNS, Endpoint("fd00:10:180::1", 53)),),
+    )
+    assert cleanup_commands(report, {DNS: port}, IPFamily.IPV6) == [
+        ["conntrack", "-D", "--orig-dst", "fd00:172:30::11", "-p", "udp", "-f", "ipv6"],
+        ["conntrack", "-D", "--orig-dst", "fd00:172:30::10", "--dst-nat", "fd00:10:180::1", "-p", "udp", "-f", "ipv6"],
+    ]

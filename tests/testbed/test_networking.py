@@ -112,12 +112,49 @@ def test_bad_combinations_are_one_clear_line(net: dict[str, Any], expected: str)
     assert problems(with_networking(**net)) == [expected]
 
 
-@pytest.mark.parametrize("family", ["ipv6", "dual"])
-def test_local_provider_refuses_ipv6_and_dual_for_now(family: str) -> None:
-    assert problems(with_networking("local", ipFamily=family)) == [
-        f"x.yaml: spec.cluster.networking.ipFamily: {family} is not yet supported by the local provider "
-        "(use provider: kind, or ipv4)"
-    ]
+@pytest.mark.parametrize(
+    ("net", "pods", "services"),
+    [
+        pytest.param(
+            {"ipFamily": "dual"}, "10.244.0.0/16,fd00:10:244::/56", "10.96.0.0/16,fd00:10:96::/112", id="dual"
+        ),
+        pytest.param(
+            {
+                "ipFamily": "dual",
+                "podSubnet": "fd00:10:244::/56,10.244.0.0/16",
+                "serviceSubnet": "fd00:10:96::/112,10.96.0.0/16",
+            },
+            "fd00:10:244::/56,10.244.0.0/16",
+            "fd00:10:96::/112,10.96.0.0/16",
+            id="dual-ipv6-primary",
+        ),
+        pytest.param({"ipFamily": "ipv6"}, "fd00:10:244::/56", "fd00:10:96::/112", id="ipv6"),
+    ],
+)
+def test_local_provider_takes_dual_and_ipv6_with_kinds_defaults(net: dict[str, Any], pods: str, services: str) -> None:
+    testbed = parse_spec(with_networking("local", **net), "x.yaml")
+    assert (testbed.pod_subnet, testbed.service_subnet) == (pods, services)
+
+
+@pytest.mark.parametrize(
+    ("net", "expected"),
+    [
+        pytest.param(
+            {"podSubnet": "10.244.0.0/16,fd00:10:244::/64"},
+            "podSubnet: too small for 2 nodes with a /64 each",
+            id="ipv6-pods-too-small",
+        ),
+        pytest.param(
+            {"serviceSubnet": "10.96.0.0/16,fd00:10:244::/112"},
+            "serviceSubnet: overlaps podSubnet",
+            id="ipv6-services-in-pods",
+        ),
+    ],
+)
+def test_local_provider_dual_limits(net: dict[str, Any], expected: str) -> None:
+    document = with_networking("local", ipFamily="dual", **net)
+    document["spec"]["cluster"]["nodes"].append({"role": "worker"})
+    assert problems(document) == [f"x.yaml: spec.cluster.networking.{expected}"]
 
 
 def test_kind_config_carries_the_family_and_subnets_verbatim() -> None:

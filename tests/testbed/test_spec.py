@@ -188,10 +188,9 @@ def test_kind_provider_allows_several_control_planes() -> None:
     assert len(parse_spec(document, "x.yaml").nodes) == 3
 
 
-def test_local_provider_is_ipv4_only_and_subnets_must_fit() -> None:
-    assert problems(spec_with("spec.cluster.networking", {"ipFamily": "dual"})) == [
-        "x.yaml: spec.cluster.networking.ipFamily: dual is not yet supported by the local provider "
-        "(use provider: kind, or ipv4)"
+def test_local_provider_subnets_must_fit() -> None:
+    assert problems(spec_with("spec.cluster.networking", {"ipFamily": "ipv6", "podSubnet": "fd00:10:244::/64"})) == [
+        "x.yaml: spec.cluster.networking.podSubnet: too small for 2 nodes with a /64 each"
     ]
     assert problems(spec_with("spec.cluster.networking", {"podSubnet": "10.244.0.0/24"})) == [
         "x.yaml: spec.cluster.networking.podSubnet: too small for 2 nodes with a /24 each"

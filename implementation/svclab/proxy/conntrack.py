@@ -3,8 +3,9 @@
 UDP has no connection close, so after a UDP backend goes away (or a UDP
 Service gets its first backend while clients were being rejected) the kernel
 keeps steering packets by the old conntrack entry. ``cleanup_commands`` turns a
-``SyncReport`` into ``conntrack -D`` invocations (pure); ``run_cleanup`` runs
-them through an injectable executor. ``conntrack`` exits 1 when nothing
+``SyncReport`` into ``conntrack -D`` invocations (pure; the IPv6 proxier's
+carry ``-f ipv6``, as upstream's, since conntrack looks at IPv4 entries
+unless told otherwise); ``run_cleanup`` runs them through an injectable executor. ``conntrack`` exits 1 when nothing
 matched, which is not an error.
 """
 
@@ -13,16 +14,28 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 
+from svclab.proxy.family import facts
 from svclab.proxy.provider import SyncReport
-from svclab.proxy.service_port import ServicePort, ServicePortName
+from svclab.proxy.service_port import IPFamily, ServicePort, ServicePortName
 
 __all__ = ["Runner", "cleanup_commands", "run_cleanup", "subprocess_runner"]
 
 Runner = Callable[[Sequence[str]], int]
 
 
-def cleanup_commands(report: SyncReport, service_ports: Mapping[ServicePortName, ServicePort]) -> list[list[str]]:
-    """The ``conntrack`` argument lists for one sync. Side-effect-free."""
+def cleanup_commands(
+    report: SyncReport,
+    service_ports: Mapping[ServicePortName, ServicePort],
+    family: IPFamily = IPFamily.IPV4,
+) -> list[list[str]]:
+    """The ``conntrack`` argument lists for one sync of ``family``'s proxier. Side-effect-free."""
+    commands = _commands(report, service_ports)
+    if family is IPFamily.IPV4:
+        return commands
+    return [[*cmd, "-f", facts(family).conntrack_family] for cmd in commands]
+
+
+def _commands(report: SyncReport, service_ports: Mapping[ServicePortName, ServicePort]) -> list[list[str]]:
     commands = [["conntrack", "-D", "--orig-dst", ip, "-p", "udp"] for ip in sorted(report.stale_udp_cluster_ips)]
     for name, endpoint in report.stale_udp_endpoints:
         port = service_ports.get(name)
@@ -47,7 +60,10 @@ def subprocess_runner(prefix: Sequence[str] = ()) -> Runner:
 
 
 def run_cleanup(
-    report: SyncReport, service_ports: Mapping[ServicePortName, ServicePort], runner: Runner
+    report: SyncReport,
+    service_ports: Mapping[ServicePortName, ServicePort],
+    runner: Runner,
+    family: IPFamily = IPFamily.IPV4,
 ) -> list[list[str]]:
     """Run the cleanup; returns the commands that failed (exit code other than 0 or 1)."""
-    return [cmd for cmd in cleanup_commands(report, service_ports) if runner(cmd) not in (0, 1)]
+    return [cmd for cmd in cleanup_commands(report, service_ports, family) if runner(cmd) not in (0, 1)]

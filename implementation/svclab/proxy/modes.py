@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from svclab.proxy.dump import RulesDump
 from svclab.proxy.options import NodeOptions
 from svclab.proxy.provider import ModeBackend
+from svclab.proxy.service_port import IPFamily
 
 __all__ = [
     "IPTABLES_RULE_METRICS",
@@ -107,7 +108,8 @@ class ModeSpec:
     kube-proxy did). ``rules_dump`` (None: the mode has no dump the
     conformance checks can read) and ``metrics`` are described in
     ``svclab.proxy.dump`` and ``RuleMetrics``; ``colour`` is the mode's
-    colour in report charts (None: a fallback colour).
+    colour in report charts (None: a fallback colour). ``families`` are
+    the IP families ``build`` can make a proxier for (its ``NodeOptions.family``).
     """
 
     name: str
@@ -121,6 +123,7 @@ class ModeSpec:
     rules_dump: RulesDump | None = None
     metrics: RuleMetrics = IPTABLES_RULE_METRICS
     colour: str | None = None
+    families: tuple[IPFamily, ...] = (IPFamily.IPV4,)
 
 
 _registry: dict[str, ModeSpec] = {}
@@ -202,12 +205,16 @@ def resolve(name: str, *, allow_fallback: bool = True) -> tuple[ModeSpec, str | 
     return fallback, reason
 
 
-def build_backend(name: str, args: argparse.Namespace, node_ips: tuple[str, ...] = ()) -> ModeBackend:
+def build_backend(
+    name: str, args: argparse.Namespace, node_ips: tuple[str, ...] = (), node: NodeOptions | None = None
+) -> ModeBackend:
     """Mode ``name``'s backend with real executors, configured from ``svclab proxy`` flags
-    (``--cluster-cidr``, ``--masquerade-all``, the mode's own) and the node's IPs."""
-    node = NodeOptions(
-        cluster_cidr=getattr(args, "cluster_cidr", None),
-        masquerade_all=getattr(args, "masquerade_all", False),
-        node_ips=tuple(node_ips),
-    )
+    (``--cluster-cidr``, ``--masquerade-all``, the mode's own) and the node's IPs; or, for one
+    family of a dual-stack node, from that family's ``node`` options (``metaproxier``)."""
+    if node is None:
+        node = NodeOptions(
+            cluster_cidr=getattr(args, "cluster_cidr", None),
+            masquerade_all=getattr(args, "masquerade_all", False),
+            node_ips=tuple(node_ips),
+        )
     return get(name).build(node, args)

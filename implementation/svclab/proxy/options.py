@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from svclab.proxy.family import FamilyFacts, facts
+from svclab.proxy.service_port import IPFamily
+
 __all__ = ["NodeOptions"]
 
 
@@ -17,15 +20,22 @@ __all__ = ["NodeOptions"]
 class NodeOptions:
     """Node-wide settings shared by every mode.
 
-    ``cluster_cidr`` is the pod CIDR: traffic from outside it to a Service is
-    masqueraded (None: no local-traffic detector); ``masquerade_all`` SNATs
-    all Service traffic; ``node_ips`` are the Node's InternalIPs, the first
-    one being *the* node IP.
+    ``family`` is the one IP family this proxier handles (upstream runs one
+    proxier per family); ``cluster_cidr`` is that family's pod CIDR: traffic
+    from outside it to a Service is masqueraded (None: no local-traffic
+    detector); ``masquerade_all`` SNATs all Service traffic; ``node_ips`` are
+    the Node's InternalIPs of that family, the first one being *the* node IP.
     """
 
     cluster_cidr: str | None = None
     masquerade_all: bool = False
     node_ips: tuple[str, ...] = ()
+    family: IPFamily = IPFamily.IPV4
+
+    @property
+    def facts(self) -> FamilyFacts:
+        """What differs for this proxier's family (tools, loopback, nft keywords)."""
+        return facts(self.family)
 
     @property
     def node_ip(self) -> str:

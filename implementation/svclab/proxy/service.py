@@ -4,7 +4,10 @@ Wires three informers (Services, EndpointSlices, this node's Node) to the
 ``Proxier`` through one generic adapter (Services and EndpointSlices filtered by
 ``PROXY_LABEL_SELECTOR``, as kube-proxy's are), waits for them to sync, then runs the
 bounded-frequency sync loop. After each sync it records metrics, marks health
-and deletes stale UDP conntrack entries. ``/metrics`` and ``/proxyMode`` (the
+and deletes stale UDP conntrack entries. A node with IPv4 and IPv6
+InternalIPs runs one proxier per family behind a ``MetaProxier`` (upstream's
+dual-stack kube-proxy); a family without a node address is skipped, and
+logged. ``/metrics`` and ``/proxyMode`` (the
 metrics address, upstream's status port; the mode actually running: a kernel
 without IPVS runs ipvs' fallback, iptables) and ``/healthz`` / ``/livez`` are
 served with aiohttp on the configured addresses.
@@ -15,7 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -23,9 +26,12 @@ from aiohttp import web
 from svclab.proxy import modes
 from svclab.proxy.conntrack import Runner, run_cleanup, subprocess_runner
 from svclab.proxy.conntrack_timeouts import ConntrackTimeouts, apply_timeouts
-from svclab.proxy.healthz import ProxyHealth
+from svclab.proxy.healthz import FamilyHealth, ProxyHealth
+from svclab.proxy.metaproxier import MetaProxier, family_node_options
 from svclab.proxy.metrics import ProxyMetrics
-from svclab.proxy.provider import ModeBackend, Proxier, ProxierOptions, SyncReport
+from svclab.proxy.options import NodeOptions
+from svclab.proxy.provider import ModeBackend, Provider, Proxier, ProxierOptions, SyncReport
+from svclab.proxy.service_port import IPFamily
 
 __all__ = ["PROXY_LABEL_SELECTOR", "handler_for", "serve"]
 
@@ -91,7 +97,7 @@ def _metrics_app(metrics: ProxyMetrics, mode: str, backend: ModeBackend | None =
     return app
 
 
-def _healthz_app(health: ProxyHealth) -> web.Application:
+def _healthz_app(health: ProxyHealth | FamilyHealth) -> web.Application:
     async def healthz_handler(_: web.Request) -> web.Response:
         status, body = health.response()
         return web.Response(status=status, text=body, content_type="application/json")
@@ -103,7 +109,7 @@ def _healthz_app(health: ProxyHealth) -> web.Application:
 
 async def _start_http(
     metrics: ProxyMetrics,
-    health: ProxyHealth,
+    health: ProxyHealth | FamilyHealth,
     args: argparse.Namespace,
     mode: str,
     backend: ModeBackend | None = None,
@@ -121,7 +127,7 @@ async def _start_http(
 
 
 async def _node_ips(client: Any, node_name: str, *, wait: float = 60.0, interval: float = 0.5) -> tuple[str, ...]:
-    """The Node's InternalIPs. Like upstream kube-proxy, wait for the Node to be
+    """The Node's InternalIPs, of both families. Like upstream kube-proxy, wait for the Node to be
     registered (the node agent may start after the proxy): without its IPs the
     NodePort rules of some modes (nftables' nodeport-ips set) would stay empty."""
     from lightkube.resources.core_v1 import Node
@@ -138,13 +144,15 @@ async def _node_ips(client: Any, node_name: str, *, wait: float = 60.0, interval
             await asyncio.sleep(interval)
             continue
         addresses = (node.status.addresses or []) if node.status else []
-        ips = tuple(a.address for a in addresses if a.type == "InternalIP" and "." in a.address)
+        ips = tuple(a.address for a in addresses if a.type == "InternalIP")
         if ips or loop.time() >= deadline:
             return ips
         await asyncio.sleep(interval)
 
 
-def _informers(client: Any, node: str, proxier: Proxier, metrics: ProxyMetrics, health: ProxyHealth) -> list[Any]:
+def _informers(
+    client: Any, node: str, proxier: Provider, metrics: ProxyMetrics, health: ProxyHealth | FamilyHealth
+) -> list[Any]:
     """Services, EndpointSlices and this node's Node, each wired to the proxier's handler.
 
     Service and EndpointSlice changes also mark a sync as queued (metrics, health).
@@ -181,43 +189,53 @@ def _informers(client: Any, node: str, proxier: Proxier, metrics: ProxyMetrics, 
     return [services, slices, nodes]
 
 
-async def serve(
-    args: argparse.Namespace,
-    *,
-    client: Any | None = None,
-    backend: ModeBackend | None = None,
-    conntrack_runner: Runner | None = None,
-    serve_http: bool = True,
-) -> int:
-    """Run until cancelled. Tests inject a fake ``client``, ``backend`` and runner."""
-    from svclab.kube.client import make_client
-    from svclab.kube.informer import wait_for_sync
+def _apply_conntrack_timeouts(args: argparse.Namespace) -> None:
+    """kube-proxy's conntrack TCP timeouts, in this node's namespace."""
+    defaults = ConntrackTimeouts()
+    established = getattr(args, "conntrack_tcp_timeout_established", defaults.tcp_established)
+    apply_timeouts(ConntrackTimeouts(established, getattr(args, "conntrack_tcp_timeout_close_wait", 3600.0)))
 
-    mode = args.mode if backend is not None else _effective_mode(args)
-    client = client if client is not None else make_client(args.kubeconfig)
-    node = args.hostname_override
-    if backend is None:  # a real node (tests inject a backend): its conntrack sysctls too
-        defaults = ConntrackTimeouts()
-        established = getattr(args, "conntrack_tcp_timeout_established", defaults.tcp_established)
-        apply_timeouts(ConntrackTimeouts(established, getattr(args, "conntrack_tcp_timeout_close_wait", 3600.0)))
-        backend = modes.build_backend(mode, args, await _node_ips(client, node))
-    metrics, health = ProxyMetrics(), ProxyHealth(timeout=2 * args.sync_period)
-    for collector in getattr(backend, "collectors", ()):  # a mode's own counters (iptables: nfacct)
-        metrics.registry.register(collector)
-    metrics.record_mode(args.mode, mode)
-    run_conntrack = conntrack_runner or subprocess_runner()
+
+def _family_options(args: argparse.Namespace, mode: str, node_ips: tuple[str, ...]) -> list[NodeOptions]:
+    """Which families this node runs (``family_node_options``), the skipped ones logged."""
+    run, skipped = family_node_options(
+        node_ips,
+        cluster_cidrs=getattr(args, "cluster_cidr", None),
+        masquerade_all=getattr(args, "masquerade_all", False),
+        supported=modes.get(mode).families,
+    )
+    for family, reason in skipped:
+        log.info("event=family_skipped family=%s mode=%s reason=%r", family.value, mode, reason)
+    # upstream's "kube-proxy running in dual-stack mode" / "... single-stack mode"
+    stack = "dual-stack" if len(run) > 1 else "single-stack"
+    log.info("event=running stack=%s primary_family=%s", stack, run[0].family.value if run else "none")
+    return run
+
+
+def _proxier(
+    backend: ModeBackend,
+    args: argparse.Namespace,
+    family: IPFamily,
+    *,
+    mode: str,
+    metrics: ProxyMetrics,
+    health: FamilyHealth,
+    conntrack: Runner,
+) -> Proxier:
+    """One family's proxier; after each sync: metrics, health, conntrack cleanup of that family."""
 
     def after_sync(report: SyncReport) -> None:
         metrics.record_sync(report, mode)
-        health.updated()
-        failed = run_cleanup(report, proxier.service_ports, run_conntrack)
+        health.updated(family)
+        failed = run_cleanup(report, proxier.service_ports, conntrack, family)
         if failed:
-            log.warning("event=conntrack_cleanup_failed commands=%s", failed)
+            log.warning("event=conntrack_cleanup_failed family=%s commands=%s", family.value, failed)
 
     proxier = Proxier(
         backend,
         ProxierOptions(
-            node_name=node,
+            node_name=args.hostname_override,
+            family=family,
             min_sync_period=args.min_sync_period,
             sync_period=args.sync_period,
             rules_check_period=args.rules_check_period,
@@ -225,14 +243,50 @@ async def serve(
         on_sync=after_sync,
         on_failure=lambda exc: metrics.record_failure(mode),
     )
+    return proxier
 
-    informers = _informers(client, node, proxier, metrics, health)
-    runners = await _start_http(metrics, health, args, mode, backend) if serve_http else []
+
+async def serve(
+    args: argparse.Namespace,
+    *,
+    client: Any | None = None,
+    backend: ModeBackend | None = None,
+    conntrack_runner: Runner | None = None,
+    serve_http: bool = True,
+    backends: Mapping[IPFamily, ModeBackend] | None = None,
+) -> int:
+    """Run until cancelled. Tests inject a fake ``client``, ``backend`` (single-stack IPv4) or
+    ``backends`` (one per family, the primary first) and a conntrack runner."""
+    from svclab.kube.client import make_client
+    from svclab.kube.informer import wait_for_sync
+
+    if backend is not None:
+        backends = {IPFamily.IPV4: backend}
+    mode = args.mode if backends is not None else _effective_mode(args)
+    client = client if client is not None else make_client(args.kubeconfig)
+    node = args.hostname_override
+    if backends is None:  # a real node (tests inject backends): its conntrack sysctls too
+        _apply_conntrack_timeouts(args)
+        families = _family_options(args, mode, await _node_ips(client, node))
+        backends = {opts.family: modes.build_backend(mode, args, node=opts) for opts in families}
+    metrics = ProxyMetrics()
+    for collector in (c for b in backends.values() for c in getattr(b, "collectors", ())):
+        metrics.registry.register(collector)  # a mode's own counters (iptables: nfacct)
+    health = FamilyHealth({f: ProxyHealth(timeout=2 * args.sync_period) for f in backends})
+    metrics.record_mode(args.mode, mode)
+    run_conntrack = conntrack_runner or subprocess_runner()
+    proxiers = [
+        _proxier(b, args, f, mode=mode, metrics=metrics, health=health, conntrack=run_conntrack)
+        for f, b in backends.items()
+    ]
+    provider: Provider = proxiers[0] if len(proxiers) == 1 else MetaProxier(proxiers)
+    informers = _informers(client, node, provider, metrics, health)
+    runners = await _start_http(metrics, health, args, mode, next(iter(backends.values()))) if serve_http else []
     tasks = [asyncio.create_task(i.run()) for i in informers]
     try:
         await wait_for_sync(*informers)
-        log.info("event=informers_synced node=%s mode=%s", node, mode)
-        await proxier.sync_loop()
+        log.info("event=informers_synced node=%s mode=%s families=%s", node, mode, ",".join(f.value for f in backends))
+        await provider.sync_loop()
     finally:
         for task in tasks:
             task.cancel()

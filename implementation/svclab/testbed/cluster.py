@@ -48,9 +48,22 @@ class NodeInfo:
     pod_cidr: str
     labels: tuple[tuple[str, str], ...]
     taints: tuple[Taint, ...]
+    # Dual stack (issue 18): the other family's node address and pod CIDR; "" when single-stack.
+    secondary_ip: str = ""
+    secondary_pod_cidr: str = ""
+
+    @property
+    def ips(self) -> tuple[str, ...]:
+        """The node's addresses, primary family first (one or two)."""
+        return tuple(ip for ip in (self.ip, self.secondary_ip) if ip)
+
+    @property
+    def pod_cidrs(self) -> tuple[str, ...]:
+        """``spec.podCIDRs``: the pod CIDRs, primary family first (one or two)."""
+        return tuple(cidr for cidr in (self.pod_cidr, self.secondary_pod_cidr) if cidr)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "name": self.name,
             "role": self.role,
             "index": self.index,
@@ -60,6 +73,9 @@ class NodeInfo:
             "labels": dict(self.labels),
             "taints": [{"key": t.key, "value": t.value, "effect": t.effect} for t in self.taints],
         }
+        if self.secondary_ip:
+            data.update(secondaryIP=self.secondary_ip, secondaryPodCIDR=self.secondary_pod_cidr)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> NodeInfo:
@@ -72,6 +88,8 @@ class NodeInfo:
             pod_cidr=data["podCIDR"],
             labels=tuple(data.get("labels", {}).items()),
             taints=tuple(Taint(t["key"], t.get("value", ""), t["effect"]) for t in data.get("taints", [])),
+            secondary_ip=data.get("secondaryIP", ""),
+            secondary_pod_cidr=data.get("secondaryPodCIDR", ""),
         )
 
 

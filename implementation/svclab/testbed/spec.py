@@ -397,18 +397,14 @@ def _check_local_limits(check: _Checker, testbed: dict[str, Any]) -> None:
     roles = [node.role for node in testbed["nodes"]]
     if roles and roles.count(NodeRole.CONTROL_PLANE) != 1:
         check.fail("spec.cluster.nodes", "the local provider needs exactly one control-plane node")
-    if testbed["ip_family"] != "ipv4":
-        # TODO(issue 18): IPv6 node and pod networks in the local provider.
-        check.fail(
-            "spec.cluster.networking.ipFamily",
-            f"{testbed['ip_family']} is not yet supported by the local provider (use provider: kind, or ipv4)",
-        )
-        return
-    pod_subnet = ipaddress.ip_network(testbed["pod_subnet"])
-    if pod_subnet.version == 4 and pod_subnet.prefixlen > 24 - max(len(roles) - 1, 0).bit_length():
-        check.fail("spec.cluster.networking.podSubnet", f"too small for {len(roles)} nodes with a /24 each")
-    service_subnet = ipaddress.ip_network(testbed["service_subnet"])
-    if pod_subnet.overlaps(service_subnet):
+    pods = [ipaddress.ip_network(m) for m in networking.split_subnets(testbed["pod_subnet"])]
+    services = [ipaddress.ip_network(m) for m in networking.split_subnets(testbed["service_subnet"])]
+    bits = max(len(roles) - 1, 0).bit_length()
+    for pod_subnet in pods:
+        size = 24 if pod_subnet.version == 4 else 64
+        if pod_subnet.prefixlen > size - bits:
+            check.fail("spec.cluster.networking.podSubnet", f"too small for {len(roles)} nodes with a /{size} each")
+    if any(p.overlaps(s) for p in pods for s in services if p.version == s.version):
         check.fail("spec.cluster.networking.serviceSubnet", "overlaps podSubnet")
 
 

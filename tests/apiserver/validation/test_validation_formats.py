@@ -56,6 +56,14 @@ def test_iana_svc_name(value: str, errors: list[str]) -> None:
             "2001:db8:0:0:0:0:0:1",
             ['p: Invalid value: "2001:db8:0:0:0:0:0:1": must be in canonical form ("2001:db8::1")'],
         ),
+        # Go's sloppy parser reads IPv6 groups with extra leading zeros; strict validation
+        # then asks for the canonical form instead of calling it no address (issue 18).
+        ("fd00:10:96::0003", ['p: Invalid value: "fd00:10:96::0003": must be in canonical form ("fd00:10:96::3")']),
+        ("fd00:10:96::00003", ['p: Invalid value: "fd00:10:96::00003": must be in canonical form ("fd00:10:96::3")']),
+        (
+            "fd00::10000",
+            ['p: Invalid value: "fd00::10000": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)'],
+        ),
     ],
 )
 def test_is_valid_ip(value: str, errors: list[str]) -> None:

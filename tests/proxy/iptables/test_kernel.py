@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -17,8 +18,9 @@ from svclab.proxy.adapters.iptables import SubprocessIptables
 from svclab.proxy.iptables.plan import PlanOptions
 from svclab.proxy.iptables.proxier import IptablesProxier
 from svclab.proxy.provider import Proxier, ProxierOptions
+from svclab.proxy.service_port import IPFamily
 
-from ..builders import TEST_NODE, TEST_NODE_OPTIONS, endpoint, endpoint_slice
+from ..builders import TEST_NODE, TEST_NODE_OPTIONS, TEST_NODE_OPTIONS_V6, endpoint, endpoint_slice
 from ..helpers import ManualClock, load_overall
 
 pytestmark = [
@@ -94,3 +96,34 @@ async def test_whole_table_full_sync_keeps_foreign_rules(netns: str) -> None:
     backend.cleanup()
     left = _saved(netns)
     assert [r for _, r in FOREIGN if r.startswith("-A")] == [ln for ln in left if ln.startswith("-A")]
+
+
+@pytest.mark.skipif(not shutil.which("ip6tables-restore"), reason="no ip6tables")
+async def test_ipv6_rules_load_into_ip6tables(netns: str, golden_dir: Path) -> None:
+    """The IPv6 proxier programs ip6tables (never iptables); the kernel accepts upstream's IPv6 case and
+    our IPv6 overall golden; a plain ``-j REJECT`` reads back as ``icmp6-port-unreachable``."""
+    for name in ("ipv6-nodeport-local.rules", "overall-ipv6.rules"):
+        text = (
+            (golden_dir / "iptables" / name)
+            .read_text()
+            .replace(" -m nfacct --nfacct-name ct_state_invalid_dropped_pkts", "")
+        )
+        subprocess.run(["ip", "netns", "exec", netns, "ip6tables-restore", "--test"], input=text, text=True, check=True)
+    executor = SubprocessIptables(prefix=("ip", "netns", "exec", netns), binary=TEST_NODE_OPTIONS_V6.facts.iptables)
+    backend = IptablesProxier(executor, PlanOptions(node=TEST_NODE_OPTIONS_V6))
+    proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, family=IPFamily.IPV6, clock=ManualClock()))
+    load_overall(proxier, IPFamily.IPV6)
+    await proxier.sync()
+    saved = _in_ns(netns, "ip6tables-save")
+    assert "-j DNAT --to-destination [fd00:10:180::1]:80" in saved
+    assert "-A KUBE-SERVICES ! -d ::1/128 -m comment" in saved and "127.0.0.0/8" not in saved
+    # svc6 has no endpoints: ip6tables' default REJECT type is the ICMPv6 one
+    reject = [ln for ln in saved.splitlines() if "-d fd00:172:30::46/128" in ln]
+    assert reject and reject[0].endswith("-j REJECT --reject-with icmp6-port-unreachable")
+    assert "KUBE-SVC" not in _in_ns(netns, "iptables-save")
+    proxier.on_endpoint_slice(endpoint_slice("ns1", "svc1", endpoint("fd00:10:180::9"), address_type="IPv6"))
+    await proxier.sync()
+    saved = _in_ns(netns, "ip6tables-save", "-t", "nat")
+    assert "[fd00:10:180::9]:80" in saved and "[fd00:10:180::1]:80" not in saved
+    backend.cleanup()
+    assert "KUBE-SVC" not in _in_ns(netns, "ip6tables-save", "-t", "nat")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -17,8 +18,9 @@ from svclab.proxy.adapters.nft import SubprocessNft
 from svclab.proxy.nftables.plan import NftOptions
 from svclab.proxy.nftables.proxier import NftablesProxier
 from svclab.proxy.provider import Proxier, ProxierOptions
+from svclab.proxy.service_port import IPFamily
 
-from ..builders import TEST_NODE, TEST_NODE_IP, TEST_NODE_OPTIONS, endpoint, endpoint_slice
+from ..builders import TEST_NODE, TEST_NODE_IP, TEST_NODE_OPTIONS, TEST_NODE_OPTIONS_V6, endpoint, endpoint_slice
 from ..helpers import ManualClock, load_overall
 
 pytestmark = [
@@ -79,3 +81,30 @@ async def test_a_deleted_or_flushed_table_is_noticed_and_rebuilt(netns: str, out
     assert "goto service-ULMVA6XW-ns1/svc1/tcp/p80" in service_ips
     assert not proxier.check_rules()
     backend.cleanup()
+
+
+@pytest.mark.skipif(not shutil.which("nft"), reason="no nft")
+async def test_ipv6_table_loads(netns: str, golden_dir: Path) -> None:
+    """The IPv6 proxier programs ``ip6 kube-proxy`` (and no ``ip`` table); ``nft -c`` accepts our
+    IPv6 overall golden; partial syncs and cleanup work on the IPv6 table."""
+    golden = (golden_dir / "nftables" / "overall-ipv6.nft").read_text()
+    subprocess.run(["ip", "netns", "exec", netns, "nft", "-c", "-f", "-"], input=golden, text=True, check=True)
+    executor = SubprocessNft("kube-proxy", family="ip6", prefix=("ip", "netns", "exec", netns))
+    clock = ManualClock()
+    options = NftOptions(
+        node=TEST_NODE_OPTIONS_V6, service_cidrs=("fd00:172:30::/112",), node_port_ips=TEST_NODE_OPTIONS_V6.node_ips
+    )
+    backend = NftablesProxier(executor, options, clock=clock)
+    proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, family=IPFamily.IPV6, clock=clock))
+    load_overall(proxier, IPFamily.IPV6)
+    await proxier.sync()
+    listing = _in_ns(netns, "nft", "list", "table", "ip6", "kube-proxy")
+    assert "dnat to [fd00:10:180::1]:80" in listing and "ip6 saddr != fd00:10::/32" in listing
+    assert "table ip kube-proxy" not in _in_ns(netns, "nft", "list", "tables")
+    proxier.on_endpoint_slice(endpoint_slice("ns1", "svc1", endpoint("fd00:10:180::9"), address_type="IPv6"))
+    await proxier.sync()
+    assert "[fd00:10:180::9]:80" in _in_ns(netns, "nft", "list", "table", "ip6", "kube-proxy")
+    clock.now += 2
+    await proxier.sync()
+    backend.cleanup()
+    assert "kube-proxy" not in _in_ns(netns, "nft", "list", "tables")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -81,3 +82,60 @@ def test_portals_redirect_and_reject_in_a_namespace(netns: str) -> None:
     assert result["partial"] and result["swapped"] == ["refused", "echo"]
     assert "-A KUBE-PORTALS-HOST" in result["saved"] and "-A KUBE-NODEPORT-HOST" in result["saved"]
     assert result["after_cleanup"] == []
+
+
+@pytest.mark.skipif(not shutil.which("ip6tables-restore"), reason="no ip6tables")
+async def test_ipv6_portals_load_into_ip6tables(netns: str) -> None:
+    """The IPv6 userspace proxier's portals (the overall scenario's IPv6 twin) load into ip6tables;
+    its proxy sockets are IPv6-only on ::1, here in the test's own namespace (ports the kernel picks)."""
+    from svclab.proxy.adapters.iptables import SubprocessIptables
+    from svclab.proxy.provider import Proxier, ProxierOptions
+    from svclab.proxy.service_port import IPFamily
+    from svclab.proxy.userspace.proxier import UserspaceOptions, UserspaceProxier
+
+    from ..builders import TEST_NODE, TEST_NODE_OPTIONS_V6
+    from ..helpers import ManualClock, load_overall
+
+    executor = SubprocessIptables(prefix=("ip", "netns", "exec", netns), binary="ip6tables")
+    options = UserspaceOptions(node=TEST_NODE_OPTIONS_V6, listen_ip="::1", claim_node_ports=False, physdev=False)
+    backend = UserspaceProxier(executor, options)
+    try:
+        proxier = Proxier(backend, ProxierOptions(TEST_NODE, family=IPFamily.IPV6, clock=ManualClock()))
+        load_overall(proxier, IPFamily.IPV6)
+        await proxier.sync()
+        saved = subprocess.run(
+            ["ip", "netns", "exec", netns, "ip6tables-save", "-t", "nat"], capture_output=True, text=True, check=True
+        ).stdout
+        portal = [ln for ln in saved.splitlines() if "-d fd00:172:30::41/128" in ln and "KUBE-PORTALS-CONTAINER" in ln]
+        assert portal and "-j DNAT --to-destination [::1]:" in portal[0]
+        listeners = [getattr(s.proxy_socket, "listener", None) or s.proxy_socket.sock for s in backend.served.values()]  # type: ignore[union-attr]
+        assert listeners and all(sock.family == socket.AF_INET6 for sock in listeners)
+        assert all(sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 1 for sock in listeners)
+    finally:
+        backend.close_sockets()
+
+
+_SIDE_BY_SIDE = """
+import socket, sys
+from svclab.proxy.service_port import Protocol
+from svclab.proxy.userspace.proxier import _bind
+for protocol in (Protocol.TCP, Protocol.UDP):
+    v4 = _bind(protocol, "0.0.0.0", 0)
+    v6 = _bind(protocol, "::", v4.getsockname()[1])
+    assert v6.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 1
+print("both")
+"""
+
+
+def test_ipv4_and_ipv6_proxiers_hold_the_same_port_side_by_side(netns: str) -> None:
+    """A dual-stack node's two userspace proxiers each claim a NodePort on their family's wildcard
+    address (in the throwaway namespace): IPv6-only sockets let both hold the same port number."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "implementation")}
+    run = subprocess.run(
+        ["ip", "netns", "exec", netns, sys.executable, "-c", _SIDE_BY_SIDE],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env=env,
+    )
+    assert (run.returncode, run.stdout.strip()) == (0, "both"), run.stderr

@@ -41,3 +41,21 @@ def test_the_fallback_must_itself_run(monkeypatch: pytest.MonkeyPatch, kernel_wi
     monkeypatch.setitem(modes._registry, "iptables", dataclasses.replace(iptables, supported=lambda: "no iptables"))
     with pytest.raises(UpError, match="ipvs needs IPVS"):
         check_mode(load_spec(REPO / "clusters" / "ipvs-fallback.yaml"))
+
+
+@pytest.mark.parametrize(("kernel", "refused"), [("uml", True), ("host", False)])
+def test_a_dual_stack_testbed_is_refused_inside_the_uml_guest(
+    monkeypatch: pytest.MonkeyPatch, kernel: str, refused: bool
+) -> None:
+    # issue 18: the guest's network is IPv4 only so far; one clear line, exit 2, nothing created
+    from svclab.testbed.local import lifecycle
+    from svclab.testbed.local.uml import runtime
+
+    monkeypatch.setattr(runtime, "resolve_kernel", lambda requested, mode: kernel)
+    testbed = load_spec(REPO / "clusters" / "dual-iptables.yaml")
+    if not refused:
+        assert lifecycle.resolve_testbed_kernel(testbed) == "host"
+        return
+    with pytest.raises(UpError, match="ipFamily: dual is not yet supported inside the UML guest") as caught:
+        lifecycle.resolve_testbed_kernel(testbed)
+    assert caught.value.status == 2

@@ -4,6 +4,11 @@ Address plan (cluster ``tnNNNN``, 2 nodes, pod subnet 10.244.0.0/16):
   svclab-tnNNNN-net  br0 172.18.0.1/16
   svclab-tnNNNN-0    eth0 172.18.0.2/16, cni0 10.244.0.1/24, 10.244.1.0/24 via 172.18.0.3
   svclab-tnNNNN-1    eth0 172.18.0.3/16, cni0 10.244.1.1/24, 10.244.0.0/24 via 172.18.0.2
+Dual stack (cluster ``tdNNNN``, pod subnet 10.244.0.0/16,fd00:10:244::/56) adds:
+  svclab-tdNNNN-net  br0 fc00:f853:ccd:e793::1/64
+  svclab-tdNNNN-0    eth0 fc00:f853:ccd:e793::2/64, cni0 fd00:10:244::1/64,
+                     fd00:10:244:1::/64 via fc00:f853:ccd:e793::3, default via ...::1
+  svclab-tdNNNN-1    eth0 fc00:f853:ccd:e793::3/64, cni0 fd00:10:244:1::1/64
 """
 
 from __future__ import annotations
@@ -50,6 +55,86 @@ def test_pod_cidr_out_of_range() -> None:
         naming.pod_cidr("192.168.0.0/23", 2)
 
 
+DUAL_PODS = "10.244.0.0/16,fd00:10:244::/56"
+
+
+@pytest.mark.parametrize(
+    ("subnet", "index", "expected"),
+    [
+        pytest.param("fd00:10:244::/56", 0, "fd00:10:244::/64", id="first-64"),
+        pytest.param("fd00:10:244::/56", 2, "fd00:10:244:2::/64", id="third-64"),
+        pytest.param("fd00:10:244::/56", 255, "fd00:10:244:ff::/64", id="last-64-of-a-56"),
+        pytest.param("2001:db8:0:100::/60", 15, "2001:db8:0:10f::/64", id="last-64-of-a-60"),
+    ],
+)
+def test_ipv6_pod_cidr_is_the_ith_slash64(subnet: str, index: int, expected: str) -> None:
+    # kube-controller-manager's --node-cidr-mask-size-ipv6 default: /64 per node, in order
+    assert naming.pod_cidr(subnet, index) == expected
+
+
+@pytest.mark.parametrize(("subnet", "index"), [("fd00:10:244::/56", 256), ("fd00:10:244::/64", 1), ("fd00::/72", 0)])
+def test_ipv6_pod_cidr_out_of_range(subnet: str, index: int) -> None:
+    with pytest.raises(ValueError):
+        naming.pod_cidr(subnet, index)
+
+
+def test_dual_node_addresses_and_pod_cidrs_keep_the_subnets_order() -> None:
+    assert naming.node_ips(DUAL_PODS, 1) == ("172.18.0.3", "fc00:f853:ccd:e793::3")
+    assert naming.pod_cidrs(DUAL_PODS, 1) == ("10.244.1.0/24", "fd00:10:244:1::/64")
+    assert naming.node_ips("10.244.0.0/16", 0) == ("172.18.0.2",)  # single stack: one of each
+    assert naming.pod_cidrs("10.244.0.0/16", 0) == ("10.244.0.0/24",)
+
+
+def test_plan_dual_network_and_routes_per_family() -> None:
+    net = network.plan_network("c", ["c-control-plane", "c-worker"], DUAL_PODS)
+    first, second = net.nodes
+    assert (second.ips, second.pod_cidrs, second.pod_gateways) == (
+        ("172.18.0.3", "fc00:f853:ccd:e793::3"),
+        ("10.244.1.0/24", "fd00:10:244:1::/64"),
+        ("10.244.1.1", "fd00:10:244:1::1"),
+    )
+    assert (second.ip, second.pod_cidr, second.pod_gateway) == ("172.18.0.3", "10.244.1.0/24", "10.244.1.1")
+    assert network.node_routes(net, first) == [
+        ("10.244.1.0/24", "172.18.0.3"),
+        ("fd00:10:244:1::/64", "fc00:f853:ccd:e793::3"),
+        ("default", "172.18.0.1"),
+        ("::/0", "fc00:f853:ccd:e793::1"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("pods", "ips", "routes"),
+    [
+        pytest.param(
+            "fd00:10:244::/56",
+            ("fc00:f853:ccd:e793::3",),
+            [("fd00:10:244::/64", "fc00:f853:ccd:e793::2"), ("::/0", "fc00:f853:ccd:e793::1")],
+            id="ipv6-only",
+        ),
+        pytest.param(
+            "fd00:10:244::/56,10.244.0.0/16",
+            ("fc00:f853:ccd:e793::3", "172.18.0.3"),
+            [
+                ("fd00:10:244::/64", "fc00:f853:ccd:e793::2"),
+                ("10.244.0.0/24", "172.18.0.2"),
+                ("::/0", "fc00:f853:ccd:e793::1"),
+                ("default", "172.18.0.1"),
+            ],
+            id="dual-ipv6-primary",
+        ),
+    ],
+)
+def test_ipv6_primary_plans(pods: str, ips: tuple[str, ...], routes: list[tuple[str, str]]) -> None:
+    net = network.plan_network("c", ["c-control-plane", "c-worker"], pods)
+    assert net.nodes[1].ips == ips
+    assert network.node_routes(net, net.nodes[1]) == routes
+
+
+def test_single_stack_routes_stay_ipv4() -> None:
+    net = network.plan_network("c", ["c-control-plane", "c-worker"], "10.244.0.0/16")
+    assert network.node_routes(net, net.nodes[1]) == [("10.244.0.0/24", "172.18.0.2"), ("default", "172.18.0.1")]
+
+
 def test_plan_network() -> None:
     net = network.plan_network("c", ["c-control-plane", "c-worker"], "10.244.0.0/16")
     assert net.netns == "svclab-c-net"
@@ -87,6 +172,54 @@ def test_topology_is_created_idempotently(cluster_network: network.ClusterNetwor
     assert "default via 172.18.0.1" in _run(second, "ip", "route")
     assert _run(second, "cat", "/proc/sys/net/ipv4/ip_forward").strip() == "1"
     assert _run(second, "cat", "/proc/sys/net/bridge/bridge-nf-call-iptables").strip() == "1"
+
+
+@pytest.fixture
+def dual_network() -> Iterator[network.ClusterNetwork]:
+    name = f"td{os.getpid() % 100000}"
+    net = network.plan_network(name, [f"{name}-control-plane", f"{name}-worker"], DUAL_PODS)
+    try:
+        network.create_network(net)
+        yield net
+    finally:
+        network.teardown(name)
+
+
+@needs_root
+def test_dual_topology_has_both_families_usable_at_once(dual_network: network.ClusterNetwork) -> None:
+    first, second = dual_network.nodes
+    eth0 = _run(first, "ip", "-6", "addr", "show", "eth0")
+    assert "fc00:f853:ccd:e793::2/64" in eth0 and "tentative" not in eth0  # nodad: no DAD wait
+    assert "fd00:10:244::1/64" in _run(first, "ip", "-6", "addr", "show", "cni0")
+    routes = _run(first, "ip", "-6", "route")
+    assert "fd00:10:244:1::/64 via fc00:f853:ccd:e793::3 dev eth0" in routes
+    assert "default via fc00:f853:ccd:e793::1 dev eth0" in routes
+    assert _run(second, "cat", "/proc/sys/net/ipv6/conf/all/forwarding").strip() == "1"
+    assert "10.244.0.0/24 via 172.18.0.2" in _run(second, "ip", "route")  # IPv4 as before
+    with nsexec.socket_in_netns(first.netns, socket.AF_INET6) as server:
+        server.bind((first.ips[1], 6443))
+        server.listen()
+        with nsexec.socket_in_netns(second.netns, socket.AF_INET6) as client:
+            client.settimeout(5)
+            client.connect((first.ips[1], 6443))
+            peer, _ = server.accept()
+            peer.close()
+            assert client.getsockname()[0] == second.ips[1]
+
+
+@needs_root
+def test_ipv6_only_nodes_forward_ipv6_and_br0_is_their_gateway() -> None:
+    name = f"t6{os.getpid() % 100000}"
+    net = network.plan_network(name, [f"{name}-control-plane", f"{name}-worker"], "fd00:10:244::/56")
+    try:
+        network.create_network(net)
+        node = net.nodes[1]
+        assert _run(node, "cat", "/proc/sys/net/ipv6/conf/all/forwarding").strip() == "1"
+        assert "172.18" not in _run(node, "ip", "-br", "addr", "show", "eth0")  # no IPv4 on the node
+        bridge = nsexec.run_in_netns(["ip", "-6", "addr", "show", "br0"], net.netns, capture_output=True, text=True)
+        assert "fc00:f853:ccd:e793::1/64" in bridge.stdout
+    finally:
+        network.teardown(name)
 
 
 @needs_root
@@ -149,6 +282,22 @@ def test_describe_cluster_kind_style_nodes() -> None:
     assert [t.flag() for t in control_plane.taints] == ["node-role.kubernetes.io/control-plane:NoSchedule"]
     assert info.nodes[1].taints == ()
     assert ClusterInfo.from_json(info.to_json()) == info
+
+
+def test_describe_dual_cluster_gives_each_node_both_families() -> None:
+    info = describe_cluster(load_spec(REPO / "clusters" / "dual-iptables.yaml"), Path("/run/svclab/dual-iptables"))
+    assert [(n.ips, n.pod_cidrs) for n in info.nodes] == [
+        (("172.18.0.2", "fc00:f853:ccd:e793::2"), ("10.244.0.0/24", "fd00:10:244::/64")),
+        (("172.18.0.3", "fc00:f853:ccd:e793::3"), ("10.244.1.0/24", "fd00:10:244:1::/64")),
+        (("172.18.0.4", "fc00:f853:ccd:e793::4"), ("10.244.2.0/24", "fd00:10:244:2::/64")),
+    ]
+    assert info.advertise_address == "172.18.0.2"  # the primary (IPv4) address
+    assert ClusterInfo.from_json(info.to_json()) == info
+    agent = next(c for c in plan_children(info, base=["svclab"]) if c.name == "node-agent-dual-iptables-worker")
+    assert agent.argv[agent.argv.index("--node-ip") + 1] == "172.18.0.3,fc00:f853:ccd:e793::3"
+    assert agent.argv[agent.argv.index("--pod-cidr") + 1] == "10.244.1.0/24,fd00:10:244:1::/64"
+    single = _iptables_cluster()
+    assert "secondaryIP" not in single.to_json()["nodes"][0]  # single-stack records stay as they were
 
 
 def test_plan_children_places_each_process() -> None:

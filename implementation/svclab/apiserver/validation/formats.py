@@ -8,8 +8,9 @@ match the whole value. DNS names, label keys and label values are checked by
 rules built on them (generateName prefixes, path segments) live here.
 
 IP parsing follows Go: the "sloppy" parser of ``k8s.io/utils/net`` accepts IPv4
-octets with leading zeros and IPv4-mapped IPv6 addresses, which strict
-validation then rejects with its own messages. All functions are side-effect-free.
+octets with leading zeros, IPv6 groups with extra leading zeros (``fd00::00003``)
+and IPv4-mapped IPv6 addresses, which strict validation then rejects with its
+own messages. All functions are side-effect-free.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from svclab.apimachinery import netutils
 from svclab.apimachinery.validation import (
     is_dns1035_label,
     is_dns1123_label,
@@ -169,26 +171,14 @@ def is_fully_qualified_domain_name(path: str, name: str) -> list[FieldError]:
 # --- IP addresses ------------------------------------------------------------
 
 
-def _parse_ipv4_sloppy(value: str) -> ipaddress.IPv4Address | None:
-    parts = value.split(".")
-    if len(parts) != 4 or not all(p.isascii() and p.isdigit() for p in parts):
-        return None
-    octets = [int(p) for p in parts]
-    if any(o > 255 for o in octets):
-        return None
-    return ipaddress.IPv4Address(".".join(str(o) for o in octets))
-
-
 def parse_ip_sloppy(value: str) -> Address | None:
-    """Go's ``netutils.ParseIPSloppy``: leading-zero IPv4 octets allowed, no zones."""
-    if ":" not in value:
-        return _parse_ipv4_sloppy(value)
-    if "%" in value or not value.isascii():
-        return None
-    try:
-        return ipaddress.IPv6Address(value)
-    except ValueError:
-        return None
+    """Go's ``netutils.ParseIPSloppy``: leading zeros allowed in IPv4 octets and in
+    IPv6 groups (any number, as long as a group fits 16 bits), no zones.
+
+    The one parser of :mod:`svclab.apimachinery.netutils`: this module once had its
+    own, which refused IPv6 groups of five or more digits that upstream reads.
+    """
+    return netutils.parse_ip_sloppy(value)
 
 
 def _as_go_ip(ip: Address) -> Address:

@@ -6,6 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from svclab.proxy.adapters.errors import IptablesRestoreError
 from svclab.proxy.adapters.iptables import SubprocessIptables
 from svclab.proxy.adapters.nfacct import NetlinkNfacct
 from svclab.proxy.iptables.accounting import NfacctCollector, prepare
@@ -14,6 +15,7 @@ from svclab.proxy.iptables.plan import PlanOptions
 from svclab.proxy.iptables.proxier import IptablesProxier
 from svclab.proxy.modes import IPTABLES_RULE_METRICS, ModeSpec
 from svclab.proxy.options import NodeOptions
+from svclab.proxy.service_port import IPFamily
 
 __all__ = ["MODE", "build", "cleanup", "conntrack_tcp_be_liberal"]
 
@@ -37,20 +39,26 @@ def conntrack_tcp_be_liberal(requested: bool, sysctl: Path = BE_LIBERAL_SYSCTL) 
 
 
 def build(node: NodeOptions, args: argparse.Namespace) -> IptablesProxier:
-    """The backend programming this node's iptables."""
+    """The backend programming this node's iptables (``ip6tables`` for an IPv6 proxier)."""
     liberal = conntrack_tcp_be_liberal(getattr(args, "conntrack_tcp_be_liberal", False))
     nfacct = NetlinkNfacct()
     counted = prepare(nfacct)  # the -m nfacct matches only where the objects exist
     return IptablesProxier(
-        SubprocessIptables(),
+        SubprocessIptables(binary=node.facts.iptables),
         PlanOptions(node=node, conntrack_tcp_be_liberal=liberal, nfacct=counted),
-        collectors=(NfacctCollector(nfacct),) if counted else (),
+        # one family's proxier reports the counters: both families' rules count in the same objects
+        collectors=(NfacctCollector(nfacct),) if counted and node.family is IPFamily.IPV4 else (),
     )
 
 
 def cleanup() -> None:
-    """Remove our jumps, chains and canaries (``svclab proxy --cleanup``)."""
+    """Remove our jumps, chains and canaries of both families (``svclab proxy --cleanup``), as
+    upstream's CleanupLeftovers; a host without ip6tables has no IPv6 rules to remove."""
     build(NodeOptions(), argparse.Namespace()).cleanup()
+    try:
+        build(NodeOptions(family=IPFamily.IPV6), argparse.Namespace()).cleanup()
+    except (OSError, IptablesRestoreError) as exc:
+        log.info("event=cleanup_skipped family=IPv6 reason=%s", exc)
 
 
 MODE = ModeSpec(
@@ -59,5 +67,6 @@ MODE = ModeSpec(
     cleanup=cleanup,
     rules_dump=IptablesDump(),
     metrics=IPTABLES_RULE_METRICS,
+    families=(IPFamily.IPV4, IPFamily.IPV6),
     colour="#2563eb",
 )

@@ -122,10 +122,16 @@ class PlanOptions:
 
 
 def localhost_node_ports(opts: PlanOptions) -> bool:
-    """Whether NodePorts answer on 127.0.0.0/8: asked for, and loopback among the
-    NodePort addresses (all local addresses include it), as upstream's NewProxier."""
+    """Whether NodePorts answer on 127.0.0.0/8: asked for, an IPv4 proxier (route_localnet has no
+    IPv6 twin), and loopback among the NodePort addresses (all local addresses include it), as
+    upstream's NewProxier."""
     addresses = opts.node_port_addresses
-    return opts.localhost_node_ports and (addresses is None or any(_contains("127.0.0.0/8", ip) for ip in addresses))
+    loopback = opts.node.facts.loopback
+    return (
+        opts.localhost_node_ports
+        and opts.node.facts.localhost_node_ports
+        and (addresses is None or any(_contains(loopback, ip) for ip in addresses))
+    )
 
 
 def is_large_cluster(endpoint_count: int) -> bool:
@@ -378,12 +384,19 @@ def static_rules(opts: PlanOptions) -> tuple[list[tuple[str, str]], dict[tuple[s
             "-m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP"
         ]
     note = _comment("kubernetes service nodeports; NOTE: this must be the last rule in this chain")
+    loopback = opts.node.facts.loopback
     if opts.node_port_addresses is None:
-        # without localhost NodePorts the kernel must not DNAT 127.0.0.0/8 (no route_localnet)
-        guard = "" if localhost else " ! -d 127.0.0.0/8"
+        # without localhost NodePorts the kernel must not DNAT loopback: IPv4 without route_localnet,
+        # IPv6 always (upstream writes ``! -d ::1/128`` there, never ``127.0.0.0/8``)
+        guard = "" if localhost else f" ! -d {loopback}"
         rules[("nat", KUBE_SERVICES)] = [f"{note} -m addrtype --dst-type LOCAL{guard} -j {KUBE_NODEPORTS}"]
     else:
-        addresses = [ip for ip in opts.node_port_addresses if localhost or not _contains("127.0.0.0/8", ip)]
+        # upstream keeps only this family's addresses, and skips loopback (with an error log) unless
+        # localhost NodePorts are on
+        family = opts.node.family
+        addresses = [
+            ip for ip in opts.node_port_addresses if family.owns(ip) and (localhost or not _contains(loopback, ip))
+        ]
         rules[("nat", KUBE_SERVICES)] = [f"{note} -d {ip} -j {KUBE_NODEPORTS}" for ip in addresses]
     return order, rules
 

@@ -31,33 +31,40 @@ from svclab.proxy.nftables.plan import (
 )
 from svclab.proxy.service_port import ServicePort, ServicePortName
 
-__all__ = ["BASE_CHAINS", "BASE_SETS", "assemble", "base_rules", "plan"]
+__all__ = ["BASE_CHAINS", "BASE_SETS", "assemble", "base_rules", "base_sets", "plan"]
 
-_VIP_KEY = "ipv4_addr . inet_proto . inet_service"
 
-#: name -> (kind, declaration)
-BASE_SETS: dict[str, tuple[str, str]] = {
-    CLUSTER_IPS: ("set", ' { type ipv4_addr ; comment "Active ClusterIPs" ; }'),
-    NODEPORT_IPS: ("set", ' { type ipv4_addr ; comment "IPs that accept NodePort traffic" ; }'),
-    FIREWALL_IPS: (
-        "map",
-        f' {{ type {_VIP_KEY} : verdict ; comment "destinations that are subject to LoadBalancerSourceRanges" ; }}',
-    ),
-    NO_ENDPOINT_NODEPORTS: (
-        "map",
-        " { type inet_proto . inet_service : verdict ;"
-        ' comment "vmap to drop or reject packets to service nodeports with no endpoints" ; }',
-    ),
-    NO_ENDPOINT_SERVICES: (
-        "map",
-        f' {{ type {_VIP_KEY} : verdict ; comment "vmap to drop or reject packets to services with no endpoints" ; }}',
-    ),
-    SERVICE_IPS: (
-        "map",
-        f' {{ type {_VIP_KEY} : verdict ; comment "ClusterIP, ExternalIP and LoadBalancer IP traffic" ; }}',
-    ),
-    SERVICE_NODEPORTS: ("map", ' { type inet_proto . inet_service : verdict ; comment "NodePort traffic" ; }'),
-}
+def base_sets(addr_type: str = "ipv4_addr") -> dict[str, tuple[str, str]]:
+    """name -> (kind, declaration) of the sets and maps every table has; ``addr_type`` is the
+    family's address type (``ipv4_addr`` / ``ipv6_addr``, upstream's ``ipvX_addr``)."""
+    vip_key = f"{addr_type} . inet_proto . inet_service"
+    return {
+        CLUSTER_IPS: ("set", f' {{ type {addr_type} ; comment "Active ClusterIPs" ; }}'),
+        NODEPORT_IPS: ("set", f' {{ type {addr_type} ; comment "IPs that accept NodePort traffic" ; }}'),
+        FIREWALL_IPS: (
+            "map",
+            f' {{ type {vip_key} : verdict ; comment "destinations that are subject to LoadBalancerSourceRanges" ; }}',
+        ),
+        NO_ENDPOINT_NODEPORTS: (
+            "map",
+            " { type inet_proto . inet_service : verdict ;"
+            ' comment "vmap to drop or reject packets to service nodeports with no endpoints" ; }',
+        ),
+        NO_ENDPOINT_SERVICES: (
+            "map",
+            f" {{ type {vip_key} : verdict ;"
+            ' comment "vmap to drop or reject packets to services with no endpoints" ; }',
+        ),
+        SERVICE_IPS: (
+            "map",
+            f' {{ type {vip_key} : verdict ; comment "ClusterIP, ExternalIP and LoadBalancer IP traffic" ; }}',
+        ),
+        SERVICE_NODEPORTS: ("map", ' { type inet_proto . inet_service : verdict ; comment "NodePort traffic" ; }'),
+    }
+
+
+#: the IPv4 table's base sets (their names are the same in every family)
+BASE_SETS: dict[str, tuple[str, str]] = base_sets()
 
 
 def _hook(kind: str, hook: str, priority: int) -> str:
@@ -88,11 +95,12 @@ BASE_CHAINS: dict[str, str] = {
 def base_rules(opts: NftOptions) -> dict[str, tuple[str, ...]]:
     """Rules of the base chains."""
     new = "ct state new jump"
-    vip = "ip daddr . meta l4proto . th dport vmap"
-    cluster_check = ['ip daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"']
+    ipx = opts.node.facts.nft_family
+    vip = f"{ipx} daddr . meta l4proto . th dport vmap"
+    cluster_check = [f'{ipx} daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"']
     if opts.service_cidrs:
         cluster_check.append(
-            f'ip daddr {{ {", ".join(opts.service_cidrs)} }} drop comment "Drop traffic to unallocated ClusterIPs"'
+            f'{ipx} daddr {{ {", ".join(opts.service_cidrs)} }} drop comment "Drop traffic to unallocated ClusterIPs"'
         )
     return {
         "cluster-ips-check": tuple(cluster_check),
@@ -112,12 +120,12 @@ def base_rules(opts: NftOptions) -> dict[str, tuple[str, ...]]:
         "nat-postrouting": (f"jump {MASQUERADING}",),
         "nat-prerouting": (f"jump {SERVICES}",),
         "nodeport-endpoints-check": (
-            f"ip daddr @{NODEPORT_IPS} meta l4proto . th dport vmap @{NO_ENDPOINT_NODEPORTS}",
+            f"{ipx} daddr @{NODEPORT_IPS} meta l4proto . th dport vmap @{NO_ENDPOINT_NODEPORTS}",
         ),
         REJECT_CHAIN: ("reject",),
         SERVICES: (
             f"{vip} @{SERVICE_IPS}",
-            f"ip daddr @{NODEPORT_IPS} meta l4proto . th dport vmap @{SERVICE_NODEPORTS}",
+            f"{ipx} daddr @{NODEPORT_IPS} meta l4proto . th dport vmap @{SERVICE_NODEPORTS}",
         ),
         "service-endpoints-check": (f"{vip} @{NO_ENDPOINT_SERVICES}",),
     }
@@ -127,7 +135,7 @@ def assemble(services: Sequence[NftServiceRules], opts: NftOptions) -> NftRulese
     """Combine per-service objects with the base objects."""
     rules = base_rules(opts)
     chains: dict[str, tuple[str, tuple[str, ...]]] = {name: (decl, rules[name]) for name, decl in BASE_CHAINS.items()}
-    sets = dict(BASE_SETS)
+    sets = base_sets(opts.node.facts.nft_addr_type)
     elements: dict[tuple[str, str], str] = {(NODEPORT_IPS, ip): "" for ip in opts.node_port_ips}
     for svc in services:
         for name, chain_rules in svc.chains:
@@ -136,7 +144,7 @@ def assemble(services: Sequence[NftServiceRules], opts: NftOptions) -> NftRulese
             sets[name] = (kind, decl)
         for table_map, key, value in svc.elements:
             elements[(table_map, key)] = value
-    return NftRuleset(chains, sets, elements)
+    return NftRuleset(chains, sets, elements, opts.node.facts.nft_family)
 
 
 def plan(

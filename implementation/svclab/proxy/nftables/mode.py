@@ -10,21 +10,24 @@ from svclab.proxy.nftables.dump import NftDump
 from svclab.proxy.nftables.plan import TABLE, NftOptions
 from svclab.proxy.nftables.proxier import NftablesProxier
 from svclab.proxy.options import NodeOptions
+from svclab.proxy.service_port import IPFamily
 
 __all__ = ["MODE", "build", "cleanup"]
 
 
 def build(node: NodeOptions, args: argparse.Namespace) -> NftablesProxier:
-    """The backend programming this node's ``ip kube-proxy`` table; NodePorts on the node's IPs."""
+    """The backend programming this node's ``ip kube-proxy`` table (``ip6 kube-proxy`` for an IPv6
+    proxier); NodePorts on the node's IPs of that family."""
     return NftablesProxier(
-        SubprocessNft(TABLE),
+        SubprocessNft(TABLE, family=node.facts.nft_family),
         NftOptions(node=node, node_port_ips=node.node_ips),
     )
 
 
 def cleanup() -> None:
-    """Delete our table (``svclab proxy --cleanup``)."""
-    build(NodeOptions(), argparse.Namespace()).cleanup()
+    """Delete our table of each family (``svclab proxy --cleanup``), as upstream's CleanupLeftovers."""
+    for family in IPFamily:
+        build(NodeOptions(family=family), argparse.Namespace()).cleanup()
 
 
 MODE = ModeSpec(
@@ -33,5 +36,6 @@ MODE = ModeSpec(
     cleanup=cleanup,
     rules_dump=NftDump(),
     metrics=NFTABLES_RULE_METRICS,
+    families=(IPFamily.IPV4, IPFamily.IPV6),
     colour="#0f9d8a",
 )

@@ -1,6 +1,8 @@
 """nftables mode, pure part: proxy state -> ``NftRuleset`` (upstream ``nftables/proxier.go``).
 
-Everything lives in table ``ip kube-proxy``. Dispatch is by verdict maps, not
+Everything lives in table ``ip kube-proxy`` (``ip6 kube-proxy`` for the IPv6
+proxier: ``ip6 daddr``/``ip6 saddr`` matches and ``ipv6_addr`` sets, as upstream's
+``ipX``/``ipvX_addr``; the family comes from ``NodeOptions.facts``). Dispatch is by verdict maps, not
 rule lists: ``service-ips`` (ClusterIP / external IP / LB IP . proto . port),
 ``service-nodeports`` (proto . port), ``no-endpoint-services`` /
 ``no-endpoint-nodeports`` (reject or drop), ``firewall-ips``
@@ -34,7 +36,7 @@ __all__ = [
     "plan_service",
 ]
 
-TABLE = "kube-proxy"  # the one table we own (family ip)
+TABLE = "kube-proxy"  # the one table we own per family (ip / ip6)
 CLUSTER_IPS = "cluster-ips"  # set: active ClusterIPs
 NODEPORT_IPS = "nodeport-ips"  # set: addresses accepting NodePorts
 SERVICE_IPS = "service-ips"  # vmap: VIP . proto . port -> service chain
@@ -128,10 +130,16 @@ class NftRuleset:
     chains: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # name -> (decl, rules)
     sets: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # name -> ("set"|"map", decl)
     elements: Mapping[tuple[str, str], str] = field(default_factory=dict)  # (map, key) -> value
+    family: str = "ip"  # nft table family: ip or ip6
+
+    @property
+    def prefix(self) -> str:
+        """``ip kube-proxy`` / ``ip6 kube-proxy``: what every command names."""
+        return f"{self.family} {TABLE}"
 
     def dump(self) -> list[str]:
         """Canonical ``add ...`` lines, the format of knftables' fake ``Dump``."""
-        prefix = f"ip {TABLE}"
+        prefix = self.prefix
         out = [f'add table {prefix} {{ comment "rules for kube-proxy" ; }}']
         out += [f"add {kind} {prefix} {name}{decl}" for name, (kind, decl) in self.sets.items()]
         out += [f"add chain {prefix} {name}{decl}" for name, (decl, _) in self.chains.items()]
@@ -145,16 +153,17 @@ def _comment(key: str, text: str) -> str:
 
 
 def _masq_rule(port: NftServicePort, opts: NftOptions) -> tuple[str, ...]:
+    ipx = opts.node.facts.nft_family
     if opts.node.masquerade_all:
-        return (f"ip daddr {port.cluster_ip} jump {MARK_FOR_MASQUERADE}",)
+        return (f"{ipx} daddr {port.cluster_ip} jump {MARK_FOR_MASQUERADE}",)
     if opts.node.cluster_cidr:
-        return (f"ip daddr {port.cluster_ip} ip saddr != {opts.node.cluster_cidr} jump {MARK_FOR_MASQUERADE}",)
+        return (f"{ipx} daddr {port.cluster_ip} {ipx} saddr != {opts.node.cluster_cidr} jump {MARK_FOR_MASQUERADE}",)
     return ()
 
 
-def _balance(port: NftServicePort, endpoints: Sequence[NftEndpoint]) -> tuple[str, ...]:
+def _balance(port: NftServicePort, endpoints: Sequence[NftEndpoint], ipx: str) -> tuple[str, ...]:
     rules = (
-        [f"ip saddr @{ep.affinity_set} goto {ep.chain}" for ep in endpoints] if port.session_affinity_seconds else []
+        [f"{ipx} saddr @{ep.affinity_set} goto {ep.chain}" for ep in endpoints] if port.session_affinity_seconds else []
     )
     targets = " , ".join(f"{i} : goto {ep.chain}" for i, ep in enumerate(endpoints))
     rules.append(f"numgen random mod {len(endpoints)} vmap {{ {targets} }}")
@@ -167,7 +176,10 @@ def _external(port: NftServicePort, opts: NftOptions, has_external: bool) -> tup
         rules = [f"jump {MARK_FOR_MASQUERADE}"]
     else:
         rules = (
-            [f'ip saddr {opts.node.cluster_cidr} goto {port.service_chain} comment "short-circuit pod traffic"']
+            [
+                f"{opts.node.facts.nft_family} saddr {opts.node.cluster_cidr} goto {port.service_chain}"
+                ' comment "short-circuit pod traffic"'
+            ]
             if opts.node.cluster_cidr
             else []
         )
@@ -186,12 +198,13 @@ def _firewall(port: NftServicePort, opts: NftOptions) -> tuple[str, ...]:
         ipaddress.ip_address(opts.node.node_ip) in ipaddress.ip_network(c, strict=False) for c in sources
     ):
         sources += port.load_balancer_vips
-    return (f"ip saddr != {{ {', '.join(sources)} }} drop",)
+    return (f"{opts.node.facts.nft_family} saddr != {{ {', '.join(sources)} }} drop",)
 
 
-def _endpoint_chain(port: NftServicePort, ep: NftEndpoint) -> tuple[str, ...]:
-    update = (f"update @{ep.affinity_set} {{ ip saddr }}",) if port.session_affinity_seconds else ()
-    return (f"ip saddr {ep.ip} jump {MARK_FOR_MASQUERADE}", *update, f"meta l4proto {port.protocol.l4} dnat to {ep}")
+def _endpoint_chain(port: NftServicePort, ep: NftEndpoint, ipx: str) -> tuple[str, ...]:
+    update = (f"update @{ep.affinity_set} {{ {ipx} saddr }}",) if port.session_affinity_seconds else ()
+    # ``str(ep)`` is ``[ip]:port`` for IPv6, the spelling nft's dnat wants
+    return (f"{ipx} saddr {ep.ip} jump {MARK_FOR_MASQUERADE}", *update, f"meta l4proto {port.protocol.l4} dnat to {ep}")
 
 
 def _elements(
@@ -233,15 +246,16 @@ def plan_service(
     has_external = cat.has_any and not (port.external_policy_local and not cat.local)
     uses_fw = cat.has_any and bool(port.load_balancer_vips and port.load_balancer_source_ranges)
     masq = _masq_rule(port, opts) if has_internal else ()
+    ipx = opts.node.facts.nft_family
     chains: list[tuple[str, tuple[str, ...]]] = []
     cluster = [ep for ep in cat.cluster if isinstance(ep, NftEndpoint)]
     local = [ep for ep in cat.local if isinstance(ep, NftEndpoint)]
     if cluster and port.uses_cluster_endpoints:
         extra = masq if not port.internal_policy_local else ()
-        chains.append((port.service_chain, extra + _balance(port, cluster)))
+        chains.append((port.service_chain, extra + _balance(port, cluster, ipx)))
     if local and port.uses_local_endpoints:
         extra = masq if port.internal_policy_local else ()
-        chains.append((port.local_chain, extra + _balance(port, local)))
+        chains.append((port.local_chain, extra + _balance(port, local, ipx)))
     if port.externally_accessible and cat.has_any:
         chains.append((port.external_chain, _external(port, opts, has_external)))
     if uses_fw:
@@ -249,13 +263,14 @@ def plan_service(
     sets = []
     for ep in cat.all_reachable:
         if isinstance(ep, NftEndpoint):
-            chains.append((ep.chain, _endpoint_chain(port, ep)))
+            chains.append((ep.chain, _endpoint_chain(port, ep, ipx)))
             if port.session_affinity_seconds:
                 sets.append(
                     (
                         ep.affinity_set,
                         "set",
-                        f" {{ type ipv4_addr ; flags dynamic,timeout ; timeout {port.session_affinity_seconds}s ; }}",
+                        f" {{ type {opts.node.facts.nft_addr_type} ; flags dynamic,timeout ;"
+                        f" timeout {port.session_affinity_seconds}s ; }}",
                     )
                 )
     elements = _elements(port, cat.has_any, has_internal, has_external, uses_fw)

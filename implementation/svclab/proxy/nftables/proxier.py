@@ -48,7 +48,6 @@ __all__ = ["NftablesProxier", "STALE_CHAIN_DELAY_SECONDS", "transaction"]
 
 log = logging.getLogger(__name__)
 
-_P = f"ip {TABLE}"
 #: a base chain whose one rule every healthy table holds; checked to detect flushes
 CANARY_CHAIN = "nat-prerouting"
 #: a flushed chain is deleted by the first sync more than this long after it went away (upstream's value)
@@ -60,14 +59,15 @@ def _key_only(key: str) -> str:
 
 
 def _full(new: NftRuleset, stale_chains: Sequence[str], stale_sets: Sequence[str]) -> list[str]:
-    out = [f'add table {_P} {{ comment "rules for kube-proxy" ; }}']
-    out += [f"add {kind} {_P} {name}{decl}" for name, (kind, decl) in new.sets.items()]
-    out += [f"flush {kind} {_P} {name}" for name, (kind, _) in new.sets.items() if name in BASE_SETS]
-    out += [f"add chain {_P} {name}{decl}" for name, (decl, _) in new.chains.items()]
-    out += [f"flush chain {_P} {name}" for name in [*new.chains, *stale_chains]]
-    out += [f"add rule {_P} {name} {r}" for name, (_, rules) in new.chains.items() for r in rules]
-    out += [f"add element {_P} {m} {{ {k}{' : ' + v if v else ''} }}" for (m, k), v in new.elements.items()]
-    out += [f"delete set {_P} {name}" for name in stale_sets]
+    tbl = new.prefix
+    out = [f'add table {tbl} {{ comment "rules for kube-proxy" ; }}']
+    out += [f"add {kind} {tbl} {name}{decl}" for name, (kind, decl) in new.sets.items()]
+    out += [f"flush {kind} {tbl} {name}" for name, (kind, _) in new.sets.items() if name in BASE_SETS]
+    out += [f"add chain {tbl} {name}{decl}" for name, (decl, _) in new.chains.items()]
+    out += [f"flush chain {tbl} {name}" for name in [*new.chains, *stale_chains]]
+    out += [f"add rule {tbl} {name} {r}" for name, (_, rules) in new.chains.items() for r in rules]
+    out += [f"add element {tbl} {m} {{ {k}{' : ' + v if v else ''} }}" for (m, k), v in new.elements.items()]
+    out += [f"delete set {tbl} {name}" for name in stale_sets]
     return out
 
 
@@ -79,6 +79,7 @@ def transaction(
     Chains that go away (``stale_chains`` on a full sync) are flushed, not deleted (module docstring)."""
     if previous is None:
         return _full(new, stale_chains, stale_sets)
+    tbl = new.prefix
     out: list[str] = []
     changed = [
         n
@@ -86,18 +87,18 @@ def transaction(
         if n not in previous.chains or (previous.chains[n] is not c and previous.chains[n] != c)
     ]
     gone_chains = [n for n in previous.chains if n not in new.chains]
-    out += [f"add chain {_P} {n}{new.chains[n][0]}" for n in changed if n not in previous.chains]
-    out += [f"flush chain {_P} {n}" for n in [*changed, *gone_chains] if n in previous.chains]
-    out += [f"add {kind} {_P} {n}{decl}" for n, (kind, decl) in new.sets.items() if n not in previous.sets]
+    out += [f"add chain {tbl} {n}{new.chains[n][0]}" for n in changed if n not in previous.chains]
+    out += [f"flush chain {tbl} {n}" for n in [*changed, *gone_chains] if n in previous.chains]
+    out += [f"add {kind} {tbl} {n}{decl}" for n, (kind, decl) in new.sets.items() if n not in previous.sets]
     old_el, new_el = previous.elements, new.elements
-    out += [f"delete element {_P} {m} {{ {_key_only(k)} }}" for (m, k), v in old_el.items() if new_el.get((m, k)) != v]
-    out += [f"add rule {_P} {n} {r}" for n in changed for r in new.chains[n][1]]
+    out += [f"delete element {tbl} {m} {{ {_key_only(k)} }}" for (m, k), v in old_el.items() if new_el.get((m, k)) != v]
+    out += [f"add rule {tbl} {n} {r}" for n in changed for r in new.chains[n][1]]
     out += [
-        f"add element {_P} {m} {{ {k}{' : ' + v if v else ''} }}"
+        f"add element {tbl} {m} {{ {k}{' : ' + v if v else ''} }}"
         for (m, k), v in new_el.items()
         if old_el.get((m, k)) != v
     ]
-    out += [f"delete {previous.sets[n][0]} {_P} {n}" for n in previous.sets if n not in new.sets]
+    out += [f"delete {previous.sets[n][0]} {tbl} {n}" for n in previous.sets if n not in new.sets]
     return out
 
 
@@ -112,12 +113,13 @@ def _rule_total_of(objects: NftRuleset) -> int:
     return sum(len(rules) for _, rules in objects.chains.values())
 
 
-def _objects(services: Sequence[NftServiceRules]) -> NftRuleset:
-    """The objects of some service ports only (no base objects)."""
+def _objects(services: Sequence[NftServiceRules], family: str) -> NftRuleset:
+    """The objects of some service ports only (no base objects), in the table of nft ``family``."""
     return NftRuleset(
         {n: ("", r) for svc in services for n, r in svc.chains},
         {n: (kind, decl) for svc in services for n, kind, decl in svc.sets},
         {(m, k): v for svc in services for m, k, v in svc.elements},
+        family,
     )
 
 
@@ -162,8 +164,9 @@ class NftablesProxier(FullSyncBookkeeping):
         """Diff only the changed service ports' objects (base objects never change)."""
         self._delete_stale_chains()
         cache, changes = replan(self._cache, state, self._plan_port)
-        before = _objects([change.old for change in changes if change.old is not None])
-        after = _objects([change.new for change in changes if change.new is not None])
+        family = self.options.node.facts.nft_family
+        before = _objects([change.old for change in changes if change.old is not None], family)
+        after = _objects([change.new for change in changes if change.new is not None], family)
         self._pending_rules = self._rules + _rule_total_of(after) - _rule_total_of(before)
         gone = {n for n in before.chains if n not in after.chains}
         return transaction(after, before), cache, gone, set(after.chains)
@@ -177,7 +180,8 @@ class NftablesProxier(FullSyncBookkeeping):
         if not due:
             return set()
         try:
-            self.executor.run("".join(f"delete chain {_P} {c}\n" for c in due))
+            prefix = f"{self.options.node.facts.nft_family} {TABLE}"
+            self.executor.run("".join(f"delete chain {prefix} {c}\n" for c in due))
         except NftError as exc:
             log.warning("event=stale_chain_delete_failed chains=%d error=%s", len(due), exc)
             return set()

@@ -187,6 +187,10 @@ def _bind(protocol: Protocol, ip: str, port: int) -> socket.socket:
     sock = socket.socket(family, kind)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            # the IPv6 proxier's sockets on "::" must leave IPv4 to the IPv4 proxier (dual-stack
+            # nodes run both; without this, both claiming a NodePort would collide)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind((ip, port))
         if kind == socket.SOCK_STREAM:
             sock.listen(4096)
@@ -230,7 +234,9 @@ class UserspaceProxier(FullSyncBookkeeping):
         served = _Served(port, proxy_socket, proxy_socket.port, allocated)
         if port.node_port and self.options.claim_node_ports:
             try:
-                served.node_port_claim = _bind(port.protocol, "", port.node_port)
+                # every address of this proxier's family ("0.0.0.0" / "::"): the other family's
+                # proxier claims the same NodePort on its own
+                served.node_port_claim = _bind(port.protocol, self.options.node.facts.any_address, port.node_port)
             except OSError as exc:  # upstream failed the portal; we still proxy, but say so
                 _log.warning("event=node_port_claim_failed service=%s port=%d error=%s", port.name, port.node_port, exc)
         _log.info(

@@ -28,7 +28,7 @@ def portal_tracer(backend: UserspaceProxier, iptables: FakeIptables, node_ips: S
     def proxied(port: int) -> tuple[str, ...] | None:
         for name, served in backend.served.items():
             if served.proxy_port == port:
-                return tuple(f"{ip}:{p}" for ip, p in backend.balancer.endpoints(name))
+                return tuple(f"[{ip}]:{p}" if ":" in ip else f"{ip}:{p}" for ip, p in backend.balancer.endpoints(name))
         return None
 
     return NetfilterTracer(iptables, node_ips, proxy=proxied)

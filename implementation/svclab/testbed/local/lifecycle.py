@@ -84,26 +84,37 @@ def check_host(testbed: Testbed, *, existing_ok: bool = False) -> None:
         )
     if not existing_ok and cluster_exists(testbed.name):
         raise UpError(f"cluster {testbed.name} is already up (or left over); run `svclab down {testbed.name}` first")
-    cluster_net = ipaddress.ip_network("172.18.0.0/16")
-    for field_name, subnet in (("podSubnet", testbed.pod_subnet), ("serviceSubnet", testbed.service_subnet)):
-        if ipaddress.ip_network(subnet).overlaps(cluster_net):
-            raise UpError(
-                f"{testbed.source}: spec.cluster.networking.{field_name}: overlaps the node network {cluster_net}",
-                status=2,
-            )
+    for field_name, subnets in (("podSubnet", testbed.pod_subnet), ("serviceSubnet", testbed.service_subnet)):
+        for member in subnets.split(","):  # one per family on a dual-stack testbed
+            subnet = ipaddress.ip_network(member)
+            cluster_net = naming.CLUSTER_NETWORK if subnet.version == 4 else naming.CLUSTER_NETWORK6
+            if subnet.overlaps(cluster_net):
+                raise UpError(
+                    f"{testbed.source}: spec.cluster.networking.{field_name}: overlaps the node network {cluster_net}",
+                    status=2,
+                )
 
 
 def resolve_testbed_kernel(testbed: Testbed) -> str:
     """``host`` or ``uml`` for this testbed (``spec.kernel``, ``auto`` by proxy mode).
 
-    Raises UpError (one line) when ``uml`` is needed but this host cannot run it.
+    Raises UpError (one line) when ``uml`` is needed but this host cannot run it,
+    or when a dual-stack testbed would run in the guest (IPv4 only there so far).
     """
     from svclab.testbed.local.uml.runtime import UmlError, resolve_kernel
 
     try:
-        return resolve_kernel(testbed.kernel.value, testbed.proxy.mode.value)
+        kernel = resolve_kernel(testbed.kernel.value, testbed.proxy.mode.value)
     except UmlError as exc:
         raise UpError(f"{testbed.source}: {exc}") from exc
+    if kernel == "uml" and testbed.ip_family != "ipv4":
+        # TODO(issue 18): IPv6 on the guest's own network (vec0) and its forwarders.
+        raise UpError(
+            f"{testbed.source}: spec.cluster.networking.ipFamily: {testbed.ip_family} is not yet supported "
+            "inside the UML guest (use spec.kernel: host)",
+            status=2,
+        )
+    return kernel
 
 
 def check_mode(testbed: Testbed) -> None:

@@ -9,7 +9,13 @@ so ``svclab down`` can find it again even after a crash:
   (pods, created by the node agent);
 * node names kind-style: ``NAME-control-plane``, ``NAME-worker``, ``NAME-worker2``;
 * node i has ``172.18.0.(2+i)/16`` on the cluster bridge and the i-th /24 of the
-  pod subnet as its pod CIDR.
+  pod subnet as its pod CIDR;
+* on a dual-stack cluster (issue 18) node i also has ``fc00:f853:ccd:e793::(2+i)/64``
+  (an IPv6-only cluster: only that)
+  (the IPv6 half of docker's ``kind`` network) and the i-th /64 of the IPv6 pod
+  subnet, as kube-controller-manager cuts them (``--node-cidr-mask-size-ipv6``
+  defaults to 64). Every list of addresses or CIDRs here keeps the order of the
+  spec's subnets: the primary family first.
 
 All functions here are side-effect-free.
 """
@@ -17,20 +23,25 @@ All functions here are side-effect-free.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import os
 from pathlib import Path
 
 __all__ = [
     "CLUSTER_BRIDGE",
     "CLUSTER_GATEWAY",
+    "CLUSTER_GATEWAY6",
     "CLUSTER_PREFIXLEN",
+    "CLUSTER_PREFIXLEN6",
     "NETNS_PREFIX",
     "cluster_netns",
     "cluster_netns_prefix",
     "node_ip",
+    "node_ips",
     "node_names",
     "node_netns",
     "pod_cidr",
+    "pod_cidrs",
     "run_root",
     "state_dir",
 ]
@@ -41,6 +52,11 @@ CLUSTER_NETWORK = ipaddress.ip_network("172.18.0.0/16")  # docker's usual `kind`
 CLUSTER_PREFIXLEN = CLUSTER_NETWORK.prefixlen
 CLUSTER_GATEWAY = "172.18.0.1"  # br0's address; the nodes' default route
 APISERVER_PORT = 6443
+# The IPv6 half of the docker network kind creates with ipFamily dual/ipv6.
+CLUSTER_NETWORK6 = ipaddress.IPv6Network("fc00:f853:ccd:e793::/64")
+CLUSTER_PREFIXLEN6 = CLUSTER_NETWORK6.prefixlen
+CLUSTER_GATEWAY6 = str(CLUSTER_NETWORK6.network_address + 1)
+NODE_CIDR_MASK_SIZE = {4: 24, 6: 64}  # per family, as kube-controller-manager's defaults
 
 
 def run_root() -> Path:
@@ -64,8 +80,16 @@ def node_netns(cluster: str, index: int) -> str:
     return f"{cluster_netns_prefix(cluster)}{index}"
 
 
-def node_ip(index: int) -> str:
-    return str(CLUSTER_NETWORK.network_address + 2 + index)
+def node_ip(index: int, version: int = 4) -> str:
+    """Node ``index``'s address on the cluster bridge in IP ``version`` 4 or 6."""
+    network = CLUSTER_NETWORK if version == 4 else CLUSTER_NETWORK6
+    return str(network.network_address + 2 + index)
+
+
+def node_ips(pod_subnet: str, index: int) -> tuple[str, ...]:
+    """Node ``index``'s addresses, one per family of the (possibly dual) pod subnet,
+    in its order (the primary family first)."""
+    return tuple(node_ip(index, _version(member)) for member in _members(pod_subnet))
 
 
 def node_names(cluster: str, roles: list[str]) -> list[str]:
@@ -80,9 +104,22 @@ def node_names(cluster: str, roles: list[str]) -> list[str]:
 
 
 def pod_cidr(pod_subnet: str, index: int) -> str:
-    """The index-th /24 of the pod subnet (IPv4)."""
-    network = ipaddress.IPv4Network(pod_subnet)
-    first = network.network_address + index * 256
-    if network.prefixlen > 24 or first + 255 > network.broadcast_address:
-        raise ValueError(f"{pod_subnet} has no /24 number {index}")
-    return f"{first}/24"
+    """The index-th node CIDR (/24 for IPv4, /64 for IPv6) of one pod subnet."""
+    network = ipaddress.ip_network(pod_subnet)
+    size = NODE_CIDR_MASK_SIZE[network.version]
+    if network.prefixlen > size or index >= 2 ** (size - network.prefixlen):
+        raise ValueError(f"{pod_subnet} has no /{size} number {index}")
+    return str(next(itertools.islice(network.subnets(new_prefix=size), index, None)))
+
+
+def pod_cidrs(pod_subnet: str, index: int) -> tuple[str, ...]:
+    """Node ``index``'s pod CIDRs, one per member of a (possibly dual) pod subnet."""
+    return tuple(pod_cidr(member, index) for member in _members(pod_subnet))
+
+
+def _members(subnets: str) -> list[str]:
+    return [part.strip() for part in subnets.split(",") if part.strip()]
+
+
+def _version(cidr: str) -> int:
+    return ipaddress.ip_network(cidr, strict=False).version

@@ -14,6 +14,7 @@ file is JSON with camelCase keys::
      "clusterNetns", "apiserver": {"advertiseAddress", "port", "loopbackPort"},
      "supervisorPid",
      "nodes": [{"name", "role", "index", "netns", "ip", "podCIDR",
+                "secondaryIP", "secondaryPodCIDR" (dual stack only),
                 "labels": {...}, "taints": [{"key", "value", "effect"}]}],
      "kernel": "host" | "uml",
      "uml": {"guestAddress", "apiPort", "hostApiPort", "agentPort", "kernelVersion"}}
@@ -220,16 +221,21 @@ def describe_cluster(testbed: Testbed, state_dir: Path, *, loopback_port: int = 
         labels = dict(spec.labels)
         if control_plane:
             labels.setdefault(CONTROL_PLANE_LABEL, "")
+        # One address and pod CIDR per family of the pod subnet, primary first (issue 18).
+        ips = naming.node_ips(testbed.pod_subnet, index)
+        pod_cidrs = naming.pod_cidrs(testbed.pod_subnet, index)
         nodes.append(
             NodeInfo(
                 name=name,
                 role=spec.role.value,
                 index=index,
                 netns=naming.node_netns(testbed.name, index),
-                ip=naming.node_ip(index),
-                pod_cidr=naming.pod_cidr(testbed.pod_subnet, index),
+                ip=ips[0],
+                pod_cidr=pod_cidrs[0],
                 labels=tuple(labels.items()),
                 taints=(CONTROL_PLANE_TAINT,) if control_plane and len(ordered) > 1 else (),
+                secondary_ip=ips[1] if len(ips) > 1 else "",
+                secondary_pod_cidr=pod_cidrs[1] if len(pod_cidrs) > 1 else "",
             )
         )
     return ClusterInfo(

@@ -102,9 +102,9 @@ def _node_children(info: ClusterInfo, base: list[str], with_proxy: bool) -> list
             "--netns",
             node.netns,
             "--node-ip",
-            node.ip,
+            ",".join(node.ips),
             "--pod-cidr",
-            node.pod_cidr,
+            ",".join(node.pod_cidrs),
             "--state-dir",
             str(state / "nodes" / node.name),
         ]

@@ -105,5 +105,8 @@ def test_a_restarted_agent_holds_its_predecessors_pod_addresses_before_any_pod_s
         _record(tmp_path, Sandbox(uid, "ns", uid, "netns", "veth", ip, 0, 0, str(tmp_path / "pods" / uid)))
     agent = NodeAgent(None, cluster="c", node=NodeOptions("n", "172.18.0.3", "10.244.1.0/24"), state_dir=tmp_path)
     allocator = agent._context.allocator
-    assert {uid: str(ip) for uid, ip in allocator.in_use().items()} == {"old-a": "10.244.1.2", "old-b": "10.244.1.3"}
-    assert str(allocator.allocate("newcomer")) == "10.244.1.4"
+    assert {uid: [str(ip) for ip in ips] for uid, ips in allocator.in_use().items()} == {
+        "old-a": ["10.244.1.2"],
+        "old-b": ["10.244.1.3"],
+    }
+    assert [str(ip) for ip in allocator.allocate("newcomer")] == ["10.244.1.4"]

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from svclab.testbed.local.agent import podworker
-from svclab.testbed.local.agent.ipam import IPAllocator
+from svclab.testbed.local.agent.ipam import PodIPAllocator
 from svclab.testbed.local.agent.podworker import AgentContext, PodWorker
 from svclab.testbed.local.agent.sandbox import Sandbox
 
@@ -65,7 +65,7 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
             state["gate"].wait(10)
         if state["attempts"] <= state["fail"]:
             raise OSError("veth: device busy")
-        return sandbox_for(kwargs["ip"])
+        return sandbox_for(kwargs["ips"][0])
 
     def start_containers(self: PodWorker) -> None:
         state["started"] += 1
@@ -75,7 +75,7 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
     monkeypatch.setattr(podworker, "SANDBOX_RETRY_FIRST", 0.01)
     monkeypatch.setattr(PodWorker, "_start_containers", start_containers)
     state["client"] = RecordingClient()
-    state["allocator"] = IPAllocator("10.244.1.0/24")
+    state["allocator"] = PodIPAllocator(["10.244.1.0/24"])
     state["context"] = AgentContext(
         client=state["client"],
         cluster="t",
@@ -98,7 +98,7 @@ def test_failed_sandbox_is_retried_then_containers_start(world: dict[str, Any]) 
         task = asyncio.ensure_future(worker.run())
         await _until(lambda: world["started"])
         assert world["attempts"] == 2
-        assert str(world["allocator"].in_use()["u-1"]) == "10.244.1.2"
+        assert [str(ip) for ip in world["allocator"].in_use()["u-1"]] == ["10.244.1.2"]
         worker.update({**POD, "metadata": {**POD["metadata"], "deletionTimestamp": "x"}})
         await asyncio.wait_for(task, 5)
 

@@ -36,7 +36,7 @@ from svclab.testbed.local.agent.sandbox import create_sandbox, process_start_tic
 net = ipaddress.IPv4Network("10.250.0.0/24")
 sb = create_sandbox(cluster=sys.argv[1], uid="0123abcd-0000-0000-0000-000000000000",
                     namespace="default", name="web-0", hostname="web-0",
-                    ip=ipaddress.IPv4Address("10.250.0.2"), network=net, state_dir=Path(sys.argv[2]))
+                    ips=[ipaddress.IPv4Address("10.250.0.2")], networks=[net], state_dir=Path(sys.argv[2]))
 proc = subprocess.Popen([sys.executable, "-m", "svclab.testbed.local.agnhost", "netexec",
                          "--http-port=8080", "--udp-port=8081"],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -147,7 +147,7 @@ import json, subprocess, sys, time, urllib.request
 from pathlib import Path
 from svclab.testbed.local.agent.sandbox import create_host_sandbox, destroy_sandbox
 sb = create_host_sandbox(uid="4567abcd-0000-0000-0000-000000000000", namespace="default", name="host-0",
-                         node_netns=sys.argv[1], node_name="node-0", node_ip="10.250.0.1",
+                         node_netns=sys.argv[1], node_name="node-0", node_ips=("10.250.0.1",),
                          state_dir=Path(sys.argv[2]))
 proc = subprocess.Popen([sys.executable, "-m", "svclab.testbed.local.agnhost", "netexec",
                          "--http-port=8080", "--udp-port=-1"],

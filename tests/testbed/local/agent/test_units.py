@@ -129,7 +129,7 @@ def test_env_values_and_downward_api_fields() -> None:
             {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
         ]
     }
-    env = container_env(container, pod, "10.244.1.2", "172.18.0.3")
+    env = container_env(container, pod, ["10.244.1.2"], ["172.18.0.3"])
     assert (env["A"], env["B"], env["IP"], env["NODE"], env["HOSTNAME"]) == ("1", "12", "10.244.1.2", "n1", "web")
 
 

@@ -59,7 +59,7 @@ class Packet:
 
     def is_local(self, ip: str) -> bool:
         """Whether ``ip`` is one of the node's addresses (loopback included)."""
-        return ip in self.local or in_network(ip, "127.0.0.0/8")
+        return ip in self.local or in_network(ip, "127.0.0.0/8") or in_network(ip, "::1/128")
 
     @property
     def from_node(self) -> bool:

@@ -130,8 +130,9 @@ class NetfilterTracer:
             return None
         if target == "DNAT":
             destination = tokens[tokens.index("--to-destination") + 1]
-            if pkt.is_local(destination.rpartition(":")[0].strip("[]")):
-                self._redirect(walk, destination.rpartition(":")[0], int(destination.rpartition(":")[2]))
+            host, _, port = destination.rpartition(":")
+            if pkt.is_local(host.strip("[]")):
+                self._redirect(walk, host.strip("[]"), int(port))
             else:
                 pkt.translate(destination)
             return "DNAT"

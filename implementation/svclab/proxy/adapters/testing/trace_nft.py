@@ -40,11 +40,11 @@ def _lookup(model: NftModel, name: str, key: str) -> str | None:
 def _rule_matches(model: NftModel, rule: str, pkt: Packet) -> tuple[bool, str]:
     """Evaluate the match part; returns (matched, action text)."""
     checks: tuple[tuple[str, Callable[[str], bool]], ...] = (
-        (r"^ip daddr @(\S+) ", lambda v: pkt.dst in model.elements.get(v, {})),
-        (r"^ip daddr (\{[^}]*\}|\d\S*) ", lambda v: _ip_in(pkt.dst, v)),
-        (r"^ip saddr != (\{[^}]*\}|\S+) ", lambda v: not _ip_in(pkt.src, v)),
-        (r"^ip saddr @(\S+) ", lambda v: False),  # no affinity recorded: a fresh client
-        (r"^ip saddr (\S+) ", lambda v: _ip_in(pkt.src, v)),
+        (r"^ip6? daddr @(\S+) ", lambda v: pkt.dst in model.elements.get(v, {})),
+        (r"^ip6? daddr (\{[^}]*\}|[0-9a-fA-F:][^\s@]*) ", lambda v: _ip_in(pkt.dst, v)),
+        (r"^ip6? saddr != (\{[^}]*\}|\S+) ", lambda v: not _ip_in(pkt.src, v)),
+        (r"^ip6? saddr @(\S+) ", lambda v: False),  # no affinity recorded: a fresh client
+        (r"^ip6? saddr (\S+) ", lambda v: _ip_in(pkt.src, v)),
         (r"^fib saddr type local ", lambda v: pkt.is_local(pkt.src)),
         (r"^mark and (\S+) == 0 ", lambda v: pkt.mark & int(v, 16) == 0),
     )
@@ -130,7 +130,7 @@ class NftTracer:
 
     def _vmap(self, action: str, pkt: Packet, depth: int) -> str | None:
         name = action.split("vmap @")[1]
-        if action.startswith("ip daddr ."):
+        if re.match(r"ip6? daddr \.", action):
             key = f"{pkt.dst} . {pkt.proto} . {pkt.dport}"
         else:
             key = f"{pkt.proto} . {pkt.dport}"

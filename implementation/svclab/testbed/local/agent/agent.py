@@ -32,7 +32,7 @@ from lightkube.resources.core_v1 import Pod
 from svclab.kube import FuncHandler, Informer, ReflectorOptions
 
 from .containers import ContainerRunner
-from .ipam import IPAllocator
+from .ipam import PodIPAllocator
 from .node import Heartbeat, NodeOptions, register_node
 from .podworker import AgentContext, PodWorker
 from .sandbox import Sandbox, destroy_sandbox, load_sandboxes
@@ -55,10 +55,11 @@ class NodeAgent:
             client=client,
             cluster=cluster,
             node_name=node.name,
-            node_ip=node.node_ip,
+            node_ip=node.node_ips[0],
+            node_ips=node.node_ips,
             node_netns=node.netns,
             state_dir=state_dir,
-            allocator=IPAllocator(node.pod_cidr),
+            allocator=PodIPAllocator(node.pod_cidrs),
         )
         self._state_dir = state_dir
         self._server = StreamingServer(self)
@@ -100,7 +101,7 @@ class NodeAgent:
             if sandbox.host_network:
                 continue  # it has the node's address, not one of the pod CIDR
             try:
-                self._context.allocator.reserve(uid, sandbox.ip)
+                self._context.allocator.reserve(uid, sandbox.ips)
             except ValueError as exc:  # a record that does not fit this node's CIDR
                 log.warning("leftover sandbox pod=%s/%s: %s", sandbox.namespace, sandbox.name, exc)
 

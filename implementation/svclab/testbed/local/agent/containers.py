@@ -26,7 +26,7 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -114,8 +114,14 @@ def container_argv(container: Mapping[str, Any], env: Mapping[str, str]) -> Laun
     )
 
 
-def container_env(container: Mapping[str, Any], pod: Mapping[str, Any], pod_ip: str, host_ip: str) -> dict[str, str]:
-    """Environment: plain values and the common downward-API fields (side-effect-free)."""
+def container_env(
+    container: Mapping[str, Any], pod: Mapping[str, Any], pod_ips: Sequence[str], host_ips: Sequence[str]
+) -> dict[str, str]:
+    """Environment: plain values and the common downward-API fields (side-effect-free).
+
+    ``pod_ips`` / ``host_ips`` are primary first; the plural fields are all of them
+    comma-separated, as kubelet writes them on a dual-stack node.
+    """
     meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
     fields = {
         "metadata.name": meta.get("name", ""),
@@ -123,10 +129,10 @@ def container_env(container: Mapping[str, Any], pod: Mapping[str, Any], pod_ip: 
         "metadata.uid": meta.get("uid", ""),
         "spec.nodeName": spec.get("nodeName", ""),
         "spec.serviceAccountName": spec.get("serviceAccountName", ""),
-        "status.podIP": pod_ip,
-        "status.hostIP": host_ip,
-        "status.podIPs": pod_ip,
-        "status.hostIPs": host_ip,
+        "status.podIP": pod_ips[0] if pod_ips else "",
+        "status.hostIP": host_ips[0] if host_ips else "",
+        "status.podIPs": ",".join(pod_ips),
+        "status.hostIPs": ",".join(host_ips),
     }
     env = {"PATH": DEFAULT_PATH, "HOSTNAME": spec.get("hostname") or meta.get("name", "")}
     for var in container.get("env") or []:

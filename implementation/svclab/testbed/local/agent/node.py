@@ -54,12 +54,28 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class NodeOptions:
+    """What the node agent was told. ``node_ip`` and ``pod_cidr`` are kubelet-style
+    lists: one value, or on a dual-stack node (issue 18) two comma-separated, one
+    per family, primary first."""
+
     name: str
     node_ip: str
     pod_cidr: str
     labels: Mapping[str, str] = field(default_factory=dict)
     netns: str = ""  # the node's network namespace: where hostNetwork pods run ("" unknown)
     taints: tuple[Mapping[str, str], ...] = ()
+
+    @property
+    def node_ips(self) -> tuple[str, ...]:
+        return _split(self.node_ip)
+
+    @property
+    def pod_cidrs(self) -> tuple[str, ...]:
+        return _split(self.pod_cidr)
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def parse_labels(text: str) -> dict[str, str]:
@@ -101,7 +117,8 @@ def node_manifest(options: NodeOptions) -> dict[str, Any]:
         "beta.kubernetes.io/arch": _arch(),
         **options.labels,
     }
-    spec: dict[str, Any] = {"podCIDR": options.pod_cidr, "podCIDRs": [options.pod_cidr]}
+    cidrs = options.pod_cidrs
+    spec: dict[str, Any] = {"podCIDR": cidrs[0], "podCIDRs": list(cidrs)}
     if options.taints:
         spec["taints"] = [dict(t) for t in options.taints]
     return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": options.name, "labels": labels}, "spec": spec}
@@ -136,7 +153,7 @@ def node_status(
     uname = os.uname()
     return {
         "addresses": [
-            {"type": "InternalIP", "address": options.node_ip},
+            *({"type": "InternalIP", "address": ip} for ip in options.node_ips),
             {"type": "Hostname", "address": options.name},
         ],
         "conditions": [

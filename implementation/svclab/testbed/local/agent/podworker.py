@@ -24,7 +24,7 @@ from lightkube.resources.core_v1 import Pod
 from lightkube.types import PatchType
 
 from .containers import Adoption, ContainerRunner, container_argv, container_env, rfc3339
-from .ipam import IPAllocator
+from .ipam import PodIPAllocator
 from .probes import ProbeKind, ProbeSettings, ProbeTracker, run_probe
 from .sandbox import Sandbox, create_host_sandbox, create_sandbox, destroy_sandbox, kill_if_ours
 from .status import ContainerView, RunState, SandboxFacts, pod_status
@@ -43,8 +43,13 @@ class AgentContext:
     node_name: str
     node_ip: str
     state_dir: Path
-    allocator: IPAllocator
+    allocator: PodIPAllocator
     node_netns: str = ""  # where hostNetwork pods run ("" unknown: they cannot)
+    node_ips: tuple[str, ...] = ()  # status.hostIPs, primary first; () means (node_ip,)
+
+    @property
+    def host_ips(self) -> tuple[str, ...]:
+        return self.node_ips or (self.node_ip,)
 
 
 class PodWorker:
@@ -143,12 +148,12 @@ class PodWorker:
             adopted.containers.update(alive)
             if holder_alive:
                 if not adopted.host_network:
-                    self._ctx.allocator.reserve(self.uid, adopted.ip)
+                    self._ctx.allocator.reserve(self.uid, adopted.ips)
                 return adopted
             destroy_sandbox(adopted)
         if spec.get("hostNetwork"):
             return self._host_sandbox(meta)
-        ip = self._ctx.allocator.allocate(self.uid)
+        ips = self._ctx.allocator.allocate(self.uid)
         try:
             return create_sandbox(
                 cluster=self._ctx.cluster,
@@ -156,8 +161,8 @@ class PodWorker:
                 namespace=meta["namespace"],
                 name=meta["name"],
                 hostname=spec.get("hostname") or meta["name"],
-                ip=ip,
-                network=self._ctx.allocator.network,
+                ips=ips,
+                networks=self._ctx.allocator.networks,
                 state_dir=self._ctx.state_dir,
             )
         except BaseException:
@@ -175,7 +180,7 @@ class PodWorker:
             name=meta["name"],
             node_netns=self._ctx.node_netns,
             node_name=self._ctx.node_name,
-            node_ip=self._ctx.node_ip,
+            node_ips=self._ctx.host_ips,
             state_dir=self._ctx.state_dir,
         )
 
@@ -183,7 +188,7 @@ class PodWorker:
         assert self._sandbox is not None
         previous = {s.get("name"): s for s in (self.pod.get("status") or {}).get("containerStatuses") or []}
         for container in (self.pod.get("spec") or {}).get("containers") or []:
-            env = container_env(container, self.pod, self._sandbox.ip, self._ctx.node_ip)
+            env = container_env(container, self.pod, self._sandbox.ips, self._ctx.host_ips)
             old = previous.get(container["name"])
             adoption = _adoption(old, self._sandbox.containers.get(container["name"]))
             restarts = int(old.get("restartCount", 0)) if old else 0
@@ -255,7 +260,11 @@ class PodWorker:
 
     def _status(self) -> dict[str, Any]:
         sandbox = self._sandbox
-        facts = SandboxFacts(sandbox.ip, self._ctx.node_ip, self._start_time) if sandbox else None
+        facts = (
+            SandboxFacts(sandbox.ip, self._ctx.node_ip, self._start_time, sandbox.ips, self._ctx.host_ips)
+            if sandbox
+            else None
+        )
         views = [replace(r.view, ready=r.ready and r.view.state is RunState.RUNNING) for r in self._runners]
         if not views:
             views = [_creating(c) for c in (self.pod.get("spec") or {}).get("containers") or []]

@@ -2,7 +2,9 @@
 
 For pod UID ``u`` on cluster ``C`` the sandbox is the network namespace
 ``svclab-C-p<first 8 hex of u>`` holding ``eth0`` (the pod end of a veth pair)
-with the pod IP, ``lo`` up and a default route via ``cni0``'s address; the host
+with the pod IP, ``lo`` up and a default route via ``cni0``'s address (on a
+dual-stack node, issue 18: an IPv6 address too, added ``nodad`` so it is usable
+at once, and an IPv6 default route via cni0's IPv6 address); the host
 end ``veth<8 hex>`` is a port of ``cni0`` with hairpin mode on, so a pod can
 reach itself through a Service. A holder process (``sleep infinity`` in the
 pod's netns and its own UTS namespace, hostname = pod hostname) plays the pause
@@ -26,8 +28,9 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -49,6 +52,16 @@ __all__ = [
 
 BRIDGE = "cni0"
 POD_INTERFACE = "eth0"
+IFA_F_NODAD = 0x02  # linux/if_addr.h: skip duplicate address detection
+# A pod namespace on a dual-stack node: IPv6 on, and no DAD for the link-local address either.
+POD_IPV6_SYSCTLS = {
+    "net/ipv6/conf/default/disable_ipv6": "0",
+    "net/ipv6/conf/all/disable_ipv6": "0",
+    "net/ipv6/conf/default/accept_dad": "0",
+    "net/ipv6/conf/all/accept_dad": "0",
+}
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def sandbox_netns_name(cluster: str, uid: str) -> str:
@@ -74,6 +87,12 @@ class Sandbox:
     directory: str
     containers: dict[str, list[int]] = field(default_factory=dict)
     host_network: bool = False  # netns and ip are the node's; nothing of them is ours to remove
+    secondary_ip: str = ""  # dual stack: the other family's pod IP (absent in older records)
+
+    @property
+    def ips(self) -> tuple[str, ...]:
+        """``status.podIPs``: the pod's addresses, primary family first."""
+        return tuple(ip for ip in (self.ip, self.secondary_ip) if ip)
 
     @property
     def info_path(self) -> Path:
@@ -132,11 +151,15 @@ def create_sandbox(
     namespace: str,
     name: str,
     hostname: str,
-    ip: ipaddress.IPv4Address,
-    network: ipaddress.IPv4Network,
+    ips: Sequence[Address],
+    networks: Sequence[Network],
     state_dir: Path,
 ) -> Sandbox:
-    """Build the namespace, veth, addresses, routes and holder; undo all on failure."""
+    """Build the namespace, veth, addresses, routes and holder; undo all on failure.
+
+    ``ips`` are the pod's addresses, one per pod CIDR in ``networks`` (same order,
+    primary family first).
+    """
     ns_name = sandbox_netns_name(cluster, uid)
     host_veth = f"veth{_short(uid)}"
     directory = state_dir / "pods" / f"{namespace}_{name}"
@@ -147,13 +170,14 @@ def create_sandbox(
         name=name,
         netns=ns_name,
         host_veth=host_veth,
-        ip=str(ip),
+        ip=str(ips[0]),
         holder_pid=0,
         holder_ticks=0,
         directory=str(directory),
+        secondary_ip=str(ips[1]) if len(ips) > 1 else "",
     )
     try:
-        _plumb(ns_name, host_veth, ip, network)
+        _plumb(ns_name, host_veth, list(zip(ips, networks, strict=True)))
         _start_holder(sandbox, hostname)
     except BaseException:
         destroy_sandbox(sandbox)
@@ -162,9 +186,10 @@ def create_sandbox(
 
 
 def create_host_sandbox(
-    *, uid: str, namespace: str, name: str, node_netns: str, node_name: str, node_ip: str, state_dir: Path
+    *, uid: str, namespace: str, name: str, node_netns: str, node_name: str, node_ips: Sequence[str], state_dir: Path
 ) -> Sandbox:
-    """A hostNetwork pod's sandbox: only a holder in the node's namespace (see the module docstring)."""
+    """A hostNetwork pod's sandbox: only a holder in the node's namespace (see the module docstring);
+    its addresses are the node's, one per family."""
     directory = state_dir / "pods" / f"{namespace}_{name}"
     directory.mkdir(parents=True, exist_ok=True)
     sandbox = Sandbox(
@@ -173,11 +198,12 @@ def create_host_sandbox(
         name=name,
         netns=node_netns,
         host_veth="",
-        ip=node_ip,
+        ip=node_ips[0],
         holder_pid=0,
         holder_ticks=0,
         directory=str(directory),
         host_network=True,
+        secondary_ip=node_ips[1] if len(node_ips) > 1 else "",
     )
     try:
         _start_holder(sandbox, node_name)
@@ -203,11 +229,14 @@ def _start_holder(sandbox: Sandbox, hostname: str) -> None:
     save_sandbox(sandbox)
 
 
-def _plumb(ns_name: str, host_veth: str, ip: ipaddress.IPv4Address, network: ipaddress.IPv4Network) -> None:
-    gateway = str(network.network_address + 1)
+def _plumb(ns_name: str, host_veth: str, addresses: list[tuple[Address, Network]]) -> None:
     if (NETNS_RUN_DIR / ns_name).exists():
         delete_netns(ns_name)  # a leftover from a crash; its pod is gone or being rebuilt
     create_netns(ns_name)
+    if any(ip.version == 6 for ip, _ in addresses):
+        with in_netns(ns_name):  # before eth0 arrives, so it inherits them
+            for key, value in POD_IPV6_SYSCTLS.items():
+                Path("/proc/sys", key).write_text(value)
     with IPRoute() as ipr:
         if ipr.link_lookup(ifname=host_veth):
             ipr.link("del", ifname=host_veth)
@@ -222,11 +251,19 @@ def _plumb(ns_name: str, host_veth: str, ip: ipaddress.IPv4Address, network: ipa
     with pod:
         (index,) = pod.link_lookup(ifname=temp_peer)
         pod.link("set", index=index, ifname=POD_INTERFACE)
-        pod.addr("add", index=index, address=str(ip), prefixlen=network.prefixlen)
+        for ip, network in addresses:
+            # IPv6 without DAD: tentative addresses are unusable for ~2 s and these are unique.
+            flags = {"flags": IFA_F_NODAD} if ip.version == 6 else {}
+            pod.addr("add", index=index, address=str(ip), prefixlen=network.prefixlen, **flags)
         pod.link("set", index=index, state="up")
         (lo,) = pod.link_lookup(ifname="lo")
         pod.link("set", index=lo, state="up")
-        pod.route("add", dst="0.0.0.0/0", gateway=gateway)
+        for ip, network in addresses:
+            gateway = str(network.network_address + 1)
+            if ip.version == 6:
+                pod.route("add", dst="::/0", gateway=gateway, family=socket.AF_INET6)
+            else:
+                pod.route("add", dst="0.0.0.0/0", gateway=gateway)
 
 
 def destroy_sandbox(sandbox: Sandbox) -> None:

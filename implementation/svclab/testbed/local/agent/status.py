@@ -50,6 +50,9 @@ class SandboxFacts:
     pod_ip: str
     host_ip: str
     start_time: str
+    # status.podIPs / hostIPs, primary first (two on a dual-stack node); () means the one above
+    pod_ips: tuple[str, ...] = ()
+    host_ips: tuple[str, ...] = ()
 
 
 class Phase(str, enum.Enum):
@@ -182,9 +185,9 @@ def pod_status(
     if sandbox is not None:
         status.update(
             hostIP=sandbox.host_ip,
-            hostIPs=[{"ip": sandbox.host_ip}],
+            hostIPs=[{"ip": ip} for ip in sandbox.host_ips or (sandbox.host_ip,)],
             podIP=sandbox.pod_ip,
-            podIPs=[{"ip": sandbox.pod_ip}],
+            podIPs=[{"ip": ip} for ip in sandbox.pod_ips or (sandbox.pod_ip,)],
             startTime=sandbox.start_time,
         )
     return status

@@ -1,0 +1,170 @@
+"""Dual-stack: which families a node runs, the MetaProxier's dispatch, and ``svclab proxy`` over both.
+
+Address plan: see ``builders.py`` (IPv4: upstream's; IPv6: its ``V6`` twin);
+a dual-stack Service carries ClusterIPs 172.30.0.41 and fd00:172:30::41.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable, Sequence
+
+import pytest
+from lightkube.models.core_v1 import NodeAddress, NodeStatus
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import Node
+
+from svclab.kube.testing import FakeClient
+from svclab.proxy.adapters.testing.iptables import FakeIptables
+from svclab.proxy.command import add_arguments
+from svclab.proxy.iptables.plan import PlanOptions
+from svclab.proxy.iptables.proxier import IptablesProxier
+from svclab.proxy.metaproxier import MetaProxier, family_node_options
+from svclab.proxy.provider import Provider, Proxier, ProxierOptions
+from svclab.proxy.service import serve
+from svclab.proxy.service_port import IPFamily
+
+from .builders import TEST_NODE, TEST_NODE_OPTIONS, TEST_NODE_OPTIONS_V6, endpoint, endpoint_slice, service
+from .helpers import ManualClock
+
+V4, V6 = IPFamily.IPV4, IPFamily.IPV6
+
+
+@pytest.mark.parametrize(
+    "node_ips,supported,runs,skipped",
+    [
+        (("192.168.0.2",), (V4, V6), [V4], [V6]),
+        (("2001:db8::2",), (V4, V6), [V6], [V4]),
+        (("192.168.0.2", "2001:db8::2"), (V4, V6), [V4, V6], []),
+        (("2001:db8::2", "192.168.0.2"), (V4, V6), [V6, V4], []),  # the first address is the primary family
+        (("192.168.0.2", "2001:db8::2"), (V4,), [V4], [V6]),  # a mode that only programs IPv4
+        ((), (V4, V6), [V4], []),  # addresses unknown: IPv4 as before dual-stack, nothing to say
+    ],
+    ids=["v4-only", "v6-only", "dual", "dual-v6-primary", "mode-v4-only", "unknown"],
+)
+def test_family_node_options(
+    node_ips: tuple[str, ...], supported: tuple[IPFamily, ...], runs: list[IPFamily], skipped: list[IPFamily]
+) -> None:
+    run, skip = family_node_options(node_ips, cluster_cidrs="10.0.0.0/8,fd00:10::/32", supported=supported)
+    assert [o.family for o in run] == runs
+    assert [f for f, _ in skip] == skipped
+    for opts in run:
+        assert all(opts.family.owns(ip) for ip in opts.node_ips)
+        assert opts.cluster_cidr == ("10.0.0.0/8" if opts.family is V4 else "fd00:10::/32")
+
+
+def dual_service() -> object:
+    svc = service("ns1", "svc1", "172.30.0.41", ("p80", 80, 0), protocol="UDP")
+    svc.spec.clusterIPs = ["172.30.0.41", "fd00:172:30::41"]
+    svc.spec.ipFamilies = ["IPv4", "IPv6"]
+    return svc
+
+
+def dual_slices(v4: str = "10.180.0.1", v6: str = "fd00:10:180::1") -> list[object]:
+    return [
+        endpoint_slice("ns1", "svc1", endpoint(v4), protocol="UDP", suffix="v4"),
+        endpoint_slice("ns1", "svc1", endpoint(v6), protocol="UDP", suffix="v6", address_type="IPv6"),
+    ]
+
+
+def dual_meta() -> tuple[MetaProxier, FakeIptables, FakeIptables]:
+    fakes = FakeIptables(), FakeIptables()
+    proxiers = [
+        Proxier(
+            IptablesProxier(fake, PlanOptions(node=opts)),
+            ProxierOptions(TEST_NODE, family=opts.family, clock=ManualClock()),
+        )
+        for fake, opts in zip(fakes, (TEST_NODE_OPTIONS, TEST_NODE_OPTIONS_V6), strict=True)
+    ]
+    return MetaProxier(proxiers), *fakes
+
+
+def dnat_targets(fake: FakeIptables) -> list[str]:
+    return sorted(
+        r.split()[-1]
+        for c, rules in fake.tables["nat"].items()
+        if c.startswith("KUBE-SEP-")
+        for r in rules
+        if "DNAT" in r
+    )
+
+
+async def test_meta_proxier_sends_each_family_its_own_objects() -> None:
+    meta, v4, v6 = dual_meta()
+    assert isinstance(meta, Provider)
+    meta.on_service(None, dual_service())
+    for eps in dual_slices():
+        meta.on_endpoint_slice(eps)
+    await meta.sync()
+    assert dnat_targets(v4) == ["10.180.0.1:80"] and dnat_targets(v6) == ["[fd00:10:180::1]:80"]
+    cluster_ips = [r for r in v6.tables["nat"]["KUBE-SERVICES"] if "cluster IP" in r]
+    assert len(cluster_ips) == 1 and "-d fd00:172:30::41 " in cluster_ips[0]
+
+
+async def _until(condition: Callable[[], bool]) -> bool:
+    for _ in range(2000):  # event-loop turns, not wall time
+        if condition():
+            return True
+        await asyncio.sleep(0)
+    return False
+
+
+async def test_serve_runs_a_proxier_per_family_with_conntrack_per_family() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--hostname-override", TEST_NODE, "--min-sync-period", "0"])
+    client = FakeClient()
+    addresses = [NodeAddress(type="InternalIP", address=ip) for ip in ("192.168.0.2", "2001:db8::2")]
+    client.seed(
+        Node(metadata=ObjectMeta(name=TEST_NODE), status=NodeStatus(addresses=addresses)),
+        dual_service(),
+        *dual_slices(),
+    )
+    v4, v6 = FakeIptables(), FakeIptables()
+    backends = {
+        V4: IptablesProxier(v4, PlanOptions(node=TEST_NODE_OPTIONS)),
+        V6: IptablesProxier(v6, PlanOptions(node=TEST_NODE_OPTIONS_V6)),
+    }
+    ran: list[Sequence[str]] = []
+
+    def conntrack(cmd: Sequence[str]) -> int:
+        ran.append(list(cmd))
+        return 0
+
+    task = asyncio.create_task(
+        serve(args, client=client, backends=backends, conntrack_runner=conntrack, serve_http=False)
+    )
+    try:
+        assert await _until(
+            lambda: dnat_targets(v4) == ["10.180.0.1:80"] and dnat_targets(v6) == ["[fd00:10:180::1]:80"]
+        )
+        await client.delete(type(dual_slices()[1]), "svc1-v6", namespace="ns1")
+        assert await _until(lambda: dnat_targets(v6) == [])
+        assert dnat_targets(v4) == ["10.180.0.1:80"]
+        stale_v6 = [cmd for cmd in ran if "fd00:10:180::1" in cmd]
+        assert stale_v6 and all(cmd[-2:] == ["-f", "ipv6"] for cmd in stale_v6)
+        assert not [cmd for cmd in ran if "-f" in cmd and "10.180.0.1" in cmd]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def test_skipped_families_are_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """A family without a node address, or one the mode cannot program (ipvs), is said once in the log."""
+    import logging
+
+    from svclab.proxy.service import _family_options
+
+    args = argparse.Namespace(cluster_cidr="10.0.0.0/8,fd00:10::/32", masquerade_all=False)
+    with caplog.at_level(logging.INFO, logger="svclab.proxy.service"):
+        assert [o.family for o in _family_options(args, "iptables", ("192.168.0.2",))] == [V4]
+        assert [o.family for o in _family_options(args, "ipvs", ("192.168.0.2", "2001:db8::2"))] == [V4]
+        assert [o.family for o in _family_options(args, "nftables", ("192.168.0.2", "2001:db8::2"))] == [V4, V6]
+    assert [r.getMessage() for r in caplog.records] == [
+        "event=family_skipped family=IPv6 mode=iptables reason='node has no IPv6 InternalIP'",
+        "event=running stack=single-stack primary_family=IPv4",
+        "event=family_skipped family=IPv6 mode=ipvs reason='the proxy mode cannot program IPv6'",
+        "event=running stack=single-stack primary_family=IPv4",
+        "event=running stack=dual-stack primary_family=IPv4",
+    ]
