@@ -53,6 +53,7 @@ def test_quick_iptables_run_prints_every_figure_line() -> None:
         r"\d+ processes \(iptables/iptables-restore/iptables-save\)",
         r"rules: filter \d+, nat \d+",
         r"partial sync \(1 Service endpoints\)\s+median \d[\d.]* ms .*5 samples, partial\)",
+        r"partial floor \(kernel validation\)\s+median \d[\d.]* ms .*iptables-restore -w --noflush of one rule\)",
         r"event-to-rule latency\s+p50 \d[\d.]* ms\s+p99 \d[\d.]* ms\s+\(10 single-Service changes",
         # the full sync restores filter and nat whole, so its floor is the same command
         r"floor\s+\d[\d.]* (ms|s)\s+\(iptables-restore -w, same input\)",

@@ -7,7 +7,9 @@ afterwards, also on failure or timeout; never the root namespace):
 
 * full sync: empty node -> every Service programmed, through the mode's real
   backend (``svclab.proxy.modes.build_backend``, as ``svclab proxy`` builds it);
-* partial sync after one Service's endpoints changed (median of a few);
+* partial sync after one Service's endpoints changed (median of a few), and
+  beside it (iptables, nftables) the kernel's floor under any partial sync: one
+  rule committed into the same namespace (``proxy_partial_floor``);
 * the floor: the bare kernel tool on the full sync's own input
   (``iptables-restore`` / ``nft -f`` of the same text; for ipvs the recorded
   ipset/iptables restores and netlink operations without planning), and the

@@ -108,6 +108,18 @@ def _partial_lines(result: ModeResult, partial: dict[str, Any]) -> list[str]:
         f"(min {_ms(min(samples))}, max {_ms(max(samples))}, {len(samples)} samples, {kind})"
         f"{_goal(result, '<= 50 ms')}",
         f"  {'':<{_LABEL}}median sync: {_where_time_went(median_run)}",
+        *_kernel_floor_lines(partial.get("kernel_floor")),
+    ]
+
+
+def _kernel_floor_lines(floor: dict[str, Any] | None) -> list[str]:
+    """The partial-sync floor (``proxy_partial_floor``): one rule added, same namespace, same run."""
+    if not floor:
+        return []
+    samples = floor["samples"]
+    return [
+        f"  {'partial floor (kernel validation)':<{_LABEL}}median {_ms(floor['median'])} "
+        f"(min {_ms(min(samples))}, max {_ms(max(samples))}; {floor['command']} of one rule)"
     ]
 
 

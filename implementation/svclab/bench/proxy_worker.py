@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -37,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from svclab.bench.proxy_partial_floor import partial_floor
 from svclab.bench.proxy_scenario import NODE_IP, NODE_NAME, Scenario, build_scenario, endpoint_change, service_change
 from svclab.proxy import modes
 from svclab.proxy.provider import Proxier, ProxierOptions, SyncReport
@@ -228,6 +230,21 @@ def _restore_floor(argv: list[str], text: str, netns: str) -> dict[str, Any]:
     return {"seconds": round(seconds, 6), "command": " ".join(argv)}
 
 
+def _ensure_nfacct_objects(text: str, floor_netns: Sequence[str]) -> None:
+    """Create in each floor namespace the nfacct objects ``text``'s ``-m nfacct`` matches name:
+    the proxy made them in its own namespace first (``iptables.accounting``), and a restore
+    naming a missing one fails."""
+    from svclab.proxy.adapters.nfacct import NetlinkNfacct
+    from svclab.testbed.local.nsexec import in_netns
+
+    names = sorted(set(re.findall(r"--nfacct-name (\S+)", text)))
+    for netns in floor_netns if names else ():
+        with in_netns(netns):
+            nfacct = NetlinkNfacct()
+            for name in names:
+                nfacct.ensure(name)
+
+
 def _floor_tool(mode: str, text: str, floor_netns: Sequence[str], *, seeded: bool) -> dict[str, Any]:
     """The bare tool on ``text``, each variant into its own fresh namespace.
 
@@ -242,6 +259,7 @@ def _floor_tool(mode: str, text: str, floor_netns: Sequence[str], *, seeded: boo
         return {**_restore_floor(["nft", "-f", "-"], text, floor_netns[0]), "input_bytes": len(text.encode())}
     if mode not in ("iptables", "userspace"):
         return {"error": f"no floor tool known for mode {mode}"}
+    _ensure_nfacct_objects(text, floor_netns)
     if seeded:  # a whole-table full sync: its own command (or the --noflush floor timed out unseeded)
         return {**_restore_floor(["iptables-restore", "-w"], text, floor_netns[1]), "input_bytes": len(text.encode())}
     figures = _restore_floor(["iptables-restore", "-w", "--noflush"], text, floor_netns[0])
@@ -284,6 +302,20 @@ async def _partial_samples(proxier: Proxier, log: CallLog, scenario: Scenario, s
         runs.append(await _timed_sync(proxier, log))
     seconds = [r["seconds"] for r in runs]
     return {"samples": seconds, "median": statistics.median(seconds), "runs": runs}
+
+
+def _partial_floor_samples(mode: str, samples: int) -> dict[str, Any] | None:
+    """The kernel's floor under a partial sync (``proxy_partial_floor``), timed ``samples`` times."""
+    floor = partial_floor(mode)
+    if floor is None:
+        return None
+    seconds = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        subprocess.run(floor.argv, input=floor.add, text=True, capture_output=True, check=True)
+        seconds.append(round(time.perf_counter() - started, 6))
+        subprocess.run(floor.argv, input=floor.remove, text=True, capture_output=True, check=True)
+    return {"samples": seconds, "median": statistics.median(seconds), "command": " ".join(floor.argv)}
 
 
 async def _event_latency(proxier: Proxier, scenario: Scenario, changes: int, completed: list[float]) -> dict[str, Any]:
@@ -351,7 +383,9 @@ async def _run(options: argparse.Namespace) -> int:
         else {}
     )
     _emit("full", input_bytes=size, seeded=options.seed_whole_table, **full)
-    _emit("partial", **await _partial_samples(proxier, log, scenario, options.partial_samples))
+    partial = await _partial_samples(proxier, log, scenario, options.partial_samples)
+    kernel_floor = _partial_floor_samples(options.mode, options.partial_samples)
+    _emit("partial", **partial, **({"kernel_floor": kernel_floor} if kernel_floor else {}))
     _emit("latency", **await _event_latency(proxier, scenario, options.changes, completed))
     if options.mode == "ipvs":
         _emit("floor", **_floor_ipvs(proxier.backend, recorded))  # type: ignore[arg-type]

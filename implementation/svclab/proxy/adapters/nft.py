@@ -15,6 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Protocol
 
+from svclab.proxy.adapters import nft_netlink
 from svclab.proxy.adapters.errors import NftError, failing_line_number
 
 __all__ = ["NftExecutor", "SubprocessNft"]
@@ -66,7 +67,14 @@ class SubprocessNft:
         self._nft("delete", "table", self.family, self.table)
 
     def has_rules(self, chain: str) -> bool:
-        # `nft list chain` fetches only that chain: ~5 ms beside 20,000 others
+        """Asked over nfnetlink (``nft_netlink.chain_has_rules``: one chain's rules, no process) where
+        this is our namespace; else, or when that cannot tell, with `nft list chain`, which loads
+        the table's sets and maps first (about a second at 3,000 Services here)."""
+        family = {"ip": nft_netlink.NFPROTO_IPV4, "ip6": nft_netlink.NFPROTO_IPV6}.get(self.family)
+        if not self.prefix and family is not None:
+            answer = nft_netlink.chain_has_rules(family, self.table, chain)
+            if answer is not None:
+                return answer
         result = self._nft("list", "chain", self.family, self.table, chain)
         if result.returncode != 0:
             return False

@@ -176,6 +176,8 @@ class IptablesProxier(FullSyncBookkeeping):
     _counts: dict[str, int] = field(default_factory=dict)
     # upstream's large-cluster mode, decided at each sync; only re-planned Services follow a change
     large_cluster: bool = False
+    #: endpoints of every service port as of the last successful sync (the large-cluster measure)
+    endpoint_total: int = 0
     #: full syncs restore filter and nat whole (module docstring); switched off by a failed one
     whole_table_restore: bool = True
     #: extra /metrics collectors (the nfacct counters, see ``accounting``)
@@ -250,6 +252,19 @@ class IptablesProxier(FullSyncBookkeeping):
         self.chains_touched = len(writes) + len(deletes)
         return (render_restore(writes, deletes) if self.chains_touched else ""), True, shared, cache, counts
 
+    def _count_endpoints(self, state: ProxyStateLike, full: bool) -> int:
+        """Endpoints of every service port (upstream's large-cluster measure). A partial sync
+        adjusts the last total by the changed ports only: recounting hashes every port name,
+        tens of milliseconds at 10,000 Services (issue 16)."""
+        if full:
+            return sum(len(state.endpoints.get(name, ())) for name in state.service_ports)
+        total = self.endpoint_total
+        for name in state.changed_ports:
+            old = self._cache.get(name)
+            total -= len(old.endpoints) if old is not None else 0
+            total += len(state.endpoints.get(name, ())) if name in state.service_ports else 0
+        return total
+
     def rules_missing(self) -> bool:
         """Someone flushed our rules (e.g. a firewall reload): a canary chain is gone."""
         return not all(self.executor.chain_exists(t, KUBE_PROXY_CANARY) for t in CANARY_TABLES)
@@ -258,13 +273,15 @@ class IptablesProxier(FullSyncBookkeeping):
         """Plan and apply; see the module docstring. Raises ``IptablesRestoreError``."""
         # New node labels: topology may differ for every service.
         full = self.begin_sync(force=state.node_labels is not self._labels)
-        self.large_cluster = is_large_cluster(sum(len(state.endpoints.get(name, ())) for name in state.service_ports))
+        total = self._count_endpoints(state, full)
+        self.large_cluster = is_large_cluster(total)
         text, noflush, shared, cache, counts = self._full_sync(state) if full else self._partial_sync(state)
         self.last_restore, self.last_restore_noflush = text, noflush
         with self.applying():
             if text:
                 self._restore(text, noflush)
         self._labels, self._shared, self._cache, self._counts = state.node_labels, shared, cache, counts
+        self.endpoint_total = total
         return {t: counts.get(t, 0) for t in ("filter", "nat")}
 
     def _restore(self, text: str, noflush: bool) -> None:
