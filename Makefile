@@ -34,24 +34,22 @@ TESTBEDS ?= clusters/iptables.yaml clusters/nftables.yaml clusters/userspace.yam
 # The testbeds' suites run side by side (they mostly wait for clusters to converge),
 # one pytest each, logs in build/; each prints its summary, any failure fails the target.
 # The mode-neutral tests (no `needs_proxy`: API server, endpoints controllers, pods,
-# nodes) test the same code on every testbed: the first host testbed runs the whole
-# suite, the others `-m needs_proxy` (as `svclab run` does). A User-Mode Linux guest's
-# suite is the longest (one slow CPU): it starts first, beside the unit tests, and
-# leaves out the `breadth` tests and the `disruption` area (~9 min there), which the
-# host testbeds run; the host testbeds' suites start once the unit tests are done.
+# nodes) test the same code on every testbed: the host testbeds share them
+# (`--neutral-share K/N`, as `svclab run` does) and the UML guest runs `-m needs_proxy`.
+# The guest's suite is the longest (one slow CPU): it starts first, beside the unit
+# tests, and leaves out the `breadth` tests and the `disruption` area (~9 min there),
+# which the host testbeds run; the host testbeds' suites start once the unit tests end.
 UML_TESTBEDS ?= clusters/ipvs.yaml
 HOST_TESTBEDS = $(filter-out $(UML_TESTBEDS),$(TESTBEDS))
 GUEST_TESTBEDS = $(filter $(UML_TESTBEDS),$(TESTBEDS))
-NEUTRAL_JUDGE = $(firstword $(HOST_TESTBEDS))
 test: debs venv
 	@mkdir -p build; pids=""; \
 	suite() { log=build/conformance-$$(basename $$1 .yaml).log; tb_file=$$1; shift; \
 	  $(BIN)/pytest -p no:cacheprovider -q -rfEsR conformance --testbed $$tb_file "$$@" >$$log 2>&1 & pids="$$pids $$!:$$log"; }; \
 	for tb in $(GUEST_TESTBEDS); do suite $$tb -m "needs_proxy and not breadth and not disruption"; done; \
 	rc=0; $(BIN)/pytest -p no:cacheprovider -q -rfEsR tests || rc=1; \
-	for tb in $(HOST_TESTBEDS); do \
-	  if [ $$tb = "$(NEUTRAL_JUDGE)" ]; then suite $$tb; else suite $$tb -m needs_proxy; fi; \
-	done; \
+	k=0; n=$(words $(HOST_TESTBEDS)); \
+	for tb in $(HOST_TESTBEDS); do suite $$tb --neutral-share $$k/$$n; k=$$((k + 1)); done; \
 	for entry in $$pids; do \
 	  pid=$${entry%%:*}; log=$${entry#*:}; \
 	  if wait $$pid; then echo "== $$log: ok"; else rc=1; echo "== $$log: FAILED"; fi; \

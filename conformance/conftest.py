@@ -23,11 +23,14 @@ test skips there, saying so; a ``--testbed`` spec with ``provider:
 kubeconfig`` names the mode; an ``external`` proxy is tested as the mode its
 ``spec.proxy.rules`` names, else as ``unknown``); ``needs_proxy`` / ``needs_controllers`` skip when the
 component does not run; feature markers (``nodes``, ``pods``, ``services``, ...)
-select areas with ``-m``.
+select areas with ``-m``. ``--neutral-share K/N`` runs only the K-th of N shares of
+the mode-neutral tests (no ``needs_proxy``): N testbeds with the same API server and
+controllers judge them together (``make test``, ``svclab run``'s quick profile).
 """
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import pytest
@@ -86,6 +89,13 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
             "--kubeconfig", default=None, metavar="PATH", help="kubeconfig of an existing cluster to test as it is"
         )
     group.addoption(
+        "--neutral-share",
+        default=None,
+        metavar="K/N",
+        help="run only share K (0..N-1) of the mode-neutral tests (those without needs_proxy), "
+        "so that N testbeds of one control plane judge them together; every needs_proxy test runs",
+    )
+    group.addoption(
         "--kube-context",
         default=None,
         metavar="NAME",
@@ -121,8 +131,29 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("cluster_ref", refs, indirect=True, scope="session", ids=[ref.id for ref in refs])
 
 
+def _outside_the_share(config: pytest.Config, items: list[pytest.Item]) -> list[pytest.Item]:
+    """The mode-neutral tests another testbed's ``--neutral-share`` runs: a test (all its
+    parameters) belongs to share crc32(module::function) mod N, the same on every testbed."""
+    share = config.getoption("--neutral-share")
+    if not share:
+        return []
+    k, _, n = share.partition("/")
+    if not (k.isdigit() and n.isdigit() and int(k) < int(n)):
+        raise pytest.UsageError(f"--neutral-share takes K/N with 0 <= K < N, got {share!r}")
+    return [
+        item
+        for item in items
+        if item.get_closest_marker("needs_proxy") is None
+        and zlib.crc32(item.nodeid.split("[")[0].encode()) % int(n) != int(k)
+    ]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
+    others = _outside_the_share(config, items)
+    if others:
+        config.hook.pytest_deselected(items=others)
+        items[:] = [item for item in items if item not in others]
     for item in items:
         if item.path.is_relative_to(here) and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(TEST_TIMEOUT))

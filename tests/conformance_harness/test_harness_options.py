@@ -125,3 +125,44 @@ def test_svclab_run_points_kubeconfig_testbeds_at_the_real_option() -> None:
     assert reason is not None and "`pytest conformance --kubeconfig PATH`" in reason
     done = suite("conformance", "--collect-only", "--kubeconfig", "/nowhere/kubeconfig")
     assert done.returncode == 0 and "[kubeconfig]" in done.stdout, done.stdout + done.stderr
+
+
+def _collected(*args: str) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--collect-only", "conformance", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return {line for line in done.stdout.splitlines() if "::" in line}
+
+
+def test_neutral_shares_split_the_mode_neutral_tests_and_keep_every_proxy_test() -> None:
+    """``--neutral-share K/N``: the N shares of the tests without ``needs_proxy`` are disjoint and
+    together all of them; every ``needs_proxy`` test is in every share."""
+    neutral = _collected("-m", "not needs_proxy")
+    proxy = _collected("-m", "needs_proxy")
+    shares = [_collected("--neutral-share", f"{k}/3") for k in range(3)]
+    assert all(share >= proxy for share in shares)
+    parts = [share - proxy for share in shares]
+    assert all(parts) and sum(len(p) for p in parts) == len(neutral) and set().union(*parts) == neutral
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--collect-only",
+            "conformance",
+            "--neutral-share",
+            "3/3",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode != 0 and "--neutral-share takes K/N" in bad.stdout + bad.stderr

@@ -174,12 +174,16 @@ def test_the_conformance_phase_says_how_many_tests_it_left_out_and_where_they_ra
         "33 tests left out by the quick profile (not breadth and not disruption; --profile full runs them)"
     )
     described = ConformanceOutcome(
-        0, 20, 0, 1, left_out=70, selection="needs_proxy and not breadth", neutral_on="iptables"
+        0, 20, 0, 1, left_out=70, selection="needs_proxy and not breadth", neutral_on="iptables, nftables"
     ).describe()
     assert described.endswith(
         "70 tests left out by the quick profile (needs_proxy and not breadth; "
-        "the mode-neutral ones ran on iptables; --profile full runs them)"
+        "the mode-neutral ones ran on iptables, nftables; --profile full runs them)"
     )
+    described = ConformanceOutcome(
+        0, 60, 0, 1, left_out=40, selection="not breadth", neutral_on="shared with nftables"
+    ).describe()
+    assert "(not breadth; the mode-neutral ones are shared with nftables; --profile full" in described
 
 
 EXTERNAL_SPEC = """\

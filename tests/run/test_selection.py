@@ -12,15 +12,19 @@ IPTABLES = TestbedTraits(Path("clusters/iptables.yaml"), False, REFERENCE)
 NFTABLES = TestbedTraits(Path("clusters/nftables.yaml"), False, REFERENCE)
 
 
-def test_quick_judges_the_mode_neutral_tests_on_the_first_host_testbed_only() -> None:
+def test_quick_shares_the_mode_neutral_tests_among_the_host_testbeds() -> None:
     plans = plan_selections([IPVS, IPTABLES, NFTABLES], profile="quick")
-    assert plans[IPTABLES.path] == Selection(("-m", "not breadth"))
-    assert plans[NFTABLES.path] == Selection(("-m", "needs_proxy and not breadth"), neutral_on="iptables")
-    # a guest is never the judge while a host testbed is there, and leaves the disruption area out
-    assert plans[IPVS.path] == Selection(
-        ("-m", "needs_proxy and not breadth and not disruption"), neutral_on="iptables"
+    assert plans[IPTABLES.path] == Selection(
+        ("--neutral-share", "0/2", "-m", "not breadth"), neutral_on="shared with nftables"
     )
-    assert plans[NFTABLES.path].marker_expression == "needs_proxy and not breadth"
+    assert plans[NFTABLES.path] == Selection(
+        ("--neutral-share", "1/2", "-m", "not breadth"), neutral_on="shared with iptables"
+    )
+    # a guest never shares while a host testbed is there, and leaves the disruption area out
+    assert plans[IPVS.path] == Selection(
+        ("-m", "needs_proxy and not breadth and not disruption"), neutral_on="iptables, nftables"
+    )
+    assert plans[NFTABLES.path].marker_expression == "not breadth"
 
 
 def test_a_testbed_alone_or_with_its_own_controllers_judges_the_neutral_tests_itself() -> None:

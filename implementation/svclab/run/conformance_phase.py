@@ -42,7 +42,9 @@ class ConformanceOutcome:
         text = f"{self.passed} passed, {self.failed} failed, {self.skipped} skipped"
         if self.left_out:
             text += f"; {self.left_out} tests left out by the quick profile ({self.selection or 'not breadth'}"
-            if self.neutral_on:
+            if self.neutral_on.startswith("shared with "):
+                text += f"; the mode-neutral ones are {self.neutral_on}"
+            elif self.neutral_on:
                 text += f"; the mode-neutral ones ran on {self.neutral_on}"
             text += "; --profile full runs them)"
         return text

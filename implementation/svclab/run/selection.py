@@ -5,12 +5,12 @@ The quick profile leaves out the ``breadth`` tests everywhere, and the
 judges the mode-neutral tests (those without ``needs_proxy``: the API server,
 the endpoints controllers, pods and nodes) once per run and control plane:
 they test the same code whatever the proxy mode, so running them again beside
-every mode only slows every lane down. The first host-kernel testbed of a
-control plane runs them; the others of the same control plane run the tests
-that need a proxy and say where the rest were judged. A testbed whose
-controllers are the user's own (``spec.controllers`` mode external) is a
-control plane of its own. ``--profile full`` runs every test on every testbed.
-Side-effect-free.
+every mode only slows every lane down. The host-kernel testbeds of a control
+plane share them (``--neutral-share K/N``: each runs one share); a testbed in a
+UML guest runs only the tests that need a proxy when a host testbed shares its
+control plane. A testbed whose controllers are the user's own
+(``spec.controllers`` mode external) is a control plane of its own.
+``--profile full`` runs every test on every testbed. Side-effect-free.
 """
 
 from __future__ import annotations
@@ -39,10 +39,10 @@ class TestbedTraits:
 
 @dataclass(frozen=True, slots=True)
 class Selection:
-    """pytest arguments for one testbed's suite, and where its mode-neutral tests were judged."""
+    """pytest arguments for one testbed's suite, and who else judges its mode-neutral tests."""
 
     args: tuple[str, ...] = ()
-    neutral_on: str = ""  # the testbed that ran the mode-neutral tests, when not this one
+    neutral_on: str = ""  # the testbeds that ran (the rest of) the mode-neutral tests, when not only this one
 
     @property
     def marker_expression(self) -> str:
@@ -54,14 +54,21 @@ def plan_selections(testbeds: Sequence[TestbedTraits], *, profile: str, user_arg
     extra = tuple(user_args.split())
     if profile != "quick" or "-m" in extra:
         return {t.path: Selection(extra) for t in testbeds}
-    judges: dict[Hashable, TestbedTraits] = {}
-    for t in sorted(testbeds, key=lambda t: t.in_uml):  # a host testbed judges before a guest would
-        judges.setdefault(t.control_plane, t)
-    plans = {}
+    planes: dict[Hashable, list[TestbedTraits]] = {}
     for t in testbeds:
-        terms = [QUICK_SELECTION] + ([UML_LEAVES_OUT] if t.in_uml else [])
-        judge = judges[t.control_plane]
-        if judge is not t:
-            terms.insert(0, NEEDS_PROXY)
-        plans[t.path] = Selection((*extra, "-m", " and ".join(terms)), "" if judge is t else judge.path.stem)
+        planes.setdefault(t.control_plane, []).append(t)
+    plans = {}
+    for members in planes.values():
+        sharers = [t for t in members if not t.in_uml] or members
+        names = [t.path.stem for t in sharers]
+        for t in members:
+            terms = [QUICK_SELECTION] + ([UML_LEAVES_OUT] if t.in_uml else [])
+            share: tuple[str, ...] = ()
+            if t not in sharers:
+                terms.insert(0, NEEDS_PROXY)
+            elif len(sharers) > 1:
+                share = ("--neutral-share", f"{sharers.index(t)}/{len(sharers)}")
+            others = [n for n in names if n != t.path.stem] if t in sharers else names
+            note = "" if not others else ", ".join(names) if t not in sharers else "shared with " + ", ".join(others)
+            plans[t.path] = Selection((*extra, *share, "-m", " and ".join(terms)), note)
     return plans
