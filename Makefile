@@ -39,6 +39,9 @@ TESTBEDS ?= clusters/iptables.yaml clusters/nftables.yaml clusters/userspace.yam
 # The guest's suite is the longest (one slow CPU): it starts first, beside the unit
 # tests, and leaves out the `breadth` tests and the `disruption` area (~9 min there),
 # which the host testbeds run; the host testbeds' suites start once the unit tests end.
+# The unit tests run as two pytests side by side: those that bring up clusters, the rest.
+# The unit tests that bring up whole local clusters (root) run beside the others.
+CLUSTER_TESTS := tests/testbed tests/conformance_harness
 UML_TESTBEDS ?= clusters/ipvs.yaml
 HOST_TESTBEDS = $(filter-out $(UML_TESTBEDS),$(TESTBEDS))
 GUEST_TESTBEDS = $(filter $(UML_TESTBEDS),$(TESTBEDS))
@@ -47,7 +50,9 @@ test: debs venv
 	suite() { log=build/conformance-$$(basename $$1 .yaml).log; tb_file=$$1; shift; \
 	  $(BIN)/pytest -p no:cacheprovider -q -rfEsR conformance --testbed $$tb_file "$$@" >$$log 2>&1 & pids="$$pids $$!:$$log"; }; \
 	for tb in $(GUEST_TESTBEDS); do suite $$tb -m "needs_proxy and not breadth and not disruption"; done; \
-	rc=0; $(BIN)/pytest -p no:cacheprovider -q -rfEsR tests || rc=1; \
+	rc=0; $(BIN)/pytest -p no:cacheprovider -q -rfEsR $(CLUSTER_TESTS) >build/tests-clusters.log 2>&1 & clusters=$$!; \
+	$(BIN)/pytest -p no:cacheprovider -q -rfEsR tests $(CLUSTER_TESTS:%=--ignore=%) || rc=1; \
+	wait $$clusters || rc=1; echo "== build/tests-clusters.log:"; grep -E "^(FAILED|ERROR)|passed|failed" build/tests-clusters.log | tail -n 40; \
 	k=0; n=$(words $(HOST_TESTBEDS)); \
 	for tb in $(HOST_TESTBEDS); do suite $$tb --neutral-share $$k/$$n; k=$$((k + 1)); done; \
 	for entry in $$pids; do \
