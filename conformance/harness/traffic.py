@@ -134,8 +134,9 @@ def client_pod(name: str, namespace: str, node: str, *, labels: dict[str, str] |
     )
 
 
-def wait_ready(client: Client, namespace: str, names: Iterable[str], timeout: float = 30.0) -> dict[str, Pod]:
-    """Wait until every named pod is Ready; return them by name."""
+def wait_ready(client: Client, namespace: str, names: Iterable[str], timeout: float = 60.0) -> dict[str, Pod]:
+    """Wait until every named pod is Ready; return them by name. (A pod is Ready in 1-2 s on a
+    quiet machine; under `make test`'s load some took over 30 s.)"""
     wanted = sorted(names)
 
     def all_ready() -> dict[str, Pod]:
