@@ -23,6 +23,9 @@ from svclab.testbed.spec import Testbed
 __all__ = ["RunCluster", "kernel_of", "provider_problem", "svclab_cmd", "wait_until"]
 
 UP_TIMEOUT = 600.0
+# seconds for every node to be Ready: testbeds come up side by side on two cores, a UML
+# guest's nodes among them (svclab up's own default of 60 s failed the guest's in a run here)
+NODES_READY_TIMEOUT = 180.0
 DOWN_TIMEOUT = 300.0
 EXEC_TIMEOUT = 900.0
 
@@ -64,7 +67,8 @@ class RunCluster:
     def up(self, timeout: float = UP_TIMEOUT) -> None:
         log = self.log_dir / f"up-{self.name}.log"
         with open(log, "w") as out:
-            done = run_captured(svclab_cmd("up", str(self.spec_file), "--name", self.name), timeout)
+            argv = svclab_cmd("up", str(self.spec_file), "--name", self.name, "--timeout", f"{NODES_READY_TIMEOUT:g}")
+            done = run_captured(argv, timeout)
             out.write(done.stdout + done.stderr)
         if done.rc != 0:
             text = (done.stdout + done.stderr).strip()
