@@ -14,6 +14,8 @@ LoadBalancer IPs 2001:db8:1::4 and 2001:db8:5::8, non-cluster clients
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from lightkube.models.core_v1 import (
@@ -183,3 +185,13 @@ def _ipv6_twin(services: list[Service], slices: list[EndpointSlice]) -> tuple[li
         for ep in eps.endpoints:
             ep.addresses = swap(ep.addresses)
     return services, slices
+
+
+async def until(condition: Callable[[], bool]) -> bool:
+    """Whether ``condition`` holds within 2,000 event-loop turns (not wall time): what a
+    served proxier does with the fake API's events, without a clock in the test."""
+    for _ in range(2000):
+        if condition():
+            return True
+        await asyncio.sleep(0)
+    return False

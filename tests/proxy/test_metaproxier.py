@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import pytest
 from lightkube.models.core_v1 import NodeAddress, NodeStatus
@@ -25,7 +25,7 @@ from svclab.proxy.provider import Provider, Proxier, ProxierOptions
 from svclab.proxy.service import serve
 from svclab.proxy.service_port import IPFamily
 
-from .builders import TEST_NODE, TEST_NODE_OPTIONS, TEST_NODE_OPTIONS_V6, endpoint, endpoint_slice, service
+from .builders import TEST_NODE, TEST_NODE_OPTIONS, TEST_NODE_OPTIONS_V6, endpoint, endpoint_slice, service, until
 from .helpers import ManualClock
 
 V4, V6 = IPFamily.IPV4, IPFamily.IPV6
@@ -102,14 +102,6 @@ async def test_meta_proxier_sends_each_family_its_own_objects() -> None:
     assert len(cluster_ips) == 1 and "-d fd00:172:30::41 " in cluster_ips[0]
 
 
-async def _until(condition: Callable[[], bool]) -> bool:
-    for _ in range(2000):  # event-loop turns, not wall time
-        if condition():
-            return True
-        await asyncio.sleep(0)
-    return False
-
-
 async def test_serve_runs_a_proxier_per_family_with_conntrack_per_family() -> None:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
@@ -136,11 +128,11 @@ async def test_serve_runs_a_proxier_per_family_with_conntrack_per_family() -> No
         serve(args, client=client, backends=backends, conntrack_runner=conntrack, serve_http=False)
     )
     try:
-        assert await _until(
+        assert await until(
             lambda: dnat_targets(v4) == ["10.180.0.1:80"] and dnat_targets(v6) == ["[fd00:10:180::1]:80"]
         )
         await client.delete(type(dual_slices()[1]), "svc1-v6", namespace="ns1")
-        assert await _until(lambda: dnat_targets(v6) == [])
+        assert await until(lambda: dnat_targets(v6) == [])
         assert dnat_targets(v4) == ["10.180.0.1:80"]
         stale_v6 = [cmd for cmd in ran if "fd00:10:180::1" in cmd]
         assert stale_v6 and all(cmd[-2:] == ["-f", "ipv6"] for cmd in stale_v6)

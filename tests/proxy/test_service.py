@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Node
@@ -21,15 +21,7 @@ from svclab.proxy.iptables.proxier import IptablesProxier
 from svclab.proxy.options import NodeOptions
 from svclab.proxy.service import serve
 
-from .builders import CLUSTER_CIDR, TEST_NODE, endpoint, endpoint_slice, service
-
-
-async def _until(condition: Callable[[], bool]) -> bool:
-    for _ in range(2000):  # event-loop turns, not wall time
-        if condition():
-            return True
-        await asyncio.sleep(0)
-    return False
+from .builders import CLUSTER_CIDR, TEST_NODE, endpoint, endpoint_slice, service, until
 
 
 async def test_serve_programs_rules_from_the_api() -> None:
@@ -54,11 +46,11 @@ async def test_serve_programs_rules_from_the_api() -> None:
         serve(args, client=client, backend=backend, conntrack_runner=conntrack, serve_http=False)
     )
     try:
-        assert await _until(lambda: "KUBE-SVC-XPGD46QRK7WJZT7O" in fake.tables["nat"])
+        assert await until(lambda: "KUBE-SVC-XPGD46QRK7WJZT7O" in fake.tables["nat"])
         await client.create(service("ns2", "svc2", "172.30.0.42", ("p80", 80, 0)))
-        assert await _until(lambda: NetfilterTracer(fake)("10.0.0.2", "172.30.0.42", 80).verdict == "REJECT")
+        assert await until(lambda: NetfilterTracer(fake)("10.0.0.2", "172.30.0.42", 80).verdict == "REJECT")
         await client.delete(type(endpoint_slice("ns1", "svc1")), "svc1-1", namespace="ns1")
-        assert await _until(lambda: "KUBE-SVC-XPGD46QRK7WJZT7O" not in fake.tables["nat"])
+        assert await until(lambda: "KUBE-SVC-XPGD46QRK7WJZT7O" not in fake.tables["nat"])
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
