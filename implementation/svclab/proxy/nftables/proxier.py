@@ -33,7 +33,7 @@ from svclab.proxy.adapters.nft import NftExecutor
 from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.full_sync import FullSyncBookkeeping
 from svclab.proxy.nftables.base import BASE_SETS, assemble, base_rules
-from svclab.proxy.nftables.batches import DEFAULT_LINE_BUDGET, full_sync_transactions
+from svclab.proxy.nftables.batches import DEFAULT_LINE_BUDGET, full_sync_size, full_sync_transactions
 from svclab.proxy.nftables.plan import (
     TABLE,
     NftOptions,
@@ -171,11 +171,12 @@ class NftablesProxier(FullSyncBookkeeping):
         chains -= self._delete_stale_chains()
         gone = {c for c in chains if c not in ruleset.chains}
         stale_chains, stale_sets = sorted(gone), sorted(s for s in sets if s not in ruleset.sets)
-        txs = full_sync_transactions(
-            ruleset, services, stale_chains, stale_sets, line_budget=self.full_sync_line_budget
-        )
-        if sum(map(len, txs)) <= self.full_sync_line_budget:
+        if full_sync_size(ruleset) <= self.full_sync_line_budget:
             txs = [transaction(ruleset, None, stale_chains, stale_sets)]
+        else:
+            txs = full_sync_transactions(
+                ruleset, services, stale_chains, stale_sets, line_budget=self.full_sync_line_budget
+            )
         return txs, cache, gone, set(ruleset.chains)
 
     def _partial_sync(self, state: ProxyStateLike) -> tuple[list[list[str]], _Cache, set[str], set[str]]:
