@@ -16,6 +16,8 @@ defining its own.
 Each test may run for ``TEST_TIMEOUT`` seconds (pytest-timeout) unless it sets
 its own ``@pytest.mark.timeout``: the project-wide 60 s is for unit tests, and a
 conformance test's waits are stretched on slow kernels (see ``harness.waiting``).
+Only the test's own call counts: a testbed's bring-up (a session fixture with
+its own timeouts) is never cut short by the first test's budget.
 
 Markers: ``proxy_mode("iptables", ...)`` runs a test only on clusters with one
 of these proxy modes (a cluster tested as it is has mode ``unknown``: such a
@@ -155,8 +157,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=others)
         items[:] = [item for item in items if item not in others]
     for item in items:
-        if item.path.is_relative_to(here) and item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(TEST_TIMEOUT))
+        if item.path.is_relative_to(here):
+            # The test's own time: bringing a testbed up (a session fixture, with
+            # its own timeouts) must not eat the first test's budget or be cut short.
+            own = item.get_closest_marker("timeout")
+            seconds = own.args[0] if own is not None and own.args else TEST_TIMEOUT
+            item.add_marker(pytest.mark.timeout(seconds, func_only=True), append=False)
         if item.path.is_relative_to(here) and item.get_closest_marker("flaky") is None:
             # End-to-end tests on a busy 2-core machine: one retry of a failed test
             # (pytest-rerunfailures; the rerun is shown in the report). A test that
