@@ -143,20 +143,27 @@ async def test_serve_runs_a_proxier_per_family_with_conntrack_per_family() -> No
 
 
 def test_skipped_families_are_logged(caplog: pytest.LogCaptureFixture) -> None:
-    """A family without a node address, or one the mode cannot program (ipvs), is said once in the log."""
+    """A family without a node address, or one the mode cannot program (an IPv4-only mode), is said
+    once in the log; every built-in mode programs both families."""
+    import dataclasses
     import logging
 
+    from svclab.proxy import modes
     from svclab.proxy.service import _family_options
 
+    v4_only = modes.register(dataclasses.replace(modes.get("iptables"), name="v4-only", families=(V4,)))
     args = argparse.Namespace(cluster_cidr="10.0.0.0/8,fd00:10::/32", masquerade_all=False)
-    with caplog.at_level(logging.INFO, logger="svclab.proxy.service"):
-        assert [o.family for o in _family_options(args, "iptables", ("192.168.0.2",))] == [V4]
-        assert [o.family for o in _family_options(args, "ipvs", ("192.168.0.2", "2001:db8::2"))] == [V4]
-        assert [o.family for o in _family_options(args, "nftables", ("192.168.0.2", "2001:db8::2"))] == [V4, V6]
+    try:
+        with caplog.at_level(logging.INFO, logger="svclab.proxy.service"):
+            assert [o.family for o in _family_options(args, "iptables", ("192.168.0.2",))] == [V4]
+            assert [o.family for o in _family_options(args, "v4-only", ("192.168.0.2", "2001:db8::2"))] == [V4]
+            assert [o.family for o in _family_options(args, "ipvs", ("192.168.0.2", "2001:db8::2"))] == [V4, V6]
+    finally:
+        modes.unregister(v4_only.name)
     assert [r.getMessage() for r in caplog.records] == [
         "event=family_skipped family=IPv6 mode=iptables reason='node has no IPv6 InternalIP'",
         "event=running stack=single-stack primary_family=IPv4",
-        "event=family_skipped family=IPv6 mode=ipvs reason='the proxy mode cannot program IPv6'",
+        "event=family_skipped family=IPv6 mode=v4-only reason='the proxy mode cannot program IPv6'",
         "event=running stack=single-stack primary_family=IPv4",
         "event=running stack=dual-stack primary_family=IPv4",
     ]

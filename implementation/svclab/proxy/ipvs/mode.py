@@ -3,11 +3,15 @@
 The host kernel may lack IPVS (``kernel.ipvs_missing``); the mode then says
 so, and a User-Mode Linux guest can run it (``uml_fallback``); ``svclab proxy``
 itself falls back to the iptables mode then (``fallback``), as kube-proxy did.
+Both families have a proxier (upstream ``NewDualStackProxier``): the IPv6 one
+programs ``ip6tables`` and its ``KUBE-6-`` ipsets, and shares IPVS and the
+dummy device with the IPv4 one.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 
 from svclab.proxy.adapters.ipset import SubprocessIpset
 from svclab.proxy.adapters.iptables import SubprocessIptables
@@ -18,8 +22,11 @@ from svclab.proxy.ipvs.plan import DEFAULT_SCHEDULER, IpvsOptions
 from svclab.proxy.ipvs.proxier import IpvsProxier
 from svclab.proxy.modes import IPTABLES_RULE_METRICS, ModeSpec
 from svclab.proxy.options import NodeOptions
+from svclab.proxy.service_port import IPFamily
 
 __all__ = ["MODE", "SCHEDULERS", "add_arguments", "build", "cleanup"]
+
+log = logging.getLogger(__name__)
 
 #: ipvs schedulers the kernel ships (ip_vs_*.ko); kube-proxy passes the name through.
 SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh")
@@ -31,18 +38,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build(node: NodeOptions, args: argparse.Namespace) -> IpvsProxier:
-    """The backend programming IPVS, ipsets and iptables here; needs a kernel with IPVS."""
+    """The backend programming IPVS, ipsets and iptables (``ip6tables`` for an IPv6 proxier) here;
+    needs a kernel with IPVS."""
     return IpvsProxier(
         ipvs=NetlinkIpvs(),
-        iptables=SubprocessIptables(binary=iptables_binary()),
+        iptables=SubprocessIptables(binary=iptables_binary(base=node.facts.iptables)),
         ipset=SubprocessIpset(),
         options=IpvsOptions(node=node, scheduler=getattr(args, "ipvs_scheduler", DEFAULT_SCHEDULER)),
     )
 
 
 def cleanup() -> None:
-    """Remove virtual servers, the dummy device, our chains, jumps and ipsets (``--cleanup``)."""
+    """Remove virtual servers, the dummy device, our chains, jumps and ipsets of both families
+    (``--cleanup``); a host without ip6tables has no IPv6 rules to remove."""
     build(NodeOptions(), argparse.Namespace()).cleanup()
+    try:
+        build(NodeOptions(family=IPFamily.IPV6), argparse.Namespace()).cleanup()
+    except OSError as exc:
+        log.info("event=cleanup_skipped family=IPv6 reason=%s", exc)
 
 
 MODE = ModeSpec(
@@ -57,4 +70,5 @@ MODE = ModeSpec(
     schedulers=SCHEDULERS,
     metrics=IPTABLES_RULE_METRICS,
     colour="#d97706",
+    families=(IPFamily.IPV4, IPFamily.IPV6),
 )
