@@ -33,4 +33,3 @@ def test_an_ipv4_virtual_server_keeps_its_host_netmask(with_settings: bool) -> N
     sent = attrs(VirtualServer("10.96.0.10", 53, Protocol.UDP), with_settings=with_settings)
     assert sent["IPVS_SVC_ATTR_AF"] == socket.AF_INET
     assert sent["IPVS_SVC_ATTR_NETMASK"] == "255.255.255.255"
-
