@@ -167,3 +167,61 @@ def test_skipped_families_are_logged(caplog: pytest.LogCaptureFixture) -> None:
         "event=running stack=single-stack primary_family=IPv4",
         "event=running stack=dual-stack primary_family=IPv4",
     ]
+
+
+def test_a_family_without_usable_iptables_falls_back_to_single_stack(caplog: pytest.LogCaptureFixture) -> None:
+    """Upstream's platformCheckSupported: no ip6tables here means the dual-stack node runs IPv4 only,
+    and says why once; the IPv6 family is never built."""
+    import dataclasses
+    import logging
+
+    from svclab.proxy import modes
+    from svclab.proxy.service import _family_options
+
+    def no_ip6tables(family: IPFamily) -> str | None:
+        return "ip6tables: No such file or directory" if family is V6 else None
+
+    probed = modes.register(dataclasses.replace(modes.get("iptables"), name="no-ip6", family_unusable=no_ip6tables))
+    args = argparse.Namespace(cluster_cidr="10.0.0.0/8,fd00:10::/32", masquerade_all=False)
+    try:
+        with caplog.at_level(logging.INFO, logger="svclab.proxy.service"):
+            run = _family_options(args, "no-ip6", ("192.168.0.2", "2001:db8::2"))
+    finally:
+        modes.unregister(probed.name)
+    assert [o.family for o in run] == [V4]
+    assert [r.getMessage() for r in caplog.records] == [
+        "event=family_skipped family=IPv6 mode=no-ip6 "
+        "reason='no iptables support for family: ip6tables: No such file or directory'",
+        "event=running stack=single-stack primary_family=IPv4",
+    ]
+
+
+def test_without_the_primary_familys_iptables_the_proxy_cannot_run() -> None:
+    from svclab.proxy.metaproxier import PrimaryFamilyUnsupported
+
+    with pytest.raises(PrimaryFamilyUnsupported, match="no support for primary IP family IPv6: ip6tables: gone"):
+        family_node_options(("2001:db8::2", "192.168.0.2"), unusable={V6: "ip6tables: gone"})
+    run, skipped = family_node_options(("192.168.0.2",), unusable={V6: "ip6tables: gone"})
+    assert [o.family for o in run] == [V4]
+    assert skipped == [(V6, "node has no IPv6 InternalIP")]
+
+
+@pytest.mark.parametrize("mode", ["iptables", "ipvs", "userspace"])
+def test_iptables_based_modes_probe_each_family_and_nftables_assumes_both(
+    monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    from svclab.proxy import modes
+    from svclab.proxy.adapters import iptables as adapter
+
+    asked: list[str] = []
+    monkeypatch.setattr(adapter.subprocess, "run", lambda argv, **_: asked.append(argv[0]) or _failed())
+    spec = modes.get(mode)
+    assert spec.family_unusable(V6) is not None and spec.family_unusable(V4) is not None
+    assert [name.removesuffix("-legacy") for name in asked] == ["ip6tables", "iptables"]
+    assert modes.get("nftables").family_unusable(V6) is None
+
+
+def _failed() -> object:
+    import subprocess
+
+    return subprocess.CompletedProcess([], 3, "", "can't initialize ip6tables table `nat'")

@@ -29,7 +29,7 @@ from svclab.proxy import modes
 from svclab.proxy.conntrack import Runner, run_cleanup, subprocess_runner
 from svclab.proxy.conntrack_timeouts import ConntrackTimeouts, apply_timeouts
 from svclab.proxy.healthz import FamilyHealth, ProxyHealth
-from svclab.proxy.metaproxier import MetaProxier, family_node_options
+from svclab.proxy.metaproxier import MetaProxier, PrimaryFamilyUnsupported, family_node_options
 from svclab.proxy.metrics import ProxyMetrics
 from svclab.proxy.options import NodeOptions
 from svclab.proxy.provider import ModeBackend, Provider, Proxier, ProxierOptions, SyncReport
@@ -223,12 +223,16 @@ def _apply_conntrack_timeouts(args: argparse.Namespace) -> None:
 
 
 def _family_options(args: argparse.Namespace, mode: str, node_ips: tuple[str, ...]) -> list[NodeOptions]:
-    """Which families this node runs (``family_node_options``), the skipped ones logged."""
+    """Which families this node runs (``family_node_options``), the skipped ones logged; each family
+    the mode programs is probed first (``ModeSpec.family_unusable``: ip6tables missing means single-stack)."""
+    spec = modes.get(mode)
+    unusable = {f: why for f in spec.families if (why := spec.family_unusable(f)) is not None}
     run, skipped = family_node_options(
         node_ips,
         cluster_cidrs=getattr(args, "cluster_cidr", None),
         masquerade_all=getattr(args, "masquerade_all", False),
-        supported=modes.get(mode).families,
+        supported=spec.families,
+        unusable=unusable,
     )
     for family, reason in skipped:
         log.info("event=family_skipped family=%s mode=%s reason=%r", family.value, mode, reason)
@@ -297,7 +301,11 @@ async def serve(
     node = args.hostname_override
     if backends is None:  # a real node (tests inject backends): its conntrack sysctls too
         _apply_conntrack_timeouts(args)
-        families = _family_options(args, mode, await _node_ips(client, node))
+        try:
+            families = _family_options(args, mode, await _node_ips(client, node))
+        except PrimaryFamilyUnsupported as exc:  # upstream exits too: nothing to proxy with
+            log.error("event=unsupported node=%s mode=%s error=%r", node, mode, str(exc))
+            return 1
         backends = {opts.family: modes.build_backend(mode, args, node=opts) for opts in families}
     metrics = ProxyMetrics()
     for collector in (c for b in backends.values() for c in getattr(b, "collectors", ())):

@@ -14,8 +14,9 @@ import argparse
 import logging
 
 from svclab.proxy.adapters.ipset import SubprocessIpset
-from svclab.proxy.adapters.iptables import SubprocessIptables
+from svclab.proxy.adapters.iptables import SubprocessIptables, iptables_unusable
 from svclab.proxy.adapters.ipvs_netlink import NetlinkIpvs
+from svclab.proxy.family import facts
 from svclab.proxy.ipvs.dump import IpvsDump
 from svclab.proxy.ipvs.kernel import iptables_binary, ipvs_missing
 from svclab.proxy.ipvs.plan import DEFAULT_SCHEDULER, IpvsOptions
@@ -24,7 +25,7 @@ from svclab.proxy.modes import IPTABLES_RULE_METRICS, ModeSpec
 from svclab.proxy.options import NodeOptions
 from svclab.proxy.service_port import IPFamily
 
-__all__ = ["MODE", "SCHEDULERS", "add_arguments", "build", "cleanup"]
+__all__ = ["MODE", "SCHEDULERS", "add_arguments", "build", "cleanup", "family_unusable"]
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,13 @@ def cleanup() -> None:
         log.info("event=cleanup_skipped family=IPv6 reason=%s", exc)
 
 
+def family_unusable(family: IPFamily) -> str | None:
+    """Why this host's {iptables,ip6tables} cannot hold ``family``'s rules (None: it can)."""
+    return iptables_unusable(iptables_binary(base=facts(family).iptables))
+
+
 MODE = ModeSpec(
+    family_unusable=family_unusable,
     name="ipvs",
     build=build,
     cleanup=cleanup,
