@@ -225,3 +225,23 @@ def _failed() -> object:
     import subprocess
 
     return subprocess.CompletedProcess([], 3, "", "can't initialize ip6tables table `nat'")
+
+
+def test_the_proxy_says_why_it_cannot_run_its_primary_family(caplog: pytest.LogCaptureFixture) -> None:
+    import dataclasses
+    import logging
+
+    from svclab.proxy import modes
+    from svclab.proxy.service import _family_options
+
+    broken = modes.register(
+        dataclasses.replace(modes.get("iptables"), name="no-iptables", family_unusable=lambda f: "iptables: gone")
+    )
+    try:
+        with caplog.at_level(logging.INFO, logger="svclab.proxy.service"):
+            assert _family_options(argparse.Namespace(), "no-iptables", ("192.168.0.2", "2001:db8::2")) == []
+    finally:
+        modes.unregister(broken.name)
+    assert [r.getMessage() for r in caplog.records] == [
+        "event=unsupported mode=no-iptables error='no support for primary IP family IPv4: iptables: gone'"
+    ]

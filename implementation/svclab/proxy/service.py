@@ -224,16 +224,21 @@ def _apply_conntrack_timeouts(args: argparse.Namespace) -> None:
 
 def _family_options(args: argparse.Namespace, mode: str, node_ips: tuple[str, ...]) -> list[NodeOptions]:
     """Which families this node runs (``family_node_options``), the skipped ones logged; each family
-    the mode programs is probed first (``ModeSpec.family_unusable``: ip6tables missing means single-stack)."""
+    the mode programs is probed first (``ModeSpec.family_unusable``: ip6tables missing means single-stack).
+    None at all (logged) when the node's primary family cannot run here."""
     spec = modes.get(mode)
     unusable = {f: why for f in spec.families if (why := spec.family_unusable(f)) is not None}
-    run, skipped = family_node_options(
-        node_ips,
-        cluster_cidrs=getattr(args, "cluster_cidr", None),
-        masquerade_all=getattr(args, "masquerade_all", False),
-        supported=spec.families,
-        unusable=unusable,
-    )
+    try:
+        run, skipped = family_node_options(
+            node_ips,
+            cluster_cidrs=getattr(args, "cluster_cidr", None),
+            masquerade_all=getattr(args, "masquerade_all", False),
+            supported=spec.families,
+            unusable=unusable,
+        )
+    except PrimaryFamilyUnsupported as exc:
+        log.error("event=unsupported mode=%s error=%r", mode, str(exc))
+        return []
     for family, reason in skipped:
         log.info("event=family_skipped family=%s mode=%s reason=%r", family.value, mode, reason)
     # upstream's "kube-proxy running in dual-stack mode" / "... single-stack mode"
@@ -301,10 +306,8 @@ async def serve(
     node = args.hostname_override
     if backends is None:  # a real node (tests inject backends): its conntrack sysctls too
         _apply_conntrack_timeouts(args)
-        try:
-            families = _family_options(args, mode, await _node_ips(client, node))
-        except PrimaryFamilyUnsupported as exc:  # upstream exits too: nothing to proxy with
-            log.error("event=unsupported node=%s mode=%s error=%r", node, mode, str(exc))
+        families = _family_options(args, mode, await _node_ips(client, node))
+        if not families:  # no support for the primary family (logged): upstream exits too
             return 1
         backends = {opts.family: modes.build_backend(mode, args, node=opts) for opts in families}
     metrics = ProxyMetrics()
