@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterable
 
 from svclab.proxy.dump import DumpedRules
-from svclab.proxy.iptables.plan import endpoint_chain_name, service_chain_name
 from svclab.proxy.family import facts
+from svclab.proxy.iptables.plan import endpoint_chain_name, service_chain_name
 from svclab.proxy.service_port import IPFamily, ServicePortName
 
 __all__ = ["IptablesDump", "dispatch_position"]

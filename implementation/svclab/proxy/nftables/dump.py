@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterable
 
 from svclab.proxy.dump import DumpedRules
-from svclab.proxy.nftables.plan import REJECT_CHAIN, TABLE, chain_base, endpoint_chain_base
 from svclab.proxy.family import facts
+from svclab.proxy.nftables.plan import REJECT_CHAIN, TABLE, chain_base, endpoint_chain_base
 from svclab.proxy.service_port import IPFamily, ServicePortName
 
 __all__ = ["NftDump"]

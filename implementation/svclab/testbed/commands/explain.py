@@ -1,4 +1,4 @@
-"""`svclab explain NAME svc/SERVICE [-n NS] [--from POD|node/NODE] [--port P] [--node-port] [--family F] [-o text|json]`.
+"""`svclab explain NAME svc/SERVICE [-n NS] [--from POD|node/NODE] [--port P] [--node-port] [--family F] [-o FMT]`.
 
 Prints the way the first packet of a new connection to the Service takes on
 the node it enters, read from that node's live rules (see
