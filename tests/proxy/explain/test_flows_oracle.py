@@ -139,3 +139,11 @@ async def test_ipv6_explanation_names_what_the_tracer_finds(
     from_node = flow.src in local or flow.src == "::1"
     probe = Probe(flow.src, flow.dst, flow.port, "tcp", from_node, local)
     assert _as_trace(explain(probe)) == (oracle.verdict, oracle.masquerade)
+
+
+def test_an_ipv6_destination_is_printed_bracketed() -> None:
+    from svclab.proxy.explain import render_text
+
+    probe = Probe("fd00:10::2", "fd00:172:30::41", 80, "tcp", False, frozenset())
+    text = render_text(Explanation("iptables", "s", "n", probe, Outcome.UNTOUCHED, ()))
+    assert "packet fd00:10::2 -> [fd00:172:30::41]:80/tcp" in text
