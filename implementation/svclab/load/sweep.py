@@ -136,9 +136,8 @@ async def delete_dummy_services(client: Any, spec: DummyServices) -> int:
     names = [
         svc.metadata.name async for svc in client.list(Service, namespace=spec.namespace, labels={SWEEP_LABEL: "true"})
     ]
-    slices = [
-        s.metadata.name async for s in client.list(EndpointSlice, namespace=spec.namespace, labels={SWEEP_LABEL: "true"})
-    ]
+    labelled = {"namespace": spec.namespace, "labels": {SWEEP_LABEL: "true"}}
+    slices = [s.metadata.name async for s in client.list(EndpointSlice, **labelled)]
 
     async def delete(kind: type[Any], name: str) -> None:
         try:
