@@ -310,7 +310,11 @@ def test_worst_and_typical_places_are_shown_with_their_read_back_positions(tmp_p
     document = json.loads(nft.read_text())
     note = "n/a: one lookup in the service-ips verdict map"
     document["figures"] += [
-        {**_probe_row("clusterip", 5000, 0.2, 0.01, "no measurable difference"), "mode": "nftables", "position_note": note}
+        {
+            **_probe_row("clusterip", 5000, 0.2, 0.01, "no measurable difference"),
+            "mode": "nftables",
+            "position_note": note,
+        }
     ]
     nft.write_text(json.dumps(document))
     html = render_report(tmp_path / "results", tmp_path / "out", now=NOW).read_text()

@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 # kube-proxy's selector for its Service and EndpointSlice informers (cmd/kube-proxy):
 # a Service labelled for another proxy, or headless, gets no rules, even with a ClusterIP.
 PROXY_LABEL_SELECTOR = "!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless"
+# modes whose sync only runs subprocesses (iptables-restore, nft) and so may leave the event loop
+# to the informers meanwhile (ProxierOptions.sync_in_thread); userspace's sync opens asyncio
+# servers on the loop, ipvs' talks netlink through shared sockets
+SYNC_IN_THREAD_MODES = frozenset({"iptables", "nftables"})
 
 
 def handler_for(on_change: Callable[[Any | None, Any | None], None]) -> Any:
@@ -248,6 +252,7 @@ def _proxier(
     health: FamilyHealth,
     conntrack: Runner,
     health_checks: ServiceHealthServer | None = None,
+    sync_in_thread: bool = False,
 ) -> Proxier:
     """One family's proxier; after each sync: metrics, health, conntrack cleanup of that family
     and, given ``health_checks``, the health check node ports from its state."""
@@ -269,6 +274,7 @@ def _proxier(
             min_sync_period=args.min_sync_period,
             sync_period=args.sync_period,
             rules_check_period=args.rules_check_period,
+            sync_in_thread=sync_in_thread,
         ),
         on_sync=after_sync,
         on_failure=lambda exc: metrics.record_failure(mode),
@@ -290,6 +296,7 @@ async def serve(
     from svclab.kube.client import make_client
     from svclab.kube.informer import wait_for_sync
 
+    real_node = backend is None and backends is None  # injected (tests' fakes) sync on the loop, turn by turn
     if backend is not None:
         backends = {IPFamily.IPV4: backend}
     mode = args.mode if backends is not None else _effective_mode(args)
@@ -316,6 +323,7 @@ async def serve(
             health=health,
             conntrack=run_conntrack,
             health_checks=health_checks if serve_http and index == 0 else None,  # one server: the primary's
+            sync_in_thread=real_node and mode in SYNC_IN_THREAD_MODES,
         )
         for index, (f, b) in enumerate(backends.items())
     ]
