@@ -327,6 +327,15 @@ def _errorbar(ax: Axes, points: Sequence[tuple[int, Figure]], field: str, **styl
     ax.errorbar(xs, ys, yerr=[low, high], markersize=4, capsize=3, **style)
 
 
+def _position_label(ax: Axes, points: Sequence[tuple[int, Figure]], colour: str) -> None:
+    """The read-back rule position at a line's last point ("rule 10,003 / 10,004"), where there is one."""
+    count, f = points[-1]
+    if f.rule_position is not None and f.rules_in_chain:
+        text = f"rule {f.rule_position:,} / {f.rules_in_chain:,}"
+        where = (count, f.connect_p50_ms or 0.0)
+        ax.annotate(text, where, xytext=(4, 0), textcoords="offset points", fontsize=7, color=colour)
+
+
 def connect_sweep_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
     """The probe against the number of extra Services: connect p50, and its difference to direct.
 
@@ -343,9 +352,11 @@ def connect_sweep_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
             if not path:
                 continue
             _errorbar(left, path, "connect_p50_ms", color=colour, label=mode, linewidth=2)
+            _position_label(left, path, colour)
             typical = _probe_points(figures, mode, TargetKind.CLUSTER_IP_TYPICAL, "connect_p50_ms")
             if typical:
                 _errorbar(left, typical, "connect_p50_ms", color=colour, **_TYPICAL)
+                _position_label(left, typical, colour)
             direct = _probe_points(figures, mode, TargetKind.DIRECT, "connect_p50_ms")
             if direct:
                 _errorbar(left, direct, "connect_p50_ms", color=colour, linestyle="--", linewidth=1, alpha=0.6)
@@ -358,7 +369,7 @@ def connect_sweep_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
         left.set_title("ClusterIP TCP connect, p50 (solid: worst place, dash-dot: typical, dashed: direct)", fontsize=9)
         left.set_ylabel("ms")
         right.axhline(0, color=TARGET_COLOURS[TargetKind.DIRECT], linestyle="--", linewidth=1.2)
-        right.set_title("ClusterIP connect p50 minus direct, same round (worst solid, typical dash-dot)", fontsize=9)
+        right.set_title("ClusterIP connect p50 minus direct, same round", fontsize=9)
         right.set_ylabel("ms (above 0: slower than direct)")
         for ax in (left, right):
             ax.set_xlabel("extra Services")
