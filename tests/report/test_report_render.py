@@ -320,8 +320,8 @@ def test_worst_and_typical_places_are_shown_with_their_read_back_positions(tmp_p
     html = render_report(tmp_path / "results", tmp_path / "out", now=NOW).read_text()
     sweep = " ".join(html.split('id="sweep"')[1].split("</section>")[0].split())
     connect = sweep.split("TCP connect, p50 ms")[1]
-    assert "ClusterIP, worst place (web, sorts last)" in connect
-    assert "ClusterIP, typical place (svclab-sweep-middle, sorts mid)" in connect
+    assert "ClusterIP web: sorts last, the worst place where rules go by name" in connect
+    assert "ClusterIP svclab-sweep-middle: sorts mid, the typical place" in connect
     assert "rule 5,003 of 5,004 in KUBE-SERVICES (100% walked)" in connect
     assert "rule 2,503 of 5,004 in KUBE-SERVICES (50% walked)" in connect
     assert note in connect

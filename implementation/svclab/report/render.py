@@ -44,8 +44,8 @@ __all__ = [
 # the connect table's rows: the two measured Services by where they stand among the sweep's (issue 17)
 _CONNECT_ROWS = {
     TargetKind.DIRECT: "direct (pod IPs)",
-    TargetKind.CLUSTER_IP: "ClusterIP, worst place (web, sorts last)",
-    TargetKind.CLUSTER_IP_TYPICAL: "ClusterIP, typical place (svclab-sweep-middle, sorts mid)",
+    TargetKind.CLUSTER_IP: "ClusterIP web: sorts last, the worst place where rules go by name",
+    TargetKind.CLUSTER_IP_TYPICAL: "ClusterIP svclab-sweep-middle: sorts mid, the typical place",
 }
 
 
