@@ -291,6 +291,15 @@ def _proxier(
     return proxier
 
 
+def _metrics(backends: Mapping[IPFamily, ModeBackend], *, requested: str, mode: str) -> ProxyMetrics:
+    """The proxy's metrics, with each mode's own counters (iptables: nfacct) and the mode running."""
+    metrics = ProxyMetrics()
+    for collector in (c for b in backends.values() for c in getattr(b, "collectors", ())):
+        metrics.registry.register(collector)
+    metrics.record_mode(requested, mode)
+    return metrics
+
+
 async def serve(
     args: argparse.Namespace,
     *,
@@ -317,11 +326,8 @@ async def serve(
         if not families:  # no support for the primary family (logged): upstream exits too
             return 1
         backends = {opts.family: modes.build_backend(mode, args, node=opts) for opts in families}
-    metrics = ProxyMetrics()
-    for collector in (c for b in backends.values() for c in getattr(b, "collectors", ())):
-        metrics.registry.register(collector)  # a mode's own counters (iptables: nfacct)
+    metrics = _metrics(backends, requested=args.mode, mode=mode)
     health = FamilyHealth({f: ProxyHealth(timeout=2 * args.sync_period) for f in backends})
-    metrics.record_mode(args.mode, mode)
     run_conntrack = conntrack_runner or subprocess_runner()
     health_checks = ServiceHealthServer(listen_health_check, health.healthy)
     proxiers = [
