@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 # kube-proxy's selector for its Service and EndpointSlice informers (cmd/kube-proxy):
 # a Service labelled for another proxy, or headless, gets no rules, even with a ClusterIP.
 PROXY_LABEL_SELECTOR = "!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless"
+# modes whose sync only runs subprocesses (iptables-restore, nft) and so may leave the event loop
+# to the informers meanwhile (ProxierOptions.sync_in_thread); userspace's sync opens asyncio
+# servers on the loop, ipvs' talks netlink through shared sockets
+SYNC_IN_THREAD_MODES = frozenset({"iptables", "nftables"})
 
 
 def handler_for(on_change: Callable[[Any | None, Any | None], None]) -> Any:
@@ -257,6 +261,7 @@ def _proxier(
     health: FamilyHealth,
     conntrack: Runner,
     health_checks: ServiceHealthServer | None = None,
+    sync_in_thread: bool = False,
 ) -> Proxier:
     """One family's proxier; after each sync: metrics, health, conntrack cleanup of that family
     and, given ``health_checks``, the health check node ports from its state."""
@@ -278,11 +283,21 @@ def _proxier(
             min_sync_period=args.min_sync_period,
             sync_period=args.sync_period,
             rules_check_period=args.rules_check_period,
+            sync_in_thread=sync_in_thread,
         ),
         on_sync=after_sync,
         on_failure=lambda exc: metrics.record_failure(mode),
     )
     return proxier
+
+
+def _metrics(backends: Mapping[IPFamily, ModeBackend], *, requested: str, mode: str) -> ProxyMetrics:
+    """The proxy's metrics, with each mode's own counters (iptables: nfacct) and the mode running."""
+    metrics = ProxyMetrics()
+    for collector in (c for b in backends.values() for c in getattr(b, "collectors", ())):
+        metrics.registry.register(collector)
+    metrics.record_mode(requested, mode)
+    return metrics
 
 
 async def serve(
@@ -299,6 +314,7 @@ async def serve(
     from svclab.kube.client import make_client
     from svclab.kube.informer import wait_for_sync
 
+    real_node = backend is None and backends is None  # injected (tests' fakes) sync on the loop, turn by turn
     if backend is not None:
         backends = {IPFamily.IPV4: backend}
     mode = args.mode if backends is not None else _effective_mode(args)
@@ -310,11 +326,8 @@ async def serve(
         if not families:  # no support for the primary family (logged): upstream exits too
             return 1
         backends = {opts.family: modes.build_backend(mode, args, node=opts) for opts in families}
-    metrics = ProxyMetrics()
-    for collector in (c for b in backends.values() for c in getattr(b, "collectors", ())):
-        metrics.registry.register(collector)  # a mode's own counters (iptables: nfacct)
+    metrics = _metrics(backends, requested=args.mode, mode=mode)
     health = FamilyHealth({f: ProxyHealth(timeout=2 * args.sync_period) for f in backends})
-    metrics.record_mode(args.mode, mode)
     run_conntrack = conntrack_runner or subprocess_runner()
     health_checks = ServiceHealthServer(listen_health_check, health.healthy)
     proxiers = [
@@ -327,6 +340,7 @@ async def serve(
             health=health,
             conntrack=run_conntrack,
             health_checks=health_checks if serve_http and index == 0 else None,  # one server: the primary's
+            sync_in_thread=real_node and mode in SYNC_IN_THREAD_MODES,
         )
         for index, (f, b) in enumerate(backends.items())
     ]
