@@ -155,6 +155,9 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event, sockets: list[soc
     )
     ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ssl_ctx.load_cert_chain(pki.cert_path, pki.key_path)
+    # Client certificates are optional; one the cluster CA did not issue fails the handshake.
+    ssl_ctx.verify_mode = ssl.CERT_OPTIONAL
+    ssl_ctx.load_verify_locations(pki.ca_path)
     runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
     await runner.setup()
     for sock in sockets:
@@ -165,7 +168,8 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event, sockets: list[soc
     kubeconfigs = {"kubeconfig": bound[0], "kubeconfig.internal": (advertise, advertise_port)}
     for name, (host, port) in kubeconfigs.items():
         url = f"https://{_url_host(host)}:{port}"
-        certs.write_kubeconfig(state / name, url, pki.ca_cert_pem, token, args.cluster_name)
+        admin_cert = (pki.admin_cert_pem, pki.admin_key_pem) if name == "kubeconfig" else None
+        certs.write_kubeconfig(state / name, url, pki.ca_cert_pem, token, args.cluster_name, admin_cert)
     log.info("serving on %s; kubeconfig %s", ", ".join(f"{h}:{p}" for h, p in bound), state / "kubeconfig")
     try:
         await stop.wait()
