@@ -49,9 +49,7 @@ def test_kubeconfig_client_certificate_authenticates_as_the_admin(apiserver, tmp
         "username": "kubernetes-admin",
         "groups": ["kubeadm:cluster-admins", "system:authenticated"],
     }
-    pods = requests.get(
-        apiserver.server + "/api/v1/pods", cert=cert, verify=str(apiserver.ca_file), timeout=30
-    )
+    pods = requests.get(apiserver.server + "/api/v1/pods", cert=cert, verify=str(apiserver.ca_file), timeout=30)
     assert pods.status_code == 200, pods.text
 
 

@@ -30,10 +30,14 @@ def http_rule(*paths: dict[str, Any]) -> dict[str, Any]:
     ("spec", "expected"),
     [
         pytest.param({"rules": [http_rule({"path": "/a", "pathType": "Prefix"})]}, [], id="prefix-path"),
-        pytest.param({"defaultBackend": {"service": {"name": "web", "port": {"number": 80}}}}, [], id="default-backend"),
+        pytest.param(
+            {"defaultBackend": {"service": {"name": "web", "port": {"number": 80}}}}, [], id="default-backend"
+        ),
         pytest.param(
             {},
-            ["spec: Invalid value: []networking.IngressRule(nil): either `defaultBackend` or `rules` must be specified"],
+            [
+                "spec: Invalid value: []networking.IngressRule(nil): either `defaultBackend` or `rules` must be specified"
+            ],
             id="neither",
         ),
         pytest.param(

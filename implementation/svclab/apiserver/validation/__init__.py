@@ -35,8 +35,8 @@ from .cluster import (
 )
 from .config import CONFIG_VALIDATORS
 from .endpoints import validate_endpoint_slice, validate_endpoint_slice_update, validate_endpoints
-from .inert import INERT_VALIDATORS
 from .errors import ErrorType, FieldError, dedupe, go_slice, invalid_status
+from .inert import INERT_VALIDATORS
 from .meta import validate_object_meta_update
 from .pod import validate_pod, validate_pod_status_update, validate_pod_update
 from .rbac import RBAC_VALIDATORS

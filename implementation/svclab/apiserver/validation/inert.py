@@ -59,7 +59,11 @@ def validate_ingress(ingress: dict[str, Any]) -> list[FieldError]:
     if not rules and not spec.get("defaultBackend"):
         # upstream prints the (empty) rules slice with %#v
         errs.append(
-            invalid("spec", GoLiteral("[]networking.IngressRule(nil)"), "either `defaultBackend` or `rules` must be specified")
+            invalid(
+                "spec",
+                GoLiteral("[]networking.IngressRule(nil)"),
+                "either `defaultBackend` or `rules` must be specified",
+            )
         )
     for i, rule in enumerate(rules):
         errs += _http_paths(rule, f"spec.rules[{i}]")
@@ -74,7 +78,11 @@ def validate_network_policy(policy: dict[str, Any]) -> list[FieldError]:
             errs.append(not_supported(f"spec.policyTypes[{i}]", policy_type, POLICY_TYPES))
     if len(types) > len(POLICY_TYPES):
         errs.append(
-            invalid("spec.policyTypes", go_slice(types, "[]networking.PolicyType"), "may not specify more than two policyTypes")
+            invalid(
+                "spec.policyTypes",
+                go_slice(types, "[]networking.PolicyType"),
+                "may not specify more than two policyTypes",
+            )
         )
     return errs
 

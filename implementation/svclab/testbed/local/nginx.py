@@ -33,8 +33,8 @@ class _Handler(SimpleHTTPRequestHandler):
         self.send_error(403)  # nginx's autoindex is off: a directory without index.html is forbidden
         return None
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-        sys.stdout.write("%s - - [%s] %s\n" % (self.address_string(), self.log_date_time_string(), format % args))
+    def log_message(self, format: str, *args: Any) -> None:
+        sys.stdout.write(f"{self.address_string()} - - [{self.log_date_time_string()}] {format % args}\n")
         sys.stdout.flush()
 
 

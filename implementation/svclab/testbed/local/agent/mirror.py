@@ -129,7 +129,13 @@ def mirror_pod(
                 "kubernetes.io/config.source": "file",
             },
             "ownerReferences": [
-                {"apiVersion": "v1", "kind": "Node", "name": node_name, "uid": node["metadata"]["uid"], "controller": True}
+                {
+                    "apiVersion": "v1",
+                    "kind": "Node",
+                    "name": node_name,
+                    "uid": node["metadata"]["uid"],
+                    "controller": True,
+                }
             ],
         },
         "spec": spec,
