@@ -26,8 +26,9 @@ kubeconfig`` names the mode; an ``external`` proxy is tested as the mode its
 ``spec.proxy.rules`` names, else as ``unknown``); ``needs_proxy`` / ``needs_controllers`` skip when the
 component does not run; feature markers (``nodes``, ``pods``, ``services``, ...)
 select areas with ``-m``. ``--neutral-share K/N`` runs only the K-th of N shares of
-the mode-neutral tests (no ``needs_proxy``): N testbeds with the same API server and
-controllers judge them together (``make test``, ``svclab run``'s quick profile).
+the mode-neutral tests (no ``needs_proxy``; ``dual_stack`` tests are in every share): N
+testbeds with the same API server and controllers judge them together (``make test``,
+``svclab run``'s quick profile).
 """
 
 from __future__ import annotations
@@ -135,7 +136,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def _outside_the_share(config: pytest.Config, items: list[pytest.Item]) -> list[pytest.Item]:
     """The mode-neutral tests another testbed's ``--neutral-share`` runs: a test (all its
-    parameters) belongs to share crc32(module::function) mod N, the same on every testbed."""
+    parameters) belongs to share crc32(module::function) mod N, the same on every testbed.
+    Dual-stack tests are in every share: they judge only a dual-stack testbed (elsewhere
+    they skip at once), and the share that drew them may be a single-stack one."""
     share = config.getoption("--neutral-share")
     if not share:
         return []
@@ -146,6 +149,7 @@ def _outside_the_share(config: pytest.Config, items: list[pytest.Item]) -> list[
         item
         for item in items
         if item.get_closest_marker("needs_proxy") is None
+        and item.get_closest_marker("dual_stack") is None
         and zlib.crc32(item.nodeid.split("[")[0].encode()) % int(n) != int(k)
     ]
 
