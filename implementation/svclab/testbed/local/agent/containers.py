@@ -23,6 +23,7 @@ unknown (:data:`UNKNOWN_EXIT_CODE`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import os
 import re
@@ -410,11 +411,19 @@ class ContainerRunner:
         return exit_code
 
     async def stop(self, grace_seconds: float) -> None:
-        """SIGTERM the container's process group, SIGKILL it after ``grace_seconds``."""
+        """SIGTERM the container's process group, SIGKILL it after ``grace_seconds``; returns
+        once the container shows as terminated (so a final pod status says so, as kubelet's
+        does: Ready False before the pod goes), or OUTPUT_GRACE + 1 s after the process ended."""
         self._stopping = True
         process = self._process
         if process is not None and process.returncode is None:
             await _terminate(process, grace_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._until_not_running(), OUTPUT_GRACE + 1.0)
+
+    async def _until_not_running(self) -> None:
+        while self.view.state is RunState.RUNNING:
+            await self.wait_changed()
 
 
 async def _terminate(process: asyncio.subprocess.Process | AdoptedProcess, grace_seconds: float) -> None:
