@@ -29,7 +29,7 @@ from svclab.proxy import modes
 from svclab.proxy.conntrack import Runner, run_cleanup, subprocess_runner
 from svclab.proxy.conntrack_timeouts import ConntrackTimeouts, apply_timeouts
 from svclab.proxy.healthz import FamilyHealth, ProxyHealth
-from svclab.proxy.metaproxier import MetaProxier, family_node_options
+from svclab.proxy.metaproxier import MetaProxier, PrimaryFamilyUnsupported, family_node_options
 from svclab.proxy.metrics import ProxyMetrics
 from svclab.proxy.options import NodeOptions
 from svclab.proxy.provider import ModeBackend, Provider, Proxier, ProxierOptions, SyncReport
@@ -223,13 +223,22 @@ def _apply_conntrack_timeouts(args: argparse.Namespace) -> None:
 
 
 def _family_options(args: argparse.Namespace, mode: str, node_ips: tuple[str, ...]) -> list[NodeOptions]:
-    """Which families this node runs (``family_node_options``), the skipped ones logged."""
-    run, skipped = family_node_options(
-        node_ips,
-        cluster_cidrs=getattr(args, "cluster_cidr", None),
-        masquerade_all=getattr(args, "masquerade_all", False),
-        supported=modes.get(mode).families,
-    )
+    """Which families this node runs (``family_node_options``), the skipped ones logged; each family
+    the mode programs is probed first (``ModeSpec.family_unusable``: ip6tables missing means single-stack).
+    None at all (logged) when the node's primary family cannot run here."""
+    spec = modes.get(mode)
+    unusable = {f: why for f in spec.families if (why := spec.family_unusable(f)) is not None}
+    try:
+        run, skipped = family_node_options(
+            node_ips,
+            cluster_cidrs=getattr(args, "cluster_cidr", None),
+            masquerade_all=getattr(args, "masquerade_all", False),
+            supported=spec.families,
+            unusable=unusable,
+        )
+    except PrimaryFamilyUnsupported as exc:
+        log.error("event=unsupported mode=%s error=%r", mode, str(exc))
+        return []
     for family, reason in skipped:
         log.info("event=family_skipped family=%s mode=%s reason=%r", family.value, mode, reason)
     # upstream's "kube-proxy running in dual-stack mode" / "... single-stack mode"
@@ -298,6 +307,8 @@ async def serve(
     if backends is None:  # a real node (tests inject backends): its conntrack sysctls too
         _apply_conntrack_timeouts(args)
         families = _family_options(args, mode, await _node_ips(client, node))
+        if not families:  # no support for the primary family (logged): upstream exits too
+            return 1
         backends = {opts.family: modes.build_backend(mode, args, node=opts) for opts in families}
     metrics = ProxyMetrics()
     for collector in (c for b in backends.values() for c in getattr(b, "collectors", ())):
