@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+import yaml  # type: ignore[import-untyped]
 
 pytestmark = pytest.mark.integration
 
@@ -159,7 +160,7 @@ def test_token_request_expiration_validated(api) -> None:
     )
 
 
-def test_kubectl_config_objects_and_whoami(kubectl) -> None:
+def test_kubectl_config_objects_and_whoami(kubectl, apiserver, tmp_path) -> None:
     assert "configmap/cfg created" in kubectl("create", "configmap", "cfg", "--from-literal=a=1").stdout
     kubectl("create", "secret", "generic", "sec", "--from-literal=pw=hunter2")
     lines = kubectl("get", "configmaps,secrets,serviceaccounts").stdout.splitlines()
@@ -170,6 +171,21 @@ def test_kubectl_config_objects_and_whoami(kubectl) -> None:
     assert any(line.split()[:2] == ["serviceaccount/default", "0"] for line in lines)
     token = kubectl("create", "token", "default").stdout.strip()
     assert token.count(".") == 2
-    who = kubectl("auth", "whoami", "--token", token, "-o", "jsonpath={.status.userInfo.username}").stdout
+    # A client certificate outranks a bearer token (kube-apiserver tries x509 first), so
+    # the token is sent from a kubeconfig without the admin's certificate.
+    config = yaml.safe_load(apiserver.kubeconfig.read_text())
+    user = config["users"][0]["user"]
+    user.pop("client-certificate-data", None), user.pop("client-key-data", None)
+    (tmp_path / "token-only").write_text(yaml.safe_dump(config))
+    who = kubectl(
+        "auth",
+        "whoami",
+        "--kubeconfig",
+        str(tmp_path / "token-only"),
+        "--token",
+        token,
+        "-o",
+        "jsonpath={.status.userInfo.username}",
+    ).stdout
     assert who == "system:serviceaccount:default:default"
     assert "kubernetes-admin" in kubectl("auth", "whoami").stdout
