@@ -50,8 +50,11 @@ __all__ = [
     "UmlBootConfig",
     "command_script",
     "env_script",
+    "guest_writable_paths",
+    "hidden_in_guest",
     "init_script",
     "kernel_command_line",
+    "python_paths",
 ]
 
 UML_MODULES_ROOT = Path("/usr/lib/uml/modules")  # Debian's user-mode-linux package
