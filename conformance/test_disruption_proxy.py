@@ -206,6 +206,7 @@ def test_restarted_proxy_keeps_established_flows_and_converges(
     delete_pods(client, namespace, [first, second])
 
 
+@pytest.mark.fault_sample
 def test_rules_flushed_by_an_outsider_are_restored(cluster: ClusterUnderTest, client: Client, namespace: str) -> None:
     backend_node, client_node = _two_workers(cluster)
     (first,) = create_backends(client, cluster, namespace, 1, nodes=[backend_node])
@@ -264,6 +265,7 @@ print(json.dumps({"answers": answers, "longest_silence": max(gaps, default=60.0)
 DESTROY_LISTEN = "120.917"
 
 
+@pytest.mark.fault_sample
 def test_conntrack_flushed_under_udp_load_flows_continue(
     cluster: ClusterUnderTest, client: Client, namespace: str
 ) -> None:
