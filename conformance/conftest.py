@@ -25,8 +25,9 @@ kubeconfig`` names the mode; an ``external`` proxy is tested as the mode its
 component does not run; feature markers (``nodes``, ``pods``, ``services``, ...)
 select areas with ``-m``; ``fault_sample`` marks one ``disruption`` test per fault kind
 (the slow UML guest of ``make test`` runs only those of the area).
-``--neutral-share K/N`` runs only the K-th of N shares of the mode-neutral tests (no ``needs_proxy``): N testbeds with the same API server and
-controllers judge them together (``make test``, ``svclab run``'s quick profile).
+``--neutral-share K/N`` runs only the K-th of N shares of the mode-neutral tests (no
+``needs_proxy``): N testbeds with the same API server and controllers judge them
+together (``make test``, ``svclab run``'s quick profile).
 """
 
 from __future__ import annotations
