@@ -53,12 +53,14 @@ test: debs venv
 	for tb in $(GUEST_TESTBEDS); do suite $$tb -m "needs_proxy and not breadth and (not disruption or fault_sample)"; done; \
 	rc=0; $(BIN)/pytest -p no:cacheprovider -q -rfEsR $(CLUSTER_TESTS) >build/tests-clusters.log 2>&1 & clusters=$$!; \
 	$(BIN)/pytest -p no:cacheprovider -q -rfEsR tests $(CLUSTER_TESTS:%=--ignore=%) || rc=1; \
-	wait $$clusters || rc=1; echo "== build/tests-clusters.log:"; grep -E "^(FAILED|ERROR)|passed|failed" build/tests-clusters.log | tail -n 40; \
+	wait $$clusters || { rc=1; sed -n '/^=* \(ERRORS\|FAILURES\) =*$$/,$$p' build/tests-clusters.log | head -n 25; }; \
+	echo "== build/tests-clusters.log:"; grep -E "^(FAILED|ERROR)|passed|failed" build/tests-clusters.log | tail -n 40; \
 	k=0; n=$(words $(HOST_TESTBEDS)); \
 	for tb in $(HOST_TESTBEDS); do suite $$tb --neutral-share $$k/$$n; k=$$((k + 1)); done; \
 	for entry in $$pids; do \
 	  pid=$${entry%%:*}; log=$${entry#*:}; \
-	  if wait $$pid; then echo "== $$log: ok"; else rc=1; echo "== $$log: FAILED"; fi; \
+	  if wait $$pid; then echo "== $$log: ok"; else rc=1; echo "== $$log: FAILED, its first failure:"; \
+	    sed -n '/^=* \(ERRORS\|FAILURES\) =*$$/,$$p' $$log | head -n 25; fi; \
 	  grep -E "^(FAILED|ERROR|SKIPPED|RERUN)|passed|failed|error" $$log | tail -n 40; \
 	done; exit $$rc
 

@@ -16,6 +16,8 @@ defining its own.
 Each test may run for ``TEST_TIMEOUT`` seconds (pytest-timeout) unless it sets
 its own ``@pytest.mark.timeout``: the project-wide 60 s is for unit tests, and a
 conformance test's waits are stretched on slow kernels (see ``harness.waiting``).
+Only the test's own call counts: a testbed's bring-up (a session fixture with
+its own timeouts) is never cut short by the first test's budget.
 
 Markers: ``proxy_mode("iptables", ...)`` runs a test only on clusters with one
 of these proxy modes (a cluster tested as it is has mode ``unknown``: such a
@@ -26,8 +28,9 @@ component does not run; feature markers (``nodes``, ``pods``, ``services``, ...)
 select areas with ``-m``; ``fault_sample`` marks one ``disruption`` test per fault kind
 (the slow UML guest of ``make test`` runs only those of the area).
 ``--neutral-share K/N`` runs only the K-th of N shares of the mode-neutral tests (no
-``needs_proxy``): N testbeds with the same API server and controllers judge them
-together (``make test``, ``svclab run``'s quick profile).
+``needs_proxy``; ``dual_stack`` tests are in every share): N testbeds with the same
+API server and controllers judge them together (``make test``, ``svclab run``'s quick
+profile).
 """
 
 from __future__ import annotations
@@ -140,7 +143,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def _outside_the_share(config: pytest.Config, items: list[pytest.Item]) -> list[pytest.Item]:
     """The mode-neutral tests another testbed's ``--neutral-share`` runs: a test (all its
-    parameters) belongs to share crc32(module::function) mod N, the same on every testbed."""
+    parameters) belongs to share crc32(module::function) mod N, the same on every testbed.
+    Dual-stack tests are in every share: they judge only a dual-stack testbed (elsewhere
+    they skip at once), and the share that drew them may be a single-stack one."""
     share = config.getoption("--neutral-share")
     if not share:
         return []
@@ -151,6 +156,7 @@ def _outside_the_share(config: pytest.Config, items: list[pytest.Item]) -> list[
         item
         for item in items
         if item.get_closest_marker("needs_proxy") is None
+        and item.get_closest_marker("dual_stack") is None
         and zlib.crc32(item.nodeid.split("[")[0].encode()) % int(n) != int(k)
     ]
 
@@ -162,8 +168,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=others)
         items[:] = [item for item in items if item not in others]
     for item in items:
-        if item.path.is_relative_to(here) and item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(TEST_TIMEOUT))
+        if item.path.is_relative_to(here):
+            # The test's own time: bringing a testbed up (a session fixture, with
+            # its own timeouts) must not eat the first test's budget or be cut short.
+            own = item.get_closest_marker("timeout")
+            seconds = own.args[0] if own is not None and own.args else TEST_TIMEOUT
+            item.add_marker(pytest.mark.timeout(seconds, func_only=True), append=False)
         if item.path.is_relative_to(here) and item.get_closest_marker("flaky") is None:
             # End-to-end tests on a busy 2-core machine: one retry of a failed test
             # (pytest-rerunfailures; the rerun is shown in the report). A test that

@@ -45,6 +45,7 @@ from svclab.testbed.spec import SpecError, load_spec
 __all__ = ["ClusterRef", "open_cluster", "tear_down_leftovers"]
 
 BRING_UP_TIMEOUT = 120.0  # per phase in a UML guest (boot is allowed on top)
+FAILED_UP_LINES = 30  # of svclab up's progress (it ends with each component log's tail)
 # Names this session brought up and has not torn down yet, each with its
 # provider's tear_down, for the safety net.
 _brought_up: dict[str, Callable[[str], object]] = {}
@@ -132,10 +133,16 @@ def _testbed(spec_file: str) -> Iterator[ClusterUnderTest]:
     problem = provider.preflight(spec)
     if problem is not None:
         pytest.skip(f"{option}: {problem}")
+    lines: list[str] = []
+    was_up = provider.attach(spec.name) is not None
     try:
-        handle = provider.up(spec, progress=lambda line: None, timeout=BRING_UP_TIMEOUT)
+        handle = provider.up(spec, progress=lines.append, timeout=BRING_UP_TIMEOUT)
     except ProviderError as exc:
-        _fail(f"{option}: {exc}")
+        if not was_up:
+            # What a failed bring-up of ours left (e.g. its tear-down was cut short)
+            # goes, or a rerun would only learn "already up".
+            provider.down(spec.name)
+        _fail(f"{option}: {exc}" + "".join(f"\n  {line}" for line in lines[-FAILED_UP_LINES:]))
     with _held(handle.name, provider.down):
         yield _under_test(handle, option)
 

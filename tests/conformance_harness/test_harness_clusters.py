@@ -40,6 +40,7 @@ from svclab.testbed.cluster import CONTROL_PLANE_LABEL
 from svclab.testbed.kubeconfig import NO_NODE_ACCESS_REASON
 from svclab.testbed.local.provider import LocalClusterHandle
 from svclab.testbed.local.record import describe_cluster, write_cluster
+from svclab.testbed.provider import ProviderError
 from svclab.testbed.spec import load_spec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -363,3 +364,43 @@ def test_kubeconfig_testbed_connects_with_the_specs_mode(
         )
         assert under_test.service_subnet == "10.96.0.0/16"
     assert stand_ins.argvs("kind") == []  # nothing brought up, nothing torn down
+
+
+class _FailingProvider:
+    """Brings nothing up: says two progress lines, leaves its name taken, fails."""
+
+    def __init__(self, up_before: bool) -> None:
+        self.up_before = up_before
+        self.downs: list[str] = []
+
+    def preflight(self, spec: object) -> None:
+        return None
+
+    def attach(self, name: str) -> object | None:
+        return object() if self.up_before else None
+
+    def up(self, spec: Any, *, progress: Any, timeout: float) -> object:
+        progress("network: 0.1s")
+        progress("  apiserver: bind failed")
+        raise ProviderError("nodes not Ready (timeout)")
+
+    def down(self, name: str) -> bool:
+        self.downs.append(name)
+        return True
+
+
+@pytest.mark.parametrize("up_before", [False, True])
+def test_a_failed_bring_up_says_why_and_frees_only_its_own_name(
+    up_before: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import harness.providers
+
+    provider = _FailingProvider(up_before)
+    monkeypatch.setattr(harness.providers, "provider_for", lambda kind: provider)
+    with (
+        pytest.raises(pytest.fail.Exception, match=r"nodes not Ready \(timeout\)\n  network: 0.1s\n    apiserver"),
+        open_cluster(ClusterRef(testbed=str(REPO / "clusters" / "iptables.yaml"))),
+    ):
+        pass
+    # A cluster that was up before (someone else's) is never torn down by the suite.
+    assert provider.downs == ([] if up_before else ["iptables"])

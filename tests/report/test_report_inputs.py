@@ -44,6 +44,22 @@ def test_junit_counts_failures_and_errors_as_failed() -> None:
     assert failed == ("conformance.test_services.TestClusterIP::test_b", "conformance.test_nodes::test_d")
 
 
+def test_tests_run_per_ip_family_are_counted_per_family() -> None:
+    junit = """<testsuites><testsuite name="pytest">
+<testcase classname="conformance.test_dual_stack_traffic" name="test_a[nftables-IPv4]"/>
+<testcase classname="conformance.test_dual_stack_traffic" name="test_a[nftables-IPv6]"><failure message="x"/></testcase>
+<testcase classname="conformance.test_dual_stack_traffic" name="test_b[nftables]"/>
+<testcase classname="conformance.test_traffic" name="test_c[IPv6-nftables]"/>
+</testsuite></testsuites>"""
+    areas, _ = parse_junit(junit)
+    assert areas == {
+        "dual-stack-traffic": AreaCounts(passed=1),
+        "dual-stack-traffic (IPv4)": AreaCounts(passed=1),
+        "dual-stack-traffic (IPv6)": AreaCounts(failed=1),
+        "traffic (IPv6)": AreaCounts(passed=1),
+    }
+
+
 def test_bad_junit_names_its_source() -> None:
     with pytest.raises(ValueError, match="junit-x.xml"):
         parse_junit("<testsuites", source="junit-x.xml")

@@ -45,6 +45,7 @@ __all__ = [
     "parse_junit",
 ]
 
+_FAMILY = re.compile(r"[\[-](?P<family>IPv4|IPv6)[\]-]")  # a test parametrized per IP family
 _FILE = re.compile(r"^(junit|conformance|load|convergence)-(?P<testbed>[A-Za-z0-9_.-]+)\.(xml|html|json)$")
 
 
@@ -135,6 +136,8 @@ def parse_junit(text: str, *, source: str = "junit") -> tuple[dict[str, AreaCoun
     failed: list[str] = []
     for case in root.iter("testcase"):
         area = area_of(case.get("classname", ""), case.get("file"))
+        if family := _FAMILY.search(case.get("name", "")):
+            area = f"{area} ({family['family']})"  # results per family where a test runs on each
         outcome = _outcome(case)
         areas[area] = areas.get(area, AreaCounts()).add(outcome)
         if outcome is Outcome.FAILED:

@@ -41,12 +41,16 @@ __all__ = [
     "check_host",
     "check_mode",
     "cluster_exists",
+    "is_stale",
     "process_alive",
     "ready_nodes",
     "resolve_testbed_kernel",
     "tear_down",
     "tear_down_all",
 ]
+
+
+STALE_AFTER_SECONDS = 120.0  # a state directory younger than this may be a bring-up under way
 
 
 class UpError(ProviderError):
@@ -142,6 +146,25 @@ def cluster_exists(name: str) -> bool:
     return naming.state_dir(name).exists() or bool(network.cluster_namespaces(name))
 
 
+def is_stale(name: str, *, settle: float = STALE_AFTER_SECONDS) -> bool:
+    """Something of cluster ``name`` is left but none of it runs: no process names its
+    state directory, none lives in its namespaces (a killed run, a restored machine).
+
+    A state directory younger than ``settle`` seconds may be a bring-up under way.
+    """
+    from svclab.testbed.local import network
+
+    if not cluster_exists(name):
+        return False
+    state = naming.state_dir(name)
+    try:
+        if time.time() - state.stat().st_mtime < settle:
+            return False
+    except FileNotFoundError:
+        pass  # only namespaces are left
+    return not _processes_of(state, svclab_only=False) and not network.pids_in_netns(network.cluster_namespaces(name))
+
+
 def _spawn_supervisor(info: ClusterInfo) -> int:
     """Start ``svclab supervisor`` in its own session; stdout/stderr to its log."""
     from svclab.testbed.local.supervisor import svclab_argv
@@ -200,6 +223,9 @@ def bring_up(
 
     started = time.monotonic()
     testbed = spec if isinstance(spec, Testbed) else load_spec(spec, name)
+    if not inside_guest and os.geteuid() == 0 and is_stale(testbed.name):
+        progress(f"{testbed.name}: removing what an earlier run left (none of it runs any more)")
+        tear_down(testbed.name)
     if not inside_guest and resolve_testbed_kernel(testbed) == "uml":
         from svclab.testbed.local.uml.cluster import bring_up_in_uml
 
@@ -324,6 +350,11 @@ def _report_logs(state: Path, progress: Callable[[str], None], lines: int = 3) -
 
 def _svclab_processes_of(state: Path) -> list[int]:
     """PIDs of svclab processes whose arguments name ``state`` (or a path below it)."""
+    return _processes_of(state, svclab_only=True)
+
+
+def _processes_of(state: Path, *, svclab_only: bool) -> list[int]:
+    """PIDs whose arguments name ``state`` or a path below it (``uml_dir=...`` too)."""
     prefix = str(state) + "/"
     found = []
     for entry in os.listdir("/proc"):
@@ -334,7 +365,7 @@ def _svclab_processes_of(state: Path) -> list[int]:
         except OSError:
             continue
         is_svclab = any(arg == "svclab.cli" or arg.endswith("/svclab") for arg in argv)
-        if is_svclab and any(arg == str(state) or arg.startswith(prefix) for arg in argv):
+        if (is_svclab or not svclab_only) and any(arg == str(state) or prefix in arg for arg in argv):
             found.append(int(entry))
     return found
 

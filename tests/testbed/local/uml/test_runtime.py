@@ -72,6 +72,14 @@ def test_env_and_command_are_shell_quoted() -> None:
     assert boot.command_script(["pytest", "-k", "a b"]) == "exec pytest -k 'a b'\n"
 
 
+def test_paths_under_a_guest_tmpfs_are_mounted_from_the_host() -> None:
+    # A checkout or venv under /tmp is invisible to the guest unless mounted over its tmpfs.
+    hidden = boot.hidden_in_guest([Path("/tmp/fresh/.venv"), Path("/work/main/implementation"), Path("/run/x")])
+    assert hidden == (Path("/tmp/fresh/.venv"), Path("/run/x"))
+    assert set(boot.hidden_in_guest(boot.python_paths())) <= set(boot.guest_writable_paths([]))
+    assert Path(boot.__file__).resolve().is_relative_to(boot.python_paths()[-1])
+
+
 def test_guest_namespace_is_ours() -> None:
     assert guest_netns("ipvs") == "svclab-ipvs-uml"
 

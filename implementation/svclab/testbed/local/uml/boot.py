@@ -30,6 +30,7 @@ Everything here is side-effect-free.
 from __future__ import annotations
 
 import shlex
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,22 @@ STOP_FILE = "stop"  # in: ask the guest to stop the command and power off
 # Paths the guest gets as fresh tmpfs (the root itself is read-only hostfs).
 TMPFS_PATHS = ("/tmp", "/run", "/var/tmp", "/dev/shm")
 GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def hidden_in_guest(paths: Sequence[Path]) -> tuple[Path, ...]:
+    """Those of ``paths`` that a guest's fresh tmpfs would hide (e.g. a checkout under /tmp)."""
+    return tuple(p for p in paths if any(p.is_relative_to(tmpfs) for tmpfs in TMPFS_PATHS))
+
+
+def guest_writable_paths(paths: Sequence[str | Path]) -> tuple[Path, ...]:
+    """``paths`` resolved, plus this svclab's own paths where a guest's tmpfs would hide them."""
+    return (*(Path(p).resolve() for p in paths), *hidden_in_guest(python_paths()))
+
+
+def python_paths() -> tuple[Path, ...]:
+    """What the guest needs to run this svclab: the Python environment and the package's source root."""
+    source_root = Path(__file__).resolve().parents[4]  # .../svclab/testbed/local/uml/boot.py
+    return tuple(dict.fromkeys([Path(sys.prefix).resolve(), source_root]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from svclab.testbed.local.nsexec import preexec_entering
-from svclab.testbed.local.uml.boot import READY_FILE, STOP_FILE, GuestNetwork, UmlBootConfig
+from svclab.testbed.local.uml.boot import (
+    READY_FILE,
+    STOP_FILE,
+    GuestNetwork,
+    UmlBootConfig,
+    guest_writable_paths,
+)
 from svclab.testbed.local.uml.runtime import (
     UmlError,
     UmlResult,
@@ -164,7 +170,7 @@ def start_guest(
         kernel_version=kernel_version() or "",
         memory=memory,
         workdir=work,
-        writable_paths=tuple(dict.fromkeys([work, state, *(Path(p).resolve() for p in writable_paths)])),
+        writable_paths=tuple(dict.fromkeys([work, state, *guest_writable_paths(writable_paths)])),
         modules=tuple(modules),
         network=net,
         hostname=name,

@@ -34,6 +34,7 @@ from svclab.testbed.local.uml.boot import (
     UmlBootConfig,
     command_script,
     env_script,
+    guest_writable_paths,
     init_script,
     kernel_command_line,
 )
@@ -284,7 +285,7 @@ def run_in_uml(
         kernel_version=kernel_version() or "",
         memory=memory,
         workdir=work,
-        writable_paths=tuple(dict.fromkeys([work, *(Path(p).resolve() for p in writable_paths)])),
+        writable_paths=tuple(dict.fromkeys([work, *guest_writable_paths(writable_paths)])),
         modules=tuple(modules),
     )
     prepare_shared_dir(config, argv, default_env() if env is None else env)
