@@ -30,7 +30,7 @@ from harness.cluster import ClusterUnderTest
 from harness.waiting import wait_for
 from svclab.proxy import modes
 from svclab.proxy.dump import RulesDump
-from svclab.proxy.service_port import Protocol, ServiceName, ServicePortName
+from svclab.proxy.service_port import IPFamily, Protocol, ServiceName, ServicePortName
 
 __all__ = [
     "CONVERGENCE_ENV",
@@ -103,10 +103,11 @@ class NodeRules:
         return _dump(self.mode).dispatch_lines(self.text, port.name, port.cluster_ip, port.port)
 
 
-def read_rules(cluster: ClusterUnderTest, node: str) -> NodeRules:
-    """The proxy's rules on ``node``, read there with testinfra."""
+def read_rules(cluster: ClusterUnderTest, node: str, family: IPFamily = IPFamily.IPV4) -> NodeRules:
+    """The proxy's rules of one IP family on ``node`` (the IPv6 proxier's: ``ip6tables-save``,
+    ``nft list table ip6 kube-proxy``), read there with testinfra."""
     mode = cluster.proxy_mode
-    output = cluster.node_host(node).check_output(_dump(mode).command)
+    output = cluster.node_host(node).check_output(_dump(mode).command_for(family))
     return NodeRules.parse(mode, output)
 
 
@@ -151,9 +152,10 @@ def wait_converged(
     timeout: float,
     since: float | None = None,
     record: bool = True,
+    family: IPFamily = IPFamily.IPV4,
 ) -> float:
-    """Poll every node until ``predicate`` holds on all of them; return the seconds
-    since ``since`` (a ``time.monotonic()`` taken right after the change) and
+    """Poll every node until ``predicate`` holds on all of them (on ``family``'s rules); return the
+    seconds since ``since`` (a ``time.monotonic()`` taken right after the change) and
     record them (see ``record_convergence``) unless ``record`` is False."""
     start = time.monotonic() if since is None else since
     nodes = [node.name for node in cluster.nodes]
@@ -162,7 +164,10 @@ def wait_converged(
     def all_nodes() -> bool:
         with ThreadPoolExecutor(max_workers=len(pending)) as pool:
             results = dict(
-                zip(sorted(pending), pool.map(lambda node: predicate(read_rules(cluster, node)), sorted(pending)))
+                zip(
+                    sorted(pending),
+                    pool.map(lambda node: predicate(read_rules(cluster, node, family)), sorted(pending)),
+                )
             )
         pending.difference_update(node for node, ok in results.items() if ok)
         return not pending

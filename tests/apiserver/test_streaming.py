@@ -340,3 +340,64 @@ def test_pick_container(containers: list[str], requested: str, error: str | None
         with pytest.raises(ApiError) as raised:
             pick_container(pod, requested)
         assert raised.value.code == 400 and raised.value.status()["message"] == error
+
+
+def _greeter() -> tuple[int, threading.Thread]:
+    """A one-connection TCP server on loopback: reads one message, answers ``hi <message>``, closes."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        with listener, listener.accept()[0] as conn:
+            conn.sendall(b"hi " + conn.recv(1024))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return int(listener.getsockname()[1]), thread
+
+
+async def _channel_forward(server: RunningApiServer, query: str, protocols: tuple[str, ...]) -> list[bytes]:
+    import ssl
+
+    import aiohttp
+
+    ssl_ctx = ssl.create_default_context(cafile=str(server.ca_file))
+    url = f"{server.server}/api/v1/namespaces/default/pods/talk/portforward?{query}"
+    received: list[bytes] = []
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {server.token}"}) as session,
+        session.ws_connect(url, ssl=ssl_ctx, protocols=protocols) as ws,
+    ):
+        received += [await ws.receive_bytes(timeout=10), await ws.receive_bytes(timeout=10)]
+        await ws.send_bytes(b"\x00kr8s")
+        async for msg in ws:  # until the pod's side closes and the server closes the WebSocket
+            if msg.type is aiohttp.WSMsgType.BINARY:
+                received.append(msg.data)
+    return received
+
+
+@pytest.mark.parametrize("protocols", [(), ("v4.channel.k8s.io",)], ids=["no-subprotocol", "v4-channel"])
+def test_port_forward_over_websocket_channels(
+    cluster: tuple[RunningApiServer, Agent], protocols: tuple[str, ...]
+) -> None:
+    server, _agent = cluster
+    port, thread = _greeter()
+    received = asyncio.run(_channel_forward(server, f"ports={port}", protocols))
+    thread.join(10)
+    prefix = port.to_bytes(2, "little")
+    assert received[:2] == [b"\x00" + prefix, b"\x01" + prefix]  # each channel opens with the port
+    assert b"".join(m[1:] for m in received[2:] if m[0] == 0) == b"hi kr8s"
+
+
+def test_port_forward_over_websocket_channels_to_a_closed_port(cluster: tuple[RunningApiServer, Agent]) -> None:
+    server, _agent = cluster
+    closed = _free_port()
+
+    async def attempt() -> list[bytes]:
+        try:
+            return await _channel_forward(server, f"ports={closed}", ())
+        except Exception:  # the server closes before our data is read: the error came anyway
+            return []
+
+    received = asyncio.run(attempt())
+    errors = [m[1:].decode() for m in received[2:] if m[0] == 1]
+    assert errors and f"error forwarding port {closed} to pod" in errors[0]

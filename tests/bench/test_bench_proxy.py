@@ -204,3 +204,16 @@ def test_report_of_a_timed_out_full_sync_with_its_seeded_rerun() -> None:
     assert re.search(r"\n    full sync \(seeded, whole-table\)\s+20\.000 s\n", text)
     assert re.search(r"\n    partial\s+timed out after 240 s\n", text)
     assert text.count("skipped (an earlier step did not finish)") == 3 + 2
+
+
+def test_the_nftables_floor_input_keeps_a_split_syncs_transactions_apart() -> None:
+    """A split full sync's transactions reach the floor as they were applied, one ``nft -f`` each."""
+    from svclab.bench import proxy_worker
+
+    backend = argparse.Namespace(last_transactions=[["add table ip kube-proxy"], ["add chain ip kube-proxy a", "x"]])
+    text, size = proxy_worker._sync_input(backend)
+    assert size == len(text.encode())
+    assert text.split(proxy_worker._NFT_TRANSACTION_BREAK) == [
+        "add table ip kube-proxy\n",
+        "add chain ip kube-proxy a\nx\n",
+    ]

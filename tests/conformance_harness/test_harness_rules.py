@@ -116,3 +116,27 @@ def test_dispatch_endpoints_and_reject_are_read(mode: str, dump: str) -> None:
     assert not converged(rules, [_upstream_port("svc6", "172.30.0.46", "10.180.0.6")])
     assert service_absent(rules, [_upstream_port("svc7", "172.30.0.47", "10.180.0.7")])
     assert not service_absent(rules, [_upstream_port("svc1", "172.30.0.41", "10.180.0.1")])
+
+
+@pytest.mark.parametrize(
+    ("mode", "ipv4", "ipv6"),
+    [
+        ("iptables", "iptables-save", "ip6tables-save"),
+        ("nftables", "nft list table ip kube-proxy", "nft list table ip6 kube-proxy"),
+        ("ipvs", "ipvsadm-save -n", "ipvsadm-save -n"),  # one IPVS table holds both families
+    ],
+)
+def test_rules_are_read_per_ip_family(mode: str, ipv4: str, ipv6: str) -> None:
+    """A dual-stack node's IPv6 proxier keeps its rules apart (issue 18): the harness reads them there."""
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from harness.rules import read_rules
+    from svclab.proxy.service_port import IPFamily
+
+    ran: list[str] = []
+    host = SimpleNamespace(check_output=lambda command: ran.append(command) or "")
+    cluster = cast(Any, SimpleNamespace(proxy_mode=mode, node_host=lambda node: host))
+    read_rules(cluster, "worker")
+    read_rules(cluster, "worker", IPFamily.IPV6)
+    assert ran == [ipv4, ipv6]

@@ -194,6 +194,38 @@ async def test_a_silent_watch_is_dropped_once_the_server_sent_bookmarks(client: 
     await asyncio.gather(task, return_exceptions=True)
 
 
+async def test_a_new_watch_waits_longer_for_its_first_event_and_longer_again_after_a_drop(
+    client: FakeClient, clock: FakeClock
+) -> None:
+    """A server replaying thousands of writes under load: a new watch's first event came
+    after more than 6 s, each drop resumed from the same version, and the proxy never saw
+    the new Services (a dual-stack load phase: 4,000 Services took 515 s to program)."""
+    client.seed(make_pod("a"))
+    reflector = _reflector(client, clock, RecordingSink())
+    task = asyncio.create_task(reflector.run())
+    await clock.settle()
+    client.send_bookmark()  # heartbeats seen: silence now means a dead connection
+    await clock.settle()
+    await clock.advance_async(6.1)
+    assert reflector.watches == 2  # the first watch went silent after its bookmark
+    await clock.advance_async(29.8)
+    assert reflector.watches == 2  # the new watch has 5 x 6 s for its first event
+    await clock.advance_async(0.2)
+    assert reflector.watches == 3
+    await clock.advance_async(59.8)
+    assert reflector.watches == 3  # twice that after a drop before the first event
+    await clock.advance_async(0.2)
+    assert reflector.watches == 4
+    client.send_bookmark()
+    await clock.settle()
+    await clock.advance_async(6.1)
+    assert reflector.watches == 5  # events flowed: back to 6 s of silence, 30 s for the next first event
+    await clock.advance_async(29.8)
+    assert reflector.watches == 5
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_a_server_without_frequent_bookmarks_keeps_its_quiet_watches(
     client: FakeClient, clock: FakeClock
 ) -> None:

@@ -151,4 +151,4 @@ def test_quick_profile_does_not_sweep_in_uml() -> None:
     quick = PROFILES["quick"]
     assert quick.for_runtime("host") is quick and quick.sweep_counts == (0, 1000, 5000)
     assert quick.for_runtime("uml").sweep_counts == (0,)
-    assert PROFILES["full"].for_runtime("uml").sweep_counts == (0, 1000, 5000, 10000)
+    assert PROFILES["full"].for_runtime("uml").sweep_counts == (0, 1000, 5000, 10000, 30000)

@@ -315,25 +315,45 @@ def test_measure_all_interleaves_the_direct_baseline_at_every_count(tmp_path: Pa
 
     runner = LoadRunner(mode="m", client=ClientPod("ns", "client"), exec_in_pod=fake_worker, work_dir=tmp_path)
     targets = build_targets(
-        pod_ips=["10.244.1.2", "10.244.2.2"], cluster_ip="10.96.0.10", node_ip="172.18.0.3", node_port=30080
+        pod_ips=["10.244.1.2", "10.244.2.2"],
+        cluster_ip="10.96.0.10",
+        node_ip="172.18.0.3",
+        node_port=30080,
+        typical_cluster_ip="10.96.0.11",
     )
     first = runner.measure_all(targets, PROFILES["quick"], services=0)
     all_three = ["direct", "clusterip", "nodeport"]
     scenarios = ("connect-probe", "keepalive", "new-connection")
-    assert runs == [(all_three, s, True) for s in scenarios]
+    # the mid-chain ClusterIP is timed by the probe only, beside the others
+    assert runs == [
+        ([*all_three, "clusterip-typical"], "connect-probe", True),
+        (all_three, "keepalive", True),
+        (all_three, "new-connection", True),
+    ]
     # one Measurement per target and scenario, ordered by target as before
-    assert [(m.target.value, m.scenario.value) for m in first] == [(t, s) for t in all_three for s in scenarios]
+    assert [(m.target.value, m.scenario.value) for m in first] == [
+        *((t, s) for t in all_three for s in scenarios),
+        ("clusterip-typical", "connect-probe"),
+    ]
     assert len({m.stats.html_report for m in first}) == 3  # one report per run
     runs.clear()
     swept = runner.measure_all(targets, PROFILES["quick"], services=1000)
-    # the quick sweep times connections only; the full one runs every scenario
-    assert runs == [(["direct", "clusterip"], "connect-probe", False)]
-    assert {(m.target, m.services) for m in swept} == {(TargetKind.DIRECT, 1000), (TargetKind.CLUSTER_IP, 1000)}
+    # the quick sweep times connections only, worst and typical place; the full one runs every scenario
+    assert runs == [(["direct", "clusterip", "clusterip-typical"], "connect-probe", False)]
+    assert {(m.target, m.services) for m in swept} == {
+        (TargetKind.DIRECT, 1000),
+        (TargetKind.CLUSTER_IP, 1000),
+        (TargetKind.CLUSTER_IP_TYPICAL, 1000),
+    }
     # locust's ~1 MB report is kept for count-0 runs only
     assert all(m.stats.html_report is None for m in swept)
     runs.clear()
     runner.measure_all(targets, PROFILES["full"], services=1000)
-    assert runs == [(["direct", "clusterip"], s, False) for s in scenarios]
+    assert runs == [
+        (["direct", "clusterip", "clusterip-typical"], "connect-probe", False),
+        (["direct", "clusterip"], "keepalive", False),
+        (["direct", "clusterip"], "new-connection", False),
+    ]
 
 
 def test_locustfile_runs_under_the_locust_cli(tmp_path: Path, server: tuple[str, Counters]) -> None:

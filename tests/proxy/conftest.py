@@ -27,7 +27,13 @@ EXPLAIN_MODES = ("iptables", "nftables", "ipvs", "userspace")
 EXPLAIN_CASES = ("web", "web-sticky", "web-local-nodeport", "nobody", "web-from-node", "web-hairpin")
 #: golden files that are our own output; every other file under tests/golden is upstream's text or a recording
 OWN_OUTPUT = frozenset(
-    {"ipvs/overall.txt", "userspace/overall.rules", "iptables/overall-ipv6.rules", "nftables/overall-ipv6.nft"}
+    {
+        "ipvs/overall.txt",
+        "ipvs/overall-ipv6.txt",
+        "userspace/overall.rules",
+        "iptables/overall-ipv6.rules",
+        "nftables/overall-ipv6.nft",
+    }
     | {f"explain/{mode}/{case}.txt" for mode in EXPLAIN_MODES for case in EXPLAIN_CASES}
 )
 

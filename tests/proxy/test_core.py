@@ -257,3 +257,46 @@ async def test_the_rules_monitor_repairs_a_flush_between_syncs() -> None:
     assert proxier.last_report is not first and proxier.last_report is not None
     assert proxier.last_report.full
     assert "KUBE-SVC-XPGD46QRK7WJZT7O" in fake.tables["nat"]
+
+
+async def test_a_sync_in_its_thread_leaves_the_loop_to_the_informers() -> None:
+    """With sync_in_thread the loop keeps serving events while the backend applies rules.
+
+    The backend's sync waits (in its thread) for an event the loop must set: a sync
+    run on the loop would block it, and the wait would end unset.
+    """
+    import asyncio
+    import threading
+
+    from svclab.proxy.adapters.testing.iptables import FakeIptables
+    from svclab.proxy.iptables.plan import PlanOptions
+    from svclab.proxy.iptables.proxier import IptablesProxier
+    from svclab.proxy.provider import Proxier, ProxierOptions
+
+    from .builders import TEST_NODE_OPTIONS
+    from .helpers import load_overall
+
+    loop_ran = threading.Event()
+    seen: list[bool] = []
+    asked: list[str] = []
+
+    class WaitingBackend(IptablesProxier):
+        def sync_rules(self, state: object) -> dict[str, int]:
+            seen.append(loop_ran.wait(timeout=5))  # set by the loop only while it is free
+            return super().sync_rules(state)  # type: ignore[arg-type]
+
+        def rules_missing(self) -> bool:
+            asked.append("rules_missing")
+            return super().rules_missing()
+
+    backend = WaitingBackend(FakeIptables(), PlanOptions(node=TEST_NODE_OPTIONS))
+    proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, sync_in_thread=True))
+    load_overall(proxier)
+    sync = asyncio.create_task(proxier.sync())
+    await asyncio.sleep(0)  # the sync starts and hands its backend call to a thread
+    assert proxier.check_rules() is False
+    assert asked == []  # the monitor leaves a backend busy in its thread alone
+    loop_ran.set()
+    report = await sync
+    assert seen == [True]
+    assert report.rules_by_table["nat"] > 0

@@ -30,6 +30,8 @@ from svclab.proxy.adapters.testing.trace_iptables import NetfilterTracer
 from svclab.proxy.adapters.testing.trace_nft import NftTracer
 from svclab.proxy.iptables.plan import PlanOptions
 from svclab.proxy.iptables.proxier import IptablesProxier
+from svclab.proxy.ipvs.plan import IpvsOptions
+from svclab.proxy.ipvs.testing import IpvsFakes
 from svclab.proxy.modes import mode_names
 from svclab.proxy.nftables.plan import TABLE, NftOptions
 from svclab.proxy.nftables.proxier import NftablesProxier
@@ -192,8 +194,8 @@ async def test_packet_flows(traced: tuple[str, PacketTracer], flow: Flow) -> Non
 # -- the same table over IPv6 (issue 18) -------------------------------------------------------
 #: the addresses the IPv4 rows use beyond builders.V6: a pod client, the host's loopback
 FLOW_V6 = {**V6, "10.0.0.2": "fd00:10::2", "127.0.0.1": "::1"}
-#: modes with an IPv6 proxier; ipvs stays IPv4 (see the README, "Dual-stack proxies")
-IPV6_MODES = ("iptables", "nftables", "userspace")
+#: modes with an IPv6 proxier: every built-in one
+IPV6_MODES = ("iptables", "nftables", "ipvs", "userspace")
 
 
 def _v6_endpoints(verdict: str) -> str:
@@ -217,11 +219,11 @@ def _v6_flow(flow: Flow) -> Flow:
 FLOWS_V6 = [_v6_flow(flow) for flow in FLOWS]
 
 
-@pytest.fixture(params=IPV6_MODES)
-async def traced_v6(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, PacketTracer]]:
-    """An IPv6 proxier of the mode (the parameter) after one sync of the overall scenario's IPv6 twin."""
-    mode: str = request.param
+async def synced_v6(mode: str) -> tuple[PacketTracer, ModeBackend, FakeIptables | FakeNft | IpvsFakes]:
+    """An IPv6 proxier of ``mode`` after one sync of the overall scenario's IPv6 twin: its tracer,
+    backend (close a userspace one's sockets) and fake(s)."""
     node_ips = (TEST_NODE_IP_V6,)
+    fake: FakeIptables | FakeNft | IpvsFakes
     if mode == "iptables":
         fake = FakeIptables()
         backend: ModeBackend = IptablesProxier(fake, PlanOptions(node=TEST_NODE_OPTIONS_V6, nfacct=True))
@@ -231,14 +233,26 @@ async def traced_v6(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, 
         options = UserspaceOptions(node=TEST_NODE_OPTIONS_V6, listen_ip="::1", claim_node_ports=False)
         backend = userspace = UserspaceProxier(fake, options)
         tracer = portal_tracer(userspace, fake, node_ips)
+    elif mode == "ipvs":
+        fake = IpvsFakes()
+        backend = fake.backend(IpvsOptions(node=TEST_NODE_OPTIONS_V6, node_port_ips=node_ips))
+        tracer = fake.tracer(node_ips)
     else:
-        nft = FakeNft(TABLE, family="ip6")
+        fake = FakeNft(TABLE, family="ip6")
         options = NftOptions(node=TEST_NODE_OPTIONS_V6, service_cidrs=("fd00:172:30::/112",), node_port_ips=node_ips)
-        backend = NftablesProxier(nft, options, clock=ManualClock())
-        tracer = NftTracer(nft, node_ips)
+        backend = NftablesProxier(fake, options, clock=ManualClock())
+        tracer = NftTracer(fake, node_ips)
     proxier = Proxier(backend, ProxierOptions(TEST_NODE, family=IPFamily.IPV6, clock=ManualClock()))
     load_overall(proxier, IPFamily.IPV6)
     await proxier.sync()
+    return tracer, backend, fake
+
+
+@pytest.fixture(params=IPV6_MODES)
+async def traced_v6(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, PacketTracer]]:
+    """An IPv6 proxier of the mode (the parameter) after one sync of the overall scenario's IPv6 twin."""
+    mode: str = request.param
+    tracer, backend, _ = await synced_v6(mode)
     try:
         yield mode, tracer
     finally:

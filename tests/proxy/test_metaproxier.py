@@ -143,20 +143,105 @@ async def test_serve_runs_a_proxier_per_family_with_conntrack_per_family() -> No
 
 
 def test_skipped_families_are_logged(caplog: pytest.LogCaptureFixture) -> None:
-    """A family without a node address, or one the mode cannot program (ipvs), is said once in the log."""
+    """A family without a node address, or one the mode cannot program (an IPv4-only mode), is said
+    once in the log; every built-in mode programs both families."""
+    import dataclasses
     import logging
 
+    from svclab.proxy import modes
     from svclab.proxy.service import _family_options
 
+    v4_only = modes.register(dataclasses.replace(modes.get("iptables"), name="v4-only", families=(V4,)))
     args = argparse.Namespace(cluster_cidr="10.0.0.0/8,fd00:10::/32", masquerade_all=False)
-    with caplog.at_level(logging.INFO, logger="svclab.proxy.service"):
-        assert [o.family for o in _family_options(args, "iptables", ("192.168.0.2",))] == [V4]
-        assert [o.family for o in _family_options(args, "ipvs", ("192.168.0.2", "2001:db8::2"))] == [V4]
-        assert [o.family for o in _family_options(args, "nftables", ("192.168.0.2", "2001:db8::2"))] == [V4, V6]
+    try:
+        with caplog.at_level(logging.INFO, logger="svclab.proxy.service"):
+            assert [o.family for o in _family_options(args, "iptables", ("192.168.0.2",))] == [V4]
+            assert [o.family for o in _family_options(args, "v4-only", ("192.168.0.2", "2001:db8::2"))] == [V4]
+            assert [o.family for o in _family_options(args, "ipvs", ("192.168.0.2", "2001:db8::2"))] == [V4, V6]
+    finally:
+        modes.unregister(v4_only.name)
     assert [r.getMessage() for r in caplog.records] == [
         "event=family_skipped family=IPv6 mode=iptables reason='node has no IPv6 InternalIP'",
         "event=running stack=single-stack primary_family=IPv4",
-        "event=family_skipped family=IPv6 mode=ipvs reason='the proxy mode cannot program IPv6'",
+        "event=family_skipped family=IPv6 mode=v4-only reason='the proxy mode cannot program IPv6'",
         "event=running stack=single-stack primary_family=IPv4",
         "event=running stack=dual-stack primary_family=IPv4",
+    ]
+
+
+def test_a_family_without_usable_iptables_falls_back_to_single_stack(caplog: pytest.LogCaptureFixture) -> None:
+    """Upstream's platformCheckSupported: no ip6tables here means the dual-stack node runs IPv4 only,
+    and says why once; the IPv6 family is never built."""
+    import dataclasses
+    import logging
+
+    from svclab.proxy import modes
+    from svclab.proxy.service import _family_options
+
+    def no_ip6tables(family: IPFamily) -> str | None:
+        return "ip6tables: No such file or directory" if family is V6 else None
+
+    probed = modes.register(dataclasses.replace(modes.get("iptables"), name="no-ip6", family_unusable=no_ip6tables))
+    args = argparse.Namespace(cluster_cidr="10.0.0.0/8,fd00:10::/32", masquerade_all=False)
+    try:
+        with caplog.at_level(logging.INFO, logger="svclab.proxy.service"):
+            run = _family_options(args, "no-ip6", ("192.168.0.2", "2001:db8::2"))
+    finally:
+        modes.unregister(probed.name)
+    assert [o.family for o in run] == [V4]
+    assert [r.getMessage() for r in caplog.records] == [
+        "event=family_skipped family=IPv6 mode=no-ip6 "
+        "reason='no iptables support for family: ip6tables: No such file or directory'",
+        "event=running stack=single-stack primary_family=IPv4",
+    ]
+
+
+def test_without_the_primary_familys_iptables_the_proxy_cannot_run() -> None:
+    from svclab.proxy.metaproxier import PrimaryFamilyUnsupported
+
+    with pytest.raises(PrimaryFamilyUnsupported, match="no support for primary IP family IPv6: ip6tables: gone"):
+        family_node_options(("2001:db8::2", "192.168.0.2"), unusable={V6: "ip6tables: gone"})
+    run, skipped = family_node_options(("192.168.0.2",), unusable={V6: "ip6tables: gone"})
+    assert [o.family for o in run] == [V4]
+    assert skipped == [(V6, "node has no IPv6 InternalIP")]
+
+
+@pytest.mark.parametrize("mode", ["iptables", "ipvs", "userspace"])
+def test_iptables_based_modes_probe_each_family_and_nftables_assumes_both(
+    monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    from svclab.proxy import modes
+    from svclab.proxy.adapters import iptables as adapter
+
+    asked: list[str] = []
+    monkeypatch.setattr(adapter.subprocess, "run", lambda argv, **_: asked.append(argv[0]) or _failed())
+    spec = modes.get(mode)
+    assert spec.family_unusable(V6) is not None and spec.family_unusable(V4) is not None
+    assert [name.removesuffix("-legacy") for name in asked] == ["ip6tables", "iptables"]
+    assert modes.get("nftables").family_unusable(V6) is None
+
+
+def _failed() -> object:
+    import subprocess
+
+    return subprocess.CompletedProcess([], 3, "", "can't initialize ip6tables table `nat'")
+
+
+def test_the_proxy_says_why_it_cannot_run_its_primary_family(caplog: pytest.LogCaptureFixture) -> None:
+    import dataclasses
+    import logging
+
+    from svclab.proxy import modes
+    from svclab.proxy.service import _family_options
+
+    broken = modes.register(
+        dataclasses.replace(modes.get("iptables"), name="no-iptables", family_unusable=lambda f: "iptables: gone")
+    )
+    try:
+        with caplog.at_level(logging.INFO, logger="svclab.proxy.service"):
+            assert _family_options(argparse.Namespace(), "no-iptables", ("192.168.0.2", "2001:db8::2")) == []
+    finally:
+        modes.unregister(broken.name)
+    assert [r.getMessage() for r in caplog.records] == [
+        "event=unsupported mode=no-iptables error='no support for primary IP family IPv4: iptables: gone'"
     ]

@@ -291,6 +291,47 @@ def test_round_spreads_verdicts_and_the_connect_sweep_are_shown(tmp_path: Path) 
     assert "rule 5,003 of 5,004 in KUBE-SERVICES" in sweep
 
 
+def test_worst_and_typical_places_are_shown_with_their_read_back_positions(tmp_path: Path) -> None:
+    import json
+
+    shutil.copytree(DATA, tmp_path / "results")
+    load = tmp_path / "results" / "load-iptables.json"
+    document = json.loads(load.read_text())
+    document["figures"] = [f for f in document["figures"] if f["services"] == 0]
+    step = {"create_s": 41.5, "program_s": 9.0, "rule_chain": "KUBE-SERVICES"}
+    typical = {"rule_position": 2503, "rules_in_chain": 5004, "rule_chain": "KUBE-SERVICES"}
+    document["figures"] += [
+        *_probe_sweep()[:3],
+        {**_probe_sweep()[3], **step},
+        {**_probe_row("clusterip-typical", 5000, 0.30, 0.18, "slower"), **typical},
+    ]
+    load.write_text(json.dumps(document))
+    nft = tmp_path / "results" / "load-nftables.json"
+    document = json.loads(nft.read_text())
+    note = "n/a: one lookup in the service-ips verdict map"
+    document["figures"] += [
+        {
+            **_probe_row("clusterip", 5000, 0.2, 0.01, "no measurable difference"),
+            "mode": "nftables",
+            "position_note": note,
+        }
+    ]
+    nft.write_text(json.dumps(document))
+    html = render_report(tmp_path / "results", tmp_path / "out", now=NOW).read_text()
+    sweep = " ".join(html.split('id="sweep"')[1].split("</section>")[0].split())
+    connect = sweep.split("TCP connect, p50 ms")[1]
+    assert "ClusterIP web: sorts last, the worst place where rules go by name" in connect
+    assert "ClusterIP svclab-sweep-middle: sorts mid, the typical place" in connect
+    assert "rule 5,003 of 5,004 in KUBE-SERVICES (100% walked)" in connect
+    assert "rule 2,503 of 5,004 in KUBE-SERVICES (50% walked)" in connect
+    assert note in connect
+    # how far each sweep reached, with the step's seconds; nftables' figures carry none
+    reach = sweep.split("How far the sweep reached")[1].split("</table>")[0]
+    assert '<td class="l">iptables</td><td class="num">5,000</td><td class="num">41.5 s</td>' in reach
+    assert "9.0 s" in reach and "last step of the quick profile" in reach
+    assert '<td class="l">nftables</td><td class="num">5,000</td><td class="num">–</td>' in reach
+
+
 def test_a_probe_only_sweep_shows_the_connect_sweep_and_says_throughput_was_not_swept(tmp_path: Path) -> None:
     """The quick profile sweeps the connection probe only: no empty throughput chart or columns."""
     import json

@@ -4,7 +4,11 @@ The fake answers ``/proxyMode`` with its mode and the one ``sh -c`` that
 reads the node's dumps with the iptables worker's recording
 (``tests/golden/explain/iptables/recorded``: node 172.18.0.3, client pod
 10.244.1.2, Service ``web`` 10.96.148.143:80 with three endpoints,
-``web-local`` NodePort 30080 with externalTrafficPolicy Local).
+``web-local`` NodePort 30080 with externalTrafficPolicy Local). Dual-stack:
+the worker is also 2001:db8::2, the client pod also fd00:10::2, and ``dual``
+has ClusterIPs 172.30.0.41 and fd00:172:30::41, whose IPv6 rules are the
+IPv6 overall golden (``tests/golden/iptables/overall-ipv6.rules``:
+endpoint [fd00:10:180::1]:80).
 """
 
 from __future__ import annotations
@@ -25,8 +29,21 @@ WORKER, WORKER_IP = "k-worker", "172.18.0.3"
 SERVICES = {
     "web": {"spec": {"clusterIP": "10.96.148.143", "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}},
     "web-local": {"spec": {"clusterIP": "10.96.167.162", "ports": [{"name": "http", "port": 80, "nodePort": 30080}]}},
+    "dual": {
+        "spec": {
+            "clusterIP": "172.30.0.41",
+            "clusterIPs": ["172.30.0.41", "fd00:172:30::41"],
+            "ports": [{"name": "p80", "port": 80, "protocol": "TCP"}],
+        }
+    },
 }
-PODS = {"client": {"status": {"podIP": "10.244.1.2"}, "spec": {"nodeName": WORKER}}}
+PODS = {
+    "client": {
+        "status": {"podIP": "10.244.1.2", "podIPs": [{"ip": "10.244.1.2"}, {"ip": "fd00:10::2"}]},
+        "spec": {"nodeName": WORKER},
+    }
+}
+IPV6_RULES = Path(__file__).resolve().parent.parent / "golden" / "iptables" / "overall-ipv6.rules"
 
 
 class FakeHandle:
@@ -43,7 +60,7 @@ class FakeHandle:
     def describe(self) -> ClusterRecord:
         nodes = (
             NodeInfo("k-control-plane", "control-plane", 0, "", "172.18.0.2", "", (), ()),
-            NodeInfo(WORKER, "worker", 1, "", WORKER_IP, "", (), ()),
+            NodeInfo(WORKER, "worker", 1, "", WORKER_IP, "", (), (), secondary_ip="2001:db8::2"),
         )
         return ClusterRecord("k", "local", Path("/k"), self.mode, True, True, "10.96.0.0/16", "172.18.0.2", nodes)
 
@@ -56,8 +73,15 @@ class FakeHandle:
         if argv[0] == "curl":
             return ExecResult(0, self.mode, "")
         mark = "----- svclab explain -----\n"
-        dumps = [(RECORDED / "ip-addr.txt").read_text(), (RECORDED / "iptables-save.txt").read_text()]
+        rules = _ip6tables_save() if "ip6tables-save" in argv[-1] else (RECORDED / "iptables-save.txt").read_text()
+        dumps = [(RECORDED / "ip-addr.txt").read_text(), rules]
         return ExecResult(0, mark.join(dumps), "")
+
+
+def _ip6tables_save() -> str:
+    """The golden's restore text with the jumps from the built-in chains that the proxier adds apart."""
+    jumps = '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES'
+    return IPV6_RULES.read_text().replace("*nat\n", f"*nat\n:PREROUTING ACCEPT [0:0]\n{jumps}\n", 1)
 
 
 def get(handle: Any, kind: str, _: str, namespace: str, name: str) -> Any:
@@ -105,3 +129,29 @@ def test_no_node_access_is_said_in_one_line() -> None:
     # the conformance test skips on this message; the command prints it
     with pytest.raises(ExplainError, match="cannot read node k-worker's rules: a cluster tested as it is"):
         explain_service(FakeHandle(node_access=False), Target("default", "web", source="client"), get=get)
+
+
+def test_the_ipv6_clusterip_of_a_dual_stack_service_is_explained_over_the_ipv6_rules() -> None:
+    handle = FakeHandle()
+    found = explain_service(handle, Target("default", "dual", source="client", family="IPv6"), get=get)
+    assert (found.probe.src, found.probe.dst, found.probe.dport) == ("fd00:10::2", "fd00:172:30::41", 80)
+    assert found.outcome is Outcome.DNAT and found.endpoints() == ["[fd00:10:180::1]:80"]
+    script = handle.execs[-1][1][-1]
+    assert "ip6tables-save" in script and "iptables-save 2>" not in script.replace("ip6tables-save", "")
+
+
+def test_the_ipv6_family_from_a_node_uses_its_ipv6_address() -> None:
+    found = explain_service(FakeHandle(), Target("default", "dual", family="ipv6"), get=get)
+    assert (found.probe.src, found.probe.hook) == ("2001:db8::2", "OUTPUT")
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        (Target("default", "web", family="IPv6"), "service default/web has no IPv6 address (10.96.148.143)"),
+        (Target("default", "dual", family="IPv5"), "unknown IP family 'IPv5'"),
+    ],
+)
+def test_a_family_the_service_lacks_is_said(target: Target, message: str) -> None:
+    with pytest.raises(ExplainError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        explain_service(FakeHandle(), target, get=get)

@@ -9,6 +9,11 @@
   account's uid). Tokens are signed with HS256 under a key kept in the state
   directory (upstream: RS256 under the service-account key pair); they are
   valid while unexpired and while the ServiceAccount with that uid exists.
+* A client certificate the cluster CA issued (the TLS layer verifies it) is
+  the user its subject names: the common name is the username, each
+  organization a group (upstream's x509 ``CommonNameUserConversion``); a
+  request carrying one is that user even if it also sends a token, as the
+  x509 authenticator comes first in kube-apiserver's chain.
 * TokenReview and SelfSubjectReview (``kubectl auth whoami``) answer who a
   token, or the caller, is. Nothing here is stored.
 
@@ -30,7 +35,16 @@ import orjson
 from . import errors, validation
 from .storage import Obj, Store
 
-__all__ = ["ADMIN", "API_AUDIENCE", "TokenIssuer", "UserInfo", "self_subject_review", "token_request", "token_review"]
+__all__ = [
+    "ADMIN",
+    "API_AUDIENCE",
+    "TokenIssuer",
+    "UserInfo",
+    "self_subject_review",
+    "token_request",
+    "token_review",
+    "user_from_certificate",
+]
 
 API_AUDIENCE = "https://kubernetes.default.svc.cluster.local"  # also the issuer, as kubeadm configures it
 _MIN_EXPIRATION = 600
@@ -59,6 +73,25 @@ class UserInfo:
 
 
 ADMIN = UserInfo("kubernetes-admin", groups=("kubeadm:cluster-admins", "system:authenticated"))
+
+
+def user_from_certificate(peercert: object) -> UserInfo | None:
+    """The user of a verified client certificate, as ``ssl.SSLSocket.getpeercert()`` gives
+    it (``subject`` as RDN tuples); None without a certificate or a common name.
+    Side-effect-free."""
+    if not isinstance(peercert, dict):
+        return None
+    common_names: list[str] = []
+    organizations: list[str] = []
+    for rdn in peercert.get("subject") or ():
+        for attribute, value in rdn:
+            if attribute == "commonName":
+                common_names.append(value)
+            elif attribute == "organizationName":
+                organizations.append(value)
+    if not common_names or not common_names[0]:
+        return None
+    return UserInfo(common_names[0], groups=(*organizations, "system:authenticated"))
 
 
 def _b64(data: bytes) -> str:

@@ -12,8 +12,14 @@ about to expire, or it was not signed by this CA.
 Everything secret is written with mode 0600, and every file is replaced atomically
 (temporary file, fsync, rename) so a reader never sees half a file.
 
+It also issues the admin's client certificate (``admin.crt``/``admin.key``): subject
+``CN=kubernetes-admin, O=kubeadm:cluster-admins``, extended key usage clientAuth, as
+kubeadm's ``admin.conf`` carries and kind's kubeconfig hands out. The kubeconfig
+carries it beside the bearer token, so clients that authenticate with a client
+certificate (or tests that take the certificate out of the kubeconfig) work.
+
 Layout under ``<state_dir>/pki``: ``ca.crt``, ``ca.key``, ``apiserver.crt``,
-``apiserver.key``.
+``apiserver.key``, ``admin.crt``, ``admin.key``.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ __all__ = ["DEFAULT_DNS_SANS", "Pki", "ensure_pki", "make_token", "write_kubecon
 
 CA_COMMON_NAME = "svclab-ca"
 SERVING_COMMON_NAME = "svclab-apiserver"
+ADMIN_USER = "kubernetes-admin"
+ADMIN_GROUP = "kubeadm:cluster-admins"  # kubeadm >= 1.29 (earlier: system:masters)
 CA_VALIDITY = dt.timedelta(days=3650)
 SERVING_VALIDITY = dt.timedelta(days=365)
 # Re-issue the serving certificate when less than this is left.
@@ -65,6 +73,8 @@ class Pki:
     cert_path: Path
     key_path: Path
     ca_path: Path
+    admin_cert_pem: bytes = b""
+    admin_key_pem: bytes = b""
 
 
 def make_token() -> str:
@@ -176,6 +186,45 @@ def _make_serving(
     return cert, key
 
 
+def _make_admin_client(
+    ca_cert: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey, now: dt.datetime
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ADMIN_GROUP),
+            x509.NameAttribute(NameOID.COMMON_NAME, ADMIN_USER),
+        ]
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - CLOCK_SKEW)
+        .not_valid_after(min(now + SERVING_VALIDITY, ca_cert.not_valid_after_utc))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return cert, key
+
+
+def _issued_and_current(cert_path: Path, key_path: Path, ca_cert: x509.Certificate, now: dt.datetime) -> bool:
+    """Whether a stored leaf certificate and key pair was issued by ``ca_cert`` and is not near expiry."""
+    if not (cert_path.exists() and key_path.exists()):
+        return False
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        cert.verify_directly_issued_by(ca_cert)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return key.public_key() == cert.public_key() and cert.not_valid_after_utc - now >= RENEW_BEFORE
+
+
 def _load_ca(ca_path: Path, ca_key_path: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None:
     if not (ca_path.exists() and ca_key_path.exists()):
         return None
@@ -264,11 +313,19 @@ def ensure_pki(
         _write_atomically(key_path, _key_pem(key))
         _write_atomically(cert_path, cert.public_bytes(serialization.Encoding.PEM))
 
+    admin_cert_path, admin_key_path = pki_dir / "admin.crt", pki_dir / "admin.key"
+    if not _issued_and_current(admin_cert_path, admin_key_path, ca_cert, now):
+        admin_cert, admin_key = _make_admin_client(ca_cert, ca_key, now)
+        _write_atomically(admin_key_path, _key_pem(admin_key))
+        _write_atomically(admin_cert_path, admin_cert.public_bytes(serialization.Encoding.PEM))
+
     return Pki(
         ca_cert_pem=ca_path.read_bytes(),
         cert_path=cert_path,
         key_path=key_path,
         ca_path=ca_path,
+        admin_cert_pem=admin_cert_path.read_bytes(),
+        admin_key_pem=admin_key_path.read_bytes(),
     )
 
 
@@ -278,14 +335,22 @@ def write_kubeconfig(
     ca_pem: bytes,
     token: str,
     cluster_name: str,
+    client_cert: tuple[bytes, bytes] | None = None,
 ) -> None:
     """Write a standard kubeconfig (CA data, bearer token, one context) atomically.
+
+    ``client_cert`` (certificate and key, PEM) is added to the user as
+    ``client-certificate-data``/``client-key-data``.
 
     The cluster, the user (``<cluster_name>-admin``) and the context are all named
     after ``cluster_name``; the context is the current one. Mode 0600: it holds the
     token.
     """
     user_name = f"{cluster_name}-admin"
+    user: dict[str, str] = {"token": token}
+    if client_cert is not None:
+        user["client-certificate-data"] = base64.b64encode(client_cert[0]).decode("ascii")
+        user["client-key-data"] = base64.b64encode(client_cert[1]).decode("ascii")
     config = {
         "apiVersion": "v1",
         "kind": "Config",
@@ -298,7 +363,7 @@ def write_kubeconfig(
                 },
             }
         ],
-        "users": [{"name": user_name, "user": {"token": token}}],
+        "users": [{"name": user_name, "user": user}],
         "contexts": [
             {
                 "name": cluster_name,

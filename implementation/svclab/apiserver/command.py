@@ -17,8 +17,12 @@ import socket
 import ssl
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
+
+if TYPE_CHECKING:
+    from .certs import Pki
 
 __all__ = ["add_arguments", "run", "serve"]
 
@@ -180,8 +184,7 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event, sockets: list[soc
         issuer=authn.TokenIssuer(_secret(state, "sa.key").encode(), store),
         agents=NodeAgents(args.node_agent_socket),
     )
-    ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ssl_ctx.load_cert_chain(pki.cert_path, pki.key_path)
+    ssl_ctx = _ssl_context(pki)
     runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
     await runner.setup()
     for sock in sockets:
@@ -192,7 +195,8 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event, sockets: list[soc
     kubeconfigs = {"kubeconfig": bound[0], "kubeconfig.internal": (advertise, advertise_port)}
     for name, (host, port) in kubeconfigs.items():
         url = f"https://{_url_host(host)}:{port}"
-        certs.write_kubeconfig(state / name, url, pki.ca_cert_pem, token, args.cluster_name)
+        admin_cert = (pki.admin_cert_pem, pki.admin_key_pem) if name == "kubeconfig" else None
+        certs.write_kubeconfig(state / name, url, pki.ca_cert_pem, token, args.cluster_name, admin_cert)
     log.info("serving on %s; kubeconfig %s", ", ".join(f"{h}:{p}" for h, p in bound), state / "kubeconfig")
     try:
         await stop.wait()
@@ -200,6 +204,16 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event, sockets: list[soc
         gc_task.cancel()
         await runner.cleanup()
         store.close()
+
+
+def _ssl_context(pki: Pki) -> ssl.SSLContext:
+    """The serving context: our certificate; client certificates optional, but one the
+    cluster CA did not issue fails the handshake."""
+    ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ssl_ctx.load_cert_chain(pki.cert_path, pki.key_path)
+    ssl_ctx.verify_mode = ssl.CERT_OPTIONAL
+    ssl_ctx.load_verify_locations(pki.ca_path)
+    return ssl_ctx
 
 
 def _secret(state: Path, name: str) -> str:

@@ -205,6 +205,21 @@ def _default_binding(binding: Obj) -> None:
             subject["apiGroup"] = RBAC_GROUP
 
 
+def _default_network_policy(policy: Obj) -> None:
+    """Upstream ``SetDefaults_NetworkPolicy`` and ``SetDefaults_NetworkPolicyPort``: Ingress is
+    always a policy type, Egress when egress rules are given; a rule's port protocol is TCP."""
+    spec = policy.get("spec")
+    if not isinstance(spec, dict):
+        return
+    if not spec.get("policyTypes"):
+        spec["policyTypes"] = ["Ingress", "Egress"] if spec.get("egress") else ["Ingress"]
+    for direction in ("ingress", "egress"):
+        for rule in spec.get(direction) or []:
+            for port in (rule.get("ports") or []) if isinstance(rule, dict) else []:
+                if isinstance(port, dict) and not port.get("protocol"):
+                    port["protocol"] = "TCP"
+
+
 _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "Pod": _default_pod,
     "Namespace": _default_namespace,
@@ -219,6 +234,7 @@ _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "Job": _default_job,
     "RoleBinding": _default_binding,
     "ClusterRoleBinding": _default_binding,
+    "NetworkPolicy": _default_network_policy,
 }
 
 

@@ -138,6 +138,21 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(_RBAC, "v1", "RoleBinding", "rolebindings", "rolebinding", True),
     ResourceType(_RBAC, "v1", "ClusterRole", "clusterroles", "clusterrole", False),
     ResourceType(_RBAC, "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding", False),
+    # Stored and served, acted on by nothing (validation/inert.py): what a kind cluster lists.
+    ResourceType("networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", True, ("ing",), (), ("status",)),
+    ResourceType("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", "networkpolicy", True, ("netpol",)),
+    ResourceType(
+        "certificates.k8s.io",
+        "v1",
+        "CertificateSigningRequest",
+        "certificatesigningrequests",
+        "certificatesigningrequest",
+        False,
+        ("csr",),
+        (),
+        ("status",),
+    ),
+    ResourceType("storage.k8s.io", "v1", "CSIStorageCapacity", "csistoragecapacities", "csistoragecapacity", True),
     # Virtual, create-only kinds: answered, never stored (see authn.py and authz.py).
     *(
         ResourceType(_AUTHZ, "v1", kind, kind.lower() + "s", kind.lower(), kind.startswith("Local"), verbs=("create",))

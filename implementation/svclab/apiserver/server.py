@@ -182,8 +182,11 @@ class ApiServer:
     @web.middleware
     async def _authenticate(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if request.path not in _PUBLIC:
+            transport = request.transport
+            user = authn.user_from_certificate(transport.get_extra_info("peercert") if transport else None)
             header = request.headers.get("Authorization", "")
-            user = self.authenticate(header[7:].strip()) if header.startswith("Bearer ") else None
+            if user is None and header.startswith("Bearer "):
+                user = self.authenticate(header[7:].strip())
             if user is None:
                 raise errors.unauthorized()
             request["user"] = user

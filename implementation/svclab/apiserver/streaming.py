@@ -13,8 +13,10 @@ local cluster a Unix socket in each node's state directory.
 :mod:`svclab.apimachinery.remotecommand`): the API server opens the same kind
 of WebSocket to the agent and relays messages both ways until either side
 closes. ``portforward`` is kubectl's SPDY/3.1 tunnelled in a WebSocket
-(``SPDY/3.1+portforward.k8s.io``), relayed the same way; the agent speaks the
-SPDY. Plain SPDY upgrades (kubectl's fallback) are refused with 400, so the
+(``SPDY/3.1+portforward.k8s.io``), or plain WebSocket channels (subprotocol
+``v4.channel.k8s.io``, ``channel.k8s.io`` or none, ports in ``?ports=``, as
+kubelet's websocket.go serves them), relayed the same way; the agent speaks the
+SPDY and the channels. Plain SPDY upgrades (kubectl's fallback) are refused with 400, so the
 client says why instead of hanging.
 """
 
@@ -38,6 +40,7 @@ __all__ = ["NodeAgents", "PORT_FORWARD_PROTOCOL", "pick_container", "serve_exec"
 AGENT_URL = "http://node-agent"  # the host part is ignored on a Unix socket
 _TERMINAL_PHASES = ("Succeeded", "Failed")
 PORT_FORWARD_PROTOCOL = "SPDY/3.1+portforward.k8s.io"  # kubectl >= 1.31: SPDY frames inside WebSocket messages
+CHANNEL_PROTOCOLS = ("v4.channel.k8s.io", "channel.k8s.io")  # port-forward as plain WebSocket channels
 
 
 class NodeAgents:
@@ -154,14 +157,19 @@ async def serve_port_forward(
     socket = agents.socket(node)
     if socket is None:
         raise errors.ApiError(503, "ServiceUnavailable", f"no node agent is known for node {node}")
-    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
-    if request.headers.get("Upgrade", "").lower() != "websocket" or PORT_FORWARD_PROTOCOL not in offered:
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+    if request.headers.get("Upgrade", "").lower() != "websocket":
         raise errors.bad_request(
-            f"portforward needs a WebSocket upgrade with subprotocol {PORT_FORWARD_PROTOCOL}; "
-            "this server does not speak plain SPDY"
+            f"portforward needs a WebSocket upgrade (subprotocol {PORT_FORWARD_PROTOCOL}, "
+            f"{' or '.join(CHANNEL_PROTOCOLS)}, or none); this server does not speak plain SPDY"
         )
     url = f"{AGENT_URL}/portForward/{namespace}/{name}"
-    return await _relay_to(request, socket, url, [], PORT_FORWARD_PROTOCOL)
+    if PORT_FORWARD_PROTOCOL in offered:
+        return await _relay_to(request, socket, url, [], PORT_FORWARD_PROTOCOL)
+    # WebSocket channels (kubelet's websocket.go): the ports ride in the query; no subprotocol is kubelet's default
+    protocol = next((p for p in offered if p in CHANNEL_PROTOCOLS), "")
+    query = [("ports", value) for value in request.query.getall("ports", [])]
+    return await _relay_to(request, socket, url, query, protocol)
 
 
 async def _relay_to(
@@ -171,12 +179,13 @@ async def _relay_to(
     session = aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=socket))
     try:
         try:
-            agent = await session.ws_connect(url, params=query, protocols=(protocol,), autoping=True)
+            protocols = (protocol,) if protocol else ()
+            agent = await session.ws_connect(url, params=query, protocols=protocols, autoping=True)
         except aiohttp.WSServerHandshakeError as exc:
             raise errors.ApiError(exc.status, "BadRequest" if exc.status == 400 else "InternalError", str(exc)) from exc
         except (aiohttp.ClientConnectionError, OSError) as exc:
             raise _agent_error(exc, socket) from exc
-        client = web.WebSocketResponse(protocols=(protocol,), autoping=True)
+        client = web.WebSocketResponse(protocols=protocols, autoping=True)
         await client.prepare(request)
         await _relay(client, agent)
         return client

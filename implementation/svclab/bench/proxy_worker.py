@@ -214,8 +214,8 @@ async def _timed_sync(proxier: Proxier, log: CallLog) -> dict[str, Any]:
 def _sync_input(backend: Any) -> tuple[str, int]:
     """What the full sync handed the kernel tool, for the floor, and its size."""
     text = getattr(backend, "last_restore", None)
-    if text is None and hasattr(backend, "last_transaction"):
-        text = "\n".join(backend.last_transaction) + "\n"
+    if text is None and hasattr(backend, "last_transactions"):
+        text = _NFT_TRANSACTION_BREAK.join("\n".join(tx) + "\n" for tx in backend.last_transactions)
     return (text or ""), len((text or "").encode())
 
 
@@ -245,6 +245,23 @@ def _ensure_nfacct_objects(text: str, floor_netns: Sequence[str]) -> None:
                 nfacct.ensure(name)
 
 
+#: how ``_sync_input`` separates the transactions of one nftables sync (a split full sync has several)
+_NFT_TRANSACTION_BREAK = "\n#: next transaction\n"
+
+
+def _nft_floor(text: str, netns: str) -> dict[str, Any]:
+    """``nft -f`` of each of the full sync's transactions in turn, as the backend applied them."""
+    transactions = text.split(_NFT_TRANSACTION_BREAK)
+    total = 0.0
+    for tx in transactions:
+        figures = _restore_floor(["nft", "-f", "-"], tx, netns)
+        if "error" in figures:
+            return figures
+        total += figures["seconds"]
+    command = "nft -f" if len(transactions) == 1 else f"nft -f, {len(transactions)} transactions"
+    return {"seconds": round(total, 6), "command": command, "input_bytes": len(text.encode())}
+
+
 def _floor_tool(mode: str, text: str, floor_netns: Sequence[str], *, seeded: bool) -> dict[str, Any]:
     """The bare tool on ``text``, each variant into its own fresh namespace.
 
@@ -256,7 +273,7 @@ def _floor_tool(mode: str, text: str, floor_netns: Sequence[str], *, seeded: boo
     registered besides the built-in ones) reports that instead of a figure.
     """
     if mode == "nftables":
-        return {**_restore_floor(["nft", "-f", "-"], text, floor_netns[0]), "input_bytes": len(text.encode())}
+        return _nft_floor(text, floor_netns[0])
     if mode not in ("iptables", "userspace"):
         return {"error": f"no floor tool known for mode {mode}"}
     _ensure_nfacct_objects(text, floor_netns)

@@ -17,7 +17,8 @@ The loop, as client-go's ``Reflector.ListAndWatch``:
    server was seen sending BOOKMARKs more often than that, the connection is
    presumed dead (a node cut off from the API server sees neither data nor an
    error: TCP retransmissions back off to tens of seconds, issue 15): drop it
-   and watch again at once; a connect that times out is retried at once too
+   and watch again at once (a new watch's first event may take
+   ``FIRST_EVENT_GRACE`` times longer: the server replays first); a connect that times out is retried at once too
    (the timeout paces it). A server that sends bookmarks rarely
    (kube-apiserver: about once a minute) never arms this, so its idle watches
    are left alone.
@@ -78,6 +79,13 @@ MIN_WATCH_TIMEOUT = 300.0
 # Seconds a watch may stay silent before it is presumed dead, once its server has shown
 # it sends bookmarks more often (svclab's API server: every 2 s on a quiet watch).
 WATCH_IDLE_TIMEOUT = 6.0
+# A new watch may wait this many times longer for its first event: the server replays
+# what happened since the resourceVersion first, which on a loaded machine after
+# thousands of writes took longer than 6 s, and a watch dropped before its first
+# event resumes from the same version (it never progressed). Doubled after each such
+# drop, up to MAX_FIRST_EVENT_GRACE.
+FIRST_EVENT_GRACE = 5.0
+MAX_FIRST_EVENT_GRACE = 20.0
 
 # HTTP codes after which a watch is resumed rather than re-listed.
 _TRANSIENT_CODES = frozenset({429, 500, 502, 503, 504})
@@ -284,6 +292,7 @@ class Reflector(Generic[T]):
         self.state = ReflectorState()
         self.lists = 0
         self.watches = 0
+        self._first_event_grace = FIRST_EVENT_GRACE
 
     @property
     def resource_version(self) -> str:
@@ -328,10 +337,16 @@ class Reflector(Generic[T]):
         try:
             last = self._clock.now()
             while True:
+                wait = idle if saw_events else idle * self._first_event_grace
                 try:
-                    event_type, obj = await self._next_event(events, idle if self.state.heartbeats else 0.0)
+                    event_type, obj = await self._next_event(events, wait if self.state.heartbeats else 0.0)
                 except StopAsyncIteration:
                     break
+                except WatchIdle:
+                    if not saw_events:
+                        self._first_event_grace = min(self._first_event_grace * 2, MAX_FIRST_EVENT_GRACE)
+                    raise
+                self._first_event_grace = FIRST_EVENT_GRACE
                 if event_type == "BOOKMARK" and idle > 0 and self._clock.now() - last < idle:
                     self.state.heartbeats = True  # this server's bookmarks come often enough
                 last = self._clock.now()

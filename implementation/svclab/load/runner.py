@@ -153,13 +153,14 @@ class LoadRunner:
         if not wanted:
             return results
         for scenario in profile.scenarios_at(services):
+            in_run = [t for t in wanted if scenario is Scenario.CONNECT_PROBE or not t.kind.probe_only]
             if progress:
                 progress(
-                    f"{self._mode}: {', '.join(t.kind.value for t in wanted)} interleaved, "
+                    f"{self._mode}: {', '.join(t.kind.value for t in in_run)} interleaved, "
                     f"{scenario.value}, with {services} extra Services"
                 )
             results += self.measure(
-                wanted,
+                in_run,
                 scenario,
                 users=profile.users_for(scenario),
                 run_time_s=profile.run_time_for(scenario),
@@ -172,19 +173,30 @@ class LoadRunner:
 
 
 def build_targets(
-    *, pod_ips: Iterable[str], cluster_ip: str, node_ip: str, node_port: int, port: int = 8080, path: str = "/hostname"
+    *,
+    pod_ips: Iterable[str],
+    cluster_ip: str,
+    node_ip: str,
+    node_port: int,
+    typical_cluster_ip: str | None = None,
+    port: int = 8080,
+    path: str = "/hostname",
 ) -> tuple[LoadTarget, ...]:
-    """The three targets of a run (side-effect-free).
+    """The targets of a run (side-effect-free).
 
     ``pod_ips`` are the backends (the direct baseline), ``cluster_ip:port``
     the Service, ``node_ip:node_port`` a NodePort on a node other than the
-    client's, so that the client node's proxy and the target node's both act.
+    client's, so that the client node's proxy and the target node's both act;
+    ``typical_cluster_ip:port``, when given, a second Service placed mid-chain.
     """
-    return (
+    targets = [
         LoadTarget(TargetKind.DIRECT, tuple(_url(ip, port, path) for ip in pod_ips)),
         LoadTarget(TargetKind.CLUSTER_IP, (_url(cluster_ip, port, path),)),
         LoadTarget(TargetKind.NODE_PORT, (_url(node_ip, node_port, path),)),
-    )
+    ]
+    if typical_cluster_ip:
+        targets.append(LoadTarget(TargetKind.CLUSTER_IP_TYPICAL, (_url(typical_cluster_ip, port, path),)))
+    return tuple(targets)
 
 
 def _url(host: str, port: int, path: str) -> str:

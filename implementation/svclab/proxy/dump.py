@@ -6,7 +6,9 @@ with what every Service port should get. How to read a dump depends on the
 mode, so each mode that has one describes it with a ``RulesDump`` in its
 registry entry (``svclab.proxy.modes``):
 
-* the shell ``command`` that prints the rules on a node;
+* the shell ``command`` that prints the rules on a node (``command_for`` a
+  family: an IPv6 proxier's rules are in ``ip6tables-save`` / ``nft list
+  table ip6 kube-proxy``);
 * ``parse``: the dump as *chains* and each chain's jump targets
   (``DumpedRules``); for ipvs a "chain" is a virtual server and its
   "targets" are its real servers taking new connections;
@@ -27,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from svclab.proxy.service_port import ServicePortName
+from svclab.proxy.service_port import IPFamily, ServicePortName
 
 __all__ = ["DumpedRules", "RulesDump"]
 
@@ -47,6 +49,10 @@ class RulesDump(Protocol):
     @property
     def command(self) -> str:
         """The shell command printing the rules on a node."""
+        ...
+
+    def command_for(self, family: IPFamily) -> str:
+        """The shell command printing one IP family's rules (``command`` is IPv4's)."""
         ...
 
     @property

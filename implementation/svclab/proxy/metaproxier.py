@@ -9,21 +9,24 @@ runs: one per family it has an InternalIP of (its first address's family
 first, the primary), each with that family's node IPs and pod CIDR; a family
 without a node address, or one the mode cannot program, is skipped with a
 reason the shell logs. A node whose addresses are unknown runs IPv4 only, as
-before dual-stack.
+before dual-stack. A family whose tools this host lacks (``unusable``: no
+``ip6tables``, say) is skipped too, so a dual-stack node falls back to
+single-stack; without its primary family the proxy cannot run at all
+(upstream ``platformCheckSupported`` and "no support for primary IP family").
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from svclab.proxy.options import NodeOptions
 from svclab.proxy.provider import Proxier, SyncReport
 from svclab.proxy.service_port import IPFamily
 
-__all__ = ["MetaProxier", "family_node_options"]
+__all__ = ["MetaProxier", "PrimaryFamilyUnsupported", "family_node_options"]
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +35,23 @@ def _family_of(address: str) -> IPFamily | None:
     return next((f for f in IPFamily if f.owns(address)), None)
 
 
+class PrimaryFamilyUnsupported(ValueError):
+    """This host cannot run the proxier of the node's primary family (e.g. no iptables at all)."""
+
+
 def family_node_options(
     node_ips: Sequence[str],
     *,
     cluster_cidrs: str | None = None,
     masquerade_all: bool = False,
     supported: Sequence[IPFamily] = tuple(IPFamily),
+    unusable: Mapping[IPFamily, str] | None = None,
 ) -> tuple[list[NodeOptions], list[tuple[IPFamily, str]]]:
     """The ``NodeOptions`` of each proxier to run, primary family first, and the families skipped
-    with why. ``cluster_cidrs`` is ``--cluster-cidr``: one CIDR or a comma-separated dual pair.
-    Side-effect-free."""
+    with why. ``cluster_cidrs`` is ``--cluster-cidr``: one CIDR or a comma-separated dual pair;
+    ``unusable`` maps the families whose tools this host lacks to why. Raises
+    ``PrimaryFamilyUnsupported`` when that is the primary family. Side-effect-free."""
+    unusable = unusable or {}
     cidrs = [c.strip() for c in (cluster_cidrs or "").split(",") if c.strip()]
     order: list[IPFamily] = []
     for ip in node_ips:
@@ -52,9 +62,14 @@ def family_node_options(
         order = [IPFamily.IPV4]  # addresses unknown: single-stack IPv4, as before dual-stack
     run: list[NodeOptions] = []
     skipped = [(f, f"node has no {f.value} InternalIP") for f in IPFamily if f not in order and node_ips]
+    if order[0] in unusable:
+        raise PrimaryFamilyUnsupported(f"no support for primary IP family {order[0].value}: {unusable[order[0]]}")
     for family in order:
         if family not in supported:
             skipped.append((family, f"the proxy mode cannot program {family.value}"))
+            continue
+        if family in unusable:
+            skipped.append((family, f"no iptables support for family: {unusable[family]}"))
             continue
         run.append(
             NodeOptions(

@@ -90,6 +90,10 @@ def _always_supported() -> str | None:
     return None
 
 
+def _every_family_usable(family: IPFamily) -> str | None:
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class ModeSpec:
     """One proxy mode as the rest of svclab sees it.
@@ -109,7 +113,11 @@ class ModeSpec:
     conformance checks can read) and ``metrics`` are described in
     ``svclab.proxy.dump`` and ``RuleMetrics``; ``colour`` is the mode's
     colour in report charts (None: a fallback colour). ``families`` are
-    the IP families ``build`` can make a proxier for (its ``NodeOptions.family``).
+    the IP families ``build`` can make a proxier for (its ``NodeOptions.family``);
+    ``family_unusable(family)`` says, at proxy start, why this host cannot run
+    that family's proxier (None: it can): the iptables-based modes probe
+    ``iptables`` / ``ip6tables`` as upstream's ``platformCheckSupported``; the
+    default, like upstream's nftables mode, assumes both families work.
     """
 
     name: str
@@ -124,6 +132,7 @@ class ModeSpec:
     metrics: RuleMetrics = IPTABLES_RULE_METRICS
     colour: str | None = None
     families: tuple[IPFamily, ...] = (IPFamily.IPV4,)
+    family_unusable: Callable[[IPFamily], str | None] = _every_family_usable
 
 
 _registry: dict[str, ModeSpec] = {}

@@ -124,6 +124,10 @@ class ProxierOptions:
     sync_period: float = 30.0
     #: how often to ask the backend whether its rules vanished (0: only before each sync, as upstream)
     rules_check_period: float = 2.0
+    #: run the backend's ``sync_rules`` in a worker thread so the informers keep reading watch
+    #: events meanwhile (upstream's informers run in their own goroutines). Only for backends that
+    #: touch nothing of the event loop (iptables, nftables: subprocesses); see ``Proxier.sync``.
+    sync_in_thread: bool = False
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], float] = time.time
 
@@ -148,6 +152,7 @@ class Proxier:
         self.options = options
         self._on_sync = on_sync
         self._on_failure = on_failure
+        self._syncing = False  # a sync_rules is running in a worker thread (options.sync_in_thread)
         self._services = ServiceChangeTracker(options.family, backend.service_port_factory)
         self._endpoints = EndpointsChangeTracker(options.family, options.node_name, backend.endpoint_factory)
         self.service_ports: Mapping[ServicePortName, ServicePort] = {}
@@ -191,7 +196,17 @@ class Proxier:
             self.node_labels,
             svc.updated_ports | eps.updated_ports,
         )
-        counts = self.backend.sync_rules(state)
+        if self.options.sync_in_thread:
+            # A sync of thousands of Services spends seconds in iptables-restore / nft; run on the
+            # loop it stopped the watch streams too, so each sync took in only the few events
+            # read between two syncs and a burst of 4,000 Services needed minutes (issue 17).
+            self._syncing = True
+            try:
+                counts = await asyncio.to_thread(self.backend.sync_rules, state)
+            finally:
+                self._syncing = False
+        else:
+            counts = self.backend.sync_rules(state)
         report = SyncReport(
             full=bool(getattr(self.backend, "last_sync_full", False)),
             duration_seconds=self.options.clock() - started,
@@ -228,6 +243,8 @@ class Proxier:
 
     def check_rules(self) -> bool:
         """Ask the backend whether its rules vanished; if so, request a (full) sync. Returns the answer."""
+        if self._syncing:  # the backend is busy in its thread; the next check comes soon
+            return False
         missing = self.backend.rules_missing()
         if missing:
             _log.warning("event=rules_missing node=%s action=full_sync", self.options.node_name)

@@ -29,7 +29,7 @@ from svclab.proxy import modes
 from svclab.proxy.conntrack import Runner, run_cleanup, subprocess_runner
 from svclab.proxy.conntrack_timeouts import ConntrackTimeouts, apply_timeouts
 from svclab.proxy.healthz import FamilyHealth, ProxyHealth
-from svclab.proxy.metaproxier import MetaProxier, family_node_options
+from svclab.proxy.metaproxier import MetaProxier, PrimaryFamilyUnsupported, family_node_options
 from svclab.proxy.metrics import ProxyMetrics
 from svclab.proxy.options import NodeOptions
 from svclab.proxy.provider import ModeBackend, Provider, Proxier, ProxierOptions, SyncReport
@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 # kube-proxy's selector for its Service and EndpointSlice informers (cmd/kube-proxy):
 # a Service labelled for another proxy, or headless, gets no rules, even with a ClusterIP.
 PROXY_LABEL_SELECTOR = "!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless"
+# modes whose sync only runs subprocesses (iptables-restore, nft) and so may leave the event loop
+# to the informers meanwhile (ProxierOptions.sync_in_thread); userspace's sync opens asyncio
+# servers on the loop, ipvs' talks netlink through shared sockets
+SYNC_IN_THREAD_MODES = frozenset({"iptables", "nftables"})
 
 
 def handler_for(on_change: Callable[[Any | None, Any | None], None]) -> Any:
@@ -220,13 +224,22 @@ def _apply_conntrack_timeouts(args: argparse.Namespace) -> None:
 
 
 def _family_options(args: argparse.Namespace, mode: str, node_ips: tuple[str, ...]) -> list[NodeOptions]:
-    """Which families this node runs (``family_node_options``), the skipped ones logged."""
-    run, skipped = family_node_options(
-        node_ips,
-        cluster_cidrs=getattr(args, "cluster_cidr", None),
-        masquerade_all=getattr(args, "masquerade_all", False),
-        supported=modes.get(mode).families,
-    )
+    """Which families this node runs (``family_node_options``), the skipped ones logged; each family
+    the mode programs is probed first (``ModeSpec.family_unusable``: ip6tables missing means single-stack).
+    None at all (logged) when the node's primary family cannot run here."""
+    spec = modes.get(mode)
+    unusable = {f: why for f in spec.families if (why := spec.family_unusable(f)) is not None}
+    try:
+        run, skipped = family_node_options(
+            node_ips,
+            cluster_cidrs=getattr(args, "cluster_cidr", None),
+            masquerade_all=getattr(args, "masquerade_all", False),
+            supported=spec.families,
+            unusable=unusable,
+        )
+    except PrimaryFamilyUnsupported as exc:
+        log.error("event=unsupported mode=%s error=%r", mode, str(exc))
+        return []
     for family, reason in skipped:
         log.info("event=family_skipped family=%s mode=%s reason=%r", family.value, mode, reason)
     # upstream's "kube-proxy running in dual-stack mode" / "... single-stack mode"
@@ -245,6 +258,7 @@ def _proxier(
     health: FamilyHealth,
     conntrack: Runner,
     health_checks: ServiceHealthServer | None = None,
+    sync_in_thread: bool = False,
 ) -> Proxier:
     """One family's proxier; after each sync: metrics, health, conntrack cleanup of that family
     and, given ``health_checks``, the health check node ports from its state."""
@@ -266,11 +280,21 @@ def _proxier(
             min_sync_period=args.min_sync_period,
             sync_period=args.sync_period,
             rules_check_period=args.rules_check_period,
+            sync_in_thread=sync_in_thread,
         ),
         on_sync=after_sync,
         on_failure=lambda exc: metrics.record_failure(mode),
     )
     return proxier
+
+
+def _metrics(backends: Mapping[IPFamily, ModeBackend], *, requested: str, mode: str) -> ProxyMetrics:
+    """The proxy's metrics, with each mode's own counters (iptables: nfacct) and the mode running."""
+    metrics = ProxyMetrics()
+    for collector in (c for b in backends.values() for c in getattr(b, "collectors", ())):
+        metrics.registry.register(collector)
+    metrics.record_mode(requested, mode)
+    return metrics
 
 
 async def serve(
@@ -287,6 +311,7 @@ async def serve(
     from svclab.kube.client import make_client
     from svclab.kube.informer import wait_for_sync
 
+    real_node = backend is None and backends is None  # injected (tests' fakes) sync on the loop, turn by turn
     if backend is not None:
         backends = {IPFamily.IPV4: backend}
     mode = args.mode if backends is not None else _effective_mode(args)
@@ -295,12 +320,11 @@ async def serve(
     if backends is None:  # a real node (tests inject backends): its conntrack sysctls too
         _apply_conntrack_timeouts(args)
         families = _family_options(args, mode, await _node_ips(client, node))
+        if not families:  # no support for the primary family (logged): upstream exits too
+            return 1
         backends = {opts.family: modes.build_backend(mode, args, node=opts) for opts in families}
-    metrics = ProxyMetrics()
-    for collector in (c for b in backends.values() for c in getattr(b, "collectors", ())):
-        metrics.registry.register(collector)  # a mode's own counters (iptables: nfacct)
+    metrics = _metrics(backends, requested=args.mode, mode=mode)
     health = FamilyHealth({f: ProxyHealth(timeout=2 * args.sync_period) for f in backends})
-    metrics.record_mode(args.mode, mode)
     run_conntrack = conntrack_runner or subprocess_runner()
     health_checks = ServiceHealthServer(listen_health_check, health.healthy)
     proxiers = [
@@ -313,6 +337,7 @@ async def serve(
             health=health,
             conntrack=run_conntrack,
             health_checks=health_checks if serve_http and index == 0 else None,  # one server: the primary's
+            sync_in_thread=real_node and mode in SYNC_IN_THREAD_MODES,
         )
         for index, (f, b) in enumerate(backends.items())
     ]

@@ -40,12 +40,19 @@ __all__ = [
 ]
 
 _FALLBACK = ("#db2777", "#4b5563", "#65a30d", "#0891b2")
-TARGET_COLOURS = {TargetKind.DIRECT: "#a3a3a3", TargetKind.CLUSTER_IP: "#2563eb", TargetKind.NODE_PORT: "#f59e0b"}
+TARGET_COLOURS = {
+    TargetKind.DIRECT: "#a3a3a3",
+    TargetKind.CLUSTER_IP: "#2563eb",
+    TargetKind.NODE_PORT: "#f59e0b",
+    TargetKind.CLUSTER_IP_TYPICAL: "#60a5fa",
+}
 TARGET_LABELS = {
     TargetKind.DIRECT: "direct (pod IPs)",
     TargetKind.CLUSTER_IP: "ClusterIP",
     TargetKind.NODE_PORT: "NodePort",
+    TargetKind.CLUSTER_IP_TYPICAL: "ClusterIP, typical place",
 }
+BAR_TARGETS = (TargetKind.DIRECT, TargetKind.CLUSTER_IP, TargetKind.NODE_PORT)  # the throughput and latency bars
 SCENARIO_LABELS = {
     Scenario.KEEPALIVE: "keep-alive connections",
     Scenario.NEW_CONNECTION: "new connection per request",
@@ -150,7 +157,7 @@ def throughput_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
         width = 0.26
         for ax, scenario in zip(axes, HTTP_SCENARIOS):
             cells = _grouped(rows, scenario, modes)
-            for offset, target in enumerate(TargetKind):
+            for offset, target in enumerate(BAR_TARGETS):
                 xs = [i + (offset - 1) * width for i in range(len(modes))]
                 values = [cells[m, target].rps if (m, target) in cells else 0.0 for m in modes]
                 bars = ax.bar(xs, values, width * 0.92, color=TARGET_COLOURS[target], label=TARGET_LABELS[target])
@@ -184,7 +191,7 @@ def latency_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
         width = 0.26
         for ax, scenario in zip(axes, HTTP_SCENARIOS):
             cells = _grouped(rows, scenario, modes)
-            for offset, target in enumerate(TargetKind):
+            for offset, target in enumerate(BAR_TARGETS):
                 present = [(i, cells[m, target]) for i, m in enumerate(modes) if (m, target) in cells]
                 xs = [i + (offset - 1) * width for i, _ in present]
                 p50 = [c.p50_ms for _, c in present]
@@ -305,6 +312,10 @@ def _probe_points(figures: Sequence[Figure], mode: str, target: TargetKind, fiel
     )
 
 
+# the typical place's line: dash-dot, square points, beside the worst case's solid line and circles
+_TYPICAL: dict[str, Any] = {"marker": "s", "linestyle": "-.", "linewidth": 1.5}
+
+
 def _errorbar(ax: Axes, points: Sequence[tuple[int, Figure]], field: str, **style: Any) -> None:
     """Median per count with a bar from the rounds' min to max (``<field>`` and its ``_low``/``_high``)."""
     stem = field.removesuffix("_ms")
@@ -312,14 +323,26 @@ def _errorbar(ax: Axes, points: Sequence[tuple[int, Figure]], field: str, **styl
     ys = [getattr(f, field) for _, f in points]
     low = [y - (getattr(f, f"{stem}_low_ms") or y) for y, (_, f) in zip(ys, points)]
     high = [(getattr(f, f"{stem}_high_ms") or y) - y for y, (_, f) in zip(ys, points)]
-    ax.errorbar(xs, ys, yerr=[low, high], marker="o", markersize=4, capsize=3, **style)
+    style = {"marker": "o", **style}
+    ax.errorbar(xs, ys, yerr=[low, high], markersize=4, capsize=3, **style)
+
+
+def _position_label(ax: Axes, points: Sequence[tuple[int, Figure]], colour: str) -> None:
+    """The read-back rule position at a line's last point ("rule 10,003 / 10,004"), where there is one."""
+    count, f = points[-1]
+    if f.rule_position is not None and f.rules_in_chain:
+        text = f"rule {f.rule_position:,} / {f.rules_in_chain:,}"
+        where = (count, f.connect_p50_ms or 0.0)
+        ax.annotate(text, where, xytext=(4, 0), textcoords="offset points", fontsize=7, color=colour)
 
 
 def connect_sweep_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
     """The probe against the number of extra Services: connect p50, and its difference to direct.
 
-    Points are the median of the rounds, bars their min-max; the left panel
-    draws each mode's direct baseline dashed in the mode's colour.
+    Points are the median of the rounds, bars their min-max.  Per mode, in
+    its colour: the worst-placed ClusterIP solid, the typically placed one
+    dash-dotted with square markers (issue 17), the direct baseline dashed
+    (left panel only).
     """
     with matplotlib.rc_context(_STYLE):
         fig, (left, right) = _new_figure(2)
@@ -329,16 +352,24 @@ def connect_sweep_chart(figures: Sequence[Figure], modes: Sequence[str]) -> str:
             if not path:
                 continue
             _errorbar(left, path, "connect_p50_ms", color=colour, label=mode, linewidth=2)
+            _position_label(left, path, colour)
+            typical = _probe_points(figures, mode, TargetKind.CLUSTER_IP_TYPICAL, "connect_p50_ms")
+            if typical:
+                _errorbar(left, typical, "connect_p50_ms", color=colour, **_TYPICAL)
+                _position_label(left, typical, colour)
             direct = _probe_points(figures, mode, TargetKind.DIRECT, "connect_p50_ms")
             if direct:
                 _errorbar(left, direct, "connect_p50_ms", color=colour, linestyle="--", linewidth=1, alpha=0.6)
             diff = _probe_points(figures, mode, TargetKind.CLUSTER_IP, "connect_diff_ms")
             if diff:
                 _errorbar(right, diff, "connect_diff_ms", color=colour, linewidth=2)
-        left.set_title("ClusterIP TCP connect, p50 (dashed: direct)")
+            typical_diff = _probe_points(figures, mode, TargetKind.CLUSTER_IP_TYPICAL, "connect_diff_ms")
+            if typical_diff:
+                _errorbar(right, typical_diff, "connect_diff_ms", color=colour, **_TYPICAL)
+        left.set_title("ClusterIP TCP connect, p50 (solid: worst place, dash-dot: typical, dashed: direct)", fontsize=9)
         left.set_ylabel("ms")
         right.axhline(0, color=TARGET_COLOURS[TargetKind.DIRECT], linestyle="--", linewidth=1.2)
-        right.set_title("ClusterIP connect p50 minus direct, same round")
+        right.set_title("ClusterIP connect p50 minus direct, same round", fontsize=9)
         right.set_ylabel("ms (above 0: slower than direct)")
         for ax in (left, right):
             ax.set_xlabel("extra Services")

@@ -23,6 +23,7 @@ import jinja2
 from markupsafe import Markup
 
 from svclab.load.model import Figure, Scenario, TargetKind
+from svclab.load.position import Placement, describe_placement
 from svclab.proxy import modes as proxy_modes
 
 from . import charts
@@ -30,7 +31,22 @@ from .explain import explain_rows, read_explanations, render_explain_page
 from .inputs import AreaCounts, ReportInputs, TestbedInputs, load_inputs
 from .resilience import RECOVERY_GOAL, resilience_rows
 
-__all__ = ["Headline", "build_view", "describe_run_time", "headline", "headline_ratios", "render_report"]
+__all__ = [
+    "Headline",
+    "build_view",
+    "describe_position",
+    "describe_run_time",
+    "headline",
+    "headline_ratios",
+    "render_report",
+]
+
+# the connect table's rows: the two measured Services by where they stand among the sweep's (issue 17)
+_CONNECT_ROWS = {
+    TargetKind.DIRECT: "direct (pod IPs)",
+    TargetKind.CLUSTER_IP: "ClusterIP web: sorts last, the worst place where rules go by name",
+    TargetKind.CLUSTER_IP_TYPICAL: "ClusterIP svclab-sweep-middle: sorts mid, the typical place",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +260,47 @@ def build_view(
     view["swept_probe_only"] = any(f.services for f in figures) and not view["charts"]["sweep"]
     view["connect_table"] = _connect_table(by_testbed, load_modes)
     view["short_sweeps"] = _short_sweeps(by_testbed, view["testbeds"])
+    view["sweep_reach"] = sweep_reach(by_testbed, view["testbeds"], env.get("profile"))
     return view
+
+
+def describe_position(f: Figure) -> str:
+    """Where a figure's ClusterIP stood in its proxy's dispatch, as read back ("" when unknown)."""
+    if f.rule_position is None and not f.position_note:
+        return ""
+    # figures written before rule_chain existed were read from iptables' KUBE-SERVICES
+    chain = f.rule_chain or ("KUBE-SERVICES" if f.rule_position is not None else None)
+    return describe_placement(Placement(f.rule_position, f.rules_in_chain, chain, f.position_note))
+
+
+def sweep_reach(
+    figures: Sequence[Figure], testbeds: Sequence[Mapping[str, Any]], profile: str | None
+) -> list[dict[str, Any]]:
+    """Per testbed: the largest Service count reached, that step's seconds, and why it stopped there."""
+    rows = []
+    top = max((f.services for f in figures), default=0)
+    for t in testbeds:
+        own = [f for f in figures if f.mode == t["name"]]
+        if not own:
+            continue
+        highest = max(f.services for f in own)
+        step = next((f for f in own if f.services == highest and f.target is TargetKind.CLUSTER_IP), None)
+        if highest < top and t["runtime"] == "uml":
+            why = "one-CPU User-Mode Linux guest: the quick profile stops there (--profile full sweeps on)"
+        else:
+            why = f"last step of the {profile or 'run'} profile" + (
+                ", sized for the 15-minute make run" if profile == "quick" else ""
+            )
+        rows.append(
+            {
+                "name": t["name"],
+                "highest": highest,
+                "create_s": step.create_s if step else None,
+                "program_s": step.program_s if step else None,
+                "why": why,
+            }
+        )
+    return rows
 
 
 def _short_sweeps(figures: Sequence[Figure], testbeds: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -295,17 +351,16 @@ def _sweep_table(figures: Sequence[Figure], modes: Sequence[str]) -> dict[str, A
 
 
 def _connect_table(figures: Sequence[Figure], modes: Sequence[str]) -> dict[str, Any]:
-    """Per mode and Service count: the probe's direct and ClusterIP connect p50 with spreads and verdict."""
+    """Per mode and Service count: the probe's direct and ClusterIP (worst, typical place)
+    connect p50 with spreads and verdict."""
     probe = [f for f in figures if f.scenario is Scenario.CONNECT_PROBE and f.connect_p50_ms is not None]
     counts = sorted({f.services for f in probe})
     rows = []
     for mode in modes:
-        for target in (TargetKind.DIRECT, TargetKind.CLUSTER_IP):
+        for target, label in _CONNECT_ROWS.items():
             cells = {f.services: f for f in probe if f.mode == mode and f.target is target}
             if cells:
-                rows.append(
-                    {"mode": mode, "target": charts.TARGET_LABELS[target], "cells": [cells.get(c) for c in counts]}
-                )
+                rows.append({"mode": mode, "target": label, "cells": [cells.get(c) for c in counts]})
     return {"counts": counts, "rows": rows} if rows else {}
 
 
@@ -341,6 +396,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["pct"] = lambda v: "–" if v is None else f"{v:.0%}"
     env.filters["num"] = lambda v, d=0: "–" if v is None else f"{v:,.{d}f}"
+    env.filters["position"] = describe_position
     env.filters["ms"] = lambda v, signed=False: "–" if v is None else (f"{v:+.3f}" if signed else f"{v:.3f}")
     return env
 

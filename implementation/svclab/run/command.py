@@ -35,7 +35,7 @@ __all__ = ["OPT_IN_TESTBEDS", "add_arguments", "chosen_testbeds", "default_testb
 # Shipped specs run only when named: each shows one behaviour (ipvs falling
 # back to iptables) at the cost of a whole testbed (up, conformance, load).
 # dual-iptables.yaml: opt-in until its proxies have IPv6 rules and the time budget allows (issue 18)
-OPT_IN_TESTBEDS = frozenset({"ipvs-fallback.yaml", "external-iptables.yaml", "dual-iptables.yaml"})
+OPT_IN_TESTBEDS = frozenset({"ipvs-fallback.yaml", "external-iptables.yaml", "dual-iptables.yaml", "dual-ipvs.yaml"})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

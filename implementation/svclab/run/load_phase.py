@@ -6,21 +6,27 @@ the other nodes; the NodePort target is another node's address. Extra dummy
 Services for the sweep point at a backend, and a sweep step counts as
 programmed once the newest dummy's ClusterIP answers from the client pod.
 
-The measured Service is named so that it sorts after the sweep's dummies: the
-reference iptables proxy writes ``KUBE-SERVICES`` in name order, so its rule is
-matched last, after every extra Service's (the worst case, issue 17). In
-iptables mode the rule's position is read back from the client's node at each
-step and kept with the ClusterIP's figures (``rule_position`` of
-``rules_in_chain``), since other implementations order the chain differently.
+Two Services are measured by the connection probe (issue 17). ``web`` sorts
+after the sweep's dummies: the reference iptables proxy writes
+``KUBE-SERVICES`` in name order, so its rule is matched last, after every
+extra Service's (the worst case). ``svclab-sweep-middle`` sorts in the middle
+of them (``DummyServices.middle_name``): the typical place, since upstream
+kube-proxy writes Services in Go map order, i.e. anywhere. At each step both
+placements are read back from the client's node (``svclab.run.placement``)
+and kept with their figures, since other implementations order the chain
+differently and the hash-lookup modes have no position at all; the step's
+create and programming seconds go with the worst-case figures.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +37,6 @@ from lightkube.resources.core_v1 import Namespace, Node, Pod, Service
 from svclab.kube.models import from_dict, name_of
 from svclab.load import (
     ClientPod,
-    Figure,
     LoadResults,
     LoadRunner,
     Measurement,
@@ -41,8 +46,10 @@ from svclab.load import (
     figures_from_measurements,
     write_results,
 )
+from svclab.load.position import SweepFacts, describe_placement
 from svclab.load.sweep import DummyServices, run_sweep
 from svclab.run.cluster import RunCluster, wait_until
+from svclab.run.placement import read_placements
 from svclab.testbed.local import naming
 
 __all__ = ["run_load"]
@@ -51,8 +58,10 @@ NAMESPACE = "svclab-load"
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
 BACKEND_LABEL = {"app": "svclab-load-backend"}
 BACKENDS = 2
-# after the dummies' "svclab-sweep-NNNNN" in name order (see the module docstring)
+# after the dummies' "svclab-sweep-[az]-NNNNN" in name order (see the module docstring)
 MEASURED_SERVICE = "web"
+PROGRAM_TIMEOUT = 1800.0  # seconds for a step's Services to be programmed (30,000 in --profile full)
+TYPICAL_SERVICE = "svclab-sweep-middle"  # DummyServices.middle_name: half the dummies sort before it
 
 
 def _schedulable(node: Node) -> bool:
@@ -96,6 +105,8 @@ def _deploy(client: Client, client_node: str, backend_nodes: list[str]) -> Servi
             namespace=NAMESPACE,
         )
     client.create(_pod("load-client", client_node, ["pause"]), namespace=NAMESPACE)
+    typical = {"selector": BACKEND_LABEL, "ports": [{"name": "http", "port": 8080, "targetPort": 8080}]}
+    client.create(from_dict(Service, {"metadata": {"name": TYPICAL_SERVICE}, "spec": typical}), namespace=NAMESPACE)
     return client.create(
         from_dict(
             Service,
@@ -155,8 +166,9 @@ def _deploy_and_wait(cluster: RunCluster, client: Client) -> tuple[str, Any, Any
     service = _deploy(client, client_node, [name_of(n) for n in others])
     wait_until(lambda: len(_ready_pod_ips(client)) == BACKENDS, 120, "backends Ready")
     wait_until(lambda: _phase(client.get(Pod, "load-client", namespace=NAMESPACE)) == "Running", 120, "the client pod")
-    vip = _cluster_ip(service)
-    wait_until(lambda: _answers(cluster, vip, 8080), 120, "the ClusterIP to answer")
+    for name in (MEASURED_SERVICE, TYPICAL_SERVICE):
+        vip = _cluster_ip(client.get(Service, name, namespace=NAMESPACE))
+        wait_until(functools.partial(_answers, cluster, vip, 8080), 120, f"the ClusterIP of {name} to answer")
     return client_node, others[0], service
 
 
@@ -171,43 +183,68 @@ def _runner(cluster: RunCluster, mode: str, work_dir: Path, client_node: str) ->
     )
 
 
+@dataclass(slots=True)
+class _Steps:
+    """The sweep's callbacks: wait until a step is programmed, time it, read the placements."""
+
+    cluster: RunCluster
+    client: Client
+    mode: str
+    client_node: str
+    dummies: DummyServices
+    measured: dict[TargetKind, tuple[str, int]]  # ClusterIP and port per probed target
+    progress: Callable[[str], None]
+    facts: SweepFacts = field(default_factory=SweepFacts)
+
+    def note_placements(self, count: int) -> None:
+        addresses = {kind.value: address for kind, address in self.measured.items()}
+        found = read_placements(self.cluster, self.client_node, self.mode, addresses)
+        for kind in self.measured:
+            if kind.value in found:
+                self.facts.placements[kind, count] = found[kind.value]
+                self.progress(f"{kind.value} with {count} extra Services: {describe_placement(found[kind.value])}")
+
+    async def wait_programmed(self, count: int) -> None:
+        if count:
+            newest = self.client.get(Service, self.dummies.name(count - 1), namespace=NAMESPACE)
+            started = time.monotonic()
+            await asyncio.to_thread(
+                wait_until,
+                functools.partial(_answers, self.cluster, _cluster_ip(newest), 80),
+                PROGRAM_TIMEOUT,
+                f"{count} extra Services to be programmed",
+                1.0,
+            )
+            self.facts.program_s[count] = round(time.monotonic() - started, 1)
+            self.progress(f"{count} extra Services programmed {self.facts.program_s[count]} s after their creates")
+        await asyncio.to_thread(self.note_placements, count)
+
+    def created(self, count: int, seconds: float) -> None:
+        self.facts.create_s[count] = round(seconds, 1)
+        self.progress(f"created Services up to {count} in {seconds:.1f} s")
+
+
 def _measure(
     cluster: RunCluster, mode: str, profile: Profile, work_dir: Path, progress: Callable[[str], None]
-) -> tuple[list[Any], dict[int, tuple[int, int]]]:
-    """The sweep's measurements, and in iptables mode the ClusterIP rule's position per count."""
+) -> tuple[list[Any], SweepFacts]:
+    """The sweep's measurements, and what it learnt of placements and step times."""
     assert cluster.kubeconfig is not None
     client = Client(KubeConfig.from_file(str(cluster.kubeconfig)))
     client_node, other_node, service = _deploy_and_wait(cluster, client)
     ips = _ready_pod_ips(client)
+    typical = _cluster_ip(client.get(Service, TYPICAL_SERVICE, namespace=NAMESPACE))
     targets = build_targets(
-        pod_ips=ips, cluster_ip=_cluster_ip(service), node_ip=_internal_ip(other_node), node_port=_node_port(service)
+        pod_ips=ips,
+        cluster_ip=_cluster_ip(service),
+        node_ip=_internal_ip(other_node),
+        node_port=_node_port(service),
+        typical_cluster_ip=typical,
     )
     runner = _runner(cluster, mode, work_dir, client_node)
     dummies = DummyServices(namespace=NAMESPACE, endpoint_ip=ips[0])
-    positions: dict[int, tuple[int, int]] = {}
-
-    def note_position(count: int) -> None:
-        if mode == "iptables":
-            found = _rule_position(cluster, client_node, _cluster_ip(service))
-            if found:
-                positions[count] = found
-                progress(f"the ClusterIP's rule is number {found[0]} of {found[1]} in KUBE-SERVICES")
-
-    async def wait_programmed(count: int) -> None:
-        if count == 0:
-            await asyncio.to_thread(note_position, count)
-            return
-        newest = client.get(Service, dummies.name(count - 1), namespace=NAMESPACE)
-        started = time.monotonic()
-        await asyncio.to_thread(
-            wait_until,
-            lambda: _answers(cluster, _cluster_ip(newest), 80),
-            900,
-            f"{count} extra Services to be programmed",
-            1.0,
-        )
-        progress(f"{count} extra Services programmed in {time.monotonic() - started:.1f} s")
-        await asyncio.to_thread(note_position, count)
+    assert dummies.middle_name == TYPICAL_SERVICE
+    measured = {TargetKind.CLUSTER_IP: (_cluster_ip(service), 8080), TargetKind.CLUSTER_IP_TYPICAL: (typical, 8080)}
+    steps = _Steps(cluster, client, mode, client_node, dummies, measured, progress)
 
     async def sweep() -> list[Any]:
         api = AsyncClient(KubeConfig.from_file(str(cluster.kubeconfig)))
@@ -216,36 +253,20 @@ def _measure(
                 client=api,
                 spec=dummies,
                 counts=profile.sweep_counts,
-                wait_programmed=wait_programmed,
+                wait_programmed=steps.wait_programmed,
                 measure=lambda count: runner.measure_all(targets, profile, services=count, progress=progress),
                 progress=progress,
-                cleanup=False,
-            )  # the namespace goes
+                cleanup=False,  # the namespace goes
+                on_created=steps.created,
+            )
         finally:
             await api.close()
 
     try:
-        return asyncio.run(sweep()), positions
+        return asyncio.run(sweep()), steps.facts
     finally:
         client.delete(Namespace, NAMESPACE)
         client.close()
-
-
-def _rule_position(cluster: RunCluster, node: str, cluster_ip: str) -> tuple[int, int] | None:
-    """Where the ClusterIP's rule stands in the node's KUBE-SERVICES (None: not readable there)."""
-    from svclab.proxy.iptables.dump import dispatch_position
-
-    if cluster.handle is None:
-        return None
-    dump = cluster.handle.exec_on_node(node, ["iptables-save", "-t", "nat"], timeout=60)
-    return dispatch_position(dump.stdout, cluster_ip, 8080) if dump.rc == 0 else None
-
-
-def _with_position(figure: Figure, positions: dict[int, tuple[int, int]]) -> Figure:
-    found = positions.get(figure.services)
-    if figure.target is not TargetKind.CLUSTER_IP or found is None:
-        return figure
-    return dataclasses.replace(figure, rule_position=found[0], rules_in_chain=found[1])
 
 
 def _collect_html(measurement: Measurement, mode: str, testbed: str, results_dir: Path) -> Measurement:
@@ -271,9 +292,9 @@ def run_load(
     # shared with a User-Mode Linux guest as well.
     work_dir = naming.state_dir(cluster.name) / "load"
     work_dir.mkdir(parents=True, exist_ok=True)
-    measured, positions = _measure(cluster, mode, profile, work_dir, progress)
+    measured, facts = _measure(cluster, mode, profile, work_dir, progress)
     measurements = [_collect_html(m, mode, testbed, results_dir) for m in measured]
-    figures = tuple(_with_position(f, positions) for f in figures_from_measurements(measurements))
+    figures = tuple(facts.annotate(f) for f in figures_from_measurements(measurements))
     results = LoadResults(testbed, profile.name, started, figures)
     write_results(results, results_dir)
     return results

@@ -57,3 +57,12 @@ def test_a_rule_matching_a_missing_set_is_refused_atomically() -> None:
     sets.restore("create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536 comment -exist\n")
     fake.restore(text)
     assert fake.rules("nat", "KUBE-SERVICES") == ["-m set --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT"]
+
+
+def test_iptables_unusable_names_a_missing_tool_and_passes_a_working_one() -> None:
+    from svclab.proxy.adapters.iptables import iptables_unusable
+
+    why = iptables_unusable("svclab-no-such-ip6tables")
+    assert why is not None and why.startswith("svclab-no-such-ip6tables: ")
+    assert iptables_unusable("true") is None  # exit 0: the nat table could be listed
+    assert iptables_unusable("false") == "false: exit status 1"

@@ -22,7 +22,8 @@ def iptables_save(fake: FakeIptables) -> str:
 def ipset_save(fake: FakeIpset) -> str:
     lines = []
     for name, entries in fake.sets.items():
-        lines.append(f"create {name} {fake.types[name]} family inet hashsize 1024 maxelem 65536")
+        inet = "inet6" if name.startswith("KUBE-6-") else "inet"  # the IPv6 proxier's sets
+        lines.append(f"create {name} {fake.types[name]} family {inet} hashsize 1024 maxelem 65536")
         lines += [f"add {name} {entry}" for entry in sorted(entries)]
     return "\n".join(lines) + "\n"
 
@@ -30,7 +31,7 @@ def ipset_save(fake: FakeIpset) -> str:
 def ipvsadm_save(fake: FakeIpvs) -> str:
     lines = []
     for vs in fake.list_virtual_servers():
-        flag, address = _FLAG[vs.protocol.value], f"{vs.address}:{vs.port}"
+        flag, address = _FLAG[vs.protocol.value], str(vs).rsplit("/", 1)[0]  # [ip6]:port as ipvsadm prints it
         persistence = f" -p {vs.timeout}" if vs.flags & 0x1 else ""
         lines.append(f"-A {flag} {address} -s {vs.scheduler}{persistence}")
         for status in fake.list_real_servers(vs):

@@ -108,3 +108,33 @@ async def test_ipv6_table_loads(netns: str, golden_dir: Path) -> None:
     await proxier.sync()
     backend.cleanup()
     assert "kube-proxy" not in _in_ns(netns, "nft", "list", "tables")
+
+
+@pytest.mark.skipif(not shutil.which("nft"), reason="no nft")
+async def test_a_split_full_sync_lists_as_the_single_transaction(netns: str) -> None:
+    """The kernel holds the same table after one transaction as after many (``batches``, budget 1:
+    one service port each), on an empty node and when a live table is resynced."""
+    listings = []
+    for budget in (10_000, 1):
+        clock = ManualClock()
+        backend = NftablesProxier(
+            SubprocessNft("kube-proxy", prefix=("ip", "netns", "exec", netns)),
+            NftOptions(node=TEST_NODE_OPTIONS, service_cidrs=("172.30.0.0/16",), node_port_ips=(TEST_NODE_IP,)),
+            clock=clock,
+            full_sync_line_budget=budget,
+        )
+        proxier = Proxier(backend, ProxierOptions(node_name=TEST_NODE, clock=clock))
+        try:
+            load_overall(proxier)
+            await proxier.sync()
+            fresh = _in_ns(netns, "nft", "list", "table", "ip", "kube-proxy")
+            proxier.on_endpoint_slice(endpoint_slice("ns1", "svc1", endpoint("10.180.0.9")))
+            backend.need_full_sync = True
+            await proxier.sync()
+            transactions = len(backend.last_transactions)
+            listings.append((fresh, _in_ns(netns, "nft", "list", "table", "ip", "kube-proxy"), transactions > 1))
+        finally:
+            backend.cleanup()
+    assert [split for *_, split in listings] == [False, True]
+    assert listings[0][:2] == listings[1][:2]
+    assert "10.180.0.9:80" in listings[1][1]

@@ -218,3 +218,42 @@ def test_exec_logs_and_port_forward(kubeconfig: Path) -> None:
     assert _http_get_through_forward(kubeconfig, f"pod/{pod}", 8080, "/hostname") == pod
     # kubectl resolves the Service to one of its pods and its port 80 to the targetPort 8080
     assert _http_get_through_forward(kubeconfig, "svc/talk", 80, "/echo?msg=via-service") == "via-service"
+
+
+def test_components_are_mirror_pods_in_kube_system(kubeconfig: Path) -> None:
+    node = kubectl(kubeconfig, "get", "nodes", "-l", "node-role.kubernetes.io/control-plane", "-o", "name")
+    node = node.strip().removeprefix("node/")
+    wanted = {f"{c}-{node}" for c in ("kube-apiserver", "kube-scheduler", "kube-controller-manager")}  # no proxy here
+    deadline = time.monotonic() + WAIT
+    while True:
+        pods = json.loads(kubectl(kubeconfig, "get", "pods", "-n", "kube-system", "-o", "json"))["items"]
+        ready = {
+            p["metadata"]["name"]
+            for p in pods
+            if {c["type"]: c["status"] for c in p["status"].get("conditions", [])}.get("Ready") == "True"
+        }
+        if ready == wanted:
+            break
+        assert time.monotonic() < deadline, f"kube-system Ready pods {ready}, wanted {wanted}"
+        time.sleep(1)
+    apiserver = f"kube-apiserver-{node}"
+    kubectl(kubeconfig, "delete", "pod", "-n", "kube-system", apiserver)  # kubelet publishes it again
+    deadline = time.monotonic() + WAIT
+    while run_kubectl(kubeconfig, "get", "pod", "-n", "kube-system", apiserver).returncode != 0:
+        assert time.monotonic() < deadline, f"{apiserver} not published again"
+        time.sleep(1)
+
+
+def test_nginx_runs_its_default_site_in_files_of_its_own(kubeconfig: Path) -> None:
+    kubectl(kubeconfig, "run", "nginx", "--image=nginx:latest", "--port=80")
+    kubectl(kubeconfig, "wait", "--for=condition=Ready", "pod/nginx", f"--timeout={WAIT:g}s", timeout=WAIT + 10)
+    kubectl(kubeconfig, "exec", "nginx", "--", "sh", "-c", "echo written > /usr/share/nginx/html/x.txt")
+    fetch = "import urllib.request as u; print(u.urlopen('http://127.0.0.1/x.txt').read().decode(), end='')"
+    deadline = time.monotonic() + WAIT  # no readiness probe: Ready once started, maybe before it listens
+    while (fetched := run_kubectl(kubeconfig, "exec", "nginx", "--", "python3", "-c", fetch)).returncode != 0:
+        assert time.monotonic() < deadline, fetched.stderr
+        time.sleep(1)
+    assert fetched.stdout == "written\n"
+    index = "import urllib.request as u; print(u.urlopen('http://127.0.0.1/').read().decode())"
+    assert "Welcome to nginx!" in kubectl(kubeconfig, "exec", "nginx", "--", "python3", "-c", index)
+    assert not Path("/usr/share/nginx").exists()  # the host never sees the image's files

@@ -328,6 +328,20 @@ def test_plan_children_places_each_process() -> None:
     assert "--no-mode-fallback" in proxy.argv  # no fallback asked for: the proxy refuses instead
 
 
+def test_plan_children_publishes_components_as_mirror_pods_where_they_run() -> None:
+    by_name = {child.name: child for child in plan_children(_iptables_cluster(), base=["svclab"])}
+
+    def static_pods(node: str) -> str:
+        argv = by_name[f"node-agent-{node}"].argv
+        return argv[argv.index("--static-pods") + 1]
+
+    assert static_pods("iptables-control-plane") == (
+        "kube-apiserver=apiserver,kube-scheduler=scheduler,kube-controller-manager=controller-manager,"
+        "kube-proxy=proxy-iptables-control-plane"
+    )
+    assert static_pods("iptables-worker2") == "kube-proxy=proxy-iptables-worker2"
+
+
 def test_the_apiserver_keeps_its_recorded_loopback_port_across_restarts() -> None:
     # Chosen once at `svclab up` and recorded: every (re)start of the API server binds it,
     # so the scheduler's loopback kubeconfig stays valid (issue 15).

@@ -12,7 +12,9 @@ EndpointSlice), ``pod``, ``cluster`` (Node, Namespace, Event, Lease), ``config``
 (ConfigMap, Secret, ServiceAccount), ``template`` (selectors, pod templates) and
 ``workloads`` (Deployment, ReplicaSet, DaemonSet, StatefulSet, ReplicationController, Job)
 with ``workload_status`` (what their controllers write)
-and ``rbac`` (Roles, ClusterRoles and their bindings).
+``rbac`` (Roles, ClusterRoles and their bindings) and ``inert`` (kinds stored and
+served that nothing acts on: Ingress, NetworkPolicy, CertificateSigningRequest,
+CSIStorageCapacity).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from .cluster import (
 from .config import CONFIG_VALIDATORS
 from .endpoints import validate_endpoint_slice, validate_endpoint_slice_update, validate_endpoints
 from .errors import ErrorType, FieldError, dedupe, go_slice, invalid_status
+from .inert import INERT_VALIDATORS
 from .meta import validate_object_meta_update
 from .pod import validate_pod, validate_pod_status_update, validate_pod_update
 from .rbac import RBAC_VALIDATORS
@@ -91,7 +94,12 @@ _VALIDATORS: dict[str, KindValidators] = {
     ),
 }
 _CORE_KINDS = {"ConfigMap", "Secret", "ServiceAccount", "ReplicationController"}  # core finalizer naming
-for _kind, (_create, _update) in {**CONFIG_VALIDATORS, **WORKLOAD_VALIDATORS, **RBAC_VALIDATORS}.items():
+for _kind, (_create, _update) in {
+    **CONFIG_VALIDATORS,
+    **WORKLOAD_VALIDATORS,
+    **RBAC_VALIDATORS,
+    **INERT_VALIDATORS,
+}.items():
     _status = STATUS_VALIDATORS.get(_kind, _no_status_rules)
     _VALIDATORS[_kind] = KindValidators(_create, _update, _status, kube_finalizers=_kind in _CORE_KINDS)
 

@@ -25,7 +25,7 @@ from typing import Protocol
 from svclab.proxy.adapters import nft_netlink
 from svclab.proxy.adapters.errors import IptablesRestoreError, failing_line_number
 
-__all__ = ["IptablesExecutor", "Rule", "SubprocessIptables", "missing_rules_restore"]
+__all__ = ["IptablesExecutor", "Rule", "SubprocessIptables", "iptables_unusable", "missing_rules_restore"]
 
 #: (table, chain, rule arguments without ``-A CHAIN``)
 Rule = tuple[str, str, str]
@@ -79,6 +79,20 @@ def missing_rules_restore(saved: str, rules: Sequence[Rule]) -> str:
         if todo:
             lines += [f"*{wanted_table}", *todo, "COMMIT"]
     return "\n".join(lines) + "\n" if lines else ""
+
+
+def iptables_unusable(binary: str) -> str | None:
+    """None when ``binary`` (``iptables``, ``ip6tables``, ``-legacy``) works here, else why not (upstream
+    ``Present()``: the nat table's POSTROUTING chain can be listed; missing tools or kernel modules fail)."""
+    try:
+        result = subprocess.run(
+            [binary, "-w", "-t", "nat", "-S", "POSTROUTING"], capture_output=True, text=True, check=False
+        )
+    except OSError as exc:
+        return f"{binary}: {exc.strerror or exc}"
+    if result.returncode != 0:
+        return f"{binary}: {result.stderr.strip() or f'exit status {result.returncode}'}"
+    return None
 
 
 @dataclass

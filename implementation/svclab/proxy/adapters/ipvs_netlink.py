@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 import functools
 import socket
+import struct
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,12 +147,20 @@ class IpvsExecutor(Protocol):
     def set_sysctl(self, name: str, value: str) -> None: ...
 
 
+#: ``IPVS_SVC_ATTR_NETMASK`` of an IPv6 virtual server: the kernel reads it as a prefix length
+#: (1..128, else EINVAL) in host byte order, as ipvsadm sends it; pyroute2 fills it for IPv4 only,
+#: and its attribute type is an IPv4 address, hence the four bytes written as one.
+IPV6_SERVICE_NETMASK = socket.inet_ntoa(struct.pack("=I", 128))
+
+
 def _service_request(vs: VirtualServer, *, with_settings: bool) -> Any:
     from pyroute2 import IPVSService
 
     fields: dict[str, Any] = {"addr": vs.address, "port": vs.port, "protocol": _IPPROTO[vs.protocol]}
     if with_settings:
         fields.update(sched_name=vs.scheduler, timeout=vs.timeout, flags={"flags": vs.flags, "mask": 0xFFFFFFFF})
+        if ":" in vs.address:
+            fields["netmask"] = IPV6_SERVICE_NETMASK
     return IPVSService(**fields)
 
 

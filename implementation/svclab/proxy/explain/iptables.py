@@ -12,7 +12,7 @@ when a ``recent --rcheck`` rule was passed over. Side-effect-free.
 from __future__ import annotations
 
 from svclab.proxy.explain.ipsets import Ipsets
-from svclab.proxy.explain.model import Choice, Explanation, Outcome, Probe
+from svclab.proxy.explain.model import Choice, Explanation, Outcome, Probe, host_port
 from svclab.proxy.explain.netfilter import End, NetfilterWalk, parse_iptables_save
 
 __all__ = ["explain_iptables", "netfilter_outcome"]
@@ -38,7 +38,7 @@ def translated_choices(walk: NetfilterWalk, ends: list[End]) -> tuple[Choice, ..
     for end in (e for e in ends if e.verdict == "DNAT"):
         masquerade = walk.masqueraded(end.state, record=not choices)
         how = " > ".join(end.chains) or "DNAT"
-        choices.append(Choice(f"{end.state.dst}:{end.state.dport}", round(end.mass, 6), how, masquerade))
+        choices.append(Choice(host_port(end.state.dst, end.state.dport), round(end.mass, 6), how, masquerade))
     return tuple(choices)
 
 

@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Choice", "Explanation", "Hop", "Outcome", "Probe", "SCHEMA_VERSION"]
+__all__ = [
+    "Choice",
+    "Explanation",
+    "Hop",
+    "Outcome",
+    "Probe",
+    "SCHEMA_VERSION",
+    "host_port",
+]
 
 #: bumped whenever the JSON shape of ``Explanation.to_json`` changes
 SCHEMA_VERSION = 1
@@ -55,7 +63,7 @@ class Probe:
         return "OUTPUT" if self.from_node else "PREROUTING"
 
     def is_local(self, ip: str) -> bool:
-        return ip in self.local or ip.startswith("127.")
+        return ip in self.local or ip.startswith("127.") or ip == "::1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,11 @@ class Hop:
     rule: str
     verdict: str
     depth: int = 0
+
+
+def host_port(ip: str, port: int) -> str:
+    """An endpoint as the tools print it: ``ip:port``, ``[ip]:port`` for IPv6. Side-effect-free."""
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""The nftables mode explained: an ``nft list table ip kube-proxy`` listing walked for one probe.
+"""The nftables mode explained: an ``nft list table ip kube-proxy`` listing walked for one probe
+(``ip6 kube-proxy`` for an IPv6 probe: the same rules with ``ip6`` matches).
 
 Base chains run per hook in priority order, as the packet tracer over
 ``FakeNft`` walks them (``svclab.proxy.adapters.testing.trace_nft``):
@@ -22,7 +23,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from svclab.proxy.explain.model import Choice, Explanation, Hop, Outcome, Probe
+from svclab.proxy.explain.model import Choice, Explanation, Hop, Outcome, Probe, host_port
 from svclab.proxy.explain.netfilter import PacketState
 from svclab.proxy.explain.nft_listing import NftChain, NftTable, parse_nft_listing
 
@@ -38,6 +39,11 @@ def _ip_in(ip: str, spec: str) -> bool:
     return any(ipaddress.ip_address(ip) in ipaddress.ip_network(n, strict=False) for n in nets)
 
 
+def _table_family(probe: Probe) -> str:
+    """``ip`` or ``ip6``: the table that holds rules for the probe's destination family."""
+    return "ip6" if ":" in probe.dst else "ip"
+
+
 def _in_set(table: NftTable, name: str, ip: str) -> bool | str:
     """``ip saddr @NAME``: an affinity set a client is not (yet) in answers "affinity" (shown as such)."""
     if ip in table.elements.get(name, {}):
@@ -48,15 +54,15 @@ def _in_set(table: NftTable, name: str, ip: str) -> bool | str:
 def _match(table: NftTable, rule: str, state: PacketState, probe: Probe) -> tuple[bool | str, str]:
     """Evaluate the rule's leading matches: (True/False/"affinity", the rest of the rule)."""
     checks: tuple[tuple[str, Callable[[str], bool | str]], ...] = (
-        (r"^ip daddr @(\S+) ", lambda v: state.dst in table.elements.get(v, {})),
-        (r"^ip daddr != (\{[^}]*\}|\S+) ", lambda v: not _ip_in(state.dst, v)),
-        (r"^ip daddr (\{[^}]*\}|\d\S*) ", lambda v: _ip_in(state.dst, v)),
+        (r"^ip6? daddr @(\S+) ", lambda v: state.dst in table.elements.get(v, {})),
+        (r"^ip6? daddr != (\{[^}]*\}|\S+) ", lambda v: not _ip_in(state.dst, v)),
+        (r"^ip6? daddr (\{[^}]*\}|[0-9a-fA-F:]\S*) ", lambda v: _ip_in(state.dst, v)),
         (
-            r"^ip saddr @(\S+) ",
+            r"^ip6? saddr @(\S+) ",
             lambda v: _in_set(table, v, state.src),
         ),
-        (r"^ip saddr != (\{[^}]*\}|\S+) ", lambda v: not _ip_in(state.src, v)),
-        (r"^ip saddr (\{[^}]*\}|\d\S*) ", lambda v: _ip_in(state.src, v)),
+        (r"^ip6? saddr != (\{[^}]*\}|\S+) ", lambda v: not _ip_in(state.src, v)),
+        (r"^ip6? saddr (\{[^}]*\}|[0-9a-fA-F:]\S*) ", lambda v: _ip_in(state.src, v)),
         (r"^fib saddr type local ", lambda v: probe.is_local(state.src)),
         (r"^fib daddr type local ", lambda v: probe.is_local(state.dst)),
         (r"^(?:meta )?mark (?:&|and) (\S+) == (\S+) ", lambda v: True),  # judged below: two groups
@@ -96,7 +102,7 @@ class _Walk:
 
     def record(self, chain: str, rule: str, verdict: str, depth: int) -> None:
         if self.recording:
-            self.hops.append(Hop("ip kube-proxy", chain, rule, verdict, depth))
+            self.hops.append(Hop(f"{_table_family(self.probe)} kube-proxy", chain, rule, verdict, depth))
 
     def chain(self, name: str, state: PacketState, mass: float, depth: int, path: tuple[str, ...]) -> _Flow:
         """Run one chain; returns what falls through (None: every share ended here or below)."""
@@ -122,14 +128,15 @@ class _Walk:
             return self.vmap(at, action, state, mass)
         verb, _, rest = action.partition(" ")
         if verb in ("jump", "goto"):
-            pinned = at.rule.startswith("ip saddr @affinity-")
+            pinned = re.match(r"ip6? saddr @affinity-", at.rule) is not None
             self.record(at.chain, at.rule, action + (_PINNED if pinned else ""), at.depth)
             return self.follow(verb, rest.split()[0], at, state, mass)
         if verb == "dnat":
             target = action.split(" to ", 1)[1].split()[0]
             self.record(at.chain, at.rule, f"DNAT to {target}", at.depth)
             host, _, port = target.rpartition(":")
-            self.ends.append(("DNAT", replace(state, dst=host, dport=int(port), translated=True), mass, at.path))
+            moved = replace(state, dst=host.strip("[]"), dport=int(port), translated=True)  # [ip6]:port
+            self.ends.append(("DNAT", moved, mass, at.path))
             return True, None
         if verb in ("accept", "drop", "reject", "masquerade"):
             self.record(at.chain, at.rule, verb, at.depth)
@@ -164,7 +171,7 @@ class _Walk:
                 self.follow("goto", verdict.split()[1], branch, state, mass / modulus)
             return True, None
         name = action.split("vmap @", 1)[1].split()[0]
-        if action.startswith("ip daddr ."):
+        if re.match(r"ip6? daddr \.", action):
             key = f"{state.dst} . {state.proto} . {state.dport}"
         else:
             key = f"{state.proto} . {state.dport}"
@@ -245,7 +252,7 @@ def explain_nftables(listing: str, probe: Probe, *, service: str, node: str) -> 
         after = _run_hook(walk, "postrouting", [replace(live, path=())], record=not choices)
         masquerade = any(x.final == "masquerade" for x in after)
         how = " > ".join(live.path)
-        choices.append(Choice(f"{live.state.dst}:{live.state.dport}", round(live.mass, 6), how, masquerade))
+        choices.append(Choice(host_port(live.state.dst, live.state.dport), round(live.mass, 6), how, masquerade))
     finals = {live.final for live in lives}
     outcome = (
         Outcome.DNAT

@@ -10,7 +10,7 @@ mode picks it. Side-effect-free.
 
 from __future__ import annotations
 
-from svclab.proxy.explain.model import Explanation, Outcome
+from svclab.proxy.explain.model import Explanation, Outcome, host_port
 
 __all__ = ["render_text"]
 
@@ -28,7 +28,8 @@ def _header(explanation: Explanation) -> list[str]:
     source = f" from {explanation.source}" if explanation.source else ""
     return [
         f"service {explanation.service}, mode {explanation.mode}, node {explanation.node}",
-        f"packet {probe.src} -> {probe.dst}:{probe.dport}/{probe.proto}{source} (new connection, hook {probe.hook})",
+        f"packet {probe.src} -> {host_port(probe.dst, probe.dport)}/{probe.proto}{source}"
+        f" (new connection, hook {probe.hook})",
         "",
     ]
 

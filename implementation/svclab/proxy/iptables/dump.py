@@ -12,8 +12,9 @@ import re
 from collections.abc import Iterable
 
 from svclab.proxy.dump import DumpedRules
+from svclab.proxy.family import facts
 from svclab.proxy.iptables.plan import endpoint_chain_name, service_chain_name
-from svclab.proxy.service_port import ServicePortName
+from svclab.proxy.service_port import IPFamily, ServicePortName
 
 __all__ = ["IptablesDump", "dispatch_position"]
 
@@ -27,6 +28,9 @@ class IptablesDump:
 
     command = "iptables-save"
     reject_marker: str | None = "REJECT"
+
+    def command_for(self, family: IPFamily) -> str:
+        return f"{facts(family).iptables}-save"
 
     def parse(self, text: str) -> DumpedRules:
         targets: dict[str, set[str]] = {}

@@ -7,8 +7,9 @@ import logging
 from pathlib import Path
 
 from svclab.proxy.adapters.errors import IptablesRestoreError
-from svclab.proxy.adapters.iptables import SubprocessIptables
+from svclab.proxy.adapters.iptables import SubprocessIptables, iptables_unusable
 from svclab.proxy.adapters.nfacct import NetlinkNfacct
+from svclab.proxy.family import facts
 from svclab.proxy.iptables.accounting import NfacctCollector, prepare
 from svclab.proxy.iptables.dump import IptablesDump
 from svclab.proxy.iptables.plan import PlanOptions
@@ -17,7 +18,7 @@ from svclab.proxy.modes import IPTABLES_RULE_METRICS, ModeSpec
 from svclab.proxy.options import NodeOptions
 from svclab.proxy.service_port import IPFamily
 
-__all__ = ["MODE", "build", "cleanup", "conntrack_tcp_be_liberal"]
+__all__ = ["MODE", "build", "cleanup", "conntrack_tcp_be_liberal", "family_unusable"]
 
 log = logging.getLogger(__name__)
 BE_LIBERAL_SYSCTL = Path("/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal")
@@ -61,7 +62,13 @@ def cleanup() -> None:
         log.info("event=cleanup_skipped family=IPv6 reason=%s", exc)
 
 
+def family_unusable(family: IPFamily) -> str | None:
+    """Why this host's {iptables,ip6tables} cannot hold ``family``'s rules (None: it can)."""
+    return iptables_unusable(facts(family).iptables)
+
+
 MODE = ModeSpec(
+    family_unusable=family_unusable,
     name="iptables",
     build=build,
     cleanup=cleanup,

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 
 from svclab.proxy.dump import DumpedRules
-from svclab.proxy.service_port import ServicePortName
+from svclab.proxy.service_port import IPFamily, ServicePortName
 
 __all__ = ["IpvsDump", "virtual_server_key"]
 
@@ -40,6 +40,9 @@ class IpvsDump:
 
     command = "ipvsadm-save -n"
     reject_marker: str | None = None
+
+    def command_for(self, family: IPFamily) -> str:
+        return self.command  # one IPVS table holds both families' virtual servers
 
     def parse(self, text: str) -> DumpedRules:
         chains: set[str] = set()

@@ -6,7 +6,15 @@ sets into one ``ipset restore`` script: on a full sync every set is created
 (``-exist``), flushed and refilled; otherwise only the entries that changed
 since the previous sync are added or deleted. ``changes_text`` writes the
 same add/del lines from changes already known (the incremental planner's), so
-a partial sync need not compare whole sets. Everything here is side-effect-free.
+a partial sync need not compare whole sets.
+
+The IPv6 proxier keeps its own sets beside the IPv4 one's (upstream
+``NewIPSet``): the same specs, ``family inet6``, and each name's ``KUBE-``
+prefix turned into ``KUBE-6-``, cut to ipset's 31-character limit
+(``family_set_name``; ``KUBE-6-LOAD-BALANCER-SOURCE-CID``). Planning keys
+sets by their IPv4 (spec) name; only the text written for the kernel, here
+and in ``rules.py``, uses the family's name. Everything here is
+side-effect-free.
 """
 
 from __future__ import annotations
@@ -15,7 +23,8 @@ import enum
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 
-from svclab.proxy.service_port import Protocol
+from svclab.proxy.family import facts
+from svclab.proxy.service_port import IPFamily, Protocol
 
 __all__ = [
     "IPSET_SPECS",
@@ -39,9 +48,11 @@ __all__ = [
     "KUBE_NODE_PORT_SCTP",
     "KUBE_NODE_PORT_TCP",
     "KUBE_NODE_PORT_UDP",
+    "MAX_SET_NAME",
     "NODE_PORT_LOCAL_SETS",
     "NODE_PORT_SETS",
     "changes_text",
+    "family_set_name",
     "restore_text",
     "sorted_entries",
 ]
@@ -66,6 +77,17 @@ KUBE_HEALTH_CHECK_NODE_PORT = "KUBE-HEALTH-CHECK-NODE-PORT"
 KUBE_IPVS_IPS = "KUBE-IPVS-IPS"
 
 
+#: ipset's limit on a set name (IPSET_MAXNAMELEN - 1)
+MAX_SET_NAME = 31
+
+
+def family_set_name(name: str, family: IPFamily) -> str:
+    """The kernel name of set ``name`` for ``family``'s proxier (upstream ``NewIPSet``). Side-effect-free."""
+    if family is IPFamily.IPV4 or not name.startswith("KUBE-"):
+        return name
+    return ("KUBE-6-" + name.removeprefix("KUBE-"))[:MAX_SET_NAME]
+
+
 class IpSetType(str, enum.Enum):
     """ipset types used by the ipvs mode."""
 
@@ -84,11 +106,14 @@ class IpSetSpec:
     set_type: IpSetType
     comment: str
 
-    def create_line(self, family: str = "inet") -> str:
-        """The ``ipset restore`` line creating this set (upstream defaults)."""
+    def create_line(self, family: IPFamily = IPFamily.IPV4) -> str:
+        """The ``ipset restore`` line creating this set for ``family``'s proxier (upstream defaults;
+        a ``bitmap:port`` set has no address family, only its name differs)."""
+        name = family_set_name(self.name, family)
         if self.set_type is IpSetType.BITMAP_PORT:
-            return f"create {self.name} {self.set_type.value} range 0-65535 comment -exist"
-        return f"create {self.name} {self.set_type.value} family {family} hashsize 1024 maxelem 65536 comment -exist"
+            return f"create {name} {self.set_type.value} range 0-65535 comment -exist"
+        inet = facts(family).ipset_family
+        return f"create {name} {self.set_type.value} family {inet} hashsize 1024 maxelem 65536 comment -exist"
 
 
 IPSET_SPECS: tuple[IpSetSpec, ...] = (
@@ -185,13 +210,15 @@ def sorted_entries(entries: Set[str]) -> list[str]:
 
 
 def _change_lines(name: str, gone: Set[str], new: Set[str]) -> list[str]:
+    """``name`` is the kernel's (family) name."""
     return [f"del {name} {e} -exist" for e in sorted_entries(gone)] + [
         f"add {name} {e} -exist" for e in sorted_entries(new)
     ]
 
 
-def changes_text(changes: Mapping[str, tuple[Set[str], Set[str]]]) -> str:
-    """``ipset restore`` lines for known (gone, new) entries per set name. Side-effect-free.
+def changes_text(changes: Mapping[str, tuple[Set[str], Set[str]]], family: IPFamily = IPFamily.IPV4) -> str:
+    """``ipset restore`` lines for known (gone, new) entries per set (spec) name, for ``family``'s
+    sets. Side-effect-free.
 
     Sets come in ``IPSET_SPECS`` order, as ``restore_text`` writes them; returns
     "" when nothing changed.
@@ -199,21 +226,23 @@ def changes_text(changes: Mapping[str, tuple[Set[str], Set[str]]]) -> str:
     lines: list[str] = []
     for spec in IPSET_SPECS:
         if spec.name in changes:
-            lines += _change_lines(spec.name, *changes[spec.name])
+            lines += _change_lines(family_set_name(spec.name, family), *changes[spec.name])
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def restore_text(desired: Sequence[IpSet], previous: Sequence[IpSet] | None) -> str:
-    """One ``ipset restore`` script; ``previous`` None means a full rewrite. Side-effect-free.
+def restore_text(desired: Sequence[IpSet], previous: Sequence[IpSet] | None, family: IPFamily = IPFamily.IPV4) -> str:
+    """One ``ipset restore`` script for ``family``'s sets; ``previous`` None means a full rewrite.
+    Side-effect-free.
 
     Returns "" when nothing changed.
     """
     old = {s.name: s.entries for s in previous} if previous is not None else None
     lines: list[str] = []
     for ipset in desired:
+        name = family_set_name(ipset.name, family)
         if old is None or ipset.name not in old:
-            lines += [ipset.spec.create_line(), f"flush {ipset.name}"]
-            lines += [f"add {ipset.name} {e}" for e in ipset.sorted_entries()]
+            lines += [ipset.spec.create_line(family), f"flush {name}"]
+            lines += [f"add {name} {e}" for e in ipset.sorted_entries()]
             continue
-        lines += _change_lines(ipset.name, old[ipset.name] - ipset.entries, ipset.entries - old[ipset.name])
+        lines += _change_lines(name, old[ipset.name] - ipset.entries, ipset.entries - old[ipset.name])
     return "\n".join(lines) + "\n" if lines else ""

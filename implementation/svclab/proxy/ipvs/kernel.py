@@ -8,9 +8,10 @@ kernel's module tree lists ``ip_vs`` (``modules.dep`` or
 ``modules.builtin``; failing those, the file at its usual place), so the
 first IPVS netlink call can autoload it.
 
-``iptables_binary()`` picks the iptables the mode's rules go through: inside
-User-Mode Linux (Debian's ``linux.uml`` has no nf_tables) only the legacy
-backend works; everywhere else the default ``iptables``.
+``iptables_binary()`` picks the iptables the mode's rules go through
+(``ip6tables`` for the IPv6 proxier): inside User-Mode Linux (Debian's
+``linux.uml`` has no nf_tables) only the legacy backend works; everywhere
+else the default one.
 """
 
 from __future__ import annotations
@@ -59,9 +60,10 @@ def running_in_uml(proc: Path = Path("/proc")) -> bool:
     return "UML" in cpuinfo or "User Mode" in cpuinfo
 
 
-def iptables_binary(proc: Path = Path("/proc")) -> str:
-    """``iptables`` unless only the legacy backend can work (no nf_tables, inside UML)."""
-    legacy = shutil.which("iptables-legacy")
+def iptables_binary(proc: Path = Path("/proc"), base: str = "iptables") -> str:
+    """``base`` (``iptables`` or ``ip6tables``) unless only its legacy backend can work (no
+    nf_tables, inside UML)."""
+    legacy = shutil.which(f"{base}-legacy")
     if legacy and not (proc / "net/netfilter/nf_tables").exists() and running_in_uml(proc):
-        return "iptables-legacy"
-    return "iptables"
+        return f"{base}-legacy"
+    return base

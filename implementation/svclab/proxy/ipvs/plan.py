@@ -10,7 +10,8 @@ rest (masquerade, hairpin, filtering). Per service port:
   policy selects (Local falls back to all endpoints when none is local, as
   upstream does since kubernetes PR #97081);
 * ClusterIPs, external and LoadBalancer IPs (unless already a node address)
-  are bound as /32 on the dummy interface ``kube-ipvs0``;
+  are bound as /32 (/128 for the IPv6 proxier) on the dummy interface
+  ``kube-ipvs0``;
 * ipset entries: ``ip,proto:port`` for ``hash:ip,port``, ``ip,proto:port,ip``
   for ``hash:ip,port,ip``, ``ip,proto:port,cidr`` for ``hash:ip,port,net``,
   the bare port for ``bitmap:port`` and the IP for ``hash:ip``.
@@ -272,6 +273,7 @@ def render_rules(nonempty_sets: set[str], no_node_access: Iterable[LbNoNodeAcces
         cluster_cidr=opts.node.cluster_cidr,
         masquerade_mark=opts.masquerade_mark,
         random_fully=opts.masquerade_random_fully,
+        family=opts.node.family,
     )
     return render_iptables(nonempty_sets, rule_opts, tuple(sorted(no_node_access)))
 

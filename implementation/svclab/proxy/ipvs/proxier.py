@@ -38,12 +38,12 @@ from svclab.proxy.adapters.iptables import IptablesExecutor
 from svclab.proxy.adapters.ipvs_netlink import IpvsExecutor, IpvsOp, OpKind, RealServer, RealServerStatus, VirtualServer
 from svclab.proxy.full_sync import FullSyncBookkeeping
 from svclab.proxy.ipvs.incremental import DesiredServer, FragmentIndex, IndexChanges, ServerKey
-from svclab.proxy.ipvs.ipsets import IPSET_SPECS, changes_text, restore_text
+from svclab.proxy.ipvs.ipsets import IPSET_SPECS, changes_text, family_set_name, restore_text
 from svclab.proxy.ipvs.plan import IpvsOptions, IpvsRuleset
 from svclab.proxy.ipvs.reconcile import reconcile_virtual_server
 from svclab.proxy.ipvs.rules import CHAINS, JUMP_RULES, KUBE_SERVICES
 from svclab.proxy.provider import ProxyStateLike
-from svclab.proxy.service_port import ServicePortName
+from svclab.proxy.service_port import IPFamily, ServicePortName
 
 __all__ = ["IPVS_SYSCTLS", "IpvsProxier"]
 
@@ -58,9 +58,13 @@ IPVS_SYSCTLS = (
 )
 
 
-def _is_node_port_address(address: str) -> bool:
+def _is_node_port_address(address: str, family: IPFamily) -> bool:
+    """An address of this proxier's family that NodePorts listen on: not loopback, and not an IPv6
+    link-local one (upstream ``netlinkHandle.isValidForSet``)."""
+    if not family.owns(address):
+        return False
     ip = ipaddress.ip_address(address)
-    return ip.version == 4 and not ip.is_loopback
+    return not ip.is_loopback and not (ip.version == 6 and ip.is_link_local)
 
 
 @dataclass
@@ -89,7 +93,12 @@ class IpvsProxier(FullSyncBookkeeping):
         if self.options.node_port_ips or not self._node_port_names:
             return self.options.node_port_ips
         found = self.ipvs.local_addresses(exclude_device=self.options.dummy_device)
-        return tuple(sorted(a for a in found if _is_node_port_address(a)))
+        return tuple(sorted(a for a in found if _is_node_port_address(a, self.family)))
+
+    @property
+    def family(self) -> IPFamily:
+        """The one IP family this proxier programs (the IPv4 and IPv6 proxiers share IPVS and the dummy)."""
+        return self.options.node.family
 
     def rules_missing(self) -> bool:
         """Someone flushed the iptables side (a firewall reload): the nat ``KUBE-SERVICES`` chain is gone.
@@ -128,7 +137,8 @@ class IpvsProxier(FullSyncBookkeeping):
             self._apply_sets_and_rules(ruleset)
             self._sync_addresses(ruleset)
             desired = {vs.key: (vs, rss) for vs, rss in ruleset.virtual_servers.items()}
-            current = {vs.key: vs for vs in self.ipvs.list_virtual_servers() if ":" not in vs.address}
+            # the other family's proxier owns its virtual servers (upstream cleanLegacyService)
+            current = {vs.key: vs for vs in self.ipvs.list_virtual_servers() if self.family.owns(vs.address)}
             self._sync_ipvs(set(current) | set(desired), desired, current)
         return index
 
@@ -158,7 +168,7 @@ class IpvsProxier(FullSyncBookkeeping):
 
     def _apply_sets_and_rules(self, ruleset: IpvsRuleset) -> None:
         # Sets first: iptables-restore refuses rules that name a missing set.
-        self.last_ipset_restore = restore_text(ruleset.ipsets, None)
+        self.last_ipset_restore = restore_text(ruleset.ipsets, None, self.family)
         self.ipset.restore(self.last_ipset_restore)
         self.last_iptables_restore = ruleset.iptables
         self.iptables.restore(ruleset.iptables, noflush=True)
@@ -166,7 +176,8 @@ class IpvsProxier(FullSyncBookkeeping):
 
     def _sync_addresses(self, ruleset: IpvsRuleset) -> None:
         device = self.options.dummy_device
-        bound = self.ipvs.device_addresses(device)
+        # the dummy holds both families' service IPs: each proxier binds and unbinds its own only
+        bound = {a for a in self.ipvs.device_addresses(device) if self.family.owns(a)}
         for address in sorted(ruleset.bound_addresses - bound):
             self.ipvs.bind_address(device, address)
         for address in sorted(bound - ruleset.bound_addresses):
@@ -174,7 +185,7 @@ class IpvsProxier(FullSyncBookkeeping):
 
     def _apply_changes(self, changes: IndexChanges) -> None:
         """A partial sync's sets, rules and addresses, in the full sync's order."""
-        self.last_ipset_restore = changes_text(changes.ipsets)
+        self.last_ipset_restore = changes_text(changes.ipsets, self.family)
         self.ipset.restore(self.last_ipset_restore)
         self.last_iptables_restore = changes.iptables or ""
         if changes.iptables is not None:
@@ -230,7 +241,8 @@ class IpvsProxier(FullSyncBookkeeping):
             self.draining.pop(key, None)
 
     def cleanup(self) -> None:
-        """Remove virtual servers, the dummy device, our chains, jumps and ipsets."""
+        """Remove virtual servers, the dummy device, our chains, jumps and ipsets (this family's
+        rules and sets; every virtual server and the dummy, as upstream's CleanupLeftovers)."""
         for vs in self.ipvs.list_virtual_servers():
             self.ipvs.execute(IpvsOp(OpKind.DELETE_VIRTUAL_SERVER, vs))
         self.ipvs.delete_device(self.options.dummy_device)
@@ -239,6 +251,6 @@ class IpvsProxier(FullSyncBookkeeping):
         for table, chains in CHAINS.items():
             self.iptables.delete_chains(table, chains)
         # sets last: the kernel refuses to destroy a set an iptables rule still uses
-        self.ipset.destroy([spec.name for spec in IPSET_SPECS])
+        self.ipset.destroy([family_set_name(spec.name, self.family) for spec in IPSET_SPECS])
         self.need_full_sync, self._index = True, None
         self.draining.clear()

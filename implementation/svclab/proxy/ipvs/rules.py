@@ -8,15 +8,19 @@ virtual server has no real server, so IPVS lets the packet through to the
 node's own stack, where nothing listens on the VIP (bound on ``kube-ipvs0``)
 and the client gets a TCP reset ("connection refused"), while
 ``KUBE-IPVS-FILTER`` rejects new connections to VIP ports that are not
-services (kubernetes#72236). Everything here is side-effect-free.
+services (kubernetes#72236). The IPv6 proxier writes the same rules through
+``ip6tables``, with its own sets' names (``ipsets.family_set_name``) and
+``::1/128`` as the loopback source that ``KUBE-SERVICES`` lets through
+(upstream ``writeIptablesRules``). Everything here is side-effect-free.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from svclab.proxy.adapters.iptables import Rule
+from svclab.proxy.family import facts
 from svclab.proxy.ipvs.ipsets import (
     KUBE_CLUSTER_IP,
     KUBE_EXTERNAL_IP,
@@ -35,7 +39,9 @@ from svclab.proxy.ipvs.ipsets import (
     KUBE_NODE_PORT_TCP,
     KUBE_NODE_PORT_UDP,
     SPECS_BY_NAME,
+    family_set_name,
 )
+from svclab.proxy.service_port import IPFamily
 
 __all__ = ["CHAINS", "JUMP_RULES", "LbNoNodeAccess", "RuleOptions", "render_iptables"]
 
@@ -108,6 +114,7 @@ class RuleOptions:
     cluster_cidr: str | None = None
     masquerade_mark: str = "0x4000"
     random_fully: bool = False
+    family: IPFamily = IPFamily.IPV4
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -123,18 +130,25 @@ def _comment(set_name: str) -> str:
     return f'-m comment --comment "{SPECS_BY_NAME[set_name].comment}"'
 
 
-def _match(set_name: str, match_type: str) -> str:
-    return f"-m set --match-set {set_name} {match_type}"
+def _matcher(family: IPFamily) -> Callable[[str, str], str]:
+    """``match(set, type)``: the ``-m set`` match of ``family``'s set with that spec name."""
+
+    def match(set_name: str, match_type: str) -> str:
+        return f"-m set --match-set {family_set_name(set_name, family)} {match_type}"
+
+    return match
 
 
 def _service_rules(nonempty: set[str], opts: RuleOptions) -> list[str]:
-    nat = [f"-A {KUBE_SERVICES} -s 127.0.0.0/8 -j RETURN"]
+    set_match = _matcher(opts.family)
+    nat = [f"-A {KUBE_SERVICES} -s {facts(opts.family).loopback} -j RETURN"]
     for name, table, chain, target, match_type, proto in _SET_JUMPS:
         if table == "nat" and name in nonempty:
             proto_arg = f"-p {proto} " if proto else ""
-            nat.append(f"-A {chain} {proto_arg}{_comment(name)} {_match(name, match_type)} -j {target}")
+            nat.append(f"-A {chain} {proto_arg}{_comment(name)} {set_match(name, match_type)} -j {target}")
     if KUBE_CLUSTER_IP in nonempty:
-        head = f"-A {KUBE_SERVICES} {_comment(KUBE_CLUSTER_IP)} -m set --match-set {KUBE_CLUSTER_IP}"
+        head = f"-A {KUBE_SERVICES} {_comment(KUBE_CLUSTER_IP)} -m set --match-set"
+        head += f" {family_set_name(KUBE_CLUSTER_IP, opts.family)}"
         if opts.masquerade_all:
             nat.append(f"{head} dst,dst -j {KUBE_MARK_MASQ}")
         elif opts.cluster_cidr:
@@ -146,7 +160,7 @@ def _service_rules(nonempty: set[str], opts: RuleOptions) -> list[str]:
     for name in (KUBE_EXTERNAL_IP, KUBE_EXTERNAL_IP_LOCAL):
         if name not in nonempty:
             continue
-        head = f"-A {KUBE_SERVICES} {_comment(name)} {_match(name, 'dst,dst')}"
+        head = f"-A {KUBE_SERVICES} {_comment(name)} {set_match(name, 'dst,dst')}"
         if name == KUBE_EXTERNAL_IP:
             nat.append(f"{head} -j {KUBE_MARK_MASQ}")
         nat.append(f"{head} -m physdev ! --physdev-is-in -m addrtype ! --src-type LOCAL -j ACCEPT")
@@ -155,7 +169,7 @@ def _service_rules(nonempty: set[str], opts: RuleOptions) -> list[str]:
     nat.append(f"-A {KUBE_LOAD_BALANCER} -j {KUBE_MARK_MASQ}")
     # accept IPVS traffic last, in case other rules would block it
     nat += [
-        f"-A {KUBE_SERVICES} {_match(name, 'dst,dst')} -j ACCEPT"
+        f"-A {KUBE_SERVICES} {set_match(name, 'dst,dst')} -j ACCEPT"
         for name in (KUBE_CLUSTER_IP, KUBE_LOAD_BALANCER)
         if name in nonempty
     ]
@@ -171,8 +185,9 @@ def _service_rules(nonempty: set[str], opts: RuleOptions) -> list[str]:
 
 
 def _filter_rules(nonempty: set[str], opts: RuleOptions, no_node_access: Iterable[LbNoNodeAccess]) -> list[str]:
+    set_match = _matcher(opts.family)
     rules = [
-        f"-A {chain} {_comment(name)} {_match(name, match_type)} -j {target}"
+        f"-A {chain} {_comment(name)} {set_match(name, match_type)} -j {target}"
         for name, table, chain, target, match_type, _ in _SET_JUMPS
         if table == "filter" and name in nonempty
     ]
@@ -187,15 +202,15 @@ def _filter_rules(nonempty: set[str], opts: RuleOptions, no_node_access: Iterabl
         f'-A {KUBE_FORWARD} -m comment --comment "kubernetes forwarding conntrack rule" '
         "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
         f"-A {KUBE_NODE_PORT} {_comment(KUBE_HEALTH_CHECK_NODE_PORT)} "
-        f"{_match(KUBE_HEALTH_CHECK_NODE_PORT, 'dst')} -j ACCEPT",
+        f"{set_match(KUBE_HEALTH_CHECK_NODE_PORT, 'dst')} -j ACCEPT",
     ]
     rules += [
-        f"-A {KUBE_IPVS_FILTER} {_match(name, 'dst,dst')} -j RETURN"
+        f"-A {KUBE_IPVS_FILTER} {set_match(name, 'dst,dst')} -j RETURN"
         for name in (KUBE_LOAD_BALANCER, KUBE_CLUSTER_IP, KUBE_EXTERNAL_IP, KUBE_EXTERNAL_IP_LOCAL)
     ]
     rules += [
-        f"-A {KUBE_IPVS_FILTER} {_match(KUBE_HEALTH_CHECK_NODE_PORT, 'dst')} -j RETURN",
-        f"-A {KUBE_IPVS_FILTER} -m conntrack --ctstate NEW {_match(KUBE_IPVS_IPS, 'dst')} -j REJECT",
+        f"-A {KUBE_IPVS_FILTER} {set_match(KUBE_HEALTH_CHECK_NODE_PORT, 'dst')} -j RETURN",
+        f"-A {KUBE_IPVS_FILTER} -m conntrack --ctstate NEW {set_match(KUBE_IPVS_IPS, 'dst')} -j REJECT",
     ]
     return rules
 

@@ -9,6 +9,7 @@ as the kernel wires them: iptables rules may only match existing ipsets.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ from svclab.proxy.adapters.testing.trace_iptables import NetfilterTracer
 from svclab.proxy.ipvs.ipsets import restore_text
 from svclab.proxy.ipvs.plan import IpvsOptions, IpvsRuleset
 from svclab.proxy.ipvs.proxier import IpvsProxier
+from svclab.proxy.service_port import IPFamily
 
 __all__ = ["IpvsFakes", "render_ruleset"]
 
@@ -43,8 +45,8 @@ class IpvsFakes:
         return NetfilterTracer(self.iptables, node_ips, ipset=self.ipset, ipvs=self.ipvs)
 
 
-def render_ruleset(ruleset: IpvsRuleset) -> str:
-    """A readable, stable dump of a plan (``ipvsadm -Ln``-like), for golden files."""
+def render_ruleset(ruleset: IpvsRuleset, family: IPFamily = IPFamily.IPV4) -> str:
+    """A readable, stable dump of ``family``'s proxier's plan (``ipvsadm -Ln``-like), for golden files."""
     out = ["# IPVS virtual servers (ipvsadm -Ln style)"]
     for vs, servers in ruleset.virtual_servers.items():
         persistent = f" persistent {vs.timeout}" if vs.flags & 0x1 else ""
@@ -52,9 +54,9 @@ def render_ruleset(ruleset: IpvsRuleset) -> str:
         out.append(f"{vs.protocol.value} {address} {vs.scheduler}{persistent}  # {ruleset.owners.get(vs, '')}")
         out += [f"  -> {rs} Masq {rs.weight}" for rs in servers]
     out.append("# addresses on the dummy device")
-    out += sorted(ruleset.bound_addresses, key=lambda a: tuple(int(x) for x in a.split(".")))
+    out += sorted(ruleset.bound_addresses, key=ipaddress.ip_address)
     out.append("# ipset restore")
-    out += restore_text(ruleset.ipsets, None).splitlines()
+    out += restore_text(ruleset.ipsets, None, family).splitlines()
     out.append("# iptables-restore --noflush")
     out += ruleset.iptables.splitlines()
     return "\n".join(out) + "\n"

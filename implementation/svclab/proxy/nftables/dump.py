@@ -13,8 +13,9 @@ import re
 from collections.abc import Iterable
 
 from svclab.proxy.dump import DumpedRules
+from svclab.proxy.family import facts
 from svclab.proxy.nftables.plan import REJECT_CHAIN, TABLE, chain_base, endpoint_chain_base
-from svclab.proxy.service_port import ServicePortName
+from svclab.proxy.service_port import IPFamily, ServicePortName
 
 __all__ = ["NftDump"]
 
@@ -27,6 +28,9 @@ class NftDump:
 
     command = f"nft list table ip {TABLE}"
     reject_marker: str | None = f"goto {REJECT_CHAIN}"
+
+    def command_for(self, family: IPFamily) -> str:
+        return f"nft list table {facts(family).nft_family} {TABLE}"
 
     def parse(self, text: str) -> DumpedRules:
         chains: set[str] = set()

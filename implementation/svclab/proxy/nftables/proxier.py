@@ -1,4 +1,4 @@
-"""nftables mode, imperative part: one ``nft -f`` transaction per sync.
+"""nftables mode, imperative part: one ``nft -f`` transaction per sync (a big full sync: several).
 
 Like the iptables proxier, each sync re-plans only changed service ports,
 assembles the desired ``NftRuleset`` and sends only the difference to what the
@@ -7,7 +7,10 @@ element additions and deletions in the verdict maps, and deletion of the
 affinity sets that went away. A full sync (first sync or after a failure)
 re-adds every object, flushes every chain and base map, and treats the
 objects ``nft list`` shows in our table beyond the plan as stale. Affinity
-sets are never flushed, so client stickiness survives syncs.
+sets are never flushed, so client stickiness survives syncs. A full sync of
+more than ``full_sync_line_budget`` commands is applied as the bounded
+transactions of ``batches`` (one transaction of every Service costs the
+kernel time quadratic in its size); each leaves a state packets may meet.
 
 A chain that went away is only flushed in that transaction and deleted, in
 a transaction of its own, by the first sync at least a second later
@@ -30,6 +33,7 @@ from svclab.proxy.adapters.nft import NftExecutor
 from svclab.proxy.endpoint import Endpoint
 from svclab.proxy.full_sync import FullSyncBookkeeping
 from svclab.proxy.nftables.base import BASE_SETS, assemble, base_rules
+from svclab.proxy.nftables.batches import DEFAULT_LINE_BUDGET, full_sync_size, full_sync_transactions
 from svclab.proxy.nftables.plan import (
     TABLE,
     NftOptions,
@@ -132,7 +136,10 @@ class NftablesProxier(FullSyncBookkeeping):
     service_port_factory = staticmethod(make_service_port)
     endpoint_factory = staticmethod(make_endpoint)
     clock: Callable[[], float] = time.monotonic
-    last_transaction: list[str] = field(default_factory=list)
+    #: a full sync of more commands than this is applied as several transactions (``batches``)
+    full_sync_line_budget: int = DEFAULT_LINE_BUDGET
+    #: the last sync's transactions, applied in this order (more than one only for a split full sync)
+    last_transactions: list[list[str]] = field(default_factory=list)
     #: flushed chains waiting for deletion: name -> when they went away (``clock``)
     stale_chains: dict[str, float] = field(default_factory=dict)
     _labels: Mapping[str, str] | None = None
@@ -147,7 +154,13 @@ class NftablesProxier(FullSyncBookkeeping):
             raise TypeError(f"service port {name} was not built by the nftables factory")
         return plan_service(port, eps, self.options, labels)
 
-    def _full_sync(self, state: ProxyStateLike) -> tuple[list[str], _Cache, set[str], set[str]]:
+    @property
+    def last_transaction(self) -> list[str]:
+        """Every command the last sync sent, in order (all its transactions together)."""
+        return [line for tx in self.last_transactions for line in tx]
+
+    def _full_sync(self, state: ProxyStateLike) -> tuple[list[list[str]], _Cache, set[str], set[str]]:
+        """One transaction, or, past ``full_sync_line_budget`` commands, the bounded ones of ``batches``."""
         cache = plan_all(state, self._plan_port)
         services = sorted_plans(cache)
         ruleset = assemble(services, self.options)
@@ -157,10 +170,16 @@ class NftablesProxier(FullSyncBookkeeping):
         self.stale_chains = {c: t for c, t in self.stale_chains.items() if c in chains}
         chains -= self._delete_stale_chains()
         gone = {c for c in chains if c not in ruleset.chains}
-        tx = transaction(ruleset, None, sorted(gone), sorted(s for s in sets if s not in ruleset.sets))
-        return tx, cache, gone, set(ruleset.chains)
+        stale_chains, stale_sets = sorted(gone), sorted(s for s in sets if s not in ruleset.sets)
+        if full_sync_size(ruleset) <= self.full_sync_line_budget:
+            txs = [transaction(ruleset, None, stale_chains, stale_sets)]
+        else:
+            txs = full_sync_transactions(
+                ruleset, services, stale_chains, stale_sets, line_budget=self.full_sync_line_budget
+            )
+        return txs, cache, gone, set(ruleset.chains)
 
-    def _partial_sync(self, state: ProxyStateLike) -> tuple[list[str], _Cache, set[str], set[str]]:
+    def _partial_sync(self, state: ProxyStateLike) -> tuple[list[list[str]], _Cache, set[str], set[str]]:
         """Diff only the changed service ports' objects (base objects never change)."""
         self._delete_stale_chains()
         cache, changes = replan(self._cache, state, self._plan_port)
@@ -169,7 +188,8 @@ class NftablesProxier(FullSyncBookkeeping):
         after = _objects([change.new for change in changes if change.new is not None], family)
         self._pending_rules = self._rules + _rule_total_of(after) - _rule_total_of(before)
         gone = {n for n in before.chains if n not in after.chains}
-        return transaction(after, before), cache, gone, set(after.chains)
+        tx = transaction(after, before)
+        return [tx] if tx else [], cache, gone, set(after.chains)
 
     def _delete_stale_chains(self) -> set[str]:
         """Delete, in a transaction of their own, the flushed chains stale for long enough; returns them.
@@ -203,13 +223,15 @@ class NftablesProxier(FullSyncBookkeeping):
         return not self.executor.has_rules(CANARY_CHAIN)
 
     def sync_rules(self, state: ProxyStateLike) -> dict[str, int]:
-        """Plan and apply one transaction. Raises ``NftError`` (next sync is full)."""
+        """Plan and apply the sync's transaction(s). Raises ``NftError`` (next sync is full)."""
         # New node labels: topology may differ for every service.
         full = self.begin_sync(force=state.node_labels is not self._labels)
-        self.last_transaction, cache, gone, active = self._full_sync(state) if full else self._partial_sync(state)
+        self.last_transactions, cache, gone, active = self._full_sync(state) if full else self._partial_sync(state)
         with self.applying():
-            if self.last_transaction:
-                self.executor.run("\n".join(self.last_transaction) + "\n")
+            # a split full sync stopped halfway leaves whole service ports and the previous
+            # dispatch (``batches``); the failure makes the next sync full again
+            for tx in self.last_transactions:
+                self.executor.run("\n".join(tx) + "\n")
         self._note_stale(gone, active)
         self._labels, self._cache = state.node_labels, cache
         self._rules = self._pending_rules

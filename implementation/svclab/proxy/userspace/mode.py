@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from svclab.proxy.adapters.iptables import SubprocessIptables
+from svclab.proxy.adapters.iptables import SubprocessIptables, iptables_unusable
+from svclab.proxy.family import facts as family_facts
 from svclab.proxy.modes import IPTABLES_RULE_METRICS, ModeSpec
 from svclab.proxy.options import NodeOptions
 from svclab.proxy.service_port import IPFamily
 from svclab.proxy.userspace.proxier import UserspaceOptions, UserspaceProxier
 
-__all__ = ["MODE", "build", "cleanup"]
+__all__ = ["MODE", "build", "cleanup", "family_unusable"]
 
 
 def build(node: NodeOptions, args: argparse.Namespace) -> UserspaceProxier:
@@ -32,7 +33,13 @@ def cleanup() -> None:
         pass
 
 
+def family_unusable(family: IPFamily) -> str | None:
+    """Why this host's {iptables,ip6tables} cannot hold ``family``'s rules (None: it can)."""
+    return iptables_unusable(family_facts(family).iptables)
+
+
 MODE = ModeSpec(
+    family_unusable=family_unusable,
     name="userspace",
     build=build,
     cleanup=cleanup,

@@ -104,6 +104,11 @@ class PortAllocator:
         self._used.discard(port)
 
 
+def _host_port(ip: str, port: int) -> str:
+    """``ip:port``, ``[ip]:port`` for IPv6 (as the other modes' dumps print an endpoint)."""
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
 @dataclass(frozen=True, slots=True)
 class UserspaceOptions:
     """Node-wide settings (upstream NewProxier arguments and kube-proxy flags): the shared ``node`` ones,
@@ -360,10 +365,10 @@ class UserspaceProxier(FullSyncBookkeeping):
                     "nodePort": port.node_port,
                     "proxyPort": served.proxy_port,
                     "listen": self.options.listen_ip or "0.0.0.0",
-                    "endpoints": [f"{ip}:{p}" for ip, p in endpoints],
+                    "endpoints": [_host_port(ip, p) for ip, p in endpoints],
                     "next": next_index,
                     "affinitySeconds": affinity,
-                    "sessions": {ip: f"{a}:{p}" for ip, (a, p) in self.balancer.live_sessions(name).items()},
+                    "sessions": {ip: _host_port(a, p) for ip, (a, p) in self.balancer.live_sessions(name).items()},
                 }
             )
         return out

@@ -12,8 +12,13 @@ import logging
 import os
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from svclab.testbed.local.component_logging import configure_logging
+
+if TYPE_CHECKING:
+    from .agent.mirror import MirrorPods, StaticPod
+    from .agent.node import NodeOptions
 
 __all__ = ["add_arguments", "run"]
 
@@ -28,6 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", required=True, type=Path)
     parser.add_argument("--labels", default="", help="k=v,k2=v2 node labels")
     parser.add_argument("--register-with-taints", default="", help="key=value:Effect,... taints")
+    parser.add_argument(
+        "--static-pods",
+        default="",
+        help="component=supervisor-child,...: components of this node published as mirror pods in kube-system",
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
 
 
@@ -53,6 +63,30 @@ def _install_stop_signals(task: asyncio.Future[None]) -> None:
         signal.signal(signum, on_signal)
 
 
+def _mirror_pods(client: Any, args: argparse.Namespace, node: NodeOptions) -> MirrorPods | None:
+    """The mirror-pod publisher of ``--static-pods``; a component's process is found the way
+    ``svclab fault`` finds it, in the cluster state directory (``STATE/nodes/NODE`` is ours)."""
+    from .agent.mirror import MirrorPods, parse_static_pods
+    from .supervisor import running_child_pid
+
+    static_pods = parse_static_pods(args.static_pods)
+    if not static_pods:
+        return None
+    cluster_state = Path(args.state_dir).parent.parent
+
+    def find(static: StaticPod) -> tuple[int, list[str]] | None:
+        pid = running_child_pid(cluster_state, static.child)
+        if pid is None:
+            return None
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+        except OSError:
+            return None
+        return pid, [part.decode(errors="replace") for part in argv]
+
+    return MirrorPods(client, node_name=args.node_name, node_ips=node.node_ips, static_pods=static_pods, find=find)
+
+
 async def _main(args: argparse.Namespace) -> int:
     from svclab.kube import make_client
 
@@ -68,7 +102,9 @@ async def _main(args: argparse.Namespace) -> int:
         taints=parse_taints(args.register_with_taints),
     )
     client = make_client(args.kubeconfig, field_manager="svclab-node-agent")
-    agent = NodeAgent(client, cluster=args.cluster, node=node, state_dir=args.state_dir)
+    agent = NodeAgent(
+        client, cluster=args.cluster, node=node, state_dir=args.state_dir, mirror_pods=_mirror_pods(client, args, node)
+    )
     task = asyncio.ensure_future(agent.run())
     _install_stop_signals(task)
     try:

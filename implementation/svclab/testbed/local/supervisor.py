@@ -121,6 +121,9 @@ def _node_children(info: ClusterInfo, base: list[str], with_proxy: bool) -> list
             agent += ["--labels", ",".join(f"{k}={v}" for k, v in node.labels)]
         if node.taints:
             agent += ["--register-with-taints", ",".join(t.flag() for t in node.taints)]
+        static = _static_pods(info, node, with_proxy)
+        if static:
+            agent += ["--static-pods", static]
         children.append(ChildSpec(f"node-agent-{node.name}", tuple(agent), node.netns, node.name))
         if info.external_proxy is not None:
             children.append(_external_child(f"proxy-{node.name}", info.external_proxy, info, node))
@@ -145,6 +148,20 @@ def _node_children(info: ClusterInfo, base: list[str], with_proxy: bool) -> list
                 proxy.append("--no-mode-fallback")
             children.append(ChildSpec(f"proxy-{node.name}", tuple(proxy), node.netns, node.name))
     return children
+
+
+def _static_pods(info: ClusterInfo, node: NodeInfo, with_proxy: bool) -> str:
+    """The node agent's ``--static-pods``: the components shown as mirror pods on ``node``
+    (the control plane on the first node, as kubeadm places it; a proxy on every node).
+    External commands are the user's, not ours to publish."""
+    pods = []
+    if node is info.nodes[0]:
+        pods += ["kube-apiserver=apiserver", "kube-scheduler=scheduler"]
+        if info.controllers and info.external_controllers is None:
+            pods.append("kube-controller-manager=controller-manager")
+    if with_proxy and info.external_proxy is None:
+        pods.append(f"kube-proxy=proxy-{node.name}")
+    return ",".join(pods)
 
 
 def placeholder_values(info: ClusterInfo, node: NodeInfo) -> dict[str, str]:

@@ -119,9 +119,9 @@ def test_command_and_args_are_expanded_from_env() -> None:
 
 
 def test_image_without_command_is_not_supported() -> None:
-    launch = container_argv({"name": "c", "image": "nginx:1.27"}, {})
+    launch = container_argv({"name": "c", "image": "redis:7.4"}, {})
     assert launch.argv == () and launch.reason == IMAGE_NOT_SUPPORTED
-    assert "nginx:1.27" in launch.message
+    assert "redis:7.4" in launch.message
 
 
 def test_env_values_and_downward_api_fields() -> None:

@@ -4,8 +4,10 @@
 what the kernel checks (missing chains/sets/maps, references to missing
 chains, deleting a non-empty or referenced chain, deleting a missing
 element) and applies them atomically, raising ``NftError`` with the failing
-line. ``dump()`` lists the table as ``add ...`` lines in knftables' order
-(table, sets and maps, chains, rules, elements). The packet tracer over it
+line. Rules come as ``add rule CHAIN RULE`` or as the body of ``add chain
+CHAIN { RULE ; RULE ; }`` (how a split full sync spells them). ``dump()``
+lists the table as ``add ...`` lines in knftables' order (table, sets and
+maps, chains, rules, elements). The packet tracer over it
 is ``trace_nft.NftTracer``.
 """
 
@@ -107,12 +109,37 @@ def _referenced(model: NftModel, chain: str) -> bool:
     return in_rules or in_elements
 
 
+def _statements(block: str) -> list[str]:
+    """The ``;``-separated statements of ``{ ... }``, braces inside a statement kept whole."""
+    body, out, depth, current = block.strip()[1:-1], [], 0, ""
+    for char in body:
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if char == ";" and depth == 0:
+            out.append(current.strip())
+            current = ""
+        else:
+            current += char
+    return [stmt for stmt in (*out, current.strip()) if stmt]
+
+
+def _add_chain(m: NftModel, name: str, rest: str | None) -> None:
+    """``add chain NAME`` with an optional body: a declaration (type/hook, comment, policy) or rules,
+    which are appended as ``add rule`` would (nft accepts both in one body; the modes never mix them)."""
+    statements = _statements(rest) if rest else []
+    rules = [stmt for stmt in statements if not stmt.startswith(("type ", "comment ", "policy "))]
+    if rules and len(rules) != len(statements):
+        raise ValueError(f"fake: chain {name} body mixes a declaration and rules")
+    m.chains.setdefault(name, ("" if rules or not rest else " " + rest, []))
+    for rule in rules:
+        _apply(m, "add", "rule", name, rule)
+
+
 def _apply(m: NftModel, verb: str, kind: str, name: str, rest: str | None) -> None:
     if not m.exists:
         raise ValueError("table does not exist")
     if kind == "chain":
         if verb == "add":
-            m.chains.setdefault(name, ((" " + rest) if rest else "", []))
+            _add_chain(m, name, rest)
         elif name not in m.chains:
             raise ValueError(f"no such chain {name}")
         elif verb == "flush":

@@ -6,6 +6,9 @@ handed to its worker (which starts graceful termination on a
 ``deletionTimestamp``); a pod that vanished from the API without going through
 the agent (force deletion) has its processes killed and its sandbox removed.
 
+Mirror pods (:mod:`.mirror`) of the components the node hosts are kept in
+``kube-system`` and never run here.
+
 The agent also serves its pods' logs and exec to the API server
 (:mod:`.server`, on ``<state-dir>/kubelet.sock``).
 
@@ -33,6 +36,7 @@ from svclab.kube import RECONNECT_BACKOFF, FuncHandler, Informer, ReflectorOptio
 
 from .containers import ContainerRunner
 from .ipam import PodIPAllocator
+from .mirror import MirrorPods, is_mirror_pod
 from .node import Heartbeat, NodeOptions, register_node
 from .podworker import AgentContext, PodWorker
 from .sandbox import Sandbox, destroy_sandbox, load_sandboxes
@@ -47,9 +51,18 @@ TERMINAL_PHASES = ("Succeeded", "Failed")
 class NodeAgent:
     """kubelet's role for one node of a local cluster."""
 
-    def __init__(self, client: Any, *, cluster: str, node: NodeOptions, state_dir: Path) -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        cluster: str,
+        node: NodeOptions,
+        state_dir: Path,
+        mirror_pods: MirrorPods | None = None,
+    ) -> None:
         self._client = client
         self._node = node
+        self._mirror_pods = mirror_pods
         state_dir.mkdir(parents=True, exist_ok=True)
         self._context = AgentContext(
             client=client,
@@ -79,6 +92,8 @@ class NodeAgent:
         except OSError as exc:  # pods still run; only logs/exec/port-forward through the API are lost
             log.error("cannot serve logs and exec on %s: %s", self._state_dir / SOCKET_NAME, exc)
         heartbeat = asyncio.ensure_future(Heartbeat(self._client, self._node).run())
+        if self._mirror_pods is not None:
+            self._spawn(self._mirror_pods.run())
         self.informer.add_handler(
             FuncHandler(
                 on_add=self._on_pod, on_update=lambda _old, new: self._on_pod(new), on_delete=self._on_pod_deleted
@@ -123,6 +138,8 @@ class NodeAgent:
 
     def _on_pod(self, pod: Pod) -> None:
         data = pod.to_dict()
+        if is_mirror_pod(data):
+            return  # the supervisor runs that process; MirrorPods only publishes it
         uid = data["metadata"]["uid"]
         worker = self._workers.get(uid)
         if worker is not None:

@@ -4,8 +4,11 @@
 built-in agnhost for ``registry.k8s.io/e2e-test-images/agnhost:*`` (its
 ``args`` are agnhost's), the pause image as agnhost ``pause``, otherwise the
 container's ``command`` + ``args`` (with ``$(VAR)`` expansion from its env).
-An image without a command cannot run here: the container waits with reason
-:data:`IMAGE_NOT_SUPPORTED` and the pod stays ``Pending``.
+An image whose files and default command are built in (``nginx``, see
+:mod:`.image_fs`) runs that command, with the image's files in mounts of its
+own; an exec joins them. Any other image without a command cannot run here:
+the container waits with reason :data:`IMAGE_NOT_SUPPORTED` and the pod stays
+``Pending``.
 
 :class:`ContainerRunner` starts the process in the pod's namespaces and
 restarts it per ``restartPolicy`` with kubelet's crash-loop backoff: the first
@@ -20,6 +23,7 @@ unknown (:data:`UNKNOWN_EXIT_CODE`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import os
 import re
@@ -31,6 +35,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .image_fs import ImageFiles, image_files, joining_mounts, mounting, prepare
 from .logs import ContainerLogs, pump
 from .sandbox import Sandbox, process_start_ticks, save_sandbox
 from .status import ContainerView, RunState
@@ -78,6 +83,8 @@ class Launch:
     message: str = ""
     #: set in the process's environment on top of the container's own (not shown as the pod's env)
     extra_env: tuple[tuple[str, str], ...] = ()
+    #: the image's own files, seen by the container in a mount namespace of its own (image_fs.py)
+    files: ImageFiles | None = None
 
 
 def _repository(image: str) -> str:
@@ -112,12 +119,16 @@ def container_argv(container: Mapping[str, Any], env: Mapping[str, str]) -> Laun
         return Launch(agnhost + tuple(rest), extra_env=(("PYTHONPATH", SVCLAB_ROOT),))
     if repository in PAUSE_IMAGES and not command:
         return Launch(PAUSE_ARGV)
+    files = image_files(repository)
     if command:
-        return Launch(tuple(command + args))
+        return Launch(tuple(command + args), files=files)
+    if files is not None:  # an image whose default command is built in (today: nginx)
+        builtin = (sys.executable, "-m", f"svclab.testbed.local.{files.builtin}")
+        return Launch(builtin, extra_env=(("PYTHONPATH", SVCLAB_ROOT),), files=files)
     return Launch(
         (),
         IMAGE_NOT_SUPPORTED,
-        f"svclab runs only the built-in {AGNHOST_IMAGE} image or containers with a "
+        f"svclab runs only the built-in {AGNHOST_IMAGE} and nginx images or containers with a "
         f"command; image {image!r} has no command in the pod spec",
     )
 
@@ -255,8 +266,13 @@ class ContainerRunner:
 
     def entering(self) -> Callable[[], None]:
         """A ``preexec_fn`` that puts a process where this container's run: the pod's
-        namespaces and the container's working directory."""
-        return self._sandbox.entering(self.spec.get("workingDir") or None)
+        namespaces, its own mounts (an image with files) and the container's working directory."""
+        workdir = self.spec.get("workingDir") or None
+        enter = self._sandbox.entering(workdir)
+        process = self._process
+        if self._launch.files is None or process is None or process.returncode is not None:
+            return enter
+        return _chain(enter, joining_mounts(process.pid, workdir))
 
     def _set(self, **changes: Any) -> None:
         self.view = replace(self.view, **changes)
@@ -322,7 +338,7 @@ class ContainerRunner:
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=out,
                     stderr=err,
-                    preexec_fn=self._sandbox.entering(workdir),
+                    preexec_fn=self._preexec(workdir),
                 )
         except OSError as exc:
             now = rfc3339(_now())
@@ -356,6 +372,14 @@ class ContainerRunner:
         )
         return await self._finished(process, started)
 
+    def _preexec(self, workdir: str | None) -> Callable[[], None]:
+        """Into the pod; with the image's files, a fresh writable layer in mounts of its own."""
+        enter = self._sandbox.entering(workdir)
+        if self._launch.files is None:
+            return enter
+        overlay = prepare(Path(self._sandbox.directory) / "rootfs" / self.name, self._launch.files)
+        return _chain(enter, mounting(overlay))
+
     async def _follow(self, adoption: Adoption) -> int:
         """Follow a process a previous agent started, keeping what its status said."""
         process = AdoptedProcess(adoption.pid)
@@ -387,11 +411,19 @@ class ContainerRunner:
         return exit_code
 
     async def stop(self, grace_seconds: float) -> None:
-        """SIGTERM the container's process group, SIGKILL it after ``grace_seconds``."""
+        """SIGTERM the container's process group, SIGKILL it after ``grace_seconds``; returns
+        once the container shows as terminated (so a final pod status says so, as kubelet's
+        does: Ready False before the pod goes), or OUTPUT_GRACE + 1 s after the process ended."""
         self._stopping = True
         process = self._process
         if process is not None and process.returncode is None:
             await _terminate(process, grace_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._until_not_running(), OUTPUT_GRACE + 1.0)
+
+    async def _until_not_running(self) -> None:
+        while self.view.state is RunState.RUNNING:
+            await self.wait_changed()
 
 
 async def _terminate(process: asyncio.subprocess.Process | AdoptedProcess, grace_seconds: float) -> None:
@@ -448,6 +480,14 @@ def _signal_group(pid: int, signum: int) -> None:
         os.killpg(pid, signum)  # the container leads its own session (Sandbox.entering)
     except ProcessLookupError:
         pass
+
+
+def _chain(*steps: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        for step in steps:
+            step()
+
+    return run
 
 
 def _now() -> float:

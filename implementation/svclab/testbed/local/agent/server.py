@@ -18,7 +18,8 @@ Paths, as kubelet serves them:
 * ``GET /attach/NS/POD/CONTAINER``: the same WebSocket, carrying the container's
   output from then on until it exits.
 * ``GET /portForward/NS/POD``: a WebSocket upgrade with subprotocol
-  ``SPDY/3.1+portforward.k8s.io`` (:mod:`.portforward_session`); connections go
+  ``SPDY/3.1+portforward.k8s.io`` (:mod:`.portforward_session`), or plain WebSocket
+  channels with ``?ports=`` (:mod:`.ws_portforward`); connections go
   to localhost in the pod's network namespace.
 
 Errors are ``Status`` bodies with kubelet's messages, which the API server
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import logging
 import socket
 import time
@@ -48,6 +50,7 @@ from .logs import LogQuery, parse_entry, render
 from .portforward_session import PROTOCOL, run_port_forward
 from .sandbox import Sandbox
 from .status import RunState
+from .ws_portforward import CHANNEL_PROTOCOLS, parse_ports, run_channel_port_forward
 
 __all__ = ["PodLookup", "SOCKET_NAME", "StreamingServer", "log_query"]
 
@@ -233,12 +236,23 @@ class StreamingServer:
         sandbox = self._pods.sandbox(m["namespace"], m["pod"])
         if sandbox is None:
             return _status(404, "NotFound", f'pod "{m["pod"]}" has no sandbox on this node')
-        offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
-        if PROTOCOL not in offered:
-            return _status(400, "BadRequest", f"a WebSocket with subprotocol {PROTOCOL} is required")
-        ws = web.WebSocketResponse(protocols=(PROTOCOL,), autoping=True)
+        offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+        connect = functools.partial(_connect_in, sandbox.netns)
+        if PROTOCOL in offered:  # kubectl: SPDY inside the WebSocket
+            ws = web.WebSocketResponse(protocols=(PROTOCOL,), autoping=True)
+            await ws.prepare(request)
+            await run_port_forward(ws, connect)
+            return ws
+        if offered and not set(offered) & set(CHANNEL_PROTOCOLS):
+            wanted = " or ".join((PROTOCOL, *CHANNEL_PROTOCOLS))
+            return _status(400, "BadRequest", f"a WebSocket with subprotocol {wanted} (or none) is required")
+        try:
+            ports = parse_ports(request.query.getall("ports", []))
+        except ValueError as exc:
+            return _status(400, "BadRequest", str(exc))
+        ws = web.WebSocketResponse(protocols=CHANNEL_PROTOCOLS, autoping=True)
         await ws.prepare(request)
-        await run_port_forward(ws, lambda port: _connect_in(sandbox.netns, port))
+        await run_channel_port_forward(ws, ports, connect)
         return ws
 
 

@@ -57,8 +57,10 @@ __all__ = [
 ]
 
 CONSOLE_FILE = "console.log"  # the guest kernel's console (UML's stdout)
-#: What an ipvs testbed needs; the UML kernel autoloads the rest (ipset types, xt_*).
+#: What an ipvs testbed needs; the UML kernel autoloads the rest (ipset types, xt_*, ip6table_*).
+#: ``ipv6`` is a module in Debian's linux.uml: without it no IPv6 address, route or socket (dual-stack).
 IPVS_MODULES = (
+    "ipv6",
     "ip_vs",
     "ip_vs_rr",
     "ip_vs_wrr",
