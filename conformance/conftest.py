@@ -25,10 +25,12 @@ test skips there, saying so; a ``--testbed`` spec with ``provider:
 kubeconfig`` names the mode; an ``external`` proxy is tested as the mode its
 ``spec.proxy.rules`` names, else as ``unknown``); ``needs_proxy`` / ``needs_controllers`` skip when the
 component does not run; feature markers (``nodes``, ``pods``, ``services``, ...)
-select areas with ``-m``. ``--neutral-share K/N`` runs only the K-th of N shares of
-the mode-neutral tests (no ``needs_proxy``; ``dual_stack`` tests are in every share): N
-testbeds with the same API server and controllers judge them together (``make test``,
-``svclab run``'s quick profile).
+select areas with ``-m``; ``fault_sample`` marks one ``disruption`` test per fault kind
+(the slow UML guest of ``make test`` runs only those of the area).
+``--neutral-share K/N`` runs only the K-th of N shares of the mode-neutral tests (no
+``needs_proxy``; ``dual_stack`` tests are in every share): N testbeds with the same
+API server and controllers judge them together (``make test``, ``svclab run``'s quick
+profile).
 """
 
 from __future__ import annotations
@@ -113,6 +115,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "breadth: beyond upstream's official conformance tests; `svclab run`'s quick profile leaves them out",
+    )
+    config.addinivalue_line(
+        "markers",
+        "fault_sample: one disruption test per fault kind (kill, stop/continue, flush-rules, flush-conntrack, "
+        "cut-off/heal); what make test's UML lane runs of the disruption area",
     )
     for name, text in FEATURE_MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")

@@ -108,6 +108,7 @@ class _Writer:
             return False
 
 
+@pytest.mark.fault_sample
 def test_apiserver_killed_during_a_burst_of_writes(cluster: ClusterUnderTest, client: Client, namespace: str) -> None:
     workers = worker_nodes(cluster)
     (first,) = create_backends(client, cluster, namespace, 1, nodes=workers[:1])
@@ -151,6 +152,7 @@ def test_apiserver_killed_during_a_burst_of_writes(cluster: ClusterUnderTest, cl
     assert set(seen) - {""} == {first, second}
 
 
+@pytest.mark.fault_sample
 def test_traffic_flows_while_the_apiserver_is_frozen(cluster: ClusterUnderTest, client: Client, namespace: str) -> None:
     workers = worker_nodes(cluster)
     backends = create_backends(client, cluster, namespace, 2, nodes=workers)
@@ -222,6 +224,7 @@ def _cut_off_while_services_change(cluster: ClusterUnderTest, client: Client, na
     assert set(seen) - {""} == {first, second}
 
 
+@pytest.mark.fault_sample
 def test_node_cut_off_from_the_apiserver_serves_old_rules_and_converges(
     cluster: ClusterUnderTest, client: Client, namespace: str
 ) -> None:

@@ -206,6 +206,7 @@ def test_restarted_proxy_keeps_established_flows_and_converges(
     delete_pods(client, namespace, [first, second])
 
 
+@pytest.mark.fault_sample
 def test_rules_flushed_by_an_outsider_are_restored(cluster: ClusterUnderTest, client: Client, namespace: str) -> None:
     backend_node, client_node = _two_workers(cluster)
     (first,) = create_backends(client, cluster, namespace, 1, nodes=[backend_node])
@@ -257,9 +258,14 @@ while time.monotonic() < deadline and (marked is None or time.monotonic() < mark
 gaps = [b - a for a, b in zip(times, times[1:])]
 print(json.dumps({"answers": answers, "longest_silence": max(gaps, default=60.0)}))
 """
-DESTROY_LISTEN = "3.917"  # seconds the conntrack event listener runs (odd, to find its process)
+# The conntrack event listener runs until the flow is done (then SIGINT: conntrack prints
+# what it saw and exits); this bounds a listener whose test died (odd, to find its process).
+# A fixed 3.9 s listener ended before the flush inside the UML guest, where one command
+# on a node took 3-5 s under make test's load (issue 15).
+DESTROY_LISTEN = "120.917"
 
 
+@pytest.mark.fault_sample
 def test_conntrack_flushed_under_udp_load_flows_continue(
     cluster: ClusterUnderTest, client: Client, namespace: str
 ) -> None:
@@ -270,18 +276,22 @@ def test_conntrack_flushed_under_udp_load_flows_continue(
     wait_ready(client, namespace, [first])
     tag, source_port = uuid.uuid4().hex[:8], random.randint(*SOURCE_PORTS)
     marker, log = f"/tmp/svclab-udp-flushed-{tag}", f"/tmp/svclab-udp-{tag}.log"
-    listener = ["timeout", DESTROY_LISTEN, "conntrack", "-E", "-e", "DESTROY"]
+    listener = ["timeout", "-s", "INT", DESTROY_LISTEN, "conntrack", "-E", "-e", "DESTROY"]
+    pattern = "^" + " ".join(listener)
     with _conntrack_events(cluster, client_node), concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         # Until the proxy has the Service the datagrams are refused; the flow starts once one answers.
         wait_for(lambda: _udp_answers(cluster, namespace, pod, vip), what="the UDP Service answers")
         flow = pool.submit(python_in_pod, cluster, namespace, pod, _UDP_FLOW, vip, "80", str(source_port), marker, log)
         wait_for(lambda: flow.done() or _lines(cluster, namespace, pod, log) >= 10, what="the UDP flow answering")
-        events = pool.submit(cluster.exec_on_node, client_node, listener)
-        listening = ["pgrep", "-f", " ".join(listener)]
-        wait_for(lambda: cluster.exec_on_node(client_node, listening).rc == 0, what="the conntrack event listener")
-        inject(cluster, "flush-conntrack", client_node)
-        cluster.exec_in_pod(namespace, pod, ["touch", marker])
-        result = json.loads(flow.result().check().stdout)
+        events = pool.submit(cluster.exec_on_node, client_node, listener, timeout=float(DESTROY_LISTEN) + 30)
+        try:
+            listening = ["pgrep", "-f", pattern]
+            wait_for(lambda: cluster.exec_on_node(client_node, listening).rc == 0, what="the conntrack event listener")
+            inject(cluster, "flush-conntrack", client_node)
+            cluster.exec_in_pod(namespace, pod, ["touch", marker])
+            result = json.loads(flow.result().check().stdout)
+        finally:  # timeout passes SIGINT on to conntrack
+            cluster.exec_on_node(client_node, ["pkill", "-INT", "-f", pattern])
         destroyed = [line for line in events.result().stdout.splitlines() if f"sport={source_port} " in line]
     cluster.exec_in_pod(namespace, pod, ["rm", "-f", log, marker])
     assert destroyed, f"the flush did not remove the flow's conntrack entry: {events.result()}"

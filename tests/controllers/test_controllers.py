@@ -253,3 +253,12 @@ async def test_syncs_never_mutate_the_informer_caches(make_harness: Any) -> None
             await controller.sync(key)
         assert [[obj.to_dict() for obj in i.store.list()] for i in stores] == snapshot, name
     assert before != snapshot, "the pod change must have reached the cache"
+
+
+def test_the_controllers_informers_retry_a_lost_api_server_about_every_second() -> None:
+    from svclab.controllers.informers import SharedInformers
+    from svclab.kube import RECONNECT_BACKOFF
+    from svclab.kube.testing import FakeClient
+
+    informers = SharedInformers(FakeClient())
+    assert informers.pods.options.backoff == informers.of(Service).options.backoff == RECONNECT_BACKOFF

@@ -15,6 +15,7 @@ from lightkube.resources.core_v1 import Pod
 
 from svclab.kube.list_watch import ClientListerWatcher
 from svclab.kube.reflector import (
+    RECONNECT_BACKOFF,
     Backoff,
     BackoffState,
     EventAction,
@@ -108,6 +109,14 @@ def test_backoff_doubles_with_jitter_caps_and_resets() -> None:
     assert delays == pytest.approx([0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 30.0])
     assert state.next_delay(0.0, 0.5) == pytest.approx(45.0)  # cap, then +50 % jitter
     assert state.next_delay(1000.0, 0.0) == pytest.approx(0.8)  # quiet for > 2 min
+
+
+def test_svclabs_components_retry_a_lost_api_server_about_every_second() -> None:
+    """However long the API server stays away, the next try is at most 2 s off (1 s cap
+    plus full jitter), where client-go's default waits up to a minute (issue 15)."""
+    state = BackoffState(RECONNECT_BACKOFF)
+    delays = [state.next_delay(float(second), 0.999) for second in range(30)]
+    assert max(delays) < 2.0 and delays[0] < 1.0
 
 
 def _reflector(client: FakeClient, clock: FakeClock, sink: RecordingSink) -> Reflector[Pod]:

@@ -98,20 +98,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _bind(host: str, port: int, netns: str | None = None) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    if netns is None:
-        sock = socket.socket(family, socket.SOCK_STREAM)
-    else:
-        # A socket keeps the namespace it was made in. pyroute2 makes it in a short-lived
-        # child (one fork, at start-up); flags=0: a missing namespace is an error, never
-        # created. The testbed's own setns helpers are above this layer.
-        from pyroute2 import netns as pyroute2_netns
-
-        sock = pyroute2_netns.create_socket(netns, family, socket.SOCK_STREAM, flags=0)
+    sock = socket.socket(family, socket.SOCK_STREAM) if netns is None else _socket_in_netns(netns, family)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(1024)
     sock.setblocking(False)
     return sock
+
+
+_CLONE_NEWNET = 0x40000000
+
+
+def _socket_in_netns(netns: str, family: int) -> socket.socket:
+    """A socket made inside ``/run/netns/<netns>`` (a socket keeps the namespace it was made
+    in); the thread goes back to its own namespace at once. A missing namespace is an
+    error, never created. Done in this thread at start-up (nothing else runs yet) rather
+    than in pyroute2's forked helper: inside a busy UML guest that helper missed its
+    timeout and the restarted API server exited (issue 15). The testbed's own setns
+    helpers are above this layer; Python 3.11 has no ``os.setns``, hence ctypes."""
+    import ctypes
+    import os
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def setns(fd: int) -> None:
+        if libc.setns(fd, _CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns into the network namespace {netns}: {os.strerror(err)}")
+
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        target = os.open(f"/run/netns/{netns}", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            setns(target)
+        finally:
+            os.close(target)
+        try:
+            return socket.socket(family, socket.SOCK_STREAM)
+        finally:
+            setns(home)
+    finally:
+        os.close(home)
 
 
 def _bind_all(args: argparse.Namespace) -> list[socket.socket]:
@@ -224,9 +251,8 @@ def run(args: argparse.Namespace) -> int:
         await serve(args, stop, sockets)
 
     try:
-        # Bound before the loop's signal handlers exist: pyroute2 makes a netns socket in a
-        # forked helper that it stops with SIGTERM, and the helper shares the loop's wakeup
-        # fd, so the server would take the helper's SIGTERM for its own and exit.
+        # Bound before the loop's signal handlers exist (pyroute2's forked netns helper, used
+        # once, shared the loop's wakeup fd: its SIGTERM stopped the server).
         asyncio.run(main(_bind_all(args)))
     except OSError as exc:
         print(f"svclab apiserver: {exc}", file=sys.stderr)

@@ -27,6 +27,7 @@ from svclab.apimachinery.labels import ValidatedSetSelector
 from svclab.kube.informer import Informer, wait_for_sync
 from svclab.kube.models import meta
 from svclab.kube.names import NamespacedName
+from svclab.kube.reflector import RECONNECT_BACKOFF, ReflectorOptions
 
 from .pods_and_services import svc_spec
 from .well_known import LABEL_MANAGED_BY, LABEL_SERVICE_NAME
@@ -90,7 +91,8 @@ class SharedInformers:
     def _get(self, resource: type[T]) -> Informer[T]:
         informer = self._informers.get(resource)
         if informer is None:
-            informer = Informer(self.client, resource)
+            # A lost API server is retried every second or so (issue 15).
+            informer = Informer(self.client, resource, ReflectorOptions(backoff=RECONNECT_BACKOFF))
             if resource is EndpointSlice:
                 informer.store.add_index(SERVICE_INDEX, _slice_service_index)
             elif resource is Pod:

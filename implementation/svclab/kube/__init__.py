@@ -23,7 +23,7 @@ from .rate_limiter import (
     RateLimiter,
     default_controller_rate_limiter,
 )
-from .reflector import Backoff, Reflector, ReflectorOptions
+from .reflector import RECONNECT_BACKOFF, Backoff, Reflector, ReflectorOptions
 from .store import NAMESPACE_INDEX, Store
 from .workqueue import DEFAULT_MAX_RETRIES, ShutDown, WorkQueue, run_workers
 
@@ -45,6 +45,7 @@ __all__ = [
     "MaxOfRateLimiter",
     "NAMESPACE_INDEX",
     "NamespacedName",
+    "RECONNECT_BACKOFF",
     "RateLimiter",
     "Reflector",
     "ReflectorOptions",

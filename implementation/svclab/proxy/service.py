@@ -191,12 +191,9 @@ def _informers(
     from lightkube.resources.discovery_v1 import EndpointSlice
 
     from svclab.kube.informer import Informer
-    from svclab.kube.reflector import Backoff, ReflectorOptions
+    from svclab.kube.reflector import RECONNECT_BACKOFF, ReflectorOptions
 
-    # Retry a lost API server every second or so, not client-go's up to 30 s: a node cut
-    # off for 30 s should converge within seconds of healing (issue 15). The connect
-    # timeout already paces attempts while packets are dropped.
-    backoff = Backoff(initial=0.5, cap=1.0)
+    backoff = RECONNECT_BACKOFF  # a lost API server is retried every second or so (issue 15)
 
     def queued(handler: Callable[[Any | None, Any | None], None]) -> Callable[[Any | None, Any | None], None]:
         def wrapped(old: Any | None, new: Any | None) -> None:

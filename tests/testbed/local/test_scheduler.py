@@ -107,3 +107,12 @@ def test_fit_error_reasons(nodes: list[dict[str, Any]], expected: str) -> None:
 def test_full_node_is_too_many_pods() -> None:
     result = choose_node(pod(), [node("w1")], {"w1": 110})
     assert isinstance(result, FitError) and "1 Too many pods." in result.message
+
+
+def test_the_scheduler_retries_a_lost_api_server_about_every_second() -> None:
+    from svclab.kube import RECONNECT_BACKOFF
+    from svclab.kube.testing import FakeClient
+    from svclab.testbed.local.scheduler import Scheduler
+
+    scheduler = Scheduler(FakeClient())  # before the loopback port was fixed it never came back (issue 15)
+    assert scheduler.pods.options.backoff == scheduler.nodes.options.backoff == RECONNECT_BACKOFF

@@ -89,13 +89,12 @@ def _signal(handle: LocalClusterHandle, request: FaultRequest) -> str:
     if request.target not in names:
         raise FaultError(f"cluster {handle.name} has no component {request.target} (components: {', '.join(names)})")
     signum, verb, after = _SIGNALS[request.action]
-    pid = handle.component_pid(request.target, stopped=request.action is FaultAction.CONTINUE)
+    pid = handle.signal_child(request.target, signum, stopped=request.action is FaultAction.CONTINUE)
     if pid is None and request.action is FaultAction.KILL:  # a frozen one can be killed too
-        pid = handle.component_pid(request.target, stopped=True)
+        pid = handle.signal_child(request.target, signum, stopped=True)
     if pid is None:
         state = "stopped" if request.action is FaultAction.CONTINUE else "running (restarting or stopped?)"
         raise ProviderError(f"{handle.name}: {request.target} is not {state} now")
-    handle.signal_component(pid, signum)
     return f"{handle.name}: {verb} {request.target} (pid {pid}, {signum.name}); {after}"
 
 

@@ -8,16 +8,17 @@ guest's exec agent (``svclab.testbed.local.captured``: no svclab process per
 command); without capture the calling process itself becomes the command
 (``svclab exec``).
 
-Its ``fault`` hook (``svclab.testbed.local.faults``) rests on two process hooks,
-``component_pid`` and ``signal_component``, in the cluster's kernel (through
-the exec agent for a cluster inside a User-Mode Linux guest).
+Its ``fault`` hook (``svclab.testbed.local.faults``) rests on ``signal_child``:
+find a component by its supervisor's PID file and signal it, in the cluster's
+kernel (for a cluster inside a User-Mode Linux guest one shell command through
+the exec agent). ``component_pid`` and ``signal_component`` are the two halves,
+for tests.
 """
 
 from __future__ import annotations
 
 import os
 import platform
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,17 +87,7 @@ class LocalClusterHandle:
         """PID of a running component by its supervisor name (``controller-manager``,
         ``proxy-<node>``, ``node-agent-<node>``, ...) in the cluster's kernel; None while
         there is none (e.g. restarting). ``stopped``: the one frozen with SIGSTOP."""
-        state_dir = str(self.info.state_dir)
-        if self.info.uml is None:
-            from svclab.testbed.local.supervisor import running_child_pid
-
-            return running_child_pid(state_dir, child, stopped=stopped)
-        code = (
-            "from svclab.testbed.local.supervisor import running_child_pid; "
-            f"print(running_child_pid({state_dir!r}, {child!r}, stopped={stopped!r}) or '')"
-        )
-        found = self.exec_on_node(self.info.nodes[0].name, [sys.executable, "-c", code]).check()
-        return int(found.stdout) if found.stdout.strip() else None
+        return self.signal_child(child, 0, stopped=stopped)
 
     def signal_component(self, pid: int, signum: int) -> None:
         """Send ``signum`` to a component found with ``component_pid``."""
@@ -104,6 +95,23 @@ class LocalClusterHandle:
             os.kill(pid, signum)
             return
         self.exec_on_node(self.info.nodes[0].name, ["kill", f"-{signum}", str(pid)]).check()
+
+    def signal_child(self, child: str, signum: int, *, stopped: bool = False) -> int | None:
+        """Send ``signum`` to the component ``child`` that runs now (``stopped``: that is
+        frozen now) and return its PID; None when there is none (0 only looks)."""
+        from svclab.testbed.local.supervisor import NO_SUCH_CHILD, child_signal_script, running_child_pid
+
+        if self.info.uml is None:
+            pid = running_child_pid(self.info.state_dir, child, stopped=stopped)
+            if pid is not None and signum:
+                os.kill(pid, signum)
+            return pid
+        supervisor = self.info.supervisor_pid or 0
+        script = child_signal_script(self.info.state_dir, child, supervisor, signum, stopped=stopped)
+        done = self.exec_on_node(self.info.nodes[0].name, ["/bin/sh", "-c", script])
+        if done.rc == NO_SUCH_CHILD:
+            return None
+        return int(done.check().stdout)
 
     def fault(self, request: FaultRequest) -> str:
         """See ``ClusterHandle.fault`` (``svclab.testbed.local.faults``)."""

@@ -31,7 +31,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Node, Pod, PodBinding
 from lightkube.types import PatchType
 
-from svclab.kube import FuncHandler, Informer
+from svclab.kube import RECONNECT_BACKOFF, FuncHandler, Informer, ReflectorOptions
 
 __all__ = ["FitError", "Scheduler", "choose_node", "node_fit_failure"]
 
@@ -200,8 +200,9 @@ class Scheduler:
 
     def __init__(self, client: Any) -> None:
         self._client = client
-        self.pods: Any = Informer(client, Pod)
-        self.nodes: Any = Informer(client, Node)
+        # A lost API server is retried every second or so (issue 15).
+        self.pods: Any = Informer(client, Pod, ReflectorOptions(backoff=RECONNECT_BACKOFF))
+        self.nodes: Any = Informer(client, Node, ReflectorOptions(backoff=RECONNECT_BACKOFF))
         self._kick = asyncio.Event()
         self._assumed: dict[str, str] = {}  # pod uid -> node, until the watch shows the binding
         self._reported: dict[str, str] = {}  # pod uid -> last Unschedulable message written

@@ -20,9 +20,15 @@ its log beside the others and found by ``running_child_pid``; likewise the
 user's controllers as ``controller-manager`` (ours, when some still run
 beside them, as ``controller-manager-reference``). External children get
 their extra environment on top of the supervisor's (and the directory of
-``svclab``'s interpreter last on PATH, so a command may name ``svclab``), and their PIDs are
-written to ``pids/<child>``: their argv need not stay what was started
-(a wrapper script may ``exec`` the real program).
+``svclab``'s interpreter last on PATH, so a command may name ``svclab``).
+
+Every child's PID is written to ``pids/<child>`` while it runs (removed when
+it is reaped): a fault finds the component by that file, not by scanning
+/proc for its argv (an external child's argv need not stay what was started,
+and inside a User-Mode Linux guest the scan needed a Python process there:
+25 s under make test's load, issue 15). The host reads the file through the
+shared state directory; ``child_signal_script`` checks and signals the PID in
+one shell command.
 
 Everything but the API server waits until the API server has written its
 kubeconfigs. ``Supervisor.run`` starts the children, restarts one that exits
@@ -35,6 +41,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -54,6 +61,7 @@ __all__ = [
     "Backoff",
     "ChildSpec",
     "Supervisor",
+    "child_signal_script",
     "placeholder_values",
     "plan_children",
     "running_child_pid",
@@ -67,7 +75,8 @@ MAX_BACKOFF = 30.0
 STABLE_AFTER = 10.0  # a child that ran this long starts over at INITIAL_BACKOFF
 STOP_GRACE = 10.0
 POLL_INTERVAL = 0.1
-PIDS_DIR = "pids"  # STATE/pids/<child>: the PIDs of external children
+PIDS_DIR = "pids"  # STATE/pids/<child>: the PID of each running child
+NO_SUCH_CHILD = 3  # child_signal_script's exit status when the child is not in the state asked for
 
 
 def svclab_argv() -> list[str]:
@@ -234,35 +243,41 @@ def running_child_pid(state_dir: str | Path, child: str, *, stopped: bool = Fals
     ...) of the cluster in ``state_dir`` that runs now (not stopped, not a zombie), or
     with ``stopped`` the one that is frozen (SIGSTOP) now.
 
-    Matches parent PID and exact argv from ``plan_children``, so tests can crash or
-    freeze one component. Looks at this kernel's /proc: inside a UML guest for a
-    cluster there (the conformance harness runs it through the exec agent).
+    Reads ``pids/<child>`` and checks in this kernel's /proc that the PID is still the
+    supervisor's child in that state, so tests can crash or freeze one component. For
+    a cluster inside a UML guest the check must run there: ``child_signal_script``.
     """
     from svclab.testbed.local.record import read_cluster
 
     info = read_cluster(Path(state_dir))
-    specs = {spec.name: spec for spec in plan_children(info, base=[])}
-    if child not in specs or not info.supervisor_pid:
+    if not info.supervisor_pid:
         return None
-    if specs[child].external:
-        return _external_child_pid(Path(state_dir), child, info.supervisor_pid)
-    # The arguments after the interpreter and ``-m svclab.cli`` (whose path may be spelt
-    # differently in this process) identify the child.
-    wanted = "\0".join(specs[child].argv).encode()
-    for entry in Path("/proc").iterdir():
-        try:
-            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
-            argv = (entry / "cmdline").read_bytes().rstrip(b"\0") if stat else b""
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if (
-            argv.endswith(b"\0svclab.cli\0" + wanted)
-            and int(fields[1]) == info.supervisor_pid
-            and (fields[0] in "Tt" if stopped else fields[0] not in "ZXTt")
-        ):
-            return int(entry.name)
-    return None
+    try:
+        pid = int((Path(state_dir) / PIDS_DIR / child).read_text())
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()
+    frozen = fields[0] in "Tt"
+    alive = fields[0] not in "ZX" and int(fields[1]) == info.supervisor_pid
+    return pid if alive and frozen is stopped else None
+
+
+def child_signal_script(state_dir: str | Path, child: str, supervisor_pid: int, signum: int, *, stopped: bool) -> str:
+    """A shell script that sends ``signum`` to ``child`` as ``running_child_pid`` finds it
+    (its PID file, parent, state) and prints the PID; exits ``NO_SUCH_CHILD`` when there is no such child.
+    One process for a fault inside a UML guest. Side-effect-free."""
+    # /proc/PID/stat after the command name: state, parent PID, ...
+    none = f"exit {NO_SUCH_CHILD}"
+    state_check = f"T|t) ;; *) {none} ;;" if stopped else f"T|t|Z|X) {none} ;;"
+    return (
+        f"pid=$(cat {shlex.quote(str(Path(state_dir) / PIDS_DIR / child))} 2>/dev/null) || {none}; "
+        f'stat=$(cat "/proc/$pid/stat" 2>/dev/null) || {none}; '
+        "set -- ${stat##*) }; "
+        f'[ "$2" = {supervisor_pid} ] || {none}; '
+        f'case "$1" in {state_check} esac; '
+        f'kill -{signum} "$pid" && echo "$pid"'
+    )
 
 
 def _external_env(extra: tuple[tuple[str, str], ...]) -> dict[str, str]:
@@ -271,17 +286,6 @@ def _external_env(extra: tuple[tuple[str, str], ...]) -> dict[str, str]:
     env = {**os.environ, **dict(extra)}
     env["PATH"] = os.pathsep.join(part for part in (env.get("PATH", ""), str(Path(sys.executable).parent)) if part)
     return env
-
-
-def _external_child_pid(state: Path, child: str, supervisor_pid: int) -> int | None:
-    """An external child's PID from ``pids/<child>``, if it still runs as the supervisor's child."""
-    try:
-        pid = int((state / PIDS_DIR / child).read_text())
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (OSError, ValueError):
-        return None
-    fields = stat[stat.rfind(")") + 2 :].split()
-    return pid if int(fields[1]) == supervisor_pid and fields[0] not in "ZXT" else None
 
 
 @dataclass(slots=True)
@@ -375,9 +379,8 @@ class Supervisor:
             child.process = None
             child.restart_at = self.clock() + child.backoff.next_delay(0.0)
             return
-        if spec.external:
-            (self.state / PIDS_DIR).mkdir(exist_ok=True)
-            (self.state / PIDS_DIR / spec.name).write_text(f"{child.process.pid}\n")
+        (self.state / PIDS_DIR).mkdir(exist_ok=True)
+        (self.state / PIDS_DIR / spec.name).write_text(f"{child.process.pid}\n")
         child.started_at = self.clock()
         log.info("started child=%s pid=%d", spec.name, child.process.pid)
 
@@ -391,6 +394,7 @@ class Supervisor:
             f"--- svclab supervisor: {child.spec.name} exited with {code}; restarting in {delay:.1f}s\n"
         )
         log.warning("exited child=%s code=%s restart_in=%.1f", child.spec.name, code, delay)
+        (self.state / PIDS_DIR / child.spec.name).unlink(missing_ok=True)
         child.process = None
         child.restarts += 1
         child.restart_at = now + delay

@@ -32,7 +32,7 @@ from typing import Any
 
 from lightkube.resources.core_v1 import Pod
 
-from svclab.kube import FuncHandler, Informer, ReflectorOptions
+from svclab.kube import RECONNECT_BACKOFF, FuncHandler, Informer, ReflectorOptions
 
 from .containers import ContainerRunner
 from .ipam import PodIPAllocator
@@ -81,7 +81,7 @@ class NodeAgent:
         self._leftovers: dict[str, Sandbox] = {s.uid: s for s in load_sandboxes(state_dir)}
         self._reserve_leftover_addresses()
         self.informer: Informer[Pod] = Informer(
-            client, Pod, ReflectorOptions(field_selector=f"spec.nodeName={node.name}")
+            client, Pod, ReflectorOptions(field_selector=f"spec.nodeName={node.name}", backoff=RECONNECT_BACKOFF)
         )
 
     async def run(self) -> None:
