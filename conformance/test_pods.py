@@ -180,10 +180,10 @@ def test_unschedulable_pod_reports_why(cluster: ClusterUnderTest, client: Client
 def test_image_that_cannot_run_says_so(cluster: ClusterUnderTest, client: Client, namespace: str) -> None:
     if cluster.provider != "local":
         pytest.skip("only the local provider limits images")
-    client.create(_pod("nginx", namespace, Container(name="web", image="nginx:1.27")))
+    client.create(_pod("redis", namespace, Container(name="db", image="redis:7.4")))  # no command, not built in
 
     def waiting_reason() -> Any:
-        statuses = client.get(Pod, "nginx", namespace=namespace).status.containerStatuses or []
+        statuses = client.get(Pod, "redis", namespace=namespace).status.containerStatuses or []
         return (
             statuses
             and statuses[0].state.waiting
@@ -192,5 +192,5 @@ def test_image_that_cannot_run_says_so(cluster: ClusterUnderTest, client: Client
         )
 
     status = wait_for(waiting_reason, what="waiting reason ImageNotSupported")
-    assert "nginx:1.27" in status.state.waiting.message
-    assert client.get(Pod, "nginx", namespace=namespace).status.phase == "Pending"
+    assert "redis:7.4" in status.state.waiting.message
+    assert client.get(Pod, "redis", namespace=namespace).status.phase == "Pending"
