@@ -212,17 +212,22 @@ def _make_admin_client(
     return cert, key
 
 
-def _issued_and_current(cert_path: Path, key_path: Path, ca_cert: x509.Certificate, now: dt.datetime) -> bool:
-    """Whether a stored leaf certificate and key pair was issued by ``ca_cert`` and is not near expiry."""
+def _issued_and_current(
+    cert_path: Path, key_path: Path, ca_cert: x509.Certificate, now: dt.datetime
+) -> x509.Certificate | None:
+    """The stored leaf certificate if it and its key were issued by ``ca_cert`` and it is not near
+    expiry; None when it must be issued again (missing, unreadable, another CA, a crash between
+    writing the key and the cert)."""
     if not (cert_path.exists() and key_path.exists()):
-        return False
+        return None
     try:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
         cert.verify_directly_issued_by(ca_cert)
     except (ValueError, TypeError, InvalidSignature):
-        return False
-    return key.public_key() == cert.public_key() and cert.not_valid_after_utc - now >= RENEW_BEFORE
+        return None
+    current = key.public_key() == cert.public_key() and cert.not_valid_after_utc - now >= RENEW_BEFORE
+    return cert if current else None
 
 
 def _load_ca(ca_path: Path, ca_key_path: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None:
@@ -244,17 +249,8 @@ def _serving_is_current(
     now: dt.datetime,
 ) -> bool:
     """Whether the stored serving certificate can be kept (SANs, issuer, expiry)."""
-    if not (cert_path.exists() and key_path.exists()):
-        return False
-    try:
-        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-        cert.verify_directly_issued_by(ca_cert)
-    except (ValueError, TypeError, InvalidSignature):
-        return False  # unreadable, or signed by another CA: issue a new one
-    if key.public_key() != cert.public_key():
-        return False  # a crash between writing the key and the cert
-    if cert.not_valid_after_utc - now < RENEW_BEFORE:
+    cert = _issued_and_current(cert_path, key_path, ca_cert, now)
+    if cert is None:
         return False
     try:
         sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -314,7 +310,7 @@ def ensure_pki(
         _write_atomically(cert_path, cert.public_bytes(serialization.Encoding.PEM))
 
     admin_cert_path, admin_key_path = pki_dir / "admin.crt", pki_dir / "admin.key"
-    if not _issued_and_current(admin_cert_path, admin_key_path, ca_cert, now):
+    if _issued_and_current(admin_cert_path, admin_key_path, ca_cert, now) is None:
         admin_cert, admin_key = _make_admin_client(ca_cert, ca_key, now)
         _write_atomically(admin_key_path, _key_pem(admin_key))
         _write_atomically(admin_cert_path, admin_cert.public_bytes(serialization.Encoding.PEM))
